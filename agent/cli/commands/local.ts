@@ -1,0 +1,69 @@
+import { resolve } from "node:path";
+import type { Command } from "commander";
+// The one place the agent's CLI reaches into local/: `cloudbridge local` is the cloud on one machine.
+// eslint-disable-next-line no-restricted-imports
+import { startLocalCloud } from "../../../local/cloud.ts";
+import { CliError } from "../errors.ts";
+
+export function localCommand(program: Command): void {
+  program
+    .command("local")
+    .description("Run the cloud on this machine: S3 + SNS + SQS on 127.0.0.1, with the real functions behind bucket events.")
+    .option("--port <port>", "port to listen on (0 picks a free one)", "4566")
+    .option("--data <dir>", "keep the bucket, topics and queues in this folder across restarts (default: in memory)")
+    .option("--bucket <name>", "the bucket to create", "cloudbridge")
+    .option("--prefix <prefix>", "deployment prefix inside the bucket", "")
+    .option("--region <region>", "region the emulator reports", "us-east-1")
+    .option("--json", "print the endpoint and environment as one JSON line")
+    .action(async (options: { port: string; data?: string; bucket: string; prefix: string; region: string; json?: boolean }) => {
+      const port = Number(options.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new CliError(`--port ${JSON.stringify(options.port)} is not a port number (0–65535).`, 2);
+      }
+      const dataDir = options.data ? resolve(options.data) : undefined;
+      let cloud;
+      try {
+        cloud = await startLocalCloud({
+          port,
+          bucket: options.bucket,
+          prefix: options.prefix,
+          region: options.region,
+          ...(dataDir ? { dataDir } : {}),
+          log: (line) => process.stderr.write(`cloudbridge local: ${line}\n`),
+        });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+          throw new CliError(`port ${port} is already in use: stop what runs there, or pass --port 0 to pick a free port.`);
+        }
+        throw error;
+      }
+      if (options.json) {
+        process.stdout.write(
+          `${JSON.stringify({ endpoint: cloud.endpoint, bucket: cloud.bucket, topicArn: cloud.topicArn, env: cloud.env })}\n`,
+        );
+      } else {
+        const lines = [
+          `cloudbridge local is running on ${cloud.endpoint} (loopback only)${dataDir ? `, state in ${dataDir}` : ", state in memory"}.`,
+          `  bucket  s3://${cloud.bucket}`,
+          `  topic   ${cloud.topicArn}`,
+          "",
+          "Point an agent (or any AWS SDK or CLI) at it with:",
+          ...Object.entries(cloud.env).map(([name, value]) => `  export ${name}=${value}`),
+          "",
+          "Press Ctrl-C to stop.",
+        ];
+        process.stdout.write(`${lines.join("\n")}\n`);
+      }
+      await new Promise<void>((resolveStop) => {
+        const stop = () => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          resolveStop();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      await cloud.stop();
+      if (!options.json) process.stdout.write("cloudbridge local stopped.\n");
+    });
+}

@@ -1,0 +1,35 @@
+import { Command, CommanderError } from "commander";
+import { localCommand } from "./commands/local.ts";
+import { CliError, exitCodeFor, reportError } from "./errors.ts";
+
+/**
+ * `cloudbridge`: one file per command under ./commands, each exporting a function that adds itself to
+ * the program. Errors reach the user as one clear line (and a code), never as a stack trace, unless
+ * CLOUDBRIDGE_DEBUG is set.
+ */
+export function buildProgram(): Command {
+  const program = new Command("cloudbridge")
+    .description("Keep folders in sync through an S3 bucket you own.")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  for (const register of [localCommand]) register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    reportError(error);
+    return exitCodeFor(error);
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}
+
+export { CliError };

@@ -1,0 +1,85 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "cdk.out/", "coverage/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        Buffer: "readonly",
+        URL: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        setInterval: "readonly",
+        clearInterval: "readonly",
+        setImmediate: "readonly",
+      },
+    },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+    },
+  },
+  // The contract does no I/O and depends on nothing but itself and the schema library.
+  {
+    files: ["protocol/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: [
+                "node:*",
+                "fs",
+                "path",
+                "http",
+                "https",
+                "net",
+                "child_process",
+                "@aws-sdk/*",
+                "../agent/*",
+                "../functions/*",
+                "../cdk/*",
+                "../local/*",
+              ],
+              message: "protocol/ is pure: no I/O and no dependency on other parts.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // agent/, functions/ and cdk/ depend on protocol/ and not on each other.
+  {
+    files: ["agent/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["**/functions/*", "**/cdk/*", "**/local/*"], message: "agent/ depends on protocol/ only." }] },
+      ],
+    },
+  },
+  {
+    files: ["functions/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["**/agent/*", "**/cdk/*", "**/local/*"], message: "functions/ depends on protocol/ only." }] },
+      ],
+    },
+  },
+  {
+    files: ["cdk/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["**/agent/*", "**/local/*"], message: "cdk/ depends on protocol/ (and bundles functions/ by path)." }] },
+      ],
+    },
+  },
+);

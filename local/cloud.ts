@@ -1,0 +1,120 @@
+import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
+import type { S3Event } from "aws-lambda";
+import { BucketLayout } from "../protocol/layout.ts";
+import { installBucketNotifications, type BucketNotifications } from "./bucket-notifications.ts";
+import { installConditionalWrites } from "./conditional-writes.ts";
+import { buildFauxqs } from "./fauxqs-internals.ts";
+import { startLocalFunction, type LocalFunction } from "./lambda-runtime.ts";
+import { installS3Fixes } from "./s3-fixes.ts";
+
+/**
+ * The cloud on one machine: S3, SNS and SQS (fauxqs) on 127.0.0.1, with the adapters fauxqs lacks
+ * (conditional writes, bucket notifications), the default bucket and change topic, and the real
+ * `functions/` handlers invoked for bucket events as Lambda would invoke them.
+ */
+export interface LocalCloudOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Keep state here across restarts; without it everything lives in memory. */
+  dataDir?: string;
+  bucket?: string;
+  region?: string;
+  /** Deployment prefix inside the bucket ("" by default). */
+  prefix?: string;
+  /** Where the local cloud reports function failures and other events; silent by default. */
+  log?: (line: string) => void;
+}
+
+export interface LocalCloud {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly region: string;
+  readonly bucket: string;
+  readonly topicArn: string;
+  /** What an agent (or any AWS SDK / CLI) needs in its environment to use this cloud. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Waits until every bucket event so far has gone through its function. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const LOCAL_CREDENTIALS = { accessKeyId: "cloudbridge-local", secretAccessKey: "cloudbridge-local-secret" };
+export const CHANGE_TOPIC_NAME = "cloudbridge-changes";
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const region = options.region ?? "us-east-1";
+  const bucket = options.bucket ?? "cloudbridge";
+  const layout = new BucketLayout(options.prefix);
+  const log = options.log ?? (() => {});
+  const parts = await buildFauxqs({ region, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  installS3Fixes(parts);
+  installConditionalWrites(parts);
+  const notifications: BucketNotifications = installBucketNotifications(parts, {
+    region,
+    onError: (rule, key, error) => log(`bucket notification ${rule.id} for ${key} failed: ${(error as Error).message}`),
+  });
+
+  // Loopback only: the emulator checks no signature, so it must never be reachable from the network.
+  await parts.app.listen({ host: "127.0.0.1", port: options.port ?? 0 });
+  const address = parts.app.server.address();
+  const port = typeof address === "object" && address ? address.port : Number(options.port);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const env = {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  };
+
+  const functions: LocalFunction[] = [];
+  try {
+    if (!parts.s3.hasBucket(bucket)) parts.s3.createBucket(bucket);
+    const sns = new SNSClient({ region, endpoint, credentials: LOCAL_CREDENTIALS });
+    const { TopicArn: topicArn } = await sns.send(new CreateTopicCommand({ Name: CHANGE_TOPIC_NAME }));
+    sns.destroy();
+    if (!topicArn) throw new Error("the emulator created the change topic but returned no ARN");
+
+    const changeFanout = startLocalFunction({
+      name: "cloudbridge-change-fanout",
+      module: new URL("../functions/change-fanout/handler.ts", import.meta.url),
+      env: {
+        ...env,
+        CHANGE_TOPIC_ARN: topicArn,
+        BUCKET_PREFIX: layout.prefix,
+        POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
+        POWERTOOLS_METRICS_DISABLED: "true",
+        PATH: process.env.PATH ?? "",
+      },
+    });
+    functions.push(changeFanout);
+    // The same notification configuration the CDK stack deploys: refs and content, not packs.
+    for (const top of ["repos/", "annex/"]) {
+      notifications.add({
+        id: `change-fanout-${top.slice(0, -1)}`,
+        bucket,
+        events: ["ObjectCreated"],
+        prefix: `${layout.prefix}${top}`,
+        deliver: async (event: S3Event) => void (await changeFanout.invoke(event)),
+      });
+    }
+
+    return {
+      endpoint,
+      port,
+      region,
+      bucket,
+      topicArn,
+      env,
+      settle: () => notifications.drain(),
+      stop: async () => {
+        await notifications.drain();
+        await Promise.all(functions.map((f) => f.stop()));
+        await parts.close();
+      },
+    };
+  } catch (error) {
+    await Promise.all(functions.map((f) => f.stop()));
+    await parts.close();
+    throw error;
+  }
+}

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { fanOutChanges } from "../../../functions/change-fanout/fanout.ts";
+import type { ChangeMessage } from "../../../protocol/change-message.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { s3Record } from "../../helpers/s3-records.ts";
+
+function harness() {
+  const published: ChangeMessage[][] = [];
+  const warnings: unknown[][] = [];
+  const counts: Record<string, number> = {};
+  return {
+    published,
+    warnings,
+    counts,
+    deps: {
+      layout: new BucketLayout(),
+      publish: async (messages: ChangeMessage[]) => void published.push(messages),
+      logger: { info: () => {}, debug: () => {}, warn: (...args: unknown[]) => void warnings.push(args) },
+      count: (name: string, value: number) => void (counts[name] = (counts[name] ?? 0) + value),
+    },
+  };
+}
+
+describe("change fan-out", () => {
+  it("publishes one message per ref or content change, in one batch", async () => {
+    const h = harness();
+    const result = await fanOutChanges(
+      {
+        Records: [
+          s3Record("repos/demo.git/refs/heads/main"),
+          s3Record(`annex/demo/SHA256E-s1--${"c".repeat(64)}`),
+          s3Record("repos/demo.git/info/refs"),
+        ],
+      },
+      h.deps,
+    );
+    assert.deepEqual(result, { published: 2, ignored: 1, skipped: 0 });
+    assert.equal(h.published.length, 1);
+    assert.deepEqual(
+      h.published[0]!.map((m) => m.kind),
+      ["refs", "content"],
+    );
+    assert.equal(h.counts.ChangesPublished, 2);
+  });
+  it("logs, counts and skips malformed records without failing the batch", async () => {
+    const h = harness();
+    const result = await fanOutChanges(
+      { Records: [{ nonsense: true }, s3Record("repos/../etc.git/refs/heads/main"), s3Record("repos/demo.git/refs/heads/main")] },
+      h.deps,
+    );
+    assert.deepEqual(result, { published: 1, ignored: 0, skipped: 2 });
+    assert.equal(h.warnings.length, 2);
+    assert.equal(h.counts.RecordsSkipped, 2);
+  });
+  it("skips an event that is not an S3 event at all, counted, without throwing", async () => {
+    const h = harness();
+    assert.deepEqual(await fanOutChanges({ detail: "not s3" }, h.deps), { published: 0, ignored: 0, skipped: 1 });
+    assert.equal(h.published.length, 0);
+    assert.equal(h.counts.RecordsSkipped, 1);
+  });
+});
