@@ -54,7 +54,24 @@ export default tseslint.config(
       ],
     },
   },
-  // agent/, functions/ and cdk/ depend on protocol/ and not on each other.
+  // objectstore/ is the one interface to the bucket, shared by agent/ and functions/.
+  {
+    files: ["objectstore/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/agent/*", "**/functions/*", "**/cdk/*", "**/local/*"],
+              message: "objectstore/ depends on nothing but the AWS SDK.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // agent/, functions/ and cdk/ depend on protocol/ (and objectstore/) and not on each other.
   {
     files: ["agent/**/*.ts"],
     rules: {

@@ -1,0 +1,83 @@
+import type { Readable } from "node:stream";
+
+/**
+ * The narrow interface everything that reads or writes the bucket goes through (git over S3, annexed
+ * content, presence records, the functions). One implementation talks to S3 (`s3-object-store.ts`); tests
+ * may wrap it to inject faults. Keys are full keys, built by protocol/layout.ts.
+ *
+ * Conditional writes are the concurrency model (DESIGN.md "Refs and concurrency"): `ifNoneMatch: "*"`
+ * creates only, `ifMatch: etag` replaces only that version; a failed condition throws PreconditionFailed.
+ */
+export interface ObjectStore {
+  readonly bucket: string;
+  /** The whole object, or undefined when there is none. With `ifNoneMatch`, "not-modified" when unchanged. */
+  get(key: string, options?: { ifNoneMatch?: string }): Promise<StoredObject | undefined | "not-modified">;
+  /** A stream of the object (or of bytes `range.start`..`range.end` inclusive), for large content. */
+  getStream(key: string, options?: { range?: { start: number; end: number } }): Promise<ObjectStream | undefined>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
+  /** Streams `body` up, in parts above `partSize`; no object is visible under `key` until it is complete. */
+  upload(key: string, body: Readable | Buffer, options?: UploadOptions): Promise<{ etag: string }>;
+  /** Every object under `prefix` (which should end in "/"), in key order, page by page. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** The "directories" directly under `prefix` (S3 CommonPrefixes with delimiter "/"). */
+  listPrefixes(prefix: string): Promise<string[]>;
+  delete(key: string, options?: { ifMatch?: string }): Promise<void>;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  /** Without quotes. */
+  readonly etag: string;
+  readonly size: number;
+  readonly lastModified: Date;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface StoredObject extends ObjectInfo {
+  readonly body: Buffer;
+}
+
+export interface ObjectStream extends ObjectInfo {
+  readonly stream: Readable;
+}
+
+export interface PutOptions {
+  ifMatch?: string;
+  ifNoneMatch?: "*";
+  contentType?: string;
+  /** User metadata (x-amz-meta-*): shown in the S3 console, helps a person understand an object. */
+  metadata?: Record<string, string>;
+}
+
+export interface UploadOptions extends PutOptions {
+  partSize?: number;
+  /** Parts in flight at once. */
+  queueSize?: number;
+  onProgress?: (bytesSent: number) => void;
+  signal?: AbortSignal;
+}
+
+/** A conditional write's condition did not hold (HTTP 412), or S3 saw a conflicting write (409). */
+export class PreconditionFailed extends Error {
+  readonly key: string;
+  constructor(key: string, condition: string) {
+    super(`The object ${key} changed under us (${condition} did not hold).`);
+    this.name = "PreconditionFailed";
+    this.key = key;
+  }
+}
+
+/** `If-Match` named an object that does not exist. */
+export class ObjectMissing extends Error {
+  readonly key: string;
+  constructor(key: string) {
+    super(`The object ${key} does not exist.`);
+    this.name = "ObjectMissing";
+    this.key = key;
+  }
+}
+
+export function unquoteEtag(etag: string | undefined): string {
+  return (etag ?? "").replaceAll('"', "");
+}

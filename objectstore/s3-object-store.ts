@@ -1,0 +1,226 @@
+import type { Readable } from "node:stream";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import {
+  ObjectMissing,
+  PreconditionFailed,
+  unquoteEtag,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type UploadOptions,
+} from "./object-store.ts";
+
+/**
+ * An S3 client configured the AWS SDK's standard way (credential chain, profiles, AWS_REGION,
+ * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL). With a custom endpoint (an emulator, MinIO, a bucket served on
+ * an IP) requests are path-style, since such endpoints have no per-bucket host names.
+ */
+export function createS3Client(config: S3ClientConfig = {}): S3Client {
+  const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  return new S3Client({
+    ...(endpoint ? { forcePathStyle: true } : {}),
+    ...config,
+  });
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly bucket: string;
+  readonly client: S3Client;
+
+  constructor(bucket: string, client: S3Client = createS3Client()) {
+    this.bucket = bucket;
+    this.client = client;
+  }
+
+  async get(key: string, options: { ifNoneMatch?: string } = {}) {
+    try {
+      const response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
+        }),
+      );
+      const body = Buffer.from(await response.Body!.transformToByteArray());
+      return {
+        key,
+        body,
+        etag: unquoteEtag(response.ETag),
+        size: body.length,
+        lastModified: response.LastModified ?? new Date(0),
+        metadata: response.Metadata ?? {},
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      if (statusOf(error) === 304) return "not-modified" as const;
+      throw error;
+    }
+  }
+
+  async getStream(key: string, options: { range?: { start: number; end: number } } = {}) {
+    try {
+      const response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(options.range ? { Range: `bytes=${options.range.start}-${options.range.end}` } : {}),
+        }),
+      );
+      return {
+        key,
+        stream: response.Body as Readable,
+        etag: unquoteEtag(response.ETag),
+        size: response.ContentLength ?? 0,
+        lastModified: response.LastModified ?? new Date(0),
+        metadata: response.Metadata ?? {},
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return {
+        key,
+        etag: unquoteEtag(response.ETag),
+        size: response.ContentLength ?? 0,
+        lastModified: response.LastModified ?? new Date(0),
+        metadata: response.Metadata ?? {},
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async put(key: string, body: Buffer | string, options: PutOptions = {}) {
+    try {
+      const response = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) }));
+      return { etag: unquoteEtag(response.ETag) };
+    } catch (error) {
+      throw conditionError(error, key, options);
+    }
+  }
+
+  async upload(key: string, body: Readable | Buffer, options: UploadOptions = {}) {
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) },
+      partSize: options.partSize ?? 8 * 1024 * 1024,
+      queueSize: options.queueSize ?? 4,
+      leavePartsOnError: false,
+      ...(options.signal ? { abortController: abortControllerFor(options.signal) } : {}),
+    });
+    if (options.onProgress) upload.on("httpUploadProgress", (p) => options.onProgress!(p.loaded ?? 0));
+    try {
+      const result = await upload.done();
+      return { etag: unquoteEtag(result.ETag) };
+    } catch (error) {
+      throw conditionError(error, key, options);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken }));
+      for (const object of page.Contents ?? []) {
+        yield {
+          key: object.Key!,
+          etag: unquoteEtag(object.ETag),
+          size: object.Size ?? 0,
+          lastModified: object.LastModified ?? new Date(0),
+        };
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async listPrefixes(prefix: string): Promise<string[]> {
+    const prefixes: string[] = [];
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: "/", ContinuationToken }),
+      );
+      prefixes.push(...(page.CommonPrefixes ?? []).map((p) => p.Prefix!));
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    return prefixes;
+  }
+
+  async delete(key: string, options: { ifMatch?: string } = {}) {
+    try {
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
+      );
+    } catch (error) {
+      throw conditionError(error, key, options);
+    }
+  }
+}
+
+function writeParams(options: PutOptions) {
+  return {
+    ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}),
+    ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+    ...(options.contentType ? { ContentType: options.contentType } : {}),
+    ...(options.metadata ? { Metadata: options.metadata } : {}),
+  };
+}
+
+function statusOf(error: unknown): number | undefined {
+  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof NoSuchKey || error instanceof NotFound || statusOf(error) === 404;
+}
+
+function conditionError(error: unknown, key: string, options: { ifMatch?: string; ifNoneMatch?: string }): unknown {
+  const status = statusOf(error);
+  const condition = options.ifNoneMatch ? "If-None-Match" : "If-Match";
+  if (status === 412 || status === 409) return new PreconditionFailed(key, condition);
+  if (status === 404 && options.ifMatch) return new ObjectMissing(key);
+  return error;
+}
+
+function abortControllerFor(signal: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  return controller;
+}
+
+/**
+ * Whether the store honours conditional writes (DESIGN.md: probe at `init`). Creates a probe key with
+ * If-None-Match twice; a store that lets the second write through does not. The probe is removed after.
+ */
+export async function probeConditionalWrites(store: ObjectStore, probeKey: string): Promise<boolean> {
+  await store.delete(probeKey).catch(() => undefined);
+  await store.put(probeKey, "probe", { ifNoneMatch: "*" });
+  try {
+    await store.put(probeKey, "probe", { ifNoneMatch: "*" });
+    return false;
+  } catch (error) {
+    if (error instanceof PreconditionFailed) return true;
+    throw error;
+  } finally {
+    await store.delete(probeKey).catch(() => undefined);
+  }
+}
