@@ -1,0 +1,219 @@
+import type { Stats } from "node:fs";
+import { lstat, mkdir, rename, rmdir, symlink, unlink } from "node:fs/promises";
+import { join, posix } from "node:path";
+import type { AnnexPort } from "./annex-port.ts";
+import { tempPathFor, writeFileAtomic } from "./atomic-file.ts";
+import { BlobReader, type Git } from "./git.ts";
+import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
+import { blobOf, modeOf } from "./scanner.ts";
+import type { CacheEntry, StatCache } from "./stat-cache.ts";
+
+/**
+ * Brings the folder from the tree of `cache.commit` to the tree of `target`, one file at a time, each
+ * write atomic. Every path is checked first (safe-paths.ts); a refused path is reported and kept as a
+ * "ghost" (in the tree, never on disk). A file the person changed since the last scan is never
+ * overwritten or deleted: it is left as it is and the next scan commits it on top (the incoming version
+ * stays in history). Directories are entered only when they are real directories, never through a symlink.
+ */
+export interface CheckoutResult {
+  written: number;
+  deleted: number;
+  /** Paths left alone because they changed locally meanwhile; the next round picks them up. */
+  skipped: string[];
+  refused: Array<{ path: string; reason: string }>;
+  /** Annexed files whose content is not here yet (a pointer file was written in their place). */
+  missingContent: Array<{ path: string; key: string }>;
+}
+
+export interface CheckoutOptions {
+  annex?: AnnexPort;
+  platform?: Platform;
+  racyWindowMs?: number;
+}
+
+interface DiffRecord {
+  path: string;
+  newMode: string;
+  newOid: string;
+  deleted: boolean;
+}
+
+export async function checkout(
+  root: string,
+  git: Git,
+  cache: StatCache,
+  target: string,
+  options: CheckoutOptions = {},
+): Promise<CheckoutResult> {
+  const result: CheckoutResult = { written: 0, deleted: 0, skipped: [], refused: [], missingContent: [] };
+  const diff = await treeDiff(git, cache.commit, target);
+  const started = Date.now();
+  const racyWindow = options.racyWindowMs ?? 2000;
+  const reader = new BlobReader(git);
+
+  const unchangedOnDisk = async (path: string, stats: Stats | undefined): Promise<boolean> => {
+    const cached = cache.entries.get(path);
+    if (!cached || cached.ghost) return stats === undefined;
+    if (stats === undefined || stats.isDirectory()) return false;
+    if (!cached.racy && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs && cached.ino === stats.ino) return true;
+    // Stat fields cannot tell (written moments ago): compare the content itself.
+    return modeOf(stats) === cached.mode && (await blobOf(root, path, stats, git, options.annex)) === cached.oid;
+  };
+  const statOrUndefined = (path: string) => lstat(join(root, path)).catch(() => undefined);
+  const remember = async (path: string, oid: string, racy = false): Promise<void> => {
+    const stats = await lstat(join(root, path));
+    const entry: CacheEntry = { mode: modeOf(stats), oid, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino };
+    if (racy || started - stats.mtimeMs < racyWindow) entry.racy = true;
+    cache.entries.set(path, entry);
+  };
+  /** The cache says the tree now holds `oid` here, while the disk holds something the next scan must look at. */
+  const keepLocal = (path: string, record: DiffRecord): void => {
+    const cached = cache.entries.get(path);
+    result.skipped.push(path);
+    if (record.deleted) cache.entries.delete(path);
+    else cache.entries.set(path, { mode: record.newMode, oid: record.newOid, size: -1, mtimeMs: -1, ino: cached?.ino ?? -1, racy: true });
+  };
+
+  try {
+    // Deletions first, deepest first, so a directory can become a file.
+    const deletions = diff.filter((d) => d.deleted).sort((a, b) => b.path.length - a.path.length);
+    for (const record of deletions) {
+      const cached = cache.entries.get(record.path);
+      if (cached?.ghost || unsafePathReason(record.path, options.platform)) {
+        cache.entries.delete(record.path);
+        continue;
+      }
+      const stats = await statOrUndefined(record.path);
+      if (stats === undefined) {
+        cache.entries.delete(record.path);
+        continue;
+      }
+      if (!(await unchangedOnDisk(record.path, stats)) || !(await parentsAreDirectories(root, record.path))) {
+        keepLocal(record.path, record);
+        continue;
+      }
+      await unlink(join(root, record.path));
+      cache.entries.delete(record.path);
+      result.deleted += 1;
+      await removeEmptyParents(root, record.path);
+    }
+
+    for (const record of diff.filter((d) => !d.deleted)) {
+      const { path } = record;
+      const refuse = (reason: string): void => {
+        result.refused.push({ path, reason });
+        cache.entries.set(path, { mode: record.newMode, oid: record.newOid, size: -1, mtimeMs: -1, ino: -1, ghost: true });
+      };
+      const reason =
+        unsafePathReason(path, options.platform) ??
+        (record.newMode === "160000" ? "it is a git submodule, which cloudbridge does not sync" : undefined);
+      if (reason) {
+        refuse(reason);
+        continue;
+      }
+      if (!(await parentsAreDirectories(root, path, true))) {
+        // A parent is a symlink or a file: entering it could lead outside the folder or clobber a file.
+        const parentIsTracked = [...ancestors(path)].some((a) => cache.entries.has(a) && !cache.entries.get(a)!.ghost);
+        if (parentIsTracked) keepLocal(path, record);
+        else refuse("a folder on its path is a symlink or a file on this machine");
+        continue;
+      }
+      const stats = await statOrUndefined(path);
+      if (stats?.isDirectory() || !(await unchangedOnDisk(path, stats))) {
+        keepLocal(path, record);
+        continue;
+      }
+      const blob = await reader.read(record.newOid);
+      if (!blob)
+        throw new Error(`the object ${record.newOid} for ${JSON.stringify(path)} is missing from the repository; run \`git fsck\``);
+      const dest = join(root, path);
+      if (record.newMode === "120000") {
+        const target = blob.toString();
+        const linkReason = unsafeSymlinkReason(path, target);
+        if (linkReason) {
+          refuse(linkReason);
+          continue;
+        }
+        const temp = tempPathFor(dest);
+        await symlink(target, temp);
+        await rename(temp, dest);
+        await remember(path, record.newOid);
+        result.written += 1;
+        continue;
+      }
+      const mode = record.newMode === "100755" ? 0o755 : 0o644;
+      const key = options.annex?.parsePointer(blob);
+      if (key !== undefined) {
+        if (!(await options.annex!.materialize(key, dest, mode))) {
+          await writeFileAtomic(dest, blob, { mode });
+          result.missingContent.push({ path, key });
+          // The pointer file on disk hashes to the pointer blob: the scanner sees no change.
+        }
+      } else {
+        await writeFileAtomic(dest, blob, { mode });
+      }
+      await remember(path, record.newOid);
+      result.written += 1;
+    }
+  } finally {
+    await reader.close();
+  }
+  cache.commit = target;
+  return result;
+}
+
+/** Files added, changed or deleted from tree `from` (none: empty) to `to`. */
+async function treeDiff(git: Git, from: string | undefined, to: string): Promise<DiffRecord[]> {
+  const args = from ? ["diff-tree", "-r", "-z", "--no-renames", from, to] : ["ls-tree", "-r", "-z", "--full-tree", to];
+  const { stdout } = await git.run(args);
+  const out: DiffRecord[] = [];
+  const fields = stdout.toString("latin1").split("\0");
+  if (!from) {
+    for (const record of fields) {
+      if (!record) continue;
+      const tab = record.indexOf("\t");
+      const [mode, , oid] = record.slice(0, tab).split(" ");
+      out.push({ path: Buffer.from(record.slice(tab + 1), "latin1").toString(), newMode: mode!, newOid: oid!, deleted: false });
+    }
+    return out;
+  }
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const meta = fields[i]!;
+    if (!meta.startsWith(":")) continue;
+    const [, newMode, , newOid, status] = meta.slice(1).split(" ");
+    const path = Buffer.from(fields[i + 1]!, "latin1").toString();
+    out.push({ path, newMode: newMode!, newOid: newOid!, deleted: status === "D" });
+  }
+  return out;
+}
+
+function* ancestors(path: string): Generator<string> {
+  for (let d = posix.dirname(path); d !== "."; d = posix.dirname(d)) yield d;
+}
+
+/** Every folder on the way to `path` is a real directory (or absent, and then created when `create`). */
+async function parentsAreDirectories(root: string, path: string, create = false): Promise<boolean> {
+  const parts = path.split("/").slice(0, -1);
+  let current = root;
+  for (const part of parts) {
+    current = join(current, part);
+    const stats = await lstat(current).catch(() => undefined);
+    if (stats === undefined) {
+      if (!create) return true;
+      await mkdir(current);
+      continue;
+    }
+    if (!stats.isDirectory()) return false;
+  }
+  return true;
+}
+
+async function removeEmptyParents(root: string, path: string): Promise<void> {
+  for (let d = posix.dirname(path); d !== "."; d = posix.dirname(d)) {
+    try {
+      await rmdir(join(root, d));
+    } catch {
+      return;
+    }
+  }
+}

@@ -1,0 +1,177 @@
+import type { AnnexPort } from "./annex-port.ts";
+import type { CheckoutResult } from "./checkout.ts";
+import type { LocalRepo } from "./local-repo.ts";
+import { mergeCommits, type MergeOutcome } from "./merge.ts";
+import type { SyncRemote } from "./remote.ts";
+import type { Platform } from "./safe-paths.ts";
+
+/**
+ * One sync round: commit what changed in the folder, fetch the shared branch, merge (assistant style) or
+ * fast-forward, update the folder, push (merging again if someone pushed meanwhile), then move content.
+ * Rounds never overlap; asking for a round while one runs queues exactly one more.
+ */
+export interface ContentSync {
+  /** Before the push that publishes `commit`: upload content it references that the cloud lacks. */
+  beforePush(commit: string): Promise<void>;
+  /** After the folder moved: fetch wanted content whose pointer files were written. */
+  afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void>;
+}
+
+export interface SyncReport {
+  committed?: string;
+  /** The commit the shared branch and the folder are at after the round. */
+  head?: string;
+  merged: boolean;
+  variants: MergeOutcome["variants"];
+  written: number;
+  deleted: number;
+  refused: CheckoutResult["refused"];
+  /** Local files changed during the round: another round is due. */
+  pending: boolean;
+  scanned: number;
+  hashed: number;
+}
+
+export interface SyncEngineOptions {
+  annex?: AnnexPort;
+  content?: ContentSync;
+  platform?: Platform;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export class SyncEngine {
+  readonly repo: LocalRepo;
+  readonly remote: SyncRemote;
+  private readonly options: SyncEngineOptions;
+  private running: Promise<SyncReport> | undefined;
+  private queued: { promise: Promise<SyncReport>; paths: Set<string> | undefined } | undefined;
+
+  constructor(repo: LocalRepo, remote: SyncRemote, options: SyncEngineOptions = {}) {
+    this.repo = repo;
+    this.remote = remote;
+    this.options = options;
+  }
+
+  /** The push merge callback: both commits' changes kept, against their merge base. */
+  readonly merge = async (ours: string, theirs: string): Promise<string> => {
+    const outcome = await this.mergeWithBase(ours, theirs);
+    return outcome.commit;
+  };
+
+  /** A round over these paths (watcher events) or the whole folder (undefined). */
+  sync(paths?: Iterable<string>): Promise<SyncReport> {
+    if (!this.running) return this.start(paths ? new Set(paths) : undefined);
+    if (this.queued) {
+      if (!paths) this.queued.paths = undefined;
+      else if (this.queued.paths) for (const p of paths) this.queued.paths.add(p);
+      return this.queued.promise;
+    }
+    const queued: { promise: Promise<SyncReport>; paths: Set<string> | undefined } = {
+      promise: undefined as never,
+      paths: paths ? new Set(paths) : undefined,
+    };
+    queued.promise = this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.start(queued.paths);
+      });
+    this.queued = queued;
+    return queued.promise;
+  }
+
+  private start(paths: Set<string> | undefined): Promise<SyncReport> {
+    const run = this.round(paths).finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async mergeWithBase(ours: string, theirs: string): Promise<MergeOutcome> {
+    const base = await this.repo.git.mergeBase(ours, theirs);
+    const outcome = await mergeCommits(this.repo.git, { base, ours, theirs }, { scratchDir: this.repo.stateDir });
+    this.variants.push(...outcome.variants);
+    if (outcome.variants.length > 0) this.log("merge.variants", { variants: outcome.variants });
+    return outcome;
+  }
+
+  private variants: MergeOutcome["variants"] = [];
+
+  private async round(paths: Set<string> | undefined): Promise<SyncReport> {
+    this.variants = [];
+    const report: SyncReport = {
+      merged: false,
+      variants: this.variants,
+      written: 0,
+      deleted: 0,
+      refused: [],
+      pending: false,
+      scanned: 0,
+      hashed: 0,
+    };
+    const { commit, scan } = await this.repo.commitChanges({
+      ...(paths ? { paths } : {}),
+      ...(this.options.annex ? { annex: this.options.annex } : {}),
+    });
+    report.scanned = scan.seen;
+    report.hashed = scan.hashed;
+    if (commit) {
+      report.committed = commit;
+      this.log("commit", { commit, changes: scan.changes.size });
+    }
+
+    const remoteHead = await this.remote.fetch();
+    if (remoteHead) await this.integrate(remoteHead, report);
+
+    const local = this.repo.cache.commit;
+    if (local && local !== remoteHead) {
+      await this.options.content?.beforePush(local);
+      const pushed = await this.remote.push(local, this.merge);
+      if (pushed !== local) {
+        report.merged = true;
+        await this.moveTo(pushed, report);
+      }
+      this.log("push", { commit: pushed });
+    }
+    report.head = this.repo.cache.commit;
+    return report;
+  }
+
+  private async integrate(remoteHead: string, report: SyncReport): Promise<void> {
+    const local = this.repo.cache.commit;
+    if (local === remoteHead) return;
+    let target = remoteHead;
+    if (local) {
+      if (await this.repo.git.isAncestor(remoteHead, local)) return;
+      if (!(await this.repo.git.isAncestor(local, remoteHead))) {
+        target = (await this.mergeWithBase(local, remoteHead)).commit;
+        report.merged = true;
+      }
+    }
+    await this.moveTo(target, report);
+  }
+
+  private async moveTo(target: string, report: SyncReport): Promise<void> {
+    const result = await this.repo.checkout(target, {
+      ...(this.options.annex ? { annex: this.options.annex } : {}),
+      ...(this.options.platform ? { platform: this.options.platform } : {}),
+    });
+    report.written += result.written;
+    report.deleted += result.deleted;
+    report.refused.push(...result.refused);
+    if (result.skipped.length > 0) report.pending = true;
+    for (const refused of result.refused) {
+      this.log("refused", {
+        path: refused.path,
+        reason: refused.reason,
+        message: `refused ${JSON.stringify(refused.path)} from the remote: ${refused.reason}; it was not written`,
+      });
+    }
+    if (result.missingContent.length > 0) await this.options.content?.afterCheckout(result.missingContent);
+  }
+
+  private log(event: string, fields: Record<string, unknown> = {}): void {
+    this.options.log?.(event, fields);
+  }
+}

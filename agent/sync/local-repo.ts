@@ -1,0 +1,193 @@
+import { execFile } from "node:child_process";
+import { mkdir, stat } from "node:fs/promises";
+import { promisify } from "node:util";
+import { join } from "node:path";
+import type { AnnexPort } from "./annex-port.ts";
+import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
+import { Git } from "./git.ts";
+import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
+import { unsafePathReason } from "./safe-paths.ts";
+import { StatCache } from "./stat-cache.ts";
+
+const execFileAsync = promisify(execFile);
+
+export const MAIN_REF = "refs/heads/main";
+
+/**
+ * A synced folder: the files, its `.git`, and the agent's state in `.git/cloudbridge/` (stat cache,
+ * private index, transfer queue). Local commits go on `refs/heads/main`. The private index always holds
+ * the tree of the stat cache's commit, so a commit costs only the changed entries.
+ *
+ * Crash safety (kill -9 at any moment): objects are written before the commit, the commit before the
+ * ref, files before the ref that claims them, and the cache last. At open, a cache older than `main`
+ * adopts `main` and re-hashes exactly the paths that differ, so a crash anywhere costs a re-hash, never a
+ * file.
+ */
+export class LocalRepo {
+  readonly root: string;
+  readonly git: Git;
+  readonly stateDir: string;
+  cache!: StatCache;
+  private readonly indexed: Git;
+
+  constructor(root: string, identity: { name: string; email: string } = { name: "cloudbridge", email: "agent@cloudbridge" }) {
+    this.root = root;
+    this.stateDir = join(root, ".git", "cloudbridge");
+    this.git = new Git(join(root, ".git"), {
+      env: {
+        GIT_AUTHOR_NAME: identity.name,
+        GIT_AUTHOR_EMAIL: identity.email,
+        GIT_COMMITTER_NAME: identity.name,
+        GIT_COMMITTER_EMAIL: identity.email,
+      },
+    });
+    this.indexed = this.git.with({ GIT_INDEX_FILE: join(this.stateDir, "index") });
+  }
+
+  static async isRepo(root: string): Promise<boolean> {
+    return stat(join(root, ".git", "cloudbridge")).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+  }
+
+  /** Creates `.git` (if needed) and the agent's state directory. */
+  static async create(root: string): Promise<void> {
+    await mkdir(root, { recursive: true });
+    await execFileAsync("git", ["init", "--quiet", "--initial-branch=main", root]);
+    await mkdir(join(root, ".git", "cloudbridge"), { recursive: true });
+  }
+
+  async open(): Promise<this> {
+    await mkdir(this.stateDir, { recursive: true });
+    this.cache = await StatCache.load(join(this.stateDir, "stat-cache.json"));
+    const main = await this.head();
+    if (main !== this.cache.commit) await this.adopt(main);
+    await this.resetIndex();
+    return this;
+  }
+
+  async head(): Promise<string | undefined> {
+    return this.git.revParse(MAIN_REF);
+  }
+
+  /** Scans the folder (or some paths) and commits what changed; returns the new commit, if any. */
+  async commitChanges(options: ScanOptions & { annex?: AnnexPort; message?: string } = {}): Promise<{ commit?: string; scan: ScanResult }> {
+    const result = await scan(this.root, this.cache, this.git, options.annex, options);
+    if (result.changes.size === 0) {
+      if (result.hashed > 0) await this.cache.save();
+      return { scan: result };
+    }
+    const lines: Buffer[] = [];
+    for (const [path, entry] of result.changes) {
+      lines.push(
+        Buffer.from(entry ? `${entry.mode} blob ${entry.oid}\t${path}\0` : `0 0000000000000000000000000000000000000000\t${path}\0`),
+      );
+    }
+    await this.indexed.run(["update-index", "-z", "--add", "--remove", "--index-info"], { input: Buffer.concat(lines) });
+    const tree = await this.indexed.text(["write-tree"]);
+    const parent = this.cache.commit;
+    const commit = await this.git.text([
+      "commit-tree",
+      tree,
+      ...(parent ? ["-p", parent] : []),
+      "-m",
+      options.message ?? describeChanges(result.changes),
+    ]);
+    await this.git.updateRef(MAIN_REF, commit, parent ?? "");
+    for (const [path, entry] of result.changes) {
+      if (entry) this.cache.entries.set(path, entry);
+      else this.cache.entries.delete(path);
+    }
+    this.cache.commit = commit;
+    await this.cache.save();
+    return { commit, scan: result };
+  }
+
+  /** Moves the folder and `main` to `target` (a descendant of, or merge with, the current commit). */
+  async checkout(target: string, options: CheckoutOptions = {}): Promise<CheckoutResult> {
+    const before = this.cache.commit;
+    if (before === target) return { written: 0, deleted: 0, skipped: [], refused: [], missingContent: [] };
+    const result = await checkout(this.root, this.git, this.cache, target, options);
+    await this.git.updateRef(MAIN_REF, target, before ?? "");
+    await this.cache.save();
+    await this.resetIndex();
+    return result;
+  }
+
+  /** After a crash between moving `main` and saving the cache: take `main`'s tree, re-hash what differs. */
+  private async adopt(main: string | undefined): Promise<void> {
+    if (main === undefined) {
+      this.cache.commit = undefined;
+      this.cache.entries.clear();
+      return;
+    }
+    const tree = await this.git.lsTree(main);
+    for (const [path, cached] of this.cache.entries) {
+      const entry = tree.get(path);
+      if (!entry) this.cache.entries.delete(path);
+      else if (entry.oid !== cached.oid || entry.mode !== cached.mode) {
+        this.cache.entries.set(path, {
+          ...cached,
+          mode: entry.mode,
+          oid: entry.oid,
+          racy: true,
+          ghost: unsafePathReason(path) !== undefined,
+        });
+      }
+    }
+    for (const [path, entry] of tree) {
+      if (this.cache.entries.has(path)) continue;
+      const ghost = unsafePathReason(path) !== undefined || entry.badEncoding === true;
+      this.cache.entries.set(path, {
+        mode: entry.mode,
+        oid: entry.oid,
+        size: -1,
+        mtimeMs: -1,
+        ino: -1,
+        racy: true,
+        ...(ghost ? { ghost } : {}),
+      });
+    }
+    this.cache.commit = main;
+    await this.cache.save();
+  }
+
+  private async resetIndex(): Promise<void> {
+    if (!this.cache.commit) {
+      await this.indexed.run(["read-tree", "--empty"]);
+      return;
+    }
+    const { code } = await this.indexed.run(["read-tree", this.cache.commit], { okCodes: [128] });
+    if (code === 0) return;
+    // The tree holds paths git's own index refuses (`..`, an absolute path, `.git`): those were refused at
+    // checkout; the index (and so the next local commit) leaves them out.
+    const entries = await this.git.lsTree(this.cache.commit);
+    for (const path of entries.keys()) {
+      if (gitRefusesPath(path)) {
+        entries.delete(path);
+        this.cache.entries.delete(path);
+      }
+    }
+    await this.indexed.run(["read-tree", "--empty"]);
+    await this.indexed.run(["update-index", "-z", "--add", "--index-info"], {
+      input: Buffer.concat([...entries].map(([path, e]) => Buffer.from(`${e.mode} blob ${e.oid}\t${path}\0`))),
+    });
+  }
+}
+
+/** git's verify_path, roughly: what `read-tree` refuses to put in an index. */
+function gitRefusesPath(path: string): boolean {
+  return path.startsWith("/") || path.split("/").some((s) => s === "" || s === "." || s === ".." || s.toLowerCase() === ".git");
+}
+
+function describeChanges(changes: Map<string, unknown>): string {
+  let added = 0;
+  let removed = 0;
+  for (const entry of changes.values()) {
+    if (entry) added += 1;
+    else removed += 1;
+  }
+  const first = [...changes.keys()].slice(0, 3).join(", ");
+  return `cloudbridge: ${added} changed, ${removed} removed (${first}${changes.size > 3 ? ", …" : ""})`;
+}

@@ -1,0 +1,184 @@
+import type { Dirent, Stats } from "node:fs";
+import { lstat, readdir, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { AnnexPort } from "./annex-port.ts";
+import { TEMP_PREFIX } from "./atomic-file.ts";
+import type { Git } from "./git.ts";
+import type { CacheEntry, StatCache } from "./stat-cache.ts";
+
+/**
+ * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
+ * fields changed (or were racy). Small files become git blobs (`hash-object --stdin-paths`, batched),
+ * large files go through the annex port and become pointer blobs, symlinks become link blobs.
+ */
+export interface ScanResult {
+  /** path → its new entry, or null when the file is gone. Only paths whose blob or mode changed. */
+  changes: Map<string, CacheEntry | null>;
+  /** Files looked at. */
+  seen: number;
+  /** Files read (hashed) because their stat fields changed. */
+  hashed: number;
+}
+
+export interface ScanOptions {
+  /** Scan only these folder-relative paths (files or directories, present or gone); default: everything. */
+  paths?: Iterable<string>;
+  /** Files whose mtime is this close to the scan's start are re-hashed next time (racy-git). */
+  racyWindowMs?: number;
+  onProgress?: (seen: number) => void;
+}
+
+const PARALLEL_STATS = 128;
+
+export function isIgnoredName(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX) || name.toLowerCase() === ".git";
+}
+
+export async function scan(
+  root: string,
+  cache: StatCache,
+  git: Git,
+  annex: AnnexPort | undefined,
+  options: ScanOptions = {},
+): Promise<ScanResult> {
+  const started = Date.now();
+  const racyWindow = options.racyWindowMs ?? 2000;
+  const found = new Map<string, Stats>();
+  const gone = new Set<string>();
+  let seen = 0;
+
+  const walk = async (dir: string): Promise<void> => {
+    const queue = [dir];
+    while (queue.length > 0) {
+      const rel = queue.pop()!;
+      let entries: Dirent[];
+      try {
+        entries = await readdir(rel === "" ? root : join(root, rel), { withFileTypes: true });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" || code === "ENOTDIR") continue;
+        throw error;
+      }
+      const files: string[] = [];
+      for (const entry of entries) {
+        if (isIgnoredName(entry.name)) continue;
+        const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+        if (entry.isDirectory()) queue.push(path);
+        else if (entry.isFile() || entry.isSymbolicLink()) files.push(path);
+      }
+      for (let i = 0; i < files.length; i += PARALLEL_STATS) {
+        await Promise.all(
+          files.slice(i, i + PARALLEL_STATS).map(async (path) => {
+            try {
+              found.set(path, await lstat(join(root, path)));
+            } catch (error) {
+              if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+            }
+          }),
+        );
+      }
+      seen += files.length;
+      options.onProgress?.(seen);
+    }
+  };
+
+  const cacheUnder = (prefix: string): string[] => {
+    if (prefix === "") return [...cache.entries.keys()];
+    const out: string[] = [];
+    for (const path of cache.entries.keys()) if (path === prefix || path.startsWith(`${prefix}/`)) out.push(path);
+    return out;
+  };
+
+  const roots = options.paths ? [...new Set(options.paths)] : [""];
+  for (const rel of roots) {
+    if (rel.split("/").some(isIgnoredName)) continue;
+    let stats: Stats | undefined;
+    if (rel !== "") {
+      try {
+        stats = await lstat(join(root, rel));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT" && (error as NodeJS.ErrnoException).code !== "ENOTDIR") throw error;
+      }
+    }
+    if (rel === "" || stats?.isDirectory()) await walk(rel);
+    else if (stats && (stats.isFile() || stats.isSymbolicLink())) {
+      found.set(rel, stats);
+      seen += 1;
+    }
+    // Whatever the cache knew under this root and the walk did not find is gone.
+    for (const path of cacheUnder(rel)) if (!found.has(path)) gone.add(path);
+  }
+
+  const changes = new Map<string, CacheEntry | null>();
+  for (const path of gone) {
+    const entry = cache.entries.get(path)!;
+    if (entry.ghost) continue;
+    changes.set(path, null);
+  }
+
+  const smallFiles: Array<{ path: string; stats: Stats }> = [];
+  const others: Array<{ path: string; stats: Stats }> = [];
+  for (const [path, stats] of found) {
+    const cached = cache.entries.get(path);
+    if (
+      cached &&
+      !cached.racy &&
+      !cached.ghost &&
+      cached.size === stats.size &&
+      cached.mtimeMs === stats.mtimeMs &&
+      cached.ino === stats.ino &&
+      cached.mode === modeOf(stats)
+    ) {
+      continue;
+    }
+    if (stats.isFile() && !(annex?.isLarge(path, stats.size) ?? false)) smallFiles.push({ path, stats });
+    else others.push({ path, stats });
+  }
+
+  const record = (path: string, stats: Stats, oid: string): void => {
+    const entry: CacheEntry = {
+      mode: modeOf(stats),
+      oid,
+      size: stats.size,
+      mtimeMs: stats.mtimeMs,
+      ino: stats.ino,
+      ...(started - stats.mtimeMs < racyWindow ? { racy: true } : {}),
+    };
+    const cached = cache.entries.get(path);
+    if (cached && !cached.ghost && cached.oid === oid && cached.mode === entry.mode) cache.entries.set(path, entry);
+    else changes.set(path, entry);
+  };
+
+  let oids: Array<string | undefined>;
+  try {
+    oids = await git.hashFiles(smallFiles.map((f) => join(root, f.path)));
+  } catch {
+    // A file vanished or became unreadable between lstat and read: hash one by one, the rest waits for the next scan.
+    oids = await Promise.all(
+      smallFiles.map((f) =>
+        git.hashFiles([join(root, f.path)]).then(
+          (o) => o[0],
+          () => undefined,
+        ),
+      ),
+    );
+  }
+  smallFiles.forEach((f, i) => {
+    if (oids[i]) record(f.path, f.stats, oids[i]);
+  });
+  for (const { path, stats } of others) record(path, stats, await blobOf(root, path, stats, git, annex));
+  return { changes, seen, hashed: smallFiles.length + others.length };
+}
+
+/** The blob a file on disk stands for in the tree, as a scan would record it. */
+export async function blobOf(root: string, path: string, stats: Stats, git: Git, annex: AnnexPort | undefined): Promise<string> {
+  const abs = join(root, path);
+  if (stats.isSymbolicLink()) return git.hashBlob(await readlink(abs));
+  if (annex?.isLarge(path, stats.size)) return git.hashBlob(annex.formatPointer(await annex.ingest(abs, path)));
+  return (await git.hashFiles([abs]))[0]!;
+}
+
+export function modeOf(stats: Stats): string {
+  if (stats.isSymbolicLink()) return "120000";
+  return stats.mode & 0o111 ? "100755" : "100644";
+}

@@ -1,0 +1,72 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { writeFileAtomic } from "./atomic-file.ts";
+
+/**
+ * What the agent last knew about each file of the folder: the git blob (mode + oid) the file is in the
+ * tree of `commit`, and the stat fields it had when that was established. A file whose stat fields still
+ * match is not read again (git's index does the same), so a scan of an unchanged folder costs one lstat
+ * per file and no reads. Kept in `.git/cloudbridge/stat-cache.json`, replaced atomically.
+ *
+ * Invariant: the oids of all entries are exactly the tree of `commit`. A `ghost` entry is in that tree but
+ * deliberately not on disk (a path refused by the hostile-tree checks); the scanner leaves it alone.
+ */
+export interface CacheEntry {
+  mode: string;
+  oid: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  /** Stat fields not trustworthy (written within the file system's timestamp granularity, or unknown): re-hash next scan. */
+  racy?: boolean;
+  ghost?: boolean;
+}
+
+const FORMAT = 1;
+
+export class StatCache {
+  commit: string | undefined;
+  readonly entries: Map<string, CacheEntry>;
+  private readonly file: string;
+
+  private constructor(file: string, commit: string | undefined, entries: Map<string, CacheEntry>) {
+    this.file = file;
+    this.commit = commit;
+    this.entries = entries;
+  }
+
+  static async load(file: string): Promise<StatCache> {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return new StatCache(file, undefined, new Map());
+      throw error;
+    }
+    try {
+      const data = JSON.parse(text) as {
+        format: number;
+        commit: string | null;
+        entries: Array<[string, string, string, number, number, number, number]>;
+      };
+      if (data.format !== FORMAT) return new StatCache(file, undefined, new Map());
+      const entries = new Map<string, CacheEntry>();
+      for (const [path, mode, oid, size, mtimeMs, ino, flags] of data.entries) {
+        entries.set(path, { mode, oid, size, mtimeMs, ino, ...(flags & 1 ? { racy: true } : {}), ...(flags & 2 ? { ghost: true } : {}) });
+      }
+      return new StatCache(file, data.commit ?? undefined, entries);
+    } catch {
+      // A damaged cache costs one full re-hash, never correctness: start from nothing.
+      return new StatCache(file, undefined, new Map());
+    }
+  }
+
+  async save(): Promise<void> {
+    const entries: Array<[string, string, string, number, number, number, number]> = [];
+    for (const [path, e] of this.entries) {
+      entries.push([path, e.mode, e.oid, e.size, e.mtimeMs, e.ino, (e.racy ? 1 : 0) | (e.ghost ? 2 : 0)]);
+    }
+    await mkdir(dirname(this.file), { recursive: true });
+    await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, commit: this.commit ?? null, entries }));
+  }
+}

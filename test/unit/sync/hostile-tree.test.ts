@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { SyncEngine } from "../../../agent/sync/engine.ts";
+import { LocalRepo } from "../../../agent/sync/local-repo.ts";
+import type { SyncRemote } from "../../../agent/sync/remote.ts";
+import { unsafePathReason, unsafeSymlinkReason } from "../../../agent/sync/safe-paths.ts";
+import { scratch, snapshot } from "../../helpers/folders.ts";
+import { hostileCommit } from "../../helpers/hostile-tree.ts";
+
+describe("hostile trees", () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  before(async () => ({ dir: root, cleanup } = await scratch("hostile")));
+  after(async () => cleanup());
+
+  it("names every unsafe path with a reason", () => {
+    assert.match(unsafePathReason("../x")!, /"\.\." component/);
+    assert.match(unsafePathReason("/etc/passwd")!, /absolute/);
+    assert.match(unsafePathReason(".git/hooks/x")!, /inside "\.git"/);
+    assert.match(unsafePathReason("a/.GIT/config")!, /inside "\.git"/);
+    assert.match(unsafePathReason("x".repeat(256))!, /longer than 255 bytes/);
+    assert.match(unsafePathReason("a:b", "darwin")!, /macOS/);
+    assert.match(unsafePathReason("con.txt", "win32")!, /reserved on Windows/);
+    assert.equal(unsafePathReason("a/b c/ünïcode.txt"), undefined);
+    assert.match(unsafeSymlinkReason("a/l", "../../x")!, /outside the folder/);
+    assert.match(unsafeSymlinkReason("l", "/etc")!, /absolute/);
+    assert.match(unsafeSymlinkReason("l", ".git/config")!, /into "\.git"/);
+    assert.equal(unsafeSymlinkReason("a/l", "../b/c"), undefined);
+  });
+
+  it("refuses each hostile entry with a clear reason, writes only the honest file, and never outside the folder", async () => {
+    const dir = join(root, "victim");
+    await LocalRepo.create(dir);
+    const repo = await new LocalRepo(dir).open();
+    // A pack written by other software and fetched from the bucket arrives as it is.
+    const absolute = join(root, "pwned.txt");
+    let shared = hostileCommit(repo.git.gitDir, absolute);
+    const remote: SyncRemote = { fetch: async () => shared, push: async (commit) => (shared = commit) };
+    const engine = new SyncEngine(repo, remote);
+    const report = await engine.sync();
+    const reasons = Object.fromEntries(report.refused.map((r) => [r.path, r.reason]));
+    assert.match(reasons[absolute]!, /absolute path/);
+    assert.match(reasons["../escaped.txt"]!, /"\.\." component/);
+    assert.match(reasons[".git/hooks/post-commit"]!, /inside "\.git"/);
+    assert.match(reasons["link-out"]!, /outside the folder/);
+    assert.match(reasons["n".repeat(300)]!, /longer than 255 bytes/);
+    assert.deepEqual(await snapshot(dir), { "ok.txt": "fine\n" });
+    assert.deepEqual(await readdir(root), ["victim"], "nothing written next to the folder");
+    assert.deepEqual(await readdir(join(dir, ".git/hooks")).then((h) => h.filter((n) => !n.endsWith(".sample"))), []);
+
+    // The refused entries are left out of the folder for good: the next rounds neither write nor delete them.
+    await writeFile(join(dir, "mine.txt"), "local\n");
+    const next = await engine.sync();
+    assert.deepEqual(next.refused, []);
+    const tree = execFileSync("git", ["ls-tree", "--name-only", shared], { env: { ...process.env, GIT_DIR: repo.git.gitDir } }).toString();
+    assert.match(tree, /mine\.txt/);
+    assert.match(tree, /link-out/, "an entry git can hold stays in the tree, just never on disk");
+    assert.doesNotMatch(tree, /\.git|\.\./, "entries git's own index refuses are dropped by the next local commit");
+  });
+});
