@@ -1,8 +1,8 @@
 import type { AnnexPort } from "./annex-port.ts";
 import type { CheckoutResult } from "./checkout.ts";
-import type { LocalRepo } from "./local-repo.ts";
+import { MAIN_REF, type LocalRepo } from "./local-repo.ts";
 import { mergeCommits, type MergeOutcome } from "./merge.ts";
-import type { SyncRemote } from "./remote.ts";
+import type { RefPush, SyncRemote } from "./remote.ts";
 import type { Platform } from "./safe-paths.ts";
 
 /**
@@ -15,6 +15,16 @@ export interface ContentSync {
   beforePush(commit: string): Promise<void>;
   /** After the folder moved: fetch wanted content whose pointer files were written. */
   afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void>;
+}
+
+/** A branch synced next to main that merges without conflicts (the git-annex branch: union merge). */
+export interface SideBranch {
+  readonly ref: string;
+  head(): Promise<string | undefined>;
+  /** A commit containing both (never conflicts). */
+  merge(ours: string, theirs: string): Promise<string>;
+  /** Moves the local branch from `old` to `oid` (compare-and-swap; false when it moved meanwhile). */
+  advance(oid: string, old: string | undefined): Promise<boolean>;
 }
 
 export interface SyncReport {
@@ -35,6 +45,7 @@ export interface SyncReport {
 export interface SyncEngineOptions {
   annex?: AnnexPort;
   content?: ContentSync;
+  side?: SideBranch;
   platform?: Platform;
   log?: (event: string, fields?: Record<string, unknown>) => void;
 }
@@ -58,8 +69,12 @@ export class SyncEngine {
     return outcome.commit;
   };
 
-  /** A round over these paths (watcher events) or the whole folder (undefined). */
-  sync(paths?: Iterable<string>): Promise<SyncReport> {
+  /**
+   * A round over these paths (watcher events) or the whole folder (undefined). With `localOnly`, a round
+   * that finds nothing to commit does not talk to the remote (the watcher's echo of our own writes).
+   */
+  sync(paths?: Iterable<string>, options: { localOnly?: boolean } = {}): Promise<SyncReport> {
+    this.localOnly = (this.running ? this.localOnly : true) && options.localOnly === true;
     if (!this.running) return this.start(paths ? new Set(paths) : undefined);
     if (this.queued) {
       if (!paths) this.queued.paths = undefined;
@@ -97,6 +112,7 @@ export class SyncEngine {
   }
 
   private variants: MergeOutcome["variants"] = [];
+  private localOnly = false;
 
   private async round(paths: Set<string> | undefined): Promise<SyncReport> {
     this.variants = [];
@@ -121,18 +137,40 @@ export class SyncEngine {
       this.log("commit", { commit, changes: scan.changes.size });
     }
 
-    const remoteHead = await this.remote.fetch();
+    if (!commit && this.localOnly) {
+      report.head = this.repo.cache.commit;
+      return report;
+    }
+
+    const remote = await this.remote.fetch();
+    const remoteHead = remote.get(MAIN_REF);
     if (remoteHead) await this.integrate(remoteHead, report);
+    const side = this.options.side;
+    let sideHead = side ? await side.head() : undefined;
+    const remoteSide = side ? remote.get(side.ref) : undefined;
+    if (side && remoteSide && remoteSide !== sideHead) {
+      const merged = sideHead ? await side.merge(sideHead, remoteSide) : remoteSide;
+      if (merged !== sideHead && (await side.advance(merged, sideHead))) sideHead = merged;
+    }
 
     const local = this.repo.cache.commit;
+    const updates: RefPush[] = [];
     if (local && local !== remoteHead) {
       await this.options.content?.beforePush(local);
-      const pushed = await this.remote.push(local, this.merge);
-      if (pushed !== local) {
+      if (side) sideHead = await side.head(); // uploads record where content now is
+      updates.push({ ref: MAIN_REF, oid: local, merge: this.merge });
+    }
+    if (side && sideHead && sideHead !== remoteSide) updates.push({ ref: side.ref, oid: sideHead, merge: (o, t) => side.merge(o, t) });
+    if (updates.length > 0) {
+      const landed = await this.remote.push(updates);
+      const pushed = landed.get(MAIN_REF);
+      if (pushed && pushed !== local) {
         report.merged = true;
         await this.moveTo(pushed, report);
       }
-      this.log("push", { commit: pushed });
+      const pushedSide = side ? landed.get(side.ref) : undefined;
+      if (side && pushedSide && pushedSide !== sideHead) await side.advance(pushedSide, sideHead);
+      this.log("push", { commit: pushed ?? local, refs: updates.map((u) => u.ref) });
     }
     report.head = this.repo.cache.commit;
     return report;

@@ -2,59 +2,72 @@ import { randomBytes } from "node:crypto";
 import type { Git } from "./git.ts";
 
 /**
- * What the sync engine needs from the git layer: the shared branch, fetched and pushed. The bucket
- * implementation is issue 3's git over S3; `BareRepoRemote` is the same contract over a bare repository
- * on disk (native git), for tests and for syncing through a shared folder.
+ * What the sync engine needs from the git layer: shared refs, fetched and pushed with compare-and-swap.
+ * The bucket implementation wraps issue 3's git over S3 (bucket-remote.ts); `BareRepoRemote` is the same
+ * contract over a bare repository on disk (native git), used by tests of the engine alone.
  */
 export type MergeCallback = (ours: string, theirs: string) => Promise<string>;
 
-export interface SyncRemote {
-  /** Brings the shared branch's objects into the local repository; its commit, or undefined when it has none yet. */
-  fetch(): Promise<string | undefined>;
-  /**
-   * Makes `commit` the shared branch. When the branch moved meanwhile, `merge(commit, theirs)` makes the
-   * commit to push instead (compare-and-swap, retried). Returns the commit the branch now points at.
-   */
-  push(commit: string, merge: MergeCallback): Promise<string>;
+export interface RefPush {
+  ref: string;
+  oid: string;
+  /** Called when the shared ref moved meanwhile: returns a commit containing both. */
+  merge: MergeCallback;
 }
 
-const TRACKING = "refs/cloudbridge/remote/main";
+export interface SyncRemote {
+  /** Brings the shared refs' objects into the local repository; ref → commit (absent refs are missing). */
+  fetch(): Promise<Map<string, string>>;
+  /** Publishes each ref (merging when it moved meanwhile); ref → the commit it points at now. */
+  push(updates: RefPush[]): Promise<Map<string, string>>;
+}
+
+const tracking = (ref: string) => `refs/cloudbridge/remote/${ref.slice("refs/".length)}`;
 
 export class BareRepoRemote implements SyncRemote {
   readonly url: string;
   private readonly git: Git;
+  private readonly refs: string[];
 
-  constructor(git: Git, url: string) {
+  constructor(git: Git, url: string, refs: string[] = ["refs/heads/main"]) {
     this.git = git;
     this.url = url;
+    this.refs = refs;
   }
 
-  async fetch(): Promise<string | undefined> {
-    const { code } = await this.git.run(["fetch", "--quiet", "--no-tags", this.url, `+refs/heads/main:${TRACKING}`], { okCodes: [128] });
-    if (code !== 0) {
-      // An empty remote has no main yet; anything else (a missing repository) is a real error.
-      const { stdout } = await this.git.run(["ls-remote", this.url, "refs/heads/main"]);
-      if (stdout.length > 0) throw new Error(`could not fetch from ${this.url}`);
-      return undefined;
+  async fetch(): Promise<Map<string, string>> {
+    const { stdout } = await this.git.run(["ls-remote", this.url, ...this.refs]);
+    const present = new Map<string, string>();
+    for (const line of stdout.toString().split("\n")) {
+      const [oid, ref] = line.split("\t");
+      if (oid && ref) present.set(ref, oid);
     }
-    return this.git.revParse(TRACKING);
+    if (present.size > 0) {
+      await this.git.run(["fetch", "--quiet", "--no-tags", this.url, ...[...present.keys()].map((ref) => `+${ref}:${tracking(ref)}`)]);
+    }
+    return present;
   }
 
-  async push(commit: string, merge: MergeCallback): Promise<string> {
-    let candidate = commit;
+  async push(updates: RefPush[]): Promise<Map<string, string>> {
+    const landed = new Map<string, string>();
+    for (const update of updates) landed.set(update.ref, await this.pushOne(update));
+    return landed;
+  }
+
+  private async pushOne({ ref, oid, merge }: RefPush): Promise<string> {
+    let candidate = oid;
     for (let attempt = 0; attempt < 20; attempt += 1) {
-      const expected = (await this.fetch()) ?? "";
+      const expected = (await this.fetch()).get(ref) ?? "";
       if (expected && expected !== candidate) {
         if (await this.git.isAncestor(candidate, expected)) return expected;
         if (!(await this.git.isAncestor(expected, candidate))) candidate = await merge(candidate, expected);
       }
-      const { code } = await this.git.run(
-        ["push", "--quiet", "--porcelain", `--force-with-lease=refs/heads/main:${expected}`, this.url, `${candidate}:refs/heads/main`],
-        { okCodes: [1] },
-      );
+      const { code } = await this.git.run(["push", "--quiet", "--porcelain", `--force-with-lease=${ref}:${expected}`, this.url, `${candidate}:${ref}`], {
+        okCodes: [1],
+      });
       if (code === 0) return candidate;
       await new Promise((r) => setTimeout(r, 20 + (randomBytes(1)[0]! % 50) * attempt));
     }
-    throw new Error(`gave up pushing to ${this.url}: the branch kept moving`);
+    throw new Error(`gave up pushing ${ref} to ${this.url}: it kept moving`);
   }
 }

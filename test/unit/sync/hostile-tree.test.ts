@@ -38,7 +38,10 @@ describe("hostile trees", () => {
     // A pack written by other software and fetched from the bucket arrives as it is.
     const absolute = join(root, "pwned.txt");
     let shared = hostileCommit(repo.git.gitDir, absolute);
-    const remote: SyncRemote = { fetch: async () => shared, push: async (commit) => (shared = commit) };
+    const remote: SyncRemote = {
+      fetch: async () => new Map([["refs/heads/main", shared]]),
+      push: async ([update]) => new Map([["refs/heads/main", (shared = update!.oid)]]),
+    };
     const engine = new SyncEngine(repo, remote);
     const report = await engine.sync();
     const reasons = Object.fromEntries(report.refused.map((r) => [r.path, r.reason]));

@@ -1,0 +1,23 @@
+import type { ChangeMessage } from "../../protocol/change-message.ts";
+import type { RemoteLocation } from "../../protocol/remote-url.ts";
+
+/**
+ * How the daemon hears that the bucket changed. A notification is only a hint that a sync round is worth
+ * running: duplicates, reordering and loss cost latency, never correctness (the periodic reconcile
+ * guarantees convergence), so a listener never needs to be exactly-once or ordered.
+ */
+export interface ChangeListener {
+  readonly kind: "xmpp" | "sqs" | "poll";
+  /** Starts listening; `onHint` is called for every relevant change (possibly more than once). */
+  start(onHint: (message: ChangeMessage | undefined) => void): Promise<void>;
+  stop(): Promise<void>;
+  /** Requests made to AWS so far (the idle-cost figure of the benchmark). */
+  readonly requests: number;
+}
+
+/** A message about this repository, not about this agent's own synced refs. */
+export function isRelevant(message: ChangeMessage, location: RemoteLocation, self: string): boolean {
+  if (message.repo !== location.repo || (message.prefix ?? "") !== location.prefix) return false;
+  if (message.bucket !== location.bucket) return false;
+  return message.by !== self;
+}

@@ -1,0 +1,58 @@
+import type { ObjectStore } from "../../objectstore/object-store.ts";
+import { BucketLayout } from "../../protocol/layout.ts";
+import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import type { ChangeListener } from "./listener.ts";
+
+/**
+ * With no notifications configured: one conditional GET of the repository's `info/refs` per interval.
+ * A push rewrites `info/refs` last (DESIGN.md write order), so an unchanged ETag (304, no body) means
+ * no ref moved, whatever moved inside the repository.
+ */
+export class PollListener implements ChangeListener {
+  readonly kind = "poll" as const;
+  requests = 0;
+  private readonly key: string;
+  private etag: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly store: ObjectStore;
+  private readonly intervalMs: number;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(store: ObjectStore, location: RemoteLocation, intervalMs: number, onError: (error: unknown) => void = () => undefined) {
+    this.store = store;
+    this.intervalMs = intervalMs;
+    this.onError = onError;
+    this.key = new BucketLayout(location.prefix).infoRefs(location.repo);
+  }
+
+  async start(onHint: (message: undefined) => void): Promise<void> {
+    await this.check(); // learn the current ETag: the daemon's first round already covers it
+    const tick = async () => {
+      if (this.stopped) return;
+      try {
+        if (await this.check()) onHint(undefined);
+      } catch (error) {
+        this.onError(error);
+      }
+      if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
+    };
+    this.timer = setTimeout(tick, this.intervalMs);
+  }
+
+  /** True when `info/refs` changed since the last look. */
+  private async check(): Promise<boolean> {
+    this.requests += 1;
+    const result = await this.store.get(this.key, this.etag ? { ifNoneMatch: this.etag } : {});
+    if (result === "not-modified") return false;
+    const etag = result?.etag;
+    const changed = etag !== this.etag;
+    this.etag = etag;
+    return changed;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,146 @@
+import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { decodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
+import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import { isRelevant, type ChangeListener } from "./listener.ts";
+
+/**
+ * The agent's own SQS queue, subscribed to the change topic (raw delivery, filtered to this repository
+ * by the `repo` message attribute), read by long polls of 20 s: an idle agent makes three SQS requests a
+ * minute and none to S3. The queue and subscription are created on start (both calls are idempotent),
+ * with a policy that lets only the change topic send to it.
+ */
+export interface SqsListenerOptions {
+  topicArn: string;
+  agent: string;
+  location: RemoteLocation;
+  sqs?: SQSClient;
+  sns?: SNSClient;
+  /** Long-poll wait (seconds, 1–20). */
+  waitSeconds?: number;
+  onError?: (error: unknown) => void;
+}
+
+export function queueNameFor(agent: string): string {
+  return `cloudbridge-agent-${agent}`;
+}
+
+export class SqsListener implements ChangeListener {
+  readonly kind = "sqs" as const;
+  requests = 0;
+  queueUrl: string | undefined;
+  private readonly options: SqsListenerOptions;
+  private readonly sqs: SQSClient;
+  private readonly sns: SNSClient;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(options: SqsListenerOptions) {
+    this.options = options;
+    // Queue URLs of emulators name hosts that do not resolve: send to the configured endpoint instead.
+    this.sqs = options.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false });
+    this.sns = options.sns ?? new SNSClient({});
+  }
+
+  async start(onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
+    const { QueueUrl } = await this.sqs.send(
+      new CreateQueueCommand({ QueueName: queueNameFor(this.options.agent), Attributes: { MessageRetentionPeriod: "86400" } }),
+    );
+    this.requests += 1;
+    if (!QueueUrl) throw new Error("SQS created the agent's queue but returned no URL");
+    this.queueUrl = QueueUrl;
+    const attributes = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+    const queueArn = attributes.Attributes?.QueueArn;
+    if (!queueArn) throw new Error("SQS did not report the agent's queue ARN");
+    await this.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl,
+        Attributes: {
+          Policy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Effect: "Allow",
+                Principal: { Service: "sns.amazonaws.com" },
+                Action: "sqs:SendMessage",
+                Resource: queueArn,
+                Condition: { ArnEquals: { "aws:SourceArn": this.options.topicArn } },
+              },
+            ],
+          }),
+        },
+      }),
+    );
+    await this.sns.send(
+      new SubscribeCommand({
+        TopicArn: this.options.topicArn,
+        Protocol: "sqs",
+        Endpoint: queueArn,
+        Attributes: { RawMessageDelivery: "true", FilterPolicy: JSON.stringify({ repo: [this.options.location.repo] }) },
+      }),
+    );
+    this.requests += 3;
+    this.loop = this.receive(QueueUrl, onHint);
+  }
+
+  private async receive(QueueUrl: string, onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
+    let failures = 0;
+    while (!this.abort.signal.aborted) {
+      try {
+        this.requests += 1;
+        const { Messages = [] } = await this.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: this.options.waitSeconds ?? 20, MaxNumberOfMessages: 10 }),
+          { abortSignal: this.abort.signal },
+        );
+        failures = 0;
+        if (Messages.length === 0) continue;
+        let relevant: ChangeMessage | undefined;
+        let any = false;
+        for (const message of Messages) {
+          const change = parseBody(message.Body ?? "");
+          if (change && isRelevant(change, this.options.location, this.options.agent)) {
+            relevant = change;
+            any = true;
+          }
+        }
+        this.requests += 1;
+        await this.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl,
+            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+        if (any) onHint(relevant);
+      } catch (error) {
+        if (this.abort.signal.aborted) return;
+        this.options.onError?.(error);
+        failures += 1;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, 500 * 2 ** failures)));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    if (!this.options.sqs) this.sqs.destroy();
+    if (!this.options.sns) this.sns.destroy();
+  }
+}
+
+/** A raw-delivered change message, or an SNS envelope around one; undefined for anything else. */
+function parseBody(body: string): ChangeMessage | undefined {
+  try {
+    const value = JSON.parse(body) as { Type?: string; Message?: string };
+    return decodeChangeMessage(value.Type === "Notification" && typeof value.Message === "string" ? value.Message : body);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,51 @@
+import { hostname } from "node:os";
+import type { ObjectStore } from "../objectstore/object-store.ts";
+import { BucketLayout } from "../protocol/layout.ts";
+import type { RemoteLocation } from "../protocol/remote-url.ts";
+
+/**
+ * The agent's presence record, `agents/<repo>/<uuid>.json`: who syncs this repository, from where, how it
+ * listens and when it was last seen. One writer per key (the agent itself), so plain PUTs; written at
+ * start, on a slow timer and at a clean stop. Read by `cloudbridge status` and by a person in the console.
+ */
+export interface PresenceRecord {
+  agent: string;
+  description: string;
+  host: string;
+  version: string;
+  listen: string;
+  state: "running" | "stopped";
+  startedAt: string;
+  lastSeen: string;
+}
+
+export const AGENT_VERSION = "0.1.0";
+
+export async function writePresence(
+  store: ObjectStore,
+  location: RemoteLocation,
+  record: Omit<PresenceRecord, "host" | "version" | "lastSeen"> & { lastSeen?: string },
+): Promise<void> {
+  const body: PresenceRecord = { host: hostname(), version: AGENT_VERSION, lastSeen: new Date().toISOString(), ...record };
+  await store.put(new BucketLayout(location.prefix).agent(location.repo, record.agent), `${JSON.stringify(body, null, 2)}\n`, {
+    contentType: "application/json",
+  });
+}
+
+export async function readPresence(store: ObjectStore, location: RemoteLocation): Promise<PresenceRecord[]> {
+  const layout = new BucketLayout(location.prefix);
+  const records: PresenceRecord[] = [];
+  for await (const info of store.list(layout.agentsRoot(location.repo))) {
+    const parsed = layout.parse(info.key);
+    if (parsed.kind !== "agent") continue;
+    const object = await store.get(info.key);
+    if (!object || object === "not-modified") continue;
+    try {
+      const record = JSON.parse(object.body.toString()) as PresenceRecord;
+      if (record.agent === parsed.agent) records.push(record);
+    } catch {
+      // A damaged record says nothing about anyone: skip it.
+    }
+  }
+  return records;
+}
