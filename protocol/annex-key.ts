@@ -81,7 +81,10 @@ export function keyExtension(fileName: string): string {
   const base = (fileName.split("/").pop() ?? "").replace(/^\.+/, "");
   const dot = base.indexOf(".");
   if (dot < 0) return "";
-  const parts = base.slice(dot + 1).split(".").reverse();
+  const parts = base
+    .slice(dot + 1)
+    .split(".")
+    .reverse();
   const short: string[] = [];
   for (const part of parts) {
     if (utf8Length(part) > 4) break;

@@ -77,28 +77,43 @@ export class Annex {
   }
 
   /** Uploads keys present here to the cloud, then records the cloud as having them (one commit, one publish). */
-  async upload(keys: readonly KeyTransfer[], options: TransferOptions & { parallelFiles?: number } = {}): Promise<Map<string, UploadResult>> {
+  async upload(
+    keys: readonly KeyTransfer[],
+    options: TransferOptions & { parallelFiles?: number } = {},
+  ): Promise<Map<string, UploadResult>> {
     const results = new Map<string, UploadResult>();
     try {
       await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
-        results.set(item.key, await uploadKey(this.local, this.cloud, item.key, { ...options, ...(item.fileName ? { fileName: item.fileName } : {}) }));
+        results.set(
+          item.key,
+          await uploadKey(this.local, this.cloud, item.key, { ...options, ...(item.fileName ? { fileName: item.fileName } : {}) }),
+        );
       });
     } finally {
       // What made it up is recorded even when a later file failed.
-      await this.record([...results.keys()].map((key) => ({ key, uuid: this.cloudUuid, present: true })), "upload to cloud");
+      await this.record(
+        [...results.keys()].map((key) => ({ key, uuid: this.cloudUuid, present: true })),
+        "upload to cloud",
+      );
     }
     return results;
   }
 
   /** Downloads keys from the cloud into the local store (each verified), then records this repository as having them. */
-  async get(keys: readonly KeyTransfer[], options: TransferOptions & { parallelFiles?: number } = {}): Promise<Map<string, DownloadResult>> {
+  async get(
+    keys: readonly KeyTransfer[],
+    options: TransferOptions & { parallelFiles?: number } = {},
+  ): Promise<Map<string, DownloadResult>> {
     const results = new Map<string, DownloadResult>();
     try {
       await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
         results.set(item.key, await downloadKey(this.local, this.cloud, item.key, options));
       });
     } finally {
-      await this.record([...results.keys()].map((key) => ({ key, uuid: this.uuid, present: true })), "get from cloud");
+      await this.record(
+        [...results.keys()].map((key) => ({ key, uuid: this.uuid, present: true })),
+        "get from cloud",
+      );
     }
     return results;
   }
@@ -158,7 +173,8 @@ export class Annex {
       const present = await this.local.has(key);
       const logged = (await readLocations(this.branch, key)).get(this.uuid)?.status === "1";
       if (!present) {
-        if (logged) problems.push({ key, where: "here", problem: "the location log says this repository has it, but the content is missing" });
+        if (logged)
+          problems.push({ key, where: "here", problem: "the location log says this repository has it, but the content is missing" });
         continue;
       }
       const mismatch = await verifyFile(this.local.objectPath(key), key).catch((error: Error) => error.message);

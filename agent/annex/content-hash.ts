@@ -11,7 +11,9 @@ export interface KeyCheck {
 
 export class UnverifiableKeyError extends Error {
   constructor(key: string) {
-    super(`The key ${key} names no content hash, so its content cannot be verified; cloudbridge only moves hashed keys (SHA256E, SHA256, SHA512, SHA1, MD5).`);
+    super(
+      `The key ${key} names no content hash, so its content cannot be verified; cloudbridge only moves hashed keys (SHA256E, SHA256, SHA512, SHA1, MD5).`,
+    );
     this.name = "UnverifiableKeyError";
   }
 }
@@ -23,7 +25,10 @@ export function keyCheck(key: string): KeyCheck {
 }
 
 /** Streams bytes through a hash; memory stays flat whatever the size. */
-export async function hashStream(stream: AsyncIterable<unknown>, algorithm: KeyCheck["algorithm"] = "sha256"): Promise<{ hex: string; size: number }> {
+export async function hashStream(
+  stream: AsyncIterable<unknown>,
+  algorithm: KeyCheck["algorithm"] = "sha256",
+): Promise<{ hex: string; size: number }> {
   const hash: Hash = createHash(algorithm);
   let size = 0;
   for await (const chunk of stream) {

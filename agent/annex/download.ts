@@ -28,7 +28,9 @@ import {
  */
 export class ContentNotInCloudError extends Error {
   constructor(key: string, bucketKey: string) {
-    super(`The cloud has no content for ${key} (no object ${bucketKey}). Another agent must upload it first (\`cloudbridge whereis\` shows who has it).`);
+    super(
+      `The cloud has no content for ${key} (no object ${bucketKey}). Another agent must upload it first (\`cloudbridge whereis\` shows who has it).`,
+    );
     this.name = "ContentNotInCloudError";
   }
 }
@@ -61,7 +63,12 @@ interface RangeRecord {
 const isRangeRecord = (v: unknown): v is RangeRecord =>
   typeof v === "object" && v !== null && typeof (v as RangeRecord).etag === "string" && Array.isArray((v as RangeRecord).done);
 
-export async function downloadKey(local: LocalStore, cloud: CloudContent, key: string, options: TransferOptions = {}): Promise<DownloadResult> {
+export async function downloadKey(
+  local: LocalStore,
+  cloud: CloudContent,
+  key: string,
+  options: TransferOptions = {},
+): Promise<DownloadResult> {
   const check = keyCheck(key);
   if (await local.has(key)) return { downloaded: false, size: check.size ?? 0 };
   const bucketKey = cloud.layout.annexObject(cloud.repo, key);
@@ -141,7 +148,10 @@ async function downloadRanges(
 ): Promise<boolean> {
   const rangeSize = partSizeFor(size, options.partSize);
   let record = fresh ? undefined : await readState(recordPath, isRangeRecord);
-  const tmpSize = await stat(tmp).then((s) => s.size, () => -1);
+  const tmpSize = await stat(tmp).then(
+    (s) => s.size,
+    () => -1,
+  );
   if (!record || record.etag !== etag || record.size !== size || record.rangeSize !== rangeSize || tmpSize !== size) {
     record = { etag, size, rangeSize, done: [] };
     const created = await open(tmp, "w");
@@ -164,9 +174,11 @@ async function downloadRanges(
       await withRetry(async () => {
         const object = await cloud.store.getStream(bucketKey, { range: { start, end } });
         if (!object) throw new ContentNotInCloudError(bucketKey.split("/").pop()!, bucketKey);
-        if (object.etag && object.etag !== etag) throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
+        if (object.etag && object.etag !== etag)
+          throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
         const written = await writeAt(file, object.stream, start, end, options.signal);
-        if (written !== end - start + 1) throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
+        if (written !== end - start + 1)
+          throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
       }, retry(options));
       current.done.push(i);
       bytesDone += end - start + 1;

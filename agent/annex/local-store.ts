@@ -101,7 +101,13 @@ export class LocalStore {
     await chmod(keyDir, 0o755).catch(() => {});
     await rm(path, { force: true });
     for (const dir of [keyDir, dirname(keyDir), dirname(dirname(keyDir))]) {
-      if (!(await rmdir(dir).then(() => true, () => false))) break;
+      if (
+        !(await rmdir(dir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
     }
   }
 

@@ -14,7 +14,11 @@ export interface PresenceChange {
  * Records presence changes in the git-annex branch as one commit (many keys at once after a batch of
  * transfers). Each key's log is rewritten compacted (newest line per uuid), as git-annex does.
  */
-export async function recordPresence(branch: AnnexBranch, changes: readonly PresenceChange[], message = "update location logs"): Promise<void> {
+export async function recordPresence(
+  branch: AnnexBranch,
+  changes: readonly PresenceChange[],
+  message = "update location logs",
+): Promise<void> {
   const byPath = new Map<string, PresenceChange[]>();
   for (const change of changes) {
     const path = locationLogPath(change.key, md5);

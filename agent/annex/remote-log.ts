@@ -15,7 +15,10 @@ export interface RemoteConfig {
 export function parseRemoteLog(text: string): Map<string, RemoteConfig> {
   const remotes = new Map<string, RemoteConfig>();
   for (const line of text.split("\n")) {
-    const words = line.trim().split(" ").filter((w) => w.length > 0);
+    const words = line
+      .trim()
+      .split(" ")
+      .filter((w) => w.length > 0);
     const uuid = words.shift();
     if (!uuid || !/^[0-9a-fA-F-]{36}$/.test(uuid)) continue;
     const config: Record<string, string> = {};

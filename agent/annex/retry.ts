@@ -25,7 +25,14 @@ export async function withRetry<T>(work: (attempt: number) => Promise<T>, option
 }
 
 const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET"]);
-const TRANSIENT_NAMES = new Set(["TimeoutError", "RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable", "ThrottlingException"]);
+const TRANSIENT_NAMES = new Set([
+  "TimeoutError",
+  "RequestTimeout",
+  "SlowDown",
+  "InternalError",
+  "ServiceUnavailable",
+  "ThrottlingException",
+]);
 
 export function isTransient(error: unknown): boolean {
   const e = error as { code?: string; name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | undefined;

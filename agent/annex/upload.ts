@@ -37,7 +37,9 @@ export interface UploadResult {
 
 export class CorruptLocalContentError extends Error {
   constructor(key: string, path: string, why: string) {
-    super(`The local copy of ${key} (${path}) does not match its key: ${why}. Nothing was uploaded; run \`cloudbridge fsck\` to see what else is damaged.`);
+    super(
+      `The local copy of ${key} (${path}) does not match its key: ${why}. Nothing was uploaded; run \`cloudbridge fsck\` to see what else is damaged.`,
+    );
     this.name = "CorruptLocalContentError";
   }
 }
@@ -58,7 +60,8 @@ export async function uploadKey(local: LocalStore, cloud: CloudContent, key: str
   const check = keyCheck(key);
   const path = local.objectPath(key);
   const size = (await stat(path)).size;
-  if (check.size !== undefined && size !== check.size) throw new CorruptLocalContentError(key, path, `it is ${size} bytes, the key says ${check.size}`);
+  if (check.size !== undefined && size !== check.size)
+    throw new CorruptLocalContentError(key, path, `it is ${size} bytes, the key says ${check.size}`);
   const bucketKey = cloud.layout.annexObject(cloud.repo, key);
   const writeOptions = { contentType: contentTypeFor(options.fileName ?? key), metadata: objectMetadata(options.fileName) };
 
@@ -154,8 +157,12 @@ async function multipartUpload(
       const buffer = await readPart(n);
       const md5 = createHash("md5").update(buffer).digest("hex");
       if (current.parts[n] !== md5) {
-        const etag = await withRetry(() => cloud.store.uploadPart(bucketKey, current.uploadId, n, buffer, options.signal), retryOptions(options));
-        if (etag !== md5) throw new Error(`The store acknowledged part ${n} of ${bucketKey} with ETag ${etag}, not the MD5 of what was sent (${md5}).`);
+        const etag = await withRetry(
+          () => cloud.store.uploadPart(bucketKey, current.uploadId, n, buffer, options.signal),
+          retryOptions(options),
+        );
+        if (etag !== md5)
+          throw new Error(`The store acknowledged part ${n} of ${bucketKey} with ETag ${etag}, not the MD5 of what was sent (${md5}).`);
         current.parts[n] = etag;
         saving = saving.then(() => writeState(recordPath, current));
         await saving;
@@ -175,7 +182,10 @@ async function multipartUpload(
   const partList = Array.from({ length: partCount }, (_, i) => ({ partNumber: i + 1, etag: current.parts[i + 1]! }));
   let uploaded = true;
   try {
-    await withRetry(() => cloud.store.completeMultipartUpload(bucketKey, current.uploadId, partList, { ifNoneMatch: "*" }), retryOptions(options));
+    await withRetry(
+      () => cloud.store.completeMultipartUpload(bucketKey, current.uploadId, partList, { ifNoneMatch: "*" }),
+      retryOptions(options),
+    );
   } catch (error) {
     if (!(error instanceof PreconditionFailed)) throw error;
     // Someone else completed the same content first: theirs stands, ours is discarded.

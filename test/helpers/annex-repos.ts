@@ -19,7 +19,12 @@ export const GIT_ENV = {
 };
 
 export function run(cwd: string, command: string, args: string[], env: Record<string, string> = {}): string {
-  return execFileSync(command, args, { cwd, env: { ...process.env, ...GIT_ENV, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSync(command, args, {
+    cwd,
+    env: { ...process.env, ...GIT_ENV, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 export function cloudContent(test: TestCloud, repo: string): CloudContent {

@@ -54,9 +54,13 @@ describe("annexed content through the local cloud", () => {
       const content = randomBytes(size);
       const key = sha256eKey(createHash("sha256").update(content).digest("hex"), size, "report.pdf");
       const tampered = Buffer.from(content);
-      tampered[size >> 1] ^= 0xff;
+      tampered[size >> 1] = tampered[size >> 1]! ^ 0xff;
       await test.s3.send(
-        new (await import("@aws-sdk/client-s3")).PutObjectCommand({ Bucket: test.cloud.bucket, Key: `annex/photos/${key}`, Body: tampered }),
+        new (await import("@aws-sdk/client-s3")).PutObjectCommand({
+          Bucket: test.cloud.bucket,
+          Key: `annex/photos/${key}`,
+          Body: tampered,
+        }),
       );
       await assert.rejects(b.annex.get([{ key }], { partSize: 5 * 1024 * 1024 }), (error: Error) => {
         assert.ok(error instanceof CorruptObjectError, String(error));
@@ -71,7 +75,11 @@ describe("annexed content through the local cloud", () => {
         [],
         "no temporary file or range record is left",
       );
-      assert.equal((await b.annex.whereis(key)).some((l) => l.here), false, "not marked present");
+      assert.equal(
+        (await b.annex.whereis(key)).some((l) => l.here),
+        false,
+        "not marked present",
+      );
     }
   });
 });

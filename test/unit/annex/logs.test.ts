@@ -43,7 +43,12 @@ describe("git-annex branch logs", () => {
       `${U1} bucket=cloudbridge datacenter=US encryption=none fileprefix=annex/r1/ host=127.0.0.1 name=cloud port=41231 ` +
       "protocol=http requeststyle=path signature=v4 storageclass=STANDARD type=S3 timestamp=1795305907.626400261s\n";
     const parsed = parseRemoteLog(real).get(U1)!;
-    const ours = cloudRemoteConfig({ bucket: "cloudbridge", fileprefix: "annex/r1/", endpoint: "http://127.0.0.1:41231", region: "us-east-1" });
+    const ours = cloudRemoteConfig({
+      bucket: "cloudbridge",
+      fileprefix: "annex/r1/",
+      endpoint: "http://127.0.0.1:41231",
+      region: "us-east-1",
+    });
     assert.deepEqual(ours, parsed.config);
     assert.equal(formatRemoteLog([{ uuid: U1, config: ours, clock: parsed.clock }]), real);
     const aws = cloudRemoteConfig({ bucket: "b", fileprefix: "annex/r/", endpoint: undefined, region: "eu-west-1" });
