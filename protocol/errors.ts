@@ -11,7 +11,8 @@ export type ProtocolErrorCode =
   | "invalid-pack-name"
   | "invalid-key"
   | "invalid-message"
-  | "invalid-event";
+  | "invalid-event"
+  | "invalid-jid";
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;
