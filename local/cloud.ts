@@ -6,6 +6,8 @@ import { installConditionalWrites } from "./conditional-writes.ts";
 import { buildFauxqs } from "./fauxqs-internals.ts";
 import { startLocalFunction, type LocalFunction } from "./lambda-runtime.ts";
 import { installS3Fixes } from "./s3-fixes.ts";
+import { installSecretsManager, type LocalSecrets } from "./secrets-manager.ts";
+import { startXmppBridge, type XmppBridge } from "./xmpp-bridge.ts";
 
 /**
  * The cloud on one machine: S3, SNS and SQS (fauxqs) on 127.0.0.1, with the adapters fauxqs lacks
@@ -23,6 +25,21 @@ export interface LocalCloudOptions {
   prefix?: string;
   /** Where the local cloud reports function failures and other events; silent by default. */
   log?: (line: string) => void;
+  /** With these, the real XMPP function sends a headline for each change, as the stack's xmpp settings do. */
+  xmpp?: LocalXmppOptions;
+}
+
+export interface LocalXmppOptions {
+  /** `xmpp://host:port` or `xmpps://host:port`. */
+  service: string;
+  domain?: string;
+  /** JIDs that hear of changes. */
+  recipients: string[];
+  /** The notifier account: kept in the local Secrets Manager, as the stack keeps it in AWS's. */
+  jid: string;
+  password: string;
+  /** Seconds before a failed XMPP event is retried (1 by default). */
+  retryDelaySeconds?: number;
 }
 
 export interface LocalCloud {
@@ -33,6 +50,10 @@ export interface LocalCloud {
   readonly topicArn: string;
   /** What an agent (or any AWS SDK / CLI) needs in its environment to use this cloud. */
   readonly env: Readonly<Record<string, string>>;
+  /** Secrets Manager's GetSecretValue on this endpoint (the XMPP function's credentials). */
+  readonly secrets: LocalSecrets;
+  /** The XMPP function's event queue and dead-letter queue, when `xmpp` was given. */
+  readonly xmpp: Pick<XmppBridge, "queueUrl" | "deadLetterQueueUrl"> | undefined;
   /** Waits until every bucket event so far has gone through its function. */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -49,6 +70,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const parts = await buildFauxqs({ region, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   installS3Fixes(parts);
   installConditionalWrites(parts);
+  const secrets = installSecretsManager(parts, { region });
   const notifications: BucketNotifications = installBucketNotifications(parts, {
     region,
     onError: (rule, key, error) => log(`bucket notification ${rule.id} for ${key} failed: ${(error as Error).message}`),
@@ -67,6 +89,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
 
   const functions: LocalFunction[] = [];
+  let xmppBridge: XmppBridge | undefined;
   try {
     if (!parts.s3.hasBucket(bucket)) parts.s3.createBucket(bucket);
     const sns = new SNSClient({ region, endpoint, credentials: LOCAL_CREDENTIALS });
@@ -98,6 +121,35 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       });
     }
 
+    if (options.xmpp) {
+      const xmpp = options.xmpp;
+      const secretArn = secrets.put("cloudbridge-local/xmpp", JSON.stringify({ jid: xmpp.jid, password: xmpp.password }));
+      const xmppFanout = startLocalFunction({
+        name: "cloudbridge-xmpp-fanout",
+        module: new URL("../functions/xmpp-fanout/handler.ts", import.meta.url),
+        env: {
+          ...env,
+          XMPP_SERVICE: xmpp.service,
+          ...(xmpp.domain ? { XMPP_DOMAIN: xmpp.domain } : {}),
+          XMPP_RECIPIENTS: xmpp.recipients.join(","),
+          XMPP_SECRET_ID: secretArn,
+          POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
+          POWERTOOLS_METRICS_DISABLED: "true",
+          PATH: process.env.PATH ?? "",
+        },
+      });
+      functions.push(xmppFanout);
+      xmppBridge = await startXmppBridge({
+        endpoint,
+        region,
+        credentials: LOCAL_CREDENTIALS,
+        topicArn,
+        fn: xmppFanout,
+        log,
+        ...(xmpp.retryDelaySeconds !== undefined ? { retryDelaySeconds: xmpp.retryDelaySeconds } : {}),
+      });
+    }
+
     return {
       endpoint,
       port,
@@ -105,14 +157,18 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       bucket,
       topicArn,
       env,
+      secrets,
+      xmpp: xmppBridge ? { queueUrl: xmppBridge.queueUrl, deadLetterQueueUrl: xmppBridge.deadLetterQueueUrl } : undefined,
       settle: () => notifications.drain(),
       stop: async () => {
         await notifications.drain();
+        await xmppBridge?.stop();
         await Promise.all(functions.map((f) => f.stop()));
         await parts.close();
       },
     };
   } catch (error) {
+    await xmppBridge?.stop();
     await Promise.all(functions.map((f) => f.stop()));
     await parts.close();
     throw error;

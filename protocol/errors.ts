@@ -12,7 +12,7 @@ export type ProtocolErrorCode =
   | "invalid-key"
   | "invalid-message"
   | "invalid-event"
-  | "invalid-remote-url";
+  | "invalid-jid";
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;

@@ -43,7 +43,17 @@ export async function fanOutChanges(event: unknown, deps: FanoutDeps): Promise<F
   let skipped = parsed.rejected.length;
   let ignored = 0;
   const messages: ChangeMessage[] = [];
+  // The same record twice in one event (a replayed or forged batch) is one change. Across invocations a
+  // duplicate delivery produces byte-identical messages, which receivers recognise by repo, ref/key and
+  // seq; a change handled twice costs a receiver one needless look at the bucket, never a wrong state.
+  const seen = new Set<string>();
   for (const change of parsed.changes) {
+    const identity = `${change.bucket}\0${change.key}\0${change.sequencer ?? change.etag ?? change.time}`;
+    if (seen.has(identity)) {
+      ignored += 1;
+      continue;
+    }
+    seen.add(identity);
     try {
       const message = changeMessageFromS3(change, deps.layout);
       if (message) messages.push(message);

@@ -15,11 +15,15 @@ export function localCommand(program: Command): void {
     .option("--prefix <prefix>", "deployment prefix inside the bucket", "")
     .option("--region <region>", "region the emulator reports", "us-east-1")
     .option("--json", "print the endpoint and environment as one JSON line")
-    .action(async (options: { port: string; data?: string; bucket: string; prefix: string; region: string; json?: boolean }) => {
+    .option("--xmpp-service <url>", "also send XMPP headlines for changes, through this server (xmpp://host:port or xmpps://host:port)")
+    .option("--xmpp-jid <jid>", "the notifier account that sends them (password in CLOUDBRIDGE_XMPP_PASSWORD)")
+    .option("--xmpp-to <jids>", "comma-separated JIDs that receive them")
+    .action(async (options: LocalOptions) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new CliError(`--port ${JSON.stringify(options.port)} is not a port number (0–65535).`, 2);
       }
+      const xmpp = xmppOptions(options);
       const dataDir = options.data ? resolve(options.data) : undefined;
       let cloud;
       try {
@@ -29,6 +33,7 @@ export function localCommand(program: Command): void {
           prefix: options.prefix,
           region: options.region,
           ...(dataDir ? { dataDir } : {}),
+          ...(xmpp ? { xmpp } : {}),
           log: (line) => process.stderr.write(`cloudbridge local: ${line}\n`),
         });
       } catch (error) {
@@ -66,4 +71,38 @@ export function localCommand(program: Command): void {
       await cloud.stop();
       if (!options.json) process.stdout.write("cloudbridge local stopped.\n");
     });
+}
+
+interface LocalOptions {
+  port: string;
+  data?: string;
+  bucket: string;
+  prefix: string;
+  region: string;
+  json?: boolean;
+  xmppService?: string;
+  xmppJid?: string;
+  xmppTo?: string;
+}
+
+/** The XMPP function's settings; the password comes from the environment so it never shows in `ps`. */
+function xmppOptions(options: LocalOptions) {
+  const given = [options.xmppService, options.xmppJid, options.xmppTo].filter((v) => v !== undefined).length;
+  if (given === 0) return undefined;
+  const password = process.env.CLOUDBRIDGE_XMPP_PASSWORD;
+  if (given < 3 || !password) {
+    throw new CliError(
+      "XMPP notifications need --xmpp-service, --xmpp-jid and --xmpp-to, and the notifier's password in CLOUDBRIDGE_XMPP_PASSWORD.",
+      2,
+    );
+  }
+  return {
+    service: options.xmppService!,
+    jid: options.xmppJid!,
+    recipients: options
+      .xmppTo!.split(",")
+      .map((jid) => jid.trim())
+      .filter(Boolean),
+    password,
+  };
 }

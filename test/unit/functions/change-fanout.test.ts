@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fanOutChanges } from "../../../functions/change-fanout/fanout.ts";
-import type { ChangeMessage } from "../../../protocol/change-message.ts";
+import { encodeChangeMessage, type ChangeMessage } from "../../../protocol/change-message.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
 import { s3Record } from "../../helpers/s3-records.ts";
 
@@ -58,5 +58,18 @@ describe("change fan-out", () => {
     assert.deepEqual(await fanOutChanges({ detail: "not s3" }, h.deps), { published: 0, ignored: 0, skipped: 1 });
     assert.equal(h.published.length, 0);
     assert.equal(h.counts.RecordsSkipped, 1);
+  });
+});
+
+describe("change fan-out under duplicate delivery", () => {
+  it("publishes byte-identical messages when S3 delivers the same event twice, and one message for a record repeated in a batch", async () => {
+    const h = harness();
+    const event = { Records: [s3Record("repos/demo.git/refs/heads/main")] };
+    await fanOutChanges(event, h.deps);
+    await fanOutChanges(structuredClone(event), h.deps);
+    assert.equal(h.published.length, 2);
+    assert.equal(encodeChangeMessage(h.published[0]![0]!), encodeChangeMessage(h.published[1]![0]!));
+    const repeated = await fanOutChanges({ Records: [s3Record("annex/demo/WORM-s1--a"), s3Record("annex/demo/WORM-s1--a")] }, h.deps);
+    assert.deepEqual(repeated, { published: 1, ignored: 1, skipped: 0 });
   });
 });

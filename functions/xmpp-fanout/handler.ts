@@ -1,0 +1,45 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SNSEvent } from "aws-lambda";
+import { cachedCredentials } from "./credentials.ts";
+import { sendChangeHeadlines, type XmppFanoutResult } from "./notify.ts";
+import { XmppAuthError, xmppStanzaSender } from "./sender.ts";
+import { xmppSettingsFromEnv } from "./settings.ts";
+
+/**
+ * Lambda entry point: SNS change topic → XMPP headlines to the configured JIDs.
+ * Configuration (set by the stack): XMPP_SERVICE, XMPP_DOMAIN (optional), XMPP_RECIPIENTS, XMPP_SECRET_ID,
+ * XMPP_TIMEOUT_MS (optional). The notifier's jid and password come from the secret, fetched once per
+ * container and cached; neither is ever logged.
+ */
+const logger = new Logger({ serviceName: "cloudbridge-xmpp-fanout" });
+const metrics = new Metrics({ namespace: "cloudbridge", serviceName: "xmpp-fanout" });
+const secrets = new SecretsManagerClient({});
+const settings = xmppSettingsFromEnv(process.env);
+const credentials = cachedCredentials(async () => {
+  const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: settings.secretId }));
+  return SecretString;
+});
+
+export const handler = async (event: SNSEvent): Promise<XmppFanoutResult> => {
+  try {
+    return await sendChangeHeadlines(event, {
+      recipients: settings.recipients,
+      send: async (stanzas) => {
+        const sender = xmppStanzaSender({ ...settings, credentials: await credentials.get() });
+        try {
+          await sender(stanzas);
+        } catch (error) {
+          // The password may have been rotated: fetch it again on the retry.
+          if (error instanceof XmppAuthError) credentials.invalidate();
+          throw error;
+        }
+      },
+      logger,
+      count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
+    });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};
