@@ -9,16 +9,26 @@ export type Logger = (level: LogLevel, event: string, fields?: Record<string, un
 const SECRET = /pass(word)?|secret|token|credential|authorization/i;
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(options: { json?: boolean; level?: LogLevel; write?: (line: string) => void; component?: string } = {}): Logger {
+export function createLogger(
+  options: { json?: boolean; level?: LogLevel; write?: (line: string) => void; component?: string } = {},
+): Logger {
   const json = options.json ?? !process.stderr.isTTY;
-  const min = ORDER[options.level ?? ((process.env.CLOUDBRIDGE_LOG_LEVEL as LogLevel | undefined) ?? "info")] ?? 20;
+  const min = ORDER[options.level ?? (process.env.CLOUDBRIDGE_LOG_LEVEL as LogLevel | undefined) ?? "info"] ?? 20;
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   return (level, event, fields = {}) => {
     if (ORDER[level] < min) return;
     const safe: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(fields)) safe[name] = SECRET.test(name) ? "[redacted]" : value;
     if (json) {
-      write(JSON.stringify({ time: new Date().toISOString(), level, ...(options.component ? { component: options.component } : {}), event, ...safe }));
+      write(
+        JSON.stringify({
+          time: new Date().toISOString(),
+          level,
+          ...(options.component ? { component: options.component } : {}),
+          event,
+          ...safe,
+        }),
+      );
       return;
     }
     const message = typeof safe.message === "string" ? safe.message : "";
@@ -26,6 +36,8 @@ export function createLogger(options: { json?: boolean; level?: LogLevel; write?
     const rest = Object.entries(safe)
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(" ");
-    write(`${new Date().toTimeString().slice(0, 8)} ${level === "info" ? "" : `${level.toUpperCase()} `}${event}${message ? `: ${message}` : ""}${rest ? ` ${rest}` : ""}`);
+    write(
+      `${new Date().toTimeString().slice(0, 8)} ${level === "info" ? "" : `${level.toUpperCase()} `}${event}${message ? `: ${message}` : ""}${rest ? ` ${rest}` : ""}`,
+    );
   };
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
+import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { assertAgentId } from "../protocol/names.ts";
 import { formatRemoteUrl, type RemoteLocation } from "../protocol/remote-url.ts";
+import { largeFilesRuleFrom, type LargeFilesRule } from "./annex/largefiles.ts";
 import { Git } from "./sync/git.ts";
 
 /**
@@ -28,8 +29,8 @@ export interface FolderSettings {
   debounceMs: number;
   presenceIntervalMs: number;
   wanted: Wanted;
-  /** Files at or above this size are annexed. */
-  largeFileSize: number;
+  /** Which files are annexed (`cloudbridge.largefiles.*`, see agent/annex/largefiles.ts). */
+  largefiles: LargeFilesRule;
 }
 
 export const SETTING_NAMES = {
@@ -46,7 +47,7 @@ export const SETTING_NAMES = {
   debounce: "cloudbridge.debounce",
   presenceInterval: "cloudbridge.presenceInterval",
   wanted: "cloudbridge.wanted",
-  largeFileSize: "cloudbridge.largeFileSize",
+  largefilesMinsize: "cloudbridge.largefiles.minsize",
   description: "cloudbridge.description",
 } as const;
 
@@ -69,16 +70,20 @@ export async function readSettings(folder: string): Promise<FolderSettings> {
   const repo = get(SETTING_NAMES.repo);
   const agent = get("annex.uuid");
   if (!bucket || !repo || !agent) {
-    throw new SettingsError(`${folder} is not a cloudbridge folder (no ${SETTING_NAMES.bucket}/${SETTING_NAMES.repo}/annex.uuid in its git config): run \`cloudbridge init\` or \`cloudbridge clone\` first.`);
+    throw new SettingsError(
+      `${folder} is not a cloudbridge folder (no ${SETTING_NAMES.bucket}/${SETTING_NAMES.repo}/annex.uuid in its git config): run \`cloudbridge init\` or \`cloudbridge clone\` first.`,
+    );
   }
   const seconds = (name: string, fallback: number) => duration(get(name), fallback * 1000, name, 1000);
   const listen = (get(SETTING_NAMES.listen) ?? "auto") as ListenMode;
-  if (!["auto", "xmpp", "sqs", "poll"].includes(listen)) throw new SettingsError(`${SETTING_NAMES.listen} is ${JSON.stringify(listen)}: use auto, xmpp, sqs or poll.`);
+  if (!["auto", "xmpp", "sqs", "poll"].includes(listen))
+    throw new SettingsError(`${SETTING_NAMES.listen} is ${JSON.stringify(listen)}: use auto, xmpp, sqs or poll.`);
   const wanted = (get(SETTING_NAMES.wanted) ?? "everything") as Wanted;
-  if (!["everything", "nothing"].includes(wanted)) throw new SettingsError(`${SETTING_NAMES.wanted} is ${JSON.stringify(wanted)}: use everything or nothing.`);
+  if (!["everything", "nothing"].includes(wanted))
+    throw new SettingsError(`${SETTING_NAMES.wanted} is ${JSON.stringify(wanted)}: use everything or nothing.`);
   return {
     agent: assertAgentId(agent),
-    description: get(SETTING_NAMES.description) ?? `${process.env.USER ?? "someone"} on ${hostname()}`,
+    description: get(SETTING_NAMES.description) ?? `${currentUser()} on ${hostname()}`,
     location: { bucket, prefix: get(SETTING_NAMES.prefix) ?? "", repo },
     endpoint: get(SETTING_NAMES.endpoint),
     listen,
@@ -90,7 +95,7 @@ export async function readSettings(folder: string): Promise<FolderSettings> {
     debounceMs: duration(get(SETTING_NAMES.debounce), 300, SETTING_NAMES.debounce, 1),
     presenceIntervalMs: seconds(SETTING_NAMES.presenceInterval, 3600),
     wanted,
-    largeFileSize: duration(get(SETTING_NAMES.largeFileSize), 1024 * 1024, SETTING_NAMES.largeFileSize, 1),
+    largefiles: largefilesFrom(all),
   };
 }
 
@@ -116,14 +121,36 @@ export function describeLocation(settings: FolderSettings): string {
 }
 
 async function readAll(git: Git): Promise<Map<string, string>> {
-  const { stdout, code } = await git.run(["config", "--null", "--list", "--local"], { okCodes: [1, 128] });
+  const { stdout, code } = await git.run(["config", "--null", "--list"], { okCodes: [1, 128] });
   const map = new Map<string, string>();
   if (code !== 0) return map;
+  const multi = new Map<string, string[]>();
   for (const record of stdout.toString().split("\0")) {
     const newline = record.indexOf("\n");
-    if (newline > 0) map.set(record.slice(0, newline).toLowerCase(), record.slice(newline + 1));
+    if (newline <= 0) continue;
+    const name = record.slice(0, newline).toLowerCase();
+    const value = record.slice(newline + 1);
+    map.set(name, value);
+    multi.set(name, [...(multi.get(name) ?? []), value]);
   }
+  multiValues.set(map, multi);
   return map;
+}
+
+const multiValues = new WeakMap<Map<string, string>, Map<string, string[]>>();
+
+function largefilesFrom(all: Map<string, string>): LargeFilesRule {
+  const multi = multiValues.get(all) ?? new Map<string, string[]>();
+  const minsize = all.get("cloudbridge.largefiles.minsize");
+  try {
+    return largeFilesRuleFrom({
+      ...(minsize ? { minsize } : {}),
+      include: multi.get("cloudbridge.largefiles.include") ?? [],
+      exclude: multi.get("cloudbridge.largefiles.exclude") ?? [],
+    });
+  } catch (error) {
+    throw new SettingsError(`cloudbridge.largefiles.minsize: ${(error as Error).message}`);
+  }
 }
 
 /** A number in config: seconds for intervals (`unit` 1000), bytes or ms otherwise; "10s", "5m", "2MiB" accepted. */
@@ -148,4 +175,12 @@ function duration(text: string | undefined, fallback: number, name: string, unit
     gb: 1e9,
   };
   return Math.round(value * (factor[suffix] ?? unit));
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? "someone";
+  }
 }

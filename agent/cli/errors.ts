@@ -13,6 +13,9 @@ export class CliError extends Error {
 export function exitCodeFor(error: unknown): number {
   if (error instanceof CliError) return error.exitCode;
   if (error instanceof ProtocolError) return 2;
+  // A folder that is not set up, or set up wrongly: the person must change a command or a setting.
+  if (error instanceof Error && (error.name === "SettingsError" || error.name === "FolderError" || error.name === "DaemonAlreadyRunning"))
+    return 2;
   return 1;
 }
 

@@ -1,5 +1,12 @@
 import { Command, CommanderError } from "commander";
+import { cloneCommand } from "./commands/clone.ts";
+import { daemonCommand } from "./commands/daemon.ts";
+import { initCommand } from "./commands/init.ts";
 import { localCommand } from "./commands/local.ts";
+import { logCommand } from "./commands/log.ts";
+import { serviceCommand } from "./commands/service.ts";
+import { statusCommand } from "./commands/status.ts";
+import { syncCommand } from "./commands/sync.ts";
 import { CliError, exitCodeFor, reportError } from "./errors.ts";
 
 /**
@@ -13,7 +20,8 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const register of [localCommand]) register(program);
+  for (const register of [initCommand, cloneCommand, syncCommand, daemonCommand, statusCommand, logCommand, serviceCommand, localCommand])
+    register(program);
   return program;
 }
 

@@ -21,7 +21,17 @@ export interface ServiceSpec {
   env: Record<string, string>;
 }
 
-const PASSED_ENV = ["AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SNS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"];
+const PASSED_ENV = [
+  "AWS_PROFILE",
+  "AWS_REGION",
+  "AWS_DEFAULT_REGION",
+  "AWS_ENDPOINT_URL",
+  "AWS_ENDPOINT_URL_S3",
+  "AWS_ENDPOINT_URL_SQS",
+  "AWS_ENDPOINT_URL_SNS",
+  "AWS_CONFIG_FILE",
+  "AWS_SHARED_CREDENTIALS_FILE",
+];
 
 export function serviceEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
@@ -30,7 +40,10 @@ export function serviceEnv(from: NodeJS.ProcessEnv = process.env): Record<string
 }
 
 export function unitName(folder: string): string {
-  const slug = basename(folder).replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 40) || "folder";
+  const slug =
+    basename(folder)
+      .replace(/[^A-Za-z0-9_.-]/g, "_")
+      .slice(0, 40) || "folder";
   return `cloudbridge-${slug}-${createHash("sha256").update(folder).digest("hex").slice(0, 8)}.service`;
 }
 
@@ -67,7 +80,9 @@ export function renderUnit(spec: ServiceSpec): string {
 }
 
 export function renderLaunchdPlist(spec: ServiceSpec): string {
-  const label = unitName(spec.folder).replace(/\.service$/, "").replace(/^cloudbridge-/, "org.cloudbridge.");
+  const label = unitName(spec.folder)
+    .replace(/\.service$/, "")
+    .replace(/^cloudbridge-/, "org.cloudbridge.");
   const xml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const args = [...spec.command, "daemon", spec.folder].map((a) => `      <string>${xml(a)}</string>`).join("\n");
   const env = Object.entries(spec.env)
@@ -103,20 +118,34 @@ export interface InstallResult {
   note?: string;
 }
 
-export async function installUserUnit(spec: ServiceSpec, options: { start?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<InstallResult> {
+export async function installUserUnit(
+  spec: ServiceSpec,
+  options: { start?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<InstallResult> {
   const dir = userUnitDir(options.env);
   const name = unitName(spec.folder);
   const unitPath = join(dir, name);
   await mkdir(dir, { recursive: true });
   await writeFile(unitPath, renderUnit(spec));
-  if (options.start === false) return { unitPath, name, started: false, note: `start it with: systemctl --user daemon-reload && systemctl --user enable --now ${name}` };
+  if (options.start === false)
+    return {
+      unitPath,
+      name,
+      started: false,
+      note: `start it with: systemctl --user daemon-reload && systemctl --user enable --now ${name}`,
+    };
   try {
     await execFileAsync("systemctl", ["--user", "daemon-reload"]);
     await execFileAsync("systemctl", ["--user", "enable", "--now", name]);
     return { unitPath, name, started: true };
   } catch (error) {
     const why = ((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split("\n")[0];
-    return { unitPath, name, started: false, note: `systemd did not start it (${why}); in a login session run: systemctl --user daemon-reload && systemctl --user enable --now ${name}` };
+    return {
+      unitPath,
+      name,
+      started: false,
+      note: `systemd did not start it (${why}); in a login session run: systemctl --user daemon-reload && systemctl --user enable --now ${name}`,
+    };
   }
 }
 

@@ -73,8 +73,9 @@ export class SyncEngine {
    * A round over these paths (watcher events) or the whole folder (undefined). With `localOnly`, a round
    * that finds nothing to commit does not talk to the remote (the watcher's echo of our own writes).
    */
-  sync(paths?: Iterable<string>, options: { localOnly?: boolean } = {}): Promise<SyncReport> {
+  sync(paths?: Iterable<string>, options: { localOnly?: boolean; onScanProgress?: (seen: number) => void } = {}): Promise<SyncReport> {
     this.localOnly = (this.running ? this.localOnly : true) && options.localOnly === true;
+    this.onScanProgress = options.onScanProgress;
     if (!this.running) return this.start(paths ? new Set(paths) : undefined);
     if (this.queued) {
       if (!paths) this.queued.paths = undefined;
@@ -113,6 +114,7 @@ export class SyncEngine {
 
   private variants: MergeOutcome["variants"] = [];
   private localOnly = false;
+  private onScanProgress: ((seen: number) => void) | undefined;
 
   private async round(paths: Set<string> | undefined): Promise<SyncReport> {
     this.variants = [];

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
-import { mkdir, stat } from "node:fs/promises";
+import { lstat, mkdir, readFile, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
-import type { AnnexPort } from "./annex-port.ts";
+import { MAX_POINTER_SIZE, type AnnexPort } from "./annex-port.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
 import { Git } from "./git.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
@@ -113,6 +113,24 @@ export class LocalRepo {
     await this.cache.save();
     await this.resetIndex();
     return result;
+  }
+
+  /**
+   * Puts an annexed file's content in place of its pointer file, once the content arrived, if the file on
+   * disk is still that pointer (a file the person changed meanwhile is left alone).
+   */
+  async placeContent(path: string, key: string, annex: AnnexPort): Promise<boolean> {
+    const entry = this.cache.entries.get(path);
+    if (!entry || entry.ghost || entry.mode === "120000") return false;
+    const abs = join(this.root, path);
+    const stats = await lstat(abs).catch(() => undefined);
+    if (!stats?.isFile() || stats.size > MAX_POINTER_SIZE) return false;
+    if (annex.parsePointer(await readFile(abs)) !== key) return false;
+    if (!(await annex.materialize(key, abs, entry.mode === "100755" ? 0o755 : 0o644))) return false;
+    const placed = await lstat(abs);
+    this.cache.entries.set(path, { ...entry, size: placed.size, mtimeMs: placed.mtimeMs, ino: placed.ino, racy: true });
+    await this.cache.save();
+    return true;
   }
 
   /** After a crash between moving `main` and saving the cache: take `main`'s tree, re-hash what differs. */

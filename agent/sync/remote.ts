@@ -62,9 +62,12 @@ export class BareRepoRemote implements SyncRemote {
         if (await this.git.isAncestor(candidate, expected)) return expected;
         if (!(await this.git.isAncestor(expected, candidate))) candidate = await merge(candidate, expected);
       }
-      const { code } = await this.git.run(["push", "--quiet", "--porcelain", `--force-with-lease=${ref}:${expected}`, this.url, `${candidate}:${ref}`], {
-        okCodes: [1],
-      });
+      const { code } = await this.git.run(
+        ["push", "--quiet", "--porcelain", `--force-with-lease=${ref}:${expected}`, this.url, `${candidate}:${ref}`],
+        {
+          okCodes: [1],
+        },
+      );
       if (code === 0) return candidate;
       await new Promise((r) => setTimeout(r, 20 + (randomBytes(1)[0]! % 50) * attempt));
     }

@@ -18,14 +18,8 @@ export interface TransferJob {
   path?: string;
 }
 
-export interface TransferRunner {
-  run(job: TransferJob): Promise<void>;
-}
-
 export class TransferQueue {
   readonly dir: string;
-  private readonly failures = new Map<string, { attempts: number; notBefore: number }>();
-  private draining: Promise<number> | undefined;
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, "transfers");
@@ -60,39 +54,5 @@ export class TransferQueue {
 
   async done(job: TransferJob): Promise<void> {
     await rm(join(this.dir, job.direction, job.key), { force: true });
-    this.failures.delete(`${job.direction}/${job.key}`);
-  }
-
-  /**
-   * Runs every due job (uploads first, so what this agent committed reaches the cloud before it fetches
-   * more); a failed job stays queued and waits longer each time. Returns the number of jobs left.
-   */
-  drain(runner: TransferRunner, options: { concurrency?: number; onError?: (job: TransferJob, error: unknown) => void } = {}): Promise<number> {
-    this.draining ??= this.drainOnce(runner, options).finally(() => (this.draining = undefined));
-    return this.draining;
-  }
-
-  private async drainOnce(runner: TransferRunner, options: { concurrency?: number; onError?: (job: TransferJob, error: unknown) => void }): Promise<number> {
-    for (const direction of ["up", "down"] as const) {
-      const now = Date.now();
-      const due = (await this.list(direction)).filter((job) => (this.failures.get(`${direction}/${job.key}`)?.notBefore ?? 0) <= now);
-      let next = 0;
-      const worker = async () => {
-        while (next < due.length) {
-          const job = due[next++]!;
-          try {
-            await runner.run(job);
-            await this.done(job);
-          } catch (error) {
-            const id = `${direction}/${job.key}`;
-            const attempts = (this.failures.get(id)?.attempts ?? 0) + 1;
-            this.failures.set(id, { attempts, notBefore: Date.now() + Math.min(300_000, 1000 * 2 ** attempts) });
-            options.onError?.(job, error);
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: options.concurrency ?? 2 }, worker));
-    }
-    return (await this.list()).length;
   }
 }

@@ -14,7 +14,11 @@ export interface FolderWatcher {
   close(): Promise<void>;
 }
 
-export function watchFolder(root: string, onBurst: (paths: string[]) => void, options: { debounceMs?: number; maxDelayMs?: number } = {}): FolderWatcher {
+export function watchFolder(
+  root: string,
+  onBurst: (paths: string[]) => void,
+  options: { debounceMs?: number; maxDelayMs?: number } = {},
+): FolderWatcher {
   const debounceMs = options.debounceMs ?? 300;
   const maxDelayMs = options.maxDelayMs ?? Math.max(2000, debounceMs * 4);
   let pending = new Set<string>();

@@ -1,0 +1,41 @@
+import type { Command } from "commander";
+import { cloneFolder } from "../../folder.ts";
+import { syncOnce } from "../../sync-once.ts";
+import { cliLogger, emit, progress } from "../output.ts";
+import { folderSettingsOptions, settingsFrom, summarize, type FolderSettingsFlags } from "./shared.ts";
+
+export function cloneCommand(program: Command): void {
+  const command = program
+    .command("clone")
+    .description("Another machine: join the repository at URL in DIR (a new or empty folder) and download its files.")
+    .argument("<url>", "s3://BUCKET[/PREFIX]/REPO")
+    .argument("<dir>", "the folder to create")
+    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration)")
+    .option("--description <text>", "how this machine is named to the others (default: user on host)")
+    .option("--json", "print the result as JSON");
+  folderSettingsOptions(command).action(
+    async (url: string, dir: string, options: FolderSettingsFlags & { endpoint?: string; description?: string; json?: boolean }) => {
+      const folder = await cloneFolder(url, dir, {
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(options.description ? { description: options.description } : {}),
+        settings: settingsFrom(options),
+        log: cliLogger({ quiet: true }),
+      });
+      try {
+        const bar = progress("scanning", "files", { quiet: options.json === true });
+        const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
+        bar.stop();
+        emit(options.json, { folder: folder.root, remote: url, agent: folder.settings.agent, ...report }, () =>
+          [
+            `Joined ${url} in ${folder.root} (agent ${folder.settings.agent}).`,
+            summarize(report),
+            "",
+            `Keep it in sync with: cloudbridge daemon ${dir}`,
+          ].join("\n"),
+        );
+      } finally {
+        folder.close();
+      }
+    },
+  );
+}

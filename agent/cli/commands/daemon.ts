@@ -1,0 +1,46 @@
+import type { Command } from "commander";
+import { runDaemon } from "../../daemon.ts";
+import { createLogger } from "../../log.ts";
+import { SETTING_NAMES } from "../../settings.ts";
+
+export function daemonCommand(program: Command): void {
+  program
+    .command("daemon")
+    .description("Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer.")
+    .argument("[dir]", "the synced folder", ".")
+    .option("--listen <how>", "override cloudbridge.listen for this run: auto, xmpp, sqs or poll")
+    .option("--poll-interval <seconds>", "override cloudbridge.pollInterval for this run")
+    .option("--reconcile-interval <seconds>", "override cloudbridge.reconcileInterval: a full sync at least this often")
+    .option("--debounce <ms>", "override cloudbridge.debounce: quiet time before a burst of changes is committed")
+    .option("--json-log", "structured JSON log lines even on a terminal")
+    .action(
+      async (
+        dir: string,
+        options: { listen?: string; pollInterval?: string; reconcileInterval?: string; debounce?: string; jsonLog?: boolean },
+      ) => {
+        // Overrides for this run only: git's own command-line configuration (GIT_CONFIG_COUNT/KEY/VALUE), never written.
+        const overrides: Array<[string, string]> = [];
+        if (options.listen) overrides.push([SETTING_NAMES.listen, options.listen]);
+        if (options.pollInterval) overrides.push([SETTING_NAMES.pollInterval, options.pollInterval]);
+        if (options.reconcileInterval) overrides.push([SETTING_NAMES.reconcileInterval, options.reconcileInterval]);
+        if (options.debounce) overrides.push([SETTING_NAMES.debounce, `${options.debounce}ms`]);
+        overrides.forEach(([key, value], i) => {
+          process.env[`GIT_CONFIG_KEY_${i}`] = key;
+          process.env[`GIT_CONFIG_VALUE_${i}`] = value;
+        });
+        if (overrides.length) process.env.GIT_CONFIG_COUNT = String(overrides.length);
+        const log = createLogger({ ...(options.jsonLog ? { json: true } : {}) });
+        let stop!: () => void;
+        const stopped = new Promise<void>((resolve) => (stop = resolve));
+        const onSignal = () => stop();
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        try {
+          await runDaemon(dir, { log, stopped });
+        } finally {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+        }
+      },
+    );
+}

@@ -1,0 +1,49 @@
+import type { Command } from "commander";
+import type { SyncOnceReport } from "../../sync-once.ts";
+import type { writeSettings } from "../../settings.ts";
+
+/** Options that set a folder's `cloudbridge.*` git config, shared by init and clone. */
+export interface FolderSettingsFlags {
+  listen?: string;
+  topicArn?: string;
+  xmppService?: string;
+  xmppJid?: string;
+  pollInterval?: string;
+  wanted?: string;
+}
+
+export function folderSettingsOptions(command: Command): Command {
+  return command
+    .option("--listen <how>", "how to hear of changes: auto, xmpp, sqs or poll", "auto")
+    .option("--topic-arn <arn>", "the change topic to subscribe this agent's SQS queue to")
+    .option("--xmpp-service <url>", "XMPP server (xmpp://host:port or xmpps://host:port)")
+    .option("--xmpp-jid <jid>", "this agent's XMPP account (password in CLOUDBRIDGE_XMPP_PASSWORD or .git/cloudbridge/xmpp-password)")
+    .option("--poll-interval <seconds>", "without notifications: seconds between two looks at the bucket", "30")
+    .option("--wanted <what>", "which annexed content to download: everything or nothing", "everything");
+}
+
+export function settingsFrom(flags: FolderSettingsFlags): Parameters<typeof writeSettings>[1] {
+  return {
+    ...(flags.listen ? { listen: flags.listen } : {}),
+    ...(flags.topicArn ? { topicArn: flags.topicArn } : {}),
+    ...(flags.xmppService ? { xmppService: flags.xmppService } : {}),
+    ...(flags.xmppJid ? { xmppJid: flags.xmppJid } : {}),
+    ...(flags.pollInterval ? { pollInterval: flags.pollInterval } : {}),
+    ...(flags.wanted ? { wanted: flags.wanted } : {}),
+  };
+}
+
+/** One or two lines a person reads after a sync. */
+export function summarize(report: SyncOnceReport): string {
+  const parts = [
+    report.committed ? "committed local changes" : "no local changes",
+    report.merged ? "merged with the other machines' changes" : undefined,
+    report.written || report.deleted ? `updated ${report.written} and removed ${report.deleted} file(s) here` : undefined,
+    report.uploadsPending ? `${report.uploadsPending} upload(s) still queued` : undefined,
+    report.downloadsPending ? `${report.downloadsPending} download(s) still queued` : undefined,
+  ].filter(Boolean);
+  const lines = [`${parts.join(", ")}; at ${report.head?.slice(0, 12) ?? "(empty)"}.`];
+  for (const v of report.variants) lines.push(`both versions kept: ${v.path} (theirs) and ${v.variant} (this machine's)`);
+  for (const r of report.refused) lines.push(`REFUSED ${JSON.stringify(r.path)} from the bucket: ${r.reason}. Nothing was written for it.`);
+  return lines.join("\n");
+}

@@ -1,0 +1,224 @@
+import { readFileSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { openFolder, type Folder } from "./folder.ts";
+import type { ChangeListener } from "./listen/listener.ts";
+import { PollListener } from "./listen/poll.ts";
+import { SqsListener } from "./listen/sqs.ts";
+import { XmppListener } from "./listen/xmpp.ts";
+import type { Logger } from "./log.ts";
+import { writePresence } from "./presence.ts";
+import type { FolderSettings } from "./settings.ts";
+import { writeFileAtomic } from "./sync/atomic-file.ts";
+import type { SyncReport } from "./sync/engine.ts";
+import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
+
+/**
+ * `cloudbridge daemon`: keeps one folder in sync until stopped. A sync round runs at start, after each
+ * burst of local changes (watcher, debounced), on each notification (XMPP, SQS, or a poll that saw
+ * `info/refs` change), and every reconcile interval whatever was heard, so correctness never depends on
+ * notifications. Failed rounds are retried with backoff. All state is in the folder's .git: kill -9 at any
+ * moment and a restart carries on. One daemon per folder (a pid file guards it).
+ */
+export interface DaemonOptions {
+  log: Logger;
+  /** Resolves when the daemon should stop (signals, a test). */
+  stopped: Promise<void>;
+  /** Called once the daemon is watching and listening (after its first round). */
+  onReady?: (info: DaemonStatus) => void;
+}
+
+export interface DaemonStatus {
+  pid: number;
+  folder: string;
+  agent: string;
+  listen: string;
+  startedAt: string;
+  lastSync?: string;
+  lastError?: string;
+  head?: string;
+}
+
+export class DaemonAlreadyRunning extends Error {
+  constructor(folder: string, pid: number) {
+    super(`a daemon (pid ${pid}) already syncs ${folder}; stop it first (kill ${pid}) or use \`cloudbridge status ${folder}\`.`);
+    this.name = "DaemonAlreadyRunning";
+  }
+}
+
+export function statusFile(folder: Folder | string): string {
+  const root = typeof folder === "string" ? folder : folder.root;
+  return join(root, ".git", "cloudbridge", "daemon.json");
+}
+
+export async function readDaemonStatus(root: string): Promise<(DaemonStatus & { running: boolean }) | undefined> {
+  try {
+    const status = JSON.parse(await readFile(statusFile(root), "utf8")) as DaemonStatus;
+    return { ...status, running: isAlive(status.pid) };
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export async function runDaemon(folderPath: string, options: DaemonOptions): Promise<void> {
+  const { log } = options;
+  const folder = await openFolder(folderPath, { log });
+  const previous = await readDaemonStatus(folder.root);
+  if (previous?.running && previous.pid !== process.pid) {
+    folder.close();
+    throw new DaemonAlreadyRunning(folder.root, previous.pid);
+  }
+  const { settings } = folder;
+  const listener = chooseListener(folder, log);
+  const status: DaemonStatus = {
+    pid: process.pid,
+    folder: folder.root,
+    agent: settings.agent,
+    listen: listener.kind,
+    startedAt: new Date().toISOString(),
+  };
+  const saveStatus = () => writeFileAtomic(statusFile(folder), JSON.stringify(status, null, 2)).catch(() => undefined);
+  await saveStatus();
+  log("info", "daemon.start", { folder: folder.root, agent: settings.agent, listen: listener.kind, pid: process.pid });
+
+  let stopping = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let failures = 0;
+  let downloads: Promise<void> | undefined;
+
+  const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
+    if (stopping) return;
+    let report: SyncReport;
+    try {
+      report = await folder.engine.sync(paths, { localOnly });
+    } catch (error) {
+      failures += 1;
+      status.lastError = (error as Error).message;
+      await saveStatus();
+      const delay = Math.min(settings.reconcileIntervalMs, 1000 * 2 ** Math.min(failures, 8));
+      log("error", "sync.failed", { why, message: (error as Error).message, retryInMs: delay });
+      clearTimeout(retryTimer);
+      if (!stopping) retryTimer = setTimeout(() => void round(undefined, "retry"), delay);
+      return;
+    }
+    failures = 0;
+    status.lastSync = new Date().toISOString();
+    status.head = report.head;
+    delete status.lastError;
+    await saveStatus();
+    if (report.committed || report.written || report.deleted || report.merged) {
+      log("info", "sync", {
+        why,
+        head: report.head,
+        committed: report.committed !== undefined,
+        written: report.written,
+        deleted: report.deleted,
+        merged: report.merged,
+        ...(report.variants.length ? { variants: report.variants.length } : {}),
+      });
+    }
+    if (report.pending) setImmediate(() => void round(undefined, "pending"));
+    startDownloads();
+  };
+
+  // Downloads run beside the rounds; once content arrives, one more round publishes where it now is.
+  const startDownloads = () => {
+    downloads ??= (async () => {
+      try {
+        const before = await folder.annex.branch.head();
+        await folder.content.download();
+        if ((await folder.annex.branch.head()) !== before) await round([], "content");
+      } catch (error) {
+        log("warn", "download.failed", { message: (error as Error).message });
+      } finally {
+        downloads = undefined;
+      }
+    })();
+  };
+
+  await round(undefined, "start");
+  const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), { debounceMs: settings.debounceMs });
+  await watcher.ready;
+  // Anything written while the watcher was starting is picked up by this scan.
+  await round(undefined, "watching", true);
+  try {
+    await listener.start(() => void round([], "notified"));
+  } catch (error) {
+    log("error", "listen.failed", { listen: listener.kind, message: (error as Error).message, fallback: "reconcile only" });
+  }
+  const reconcile = setInterval(() => void round(undefined, "reconcile"), settings.reconcileIntervalMs);
+  const presence = async (state: "running" | "stopped") => {
+    await writePresence(folder.store, settings.location, {
+      agent: settings.agent,
+      description: settings.description,
+      listen: listener.kind,
+      state,
+      startedAt: status.startedAt,
+    }).catch((error: unknown) => log("warn", "presence.failed", { message: (error as Error).message }));
+  };
+  await presence("running");
+  const presenceTimer = setInterval(() => void presence("running"), settings.presenceIntervalMs);
+  log("info", "daemon.ready", { folder: folder.root, listen: listener.kind });
+  options.onReady?.(status);
+
+  await options.stopped;
+  stopping = true;
+  log("info", "daemon.stopping", { folder: folder.root });
+  clearInterval(reconcile);
+  clearInterval(presenceTimer);
+  clearTimeout(retryTimer);
+  await watcher.close();
+  await listener.stop();
+  await folder.engine.sync([], { localOnly: true }).catch(() => undefined); // let a running round finish
+  await downloads;
+  await presence("stopped");
+  await rm(statusFile(folder), { force: true });
+  folder.close();
+  log("info", "daemon.stopped", { folder: folder.root });
+}
+
+function chooseListener(folder: Folder, log: Logger): ChangeListener {
+  const settings: FolderSettings = folder.settings;
+  const onError = (kind: string) => (error: unknown) => log("warn", "listen.error", { listen: kind, message: (error as Error).message });
+  const mode =
+    settings.listen === "auto" ? (settings.xmppJid && settings.xmppService ? "xmpp" : settings.topicArn ? "sqs" : "poll") : settings.listen;
+  if (mode === "xmpp") {
+    const password = process.env.CLOUDBRIDGE_XMPP_PASSWORD ?? readSecretFile(folder);
+    if (!settings.xmppJid || !settings.xmppService || !password) {
+      throw new Error(
+        "listening by XMPP needs cloudbridge.xmppService, cloudbridge.xmppJid and a password (CLOUDBRIDGE_XMPP_PASSWORD or .git/cloudbridge/xmpp-password)",
+      );
+    }
+    return new XmppListener({
+      service: settings.xmppService,
+      jid: settings.xmppJid,
+      password,
+      agent: settings.agent,
+      location: settings.location,
+      onError: onError("xmpp"),
+      onStatus: (s) => log("debug", "xmpp.status", { status: s }),
+    });
+  }
+  if (mode === "sqs") {
+    if (!settings.topicArn) throw new Error("listening by SQS needs cloudbridge.topicArn (the change topic's ARN)");
+    return new SqsListener({ topicArn: settings.topicArn, agent: settings.agent, location: settings.location, onError: onError("sqs") });
+  }
+  return new PollListener(folder.store, settings.location, settings.pollIntervalMs, onError("poll"));
+}
+
+function readSecretFile(folder: Folder): string | undefined {
+  try {
+    return readFileSync(join(folder.root, ".git", "cloudbridge", "xmpp-password"), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,133 @@
+import { copyFile, constants, chmod, rename, rm } from "node:fs/promises";
+import { basename } from "node:path";
+import type { Annex } from "../annex/annex.ts";
+import { isLargeFile, type LargeFilesRule } from "../annex/largefiles.ts";
+import { readLocations } from "../annex/location-tracking.ts";
+import { formatPointer, parsePointer } from "../annex/pointer.ts";
+import type { AnnexPort } from "./annex-port.ts";
+import { tempPathFor } from "./atomic-file.ts";
+import type { CheckoutResult } from "./checkout.ts";
+import type { ContentSync } from "./engine.ts";
+import type { TransferJob, TransferQueue } from "./transfer-queue.ts";
+
+/**
+ * Annexed content in the sync engine, over the annex layer (agent/annex): large files are ingested into
+ * the local object store while scanning and queued for upload; uploads run before the push that
+ * publishes the commit naming them (content first, then the location log, then the ref); downloads
+ * follow the preferred-content rule (`cloudbridge.wanted`: everything, or nothing) and put the content
+ * in place of the pointer file once it is verified. Every job lives in the durable transfer queue until
+ * it succeeded.
+ */
+export interface AnnexContentOptions {
+  largefiles: LargeFilesRule;
+  wanted: "everything" | "nothing";
+  /** Replaces a pointer file with its content, if the file is still that pointer. */
+  place(path: string, key: string): Promise<void>;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export class AnnexContent implements AnnexPort, ContentSync {
+  readonly annex: Annex;
+  readonly queue: TransferQueue;
+  private readonly options: AnnexContentOptions;
+
+  constructor(annex: Annex, queue: TransferQueue, options: AnnexContentOptions) {
+    this.annex = annex;
+    this.queue = queue;
+    this.options = options;
+  }
+
+  isLarge(path: string, size: number): boolean {
+    return isLargeFile(path, size, this.options.largefiles);
+  }
+
+  async ingest(absPath: string, path: string): Promise<string> {
+    const key = await this.annex.local.ingest(absPath);
+    // Content the location log already places in the cloud (a download put back in place) needs no upload.
+    const inCloud = (await readLocations(this.annex.branch, key)).get(this.annex.cloudUuid)?.status === "1";
+    if (!inCloud) await this.queue.add([{ direction: "up", key, path }]);
+    return key;
+  }
+
+  parsePointer(blob: Buffer): string | undefined {
+    return parsePointer(blob);
+  }
+
+  formatPointer(key: string): string {
+    return formatPointer(key);
+  }
+
+  async materialize(key: string, dest: string, mode: number): Promise<boolean> {
+    if (!(await this.annex.local.has(key))) return false;
+    const temp = tempPathFor(dest);
+    try {
+      await copyFile(this.annex.local.objectPath(key), temp, constants.COPYFILE_FICLONE);
+      await chmod(temp, mode);
+      await rename(temp, dest);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return true;
+  }
+
+  /** Uploads every queued key (recording here and the cloud as holding it) before the push that names them. */
+  async beforePush(): Promise<void> {
+    const jobs = await this.queue.list("up");
+    if (jobs.length === 0) return;
+    const unique = dedupe(jobs);
+    await this.annex.record(
+      unique.map((job) => ({ key: job.key, uuid: this.annex.uuid, present: true })),
+      "add",
+    );
+    let failure: unknown;
+    const results = await this.annex.upload(unique.map(transferOf)).catch((error: unknown) => {
+      failure = error;
+      return undefined;
+    });
+    for (const job of jobs) {
+      if (!results || results.has(job.key)) {
+        if (results) await this.queue.done(job);
+      }
+    }
+    if (failure) {
+      // The commit is pushed anyway: its pointers name content the cloud will have once the retry succeeds.
+      this.options.log?.("upload.failed", { message: (failure as Error).message, queued: (await this.queue.list("up")).length });
+    }
+  }
+
+  async afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void> {
+    if (this.options.wanted === "nothing" || missing.length === 0) return;
+    await this.queue.add(missing.map(({ key, path }) => ({ direction: "down", key, path })));
+  }
+
+  /** Downloads queued keys and puts them in place; returns how many are still waiting. */
+  async download(): Promise<number> {
+    const jobs = await this.queue.list("down");
+    if (jobs.length === 0) return 0;
+    let failure: unknown;
+    const results = await this.annex.get(dedupe(jobs).map(transferOf)).catch((error: unknown) => {
+      failure = error;
+      return undefined;
+    });
+    for (const job of jobs) {
+      const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
+      if (!done) continue;
+      if (job.path) await this.options.place(job.path, job.key);
+      await this.queue.done(job);
+    }
+    const left = (await this.queue.list("down")).length;
+    if (failure) this.options.log?.("download.failed", { message: (failure as Error).message, queued: left });
+    return left;
+  }
+}
+
+function dedupe(jobs: TransferJob[]): TransferJob[] {
+  const seen = new Map<string, TransferJob>();
+  for (const job of jobs) if (!seen.has(job.key)) seen.set(job.key, job);
+  return [...seen.values()];
+}
+
+function transferOf(job: TransferJob) {
+  return { key: job.key, ...(job.path ? { fileName: basename(job.path) } : {}) };
+}

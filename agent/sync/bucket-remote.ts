@@ -1,0 +1,39 @@
+import { fetchRefs } from "../git/fetch.ts";
+import { push } from "../git/push.ts";
+import type { RepoContext } from "../git/repo-context.ts";
+import type { RefPush, SyncRemote } from "./remote.ts";
+
+/**
+ * The sync engine's remote over git-in-the-bucket (agent/git): fetch brings every shared ref's objects
+ * (verified) into the local repository; push uploads one pack, writes this agent's synced refs, then
+ * compare-and-swaps each shared ref, calling the engine's merge when another agent got there first.
+ */
+export class BucketRemote implements SyncRemote {
+  readonly ctx: RepoContext;
+  readonly agent: string;
+
+  constructor(ctx: RepoContext, agent: string) {
+    this.ctx = ctx;
+    this.agent = agent;
+  }
+
+  async fetch(): Promise<Map<string, string>> {
+    const result = await fetchRefs({ ...this.ctx, remote: "cloud" });
+    return new Map([...result.refs.shared.values()].map((r) => [r.ref, r.oid]));
+  }
+
+  async push(updates: RefPush[]): Promise<Map<string, string>> {
+    const outcome = await push({
+      ...this.ctx,
+      agent: this.agent,
+      remote: "cloud",
+      updates: updates.map((u) => ({ ref: u.ref, oid: u.oid, onConflict: (ours: string, theirs: string) => u.merge(ours, theirs) })),
+    });
+    const landed = new Map<string, string>();
+    for (const result of outcome.results) {
+      if (result.status === "rejected") throw new Error(`the bucket refused ${result.ref}: ${result.reason ?? "rejected"}`);
+      if (result.oid) landed.set(result.ref, result.oid);
+    }
+    return landed;
+  }
+}
