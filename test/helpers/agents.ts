@@ -92,7 +92,11 @@ export async function startDaemon(
       }
       events.push(parsed);
       if (process.env.CLOUDBRIDGE_TEST_VERBOSE) process.stderr.write(`[${dir.split("/").pop()}] ${line}\n`);
-      for (const w of waiters) if (w.event === parsed.event) (waiters.delete(w), w.resolve(parsed));
+      for (const w of waiters) {
+        if (w.event !== parsed.event) continue;
+        waiters.delete(w);
+        w.resolve(parsed);
+      }
     }
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
