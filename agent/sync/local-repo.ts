@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readFile, stat } from "node:fs/promises";
+import { lstat, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { MAX_POINTER_SIZE, type AnnexPort } from "./annex-port.ts";
@@ -74,6 +74,7 @@ export class LocalRepo {
   /** Scans the folder (or some paths) and commits what changed; returns the new commit, if any. */
   async commitChanges(options: ScanOptions & { annex?: AnnexPort; message?: string } = {}): Promise<{ commit?: string; scan: ScanResult }> {
     const result = await scan(this.root, this.cache, this.git, options.annex, options);
+    await this.removeLeftovers(result.leftovers);
     if (result.changes.size === 0) {
       if (result.hashed > 0) await this.cache.save();
       return { scan: result };
@@ -102,6 +103,15 @@ export class LocalRepo {
     this.cache.commit = commit;
     await this.cache.save();
     return { commit, scan: result };
+  }
+
+  /** Temporary files of a write interrupted by a crash: removed once they are old enough not to be in use. */
+  private async removeLeftovers(paths: string[]): Promise<void> {
+    const cutoff = Date.now() - 10_000;
+    for (const path of paths) {
+      const stats = await lstat(join(this.root, path)).catch(() => undefined);
+      if (stats && stats.mtimeMs < cutoff) await rm(join(this.root, path), { force: true });
+    }
   }
 
   /** Moves the folder and `main` to `target` (a descendant of, or merge with, the current commit). */

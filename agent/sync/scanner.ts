@@ -18,6 +18,8 @@ export interface ScanResult {
   seen: number;
   /** Files read (hashed) because their stat fields changed. */
   hashed: number;
+  /** The agent's own temporary files left by a process killed mid-write (seen by full walks). */
+  leftovers: string[];
 }
 
 export interface ScanOptions {
@@ -45,6 +47,7 @@ export async function scan(
   const racyWindow = options.racyWindowMs ?? 2000;
   const found = new Map<string, Stats>();
   const gone = new Set<string>();
+  const leftovers: string[] = [];
   let seen = 0;
 
   const walk = async (dir: string): Promise<void> => {
@@ -61,6 +64,7 @@ export async function scan(
       }
       const files: string[] = [];
       for (const entry of entries) {
+        if (entry.name.startsWith(TEMP_PREFIX) && entry.isFile()) leftovers.push(rel === "" ? entry.name : `${rel}/${entry.name}`);
         if (isIgnoredName(entry.name)) continue;
         const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
         if (entry.isDirectory()) queue.push(path);
@@ -167,7 +171,7 @@ export async function scan(
     if (oids[i]) record(f.path, f.stats, oids[i]);
   });
   for (const { path, stats } of others) record(path, stats, await blobOf(root, path, stats, git, annex));
-  return { changes, seen, hashed: smallFiles.length + others.length };
+  return { changes, seen, hashed: smallFiles.length + others.length, leftovers };
 }
 
 /** The blob a file on disk stands for in the tree, as a scan would record it. */

@@ -27,7 +27,10 @@ export function versionOf(path: string, content: Buffer, annexed: boolean): Vers
 
 /** Blob ids reachable from any ref of the repository at `dir`. */
 export function reachableBlobs(dir: string): Set<string> {
-  const out = execFileSync("git", ["rev-list", "--objects", "--all"], { env: { ...process.env, GIT_DIR: join(dir, ".git") }, maxBuffer: 256 * 1024 * 1024 }).toString();
+  const out = execFileSync("git", ["rev-list", "--objects", "--all"], {
+    env: { ...process.env, GIT_DIR: join(dir, ".git") },
+    maxBuffer: 256 * 1024 * 1024,
+  }).toString();
   return new Set(out.split("\n").map((line) => line.slice(0, 40)));
 }
 
@@ -49,7 +52,10 @@ export function blobAt(dir: string, ref: string, path: string): string | undefin
 /** Whether some commit on `ref` added or removed blob `blob` (git log --find-object). */
 export function inHistory(dir: string, ref: string, blob: string): boolean {
   try {
-    const out = execFileSync("git", ["log", "-1", "--format=%H", `--find-object=${blob}`, ref], { env: { ...process.env, GIT_DIR: join(dir, ".git") }, stdio: ["ignore", "pipe", "ignore"] }).toString();
+    const out = execFileSync("git", ["log", "-1", "--format=%H", `--find-object=${blob}`, ref], {
+      env: { ...process.env, GIT_DIR: join(dir, ".git") },
+      stdio: ["ignore", "pipe", "ignore"],
+    }).toString();
     return out.trim().length > 0;
   } catch {
     return false;

@@ -43,7 +43,10 @@ describe("three agents, random edits, then quiet", () => {
     const common = ["--topic-arn", t.cloud.topicArn, "--listen", "sqs"];
     await cliOk(["init", dirs[0]!, "--remote", url, ...common], env);
     for (const dir of dirs.slice(1)) await cliOk(["clone", url, dir, ...common], env);
-    for (const dir of dirs) execFileSync("git", ["config", "cloudbridge.largefiles.minsize", String(MINSIZE)], { env: { ...process.env, GIT_DIR: join(dir, ".git") } });
+    for (const dir of dirs)
+      execFileSync("git", ["config", "cloudbridge.largefiles.minsize", String(MINSIZE)], {
+        env: { ...process.env, GIT_DIR: join(dir, ".git") },
+      });
     for (const dir of dirs) daemons.push(await startDaemon(dir, env, ["--debounce", "50", "--reconcile-interval", "5"]));
 
     const versions: Version[] = [];
@@ -63,7 +66,10 @@ describe("three agents, random edits, then quiet", () => {
       const dir = dirs[Math.floor(Math.random() * dirs.length)]!;
       const files = await filesOf(dir);
       const pick = files[Math.floor(Math.random() * files.length)];
-      const op = files.length < 3 || !pick ? "create" : (["create", "modify", "modify", "delete", "rename"] as const)[Math.floor(Math.random() * 5)]!;
+      const op =
+        files.length < 3 || !pick
+          ? "create"
+          : (["create", "modify", "modify", "delete", "rename"] as const)[Math.floor(Math.random() * 5)]!;
       if (op !== "create") await confirm(dir, pick!);
       if (op === "create" || op === "modify") {
         const name = op === "create" ? `f${counter++}.${Math.random() < 0.3 ? "bin" : "txt"}` : pick!;
@@ -93,7 +99,11 @@ describe("three agents, random edits, then quiet", () => {
     const heads = async () => {
       const shared = await store.get(layout.ref("three", "refs/heads/main"));
       const bucket = shared && shared !== "not-modified" ? shared.body.toString().trim() : undefined;
-      const local = dirs.map((dir) => execFileSync("git", ["rev-parse", "main"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } }).toString().trim());
+      const local = dirs.map((dir) =>
+        execFileSync("git", ["rev-parse", "main"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } })
+          .toString()
+          .trim(),
+      );
       return { bucket, local };
     };
     await waitUntil(
@@ -119,7 +129,9 @@ describe("three agents, random edits, then quiet", () => {
       assert.ok(await store.head(layout.annexObject("three", v.key!)), `annexed content ${v.key} is in the bucket`);
     }
     const variants = Object.keys(final).filter((p) => p.includes(".variant-"));
-    process.stderr.write(`# ${versions.length} versions written, ${Object.keys(final).length} files at the end, ${variants.length} variant files\n`);
+    process.stderr.write(
+      `# ${versions.length} versions written, ${Object.keys(final).length} files at the end, ${variants.length} variant files\n`,
+    );
   });
 });
 

@@ -35,9 +35,10 @@ describe("hostile trees", () => {
     const dir = join(root, "victim");
     await LocalRepo.create(dir);
     const repo = await new LocalRepo(dir).open();
-    // A pack written by other software and fetched from the bucket arrives as it is.
+    // Straight into the object store: the git layer's fsck would refuse some of these at fetch already
+    // (test/integration/e2e-hostile.test.ts); the checkout must stand on its own.
     const absolute = join(root, "pwned.txt");
-    let shared = hostileCommit(repo.git.gitDir, absolute);
+    let shared = hostileCommit(repo.git.gitDir, { absolutePath: absolute, dotdot: true, dotgit: true, symlinkOut: true, longName: true });
     const remote: SyncRemote = {
       fetch: async () => new Map([["refs/heads/main", shared]]),
       push: async ([update]) => new Map([["refs/heads/main", (shared = update!.oid)]]),
