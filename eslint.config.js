@@ -71,6 +71,23 @@ export default tseslint.config(
       ],
     },
   },
+  // gitstore/ is git over the bucket, shared by the agent and the compaction function.
+  {
+    files: ["gitstore/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/agent/*", "**/functions/*", "**/cdk/*", "**/local/*"],
+              message: "gitstore/ depends on protocol/ and objectstore/ only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
   // agent/, functions/ and cdk/ depend on protocol/ (and objectstore/) and not on each other.
   {
     files: ["agent/**/*.ts"],

@@ -81,3 +81,32 @@ export class ObjectMissing extends Error {
 export function unquoteEtag(etag: string | undefined): string {
   return (etag ?? "").replaceAll('"', "");
 }
+
+/**
+ * Multipart uploads driven part by part, so a caller can persist the upload id and the parts it sent and
+ * resume after its process was killed (lib-storage's Upload restarts from zero). Nothing is visible under
+ * the key until `completeMultipartUpload`.
+ */
+export interface MultipartStore {
+  createMultipartUpload(key: string, options?: Pick<PutOptions, "contentType" | "metadata">): Promise<string>;
+  /** Returns the part's ETag (for an unencrypted part, the MD5 hex of its bytes). */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string>;
+  /** Throws NoSuchUpload when the upload was aborted, completed or expired; PreconditionFailed under `ifNoneMatch`. */
+  completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: ReadonlyArray<{ partNumber: number; etag: string }>,
+    options?: { ifNoneMatch?: "*" },
+  ): Promise<{ etag: string }>;
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+}
+
+/** The multipart upload named by an upload id no longer exists. */
+export class NoSuchUpload extends Error {
+  readonly key: string;
+  constructor(key: string) {
+    super(`The multipart upload for ${key} no longer exists (aborted, completed or expired).`);
+    this.name = "NoSuchUpload";
+    this.key = key;
+  }
+}

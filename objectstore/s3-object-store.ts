@@ -1,5 +1,8 @@
 import type { Readable } from "node:stream";
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -9,14 +12,17 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import {
+  NoSuchUpload,
   ObjectMissing,
   PreconditionFailed,
   unquoteEtag,
   type ObjectInfo,
+  type MultipartStore,
   type ObjectStore,
   type PutOptions,
   type UploadOptions,
@@ -35,7 +41,7 @@ export function createS3Client(config: S3ClientConfig = {}): S3Client {
   });
 }
 
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements ObjectStore, MultipartStore {
   readonly bucket: string;
   readonly client: S3Client;
 
@@ -164,6 +170,55 @@ export class S3ObjectStore implements ObjectStore {
     return prefixes;
   }
 
+  async createMultipartUpload(key: string, options: Pick<PutOptions, "contentType" | "metadata"> = {}): Promise<string> {
+    const response = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ...writeParams(options) }));
+    if (!response.UploadId) throw new Error(`The store started a multipart upload for ${key} but returned no upload id.`);
+    return response.UploadId;
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string> {
+    try {
+      const response = await this.client.send(
+        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body }),
+        signal ? { abortSignal: signal } : {},
+      );
+      return unquoteEtag(response.ETag);
+    } catch (error) {
+      throw uploadError(error, key);
+    }
+  }
+
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: ReadonlyArray<{ partNumber: number; etag: string }>,
+    options: { ifNoneMatch?: "*" } = {},
+  ): Promise<{ etag: string }> {
+    try {
+      const response = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
+          ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+        }),
+      );
+      return { etag: unquoteEtag(response.ETag) };
+    } catch (error) {
+      throw uploadError(conditionError(error, key, options), key);
+    }
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+    } catch (error) {
+      const mapped = uploadError(error, key);
+      if (!(mapped instanceof NoSuchUpload)) throw mapped;
+    }
+  }
+
   async delete(key: string, options: { ifMatch?: string } = {}) {
     try {
       await this.client.send(
@@ -197,6 +252,11 @@ function conditionError(error: unknown, key: string, options: { ifMatch?: string
   const condition = options.ifNoneMatch ? "If-None-Match" : "If-Match";
   if (status === 412 || status === 409) return new PreconditionFailed(key, condition);
   if (status === 404 && options.ifMatch) return new ObjectMissing(key);
+  return error;
+}
+
+function uploadError(error: unknown, key: string): unknown {
+  if ((error as { name?: string } | undefined)?.name === "NoSuchUpload") return new NoSuchUpload(key);
   return error;
 }
 

@@ -1,0 +1,156 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { git, GitError, resolveRef } from "./git.ts";
+import { unionMergeLines } from "./union-merge.ts";
+
+/**
+ * The `git-annex` branch of a local repository, read and written with native git plumbing: a change
+ * builds a new tree in a private index and moves the ref with compare-and-swap (`update-ref new old`), so
+ * two processes changing the branch at once both land (the loser re-reads and re-applies). Merging
+ * another copy of the branch is git-annex's union merge, which never conflicts.
+ */
+export const ANNEX_BRANCH = "refs/heads/git-annex";
+
+export type FileChange = (old: string | undefined) => string | undefined;
+
+export class AnnexBranch {
+  readonly gitDir: string;
+  readonly ref: string;
+
+  constructor(gitDir: string, ref = ANNEX_BRANCH) {
+    this.gitDir = gitDir;
+    this.ref = ref;
+  }
+
+  head(): Promise<string | undefined> {
+    return resolveRef(this.gitDir, this.ref);
+  }
+
+  /** A file's content at `commit` (default: the branch head), or undefined when it is not there. */
+  async read(path: string, commit?: string): Promise<string | undefined> {
+    const at = commit ?? (await this.head());
+    if (!at) return undefined;
+    try {
+      return await git(this.gitDir, ["cat-file", "blob", `${at}:${path}`]);
+    } catch (error) {
+      if (error instanceof GitError && error.exitCode === 128) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Applies `changes` (path → new content from old; undefined leaves the file alone) as one commit.
+   * Returns the new head, or the old one when nothing changed.
+   */
+  async change(message: string, changes: ReadonlyMap<string, FileChange>): Promise<string | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const parent = await this.head();
+      const updates: Array<{ path: string; content: string }> = [];
+      for (const [path, change] of changes) {
+        const old = await this.read(path, parent);
+        const content = change(old);
+        if (content !== undefined && content !== old) updates.push({ path, content });
+      }
+      if (updates.length === 0) return parent;
+      const blobs = await Promise.all(updates.map((u) => this.writeBlob(u.content)));
+      const tree = await this.withIndex(parent, async (env) => {
+        const info = updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}\n`).join("");
+        await git(this.gitDir, ["update-index", "--add", "--index-info"], { env, input: info });
+        return (await git(this.gitDir, ["write-tree"], { env })).trim();
+      });
+      const commit = await this.commitTree(tree, parent ? [parent] : [], message);
+      if (await this.compareAndSwap(commit, parent)) return commit;
+      if (attempt >= 20) throw new Error(`The ${this.ref} branch kept changing under us; try again.`);
+    }
+  }
+
+  /**
+   * The union merge of two commits of the git-annex branch (git-annex's rule: every file's lines from
+   * both sides), as a merge commit; a fast-forward when one contains the other. Pure with respect to refs:
+   * usable as the merge callback of a compare-and-swap push.
+   */
+  async unionMerge(ours: string | undefined, theirs: string | undefined): Promise<string | undefined> {
+    if (!ours || ours === theirs) return theirs ?? ours;
+    if (!theirs) return ours;
+    if (await this.isAncestor(theirs, ours)) return ours;
+    if (await this.isAncestor(ours, theirs)) return theirs;
+    const diff = await git(this.gitDir, ["diff-tree", "-r", "-z", "--no-renames", ours, theirs]);
+    // -z records: ":<modes> <oids> <status>\0<path>\0"
+    const fields = diff.split("\0");
+    const merged: Array<{ path: string; content: string }> = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const path = fields[i + 1]!;
+      const [a, b] = await Promise.all([this.read(path, ours), this.read(path, theirs)]);
+      merged.push({ path, content: unionMergeLines(a ?? "", b ?? "") });
+    }
+    const blobs = await Promise.all(merged.map((m) => this.writeBlob(m.content)));
+    const tree = await this.withIndex(ours, async (env) => {
+      const info = merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}\n`).join("");
+      await git(this.gitDir, ["update-index", "--add", "--index-info"], { env, input: info });
+      return (await git(this.gitDir, ["write-tree"], { env })).trim();
+    });
+    return this.commitTree(tree, [ours, theirs], "merging git-annex branches (union)");
+  }
+
+  /** Merges `theirs` (a fetched copy of the branch) into the local branch. */
+  async mergeFrom(theirs: string): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const ours = await this.head();
+      const merged = await this.unionMerge(ours, theirs);
+      if (merged === ours) return ours;
+      if (await this.compareAndSwap(merged!, ours)) return merged;
+    }
+    throw new Error(`The ${this.ref} branch kept changing under us while merging; try again.`);
+  }
+
+  /** Moves the branch from `old` (undefined: it must not exist) to `commit`; false when it had moved. */
+  async compareAndSwap(commit: string, old: string | undefined): Promise<boolean> {
+    try {
+      await git(this.gitDir, ["update-ref", this.ref, commit, old ?? "0".repeat(40)]);
+      return true;
+    } catch (error) {
+      if (error instanceof GitError) return false;
+      throw error;
+    }
+  }
+
+  private async isAncestor(a: string, b: string): Promise<boolean> {
+    try {
+      await git(this.gitDir, ["merge-base", "--is-ancestor", a, b]);
+      return true;
+    } catch (error) {
+      if (error instanceof GitError && error.exitCode === 1) return false;
+      throw error;
+    }
+  }
+
+  private async writeBlob(content: string): Promise<string> {
+    return (await git(this.gitDir, ["hash-object", "-w", "--stdin"], { input: content })).trim();
+  }
+
+  private async commitTree(tree: string, parents: string[], message: string): Promise<string> {
+    const args = ["commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-m", message];
+    const env = {
+      GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME ?? "cloudbridge",
+      GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL ?? "cloudbridge@localhost",
+      GIT_COMMITTER_NAME: process.env.GIT_COMMITTER_NAME ?? "cloudbridge",
+      GIT_COMMITTER_EMAIL: process.env.GIT_COMMITTER_EMAIL ?? "cloudbridge@localhost",
+    };
+    return (await git(this.gitDir, args, { env })).trim();
+  }
+
+  /** Runs `work` with a private index file loaded from `commit` (empty when undefined), then removes it. */
+  private async withIndex<T>(commit: string | undefined, work: (env: Record<string, string>) => Promise<T>): Promise<T> {
+    const dir = join(this.gitDir, "annex", "cloudbridge");
+    await mkdir(dir, { recursive: true });
+    const index = join(dir, `index.${process.pid}.${randomBytes(4).toString("hex")}`);
+    const env = { GIT_INDEX_FILE: index };
+    try {
+      await git(this.gitDir, commit ? ["read-tree", commit] : ["read-tree", "--empty"], { env });
+      return await work(env);
+    } finally {
+      await rm(index, { force: true });
+    }
+  }
+}

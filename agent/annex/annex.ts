@@ -1,0 +1,239 @@
+import { basename } from "node:path";
+import { parseAnnexKey } from "../../protocol/annex-key.ts";
+import { AnnexBranch } from "./annex-branch.ts";
+import { hashStream, keyCheck, mismatch, verifyFile } from "./content-hash.ts";
+import { withContentLock } from "./content-lock.ts";
+import { downloadKey, type DownloadResult } from "./download.ts";
+import { DropRefusedError } from "./drop-safety.ts";
+import { LocalStore } from "./local-store.ts";
+import { readLocations, recordPresence, type PresenceChange } from "./location-tracking.ts";
+import { readNumCopies } from "./numcopies.ts";
+import { withRetry } from "./retry.ts";
+import { runBounded, type CloudContent, type TransferOptions } from "./transfer-settings.ts";
+import { uploadKey, type UploadResult } from "./upload.ts";
+import { parseUuidLog } from "./uuid-log.ts";
+
+/**
+ * Annexed content of one repository: the local object store, the cloud copy, and the location logs in the
+ * git-annex branch. This is the API the agent (sync engine, daemon) and the CLI use; docs/annex.md
+ * describes it. Every change of presence is recorded in the git-annex branch and then `publish` is called
+ * (the agent pushes the git-annex branch there), after the content itself is in place.
+ */
+export interface AnnexOptions {
+  /** The repository's .git directory. */
+  gitDir: string;
+  /** This repository's git-annex UUID (= the agent id). */
+  uuid: string;
+  cloud: CloudContent;
+  /** The cloud special remote's UUID (ensureCloudUuid). */
+  cloudUuid: string;
+  /** Called after the git-annex branch changed, to push it (runs once per batch). */
+  publish?: () => Promise<void>;
+}
+
+export interface KeyTransfer {
+  key: string;
+  /** The work-tree name (object metadata; progress display). */
+  fileName?: string;
+}
+
+export interface Location {
+  uuid: string;
+  description: string;
+  here: boolean;
+  cloud: boolean;
+}
+
+export interface FsckProblem {
+  key: string;
+  where: "here" | "cloud";
+  problem: string;
+}
+
+export class Annex {
+  readonly gitDir: string;
+  readonly uuid: string;
+  readonly cloud: CloudContent;
+  readonly cloudUuid: string;
+  readonly local: LocalStore;
+  readonly branch: AnnexBranch;
+  private readonly publish: () => Promise<void>;
+
+  constructor(options: AnnexOptions) {
+    this.gitDir = options.gitDir;
+    this.uuid = options.uuid;
+    this.cloud = options.cloud;
+    this.cloudUuid = options.cloudUuid;
+    this.local = new LocalStore(options.gitDir);
+    this.branch = new AnnexBranch(options.gitDir);
+    this.publish = options.publish ?? (async () => {});
+  }
+
+  /** Hashes a work-tree file into the local store and records that this repository has it; returns its key. */
+  async add(file: string): Promise<string> {
+    const key = await this.local.ingest(file);
+    await this.record([{ key, uuid: this.uuid, present: true }], `add ${basename(file)}`);
+    return key;
+  }
+
+  /** Uploads keys present here to the cloud, then records the cloud as having them (one commit, one publish). */
+  async upload(
+    keys: readonly KeyTransfer[],
+    options: TransferOptions & { parallelFiles?: number } = {},
+  ): Promise<Map<string, UploadResult>> {
+    const results = new Map<string, UploadResult>();
+    try {
+      await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
+        results.set(
+          item.key,
+          await uploadKey(this.local, this.cloud, item.key, { ...options, ...(item.fileName ? { fileName: item.fileName } : {}) }),
+        );
+      });
+    } finally {
+      // What made it up is recorded even when a later file failed.
+      await this.record(
+        [...results.keys()].map((key) => ({ key, uuid: this.cloudUuid, present: true })),
+        "upload to cloud",
+      );
+    }
+    return results;
+  }
+
+  /** Downloads keys from the cloud into the local store (each verified), then records this repository as having them. */
+  async get(
+    keys: readonly KeyTransfer[],
+    options: TransferOptions & { parallelFiles?: number } = {},
+  ): Promise<Map<string, DownloadResult>> {
+    const results = new Map<string, DownloadResult>();
+    try {
+      await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
+        results.set(item.key, await downloadKey(this.local, this.cloud, item.key, options));
+      });
+    } finally {
+      await this.record(
+        [...results.keys()].map((key) => ({ key, uuid: this.uuid, present: true })),
+        "get from cloud",
+      );
+    }
+    return results;
+  }
+
+  /** Removes this repository's copy, if the cloud's copy is verified to exist (see drop-safety.ts). */
+  async dropLocal(key: string): Promise<{ dropped: boolean }> {
+    const dropped = await withContentLock(this.gitDir, key, async () => {
+      if (!(await this.local.has(key))) return false;
+      const numcopies = await readNumCopies(this.branch);
+      const verified = (await this.cloudHas(key)) ? ["the cloud's copy"] : [];
+      if (verified.length < numcopies) throw new DropRefusedError(key, "here", verified, numcopies);
+      await this.local.remove(key);
+      return true;
+    });
+    await this.record([{ key, uuid: this.uuid, present: false }], "drop");
+    return { dropped };
+  }
+
+  /** Deletes the cloud's copy, if this repository's own copy is present (see drop-safety.ts). */
+  async dropFromCloud(key: string): Promise<{ dropped: boolean }> {
+    const bucketKey = this.cloud.layout.annexObject(this.cloud.repo, key);
+    const dropped = await withContentLock(this.gitDir, key, async () => {
+      if (!(await this.cloudHas(key))) return false;
+      const numcopies = await readNumCopies(this.branch);
+      const verified = (await this.local.has(key)) ? ["this repository's copy"] : [];
+      if (verified.length < numcopies) throw new DropRefusedError(key, "cloud", verified, numcopies);
+      await withRetry(() => this.cloud.store.delete(bucketKey));
+      return true;
+    });
+    await this.record([{ key, uuid: this.cloudUuid, present: false }], "drop from cloud");
+    return { dropped };
+  }
+
+  /** Where the location log says the key is, with each repository's description from uuid.log. */
+  async whereis(key: string): Promise<Location[]> {
+    const [locations, uuidLog] = await Promise.all([readLocations(this.branch, key), this.branch.read("uuid.log")]);
+    const descriptions = parseUuidLog(uuidLog ?? "");
+    return [...locations.values()]
+      .filter((entry) => entry.status === "1")
+      .map((entry) => ({
+        uuid: entry.uuid,
+        description: descriptions.get(entry.uuid)?.description ?? "",
+        here: entry.uuid === this.uuid,
+        cloud: entry.uuid === this.cloudUuid,
+      }));
+  }
+
+  /**
+   * Re-hashes local content (all keys here, or `keys`) and reports mismatches and log disagreements.
+   * Nothing is deleted or rewritten: a damaged copy is for a person to look at.
+   */
+  async fsckLocal(keys?: readonly string[], onKey?: (key: string) => void): Promise<FsckProblem[]> {
+    const problems: FsckProblem[] = [];
+    const all = keys ?? (await collect(this.local.keys()));
+    for (const key of all) {
+      onKey?.(key);
+      const present = await this.local.has(key);
+      const logged = (await readLocations(this.branch, key)).get(this.uuid)?.status === "1";
+      if (!present) {
+        if (logged)
+          problems.push({ key, where: "here", problem: "the location log says this repository has it, but the content is missing" });
+        continue;
+      }
+      const mismatch = await verifyFile(this.local.objectPath(key), key).catch((error: Error) => error.message);
+      if (mismatch) problems.push({ key, where: "here", problem: `the local copy is damaged: ${mismatch}` });
+      else if (!logged) problems.push({ key, where: "here", problem: "the content is here but the location log does not say so" });
+    }
+    return problems;
+  }
+
+  /** Streams the cloud's objects (all under annex/<repo>/, or `keys`) through the hash and reports mismatches. */
+  async fsckCloud(keys?: readonly string[], onKey?: (key: string) => void): Promise<FsckProblem[]> {
+    const problems: FsckProblem[] = [];
+    const root = this.cloud.layout.annexRoot(this.cloud.repo);
+    const all: string[] = keys ? [...keys] : [];
+    if (!keys) {
+      for await (const object of this.cloud.store.list(root)) {
+        const parsed = this.cloud.layout.parse(object.key);
+        if (parsed.kind === "annex-object") all.push(parsed.key);
+      }
+    }
+    for (const key of all) {
+      onKey?.(key);
+      const logged = (await readLocations(this.branch, key)).get(this.cloudUuid)?.status === "1";
+      const problem = await this.checkCloudObject(key);
+      if (problem === "missing") {
+        if (logged) problems.push({ key, where: "cloud", problem: "the location log says the cloud has it, but there is no object" });
+      } else if (problem) {
+        problems.push({ key, where: "cloud", problem });
+      } else if (!logged) {
+        problems.push({ key, where: "cloud", problem: "the object is in the cloud but the location log does not say so" });
+      }
+    }
+    return problems;
+  }
+
+  /** Records presence changes and publishes them. */
+  async record(changes: PresenceChange[], message: string): Promise<void> {
+    if (changes.length === 0) return;
+    await recordPresence(this.branch, changes, message);
+    await this.publish();
+  }
+
+  private async cloudHas(key: string): Promise<boolean> {
+    const info = await withRetry(() => this.cloud.store.head(this.cloud.layout.annexObject(this.cloud.repo, key)));
+    const size = parseAnnexKey(key).size;
+    return info !== undefined && (size === undefined || info.size === size);
+  }
+
+  private async checkCloudObject(key: string): Promise<string | "missing" | undefined> {
+    const object = await this.cloud.store.getStream(this.cloud.layout.annexObject(this.cloud.repo, key));
+    if (!object) return "missing";
+    const check = keyCheck(key);
+    const why = mismatch(check, await hashStream(object.stream, check.algorithm));
+    return why ? `the object is damaged: ${why}` : undefined;
+  }
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}

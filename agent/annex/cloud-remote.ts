@@ -1,0 +1,79 @@
+import { randomUUID } from "node:crypto";
+import { PreconditionFailed } from "../../objectstore/object-store.ts";
+import { assertAgentId } from "../../protocol/names.ts";
+import type { AnnexBranch } from "./annex-branch.ts";
+import { cloudRemoteConfig, formatRemoteLog, parseRemoteLog, type CloudRemoteParameters } from "./remote-log.ts";
+import type { CloudContent } from "./transfer-settings.ts";
+import { formatUuidLog, parseUuidLog } from "./uuid-log.ts";
+import { nextVectorClock } from "./vector-clock.ts";
+
+/**
+ * The cloud as a git-annex S3 special remote. Its UUID lives in the bucket at `annex/<repo>/annex-uuid`
+ * (where git-annex's S3 remote keeps it, 36 bytes, no newline), created once with If-None-Match: * so
+ * every agent agrees on it; its description in uuid.log and its configuration in remote.log let real
+ * git-annex `enableremote` it.
+ */
+export async function ensureCloudUuid(cloud: CloudContent): Promise<string> {
+  const key = cloud.layout.annexUuid(cloud.repo);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await cloud.store.get(key);
+    if (existing && existing !== "not-modified") {
+      return assertAgentId(existing.body.toString("utf8").trim().toLowerCase());
+    }
+    const uuid = randomUUID();
+    try {
+      await cloud.store.put(key, uuid, { ifNoneMatch: "*", contentType: "text/plain" });
+      return uuid;
+    } catch (error) {
+      if (!(error instanceof PreconditionFailed)) throw error;
+    }
+  }
+  throw new Error(`Could not read or create ${key}; check the bucket's permissions.`);
+}
+
+/** Records the cloud in uuid.log and remote.log (once; an existing entry for the same uuid is kept). */
+export async function recordCloudRemote(branch: AnnexBranch, cloudUuid: string, parameters: CloudRemoteParameters): Promise<void> {
+  const config = cloudRemoteConfig(parameters);
+  await branch.change(
+    "record the cloud special remote",
+    new Map([
+      [
+        "uuid.log",
+        (old: string | undefined) => {
+          const entries = parseUuidLog(old ?? "");
+          if (entries.has(cloudUuid)) return undefined;
+          entries.set(cloudUuid, { uuid: cloudUuid, description: config.name!, clock: nextVectorClock() });
+          return formatUuidLog(entries.values());
+        },
+      ],
+      [
+        "remote.log",
+        (old: string | undefined) => {
+          const remotes = parseRemoteLog(old ?? "");
+          if (remotes.has(cloudUuid)) return undefined;
+          remotes.set(cloudUuid, { uuid: cloudUuid, config, clock: nextVectorClock() });
+          return formatRemoteLog(remotes.values());
+        },
+      ],
+    ]),
+  );
+}
+
+/** Records (or renames) a repository in uuid.log: what `git annex whereis` shows for it. */
+export async function recordRepository(branch: AnnexBranch, uuid: string, description: string): Promise<void> {
+  await branch.change(
+    "describe repository",
+    new Map([
+      [
+        "uuid.log",
+        (old: string | undefined) => {
+          const entries = parseUuidLog(old ?? "");
+          const previous = entries.get(uuid);
+          if (previous?.description === description) return undefined;
+          entries.set(uuid, { uuid, description, clock: nextVectorClock(previous?.clock) });
+          return formatUuidLog(entries.values());
+        },
+      ],
+    ]),
+  );
+}

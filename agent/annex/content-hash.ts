@@ -1,0 +1,56 @@
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { keyDigest, parseAnnexKey } from "../../protocol/annex-key.ts";
+
+/** What content must hash to for a key: its digest and size. Keys that name no hash cannot be verified. */
+export interface KeyCheck {
+  readonly algorithm: "sha256" | "sha512" | "sha1" | "md5";
+  readonly hex: string;
+  readonly size: number | undefined;
+}
+
+export class UnverifiableKeyError extends Error {
+  constructor(key: string) {
+    super(
+      `The key ${key} names no content hash, so its content cannot be verified; cloudbridge only moves hashed keys (SHA256E, SHA256, SHA512, SHA1, MD5).`,
+    );
+    this.name = "UnverifiableKeyError";
+  }
+}
+
+export function keyCheck(key: string): KeyCheck {
+  const digest = keyDigest(key);
+  if (!digest) throw new UnverifiableKeyError(key);
+  return { ...digest, size: parseAnnexKey(key).size };
+}
+
+/** Streams bytes through a hash; memory stays flat whatever the size. */
+export async function hashStream(
+  stream: AsyncIterable<unknown>,
+  algorithm: KeyCheck["algorithm"] = "sha256",
+): Promise<{ hex: string; size: number }> {
+  const hash: Hash = createHash(algorithm);
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { hex: hash.digest("hex"), size };
+}
+
+export function hashFile(path: string, algorithm: KeyCheck["algorithm"] = "sha256"): Promise<{ hex: string; size: number }> {
+  return hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }), algorithm);
+}
+
+/** How hashed bytes differ from what the key names, or undefined when they are exactly its content. */
+export function mismatch(check: KeyCheck, actual: { hex: string; size: number }): string | undefined {
+  if (check.size !== undefined && actual.size !== check.size) return `it is ${actual.size} bytes, the key says ${check.size}`;
+  if (actual.hex !== check.hex) return `its ${check.algorithm} is ${actual.hex}, the key says ${check.hex}`;
+  return undefined;
+}
+
+/** The mismatch between a file and its key, or undefined when the file is exactly the key's content. */
+export async function verifyFile(path: string, key: string): Promise<string | undefined> {
+  const check = keyCheck(key);
+  return mismatch(check, await hashFile(path, check.algorithm));
+}

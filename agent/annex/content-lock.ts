@@ -1,0 +1,56 @@
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { assertAnnexKey } from "../../protocol/annex-key.ts";
+
+/**
+ * One process at a time may change whether this repository or the cloud holds a key (drop, drop --from,
+ * and the checks that make them safe). A lock is a file created with O_EXCL holding the owner's pid; a
+ * lock whose owner is no longer running (killed) is taken over.
+ */
+export class ContentLockTimeout extends Error {
+  constructor(key: string, pid: string) {
+    super(`Another cloudbridge process (pid ${pid}) is working on ${key}; try again when it has finished.`);
+    this.name = "ContentLockTimeout";
+  }
+}
+
+export async function withContentLock<T>(gitDir: string, key: string, work: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const dir = join(gitDir, "annex", "cloudbridge", "locks");
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${assertAnnexKey(key)}.lck`);
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      const handle = await open(path, "wx");
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const owner = (await readFile(path, "utf8").catch(() => "")).trim();
+      // An empty file is a lock being written this instant: wait for it.
+      if (owner && !isRunning(Number(owner))) {
+        await rm(path, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new ContentLockTimeout(key, owner || "?");
+      await sleep(wait);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,213 @@
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import { Transform, type Readable } from "node:stream";
+import { verifyFile, keyCheck } from "./content-hash.ts";
+import type { LocalStore } from "./local-store.ts";
+import { withRetry } from "./retry.ts";
+import { readState, removeState, writeState } from "./transfer-state.ts";
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MULTIPART_THRESHOLD,
+  partSizeFor,
+  runBounded,
+  type CloudContent,
+  type TransferOptions,
+} from "./transfer-settings.ts";
+
+/**
+ * Downloads `annex/<repo>/<KEY>` into the local store.
+ *
+ * The bytes go to `.git/annex/tmp/<KEY>` (streamed, or for large objects as ranged GETs in parallel,
+ * each written at its offset), are hashed and compared with the key, and only then renamed into
+ * `.git/annex/objects/`. An object whose bytes do not match its key is refused with CorruptObjectError
+ * and the temporary file removed, so the local copy stays absent rather than wrong. A killed ranged
+ * download resumes: the ranges already written are recorded next to the temporary file, valid while the
+ * object's ETag is unchanged; if the resumed file fails verification it is fetched once more from scratch.
+ */
+export class ContentNotInCloudError extends Error {
+  constructor(key: string, bucketKey: string) {
+    super(
+      `The cloud has no content for ${key} (no object ${bucketKey}). Another agent must upload it first (\`cloudbridge whereis\` shows who has it).`,
+    );
+    this.name = "ContentNotInCloudError";
+  }
+}
+
+export class CorruptObjectError extends Error {
+  readonly key: string;
+  constructor(key: string, bucketKey: string, why: string) {
+    super(
+      `Refused ${bucketKey}: its bytes do not match the key ${key} (${why}). The local copy stays absent. ` +
+        "The object in the bucket is damaged or was replaced: run `cloudbridge fsck --from cloud` and re-upload it from an agent that has a good copy.",
+    );
+    this.name = "CorruptObjectError";
+    this.key = key;
+  }
+}
+
+export interface DownloadResult {
+  /** False when the content was already here. */
+  readonly downloaded: boolean;
+  readonly size: number;
+}
+
+interface RangeRecord {
+  etag: string;
+  size: number;
+  rangeSize: number;
+  done: number[];
+}
+
+const isRangeRecord = (v: unknown): v is RangeRecord =>
+  typeof v === "object" && v !== null && typeof (v as RangeRecord).etag === "string" && Array.isArray((v as RangeRecord).done);
+
+export async function downloadKey(
+  local: LocalStore,
+  cloud: CloudContent,
+  key: string,
+  options: TransferOptions = {},
+): Promise<DownloadResult> {
+  const check = keyCheck(key);
+  if (await local.has(key)) return { downloaded: false, size: check.size ?? 0 };
+  const bucketKey = cloud.layout.annexObject(cloud.repo, key);
+  const info = await withRetry(() => cloud.store.head(bucketKey), retry(options));
+  if (!info) throw new ContentNotInCloudError(key, bucketKey);
+  if (check.size !== undefined && info.size !== check.size) {
+    throw new CorruptObjectError(key, bucketKey, `it is ${info.size} bytes, the key says ${check.size}`);
+  }
+  await mkdir(local.tmpDir, { recursive: true });
+  const tmp = local.tmpPath(key);
+  const recordPath = `${tmp}.cloudbridge-ranges.json`;
+
+  if (info.size < (options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD)) {
+    await rm(recordPath, { force: true });
+    const hex = await withRetry(() => streamWhole(cloud, bucketKey, tmp, check.algorithm, info.size, options), retry(options));
+    if (hex !== check.hex) {
+      await rm(tmp, { force: true });
+      throw new CorruptObjectError(key, bucketKey, `its ${check.algorithm} is ${hex}, the key says ${check.hex}`);
+    }
+  } else {
+    for (let fresh = false; ; fresh = true) {
+      const resumed = await downloadRanges(cloud, bucketKey, tmp, recordPath, info.etag, info.size, fresh, options);
+      const mismatch = await verifyFile(tmp, key);
+      if (!mismatch) break;
+      await rm(tmp, { force: true });
+      await removeState(recordPath);
+      if (!resumed || fresh) throw new CorruptObjectError(key, bucketKey, mismatch);
+    }
+  }
+  const handle = await open(tmp, "r+");
+  await handle.sync();
+  await handle.close();
+  await removeState(recordPath);
+  await local.insertVerified(key, tmp);
+  return { downloaded: true, size: info.size };
+}
+
+/** One GET streamed to `tmp` through the hash; returns the hex digest. */
+async function streamWhole(
+  cloud: CloudContent,
+  bucketKey: string,
+  tmp: string,
+  algorithm: string,
+  size: number,
+  options: TransferOptions,
+): Promise<string> {
+  const object = await cloud.store.getStream(bucketKey);
+  if (!object) throw new ContentNotInCloudError(bucketKey.split("/").pop()!, bucketKey);
+  const hash = createHash(algorithm);
+  let done = 0;
+  await pipeline(
+    object.stream,
+    new Transform({
+      transform(chunk: Buffer, _encoding, next) {
+        hash.update(chunk);
+        done += chunk.length;
+        options.onProgress?.(done, size);
+        next(null, chunk);
+      },
+    }),
+    createWriteStream(tmp),
+    ...(options.signal ? [{ signal: options.signal }] : []),
+  );
+  return hash.digest("hex");
+}
+
+/** Ranged GETs in parallel into `tmp`; returns whether ranges from an earlier run were reused. */
+async function downloadRanges(
+  cloud: CloudContent,
+  bucketKey: string,
+  tmp: string,
+  recordPath: string,
+  etag: string,
+  size: number,
+  fresh: boolean,
+  options: TransferOptions,
+): Promise<boolean> {
+  const rangeSize = partSizeFor(size, options.partSize);
+  let record = fresh ? undefined : await readState(recordPath, isRangeRecord);
+  const tmpSize = await stat(tmp).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (!record || record.etag !== etag || record.size !== size || record.rangeSize !== rangeSize || tmpSize !== size) {
+    record = { etag, size, rangeSize, done: [] };
+    const created = await open(tmp, "w");
+    await created.truncate(size);
+    await created.close();
+    await writeState(recordPath, record);
+  }
+  const current = record;
+  const resumed = current.done.length > 0;
+  const count = Math.ceil(size / rangeSize);
+  const finished = new Set(current.done);
+  let bytesDone = current.done.reduce((sum, i) => sum + Math.min(rangeSize, size - i * rangeSize), 0);
+  let saving = Promise.resolve();
+  const file = await open(tmp, "r+");
+  try {
+    const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
+    await runBounded(todo, options.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
+      const start = i * rangeSize;
+      const end = Math.min(size, start + rangeSize) - 1;
+      await withRetry(async () => {
+        const object = await cloud.store.getStream(bucketKey, { range: { start, end } });
+        if (!object) throw new ContentNotInCloudError(bucketKey.split("/").pop()!, bucketKey);
+        if (object.etag && object.etag !== etag)
+          throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
+        const written = await writeAt(file, object.stream, start, end, options.signal);
+        if (written !== end - start + 1)
+          throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
+      }, retry(options));
+      current.done.push(i);
+      bytesDone += end - start + 1;
+      options.onProgress?.(bytesDone, size);
+      saving = saving.then(() => writeState(recordPath, current));
+      await saving;
+    });
+  } finally {
+    await file.close();
+  }
+  return resumed;
+}
+
+async function writeAt(file: FileHandle, stream: Readable, start: number, end: number, signal?: AbortSignal): Promise<number> {
+  let position = start;
+  for await (const chunk of stream) {
+    if (signal?.aborted) throw signal.reason;
+    const buffer = chunk as Buffer;
+    if (position + buffer.length > end + 1) throw new Error("the store sent more bytes than the range asked for");
+    let offset = 0;
+    while (offset < buffer.length) {
+      const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset, position + offset);
+      offset += bytesWritten;
+    }
+    position += buffer.length;
+  }
+  return position - start;
+}
+
+function retry(options: TransferOptions) {
+  return options.signal ? { signal: options.signal } : {};
+}

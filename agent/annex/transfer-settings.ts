@@ -1,0 +1,48 @@
+import type { MultipartStore, ObjectStore } from "../../objectstore/object-store.ts";
+import type { BucketLayout } from "../../protocol/layout.ts";
+
+/** Where annexed content lives in the bucket: `annex/<repo>/<KEY>` (git-annex's S3 layout with fileprefix). */
+export interface CloudContent {
+  readonly store: ObjectStore & MultipartStore;
+  readonly layout: BucketLayout;
+  readonly repo: string;
+}
+
+export interface TransferOptions {
+  /** The work-tree name, for the object's metadata in the S3 console. */
+  fileName?: string;
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  signal?: AbortSignal;
+  /** At or above this size: multipart upload / ranged parallel download (default 16 MiB). */
+  multipartThreshold?: number;
+  /** Part (and range) size (default 8 MiB; S3 needs at least 5 MiB). */
+  partSize?: number;
+  /** Parts or ranges in flight at once (default 4). Memory is about partSize × concurrency. */
+  concurrency?: number;
+}
+
+export const DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_CONCURRENCY = 4;
+
+/** Parts of at least `partSize`, and few enough for S3's 10,000-part limit. */
+export function partSizeFor(size: number, partSize = DEFAULT_PART_SIZE): number {
+  return Math.max(partSize, Math.ceil(size / 10_000));
+}
+
+/** Runs `work` for items with at most `limit` in flight; stops starting new ones after the first failure. */
+export async function runBounded<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const iterator = items[Symbol.iterator]();
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    for (let next = iterator.next(); !next.done && !failure; next = iterator.next()) {
+      try {
+        await work(next.value);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
+  if (failure) throw failure.error;
+}

@@ -1,0 +1,155 @@
+import { createWriteStream } from "node:fs";
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { readInfoPacks } from "../../gitstore/bucket-packs.ts";
+import { GitStoreError } from "../../gitstore/errors.ts";
+import { mapLimit } from "../../gitstore/map-limit.ts";
+import { presentObjects } from "../../gitstore/native-engine.ts";
+import { checkIndexMatchesPack, parsePackIndex, verifyPackFile } from "../../gitstore/pack-format.ts";
+import { bucketTips, readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
+import { readLocalRefs, updateLocalRefs } from "./local-refs.ts";
+import { engineOf, type RepoContext } from "./repo-context.ts";
+import { trackingRefName, trackingRefPrefixes } from "./tracking-refs.ts";
+
+export interface ObjectsFetched {
+  packsDownloaded: number;
+  bytesDownloaded: number;
+}
+
+/**
+ * Makes every object reachable from `tips` present locally: downloads the live packs not seen before into
+ * a quarantine directory, checks each (checksum = name, index agrees, git's fsck rules) and that the tips
+ * are complete, and only then moves the packs into the repository. On any failure the quarantine is
+ * removed and the repository is exactly as it was.
+ */
+export async function fetchObjects(ctx: RepoContext, tips: readonly string[]): Promise<ObjectsFetched> {
+  const present = await presentObjects(ctx.gitDir, tips);
+  if (tips.every((oid) => present.has(oid))) return { packsDownloaded: 0, bytesDownloaded: 0 };
+  const live = await readInfoPacks(ctx.store, ctx.layout, ctx.repo);
+  const seen = await readSeenPacks(ctx.gitDir);
+  const local = await localPackNames(ctx.gitDir, live);
+  const fresh = live.filter((name) => !seen.has(name) && !local.has(name));
+  let result = await fetchPacks(ctx, fresh, tips);
+  if (result.missing.length > 0) {
+    // Packs seen before may have been pruned locally since: fetch every live pack we do not hold.
+    const retry = live.filter((name) => !local.has(name) && !fresh.includes(name));
+    if (retry.length > 0) result = await fetchPacks(ctx, [...fresh, ...retry], tips);
+  }
+  if (result.missing.length > 0) {
+    throw new GitStoreError(
+      "missing-objects",
+      `The bucket's refs point at objects no pack in ${ctx.layout.repoRoot(ctx.repo)} holds (${result.missing.join(", ")}). ` +
+        "Nothing was changed locally. A push may still be under way (try again shortly), or a pack was lost: " +
+        "push again from a machine that has these commits.",
+    );
+  }
+  return result;
+}
+
+async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: readonly string[]) {
+  const engine = engineOf(ctx);
+  const objectsDir = join(ctx.gitDir, "objects");
+  const quarantine = await mkdtemp(join(objectsDir, "tmp_objdir-cloudbridge-"));
+  try {
+    await mkdir(join(quarantine, "pack"));
+    const sizes = await mapLimit(names, 4, (name) => downloadPack(ctx, name, quarantine));
+    for (const name of names) {
+      const indexed = await engine.indexPack(ctx.gitDir, join(quarantine, "pack", `${name}.pack`));
+      if (indexed.name !== name) throw new GitStoreError("corrupt-pack", `The pack ${name} is named after another checksum.`);
+    }
+    const missing = await engine.missingObjects(ctx.gitDir, tips, quarantine);
+    if (missing.length > 0) return { missing, packsDownloaded: names.length, bytesDownloaded: sum(sizes) };
+    // Pack before index: git only looks at packs that have an index.
+    for (const name of names) {
+      for (const ext of [".pack", ".idx"]) await rename(join(quarantine, "pack", name + ext), join(objectsDir, "pack", name + ext));
+    }
+    await recordSeenPacks(ctx.gitDir, names);
+    return { missing, packsDownloaded: names.length, bytesDownloaded: sum(sizes) };
+  } finally {
+    await rm(quarantine, { recursive: true, force: true });
+  }
+}
+
+/** Downloads one pack and its index from the bucket, checking both before git sees them. */
+async function downloadPack(ctx: RepoContext, name: string, quarantine: string): Promise<number> {
+  const where = ctx.layout.repoRoot(ctx.repo);
+  const idxKey = ctx.layout.pack(ctx.repo, `${name}.idx`);
+  const idx = await ctx.store.get(idxKey);
+  if (!idx || idx === "not-modified") {
+    throw new GitStoreError(
+      "missing-idx",
+      `The pack ${name} in ${where} has no index (${name}.idx is missing), so plain git cannot read it either. ` +
+        "Nothing was changed locally. Push again from a machine that has these commits, or run `cloudbridge compact`.",
+    );
+  }
+  const packPath = join(quarantine, "pack", `${name}.pack`);
+  const stream = await ctx.store.getStream(ctx.layout.pack(ctx.repo, `${name}.pack`));
+  if (!stream) {
+    throw new GitStoreError(
+      "missing-pack",
+      `The pack ${name} is listed in ${where}objects/info/packs but is not in the bucket. Nothing was changed locally; ` +
+        "if compaction just ran, fetch again.",
+    );
+  }
+  await pipeline(stream.stream, createWriteStream(packPath));
+  const pack = await verifyPackFile(packPath, name);
+  if (pack.name !== name) {
+    throw new GitStoreError("corrupt-pack", `The pack ${name} in the bucket has the content of ${pack.name}: it was altered or truncated.`);
+  }
+  checkIndexMatchesPack(parsePackIndex(idx.body, `${name}.idx`), pack, name);
+  ctx.log?.(`fetched ${name} (${pack.objectCount} objects)`);
+  return idx.body.length + (await stat(packPath)).size;
+}
+
+export interface FetchResult extends ObjectsFetched {
+  refs: BucketRefs;
+  /** Local tracking refs that moved (oid null: deleted). */
+  updated: { ref: string; oid: string | null }[];
+}
+
+/**
+ * `git fetch` from the bucket: every shared ref and every agent's synced refs, objects first, then the
+ * local tracking refs (`refs/remotes/<remote>/…`, `refs/remotes/<remote>-synced/<agent>/…`) in one
+ * transaction. A ref from the bucket that is not an object id stops the fetch before anything changes.
+ */
+export async function fetchRefs(ctx: RepoContext & { remote?: string }): Promise<FetchResult> {
+  const remote = ctx.remote ?? "cloud";
+  const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
+  const [firstCorrupt] = refs.corrupt.values();
+  if (firstCorrupt) throw firstCorrupt;
+  const fetched = await fetchObjects(ctx, bucketTips(refs));
+  const wanted = new Map<string, string>();
+  for (const { ref, oid } of refs.shared.values()) wanted.set(trackingRefName(remote, ref), oid);
+  for (const { agent, syncedRef, oid } of refs.synced.values()) wanted.set(trackingRefName(remote, syncedRef, agent), oid);
+  const current = await readLocalRefs(ctx.gitDir, trackingRefPrefixes(remote));
+  const updated: { ref: string; oid: string | null }[] = [];
+  for (const [ref, oid] of wanted) if (current.get(ref) !== oid) updated.push({ ref, oid });
+  for (const ref of current.keys()) if (!wanted.has(ref)) updated.push({ ref, oid: null });
+  await updateLocalRefs(ctx.gitDir, updated);
+  return { ...fetched, refs, updated };
+}
+
+const SEEN = ["cloudbridge", "packs-seen"];
+
+async function readSeenPacks(gitDir: string): Promise<Set<string>> {
+  const text = await readFile(join(gitDir, ...SEEN), "utf8").catch(() => "");
+  return new Set(text.split("\n").filter(Boolean));
+}
+
+async function recordSeenPacks(gitDir: string, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await mkdir(join(gitDir, SEEN[0]!), { recursive: true });
+  await appendFile(join(gitDir, ...SEEN), names.map((name) => `${name}\n`).join(""));
+}
+
+async function localPackNames(gitDir: string, names: readonly string[]): Promise<Set<string>> {
+  const found = await Promise.all(
+    names.map(async (name) => ((await stat(join(gitDir, "objects", "pack", `${name}.idx`)).catch(() => undefined)) ? name : undefined)),
+  );
+  return new Set(found.filter((name): name is string => name !== undefined));
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,97 @@
+import { link, mkdtemp, rm } from "node:fs/promises";
+import { basename, join } from "node:path";
+import type { GitEngine, PackFiles } from "./engine.ts";
+import { GitStoreError } from "./errors.ts";
+import { verifyPackFile } from "./pack-format.ts";
+import { gitText, runGit } from "./run-git.ts";
+
+/** The git binary behind the engine seam: what the agent uses wherever git is installed. */
+export class NativeGitEngine implements GitEngine {
+  readonly name = "native";
+
+  async packObjects(gitDir: string, range: { tips: readonly string[]; exclude: readonly string[] }, outDir: string) {
+    const present = await presentObjects(gitDir, range.exclude);
+    const revs = [...range.tips, ...range.exclude.filter((oid) => present.has(oid)).map((oid) => `^${oid}`)];
+    // No --thin: every delta base is inside the pack, so the pack stands alone in the bucket.
+    const name = await gitText(["pack-objects", "--revs", "--delta-base-offset", "-q", join(outDir, "pack")], {
+      gitDir,
+      input: `${revs.join("\n")}\n`,
+    });
+    const files = packFiles(outDir, `pack-${name}`);
+    const summary = await verifyPackFile(files.packPath, files.name);
+    if (summary.objectCount === 0) {
+      await Promise.all([rm(files.packPath, { force: true }), rm(files.idxPath, { force: true })]);
+      return undefined;
+    }
+    return { ...files, objectCount: summary.objectCount };
+  }
+
+  async indexPack(gitDir: string, packPath: string): Promise<PackFiles> {
+    const idxPath = packPath.replace(/\.pack$/, ".idx");
+    // --fsck-objects applies git's fsck rules to every object (hasDotdot, hasDotgit, fullPathname, …)
+    // without requiring the objects it links to, which may be in another pack of the same fetch.
+    const run = await runGit(["index-pack", "--fsck-objects", "-o", idxPath, packPath], { gitDir, allowFailure: true });
+    if (run.code !== 0) {
+      const why = run.stderr.trim().split("\n").slice(0, 3).join("; ");
+      const unsafe = /hasDot|fullPathname|zeroPaddedFilemode|badTree|emptyName/.test(why);
+      throw new GitStoreError(
+        unsafe ? "unsafe-tree-entry" : "corrupt-pack",
+        `The pack ${basename(packPath)} was refused by git: ${why}. Nothing was changed locally.`,
+      );
+    }
+    const summary = await verifyPackFile(packPath, basename(packPath));
+    return { name: summary.name, packPath, idxPath, objectCount: summary.objectCount };
+  }
+
+  async missingObjects(gitDir: string, tips: readonly string[], extraObjectDir?: string): Promise<string[]> {
+    if (tips.length === 0) return [];
+    const run = await runGit(["rev-list", "--objects", "--quiet", "--stdin", "--not", "--all"], {
+      gitDir,
+      input: `${tips.join("\n")}\n`,
+      allowFailure: true,
+      ...(extraObjectDir ? { env: { GIT_ALTERNATE_OBJECT_DIRECTORIES: extraObjectDir } } : {}),
+    });
+    if (run.code === 0) return [];
+    const ids = [...new Set(run.stderr.match(/[0-9a-f]{40}/g) ?? [])];
+    return ids.length > 0 ? ids.slice(0, 5) : [run.stderr.trim()];
+  }
+
+  async combinePacks(packs: readonly PackFiles[], outDir: string): Promise<PackFiles> {
+    const scratch = await mkdtemp(join(outDir, "combine-"));
+    try {
+      await runGit(["init", "-q", "--bare", scratch]);
+      for (const pack of packs) {
+        await link(pack.packPath, join(scratch, "objects", "pack", `${pack.name}.pack`));
+        await link(pack.idxPath, join(scratch, "objects", "pack", `${pack.name}.idx`));
+      }
+      // Every object, reachable or not: a concurrent push may have published a pack whose ref is not
+      // written yet. pack-objects reuses the deltas the packs already have.
+      const all = await runGit(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"], { gitDir: scratch });
+      const name = await gitText(["pack-objects", "--delta-base-offset", "-q", join(outDir, "pack")], {
+        gitDir: scratch,
+        input: all.stdout,
+      });
+      const files = packFiles(outDir, `pack-${name}`);
+      const summary = await verifyPackFile(files.packPath, files.name);
+      return { ...files, objectCount: summary.objectCount };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+}
+
+function packFiles(dir: string, name: string) {
+  return { name, packPath: join(dir, `${name}.pack`), idxPath: join(dir, `${name}.idx`) };
+}
+
+/** Which of `oids` the repository has. */
+export async function presentObjects(gitDir: string, oids: readonly string[]): Promise<Set<string>> {
+  if (oids.length === 0) return new Set();
+  const run = await runGit(["cat-file", "--batch-check=%(objectname) %(objecttype)"], { gitDir, input: `${oids.join("\n")}\n` });
+  const present = new Set<string>();
+  for (const line of run.stdout.toString().split("\n")) {
+    const [oid, type] = line.split(" ");
+    if (oid && type && type !== "missing") present.add(oid);
+  }
+  return present;
+}

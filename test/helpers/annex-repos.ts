@@ -1,0 +1,83 @@
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../protocol/layout.ts";
+import { Annex } from "../../agent/annex/annex.ts";
+import { syncAnnexBranch } from "../../agent/annex/branch-sync.ts";
+import { ensureCloudUuid, recordCloudRemote, recordRepository } from "../../agent/annex/cloud-remote.ts";
+import { AnnexBranch } from "../../agent/annex/annex-branch.ts";
+import type { CloudContent } from "../../agent/annex/transfer-settings.ts";
+import type { TestCloud } from "./local-cloud.ts";
+
+export const GIT_ENV = {
+  GIT_AUTHOR_NAME: "test",
+  GIT_AUTHOR_EMAIL: "test@example.com",
+  GIT_COMMITTER_NAME: "test",
+  GIT_COMMITTER_EMAIL: "test@example.com",
+};
+
+export function run(cwd: string, command: string, args: string[], env: Record<string, string> = {}): string {
+  return execFileSync(command, args, {
+    cwd,
+    env: { ...process.env, ...GIT_ENV, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+export function cloudContent(test: TestCloud, repo: string): CloudContent {
+  return { store: new S3ObjectStore(test.cloud.bucket, test.s3), layout: new BucketLayout(), repo };
+}
+
+/** A bare repository standing in for the shared git remote until git over S3 is used. */
+export function makeBareRemote(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  run(dir, "git", ["init", "--quiet", "--bare", "-b", "main"]);
+  return dir;
+}
+
+export interface AgentRepo {
+  dir: string;
+  gitDir: string;
+  uuid: string;
+  annex: Annex;
+  /** Fetches and merges the shared git-annex branch, as the agent does when a peer announces a change. */
+  sync(): Promise<void>;
+}
+
+/**
+ * A repository as an agent sets it up: git, an annex.uuid, cloudbridge.* settings, the cloud recorded as a
+ * special remote, and the git-annex branch published to `remote` after every change.
+ */
+export async function makeAgentRepo(dir: string, test: TestCloud, repo: string, remote: string, name: string): Promise<AgentRepo> {
+  mkdirSync(dir, { recursive: true });
+  run(dir, "git", ["init", "--quiet", "-b", "main"]);
+  const uuid = randomUUID();
+  const gitDir = join(dir, ".git");
+  for (const [k, v] of Object.entries({
+    "annex.uuid": uuid,
+    "cloudbridge.bucket": test.cloud.bucket,
+    "cloudbridge.repo": repo,
+    "cloudbridge.endpoint": test.cloud.endpoint,
+    "cloudbridge.remote": remote,
+    "user.name": "test",
+    "user.email": "test@example.com",
+  })) {
+    run(dir, "git", ["config", k, v]);
+  }
+  const cloud = cloudContent(test, repo);
+  const cloudUuid = await ensureCloudUuid(cloud);
+  const branch = new AnnexBranch(gitDir);
+  await recordRepository(branch, uuid, name);
+  await recordCloudRemote(branch, cloudUuid, {
+    bucket: test.cloud.bucket,
+    fileprefix: cloud.layout.annexRoot(repo),
+    endpoint: test.cloud.endpoint,
+    region: test.cloud.region,
+  });
+  const annex = new Annex({ gitDir, uuid, cloud, cloudUuid, publish: () => syncAnnexBranch(gitDir, remote) });
+  await syncAnnexBranch(gitDir, remote);
+  return { dir, gitDir, uuid, annex, sync: () => syncAnnexBranch(gitDir, remote) };
+}

@@ -1,0 +1,23 @@
+/**
+ * One pushing process for the concurrency tests: pushes `oid` to refs/heads/main of `repo` from the
+ * repository at `gitDir`, merging on conflict, and prints the push outcome as JSON. The cloud comes from
+ * the standard AWS environment (AWS_ENDPOINT_URL, credentials), as for any agent.
+ */
+import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../protocol/layout.ts";
+import { treeMergeCallback } from "../../agent/git/merge-commit.ts";
+import { push } from "../../agent/git/push.ts";
+
+const [bucket, repo, gitDir, agent, oid] = process.argv.slice(2) as [string, string, string, string, string];
+const client = createS3Client();
+const outcome = await push({
+  store: new S3ObjectStore(bucket, client),
+  layout: new BucketLayout(),
+  repo,
+  gitDir,
+  agent,
+  updates: [{ ref: "refs/heads/main", oid, onConflict: treeMergeCallback(gitDir) }],
+  maxAttempts: 30,
+});
+client.destroy();
+process.stdout.write(`${JSON.stringify(outcome)}\n`);

@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CorruptObjectError } from "../../agent/annex/download.ts";
+import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { makeAgentRepo, makeBareRemote, type AgentRepo } from "../helpers/annex-repos.ts";
+import { sha256eKey } from "../../protocol/annex-key.ts";
+
+describe("annexed content through the local cloud", () => {
+  let test: TestCloud;
+  let root: string;
+  let a: AgentRepo;
+  let b: AgentRepo;
+
+  before(async () => {
+    test = await startTestCloud();
+    root = mkdtempSync(join(tmpdir(), "annex-transfer-"));
+    const remote = makeBareRemote(join(root, "remote.git"));
+    a = await makeAgentRepo(join(root, "a"), test, "photos", remote, "agent A");
+    b = await makeAgentRepo(join(root, "b"), test, "photos", remote, "agent B");
+  });
+  after(async () => {
+    await test.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("moves a multipart-sized file from A to B byte-exact, with location logs and console metadata", async () => {
+    const content = randomBytes(21 * 1024 * 1024 + 17);
+    writeFileSync(join(a.dir, "holiday.mp4"), content);
+    const key = await a.annex.add(join(a.dir, "holiday.mp4"));
+    assert.equal(key, sha256eKey(createHash("sha256").update(content).digest("hex"), content.length, "holiday.mp4"));
+    const uploaded = await a.annex.upload([{ key, fileName: "holiday.mp4" }], { partSize: 5 * 1024 * 1024 });
+    assert.equal(uploaded.get(key)?.uploaded, true);
+    const head = await a.annex.cloud.store.head(`annex/photos/${key}`);
+    assert.equal(head?.size, content.length);
+    assert.equal(head?.metadata?.filename, "holiday.mp4");
+    assert.match(head?.etag ?? "", /-\d+$/, "uploaded as a multipart object");
+
+    await b.sync();
+    const where = await b.annex.whereis(key);
+    assert.deepEqual(where.map((l) => l.description).sort(), ["agent A", "cloud"]);
+    await b.annex.get([{ key }], { partSize: 5 * 1024 * 1024 });
+    assert.ok(readFileSync(b.annex.local.objectPath(key)).equals(content));
+    const after = await b.annex.whereis(key);
+    assert.deepEqual(after.map((l) => l.description).sort(), ["agent A", "agent B", "cloud"]);
+    assert.equal((await b.annex.upload([{ key }])).get(key)?.uploaded, false, "content already in the cloud is not sent again");
+  });
+
+  it("refuses an object whose bytes do not match its key and leaves the local copy absent", async () => {
+    for (const size of [1000, 20 * 1024 * 1024]) {
+      const content = randomBytes(size);
+      const key = sha256eKey(createHash("sha256").update(content).digest("hex"), size, "report.pdf");
+      const tampered = Buffer.from(content);
+      tampered[size >> 1] = tampered[size >> 1]! ^ 0xff;
+      await test.s3.send(
+        new (await import("@aws-sdk/client-s3")).PutObjectCommand({
+          Bucket: test.cloud.bucket,
+          Key: `annex/photos/${key}`,
+          Body: tampered,
+        }),
+      );
+      await assert.rejects(b.annex.get([{ key }], { partSize: 5 * 1024 * 1024 }), (error: Error) => {
+        assert.ok(error instanceof CorruptObjectError, String(error));
+        assert.match(error.message, /do not match the key/);
+        assert.match(error.message, /local copy stays absent/);
+        return true;
+      });
+      assert.equal(await b.annex.local.has(key), false);
+      assert.equal(existsSync(b.annex.local.objectPath(key)), false);
+      assert.deepEqual(
+        readdirSync(b.annex.local.tmpDir).filter((f) => f.startsWith(key)),
+        [],
+        "no temporary file or range record is left",
+      );
+      assert.equal(
+        (await b.annex.whereis(key)).some((l) => l.here),
+        false,
+        "not marked present",
+      );
+    }
+  });
+});

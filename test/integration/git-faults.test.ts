@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { mkdir, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../protocol/layout.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
+import { GitStoreError } from "../../gitstore/errors.ts";
+import { fetchRefs } from "../../agent/git/fetch.ts";
+import { push } from "../../agent/git/push.ts";
+import type { RepoContext } from "../../agent/git/repo-context.ts";
+import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { FaultyStore, InjectedFault } from "../helpers/faulty-store.ts";
+import { commitFile, git, gitInput, initRepo, snapshot, tempDir } from "../helpers/git.ts";
+
+describe("git through the bucket: interrupted pushes and bad input", () => {
+  let t: TestCloud;
+  let store: S3ObjectStore;
+  let work: { path: string; remove(): Promise<void> };
+  const layout = new BucketLayout();
+  let counter = 0;
+  before(async () => {
+    t = await startTestCloud();
+    store = new S3ObjectStore(t.cloud.bucket, t.s3);
+    work = await tempDir("git-faults");
+  });
+  after(async () => {
+    await work.remove();
+    await t.stop();
+  });
+
+  async function clone(repo: string): Promise<RepoContext & { dir: string; agent: string }> {
+    const dir = join(work.path, `clone-${counter++}`);
+    await mkdir(dir);
+    return { dir, gitDir: await initRepo(dir), store, layout, repo, agent: randomUUID() };
+  }
+
+  /** A fresh clone fetches `expected` as main (fsck clean), and plain git clones it over dumb HTTP. */
+  async function assertReadable(repo: string, expected: string) {
+    const reader = await clone(repo);
+    await fetchRefs(reader);
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), expected);
+    await git(reader.dir, "fsck", "--strict", "--no-dangling");
+    const plain = join(work.path, `plain-${counter++}`);
+    await git(work.path, "clone", "-q", `${t.cloud.endpoint}/${t.cloud.bucket}/repos/${repo}.git`, plain);
+    await git(plain, "fsck", "--strict", "--no-dangling");
+  }
+
+  const steps: [string, (key: string) => boolean, boolean][] = [
+    ["after the pack", (key) => key.endsWith(".idx"), false],
+    ["after the idx", (key) => key.endsWith("objects/info/packs"), false],
+    ["after objects/info/packs", (key) => key.includes("/refs/synced/"), false],
+    ["after the synced ref (before the compare-and-swap)", (key) => key.endsWith("/refs/heads/main"), false],
+    ["after the compare-and-swap (before info/refs)", (key) => key.endsWith("/info/refs"), true],
+  ];
+  for (const [step, failBefore, landed] of steps) {
+    it(`a push interrupted ${step} leaves the bucket readable and the next push completes it`, async () => {
+      const repo = `interrupted-${counter++}`;
+      const a = await clone(repo);
+      const base = await commitFile(a.dir, "a.txt", "one\n");
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
+      const next = await commitFile(a.dir, "a.txt", "two\n");
+      await assert.rejects(
+        push({ ...a, store: new FaultyStore(store, failBefore), updates: [{ ref: "refs/heads/main", oid: next }] }),
+        InjectedFault,
+      );
+      await assertReadable(repo, landed ? next : base);
+      const retried = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: next }] });
+      assert.equal(retried.results[0]!.status, landed ? "up-to-date" : "updated");
+      await assertReadable(repo, next);
+    });
+  }
+
+  /** Pushes one commit from a fresh clone, then lets `damage` alter the bucket; a reader must refuse it. */
+  async function assertRefused(
+    repo: string,
+    damage: (packKey: string) => Promise<void>,
+    expected: { code: string; message: RegExp } | typeof ProtocolError,
+    prepare?: (dir: string) => Promise<string>,
+  ) {
+    const a = await clone(repo);
+    const oid = prepare ? await prepare(a.dir) : await commitFile(a.dir, "a.txt", "content\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    const packs: string[] = [];
+    for await (const info of store.list(layout.packsRoot(repo))) if (info.key.endsWith(".pack")) packs.push(info.key);
+    await damage(packs[0]!);
+    const reader = await clone(repo);
+    await commitFile(reader.dir, "mine.txt", "local work\n");
+    const before = await snapshot(reader.gitDir);
+    const error = await fetchRefs(reader).then(
+      () => assert.fail("the fetch should have been refused"),
+      (e: unknown) => e,
+    );
+    if (typeof expected === "function") assert.ok(error instanceof expected, String(error));
+    else {
+      assert.ok(error instanceof GitStoreError, String(error));
+      assert.equal(error.code, expected.code);
+      assert.match(error.message, expected.message);
+    }
+    assert.equal(await snapshot(reader.gitDir), before, "the local repository is exactly as it was");
+    await git(reader.dir, "fsck", "--strict", "--no-dangling");
+    assert.deepEqual(
+      (await readdir(join(reader.gitDir, "objects"))).filter((name) => name.startsWith("tmp_objdir")),
+      [],
+    );
+  }
+
+  it("refuses a ref object holding garbage", async () => {
+    await assertRefused("bad-ref", () => store.put(layout.ref("bad-ref", "refs/heads/main"), "<html>not a commit</html>").then(() => {}), {
+      code: "corrupt-ref",
+      message: /refs\/heads\/main.*does not hold an object id/,
+    });
+  });
+
+  it("refuses a ref whose name is not a valid git ref", async () => {
+    await assertRefused(
+      "bad-ref-name",
+      () => store.put(`${layout.repoRoot("bad-ref-name")}refs/heads/a..b`, `${"0".repeat(40)}\n`).then(() => {}),
+      ProtocolError,
+    );
+  });
+
+  it("refuses a pack whose bytes were flipped", async () => {
+    await assertRefused(
+      "flipped",
+      async (key) => {
+        const pack = await store.get(key);
+        assert.ok(pack && pack !== "not-modified");
+        const body = Buffer.from(pack.body);
+        body[Math.floor(body.length / 2)]! ^= 0xff;
+        await store.put(key, body);
+      },
+      { code: "corrupt-pack", message: /checksum does not match/ },
+    );
+  });
+
+  it("refuses a truncated pack", async () => {
+    await assertRefused(
+      "truncated",
+      async (key) => {
+        const pack = await store.get(key);
+        assert.ok(pack && pack !== "not-modified");
+        await store.put(key, pack.body.subarray(0, pack.body.length - 30));
+      },
+      { code: "corrupt-pack", message: /damaged/ },
+    );
+  });
+
+  it("refuses a pack whose idx is missing", async () => {
+    await assertRefused("no-idx", (key) => store.delete(key.replace(/\.pack$/, ".idx")), {
+      code: "missing-idx",
+      message: /has no index/,
+    });
+  });
+
+  for (const name of ["..", ".git", "a/b"]) {
+    it(`refuses a tree entry named ${JSON.stringify(name)}`, async () => {
+      await assertRefused(
+        `tree-${counter++}`,
+        async () => {},
+        { code: "unsafe-tree-entry", message: /refused by git/ },
+        async (dir) => {
+          const blob = await gitInput(dir, "evil\n", "hash-object", "-w", "--stdin");
+          const entry = Buffer.concat([Buffer.from(`100644 ${name}\0`), Buffer.from(blob, "hex")]);
+          const tree = await gitInput(dir, entry, "hash-object", "-t", "tree", "-w", "--literally", "--stdin");
+          return git(dir, "commit-tree", tree, "-m", "evil");
+        },
+      );
+    });
+  }
+});

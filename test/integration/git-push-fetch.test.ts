@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../protocol/layout.ts";
+import { fetchRefs } from "../../agent/git/fetch.ts";
+import { treeMergeCallback } from "../../agent/git/merge-commit.ts";
+import { push } from "../../agent/git/push.ts";
+import type { RepoContext } from "../../agent/git/repo-context.ts";
+import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { commitFile, git, importCommits, initRepo, tempDir } from "../helpers/git.ts";
+
+describe("git push and fetch through the bucket", () => {
+  let t: TestCloud;
+  let store: S3ObjectStore;
+  let work: { path: string; remove(): Promise<void> };
+  const layout = new BucketLayout("team");
+  before(async () => {
+    t = await startTestCloud();
+    store = new S3ObjectStore(t.cloud.bucket, t.s3);
+    work = await tempDir("git-push-fetch");
+  });
+  after(async () => {
+    await work.remove();
+    await t.stop();
+  });
+
+  async function clone(name: string, repo: string): Promise<RepoContext & { dir: string; agent: string }> {
+    const dir = join(work.path, name);
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(dir);
+    const gitDir = await initRepo(dir);
+    return { dir, gitDir, store, layout, repo, agent: randomUUID() };
+  }
+
+  it("round trip: 200 commits pushed by one clone arrive identical in another; both fsck clean; plain git clones it over dumb HTTP", async () => {
+    const a = await clone("a", "history");
+    const tip = await importCommits(a.dir, "main", 200, (i) => ({ [`dir${i % 7}/file${i}.txt`]: `content ${i}\n`, "log.txt": `${i}\n` }));
+    const pushed = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: tip }], remote: "cloud" });
+    assert.deepEqual(pushed.results, [{ ref: "refs/heads/main", status: "created", oid: tip }]);
+    assert.equal(pushed.packsUploaded, 1);
+
+    const b = await clone("b", "history");
+    const fetched = await fetchRefs(b);
+    assert.equal(fetched.packsDownloaded, 1);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main"), tip);
+    assert.equal(await git(b.dir, "rev-parse", `refs/remotes/cloud-synced/${a.agent}/main`), tip);
+    assert.equal(await git(b.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "200");
+    await git(a.dir, "fsck", "--strict", "--no-dangling");
+    await git(b.dir, "fsck", "--strict", "--no-dangling");
+
+    const plain = join(work.path, "plain");
+    await git(work.path, "clone", "-q", `${t.cloud.endpoint}/${t.cloud.bucket}/team/repos/history.git`, plain);
+    assert.equal(await git(plain, "rev-parse", "HEAD"), tip);
+    assert.equal(await git(plain, "rev-list", "--count", "HEAD"), "200");
+    await git(plain, "fsck", "--strict", "--no-dangling");
+
+    // A second fetch with nothing new downloads nothing.
+    const again = await fetchRefs(b);
+    assert.equal(again.packsDownloaded, 0);
+    assert.deepEqual(again.updated, []);
+  });
+
+  it("a one-file commit on a repository of 10,000 files uploads a pack of a few objects", async () => {
+    const a = await clone("big", "big");
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10_000; i++) files[`d${i % 100}/f${i}.txt`] = `file ${i}\n`;
+    const base = await importCommits(a.dir, "main", 1, () => files);
+    const first = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
+    assert.equal(first.objectsUploaded, 10_000 + 100 + 1 + 1);
+    await git(a.dir, "checkout", "-q", "main");
+    const next = await commitFile(a.dir, "d7/f7.txt", "changed\n");
+    const second = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: next }] });
+    assert.deepEqual(second.results, [{ ref: "refs/heads/main", status: "updated", oid: next }]);
+    assert.equal(second.objectsUploaded, 4, "commit, root tree, d7 tree, blob");
+  });
+
+  it("a non-fast-forward push is rejected, forced on request, or merged by the callback", async () => {
+    const a = await clone("ca", "conflicts");
+    const b = await clone("cb", "conflicts");
+    const base = await commitFile(a.dir, "base.txt", "base\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
+    await fetchRefs(b);
+    await git(b.dir, "reset", "-q", "--hard", "refs/remotes/cloud/main");
+    const fromA = await commitFile(a.dir, "a.txt", "a\n");
+    const fromB = await commitFile(b.dir, "b.txt", "b\n");
+    assert.equal((await push({ ...a, updates: [{ ref: "refs/heads/main", oid: fromA }] })).results[0]!.status, "updated");
+
+    const rejected = await push({ ...b, updates: [{ ref: "refs/heads/main", oid: fromB }] });
+    assert.deepEqual(rejected.results[0], { ref: "refs/heads/main", status: "rejected", oid: fromA, reason: "fetch first" });
+    // Even rejected, B's commit is in the bucket under B's synced ref: nothing is lost.
+    const c = await clone("cc", "conflicts");
+    await fetchRefs(c);
+    assert.equal(await git(c.dir, "rev-parse", `refs/remotes/cloud-synced/${b.agent}/main`), fromB);
+
+    const merged = await push({ ...b, updates: [{ ref: "refs/heads/main", oid: fromB, onConflict: treeMergeCallback(b.gitDir) }] });
+    const result = merged.results[0]!;
+    assert.equal(result.status, "merged");
+    assert.equal(await git(b.dir, "rev-parse", `${result.oid}^1`), fromB);
+    assert.equal(await git(b.dir, "rev-parse", `${result.oid}^2`), fromA);
+    await fetchRefs(c);
+    assert.equal(await git(c.dir, "rev-parse", "refs/remotes/cloud/main"), result.oid);
+
+    const forced = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: fromA, onConflict: "force" }] });
+    assert.equal(forced.results[0]!.status, "forced");
+    await fetchRefs(c);
+    assert.equal(await git(c.dir, "rev-parse", "refs/remotes/cloud/main"), fromA);
+  });
+});
