@@ -70,7 +70,7 @@ export class AgentAccess extends Construct {
         "records have names chosen at run time. ListBucket is conditioned on s3:prefix to the same prefixes.",
     );
 
-    const key = new iam.AccessKey(this, "AccessKey", { user: this.user });
+    const key = new iam.AccessKey(this, "AccessKey", { user: this.user, serial: agent.keySerial });
     this.credentials = new secretsmanager.Secret(this, "Credentials", {
       description: `cloudbridge agent "${agent.name}": AWS access key for repositories ${agent.repos.join(", ")}`,
       secretObjectValue: {
@@ -81,8 +81,8 @@ export class AgentAccess extends Construct {
     Validations.of(this.credentials).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
-        "The secret holds an IAM access key, which Secrets Manager cannot rotate by itself; it is rotated by a redeploy with a " +
-        "new key (docs/stack.md, 'Rotating an agent's key'), which replaces the key and this secret together.",
+        "The secret holds an IAM access key, which Secrets Manager cannot rotate by itself; raising the agent's keySerial and " +
+        "redeploying replaces the key and this secret together (docs/stack.md).",
     });
   }
 }

@@ -30,6 +30,8 @@ const agentSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1–32 lowercase letters, digits or "-", starting with a letter'),
   /** The repositories this agent may read and write; each must be listed in `repos`. */
   repos: z.array(repoName).min(1, "must name at least one repository"),
+  /** Raise by one to rotate the agent's access key: the next deploy replaces the key and its secret. */
+  keySerial: z.number().int().min(1).default(1),
 });
 
 const xmppSchema = z.strictObject({

@@ -281,6 +281,12 @@ describe("agents' access", () => {
     assert.ok(allows(policyOf("laptop"), "s3:GetObject", `${b}/team/repos/photos.git/HEAD`));
   });
 
+  it("rotates an agent's key when its keySerial is raised", () => {
+    for (const [, key] of ofType("AWS::IAM::AccessKey")) assert.equal(key.Properties.Serial, 1);
+    const rotated = synthStack({ repos: ["notes"], agents: [{ name: "laptop", repos: ["notes"], keySerial: 2 }] }).template;
+    rotated.hasResourceProperties("AWS::IAM::AccessKey", { Serial: 2 });
+  });
+
   it("keeps each agent's access key in its own secret, never in an output", () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     const keyIds = ofType("AWS::IAM::AccessKey").map(([id]) => id);
