@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { compactCommand } from "./commands/compact.ts";
 import { localCommand } from "./commands/local.ts";
 import { CliError, exitCodeFor, reportError } from "./errors.ts";
 
@@ -13,7 +14,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const register of [localCommand]) register(program);
+  for (const register of [localCommand, compactCommand]) register(program);
   return program;
 }
 
