@@ -20,19 +20,15 @@ export async function uploadPack(store: ObjectStore, layout: BucketLayout, repo:
   const packKey = layout.pack(repo, `${pack.name}.pack`);
   // Small packs (nearly every push) go up in one PUT; large ones stream in parts, never whole in memory.
   const { size } = await stat(pack.packPath);
-  // Pack and idx go up together: readers only use packs that objects/info/packs lists, and that is
-  // written after both are complete.
+  const [packBody, idxBody] = await Promise.all([size <= SINGLE_PUT_LIMIT ? readFile(pack.packPath) : undefined, readFile(pack.idxPath)]);
+  // Pack and idx go up together (the pack's request first): readers only use packs that
+  // objects/info/packs lists, and that is written after both are complete.
   await Promise.all([
-    createOnce(async () =>
-      size <= SINGLE_PUT_LIMIT
-        ? store.put(packKey, await readFile(pack.packPath), packOptions)
-        : store.upload(packKey, createReadStream(pack.packPath), packOptions),
+    createOnce(() =>
+      packBody ? store.put(packKey, packBody, packOptions) : store.upload(packKey, createReadStream(pack.packPath), packOptions),
     ),
-    createOnce(async () =>
-      store.put(layout.pack(repo, `${pack.name}.idx`), await readFile(pack.idxPath), {
-        ifNoneMatch: "*",
-        contentType: "application/x-git-packed-objects-toc",
-      }),
+    createOnce(() =>
+      store.put(layout.pack(repo, `${pack.name}.idx`), idxBody, { ifNoneMatch: "*", contentType: "application/x-git-packed-objects-toc" }),
     ),
   ]);
 }
