@@ -112,28 +112,25 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
     );
   });
 
+  /** Replaces the object at `key` with `change` applied to its bytes. */
+  const rewrite = (change: (body: Buffer) => Buffer) => async (key: string) => {
+    const object = await bed.store.get(key);
+    assert.ok(object && object !== "not-modified");
+    await bed.store.put(key, change(Buffer.from(object.body)));
+  };
+
   it("refuses a pack whose bytes were flipped", async () => {
-    await assertRefused(
-      "flipped",
-      async (key) => {
-        const pack = await bed.store.get(key);
-        assert.ok(pack && pack !== "not-modified");
-        const body = Buffer.from(pack.body);
-        body[Math.floor(body.length / 2)]! ^= 0xff;
-        await bed.store.put(key, body);
-      },
-      { code: "corrupt-pack", message: /checksum does not match/ },
-    );
+    const flip = (body: Buffer) => {
+      body[Math.floor(body.length / 2)]! ^= 0xff;
+      return body;
+    };
+    await assertRefused("flipped", rewrite(flip), { code: "corrupt-pack", message: /checksum does not match/ });
   });
 
   it("refuses a truncated pack", async () => {
     await assertRefused(
       "truncated",
-      async (key) => {
-        const pack = await bed.store.get(key);
-        assert.ok(pack && pack !== "not-modified");
-        await bed.store.put(key, pack.body.subarray(0, pack.body.length - 30));
-      },
+      rewrite((body) => body.subarray(0, body.length - 30)),
       { code: "corrupt-pack", message: /damaged/ },
     );
   });
