@@ -87,22 +87,23 @@ export async function downloadPack(
 ): Promise<{ bytes: number; index: PackIndex; idxBody: Buffer }> {
   const where = layout.repoRoot(repo);
   const idx = await store.get(layout.pack(repo, `${name}.idx`));
-  if (!idx || idx === "not-modified") {
-    throw new GitStoreError(
-      "missing-idx",
-      `The pack ${name} in ${where} has no index (${name}.idx is missing), so plain git cannot read it either. ` +
-        "Nothing was changed locally. Push again from a machine that has these commits, or run `cloudbridge compact`.",
-    );
-  }
-  const packPath = join(dir, `${name}.pack`);
-  const stream = await store.getStream(layout.pack(repo, `${name}.pack`));
-  if (!stream) {
-    throw new GitStoreError(
+  const gone = () =>
+    new GitStoreError(
       "missing-pack",
       `The pack ${name} is listed in ${where}objects/info/packs but is not in the bucket. Nothing was changed locally; ` +
         "if compaction just ran, fetch again.",
     );
+  if (!idx || idx === "not-modified") {
+    if (!(await store.head(layout.pack(repo, `${name}.pack`)))) throw gone();
+    throw new GitStoreError(
+      "missing-idx",
+      `The pack ${name} in ${where} has no index (${name}.idx is missing), so plain git cannot read it either. ` +
+        "Nothing was changed locally. Push again from a machine that has these commits.",
+    );
   }
+  const packPath = join(dir, `${name}.pack`);
+  const stream = await store.getStream(layout.pack(repo, `${name}.pack`));
+  if (!stream) throw gone();
   await pipeline(stream.stream, createWriteStream(packPath));
   const pack = await verifyPackFile(packPath, name);
   if (pack.name !== name) {

@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import type { ObjectStore } from "../../objectstore/object-store.ts";
 
 import { readInfoPacks } from "../../gitstore/bucket-packs.ts";
+import { writeInfoPacks } from "../../gitstore/info-packs.ts";
 import { compactRepository } from "../../gitstore/compaction.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
 import { NativeGitEngine } from "../../gitstore/native-engine.ts";
@@ -58,19 +59,17 @@ describe("compaction of a repository's packs", () => {
     await git(fresh.dir, "fsck", "--strict", "--no-dangling");
 
     // A reader that read objects/info/packs just before compaction still finds every pack it listed.
-    const staleInfoPacks = await (async () => {
-      const { writeInfoPacks } = await import("../../gitstore/info-packs.ts");
-      return writeInfoPacks(before);
-    })();
-    const stale: ObjectStore = Object.assign(Object.create(bed.store) as ObjectStore, {
-      get: async (key: string, options?: { ifNoneMatch?: string }) => {
-        const result = await bed.store.get(key, options);
-        return key === layout.infoPacks("many") && result && result !== "not-modified"
-          ? { ...result, body: Buffer.from(staleInfoPacks) }
-          : result;
-      },
-    });
-    const slowReader = await clone("many", stale);
+    /** A store whose first `reads` reads of objects/info/packs return the list as it was before compaction. */
+    const staleFor = (reads: number): ObjectStore =>
+      Object.assign(Object.create(bed.store) as ObjectStore, {
+        get: async (key: string, options?: { ifNoneMatch?: string }) => {
+          const result = await bed.store.get(key, options);
+          return key === layout.infoPacks("many") && result && result !== "not-modified" && reads-- > 0
+            ? { ...result, body: Buffer.from(writeInfoPacks(before)) }
+            : result;
+        },
+      });
+    const slowReader = await clone("many", staleFor(Infinity));
     assert.equal((await fetchRefs(slowReader)).packsDownloaded, 200);
     await git(slowReader.dir, "fsck", "--strict", "--no-dangling");
 
@@ -98,6 +97,9 @@ describe("compaction of a repository's packs", () => {
       `${layout.packsRoot("many")}${report.published}.idx`,
       `${layout.packsRoot("many")}${report.published}.pack`,
     ]);
+    // A reader that listed the packs just before they were deleted reads the list again, once.
+    const unluckyReader = await clone("many", staleFor(1));
+    assert.equal((await fetchRefs(unluckyReader)).packsDownloaded, 1);
     const plain = bed.path("plain");
     await git(bed.work, "clone", "-q", `${bed.t.cloud.endpoint}/${bed.t.cloud.bucket}/repos/many.git`, plain);
     assert.equal(await git(plain, "rev-list", "--count", "HEAD"), "200");
