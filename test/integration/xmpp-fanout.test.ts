@@ -250,7 +250,9 @@ describe("cloudbridge local --xmpp-*: the command", () => {
         const timer = setTimeout(() => reject(new Error(`no JSON line after 15 s: ${out}`)), 15_000);
         child.stdout.on("data", (chunk: Buffer) => {
           out += chunk.toString();
-          if (out.includes("\n")) (clearTimeout(timer), resolve(out.split("\n")[0]!));
+          if (!out.includes("\n")) return;
+          clearTimeout(timer);
+          resolve(out.split("\n")[0]!);
         });
       });
       const { endpoint, bucket, env } = JSON.parse(line) as { endpoint: string; bucket: string; env: Record<string, string> };
