@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fetchRefs } from "../../agent/git/fetch.ts";
 import { treeMergeCallback } from "../../agent/git/merge-commit.ts";
@@ -10,7 +12,7 @@ describe("git push and fetch through the bucket", () => {
   const bed = useGitCloud("git-push-fetch", "team");
   const { clone } = bed;
 
-  it("round trip: 200 commits pushed by one clone arrive identical in another; both fsck clean; plain git clones it over dumb HTTP", async () => {
+  it("round trip: 200 commits pushed by one clone arrive identical in another; both fsck clean; plain git clones it over dumb HTTP and from a copy on disk", async () => {
     const a = await clone("history");
     const tip = await importCommits(a.dir, "main", 200, (i) => ({ [`dir${i % 7}/file${i}.txt`]: `content ${i}\n`, "log.txt": `${i}\n` }));
     const pushed = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: tip }], remote: "cloud" });
@@ -31,6 +33,21 @@ describe("git push and fetch through the bucket", () => {
     assert.equal(await git(plain, "rev-parse", "HEAD"), tip);
     assert.equal(await git(plain, "rev-list", "--count", "HEAD"), "200");
     await git(plain, "fsck", "--strict", "--no-dangling");
+
+    // A copy of the prefix on disk is a bare repository git accepts as it is.
+    const copy = bed.path("copy.git");
+    const root = bed.layout.repoRoot("history");
+    for await (const info of bed.store.list(root)) {
+      const object = await bed.store.get(info.key);
+      assert.ok(object && object !== "not-modified");
+      await mkdir(dirname(join(copy, info.key.slice(root.length))), { recursive: true });
+      await writeFile(join(copy, info.key.slice(root.length)), object.body);
+    }
+    await git(copy, "fsck", "--strict", "--no-dangling");
+    assert.equal(await git(copy, "rev-parse", "HEAD"), tip);
+    const fromCopy = bed.path("from-copy");
+    await git(bed.work, "clone", "-q", copy, fromCopy);
+    assert.equal(await git(fromCopy, "rev-parse", "HEAD"), tip);
 
     // A second fetch with nothing new downloads nothing.
     const again = await fetchRefs(b);
