@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { cloneCommand } from "./commands/clone.ts";
+import { compactCommand } from "./commands/compact.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { initCommand } from "./commands/init.ts";
 import { localCommand } from "./commands/local.ts";
@@ -20,7 +21,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const register of [initCommand, cloneCommand, syncCommand, daemonCommand, statusCommand, logCommand, serviceCommand, localCommand])
+  for (const register of [initCommand, cloneCommand, syncCommand, daemonCommand, statusCommand, logCommand, serviceCommand, localCommand, compactCommand])
     register(program);
   return program;
 }
