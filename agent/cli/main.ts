@@ -21,7 +21,17 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const register of [initCommand, cloneCommand, syncCommand, daemonCommand, statusCommand, logCommand, serviceCommand, localCommand, compactCommand])
+  for (const register of [
+    initCommand,
+    cloneCommand,
+    syncCommand,
+    daemonCommand,
+    statusCommand,
+    logCommand,
+    serviceCommand,
+    localCommand,
+    compactCommand,
+  ])
     register(program);
   return program;
 }
