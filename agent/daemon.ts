@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { openFolder, type Folder } from "./folder.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
@@ -10,6 +10,7 @@ import type { Logger } from "./log.ts";
 import { writePresence } from "./presence.ts";
 import type { FolderSettings } from "./settings.ts";
 import { writeFileAtomic } from "./sync/atomic-file.ts";
+import { LocalRepo } from "./sync/local-repo.ts";
 import type { SyncReport } from "./sync/engine.ts";
 import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
 
@@ -71,12 +72,13 @@ function isAlive(pid: number): boolean {
 
 export async function runDaemon(folderPath: string, options: DaemonOptions): Promise<void> {
   const { log } = options;
-  const folder = await openFolder(folderPath, { log });
-  const previous = await readDaemonStatus(folder.root);
-  if (previous?.running && previous.pid !== process.pid) {
-    folder.close();
-    throw new DaemonAlreadyRunning(folder.root, previous.pid);
-  }
+  const root = resolve(folderPath);
+  const previous = await readDaemonStatus(root);
+  if (previous?.running && previous.pid !== process.pid) throw new DaemonAlreadyRunning(root, previous.pid);
+  // The folder is ours now: locks left by a daemon that was killed (kill -9, a crash, a power cut) go.
+  const stale = await new LocalRepo(root).removeStaleLocks().catch(() => []);
+  if (stale.length > 0) log("warn", "locks.removed", { locks: stale, message: "removed lock files left by a process that was killed" });
+  const folder = await openFolder(root, { log });
   const { settings } = folder;
   const listener = chooseListener(folder, log);
   const status: DaemonStatus = {

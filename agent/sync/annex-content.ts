@@ -4,10 +4,12 @@ import type { Annex } from "../annex/annex.ts";
 import { isLargeFile, type LargeFilesRule } from "../annex/largefiles.ts";
 import { readLocations } from "../annex/location-tracking.ts";
 import { formatPointer, parsePointer } from "../annex/pointer.ts";
-import type { AnnexPort } from "./annex-port.ts";
+import { POINTER_PREFIX, type AnnexPort } from "./annex-port.ts";
 import { tempPathFor } from "./atomic-file.ts";
 import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
+import { BlobReader } from "./git.ts";
+import type { LocalRepo } from "./local-repo.ts";
 import type { TransferJob, TransferQueue } from "./transfer-queue.ts";
 
 /**
@@ -99,6 +101,43 @@ export class AnnexContent implements AnnexPort, ContentSync {
   async afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void> {
     if (this.options.wanted === "nothing" || missing.length === 0) return;
     await this.queue.add(missing.map(({ key, path }) => ({ direction: "down", key, path })));
+  }
+
+  /**
+   * Every annexed file of the folder's commit whose content is not here and whose file on disk is still
+   * the pointer gets a download job. Only small blobs can be pointers, so only those are read (one
+   * `git cat-file --batch`).
+   */
+  async reconcile(repo: LocalRepo): Promise<void> {
+    if (this.options.wanted === "nothing" || !repo.cache.commit) return;
+    const { stdout } = await repo.git.run(["ls-tree", "-r", "-l", "-z", "--full-tree", repo.cache.commit]);
+    const candidates: Array<{ path: string; oid: string }> = [];
+    for (const record of stdout.toString().split("\0")) {
+      const tab = record.indexOf("\t");
+      if (tab < 0) continue;
+      const [mode, type, oid, size] = record.slice(0, tab).split(/\s+/);
+      // A pointer is "/annex/objects/" + a key + "\n": shorter blobs cannot be one, and keys stay short.
+      if (type !== "blob" || mode === "120000" || Number(size) < POINTER_PREFIX.length + 20 || Number(size) > 1024) continue;
+      const path = record.slice(tab + 1);
+      const entry = repo.cache.entries.get(path);
+      if (entry && !entry.ghost && entry.oid === oid) candidates.push({ path, oid: oid! });
+    }
+    if (candidates.length === 0) return;
+    const queued = new Set((await this.queue.list("down")).map((job) => job.key));
+    const reader = new BlobReader(repo.git);
+    const jobs: TransferJob[] = [];
+    try {
+      for (const { path, oid } of candidates) {
+        const blob = await reader.read(oid);
+        const key = blob ? parsePointer(blob) : undefined;
+        if (!key || queued.has(key)) continue;
+        if (await this.annex.local.has(key)) await repo.placeContent(path, key, this);
+        else jobs.push({ direction: "down", key, path });
+      }
+    } finally {
+      await reader.close();
+    }
+    await this.queue.add(jobs);
   }
 
   /** Downloads queued keys and puts them in place; returns how many are still waiting. */

@@ -15,6 +15,11 @@ export interface ContentSync {
   beforePush(commit: string): Promise<void>;
   /** After the folder moved: fetch wanted content whose pointer files were written. */
   afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void>;
+  /**
+   * On full rounds: queue what the folder still lacks, whatever happened before (a daemon killed between
+   * writing a pointer file and queueing its download must not leave the pointer there for good).
+   */
+  reconcile(repo: LocalRepo): Promise<void>;
 }
 
 /** A branch synced next to main that merges without conflicts (the git-annex branch: union merge). */
@@ -154,6 +159,8 @@ export class SyncEngine {
       const merged = sideHead ? await side.merge(sideHead, remoteSide) : remoteSide;
       if (merged !== sideHead && (await side.advance(merged, sideHead))) sideHead = merged;
     }
+
+    if (!paths) await this.options.content?.reconcile(this.repo);
 
     const local = this.repo.cache.commit;
     const updates: RefPush[] = [];

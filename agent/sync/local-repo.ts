@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readFile, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { MAX_POINTER_SIZE, type AnnexPort } from "./annex-port.ts";
@@ -56,6 +56,37 @@ export class LocalRepo {
     await mkdir(root, { recursive: true });
     await execFileAsync("git", ["init", "--quiet", "--initial-branch=main", root]);
     await mkdir(join(root, ".git", "cloudbridge"), { recursive: true });
+  }
+
+  /**
+   * Removes git lock files a process killed mid-operation left behind (`index.lock`, `refs/…/x.lock`,
+   * `packed-refs.lock`): while one exists every later git command on that file fails. Only call this
+   * when no other cloudbridge process works on the folder (the daemon holds the folder, see daemon.ts).
+   */
+  async removeStaleLocks(): Promise<string[]> {
+    const gitDir = this.git.gitDir;
+    const removed: string[] = [];
+    const visit = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) await visit(path);
+        else if (entry.name.endsWith(".lock")) {
+          await rm(path, { force: true });
+          removed.push(path.slice(gitDir.length + 1));
+        }
+      }
+    };
+    await visit(join(gitDir, "refs"));
+    await visit(this.stateDir);
+    await visit(join(gitDir, "annex", "cloudbridge"));
+    for (const name of ["packed-refs.lock", "index.lock", "HEAD.lock", "config.lock", "shallow.lock"]) {
+      if (await stat(join(gitDir, name)).catch(() => undefined)) {
+        await rm(join(gitDir, name), { force: true });
+        removed.push(name);
+      }
+    }
+    return removed;
   }
 
   async open(): Promise<this> {

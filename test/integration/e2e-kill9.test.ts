@@ -93,12 +93,22 @@ describe("kill -9 at random moments", () => {
       for (const name of (await files(dir)).sort()) out[name] = blobId(await readFile(join(dir, name)));
       return JSON.stringify(out);
     };
+    const diagnose = async (error: Error): Promise<never> => {
+      const [sa, sb] = (await Promise.all([snapshot(A), snapshot(B)])).map((j) => JSON.parse(j) as Record<string, string>);
+      const differ = [...new Set([...Object.keys(sa!), ...Object.keys(sb!)])].filter((k) => sa![k] !== sb![k]);
+      const trouble = daemons.flatMap((d) =>
+        d.events.filter((e) => e.level !== "info").map((e) => `${d.dir.slice(-1)}: ${JSON.stringify(e)}`),
+      );
+      throw new Error(
+        `${error.message}: heads ${head(A)} / ${head(B)}, files differing: ${differ.join(", ")}; warnings:\n${trouble.slice(-20).join("\n")}`,
+      );
+    };
     await waitUntil(
       async () => (head(A) === head(B) && (await snapshot(A)) === (await snapshot(B))) || undefined,
       "A and B to converge",
       120_000,
       300,
-    );
+    ).catch(diagnose);
     for (const dir of [A, B]) {
       execFileSync("git", ["fsck", "--no-progress"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } });
       assert.deepEqual(missingFrom(dir, versions), [], `every version written is reachable from ${dir}`);

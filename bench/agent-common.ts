@@ -1,0 +1,110 @@
+/**
+ * Shared by the agent benchmarks: `cloudbridge local` in its own process (as a real endpoint would be),
+ * an HTTP proxy in front of it that counts requests per AWS service (what an idle daemon would be billed
+ * for), and the CLI as child processes.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, request, type Server } from "node:http";
+import { fileURLToPath } from "node:url";
+
+export const MAIN = fileURLToPath(new URL("../agent/cli/main.ts", import.meta.url));
+
+export interface BenchCloud {
+  endpoint: string;
+  topicArn: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startCloudProcess(extra: string[] = []): Promise<BenchCloud> {
+  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "local", "--port", "0", "--json", ...extra], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const info = await new Promise<{ endpoint: string; topicArn: string; env: Record<string, string> }>((ok, fail) => {
+    let text = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      text += c.toString();
+      if (text.includes("\n")) ok(JSON.parse(text.split("\n")[0]!));
+    });
+    child.once("exit", (code) => fail(new Error(`cloudbridge local exited ${code}`)));
+  });
+  return { ...info, stop: () => stopChild(child, "SIGINT") };
+}
+
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    child.once("exit", () => done());
+    child.kill(signal);
+  });
+}
+
+/** Counts requests passing through to `target`, by service: S3, SQS (x-amz-target / Action), SNS. */
+export interface CountingProxy {
+  endpoint: string;
+  counts: Record<"s3" | "sqs" | "sns" | "other", number>;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export async function startCountingProxy(target: string): Promise<CountingProxy> {
+  const upstream = new URL(target);
+  const counts = { s3: 0, sqs: 0, sns: 0, other: 0 };
+  const server: Server = createServer((req, res) => {
+    const amzTarget = String(req.headers["x-amz-target"] ?? "");
+    const auth = String(req.headers.authorization ?? "");
+    if (amzTarget.startsWith("AmazonSQS") || auth.includes("/sqs/")) counts.sqs += 1;
+    else if (auth.includes("/sns/")) counts.sns += 1;
+    else if (auth.includes("/s3/")) counts.s3 += 1;
+    else counts.other += 1;
+    const forward = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    forward.on("error", () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    counts,
+    reset: () => Object.assign(counts, { s3: 0, sqs: 0, sns: 0, other: 0 }),
+    stop: () => new Promise((ok) => (server.closeAllConnections(), server.close(() => ok()))),
+  };
+}
+
+export function cloudbridge(args: string[], env: Record<string, string>, options: { quiet?: boolean } = {}): Promise<void> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", options.quiet ? "ignore" : "inherit", "inherit"],
+    });
+    child.once("exit", (code) => (code === 0 ? ok() : fail(new Error(`cloudbridge ${args.join(" ")} exited ${code}`))));
+  });
+}
+
+export function daemon(dir: string, env: Record<string, string>, flags: string[]): { child: ChildProcess; ready: Promise<void> } {
+  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "daemon", dir, "--json-log", ...flags], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const ready = new Promise<void>((ok, fail) => {
+    let text = "";
+    child.stderr!.on("data", (c: Buffer) => {
+      text += c.toString();
+      if (text.includes('"daemon.ready"')) ok();
+    });
+    child.once("exit", (code) => fail(new Error(`daemon exited ${code}: ${text}`)));
+  });
+  return { child, ready };
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
