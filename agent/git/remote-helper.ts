@@ -5,7 +5,7 @@ import { parseRemoteUrl } from "../../protocol/remote-url.ts";
 import { parseHeadFile } from "../../gitstore/ref-file.ts";
 import { gitText } from "../../gitstore/run-git.ts";
 import { agentIdFor } from "./agent-id.ts";
-import { readBucketRefs } from "./bucket-refs.ts";
+import { corruptSharedRef, readBucketRefs } from "./bucket-refs.ts";
 import { fetchObjects } from "./fetch.ts";
 import { push, type RefUpdate } from "./push.ts";
 import type { RepoContext } from "./repo-context.ts";
@@ -28,6 +28,7 @@ export async function runRemoteHelper(
   const location = parseRemoteUrl(url);
   const client = createS3Client();
   let verbosity = 1;
+  let dryRun = false;
   const ctx: RepoContext = {
     store: new S3ObjectStore(location.bucket, client),
     layout: new BucketLayout(location.prefix),
@@ -51,13 +52,14 @@ export async function runRemoteHelper(
       else if (line.startsWith("option ")) {
         const [, name, value] = line.split(" ");
         if (name === "verbosity") verbosity = Number(value);
-        output(name === "verbosity" || name === "progress" ? "ok\n" : "unsupported\n");
+        if (name === "dry-run") dryRun = value === "true";
+        output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
       } else if (line === "list" || line === "list for-push") output(await list(ctx, line === "list"));
       else if (line.startsWith("fetch ")) {
         const oids = (await batch(line)).map((command) => command.split(" ")[1]!);
         await fetchObjects(ctx, oids);
         output("\n");
-      } else if (line.startsWith("push ")) output(await pushBatch(ctx, await batch(line)));
+      } else if (line.startsWith("push ")) output(await pushBatch(ctx, await batch(line), dryRun));
       else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
     }
   } finally {
@@ -67,9 +69,8 @@ export async function runRemoteHelper(
 
 async function list(ctx: RepoContext, withHead: boolean): Promise<string> {
   const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
-  // Only shared refs are listed to git; a damaged synced ref of some agent does not block this one.
-  const corrupt = [...refs.corrupt].find(([ref]) => !ref.startsWith("refs/synced/"));
-  if (corrupt) throw corrupt[1];
+  const corrupt = corruptSharedRef(refs);
+  if (corrupt) throw corrupt;
   const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
   if (withHead) {
     const head = await ctx.store.get(ctx.layout.head(ctx.repo));
@@ -79,7 +80,7 @@ async function list(ctx: RepoContext, withHead: boolean): Promise<string> {
   return `${lines.join("")}\n`;
 }
 
-async function pushBatch(ctx: RepoContext, commands: string[]): Promise<string> {
+async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean): Promise<string> {
   const updates: RefUpdate[] = [];
   for (const command of commands) {
     const spec = command.slice("push ".length);
@@ -88,6 +89,8 @@ async function pushBatch(ctx: RepoContext, commands: string[]): Promise<string> 
     const oid = src === "" ? null : await gitText(["rev-parse", "--verify", src], { gitDir: ctx.gitDir });
     updates.push({ ref: dst, oid, onConflict: force ? "force" : "reject" });
   }
+  // git has already refused what `list for-push` shows is not a fast-forward; a dry run writes nothing.
+  if (dryRun) return `${updates.map((u) => `ok ${u.ref}\n`).join("")}\n`;
   try {
     const { results } = await push({ ...ctx, agent: await agentIdFor(ctx.gitDir), updates });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { client, xml, type Client, type Element } from "@xmpp/client";
 import { splitJid } from "../../protocol/jid.ts";
+import { chooseSaslMechanism } from "../../protocol/xmpp-sasl.ts";
 import type { XmppCredentials } from "./credentials.ts";
 
 /** Sends stanzas over one XMPP session; resolves once the server has taken every one of them. */
@@ -14,15 +15,11 @@ export class XmppAuthError extends Error {
   }
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "::1", "[::1]", "localhost"]);
-
 /**
  * One short session per invocation: connect, authenticate, send, confirm with a ping round trip (the
  * server answers it only after it has routed every stanza sent before it), close. A Lambda container is
  * frozen between invocations, so a session kept open would be dead by the next one anyway.
- *
- * SASL: PLAIN when the stream is encrypted (direct TLS or STARTTLS) or on loopback, because SCRAM-SHA-1
- * costs 1.4–2 s of CPU in JavaScript; otherwise SCRAM, so a password never crosses a network in clear.
+ * SASL as `chooseSaslMechanism` says.
  */
 export function xmppStanzaSender(options: {
   service: string;
@@ -40,13 +37,11 @@ export function xmppStanzaSender(options: {
       resource: `cloudbridge-notifier-${randomUUID().slice(0, 8)}`,
       timeout: options.timeoutMs,
       credentials: async (authenticate, mechanisms) => {
-        const plainAllowed = xmpp.isSecure() || LOOPBACK.has(host);
-        const mechanism = plainAllowed && mechanisms.includes("PLAIN") ? "PLAIN" : mechanisms.find((m) => m.startsWith("SCRAM-"));
+        const secure = xmpp.isSecure();
+        const mechanism = chooseSaslMechanism({ secure, host, offered: mechanisms });
         if (!mechanism) {
-          throw new XmppAuthError(
-            options.credentials.jid,
-            `the server offers ${mechanisms.join(", ") || "no mechanism"} on an unencrypted connection; use xmpps:// or enable STARTTLS`,
-          );
+          const where = secure ? "" : " on an unencrypted connection; use xmpps:// or enable STARTTLS on the server";
+          throw new XmppAuthError(options.credentials.jid, `the server offers ${mechanisms.join(", ") || "no mechanism"}${where}`);
         }
         await authenticate({ username: local, password: options.credentials.password }, mechanism);
       },
