@@ -1,6 +1,7 @@
 import { client, xml, type Client, type Element } from "@xmpp/client";
 import { changeFromXmppAttributes, XMPP_CHANGE_ELEMENT, XMPP_CHANGE_NAMESPACE } from "../../protocol/xmpp-change.ts";
 import type { ChangeMessage } from "../../protocol/change-message.ts";
+import { chooseSaslMechanism } from "../../protocol/xmpp-sasl.ts";
 import type { RemoteLocation } from "../../protocol/remote-url.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
@@ -8,8 +9,8 @@ import { isRelevant, type ChangeListener } from "./listener.ts";
  * A persistent XMPP connection (@xmpp/client, which reconnects by itself) that hears the change
  * function's headlines: `<message type="headline"><changed xmlns="urn:cloudbridge:1" …/></message>`.
  * The agent logs in with its own account and a resource of its own id, and sends presence so messages
- * to the bare JID reach it. PLAIN is preferred when offered (over TLS, or loopback): SCRAM costs 1.4–2 s
- * of CPU in JavaScript per login. Coming back online is itself a hint, since messages sent while the
+ * to the bare JID reach it. The login mechanism is protocol/xmpp-sasl.ts's choice: PLAIN over TLS or on
+ * loopback (SCRAM costs 1.4–2 s of CPU in JavaScript per login), SCRAM otherwise. Coming back online is itself a hint, since messages sent while the
  * connection was down are lost.
  */
 export interface XmppListenerOptions {
@@ -41,8 +42,19 @@ export class XmppListener implements ChangeListener {
       service: this.options.service,
       domain,
       resource: `cloudbridge-${this.options.agent}`,
-      credentials: (authenticate, mechanisms) =>
-        authenticate({ username, password: this.options.password }, mechanisms.includes("PLAIN") ? "PLAIN" : mechanisms[0]!),
+      credentials: (authenticate, mechanisms) => {
+        const mechanism = chooseSaslMechanism({
+          secure: xmpp.isSecure(),
+          host: new URL(this.options.service).hostname,
+          offered: mechanisms,
+        });
+        if (!mechanism) {
+          return Promise.reject(
+            new Error(`the XMPP server offers no login this agent accepts (${mechanisms.join(", ")}): use TLS (xmpps://) or SCRAM-SHA-1`),
+          );
+        }
+        return authenticate({ username, password: this.options.password }, mechanism);
+      },
     });
     this.xmpp = xmpp;
     let first = true;
