@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
@@ -92,6 +92,24 @@ export class LocalStore {
       await rm(tmp, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * Copies the content of `key` to `dest` (a work-tree file), atomically: a temporary file in the same
+   * directory renamed over `dest`. False when the content is not here.
+   */
+  async materialize(key: string, dest: string, mode = 0o644): Promise<boolean> {
+    if (!(await this.has(key))) return false;
+    const tmp = join(dirname(dest), `.${basename(dest)}.cloudbridge-${process.pid}.tmp`);
+    try {
+      await copyFile(this.objectPath(key), tmp);
+      await chmod(tmp, mode);
+      await rename(tmp, dest);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    return true;
   }
 
   /** Removes the content (git-annex's dirs may be write-protected: open them up first). */

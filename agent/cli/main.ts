@@ -1,5 +1,9 @@
 import { Command, CommanderError } from "commander";
+import { dropCommand } from "./commands/drop.ts";
+import { fsckCommand } from "./commands/fsck.ts";
+import { getCommand } from "./commands/get.ts";
 import { localCommand } from "./commands/local.ts";
+import { whereisCommand } from "./commands/whereis.ts";
 import { CliError, exitCodeFor, reportError } from "./errors.ts";
 
 /**
@@ -13,7 +17,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const register of [localCommand]) register(program);
+  for (const register of [localCommand, getCommand, dropCommand, whereisCommand, fsckCommand]) register(program);
   return program;
 }
 
