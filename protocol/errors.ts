@@ -12,7 +12,8 @@ export type ProtocolErrorCode =
   | "invalid-key"
   | "invalid-message"
   | "invalid-event"
-  | "invalid-jid";
+  | "invalid-jid"
+  | "invalid-remote-url";
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;
