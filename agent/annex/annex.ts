@@ -99,7 +99,10 @@ export class Annex {
       });
     } finally {
       // What made it up is recorded even when a later file failed.
-      await this.record([...results.keys()].map((key) => ({ key, uuid: this.cloudUuid, present: true })), "upload to cloud");
+      await this.record(
+        [...results.keys()].map((key) => ({ key, uuid: this.cloudUuid, present: true })),
+        "upload to cloud",
+      );
     }
     return results;
   }
@@ -117,7 +120,10 @@ export class Annex {
         });
       });
     } finally {
-      await this.record([...results.keys()].map((key) => ({ key, uuid: this.uuid, present: true })), "get from cloud");
+      await this.record(
+        [...results.keys()].map((key) => ({ key, uuid: this.uuid, present: true })),
+        "get from cloud",
+      );
     }
     return results;
   }
@@ -241,7 +247,11 @@ function progressFor(options: BatchOptions, item: KeyTransfer): Pick<TransferOpt
   return perFile ? { onProgress: (done, total) => perFile(item, done, total) } : {};
 }
 
-async function settle<T extends UploadResult | DownloadResult>(options: BatchOptions, item: KeyTransfer, work: () => Promise<T>): Promise<void> {
+async function settle<T extends UploadResult | DownloadResult>(
+  options: BatchOptions,
+  item: KeyTransfer,
+  work: () => Promise<T>,
+): Promise<void> {
   try {
     const result = await work();
     options.onFileDone?.(item, { result });

@@ -24,7 +24,9 @@ export async function annexedFiles(gitDir: string, workTree: string, paths: read
       return { mode, oid, path };
     });
   if (entries.length === 0) return [];
-  const sizes = (await git(gitDir, ["cat-file", "--batch-check=%(objectname) %(objectsize)"], { input: entries.map((e) => `${e.oid}\n`).join("") }))
+  const sizes = (
+    await git(gitDir, ["cat-file", "--batch-check=%(objectname) %(objectsize)"], { input: entries.map((e) => `${e.oid}\n`).join("") })
+  )
     .split("\n")
     .filter(Boolean)
     .map((line) => Number(line.split(" ")[1]));

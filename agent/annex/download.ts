@@ -4,12 +4,14 @@ import { mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
 import { verifyFile, keyCheck } from "./content-hash.ts";
+import { GcPacer } from "./gc-pacer.ts";
 import type { LocalStore } from "./local-store.ts";
 import { withRetry } from "./retry.ts";
 import { readState, removeState, writeState } from "./transfer-state.ts";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MULTIPART_THRESHOLD,
+  DEFAULT_RANGE_SIZE,
   partSizeFor,
   runBounded,
   type CloudContent,
@@ -118,12 +120,14 @@ async function streamWhole(
   const object = await cloud.store.getStream(bucketKey);
   if (!object) throw new ContentNotInCloudError(bucketKey.split("/").pop()!, bucketKey);
   const hash = createHash(algorithm);
+  const pacer = new GcPacer();
   let done = 0;
   await pipeline(
     object.stream,
     new Transform({
       transform(chunk: Buffer, _encoding, next) {
         hash.update(chunk);
+        pacer.add(chunk.length);
         done += chunk.length;
         options.onProgress?.(done, size);
         next(null, chunk);
@@ -146,7 +150,7 @@ async function downloadRanges(
   fresh: boolean,
   options: TransferOptions,
 ): Promise<boolean> {
-  const rangeSize = partSizeFor(size, options.partSize);
+  const rangeSize = partSizeFor(size, options.partSize ?? DEFAULT_RANGE_SIZE);
   let record = fresh ? undefined : await readState(recordPath, isRangeRecord);
   const tmpSize = await stat(tmp).then(
     (s) => s.size,
@@ -165,6 +169,7 @@ async function downloadRanges(
   const finished = new Set(current.done);
   let bytesDone = current.done.reduce((sum, i) => sum + Math.min(rangeSize, size - i * rangeSize), 0);
   let saving = Promise.resolve();
+  const pacer = new GcPacer();
   const file = await open(tmp, "r+");
   try {
     const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
@@ -176,7 +181,7 @@ async function downloadRanges(
         if (!object) throw new ContentNotInCloudError(bucketKey.split("/").pop()!, bucketKey);
         if (object.etag && object.etag !== etag)
           throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
-        const written = await writeAt(file, object.stream, start, end, options.signal);
+        const written = await writeAt(file, object.stream, start, end, pacer, options.signal);
         if (written !== end - start + 1)
           throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
       }, retry(options));
@@ -192,11 +197,19 @@ async function downloadRanges(
   return resumed;
 }
 
-async function writeAt(file: FileHandle, stream: Readable, start: number, end: number, signal?: AbortSignal): Promise<number> {
+async function writeAt(
+  file: FileHandle,
+  stream: Readable,
+  start: number,
+  end: number,
+  pacer: GcPacer,
+  signal?: AbortSignal,
+): Promise<number> {
   let position = start;
   for await (const chunk of stream) {
     if (signal?.aborted) throw signal.reason;
     const buffer = chunk as Buffer;
+    pacer.add(buffer.length);
     if (position + buffer.length > end + 1) throw new Error("the store sent more bytes than the range asked for");
     let offset = 0;
     while (offset < buffer.length) {

@@ -10,6 +10,7 @@ import { readState, removeState, writeState } from "./transfer-state.ts";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MULTIPART_THRESHOLD,
+  DEFAULT_PART_SIZE,
   partSizeFor,
   runBounded,
   type CloudContent,
@@ -114,7 +115,7 @@ async function multipartUpload(
   options: TransferOptions,
 ): Promise<UploadResult> {
   const check = keyCheck(key);
-  const partSize = partSizeFor(size, options.partSize);
+  const partSize = partSizeFor(size, options.partSize ?? DEFAULT_PART_SIZE);
   let record = await readState(recordPath, isUploadRecord);
   if (record && (record.size !== size || record.partSize !== partSize || record.bucketKey !== bucketKey)) {
     await cloud.store.abortMultipartUpload(record.bucketKey, record.uploadId).catch(() => {});
@@ -136,12 +137,14 @@ async function multipartUpload(
     function* parts() {
       for (let n = 1; n <= partCount; n++) yield n;
     }
+    // Part buffers are reused (one per part in flight), so a large upload leaves no garbage behind.
+    const pool: Buffer[] = [];
     let nextToRead = 1;
     const readQueue: Array<() => void> = [];
     const readPart = async (n: number): Promise<Buffer> => {
       while (n !== nextToRead) await new Promise<void>((resolve) => readQueue.push(resolve));
       const length = Math.min(partSize, size - (n - 1) * partSize);
-      const buffer = Buffer.allocUnsafe(length);
+      const buffer = (pool.pop() ?? Buffer.allocUnsafe(partSize)).subarray(0, length);
       let offset = 0;
       while (offset < length) {
         const { bytesRead } = await file.read(buffer, offset, length - offset, (n - 1) * partSize + offset);
@@ -169,6 +172,7 @@ async function multipartUpload(
       }
       done += buffer.length;
       options.onProgress?.(done, size);
+      pool.push(Buffer.from(buffer.buffer, buffer.byteOffset, partSize));
     });
   } finally {
     await file.close();

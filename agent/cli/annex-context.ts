@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { isAbsolute, join, resolve } from "node:path";
 import { promisify } from "node:util";
+import type { MultipartStore, ObjectStore } from "../../objectstore/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
 import { assertAgentId } from "../../protocol/names.ts";
@@ -25,11 +26,26 @@ export interface AnnexContext {
   receive(): Promise<void>;
 }
 
-export async function openAnnexContext(cwd = process.cwd()): Promise<AnnexContext> {
+export interface OpenOptions {
+  cwd?: string;
+  /** Wraps the bucket store (tests inject delays and faults this way). */
+  wrapStore?: (store: S3ObjectStore) => ObjectStore & MultipartStore;
+}
+
+export async function openAnnexContext(options: OpenOptions = {}): Promise<AnnexContext> {
+  const cwd = options.cwd ?? process.cwd();
   const { gitDir, workTree } = await discoverRepository(cwd);
   const config = async (name: string) => (await git(gitDir, ["config", "--get", name]).catch(() => "")).trim() || undefined;
   const [bucket, repo, uuid, prefix, endpoint, region, cached] = await Promise.all(
-    ["cloudbridge.bucket", "cloudbridge.repo", "annex.uuid", "cloudbridge.prefix", "cloudbridge.endpoint", "cloudbridge.region", "cloudbridge.cloudUuid"].map(config),
+    [
+      "cloudbridge.bucket",
+      "cloudbridge.repo",
+      "annex.uuid",
+      "cloudbridge.prefix",
+      "cloudbridge.endpoint",
+      "cloudbridge.region",
+      "cloudbridge.cloudUuid",
+    ].map(config),
   );
   if (!bucket || !repo || !uuid) {
     throw new CliError(
@@ -37,7 +53,8 @@ export async function openAnnexContext(cwd = process.cwd()): Promise<AnnexContex
       2,
     );
   }
-  const store = new S3ObjectStore(bucket, createS3Client({ ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) }));
+  const s3 = new S3ObjectStore(bucket, createS3Client({ ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) }));
+  const store = options.wrapStore ? options.wrapStore(s3) : s3;
   const layout = new BucketLayout(prefix);
   const cloud = { store, layout, repo };
   const cloudUuid = cached ?? (await ensureCloudUuid(cloud));
@@ -70,13 +87,21 @@ export interface Target {
  * The annexed files among the paths the user typed (relative to the current directory; none = the whole
  * work tree), plus any keys given with --key. A path that names no annexed file is an error.
  */
-export async function resolveTargets(context: AnnexContext, paths: readonly string[], keys: readonly string[] = [], cwd = process.cwd()): Promise<Target[]> {
+export async function resolveTargets(
+  context: AnnexContext,
+  paths: readonly string[],
+  keys: readonly string[] = [],
+  cwd = process.cwd(),
+): Promise<Target[]> {
   const targets: Target[] = keys.map((key) => ({ key: assertAnnexKey(key) }));
   if (paths.length > 0 || keys.length === 0) {
     const specs = paths.map((p) => (isAbsolute(p) ? p : resolve(cwd, p)));
     const files = await annexedFiles(context.gitDir, context.workTree, specs);
     if (paths.length > 0 && files.length === 0) {
-      throw new CliError(`No annexed file matches ${paths.map((p) => JSON.stringify(p)).join(", ")} (only files committed as git-annex pointers are).`, 1);
+      throw new CliError(
+        `No annexed file matches ${paths.map((p) => JSON.stringify(p)).join(", ")} (only files committed as git-annex pointers are).`,
+        1,
+      );
     }
     targets.push(...files.map((f) => ({ key: f.key, path: f.path, mode: f.mode })));
   }

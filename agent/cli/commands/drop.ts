@@ -42,7 +42,8 @@ export function dropCommand(program: Command): void {
         }
         if (!options.from) await unpopulate(context, target);
         const where = options.from ? "from cloud " : "";
-        if (options.json) process.stdout.write(jsonLine("drop", target, { success: true, dropped: outcome.dropped, from: options.from ?? "here" }));
+        if (options.json)
+          process.stdout.write(jsonLine("drop", target, { success: true, dropped: outcome.dropped, from: options.from ?? "here" }));
         else process.stdout.write(`drop ${where}${label}: ${outcome.dropped ? "ok" : "ok (was not there)"}\n`);
       }
       if (refused > 0) throw new CliError(`${refused} of ${targets.length} file(s) were not dropped.`);

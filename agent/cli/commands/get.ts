@@ -34,7 +34,8 @@ export function getCommand(program: Command): void {
                   progress.finish(label, `get ${label}: failed: ${message}`);
                 } else {
                   const result = outcome.result as { downloaded: boolean; size: number };
-                  if (options.json) process.stdout.write(jsonLine("get", target, { success: true, downloaded: result.downloaded, size: result.size }));
+                  if (options.json)
+                    process.stdout.write(jsonLine("get", target, { success: true, downloaded: result.downloaded, size: result.size }));
                   progress.finish(label, `get ${label}: ${result.downloaded ? `ok (${formatBytes(result.size)})` : "ok (already here)"}`);
                 }
               }

@@ -20,7 +20,8 @@ export function whereisCommand(program: Command): void {
         }
         // git-annex's layout: "whereis FILE (N copies)", one "<uuid> -- <description>" line per copy.
         const lines = [`whereis ${target.path ?? target.key} (${locations.length} cop${locations.length === 1 ? "y" : "ies"})`];
-        for (const l of locations) lines.push(`  \t${l.uuid} -- ${l.description || "(no description)"}${l.here ? " [here]" : ""}${l.cloud ? " [cloud]" : ""}`);
+        for (const l of locations)
+          lines.push(`  \t${l.uuid} -- ${l.description || "(no description)"}${l.here ? " [here]" : ""}${l.cloud ? " [cloud]" : ""}`);
         process.stdout.write(`${lines.join("\n")}\n`);
       }
     });
