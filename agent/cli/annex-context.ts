@@ -58,7 +58,8 @@ export async function openAnnexContext(options: OpenOptions = {}): Promise<Annex
   const layout = new BucketLayout(prefix);
   const cloud = { store, layout, repo };
   const cloudUuid = cached ?? (await ensureCloudUuid(cloud));
-  if (!cached) await git(gitDir, ["config", "cloudbridge.cloudUuid", cloudUuid]);
+  // A cache only: another process may hold .git/config this instant.
+  if (!cached) await git(gitDir, ["config", "cloudbridge.cloudUuid", cloudUuid]).catch(() => {});
   const ctx: AnnexBranchContext = { store, layout, repo, gitDir, agent: assertAgentId(uuid) };
   const annex = new Annex({ gitDir, uuid, cloud, cloudUuid, publish: () => publishAnnexBranch(ctx) });
   return { annex, gitDir, workTree, receive: () => receiveAnnexBranch(ctx) };

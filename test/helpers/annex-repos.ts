@@ -62,6 +62,7 @@ export async function makeAgentRepo(dir: string, test: TestCloud, repo: string, 
   }
   const cloud = cloudContent(test, repo);
   const cloudUuid = await ensureCloudUuid(cloud);
+  run(dir, "git", ["config", "cloudbridge.cloudUuid", cloudUuid]);
   const branch = new AnnexBranch(gitDir);
   await recordRepository(branch, uuid, name);
   await recordCloudRemote(branch, cloudUuid, {

@@ -37,7 +37,7 @@ function slow(store: S3ObjectStore): ObjectStore & MultipartStore {
 
 const context = await openAnnexContext({ cwd: workTree, wrapStore: slow });
 const { annex } = context;
-let output: Record<string, unknown> = {};
+let output: Record<string, unknown>;
 if (command === "add") {
   const file = join(workTree, arg);
   const key = await annex.add(file);

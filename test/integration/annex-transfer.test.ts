@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { CorruptObjectError } from "../../agent/annex/download.ts";
 import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
 import { makeAgentRepo, type AgentRepo } from "../helpers/annex-repos.ts";
