@@ -1,8 +1,12 @@
-import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { PreconditionFailed, type ObjectStore } from "../objectstore/object-store.ts";
 import type { BucketLayout } from "../protocol/layout.ts";
 import { updateObject } from "./conditional-update.ts";
+import { GitStoreError } from "./errors.ts";
+import { checkIndexMatchesPack, parsePackIndex, verifyPackFile } from "./pack-format.ts";
 import type { PackFiles } from "./engine.ts";
 import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
 
@@ -12,11 +16,14 @@ import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
  * pack is listed in objects/info/packs, so no reader ever sees a listed pack it cannot use.
  */
 export async function uploadPack(store: ObjectStore, layout: BucketLayout, repo: string, pack: PackFiles): Promise<void> {
-  await createOnce(() =>
-    store.upload(layout.pack(repo, `${pack.name}.pack`), createReadStream(pack.packPath), {
-      ifNoneMatch: "*",
-      contentType: "application/x-git-packed-objects",
-    }),
+  const packOptions = { ifNoneMatch: "*" as const, contentType: "application/x-git-packed-objects" };
+  const packKey = layout.pack(repo, `${pack.name}.pack`);
+  // Small packs (nearly every push) go up in one PUT; large ones stream in parts, never whole in memory.
+  const { size } = await stat(pack.packPath);
+  await createOnce(async () =>
+    size <= SINGLE_PUT_LIMIT
+      ? store.put(packKey, await readFile(pack.packPath), packOptions)
+      : store.upload(packKey, createReadStream(pack.packPath), packOptions),
   );
   await createOnce(async () =>
     store.put(layout.pack(repo, `${pack.name}.idx`), await readFile(pack.idxPath), {
@@ -25,6 +32,8 @@ export async function uploadPack(store: ObjectStore, layout: BucketLayout, repo:
     }),
   );
 }
+
+const SINGLE_PUT_LIMIT = 8 * 1024 * 1024;
 
 async function createOnce(write: () => Promise<unknown>): Promise<void> {
   try {
@@ -55,4 +64,38 @@ export async function editInfoPacks(
     for (const name of edit.add ?? []) if (!kept.includes(name)) kept.push(name);
     return writeInfoPacks(kept);
   });
+}
+
+/**
+ * Downloads pack `name` into `dir` (as `<name>.pack`, streamed) and checks it against its name and the
+ * bucket's index before anything else reads it: the trailing checksum must equal the name, the index
+ * must name this pack and count as many objects. The bucket's index itself is not kept: the engine
+ * writes its own from the pack. Returns the bytes downloaded.
+ */
+export async function downloadPack(store: ObjectStore, layout: BucketLayout, repo: string, name: string, dir: string): Promise<number> {
+  const where = layout.repoRoot(repo);
+  const idx = await store.get(layout.pack(repo, `${name}.idx`));
+  if (!idx || idx === "not-modified") {
+    throw new GitStoreError(
+      "missing-idx",
+      `The pack ${name} in ${where} has no index (${name}.idx is missing), so plain git cannot read it either. ` +
+        "Nothing was changed locally. Push again from a machine that has these commits, or run `cloudbridge compact`.",
+    );
+  }
+  const packPath = join(dir, `${name}.pack`);
+  const stream = await store.getStream(layout.pack(repo, `${name}.pack`));
+  if (!stream) {
+    throw new GitStoreError(
+      "missing-pack",
+      `The pack ${name} is listed in ${where}objects/info/packs but is not in the bucket. Nothing was changed locally; ` +
+        "if compaction just ran, fetch again.",
+    );
+  }
+  await pipeline(stream.stream, createWriteStream(packPath));
+  const pack = await verifyPackFile(packPath, name);
+  if (pack.name !== name) {
+    throw new GitStoreError("corrupt-pack", `The pack ${name} in the bucket has the content of ${pack.name}: it was altered or replaced.`);
+  }
+  checkIndexMatchesPack(parsePackIndex(idx.body, `${name}.idx`), pack, name);
+  return idx.body.length + (await stat(packPath)).size;
 }

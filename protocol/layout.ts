@@ -65,6 +65,11 @@ export class BucketLayout {
     return `${this.repoRoot(repo)}objects/info/packs`;
   }
 
+  /** cloudbridge's list of packs retired by compaction, deleted after a grace period (gitstore/retired-packs.ts). */
+  retiredPacks(repo: string): string {
+    return `${this.repoRoot(repo)}objects/info/cloudbridge-retired-packs`;
+  }
+
   infoRefs(repo: string): string {
     return `${this.repoRoot(repo)}info/refs`;
   }
@@ -114,6 +119,7 @@ export class BucketLayout {
       if (path === "HEAD") return { kind: "head", repo };
       if (path === "objects/info/packs") return { kind: "info-packs", repo };
       if (path === "info/refs") return { kind: "info-refs", repo };
+      if (path === "objects/info/cloudbridge-retired-packs") return { kind: "retired-packs", repo };
       if (path.startsWith("objects/pack/")) {
         const file = path.slice("objects/pack/".length);
         if (!PACK_NAME.test(file)) badKey("not a pack or idx file name");
@@ -152,6 +158,7 @@ export type ParsedKey =
   | { kind: "pack"; repo: string; file: string }
   | { kind: "info-packs"; repo: string }
   | { kind: "info-refs"; repo: string }
+  | { kind: "retired-packs"; repo: string }
   | { kind: "annex-object"; repo: string; key: string }
   | { kind: "annex-uuid"; repo: string }
   | { kind: "agent"; repo: string; agent: string }

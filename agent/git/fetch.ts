@@ -1,12 +1,9 @@
-import { createWriteStream } from "node:fs";
 import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { readInfoPacks } from "../../gitstore/bucket-packs.ts";
+import { downloadPack, readInfoPacks } from "../../gitstore/bucket-packs.ts";
 import { GitStoreError } from "../../gitstore/errors.ts";
 import { mapLimit } from "../../gitstore/map-limit.ts";
 import { presentObjects } from "../../gitstore/native-engine.ts";
-import { checkIndexMatchesPack, parsePackIndex, verifyPackFile } from "../../gitstore/pack-format.ts";
 import { bucketTips, readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
 import { readLocalRefs, updateLocalRefs } from "./local-refs.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
@@ -53,7 +50,11 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
   const quarantine = await mkdtemp(join(objectsDir, "tmp_objdir-cloudbridge-"));
   try {
     await mkdir(join(quarantine, "pack"));
-    const sizes = await mapLimit(names, 4, (name) => downloadPack(ctx, name, quarantine));
+    const sizes = await mapLimit(names, 4, async (name) => {
+      const size = await downloadPack(ctx.store, ctx.layout, ctx.repo, name, join(quarantine, "pack"));
+      ctx.log?.(`fetched ${name} (${size} bytes)`);
+      return size;
+    });
     for (const name of names) {
       const indexed = await engine.indexPack(ctx.gitDir, join(quarantine, "pack", `${name}.pack`));
       if (indexed.name !== name) throw new GitStoreError("corrupt-pack", `The pack ${name} is named after another checksum.`);
@@ -69,37 +70,6 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
   } finally {
     await rm(quarantine, { recursive: true, force: true });
   }
-}
-
-/** Downloads one pack and its index from the bucket, checking both before git sees them. */
-async function downloadPack(ctx: RepoContext, name: string, quarantine: string): Promise<number> {
-  const where = ctx.layout.repoRoot(ctx.repo);
-  const idxKey = ctx.layout.pack(ctx.repo, `${name}.idx`);
-  const idx = await ctx.store.get(idxKey);
-  if (!idx || idx === "not-modified") {
-    throw new GitStoreError(
-      "missing-idx",
-      `The pack ${name} in ${where} has no index (${name}.idx is missing), so plain git cannot read it either. ` +
-        "Nothing was changed locally. Push again from a machine that has these commits, or run `cloudbridge compact`.",
-    );
-  }
-  const packPath = join(quarantine, "pack", `${name}.pack`);
-  const stream = await ctx.store.getStream(ctx.layout.pack(ctx.repo, `${name}.pack`));
-  if (!stream) {
-    throw new GitStoreError(
-      "missing-pack",
-      `The pack ${name} is listed in ${where}objects/info/packs but is not in the bucket. Nothing was changed locally; ` +
-        "if compaction just ran, fetch again.",
-    );
-  }
-  await pipeline(stream.stream, createWriteStream(packPath));
-  const pack = await verifyPackFile(packPath, name);
-  if (pack.name !== name) {
-    throw new GitStoreError("corrupt-pack", `The pack ${name} in the bucket has the content of ${pack.name}: it was altered or truncated.`);
-  }
-  checkIndexMatchesPack(parsePackIndex(idx.body, `${name}.idx`), pack, name);
-  ctx.log?.(`fetched ${name} (${pack.objectCount} objects)`);
-  return idx.body.length + (await stat(packPath)).size;
 }
 
 export interface FetchResult extends ObjectsFetched {

@@ -102,3 +102,17 @@ describe("git formats in the bucket", () => {
     }
   });
 });
+
+describe("the retired-packs list", () => {
+  it("round trips names and times, with a header for a person reading it, and refuses bad lines", async () => {
+    const { parseRetiredPacks, writeRetiredPacks } = await import("../../../gitstore/retired-packs.ts");
+    const retired = new Map([[`pack-${"c".repeat(40)}`, new Date("2026-11-22T00:00:00.000Z")]]);
+    const text = writeRetiredPacks(retired);
+    assert.match(text, /^# Packs retired by cloudbridge compaction/);
+    assert.deepEqual(parseRetiredPacks(text, "k"), retired);
+    assert.deepEqual(parseRetiredPacks(writeRetiredPacks(new Map()), "k"), new Map());
+    for (const bad of ["pack-x 2026-01-01T00:00:00Z\n", `pack-${"c".repeat(40)} yesterday\n`, `pack-${"c".repeat(40)}\n`]) {
+      assert.throws(() => parseRetiredPacks(bad, "k"), GitStoreError);
+    }
+  });
+});

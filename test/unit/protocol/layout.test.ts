@@ -64,6 +64,7 @@ describe("bucket layout: parsing keys", () => {
     assert.deepEqual(layout.parse(layout.pack("demo", PACK)), { kind: "pack", repo: "demo", file: PACK });
     assert.deepEqual(layout.parse(layout.infoPacks("demo")), { kind: "info-packs", repo: "demo" });
     assert.deepEqual(layout.parse(layout.infoRefs("demo")), { kind: "info-refs", repo: "demo" });
+    assert.deepEqual(layout.parse(layout.retiredPacks("demo")), { kind: "retired-packs", repo: "demo" });
     assert.deepEqual(layout.parse(layout.annexObject("demo", KEY)), { kind: "annex-object", repo: "demo", key: KEY });
     assert.deepEqual(layout.parse(layout.annexUuid("demo")), { kind: "annex-uuid", repo: "demo" });
     assert.deepEqual(layout.parse(layout.agent("demo", AGENT)), { kind: "agent", repo: "demo", agent: AGENT });

@@ -1,0 +1,76 @@
+import type { Command } from "commander";
+import { createS3Client, S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { parseRemoteUrl, type RemoteLocation } from "../../../protocol/remote-url.ts";
+import { compactRepository, DEFAULT_GRACE_MS } from "../../../gitstore/compaction.ts";
+import { IsomorphicGitEngine } from "../../../gitstore/isomorphic-engine.ts";
+import { NativeGitEngine } from "../../../gitstore/native-engine.ts";
+import { runGit } from "../../../gitstore/run-git.ts";
+import { CliError } from "../errors.ts";
+
+interface CompactOptions {
+  grace: string;
+  minPacks: string;
+  engine: string;
+  json?: boolean;
+}
+
+export function compactCommand(program: Command): void {
+  program
+    .command("compact")
+    .description("Merge a repository's packs in the bucket into one; retired packs are deleted on a later run, after the grace period.")
+    .argument("[url]", "cloudbridge::s3://<bucket>[/<prefix>]/<repo> (default: cloudbridge.bucket/prefix/repo of the git repository here)")
+    .option("--grace <minutes>", "keep retired packs readable this long before deleting them", String(DEFAULT_GRACE_MS / 60_000))
+    .option("--min-packs <n>", "merge only when at least this many packs are listed", "2")
+    .option("--engine <engine>", "git engine: native (git binary) or isomorphic (isomorphic-git, as in Lambda)", "native")
+    .option("--json", "print the report as one JSON line")
+    .action(async (url: string | undefined, options: CompactOptions) => {
+      const graceMinutes = Number(options.grace);
+      const minPacks = Number(options.minPacks);
+      if (!Number.isFinite(graceMinutes) || graceMinutes < 0)
+        throw new CliError(`--grace ${JSON.stringify(options.grace)} is not a number of minutes.`, 2);
+      if (!Number.isInteger(minPacks) || minPacks < 2)
+        throw new CliError(`--min-packs ${JSON.stringify(options.minPacks)} must be a whole number ≥ 2.`, 2);
+      if (options.engine !== "native" && options.engine !== "isomorphic") {
+        throw new CliError(`--engine ${JSON.stringify(options.engine)}: use "native" or "isomorphic".`, 2);
+      }
+      const location = url ? parseRemoteUrl(url) : await locationFromGitConfig();
+      const client = createS3Client();
+      try {
+        const report = await compactRepository({
+          store: new S3ObjectStore(location.bucket, client),
+          layout: new BucketLayout(location.prefix),
+          repo: location.repo,
+          engine: options.engine === "native" ? new NativeGitEngine() : new IsomorphicGitEngine(),
+          graceMs: graceMinutes * 60_000,
+          minPacks,
+        });
+        if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        else {
+          const where = `s3://${location.bucket}/${location.prefix}repos/${location.repo}.git`;
+          process.stdout.write(
+            `${where}: ${report.published ? `merged ${report.merged.length} packs into ${report.published} (${report.objectCount} objects)` : "nothing to merge"}; ` +
+              `retired ${report.retired.length}, deleted ${report.deleted.length} after the grace period.\n`,
+          );
+        }
+      } finally {
+        client.destroy();
+      }
+    });
+}
+
+async function locationFromGitConfig(): Promise<RemoteLocation> {
+  const read = async (key: string) => {
+    const run = await runGit(["config", "--get", key], { allowFailure: true });
+    return run.code === 0 ? run.stdout.toString().trim() : undefined;
+  };
+  const [bucket, prefix, repo] = await Promise.all([read("cloudbridge.bucket"), read("cloudbridge.prefix"), read("cloudbridge.repo")]);
+  if (!bucket || !repo) {
+    throw new CliError(
+      "Which repository? Give its URL (cloudbridge compact cloudbridge::s3://<bucket>/<repo>) or run this inside a repository " +
+        "with cloudbridge.bucket and cloudbridge.repo set in its git config.",
+      2,
+    );
+  }
+  return parseRemoteUrl(`s3://${bucket}/${prefix ? `${prefix.replace(/\/+$/, "")}/` : ""}${repo}`);
+}

@@ -1,0 +1,173 @@
+import { CfnOutput, Duration, Size, Stack, Validations, type StackProps } from "aws-cdk-lib";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import * as s3n from "aws-cdk-lib/aws-s3-notifications";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
+import type { Construct } from "constructs";
+import { BucketLayout } from "../protocol/layout.ts";
+import { agentOutputKeys, STACK_OUTPUT } from "../protocol/stack-outputs.ts";
+import { AgentAccess } from "./agent-access.ts";
+import { CloudbridgeBucket } from "./bucket.ts";
+import type { CloudbridgeConfig } from "./config.ts";
+import { CloudbridgeFunction } from "./lambda-function.ts";
+import { acknowledgePrefixWildcards } from "./nag.ts";
+import { XmppNotifier } from "./xmpp-notifier.ts";
+
+export interface CloudbridgeStackProps extends StackProps {
+  readonly config: CloudbridgeConfig;
+}
+
+/**
+ * Everything cloudbridge needs in the user's account: the bucket, the change topic with the change
+ * function behind the bucket's events, one queue and one key per agent, the optional XMPP notifier, and
+ * the compaction function. Outputs carry what `cloudbridge init --stack <name>` needs (protocol/stack-outputs.ts).
+ */
+export class CloudbridgeStack extends Stack {
+  readonly bucket: s3.Bucket;
+  readonly topic: sns.Topic;
+  readonly agents: Map<string, AgentAccess>;
+
+  constructor(scope: Construct, id: string, props: CloudbridgeStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const layout = new BucketLayout(config.prefix);
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+
+    const storage = new CloudbridgeBucket(this, "Bucket", config);
+    this.bucket = storage.bucket;
+
+    this.topic = new sns.Topic(this, "ChangeTopic", {
+      displayName: "cloudbridge changes",
+      enforceSSL: true,
+      // The AWS-managed SNS key: encrypted at rest with no key to pay for; its key policy lets this
+      // account's principals use it through SNS, which is all the publisher needs.
+      masterKey: kms.Alias.fromAliasName(this, "SnsKey", "alias/aws/sns"),
+    });
+    for (const email of config.notifications.emails) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    for (const url of config.notifications.https)
+      this.topic.addSubscription(new subscriptions.UrlSubscription(url, { protocol: sns.SubscriptionProtocol.HTTPS }));
+
+    // S3 event → change function → one SNS message per ref or content change.
+    const change = new CloudbridgeFunction(this, "ChangeFanout", {
+      entry: "functions/change-fanout/handler.ts",
+      description: "cloudbridge: bucket events under repos/ and annex/ → change messages on the change topic",
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      logRetention,
+      environment: {
+        CHANGE_TOPIC_ARN: this.topic.topicArn,
+        BUCKET_PREFIX: layout.prefix,
+        POWERTOOLS_SERVICE_NAME: "cloudbridge-change-fanout",
+      },
+    });
+    this.topic.grantPublish(change.role);
+    for (const top of ["repos/", "annex/"]) {
+      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(change.function), {
+        prefix: `${layout.prefix}${top}`,
+      });
+    }
+    // aws-cdk-lib's own deploy-time helper that writes the notification configuration onto the bucket.
+    const notificationsHandler = this.node.tryFindChild("BucketNotificationsHandler050a0587b7544547bf325f094a3db834");
+    if (notificationsHandler) {
+      Validations.of(notificationsHandler).acknowledge({
+        id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        reason:
+          "aws-cdk-lib's BucketNotificationsHandler runs only during deployments to set the bucket's event notifications; CDK " +
+          "creates its role with the basic execution policy (CloudWatch Logs only) and offers no way to replace it.",
+      });
+    }
+
+    this.agents = new Map(
+      config.agents.map((agent) => [
+        agent.name,
+        new AgentAccess(this, `Agent-${agent.name}`, { agent, bucket: this.bucket, layout, topic: this.topic, stackName: this.stackName }),
+      ]),
+    );
+
+    const xmpp = config.xmpp ? new XmppNotifier(this, "Xmpp", { xmpp: config.xmpp, topic: this.topic, logRetention }) : undefined;
+
+    // Pack compaction: on a schedule for every repository, and on demand (`aws lambda invoke`).
+    const compaction = new CloudbridgeFunction(this, "Compaction", {
+      entry: "functions/compaction/handler.ts",
+      description: "cloudbridge: merges each repository's packs into one; old packs are unlisted, then deleted after a grace period",
+      // isomorphic-git holds packs in memory (DESIGN.md): memory is the limit on repository size here.
+      memorySize: 2048,
+      timeout: Duration.minutes(15),
+      ephemeralStorageSize: Size.mebibytes(2048),
+      logRetention,
+      environment: {
+        BUCKET_NAME: this.bucket.bucketName,
+        BUCKET_PREFIX: layout.prefix,
+        REPOS: config.repos.join(","),
+        COMPACTION_GRACE_MINUTES: String(config.compaction.graceMinutes),
+        POWERTOOLS_SERVICE_NAME: "cloudbridge-compaction",
+      },
+    });
+    compaction.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "CompactPacks",
+        actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        resources: config.repos.map((repo) => `${this.bucket.bucketArn}/${layout.repoRoot(repo)}*`),
+      }),
+    );
+    compaction.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "ListRepositories",
+        actions: ["s3:ListBucket"],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { "s3:prefix": config.repos.map((repo) => `${layout.repoRoot(repo)}*`) } },
+      }),
+    );
+    acknowledgePrefixWildcards(
+      compaction.role,
+      this.bucket,
+      config.repos.map((repo) => layout.repoRoot(repo)),
+      "Object actions end in a wildcard only below the configured repositories' git prefixes, where pack names are content " +
+        "hashes known only at run time; ListBucket is conditioned on s3:prefix to the same prefixes.",
+    );
+    new events.Rule(this, "CompactionSchedule", {
+      description: "cloudbridge: compact every repository's packs",
+      schedule: events.Schedule.expression(config.compaction.schedule),
+      targets: [
+        new targets.LambdaFunction(compaction.function, {
+          event: events.RuleTargetInput.fromObject({ repos: config.repos }),
+          retryAttempts: 2,
+          deadLetterQueue: compaction.deadLetterQueue,
+        }),
+      ],
+    });
+
+    const output = (key: string, value: string, description: string) => new CfnOutput(this, key, { value, description });
+    output(STACK_OUTPUT.bucket, this.bucket.bucketName, "The bucket (cloudbridge.bucket)");
+    output(STACK_OUTPUT.region, this.region, "The bucket's region (AWS_REGION)");
+    output(STACK_OUTPUT.prefix, layout.prefix || "/", 'The prefix inside the bucket (cloudbridge.prefix); "/" means none');
+    output(STACK_OUTPUT.changeTopicArn, this.topic.topicArn, "The change topic");
+    output(STACK_OUTPUT.repos, config.repos.join(","), "The repositories this stack serves");
+    output(STACK_OUTPUT.changeFunction, change.function.functionName, "The change fan-out function");
+    output(
+      STACK_OUTPUT.compactionFunction,
+      compaction.function.functionName,
+      'Compact on demand: aws lambda invoke --function-name <this> --payload \'{"repo":"<repo>"}\'',
+    );
+    if (xmpp) {
+      output(STACK_OUTPUT.xmppFunction, xmpp.fn.function.functionName, "The XMPP fan-out function");
+      output(STACK_OUTPUT.xmppSecretArn, xmpp.secret.secretArn, 'The XMPP notifier\'s {"jid","password"}');
+    }
+    for (const agent of config.agents) {
+      const access = this.agents.get(agent.name)!;
+      const keys = agentOutputKeys(agent.name);
+      output(keys.queueUrl, access.queue.queueUrl, `Agent ${agent.name}: its change queue (SQS long-poll)`);
+      output(
+        keys.credentialsSecretArn,
+        access.credentials.secretArn,
+        `Agent ${agent.name}: its access key {"accessKeyId","secretAccessKey"}`,
+      );
+      output(keys.repos, agent.repos.join(","), `Agent ${agent.name}: the repositories it may sync`);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { assertRepoName } from "../../protocol/names.ts";
+
+/** What one repository's compaction did (the fields of gitstore's CompactionReport this function reports). */
+export interface RepoCompaction {
+  published?: string | undefined;
+  merged: string[];
+  retired: string[];
+  deleted: string[];
+}
+
+export type CompactionMetric = "ReposCompacted" | "PacksMerged" | "PacksDeleted" | "CompactionFailures" | "RequestsSkipped";
+
+export interface CompactionDeps {
+  /** The repositories this stack serves; the function's IAM policy reaches no others. */
+  readonly repos: readonly string[];
+  readonly compact: (repo: string) => Promise<RepoCompaction>;
+  readonly logger: Pick<Logger, "info" | "warn" | "error">;
+  readonly count?: (metric: CompactionMetric, value: number) => void;
+}
+
+export interface CompactionResult {
+  compacted: Record<string, RepoCompaction>;
+  failed: Record<string, string>;
+  skipped: string[];
+}
+
+/** More repositories than this in one request is not a request a person or the schedule makes. */
+export const MAX_REPOS_PER_REQUEST = 100;
+
+/**
+ * Which repositories a request names:
+ * - `{"repo":"photos"}` or `{"repos":["photos","notes"]}` (on demand, `aws lambda invoke`, and the stack's schedule);
+ * - an EventBridge scheduled event or `{}`: every configured repository.
+ * Names that are malformed or not served by this stack are skipped with a reason, never used as keys.
+ */
+export function requestedRepos(event: unknown, configured: readonly string[]): { repos: string[]; skipped: string[] } {
+  if (typeof event !== "object" || event === null || Array.isArray(event)) {
+    return { repos: [], skipped: [`the request is not a JSON object: send {"repo":"<name>"} or {"repos":[...]}`] };
+  }
+  const request = event as Record<string, unknown>;
+  const keys = Object.keys(request);
+  const scheduled = request.source === "aws.events" && request["detail-type"] === "Scheduled Event";
+  let names: unknown[];
+  if (scheduled || keys.length === 0) names = [...configured];
+  else if (keys.length === 1 && keys[0] === "repo") names = [request.repo];
+  else if (keys.length === 1 && keys[0] === "repos") {
+    if (!Array.isArray(request.repos)) return { repos: [], skipped: ['"repos" is not a list of repository names'] };
+    names = request.repos;
+  } else {
+    const shown = JSON.stringify(keys.slice(0, 5));
+    return { repos: [], skipped: [`not a compaction request (keys ${shown}): send {"repo":"<name>"}, {"repos":[...]} or {} for all`] };
+  }
+
+  const repos: string[] = [];
+  const skipped: string[] = [];
+  names.forEach((name, index) => {
+    if (index >= MAX_REPOS_PER_REQUEST) {
+      skipped.push(`${JSON.stringify(name)}: more than ${MAX_REPOS_PER_REQUEST} repositories in one request`);
+      return;
+    }
+    try {
+      const repo = assertRepoName(name as string);
+      if (!configured.includes(repo)) skipped.push(`"${repo}": not a repository of this stack (${configured.join(", ")})`);
+      else if (!repos.includes(repo)) repos.push(repo);
+    } catch (error) {
+      skipped.push((error as Error).message);
+    }
+  });
+  return { repos, skipped };
+}
+
+/**
+ * Compacts each requested repository in turn. One repository's failure does not stop the others; the
+ * invocation fails at the end if any did, so Lambda retries it (compaction is safe to repeat) and then
+ * keeps the event in the dead-letter queue.
+ */
+export async function runCompaction(event: unknown, deps: CompactionDeps): Promise<CompactionResult> {
+  const { logger } = deps;
+  const { repos, skipped } = requestedRepos(event, deps.repos);
+  for (const reason of skipped) logger.warn("compaction request skipped", { reason });
+  deps.count?.("RequestsSkipped", skipped.length);
+  const result: CompactionResult = { compacted: {}, failed: {}, skipped };
+  for (const repo of repos) {
+    try {
+      const report = await deps.compact(repo);
+      result.compacted[repo] = report;
+      deps.count?.("ReposCompacted", 1);
+      deps.count?.("PacksMerged", report.merged.length);
+      deps.count?.("PacksDeleted", report.deleted.length);
+      logger.info("repository compacted", {
+        repo,
+        published: report.published,
+        merged: report.merged.length,
+        retired: report.retired.length,
+        deleted: report.deleted.length,
+      });
+    } catch (error) {
+      result.failed[repo] = (error as Error).message;
+      deps.count?.("CompactionFailures", 1);
+      logger.error("compaction failed", { repo, reason: (error as Error).message });
+    }
+  }
+  const failed = Object.keys(result.failed);
+  if (failed.length > 0) {
+    throw new Error(`Compaction failed for ${failed.join(", ")}: ${failed.map((repo) => result.failed[repo]).join("; ")}`);
+  }
+  return result;
+}

@@ -1,0 +1,127 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ObjectInfo, ObjectStore } from "../objectstore/object-store.ts";
+import type { BucketLayout } from "../protocol/layout.ts";
+import { downloadPack, editInfoPacks, readInfoPacks, uploadPack } from "./bucket-packs.ts";
+import { updateObject } from "./conditional-update.ts";
+import type { GitEngine, PackFiles } from "./engine.ts";
+import { mapLimit } from "./map-limit.ts";
+import { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
+
+export const DEFAULT_GRACE_MS = 15 * 60 * 1000;
+
+export interface CompactionOptions {
+  store: ObjectStore;
+  layout: BucketLayout;
+  repo: string;
+  /** Native git in the agent, isomorphic-git in Lambda. */
+  engine: GitEngine;
+  /** How long a retired pack stays readable before it is deleted (default 15 minutes). */
+  graceMs?: number;
+  /** The clock (tests move it forward instead of sleeping). */
+  now?: () => Date;
+  /** Merge only when objects/info/packs lists at least this many packs (default 2). */
+  minPacks?: number;
+  /** Where packs are downloaded and combined (default the system temp dir; /tmp in Lambda). */
+  workDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface CompactionReport {
+  /** The new pack that replaced `merged`, if packs were merged. */
+  published?: string;
+  merged: string[];
+  objectCount: number;
+  /** Packs newly retired: the merged ones, and orphans (uploaded by a push that never listed them). */
+  retired: string[];
+  /** Retired packs whose grace period was over, deleted from the bucket. */
+  deleted: string[];
+  /** Retired packs that a push listed again: kept. */
+  revived: string[];
+}
+
+/**
+ * Compacts a repository in the bucket: merges the packs objects/info/packs lists into one, publishes it
+ * (pack, idx, then objects/info/packs with the merged ones swapped out, by compare-and-swap, so packs a
+ * concurrent push adds are kept), and retires the merged packs with a timestamp. Retired packs are
+ * deleted only on a later run, once `graceMs` has passed, so a reader that listed them just before still
+ * finds them. Safe to run concurrently with pushes, fetches and another compaction; every step can be
+ * interrupted and is completed by the next run.
+ */
+export async function compactRepository(options: CompactionOptions): Promise<CompactionReport> {
+  const { store, layout, repo } = options;
+  const now = options.now ?? (() => new Date());
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const report: CompactionReport = { merged: [], objectCount: 0, retired: [], deleted: [], revived: [] };
+
+  const inBucket = await listPacks(store, layout, repo);
+  const retiredKey = layout.retiredPacks(repo);
+  const retiredNow = await store.get(retiredKey);
+  const retired = retiredNow && retiredNow !== "not-modified" ? parseRetiredPacks(retiredNow.body, retiredKey) : new Map<string, Date>();
+  let live = await readInfoPacks(store, layout, repo);
+
+  // 1. Delete what was retired more than a grace period ago (unless a push has listed it again).
+  for (const [name, at] of retired) {
+    if (live.includes(name)) report.revived.push(name);
+    else if (now().getTime() - at.getTime() >= graceMs) {
+      await store.delete(layout.pack(repo, `${name}.pack`));
+      await store.delete(layout.pack(repo, `${name}.idx`));
+      report.deleted.push(name);
+    }
+  }
+  // 2. Retire orphans: packs no list names, older than the grace period (a push in flight is younger).
+  const orphans = [...inBucket].filter(
+    ([name, files]) =>
+      !live.includes(name) && !retired.has(name) && files.every((file) => now().getTime() - file.lastModified.getTime() >= graceMs),
+  );
+  report.retired.push(...orphans.map(([name]) => name));
+
+  // 3. Merge the live packs into one and publish it before anything is retired.
+  const minPacks = Math.max(2, options.minPacks ?? 2);
+  if (live.length >= minPacks) {
+    const work = await mkdtemp(join(options.workDir ?? tmpdir(), "cloudbridge-compact-"));
+    try {
+      const merged = live;
+      const packs = await mapLimit(merged, 4, async (name): Promise<PackFiles> => {
+        await downloadPack(store, layout, repo, name, work);
+        return options.engine.indexPack(work, join(work, `${name}.pack`));
+      });
+      const combined = await options.engine.combinePacks(packs, work);
+      options.log?.(`merged ${merged.length} packs into ${combined.name} (${combined.objectCount} objects)`);
+      await uploadPack(store, layout, repo, combined);
+      const retiring = merged.filter((name) => name !== combined.name);
+      await editInfoPacks(store, layout, repo, { add: [combined.name], remove: retiring });
+      report.published = combined.name;
+      report.merged = merged;
+      report.objectCount = combined.objectCount;
+      report.retired.push(...retiring);
+      live = [combined.name];
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  // 4. Record retirements and deletions in one compare-and-swap of the retired list.
+  if (report.retired.length > 0 || report.deleted.length > 0 || report.revived.length > 0) {
+    await updateObject(store, retiredKey, (body) => {
+      const current = body ? parseRetiredPacks(body, retiredKey) : new Map<string, Date>();
+      for (const name of [...report.deleted, ...report.revived]) current.delete(name);
+      for (const name of report.retired) if (!current.has(name)) current.set(name, now());
+      return writeRetiredPacks(current);
+    });
+  }
+  return report;
+}
+
+/** Every pack in the bucket, by name, with its .pack and .idx objects (either may be missing). */
+async function listPacks(store: ObjectStore, layout: BucketLayout, repo: string): Promise<Map<string, ObjectInfo[]>> {
+  const packs = new Map<string, ObjectInfo[]>();
+  for await (const info of store.list(layout.packsRoot(repo))) {
+    const parsed = layout.parse(info.key);
+    if (parsed.kind !== "pack") continue;
+    const name = parsed.file.replace(/\.(pack|idx)$/, "");
+    packs.set(name, [...(packs.get(name) ?? []), info]);
+  }
+  return packs;
+}

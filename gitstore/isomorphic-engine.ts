@@ -1,0 +1,154 @@
+import * as fs from "node:fs";
+import { link, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import git from "isomorphic-git";
+import type { GitEngine, PackFiles } from "./engine.ts";
+import { GitStoreError } from "./errors.ts";
+import { objectLinks, type ObjectType } from "./object-format.ts";
+import { parsePackIndex, verifyPackFile } from "./pack-format.ts";
+
+type Read = (oid: string) => Promise<{ type: ObjectType; object: Uint8Array } | undefined>;
+
+/**
+ * isomorphic-git behind the engine seam, for where no git binary exists (the compaction Lambda). It holds
+ * packs in memory and writes packs without deltas (DESIGN.md), so it is the portable engine, not the fast
+ * one. What isomorphic-git lacks — "reachable from A and not from B", tree-entry checks — is done here
+ * with a plain object walk.
+ */
+export class IsomorphicGitEngine implements GitEngine {
+  readonly name = "isomorphic";
+  private readonly cache = {};
+
+  async packObjects(gitDir: string, range: { tips: readonly string[]; exclude: readonly string[] }, outDir: string) {
+    const read = this.reader([gitDir]);
+    const presentExcludes: string[] = [];
+    for (const oid of range.exclude) if (await read(oid)) presentExcludes.push(oid);
+    const { reached: excluded } = await walk(read, presentExcludes, new Set());
+    const { reached, missing } = await walk(read, range.tips, excluded);
+    if (missing.length > 0)
+      throw new GitStoreError("missing-objects", `The repository lacks objects it needs to pack: ${missing.slice(0, 5).join(", ")}.`);
+    if (reached.size === 0) return undefined;
+    const { filename, packfile } = await git.packObjects({ fs, gitdir: gitDir, oids: [...reached], cache: this.cache });
+    await writeFile(join(outDir, filename), packfile!);
+    return this.indexPack(gitDir, join(outDir, filename));
+  }
+
+  async indexPack(gitDir: string, packPath: string): Promise<PackFiles> {
+    const summary = await verifyPackFile(packPath, basename(packPath));
+    let oids: string[];
+    try {
+      ({ oids } = await git.indexPack({ fs, dir: dirname(packPath), gitdir: gitDir, filepath: basename(packPath), cache: this.cache }));
+    } catch (error) {
+      throw new GitStoreError(
+        "corrupt-pack",
+        `The pack ${basename(packPath)} could not be indexed: ${(error as Error).message}. Nothing was changed locally.`,
+      );
+    }
+    if (oids.length !== summary.objectCount) {
+      throw new GitStoreError(
+        "corrupt-pack",
+        `The pack ${basename(packPath)} announces ${summary.objectCount} objects but holds ${oids.length}.`,
+      );
+    }
+    // Every object must parse, and no tree may carry an unsafe name (git's fsck does this natively).
+    const packGitDir = await this.packDir(packPath);
+    try {
+      const read = this.reader([packGitDir]);
+      for (const oid of oids) {
+        const object = await read(oid);
+        if (!object) throw new GitStoreError("corrupt-pack", `The pack ${basename(packPath)} lists ${oid} but it cannot be read.`);
+        objectLinks(object.type, object.object, oid);
+      }
+    } finally {
+      await rm(packGitDir, { recursive: true, force: true });
+    }
+    const idxPath = packPath.replace(/\.pack$/, ".idx");
+    return { name: summary.name, packPath, idxPath, objectCount: summary.objectCount };
+  }
+
+  async missingObjects(gitDir: string, tips: readonly string[], extraObjectDir?: string): Promise<string[]> {
+    const dirs = [gitDir];
+    if (extraObjectDir) dirs.push(await this.objectsAsGitDir(extraObjectDir));
+    const { missing } = await walk(this.reader(dirs), tips, new Set());
+    return missing.slice(0, 5);
+  }
+
+  async combinePacks(packs: readonly PackFiles[], outDir: string): Promise<PackFiles> {
+    const scratch = await mkdtemp(join(outDir, "combine-"));
+    try {
+      await mkdir(join(scratch, "objects", "pack"), { recursive: true });
+      const oids = new Set<string>();
+      for (const pack of packs) {
+        await link(pack.packPath, join(scratch, "objects", "pack", `${pack.name}.pack`));
+        await link(pack.idxPath, join(scratch, "objects", "pack", `${pack.name}.idx`));
+        for (const oid of parsePackIndex(await readFile(pack.idxPath), `${pack.name}.idx`).oids) oids.add(oid);
+      }
+      const { filename, packfile } = await git.packObjects({ fs, gitdir: scratch, oids: [...oids], cache: this.cache });
+      await writeFile(join(outDir, filename), packfile!);
+      const { oids: indexed } = await git.indexPack({ fs, dir: outDir, gitdir: scratch, filepath: filename, cache: this.cache });
+      const summary = await verifyPackFile(join(outDir, filename), filename);
+      if (indexed.length !== oids.size) throw new Error(`combined pack holds ${indexed.length} objects, expected ${oids.size}`);
+      return {
+        name: summary.name,
+        packPath: join(outDir, filename),
+        idxPath: join(outDir, filename.replace(/\.pack$/, ".idx")),
+        objectCount: indexed.length,
+      };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** Reads an object from the first of `gitDirs` that has it. */
+  private reader(gitDirs: readonly string[]): Read {
+    return async (oid) => {
+      for (const gitdir of gitDirs) {
+        try {
+          const result = await git.readObject({ fs, gitdir, oid, format: "content", cache: this.cache });
+          if (result.format === "content") return { type: result.type, object: result.object };
+        } catch (error) {
+          if ((error as { code?: string }).code !== "NotFoundError") throw error;
+        }
+      }
+      return undefined;
+    };
+  }
+
+  /** isomorphic-git reads `<gitdir>/objects/…`: a directory of packs becomes a git dir through a symlink. */
+  private async objectsAsGitDir(objectDir: string): Promise<string> {
+    const gitdir = join(objectDir, "as-gitdir");
+    await mkdir(gitdir, { recursive: true });
+    await symlink(objectDir, join(gitdir, "objects")).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+    return gitdir;
+  }
+
+  private async packDir(packPath: string): Promise<string> {
+    const gitdir = `${packPath}.gitdir`;
+    await mkdir(join(gitdir, "objects"), { recursive: true });
+    await symlink(dirname(packPath), join(gitdir, "objects", "pack")).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+    return gitdir;
+  }
+}
+
+/** Every object reachable from `tips` without passing through `stop`, and the ids it could not read. */
+async function walk(read: Read, tips: readonly string[], stop: ReadonlySet<string>) {
+  const reached = new Set<string>();
+  const missing: string[] = [];
+  const stack = [...tips];
+  while (stack.length > 0) {
+    const oid = stack.pop()!;
+    if (reached.has(oid) || stop.has(oid)) continue;
+    const object = await read(oid);
+    if (!object) {
+      missing.push(oid);
+      continue;
+    }
+    reached.add(oid);
+    stack.push(...objectLinks(object.type, object.object, oid));
+  }
+  return { reached, missing };
+}

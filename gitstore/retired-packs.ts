@@ -1,0 +1,31 @@
+import { GitStoreError } from "./errors.ts";
+import { PACK_BASE_NAME } from "./pack-format.ts";
+
+/**
+ * `objects/info/cloudbridge-retired-packs`: packs compaction took out of objects/info/packs, each with
+ * the time it did so, one `<pack-name> <ISO time>` per line. A retired pack stays in the bucket for a
+ * grace period, so a reader that listed it a moment earlier still finds it; then it is deleted.
+ */
+export function parseRetiredPacks(body: Buffer | string, key: string): Map<string, Date> {
+  const retired = new Map<string, Date>();
+  for (const line of body.toString().split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const [name, when, extra] = line.split(" ");
+    const at = new Date(when ?? "");
+    if (!name || !PACK_BASE_NAME.test(name) || Number.isNaN(at.getTime()) || extra !== undefined) {
+      throw new GitStoreError(
+        "corrupt-pack",
+        `${key} has a line that is not "<pack-name> <ISO time>": ${JSON.stringify(line.slice(0, 80))}. ` +
+          "Delete the file: the next compaction rebuilds it (packs not listed in objects/info/packs are retired again).",
+      );
+    }
+    retired.set(name, at);
+  }
+  return retired;
+}
+
+const HEADER = "# Packs retired by cloudbridge compaction, deleted after a grace period: <pack> <retired at>\n";
+
+export function writeRetiredPacks(retired: ReadonlyMap<string, Date>): string {
+  return HEADER + [...retired].map(([name, at]) => `${name} ${at.toISOString()}\n`).join("");
+}

@@ -1,0 +1,344 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { before, describe, it } from "node:test";
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { agentOutputKeys, readStackOutputs, STACK_OUTPUT } from "../../../protocol/stack-outputs.ts";
+import { allows, CDK_CONTEXT, fold, synthStack, type PolicyStatement } from "../../helpers/cdk.ts";
+
+/** Every feature on: a prefix, two agents, e-mail and HTTPS subscriptions, XMPP, a custom schedule. */
+const config = JSON.parse(readFileSync(new URL("fixtures/full-stack.json", import.meta.url), "utf8")) as unknown;
+
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string }>;
+
+let template: Template;
+let resources: Resources;
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const logicalId = (type: string, prefix: string) => {
+  const found = ofType(type).find(([id]) => id.startsWith(prefix));
+  assert.ok(found, `no ${type} whose logical id starts with ${prefix}`);
+  return found[0];
+};
+
+before(() => {
+  template = synthStack(config).template;
+  resources = template.toJSON().Resources as Resources;
+});
+
+describe("the bucket", () => {
+  it("blocks all public access, is encrypted at rest, versioned, logged, and kept on stack deletion", () => {
+    const data = resources[logicalId("AWS::S3::Bucket", "BucketData")]!;
+    assert.deepEqual(data.Properties.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    assert.deepEqual(data.Properties.BucketEncryption, {
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+    });
+    assert.deepEqual(data.Properties.VersioningConfiguration, { Status: "Enabled" });
+    assert.deepEqual(fold(data.Properties.LoggingConfiguration), {
+      DestinationBucketName: `<${logicalId("AWS::S3::Bucket", "BucketAccessLogs")}>`,
+      LogFilePrefix: "s3-access/",
+    });
+    assert.equal(data.DeletionPolicy, "Retain");
+    const logs = resources[logicalId("AWS::S3::Bucket", "BucketAccessLogs")]!;
+    assert.equal((logs.Properties.PublicAccessBlockConfiguration as Record<string, boolean>).BlockPublicPolicy, true);
+  });
+
+  it("denies every request without TLS, or with TLS older than 1.2, on both buckets", () => {
+    for (const [, policy] of ofType("AWS::S3::BucketPolicy")) {
+      const statements = (fold(policy.Properties.PolicyDocument) as { Statement: Record<string, unknown>[] }).Statement;
+      const deny = (condition: unknown) =>
+        statements.find(
+          (s) => s.Effect === "Deny" && s.Action === "s3:*" && s.Principal && JSON.stringify(s.Condition) === JSON.stringify(condition),
+        );
+      assert.ok(deny({ Bool: { "aws:SecureTransport": "false" } }), "TLS-only statement");
+      assert.ok(deny({ NumericLessThan: { "s3:TlsVersion": 1.2 } }), "TLS 1.2 statement");
+    }
+  });
+
+  it("has lifecycle rules: abort incomplete uploads, expire noncurrent versions after the configured days, retire compacted packs per repo", () => {
+    const rules = (
+      resources[logicalId("AWS::S3::Bucket", "BucketData")]!.Properties.LifecycleConfiguration as { Rules: Record<string, unknown>[] }
+    ).Rules;
+    const byId = Object.fromEntries(rules.map((r) => [r.Id, r]));
+    assert.deepEqual(byId["abort-incomplete-uploads"]!.AbortIncompleteMultipartUpload, { DaysAfterInitiation: 7 });
+    assert.equal(byId["expire-noncurrent-versions"]!.Prefix, "team/");
+    assert.deepEqual(byId["expire-noncurrent-versions"]!.NoncurrentVersionExpiration, { NoncurrentDays: 45 });
+    assert.equal(byId["expire-noncurrent-versions"]!.ExpiredObjectDeleteMarker, true);
+    for (const repo of ["notes", "photos"]) {
+      const rule = byId[`retire-compacted-packs-${repo}`]!;
+      assert.equal(rule.Prefix, `team/repos/${repo}.git/objects/pack/`);
+      assert.deepEqual(rule.NoncurrentVersionExpiration, { NoncurrentDays: 3 });
+      assert.equal(rule.Status, "Enabled");
+    }
+  });
+
+  it("sends ObjectCreated events under <prefix>repos/ and <prefix>annex/ (not agents/, not the marker) to the change function", () => {
+    const [[, notifications]] = ofType("Custom::S3BucketNotifications") as [[string, Resources[string]]];
+    const configs = (
+      fold(notifications.Properties.NotificationConfiguration) as { LambdaFunctionConfigurations: Record<string, unknown>[] }
+    ).LambdaFunctionConfigurations;
+    const change = `arn:<${logicalId("AWS::Lambda::Function", "ChangeFanoutFunction")}>`;
+    assert.deepEqual(
+      configs.map((c) => ({ events: c.Events, fn: c.LambdaFunctionArn, filter: c.Filter })),
+      ["team/repos/", "team/annex/"].map((prefix) => ({
+        events: ["s3:ObjectCreated:*"],
+        fn: change,
+        filter: { Key: { FilterRules: [{ Name: "prefix", Value: prefix }] } },
+      })),
+    );
+  });
+});
+
+describe("the functions", () => {
+  it("run Node.js 24 on arm64, with a dead-letter queue, Lambda's two retries, a timeout, memory and a log group with retention", () => {
+    const ours = ["ChangeFanoutFunction", "XmppXmppFanoutFunction", "CompactionFunction"].map((p) => logicalId("AWS::Lambda::Function", p));
+    for (const id of ours) {
+      const fn = resources[id]!.Properties;
+      assert.equal(fn.Runtime, "nodejs24.x", id);
+      assert.deepEqual(fn.Architectures, ["arm64"], id);
+      assert.match(String((fold(fn.DeadLetterConfig) as { TargetArn: string }).TargetArn), /^arn:<.*DeadLetterQueue/, id);
+      assert.ok(Number(fn.Timeout) >= 10 && Number(fn.Timeout) <= 900, id);
+      assert.ok(Number(fn.MemorySize) >= 256, id);
+      const logging = fold(fn.LoggingConfig) as { LogFormat: string; LogGroup: string };
+      assert.equal(logging.LogFormat, "JSON", id);
+      assert.equal(resources[logging.LogGroup.slice(1, -1)]?.Type, "AWS::Logs::LogGroup", id);
+      const invoke = ofType("AWS::Lambda::EventInvokeConfig").find(([, r]) => (r.Properties.FunctionName as { Ref: string }).Ref === id);
+      assert.equal(invoke?.[1].Properties.MaximumRetryAttempts, 2, id);
+    }
+    for (const [id, group] of ofType("AWS::Logs::LogGroup")) assert.equal(group.Properties.RetentionInDays, 30, id);
+    assert.equal(resources[logicalId("AWS::Lambda::Function", "CompactionFunction")]!.Properties.Timeout, 900);
+  });
+
+  it("give each function its own role with no AWS managed policy", () => {
+    for (const prefix of ["ChangeFanoutRole", "XmppXmppFanoutRole", "CompactionRole"]) {
+      const role = resources[logicalId("AWS::IAM::Role", prefix)]!;
+      assert.equal(role.Properties.ManagedPolicyArns, undefined, prefix);
+    }
+  });
+
+  it("pass the change function its topic and prefix, the XMPP function its settings but never a password", () => {
+    const change = resources[logicalId("AWS::Lambda::Function", "ChangeFanoutFunction")]!.Properties;
+    const env = (fold(change.Environment) as { Variables: Record<string, string> }).Variables;
+    assert.equal(env.CHANGE_TOPIC_ARN, `<${logicalId("AWS::SNS::Topic", "ChangeTopic")}>`);
+    assert.equal(env.BUCKET_PREFIX, "team/");
+    const xmpp = (
+      fold(resources[logicalId("AWS::Lambda::Function", "XmppXmppFanoutFunction")]!.Properties.Environment) as {
+        Variables: Record<string, string>;
+      }
+    ).Variables;
+    assert.equal(xmpp.XMPP_SERVICE, "xmpps://xmpp.example.org:5223");
+    assert.equal(xmpp.XMPP_RECIPIENTS, "laptop@example.org,desktop@example.org/home");
+    assert.equal(xmpp.XMPP_SECRET_ID, `<${logicalId("AWS::SecretsManager::Secret", "XmppCredentials")}>`);
+    assert.ok(!Object.keys(xmpp).some((k) => /PASSWORD/i.test(k)));
+  });
+
+  it("let only the XMPP function read the XMPP secret, which the stack generates with the notifier's jid", () => {
+    const secretId = logicalId("AWS::SecretsManager::Secret", "XmppCredentials");
+    assert.deepEqual(resources[secretId]!.Properties.GenerateSecretString, {
+      SecretStringTemplate: '{"jid":"notifier@example.org"}',
+      GenerateStringKey: "password",
+      PasswordLength: 32,
+      ExcludePunctuation: true,
+    });
+    const readers = ofType("AWS::IAM::Policy").filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(secretId));
+    assert.deepEqual(
+      readers.map(([id]) => id.replace(/[0-9A-F]{8}$/, "")),
+      ["XmppXmppFanoutRoleDefaultPolicy"],
+    );
+  });
+
+  it("run compaction on the configured schedule for every repository, and on demand", () => {
+    const [[, rule]] = ofType("AWS::Events::Rule") as [[string, Resources[string]]];
+    assert.equal(rule.Properties.ScheduleExpression, "cron(0 3 * * ? *)");
+    const [target] = rule.Properties.Targets as Record<string, unknown>[];
+    assert.deepEqual(JSON.parse(String(target!.Input)), { repos: ["notes", "photos"] });
+    const env = (
+      fold(resources[logicalId("AWS::Lambda::Function", "CompactionFunction")]!.Properties.Environment) as {
+        Variables: Record<string, string>;
+      }
+    ).Variables;
+    assert.equal(env.REPOS, "notes,photos");
+    assert.equal(env.COMPACTION_GRACE_MINUTES, "30");
+  });
+});
+
+describe("fan-out", () => {
+  it("the change topic is encrypted, refuses publishers without TLS, and feeds e-mail, HTTPS, the XMPP function and one raw queue per agent", () => {
+    const [[topicId, topic]] = ofType("AWS::SNS::Topic") as [[string, Resources[string]]];
+    assert.equal(fold(topic.Properties.KmsMasterKeyId), "arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:alias/aws/sns");
+    const [[, topicPolicy]] = ofType("AWS::SNS::TopicPolicy") as [[string, Resources[string]]];
+    const topicStatements = (topicPolicy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+    assert.ok(
+      topicStatements.some(
+        (st) =>
+          st.Effect === "Deny" &&
+          st.Action === "sns:Publish" &&
+          JSON.stringify(st.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}',
+      ),
+    );
+    const subs = ofType("AWS::SNS::Subscription").map(([, s]) => fold(s.Properties) as Record<string, unknown>);
+    assert.ok(subs.every((s) => s.TopicArn === `<${topicId}>`));
+    assert.deepEqual(subs.map((s) => s.Protocol).sort(), ["email", "https", "lambda", "sqs", "sqs"]);
+    const desktop = subs.find((s) => s.Protocol === "sqs" && String(s.Endpoint).includes("Agentdesktop"))!;
+    assert.equal(desktop.RawMessageDelivery, true);
+    assert.deepEqual(desktop.FilterPolicy, { repo: ["notes"] });
+    assert.match(String((desktop.RedrivePolicy as { deadLetterTargetArn: string }).deadLetterTargetArn), /AgentdesktopDeadLetterQueue/);
+    const lambda = subs.find((s) => s.Protocol === "lambda")!;
+    assert.match(String((lambda.RedrivePolicy as { deadLetterTargetArn: string }).deadLetterTargetArn), /XmppXmppFanoutDeadLetterQueue/);
+  });
+
+  it("every queue is encrypted, TLS-only, and every non-DLQ queue has a dead-letter queue", () => {
+    for (const [id, queue] of ofType("AWS::SQS::Queue")) {
+      assert.equal(queue.Properties.SqsManagedSseEnabled, true, id);
+      if (!id.includes("DeadLetterQueue")) {
+        assert.match(
+          String((fold(queue.Properties.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn),
+          /DeadLetterQueue/,
+          id,
+        );
+      }
+    }
+    for (const [id, policy] of ofType("AWS::SQS::QueuePolicy")) {
+      const statements = (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+      assert.ok(
+        statements.some((st) => st.Effect === "Deny" && JSON.stringify(st.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}'),
+        id,
+      );
+    }
+  });
+});
+
+describe("agents' access", () => {
+  const policyOf = (agent: string): PolicyStatement[] => {
+    const users = ofType("AWS::IAM::Policy").filter(([id]) => id.startsWith(`Agent${agent}Policy`));
+    assert.equal(users.length, 1);
+    const policy = fold(users[0]![1].Properties) as { PolicyDocument: { Statement: PolicyStatement[] }; Users: string[] };
+    assert.deepEqual(policy.Users, [`<${logicalId("AWS::IAM::User", `Agent${agent}User`)}>`]);
+    return policy.PolicyDocument.Statement;
+  };
+  const bucket = () => `arn:<${logicalId("AWS::S3::Bucket", "BucketData")}>`;
+  const queue = (agent: string) => `arn:<${logicalId("AWS::SQS::Queue", `Agent${agent}Queue`)}>`;
+
+  it("the policy document is exactly: its repos' prefixes, the marker and README, a prefix-conditioned list, its queue", () => {
+    const b = bucket();
+    assert.deepEqual(policyOf("desktop"), [
+      {
+        Sid: "ReadWriteOwnRepositories",
+        Effect: "Allow",
+        Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        Resource: [`${b}/team/repos/notes.git/*`, `${b}/team/annex/notes/*`, `${b}/team/agents/notes/*`],
+      },
+      {
+        Sid: "ReadAndCreateBucketMarker",
+        Effect: "Allow",
+        Action: ["s3:GetObject", "s3:PutObject"],
+        Resource: [`${b}/team/cloudbridge.json`, `${b}/team/README.txt`],
+      },
+      {
+        Sid: "ListOwnRepositories",
+        Effect: "Allow",
+        Action: "s3:ListBucket",
+        Resource: b,
+        Condition: { StringLike: { "s3:prefix": ["team/repos/notes.git/*", "team/annex/notes/*", "team/agents/notes/*"] } },
+      },
+      {
+        Sid: "ReceiveOwnChanges",
+        Effect: "Allow",
+        Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+        Resource: queue("desktop"),
+      },
+    ]);
+  });
+
+  it("grants its own repository and queue, and denies another repo's prefix, other prefixes, another agent's queue and everything else", () => {
+    const p = policyOf("desktop");
+    const b = bucket();
+    assert.ok(allows(p, "s3:PutObject", `${b}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
+    assert.ok(allows(p, "s3:GetObject", `${b}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`));
+    assert.ok(allows(p, "s3:ListBucket", b, { "s3:prefix": "team/repos/notes.git/refs/" }));
+    assert.ok(allows(p, "sqs:ReceiveMessage", queue("desktop")));
+    // Another repository of the same bucket: no object, no listing.
+    for (const key of ["team/repos/photos.git/HEAD", "team/annex/photos/x", "team/agents/photos/x.json", "team/repos/notes.gitx/HEAD"]) {
+      for (const action of ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
+        assert.ok(!allows(p, action, `${b}/${key}`), `${action} ${key}`);
+    }
+    assert.ok(!allows(p, "s3:ListBucket", b, { "s3:prefix": "team/repos/photos.git/" }));
+    assert.ok(!allows(p, "s3:ListBucket", b, { "s3:prefix": "team/" }));
+    assert.ok(!allows(p, "s3:ListBucket", b), "ListBucket without a prefix (the whole bucket) is not granted");
+    // Outside the deployment prefix, other buckets, other services, the bucket's configuration.
+    assert.ok(!allows(p, "s3:GetObject", `${b}/repos/notes.git/HEAD`));
+    assert.ok(!allows(p, "s3:GetObject", "arn:aws:s3:::another-bucket/team/repos/notes.git/HEAD"));
+    assert.ok(!allows(p, "s3:PutBucketPolicy", b));
+    assert.ok(!allows(p, "s3:DeleteObjectVersion", `${b}/team/repos/notes.git/HEAD`), "no permanent deletion of versions");
+    assert.ok(!allows(p, "sqs:ReceiveMessage", queue("laptop")));
+    assert.ok(!allows(p, "sqs:SendMessage", queue("desktop")));
+    assert.ok(!allows(p, "secretsmanager:GetSecretValue", "*"));
+    assert.ok(!allows(p, "sns:Publish", "*"));
+    // The laptop syncs both repositories.
+    assert.ok(allows(policyOf("laptop"), "s3:GetObject", `${b}/team/repos/photos.git/HEAD`));
+  });
+
+  it("rotates an agent's key when its keySerial is raised", () => {
+    for (const [, key] of ofType("AWS::IAM::AccessKey")) assert.equal(key.Properties.Serial, 1);
+    const rotated = synthStack({ repos: ["notes"], agents: [{ name: "laptop", repos: ["notes"], keySerial: 2 }] }).template;
+    rotated.hasResourceProperties("AWS::IAM::AccessKey", { Serial: 2 });
+  });
+
+  it("keeps each agent's access key in its own secret, never in an output", () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const keyIds = ofType("AWS::IAM::AccessKey").map(([id]) => id);
+    assert.equal(keyIds.length, 2);
+    for (const output of Object.values(outputs)) for (const id of keyIds) assert.ok(!JSON.stringify(output.Value).includes(id));
+    for (const agent of ["laptop", "desktop"]) {
+      const secret = fold(resources[logicalId("AWS::SecretsManager::Secret", `Agent${agent}Credentials`)]!.Properties) as {
+        SecretString: string;
+      };
+      assert.match(
+        secret.SecretString,
+        new RegExp(
+          `"accessKeyId":"<Agent${agent}AccessKey[0-9A-F]{8}>","secretAccessKey":"<Agent${agent}AccessKey[0-9A-F]{8}.SecretAccessKey>"`,
+        ),
+      );
+    }
+  });
+});
+
+describe("outputs", () => {
+  it("carry what `cloudbridge init --stack` needs, under the names protocol/stack-outputs.ts reads", () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const described = Object.entries(outputs).map(([OutputKey, o]) => ({
+      OutputKey,
+      OutputValue: String(fold(o.Value)),
+    }));
+    const settings = readStackOutputs(described, "laptop");
+    assert.equal(settings.bucket, `<${logicalId("AWS::S3::Bucket", "BucketData")}>`);
+    assert.equal(settings.prefix, "team/");
+    assert.deepEqual(settings.repos, ["notes", "photos"]);
+    assert.equal(settings.changeTopicArn, `<${logicalId("AWS::SNS::Topic", "ChangeTopic")}>`);
+    assert.equal(settings.agent?.queueUrl, `<${logicalId("AWS::SQS::Queue", "AgentlaptopQueue")}>`);
+    assert.equal(settings.agent?.credentialsSecretArn, `<${logicalId("AWS::SecretsManager::Secret", "AgentlaptopCredentials")}>`);
+    assert.deepEqual(settings.agent?.repos, ["notes", "photos"]);
+    for (const key of [
+      STACK_OUTPUT.region,
+      STACK_OUTPUT.xmppSecretArn,
+      STACK_OUTPUT.compactionFunction,
+      agentOutputKeys("desktop").queueUrl,
+    ]) {
+      assert.ok(outputs[key], key);
+    }
+    assert.throws(() => readStackOutputs(described, "phone"), /no output AgentPhoneQueueUrl/);
+  });
+});
+
+describe("cdk.json's own configuration", () => {
+  it("synthesizes with cdk-nag on, without XMPP, with the documented defaults", () => {
+    const { template: plain } = synthStack();
+    plain.resourceCountIs("AWS::Lambda::Function", 3); // change, compaction, and CDK's notification helper
+    plain.hasResourceProperties("AWS::S3::Bucket", Match.objectLike({ VersioningConfiguration: { Status: "Enabled" } }));
+    assert.equal(CDK_CONTEXT.notices, false);
+    assert.equal(CDK_CONTEXT["cli-telemetry"], false);
+  });
+});
