@@ -39,7 +39,7 @@ describe("interoperability with real git-annex (10.20230126), through the cloud"
       return (await execFileAsync(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 })).stdout;
     } catch (error) {
       const e = error as { stderr?: string; stdout?: string; message: string };
-      throw new Error(`${command} ${args.join(" ")} failed: ${e.stderr ?? ""}${e.stdout ?? ""}${e.message}`);
+      throw new Error(`${command} ${args.join(" ")} failed: ${e.stderr ?? ""}${e.stdout ?? ""}${e.message}`, { cause: error });
     }
   }
 

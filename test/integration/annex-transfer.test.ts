@@ -56,7 +56,7 @@ describe("annexed content through the local cloud", () => {
       const tampered = Buffer.from(content);
       tampered[size >> 1] = tampered[size >> 1]! ^ 0xff;
       await test.s3.send(
-        new (await import("@aws-sdk/client-s3")).PutObjectCommand({
+        new PutObjectCommand({
           Bucket: test.cloud.bucket,
           Key: `annex/photos/${key}`,
           Body: tampered,
