@@ -1,13 +1,9 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import type { CompactionReport } from "../../gitstore/compaction.ts";
 import { assertRepoName } from "../../protocol/names.ts";
 
-/** What one repository's compaction did (the fields of gitstore's CompactionReport this function reports). */
-export interface RepoCompaction {
-  published?: string | undefined;
-  merged: string[];
-  retired: string[];
-  deleted: string[];
-}
+/** What one repository's compaction did: gitstore's report. */
+export type RepoCompaction = CompactionReport;
 
 export type CompactionMetric = "ReposCompacted" | "PacksMerged" | "PacksDeleted" | "CompactionFailures" | "RequestsSkipped";
 

@@ -1,26 +1,38 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { compactRepository } from "../../gitstore/compaction.ts";
+import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
+import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../protocol/layout.ts";
 import { runCompaction, type CompactionResult } from "./compact.ts";
 
 /**
  * Lambda entry point: pack compaction, on the stack's schedule and on demand
  * (`aws lambda invoke --function-name <CompactionFunctionName> --payload '{"repo":"photos"}'`).
- * Configuration: BUCKET_NAME, BUCKET_PREFIX, REPOS (comma-separated), COMPACTION_GRACE_MINUTES.
- *
- * The compaction itself is gitstore's, shared with the agent's `cloudbridge compact`; until it is on
- * main this function validates requests and reports each repository as not compacted.
+ * The compaction is gitstore's `compactRepository`, the same code as the agent's `cloudbridge compact`,
+ * with isomorphic-git as the engine (Lambda has no git binary).
+ * Configuration (set by the stack): BUCKET_NAME, BUCKET_PREFIX, REPOS (comma-separated), COMPACTION_GRACE_MINUTES.
  */
 const logger = new Logger({ serviceName: "cloudbridge-compaction" });
 const metrics = new Metrics({ namespace: "cloudbridge", serviceName: "compaction" });
+
+const bucket = process.env.BUCKET_NAME;
+if (!bucket) throw new Error("BUCKET_NAME is not set: the stack must pass the bucket's name.");
+const graceMinutes = Number(process.env.COMPACTION_GRACE_MINUTES ?? "60");
+if (!Number.isFinite(graceMinutes) || graceMinutes < 0) {
+  throw new Error(`COMPACTION_GRACE_MINUTES=${JSON.stringify(process.env.COMPACTION_GRACE_MINUTES)} is not a number of minutes.`);
+}
 const repos = (process.env.REPOS ?? "").split(",").filter(Boolean);
+const store = new S3ObjectStore(bucket, createS3Client());
+const layout = new BucketLayout(process.env.BUCKET_PREFIX);
+const engine = new IsomorphicGitEngine();
 
 export const handler = async (event: unknown): Promise<CompactionResult> => {
   try {
     return await runCompaction(event, {
       repos,
-      compact: async () => {
-        throw new Error("pack compaction (gitstore/compaction.ts) is not in this build yet");
-      },
+      compact: (repo) =>
+        compactRepository({ store, layout, repo, engine, graceMs: graceMinutes * 60_000, log: (line) => logger.info(line, { repo }) }),
       logger,
       count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
     });

@@ -15,7 +15,14 @@ function harness(fail: Record<string, Error> = {}) {
       compact: async (repo: string): Promise<RepoCompaction> => {
         compacted.push(repo);
         if (fail[repo]) throw fail[repo];
-        return { published: `pack-${"a".repeat(40)}`, merged: ["pack-1", "pack-2"], retired: ["pack-1", "pack-2"], deleted: ["pack-0"] };
+        return {
+          published: `pack-${"a".repeat(40)}`,
+          merged: ["pack-1", "pack-2"],
+          objectCount: 10,
+          retired: ["pack-1", "pack-2"],
+          deleted: ["pack-0"],
+          revived: [],
+        };
       },
       logger: { info: () => {}, error: () => {}, warn: (...args: unknown[]) => void warnings.push(args) },
       count: (name: string, value: number) => void (counts[name] = (counts[name] ?? 0) + value),
