@@ -83,6 +83,8 @@ export const configSchema = z
       })
       .default({ emails: [], https: [] }),
     xmpp: xmppSchema.optional(),
+    /** Who is e-mailed when an event lands in a dead-letter queue ($0.10 per alarm and month; none by default). */
+    alarms: z.strictObject({ emails: z.array(z.email("is not an e-mail address")).min(1, "must name at least one address") }).optional(),
     compaction: z
       .strictObject({
         /** EventBridge schedule expression. */

@@ -13,6 +13,7 @@ import { BucketLayout } from "../protocol/layout.ts";
 import { agentOutputKeys, STACK_OUTPUT } from "../protocol/stack-outputs.ts";
 import { AgentAccess } from "./agent-access.ts";
 import { CloudbridgeBucket } from "./bucket.ts";
+import { DeadLetterAlarms } from "./dead-letter-alarms.ts";
 import type { CloudbridgeConfig } from "./config.ts";
 import { CloudbridgeFunction } from "./lambda-function.ts";
 import { acknowledgePrefixWildcards } from "./nag.ts";
@@ -141,6 +142,18 @@ export class CloudbridgeStack extends Stack {
         }),
       ],
     });
+
+    if (config.alarms) {
+      new DeadLetterAlarms(this, "DeadLetters", {
+        emails: config.alarms.emails,
+        queues: {
+          ChangeFanout: change.deadLetterQueue,
+          Compaction: compaction.deadLetterQueue,
+          ...(xmpp ? { XmppFanout: xmpp.fn.deadLetterQueue } : {}),
+          ...Object.fromEntries([...this.agents].map(([name, access]) => [`Agent-${name}`, access.deadLetterQueue])),
+        },
+      });
+    }
 
     const output = (key: string, value: string, description: string) => new CfnOutput(this, key, { value, description });
     output(STACK_OUTPUT.bucket, this.bucket.bucketName, "The bucket (cloudbridge.bucket)");

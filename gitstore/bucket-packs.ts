@@ -2,35 +2,39 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { PreconditionFailed, type ObjectStore } from "../objectstore/object-store.ts";
+import { PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/object-store.ts";
 import type { BucketLayout } from "../protocol/layout.ts";
 import { updateObject } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
-import { checkIndexMatchesPack, parsePackIndex, verifyPackFile } from "./pack-format.ts";
+import { checkIndexMatchesPack, parsePackIndex, verifyPackFile, type PackIndex } from "./pack-format.ts";
 import type { PackFiles } from "./engine.ts";
 import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
 
 /**
  * Packs in the bucket. A pack is content-named and written with If-None-Match: *, so writing one that is
- * already there (a retried push) is a no-op; the pack goes up before its index, and the index before the
- * pack is listed in objects/info/packs, so no reader ever sees a listed pack it cannot use.
+ * already there (a retried push) is a no-op; both are complete before the pack is listed in
+ * objects/info/packs, so no reader ever sees a listed pack it cannot use.
  */
 export async function uploadPack(store: ObjectStore, layout: BucketLayout, repo: string, pack: PackFiles): Promise<void> {
   const packOptions = { ifNoneMatch: "*" as const, contentType: "application/x-git-packed-objects" };
   const packKey = layout.pack(repo, `${pack.name}.pack`);
   // Small packs (nearly every push) go up in one PUT; large ones stream in parts, never whole in memory.
   const { size } = await stat(pack.packPath);
-  await createOnce(async () =>
-    size <= SINGLE_PUT_LIMIT
-      ? store.put(packKey, await readFile(pack.packPath), packOptions)
-      : store.upload(packKey, createReadStream(pack.packPath), packOptions),
-  );
-  await createOnce(async () =>
-    store.put(layout.pack(repo, `${pack.name}.idx`), await readFile(pack.idxPath), {
-      ifNoneMatch: "*",
-      contentType: "application/x-git-packed-objects-toc",
-    }),
-  );
+  // Pack and idx go up together: readers only use packs that objects/info/packs lists, and that is
+  // written after both are complete.
+  await Promise.all([
+    createOnce(async () =>
+      size <= SINGLE_PUT_LIMIT
+        ? store.put(packKey, await readFile(pack.packPath), packOptions)
+        : store.upload(packKey, createReadStream(pack.packPath), packOptions),
+    ),
+    createOnce(async () =>
+      store.put(layout.pack(repo, `${pack.name}.idx`), await readFile(pack.idxPath), {
+        ifNoneMatch: "*",
+        contentType: "application/x-git-packed-objects-toc",
+      }),
+    ),
+  ]);
 }
 
 const SINGLE_PUT_LIMIT = 8 * 1024 * 1024;
@@ -50,29 +54,41 @@ export async function readInfoPacks(store: ObjectStore, layout: BucketLayout, re
   return current && current !== "not-modified" ? parseInfoPacks(current.body, key) : [];
 }
 
-/** Adds and removes names in objects/info/packs by compare-and-swap. */
+/** Adds and removes names in objects/info/packs by compare-and-swap (from `prefetched`, a read started earlier, if given). */
 export async function editInfoPacks(
   store: ObjectStore,
   layout: BucketLayout,
   repo: string,
   edit: { add?: readonly string[]; remove?: readonly string[] },
+  prefetched?: Promise<StoredObject | undefined | "not-modified">,
 ): Promise<void> {
   const key = layout.infoPacks(repo);
-  await updateObject(store, key, (body) => {
-    const names = body ? parseInfoPacks(body, key) : [];
-    const kept = names.filter((name) => !edit.remove?.includes(name));
-    for (const name of edit.add ?? []) if (!kept.includes(name)) kept.push(name);
-    return writeInfoPacks(kept);
-  });
+  await updateObject(
+    store,
+    key,
+    (body) => {
+      const names = body ? parseInfoPacks(body, key) : [];
+      const kept = names.filter((name) => !edit.remove?.includes(name));
+      for (const name of edit.add ?? []) if (!kept.includes(name)) kept.push(name);
+      return writeInfoPacks(kept);
+    },
+    prefetched,
+  );
 }
 
 /**
  * Downloads pack `name` into `dir` (as `<name>.pack`, streamed) and checks it against its name and the
  * bucket's index before anything else reads it: the trailing checksum must equal the name, the index
- * must name this pack and count as many objects. The bucket's index itself is not kept: the engine
- * writes its own from the pack. Returns the bytes downloaded.
+ * must name this pack and count as many objects. Returns the bytes downloaded and the index's object ids.
+ * The index itself is not written to disk: whoever uses the pack indexes it (or checks it) itself.
  */
-export async function downloadPack(store: ObjectStore, layout: BucketLayout, repo: string, name: string, dir: string): Promise<number> {
+export async function downloadPack(
+  store: ObjectStore,
+  layout: BucketLayout,
+  repo: string,
+  name: string,
+  dir: string,
+): Promise<{ bytes: number; index: PackIndex; idxBody: Buffer }> {
   const where = layout.repoRoot(repo);
   const idx = await store.get(layout.pack(repo, `${name}.idx`));
   if (!idx || idx === "not-modified") {
@@ -96,6 +112,7 @@ export async function downloadPack(store: ObjectStore, layout: BucketLayout, rep
   if (pack.name !== name) {
     throw new GitStoreError("corrupt-pack", `The pack ${name} in the bucket has the content of ${pack.name}: it was altered or replaced.`);
   }
-  checkIndexMatchesPack(parsePackIndex(idx.body, `${name}.idx`), pack, name);
-  return idx.body.length + (await stat(packPath)).size;
+  const index = parsePackIndex(idx.body, `${name}.idx`);
+  checkIndexMatchesPack(index, pack, name);
+  return { bytes: idx.body.length + (await stat(packPath)).size, index, idxBody: idx.body };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ObjectInfo, ObjectStore } from "../objectstore/object-store.ts";
@@ -6,7 +6,9 @@ import type { BucketLayout } from "../protocol/layout.ts";
 import { downloadPack, editInfoPacks, readInfoPacks, uploadPack } from "./bucket-packs.ts";
 import { updateObject } from "./conditional-update.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
+import { GitStoreError } from "./errors.ts";
 import { mapLimit } from "./map-limit.ts";
+import { parsePackIndex } from "./pack-format.ts";
 import { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
 
 export const DEFAULT_GRACE_MS = 15 * 60 * 1000;
@@ -83,11 +85,26 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
     const work = await mkdtemp(join(options.workDir ?? tmpdir(), "cloudbridge-compact-"));
     try {
       const merged = live;
+      // The bucket's indexes (checked against their packs) tell the engine where objects are; the
+      // combined pack is then indexed from its own bytes, and must hold exactly the union of them.
+      const expected = new Set<string>();
       const packs = await mapLimit(merged, 4, async (name): Promise<PackFiles> => {
-        await downloadPack(store, layout, repo, name, work);
-        return options.engine.indexPack(work, join(work, `${name}.pack`));
+        const { index, idxBody } = await downloadPack(store, layout, repo, name, work);
+        for (const oid of index.oids) expected.add(oid);
+        await writeFile(join(work, `${name}.idx`), idxBody);
+        return { name, packPath: join(work, `${name}.pack`), idxPath: join(work, `${name}.idx`), objectCount: index.objectCount };
       });
-      const combined = await options.engine.combinePacks(packs, work);
+      const out = await mkdtemp(join(work, "combined-"));
+      const built = await options.engine.combinePacks(packs, out);
+      const combined = await options.engine.indexPack(out, built.packPath);
+      const held = parsePackIndex(await readFile(combined.idxPath), `${combined.name}.idx`).oids;
+      if (held.length !== expected.size || held.some((oid) => !expected.has(oid))) {
+        throw new GitStoreError(
+          "corrupt-pack",
+          `Compaction of ${layout.repoRoot(repo)} produced a pack with ${held.length} objects where the merged packs hold ${expected.size}; ` +
+            "nothing was published. A pack index in the bucket may be damaged: check them with `git verify-pack`.",
+        );
+      }
       options.log?.(`merged ${merged.length} packs into ${combined.name} (${combined.objectCount} objects)`);
       await uploadPack(store, layout, repo, combined);
       const retiring = merged.filter((name) => name !== combined.name);

@@ -2,7 +2,7 @@ import { link, mkdtemp, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
-import { verifyPackFile } from "./pack-format.ts";
+import { readPackObjectCount, verifyPackFile } from "./pack-format.ts";
 import { gitText, runGit } from "./run-git.ts";
 
 /** The git binary behind the engine seam: what the agent uses wherever git is installed. */
@@ -10,20 +10,36 @@ export class NativeGitEngine implements GitEngine {
   readonly name = "native";
 
   async packObjects(gitDir: string, range: { tips: readonly string[]; exclude: readonly string[] }, outDir: string) {
-    const present = await presentObjects(gitDir, range.exclude);
-    const revs = [...range.tips, ...range.exclude.filter((oid) => present.has(oid)).map((oid) => `^${oid}`)];
-    // No --thin: every delta base is inside the pack, so the pack stands alone in the bucket.
-    const name = await gitText(["pack-objects", "--revs", "--delta-base-offset", "-q", join(outDir, "pack")], {
-      gitDir,
-      input: `${revs.join("\n")}\n`,
-    });
-    const files = packFiles(outDir, `pack-${name}`);
-    const summary = await verifyPackFile(files.packPath, files.name);
-    if (summary.objectCount === 0) {
+    // Usually every excluded id is present (the agent fetched before it pushed): try that first, and
+    // filter out the missing ones only when git says an id is unknown. One process on the hot path.
+    let run = await this.runPackObjects(gitDir, range.tips, range.exclude, outDir);
+    if (run.code !== 0 && /bad object|bad revision/.test(run.stderr)) {
+      const present = await presentObjects(gitDir, range.exclude);
+      run = await this.runPackObjects(
+        gitDir,
+        range.tips,
+        range.exclude.filter((oid) => present.has(oid)),
+        outDir,
+      );
+    }
+    if (run.code !== 0) throw new GitStoreError("git-failed", `git pack-objects failed: ${run.stderr.trim()}`);
+    const files = packFiles(outDir, `pack-${run.stdout.toString().trim()}`);
+    const objectCount = await readPackObjectCount(files.packPath);
+    if (objectCount === 0) {
       await Promise.all([rm(files.packPath, { force: true }), rm(files.idxPath, { force: true })]);
       return undefined;
     }
-    return { ...files, objectCount: summary.objectCount };
+    return { ...files, objectCount };
+  }
+
+  private runPackObjects(gitDir: string, tips: readonly string[], exclude: readonly string[], outDir: string) {
+    const revs = [...tips, ...exclude.map((oid) => `^${oid}`)];
+    // No --thin: every delta base is inside the pack, so the pack stands alone in the bucket.
+    return runGit(["pack-objects", "--revs", "--delta-base-offset", "-q", join(outDir, "pack")], {
+      gitDir,
+      input: `${revs.join("\n")}\n`,
+      allowFailure: true,
+    });
   }
 
   async indexPack(gitDir: string, packPath: string): Promise<PackFiles> {

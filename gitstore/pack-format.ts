@@ -43,6 +43,19 @@ export async function verifyPackFile(path: string, label: string): Promise<PackS
   return { name: `pack-${checksum}`, checksum, objectCount: header.readUInt32BE(8) };
 }
 
+/** The object count in a pack's header, for a pack this machine just wrote (not checked further). */
+export async function readPackObjectCount(path: string): Promise<number> {
+  const handle = await open(path, "r");
+  try {
+    const header = Buffer.alloc(12);
+    await handle.read(header, 0, 12, 0);
+    if (header.toString("latin1", 0, 4) !== "PACK") throw corrupt(path, 'it does not start with "PACK"');
+    return header.readUInt32BE(8);
+  } finally {
+    await handle.close();
+  }
+}
+
 export interface PackIndex {
   objectCount: number;
   packChecksum: string;

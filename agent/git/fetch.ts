@@ -51,7 +51,7 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
   try {
     await mkdir(join(quarantine, "pack"));
     const sizes = await mapLimit(names, 4, async (name) => {
-      const size = await downloadPack(ctx.store, ctx.layout, ctx.repo, name, join(quarantine, "pack"));
+      const { bytes: size } = await downloadPack(ctx.store, ctx.layout, ctx.repo, name, join(quarantine, "pack"));
       ctx.log?.(`fetched ${name} (${size} bytes)`);
       return size;
     });

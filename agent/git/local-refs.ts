@@ -1,3 +1,5 @@
+import { GitStoreError } from "../../gitstore/errors.ts";
+import { presentObjects } from "../../gitstore/native-engine.ts";
 import { runGit } from "../../gitstore/run-git.ts";
 
 /** Refs of the local repository, read and moved only through git itself (so its locks and logs apply). */
@@ -18,9 +20,10 @@ export async function updateLocalRefs(gitDir: string, updates: readonly { ref: s
   await runGit(["update-ref", "--stdin"], { gitDir, input: lines.join("") });
 }
 
-/** Whether commit `ancestor` is `descendant` or one of its ancestors. */
+/** Whether commit `ancestor` is `descendant` or one of its ancestors; false when `ancestor` is not here. */
 export async function isAncestor(gitDir: string, ancestor: string, descendant: string): Promise<boolean> {
   const run = await runGit(["merge-base", "--is-ancestor", ancestor, descendant], { gitDir, allowFailure: true });
-  if (run.code > 1) throw new Error(`git merge-base failed: ${run.stderr.trim()}`);
-  return run.code === 0;
+  if (run.code <= 1) return run.code === 0;
+  if (!(await presentObjects(gitDir, [ancestor])).has(ancestor)) return false;
+  throw new GitStoreError("git-failed", `git merge-base failed: ${run.stderr.trim()}`);
 }

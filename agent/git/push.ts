@@ -1,14 +1,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ObjectMissing, PreconditionFailed } from "../../objectstore/object-store.ts";
+import { ObjectMissing, PreconditionFailed, type StoredObject } from "../../objectstore/object-store.ts";
+import { syncedRefName } from "../../protocol/layout.ts";
 import { assertAgentId, assertRefName } from "../../protocol/names.ts";
 import { editInfoPacks, uploadPack } from "../../gitstore/bucket-packs.ts";
 import { jitter, MAX_ATTEMPTS } from "../../gitstore/conditional-update.ts";
 import { GitStoreError } from "../../gitstore/errors.ts";
 import { presentObjects } from "../../gitstore/native-engine.ts";
 import { isObjectId, parseRefFile, writeRefFile } from "../../gitstore/ref-file.ts";
-import { bucketTips, readBucketRefs, type BucketRef } from "./bucket-refs.ts";
+import { bucketTips, knownRefs, readBucketRefs, type BucketRef } from "./bucket-refs.ts";
 import { fetchObjects } from "./fetch.ts";
 import { isAncestor, updateLocalRefs } from "./local-refs.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
@@ -70,23 +71,39 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
     assertRefName(update.ref);
     if (update.oid !== null && !isObjectId(update.oid)) throw new Error(`push: ${JSON.stringify(update.oid)} is not a commit id`);
   }
+  // objects/info/packs is read alongside the refs, to save a round trip when the pack is listed.
+  const infoPacks = options.store.get(options.layout.infoPacks(options.repo));
+  infoPacks.catch(() => {}); // a failed early read is retried where it is used
   const bucket = await readBucketRefs(options.store, options.layout, options.repo);
   const outcome: PushOutcome = { results: [], packsUploaded: 0, objectsUploaded: 0 };
+  // Versions of refs we read or wrote: info/refs is rebuilt without re-reading them.
+  const known = knownRefs(bucket);
   const tips = options.updates.flatMap((update) => (update.oid ? [update.oid] : []));
   const exclude = bucketTips(bucket);
-  await sendObjects(options, tips, exclude, outcome);
+  // Whether each update is a fast-forward of the ref as read, worked out while the pack is made and sent.
+  const fastForwards = new Map(
+    options.updates.map((update) => {
+      const current = bucket.shared.get(update.ref);
+      return [update.ref, current && update.oid ? isAncestor(options.gitDir, current.oid, update.oid) : undefined] as const;
+    }),
+  );
+  for (const check of fastForwards.values()) check?.catch(() => {}); // awaited (and rethrown) in compareAndSwap
+  await sendObjects(options, tips, exclude, outcome, infoPacks);
 
   for (const update of options.updates) {
-    const key = options.layout.syncedRef(options.repo, options.agent, update.ref);
-    if (update.oid) await options.store.put(key, writeRefFile(update.oid));
+    const synced = syncedRefName(options.agent, update.ref);
+    const key = options.layout.ref(options.repo, synced);
+    if (update.oid) known.set(synced, { oid: update.oid, etag: (await options.store.put(key, writeRefFile(update.oid))).etag });
     else await options.store.delete(key);
   }
   for (const update of options.updates) {
-    outcome.results.push(await compareAndSwap(options, update, bucket.shared.get(update.ref), [...exclude, ...tips], outcome));
+    const first = { current: bucket.shared.get(update.ref), fastForward: fastForwards.get(update.ref) };
+    outcome.results.push(await compareAndSwap(options, update, first, [...exclude, ...tips], outcome, known));
   }
   await publishServerInfo(
     options,
     outcome.results.some((result) => result.status === "created"),
+    known,
   );
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
@@ -99,7 +116,13 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
 }
 
 /** Uploads one pack of what the bucket lacks (nothing when it lacks nothing), then lists it. */
-async function sendObjects(ctx: RepoContext, tips: readonly string[], exclude: readonly string[], outcome: PushOutcome) {
+async function sendObjects(
+  ctx: RepoContext,
+  tips: readonly string[],
+  exclude: readonly string[],
+  outcome: PushOutcome,
+  infoPacks?: Promise<StoredObject | undefined | "not-modified">,
+) {
   if (tips.length === 0) return;
   const scratch = await mkdtemp(join(tmpdir(), "cloudbridge-push-"));
   try {
@@ -107,7 +130,7 @@ async function sendObjects(ctx: RepoContext, tips: readonly string[], exclude: r
     if (!pack) return;
     ctx.log?.(`uploading ${pack.name} (${pack.objectCount} objects)`);
     await uploadPack(ctx.store, ctx.layout, ctx.repo, pack);
-    await editInfoPacks(ctx.store, ctx.layout, ctx.repo, { add: [pack.name] });
+    await editInfoPacks(ctx.store, ctx.layout, ctx.repo, { add: [pack.name] }, infoPacks);
     outcome.packsUploaded += 1;
     outcome.objectsUploaded += pack.objectCount;
   } finally {
@@ -118,35 +141,43 @@ async function sendObjects(ctx: RepoContext, tips: readonly string[], exclude: r
 async function compareAndSwap(
   options: PushOptions,
   update: RefUpdate,
-  initial: BucketRef | undefined,
+  first: { current: BucketRef | undefined; fastForward: Promise<boolean> | undefined },
   inBucket: string[],
   outcome: PushOutcome,
+  known: Map<string, { oid: string; etag: string }>,
 ): Promise<PushResult> {
   const { store, layout, repo, gitDir } = options;
   const key = layout.ref(repo, update.ref);
   const policy = update.onConflict ?? "reject";
-  let current = initial;
+  let current = first.current;
   let ours = update.oid;
   let merged = false;
   const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     if ((current?.oid ?? null) === ours) return { ref: update.ref, status: "up-to-date", oid: ours };
     let status: PushStatus;
+    const write = async (oid: string, condition: { ifMatch: string } | { ifNoneMatch: "*" }) => {
+      known.set(update.ref, { oid, etag: (await store.put(key, writeRefFile(oid), condition)).etag });
+    };
     try {
       if (ours === null) {
         await store.delete(key, { ifMatch: current!.etag });
         status = "deleted";
       } else if (!current) {
-        await store.put(key, writeRefFile(ours), { ifNoneMatch: "*" });
+        await write(ours, { ifNoneMatch: "*" });
         status = merged ? "merged" : "created";
-      } else if (await fastForward(gitDir, current.oid, ours)) {
-        await store.put(key, writeRefFile(ours), { ifMatch: current.etag });
+      } else if (
+        await (current === first.current && ours === update.oid && first.fastForward
+          ? first.fastForward
+          : isAncestor(gitDir, current.oid, ours))
+      ) {
+        await write(ours, { ifMatch: current.etag });
         status = merged ? "merged" : "updated";
       } else if (policy === "reject") {
         const known = (await presentObjects(gitDir, [current.oid])).has(current.oid);
         return { ref: update.ref, status: "rejected", oid: current.oid, reason: known ? "non-fast-forward" : "fetch first" };
       } else if (policy === "force") {
-        await store.put(key, writeRefFile(ours), { ifMatch: current.etag });
+        await write(ours, { ifMatch: current.etag });
         status = "forced";
       } else {
         ours = await mergeWith(options, policy, ours, current.oid, update.ref, inBucket, outcome);
@@ -167,11 +198,6 @@ async function compareAndSwap(
     `${update.ref} kept moving under us (${maxAttempts} attempts). Your commits are safe in ` +
       `refs/synced/${options.agent}/; push again.`,
   );
-}
-
-async function fastForward(gitDir: string, from: string, to: string): Promise<boolean> {
-  if (!(await presentObjects(gitDir, [from])).has(from)) return false;
-  return isAncestor(gitDir, from, to);
 }
 
 async function mergeWith(

@@ -12,11 +12,16 @@ export const DEFAULT_BRANCH = "refs/heads/main";
  * now, by compare-and-swap, so the last successful writer always wrote what it read after every ref
  * change before it; `HEAD` is created once, pointing at main.
  */
-export async function publishServerInfo(ctx: RepoContext, createdRef: boolean): Promise<void> {
+export async function publishServerInfo(
+  ctx: RepoContext,
+  createdRef: boolean,
+  known?: ReadonlyMap<string, { oid: string; etag: string }>,
+): Promise<void> {
   let existed = true;
   await updateObject(ctx.store, ctx.layout.infoRefs(ctx.repo), async (current) => {
     existed = current !== undefined;
-    const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
+    // Read after info/refs' ETag was read, so a successful write holds every ref change before it.
+    const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo, known);
     const all = new Map<string, string>();
     for (const entry of [...refs.shared.values(), ...refs.synced.values()]) all.set(entry.ref, entry.oid);
     return writeInfoRefs(all);

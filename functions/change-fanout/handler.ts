@@ -1,9 +1,9 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { S3Event } from "aws-lambda";
 import { BucketLayout } from "../../protocol/layout.ts";
 import { snsChangePublisher } from "../shared/sns-publisher.ts";
+import { functionMetrics } from "../shared/metrics.ts";
 import { fanOutChanges, type FanoutResult } from "./fanout.ts";
 
 /**
@@ -11,7 +11,7 @@ import { fanOutChanges, type FanoutResult } from "./fanout.ts";
  * Configuration: CHANGE_TOPIC_ARN (required), BUCKET_PREFIX (optional).
  */
 const logger = new Logger({ serviceName: "cloudbridge-change-fanout" });
-const metrics = new Metrics({ namespace: "cloudbridge", serviceName: "change-fanout" });
+const metrics = functionMetrics("change-fanout");
 const sns = new SNSClient({});
 
 export const handler = async (event: S3Event): Promise<FanoutResult> => {
@@ -22,9 +22,9 @@ export const handler = async (event: S3Event): Promise<FanoutResult> => {
       layout: new BucketLayout(process.env.BUCKET_PREFIX),
       publish: snsChangePublisher(sns, topicArn),
       logger,
-      count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
+      count: metrics.count,
     });
   } finally {
-    metrics.publishStoredMetrics();
+    metrics.publish();
   }
 };

@@ -1,9 +1,9 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { compactRepository } from "../../gitstore/compaction.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
 import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
+import { functionMetrics } from "../shared/metrics.ts";
 import { runCompaction, type CompactionResult } from "./compact.ts";
 
 /**
@@ -14,7 +14,7 @@ import { runCompaction, type CompactionResult } from "./compact.ts";
  * Configuration (set by the stack): BUCKET_NAME, BUCKET_PREFIX, REPOS (comma-separated), COMPACTION_GRACE_MINUTES.
  */
 const logger = new Logger({ serviceName: "cloudbridge-compaction" });
-const metrics = new Metrics({ namespace: "cloudbridge", serviceName: "compaction" });
+const metrics = functionMetrics("compaction");
 
 const bucket = process.env.BUCKET_NAME;
 if (!bucket) throw new Error("BUCKET_NAME is not set: the stack must pass the bucket's name.");
@@ -34,9 +34,9 @@ export const handler = async (event: unknown): Promise<CompactionResult> => {
       compact: (repo) =>
         compactRepository({ store, layout, repo, engine, graceMs: graceMinutes * 60_000, log: (line) => logger.info(line, { repo }) }),
       logger,
-      count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
+      count: metrics.count,
     });
   } finally {
-    metrics.publishStoredMetrics();
+    metrics.publish();
   }
 };

@@ -1,7 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SNSEvent } from "aws-lambda";
+import { functionMetrics } from "../shared/metrics.ts";
 import { cachedCredentials } from "./credentials.ts";
 import { sendChangeHeadlines, type XmppFanoutResult } from "./notify.ts";
 import { XmppAuthError, xmppStanzaSender } from "./sender.ts";
@@ -14,7 +14,7 @@ import { xmppSettingsFromEnv } from "./settings.ts";
  * container and cached; neither is ever logged.
  */
 const logger = new Logger({ serviceName: "cloudbridge-xmpp-fanout" });
-const metrics = new Metrics({ namespace: "cloudbridge", serviceName: "xmpp-fanout" });
+const metrics = functionMetrics("xmpp-fanout");
 const secrets = new SecretsManagerClient({});
 const settings = xmppSettingsFromEnv(process.env);
 const credentials = cachedCredentials(async () => {
@@ -37,9 +37,9 @@ export const handler = async (event: SNSEvent): Promise<XmppFanoutResult> => {
         }
       },
       logger,
-      count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
+      count: metrics.count,
     });
   } finally {
-    metrics.publishStoredMetrics();
+    metrics.publish();
   }
 };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { spawn } from "node:child_process";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Element } from "@xmpp/client";
@@ -224,3 +225,69 @@ async function receiveChange(sqs: SQSClient, QueueUrl: string, match: (change: C
   const body = await receiveUntil(sqs, QueueUrl, (b) => match(decodeChangeMessage(b)));
   return decodeChangeMessage(body);
 }
+
+describe("cloudbridge local --xmpp-*: the command", () => {
+  let prosody: TestProsody;
+  before(async () => (prosody = await startProsody()));
+  after(async () => prosody?.destroy());
+
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    spawn(process.execPath, ["--disable-warning=ExperimentalWarning", "agent/cli/main.ts", "local", "--port", "0", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
+
+  it("sends a headline for a ref written to its bucket, with the notifier's password taken from the environment", async () => {
+    const agent = await prosody.register("agent", AGENT_PASSWORD);
+    const notifier = await prosody.register("notifier", NOTIFIER_PASSWORD);
+    const phone = await connectTestXmpp({ service: prosody.service, jid: agent, password: AGENT_PASSWORD, resource: "phone" });
+    const child = cli(["--json", "--xmpp-service", prosody.service, "--xmpp-jid", notifier, "--xmpp-to", agent], {
+      CLOUDBRIDGE_XMPP_PASSWORD: NOTIFIER_PASSWORD,
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        const timer = setTimeout(() => reject(new Error(`no JSON line after 15 s: ${out}`)), 15_000);
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          if (!out.includes("\n")) return;
+          clearTimeout(timer);
+          resolve(out.split("\n")[0]!);
+        });
+      });
+      const { endpoint, bucket, env } = JSON.parse(line) as { endpoint: string; bucket: string; env: Record<string, string> };
+      assert.ok(!line.includes(NOTIFIER_PASSWORD), "the password is not printed");
+      const s3 = new S3Client({
+        region: env.AWS_REGION!,
+        endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+      });
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "repos/cli.git/refs/heads/main", Body: `${"c".repeat(40)}\n` }));
+      s3.destroy();
+      const message = await phone.waitFor(headlineFor((c) => c.repo === "cli"));
+      assert.equal(message.attrs.from?.split("/")[0], notifier);
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((resolve) => child.on("exit", resolve));
+      await phone.stop();
+    }
+  });
+
+  it("refuses half an XMPP configuration, or one without the password, with usage exit code 2", async () => {
+    for (const [args, env] of [
+      [["--xmpp-service", prosody.service], { CLOUDBRIDGE_XMPP_PASSWORD: "x" }],
+      [["--xmpp-service", prosody.service, "--xmpp-jid", "n@localhost", "--xmpp-to", "a@localhost"], { CLOUDBRIDGE_XMPP_PASSWORD: "" }],
+    ] as const) {
+      const child = cli([...args], env);
+      let err = "";
+      child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+      const code = await new Promise((resolve) => child.on("exit", resolve));
+      assert.equal(code, 2, err);
+      assert.match(
+        err,
+        /XMPP notifications need --xmpp-service, --xmpp-jid and --xmpp-to, and the notifier's password in CLOUDBRIDGE_XMPP_PASSWORD/,
+      );
+    }
+  });
+});

@@ -51,6 +51,7 @@ export function localCommand(program: Command): void {
           `cloudbridge local is running on ${cloud.endpoint} (loopback only)${dataDir ? `, state in ${dataDir}` : ", state in memory"}.`,
           `  bucket  s3://${cloud.bucket}`,
           `  topic   ${cloud.topicArn}`,
+          ...(xmpp ? [`  xmpp    headlines to ${xmpp.recipients.join(", ")} from ${xmpp.jid} via ${xmpp.service}`] : []),
           "",
           "Point an agent (or any AWS SDK or CLI) at it with:",
           ...Object.entries(cloud.env).map(([name, value]) => `  export ${name}=${value}`),

@@ -167,9 +167,10 @@ describe("the functions", () => {
 
 describe("fan-out", () => {
   it("the change topic is encrypted, refuses publishers without TLS, and feeds e-mail, HTTPS, the XMPP function and one raw queue per agent", () => {
-    const [[topicId, topic]] = ofType("AWS::SNS::Topic") as [[string, Resources[string]]];
+    const topicId = logicalId("AWS::SNS::Topic", "ChangeTopic");
+    const topic = resources[topicId]!;
     assert.equal(fold(topic.Properties.KmsMasterKeyId), "arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:alias/aws/sns");
-    const [[, topicPolicy]] = ofType("AWS::SNS::TopicPolicy") as [[string, Resources[string]]];
+    const topicPolicy = resources[logicalId("AWS::SNS::TopicPolicy", "ChangeTopicPolicy")]!;
     const topicStatements = (topicPolicy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
     assert.ok(
       topicStatements.some(
@@ -179,8 +180,9 @@ describe("fan-out", () => {
           JSON.stringify(st.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}',
       ),
     );
-    const subs = ofType("AWS::SNS::Subscription").map(([, s]) => fold(s.Properties) as Record<string, unknown>);
-    assert.ok(subs.every((s) => s.TopicArn === `<${topicId}>`));
+    const subs = ofType("AWS::SNS::Subscription")
+      .map(([, s]) => fold(s.Properties) as Record<string, unknown>)
+      .filter((s) => s.TopicArn === `<${topicId}>`);
     assert.deepEqual(subs.map((s) => s.Protocol).sort(), ["email", "https", "lambda", "sqs", "sqs"]);
     const desktop = subs.find((s) => s.Protocol === "sqs" && String(s.Endpoint).includes("Agentdesktop"))!;
     assert.equal(desktop.RawMessageDelivery, true);
@@ -208,6 +210,31 @@ describe("fan-out", () => {
         id,
       );
     }
+  });
+});
+
+describe("dead letters", () => {
+  it("with alarms configured, an alarm per dead-letter queue e-mails the operators when a message waits there", () => {
+    const dlqs = ofType("AWS::SQS::Queue")
+      .filter(([id]) => id.includes("DeadLetterQueue"))
+      .map(([id]) => id);
+    assert.equal(dlqs.length, 5, "change, XMPP, compaction, and one per agent");
+    const alarms = ofType("AWS::CloudWatch::Alarm").map(([, a]) => fold(a.Properties) as Record<string, unknown>);
+    const alarmTopic = `<${logicalId("AWS::SNS::Topic", "DeadLettersTopic")}>`;
+    assert.deepEqual(
+      alarms.map((a) => (a.Dimensions as { Value: string }[])[0]!.Value).sort(),
+      dlqs.map((id) => `<${id}.QueueName>`).sort(),
+    );
+    for (const alarm of alarms) {
+      assert.equal(alarm.MetricName, "ApproximateNumberOfMessagesVisible");
+      assert.equal(alarm.Threshold, 1);
+      assert.equal(alarm.ComparisonOperator, "GreaterThanOrEqualToThreshold");
+      assert.deepEqual(alarm.AlarmActions, [alarmTopic]);
+    }
+    const email = ofType("AWS::SNS::Subscription")
+      .map(([, s]) => fold(s.Properties) as Record<string, unknown>)
+      .find((s) => s.TopicArn === alarmTopic);
+    assert.deepEqual([email?.Protocol, email?.Endpoint], ["email", "ops@example.org"]);
   });
 });
 

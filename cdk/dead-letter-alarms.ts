@@ -1,0 +1,38 @@
+import { Duration } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as kms from "aws-cdk-lib/aws-kms";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+
+/**
+ * Someone hears of it when an event is dead-lettered: one alarm per dead-letter queue (a message is
+ * waiting in it), sent to the given addresses through a topic of its own. $0.10 per alarm and month,
+ * so it is opt-in (`alarms.emails`).
+ */
+export class DeadLetterAlarms extends Construct {
+  readonly topic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: { emails: readonly string[]; queues: Record<string, sqs.IQueue> }) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, "Topic", {
+      displayName: "cloudbridge alarms",
+      enforceSSL: true,
+      masterKey: kms.Alias.fromAliasName(this, "SnsKey", "alias/aws/sns"),
+    });
+    for (const email of props.emails) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    for (const [name, queue] of Object.entries(props.queues)) {
+      const alarm = new cloudwatch.Alarm(this, `${name}Alarm`, {
+        alarmDescription: `cloudbridge: an event is waiting in the dead-letter queue of ${name} (see docs/stack.md, "Dead letters")`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    }
+  }
+}
