@@ -8,6 +8,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { BucketLayout } from "../protocol/layout.ts";
 import type { AgentConfig } from "./config.ts";
+import { deadLetterQueue } from "./dead-letter-queue.ts";
 import { acknowledgePrefixWildcards } from "./nag.ts";
 
 /**
@@ -32,15 +33,7 @@ export class AgentAccess extends Construct {
     super(scope, id);
     const { agent, bucket, layout } = props;
 
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: "AwsSolutions-SQS3",
-      reason: "This queue is itself the dead-letter queue of the agent's change queue.",
-    });
+    this.deadLetterQueue = deadLetterQueue(this, "DeadLetterQueue", "the agent's change queue and its subscription");
     this.queue = new sqs.Queue(this, "Queue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

@@ -1,11 +1,12 @@
 import { fileURLToPath } from "node:url";
-import { Duration, RemovalPolicy, Validations, type Size } from "aws-cdk-lib";
+import { RemovalPolicy, type Duration, type Size } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
-import * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { deadLetterQueue } from "./dead-letter-queue.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -40,15 +41,7 @@ export class CloudbridgeFunction extends Construct {
       description: `cloudbridge ${id}: its own log group and what the stack grants it, nothing else`,
     });
     this.logGroup.grantWrite(this.role);
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: "AwsSolutions-SQS3",
-      reason: "This queue is itself a dead-letter queue (Lambda's asynchronous-invocation DLQ); it needs none of its own.",
-    });
+    this.deadLetterQueue = deadLetterQueue(this, "DeadLetterQueue", "asynchronous invocations of this function that failed three times");
     this.function = new NodejsFunction(this, "Function", {
       entry: `${ROOT}${props.entry}`,
       handler: "handler",

@@ -1,6 +1,6 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { SNSClient } from "@aws-sdk/client-sns";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { LOCAL_CREDENTIALS, startLocalCloud, type LocalCloud, type LocalCloudOptions } from "../../local/cloud.ts";
 
 /** A local cloud for one test file, with SDK clients pointed at it the way an agent would be configured. */
@@ -30,4 +30,19 @@ export async function startTestCloud(options: LocalCloudOptions = {}): Promise<T
       await cloud.stop();
     },
   };
+}
+
+/** A new queue subscribed to the cloud's change topic, with raw delivery as the stack's agent queues have it. */
+export async function subscribeQueue(t: TestCloud, name: string): Promise<string> {
+  const { QueueUrl } = await t.sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const { Attributes } = await t.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+  await t.sns.send(
+    new SubscribeCommand({
+      TopicArn: t.cloud.topicArn,
+      Protocol: "sqs",
+      Endpoint: Attributes!.QueueArn,
+      Attributes: { RawMessageDelivery: "true" },
+    }),
+  );
+  return QueueUrl!;
 }

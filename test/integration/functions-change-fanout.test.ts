@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { PublishBatchCommand, SubscribeCommand, type PublishBatchCommandOutput } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { PublishBatchCommand, type PublishBatchCommandOutput } from "@aws-sdk/client-sns";
+import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { snsChangePublisher } from "../../functions/shared/sns-publisher.ts";
 import { decodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { startTestCloud, subscribeQueue, type TestCloud } from "../helpers/local-cloud.ts";
 
 const message: ChangeMessage = {
   v: 1,
@@ -20,17 +20,7 @@ describe("SNS change publisher against the local cloud's SNS and SQS", () => {
   let queueUrl: string;
   before(async () => {
     t = await startTestCloud();
-    const { QueueUrl } = await t.sqs.send(new CreateQueueCommand({ QueueName: "publisher-test" }));
-    const { Attributes } = await t.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
-    await t.sns.send(
-      new SubscribeCommand({
-        TopicArn: t.cloud.topicArn,
-        Protocol: "sqs",
-        Endpoint: Attributes!.QueueArn,
-        Attributes: { RawMessageDelivery: "true" },
-      }),
-    );
-    queueUrl = QueueUrl!;
+    queueUrl = await subscribeQueue(t, "publisher-test");
   });
   after(async () => t?.stop());
 

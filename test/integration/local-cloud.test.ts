@@ -15,10 +15,9 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { decodeChangeMessage } from "../../protocol/change-message.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { startTestCloud, subscribeQueue, type TestCloud } from "../helpers/local-cloud.ts";
 
 const Bucket = "cloudbridge";
 
@@ -205,19 +204,7 @@ describe("cloudbridge local: bucket events reach SNS and SQS through the real ch
   before(async () => (t = await startTestCloud()));
   after(async () => t.stop());
 
-  async function subscribedQueue(name: string): Promise<string> {
-    const { QueueUrl } = await t.sqs.send(new CreateQueueCommand({ QueueName: name }));
-    const { Attributes } = await t.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
-    await t.sns.send(
-      new SubscribeCommand({
-        TopicArn: t.cloud.topicArn,
-        Protocol: "sqs",
-        Endpoint: Attributes!.QueueArn,
-        Attributes: { RawMessageDelivery: "true" },
-      }),
-    );
-    return QueueUrl!;
-  }
+  const subscribedQueue = (name: string) => subscribeQueue(t, name);
 
   async function receive(QueueUrl: string) {
     const { Messages } = await t.sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 2, MaxNumberOfMessages: 10 }));

@@ -2,14 +2,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { spawn } from "node:child_process";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Element } from "@xmpp/client";
 import { sendChangeHeadlines } from "../../functions/xmpp-fanout/notify.ts";
 import { XmppAuthError, xmppStanzaSender } from "../../functions/xmpp-fanout/sender.ts";
 import { decodeChangeMessage, encodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
 import { changeFromXmppAttributes, XMPP_CHANGE_NAMESPACE } from "../../protocol/xmpp-change.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { startTestCloud, subscribeQueue, type TestCloud } from "../helpers/local-cloud.ts";
 import { startProsody, type TestProsody } from "../helpers/prosody.ts";
 import { snsRecord } from "../helpers/sns-records.ts";
 import { connectTestXmpp, type TestXmppClient } from "../helpers/xmpp-client.ts";
@@ -137,7 +136,7 @@ describe("XMPP fan-out in cloudbridge local: S3 write → change function → SN
     t = await startTestCloud({ xmpp: { service: prosody.service, recipients: [agent], jid: notifier, password: NOTIFIER_PASSWORD } });
     laptop = await connectTestXmpp({ service: prosody.service, jid: agent, password: AGENT_PASSWORD, resource: "laptop" });
     desktop = await connectTestXmpp({ service: prosody.service, jid: agent, password: AGENT_PASSWORD, resource: "desktop" });
-    agentQueueUrl = await subscribedQueue(t, "agent-queue");
+    agentQueueUrl = await subscribeQueue(t, "agent-queue");
   });
   after(async () => {
     await laptop?.stop();
@@ -179,20 +178,6 @@ describe("XMPP fan-out in cloudbridge local: S3 write → change function → SN
     }
   });
 });
-
-async function subscribedQueue(t: TestCloud, name: string): Promise<string> {
-  const { QueueUrl } = await t.sqs.send(new CreateQueueCommand({ QueueName: name }));
-  const { Attributes } = await t.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
-  await t.sns.send(
-    new SubscribeCommand({
-      TopicArn: t.cloud.topicArn,
-      Protocol: "sqs",
-      Endpoint: Attributes!.QueueArn,
-      Attributes: { RawMessageDelivery: "true" },
-    }),
-  );
-  return QueueUrl!;
-}
 
 /** Waits until the XMPP function has finished with every event (its event queue is empty). */
 async function xmppEventsDone(t: TestCloud): Promise<void> {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { fanOutChanges } from "../../../functions/change-fanout/fanout.ts";
 import { encodeChangeMessage, type ChangeMessage } from "../../../protocol/change-message.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
+import { MAX_RECORDS_PER_EVENT } from "../../../protocol/s3-event.ts";
 import { s3Record } from "../../helpers/s3-records.ts";
 
 function harness() {
@@ -58,6 +59,32 @@ describe("change fan-out", () => {
     assert.deepEqual(await fanOutChanges({ detail: "not s3" }, h.deps), { published: 0, ignored: 0, skipped: 1 });
     assert.equal(h.published.length, 0);
     assert.equal(h.counts.RecordsSkipped, 1);
+  });
+});
+
+describe("change fan-out with malformed input", () => {
+  it("skips records from another source (SQS, SNS) and counts them, publishing the rest", async () => {
+    const h = harness();
+    const result = await fanOutChanges(
+      {
+        Records: [
+          { ...s3Record("repos/demo.git/refs/heads/main"), eventSource: "aws:sqs" },
+          { EventSource: "aws:sns", Sns: { Message: "{}" } },
+          s3Record("repos/demo.git/refs/heads/main"),
+        ],
+      },
+      h.deps,
+    );
+    assert.deepEqual(result, { published: 1, ignored: 0, skipped: 2 });
+    assert.equal(h.counts.RecordsSkipped, 2);
+  });
+  it(`publishes at most ${MAX_RECORDS_PER_EVENT} records of an oversized batch and counts the rest as skipped`, async () => {
+    const h = harness();
+    const records = Array.from({ length: MAX_RECORDS_PER_EVENT + 3 }, (_, i) => s3Record(`repos/demo.git/refs/heads/b${i}`));
+    const result = await fanOutChanges({ Records: records }, h.deps);
+    assert.deepEqual(result, { published: MAX_RECORDS_PER_EVENT, ignored: 0, skipped: 3 });
+    assert.equal(h.counts.RecordsSkipped, 3);
+    assert.equal(h.counts.ChangesPublished, MAX_RECORDS_PER_EVENT);
   });
 });
 
