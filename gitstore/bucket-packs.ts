@@ -20,19 +20,15 @@ export async function uploadPack(store: ObjectStore, layout: BucketLayout, repo:
   const packKey = layout.pack(repo, `${pack.name}.pack`);
   // Small packs (nearly every push) go up in one PUT; large ones stream in parts, never whole in memory.
   const { size } = await stat(pack.packPath);
-  // Pack and idx go up together: readers only use packs that objects/info/packs lists, and that is
-  // written after both are complete.
+  const [packBody, idxBody] = await Promise.all([size <= SINGLE_PUT_LIMIT ? readFile(pack.packPath) : undefined, readFile(pack.idxPath)]);
+  // Pack and idx go up together (the pack's request first): readers only use packs that
+  // objects/info/packs lists, and that is written after both are complete.
   await Promise.all([
-    createOnce(async () =>
-      size <= SINGLE_PUT_LIMIT
-        ? store.put(packKey, await readFile(pack.packPath), packOptions)
-        : store.upload(packKey, createReadStream(pack.packPath), packOptions),
+    createOnce(() =>
+      packBody ? store.put(packKey, packBody, packOptions) : store.upload(packKey, createReadStream(pack.packPath), packOptions),
     ),
-    createOnce(async () =>
-      store.put(layout.pack(repo, `${pack.name}.idx`), await readFile(pack.idxPath), {
-        ifNoneMatch: "*",
-        contentType: "application/x-git-packed-objects-toc",
-      }),
+    createOnce(() =>
+      store.put(layout.pack(repo, `${pack.name}.idx`), idxBody, { ifNoneMatch: "*", contentType: "application/x-git-packed-objects-toc" }),
     ),
   ]);
 }
@@ -91,22 +87,23 @@ export async function downloadPack(
 ): Promise<{ bytes: number; index: PackIndex; idxBody: Buffer }> {
   const where = layout.repoRoot(repo);
   const idx = await store.get(layout.pack(repo, `${name}.idx`));
-  if (!idx || idx === "not-modified") {
-    throw new GitStoreError(
-      "missing-idx",
-      `The pack ${name} in ${where} has no index (${name}.idx is missing), so plain git cannot read it either. ` +
-        "Nothing was changed locally. Push again from a machine that has these commits, or run `cloudbridge compact`.",
-    );
-  }
-  const packPath = join(dir, `${name}.pack`);
-  const stream = await store.getStream(layout.pack(repo, `${name}.pack`));
-  if (!stream) {
-    throw new GitStoreError(
+  const gone = () =>
+    new GitStoreError(
       "missing-pack",
       `The pack ${name} is listed in ${where}objects/info/packs but is not in the bucket. Nothing was changed locally; ` +
         "if compaction just ran, fetch again.",
     );
+  if (!idx || idx === "not-modified") {
+    if (!(await store.head(layout.pack(repo, `${name}.pack`)))) throw gone();
+    throw new GitStoreError(
+      "missing-idx",
+      `The pack ${name} in ${where} has no index (${name}.idx is missing), so plain git cannot read it either. ` +
+        "Nothing was changed locally. Push again from a machine that has these commits.",
+    );
   }
+  const packPath = join(dir, `${name}.pack`);
+  const stream = await store.getStream(layout.pack(repo, `${name}.pack`));
+  if (!stream) throw gone();
   await pipeline(stream.stream, createWriteStream(packPath));
   const pack = await verifyPackFile(packPath, name);
   if (pack.name !== name) {

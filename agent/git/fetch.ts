@@ -23,6 +23,18 @@ export interface ObjectsFetched {
 export async function fetchObjects(ctx: RepoContext, tips: readonly string[]): Promise<ObjectsFetched> {
   const present = await presentObjects(ctx.gitDir, tips);
   if (tips.every((oid) => present.has(oid))) return { packsDownloaded: 0, bytesDownloaded: 0 };
+  try {
+    return await fetchLivePacks(ctx, tips);
+  } catch (error) {
+    // A pack listed a moment ago can be gone if compaction's grace period ended in between: the
+    // list has a compacted pack by now, so read it again, once.
+    if (!(error instanceof GitStoreError && error.code === "missing-pack")) throw error;
+    ctx.log?.(error.message);
+    return fetchLivePacks(ctx, tips);
+  }
+}
+
+async function fetchLivePacks(ctx: RepoContext, tips: readonly string[]): Promise<ObjectsFetched> {
   const live = await readInfoPacks(ctx.store, ctx.layout, ctx.repo);
   const seen = await readSeenPacks(ctx.gitDir);
   const local = await localPackNames(ctx.gitDir, live);

@@ -67,8 +67,9 @@ export async function runRemoteHelper(
 
 async function list(ctx: RepoContext, withHead: boolean): Promise<string> {
   const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
-  const [firstCorrupt] = refs.corrupt.values();
-  if (firstCorrupt) throw firstCorrupt;
+  // Only shared refs are listed to git; a damaged synced ref of some agent does not block this one.
+  const corrupt = [...refs.corrupt].find(([ref]) => !ref.startsWith("refs/synced/"));
+  if (corrupt) throw corrupt[1];
   const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
   if (withHead) {
     const head = await ctx.store.get(ctx.layout.head(ctx.repo));

@@ -1,53 +1,32 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { resolve } from "node:path";
+import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { ObjectStore } from "../../objectstore/object-store.ts";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
+
 import { readInfoPacks } from "../../gitstore/bucket-packs.ts";
+import { writeInfoPacks } from "../../gitstore/info-packs.ts";
 import { compactRepository } from "../../gitstore/compaction.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
 import { NativeGitEngine } from "../../gitstore/native-engine.ts";
 import { fetchRefs } from "../../agent/git/fetch.ts";
 import { push } from "../../agent/git/push.ts";
-import type { RepoContext } from "../../agent/git/repo-context.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
 import { FaultyStore } from "../helpers/faulty-store.ts";
-import { commitFile, git, GIT_ENV, importCommits, initRepo, tempDir } from "../helpers/git.ts";
+import { commitFile, git, GIT_ENV, importCommits } from "../helpers/git.ts";
+import { useGitCloud } from "../helpers/git-cloud.ts";
 
 const run = promisify(execFile);
 const GRACE = 60_000;
 const CLI = resolve("bin/cloudbridge");
 
 describe("compaction of a repository's packs", () => {
-  let t: TestCloud;
-  let store: S3ObjectStore;
-  let work: { path: string; remove(): Promise<void> };
-  const layout = new BucketLayout();
-  let counter = 0;
-  before(async () => {
-    t = await startTestCloud();
-    store = new S3ObjectStore(t.cloud.bucket, t.s3);
-    work = await tempDir("git-compaction");
-  });
-  after(async () => {
-    await work.remove();
-    await t.stop();
-  });
-
-  async function clone(repo: string, s: ObjectStore = store): Promise<RepoContext & { dir: string; agent: string }> {
-    const dir = join(work.path, `clone-${counter++}`);
-    await mkdir(dir);
-    return { dir, gitDir: await initRepo(dir), store: s, layout, repo, agent: randomUUID() };
-  }
+  const bed = useGitCloud("git-compaction");
+  const { clone, layout } = bed;
 
   async function packKeys(repo: string): Promise<string[]> {
     const keys: string[] = [];
-    for await (const info of store.list(layout.packsRoot(repo))) keys.push(info.key);
+    for await (const info of bed.store.list(layout.packsRoot(repo))) keys.push(info.key);
     return keys;
   }
 
@@ -56,12 +35,12 @@ describe("compaction of a repository's packs", () => {
     await importCommits(a.dir, "main", 200, (i) => ({ [`notes/${i % 10}.txt`]: `note ${i}\n` }));
     const commits = (await git(a.dir, "rev-list", "--reverse", "main")).split("\n");
     for (const oid of commits) await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
-    const before = await readInfoPacks(store, layout, "many");
+    const before = await readInfoPacks(bed.store, layout, "many");
     assert.equal(before.length, 200);
 
     const start = new Date();
     const report = await compactRepository({
-      store,
+      store: bed.store,
       layout,
       repo: "many",
       engine: new NativeGitEngine(),
@@ -71,7 +50,7 @@ describe("compaction of a repository's packs", () => {
     assert.equal(report.merged.length, 200);
     assert.equal(report.retired.length, 200);
     assert.deepEqual(report.deleted, []);
-    assert.deepEqual(await readInfoPacks(store, layout, "many"), [report.published]);
+    assert.deepEqual(await readInfoPacks(bed.store, layout, "many"), [report.published]);
 
     const fresh = await clone("many");
     const fetched = await fetchRefs(fresh);
@@ -80,25 +59,23 @@ describe("compaction of a repository's packs", () => {
     await git(fresh.dir, "fsck", "--strict", "--no-dangling");
 
     // A reader that read objects/info/packs just before compaction still finds every pack it listed.
-    const staleInfoPacks = await (async () => {
-      const { writeInfoPacks } = await import("../../gitstore/info-packs.ts");
-      return writeInfoPacks(before);
-    })();
-    const stale: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
-      get: async (key: string, options?: { ifNoneMatch?: string }) => {
-        const result = await store.get(key, options);
-        return key === layout.infoPacks("many") && result && result !== "not-modified"
-          ? { ...result, body: Buffer.from(staleInfoPacks) }
-          : result;
-      },
-    });
-    const slowReader = await clone("many", stale);
+    /** A store whose first `reads` reads of objects/info/packs return the list as it was before compaction. */
+    const staleFor = (reads: number): ObjectStore =>
+      Object.assign(Object.create(bed.store) as ObjectStore, {
+        get: async (key: string, options?: { ifNoneMatch?: string }) => {
+          const result = await bed.store.get(key, options);
+          return key === layout.infoPacks("many") && result && result !== "not-modified" && reads-- > 0
+            ? { ...result, body: Buffer.from(writeInfoPacks(before)) }
+            : result;
+        },
+      });
+    const slowReader = await clone("many", staleFor(Infinity));
     assert.equal((await fetchRefs(slowReader)).packsDownloaded, 200);
     await git(slowReader.dir, "fsck", "--strict", "--no-dangling");
 
     // Within the grace period nothing is deleted; after it, the retired packs go.
     const early = await compactRepository({
-      store,
+      store: bed.store,
       layout,
       repo: "many",
       engine: new NativeGitEngine(),
@@ -108,7 +85,7 @@ describe("compaction of a repository's packs", () => {
     assert.deepEqual(early.deleted, []);
     assert.equal((await packKeys("many")).length, 2 * 201);
     const late = await compactRepository({
-      store,
+      store: bed.store,
       layout,
       repo: "many",
       engine: new NativeGitEngine(),
@@ -120,8 +97,11 @@ describe("compaction of a repository's packs", () => {
       `${layout.packsRoot("many")}${report.published}.idx`,
       `${layout.packsRoot("many")}${report.published}.pack`,
     ]);
-    const plain = join(work.path, `plain-${counter++}`);
-    await git(work.path, "clone", "-q", `${t.cloud.endpoint}/${t.cloud.bucket}/repos/many.git`, plain);
+    // A reader that listed the packs just before they were deleted reads the list again, once.
+    const unluckyReader = await clone("many", staleFor(1));
+    assert.equal((await fetchRefs(unluckyReader)).packsDownloaded, 1);
+    const plain = bed.path("plain");
+    await git(bed.work, "clone", "-q", `${bed.t.cloud.endpoint}/${bed.t.cloud.bucket}/repos/many.git`, plain);
     assert.equal(await git(plain, "rev-list", "--count", "HEAD"), "200");
   });
 
@@ -133,18 +113,18 @@ describe("compaction of a repository's packs", () => {
     await git(a.dir, "checkout", "-q", "main");
     let pushed: string | undefined;
     // Just before compaction swaps objects/info/packs, another push lands.
-    const racing: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
+    const racing: ObjectStore = Object.assign(Object.create(bed.store) as ObjectStore, {
       put: async (key: string, body: Buffer | string, options?: object) => {
         if (key === layout.infoPacks("racing") && !pushed) {
           pushed = await commitFile(a.dir, "late.txt", "late\n");
           await push({ ...a, updates: [{ ref: "refs/heads/main", oid: pushed }] });
         }
-        return store.put(key, body, options);
+        return bed.store.put(key, body, options);
       },
     });
     const report = await compactRepository({ store: racing, layout, repo: "racing", engine: new NativeGitEngine(), graceMs: GRACE });
     assert.equal(report.merged.length, 3);
-    const live = await readInfoPacks(store, layout, "racing");
+    const live = await readInfoPacks(bed.store, layout, "racing");
     assert.equal(live.length, 2, "the compacted pack and the concurrent push's pack");
     const fresh = await clone("racing");
     await fetchRefs(fresh);
@@ -159,14 +139,14 @@ describe("compaction of a repository's packs", () => {
     await assert.rejects(
       push({
         ...a,
-        store: new FaultyStore(store, (key) => key.endsWith("objects/info/packs")),
+        store: new FaultyStore(bed.store, (key) => key.endsWith("objects/info/packs")),
         updates: [{ ref: "refs/heads/main", oid: second }],
       }),
     );
     assert.equal((await packKeys("orphans")).length, 4);
     const later = Date.now() + GRACE;
     const retire = await compactRepository({
-      store,
+      store: bed.store,
       layout,
       repo: "orphans",
       engine: new NativeGitEngine(),
@@ -176,7 +156,7 @@ describe("compaction of a repository's packs", () => {
     assert.equal(retire.retired.length, 1);
     assert.equal(retire.published, undefined, "one live pack: nothing to merge");
     const remove = await compactRepository({
-      store,
+      store: bed.store,
       layout,
       repo: "orphans",
       engine: new NativeGitEngine(),
@@ -192,7 +172,13 @@ describe("compaction of a repository's packs", () => {
     await importCommits(a.dir, "main", 5, (i) => ({ [`dir/f${i}`]: `content ${i}\n`.repeat(50) }));
     for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
       await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
-    const report = await compactRepository({ store, layout, repo: "portable", engine: new IsomorphicGitEngine(), graceMs: GRACE });
+    const report = await compactRepository({
+      store: bed.store,
+      layout,
+      repo: "portable",
+      engine: new IsomorphicGitEngine(),
+      graceMs: GRACE,
+    });
     assert.equal(report.merged.length, 5);
     const fresh = await clone("portable");
     assert.equal((await fetchRefs(fresh)).packsDownloaded, 1);
@@ -205,12 +191,12 @@ describe("compaction of a repository's packs", () => {
     await importCommits(a.dir, "main", 2, (i) => ({ [`f${i}`]: `${i}\n` }));
     for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
       await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
-    const env = { ...process.env, ...t.cloud.env, ...GIT_ENV };
-    const { stdout } = await run(CLI, ["compact", `cloudbridge::s3://${t.cloud.bucket}/cli`, "--json"], { env });
+    const env = { ...process.env, ...bed.t.cloud.env, ...GIT_ENV };
+    const { stdout } = await run(CLI, ["compact", `cloudbridge::s3://${bed.t.cloud.bucket}/cli`, "--json"], { env });
     const report = JSON.parse(stdout) as { merged: string[]; published: string };
     assert.equal(report.merged.length, 2);
-    assert.deepEqual(await readInfoPacks(store, layout, "cli"), [report.published]);
-    const bad = await run(CLI, ["compact"], { env, cwd: work.path }).catch((e: { code: number; stderr: string }) => e);
+    assert.deepEqual(await readInfoPacks(bed.store, layout, "cli"), [report.published]);
+    const bad = await run(CLI, ["compact"], { env, cwd: bed.work }).catch((e: { code: number; stderr: string }) => e);
     assert.equal((bad as { code: number }).code, 2);
     assert.match((bad as { stderr: string }).stderr, /Which repository\?/);
   });

@@ -3,36 +3,23 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
 import { fetchRefs } from "../../agent/git/fetch.ts";
 import { push } from "../../agent/git/push.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { commitFile, git, GIT_ENV, initRepo, tempDir } from "../helpers/git.ts";
+import { commitFile, git, GIT_ENV, initRepo } from "../helpers/git.ts";
+import { useGitCloud } from "../helpers/git-cloud.ts";
 
 const run = promisify(execFile);
 const NODE = process.execPath;
 const PUSHERS = 8;
 
 describe("concurrent pushes through the agent's push (merge on conflict)", () => {
-  let t: TestCloud;
-  let store: S3ObjectStore;
-  let work: { path: string; remove(): Promise<void> };
-  before(async () => {
-    t = await startTestCloud();
-    store = new S3ObjectStore(t.cloud.bucket, t.s3);
-    work = await tempDir("git-concurrency");
-  });
-  after(async () => {
-    await work.remove();
-    await t.stop();
-  });
+  const bed = useGitCloud("git-concurrency");
 
   it(`${PUSHERS} processes pushing different commits at once: every commit is reachable from the final main`, async () => {
-    const layout = new BucketLayout();
-    const origin = join(work.path, "origin");
+    const { store, layout, t } = bed;
+    const origin = bed.path("origin");
     await mkdir(origin);
     const gitDir = await initRepo(origin);
     const base = await commitFile(origin, "README", "base\n");
@@ -40,8 +27,8 @@ describe("concurrent pushes through the agent's push (merge on conflict)", () =>
 
     const pushers = await Promise.all(
       Array.from({ length: PUSHERS }, async (_, i) => {
-        const dir = join(work.path, `pusher-${i}`);
-        await git(work.path, "clone", "-q", origin, dir);
+        const dir = bed.path("pusher");
+        await git(bed.work, "clone", "-q", origin, dir);
         const oid = await commitFile(dir, `from-${i}.txt`, `pusher ${i}\n`);
         return { dir, oid, agent: randomUUID() };
       }),
@@ -61,7 +48,7 @@ describe("concurrent pushes through the agent's push (merge on conflict)", () =>
     const statuses = outcomes.map((outcome) => outcome.results[0]!.status).sort();
     assert.deepEqual(statuses, ["merged", "merged", "merged", "merged", "merged", "merged", "merged", "updated"]);
 
-    const reader = join(work.path, "reader");
+    const reader = bed.path("reader");
     await mkdir(reader);
     await fetchRefs({ store, layout, repo: "race", gitDir: await initRepo(reader) });
     for (const { oid } of pushers) {

@@ -1,40 +1,19 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import { mkdir, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
+import { describe, it } from "node:test";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { GitStoreError } from "../../gitstore/errors.ts";
 import { fetchRefs } from "../../agent/git/fetch.ts";
 import { push } from "../../agent/git/push.ts";
-import type { RepoContext } from "../../agent/git/repo-context.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
 import { FaultyStore, InjectedFault } from "../helpers/faulty-store.ts";
-import { commitFile, git, gitInput, initRepo, snapshot, tempDir } from "../helpers/git.ts";
+import { commitFile, git, gitInput, snapshot } from "../helpers/git.ts";
+import { useGitCloud } from "../helpers/git-cloud.ts";
 
 describe("git through the bucket: interrupted pushes and bad input", () => {
-  let t: TestCloud;
-  let store: S3ObjectStore;
-  let work: { path: string; remove(): Promise<void> };
-  const layout = new BucketLayout();
+  const bed = useGitCloud("git-faults");
+  const { clone } = bed;
   let counter = 0;
-  before(async () => {
-    t = await startTestCloud();
-    store = new S3ObjectStore(t.cloud.bucket, t.s3);
-    work = await tempDir("git-faults");
-  });
-  after(async () => {
-    await work.remove();
-    await t.stop();
-  });
-
-  async function clone(repo: string): Promise<RepoContext & { dir: string; agent: string }> {
-    const dir = join(work.path, `clone-${counter++}`);
-    await mkdir(dir);
-    return { dir, gitDir: await initRepo(dir), store, layout, repo, agent: randomUUID() };
-  }
 
   /** A fresh clone fetches `expected` as main (fsck clean), and plain git clones it over dumb HTTP. */
   async function assertReadable(repo: string, expected: string) {
@@ -42,8 +21,8 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
     await fetchRefs(reader);
     assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), expected);
     await git(reader.dir, "fsck", "--strict", "--no-dangling");
-    const plain = join(work.path, `plain-${counter++}`);
-    await git(work.path, "clone", "-q", `${t.cloud.endpoint}/${t.cloud.bucket}/repos/${repo}.git`, plain);
+    const plain = bed.path("plain");
+    await git(bed.work, "clone", "-q", `${bed.t.cloud.endpoint}/${bed.t.cloud.bucket}/repos/${repo}.git`, plain);
     await git(plain, "fsck", "--strict", "--no-dangling");
   }
 
@@ -62,10 +41,18 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
       await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
       const next = await commitFile(a.dir, "a.txt", "two\n");
       await assert.rejects(
-        push({ ...a, store: new FaultyStore(store, failBefore), updates: [{ ref: "refs/heads/main", oid: next }] }),
+        push({ ...a, store: new FaultyStore(bed.store, failBefore), updates: [{ ref: "refs/heads/main", oid: next }] }),
         InjectedFault,
       );
       await assertReadable(repo, landed ? next : base);
+      const names = new Set<string>();
+      for await (const info of bed.store.list(bed.layout.packsRoot(repo))) names.add(info.key);
+      if (step === "after the pack") {
+        assert.ok(
+          [...names].some((key) => key.endsWith(".pack") && !names.has(key.replace(/\.pack$/, ".idx"))),
+          "a pack without its idx",
+        );
+      }
       const retried = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: next }] });
       assert.equal(retried.results[0]!.status, landed ? "up-to-date" : "updated");
       await assertReadable(repo, next);
@@ -83,7 +70,7 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
     const oid = prepare ? await prepare(a.dir) : await commitFile(a.dir, "a.txt", "content\n");
     await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
     const packs: string[] = [];
-    for await (const info of store.list(layout.packsRoot(repo))) if (info.key.endsWith(".pack")) packs.push(info.key);
+    for await (const info of bed.store.list(bed.layout.packsRoot(repo))) if (info.key.endsWith(".pack")) packs.push(info.key);
     await damage(packs[0]!);
     const reader = await clone(repo);
     await commitFile(reader.dir, "mine.txt", "local work\n");
@@ -107,48 +94,49 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
   }
 
   it("refuses a ref object holding garbage", async () => {
-    await assertRefused("bad-ref", () => store.put(layout.ref("bad-ref", "refs/heads/main"), "<html>not a commit</html>").then(() => {}), {
-      code: "corrupt-ref",
-      message: /refs\/heads\/main.*does not hold an object id/,
-    });
+    await assertRefused(
+      "bad-ref",
+      () => bed.store.put(bed.layout.ref("bad-ref", "refs/heads/main"), "<html>not a commit</html>").then(() => {}),
+      {
+        code: "corrupt-ref",
+        message: /refs\/heads\/main.*does not hold an object id/,
+      },
+    );
   });
 
   it("refuses a ref whose name is not a valid git ref", async () => {
     await assertRefused(
       "bad-ref-name",
-      () => store.put(`${layout.repoRoot("bad-ref-name")}refs/heads/a..b`, `${"0".repeat(40)}\n`).then(() => {}),
+      () => bed.store.put(`${bed.layout.repoRoot("bad-ref-name")}refs/heads/a..b`, `${"0".repeat(40)}\n`).then(() => {}),
       ProtocolError,
     );
   });
 
+  /** Replaces the object at `key` with `change` applied to its bytes. */
+  const rewrite = (change: (body: Buffer) => Buffer) => async (key: string) => {
+    const object = await bed.store.get(key);
+    assert.ok(object && object !== "not-modified");
+    await bed.store.put(key, change(Buffer.from(object.body)));
+  };
+
   it("refuses a pack whose bytes were flipped", async () => {
-    await assertRefused(
-      "flipped",
-      async (key) => {
-        const pack = await store.get(key);
-        assert.ok(pack && pack !== "not-modified");
-        const body = Buffer.from(pack.body);
-        body[Math.floor(body.length / 2)]! ^= 0xff;
-        await store.put(key, body);
-      },
-      { code: "corrupt-pack", message: /checksum does not match/ },
-    );
+    const flip = (body: Buffer) => {
+      body[Math.floor(body.length / 2)]! ^= 0xff;
+      return body;
+    };
+    await assertRefused("flipped", rewrite(flip), { code: "corrupt-pack", message: /checksum does not match/ });
   });
 
   it("refuses a truncated pack", async () => {
     await assertRefused(
       "truncated",
-      async (key) => {
-        const pack = await store.get(key);
-        assert.ok(pack && pack !== "not-modified");
-        await store.put(key, pack.body.subarray(0, pack.body.length - 30));
-      },
+      rewrite((body) => body.subarray(0, body.length - 30)),
       { code: "corrupt-pack", message: /damaged/ },
     );
   });
 
   it("refuses a pack whose idx is missing", async () => {
-    await assertRefused("no-idx", (key) => store.delete(key.replace(/\.pack$/, ".idx")), {
+    await assertRefused("no-idx", (key) => bed.store.delete(key.replace(/\.pack$/, ".idx")), {
       code: "missing-idx",
       message: /has no index/,
     });

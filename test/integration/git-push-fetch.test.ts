@@ -1,47 +1,25 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
 import { fetchRefs } from "../../agent/git/fetch.ts";
 import { treeMergeCallback } from "../../agent/git/merge-commit.ts";
 import { push } from "../../agent/git/push.ts";
-import type { RepoContext } from "../../agent/git/repo-context.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { commitFile, git, importCommits, initRepo, tempDir } from "../helpers/git.ts";
+import { commitFile, git, importCommits } from "../helpers/git.ts";
+import { useGitCloud } from "../helpers/git-cloud.ts";
 
 describe("git push and fetch through the bucket", () => {
-  let t: TestCloud;
-  let store: S3ObjectStore;
-  let work: { path: string; remove(): Promise<void> };
-  const layout = new BucketLayout("team");
-  before(async () => {
-    t = await startTestCloud();
-    store = new S3ObjectStore(t.cloud.bucket, t.s3);
-    work = await tempDir("git-push-fetch");
-  });
-  after(async () => {
-    await work.remove();
-    await t.stop();
-  });
+  const bed = useGitCloud("git-push-fetch", "team");
+  const { clone } = bed;
 
-  async function clone(name: string, repo: string): Promise<RepoContext & { dir: string; agent: string }> {
-    const dir = join(work.path, name);
-    const { mkdir } = await import("node:fs/promises");
-    await mkdir(dir);
-    const gitDir = await initRepo(dir);
-    return { dir, gitDir, store, layout, repo, agent: randomUUID() };
-  }
-
-  it("round trip: 200 commits pushed by one clone arrive identical in another; both fsck clean; plain git clones it over dumb HTTP", async () => {
-    const a = await clone("a", "history");
+  it("round trip: 200 commits pushed by one clone arrive identical in another; both fsck clean; plain git clones it over dumb HTTP and from a copy on disk", async () => {
+    const a = await clone("history");
     const tip = await importCommits(a.dir, "main", 200, (i) => ({ [`dir${i % 7}/file${i}.txt`]: `content ${i}\n`, "log.txt": `${i}\n` }));
     const pushed = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: tip }], remote: "cloud" });
     assert.deepEqual(pushed.results, [{ ref: "refs/heads/main", status: "created", oid: tip }]);
     assert.equal(pushed.packsUploaded, 1);
 
-    const b = await clone("b", "history");
+    const b = await clone("history");
     const fetched = await fetchRefs(b);
     assert.equal(fetched.packsDownloaded, 1);
     assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main"), tip);
@@ -50,11 +28,26 @@ describe("git push and fetch through the bucket", () => {
     await git(a.dir, "fsck", "--strict", "--no-dangling");
     await git(b.dir, "fsck", "--strict", "--no-dangling");
 
-    const plain = join(work.path, "plain");
-    await git(work.path, "clone", "-q", `${t.cloud.endpoint}/${t.cloud.bucket}/team/repos/history.git`, plain);
+    const plain = bed.path("plain");
+    await git(bed.work, "clone", "-q", `${bed.t.cloud.endpoint}/${bed.t.cloud.bucket}/team/repos/history.git`, plain);
     assert.equal(await git(plain, "rev-parse", "HEAD"), tip);
     assert.equal(await git(plain, "rev-list", "--count", "HEAD"), "200");
     await git(plain, "fsck", "--strict", "--no-dangling");
+
+    // A copy of the prefix on disk is a bare repository git accepts as it is.
+    const copy = bed.path("copy.git");
+    const root = bed.layout.repoRoot("history");
+    for await (const info of bed.store.list(root)) {
+      const object = await bed.store.get(info.key);
+      assert.ok(object && object !== "not-modified");
+      await mkdir(dirname(join(copy, info.key.slice(root.length))), { recursive: true });
+      await writeFile(join(copy, info.key.slice(root.length)), object.body);
+    }
+    await git(copy, "fsck", "--strict", "--no-dangling");
+    assert.equal(await git(copy, "rev-parse", "HEAD"), tip);
+    const fromCopy = bed.path("from-copy");
+    await git(bed.work, "clone", "-q", copy, fromCopy);
+    assert.equal(await git(fromCopy, "rev-parse", "HEAD"), tip);
 
     // A second fetch with nothing new downloads nothing.
     const again = await fetchRefs(b);
@@ -63,7 +56,7 @@ describe("git push and fetch through the bucket", () => {
   });
 
   it("a one-file commit on a repository of 10,000 files uploads a pack of a few objects", async () => {
-    const a = await clone("big", "big");
+    const a = await clone("big");
     const files: Record<string, string> = {};
     for (let i = 0; i < 10_000; i++) files[`d${i % 100}/f${i}.txt`] = `file ${i}\n`;
     const base = await importCommits(a.dir, "main", 1, () => files);
@@ -77,8 +70,8 @@ describe("git push and fetch through the bucket", () => {
   });
 
   it("a non-fast-forward push is rejected, forced on request, or merged by the callback", async () => {
-    const a = await clone("ca", "conflicts");
-    const b = await clone("cb", "conflicts");
+    const a = await clone("conflicts");
+    const b = await clone("conflicts");
     const base = await commitFile(a.dir, "base.txt", "base\n");
     await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
     await fetchRefs(b);
@@ -90,7 +83,7 @@ describe("git push and fetch through the bucket", () => {
     const rejected = await push({ ...b, updates: [{ ref: "refs/heads/main", oid: fromB }] });
     assert.deepEqual(rejected.results[0], { ref: "refs/heads/main", status: "rejected", oid: fromA, reason: "fetch first" });
     // Even rejected, B's commit is in the bucket under B's synced ref: nothing is lost.
-    const c = await clone("cc", "conflicts");
+    const c = await clone("conflicts");
     await fetchRefs(c);
     assert.equal(await git(c.dir, "rev-parse", `refs/remotes/cloud-synced/${b.agent}/main`), fromB);
 
