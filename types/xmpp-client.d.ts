@@ -44,7 +44,8 @@ declare module "@xmpp/client" {
     isSecure(): boolean;
     start(): Promise<JID>;
     stop(): Promise<void>;
-    send(...elements: Element[]): Promise<void>;
+    /** One stanza per call: further arguments are ignored. */
+    send(element: Element): Promise<void>;
     on(event: "stanza", listener: (stanza: Element) => void): this;
     on(event: "error", listener: (error: Error) => void): this;
     on(event: "online", listener: (jid: JID) => void): this;

@@ -65,7 +65,8 @@ export function xmppStanzaSender(options: {
       throw new Error(`Could not reach the XMPP server ${options.service}: ${(error as Error).message}`, { cause: error });
     }
     try {
-      await xmpp.send(...stanzas);
+      // Connection.send takes one element (extra arguments are ignored): send each stanza.
+      for (const stanza of stanzas) await xmpp.send(stanza);
       await withTimeout(
         xmpp.iqCaller.request(xml("iq", { type: "get", to: options.domain ?? domain }, xml("ping", { xmlns: "urn:xmpp:ping" }))),
         options.timeoutMs,

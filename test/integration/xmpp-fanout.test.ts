@@ -32,17 +32,21 @@ describe("XMPP fan-out against a real prosody", () => {
   let notifier: string;
   let laptop: TestXmppClient;
   let desktop: TestXmppClient;
+  let phone: TestXmppClient;
 
   before(async () => {
     prosody = await startProsody();
     agent = await prosody.register("agent", AGENT_PASSWORD);
     notifier = await prosody.register("notifier", NOTIFIER_PASSWORD);
+    const other = await prosody.register("other", AGENT_PASSWORD);
     laptop = await connectTestXmpp({ service: prosody.service, jid: agent, password: AGENT_PASSWORD, resource: "laptop" });
     desktop = await connectTestXmpp({ service: prosody.service, jid: agent, password: AGENT_PASSWORD, resource: "desktop" });
+    phone = await connectTestXmpp({ service: prosody.service, jid: other, password: AGENT_PASSWORD, resource: "phone" });
   });
   after(async () => {
     await laptop?.stop();
     await desktop?.stop();
+    await phone?.stop();
     await prosody?.destroy();
   });
 
@@ -79,6 +83,34 @@ describe("XMPP fan-out against a real prosody", () => {
       assert.equal(message.getChildText("body"), `cloudbridge: photos refs/heads/main changed by ${AGENT_ID}`);
     }
     assert.ok(!JSON.stringify(logged).includes(NOTIFIER_PASSWORD));
+  });
+
+  it("every change of an event reaches every recipient, bare and full JIDs, in one session", async () => {
+    const at = new Date().toISOString();
+    const changes: ChangeMessage[] = ["a", "b", "c"].map((branch) => ({
+      v: 1,
+      bucket: "cloudbridge",
+      repo: "multi",
+      kind: "refs",
+      ref: `refs/heads/${branch}`,
+      at,
+    }));
+    const result = await sendChangeHeadlines(
+      { Records: changes.map((c) => snsRecord(encodeChangeMessage(c))) },
+      {
+        recipients: [agent, "other@localhost/phone"],
+        send: xmppStanzaSender({ service: prosody.service, credentials: { jid: notifier, password: NOTIFIER_PASSWORD }, timeoutMs: 5000 }),
+        logger: { info: () => {}, warn: () => {}, error: () => {} },
+      },
+    );
+    assert.deepEqual(result, { sent: 6, skipped: 0 });
+    for (const resource of [laptop, desktop, phone]) {
+      for (const change of changes) {
+        await resource.waitFor(
+          headlineFor((c) => c.repo === "multi" && c.kind === "refs" && change.kind === "refs" && c.ref === change.ref),
+        );
+      }
+    }
   });
 
   it("a wrong password is refused with an error that names the account, and the password appears in no log line or error", async () => {
