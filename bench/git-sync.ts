@@ -1,12 +1,14 @@
 /**
  * Git through the bucket against native git, measured in one run on this machine (issue 3's benchmark):
  *  (a) initial push of 10,000 files of 1 KiB in 100 directories,
- *  (b) a one-file commit pushed on top (median of 5),
+ *  (b) a one-file commit pushed on top,
  *  (c) a fresh clone after 200 one-file pushes, before and after compaction.
+ * Every figure is the median of several rounds in which the contenders run one after another, so that the
+ * ratios hold on a machine whose load changes (the development machine is shared).
  * Each cloudbridge figure is set against native git to a local bare repository (`git push` / `git clone`
  * of a path) and against the design of awslabs' git-remote-s3 (one full `git bundle` per push, one PUT).
  * cloudbridge local runs in its own process, as a real endpoint would.
- * Run: `npm run bench:git` (BENCH_FILES, BENCH_PUSHES to scale).
+ * Run: `npm run bench:git` (BENCH_FILES, BENCH_PUSHES, BENCH_ROUNDS to scale).
  */
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -28,6 +30,7 @@ import { push } from "../agent/git/push.ts";
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
 const PUSHES = Number(process.env.BENCH_PUSHES ?? 200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ENV = {
   GIT_AUTHOR_NAME: "Bench",
   GIT_AUTHOR_EMAIL: "bench@example.com",
@@ -105,6 +108,47 @@ const ms = (value: number) => `${value.toFixed(0)} ms`;
 const kib = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
+interface Sample {
+  ms: number;
+  bytes?: number;
+  requests?: number;
+  packs?: number;
+}
+interface Contender {
+  label: string;
+  /** "native" and "bundle" are what the others' ratios are quoted against. */
+  role?: "native" | "bundle";
+  run: (round: number) => Promise<Sample>;
+}
+
+/** Runs every contender once per round, interleaved, and prints medians with ratios as a Markdown table. */
+async function compare(title: string, bytesLabel: string, contenders: Contender[], prepare?: (round: number) => Promise<void>) {
+  const samples = new Map<Contender, Sample[]>(contenders.map((c) => [c, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    await prepare?.(round);
+    for (const contender of contenders) samples.get(contender)!.push(await contender.run(round));
+  }
+  const medianOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
+  const native = contenders.find((c) => c.role === "native");
+  const bundle = contenders.find((c) => c.role === "bundle");
+  console.log(`\n${title} (median of ${ROUNDS})\n`);
+  console.log(`|  | time | vs native git | vs full bundle | ${bytesLabel} | S3 requests |`);
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const contender of contenders) {
+    const last = samples.get(contender)!.at(-1)!;
+    const bytes = last.bytes === undefined ? "" : `${last.packs === undefined ? "" : `${last.packs} packs, `}${kib(last.bytes)}`;
+    const cells = [
+      contender.label,
+      ms(medianOf(contender)),
+      native ? ratio(medianOf(contender), medianOf(native)) : "",
+      bundle ? ratio(medianOf(contender), medianOf(bundle)) : "",
+      bytes,
+      last.requests === undefined ? "" : String(last.requests),
+    ];
+    console.log(`| ${cells.join(" | ")} |`);
+  }
+}
+
 // The cloud in its own process.
 const cloudProcess = spawn(
   process.execPath,
@@ -128,15 +172,11 @@ const raw = new S3ObjectStore(info.bucket, s3);
 const store = new CountingStore(raw);
 const layout = new BucketLayout();
 const work = await mkdtemp(join(tmpdir(), "cloudbridge-bench-git-"));
-const rows: string[][] = [];
-const row = (...cells: string[]) => {
-  rows.push(cells);
-  console.log(`| ${cells.join(" | ")} |`);
-};
 
 try {
   console.log(
-    `git ${(await gitText(["--version"])).replace("git version ", "")}, Node ${process.version}, ${FILES} files, ${PUSHES} pushes`,
+    `git ${(await gitText(["--version"])).replace("git version ", "")}, Node ${process.version}, ${FILES} files, ${PUSHES} pushes, ` +
+      `load average ${(await readFile("/proc/loadavg", "utf8").catch(() => "?")).split(" ").slice(0, 3).join(" ")}`,
   );
   const src = join(work, "src");
   await mkdir(src);
@@ -150,195 +190,160 @@ try {
   await git(src, "checkout", "-q", "main");
   const gitDir = join(src, ".git");
   const agent = randomUUID();
-  const nativeRemote = join(work, "native.git");
-  await git(work, "init", "-q", "--bare", "--initial-branch=main", nativeRemote);
-  const bundleKey = (n: number) => `bench-bundles/main/${n}.bundle`;
-
-  /** git-remote-s3's design: a full bundle of the branch, one PUT (and removal of the previous one). */
-  async function bundlePush(n: number): Promise<{ ms: number; bytes: number }> {
+  const bare = async (name: string) => {
+    const path = join(work, `${name}.git`);
+    await git(work, "init", "-q", "--bare", "--initial-branch=main", path);
+    return path;
+  };
+  const ours = async (repo: string, oid: string): Promise<Sample> => {
+    store.reset();
+    const { ms: elapsed } = await time(() => push({ store, layout, repo, gitDir, agent, updates: [{ ref: "refs/heads/main", oid }] }));
+    return { ms: elapsed, bytes: store.bytesUp, requests: store.requests };
+  };
+  /** git-remote-s3's design: a full bundle of the branch per push, one PUT (and removal of the previous one). */
+  const bundlePush = async (key: string, previous?: string): Promise<Sample> => {
     const file = join(work, "push.bundle");
     const { ms: elapsed, value: bytes } = await time(async () => {
       await git(src, "bundle", "create", "-q", file, "HEAD", "main");
       const body = await readFile(file);
-      await raw.put(bundleKey(n), body);
-      if (n > 0) await raw.delete(bundleKey(n - 1));
+      await raw.put(key, body);
+      if (previous) await raw.delete(previous);
       return body.length;
     });
-    return { ms: elapsed, bytes };
-  }
+    return { ms: elapsed, bytes, requests: previous ? 2 : 1 };
+  };
+  const head = async () => git(src, "rev-parse", "HEAD");
 
-  // (a) initial push
-  const nativeInitial = await time(() => git(src, "push", "-q", nativeRemote, "main"));
-  const head = await git(src, "rev-parse", "HEAD");
-  store.reset();
-  const initial = await time(() => push({ store, layout, repo: "bench", gitDir, agent, updates: [{ ref: "refs/heads/main", oid: head }] }));
-  const initialRequests = store.requests;
-  const initialBytes = store.bytesUp;
-  const bundleInitial = await bundlePush(0);
-  console.log("\n(a) initial push of", FILES, "files");
-  row("", "time", "vs native git", "vs full bundle", "uploaded", "S3 requests");
-  row("---", "---:", "---:", "---:", "---:", "---:");
-  row("native git push (local bare repo)", ms(nativeInitial.ms), "1.00×", "", "", "");
-  row(
-    "cloudbridge push",
-    ms(initial.ms),
-    ratio(initial.ms, nativeInitial.ms),
-    ratio(initial.ms, bundleInitial.ms),
-    kib(initialBytes),
-    String(initialRequests),
-  );
-  row(
-    "full bundle + PUT (git-remote-s3 design)",
-    ms(bundleInitial.ms),
-    ratio(bundleInitial.ms, nativeInitial.ms),
-    "1.00×",
-    kib(bundleInitial.bytes),
-    "1",
-  );
+  // (a) the initial push, each round to a new repository
+  await compare(`(a) initial push of ${FILES} files of 1 KiB in 100 directories`, "uploaded", [
+    {
+      label: "native git push (local bare repo)",
+      role: "native",
+      run: async (r) => ({ ms: (await time(async () => git(src, "push", "-q", await bare(`initial-${r}`), "main"))).ms }),
+    },
+    { label: "cloudbridge push", run: async (r) => ours(`initial-${r}`, await head()) },
+    { label: "full bundle + PUT (git-remote-s3 design)", role: "bundle", run: (r) => bundlePush(`bundles/initial-${r}.bundle`) },
+  ]);
 
-  // (b) one-file commit on top, median of 5
-  const nativeTimes: number[] = [];
-  const ourTimes: number[] = [];
-  const bundleTimes: number[] = [];
-  let requests = 0;
-  let bytes = 0;
-  let bundleBytes = 0;
-  for (let i = 0; i < 5; i++) {
-    const file = join(src, "d7", "f7.txt");
-    await writeFile(file, `edit ${i} ${randomBytes(500).toString("hex")}\n`);
-    await git(src, "commit", "-q", "-am", `edit ${i}`);
-    const oid = await git(src, "rev-parse", "HEAD");
-    nativeTimes.push((await time(() => git(src, "push", "-q", nativeRemote, "main"))).ms);
-    store.reset();
-    ourTimes.push((await time(() => push({ store, layout, repo: "bench", gitDir, agent, updates: [{ ref: "refs/heads/main", oid }] }))).ms);
-    requests = store.requests;
-    bytes = store.bytesUp;
-    const bundle = await bundlePush(i + 1);
-    bundleTimes.push(bundle.ms);
-    bundleBytes = bundle.bytes;
-  }
-  console.log("\n(b) one-file commit pushed on top (median of 5)");
-  row("", "time", "vs native git", "vs full bundle", "uploaded", "S3 requests");
-  row("---", "---:", "---:", "---:", "---:", "---:");
-  row("native git push (local bare repo)", ms(median(nativeTimes)), "1.00×", "", "", "");
-  row(
-    "cloudbridge push",
-    ms(median(ourTimes)),
-    ratio(median(ourTimes), median(nativeTimes)),
-    ratio(median(ourTimes), median(bundleTimes)),
-    kib(bytes),
-    String(requests),
-  );
-  row(
-    "full bundle + PUT (git-remote-s3 design)",
-    ms(median(bundleTimes)),
-    ratio(median(bundleTimes), median(nativeTimes)),
-    "1.00×",
-    kib(bundleBytes),
-    "2",
+  // (b) a one-file commit on top of that
+  const nativeRemote = await bare("native");
+  await git(src, "push", "-q", nativeRemote, "main");
+  await push({ store: raw, layout, repo: "bench", gitDir, agent, updates: [{ ref: "refs/heads/main", oid: await head() }] });
+  let bundles = 0;
+  const edit = async (label: string, path: string) => {
+    await writeFile(join(src, path), `${label} ${randomBytes(500).toString("hex")}\n`);
+    await git(src, "commit", "-q", "-am", label);
+  };
+  await compare(
+    "(b) one-file commit pushed on top",
+    "uploaded",
+    [
+      {
+        label: "native git push (local bare repo)",
+        role: "native",
+        run: async () => ({ ms: (await time(() => git(src, "push", "-q", nativeRemote, "main"))).ms }),
+      },
+      { label: "cloudbridge push", run: async () => ours("bench", await head()) },
+      {
+        label: "full bundle + PUT (git-remote-s3 design)",
+        role: "bundle",
+        run: async () => bundlePush(`bundles/main-${++bundles}.bundle`, `bundles/main-${bundles - 1}.bundle`),
+      },
+    ],
+    (round) => edit(`edit ${round}`, "d7/f7.txt"),
   );
 
   // (c) 200 one-file pushes, then fresh clones before and after compaction
   const pushTimes: number[] = [];
   const nativePushTimes: number[] = [];
   for (let i = 0; i < PUSHES; i++) {
-    await writeFile(join(src, `d${i % 100}`, `f${i % 100}.txt`), `push ${i} ${randomBytes(500).toString("hex")}\n`);
-    await git(src, "commit", "-q", "-am", `push ${i}`);
-    const oid = await git(src, "rev-parse", "HEAD");
+    await edit(`push ${i}`, `d${i % 100}/f${i % 100}.txt`);
+    const oid = await head();
     nativePushTimes.push((await time(() => git(src, "push", "-q", nativeRemote, "main"))).ms);
     pushTimes.push(
       (await time(() => push({ store: raw, layout, repo: "bench", gitDir, agent, updates: [{ ref: "refs/heads/main", oid }] }))).ms,
     );
   }
-  const finalBundle = await bundlePush(1000);
-
-  async function clones(label: string) {
-    const nativeDir = join(work, `native-clone-${label}`);
-    const nativeClone = await time(() => git(work, "clone", "-q", nativeRemote, nativeDir));
-    const ourDir = join(work, `our-clone-${label}`);
-    await mkdir(ourDir);
-    await git(ourDir, "init", "-q", "-b", "main");
-    store.reset();
-    const ourClone = await time(async () => {
-      const fetched = await fetchRefs({ store, layout, repo: "bench", gitDir: join(ourDir, ".git") });
-      await git(ourDir, "checkout", "-q", "-B", "main", "refs/remotes/cloud/main");
-      return fetched;
-    });
-    const helperDir = join(work, `helper-clone-${label}`);
-    const helperEnv = { ...ENV, ...info.env, PATH: `${resolve("bin")}:${process.env.PATH}` };
-    const helperClone = await time(() => gitText(["clone", "-q", `cloudbridge::s3://${info.bucket}/bench`, helperDir], { env: helperEnv }));
-    const bundleDir = join(work, `bundle-clone-${label}`);
-    const bundleClone = await time(async () => {
-      const object = await raw.get(bundleKey(1000));
-      const file = join(work, `clone-${label}.bundle`);
-      await writeFile(file, (object as { body: Buffer }).body);
-      await git(work, "clone", "-q", file, bundleDir);
-    });
-    if ((await git(ourDir, "rev-parse", "HEAD")) !== (await git(nativeDir, "rev-parse", "HEAD"))) throw new Error("clones differ");
-    row(
-      `cloudbridge fetch + checkout, ${label}`,
-      ms(ourClone.ms),
-      ratio(ourClone.ms, nativeClone.ms),
-      ratio(ourClone.ms, bundleClone.ms),
-      `${ourClone.value.packsDownloaded} packs, ${kib(ourClone.value.bytesDownloaded)}`,
-      String(store.requests),
-    );
-    row(
-      `git clone cloudbridge::s3://… (helper), ${label}`,
-      ms(helperClone.ms),
-      ratio(helperClone.ms, nativeClone.ms),
-      ratio(helperClone.ms, bundleClone.ms),
-      "",
-      "",
-    );
-    row(`native git clone (local bare repo), ${label}`, ms(nativeClone.ms), "1.00×", "", "", "");
-    const pipedDir = join(work, `piped-clone-${label}`);
-    const piped = await time(() => git(work, "clone", "-q", "--no-local", nativeRemote, pipedDir));
-    row(
-      `native git clone --no-local (a pack over a pipe, as from a server), ${label}`,
-      ms(piped.ms),
-      ratio(piped.ms, nativeClone.ms),
-      "",
-      "",
-      "",
-    );
-    row(
-      `bundle GET + git clone (git-remote-s3 design), ${label}`,
-      ms(bundleClone.ms),
-      ratio(bundleClone.ms, nativeClone.ms),
-      "1.00×",
-      kib(finalBundle.bytes),
-      "1",
-    );
-  }
+  await bundlePush("bundles/latest.bundle");
+  const tip = await head();
+  const helperEnv = { ...ENV, ...info.env, PATH: `${resolve("bin")}:${process.env.PATH}` };
+  const checked = async (dir: string, sample: Sample): Promise<Sample> => {
+    if ((await git(dir, "rev-parse", "HEAD")) !== tip) throw new Error(`the clone in ${dir} is not at ${tip}`);
+    return sample;
+  };
+  const clones = (stage: string): Contender[] => [
+    {
+      label: `native git clone (local bare repo), ${stage}`,
+      role: "native",
+      run: async (r) =>
+        checked(join(work, `native-${stage}-${r}`), {
+          ms: (await time(() => git(work, "clone", "-q", nativeRemote, join(work, `native-${stage}-${r}`)))).ms,
+        }),
+    },
+    {
+      label: `native git clone --no-local (a pack through a pipe, as from a server), ${stage}`,
+      run: async (r) =>
+        checked(join(work, `piped-${stage}-${r}`), {
+          ms: (await time(() => git(work, "clone", "-q", "--no-local", nativeRemote, join(work, `piped-${stage}-${r}`)))).ms,
+        }),
+    },
+    {
+      label: `cloudbridge fetch + checkout, ${stage}`,
+      run: async (r) => {
+        const dir = join(work, `ours-${stage}-${r}`);
+        await mkdir(dir);
+        await git(dir, "init", "-q", "-b", "main");
+        store.reset();
+        const { ms: elapsed, value } = await time(async () => {
+          const fetched = await fetchRefs({ store, layout, repo: "bench", gitDir: join(dir, ".git") });
+          await git(dir, "checkout", "-q", "-B", "main", "refs/remotes/cloud/main");
+          return fetched;
+        });
+        return checked(dir, { ms: elapsed, bytes: value.bytesDownloaded, packs: value.packsDownloaded, requests: store.requests });
+      },
+    },
+    {
+      label: `git clone cloudbridge::s3://… (remote helper, a process), ${stage}`,
+      run: async (r) => {
+        const dir = join(work, `helper-${stage}-${r}`);
+        return checked(dir, {
+          ms: (await time(() => gitText(["clone", "-q", `cloudbridge::s3://${info.bucket}/bench`, dir], { env: helperEnv }))).ms,
+        });
+      },
+    },
+    {
+      label: `bundle GET + git clone (git-remote-s3 design), ${stage}`,
+      role: "bundle",
+      run: async (r) => {
+        const dir = join(work, `bundle-${stage}-${r}`);
+        const file = join(work, `bundle-${stage}-${r}.bundle`);
+        const { ms: elapsed, value: bytes } = await time(async () => {
+          const object = await raw.get("bundles/latest.bundle");
+          await writeFile(file, (object as { body: Buffer }).body);
+          await git(work, "clone", "-q", file, dir);
+          return (object as { body: Buffer }).body.length;
+        });
+        return checked(dir, { ms: elapsed, bytes, requests: 1 });
+      },
+    },
+  ];
   console.log(
-    `\n(c) fresh clone after ${PUSHES} one-file pushes (median push: cloudbridge ${ms(median(pushTimes))}, native ${ms(median(nativePushTimes))})`,
+    `\n${PUSHES} one-file pushes: median cloudbridge push ${ms(median(pushTimes))}, native git push ${ms(median(nativePushTimes))}`,
   );
-  row("", "time", "vs native git", "vs full bundle", "downloaded", "S3 requests");
-  row("---", "---:", "---:", "---:", "---:", "---:");
-  await clones("before compaction");
+  await compare(`(c) fresh clone after ${PUSHES} one-file pushes, before compaction`, "downloaded", clones("before compaction"));
   const compaction = await time(() => compactRepository({ store: raw, layout, repo: "bench", engine: new NativeGitEngine() }));
-  await clones("after compaction");
+  await compare(`(c) fresh clone after ${PUSHES} one-file pushes, after compaction`, "downloaded", clones("after compaction"));
   console.log(
     `\ncompaction (native engine): ${ms(compaction.ms)} for ${compaction.value.merged.length} packs → ${compaction.value.objectCount} objects`,
   );
-  // The Lambda's engine on the same packs: push one more so there are two packs to merge.
-  await writeFile(join(src, "last.txt"), "last\n");
-  await git(src, "add", "last.txt");
-  await git(src, "commit", "-q", "-m", "last");
-  await push({
-    store: raw,
-    layout,
-    repo: "bench",
-    gitDir,
-    agent,
-    updates: [{ ref: "refs/heads/main", oid: await git(src, "rev-parse", "HEAD") }],
-  });
+  // The Lambda's engine on the same objects: push one more so there are two packs to merge.
+  await edit("last", "d0/f0.txt");
+  await push({ store: raw, layout, repo: "bench", gitDir, agent, updates: [{ ref: "refs/heads/main", oid: await head() }] });
   const rssBefore = process.memoryUsage().rss;
   const isomorphic = await time(() => compactRepository({ store: raw, layout, repo: "bench", engine: new IsomorphicGitEngine() }));
   console.log(
-    `compaction (isomorphic-git engine, as in Lambda): ${ms(isomorphic.ms)} for ${isomorphic.value.merged.length} packs → ${isomorphic.value.objectCount} objects ` +
-      `(RSS ${kib(rssBefore)} → peak ${kib(process.resourceUsage().maxRSS * 1024)})`,
+    `compaction (isomorphic-git engine, as in Lambda): ${ms(isomorphic.ms)} for ${isomorphic.value.merged.length} packs → ` +
+      `${isomorphic.value.objectCount} objects (process RSS ${kib(rssBefore)} before, peak ${kib(process.resourceUsage().maxRSS * 1024)})`,
   );
 } finally {
   s3.destroy();

@@ -17,10 +17,10 @@ type Read = (oid: string) => Promise<{ type: ObjectType; object: Uint8Array } | 
  */
 export class IsomorphicGitEngine implements GitEngine {
   readonly name = "isomorphic";
-  private readonly cache = {};
 
   async packObjects(gitDir: string, range: { tips: readonly string[]; exclude: readonly string[] }, outDir: string) {
-    const read = this.reader([gitDir]);
+    const cache = {}; // isomorphic-git's pack cache, for this call only (packs are held in memory)
+    const read = this.reader([gitDir], cache);
     const presentExcludes: string[] = [];
     for (const oid of range.exclude) if (await read(oid)) presentExcludes.push(oid);
     const { reached: excluded } = await walk(read, presentExcludes, new Set());
@@ -28,16 +28,17 @@ export class IsomorphicGitEngine implements GitEngine {
     if (missing.length > 0)
       throw new GitStoreError("missing-objects", `The repository lacks objects it needs to pack: ${missing.slice(0, 5).join(", ")}.`);
     if (reached.size === 0) return undefined;
-    const { filename, packfile } = await git.packObjects({ fs, gitdir: gitDir, oids: [...reached], cache: this.cache });
+    const { filename, packfile } = await git.packObjects({ fs, gitdir: gitDir, oids: [...reached], cache });
     await writeFile(join(outDir, filename), packfile!);
     return this.indexPack(gitDir, join(outDir, filename));
   }
 
   async indexPack(gitDir: string, packPath: string): Promise<PackFiles> {
+    const cache = {}; // isomorphic-git's pack cache, for this call only (packs are held in memory)
     const summary = await verifyPackFile(packPath, basename(packPath));
     let oids: string[];
     try {
-      ({ oids } = await git.indexPack({ fs, dir: dirname(packPath), gitdir: gitDir, filepath: basename(packPath), cache: this.cache }));
+      ({ oids } = await git.indexPack({ fs, dir: dirname(packPath), gitdir: gitDir, filepath: basename(packPath), cache }));
     } catch (error) {
       throw new GitStoreError(
         "corrupt-pack",
@@ -53,7 +54,7 @@ export class IsomorphicGitEngine implements GitEngine {
     // Every object must parse, and no tree may carry an unsafe name (git's fsck does this natively).
     const packGitDir = await this.packDir(packPath);
     try {
-      const read = this.reader([packGitDir]);
+      const read = this.reader([packGitDir], cache);
       for (const oid of oids) {
         const object = await read(oid);
         if (!object) throw new GitStoreError("corrupt-pack", `The pack ${basename(packPath)} lists ${oid} but it cannot be read.`);
@@ -67,13 +68,15 @@ export class IsomorphicGitEngine implements GitEngine {
   }
 
   async missingObjects(gitDir: string, tips: readonly string[], extraObjectDir?: string): Promise<string[]> {
+    const cache = {}; // isomorphic-git's pack cache, for this call only (packs are held in memory)
     const dirs = [gitDir];
     if (extraObjectDir) dirs.push(await this.objectsAsGitDir(extraObjectDir));
-    const { missing } = await walk(this.reader(dirs), tips, new Set());
+    const { missing } = await walk(this.reader(dirs, cache), tips, new Set());
     return missing.slice(0, 5);
   }
 
   async combinePacks(packs: readonly PackFiles[], outDir: string): Promise<PackFiles> {
+    const cache = {}; // isomorphic-git's pack cache, for this call only (packs are held in memory)
     const scratch = await mkdtemp(join(outDir, "combine-"));
     try {
       await mkdir(join(scratch, "objects", "pack"), { recursive: true });
@@ -83,9 +86,9 @@ export class IsomorphicGitEngine implements GitEngine {
         await link(pack.idxPath, join(scratch, "objects", "pack", `${pack.name}.idx`));
         for (const oid of parsePackIndex(await readFile(pack.idxPath), `${pack.name}.idx`).oids) oids.add(oid);
       }
-      const { filename, packfile } = await git.packObjects({ fs, gitdir: scratch, oids: [...oids], cache: this.cache });
+      const { filename, packfile } = await git.packObjects({ fs, gitdir: scratch, oids: [...oids], cache });
       await writeFile(join(outDir, filename), packfile!);
-      const { oids: indexed } = await git.indexPack({ fs, dir: outDir, gitdir: scratch, filepath: filename, cache: this.cache });
+      const { oids: indexed } = await git.indexPack({ fs, dir: outDir, gitdir: scratch, filepath: filename, cache });
       const summary = await verifyPackFile(join(outDir, filename), filename);
       if (indexed.length !== oids.size) throw new Error(`combined pack holds ${indexed.length} objects, expected ${oids.size}`);
       return {
@@ -100,11 +103,11 @@ export class IsomorphicGitEngine implements GitEngine {
   }
 
   /** Reads an object from the first of `gitDirs` that has it. */
-  private reader(gitDirs: readonly string[]): Read {
+  private reader(gitDirs: readonly string[], cache: object): Read {
     return async (oid) => {
       for (const gitdir of gitDirs) {
         try {
-          const result = await git.readObject({ fs, gitdir, oid, format: "content", cache: this.cache });
+          const result = await git.readObject({ fs, gitdir, oid, format: "content", cache });
           if (result.format === "content") return { type: result.type, object: result.object };
         } catch (error) {
           if ((error as { code?: string }).code !== "NotFoundError") throw error;

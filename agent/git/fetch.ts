@@ -67,10 +67,10 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
       ctx.log?.(`fetched ${name} (${size} bytes)`);
       return size;
     });
-    for (const name of names) {
+    await mapLimit(names, 2, async (name) => {
       const indexed = await engine.indexPack(ctx.gitDir, join(quarantine, "pack", `${name}.pack`));
       if (indexed.name !== name) throw new GitStoreError("corrupt-pack", `The pack ${name} is named after another checksum.`);
-    }
+    });
     const missing = await engine.missingObjects(ctx.gitDir, tips, quarantine);
     if (missing.length > 0) return { missing, packsDownloaded: names.length, bytesDownloaded: sum(sizes) };
     // Pack before index: git only looks at packs that have an index.

@@ -28,6 +28,7 @@ export async function runRemoteHelper(
   const location = parseRemoteUrl(url);
   const client = createS3Client();
   let verbosity = 1;
+  let dryRun = false;
   const ctx: RepoContext = {
     store: new S3ObjectStore(location.bucket, client),
     layout: new BucketLayout(location.prefix),
@@ -51,13 +52,14 @@ export async function runRemoteHelper(
       else if (line.startsWith("option ")) {
         const [, name, value] = line.split(" ");
         if (name === "verbosity") verbosity = Number(value);
-        output(name === "verbosity" || name === "progress" ? "ok\n" : "unsupported\n");
+        if (name === "dry-run") dryRun = value === "true";
+        output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
       } else if (line === "list" || line === "list for-push") output(await list(ctx, line === "list"));
       else if (line.startsWith("fetch ")) {
         const oids = (await batch(line)).map((command) => command.split(" ")[1]!);
         await fetchObjects(ctx, oids);
         output("\n");
-      } else if (line.startsWith("push ")) output(await pushBatch(ctx, await batch(line)));
+      } else if (line.startsWith("push ")) output(await pushBatch(ctx, await batch(line), dryRun));
       else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
     }
   } finally {
@@ -79,7 +81,7 @@ async function list(ctx: RepoContext, withHead: boolean): Promise<string> {
   return `${lines.join("")}\n`;
 }
 
-async function pushBatch(ctx: RepoContext, commands: string[]): Promise<string> {
+async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean): Promise<string> {
   const updates: RefUpdate[] = [];
   for (const command of commands) {
     const spec = command.slice("push ".length);
@@ -88,6 +90,8 @@ async function pushBatch(ctx: RepoContext, commands: string[]): Promise<string> 
     const oid = src === "" ? null : await gitText(["rev-parse", "--verify", src], { gitDir: ctx.gitDir });
     updates.push({ ref: dst, oid, onConflict: force ? "force" : "reject" });
   }
+  // git has already refused what `list for-push` shows is not a fast-forward; a dry run writes nothing.
+  if (dryRun) return `${updates.map((u) => `ok ${u.ref}\n`).join("")}\n`;
   try {
     const { results } = await push({ ...ctx, agent: await agentIdFor(ctx.gitDir), updates });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;

@@ -71,6 +71,8 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     assert.equal(await ok(b, "symbolic-ref", "refs/remotes/origin/HEAD"), "refs/remotes/origin/main");
 
     const second = await commit(a, "two.txt", "two\n");
+    await ok(a, "push", "-q", "--dry-run");
+    assert.equal(await ok(b, "ls-remote", "origin", "main"), `${first}\trefs/heads/main`, "a dry run changes nothing");
     await ok(a, "push", "-q");
     await commit(b, "three.txt", "three\n");
     const rejected = await git(b, "push");

@@ -119,6 +119,31 @@ describe("the functions", () => {
     }
   });
 
+  it("let each function reach only what it uses: its logs and DLQ, plus the topic, the secret or the repositories' git prefixes", () => {
+    const policy = (prefix: string) =>
+      (fold(resources[logicalId("AWS::IAM::Policy", prefix)]!.Properties.PolicyDocument) as { Statement: PolicyStatement[] }).Statement;
+    const bucket = `arn:<${logicalId("AWS::S3::Bucket", "BucketData")}>`;
+    const topic = `<${logicalId("AWS::SNS::Topic", "ChangeTopic")}>`;
+    const secret = `<${logicalId("AWS::SecretsManager::Secret", "XmppCredentials")}>`;
+    const change = policy("ChangeFanoutRoleDefaultPolicy");
+    const xmpp = policy("XmppXmppFanoutRoleDefaultPolicy");
+    const compaction = policy("CompactionRoleDefaultPolicy");
+    const actions = (statements: PolicyStatement[]) => statements.flatMap((st) => [st.Action].flat()).sort();
+    const common = ["logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"];
+    assert.deepEqual(actions(change), [...common, "sns:Publish"].sort());
+    assert.ok(allows(change, "sns:Publish", topic));
+    assert.deepEqual(actions(xmpp), [...common, "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"].sort());
+    assert.ok(allows(xmpp, "secretsmanager:GetSecretValue", secret));
+    assert.ok(!allows(xmpp, "secretsmanager:GetSecretValue", `<${logicalId("AWS::SecretsManager::Secret", "AgentlaptopCredentials")}>`));
+    assert.ok(allows(compaction, "s3:DeleteObject", `${bucket}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
+    assert.ok(
+      !allows(compaction, "s3:DeleteObject", `${bucket}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`),
+      "compaction never touches content",
+    );
+    assert.ok(!allows(compaction, "s3:ListBucket", bucket, { "s3:prefix": "team/annex/" }));
+    for (const statements of [change, xmpp, compaction]) assert.ok(!allows(statements, "s3:GetObject", `${bucket}/team/cloudbridge.json`));
+  });
+
   it("pass the change function its topic and prefix, the XMPP function its settings but never a password", () => {
     const change = resources[logicalId("AWS::Lambda::Function", "ChangeFanoutFunction")]!.Properties;
     const env = (fold(change.Environment) as { Variables: Record<string, string> }).Variables;
