@@ -12,12 +12,29 @@ const run = promisify(execFile);
  * directory, listening for clients on a free loopback port, plaintext with PLAIN auth allowed (loopback
  * only; never a setting for a real server). Accounts are registered with prosodyctl, as an admin would.
  */
+export interface TestProsodyOptions {
+  domain?: string;
+  /**
+   * TLS with a self-signed certificate for the domain: STARTTLS required on the client port, and a
+   * direct-TLS port (`xmpps://`). Clients must trust `caFile` (NODE_EXTRA_CA_CERTS, read at process start).
+   */
+  tls?: boolean;
+  /** SASL mechanisms the server must not offer (e.g. ["SCRAM-SHA-1"] to leave only PLAIN). */
+  disableMechanisms?: string[];
+  /** Loopback addresses to listen on (default 127.0.0.1 only). */
+  interfaces?: string[];
+}
+
 export interface TestProsody {
   /** The XMPP domain (a VirtualHost): "localhost". */
   readonly domain: string;
   readonly port: number;
   /** `xmpp://127.0.0.1:<port>`: what @xmpp/client takes as `service`. */
   readonly service: string;
+  /** With `tls`: the direct-TLS port and its `xmpps://127.0.0.1:<port>` service, and the certificate to trust. */
+  readonly tlsPort: number | undefined;
+  readonly tlsService: string | undefined;
+  readonly caFile: string | undefined;
   readonly dir: string;
   /** Registers `user@domain` with `password`; returns the bare JID. */
   register(user: string, password: string): Promise<string>;
@@ -30,14 +47,46 @@ export interface TestProsody {
   log(): Promise<string>;
 }
 
-export async function startProsody(options: { domain?: string } = {}): Promise<TestProsody> {
+export async function startProsody(options: TestProsodyOptions = {}): Promise<TestProsody> {
   const domain = options.domain ?? "localhost";
   const dir = await mkdtemp(join(tmpdir(), "cloudbridge-prosody-"));
   await mkdir(join(dir, "data"));
   await mkdir(join(dir, "certs"));
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
   const config = join(dir, "prosody.cfg.lua");
   const lua = (value: string) => JSON.stringify(value);
+  const list = (values: readonly string[]) => `{ ${values.map(lua).join("; ")} }`;
+  const interfaces = options.interfaces ?? ["127.0.0.1"];
+  let caFile: string | undefined;
+  const tlsLines: string[] = [];
+  if (options.tls) {
+    const key = join(dir, "certs", `${domain}.key`);
+    caFile = join(dir, "certs", `${domain}.crt`);
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${domain}`,
+      "-addext",
+      `subjectAltName=${[`DNS:${domain}`, ...interfaces.map((ip) => `IP:${ip}`)].join(",")}`,
+      "-keyout",
+      key,
+      "-out",
+      caFile,
+    ]);
+    tlsLines.push(
+      `ssl = { certificate = ${lua(caFile)}; key = ${lua(key)} }`,
+      "c2s_require_encryption = true",
+      `c2s_direct_tls_ports = { ${tlsPort} }`,
+      `c2s_direct_tls_interfaces = ${list(interfaces)}`,
+    );
+  }
   await writeFile(
     config,
     [
@@ -48,16 +97,16 @@ export async function startProsody(options: { domain?: string } = {}): Promise<T
       `data_path = ${lua(join(dir, "data"))}`,
       `certificates = ${lua(join(dir, "certs"))}`,
       `log = { { levels = { min = "info" }, to = "file", filename = ${lua(join(dir, "prosody.log"))} } }`,
-      'interfaces = { "127.0.0.1" }',
-      'c2s_interfaces = { "127.0.0.1" }',
+      `interfaces = ${list(interfaces)}`,
+      `c2s_interfaces = ${list(interfaces)}`,
       `c2s_ports = { ${port} }`,
-      "c2s_direct_tls_ports = { }",
+      ...(options.tls ? [] : ["c2s_direct_tls_ports = { }"]),
       "legacy_ssl_ports = { }",
-      'modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq" }',
+      `modules_enabled = ${list(["roster", "saslauth", "disco", "ping", "presence", "message", "iq", ...(options.tls ? ["tls"] : [])])}`,
       // No server-to-server, no HTTP: nothing listens beyond the one loopback client port.
       'modules_disabled = { "s2s"; "offline"; "http" }',
-      "c2s_require_encryption = false",
-      "allow_unencrypted_plain_auth = true",
+      ...(options.tls ? tlsLines : ["c2s_require_encryption = false", "allow_unencrypted_plain_auth = true"]),
+      ...(options.disableMechanisms ? [`disable_sasl_mechanisms = ${list(options.disableMechanisms)}`] : []),
       'authentication = "internal_hashed"',
       'storage = "internal"',
       `VirtualHost ${lua(domain)}`,
@@ -77,7 +126,7 @@ export async function startProsody(options: { domain?: string } = {}): Promise<T
     exited = new Promise((resolve) => proc.once("exit", () => resolve()));
     child = proc;
     const deadline = Date.now() + 10_000;
-    while (!(await accepts(port))) {
+    while (!(await accepts(port)) || (tlsPort !== undefined && !(await accepts(tlsPort)))) {
       if (proc.exitCode !== null || Date.now() > deadline) {
         await stop();
         throw new Error(`prosody did not start on 127.0.0.1:${port}: ${stderr}\n${await log()}`);
@@ -98,6 +147,9 @@ export async function startProsody(options: { domain?: string } = {}): Promise<T
     domain,
     port,
     service: `xmpp://127.0.0.1:${port}`,
+    tlsPort,
+    tlsService: tlsPort === undefined ? undefined : `xmpps://127.0.0.1:${tlsPort}`,
+    caFile,
     dir,
     register: async (user, password) => {
       await run("prosodyctl", ["--config", config, "register", user, domain, password]);

@@ -5,6 +5,7 @@ import type { Element } from "@xmpp/client";
 import { mockClient } from "aws-sdk-client-mock";
 import { cachedCredentials, parseXmppSecret } from "../../../functions/xmpp-fanout/credentials.ts";
 import { sendChangeHeadlines } from "../../../functions/xmpp-fanout/notify.ts";
+import { chooseSaslMechanism } from "../../../functions/xmpp-fanout/sender.ts";
 import { xmppSettingsFromEnv } from "../../../functions/xmpp-fanout/settings.ts";
 import { encodeChangeMessage, type ChangeMessage } from "../../../protocol/change-message.ts";
 import { MAX_SNS_RECORDS_PER_EVENT } from "../../../protocol/sns-event.ts";
@@ -206,5 +207,19 @@ describe("XMPP settings", () => {
     assert.throws(() => xmppSettingsFromEnv({ ...env, XMPP_RECIPIENTS: "agent" }), /XMPP_RECIPIENTS/);
     assert.throws(() => xmppSettingsFromEnv({ ...env, XMPP_RECIPIENTS: " , " }), /XMPP_RECIPIENTS names no recipient/);
     assert.throws(() => xmppSettingsFromEnv({ ...env, XMPP_SECRET_ID: undefined }), /XMPP_SECRET_ID/);
+  });
+});
+
+describe("XMPP SASL mechanism", () => {
+  const offered = ["SCRAM-SHA-1", "PLAIN"];
+  it("is PLAIN over TLS (fast), and on loopback", () => {
+    assert.equal(chooseSaslMechanism({ secure: true, host: "xmpp.example.org", offered }), "PLAIN");
+    for (const host of ["127.0.0.1", "::1", "[::1]", "localhost"])
+      assert.equal(chooseSaslMechanism({ secure: false, host, offered }), "PLAIN");
+  });
+  it("is SCRAM on an unencrypted connection to another machine, so the password never crosses the network in clear", () => {
+    assert.equal(chooseSaslMechanism({ secure: false, host: "xmpp.example.org", offered }), "SCRAM-SHA-1");
+    assert.equal(chooseSaslMechanism({ secure: false, host: "10.0.0.5", offered: ["PLAIN"] }), undefined);
+    assert.equal(chooseSaslMechanism({ secure: true, host: "xmpp.example.org", offered: ["SCRAM-SHA-1"] }), "SCRAM-SHA-1");
   });
 });
