@@ -75,8 +75,9 @@ export async function editInfoPacks(
 /**
  * Downloads pack `name` into `dir` (as `<name>.pack`, streamed) and checks it against its name and the
  * bucket's index before anything else reads it: the trailing checksum must equal the name, the index
- * must name this pack and count as many objects. Returns the bytes downloaded and the index's object ids.
- * The index itself is not written to disk: whoever uses the pack indexes it (or checks it) itself.
+ * must name this pack and count as many objects. Returns the bytes downloaded and the bucket's index
+ * (not written to disk: whoever uses the pack indexes it, or checks it, itself). With `indexOptional`, a
+ * pack whose idx is missing is still downloaded (compaction re-indexes it) and `index` is undefined.
  */
 export async function downloadPack(
   store: ObjectStore,
@@ -84,7 +85,8 @@ export async function downloadPack(
   repo: string,
   name: string,
   dir: string,
-): Promise<{ bytes: number; index: PackIndex; idxBody: Buffer }> {
+  options: { indexOptional?: boolean } = {},
+): Promise<{ bytes: number; index?: { parsed: PackIndex; body: Buffer } }> {
   const where = layout.repoRoot(repo);
   const idx = await store.get(layout.pack(repo, `${name}.idx`));
   const gone = () =>
@@ -93,12 +95,14 @@ export async function downloadPack(
       `The pack ${name} is listed in ${where}objects/info/packs but is not in the bucket. Nothing was changed locally; ` +
         "if compaction just ran, fetch again.",
     );
-  if (!idx || idx === "not-modified") {
+  const idxBody = idx && idx !== "not-modified" ? idx.body : undefined;
+  if (!idxBody && !options.indexOptional) {
     if (!(await store.head(layout.pack(repo, `${name}.pack`)))) throw gone();
     throw new GitStoreError(
       "missing-idx",
       `The pack ${name} in ${where} has no index (${name}.idx is missing), so plain git cannot read it either. ` +
-        "Nothing was changed locally. Push again from a machine that has these commits.",
+        "Nothing was changed locally. `cloudbridge compact` rebuilds it (it indexes packs itself), or push again " +
+        "from a machine that has these commits.",
     );
   }
   const packPath = join(dir, `${name}.pack`);
@@ -109,7 +113,9 @@ export async function downloadPack(
   if (pack.name !== name) {
     throw new GitStoreError("corrupt-pack", `The pack ${name} in the bucket has the content of ${pack.name}: it was altered or replaced.`);
   }
-  const index = parsePackIndex(idx.body, `${name}.idx`);
-  checkIndexMatchesPack(index, pack, name);
-  return { bytes: idx.body.length + (await stat(packPath)).size, index, idxBody: idx.body };
+  const bytes = (await stat(packPath)).size;
+  if (!idxBody) return { bytes };
+  const parsed = parsePackIndex(idxBody, `${name}.idx`);
+  checkIndexMatchesPack(parsed, pack, name);
+  return { bytes: bytes + idxBody.length, index: { parsed, body: idxBody } };
 }

@@ -89,10 +89,18 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
       // combined pack is then indexed from its own bytes, and must hold exactly the union of them.
       const expected = new Set<string>();
       const packs = await mapLimit(merged, 4, async (name): Promise<PackFiles> => {
-        const { index, idxBody } = await downloadPack(store, layout, repo, name, work);
-        for (const oid of index.oids) expected.add(oid);
-        await writeFile(join(work, `${name}.idx`), idxBody);
-        return { name, packPath: join(work, `${name}.pack`), idxPath: join(work, `${name}.idx`), objectCount: index.objectCount };
+        const { index } = await downloadPack(store, layout, repo, name, work, { indexOptional: true });
+        let pack: PackFiles = { name, packPath: join(work, `${name}.pack`), idxPath: join(work, `${name}.idx`), objectCount: 0 };
+        if (index) {
+          await writeFile(pack.idxPath, index.body);
+          pack.objectCount = index.parsed.objectCount;
+        } else {
+          // A pack whose idx went missing is indexed here; the combined pack replaces it with a good one.
+          pack = await options.engine.indexPack(work, pack.packPath);
+          options.log?.(`${name} had no idx in the bucket; indexed it`);
+        }
+        for (const oid of index?.parsed.oids ?? parsePackIndex(await readFile(pack.idxPath), `${name}.idx`).oids) expected.add(oid);
+        return pack;
       });
       const out = await mkdtemp(join(work, "combined-"));
       const built = await options.engine.combinePacks(packs, out);

@@ -1,5 +1,5 @@
 import type { ObjectStore } from "../../objectstore/object-store.ts";
-import type { BucketLayout } from "../../protocol/layout.ts";
+import { parseSyncedRefName, type BucketLayout } from "../../protocol/layout.ts";
 import { GitStoreError } from "../../gitstore/errors.ts";
 import { mapLimit } from "../../gitstore/map-limit.ts";
 import { parseRefFile } from "../../gitstore/ref-file.ts";
@@ -63,6 +63,14 @@ export async function readBucketRefs(
 /** Every ref of `refs` with its oid and ETag, by full name, to pass back as `known`. */
 export function knownRefs(refs: BucketRefs): Map<string, { oid: string; etag: string }> {
   return new Map([...refs.shared, ...refs.synced]);
+}
+
+/**
+ * The first damaged shared ref, if any. A damaged shared ref stops a fetch (everyone syncs to it); a
+ * damaged synced ref of one agent is only reported, so one agent's trouble does not stop the others.
+ */
+export function corruptSharedRef(refs: BucketRefs): GitStoreError | undefined {
+  return [...refs.corrupt].find(([ref]) => parseSyncedRefName(ref) === undefined)?.[1];
 }
 
 /** Every object id the bucket's refs point at. */

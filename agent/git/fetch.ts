@@ -4,7 +4,8 @@ import { downloadPack, readInfoPacks } from "../../gitstore/bucket-packs.ts";
 import { GitStoreError } from "../../gitstore/errors.ts";
 import { mapLimit } from "../../gitstore/map-limit.ts";
 import { presentObjects } from "../../gitstore/native-engine.ts";
-import { bucketTips, readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
+import { parseSyncedRefName } from "../../protocol/layout.ts";
+import { bucketTips, corruptSharedRef, readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
 import { readLocalRefs, updateLocalRefs } from "./local-refs.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
 import { trackingRefName, trackingRefPrefixes } from "./tracking-refs.ts";
@@ -93,13 +94,21 @@ export interface FetchResult extends ObjectsFetched {
 /**
  * `git fetch` from the bucket: every shared ref and every agent's synced refs, objects first, then the
  * local tracking refs (`refs/remotes/<remote>/…`, `refs/remotes/<remote>-synced/<agent>/…`) in one
- * transaction. A ref from the bucket that is not an object id stops the fetch before anything changes.
+ * transaction. A shared ref from the bucket that is not an object id stops the fetch before anything
+ * changes; a damaged synced ref of some agent is reported in `refs.corrupt` (and logged), and that
+ * agent's tracking ref is left as it was.
  */
 export async function fetchRefs(ctx: RepoContext & { remote?: string }): Promise<FetchResult> {
   const remote = ctx.remote ?? "cloud";
   const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
-  const [firstCorrupt] = refs.corrupt.values();
-  if (firstCorrupt) throw firstCorrupt;
+  const corrupt = corruptSharedRef(refs);
+  if (corrupt) throw corrupt;
+  const keep = new Set<string>();
+  for (const [ref, error] of refs.corrupt) {
+    const synced = parseSyncedRefName(ref)!;
+    keep.add(trackingRefName(remote, synced.ref, synced.agent));
+    ctx.log?.(error.message);
+  }
   const fetched = await fetchObjects(ctx, bucketTips(refs));
   const wanted = new Map<string, string>();
   for (const { ref, oid } of refs.shared.values()) wanted.set(trackingRefName(remote, ref), oid);
@@ -107,7 +116,7 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string }): Promise
   const current = await readLocalRefs(ctx.gitDir, trackingRefPrefixes(remote));
   const updated: { ref: string; oid: string | null }[] = [];
   for (const [ref, oid] of wanted) if (current.get(ref) !== oid) updated.push({ ref, oid });
-  for (const ref of current.keys()) if (!wanted.has(ref)) updated.push({ ref, oid: null });
+  for (const ref of current.keys()) if (!wanted.has(ref) && !keep.has(ref)) updated.push({ ref, oid: null });
   await updateLocalRefs(ctx.gitDir, updated);
   return { ...fetched, refs, updated };
 }

@@ -5,7 +5,7 @@ import { parseRemoteUrl } from "../../protocol/remote-url.ts";
 import { parseHeadFile } from "../../gitstore/ref-file.ts";
 import { gitText } from "../../gitstore/run-git.ts";
 import { agentIdFor } from "./agent-id.ts";
-import { readBucketRefs } from "./bucket-refs.ts";
+import { corruptSharedRef, readBucketRefs } from "./bucket-refs.ts";
 import { fetchObjects } from "./fetch.ts";
 import { push, type RefUpdate } from "./push.ts";
 import type { RepoContext } from "./repo-context.ts";
@@ -69,9 +69,8 @@ export async function runRemoteHelper(
 
 async function list(ctx: RepoContext, withHead: boolean): Promise<string> {
   const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
-  // Only shared refs are listed to git; a damaged synced ref of some agent does not block this one.
-  const corrupt = [...refs.corrupt].find(([ref]) => !ref.startsWith("refs/synced/"));
-  if (corrupt) throw corrupt[1];
+  const corrupt = corruptSharedRef(refs);
+  if (corrupt) throw corrupt;
   const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
   if (withHead) {
     const head = await ctx.store.get(ctx.layout.head(ctx.repo));

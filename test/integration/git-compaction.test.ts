@@ -167,6 +167,22 @@ describe("compaction of a repository's packs", () => {
     assert.equal((await packKeys("orphans")).length, 2);
   });
 
+  it("repairs a pack whose idx went missing: compaction indexes it itself", async () => {
+    const a = await clone("no-idx");
+    await importCommits(a.dir, "main", 3, (i) => ({ [`f${i}`]: `${i}\n` }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n")) {
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    }
+    const [, second] = await readInfoPacks(bed.store, layout, "no-idx");
+    await bed.store.delete(layout.pack("no-idx", `${second}.idx`));
+    await assert.rejects(fetchRefs(await clone("no-idx")), /has no index.*cloudbridge compact/);
+    const report = await compactRepository({ store: bed.store, layout, repo: "no-idx", engine: new NativeGitEngine(), graceMs: GRACE });
+    assert.equal(report.merged.length, 3);
+    const fresh = await clone("no-idx");
+    assert.equal((await fetchRefs(fresh)).packsDownloaded, 1);
+    assert.equal(await git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "3");
+  });
+
   it("the isomorphic-git engine (Lambda's) compacts to a pack native git reads", async () => {
     const a = await clone("portable");
     await importCommits(a.dir, "main", 5, (i) => ({ [`dir/f${i}`]: `content ${i}\n`.repeat(50) }));

@@ -104,6 +104,25 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
     );
   });
 
+  it("a damaged synced ref of one agent is reported, not fatal: the others still sync and its tracking ref stays", async () => {
+    const a = await clone("bad-synced");
+    const first = await commitFile(a.dir, "a.txt", "one\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: first }] });
+    const reader = await clone("bad-synced");
+    await fetchRefs(reader);
+    const tracking = `refs/remotes/cloud-synced/${a.agent}/main`;
+    assert.equal(await git(reader.dir, "rev-parse", tracking), first);
+    const second = await commitFile(a.dir, "a.txt", "two\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: second }] });
+    await bed.store.put(bed.layout.syncedRef("bad-synced", a.agent, "refs/heads/main"), "garbage");
+    const logged: string[] = [];
+    const fetched = await fetchRefs({ ...reader, log: (line) => logged.push(line) });
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), second);
+    assert.equal(await git(reader.dir, "rev-parse", tracking), first, "left as it was");
+    assert.deepEqual([...fetched.refs.corrupt.keys()], [`refs/synced/${a.agent}/heads/main`]);
+    assert.match(logged.join("\n"), /does not hold an object id/);
+  });
+
   it("refuses a ref whose name is not a valid git ref", async () => {
     await assertRefused(
       "bad-ref-name",
