@@ -1,6 +1,7 @@
-import { Duration } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
@@ -10,18 +11,33 @@ import { Construct } from "constructs";
 /**
  * Someone hears of it when an event is dead-lettered: one alarm per dead-letter queue (a message is
  * waiting in it), sent to the given addresses through a topic of its own. $0.10 per alarm and month,
- * so it is opt-in (`alarms.emails`).
+ * plus the topic's key, so it is opt-in (`alarms.emails`).
+ *
+ * The topic needs a key of its own: CloudWatch cannot publish to a topic encrypted with the AWS-managed
+ * `alias/aws/sns` key (whose policy cannot name CloudWatch), so this key's policy lets CloudWatch, for
+ * this account only, encrypt the messages it publishes.
  */
 export class DeadLetterAlarms extends Construct {
   readonly topic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: { emails: readonly string[]; queues: Record<string, sqs.IQueue> }) {
     super(scope, id);
-    this.topic = new sns.Topic(this, "Topic", {
-      displayName: "cloudbridge alarms",
-      enforceSSL: true,
-      masterKey: kms.Alias.fromAliasName(this, "SnsKey", "alias/aws/sns"),
+    const key = new kms.Key(this, "Key", {
+      description: "cloudbridge: encrypts the dead-letter alarm topic",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
     });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "CloudWatchAlarmsPublish",
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        resources: ["*"],
+        conditions: { StringEquals: { "aws:SourceAccount": Stack.of(this).account } },
+      }),
+    );
+    this.topic = new sns.Topic(this, "Topic", { displayName: "cloudbridge alarms", enforceSSL: true, masterKey: key });
     for (const email of props.emails) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     for (const [name, queue] of Object.entries(props.queues)) {
       const alarm = new cloudwatch.Alarm(this, `${name}Alarm`, {

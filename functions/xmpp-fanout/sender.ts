@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { client, xml, type Client, type Element } from "@xmpp/client";
 import { splitJid } from "../../protocol/jid.ts";
+import { chooseSaslMechanism } from "../../protocol/xmpp-sasl.ts";
 import type { XmppCredentials } from "./credentials.ts";
 
 /** Sends stanzas over one XMPP session; resolves once the server has taken every one of them. */
@@ -12,19 +13,6 @@ export class XmppAuthError extends Error {
     super(`The XMPP server refused the login of ${jid} (${reason}): check the jid and password in the XMPP secret.`);
     this.name = "XmppAuthError";
   }
-}
-
-const LOOPBACK = new Set(["127.0.0.1", "::1", "[::1]", "localhost"]);
-
-/**
- * PLAIN when the stream is encrypted or never leaves the machine (SCRAM-SHA-1 costs 1.4–2 s of CPU in
- * JavaScript, PLAIN ~5 ms); otherwise a SCRAM mechanism, so a password never crosses a network in clear.
- * Undefined when nothing acceptable is offered.
- */
-export function chooseSaslMechanism(args: { secure: boolean; host: string; offered: readonly string[] }): string | undefined {
-  if ((args.secure || LOOPBACK.has(args.host)) && args.offered.includes("PLAIN")) return "PLAIN";
-  // @xmpp/client 0.14 implements SCRAM-SHA-1 (and offers only what both sides implement).
-  return args.offered.includes("SCRAM-SHA-1") ? "SCRAM-SHA-1" : undefined;
 }
 
 /**

@@ -260,6 +260,16 @@ describe("dead letters", () => {
       .map(([, s]) => fold(s.Properties) as Record<string, unknown>)
       .find((s) => s.TopicArn === alarmTopic);
     assert.deepEqual([email?.Protocol, email?.Endpoint], ["email", "ops@example.org"]);
+    // CloudWatch cannot publish to a topic under the AWS-managed SNS key: this topic has its own key, rotated,
+    // whose policy lets CloudWatch of this account (only) encrypt what it publishes.
+    const keyId = logicalId("AWS::KMS::Key", "DeadLettersKey");
+    const topicProps = fold(resources[logicalId("AWS::SNS::Topic", "DeadLettersTopic")]!.Properties) as { KmsMasterKeyId: string };
+    assert.equal(topicProps.KmsMasterKeyId, `arn:<${keyId}>`);
+    const key = fold(resources[keyId]!.Properties) as { EnableKeyRotation: boolean; KeyPolicy: { Statement: Record<string, unknown>[] } };
+    assert.equal(key.EnableKeyRotation, true);
+    const cloudwatch = key.KeyPolicy.Statement.find((st) => JSON.stringify(st.Principal) === '{"Service":"cloudwatch.amazonaws.com"}');
+    assert.deepEqual(cloudwatch?.Action, ["kms:Decrypt", "kms:GenerateDataKey*"]);
+    assert.deepEqual(cloudwatch?.Condition, { StringEquals: { "aws:SourceAccount": "<AWS::AccountId>" } });
   });
 });
 

@@ -5,7 +5,7 @@ import type { Element } from "@xmpp/client";
 import { mockClient } from "aws-sdk-client-mock";
 import { cachedCredentials, parseXmppSecret } from "../../../functions/xmpp-fanout/credentials.ts";
 import { sendChangeHeadlines } from "../../../functions/xmpp-fanout/notify.ts";
-import { chooseSaslMechanism } from "../../../functions/xmpp-fanout/sender.ts";
+import { chooseSaslMechanism } from "../../../protocol/xmpp-sasl.ts";
 import { xmppSettingsFromEnv } from "../../../functions/xmpp-fanout/settings.ts";
 import { encodeChangeMessage, type ChangeMessage } from "../../../protocol/change-message.ts";
 import { MAX_SNS_RECORDS_PER_EVENT } from "../../../protocol/sns-event.ts";
