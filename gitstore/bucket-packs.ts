@@ -23,17 +23,22 @@ export async function uploadPack(store: ObjectStore, layout: BucketLayout, repo:
   const [packBody, idxBody] = await Promise.all([size <= SINGLE_PUT_LIMIT ? readFile(pack.packPath) : undefined, readFile(pack.idxPath)]);
   // Pack and idx go up together (the pack's request first): readers only use packs that
   // objects/info/packs lists, and that is written after both are complete.
+  // A large pack a retried push already sent is not sent again (If-None-Match would refuse it only at the end).
+  const present = packBody ? undefined : await store.head(packKey);
   await Promise.all([
-    createOnce(() =>
-      packBody ? store.put(packKey, packBody, packOptions) : store.upload(packKey, createReadStream(pack.packPath), packOptions),
-    ),
+    present?.size === size
+      ? undefined
+      : createOnce(() =>
+          packBody ? store.put(packKey, packBody, packOptions) : store.upload(packKey, createReadStream(pack.packPath), packOptions),
+        ),
     createOnce(() =>
       store.put(layout.pack(repo, `${pack.name}.idx`), idxBody, { ifNoneMatch: "*", contentType: "application/x-git-packed-objects-toc" }),
     ),
   ]);
 }
 
-const SINGLE_PUT_LIMIT = 8 * 1024 * 1024;
+/** Packs up to this size go up in one PUT (read whole); larger ones are streamed in parts. */
+export const SINGLE_PUT_LIMIT = 8 * 1024 * 1024;
 
 async function createOnce(write: () => Promise<unknown>): Promise<void> {
   try {

@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { buildApp } from "../../cdk/app.ts";
@@ -16,7 +18,11 @@ export const CDK_CONTEXT = (
  */
 export function synthStack(cloudbridge?: unknown): { template: Template; stack: CloudbridgeStack } {
   process.env.CDK_VALIDATION = "false";
+  // The cloud assembly goes to a temporary folder that is removed when the test process ends.
+  const outdir = mkdtempSync(join(tmpdir(), "cloudbridge-cdk-test-"));
+  process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
   const app = new App({
+    outdir,
     context: { ...CDK_CONTEXT, ...(cloudbridge !== undefined ? { cloudbridge } : {}), "aws:cdk:bundling-stacks": [] },
   });
   const { stack } = buildApp(app);

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fetchRefs } from "../../agent/git/fetch.ts";
@@ -7,6 +9,9 @@ import { treeMergeCallback } from "../../agent/git/merge-commit.ts";
 import { push } from "../../agent/git/push.ts";
 import { commitFile, git, importCommits } from "../helpers/git.ts";
 import { useGitCloud } from "../helpers/git-cloud.ts";
+import { FaultyStore, InjectedFault } from "../helpers/faulty-store.ts";
+import type { ObjectStore, UploadOptions } from "../../objectstore/object-store.ts";
+import { SINGLE_PUT_LIMIT } from "../../gitstore/bucket-packs.ts";
 
 describe("git push and fetch through the bucket", () => {
   const bed = useGitCloud("git-push-fetch", "team");
@@ -67,6 +72,33 @@ describe("git push and fetch through the bucket", () => {
     const second = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: next }] });
     assert.deepEqual(second.results, [{ ref: "refs/heads/main", status: "updated", oid: next }]);
     assert.equal(second.objectsUploaded, 4, "commit, root tree, d7 tree, blob");
+  });
+
+  it("a pack larger than one PUT is streamed up in parts, and a retried push does not send it again", async () => {
+    const a = await clone("large");
+    await writeFile(join(a.dir, "large.bin"), randomBytes(SINGLE_PUT_LIMIT + 1024 * 1024));
+    const oid = await commitFile(a.dir, "small.txt", "small\n");
+    await git(a.dir, "add", "large.bin");
+    await git(a.dir, "commit", "-q", "-m", "large");
+    const tip = await git(a.dir, "rev-parse", "HEAD");
+    const uploads: string[] = [];
+    const counting = Object.assign(Object.create(bed.store) as ObjectStore, {
+      upload: (key: string, body: Readable | Buffer, options?: UploadOptions) => {
+        uploads.push(key);
+        return bed.store.upload(key, body, options);
+      },
+    });
+    // Interrupted after the pack: the retry finds the large pack already there.
+    const failing = new FaultyStore(counting, (key) => key.endsWith("objects/info/packs"));
+    await assert.rejects(push({ ...a, store: failing, updates: [{ ref: "refs/heads/main", oid: tip }] }), InjectedFault);
+    const retried = await push({ ...a, store: counting, updates: [{ ref: "refs/heads/main", oid: tip }] });
+    assert.equal(retried.results[0]!.status, "created");
+    assert.equal(uploads.length, 1, "streamed once, not again on retry");
+    const b = await clone("large");
+    await fetchRefs(b);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main"), tip);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main~1"), oid);
+    await git(b.dir, "fsck", "--strict", "--no-dangling");
   });
 
   it("a non-fast-forward push is rejected, forced on request, or merged by the callback", async () => {

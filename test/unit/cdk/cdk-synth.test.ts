@@ -100,11 +100,21 @@ describe("cdk synth", () => {
     }
   });
 
-  it("fails when cdk-nag finds something nobody acknowledged", () => {
+  it("fails when cdk-nag finds something nobody acknowledged", async () => {
     process.env.CDK_VALIDATION = "false";
-    const app = new App({ context: { ...CDK_CONTEXT, "aws:cdk:bundling-stacks": [] } });
-    const { stack } = buildApp(app);
-    new s3.Bucket(stack, "Unreviewed"); // no access logs, no TLS-only policy
-    assert.throws(() => app.synth(), /Validation failed/);
+    const outdir = await mkdtemp(join(tmpdir(), "cloudbridge-nag-"));
+    try {
+      const app = new App({ outdir, context: { ...CDK_CONTEXT, "aws:cdk:bundling-stacks": [] } });
+      const { stack } = buildApp(app);
+      new s3.Bucket(stack, "Unreviewed"); // no access logs, no TLS-only policy
+      assert.throws(() => app.synth(), /Validation failed/);
+      const report = JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8")) as {
+        pluginReports: { violations: { ruleName: string }[] }[];
+      };
+      const rules = report.pluginReports.flatMap((r) => r.violations.map((v) => v.ruleName));
+      assert.ok(rules.includes("AwsSolutions-S1") && rules.includes("AwsSolutions-S10"), rules.join(", "));
+    } finally {
+      await rm(outdir, { recursive: true, force: true });
+    }
   });
 });
