@@ -37,6 +37,15 @@ export interface KeyTransfer {
   fileName?: string;
 }
 
+export interface BatchOptions extends TransferOptions {
+  /** Files transferred at once (default 4). */
+  parallelFiles?: number;
+  /** Progress per file (instead of `onProgress`). */
+  onFileProgress?: (item: KeyTransfer, bytesDone: number, bytesTotal: number) => void;
+  /** Called as each file finishes; with it, one file's failure does not stop the others (they are reported here). */
+  onFileDone?: (item: KeyTransfer, outcome: { result?: UploadResult | DownloadResult; error?: unknown }) => void;
+}
+
 export interface Location {
   uuid: string;
   description: string;
@@ -77,42 +86,45 @@ export class Annex {
   }
 
   /** Uploads keys present here to the cloud, then records the cloud as having them (one commit, one publish). */
-  async upload(
-    keys: readonly KeyTransfer[],
-    options: TransferOptions & { parallelFiles?: number } = {},
-  ): Promise<Map<string, UploadResult>> {
-    const results = new Map<string, UploadResult>();
-    try {
-      await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
-        results.set(
-          item.key,
-          await uploadKey(this.local, this.cloud, item.key, { ...options, ...(item.fileName ? { fileName: item.fileName } : {}) }),
-        );
-      });
-    } finally {
-      // What made it up is recorded even when a later file failed.
-      await this.record(
-        [...results.keys()].map((key) => ({ key, uuid: this.cloudUuid, present: true })),
-        "upload to cloud",
-      );
-    }
-    return results;
+  upload(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, UploadResult>> {
+    return this.batch(keys, options, this.cloudUuid, "upload to cloud", (item, itemOptions) =>
+      uploadKey(this.local, this.cloud, item.key, { ...itemOptions, ...(item.fileName ? { fileName: item.fileName } : {}) }),
+    );
   }
 
   /** Downloads keys from the cloud into the local store (each verified), then records this repository as having them. */
-  async get(
+  get(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, DownloadResult>> {
+    return this.batch(keys, options, this.uuid, "get from cloud", (item, itemOptions) =>
+      downloadKey(this.local, this.cloud, item.key, itemOptions),
+    );
+  }
+
+  /** Runs transfers with `parallelFiles` in flight, then records `destination` as having what arrived, even when some failed. */
+  private async batch<T extends UploadResult | DownloadResult>(
     keys: readonly KeyTransfer[],
-    options: TransferOptions & { parallelFiles?: number } = {},
-  ): Promise<Map<string, DownloadResult>> {
-    const results = new Map<string, DownloadResult>();
+    options: BatchOptions,
+    destination: string,
+    message: string,
+    transfer: (item: KeyTransfer, itemOptions: TransferOptions) => Promise<T>,
+  ): Promise<Map<string, T>> {
+    const results = new Map<string, T>();
     try {
       await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
-        results.set(item.key, await downloadKey(this.local, this.cloud, item.key, options));
+        const perFile = options.onFileProgress;
+        const itemOptions = perFile ? { ...options, onProgress: (done: number, total: number) => perFile(item, done, total) } : options;
+        try {
+          const result = await transfer(item, itemOptions);
+          results.set(item.key, result);
+          options.onFileDone?.(item, { result });
+        } catch (error) {
+          if (!options.onFileDone) throw error;
+          options.onFileDone(item, { error });
+        }
       });
     } finally {
       await this.record(
-        [...results.keys()].map((key) => ({ key, uuid: this.uuid, present: true })),
-        "get from cloud",
+        [...results.keys()].map((key) => ({ key, uuid: destination, present: true })),
+        message,
       );
     }
     return results;

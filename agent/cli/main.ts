@@ -2,12 +2,16 @@ import { Command, CommanderError } from "commander";
 import { cloneCommand } from "./commands/clone.ts";
 import { compactCommand } from "./commands/compact.ts";
 import { daemonCommand } from "./commands/daemon.ts";
+import { dropCommand } from "./commands/drop.ts";
+import { fsckCommand } from "./commands/fsck.ts";
+import { getCommand } from "./commands/get.ts";
 import { initCommand } from "./commands/init.ts";
 import { localCommand } from "./commands/local.ts";
 import { logCommand } from "./commands/log.ts";
 import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { syncCommand } from "./commands/sync.ts";
+import { whereisCommand } from "./commands/whereis.ts";
 import { CliError, exitCodeFor, reportError } from "./errors.ts";
 
 /**
@@ -28,6 +32,10 @@ export function buildProgram(): Command {
     daemonCommand,
     statusCommand,
     logCommand,
+    getCommand,
+    dropCommand,
+    whereisCommand,
+    fsckCommand,
     serviceCommand,
     localCommand,
     compactCommand,
