@@ -15,8 +15,9 @@ export const MAIN_REF = "refs/heads/main";
 
 /**
  * A synced folder: the files, its `.git`, and the agent's state in `.git/cloudbridge/` (stat cache,
- * private index, transfer queue). Local commits go on `refs/heads/main`. The private index always holds
- * the tree of the stat cache's commit, so a commit costs only the changed entries.
+ * transfer queue). Local commits go on `refs/heads/main` (HEAD). git's index always holds the tree of the
+ * stat cache's commit (annexed files as pointer blobs, as git-annex's unlocked files), so a commit costs
+ * only the changed entries and git tools (`git ls-files`, the annex commands) see what the folder holds.
  *
  * Crash safety (kill -9 at any moment): objects are written before the commit, the commit before the
  * ref, files before the ref that claims them, and the cache last. At open, a cache older than `main`
@@ -41,7 +42,7 @@ export class LocalRepo {
         GIT_COMMITTER_EMAIL: identity.email,
       },
     });
-    this.indexed = this.git.with({ GIT_INDEX_FILE: join(this.stateDir, "index") });
+    this.indexed = this.git;
   }
 
   static async isRepo(root: string): Promise<boolean> {
