@@ -9,18 +9,10 @@ import { randomBytes } from "node:crypto";
 import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GIT_ENV } from "../test/helpers/git.ts";
 import { cloudbridge, startCloudProcess } from "./agent-common.ts";
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
-const GIT_ENV = {
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_AUTHOR_NAME: "b",
-  GIT_AUTHOR_EMAIL: "b@b",
-  GIT_COMMITTER_NAME: "b",
-  GIT_COMMITTER_EMAIL: "b@b",
-};
-
 const root = await mkdtemp(join(tmpdir(), "cb-bench-import-"));
 const cloud = await startCloudProcess();
 try {

@@ -10,12 +10,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProsody } from "../test/helpers/prosody.ts";
+import { GIT_ENV } from "../test/helpers/git.ts";
 import { cloudbridge, daemon, percentile, startCloudProcess, startCountingProxy, stopChild } from "./agent-common.ts";
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 100);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
-const GIT_ENV = { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
 
 interface Row {
   listener: string;

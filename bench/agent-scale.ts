@@ -8,11 +8,11 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GIT_ENV } from "../test/helpers/git.ts";
 import { cloudbridge, daemon, startCloudProcess, stopChild } from "./agent-common.ts";
 
 const FILES = Number(process.env.BENCH_FILES ?? 100_000);
 const PER_DIR = 500;
-const GIT_ENV = { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
 
 async function procStat(pid: number): Promise<{ rssMiB: number; cpuSeconds: number }> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");

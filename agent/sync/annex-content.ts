@@ -1,11 +1,9 @@
-import { copyFile, constants, chmod, rename, rm } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Annex } from "../annex/annex.ts";
 import { isLargeFile, type LargeFilesRule } from "../annex/largefiles.ts";
 import { readLocations } from "../annex/location-tracking.ts";
 import { formatPointer, parsePointer } from "../annex/pointer.ts";
 import { POINTER_PREFIX, type AnnexPort } from "./annex-port.ts";
-import { tempPathFor } from "./atomic-file.ts";
 import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
 import { BlobReader } from "./git.ts";
@@ -59,18 +57,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
     return formatPointer(key);
   }
 
-  async materialize(key: string, dest: string, mode: number): Promise<boolean> {
-    if (!(await this.annex.local.has(key))) return false;
-    const temp = tempPathFor(dest);
-    try {
-      await copyFile(this.annex.local.objectPath(key), temp, constants.COPYFILE_FICLONE);
-      await chmod(temp, mode);
-      await rename(temp, dest);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    return true;
+  materialize(key: string, dest: string, mode: number): Promise<boolean> {
+    return this.annex.local.materialize(key, dest, mode);
   }
 
   /** Uploads every queued key (recording here and the cloud as holding it) before the push that names them. */

@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
+import { runGit } from "../../gitstore/run-git.ts";
 
 /**
- * Native git, run as a child process (DESIGN.md: isomorphic-git is far too slow for the agent's hot
- * paths). One instance per repository; `env` carries e.g. a private GIT_INDEX_FILE.
+ * Native git for one repository (DESIGN.md: isomorphic-git is far too slow for the agent's hot paths),
+ * through gitstore's runner; `env` carries e.g. a commit identity or a scratch GIT_INDEX_FILE.
  */
 export class GitError extends Error {
   readonly exitCode: number | null;
@@ -39,30 +40,14 @@ export class Git {
   }
 
   async run(args: string[], options: GitRunOptions = {}): Promise<{ stdout: Buffer; code: number }> {
-    const env = {
-      ...process.env,
-      GIT_DIR: this.gitDir,
-      ...(this.workTree ? { GIT_WORK_TREE: this.workTree } : {}),
-      GIT_TERMINAL_PROMPT: "0",
-      LC_ALL: "C",
-      ...this.baseEnv,
-      ...options.env,
-    };
-    return new Promise((resolve, reject) => {
-      const child = spawn("git", args, { env, stdio: ["pipe", "pipe", "pipe"] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-      child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-      child.on("error", reject);
-      child.on("close", (code) => {
-        const stdout = Buffer.concat(out);
-        if (code === 0 || (code !== null && options.okCodes?.includes(code))) resolve({ stdout, code: code ?? 0 });
-        else reject(new GitError(args, code, Buffer.concat(err).toString()));
-      });
-      child.stdin.on("error", () => undefined);
-      child.stdin.end(options.input ?? "");
+    const result = await runGit(args, {
+      gitDir: this.gitDir,
+      env: { ...(this.workTree ? { GIT_WORK_TREE: this.workTree } : {}), LC_ALL: "C", ...this.baseEnv, ...options.env },
+      ...(options.input !== undefined ? { input: options.input } : {}),
+      allowFailure: true,
     });
+    if (result.code === 0 || options.okCodes?.includes(result.code)) return { stdout: result.stdout, code: result.code };
+    throw new GitError(args, result.code, result.stderr);
   }
 
   /** stdout as text without the trailing newline. */

@@ -32,8 +32,11 @@ export interface ScanOptions {
 
 const PARALLEL_STATS = 128;
 
+/** The annex layer's temporary copy of a file being put in place (LocalStore.materialize). */
+const ANNEX_TEMP = /^\..*\.cloudbridge-\d+\.tmp$/;
+
 export function isIgnoredName(name: string): boolean {
-  return name.startsWith(TEMP_PREFIX) || name.toLowerCase() === ".git";
+  return name.startsWith(TEMP_PREFIX) || ANNEX_TEMP.test(name) || name.toLowerCase() === ".git";
 }
 
 export async function scan(

@@ -1,13 +1,5 @@
-import { mkdtemp, readdir, readFile, readlink, lstat, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { execFileSync } from "node:child_process";
-
-/** A scratch directory removed by `cleanup`. */
-export async function scratch(name: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), `cb-${name}-`));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
 
 /** Every file under `root` (outside .git and the agent's temporary files): path → content (symlinks as "-> target"). */
 export async function snapshot(root: string): Promise<Record<string, string>> {
@@ -30,8 +22,4 @@ export async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-export function gitIn(dir: string, args: string[], input?: string): string {
-  return execFileSync("git", args, { cwd: dir, input, encoding: "utf8", env: { ...process.env, GIT_DIR: join(dir, ".git") } }).trim();
 }

@@ -6,7 +6,8 @@ import { after, before, describe, it } from "node:test";
 import { SyncEngine } from "../../../agent/sync/engine.ts";
 import { LocalRepo } from "../../../agent/sync/local-repo.ts";
 import { BareRepoRemote } from "../../../agent/sync/remote.ts";
-import { exists, scratch, snapshot } from "../../helpers/folders.ts";
+import { exists, snapshot } from "../../helpers/folders.ts";
+import { tempDir } from "../../helpers/git.ts";
 
 async function agent(dir: string, bare: string, name: string) {
   await LocalRepo.create(dir);
@@ -16,9 +17,12 @@ async function agent(dir: string, bare: string, name: string) {
 
 describe("sync engine over a bare repository (native git)", () => {
   let root: string;
-  let cleanup: () => Promise<void>;
-  before(async () => ({ dir: root, cleanup } = await scratch("engine")));
-  after(async () => cleanup());
+  let scratch: { path: string; remove(): Promise<void> };
+  before(async () => {
+    scratch = await tempDir("engine");
+    root = scratch.path;
+  });
+  after(async () => scratch.remove());
 
   it("propagates create, modify, rename, delete and keeps both sides of a conflicting edit", async () => {
     const bare = join(root, "remote.git");

@@ -7,14 +7,18 @@ import { SyncEngine } from "../../../agent/sync/engine.ts";
 import { LocalRepo } from "../../../agent/sync/local-repo.ts";
 import type { SyncRemote } from "../../../agent/sync/remote.ts";
 import { unsafePathReason, unsafeSymlinkReason } from "../../../agent/sync/safe-paths.ts";
-import { scratch, snapshot } from "../../helpers/folders.ts";
+import { snapshot } from "../../helpers/folders.ts";
+import { tempDir } from "../../helpers/git.ts";
 import { hostileCommit } from "../../helpers/hostile-tree.ts";
 
 describe("hostile trees", () => {
   let root: string;
-  let cleanup: () => Promise<void>;
-  before(async () => ({ dir: root, cleanup } = await scratch("hostile")));
-  after(async () => cleanup());
+  let scratch: { path: string; remove(): Promise<void> };
+  before(async () => {
+    scratch = await tempDir("hostile");
+    root = scratch.path;
+  });
+  after(async () => scratch.remove());
 
   it("names every unsafe path with a reason", () => {
     assert.match(unsafePathReason("../x")!, /"\.\." component/);
