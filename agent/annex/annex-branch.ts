@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { git, GitError, resolveRef } from "./git.ts";
+import { git, gitBytes, GitError, resolveRef } from "./git.ts";
 import { unionMergeLines } from "./union-merge.ts";
 
 /**
@@ -46,14 +46,15 @@ export class AnnexBranch {
   async change(message: string, changes: ReadonlyMap<string, FileChange>): Promise<string | undefined> {
     for (let attempt = 0; ; attempt++) {
       const parent = await this.head();
+      const paths = [...changes.keys()];
+      const olds = await this.readMany(paths, parent);
       const updates: Array<{ path: string; content: string }> = [];
-      for (const [path, change] of changes) {
-        const old = await this.read(path, parent);
-        const content = change(old);
-        if (content !== undefined && content !== old) updates.push({ path, content });
-      }
+      paths.forEach((path, i) => {
+        const content = changes.get(path)!(olds[i]);
+        if (content !== undefined && content !== olds[i]) updates.push({ path, content });
+      });
       if (updates.length === 0) return parent;
-      const blobs = await Promise.all(updates.map((u) => this.writeBlob(u.content)));
+      const blobs = await this.writeBlobs(updates.map((u) => u.content));
       const tree = await this.withIndex(parent, async (env) => {
         const info = updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}\n`).join("");
         await git(this.gitDir, ["update-index", "--add", "--index-info"], { env, input: info });
@@ -78,13 +79,11 @@ export class AnnexBranch {
     const diff = await git(this.gitDir, ["diff-tree", "-r", "-z", "--no-renames", ours, theirs]);
     // -z records: ":<modes> <oids> <status>\0<path>\0"
     const fields = diff.split("\0");
-    const merged: Array<{ path: string; content: string }> = [];
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const path = fields[i + 1]!;
-      const [a, b] = await Promise.all([this.read(path, ours), this.read(path, theirs)]);
-      merged.push({ path, content: unionMergeLines(a ?? "", b ?? "") });
-    }
-    const blobs = await Promise.all(merged.map((m) => this.writeBlob(m.content)));
+    const paths: string[] = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) paths.push(fields[i + 1]!);
+    const [a, b] = await Promise.all([this.readMany(paths, ours), this.readMany(paths, theirs)]);
+    const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
+    const blobs = await this.writeBlobs(merged.map((m) => m.content));
     const tree = await this.withIndex(ours, async (env) => {
       const info = merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}\n`).join("");
       await git(this.gitDir, ["update-index", "--add", "--index-info"], { env, input: info });
@@ -125,8 +124,41 @@ export class AnnexBranch {
     }
   }
 
-  private async writeBlob(content: string): Promise<string> {
-    return (await git(this.gitDir, ["hash-object", "-w", "--stdin"], { input: content })).trim();
+  /** Many files at once (one `git cat-file --batch`); undefined for a path that is not there. */
+  async readMany(paths: readonly string[], commit: string | undefined): Promise<Array<string | undefined>> {
+    if (!commit || paths.length === 0) return paths.map(() => undefined);
+    const output = await gitBytes(this.gitDir, ["cat-file", "--batch"], { input: paths.map((p) => `${commit}:${p}\n`).join("") });
+    const contents: Array<string | undefined> = [];
+    let offset = 0;
+    for (let i = 0; i < paths.length; i++) {
+      const headerEnd = output.indexOf(0x0a, offset);
+      const header = output.subarray(offset, headerEnd).toString();
+      if (header.endsWith(" missing") || header.endsWith(" ambiguous")) {
+        contents.push(undefined);
+        offset = headerEnd + 1;
+        continue;
+      }
+      const size = Number(header.split(" ")[2]);
+      contents.push(output.subarray(headerEnd + 1, headerEnd + 1 + size).toString("utf8"));
+      offset = headerEnd + 1 + size + 1;
+    }
+    return contents;
+  }
+
+  /** Writes blobs (one `git hash-object --stdin-paths` over temporary files) and returns their ids in order. */
+  private async writeBlobs(contents: readonly string[]): Promise<string[]> {
+    await mkdir(join(this.gitDir, "annex", "cloudbridge"), { recursive: true });
+    const dir = await mkdtemp(join(this.gitDir, "annex", "cloudbridge", "blobs-"));
+    try {
+      const files = contents.map((_, i) => join(dir, String(i)));
+      await Promise.all(contents.map((content, i) => writeFile(files[i]!, content)));
+      const output = await git(this.gitDir, ["hash-object", "-w", "--stdin-paths", "--no-filters"], {
+        input: files.map((f) => `${f}\n`).join(""),
+      });
+      return output.trim().split("\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   private async commitTree(tree: string, parents: string[], message: string): Promise<string> {

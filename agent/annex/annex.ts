@@ -37,6 +37,15 @@ export interface KeyTransfer {
   fileName?: string;
 }
 
+export interface BatchOptions extends TransferOptions {
+  /** Files transferred at once (default 4). */
+  parallelFiles?: number;
+  /** Progress per file (instead of `onProgress`). */
+  onFileProgress?: (item: KeyTransfer, bytesDone: number, bytesTotal: number) => void;
+  /** Called as each file finishes; with it, one file's failure does not stop the others (they are reported here). */
+  onFileDone?: (item: KeyTransfer, outcome: { result?: UploadResult | DownloadResult; error?: unknown }) => void;
+}
+
 export interface Location {
   uuid: string;
   description: string;
@@ -77,17 +86,16 @@ export class Annex {
   }
 
   /** Uploads keys present here to the cloud, then records the cloud as having them (one commit, one publish). */
-  async upload(
-    keys: readonly KeyTransfer[],
-    options: TransferOptions & { parallelFiles?: number } = {},
-  ): Promise<Map<string, UploadResult>> {
+  async upload(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, UploadResult>> {
     const results = new Map<string, UploadResult>();
     try {
       await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
-        results.set(
-          item.key,
-          await uploadKey(this.local, this.cloud, item.key, { ...options, ...(item.fileName ? { fileName: item.fileName } : {}) }),
-        );
+        const itemOptions = { ...options, ...(item.fileName ? { fileName: item.fileName } : {}), ...progressFor(options, item) };
+        await settle(options, item, async () => {
+          const result = await uploadKey(this.local, this.cloud, item.key, itemOptions);
+          results.set(item.key, result);
+          return result;
+        });
       });
     } finally {
       // What made it up is recorded even when a later file failed.
@@ -100,14 +108,16 @@ export class Annex {
   }
 
   /** Downloads keys from the cloud into the local store (each verified), then records this repository as having them. */
-  async get(
-    keys: readonly KeyTransfer[],
-    options: TransferOptions & { parallelFiles?: number } = {},
-  ): Promise<Map<string, DownloadResult>> {
+  async get(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, DownloadResult>> {
     const results = new Map<string, DownloadResult>();
     try {
       await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
-        results.set(item.key, await downloadKey(this.local, this.cloud, item.key, options));
+        const itemOptions = { ...options, ...progressFor(options, item) };
+        await settle(options, item, async () => {
+          const result = await downloadKey(this.local, this.cloud, item.key, itemOptions);
+          results.set(item.key, result);
+          return result;
+        });
       });
     } finally {
       await this.record(
@@ -229,6 +239,25 @@ export class Annex {
     const check = keyCheck(key);
     const why = mismatch(check, await hashStream(object.stream, check.algorithm));
     return why ? `the object is damaged: ${why}` : undefined;
+  }
+}
+
+function progressFor(options: BatchOptions, item: KeyTransfer): Pick<TransferOptions, "onProgress"> {
+  const perFile = options.onFileProgress;
+  return perFile ? { onProgress: (done, total) => perFile(item, done, total) } : {};
+}
+
+async function settle<T extends UploadResult | DownloadResult>(
+  options: BatchOptions,
+  item: KeyTransfer,
+  work: () => Promise<T>,
+): Promise<void> {
+  try {
+    const result = await work();
+    options.onFileDone?.(item, { result });
+  } catch (error) {
+    if (!options.onFileDone) throw error;
+    options.onFileDone(item, { error });
   }
 }
 

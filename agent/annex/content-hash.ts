@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { keyDigest, parseAnnexKey } from "../../protocol/annex-key.ts";
 
 /** What content must hash to for a key: its digest and size. Keys that name no hash cannot be verified. */
@@ -38,8 +38,23 @@ export async function hashStream(
   return { hex: hash.digest("hex"), size };
 }
 
-export function hashFile(path: string, algorithm: KeyCheck["algorithm"] = "sha256"): Promise<{ hex: string; size: number }> {
-  return hashStream(createReadStream(path, { highWaterMark: 1024 * 1024 }), algorithm);
+/** Hashes a file through one reused buffer (a read stream would leave a fresh buffer per chunk for the GC). */
+export async function hashFile(path: string, algorithm: KeyCheck["algorithm"] = "sha256"): Promise<{ hex: string; size: number }> {
+  const hash: Hash = createHash(algorithm);
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  const file = await open(path, "r");
+  let size = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, size);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  return { hex: hash.digest("hex"), size };
 }
 
 /** How hashed bytes differ from what the key names, or undefined when they are exactly its content. */

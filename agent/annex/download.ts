@@ -3,13 +3,15 @@ import { createWriteStream } from "node:fs";
 import { mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
-import { verifyFile, keyCheck } from "./content-hash.ts";
+import { keyCheck, mismatch } from "./content-hash.ts";
+import { GcPacer } from "./gc-pacer.ts";
 import type { LocalStore } from "./local-store.ts";
 import { withRetry } from "./retry.ts";
 import { readState, removeState, writeState } from "./transfer-state.ts";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MULTIPART_THRESHOLD,
+  DEFAULT_RANGE_SIZE,
   partSizeFor,
   runBounded,
   type CloudContent,
@@ -72,30 +74,54 @@ export async function downloadKey(
   const check = keyCheck(key);
   if (await local.has(key)) return { downloaded: false, size: check.size ?? 0 };
   const bucketKey = cloud.layout.annexObject(cloud.repo, key);
-  const info = await withRetry(() => cloud.store.head(bucketKey), retry(options));
-  if (!info) throw new ContentNotInCloudError(key, bucketKey);
-  if (check.size !== undefined && info.size !== check.size) {
-    throw new CorruptObjectError(key, bucketKey, `it is ${info.size} bytes, the key says ${check.size}`);
-  }
   await mkdir(local.tmpDir, { recursive: true });
   const tmp = local.tmpPath(key);
   const recordPath = `${tmp}.cloudbridge-ranges.json`;
+  const threshold = options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD;
+  const refuse = (why: string): never => {
+    throw new CorruptObjectError(key, bucketKey, why);
+  };
 
-  if (info.size < (options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD)) {
+  let size: number;
+  if (check.size !== undefined && check.size < threshold) {
+    // Small content: one GET (no HEAD first), hashed as it streams to disk.
+    size = check.size;
     await rm(recordPath, { force: true });
-    const hex = await withRetry(() => streamWhole(cloud, bucketKey, tmp, check.algorithm, info.size, options), retry(options));
-    if (hex !== check.hex) {
+    const actual = await withRetry(() => streamWhole(cloud, key, bucketKey, tmp, check.algorithm, size, options), retry(options)).catch(
+      async (error: unknown) => {
+        await rm(tmp, { force: true });
+        throw error;
+      },
+    );
+    const why = mismatch(check, actual);
+    if (why) {
       await rm(tmp, { force: true });
-      throw new CorruptObjectError(key, bucketKey, `its ${check.algorithm} is ${hex}, the key says ${check.hex}`);
+      refuse(why);
     }
   } else {
+    const info = await withRetry(() => cloud.store.head(bucketKey), retry(options));
+    if (!info) throw new ContentNotInCloudError(key, bucketKey);
+    if (check.size !== undefined && info.size !== check.size) refuse(`it is ${info.size} bytes, the key says ${check.size}`);
+    size = info.size;
     for (let fresh = false; ; fresh = true) {
-      const resumed = await downloadRanges(cloud, bucketKey, tmp, recordPath, info.etag, info.size, fresh, options);
-      const mismatch = await verifyFile(tmp, key);
-      if (!mismatch) break;
+      const { resumed, hex } = await downloadRanges(
+        cloud,
+        key,
+        bucketKey,
+        tmp,
+        recordPath,
+        info.etag,
+        size,
+        check.algorithm,
+        fresh,
+        options,
+      );
+      const why = mismatch(check, { hex, size });
+      if (!why) break;
       await rm(tmp, { force: true });
       await removeState(recordPath);
-      if (!resumed || fresh) throw new CorruptObjectError(key, bucketKey, mismatch);
+      // Ranges kept from an earlier run may be what is wrong: fetch everything once more before refusing.
+      if (!resumed || fresh) refuse(why);
     }
   }
   const handle = await open(tmp, "r+");
@@ -103,27 +129,30 @@ export async function downloadKey(
   await handle.close();
   await removeState(recordPath);
   await local.insertVerified(key, tmp);
-  return { downloaded: true, size: info.size };
+  return { downloaded: true, size };
 }
 
-/** One GET streamed to `tmp` through the hash; returns the hex digest. */
+/** One GET streamed to `tmp` through the hash. */
 async function streamWhole(
   cloud: CloudContent,
+  key: string,
   bucketKey: string,
   tmp: string,
   algorithm: string,
   size: number,
   options: TransferOptions,
-): Promise<string> {
+): Promise<{ hex: string; size: number }> {
   const object = await cloud.store.getStream(bucketKey);
-  if (!object) throw new ContentNotInCloudError(bucketKey.split("/").pop()!, bucketKey);
+  if (!object) throw new ContentNotInCloudError(key, bucketKey);
   const hash = createHash(algorithm);
+  const pacer = new GcPacer();
   let done = 0;
   await pipeline(
     object.stream,
     new Transform({
       transform(chunk: Buffer, _encoding, next) {
         hash.update(chunk);
+        pacer.add(chunk.length);
         done += chunk.length;
         options.onProgress?.(done, size);
         next(null, chunk);
@@ -132,21 +161,28 @@ async function streamWhole(
     createWriteStream(tmp),
     ...(options.signal ? [{ signal: options.signal }] : []),
   );
-  return hash.digest("hex");
+  return { hex: hash.digest("hex"), size: done };
 }
 
-/** Ranged GETs in parallel into `tmp`; returns whether ranges from an earlier run were reused. */
+/**
+ * Ranged GETs in parallel into `tmp`. The file is hashed in order while later ranges are still arriving:
+ * whenever the ranges from the start are complete, the new stretch is read back (from the page cache) into
+ * one reused buffer and hashed, so no second pass over the file is needed. Returns the digest and whether
+ * ranges from an earlier run were reused.
+ */
 async function downloadRanges(
   cloud: CloudContent,
+  key: string,
   bucketKey: string,
   tmp: string,
   recordPath: string,
   etag: string,
   size: number,
+  algorithm: string,
   fresh: boolean,
   options: TransferOptions,
-): Promise<boolean> {
-  const rangeSize = partSizeFor(size, options.partSize);
+): Promise<{ resumed: boolean; hex: string }> {
+  const rangeSize = partSizeFor(size, options.partSize ?? DEFAULT_RANGE_SIZE);
   let record = fresh ? undefined : await readState(recordPath, isRangeRecord);
   const tmpSize = await stat(tmp).then(
     (s) => s.size,
@@ -165,7 +201,23 @@ async function downloadRanges(
   const finished = new Set(current.done);
   let bytesDone = current.done.reduce((sum, i) => sum + Math.min(rangeSize, size - i * rangeSize), 0);
   let saving = Promise.resolve();
+  const pacer = new GcPacer();
   const file = await open(tmp, "r+");
+  const hash = createHash(algorithm);
+  const hashBuffer = Buffer.allocUnsafe(1024 * 1024);
+  let hashedRanges = 0;
+  let hashing = Promise.resolve();
+  const hashReadyRanges = async () => {
+    for (; hashedRanges < count && finished.has(hashedRanges); hashedRanges++) {
+      const end = Math.min(size, (hashedRanges + 1) * rangeSize);
+      for (let position = hashedRanges * rangeSize; position < end;) {
+        const { bytesRead } = await file.read(hashBuffer, 0, Math.min(hashBuffer.length, end - position), position);
+        if (bytesRead === 0) throw new Error(`${tmp} is shorter than the ranges written to it`);
+        hash.update(hashBuffer.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+    }
+  };
   try {
     const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
     await runBounded(todo, options.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
@@ -173,30 +225,45 @@ async function downloadRanges(
       const end = Math.min(size, start + rangeSize) - 1;
       await withRetry(async () => {
         const object = await cloud.store.getStream(bucketKey, { range: { start, end } });
-        if (!object) throw new ContentNotInCloudError(bucketKey.split("/").pop()!, bucketKey);
-        if (object.etag && object.etag !== etag)
+        if (!object) throw new ContentNotInCloudError(key, bucketKey);
+        if (object.etag && object.etag !== etag) {
           throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
-        const written = await writeAt(file, object.stream, start, end, options.signal);
-        if (written !== end - start + 1)
+        }
+        const written = await writeAt(file, object.stream, start, end, pacer, options.signal);
+        if (written !== end - start + 1) {
           throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
+        }
       }, retry(options));
       current.done.push(i);
+      finished.add(i);
       bytesDone += end - start + 1;
       options.onProgress?.(bytesDone, size);
       saving = saving.then(() => writeState(recordPath, current));
+      hashing = hashing.then(hashReadyRanges);
       await saving;
     });
+    hashing = hashing.then(hashReadyRanges);
+    await hashing;
   } finally {
+    await hashing.catch(() => {});
     await file.close();
   }
-  return resumed;
+  return { resumed, hex: hash.digest("hex") };
 }
 
-async function writeAt(file: FileHandle, stream: Readable, start: number, end: number, signal?: AbortSignal): Promise<number> {
+async function writeAt(
+  file: FileHandle,
+  stream: Readable,
+  start: number,
+  end: number,
+  pacer: GcPacer,
+  signal?: AbortSignal,
+): Promise<number> {
   let position = start;
   for await (const chunk of stream) {
     if (signal?.aborted) throw signal.reason;
     const buffer = chunk as Buffer;
+    pacer.add(buffer.length);
     if (position + buffer.length > end + 1) throw new Error("the store sent more bytes than the range asked for");
     let offset = 0;
     while (offset < buffer.length) {

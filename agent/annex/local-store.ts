@@ -1,9 +1,6 @@
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
 import { assertAnnexKey, hashDirMixed, parseAnnexKey, sha256eKey } from "../../protocol/annex-key.ts";
 
 export const md5 = (text: string): Uint8Array => createHash("md5").update(text).digest();
@@ -66,20 +63,25 @@ export class LocalStore {
     await mkdir(this.tmpDir, { recursive: true });
     const tmp = join(this.tmpDir, `ingest.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}`);
     const hash = createHash("sha256");
-    let size = 0;
     const before = await stat(file);
+    // One reused buffer: memory stays flat and leaves no garbage, whatever the file size.
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    let size = 0;
     try {
-      await pipeline(
-        createReadStream(file, { highWaterMark: 1024 * 1024 }),
-        new Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            hash.update(chunk);
-            size += chunk.length;
-            done(null, chunk);
-          },
-        }),
-        createWriteStream(tmp, { flags: "wx" }),
-      );
+      const input = await open(file, "r");
+      const output = await open(tmp, "wx");
+      try {
+        for (;;) {
+          const { bytesRead } = await input.read(buffer, 0, buffer.length, size);
+          if (bytesRead === 0) break;
+          hash.update(buffer.subarray(0, bytesRead));
+          await output.write(buffer, 0, bytesRead, size);
+          size += bytesRead;
+        }
+      } finally {
+        await input.close();
+        await output.close();
+      }
       const after = await stat(file);
       if (after.size !== size || after.mtimeMs !== before.mtimeMs) {
         throw new Error(`${file} changed while it was being added; add it again once it is written.`);
@@ -92,6 +94,24 @@ export class LocalStore {
       await rm(tmp, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * Copies the content of `key` to `dest` (a work-tree file), atomically: a temporary file in the same
+   * directory renamed over `dest`. False when the content is not here.
+   */
+  async materialize(key: string, dest: string, mode = 0o644): Promise<boolean> {
+    if (!(await this.has(key))) return false;
+    const tmp = join(dirname(dest), `.${basename(dest)}.cloudbridge-${process.pid}.tmp`);
+    try {
+      await copyFile(this.objectPath(key), tmp);
+      await chmod(tmp, mode);
+      await rename(tmp, dest);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    return true;
   }
 
   /** Removes the content (git-annex's dirs may be write-protected: open them up first). */

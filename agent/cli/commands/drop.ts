@@ -1,0 +1,62 @@
+import { stat, writeFile, rename } from "node:fs/promises";
+import type { Command } from "commander";
+import { verifyFile } from "../../annex/content-hash.ts";
+import { DropRefusedError } from "../../annex/drop-safety.ts";
+import { formatPointer } from "../../annex/pointer.ts";
+import { jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
+import { CliError } from "../errors.ts";
+
+export function dropCommand(program: Command): void {
+  program
+    .command("drop")
+    .description("Remove annexed content from this folder (or with --from cloud, from the bucket), never the last verified copy.")
+    .argument("[paths...]", "files or directories (default: everything annexed)")
+    .option("--key <key...>", "a git-annex key instead of a path")
+    .option("--from <remote>", 'drop from "cloud" instead of from this folder')
+    .option("--json", "one JSON object per file on stdout")
+    .action(async (paths: string[], options: { key?: string[]; from?: string; json?: boolean }) => {
+      if (options.from !== undefined && options.from !== "cloud") {
+        throw new CliError(`--from ${JSON.stringify(options.from)}: the only remote is "cloud".`, 2);
+      }
+      const context = await openAnnexContext();
+      const targets = await resolveTargets(context, paths, options.key);
+      const done = new Map<string, { dropped: boolean } | Error>();
+      let refused = 0;
+      for (const target of targets) {
+        const label = target.path ?? target.key;
+        let outcome = done.get(target.key);
+        if (!outcome) {
+          try {
+            outcome = options.from ? await context.annex.dropFromCloud(target.key) : await context.annex.dropLocal(target.key);
+          } catch (error) {
+            if (!(error instanceof Error)) throw error;
+            outcome = error;
+          }
+          done.set(target.key, outcome);
+        }
+        if (outcome instanceof Error) {
+          refused++;
+          if (options.json) process.stdout.write(jsonLine("drop", target, { success: false, error: outcome.message }));
+          else process.stderr.write(`drop ${label}: ${outcome instanceof DropRefusedError ? "refused" : "failed"}: ${outcome.message}\n`);
+          continue;
+        }
+        if (!options.from) await unpopulate(context, target);
+        const where = options.from ? "from cloud " : "";
+        if (options.json)
+          process.stdout.write(jsonLine("drop", target, { success: true, dropped: outcome.dropped, from: options.from ?? "here" }));
+        else process.stdout.write(`drop ${where}${label}: ${outcome.dropped ? "ok" : "ok (was not there)"}\n`);
+      }
+      if (refused > 0) throw new CliError(`${refused} of ${targets.length} file(s) were not dropped.`);
+    });
+}
+
+/** An unlocked file whose content is exactly the dropped key goes back to being a pointer, as with git-annex. */
+async function unpopulate(context: AnnexContext, target: Target): Promise<void> {
+  if (!target.path || target.mode === "120000") return;
+  const path = workTreePath(context, target.path);
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile() || (await verifyFile(path, target.key).catch(() => "unreadable")) !== undefined) return;
+  const tmp = `${path}.cloudbridge-${process.pid}.tmp`;
+  await writeFile(tmp, formatPointer(target.key), { mode: info.mode & 0o777 });
+  await rename(tmp, path);
+}

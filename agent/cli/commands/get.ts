@@ -1,0 +1,63 @@
+import { open } from "node:fs/promises";
+import type { Command } from "commander";
+import { MAX_POINTER_SIZE, parsePointer } from "../../annex/pointer.ts";
+import { jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
+import { CliError } from "../errors.ts";
+import { formatBytes, transferProgress } from "../transfer-progress.ts";
+
+export function getCommand(program: Command): void {
+  program
+    .command("get")
+    .description("Download annexed files' content from the cloud (verified against its key), and record that this folder has it.")
+    .argument("[paths...]", "files or directories (default: everything annexed)")
+    .option("--key <key...>", "a git-annex key instead of a path")
+    .option("--json", "one JSON object per file on stdout")
+    .action(async (paths: string[], options: { key?: string[]; json?: boolean }) => {
+      const context = await openAnnexContext();
+      const targets = await resolveTargets(context, paths, options.key);
+      const byKey = new Map<string, Target[]>();
+      for (const target of targets) byKey.set(target.key, [...(byKey.get(target.key) ?? []), target]);
+      const progress = transferProgress({ json: options.json ?? false });
+      let failed = 0;
+      try {
+        await context.annex.get(
+          [...byKey.keys()].map((key) => ({ key, fileName: byKey.get(key)![0]!.path ?? key })),
+          {
+            onFileProgress: (item, done, total) => progress.track(item.fileName ?? item.key)(done, total),
+            onFileDone: (item, outcome) => {
+              for (const target of byKey.get(item.key)!) {
+                const label = target.path ?? target.key;
+                if (outcome.error) {
+                  failed++;
+                  const message = (outcome.error as Error).message;
+                  if (options.json) process.stdout.write(jsonLine("get", target, { success: false, error: message }));
+                  progress.finish(label, `get ${label}: failed: ${message}`);
+                } else {
+                  const result = outcome.result as { downloaded: boolean; size: number };
+                  if (options.json)
+                    process.stdout.write(jsonLine("get", target, { success: true, downloaded: result.downloaded, size: result.size }));
+                  progress.finish(label, `get ${label}: ${result.downloaded ? `ok (${formatBytes(result.size)})` : "ok (already here)"}`);
+                }
+              }
+            },
+          },
+        );
+      } finally {
+        progress.stop();
+      }
+      for (const target of targets) await populate(context, target);
+      if (failed > 0) throw new CliError(`${failed} of ${targets.length} file(s) could not be got.`);
+    });
+}
+
+/** An unlocked file that is still a pointer in the work tree gets its content (locked files are symlinks and need nothing). */
+async function populate(context: AnnexContext, target: Target): Promise<void> {
+  if (!target.path || target.mode === "120000") return;
+  const path = workTreePath(context, target.path);
+  const handle = await open(path, "r").catch(() => undefined);
+  if (!handle) return;
+  const head = Buffer.alloc(MAX_POINTER_SIZE + 1);
+  const { bytesRead } = await handle.read(head, 0, head.length, 0).finally(() => handle.close());
+  if (parsePointer(head.subarray(0, bytesRead)) !== target.key) return; // the user's own content: leave it
+  await context.annex.local.materialize(target.key, path, target.mode === "100755" ? 0o755 : 0o644);
+}

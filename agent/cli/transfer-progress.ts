@@ -1,0 +1,70 @@
+import cliProgress from "cli-progress";
+
+/**
+ * Progress of transfers for a person: on a terminal, one cli-progress bar per file in flight with rate and
+ * ETA; otherwise (a log, a pipe, --json) nothing until a file finishes, then one quiet line.
+ */
+export interface TransferProgress {
+  /** A progress callback for one file. */
+  track(label: string): (done: number, total: number) => void;
+  finish(label: string, line: string): void;
+  stop(): void;
+}
+
+export function transferProgress(options: { json?: boolean; stream?: NodeJS.WriteStream } = {}): TransferProgress {
+  const stream = options.stream ?? process.stderr;
+  if (options.json || !stream.isTTY) {
+    return {
+      track: () => () => {},
+      finish: (_label, line) => {
+        if (!options.json) stream.write(`${line}\n`);
+      },
+      stop: () => {},
+    };
+  }
+  const bars = new cliProgress.MultiBar(
+    {
+      stream,
+      format: " {bar} {percentage}% | {label} | {rate} | ETA {eta_formatted}",
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const active = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
+  return {
+    track(label) {
+      return (done, total) => {
+        let entry = active.get(label);
+        if (!entry) {
+          entry = { bar: bars.create(total, 0, { label, rate: "" }), started: Date.now() };
+          active.set(label, entry);
+        }
+        const seconds = Math.max(0.001, (Date.now() - entry.started) / 1000);
+        entry.bar.setTotal(total);
+        entry.bar.update(done, { label, rate: `${formatBytes(done / seconds)}/s` });
+      };
+    },
+    finish(label, line) {
+      const entry = active.get(label);
+      if (entry) {
+        bars.remove(entry.bar);
+        active.delete(label);
+      }
+      bars.log(`${line}\n`);
+    },
+    stop: () => bars.stop(),
+  };
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

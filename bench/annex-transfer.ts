@@ -1,0 +1,175 @@
+/**
+ * Annexed-content transfer throughput against the raw AWS SDK, same endpoint, same run (docs/annex.md).
+ *
+ *   1 × large file (BENCH_ANNEX_LARGE_MIB, default 1024) and BENCH_ANNEX_SMALL_COUNT (default 1000) × 100 KiB.
+ *   cloudbridge: Annex.upload / Annex.get (hash verified, location log committed and pushed to the bucket
+ *   once per batch). Raw SDK: @aws-sdk/lib-storage Upload from a file stream / GetObject streamed to a file.
+ *   Both move the same files with the same number of files in flight; requests counted per file.
+ *
+ * Run: `npm run bench:annex` (or BENCH_ANNEX_LARGE_MIB=256 for a quick run).
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  createReadStream,
+  createWriteStream,
+  mkdtempSync,
+  mkdirSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { LOCAL_CREDENTIALS } from "../local/cloud.ts";
+import { S3ObjectStore } from "../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../protocol/layout.ts";
+import { Annex } from "../agent/annex/annex.ts";
+import { publishAnnexBranch } from "../agent/annex/cloud-branch-sync.ts";
+import { ensureCloudUuid } from "../agent/annex/cloud-remote.ts";
+
+const LARGE = Number(process.env.BENCH_ANNEX_LARGE_MIB ?? 1024) * 1024 * 1024;
+const SMALL = 100 * 1024;
+const SMALL_COUNT = Number(process.env.BENCH_ANNEX_SMALL_COUNT ?? 1000);
+const IN_FLIGHT = 8;
+
+// The cloud runs in its own process (as it would be on another machine), so it does not share this thread.
+const server = spawn(resolve("bin/cloudbridge"), ["local", "--port", "0", "--json"], { stdio: ["ignore", "pipe", "inherit"] });
+const cloud = await new Promise<{ endpoint: string; bucket: string; region: string }>((done, fail) => {
+  server.stdout.once("data", (line: Buffer) => {
+    const { endpoint, bucket, env } = JSON.parse(line.toString()) as { endpoint: string; bucket: string; env: Record<string, string> };
+    done({ endpoint, bucket, region: env.AWS_REGION! });
+  });
+  server.once("exit", (code) => fail(new Error(`cloudbridge local exited (${code})`)));
+});
+let requests = 0;
+function client(): S3Client {
+  const s3 = new S3Client({ region: cloud.region, endpoint: cloud.endpoint, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  s3.middlewareStack.add(
+    (next) => async (args) => {
+      requests++;
+      return next(args);
+    },
+    { step: "finalizeRequest", name: "countRequests" },
+  );
+  return s3;
+}
+const raw = client();
+const store = new S3ObjectStore(cloud.bucket, client());
+const root = mkdtempSync(join(tmpdir(), "bench-annex-"));
+
+async function agent(name: string): Promise<Annex> {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  execFileSync("git", ["init", "-q", "-b", "main", dir]);
+  const uuid = crypto.randomUUID();
+  const annexCloud = { store, layout: new BucketLayout(), repo: "bench" };
+  const cloudUuid = await ensureCloudUuid(annexCloud);
+  const gitDir = join(dir, ".git");
+  const ctx = { store, layout: annexCloud.layout, repo: "bench", gitDir, agent: uuid };
+  return new Annex({ gitDir, uuid, cloud: annexCloud, cloudUuid, publish: () => publishAnnexBranch(ctx) });
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ seconds: number; requests: number }> {
+  const before = requests;
+  const started = performance.now();
+  await work();
+  return { seconds: (performance.now() - started) / 1000, requests: requests - before };
+}
+
+async function inFlight<T>(items: T[], work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+const rawUpload = (key: string, file: string) =>
+  new Upload({ client: raw, params: { Bucket: cloud.bucket, Key: key, Body: createReadStream(file) } }).done();
+async function rawDownload(key: string, file: string) {
+  const response = await raw.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: key }));
+  await pipeline(response.Body as Readable, createWriteStream(file));
+}
+
+const a = await agent("a");
+const b = await agent("b");
+const rows: string[] = [];
+function report(
+  label: string,
+  bytes: number,
+  files: number,
+  ours: { seconds: number; requests: number },
+  sdk: { seconds: number; requests: number },
+) {
+  const mbps = (t: { seconds: number }) => bytes / 1e6 / t.seconds;
+  rows.push(
+    `| ${label} | ${mbps(ours).toFixed(0)} MB/s | ${mbps(sdk).toFixed(0)} MB/s | ${(mbps(ours) / mbps(sdk)).toFixed(2)} | ${(ours.requests / files).toFixed(1)} | ${(sdk.requests / files).toFixed(1)} |`,
+  );
+  console.log(rows.at(-1));
+}
+console.log(`cloudbridge local at ${cloud.endpoint}; Node ${process.version}; ${IN_FLIGHT} files in flight`);
+console.log("| case | cloudbridge | raw SDK | ratio | requests/file (cloudbridge) | requests/file (SDK) |");
+
+// One large file.
+const largeFile = join(root, "large.bin");
+const fd = openSync(largeFile, "w");
+for (let written = 0; written < LARGE; written += 16 * 1024 * 1024) writeSync(fd, randomBytes(Math.min(16 * 1024 * 1024, LARGE - written)));
+closeSync(fd);
+const started = performance.now();
+const largeKey = await a.local.ingest(largeFile);
+console.log(
+  `(add: hash ${LARGE / 1024 / 1024} MiB into the local store: ${(LARGE / 1e6 / ((performance.now() - started) / 1000)).toFixed(0)} MB/s)`,
+);
+const sdkUp = await timed(() => rawUpload("bench-raw/large", largeFile));
+const oursUp = await timed(() => a.upload([{ key: largeKey, fileName: "large.bin" }]));
+report(`upload 1 × ${LARGE / 1024 / 1024} MiB`, LARGE, 1, oursUp, sdkUp);
+const sdkDown = await timed(() => rawDownload("bench-raw/large", join(root, "large.raw")));
+const oursDown = await timed(() => b.get([{ key: largeKey }]));
+report(`download 1 × ${LARGE / 1024 / 1024} MiB`, LARGE, 1, oursDown, sdkDown);
+rmSync(join(root, "large.raw"));
+await store.delete("bench-raw/large");
+
+// Many small files.
+const smallDir = join(root, "small");
+mkdirSync(smallDir);
+const smallFiles = Array.from({ length: SMALL_COUNT }, (_, i) => join(smallDir, `f${i}.dat`));
+for (const file of smallFiles) writeFileSync(file, randomBytes(SMALL));
+const smallKeys: string[] = [];
+for (const file of smallFiles) smallKeys.push(await a.local.ingest(file));
+const sdkSmallUp = await timed(() =>
+  inFlight(smallFiles, (file) => rawUpload(`bench-raw/${createHash("md5").update(file).digest("hex")}`, file)),
+);
+const oursSmallUp = await timed(() =>
+  a.upload(
+    smallKeys.map((key) => ({ key })),
+    { parallelFiles: IN_FLIGHT },
+  ),
+);
+report(`upload ${SMALL_COUNT} × 100 KiB`, SMALL * SMALL_COUNT, SMALL_COUNT, oursSmallUp, sdkSmallUp);
+mkdirSync(join(root, "small.raw"));
+const sdkSmallDown = await timed(() =>
+  inFlight(smallFiles, (file) =>
+    rawDownload(`bench-raw/${createHash("md5").update(file).digest("hex")}`, join(root, "small.raw", file.split("/").pop()!)),
+  ),
+);
+const oursSmallDown = await timed(() =>
+  b.get(
+    smallKeys.map((key) => ({ key })),
+    { parallelFiles: IN_FLIGHT },
+  ),
+);
+report(`download ${SMALL_COUNT} × 100 KiB`, SMALL * SMALL_COUNT, SMALL_COUNT, oursSmallDown, sdkSmallDown);
+
+console.log(`\n${rows.join("\n")}`);
+raw.destroy();
+store.client.destroy();
+server.kill("SIGTERM");
+rmSync(root, { recursive: true, force: true });
