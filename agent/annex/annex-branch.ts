@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { git, gitBytes, GitError, resolveRef } from "./git.ts";
+import { gitText, runGit } from "../../gitstore/run-git.ts";
 import { unionMergeLines } from "./union-merge.ts";
 
 /**
@@ -23,20 +23,19 @@ export class AnnexBranch {
     this.ref = ref;
   }
 
-  head(): Promise<string | undefined> {
-    return resolveRef(this.gitDir, this.ref);
+  async head(): Promise<string | undefined> {
+    const run = await runGit(["rev-parse", "--verify", "--quiet", `${this.ref}^{commit}`], { gitDir: this.gitDir, allowFailure: true });
+    if (run.code === 1) return undefined;
+    if (run.code !== 0) throw new Error(`git rev-parse ${this.ref} failed: ${run.stderr.trim()}`);
+    return run.stdout.toString().trim();
   }
 
   /** A file's content at `commit` (default: the branch head), or undefined when it is not there. */
   async read(path: string, commit?: string): Promise<string | undefined> {
     const at = commit ?? (await this.head());
     if (!at) return undefined;
-    try {
-      return await git(this.gitDir, ["cat-file", "blob", `${at}:${path}`]);
-    } catch (error) {
-      if (error instanceof GitError && error.exitCode === 128) return undefined;
-      throw error;
-    }
+    const [content] = await this.readMany([path], at);
+    return content;
   }
 
   /**
@@ -57,8 +56,8 @@ export class AnnexBranch {
       const blobs = await this.writeBlobs(updates.map((u) => u.content));
       const tree = await this.withIndex(parent, async (env) => {
         const info = updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}\n`).join("");
-        await git(this.gitDir, ["update-index", "--add", "--index-info"], { env, input: info });
-        return (await git(this.gitDir, ["write-tree"], { env })).trim();
+        await gitText(["update-index", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+        return await gitText(["write-tree"], { gitDir: this.gitDir, env });
       });
       const commit = await this.commitTree(tree, parent ? [parent] : [], message);
       if (await this.compareAndSwap(commit, parent)) return commit;
@@ -76,7 +75,7 @@ export class AnnexBranch {
     if (!theirs) return ours;
     if (await this.isAncestor(theirs, ours)) return ours;
     if (await this.isAncestor(ours, theirs)) return theirs;
-    const diff = await git(this.gitDir, ["diff-tree", "-r", "-z", "--no-renames", ours, theirs]);
+    const diff = (await runGit(["diff-tree", "-r", "-z", "--no-renames", ours, theirs], { gitDir: this.gitDir })).stdout.toString();
     // -z records: ":<modes> <oids> <status>\0<path>\0"
     const fields = diff.split("\0");
     const paths: string[] = [];
@@ -86,8 +85,8 @@ export class AnnexBranch {
     const blobs = await this.writeBlobs(merged.map((m) => m.content));
     const tree = await this.withIndex(ours, async (env) => {
       const info = merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}\n`).join("");
-      await git(this.gitDir, ["update-index", "--add", "--index-info"], { env, input: info });
-      return (await git(this.gitDir, ["write-tree"], { env })).trim();
+      await gitText(["update-index", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+      return await gitText(["write-tree"], { gitDir: this.gitDir, env });
     });
     return this.commitTree(tree, [ours, theirs], "merging git-annex branches (union)");
   }
@@ -105,29 +104,23 @@ export class AnnexBranch {
 
   /** Moves the branch from `old` (undefined: it must not exist) to `commit`; false when it had moved. */
   async compareAndSwap(commit: string, old: string | undefined): Promise<boolean> {
-    try {
-      await git(this.gitDir, ["update-ref", this.ref, commit, old ?? "0".repeat(40)]);
-      return true;
-    } catch (error) {
-      if (error instanceof GitError) return false;
-      throw error;
-    }
+    const run = await runGit(["update-ref", this.ref, commit, old ?? "0".repeat(40)], { gitDir: this.gitDir, allowFailure: true });
+    return run.code === 0;
   }
 
   private async isAncestor(a: string, b: string): Promise<boolean> {
-    try {
-      await git(this.gitDir, ["merge-base", "--is-ancestor", a, b]);
-      return true;
-    } catch (error) {
-      if (error instanceof GitError && error.exitCode === 1) return false;
-      throw error;
-    }
+    const run = await runGit(["merge-base", "--is-ancestor", a, b], { gitDir: this.gitDir, allowFailure: true });
+    if (run.code > 1) throw new Error(`git merge-base --is-ancestor failed: ${run.stderr.trim()}`);
+    return run.code === 0;
   }
 
   /** Many files at once (one `git cat-file --batch`); undefined for a path that is not there. */
   async readMany(paths: readonly string[], commit: string | undefined): Promise<Array<string | undefined>> {
     if (!commit || paths.length === 0) return paths.map(() => undefined);
-    const output = await gitBytes(this.gitDir, ["cat-file", "--batch"], { input: paths.map((p) => `${commit}:${p}\n`).join("") });
+    const { stdout: output } = await runGit(["cat-file", "--batch"], {
+      gitDir: this.gitDir,
+      input: paths.map((p) => `${commit}:${p}\n`).join(""),
+    });
     const contents: Array<string | undefined> = [];
     let offset = 0;
     for (let i = 0; i < paths.length; i++) {
@@ -152,10 +145,11 @@ export class AnnexBranch {
     try {
       const files = contents.map((_, i) => join(dir, String(i)));
       await Promise.all(contents.map((content, i) => writeFile(files[i]!, content)));
-      const output = await git(this.gitDir, ["hash-object", "-w", "--stdin-paths", "--no-filters"], {
+      const output = await gitText(["hash-object", "-w", "--stdin-paths", "--no-filters"], {
+        gitDir: this.gitDir,
         input: files.map((f) => `${f}\n`).join(""),
       });
-      return output.trim().split("\n");
+      return output.split("\n");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -169,7 +163,7 @@ export class AnnexBranch {
       GIT_COMMITTER_NAME: process.env.GIT_COMMITTER_NAME ?? "cloudbridge",
       GIT_COMMITTER_EMAIL: process.env.GIT_COMMITTER_EMAIL ?? "cloudbridge@localhost",
     };
-    return (await git(this.gitDir, args, { env })).trim();
+    return await gitText(args, { gitDir: this.gitDir, env });
   }
 
   /** Runs `work` with a private index file loaded from `commit` (empty when undefined), then removes it. */
@@ -179,7 +173,7 @@ export class AnnexBranch {
     const index = join(dir, `index.${process.pid}.${randomBytes(4).toString("hex")}`);
     const env = { GIT_INDEX_FILE: index };
     try {
-      await git(this.gitDir, commit ? ["read-tree", commit] : ["read-tree", "--empty"], { env });
+      await gitText(commit ? ["read-tree", commit] : ["read-tree", "--empty"], { gitDir: this.gitDir, env });
       return await work(env);
     } finally {
       await rm(index, { force: true });

@@ -86,43 +86,45 @@ export class Annex {
   }
 
   /** Uploads keys present here to the cloud, then records the cloud as having them (one commit, one publish). */
-  async upload(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, UploadResult>> {
-    const results = new Map<string, UploadResult>();
-    try {
-      await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
-        const itemOptions = { ...options, ...(item.fileName ? { fileName: item.fileName } : {}), ...progressFor(options, item) };
-        await settle(options, item, async () => {
-          const result = await uploadKey(this.local, this.cloud, item.key, itemOptions);
-          results.set(item.key, result);
-          return result;
-        });
-      });
-    } finally {
-      // What made it up is recorded even when a later file failed.
-      await this.record(
-        [...results.keys()].map((key) => ({ key, uuid: this.cloudUuid, present: true })),
-        "upload to cloud",
-      );
-    }
-    return results;
+  upload(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, UploadResult>> {
+    return this.batch(keys, options, this.cloudUuid, "upload to cloud", (item, itemOptions) =>
+      uploadKey(this.local, this.cloud, item.key, { ...itemOptions, ...(item.fileName ? { fileName: item.fileName } : {}) }),
+    );
   }
 
   /** Downloads keys from the cloud into the local store (each verified), then records this repository as having them. */
-  async get(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, DownloadResult>> {
-    const results = new Map<string, DownloadResult>();
+  get(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, DownloadResult>> {
+    return this.batch(keys, options, this.uuid, "get from cloud", (item, itemOptions) =>
+      downloadKey(this.local, this.cloud, item.key, itemOptions),
+    );
+  }
+
+  /** Runs transfers with `parallelFiles` in flight, then records `destination` as having what arrived, even when some failed. */
+  private async batch<T extends UploadResult | DownloadResult>(
+    keys: readonly KeyTransfer[],
+    options: BatchOptions,
+    destination: string,
+    message: string,
+    transfer: (item: KeyTransfer, itemOptions: TransferOptions) => Promise<T>,
+  ): Promise<Map<string, T>> {
+    const results = new Map<string, T>();
     try {
       await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
-        const itemOptions = { ...options, ...progressFor(options, item) };
-        await settle(options, item, async () => {
-          const result = await downloadKey(this.local, this.cloud, item.key, itemOptions);
+        const perFile = options.onFileProgress;
+        const itemOptions = perFile ? { ...options, onProgress: (done: number, total: number) => perFile(item, done, total) } : options;
+        try {
+          const result = await transfer(item, itemOptions);
           results.set(item.key, result);
-          return result;
-        });
+          options.onFileDone?.(item, { result });
+        } catch (error) {
+          if (!options.onFileDone) throw error;
+          options.onFileDone(item, { error });
+        }
       });
     } finally {
       await this.record(
-        [...results.keys()].map((key) => ({ key, uuid: this.uuid, present: true })),
-        "get from cloud",
+        [...results.keys()].map((key) => ({ key, uuid: destination, present: true })),
+        message,
       );
     }
     return results;
@@ -239,25 +241,6 @@ export class Annex {
     const check = keyCheck(key);
     const why = mismatch(check, await hashStream(object.stream, check.algorithm));
     return why ? `the object is damaged: ${why}` : undefined;
-  }
-}
-
-function progressFor(options: BatchOptions, item: KeyTransfer): Pick<TransferOptions, "onProgress"> {
-  const perFile = options.onFileProgress;
-  return perFile ? { onProgress: (done, total) => perFile(item, done, total) } : {};
-}
-
-async function settle<T extends UploadResult | DownloadResult>(
-  options: BatchOptions,
-  item: KeyTransfer,
-  work: () => Promise<T>,
-): Promise<void> {
-  try {
-    const result = await work();
-    options.onFileDone?.(item, { result });
-  } catch (error) {
-    if (!options.onFileDone) throw error;
-    options.onFileDone(item, { error });
   }
 }
 

@@ -1,4 +1,4 @@
-import { git, gitBytes } from "./git.ts";
+import { runGit } from "../../gitstore/run-git.ts";
 import { MAX_POINTER_SIZE, parsePointer, parseSymlinkTarget } from "./pointer.ts";
 
 /**
@@ -14,7 +14,9 @@ export interface AnnexedFile {
 }
 
 export async function annexedFiles(gitDir: string, workTree: string, paths: readonly string[]): Promise<AnnexedFile[]> {
-  const listing = await git(gitDir, ["ls-files", "-z", "--stage", "--", ...(paths.length ? paths : ["."])], { cwd: workTree });
+  const listing = (
+    await runGit(["ls-files", "-z", "--stage", "--", ...(paths.length ? paths : ["."])], { gitDir, cwd: workTree })
+  ).stdout.toString();
   const entries = listing
     .split("\0")
     .filter(Boolean)
@@ -25,14 +27,15 @@ export async function annexedFiles(gitDir: string, workTree: string, paths: read
     });
   if (entries.length === 0) return [];
   const sizes = (
-    await git(gitDir, ["cat-file", "--batch-check=%(objectname) %(objectsize)"], { input: entries.map((e) => `${e.oid}\n`).join("") })
-  )
+    await runGit(["cat-file", "--batch-check=%(objectname) %(objectsize)"], { gitDir, input: entries.map((e) => `${e.oid}\n`).join("") })
+  ).stdout
+    .toString()
     .split("\n")
     .filter(Boolean)
     .map((line) => Number(line.split(" ")[1]));
   const small = entries.filter((_, i) => (sizes[i] ?? Infinity) <= MAX_POINTER_SIZE);
   if (small.length === 0) return [];
-  const batch = await gitBytes(gitDir, ["cat-file", "--batch"], { input: small.map((e) => `${e.oid}\n`).join("") });
+  const { stdout: batch } = await runGit(["cat-file", "--batch"], { gitDir, input: small.map((e) => `${e.oid}\n`).join("") });
   const files: AnnexedFile[] = [];
   let offset = 0;
   for (const entry of small) {

@@ -3,7 +3,7 @@ import { push } from "../git/push.ts";
 import type { RepoContext } from "../git/repo-context.ts";
 import { trackingRefName } from "../git/tracking-refs.ts";
 import { ANNEX_BRANCH, AnnexBranch } from "./annex-branch.ts";
-import { git } from "./git.ts";
+import { gitText } from "../../gitstore/run-git.ts";
 
 /**
  * The git-annex branch through the bucket (git over S3, agent/git/): publish pushes the local branch with
@@ -43,11 +43,11 @@ export async function receiveAnnexBranch(ctx: AnnexBranchContext): Promise<void>
   await fetchRefs({ ...ctx, remote });
   const branch = new AnnexBranch(ctx.gitDir);
   const shared = trackingRefName(remote, ANNEX_BRANCH);
-  const synced = (await git(ctx.gitDir, ["for-each-ref", "--format=%(refname)", `refs/remotes/${remote}-synced/`]))
+  const synced = (await gitText(["for-each-ref", "--format=%(refname)", `refs/remotes/${remote}-synced/`], { gitDir: ctx.gitDir }))
     .split("\n")
     .filter((ref) => ref.endsWith("/git-annex"));
   for (const ref of [shared, ...synced]) {
-    const oid = (await git(ctx.gitDir, ["rev-parse", "--verify", "--quiet", ref]).catch(() => "")).trim();
+    const oid = await gitText(["rev-parse", "--verify", "--quiet", ref], { gitDir: ctx.gitDir, allowFailure: true });
     if (oid) await branch.mergeFrom(oid);
   }
 }

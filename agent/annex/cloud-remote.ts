@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { PreconditionFailed } from "../../objectstore/object-store.ts";
 import { assertAgentId } from "../../protocol/names.ts";
-import type { AnnexBranch } from "./annex-branch.ts";
+import type { AnnexBranch, FileChange } from "./annex-branch.ts";
 import { cloudRemoteConfig, formatRemoteLog, parseRemoteLog, type CloudRemoteParameters } from "./remote-log.ts";
 import type { CloudContent } from "./transfer-settings.ts";
 import { formatUuidLog, parseUuidLog } from "./uuid-log.ts";
@@ -37,15 +37,7 @@ export async function recordCloudRemote(branch: AnnexBranch, cloudUuid: string, 
   await branch.change(
     "record the cloud special remote",
     new Map([
-      [
-        "uuid.log",
-        (old: string | undefined) => {
-          const entries = parseUuidLog(old ?? "");
-          if (entries.has(cloudUuid)) return undefined;
-          entries.set(cloudUuid, { uuid: cloudUuid, description: config.name!, clock: nextVectorClock() });
-          return formatUuidLog(entries.values());
-        },
-      ],
+      ["uuid.log", describe(cloudUuid, config.name!, { keepExisting: true })],
       [
         "remote.log",
         (old: string | undefined) => {
@@ -61,19 +53,16 @@ export async function recordCloudRemote(branch: AnnexBranch, cloudUuid: string, 
 
 /** Records (or renames) a repository in uuid.log: what `git annex whereis` shows for it. */
 export async function recordRepository(branch: AnnexBranch, uuid: string, description: string): Promise<void> {
-  await branch.change(
-    "describe repository",
-    new Map([
-      [
-        "uuid.log",
-        (old: string | undefined) => {
-          const entries = parseUuidLog(old ?? "");
-          const previous = entries.get(uuid);
-          if (previous?.description === description) return undefined;
-          entries.set(uuid, { uuid, description, clock: nextVectorClock(previous?.clock) });
-          return formatUuidLog(entries.values());
-        },
-      ],
-    ]),
-  );
+  await branch.change("describe repository", new Map([["uuid.log", describe(uuid, description, { keepExisting: false })]]));
+}
+
+/** The uuid.log change that names a repository (unless it is named already and `keepExisting`). */
+function describe(uuid: string, description: string, options: { keepExisting: boolean }): FileChange {
+  return (old) => {
+    const entries = parseUuidLog(old ?? "");
+    const previous = entries.get(uuid);
+    if (previous && (options.keepExisting || previous.description === description)) return undefined;
+    entries.set(uuid, { uuid, description, clock: nextVectorClock(previous?.clock) });
+    return formatUuidLog(entries.values());
+  };
 }

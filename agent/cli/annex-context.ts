@@ -10,7 +10,7 @@ import { Annex } from "../annex/annex.ts";
 import { annexedFiles } from "../annex/annexed-files.ts";
 import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../annex/cloud-branch-sync.ts";
 import { ensureCloudUuid } from "../annex/cloud-remote.ts";
-import { git } from "../annex/git.ts";
+import { gitText } from "../../gitstore/run-git.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -35,7 +35,7 @@ export interface OpenOptions {
 export async function openAnnexContext(options: OpenOptions = {}): Promise<AnnexContext> {
   const cwd = options.cwd ?? process.cwd();
   const { gitDir, workTree } = await discoverRepository(cwd);
-  const config = async (name: string) => (await git(gitDir, ["config", "--get", name]).catch(() => "")).trim() || undefined;
+  const config = async (name: string) => (await gitText(["config", "--get", name], { gitDir, allowFailure: true })) || undefined;
   const [bucket, repo, uuid, prefix, endpoint, region, cached] = await Promise.all(
     [
       "cloudbridge.bucket",
@@ -59,7 +59,7 @@ export async function openAnnexContext(options: OpenOptions = {}): Promise<Annex
   const cloud = { store, layout, repo };
   const cloudUuid = cached ?? (await ensureCloudUuid(cloud));
   // A cache only: another process may hold .git/config this instant.
-  if (!cached) await git(gitDir, ["config", "cloudbridge.cloudUuid", cloudUuid]).catch(() => {});
+  if (!cached) await gitText(["config", "cloudbridge.cloudUuid", cloudUuid], { gitDir, allowFailure: true });
   const ctx: AnnexBranchContext = { store, layout, repo, gitDir, agent: assertAgentId(uuid) };
   const annex = new Annex({ gitDir, uuid, cloud, cloudUuid, publish: () => publishAnnexBranch(ctx) });
   return { annex, gitDir, workTree, receive: () => receiveAnnexBranch(ctx) };
@@ -116,4 +116,10 @@ export function workTreePath(context: AnnexContext, path: string): string {
 /** One result line for --json (git-annex's --json shape: one object per line). */
 export function jsonLine(command: string, target: Target, fields: Record<string, unknown>): string {
   return `${JSON.stringify({ command, ...(target.path ? { file: target.path } : {}), key: target.key, ...fields })}\n`;
+}
+
+/** `--from`: the only place content can be dropped from or checked in, besides here, is the cloud. */
+export function fromCloud(from: string | undefined): boolean {
+  if (from !== undefined && from !== "cloud") throw new CliError(`--from ${JSON.stringify(from)}: the only remote is "cloud".`, 2);
+  return from === "cloud";
 }

@@ -15,7 +15,7 @@ import type { MultipartStore, ObjectStore } from "../../objectstore/object-store
 import type { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { openAnnexContext } from "../../agent/cli/annex-context.ts";
 import { formatPointer } from "../../agent/annex/pointer.ts";
-import { git } from "../../agent/annex/git.ts";
+import { gitText } from "../../gitstore/run-git.ts";
 import { push } from "../../agent/git/push.ts";
 
 const [command, workTree, arg] = process.argv.slice(2) as [string, string, string];
@@ -36,19 +36,20 @@ function slow(store: S3ObjectStore): ObjectStore & MultipartStore {
 }
 
 const context = await openAnnexContext({ cwd: workTree, wrapStore: slow });
+const git = (args: string[], options: { input?: string; cwd?: string } = {}) => gitText(args, { gitDir: context.gitDir, ...options });
 const { annex } = context;
 let output: Record<string, unknown>;
 if (command === "add") {
   const file = join(workTree, arg);
   const key = await annex.add(file);
   await annex.upload([{ key, fileName: arg }]);
-  const blob = (await git(context.gitDir, ["hash-object", "-w", "--stdin"], { input: formatPointer(key) })).trim();
-  await git(context.gitDir, ["update-index", "--add", "--cacheinfo", `100644,${blob},${relative(workTree, file)}`], { cwd: workTree });
+  const blob = await git(["hash-object", "-w", "--stdin"], { input: formatPointer(key) });
+  await git(["update-index", "--add", "--cacheinfo", `100644,${blob},${relative(workTree, file)}`], { cwd: workTree });
   // Plumbing, as the agent commits: `git commit` would re-hash the 200 MiB work-tree file to refresh the index.
-  const tree = (await git(context.gitDir, ["write-tree"])).trim();
-  const parent = (await git(context.gitDir, ["rev-parse", "--verify", "--quiet", "HEAD"]).catch(() => "")).trim();
-  const head = (await git(context.gitDir, ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", `add ${arg}`])).trim();
-  await git(context.gitDir, ["update-ref", "HEAD", head]);
+  const tree = await git(["write-tree"]);
+  const parent = await gitText(["rev-parse", "--verify", "--quiet", "HEAD"], { gitDir: context.gitDir, allowFailure: true });
+  const head = await git(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", `add ${arg}`]);
+  await git(["update-ref", "HEAD", head]);
   const store = annex.cloud.store;
   await push({
     store,

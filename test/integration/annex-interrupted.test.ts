@@ -49,6 +49,17 @@ describe("transfers killed at random points", () => {
     return { inCloud, atB };
   }
 
+  // When to kill: uniformly inside the last full transfer's duration (startup included), so kills land
+  // inside transfers however loaded the machine is.
+  let window = 1500;
+  const killAt = () => window * (0.15 + 0.8 * Math.random());
+  async function transfer(args: string[], kill: boolean) {
+    const started = performance.now();
+    const run = await runWorker(test, args, { env: SLOW, ...(kill ? { killAfterMs: killAt() } : {}) });
+    if (run.code === 0 && /"(up|down)loaded":\{"(up|down)loaded":true/.test(run.stdout)) window = performance.now() - started;
+    return run;
+  }
+
   it("never leaves a wrong object under a key, never marks a key present that is not, and finally completes", async () => {
     let upKills = 0;
     let upResumable = 0;
@@ -64,16 +75,17 @@ describe("transfers killed at random points", () => {
         key = await a.annex.add(join(a.dir, `file-${round}.bin`));
         expected = sha256(content);
       }
-      const run = await runWorker(test, ["upload", a.dir, key], { env: SLOW, killAfterMs: 200 + Math.random() * 1200 });
+      const run = await transfer(["upload", a.dir, key], true);
       if (run.signal === "SIGKILL") {
         upKills++;
         if (existsSync(join(a.gitDir, "annex", "cloudbridge", "uploads", `${key}.json`))) upResumable++;
+        else window *= 1.25; // killed before the transfer began: aim later
       } else {
         assert.equal(run.code, 0, run.stderr);
       }
       await checkInvariants(key, expected);
     }
-    const finished = await runWorker(test, ["upload", a.dir, key], { env: SLOW });
+    const finished = await transfer(["upload", a.dir, key], false);
     assert.equal(finished.code, 0, finished.stderr);
     assert.equal((await checkInvariants(key, expected)).inCloud, true);
 
@@ -87,16 +99,17 @@ describe("transfers killed at random points", () => {
         await b.annex.local.remove(key);
         await b.annex.record([{ key, uuid: b.uuid, present: false }], "test: forget");
       }
-      const run = await runWorker(test, ["get", b.dir, key], { env: SLOW, killAfterMs: 200 + Math.random() * 1200 });
+      const run = await transfer(["get", b.dir, key], true);
       if (run.signal === "SIGKILL") {
         downKills++;
         if (existsSync(`${b.annex.local.tmpPath(key)}.cloudbridge-ranges.json`)) downResumable++;
+        else window *= 1.25;
       } else {
         assert.equal(run.code, 0, run.stderr);
       }
       await checkInvariants(key, expected);
     }
-    const got = await runWorker(test, ["get", b.dir, key], { env: SLOW });
+    const got = await transfer(["get", b.dir, key], false);
     assert.equal(got.code, 0, got.stderr);
     assert.equal((await checkInvariants(key, expected)).atB, true);
     assert.ok(readFileSync(b.annex.local.objectPath(key)).equals(content));

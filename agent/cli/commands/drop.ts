@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { verifyFile } from "../../annex/content-hash.ts";
 import { DropRefusedError } from "../../annex/drop-safety.ts";
 import { formatPointer } from "../../annex/pointer.ts";
-import { jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
+import { fromCloud, jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
 export function dropCommand(program: Command): void {
@@ -15,9 +15,7 @@ export function dropCommand(program: Command): void {
     .option("--from <remote>", 'drop from "cloud" instead of from this folder')
     .option("--json", "one JSON object per file on stdout")
     .action(async (paths: string[], options: { key?: string[]; from?: string; json?: boolean }) => {
-      if (options.from !== undefined && options.from !== "cloud") {
-        throw new CliError(`--from ${JSON.stringify(options.from)}: the only remote is "cloud".`, 2);
-      }
+      fromCloud(options.from);
       const context = await openAnnexContext();
       const targets = await resolveTargets(context, paths, options.key);
       const done = new Map<string, { dropped: boolean } | Error>();

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { jsonLine, openAnnexContext, resolveTargets } from "../annex-context.ts";
+import { fromCloud, jsonLine, openAnnexContext, resolveTargets } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
 export function fsckCommand(program: Command): void {
@@ -13,9 +13,7 @@ export function fsckCommand(program: Command): void {
     .option("--from <remote>", 'check "cloud" instead of this folder')
     .option("--json", "one JSON object per problem on stdout")
     .action(async (paths: string[], options: { key?: string[]; from?: string; json?: boolean }) => {
-      if (options.from !== undefined && options.from !== "cloud") {
-        throw new CliError(`--from ${JSON.stringify(options.from)}: the only remote is "cloud".`, 2);
-      }
+      fromCloud(options.from);
       const context = await openAnnexContext();
       await context.receive();
       const explicit = paths.length > 0 || (options.key?.length ?? 0) > 0;
