@@ -93,6 +93,18 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
     );
   }
 
+  it("a push onto a damaged shared ref says what is wrong; a forced push repairs it", async () => {
+    const a = await clone("repair");
+    await bed.store.put(bed.layout.ref("repair", "refs/heads/main"), "garbage");
+    const oid = await commitFile(a.dir, "a.txt", "a\n");
+    await assert.rejects(push({ ...a, updates: [{ ref: "refs/heads/main", oid }] }), /refs\/heads\/main.*does not hold an object id/);
+    const forced = await push({ ...a, updates: [{ ref: "refs/heads/main", oid, onConflict: "force" }] });
+    assert.equal(forced.results[0]!.status, "forced");
+    const reader = await clone("repair");
+    await fetchRefs(reader);
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), oid);
+  });
+
   it("refuses a ref object holding garbage", async () => {
     await assertRefused(
       "bad-ref",
