@@ -36,7 +36,8 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
   /** Runs git; resolves with its exit code and output instead of throwing. */
   async function git(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await execFileAsync("git", args, { cwd, env, timeout: 60_000 }); // a hung helper fails the test, not the suite;
+      // A hung helper fails this test within a minute instead of holding up the whole suite.
+      const { stdout, stderr } = await execFileAsync("git", args, { cwd, env, timeout: 60_000 });
       return { code: 0, stdout: stdout.trim(), stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
