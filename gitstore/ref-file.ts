@@ -17,7 +17,7 @@ export function parseRefFile(body: Buffer | string, key: string): string {
     throw new GitStoreError(
       "corrupt-ref",
       `The ref ${key} in the bucket does not hold an object id (it holds ${JSON.stringify(text.slice(0, 60))}). ` +
-        "It was damaged or written by something other than git: delete it or rewrite it with the right commit id.",
+        "It was damaged or written by something other than git: replace it with a forced push from a machine that has the right commit, or delete it.",
     );
   }
   return oid;

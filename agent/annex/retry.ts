@@ -34,13 +34,28 @@ const TRANSIENT_NAMES = new Set([
   "ThrottlingException",
 ]);
 
+// Typed outcomes that another attempt cannot change.
+const FINAL_NAMES = new Set([
+  "AbortError",
+  "NoSuchUpload",
+  "PreconditionFailed",
+  "ObjectMissing",
+  "CorruptObjectError",
+  "CorruptLocalContentError",
+  "ContentNotInCloudError",
+]);
+
 export function isTransient(error: unknown): boolean {
   const e = error as { code?: string; name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   if (!e) return false;
-  if (e.name === "AbortError") return false;
+  if (e.name && FINAL_NAMES.has(e.name)) return false;
   if (e.code && TRANSIENT_CODES.has(e.code)) return true;
   if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500 || status === 429;
-  return /socket hang up|premature close|aborted|ECONNRESET|terminated/i.test(e.message ?? "");
+  // Plain network errors from Node's http stack carry only a message.
+  return (
+    (e.name === undefined || e.name === "Error") &&
+    /socket hang up|premature close|ECONNRESET|other side closed|terminated/i.test(e.message ?? "")
+  );
 }

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { downloadPack, readInfoPacks } from "../../gitstore/bucket-packs.ts";
 import { GitStoreError } from "../../gitstore/errors.ts";
@@ -60,7 +60,8 @@ async function fetchLivePacks(ctx: RepoContext, tips: readonly string[]): Promis
 async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: readonly string[]) {
   const engine = engineOf(ctx);
   const objectsDir = join(ctx.gitDir, "objects");
-  const quarantine = await mkdtemp(join(objectsDir, "tmp_objdir-cloudbridge-"));
+  await removeAbandonedQuarantines(objectsDir);
+  const quarantine = await mkdtemp(join(objectsDir, QUARANTINE_PREFIX));
   try {
     await mkdir(join(quarantine, "pack"));
     const sizes = await mapLimit(names, 4, async (name) => {
@@ -119,6 +120,18 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string }): Promise
   for (const ref of current.keys()) if (!wanted.has(ref) && !keep.has(ref)) updated.push({ ref, oid: null });
   await updateLocalRefs(ctx.gitDir, updated);
   return { ...fetched, refs, updated };
+}
+
+const QUARANTINE_PREFIX = "tmp_objdir-cloudbridge-";
+
+/** Quarantines left by a fetch that was killed: a day old, so that no fetch still downloading is touched. */
+async function removeAbandonedQuarantines(objectsDir: string): Promise<void> {
+  const dayAgo = Date.now() - 24 * 60 * 60 * 1000;
+  for (const name of await readdir(objectsDir)) {
+    if (!name.startsWith(QUARANTINE_PREFIX)) continue;
+    const info = await stat(join(objectsDir, name)).catch(() => undefined);
+    if (info && info.mtimeMs < dayAgo) await rm(join(objectsDir, name), { recursive: true, force: true });
+  }
 }
 
 const SEEN = ["cloudbridge", "packs-seen"];

@@ -167,9 +167,10 @@ async function compareAndSwap(
         await write(ours, { ifNoneMatch: "*" });
         status = merged ? "merged" : "created";
       } else if (
-        await (current === first.current && ours === update.oid && first.fastForward
+        current.oid !== DAMAGED &&
+        (await (current === first.current && ours === update.oid && first.fastForward
           ? first.fastForward
-          : isAncestor(gitDir, current.oid, ours))
+          : isAncestor(gitDir, current.oid, ours)))
       ) {
         await write(ours, { ifMatch: current.etag });
         status = merged ? "merged" : "updated";
@@ -188,7 +189,8 @@ async function compareAndSwap(
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
       const fresh = await store.get(key);
-      current = fresh && fresh !== "not-modified" ? { ref: update.ref, oid: parseRefFile(fresh.body, key), etag: fresh.etag } : undefined;
+      current =
+        fresh && fresh !== "not-modified" ? { ref: update.ref, oid: readDamaged(fresh.body, key, policy), etag: fresh.etag } : undefined;
       options.log?.(`${update.ref} moved under us; attempt ${attempt + 2}`);
       await jitter(attempt);
     }
@@ -198,6 +200,18 @@ async function compareAndSwap(
     `${update.ref} kept moving under us (${maxAttempts} attempts). Your commits are safe in ` +
       `refs/synced/${options.agent}/; push again.`,
   );
+}
+
+/** Stands for a shared ref whose body is not an object id: only a forced push replaces it. */
+const DAMAGED = "damaged";
+
+function readDamaged(body: Buffer, key: string, policy: OnConflict): string {
+  try {
+    return parseRefFile(body, key);
+  } catch (error) {
+    if (policy === "force" && error instanceof GitStoreError) return DAMAGED;
+    throw error;
+  }
 }
 
 async function mergeWith(

@@ -67,12 +67,14 @@ export async function runRemoteHelper(
   }
 }
 
-async function list(ctx: RepoContext, withHead: boolean): Promise<string> {
+async function list(ctx: RepoContext, forFetch: boolean): Promise<string> {
   const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
   const corrupt = corruptSharedRef(refs);
-  if (corrupt) throw corrupt;
+  // A fetch stops at a damaged ref; a push goes on without it, so that `git push --force` can replace it.
+  if (corrupt && forFetch) throw corrupt;
+  if (corrupt) process.stderr.write(`warning: ${corrupt.message}\n`);
   const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
-  if (withHead) {
+  if (forFetch) {
     const head = await ctx.store.get(ctx.layout.head(ctx.repo));
     const target = head && head !== "not-modified" ? parseHeadFile(head.body) : undefined;
     if (target && refs.shared.has(target)) lines.push(`@${target} HEAD\n`);
@@ -106,6 +108,7 @@ if (import.meta.main) {
   } catch (error) {
     process.stderr.write(`git-remote-cloudbridge: ${error instanceof Error ? error.message : String(error)}\n`);
     if (process.env.CLOUDBRIDGE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    process.exitCode = 1;
+    // Exit now: git is still holding our stdin open, waiting for an answer that will not come.
+    process.exit(1);
   }
 }

@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { CorruptObjectError } from "../../agent/annex/download.ts";
+import { PassThrough } from "node:stream";
+import { CorruptObjectError, downloadKey } from "../../agent/annex/download.ts";
+import { uploadKey } from "../../agent/annex/upload.ts";
 import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
 import { makeAgentRepo, type AgentRepo } from "../helpers/annex-repos.ts";
 import { sha256eKey } from "../../protocol/annex-key.ts";
@@ -81,5 +83,84 @@ describe("annexed content through the local cloud", () => {
         "not marked present",
       );
     }
+  });
+
+  it("retries transient errors (a part's connection reset, a range cut mid-body) and restarts a vanished multipart upload", async () => {
+    const content = randomBytes(17 * 1024 * 1024);
+    writeFileSync(join(a.dir, "flaky.bin"), content);
+    const key = await a.annex.add(join(a.dir, "flaky.bin"));
+    const reset = () => Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    const faults = { resets: 0, ranges: 0 };
+    const inner = a.annex.cloud.store;
+    const flaky = new Proxy(inner, {
+      get(target, name) {
+        if (name === "uploadPart") {
+          return async (...args: Parameters<typeof inner.uploadPart>) => {
+            if (args[2] === 2 && faults.resets === 0) {
+              faults.resets++;
+              throw reset();
+            }
+            return target.uploadPart(...args);
+          };
+        }
+        if (name === "getStream") {
+          return async (...args: Parameters<typeof inner.getStream>) => {
+            const object = await target.getStream(...args);
+            if (!object || !args[1]?.range || faults.ranges++ > 0) return object;
+            // The first range: a few bytes, then the connection drops.
+            const cut = new PassThrough();
+            object.stream.once("data", (chunk: Buffer) => {
+              object.stream.destroy();
+              cut.write(chunk.subarray(0, 100));
+              cut.destroy(reset());
+            });
+            return { ...object, stream: cut };
+          };
+        }
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const cloud = { ...a.annex.cloud, store: flaky };
+    // A record left by a run whose upload no longer exists (aborted by a lifecycle rule, say).
+    const record = join(a.gitDir, "annex", "cloudbridge", "uploads", `${key}.json`);
+    writeFileSync(
+      record,
+      JSON.stringify({
+        bucketKey: `annex/photos/${key}`,
+        uploadId: "gone",
+        size: content.length,
+        partSize: 5 * 1024 * 1024,
+        parts: { "1": "0".repeat(32) },
+      }),
+    );
+    assert.equal((await uploadKey(a.annex.local, cloud, key)).uploaded, true);
+    assert.equal(faults.resets, 1, "part 2's connection was reset once, and the upload still completed");
+    assert.equal(existsSync(record), false);
+    assert.equal((await downloadKey(b.annex.local, cloud, key)).downloaded, true);
+    assert.equal(faults.ranges, 2 + Math.ceil(content.length / (8 * 1024 * 1024)) - 1, "the cut range was fetched again");
+    assert.ok(readFileSync(b.annex.local.objectPath(key)).equals(content));
+  });
+
+  it("does not retry what is not transient: a refused part fails the upload at once", async () => {
+    writeFileSync(join(a.dir, "denied.bin"), randomBytes(17 * 1024 * 1024));
+    const key = await a.annex.add(join(a.dir, "denied.bin"));
+    let calls = 0;
+    const inner = a.annex.cloud.store;
+    const denying = new Proxy(inner, {
+      get(target, name) {
+        if (name === "uploadPart") {
+          return async () => {
+            calls++;
+            throw Object.assign(new Error("Access Denied"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
+          };
+        }
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await assert.rejects(uploadKey(a.annex.local, { ...a.annex.cloud, store: denying }, key, { concurrency: 1 }), /Access Denied/);
+    assert.equal(calls, 1);
+    assert.equal(await inner.head(`annex/photos/${key}`), undefined, "nothing under the key");
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ProtocolError } from "../../protocol/errors.ts";
@@ -92,6 +92,34 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
       [],
     );
   }
+
+  it("a push onto a damaged shared ref says what is wrong; a forced push repairs it", async () => {
+    const a = await clone("repair");
+    await bed.store.put(bed.layout.ref("repair", "refs/heads/main"), "garbage");
+    const oid = await commitFile(a.dir, "a.txt", "a\n");
+    await assert.rejects(push({ ...a, updates: [{ ref: "refs/heads/main", oid }] }), /refs\/heads\/main.*does not hold an object id/);
+    const forced = await push({ ...a, updates: [{ ref: "refs/heads/main", oid, onConflict: "force" }] });
+    assert.equal(forced.results[0]!.status, "forced");
+    const reader = await clone("repair");
+    await fetchRefs(reader);
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), oid);
+  });
+
+  it("a quarantine left by a killed fetch is removed by a later fetch, a day on", async () => {
+    const a = await clone("abandoned");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: await commitFile(a.dir, "a.txt", "a\n") }] });
+    const reader = await clone("abandoned");
+    const objects = join(reader.gitDir, "objects");
+    const old = join(objects, "tmp_objdir-cloudbridge-killed");
+    const recent = join(objects, "tmp_objdir-cloudbridge-running");
+    await mkdir(join(old, "pack"), { recursive: true });
+    await mkdir(join(recent, "pack"), { recursive: true });
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    await utimes(old, twoDaysAgo, twoDaysAgo);
+    await fetchRefs(reader);
+    const left = (await readdir(objects)).filter((name) => name.startsWith("tmp_objdir"));
+    assert.deepEqual(left, ["tmp_objdir-cloudbridge-running"]);
+  });
 
   it("refuses a ref object holding garbage", async () => {
     await assertRefused(

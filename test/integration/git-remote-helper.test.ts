@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { promisify } from "node:util";
 import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
 import { GIT_ENV, tempDir } from "../helpers/git.ts";
@@ -35,7 +36,8 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
   /** Runs git; resolves with its exit code and output instead of throwing. */
   async function git(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await execFileAsync("git", args, { cwd, env });
+      // A hung helper fails this test within a minute instead of holding up the whole suite.
+      const { stdout, stderr } = await execFileAsync("git", args, { cwd, env, timeout: 60_000 });
       return { code: 0, stdout: stdout.trim(), stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -89,6 +91,16 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     await ok(a, "reset", "-q", "--hard", "origin/main");
     await ok(a, "fsck", "--strict", "--no-dangling");
     await ok(b, "fsck", "--strict", "--no-dangling");
+
+    // A damaged ref in the bucket: fetch refuses, saying what is wrong; a forced push replaces it.
+    await t.s3.send(new PutObjectCommand({ Bucket: t.cloud.bucket, Key: "team/repos/notes.git/refs/heads/main", Body: "garbage" }));
+    const damaged = await git(a, "fetch");
+    assert.notEqual(damaged.code, 0);
+    assert.match(damaged.stderr, /refs\/heads\/main.*does not hold an object id/);
+    assert.notEqual((await git(a, "push", "origin", "main")).code, 0);
+    await ok(a, "push", "-q", "--force", "origin", "main");
+    await ok(b, "fetch", "-q");
+    assert.equal(await ok(b, "rev-parse", "origin/main"), await ok(a, "rev-parse", "HEAD"));
 
     await ok(a, "push", "-q", "origin", "main:refs/heads/topic");
     assert.match(await ok(a, "ls-remote", "origin"), /refs\/heads\/topic/);

@@ -68,3 +68,19 @@ describe("git-annex branch logs", () => {
     assert.equal(parseNumCopiesLog(""), undefined);
   });
 });
+
+describe("which errors are retried", () => {
+  it("network resets and 5xx are; typed outcomes and 4xx are not", async () => {
+    const { isTransient } = await import("../../../agent/annex/retry.ts");
+    assert.equal(isTransient(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })), true);
+    assert.equal(isTransient(new Error("socket hang up")), true);
+    assert.equal(isTransient({ name: "InternalError", $metadata: { httpStatusCode: 500 } }), true);
+    assert.equal(isTransient({ name: "SlowDown", $metadata: { httpStatusCode: 503 } }), true);
+    assert.equal(isTransient({ name: "AccessDenied", $metadata: { httpStatusCode: 403 } }), false);
+    const gone = Object.assign(new Error("The multipart upload for k no longer exists (aborted, completed or expired)."), {
+      name: "NoSuchUpload",
+    });
+    assert.equal(isTransient(gone), false);
+    assert.equal(isTransient(Object.assign(new Error("x"), { name: "PreconditionFailed" })), false);
+  });
+});
