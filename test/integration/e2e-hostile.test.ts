@@ -99,8 +99,10 @@ describe("hostile content from the bucket", () => {
     assert.equal(again.code, 0, `a second sync has nothing new to refuse: ${again.stderr}`);
 
     await waitUntil(async () => (await exists(join(A, "ok.txt"))) || undefined, "the daemon to take the honest part", 30_000);
-    const refused = daemon.events.filter((e) => e.event === "refused").map((e) => String(e.path));
-    assert.deepEqual(refused.sort(), ["link-out", "n".repeat(300)]);
+    // The files are written before the round logs what it refused: wait for the log lines too.
+    const refusedPaths = () => daemon.events.filter((e) => e.event === "refused").map((e) => String(e.path));
+    await waitUntil(() => refusedPaths().length >= 2 || undefined, "the daemon to log what it refused", 30_000);
+    assert.deepEqual(refusedPaths().sort(), ["link-out", "n".repeat(300)]);
     assert.deepEqual(await snapshot(A), { "ok.txt": "fine\n" });
 
     await writeFile(join(B, "after.txt"), "still syncing\n");
