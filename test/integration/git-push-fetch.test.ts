@@ -12,6 +12,7 @@ import { useGitCloud } from "../helpers/git-cloud.ts";
 import { FaultyStore, InjectedFault } from "../helpers/faulty-store.ts";
 import type { ObjectStore, UploadOptions } from "../../objectstore/object-store.ts";
 import { SINGLE_PUT_LIMIT } from "../../gitstore/bucket-packs.ts";
+import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
 
 describe("git push and fetch through the bucket", () => {
   const bed = useGitCloud("git-push-fetch", "team");
@@ -58,6 +59,20 @@ describe("git push and fetch through the bucket", () => {
     const again = await fetchRefs(b);
     assert.equal(again.packsDownloaded, 0);
     assert.deepEqual(again.updated, []);
+  });
+
+  it("the same round trip through the isomorphic-git engine (the portable one behind the same seam)", async () => {
+    const engine = new IsomorphicGitEngine();
+    const a = { ...(await clone("portable")), engine };
+    const base = await importCommits(a.dir, "main", 20, (i) => ({ [`dir${i % 3}/file${i}.txt`]: `content ${i}\n` }));
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
+    const tip = await importCommits(a.dir, "main", 5, (i) => ({ [`later/${i}.txt`]: `later ${i}\n` }));
+    const second = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: tip }] });
+    assert.equal(second.objectsUploaded, 5 + 5 * 2 + 5, "5 commits, 5 root and 5 later/ trees, 5 blobs: only what is new");
+    const b = { ...(await clone("portable")), engine };
+    assert.equal((await fetchRefs(b)).packsDownloaded, 2);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main"), tip);
+    await git(b.dir, "fsck", "--strict", "--no-dangling");
   });
 
   it("a one-file commit on a repository of 10,000 files uploads a pack of a few objects", async () => {
