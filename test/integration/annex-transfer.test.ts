@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { PassThrough } from "node:stream";
 import { CorruptObjectError, downloadKey } from "../../agent/annex/download.ts";
 import { uploadKey } from "../../agent/annex/upload.ts";
@@ -33,6 +33,8 @@ describe("annexed content through the local cloud", () => {
     const head = await a.annex.cloud.store.head(`annex/photos/${key}`);
     assert.equal(head?.size, content.length);
     assert.equal(head?.metadata?.filename, "holiday.mp4");
+    const shown = await test.s3.send(new HeadObjectCommand({ Bucket: test.cloud.bucket, Key: `annex/photos/${key}` }));
+    assert.equal(shown.ContentType, "video/mp4", "the S3 console shows what the object is");
     assert.match(head?.etag ?? "", /-\d+$/, "uploaded as a multipart object");
 
     await b.sync();
