@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
@@ -9,7 +10,7 @@ import { publishAnnexBranch, receiveAnnexBranch } from "../../agent/annex/cloud-
 import { ensureCloudUuid, recordCloudRemote, recordRepository } from "../../agent/annex/cloud-remote.ts";
 import { AnnexBranch } from "../../agent/annex/annex-branch.ts";
 import type { CloudContent } from "../../agent/annex/transfer-settings.ts";
-import type { TestCloud } from "./local-cloud.ts";
+import { startTestCloud, type TestCloud } from "./local-cloud.ts";
 
 export const GIT_ENV = {
   GIT_AUTHOR_NAME: "test",
@@ -76,4 +77,30 @@ export async function makeAgentRepo(dir: string, test: TestCloud, repo: string, 
   await receiveAnnexBranch(ctx);
   await publishAnnexBranch(ctx);
   return { dir, gitDir, uuid, annex, sync: () => receiveAnnexBranch(ctx) };
+}
+
+/** The usual setup of an annex test: a local cloud and two agents, A and B, syncing repository `repo`. */
+export interface AgentPair {
+  test: TestCloud;
+  root: string;
+  a: AgentRepo;
+  b: AgentRepo;
+  stop(): Promise<void>;
+}
+
+export async function startAgentPair(repo: string): Promise<AgentPair> {
+  const test = await startTestCloud();
+  const root = mkdtempSync(join(tmpdir(), `annex-${repo}-`));
+  const a = await makeAgentRepo(join(root, "a"), test, repo, "agent A");
+  const b = await makeAgentRepo(join(root, "b"), test, repo, "agent B");
+  return {
+    test,
+    root,
+    a,
+    b,
+    stop: async () => {
+      await test.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }

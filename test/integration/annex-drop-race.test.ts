@@ -1,32 +1,26 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { makeAgentRepo, type AgentRepo } from "../helpers/annex-repos.ts";
+import type { TestCloud } from "../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
 import { runCli } from "../helpers/annex-child.ts";
 
 describe("drop never removes the last copy, even when agents drop at once", () => {
   let test: TestCloud;
-  let root: string;
   let a: AgentRepo;
   let b: AgentRepo;
+  let pair: AgentPair;
   let key: string;
 
   before(async () => {
-    test = await startTestCloud();
-    root = mkdtempSync(join(tmpdir(), "annex-drop-"));
-    a = await makeAgentRepo(join(root, "a"), test, "shared", "agent A");
-    b = await makeAgentRepo(join(root, "b"), test, "shared", "agent B");
+    pair = await startAgentPair("shared");
+    ({ test, a, b } = pair);
     writeFileSync(join(a.dir, "thesis.pdf"), randomBytes(300 * 1024));
     key = await a.annex.add(join(a.dir, "thesis.pdf"));
   });
-  after(async () => {
-    await test.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
+  after(() => pair.stop());
 
   const inCloud = async () => (await a.annex.cloud.store.head(`annex/shared/${key}`)) !== undefined;
   const copies = async () => ({ a: await a.annex.local.has(key), b: await b.annex.local.has(key), cloud: await inCloud() });

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { makeAgentRepo, type AgentRepo } from "../helpers/annex-repos.ts";
+import type { TestCloud } from "../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
 import { runCli } from "../helpers/annex-child.ts";
 
 describe("fsck and get report damage and never repair by deleting", () => {
@@ -15,23 +14,19 @@ describe("fsck and get report damage and never repair by deleting", () => {
   let root: string;
   let a: AgentRepo;
   let b: AgentRepo;
+  let pair: AgentPair;
   const keys: string[] = [];
 
   before(async () => {
-    test = await startTestCloud();
-    root = mkdtempSync(join(tmpdir(), "annex-fsck-"));
-    a = await makeAgentRepo(join(root, "a"), test, "vault", "agent A");
-    b = await makeAgentRepo(join(root, "b"), test, "vault", "agent B");
+    pair = await startAgentPair("vault");
+    ({ test, root, a, b } = pair);
     for (const name of ["good.bin", "local-damage.bin", "cloud-damage.bin"]) {
       writeFileSync(join(a.dir, name), randomBytes(64 * 1024));
       keys.push(await a.annex.add(join(a.dir, name)));
     }
     await a.annex.upload(keys.map((key) => ({ key })));
   });
-  after(async () => {
-    await test.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
+  after(() => pair.stop());
 
   it("fsck reports a damaged local copy and a damaged cloud object, and leaves both in place", async () => {
     const clean = await runCli(test, a.dir, ["fsck"]);

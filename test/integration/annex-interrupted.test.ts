@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { makeAgentRepo, type AgentRepo } from "../helpers/annex-repos.ts";
+import type { TestCloud } from "../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
 import { runWorker } from "../helpers/annex-child.ts";
 
 const KILLS_PER_DIRECTION = 10;
@@ -17,20 +16,15 @@ const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 
 describe("transfers killed at random points", () => {
   let test: TestCloud;
-  let root: string;
   let a: AgentRepo;
   let b: AgentRepo;
+  let pair: AgentPair;
 
   before(async () => {
-    test = await startTestCloud();
-    root = mkdtempSync(join(tmpdir(), "annex-kill-"));
-    a = await makeAgentRepo(join(root, "a"), test, "docs", "agent A");
-    b = await makeAgentRepo(join(root, "b"), test, "docs", "agent B");
+    pair = await startAgentPair("docs");
+    ({ test, a, b } = pair);
   });
-  after(async () => {
-    await test.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
+  after(() => pair.stop());
 
   /** Nothing under the key but the exact content, and no log entry that is not true. */
   async function checkInvariants(key: string, expected: string): Promise<{ inCloud: boolean; atB: boolean }> {

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, mkdtempSync, openSync, rmSync, writeSync, closeSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createReadStream, openSync, writeSync, closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { makeAgentRepo, run, type AgentRepo } from "../helpers/annex-repos.ts";
+import type { TestCloud } from "../helpers/local-cloud.ts";
+import { run, startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
 import { runCli, runWorker } from "../helpers/annex-child.ts";
 import { parsePointer } from "../../agent/annex/pointer.ts";
 
@@ -20,20 +19,15 @@ async function sha256File(path: string): Promise<string> {
 
 describe("a 200 MiB annexed file from agent A to agent B", () => {
   let test: TestCloud;
-  let root: string;
   let a: AgentRepo;
   let b: AgentRepo;
+  let pair: AgentPair;
 
   before(async () => {
-    test = await startTestCloud();
-    root = mkdtempSync(join(tmpdir(), "annex-large-"));
-    a = await makeAgentRepo(join(root, "a"), test, "media", "agent A");
-    b = await makeAgentRepo(join(root, "b"), test, "media", "agent B");
+    pair = await startAgentPair("media");
+    ({ test, a, b } = pair);
   });
-  after(async () => {
-    await test.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
+  after(() => pair.stop());
 
   it("arrives byte-exact, and neither agent's peak RSS reaches 150 MiB", async () => {
     const source = join(a.dir, "film.mkv");

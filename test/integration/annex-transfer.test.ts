@@ -1,33 +1,27 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { PassThrough } from "node:stream";
 import { CorruptObjectError, downloadKey } from "../../agent/annex/download.ts";
 import { uploadKey } from "../../agent/annex/upload.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { makeAgentRepo, type AgentRepo } from "../helpers/annex-repos.ts";
+import type { TestCloud } from "../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
 import { sha256eKey } from "../../protocol/annex-key.ts";
 
 describe("annexed content through the local cloud", () => {
   let test: TestCloud;
-  let root: string;
   let a: AgentRepo;
   let b: AgentRepo;
+  let pair: AgentPair;
 
   before(async () => {
-    test = await startTestCloud();
-    root = mkdtempSync(join(tmpdir(), "annex-transfer-"));
-    a = await makeAgentRepo(join(root, "a"), test, "photos", "agent A");
-    b = await makeAgentRepo(join(root, "b"), test, "photos", "agent B");
+    pair = await startAgentPair("photos");
+    ({ test, a, b } = pair);
   });
-  after(async () => {
-    await test.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
+  after(() => pair.stop());
 
   it("moves a multipart-sized file from A to B byte-exact, with location logs and console metadata", async () => {
     const content = randomBytes(21 * 1024 * 1024 + 17);
@@ -39,6 +33,8 @@ describe("annexed content through the local cloud", () => {
     const head = await a.annex.cloud.store.head(`annex/photos/${key}`);
     assert.equal(head?.size, content.length);
     assert.equal(head?.metadata?.filename, "holiday.mp4");
+    const shown = await test.s3.send(new HeadObjectCommand({ Bucket: test.cloud.bucket, Key: `annex/photos/${key}` }));
+    assert.equal(shown.ContentType, "video/mp4", "the S3 console shows what the object is");
     assert.match(head?.etag ?? "", /-\d+$/, "uploaded as a multipart object");
 
     await b.sync();
