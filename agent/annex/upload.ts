@@ -141,20 +141,32 @@ async function multipartUpload(
     const pool: Buffer[] = [];
     let nextToRead = 1;
     const readQueue: Array<() => void> = [];
+    let readFailure: unknown;
+    const wakeReaders = () => readQueue.splice(0).forEach((wake) => wake());
     const readPart = async (n: number): Promise<Buffer> => {
-      while (n !== nextToRead) await new Promise<void>((resolve) => readQueue.push(resolve));
-      const length = Math.min(partSize, size - (n - 1) * partSize);
-      const buffer = (pool.pop() ?? Buffer.allocUnsafe(partSize)).subarray(0, length);
-      let offset = 0;
-      while (offset < length) {
-        const { bytesRead } = await file.read(buffer, offset, length - offset, (n - 1) * partSize + offset);
-        if (bytesRead === 0) throw new CorruptLocalContentError(key, path, "it ended early while being read");
-        offset += bytesRead;
+      while (n !== nextToRead) {
+        // A failed read stops the parts queued behind it (they would wait for it forever).
+        if (readFailure !== undefined) throw readFailure;
+        await new Promise<void>((resolve) => readQueue.push(resolve));
       }
-      whole.update(buffer);
-      nextToRead++;
-      readQueue.splice(0).forEach((wake) => wake());
-      return buffer;
+      try {
+        const length = Math.min(partSize, size - (n - 1) * partSize);
+        const buffer = (pool.pop() ?? Buffer.allocUnsafe(partSize)).subarray(0, length);
+        let offset = 0;
+        while (offset < length) {
+          const { bytesRead } = await file.read(buffer, offset, length - offset, (n - 1) * partSize + offset);
+          if (bytesRead === 0) throw new CorruptLocalContentError(key, path, "it ended early while being read");
+          offset += bytesRead;
+        }
+        whole.update(buffer);
+        nextToRead++;
+        return buffer;
+      } catch (error) {
+        readFailure = error;
+        throw error;
+      } finally {
+        wakeReaders();
+      }
     };
     await runBounded(parts(), options.concurrency ?? DEFAULT_CONCURRENCY, async (n) => {
       const buffer = await readPart(n);

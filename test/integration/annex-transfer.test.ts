@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { PassThrough } from "node:stream";
 import { CorruptObjectError, downloadKey } from "../../agent/annex/download.ts";
-import { uploadKey } from "../../agent/annex/upload.ts";
+import { CorruptLocalContentError, uploadKey } from "../../agent/annex/upload.ts";
 import type { TestCloud } from "../helpers/local-cloud.ts";
 import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
 import { sha256eKey } from "../../protocol/annex-key.ts";
@@ -158,5 +158,22 @@ describe("annexed content through the local cloud", () => {
     await assert.rejects(uploadKey(a.annex.local, { ...a.annex.cloud, store: denying }, key, { concurrency: 1 }), /Access Denied/);
     assert.equal(calls, 1);
     assert.equal(await inner.head(`annex/photos/${key}`), undefined, "nothing under the key");
+  });
+
+  it("refuses to upload a damaged local copy: nothing appears under the key", async () => {
+    for (const size of [2000, 17 * 1024 * 1024]) {
+      writeFileSync(join(a.dir, `rot-${size}.bin`), randomBytes(size));
+      const key = await a.annex.add(join(a.dir, `rot-${size}.bin`));
+      const object = a.annex.local.objectPath(key);
+      chmodSync(object, 0o644);
+      writeFileSync(object, randomBytes(size)); // bit rot: same size, other bytes
+      await assert.rejects(uploadKey(a.annex.local, a.annex.cloud, key), (error: Error) => {
+        assert.ok(error instanceof CorruptLocalContentError, String(error));
+        assert.match(error.message, /does not match its key: its sha256 is [0-9a-f]{64}\. Nothing was uploaded/);
+        return true;
+      });
+      assert.equal(await a.annex.cloud.store.head(`annex/photos/${key}`), undefined);
+      assert.equal(existsSync(join(a.gitDir, "annex", "cloudbridge", "uploads", `${key}.json`)), false);
+    }
   });
 });
