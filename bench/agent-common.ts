@@ -16,9 +16,10 @@ export interface BenchCloud {
   stop(): Promise<void>;
 }
 
-export async function startCloudProcess(extra: string[] = []): Promise<BenchCloud> {
+export async function startCloudProcess(extra: string[] = [], env: Record<string, string> = {}): Promise<BenchCloud> {
   const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "local", "--port", "0", "--json", ...extra], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
   });
   const info = await new Promise<{ endpoint: string; topicArn: string; env: Record<string, string> }>((ok, fail) => {
     let text = "";

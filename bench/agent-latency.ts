@@ -38,6 +38,7 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
     : undefined;
   const cloud = await startCloudProcess(
     prosody && jids ? ["--xmpp-service", prosody.service, "--xmpp-jid", jids.notifier, "--xmpp-to", `${jids.a},${jids.b}`] : [],
+    { CLOUDBRIDGE_XMPP_PASSWORD: "n-pw" },
   );
   const proxy = await startCountingProxy(cloud.endpoint);
   const env = (who: "a" | "b") => ({
@@ -113,6 +114,7 @@ const rows: Row[] = [];
 for (const listener of ["sqs", "xmpp", "poll"] as const) {
   process.stderr.write(`measuring ${listener}…\n`);
   rows.push(await measure(listener));
+  process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
 }
 const fmt = (ms: number) => `${Math.round(ms)} ms`;
 const lines = [
