@@ -1,8 +1,8 @@
 import type { Stats } from "node:fs";
-import { lstat, mkdir, rename, rmdir, symlink, unlink } from "node:fs/promises";
+import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
-import { tempPathFor, writeFileAtomic } from "./atomic-file.ts";
+import { tempPathFor } from "./atomic-file.ts";
 import { BlobReader, type Git } from "./git.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
 import { blobOf, modeOf } from "./scanner.ts";
@@ -92,6 +92,10 @@ export async function checkout(
         keepLocal(record.path, record);
         continue;
       }
+      if (!sameStats(await statOrUndefined(record.path), stats)) {
+        keepLocal(record.path, record); // edited while it was being checked
+        continue;
+      }
       await unlink(join(root, record.path));
       cache.entries.delete(record.path);
       result.deleted += 1;
@@ -127,6 +131,10 @@ export async function checkout(
       if (!blob)
         throw new Error(`the object ${record.newOid} for ${JSON.stringify(path)} is missing from the repository; run \`git fsck\``);
       const dest = join(root, path);
+      // Everything is prepared in a temporary file next to `dest`; just before it replaces `dest`, the file
+      // is looked at again, so an edit made while the content was being prepared is not overwritten.
+      const temp = tempPathFor(dest);
+      let missingKey: string | undefined;
       if (record.newMode === "120000") {
         const target = blob.toString();
         const linkReason = unsafeSymlinkReason(path, target);
@@ -134,24 +142,24 @@ export async function checkout(
           refuse(linkReason);
           continue;
         }
-        const temp = tempPathFor(dest);
         await symlink(target, temp);
-        await rename(temp, dest);
-        await remember(path, record.newOid);
-        result.written += 1;
+      } else {
+        const mode = record.newMode === "100755" ? 0o755 : 0o644;
+        const key = options.annex?.parsePointer(blob);
+        // A pointer file stands in for content that is not here yet; it hashes to the pointer blob.
+        if (key === undefined || !(await options.annex!.materialize(key, temp, mode))) {
+          await writeFile(temp, blob, { mode, flag: "wx" });
+          await chmod(temp, mode);
+          if (key !== undefined) missingKey = key;
+        }
+      }
+      if (!sameStats(await statOrUndefined(path), stats)) {
+        await rm(temp, { force: true });
+        keepLocal(path, record);
         continue;
       }
-      const mode = record.newMode === "100755" ? 0o755 : 0o644;
-      const key = options.annex?.parsePointer(blob);
-      if (key !== undefined) {
-        if (!(await options.annex!.materialize(key, dest, mode))) {
-          await writeFileAtomic(dest, blob, { mode });
-          result.missingContent.push({ path, key });
-          // The pointer file on disk hashes to the pointer blob: the scanner sees no change.
-        }
-      } else {
-        await writeFileAtomic(dest, blob, { mode });
-      }
+      await rename(temp, dest);
+      if (missingKey !== undefined) result.missingContent.push({ path, key: missingKey });
       await remember(path, record.newOid);
       result.written += 1;
     }
@@ -160,6 +168,11 @@ export async function checkout(
   }
   cache.commit = target;
   return result;
+}
+
+function sameStats(a: Stats | undefined, b: Stats | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
 }
 
 /** Files added, changed or deleted from tree `from` (none: empty) to `to`. */
