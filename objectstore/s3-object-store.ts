@@ -60,14 +60,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
         }),
       );
       const body = Buffer.from(await response.Body!.transformToByteArray());
-      return {
-        key,
-        body,
-        etag: unquoteEtag(response.ETag),
-        size: body.length,
-        lastModified: response.LastModified ?? new Date(0),
-        metadata: response.Metadata ?? {},
-      };
+      return { ...objectInfo(key, response), body, size: body.length };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       if (statusOf(error) === 304) return "not-modified" as const;
@@ -84,14 +77,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
           ...(options.range ? { Range: `bytes=${options.range.start}-${options.range.end}` } : {}),
         }),
       );
-      return {
-        key,
-        stream: response.Body as Readable,
-        etag: unquoteEtag(response.ETag),
-        size: response.ContentLength ?? 0,
-        lastModified: response.LastModified ?? new Date(0),
-        metadata: response.Metadata ?? {},
-      };
+      return { ...objectInfo(key, response), stream: response.Body as Readable };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -100,14 +86,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return {
-        key,
-        etag: unquoteEtag(response.ETag),
-        size: response.ContentLength ?? 0,
-        lastModified: response.LastModified ?? new Date(0),
-        metadata: response.Metadata ?? {},
-      };
+      return objectInfo(key, await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -228,6 +207,20 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       throw conditionError(error, key, options);
     }
   }
+}
+
+/** What GetObject and HeadObject responses say about an object. */
+function objectInfo(
+  key: string,
+  response: { ETag?: string; ContentLength?: number; LastModified?: Date; Metadata?: Record<string, string> },
+): ObjectInfo {
+  return {
+    key,
+    etag: unquoteEtag(response.ETag),
+    size: response.ContentLength ?? 0,
+    lastModified: response.LastModified ?? new Date(0),
+    metadata: response.Metadata ?? {},
+  };
 }
 
 function writeParams(options: PutOptions) {
