@@ -154,6 +154,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await round(undefined, "watching", true);
   try {
     await listener.start(() => void round([], "notified"));
+    // A change another machine made before this listener was subscribed was heard by nobody here.
+    await round([], "listening");
   } catch (error) {
     log("error", "listen.failed", { listen: listener.kind, message: (error as Error).message, fallback: "reconcile only" });
   }
