@@ -13,7 +13,8 @@ export type ProtocolErrorCode =
   | "invalid-message"
   | "invalid-event"
   | "invalid-jid"
-  | "invalid-remote-url";
+  | "invalid-remote-url"
+  | "missing-stack-output";
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;
