@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { parseAnnexKey } from "../../protocol/annex-key.ts";
 
 /**
@@ -12,12 +13,17 @@ export function formatPointer(key: string): string {
   return `/annex/objects/${key}\n`;
 }
 
-/** The key an unlocked pointer blob names, or undefined when the text is not a pointer. */
+/**
+ * The key an unlocked pointer blob names, or undefined when the text is not a pointer. As git-annex reads
+ * it: one line, optionally ending in "\r\n" or "\n"; anything after that line makes it a file whose content
+ * happens to start like a pointer, which must sync as content. A key that is not UTF-8 is no key here.
+ */
 export function parsePointer(text: string | Buffer): string | undefined {
   if (text.length > MAX_POINTER_SIZE) return undefined;
-  const first = text.toString("utf8").split("\n", 1)[0]!;
-  if (!first.startsWith("/annex/objects/")) return undefined;
-  return validKey(first.slice("/annex/objects/".length));
+  if (typeof text !== "string" && !isUtf8(text)) return undefined;
+  const line = text.toString("utf8").replace(/\r?\n$/, "");
+  if (!line.startsWith("/annex/objects/") || line.includes("\n")) return undefined;
+  return validKey(line.slice("/annex/objects/".length));
 }
 
 /** The key a locked file's symlink target names, or undefined. */
