@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,6 +13,7 @@ import { parseHeadFile, parseRefFile, writeHeadFile, writeRefFile } from "../../
 import { parseRetiredPacks, writeRetiredPacks } from "../../../gitstore/retired-packs.ts";
 import { assertRefName } from "../../../protocol/names.ts";
 import { fc, hostile, hostileBytes, objectId, packBaseName, refName, returnsOrThrowsTyped, runs } from "../../helpers/arbitraries.ts";
+import { git, gitInput, tempDir } from "../../helpers/git.ts";
 
 const sha1 = (bytes: Uint8Array) => createHash("sha1").update(bytes).digest();
 const ascii = (text: string) => new TextEncoder().encode(text);
@@ -56,6 +57,29 @@ const treeName = fc
   .filter((n) => !/[/\\\0]/.test(n) && n !== "." && n !== ".." && n.toLowerCase().replace(/[. ]+$/, "") !== ".git");
 const treeEntry = fc.record({ mode: fc.constantFrom("100644", "100755", "120000", "40000", "160000"), name: treeName, oid: objectId });
 const isoDate = fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true });
+
+describe("the test writers write what git writes", () => {
+  it("a tree and a pack index from git itself are byte for byte what writeTree and writePackIndex make", async () => {
+    const dir = await tempDir("props-git");
+    try {
+      await git(dir.path, "init", "--quiet", "--bare", ".");
+      const blobs: string[] = [];
+      for (let i = 0; i < 40; i++) blobs.push(await gitInput(dir.path, `blob ${i}\n`, "hash-object", "-w", "--stdin"));
+      const entries = blobs.map((oid, i) => ({ mode: i % 2 ? "100755" : "100644", name: `f${String(i).padStart(2, "0")} é`, oid }));
+      const tree = await gitInput(dir.path, entries.map((e) => `${e.mode} blob ${e.oid}\t${e.name}\n`).join(""), "mktree");
+      assert.equal(sha1(Buffer.concat([Buffer.from(`tree ${writeTree(entries).length}\0`), writeTree(entries)])).toString("hex"), tree);
+      assert.deepEqual(parseTree(writeTree(entries), tree), entries);
+      const name = await gitInput(dir.path, [...blobs, tree].join("\n") + "\n", "pack-objects", "objects/pack/pack");
+      const idx = await readFile(join(dir.path, "objects", "pack", `pack-${name}.idx`));
+      const parsed = parsePackIndex(idx, "git.idx");
+      const tables = 8 + 256 * 4 + 20 * parsed.objectCount;
+      assert.deepEqual(parsed.oids, [...blobs, tree].sort());
+      assert.deepEqual(writePackIndex(parsed.oids, parsed.packChecksum).subarray(0, tables), idx.subarray(0, tables));
+    } finally {
+      await dir.remove();
+    }
+  });
+});
 
 describe("property: ref files and HEAD", () => {
   it("parse(write(oid)) = oid; anything else is corrupt-ref, naming the key", () => {
