@@ -69,7 +69,7 @@ const HASH_ARGS_BYTES = 512 * 1024;
  */
 export async function hashObjectFiles(paths: readonly string[], options: GitOptions = {}): Promise<string[]> {
   const oids: string[] = [];
-  for (let start = 0; start < paths.length; ) {
+  for (let start = 0; start < paths.length;) {
     let end = start;
     for (let bytes = 0; end < paths.length && (end === start || bytes + Buffer.byteLength(paths[end]!) < HASH_ARGS_BYTES); end++) {
       bytes += Buffer.byteLength(paths[end]!) + 1;

@@ -36,7 +36,10 @@ export function dropCommand(program: Command): void {
         if (outcome instanceof Error) {
           refused++;
           if (options.json) process.stdout.write(jsonLine("drop", target, { success: false, error: outcome.message }));
-          else process.stderr.write(`drop ${label}: ${outcome instanceof DropRefusedError ? "refused" : "failed"}: ${forTerminal(outcome.message)}\n`);
+          else
+            process.stderr.write(
+              `drop ${label}: ${outcome instanceof DropRefusedError ? "refused" : "failed"}: ${forTerminal(outcome.message)}\n`,
+            );
           continue;
         }
         if (!options.from) await unpopulate(context, target);
