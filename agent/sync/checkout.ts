@@ -7,7 +7,7 @@ import { BlobReader, type Git } from "./git.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
 import { blobOf, modeOf } from "./scanner.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
-import { diskLinks, outwardLinks } from "./symlink-resolve.ts";
+import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 
 /**
  * Brings the folder from the tree of `cache.commit` to the tree of `target`, one file at a time, each
@@ -111,8 +111,7 @@ export async function checkout(
       const blob = await reader.read(record.newOid);
       if (blob) incomingLinks.set(record.path, blob.toString());
     }
-    const trackedLinks = [...cache.entries].filter(([, e]) => e.mode === "120000" && !e.ghost).map(([path]) => path);
-    const outward = await outwardLinks(incomingLinks, diskLinks(root), trackedLinks);
+    const outward = await outwardLinks(incomingLinks, diskLinks(root), trackedSymlinks(cache));
 
     for (const record of diff.filter((d) => !d.deleted)) {
       const { path } = record;

@@ -5,7 +5,7 @@ import type { AnnexPort } from "./annex-port.ts";
 import { TEMP_PREFIX } from "./atomic-file.ts";
 import type { Git } from "./git.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
-import { diskLinks, outwardLinks } from "./symlink-resolve.ts";
+import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -181,8 +181,7 @@ export async function scan(
   const links = new Map<string, string>();
   for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
   const disk = diskLinks(root);
-  const trackedLinks = [...cache.entries].filter(([, e]) => e.mode === "120000" && !e.ghost).map(([path]) => path);
-  const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedLinks);
+  const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
   const refused = [...outward].map(([path, reason]) => ({ path, reason }));
   for (const { path, stats } of others) if (!outward.has(path)) record(path, stats, await blobOf(root, path, stats, git, annex));
   return { changes, seen, hashed: smallFiles.length + others.length, leftovers, refused };

@@ -1,6 +1,7 @@
 import { readlink } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { isGitDirName } from "./safe-paths.ts";
+import type { StatCache } from "./stat-cache.ts";
 
 /**
  * Where a symlink leads, judged the way the kernel will follow it: component by component, through the
@@ -98,6 +99,11 @@ export async function outwardLinks(
 
 function isAbsoluteTarget(target: string): boolean {
   return posix.isAbsolute(target) || /^[A-Za-z]:[\\/]/.test(target) || target.startsWith("\\");
+}
+
+/** The symlinks of the tree the stat cache stands for (read lazily: only when some link changed). */
+export function* trackedSymlinks(cache: StatCache): Generator<string> {
+  for (const [path, entry] of cache.entries) if (entry.mode === "120000" && !entry.ghost) yield path;
 }
 
 /** The symlinks on disk under `root`, read when asked. */
