@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { isProcessAlive } from "../annex/index.ts";
 import { openFolder, type Folder } from "./folder.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
@@ -55,18 +56,9 @@ export function statusFile(folder: Folder | string): string {
 export async function readDaemonStatus(root: string): Promise<(DaemonStatus & { running: boolean }) | undefined> {
   try {
     const status = JSON.parse(await readFile(statusFile(root), "utf8")) as DaemonStatus;
-    return { ...status, running: isAlive(status.pid) };
+    return { ...status, running: isProcessAlive(status.pid) };
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

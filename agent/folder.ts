@@ -4,10 +4,10 @@ import { PreconditionFailed, type ObjectStore } from "../objectstore/object-stor
 import { createS3Client, probeConditionalWrites, S3ObjectStore } from "../objectstore/s3-object-store.ts";
 import { BucketLayout, LAYOUT_FORMAT, type FormatMarker } from "../protocol/layout.ts";
 import { formatRemoteUrl, parseRemoteUrl, type RemoteLocation } from "../protocol/remote-url.ts";
-import { Annex } from "./annex/annex.ts";
-import { AnnexBranch, ANNEX_BRANCH } from "./annex/annex-branch.ts";
-import { ensureCloudUuid, recordCloudRemote, recordRepository } from "./annex/cloud-remote.ts";
-import type { CloudContent } from "./annex/transfer-settings.ts";
+import { Annex } from "../annex/annex.ts";
+import { AnnexBranch, ANNEX_BRANCH } from "../annex/logs/annex-branch.ts";
+import { ensureCloudUuid, recordCloudRemote, recordRepository } from "../annex/logs/cloud-remote.ts";
+import type { CloudContent } from "../annex/transfer/transfer-settings.ts";
 import { readBucketRefs } from "./git/bucket-refs.ts";
 import type { Logger } from "./log.ts";
 import { AGENT_VERSION } from "./presence.ts";

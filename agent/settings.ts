@@ -3,7 +3,7 @@ import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { assertAgentId } from "../protocol/names.ts";
 import { formatRemoteUrl, type RemoteLocation } from "../protocol/remote-url.ts";
-import { largeFilesRuleFrom, type LargeFilesRule } from "./annex/largefiles.ts";
+import { largeFilesRuleFrom, type LargeFilesRule } from "../annex/content/largefiles.ts";
 import { Git } from "./sync/git.ts";
 
 /**

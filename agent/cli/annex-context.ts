@@ -6,10 +6,10 @@ import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store
 import { BucketLayout } from "../../protocol/layout.ts";
 import { assertAgentId } from "../../protocol/names.ts";
 import { assertAnnexKey } from "../../protocol/annex-key.ts";
-import { Annex } from "../annex/annex.ts";
-import { annexedFiles } from "../annex/annexed-files.ts";
-import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../annex/cloud-branch-sync.ts";
-import { ensureCloudUuid } from "../annex/cloud-remote.ts";
+import { Annex } from "../../annex/annex.ts";
+import { annexedFiles } from "../../annex/content/annexed-files.ts";
+import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../sync/cloud-branch-sync.ts";
+import { ensureCloudUuid } from "../../annex/logs/cloud-remote.ts";
 import { gitText } from "../../gitstore/run-git.ts";
 import { CliError } from "./errors.ts";
 

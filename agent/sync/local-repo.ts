@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, readdir, rm, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
-import { MAX_POINTER_SIZE, type AnnexPort } from "./annex-port.ts";
+import type { AnnexPort } from "./annex-port.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
 import { Git } from "./git.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
@@ -164,12 +164,8 @@ export class LocalRepo {
   async placeContent(path: string, key: string, annex: AnnexPort): Promise<boolean> {
     const entry = this.cache.entries.get(path);
     if (!entry || entry.ghost || entry.mode === "120000") return false;
-    const abs = join(this.root, path);
-    const stats = await lstat(abs).catch(() => undefined);
-    if (!stats?.isFile() || stats.size > MAX_POINTER_SIZE) return false;
-    if (annex.parsePointer(await readFile(abs)) !== key) return false;
-    if (!(await annex.materialize(key, abs, entry.mode === "100755" ? 0o755 : 0o644))) return false;
-    const placed = await lstat(abs);
+    const placed = await annex.place(key, join(this.root, path), entry.mode === "100755" ? 0o755 : 0o644);
+    if (!placed) return false;
     this.cache.entries.set(path, { ...entry, size: placed.size, mtimeMs: placed.mtimeMs, ino: placed.ino, racy: true });
     await this.cache.save();
     return true;

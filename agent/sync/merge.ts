@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { MAX_POINTER_SIZE, POINTER_PREFIX } from "./annex-port.ts";
+import { MAX_POINTER_SIZE, POINTER_PREFIX } from "../../annex/index.ts";
 import { BlobReader, type Git, type TreeEntry } from "./git.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { open } from "node:fs/promises";
 import type { Command } from "commander";
-import { MAX_POINTER_SIZE, parsePointer } from "../../annex/pointer.ts";
+import { MAX_POINTER_SIZE, parsePointer } from "../../../annex/content/pointer.ts";
 import { jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes, transferProgress } from "../transfer-progress.ts";

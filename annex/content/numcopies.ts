@@ -1,5 +1,5 @@
-import type { AnnexBranch } from "./annex-branch.ts";
-import { parseVectorClock } from "./vector-clock.ts";
+import type { AnnexBranch } from "../logs/annex-branch.ts";
+import { parseVectorClock } from "../logs/vector-clock.ts";
 
 /**
  * How many copies of each key must exist: `numcopies.log` in the git-annex branch (`<clock> <n>`, set by

@@ -3,9 +3,9 @@ import { createWriteStream } from "node:fs";
 import { mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
-import { keyCheck, mismatch } from "./content-hash.ts";
+import { keyCheck, mismatch } from "../content/content-hash.ts";
 import { GcPacer } from "./gc-pacer.ts";
-import type { LocalStore } from "./local-store.ts";
+import type { LocalStore } from "../content/local-store.ts";
 import { withRetry } from "./retry.ts";
 import { readState, removeState, writeState } from "./transfer-state.ts";
 import {

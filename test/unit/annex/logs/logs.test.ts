@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatLocationLog, parseLocationLog, presentUuids } from "../../../agent/annex/location-log.ts";
-import { cloudRemoteConfig, formatRemoteLog, parseRemoteLog } from "../../../agent/annex/remote-log.ts";
-import { formatUuidLog, parseUuidLog } from "../../../agent/annex/uuid-log.ts";
-import { unionMergeLines } from "../../../agent/annex/union-merge.ts";
-import { formatVectorClock, nextVectorClock, parseVectorClock } from "../../../agent/annex/vector-clock.ts";
-import { parseNumCopiesLog } from "../../../agent/annex/numcopies.ts";
+import { formatLocationLog, parseLocationLog, presentUuids } from "../../../../annex/logs/location-log.ts";
+import { cloudRemoteConfig, formatRemoteLog, parseRemoteLog } from "../../../../annex/logs/remote-log.ts";
+import { formatUuidLog, parseUuidLog } from "../../../../annex/logs/uuid-log.ts";
+import { unionMergeLines } from "../../../../annex/logs/union-merge.ts";
+import { formatVectorClock, nextVectorClock, parseVectorClock } from "../../../../annex/logs/vector-clock.ts";
+import { parseNumCopiesLog } from "../../../../annex/content/numcopies.ts";
 
 const U1 = "35ac97d4-00fc-44d0-ba7e-919d38b63590";
 const U2 = "f8a50d94-9eda-4729-9a56-1d30a78567a0";
@@ -71,7 +71,7 @@ describe("git-annex branch logs", () => {
 
 describe("which errors are retried", () => {
   it("network resets and 5xx are; typed outcomes and 4xx are not", async () => {
-    const { isTransient } = await import("../../../agent/annex/retry.ts");
+    const { isTransient } = await import("../../../../annex/transfer/retry.ts");
     assert.equal(isTransient(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })), true);
     assert.equal(isTransient(new Error("socket hang up")), true);
     assert.equal(isTransient({ name: "InternalError", $metadata: { httpStatusCode: 500 } }), true);

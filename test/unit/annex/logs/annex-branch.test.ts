@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { AnnexBranch } from "../../../agent/annex/annex-branch.ts";
-import { readLocations, recordPresence } from "../../../agent/annex/location-tracking.ts";
+import { AnnexBranch } from "../../../../annex/logs/annex-branch.ts";
+import { readLocations, recordPresence } from "../../../../annex/logs/location-tracking.ts";
 
 const KEY = `SHA256E-s3--${"ab".repeat(32)}.txt`;
 const A = "11111111-1111-4111-8111-111111111111";

@@ -5,9 +5,9 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import type { TestCloud } from "../helpers/local-cloud.ts";
-import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
-import { runCli } from "../helpers/annex-child.ts";
+import type { TestCloud } from "../../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import { runCli } from "../../helpers/annex-child.ts";
 
 describe("fsck and get report damage and never repair by deleting", () => {
   let test: TestCloud;

@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { TestCloud } from "../helpers/local-cloud.ts";
-import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
-import { runCli } from "../helpers/annex-child.ts";
+import type { TestCloud } from "../../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import { runCli } from "../../helpers/annex-child.ts";
 
 describe("drop never removes the last copy, even when agents drop at once", () => {
   let test: TestCloud;

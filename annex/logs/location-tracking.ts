@@ -1,5 +1,5 @@
 import type { AnnexBranch, FileChange } from "./annex-branch.ts";
-import { md5 } from "./local-store.ts";
+import { md5 } from "../content/local-store.ts";
 import { formatLocationLog, locationLogPath, parseLocationLog, presentUuids, type LocationEntry } from "./location-log.ts";
 import { nextVectorClock } from "./vector-clock.ts";
 

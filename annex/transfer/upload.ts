@@ -3,8 +3,8 @@ import { open, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { NoSuchUpload, PreconditionFailed } from "../../objectstore/object-store.ts";
 import { contentTypeFor, objectMetadata } from "./content-type.ts";
-import { keyCheck } from "./content-hash.ts";
-import type { LocalStore } from "./local-store.ts";
+import { keyCheck } from "../content/content-hash.ts";
+import type { LocalStore } from "../content/local-store.ts";
 import { withRetry } from "./retry.ts";
 import { readState, removeState, writeState } from "./transfer-state.ts";
 import {

@@ -1,17 +1,17 @@
 import { basename } from "node:path";
-import { parseAnnexKey } from "../../protocol/annex-key.ts";
-import { AnnexBranch } from "./annex-branch.ts";
-import { hashStream, keyCheck, mismatch, verifyFile } from "./content-hash.ts";
-import { withContentLock } from "./content-lock.ts";
-import { downloadKey, type DownloadResult } from "./download.ts";
-import { DropRefusedError } from "./drop-safety.ts";
-import { LocalStore } from "./local-store.ts";
-import { readLocations, recordPresence, type PresenceChange } from "./location-tracking.ts";
-import { readNumCopies } from "./numcopies.ts";
-import { withRetry } from "./retry.ts";
-import { runBounded, type CloudContent, type TransferOptions } from "./transfer-settings.ts";
-import { uploadKey, type UploadResult } from "./upload.ts";
-import { parseUuidLog } from "./uuid-log.ts";
+import { parseAnnexKey } from "../protocol/annex-key.ts";
+import { AnnexBranch } from "./logs/annex-branch.ts";
+import { hashStream, keyCheck, mismatch, verifyFile } from "./content/content-hash.ts";
+import { withContentLock } from "./content/content-lock.ts";
+import { downloadKey, type DownloadResult } from "./transfer/download.ts";
+import { DropRefusedError } from "./content/drop-safety.ts";
+import { LocalStore } from "./content/local-store.ts";
+import { readLocations, recordPresence, type PresenceChange } from "./logs/location-tracking.ts";
+import { readNumCopies } from "./content/numcopies.ts";
+import { withRetry } from "./transfer/retry.ts";
+import { runBounded, type CloudContent, type TransferOptions } from "./transfer/transfer-settings.ts";
+import { uploadKey, type UploadResult } from "./transfer/upload.ts";
+import { parseUuidLog } from "./logs/uuid-log.ts";
 
 /**
  * Annexed content of one repository: the local object store, the cloud copy, and the location logs in the

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { PassThrough } from "node:stream";
-import { CorruptObjectError, downloadKey } from "../../agent/annex/download.ts";
-import { CorruptLocalContentError, uploadKey } from "../../agent/annex/upload.ts";
-import type { TestCloud } from "../helpers/local-cloud.ts";
-import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
-import { sha256eKey } from "../../protocol/annex-key.ts";
+import { CorruptObjectError, downloadKey } from "../../../annex/transfer/download.ts";
+import { CorruptLocalContentError, uploadKey } from "../../../annex/transfer/upload.ts";
+import type { TestCloud } from "../../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import { sha256eKey } from "../../../protocol/annex-key.ts";
 
 describe("annexed content through the local cloud", () => {
   let test: TestCloud;

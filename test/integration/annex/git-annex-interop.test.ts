@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { GIT_ENV, makeAgentRepo, run, type AgentRepo } from "../helpers/annex-repos.ts";
-import { runCli, runWorker } from "../helpers/annex-child.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { GIT_ENV, makeAgentRepo, run, type AgentRepo } from "../../helpers/annex-repos.ts";
+import { runCli, runWorker } from "../../helpers/annex-child.ts";
 
 const execFileAsync = promisify(execFile);
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");

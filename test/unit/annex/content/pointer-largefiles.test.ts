@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatPointer, parsePointer, parseSymlinkTarget } from "../../../agent/annex/pointer.ts";
-import { isLargeFile, largeFilesRuleFrom, parseSize } from "../../../agent/annex/largefiles.ts";
+import { formatPointer, parsePointer, parseSymlinkTarget } from "../../../../annex/content/pointer.ts";
+import { isLargeFile, largeFilesRuleFrom, parseSize } from "../../../../annex/content/largefiles.ts";
 
 const KEY = `SHA256E-s3--${"ab".repeat(32)}.txt`;
 

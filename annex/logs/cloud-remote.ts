@@ -3,7 +3,7 @@ import { PreconditionFailed } from "../../objectstore/object-store.ts";
 import { assertAgentId } from "../../protocol/names.ts";
 import type { AnnexBranch, FileChange } from "./annex-branch.ts";
 import { cloudRemoteConfig, formatRemoteLog, parseRemoteLog, type CloudRemoteParameters } from "./remote-log.ts";
-import type { CloudContent } from "./transfer-settings.ts";
+import type { CloudContent } from "../transfer/transfer-settings.ts";
 import { formatUuidLog, parseUuidLog } from "./uuid-log.ts";
 import { nextVectorClock } from "./vector-clock.ts";
 

@@ -3,9 +3,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { TestCloud } from "../helpers/local-cloud.ts";
-import { startAgentPair, type AgentPair, type AgentRepo } from "../helpers/annex-repos.ts";
-import { runWorker } from "../helpers/annex-child.ts";
+import type { TestCloud } from "../../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import { runWorker } from "../../helpers/annex-child.ts";
 
 const KILLS_PER_DIRECTION = 10;
 const SIZE = 24 * 1024 * 1024;

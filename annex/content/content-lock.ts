@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { assertAnnexKey } from "../../protocol/annex-key.ts";
+import { isProcessAlive } from "./process-alive.ts";
 
 /**
  * One process at a time may change whether this repository or the cloud holds a key (drop, drop --from,
@@ -30,7 +31,7 @@ export async function withContentLock<T>(gitDir: string, key: string, work: () =
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const owner = (await readFile(path, "utf8").catch(() => "")).trim();
       // An empty file is a lock being written this instant: wait for it.
-      if (owner && !isRunning(Number(owner))) {
+      if (owner && !isProcessAlive(Number(owner))) {
         await rm(path, { force: true });
         continue;
       }
@@ -42,15 +43,5 @@ export async function withContentLock<T>(gitDir: string, key: string, work: () =
     return await work();
   } finally {
     await rm(path, { force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
