@@ -2,14 +2,13 @@ import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../annex/index.ts";
-import { openFolder, type Folder } from "./folder.ts";
+import { openSyncedFolder, type FolderSettings, type SyncedFolder as Folder } from "./folder/index.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
 import { XmppListener } from "./listen/xmpp.ts";
 import type { Logger } from "./log.ts";
 import { writePresence } from "./presence.ts";
-import type { FolderSettings } from "./settings.ts";
 import { writeFileAtomic } from "./sync/atomic-file.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
 import type { SyncReport } from "./sync/engine.ts";
@@ -70,7 +69,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   // The folder is ours now: locks left by a daemon that was killed (kill -9, a crash, a power cut) go.
   const stale = await new LocalRepo(root).removeStaleLocks().catch(() => []);
   if (stale.length > 0) log("warn", "locks.removed", { locks: stale, message: "removed lock files left by a process that was killed" });
-  const folder = await openFolder(root, { log });
+  const folder = await openSyncedFolder(root, { log });
   const { settings } = folder;
   const listener = chooseListener(folder, log);
   const status: DaemonStatus = {

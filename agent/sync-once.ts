@@ -1,4 +1,4 @@
-import type { Folder } from "./folder.ts";
+import type { SyncedFolder } from "./folder/index.ts";
 import type { SyncReport } from "./sync/engine.ts";
 
 /**
@@ -11,7 +11,7 @@ export interface SyncOnceReport extends SyncReport {
   uploadsPending: number;
 }
 
-export async function syncOnce(folder: Folder, options: { onScanProgress?: (seen: number) => void } = {}): Promise<SyncOnceReport> {
+export async function syncOnce(folder: SyncedFolder, options: { onScanProgress?: (seen: number) => void } = {}): Promise<SyncOnceReport> {
   const report = await folder.engine.sync(undefined, options.onScanProgress ? { onScanProgress: options.onScanProgress } : {});
   const before = await folder.annex.branch.head();
   const downloadsPending = await folder.content.download();

@@ -7,7 +7,7 @@ import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.
 import { Git } from "./git.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
-import { StatCache } from "./stat-cache.ts";
+import { placedEntry, StatCache, statCacheFile } from "./stat-cache.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -92,7 +92,7 @@ export class LocalRepo {
 
   async open(): Promise<this> {
     await mkdir(this.stateDir, { recursive: true });
-    this.cache = await StatCache.load(join(this.stateDir, "stat-cache.json"));
+    this.cache = await StatCache.load(statCacheFile(this.stateDir));
     const main = await this.head();
     if (main !== this.cache.commit) await this.adopt(main);
     await this.resetIndex();
@@ -166,7 +166,7 @@ export class LocalRepo {
     if (!entry || entry.ghost || entry.mode === "120000") return false;
     const placed = await annex.place(key, join(this.root, path), entry.mode === "100755" ? 0o755 : 0o644);
     if (!placed) return false;
-    this.cache.entries.set(path, { ...entry, size: placed.size, mtimeMs: placed.mtimeMs, ino: placed.ino, racy: true });
+    this.cache.entries.set(path, placedEntry(entry, placed));
     await this.cache.save();
     return true;
   }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { cloneFolder } from "../../folder.ts";
+import { cloneFolder } from "../../folder/index.ts";
 import { syncOnce } from "../../sync-once.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { folderSettingsOptions, settingsFrom, summarize, type FolderSettingsFlags } from "./shared.ts";

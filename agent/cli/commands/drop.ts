@@ -1,8 +1,6 @@
 import { stat, writeFile, rename } from "node:fs/promises";
 import type { Command } from "commander";
-import { verifyFile } from "../../../annex/content/content-hash.ts";
-import { DropRefusedError } from "../../../annex/content/drop-safety.ts";
-import { formatPointer } from "../../../annex/content/pointer.ts";
+import { DropRefusedError, formatPointer, verifyFile } from "../../../annex/index.ts";
 import { fromCloud, jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 

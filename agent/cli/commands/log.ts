@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { readSettings } from "../../settings.ts";
+import { readSettings } from "../../folder/index.ts";
 import { LocalRepo, MAIN_REF } from "../../sync/local-repo.ts";
 import { CliError } from "../errors.ts";
 import { emit } from "../output.ts";

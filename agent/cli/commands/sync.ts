@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { openFolder } from "../../folder.ts";
+import { openSyncedFolder } from "../../folder/index.ts";
 import { syncOnce } from "../../sync-once.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
@@ -15,7 +15,7 @@ export function syncCommand(program: Command): void {
     .argument("[dir]", "the synced folder", ".")
     .option("--json", "print the result as JSON")
     .action(async (dir: string, options: { json?: boolean }) => {
-      const folder = await openFolder(dir, { log: cliLogger({ quiet: true }) });
+      const folder = await openSyncedFolder(dir, { log: cliLogger({ quiet: true }) });
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
         const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
