@@ -119,7 +119,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
         ...(report.variants.length ? { variants: report.variants.length } : {}),
       });
     }
-    if (report.pending) setImmediate(() => void round(undefined, "pending"));
+    if (folder.engine.followUp({ pending: report.pending, contentArrived: false }) === "full")
+      setImmediate(() => void round(undefined, "pending"));
     startDownloads();
   };
 
@@ -127,9 +128,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const startDownloads = () => {
     downloads ??= (async () => {
       try {
-        const before = await folder.annex.branch.head();
-        await folder.content.download();
-        if ((await folder.annex.branch.head()) !== before) await round([], "content");
+        const { moved } = await folder.engine.fetchContent();
+        if (folder.engine.followUp({ pending: false, contentArrived: moved }) === "publish") await round([], "content");
       } catch (error) {
         log("warn", "download.failed", { message: (error as Error).message });
       } finally {

@@ -138,6 +138,10 @@ export class AnnexContent implements AnnexPort, ContentSync {
     await this.queue.add(jobs);
   }
 
+  async uploadsWaiting(): Promise<number> {
+    return (await this.queue.list("up")).length;
+  }
+
   /** Downloads queued keys and puts them in place; returns how many are still waiting. */
   async download(): Promise<number> {
     const jobs = await this.queue.list("down");

@@ -91,7 +91,7 @@ export async function uploadKey(local: LocalStore, cloud: CloudContent, key: str
 
   for (let attempt = 0; ; attempt++) {
     try {
-      return await multipartUpload(local, cloud, key, path, size, bucketKey, recordPath, writeOptions, options);
+      return await multipartUpload(cloud, key, path, size, bucketKey, recordPath, writeOptions, options);
     } catch (error) {
       // The recorded upload is gone (expired, aborted by a lifecycle rule): start a fresh one, once.
       if (error instanceof NoSuchUpload && attempt === 0) {
@@ -104,7 +104,6 @@ export async function uploadKey(local: LocalStore, cloud: CloudContent, key: str
 }
 
 async function multipartUpload(
-  local: LocalStore,
   cloud: CloudContent,
   key: string,
   path: string,

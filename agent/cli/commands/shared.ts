@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { SyncOnceReport } from "../../sync-once.ts";
+import type { SyncOnceReport } from "../../sync/engine.ts";
 import type { SettingValues } from "../../folder/index.ts";
 
 /** Options that set a folder's `cloudbridge.*` git config, shared by init and clone. */

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { openSyncedFolder } from "../../folder/index.ts";
-import { syncOnce } from "../../sync-once.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { summarize } from "./shared.ts";
@@ -18,7 +17,7 @@ export function syncCommand(program: Command): void {
       const folder = await openSyncedFolder(dir, { log: cliLogger({ quiet: true }) });
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
-        const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
+        const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
         if (report.refused.length > 0) {
