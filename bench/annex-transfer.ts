@@ -30,9 +30,8 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { LOCAL_CREDENTIALS } from "../local/cloud.ts";
 import { S3ObjectStore } from "../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../protocol/layout.ts";
-import { Annex } from "../annex/annex.ts";
+import { Annex, ensureCloudUuid } from "../annex/index.ts";
 import { publishAnnexBranch } from "../agent/sync/cloud-branch-sync.ts";
-import { ensureCloudUuid } from "../annex/logs/cloud-remote.ts";
 
 const LARGE = Number(process.env.BENCH_ANNEX_LARGE_MIB ?? 1024) * 1024 * 1024;
 const SMALL = 100 * 1024;

@@ -2,7 +2,7 @@ import { fetchRefs } from "../git/fetch.ts";
 import { push } from "../git/push.ts";
 import type { RepoContext } from "../git/repo-context.ts";
 import { trackingRefName } from "../git/tracking-refs.ts";
-import { ANNEX_BRANCH, AnnexBranch } from "../../annex/logs/annex-branch.ts";
+import { ANNEX_BRANCH, AnnexBranch } from "../../annex/index.ts";
 import { gitText } from "../../gitstore/run-git.ts";
 
 /**

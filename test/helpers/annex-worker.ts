@@ -14,7 +14,7 @@ import { join, relative } from "node:path";
 import type { MultipartStore, ObjectStore } from "../../objectstore/object-store.ts";
 import type { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { openAnnexContext } from "../../agent/cli/annex-context.ts";
-import { formatPointer } from "../../annex/content/pointer.ts";
+import { formatPointer } from "../../annex/index.ts";
 import { gitText } from "../../gitstore/run-git.ts";
 import { push } from "../../agent/git/push.ts";
 

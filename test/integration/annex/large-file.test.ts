@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { TestCloud } from "../../helpers/local-cloud.ts";
 import { run, startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
 import { runCli, runWorker } from "../../helpers/annex-child.ts";
-import { parsePointer } from "../../../annex/content/pointer.ts";
+import { parsePointer } from "../../../annex/index.ts";
 
 const SIZE = 200 * 1024 * 1024;
 const RSS_LIMIT_KIB = 150 * 1024;
