@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../annex/index.ts";
-import { openSyncedFolder, type FolderSettings, type SyncedFolder as Folder } from "./folder/index.ts";
+import { openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
