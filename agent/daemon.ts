@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../annex/index.ts";
-import { openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
+import { FolderError, openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
@@ -40,13 +40,6 @@ export interface DaemonStatus {
   head?: string;
 }
 
-export class DaemonAlreadyRunning extends Error {
-  constructor(folder: string, pid: number) {
-    super(`a daemon (pid ${pid}) already syncs ${folder}; stop it first (kill ${pid}) or use \`cloudbridge status ${folder}\`.`);
-    this.name = "DaemonAlreadyRunning";
-  }
-}
-
 export function statusFile(folder: Folder | string): string {
   const root = typeof folder === "string" ? folder : folder.root;
   return join(root, ".git", "cloudbridge", "daemon.json");
@@ -65,7 +58,12 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const { log } = options;
   const root = resolve(folderPath);
   const previous = await readDaemonStatus(root);
-  if (previous?.running && previous.pid !== process.pid) throw new DaemonAlreadyRunning(root, previous.pid);
+  if (previous?.running && previous.pid !== process.pid) {
+    throw new FolderError(
+      "daemon-running",
+      `a daemon (pid ${previous.pid}) already syncs ${root}; stop it first (kill ${previous.pid}) or use \`cloudbridge status ${root}\`.`,
+    );
+  }
   // The folder is ours now: locks left by a daemon that was killed (kill -9, a crash, a power cut) go.
   const stale = await new LocalRepo(root).removeStaleLocks().catch(() => []);
   if (stale.length > 0) log("warn", "locks.removed", { locks: stale, message: "removed lock files left by a process that was killed" });

@@ -4,7 +4,7 @@ import { AnnexBranch } from "./logs/annex-branch.ts";
 import { hashStream, keyCheck, mismatch, verifyFile } from "./content/content-hash.ts";
 import { withContentLock } from "./content/content-lock.ts";
 import { downloadKey, type DownloadResult } from "./transfer/download.ts";
-import { DropRefusedError } from "./content/drop-safety.ts";
+import { dropRefused } from "./content/drop-safety.ts";
 import { LocalStore } from "./content/local-store.ts";
 import { readLocations, recordPresence, type PresenceChange } from "./logs/location-tracking.ts";
 import { readNumCopies } from "./content/numcopies.ts";
@@ -136,7 +136,7 @@ export class Annex {
       if (!(await this.local.has(key))) return false;
       const numcopies = await readNumCopies(this.branch);
       const verified = (await this.cloudHas(key)) ? ["the cloud's copy"] : [];
-      if (verified.length < numcopies) throw new DropRefusedError(key, "here", verified, numcopies);
+      if (verified.length < numcopies) throw dropRefused(key, "here", verified, numcopies);
       await this.local.remove(key);
       return true;
     });
@@ -151,7 +151,7 @@ export class Annex {
       if (!(await this.cloudHas(key))) return false;
       const numcopies = await readNumCopies(this.branch);
       const verified = (await this.local.has(key)) ? ["this repository's copy"] : [];
-      if (verified.length < numcopies) throw new DropRefusedError(key, "cloud", verified, numcopies);
+      if (verified.length < numcopies) throw dropRefused(key, "cloud", verified, numcopies);
       await withRetry(() => this.cloud.store.delete(bucketKey));
       return true;
     });

@@ -3,6 +3,7 @@
  * machine (content/) and moving it to and from the cloud (transfer/). The rest of cloudbridge uses the
  * annex through this file only.
  */
+export { AnnexError, type AnnexErrorCode } from "./errors.ts";
 export { Annex, type AnnexOptions, type BatchOptions, type FsckProblem, type KeyTransfer, type Location } from "./annex.ts";
 
 export { ANNEX_BRANCH, AnnexBranch, type FileChange } from "./logs/annex-branch.ts";
@@ -11,13 +12,12 @@ export { readLocations, recordPresence, whereIs, type PresenceChange } from "./l
 
 export { annexedFiles, type AnnexedFile } from "./content/annexed-files.ts";
 export { hashFile, verifyFile } from "./content/content-hash.ts";
-export { DropRefusedError } from "./content/drop-safety.ts";
 export { DEFAULT_LARGE_FILES, isLargeFile, largeFilesRuleFrom, parseSize, type LargeFilesRule } from "./content/largefiles.ts";
 export { LocalStore } from "./content/local-store.ts";
 export { placeContent, readPointerFile } from "./content/place.ts";
 export { formatPointer, MAX_POINTER_SIZE, mayBePointerSize, parsePointer, parseSymlinkTarget, POINTER_PREFIX } from "./content/pointer.ts";
 export { isProcessAlive } from "./content/process-alive.ts";
 
-export { ContentNotInCloudError, CorruptObjectError, type DownloadResult } from "./transfer/download.ts";
-export { CorruptLocalContentError, type UploadResult } from "./transfer/upload.ts";
+export type { DownloadResult } from "./transfer/download.ts";
+export type { UploadResult } from "./transfer/upload.ts";
 export type { CloudContent, TransferOptions } from "./transfer/transfer-settings.ts";

@@ -2,7 +2,8 @@ import { CloudbridgeError } from "../../protocol/errors.ts";
 
 /**
  * A folder that cannot be opened, created or joined as asked: not set up, a setting with a wrong value,
- * a folder or bucket repository that is already there (or not yet), a bucket of another format.
+ * a folder or bucket repository that is already there (or not yet), a bucket of another format, a
+ * daemon already syncing it.
  * Each is fixed by the person (another command or setting), which the message names.
  */
 export type FolderErrorCode =
@@ -12,6 +13,7 @@ export type FolderErrorCode =
   | "folder-not-empty"
   | "repository-exists"
   | "no-such-repository"
-  | "unsupported-format";
+  | "unsupported-format"
+  | "daemon-running";
 
 export class FolderError extends CloudbridgeError<FolderErrorCode> {}

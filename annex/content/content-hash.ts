@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { keyDigest, parseAnnexKey } from "../../protocol/annex-key.ts";
+import { AnnexError } from "../errors.ts";
 
 /** What content must hash to for a key: its digest and size. Keys that name no hash cannot be verified. */
 export interface KeyCheck {
@@ -9,18 +10,15 @@ export interface KeyCheck {
   readonly size: number | undefined;
 }
 
-export class UnverifiableKeyError extends Error {
-  constructor(key: string) {
-    super(
-      `The key ${key} names no content hash, so its content cannot be verified; cloudbridge only moves hashed keys (SHA256E, SHA256, SHA512, SHA1, MD5).`,
-    );
-    this.name = "UnverifiableKeyError";
-  }
-}
-
 export function keyCheck(key: string): KeyCheck {
   const digest = keyDigest(key);
-  if (!digest) throw new UnverifiableKeyError(key);
+  if (!digest) {
+    throw new AnnexError(
+      "unverifiable-key",
+      key,
+      `The key ${key} names no content hash, so its content cannot be verified; cloudbridge only moves hashed keys (SHA256E, SHA256, SHA512, SHA1, MD5).`,
+    );
+  }
   return { ...digest, size: parseAnnexKey(key).size };
 }
 

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { assertAnnexKey } from "../../protocol/annex-key.ts";
+import { AnnexError } from "../errors.ts";
 import { isProcessAlive } from "./process-alive.ts";
 
 /**
@@ -9,12 +10,6 @@ import { isProcessAlive } from "./process-alive.ts";
  * and the checks that make them safe). A lock is a file created with O_EXCL holding the owner's pid; a
  * lock whose owner is no longer running (killed) is taken over.
  */
-export class ContentLockTimeout extends Error {
-  constructor(key: string, pid: string) {
-    super(`Another cloudbridge process (pid ${pid}) is working on ${key}; try again when it has finished.`);
-    this.name = "ContentLockTimeout";
-  }
-}
 
 export async function withContentLock<T>(gitDir: string, key: string, work: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
   const dir = join(gitDir, "annex", "cloudbridge", "locks");
@@ -35,7 +30,12 @@ export async function withContentLock<T>(gitDir: string, key: string, work: () =
         await rm(path, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new ContentLockTimeout(key, owner || "?");
+      if (Date.now() > deadline)
+        throw new AnnexError(
+          "content-locked",
+          key,
+          `Another cloudbridge process (pid ${owner || "?"}) is working on ${key}; try again when it has finished.`,
+        );
       await sleep(wait);
     }
   }

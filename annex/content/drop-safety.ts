@@ -1,3 +1,5 @@
+import { AnnexError } from "../errors.ts";
+
 /**
  * Why a drop is safe, or not. Only copies that can be checked at the moment of the drop count (git-annex's
  * rule: numcopies counts verified copies, never what a log merely claims):
@@ -10,17 +12,12 @@
  * agent that holds its own copy under its lock, and that agent can only drop its own copy later by seeing
  * the cloud copy again, which is gone. So whatever runs at once, on any number of agents, the last copy stays.
  */
-export class DropRefusedError extends Error {
-  readonly key: string;
-  constructor(key: string, from: "here" | "cloud", verified: string[], numcopies: number) {
-    const what = from === "here" ? "this repository's copy" : "the cloud's copy";
-    const seen = verified.length === 0 ? "no other copy could be verified" : `only ${verified.join(" and ")} could be verified`;
-    const fix =
-      from === "here"
-        ? "Upload it first (`cloudbridge sync`, or `git annex copy --to cloud`), then drop."
-        : "Get it here first (`cloudbridge get`), or keep the cloud copy.";
-    super(`Refusing to drop ${what} of ${key}: ${seen}, and numcopies is ${numcopies}. ${fix}`);
-    this.name = "DropRefusedError";
-    this.key = key;
-  }
+export function dropRefused(key: string, from: "here" | "cloud", verified: string[], numcopies: number): AnnexError {
+  const what = from === "here" ? "this repository's copy" : "the cloud's copy";
+  const seen = verified.length === 0 ? "no other copy could be verified" : `only ${verified.join(" and ")} could be verified`;
+  const fix =
+    from === "here"
+      ? "Upload it first (`cloudbridge sync`, or `git annex copy --to cloud`), then drop."
+      : "Get it here first (`cloudbridge get`), or keep the cloud copy.";
+  return new AnnexError("drop-refused", key, `Refusing to drop ${what} of ${key}: ${seen}, and numcopies is ${numcopies}. ${fix}`);
 }

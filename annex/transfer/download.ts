@@ -4,6 +4,7 @@ import { mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
 import { keyCheck, mismatch } from "../content/content-hash.ts";
+import { AnnexError } from "../errors.ts";
 import { GcPacer } from "./gc-pacer.ts";
 import type { LocalStore } from "../content/local-store.ts";
 import { withRetry } from "./retry.ts";
@@ -23,30 +24,26 @@ import {
  *
  * The bytes go to `.git/annex/tmp/<KEY>` (streamed, or for large objects as ranged GETs in parallel,
  * each written at its offset), are hashed and compared with the key, and only then renamed into
- * `.git/annex/objects/`. An object whose bytes do not match its key is refused with CorruptObjectError
+ * `.git/annex/objects/`. An object whose bytes do not match its key is refused with an AnnexError "corrupt-object"
  * and the temporary file removed, so the local copy stays absent rather than wrong. A killed ranged
  * download resumes: the ranges already written are recorded next to the temporary file, valid while the
  * object's ETag is unchanged; if the resumed file fails verification it is fetched once more from scratch.
  */
-export class ContentNotInCloudError extends Error {
-  constructor(key: string, bucketKey: string) {
-    super(
-      `The cloud has no content for ${key} (no object ${bucketKey}). Another agent must upload it first (\`cloudbridge whereis\` shows who has it).`,
-    );
-    this.name = "ContentNotInCloudError";
-  }
+function contentNotInCloud(key: string, bucketKey: string): AnnexError {
+  return new AnnexError(
+    "content-not-in-cloud",
+    key,
+    `The cloud has no content for ${key} (no object ${bucketKey}). Another agent must upload it first (\`cloudbridge whereis\` shows who has it).`,
+  );
 }
 
-export class CorruptObjectError extends Error {
-  readonly key: string;
-  constructor(key: string, bucketKey: string, why: string) {
-    super(
-      `Refused ${bucketKey}: its bytes do not match the key ${key} (${why}). The local copy stays absent. ` +
-        "The object in the bucket is damaged or was replaced: run `cloudbridge fsck --from cloud` and re-upload it from an agent that has a good copy.",
-    );
-    this.name = "CorruptObjectError";
-    this.key = key;
-  }
+function corruptObject(key: string, bucketKey: string, why: string): AnnexError {
+  return new AnnexError(
+    "corrupt-object",
+    key,
+    `Refused ${bucketKey}: its bytes do not match the key ${key} (${why}). The local copy stays absent. ` +
+      "The object in the bucket is damaged or was replaced: run `cloudbridge fsck --from cloud` and re-upload it from an agent that has a good copy.",
+  );
 }
 
 export interface DownloadResult {
@@ -79,7 +76,7 @@ export async function downloadKey(
   const recordPath = `${tmp}.cloudbridge-ranges.json`;
   const threshold = options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD;
   const refuse = (why: string): never => {
-    throw new CorruptObjectError(key, bucketKey, why);
+    throw corruptObject(key, bucketKey, why);
   };
 
   let size: number;
@@ -100,7 +97,7 @@ export async function downloadKey(
     }
   } else {
     const info = await withRetry(() => cloud.store.head(bucketKey), retry(options));
-    if (!info) throw new ContentNotInCloudError(key, bucketKey);
+    if (!info) throw contentNotInCloud(key, bucketKey);
     if (check.size !== undefined && info.size !== check.size) refuse(`it is ${info.size} bytes, the key says ${check.size}`);
     size = info.size;
     for (let fresh = false; ; fresh = true) {
@@ -143,7 +140,7 @@ async function streamWhole(
   options: TransferOptions,
 ): Promise<{ hex: string; size: number }> {
   const object = await cloud.store.getStream(bucketKey);
-  if (!object) throw new ContentNotInCloudError(key, bucketKey);
+  if (!object) throw contentNotInCloud(key, bucketKey);
   const hash = createHash(algorithm);
   const pacer = new GcPacer();
   let done = 0;
@@ -225,7 +222,7 @@ async function downloadRanges(
       const end = Math.min(size, start + rangeSize) - 1;
       await withRetry(async () => {
         const object = await cloud.store.getStream(bucketKey, { range: { start, end } });
-        if (!object) throw new ContentNotInCloudError(key, bucketKey);
+        if (!object) throw contentNotInCloud(key, bucketKey);
         if (object.etag && object.etag !== etag) {
           throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
         }

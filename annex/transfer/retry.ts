@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { AnnexError } from "../errors.ts";
 
 /**
  * A bounded outer retry for whole streamed operations (a ranged GET cut mid-body, a part whose connection
@@ -35,19 +36,13 @@ const TRANSIENT_NAMES = new Set([
 ]);
 
 // Typed outcomes that another attempt cannot change.
-const FINAL_NAMES = new Set([
-  "AbortError",
-  "NoSuchUpload",
-  "PreconditionFailed",
-  "ObjectMissing",
-  "CorruptObjectError",
-  "CorruptLocalContentError",
-  "ContentNotInCloudError",
-]);
+const FINAL_NAMES = new Set(["AbortError", "NoSuchUpload", "PreconditionFailed", "ObjectMissing"]);
 
 export function isTransient(error: unknown): boolean {
   const e = error as { code?: string; name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   if (!e) return false;
+  // The annex's own refusals say something about the content, which another attempt does not change.
+  if (error instanceof AnnexError) return false;
   if (e.name && FINAL_NAMES.has(e.name)) return false;
   if (e.code && TRANSIENT_CODES.has(e.code)) return true;
   if (e.name && TRANSIENT_NAMES.has(e.name)) return true;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { open, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { NoSuchUpload, PreconditionFailed } from "../../objectstore/object-store.ts";
+import { AnnexError } from "../errors.ts";
 import { contentTypeFor, objectMetadata } from "./content-type.ts";
 import { keyCheck } from "../content/content-hash.ts";
 import type { LocalStore } from "../content/local-store.ts";
@@ -36,13 +37,12 @@ export interface UploadResult {
   readonly size: number;
 }
 
-export class CorruptLocalContentError extends Error {
-  constructor(key: string, path: string, why: string) {
-    super(
-      `The local copy of ${key} (${path}) does not match its key: ${why}. Nothing was uploaded; run \`cloudbridge fsck\` to see what else is damaged.`,
-    );
-    this.name = "CorruptLocalContentError";
-  }
+function corruptLocalContent(key: string, path: string, why: string): AnnexError {
+  return new AnnexError(
+    "corrupt-local-content",
+    key,
+    `The local copy of ${key} (${path}) does not match its key: ${why}. Nothing was uploaded; run \`cloudbridge fsck\` to see what else is damaged.`,
+  );
 }
 
 interface UploadRecord {
@@ -62,14 +62,14 @@ export async function uploadKey(local: LocalStore, cloud: CloudContent, key: str
   const path = local.objectPath(key);
   const size = (await stat(path)).size;
   if (check.size !== undefined && size !== check.size)
-    throw new CorruptLocalContentError(key, path, `it is ${size} bytes, the key says ${check.size}`);
+    throw corruptLocalContent(key, path, `it is ${size} bytes, the key says ${check.size}`);
   const bucketKey = cloud.layout.annexObject(cloud.repo, key);
   const writeOptions = { contentType: contentTypeFor(options.fileName ?? key), metadata: objectMetadata(options.fileName) };
 
   if (size < (options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD)) {
     const body = await readFile(path);
     const hex = createHash(check.algorithm).update(body).digest("hex");
-    if (hex !== check.hex) throw new CorruptLocalContentError(key, path, `its ${check.algorithm} is ${hex}`);
+    if (hex !== check.hex) throw corruptLocalContent(key, path, `its ${check.algorithm} is ${hex}`);
     try {
       await withRetry(() => cloud.store.put(bucketKey, body, { ...writeOptions, ifNoneMatch: "*" }), retryOptions(options));
     } catch (error) {
@@ -154,7 +154,7 @@ async function multipartUpload(
         let offset = 0;
         while (offset < length) {
           const { bytesRead } = await file.read(buffer, offset, length - offset, (n - 1) * partSize + offset);
-          if (bytesRead === 0) throw new CorruptLocalContentError(key, path, "it ended early while being read");
+          if (bytesRead === 0) throw corruptLocalContent(key, path, "it ended early while being read");
           offset += bytesRead;
         }
         whole.update(buffer);
@@ -192,7 +192,7 @@ async function multipartUpload(
   if (hex !== check.hex) {
     await cloud.store.abortMultipartUpload(bucketKey, current.uploadId).catch(() => {});
     await removeState(recordPath);
-    throw new CorruptLocalContentError(key, path, `its ${check.algorithm} is ${hex}`);
+    throw corruptLocalContent(key, path, `its ${check.algorithm} is ${hex}`);
   }
   const partList = Array.from({ length: partCount }, (_, i) => ({ partNumber: i + 1, etag: current.parts[i + 1]! }));
   let uploaded = true;

@@ -1,6 +1,6 @@
 import { stat, writeFile, rename } from "node:fs/promises";
 import type { Command } from "commander";
-import { DropRefusedError, formatPointer, verifyFile } from "../../../annex/index.ts";
+import { AnnexError, formatPointer, verifyFile } from "../../../annex/index.ts";
 import { fromCloud, jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
@@ -33,7 +33,10 @@ export function dropCommand(program: Command): void {
         if (outcome instanceof Error) {
           refused++;
           if (options.json) process.stdout.write(jsonLine("drop", target, { success: false, error: outcome.message }));
-          else process.stderr.write(`drop ${label}: ${outcome instanceof DropRefusedError ? "refused" : "failed"}: ${outcome.message}\n`);
+          else
+            process.stderr.write(
+              `drop ${label}: ${outcome instanceof AnnexError && outcome.code === "drop-refused" ? "refused" : "failed"}: ${outcome.message}\n`,
+            );
           continue;
         }
         if (!options.from) await unpopulate(context, target);

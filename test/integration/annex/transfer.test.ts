@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { PassThrough } from "node:stream";
-import { CorruptObjectError, downloadKey } from "../../../annex/transfer/download.ts";
-import { CorruptLocalContentError, uploadKey } from "../../../annex/transfer/upload.ts";
+import { AnnexError } from "../../../annex/index.ts";
+import { downloadKey } from "../../../annex/transfer/download.ts";
+import { uploadKey } from "../../../annex/transfer/upload.ts";
 import type { TestCloud } from "../../helpers/local-cloud.ts";
 import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
 import { sha256eKey } from "../../../protocol/annex-key.ts";
@@ -61,7 +62,7 @@ describe("annexed content through the local cloud", () => {
         }),
       );
       await assert.rejects(b.annex.get([{ key }], { partSize: 5 * 1024 * 1024 }), (error: Error) => {
-        assert.ok(error instanceof CorruptObjectError, String(error));
+        assert.ok(error instanceof AnnexError && error.code === "corrupt-object", String(error));
         assert.match(error.message, /do not match the key/);
         assert.match(error.message, /local copy stays absent/);
         return true;
@@ -168,7 +169,7 @@ describe("annexed content through the local cloud", () => {
       chmodSync(object, 0o644);
       writeFileSync(object, randomBytes(size)); // bit rot: same size, other bytes
       await assert.rejects(uploadKey(a.annex.local, a.annex.cloud, key), (error: Error) => {
-        assert.ok(error instanceof CorruptLocalContentError, String(error));
+        assert.ok(error instanceof AnnexError && error.code === "corrupt-local-content", String(error));
         assert.match(error.message, /does not match its key: its sha256 is [0-9a-f]{64}\. Nothing was uploaded/);
         return true;
       });
