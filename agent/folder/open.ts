@@ -144,7 +144,7 @@ export async function openSyncedFolder(
       annex: content,
       content,
       side,
-      log: (event, fields) => log(event === "refused" ? "error" : "info", event, fields),
+      log: (event, fields) => log(event.startsWith("refused") ? "error" : "info", event, fields),
     });
     return { ...folder, repo, content, engine };
   } catch (error) {

@@ -4,6 +4,7 @@ import { MAIN_REF, type LocalRepo } from "./local-repo.ts";
 import { mergeCommits, type MergeOutcome } from "./merge.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 import type { Platform } from "./safe-paths.ts";
+import type { ScanResult } from "./scanner.ts";
 
 /**
  * One sync round: commit what changed in the folder, fetch the shared branch, merge (assistant style) or
@@ -45,6 +46,8 @@ export interface SyncReport {
   written: number;
   deleted: number;
   refused: CheckoutResult["refused"];
+  /** Local symlinks that lead outside the folder: not committed, not uploaded (they stay on this machine). */
+  notUploaded: ScanResult["refused"];
   /** Local files changed during the round: another round is due. */
   pending: boolean;
   scanned: number;
@@ -151,6 +154,7 @@ export class SyncEngine {
         written: first.written + second.written,
         deleted: first.deleted + second.deleted,
         refused: [...first.refused, ...second.refused],
+        notUploaded: second.notUploaded.length > 0 ? second.notUploaded : first.notUploaded,
         scanned: first.scanned,
         hashed: first.hashed + second.hashed,
       };
@@ -190,7 +194,7 @@ export class SyncEngine {
       paths,
       localOnly,
       onScanProgress,
-      report: { merged: false, variants: [], written: 0, deleted: 0, refused: [], pending: false, scanned: 0, hashed: 0 },
+      report: { merged: false, variants: [], written: 0, deleted: 0, refused: [], notUploaded: [], pending: false, scanned: 0, hashed: 0 },
     };
     const run = this.round(round).finally(() => {
       if (this.running === run) this.running = undefined;
@@ -215,8 +219,16 @@ export class SyncEngine {
       ...(this.options.annex ? { annex: this.options.annex } : {}),
       ...(round.onScanProgress ? { onProgress: round.onScanProgress } : {}),
     });
+    report.notUploaded = scan.refused;
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
+    for (const refused of scan.refused) {
+      this.log("refused.local", {
+        path: refused.path,
+        reason: refused.reason,
+        message: `did not upload ${JSON.stringify(refused.path)}: ${refused.reason}; it stays on this machine only`,
+      });
+    }
     if (commit) {
       report.committed = commit;
       this.log("commit", { commit, changes: scan.changes.size });

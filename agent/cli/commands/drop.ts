@@ -1,4 +1,5 @@
 import { stat, writeFile, rename } from "node:fs/promises";
+import { forTerminal } from "../../terminal-text.ts";
 import type { Command } from "commander";
 import { AnnexError, formatPointer, verifyFile } from "../../../annex/index.ts";
 import { fromCloud, jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
@@ -19,7 +20,7 @@ export function dropCommand(program: Command): void {
       const done = new Map<string, { dropped: boolean } | Error>();
       let refused = 0;
       for (const target of targets) {
-        const label = target.path ?? target.key;
+        const label = forTerminal(target.path ?? target.key);
         let outcome = done.get(target.key);
         if (!outcome) {
           try {
@@ -35,7 +36,7 @@ export function dropCommand(program: Command): void {
           if (options.json) process.stdout.write(jsonLine("drop", target, { success: false, error: outcome.message }));
           else
             process.stderr.write(
-              `drop ${label}: ${outcome instanceof AnnexError && outcome.code === "drop-refused" ? "refused" : "failed"}: ${outcome.message}\n`,
+              `drop ${label}: ${outcome instanceof AnnexError && outcome.code === "drop-refused" ? "refused" : "failed"}: ${forTerminal(outcome.message)}\n`,
             );
           continue;
         }
