@@ -9,6 +9,13 @@ import * as s3n from "aws-cdk-lib/aws-s3-notifications";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type { Construct } from "constructs";
+import {
+  bucketEventRoutes,
+  changeFanoutEnvironment,
+  compactionEnvironment,
+  FUNCTION_SERVICE_NAME,
+  SERVICE_NAME_VARIABLE,
+} from "../protocol/deployment.ts";
 import { BucketLayout } from "../protocol/layout.ts";
 import { agentOutputKeys, STACK_OUTPUT } from "../protocol/stack-outputs.ts";
 import { AgentAccess } from "./agent-access.ts";
@@ -61,15 +68,14 @@ export class CloudbridgeStack extends Stack {
       timeout: Duration.seconds(30),
       logRetention,
       environment: {
-        CHANGE_TOPIC_ARN: this.topic.topicArn,
-        BUCKET_PREFIX: layout.prefix,
-        POWERTOOLS_SERVICE_NAME: "cloudbridge-change-fanout",
+        ...changeFanoutEnvironment({ topicArn: this.topic.topicArn, prefix: layout.prefix }),
+        [SERVICE_NAME_VARIABLE]: FUNCTION_SERVICE_NAME.changeFanout,
       },
     });
     this.topic.grantPublish(change.role);
-    for (const top of ["repos/", "annex/"]) {
+    for (const route of bucketEventRoutes(layout)) {
       this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(change.function), {
-        prefix: `${layout.prefix}${top}`,
+        prefix: route.prefix,
       });
     }
     // aws-cdk-lib's own deploy-time helper that writes the notification configuration onto the bucket.
@@ -96,17 +102,19 @@ export class CloudbridgeStack extends Stack {
     const compaction = new CloudbridgeFunction(this, "Compaction", {
       entry: "functions/compaction/handler.ts",
       description: "cloudbridge: merges each repository's packs into one; old packs are unlisted, then deleted after a grace period",
-      // isomorphic-git holds packs in memory (DESIGN.md): memory is the limit on repository size here.
+      // isomorphic-git holds packs in memory (docs/git.md): memory is the limit on repository size here.
       memorySize: 2048,
       timeout: Duration.minutes(15),
       ephemeralStorageSize: Size.mebibytes(2048),
       logRetention,
       environment: {
-        BUCKET_NAME: this.bucket.bucketName,
-        BUCKET_PREFIX: layout.prefix,
-        REPOS: config.repos.join(","),
-        COMPACTION_GRACE_MINUTES: String(config.compaction.graceMinutes),
-        POWERTOOLS_SERVICE_NAME: "cloudbridge-compaction",
+        ...compactionEnvironment({
+          bucket: this.bucket.bucketName,
+          prefix: layout.prefix,
+          repos: config.repos,
+          graceMinutes: config.compaction.graceMinutes,
+        }),
+        [SERVICE_NAME_VARIABLE]: FUNCTION_SERVICE_NAME.compaction,
       },
     });
     compaction.role.addToPolicy(
