@@ -1,21 +1,59 @@
-import { ProtocolError } from "../../protocol/errors.ts";
+import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/errors.ts";
+import { DaemonAlreadyRunning } from "../daemon.ts";
+import { FolderError } from "../folder.ts";
+import { SettingsError } from "../settings.ts";
 
-/** An error meant for the person at the terminal: `message` says what went wrong and what to do. */
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.name = "CliError";
-    this.exitCode = exitCode;
+/**
+ * An error meant for the person at the terminal: `message` says what went wrong and what to do.
+ * - invalid-option: a flag's value is wrong (exit 2);
+ * - unknown-repository: no repository named and none configured here (exit 2);
+ * - incomplete: some of the files asked for could not be handled; the others were (exit 1);
+ * - content-refused: a sync round completed, but content from the bucket was refused (exit 3).
+ */
+export type CliErrorCode = "invalid-option" | "unknown-repository" | "incomplete" | "content-refused";
+
+export class CliError extends CloudbridgeError<CliErrorCode> {
+  constructor(code: CliErrorCode, message: string);
+  /** @deprecated The old form, kept while agent/cli/annex-context.ts still uses it: exit 2 → invalid-option. */
+  constructor(message: string, exitCode?: 1 | 2);
+  constructor(first: string, second?: string | number) {
+    if (typeof second === "string") super(first as CliErrorCode, second);
+    else super(second === 2 ? "invalid-option" : "incomplete", first);
   }
 }
 
+/**
+ * The exit code for each error code, as docs/agent.md documents them: 2 when the person must change a
+ * command or a setting, 3 when a sync round refused content from the bucket, 1 for everything else
+ * (a code not listed here, or an error that is not a CloudbridgeError).
+ */
+const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode, 2 | 3>>> = {
+  // The command or a setting is wrong.
+  "invalid-option": 2,
+  "unknown-repository": 2,
+  // Every ProtocolError but one: a name, key, URL or prefix the person typed or configured is not valid.
+  "invalid-prefix": 2,
+  "invalid-repo-name": 2,
+  "invalid-agent-id": 2,
+  "invalid-ref-name": 2,
+  "invalid-annex-key": 2,
+  "invalid-pack-name": 2,
+  "invalid-key": 2,
+  "invalid-message": 2,
+  "invalid-event": 2,
+  "invalid-jid": 2,
+  "invalid-remote-url": 2,
+  "invalid-function-environment": 2,
+  // The round finished; content the bucket holds was refused (hostile or unrepresentable paths).
+  "content-refused": 3,
+};
+
+/** Not yet CloudbridgeErrors (their folders are being restructured): a folder not set up, or set up wrongly. */
+const EXIT_2_CLASSES = [SettingsError, FolderError, DaemonAlreadyRunning] as const;
+
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof CliError) return error.exitCode;
-  if (error instanceof ProtocolError) return 2;
-  // A folder that is not set up, or set up wrongly: the person must change a command or a setting.
-  if (error instanceof Error && (error.name === "SettingsError" || error.name === "FolderError" || error.name === "DaemonAlreadyRunning"))
-    return 2;
+  if (error instanceof CloudbridgeError) return EXIT_CODE[error.code as keyof typeof EXIT_CODE] ?? 1;
+  if (EXIT_2_CLASSES.some((type) => error instanceof type)) return 2;
   return 1;
 }
 

@@ -27,11 +27,11 @@ export function compactCommand(program: Command): void {
       const graceMinutes = Number(options.grace);
       const minPacks = Number(options.minPacks);
       if (!Number.isFinite(graceMinutes) || graceMinutes < 0)
-        throw new CliError(`--grace ${JSON.stringify(options.grace)} is not a number of minutes.`, 2);
+        throw new CliError("invalid-option", `--grace ${JSON.stringify(options.grace)} is not a number of minutes.`);
       if (!Number.isInteger(minPacks) || minPacks < 2)
-        throw new CliError(`--min-packs ${JSON.stringify(options.minPacks)} must be a whole number ≥ 2.`, 2);
+        throw new CliError("invalid-option", `--min-packs ${JSON.stringify(options.minPacks)} must be a whole number ≥ 2.`);
       if (options.engine !== "native" && options.engine !== "isomorphic") {
-        throw new CliError(`--engine ${JSON.stringify(options.engine)}: use "native" or "isomorphic".`, 2);
+        throw new CliError("invalid-option", `--engine ${JSON.stringify(options.engine)}: use "native" or "isomorphic".`);
       }
       const location = url ? parseRemoteUrl(url) : await locationFromGitConfig();
       const client = createS3Client();
@@ -70,9 +70,9 @@ async function locationFromGitConfig(): Promise<RemoteLocation> {
   const [bucket, prefix, repo] = await Promise.all([read("cloudbridge.bucket"), read("cloudbridge.prefix"), read("cloudbridge.repo")]);
   if (!bucket || !repo) {
     throw new CliError(
+      "unknown-repository",
       "Which repository? Give its URL (cloudbridge compact cloudbridge::s3://<bucket>/<repo>) or run this inside a repository " +
         "with cloudbridge.bucket and cloudbridge.repo set in its git config.",
-      2,
     );
   }
   return parseRemoteUrl(`s3://${bucket}/${prefix ? `${prefix.replace(/\/+$/, "")}/` : ""}${repo}`);

@@ -5,9 +5,6 @@ import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { summarize } from "./shared.ts";
 
-/** Exit code when the round completed but content from the bucket was refused (hostile or unrepresentable paths). */
-export const EXIT_REFUSED = 3;
-
 export function syncCommand(program: Command): void {
   program
     .command("sync")
@@ -23,8 +20,8 @@ export function syncCommand(program: Command): void {
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
         if (report.refused.length > 0) {
           throw new CliError(
+            "content-refused",
             `refused ${report.refused.length} path(s) from the bucket (listed above); everything else is in sync.`,
-            EXIT_REFUSED,
           );
         }
       } finally {
