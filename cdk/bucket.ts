@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { BucketLayout } from "../protocol/layout.ts";
+import { BucketLayout } from "../protocol/index.ts";
 import type { CloudbridgeConfig } from "./config.ts";
 
 /**

@@ -1,11 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
-import { CloudbridgeError } from "../protocol/errors.ts";
-import { assertJid } from "../protocol/jid.ts";
-import { assertRepoName, normalizePrefix } from "../protocol/names.ts";
-import { agentOutputName } from "../protocol/stack-outputs.ts";
-import { checkedString } from "../protocol/zod.ts";
+import { agentOutputName, assertJid, assertRepoName, checkedString, CloudbridgeError, normalizePrefix } from "../protocol/index.ts";
 
 /**
  * The stack's configuration: which repositories live in the bucket, which agents sync them, and how

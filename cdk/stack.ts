@@ -10,14 +10,15 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type { Construct } from "constructs";
 import {
+  agentOutputKeys,
   bucketEventRoutes,
+  BucketLayout,
   changeFanoutEnvironment,
   compactionEnvironment,
   FUNCTION_SERVICE_NAME,
   SERVICE_NAME_VARIABLE,
-} from "../protocol/deployment.ts";
-import { BucketLayout } from "../protocol/layout.ts";
-import { agentOutputKeys, STACK_OUTPUT } from "../protocol/stack-outputs.ts";
+  STACK_OUTPUT,
+} from "../protocol/index.ts";
 import { AgentAccess } from "./agent-access.ts";
 import { CloudbridgeBucket } from "./bucket.ts";
 import { DeadLetterAlarms } from "./dead-letter-alarms.ts";

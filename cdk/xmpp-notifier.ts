@@ -4,7 +4,7 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
-import { FUNCTION_SERVICE_NAME, SERVICE_NAME_VARIABLE, xmppFanoutEnvironment } from "../protocol/deployment.ts";
+import { FUNCTION_SERVICE_NAME, SERVICE_NAME_VARIABLE, xmppFanoutEnvironment } from "../protocol/index.ts";
 import { CloudbridgeFunction } from "./lambda-function.ts";
 import type { XmppConfig } from "./config.ts";
 

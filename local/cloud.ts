@@ -1,7 +1,13 @@
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { S3Event } from "aws-lambda";
-import { bucketEventRoutes, changeFanoutEnvironment, FUNCTION_SERVICE_NAME, xmppFanoutEnvironment } from "../protocol/deployment.ts";
-import { BucketLayout } from "../protocol/layout.ts";
+import {
+  bucketEventRoutes,
+  BucketLayout,
+  changeFanoutEnvironment,
+  FUNCTION_SERVICE_NAME,
+  xmppFanoutEnvironment,
+} from "../protocol/index.ts";
+import { HANDLER_MODULES } from "../functions/index.ts";
 import { LocalCloudError } from "./errors.ts";
 import { installBucketNotifications, type BucketNotifications } from "./bucket-notifications.ts";
 import { installConditionalWrites } from "./conditional-writes.ts";
@@ -108,7 +114,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     };
     const changeFanout = startLocalFunction({
       name: FUNCTION_SERVICE_NAME.changeFanout,
-      module: new URL("../functions/change-fanout/handler.ts", import.meta.url),
+      module: HANDLER_MODULES.changeFanout,
       env: { ...runtime, ...changeFanoutEnvironment({ topicArn, prefix: layout.prefix }) },
     });
     functions.push(changeFanout);
@@ -128,7 +134,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       const secretArn = secrets.put("cloudbridge-local/xmpp", JSON.stringify({ jid: xmpp.jid, password: xmpp.password }));
       const xmppFanout = startLocalFunction({
         name: FUNCTION_SERVICE_NAME.xmppFanout,
-        module: new URL("../functions/xmpp-fanout/handler.ts", import.meta.url),
+        module: HANDLER_MODULES.xmppFanout,
         env: {
           ...runtime,
           ...xmppFanoutEnvironment({ service: xmpp.service, domain: xmpp.domain, recipients: xmpp.recipients, secretId: secretArn }),

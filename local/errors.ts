@@ -1,4 +1,4 @@
-import { CloudbridgeError } from "../protocol/errors.ts";
+import { CloudbridgeError } from "../protocol/index.ts";
 
 /**
  * What the cloud on one machine could not do: a wrong option or a taken port (the person changes the

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
-import { ProtocolError } from "../protocol/errors.ts";
+import { ProtocolError } from "../protocol/index.ts";
 import { startLocalCloud, type LocalCloud, type LocalXmppOptions } from "./cloud.ts";
 import { LocalCloudError, type LocalCloudErrorCode } from "./errors.ts";
 

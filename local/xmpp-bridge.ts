@@ -7,7 +7,7 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { snsEventFromEnvelope } from "../protocol/sns-event.ts";
+import { snsEventFromEnvelope } from "../protocol/index.ts";
 import { LocalCloudError } from "./errors.ts";
 import type { LocalFunction } from "./lambda-runtime.ts";
 

@@ -1,4 +1,4 @@
-import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/errors.ts";
+import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/index.ts";
 import { DaemonAlreadyRunning } from "../daemon.ts";
 import { FolderError } from "../folder.ts";
 import { SettingsError } from "../settings.ts";

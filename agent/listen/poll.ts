@@ -1,6 +1,5 @@
-import type { ObjectStore } from "../../objectstore/object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
-import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import type { ObjectStore } from "../../objectstore/index.ts";
+import { BucketLayout, type RemoteLocation } from "../../protocol/index.ts";
 import type { ChangeListener } from "./listener.ts";
 
 /**

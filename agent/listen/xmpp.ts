@@ -1,8 +1,12 @@
 import { client, xml, type Client, type Element } from "@xmpp/client";
-import { changeFromXmppAttributes, XMPP_CHANGE_ELEMENT, XMPP_CHANGE_NAMESPACE } from "../../protocol/xmpp-change.ts";
-import type { ChangeMessage } from "../../protocol/change-message.ts";
-import { chooseSaslMechanism } from "../../protocol/xmpp-sasl.ts";
-import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import {
+  changeFromXmppAttributes,
+  type ChangeMessage,
+  chooseSaslMechanism,
+  type RemoteLocation,
+  XMPP_CHANGE_ELEMENT,
+  XMPP_CHANGE_NAMESPACE,
+} from "../../protocol/index.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
 /**

@@ -1,8 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { S3Event } from "aws-lambda";
-import { FUNCTION_SERVICE_NAME, parseChangeFanoutEnvironment } from "../../protocol/deployment.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
+import { BucketLayout, FUNCTION_SERVICE_NAME, parseChangeFanoutEnvironment } from "../../protocol/index.ts";
 import { snsChangePublisher } from "../shared/sns-publisher.ts";
 import { functionMetrics } from "../shared/metrics.ts";
 import { fanOutChanges, type FanoutResult } from "./fanout.ts";

@@ -1,6 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { CompactionReport } from "../../gitstore/compaction.ts";
-import { assertRepoName } from "../../protocol/names.ts";
+import { assertRepoName } from "../../protocol/index.ts";
 import { FunctionError } from "../shared/errors.ts";
 
 /** What one repository's compaction did: gitstore's report. */

@@ -1,9 +1,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { compactRepository } from "../../gitstore/compaction.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
-import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { FUNCTION_SERVICE_NAME, parseCompactionEnvironment } from "../../protocol/deployment.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
+import { createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
+import { BucketLayout, FUNCTION_SERVICE_NAME, parseCompactionEnvironment } from "../../protocol/index.ts";
 import { functionMetrics } from "../shared/metrics.ts";
 import { runCompaction, type CompactionResult } from "./compact.ts";
 

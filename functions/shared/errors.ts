@@ -1,4 +1,4 @@
-import { CloudbridgeError } from "../../protocol/errors.ts";
+import { CloudbridgeError } from "../../protocol/index.ts";
 
 /**
  * What a function could not do, for its logs and for whoever reads its dead-letter queue: `code` says

@@ -1,5 +1,5 @@
 import { PublishBatchCommand, type SNSClient } from "@aws-sdk/client-sns";
-import { encodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
+import { type ChangeMessage, encodeChangeMessage } from "../../protocol/index.ts";
 import { FunctionError } from "./errors.ts";
 
 const SNS_BATCH_LIMIT = 10;

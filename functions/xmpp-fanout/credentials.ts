@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { assertJid } from "../../protocol/jid.ts";
-import { checkedString, describeIssues } from "../../protocol/zod.ts";
+import { assertJid, checkedString, describeIssues } from "../../protocol/index.ts";
 import { FunctionError } from "../shared/errors.ts";
 
 /**

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { client, xml, type Client, type Element } from "@xmpp/client";
-import { splitJid } from "../../protocol/jid.ts";
-import { chooseSaslMechanism } from "../../protocol/xmpp-sasl.ts";
+import { chooseSaslMechanism, splitJid } from "../../protocol/index.ts";
 import { FunctionError } from "../shared/errors.ts";
 import type { XmppCredentials } from "./credentials.ts";
 

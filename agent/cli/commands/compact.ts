@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import { createS3Client, S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../../protocol/layout.ts";
-import { parseRemoteUrl, type RemoteLocation } from "../../../protocol/remote-url.ts";
+import { createS3Client, S3ObjectStore } from "../../../objectstore/index.ts";
+import { BucketLayout, parseRemoteUrl, type RemoteLocation } from "../../../protocol/index.ts";
 import { compactRepository, DEFAULT_GRACE_MS } from "../../../gitstore/compaction.ts";
 import { NativeGitEngine } from "../../../gitstore/native-engine.ts";
 import { runGit } from "../../../gitstore/run-git.ts";
