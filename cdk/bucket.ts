@@ -5,7 +5,7 @@ import { BucketLayout } from "../protocol/index.ts";
 import type { CloudbridgeConfig } from "./config.ts";
 
 /**
- * The bucket that holds the repositories and the annexed content (DESIGN.md "Bucket layout"), and the
+ * The bucket that holds the repositories and the annexed content (docs/architecture.md, "Bucket layout"), and the
  * bucket its access logs go to.
  *
  * - No public access of any kind, TLS 1.2+ only (bucket policy), encrypted at rest (SSE-S3: no key to

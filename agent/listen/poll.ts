@@ -4,7 +4,7 @@ import type { ChangeListener } from "./listener.ts";
 
 /**
  * With no notifications configured: one conditional GET of the repository's `info/refs` per interval.
- * A push rewrites `info/refs` last (DESIGN.md write order), so an unchanged ETag (304, no body) means
+ * A push rewrites `info/refs` last (the write order in docs/architecture.md), so an unchanged ETag (304, no body) means
  * no ref moved, whatever moved inside the repository.
  */
 export class PollListener implements ChangeListener {
