@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
 import { ProtocolError } from "../protocol/index.ts";
-import { startLocalCloud, type LocalCloud, type LocalXmppOptions } from "./cloud.ts";
+import type { LocalCloud, LocalXmppOptions } from "./cloud.ts";
 import { LocalCloudError, type LocalCloudErrorCode } from "./errors.ts";
 
 /**
@@ -45,6 +45,8 @@ async function runLocalCloud(options: LocalOptions): Promise<void> {
   }
   const xmpp = xmppOptions(options);
   const dataDir = options.data ? resolve(options.data) : undefined;
+  // Loaded when the cloud starts, not for --help or a wrong option: the emulator takes a while to load.
+  const { startLocalCloud } = await import("./cloud.ts");
   let cloud: LocalCloud;
   try {
     cloud = await startLocalCloud({
