@@ -2,7 +2,7 @@ import { z } from "zod";
 import { assertAnnexKey } from "./annex-key.ts";
 import { ProtocolError } from "./errors.ts";
 import { assertAgentId, assertRefName, assertRepoName, normalizePrefix } from "./names.ts";
-import { checkedString } from "./zod.ts";
+import { checkedString, describeIssues } from "./zod.ts";
 
 /**
  * The change notification, version 1: what the change function publishes to SNS for each object
@@ -39,7 +39,7 @@ export type ChangeMessage = z.infer<typeof changeMessageSchema>;
 export function validateChangeMessage(value: unknown): ChangeMessage {
   const result = changeMessageSchema.safeParse(value);
   if (!result.success) {
-    const issues = result.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ");
+    const issues = describeIssues(result.error, "(message)", ": ");
     throw new ProtocolError("invalid-message", `Not a cloudbridge change message v${CHANGE_MESSAGE_VERSION}: ${issues}.`, value);
   }
   return result.data;

@@ -19,9 +19,9 @@ export function checkedString(assert: (value: string) => unknown, message: strin
 }
 
 /**
- * A failed parse as one line a person can act on: each problem as "<where> <what>", joined by "; ".
- * `where` is the issue's path joined by "." (or `root` when the value itself is wrong).
+ * A failed parse as one line a person can act on: each problem as "<where><between><what>", joined by
+ * "; ". `where` is the issue's path joined by "." (or `root` when the value itself is wrong).
  */
-export function describeIssues(error: z.ZodError, root = "(value)"): string {
-  return error.issues.map((issue) => `${issue.path.map(String).join(".") || root} ${issue.message}`).join("; ");
+export function describeIssues(error: z.ZodError, root = "(value)", between = " "): string {
+  return error.issues.map((issue) => `${issue.path.map(String).join(".") || root}${between}${issue.message}`).join("; ");
 }
