@@ -12,6 +12,7 @@ import type { Construct } from "constructs";
 import {
   agentOutputKeys,
   bucketEventRoutes,
+  type BucketEventRoute,
   BucketLayout,
   changeFanoutEnvironment,
   compactionEnvironment,
@@ -74,8 +75,9 @@ export class CloudbridgeStack extends Stack {
       },
     });
     this.topic.grantPublish(change.role);
+    const fedByBucket: Record<BucketEventRoute["target"], CloudbridgeFunction> = { changeFanout: change };
     for (const route of bucketEventRoutes(layout)) {
-      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(change.function), {
+      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fedByBucket[route.target].function), {
         prefix: route.prefix,
       });
     }

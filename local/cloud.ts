@@ -2,6 +2,7 @@ import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { S3Event } from "aws-lambda";
 import {
   bucketEventRoutes,
+  type BucketEventRoute,
   BucketLayout,
   changeFanoutEnvironment,
   FUNCTION_SERVICE_NAME,
@@ -119,13 +120,15 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     });
     functions.push(changeFanout);
     // The same notification configuration the CDK stack deploys: refs and content, not packs.
+    const fedByBucket: Record<BucketEventRoute["target"], LocalFunction> = { changeFanout };
     for (const route of bucketEventRoutes(layout)) {
+      const target = fedByBucket[route.target];
       notifications.add({
         id: route.id,
         bucket,
         events: route.events,
         prefix: route.prefix,
-        deliver: async (event: S3Event) => void (await changeFanout.invoke(event)),
+        deliver: async (event: S3Event) => void (await target.invoke(event)),
       });
     }
 

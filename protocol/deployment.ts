@@ -149,7 +149,8 @@ export function parseXmppFanoutEnvironment(env: Env): XmppFanoutEnvironment {
 export interface BucketEventRoute {
   /** Names the rule (S3's notification configuration id, `cloudbridge local`'s rule id). */
   readonly id: string;
-  readonly target: DeployedFunction;
+  /** Only the change function is fed by the bucket; adding a target makes every reader of routes say where it runs. */
+  readonly target: Extract<DeployedFunction, "changeFanout">;
   readonly events: readonly "ObjectCreated"[];
   readonly prefix: string;
 }
