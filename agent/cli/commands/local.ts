@@ -26,7 +26,12 @@ export function localCommand(program: Command): void {
 }
 
 function runLocalProgram(args: readonly string[]): Promise<number> {
-  const child = spawn(process.execPath, [...process.execArgv, LOCAL_PROGRAM, ...args], { stdio: "inherit" });
+  // In a process group of its own, so Ctrl-C at a terminal reaches it once (forwarded from here), not twice:
+  // a second SIGINT means "stop now" to it.
+  const child = spawn(process.execPath, [...process.execArgv, LOCAL_PROGRAM, ...args], {
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const onInt = forward("SIGINT");
   const onTerm = forward("SIGTERM");
