@@ -2,13 +2,15 @@ import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/index.t
 import { DaemonAlreadyRunning } from "../daemon.ts";
 import { FolderError } from "../folder.ts";
 import { SettingsError } from "../settings.ts";
+import { forTerminalLines } from "../terminal-text.ts";
 
 /**
  * An error meant for the person at the terminal: `message` says what went wrong and what to do.
  * - invalid-option: a flag's value is wrong (exit 2);
  * - unknown-repository: no repository named and none configured here (exit 2);
  * - incomplete: some of the files asked for could not be handled; the others were (exit 1);
- * - content-refused: a sync round completed, but content from the bucket was refused (exit 3).
+ * - content-refused: a sync round completed, but content was refused: from the bucket (hostile or
+ *   unrepresentable paths) or a local symlink leading outside the folder (exit 3).
  */
 export type CliErrorCode = "invalid-option" | "unknown-repository" | "incomplete" | "content-refused";
 
@@ -59,6 +61,6 @@ export function exitCodeFor(error: unknown): number {
 
 export function reportError(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`cloudbridge: ${message}\n`);
+  process.stderr.write(`cloudbridge: ${forTerminalLines(message)}\n`);
   if (process.env.CLOUDBRIDGE_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
 }

@@ -18,11 +18,12 @@ export function syncCommand(program: Command): void {
         const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
-        if (report.refused.length > 0) {
-          throw new CliError(
-            "content-refused",
-            `refused ${report.refused.length} path(s) from the bucket (listed above); everything else is in sync.`,
-          );
+        if (report.refused.length > 0 || report.notUploaded.length > 0) {
+          const what = [
+            report.refused.length > 0 ? `refused ${report.refused.length} path(s) from the bucket` : undefined,
+            report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} symlink(s) leading outside the folder` : undefined,
+          ];
+          throw new CliError("content-refused", `${what.filter(Boolean).join(" and ")} (listed above); everything else is in sync.`);
         }
       } finally {
         folder.close();
