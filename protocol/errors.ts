@@ -1,8 +1,4 @@
 /**
- * The one error type the protocol throws. `code` says what kind of input was wrong (for programs),
- * `message` says what was wrong and what to do (for people); `input` is the offending value, cut short.
- */
-/**
  * The base of every error cloudbridge throws on purpose: `code` is for programs (the CLI maps codes to exit
  * codes), `message` says what was wrong and what to do, for people.
  */
@@ -15,6 +11,10 @@ export class CloudbridgeError<Code extends string = string> extends Error {
   }
 }
 
+/**
+ * The one error type the protocol throws. `code` says what kind of input was wrong (for programs),
+ * `message` says what was wrong and what to do (for people); `input` is the offending value, cut short.
+ */
 export type ProtocolErrorCode =
   | "invalid-prefix"
   | "invalid-repo-name"
@@ -26,16 +26,15 @@ export type ProtocolErrorCode =
   | "invalid-message"
   | "invalid-event"
   | "invalid-jid"
-  | "invalid-remote-url";
+  | "invalid-remote-url"
+  | "missing-stack-output"
+  | "invalid-function-environment";
 
-export class ProtocolError extends Error {
-  readonly code: ProtocolErrorCode;
+export class ProtocolError extends CloudbridgeError<ProtocolErrorCode> {
   readonly input: string | undefined;
 
   constructor(code: ProtocolErrorCode, message: string, input?: unknown) {
-    super(message);
-    this.name = "ProtocolError";
-    this.code = code;
+    super(code, message);
     this.input = input === undefined ? undefined : abbreviate(input);
   }
 }

@@ -3,7 +3,7 @@ import type { MultipartStore, ObjectStore } from "../../objectstore/object-store
 import type { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { assertAnnexKey } from "../../protocol/annex-key.ts";
 import { annexedFiles, type Annex } from "../../annex/index.ts";
-import { findRepository, openFolder, type Folder } from "../folder/index.ts";
+import { findRepository, FolderError, openFolder, type Folder } from "../folder/index.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -39,7 +39,7 @@ export async function openAnnexContext(options: OpenOptions = {}): Promise<Annex
 
 async function discoverRepository(cwd: string): Promise<{ gitDir: string; workTree: string }> {
   const found = await findRepository(cwd);
-  if (!found) throw new CliError(`${cwd} is not inside a git work tree: run this in a cloudbridge folder.`, 2);
+  if (!found) throw new FolderError("not-a-folder", `${cwd} is not inside a git work tree: run this in a cloudbridge folder.`);
   return found;
 }
 
@@ -67,8 +67,8 @@ export async function resolveTargets(
     const files = await annexedFiles(context.gitDir, context.workTree, specs);
     if (paths.length > 0 && files.length === 0) {
       throw new CliError(
+        "no-match",
         `No annexed file matches ${paths.map((p) => JSON.stringify(p)).join(", ")} (only files committed as git-annex pointers are).`,
-        1,
       );
     }
     targets.push(...files.map((f) => ({ key: f.key, path: f.path, mode: f.mode })));
@@ -87,6 +87,6 @@ export function jsonLine(command: string, target: Target, fields: Record<string,
 
 /** `--from`: the only place content can be dropped from or checked in, besides here, is the cloud. */
 export function fromCloud(from: string | undefined): boolean {
-  if (from !== undefined && from !== "cloud") throw new CliError(`--from ${JSON.stringify(from)}: the only remote is "cloud".`, 2);
+  if (from !== undefined && from !== "cloud") throw new CliError("invalid-option", `--from ${JSON.stringify(from)}: the only remote is "cloud".`);
   return from === "cloud";
 }

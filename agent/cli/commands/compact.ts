@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { BucketLayout } from "../../../protocol/layout.ts";
-import { parseRemoteUrl } from "../../../protocol/remote-url.ts";
+import { BucketLayout, parseRemoteUrl } from "../../../protocol/index.ts";
 import { compactRepository, DEFAULT_GRACE_MS } from "../../../gitstore/compaction.ts";
 import { NativeGitEngine } from "../../../gitstore/native-engine.ts";
 import { findRepository, FolderError, readCloudSettings, storeFor, type CloudSettings } from "../../folder/index.ts";
@@ -26,11 +25,11 @@ export function compactCommand(program: Command): void {
       const graceMinutes = Number(options.grace);
       const minPacks = Number(options.minPacks);
       if (!Number.isFinite(graceMinutes) || graceMinutes < 0)
-        throw new CliError(`--grace ${JSON.stringify(options.grace)} is not a number of minutes.`, 2);
+        throw new CliError("invalid-option", `--grace ${JSON.stringify(options.grace)} is not a number of minutes.`);
       if (!Number.isInteger(minPacks) || minPacks < 2)
-        throw new CliError(`--min-packs ${JSON.stringify(options.minPacks)} must be a whole number ≥ 2.`, 2);
+        throw new CliError("invalid-option", `--min-packs ${JSON.stringify(options.minPacks)} must be a whole number ≥ 2.`);
       if (options.engine !== "native" && options.engine !== "isomorphic") {
-        throw new CliError(`--engine ${JSON.stringify(options.engine)}: use "native" or "isomorphic".`, 2);
+        throw new CliError("invalid-option", `--engine ${JSON.stringify(options.engine)}: use "native" or "isomorphic".`);
       }
       // A URL names the bucket directly (AWS, or the endpoint in the environment); without one, the
       // repository here says where its bucket is, endpoint and region included.
@@ -74,8 +73,8 @@ async function cloudFromGitConfig(): Promise<CloudSettings> {
     if (!(error instanceof FolderError) || error.code !== "not-a-folder") throw error;
   }
   throw new CliError(
+    "unknown-repository",
     "Which repository? Give its URL (cloudbridge compact cloudbridge::s3://<bucket>/<repo>) or run this inside a repository " +
       "with cloudbridge.bucket and cloudbridge.repo set in its git config.",
-    2,
   );
 }

@@ -46,7 +46,7 @@ export function dropCommand(program: Command): void {
           process.stdout.write(jsonLine("drop", target, { success: true, dropped: outcome.dropped, from: options.from ?? "here" }));
         else process.stdout.write(`drop ${where}${label}: ${outcome.dropped ? "ok" : "ok (was not there)"}\n`);
       }
-      if (refused > 0) throw new CliError(`${refused} of ${targets.length} file(s) were not dropped.`);
+      if (refused > 0) throw new CliError("incomplete", `${refused} of ${targets.length} file(s) were not dropped.`);
     });
 }
 

@@ -48,7 +48,7 @@ export function getCommand(program: Command): void {
         progress.stop();
       }
       for (const target of targets) await populate(context, target);
-      if (failed > 0) throw new CliError(`${failed} of ${targets.length} file(s) could not be got.`);
+      if (failed > 0) throw new CliError("incomplete", `${failed} of ${targets.length} file(s) could not be got.`);
     });
 }
 

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { readDaemonStatus } from "../../daemon.ts";
 import { openSyncedFolder } from "../../folder/index.ts";
 import { readPresence } from "../../presence.ts";
-import { formatRemoteUrl } from "../../../protocol/remote-url.ts";
+import { formatRemoteUrl } from "../../../protocol/index.ts";
 import { scan } from "../../sync/scanner.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { cliLogger, emit } from "../output.ts";

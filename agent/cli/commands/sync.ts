@@ -4,9 +4,6 @@ import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { summarize } from "./shared.ts";
 
-/** Exit code when the round completed but content was refused: from the bucket (hostile or unrepresentable paths) or a local symlink leading outside. */
-export const EXIT_REFUSED = 3;
-
 export function syncCommand(program: Command): void {
   program
     .command("sync")
@@ -25,7 +22,7 @@ export function syncCommand(program: Command): void {
             report.refused.length > 0 ? `refused ${report.refused.length} path(s) from the bucket` : undefined,
             report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} symlink(s) leading outside the folder` : undefined,
           ];
-          throw new CliError(`${what.filter(Boolean).join(" and ")} (listed above); everything else is in sync.`, EXIT_REFUSED);
+          throw new CliError("content-refused", `${what.filter(Boolean).join(" and ")} (listed above); everything else is in sync.`);
         }
       } finally {
         folder.close();
