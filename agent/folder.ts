@@ -8,7 +8,7 @@ import { Annex } from "./annex/annex.ts";
 import { AnnexBranch, ANNEX_BRANCH } from "./annex/annex-branch.ts";
 import { ensureCloudUuid, recordCloudRemote, recordRepository } from "./annex/cloud-remote.ts";
 import type { CloudContent } from "./annex/transfer-settings.ts";
-import { readBucketRefs } from "./git/bucket-refs.ts";
+import { readBucketRefs } from "../gitstore/index.ts";
 import type { Logger } from "./log.ts";
 import { AGENT_VERSION } from "./presence.ts";
 import { ensureAgentId, readSettings, SettingsError, writeSettings, type FolderSettings } from "./settings.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { assertAgentId } from "../protocol/names.ts";
 import { formatRemoteUrl, type RemoteLocation } from "../protocol/remote-url.ts";
 import { largeFilesRuleFrom, type LargeFilesRule } from "./annex/largefiles.ts";
-import { Git } from "./sync/git.ts";
+import { Git, readConfig } from "../localgit/index.ts";
 
 /**
  * A synced folder's settings, kept in its git config (`git config cloudbridge.<name>`), so they travel
@@ -64,7 +64,7 @@ export function gitFor(folder: string): Git {
 
 export async function readSettings(folder: string): Promise<FolderSettings> {
   const git = gitFor(folder);
-  const all = await readAll(git);
+  const all = await readAll(git.gitDir);
   const get = (name: string) => all.get(name.toLowerCase());
   const bucket = get(SETTING_NAMES.bucket);
   const repo = get(SETTING_NAMES.repo);
@@ -120,19 +120,9 @@ export function describeLocation(settings: FolderSettings): string {
   return formatRemoteUrl(settings.location);
 }
 
-async function readAll(git: Git): Promise<Map<string, string>> {
-  const { stdout, code } = await git.run(["config", "--null", "--list"], { okCodes: [1, 128] });
-  const map = new Map<string, string>();
-  if (code !== 0) return map;
-  const multi = new Map<string, string[]>();
-  for (const record of stdout.toString().split("\0")) {
-    const newline = record.indexOf("\n");
-    if (newline <= 0) continue;
-    const name = record.slice(0, newline).toLowerCase();
-    const value = record.slice(newline + 1);
-    map.set(name, value);
-    multi.set(name, [...(multi.get(name) ?? []), value]);
-  }
+async function readAll(gitDir: string): Promise<Map<string, string>> {
+  const multi = await readConfig(gitDir);
+  const map = new Map([...multi].map(([name, values]) => [name, values.at(-1)!] as const));
   multiValues.set(map, multi);
   return map;
 }

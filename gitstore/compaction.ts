@@ -7,7 +7,7 @@ import { downloadPack, editInfoPacks, readInfoPacks, uploadPack } from "./bucket
 import { updateObject } from "./conditional-update.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
-import { mapLimit } from "./map-limit.ts";
+import { mapLimit } from "../objectstore/map-limit.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
 

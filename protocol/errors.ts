@@ -2,6 +2,19 @@
  * The one error type the protocol throws. `code` says what kind of input was wrong (for programs),
  * `message` says what was wrong and what to do (for people); `input` is the offending value, cut short.
  */
+/**
+ * The base of every error cloudbridge throws on purpose: `code` is for programs (the CLI maps codes to exit
+ * codes), `message` says what was wrong and what to do, for people.
+ */
+export class CloudbridgeError<Code extends string = string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
 export type ProtocolErrorCode =
   | "invalid-prefix"
   | "invalid-repo-name"

@@ -9,9 +9,10 @@ import { LocalStore } from "./local-store.ts";
 import { readLocations, recordPresence, type PresenceChange } from "./location-tracking.ts";
 import { readNumCopies } from "./numcopies.ts";
 import { withRetry } from "./retry.ts";
-import { runBounded, type CloudContent, type TransferOptions } from "./transfer-settings.ts";
+import type { CloudContent, TransferOptions } from "./transfer-settings.ts";
 import { uploadKey, type UploadResult } from "./upload.ts";
 import { parseUuidLog } from "./uuid-log.ts";
+import { mapLimit } from "../../objectstore/map-limit.ts";
 
 /**
  * Annexed content of one repository: the local object store, the cloud copy, and the location logs in the
@@ -109,7 +110,7 @@ export class Annex {
   ): Promise<Map<string, T>> {
     const results = new Map<string, T>();
     try {
-      await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
+      await mapLimit(keys, options.parallelFiles ?? 4, async (item) => {
         const perFile = options.onFileProgress;
         const itemOptions = perFile ? { ...options, onProgress: (done: number, total: number) => perFile(item, done, total) } : options;
         try {

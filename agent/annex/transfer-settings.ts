@@ -31,20 +31,3 @@ export const DEFAULT_CONCURRENCY = 4;
 export function partSizeFor(size: number, partSize: number): number {
   return Math.max(partSize, Math.ceil(size / 10_000));
 }
-
-/** Runs `work` for items with at most `limit` in flight; stops starting new ones after the first failure. */
-export async function runBounded<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  const iterator = items[Symbol.iterator]();
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    for (let next = iterator.next(); !next.done && !failure; next = iterator.next()) {
-      try {
-        await work(next.value);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
-  if (failure) throw failure.error;
-}

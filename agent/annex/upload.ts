@@ -12,10 +12,10 @@ import {
   DEFAULT_MULTIPART_THRESHOLD,
   DEFAULT_PART_SIZE,
   partSizeFor,
-  runBounded,
   type CloudContent,
   type TransferOptions,
 } from "./transfer-settings.ts";
+import { mapLimit } from "../../objectstore/map-limit.ts";
 
 /**
  * Uploads a key's content from the local store to `annex/<repo>/<KEY>`.
@@ -168,7 +168,7 @@ async function multipartUpload(
         wakeReaders();
       }
     };
-    await runBounded(parts(), options.concurrency ?? DEFAULT_CONCURRENCY, async (n) => {
+    await mapLimit(parts(), options.concurrency ?? DEFAULT_CONCURRENCY, async (n) => {
       const buffer = await readPart(n);
       // A part recorded by an earlier run is reused only if its ETag is the MD5 of these bytes. Fresh parts
       // need no MD5 here: the SDK sends a checksum of the body that S3 verifies before it answers.

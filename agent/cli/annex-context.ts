@@ -1,6 +1,4 @@
-import { execFile } from "node:child_process";
 import { isAbsolute, join, resolve } from "node:path";
-import { promisify } from "node:util";
 import type { MultipartStore, ObjectStore } from "../../objectstore/object-store.ts";
 import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
@@ -10,7 +8,7 @@ import { Annex } from "../annex/annex.ts";
 import { annexedFiles } from "../annex/annexed-files.ts";
 import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../annex/cloud-branch-sync.ts";
 import { ensureCloudUuid } from "../annex/cloud-remote.ts";
-import { gitText } from "../../gitstore/run-git.ts";
+import { findRepository, getConfig, setConfig } from "../../localgit/index.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -35,7 +33,7 @@ export interface OpenOptions {
 export async function openAnnexContext(options: OpenOptions = {}): Promise<AnnexContext> {
   const cwd = options.cwd ?? process.cwd();
   const { gitDir, workTree } = await discoverRepository(cwd);
-  const config = async (name: string) => (await gitText(["config", "--get", name], { gitDir, allowFailure: true })) || undefined;
+  const config = async (name: string) => (await getConfig(gitDir, name)) || undefined;
   const [bucket, repo, uuid, prefix, endpoint, region, cached] = await Promise.all(
     [
       "cloudbridge.bucket",
@@ -59,21 +57,16 @@ export async function openAnnexContext(options: OpenOptions = {}): Promise<Annex
   const cloud = { store, layout, repo };
   const cloudUuid = cached ?? (await ensureCloudUuid(cloud));
   // A cache only: another process may hold .git/config this instant.
-  if (!cached) await gitText(["config", "cloudbridge.cloudUuid", cloudUuid], { gitDir, allowFailure: true });
+  if (!cached) await setConfig(gitDir, "cloudbridge.cloudUuid", cloudUuid).catch(() => undefined);
   const ctx: AnnexBranchContext = { store, layout, repo, gitDir, agent: assertAgentId(uuid) };
   const annex = new Annex({ gitDir, uuid, cloud, cloudUuid, publish: () => publishAnnexBranch(ctx) });
   return { annex, gitDir, workTree, receive: () => receiveAnnexBranch(ctx) };
 }
 
 async function discoverRepository(cwd: string): Promise<{ gitDir: string; workTree: string }> {
-  try {
-    const { stdout } = await promisify(execFile)("git", ["rev-parse", "--absolute-git-dir", "--show-toplevel"], { cwd, encoding: "utf8" });
-    const [gitDir, workTree] = stdout.trim().split("\n");
-    if (!gitDir || !workTree) throw new Error("no work tree");
-    return { gitDir, workTree };
-  } catch {
-    throw new CliError(`${cwd} is not inside a git work tree: run this in a cloudbridge folder.`, 2);
-  }
+  const found = await findRepository(cwd);
+  if (!found) throw new CliError(`${cwd} is not inside a git work tree: run this in a cloudbridge folder.`, 2);
+  return found;
 }
 
 /** One annexed file (or a bare key given with --key) a command works on. */

@@ -6,7 +6,7 @@ import { formatPointer, parsePointer } from "../annex/pointer.ts";
 import { POINTER_PREFIX, type AnnexPort } from "./annex-port.ts";
 import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
-import { BlobReader } from "./git.ts";
+import { BlobReader } from "../../localgit/index.ts";
 import type { LocalRepo } from "./local-repo.ts";
 import type { TransferJob, TransferQueue } from "./transfer-queue.ts";
 
@@ -98,21 +98,16 @@ export class AnnexContent implements AnnexPort, ContentSync {
    */
   async reconcile(repo: LocalRepo): Promise<void> {
     if (this.options.wanted === "nothing" || !repo.cache.commit) return;
-    const { stdout } = await repo.git.run(["ls-tree", "-r", "-l", "-z", "--full-tree", repo.cache.commit]);
     const candidates: Array<{ path: string; oid: string }> = [];
-    for (const record of stdout.toString().split("\0")) {
-      const tab = record.indexOf("\t");
-      if (tab < 0) continue;
-      const [mode, type, oid, size] = record.slice(0, tab).split(/\s+/);
+    for (const [path, { mode, oid, size }] of await repo.git.lsTree(repo.cache.commit, { sizes: true })) {
       // A pointer is "/annex/objects/" + a key + "\n": shorter blobs cannot be one, and keys stay short.
-      if (type !== "blob" || mode === "120000" || Number(size) < POINTER_PREFIX.length + 20 || Number(size) > 1024) continue;
-      const path = record.slice(tab + 1);
+      if (mode === "160000" || mode === "120000" || size === undefined || size < POINTER_PREFIX.length + 20 || size > 1024) continue;
       const entry = repo.cache.entries.get(path);
-      if (entry && !entry.ghost && entry.oid === oid) candidates.push({ path, oid: oid! });
+      if (entry && !entry.ghost && entry.oid === oid) candidates.push({ path, oid });
     }
     if (candidates.length === 0) return;
     const queued = new Set((await this.queue.list("down")).map((job) => job.key));
-    const reader = new BlobReader(repo.git);
+    const reader = new BlobReader(repo.git.gitDir);
     const jobs: TransferJob[] = [];
     try {
       for (const { path, oid } of candidates) {

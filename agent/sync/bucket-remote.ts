@@ -1,6 +1,5 @@
-import { fetchRefs } from "../git/fetch.ts";
-import { push } from "../git/push.ts";
-import type { RepoContext } from "../git/repo-context.ts";
+import { fetchRefs, push } from "../../gitstore/index.ts";
+import type { RepoContext } from "../../gitstore/index.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 
 /**

@@ -40,7 +40,8 @@ export interface SyncReport {
   variants: MergeOutcome["variants"];
   written: number;
   deleted: number;
-  refused: CheckoutResult["refused"];
+  /** Paths refused from the remote (not written here) or, with `local`, in this folder (not committed). */
+  refused: Array<{ path: string; reason: string; local?: true }>;
   /** Local files changed during the round: another round is due. */
   pending: boolean;
   scanned: number;
@@ -139,6 +140,14 @@ export class SyncEngine {
     });
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
+    report.refused.push(...scan.refused);
+    for (const refused of scan.refused) {
+      this.log("refused", {
+        path: refused.path,
+        reason: refused.reason,
+        message: `refused ${JSON.stringify(refused.path)} in the folder: ${refused.reason}; it was not committed`,
+      });
+    }
     if (commit) {
       report.committed = commit;
       this.log("commit", { commit, changes: scan.changes.size });

@@ -3,7 +3,7 @@ import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { TEMP_PREFIX } from "./atomic-file.ts";
-import type { Git } from "./git.ts";
+import { decodePath, unrepresentableNameReason, type Git } from "../../localgit/index.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 
 /**
@@ -20,6 +20,8 @@ export interface ScanResult {
   hashed: number;
   /** The agent's own temporary files left by a process killed mid-write (seen by full walks). */
   leftovers: string[];
+  /** Files that cannot be committed as they are named (a name that is not UTF-8): left alone, listed. */
+  refused: Array<{ path: string; reason: string; local: true }>;
 }
 
 export interface ScanOptions {
@@ -51,15 +53,18 @@ export async function scan(
   const found = new Map<string, Stats>();
   const gone = new Set<string>();
   const leftovers: string[] = [];
+  const refused: ScanResult["refused"] = [];
   let seen = 0;
 
   const walk = async (dir: string): Promise<void> => {
     const queue = [dir];
     while (queue.length > 0) {
       const rel = queue.pop()!;
-      let entries: Dirent[];
+      let entries: DirEntry[];
       try {
         entries = await readdir(rel === "" ? root : join(root, rel), { withFileTypes: true });
+        // Node spells a name that is not UTF-8 with U+FFFD, which names another file: read the exact names.
+        if (entries.some((entry) => entry.name.includes("\uFFFD"))) entries = await exactNames(root, rel, refused);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === "ENOENT" || code === "ENOTDIR") continue;
@@ -174,7 +179,28 @@ export async function scan(
     if (oids[i]) record(f.path, f.stats, oids[i]);
   });
   for (const { path, stats } of others) record(path, stats, await blobOf(root, path, stats, git, annex));
-  return { changes, seen, hashed: smallFiles.length + others.length, leftovers };
+  return { changes, seen, hashed: smallFiles.length + others.length, leftovers, refused };
+}
+
+type DirEntry = Pick<Dirent, "name" | "isDirectory" | "isFile" | "isSymbolicLink">;
+
+/** A folder's entries by their exact names; the names that are not UTF-8 are listed in `refused` instead. */
+async function exactNames(root: string, rel: string, refused: ScanResult["refused"]): Promise<DirEntry[]> {
+  const entries: DirEntry[] = [];
+  for (const entry of await readdir(rel === "" ? root : join(root, rel), { withFileTypes: true, encoding: "buffer" })) {
+    const name = decodePath(entry.name);
+    const path = rel === "" ? name : `${rel}/${name}`;
+    const reason = unrepresentableNameReason(path);
+    if (reason) refused.push({ path, reason, local: true });
+    else
+      entries.push({
+        name,
+        isDirectory: () => entry.isDirectory(),
+        isFile: () => entry.isFile(),
+        isSymbolicLink: () => entry.isSymbolicLink(),
+      });
+  }
+  return entries;
 }
 
 /** The blob a file on disk stands for in the tree, as a scan would record it. */

@@ -1,5 +1,5 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { compactRepository } from "../../gitstore/compaction.ts";
+import { compactRepository } from "../../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
 import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";

@@ -2,9 +2,8 @@ import type { Command } from "commander";
 import { createS3Client, S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
 import { parseRemoteUrl, type RemoteLocation } from "../../../protocol/remote-url.ts";
-import { compactRepository, DEFAULT_GRACE_MS } from "../../../gitstore/compaction.ts";
-import { NativeGitEngine } from "../../../gitstore/native-engine.ts";
-import { runGit } from "../../../gitstore/run-git.ts";
+import { compactRepository, DEFAULT_GRACE_MS, NativeGitEngine } from "../../../gitstore/index.ts";
+import { getConfig } from "../../../localgit/index.ts";
 import { CliError } from "../errors.ts";
 
 interface CompactOptions {
@@ -63,10 +62,7 @@ export function compactCommand(program: Command): void {
 }
 
 async function locationFromGitConfig(): Promise<RemoteLocation> {
-  const read = async (key: string) => {
-    const run = await runGit(["config", "--get", key], { allowFailure: true });
-    return run.code === 0 ? run.stdout.toString().trim() : undefined;
-  };
+  const read = (key: string) => getConfig(undefined, key).catch(() => undefined);
   const [bucket, prefix, repo] = await Promise.all([read("cloudbridge.bucket"), read("cloudbridge.prefix"), read("cloudbridge.repo")]);
   if (!bucket || !repo) {
     throw new CliError(

@@ -5,7 +5,7 @@ import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { summarize } from "./shared.ts";
 
-/** Exit code when the round completed but content from the bucket was refused (hostile or unrepresentable paths). */
+/** Exit code when the round completed but paths were refused (hostile or unrepresentable names). */
 export const EXIT_REFUSED = 3;
 
 export function syncCommand(program: Command): void {
@@ -22,10 +22,7 @@ export function syncCommand(program: Command): void {
         bar.stop();
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
         if (report.refused.length > 0) {
-          throw new CliError(
-            `refused ${report.refused.length} path(s) from the bucket (listed above); everything else is in sync.`,
-            EXIT_REFUSED,
-          );
+          throw new CliError(`refused ${report.refused.length} path(s) (listed above); everything else is in sync.`, EXIT_REFUSED);
         }
       } finally {
         folder.close();

@@ -2,11 +2,9 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { GitEngine } from "../../../gitstore/engine.ts";
-import { GitStoreError } from "../../../gitstore/errors.ts";
+import type { GitEngine } from "../../../gitstore/index.ts";
+import { GitStoreError, NativeGitEngine, parsePackIndex } from "../../../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../../../gitstore/isomorphic-engine.ts";
-import { NativeGitEngine } from "../../../gitstore/native-engine.ts";
-import { parsePackIndex } from "../../../gitstore/pack-format.ts";
 import { commitFile, git, gitInput, initRepo, tempDir } from "../../helpers/git.ts";
 
 // The same contract for both engines behind the seam.
