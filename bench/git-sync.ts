@@ -1,5 +1,5 @@
 /**
- * Git through the bucket against native git, measured in one run on this machine (issue 3's benchmark):
+ * Git through the bucket against native git, measured in one run on this machine:
  *  (a) initial push of 10,000 files of 1 KiB in 100 directories,
  *  (b) a one-file commit pushed on top,
  *  (c) a fresh clone after 200 one-file pushes, before and after compaction.

@@ -4,7 +4,7 @@ import { ANNEX_BRANCH, AnnexBranch } from "./annex-branch.ts";
 import { readRefs, resolveRef } from "../../localgit/index.ts";
 
 /**
- * The git-annex branch through the bucket (git over S3, agent/git/): publish pushes the local branch with
+ * The git-annex branch through the bucket (git over S3, gitstore/): publish pushes the local branch with
  * compare-and-swap, resolving a lost race with git-annex's union merge, then adopts what landed; receive
  * fetches the shared branch and every agent's synced copy of it and union-merges them into the local one.
  */
