@@ -3,11 +3,10 @@ import { CloudbridgeError } from "../protocol/errors.ts";
 /**
  * What went wrong running git on a local repository:
  * - `git-unavailable`: the git binary could not be started (not installed, not on PATH);
- * - `git-failed`: git ran and refused (its own message is quoted);
- * - `unrepresentable-path`: a tree entry or a file name that is not valid UTF-8, which cloudbridge refuses
- *   rather than rewrite (a rewritten name is a different file to git, so both would end up in the tree).
+ * - `git-failed`: git ran and refused (its own message is quoted).
+ * A name that is not valid UTF-8 is not an error: it is refused and listed (tree.ts).
  */
-export type LocalGitErrorCode = "git-unavailable" | "git-failed" | "unrepresentable-path";
+export type LocalGitErrorCode = "git-unavailable" | "git-failed";
 
 export class LocalGitError extends CloudbridgeError<LocalGitErrorCode> {
   /** git's exit code, for `git-failed`. */
