@@ -1,5 +1,6 @@
 import { commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
 import { getConfig, setConfig } from "./config.ts";
+import { hashObjectFiles } from "./objects.ts";
 import { isAncestor, mergeBase, resolveCommit, updateRef } from "./refs.ts";
 import { gitFailed, runGit } from "./run.ts";
 import { parseDiffTree, parseLsTree, type TreeChange, type TreeEntry } from "./tree.ts";
@@ -82,11 +83,9 @@ export class Git {
     await setConfig(this.gitDir, key, value);
   }
 
-  /** Writes blobs for many files at once (`hash-object -w --stdin-paths`), in the order given. */
+  /** Writes blobs for many files at once, in the order given (paths as arguments: never split on a newline). */
   async hashFiles(paths: string[]): Promise<string[]> {
-    if (paths.length === 0) return [];
-    const text = await this.text(["hash-object", "-w", "--no-filters", "--stdin-paths"], { input: paths.join("\n") + "\n" });
-    return text.split("\n");
+    return hashObjectFiles(paths, { gitDir: this.gitDir, env: this.baseEnv });
   }
 
   async hashBlob(content: Buffer | string): Promise<string> {

@@ -8,9 +8,9 @@ export { findRepository, initRepository } from "./repository.ts";
 export { getConfig, readConfig, setConfig } from "./config.ts";
 export { LocalGitError, type LocalGitErrorCode } from "./errors.ts";
 export { Git, type GitRunOptions } from "./git.ts";
-export { BlobReader, hasObjects, objectSizes, readObjects } from "./objects.ts";
+export { BlobReader, hashObjectFiles, hasObjects, objectSizes, readObjects } from "./objects.ts";
 export { isAncestor, mergeBase, readRefs, resolveCommit, resolveRef, swapRef, updateRef, updateRefs } from "./refs.ts";
-export { gitText, runGit, type GitOptions, type GitRun } from "./run.ts";
+export { gitText, joinNul, runGit, splitNul, type GitOptions, type GitRun } from "./run.ts";
 export {
   decodePath,
   displayPath,

@@ -1,5 +1,6 @@
 import { LocalGitError } from "./errors.ts";
-import { runGit, startGit } from "./run.ts";
+import { joinNul, runGit, startGit, type GitOptions } from "./run.ts";
+import { encodePath } from "./tree.ts";
 
 /** Objects of a local repository: which are present, writing blobs, reading blobs in batches. */
 
@@ -15,24 +16,55 @@ export async function hasObjects(gitDir: string, oids: readonly string[]): Promi
   return present;
 }
 
+/** Bytes of paths per `git hash-object` run: well under Linux's ARG_MAX (2 MiB, with the environment). */
+const HASH_ARGS_BYTES = 512 * 1024;
+
+/**
+ * Writes the blobs of these files (`hash-object -w --no-filters -- <paths>`) and returns their ids in the
+ * order given. The paths go as arguments, which are NUL-delimited by nature: `--stdin-paths` reads lines
+ * and has no `-z`. The answer holds only object ids, one per line.
+ */
+export async function hashObjectFiles(paths: readonly string[], options: GitOptions = {}): Promise<string[]> {
+  const oids: string[] = [];
+  for (let start = 0; start < paths.length;) {
+    let end = start;
+    for (let bytes = 0; end < paths.length && (end === start || bytes + Buffer.byteLength(paths[end]!) < HASH_ARGS_BYTES); end++) {
+      bytes += Buffer.byteLength(paths[end]!) + 1;
+    }
+    const batch = paths.slice(start, end);
+    const answer = (await runGit(["hash-object", "-w", "--no-filters", "--", ...batch], options)).stdout.toString().split("\n");
+    if (answer.at(-1) === "") answer.pop();
+    if (answer.length !== batch.length) {
+      throw new LocalGitError("git-failed", `git hash-object answered ${answer.length} ids for ${batch.length} files`);
+    }
+    oids.push(...answer);
+    start = end;
+  }
+  return oids;
+}
+
 /**
  * Many objects (or `<rev>:<path>` names) at once through one `cat-file --batch`: the content of each, or
  * undefined when it is not there. For a batch known in advance; `BlobReader` serves one at a time.
  */
 export async function readObjects(gitDir: string, names: readonly string[]): Promise<Array<Buffer | undefined>> {
   if (names.length === 0) return [];
-  const { stdout } = await runGit(["cat-file", "--batch"], { gitDir, input: names.map((name) => `${name}\n`).join("") });
+  const { stdout } = await runGit(["cat-file", "--batch", "-z"], { gitDir, input: joinNul(names) });
   const contents: Array<Buffer | undefined> = [];
   let offset = 0;
-  for (let i = 0; i < names.length; i++) {
-    const headerEnd = stdout.indexOf(0x0a, offset);
-    const header = stdout.subarray(offset, headerEnd).toString();
-    if (header.endsWith(" missing") || header.endsWith(" ambiguous")) {
+  for (const name of names) {
+    // A name git could not resolve comes back whole (newlines included) before " missing"; a found
+    // object's header holds only its id, type and size.
+    const unresolved = [" missing\n", " ambiguous\n"]
+      .map((answer) => Buffer.concat([encodePath(name), Buffer.from(answer)]))
+      .find((answer) => stdout.subarray(offset, offset + answer.length).equals(answer));
+    if (unresolved) {
       contents.push(undefined);
-      offset = headerEnd + 1;
+      offset += unresolved.length;
       continue;
     }
-    const size = Number(header.split(" ")[2]);
+    const headerEnd = stdout.indexOf(0x0a, offset);
+    const size = Number(stdout.subarray(offset, headerEnd).toString().split(" ")[2]);
     contents.push(stdout.subarray(headerEnd + 1, headerEnd + 1 + size));
     offset = headerEnd + 1 + size + 1;
   }

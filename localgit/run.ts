@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { LocalGitError } from "./errors.ts";
+import { encodePath } from "./tree.ts";
 
 export interface GitRun {
   stdout: Buffer;
@@ -68,3 +69,20 @@ export function startGit(args: readonly string[], options: { gitDir: string }): 
     stdio: ["pipe", "pipe", "ignore"],
   });
 }
+
+/**
+ * Paths cross into and out of git NUL-delimited, never as text lines: a file name may hold a newline (or
+ * end in a carriage return), and a path split in two shifts every answer after it onto the wrong file.
+ */
+export function joinNul(paths: readonly string[]): Buffer {
+  return Buffer.concat(paths.map((p) => Buffer.concat([encodePath(p), NUL])));
+}
+
+/** The NUL-terminated records of git's `-z` output (the empty tail after the last NUL dropped). */
+export function splitNul(output: Buffer | string): string[] {
+  const records = output.toString().split("\0");
+  if (records.at(-1) === "") records.pop();
+  return records;
+}
+
+const NUL = Buffer.from([0]);

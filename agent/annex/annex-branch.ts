@@ -1,7 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { commitTree, gitText, isAncestor, parseDiffTree, readObjects, resolveCommit, runGit, swapRef } from "../../localgit/index.ts";
+import {
+  commitTree,
+  gitText,
+  hashObjectFiles,
+  isAncestor,
+  joinNul,
+  parseDiffTree,
+  readObjects,
+  resolveCommit,
+  runGit,
+  swapRef,
+} from "../../localgit/index.ts";
 import { unionMergeLines } from "./union-merge.ts";
 
 /**
@@ -52,8 +63,8 @@ export class AnnexBranch {
       if (updates.length === 0) return parent;
       const blobs = await this.writeBlobs(updates.map((u) => u.content));
       const tree = await this.withIndex(parent, async (env) => {
-        const info = updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}\n`).join("");
-        await gitText(["update-index", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+        const info = joinNul(updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}`));
+        await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
         return await gitText(["write-tree"], { gitDir: this.gitDir, env });
       });
       const commit = await this.commitTree(tree, parent ? [parent] : [], message);
@@ -78,8 +89,8 @@ export class AnnexBranch {
     const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
     const blobs = await this.writeBlobs(merged.map((m) => m.content));
     const tree = await this.withIndex(ours, async (env) => {
-      const info = merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}\n`).join("");
-      await gitText(["update-index", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+      const info = joinNul(merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}`));
+      await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
       return await gitText(["write-tree"], { gitDir: this.gitDir, env });
     });
     return this.commitTree(tree, [ours, theirs], "merging git-annex branches (union)");
@@ -111,18 +122,14 @@ export class AnnexBranch {
     return contents.map((content) => content?.toString("utf8"));
   }
 
-  /** Writes blobs (one `git hash-object --stdin-paths` over temporary files) and returns their ids in order. */
+  /** Writes blobs (`git hash-object` over temporary files) and returns their ids in order. */
   private async writeBlobs(contents: readonly string[]): Promise<string[]> {
     await mkdir(join(this.gitDir, "annex", "cloudbridge"), { recursive: true });
     const dir = await mkdtemp(join(this.gitDir, "annex", "cloudbridge", "blobs-"));
     try {
       const files = contents.map((_, i) => join(dir, String(i)));
       await Promise.all(contents.map((content, i) => writeFile(files[i]!, content)));
-      const output = await gitText(["hash-object", "-w", "--stdin-paths", "--no-filters"], {
-        gitDir: this.gitDir,
-        input: files.map((f) => `${f}\n`).join(""),
-      });
-      return output.split("\n");
+      return await hashObjectFiles(files, { gitDir: this.gitDir });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

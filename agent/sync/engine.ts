@@ -4,6 +4,7 @@ import { MAIN_REF, type LocalRepo } from "./local-repo.ts";
 import { mergeCommits, type MergeOutcome } from "./merge.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 import type { Platform } from "./safe-paths.ts";
+import type { ScanResult } from "./scanner.ts";
 
 /**
  * One sync round: commit what changed in the folder, fetch the shared branch, merge (assistant style) or
@@ -40,8 +41,9 @@ export interface SyncReport {
   variants: MergeOutcome["variants"];
   written: number;
   deleted: number;
-  /** Paths refused from the remote (not written here) or, with `local`, in this folder (not committed). */
-  refused: Array<{ path: string; reason: string; local?: true }>;
+  refused: CheckoutResult["refused"];
+  /** Local paths refused (a symlink leading outside, a name that is not UTF-8): not committed, not uploaded. */
+  notUploaded: ScanResult["refused"];
   /** Local files changed during the round: another round is due. */
   pending: boolean;
   scanned: number;
@@ -130,6 +132,7 @@ export class SyncEngine {
       written: 0,
       deleted: 0,
       refused: [],
+      notUploaded: [],
       pending: false,
       scanned: 0,
       hashed: 0,
@@ -138,14 +141,14 @@ export class SyncEngine {
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
     });
+    report.notUploaded = scan.refused;
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
-    report.refused.push(...scan.refused);
     for (const refused of scan.refused) {
-      this.log("refused", {
+      this.log("refused.local", {
         path: refused.path,
         reason: refused.reason,
-        message: `refused ${JSON.stringify(refused.path)} in the folder: ${refused.reason}; it was not committed`,
+        message: `did not upload ${JSON.stringify(refused.path)}: ${refused.reason}; it stays on this machine only`,
       });
     }
     if (commit) {

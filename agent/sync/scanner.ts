@@ -5,10 +5,11 @@ import type { AnnexPort } from "./annex-port.ts";
 import { TEMP_PREFIX } from "./atomic-file.ts";
 import { decodePath, unrepresentableNameReason, type Git } from "../../localgit/index.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
+import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
- * fields changed (or were racy). Small files become git blobs (`hash-object --stdin-paths`, batched),
+ * fields changed (or were racy). Small files become git blobs (`hash-object`, batched),
  * large files go through the annex port and become pointer blobs, symlinks become link blobs.
  */
 export interface ScanResult {
@@ -20,8 +21,8 @@ export interface ScanResult {
   hashed: number;
   /** The agent's own temporary files left by a process killed mid-write (seen by full walks). */
   leftovers: string[];
-  /** Files that cannot be committed as they are named (a name that is not UTF-8): left alone, listed. */
-  refused: Array<{ path: string; reason: string; local: true }>;
+  /** Paths never committed, never uploaded: symlinks that lead outside the folder (through other links, perhaps), names that are not UTF-8. */
+  refused: Array<{ path: string; reason: string }>;
 }
 
 export interface ScanOptions {
@@ -53,7 +54,7 @@ export async function scan(
   const found = new Map<string, Stats>();
   const gone = new Set<string>();
   const leftovers: string[] = [];
-  const refused: ScanResult["refused"] = [];
+  const badNames: ScanResult["refused"] = [];
   let seen = 0;
 
   const walk = async (dir: string): Promise<void> => {
@@ -64,7 +65,7 @@ export async function scan(
       try {
         entries = await readdir(rel === "" ? root : join(root, rel), { withFileTypes: true });
         // Node spells a name that is not UTF-8 with U+FFFD, which names another file: read the exact names.
-        if (entries.some((entry) => entry.name.includes("\uFFFD"))) entries = await exactNames(root, rel, refused);
+        if (entries.some((entry) => entry.name.includes("\uFFFD"))) entries = await exactNames(root, rel, badNames);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === "ENOENT" || code === "ENOTDIR") continue;
@@ -102,10 +103,12 @@ export async function scan(
   };
 
   const roots = options.paths ? [...new Set(options.paths)] : [""];
+  const realDirectories = new Map<string, Promise<boolean>>();
   for (const rel of roots) {
     if (rel.split("/").some(isIgnoredName)) continue;
     let stats: Stats | undefined;
-    if (rel !== "") {
+    // A path under a symlinked folder is not in the folder: looking at it would read whatever the link leads to.
+    if (rel !== "" && (await underRealDirectories(root, rel, realDirectories))) {
       try {
         stats = await lstat(join(root, rel));
       } catch (error) {
@@ -178,20 +181,43 @@ export async function scan(
   smallFiles.forEach((f, i) => {
     if (oids[i]) record(f.path, f.stats, oids[i]);
   });
-  for (const { path, stats } of others) record(path, stats, await blobOf(root, path, stats, git, annex));
+  const links = new Map<string, string>();
+  for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
+  const disk = diskLinks(root);
+  const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
+  const refused = [...badNames, ...[...outward].map(([path, reason]) => ({ path, reason }))];
+  for (const { path, stats } of others) if (!outward.has(path)) record(path, stats, await blobOf(root, path, stats, git, annex));
   return { changes, seen, hashed: smallFiles.length + others.length, leftovers, refused };
+}
+
+/** Every folder on the way to `rel` is a real directory (not a symlink, not a file), or absent. */
+async function underRealDirectories(root: string, rel: string, known: Map<string, Promise<boolean>>): Promise<boolean> {
+  const parts = rel.split("/").slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = parts.slice(0, i).join("/");
+    let real = known.get(dir);
+    if (real === undefined) {
+      real = lstat(join(root, dir)).then(
+        (stats) => stats.isDirectory(),
+        () => true, // absent: nothing below it exists either, and lstat says so
+      );
+      known.set(dir, real);
+    }
+    if (!(await real)) return false;
+  }
+  return true;
 }
 
 type DirEntry = Pick<Dirent, "name" | "isDirectory" | "isFile" | "isSymbolicLink">;
 
-/** A folder's entries by their exact names; the names that are not UTF-8 are listed in `refused` instead. */
-async function exactNames(root: string, rel: string, refused: ScanResult["refused"]): Promise<DirEntry[]> {
+/** A folder's entries by their exact names; the names that are not UTF-8 are listed in `badNames` instead. */
+async function exactNames(root: string, rel: string, badNames: ScanResult["refused"]): Promise<DirEntry[]> {
   const entries: DirEntry[] = [];
   for (const entry of await readdir(rel === "" ? root : join(root, rel), { withFileTypes: true, encoding: "buffer" })) {
     const name = decodePath(entry.name);
     const path = rel === "" ? name : `${rel}/${name}`;
     const reason = unrepresentableNameReason(path);
-    if (reason) refused.push({ path, reason, local: true });
+    if (reason) badNames.push({ path, reason });
     else
       entries.push({
         name,

@@ -57,9 +57,9 @@ describe("a name that is not valid UTF-8", () => {
 
     // Checkout: a new machine joins, and A catches up.
     const cloned = await cliOk(["clone", url, B, "--listen", "poll", "--json"], env);
-    const atCheckout = JSON.parse(cloned.stdout) as { refused: Array<{ path: string; reason: string; local?: boolean }> };
+    type Report = { refused: Array<{ path: string; reason: string }>; notUploaded: Array<{ path: string; reason: string }> };
+    const atCheckout = JSON.parse(cloned.stdout) as Report;
     assert.equal(atCheckout.refused.length, 1, JSON.stringify(atCheckout.refused));
-    assert.equal(atCheckout.refused[0]!.local, undefined);
     assert.match(atCheckout.refused[0]!.reason, /is not valid UTF-8.*rename it/);
     assert.match(atCheckout.refused[0]!.reason, /bad\\xff\.txt/, "the message shows the byte as it is");
     const caughtUp = await cli(["sync", A], env);
@@ -76,11 +76,11 @@ describe("a name that is not valid UTF-8", () => {
     await writeFile(Buffer.concat([Buffer.from(`${B}/`), BAD_NAME]), "made here\n");
     const adopted = await cli(["sync", B, "--json"], env);
     assert.equal(adopted.code, 3);
-    const atAdoption = JSON.parse(adopted.stdout) as typeof atCheckout;
-    assert.equal(atAdoption.refused.length, 1, JSON.stringify(atAdoption.refused));
-    assert.equal(atAdoption.refused[0]!.local, true);
-    assert.equal(atAdoption.refused[0]!.path, atCheckout.refused[0]!.path);
-    assert.equal(atAdoption.refused[0]!.reason, atCheckout.refused[0]!.reason, "the same message at checkout and at adoption");
+    const atAdoption = JSON.parse(adopted.stdout) as Report;
+    assert.deepEqual(atAdoption.refused, [], "nothing more came from the bucket");
+    assert.equal(atAdoption.notUploaded.length, 1, JSON.stringify(atAdoption.notUploaded));
+    assert.equal(atAdoption.notUploaded[0]!.path, atCheckout.refused[0]!.path);
+    assert.equal(atAdoption.notUploaded[0]!.reason, atCheckout.refused[0]!.reason, "the same message at checkout and at adoption");
     assert.equal(
       (await readFile(Buffer.concat([Buffer.from(`${B}/`), BAD_NAME]))).toString(),
       "made here\n",
@@ -92,7 +92,7 @@ describe("a name that is not valid UTF-8", () => {
     const edited = await cli(["sync", A], env);
     assert.equal(edited.code, 3);
     assert.ok(
-      edited.stdout.includes(`REFUSED "bad\\udcff.txt" in this folder: ${atCheckout.refused[0]!.reason}. Nothing was committed for it.`),
+      edited.stdout.includes(`NOT UPLOADED "bad\\udcff.txt": ${atCheckout.refused[0]!.reason}. It stays on this machine only.`),
       edited.stdout,
     );
 
