@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { parseAnnexKey } from "../protocol/annex-key.ts";
+import { parseAnnexKey } from "../protocol/index.ts";
 import { AnnexBranch } from "./logs/annex-branch.ts";
 import { hashStream, keyCheck, mismatch, verifyFile } from "./content/content-hash.ts";
 import { withContentLock } from "./content/content-lock.ts";
@@ -9,7 +9,8 @@ import { LocalStore } from "./content/local-store.ts";
 import { readLocations, recordPresence, type PresenceChange } from "./logs/location-tracking.ts";
 import { readNumCopies } from "./content/numcopies.ts";
 import { withRetry } from "./transfer/retry.ts";
-import { runBounded, type CloudContent, type TransferOptions } from "./transfer/transfer-settings.ts";
+import type { CloudContent, TransferOptions } from "./transfer/transfer-settings.ts";
+import { mapLimit } from "../objectstore/index.ts";
 import { uploadKey, type UploadResult } from "./transfer/upload.ts";
 import { parseUuidLog } from "./logs/uuid-log.ts";
 
@@ -109,7 +110,7 @@ export class Annex {
   ): Promise<Map<string, T>> {
     const results = new Map<string, T>();
     try {
-      await runBounded(keys, options.parallelFiles ?? 4, async (item) => {
+      await mapLimit(keys, options.parallelFiles ?? 4, async (item) => {
         const perFile = options.onFileProgress;
         const itemOptions = perFile ? { ...options, onProgress: (done: number, total: number) => perFile(item, done, total) } : options;
         try {

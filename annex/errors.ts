@@ -1,4 +1,4 @@
-import { CloudbridgeError } from "../protocol/errors.ts";
+import { CloudbridgeError } from "../protocol/index.ts";
 
 /**
  * What the annex refuses or cannot do, for one key: another process holds it, it names no hash to verify,

@@ -1,4 +1,4 @@
-import { dirname, relative, resolve, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 
 /**
  * The folder dependency rule the README states, as an ESLint rule: each package (a top-level folder)
@@ -7,8 +7,8 @@ import { dirname, relative, resolve, sep } from "node:path";
  * `import()` are judged by where they land, not by how they are spelled. Files outside the packages
  * (tests, benchmarks, scripts) are not judged.
  *
- * Options: { root, packages: { [package]: [packages it may import] }, faceless: [packages without an
- * index.ts yet, whose files may still be imported directly] }.
+ * Options: { root, packages: { [package]: [packages it may import] }, faces: { [package]: [files besides
+ * index.ts that are faces too, e.g. an entry that loads a heavy dependency only for the one caller that needs it] } }.
  */
 export const packageBoundaries = {
   meta: {
@@ -20,7 +20,7 @@ export const packageBoundaries = {
         properties: {
           root: { type: "string" },
           packages: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
-          faceless: { type: "array", items: { type: "string" } },
+          faces: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
         },
         required: ["root", "packages"],
         additionalProperties: false,
@@ -32,7 +32,11 @@ export const packageBoundaries = {
     },
   },
   create(context) {
-    const { root, packages, faceless = [] } = context.options[0];
+    const { root, packages, faces = {} } = context.options[0];
+    const isFace = (to, target) => {
+      const rel = relative(join(root, to), target);
+      return rel === "index.ts" || (faces[to] ?? []).includes(rel);
+    };
     const packageOf = (path) => {
       const rel = relative(root, path);
       if (rel.startsWith("..") || rel === "") return undefined;
@@ -50,7 +54,7 @@ export const packageBoundaries = {
       if (!packages[from].includes(to)) {
         const allowed = packages[from].length > 0 ? packages[from].map((p) => `${p}/`).join(", ") : "no other package";
         context.report({ node, messageId: "forbidden", data: { from, to, allowed } });
-      } else if (!faceless.includes(to) && relative(root, target) !== `${to}${sep}index.ts`) {
+      } else if (!isFace(to, target)) {
         context.report({ node, messageId: "deep", data: { to, path: relative(root, target) } });
       }
     };

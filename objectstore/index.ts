@@ -4,3 +4,4 @@
  */
 export * from "./object-store.ts";
 export * from "./s3-object-store.ts";
+export * from "./map-limit.ts";

@@ -15,6 +15,7 @@ export class CloudbridgeError<Code extends string = string> extends Error {
  * The one error type the protocol throws. `code` says what kind of input was wrong (for programs),
  * `message` says what was wrong and what to do (for people); `input` is the offending value, cut short.
  */
+
 export type ProtocolErrorCode =
   | "invalid-prefix"
   | "invalid-repo-name"

@@ -1,7 +1,6 @@
 import { isAbsolute, join, resolve } from "node:path";
-import type { MultipartStore, ObjectStore } from "../../objectstore/object-store.ts";
-import type { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { assertAnnexKey } from "../../protocol/annex-key.ts";
+import type { MultipartStore, ObjectStore, S3ObjectStore } from "../../objectstore/index.ts";
+import { assertAnnexKey } from "../../protocol/index.ts";
 import { annexedFiles, type Annex } from "../../annex/index.ts";
 import { findRepository, FolderError, openFolder, type Folder } from "../folder/index.ts";
 import { CliError } from "./errors.ts";
@@ -87,6 +86,7 @@ export function jsonLine(command: string, target: Target, fields: Record<string,
 
 /** `--from`: the only place content can be dropped from or checked in, besides here, is the cloud. */
 export function fromCloud(from: string | undefined): boolean {
-  if (from !== undefined && from !== "cloud") throw new CliError("invalid-option", `--from ${JSON.stringify(from)}: the only remote is "cloud".`);
+  if (from !== undefined && from !== "cloud")
+    throw new CliError("invalid-option", `--from ${JSON.stringify(from)}: the only remote is "cloud".`);
   return from === "cloud";
 }

@@ -2,9 +2,15 @@ import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { largeFilesRuleFrom, type LargeFilesRule } from "../../annex/index.ts";
-import { assertAgentId, assertRepoName, normalizePrefix } from "../../protocol/names.ts";
-import { assertBucketName, formatRemoteUrl, type RemoteLocation } from "../../protocol/remote-url.ts";
-import { Git } from "../sync/git.ts";
+import {
+  assertAgentId,
+  assertRepoName,
+  normalizePrefix,
+  assertBucketName,
+  formatRemoteUrl,
+  type RemoteLocation,
+} from "../../protocol/index.ts";
+import { Git } from "../../localgit/index.ts";
 import { FolderError } from "./errors.ts";
 
 /**

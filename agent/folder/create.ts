@@ -1,11 +1,16 @@
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { PreconditionFailed, type ObjectStore } from "../../objectstore/object-store.ts";
-import { probeConditionalWrites } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout, LAYOUT_FORMAT, type FormatMarker } from "../../protocol/layout.ts";
-import { formatRemoteUrl, parseRemoteUrl, type RemoteLocation } from "../../protocol/remote-url.ts";
+import { PreconditionFailed, type ObjectStore, probeConditionalWrites } from "../../objectstore/index.ts";
+import {
+  BucketLayout,
+  LAYOUT_FORMAT,
+  type FormatMarker,
+  formatRemoteUrl,
+  parseRemoteUrl,
+  type RemoteLocation,
+} from "../../protocol/index.ts";
 import { AnnexBranch, ensureCloudUuid, recordCloudRemote, recordRepository } from "../../annex/index.ts";
-import { readBucketRefs } from "../git/bucket-refs.ts";
+import { readBucketRefs } from "../../gitstore/index.ts";
 import type { Logger } from "../log.ts";
 import { AGENT_VERSION } from "../presence.ts";
 import { LocalRepo } from "../sync/local-repo.ts";

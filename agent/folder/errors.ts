@@ -1,4 +1,4 @@
-import { CloudbridgeError } from "../../protocol/errors.ts";
+import { CloudbridgeError } from "../../protocol/index.ts";
 
 /**
  * A folder that cannot be opened, created or joined as asked: not set up, a setting with a wrong value,

@@ -1,9 +1,8 @@
 import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import type { MultipartStore, ObjectStore } from "../../objectstore/object-store.ts";
-import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
+import { type MultipartStore, type ObjectStore, createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
+import { BucketLayout } from "../../protocol/index.ts";
 import { ANNEX_BRANCH, Annex, AnnexBranch, ensureCloudUuid, type CloudContent } from "../../annex/index.ts";
 import type { Logger } from "../log.ts";
 import { AnnexContent } from "../sync/annex-content.ts";

@@ -13,7 +13,7 @@ import {
 import type { AnnexPort } from "./annex-port.ts";
 import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
-import { BlobReader } from "./git.ts";
+import { BlobReader } from "../../localgit/index.ts";
 import type { LocalRepo } from "./local-repo.ts";
 import type { TransferJob, TransferQueue } from "./transfer-queue.ts";
 
@@ -109,20 +109,15 @@ export class AnnexContent implements AnnexPort, ContentSync {
    */
   async reconcile(repo: LocalRepo): Promise<void> {
     if (this.options.wanted === "nothing" || !repo.cache.commit) return;
-    const { stdout } = await repo.git.run(["ls-tree", "-r", "-l", "-z", "--full-tree", repo.cache.commit]);
     const candidates: Array<{ path: string; oid: string }> = [];
-    for (const record of stdout.toString().split("\0")) {
-      const tab = record.indexOf("\t");
-      if (tab < 0) continue;
-      const [mode, type, oid, size] = record.slice(0, tab).split(/\s+/);
-      if (type !== "blob" || mode === "120000" || !mayBePointerSize(Number(size))) continue;
-      const path = record.slice(tab + 1);
+    for (const [path, { mode, oid, size }] of await repo.git.lsTree(repo.cache.commit, { sizes: true })) {
+      if (mode === "160000" || mode === "120000" || size === undefined || !mayBePointerSize(size)) continue;
       const entry = repo.cache.entries.get(path);
-      if (entry && !entry.ghost && entry.oid === oid) candidates.push({ path, oid: oid! });
+      if (entry && !entry.ghost && entry.oid === oid) candidates.push({ path, oid });
     }
     if (candidates.length === 0) return;
     const queued = new Set((await this.queue.list("down")).map((job) => job.key));
-    const reader = new BlobReader(repo.git);
+    const reader = new BlobReader(repo.git.gitDir);
     const jobs: TransferJob[] = [];
     try {
       for (const { path, oid } of candidates) {

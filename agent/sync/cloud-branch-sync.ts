@@ -1,12 +1,9 @@
-import { fetchRefs } from "../git/fetch.ts";
-import { push } from "../git/push.ts";
-import type { RepoContext } from "../git/repo-context.ts";
-import { trackingRefName } from "../git/tracking-refs.ts";
+import { fetchRefs, push, trackingRefName, type RepoContext } from "../../gitstore/index.ts";
 import { ANNEX_BRANCH, AnnexBranch } from "../../annex/index.ts";
-import { gitText } from "../../gitstore/run-git.ts";
+import { readRefs, resolveRef } from "../../localgit/index.ts";
 
 /**
- * The git-annex branch through the bucket (git over S3, agent/git/): publish pushes the local branch with
+ * The git-annex branch through the bucket (git over S3, gitstore/): publish pushes the local branch with
  * compare-and-swap, resolving a lost race with git-annex's union merge, then adopts what landed; receive
  * fetches the shared branch and every agent's synced copy of it and union-merges them into the local one.
  */
@@ -43,11 +40,7 @@ export async function receiveAnnexBranch(ctx: AnnexBranchContext): Promise<void>
   await fetchRefs({ ...ctx, remote });
   const branch = new AnnexBranch(ctx.gitDir);
   const shared = trackingRefName(remote, ANNEX_BRANCH);
-  const synced = (await gitText(["for-each-ref", "--format=%(refname)", `refs/remotes/${remote}-synced/`], { gitDir: ctx.gitDir }))
-    .split("\n")
-    .filter((ref) => ref.endsWith("/git-annex"));
-  for (const ref of [shared, ...synced]) {
-    const oid = await gitText(["rev-parse", "--verify", "--quiet", ref], { gitDir: ctx.gitDir, allowFailure: true });
-    if (oid) await branch.mergeFrom(oid);
-  }
+  const synced = [...(await readRefs(ctx.gitDir, [`refs/remotes/${remote}-synced/`]))].filter(([ref]) => ref.endsWith("/git-annex"));
+  const sharedOid = await resolveRef(ctx.gitDir, shared);
+  for (const oid of [sharedOid, ...synced.map(([, oid]) => oid)]) if (oid) await branch.mergeFrom(oid);
 }

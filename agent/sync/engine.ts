@@ -46,7 +46,7 @@ export interface SyncReport {
   written: number;
   deleted: number;
   refused: CheckoutResult["refused"];
-  /** Local symlinks that lead outside the folder: not committed, not uploaded (they stay on this machine). */
+  /** Local paths refused (a symlink leading outside, a name that is not UTF-8): not committed, not uploaded. */
   notUploaded: ScanResult["refused"];
   /** Local files changed during the round: another round is due. */
   pending: boolean;

@@ -1,4 +1,4 @@
-import { runGit } from "../../gitstore/run-git.ts";
+import { decodePath, objectSizes, readObjects, runGit } from "../../localgit/index.ts";
 import { MAX_POINTER_SIZE, parsePointer, parseSymlinkTarget } from "./pointer.ts";
 
 /**
@@ -14,37 +14,34 @@ export interface AnnexedFile {
 }
 
 export async function annexedFiles(gitDir: string, workTree: string, paths: readonly string[]): Promise<AnnexedFile[]> {
-  const listing = (
-    await runGit(["ls-files", "-z", "--stage", "--", ...(paths.length ? paths : ["."])], { gitDir, cwd: workTree })
-  ).stdout.toString();
-  const entries = listing
-    .split("\0")
-    .filter(Boolean)
-    .map((line) => {
-      const [info, path] = line.split("\t") as [string, string];
-      const [mode, oid] = info.split(" ") as [string, string];
-      return { mode, oid, path };
-    });
+  const listing = (await runGit(["ls-files", "-z", "--stage", "--", ...(paths.length ? paths : ["."])], { gitDir, cwd: workTree })).stdout;
+  const entries: Array<{ mode: string; oid: string; path: string }> = [];
+  for (let start = 0; start < listing.length;) {
+    const end = listing.indexOf(0, start);
+    const record = listing.subarray(start, end < 0 ? listing.length : end);
+    start = end < 0 ? listing.length : end + 1;
+    const tab = record.indexOf(9);
+    if (tab < 0) continue;
+    const [mode, oid] = record.subarray(0, tab).toString().split(" ") as [string, string];
+    entries.push({ mode, oid, path: decodePath(record.subarray(tab + 1)) });
+  }
   if (entries.length === 0) return [];
-  const sizes = (
-    await runGit(["cat-file", "--batch-check=%(objectname) %(objectsize)"], { gitDir, input: entries.map((e) => `${e.oid}\n`).join("") })
-  ).stdout
-    .toString()
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => Number(line.split(" ")[1]));
+  const sizes = await objectSizes(
+    gitDir,
+    entries.map((e) => e.oid),
+  );
   const small = entries.filter((_, i) => (sizes[i] ?? Infinity) <= MAX_POINTER_SIZE);
   if (small.length === 0) return [];
-  const { stdout: batch } = await runGit(["cat-file", "--batch"], { gitDir, input: small.map((e) => `${e.oid}\n`).join("") });
+  const blobs = await readObjects(
+    gitDir,
+    small.map((e) => e.oid),
+  );
   const files: AnnexedFile[] = [];
-  let offset = 0;
-  for (const entry of small) {
-    const headerEnd = batch.indexOf(0x0a, offset);
-    const size = Number(batch.subarray(offset, headerEnd).toString().split(" ")[2]);
-    const blob = batch.subarray(headerEnd + 1, headerEnd + 1 + size);
-    offset = headerEnd + 1 + size + 1;
+  small.forEach((entry, i) => {
+    const blob = blobs[i];
+    if (!blob) return;
     const key = entry.mode === "120000" ? parseSymlinkTarget(blob.toString("utf8")) : parsePointer(blob);
     if (key) files.push({ path: entry.path, key, mode: entry.mode });
-  }
+  });
   return files;
 }

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { open } from "node:fs/promises";
-import { keyDigest, parseAnnexKey } from "../../protocol/annex-key.ts";
+import { keyDigest, parseAnnexKey } from "../../protocol/index.ts";
 import { AnnexError } from "../errors.ts";
 
 /** What content must hash to for a key: its digest and size. Keys that name no hash cannot be verified. */

@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { assertAnnexKey } from "../../protocol/annex-key.ts";
+import { assertAnnexKey } from "../../protocol/index.ts";
 import { AnnexError } from "../errors.ts";
 import { isProcessAlive } from "./process-alive.ts";
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { assertAnnexKey, hashDirMixed, parseAnnexKey, sha256eKey } from "../../protocol/annex-key.ts";
+import { assertAnnexKey, hashDirMixed, parseAnnexKey, sha256eKey } from "../../protocol/index.ts";
 
 export const md5 = (text: string): Uint8Array => createHash("md5").update(text).digest();
 

@@ -1,4 +1,4 @@
-import { parseAnnexKey } from "../../protocol/annex-key.ts";
+import { parseAnnexKey } from "../../protocol/index.ts";
 
 /**
  * How git holds an annexed file (Annex/Link.hs): an unlocked file's blob is a pointer `/annex/objects/<KEY>\n`;

@@ -1,7 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { gitText, hashObjectFiles, joinNul, runGit } from "../../gitstore/run-git.ts";
+import {
+  commitTree,
+  gitText,
+  hashObjectFiles,
+  isAncestor,
+  joinNul,
+  parseDiffTree,
+  readObjects,
+  resolveCommit,
+  runGit,
+  swapRef,
+} from "../../localgit/index.ts";
 import { unionMergeLines } from "./union-merge.ts";
 
 /**
@@ -24,10 +35,7 @@ export class AnnexBranch {
   }
 
   async head(): Promise<string | undefined> {
-    const run = await runGit(["rev-parse", "--verify", "--quiet", `${this.ref}^{commit}`], { gitDir: this.gitDir, allowFailure: true });
-    if (run.code === 1) return undefined;
-    if (run.code !== 0) throw new Error(`git rev-parse ${this.ref} failed: ${run.stderr.trim()}`);
-    return run.stdout.toString().trim();
+    return resolveCommit(this.gitDir, this.ref);
   }
 
   /** A file's content at `commit` (default: the branch head), or undefined when it is not there. */
@@ -73,13 +81,10 @@ export class AnnexBranch {
   async unionMerge(ours: string | undefined, theirs: string | undefined): Promise<string | undefined> {
     if (!ours || ours === theirs) return theirs ?? ours;
     if (!theirs) return ours;
-    if (await this.isAncestor(theirs, ours)) return ours;
-    if (await this.isAncestor(ours, theirs)) return theirs;
-    const diff = (await runGit(["diff-tree", "-r", "-z", "--no-renames", ours, theirs], { gitDir: this.gitDir })).stdout.toString();
-    // -z records: ":<modes> <oids> <status>\0<path>\0"
-    const fields = diff.split("\0");
-    const paths: string[] = [];
-    for (let i = 0; i + 1 < fields.length; i += 2) paths.push(fields[i + 1]!);
+    if (await isAncestor(this.gitDir, theirs, ours)) return ours;
+    if (await isAncestor(this.gitDir, ours, theirs)) return theirs;
+    const diff = await runGit(["diff-tree", "-r", "-z", "--no-renames", ours, theirs], { gitDir: this.gitDir });
+    const paths = parseDiffTree(diff.stdout).map((change) => change.path);
     const [a, b] = await Promise.all([this.readMany(paths, ours), this.readMany(paths, theirs)]);
     const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
     const blobs = await this.writeBlobs(merged.map((m) => m.content));
@@ -104,41 +109,17 @@ export class AnnexBranch {
 
   /** Moves the branch from `old` (undefined: it must not exist) to `commit`; false when it had moved. */
   async compareAndSwap(commit: string, old: string | undefined): Promise<boolean> {
-    const run = await runGit(["update-ref", this.ref, commit, old ?? "0".repeat(40)], { gitDir: this.gitDir, allowFailure: true });
-    return run.code === 0;
-  }
-
-  private async isAncestor(a: string, b: string): Promise<boolean> {
-    const run = await runGit(["merge-base", "--is-ancestor", a, b], { gitDir: this.gitDir, allowFailure: true });
-    if (run.code > 1) throw new Error(`git merge-base --is-ancestor failed: ${run.stderr.trim()}`);
-    return run.code === 0;
+    return swapRef(this.gitDir, this.ref, commit, old);
   }
 
   /** Many files at once (one `git cat-file --batch`); undefined for a path that is not there. */
   async readMany(paths: readonly string[], commit: string | undefined): Promise<Array<string | undefined>> {
     if (!commit || paths.length === 0) return paths.map(() => undefined);
-    const names = paths.map((p) => `${commit}:${p}`);
-    const { stdout: output } = await runGit(["cat-file", "--batch", "-z"], { gitDir: this.gitDir, input: joinNul(names) });
-    const contents: Array<string | undefined> = [];
-    let offset = 0;
-    for (let i = 0; i < paths.length; i++) {
-      // A name git could not resolve comes back whole (newlines included) before " missing"; a found
-      // object's header holds only its id, type and size.
-      const unresolved = [" missing\n", " ambiguous\n"]
-        .map((answer) => Buffer.from(names[i]! + answer))
-        .find((answer) => output.subarray(offset, offset + answer.length).equals(answer));
-      if (unresolved) {
-        contents.push(undefined);
-        offset += unresolved.length;
-        continue;
-      }
-      const headerEnd = output.indexOf(0x0a, offset);
-      const header = output.subarray(offset, headerEnd).toString();
-      const size = Number(header.split(" ")[2]);
-      contents.push(output.subarray(headerEnd + 1, headerEnd + 1 + size).toString("utf8"));
-      offset = headerEnd + 1 + size + 1;
-    }
-    return contents;
+    const contents = await readObjects(
+      this.gitDir,
+      paths.map((p) => `${commit}:${p}`),
+    );
+    return contents.map((content) => content?.toString("utf8"));
   }
 
   /** Writes blobs (`git hash-object` over temporary files) and returns their ids in order. */
@@ -155,14 +136,7 @@ export class AnnexBranch {
   }
 
   private async commitTree(tree: string, parents: string[], message: string): Promise<string> {
-    const args = ["commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-m", message];
-    const env = {
-      GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME ?? "cloudbridge",
-      GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL ?? "cloudbridge@localhost",
-      GIT_COMMITTER_NAME: process.env.GIT_COMMITTER_NAME ?? "cloudbridge",
-      GIT_COMMITTER_EMAIL: process.env.GIT_COMMITTER_EMAIL ?? "cloudbridge@localhost",
-    };
-    return await gitText(args, { gitDir: this.gitDir, env });
+    return commitTree(this.gitDir, { tree, parents, message });
   }
 
   /** Runs `work` with a private index file loaded from `commit` (empty when undefined), then removes it. */

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { PreconditionFailed } from "../../objectstore/object-store.ts";
-import { assertAgentId } from "../../protocol/names.ts";
+import { PreconditionFailed } from "../../objectstore/index.ts";
+import { assertAgentId } from "../../protocol/index.ts";
 import type { AnnexBranch, FileChange } from "./annex-branch.ts";
 import { cloudRemoteConfig, formatRemoteLog, parseRemoteLog, type CloudRemoteParameters } from "./remote-log.ts";
 import type { CloudContent } from "../transfer/transfer-settings.ts";

@@ -1,4 +1,4 @@
-import { hashDirLower, type Md5 } from "../../protocol/annex-key.ts";
+import { hashDirLower, type Md5 } from "../../protocol/index.ts";
 import { formatVectorClock, parseVectorClock, type VectorClock } from "./vector-clock.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { assertAgentId } from "../../protocol/names.ts";
+import { assertAgentId } from "../../protocol/index.ts";
 import { formatVectorClock, parseVectorClock, type VectorClock } from "./vector-clock.ts";
 
 /**

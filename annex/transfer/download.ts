@@ -14,10 +14,10 @@ import {
   DEFAULT_MULTIPART_THRESHOLD,
   DEFAULT_RANGE_SIZE,
   partSizeFor,
-  runBounded,
   type CloudContent,
   type TransferOptions,
 } from "./transfer-settings.ts";
+import { mapLimit } from "../../objectstore/index.ts";
 
 /**
  * Downloads `annex/<repo>/<KEY>` into the local store.
@@ -217,7 +217,7 @@ async function downloadRanges(
   };
   try {
     const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
-    await runBounded(todo, options.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
+    await mapLimit(todo, options.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
       const start = i * rangeSize;
       const end = Math.min(size, start + rangeSize) - 1;
       await withRetry(async () => {

@@ -1,5 +1,5 @@
-import type { MultipartStore, ObjectStore } from "../../objectstore/object-store.ts";
-import type { BucketLayout } from "../../protocol/layout.ts";
+import type { MultipartStore, ObjectStore } from "../../objectstore/index.ts";
+import type { BucketLayout } from "../../protocol/index.ts";
 
 /** Where annexed content lives in the bucket: `annex/<repo>/<KEY>` (git-annex's S3 layout with fileprefix). */
 export interface CloudContent {
@@ -30,21 +30,4 @@ export const DEFAULT_CONCURRENCY = 4;
 /** Parts of at least `partSize`, and few enough for S3's 10,000-part limit. */
 export function partSizeFor(size: number, partSize: number): number {
   return Math.max(partSize, Math.ceil(size / 10_000));
-}
-
-/** Runs `work` for items with at most `limit` in flight; stops starting new ones after the first failure. */
-export async function runBounded<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  const iterator = items[Symbol.iterator]();
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    for (let next = iterator.next(); !next.done && !failure; next = iterator.next()) {
-      try {
-        await work(next.value);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
-  if (failure) throw failure.error;
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { open, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { NoSuchUpload, PreconditionFailed } from "../../objectstore/object-store.ts";
+import { NoSuchUpload, PreconditionFailed, mapLimit } from "../../objectstore/index.ts";
 import { AnnexError } from "../errors.ts";
 import { contentTypeFor, objectMetadata } from "./content-type.ts";
 import { keyCheck } from "../content/content-hash.ts";
@@ -13,7 +13,6 @@ import {
   DEFAULT_MULTIPART_THRESHOLD,
   DEFAULT_PART_SIZE,
   partSizeFor,
-  runBounded,
   type CloudContent,
   type TransferOptions,
 } from "./transfer-settings.ts";
@@ -167,7 +166,7 @@ async function multipartUpload(
         wakeReaders();
       }
     };
-    await runBounded(parts(), options.concurrency ?? DEFAULT_CONCURRENCY, async (n) => {
+    await mapLimit(parts(), options.concurrency ?? DEFAULT_CONCURRENCY, async (n) => {
       const buffer = await readPart(n);
       // A part recorded by an earlier run is reused only if its ETag is the MD5 of these bytes. Fresh parts
       // need no MD5 here: the SDK sends a checksum of the body that S3 verifies before it answers.

@@ -1,5 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { CompactionReport } from "../../gitstore/compaction.ts";
+import type { CompactionReport } from "../../gitstore/index.ts";
 import { assertRepoName } from "../../protocol/index.ts";
 import { FunctionError } from "../shared/errors.ts";
 

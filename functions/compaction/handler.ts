@@ -1,5 +1,5 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { compactRepository } from "../../gitstore/compaction.ts";
+import { compactRepository } from "../../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
 import { createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, FUNCTION_SERVICE_NAME, parseCompactionEnvironment } from "../../protocol/index.ts";

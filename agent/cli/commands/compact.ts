@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { BucketLayout, parseRemoteUrl } from "../../../protocol/index.ts";
-import { compactRepository, DEFAULT_GRACE_MS } from "../../../gitstore/compaction.ts";
-import { NativeGitEngine } from "../../../gitstore/native-engine.ts";
+import { compactRepository, DEFAULT_GRACE_MS, NativeGitEngine } from "../../../gitstore/index.ts";
 import { findRepository, FolderError, readCloudSettings, storeFor, type CloudSettings } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
 

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { readSettings } from "../../folder/index.ts";
-import { splitNul } from "../../../gitstore/run-git.ts";
+import { splitNul } from "../../../localgit/index.ts";
 import { LocalRepo, MAIN_REF } from "../../sync/local-repo.ts";
 import { CliError } from "../errors.ts";
 import { forTerminal } from "../../terminal-text.ts";

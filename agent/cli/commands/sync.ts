@@ -20,7 +20,7 @@ export function syncCommand(program: Command): void {
         if (report.refused.length > 0 || report.notUploaded.length > 0) {
           const what = [
             report.refused.length > 0 ? `refused ${report.refused.length} path(s) from the bucket` : undefined,
-            report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} symlink(s) leading outside the folder` : undefined,
+            report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} local path(s)` : undefined,
           ];
           throw new CliError("content-refused", `${what.filter(Boolean).join(" and ")} (listed above); everything else is in sync.`);
         }

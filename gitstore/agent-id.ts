@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { assertAgentId } from "../../protocol/names.ts";
-import { gitText, runGit } from "../../gitstore/run-git.ts";
+import { assertAgentId } from "../protocol/index.ts";
+import { getConfig, setConfig } from "../localgit/index.ts";
 
 /**
  * This repository's agent id: its git-annex UUID (`annex.uuid`) when git-annex is set up, as the agent
@@ -9,11 +9,10 @@ import { gitText, runGit } from "../../gitstore/run-git.ts";
  */
 export async function agentIdFor(gitDir: string): Promise<string> {
   for (const key of ["annex.uuid", "cloudbridge.agent"]) {
-    const run = await runGit(["config", "--get", key], { gitDir, allowFailure: true });
-    const value = run.stdout.toString().trim();
-    if (run.code === 0 && value) return assertAgentId(value);
+    const value = await getConfig(gitDir, key);
+    if (value) return assertAgentId(value);
   }
   const id = randomUUID();
-  await gitText(["config", "cloudbridge.agent", id], { gitDir });
+  await setConfig(gitDir, "cloudbridge.agent", id);
   return id;
 }

@@ -2,11 +2,8 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { GitEngine } from "../../../gitstore/engine.ts";
-import { GitStoreError } from "../../../gitstore/errors.ts";
+import { type GitEngine, GitStoreError, NativeGitEngine, parsePackIndex } from "../../../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../../../gitstore/isomorphic-engine.ts";
-import { NativeGitEngine } from "../../../gitstore/native-engine.ts";
-import { parsePackIndex } from "../../../gitstore/pack-format.ts";
 import { commitFile, git, gitInput, initRepo, tempDir } from "../../helpers/git.ts";
 
 // The same contract for both engines behind the seam.
@@ -114,6 +111,32 @@ for (const engine of [new NativeGitEngine(), new IsomorphicGitEngine()] as GitEn
       await engine.packObjects(gitDir, { tips: [commits[2]!], exclude: [commits[1]!] }, join(partial, "pack"));
       assert.notDeepEqual(await engine.missingObjects(otherGitDir, [commits[2]!], partial), [], "commits[1]'s objects are absent");
       assert.ok(pack);
+    });
+
+    it("answers presence, ancestry and refs of the local repository (what push and fetch ask)", async () => {
+      const missing = "e".repeat(40);
+      assert.deepEqual(await engine.hasObjects(gitDir, [commits[0]!, missing]), new Set([commits[0]!]));
+      assert.equal(await engine.isAncestor(gitDir, commits[0]!, commits[2]!), true);
+      assert.equal(await engine.isAncestor(gitDir, commits[2]!, commits[0]!), false);
+      assert.equal(await engine.isAncestor(gitDir, commits[1]!, commits[1]!), true);
+      assert.equal(await engine.isAncestor(gitDir, missing, commits[2]!), false, "a commit not here is an ancestor of nothing");
+      assert.equal(await engine.resolveRef(gitDir, "refs/heads/main"), commits[2]);
+      assert.equal(await engine.resolveRef(gitDir, "refs/heads/absent"), undefined);
+      const prefix = `refs/remotes/${engine.name}/`;
+      await engine.updateRefs(gitDir, [
+        { ref: `${prefix}main`, oid: commits[2]! },
+        { ref: `${prefix}old`, oid: commits[0]! },
+      ]);
+      assert.deepEqual(
+        await engine.readRefs(gitDir, [prefix]),
+        new Map([
+          [`${prefix}main`, commits[2]!],
+          [`${prefix}old`, commits[0]!],
+        ]),
+      );
+      await engine.updateRefs(gitDir, [{ ref: `${prefix}old`, oid: null }]);
+      assert.deepEqual([...(await engine.readRefs(gitDir, [prefix])).keys()], [`${prefix}main`]);
+      assert.equal(await git(repo, "rev-parse", `${prefix}main`), commits[2], "git itself sees what the engine wrote");
     });
 
     it("combines packs into one holding every object of each", async () => {

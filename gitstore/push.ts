@@ -1,17 +1,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ObjectMissing, PreconditionFailed, type StoredObject } from "../../objectstore/object-store.ts";
-import { syncedRefName } from "../../protocol/layout.ts";
-import { assertAgentId, assertRefName } from "../../protocol/names.ts";
-import { editInfoPacks, uploadPack } from "../../gitstore/bucket-packs.ts";
-import { jitter, MAX_ATTEMPTS } from "../../gitstore/conditional-update.ts";
-import { GitStoreError } from "../../gitstore/errors.ts";
-import { presentObjects } from "../../gitstore/native-engine.ts";
-import { isObjectId, parseRefFile, writeRefFile } from "../../gitstore/ref-file.ts";
+import { ObjectMissing, PreconditionFailed, type StoredObject } from "../objectstore/index.ts";
+import { syncedRefName, assertAgentId, assertRefName } from "../protocol/index.ts";
+import { editInfoPacks, uploadPack } from "./bucket-packs.ts";
+import { jitter, MAX_ATTEMPTS } from "./conditional-update.ts";
+import { GitStoreError } from "./errors.ts";
+import { isObjectId, parseRefFile, writeRefFile } from "./ref-file.ts";
 import { bucketTips, knownRefs, readBucketRefs, type BucketRef } from "./bucket-refs.ts";
 import { fetchObjects } from "./fetch.ts";
-import { isAncestor, updateLocalRefs } from "./local-refs.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
 import { publishServerInfo } from "./server-info.ts";
 import { trackingRefName } from "./tracking-refs.ts";
@@ -61,7 +58,7 @@ export interface PushOutcome {
 }
 
 /**
- * Publishes local commits to the bucket in the order that keeps every reader safe (DESIGN.md):
+ * Publishes local commits to the bucket in the order that keeps every reader safe :
  * pack → idx → objects/info/packs → the agent's synced refs → compare-and-swap of each shared ref →
  * info/refs and HEAD. Every step is idempotent, so a push interrupted anywhere is completed by the next.
  */
@@ -69,7 +66,8 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   assertAgentId(options.agent);
   for (const update of options.updates) {
     assertRefName(update.ref);
-    if (update.oid !== null && !isObjectId(update.oid)) throw new Error(`push: ${JSON.stringify(update.oid)} is not a commit id`);
+    if (update.oid !== null && !isObjectId(update.oid))
+      throw new GitStoreError("invalid-object-id", `push: ${JSON.stringify(update.oid)} is not a commit id`);
   }
   // objects/info/packs is read alongside the refs, to save a round trip when the pack is listed.
   const infoPacks = options.store.get(options.layout.infoPacks(options.repo));
@@ -81,10 +79,11 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   const tips = options.updates.flatMap((update) => (update.oid ? [update.oid] : []));
   const exclude = bucketTips(bucket);
   // Whether each update is a fast-forward of the ref as read, worked out while the pack is made and sent.
+  const engine = engineOf(options);
   const fastForwards = new Map(
     options.updates.map((update) => {
       const current = bucket.shared.get(update.ref);
-      return [update.ref, current && update.oid ? isAncestor(options.gitDir, current.oid, update.oid) : undefined] as const;
+      return [update.ref, current && update.oid ? engine.isAncestor(options.gitDir, current.oid, update.oid) : undefined] as const;
     }),
   );
   for (const check of fastForwards.values()) check?.catch(() => {}); // awaited (and rethrown) in compareAndSwap
@@ -107,7 +106,7 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   );
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
-    await updateLocalRefs(
+    await engine.updateRefs(
       options.gitDir,
       landed.map((result) => ({ ref: trackingRefName(options.remote!, result.ref), oid: result.oid })),
     );
@@ -170,12 +169,12 @@ async function compareAndSwap(
         current.oid !== DAMAGED &&
         (await (current === first.current && ours === update.oid && first.fastForward
           ? first.fastForward
-          : isAncestor(gitDir, current.oid, ours)))
+          : engineOf(options).isAncestor(gitDir, current.oid, ours)))
       ) {
         await write(ours, { ifMatch: current.etag });
         status = merged ? "merged" : "updated";
       } else if (policy === "reject") {
-        const known = (await presentObjects(gitDir, [current.oid])).has(current.oid);
+        const known = (await engineOf(options).hasObjects(gitDir, [current.oid])).has(current.oid);
         return { ref: update.ref, status: "rejected", oid: current.oid, reason: known ? "non-fast-forward" : "fetch first" };
       } else if (policy === "force") {
         await write(ours, { ifMatch: current.etag });
@@ -225,8 +224,16 @@ async function mergeWith(
 ): Promise<string> {
   await fetchObjects(options, [theirs]);
   const result = await merge(ours, theirs, ref);
-  if (!isObjectId(result) || !(await isAncestor(options.gitDir, theirs, result)) || !(await isAncestor(options.gitDir, ours, result))) {
-    throw new Error(`The merge callback for ${ref} returned ${JSON.stringify(result)}, which does not contain both ${ours} and ${theirs}.`);
+  const engine = engineOf(options);
+  if (
+    !isObjectId(result) ||
+    !(await engine.isAncestor(options.gitDir, theirs, result)) ||
+    !(await engine.isAncestor(options.gitDir, ours, result))
+  ) {
+    throw new GitStoreError(
+      "bad-merge",
+      `The merge callback for ${ref} returned ${JSON.stringify(result)}, which does not contain both ${ours} and ${theirs}.`,
+    );
   }
   inBucket.push(theirs);
   await sendObjects(options, [result], inBucket, outcome);

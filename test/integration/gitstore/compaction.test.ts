@@ -3,18 +3,13 @@ import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import type { ObjectStore } from "../../objectstore/object-store.ts";
+import type { ObjectStore } from "../../../objectstore/object-store.ts";
 
-import { readInfoPacks } from "../../gitstore/bucket-packs.ts";
-import { writeInfoPacks } from "../../gitstore/info-packs.ts";
-import { compactRepository } from "../../gitstore/compaction.ts";
-import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
-import { NativeGitEngine } from "../../gitstore/native-engine.ts";
-import { fetchRefs } from "../../agent/git/fetch.ts";
-import { push } from "../../agent/git/push.ts";
-import { FaultyStore } from "../helpers/faulty-store.ts";
-import { commitFile, git, GIT_ENV, importCommits } from "../helpers/git.ts";
-import { useGitCloud } from "../helpers/git-cloud.ts";
+import { compactRepository, fetchRefs, NativeGitEngine, push, readInfoPacks, writeInfoPacks } from "../../../gitstore/index.ts";
+import { IsomorphicGitEngine } from "../../../gitstore/isomorphic-engine.ts";
+import { FaultyStore } from "../../helpers/faulty-store.ts";
+import { commitFile, git, GIT_ENV, importCommits } from "../../helpers/git.ts";
+import { useGitCloud } from "../../helpers/git-cloud.ts";
 
 const run = promisify(execFile);
 const GRACE = 60_000;

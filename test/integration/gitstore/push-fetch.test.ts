@@ -4,15 +4,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { fetchRefs } from "../../agent/git/fetch.ts";
-import { treeMergeCallback } from "../../agent/git/merge-commit.ts";
-import { push } from "../../agent/git/push.ts";
-import { commitFile, git, importCommits } from "../helpers/git.ts";
-import { useGitCloud } from "../helpers/git-cloud.ts";
-import { FaultyStore, InjectedFault } from "../helpers/faulty-store.ts";
-import type { ObjectStore, UploadOptions } from "../../objectstore/object-store.ts";
-import { SINGLE_PUT_LIMIT } from "../../gitstore/bucket-packs.ts";
-import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
+import { fetchRefs, push, SINGLE_PUT_LIMIT, treeMergeCallback } from "../../../gitstore/index.ts";
+import { commitFile, git, importCommits } from "../../helpers/git.ts";
+import { useGitCloud } from "../../helpers/git-cloud.ts";
+import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
+import type { ObjectStore, UploadOptions } from "../../../objectstore/object-store.ts";
+import { IsomorphicGitEngine } from "../../../gitstore/isomorphic-engine.ts";
 
 describe("git push and fetch through the bucket", () => {
   const bed = useGitCloud("git-push-fetch", "team");

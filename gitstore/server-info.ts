@@ -1,7 +1,7 @@
-import { writeHeadFile } from "../../gitstore/ref-file.ts";
-import { PreconditionFailed } from "../../objectstore/object-store.ts";
-import { updateObject } from "../../gitstore/conditional-update.ts";
-import { writeInfoRefs } from "../../gitstore/info-refs.ts";
+import { writeHeadFile } from "./ref-file.ts";
+import { PreconditionFailed } from "../objectstore/index.ts";
+import { updateObject } from "./conditional-update.ts";
+import { writeInfoRefs } from "./info-refs.ts";
 import { readBucketRefs } from "./bucket-refs.ts";
 import type { RepoContext } from "./repo-context.ts";
 

@@ -3,12 +3,21 @@ import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { GitStoreError } from "../../../gitstore/errors.ts";
-import { parseInfoPacks, writeInfoPacks } from "../../../gitstore/info-packs.ts";
-import { parseInfoRefs, writeInfoRefs } from "../../../gitstore/info-refs.ts";
-import { checkIndexMatchesPack, parsePackIndex, verifyPackFile } from "../../../gitstore/pack-format.ts";
-import { parseHeadFile, parseRefFile, writeHeadFile, writeRefFile } from "../../../gitstore/ref-file.ts";
-import { trackingRefName } from "../../../agent/git/tracking-refs.ts";
+import {
+  checkIndexMatchesPack,
+  GitStoreError,
+  parseHeadFile,
+  parseInfoPacks,
+  parseInfoRefs,
+  parsePackIndex,
+  parseRefFile,
+  trackingRefName,
+  verifyPackFile,
+  writeHeadFile,
+  writeInfoPacks,
+  writeInfoRefs,
+  writeRefFile,
+} from "../../../gitstore/index.ts";
 import { tempDir } from "../../helpers/git.ts";
 
 const A = "a".repeat(40);
@@ -105,7 +114,7 @@ describe("git formats in the bucket", () => {
 
 describe("the retired-packs list", () => {
   it("round trips names and times, with a header for a person reading it, and refuses bad lines", async () => {
-    const { parseRetiredPacks, writeRetiredPacks } = await import("../../../gitstore/retired-packs.ts");
+    const { parseRetiredPacks, writeRetiredPacks } = await import("../../../gitstore/index.ts");
     const retired = new Map([[`pack-${"c".repeat(40)}`, new Date("2026-11-22T00:00:00.000Z")]]);
     const text = writeRetiredPacks(retired);
     assert.match(text, /^# Packs retired by cloudbridge compaction/);

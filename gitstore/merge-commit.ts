@@ -1,5 +1,5 @@
-import { gitText } from "../../gitstore/run-git.ts";
-import { GitStoreError } from "../../gitstore/errors.ts";
+import { commitTree, gitText } from "../localgit/index.ts";
+import { GitStoreError } from "./errors.ts";
 import type { MergeCallback } from "./push.ts";
 
 /**
@@ -15,6 +15,6 @@ export function treeMergeCallback(gitDir: string, message = "Merge concurrent ch
     } catch {
       throw new GitStoreError("non-fast-forward", `${ref}: ${ours} and ${theirs} conflict; resolve the conflict and push again.`);
     }
-    return gitText(["commit-tree", tree, "-p", ours, "-p", theirs, "-m", `${message} on ${ref}`], { gitDir });
+    return commitTree(gitDir, { tree, parents: [ours, theirs], message: `${message} on ${ref}` });
   };
 }

@@ -1,14 +1,12 @@
 import { createInterface } from "node:readline";
-import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
-import { parseRemoteUrl } from "../../protocol/remote-url.ts";
-import { parseHeadFile } from "../../gitstore/ref-file.ts";
-import { gitText } from "../../gitstore/run-git.ts";
-import { agentIdFor } from "./agent-id.ts";
-import { corruptSharedRef, readBucketRefs } from "./bucket-refs.ts";
-import { fetchObjects } from "./fetch.ts";
-import { push, type RefUpdate } from "./push.ts";
-import type { RepoContext } from "./repo-context.ts";
+import { createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
+import { BucketLayout, parseRemoteUrl } from "../../protocol/index.ts";
+import { parseHeadFile } from "../ref-file.ts";
+import { agentIdFor } from "../agent-id.ts";
+import { corruptSharedRef, readBucketRefs } from "../bucket-refs.ts";
+import { fetchObjects } from "../fetch.ts";
+import { push, type RefUpdate } from "../push.ts";
+import { engineOf, type RepoContext } from "../repo-context.ts";
 
 /**
  * `git-remote-cloudbridge <remote> <url>`: git's remote-helper protocol (gitremote-helpers(7)) over the
@@ -88,7 +86,8 @@ async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean):
     const spec = command.slice("push ".length);
     const force = spec.startsWith("+");
     const [src, dst] = (force ? spec.slice(1) : spec).split(":") as [string, string];
-    const oid = src === "" ? null : await gitText(["rev-parse", "--verify", src], { gitDir: ctx.gitDir });
+    const oid = src === "" ? null : await engineOf(ctx).resolveRef(ctx.gitDir, src);
+    if (oid === undefined) throw new Error(`${src} names no object in this repository; nothing was pushed.`);
     updates.push({ ref: dst, oid, onConflict: force ? "force" : "reject" });
   }
   // git has already refused what `list for-push` shows is not a fast-forward; a dry run writes nothing.

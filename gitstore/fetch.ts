@@ -1,12 +1,10 @@
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { downloadPack, readInfoPacks } from "../../gitstore/bucket-packs.ts";
-import { GitStoreError } from "../../gitstore/errors.ts";
-import { mapLimit } from "../../gitstore/map-limit.ts";
-import { presentObjects } from "../../gitstore/native-engine.ts";
-import { parseSyncedRefName } from "../../protocol/layout.ts";
+import { downloadPack, readInfoPacks } from "./bucket-packs.ts";
+import { GitStoreError } from "./errors.ts";
+import { mapLimit } from "../objectstore/index.ts";
+import { parseSyncedRefName } from "../protocol/index.ts";
 import { bucketTips, corruptSharedRef, readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
-import { readLocalRefs, updateLocalRefs } from "./local-refs.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
 import { trackingRefName, trackingRefPrefixes } from "./tracking-refs.ts";
 
@@ -22,7 +20,7 @@ export interface ObjectsFetched {
  * removed and the repository is exactly as it was.
  */
 export async function fetchObjects(ctx: RepoContext, tips: readonly string[]): Promise<ObjectsFetched> {
-  const present = await presentObjects(ctx.gitDir, tips);
+  const present = await engineOf(ctx).hasObjects(ctx.gitDir, tips);
   if (tips.every((oid) => present.has(oid))) return { packsDownloaded: 0, bytesDownloaded: 0 };
   try {
     return await fetchLivePacks(ctx, tips);
@@ -114,11 +112,11 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string }): Promise
   const wanted = new Map<string, string>();
   for (const { ref, oid } of refs.shared.values()) wanted.set(trackingRefName(remote, ref), oid);
   for (const { agent, syncedRef, oid } of refs.synced.values()) wanted.set(trackingRefName(remote, syncedRef, agent), oid);
-  const current = await readLocalRefs(ctx.gitDir, trackingRefPrefixes(remote));
+  const current = await engineOf(ctx).readRefs(ctx.gitDir, trackingRefPrefixes(remote));
   const updated: { ref: string; oid: string | null }[] = [];
   for (const [ref, oid] of wanted) if (current.get(ref) !== oid) updated.push({ ref, oid });
   for (const ref of current.keys()) if (!wanted.has(ref) && !keep.has(ref)) updated.push({ ref, oid: null });
-  await updateLocalRefs(ctx.gitDir, updated);
+  await engineOf(ctx).updateRefs(ctx.gitDir, updated);
   return { ...fetched, refs, updated };
 }
 

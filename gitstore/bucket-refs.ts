@@ -1,8 +1,7 @@
-import type { ObjectStore } from "../../objectstore/object-store.ts";
-import { parseSyncedRefName, type BucketLayout } from "../../protocol/layout.ts";
-import { GitStoreError } from "../../gitstore/errors.ts";
-import { mapLimit } from "../../gitstore/map-limit.ts";
-import { parseRefFile } from "../../gitstore/ref-file.ts";
+import { type ObjectStore, mapLimit } from "../objectstore/index.ts";
+import { parseSyncedRefName, type BucketLayout } from "../protocol/index.ts";
+import { GitStoreError } from "./errors.ts";
+import { parseRefFile } from "./ref-file.ts";
 
 /** A ref as read from the bucket, with the ETag a compare-and-swap must name. */
 export interface BucketRef {

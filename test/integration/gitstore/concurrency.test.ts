@@ -5,10 +5,9 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { fetchRefs } from "../../agent/git/fetch.ts";
-import { push } from "../../agent/git/push.ts";
-import { commitFile, git, GIT_ENV, initRepo } from "../helpers/git.ts";
-import { useGitCloud } from "../helpers/git-cloud.ts";
+import { fetchRefs, push } from "../../../gitstore/index.ts";
+import { commitFile, git, GIT_ENV, initRepo } from "../../helpers/git.ts";
+import { useGitCloud } from "../../helpers/git-cloud.ts";
 
 const run = promisify(execFile);
 const NODE = process.execPath;

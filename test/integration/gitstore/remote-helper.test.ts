@@ -5,8 +5,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { promisify } from "node:util";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { GIT_ENV, tempDir } from "../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { GIT_ENV, tempDir } from "../../helpers/git.ts";
 
 const execFileAsync = promisify(execFile);
 const PUSHERS = 8;

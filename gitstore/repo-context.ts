@@ -1,7 +1,7 @@
-import type { ObjectStore } from "../../objectstore/object-store.ts";
-import type { BucketLayout } from "../../protocol/layout.ts";
-import type { GitEngine } from "../../gitstore/engine.ts";
-import { NativeGitEngine } from "../../gitstore/native-engine.ts";
+import type { ObjectStore } from "../objectstore/index.ts";
+import type { BucketLayout } from "../protocol/index.ts";
+import type { GitEngine } from "./engine.ts";
+import { NativeGitEngine } from "./native-engine.ts";
 
 /** A local repository and the repository in the bucket it syncs with. */
 export interface RepoContext {

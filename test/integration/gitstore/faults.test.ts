@@ -2,13 +2,11 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ProtocolError } from "../../protocol/errors.ts";
-import { GitStoreError } from "../../gitstore/errors.ts";
-import { fetchRefs } from "../../agent/git/fetch.ts";
-import { push } from "../../agent/git/push.ts";
-import { FaultyStore, InjectedFault } from "../helpers/faulty-store.ts";
-import { commitFile, git, gitInput, snapshot } from "../helpers/git.ts";
-import { useGitCloud } from "../helpers/git-cloud.ts";
+import { ProtocolError } from "../../../protocol/errors.ts";
+import { fetchRefs, GitStoreError, push } from "../../../gitstore/index.ts";
+import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
+import { commitFile, git, gitInput, snapshot } from "../../helpers/git.ts";
+import { useGitCloud } from "../../helpers/git-cloud.ts";
 
 describe("git through the bucket: interrupted pushes and bad input", () => {
   const bed = useGitCloud("git-faults");
