@@ -4,7 +4,7 @@
  * that only the Lambda loads isomorphic-git), push and fetch with compare-and-swap, and compaction. The
  * remote helper (remote-helper/main.ts) is a program of its own built from these parts.
  */
-export { agentIdFor } from "./agent-id.ts";
+export { AGENT_ID_KEY, agentIdFor, HELPER_AGENT_ID_KEY } from "./agent-id.ts";
 export { downloadPack, editInfoPacks, readInfoPacks, SINGLE_PUT_LIMIT, uploadPack } from "./bucket-packs.ts";
 export { bucketTips, corruptSharedRef, knownRefs, readBucketRefs, type BucketRef, type BucketRefs } from "./bucket-refs.ts";
 export { compactRepository, DEFAULT_GRACE_MS, type CompactionOptions, type CompactionReport } from "./compaction.ts";

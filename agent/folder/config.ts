@@ -10,6 +10,7 @@ import {
   formatRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
+import { AGENT_ID_KEY } from "../../gitstore/index.ts";
 import { Git } from "../../localgit/index.ts";
 import { FolderError } from "./errors.ts";
 
@@ -73,11 +74,6 @@ export const SETTING_NAMES = {
 } as const;
 
 export type SettingName = keyof typeof SETTING_NAMES;
-
-/** The agent id of a synced folder: its git-annex UUID. */
-export const AGENT_ID_KEY = "annex.uuid";
-/** The agent id of a plain git repository that only uses the remote helper (see ensureAgentId). */
-export const HELPER_AGENT_ID_KEY = "cloudbridge.agent";
 
 export function gitFor(gitDir: string): Git {
   return new Git(gitDir);
@@ -262,15 +258,6 @@ export async function writeSettings(gitDir: string, values: SettingValues): Prom
  * `cloudbridge.agent`, because to git-annex annex.uuid means "initialised", which only `git annex init`
  * (or a cloudbridge folder) should say. A repository that used the helper and becomes a folder keeps its id.
  */
-export async function ensureAgentId(gitDir: string, options: { folder: boolean }): Promise<string> {
-  const git = gitFor(gitDir);
-  const annexUuid = await git.config(AGENT_ID_KEY);
-  if (annexUuid) return assertAgentId(annexUuid);
-  const id = assertAgentId((await git.config(HELPER_AGENT_ID_KEY)) ?? crypto.randomUUID());
-  await git.setConfig(options.folder ? AGENT_ID_KEY : HELPER_AGENT_ID_KEY, id);
-  return id;
-}
-
 export function describeLocation(settings: CloudSettings): string {
   return formatRemoteUrl(settings.location);
 }

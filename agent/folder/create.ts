@@ -10,11 +10,11 @@ import {
   type RemoteLocation,
 } from "../../protocol/index.ts";
 import { AnnexBranch, ensureCloudUuid, recordCloudRemote, recordRepository } from "../../annex/index.ts";
-import { readBucketRefs } from "../../gitstore/index.ts";
+import { agentIdFor, readBucketRefs } from "../../gitstore/index.ts";
 import type { Logger } from "../log.ts";
 import { AGENT_VERSION } from "../presence.ts";
 import { LocalRepo } from "../sync/local-repo.ts";
-import { ensureAgentId, readSettings, writeSettings, type SettingValues } from "./config.ts";
+import { readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
 import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
 
@@ -77,7 +77,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
 async function createLocal(root: string, location: RemoteLocation, options: CreateOptions): Promise<void> {
   await LocalRepo.create(root);
   const gitDir = join(root, ".git");
-  const agent = await ensureAgentId(gitDir, { folder: true });
+  const agent = await agentIdFor(gitDir, { folder: true });
   await writeSettings(gitDir, {
     bucket: location.bucket,
     prefix: location.prefix,

@@ -1,9 +1,6 @@
 /** A cloudbridge folder: its settings (one schema), opening it for any command, and making a directory one. */
 export {
-  AGENT_ID_KEY,
   describeLocation,
-  ensureAgentId,
-  HELPER_AGENT_ID_KEY,
   readCloudSettings,
   readSettings,
   SETTING_NAMES,

@@ -3,7 +3,8 @@ import { execFileSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ensureAgentId, FolderError, readCloudSettings, readSettings } from "../../../../agent/folder/index.ts";
+import { FolderError, readCloudSettings, readSettings } from "../../../../agent/folder/index.ts";
+import { agentIdFor } from "../../../../gitstore/index.ts";
 import { tempDir } from "../../../helpers/git.ts";
 
 async function repoWith(config: Record<string, string | string[]>): Promise<string> {
@@ -82,11 +83,11 @@ describe("the folder configuration", () => {
       }
     };
     try {
-      const helperId = await ensureAgentId(join(dir, ".git"), { folder: false });
+      const helperId = await agentIdFor(join(dir, ".git"), { folder: false });
       assert.equal(config("cloudbridge.agent"), helperId);
       assert.equal(config("annex.uuid"), undefined, "a plain repository is not made a git-annex repository");
-      assert.equal(await ensureAgentId(join(dir, ".git"), { folder: false }), helperId);
-      const folderId = await ensureAgentId(join(dir, ".git"), { folder: true });
+      assert.equal(await agentIdFor(join(dir, ".git"), { folder: false }), helperId);
+      const folderId = await agentIdFor(join(dir, ".git"), { folder: true });
       assert.equal(folderId, helperId, "becoming a folder keeps the id the helper used");
       assert.equal(config("annex.uuid"), helperId);
     } finally {
