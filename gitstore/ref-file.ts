@@ -1,4 +1,4 @@
-import { assertRefName } from "../protocol/names.ts";
+import { assertRefName } from "../protocol/index.ts";
 import { GitStoreError } from "./errors.ts";
 
 /**

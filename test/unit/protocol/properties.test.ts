@@ -12,6 +12,14 @@ import {
   type AnnexKey,
 } from "../../../protocol/annex-key.ts";
 import { changeMessageFromS3 } from "../../../protocol/change-from-event.ts";
+import {
+  changeFanoutEnvironment,
+  compactionEnvironment,
+  parseChangeFanoutEnvironment,
+  parseCompactionEnvironment,
+  parseXmppFanoutEnvironment,
+  xmppFanoutEnvironment,
+} from "../../../protocol/deployment.ts";
 import { decodeChangeMessage, encodeChangeMessage, type ChangeMessage } from "../../../protocol/change-message.ts";
 import { ProtocolError } from "../../../protocol/errors.ts";
 import { assertJid, splitJid } from "../../../protocol/jid.ts";
@@ -461,6 +469,69 @@ describe("counterexamples the properties found (each passed the parser before it
     assert.throws(
       () => readStackOutputs([], undefined),
       (e: unknown) => e instanceof ProtocolError && e.code === "missing-stack-output" && e.message.includes(STACK_OUTPUT.bucket),
+    );
+  });
+});
+
+describe("property: the deployment contract (function environments)", () => {
+  const commaFree = fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes(",") && s.trim() === s);
+  const jidText = fc
+    .tuple(fc.stringMatching(/^[a-z0-9._-]{1,12}$/), fc.stringMatching(/^[a-z0-9.-]{1,20}$/))
+    .map(([local, domain]) => `${local}@${domain}`);
+
+  it("what the stack writes is what each handler reads back", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), prefix, (topicArn, p) => {
+        assert.deepEqual(parseChangeFanoutEnvironment(changeFanoutEnvironment({ topicArn, prefix: p })), { topicArn, prefix: p });
+      }),
+      runs,
+    );
+    fc.assert(
+      fc.property(commaFree, prefix, fc.array(repoName, { maxLength: 5 }), fc.nat({ max: 10_000 }), (bucket, p, repos, graceMinutes) => {
+        const settings = { bucket, prefix: p, repos, graceMinutes };
+        assert.deepEqual(parseCompactionEnvironment(compactionEnvironment(settings)), settings);
+      }),
+      runs,
+    );
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^xmpps?:\/\/[a-z0-9.-]{1,20}(:[0-9]{1,5})?$/),
+        fc.option(fc.stringMatching(/^[a-z0-9.-]{1,20}$/), { nil: undefined }),
+        fc.array(jidText, { minLength: 1, maxLength: 4 }),
+        commaFree,
+        fc.integer({ min: 100, max: 60_000 }),
+        (service, domain, recipients, secretId, timeoutMs) => {
+          const settings = { service, domain, recipients, secretId, timeoutMs };
+          assert.deepEqual(parseXmppFanoutEnvironment(xmppFanoutEnvironment(settings)), settings);
+        },
+      ),
+      runs,
+    );
+  });
+
+  it("any other environment is an invalid-function-environment ProtocolError", () => {
+    const env = fc.dictionary(
+      fc.constantFrom(
+        "CHANGE_TOPIC_ARN",
+        "BUCKET_PREFIX",
+        "BUCKET_NAME",
+        "REPOS",
+        "COMPACTION_GRACE_MINUTES",
+        "XMPP_SERVICE",
+        "XMPP_DOMAIN",
+        "XMPP_RECIPIENTS",
+        "XMPP_SECRET_ID",
+        "XMPP_TIMEOUT_MS",
+      ),
+      anyText,
+    );
+    fc.assert(
+      fc.property(env, (e) => {
+        for (const parse of [parseChangeFanoutEnvironment, parseCompactionEnvironment, parseXmppFanoutEnvironment]) {
+          returnsOrThrowsTyped(() => parse(e), ProtocolError, ["invalid-function-environment"]);
+        }
+      }),
+      runs,
     );
   });
 });
