@@ -96,7 +96,8 @@ export function keyExtension(fileName: string): string {
     short.push(part);
   }
   const kept = short
-    .filter((part) => [...part].every((c) => /[A-Za-z0-9]/.test(c) || c.charCodeAt(0) > 127))
+    // A lone surrogate (a byte that was not UTF-8, escaped) has no UTF-8 form: such a part is no extension.
+    .filter((part) => [...part].every((c) => /[A-Za-z0-9]/.test(c) || (c.charCodeAt(0) > 127 && !hasLoneSurrogate(c))))
     .slice(0, 2)
     .reverse()
     .filter((part) => part.length > 0);

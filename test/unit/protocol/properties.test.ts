@@ -35,6 +35,7 @@ import {
   annexKeyFields,
   fc,
   hostile,
+  NASTY,
   otherKeyFields,
   packBaseName,
   prefix,
@@ -177,15 +178,23 @@ describe("property: git-annex keys", () => {
 
   it("the key of any file name parses, names its digest, and hashes to git-annex's directory shapes", () => {
     fc.assert(
-      fc.property(fc.nat(), fc.string({ unit: "binary", maxLength: 40 }), (size, fileName) => {
-        const hash = createHash("sha256").update(fileName).digest("hex");
-        const key = sha256eKey(hash, size, fileName);
-        assert.equal(parseAnnexKey(key).size, size);
-        assert.deepEqual(keyDigest(key), { algorithm: "sha256", hex: hash });
-        assert.match(keyExtension(fileName), /^(\.[^./]{1,4}){0,2}$/);
-        assert.match(hashDirLower(key, md5), /^[0-9a-f]{3}\/[0-9a-f]{3}\/$/);
-        assert.match(hashDirMixed(key, md5), /^[0-9zqjxkmvwgpfZQJXKMVWGPF]{2}\/[0-9zqjxkmvwgpfZQJXKMVWGPF]{2}\/$/);
-      }),
+      fc.property(
+        fc.nat(),
+        fc.oneof(
+          fc.string({ unit: "binary", maxLength: 40 }),
+          hostile(fc.constant("a.tar.gz")),
+          fc.constantFrom(...NASTY).map((n) => `x.${n}`),
+        ),
+        (size, fileName) => {
+          const hash = createHash("sha256").update(fileName).digest("hex");
+          const key = sha256eKey(hash, size, fileName);
+          assert.equal(parseAnnexKey(key).size, size);
+          assert.deepEqual(keyDigest(key), { algorithm: "sha256", hex: hash });
+          assert.match(keyExtension(fileName), /^(\.[^./]{1,4}){0,2}$/);
+          assert.match(hashDirLower(key, md5), /^[0-9a-f]{3}\/[0-9a-f]{3}\/$/);
+          assert.match(hashDirMixed(key, md5), /^[0-9zqjxkmvwgpfZQJXKMVWGPF]{2}\/[0-9zqjxkmvwgpfZQJXKMVWGPF]{2}\/$/);
+        },
+      ),
       runs,
     );
   });
@@ -448,6 +457,8 @@ describe("counterexamples the properties found (each passed the parser before it
     assert.throws(parse, (e: unknown) => e instanceof ProtocolError && e.code === code);
 
   it("a ref name or an annex key that is not valid Unicode is refused (S3 would store U+FFFD instead)", () => {
+    // A file name with a byte that is not UTF-8 (escaped as a lone surrogate) still has a key: no extension.
+    assert.equal(sha256eKey("a".repeat(64), 1, "x.\udcff"), `SHA256E-s1--${"a".repeat(64)}`);
     refused(() => assertRefName("refs/\ud800aa"), "invalid-ref-name");
     refused(() => parseAnnexKey("WORM-s100000000000000-m1000000000--\udfffaa"), "invalid-annex-key");
     refused(() => encodeEventKey("annex/demo/a\ud800"), "invalid-key");
