@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { decodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
 import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import { Backoff } from "../backoff.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
 /**
@@ -91,7 +92,7 @@ export class SqsListener implements ChangeListener {
   }
 
   private async receive(QueueUrl: string, onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
-    let failures = 0;
+    const backoff = new Backoff(500);
     while (!this.abort.signal.aborted) {
       try {
         this.requests += 1;
@@ -99,7 +100,7 @@ export class SqsListener implements ChangeListener {
           new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: this.options.waitSeconds ?? 20, MaxNumberOfMessages: 10 }),
           { abortSignal: this.abort.signal },
         );
-        failures = 0;
+        backoff.reset();
         if (Messages.length === 0) continue;
         let relevant: ChangeMessage | undefined;
         let any = false;
@@ -121,8 +122,7 @@ export class SqsListener implements ChangeListener {
       } catch (error) {
         if (this.abort.signal.aborted) return;
         this.options.onError?.(error);
-        failures += 1;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, 500 * 2 ** failures)));
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
       }
     }
   }

@@ -3,12 +3,13 @@ import type { Annex } from "../annex/annex.ts";
 import { isLargeFile, type LargeFilesRule } from "../annex/largefiles.ts";
 import { readLocations } from "../annex/location-tracking.ts";
 import { formatPointer, parsePointer } from "../annex/pointer.ts";
+import { isTransient } from "../annex/retry.ts";
 import { POINTER_PREFIX, type AnnexPort } from "./annex-port.ts";
 import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
 import { BlobReader } from "./git.ts";
 import type { LocalRepo } from "./local-repo.ts";
-import type { TransferJob, TransferQueue } from "./transfer-queue.ts";
+import type { Direction, TransferJob, TransferQueue } from "./transfer-queue.ts";
 
 /**
  * Annexed content in the sync engine, over the annex layer (agent/annex): large files are ingested into
@@ -70,16 +71,15 @@ export class AnnexContent implements AnnexPort, ContentSync {
       unique.map((job) => ({ key: job.key, uuid: this.annex.uuid, present: true })),
       "add",
     );
-    let failure: unknown;
-    const results = await this.annex.upload(unique.map(transferOf)).catch((error: unknown) => {
-      failure = error;
-      return undefined;
-    });
+    const failures = new Failures();
+    const results = await this.annex.upload(unique.map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
     for (const job of jobs) {
       if (!results || results.has(job.key)) {
         if (results) await this.queue.done(job);
       }
     }
+    this.noteFailures("up", failures);
+    const failure = failures.first;
     if (failure) {
       // The commit is pushed anyway: its pointers name content the cloud will have once the retry succeeds.
       this.options.log?.("upload.failed", { message: (failure as Error).message, queued: (await this.queue.list("up")).length });
@@ -132,11 +132,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
   async download(): Promise<number> {
     const jobs = await this.queue.list("down");
     if (jobs.length === 0) return 0;
-    let failure: unknown;
-    const results = await this.annex.get(dedupe(jobs).map(transferOf)).catch((error: unknown) => {
-      failure = error;
-      return undefined;
-    });
+    const failures = new Failures();
+    const results = await this.annex.get(dedupe(jobs).map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
       if (!done) continue;
@@ -144,9 +141,46 @@ export class AnnexContent implements AnnexPort, ContentSync {
       await this.queue.done(job);
     }
     const left = (await this.queue.list("down")).length;
-    if (failure) this.options.log?.("download.failed", { message: (failure as Error).message, queued: left });
+    this.noteFailures("down", failures);
+    if (failures.first) this.options.log?.("download.failed", { message: (failures.first as Error).message, queued: left });
     return left;
   }
+
+  /**
+   * Whether the last transfers in `direction` failed for a reason that passes by itself (the network, the
+   * cloud's 5xx, a full disk), so they are worth retrying soon rather than at the next change; clears it.
+   */
+  takeRetry(direction: Direction): boolean {
+    return this.retryDue.delete(direction);
+  }
+
+  private readonly retryDue = new Set<Direction>();
+
+  private noteFailures(direction: Direction, failures: Failures): void {
+    if (failures.errors.some(mayPass)) this.retryDue.add(direction);
+    else this.retryDue.delete(direction);
+  }
+}
+
+/** The failures of one batch of transfers: each file's, so that one file's failure does not stop the others. */
+class Failures {
+  readonly errors: unknown[] = [];
+  get first(): unknown {
+    return this.errors[0];
+  }
+  readonly onFileDone = (_item: unknown, outcome: { error?: unknown }): void => {
+    if (outcome.error !== undefined) this.errors.push(outcome.error);
+  };
+  readonly add = (error: unknown): undefined => {
+    this.errors.push(error);
+    return undefined;
+  };
+}
+
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+function mayPass(error: unknown): boolean {
+  return isTransient(error) || DISK_FULL.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");
 }
 
 function dedupe(jobs: TransferJob[]): TransferJob[] {
