@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { PreconditionFailed, type ObjectStore } from "../objectstore/object-store.ts";
@@ -7,6 +8,7 @@ import { formatRemoteUrl, parseRemoteUrl, type RemoteLocation } from "../protoco
 import { Annex } from "./annex/annex.ts";
 import { AnnexBranch, ANNEX_BRANCH } from "./annex/annex-branch.ts";
 import { ensureCloudUuid, recordCloudRemote, recordRepository } from "./annex/cloud-remote.ts";
+import { formatPointer } from "./annex/pointer.ts";
 import type { CloudContent } from "./annex/transfer-settings.ts";
 import { readBucketRefs } from "./git/bucket-refs.ts";
 import type { Logger } from "./log.ts";
@@ -66,7 +68,13 @@ export async function openFolder(folder: string, options: { log?: Logger } = {})
   const content = new AnnexContent(annex, queue, {
     largefiles: settings.largefiles,
     wanted: settings.wanted,
-    place: async (path, key) => void (await repo.placeContent(path, key, content)),
+    // Every file that is still the key's pointer, not only the path its job named: a rename or a copy that
+    // arrived while the content was downloading would otherwise keep the pointer until the next full scan.
+    place: async (path, key) => {
+      const pointer = pointerBlobId(key);
+      for (const [other, entry] of repo.cache.entries)
+        if (other === path || entry.oid === pointer) await repo.placeContent(other, key, content);
+    },
     log: (event, fields) => log("warn", event, fields),
   });
   const branch = new AnnexBranch(gitDir);
@@ -226,4 +234,10 @@ Please do not edit or delete objects here by hand: the machines syncing through 
 
 ${conditionalWrites ? "This store supports conditional writes: concurrent changes are merged safely." : "WARNING: this store did not honour conditional writes when cloudbridge checked; concurrent pushes\nare kept in each machine's refs/synced/ refs, but the shared branch is best-effort."}
 `;
+}
+
+/** The git blob id of a key's pointer file (how a tree names an annexed file). */
+function pointerBlobId(key: string): string {
+  const pointer = Buffer.from(formatPointer(key));
+  return createHash("sha1").update(`blob ${pointer.length}\0`).update(pointer).digest("hex");
 }
