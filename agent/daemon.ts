@@ -145,13 +145,19 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
 
   // Downloads run beside the rounds; once content arrives, one more round publishes where it now is.
+  // Asked again while downloading: jobs queued meanwhile were not in the running batch, so one more goes.
+  let downloadAgain = false;
   const startDownloads = () => {
+    if (downloads) downloadAgain = true;
     downloads ??= (async () => {
       try {
-        const before = await folder.annex.branch.head();
-        await folder.content.download();
-        retryTransfers("down");
-        if ((await folder.annex.branch.head()) !== before) await round([], "content");
+        do {
+          downloadAgain = false;
+          const before = await folder.annex.branch.head();
+          await folder.content.download();
+          retryTransfers("down");
+          if ((await folder.annex.branch.head()) !== before) await round([], "content");
+        } while (downloadAgain && !stopping);
       } catch (error) {
         log("warn", "download.failed", { message: (error as Error).message });
       } finally {
