@@ -6,7 +6,8 @@ import { setTimeout as sleep } from "node:timers/promises";
  * A loopback HTTP proxy between an AWS SDK (pointed at it through AWS_ENDPOINT_URL) and the local cloud,
  * injecting the failures a real network and a real S3 produce, each at a configured rate:
  *
- * - `error500` / `error503`: S3's InternalError / ServiceUnavailable, the request never reaches the cloud;
+ * - `error500` / `error503`: S3's InternalError / ServiceUnavailable (in SQS's and SNS's own error shapes), the request
+ *   never reaches the cloud;
  * - `slowDown`: 503 with S3's `SlowDown` XML body, never reaches the cloud;
  * - `resetBefore`: the client's connection is reset (TCP RST) before anything is forwarded;
  * - `resetAfter`: the request is forwarded, the cloud applies it and answers, and the client's connection
@@ -187,10 +188,18 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       // Read the whole request first, as S3 does, so the client is not cut off while still sending.
       req.resume();
       req.on("end", () => {
-        const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy-${counts.requests}</RequestId></Error>`;
+        // Each protocol's error shape: SQS's JSON (x-amz-target), SNS's query protocol (a form body), S3's XML.
+        const json = req.headers["x-amz-target"] !== undefined;
+        const query = (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded");
+        const error = `<Error>${query ? "<Type>Receiver</Type>" : ""}<Code>${code}</Code><Message>${message}</Message></Error>`;
+        const requestId = `<RequestId>fault-proxy-${counts.requests}</RequestId>`;
+        const body = json
+          ? JSON.stringify({ __type: code, message })
+          : `<?xml version="1.0" encoding="UTF-8"?>\n${query ? `<ErrorResponse>${error}${requestId}</ErrorResponse>` : error.replace("</Error>", `${requestId}</Error>`)}`;
         res.writeHead(status, {
-          "content-type": "application/xml",
+          "content-type": json ? "application/x-amz-json-1.0" : "application/xml",
           "content-length": Buffer.byteLength(body),
+          "x-amzn-requestid": "fault-proxy",
           "x-amz-request-id": "fault-proxy",
         });
         res.end(body);

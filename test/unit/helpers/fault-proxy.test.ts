@@ -3,6 +3,8 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
+import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { FAULTS, FaultPlan, startFaultProxy, type FaultProxy, type FaultRates } from "../../helpers/fault-proxy.ts";
 
 /**
@@ -126,6 +128,26 @@ describe("fault proxy", () => {
       assert.equal(error.$metadata.httpStatusCode, 503);
     } finally {
       s3.destroy();
+    }
+  });
+
+  it("the SQS and SNS SDKs see the error they would get from those services (their own error shapes)", async () => {
+    const p = await proxy({ error503: 1 });
+    const common = { endpoint: p.endpoint, region: "us-east-1", maxAttempts: 1, credentials: { accessKeyId: "a", secretAccessKey: "b" } };
+    const sqs = new SQSClient(common);
+    const sns = new SNSClient(common);
+    try {
+      for (const send of [() => sqs.send(new ListQueuesCommand({})), () => sns.send(new ListTopicsCommand({}))]) {
+        const error = await send().then(
+          () => assert.fail("ServiceUnavailable expected"),
+          (e: unknown) => e as { name: string; $metadata: { httpStatusCode: number } },
+        );
+        assert.equal(error.name, "ServiceUnavailable");
+        assert.equal(error.$metadata.httpStatusCode, 503);
+      }
+    } finally {
+      sqs.destroy();
+      sns.destroy();
     }
   });
 
