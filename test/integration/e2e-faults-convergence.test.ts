@@ -10,7 +10,7 @@ import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../he
 import { prng, startFaultProxy, type FaultProxy, type FaultRates } from "../helpers/fault-proxy.ts";
 import { tempDir } from "../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { inHistory, versionOf, type Version } from "../helpers/versions.ts";
+import { versionOf, type Version } from "../helpers/versions.ts";
 
 /**
  * Three machines (real daemons, set up through the real CLI) reach the local cloud only through the
@@ -25,7 +25,7 @@ import { inHistory, versionOf, type Version } from "../helpers/versions.ts";
  * replays the same edits and the same faults per request (timing still varies between runs).
  */
 const SEED = process.env.CLOUDBRIDGE_TEST_SEED ? Number(process.env.CLOUDBRIDGE_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
-const EDITS = 90;
+const EDITS = 120;
 const MINSIZE = 4096;
 const RATES: FaultRates = {
   error500: 0.02,
@@ -36,7 +36,7 @@ const RATES: FaultRates = {
   cutBody: 0.02,
   delay: 0.03,
 };
-const DELAY_MS = 2000;
+const DELAY_MS = 1000;
 // Asynchronous: the local cloud runs in this process, so a synchronous child talking to it would wait forever.
 const run = promisify(execFile);
 
@@ -75,6 +75,7 @@ describe("three agents through injected faults, random edits, then quiet", () =>
   });
 
   async function scenario() {
+    const begun = Date.now();
     const random = prng(SEED);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
@@ -84,11 +85,14 @@ describe("three agents through injected faults, random edits, then quiet", () =>
     const gitEnv = (dir: string) => ({ ...process.env, GIT_DIR: join(dir, ".git") });
     const common = ["--topic-arn", t.cloud.topicArn, "--listen", "sqs"];
     await cliOk(["init", dirs[0]!, "--remote", url, ...common], env);
-    for (const dir of dirs.slice(1)) await cliOk(["clone", url, dir, ...common], env);
+    await Promise.all(dirs.slice(1).map((dir) => cliOk(["clone", url, dir, ...common], env)));
     for (const dir of dirs) execFileSync("git", ["config", "cloudbridge.largefiles.minsize", String(MINSIZE)], { env: gitEnv(dir) });
     // A long reconcile interval: convergence must come from notifications and retries, not from a timer.
-    for (const dir of dirs) daemons.push(await startDaemon(dir, env, ["--debounce", "50", "--reconcile-interval", "600"]));
+    await Promise.all(
+      dirs.map(async (dir) => daemons.push(await startDaemon(dir, env, ["--debounce", "50", "--reconcile-interval", "600"]))),
+    );
 
+    const setUp = Date.now();
     const versions: Version[] = [];
     const unconfirmed = new Map<string, Version>();
     const unconfirmedKey = (dir: string, path: string) => `${dir}\0${path}`;
@@ -110,12 +114,24 @@ describe("three agents through injected faults, random edits, then quiet", () =>
     const dirName = () => pick([(n: number) => `d${n}`, (n: number) => `dir with space ${n}`, (n: number) => `dïr+${n}`])(counter++);
     const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
 
-    const confirm = async (dir: string, path: string) => {
-      const version = unconfirmed.get(unconfirmedKey(dir, path));
-      if (!version) return;
-      await waitUntil(() => inHistory(dir, "main", version.blob) || undefined, `${JSON.stringify(path)} committed in ${dir}`, 60_000, 50);
-      unconfirmed.delete(unconfirmedKey(dir, path));
+    // A version is overwritten, renamed or removed only once its own daemon has committed it (a person's
+    // edit a millisecond later would lose it too); the others are never waited for: merges happen all along.
+    const settle = async (dir: string) => {
+      // No main yet in a folder that never committed.
+      const { stdout } = await run("git", ["rev-list", "--objects", "main"], { env: gitEnv(dir), maxBuffer: 64 << 20 }).catch(() => ({
+        stdout: "",
+      }));
+      const committed = new Set(stdout.split("\n").map((line) => line.slice(0, 40)));
+      for (const [key, version] of unconfirmed) if (key.startsWith(`${dir}\0`) && committed.has(version.blob)) unconfirmed.delete(key);
     };
+    const settled = (dir: string, path: string) => !unconfirmed.has(unconfirmedKey(dir, path));
+    const confirm = (dir: string, path: string) =>
+      waitUntil(
+        async () => settled(dir, path) || (await settle(dir), settled(dir, path)),
+        `${JSON.stringify(path)} committed in ${dir}`,
+        60_000,
+        50,
+      );
     const write = async (dir: string, path: string, annexed: boolean) => {
       const content = annexed
         ? bytes(MINSIZE + Math.floor(random() * 4096))
@@ -129,8 +145,12 @@ describe("three agents through injected faults, random edits, then quiet", () =>
 
     for (let edit = 0; edit < EDITS; edit += 1) {
       const dir = pick(dirs);
+      await settle(dir);
       const files = await listFiles(dir);
-      const subdirs = [...new Set(files.map((f) => f.split("/").slice(0, -1).join("/")).filter(Boolean))];
+      const parents = [...new Set(files.map((f) => f.split("/").slice(0, -1).join("/")).filter(Boolean))];
+      // Committed files first, so that edits rarely wait.
+      const free = files.filter((f) => settled(dir, f));
+      const freeParents = parents.filter((sub) => files.every((f) => !f.startsWith(`${sub}/`) || settled(dir, f)));
       const op =
         files.length < 4
           ? "create"
@@ -147,37 +167,47 @@ describe("three agents through injected faults, random edits, then quiet", () =>
               "mkdir",
               "move-dir",
               "remove-dir",
+              "both",
             ] as const);
-      const file = pick(files);
-      if (op === "create" || op === "mkdir") {
-        const where = op === "mkdir" ? dirName() : subdirs.length > 0 && random() < 0.3 ? pick(subdirs) : "";
+      const file = pick(free.length > 0 ? free : files);
+      if (op !== "create" && op !== "mkdir" && !op.endsWith("-dir")) await confirm(dir, file);
+      if (op === "create" || op === "mkdir" || parents.length === 0) {
+        const where = op === "mkdir" ? dirName() : parents.length > 0 && random() < 0.3 ? pick(parents) : "";
         const annexed = random() < 0.25;
         const name = fileName(annexed);
         await write(dir, where ? `${where}/${name}` : name, annexed);
       } else if (op === "modify") {
-        await confirm(dir, file);
         await write(dir, file, file.endsWith(".bin") || file.endsWith(".bin\r"));
+      } else if (op === "both") {
+        // The same file edited on two machines at once: both versions must survive the merge.
+        const other = pick(dirs.filter((d) => d !== dir));
+        if ((await lstat(join(other, file)).catch(() => undefined))?.isFile()) await confirm(other, file);
+        const annexed = file.endsWith(".bin") || file.endsWith(".bin\r");
+        await Promise.all([write(dir, file, annexed), write(other, file, annexed)]);
       } else if (op === "delete") {
-        await confirm(dir, file);
         await rm(join(dir, file), { force: true });
       } else if (op === "rename") {
-        await confirm(dir, file);
         const name = file.split("/").pop()!;
         const renamed = `r${counter++} ${name.replace(/^r\d+ /, "")}`;
         await rename(join(dir, file), join(dir, dirname(file), renamed)).catch(() => undefined);
-      } else if (subdirs.length > 0) {
-        const sub = pick(subdirs);
+      } else {
+        const sub = pick(freeParents.length > 0 ? freeParents : parents);
         for (const f of files.filter((f) => f.startsWith(`${sub}/`))) await confirm(dir, f);
         if (op === "move-dir") await rename(join(dir, sub), join(dir, dirname(sub), `moved ${counter++}`)).catch(() => undefined);
         else await rm(join(dir, sub), { recursive: true, force: true });
       }
       await new Promise((resolve) => setTimeout(resolve, 30 + random() * 50));
     }
-    for (const key of [...unconfirmed.keys()]) {
-      const [dir, path] = key.split("\0") as [string, string];
-      // A later merge may have replaced it before its daemon saw it: checked against history below.
-      await confirm(dir, path).catch(() => undefined);
-    }
+    // Every version written is committed where it was written (or a merge replaced it first: see below).
+    await waitUntil(
+      async () => {
+        for (const dir of dirs) await settle(dir);
+        return unconfirmed.size === 0;
+      },
+      "every version committed by its own daemon",
+      60_000,
+      200,
+    ).catch(() => undefined);
     const editsDone = Date.now();
 
     // Quiet, faults still on: one head everywhere (bucket included), the same files with the same bytes.
@@ -265,7 +295,7 @@ describe("three agents through injected faults, random edits, then quiet", () =>
     const variants = Object.keys(final).filter((p) => p.includes(".variant-"));
     process.stderr.write(
       `# ${versions.length} versions written (${versions.filter((v) => v.key).length} annexed), ${Object.keys(final).length} files at the end, ` +
-        `${variants.length} variant files; quiet ${Math.round((quiet - editsDone) / 100) / 10} s after the last edit\n`,
+        `${variants.length} variant files; set up ${secs(setUp - begun)} s, edits ${secs(editsDone - setUp)} s, quiet ${secs(quiet - editsDone)} s after the last edit, checks ${secs(Date.now() - quiet)} s\n`,
     );
   }
 });
@@ -289,6 +319,10 @@ async function snapshotBytes(root: string): Promise<Record<string, string>> {
     if (info?.isFile()) out[path] = (await readFile(join(root, path))).toString("base64");
   }
   return out;
+}
+
+function secs(ms: number): number {
+  return Math.round(ms / 100) / 10;
 }
 
 function differing(snaps: Array<Record<string, string>>): string[] {
