@@ -88,7 +88,14 @@ export class AnnexContent implements AnnexPort, ContentSync {
 
   async afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void> {
     if (this.options.wanted === "nothing" || missing.length === 0) return;
-    await this.queue.add(missing.map(({ key, path }) => ({ direction: "down", key, path })));
+    const jobs: TransferJob[] = [];
+    for (const { key, path } of missing) {
+      // Content a download finished while the folder was being updated is placed now: that download's
+      // job is already done, and a new one would wait for the next change.
+      if (await this.annex.local.has(key)) await this.options.place(path, key);
+      else jobs.push({ direction: "down", key, path });
+    }
+    await this.queue.add(jobs);
   }
 
   /**
