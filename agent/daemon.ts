@@ -101,7 +101,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const transferBackoff = { up: new Backoff(), down: new Backoff() };
   let transferTimer: NodeJS.Timeout | undefined;
   const retryTransfers = (direction: Direction) => {
-    if (!folder.content.takeRetry(direction)) return transferBackoff[direction].reset();
+    const due = folder.content.takeRetry(direction);
+    if (due === undefined) return;
+    if (!due) return transferBackoff[direction].reset();
     const delay = transferBackoff[direction].next();
     log("warn", "transfer.retry", { direction, retryInMs: delay });
     clearTimeout(transferTimer);

@@ -154,18 +154,20 @@ export class AnnexContent implements AnnexPort, ContentSync {
   }
 
   /**
-   * Whether the last transfers in `direction` failed for a reason that passes by itself (the network, the
-   * cloud's 5xx, a full disk), so they are worth retrying soon rather than at the next change; clears it.
+   * Whether the transfers in `direction` since the last call failed for a reason that passes by itself (the
+   * network, the cloud's 5xx, a full disk), so they are worth retrying soon rather than at the next change;
+   * undefined when none ran.
    */
-  takeRetry(direction: Direction): boolean {
-    return this.retryDue.delete(direction);
+  takeRetry(direction: Direction): boolean | undefined {
+    const due = this.retryDue.get(direction);
+    this.retryDue.delete(direction);
+    return due;
   }
 
-  private readonly retryDue = new Set<Direction>();
+  private readonly retryDue = new Map<Direction, boolean>();
 
   private noteFailures(direction: Direction, failures: Failures): void {
-    if (failures.errors.some(mayPass)) this.retryDue.add(direction);
-    else this.retryDue.delete(direction);
+    this.retryDue.set(direction, failures.errors.some(mayPass));
   }
 }
 
