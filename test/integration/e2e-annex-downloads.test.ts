@@ -4,21 +4,24 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
+import { BucketLayout } from "../../protocol/layout.ts";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
 import { tempDir } from "../helpers/git.ts";
+import { versionOf } from "../helpers/versions.ts";
 import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
 
 /**
- * One annexed content under several names (a copy, or a rename that arrives while the content is on its
- * way): once the content is downloaded, every file that is its pointer gets it, not only the one its
- * download job named. The reconcile interval is long, so only the download itself can place them.
+ * Downloads of annexed content: one content under several names (a copy, or a rename that arrives while
+ * the content is on its way) fills every file that is its pointer, not only the one its download job
+ * named; and content missing from the cloud does not keep the other files from theirs.
  */
-describe("annexed content under several names", () => {
+describe("annexed content downloads", () => {
   let scratch: { path: string; remove(): Promise<void> };
   let t: TestCloud;
   const daemons: Daemon[] = [];
   before(async () => {
-    scratch = await tempDir("e2e-copies");
+    scratch = await tempDir("e2e-annex-downloads");
     t = await startTestCloud();
   });
   after(async () => {
@@ -58,5 +61,29 @@ describe("annexed content under several names", () => {
       throw error;
     });
     assert.ok((await Promise.all(names.map(has))).every(Boolean));
+  });
+
+  it("content missing from the cloud does not keep the other files from theirs", async () => {
+    const env = agentEnv(t.cloud.env);
+    const url = "s3://cloudbridge/missing";
+    const A = join(scratch.path, "missing-a");
+    const B = join(scratch.path, "missing-b");
+    await cliOk(["init", A, "--remote", url], env);
+    execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1k"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
+    const contents = Array.from({ length: 8 }, () => randomBytes(4096));
+    await Promise.all(contents.map((content, i) => writeFile(join(A, `file-${i}.bin`), content)));
+    await cliOk(["sync", A], env);
+    // One object goes from the bucket (a lifecycle rule, a person's mistake): the first in the queue's order.
+    const keys = contents.map((content) => versionOf("x.bin", content, true).key!).sort();
+    await t.s3.send(new DeleteObjectCommand({ Bucket: t.cloud.bucket, Key: new BucketLayout("").annexObject("missing", keys[0]!) }));
+
+    // The clone reports the download it could not do; what matters here is what it did.
+    const clone = await cli(["clone", url, B], env);
+    const arrived = await Promise.all(contents.map(async (content, i) => (await readFile(join(B, `file-${i}.bin`))).equals(content)));
+    assert.equal(
+      arrived.filter(Boolean).length,
+      contents.length - 1,
+      `every file but the one whose content is gone: ${arrived.join(" ")}\n${clone.stdout}${clone.stderr}`,
+    );
   });
 });
