@@ -89,6 +89,11 @@ export interface FaultProxyOptions {
   delayMs?: number;
   /** Requests that never get a fault (e.g. the test's own checks); default: none. */
   exempt?: (method: string, path: string) => boolean;
+  /**
+   * Chosen faults for chosen requests, before any drawn one: `n` counts the earlier requests with the same
+   * method and path (0 for the first), so "the first GET of this key is cut" is `n === 0 ? "cutBody" : undefined`.
+   */
+  script?: (method: string, path: string, n: number) => Fault | undefined;
 }
 
 export interface InjectedRecord {
@@ -132,6 +137,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const counts: FaultProxy["counts"] = { requests: 0, delay: 0, outage: 0, ...Object.fromEntries(FAULTS.map((f) => [f, 0])) } as never;
   const injected: InjectedRecord[] = [];
   const sockets = new Set<Socket>();
+  const scripted = new Map<string, number>();
   let down = false;
 
   const record = (method: string, path: string, fault: InjectedRecord["fault"]) => {
@@ -169,7 +175,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       reset(req.socket);
       return;
     }
-    const { fault, delayMs } = options.exempt?.(method, path) ? { fault: undefined, delayMs: 0 } : plan.next(method, path);
+    const n = scripted.get(`${method} ${path}`) ?? 0;
+    scripted.set(`${method} ${path}`, n + 1);
+    const chosen = options.script?.(method, path, n);
+    const { fault, delayMs } = chosen
+      ? { fault: chosen, delayMs: 0 }
+      : options.exempt?.(method, path)
+        ? { fault: undefined, delayMs: 0 }
+        : plan.next(method, path);
     if (delayMs > 0) {
       record(method, path, "delay");
       await sleep(delayMs);

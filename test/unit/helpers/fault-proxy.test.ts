@@ -214,6 +214,19 @@ describe("fault proxy", () => {
     assert.equal((await call(p.endpoint, "GET", "/b/up")).body.toString(), "up");
   });
 
+  it("script: a chosen fault for a chosen request, here only the first PUT of a key", async () => {
+    const p = await startFaultProxy({
+      target,
+      seed: 7,
+      script: (method, _path, n) => (method === "PUT" && n === 0 ? "error500" : undefined),
+    });
+    proxies.push(p);
+    assert.equal((await call(p.endpoint, "PUT", "/b/scripted", Buffer.from("x"))).status, 500);
+    assert.equal((await call(p.endpoint, "PUT", "/b/scripted", Buffer.from("y"))).status, 200);
+    assert.equal((await call(p.endpoint, "PUT", "/b/other", Buffer.from("z"))).status, 500);
+    assert.equal(stored.get("/b/scripted")?.toString(), "y");
+  });
+
   it("draws the same faults for the same seed whatever the interleaving, and each at its rate", () => {
     const rates: FaultRates = {
       error500: 0.05,
