@@ -34,12 +34,19 @@ import {
  * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL). With a custom endpoint (an emulator, MinIO, a bucket served on
  * an IP) requests are path-style, since such endpoints have no per-bucket host names.
  */
+/** How long connecting, and then a request with no byte moving either way, may take before it is retried. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+export const IDLE_TIMEOUT_MS = 30_000;
+
 export function createS3Client(config: S3ClientConfig = {}): S3Client {
   const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   return new S3Client({
     ...(endpoint ? { forcePathStyle: true } : {}),
     // The SDK's 3 attempts give up on one short blip (three 503s or resets in a row); AWS_MAX_ATTEMPTS wins.
     ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: 6 }),
+    // Without these the SDK waits forever on a connection the network left silent (no reset, no answer),
+    // and so would every round after it. Idle time, not duration: a long transfer that moves is not cut.
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
     ...config,
   });
 }

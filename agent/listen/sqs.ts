@@ -7,6 +7,7 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
+import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../objectstore/s3-object-store.ts";
 import { decodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
 import type { RemoteLocation } from "../../protocol/remote-url.ts";
 import { Backoff } from "../backoff.ts";
@@ -46,8 +47,10 @@ export class SqsListener implements ChangeListener {
   constructor(options: SqsListenerOptions) {
     this.options = options;
     // Queue URLs of emulators name hosts that do not resolve: send to the configured endpoint instead.
-    this.sqs = options.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false });
-    this.sns = options.sns ?? new SNSClient({});
+    // A silent connection is given up (idle beyond the long poll's own wait), not waited on for ever.
+    const requestHandler = { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS + (options.waitSeconds ?? 20) * 1000 };
+    this.sqs = options.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false, requestHandler });
+    this.sns = options.sns ?? new SNSClient({ requestHandler });
   }
 
   async start(onHint: (message: ChangeMessage | undefined) => void): Promise<void> {

@@ -17,8 +17,9 @@ import { setTimeout as sleep } from "node:timers/promises";
  *
  * Decisions come from a seeded PRNG. So that a failure reproduces even though concurrent clients
  * interleave differently from one run to the next, the decision for a request depends only on the seed,
- * its method and path, and how many requests with that method and path came before it. `down` makes
- * every connection reset at once (an outage) until it is turned off.
+ * its method and path, and how many requests with that method and path came before it. `setDown` makes
+ * an outage: every connection reset at once ("reset": the network says no), or every request left
+ * unanswered for good ("blackhole": packets lost, the connection silent, as when a laptop leaves its Wi-Fi).
  */
 export type Fault = "error500" | "error503" | "slowDown" | "resetBefore" | "resetAfter" | "cutBody";
 
@@ -112,8 +113,11 @@ export interface FaultProxy {
   readonly injected: InjectedRecord[];
   /** Turns faults on or off (rates replaced as a whole). */
   setRates(rates: FaultRates): void;
-  /** An outage: every open connection and every new one is reset until turned off. */
-  setDown(down: boolean): void;
+  /**
+   * An outage until turned off (false): "reset" resets every open connection and every new one;
+   * "blackhole" leaves every request from now on unanswered, even after the outage (its packets were lost).
+   */
+  setDown(mode: "reset" | "blackhole" | false): void;
   stop(): Promise<void>;
 }
 
@@ -138,7 +142,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const injected: InjectedRecord[] = [];
   const sockets = new Set<Socket>();
   const scripted = new Map<string, number>();
-  let down = false;
+  let down: "reset" | "blackhole" | false = false;
 
   const record = (method: string, path: string, fault: InjectedRecord["fault"]) => {
     counts[fault] += 1;
@@ -172,7 +176,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     counts.requests += 1;
     if (down) {
       record(method, path, "outage");
-      reset(req.socket);
+      if (down === "reset") reset(req.socket);
       return;
     }
     const n = scripted.get(`${method} ${path}`) ?? 0;
@@ -265,7 +269,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const server = createServer({ keepAlive: true }, (req, res) => void handle(req, res).catch(() => reset(req.socket)));
   server.on("connection", (socket: Socket) => {
-    if (down) {
+    if (down === "reset") {
       counts.outage += 1;
       reset(socket);
       return;
@@ -285,9 +289,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     setRates: (rates) => {
       plan.rates = rates;
     },
-    setDown: (value) => {
-      down = value;
-      if (down) for (const socket of sockets) reset(socket);
+    setDown: (mode) => {
+      down = mode;
+      if (down === "reset") for (const socket of sockets) reset(socket);
     },
     stop: async () => {
       for (const socket of sockets) socket.destroy();

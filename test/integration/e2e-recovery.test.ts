@@ -21,6 +21,9 @@ import { inHistory, versionOf } from "../helpers/versions.ts";
 const OUTAGE_MS = 35_000;
 // The daemon's next retry comes at most RETRY_CAP_MS after the network returns, plus a round on each side.
 const CROSS_BOUND_MS = 20_000;
+// A silent connection is given up after the SDK's idle timeout (30 s), then retried at once.
+const SILENT_MS = 10_000;
+const SILENT_BOUND_MS = 45_000;
 const FLAGS = ["--listen", "sqs", "--reconcile-interval", "600", "--debounce", "50"];
 
 describe("recovery after an outage and after a full disk", () => {
@@ -41,13 +44,14 @@ describe("recovery after an outage and after a full disk", () => {
     await scratch.remove();
   });
 
-  it(`after a ${OUTAGE_MS / 1000} s outage, a change made during it crosses within ${CROSS_BOUND_MS / 1000} s of the network's return`, async () => {
+  /** A change made on A during an outage of `outageMs` must reach B within `boundMs` of the network's return. */
+  const outage = async (mode: "reset" | "blackhole", repo: string, outageMs: number, boundMs: number) => {
     const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 1 });
     proxies.push(proxy);
     const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
-    const url = "s3://cloudbridge/outage";
-    const A = join(scratch.path, "outage-a");
-    const B = join(scratch.path, "outage-b");
+    const url = `s3://cloudbridge/${repo}`;
+    const A = join(scratch.path, `${repo}-a`);
+    const B = join(scratch.path, `${repo}-b`);
     await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], env);
     await cliOk(["clone", url, B, "--topic-arn", t.cloud.topicArn], env);
     const a = await startDaemon(A, env, FLAGS);
@@ -57,13 +61,13 @@ describe("recovery after an outage and after a full disk", () => {
     await writeFile(join(A, "before.txt"), "before\n");
     await waitUntil(arrived("before.txt", "before\n"), "before.txt on B", 30_000, 50);
 
-    proxy.setDown(true);
+    proxy.setDown(mode);
     const down = Date.now();
     await sleep(1000);
     await writeFile(join(A, "during.txt"), "written during the outage\n");
     const version = versionOf("during.txt", Buffer.from("written during the outage\n"), false);
     await waitUntil(() => inHistory(A, "main", version.blob) || undefined, "during.txt committed on A", 30_000, 50);
-    await sleep(Math.max(0, down + OUTAGE_MS - Date.now()));
+    await sleep(Math.max(0, down + outageMs - Date.now()));
     proxy.setDown(false);
     const healed = Date.now();
     await waitUntil(arrived("during.txt", "written during the outage\n"), "during.txt on B after the outage", 120_000, 50);
@@ -71,14 +75,23 @@ describe("recovery after an outage and after a full disk", () => {
 
     const waits = a.events.filter((e) => e.event === "sync.failed").map((e) => Number(e.retryInMs));
     process.stderr.write(
-      `# outage ${OUTAGE_MS / 1000} s: crossed ${crossed} ms after the network returned; A's retry waits ${waits.join(", ")} ms\n`,
+      `# ${mode} outage ${outageMs / 1000} s: crossed ${crossed} ms after the network returned; A's retry waits ${waits.join(", ")} ms\n`,
     );
-    assert.ok(waits.length > 0, "A's rounds failed during the outage");
     assert.ok(
       waits.every((w) => w <= RETRY_CAP_MS),
       `every retry wait is at most ${RETRY_CAP_MS} ms: ${waits.join(", ")}`,
     );
-    assert.ok(crossed < CROSS_BOUND_MS, `during.txt crossed ${crossed} ms after the network returned (bound ${CROSS_BOUND_MS} ms)`);
+    assert.ok(crossed < boundMs, `during.txt crossed ${crossed} ms after the network returned (bound ${boundMs} ms)`);
+    return waits;
+  };
+
+  it(`after a ${OUTAGE_MS / 1000} s outage, a change made during it crosses within ${CROSS_BOUND_MS / 1000} s of the network's return`, async () => {
+    const waits = await outage("reset", "outage", OUTAGE_MS, CROSS_BOUND_MS);
+    assert.ok(waits.length > 0, "A's rounds failed during the outage");
+  });
+
+  it(`after requests were left unanswered for ${SILENT_MS / 1000} s, a change made meanwhile crosses within ${SILENT_BOUND_MS / 1000} s of the network's return`, async () => {
+    await outage("blackhole", "silent", SILENT_MS, SILENT_BOUND_MS);
   });
 
   it("an upload that failed while the commit naming it was pushed is retried without waiting for another commit", async () => {

@@ -204,7 +204,7 @@ describe("fault proxy", () => {
   it("down: every connection is reset until the outage ends", async () => {
     const p = await proxy({});
     stored.set("/b/up", Buffer.from("up"));
-    p.setDown(true);
+    p.setDown("reset");
     const error = await call(p.endpoint, "GET", "/b/up").then(
       () => assert.fail("outage expected"),
       (e: Received) => e,
@@ -225,6 +225,32 @@ describe("fault proxy", () => {
     assert.equal((await call(p.endpoint, "PUT", "/b/scripted", Buffer.from("y"))).status, 200);
     assert.equal((await call(p.endpoint, "PUT", "/b/other", Buffer.from("z"))).status, 500);
     assert.equal(stored.get("/b/scripted")?.toString(), "y");
+  });
+
+  it("blackhole: requests get no answer at all, even after the outage; new ones are answered again", async () => {
+    const p = await proxy({});
+    stored.set("/b/silent", Buffer.from("silent"));
+    p.setDown("blackhole");
+    const silent = call(p.endpoint, "GET", "/b/silent");
+    const outcome = await Promise.race([
+      silent.then(
+        () => "answered",
+        () => "failed",
+      ),
+      new Promise((resolve) => setTimeout(resolve, 500, "silent")),
+    ]);
+    assert.equal(outcome, "silent");
+    p.setDown(false);
+    assert.equal((await call(p.endpoint, "GET", "/b/silent")).body.toString(), "silent");
+    const later = await Promise.race([
+      silent.then(
+        () => "answered",
+        () => "failed",
+      ),
+      new Promise((resolve) => setTimeout(resolve, 300, "silent")),
+    ]);
+    assert.equal(later, "silent", "the request made during the outage stays unanswered");
+    silent.catch(() => undefined);
   });
 
   it("draws the same faults for the same seed whatever the interleaving, and each at its rate", () => {
