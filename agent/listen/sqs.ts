@@ -7,9 +7,8 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
-import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../objectstore/s3-object-store.ts";
-import { decodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
-import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../objectstore/index.ts";
+import { type ChangeMessage, decodeChangeMessage, type RemoteLocation } from "../../protocol/index.ts";
 import { Backoff } from "../backoff.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
