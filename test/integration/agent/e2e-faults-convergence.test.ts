@@ -4,13 +4,13 @@ import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
-import { prng, startFaultProxy, type FaultProxy, type FaultRates } from "../helpers/fault-proxy.ts";
-import { tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { versionOf, type Version } from "../helpers/versions.ts";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { prng, startFaultProxy, type FaultProxy, type FaultRates } from "../../helpers/fault-proxy.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { versionOf, type Version } from "../../helpers/versions.ts";
 
 /**
  * Three machines (real daemons, set up through the real CLI) reach the local cloud only through the

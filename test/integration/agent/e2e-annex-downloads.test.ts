@@ -5,11 +5,11 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
-import { BucketLayout } from "../../protocol/layout.ts";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
-import { tempDir } from "../helpers/git.ts";
-import { versionOf } from "../helpers/versions.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { versionOf } from "../../helpers/versions.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /**
  * Downloads of annexed content: one content under several names (a copy, or a rename that arrives while

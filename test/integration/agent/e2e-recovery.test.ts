@@ -5,12 +5,12 @@ import { mkdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
-import { RETRY_CAP_MS } from "../../agent/backoff.ts";
-import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
-import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.ts";
-import { tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { inHistory, versionOf } from "../helpers/versions.ts";
+import { RETRY_CAP_MS } from "../../../agent/backoff.ts";
+import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { startFaultProxy, type FaultProxy } from "../../helpers/fault-proxy.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { inHistory, versionOf } from "../../helpers/versions.ts";
 
 /**
  * What a machine does once a passing trouble has passed: after a network outage, the work done meanwhile

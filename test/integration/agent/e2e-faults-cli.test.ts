@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
-import { agentEnv, cliOk } from "../helpers/agents.ts";
-import { startFaultProxy, type Fault, type FaultProxy } from "../helpers/fault-proxy.ts";
-import { snapshot } from "../helpers/folders.ts";
-import { tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { agentEnv, cliOk } from "../../helpers/agents.ts";
+import { startFaultProxy, type Fault, type FaultProxy } from "../../helpers/fault-proxy.ts";
+import { snapshot } from "../../helpers/folders.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /**
  * `init` and `clone` through single, chosen faults that a person's network produces now and then: each
