@@ -16,8 +16,11 @@ export interface ObjectStore {
   getStream(key: string, options?: { range?: { start: number; end: number } }): Promise<ObjectStream | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
-  /** Streams `body` up, in parts above `partSize`; no object is visible under `key` until it is complete. */
-  upload(key: string, body: Readable | Buffer, options?: UploadOptions): Promise<{ etag: string }>;
+  /**
+   * Streams `body` up, in parts above `partSize`; no object is visible under `key` until it is complete.
+   * Give a function that opens the stream, so a conditional upload S3 answers 409 can start again.
+   */
+  upload(key: string, body: UploadBody, options?: UploadOptions): Promise<{ etag: string }>;
   /** Every object under `prefix` (which should end in "/"), in key order, page by page. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** The "directories" directly under `prefix` (S3 CommonPrefixes with delimiter "/"). */
@@ -50,6 +53,9 @@ export interface PutOptions {
   metadata?: Record<string, string>;
 }
 
+/** What `upload` sends: bytes, a stream (sent once), or a function that opens the stream afresh for each attempt. */
+export type UploadBody = Readable | Buffer | (() => Readable);
+
 export interface UploadOptions extends PutOptions {
   partSize?: number;
   /** Parts in flight at once. */
@@ -58,7 +64,7 @@ export interface UploadOptions extends PutOptions {
   signal?: AbortSignal;
 }
 
-/** A conditional write's condition did not hold (HTTP 412), or S3 saw a conflicting write (409). */
+/** A conditional write's condition did not hold (HTTP 412). A 409 is retried (conflict-retry.ts), never this. */
 export class PreconditionFailed extends Error {
   readonly key: string;
   constructor(key: string, condition: string) {
