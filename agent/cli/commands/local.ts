@@ -15,10 +15,29 @@ export function localCommand(program: Command): void {
     .option("--xmpp-service <url>", "also send XMPP headlines for changes, through this server (xmpp://host:port or xmpps://host:port)")
     .option("--xmpp-jid <jid>", "the notifier account that sends them (password in CLOUDBRIDGE_XMPP_PASSWORD)")
     .option("--xmpp-to <jids>", "comma-separated JIDs that receive them")
+    .option(
+      "--stack <cdk.out>",
+      "deploy this synthesized stack instead (`npx cdk synth`): its keys, policies, queues and functions, as AWS would",
+    )
+    .option("--faults <rates>", "with --stack: answer conflict=<rate> of conditional writes 409 and slowdown=<rate> of requests 503")
     .action(async (options: LocalOptions) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new CliError(`--port ${JSON.stringify(options.port)} is not a port number (0–65535).`, 2);
+      }
+      if (options.faults && !options.stack) throw new CliError("--faults needs --stack.", 2);
+      if (options.stack) {
+        if (options.data || options.xmppService)
+          throw new CliError("--stack deploys what the stack holds: --data and --xmpp-* do not apply.", 2);
+        // Loaded only with --stack: plain `cloudbridge local` stays as quick to start as it was.
+        const { runStackCloud } = await import("../../../local/stack/run.ts");
+        return runStackCloud({
+          stack: options.stack,
+          port,
+          region: options.region,
+          ...(options.faults ? { faults: options.faults } : {}),
+          ...(options.json ? { json: true } : {}),
+        });
       }
       const xmpp = xmppOptions(options);
       const dataDir = options.data ? resolve(options.data) : undefined;
@@ -84,6 +103,8 @@ interface LocalOptions {
   xmppService?: string;
   xmppJid?: string;
   xmppTo?: string;
+  stack?: string;
+  faults?: string;
 }
 
 /** The XMPP function's settings; the password comes from the environment so it never shows in `ps`. */

@@ -1,0 +1,60 @@
+import { resolve } from "node:path";
+import { parseFaultRates } from "./faults.ts";
+import { startStackCloud } from "./stack-cloud.ts";
+
+/**
+ * `cloudbridge local --stack <cdk.out>` in a terminal: deploys the stack, prints what is rehearsed and
+ * what is not, the stack's outputs and the administrator's environment, and runs until Ctrl-C.
+ */
+export async function runStackCloud(options: {
+  stack: string;
+  port: number;
+  region: string;
+  faults?: string;
+  json?: boolean;
+}): Promise<void> {
+  const cdkOut = resolve(options.stack);
+  const cloud = await startStackCloud({
+    cdkOut,
+    port: options.port,
+    region: options.region,
+    ...(options.faults ? { faults: parseFaultRates(options.faults) } : {}),
+    log: (line) => process.stderr.write(`cloudbridge local: ${line}\n`),
+  });
+  if (options.json) {
+    const { endpoint, stackName, outputs, env, rehearsed, notRehearsed } = cloud;
+    process.stdout.write(`${JSON.stringify({ endpoint, stackName, outputs, env, rehearsed, notRehearsed })}\n`);
+  } else {
+    const lines = [
+      `cloudbridge local is running the stack ${cloud.stackName} from ${cdkOut} on ${cloud.endpoint} (loopback only), state in memory.`,
+      `Every request must be signed by one of the stack's keys and is authorized by its IAM policies.`,
+      ...(options.faults ? [`Faults injected: ${options.faults}.`] : []),
+      "",
+      "Rehearsed:",
+      ...cloud.rehearsed.map((line) => `  ${line}`),
+      "",
+      "Not rehearsed (accepted, no local effect):",
+      ...cloud.notRehearsed.map((line) => `  - ${line}`),
+      "",
+      "Outputs:",
+      ...Object.entries(cloud.outputs).map(([key, value]) => `  ${key} = ${value}`),
+      "",
+      "The administrator's environment (AdministratorAccess in this account):",
+      ...Object.entries(cloud.env).map(([name, value]) => `  export ${name}=${value}`),
+      "",
+      "Press Ctrl-C to stop.",
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+  await new Promise<void>((resolveStop) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolveStop();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  await cloud.stop();
+  if (!options.json) process.stdout.write("cloudbridge local stopped.\n");
+}
