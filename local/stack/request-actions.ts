@@ -47,7 +47,7 @@ export function requestedActions(request: IncomingRequest, names: ResourceNames)
       const action = form.get("Action");
       if (!action) return undefined;
       const resource = form.get("TopicArn") ?? form.get("TargetArn") ?? topicOfSubscription(form.get("SubscriptionArn")) ?? "*";
-      return [{ action: `sns:${action}`, resource, context: {} }];
+      return [{ action: `sns:${IAM_ACTION_OF_BATCH[action] ?? action}`, resource, context: {} }];
     }
     case "cloudformation": {
       const form = new URLSearchParams(request.body?.toString("utf8") ?? "");
@@ -75,8 +75,17 @@ function jsonActions(
   } catch {
     return undefined;
   }
-  return [{ action: `${service}:${target.slice(targetPrefix.length)}`, resource: resourceOf(body), context: {} }];
+  const operation = target.slice(targetPrefix.length);
+  return [{ action: `${service}:${IAM_ACTION_OF_BATCH[operation] ?? operation}`, resource: resourceOf(body), context: {} }];
 }
+
+/** Batch operations IAM authorizes as the single action (https://docs.aws.amazon.com/service-authorization/latest/reference/). */
+const IAM_ACTION_OF_BATCH: Readonly<Record<string, string>> = {
+  SendMessageBatch: "SendMessage",
+  DeleteMessageBatch: "DeleteMessage",
+  ChangeMessageVisibilityBatch: "ChangeMessageVisibility",
+  PublishBatch: "Publish",
+};
 
 function topicOfSubscription(arn: string | null): string | undefined {
   return arn ? arn.split(":").slice(0, 6).join(":") : undefined;

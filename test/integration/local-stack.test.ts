@@ -122,6 +122,18 @@ describe("cloudbridge local --stack: the synthesized stack, its keys and its pol
     });
   });
 
+  it("a ref written with agent A's key reaches A's queue through the bundled change function and the topic, and not B's (filter policy)", async () => {
+    await s3(alice).send(new PutObjectCommand({ Bucket: bucket, Key: "repos/notes.git/refs/heads/main", Body: `${"a".repeat(40)}\n` }));
+    const { Messages } = await sqs(alice).send(
+      new ReceiveMessageCommand({ QueueUrl: stack.outputs.AgentAliceQueueUrl, WaitTimeSeconds: 10, MessageAttributeNames: ["All"] }),
+    );
+    assert.equal(Messages?.length, 1, stack.stderr());
+    assert.equal(Messages[0]!.MessageAttributes?.repo?.StringValue, "notes");
+    const bob = await stack.agentCredentials("bob");
+    const other = await sqs(bob).send(new ReceiveMessageCommand({ QueueUrl: stack.outputs.AgentBobQueueUrl, WaitTimeSeconds: 1 }));
+    assert.equal(other.Messages, undefined);
+  });
+
   it("a wrong secret gets SignatureDoesNotMatch, an unknown key InvalidAccessKeyId", async () => {
     const wrong = s3({ accessKeyId: alice.accessKeyId, secretAccessKey: `${alice.secretAccessKey.slice(0, -1)}x` });
     assert.deepEqual(await failure(wrong.send(new GetObjectCommand({ Bucket: bucket, Key: "repos/notes.git/HEAD" }))), {

@@ -102,6 +102,8 @@ describe("which IAM action each request is authorized as", () => {
       resource: "arn:aws:sns:us-east-1:000000000000:t",
       context: {},
     });
+    assert.equal(form("sns", "Action=PublishBatch&TopicArn=t")?.[0]?.action, "sns:Publish", "PublishBatch is authorized as Publish");
+    assert.equal(json("sqs", "AmazonSQS.DeleteMessageBatch", { QueueUrl: "q" })?.[0]?.action, "sqs:DeleteMessage");
     assert.deepEqual(form("cloudformation", "Action=DescribeStacks&StackName=cb")?.[0]?.resource, names.stackArn("cb"));
     assert.equal(form("sns", ""), undefined);
     assert.equal(
