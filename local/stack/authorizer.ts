@@ -23,6 +23,7 @@ export async function authorize(
   principal: IamPrincipal,
   requested: RequestedAction,
   resourcePolicy: PolicyDocument | undefined,
+  region: string,
 ): Promise<Decision> {
   const service = requested.action.split(":")[0]!;
   const contextVariables: Record<string, string> = {
@@ -33,7 +34,7 @@ export async function authorize(
     "aws:PrincipalType": principal.kind === "user" ? "User" : "AssumedRole",
     "aws:userid": principal.id,
     "aws:CurrentTime": new Date().toISOString(),
-    "aws:RequestedRegion": "us-east-1",
+    "aws:RequestedRegion": region,
     ...(principal.kind === "user" ? { "aws:username": principal.name } : {}),
     ...(service === "s3" ? { "s3:TlsVersion": "1.3" } : {}),
     ...requested.context,

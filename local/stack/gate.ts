@@ -105,6 +105,7 @@ export function installGate({ app, s3 }: FauxqsParts, options: GateOptions): voi
         principal,
         requested,
         resourcePolicyFor(requested.action, requested.resource, options.policies),
+        signature.authorization.region,
       );
       if (!decision.allowed) {
         return deny(
@@ -127,6 +128,7 @@ export function installGate({ app, s3 }: FauxqsParts, options: GateOptions): voi
           principal,
           { action: "s3:ListBucket", resource: bucketArn, context: {} },
           options.policies.bucket(params.bucket!),
+          signature.authorization.region,
         );
         if (!list.allowed)
           return deny(
