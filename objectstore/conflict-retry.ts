@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { S3ServiceException } from "@aws-sdk/client-s3";
+import { WriteConflict } from "./object-store.ts";
 
 /**
  * S3's answer to a conditional write that raced another conditional operation on the same key:
@@ -14,19 +15,6 @@ import { S3ServiceException } from "@aws-sdk/client-s3";
 export function isConditionalConflict(error: unknown): boolean {
   // The SDK names a service error after S3's error code (other 409s, such as OperationAborted, are not this).
   return error instanceof S3ServiceException && error.name === "ConditionalRequestConflict";
-}
-
-/** The conflict outlasted every attempt: nothing was decided, so the caller may try the whole write again later. */
-export class WriteConflict extends Error {
-  readonly key: string;
-  constructor(key: string, attempts: number, options?: ErrorOptions) {
-    super(
-      `S3 kept answering 409 ConditionalRequestConflict to the write of ${key} (${attempts} attempts): another writer keeps racing it. Nothing was decided; try again.`,
-      options,
-    );
-    this.name = "WriteConflict";
-    this.key = key;
-  }
 }
 
 export interface ConflictRetryOptions {

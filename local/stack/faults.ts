@@ -1,3 +1,5 @@
+import { LocalCloudError } from "../errors.ts";
+
 /**
  * The answers real S3 gives now and then, on demand: `409 ConditionalRequestConflict` to a conditional
  * write (PUT, Complete or DELETE with If-Match / If-None-Match) and `503 SlowDown` to any S3 request, each
@@ -31,10 +33,15 @@ export function parseFaultRates(text: string): FaultRates {
     .filter(Boolean)) {
     const [name, value] = part.split("=");
     const rate = Number(value);
-    if (!(rate >= 0 && rate <= 1)) throw new Error(`--faults ${JSON.stringify(part)}: the rate must be a number from 0 to 1.`);
+    if (!(rate >= 0 && rate <= 1))
+      throw new LocalCloudError("local-invalid-option", `--faults ${JSON.stringify(part)}: the rate must be a number from 0 to 1.`);
     if (name === "conflict") rates.conflict = rate;
     else if (name === "slowdown") rates.slowDown = rate;
-    else throw new Error(`--faults ${JSON.stringify(part)}: the faults are conflict=<rate> and slowdown=<rate>.`);
+    else
+      throw new LocalCloudError(
+        "local-invalid-option",
+        `--faults ${JSON.stringify(part)}: the faults are conflict=<rate> and slowdown=<rate>.`,
+      );
   }
   return rates;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { TemplateError } from "./template.ts";
 
 /**
  * The stack's identities as IAM keeps them: users (with a path), roles, groups, inline and managed
@@ -124,19 +125,19 @@ export class IamDirectory {
 
   private user(name: string) {
     const user = this.users.get(name);
-    if (!user) throw new Error(`IAM: no user named ${name} in this stack.`);
+    if (!user) throw new TemplateError(`IAM: no user named ${name} in this stack.`);
     return user;
   }
 
   private role(name: string) {
     const role = this.roles.get(name);
-    if (!role) throw new Error(`IAM: no role named ${name} in this stack.`);
+    if (!role) throw new TemplateError(`IAM: no role named ${name} in this stack.`);
     return role;
   }
 
   private group(name: string) {
     const group = this.groups.get(name);
-    if (!group) throw new Error(`IAM: no group named ${name} in this stack.`);
+    if (!group) throw new TemplateError(`IAM: no group named ${name} in this stack.`);
     return group;
   }
 }

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { parseFaultRates } from "./faults.ts";
-import { startStackCloud } from "./stack-cloud.ts";
+import { LocalCloudError } from "../errors.ts";
+import { startStackCloud, type StackCloud } from "./stack-cloud.ts";
 
 /**
  * `cloudbridge local --stack <cdk.out>` in a terminal: deploys the stack, prints what is rehearsed and
@@ -14,13 +15,24 @@ export async function runStackCloud(options: {
   json?: boolean;
 }): Promise<void> {
   const cdkOut = resolve(options.stack);
-  const cloud = await startStackCloud({
-    cdkOut,
-    port: options.port,
-    region: options.region,
-    ...(options.faults ? { faults: parseFaultRates(options.faults) } : {}),
-    log: (line) => process.stderr.write(`cloudbridge local: ${line}\n`),
-  });
+  let cloud: StackCloud;
+  try {
+    cloud = await startStackCloud({
+      cdkOut,
+      port: options.port,
+      region: options.region,
+      ...(options.faults ? { faults: parseFaultRates(options.faults) } : {}),
+      log: (line) => process.stderr.write(`cloudbridge local: ${line}\n`),
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new LocalCloudError(
+        "local-port-in-use",
+        `port ${options.port} is already in use: stop what runs there, or pass --port 0 to pick a free port.`,
+      );
+    }
+    throw error;
+  }
   if (options.json) {
     const { endpoint, stackName, outputs, env, rehearsed, notRehearsed } = cloud;
     process.stdout.write(`${JSON.stringify({ endpoint, stackName, outputs, env, rehearsed, notRehearsed })}\n`);

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { LocalCloudError } from "../errors.ts";
 
 /**
  * A synthesized cloud assembly (`cdk.out`) as CloudFormation would receive it: the stack's template, its
@@ -28,10 +29,10 @@ export interface TemplateResource {
   Condition?: string;
 }
 
-export class TemplateError extends Error {
+/** The stack cannot be deployed here; the message names the resource or file and what is wrong. */
+export class TemplateError extends LocalCloudError {
   constructor(message: string) {
-    super(message);
-    this.name = "TemplateError";
+    super("local-stack-invalid", message);
   }
 }
 
