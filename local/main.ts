@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ProtocolError } from "../protocol/index.ts";
 import type { LocalCloud, LocalXmppOptions } from "./cloud.ts";
 import { LocalCloudError, type LocalCloudErrorCode } from "./errors.ts";
+import { stopSignal } from "./stop-signal.ts";
 
 /**
  * `cloudbridge local`: the cloud on one machine, as its own program. bin/cloudbridge runs this file for
@@ -107,15 +108,7 @@ async function runLocalCloud(options: LocalOptions): Promise<void> {
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   }
-  await new Promise<void>((resolveStop) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolveStop();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await stopSignal();
   await cloud.stop();
   if (!options.json) process.stdout.write("cloudbridge local stopped.\n");
 }

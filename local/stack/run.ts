@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { parseFaultRates } from "./faults.ts";
 import { LocalCloudError } from "../errors.ts";
 import { startStackCloud, type StackCloud } from "./stack-cloud.ts";
+import { stopSignal } from "../stop-signal.ts";
 
 /**
  * `cloudbridge local --stack <cdk.out>` in a terminal: deploys the stack, prints what is rehearsed and
@@ -58,15 +59,7 @@ export async function runStackCloud(options: {
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   }
-  await new Promise<void>((resolveStop) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolveStop();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await stopSignal();
   await cloud.stop();
   if (!options.json) process.stdout.write("cloudbridge local stopped.\n");
 }

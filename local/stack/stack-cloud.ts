@@ -4,6 +4,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { installBucketNotifications } from "../bucket-notifications.ts";
 import { installConditionalWrites } from "../conditional-writes.ts";
 import { buildFauxqs } from "../fauxqs-internals.ts";
+import { listenOnLoopback } from "../loopback.ts";
 import { installS3Fixes } from "../s3-fixes.ts";
 import { installSecretsManager } from "../secrets-manager.ts";
 import { installCloudFormation, type StackDescription } from "./cloudformation.ts";
@@ -111,10 +112,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
   });
 
   // Loopback only: this is a rehearsal on one machine, never a service on the network.
-  await parts.app.listen({ host: "127.0.0.1", port: options.port ?? 0 });
-  const address = parts.app.server.address();
-  const port = typeof address === "object" && address ? address.port : Number(options.port);
-  const endpoint = `http://127.0.0.1:${port}`;
+  const { port, endpoint } = await listenOnLoopback(parts, options.port);
   const common = { region, endpoint, credentials: adminCredentials };
   const sns = new SNSClient(common);
   const sqs = new SQSClient({ ...common, useQueueUrlAsEndpoint: false });
