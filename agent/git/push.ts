@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ObjectMissing, PreconditionFailed, type StoredObject } from "../../objectstore/object-store.ts";
 import { syncedRefName } from "../../protocol/layout.ts";
@@ -124,7 +123,9 @@ async function sendObjects(
   infoPacks?: Promise<StoredObject | undefined | "not-modified">,
 ) {
   if (tips.length === 0) return;
-  const scratch = await mkdtemp(join(tmpdir(), "cloudbridge-push-"));
+  // Beside the repository, never in the system temp folder: git writes the pack in objects/pack and renames
+  // it into `scratch`, which fails across file systems (/tmp is a tmpfs on many distributions).
+  const scratch = await mkdtemp(join(ctx.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
   try {
     const pack = await engineOf(ctx).packObjects(ctx.gitDir, { tips, exclude }, scratch);
     if (!pack) return;

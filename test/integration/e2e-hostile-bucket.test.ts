@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { mapLimit } from "../../gitstore/map-limit.ts";
 import { writeRefFile } from "../../gitstore/ref-file.ts";
@@ -14,6 +15,8 @@ import { exists, snapshot } from "../helpers/folders.ts";
 import { tempDir } from "../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
 import { peakRssEnv } from "../helpers/peak-rss.ts";
+
+const execFileAsync = promisify(execFile);
 
 /**
  * One write to the bucket, or one ordinary machine, must not stop every machine: a `.gitattributes` in
@@ -108,8 +111,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       assert.notEqual((await stat(tmp)).dev, (await stat(scratch.path)).dev, "TMPDIR must be on another file system for this test");
       const tmpEnv = { ...env, TMPDIR: tmp };
       const { url, root, A } = await firstMachine("tmpfs", { "a.txt": "a\n" }, tmpEnv);
-      git(A, "config", "cloudbridge.largefiles.minsize", "1000");
-      await writeFile(join(A, "big.bin"), randomBytes(50_000));
+      await writeFile(join(A, "big.bin"), randomBytes(2 * 1024 * 1024)); // annexed (over the default 1 MiB)
       await writeFile(join(A, "b.txt"), "b\n");
       await cliOk(["sync", A], tmpEnv);
       const B = join(root, "b");
@@ -120,6 +122,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       await cliOk(["sync", A], tmpEnv);
       assert.equal(await readFile(join(A, "from-b.txt"), "utf8"), "b\n");
       await cliOk(["compact", `cloudbridge::${url}`, "--min-packs", "2"], tmpEnv);
+      assert.match(git(B, "cat-file", "-p", "HEAD:big.bin"), /annex\/objects\/SHA256E-s2097152--/, "big.bin is annexed");
       for (const command of ["drop", "get"]) {
         const run = await cli([command, "big.bin"], tmpEnv, { cwd: B });
         assert.equal(run.code, 0, `${command}: ${run.stderr}`);
@@ -130,11 +133,13 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       // A plain git user, through the remote helper.
       const helperEnv = { ...tmpEnv, PATH: `${fileURLToPath(new URL("../../bin", import.meta.url))}:${env.PATH}` };
       const plain = join(root, "plain");
-      execFileSync("git", ["clone", "-q", `cloudbridge::${url}`, plain], { env: helperEnv });
+      // Not execFileSync: the local cloud runs in this process.
+      const plainGit = (args: string[], cwd = plain) => execFileAsync("git", args, { cwd, env: helperEnv, timeout: 60_000 });
+      await plainGit(["clone", "-q", `cloudbridge::${url}`, plain], root);
       await writeFile(join(plain, "plain.txt"), "plain\n");
-      execFileSync("git", ["add", "plain.txt"], { cwd: plain, env: helperEnv });
-      execFileSync("git", ["-c", "user.name=p", "-c", "user.email=p@p", "commit", "-qm", "plain"], { cwd: plain, env: helperEnv });
-      execFileSync("git", ["push", "-q", "origin", "HEAD:main"], { cwd: plain, env: helperEnv });
+      await plainGit(["add", "plain.txt"]);
+      await plainGit(["-c", "user.name=p", "-c", "user.email=p@p", "commit", "-qm", "plain"]);
+      await plainGit(["push", "-q", "origin", "HEAD:main"]);
       await cliOk(["sync", A], tmpEnv);
       assert.equal(await readFile(join(A, "plain.txt"), "utf8"), "plain\n");
     } finally {
