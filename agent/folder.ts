@@ -15,7 +15,7 @@ import { ensureAgentId, readSettings, SettingsError, writeSettings, type FolderS
 import { AnnexContent } from "./sync/annex-content.ts";
 import { BucketRemote } from "./sync/bucket-remote.ts";
 import { SyncEngine, type SideBranch } from "./sync/engine.ts";
-import { LocalRepo } from "./sync/local-repo.ts";
+import { LocalRepo, MAIN_REF } from "./sync/local-repo.ts";
 import { TransferQueue } from "./sync/transfer-queue.ts";
 
 /**
@@ -76,7 +76,10 @@ export async function openFolder(folder: string, options: { log?: Logger } = {})
     merge: async (ours, theirs) => (await branch.unionMerge(ours, theirs)) ?? theirs,
     advance: (oid, old) => branch.compareAndSwap(oid, old),
   };
-  const remote = new BucketRemote({ store, layout, repo: settings.location.repo, gitDir }, settings.agent);
+  const remote = new BucketRemote({ store, layout, repo: settings.location.repo, gitDir }, settings.agent, {
+    refs: [MAIN_REF, ANNEX_BRANCH],
+    warn: (message) => log("warn", "ref.skipped", { message }),
+  });
   const engine = new SyncEngine(repo, remote, {
     annex: content,
     content,

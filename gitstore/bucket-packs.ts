@@ -2,13 +2,14 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/object-store.ts";
+import { ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/object-store.ts";
 import type { BucketLayout } from "../protocol/layout.ts";
-import { updateObject } from "./conditional-update.ts";
+import { objectTooLarge, updateObject } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
 import { checkIndexMatchesPack, parsePackIndex, verifyPackFile, type PackIndex } from "./pack-format.ts";
 import type { PackFiles } from "./engine.ts";
 import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
+import { MAX_PACK_LIST_BYTES } from "./limits.ts";
 
 /**
  * Packs in the bucket. A pack is content-named and written with If-None-Match: *, so writing one that is
@@ -51,8 +52,15 @@ async function createOnce(write: () => Promise<unknown>): Promise<void> {
 /** The live packs, as objects/info/packs lists them (oldest first). */
 export async function readInfoPacks(store: ObjectStore, layout: BucketLayout, repo: string): Promise<string[]> {
   const key = layout.infoPacks(repo);
-  const current = await store.get(key);
+  const current = await readInfoPacksObject(store, layout, repo);
   return current && current !== "not-modified" ? parseInfoPacks(current.body, key) : [];
+}
+
+/** objects/info/packs as stored (read with its bound), for `editInfoPacks`' `prefetched`. */
+export function readInfoPacksObject(store: ObjectStore, layout: BucketLayout, repo: string) {
+  return store.get(layout.infoPacks(repo), { maxBytes: MAX_PACK_LIST_BYTES }).catch((error: unknown) => {
+    throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
+  });
 }
 
 /** Adds and removes names in objects/info/packs by compare-and-swap (from `prefetched`, a read started earlier, if given). */
@@ -74,6 +82,7 @@ export async function editInfoPacks(
       return writeInfoPacks(kept);
     },
     prefetched,
+    { maxBytes: MAX_PACK_LIST_BYTES },
   );
 }
 

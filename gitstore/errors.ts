@@ -11,7 +11,10 @@ export type GitStoreErrorCode =
   | "unsafe-tree-entry"
   | "non-fast-forward"
   | "too-many-conflicts"
-  | "git-failed";
+  | "git-failed"
+  | "object-too-large"
+  | "blobs-outside-pack"
+  | "tree-too-large";
 
 export class GitStoreError extends Error {
   readonly code: GitStoreErrorCode;

@@ -10,8 +10,12 @@ import type { Readable } from "node:stream";
  */
 export interface ObjectStore {
   readonly bucket: string;
-  /** The whole object, or undefined when there is none. With `ifNoneMatch`, "not-modified" when unchanged. */
-  get(key: string, options?: { ifNoneMatch?: string }): Promise<StoredObject | undefined | "not-modified">;
+  /**
+   * The whole object, or undefined when there is none. With `ifNoneMatch`, "not-modified" when unchanged.
+   * With `maxBytes`, an object larger than that throws ObjectTooLarge without its body being read (every
+   * small object read from the bucket — refs, lists — is read with a bound: anyone who can write can make it huge).
+   */
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined | "not-modified">;
   /** A stream of the object (or of bytes `range.start`..`range.end` inclusive), for large content. */
   getStream(key: string, options?: { range?: { start: number; end: number } }): Promise<ObjectStream | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
@@ -23,6 +27,11 @@ export interface ObjectStore {
   /** The "directories" directly under `prefix` (S3 CommonPrefixes with delimiter "/"). */
   listPrefixes(prefix: string): Promise<string[]>;
   delete(key: string, options?: { ifMatch?: string }): Promise<void>;
+}
+
+export interface GetOptions {
+  ifNoneMatch?: string;
+  maxBytes?: number;
 }
 
 export interface ObjectInfo {
@@ -65,6 +74,20 @@ export class PreconditionFailed extends Error {
     super(`The object ${key} changed under us (${condition} did not hold).`);
     this.name = "PreconditionFailed";
     this.key = key;
+  }
+}
+
+/** An object read with a byte limit was larger than the limit; its body was not read. */
+export class ObjectTooLarge extends Error {
+  readonly key: string;
+  readonly size: number;
+  readonly limit: number;
+  constructor(key: string, size: number, limit: number) {
+    super(`The object ${key} holds ${size} bytes or more, over the ${limit} bytes such an object may hold; it was not read.`);
+    this.name = "ObjectTooLarge";
+    this.key = key;
+    this.size = size;
+    this.limit = limit;
   }
 }
 

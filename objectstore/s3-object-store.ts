@@ -19,7 +19,9 @@ import { Upload } from "@aws-sdk/lib-storage";
 import {
   NoSuchUpload,
   ObjectMissing,
+  ObjectTooLarge,
   PreconditionFailed,
+  type GetOptions,
   unquoteEtag,
   type ObjectInfo,
   type MultipartStore,
@@ -50,7 +52,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     this.client = client;
   }
 
-  async get(key: string, options: { ifNoneMatch?: string } = {}) {
+  async get(key: string, options: GetOptions = {}) {
     try {
       const response = await this.client.send(
         new GetObjectCommand({
@@ -59,7 +61,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
           ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
         }),
       );
-      const body = Buffer.from(await response.Body!.transformToByteArray());
+      const body = await readBody(response.Body as Readable, key, options.maxBytes, response.ContentLength);
       return { ...objectInfo(key, response), body, size: body.length };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -207,6 +209,30 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       throw conditionError(error, key, options);
     }
   }
+}
+
+/**
+ * A GetObject body, whole. Under `maxBytes` the declared length is checked before anything is read and
+ * the bytes are counted as they come (a length can lie): past the limit the body is dropped unread.
+ */
+async function readBody(body: Readable, key: string, maxBytes: number | undefined, length: number | undefined): Promise<Buffer> {
+  if (maxBytes === undefined)
+    return Buffer.from(await (body as unknown as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+  if (length !== undefined && length > maxBytes) {
+    body.destroy();
+    throw new ObjectTooLarge(key, length, maxBytes);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new ObjectTooLarge(key, size, maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 /** What GetObject and HeadObject responses say about an object. */

@@ -1,17 +1,20 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ObjectMissing, PreconditionFailed, type StoredObject } from "../../objectstore/object-store.ts";
+import { ObjectMissing, ObjectTooLarge, PreconditionFailed, type StoredObject } from "../../objectstore/object-store.ts";
 import { syncedRefName } from "../../protocol/layout.ts";
 import { assertAgentId, assertRefName } from "../../protocol/names.ts";
-import { editInfoPacks, uploadPack } from "../../gitstore/bucket-packs.ts";
+import { editInfoPacks, readInfoPacksObject, uploadPack } from "../../gitstore/bucket-packs.ts";
 import { jitter, MAX_ATTEMPTS } from "../../gitstore/conditional-update.ts";
 import { GitStoreError } from "../../gitstore/errors.ts";
+import { MAX_REF_FILE_BYTES } from "../../gitstore/limits.ts";
+import { treesPastBounds } from "../../gitstore/tree-bounds.ts";
 import { presentObjects } from "../../gitstore/native-engine.ts";
 import { isObjectId, parseRefFile, writeRefFile } from "../../gitstore/ref-file.ts";
 import { bucketTips, knownRefs, readBucketRefs, type BucketRef } from "./bucket-refs.ts";
 import { fetchObjects } from "./fetch.ts";
 import { isAncestor, updateLocalRefs } from "./local-refs.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
+import { snapshotRefs } from "./ref-snapshot.ts";
 import { publishServerInfo } from "./server-info.ts";
 import { trackingRefName } from "./tracking-refs.ts";
 
@@ -71,9 +74,10 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
     if (update.oid !== null && !isObjectId(update.oid)) throw new Error(`push: ${JSON.stringify(update.oid)} is not a commit id`);
   }
   // objects/info/packs is read alongside the refs, to save a round trip when the pack is listed.
-  const infoPacks = options.store.get(options.layout.infoPacks(options.repo));
+  const infoPacks = readInfoPacksObject(options.store, options.layout, options.repo);
   infoPacks.catch(() => {}); // a failed early read is retried where it is used
-  const bucket = await readBucketRefs(options.store, options.layout, options.repo);
+  // Refs whose version the last fetch saw are not read again (a GET per agent otherwise).
+  const bucket = await readBucketRefs(options.store, options.layout, options.repo, await snapshotRefs(options));
   const outcome: PushOutcome = { results: [], packsUploaded: 0, objectsUploaded: 0 };
   // Versions of refs we read or wrote: info/refs is rebuilt without re-reading them.
   const known = knownRefs(bucket);
@@ -189,9 +193,7 @@ async function compareAndSwap(
       return { ref: update.ref, status, oid: ours };
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
-      const fresh = await store.get(key);
-      current =
-        fresh && fresh !== "not-modified" ? { ref: update.ref, oid: readDamaged(fresh.body, key, policy), etag: fresh.etag } : undefined;
+      current = await readSharedRef(store, key, update.ref, policy);
       options.log?.(`${update.ref} moved under us; attempt ${attempt + 2}`);
       await jitter(attempt);
     }
@@ -201,6 +203,18 @@ async function compareAndSwap(
     `${update.ref} kept moving under us (${maxAttempts} attempts). Your commits are safe in ` +
       `refs/synced/${options.agent}/; push again.`,
   );
+}
+
+/** The shared ref as it is now (read with its bound: a huge body is damaged, as one that is not an id). */
+async function readSharedRef(store: PushOptions["store"], key: string, ref: string, policy: OnConflict): Promise<BucketRef | undefined> {
+  try {
+    const fresh = await store.get(key, { maxBytes: MAX_REF_FILE_BYTES });
+    return fresh && fresh !== "not-modified" ? { ref, oid: readDamaged(fresh.body, key, policy), etag: fresh.etag } : undefined;
+  } catch (error) {
+    if (!(error instanceof ObjectTooLarge)) throw error;
+    const info = await store.head(key);
+    return info ? { ref, oid: readDamaged(Buffer.from(`${error.size} bytes`), key, policy), etag: info.etag } : undefined;
+  }
 }
 
 /** Stands for a shared ref whose body is not an object id: only a forced push replaces it. */
@@ -225,6 +239,8 @@ async function mergeWith(
   outcome: PushOutcome,
 ): Promise<string> {
   await fetchObjects(options, [theirs]);
+  const past = (await treesPastBounds(options.gitDir, [theirs], (oid) => `${ref} in the bucket (${oid})`)).get(theirs);
+  if (past) throw past;
   const result = await merge(ours, theirs, ref);
   if (!isObjectId(result) || !(await isAncestor(options.gitDir, theirs, result)) || !(await isAncestor(options.gitDir, ours, result))) {
     throw new Error(`The merge callback for ${ref} returned ${JSON.stringify(result)}, which does not contain both ${ours} and ${theirs}.`);

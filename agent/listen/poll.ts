@@ -4,9 +4,9 @@ import type { RemoteLocation } from "../../protocol/remote-url.ts";
 import type { ChangeListener } from "./listener.ts";
 
 /**
- * With no notifications configured: one conditional GET of the repository's `info/refs` per interval.
- * A push rewrites `info/refs` last (DESIGN.md write order), so an unchanged ETag (304, no body) means
- * no ref moved, whatever moved inside the repository.
+ * With no notifications configured: one HEAD of the repository's `info/refs` per interval. A push
+ * rewrites `info/refs` last (DESIGN.md write order), so an unchanged ETag means no ref moved, whatever
+ * moved inside the repository. Only the ETag is read, never the body (anyone who can write can make it huge).
  */
 export class PollListener implements ChangeListener {
   readonly kind = "poll" as const;
@@ -43,9 +43,7 @@ export class PollListener implements ChangeListener {
   /** True when `info/refs` changed since the last look. */
   private async check(): Promise<boolean> {
     this.requests += 1;
-    const result = await this.store.get(this.key, this.etag ? { ifNoneMatch: this.etag } : {});
-    if (result === "not-modified") return false;
-    const etag = result?.etag;
+    const etag = (await this.store.head(this.key))?.etag;
     const changed = etag !== this.etag;
     this.etag = etag;
     return changed;
