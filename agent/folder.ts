@@ -16,6 +16,8 @@ import { AnnexContent } from "./sync/annex-content.ts";
 import { BucketRemote } from "./sync/bucket-remote.ts";
 import { SyncEngine, type SideBranch } from "./sync/engine.ts";
 import { LocalRepo, MAIN_REF } from "./sync/local-repo.ts";
+import type { SyncReport } from "./sync/engine.ts";
+import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
 import { TransferQueue } from "./sync/transfer-queue.ts";
 
 /**
@@ -46,11 +48,18 @@ function storeFor(location: RemoteLocation, endpoint: string | undefined): S3Obj
   return new S3ObjectStore(location.bucket, createS3Client(endpoint ? { endpoint } : {}));
 }
 
-export async function openFolder(folder: string, options: { log?: Logger } = {}): Promise<Folder> {
+export async function openFolder(folder: string, options: { log?: Logger; finishingClone?: boolean } = {}): Promise<Folder> {
   const root = resolve(folder);
   if (!(await LocalRepo.isRepo(root))) {
     throw new SettingsError(
       `${root} is not a cloudbridge folder: run \`cloudbridge init ${folder} --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO ${folder}\`.`,
+    );
+  }
+  const cloning = await readCloneState(root);
+  if (cloning && !options.finishingClone) {
+    throw new FolderError(
+      `${root} is an interrupted clone${cloning.url ? ` of ${cloning.url}` : ""}: its files are not all there, so it is not synced. ` +
+        `Finish it with \`cloudbridge clone ${cloning.url || "URL"} ${folder}\` (nothing is downloaded twice).`,
     );
   }
   const settings = await readSettings(root);
@@ -121,12 +130,21 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   return openFolder(root, options.log ? { log: options.log } : {});
 }
 
-/** Another machine: joins the repository at `url` in the (empty or new) folder `dir`. */
+/**
+ * Another machine: joins the repository at `url` in the (empty or new) folder `dir`, or carries on with a
+ * clone of the same URL that was interrupted there (clone-state.ts). The caller then runs `finishClone`.
+ */
 export async function cloneFolder(url: string, dir: string, options: CreateOptions = {}): Promise<Folder> {
   const root = resolve(dir);
   const location = parseRemoteUrl(url);
   const entries = await readdir(root).catch(() => [] as string[]);
-  if (entries.length > 0)
+  const unfinished = entries.length > 0 ? await readCloneState(root) : undefined;
+  if (unfinished && unfinished.url !== formatRemoteUrl(location)) {
+    throw new FolderError(
+      `${root} is an interrupted clone${unfinished.url ? ` of ${unfinished.url}` : ""}, not of ${url}: finish that one, or clone into another folder.`,
+    );
+  }
+  if (entries.length > 0 && !unfinished)
     throw new FolderError(
       `${root} is not empty: clone into a new or empty folder (or run \`cloudbridge init\` there for a new repository).`,
     );
@@ -140,8 +158,30 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
   } finally {
     store.client.destroy();
   }
+  // Recorded before anything else is written, so that an interruption anywhere leaves a folder that says so.
+  if (!unfinished) await writeCloneState(root, { url: formatRemoteUrl(location) });
   await createLocal(root, location, options);
-  return openFolder(root, options.log ? { log: options.log } : {});
+  return openFolder(root, { ...(options.log ? { log: options.log } : {}), finishingClone: true });
+}
+
+/**
+ * The rest of a clone, after `cloneFolder`: the folder takes the bucket's main — or, when an interrupted
+ * clone was writing another commit, that one first (its files are the ones already here) — before
+ * anything in it is committed; then it is a synced folder like any other. Files already written are
+ * kept (re-hashed by the next round, not written again); a file a person put there meanwhile is kept and
+ * committed on top by the next round.
+ */
+export async function finishClone(folder: Folder): Promise<SyncReport | undefined> {
+  const state = await readCloneState(folder.root);
+  if (!state) return undefined;
+  let target = state.target && (await folder.repo.git.revParse(state.target)) ? state.target : undefined;
+  if (!target) {
+    target = (await folder.engine.remote.fetch()).get(MAIN_REF);
+    if (target) await writeCloneState(folder.root, { ...state, target });
+  }
+  const report = target && folder.repo.cache.commit !== target ? await folder.engine.takeRemote(target) : undefined;
+  await clearCloneState(folder.root);
+  return report;
 }
 
 async function createLocal(root: string, location: RemoteLocation, options: CreateOptions): Promise<void> {

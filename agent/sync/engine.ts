@@ -109,6 +109,28 @@ export class SyncEngine {
     return run;
   }
 
+  /**
+   * A clone's first step: the folder (which has no commit yet) takes `target` before anything in it is
+   * committed. Files already there are kept and looked at again by the next round.
+   */
+  async takeRemote(target: string): Promise<SyncReport> {
+    if (this.running) await this.running.catch(() => undefined);
+    this.variants = [];
+    const report: SyncReport = {
+      merged: false,
+      variants: this.variants,
+      written: 0,
+      deleted: 0,
+      refused: [],
+      pending: false,
+      scanned: 0,
+      hashed: 0,
+    };
+    await this.moveTo(target, report);
+    report.head = this.repo.cache.commit;
+    return report;
+  }
+
   private async mergeWithBase(ours: string, theirs: string): Promise<MergeOutcome> {
     const base = await this.repo.git.mergeBase(ours, theirs);
     const outcome = await mergeCommits(this.repo.git, { base, ours, theirs }, { scratchDir: this.repo.stateDir });
