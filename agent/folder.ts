@@ -79,6 +79,11 @@ export async function openFolder(folder: string, options: { log?: Logger; finish
     log: (event, fields) => log("warn", event, fields),
   });
   const branch = new AnnexBranch(gitDir);
+  branch.onSkippedPath = (path, reason) =>
+    log("warn", "annex.path-skipped", {
+      path,
+      message: `skipped ${JSON.stringify(path)} of another copy of the git-annex branch: ${reason}`,
+    });
   const side: SideBranch = {
     ref: ANNEX_BRANCH,
     head: () => branch.head(),

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gitText, runGit } from "../../gitstore/run-git.ts";
+import { unsafeBranchPathReason } from "./branch-paths.ts";
 import { unionMergeLines } from "./union-merge.ts";
 
 /**
@@ -17,6 +18,8 @@ export type FileChange = (old: string | undefined) => string | undefined;
 export class AnnexBranch {
   readonly gitDir: string;
   readonly ref: string;
+  /** Told of each file of another copy of the branch that a merge leaves out (branch-paths.ts). */
+  onSkippedPath: ((path: string, reason: string) => void) | undefined;
 
   constructor(gitDir: string, ref = ANNEX_BRANCH) {
     this.gitDir = gitDir;
@@ -79,7 +82,12 @@ export class AnnexBranch {
     // -z records: ":<modes> <oids> <status>\0<path>\0"
     const fields = diff.split("\0");
     const paths: string[] = [];
-    for (let i = 0; i + 1 < fields.length; i += 2) paths.push(fields[i + 1]!);
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const path = fields[i + 1]!;
+      const unsafe = unsafeBranchPathReason(path);
+      if (unsafe) this.onSkippedPath?.(path, unsafe);
+      else paths.push(path);
+    }
     const [a, b] = await Promise.all([this.readMany(paths, ours), this.readMany(paths, theirs)]);
     const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
     const blobs = await this.writeBlobs(merged.map((m) => m.content));

@@ -169,6 +169,8 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     const B = join(root, "b");
     const cloned = await cli(["clone", url, B], env);
     assert.equal(cloned.code, 0, `a new clone: ${cloned.stderr}`);
+    // The clone merged its own git-annex branch with the attacker's: the name is reported, escaped.
+    assert.match(cloned.stderr, /zzz\/evil\\nname\.log/);
     assert.deepEqual(await snapshot(B), await snapshot(A));
     await writeFile(join(B, "from-b.txt"), "b\n");
     await cliOk(["sync", B], env);
@@ -182,10 +184,6 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       "the daemon to push after the hostile log",
       30_000,
       500,
-    );
-    assert.ok(
-      daemon.events.some((e) => /evil\\nname\.log|evil\\\\nname\.log|"evil\\nname\.log"/.test(JSON.stringify(e))),
-      "the hostile log name is reported",
     );
     assert.equal(
       daemon.events.some((e) => e.event === "sync.failed"),
