@@ -221,7 +221,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     );
   });
 
-  it("an idle sync costs the same whatever the number of synced refs", async () => {
+  it("an idle sync costs the same whatever the number of synced refs", async (test) => {
     const proxy = await startCountingProxy(t.cloud.endpoint);
     try {
       const proxied = { ...env, AWS_ENDPOINT_URL: proxy.endpoint };
@@ -244,6 +244,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       proxy.reset();
       await cliOk(["sync", A], proxied);
       const afterRefs = [...proxy.s3Requests];
+      test.diagnostic(`idle sync: ${before.length} S3 requests with 2 synced refs, ${afterRefs.length} with 1,102`);
       assert.ok(
         afterRefs.length <= before.length,
         `an idle sync cost ${before.length} S3 requests before and ${afterRefs.length} with 1,100 more synced refs:\n${afterRefs.slice(0, 20).join("\n")}`,
@@ -253,7 +254,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     }
   });
 
-  it("refuses trees past the path-count and depth bounds before writing anything, and skips them in another agent's ref", async () => {
+  it("refuses trees past the path-count and depth bounds before writing anything, and skips them in a branch nobody syncs", async (test) => {
     const { url, root, A } = await firstMachine("bomb");
     const evil = await attacker(t, "bomb", root);
     const base = (await evil.head())!;
@@ -274,7 +275,9 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     ] as const) {
       await evil.push("refs/heads/main", commit, "force");
       const C = join(root, `c-${randomBytes(3).toString("hex")}`);
+      const started = performance.now();
       const refused = await cli(["clone", url, C], { ...env, ...peakRssEnv(peak) });
+      test.diagnostic(`${what}: the clone refused in ${Math.round(performance.now() - started)} ms`);
       assert.notEqual(refused.code, 0, `${what}: the clone must refuse`);
       assert.match(refused.stderr, bound, what);
       assert.deepEqual(await snapshot(C).catch(() => ({})), {}, `${what}: nothing written`);
@@ -284,13 +287,14 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       assert.deepEqual(await snapshot(B), await snapshot(A), `${what}: the folder is as it was`);
     }
     const peaks = (await readFile(peak, "utf8")).trim().split("\n").map(Number);
+    test.diagnostic(`peak memory of the CLI runs: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`);
     assert.ok(
       Math.max(...peaks) < 400 * 1024,
       `peak memory of the refusing processes: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`,
     );
   });
 
-  it("reads refs with a byte limit: a 128 MiB synced ref and a 128 MiB info/refs cost neither memory nor a stop", async () => {
+  it("reads refs with a byte limit: a 128 MiB synced ref and a 128 MiB info/refs cost neither memory nor a stop", async (test) => {
     const { url, root, A } = await firstMachine("hugeref");
     const evil = await attacker(t, "hugeref", root);
     const store = evil.ctx.store;
@@ -309,6 +313,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     await cliOk(["sync", A], env);
     assert.equal(await readFile(join(A, "from-b.txt"), "utf8"), "b\n");
     const peaks = (await readFile(peak, "utf8")).trim().split("\n").map(Number);
+    test.diagnostic(`peak memory of the CLI runs: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`);
     assert.ok(Math.max(...peaks) < 350 * 1024, `peak memory: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`);
   });
 
