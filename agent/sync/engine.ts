@@ -115,17 +115,7 @@ export class SyncEngine {
    */
   async takeRemote(target: string): Promise<SyncReport> {
     if (this.running) await this.running.catch(() => undefined);
-    this.variants = [];
-    const report: SyncReport = {
-      merged: false,
-      variants: this.variants,
-      written: 0,
-      deleted: 0,
-      refused: [],
-      pending: false,
-      scanned: 0,
-      hashed: 0,
-    };
+    const report = this.newReport();
     await this.moveTo(target, report);
     report.head = this.repo.cache.commit;
     return report;
@@ -143,18 +133,13 @@ export class SyncEngine {
   private localOnly = false;
   private onScanProgress: ((seen: number) => void) | undefined;
 
-  private async round(paths: Set<string> | undefined): Promise<SyncReport> {
+  private newReport(): SyncReport {
     this.variants = [];
-    const report: SyncReport = {
-      merged: false,
-      variants: this.variants,
-      written: 0,
-      deleted: 0,
-      refused: [],
-      pending: false,
-      scanned: 0,
-      hashed: 0,
-    };
+    return { merged: false, variants: this.variants, written: 0, deleted: 0, refused: [], pending: false, scanned: 0, hashed: 0 };
+  }
+
+  private async round(paths: Set<string> | undefined): Promise<SyncReport> {
+    const report = this.newReport();
     const { commit, scan } = await this.repo.commitChanges({
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),

@@ -18,6 +18,8 @@ export interface Attacker {
   /** git in the attacker's repository; returns stdout trimmed. */
   git(args: string[], input?: Buffer | string): string;
   blob(content: Buffer | string): string;
+  /** The entries of a tree (one level), as `tree` takes them. */
+  entries(tree: string): Array<[mode: string, name: string, oid: string]>;
   /** A tree from [mode, name, oid] entries, written as given (sorted by name), no checks. */
   tree(entries: Array<[mode: string, name: string, oid: string]>): string;
   commit(tree: string, parents?: string[], message?: string): string;
@@ -47,6 +49,15 @@ export async function attacker(t: TestCloud, repo: string, dir: string): Promise
     ctx,
     git,
     blob: (content) => git(["hash-object", "-w", "--stdin"], content),
+    entries: (tree) =>
+      git(["ls-tree", tree])
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => {
+          const [meta, name] = line.split("\t");
+          const [mode, , oid] = meta!.split(" ");
+          return [mode!, name!, oid!];
+        }),
     tree: (entries) => {
       const sorted = [...entries].sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0));
       const body = Buffer.concat(

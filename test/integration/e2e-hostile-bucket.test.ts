@@ -52,6 +52,23 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     return { url, root, A };
   }
 
+  /** A change made on B reaches A (a running daemon), and one made on A reaches B (by `sync`). */
+  async function bothWays(A: string, B: string) {
+    await writeFile(join(B, "from-b.txt"), "b\n");
+    await cliOk(["sync", B], env);
+    await waitUntil(async () => (await exists(join(A, "from-b.txt"))) || undefined, "the daemon to keep syncing", 30_000);
+    await writeFile(join(A, "from-a.txt"), "a\n");
+    await waitUntil(
+      async () => {
+        await cliOk(["sync", B], env);
+        return (await exists(join(B, "from-a.txt"))) || undefined;
+      },
+      "the daemon to push",
+      30_000,
+      500,
+    );
+  }
+
   const git = (dir: string, ...args: string[]) =>
     execFileSync("git", args, { cwd: dir, env: { ...process.env, GIT_CONFIG_GLOBAL: "/dev/null" } })
       .toString()
@@ -80,14 +97,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     const base = (await evil.head())!;
     const payload = evil.blob('[submodule "x"]\n\tpath = x\n\turl = --upload-pack=touch${IFS}/tmp/cloudbridge-pwned\n');
     const baseTree = evil.git(["rev-parse", `${base}^{tree}`]);
-    const entries = evil
-      .git(["ls-tree", baseTree])
-      .split("\n")
-      .map((line) => {
-        const [meta, name] = line.split("\t");
-        const [mode, , oid] = meta!.split(" ");
-        return [mode!, name!, oid!] as [string, string, string];
-      });
+    const entries = evil.entries(baseTree);
     const innocent = evil.commit(evil.tree([...entries, ["100644", "notes.txt", payload]]), [base]);
     await evil.push("refs/heads/main", innocent);
     const D = join(root, "d");
@@ -155,14 +165,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     const annexHead = (await evil.head("refs/heads/git-annex"))!;
     const treeOf = (commit: string) => evil.git(["rev-parse", `${commit}^{tree}`]);
     const logs = evil.tree([["100644", "evil\nname.log", evil.blob("1700000000s 1 00000000-0000-0000-0000-000000000001\n")]]);
-    const rootEntries = evil
-      .git(["ls-tree", treeOf(annexHead)])
-      .split("\n")
-      .map((line) => {
-        const [meta, name] = line.split("\t");
-        const [mode, , oid] = meta!.split(" ");
-        return [mode!, name!, oid!] as [string, string, string];
-      });
+    const rootEntries = evil.entries(treeOf(annexHead));
     const hostile = evil.commit(evil.tree([...rootEntries, ["40000", "zzz", logs]]), [annexHead]);
     await evil.push("refs/heads/git-annex", hostile);
 
@@ -172,19 +175,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     // The clone merged its own git-annex branch with the attacker's: the name is reported, escaped.
     assert.match(cloned.stderr, /zzz\/evil\\nname\.log/);
     assert.deepEqual(await snapshot(B), await snapshot(A));
-    await writeFile(join(B, "from-b.txt"), "b\n");
-    await cliOk(["sync", B], env);
-    await waitUntil(async () => (await exists(join(A, "from-b.txt"))) || undefined, "the daemon to keep syncing", 30_000);
-    await writeFile(join(A, "from-a.txt"), "a\n");
-    await waitUntil(
-      async () => {
-        await cliOk(["sync", B], env);
-        return (await exists(join(B, "from-a.txt"))) || undefined;
-      },
-      "the daemon to push after the hostile log",
-      30_000,
-      500,
-    );
+    await bothWays(A, B);
     assert.equal(
       daemon.events.some((e) => e.event === "sync.failed"),
       false,
@@ -206,19 +197,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     assert.equal(cloned.code, 0, `a new clone: ${cloned.stderr}`);
     assert.match(cloned.stderr, new RegExp(`refs/synced/${ghost}/heads/main`));
     assert.deepEqual(await snapshot(B), await snapshot(A));
-    await writeFile(join(B, "from-b.txt"), "b\n");
-    await cliOk(["sync", B], env);
-    await waitUntil(async () => (await exists(join(A, "from-b.txt"))) || undefined, "the daemon to keep syncing", 30_000);
-    await writeFile(join(A, "from-a.txt"), "a\n");
-    await waitUntil(
-      async () => {
-        await cliOk(["sync", B], env);
-        return (await exists(join(B, "from-a.txt"))) || undefined;
-      },
-      "the daemon to push",
-      30_000,
-      500,
-    );
+    await bothWays(A, B);
   });
 
   it("an idle sync costs the same whatever the number of synced refs", async (test) => {
