@@ -98,7 +98,7 @@ export async function openFolder(folder: string, options: { log?: Logger; finish
     annex: content,
     content,
     side,
-    log: (event, fields) => log(event === "refused" ? "error" : "info", event, fields),
+    log: (event, fields) => log(event.startsWith("refused") ? "error" : "info", event, fields),
   });
   return { root, settings, store, layout, repo, annex, content, engine, close: () => store.client.destroy() };
 }

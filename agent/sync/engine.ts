@@ -4,6 +4,7 @@ import { MAIN_REF, type LocalRepo } from "./local-repo.ts";
 import { mergeCommits, type MergeOutcome } from "./merge.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 import type { Platform } from "./safe-paths.ts";
+import type { ScanResult } from "./scanner.ts";
 
 /**
  * One sync round: commit what changed in the folder, fetch the shared branch, merge (assistant style) or
@@ -41,6 +42,8 @@ export interface SyncReport {
   written: number;
   deleted: number;
   refused: CheckoutResult["refused"];
+  /** Local symlinks that lead outside the folder: not committed, not uploaded (they stay on this machine). */
+  notUploaded: ScanResult["refused"];
   /** Local files changed during the round: another round is due. */
   pending: boolean;
   scanned: number;
@@ -135,7 +138,17 @@ export class SyncEngine {
 
   private newReport(): SyncReport {
     this.variants = [];
-    return { merged: false, variants: this.variants, written: 0, deleted: 0, refused: [], pending: false, scanned: 0, hashed: 0 };
+    return {
+      merged: false,
+      variants: this.variants,
+      written: 0,
+      deleted: 0,
+      refused: [],
+      notUploaded: [],
+      pending: false,
+      scanned: 0,
+      hashed: 0,
+    };
   }
 
   private async round(paths: Set<string> | undefined): Promise<SyncReport> {
@@ -144,8 +157,16 @@ export class SyncEngine {
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
     });
+    report.notUploaded = scan.refused;
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
+    for (const refused of scan.refused) {
+      this.log("refused.local", {
+        path: refused.path,
+        reason: refused.reason,
+        message: `did not upload ${JSON.stringify(refused.path)}: ${refused.reason}; it stays on this machine only`,
+      });
+    }
     if (commit) {
       report.committed = commit;
       this.log("commit", { commit, changes: scan.changes.size });

@@ -5,6 +5,7 @@ import type { AnnexPort } from "./annex-port.ts";
 import { TEMP_PREFIX } from "./atomic-file.ts";
 import type { Git } from "./git.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
+import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -20,6 +21,8 @@ export interface ScanResult {
   hashed: number;
   /** The agent's own temporary files left by a process killed mid-write (seen by full walks). */
   leftovers: string[];
+  /** Symlinks that lead outside the folder (through other links, perhaps): never committed, never uploaded. */
+  refused: Array<{ path: string; reason: string }>;
 }
 
 export interface ScanOptions {
@@ -97,10 +100,12 @@ export async function scan(
   };
 
   const roots = options.paths ? [...new Set(options.paths)] : [""];
+  const realDirectories = new Map<string, Promise<boolean>>();
   for (const rel of roots) {
     if (rel.split("/").some(isIgnoredName)) continue;
     let stats: Stats | undefined;
-    if (rel !== "") {
+    // A path under a symlinked folder is not in the folder: looking at it would read whatever the link leads to.
+    if (rel !== "" && (await underRealDirectories(root, rel, realDirectories))) {
       try {
         stats = await lstat(join(root, rel));
       } catch (error) {
@@ -173,8 +178,31 @@ export async function scan(
   smallFiles.forEach((f, i) => {
     if (oids[i]) record(f.path, f.stats, oids[i]);
   });
-  for (const { path, stats } of others) record(path, stats, await blobOf(root, path, stats, git, annex));
-  return { changes, seen, hashed: smallFiles.length + others.length, leftovers };
+  const links = new Map<string, string>();
+  for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
+  const disk = diskLinks(root);
+  const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
+  const refused = [...outward].map(([path, reason]) => ({ path, reason }));
+  for (const { path, stats } of others) if (!outward.has(path)) record(path, stats, await blobOf(root, path, stats, git, annex));
+  return { changes, seen, hashed: smallFiles.length + others.length, leftovers, refused };
+}
+
+/** Every folder on the way to `rel` is a real directory (not a symlink, not a file), or absent. */
+async function underRealDirectories(root: string, rel: string, known: Map<string, Promise<boolean>>): Promise<boolean> {
+  const parts = rel.split("/").slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = parts.slice(0, i).join("/");
+    let real = known.get(dir);
+    if (real === undefined) {
+      real = lstat(join(root, dir)).then(
+        (stats) => stats.isDirectory(),
+        () => true, // absent: nothing below it exists either, and lstat says so
+      );
+      known.set(dir, real);
+    }
+    if (!(await real)) return false;
+  }
+  return true;
 }
 
 /** The blob a file on disk stands for in the tree, as a scan would record it. */

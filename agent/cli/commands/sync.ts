@@ -5,7 +5,7 @@ import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { summarize } from "./shared.ts";
 
-/** Exit code when the round completed but content from the bucket was refused (hostile or unrepresentable paths). */
+/** Exit code when the round completed but content was refused: from the bucket (hostile or unrepresentable paths) or a local symlink leading outside. */
 export const EXIT_REFUSED = 3;
 
 export function syncCommand(program: Command): void {
@@ -21,11 +21,12 @@ export function syncCommand(program: Command): void {
         const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
-        if (report.refused.length > 0) {
-          throw new CliError(
-            `refused ${report.refused.length} path(s) from the bucket (listed above); everything else is in sync.`,
-            EXIT_REFUSED,
-          );
+        if (report.refused.length > 0 || report.notUploaded.length > 0) {
+          const what = [
+            report.refused.length > 0 ? `refused ${report.refused.length} path(s) from the bucket` : undefined,
+            report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} symlink(s) leading outside the folder` : undefined,
+          ];
+          throw new CliError(`${what.filter(Boolean).join(" and ")} (listed above); everything else is in sync.`, EXIT_REFUSED);
         }
       } finally {
         folder.close();
