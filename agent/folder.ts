@@ -6,6 +6,7 @@ import { BucketLayout, LAYOUT_FORMAT, type FormatMarker } from "../protocol/layo
 import { formatRemoteUrl, parseRemoteUrl, type RemoteLocation } from "../protocol/remote-url.ts";
 import { Annex } from "./annex/annex.ts";
 import { AnnexBranch, ANNEX_BRANCH } from "./annex/annex-branch.ts";
+import { unsafeBranchPathReason } from "./annex/branch-paths.ts";
 import { ensureCloudUuid, recordCloudRemote, recordRepository } from "./annex/cloud-remote.ts";
 import type { CloudContent } from "./annex/transfer-settings.ts";
 import { readBucketRefs } from "./git/bucket-refs.ts";
@@ -79,11 +80,16 @@ export async function openFolder(folder: string, options: { log?: Logger; finish
     log: (event, fields) => log("warn", event, fields),
   });
   const branch = new AnnexBranch(gitDir);
-  branch.onSkippedPath = (path, reason) =>
-    log("warn", "annex.path-skipped", {
-      path,
-      message: `skipped ${JSON.stringify(path)} of another copy of the git-annex branch: ${reason}`,
-    });
+  // A name git-annex never writes (a newline, a control character, ..) is left out of merges, and said.
+  branch.skipPath = (path) => {
+    const reason = unsafeBranchPathReason(path);
+    if (reason)
+      log("warn", "annex.path-skipped", {
+        path,
+        message: `skipped ${JSON.stringify(path)} of another copy of the git-annex branch: ${reason}`,
+      });
+    return reason !== undefined;
+  };
   const side: SideBranch = {
     ref: ANNEX_BRANCH,
     head: () => branch.head(),

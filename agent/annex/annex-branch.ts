@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gitText, hashObjectFiles, joinNul, runGit } from "../../gitstore/run-git.ts";
-import { unsafeBranchPathReason } from "./branch-paths.ts";
 import { unionMergeLines } from "./union-merge.ts";
 
 /**
@@ -18,8 +17,8 @@ export type FileChange = (old: string | undefined) => string | undefined;
 export class AnnexBranch {
   readonly gitDir: string;
   readonly ref: string;
-  /** Told of each file of another copy of the branch that a merge leaves out (branch-paths.ts). */
-  onSkippedPath: ((path: string, reason: string) => void) | undefined;
+  /** Files of another copy of the branch that a union merge leaves out (the agent's: branch-paths.ts); none by default. */
+  skipPath: ((path: string) => boolean) | undefined;
 
   constructor(gitDir: string, ref = ANNEX_BRANCH) {
     this.gitDir = gitDir;
@@ -84,9 +83,7 @@ export class AnnexBranch {
     const paths: string[] = [];
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const path = fields[i + 1]!;
-      const unsafe = unsafeBranchPathReason(path);
-      if (unsafe) this.onSkippedPath?.(path, unsafe);
-      else paths.push(path);
+      if (!this.skipPath?.(path)) paths.push(path);
     }
     const [a, b] = await Promise.all([this.readMany(paths, ours), this.readMany(paths, theirs)]);
     const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
