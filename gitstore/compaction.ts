@@ -1,14 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ObjectTooLarge, type ObjectInfo, type ObjectStore } from "../objectstore/object-store.ts";
-import type { BucketLayout } from "../protocol/layout.ts";
+import { ObjectTooLarge, type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
+import type { BucketLayout } from "../protocol/index.ts";
 import { downloadPack, editInfoPacks, readInfoPacks, uploadPack } from "./bucket-packs.ts";
 import { objectTooLarge, updateObject } from "./conditional-update.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { MAX_PACK_LIST_BYTES } from "./limits.ts";
-import { mapLimit } from "./map-limit.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
 

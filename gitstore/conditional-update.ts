@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/object-store.ts";
+import { ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import { GitStoreError } from "./errors.ts";
 
 /** Waits a random time that grows with the attempt, so racing writers spread out. */
@@ -68,7 +68,7 @@ function within(object: StoredObject, maxBytes: number | undefined): boolean {
 /** A bounded read from the bucket found more than the bound: what it was, and what to do. */
 export function objectTooLarge(error: ObjectTooLarge): GitStoreError {
   return new GitStoreError(
-    "object-too-large",
+    "list-too-large",
     `${error.key} in the bucket holds ${error.size} bytes or more, over the ${error.limit} bytes cloudbridge reads of it; ` +
       "it was damaged or written by something other than cloudbridge. Nothing was changed locally. Rewrite or delete it.",
   );

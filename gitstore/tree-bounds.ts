@@ -1,6 +1,6 @@
 import { GitStoreError } from "./errors.ts";
 import { MAX_TREE_DEPTH, MAX_TREE_PATHS } from "./limits.ts";
-import { runGit } from "./run-git.ts";
+import { runGit } from "../localgit/index.ts";
 
 /**
  * How many paths a commit's tree holds and how deep it goes, counted without expanding it: trees are

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { GitEngine } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
-import { mapLimit } from "./map-limit.ts";
+import { mapLimit } from "../objectstore/index.ts";
 
 /**
  * Checks and indexes the packs `names` downloaded into `objectDir/pack/`, so that the verdict on a pack

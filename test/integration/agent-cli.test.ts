@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -101,5 +102,30 @@ describe("cloudbridge CLI", () => {
     assert.match(usage.stderr, /required option '--remote <url>' not specified|missing required argument 'dir'/);
     const help = await cliOk(["daemon", "--help"], env);
     assert.match(help.stdout, /Keep DIR in sync until stopped/);
+  });
+
+  it("get puts content in place of a synced folder's pointer file and the folder's stat cache learns its new stat", async () => {
+    const A = join(scratch.path, "get-a");
+    await mkdir(A);
+    const content = randomBytes(1536 * 1024); // above the default largefiles size: annexed
+    await writeFile(join(A, "big.bin"), content);
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/getcache"], env);
+    const B = join(scratch.path, "get-b");
+    await cliOk(["clone", "s3://cloudbridge/getcache", B, "--wanted", "nothing"], env);
+    const cacheEntry = async () => {
+      const cache = JSON.parse(await readFile(join(B, ".git", "cloudbridge", "stat-cache.json"), "utf8")) as {
+        entries: Array<[string, string, string, number]>;
+      };
+      return cache.entries.find(([path]) => path === "big.bin");
+    };
+    assert.ok((await cacheEntry())![3] < 1024, "after the clone the file is a pointer, and the cache says so");
+
+    const got = await cli(["get", "big.bin"], env, { cwd: B });
+    assert.equal(got.code, 0, got.stderr);
+    assert.deepEqual(await readFile(join(B, "big.bin")), content);
+    const entry = await cacheEntry();
+    assert.equal(entry![3], content.length, "the cache holds the placed file's size, not the pointer's");
+    const status = JSON.parse((await cliOk(["status", B, "--json", "--offline"], env)).stdout) as { localChanges: unknown[] };
+    assert.deepEqual(status.localChanges, []);
   });
 });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { mapLimit } from "../../gitstore/map-limit.ts";
+import { mapLimit } from "../../objectstore/index.ts";
 import { writeRefFile } from "../../gitstore/ref-file.ts";
 import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
 import { attacker, deepTree, treeBomb } from "../helpers/bucket-attacker.ts";

@@ -261,9 +261,8 @@ describe("cloudbridge local: --data keeps state across a restart", () => {
 
 describe("cloudbridge local: the command", () => {
   it("prints the endpoint and the environment an agent needs, and stops cleanly on Ctrl-C", async () => {
-    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", "agent/cli/main.ts", "local", "--port", "0"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // As a person runs it: bin/cloudbridge hands `local` to local/main.ts without loading the agent.
+    const child = spawn("bin/cloudbridge", ["local", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (chunk) => (out += chunk));
     await new Promise<void>((resolve, reject) => {

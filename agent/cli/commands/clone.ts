@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { cloneFolder, finishClone } from "../../folder.ts";
-import { syncOnce } from "../../sync-once.ts";
+import { cloneFolder, finishClone } from "../../folder/index.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { folderSettingsOptions, settingsFrom, summarize, type FolderSettingsFlags } from "./shared.ts";
 
@@ -26,7 +25,7 @@ export function cloneCommand(program: Command): void {
       try {
         const first = await finishClone(folder);
         const bar = progress("scanning", "files", { quiet: options.json === true });
-        const synced = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
+        const synced = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
         bar.stop();
         const report = first
           ? {

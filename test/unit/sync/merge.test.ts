@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Git } from "../../../agent/sync/git.ts";
+import { Git } from "../../../localgit/index.ts";
 import { mergeCommits, variantName } from "../../../agent/sync/merge.ts";
 import { tempDir } from "../../helpers/git.ts";
 
