@@ -16,8 +16,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { decodeChangeMessage } from "../../protocol/change-message.ts";
-import { startTestCloud, subscribeQueue, type TestCloud } from "../helpers/local-cloud.ts";
+import { decodeChangeMessage } from "../../../protocol/change-message.ts";
+import { startTestCloud, subscribeQueue, type TestCloud } from "../../helpers/local-cloud.ts";
 
 const Bucket = "cloudbridge";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
-import { installUserUnit, renderLaunchdPlist, renderUnit, serviceEnv, unitName } from "../../../agent/service/systemd.ts";
-import { tempDir } from "../../helpers/git.ts";
+import { installUserUnit, renderLaunchdPlist, renderUnit, serviceEnv, unitName } from "../../../../agent/service/systemd.ts";
+import { tempDir } from "../../../helpers/git.ts";
 
 describe("running the daemon as a service", () => {
   const spec = {

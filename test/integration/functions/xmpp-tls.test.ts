@@ -3,13 +3,13 @@ import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import tls from "node:tls";
 import type { Element } from "@xmpp/client";
-import { sendChangeHeadlines } from "../../functions/xmpp-fanout/notify.ts";
-import { XmppAuthError, xmppStanzaSender } from "../../functions/xmpp-fanout/sender.ts";
-import { encodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
-import { changeFromXmppAttributes, XMPP_CHANGE_NAMESPACE } from "../../protocol/xmpp-change.ts";
-import { startProsody, type TestProsody } from "../helpers/prosody.ts";
-import { snsRecord } from "../helpers/sns-records.ts";
-import { connectTestXmpp, type TestXmppClient } from "../helpers/xmpp-client.ts";
+import { sendChangeHeadlines } from "../../../functions/xmpp-fanout/notify.ts";
+import { XmppAuthError, xmppStanzaSender } from "../../../functions/xmpp-fanout/sender.ts";
+import { encodeChangeMessage, type ChangeMessage } from "../../../protocol/change-message.ts";
+import { changeFromXmppAttributes, XMPP_CHANGE_NAMESPACE } from "../../../protocol/xmpp-change.ts";
+import { startProsody, type TestProsody } from "../../helpers/prosody.ts";
+import { snsRecord } from "../../helpers/sns-records.ts";
+import { connectTestXmpp, type TestXmppClient } from "../../helpers/xmpp-client.ts";
 
 /**
  * The production path of the XMPP function: a server that requires TLS and offers only PLAIN, reached at

@@ -3,13 +3,13 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SyncEngine } from "../../../agent/sync/engine.ts";
-import { LocalRepo } from "../../../agent/sync/local-repo.ts";
-import type { SyncRemote } from "../../../agent/sync/remote.ts";
-import { unsafePathReason, unsafeSymlinkReason } from "../../../agent/sync/safe-paths.ts";
-import { snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
-import { hostileCommit } from "../../helpers/hostile-tree.ts";
+import { SyncEngine } from "../../../../agent/sync/engine.ts";
+import { LocalRepo } from "../../../../agent/sync/local-repo.ts";
+import type { SyncRemote } from "../../../../agent/sync/remote.ts";
+import { unsafePathReason, unsafeSymlinkReason } from "../../../../agent/sync/safe-paths.ts";
+import { snapshot } from "../../../helpers/folders.ts";
+import { tempDir } from "../../../helpers/git.ts";
+import { hostileCommit } from "../../../helpers/hostile-tree.ts";
 
 describe("hostile trees", () => {
   let root: string;

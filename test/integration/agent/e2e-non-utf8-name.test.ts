@@ -4,9 +4,9 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { agentEnv, cli, cliOk } from "../helpers/agents.ts";
-import { GIT_ENV, tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
+import { GIT_ENV, tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 const execFileAsync = promisify(execFile);
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { ObjectMissing, PreconditionFailed } from "../../objectstore/object-store.ts";
-import { probeConditionalWrites, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { ObjectMissing, PreconditionFailed } from "../../../objectstore/object-store.ts";
+import { probeConditionalWrites, S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 describe("S3ObjectStore against cloudbridge local", () => {
   let t: TestCloud;

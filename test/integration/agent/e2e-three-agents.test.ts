@@ -4,13 +4,13 @@ import { randomBytes } from "node:crypto";
 import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
-import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
-import { snapshot } from "../helpers/folders.ts";
-import { tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { inHistory, missingFrom, versionOf, type Version } from "../helpers/versions.ts";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { snapshot } from "../../helpers/folders.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { inHistory, missingFrom, versionOf, type Version } from "../../helpers/versions.ts";
 
 /**
  * Three machines editing at random — create, modify, delete, rename, small files and annexed ones — for

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
-import { exists } from "../helpers/folders.ts";
-import { tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { startProsody, type TestProsody } from "../helpers/prosody.ts";
+import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { exists } from "../../helpers/folders.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { startProsody, type TestProsody } from "../../helpers/prosody.ts";
 
 /**
  * Two daemons on two folders, as two machines: a file created, modified, renamed and deleted on one

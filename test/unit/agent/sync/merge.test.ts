@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Git } from "../../../localgit/index.ts";
-import { mergeCommits, variantName } from "../../../agent/sync/merge.ts";
-import { tempDir } from "../../helpers/git.ts";
+import { Git } from "../../../../localgit/index.ts";
+import { mergeCommits, variantName } from "../../../../agent/sync/merge.ts";
+import { tempDir } from "../../../helpers/git.ts";
 
 /** Commits built from path → content maps (null: a directory entry is implied by the paths). */
 function commitOf(gitDir: string, files: Record<string, string>, parents: string[] = []): string {

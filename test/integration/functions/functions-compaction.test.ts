@@ -3,12 +3,12 @@ import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fetchRefs, push, readInfoPacks } from "../../gitstore/index.ts";
-import { startLocalFunction, type LocalFunction } from "../../local/lambda-runtime.ts";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
-import { commitFile, git, initRepo, tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { fetchRefs, push, readInfoPacks } from "../../../gitstore/index.ts";
+import { startLocalFunction, type LocalFunction } from "../../../local/lambda-runtime.ts";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { commitFile, git, initRepo, tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /**
  * The compaction function's real handler (the module the stack bundles), run as Lambda runs it, in its own
@@ -27,7 +27,7 @@ describe("compaction function against the local cloud", () => {
     work = await tempDir("compaction-fn");
     fn = startLocalFunction({
       name: "cloudbridge-compaction",
-      module: new URL("../../functions/compaction/handler.ts", import.meta.url),
+      module: new URL("../../../functions/compaction/handler.ts", import.meta.url),
       timeoutMs: 120_000,
       env: {
         ...t.cloud.env,

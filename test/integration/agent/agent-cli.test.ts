@@ -3,10 +3,10 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { agentEnv, cli, cliOk } from "../helpers/agents.ts";
-import { tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /** The CLI as a person and a script use it: init, clone, sync, status, log, service show, and the errors. */
 describe("cloudbridge CLI", () => {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { diskLinks, outwardLinks, resolveSymlink, type LinkLookup } from "../../../agent/sync/symlink-resolve.ts";
-import { tempDir } from "../../helpers/git.ts";
+import { diskLinks, outwardLinks, resolveSymlink, type LinkLookup } from "../../../../agent/sync/symlink-resolve.ts";
+import { tempDir } from "../../../helpers/git.ts";
 
 const links =
   (map: Record<string, string>): LinkLookup =>

@@ -3,11 +3,11 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SyncEngine } from "../../../agent/sync/engine.ts";
-import { LocalRepo } from "../../../agent/sync/local-repo.ts";
-import { BareRepoRemote } from "../../../agent/sync/remote.ts";
-import { exists, snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
+import { SyncEngine } from "../../../../agent/sync/engine.ts";
+import { LocalRepo } from "../../../../agent/sync/local-repo.ts";
+import { BareRepoRemote } from "../../../../agent/sync/remote.ts";
+import { exists, snapshot } from "../../../helpers/folders.ts";
+import { tempDir } from "../../../helpers/git.ts";
 
 async function agent(dir: string, bare: string, name: string) {
   await LocalRepo.create(dir);

@@ -3,10 +3,10 @@ import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SyncEngine } from "../../../agent/sync/engine.ts";
-import { LocalRepo } from "../../../agent/sync/local-repo.ts";
-import { BareRepoRemote, type SyncRemote } from "../../../agent/sync/remote.ts";
-import { tempDir } from "../../helpers/git.ts";
+import { SyncEngine } from "../../../../agent/sync/engine.ts";
+import { LocalRepo } from "../../../../agent/sync/local-repo.ts";
+import { BareRepoRemote, type SyncRemote } from "../../../../agent/sync/remote.ts";
+import { tempDir } from "../../../helpers/git.ts";
 
 /** Counts how often the engine talks to the remote. */
 class CountingRemote implements SyncRemote {

@@ -4,15 +4,15 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fetchRefs, push } from "../../gitstore/index.ts";
-import { writePresence } from "../../agent/presence.ts";
-import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
-import { exists, snapshot } from "../helpers/folders.ts";
-import { tempDir } from "../helpers/git.ts";
-import { rawCommit, type RawEntry } from "../helpers/hostile-tree.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
+import { fetchRefs, push } from "../../../gitstore/index.ts";
+import { writePresence } from "../../../agent/presence.ts";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { exists, snapshot } from "../../helpers/folders.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { rawCommit, type RawEntry } from "../../helpers/hostile-tree.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /**
  * Names and strings as an attacker with write access to the bucket chooses them (pushed through the

@@ -4,15 +4,15 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { waitUntil } from "../helpers/agents.ts";
-import { tempDir } from "../helpers/git.ts";
+import { waitUntil } from "../../helpers/agents.ts";
+import { tempDir } from "../../helpers/git.ts";
 
 /**
  * `npm start` (scripts/demo.ts): the cloud on this machine plus a daemon on demo/alice, and instructions
  * for a second machine; `npm run join` is that second machine. A file dropped on one side appears on the
  * other. Run here on a free port in a scratch directory instead of 4566 and the project folder.
  */
-const DEMO = fileURLToPath(new URL("../../scripts/demo.ts", import.meta.url));
+const DEMO = fileURLToPath(new URL("../../../scripts/demo.ts", import.meta.url));
 
 function start(args: string[]): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", DEMO, ...args], {

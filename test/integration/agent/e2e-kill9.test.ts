@@ -4,10 +4,10 @@ import { randomBytes } from "node:crypto";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
-import { tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { blobId, inHistory, missingFrom, versionOf, type Version } from "../helpers/versions.ts";
+import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { blobId, inHistory, missingFrom, versionOf, type Version } from "../../helpers/versions.ts";
 
 /**
  * kill -9 of a daemon at random moments (while it starts, scans, commits, pushes, merges, uploads,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseLog } from "../../../agent/cli/commands/log.ts";
-import { forTerminal, forTerminalLines } from "../../../agent/terminal-text.ts";
+import { parseLog } from "../../../../agent/cli/commands/log.ts";
+import { forTerminal, forTerminalLines } from "../../../../agent/terminal-text.ts";
 
 describe("text from elsewhere on a terminal", () => {
   it("shows every control, line-breaking and direction-changing character as a visible escape", () => {
