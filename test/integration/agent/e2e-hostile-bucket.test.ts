@@ -6,15 +6,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { mapLimit } from "../../objectstore/index.ts";
-import { writeRefFile } from "../../gitstore/ref-file.ts";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../helpers/agents.ts";
-import { attacker, deepTree, treeBomb } from "../helpers/bucket-attacker.ts";
-import { startCountingProxy } from "../helpers/counting-proxy.ts";
-import { exists, snapshot } from "../helpers/folders.ts";
-import { tempDir } from "../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../helpers/local-cloud.ts";
-import { peakRssEnv } from "../helpers/peak-rss.ts";
+import { mapLimit } from "../../../objectstore/index.ts";
+import { writeRefFile } from "../../../gitstore/index.ts";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { attacker, deepTree, treeBomb } from "../../helpers/bucket-attacker.ts";
+import { startCountingProxy } from "../../helpers/counting-proxy.ts";
+import { exists, snapshot } from "../../helpers/folders.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { peakRssEnv } from "../../helpers/peak-rss.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -141,7 +141,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       await cliOk(["clone", url, join(root, "c")], tmpEnv);
       assert.deepEqual(await snapshot(join(root, "c")), await snapshot(A));
       // A plain git user, through the remote helper.
-      const helperEnv = { ...tmpEnv, PATH: `${fileURLToPath(new URL("../../bin", import.meta.url))}:${env.PATH}` };
+      const helperEnv = { ...tmpEnv, PATH: `${fileURLToPath(new URL("../../../bin", import.meta.url))}:${env.PATH}` };
       const plain = join(root, "plain");
       // Not execFileSync: the local cloud runs in this process.
       const plainGit = (args: string[], cwd = plain) => execFileAsync("git", args, { cwd, env: helperEnv, timeout: 60_000 });
@@ -316,7 +316,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     // Kill the clone once it has written some files (kill -9: no chance to clean up).
     const child = spawn(
       process.execPath,
-      ["--disable-warning=ExperimentalWarning", fileURLToPath(new URL("../../agent/cli/main.ts", import.meta.url)), "clone", url, B],
+      ["--disable-warning=ExperimentalWarning", fileURLToPath(new URL("../../../agent/cli/main.ts", import.meta.url)), "clone", url, B],
       {
         env,
         stdio: "ignore",
