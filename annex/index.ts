@@ -7,6 +7,7 @@ export { AnnexError, type AnnexErrorCode } from "./errors.ts";
 export { Annex, type AnnexOptions, type BatchOptions, type FsckProblem, type KeyTransfer, type Location } from "./annex.ts";
 
 export { ANNEX_BRANCH, AnnexBranch, type FileChange } from "./logs/annex-branch.ts";
+export { unsafeBranchPathReason } from "./logs/branch-paths.ts";
 export { ensureCloudUuid, recordCloudRemote, recordRepository } from "./logs/cloud-remote.ts";
 export { readLocations, recordPresence, whereIs, type PresenceChange } from "./logs/location-tracking.ts";
 

@@ -194,13 +194,25 @@ export class SyncEngine {
       paths,
       localOnly,
       onScanProgress,
-      report: { merged: false, variants: [], written: 0, deleted: 0, refused: [], notUploaded: [], pending: false, scanned: 0, hashed: 0 },
+      report: emptyReport(),
     };
     const run = this.round(round).finally(() => {
       if (this.running === run) this.running = undefined;
     });
     this.running = run;
     return run;
+  }
+
+  /**
+   * A clone's first step: the folder (which has no commit yet) takes `target` before anything in it is
+   * committed. Files already there are kept and looked at again by the next round.
+   */
+  async takeRemote(target: string): Promise<SyncReport> {
+    if (this.running) await this.running.catch(() => undefined);
+    const report = emptyReport();
+    await this.moveTo(target, report);
+    report.head = this.repo.cache.commit;
+    return report;
   }
 
   /** Merges two commits against their base (both sides' changes kept); variants it made go to the round's report. */
@@ -313,4 +325,8 @@ export class SyncEngine {
   private log(event: string, fields: Record<string, unknown> = {}): void {
     this.options.log?.(event, fields);
   }
+}
+
+function emptyReport(): SyncReport {
+  return { merged: false, variants: [], written: 0, deleted: 0, refused: [], notUploaded: [], pending: false, scanned: 0, hashed: 0 };
 }
