@@ -57,7 +57,14 @@ export async function openFolder(folder: string, options: { log?: Logger } = {})
   const store = storeFor(settings.location, settings.endpoint);
   const layout = new BucketLayout(settings.location.prefix);
   const log = options.log ?? (() => undefined);
-  const repo = await new LocalRepo(root, { name: settings.description, email: `${settings.agent}@cloudbridge` }).open();
+  const repo = await new LocalRepo(
+    root,
+    { name: settings.description, email: `${settings.agent}@cloudbridge` },
+    {
+      onWait: (owner) =>
+        log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
+    },
+  ).open();
   const gitDir = repo.git.gitDir;
   const cloud: CloudContent = { store, layout, repo: settings.location.repo };
   const cloudUuid = (await repo.git.config("cloudbridge.clouduuid")) ?? (await rememberCloudUuid(repo, cloud));

@@ -102,9 +102,12 @@ export class SyncEngine {
   }
 
   private start(paths: Set<string> | undefined): Promise<SyncReport> {
-    const run = this.round(paths).finally(() => {
-      if (this.running === run) this.running = undefined;
-    });
+    // The whole round holds the folder: a `cloudbridge sync` run by hand beside the daemon waits for it, or it for that.
+    const run = this.repo.lock
+      .hold(() => this.round(paths))
+      .finally(() => {
+        if (this.running === run) this.running = undefined;
+      });
     this.running = run;
     return run;
   }
