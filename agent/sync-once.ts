@@ -26,6 +26,7 @@ export async function syncOnce(folder: Folder, options: { onScanProgress?: (seen
       written: report.written + again.written,
       deleted: report.deleted + again.deleted,
       refused: [...report.refused, ...again.refused],
+      unwritable: again.unwritable,
       scanned: report.scanned,
       hashed: report.hashed + again.hashed,
     };

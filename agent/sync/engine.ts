@@ -41,6 +41,8 @@ export interface SyncReport {
   written: number;
   deleted: number;
   refused: CheckoutResult["refused"];
+  /** Paths this machine could not write (read-only): skipped, everything else synced, tried again each round. */
+  unwritable: CheckoutResult["unwritable"];
   /** Local files changed during the round: another round is due. */
   pending: boolean;
   scanned: number;
@@ -121,6 +123,7 @@ export class SyncEngine {
   }
 
   private variants: MergeOutcome["variants"] = [];
+  private readonly reportedUnwritable = new Set<string>();
   private localOnly = false;
   private onScanProgress: ((seen: number) => void) | undefined;
 
@@ -132,6 +135,7 @@ export class SyncEngine {
       written: 0,
       deleted: 0,
       refused: [],
+      unwritable: [],
       pending: false,
       scanned: 0,
       hashed: 0,
@@ -154,7 +158,11 @@ export class SyncEngine {
 
     const remote = await this.remote.fetch();
     const remoteHead = remote.get(MAIN_REF);
+    const before = this.repo.cache.commit;
     if (remoteHead) await this.integrate(remoteHead, report);
+    // Paths a read-only folder kept from being written: try again (a remount, a chmod). A checkout just
+    // made has tried them already.
+    if (before && before === this.repo.cache.commit && this.repo.hasUnwritten()) await this.moveTo(before, report);
     const side = this.options.side;
     let sideHead = side ? await side.head() : undefined;
     const remoteSide = side ? remote.get(side.ref) : undefined;
@@ -210,6 +218,7 @@ export class SyncEngine {
     report.written += result.written;
     report.deleted += result.deleted;
     report.refused.push(...result.refused);
+    for (const u of result.unwritable) if (!report.unwritable.some((r) => r.path === u.path)) report.unwritable.push(u);
     if (result.skipped.length > 0) report.pending = true;
     for (const refused of result.refused) {
       this.log("refused", {
@@ -217,6 +226,13 @@ export class SyncEngine {
         reason: refused.reason,
         message: `refused ${JSON.stringify(refused.path)} from the remote: ${refused.reason}; it was not written`,
       });
+    }
+    const stillUnwritable = new Set(result.unwritable.map((u) => u.path));
+    for (const path of this.reportedUnwritable) if (!stillUnwritable.has(path)) this.reportedUnwritable.delete(path);
+    for (const { path, reason } of result.unwritable) {
+      if (this.reportedUnwritable.has(path)) continue; // said once; tried again quietly each round
+      this.reportedUnwritable.add(path);
+      this.log("unwritable", { path, reason, message: `could not write ${JSON.stringify(path)} here: ${reason}; everything else syncs` });
     }
     if (result.missingContent.length > 0) await this.options.content?.afterCheckout(result.missingContent);
   }

@@ -207,12 +207,19 @@ export class LocalRepo {
 
   private async checkoutHeld(target: string, options: CheckoutOptions): Promise<CheckoutResult> {
     const before = this.cache.commit;
-    if (before === target) return { written: 0, deleted: 0, skipped: [], refused: [], missingContent: [] };
+    if (before === target && !this.hasUnwritten())
+      return { written: 0, deleted: 0, skipped: [], refused: [], unwritable: [], missingContent: [] };
     const result = await checkout(this.root, this.git, this.cache, target, options);
-    await this.git.updateRef(MAIN_REF, target, before ?? "");
+    if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
     await this.saveCache();
     await this.resetIndex();
     return result;
+  }
+
+  /** Whether some paths could not be written here (read-only) and wait for a later checkout. */
+  hasUnwritten(): boolean {
+    for (const entry of this.cache.entries.values()) if (entry.unwritten) return true;
+    return false;
   }
 
   /**

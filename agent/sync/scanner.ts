@@ -119,7 +119,8 @@ export async function scan(
   const changes = new Map<string, CacheEntry | null>();
   for (const path of gone) {
     const entry = cache.entries.get(path)!;
-    if (entry.ghost) continue;
+    // Not on disk on purpose: refused, or a version a read-only folder kept out (nothing was there).
+    if (entry.ghost || (entry.unwritten && entry.size === -1)) continue;
     changes.set(path, null);
   }
 
@@ -152,8 +153,9 @@ export async function scan(
       ...(started - stats.mtimeMs < racyWindow ? { racy: true } : {}),
     };
     const cached = cache.entries.get(path);
-    if (cached && !cached.ghost && cached.oid === oid && cached.mode === entry.mode) cache.entries.set(path, entry);
-    else changes.set(path, entry);
+    if (cached && !cached.ghost && cached.oid === oid && cached.mode === entry.mode) {
+      cache.entries.set(path, cached.unwritten ? { ...entry, unwritten: true } : entry);
+    } else changes.set(path, entry);
   };
 
   let oids: Array<string | undefined>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { after, before, describe, it } from "node:test";
@@ -84,5 +84,71 @@ describe("a daemon on an ordinary machine", () => {
     await converges(A, expected, daemon);
     const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as { daemon?: { lastError?: string } };
     assert.equal(status.daemon?.lastError, undefined, "the daemon's last round succeeded");
+  });
+
+  it("skips and reports a read-only subfolder, syncs everything else both ways, and writes it once it is writable", async () => {
+    const { A, B } = await folders("read-only");
+    await mkdir(join(A, "ro"));
+    await writeFile(join(A, "ro", "existing.txt"), "old\n");
+    await cliOk(["sync", A], env);
+    await cliOk(["sync", B], env);
+    assert.equal(await readFile(join(B, "ro", "existing.txt"), "utf8"), "old\n");
+    // B's "ro" becomes a read-only bind mount (root ignores mode bits, so permissions would prove nothing).
+    const ro = join(B, "ro");
+    execFileSync("mount", ["--bind", ro, ro]);
+    mounts.push(ro);
+    execFileSync("mount", ["-o", "remount,bind,ro", ro]);
+    await assert.rejects(writeFile(join(ro, "probe"), "x"), { code: "EROFS" });
+
+    const daemon = await startDaemon(B, env, ["--debounce", "50"]);
+    daemons.push(daemon);
+    await writeFile(join(A, "ro", "existing.txt"), "new from a\n");
+    await writeFile(join(A, "ro", "added.txt"), "added in a\n");
+    await mkdir(join(A, "ro", "sub"));
+    await writeFile(join(A, "ro", "sub", "deep.txt"), "deep\n");
+    await writeFile(join(A, "elsewhere.txt"), "elsewhere\n");
+    await cliOk(["sync", A], env);
+    // Everything else arrives; the read-only paths are reported, by name.
+    await waitUntil(() => exists(join(B, "elsewhere.txt")), "elsewhere.txt in B", 30_000);
+    const reported = await waitUntil(() => {
+      const paths = daemon.events.filter((e) => e.event === "unwritable").map((e) => e.path as string);
+      return paths.length >= 3 ? paths.sort() : undefined;
+    }, "the unwritable paths reported");
+    assert.deepEqual(reported, ["ro/added.txt", "ro/existing.txt", "ro/sub/deep.txt"]);
+    assert.match(String(daemon.events.find((e) => e.event === "unwritable")!.message), /read-only/);
+    // The other direction still works, and the old file in B is not taken for a local change.
+    await writeFile(join(B, "from-b.txt"), "from b\n");
+    await waitUntil(
+      async () => {
+        await cliOk(["sync", A], env);
+        return exists(join(A, "from-b.txt"));
+      },
+      "B's file in A",
+      30_000,
+    );
+    assert.equal(await readFile(join(A, "ro", "existing.txt"), "utf8"), "new from a\n", "A's edit is not reverted by B");
+    assert.equal(await readFile(join(B, "ro", "existing.txt"), "utf8"), "old\n");
+    const hand = await cli(["sync", B], env);
+    assert.equal(hand.code, 3, `a hand-run sync says it could not write everything:\n${hand.stdout}${hand.stderr}`);
+    assert.match(hand.stdout, /NOT WRITTEN "ro\/added.txt"/);
+
+    // Writable again: the next round brings the skipped paths.
+    execFileSync("umount", [ro]);
+    mounts.splice(mounts.indexOf(ro), 1);
+    await writeFile(join(A, "nudge.txt"), "nudge\n");
+    await cliOk(["sync", A], env);
+    await converges(
+      B,
+      {
+        "elsewhere.txt": "elsewhere\n",
+        "from-b.txt": "from b\n",
+        "nudge.txt": "nudge\n",
+        "ro/added.txt": "added in a\n",
+        "ro/existing.txt": "new from a\n",
+        "ro/sub/deep.txt": "deep\n",
+      },
+      daemon,
+    );
+    assert.equal(daemon.events.filter((e) => e.event === "sync.failed").length, 0, "no round failed");
   });
 });

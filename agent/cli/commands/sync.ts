@@ -21,6 +21,12 @@ export function syncCommand(program: Command): void {
         const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
+        if (report.unwritable.length > 0) {
+          throw new CliError(
+            `could not write ${report.unwritable.length} path(s) in this folder (listed above; read-only?); everything else is in sync.`,
+            EXIT_REFUSED,
+          );
+        }
         if (report.refused.length > 0) {
           throw new CliError(
             `refused ${report.refused.length} path(s) from the bucket (listed above); everything else is in sync.`,
