@@ -3,6 +3,7 @@ import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, writeFile } fr
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { tempPathFor } from "./atomic-file.ts";
+import { fileSystemNow } from "./fs-clock.ts";
 import { BlobReader, type Git } from "./git.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
 import { blobOf, modeOf } from "./scanner.ts";
@@ -50,7 +51,7 @@ export async function checkout(
   const result: CheckoutResult = { written: 0, deleted: 0, skipped: [], refused: [], unwritable: [], missingContent: [] };
   const diff = await treeDiff(git, cache.commit, target);
   const records = [...diff, ...(await unwrittenRecords(git, cache, target, diff))];
-  const started = Date.now();
+  const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
   const racyWindow = options.racyWindowMs ?? 2000;
   const reader = new BlobReader(git);
 
@@ -67,7 +68,8 @@ export async function checkout(
   const remember = async (path: string, oid: string, racy = false): Promise<void> => {
     const stats = await lstat(join(root, path));
     const entry: CacheEntry = { mode: modeOf(stats), oid, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino };
-    if (racy || started - stats.mtimeMs < racyWindow) entry.racy = true;
+    // Written by this checkout, so stamped at or after its start (by the file system's clock): racy.
+    if (racy || stats.mtimeMs > started - racyWindow) entry.racy = true;
     cache.entries.set(path, entry);
   };
   /** The cache says the tree now holds `oid` here, while the disk holds something the next scan must look at. */

@@ -3,6 +3,7 @@ import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { TEMP_PREFIX } from "./atomic-file.ts";
+import { fileSystemNow, isRacy } from "./fs-clock.ts";
 import type { Git } from "./git.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 
@@ -46,7 +47,7 @@ export async function scan(
   annex: AnnexPort | undefined,
   options: ScanOptions = {},
 ): Promise<ScanResult> {
-  const started = Date.now();
+  const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
   const racyWindow = options.racyWindowMs ?? 2000;
   const found = new Map<string, Stats>();
   const gone = new Set<string>();
@@ -150,7 +151,7 @@ export async function scan(
       size: stats.size,
       mtimeMs: stats.mtimeMs,
       ino: stats.ino,
-      ...(started - stats.mtimeMs < racyWindow ? { racy: true } : {}),
+      ...(isRacy(stats.mtimeMs, started, racyWindow) ? { racy: true } : {}),
     };
     const cached = cache.entries.get(path);
     if (cached && !cached.ghost && cached.oid === oid && cached.mode === entry.mode) {

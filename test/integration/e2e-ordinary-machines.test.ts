@@ -151,4 +151,23 @@ describe("a daemon on an ordinary machine", () => {
     );
     assert.equal(daemon.events.filter((e) => e.event === "sync.failed").length, 0, "no round failed");
   });
+
+  it("does not re-read unchanged files whose times are days ahead of its clock (a clock two days slow)", async () => {
+    const { A } = await folders("clock-skew");
+    const twoDaysAhead = new Date(Date.now() + 2 * 24 * 3600 * 1000);
+    for (let i = 0; i < 40; i++) {
+      await writeFile(join(A, `file-${i}.txt`), `content ${i}\n`);
+      await utimes(join(A, `file-${i}.txt`), twoDaysAhead, twoDaysAhead);
+    }
+    const sync = async () => JSON.parse((await cliOk(["sync", A, "--json"], env)).stdout) as { hashed: number; committed?: string };
+    const first = await sync();
+    assert.ok(first.committed, "the files were committed");
+    const again = await sync();
+    assert.equal(again.hashed, 0, "an unchanged folder costs no file read, whatever its files' times");
+    // And an edit is still seen, though its time is now two days before the recorded one.
+    await writeFile(join(A, "file-7.txt"), "edited\n");
+    const edited = await sync();
+    assert.ok(edited.committed, "the edit was committed");
+    assert.equal(edited.hashed, 1);
+  });
 });
