@@ -27,6 +27,7 @@ export async function syncOnce(folder: Folder, options: { onScanProgress?: (seen
       deleted: report.deleted + again.deleted,
       refused: [...report.refused, ...again.refused],
       unwritable: again.unwritable,
+      notSynced: report.notSynced,
       scanned: report.scanned,
       hashed: report.hashed + again.hashed,
     };

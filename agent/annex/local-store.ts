@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { assertAnnexKey, hashDirMixed, parseAnnexKey, sha256eKey } from "../../protocol/annex-key.ts";
+import { settled, tempPathFor } from "../sync/temporaries.ts";
 
 export const md5 = (text: string): Uint8Array => createHash("md5").update(text).digest();
 
@@ -102,14 +104,16 @@ export class LocalStore {
    */
   async materialize(key: string, dest: string, mode = 0o644): Promise<boolean> {
     if (!(await this.has(key))) return false;
-    const tmp = join(dirname(dest), `.${basename(dest)}.cloudbridge-${process.pid}.tmp`);
+    const tmp = tempPathFor(dest);
     try {
-      await copyFile(this.objectPath(key), tmp);
+      await copyFile(this.objectPath(key), tmp, constants.COPYFILE_EXCL);
       await chmod(tmp, mode);
       await rename(tmp, dest);
     } catch (error) {
       await rm(tmp, { force: true });
       throw error;
+    } finally {
+      settled(tmp);
     }
     return true;
   }

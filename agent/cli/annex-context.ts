@@ -11,6 +11,7 @@ import { annexedFiles } from "../annex/annexed-files.ts";
 import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../annex/cloud-branch-sync.ts";
 import { ensureCloudUuid } from "../annex/cloud-remote.ts";
 import { gitText } from "../../gitstore/run-git.ts";
+import { registerFolder } from "../sync/temporaries.ts";
 import { CliError } from "./errors.ts";
 
 /**
@@ -62,6 +63,8 @@ export async function openAnnexContext(options: OpenOptions = {}): Promise<Annex
   if (!cached) await gitText(["config", "cloudbridge.cloudUuid", cloudUuid], { gitDir, allowFailure: true });
   const ctx: AnnexBranchContext = { store, layout, repo, gitDir, agent: assertAgentId(uuid) };
   const annex = new Annex({ gitDir, uuid, cloud, cloudUuid, publish: () => publishAnnexBranch(ctx) });
+  // Content put in place (get) or taken back (drop) is prepared beside the file: the daemon must know it.
+  registerFolder(workTree, join(gitDir, "cloudbridge"));
   return { annex, gitDir, workTree, receive: () => receiveAnnexBranch(ctx) };
 }
 

@@ -2,11 +2,11 @@ import type { Stats } from "node:fs";
 import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
-import { tempPathFor } from "./atomic-file.ts";
 import { fileSystemNow } from "./fs-clock.ts";
 import { BlobReader, type Git } from "./git.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
 import { blobOf, modeOf } from "./scanner.ts";
+import { settled, tempPathFor } from "./temporaries.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 
 /**
@@ -107,7 +107,9 @@ export async function checkout(
   const removeTemporaries = async (path: string): Promise<void> => {
     const temp = temporaries.get(path);
     temporaries.delete(path);
-    if (temp) await rm(temp, { force: true }).catch(() => undefined);
+    if (!temp) return;
+    await rm(temp, { force: true }).catch(() => undefined);
+    settled(temp);
   };
 
   try {
@@ -191,11 +193,13 @@ export async function checkout(
         }
       }
       if (!sameStats(await statOrUndefined(path), stats)) {
-        await rm(temp, { force: true });
+        await removeTemporaries(path);
         keepLocal(path, record);
         return;
       }
       await rename(temp, dest);
+      temporaries.delete(path);
+      settled(temp);
       if (missingKey !== undefined) result.missingContent.push({ path, key: missingKey });
       await remember(path, record.newOid);
       result.written += 1;

@@ -4,6 +4,7 @@ import { MAIN_REF, type LocalRepo } from "./local-repo.ts";
 import { mergeCommits, type MergeOutcome } from "./merge.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 import type { Platform } from "./safe-paths.ts";
+import type { ScanResult } from "./scanner.ts";
 
 /**
  * One sync round: commit what changed in the folder, fetch the shared branch, merge (assistant style) or
@@ -41,6 +42,8 @@ export interface SyncReport {
   written: number;
   deleted: number;
   refused: CheckoutResult["refused"];
+  /** Paths in the folder that are not synced, and why (a `.git` below the top); found by full scans. */
+  notSynced: ScanResult["refused"];
   /** Paths this machine could not write (read-only): skipped, everything else synced, tried again each round. */
   unwritable: CheckoutResult["unwritable"];
   /** Local files changed during the round: another round is due. */
@@ -124,6 +127,7 @@ export class SyncEngine {
 
   private variants: MergeOutcome["variants"] = [];
   private readonly reportedUnwritable = new Set<string>();
+  private readonly reportedNotSynced = new Set<string>();
   private localOnly = false;
   private onScanProgress: ((seen: number) => void) | undefined;
 
@@ -136,6 +140,7 @@ export class SyncEngine {
       deleted: 0,
       refused: [],
       unwritable: [],
+      notSynced: [],
       pending: false,
       scanned: 0,
       hashed: 0,
@@ -146,6 +151,12 @@ export class SyncEngine {
     });
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
+    report.notSynced = scan.refused;
+    for (const { path, reason } of scan.refused) {
+      if (this.reportedNotSynced.has(path)) continue;
+      this.reportedNotSynced.add(path);
+      this.log("not-synced", { path, reason, message: `${JSON.stringify(path)} is not synced: ${reason}` });
+    }
     if (commit) {
       report.committed = commit;
       this.log("commit", { commit, changes: scan.changes.size });

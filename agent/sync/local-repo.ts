@@ -9,6 +9,7 @@ import { Git } from "./git.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
 import { StatCache } from "./stat-cache.ts";
+import { registerFolder, removeLeftoverTemporaries } from "./temporaries.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -53,6 +54,7 @@ export class LocalRepo {
       onAcquired: (tookOver) => this.reload(tookOver),
       ...(options.onWait ? { onWait: options.onWait } : {}),
     });
+    registerFolder(root, this.stateDir);
     this.git = new Git(join(root, ".git"), {
       env: {
         GIT_AUTHOR_NAME: identity.name,
@@ -121,6 +123,8 @@ export class LocalRepo {
   }
 
   private async load(): Promise<void> {
+    // Files a killed cloudbridge process was preparing (it journaled them; nothing else is touched).
+    await removeLeftoverTemporaries(this.root, this.stateDir);
     this.cache = await StatCache.load(this.cacheFile);
     const main = await this.head();
     if (main !== this.cache.commit) await this.adopt(main);
@@ -131,7 +135,10 @@ export class LocalRepo {
   /** The folder lock is ours again: if another process moved `main` or rewrote the cache meanwhile, start from what it left. */
   private async reload(tookOverFromDeadOwner: boolean): Promise<void> {
     // A process killed while it held the folder left its git locks behind; nobody else can be using them now.
-    if (tookOverFromDeadOwner) await this.removeStaleLocks();
+    if (tookOverFromDeadOwner) {
+      await this.removeStaleLocks();
+      await removeLeftoverTemporaries(this.root, this.stateDir);
+    }
     if (!this.opened) return;
     if ((await this.head()) === this.cache.commit && (await this.cacheFileIdentity()) === this.cacheFileSeen) return;
     await this.load();
@@ -160,7 +167,6 @@ export class LocalRepo {
     options: ScanOptions & { annex?: AnnexPort; message?: string },
   ): Promise<{ commit?: string; scan: ScanResult }> {
     const result = await scan(this.root, this.cache, this.git, options.annex, options);
-    await this.removeLeftovers(result.leftovers);
     if (result.changes.size === 0) {
       if (result.hashed > 0) await this.saveCache();
       return { scan: result };
@@ -189,15 +195,6 @@ export class LocalRepo {
     this.cache.commit = commit;
     await this.saveCache();
     return { commit, scan: result };
-  }
-
-  /** Temporary files of a write interrupted by a crash: removed once they are old enough not to be in use. */
-  private async removeLeftovers(paths: string[]): Promise<void> {
-    const cutoff = Date.now() - 10_000;
-    for (const path of paths) {
-      const stats = await lstat(join(this.root, path)).catch(() => undefined);
-      if (stats && stats.mtimeMs < cutoff) await rm(join(this.root, path), { force: true });
-    }
   }
 
   /** Moves the folder and `main` to `target` (a descendant of, or merge with, the current commit). */

@@ -38,7 +38,7 @@ export function unsafePathReason(path: string, platform: Platform = currentPlatf
 }
 
 /** `.git`, and the spellings a case-insensitive or Windows file system treats as `.git`. */
-function isGitDirName(segment: string): boolean {
+export function isGitDirName(segment: string): boolean {
   const lower = segment.toLowerCase().replace(/[ .]+$/, "");
   return lower === ".git" || lower === "git~1";
 }

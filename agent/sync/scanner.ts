@@ -2,10 +2,11 @@ import type { Dirent, Stats } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
-import { TEMP_PREFIX } from "./atomic-file.ts";
 import { fileSystemNow, isRacy } from "./fs-clock.ts";
 import type { Git } from "./git.ts";
+import { isGitDirName } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
+import { journaledTemporaries } from "./temporaries.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -19,8 +20,8 @@ export interface ScanResult {
   seen: number;
   /** Files read (hashed) because their stat fields changed. */
   hashed: number;
-  /** The agent's own temporary files left by a process killed mid-write (seen by full walks). */
-  leftovers: string[];
+  /** Paths in the folder that are not synced, and why (a `.git` below the top): reported, never silent. */
+  refused: Array<{ path: string; reason: string }>;
 }
 
 export interface ScanOptions {
@@ -33,11 +34,15 @@ export interface ScanOptions {
 
 const PARALLEL_STATS = 128;
 
-/** The annex layer's temporary copy of a file being put in place (LocalStore.materialize). */
-const ANNEX_TEMP = /^\..*\.cloudbridge-\d+\.tmp$/;
-
-export function isIgnoredName(name: string): boolean {
-  return name.startsWith(TEMP_PREFIX) || ANNEX_TEMP.test(name) || name.toLowerCase() === ".git";
+/**
+ * A `.git` below the top of the folder cannot be synced: git refuses any path with a `.git` component (it
+ * is where a repository keeps itself), whether it is a file or the repository of a nested project. The
+ * files beside it are synced; it is reported as refused with this reason.
+ */
+export function nestedGitReason(isDirectory: boolean): string {
+  return isDirectory
+    ? "it is the repository of a nested git project; git cannot store a path named .git, so it is not synced (the files beside it are)"
+    : "git cannot store a path named .git (it is where git keeps a repository); rename it to sync it";
 }
 
 export async function scan(
@@ -51,7 +56,9 @@ export async function scan(
   const racyWindow = options.racyWindowMs ?? 2000;
   const found = new Map<string, Stats>();
   const gone = new Set<string>();
-  const leftovers: string[] = [];
+  const refused: Array<{ path: string; reason: string }> = [];
+  // The agent's own temporaries (this process's and any other cloudbridge process's on this folder).
+  const temporaries = await journaledTemporaries(root, join(root, ".git", "cloudbridge"));
   let seen = 0;
 
   const walk = async (dir: string): Promise<void> => {
@@ -68,9 +75,12 @@ export async function scan(
       }
       const files: string[] = [];
       for (const entry of entries) {
-        if (entry.name.startsWith(TEMP_PREFIX) && entry.isFile()) leftovers.push(rel === "" ? entry.name : `${rel}/${entry.name}`);
-        if (isIgnoredName(entry.name)) continue;
         const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+        if (temporaries.has(path)) continue;
+        if (isGitDirName(entry.name)) {
+          if (rel !== "") refused.push({ path, reason: nestedGitReason(entry.isDirectory()) });
+          continue;
+        }
         if (entry.isDirectory()) queue.push(path);
         else if (entry.isFile() || entry.isSymbolicLink()) files.push(path);
       }
@@ -99,7 +109,7 @@ export async function scan(
 
   const roots = options.paths ? [...new Set(options.paths)] : [""];
   for (const rel of roots) {
-    if (rel.split("/").some(isIgnoredName)) continue;
+    if (temporaries.has(rel) || rel.split("/").some(isGitDirName)) continue;
     let stats: Stats | undefined;
     if (rel !== "") {
       try {
@@ -177,7 +187,7 @@ export async function scan(
     if (oids[i]) record(f.path, f.stats, oids[i]);
   });
   for (const { path, stats } of others) record(path, stats, await blobOf(root, path, stats, git, annex));
-  return { changes, seen, hashed: smallFiles.length + others.length, leftovers };
+  return { changes, seen, hashed: smallFiles.length + others.length, refused };
 }
 
 /** The blob a file on disk stands for in the tree, as a scan would record it. */

@@ -170,4 +170,51 @@ describe("a daemon on an ordinary machine", () => {
     assert.ok(edited.committed, "the edit was committed");
     assert.equal(edited.hashed, 1);
   });
+
+  it("syncs a person's files that look like the agent's temporaries and never deletes them; lists a `.git` in a subfolder as refused", async () => {
+    const { A, B } = await folders("temp-names");
+    const hourAgo = new Date(Date.now() - 3600 * 1000);
+    await writeFile(join(A, ".cloudbridge-tmp-my-notes.txt"), "my notes\n");
+    await utimes(join(A, ".cloudbridge-tmp-my-notes.txt"), hourAgo, hourAgo);
+    await writeFile(join(A, ".draft.cloudbridge-7.tmp"), "draft\n");
+    await mkdir(join(A, "sub"));
+    await writeFile(join(A, "sub", ".git"), "not a repository\n");
+    await writeFile(join(A, "sub", "kept.txt"), "kept\n");
+    const result = await cli(["sync", A], env);
+    assert.equal(result.code, 3, `the refused .git is an error a person sees:\n${result.stdout}${result.stderr}`);
+    assert.match(result.stdout, /NOT SYNCED "sub\/\.git": .*git/);
+    assert.ok(await exists(join(A, ".cloudbridge-tmp-my-notes.txt")), "the person's file is still there");
+    assert.ok(await exists(join(A, "sub", ".git")), "the refused file is left alone");
+    await cliOk(["sync", B], env);
+    assert.deepEqual(await readdir(B).then((names) => names.sort()), [
+      ".cloudbridge-tmp-my-notes.txt",
+      ".draft.cloudbridge-7.tmp",
+      ".git",
+      "sub",
+    ]);
+    assert.deepEqual(await readdir(join(B, "sub")), ["kept.txt"]);
+
+    // What a cloudbridge process killed mid-write leaves: the temporary it journaled, and its journal.
+    const leftover = ".cloudbridge-tmp-00112233445566778899aabb-big.bin";
+    await mkdir(join(A, ".git", "cloudbridge", "temporaries"), { recursive: true });
+    await writeFile(join(A, ".git", "cloudbridge", "temporaries", "2147483646-0123456789ab"), `${leftover}\0`);
+    await writeFile(join(A, leftover), "half written");
+
+    // The daemon: the leftover goes at start, a person's file is synced and still there after it.
+    const daemon = await startDaemon(A, env, ["--debounce", "50"]);
+    daemons.push(daemon);
+    assert.equal(await exists(join(A, leftover)), false, "the killed process's temporary was removed");
+    await waitUntil(() => daemon.events.find((e) => e.event === "not-synced" && e.path === "sub/.git"), "the daemon lists sub/.git");
+    await writeFile(join(A, ".cloudbridge-tmp-0123456789ab-later.txt"), "later\n");
+    await waitUntil(
+      async () => {
+        await cliOk(["sync", B], env);
+        return exists(join(B, ".cloudbridge-tmp-0123456789ab-later.txt"));
+      },
+      "the later file in B",
+      30_000,
+    );
+    assert.ok(await exists(join(A, ".cloudbridge-tmp-my-notes.txt")));
+    assert.equal(await exists(join(B, leftover)), false, "the leftover was never synced");
+  });
 });

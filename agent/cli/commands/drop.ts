@@ -4,6 +4,7 @@ import { verifyFile } from "../../annex/content-hash.ts";
 import { DropRefusedError } from "../../annex/drop-safety.ts";
 import { formatPointer } from "../../annex/pointer.ts";
 import { fromCloud, jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
+import { settled, tempPathFor } from "../../sync/temporaries.ts";
 import { CliError } from "../errors.ts";
 
 export function dropCommand(program: Command): void {
@@ -54,7 +55,11 @@ async function unpopulate(context: AnnexContext, target: Target): Promise<void> 
   const path = workTreePath(context, target.path);
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile() || (await verifyFile(path, target.key).catch(() => "unreadable")) !== undefined) return;
-  const tmp = `${path}.cloudbridge-${process.pid}.tmp`;
-  await writeFile(tmp, formatPointer(target.key), { mode: info.mode & 0o777 });
-  await rename(tmp, path);
+  const tmp = tempPathFor(path);
+  try {
+    await writeFile(tmp, formatPointer(target.key), { mode: info.mode & 0o777, flag: "wx" });
+    await rename(tmp, path);
+  } finally {
+    settled(tmp);
+  }
 }

@@ -44,6 +44,7 @@ export function summarize(report: SyncOnceReport): string {
   ].filter(Boolean);
   const lines = [`${parts.join(", ")}; at ${report.head?.slice(0, 12) ?? "(empty)"}.`];
   for (const v of report.variants) lines.push(`both versions kept: ${v.path} (theirs) and ${v.variant} (this machine's)`);
+  for (const n of report.notSynced) lines.push(`NOT SYNCED ${JSON.stringify(n.path)}: ${n.reason}.`);
   for (const u of report.unwritable) lines.push(`NOT WRITTEN ${JSON.stringify(u.path)} here: ${u.reason}.`);
   for (const r of report.refused) lines.push(`REFUSED ${JSON.stringify(r.path)} from the bucket: ${r.reason}. Nothing was written for it.`);
   return lines.join("\n");

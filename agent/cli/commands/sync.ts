@@ -21,6 +21,12 @@ export function syncCommand(program: Command): void {
         const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
+        if (report.notSynced.length > 0) {
+          throw new CliError(
+            `${report.notSynced.length} path(s) in this folder are not synced (listed above); everything else is in sync.`,
+            EXIT_REFUSED,
+          );
+        }
         if (report.unwritable.length > 0) {
           throw new CliError(
             `could not write ${report.unwritable.length} path(s) in this folder (listed above; read-only?); everything else is in sync.`,
