@@ -98,6 +98,19 @@ export class LocalStore {
     }
   }
 
+  /** Copies the content of `key` to `path`, a file that must not exist yet; false when the content is not here. */
+  async copyTo(key: string, path: string, mode = 0o644): Promise<boolean> {
+    if (!(await this.has(key))) return false;
+    try {
+      await copyFile(this.objectPath(key), path, constants.COPYFILE_EXCL);
+      await chmod(path, mode);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") await rm(path, { force: true });
+      throw error;
+    }
+    return true;
+  }
+
   /**
    * Copies the content of `key` to `dest` (a work-tree file), atomically: a temporary file in the same
    * directory renamed over `dest`. False when the content is not here.

@@ -57,8 +57,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
     return formatPointer(key);
   }
 
-  materialize(key: string, dest: string, mode: number): Promise<boolean> {
-    return this.annex.local.materialize(key, dest, mode);
+  materialize(key: string, path: string, mode: number): Promise<boolean> {
+    return this.annex.local.copyTo(key, path, mode);
   }
 
   /** Uploads every queued key (recording here and the cloud as holding it) before the push that names them. */

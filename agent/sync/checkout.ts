@@ -214,7 +214,8 @@ export async function checkout(
   return result;
 }
 
-function sameStats(a: Stats | undefined, b: Stats | undefined): boolean {
+/** The same file, untouched: what a look just before a rename or unlink compares with the look before the work. */
+export function sameStats(a: Stats | undefined, b: Stats | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
 }

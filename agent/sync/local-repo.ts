@@ -1,15 +1,15 @@
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { MAX_POINTER_SIZE, type AnnexPort } from "./annex-port.ts";
-import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
+import { checkout, sameStats, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
 import { FolderLock } from "./folder-lock.ts";
 import { Git } from "./git.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
 import { StatCache } from "./stat-cache.ts";
-import { registerFolder, removeLeftoverTemporaries } from "./temporaries.ts";
+import { registerFolder, removeLeftoverTemporaries, settled, tempPathFor } from "./temporaries.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -234,7 +234,17 @@ export class LocalRepo {
     const stats = await lstat(abs).catch(() => undefined);
     if (!stats?.isFile() || stats.size > MAX_POINTER_SIZE) return false;
     if (annex.parsePointer(await readFile(abs)) !== key) return false;
-    if (!(await annex.materialize(key, abs, entry.mode === "100755" ? 0o755 : 0o644))) return false;
+    // Prepared beside the file and looked at again just before the rename: a save made while the content
+    // was being copied (seconds, for a large file) is kept, and the next scan commits it.
+    const temp = tempPathFor(abs);
+    try {
+      if (!(await annex.materialize(key, temp, entry.mode === "100755" ? 0o755 : 0o644))) return false;
+      if (!sameStats(await lstat(abs).catch(() => undefined), stats)) return false;
+      await rename(temp, abs);
+    } finally {
+      await rm(temp, { force: true });
+      settled(temp);
+    }
     const placed = await lstat(abs);
     this.cache.entries.set(path, { ...entry, size: placed.size, mtimeMs: placed.mtimeMs, ino: placed.ino, racy: true });
     await this.saveCache();
