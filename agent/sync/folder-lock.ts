@@ -135,7 +135,8 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-function isRunning(pid: number): boolean {
+/** Whether a process with this pid runs (on this machine). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdirSync, unlinkSync } from "node:fs";
 import { lstat, readdir, readFile, rm } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
+import { isRunning } from "./folder-lock.ts";
 
 /**
  * The agent's own temporary files in a synced folder (content prepared beside its destination, so the
@@ -98,13 +99,4 @@ async function readJournal(file: string): Promise<string[]> {
   const text = await readFile(file, "utf8").catch(() => "");
   // Only paths this agent can have made: a temporary name in a folder of the synced folder.
   return text.split("\0").filter((path) => path !== "" && basename(path).startsWith(TEMP_PREFIX) && !path.split("/").includes(".."));
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
