@@ -88,7 +88,7 @@ export async function openFolder(folder: string, options: { log?: Logger } = {})
     annex: content,
     content,
     side,
-    log: (event, fields) => log(event === "refused" || event === "unwritable" || event === "not-synced" ? "error" : "info", event, fields),
+    log: (event, fields) => log(event.startsWith("refused") || event === "unwritable" ? "error" : "info", event, fields),
   });
   return { root, settings, store, layout, repo, annex, content, engine, close: () => store.client.destroy() };
 }

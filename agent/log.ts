@@ -3,6 +3,8 @@
  * read it), a short human line otherwise. Secrets never reach it: fields named like credentials are
  * replaced before anything is written.
  */
+import { forTerminal } from "./terminal-text.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type Logger = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
 
@@ -36,8 +38,11 @@ export function createLogger(
     const rest = Object.entries(safe)
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(" ");
+    // One line a person reads: names and messages from the bucket must not act on the terminal.
     write(
-      `${new Date().toTimeString().slice(0, 8)} ${level === "info" ? "" : `${level.toUpperCase()} `}${event}${message ? `: ${message}` : ""}${rest ? ` ${rest}` : ""}`,
+      forTerminal(
+        `${new Date().toTimeString().slice(0, 8)} ${level === "info" ? "" : `${level.toUpperCase()} `}${event}${message ? `: ${message}` : ""}${rest ? ` ${rest}` : ""}`,
+      ),
     );
   };
 }

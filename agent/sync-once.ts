@@ -26,8 +26,8 @@ export async function syncOnce(folder: Folder, options: { onScanProgress?: (seen
       written: report.written + again.written,
       deleted: report.deleted + again.deleted,
       refused: [...report.refused, ...again.refused],
+      notUploaded: again.notUploaded.length > 0 ? again.notUploaded : report.notUploaded,
       unwritable: again.unwritable,
-      notSynced: report.notSynced,
       scanned: report.scanned,
       hashed: report.hashed + again.hashed,
     };

@@ -43,3 +43,45 @@ export function runGit(args: readonly string[], options: GitOptions = {}): Promi
 export async function gitText(args: readonly string[], options: GitOptions = {}): Promise<string> {
   return (await runGit(args, options)).stdout.toString().trim();
 }
+
+/**
+ * Paths cross into and out of git NUL-delimited, never as text lines: a file name may hold a newline (or
+ * end in a carriage return), and a path split in two shifts every answer after it onto the wrong file.
+ */
+export function joinNul(paths: readonly string[]): Buffer {
+  return Buffer.from(paths.map((p) => `${p}\0`).join(""));
+}
+
+/** The NUL-terminated records of git's `-z` output (the empty tail after the last NUL dropped). */
+export function splitNul(output: Buffer | string): string[] {
+  const records = output.toString().split("\0");
+  if (records.at(-1) === "") records.pop();
+  return records;
+}
+
+/** Bytes of paths per `git hash-object` run: well under Linux's ARG_MAX (2 MiB, with the environment). */
+const HASH_ARGS_BYTES = 512 * 1024;
+
+/**
+ * Writes the blobs of these files (`hash-object -w --no-filters -- <paths>`) and returns their ids in the
+ * order given. The paths go as arguments, which are NUL-delimited by nature: `--stdin-paths` reads lines
+ * and has no `-z`. The answer holds only object ids, one per line.
+ */
+export async function hashObjectFiles(paths: readonly string[], options: GitOptions = {}): Promise<string[]> {
+  const oids: string[] = [];
+  for (let start = 0; start < paths.length;) {
+    let end = start;
+    for (let bytes = 0; end < paths.length && (end === start || bytes + Buffer.byteLength(paths[end]!) < HASH_ARGS_BYTES); end++) {
+      bytes += Buffer.byteLength(paths[end]!) + 1;
+    }
+    const batch = paths.slice(start, end);
+    const answer = (await runGit(["hash-object", "-w", "--no-filters", "--", ...batch], options)).stdout.toString().split("\n");
+    if (answer.at(-1) === "") answer.pop();
+    if (answer.length !== batch.length) {
+      throw new GitStoreError("git-failed", `git hash-object answered ${answer.length} ids for ${batch.length} files`);
+    }
+    oids.push(...answer);
+    start = end;
+  }
+  return oids;
+}

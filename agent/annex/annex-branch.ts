@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { gitText, runGit } from "../../gitstore/run-git.ts";
+import { gitText, hashObjectFiles, joinNul, runGit } from "../../gitstore/run-git.ts";
 import { unionMergeLines } from "./union-merge.ts";
 
 /**
@@ -55,8 +55,8 @@ export class AnnexBranch {
       if (updates.length === 0) return parent;
       const blobs = await this.writeBlobs(updates.map((u) => u.content));
       const tree = await this.withIndex(parent, async (env) => {
-        const info = updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}\n`).join("");
-        await gitText(["update-index", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+        const info = joinNul(updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}`));
+        await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
         return await gitText(["write-tree"], { gitDir: this.gitDir, env });
       });
       const commit = await this.commitTree(tree, parent ? [parent] : [], message);
@@ -84,8 +84,8 @@ export class AnnexBranch {
     const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
     const blobs = await this.writeBlobs(merged.map((m) => m.content));
     const tree = await this.withIndex(ours, async (env) => {
-      const info = merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}\n`).join("");
-      await gitText(["update-index", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+      const info = joinNul(merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}`));
+      await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
       return await gitText(["write-tree"], { gitDir: this.gitDir, env });
     });
     return this.commitTree(tree, [ours, theirs], "merging git-annex branches (union)");
@@ -117,20 +117,23 @@ export class AnnexBranch {
   /** Many files at once (one `git cat-file --batch`); undefined for a path that is not there. */
   async readMany(paths: readonly string[], commit: string | undefined): Promise<Array<string | undefined>> {
     if (!commit || paths.length === 0) return paths.map(() => undefined);
-    const { stdout: output } = await runGit(["cat-file", "--batch"], {
-      gitDir: this.gitDir,
-      input: paths.map((p) => `${commit}:${p}\n`).join(""),
-    });
+    const names = paths.map((p) => `${commit}:${p}`);
+    const { stdout: output } = await runGit(["cat-file", "--batch", "-z"], { gitDir: this.gitDir, input: joinNul(names) });
     const contents: Array<string | undefined> = [];
     let offset = 0;
     for (let i = 0; i < paths.length; i++) {
-      const headerEnd = output.indexOf(0x0a, offset);
-      const header = output.subarray(offset, headerEnd).toString();
-      if (header.endsWith(" missing") || header.endsWith(" ambiguous")) {
+      // A name git could not resolve comes back whole (newlines included) before " missing"; a found
+      // object's header holds only its id, type and size.
+      const unresolved = [" missing\n", " ambiguous\n"]
+        .map((answer) => Buffer.from(names[i]! + answer))
+        .find((answer) => output.subarray(offset, offset + answer.length).equals(answer));
+      if (unresolved) {
         contents.push(undefined);
-        offset = headerEnd + 1;
+        offset += unresolved.length;
         continue;
       }
+      const headerEnd = output.indexOf(0x0a, offset);
+      const header = output.subarray(offset, headerEnd).toString();
       const size = Number(header.split(" ")[2]);
       contents.push(output.subarray(headerEnd + 1, headerEnd + 1 + size).toString("utf8"));
       offset = headerEnd + 1 + size + 1;
@@ -138,18 +141,14 @@ export class AnnexBranch {
     return contents;
   }
 
-  /** Writes blobs (one `git hash-object --stdin-paths` over temporary files) and returns their ids in order. */
+  /** Writes blobs (`git hash-object` over temporary files) and returns their ids in order. */
   private async writeBlobs(contents: readonly string[]): Promise<string[]> {
     await mkdir(join(this.gitDir, "annex", "cloudbridge"), { recursive: true });
     const dir = await mkdtemp(join(this.gitDir, "annex", "cloudbridge", "blobs-"));
     try {
       const files = contents.map((_, i) => join(dir, String(i)));
       await Promise.all(contents.map((content, i) => writeFile(files[i]!, content)));
-      const output = await gitText(["hash-object", "-w", "--stdin-paths", "--no-filters"], {
-        gitDir: this.gitDir,
-        input: files.map((f) => `${f}\n`).join(""),
-      });
-      return output.split("\n");
+      return await hashObjectFiles(files, { gitDir: this.gitDir });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,5 @@
 import { ProtocolError } from "../../protocol/errors.ts";
+import { forTerminalLines } from "../terminal-text.ts";
 
 /** An error meant for the person at the terminal: `message` says what went wrong and what to do. */
 export class CliError extends Error {
@@ -21,6 +22,6 @@ export function exitCodeFor(error: unknown): number {
 
 export function reportError(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`cloudbridge: ${message}\n`);
+  process.stderr.write(`cloudbridge: ${forTerminalLines(message)}\n`);
   if (process.env.CLOUDBRIDGE_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
 }

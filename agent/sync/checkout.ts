@@ -8,13 +8,15 @@ import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-pat
 import { blobOf, modeOf } from "./scanner.ts";
 import { settled, tempPathFor } from "./temporaries.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
+import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 
 /**
  * Brings the folder from the tree of `cache.commit` to the tree of `target`, one file at a time, each
  * write atomic. Every path is checked first (safe-paths.ts); a refused path is reported and kept as a
  * "ghost" (in the tree, never on disk). A file the person changed since the last scan is never
  * overwritten or deleted: it is left as it is and the next scan commits it on top (the incoming version
- * stays in history). Directories are entered only when they are real directories, never through a symlink.
+ * stays in history). Directories are entered only when they are real directories, never through a symlink,
+ * and a symlink is written only when it leads inside the folder, followed through the other symlinks.
  */
 export interface CheckoutResult {
   written: number;
@@ -140,6 +142,15 @@ export async function checkout(
       await removeEmptyParents(root, record.path);
     };
 
+    // Symlinks are judged by where they lead in the folder as it will be, through each other and the links on disk.
+    const incomingLinks = new Map<string, string>();
+    for (const record of records) {
+      if (record.deleted || record.newMode !== "120000" || unsafePathReason(record.path, options.platform)) continue;
+      const blob = await reader.read(record.newOid);
+      if (blob) incomingLinks.set(record.path, blob.toString());
+    }
+    const outward = await outwardLinks(incomingLinks, diskLinks(root), trackedSymlinks(cache));
+
     const writeOne = async (record: DiffRecord): Promise<void> => {
       const { path } = record;
       const refuse = (reason: string): void => {
@@ -176,7 +187,7 @@ export async function checkout(
       let missingKey: string | undefined;
       if (record.newMode === "120000") {
         const target = blob.toString();
-        const linkReason = unsafeSymlinkReason(path, target);
+        const linkReason = unsafeSymlinkReason(path, target) ?? outward.get(path);
         if (linkReason) {
           refuse(linkReason);
           return;

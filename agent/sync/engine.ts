@@ -42,8 +42,8 @@ export interface SyncReport {
   written: number;
   deleted: number;
   refused: CheckoutResult["refused"];
-  /** Paths in the folder that are not synced, and why (a `.git` below the top); found by full scans. */
-  notSynced: ScanResult["refused"];
+  /** Local paths not committed nor uploaded (outward symlinks, a `.git` below the top): they stay on this machine. */
+  notUploaded: ScanResult["refused"];
   /** Paths this machine could not write (read-only): skipped, everything else synced, tried again each round. */
   unwritable: CheckoutResult["unwritable"];
   /** Local files changed during the round: another round is due. */
@@ -127,7 +127,6 @@ export class SyncEngine {
 
   private variants: MergeOutcome["variants"] = [];
   private readonly reportedUnwritable = new Set<string>();
-  private readonly reportedNotSynced = new Set<string>();
   private localOnly = false;
   private onScanProgress: ((seen: number) => void) | undefined;
 
@@ -140,7 +139,7 @@ export class SyncEngine {
       deleted: 0,
       refused: [],
       unwritable: [],
-      notSynced: [],
+      notUploaded: [],
       pending: false,
       scanned: 0,
       hashed: 0,
@@ -149,13 +148,15 @@ export class SyncEngine {
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
     });
+    report.notUploaded = scan.refused;
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
-    report.notSynced = scan.refused;
-    for (const { path, reason } of scan.refused) {
-      if (this.reportedNotSynced.has(path)) continue;
-      this.reportedNotSynced.add(path);
-      this.log("not-synced", { path, reason, message: `${JSON.stringify(path)} is not synced: ${reason}` });
+    for (const refused of scan.refused) {
+      this.log("refused.local", {
+        path: refused.path,
+        reason: refused.reason,
+        message: `did not upload ${JSON.stringify(refused.path)}: ${refused.reason}; it stays on this machine only`,
+      });
     }
     if (commit) {
       report.committed = commit;

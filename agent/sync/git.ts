@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { runGit } from "../../gitstore/run-git.ts";
+import { hashObjectFiles, runGit } from "../../gitstore/run-git.ts";
 
 /**
  * Native git for one repository (DESIGN.md: isomorphic-git is far too slow for the agent's hot paths),
@@ -83,11 +83,13 @@ export class Git {
     await this.run(["config", key, value]);
   }
 
-  /** Writes blobs for many files at once (`hash-object -w --stdin-paths`), in the order given. */
+  /** Writes blobs for many files at once, in the order given (paths as arguments: never split on a newline). */
   async hashFiles(paths: string[]): Promise<string[]> {
-    if (paths.length === 0) return [];
-    const text = await this.text(["hash-object", "-w", "--no-filters", "--stdin-paths"], { input: paths.join("\n") + "\n" });
-    return text.split("\n");
+    try {
+      return await hashObjectFiles(paths, { gitDir: this.gitDir, env: { LC_ALL: "C", ...this.baseEnv } });
+    } catch (error) {
+      throw new GitError(["hash-object", "-w", "--no-filters"], null, (error as Error).message);
+    }
   }
 
   async hashBlob(content: Buffer | string): Promise<string> {

@@ -6,6 +6,7 @@ import { fileSystemNow, isRacy } from "./fs-clock.ts";
 import type { Git } from "./git.ts";
 import { isGitDirName } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
+import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 import { journaledTemporaries } from "./temporaries.ts";
 
 /**
@@ -20,7 +21,10 @@ export interface ScanResult {
   seen: number;
   /** Files read (hashed) because their stat fields changed. */
   hashed: number;
-  /** Paths in the folder that are not synced, and why (a `.git` below the top): reported, never silent. */
+  /**
+   * Paths in the folder that are never committed nor uploaded, and why (reported, never silent): symlinks
+   * that lead outside the folder (through other links, perhaps), and a `.git` below the top.
+   */
   refused: Array<{ path: string; reason: string }>;
 }
 
@@ -56,7 +60,7 @@ export async function scan(
   const racyWindow = options.racyWindowMs ?? 2000;
   const found = new Map<string, Stats>();
   const gone = new Set<string>();
-  const refused: Array<{ path: string; reason: string }> = [];
+  const nestedGit: Array<{ path: string; reason: string }> = [];
   // The agent's own temporaries (this process's and any other cloudbridge process's on this folder).
   const temporaries = await journaledTemporaries(root, join(root, ".git", "cloudbridge"));
   let seen = 0;
@@ -78,7 +82,7 @@ export async function scan(
         const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
         if (temporaries.has(path)) continue;
         if (isGitDirName(entry.name)) {
-          if (rel !== "") refused.push({ path, reason: nestedGitReason(entry.isDirectory()) });
+          if (rel !== "") nestedGit.push({ path, reason: nestedGitReason(entry.isDirectory()) });
           continue;
         }
         if (entry.isDirectory()) queue.push(path);
@@ -108,10 +112,12 @@ export async function scan(
   };
 
   const roots = options.paths ? [...new Set(options.paths)] : [""];
+  const realDirectories = new Map<string, Promise<boolean>>();
   for (const rel of roots) {
     if (temporaries.has(rel) || rel.split("/").some(isGitDirName)) continue;
     let stats: Stats | undefined;
-    if (rel !== "") {
+    // A path under a symlinked folder is not in the folder: looking at it would read whatever the link leads to.
+    if (rel !== "" && (await underRealDirectories(root, rel, realDirectories))) {
       try {
         stats = await lstat(join(root, rel));
       } catch (error) {
@@ -186,8 +192,31 @@ export async function scan(
   smallFiles.forEach((f, i) => {
     if (oids[i]) record(f.path, f.stats, oids[i]);
   });
-  for (const { path, stats } of others) record(path, stats, await blobOf(root, path, stats, git, annex));
+  const links = new Map<string, string>();
+  for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
+  const disk = diskLinks(root);
+  const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
+  const refused = [...nestedGit, ...[...outward].map(([path, reason]) => ({ path, reason }))];
+  for (const { path, stats } of others) if (!outward.has(path)) record(path, stats, await blobOf(root, path, stats, git, annex));
   return { changes, seen, hashed: smallFiles.length + others.length, refused };
+}
+
+/** Every folder on the way to `rel` is a real directory (not a symlink, not a file), or absent. */
+async function underRealDirectories(root: string, rel: string, known: Map<string, Promise<boolean>>): Promise<boolean> {
+  const parts = rel.split("/").slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = parts.slice(0, i).join("/");
+    let real = known.get(dir);
+    if (real === undefined) {
+      real = lstat(join(root, dir)).then(
+        (stats) => stats.isDirectory(),
+        () => true, // absent: nothing below it exists either, and lstat says so
+      );
+      known.set(dir, real);
+    }
+    if (!(await real)) return false;
+  }
+  return true;
 }
 
 /** The blob a file on disk stands for in the tree, as a scan would record it. */

@@ -44,3 +44,61 @@ export function hostileCommit(gitDir: string, entries: HostileEntries, parent?: 
   if (entries.longName) items.push(["100644", "n".repeat(300), evil]);
   return git(["commit-tree", tree(items), ...(parent ? ["-p", parent] : []), "-m", "hostile"], "");
 }
+
+/** One entry of `rawCommit`: a file's content, or a symlink's target. */
+export type RawEntry = { file: string } | { symlink: string };
+
+/**
+ * A commit of exactly these entries ("/"-separated paths; each name may hold any byte but "/" and NUL,
+ * newlines and carriage returns included), written as raw objects the way someone with write access to
+ * the bucket could, with any author and message.
+ */
+export function rawCommit(
+  gitDir: string,
+  entries: Record<string, RawEntry>,
+  options: { parent?: string; author?: string; message?: string } = {},
+): string {
+  const git = (args: string[], input?: Buffer | string) =>
+    execFileSync("git", args, { input, env: { ...process.env, GIT_DIR: gitDir } })
+      .toString()
+      .trim();
+  const write = (type: string, body: Buffer | string) => git(["hash-object", "-t", type, "-w", "--literally", "--stdin"], body);
+  type Node = Map<string, Node | RawEntry>;
+  const root: Node = new Map();
+  for (const [path, entry] of Object.entries(entries)) {
+    const parts = path.split("/");
+    let node = root;
+    for (const part of parts.slice(0, -1)) {
+      if (!node.has(part)) node.set(part, new Map());
+      node = node.get(part) as Node;
+    }
+    node.set(parts.at(-1)!, entry);
+  }
+  const tree = (node: Node): string => {
+    const items = [...node].map(([name, value]): [string, string, string] =>
+      value instanceof Map
+        ? ["40000", name, tree(value)]
+        : "file" in value
+          ? ["100644", name, write("blob", value.file)]
+          : ["120000", name, write("blob", value.symlink)],
+    );
+    // git's order: by name, a tree compared as if its name ended in "/".
+    const key = ([mode, name]: [string, string, string]) => Buffer.from(mode === "40000" ? `${name}/` : name);
+    items.sort((a, b) => Buffer.compare(key(a), key(b)));
+    return write(
+      "tree",
+      Buffer.concat(items.map(([mode, name, oid]) => Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(oid, "hex")]))),
+    );
+  };
+  const author = `${options.author ?? "Mallory"} <mallory@example.com> 1764363600 +0000`;
+  const body = [
+    `tree ${tree(root)}`,
+    ...(options.parent ? [`parent ${options.parent}`] : []),
+    `author ${author}`,
+    `committer ${author}`,
+    "",
+    options.message ?? "hostile",
+    "",
+  ];
+  return write("commit", body.join("\n"));
+}

@@ -182,7 +182,7 @@ describe("a daemon on an ordinary machine", () => {
     await writeFile(join(A, "sub", "kept.txt"), "kept\n");
     const result = await cli(["sync", A], env);
     assert.equal(result.code, 3, `the refused .git is an error a person sees:\n${result.stdout}${result.stderr}`);
-    assert.match(result.stdout, /NOT SYNCED "sub\/\.git": .*git/);
+    assert.match(result.stdout, /NOT UPLOADED "sub\/\.git": .*git/);
     assert.ok(await exists(join(A, ".cloudbridge-tmp-my-notes.txt")), "the person's file is still there");
     assert.ok(await exists(join(A, "sub", ".git")), "the refused file is left alone");
     await cliOk(["sync", B], env);
@@ -204,7 +204,7 @@ describe("a daemon on an ordinary machine", () => {
     const daemon = await startDaemon(A, env, ["--debounce", "50"]);
     daemons.push(daemon);
     assert.equal(await exists(join(A, leftover)), false, "the killed process's temporary was removed");
-    await waitUntil(() => daemon.events.find((e) => e.event === "not-synced" && e.path === "sub/.git"), "the daemon lists sub/.git");
+    await waitUntil(() => daemon.events.find((e) => e.event === "refused.local" && e.path === "sub/.git"), "the daemon lists sub/.git");
     await writeFile(join(A, ".cloudbridge-tmp-0123456789ab-later.txt"), "later\n");
     await waitUntil(
       async () => {

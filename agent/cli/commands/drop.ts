@@ -1,4 +1,5 @@
 import { stat, writeFile, rename } from "node:fs/promises";
+import { forTerminal } from "../../terminal-text.ts";
 import type { Command } from "commander";
 import { verifyFile } from "../../annex/content-hash.ts";
 import { DropRefusedError } from "../../annex/drop-safety.ts";
@@ -22,7 +23,7 @@ export function dropCommand(program: Command): void {
       const done = new Map<string, { dropped: boolean } | Error>();
       let refused = 0;
       for (const target of targets) {
-        const label = target.path ?? target.key;
+        const label = forTerminal(target.path ?? target.key);
         let outcome = done.get(target.key);
         if (!outcome) {
           try {
@@ -36,7 +37,10 @@ export function dropCommand(program: Command): void {
         if (outcome instanceof Error) {
           refused++;
           if (options.json) process.stdout.write(jsonLine("drop", target, { success: false, error: outcome.message }));
-          else process.stderr.write(`drop ${label}: ${outcome instanceof DropRefusedError ? "refused" : "failed"}: ${outcome.message}\n`);
+          else
+            process.stderr.write(
+              `drop ${label}: ${outcome instanceof DropRefusedError ? "refused" : "failed"}: ${forTerminal(outcome.message)}\n`,
+            );
           continue;
         }
         if (!options.from) await unpopulate(context, target);

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { forTerminal } from "../../terminal-text.ts";
 import { fromCloud, jsonLine, openAnnexContext, resolveTargets } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
@@ -24,7 +25,7 @@ export function fsckCommand(program: Command): void {
       for (const problem of problems) {
         if (options.json)
           process.stdout.write(jsonLine("fsck", { key: problem.key }, { success: false, where: problem.where, error: problem.problem }));
-        else process.stdout.write(`fsck ${problem.key} (${problem.where}): ${problem.problem}\n`);
+        else process.stdout.write(`fsck ${forTerminal(problem.key)} (${problem.where}): ${forTerminal(problem.problem)}\n`);
       }
       if (!options.json)
         process.stderr.write(`fsck: checked ${checked} key(s) ${options.from ? "in the cloud" : "here"}, ${problems.length} problem(s).\n`);

@@ -1,4 +1,5 @@
 import { open } from "node:fs/promises";
+import { forTerminal } from "../../terminal-text.ts";
 import type { Command } from "commander";
 import { MAX_POINTER_SIZE, parsePointer } from "../../annex/pointer.ts";
 import { jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
@@ -26,12 +27,12 @@ export function getCommand(program: Command): void {
             onFileProgress: (item, done, total) => progress.track(item.fileName ?? item.key)(done, total),
             onFileDone: (item, outcome) => {
               for (const target of byKey.get(item.key)!) {
-                const label = target.path ?? target.key;
+                const label = forTerminal(target.path ?? target.key);
                 if (outcome.error) {
                   failed++;
                   const message = (outcome.error as Error).message;
                   if (options.json) process.stdout.write(jsonLine("get", target, { success: false, error: message }));
-                  progress.finish(label, `get ${label}: failed: ${message}`);
+                  progress.finish(label, `get ${label}: failed: ${forTerminal(message)}`);
                 } else {
                   const result = outcome.result as { downloaded: boolean; size: number };
                   if (options.json)

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { forTerminal } from "../../terminal-text.ts";
 import type { SyncOnceReport } from "../../sync-once.ts";
 import type { writeSettings } from "../../settings.ts";
 
@@ -43,9 +44,12 @@ export function summarize(report: SyncOnceReport): string {
     report.downloadsPending ? `${report.downloadsPending} download(s) still queued` : undefined,
   ].filter(Boolean);
   const lines = [`${parts.join(", ")}; at ${report.head?.slice(0, 12) ?? "(empty)"}.`];
-  for (const v of report.variants) lines.push(`both versions kept: ${v.path} (theirs) and ${v.variant} (this machine's)`);
-  for (const n of report.notSynced) lines.push(`NOT SYNCED ${JSON.stringify(n.path)}: ${n.reason}.`);
-  for (const u of report.unwritable) lines.push(`NOT WRITTEN ${JSON.stringify(u.path)} here: ${u.reason}.`);
-  for (const r of report.refused) lines.push(`REFUSED ${JSON.stringify(r.path)} from the bucket: ${r.reason}. Nothing was written for it.`);
+  for (const v of report.variants)
+    lines.push(`both versions kept: ${forTerminal(v.path)} (theirs) and ${forTerminal(v.variant)} (this machine's)`);
+  for (const u of report.unwritable) lines.push(`NOT WRITTEN ${forTerminal(JSON.stringify(u.path))} here: ${forTerminal(u.reason)}.`);
+  for (const r of report.refused)
+    lines.push(`REFUSED ${forTerminal(JSON.stringify(r.path))} from the bucket: ${forTerminal(r.reason)}. Nothing was written for it.`);
+  for (const r of report.notUploaded)
+    lines.push(`NOT UPLOADED ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)}. It stays on this machine only.`);
   return lines.join("\n");
 }

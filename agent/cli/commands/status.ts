@@ -4,6 +4,7 @@ import { openFolder } from "../../folder.ts";
 import { readPresence } from "../../presence.ts";
 import { formatRemoteUrl } from "../../../protocol/remote-url.ts";
 import { scan } from "../../sync/scanner.ts";
+import { forTerminal } from "../../terminal-text.ts";
 import { cliLogger, emit } from "../output.ts";
 
 export function statusCommand(program: Command): void {
@@ -36,12 +37,12 @@ export function statusCommand(program: Command): void {
         emit(options.json, status, () => {
           const lines = [
             `${status.folder}  ↔  ${status.remote}`,
-            `agent ${status.agent} (${status.description}), at ${status.head?.slice(0, 12) ?? "(nothing synced yet)"}`,
+            `agent ${status.agent} (${forTerminal(status.description)}), at ${status.head?.slice(0, 12) ?? "(nothing synced yet)"}`,
             daemon
-              ? `daemon: ${daemon.running ? `running (pid ${daemon.pid}, listening by ${daemon.listen})` : `not running (last pid ${daemon.pid})`}${daemon.lastSync ? `, last sync ${daemon.lastSync}` : ""}${daemon.lastError ? `, last error: ${daemon.lastError}` : ""}`
+              ? `daemon: ${daemon.running ? `running (pid ${daemon.pid}, listening by ${daemon.listen})` : `not running (last pid ${daemon.pid})`}${daemon.lastSync ? `, last sync ${daemon.lastSync}` : ""}${daemon.lastError ? `, last error: ${forTerminal(daemon.lastError)}` : ""}`
               : "daemon: not running (start it with `cloudbridge daemon` or `cloudbridge service install`)",
             local.length ? `${local.length} local change(s) not synced yet:` : "no local changes waiting",
-            ...local.slice(0, 20).map((c) => `  ${c.change.padEnd(8)} ${c.path}`),
+            ...local.slice(0, 20).map((c) => `  ${c.change.padEnd(8)} ${forTerminal(c.path)}`),
             ...(local.length > 20 ? [`  … and ${local.length - 20} more`] : []),
             `transfers queued: ${status.uploads} up, ${status.downloads} down`,
           ];
@@ -49,7 +50,7 @@ export function statusCommand(program: Command): void {
             lines.push("machines syncing this folder:");
             for (const a of agents)
               lines.push(
-                `  ${a.agent === status.agent ? "*" : " "} ${a.description} (${a.host}) ${a.state}, last seen ${a.lastSeen}, ${a.listen}`,
+                `  ${a.agent === status.agent ? "*" : " "} ${[a.description, `(${a.host})`, a.state].map(forTerminal).join(" ")}, last seen ${forTerminal(a.lastSeen)}, ${forTerminal(a.listen)}`,
               );
           }
           return lines.join("\n");

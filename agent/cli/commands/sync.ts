@@ -5,7 +5,7 @@ import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { summarize } from "./shared.ts";
 
-/** Exit code when the round completed but content from the bucket was refused (hostile or unrepresentable paths). */
+/** Exit code when the round completed but content was refused: from the bucket (hostile or unrepresentable paths) or a local symlink leading outside. */
 export const EXIT_REFUSED = 3;
 
 export function syncCommand(program: Command): void {
@@ -21,23 +21,13 @@ export function syncCommand(program: Command): void {
         const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
-        if (report.notSynced.length > 0) {
-          throw new CliError(
-            `${report.notSynced.length} path(s) in this folder are not synced (listed above); everything else is in sync.`,
-            EXIT_REFUSED,
-          );
-        }
-        if (report.unwritable.length > 0) {
-          throw new CliError(
-            `could not write ${report.unwritable.length} path(s) in this folder (listed above; read-only?); everything else is in sync.`,
-            EXIT_REFUSED,
-          );
-        }
-        if (report.refused.length > 0) {
-          throw new CliError(
-            `refused ${report.refused.length} path(s) from the bucket (listed above); everything else is in sync.`,
-            EXIT_REFUSED,
-          );
+        if (report.refused.length > 0 || report.notUploaded.length > 0 || report.unwritable.length > 0) {
+          const what = [
+            report.refused.length > 0 ? `refused ${report.refused.length} path(s) from the bucket` : undefined,
+            report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} path(s) of this folder` : undefined,
+            report.unwritable.length > 0 ? `could not write ${report.unwritable.length} path(s) here (read-only?)` : undefined,
+          ];
+          throw new CliError(`${what.filter(Boolean).join(" and ")} (listed above); everything else is in sync.`, EXIT_REFUSED);
         }
       } finally {
         folder.close();

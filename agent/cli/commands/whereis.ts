@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { forTerminal } from "../../terminal-text.ts";
 import { jsonLine, openAnnexContext, resolveTargets } from "../annex-context.ts";
 
 export function whereisCommand(program: Command): void {
@@ -19,9 +20,13 @@ export function whereisCommand(program: Command): void {
           continue;
         }
         // git-annex's layout: "whereis FILE (N copies)", one "<uuid> -- <description>" line per copy.
-        const lines = [`whereis ${target.path ?? target.key} (${locations.length} cop${locations.length === 1 ? "y" : "ies"})`];
+        const lines = [
+          `whereis ${forTerminal(target.path ?? target.key)} (${locations.length} cop${locations.length === 1 ? "y" : "ies"})`,
+        ];
         for (const l of locations)
-          lines.push(`  \t${l.uuid} -- ${l.description || "(no description)"}${l.here ? " [here]" : ""}${l.cloud ? " [cloud]" : ""}`);
+          lines.push(
+            `  \t${forTerminal(l.uuid)} -- ${forTerminal(l.description || "(no description)")}${l.here ? " [here]" : ""}${l.cloud ? " [cloud]" : ""}`,
+          );
         process.stdout.write(`${lines.join("\n")}\n`);
       }
     });

@@ -47,6 +47,22 @@ describe("the git-annex branch (native git)", () => {
     assert.equal(await branch.unionMerge(merged, ours), merged, "merging an ancestor is a no-op");
   });
 
+  it("reads, writes and merges files whose names hold a newline, each with its own content", async () => {
+    const names = ["odd/x", "odd/x\nodd/y", "odd/y", "odd/z\r"];
+    await branch.change("odd names", new Map(names.map((name) => [name, () => `${JSON.stringify(name)}\n`])));
+    const base = (await branch.head())!;
+    assert.deepEqual(await branch.readMany([...names, "odd/missing\nodd/x"], base), [
+      ...names.map((n) => `${JSON.stringify(n)}\n`),
+      undefined,
+    ]);
+    await branch.change("ours", new Map([["odd/x\nodd/y", (old) => `${old}ours\n`]]));
+    const ours = (await branch.head())!;
+    assert.ok(await branch.compareAndSwap(base, ours));
+    await branch.change("theirs", new Map([["odd/x\nodd/y", (old) => `${old}theirs\n`]]));
+    const merged = (await branch.unionMerge(ours, (await branch.head())!))!;
+    assert.deepEqual(await branch.readMany(names, merged), ['"odd/x"\n', '"odd/x\\nodd/y"\nours\ntheirs\n', '"odd/y"\n', '"odd/z\\r"\n']);
+  });
+
   it("a compare-and-swap against a moved branch fails, and concurrent changes all land", async () => {
     const head = (await branch.head())!;
     assert.equal(await branch.compareAndSwap(head, "0".repeat(40)), false);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SyncEngine } from "../../../agent/sync/engine.ts";
@@ -67,5 +67,33 @@ describe("hostile trees", () => {
     assert.match(tree, /mine\.txt/);
     assert.match(tree, /link-out/, "an entry git can hold stays in the tree, just never on disk");
     assert.doesNotMatch(tree, /\.git|\.\./, "entries git's own index refuses are dropped by the next local commit");
+  });
+});
+
+describe("a scan never looks through a symlinked folder", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  before(async () => {
+    scratch = await tempDir("scan-through-link");
+  });
+  after(async () => scratch.remove());
+
+  it("treats a path under a symlinked folder as not in the folder, even when asked for it by name", async () => {
+    const outside = join(scratch.path, "outside");
+    await mkdir(outside);
+    await writeFile(join(outside, "id_rsa"), "secret\n");
+    const dir = join(scratch.path, "folder");
+    await LocalRepo.create(dir);
+    const repo = await new LocalRepo(dir).open();
+    await symlink(outside, join(dir, "ext"));
+    // A watcher event or an earlier round can name such a path; it still is not a file of the folder.
+    const { commit, scan } = await repo.commitChanges({ paths: ["ext/id_rsa"] });
+    assert.equal(commit, undefined);
+    assert.deepEqual([...scan.changes.keys()], []);
+    // The link itself leads outside: not committed, and said so.
+    const whole = await repo.commitChanges();
+    assert.equal(whole.commit, undefined);
+    assert.deepEqual(whole.scan.refused, [
+      { path: "ext", reason: `the symlink points at the absolute path ${JSON.stringify(outside)}, outside the folder` },
+    ]);
   });
 });
