@@ -6,7 +6,7 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import type { BucketLayout } from "../protocol/layout.ts";
+import type { BucketLayout } from "../protocol/index.ts";
 import type { AgentConfig } from "./config.ts";
 import { deadLetterQueue } from "./dead-letter-queue.ts";
 import { acknowledgePrefixWildcards } from "./nag.ts";

@@ -9,8 +9,17 @@ import * as s3n from "aws-cdk-lib/aws-s3-notifications";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type { Construct } from "constructs";
-import { BucketLayout } from "../protocol/layout.ts";
-import { agentOutputKeys, STACK_OUTPUT } from "../protocol/stack-outputs.ts";
+import {
+  agentOutputKeys,
+  bucketEventRoutes,
+  type BucketEventRoute,
+  BucketLayout,
+  changeFanoutEnvironment,
+  compactionEnvironment,
+  FUNCTION_SERVICE_NAME,
+  SERVICE_NAME_VARIABLE,
+  STACK_OUTPUT,
+} from "../protocol/index.ts";
 import { AgentAccess } from "./agent-access.ts";
 import { CloudbridgeBucket } from "./bucket.ts";
 import { DeadLetterAlarms } from "./dead-letter-alarms.ts";
@@ -61,15 +70,15 @@ export class CloudbridgeStack extends Stack {
       timeout: Duration.seconds(30),
       logRetention,
       environment: {
-        CHANGE_TOPIC_ARN: this.topic.topicArn,
-        BUCKET_PREFIX: layout.prefix,
-        POWERTOOLS_SERVICE_NAME: "cloudbridge-change-fanout",
+        ...changeFanoutEnvironment({ topicArn: this.topic.topicArn, prefix: layout.prefix }),
+        [SERVICE_NAME_VARIABLE]: FUNCTION_SERVICE_NAME.changeFanout,
       },
     });
     this.topic.grantPublish(change.role);
-    for (const top of ["repos/", "annex/"]) {
-      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(change.function), {
-        prefix: `${layout.prefix}${top}`,
+    const fedByBucket: Record<BucketEventRoute["target"], CloudbridgeFunction> = { changeFanout: change };
+    for (const route of bucketEventRoutes(layout)) {
+      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fedByBucket[route.target].function), {
+        prefix: route.prefix,
       });
     }
     // aws-cdk-lib's own deploy-time helper that writes the notification configuration onto the bucket.
@@ -96,17 +105,19 @@ export class CloudbridgeStack extends Stack {
     const compaction = new CloudbridgeFunction(this, "Compaction", {
       entry: "functions/compaction/handler.ts",
       description: "cloudbridge: merges each repository's packs into one; old packs are unlisted, then deleted after a grace period",
-      // isomorphic-git holds packs in memory (DESIGN.md): memory is the limit on repository size here.
+      // isomorphic-git holds packs in memory (docs/git.md): memory is the limit on repository size here.
       memorySize: 2048,
       timeout: Duration.minutes(15),
       ephemeralStorageSize: Size.mebibytes(2048),
       logRetention,
       environment: {
-        BUCKET_NAME: this.bucket.bucketName,
-        BUCKET_PREFIX: layout.prefix,
-        REPOS: config.repos.join(","),
-        COMPACTION_GRACE_MINUTES: String(config.compaction.graceMinutes),
-        POWERTOOLS_SERVICE_NAME: "cloudbridge-compaction",
+        ...compactionEnvironment({
+          bucket: this.bucket.bucketName,
+          prefix: layout.prefix,
+          repos: config.repos,
+          graceMinutes: config.compaction.graceMinutes,
+        }),
+        [SERVICE_NAME_VARIABLE]: FUNCTION_SERVICE_NAME.compaction,
       },
     });
     compaction.role.addToPolicy(

@@ -1,5 +1,5 @@
 import { open, rename, rm } from "node:fs/promises";
-import { settled, tempPathFor } from "./temporaries.ts";
+import { settled, tempPathFor } from "../../annex/index.ts";
 
 /**
  * Writes `data` to `path` so that a reader (or a restart after kill -9) sees the old file or the new one,

@@ -3,10 +3,10 @@ import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, writeFile } fr
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { fileSystemNow } from "./fs-clock.ts";
-import { BlobReader, type Git } from "./git.ts";
+import { BlobReader, type Git } from "../../localgit/index.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
 import { blobOf, modeOf } from "./scanner.ts";
-import { settled, tempPathFor } from "./temporaries.ts";
+import { sameFile, settled, tempPathFor } from "../../annex/index.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 
@@ -55,7 +55,7 @@ export async function checkout(
   const records = [...diff, ...(await unwrittenRecords(git, cache, target, diff))];
   const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
   const racyWindow = options.racyWindowMs ?? 2000;
-  const reader = new BlobReader(git);
+  const reader = new BlobReader(git.gitDir);
 
   const unchangedOnDisk = async (path: string, stats: Stats | undefined): Promise<boolean> => {
     const cached = cache.entries.get(path);
@@ -132,7 +132,7 @@ export async function checkout(
         keepLocal(record.path, record);
         return;
       }
-      if (!sameStats(await statOrUndefined(record.path), stats)) {
+      if (!sameFile(await statOrUndefined(record.path), stats)) {
         keepLocal(record.path, record); // edited while it was being checked
         return;
       }
@@ -203,7 +203,7 @@ export async function checkout(
           if (key !== undefined) missingKey = key;
         }
       }
-      if (!sameStats(await statOrUndefined(path), stats)) {
+      if (!sameFile(await statOrUndefined(path), stats)) {
         await removeTemporaries(path);
         keepLocal(path, record);
         return;
@@ -225,12 +225,6 @@ export async function checkout(
   return result;
 }
 
-/** The same file, untouched: what a look just before a rename or unlink compares with the look before the work. */
-export function sameStats(a: Stats | undefined, b: Stats | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
-}
-
 /** Paths that could not be written before and that this checkout does not touch anyway: brought to `target`'s version. */
 async function unwrittenRecords(git: Git, cache: StatCache, target: string, diff: DiffRecord[]): Promise<DiffRecord[]> {
   const pending = [...cache.entries].filter(([, entry]) => entry.unwritten).map(([path]) => path);
@@ -247,27 +241,8 @@ async function unwrittenRecords(git: Git, cache: StatCache, target: string, diff
 
 /** Files added, changed or deleted from tree `from` (none: empty) to `to`. */
 async function treeDiff(git: Git, from: string | undefined, to: string): Promise<DiffRecord[]> {
-  const args = from ? ["diff-tree", "-r", "-z", "--no-renames", from, to] : ["ls-tree", "-r", "-z", "--full-tree", to];
-  const { stdout } = await git.run(args);
-  const out: DiffRecord[] = [];
-  const fields = stdout.toString("latin1").split("\0");
-  if (!from) {
-    for (const record of fields) {
-      if (!record) continue;
-      const tab = record.indexOf("\t");
-      const [mode, , oid] = record.slice(0, tab).split(" ");
-      out.push({ path: Buffer.from(record.slice(tab + 1), "latin1").toString(), newMode: mode!, newOid: oid!, deleted: false });
-    }
-    return out;
-  }
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const meta = fields[i]!;
-    if (!meta.startsWith(":")) continue;
-    const [, newMode, , newOid, status] = meta.slice(1).split(" ");
-    const path = Buffer.from(fields[i + 1]!, "latin1").toString();
-    out.push({ path, newMode: newMode!, newOid: newOid!, deleted: status === "D" });
-  }
-  return out;
+  if (from) return (await git.diffTree(from, to)).map((c) => ({ path: c.path, newMode: c.mode, newOid: c.oid, deleted: c.deleted }));
+  return [...(await git.lsTree(to))].map(([path, e]) => ({ path, newMode: e.mode, newOid: e.oid, deleted: false }));
 }
 
 function* ancestors(path: string): Generator<string> {

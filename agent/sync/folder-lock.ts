@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isProcessAlive } from "../../annex/index.ts";
 
 /**
  * One process at a time changes a synced folder's local state (`main`, the index, the stat cache, the
@@ -48,7 +49,7 @@ export class FolderLock {
     for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
       if (this.tryCreate()) break;
       const owner = this.owner();
-      if (owner !== undefined && (owner === process.pid ? !this.owned : !isRunning(owner))) {
+      if (owner !== undefined && (owner === process.pid ? !this.owned : !isProcessAlive(owner))) {
         tookOver = this.breakStale(owner) || tookOver;
         continue;
       }
@@ -112,7 +113,7 @@ export class FolderLock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const other = this.owner(breaker);
-      if (other !== undefined && !isRunning(other)) unlinkQuietly(breaker);
+      if (other !== undefined && !isProcessAlive(other)) unlinkQuietly(breaker);
       return false;
     }
     try {
@@ -132,15 +133,5 @@ function unlinkQuietly(path: string): void {
     unlinkSync(path);
   } catch {
     // gone already
-  }
-}
-
-/** Whether a process with this pid runs (on this machine). */
-export function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
