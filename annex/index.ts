@@ -20,5 +20,6 @@ export { isProcessAlive } from "./content/process-alive.ts";
 export { journaledTemporaries, registerFolder, removeLeftoverTemporaries, settled, tempPathFor } from "./content/temporaries.ts";
 
 export type { DownloadResult } from "./transfer/download.ts";
+export { isTransient } from "./transfer/retry.ts";
 export type { UploadResult } from "./transfer/upload.ts";
 export type { CloudContent, TransferOptions } from "./transfer/transfer-settings.ts";

@@ -16,6 +16,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   NoSuchUpload,
   ObjectStoreError,
@@ -34,10 +35,19 @@ import {
  * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL). With a custom endpoint (an emulator, MinIO, a bucket served on
  * an IP) requests are path-style, since such endpoints have no per-bucket host names.
  */
+/** How long connecting, and then a request with no byte moving either way, may take before it is retried. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+export const IDLE_TIMEOUT_MS = 30_000;
+
 export function createS3Client(config: S3ClientConfig = {}): S3Client {
   const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   return new S3Client({
     ...(endpoint ? { forcePathStyle: true } : {}),
+    // The SDK's 3 attempts give up on one short blip (three 503s or resets in a row); AWS_MAX_ATTEMPTS wins.
+    ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: 6 }),
+    // Without these the SDK waits forever on a connection the network left silent (no reset, no answer),
+    // and so would every round after it. Idle time, not duration: a long transfer that moves is not cut.
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
     ...config,
   });
 }
@@ -52,20 +62,30 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   }
 
   async get(key: string, options: { ifNoneMatch?: string } = {}) {
-    try {
-      const response = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
-        }),
-      );
-      const body = Buffer.from(await response.Body!.transformToByteArray());
-      return { ...objectInfo(key, response), body, size: body.length };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      if (statusOf(error) === 304) return "not-modified" as const;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      let response;
+      try {
+        response = await this.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
+          }),
+        );
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        if (statusOf(error) === 304) return "not-modified" as const;
+        throw error;
+      }
+      try {
+        const body = Buffer.from(await response.Body!.transformToByteArray());
+        return { ...objectInfo(key, response), body, size: body.length };
+      } catch (error) {
+        // A body cut off mid-way (a dropped connection) is not retried by the SDK, whose response had
+        // already begun: this whole-object read is, a few times.
+        if (attempt >= BODY_READ_ATTEMPTS) throw error;
+        await sleep(Math.random() * 100 * 2 ** attempt);
+      }
     }
   }
 
@@ -212,6 +232,8 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   }
 }
 
+const BODY_READ_ATTEMPTS = 4;
+
 /** What GetObject and HeadObject responses say about an object. */
 function objectInfo(
   key: string,
@@ -271,11 +293,13 @@ function abortControllerFor(signal: AbortSignal): AbortController {
  */
 export async function probeConditionalWrites(store: ObjectStore, probeKey: string): Promise<boolean> {
   await store.delete(probeKey).catch(() => undefined);
-  await store.put(probeKey, "probe", { ifNoneMatch: "*" });
   try {
+    await store.put(probeKey, "probe", { ifNoneMatch: "*" });
     await store.put(probeKey, "probe", { ifNoneMatch: "*" });
     return false;
   } catch (error) {
+    // A refusal of the first write counts too: the key is this process's own and was just removed, so only
+    // our own first attempt (its answer lost, the SDK retried it) can have created it, and it was refused.
     if (error instanceof PreconditionFailed) return true;
     throw error;
   } finally {
