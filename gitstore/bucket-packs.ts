@@ -32,7 +32,7 @@ export async function uploadPack(store: ObjectStore, layout: BucketLayout, repo:
     present?.size === size
       ? undefined
       : createOnce(() =>
-          packBody ? store.put(packKey, packBody, packOptions) : store.upload(packKey, createReadStream(pack.packPath), packOptions),
+          packBody ? store.put(packKey, packBody, packOptions) : store.upload(packKey, () => createReadStream(pack.packPath), packOptions),
         ),
     createOnce(() =>
       store.put(layout.pack(repo, `${pack.name}.idx`), idxBody, { ifNoneMatch: "*", contentType: "application/x-git-packed-objects-toc" }),

@@ -27,8 +27,11 @@ import {
   type MultipartStore,
   type ObjectStore,
   type PutOptions,
+  type UploadBody,
   type UploadOptions,
+  WriteConflict,
 } from "./object-store.ts";
+import { isConditionalConflict, retryOnConflict } from "./conflict-retry.ts";
 
 /**
  * An S3 client configured the AWS SDK's standard way (credential chain, profiles, AWS_REGION,
@@ -73,7 +76,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
           }),
         );
       } catch (error) {
-        if (isNotFound(error)) return undefined;
+        if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
         if (statusOf(error) === 304) return "not-modified" as const;
         throw error;
       }
@@ -100,7 +103,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       );
       return { ...objectInfo(key, response), stream: response.Body as Readable };
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
       throw error;
     }
   }
@@ -109,32 +112,59 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     try {
       return objectInfo(key, await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
       throw error;
+    }
+  }
+
+  /**
+   * S3 answers 403, not 404, for a missing key when the caller may not s3:ListBucket the whole bucket (an
+   * agent may list only its own prefixes). Listing exactly that key tells the two apart: a key the caller
+   * may list and that is not there is missing; a refused listing leaves the 403 standing.
+   */
+  private async deniedBecauseMissing(error: unknown, key: string): Promise<boolean> {
+    if (statusOf(error) !== 403) return false;
+    try {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+      return !(page.Contents ?? []).some((object) => object.Key === key);
+    } catch {
+      return false;
     }
   }
 
   async put(key: string, body: Buffer | string, options: PutOptions = {}) {
     try {
-      const response = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) }));
+      const response = await retryOnConflict(key, () =>
+        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) })),
+      );
       return { etag: unquoteEtag(response.ETag) };
     } catch (error) {
       throw conditionError(error, key, options);
     }
   }
 
-  async upload(key: string, body: Readable | Buffer, options: UploadOptions = {}) {
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) },
-      partSize: options.partSize ?? 8 * 1024 * 1024,
-      queueSize: options.queueSize ?? 4,
-      leavePartsOnError: false,
-      ...(options.signal ? { abortController: abortControllerFor(options.signal) } : {}),
-    });
-    if (options.onProgress) upload.on("httpUploadProgress", (p) => options.onProgress!(p.loaded ?? 0));
+  async upload(key: string, body: UploadBody, options: UploadOptions = {}) {
+    // A 409 on a conditional upload means S3 decided nothing and the multipart upload is gone: the whole
+    // upload starts again, which needs a body that can be read again (a Buffer, or a function opening a stream).
+    const replayable = typeof body === "function" || Buffer.isBuffer(body);
+    const once = async () => {
+      const upload = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key: key, Body: typeof body === "function" ? body() : body, ...writeParams(options) },
+        partSize: options.partSize ?? 8 * 1024 * 1024,
+        queueSize: options.queueSize ?? 4,
+        leavePartsOnError: false,
+        ...(options.signal ? { abortController: abortControllerFor(options.signal) } : {}),
+      });
+      if (options.onProgress) upload.on("httpUploadProgress", (p) => options.onProgress!(p.loaded ?? 0));
+      return upload.done();
+    };
     try {
-      const result = await upload.done();
+      const result = replayable
+        ? await retryOnConflict(key, once, options.signal ? { signal: options.signal } : {})
+        : await once().catch((error: unknown) => {
+            throw isConditionalConflict(error) ? new WriteConflict(key, 1, { cause: error }) : error;
+          });
       return { etag: unquoteEtag(result.ETag) };
     } catch (error) {
       throw conditionError(error, key, options);
@@ -208,6 +238,8 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       );
       return { etag: unquoteEtag(response.ETag) };
     } catch (error) {
+      // AWS: a Complete answered 409 lost its upload; the caller starts a new one and sends the parts again.
+      if (isConditionalConflict(error)) throw new NoSuchUpload(key);
       throw uploadError(conditionError(error, key, options), key);
     }
   }
@@ -223,8 +255,10 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async delete(key: string, options: { ifMatch?: string } = {}) {
     try {
-      await this.client.send(
-        new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
+      await retryOnConflict(key, () =>
+        this.client.send(
+          new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
+        ),
       );
     } catch (error) {
       throw conditionError(error, key, options);
@@ -268,7 +302,8 @@ function isNotFound(error: unknown): boolean {
 function conditionError(error: unknown, key: string, options: { ifMatch?: string; ifNoneMatch?: string }): unknown {
   const status = statusOf(error);
   const condition = options.ifNoneMatch ? "If-None-Match" : "If-Match";
-  if (status === 412 || status === 409) return new PreconditionFailed(key, condition);
+  // Only 412 says the condition did not hold; a 409 (a racing conditional write) is retried, never read as it.
+  if (status === 412) return new PreconditionFailed(key, condition);
   if (status === 404 && options.ifMatch) return new ObjectMissing(key);
   return error;
 }
