@@ -15,9 +15,10 @@ export { annexedFiles, type AnnexedFile } from "./content/annexed-files.ts";
 export { hashFile, verifyFile } from "./content/content-hash.ts";
 export { DEFAULT_LARGE_FILES, isLargeFile, largeFilesRuleFrom, parseSize, type LargeFilesRule } from "./content/largefiles.ts";
 export { LocalStore } from "./content/local-store.ts";
-export { placeContent, readPointerFile } from "./content/place.ts";
+export { placeContent, readPointerFile, sameFile } from "./content/place.ts";
 export { formatPointer, MAX_POINTER_SIZE, mayBePointerSize, parsePointer, parseSymlinkTarget, POINTER_PREFIX } from "./content/pointer.ts";
 export { isProcessAlive } from "./content/process-alive.ts";
+export { journaledTemporaries, registerFolder, removeLeftoverTemporaries, settled, tempPathFor } from "./content/temporaries.ts";
 
 export type { DownloadResult } from "./transfer/download.ts";
 export { isTransient } from "./transfer/retry.ts";

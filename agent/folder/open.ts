@@ -10,6 +10,7 @@ import {
   AnnexBranch,
   ensureCloudUuid,
   formatPointer,
+  registerFolder,
   unsafeBranchPathReason,
   type CloudContent,
 } from "../../annex/index.ts";
@@ -85,6 +86,8 @@ export async function openFolder(dir: string, options: OpenOptions = {}): Promis
     const cloud: CloudContent = { store, layout, repo: settings.location.repo };
     const cloudUuid = settings.cloudUuid ?? (await rememberCloudUuid(gitDir, cloud));
     const branchContext: AnnexBranchContext = { store, layout, repo: settings.location.repo, gitDir, agent: settings.agent };
+    // Files the annex commands prepare beside their destination are journaled, so a daemon leaves them alone.
+    registerFolder(root, join(gitDir, "cloudbridge"));
     const annex = new Annex({
       gitDir,
       uuid: settings.agent,
@@ -141,7 +144,14 @@ export async function openSyncedFolder(
   try {
     const { settings, gitDir, annex } = folder;
     const log = options.log ?? (() => undefined);
-    const repo = await new LocalRepo(root, { name: settings.description, email: `${settings.agent}@cloudbridge` }).open();
+    const repo = await new LocalRepo(
+      root,
+      { name: settings.description, email: `${settings.agent}@cloudbridge` },
+      {
+        onWait: (owner) =>
+          log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
+      },
+    ).open();
     const queue = new TransferQueue(repo.stateDir);
     const content = new AnnexContent(annex, queue, {
       largefiles: settings.largefiles,
@@ -180,7 +190,7 @@ export async function openSyncedFolder(
       annex: content,
       content,
       side,
-      log: (event, fields) => log(event.startsWith("refused") ? "error" : "info", event, fields),
+      log: (event, fields) => log(event.startsWith("refused") || event === "unwritable" ? "error" : "info", event, fields),
     });
     return { ...folder, repo, content, engine };
   } catch (error) {
