@@ -12,6 +12,7 @@ import { withRetry } from "./transfer/retry.ts";
 import type { CloudContent, TransferOptions } from "./transfer/transfer-settings.ts";
 import { mapLimit } from "../objectstore/index.ts";
 import { uploadKey, type UploadResult } from "./transfer/upload.ts";
+import { RateLimiter } from "./transfer/rate-limit.ts";
 import { parseUuidLog } from "./logs/uuid-log.ts";
 
 /**
@@ -30,6 +31,13 @@ export interface AnnexOptions {
   cloudUuid: string;
   /** Called after the git-annex branch changed, to push it (runs once per batch). */
   publish?: () => Promise<void>;
+  /** Bandwidth limits every upload and every download of this annex shares (unlimited when absent). */
+  limits?: BandwidthLimits;
+}
+
+export interface BandwidthLimits {
+  readonly up: RateLimiter;
+  readonly down: RateLimiter;
 }
 
 export interface KeyTransfer {
@@ -67,6 +75,7 @@ export class Annex {
   readonly cloudUuid: string;
   readonly local: LocalStore;
   readonly branch: AnnexBranch;
+  readonly limits: BandwidthLimits;
   private readonly publish: () => Promise<void>;
 
   constructor(options: AnnexOptions) {
@@ -77,6 +86,7 @@ export class Annex {
     this.local = new LocalStore(options.gitDir);
     this.branch = new AnnexBranch(options.gitDir);
     this.publish = options.publish ?? (async () => {});
+    this.limits = options.limits ?? { up: new RateLimiter(), down: new RateLimiter() };
   }
 
   /** Hashes a work-tree file into the local store and records that this repository has it; returns its key. */
@@ -89,14 +99,18 @@ export class Annex {
   /** Uploads keys present here to the cloud, then records the cloud as having them (one commit, one publish). */
   upload(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, UploadResult>> {
     return this.batch(keys, options, this.cloudUuid, "upload to cloud", (item, itemOptions) =>
-      uploadKey(this.local, this.cloud, item.key, { ...itemOptions, ...(item.fileName ? { fileName: item.fileName } : {}) }),
+      uploadKey(this.local, this.cloud, item.key, {
+        ...itemOptions,
+        limiter: this.limits.up,
+        ...(item.fileName ? { fileName: item.fileName } : {}),
+      }),
     );
   }
 
   /** Downloads keys from the cloud into the local store (each verified), then records this repository as having them. */
   get(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, DownloadResult>> {
     return this.batch(keys, options, this.uuid, "get from cloud", (item, itemOptions) =>
-      downloadKey(this.local, this.cloud, item.key, itemOptions),
+      downloadKey(this.local, this.cloud, item.key, { ...itemOptions, limiter: this.limits.down }),
     );
   }
 

@@ -4,11 +4,20 @@
  * annex through this file only.
  */
 export { AnnexError, type AnnexErrorCode } from "./errors.ts";
-export { Annex, type AnnexOptions, type BatchOptions, type FsckProblem, type KeyTransfer, type Location } from "./annex.ts";
+export {
+  Annex,
+  type AnnexOptions,
+  type BandwidthLimits,
+  type BatchOptions,
+  type FsckProblem,
+  type KeyTransfer,
+  type Location,
+} from "./annex.ts";
 
 export { ANNEX_BRANCH, AnnexBranch, type FileChange } from "./logs/annex-branch.ts";
 export { unsafeBranchPathReason } from "./logs/branch-paths.ts";
 export { ensureCloudUuid, recordCloudRemote, recordRepository } from "./logs/cloud-remote.ts";
+export { contentHoldings, type Holding } from "./logs/holdings.ts";
 export { readLocations, recordPresence, whereIs, type PresenceChange } from "./logs/location-tracking.ts";
 
 export { annexedFiles, type AnnexedFile } from "./content/annexed-files.ts";
@@ -22,5 +31,6 @@ export { journaledTemporaries, registerFolder, removeLeftoverTemporaries, settle
 
 export type { DownloadResult } from "./transfer/download.ts";
 export { isTransient } from "./transfer/retry.ts";
+export { RateLimiter } from "./transfer/rate-limit.ts";
 export type { UploadResult } from "./transfer/upload.ts";
 export type { CloudContent, TransferOptions } from "./transfer/transfer-settings.ts";

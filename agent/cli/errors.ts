@@ -8,10 +8,11 @@ import { forTerminalLines } from "../terminal-text.ts";
  * - unknown-repository: no repository named and none configured here (exit 2);
  * - incomplete: some of the files asked for could not be handled; the others were (exit 1);
  * - no-match: the paths given name no file the command works on (exit 1);
+ * - folder-paused: the folder is paused; `cloudbridge resume` first (exit 2);
  * - content-refused: a sync round completed, but content was refused: from the bucket (hostile or
  *   unrepresentable paths) or a local symlink leading outside the folder (exit 3).
  */
-export type CliErrorCode = "invalid-option" | "unknown-repository" | "incomplete" | "no-match" | "content-refused";
+export type CliErrorCode = "invalid-option" | "unknown-repository" | "incomplete" | "no-match" | "folder-paused" | "content-refused";
 
 export class CliError extends CloudbridgeError<CliErrorCode> {}
 
@@ -24,6 +25,7 @@ const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | Fold
   // The command or a setting is wrong.
   "invalid-option": 2,
   "unknown-repository": 2,
+  "folder-paused": 2,
   // Every ProtocolError but one: a name, key, URL or prefix the person typed or configured is not valid.
   "invalid-prefix": 2,
   "invalid-repo-name": 2,

@@ -12,6 +12,12 @@ import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { syncCommand } from "./commands/sync.ts";
 import { whereisCommand } from "./commands/whereis.ts";
+import { conflictsCommand } from "./commands/conflicts.ts";
+import { versionsCommand } from "./commands/versions.ts";
+import { restoreCommand } from "./commands/restore.ts";
+import { pauseCommand } from "./commands/pause.ts";
+import { resumeCommand } from "./commands/resume.ts";
+import { limitCommand } from "./commands/limit.ts";
 import { CliError, exitCodeFor, reportError } from "./errors.ts";
 
 /**
@@ -24,6 +30,7 @@ export function buildProgram(): Command {
     .description("Keep folders in sync through an S3 bucket you own.")
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
+    .enablePositionalOptions()
     .exitOverride();
   for (const register of [
     initCommand,
@@ -32,6 +39,12 @@ export function buildProgram(): Command {
     daemonCommand,
     statusCommand,
     logCommand,
+    conflictsCommand,
+    versionsCommand,
+    restoreCommand,
+    pauseCommand,
+    resumeCommand,
+    limitCommand,
     getCommand,
     dropCommand,
     whereisCommand,

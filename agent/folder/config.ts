@@ -51,6 +51,9 @@ export interface FolderSettings extends CloudSettings {
   wanted: Wanted;
   /** Which files are annexed (`cloudbridge.largefiles.*`, see annex/content/largefiles.ts). */
   largefiles: LargeFilesRule;
+  /** Bandwidth limits for annexed content, bytes per second (0: none). */
+  uploadLimit: number;
+  downloadLimit: number;
 }
 
 export const SETTING_NAMES = {
@@ -71,6 +74,8 @@ export const SETTING_NAMES = {
   largefilesMinsize: "cloudbridge.largefiles.minsize",
   description: "cloudbridge.description",
   cloudUuid: "cloudbridge.cloudUuid",
+  uploadLimit: "cloudbridge.uploadLimit",
+  downloadLimit: "cloudbridge.downloadLimit",
 } as const;
 
 export type SettingName = keyof typeof SETTING_NAMES;
@@ -93,6 +98,21 @@ const duration = (name: string, fallbackMs: number, unit: number) =>
       return z.NEVER;
     }
     return ms;
+  });
+
+/** A bandwidth limit: bytes per second ("5MB" = 5,000,000, "2MiB"; 0 or "none" for no limit). */
+const rate = (name: string) =>
+  optionalText.transform((text, context) => {
+    if (text === undefined || text.trim().toLowerCase() === "none") return 0;
+    const bytes = parseRate(text);
+    if (bytes === undefined) {
+      context.addIssue({
+        code: "custom",
+        message: `${name} is ${JSON.stringify(text)}: write bytes per second (e.g. 5MB, 512KiB), or none.`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
   });
 
 const oneOf = <T extends string>(name: string, values: readonly [T, ...T[]], fallback: T) =>
@@ -126,6 +146,8 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
   [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
   [SETTING_NAMES.largefilesMinsize]: optionalText,
+  [SETTING_NAMES.uploadLimit]: rate(SETTING_NAMES.uploadLimit),
+  [SETTING_NAMES.downloadLimit]: rate(SETTING_NAMES.downloadLimit),
   "cloudbridge.largefiles.include": z.array(z.string()),
   "cloudbridge.largefiles.exclude": z.array(z.string()),
 });
@@ -238,7 +260,29 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     presenceIntervalMs: raw[SETTING_NAMES.presenceInterval],
     wanted: raw[SETTING_NAMES.wanted],
     largefiles,
+    uploadLimit: raw[SETTING_NAMES.uploadLimit],
+    downloadLimit: raw[SETTING_NAMES.downloadLimit],
   };
+}
+
+/** Bytes per second: a number, optionally with a decimal (KB, MB, GB) or binary (KiB, MiB, GiB) unit and "/s". */
+export function parseRate(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib|k|m|g)?(?:\/s)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const factor: Record<string, number> = {
+    "": 1,
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    k: 1e3,
+    m: 1e6,
+    g: 1e9,
+    kib: 1024,
+    mib: 1024 ** 2,
+    gib: 1024 ** 3,
+  };
+  return Math.round(Number(match[1]) * factor[(match[2] ?? "").toLowerCase()]!);
 }
 
 export type SettingValues = Partial<Record<SettingName, string>>;

@@ -1,6 +1,7 @@
 /** A cloudbridge folder: its settings (one schema), opening it for any command, and making a directory one. */
 export {
   describeLocation,
+  parseRate,
   readCloudSettings,
   readSettings,
   SETTING_NAMES,

@@ -10,6 +10,7 @@ import {
   AnnexBranch,
   ensureCloudUuid,
   formatPointer,
+  RateLimiter,
   registerFolder,
   unsafeBranchPathReason,
   type CloudContent,
@@ -93,6 +94,7 @@ export async function openFolder(dir: string, options: OpenOptions = {}): Promis
       uuid: settings.agent,
       cloud,
       cloudUuid,
+      limits: { up: new RateLimiter(settings.uploadLimit), down: new RateLimiter(settings.downloadLimit) },
       ...(options.publishAnnexBranch ? { publish: () => publishAnnexBranch(branchContext) } : {}),
     });
     return {

@@ -6,6 +6,7 @@ import { Transform, type Readable } from "node:stream";
 import { keyCheck, mismatch } from "../content/content-hash.ts";
 import { AnnexError } from "../errors.ts";
 import { GcPacer } from "./gc-pacer.ts";
+import type { RateLimiter } from "./rate-limit.ts";
 import type { LocalStore } from "../content/local-store.ts";
 import { withRetry } from "./retry.ts";
 import { readState, removeState, writeState } from "./transfer-state.ts";
@@ -152,7 +153,9 @@ async function streamWhole(
         pacer.add(chunk.length);
         done += chunk.length;
         options.onProgress?.(done, size);
-        next(null, chunk);
+        // Under a bandwidth limit the chunk waits its turn, and the stream's back-pressure slows the socket.
+        if (options.limiter) options.limiter.take(chunk.length, options.signal).then(() => next(null, chunk), next);
+        else next(null, chunk);
       },
     }),
     createWriteStream(tmp),
@@ -226,7 +229,7 @@ async function downloadRanges(
         if (object.etag && object.etag !== etag) {
           throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
         }
-        const written = await writeAt(file, object.stream, start, end, pacer, options.signal);
+        const written = await writeAt(file, object.stream, start, end, pacer, options.signal, options.limiter);
         if (written !== end - start + 1) {
           throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
         }
@@ -255,11 +258,13 @@ async function writeAt(
   end: number,
   pacer: GcPacer,
   signal?: AbortSignal,
+  limiter?: RateLimiter,
 ): Promise<number> {
   let position = start;
   for await (const chunk of stream) {
     if (signal?.aborted) throw signal.reason;
     const buffer = chunk as Buffer;
+    await limiter?.take(buffer.length, signal);
     pacer.add(buffer.length);
     if (position + buffer.length > end + 1) throw new Error("the store sent more bytes than the range asked for");
     let offset = 0;

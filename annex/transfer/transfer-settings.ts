@@ -1,5 +1,6 @@
 import type { MultipartStore, ObjectStore } from "../../objectstore/index.ts";
 import type { BucketLayout } from "../../protocol/index.ts";
+import type { RateLimiter } from "./rate-limit.ts";
 
 /** Where annexed content lives in the bucket: `annex/<repo>/<KEY>` (git-annex's S3 layout with fileprefix). */
 export interface CloudContent {
@@ -13,6 +14,8 @@ export interface TransferOptions {
   fileName?: string;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   signal?: AbortSignal;
+  /** The bandwidth limit this transfer shares with the others in its direction. */
+  limiter?: RateLimiter;
   /** At or above this size: multipart upload / ranged parallel download (default 16 MiB). */
   multipartThreshold?: number;
   /** Upload part size (default 5 MiB, S3's minimum) and ranged-GET size (default 8 MiB). */

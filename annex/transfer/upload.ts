@@ -69,6 +69,7 @@ export async function uploadKey(local: LocalStore, cloud: CloudContent, key: str
     const body = await readFile(path);
     const hex = createHash(check.algorithm).update(body).digest("hex");
     if (hex !== check.hex) throw corruptLocalContent(key, path, `its ${check.algorithm} is ${hex}`);
+    await options.limiter?.take(size, options.signal);
     try {
       await withRetry(() => cloud.store.put(bucketKey, body, { ...writeOptions, ifNoneMatch: "*" }), retryOptions(options));
     } catch (error) {
@@ -176,6 +177,7 @@ async function multipartUpload(
       // need no MD5 here: the SDK sends a checksum of the body that S3 verifies before it answers.
       const recorded = current.parts[n];
       if (recorded === undefined || recorded !== createHash("md5").update(buffer).digest("hex")) {
+        await options.limiter?.take(buffer.length, options.signal);
         const etag = await withRetry(
           () => cloud.store.uploadPart(bucketKey, current.uploadId, n, buffer, options.signal),
           retryOptions(options),

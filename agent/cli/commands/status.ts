@@ -1,9 +1,6 @@
 import type { Command } from "commander";
-import { readDaemonStatus } from "../../daemon.ts";
 import { openSyncedFolder } from "../../folder/index.ts";
-import { readPresence } from "../../presence.ts";
-import { formatRemoteUrl } from "../../../protocol/index.ts";
-import { scan } from "../../sync/scanner.ts";
+import { readFolderStatus } from "../../status/folder-status.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { cliLogger, emit } from "../output.ts";
 
@@ -17,23 +14,8 @@ export function statusCommand(program: Command): void {
     .action(async (dir: string, options: { json?: boolean; offline?: boolean }) => {
       const folder = await openSyncedFolder(dir, { log: cliLogger({ quiet: true }) });
       try {
-        const { changes } = await scan(folder.root, folder.repo.cache, folder.repo.git, folder.content);
-        const queued = await folder.content.queue.list();
-        const daemon = await readDaemonStatus(folder.root);
-        const agents = options.offline ? [] : await readPresence(folder.store, folder.settings.location);
-        const local = [...changes].map(([path, entry]) => ({ path, change: entry ? "changed" : "deleted" }));
-        const status = {
-          folder: folder.root,
-          remote: formatRemoteUrl(folder.settings.location),
-          agent: folder.settings.agent,
-          description: folder.settings.description,
-          head: folder.repo.cache.commit ?? null,
-          localChanges: local,
-          uploads: queued.filter((j) => j.direction === "up").length,
-          downloads: queued.filter((j) => j.direction === "down").length,
-          daemon: daemon ?? null,
-          agents,
-        };
+        const status = await readFolderStatus(folder, { ...(options.offline ? { offline: true } : {}) });
+        const { daemon, agents, localChanges: local } = status;
         emit(options.json, status, () => {
           const lines = [
             `${status.folder}  ↔  ${status.remote}`,
@@ -45,6 +27,7 @@ export function statusCommand(program: Command): void {
             ...local.slice(0, 20).map((c) => `  ${c.change.padEnd(8)} ${forTerminal(c.path)}`),
             ...(local.length > 20 ? [`  … and ${local.length - 20} more`] : []),
             `transfers queued: ${status.uploads} up, ${status.downloads} down`,
+            ...(status.paused ? [`PAUSED since ${forTerminal(status.paused.since)}: nothing is synced until \`cloudbridge resume\``] : []),
           ];
           if (agents.length) {
             lines.push("machines syncing this folder:");

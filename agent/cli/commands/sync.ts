@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { openSyncedFolder } from "../../folder/index.ts";
+import { readPause } from "../../folder/pause.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { summarize } from "./shared.ts";
@@ -12,6 +13,10 @@ export function syncCommand(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (dir: string, options: { json?: boolean }) => {
       const folder = await openSyncedFolder(dir, { log: cliLogger({ quiet: true }) });
+      if (await readPause(folder.root)) {
+        folder.close();
+        throw new CliError("folder-paused", `${folder.root} is paused: nothing was synced. \`cloudbridge resume ${dir}\` syncs it again.`);
+      }
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
         const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseLog } from "../../../../agent/cli/commands/log.ts";
+import { parseLog } from "../../../../agent/history/git-log.ts";
 import { forTerminal, forTerminalLines } from "../../../../agent/terminal-text.ts";
 
 describe("text from elsewhere on a terminal", () => {

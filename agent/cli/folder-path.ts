@@ -1,0 +1,43 @@
+import { stat } from "node:fs/promises";
+import { dirname, relative, resolve, sep } from "node:path";
+import { findRepository, FolderError, openSyncedFolder, type SyncedFolder } from "../folder/index.ts";
+import { readPause } from "../folder/pause.ts";
+import { cliLogger } from "./output.ts";
+
+/**
+ * A path a person typed (a file that may have been deleted, a folder, relative to where they are) as the
+ * synced folder around it and the path inside it, as git names it.
+ */
+export async function locate(path: string): Promise<{ root: string; path: string }> {
+  const abs = resolve(path);
+  let dir = abs;
+  while (
+    !(await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  ) {
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  const found = await findRepository(dir);
+  if (!found) throw new FolderError("not-a-folder", `${path} is not inside a cloudbridge folder.`);
+  const inside = relative(found.workTree, abs);
+  if (inside.startsWith("..")) throw new FolderError("not-a-folder", `${path} is not inside the folder ${found.workTree}.`);
+  return { root: found.workTree, path: inside.split(sep).join("/") };
+}
+
+export function openQuietly(root: string): Promise<SyncedFolder> {
+  return openSyncedFolder(root, { log: cliLogger({ quiet: true }) });
+}
+
+/**
+ * After a command changed files in the folder (a restore, a resolved conflict): one round commits and
+ * pushes them now, unless the folder is paused (then they wait, like any change, for `resume`).
+ */
+export async function syncChanged(folder: SyncedFolder, paths: string[]): Promise<"synced" | "paused"> {
+  if (await readPause(folder.root)) return "paused";
+  await folder.engine.sync(paths);
+  return "synced";
+}
