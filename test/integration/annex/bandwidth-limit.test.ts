@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { downloadKey } from "../../../annex/transfer/download.ts";
+import { uploadKey } from "../../../annex/transfer/upload.ts";
+import { startAgentPair, type AgentPair } from "../../helpers/annex-repos.ts";
+
+/**
+ * The bandwidth limit (cloudbridge.uploadLimit / downloadLimit, the Annex's limiters) as transfers honour
+ * it: 5 MB/s holds within 10 % over a 50 MiB upload (multipart, four parts in flight) and a 50 MiB download
+ * (ranged GETs in parallel), against the local cloud, which without the limit moves the same bytes in
+ * about a second. Timed is the transfer itself, not the location-log commit and push after it.
+ */
+const RATE = 5_000_000;
+const SIZE = 50 * 1024 * 1024;
+const EXPECTED_S = SIZE / RATE; // 10.49 s
+
+describe("bandwidth limit", () => {
+  let pair: AgentPair;
+  let key: string;
+
+  before(async () => {
+    pair = await startAgentPair("limited");
+    writeFileSync(join(pair.a.dir, "video.bin"), randomBytes(SIZE));
+    key = await pair.a.annex.add(join(pair.a.dir, "video.bin"));
+  });
+  after(() => pair.stop());
+
+  it("an upload limited to 5 MB/s takes 50 MiB / 5 MB/s, within 10 %", async () => {
+    pair.a.annex.limits.up.setRate(RATE);
+    const started = performance.now();
+    const { a } = pair;
+    const result = await uploadKey(a.annex.local, a.annex.cloud, key, { fileName: "video.bin", limiter: a.annex.limits.up });
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(result.uploaded, true);
+    process.stderr.write(`# upload of 50 MiB at 5 MB/s: ${seconds.toFixed(2)} s (${(SIZE / seconds / 1e6).toFixed(2)} MB/s)\n`);
+    assert.ok(
+      Math.abs(seconds - EXPECTED_S) / EXPECTED_S <= 0.1,
+      `took ${seconds.toFixed(2)} s, expected ${EXPECTED_S.toFixed(2)} s ± 10 %`,
+    );
+  });
+
+  it("a download limited to 5 MB/s takes 50 MiB / 5 MB/s, within 10 %", async () => {
+    const { b } = pair;
+    b.annex.limits.down.setRate(RATE);
+    const started = performance.now();
+    const result = await downloadKey(b.annex.local, b.annex.cloud, key, { limiter: b.annex.limits.down });
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(result.downloaded, true);
+    process.stderr.write(`# download of 50 MiB at 5 MB/s: ${seconds.toFixed(2)} s (${(SIZE / seconds / 1e6).toFixed(2)} MB/s)\n`);
+    assert.ok(
+      Math.abs(seconds - EXPECTED_S) / EXPECTED_S <= 0.1,
+      `took ${seconds.toFixed(2)} s, expected ${EXPECTED_S.toFixed(2)} s ± 10 %`,
+    );
+  });
+});
