@@ -52,6 +52,20 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // The daemon's page runs in the browser.
+  {
+    files: ["agent/ui/static/**/*.js"],
+    languageOptions: {
+      globals: {
+        document: "readonly",
+        fetch: "readonly",
+        location: "readonly",
+        EventSource: "readonly",
+        addEventListener: "readonly",
+        removeEventListener: "readonly",
+      },
+    },
+  },
   // The contract does no I/O: no Node built-ins, no AWS SDK (the schema library is all it uses).
   {
     files: ["protocol/**/*.ts"],

@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, watch } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../annex/index.ts";
-import { FolderError, openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
+import { FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
+import { PAUSE_FILE, readPause } from "./folder/pause.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
@@ -15,6 +16,10 @@ import type { Direction } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
 import type { SyncReport } from "./sync/engine.ts";
 import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
+import type { LiveFolderState } from "./status/folder-status.ts";
+import { TransferMonitor } from "./status/transfer-monitor.ts";
+import type { FolderHandle } from "./ui/folder-handle.ts";
+import { startPage, type Page } from "./ui/server.ts";
 
 /**
  * `cloudbridge daemon`: keeps one folder in sync until stopped. A sync round runs at start, after each
@@ -29,6 +34,8 @@ export interface DaemonOptions {
   stopped: Promise<void>;
   /** Called once the daemon is watching and listening (after its first round). */
   onReady?: (info: DaemonStatus) => void;
+  /** The page's port (0: any free one; "off": no page); default from cloudbridge.uiPort. */
+  uiPort?: number | "off";
 }
 
 export interface DaemonStatus {
@@ -71,8 +78,18 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const cleaner = new LocalRepo(root);
   const stale = await cleaner.lock.hold(() => cleaner.removeStaleLocks()).catch(() => []);
   if (stale.length > 0) log("warn", "locks.removed", { locks: stale, message: "removed lock files left by a process that was killed" });
-  const folder = await openSyncedFolder(root, { log });
+  // Who is looking at the page: told after each round, each change of state and as transfers move.
+  const watchers = new Set<(what: "status" | "transfers") => void>();
+  const notify = (what: "status" | "transfers" = "status") => watchers.forEach((listener) => listener(what));
+  const monitor = new TransferMonitor(() => notify("transfers"));
+  const folder = await openSyncedFolder(root, { log, transferProgress: monitor });
   const { settings } = folder;
+  // A paused folder (`cloudbridge pause`, the page) commits, pushes and pulls nothing: rounds are skipped
+  // until the pause file goes, then one full round catches up with everything that happened meanwhile.
+  let paused = (await readPause(root)) !== undefined;
+  let state: LiveFolderState["state"] = "idle";
+  let lastReport: SyncReport | undefined;
+  let pushedHead: string | undefined;
   const listener = chooseListener(folder, log);
   const status: DaemonStatus = {
     pid: process.pid,
@@ -104,10 +121,16 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
 
   const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
     if (stopping) return;
+    if (paused) return log("debug", "sync.paused", { why });
     let report: SyncReport;
+    state = "syncing";
+    notify();
     try {
+      await applyLimits();
       report = await folder.engine.sync(paths, { localOnly });
     } catch (error) {
+      state = "error";
+      notify();
       status.lastError = (error as Error).message;
       await saveStatus();
       const delay = Math.min(settings.reconcileIntervalMs, roundBackoff.next());
@@ -122,6 +145,10 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     status.head = report.head;
     delete status.lastError;
     await saveStatus();
+    state = "idle";
+    lastReport = report;
+    pushedHead = report.head;
+    notify();
     if (report.committed || report.written || report.deleted || report.merged) {
       log("info", "sync", {
         why,
@@ -142,6 +169,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   // Asked again while downloading: jobs queued meanwhile were not in the running batch, so one more goes.
   let downloadAgain = false;
   const startDownloads = () => {
+    if (paused) return;
     if (downloads) downloadAgain = true;
     downloads ??= (async () => {
       try {
@@ -158,6 +186,26 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       }
     })();
   };
+
+  // The bandwidth limits are settings: a change (`cloudbridge limit`) applies from the next round on.
+  const applyLimits = async () => {
+    const current = await readSettings(root).catch(() => undefined);
+    if (!current) return;
+    folder.annex.limits.up.setRate(current.uploadLimit);
+    folder.annex.limits.down.setRate(current.downloadLimit);
+  };
+  const pauseWatcher = watch(folder.repo.stateDir, (_event, name) => {
+    if (name !== PAUSE_FILE) return;
+    void readPause(root).then((pause) => {
+      const now = pause !== undefined;
+      if (now === paused) return;
+      paused = now;
+      log("info", paused ? "daemon.paused" : "daemon.resumed", { folder: folder.root });
+      notify();
+      if (!paused) void round(undefined, "resumed");
+    });
+  });
+  if (paused) log("info", "daemon.paused", { folder: folder.root });
 
   await round(undefined, "start");
   const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), { debounceMs: settings.debounceMs });
@@ -183,6 +231,42 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
   await presence("running");
   const presenceTimer = setInterval(() => void presence("running"), settings.presenceIntervalMs);
+  const handle: FolderHandle = {
+    id: settings.agent,
+    folder,
+    live: async () => ({
+      daemon: { ...status, running: true },
+      state,
+      active: monitor.list(),
+      refused: [
+        ...(lastReport?.refused ?? []).map((r) => ({ ...r, where: "bucket" as const })),
+        ...(lastReport?.notUploaded ?? []).map((r) => ({ ...r, where: "local" as const })),
+        ...(lastReport?.unwritable ?? []).map((r) => ({ ...r, where: "unwritable" as const })),
+      ],
+      unpushed: await countUnpushed(),
+    }),
+    sync: (paths) => round(paths, paths ? "page" : "asked"),
+    onUpdate: (listener) => {
+      watchers.add(listener);
+      return () => watchers.delete(listener);
+    },
+  };
+  const countUnpushed = async (): Promise<number> => {
+    const head = folder.repo.cache.commit;
+    if (!head || head === pushedHead) return 0;
+    const range = pushedHead ? `${pushedHead}..${head}` : head;
+    return Number((await folder.repo.git.text(["rev-list", "--count", range]).catch(() => "0")).trim()) || 0;
+  };
+  const uiPort = options.uiPort ?? settings.uiPort;
+  let page: Page | undefined;
+  if (uiPort !== "off") {
+    try {
+      page = await startPage([handle], { port: uiPort, log });
+      log("info", "page.listening", { url: page.origin });
+    } catch (error) {
+      log("error", "page.failed", { port: uiPort, message: (error as Error).message });
+    }
+  }
   log("info", "daemon.ready", { folder: folder.root, listen: listener.kind });
   options.onReady?.(status);
 
@@ -193,6 +277,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearInterval(presenceTimer);
   clearTimeout(retryTimer);
   clearTimeout(transferTimer);
+  pauseWatcher.close();
+  await page?.close();
   await watcher.close();
   await listener.stop();
   await folder.engine.sync([], { localOnly: true }).catch(() => undefined); // let a running round finish

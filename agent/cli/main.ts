@@ -18,6 +18,7 @@ import { restoreCommand } from "./commands/restore.ts";
 import { pauseCommand } from "./commands/pause.ts";
 import { resumeCommand } from "./commands/resume.ts";
 import { limitCommand } from "./commands/limit.ts";
+import { openCommand } from "./commands/open.ts";
 import { CliError, exitCodeFor, reportError } from "./errors.ts";
 
 /**
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
     pauseCommand,
     resumeCommand,
     limitCommand,
+    openCommand,
     getCommand,
     dropCommand,
     whereisCommand,

@@ -51,6 +51,8 @@ export interface FolderSettings extends CloudSettings {
   wanted: Wanted;
   /** Which files are annexed (`cloudbridge.largefiles.*`, see annex/content/largefiles.ts). */
   largefiles: LargeFilesRule;
+  /** The daemon's page on 127.0.0.1: a port (0: any free one) or "off". */
+  uiPort: number | "off";
   /** Bandwidth limits for annexed content, bytes per second (0: none). */
   uploadLimit: number;
   downloadLimit: number;
@@ -74,6 +76,7 @@ export const SETTING_NAMES = {
   largefilesMinsize: "cloudbridge.largefiles.minsize",
   description: "cloudbridge.description",
   cloudUuid: "cloudbridge.cloudUuid",
+  uiPort: "cloudbridge.uiPort",
   uploadLimit: "cloudbridge.uploadLimit",
   downloadLimit: "cloudbridge.downloadLimit",
 } as const;
@@ -146,6 +149,17 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
   [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
   [SETTING_NAMES.largefilesMinsize]: optionalText,
+  [SETTING_NAMES.uiPort]: optionalText.transform((text, context) => {
+    if (text === undefined) return 0;
+    if (text.trim().toLowerCase() === "off") return "off" as const;
+    const port = Number(text);
+    if (Number.isInteger(port) && port >= 0 && port < 65536) return port;
+    context.addIssue({
+      code: "custom",
+      message: `${SETTING_NAMES.uiPort} is ${JSON.stringify(text)}: write a port (0 for any free one) or off.`,
+    });
+    return z.NEVER;
+  }),
   [SETTING_NAMES.uploadLimit]: rate(SETTING_NAMES.uploadLimit),
   [SETTING_NAMES.downloadLimit]: rate(SETTING_NAMES.downloadLimit),
   "cloudbridge.largefiles.include": z.array(z.string()),
@@ -260,6 +274,7 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     presenceIntervalMs: raw[SETTING_NAMES.presenceInterval],
     wanted: raw[SETTING_NAMES.wanted],
     largefiles,
+    uiPort: raw[SETTING_NAMES.uiPort],
     uploadLimit: raw[SETTING_NAMES.uploadLimit],
     downloadLimit: raw[SETTING_NAMES.downloadLimit],
   };

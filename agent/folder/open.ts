@@ -16,7 +16,7 @@ import {
   type CloudContent,
 } from "../../annex/index.ts";
 import type { Logger } from "../log.ts";
-import { AnnexContent } from "../sync/annex-content.ts";
+import { AnnexContent, type TransferProgress } from "../sync/annex-content.ts";
 import { BucketRemote } from "../sync/bucket-remote.ts";
 import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../sync/cloud-branch-sync.ts";
 import { SyncEngine, type SideBranch } from "../sync/engine.ts";
@@ -57,6 +57,8 @@ export interface OpenOptions {
   publishAnnexBranch?: boolean;
   /** Wraps the bucket store (tests inject delays and faults this way). */
   wrapStore?: (store: S3ObjectStore) => ObjectStore & MultipartStore;
+  /** Told of transfers' progress (the daemon's page). */
+  transferProgress?: TransferProgress;
 }
 
 /** The git repository around `cwd` (a command run in a subdirectory), or undefined outside one. */
@@ -166,6 +168,7 @@ export async function openSyncedFolder(
           if (other === path || entry.oid === pointer) await repo.placeContent(other, key, content);
       },
       log: (event, fields) => log("warn", event, fields),
+      ...(options.transferProgress ? { progress: options.transferProgress } : {}),
     });
     const branch = new AnnexBranch(gitDir);
     // A name git-annex never writes (a newline, a control character, ..) is left out of merges, and said.

@@ -32,6 +32,13 @@ export interface AnnexContentOptions {
   /** Replaces a pointer file with its content, if the file is still that pointer. */
   place(path: string, key: string): Promise<void>;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Told of each file's bytes as they move (the daemon's page shows them). */
+  progress?: TransferProgress;
+}
+
+export interface TransferProgress {
+  progress(direction: Direction, key: string, path: string | undefined, done: number, total: number): void;
+  finished(direction: Direction, key: string): void;
 }
 
 export class AnnexContent implements AnnexPort, ContentSync {
@@ -42,7 +49,7 @@ export class AnnexContent implements AnnexPort, ContentSync {
   constructor(annex: Annex, queue: TransferQueue, options: AnnexContentOptions) {
     this.annex = annex;
     this.queue = queue;
-    this.options = options;
+    this.options = { ...options };
   }
 
   isLarge(path: string, size: number): boolean {
@@ -83,7 +90,7 @@ export class AnnexContent implements AnnexPort, ContentSync {
       "add",
     );
     const failures = new Failures();
-    const results = await this.annex.upload(unique.map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
+    const results = await this.annex.upload(unique.map(transferOf), this.batchOptions("up", unique, failures)).catch(failures.add);
     for (const job of jobs) {
       if (!results || results.has(job.key)) {
         if (results) await this.queue.done(job);
@@ -149,7 +156,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
     const jobs = await this.queue.list("down");
     if (jobs.length === 0) return 0;
     const failures = new Failures();
-    const results = await this.annex.get(dedupe(jobs).map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
+    const unique = dedupe(jobs);
+    const results = await this.annex.get(unique.map(transferOf), this.batchOptions("down", unique, failures)).catch(failures.add);
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
       if (!done) continue;
@@ -174,6 +182,29 @@ export class AnnexContent implements AnnexPort, ContentSync {
   }
 
   private readonly retryDue = new Map<Direction, boolean>();
+
+  /** What the daemon downloads from now on (a person changed `cloudbridge.wanted` while it runs). */
+  setWanted(wanted: AnnexContentOptions["wanted"]): void {
+    this.options.wanted = wanted;
+  }
+
+  get wanted(): AnnexContentOptions["wanted"] {
+    return this.options.wanted;
+  }
+
+  private batchOptions(direction: Direction, jobs: TransferJob[], failures: Failures) {
+    const progress = this.options.progress;
+    if (!progress) return { onFileDone: failures.onFileDone };
+    const paths = new Map(jobs.map((job) => [job.key, job.path]));
+    return {
+      onFileProgress: (item: { key: string }, done: number, total: number) =>
+        progress.progress(direction, item.key, paths.get(item.key), done, total),
+      onFileDone: (item: { key: string }, outcome: { error?: unknown }) => {
+        progress.finished(direction, item.key);
+        failures.onFileDone(item, outcome);
+      },
+    };
+  }
 
   private noteFailures(direction: Direction, failures: Failures): void {
     this.retryDue.set(direction, failures.errors.some(mayPass));
