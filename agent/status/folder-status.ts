@@ -49,6 +49,8 @@ export interface FolderStatus {
   state: FolderState;
   paused: PauseState | null;
   limits: { upload: number; download: number };
+  /** Which annexed content this folder downloads (cloudbridge.wanted). */
+  wanted: "everything" | "nothing";
   transfers: { active: ActiveTransfer[]; queued: Array<Pick<TransferJob, "direction" | "key" | "path">> };
   refused: NonNullable<LiveFolderState["refused"]>;
   unpushed: number | null;
@@ -92,6 +94,7 @@ export async function readFolderStatus(folder: SyncedFolder, options: StatusOpti
     state,
     paused,
     limits: { upload: folder.annex.limits.up.rate, download: folder.annex.limits.down.rate },
+    wanted: folder.content.wanted,
     transfers: {
       active: options.live?.active ?? [],
       queued: queued.map(({ direction, key, path }) => ({ direction, key, ...(path ? { path } : {}) })),

@@ -223,21 +223,28 @@ async function downloadRanges(
     await mapLimit(todo, options.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
       const start = i * rangeSize;
       const end = Math.min(size, start + rangeSize) - 1;
+      // Progress counts bytes as they arrive; a range that is tried again takes back what its failed attempt counted.
+      let counted = 0;
+      const arrived = (bytes: number) => {
+        counted += bytes;
+        bytesDone += bytes;
+        options.onProgress?.(bytesDone, size);
+      };
       await withRetry(async () => {
+        bytesDone -= counted;
+        counted = 0;
         const object = await cloud.store.getStream(bucketKey, { range: { start, end } });
         if (!object) throw contentNotInCloud(key, bucketKey);
         if (object.etag && object.etag !== etag) {
           throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
         }
-        const written = await writeAt(file, object.stream, start, end, pacer, options.signal, options.limiter);
+        const written = await writeAt(file, object.stream, start, end, pacer, options.signal, options.limiter, arrived);
         if (written !== end - start + 1) {
           throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
         }
       }, retry(options));
       current.done.push(i);
       finished.add(i);
-      bytesDone += end - start + 1;
-      options.onProgress?.(bytesDone, size);
       saving = saving.then(() => writeState(recordPath, current));
       hashing = hashing.then(hashReadyRanges);
       await saving;
@@ -259,6 +266,7 @@ async function writeAt(
   pacer: GcPacer,
   signal?: AbortSignal,
   limiter?: RateLimiter,
+  arrived?: (bytes: number) => void,
 ): Promise<number> {
   let position = start;
   for await (const chunk of stream) {
@@ -273,6 +281,7 @@ async function writeAt(
       offset += bytesWritten;
     }
     position += buffer.length;
+    arrived?.(buffer.length);
   }
   return position - start;
 }

@@ -120,7 +120,7 @@ function FolderCard({ folder }) {
       <label
         >Wanted content
         <select data-test="wanted" onChange=${(e) => api(`${base}/wanted`, { wanted: e.target.value })}>
-          ${["everything", "nothing"].map((w) => html`<option value=${w}>${w}</option>`)}
+          ${["everything", "nothing"].map((w) => html`<option value=${w} selected=${w === folder.wanted}>${w}</option>`)}
         </select>
       </label>
       <label
