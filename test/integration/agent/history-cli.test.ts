@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil } from "../../helpers/agents.ts";
 import { exists } from "../../helpers/folders.ts";
 import { tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
@@ -197,6 +197,32 @@ describe("conflicts, versions, restore, pause, resume, limit", () => {
     await sync(B);
     assert.equal(await text(join(B, "while-paused.txt")), "later\n");
     assert.equal(((await json(["status", B, "--offline"])) as { paused: unknown }).paused, null);
+  });
+
+  it("a paused folder's daemon pulls nothing, also after a restart, until resume", async () => {
+    await cliOk(["pause", B], env);
+    const flags = ["--listen", "poll", "--poll-interval", "1", "--debounce", "100"];
+    let daemon = await startDaemon(B, env, flags);
+    try {
+      await writeFile(join(A, "held.txt"), "held\n");
+      await sync(A);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal(await exists(join(B, "held.txt")), false, "nothing arrives while paused");
+      await writeFile(join(B, "local-while-paused.txt"), "here\n");
+      assert.equal(await daemon.stop(), 0);
+      daemon = await startDaemon(B, env, flags);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal(await exists(join(B, "held.txt")), false, "the pause outlives a restart");
+      await cliOk(["resume", B], env);
+      await waitUntil(async () => (await exists(join(B, "held.txt"))) || undefined, "the change arrives after resume");
+      await daemon.waitForEvent("daemon.resumed");
+      await waitUntil(async () => {
+        await sync(A);
+        return (await text(join(A, "local-while-paused.txt")).catch(() => undefined)) === "here\n";
+      }, "what was written while paused is synced");
+    } finally {
+      await daemon.stop();
+    }
   });
 
   it("limit sets the bandwidth limits as settings, and refuses a rate it cannot read", async () => {
