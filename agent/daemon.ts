@@ -1,5 +1,5 @@
 import { readFileSync, watch } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../annex/index.ts";
 import { FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
@@ -188,7 +188,14 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
 
   // The bandwidth limits are settings: a change (`cloudbridge limit`) applies from the next round on.
+  let configSeen: number | undefined;
   const applyLimits = async () => {
+    const changed = await stat(join(folder.gitDir, "config")).then(
+      (s) => s.mtimeMs,
+      () => undefined,
+    );
+    if (changed !== undefined && changed === configSeen) return;
+    configSeen = changed;
     const current = await readSettings(root).catch(() => undefined);
     if (!current) return;
     folder.annex.limits.up.setRate(current.uploadLimit);
