@@ -65,6 +65,8 @@ export interface StatusOptions {
   live?: LiveFolderState;
 }
 
+const MAX_QUEUED_LISTED = 100;
+
 export async function readFolderStatus(folder: SyncedFolder, options: StatusOptions = {}): Promise<FolderStatus> {
   const { changes } = await scan(folder.root, folder.repo.cache, folder.repo.git, folder.content);
   const queued = await folder.content.queue.list();
@@ -97,7 +99,8 @@ export async function readFolderStatus(folder: SyncedFolder, options: StatusOpti
     wanted: folder.content.wanted,
     transfers: {
       active: options.live?.active ?? [],
-      queued: queued.map(({ direction, key, path }) => ({ direction, key, ...(path ? { path } : {}) })),
+      // The first of the queue (the counts above say how long it is): a page, not a dump.
+      queued: queued.slice(0, MAX_QUEUED_LISTED).map(({ direction, key, path }) => ({ direction, key, ...(path ? { path } : {}) })),
     },
     refused: options.live?.refused ?? [],
     unpushed: options.live?.unpushed ?? null,
