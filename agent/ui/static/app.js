@@ -296,7 +296,11 @@ function Versions({ folder }) {
                 ${files.map(
                   (f) =>
                     html`<tr data-path=${f.path}>
-                      <td><code>${f.path}</code></td>
+                      <td>
+                        <a href="#versions" title="show its versions" onClick=${(e) => (e.preventDefault(), setPath(f.path), show(f.path))}
+                          ><code>${f.path}</code></a
+                        >
+                      </td>
                       <td>${f.author}</td>
                       <td>${when(f.date)}</td>
                       <td><${Action} label="Restore" test="restore-deleted" run=${() => restore(f.path)} /></td>
