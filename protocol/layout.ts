@@ -3,11 +3,15 @@ import { ProtocolError, quote } from "./errors.ts";
 import { assertAgentId, assertRefName, assertRepoName, normalizePrefix } from "./names.ts";
 
 /**
- * The bucket layout, format 1 (docs/architecture.md, "Bucket layout"). Every key the agent, the functions or a
+ * The bucket layout, format 2 (docs/architecture.md, "Bucket layout"; format 2 added `keys/<repo>/`, the
+ * key ring of an encrypted repository, docs/encryption.md; format 1 buckets are read and written as before). Every key the agent, the functions or a
  * person's tools read or write is built here, and every key that comes back from the bucket or from an
  * S3 event is parsed here, so the layout lives in one place.
  */
-export const LAYOUT_FORMAT = 1;
+export const LAYOUT_FORMAT = 2;
+
+/** Formats this code reads: a format 1 bucket holds clear repositories only and keeps its marker until a repository in it is encrypted. */
+export const READABLE_LAYOUT_FORMATS: readonly number[] = [1, 2];
 
 const PACK_NAME = /^pack-[0-9a-f]{40}(?:[0-9a-f]{24})?\.(pack|idx)$/;
 
@@ -86,6 +90,11 @@ export class BucketLayout {
     return `${this.annexRoot(repo)}annex-uuid`;
   }
 
+  /** The key ring of an encrypted repository: its data keys, each wrapped for every machine that may read it. */
+  keyring(repo: string): string {
+    return `${this.prefix}keys/${assertRepoName(repo)}/keyring.json`;
+  }
+
   agentsRoot(repo: string): string {
     return `${this.prefix}agents/${assertRepoName(repo)}/`;
   }
@@ -139,6 +148,11 @@ export class BucketLayout {
       if (name === "annex-uuid") return { kind: "annex-uuid", repo };
       return { kind: "annex-object", repo, key: assertAnnexKey(name) };
     }
+    if (top === "keys") {
+      const repo = assertRepoName(second);
+      if (tail.join("/") !== "keyring.json") badKey("a key ring is keys/<repo>/keyring.json");
+      return { kind: "keyring", repo };
+    }
     if (top === "agents") {
       const repo = assertRepoName(second);
       const file = tail.join("/");
@@ -162,6 +176,7 @@ export type ParsedKey =
   | { kind: "annex-object"; repo: string; key: string }
   | { kind: "annex-uuid"; repo: string }
   | { kind: "agent"; repo: string; agent: string }
+  | { kind: "keyring"; repo: string }
   | { kind: "other"; key: string };
 
 const SYNCED = "refs/synced/";
@@ -185,7 +200,7 @@ export function parseSyncedRefName(ref: string): { agent: string; ref: string } 
 
 /** The body of `cloudbridge.json`. */
 export interface FormatMarker {
-  format: typeof LAYOUT_FORMAT;
+  format: number;
   createdBy: string;
   createdAt: string;
   conditionalWrites: boolean;

@@ -124,7 +124,7 @@ async function multipartUpload(
     record = undefined;
   }
   if (!record) {
-    const uploadId = await withRetry(() => cloud.store.createMultipartUpload(bucketKey, writeOptions), retryOptions(options));
+    const uploadId = await withRetry(() => cloud.store.createMultipartUpload(bucketKey, { ...writeOptions, size, partSize }), retryOptions(options));
     record = { bucketKey, uploadId, size, partSize, parts: {} };
     await writeState(recordPath, record);
   }
@@ -175,7 +175,9 @@ async function multipartUpload(
       // A part recorded by an earlier run is reused only if its ETag is the MD5 of these bytes. Fresh parts
       // need no MD5 here: the SDK sends a checksum of the body that S3 verifies before it answers.
       const recorded = current.parts[n];
-      if (recorded === undefined || recorded !== createHash("md5").update(buffer).digest("hex")) {
+      const expected = (): string =>
+        cloud.store.expectedPartEtag?.(bucketKey, current.uploadId, n, buffer) ?? createHash("md5").update(buffer).digest("hex");
+      if (recorded === undefined || recorded !== expected()) {
         const etag = await withRetry(
           () => cloud.store.uploadPart(bucketKey, current.uploadId, n, buffer, options.signal),
           retryOptions(options),

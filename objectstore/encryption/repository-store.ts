@@ -1,0 +1,39 @@
+import type { BucketLayout } from "../../protocol/index.ts";
+import type { MultipartStore, ObjectStore } from "../object-store.ts";
+import { EncryptedStore } from "./encrypted-store.ts";
+import { MissingRepositoryKey } from "./errors.ts";
+import { identityPath, type MachineIdentity } from "./identity.ts";
+import { readKeyring, unlockKeyring } from "./keyring.ts";
+
+/** Whether the repository is encrypted: it has a key ring (one HEAD, no key needed; the compaction function asks this). */
+export async function isEncryptedRepository(store: ObjectStore, layout: BucketLayout, repo: string): Promise<boolean> {
+  return (await store.head(layout.keyring(repo))) !== undefined;
+}
+
+/**
+ * The store to use for one repository: `store` itself for a clear repository; for an encrypted one, an
+ * EncryptedStore holding the keys this machine's identity unwraps. A machine without them is refused in
+ * one sentence that says what to do.
+ */
+export async function repositoryStore<S extends ObjectStore & MultipartStore>(
+  store: S,
+  layout: BucketLayout,
+  repo: string,
+  identity: MachineIdentity | undefined,
+): Promise<S | EncryptedStore> {
+  const stored = await readKeyring(store, layout, repo);
+  if (!stored) return store;
+  const where = `s3://${store.bucket}/${layout.repoRoot(repo)}`;
+  if (!identity) {
+    throw new MissingRepositoryKey(
+      where,
+      `${where} is encrypted and this machine has no identity (${identityPath()}): run \`cloudbridge key show\` here, then \`cloudbridge key add <its public key>\` on a machine that syncs the repository.`,
+    );
+  }
+  const keys = await unlockKeyring(stored.file, identity, where);
+  return new EncryptedStore(store, layout, repo, keys, async () => {
+    const again = await readKeyring(store, layout, repo);
+    if (!again) throw new MissingRepositoryKey(where, `${where}: its key ring is gone from the bucket; restore keys/${repo}/keyring.json from the bucket's versions.`);
+    return unlockKeyring(again.file, identity, where);
+  });
+}
