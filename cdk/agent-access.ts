@@ -58,7 +58,7 @@ export class AgentAccess extends Construct {
     acknowledgePrefixWildcards(
       policy,
       bucket,
-      agent.repos.flatMap((repo) => [layout.repoRoot(repo), layout.annexRoot(repo), layout.agentsRoot(repo)]),
+      agent.repos.flatMap((repo) => [layout.repoRoot(repo), layout.annexRoot(repo), layout.agentsRoot(repo), layout.keysRoot(repo)]),
       "Object actions end in a wildcard only below this agent's own repository prefixes: git packs, annex keys and agent " +
         "records have names chosen at run time. ListBucket is conditioned on s3:prefix to the same prefixes.",
     );
@@ -92,7 +92,7 @@ export function agentPolicyStatements(args: {
   queueArn: string;
 }): iam.PolicyStatement[] {
   const { bucketArn, layout, repos } = args;
-  const prefixes = repos.flatMap((repo) => [layout.repoRoot(repo), layout.annexRoot(repo), layout.agentsRoot(repo)]);
+  const prefixes = repos.flatMap((repo) => [layout.repoRoot(repo), layout.annexRoot(repo), layout.agentsRoot(repo), layout.keysRoot(repo)]);
   return [
     new iam.PolicyStatement({
       sid: "ReadWriteOwnRepositories",

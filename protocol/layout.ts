@@ -92,7 +92,11 @@ export class BucketLayout {
 
   /** The key ring of an encrypted repository: its data keys, each wrapped for every machine that may read it. */
   keyring(repo: string): string {
-    return `${this.prefix}keys/${assertRepoName(repo)}/keyring.json`;
+    return `${this.keysRoot(repo)}keyring.json`;
+  }
+
+  keysRoot(repo: string): string {
+    return `${this.prefix}keys/${assertRepoName(repo)}/`;
   }
 
   agentsRoot(repo: string): string {

@@ -1,3 +1,4 @@
+import type { ObjectStoreErrorCode } from "../../objectstore/index.ts";
 import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/index.ts";
 import type { FolderErrorCode } from "../folder/index.ts";
 import { forTerminalLines } from "../terminal-text.ts";
@@ -20,7 +21,7 @@ export class CliError extends CloudbridgeError<CliErrorCode> {}
  * command or a setting, 3 when a sync round refused content from the bucket, 1 for everything else
  * (a code not listed here, or an error that is not a CloudbridgeError).
  */
-const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | FolderErrorCode, 2 | 3>>> = {
+const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | FolderErrorCode | ObjectStoreErrorCode, 2 | 3>>> = {
   // The command or a setting is wrong.
   "invalid-option": 2,
   "unknown-repository": 2,
@@ -46,8 +47,12 @@ const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | Fold
   "no-such-repository": 2,
   "unsupported-format": 2,
   "daemon-running": 2,
+  // An encrypted repository this machine holds no key for: add its key on a machine that has one.
+  "missing-repository-key": 2,
   // The round finished; content the bucket holds was refused (hostile or unrepresentable paths).
   "content-refused": 3,
+  // An object of an encrypted repository did not decrypt (altered or replaced in the bucket): nothing was written.
+  "undecryptable-object": 3,
 };
 
 export function exitCodeFor(error: unknown): number {

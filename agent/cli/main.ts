@@ -6,6 +6,7 @@ import { dropCommand } from "./commands/drop.ts";
 import { fsckCommand } from "./commands/fsck.ts";
 import { getCommand } from "./commands/get.ts";
 import { initCommand } from "./commands/init.ts";
+import { keyCommand } from "./commands/key.ts";
 import { localCommand } from "./commands/local.ts";
 import { logCommand } from "./commands/log.ts";
 import { serviceCommand } from "./commands/service.ts";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     serviceCommand,
     localCommand,
     compactCommand,
+    keyCommand,
   ])
     register(program);
   return program;

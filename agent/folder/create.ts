@@ -1,9 +1,19 @@
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { PreconditionFailed, type ObjectStore, probeConditionalWrites } from "../../objectstore/index.ts";
+import {
+  loadIdentity,
+  newKeyring,
+  PreconditionFailed,
+  probeConditionalWrites,
+  readKeyring,
+  repositoryStore,
+  writeKeyring,
+  type ObjectStore,
+} from "../../objectstore/index.ts";
 import {
   BucketLayout,
   LAYOUT_FORMAT,
+  READABLE_LAYOUT_FORMATS,
   type FormatMarker,
   formatRemoteUrl,
   parseRemoteUrl,
@@ -26,6 +36,8 @@ export interface CreateOptions {
   description?: string;
   settings?: SettingValues;
   log?: Logger;
+  /** init only: encrypt the repository (docs/encryption.md) with a data key wrapped for this machine's identity. */
+  encrypt?: boolean;
 }
 
 /** First machine: creates the repository in the bucket and makes `dir` (existing files and all) its first folder. */
@@ -43,7 +55,13 @@ export async function initFolder(dir: string, url: string, options: CreateOption
         `${formatRemoteUrl(location)} already exists in the bucket: join it with \`cloudbridge clone ${url} ${dir}\`.`,
       );
     }
-    await ensureDeployment(store, layout, location);
+    await ensureDeployment(store, layout, location, options.encrypt === true);
+    if (options.encrypt) {
+      // The key ring comes before any object of the repository, so nothing of it is ever written in clear.
+      const identity = (await loadIdentity({ create: true }))!;
+      const { file } = await newKeyring(identity, options.description ?? "first machine");
+      await writeKeyring(store, layout, location.repo, file, undefined);
+    }
   } finally {
     store.client.destroy();
   }
@@ -72,13 +90,17 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       `${root} is not empty: clone into a new or empty folder (or run \`cloudbridge init\` there for a new repository).`,
     );
   const store = storeFor({ location, endpoint: options.endpoint, region: undefined });
+  const layout = new BucketLayout(location.prefix);
   try {
-    if (!(await repositoryExists(store, new BucketLayout(location.prefix), location.repo))) {
+    if (!(await repositoryExists(store, layout, location.repo))) {
       throw new FolderError(
         "no-such-repository",
         `there is no repository at ${formatRemoteUrl(location)} yet: create it with \`cloudbridge init DIR --remote ${url}\` on the first machine.`,
       );
     }
+    // An encrypted repository: this machine must hold its key before anything is written here (refused in one line).
+    if (await readKeyring(store, layout, location.repo))
+      await repositoryStore(store, layout, location.repo, await loadIdentity({ create: true }));
   } finally {
     store.client.destroy();
   }
@@ -139,31 +161,48 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
   }
 }
 async function repositoryExists(store: ObjectStore, layout: BucketLayout, repo: string): Promise<boolean> {
+  if (await readKeyring(store, layout, repo)) return true;
   const refs = await readBucketRefs(store, layout, repo);
   return refs.shared.size > 0 || refs.synced.size > 0 || (await store.head(layout.head(repo))) !== undefined;
 }
 
-/** The deployment's format marker and README, written once (If-None-Match: *); an existing marker must be format 1. */
-async function ensureDeployment(store: ObjectStore, layout: BucketLayout, location: RemoteLocation): Promise<void> {
-  const existing = await store.get(layout.formatMarker());
-  if (existing && existing !== "not-modified") {
-    let format: unknown;
+/**
+ * The deployment's format marker and README, written once (If-None-Match: *). A bucket of clear
+ * repositories stays format 1, which every cloudbridge reads; the first encrypted repository makes it
+ * format 2 (keys/ exists), by compare-and-swap on the marker, so an older cloudbridge refuses it instead of
+ * misreading it.
+ */
+async function ensureDeployment(store: ObjectStore, layout: BucketLayout, location: RemoteLocation, encrypted: boolean): Promise<void> {
+  const format = encrypted ? LAYOUT_FORMAT : 1;
+  for (;;) {
+    const existing = await store.get(layout.formatMarker());
+    if (!existing || existing === "not-modified") break;
+    let marker: FormatMarker | undefined;
     try {
-      format = (JSON.parse(existing.body.toString()) as FormatMarker).format;
+      marker = JSON.parse(existing.body.toString()) as FormatMarker;
     } catch {
-      format = undefined;
+      marker = undefined;
     }
-    if (format !== LAYOUT_FORMAT) {
+    if (!marker || !READABLE_LAYOUT_FORMATS.includes(marker.format)) {
       throw new FolderError(
         "unsupported-format",
-        `s3://${location.bucket}/${layout.formatMarker()} says format ${JSON.stringify(format)}; this cloudbridge writes format ${LAYOUT_FORMAT}: use a newer cloudbridge or another prefix.`,
+        `s3://${location.bucket}/${layout.formatMarker()} says format ${JSON.stringify(marker?.format)}; this cloudbridge reads formats ${READABLE_LAYOUT_FORMATS.join(" and ")}: use a newer cloudbridge or another prefix.`,
       );
     }
-    return;
+    if (marker.format >= format) return;
+    try {
+      await store.put(layout.formatMarker(), `${JSON.stringify({ ...marker, format }, null, 2)}\n`, {
+        ifMatch: existing.etag,
+        contentType: "application/json",
+      });
+      return;
+    } catch (error) {
+      if (!(error instanceof PreconditionFailed)) throw error; // changed meanwhile: read it again
+    }
   }
   const conditionalWrites = await probeConditionalWrites(store, `${layout.prefix}cloudbridge-probe/${Date.now()}-${process.pid}`);
   const marker: FormatMarker = {
-    format: LAYOUT_FORMAT,
+    format,
     createdBy: `cloudbridge ${AGENT_VERSION}`,
     createdAt: new Date().toISOString(),
     conditionalWrites,
@@ -185,7 +224,8 @@ function readmeText(layout: BucketLayout, conditionalWrites: boolean): string {
   return `This part of the bucket is kept by cloudbridge, which keeps folders in sync between machines.
 Please do not edit or delete objects here by hand: the machines syncing through it rely on them.
 
-  ${p}cloudbridge.json        format marker (format ${LAYOUT_FORMAT})
+  ${p}cloudbridge.json        format marker
+  ${p}keys/<repo>/            an encrypted repository's keys, each wrapped for the machines that may read it
   ${p}repos/<repo>.git/       each synced folder's history, as a bare git repository:
                               copy it to disk and \`git clone\` it to read it without cloudbridge
   ${p}annex/<repo>/<KEY>      large files, named by their content hash (git-annex S3 layout)

@@ -12,6 +12,8 @@ export interface CompactionDeps {
   /** The repositories this stack serves; the function's IAM policy reaches no others. */
   readonly repos: readonly string[];
   readonly compact: (repo: string) => Promise<RepoCompaction>;
+  /** Whether a repository is encrypted: its packs cannot be read here (no key is ever in the cloud), so it is skipped. */
+  readonly isEncrypted?: (repo: string) => Promise<boolean>;
   readonly logger: Pick<Logger, "info" | "warn" | "error">;
   readonly count?: (metric: CompactionMetric, value: number) => void;
 }
@@ -80,6 +82,12 @@ export async function runCompaction(event: unknown, deps: CompactionDeps): Promi
   const result: CompactionResult = { compacted: {}, failed: {}, skipped };
   for (const repo of repos) {
     try {
+      if (await deps.isEncrypted?.(repo)) {
+        const reason = `"${repo}": encrypted repository — no key is in the cloud, so its packs are compacted by an agent (the daemon, or \`cloudbridge compact\`)`;
+        result.skipped.push(reason);
+        logger.info("compaction skipped", { repo, reason });
+        continue;
+      }
       const report = await deps.compact(repo);
       result.compacted[repo] = report;
       deps.count?.("ReposCompacted", 1);

@@ -1,7 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { compactRepository } from "../../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
-import { createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
+import { createS3Client, isEncryptedRepository, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, FUNCTION_SERVICE_NAME, parseCompactionEnvironment } from "../../protocol/index.ts";
 import { functionMetrics } from "../shared/metrics.ts";
 import { runCompaction, type CompactionResult } from "./compact.ts";
@@ -27,6 +27,7 @@ export const handler = async (event: unknown): Promise<CompactionResult> => {
       repos,
       compact: (repo) =>
         compactRepository({ store, layout, repo, engine, graceMs: graceMinutes * 60_000, log: (line) => logger.info(line, { repo }) }),
+      isEncrypted: (repo) => isEncryptedRepository(store, layout, repo),
       logger,
       count: metrics.count,
     });

@@ -47,6 +47,11 @@ export function decodeHeader(bytes: Buffer, name: string): ObjectHeader {
   return { generation: bytes.readUInt32BE(4), salt: Buffer.from(bytes.subarray(8, HEADER_SIZE)) };
 }
 
+/** Whether `bytes` begin like an encrypted object (a guess from 4 bytes: only decryption proves it). */
+export function isSealedBody(bytes: Buffer): boolean {
+  return bytes.length >= HEADER_SIZE && bytes.subarray(0, 4).equals(MAGIC);
+}
+
 /** How many chunks a plaintext of `size` bytes takes (at least one). */
 export function chunkCount(size: number): number {
   return Math.max(1, Math.ceil(size / CHUNK_SIZE));
@@ -62,7 +67,8 @@ export function plaintextSize(size: number, name: string): number {
   if (body < TAG_SIZE) throw new UndecryptableObject(name, `it is ${size} bytes, shorter than any encrypted object`);
   const chunks = Math.ceil(body / SEALED_CHUNK);
   const plain = body - TAG_SIZE * chunks;
-  if (plain < 0 || chunkCount(plain) !== chunks) throw new UndecryptableObject(name, `its size (${size} bytes) is not one encryption produces`);
+  if (plain < 0 || chunkCount(plain) !== chunks)
+    throw new UndecryptableObject(name, `its size (${size} bytes) is not one encryption produces`);
   return plain;
 }
 
@@ -238,7 +244,8 @@ export class DecryptStream extends Transform {
         this.emitPlain(openChunk(key, this.index, false, all.subarray(0, SEALED_CHUNK), this.name));
         this.index++;
       }
-      if (this.index > this.range.last && this.pendingLength > 0) throw new UndecryptableObject(this.name, "it holds more bytes than its chunks");
+      if (this.index > this.range.last && this.pendingLength > 0)
+        throw new UndecryptableObject(this.name, "it holds more bytes than its chunks");
       done();
     } catch (error) {
       done(error as Error);

@@ -63,7 +63,13 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
   private keys: RepositoryKeys;
   private readonly reloadKeys: (() => Promise<RepositoryKeys>) | undefined;
 
-  constructor(inner: ObjectStore & MultipartStore, layout: BucketLayout, repo: string, keys: RepositoryKeys, reloadKeys?: () => Promise<RepositoryKeys>) {
+  constructor(
+    inner: ObjectStore & MultipartStore,
+    layout: BucketLayout,
+    repo: string,
+    keys: RepositoryKeys,
+    reloadKeys?: () => Promise<RepositoryKeys>,
+  ) {
     this.inner = inner;
     this.keys = keys;
     this.reloadKeys = reloadKeys;
@@ -171,9 +177,11 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
     if (!this.sealedBody(key)) return this.inner.get(this.physical(key), options);
     const physical = this.physical(key);
     const bound = options.maxBytes === undefined ? {} : { maxBytes: ciphertextSize(options.maxBytes) };
-    const object = await this.inner.get(physical, { ...(options.ifNoneMatch ? { ifNoneMatch: options.ifNoneMatch } : {}), ...bound }).catch((error: unknown) => {
-      throw error instanceof ObjectTooLarge ? new ObjectTooLarge(key, options.maxBytes!, options.maxBytes!) : error;
-    });
+    const object = await this.inner
+      .get(physical, { ...(options.ifNoneMatch ? { ifNoneMatch: options.ifNoneMatch } : {}), ...bound })
+      .catch((error: unknown) => {
+        throw error instanceof ObjectTooLarge ? new ObjectTooLarge(key, options.maxBytes!, options.maxBytes!) : error;
+      });
     if (!object || object === "not-modified") return object;
     await this.ensureGeneration(decodeHeader(object.body, key).generation);
     const body = decryptBuffer((header) => this.dataKey(header.generation, key), key, object.body);
@@ -312,7 +320,9 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
     if (!this.sealedBody(key)) return this.inner.createMultipartUpload(this.physical(key), options);
     const { size, partSize } = options;
     if (size === undefined || partSize === undefined || partSize % CHUNK_SIZE !== 0) {
-      throw new Error(`A multipart upload to an encrypted repository needs the object's size and a part size that is a multiple of ${CHUNK_SIZE} bytes.`);
+      throw new Error(
+        `A multipart upload to an encrypted repository needs the object's size and a part size that is a multiple of ${CHUNK_SIZE} bytes.`,
+      );
     }
     const keys = await this.writingKeys();
     const header = newHeader(keys.current);
@@ -326,7 +336,9 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
     if (!upload) return { realId: uploadId, sealed: body };
     const offset = (partNumber - 1) * upload.partSize;
     if (body.length !== Math.min(upload.partSize, upload.size - offset)) {
-      throw new Error(`Part ${partNumber} of ${key} is ${body.length} bytes; the upload was created for parts of ${upload.partSize} bytes of ${upload.size}.`);
+      throw new Error(
+        `Part ${partNumber} of ${key} is ${body.length} bytes; the upload was created for parts of ${upload.partSize} bytes of ${upload.size}.`,
+      );
     }
     const header = { generation: upload.generation, salt: upload.salt };
     const objKey = objectKey(this.dataKey(upload.generation, key), header, key);
@@ -342,7 +354,9 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
 
   /** The ETag a part of these bytes gets (sealing is deterministic for one upload), so a resumed upload can keep the parts it sent. */
   expectedPartEtag(key: string, uploadId: string, partNumber: number, body: Buffer): string {
-    return createHash("md5").update(this.sealPart(key, uploadId, partNumber, body).sealed).digest("hex");
+    return createHash("md5")
+      .update(this.sealPart(key, uploadId, partNumber, body).sealed)
+      .digest("hex");
   }
 
   completeMultipartUpload(
@@ -392,7 +406,13 @@ function conditionsOf(options: PutOptions): PutOptions {
 function parseUploadId(uploadId: string): { generation: number; size: number; partSize: number; salt: Buffer; realId: string } | undefined {
   const match = /^cbe1:(\d+):(\d+):(\d+):([0-9a-f]{48}):(.+)$/s.exec(uploadId);
   if (!match) return undefined;
-  return { generation: Number(match[1]), size: Number(match[2]), partSize: Number(match[3]), salt: Buffer.from(match[4]!, "hex"), realId: match[5]! };
+  return {
+    generation: Number(match[1]),
+    size: Number(match[2]),
+    partSize: Number(match[3]),
+    salt: Buffer.from(match[4]!, "hex"),
+    realId: match[5]!,
+  };
 }
 
 /** The header from the start of a stream, and a stream of the rest. */

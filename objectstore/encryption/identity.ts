@@ -36,15 +36,17 @@ export async function loadIdentity(options: { create?: boolean; path?: string } 
     const recipient = await identityToRecipient(identity);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // wx: two processes creating it at once keep the first one's key.
-    await writeFile(path, `# cloudbridge machine identity: keep it secret; public key ${recipient}\n${identity}\n`, { mode: 0o600, flag: "wx" }).catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code !== "EEXIST") throw error;
-      },
-    );
+    await writeFile(path, `# cloudbridge machine identity: keep it secret; public key ${recipient}\n${identity}\n`, {
+      mode: 0o600,
+      flag: "wx",
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
     await chmod(path, 0o600);
     return loadIdentity({ path });
   }
   const identity = text.split("\n").find((line) => line.startsWith("AGE-SECRET-KEY-1"));
-  if (!identity) throw new Error(`${path} holds no age identity (a line AGE-SECRET-KEY-1…): restore it, or move it away to make a new one.`);
+  if (!identity)
+    throw new Error(`${path} holds no age identity (a line AGE-SECRET-KEY-1…): restore it, or move it away to make a new one.`);
   return { identity: identity.trim(), recipient: await identityToRecipient(identity.trim()), path };
 }

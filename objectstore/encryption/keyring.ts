@@ -127,7 +127,11 @@ export async function unlockKeyring(file: KeyringFile, identity: MachineIdentity
 /** The key ring with every generation also wrapped for `recipient`. */
 export async function withRecipient(file: KeyringFile, keys: RepositoryKeys, recipient: string, label: string): Promise<KeyringFile> {
   if (!/^age1[0-9a-z]{58}$/.test(recipient)) {
-    throw new ObjectStoreError("invalid-keyring", recipient, `${JSON.stringify(recipient)} is not an age X25519 public key (age1…, 62 characters).`);
+    throw new ObjectStoreError(
+      "invalid-keyring",
+      recipient,
+      `${JSON.stringify(recipient)} is not an age X25519 public key (age1…, 62 characters).`,
+    );
   }
   const recipients = file.recipients.some((entry) => entry.recipient === recipient)
     ? file.recipients
@@ -144,18 +148,30 @@ export async function withoutRecipient(file: KeyringFile, keys: RepositoryKeys, 
   if (recipients.length === file.recipients.length) {
     throw new ObjectStoreError("invalid-keyring", recipient, `${recipient} is not one of this repository's machines.`);
   }
-  if (recipients.length === 0) throw new ObjectStoreError("invalid-keyring", recipient, "The last machine of a repository cannot be removed.");
+  if (recipients.length === 0)
+    throw new ObjectStoreError("invalid-keyring", recipient, "The last machine of a repository cannot be removed.");
   const next = Math.max(...file.generations.map((generation) => generation.id)) + 1;
   const rotated = { ...keys, generations: new Map([...keys.generations, [next, randomBytes(32)]]) };
-  return rewrap({ ...file, generations: [...file.generations, { id: next, created: new Date().toISOString(), wrapped: {} }] }, rotated, recipients, next);
+  return rewrap(
+    { ...file, generations: [...file.generations, { id: next, created: new Date().toISOString(), wrapped: {} }] },
+    rotated,
+    recipients,
+    next,
+  );
 }
 
-async function rewrap(file: KeyringFile, keys: RepositoryKeys, recipients: KeyringFile["recipients"], current: number): Promise<KeyringFile> {
+async function rewrap(
+  file: KeyringFile,
+  keys: RepositoryKeys,
+  recipients: KeyringFile["recipients"],
+  current: number,
+): Promise<KeyringFile> {
   const names = recipients.map((entry) => entry.recipient);
   const generations: KeyringFile["generations"] = [];
   for (const generation of file.generations) {
     const dataKey = keys.generations.get(generation.id);
-    if (dataKey === undefined) throw new MissingRepositoryKey(String(generation.id), `This machine lacks key generation ${generation.id}; it cannot re-wrap it.`);
+    if (dataKey === undefined)
+      throw new MissingRepositoryKey(String(generation.id), `This machine lacks key generation ${generation.id}; it cannot re-wrap it.`);
     generations.push({ ...generation, wrapped: await wrapForAll(dataKey, names) });
   }
   return { ...file, current, recipients, generations };
@@ -171,7 +187,12 @@ export async function updateKeyring(
 ): Promise<KeyringFile> {
   for (let attempt = 1; ; attempt++) {
     const stored = await readKeyring(store, layout, repo);
-    if (!stored) throw new ObjectStoreError("invalid-keyring", layout.keyring(repo), `${layout.keyring(repo)} does not exist: the repository is not encrypted.`);
+    if (!stored)
+      throw new ObjectStoreError(
+        "invalid-keyring",
+        layout.keyring(repo),
+        `${layout.keyring(repo)} does not exist: the repository is not encrypted.`,
+      );
     const keys = await unlockKeyring(stored.file, identity, `s3://${store.bucket}/${layout.repoRoot(repo)}`);
     const next = await change(stored.file, keys);
     try {

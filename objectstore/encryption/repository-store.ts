@@ -1,13 +1,18 @@
 import type { BucketLayout } from "../../protocol/index.ts";
 import type { MultipartStore, ObjectStore } from "../object-store.ts";
+import { isSealedBody } from "./chunked-cipher.ts";
 import { EncryptedStore } from "./encrypted-store.ts";
 import { MissingRepositoryKey } from "./errors.ts";
 import { identityPath, type MachineIdentity } from "./identity.ts";
 import { readKeyring, unlockKeyring } from "./keyring.ts";
 
-/** Whether the repository is encrypted: it has a key ring (one HEAD, no key needed; the compaction function asks this). */
+/**
+ * Whether the repository's objects are sealed, asked without a key and without reading `keys/`: its `HEAD`
+ * starts with the encrypted-object header (the compaction function, which may read only `repos/`, asks this).
+ */
 export async function isEncryptedRepository(store: ObjectStore, layout: BucketLayout, repo: string): Promise<boolean> {
-  return (await store.head(layout.keyring(repo))) !== undefined;
+  const head = await store.get(layout.head(repo), { maxBytes: 1024 }).catch(() => undefined);
+  return head !== undefined && head !== "not-modified" && isSealedBody(head.body);
 }
 
 /**
@@ -33,7 +38,11 @@ export async function repositoryStore<S extends ObjectStore & MultipartStore>(
   const keys = await unlockKeyring(stored.file, identity, where);
   return new EncryptedStore(store, layout, repo, keys, async () => {
     const again = await readKeyring(store, layout, repo);
-    if (!again) throw new MissingRepositoryKey(where, `${where}: its key ring is gone from the bucket; restore keys/${repo}/keyring.json from the bucket's versions.`);
+    if (!again)
+      throw new MissingRepositoryKey(
+        where,
+        `${where}: its key ring is gone from the bucket; restore keys/${repo}/keyring.json from the bucket's versions.`,
+      );
     return unlockKeyring(again.file, identity, where);
   });
 }

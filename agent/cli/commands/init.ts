@@ -11,14 +11,19 @@ export function initCommand(program: Command): void {
     .requiredOption("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO")
     .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration)")
     .option("--description <text>", "how this machine is named to the others (default: user on host)")
+    .option("--encrypt", "encrypt the repository: the bucket holds no readable name or content (see `cloudbridge key`)")
     .option("--json", "print the result as JSON");
   folderSettingsOptions(command).action(
-    async (dir: string, options: FolderSettingsFlags & { remote: string; endpoint?: string; description?: string; json?: boolean }) => {
+    async (
+      dir: string,
+      options: FolderSettingsFlags & { remote: string; endpoint?: string; description?: string; encrypt?: boolean; json?: boolean },
+    ) => {
       const log = cliLogger({ quiet: true });
       const folder = await initFolder(dir, options.remote, {
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.description ? { description: options.description } : {}),
         settings: settingsFrom(options),
+        ...(options.encrypt ? { encrypt: true } : {}),
         log,
       });
       try {
@@ -30,6 +35,12 @@ export function initCommand(program: Command): void {
             `Created ${options.remote} and started syncing ${folder.root} (agent ${folder.settings.agent}).`,
             summarize(report),
             "",
+            ...(options.encrypt
+              ? [
+                  "The repository is encrypted. To let another machine join: run `cloudbridge key show` there,",
+                  `then here: cloudbridge key add <its public key> ${dir}`,
+                ]
+              : []),
             `Join from another machine with: cloudbridge clone ${options.remote} DIR`,
             `Keep it in sync with:          cloudbridge daemon ${dir}`,
           ].join("\n"),
