@@ -39,9 +39,15 @@ describe("chunked authenticated encryption of object bodies", () => {
       assert.deepEqual(decryptBuffer(keyFor, "repos/a.git/x", sealed), plain);
       // The stream sealer (unknown length) writes what the buffer sealer would, for the same header.
       const header = newHeader(1);
-      const streamed = await collect(Readable.from([plain.subarray(0, 5), plain.subarray(5)]).pipe(new EncryptStream(dataKey, header, "k")));
+      const streamed = await collect(
+        Readable.from([plain.subarray(0, 5), plain.subarray(5)]).pipe(new EncryptStream(dataKey, header, "k")),
+      );
       assert.deepEqual(streamed, encryptBuffer(dataKey, header, "k", plain));
-      const opened = await collect(Readable.from([streamed]).pipe(new DecryptStream(keyFor, "k", size, { first: 0, last: chunkCount(size) - 1, skip: 0, length: size })));
+      const opened = await collect(
+        Readable.from([streamed]).pipe(
+          new DecryptStream(keyFor, "k", size, { first: 0, last: chunkCount(size) - 1, skip: 0, length: size }),
+        ),
+      );
       assert.deepEqual(opened, plain);
     }
   });
@@ -75,12 +81,20 @@ describe("chunked authenticated encryption of object bodies", () => {
     // Cut at a chunk boundary: a plausible size, but the new last chunk was sealed as "not last".
     const truncated = sealed.subarray(0, 32 + 2 * (CHUNK_SIZE + 16));
     assert.throws(() => decryptBuffer(keyFor, "k", truncated), /failed authentication/);
-    const swapped = Buffer.concat([sealed.subarray(0, 32), sealed.subarray(32 + CHUNK_SIZE + 16, 32 + 2 * (CHUNK_SIZE + 16)), sealed.subarray(32, 32 + CHUNK_SIZE + 16), sealed.subarray(32 + 2 * (CHUNK_SIZE + 16))]);
+    const swapped = Buffer.concat([
+      sealed.subarray(0, 32),
+      sealed.subarray(32 + CHUNK_SIZE + 16, 32 + 2 * (CHUNK_SIZE + 16)),
+      sealed.subarray(32, 32 + CHUNK_SIZE + 16),
+      sealed.subarray(32 + 2 * (CHUNK_SIZE + 16)),
+    ]);
     assert.throws(() => decryptBuffer(keyFor, "k", swapped), UndecryptableObject);
     assert.throws(() => decryptBuffer(keyFor, "other", sealed), UndecryptableObject);
     assert.throws(() => decryptBuffer(() => randomBytes(32), "k", sealed), UndecryptableObject);
     assert.throws(() => plaintextSize(sealed.length + 1, "k"), UndecryptableObject);
-    await assert.rejects(collect(Readable.from([flipped]).pipe(new DecryptStream(keyFor, "k", size, { first: 0, last: 2, skip: 0, length: size }))), UndecryptableObject);
+    await assert.rejects(
+      collect(Readable.from([flipped]).pipe(new DecryptStream(keyFor, "k", size, { first: 0, last: 2, skip: 0, length: size }))),
+      UndecryptableObject,
+    );
   });
 });
 
