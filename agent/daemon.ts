@@ -11,6 +11,7 @@ import type { Logger } from "./log.ts";
 import { writePresence } from "./presence.ts";
 import { writeFileAtomic } from "./sync/atomic-file.ts";
 import { Backoff } from "./backoff.ts";
+import { CompactionDuty } from "./compaction-duty.ts";
 import type { Direction } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
 import type { SyncReport } from "./sync/engine.ts";
@@ -101,6 +102,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     if (!stopping) transferTimer = setTimeout(() => void round([], `retry-${direction}`), delay);
   };
   let downloads: Promise<void> | undefined;
+  const compaction = new CompactionDuty(folder, log);
 
   const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
     if (stopping) return;
@@ -136,6 +138,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     if (folder.engine.followUp({ pending: report.pending, contentArrived: false }) === "full")
       setImmediate(() => void round(undefined, "pending"));
     startDownloads();
+    void compaction.check();
   };
 
   // Downloads run beside the rounds; once content arrives, one more round publishes where it now is.
@@ -197,6 +200,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await listener.stop();
   await folder.engine.sync([], { localOnly: true }).catch(() => undefined); // let a running round finish
   await downloads;
+  await compaction.check();
   await presence("stopped");
   await rm(statusFile(folder), { force: true });
   folder.close();

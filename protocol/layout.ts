@@ -74,6 +74,11 @@ export class BucketLayout {
     return `${this.repoRoot(repo)}objects/info/cloudbridge-retired-packs`;
   }
 
+  /** Which machine compacts an encrypted repository's packs right now (gitstore/compaction-lease.ts): against duplicate work only. */
+  compactionLease(repo: string): string {
+    return `${this.repoRoot(repo)}objects/info/cloudbridge-compaction-lease`;
+  }
+
   infoRefs(repo: string): string {
     return `${this.repoRoot(repo)}info/refs`;
   }
@@ -133,6 +138,7 @@ export class BucketLayout {
       if (path === "objects/info/packs") return { kind: "info-packs", repo };
       if (path === "info/refs") return { kind: "info-refs", repo };
       if (path === "objects/info/cloudbridge-retired-packs") return { kind: "retired-packs", repo };
+      if (path === "objects/info/cloudbridge-compaction-lease") return { kind: "compaction-lease", repo };
       if (path.startsWith("objects/pack/")) {
         const file = path.slice("objects/pack/".length);
         if (!PACK_NAME.test(file)) badKey("not a pack or idx file name");
@@ -177,6 +183,7 @@ export type ParsedKey =
   | { kind: "info-packs"; repo: string }
   | { kind: "info-refs"; repo: string }
   | { kind: "retired-packs"; repo: string }
+  | { kind: "compaction-lease"; repo: string }
   | { kind: "annex-object"; repo: string; key: string }
   | { kind: "annex-uuid"; repo: string }
   | { kind: "agent"; repo: string; agent: string }

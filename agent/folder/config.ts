@@ -49,6 +49,8 @@ export interface FolderSettings extends CloudSettings {
   debounceMs: number;
   presenceIntervalMs: number;
   wanted: Wanted;
+  /** An encrypted repository's packs are compacted by this machine once the bucket lists more than this many. */
+  compactAbove: number;
   /** Which files are annexed (`cloudbridge.largefiles.*`, see annex/content/largefiles.ts). */
   largefiles: LargeFilesRule;
 }
@@ -68,12 +70,16 @@ export const SETTING_NAMES = {
   debounce: "cloudbridge.debounce",
   presenceInterval: "cloudbridge.presenceInterval",
   wanted: "cloudbridge.wanted",
+  compactAbove: "cloudbridge.compactAbove",
   largefilesMinsize: "cloudbridge.largefiles.minsize",
   description: "cloudbridge.description",
   cloudUuid: "cloudbridge.cloudUuid",
 } as const;
 
 export type SettingName = keyof typeof SETTING_NAMES;
+
+/** Packs an encrypted repository may list before a machine compacts them (each compaction reads every pack). */
+export const DEFAULT_COMPACT_ABOVE = 16;
 
 export function gitFor(gitDir: string): Git {
   return new Git(gitDir);
@@ -125,6 +131,16 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.debounce]: duration(SETTING_NAMES.debounce, 300, 1),
   [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
   [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
+  [SETTING_NAMES.compactAbove]: optionalText.transform((text, context) => {
+    if (text === undefined) return DEFAULT_COMPACT_ABOVE;
+    const packs = Number(text);
+    if (Number.isInteger(packs) && packs >= 1) return packs;
+    context.addIssue({
+      code: "custom",
+      message: `${SETTING_NAMES.compactAbove} is ${JSON.stringify(text)}: write a whole number of packs (1 or more).`,
+    });
+    return z.NEVER;
+  }),
   [SETTING_NAMES.largefilesMinsize]: optionalText,
   "cloudbridge.largefiles.include": z.array(z.string()),
   "cloudbridge.largefiles.exclude": z.array(z.string()),
@@ -237,6 +253,7 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     debounceMs: raw[SETTING_NAMES.debounce],
     presenceIntervalMs: raw[SETTING_NAMES.presenceInterval],
     wanted: raw[SETTING_NAMES.wanted],
+    compactAbove: raw[SETTING_NAMES.compactAbove],
     largefiles,
   };
 }

@@ -39,7 +39,13 @@ const KEY_REFRESH_MS = 30_000;
 const OCTET_STREAM = "application/octet-stream";
 /** Annexed objects are named `CBSIV--<sealed key>`: the shape of a git-annex key, so the bucket's layout still parses. */
 const ANNEX_NAME_PREFIX = "CBSIV--";
-const CLEAR_NAMES = new Set(["HEAD", "info/refs", "objects/info/packs", "objects/info/cloudbridge-retired-packs"]);
+const CLEAR_NAMES = new Set([
+  "HEAD",
+  "info/refs",
+  "objects/info/packs",
+  "objects/info/cloudbridge-retired-packs",
+  "objects/info/cloudbridge-compaction-lease",
+]);
 
 /**
  * One repository's view of the bucket with its objects encrypted (docs/encryption.md): the same

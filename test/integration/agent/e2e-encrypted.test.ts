@@ -14,6 +14,7 @@ import {
   unlockKeyring,
   type RepositoryKeys,
 } from "../../../objectstore/index.ts";
+import { readInfoPacks } from "../../../gitstore/index.ts";
 import { BucketLayout } from "../../../protocol/index.ts";
 import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
 import { exists } from "../../helpers/folders.ts";
@@ -142,8 +143,9 @@ describe("an encrypted repository synced by two machines", () => {
 
     const daemons: Daemon[] = [];
     try {
-      daemons.push(await startDaemon(A, envA, [...DEBOUNCE, "--listen", "sqs"]));
-      daemons.push(await startDaemon(B, envB, [...DEBOUNCE, "--listen", "sqs"]));
+      // Past 2 packs a daemon compacts the repository itself (no key is in the cloud to do it there).
+      daemons.push(await startDaemon(A, envA, [...DEBOUNCE, "--listen", "sqs", "--compact-above", "2"]));
+      daemons.push(await startDaemon(B, envB, [...DEBOUNCE, "--listen", "sqs", "--compact-above", "2"]));
       const big = randomBytes(BIG);
       await put(A, "videos/wedding-film.mkv", big);
       await put(A, "shopping-list.txt", "oat milk, SECRET-CHARLIE bread\n");
@@ -167,6 +169,13 @@ describe("an encrypted repository synced by two machines", () => {
     } finally {
       for (const daemon of daemons) assert.equal(await daemon.stop(), 0, "the daemon stops cleanly");
     }
+    // Agent-side compaction kept a fresh clone at ≤ 2 packs, and its lease is gone.
+    const compactions = daemons.flatMap((daemon) => daemon.events.filter((event) => event.event === "compaction"));
+    assert.ok(compactions.length > 0, "a daemon compacted the packs");
+    const sealed = new EncryptedStore(new S3ObjectStore(t.cloud.bucket, t.s3), layout, "vault", bobKeys);
+    const packs = await readInfoPacks(sealed, layout, "vault");
+    assert.ok(packs.length <= 2, `a fresh clone would download ${packs.length} packs`);
+    assert.equal(await sealed.head(layout.compactionLease("vault")), undefined);
 
     // A conflict: both edit the same file while apart; both versions survive on both sides.
     await put(A, "shopping-list.txt", "A's list SECRET-ECHO\n");

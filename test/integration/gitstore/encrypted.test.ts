@@ -5,7 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { compactRepository, fetchRefs, NativeGitEngine, push, readInfoPacks } from "../../../gitstore/index.ts";
+import { compactRepository, fetchRefs, NativeGitEngine, push, readInfoPacks, takeCompactionLease } from "../../../gitstore/index.ts";
 import {
   EncryptedStore,
   isEncryptedRepository,
@@ -225,6 +225,14 @@ describe("git in an encrypted repository", () => {
     assert.match(result.skipped[0] ?? "", /encrypted repository — no key is in the cloud/);
     assert.deepEqual(result.compacted, {});
     assert.ok(logged.includes("compaction skipped"), "the skip is logged with its reason");
+
+    // The lease the daemons compact under: one holder at a time, taken over once expired or released.
+    const lease = await takeCompactionLease(store, layout, "packs", "machine-1");
+    assert.ok(lease);
+    assert.equal(await takeCompactionLease(store, layout, "packs", "machine-2"), undefined);
+    assert.ok(await takeCompactionLease(store, layout, "packs", "machine-2", { now: () => new Date(Date.now() + 11 * 60_000) }));
+    await lease.release(); // the lease moved on: releasing it changes nothing
+    assert.equal(await takeCompactionLease(store, layout, "packs", "machine-1"), undefined);
 
     const report = await compactRepository({ store, layout, repo: "packs", engine: new NativeGitEngine() });
     assert.equal(report.merged.length, 30);

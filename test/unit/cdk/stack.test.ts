@@ -294,7 +294,7 @@ describe("agents' access", () => {
         Sid: "ReadWriteOwnRepositories",
         Effect: "Allow",
         Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-        Resource: [`${b}/team/repos/notes.git/*`, `${b}/team/annex/notes/*`, `${b}/team/agents/notes/*`],
+        Resource: [`${b}/team/repos/notes.git/*`, `${b}/team/annex/notes/*`, `${b}/team/agents/notes/*`, `${b}/team/keys/notes/*`],
       },
       {
         Sid: "ReadAndCreateBucketMarker",
@@ -307,7 +307,9 @@ describe("agents' access", () => {
         Effect: "Allow",
         Action: "s3:ListBucket",
         Resource: b,
-        Condition: { StringLike: { "s3:prefix": ["team/repos/notes.git/*", "team/annex/notes/*", "team/agents/notes/*"] } },
+        Condition: {
+          StringLike: { "s3:prefix": ["team/repos/notes.git/*", "team/annex/notes/*", "team/agents/notes/*", "team/keys/notes/*"] },
+        },
       },
       {
         Sid: "ReceiveOwnChanges",
@@ -324,9 +326,17 @@ describe("agents' access", () => {
     assert.ok(await allows(p, "s3:PutObject", `${b}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
     assert.ok(await allows(p, "s3:GetObject", `${b}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`));
     assert.ok(await allows(p, "s3:ListBucket", b, { "s3:prefix": "team/repos/notes.git/refs/" }));
+    assert.ok(await allows(p, "s3:PutObject", `${b}/team/keys/notes/keyring.json`), "an encrypted repository's key ring");
+    assert.ok(await allows(p, "s3:ListBucket", b, { "s3:prefix": "team/keys/notes/keyring.json" }), "so a missing key ring answers 404");
     assert.ok(await allows(p, "sqs:ReceiveMessage", queue("desktop")));
     // Another repository of the same bucket: no object, no listing.
-    for (const key of ["team/repos/photos.git/HEAD", "team/annex/photos/x", "team/agents/photos/x.json", "team/repos/notes.gitx/HEAD"]) {
+    for (const key of [
+      "team/repos/photos.git/HEAD",
+      "team/annex/photos/x",
+      "team/agents/photos/x.json",
+      "team/keys/photos/keyring.json",
+      "team/repos/notes.gitx/HEAD",
+    ]) {
       for (const action of ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
         assert.ok(!(await allows(p, action, `${b}/${key}`)), `${action} ${key}`);
     }
