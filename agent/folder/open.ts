@@ -2,14 +2,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import {
-  type MultipartStore,
-  type ObjectStore,
-  createS3Client,
-  loadIdentity,
-  repositoryStore,
-  S3ObjectStore,
-} from "../../objectstore/index.ts";
+import { type MultipartStore, type ObjectStore, createS3Client, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout } from "../../protocol/index.ts";
 import {
   ANNEX_BRANCH,
@@ -90,12 +83,7 @@ export async function openFolder(dir: string, options: OpenOptions = {}): Promis
   try {
     const layout = new BucketLayout(settings.location.prefix);
     // An encrypted repository is read and written through its keys; a clear one through the bucket itself.
-    const store = await repositoryStore(
-      options.wrapStore ? options.wrapStore(s3) : s3,
-      layout,
-      settings.location.repo,
-      await loadIdentity(),
-    );
+    const store = await repositoryStore(options.wrapStore ? options.wrapStore(s3) : s3, layout, settings.location.repo);
     const cloud: CloudContent = { store, layout, repo: settings.location.repo };
     const cloudUuid = settings.cloudUuid ?? (await rememberCloudUuid(gitDir, cloud));
     const branchContext: AnnexBranchContext = { store, layout, repo: settings.location.repo, gitDir, agent: settings.agent };

@@ -1,7 +1,6 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 
 /**
  * This machine's X25519 identity (age format): the private key that unwraps the data keys of the encrypted
@@ -32,8 +31,9 @@ export async function loadIdentity(options: { create?: boolean; path?: string } 
   }
   if (text === undefined) {
     if (!options.create) return undefined;
-    const identity = await generateX25519Identity();
-    const recipient = await identityToRecipient(identity);
+    const age = await import("age-encryption");
+    const identity = await age.generateX25519Identity();
+    const recipient = await age.identityToRecipient(identity);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // wx: two processes creating it at once keep the first one's key.
     await writeFile(path, `# cloudbridge machine identity: keep it secret; public key ${recipient}\n${identity}\n`, {
@@ -48,5 +48,5 @@ export async function loadIdentity(options: { create?: boolean; path?: string } 
   const identity = text.split("\n").find((line) => line.startsWith("AGE-SECRET-KEY-1"));
   if (!identity)
     throw new Error(`${path} holds no age identity (a line AGE-SECRET-KEY-1…): restore it, or move it away to make a new one.`);
-  return { identity: identity.trim(), recipient: await identityToRecipient(identity.trim()), path };
+  return { identity: identity.trim(), recipient: await (await import("age-encryption")).identityToRecipient(identity.trim()), path };
 }

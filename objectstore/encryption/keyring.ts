@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { Decrypter, Encrypter } from "age-encryption";
 import type { BucketLayout } from "../../protocol/index.ts";
 import { ObjectStoreError, PreconditionFailed, type ObjectStore } from "../object-store.ts";
 import { MissingRepositoryKey } from "./errors.ts";
@@ -37,8 +36,11 @@ export interface StoredKeyring {
   readonly etag: string;
 }
 
+/** age is loaded only when a key ring is read or written (~20 MiB of code a clear repository never needs). */
+const age = () => import("age-encryption");
+
 async function wrap(dataKey: Buffer, recipient: string): Promise<string> {
-  const encrypter = new Encrypter();
+  const encrypter = new (await age()).Encrypter();
   encrypter.addRecipient(recipient);
   return Buffer.from(await encrypter.encrypt(dataKey)).toString("base64");
 }
@@ -105,7 +107,7 @@ export async function writeKeyring(
 
 /** Every generation this machine was given. Refuses in one sentence when it was given none, or not the current one. */
 export async function unlockKeyring(file: KeyringFile, identity: MachineIdentity, where: string): Promise<RepositoryKeys> {
-  const decrypter = new Decrypter();
+  const decrypter = new (await age()).Decrypter();
   decrypter.addIdentity(identity.identity);
   const generations = new Map<number, Buffer>();
   for (const generation of file.generations) {

@@ -3,7 +3,7 @@ import type { MultipartStore, ObjectStore } from "../object-store.ts";
 import { isSealedBody } from "./chunked-cipher.ts";
 import { EncryptedStore } from "./encrypted-store.ts";
 import { MissingRepositoryKey } from "./errors.ts";
-import { identityPath, type MachineIdentity } from "./identity.ts";
+import { identityPath, loadIdentity, type MachineIdentity } from "./identity.ts";
 import { readKeyring, unlockKeyring } from "./keyring.ts";
 
 /**
@@ -18,16 +18,18 @@ export async function isEncryptedRepository(store: ObjectStore, layout: BucketLa
 /**
  * The store to use for one repository: `store` itself for a clear repository; for an encrypted one, an
  * EncryptedStore holding the keys this machine's identity unwraps. A machine without them is refused in
- * one sentence that says what to do.
+ * one sentence that says what to do. The identity is loaded (by default from its file) only for an
+ * encrypted repository.
  */
 export async function repositoryStore<S extends ObjectStore & MultipartStore>(
   store: S,
   layout: BucketLayout,
   repo: string,
-  identity: MachineIdentity | undefined,
+  machine: MachineIdentity | undefined | (() => Promise<MachineIdentity | undefined>) = () => loadIdentity(),
 ): Promise<S | EncryptedStore> {
   const stored = await readKeyring(store, layout, repo);
   if (!stored) return store;
+  const identity = typeof machine === "function" ? await machine() : machine;
   const where = `s3://${store.bucket}/${layout.repoRoot(repo)}`;
   if (!identity) {
     throw new MissingRepositoryKey(

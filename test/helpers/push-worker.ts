@@ -4,7 +4,7 @@
  * the standard AWS environment (AWS_ENDPOINT_URL, credentials), as for any agent; an encrypted repository is
  * read through the identity in CLOUDBRIDGE_IDENTITY.
  */
-import { loadIdentity, repositoryStore } from "../../objectstore/index.ts";
+import { repositoryStore } from "../../objectstore/index.ts";
 import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
 import { push, treeMergeCallback } from "../../gitstore/index.ts";
@@ -13,7 +13,7 @@ const [bucket, repo, gitDir, agent, oid] = process.argv.slice(2) as [string, str
 const client = createS3Client();
 const layout = new BucketLayout();
 const outcome = await push({
-  store: await repositoryStore(new S3ObjectStore(bucket, client), layout, repo, await loadIdentity()),
+  store: await repositoryStore(new S3ObjectStore(bucket, client), layout, repo),
   layout,
   repo,
   gitDir,

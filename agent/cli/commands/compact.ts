@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { BucketLayout, parseRemoteUrl } from "../../../protocol/index.ts";
 import { compactRepository, DEFAULT_GRACE_MS, NativeGitEngine } from "../../../gitstore/index.ts";
-import { loadIdentity, repositoryStore } from "../../../objectstore/index.ts";
+import { repositoryStore } from "../../../objectstore/index.ts";
 import { findRepository, FolderError, readCloudSettings, storeFor, type CloudSettings } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
 
@@ -41,7 +41,7 @@ export function compactCommand(program: Command): void {
       try {
         const layout = new BucketLayout(location.prefix);
         // Encrypted repositories are compacted here, on a machine that holds the key, never in the cloud.
-        const store = await repositoryStore(s3, layout, location.repo, await loadIdentity());
+        const store = await repositoryStore(s3, layout, location.repo);
         const report = await compactRepository({
           store,
           layout,
