@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, type DecipherGCM } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { UndecryptableObject } from "./errors.ts";
 
@@ -152,17 +152,19 @@ export class EncryptStream extends Transform {
   }
 
   override _transform(data: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.pending.push(data);
-    this.pendingLength += data.length;
-    while (this.pendingLength >= CHUNK_SIZE) {
-      const all = Buffer.concat(this.pending, this.pendingLength);
-      const chunk = all.subarray(0, CHUNK_SIZE);
-      const rest = all.subarray(CHUNK_SIZE);
-      this.pending.length = 0;
-      this.pendingLength = rest.length;
-      if (rest.length > 0) this.pending.push(rest);
-      this.emitHeld(false);
-      this.held = Buffer.from(chunk);
+    let rest = data;
+    while (rest.length > 0) {
+      const take = rest.subarray(0, CHUNK_SIZE - this.pendingLength);
+      this.pending.push(take);
+      this.pendingLength += take.length;
+      rest = rest.subarray(take.length);
+      if (this.pendingLength === CHUNK_SIZE) {
+        // A full chunk: the one held before it was not the last.
+        this.emitHeld(false);
+        this.held = this.pending.length === 1 ? Buffer.from(this.pending[0]!) : Buffer.concat(this.pending, CHUNK_SIZE);
+        this.pending.length = 0;
+        this.pendingLength = 0;
+      }
     }
     done();
   }
@@ -185,25 +187,30 @@ export class EncryptStream extends Transform {
 
 /**
  * Decrypts sealed chunks `first`..`last` of an object of `size` plaintext bytes arriving as a stream (a
- * whole object after its header, or a ranged read of whole chunks) and emits plaintext from `skip`, at
- * most `length` bytes. Every chunk received is verified; a chunk that fails authentication, a stream that
- * ends early or runs long is an error.
+ * whole object, header first, or a ranged read of whole chunks) and emits plaintext from `skip`, at most
+ * `length` bytes. Each chunk is deciphered as its bytes arrive (no copy), and its plaintext is released only
+ * once its tag verified. A chunk that fails, a stream that ends early or runs long is an error.
  */
 export class DecryptStream extends Transform {
-  private readonly pending: Buffer[] = [];
-  private pendingLength = 0;
-  private index: number;
-  private readonly total: number;
-  private skip: number;
-  private left: number;
-  private keyFor: ((header: ObjectHeader) => Buffer) | undefined;
-
-  private key: Buffer | undefined;
-
-  /** `key` is the object's key, or (for a stream that starts with the header) how to find the data key from the header. */
   private readonly name: string;
   private readonly range: { first: number; last: number; skip: number; length: number };
+  private readonly total: number;
+  private readonly size: number;
+  private key: Buffer | undefined;
+  private keyFor: ((header: ObjectHeader) => Buffer) | undefined;
+  private headerBytes: Buffer[] = [];
+  private headerLength = 0;
+  private index: number;
+  private skip: number;
+  private left: number;
+  /** The chunk being received: its decipher, ciphertext bytes still to come, plaintext held until its tag verifies. */
+  private decipher: DecipherGCM | undefined;
+  private bodyLeft = 0;
+  private readonly tag = Buffer.alloc(TAG_SIZE);
+  private tagLength = 0;
+  private held: Buffer[] = [];
 
+  /** `key` is the object's key, or (for a stream that starts with the header) how to find the data key from the header. */
   constructor(
     key: Buffer | ((header: ObjectHeader) => Buffer),
     name: string,
@@ -211,41 +218,47 @@ export class DecryptStream extends Transform {
     range: { first: number; last: number; skip: number; length: number },
   ) {
     super();
-    this.name = name;
-    this.range = range;
     if (Buffer.isBuffer(key)) this.key = key;
     else this.keyFor = key;
-    this.index = range.first;
+    this.name = name;
+    this.range = range;
+    this.size = size;
     this.total = chunkCount(size);
+    this.index = range.first;
     this.skip = range.skip;
     this.left = range.length;
   }
 
   override _transform(data: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      this.pending.push(data);
-      this.pendingLength += data.length;
+      let rest = data;
       if (this.key === undefined) {
-        if (this.pendingLength < HEADER_SIZE) return done();
-        const all = Buffer.concat(this.pending, this.pendingLength);
+        this.headerBytes.push(data);
+        this.headerLength += data.length;
+        if (this.headerLength < HEADER_SIZE) return done();
+        const all = Buffer.concat(this.headerBytes, this.headerLength);
         const header = decodeHeader(all, this.name);
         this.key = objectKey(this.keyFor!(header), header, this.name);
-        this.pending.length = 0;
-        this.pendingLength = all.length - HEADER_SIZE;
-        if (this.pendingLength > 0) this.pending.push(all.subarray(HEADER_SIZE));
+        this.headerBytes = [];
+        rest = all.subarray(HEADER_SIZE);
       }
-      const key = this.key;
-      // A full chunk that is not the last of the object can be opened as soon as it is here.
-      while (this.pendingLength >= SEALED_CHUNK && this.index <= this.range.last && this.index < this.total - 1) {
-        const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength);
-        this.pending.length = 0;
-        this.pendingLength = all.length - SEALED_CHUNK;
-        if (this.pendingLength > 0) this.pending.push(all.subarray(SEALED_CHUNK));
-        this.emitPlain(openChunk(key, this.index, false, all.subarray(0, SEALED_CHUNK), this.name));
-        this.index++;
+      while (rest.length > 0) {
+        if (this.index > this.range.last) throw new UndecryptableObject(this.name, "it holds more bytes than its chunks");
+        if (this.decipher === undefined) this.startChunk();
+        if (this.bodyLeft > 0) {
+          const body = rest.subarray(0, this.bodyLeft);
+          const plain = this.decipher!.update(body);
+          if (plain.length > 0) this.held.push(plain);
+          this.bodyLeft -= body.length;
+          rest = rest.subarray(body.length);
+          continue;
+        }
+        const tag = rest.subarray(0, TAG_SIZE - this.tagLength);
+        tag.copy(this.tag, this.tagLength);
+        this.tagLength += tag.length;
+        rest = rest.subarray(tag.length);
+        if (this.tagLength === TAG_SIZE) this.finishChunk();
       }
-      if (this.index > this.range.last && this.pendingLength > 0)
-        throw new UndecryptableObject(this.name, "it holds more bytes than its chunks");
       done();
     } catch (error) {
       done(error as Error);
@@ -255,18 +268,38 @@ export class DecryptStream extends Transform {
   override _flush(done: TransformCallback): void {
     try {
       if (this.key === undefined) throw new UndecryptableObject(this.name, "it ended inside its header");
-      if (this.index === this.range.last && this.index === this.total - 1 && this.pendingLength >= TAG_SIZE) {
-        this.emitPlain(openChunk(this.key, this.index, true, Buffer.concat(this.pending, this.pendingLength), this.name));
-        this.index++;
-        this.pendingLength = 0;
-      }
-      if (this.index <= this.range.last || this.pendingLength > 0 || this.left > 0) {
+      if (this.index <= this.range.last || this.left > 0)
         throw new UndecryptableObject(this.name, "it ended before its last chunk (truncated)");
-      }
       done();
     } catch (error) {
       done(error as Error);
     }
+  }
+
+  private startChunk(): void {
+    const last = this.index === this.total - 1;
+    this.decipher = createDecipheriv("aes-256-gcm", this.key!, nonce(this.index, last)) as DecipherGCM;
+    this.bodyLeft = last ? this.size - this.index * CHUNK_SIZE : CHUNK_SIZE;
+    this.tagLength = 0;
+  }
+
+  private finishChunk(): void {
+    const decipher = this.decipher!;
+    decipher.setAuthTag(this.tag);
+    try {
+      const tail = decipher.final();
+      if (tail.length > 0) this.held.push(tail);
+    } catch {
+      throw new UndecryptableObject(
+        this.name,
+        `chunk ${this.index} failed authentication (altered, moved, truncated, or sealed with another key)`,
+      );
+    }
+    const verified = this.held;
+    this.held = [];
+    this.decipher = undefined;
+    this.index++;
+    for (const plain of verified) this.emitPlain(plain);
   }
 
   private emitPlain(plain: Buffer): void {

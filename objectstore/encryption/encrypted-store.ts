@@ -122,7 +122,8 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
   logical(key: string): string | undefined {
     if (key.startsWith(this.repoRoot)) {
       const rel = key.slice(this.repoRoot.length);
-      if (CLEAR_NAMES.has(rel)) return key;
+      // The layout's own names, and its folders but those under refs/ (which hold sealed names).
+      if (CLEAR_NAMES.has(rel) || (rel.endsWith("/") && !rel.startsWith("refs/"))) return key;
       if (rel.startsWith("objects/pack/")) {
         const match = /^pack-([0-9a-f]{64})\.(pack|idx)$/.exec(rel.slice("objects/pack/".length));
         const id = match && this.keys.names.openPackId(match[1]!);
@@ -308,7 +309,7 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
   async listPrefixes(prefix: string): Promise<string[]> {
     const prefixes = await this.inner.listPrefixes(this.physical(prefix));
     return prefixes
-      .map((folder) => this.logical(`${folder}x`)?.slice(0, -1))
+      .map((folder) => this.logical(folder))
       .filter((folder): folder is string => folder !== undefined)
       .sort();
   }
@@ -337,9 +338,12 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
     return `cbe1:${header.generation}:${size}:${partSize}:${header.salt.toString("hex")}:${uploadId}`;
   }
 
-  private sealPart(key: string, uploadId: string, partNumber: number, body: Buffer): { realId: string; sealed: Buffer } {
+  /** Buffers sealed parts are written into, reused (as annex reuses its part buffers), so an upload leaves no garbage behind. */
+  private readonly partBuffers: Buffer[] = [];
+
+  private sealPart(key: string, uploadId: string, partNumber: number, body: Buffer): { realId: string; sealed: Buffer; release(): void } {
     const upload = parseUploadId(uploadId);
-    if (!upload) return { realId: uploadId, sealed: body };
+    if (!upload) return { realId: uploadId, sealed: body, release: () => undefined };
     const offset = (partNumber - 1) * upload.partSize;
     if (body.length !== Math.min(upload.partSize, upload.size - offset)) {
       throw new Error(
@@ -350,19 +354,39 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
     const objKey = objectKey(this.dataKey(upload.generation, key), header, key);
     const chunks = sealChunks(objKey, offset / CHUNK_SIZE, chunkCount(upload.size), body);
     if (partNumber === 1) chunks.unshift(encodeHeader(header));
-    return { realId: upload.realId, sealed: Buffer.concat(chunks) };
+    const length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    const capacity = (partNumber === 1 ? HEADER_SIZE : 0) + ciphertextSize(upload.partSize);
+    let buffer = this.partBuffers.pop();
+    if (!buffer || buffer.length < length) buffer = Buffer.allocUnsafe(Math.max(capacity, length));
+    let at = 0;
+    for (const chunk of chunks) at += chunk.copy(buffer, at);
+    const owned = buffer;
+    return {
+      realId: upload.realId,
+      sealed: owned.subarray(0, length),
+      release: () => {
+        if (this.partBuffers.length < 8) this.partBuffers.push(owned);
+      },
+    };
   }
 
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string> {
-    const { realId, sealed } = this.sealPart(key, uploadId, partNumber, body);
-    return this.inner.uploadPart(this.physical(key), realId, partNumber, sealed, signal);
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string> {
+    const { realId, sealed, release } = this.sealPart(key, uploadId, partNumber, body);
+    try {
+      return await this.inner.uploadPart(this.physical(key), realId, partNumber, sealed, signal);
+    } finally {
+      release();
+    }
   }
 
   /** The ETag a part of these bytes gets (sealing is deterministic for one upload), so a resumed upload can keep the parts it sent. */
   expectedPartEtag(key: string, uploadId: string, partNumber: number, body: Buffer): string {
-    return createHash("md5")
-      .update(this.sealPart(key, uploadId, partNumber, body).sealed)
-      .digest("hex");
+    const { sealed, release } = this.sealPart(key, uploadId, partNumber, body);
+    try {
+      return createHash("md5").update(sealed).digest("hex");
+    } finally {
+      release();
+    }
   }
 
   completeMultipartUpload(
