@@ -149,12 +149,18 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
     const cloudUuid = await ensureCloudUuid({ store, layout, repo: location.repo });
     const branch = new AnnexBranch(gitDir);
     await recordRepository(branch, agent, settings.description);
-    await recordCloudRemote(branch, cloudUuid, {
-      bucket: location.bucket,
-      fileprefix: layout.annexRoot(location.repo),
-      endpoint: options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL,
-      region: (await store.client.config.region()) ?? "us-east-1",
-    });
+    await recordCloudRemote(
+      branch,
+      cloudUuid,
+      {
+        bucket: location.bucket,
+        fileprefix: layout.annexRoot(location.repo),
+        endpoint: options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL,
+        region: (await store.client.config.region()) ?? "us-east-1",
+      },
+      // git-annex's S3 remote would write content in clear into an encrypted repository: it is not offered one.
+      { sealed: (await readKeyring(store, layout, location.repo)) !== undefined },
+    );
     await writeSettings(gitDir, { cloudUuid });
   } finally {
     store.client.destroy();

@@ -121,7 +121,21 @@ describe("an encrypted repository synced by two machines", () => {
     await mkdir(A);
     await put(A, "tax-return-2025.txt", "income 183,442.17 — declared SECRET-ALPHA\n");
     await put(A, "medical/diagnosis-letter.md", "# Diagnosis\nSECRET-BRAVO: nothing to worry about.\n");
+    // A bucket of clear repositories stays format 1; the first encrypted one makes it format 2, and the clear one still syncs.
+    const marker = async () => {
+      const object = await new S3ObjectStore(t.cloud.bucket, t.s3).get("cloudbridge.json");
+      assert.ok(object && object !== "not-modified");
+      return (JSON.parse(object.body.toString()) as { format: number }).format;
+    };
+    const plain = join(scratch.path, "plain");
+    await mkdir(plain);
+    await writeFile(join(plain, "hello.txt"), "hello\n");
+    await cliOk(["init", plain, "--remote", "s3://cloudbridge/plain"], envA);
+    assert.equal(await marker(), 1);
     await cliOk(["init", A, "--remote", URL, "--encrypt", "--topic-arn", t.cloud.topicArn, "--description", "alice laptop"], envA);
+    assert.equal(await marker(), 2);
+    await writeFile(join(plain, "again.txt"), "again\n");
+    await cliOk(["sync", plain], envA);
 
     // A machine without the key is refused at clone, in one line, and nothing is written.
     const refused = await cli(["clone", URL, B, "--topic-arn", t.cloud.topicArn], envB);
