@@ -4,7 +4,7 @@
  *   - a one-file push (gitstore `push`, in process): median of BENCH_ENC_PUSHES pushes;
  *   - upload and download of one BENCH_ENC_MIB (default 200) MiB annexed file (`Annex.upload` / `Annex.get`,
  *     in process: hash verified, location log committed and pushed);
- *   - peak RSS of the same transfer done by the CLI (`cloudbridge init` of a folder holding the file,
+ *   - peak RSS of the same transfer done by the CLI (`cloudbridge sync` of a folder the file was put in,
  *     `cloudbridge get` in a clone), each a child process measured by its own VmHWM.
  *
  * Rounds alternate which mode goes first; each figure is the median over BENCH_ENC_ROUNDS (default 3) rounds.
@@ -143,12 +143,10 @@ const rss: Record<Mode, { up: number; down: number }> = { clear: { up: 0, down: 
 for (const mode of ["clear", "encrypted"] as Mode[]) {
   const folder = join(root, `cli-${mode}-a`);
   mkdirSync(folder);
-  execFileSync("cp", ["--reflink=auto", large, join(folder, "large.bin")]);
   const peak = (file: string) => Math.max(...readFileSync(file, "utf8").trim().split("\n").map(Number)) / 1024;
-  cli(
-    ["init", folder, "--remote", `s3://${cloud.bucket}/cli-${mode}`, ...(mode === "encrypted" ? ["--encrypt"] : [])],
-    peakRssEnv(join(root, `rss-${mode}-up`)),
-  );
+  cli(["init", folder, "--remote", `s3://${cloud.bucket}/cli-${mode}`, ...(mode === "encrypted" ? ["--encrypt"] : [])], {});
+  execFileSync("cp", ["--reflink=auto", large, join(folder, "large.bin")]);
+  cli(["sync", folder], peakRssEnv(join(root, `rss-${mode}-up`)));
   rss[mode].up = peak(join(root, `rss-${mode}-up`));
   const clone = join(root, `cli-${mode}-b`);
   cli(["clone", `s3://${cloud.bucket}/cli-${mode}`, clone, "--wanted", "nothing"], {});
@@ -177,7 +175,7 @@ for (const [label, which] of [
   row(label, `${clear.toFixed(0)} MB/s`, `${encrypted.toFixed(0)} MB/s`, `${(encrypted / clear).toFixed(2)}×`);
 }
 row(
-  `peak RSS, \`init\` uploading ${MIB} MiB`,
+  `peak RSS, \`sync\` uploading ${MIB} MiB`,
   `${rss.clear.up.toFixed(0)} MiB`,
   `${rss.encrypted.up.toFixed(0)} MiB`,
   `${(rss.encrypted.up / rss.clear.up).toFixed(2)}×`,

@@ -45,8 +45,23 @@ export async function loadIdentity(options: { create?: boolean; path?: string } 
     await chmod(path, 0o600);
     return loadIdentity({ path });
   }
+  const identity = secretOf(text, path);
+  return { identity, recipient: await (await import("age-encryption")).identityToRecipient(identity), path };
+}
+
+/** The secret key alone (no age code loaded): enough to find this machine's cached repository keys. */
+export async function readIdentitySecret(path = identityPath()): Promise<string | undefined> {
+  try {
+    return secretOf(await readFile(path, "utf8"), path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function secretOf(text: string, path: string): string {
   const identity = text.split("\n").find((line) => line.startsWith("AGE-SECRET-KEY-1"));
   if (!identity)
     throw new Error(`${path} holds no age identity (a line AGE-SECRET-KEY-1…): restore it, or move it away to make a new one.`);
-  return { identity: identity.trim(), recipient: await (await import("age-encryption")).identityToRecipient(identity.trim()), path };
+  return identity.trim();
 }

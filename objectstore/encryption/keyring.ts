@@ -13,7 +13,7 @@ import { NameCipher } from "./name-cipher.ts";
  */
 export const KEYRING_VERSION = 1;
 export const CONTENT_CIPHER = "cbe1-aes-256-gcm-64k";
-const MAX_KEYRING_BYTES = 4 * 1024 * 1024;
+export const MAX_KEYRING_BYTES = 4 * 1024 * 1024;
 
 export interface KeyringFile {
   v: typeof KEYRING_VERSION;
