@@ -365,7 +365,7 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
       realId: upload.realId,
       sealed: owned.subarray(0, length),
       release: () => {
-        if (this.partBuffers.length < 8) this.partBuffers.push(owned);
+        if (this.partBuffers.length < 4) this.partBuffers.push(owned);
       },
     };
   }
