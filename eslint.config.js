@@ -1,5 +1,33 @@
 import js from "@eslint/js";
+import { fileURLToPath } from "node:url";
 import tseslint from "typescript-eslint";
+import { packageBoundaries } from "./eslint/package-boundaries.js";
+
+const ROOT = fileURLToPath(new URL(".", import.meta.url));
+
+/**
+ * The packages and what each may import (docs/architecture.md). protocol/ is the contract; objectstore/
+ * is the bucket; localgit/ runs git on this machine; gitstore/ is git over the bucket; annex/ is large
+ * content; agent/ is the CLI and daemon; functions/ are the Lambda handlers; cdk/ the stack; local/ the
+ * cloud on one machine, which runs the real functions. test/, bench/ and scripts/ may import anything.
+ */
+export const PACKAGES = {
+  protocol: [],
+  objectstore: ["protocol"],
+  localgit: ["protocol"],
+  gitstore: ["protocol", "objectstore", "localgit"],
+  annex: ["protocol", "objectstore", "localgit"],
+  agent: ["protocol", "objectstore", "localgit", "gitstore", "annex"],
+  functions: ["protocol", "objectstore", "gitstore"],
+  cdk: ["protocol"],
+  local: ["protocol", "objectstore", "functions"],
+};
+const PACKAGE_FILES = Object.keys(PACKAGES).map((name) => `${name}/**/*.ts`);
+/**
+ * Files that are faces besides each package's index.ts: gitstore's isomorphic engine is imported on its
+ * own so that only the compaction function loads isomorphic-git.
+ */
+export const FACES = { gitstore: ["isomorphic-engine.ts"] };
 
 export default tseslint.config(
   { ignores: ["node_modules/", "cdk.out/", "coverage/"] },
@@ -24,7 +52,7 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
-  // The contract does no I/O and depends on nothing but itself and the schema library.
+  // The contract does no I/O: no Node built-ins, no AWS SDK (the schema library is all it uses).
   {
     files: ["protocol/**/*.ts"],
     rules: {
@@ -33,87 +61,18 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: [
-                "node:*",
-                "fs",
-                "path",
-                "http",
-                "https",
-                "net",
-                "child_process",
-                "@aws-sdk/*",
-                "../agent/*",
-                "../functions/*",
-                "../cdk/*",
-                "../local/*",
-              ],
-              message: "protocol/ is pure: no I/O and no dependency on other parts.",
+              group: ["node:*", "fs", "path", "http", "https", "net", "child_process", "@aws-sdk/*"],
+              message: "protocol/ is the contract and does no I/O: no Node built-ins, no AWS SDK.",
             },
           ],
         },
       ],
     },
   },
-  // objectstore/ is the one interface to the bucket, shared by agent/ and functions/.
+  // Which package may import which, and only through its index.ts (eslint/package-boundaries.js).
   {
-    files: ["objectstore/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              group: ["**/agent/*", "**/functions/*", "**/cdk/*", "**/local/*"],
-              message: "objectstore/ depends on nothing but the AWS SDK.",
-            },
-          ],
-        },
-      ],
-    },
-  },
-  // gitstore/ is git over the bucket, shared by the agent and the compaction function.
-  {
-    files: ["gitstore/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              group: ["**/agent/*", "**/functions/*", "**/cdk/*", "**/local/*"],
-              message: "gitstore/ depends on protocol/ and objectstore/ only.",
-            },
-          ],
-        },
-      ],
-    },
-  },
-  // agent/, functions/ and cdk/ depend on protocol/ (and objectstore/) and not on each other.
-  {
-    files: ["agent/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        { patterns: [{ group: ["**/functions/*", "**/cdk/*", "**/local/*"], message: "agent/ depends on protocol/ only." }] },
-      ],
-    },
-  },
-  {
-    files: ["functions/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        { patterns: [{ group: ["**/agent/*", "**/cdk/*", "**/local/*"], message: "functions/ depends on protocol/ only." }] },
-      ],
-    },
-  },
-  {
-    files: ["cdk/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        { patterns: [{ group: ["**/agent/*", "**/local/*"], message: "cdk/ depends on protocol/ (and bundles functions/ by path)." }] },
-      ],
-    },
+    files: PACKAGE_FILES,
+    plugins: { cloudbridge: { rules: { "package-boundaries": packageBoundaries } } },
+    rules: { "cloudbridge/package-boundaries": ["error", { root: ROOT, packages: PACKAGES, faces: FACES }] },
   },
 );

@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { openFolder, type Folder } from "./folder.ts";
+import { isProcessAlive } from "../annex/index.ts";
+import { FolderError, openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
 import { XmppListener } from "./listen/xmpp.ts";
 import type { Logger } from "./log.ts";
 import { writePresence } from "./presence.ts";
-import type { FolderSettings } from "./settings.ts";
 import { writeFileAtomic } from "./sync/atomic-file.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
 import type { SyncReport } from "./sync/engine.ts";
@@ -40,13 +40,6 @@ export interface DaemonStatus {
   head?: string;
 }
 
-export class DaemonAlreadyRunning extends Error {
-  constructor(folder: string, pid: number) {
-    super(`a daemon (pid ${pid}) already syncs ${folder}; stop it first (kill ${pid}) or use \`cloudbridge status ${folder}\`.`);
-    this.name = "DaemonAlreadyRunning";
-  }
-}
-
 export function statusFile(folder: Folder | string): string {
   const root = typeof folder === "string" ? folder : folder.root;
   return join(root, ".git", "cloudbridge", "daemon.json");
@@ -55,18 +48,9 @@ export function statusFile(folder: Folder | string): string {
 export async function readDaemonStatus(root: string): Promise<(DaemonStatus & { running: boolean }) | undefined> {
   try {
     const status = JSON.parse(await readFile(statusFile(root), "utf8")) as DaemonStatus;
-    return { ...status, running: isAlive(status.pid) };
+    return { ...status, running: isProcessAlive(status.pid) };
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -74,11 +58,16 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const { log } = options;
   const root = resolve(folderPath);
   const previous = await readDaemonStatus(root);
-  if (previous?.running && previous.pid !== process.pid) throw new DaemonAlreadyRunning(root, previous.pid);
+  if (previous?.running && previous.pid !== process.pid) {
+    throw new FolderError(
+      "daemon-running",
+      `a daemon (pid ${previous.pid}) already syncs ${root}; stop it first (kill ${previous.pid}) or use \`cloudbridge status ${root}\`.`,
+    );
+  }
   // The folder is ours now: locks left by a daemon that was killed (kill -9, a crash, a power cut) go.
   const stale = await new LocalRepo(root).removeStaleLocks().catch(() => []);
   if (stale.length > 0) log("warn", "locks.removed", { locks: stale, message: "removed lock files left by a process that was killed" });
-  const folder = await openFolder(root, { log });
+  const folder = await openSyncedFolder(root, { log });
   const { settings } = folder;
   const listener = chooseListener(folder, log);
   const status: DaemonStatus = {
@@ -128,7 +117,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
         ...(report.variants.length ? { variants: report.variants.length } : {}),
       });
     }
-    if (report.pending) setImmediate(() => void round(undefined, "pending"));
+    if (folder.engine.followUp({ pending: report.pending, contentArrived: false }) === "full")
+      setImmediate(() => void round(undefined, "pending"));
     startDownloads();
   };
 
@@ -136,9 +126,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const startDownloads = () => {
     downloads ??= (async () => {
       try {
-        const before = await folder.annex.branch.head();
-        await folder.content.download();
-        if ((await folder.annex.branch.head()) !== before) await round([], "content");
+        const { moved } = await folder.engine.fetchContent();
+        if (folder.engine.followUp({ pending: false, contentArrived: moved }) === "publish") await round([], "content");
       } catch (error) {
         log("warn", "download.failed", { message: (error as Error).message });
       } finally {

@@ -1,7 +1,6 @@
 import { hostname } from "node:os";
-import type { ObjectStore } from "../objectstore/object-store.ts";
-import { BucketLayout } from "../protocol/layout.ts";
-import type { RemoteLocation } from "../protocol/remote-url.ts";
+import type { ObjectStore } from "../objectstore/index.ts";
+import { BucketLayout, type RemoteLocation } from "../protocol/index.ts";
 
 /**
  * The agent's presence record, `agents/<repo>/<uuid>.json`: who syncs this repository, from where, how it

@@ -30,9 +30,8 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { LOCAL_CREDENTIALS } from "../local/cloud.ts";
 import { S3ObjectStore } from "../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../protocol/layout.ts";
-import { Annex } from "../agent/annex/annex.ts";
-import { publishAnnexBranch } from "../agent/annex/cloud-branch-sync.ts";
-import { ensureCloudUuid } from "../agent/annex/cloud-remote.ts";
+import { Annex, ensureCloudUuid } from "../annex/index.ts";
+import { publishAnnexBranch } from "../agent/sync/cloud-branch-sync.ts";
 
 const LARGE = Number(process.env.BENCH_ANNEX_LARGE_MIB ?? 1024) * 1024 * 1024;
 const SMALL = 100 * 1024;

@@ -14,12 +14,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { push } from "../agent/git/push.ts";
-import { compactRepository } from "../gitstore/compaction.ts";
+import { compactRepository, push } from "../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../gitstore/isomorphic-engine.ts";
 import { startLocalCloud } from "../local/cloud.ts";
-import { createS3Client, S3ObjectStore } from "../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../protocol/layout.ts";
+import { createS3Client, S3ObjectStore } from "../objectstore/index.ts";
+import { BucketLayout } from "../protocol/index.ts";
 import { git, initRepo } from "../test/helpers/git.ts";
 
 const layout = new BucketLayout("bench");

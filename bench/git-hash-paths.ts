@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hashObjectFiles, runGit } from "../gitstore/run-git.ts";
+import { hashObjectFiles, runGit } from "../localgit/index.ts";
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
 const root = await mkdtemp(join(tmpdir(), "cb-bench-hash-"));

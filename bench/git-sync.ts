@@ -1,5 +1,5 @@
 /**
- * Git through the bucket against native git, measured in one run on this machine (issue 3's benchmark):
+ * Git through the bucket against native git, measured in one run on this machine:
  *  (a) initial push of 10,000 files of 1 KiB in 100 directories,
  *  (b) a one-file commit pushed on top,
  *  (c) a fresh clone after 200 one-file pushes, before and after compaction.
@@ -21,12 +21,9 @@ import { S3Client } from "@aws-sdk/client-s3";
 import type { ObjectStore, PutOptions, UploadOptions } from "../objectstore/object-store.ts";
 import { S3ObjectStore } from "../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../protocol/layout.ts";
-import { compactRepository } from "../gitstore/compaction.ts";
+import { compactRepository, fetchRefs, NativeGitEngine, push } from "../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../gitstore/isomorphic-engine.ts";
-import { NativeGitEngine } from "../gitstore/native-engine.ts";
-import { gitText, runGit } from "../gitstore/run-git.ts";
-import { fetchRefs } from "../agent/git/fetch.ts";
-import { push } from "../agent/git/push.ts";
+import { gitText, runGit } from "../localgit/index.ts";
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
 const PUSHES = Number(process.env.BENCH_PUSHES ?? 200);

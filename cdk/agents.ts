@@ -2,7 +2,7 @@ import { CfnOutput, NestedStack } from "aws-cdk-lib";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
-import { agentOutputKeys, agentStackOutputKey } from "../protocol/stack-outputs.ts";
+import { agentOutputKeys, agentStackOutputKey } from "../protocol/index.ts";
 import { AgentAccess } from "./agent-access.ts";
 import type { CloudbridgeConfig } from "./config.ts";
 

@@ -1,7 +1,7 @@
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { configFromContext, ConfigError } from "./config.ts";
-import { assertAssemblyWithinLimits, StackLimitError } from "./limits.ts";
+import { assertAssemblyWithinLimits } from "./limits.ts";
 import { CloudbridgeStack } from "./stack.ts";
 
 /**
@@ -28,7 +28,7 @@ if (import.meta.main) {
     // IAM, CloudFormation, SNS and Lambda limits are checked on what was synthesized (cdk/limits.ts).
     assertAssemblyWithinLimits(buildApp().app.synth());
   } catch (error) {
-    if (!(error instanceof ConfigError) && !(error instanceof StackLimitError)) throw error;
+    if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exitCode = 1;
   }

@@ -1,11 +1,11 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { BucketLayout } from "../protocol/layout.ts";
+import { BucketLayout } from "../protocol/index.ts";
 import type { CloudbridgeConfig } from "./config.ts";
 
 /**
- * The bucket that holds the repositories and the annexed content (DESIGN.md "Bucket layout"), and the
+ * The bucket that holds the repositories and the annexed content (docs/architecture.md, "Bucket layout"), and the
  * bucket its access logs go to.
  *
  * - No public access of any kind, TLS 1.2+ only (bucket policy), encrypted at rest (SSE-S3: no key to

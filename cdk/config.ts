@@ -1,9 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
-import { assertJid } from "../protocol/jid.ts";
-import { assertRepoName, normalizePrefix } from "../protocol/names.ts";
-import { agentOutputName } from "../protocol/stack-outputs.ts";
+import { agentOutputName, assertJid, assertRepoName, checkedString, CloudbridgeError, normalizePrefix } from "../protocol/index.ts";
 
 /**
  * The stack's configuration: which repositories live in the bucket, which agents sync them, and how
@@ -11,19 +9,11 @@ import { agentOutputName } from "../protocol/stack-outputs.ts";
  * context key `cloudbridgeConfig`) and validated here, so a mistake stops `cdk synth` with a message
  * that says which setting is wrong and what it should be, before anything is deployed.
  */
-const valid = (assert: (value: string) => unknown) => (value: string) => {
-  try {
-    assert(value);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const repoName = z
-  .string()
-  .refine(valid(assertRepoName), 'is not a repository name (1–100 letters, digits, ".", "_", "+", "-"; not ending in ".git")');
-const jid = z.string().refine(valid(assertJid), "is not an XMPP address (user@domain)");
+const repoName = checkedString(
+  assertRepoName,
+  'is not a repository name (1–100 letters, digits, ".", "_", "+", "-"; not ending in ".git")',
+);
+const jid = checkedString(assertJid, "is not an XMPP address (user@domain)");
 
 const agentSchema = z.strictObject({
   /** Names the agent's IAM user, queue and outputs: lowercase letters, digits and "-". */
@@ -61,10 +51,8 @@ const xmppSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     /** Where everything lives inside the bucket ("" or e.g. "team/"). */
-    prefix: z
-      .string()
+    prefix: checkedString(normalizePrefix, 'is not a bucket prefix (parts of letters, digits, ".", "_", "+", "-", separated by "/")')
       .default("")
-      .refine(valid(normalizePrefix), 'is not a bucket prefix (parts of letters, digits, ".", "_", "+", "-", separated by "/")')
       .transform((value) => normalizePrefix(value)),
     repos: z
       .array(repoName)
@@ -142,17 +130,16 @@ export type CloudbridgeConfig = z.infer<typeof configSchema>;
 export type AgentConfig = CloudbridgeConfig["agents"][number];
 export type XmppConfig = NonNullable<CloudbridgeConfig["xmpp"]>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+/** The stack's configuration is missing, unreadable or wrong; the message names the setting and the fix. */
+export type ConfigErrorCode = "missing-stack-config" | "unreadable-stack-config" | "invalid-stack-config" | "stack-limit-exceeded";
+
+export class ConfigError extends CloudbridgeError<ConfigErrorCode> {}
 
 /** Validates a configuration object; `source` names where it came from in the error message. */
 export function parseConfig(value: unknown, source: string): CloudbridgeConfig {
   if (value === undefined) {
     throw new ConfigError(
+      "missing-stack-config",
       `No cloudbridge configuration: add a "cloudbridge" object to "context" in cdk.json (see docs/stack.md), ` +
         `or pass -c cloudbridgeConfig=path/to/config.json.`,
     );
@@ -161,6 +148,7 @@ export function parseConfig(value: unknown, source: string): CloudbridgeConfig {
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `  - ${formatPath(issue.path)}: ${issue.message}`);
     throw new ConfigError(
+      "invalid-stack-config",
       `The cloudbridge configuration in ${source} is not valid:\n${problems.join("\n")}\nSee docs/stack.md for every setting.`,
     );
   }
@@ -176,13 +164,16 @@ export function configFromContext(tryGetContext: (key: string) => unknown, cwd =
     try {
       text = readFileSync(path, "utf8");
     } catch (error) {
-      throw new ConfigError(`Cannot read the cloudbridge configuration file ${path}: ${(error as Error).message}`);
+      throw new ConfigError(
+        "unreadable-stack-config",
+        `Cannot read the cloudbridge configuration file ${path}: ${(error as Error).message}`,
+      );
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
-      throw new ConfigError(`The cloudbridge configuration file ${path} is not JSON: ${(error as Error).message}`);
+      throw new ConfigError("invalid-stack-config", `The cloudbridge configuration file ${path} is not JSON: ${(error as Error).message}`);
     }
     return parseConfig(value, path);
   }

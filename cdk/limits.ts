@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
+import { ConfigError } from "./config.ts";
 
 /**
  * The AWS quotas a synthesized cloudbridge stack can run into, checked on the templates `cdk synth`
@@ -56,19 +57,13 @@ export type Template = {
   Parameters?: Record<string, unknown>;
 };
 
-/** A synthesized configuration exceeds an AWS limit; the message names each limit, the value and the way back. */
-export class StackLimitError extends Error {
-  readonly code = "stack-limit-exceeded";
-  readonly violations: readonly LimitViolation[];
-  constructor(violations: readonly LimitViolation[]) {
-    super(
-      `The synthesized stack would not deploy: it exceeds ${violations.length === 1 ? "an AWS limit" : "AWS limits"}:\n` +
-        violations.map((v) => `  - ${describeViolation(v)}`).join("\n") +
-        '\nSee docs/stack.md, "Scale".',
-    );
-    this.name = "StackLimitError";
-    this.violations = violations;
-  }
+/** The message for a configuration past AWS limits: each limit, the value and the way back. */
+export function limitsMessage(violations: readonly LimitViolation[]): string {
+  return (
+    `The synthesized stack would not deploy: it exceeds ${violations.length === 1 ? "an AWS limit" : "AWS limits"}:\n` +
+    violations.map((v) => `  - ${describeViolation(v)}`).join("\n") +
+    '\nSee docs/stack.md, "Scale".'
+  );
 }
 
 export function describeViolation(v: LimitViolation): string {
@@ -77,10 +72,10 @@ export function describeViolation(v: LimitViolation): string {
   return `${v.stack}/${v.subject}: ${what} is at most ${max.toLocaleString("en-US")}, this is ${v.value.toLocaleString("en-US")} (${v.limit})${remedy ? `: ${remedy}` : ""}`;
 }
 
-/** Every template of a cloud assembly (nested stacks included), checked; throws StackLimitError naming each violation. */
+/** Every template of a cloud assembly (nested stacks included), checked; throws ConfigError `stack-limit-exceeded` naming each violation. */
 export function assertAssemblyWithinLimits(assembly: CloudAssembly): void {
   const violations = templateViolations(assemblyTemplates(assembly));
-  if (violations.length > 0) throw new StackLimitError(violations);
+  if (violations.length > 0) throw new ConfigError("stack-limit-exceeded", limitsMessage(violations));
 }
 
 export interface NamedTemplate {

@@ -1,7 +1,7 @@
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import type { BucketLayout } from "../protocol/layout.ts";
+import type { BucketLayout } from "../protocol/index.ts";
 import { AWS_LIMITS } from "./limits.ts";
 import { acknowledgePrefixWildcards } from "./nag.ts";
 

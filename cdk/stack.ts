@@ -11,8 +11,16 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type { Construct } from "constructs";
-import { BucketLayout } from "../protocol/layout.ts";
-import { STACK_OUTPUT } from "../protocol/stack-outputs.ts";
+import {
+  bucketEventRoutes,
+  type BucketEventRoute,
+  BucketLayout,
+  changeFanoutEnvironment,
+  compactionEnvironment,
+  FUNCTION_SERVICE_NAME,
+  SERVICE_NAME_VARIABLE,
+  STACK_OUTPUT,
+} from "../protocol/index.ts";
 import type { AgentAccess } from "./agent-access.ts";
 import { createAgents } from "./agents.ts";
 import { CloudbridgeBucket } from "./bucket.ts";
@@ -65,15 +73,15 @@ export class CloudbridgeStack extends Stack {
       timeout: Duration.seconds(30),
       logRetention,
       environment: {
-        CHANGE_TOPIC_ARN: this.topic.topicArn,
-        BUCKET_PREFIX: layout.prefix,
-        POWERTOOLS_SERVICE_NAME: "cloudbridge-change-fanout",
+        ...changeFanoutEnvironment({ topicArn: this.topic.topicArn, prefix: layout.prefix }),
+        [SERVICE_NAME_VARIABLE]: FUNCTION_SERVICE_NAME.changeFanout,
       },
     });
     this.topic.grantPublish(change.role);
-    for (const top of ["repos/", "annex/"]) {
-      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(change.function), {
-        prefix: `${layout.prefix}${top}`,
+    const fedByBucket: Record<BucketEventRoute["target"], CloudbridgeFunction> = { changeFanout: change };
+    for (const route of bucketEventRoutes(layout)) {
+      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fedByBucket[route.target].function), {
+        prefix: route.prefix,
       });
     }
     // aws-cdk-lib's own deploy-time helper that writes the notification configuration onto the bucket.
@@ -93,20 +101,23 @@ export class CloudbridgeStack extends Stack {
     const xmpp = config.xmpp ? new XmppNotifier(this, "Xmpp", { xmpp: config.xmpp, topic: this.topic, logRetention }) : undefined;
 
     // Pack compaction: on a schedule for every repository, and on demand (`aws lambda invoke`).
+    const compactionSettings = {
+      bucket: this.bucket.bucketName,
+      prefix: layout.prefix,
+      repos: config.repos,
+      graceMinutes: config.compaction.graceMinutes,
+    };
     const compaction = new CloudbridgeFunction(this, "Compaction", {
       entry: "functions/compaction/handler.ts",
       description: "cloudbridge: merges each repository's packs into one; old packs are unlisted, then deleted after a grace period",
-      // isomorphic-git holds packs in memory (DESIGN.md): memory is the limit on repository size here.
+      // isomorphic-git holds packs in memory (docs/git.md): memory is the limit on repository size here.
       memorySize: 2048,
       timeout: Duration.minutes(15),
       ephemeralStorageSize: Size.mebibytes(2048),
       logRetention,
       environment: {
-        BUCKET_NAME: this.bucket.bucketName,
-        BUCKET_PREFIX: layout.prefix,
-        REPOS: config.repos.join(","),
-        COMPACTION_GRACE_MINUTES: String(config.compaction.graceMinutes),
-        POWERTOOLS_SERVICE_NAME: "cloudbridge-compaction",
+        ...compactionEnvironment(compactionSettings),
+        [SERVICE_NAME_VARIABLE]: FUNCTION_SERVICE_NAME.compaction,
       },
     });
     // Every repository of the bucket, by one wildcard: a policy that named each repository passed IAM's
@@ -143,7 +154,9 @@ export class CloudbridgeStack extends Stack {
       deadLetterQueue: { queue: compaction.deadLetterQueue, maxReceiveCount: 3 },
     });
     compactionQueue.grantSendMessages(compaction.role);
-    compaction.function.addEnvironment("COMPACTION_QUEUE_URL", compactionQueue.queueUrl);
+    for (const [name, value] of Object.entries(compactionEnvironment({ ...compactionSettings, queueUrl: compactionQueue.queueUrl }))) {
+      compaction.function.addEnvironment(name, value);
+    }
     compaction.function.addEventSource(
       // Two at a time: compactions are independent, and each holds its repository's packs in memory.
       new SqsEventSource(compactionQueue, { batchSize: 1, maxConcurrency: 2, reportBatchItemFailures: true }),

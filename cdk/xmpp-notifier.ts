@@ -4,6 +4,7 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
+import { FUNCTION_SERVICE_NAME, SERVICE_NAME_VARIABLE, xmppFanoutEnvironment } from "../protocol/index.ts";
 import { CloudbridgeFunction } from "./lambda-function.ts";
 import type { XmppConfig } from "./config.ts";
 
@@ -56,12 +57,14 @@ export class XmppNotifier extends Construct {
       // a throttled delivery (Lambda's asynchronous queue holds the events meanwhile).
       ...(xmpp.maxConcurrency > 0 ? { reservedConcurrentExecutions: xmpp.maxConcurrency } : {}),
       environment: {
-        XMPP_SERVICE: xmpp.service,
-        ...(xmpp.domain ? { XMPP_DOMAIN: xmpp.domain } : {}),
-        XMPP_RECIPIENTS: xmpp.recipients.join(","),
-        XMPP_SECRET_ID: this.secret.secretArn,
-        XMPP_TIMEOUT_MS: "10000",
-        POWERTOOLS_SERVICE_NAME: "cloudbridge-xmpp-fanout",
+        ...xmppFanoutEnvironment({
+          service: xmpp.service,
+          domain: xmpp.domain,
+          recipients: xmpp.recipients,
+          secretId: this.secret.secretArn,
+          timeoutMs: 10_000,
+        }),
+        [SERVICE_NAME_VARIABLE]: FUNCTION_SERVICE_NAME.xmppFanout,
       },
     });
     this.secret.grantRead(this.fn.role);

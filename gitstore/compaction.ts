@@ -1,13 +1,12 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ObjectInfo, ObjectStore } from "../objectstore/object-store.ts";
-import type { BucketLayout } from "../protocol/layout.ts";
+import { type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
+import type { BucketLayout } from "../protocol/index.ts";
 import { downloadPack, editInfoPacks, readInfoPacks, uploadPack } from "./bucket-packs.ts";
 import { updateObject } from "./conditional-update.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
-import { mapLimit } from "./map-limit.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
 

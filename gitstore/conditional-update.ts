@@ -1,4 +1,4 @@
-import { ObjectMissing, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/object-store.ts";
+import { ObjectMissing, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import { GitStoreError } from "./errors.ts";
 
 /** Waits a random time that grows with the attempt, so racing writers spread out. */

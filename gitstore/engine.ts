@@ -1,8 +1,9 @@
 /**
  * The one seam between cloudbridge and a git implementation. Native git (`native-engine.ts`) is the
  * agent's engine; isomorphic-git (`isomorphic-engine.ts`) runs where there is no git binary (Lambda).
- * Both pass the same tests (test/unit/git/engine.test.ts). Everything else — the bucket, refs, ordering,
- * verification of what comes from the bucket — is engine-independent and lives outside this interface.
+ * Both pass the same tests (test/unit/gitstore/engine.test.ts). Everything push and fetch ask of the
+ * local repository goes through here, so a push with the portable engine never needs a git binary; the
+ * bucket, ordering and verification of what comes from the bucket are engine-independent.
  */
 export interface PackFiles {
   /** `pack-<checksum>`, as git names packs. */
@@ -37,4 +38,14 @@ export interface GitEngine {
   missingObjects(gitDir: string, tips: readonly string[], extraObjectDir?: string): Promise<string[]>;
   /** One pack holding every object of `packs` (each with its index), written into `outDir`. */
   combinePacks(packs: readonly PackFiles[], outDir: string): Promise<PackFiles>;
+  /** Which of `oids` the repository has. */
+  hasObjects(gitDir: string, oids: readonly string[]): Promise<Set<string>>;
+  /** Whether commit `ancestor` is `descendant` or one of its ancestors; false when `ancestor` is not here. */
+  isAncestor(gitDir: string, ancestor: string, descendant: string): Promise<boolean>;
+  /** The object `rev` (a ref name or an id) names, unpeeled; undefined when it names nothing. */
+  resolveRef(gitDir: string, rev: string): Promise<string | undefined>;
+  /** Every local ref under `prefixes` (e.g. `refs/remotes/cloud/`): ref → object id. */
+  readRefs(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string>>;
+  /** Moves (or deletes, with oid null) several local refs; native git does it as one transaction. */
+  updateRefs(gitDir: string, updates: readonly { ref: string; oid: string | null }[]): Promise<void>;
 }

@@ -1,6 +1,8 @@
+import { CloudbridgeError } from "../protocol/index.ts";
+
 /**
  * What went wrong with a git repository in the bucket or its local counterpart. `code` is for programs,
- * `message` says what was wrong and what to do (for people).
+ * `message` says what was wrong and what to do (for people). Failures of git itself are LocalGitError.
  */
 export type GitStoreErrorCode =
   | "corrupt-ref"
@@ -11,13 +13,8 @@ export type GitStoreErrorCode =
   | "unsafe-tree-entry"
   | "non-fast-forward"
   | "too-many-conflicts"
-  | "git-failed";
+  | "pack-failed"
+  | "bad-merge"
+  | "invalid-object-id";
 
-export class GitStoreError extends Error {
-  readonly code: GitStoreErrorCode;
-  constructor(code: GitStoreErrorCode, message: string) {
-    super(message);
-    this.name = "GitStoreError";
-    this.code = code;
-  }
-}
+export class GitStoreError extends CloudbridgeError<GitStoreErrorCode> {}

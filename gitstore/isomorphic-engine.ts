@@ -11,7 +11,7 @@ type Read = (oid: string) => Promise<{ type: ObjectType; object: Uint8Array } | 
 
 /**
  * isomorphic-git behind the engine seam, for where no git binary exists (the compaction Lambda). It holds
- * packs in memory and writes packs without deltas (DESIGN.md), so it is the portable engine, not the fast
+ * packs in memory and writes packs without deltas, so it is the portable engine, not the fast
  * one. What isomorphic-git lacks — "reachable from A and not from B", tree-entry checks — is done here
  * with a plain object walk.
  */
@@ -99,6 +99,48 @@ export class IsomorphicGitEngine implements GitEngine {
       };
     } finally {
       await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  async hasObjects(gitDir: string, oids: readonly string[]): Promise<Set<string>> {
+    const read = this.reader([gitDir], {});
+    const present = new Set<string>();
+    for (const oid of oids) if (await read(oid)) present.add(oid);
+    return present;
+  }
+
+  async isAncestor(gitDir: string, ancestor: string, descendant: string): Promise<boolean> {
+    if (ancestor === descendant) return (await this.hasObjects(gitDir, [ancestor])).has(ancestor);
+    if (!(await this.hasObjects(gitDir, [ancestor])).has(ancestor)) return false;
+    return git.isDescendent({ fs, gitdir: gitDir, oid: descendant, ancestor, depth: -1, cache: {} });
+  }
+
+  async resolveRef(gitDir: string, rev: string): Promise<string | undefined> {
+    if (/^[0-9a-f]{40}$/.test(rev)) return (await this.hasObjects(gitDir, [rev])).has(rev) ? rev : undefined;
+    try {
+      return await git.resolveRef({ fs, gitdir: gitDir, ref: rev });
+    } catch (error) {
+      if ((error as { code?: string }).code === "NotFoundError") return undefined;
+      throw error;
+    }
+  }
+
+  async readRefs(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string>> {
+    const refs = new Map<string, string>();
+    for (const prefix of prefixes) {
+      const dir = prefix.replace(/\/$/, "");
+      for (const name of await git.listRefs({ fs, gitdir: gitDir, filepath: dir })) {
+        refs.set(`${dir}/${name}`, await git.resolveRef({ fs, gitdir: gitDir, ref: `${dir}/${name}`, depth: 1 }));
+      }
+    }
+    return refs;
+  }
+
+  /** One ref at a time: isomorphic-git has no transaction (the portable engine serves one process). */
+  async updateRefs(gitDir: string, updates: readonly { ref: string; oid: string | null }[]): Promise<void> {
+    for (const { ref, oid } of updates) {
+      if (oid) await git.writeRef({ fs, gitdir: gitDir, ref, value: oid, force: true });
+      else await git.deleteRef({ fs, gitdir: gitDir, ref });
     }
   }
 

@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { readPackObjectCount, verifyPackFile } from "./pack-format.ts";
-import { gitText, runGit } from "./run-git.ts";
+import { gitText, hasObjects, initRepository, isAncestor, readRefs, resolveRef, runGit, updateRefs } from "../localgit/index.ts";
 
 /** The git binary behind the engine seam: what the agent uses wherever git is installed. */
 export class NativeGitEngine implements GitEngine {
@@ -14,7 +14,7 @@ export class NativeGitEngine implements GitEngine {
     // filter out the missing ones only when git says an id is unknown. One process on the hot path.
     let run = await this.runPackObjects(gitDir, range.tips, range.exclude, outDir);
     if (run.code !== 0 && /bad object|bad revision/.test(run.stderr)) {
-      const present = await presentObjects(gitDir, range.exclude);
+      const present = await hasObjects(gitDir, range.exclude);
       run = await this.runPackObjects(
         gitDir,
         range.tips,
@@ -22,7 +22,7 @@ export class NativeGitEngine implements GitEngine {
         outDir,
       );
     }
-    if (run.code !== 0) throw new GitStoreError("git-failed", `git pack-objects failed: ${run.stderr.trim()}`);
+    if (run.code !== 0) throw new GitStoreError("pack-failed", `git pack-objects failed: ${run.stderr.trim()}`);
     const files = packFiles(outDir, `pack-${run.stdout.toString().trim()}`);
     const objectCount = await readPackObjectCount(files.packPath);
     if (objectCount === 0) {
@@ -72,10 +72,30 @@ export class NativeGitEngine implements GitEngine {
     return ids.length > 0 ? ids.slice(0, 5) : [run.stderr.trim()];
   }
 
+  hasObjects(gitDir: string, oids: readonly string[]): Promise<Set<string>> {
+    return hasObjects(gitDir, oids);
+  }
+
+  isAncestor(gitDir: string, ancestor: string, descendant: string): Promise<boolean> {
+    return isAncestor(gitDir, ancestor, descendant);
+  }
+
+  resolveRef(gitDir: string, rev: string): Promise<string | undefined> {
+    return resolveRef(gitDir, rev);
+  }
+
+  readRefs(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string>> {
+    return readRefs(gitDir, prefixes);
+  }
+
+  updateRefs(gitDir: string, updates: readonly { ref: string; oid: string | null }[]): Promise<void> {
+    return updateRefs(gitDir, updates);
+  }
+
   async combinePacks(packs: readonly PackFiles[], outDir: string): Promise<PackFiles> {
     const scratch = await mkdtemp(join(outDir, "combine-"));
     try {
-      await runGit(["init", "-q", "--bare", scratch]);
+      await initRepository(scratch, { bare: true });
       for (const pack of packs) {
         await link(pack.packPath, join(scratch, "objects", "pack", `${pack.name}.pack`));
         await link(pack.idxPath, join(scratch, "objects", "pack", `${pack.name}.idx`));
@@ -98,16 +118,4 @@ export class NativeGitEngine implements GitEngine {
 
 function packFiles(dir: string, name: string) {
   return { name, packPath: join(dir, `${name}.pack`), idxPath: join(dir, `${name}.idx`) };
-}
-
-/** Which of `oids` the repository has. */
-export async function presentObjects(gitDir: string, oids: readonly string[]): Promise<Set<string>> {
-  if (oids.length === 0) return new Set();
-  const run = await runGit(["cat-file", "--batch-check=%(objectname) %(objecttype)"], { gitDir, input: `${oids.join("\n")}\n` });
-  const present = new Set<string>();
-  for (const line of run.stdout.toString().split("\n")) {
-    const [oid, type] = line.split(" ");
-    if (oid && type && type !== "missing") present.add(oid);
-  }
-  return present;
 }

@@ -1,5 +1,5 @@
 import type { S3Event, S3EventRecord } from "aws-lambda";
-import { encodeEventKey } from "../protocol/s3-event.ts";
+import { encodeEventKey } from "../protocol/index.ts";
 import type { FauxqsParts, StoredObject } from "./fauxqs-internals.ts";
 
 /**

@@ -1,6 +1,15 @@
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { S3Event } from "aws-lambda";
-import { BucketLayout } from "../protocol/layout.ts";
+import {
+  bucketEventRoutes,
+  type BucketEventRoute,
+  BucketLayout,
+  changeFanoutEnvironment,
+  FUNCTION_SERVICE_NAME,
+  xmppFanoutEnvironment,
+} from "../protocol/index.ts";
+import { HANDLER_MODULES } from "../functions/index.ts";
+import { LocalCloudError } from "./errors.ts";
 import { installBucketNotifications, type BucketNotifications } from "./bucket-notifications.ts";
 import { installConditionalWrites } from "./conditional-writes.ts";
 import { buildFauxqs } from "./fauxqs-internals.ts";
@@ -95,29 +104,31 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const sns = new SNSClient({ region, endpoint, credentials: LOCAL_CREDENTIALS });
     const { TopicArn: topicArn } = await sns.send(new CreateTopicCommand({ Name: CHANGE_TOPIC_NAME }));
     sns.destroy();
-    if (!topicArn) throw new Error("the emulator created the change topic but returned no ARN");
+    if (!topicArn) throw new LocalCloudError("local-emulator-incomplete", "the emulator created the change topic but returned no ARN");
 
+    // Lambda's runtime settings as cloudbridge local runs them: quiet logs, no CloudWatch metrics.
+    const runtime = {
+      ...env,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
+      POWERTOOLS_METRICS_DISABLED: "true",
+      PATH: process.env.PATH ?? "",
+    };
     const changeFanout = startLocalFunction({
-      name: "cloudbridge-change-fanout",
-      module: new URL("../functions/change-fanout/handler.ts", import.meta.url),
-      env: {
-        ...env,
-        CHANGE_TOPIC_ARN: topicArn,
-        BUCKET_PREFIX: layout.prefix,
-        POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
-        POWERTOOLS_METRICS_DISABLED: "true",
-        PATH: process.env.PATH ?? "",
-      },
+      name: FUNCTION_SERVICE_NAME.changeFanout,
+      module: HANDLER_MODULES.changeFanout,
+      env: { ...runtime, ...changeFanoutEnvironment({ topicArn, prefix: layout.prefix }) },
     });
     functions.push(changeFanout);
     // The same notification configuration the CDK stack deploys: refs and content, not packs.
-    for (const top of ["repos/", "annex/"]) {
+    const fedByBucket: Record<BucketEventRoute["target"], LocalFunction> = { changeFanout };
+    for (const route of bucketEventRoutes(layout)) {
+      const target = fedByBucket[route.target];
       notifications.add({
-        id: `change-fanout-${top.slice(0, -1)}`,
+        id: route.id,
         bucket,
-        events: ["ObjectCreated"],
-        prefix: `${layout.prefix}${top}`,
-        deliver: async (event: S3Event) => void (await changeFanout.invoke(event)),
+        events: route.events,
+        prefix: route.prefix,
+        deliver: async (event: S3Event) => void (await target.invoke(event)),
       });
     }
 
@@ -125,17 +136,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       const xmpp = options.xmpp;
       const secretArn = secrets.put("cloudbridge-local/xmpp", JSON.stringify({ jid: xmpp.jid, password: xmpp.password }));
       const xmppFanout = startLocalFunction({
-        name: "cloudbridge-xmpp-fanout",
-        module: new URL("../functions/xmpp-fanout/handler.ts", import.meta.url),
+        name: FUNCTION_SERVICE_NAME.xmppFanout,
+        module: HANDLER_MODULES.xmppFanout,
         env: {
-          ...env,
-          XMPP_SERVICE: xmpp.service,
-          ...(xmpp.domain ? { XMPP_DOMAIN: xmpp.domain } : {}),
-          XMPP_RECIPIENTS: xmpp.recipients.join(","),
-          XMPP_SECRET_ID: secretArn,
-          POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
-          POWERTOOLS_METRICS_DISABLED: "true",
-          PATH: process.env.PATH ?? "",
+          ...runtime,
+          ...xmppFanoutEnvironment({ service: xmpp.service, domain: xmpp.domain, recipients: xmpp.recipients, secretId: secretArn }),
         },
       });
       functions.push(xmppFanout);

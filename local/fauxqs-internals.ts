@@ -3,7 +3,7 @@
  * does not hand out its stores, and the local cloud needs both: loopback only, and the S3 store to put
  * conditional writes and bucket notifications immediately around its writes. So the stores, persistence
  * and `buildApp` are loaded from the package's own files. fauxqs is pinned to an exact version in
- * package.json; a new version must be checked against `test/integration/local-cloud.test.ts` before it
+ * package.json; a new version must be checked against `test/integration/local/local-cloud.test.ts` before it
  * is accepted.
  */
 import { buildApp } from "fauxqs";

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import { LocalCloudError } from "./errors.ts";
 
 /**
  * Runs a real Lambda handler module the way Lambda does, on this machine: in its own worker thread
@@ -34,7 +35,7 @@ export function startLocalFunction(options: {
     if (!pending) return;
     waiting.delete(message.id);
     if (message.error) {
-      const error = new Error(`${options.name}: ${message.error.message}`);
+      const error = new LocalCloudError("local-function-failed", `${options.name}: ${message.error.message}`);
       error.stack = message.error.stack ?? error.stack;
       pending.reject(error);
     } else {
@@ -53,7 +54,7 @@ export function startLocalFunction(options: {
       const id = randomUUID();
       const timer = setTimeout(() => {
         waiting.delete(id);
-        reject(new Error(`${options.name}: timed out after ${options.timeoutMs ?? 30_000} ms`));
+        reject(new LocalCloudError("local-function-timeout", `${options.name}: timed out after ${options.timeoutMs ?? 30_000} ms`));
       }, options.timeoutMs ?? 30_000);
       waiting.set(id, {
         resolve: (value) => (clearTimeout(timer), resolve(value)),

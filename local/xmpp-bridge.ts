@@ -7,7 +7,8 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { snsEventFromEnvelope } from "../protocol/sns-event.ts";
+import { snsEventFromEnvelope } from "../protocol/index.ts";
+import { LocalCloudError } from "./errors.ts";
 import type { LocalFunction } from "./lambda-runtime.ts";
 
 /**
@@ -57,7 +58,9 @@ export async function startXmppBridge(options: {
     const { SubscriptionArn: subscriptionArn } = await sns.send(
       new SubscribeCommand({ TopicArn: options.topicArn, Protocol: "sqs", Endpoint: queue.Attributes?.QueueArn }),
     );
-    if (!queueUrl || !deadLetterQueueUrl || !subscriptionArn) throw new Error("the emulator did not create the XMPP event queue");
+    if (!queueUrl || !deadLetterQueueUrl || !subscriptionArn) {
+      throw new LocalCloudError("local-emulator-incomplete", "the emulator did not create the XMPP event queue");
+    }
 
     const stopping = new AbortController();
     const loop = (async () => {

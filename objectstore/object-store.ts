@@ -1,11 +1,12 @@
 import type { Readable } from "node:stream";
+import { CloudbridgeError } from "../protocol/index.ts";
 
 /**
  * The narrow interface everything that reads or writes the bucket goes through (git over S3, annexed
  * content, presence records, the functions). One implementation talks to S3 (`s3-object-store.ts`); tests
  * may wrap it to inject faults. Keys are full keys, built by protocol/layout.ts.
  *
- * Conditional writes are the concurrency model (DESIGN.md "Refs and concurrency"): `ifNoneMatch: "*"`
+ * Conditional writes are the concurrency model (docs/architecture.md, "Concurrency"): `ifNoneMatch: "*"`
  * creates only, `ifMatch: etag` replaces only that version; a failed condition throws PreconditionFailed.
  */
 export interface ObjectStore {
@@ -58,23 +59,32 @@ export interface UploadOptions extends PutOptions {
   signal?: AbortSignal;
 }
 
-/** A conditional write's condition did not hold (HTTP 412), or S3 saw a conflicting write (409). */
-export class PreconditionFailed extends Error {
+/**
+ * What went wrong in a request to the bucket that a caller can act on. `code` says which: a condition that
+ * did not hold (someone else wrote first: read again and retry), an object that is not there, a multipart
+ * upload that no longer exists (start it again), or a store that answered without what it must return.
+ */
+export type ObjectStoreErrorCode = "precondition-failed" | "object-missing" | "no-such-upload" | "incomplete-response";
+
+export class ObjectStoreError extends CloudbridgeError<ObjectStoreErrorCode> {
   readonly key: string;
-  constructor(key: string, condition: string) {
-    super(`The object ${key} changed under us (${condition} did not hold).`);
-    this.name = "PreconditionFailed";
+  constructor(code: ObjectStoreErrorCode, key: string, message: string) {
+    super(code, message);
     this.key = key;
   }
 }
 
+/** A conditional write's condition did not hold (HTTP 412), or S3 saw a conflicting write (409). */
+export class PreconditionFailed extends ObjectStoreError {
+  constructor(key: string, condition: string) {
+    super("precondition-failed", key, `The object ${key} changed under us (${condition} did not hold).`);
+  }
+}
+
 /** `If-Match` named an object that does not exist. */
-export class ObjectMissing extends Error {
-  readonly key: string;
+export class ObjectMissing extends ObjectStoreError {
   constructor(key: string) {
-    super(`The object ${key} does not exist.`);
-    this.name = "ObjectMissing";
-    this.key = key;
+    super("object-missing", key, `The object ${key} does not exist.`);
   }
 }
 
@@ -102,11 +112,8 @@ export interface MultipartStore {
 }
 
 /** The multipart upload named by an upload id no longer exists. */
-export class NoSuchUpload extends Error {
-  readonly key: string;
+export class NoSuchUpload extends ObjectStoreError {
   constructor(key: string) {
-    super(`The multipart upload for ${key} no longer exists (aborted, completed or expired).`);
-    this.name = "NoSuchUpload";
-    this.key = key;
+    super("no-such-upload", key, `The multipart upload for ${key} no longer exists (aborted, completed or expired).`);
   }
 }

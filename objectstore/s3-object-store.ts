@@ -18,6 +18,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import {
   NoSuchUpload,
+  ObjectStoreError,
   ObjectMissing,
   PreconditionFailed,
   unquoteEtag,
@@ -151,7 +152,9 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async createMultipartUpload(key: string, options: Pick<PutOptions, "contentType" | "metadata"> = {}): Promise<string> {
     const response = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ...writeParams(options) }));
-    if (!response.UploadId) throw new Error(`The store started a multipart upload for ${key} but returned no upload id.`);
+    if (!response.UploadId) {
+      throw new ObjectStoreError("incomplete-response", key, `The store started a multipart upload for ${key} but returned no upload id.`);
+    }
     return response.UploadId;
   }
 
@@ -249,7 +252,9 @@ function conditionError(error: unknown, key: string, options: { ifMatch?: string
 }
 
 function uploadError(error: unknown, key: string): unknown {
-  if ((error as { name?: string } | undefined)?.name === "NoSuchUpload") return new NoSuchUpload(key);
+  // The AWS SDK names a service error after S3's error code; UploadPart and CompleteMultipartUpload do not
+  // model NoSuchUpload as a class of their own, so the code is all there is to go by.
+  if (error instanceof S3ServiceException && error.name === "NoSuchUpload") return new NoSuchUpload(key);
   return error;
 }
 
@@ -261,7 +266,7 @@ function abortControllerFor(signal: AbortSignal): AbortController {
 }
 
 /**
- * Whether the store honours conditional writes (DESIGN.md: probe at `init`). Creates a probe key with
+ * Whether the store honours conditional writes (probed at `init`: docs/architecture.md, "Concurrency"). Creates a probe key with
  * If-None-Match twice; a store that lets the second write through does not. The probe is removed after.
  */
 export async function probeConditionalWrites(store: ObjectStore, probeKey: string): Promise<boolean> {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { assertAnnexKey } from "./annex-key.ts";
 import { ProtocolError } from "./errors.ts";
 import { assertAgentId, assertRefName, assertRepoName, normalizePrefix } from "./names.ts";
+import { checkedString, describeIssues } from "./zod.ts";
 
 /**
  * The change notification, version 1: what the change function publishes to SNS for each object
@@ -11,33 +12,16 @@ import { assertAgentId, assertRefName, assertRepoName, normalizePrefix } from ".
  */
 export const CHANGE_MESSAGE_VERSION = 1;
 
-const refine =
-  (assert: (value: string) => string) =>
-  (value: string): boolean => {
-    try {
-      assert(value);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-
 const base = {
   v: z.literal(CHANGE_MESSAGE_VERSION),
   bucket: z.string().min(3).max(63),
   /** The deployment prefix ("" or ending in "/"), so one topic can serve several prefixes. */
-  prefix: z
-    .string()
-    .refine(
-      refine((p) => (normalizePrefix(p) === p ? p : "")),
-      "not a normalized prefix",
-    )
-    .optional(),
-  repo: z.string().refine(refine(assertRepoName), "not a valid repository name"),
+  prefix: checkedString(normalizePrefix, "not a normalized prefix").optional(),
+  repo: checkedString(assertRepoName, "not a valid repository name"),
   etag: z.string().max(80).optional(),
   size: z.number().int().nonnegative().optional(),
   /** The agent that made the change, when the key says so (an agent's synced ref). */
-  by: z.string().refine(refine(assertAgentId), "not an agent id").optional(),
+  by: checkedString(assertAgentId, "not an agent id").optional(),
   /** When S3 saw the change (ISO 8601). */
   at: z.iso.datetime({ offset: true }),
   /** S3's per-key ordering token: a larger sequencer for the same key is a later write. */
@@ -45,8 +29,8 @@ const base = {
 };
 
 export const changeMessageSchema = z.discriminatedUnion("kind", [
-  z.strictObject({ ...base, kind: z.literal("refs"), ref: z.string().refine(refine(assertRefName), "not a ref name") }),
-  z.strictObject({ ...base, kind: z.literal("content"), key: z.string().refine(refine(assertAnnexKey), "not an annex key") }),
+  z.strictObject({ ...base, kind: z.literal("refs"), ref: checkedString(assertRefName, "not a ref name") }),
+  z.strictObject({ ...base, kind: z.literal("content"), key: checkedString(assertAnnexKey, "not an annex key") }),
 ]);
 
 export type ChangeMessage = z.infer<typeof changeMessageSchema>;
@@ -55,7 +39,7 @@ export type ChangeMessage = z.infer<typeof changeMessageSchema>;
 export function validateChangeMessage(value: unknown): ChangeMessage {
   const result = changeMessageSchema.safeParse(value);
   if (!result.success) {
-    const issues = result.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ");
+    const issues = describeIssues(result.error, "(message)", ": ");
     throw new ProtocolError("invalid-message", `Not a cloudbridge change message v${CHANGE_MESSAGE_VERSION}: ${issues}.`, value);
   }
   return result.data;

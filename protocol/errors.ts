@@ -1,7 +1,21 @@
 /**
+ * The base of every error cloudbridge throws on purpose: `code` is for programs (the CLI maps codes to exit
+ * codes), `message` says what was wrong and what to do, for people.
+ */
+export class CloudbridgeError<Code extends string = string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
  * The one error type the protocol throws. `code` says what kind of input was wrong (for programs),
  * `message` says what was wrong and what to do (for people); `input` is the offending value, cut short.
  */
+
 export type ProtocolErrorCode =
   | "invalid-prefix"
   | "invalid-repo-name"
@@ -13,16 +27,15 @@ export type ProtocolErrorCode =
   | "invalid-message"
   | "invalid-event"
   | "invalid-jid"
-  | "invalid-remote-url";
+  | "invalid-remote-url"
+  | "missing-stack-output"
+  | "invalid-function-environment";
 
-export class ProtocolError extends Error {
-  readonly code: ProtocolErrorCode;
+export class ProtocolError extends CloudbridgeError<ProtocolErrorCode> {
   readonly input: string | undefined;
 
   constructor(code: ProtocolErrorCode, message: string, input?: unknown) {
-    super(message);
-    this.name = "ProtocolError";
-    this.code = code;
+    super(code, message);
     this.input = input === undefined ? undefined : abbreviate(input);
   }
 }

@@ -3,7 +3,7 @@ import { ProtocolError, quote } from "./errors.ts";
 import { assertAgentId, assertRefName, assertRepoName, normalizePrefix } from "./names.ts";
 
 /**
- * The bucket layout, format 1 (see DESIGN.md "Bucket layout"). Every key the agent, the functions or a
+ * The bucket layout, format 1 (docs/architecture.md, "Bucket layout"). Every key the agent, the functions or a
  * person's tools read or write is built here, and every key that comes back from the bucket or from an
  * S3 event is parsed here, so the layout lives in one place.
  */

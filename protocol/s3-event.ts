@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { describeIssues } from "./zod.ts";
 import { ProtocolError, quote } from "./errors.ts";
 
 /**
@@ -65,7 +66,7 @@ export function parseS3Event(event: unknown): ParsedS3Event {
     }
     const parsed = recordSchema.safeParse(record);
     if (!parsed.success) {
-      const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      const why = describeIssues(parsed.error, "", ": ");
       rejected.push({ index, reason: `not an S3 record (${why})` });
       return;
     }

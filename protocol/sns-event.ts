@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { describeIssues } from "./zod.ts";
 import { ProtocolError } from "./errors.ts";
 
 /**
@@ -48,7 +49,7 @@ export function parseSnsEvent(event: unknown): {
     }
     const parsed = recordSchema.safeParse(record);
     if (!parsed.success) {
-      const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      const why = describeIssues(parsed.error, "", ": ");
       rejected.push({ index, reason: `not an SNS record (${why})` });
       return;
     }

@@ -1,3 +1,4 @@
+import { ProtocolError } from "./errors.ts";
 import { normalizePrefix } from "./names.ts";
 
 /**
@@ -61,7 +62,12 @@ export function readStackOutputs(
   const values = new Map(outputs.map((o) => [o.OutputKey, o.OutputValue ?? ""]));
   const get = (key: string): string => {
     const value = values.get(key);
-    if (value === undefined) throw new Error(`The stack has no output ${key}: is it a cloudbridge stack, deployed from this version?`);
+    if (value === undefined) {
+      throw new ProtocolError(
+        "missing-stack-output",
+        `The stack has no output ${key}: is it a cloudbridge stack, deployed from this version?`,
+      );
+    }
     return value;
   };
   const list = (text: string) => text.split(",").filter(Boolean);

@@ -2,7 +2,7 @@ import { validateChangeMessage, type ChangeMessage } from "./change-message.ts";
 
 /**
  * The change message as an XMPP payload: `<changed xmlns="urn:cloudbridge:1" v="1" repo="…" kind="refs" …/>`,
- * one attribute per field of the change message (DESIGN.md "Notifications"). The XMPP function writes it
+ * one attribute per field of the change message (docs/architecture.md, "Notifications"). The XMPP function writes it
  * into a headline; the agent's XMPP listener reads it back. Pure: the XML element itself is built and
  * parsed by the XMPP library on each side, this module owns only the names and the values.
  */

@@ -1,22 +1,57 @@
-import { ProtocolError } from "../../protocol/errors.ts";
+import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/index.ts";
+import type { FolderErrorCode } from "../folder/index.ts";
 import { forTerminalLines } from "../terminal-text.ts";
 
-/** An error meant for the person at the terminal: `message` says what went wrong and what to do. */
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.name = "CliError";
-    this.exitCode = exitCode;
-  }
-}
+/**
+ * An error meant for the person at the terminal: `message` says what went wrong and what to do.
+ * - invalid-option: a flag's value is wrong (exit 2);
+ * - unknown-repository: no repository named and none configured here (exit 2);
+ * - incomplete: some of the files asked for could not be handled; the others were (exit 1);
+ * - no-match: the paths given name no file the command works on (exit 1);
+ * - content-refused: a sync round completed, but content was refused: from the bucket (hostile or
+ *   unrepresentable paths) or a local symlink leading outside the folder (exit 3).
+ */
+export type CliErrorCode = "invalid-option" | "unknown-repository" | "incomplete" | "no-match" | "content-refused";
+
+export class CliError extends CloudbridgeError<CliErrorCode> {}
+
+/**
+ * The exit code for each error code, as docs/agent.md documents them: 2 when the person must change a
+ * command or a setting, 3 when a sync round refused content from the bucket, 1 for everything else
+ * (a code not listed here, or an error that is not a CloudbridgeError).
+ */
+const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | FolderErrorCode, 2 | 3>>> = {
+  // The command or a setting is wrong.
+  "invalid-option": 2,
+  "unknown-repository": 2,
+  // Every ProtocolError but one: a name, key, URL or prefix the person typed or configured is not valid.
+  "invalid-prefix": 2,
+  "invalid-repo-name": 2,
+  "invalid-agent-id": 2,
+  "invalid-ref-name": 2,
+  "invalid-annex-key": 2,
+  "invalid-pack-name": 2,
+  "invalid-key": 2,
+  "invalid-message": 2,
+  "invalid-event": 2,
+  "invalid-jid": 2,
+  "invalid-remote-url": 2,
+  "invalid-function-environment": 2,
+  // The folder is not set up, or set up wrongly, or already synced by a daemon: another command or setting.
+  "not-a-folder": 2,
+  "invalid-setting": 2,
+  "already-a-folder": 2,
+  "folder-not-empty": 2,
+  "repository-exists": 2,
+  "no-such-repository": 2,
+  "unsupported-format": 2,
+  "daemon-running": 2,
+  // The round finished; content the bucket holds was refused (hostile or unrepresentable paths).
+  "content-refused": 3,
+};
 
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof CliError) return error.exitCode;
-  if (error instanceof ProtocolError) return 2;
-  // A folder that is not set up, or set up wrongly: the person must change a command or a setting.
-  if (error instanceof Error && (error.name === "SettingsError" || error.name === "FolderError" || error.name === "DaemonAlreadyRunning"))
-    return 2;
+  if (error instanceof CloudbridgeError) return EXIT_CODE[error.code as keyof typeof EXIT_CODE] ?? 1;
   return 1;
 }
 

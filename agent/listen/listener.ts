@@ -1,5 +1,4 @@
-import type { ChangeMessage } from "../../protocol/change-message.ts";
-import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import type { ChangeMessage, RemoteLocation } from "../../protocol/index.ts";
 
 /**
  * How the daemon hears that the bucket changed. A notification is only a hint that a sync round is worth

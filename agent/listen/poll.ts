@@ -1,11 +1,10 @@
-import type { ObjectStore } from "../../objectstore/object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
-import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import type { ObjectStore } from "../../objectstore/index.ts";
+import { BucketLayout, type RemoteLocation } from "../../protocol/index.ts";
 import type { ChangeListener } from "./listener.ts";
 
 /**
  * With no notifications configured: one conditional GET of the repository's `info/refs` per interval.
- * A push rewrites `info/refs` last (DESIGN.md write order), so an unchanged ETag (304, no body) means
+ * A push rewrites `info/refs` last (the write order in docs/architecture.md), so an unchanged ETag (304, no body) means
  * no ref moved, whatever moved inside the repository.
  */
 export class PollListener implements ChangeListener {

@@ -7,8 +7,7 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
-import { decodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
-import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import { type ChangeMessage, decodeChangeMessage, type RemoteLocation } from "../../protocol/index.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
 /**

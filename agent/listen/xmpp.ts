@@ -1,8 +1,13 @@
 import { client, xml, type Client, type Element } from "@xmpp/client";
-import { changeFromXmppAttributes, XMPP_CHANGE_ELEMENT, XMPP_CHANGE_NAMESPACE } from "../../protocol/xmpp-change.ts";
-import type { ChangeMessage } from "../../protocol/change-message.ts";
-import { chooseSaslMechanism } from "../../protocol/xmpp-sasl.ts";
-import type { RemoteLocation } from "../../protocol/remote-url.ts";
+import {
+  changeFromXmppAttributes,
+  type ChangeMessage,
+  chooseSaslMechanism,
+  type RemoteLocation,
+  splitJid,
+  XMPP_CHANGE_ELEMENT,
+  XMPP_CHANGE_NAMESPACE,
+} from "../../protocol/index.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
 /**
@@ -34,10 +39,7 @@ export class XmppListener implements ChangeListener {
   }
 
   async start(onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
-    const at = this.options.jid.indexOf("@");
-    if (at <= 0) throw new Error(`the XMPP account ${JSON.stringify(this.options.jid)} is not a JID (user@domain)`);
-    const username = this.options.jid.slice(0, at);
-    const domain = this.options.jid.slice(at + 1).split("/")[0]!;
+    const { local: username, domain } = splitJid(this.options.jid);
     const xmpp = client({
       service: this.options.service,
       domain,

@@ -1,17 +1,24 @@
 import { basename } from "node:path";
-import type { Annex } from "../annex/annex.ts";
-import { isLargeFile, type LargeFilesRule } from "../annex/largefiles.ts";
-import { readLocations } from "../annex/location-tracking.ts";
-import { formatPointer, parsePointer } from "../annex/pointer.ts";
-import { POINTER_PREFIX, type AnnexPort } from "./annex-port.ts";
+import type { Stats } from "node:fs";
+import {
+  formatPointer,
+  isLargeFile,
+  mayBePointerSize,
+  parsePointer,
+  placeContent,
+  readLocations,
+  type Annex,
+  type LargeFilesRule,
+} from "../../annex/index.ts";
+import type { AnnexPort } from "./annex-port.ts";
 import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
-import { BlobReader } from "./git.ts";
+import { BlobReader } from "../../localgit/index.ts";
 import type { LocalRepo } from "./local-repo.ts";
 import type { TransferJob, TransferQueue } from "./transfer-queue.ts";
 
 /**
- * Annexed content in the sync engine, over the annex layer (agent/annex): large files are ingested into
+ * Annexed content in the sync engine, over the annex layer (annex/): large files are ingested into
  * the local object store while scanning and queued for upload; uploads run before the push that
  * publishes the commit naming them (content first, then the location log, then the ref); downloads
  * follow the preferred-content rule (`cloudbridge.wanted`: everything, or nothing) and put the content
@@ -61,6 +68,10 @@ export class AnnexContent implements AnnexPort, ContentSync {
     return this.annex.local.materialize(key, dest, mode);
   }
 
+  place(key: string, dest: string, mode: number): Promise<Stats | undefined> {
+    return placeContent(this.annex.local, key, dest, mode);
+  }
+
   /** Uploads every queued key (recording here and the cloud as holding it) before the push that names them. */
   async beforePush(): Promise<void> {
     const jobs = await this.queue.list("up");
@@ -98,21 +109,15 @@ export class AnnexContent implements AnnexPort, ContentSync {
    */
   async reconcile(repo: LocalRepo): Promise<void> {
     if (this.options.wanted === "nothing" || !repo.cache.commit) return;
-    const { stdout } = await repo.git.run(["ls-tree", "-r", "-l", "-z", "--full-tree", repo.cache.commit]);
     const candidates: Array<{ path: string; oid: string }> = [];
-    for (const record of stdout.toString().split("\0")) {
-      const tab = record.indexOf("\t");
-      if (tab < 0) continue;
-      const [mode, type, oid, size] = record.slice(0, tab).split(/\s+/);
-      // A pointer is "/annex/objects/" + a key + "\n": shorter blobs cannot be one, and keys stay short.
-      if (type !== "blob" || mode === "120000" || Number(size) < POINTER_PREFIX.length + 20 || Number(size) > 1024) continue;
-      const path = record.slice(tab + 1);
+    for (const [path, { mode, oid, size }] of await repo.git.lsTree(repo.cache.commit, { sizes: true })) {
+      if (mode === "160000" || mode === "120000" || size === undefined || !mayBePointerSize(size)) continue;
       const entry = repo.cache.entries.get(path);
-      if (entry && !entry.ghost && entry.oid === oid) candidates.push({ path, oid: oid! });
+      if (entry && !entry.ghost && entry.oid === oid) candidates.push({ path, oid });
     }
     if (candidates.length === 0) return;
     const queued = new Set((await this.queue.list("down")).map((job) => job.key));
-    const reader = new BlobReader(repo.git);
+    const reader = new BlobReader(repo.git.gitDir);
     const jobs: TransferJob[] = [];
     try {
       for (const { path, oid } of candidates) {
@@ -126,6 +131,10 @@ export class AnnexContent implements AnnexPort, ContentSync {
       await reader.close();
     }
     await this.queue.add(jobs);
+  }
+
+  async uploadsWaiting(): Promise<number> {
+    return (await this.queue.list("up")).length;
   }
 
   /** Downloads queued keys and puts them in place; returns how many are still waiting. */

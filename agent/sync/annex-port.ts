@@ -1,5 +1,7 @@
+import type { Stats } from "node:fs";
+
 /**
- * What the sync engine needs from annexed content (issue 4's layer): which files are annexed, how a
+ * What the sync engine needs from annexed content (the annex layer): which files are annexed, how a
  * work-tree file becomes a key plus a pointer blob, and how a pointer becomes content again.
  * The engine works on git trees; an annexed file is a pointer blob there (`/annex/objects/<KEY>\n`).
  */
@@ -13,9 +15,6 @@ export interface AnnexPort {
   formatPointer(key: string): string;
   /** Copies the content of `key` from the local store to `dest` (atomically); false when it is not here. */
   materialize(key: string, dest: string, mode: number): Promise<boolean>;
+  /** Puts the content of `key` in place of the pointer file `dest` if it is still that pointer; the placed file's stat. */
+  place(key: string, dest: string, mode: number): Promise<Stats | undefined>;
 }
-
-export const POINTER_PREFIX = "/annex/objects/";
-
-/** A pointer blob is small; anything larger is content, not a pointer. */
-export const MAX_POINTER_SIZE = 32 * 1024;

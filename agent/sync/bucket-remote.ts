@@ -1,10 +1,8 @@
-import { fetchRefs } from "../git/fetch.ts";
-import { push } from "../git/push.ts";
-import type { RepoContext } from "../git/repo-context.ts";
+import { fetchRefs, push, type RepoContext } from "../../gitstore/index.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 
 /**
- * The sync engine's remote over git-in-the-bucket (agent/git): fetch brings every shared ref's objects
+ * The sync engine's remote over git-in-the-bucket (gitstore/): fetch brings every shared ref's objects
  * (verified) into the local repository; push uploads one pack, writes this agent's synced refs, then
  * compare-and-swaps each shared ref, calling the engine's merge when another agent got there first.
  */

@@ -3,7 +3,7 @@ import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, writeFile } fr
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { tempPathFor } from "./atomic-file.ts";
-import { BlobReader, type Git } from "./git.ts";
+import { BlobReader, type Git } from "../../localgit/index.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
 import { blobOf, modeOf } from "./scanner.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
@@ -51,7 +51,7 @@ export async function checkout(
   const diff = await treeDiff(git, cache.commit, target);
   const started = Date.now();
   const racyWindow = options.racyWindowMs ?? 2000;
-  const reader = new BlobReader(git);
+  const reader = new BlobReader(git.gitDir);
 
   const unchangedOnDisk = async (path: string, stats: Stats | undefined): Promise<boolean> => {
     const cached = cache.entries.get(path);
@@ -188,27 +188,8 @@ function sameStats(a: Stats | undefined, b: Stats | undefined): boolean {
 
 /** Files added, changed or deleted from tree `from` (none: empty) to `to`. */
 async function treeDiff(git: Git, from: string | undefined, to: string): Promise<DiffRecord[]> {
-  const args = from ? ["diff-tree", "-r", "-z", "--no-renames", from, to] : ["ls-tree", "-r", "-z", "--full-tree", to];
-  const { stdout } = await git.run(args);
-  const out: DiffRecord[] = [];
-  const fields = stdout.toString("latin1").split("\0");
-  if (!from) {
-    for (const record of fields) {
-      if (!record) continue;
-      const tab = record.indexOf("\t");
-      const [mode, , oid] = record.slice(0, tab).split(" ");
-      out.push({ path: Buffer.from(record.slice(tab + 1), "latin1").toString(), newMode: mode!, newOid: oid!, deleted: false });
-    }
-    return out;
-  }
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const meta = fields[i]!;
-    if (!meta.startsWith(":")) continue;
-    const [, newMode, , newOid, status] = meta.slice(1).split(" ");
-    const path = Buffer.from(fields[i + 1]!, "latin1").toString();
-    out.push({ path, newMode: newMode!, newOid: newOid!, deleted: status === "D" });
-  }
-  return out;
+  if (from) return (await git.diffTree(from, to)).map((c) => ({ path: c.path, newMode: c.mode, newOid: c.oid, deleted: c.deleted }));
+  return [...(await git.lsTree(to))].map(([path, e]) => ({ path, newMode: e.mode, newOid: e.oid, deleted: false }));
 }
 
 function* ancestors(path: string): Generator<string> {

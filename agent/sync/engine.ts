@@ -21,6 +21,10 @@ export interface ContentSync {
    * writing a pointer file and queueing its download must not leave the pointer there for good).
    */
   reconcile(repo: LocalRepo): Promise<void>;
+  /** Downloads the queued content the folder wants and puts it in place; returns how many downloads are still waiting. */
+  download(): Promise<number>;
+  /** Uploads queued and not yet done (a failed upload waits for the next round). */
+  uploadsWaiting(): Promise<number>;
 }
 
 /** A branch synced next to main that merges without conflicts (the git-annex branch: union merge). */
@@ -42,12 +46,41 @@ export interface SyncReport {
   written: number;
   deleted: number;
   refused: CheckoutResult["refused"];
-  /** Local symlinks that lead outside the folder: not committed, not uploaded (they stay on this machine). */
+  /** Local paths refused (a symlink leading outside, a name that is not UTF-8): not committed, not uploaded. */
   notUploaded: ScanResult["refused"];
   /** Local files changed during the round: another round is due. */
   pending: boolean;
   scanned: number;
   hashed: number;
+}
+
+/** A complete sync (`syncOnce`): its rounds' report, and the transfers still waiting after it. */
+export interface SyncOnceReport extends SyncReport {
+  downloadsPending: number;
+  uploadsPending: number;
+}
+
+export interface RoundOptions {
+  /** A round that finds nothing to commit does not talk to the remote (the watcher's echo of our own writes). */
+  localOnly?: boolean;
+  /** Called as the scan of the folder goes (files looked at so far). */
+  onScanProgress?: (seen: number) => void;
+}
+
+/** What one round works with: its request and what it found so far. Nothing of it outlives the round. */
+interface Round {
+  readonly paths: Set<string> | undefined;
+  readonly localOnly: boolean;
+  readonly onScanProgress: ((seen: number) => void) | undefined;
+  readonly report: SyncReport;
+}
+
+/** A round asked for while one runs: requests made meanwhile are merged into it. */
+interface QueuedRound {
+  promise: Promise<SyncReport>;
+  paths: Set<string> | undefined;
+  localOnly: boolean;
+  onScanProgress: ((seen: number) => void) | undefined;
 }
 
 export interface SyncEngineOptions {
@@ -63,7 +96,7 @@ export class SyncEngine {
   readonly remote: SyncRemote;
   private readonly options: SyncEngineOptions;
   private running: Promise<SyncReport> | undefined;
-  private queued: { promise: Promise<SyncReport>; paths: Set<string> | undefined } | undefined;
+  private queued: QueuedRound | undefined;
 
   constructor(repo: LocalRepo, remote: SyncRemote, options: SyncEngineOptions = {}) {
     this.repo = repo;
@@ -71,75 +104,120 @@ export class SyncEngine {
     this.options = options;
   }
 
-  /** The push merge callback: both commits' changes kept, against their merge base. */
-  readonly merge = async (ours: string, theirs: string): Promise<string> => {
-    const outcome = await this.mergeWithBase(ours, theirs);
-    return outcome.commit;
-  };
-
   /**
    * A round over these paths (watcher events) or the whole folder (undefined). With `localOnly`, a round
-   * that finds nothing to commit does not talk to the remote (the watcher's echo of our own writes).
+   * that finds nothing to commit does not talk to the remote. A round asked for while one runs is queued;
+   * later requests join the queued one (their paths added; local-only only if every request was).
    */
-  sync(paths?: Iterable<string>, options: { localOnly?: boolean; onScanProgress?: (seen: number) => void } = {}): Promise<SyncReport> {
-    this.localOnly = (this.running ? this.localOnly : true) && options.localOnly === true;
-    this.onScanProgress = options.onScanProgress;
-    if (!this.running) return this.start(paths ? new Set(paths) : undefined);
+  sync(paths?: Iterable<string>, options: RoundOptions = {}): Promise<SyncReport> {
+    const localOnly = options.localOnly === true;
+    if (!this.running) return this.start(paths ? new Set(paths) : undefined, localOnly, options.onScanProgress);
     if (this.queued) {
       if (!paths) this.queued.paths = undefined;
       else if (this.queued.paths) for (const p of paths) this.queued.paths.add(p);
+      this.queued.localOnly &&= localOnly;
+      this.queued.onScanProgress ??= options.onScanProgress;
       return this.queued.promise;
     }
-    const queued: { promise: Promise<SyncReport>; paths: Set<string> | undefined } = {
+    const queued: QueuedRound = {
       promise: undefined as never,
       paths: paths ? new Set(paths) : undefined,
+      localOnly,
+      onScanProgress: options.onScanProgress,
     };
     queued.promise = this.running
       .catch(() => undefined)
       .then(() => {
         this.queued = undefined;
-        return this.start(queued.paths);
+        return this.start(queued.paths, queued.localOnly, queued.onScanProgress);
       });
     this.queued = queued;
     return queued.promise;
   }
 
-  private start(paths: Set<string> | undefined): Promise<SyncReport> {
-    const run = this.round(paths).finally(() => {
+  /**
+   * A complete sync, as `cloudbridge sync` (and init, clone) runs it: a round over the whole folder, the
+   * downloads the preferred-content rule wants, then the follow-up round the first one calls for.
+   */
+  async syncOnce(options: Pick<RoundOptions, "onScanProgress"> = {}): Promise<SyncOnceReport> {
+    const first = await this.sync(undefined, options);
+    const { pending: downloadsPending, moved } = await this.fetchContent();
+    let report = first;
+    const again = this.followUp({ pending: first.pending, contentArrived: moved });
+    if (again) {
+      const second = await this.sync(again === "full" ? undefined : []);
+      report = {
+        ...second,
+        committed: second.committed ?? first.committed,
+        merged: first.merged || second.merged,
+        variants: [...first.variants, ...second.variants],
+        written: first.written + second.written,
+        deleted: first.deleted + second.deleted,
+        refused: [...first.refused, ...second.refused],
+        notUploaded: second.notUploaded.length > 0 ? second.notUploaded : first.notUploaded,
+        scanned: first.scanned,
+        hashed: first.hashed + second.hashed,
+      };
+    }
+    return { ...report, downloadsPending, uploadsPending: (await this.options.content?.uploadsWaiting()) ?? 0 };
+  }
+
+  /**
+   * The round a finished round calls for: a full one when local files changed during it (`pending`), a
+   * publishing one (fetch and push, no scan) when content arrived since and the git-annex branch moved
+   * to record it, none otherwise.
+   */
+  followUp(after: { pending: boolean; contentArrived: boolean }): "full" | "publish" | undefined {
+    if (after.pending) return "full";
+    return after.contentArrived ? "publish" : undefined;
+  }
+
+  /**
+   * Downloads the content the folder wants (beside the rounds, in the daemon); `moved` says whether that
+   * changed the side branch (where content is), which a publishing round then pushes.
+   */
+  async fetchContent(): Promise<{ pending: number; moved: boolean }> {
+    const content = this.options.content;
+    if (!content) return { pending: 0, moved: false };
+    const side = this.options.side;
+    const before = await side?.head();
+    const pending = await content.download();
+    return { pending, moved: side !== undefined && (await side.head()) !== before };
+  }
+
+  private start(
+    paths: Set<string> | undefined,
+    localOnly: boolean,
+    onScanProgress: ((seen: number) => void) | undefined,
+  ): Promise<SyncReport> {
+    const round: Round = {
+      paths,
+      localOnly,
+      onScanProgress,
+      report: { merged: false, variants: [], written: 0, deleted: 0, refused: [], notUploaded: [], pending: false, scanned: 0, hashed: 0 },
+    };
+    const run = this.round(round).finally(() => {
       if (this.running === run) this.running = undefined;
     });
     this.running = run;
     return run;
   }
 
-  private async mergeWithBase(ours: string, theirs: string): Promise<MergeOutcome> {
+  /** Merges two commits against their base (both sides' changes kept); variants it made go to the round's report. */
+  private async mergeWithBase(ours: string, theirs: string, report: SyncReport): Promise<MergeOutcome> {
     const base = await this.repo.git.mergeBase(ours, theirs);
     const outcome = await mergeCommits(this.repo.git, { base, ours, theirs }, { scratchDir: this.repo.stateDir });
-    this.variants.push(...outcome.variants);
+    report.variants.push(...outcome.variants);
     if (outcome.variants.length > 0) this.log("merge.variants", { variants: outcome.variants });
     return outcome;
   }
 
-  private variants: MergeOutcome["variants"] = [];
-  private localOnly = false;
-  private onScanProgress: ((seen: number) => void) | undefined;
-
-  private async round(paths: Set<string> | undefined): Promise<SyncReport> {
-    this.variants = [];
-    const report: SyncReport = {
-      merged: false,
-      variants: this.variants,
-      written: 0,
-      deleted: 0,
-      refused: [],
-      notUploaded: [],
-      pending: false,
-      scanned: 0,
-      hashed: 0,
-    };
+  private async round(round: Round): Promise<SyncReport> {
+    const { paths, report } = round;
     const { commit, scan } = await this.repo.commitChanges({
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
+      ...(round.onScanProgress ? { onProgress: round.onScanProgress } : {}),
     });
     report.notUploaded = scan.refused;
     report.scanned = scan.seen;
@@ -156,7 +234,7 @@ export class SyncEngine {
       this.log("commit", { commit, changes: scan.changes.size });
     }
 
-    if (!commit && this.localOnly) {
+    if (!commit && round.localOnly) {
       report.head = this.repo.cache.commit;
       return report;
     }
@@ -179,7 +257,7 @@ export class SyncEngine {
     if (local && local !== remoteHead) {
       await this.options.content?.beforePush(local);
       if (side) sideHead = await side.head(); // uploads record where content now is
-      updates.push({ ref: MAIN_REF, oid: local, merge: this.merge });
+      updates.push({ ref: MAIN_REF, oid: local, merge: async (ours, theirs) => (await this.mergeWithBase(ours, theirs, report)).commit });
     }
     if (side && sideHead && sideHead !== remoteSide) updates.push({ ref: side.ref, oid: sideHead, merge: (o, t) => side.merge(o, t) });
     if (updates.length > 0) {
@@ -204,7 +282,7 @@ export class SyncEngine {
     if (local) {
       if (await this.repo.git.isAncestor(remoteHead, local)) return;
       if (!(await this.repo.git.isAncestor(local, remoteHead))) {
-        target = (await this.mergeWithBase(local, remoteHead)).commit;
+        target = (await this.mergeWithBase(local, remoteHead, report)).commit;
         report.merged = true;
       }
     }

@@ -1,15 +1,11 @@
-import { execFile } from "node:child_process";
-import { lstat, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
-import { promisify } from "node:util";
+import { lstat, mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { MAX_POINTER_SIZE, type AnnexPort } from "./annex-port.ts";
+import type { AnnexPort } from "./annex-port.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
-import { Git } from "./git.ts";
+import { encodePath, Git, initRepository, type CommitIdentity } from "../../localgit/index.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
-import { StatCache } from "./stat-cache.ts";
-
-const execFileAsync = promisify(execFile);
+import { placedEntry, StatCache, statCacheFile } from "./stat-cache.ts";
 
 export const MAIN_REF = "refs/heads/main";
 
@@ -31,17 +27,10 @@ export class LocalRepo {
   cache!: StatCache;
   private readonly indexed: Git;
 
-  constructor(root: string, identity: { name: string; email: string } = { name: "cloudbridge", email: "agent@cloudbridge" }) {
+  constructor(root: string, identity?: CommitIdentity) {
     this.root = root;
     this.stateDir = join(root, ".git", "cloudbridge");
-    this.git = new Git(join(root, ".git"), {
-      env: {
-        GIT_AUTHOR_NAME: identity.name,
-        GIT_AUTHOR_EMAIL: identity.email,
-        GIT_COMMITTER_NAME: identity.name,
-        GIT_COMMITTER_EMAIL: identity.email,
-      },
-    });
+    this.git = new Git(join(root, ".git"), identity ? { identity } : {});
     this.indexed = this.git;
   }
 
@@ -55,7 +44,7 @@ export class LocalRepo {
   /** Creates `.git` (if needed) and the agent's state directory. */
   static async create(root: string): Promise<void> {
     await mkdir(root, { recursive: true });
-    await execFileAsync("git", ["init", "--quiet", "--initial-branch=main", root]);
+    await initRepository(root);
     await mkdir(join(root, ".git", "cloudbridge"), { recursive: true });
   }
 
@@ -92,7 +81,7 @@ export class LocalRepo {
 
   async open(): Promise<this> {
     await mkdir(this.stateDir, { recursive: true });
-    this.cache = await StatCache.load(join(this.stateDir, "stat-cache.json"));
+    this.cache = await StatCache.load(statCacheFile(this.stateDir));
     const main = await this.head();
     if (main !== this.cache.commit) await this.adopt(main);
     await this.resetIndex();
@@ -113,20 +102,12 @@ export class LocalRepo {
     }
     const lines: Buffer[] = [];
     for (const [path, entry] of result.changes) {
-      lines.push(
-        Buffer.from(entry ? `${entry.mode} blob ${entry.oid}\t${path}\0` : `0 0000000000000000000000000000000000000000\t${path}\0`),
-      );
+      lines.push(Buffer.from(entry ? `${entry.mode} blob ${entry.oid}\t` : `0 ${"0".repeat(40)}\t`), encodePath(path), Buffer.from("\0"));
     }
     await this.indexed.run(["update-index", "-z", "--add", "--remove", "--index-info"], { input: Buffer.concat(lines) });
     const tree = await this.indexed.text(["write-tree"]);
     const parent = this.cache.commit;
-    const commit = await this.git.text([
-      "commit-tree",
-      tree,
-      ...(parent ? ["-p", parent] : []),
-      "-m",
-      options.message ?? describeChanges(result.changes),
-    ]);
+    const commit = await this.git.commitTree(tree, parent ? [parent] : [], options.message ?? describeChanges(result.changes));
     await this.git.updateRef(MAIN_REF, commit, parent ?? "");
     for (const [path, entry] of result.changes) {
       if (entry) this.cache.entries.set(path, entry);
@@ -164,13 +145,9 @@ export class LocalRepo {
   async placeContent(path: string, key: string, annex: AnnexPort): Promise<boolean> {
     const entry = this.cache.entries.get(path);
     if (!entry || entry.ghost || entry.mode === "120000") return false;
-    const abs = join(this.root, path);
-    const stats = await lstat(abs).catch(() => undefined);
-    if (!stats?.isFile() || stats.size > MAX_POINTER_SIZE) return false;
-    if (annex.parsePointer(await readFile(abs)) !== key) return false;
-    if (!(await annex.materialize(key, abs, entry.mode === "100755" ? 0o755 : 0o644))) return false;
-    const placed = await lstat(abs);
-    this.cache.entries.set(path, { ...entry, size: placed.size, mtimeMs: placed.mtimeMs, ino: placed.ino, racy: true });
+    const placed = await annex.place(key, join(this.root, path), entry.mode === "100755" ? 0o755 : 0o644);
+    if (!placed) return false;
+    this.cache.entries.set(path, placedEntry(entry, placed));
     await this.cache.save();
     return true;
   }
@@ -198,7 +175,7 @@ export class LocalRepo {
     }
     for (const [path, entry] of tree) {
       if (this.cache.entries.has(path)) continue;
-      const ghost = unsafePathReason(path) !== undefined || entry.badEncoding === true;
+      const ghost = unsafePathReason(path) !== undefined;
       this.cache.entries.set(path, {
         mode: entry.mode,
         oid: entry.oid,
@@ -231,7 +208,9 @@ export class LocalRepo {
     }
     await this.indexed.run(["read-tree", "--empty"]);
     await this.indexed.run(["update-index", "-z", "--add", "--index-info"], {
-      input: Buffer.concat([...entries].map(([path, e]) => Buffer.from(`${e.mode} blob ${e.oid}\t${path}\0`))),
+      input: Buffer.concat(
+        [...entries].flatMap(([path, e]) => [Buffer.from(`${e.mode} blob ${e.oid}\t`), encodePath(path), Buffer.from("\0")]),
+      ),
     });
   }
 }

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { MAX_POINTER_SIZE, POINTER_PREFIX } from "./annex-port.ts";
-import { BlobReader, type Git, type TreeEntry } from "./git.ts";
+import { MAX_POINTER_SIZE, POINTER_PREFIX } from "../../annex/index.ts";
+import { BlobReader, encodePath, type Git, type TreeEntry } from "../../localgit/index.ts";
 
 /**
  * Merging as git-annex's assistant does: both sides' changes are kept, and nothing a person wrote is
@@ -58,7 +58,7 @@ export async function mergeCommits(git: Git, input: MergeInput, options: { messa
   let reader: BlobReader | undefined;
   try {
     const place = async (path: string, entry: TreeEntry): Promise<void> => {
-      reader ??= new BlobReader(git);
+      reader ??= new BlobReader(git.gitDir);
       const variant = variantName(path, await variantSeed(reader, entry), result);
       result.set(variant, entry);
       variants.push({ path, variant });
@@ -78,7 +78,7 @@ export async function mergeCommits(git: Git, input: MergeInput, options: { messa
   }
 
   const tree = await writeTree(git, result, options.scratchDir);
-  const commit = await git.text(["commit-tree", tree, "-p", ours, "-p", theirs, "-m", options.message ?? "cloudbridge: merge"]);
+  const commit = await git.commitTree(tree, [ours, theirs], options.message ?? "cloudbridge: merge");
   return { commit, variants };
 }
 
@@ -116,7 +116,9 @@ export async function writeTree(git: Git, entries: ReadonlyMap<string, TreeEntry
   const scratch = git.with({ GIT_INDEX_FILE: index });
   try {
     const lines: Buffer[] = [];
-    for (const [path, e] of entries) lines.push(Buffer.from(`${e.mode} ${e.mode === "160000" ? "commit" : "blob"} ${e.oid}\t${path}\0`));
+    for (const [path, e] of entries) {
+      lines.push(Buffer.from(`${e.mode} ${e.mode === "160000" ? "commit" : "blob"} ${e.oid}\t`), encodePath(path), Buffer.from("\0"));
+    }
     await scratch.run(["update-index", "-z", "--add", "--index-info"], { input: Buffer.concat(lines) });
     return await scratch.text(["write-tree"]);
   } finally {

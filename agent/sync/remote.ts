@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import type { Git } from "./git.ts";
+import type { Git } from "../../localgit/index.ts";
 
 /**
  * What the sync engine needs from the git layer: shared refs, fetched and pushed with compare-and-swap.
- * The bucket implementation wraps issue 3's git over S3 (bucket-remote.ts); `BareRepoRemote` is the same
+ * The bucket implementation wraps git over the bucket (bucket-remote.ts); `BareRepoRemote` is the same
  * contract over a bare repository on disk (native git), used by tests of the engine alone.
  */
 export type MergeCallback = (ours: string, theirs: string) => Promise<string>;

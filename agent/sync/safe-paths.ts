@@ -1,4 +1,5 @@
 import { posix } from "node:path";
+import { unrepresentableNameReason } from "../../localgit/index.ts";
 
 /**
  * The hostile-tree checks: every path that comes out of a git tree (and so, possibly, from the bucket)
@@ -17,6 +18,8 @@ const MAX_NAME_BYTES = 255;
 export function unsafePathReason(path: string, platform: Platform = currentPlatform()): string | undefined {
   if (path.length === 0) return "the path is empty";
   if (path.includes("\0")) return "the path contains a NUL byte";
+  const encoding = unrepresentableNameReason(path);
+  if (encoding) return encoding;
   if (path.startsWith("/")) return "it is an absolute path";
   if (platform === "win32" && (/^[A-Za-z]:/.test(path) || path.includes("\\"))) return "it is an absolute or backslash path on Windows";
   const segments = path.split("/");

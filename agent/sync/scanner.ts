@@ -3,13 +3,13 @@ import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { TEMP_PREFIX } from "./atomic-file.ts";
-import type { Git } from "./git.ts";
+import { decodePath, unrepresentableNameReason, type Git } from "../../localgit/index.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
- * fields changed (or were racy). Small files become git blobs (`hash-object --stdin-paths`, batched),
+ * fields changed (or were racy). Small files become git blobs (`hash-object`, batched),
  * large files go through the annex port and become pointer blobs, symlinks become link blobs.
  */
 export interface ScanResult {
@@ -21,7 +21,7 @@ export interface ScanResult {
   hashed: number;
   /** The agent's own temporary files left by a process killed mid-write (seen by full walks). */
   leftovers: string[];
-  /** Symlinks that lead outside the folder (through other links, perhaps): never committed, never uploaded. */
+  /** Paths never committed, never uploaded: symlinks that lead outside the folder (through other links, perhaps), names that are not UTF-8. */
   refused: Array<{ path: string; reason: string }>;
 }
 
@@ -54,15 +54,18 @@ export async function scan(
   const found = new Map<string, Stats>();
   const gone = new Set<string>();
   const leftovers: string[] = [];
+  const badNames: ScanResult["refused"] = [];
   let seen = 0;
 
   const walk = async (dir: string): Promise<void> => {
     const queue = [dir];
     while (queue.length > 0) {
       const rel = queue.pop()!;
-      let entries: Dirent[];
+      let entries: DirEntry[];
       try {
         entries = await readdir(rel === "" ? root : join(root, rel), { withFileTypes: true });
+        // Node spells a name that is not UTF-8 with U+FFFD, which names another file: read the exact names.
+        if (entries.some((entry) => entry.name.includes("\uFFFD"))) entries = await exactNames(root, rel, badNames);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === "ENOENT" || code === "ENOTDIR") continue;
@@ -182,7 +185,7 @@ export async function scan(
   for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
   const disk = diskLinks(root);
   const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
-  const refused = [...outward].map(([path, reason]) => ({ path, reason }));
+  const refused = [...badNames, ...[...outward].map(([path, reason]) => ({ path, reason }))];
   for (const { path, stats } of others) if (!outward.has(path)) record(path, stats, await blobOf(root, path, stats, git, annex));
   return { changes, seen, hashed: smallFiles.length + others.length, leftovers, refused };
 }
@@ -203,6 +206,27 @@ async function underRealDirectories(root: string, rel: string, known: Map<string
     if (!(await real)) return false;
   }
   return true;
+}
+
+type DirEntry = Pick<Dirent, "name" | "isDirectory" | "isFile" | "isSymbolicLink">;
+
+/** A folder's entries by their exact names; the names that are not UTF-8 are listed in `badNames` instead. */
+async function exactNames(root: string, rel: string, badNames: ScanResult["refused"]): Promise<DirEntry[]> {
+  const entries: DirEntry[] = [];
+  for (const entry of await readdir(rel === "" ? root : join(root, rel), { withFileTypes: true, encoding: "buffer" })) {
+    const name = decodePath(entry.name);
+    const path = rel === "" ? name : `${rel}/${name}`;
+    const reason = unrepresentableNameReason(path);
+    if (reason) badNames.push({ path, reason });
+    else
+      entries.push({
+        name,
+        isDirectory: () => entry.isDirectory(),
+        isFile: () => entry.isFile(),
+        isSymbolicLink: () => entry.isSymbolicLink(),
+      });
+  }
+  return entries;
 }
 
 /** The blob a file on disk stands for in the tree, as a scan would record it. */

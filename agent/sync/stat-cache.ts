@@ -1,5 +1,6 @@
+import type { Stats } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { writeFileAtomic } from "./atomic-file.ts";
 
 /**
@@ -23,6 +24,19 @@ export interface CacheEntry {
 }
 
 const FORMAT = 1;
+
+/** The cache of the folder whose agent state is in `stateDir` (`.git/cloudbridge`). */
+export function statCacheFile(stateDir: string): string {
+  return join(stateDir, "stat-cache.json");
+}
+
+/**
+ * The entry of a file whose content was just put in place of its pointer (same blob in the tree, new
+ * stat). Racy: the content was written a moment ago, within the file system's timestamp granularity.
+ */
+export function placedEntry(entry: CacheEntry, placed: Stats): CacheEntry {
+  return { ...entry, size: placed.size, mtimeMs: placed.mtimeMs, ino: placed.ino, racy: true };
+}
 
 export class StatCache {
   commit: string | undefined;
@@ -59,6 +73,18 @@ export class StatCache {
       // A damaged cache costs one full re-hash, never correctness: start from nothing.
       return new StatCache(file, undefined, new Map());
     }
+  }
+
+  /**
+   * Records content another process put in place of a pointer file (`cloudbridge get` beside the
+   * daemon's rounds), so the folder's cache keeps describing the file on disk.
+   */
+  static async recordPlaced(stateDir: string, path: string, placed: Stats): Promise<void> {
+    const cache = await StatCache.load(statCacheFile(stateDir));
+    const entry = cache.entries.get(path);
+    if (!entry || entry.ghost || entry.mode === "120000") return;
+    cache.entries.set(path, placedEntry(entry, placed));
+    await cache.save();
   }
 
   async save(): Promise<void> {

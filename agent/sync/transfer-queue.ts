@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { assertAnnexKey } from "../../protocol/annex-key.ts";
+import { assertAnnexKey } from "../../protocol/index.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 
 /**

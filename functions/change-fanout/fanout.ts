@@ -1,8 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { ChangeMessage } from "../../protocol/change-message.ts";
-import { changeMessageFromS3 } from "../../protocol/change-from-event.ts";
-import type { BucketLayout } from "../../protocol/layout.ts";
-import { parseS3Event } from "../../protocol/s3-event.ts";
+import { type BucketLayout, type ChangeMessage, changeMessageFromS3, parseS3Event } from "../../protocol/index.ts";
 
 /** Where messages go: SNS in the cloud and in `cloudbridge local`, an array in unit tests. */
 export type PublishChanges = (messages: ChangeMessage[]) => Promise<void>;

@@ -1,25 +1,24 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { S3Event } from "aws-lambda";
-import { BucketLayout } from "../../protocol/layout.ts";
+import { BucketLayout, FUNCTION_SERVICE_NAME, parseChangeFanoutEnvironment } from "../../protocol/index.ts";
 import { snsChangePublisher } from "../shared/sns-publisher.ts";
 import { functionMetrics } from "../shared/metrics.ts";
 import { fanOutChanges, type FanoutResult } from "./fanout.ts";
 
 /**
- * Lambda entry point: S3 ObjectCreated events under `repos/` and `annex/` → SNS change topic.
- * Configuration: CHANGE_TOPIC_ARN (required), BUCKET_PREFIX (optional).
+ * Lambda entry point: the bucket events `bucketEventRoutes` names (ObjectCreated under `repos/` and
+ * `annex/`) → SNS change topic. Configuration: `parseChangeFanoutEnvironment` (protocol/deployment.ts).
  */
-const logger = new Logger({ serviceName: "cloudbridge-change-fanout" });
+const logger = new Logger({ serviceName: FUNCTION_SERVICE_NAME.changeFanout });
 const metrics = functionMetrics("change-fanout");
 const sns = new SNSClient({});
 
 export const handler = async (event: S3Event): Promise<FanoutResult> => {
-  const topicArn = process.env.CHANGE_TOPIC_ARN;
-  if (!topicArn) throw new Error("CHANGE_TOPIC_ARN is not set: the stack must pass the change topic's ARN.");
+  const { topicArn, prefix } = parseChangeFanoutEnvironment(process.env);
   try {
     return await fanOutChanges(event, {
-      layout: new BucketLayout(process.env.BUCKET_PREFIX),
+      layout: new BucketLayout(prefix),
       publish: snsChangePublisher(sns, topicArn),
       logger,
       count: metrics.count,

@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { CompactionReport } from "../../gitstore/compaction.ts";
-import { assertRepoName } from "../../protocol/names.ts";
+import type { CompactionReport } from "../../gitstore/index.ts";
+import { assertRepoName } from "../../protocol/index.ts";
+import { FunctionError } from "../shared/errors.ts";
 
 /** What one repository's compaction did: gitstore's report. */
 export type RepoCompaction = CompactionReport;
@@ -104,7 +105,10 @@ export async function runCompaction(event: unknown, deps: CompactionDeps): Promi
   }
   const failed = Object.keys(result.failed);
   if (failed.length > 0) {
-    throw new Error(`Compaction failed for ${failed.join(", ")}: ${failed.map((repo) => result.failed[repo]).join("; ")}`);
+    throw new FunctionError(
+      "compaction-failed",
+      `Compaction failed for ${failed.join(", ")}: ${failed.map((repo) => result.failed[repo]).join("; ")}`,
+    );
   }
   return result;
 }

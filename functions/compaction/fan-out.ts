@@ -1,7 +1,6 @@
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { ObjectStore } from "../../objectstore/object-store.ts";
-import type { BucketLayout } from "../../protocol/layout.ts";
-import { assertRepoName } from "../../protocol/names.ts";
+import type { ObjectStore } from "../../objectstore/index.ts";
+import { assertRepoName, type BucketLayout } from "../../protocol/index.ts";
 import { requestedRepos, type CompactionDeps } from "./compact.ts";
 
 /**

@@ -1,9 +1,9 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { compactRepository } from "../../gitstore/compaction.ts";
+import { compactRepository } from "../../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
-import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../protocol/layout.ts";
+import { createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
+import { BucketLayout, FUNCTION_SERVICE_NAME, parseCompactionEnvironment } from "../../protocol/index.ts";
 import { functionMetrics } from "../shared/metrics.ts";
 import { runCompaction, type CompactionResult } from "./compact.ts";
 import {
@@ -20,27 +20,20 @@ import {
  * (`aws lambda invoke --function-name <CompactionFunctionName> --payload '{"repo":"photos"}'`).
  * The compaction is gitstore's `compactRepository`, the same code as the agent's `cloudbridge compact`,
  * with isomorphic-git as the engine (Lambda has no git binary).
- * Configuration (set by the stack): BUCKET_NAME, BUCKET_PREFIX, REPOS (comma-separated), COMPACTION_GRACE_MINUTES,
- * COMPACTION_QUEUE_URL (the schedule queues one message per repository there; without it, `{}` compacts in-line).
+ * Configuration (set by the stack): `parseCompactionEnvironment` (protocol/deployment.ts); with a queue URL
+ * the schedule queues one message per repository there, without one `{}` compacts in-line.
  */
-const logger = new Logger({ serviceName: "cloudbridge-compaction" });
+const logger = new Logger({ serviceName: FUNCTION_SERVICE_NAME.compaction });
 const metrics = functionMetrics("compaction");
 
-const bucket = process.env.BUCKET_NAME;
-if (!bucket) throw new Error("BUCKET_NAME is not set: the stack must pass the bucket's name.");
-const graceMinutes = Number(process.env.COMPACTION_GRACE_MINUTES ?? "60");
-if (!Number.isFinite(graceMinutes) || graceMinutes < 0) {
-  throw new Error(`COMPACTION_GRACE_MINUTES=${JSON.stringify(process.env.COMPACTION_GRACE_MINUTES)} is not a number of minutes.`);
-}
-const repos = (process.env.REPOS ?? "").split(",").filter(Boolean);
+const { bucket, prefix, repos, graceMinutes, queueUrl } = parseCompactionEnvironment(process.env);
 const store = new S3ObjectStore(bucket, createS3Client());
-const layout = new BucketLayout(process.env.BUCKET_PREFIX);
+const layout = new BucketLayout(prefix);
 const engine = new IsomorphicGitEngine();
 
 // The isomorphic engine holds the packs it merges, and the result, in memory: merge at most a quarter of
 // the function's memory in packs per run (bench/compaction-memory.ts measures the ratio).
 const maxMergeBytes = ((Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || 2048) * 1024 * 1024) / 4;
-const queueUrl = process.env.COMPACTION_QUEUE_URL;
 const queue = queueUrl ? sqsCompactionQueue(new SQSClient({ useQueueUrlAsEndpoint: false }), queueUrl) : undefined;
 
 export const handler = async (

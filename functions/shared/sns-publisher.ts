@@ -1,5 +1,6 @@
 import { PublishBatchCommand, type SNSClient } from "@aws-sdk/client-sns";
-import { encodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
+import { type ChangeMessage, encodeChangeMessage } from "../../protocol/index.ts";
+import { FunctionError } from "./errors.ts";
 
 const SNS_BATCH_LIMIT = 10;
 
@@ -32,7 +33,8 @@ export function snsChangePublisher(sns: SNSClient, topicArn: string, options: { 
         const retryable = failed.every((f) => !f.SenderFault);
         if (!retryable || attempt >= attempts) {
           const first = failed[0]!;
-          throw new Error(
+          throw new FunctionError(
+            "sns-publish-refused",
             `SNS refused ${failed.length} of ${pending.length} change messages after ${attempt} attempt(s) (first: ${first.Code} ${first.Message ?? ""})`,
           );
         }

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { assertJid } from "../../protocol/jid.ts";
+import { assertJid, checkedString, describeIssues } from "../../protocol/index.ts";
+import { FunctionError } from "../shared/errors.ts";
 
 /**
  * The notifier account's credentials, as stored in Secrets Manager: `{"jid":"notifier@example.org","password":"…"}`.
@@ -11,29 +12,29 @@ export interface XmppCredentials {
 }
 
 const secretSchema = z.object({
-  jid: z.string().refine((value) => {
-    try {
-      assertJid(value);
-      return !value.includes("/");
-    } catch {
-      return false;
-    }
-  }, "must be a bare XMPP address, user@domain"),
+  jid: checkedString(assertJid, "must be a bare XMPP address, user@domain").refine(
+    (value) => !value.includes("/"),
+    "must be a bare XMPP address, user@domain",
+  ),
   password: z.string().min(1, "must not be empty"),
 });
 
 export function parseXmppSecret(text: string | undefined): XmppCredentials {
-  if (!text) throw new Error('The XMPP secret is empty: store {"jid":"notifier@example.org","password":"…"} in it.');
+  if (!text)
+    throw new FunctionError("invalid-xmpp-secret", 'The XMPP secret is empty: store {"jid":"notifier@example.org","password":"…"} in it.');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new Error('The XMPP secret is not JSON: store {"jid":"notifier@example.org","password":"…"} in it.');
+    throw new FunctionError(
+      "invalid-xmpp-secret",
+      'The XMPP secret is not JSON: store {"jid":"notifier@example.org","password":"…"} in it.',
+    );
   }
   const result = secretSchema.safeParse(value);
   if (!result.success) {
-    const fields = result.error.issues.map((issue) => `${issue.path.join(".") || "(secret)"} ${issue.message}`).join("; ");
-    throw new Error(`The XMPP secret is not {"jid","password"}: ${fields}.`);
+    const fields = describeIssues(result.error, "(secret)");
+    throw new FunctionError("invalid-xmpp-secret", `The XMPP secret is not {"jid","password"}: ${fields}.`);
   }
   return result.data;
 }

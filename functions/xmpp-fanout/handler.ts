@@ -1,22 +1,21 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SNSEvent } from "aws-lambda";
+import { FUNCTION_SERVICE_NAME, parseXmppFanoutEnvironment } from "../../protocol/index.ts";
 import { functionMetrics } from "../shared/metrics.ts";
 import { cachedCredentials } from "./credentials.ts";
 import { sendChangeHeadlines, type XmppFanoutResult } from "./notify.ts";
 import { XmppAuthError, xmppStanzaSender } from "./sender.ts";
-import { xmppSettingsFromEnv } from "./settings.ts";
 
 /**
  * Lambda entry point: SNS change topic → XMPP headlines to the configured JIDs.
- * Configuration (set by the stack): XMPP_SERVICE, XMPP_DOMAIN (optional), XMPP_RECIPIENTS, XMPP_SECRET_ID,
- * XMPP_TIMEOUT_MS (optional). The notifier's jid and password come from the secret, fetched once per
+ * Configuration (set by the stack): `parseXmppFanoutEnvironment` (protocol/deployment.ts). The notifier's jid and password come from the secret, fetched once per
  * container and cached; neither is ever logged.
  */
-const logger = new Logger({ serviceName: "cloudbridge-xmpp-fanout" });
+const logger = new Logger({ serviceName: FUNCTION_SERVICE_NAME.xmppFanout });
 const metrics = functionMetrics("xmpp-fanout");
 const secrets = new SecretsManagerClient({});
-const settings = xmppSettingsFromEnv(process.env);
+const settings = parseXmppFanoutEnvironment(process.env);
 const credentials = cachedCredentials(async () => {
   const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: settings.secretId }));
   return SecretString;

@@ -1,8 +1,13 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { xml, type Element } from "@xmpp/client";
-import { decodeChangeMessage, type ChangeMessage } from "../../protocol/change-message.ts";
-import { parseSnsEvent } from "../../protocol/sns-event.ts";
-import { changeSummary, changeToXmppAttributes, XMPP_CHANGE_ELEMENT } from "../../protocol/xmpp-change.ts";
+import {
+  type ChangeMessage,
+  changeSummary,
+  changeToXmppAttributes,
+  decodeChangeMessage,
+  parseSnsEvent,
+  XMPP_CHANGE_ELEMENT,
+} from "../../protocol/index.ts";
 import type { SendStanzas } from "./sender.ts";
 
 export type XmppMetric = "HeadlinesSent" | "RecordsSkipped" | "XmppFailures";

@@ -1,17 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { client, xml, type Client, type Element } from "@xmpp/client";
-import { splitJid } from "../../protocol/jid.ts";
-import { chooseSaslMechanism } from "../../protocol/xmpp-sasl.ts";
+import { chooseSaslMechanism, splitJid } from "../../protocol/index.ts";
+import { FunctionError } from "../shared/errors.ts";
 import type { XmppCredentials } from "./credentials.ts";
 
 /** Sends stanzas over one XMPP session; resolves once the server has taken every one of them. */
 export type SendStanzas = (stanzas: Element[]) => Promise<void>;
 
 /** The server refused the notifier's credentials (as opposed to being unreachable). */
-export class XmppAuthError extends Error {
+export class XmppAuthError extends FunctionError {
   constructor(jid: string, reason: string) {
-    super(`The XMPP server refused the login of ${jid} (${reason}): check the jid and password in the XMPP secret.`);
-    this.name = "XmppAuthError";
+    super("xmpp-login-refused", `The XMPP server refused the login of ${jid} (${reason}): check the jid and password in the XMPP secret.`);
   }
 }
 
@@ -57,7 +56,9 @@ export function xmppStanzaSender(options: {
       if (condition === "not-authorized" || error instanceof XmppAuthError) {
         throw error instanceof XmppAuthError ? error : new XmppAuthError(options.credentials.jid, "not-authorized");
       }
-      throw new Error(`Could not reach the XMPP server ${options.service}: ${(error as Error).message}`, { cause: error });
+      throw new FunctionError("xmpp-unreachable", `Could not reach the XMPP server ${options.service}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     try {
       // Connection.send takes one element (extra arguments are ignored): send each stanza.
@@ -82,7 +83,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms ${what}`)), ms);
+        timer = setTimeout(() => reject(new FunctionError("xmpp-timeout", `timed out after ${ms} ms ${what}`)), ms);
       }),
     ]);
   } finally {

@@ -5,8 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { BucketLayout } from "../../protocol/layout.ts";
-import { readStackOutputs, STACK_OUTPUT, type StackSettings } from "../../protocol/stack-outputs.ts";
+import { BucketLayout, readStackOutputs, STACK_OUTPUT, type StackSettings } from "../../protocol/index.ts";
 
 /**
  * The deployed stack, as an agent meets it (run by `npm run test:aws`, never by `npm test`): the agent's

@@ -5,11 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
-import { Annex } from "../../agent/annex/annex.ts";
-import { publishAnnexBranch, receiveAnnexBranch } from "../../agent/annex/cloud-branch-sync.ts";
-import { ensureCloudUuid, recordCloudRemote, recordRepository } from "../../agent/annex/cloud-remote.ts";
-import { AnnexBranch } from "../../agent/annex/annex-branch.ts";
-import type { CloudContent } from "../../agent/annex/transfer-settings.ts";
+import { Annex, AnnexBranch, ensureCloudUuid, recordCloudRemote, recordRepository, type CloudContent } from "../../annex/index.ts";
+import { publishAnnexBranch, receiveAnnexBranch } from "../../agent/sync/cloud-branch-sync.ts";
 import { startTestCloud, type TestCloud } from "./local-cloud.ts";
 
 export const GIT_ENV = {

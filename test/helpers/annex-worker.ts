@@ -14,9 +14,9 @@ import { join, relative } from "node:path";
 import type { MultipartStore, ObjectStore } from "../../objectstore/object-store.ts";
 import type { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { openAnnexContext } from "../../agent/cli/annex-context.ts";
-import { formatPointer } from "../../agent/annex/pointer.ts";
-import { gitText } from "../../gitstore/run-git.ts";
-import { push } from "../../agent/git/push.ts";
+import { formatPointer } from "../../annex/index.ts";
+import { gitText } from "../../localgit/index.ts";
+import { push } from "../../gitstore/index.ts";
 
 const [command, workTree, arg] = process.argv.slice(2) as [string, string, string];
 const delay = Number(process.env.ANNEX_WORKER_DELAY_MS ?? 0);

@@ -5,7 +5,7 @@ import { after, before } from "node:test";
 import type { ObjectStore } from "../../objectstore/object-store.ts";
 import { S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
-import type { RepoContext } from "../../agent/git/repo-context.ts";
+import type { RepoContext } from "../../gitstore/index.ts";
 import { startTestCloud, type TestCloud } from "./local-cloud.ts";
 import { initRepo, tempDir } from "./git.ts";
 

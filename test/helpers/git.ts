@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gitText, runGit } from "../../gitstore/run-git.ts";
+import { gitText, runGit } from "../../localgit/index.ts";
 
 /** git with a fixed identity and no user or system configuration, so tests do not depend on the machine. */
 export const GIT_ENV = {

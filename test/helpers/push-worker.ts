@@ -5,8 +5,7 @@
  */
 import { createS3Client, S3ObjectStore } from "../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../protocol/layout.ts";
-import { treeMergeCallback } from "../../agent/git/merge-commit.ts";
-import { push } from "../../agent/git/push.ts";
+import { push, treeMergeCallback } from "../../gitstore/index.ts";
 
 const [bucket, repo, gitDir, agent, oid] = process.argv.slice(2) as [string, string, string, string, string];
 const client = createS3Client();

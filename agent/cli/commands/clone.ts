@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { cloneFolder } from "../../folder.ts";
-import { syncOnce } from "../../sync-once.ts";
+import { cloneFolder } from "../../folder/index.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { folderSettingsOptions, settingsFrom, summarize, type FolderSettingsFlags } from "./shared.ts";
 
@@ -23,7 +22,7 @@ export function cloneCommand(program: Command): void {
       });
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
-        const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
+        const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, remote: url, agent: folder.settings.agent, ...report }, () =>
           [

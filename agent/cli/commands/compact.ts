@@ -1,10 +1,7 @@
 import type { Command } from "commander";
-import { createS3Client, S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
-import { BucketLayout } from "../../../protocol/layout.ts";
-import { parseRemoteUrl, type RemoteLocation } from "../../../protocol/remote-url.ts";
-import { compactRepository, DEFAULT_GRACE_MS } from "../../../gitstore/compaction.ts";
-import { NativeGitEngine } from "../../../gitstore/native-engine.ts";
-import { runGit } from "../../../gitstore/run-git.ts";
+import { BucketLayout, parseRemoteUrl } from "../../../protocol/index.ts";
+import { compactRepository, DEFAULT_GRACE_MS, NativeGitEngine } from "../../../gitstore/index.ts";
+import { findRepository, FolderError, readCloudSettings, storeFor, type CloudSettings } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
 
 interface CompactOptions {
@@ -27,17 +24,22 @@ export function compactCommand(program: Command): void {
       const graceMinutes = Number(options.grace);
       const minPacks = Number(options.minPacks);
       if (!Number.isFinite(graceMinutes) || graceMinutes < 0)
-        throw new CliError(`--grace ${JSON.stringify(options.grace)} is not a number of minutes.`, 2);
+        throw new CliError("invalid-option", `--grace ${JSON.stringify(options.grace)} is not a number of minutes.`);
       if (!Number.isInteger(minPacks) || minPacks < 2)
-        throw new CliError(`--min-packs ${JSON.stringify(options.minPacks)} must be a whole number ≥ 2.`, 2);
+        throw new CliError("invalid-option", `--min-packs ${JSON.stringify(options.minPacks)} must be a whole number ≥ 2.`);
       if (options.engine !== "native" && options.engine !== "isomorphic") {
-        throw new CliError(`--engine ${JSON.stringify(options.engine)}: use "native" or "isomorphic".`, 2);
+        throw new CliError("invalid-option", `--engine ${JSON.stringify(options.engine)}: use "native" or "isomorphic".`);
       }
-      const location = url ? parseRemoteUrl(url) : await locationFromGitConfig();
-      const client = createS3Client();
+      // A URL names the bucket directly (AWS, or the endpoint in the environment); without one, the
+      // repository here says where its bucket is, endpoint and region included.
+      const cloud: Pick<CloudSettings, "location" | "endpoint" | "region"> = url
+        ? { location: parseRemoteUrl(url), endpoint: undefined, region: undefined }
+        : await cloudFromGitConfig();
+      const { location } = cloud;
+      const store = storeFor(cloud);
       try {
         const report = await compactRepository({
-          store: new S3ObjectStore(location.bucket, client),
+          store,
           layout: new BucketLayout(location.prefix),
           repo: location.repo,
           // isomorphic-git is loaded only when asked for: it would add ~20 MiB to every CLI command's memory.
@@ -57,23 +59,21 @@ export function compactCommand(program: Command): void {
           );
         }
       } finally {
-        client.destroy();
+        store.client.destroy();
       }
     });
 }
 
-async function locationFromGitConfig(): Promise<RemoteLocation> {
-  const read = async (key: string) => {
-    const run = await runGit(["config", "--get", key], { allowFailure: true });
-    return run.code === 0 ? run.stdout.toString().trim() : undefined;
-  };
-  const [bucket, prefix, repo] = await Promise.all([read("cloudbridge.bucket"), read("cloudbridge.prefix"), read("cloudbridge.repo")]);
-  if (!bucket || !repo) {
-    throw new CliError(
-      "Which repository? Give its URL (cloudbridge compact cloudbridge::s3://<bucket>/<repo>) or run this inside a repository " +
-        "with cloudbridge.bucket and cloudbridge.repo set in its git config.",
-      2,
-    );
+async function cloudFromGitConfig(): Promise<CloudSettings> {
+  try {
+    const here = await findRepository(process.cwd());
+    if (here) return await readCloudSettings(here.workTree, here.gitDir);
+  } catch (error) {
+    if (!(error instanceof FolderError) || error.code !== "not-a-folder") throw error;
   }
-  return parseRemoteUrl(`s3://${bucket}/${prefix ? `${prefix.replace(/\/+$/, "")}/` : ""}${repo}`);
+  throw new CliError(
+    "unknown-repository",
+    "Which repository? Give its URL (cloudbridge compact cloudbridge::s3://<bucket>/<repo>) or run this inside a repository " +
+      "with cloudbridge.bucket and cloudbridge.repo set in its git config.",
+  );
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { runDaemon } from "../../daemon.ts";
 import { createLogger } from "../../log.ts";
-import { SETTING_NAMES } from "../../settings.ts";
+import { SETTING_NAMES } from "../../folder/index.ts";
 
 export function daemonCommand(program: Command): void {
   program

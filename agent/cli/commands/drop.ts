@@ -1,9 +1,7 @@
 import { stat, writeFile, rename } from "node:fs/promises";
 import { forTerminal } from "../../terminal-text.ts";
 import type { Command } from "commander";
-import { verifyFile } from "../../annex/content-hash.ts";
-import { DropRefusedError } from "../../annex/drop-safety.ts";
-import { formatPointer } from "../../annex/pointer.ts";
+import { AnnexError, formatPointer, verifyFile } from "../../../annex/index.ts";
 import { fromCloud, jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
@@ -38,7 +36,7 @@ export function dropCommand(program: Command): void {
           if (options.json) process.stdout.write(jsonLine("drop", target, { success: false, error: outcome.message }));
           else
             process.stderr.write(
-              `drop ${label}: ${outcome instanceof DropRefusedError ? "refused" : "failed"}: ${forTerminal(outcome.message)}\n`,
+              `drop ${label}: ${outcome instanceof AnnexError && outcome.code === "drop-refused" ? "refused" : "failed"}: ${forTerminal(outcome.message)}\n`,
             );
           continue;
         }
@@ -48,7 +46,7 @@ export function dropCommand(program: Command): void {
           process.stdout.write(jsonLine("drop", target, { success: true, dropped: outcome.dropped, from: options.from ?? "here" }));
         else process.stdout.write(`drop ${where}${label}: ${outcome.dropped ? "ok" : "ok (was not there)"}\n`);
       }
-      if (refused > 0) throw new CliError(`${refused} of ${targets.length} file(s) were not dropped.`);
+      if (refused > 0) throw new CliError("incomplete", `${refused} of ${targets.length} file(s) were not dropped.`);
     });
 }
 

@@ -29,6 +29,6 @@ export function fsckCommand(program: Command): void {
       }
       if (!options.json)
         process.stderr.write(`fsck: checked ${checked} key(s) ${options.from ? "in the cloud" : "here"}, ${problems.length} problem(s).\n`);
-      if (problems.length > 0) throw new CliError(`fsck found ${problems.length} problem(s); nothing was changed.`);
+      if (problems.length > 0) throw new CliError("incomplete", `fsck found ${problems.length} problem(s); nothing was changed.`);
     });
 }

@@ -1,7 +1,8 @@
-import { open } from "node:fs/promises";
 import { forTerminal } from "../../terminal-text.ts";
 import type { Command } from "commander";
-import { MAX_POINTER_SIZE, parsePointer } from "../../annex/pointer.ts";
+import { placeContent } from "../../../annex/index.ts";
+import { LocalRepo } from "../../sync/local-repo.ts";
+import { StatCache } from "../../sync/stat-cache.ts";
 import { jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes, transferProgress } from "../transfer-progress.ts";
@@ -47,18 +48,21 @@ export function getCommand(program: Command): void {
         progress.stop();
       }
       for (const target of targets) await populate(context, target);
-      if (failed > 0) throw new CliError(`${failed} of ${targets.length} file(s) could not be got.`);
+      if (failed > 0) throw new CliError("incomplete", `${failed} of ${targets.length} file(s) could not be got.`);
     });
 }
 
-/** An unlocked file that is still a pointer in the work tree gets its content (locked files are symlinks and need nothing). */
+/**
+ * An unlocked file that is still a pointer in the work tree gets its content (locked files are symlinks
+ * and need nothing; a file the user changed is left alone). The folder's stat cache learns the new stat.
+ */
 async function populate(context: AnnexContext, target: Target): Promise<void> {
   if (!target.path || target.mode === "120000") return;
-  const path = workTreePath(context, target.path);
-  const handle = await open(path, "r").catch(() => undefined);
-  if (!handle) return;
-  const head = Buffer.alloc(MAX_POINTER_SIZE + 1);
-  const { bytesRead } = await handle.read(head, 0, head.length, 0).finally(() => handle.close());
-  if (parsePointer(head.subarray(0, bytesRead)) !== target.key) return; // the user's own content: leave it
-  await context.annex.local.materialize(target.key, path, target.mode === "100755" ? 0o755 : 0o644);
+  const placed = await placeContent(
+    context.annex.local,
+    target.key,
+    workTreePath(context, target.path),
+    target.mode === "100755" ? 0o755 : 0o644,
+  );
+  if (placed) await StatCache.recordPlaced(new LocalRepo(context.workTree).stateDir, target.path, placed);
 }

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { initFolder } from "../../folder.ts";
-import { syncOnce } from "../../sync-once.ts";
+import { initFolder } from "../../folder/index.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { folderSettingsOptions, settingsFrom, summarize, type FolderSettingsFlags } from "./shared.ts";
 
@@ -24,7 +23,7 @@ export function initCommand(program: Command): void {
       });
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
-        const report = await syncOnce(folder, { onScanProgress: (n) => bar.update(n) });
+        const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, remote: options.remote, agent: folder.settings.agent, ...report }, () =>
           [

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { readSettings } from "../../settings.ts";
-import { splitNul } from "../../../gitstore/run-git.ts";
+import { readSettings } from "../../folder/index.ts";
+import { splitNul } from "../../../localgit/index.ts";
 import { LocalRepo, MAIN_REF } from "../../sync/local-repo.ts";
 import { CliError } from "../errors.ts";
 import { forTerminal } from "../../terminal-text.ts";
@@ -16,7 +16,8 @@ export function logCommand(program: Command): void {
     .option("--json", "print the history as JSON")
     .action(async (dir: string, options: { maxCount: string; files?: boolean; json?: boolean }) => {
       const count = Number(options.maxCount);
-      if (!Number.isInteger(count) || count < 1) throw new CliError(`-n ${JSON.stringify(options.maxCount)} is not a positive number.`, 2);
+      if (!Number.isInteger(count) || count < 1)
+        throw new CliError("invalid-option", `-n ${JSON.stringify(options.maxCount)} is not a positive number.`);
       await readSettings(dir); // a clear error for a folder that is not synced
       const repo = new LocalRepo(dir);
       if (!(await repo.head())) {

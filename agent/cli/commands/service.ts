@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { installUserUnit, renderLaunchdPlist, renderUnit, serviceEnv, uninstallUserUnit, type ServiceSpec } from "../../service/systemd.ts";
-import { readSettings } from "../../settings.ts";
+import { readSettings } from "../../folder/index.ts";
 import { emit } from "../output.ts";
 
 /** `node --disable-warning=ExperimentalWarning <main.ts>`, by absolute paths, as a service manager needs it. */

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { forTerminal } from "../../terminal-text.ts";
-import type { SyncOnceReport } from "../../sync-once.ts";
-import type { writeSettings } from "../../settings.ts";
+import type { SyncOnceReport } from "../../sync/engine.ts";
+import type { SettingValues } from "../../folder/index.ts";
 
 /** Options that set a folder's `cloudbridge.*` git config, shared by init and clone. */
 export interface FolderSettingsFlags {
@@ -23,7 +23,7 @@ export function folderSettingsOptions(command: Command): Command {
     .option("--wanted <what>", "which annexed content to download: everything or nothing", "everything");
 }
 
-export function settingsFrom(flags: FolderSettingsFlags): Parameters<typeof writeSettings>[1] {
+export function settingsFrom(flags: FolderSettingsFlags): SettingValues {
   return {
     ...(flags.listen ? { listen: flags.listen } : {}),
     ...(flags.topicArn ? { topicArn: flags.topicArn } : {}),

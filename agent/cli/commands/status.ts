@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { readDaemonStatus } from "../../daemon.ts";
-import { openFolder } from "../../folder.ts";
+import { openSyncedFolder } from "../../folder/index.ts";
 import { readPresence } from "../../presence.ts";
-import { formatRemoteUrl } from "../../../protocol/remote-url.ts";
+import { formatRemoteUrl } from "../../../protocol/index.ts";
 import { scan } from "../../sync/scanner.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { cliLogger, emit } from "../output.ts";
@@ -15,7 +15,7 @@ export function statusCommand(program: Command): void {
     .option("--json", "print the status as JSON")
     .option("--offline", "do not ask the bucket which other machines sync this folder")
     .action(async (dir: string, options: { json?: boolean; offline?: boolean }) => {
-      const folder = await openFolder(dir, { log: cliLogger({ quiet: true }) });
+      const folder = await openSyncedFolder(dir, { log: cliLogger({ quiet: true }) });
       try {
         const { changes } = await scan(folder.root, folder.repo.cache, folder.repo.git, folder.content);
         const queued = await folder.content.queue.list();

@@ -6,7 +6,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { cachedCredentials, parseXmppSecret } from "../../../functions/xmpp-fanout/credentials.ts";
 import { sendChangeHeadlines } from "../../../functions/xmpp-fanout/notify.ts";
 import { chooseSaslMechanism } from "../../../protocol/xmpp-sasl.ts";
-import { xmppSettingsFromEnv } from "../../../functions/xmpp-fanout/settings.ts";
+import { parseXmppFanoutEnvironment } from "../../../protocol/deployment.ts";
 import { encodeChangeMessage, type ChangeMessage } from "../../../protocol/change-message.ts";
 import { MAX_SNS_RECORDS_PER_EVENT } from "../../../protocol/sns-event.ts";
 import { changeFromXmppAttributes, XMPP_CHANGE_NAMESPACE } from "../../../protocol/xmpp-change.ts";
@@ -198,15 +198,15 @@ describe("XMPP settings", () => {
     XMPP_SECRET_ID: "arn:aws:secretsmanager:us-east-1:123456789012:secret:cloudbridge-xmpp",
   };
   it("reads the function's environment", () => {
-    const settings = xmppSettingsFromEnv(env);
+    const settings = parseXmppFanoutEnvironment(env);
     assert.deepEqual(settings.recipients, ["agent@example.org", "phone@example.org/pocket"]);
     assert.equal(settings.timeoutMs, 5000);
   });
   it("says which variable is wrong", () => {
-    assert.throws(() => xmppSettingsFromEnv({ ...env, XMPP_SERVICE: "https://x" }), /XMPP_SERVICE must be xmpps/);
-    assert.throws(() => xmppSettingsFromEnv({ ...env, XMPP_RECIPIENTS: "agent" }), /XMPP_RECIPIENTS/);
-    assert.throws(() => xmppSettingsFromEnv({ ...env, XMPP_RECIPIENTS: " , " }), /XMPP_RECIPIENTS names no recipient/);
-    assert.throws(() => xmppSettingsFromEnv({ ...env, XMPP_SECRET_ID: undefined }), /XMPP_SECRET_ID/);
+    assert.throws(() => parseXmppFanoutEnvironment({ ...env, XMPP_SERVICE: "https://x" }), /XMPP_SERVICE must be xmpps/);
+    assert.throws(() => parseXmppFanoutEnvironment({ ...env, XMPP_RECIPIENTS: "agent" }), /XMPP_RECIPIENTS/);
+    assert.throws(() => parseXmppFanoutEnvironment({ ...env, XMPP_RECIPIENTS: " , " }), /XMPP_RECIPIENTS names no recipient/);
+    assert.throws(() => parseXmppFanoutEnvironment({ ...env, XMPP_SECRET_ID: undefined }), /XMPP_SECRET_ID/);
   });
 });
 

@@ -10,7 +10,7 @@ const PACK = `pack-${"b".repeat(40)}.pack`;
 describe("bucket layout: building keys", () => {
   for (const prefix of ["", "team/"]) {
     const layout = new BucketLayout(prefix);
-    it(`builds every key of DESIGN.md under prefix ${JSON.stringify(prefix)}`, () => {
+    it(`builds every key of docs/architecture.md's bucket layout under prefix ${JSON.stringify(prefix)}`, () => {
       assert.equal(layout.formatMarker(), `${prefix}cloudbridge.json`);
       assert.equal(layout.readme(), `${prefix}README.txt`);
       assert.equal(layout.head("demo"), `${prefix}repos/demo.git/HEAD`);

@@ -1,0 +1,294 @@
+import { hostname, userInfo } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { largeFilesRuleFrom, type LargeFilesRule } from "../../annex/index.ts";
+import {
+  assertAgentId,
+  assertRepoName,
+  normalizePrefix,
+  assertBucketName,
+  formatRemoteUrl,
+  type RemoteLocation,
+} from "../../protocol/index.ts";
+import { AGENT_ID_KEY } from "../../gitstore/index.ts";
+import { Git } from "../../localgit/index.ts";
+import { FolderError } from "./errors.ts";
+
+/**
+ * A synced folder's settings, kept in its git config (`git config cloudbridge.<name>`), so they travel
+ * with the folder and a person can read and change them with git. The agent's id is the folder's
+ * git-annex UUID (`annex.uuid`). Secrets are not kept here: the XMPP password comes from
+ * CLOUDBRIDGE_XMPP_PASSWORD or `.git/cloudbridge/xmpp-password` (mode 0600).
+ *
+ * Every `cloudbridge.*` setting is read here, once, through one schema: a wrong value is refused with the
+ * setting's name and what to write instead, whichever command reads it.
+ */
+export type ListenMode = "auto" | "xmpp" | "sqs" | "poll";
+export type Wanted = "everything" | "nothing";
+
+/** Where the folder's repository is in the bucket, and how to reach the bucket. */
+export interface CloudSettings {
+  location: RemoteLocation;
+  /** An S3-compatible endpoint (the local cloud); undefined = AWS. */
+  endpoint: string | undefined;
+  /** The bucket's region; undefined = the SDK's own resolution (AWS_REGION, profile). */
+  region: string | undefined;
+  /** The cloud special remote's UUID, remembered after the first look at the bucket. */
+  cloudUuid: string | undefined;
+}
+
+export interface FolderSettings extends CloudSettings {
+  agent: string;
+  description: string;
+  listen: ListenMode;
+  topicArn: string | undefined;
+  xmppService: string | undefined;
+  xmppJid: string | undefined;
+  pollIntervalMs: number;
+  reconcileIntervalMs: number;
+  debounceMs: number;
+  presenceIntervalMs: number;
+  wanted: Wanted;
+  /** Which files are annexed (`cloudbridge.largefiles.*`, see annex/content/largefiles.ts). */
+  largefiles: LargeFilesRule;
+}
+
+export const SETTING_NAMES = {
+  bucket: "cloudbridge.bucket",
+  prefix: "cloudbridge.prefix",
+  repo: "cloudbridge.repo",
+  endpoint: "cloudbridge.endpoint",
+  region: "cloudbridge.region",
+  listen: "cloudbridge.listen",
+  topicArn: "cloudbridge.topicArn",
+  xmppService: "cloudbridge.xmppService",
+  xmppJid: "cloudbridge.xmppJid",
+  pollInterval: "cloudbridge.pollInterval",
+  reconcileInterval: "cloudbridge.reconcileInterval",
+  debounce: "cloudbridge.debounce",
+  presenceInterval: "cloudbridge.presenceInterval",
+  wanted: "cloudbridge.wanted",
+  largefilesMinsize: "cloudbridge.largefiles.minsize",
+  description: "cloudbridge.description",
+  cloudUuid: "cloudbridge.cloudUuid",
+} as const;
+
+export type SettingName = keyof typeof SETTING_NAMES;
+
+export function gitFor(gitDir: string): Git {
+  return new Git(gitDir);
+}
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((text) => (text === "" ? undefined : text));
+
+const duration = (name: string, fallbackMs: number, unit: number) =>
+  optionalText.transform((text, context) => {
+    if (text === undefined) return fallbackMs;
+    const ms = parseDuration(text, unit);
+    if (ms === undefined) {
+      context.addIssue({ code: "custom", message: `${name} is ${JSON.stringify(text)}: write a number (e.g. 30, 10s, 5m, 2MiB).` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const oneOf = <T extends string>(name: string, values: readonly [T, ...T[]], fallback: T) =>
+  optionalText.transform((text, context): T => {
+    if (text === undefined) return fallback;
+    if ((values as readonly string[]).includes(text)) return text as T;
+    const choices = `${values.slice(0, -1).join(", ")} or ${values.at(-1)}`;
+    context.addIssue({ code: "custom", message: `${name} is ${JSON.stringify(text)}: use ${choices}.` });
+    return z.NEVER;
+  });
+
+const cloudSchema = z.object({
+  [SETTING_NAMES.bucket]: optionalText,
+  [SETTING_NAMES.repo]: optionalText,
+  [SETTING_NAMES.prefix]: optionalText,
+  [SETTING_NAMES.endpoint]: optionalText,
+  [SETTING_NAMES.region]: optionalText,
+  [SETTING_NAMES.cloudUuid]: optionalText,
+});
+
+const folderSchema = cloudSchema.extend({
+  [AGENT_ID_KEY]: optionalText,
+  [SETTING_NAMES.description]: optionalText,
+  [SETTING_NAMES.listen]: oneOf(SETTING_NAMES.listen, ["auto", "xmpp", "sqs", "poll"], "auto"),
+  [SETTING_NAMES.topicArn]: optionalText,
+  [SETTING_NAMES.xmppService]: optionalText,
+  [SETTING_NAMES.xmppJid]: optionalText,
+  [SETTING_NAMES.pollInterval]: duration(SETTING_NAMES.pollInterval, 30_000, 1000),
+  [SETTING_NAMES.reconcileInterval]: duration(SETTING_NAMES.reconcileInterval, 600_000, 1000),
+  [SETTING_NAMES.debounce]: duration(SETTING_NAMES.debounce, 300, 1),
+  [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
+  [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
+  [SETTING_NAMES.largefilesMinsize]: optionalText,
+  "cloudbridge.largefiles.include": z.array(z.string()),
+  "cloudbridge.largefiles.exclude": z.array(z.string()),
+});
+
+/** What `git config --list` holds, names as written in SETTING_NAMES (git compares them without case). */
+interface ConfigValues {
+  last: Record<string, string>;
+  all: Record<string, string[]>;
+}
+
+const KNOWN = [...Object.values(SETTING_NAMES), AGENT_ID_KEY, "cloudbridge.largefiles.include", "cloudbridge.largefiles.exclude"];
+
+async function readConfig(gitDir: string): Promise<ConfigValues> {
+  const { stdout, code } = await gitFor(gitDir).run(["config", "--null", "--list"], { okCodes: [1, 128] });
+  const byLowerName = new Map(KNOWN.map((name) => [name.toLowerCase(), name]));
+  const values: ConfigValues = { last: {}, all: {} };
+  if (code !== 0) return values;
+  for (const record of stdout.toString().split("\0")) {
+    const newline = record.indexOf("\n");
+    if (newline <= 0) continue;
+    const name = byLowerName.get(record.slice(0, newline).toLowerCase());
+    if (!name) continue;
+    const value = record.slice(newline + 1);
+    values.last[name] = value;
+    (values.all[name] ??= []).push(value);
+  }
+  return values;
+}
+
+function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new FolderError("invalid-setting", result.error.issues.map((issue) => issue.message).join(" "));
+}
+
+/** A value the protocol refuses, reported with the setting it came from. */
+function checked<T>(name: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new FolderError("invalid-setting", `${name}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function notSetUp(where: string, missing: string): FolderError {
+  return new FolderError(
+    "not-a-folder",
+    `${where} is not set up for cloudbridge (${missing} must be in its git config): run \`cloudbridge init\` or \`cloudbridge clone\` first.`,
+  );
+}
+
+function cloudFrom(raw: z.output<typeof cloudSchema>, where: string, missing: string): CloudSettings {
+  const bucket = raw[SETTING_NAMES.bucket];
+  const repo = raw[SETTING_NAMES.repo];
+  if (!bucket || !repo) throw notSetUp(where, missing);
+  return {
+    location: {
+      bucket: checked(SETTING_NAMES.bucket, () => assertBucketName(bucket)),
+      prefix: checked(SETTING_NAMES.prefix, () => normalizePrefix(raw[SETTING_NAMES.prefix])),
+      repo: checked(SETTING_NAMES.repo, () => assertRepoName(repo)),
+    },
+    endpoint: raw[SETTING_NAMES.endpoint],
+    region: raw[SETTING_NAMES.region],
+    cloudUuid: raw[SETTING_NAMES.cloudUuid],
+  };
+}
+
+/**
+ * Only where the repository is in the bucket: for commands that also serve plain git repositories
+ * using the remote helper (`compact`), which have no agent id.
+ */
+export async function readCloudSettings(root: string, gitDir = join(root, ".git")): Promise<CloudSettings> {
+  const raw = validate(cloudSchema, (await readConfig(gitDir)).last);
+  return cloudFrom(raw, root, `${SETTING_NAMES.bucket} and ${SETTING_NAMES.repo}`);
+}
+
+/** Every setting of a synced folder, validated (`root` is the work tree, named in errors). */
+export async function readSettings(root: string, gitDir = join(root, ".git")): Promise<FolderSettings> {
+  const config = await readConfig(gitDir);
+  const raw = validate(folderSchema, {
+    ...config.last,
+    "cloudbridge.largefiles.include": config.all["cloudbridge.largefiles.include"] ?? [],
+    "cloudbridge.largefiles.exclude": config.all["cloudbridge.largefiles.exclude"] ?? [],
+  });
+  const missing = `${SETTING_NAMES.bucket}, ${SETTING_NAMES.repo} and ${AGENT_ID_KEY}`;
+  const cloud = cloudFrom(raw, root, missing);
+  const agent = raw[AGENT_ID_KEY];
+  if (!agent) throw notSetUp(root, missing);
+  let largefiles: LargeFilesRule;
+  try {
+    largefiles = largeFilesRuleFrom({
+      ...(raw[SETTING_NAMES.largefilesMinsize] ? { minsize: raw[SETTING_NAMES.largefilesMinsize] } : {}),
+      include: raw["cloudbridge.largefiles.include"],
+      exclude: raw["cloudbridge.largefiles.exclude"],
+    });
+  } catch (error) {
+    throw new FolderError("invalid-setting", `${SETTING_NAMES.largefilesMinsize}: ${(error as Error).message}`);
+  }
+  return {
+    ...cloud,
+    agent: checked(AGENT_ID_KEY, () => assertAgentId(agent)),
+    description: raw[SETTING_NAMES.description] ?? `${currentUser()} on ${hostname()}`,
+    listen: raw[SETTING_NAMES.listen],
+    topicArn: raw[SETTING_NAMES.topicArn],
+    xmppService: raw[SETTING_NAMES.xmppService],
+    xmppJid: raw[SETTING_NAMES.xmppJid],
+    pollIntervalMs: raw[SETTING_NAMES.pollInterval],
+    reconcileIntervalMs: raw[SETTING_NAMES.reconcileInterval],
+    debounceMs: raw[SETTING_NAMES.debounce],
+    presenceIntervalMs: raw[SETTING_NAMES.presenceInterval],
+    wanted: raw[SETTING_NAMES.wanted],
+    largefiles,
+  };
+}
+
+export type SettingValues = Partial<Record<SettingName, string>>;
+
+export async function writeSettings(gitDir: string, values: SettingValues): Promise<void> {
+  const git = gitFor(gitDir);
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined) await git.setConfig(SETTING_NAMES[name as SettingName], value);
+  }
+}
+
+/**
+ * The repository's agent id, the one policy for it: `annex.uuid` when set, else `cloudbridge.agent` (what
+ * the remote helper recorded in a plain git repository), else a new UUID. It is written to `annex.uuid`
+ * only for a synced folder (`folder: true`): init and clone record the folder in the git-annex branch's
+ * uuid.log, so it is a git-annex repository and that key says so. A plain git repository gets
+ * `cloudbridge.agent`, because to git-annex annex.uuid means "initialised", which only `git annex init`
+ * (or a cloudbridge folder) should say. A repository that used the helper and becomes a folder keeps its id.
+ */
+export function describeLocation(settings: CloudSettings): string {
+  return formatRemoteUrl(settings.location);
+}
+
+/** A number in config: seconds for intervals (`unit` 1000), bytes or ms otherwise; "10s", "5m", "2MiB" accepted. */
+function parseDuration(text: string, unit: number): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|k|kib|m?ib|gib|kb|mb|gb)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const value = Number(match[1]);
+  const suffix = (match[2] ?? "").toLowerCase();
+  const factor: Record<string, number> = {
+    "": unit,
+    ms: 1,
+    s: 1000,
+    m: unit === 1000 ? 60_000 : 1024 * 1024,
+    h: 3_600_000,
+    k: 1024,
+    kib: 1024,
+    kb: 1000,
+    mib: 1024 * 1024,
+    mb: 1_000_000,
+    gib: 1024 ** 3,
+    gb: 1e9,
+  };
+  return Math.round(value * (factor[suffix] ?? unit));
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? "someone";
+  }
+}

@@ -1,0 +1,17 @@
+/** A cloudbridge folder: its settings (one schema), opening it for any command, and making a directory one. */
+export {
+  describeLocation,
+  readCloudSettings,
+  readSettings,
+  SETTING_NAMES,
+  writeSettings,
+  type CloudSettings,
+  type FolderSettings,
+  type ListenMode,
+  type SettingName,
+  type SettingValues,
+  type Wanted,
+} from "./config.ts";
+export { cloneFolder, initFolder, type CreateOptions } from "./create.ts";
+export { FolderError, type FolderErrorCode } from "./errors.ts";
+export { findRepository, openFolder, openSyncedFolder, storeFor, type Folder, type OpenOptions, type SyncedFolder } from "./open.ts";

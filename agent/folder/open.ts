@@ -1,0 +1,153 @@
+import { execFile } from "node:child_process";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { type MultipartStore, type ObjectStore, createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
+import { BucketLayout } from "../../protocol/index.ts";
+import { ANNEX_BRANCH, Annex, AnnexBranch, ensureCloudUuid, type CloudContent } from "../../annex/index.ts";
+import type { Logger } from "../log.ts";
+import { AnnexContent } from "../sync/annex-content.ts";
+import { BucketRemote } from "../sync/bucket-remote.ts";
+import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../sync/cloud-branch-sync.ts";
+import { SyncEngine, type SideBranch } from "../sync/engine.ts";
+import { LocalRepo } from "../sync/local-repo.ts";
+import { TransferQueue } from "../sync/transfer-queue.ts";
+import { gitFor, readSettings, SETTING_NAMES, type CloudSettings, type FolderSettings } from "./config.ts";
+import { FolderError } from "./errors.ts";
+
+/**
+ * A cloudbridge folder, assembled in one place for every command: its settings (config.ts), the bucket
+ * and the annex. `openFolder` is what the annex commands need; `openSyncedFolder` adds the local
+ * repository, stat cache, transfer queue and sync engine for the daemon, `sync`, `status`, init and clone.
+ */
+export interface Folder {
+  readonly root: string;
+  readonly gitDir: string;
+  readonly settings: FolderSettings;
+  readonly store: ObjectStore & MultipartStore;
+  readonly layout: BucketLayout;
+  readonly annex: Annex;
+  /** Fetches the shared git-annex branch and merges it into the local one. */
+  receiveAnnexBranch(): Promise<void>;
+  close(): void;
+}
+
+export interface SyncedFolder extends Folder {
+  readonly repo: LocalRepo;
+  readonly content: AnnexContent;
+  readonly engine: SyncEngine;
+}
+
+export interface OpenOptions {
+  log?: Logger;
+  /** The repository's git directory when it is not `<root>/.git` (a linked work tree). */
+  gitDir?: string;
+  /** Push the git-annex branch to the bucket right after each transfer (the annex commands; the engine pushes it in its rounds). */
+  publishAnnexBranch?: boolean;
+  /** Wraps the bucket store (tests inject delays and faults this way). */
+  wrapStore?: (store: S3ObjectStore) => ObjectStore & MultipartStore;
+}
+
+/** The git repository around `cwd` (a command run in a subdirectory), or undefined outside one. */
+export async function findRepository(cwd: string): Promise<{ gitDir: string; workTree: string } | undefined> {
+  try {
+    const { stdout } = await promisify(execFile)("git", ["rev-parse", "--absolute-git-dir", "--show-toplevel"], { cwd, encoding: "utf8" });
+    const [gitDir, workTree] = stdout.trim().split("\n");
+    return gitDir && workTree ? { gitDir, workTree } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bucket's store for these settings: the one place region and endpoint are applied. */
+export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region">): S3ObjectStore {
+  const { endpoint, region } = cloud;
+  return new S3ObjectStore(cloud.location.bucket, createS3Client({ ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) }));
+}
+
+export async function openFolder(dir: string, options: OpenOptions = {}): Promise<Folder> {
+  const root = resolve(dir);
+  const gitDir = options.gitDir ?? join(root, ".git");
+  const settings = await readSettings(root, gitDir);
+  const s3 = storeFor(settings);
+  const store = options.wrapStore ? options.wrapStore(s3) : s3;
+  try {
+    const layout = new BucketLayout(settings.location.prefix);
+    const cloud: CloudContent = { store, layout, repo: settings.location.repo };
+    const cloudUuid = settings.cloudUuid ?? (await rememberCloudUuid(gitDir, cloud));
+    const branchContext: AnnexBranchContext = { store, layout, repo: settings.location.repo, gitDir, agent: settings.agent };
+    const annex = new Annex({
+      gitDir,
+      uuid: settings.agent,
+      cloud,
+      cloudUuid,
+      ...(options.publishAnnexBranch ? { publish: () => publishAnnexBranch(branchContext) } : {}),
+    });
+    return {
+      root,
+      gitDir,
+      settings,
+      store,
+      layout,
+      annex,
+      receiveAnnexBranch: () => receiveAnnexBranch(branchContext),
+      close: () => s3.client.destroy(),
+    };
+  } catch (error) {
+    s3.client.destroy();
+    throw error;
+  }
+}
+
+/** The cloud's UUID is in the bucket; the folder remembers it so later commands need not ask. */
+async function rememberCloudUuid(gitDir: string, cloud: CloudContent): Promise<string> {
+  const uuid = await ensureCloudUuid(cloud);
+  // A cache only: another process may hold .git/config this instant.
+  await gitFor(gitDir)
+    .setConfig(SETTING_NAMES.cloudUuid, uuid)
+    .catch(() => undefined);
+  return uuid;
+}
+
+export async function openSyncedFolder(
+  dir: string,
+  options: Omit<OpenOptions, "gitDir" | "publishAnnexBranch"> = {},
+): Promise<SyncedFolder> {
+  const root = resolve(dir);
+  if (!(await LocalRepo.isRepo(root))) {
+    throw new FolderError(
+      "not-a-folder",
+      `${root} is not a cloudbridge folder: run \`cloudbridge init ${dir} --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO ${dir}\`.`,
+    );
+  }
+  const folder = await openFolder(root, options);
+  try {
+    const { settings, gitDir, annex } = folder;
+    const log = options.log ?? (() => undefined);
+    const repo = await new LocalRepo(root, { name: settings.description, email: `${settings.agent}@cloudbridge` }).open();
+    const queue = new TransferQueue(repo.stateDir);
+    const content = new AnnexContent(annex, queue, {
+      largefiles: settings.largefiles,
+      wanted: settings.wanted,
+      place: async (path, key) => void (await repo.placeContent(path, key, content)),
+      log: (event, fields) => log("warn", event, fields),
+    });
+    const branch = new AnnexBranch(gitDir);
+    const side: SideBranch = {
+      ref: ANNEX_BRANCH,
+      head: () => branch.head(),
+      merge: async (ours, theirs) => (await branch.unionMerge(ours, theirs)) ?? theirs,
+      advance: (oid, old) => branch.compareAndSwap(oid, old),
+    };
+    const remote = new BucketRemote({ store: folder.store, layout: folder.layout, repo: settings.location.repo, gitDir }, settings.agent);
+    const engine = new SyncEngine(repo, remote, {
+      annex: content,
+      content,
+      side,
+      log: (event, fields) => log(event.startsWith("refused") ? "error" : "info", event, fields),
+    });
+    return { ...folder, repo, content, engine };
+  } catch (error) {
+    folder.close();
+    throw error;
+  }
+}

@@ -1,0 +1,252 @@
+import { basename } from "node:path";
+import { parseAnnexKey } from "../protocol/index.ts";
+import { AnnexBranch } from "./logs/annex-branch.ts";
+import { hashStream, keyCheck, mismatch, verifyFile } from "./content/content-hash.ts";
+import { withContentLock } from "./content/content-lock.ts";
+import { downloadKey, type DownloadResult } from "./transfer/download.ts";
+import { dropRefused } from "./content/drop-safety.ts";
+import { LocalStore } from "./content/local-store.ts";
+import { readLocations, recordPresence, type PresenceChange } from "./logs/location-tracking.ts";
+import { readNumCopies } from "./content/numcopies.ts";
+import { withRetry } from "./transfer/retry.ts";
+import type { CloudContent, TransferOptions } from "./transfer/transfer-settings.ts";
+import { mapLimit } from "../objectstore/index.ts";
+import { uploadKey, type UploadResult } from "./transfer/upload.ts";
+import { parseUuidLog } from "./logs/uuid-log.ts";
+
+/**
+ * Annexed content of one repository: the local object store, the cloud copy, and the location logs in the
+ * git-annex branch. This is the API the agent (sync engine, daemon) and the CLI use; docs/annex.md
+ * describes it. Every change of presence is recorded in the git-annex branch and then `publish` is called
+ * (the agent pushes the git-annex branch there), after the content itself is in place.
+ */
+export interface AnnexOptions {
+  /** The repository's .git directory. */
+  gitDir: string;
+  /** This repository's git-annex UUID (= the agent id). */
+  uuid: string;
+  cloud: CloudContent;
+  /** The cloud special remote's UUID (ensureCloudUuid). */
+  cloudUuid: string;
+  /** Called after the git-annex branch changed, to push it (runs once per batch). */
+  publish?: () => Promise<void>;
+}
+
+export interface KeyTransfer {
+  key: string;
+  /** The work-tree name (object metadata; progress display). */
+  fileName?: string;
+}
+
+export interface BatchOptions extends TransferOptions {
+  /** Files transferred at once (default 4). */
+  parallelFiles?: number;
+  /** Progress per file (instead of `onProgress`). */
+  onFileProgress?: (item: KeyTransfer, bytesDone: number, bytesTotal: number) => void;
+  /** Called as each file finishes; with it, one file's failure does not stop the others (they are reported here). */
+  onFileDone?: (item: KeyTransfer, outcome: { result?: UploadResult | DownloadResult; error?: unknown }) => void;
+}
+
+export interface Location {
+  uuid: string;
+  description: string;
+  here: boolean;
+  cloud: boolean;
+}
+
+export interface FsckProblem {
+  key: string;
+  where: "here" | "cloud";
+  problem: string;
+}
+
+export class Annex {
+  readonly gitDir: string;
+  readonly uuid: string;
+  readonly cloud: CloudContent;
+  readonly cloudUuid: string;
+  readonly local: LocalStore;
+  readonly branch: AnnexBranch;
+  private readonly publish: () => Promise<void>;
+
+  constructor(options: AnnexOptions) {
+    this.gitDir = options.gitDir;
+    this.uuid = options.uuid;
+    this.cloud = options.cloud;
+    this.cloudUuid = options.cloudUuid;
+    this.local = new LocalStore(options.gitDir);
+    this.branch = new AnnexBranch(options.gitDir);
+    this.publish = options.publish ?? (async () => {});
+  }
+
+  /** Hashes a work-tree file into the local store and records that this repository has it; returns its key. */
+  async add(file: string): Promise<string> {
+    const key = await this.local.ingest(file);
+    await this.record([{ key, uuid: this.uuid, present: true }], `add ${basename(file)}`);
+    return key;
+  }
+
+  /** Uploads keys present here to the cloud, then records the cloud as having them (one commit, one publish). */
+  upload(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, UploadResult>> {
+    return this.batch(keys, options, this.cloudUuid, "upload to cloud", (item, itemOptions) =>
+      uploadKey(this.local, this.cloud, item.key, { ...itemOptions, ...(item.fileName ? { fileName: item.fileName } : {}) }),
+    );
+  }
+
+  /** Downloads keys from the cloud into the local store (each verified), then records this repository as having them. */
+  get(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, DownloadResult>> {
+    return this.batch(keys, options, this.uuid, "get from cloud", (item, itemOptions) =>
+      downloadKey(this.local, this.cloud, item.key, itemOptions),
+    );
+  }
+
+  /** Runs transfers with `parallelFiles` in flight, then records `destination` as having what arrived, even when some failed. */
+  private async batch<T extends UploadResult | DownloadResult>(
+    keys: readonly KeyTransfer[],
+    options: BatchOptions,
+    destination: string,
+    message: string,
+    transfer: (item: KeyTransfer, itemOptions: TransferOptions) => Promise<T>,
+  ): Promise<Map<string, T>> {
+    const results = new Map<string, T>();
+    try {
+      await mapLimit(keys, options.parallelFiles ?? 4, async (item) => {
+        const perFile = options.onFileProgress;
+        const itemOptions = perFile ? { ...options, onProgress: (done: number, total: number) => perFile(item, done, total) } : options;
+        try {
+          const result = await transfer(item, itemOptions);
+          results.set(item.key, result);
+          options.onFileDone?.(item, { result });
+        } catch (error) {
+          if (!options.onFileDone) throw error;
+          options.onFileDone(item, { error });
+        }
+      });
+    } finally {
+      await this.record(
+        [...results.keys()].map((key) => ({ key, uuid: destination, present: true })),
+        message,
+      );
+    }
+    return results;
+  }
+
+  /** Removes this repository's copy, if the cloud's copy is verified to exist (see drop-safety.ts). */
+  async dropLocal(key: string): Promise<{ dropped: boolean }> {
+    const dropped = await withContentLock(this.gitDir, key, async () => {
+      if (!(await this.local.has(key))) return false;
+      const numcopies = await readNumCopies(this.branch);
+      const verified = (await this.cloudHas(key)) ? ["the cloud's copy"] : [];
+      if (verified.length < numcopies) throw dropRefused(key, "here", verified, numcopies);
+      await this.local.remove(key);
+      return true;
+    });
+    await this.record([{ key, uuid: this.uuid, present: false }], "drop");
+    return { dropped };
+  }
+
+  /** Deletes the cloud's copy, if this repository's own copy is present (see drop-safety.ts). */
+  async dropFromCloud(key: string): Promise<{ dropped: boolean }> {
+    const bucketKey = this.cloud.layout.annexObject(this.cloud.repo, key);
+    const dropped = await withContentLock(this.gitDir, key, async () => {
+      if (!(await this.cloudHas(key))) return false;
+      const numcopies = await readNumCopies(this.branch);
+      const verified = (await this.local.has(key)) ? ["this repository's copy"] : [];
+      if (verified.length < numcopies) throw dropRefused(key, "cloud", verified, numcopies);
+      await withRetry(() => this.cloud.store.delete(bucketKey));
+      return true;
+    });
+    await this.record([{ key, uuid: this.cloudUuid, present: false }], "drop from cloud");
+    return { dropped };
+  }
+
+  /** Where the location log says the key is, with each repository's description from uuid.log. */
+  async whereis(key: string): Promise<Location[]> {
+    const [locations, uuidLog] = await Promise.all([readLocations(this.branch, key), this.branch.read("uuid.log")]);
+    const descriptions = parseUuidLog(uuidLog ?? "");
+    return [...locations.values()]
+      .filter((entry) => entry.status === "1")
+      .map((entry) => ({
+        uuid: entry.uuid,
+        description: descriptions.get(entry.uuid)?.description ?? "",
+        here: entry.uuid === this.uuid,
+        cloud: entry.uuid === this.cloudUuid,
+      }));
+  }
+
+  /**
+   * Re-hashes local content (all keys here, or `keys`) and reports mismatches and log disagreements.
+   * Nothing is deleted or rewritten: a damaged copy is for a person to look at.
+   */
+  async fsckLocal(keys?: readonly string[], onKey?: (key: string) => void): Promise<FsckProblem[]> {
+    const problems: FsckProblem[] = [];
+    const all = keys ?? (await collect(this.local.keys()));
+    for (const key of all) {
+      onKey?.(key);
+      const present = await this.local.has(key);
+      const logged = (await readLocations(this.branch, key)).get(this.uuid)?.status === "1";
+      if (!present) {
+        if (logged)
+          problems.push({ key, where: "here", problem: "the location log says this repository has it, but the content is missing" });
+        continue;
+      }
+      const mismatch = await verifyFile(this.local.objectPath(key), key).catch((error: Error) => error.message);
+      if (mismatch) problems.push({ key, where: "here", problem: `the local copy is damaged: ${mismatch}` });
+      else if (!logged) problems.push({ key, where: "here", problem: "the content is here but the location log does not say so" });
+    }
+    return problems;
+  }
+
+  /** Streams the cloud's objects (all under annex/<repo>/, or `keys`) through the hash and reports mismatches. */
+  async fsckCloud(keys?: readonly string[], onKey?: (key: string) => void): Promise<FsckProblem[]> {
+    const problems: FsckProblem[] = [];
+    const root = this.cloud.layout.annexRoot(this.cloud.repo);
+    const all: string[] = keys ? [...keys] : [];
+    if (!keys) {
+      for await (const object of this.cloud.store.list(root)) {
+        const parsed = this.cloud.layout.parse(object.key);
+        if (parsed.kind === "annex-object") all.push(parsed.key);
+      }
+    }
+    for (const key of all) {
+      onKey?.(key);
+      const logged = (await readLocations(this.branch, key)).get(this.cloudUuid)?.status === "1";
+      const problem = await this.checkCloudObject(key);
+      if (problem === "missing") {
+        if (logged) problems.push({ key, where: "cloud", problem: "the location log says the cloud has it, but there is no object" });
+      } else if (problem) {
+        problems.push({ key, where: "cloud", problem });
+      } else if (!logged) {
+        problems.push({ key, where: "cloud", problem: "the object is in the cloud but the location log does not say so" });
+      }
+    }
+    return problems;
+  }
+
+  /** Records presence changes and publishes them. */
+  async record(changes: PresenceChange[], message: string): Promise<void> {
+    if (changes.length === 0) return;
+    await recordPresence(this.branch, changes, message);
+    await this.publish();
+  }
+
+  private async cloudHas(key: string): Promise<boolean> {
+    const info = await withRetry(() => this.cloud.store.head(this.cloud.layout.annexObject(this.cloud.repo, key)));
+    const size = parseAnnexKey(key).size;
+    return info !== undefined && (size === undefined || info.size === size);
+  }
+
+  private async checkCloudObject(key: string): Promise<string | "missing" | undefined> {
+    const object = await this.cloud.store.getStream(this.cloud.layout.annexObject(this.cloud.repo, key));
+    if (!object) return "missing";
+    const check = keyCheck(key);
+    const why = mismatch(check, await hashStream(object.stream, check.algorithm));
+    return why ? `the object is damaged: ${why}` : undefined;
+  }
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}

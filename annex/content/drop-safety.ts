@@ -1,0 +1,23 @@
+import { AnnexError } from "../errors.ts";
+
+/**
+ * Why a drop is safe, or not. Only copies that can be checked at the moment of the drop count (git-annex's
+ * rule: numcopies counts verified copies, never what a log merely claims):
+ *
+ * - the cloud's copy: a HEAD of `annex/<repo>/<KEY>` of the key's size, made while this agent holds the key's lock;
+ * - this repository's own copy, present in `.git/annex/objects/` while the lock is held.
+ *
+ * Another agent's copy cannot be checked from here (agents do not reach each other), so it never counts.
+ * That makes concurrent drops safe without any shared lock: the cloud copy can only be deleted by an
+ * agent that holds its own copy under its lock, and that agent can only drop its own copy later by seeing
+ * the cloud copy again, which is gone. So whatever runs at once, on any number of agents, the last copy stays.
+ */
+export function dropRefused(key: string, from: "here" | "cloud", verified: string[], numcopies: number): AnnexError {
+  const what = from === "here" ? "this repository's copy" : "the cloud's copy";
+  const seen = verified.length === 0 ? "no other copy could be verified" : `only ${verified.join(" and ")} could be verified`;
+  const fix =
+    from === "here"
+      ? "Upload it first (`cloudbridge sync`, or `git annex copy --to cloud`), then drop."
+      : "Get it here first (`cloudbridge get`), or keep the cloud copy.";
+  return new AnnexError("drop-refused", key, `Refusing to drop ${what} of ${key}: ${seen}, and numcopies is ${numcopies}. ${fix}`);
+}

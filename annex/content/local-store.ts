@@ -1,0 +1,146 @@
+import { createHash } from "node:crypto";
+import { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { assertAnnexKey, hashDirMixed, parseAnnexKey, sha256eKey } from "../../protocol/index.ts";
+
+export const md5 = (text: string): Uint8Array => createHash("md5").update(text).digest();
+
+/**
+ * The local object store, where git-annex keeps content: `.git/annex/objects/<hashdirmixed>/<KEY>/<KEY>`,
+ * read-only files, so real git-annex run in the same repository sees the content as present. Content only
+ * enters it by rename from `.git/annex/tmp/` after it was verified, so a key's path never holds a partial
+ * or wrong file.
+ */
+export class LocalStore {
+  readonly gitDir: string;
+
+  constructor(gitDir: string) {
+    this.gitDir = gitDir;
+  }
+
+  get objectsDir(): string {
+    return join(this.gitDir, "annex", "objects");
+  }
+
+  get tmpDir(): string {
+    return join(this.gitDir, "annex", "tmp");
+  }
+
+  objectPath(key: string): string {
+    assertAnnexKey(key);
+    return join(this.objectsDir, hashDirMixed(key, md5), key, key);
+  }
+
+  /** Where a transfer of `key` writes before the content is verified (git-annex uses the same place). */
+  tmpPath(key: string): string {
+    return join(this.tmpDir, assertAnnexKey(key));
+  }
+
+  /** Whether the content is here (a file of the key's size; fsck re-hashes, this does not). */
+  async has(key: string): Promise<boolean> {
+    try {
+      const info = await stat(this.objectPath(key));
+      const size = parseAnnexKey(key).size;
+      return info.isFile() && (size === undefined || info.size === size);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Moves a verified file into place (same file system: an atomic rename). */
+  async insertVerified(key: string, verifiedPath: string): Promise<void> {
+    const path = this.objectPath(key);
+    await mkdir(dirname(path), { recursive: true });
+    await chmod(verifiedPath, 0o444);
+    await rename(verifiedPath, path);
+  }
+
+  /**
+   * Hashes a work-tree file into a SHA256E key named like it, copying it into the store in the same pass.
+   * Returns the key; the file is not changed.
+   */
+  async ingest(file: string): Promise<string> {
+    await mkdir(this.tmpDir, { recursive: true });
+    const tmp = join(this.tmpDir, `ingest.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}`);
+    const hash = createHash("sha256");
+    const before = await stat(file);
+    // One reused buffer: memory stays flat and leaves no garbage, whatever the file size.
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    let size = 0;
+    try {
+      const input = await open(file, "r");
+      const output = await open(tmp, "wx");
+      try {
+        for (;;) {
+          const { bytesRead } = await input.read(buffer, 0, buffer.length, size);
+          if (bytesRead === 0) break;
+          hash.update(buffer.subarray(0, bytesRead));
+          await output.write(buffer, 0, bytesRead, size);
+          size += bytesRead;
+        }
+      } finally {
+        await input.close();
+        await output.close();
+      }
+      const after = await stat(file);
+      if (after.size !== size || after.mtimeMs !== before.mtimeMs) {
+        throw new Error(`${file} changed while it was being added; add it again once it is written.`);
+      }
+      const key = sha256eKey(hash.digest("hex"), size, basename(file));
+      if (await this.has(key)) await rm(tmp, { force: true });
+      else await this.insertVerified(key, tmp);
+      return key;
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Copies the content of `key` to `dest` (a work-tree file), atomically: a temporary file in the same
+   * directory renamed over `dest`. False when the content is not here.
+   */
+  async materialize(key: string, dest: string, mode = 0o644): Promise<boolean> {
+    if (!(await this.has(key))) return false;
+    const tmp = join(dirname(dest), `.${basename(dest)}.cloudbridge-${process.pid}.tmp`);
+    try {
+      await copyFile(this.objectPath(key), tmp);
+      await chmod(tmp, mode);
+      await rename(tmp, dest);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    return true;
+  }
+
+  /** Removes the content (git-annex's dirs may be write-protected: open them up first). */
+  async remove(key: string): Promise<void> {
+    const path = this.objectPath(key);
+    const keyDir = dirname(path);
+    await chmod(keyDir, 0o755).catch(() => {});
+    await rm(path, { force: true });
+    for (const dir of [keyDir, dirname(keyDir), dirname(dirname(keyDir))]) {
+      if (
+        !(await rmdir(dir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
+    }
+  }
+
+  /** Every key with content here. */
+  async *keys(): AsyncIterable<string> {
+    const top = await readdir(this.objectsDir).catch(() => [] as string[]);
+    for (const a of top.sort()) {
+      for (const b of (await readdir(join(this.objectsDir, a)).catch(() => [] as string[])).sort()) {
+        for (const key of (await readdir(join(this.objectsDir, a, b)).catch(() => [] as string[])).sort()) {
+          const file = join(this.objectsDir, a, b, key, key);
+          if ((await lstat(file).catch(() => undefined))?.isFile()) yield key;
+        }
+      }
+    }
+  }
+}

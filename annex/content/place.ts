@@ -1,0 +1,31 @@
+import type { Stats } from "node:fs";
+import { lstat, open } from "node:fs/promises";
+import type { LocalStore } from "./local-store.ts";
+import { MAX_POINTER_SIZE, parsePointer } from "./pointer.ts";
+
+/**
+ * Puts a key's content in place of the pointer file at `path`, if the file there is still that pointer: a
+ * file the person changed meanwhile (or a locked file's symlink) is left alone. Returns the placed file's
+ * stat, or undefined when nothing was placed: whoever keeps a stat cache records that stat, or the next
+ * scan takes the content for a local edit and hashes the whole file again.
+ */
+export async function placeContent(store: LocalStore, key: string, path: string, mode: number): Promise<Stats | undefined> {
+  const before = await lstat(path).catch(() => undefined);
+  if (!before?.isFile() || before.size > MAX_POINTER_SIZE) return undefined;
+  if ((await readPointerFile(path)) !== key) return undefined;
+  if (!(await store.materialize(key, path, mode))) return undefined;
+  return lstat(path);
+}
+
+/** The key the small file at `path` is a pointer to, or undefined (not a pointer, too large, gone). */
+export async function readPointerFile(path: string): Promise<string | undefined> {
+  const handle = await open(path, "r").catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    const head = Buffer.alloc(MAX_POINTER_SIZE + 1);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return parsePointer(head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
+}

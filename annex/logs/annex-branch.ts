@@ -1,0 +1,155 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  commitTree,
+  gitText,
+  hashObjectFiles,
+  isAncestor,
+  joinNul,
+  parseDiffTree,
+  readObjects,
+  resolveCommit,
+  runGit,
+  swapRef,
+} from "../../localgit/index.ts";
+import { unionMergeLines } from "./union-merge.ts";
+
+/**
+ * The `git-annex` branch of a local repository, read and written with native git plumbing: a change
+ * builds a new tree in a private index and moves the ref with compare-and-swap (`update-ref new old`), so
+ * two processes changing the branch at once both land (the loser re-reads and re-applies). Merging
+ * another copy of the branch is git-annex's union merge, which never conflicts.
+ */
+export const ANNEX_BRANCH = "refs/heads/git-annex";
+
+export type FileChange = (old: string | undefined) => string | undefined;
+
+export class AnnexBranch {
+  readonly gitDir: string;
+  readonly ref: string;
+
+  constructor(gitDir: string, ref = ANNEX_BRANCH) {
+    this.gitDir = gitDir;
+    this.ref = ref;
+  }
+
+  async head(): Promise<string | undefined> {
+    return resolveCommit(this.gitDir, this.ref);
+  }
+
+  /** A file's content at `commit` (default: the branch head), or undefined when it is not there. */
+  async read(path: string, commit?: string): Promise<string | undefined> {
+    const at = commit ?? (await this.head());
+    if (!at) return undefined;
+    const [content] = await this.readMany([path], at);
+    return content;
+  }
+
+  /**
+   * Applies `changes` (path → new content from old; undefined leaves the file alone) as one commit.
+   * Returns the new head, or the old one when nothing changed.
+   */
+  async change(message: string, changes: ReadonlyMap<string, FileChange>): Promise<string | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const parent = await this.head();
+      const paths = [...changes.keys()];
+      const olds = await this.readMany(paths, parent);
+      const updates: Array<{ path: string; content: string }> = [];
+      paths.forEach((path, i) => {
+        const content = changes.get(path)!(olds[i]);
+        if (content !== undefined && content !== olds[i]) updates.push({ path, content });
+      });
+      if (updates.length === 0) return parent;
+      const blobs = await this.writeBlobs(updates.map((u) => u.content));
+      const tree = await this.withIndex(parent, async (env) => {
+        const info = joinNul(updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}`));
+        await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+        return await gitText(["write-tree"], { gitDir: this.gitDir, env });
+      });
+      const commit = await this.commitTree(tree, parent ? [parent] : [], message);
+      if (await this.compareAndSwap(commit, parent)) return commit;
+      if (attempt >= 20) throw new Error(`The ${this.ref} branch kept changing under us; try again.`);
+    }
+  }
+
+  /**
+   * The union merge of two commits of the git-annex branch (git-annex's rule: every file's lines from
+   * both sides), as a merge commit; a fast-forward when one contains the other. Pure with respect to refs:
+   * usable as the merge callback of a compare-and-swap push.
+   */
+  async unionMerge(ours: string | undefined, theirs: string | undefined): Promise<string | undefined> {
+    if (!ours || ours === theirs) return theirs ?? ours;
+    if (!theirs) return ours;
+    if (await isAncestor(this.gitDir, theirs, ours)) return ours;
+    if (await isAncestor(this.gitDir, ours, theirs)) return theirs;
+    const diff = await runGit(["diff-tree", "-r", "-z", "--no-renames", ours, theirs], { gitDir: this.gitDir });
+    const paths = parseDiffTree(diff.stdout).map((change) => change.path);
+    const [a, b] = await Promise.all([this.readMany(paths, ours), this.readMany(paths, theirs)]);
+    const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
+    const blobs = await this.writeBlobs(merged.map((m) => m.content));
+    const tree = await this.withIndex(ours, async (env) => {
+      const info = joinNul(merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}`));
+      await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+      return await gitText(["write-tree"], { gitDir: this.gitDir, env });
+    });
+    return this.commitTree(tree, [ours, theirs], "merging git-annex branches (union)");
+  }
+
+  /** Merges `theirs` (a fetched copy of the branch) into the local branch. */
+  async mergeFrom(theirs: string): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const ours = await this.head();
+      const merged = await this.unionMerge(ours, theirs);
+      if (merged === ours) return ours;
+      if (await this.compareAndSwap(merged!, ours)) return merged;
+    }
+    throw new Error(`The ${this.ref} branch kept changing under us while merging; try again.`);
+  }
+
+  /** Moves the branch from `old` (undefined: it must not exist) to `commit`; false when it had moved. */
+  async compareAndSwap(commit: string, old: string | undefined): Promise<boolean> {
+    return swapRef(this.gitDir, this.ref, commit, old);
+  }
+
+  /** Many files at once (one `git cat-file --batch`); undefined for a path that is not there. */
+  async readMany(paths: readonly string[], commit: string | undefined): Promise<Array<string | undefined>> {
+    if (!commit || paths.length === 0) return paths.map(() => undefined);
+    const contents = await readObjects(
+      this.gitDir,
+      paths.map((p) => `${commit}:${p}`),
+    );
+    return contents.map((content) => content?.toString("utf8"));
+  }
+
+  /** Writes blobs (`git hash-object` over temporary files) and returns their ids in order. */
+  private async writeBlobs(contents: readonly string[]): Promise<string[]> {
+    await mkdir(join(this.gitDir, "annex", "cloudbridge"), { recursive: true });
+    const dir = await mkdtemp(join(this.gitDir, "annex", "cloudbridge", "blobs-"));
+    try {
+      const files = contents.map((_, i) => join(dir, String(i)));
+      await Promise.all(contents.map((content, i) => writeFile(files[i]!, content)));
+      return await hashObjectFiles(files, { gitDir: this.gitDir });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async commitTree(tree: string, parents: string[], message: string): Promise<string> {
+    return commitTree(this.gitDir, { tree, parents, message });
+  }
+
+  /** Runs `work` with a private index file loaded from `commit` (empty when undefined), then removes it. */
+  private async withIndex<T>(commit: string | undefined, work: (env: Record<string, string>) => Promise<T>): Promise<T> {
+    const dir = join(this.gitDir, "annex", "cloudbridge");
+    await mkdir(dir, { recursive: true });
+    const index = join(dir, `index.${process.pid}.${randomBytes(4).toString("hex")}`);
+    const env = { GIT_INDEX_FILE: index };
+    try {
+      await gitText(commit ? ["read-tree", commit] : ["read-tree", "--empty"], { gitDir: this.gitDir, env });
+      return await work(env);
+    } finally {
+      await rm(index, { force: true });
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import { randomUUID } from "node:crypto";
+import { PreconditionFailed } from "../../objectstore/index.ts";
+import { assertAgentId } from "../../protocol/index.ts";
+import type { AnnexBranch, FileChange } from "./annex-branch.ts";
+import { cloudRemoteConfig, formatRemoteLog, parseRemoteLog, type CloudRemoteParameters } from "./remote-log.ts";
+import type { CloudContent } from "../transfer/transfer-settings.ts";
+import { formatUuidLog, parseUuidLog } from "./uuid-log.ts";
+import { nextVectorClock } from "./vector-clock.ts";
+
+/**
+ * The cloud as a git-annex S3 special remote. Its UUID lives in the bucket at `annex/<repo>/annex-uuid`
+ * (where git-annex's S3 remote keeps it, 36 bytes, no newline), created once with If-None-Match: * so
+ * every agent agrees on it; its description in uuid.log and its configuration in remote.log let real
+ * git-annex `enableremote` it.
+ */
+export async function ensureCloudUuid(cloud: CloudContent): Promise<string> {
+  const key = cloud.layout.annexUuid(cloud.repo);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await cloud.store.get(key);
+    if (existing && existing !== "not-modified") {
+      return assertAgentId(existing.body.toString("utf8").trim().toLowerCase());
+    }
+    const uuid = randomUUID();
+    try {
+      await cloud.store.put(key, uuid, { ifNoneMatch: "*", contentType: "text/plain" });
+      return uuid;
+    } catch (error) {
+      if (!(error instanceof PreconditionFailed)) throw error;
+    }
+  }
+  throw new Error(`Could not read or create ${key}; check the bucket's permissions.`);
+}
+
+/** Records the cloud in uuid.log and remote.log (once; an existing entry for the same uuid is kept). */
+export async function recordCloudRemote(branch: AnnexBranch, cloudUuid: string, parameters: CloudRemoteParameters): Promise<void> {
+  const config = cloudRemoteConfig(parameters);
+  await branch.change(
+    "record the cloud special remote",
+    new Map([
+      ["uuid.log", describe(cloudUuid, config.name!, { keepExisting: true })],
+      [
+        "remote.log",
+        (old: string | undefined) => {
+          const remotes = parseRemoteLog(old ?? "");
+          if (remotes.has(cloudUuid)) return undefined;
+          remotes.set(cloudUuid, { uuid: cloudUuid, config, clock: nextVectorClock() });
+          return formatRemoteLog(remotes.values());
+        },
+      ],
+    ]),
+  );
+}
+
+/** Records (or renames) a repository in uuid.log: what `git annex whereis` shows for it. */
+export async function recordRepository(branch: AnnexBranch, uuid: string, description: string): Promise<void> {
+  await branch.change("describe repository", new Map([["uuid.log", describe(uuid, description, { keepExisting: false })]]));
+}
+
+/** The uuid.log change that names a repository (unless it is named already and `keepExisting`). */
+function describe(uuid: string, description: string, options: { keepExisting: boolean }): FileChange {
+  return (old) => {
+    const entries = parseUuidLog(old ?? "");
+    const previous = entries.get(uuid);
+    if (previous && (options.keepExisting || previous.description === description)) return undefined;
+    entries.set(uuid, { uuid, description, clock: nextVectorClock(previous?.clock) });
+    return formatUuidLog(entries.values());
+  };
+}

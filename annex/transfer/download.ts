@@ -1,0 +1,277 @@
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import { Transform, type Readable } from "node:stream";
+import { keyCheck, mismatch } from "../content/content-hash.ts";
+import { AnnexError } from "../errors.ts";
+import { GcPacer } from "./gc-pacer.ts";
+import type { LocalStore } from "../content/local-store.ts";
+import { withRetry } from "./retry.ts";
+import { readState, removeState, writeState } from "./transfer-state.ts";
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MULTIPART_THRESHOLD,
+  DEFAULT_RANGE_SIZE,
+  partSizeFor,
+  type CloudContent,
+  type TransferOptions,
+} from "./transfer-settings.ts";
+import { mapLimit } from "../../objectstore/index.ts";
+
+/**
+ * Downloads `annex/<repo>/<KEY>` into the local store.
+ *
+ * The bytes go to `.git/annex/tmp/<KEY>` (streamed, or for large objects as ranged GETs in parallel,
+ * each written at its offset), are hashed and compared with the key, and only then renamed into
+ * `.git/annex/objects/`. An object whose bytes do not match its key is refused with an AnnexError "corrupt-object"
+ * and the temporary file removed, so the local copy stays absent rather than wrong. A killed ranged
+ * download resumes: the ranges already written are recorded next to the temporary file, valid while the
+ * object's ETag is unchanged; if the resumed file fails verification it is fetched once more from scratch.
+ */
+function contentNotInCloud(key: string, bucketKey: string): AnnexError {
+  return new AnnexError(
+    "content-not-in-cloud",
+    key,
+    `The cloud has no content for ${key} (no object ${bucketKey}). Another agent must upload it first (\`cloudbridge whereis\` shows who has it).`,
+  );
+}
+
+function corruptObject(key: string, bucketKey: string, why: string): AnnexError {
+  return new AnnexError(
+    "corrupt-object",
+    key,
+    `Refused ${bucketKey}: its bytes do not match the key ${key} (${why}). The local copy stays absent. ` +
+      "The object in the bucket is damaged or was replaced: run `cloudbridge fsck --from cloud` and re-upload it from an agent that has a good copy.",
+  );
+}
+
+export interface DownloadResult {
+  /** False when the content was already here. */
+  readonly downloaded: boolean;
+  readonly size: number;
+}
+
+interface RangeRecord {
+  etag: string;
+  size: number;
+  rangeSize: number;
+  done: number[];
+}
+
+const isRangeRecord = (v: unknown): v is RangeRecord =>
+  typeof v === "object" && v !== null && typeof (v as RangeRecord).etag === "string" && Array.isArray((v as RangeRecord).done);
+
+export async function downloadKey(
+  local: LocalStore,
+  cloud: CloudContent,
+  key: string,
+  options: TransferOptions = {},
+): Promise<DownloadResult> {
+  const check = keyCheck(key);
+  if (await local.has(key)) return { downloaded: false, size: check.size ?? 0 };
+  const bucketKey = cloud.layout.annexObject(cloud.repo, key);
+  await mkdir(local.tmpDir, { recursive: true });
+  const tmp = local.tmpPath(key);
+  const recordPath = `${tmp}.cloudbridge-ranges.json`;
+  const threshold = options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD;
+  const refuse = (why: string): never => {
+    throw corruptObject(key, bucketKey, why);
+  };
+
+  let size: number;
+  if (check.size !== undefined && check.size < threshold) {
+    // Small content: one GET (no HEAD first), hashed as it streams to disk.
+    size = check.size;
+    await rm(recordPath, { force: true });
+    const actual = await withRetry(() => streamWhole(cloud, key, bucketKey, tmp, check.algorithm, size, options), retry(options)).catch(
+      async (error: unknown) => {
+        await rm(tmp, { force: true });
+        throw error;
+      },
+    );
+    const why = mismatch(check, actual);
+    if (why) {
+      await rm(tmp, { force: true });
+      refuse(why);
+    }
+  } else {
+    const info = await withRetry(() => cloud.store.head(bucketKey), retry(options));
+    if (!info) throw contentNotInCloud(key, bucketKey);
+    if (check.size !== undefined && info.size !== check.size) refuse(`it is ${info.size} bytes, the key says ${check.size}`);
+    size = info.size;
+    for (let fresh = false; ; fresh = true) {
+      const { resumed, hex } = await downloadRanges(
+        cloud,
+        key,
+        bucketKey,
+        tmp,
+        recordPath,
+        info.etag,
+        size,
+        check.algorithm,
+        fresh,
+        options,
+      );
+      const why = mismatch(check, { hex, size });
+      if (!why) break;
+      await rm(tmp, { force: true });
+      await removeState(recordPath);
+      // Ranges kept from an earlier run may be what is wrong: fetch everything once more before refusing.
+      if (!resumed || fresh) refuse(why);
+    }
+  }
+  const handle = await open(tmp, "r+");
+  await handle.sync();
+  await handle.close();
+  await removeState(recordPath);
+  await local.insertVerified(key, tmp);
+  return { downloaded: true, size };
+}
+
+/** One GET streamed to `tmp` through the hash. */
+async function streamWhole(
+  cloud: CloudContent,
+  key: string,
+  bucketKey: string,
+  tmp: string,
+  algorithm: string,
+  size: number,
+  options: TransferOptions,
+): Promise<{ hex: string; size: number }> {
+  const object = await cloud.store.getStream(bucketKey);
+  if (!object) throw contentNotInCloud(key, bucketKey);
+  const hash = createHash(algorithm);
+  const pacer = new GcPacer();
+  let done = 0;
+  await pipeline(
+    object.stream,
+    new Transform({
+      transform(chunk: Buffer, _encoding, next) {
+        hash.update(chunk);
+        pacer.add(chunk.length);
+        done += chunk.length;
+        options.onProgress?.(done, size);
+        next(null, chunk);
+      },
+    }),
+    createWriteStream(tmp),
+    ...(options.signal ? [{ signal: options.signal }] : []),
+  );
+  return { hex: hash.digest("hex"), size: done };
+}
+
+/**
+ * Ranged GETs in parallel into `tmp`. The file is hashed in order while later ranges are still arriving:
+ * whenever the ranges from the start are complete, the new stretch is read back (from the page cache) into
+ * one reused buffer and hashed, so no second pass over the file is needed. Returns the digest and whether
+ * ranges from an earlier run were reused.
+ */
+async function downloadRanges(
+  cloud: CloudContent,
+  key: string,
+  bucketKey: string,
+  tmp: string,
+  recordPath: string,
+  etag: string,
+  size: number,
+  algorithm: string,
+  fresh: boolean,
+  options: TransferOptions,
+): Promise<{ resumed: boolean; hex: string }> {
+  const rangeSize = partSizeFor(size, options.partSize ?? DEFAULT_RANGE_SIZE);
+  let record = fresh ? undefined : await readState(recordPath, isRangeRecord);
+  const tmpSize = await stat(tmp).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (!record || record.etag !== etag || record.size !== size || record.rangeSize !== rangeSize || tmpSize !== size) {
+    record = { etag, size, rangeSize, done: [] };
+    const created = await open(tmp, "w");
+    await created.truncate(size);
+    await created.close();
+    await writeState(recordPath, record);
+  }
+  const current = record;
+  const resumed = current.done.length > 0;
+  const count = Math.ceil(size / rangeSize);
+  const finished = new Set(current.done);
+  let bytesDone = current.done.reduce((sum, i) => sum + Math.min(rangeSize, size - i * rangeSize), 0);
+  let saving = Promise.resolve();
+  const pacer = new GcPacer();
+  const file = await open(tmp, "r+");
+  const hash = createHash(algorithm);
+  const hashBuffer = Buffer.allocUnsafe(1024 * 1024);
+  let hashedRanges = 0;
+  let hashing = Promise.resolve();
+  const hashReadyRanges = async () => {
+    for (; hashedRanges < count && finished.has(hashedRanges); hashedRanges++) {
+      const end = Math.min(size, (hashedRanges + 1) * rangeSize);
+      for (let position = hashedRanges * rangeSize; position < end;) {
+        const { bytesRead } = await file.read(hashBuffer, 0, Math.min(hashBuffer.length, end - position), position);
+        if (bytesRead === 0) throw new Error(`${tmp} is shorter than the ranges written to it`);
+        hash.update(hashBuffer.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+    }
+  };
+  try {
+    const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
+    await mapLimit(todo, options.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
+      const start = i * rangeSize;
+      const end = Math.min(size, start + rangeSize) - 1;
+      await withRetry(async () => {
+        const object = await cloud.store.getStream(bucketKey, { range: { start, end } });
+        if (!object) throw contentNotInCloud(key, bucketKey);
+        if (object.etag && object.etag !== etag) {
+          throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
+        }
+        const written = await writeAt(file, object.stream, start, end, pacer, options.signal);
+        if (written !== end - start + 1) {
+          throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
+        }
+      }, retry(options));
+      current.done.push(i);
+      finished.add(i);
+      bytesDone += end - start + 1;
+      options.onProgress?.(bytesDone, size);
+      saving = saving.then(() => writeState(recordPath, current));
+      hashing = hashing.then(hashReadyRanges);
+      await saving;
+    });
+    hashing = hashing.then(hashReadyRanges);
+    await hashing;
+  } finally {
+    await hashing.catch(() => {});
+    await file.close();
+  }
+  return { resumed, hex: hash.digest("hex") };
+}
+
+async function writeAt(
+  file: FileHandle,
+  stream: Readable,
+  start: number,
+  end: number,
+  pacer: GcPacer,
+  signal?: AbortSignal,
+): Promise<number> {
+  let position = start;
+  for await (const chunk of stream) {
+    if (signal?.aborted) throw signal.reason;
+    const buffer = chunk as Buffer;
+    pacer.add(buffer.length);
+    if (position + buffer.length > end + 1) throw new Error("the store sent more bytes than the range asked for");
+    let offset = 0;
+    while (offset < buffer.length) {
+      const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset, position + offset);
+      offset += bytesWritten;
+    }
+    position += buffer.length;
+  }
+  return position - start;
+}
+
+function retry(options: TransferOptions) {
+  return options.signal ? { signal: options.signal } : {};
+}

@@ -1,0 +1,7 @@
+/**
+ * objectstore/: the one interface to the bucket (`ObjectStore`, `MultipartStore`), its S3 implementation,
+ * and the errors a caller can act on. Import it through this file.
+ */
+export * from "./object-store.ts";
+export * from "./s3-object-store.ts";
+export * from "./map-limit.ts";

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+
+/** The CLI as a person and a script use it: init, clone, sync, status, log, service show, and the errors. */
+describe("cloudbridge CLI", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  let t: TestCloud;
+  let env: Record<string, string>;
+  before(async () => {
+    scratch = await tempDir("cli");
+    t = await startTestCloud();
+    env = agentEnv(t.cloud.env);
+  });
+  after(async () => {
+    await t.stop();
+    await scratch.remove();
+  });
+
+  it("init creates the repository in the bucket once, clone joins it, sync/status/log report in words and JSON", async () => {
+    const A = join(scratch.path, "a");
+    await mkdir(A);
+    await writeFile(join(A, "notes.txt"), "hello\n");
+    const init = await cliOk(["init", A, "--remote", "s3://cloudbridge/team/notes", "--description", "laptop"], env);
+    assert.match(init.stdout, /Created cloudbridge::s3:\/\/cloudbridge\/team\/notes|Created s3:\/\/cloudbridge\/team\/notes/);
+    assert.match(init.stdout, /cloudbridge clone s3:\/\/cloudbridge\/team\/notes DIR/);
+    const store = new S3ObjectStore(t.cloud.bucket, t.s3);
+    const marker = await store.get("team/cloudbridge.json");
+    assert.ok(marker && marker !== "not-modified");
+    assert.deepEqual(
+      { ...JSON.parse(marker.body.toString()), createdAt: "", createdBy: "" },
+      { format: 1, conditionalWrites: true, createdAt: "", createdBy: "" },
+    );
+    const readme = await store.get("team/README.txt");
+    assert.ok(readme && readme !== "not-modified" && /kept by cloudbridge/.test(readme.body.toString()));
+
+    const again = await cli(["init", join(scratch.path, "other"), "--remote", "s3://cloudbridge/team/notes"], env);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already exists in the bucket: join it with `cloudbridge clone/);
+
+    const B = join(scratch.path, "b");
+    const clone = await cliOk(["clone", "s3://cloudbridge/team/notes", B, "--json"], env);
+    const cloned = JSON.parse(clone.stdout) as { written: number; agent: string };
+    assert.equal(cloned.written, 1);
+    assert.equal(await readFile(join(B, "notes.txt"), "utf8"), "hello\n");
+
+    await writeFile(join(B, "notes.txt"), "hello from b\n");
+    const status = JSON.parse((await cliOk(["status", B, "--json"], env)).stdout) as {
+      localChanges: Array<{ path: string }>;
+      agents: unknown[];
+      daemon: unknown;
+    };
+    assert.deepEqual(status.localChanges, [{ path: "notes.txt", change: "changed" }]);
+    assert.equal(status.daemon, null);
+    const sync = JSON.parse((await cliOk(["sync", B, "--json"], env)).stdout) as { committed?: string; head: string };
+    assert.ok(sync.committed);
+    const pulled = await cliOk(["sync", A], env);
+    assert.match(pulled.stdout, /updated 1 and removed 0 file\(s\) here/);
+    assert.equal(await readFile(join(A, "notes.txt"), "utf8"), "hello from b\n");
+
+    const log = JSON.parse((await cliOk(["log", A, "--json", "--files"], env)).stdout) as Array<{
+      commit: string;
+      files: Array<{ path: string }>;
+    }>;
+    assert.equal(log[0]!.commit, sync.head);
+    assert.deepEqual(
+      log[0]!.files.map((f) => f.path),
+      ["notes.txt"],
+    );
+    const human = await cliOk(["status", A], env);
+    assert.match(human.stdout, /no local changes waiting/);
+    assert.match(human.stdout, /daemon: not running/);
+
+    const unit = await cliOk(["service", "show", A], env);
+    assert.match(unit.stdout, new RegExp(`^ExecStart=.* daemon ${A.replaceAll("/", "\\/")}$`, "m"));
+  });
+
+  it("says clearly what is wrong, with exit code 2, and creates nothing", async () => {
+    const bad = await cli(["init", join(scratch.path, "x"), "--remote", "http://example.com/repo"], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /does not start with "s3:\/\/"/);
+    const missing = await cli(["clone", "s3://cloudbridge/nothing-here", join(scratch.path, "y")], env);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /there is no repository at .*nothing-here yet: create it with `cloudbridge init/);
+    const notFolder = await cli(["sync", scratch.path], env);
+    assert.equal(notFolder.code, 2);
+    assert.match(notFolder.stderr, /is not a cloudbridge folder: run `cloudbridge init/);
+    const nonEmpty = join(scratch.path, "full");
+    await mkdir(nonEmpty);
+    await writeFile(join(nonEmpty, "x"), "x");
+    const full = await cli(["clone", "s3://cloudbridge/team/notes", nonEmpty], env);
+    assert.equal(full.code, 2);
+    assert.match(full.stderr, /is not empty: clone into a new or empty folder/);
+    const usage = await cli(["init"], env);
+    assert.notEqual(usage.code, 0);
+    assert.match(usage.stderr, /required option '--remote <url>' not specified|missing required argument 'dir'/);
+    const help = await cliOk(["daemon", "--help"], env);
+    assert.match(help.stdout, /Keep DIR in sync until stopped/);
+  });
+
+  it("get puts content in place of a synced folder's pointer file and the folder's stat cache learns its new stat", async () => {
+    const A = join(scratch.path, "get-a");
+    await mkdir(A);
+    const content = randomBytes(1536 * 1024); // above the default largefiles size: annexed
+    await writeFile(join(A, "big.bin"), content);
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/getcache"], env);
+    const B = join(scratch.path, "get-b");
+    await cliOk(["clone", "s3://cloudbridge/getcache", B, "--wanted", "nothing"], env);
+    const cacheEntry = async () => {
+      const cache = JSON.parse(await readFile(join(B, ".git", "cloudbridge", "stat-cache.json"), "utf8")) as {
+        entries: Array<[string, string, string, number]>;
+      };
+      return cache.entries.find(([path]) => path === "big.bin");
+    };
+    assert.ok((await cacheEntry())![3] < 1024, "after the clone the file is a pointer, and the cache says so");
+
+    const got = await cli(["get", "big.bin"], env, { cwd: B });
+    assert.equal(got.code, 0, got.stderr);
+    assert.deepEqual(await readFile(join(B, "big.bin")), content);
+    const entry = await cacheEntry();
+    assert.equal(entry![3], content.length, "the cache holds the placed file's size, not the pointer's");
+    const status = JSON.parse((await cliOk(["status", B, "--json", "--offline"], env)).stdout) as { localChanges: unknown[] };
+    assert.deepEqual(status.localChanges, []);
+  });
+});

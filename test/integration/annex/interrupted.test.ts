@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { TestCloud } from "../../helpers/local-cloud.ts";
+import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import { runWorker } from "../../helpers/annex-child.ts";
+
+const KILLS_PER_DIRECTION = 10;
+const SIZE = 24 * 1024 * 1024;
+// Each part upload and ranged GET waits this long, so a transfer lasts long enough to be killed inside.
+const SLOW = { ANNEX_WORKER_DELAY_MS: "120" };
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+describe("transfers killed at random points", () => {
+  let test: TestCloud;
+  let a: AgentRepo;
+  let b: AgentRepo;
+  let pair: AgentPair;
+
+  before(async () => {
+    pair = await startAgentPair("docs");
+    ({ test, a, b } = pair);
+  });
+  after(() => pair.stop());
+
+  /** Nothing under the key but the exact content, and no log entry that is not true. */
+  async function checkInvariants(key: string, expected: string): Promise<{ inCloud: boolean; atB: boolean }> {
+    const object = await a.annex.cloud.store.get(`annex/docs/${key}`);
+    const inCloud = object !== undefined && object !== "not-modified";
+    if (inCloud) assert.equal(sha256(object.body), expected, "the object under the key is exactly the content");
+    const objectPath = b.annex.local.objectPath(key);
+    const atB = existsSync(objectPath);
+    if (atB) assert.equal(sha256(readFileSync(objectPath)), expected, "B's object store holds exactly the content");
+    for (const repo of [a, b]) {
+      for (const location of await repo.annex.whereis(key)) {
+        if (location.cloud) assert.ok(inCloud, "the cloud is marked present only when the object is there");
+        if (location.uuid === b.uuid) assert.ok(atB, "B is marked present only when its store has the content");
+      }
+    }
+    return { inCloud, atB };
+  }
+
+  // When to kill: uniformly inside the last full transfer's duration (startup included), so kills land
+  // inside transfers however loaded the machine is.
+  let window = 1500;
+  const killAt = () => window * (0.15 + 0.8 * Math.random());
+  async function transfer(args: string[], kill: boolean) {
+    const started = performance.now();
+    const run = await runWorker(test, args, { env: SLOW, ...(kill ? { killAfterMs: killAt() } : {}) });
+    if (run.code === 0 && /"(up|down)loaded":\{"(up|down)loaded":true/.test(run.stdout)) window = performance.now() - started;
+    return run;
+  }
+
+  it("never leaves a wrong object under a key, never marks a key present that is not, and finally completes", async () => {
+    let upKills = 0;
+    let upResumable = 0;
+    let content = Buffer.alloc(0);
+    let key = "";
+    let expected = "";
+    // Uploads from A: kill at a random moment; when one run finished first, the next round uses a new file.
+    for (let round = 0; upKills < KILLS_PER_DIRECTION; round++) {
+      assert.ok(round < 60, "kills keep missing the transfer");
+      if (!key || (await checkInvariants(key, expected)).inCloud) {
+        content = randomBytes(SIZE);
+        writeFileSync(join(a.dir, `file-${round}.bin`), content);
+        key = await a.annex.add(join(a.dir, `file-${round}.bin`));
+        expected = sha256(content);
+      }
+      const run = await transfer(["upload", a.dir, key], true);
+      if (run.signal === "SIGKILL") {
+        upKills++;
+        if (existsSync(join(a.gitDir, "annex", "cloudbridge", "uploads", `${key}.json`))) upResumable++;
+        else window *= 1.25; // killed before the transfer began: aim later
+      } else {
+        assert.equal(run.code, 0, run.stderr);
+      }
+      await checkInvariants(key, expected);
+    }
+    const finished = await transfer(["upload", a.dir, key], false);
+    assert.equal(finished.code, 0, finished.stderr);
+    assert.equal((await checkInvariants(key, expected)).inCloud, true);
+
+    let downKills = 0;
+    let downResumable = 0;
+    await b.sync();
+    for (let round = 0; downKills < KILLS_PER_DIRECTION; round++) {
+      assert.ok(round < 60, "kills keep missing the transfer");
+      if ((await checkInvariants(key, expected)).atB) {
+        // B got it before a kill landed: drop it and download again.
+        await b.annex.local.remove(key);
+        await b.annex.record([{ key, uuid: b.uuid, present: false }], "test: forget");
+      }
+      const run = await transfer(["get", b.dir, key], true);
+      if (run.signal === "SIGKILL") {
+        downKills++;
+        if (existsSync(`${b.annex.local.tmpPath(key)}.cloudbridge-ranges.json`)) downResumable++;
+        else window *= 1.25;
+      } else {
+        assert.equal(run.code, 0, run.stderr);
+      }
+      await checkInvariants(key, expected);
+    }
+    const got = await transfer(["get", b.dir, key], false);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal((await checkInvariants(key, expected)).atB, true);
+    assert.ok(readFileSync(b.annex.local.objectPath(key)).equals(content));
+    process.stdout.write(
+      `# kills: ${upKills} uploads (${upResumable} left a resumable record), ${downKills} downloads (${downResumable} resumable)\n`,
+    );
+    assert.ok(upResumable >= 3 && downResumable >= 3, "kills landed inside transfers, which then resumed");
+  });
+});

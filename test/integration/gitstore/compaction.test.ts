@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
+import { describe, it } from "node:test";
+import { promisify } from "node:util";
+import type { ObjectStore } from "../../../objectstore/object-store.ts";
+
+import { compactRepository, fetchRefs, NativeGitEngine, push, readInfoPacks, writeInfoPacks } from "../../../gitstore/index.ts";
+import { IsomorphicGitEngine } from "../../../gitstore/isomorphic-engine.ts";
+import { FaultyStore } from "../../helpers/faulty-store.ts";
+import { commitFile, git, GIT_ENV, importCommits } from "../../helpers/git.ts";
+import { useGitCloud } from "../../helpers/git-cloud.ts";
+
+const run = promisify(execFile);
+const GRACE = 60_000;
+const CLI = resolve("bin/cloudbridge");
+
+describe("compaction of a repository's packs", () => {
+  const bed = useGitCloud("git-compaction");
+  const { clone, layout } = bed;
+
+  async function packKeys(repo: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const info of bed.store.list(layout.packsRoot(repo))) keys.push(info.key);
+    return keys;
+  }
+
+  it("after 200 pushes and one compaction a fresh clone downloads one pack; retired packs stay readable through the grace period", async () => {
+    const a = await clone("many");
+    await importCommits(a.dir, "main", 200, (i) => ({ [`notes/${i % 10}.txt`]: `note ${i}\n` }));
+    const commits = (await git(a.dir, "rev-list", "--reverse", "main")).split("\n");
+    for (const oid of commits) await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    const before = await readInfoPacks(bed.store, layout, "many");
+    assert.equal(before.length, 200);
+
+    const start = new Date();
+    const report = await compactRepository({
+      store: bed.store,
+      layout,
+      repo: "many",
+      engine: new NativeGitEngine(),
+      graceMs: GRACE,
+      now: () => start,
+    });
+    assert.equal(report.merged.length, 200);
+    assert.equal(report.retired.length, 200);
+    assert.deepEqual(report.deleted, []);
+    assert.deepEqual(await readInfoPacks(bed.store, layout, "many"), [report.published]);
+
+    const fresh = await clone("many");
+    const fetched = await fetchRefs(fresh);
+    assert.ok(fetched.packsDownloaded <= 2, `downloaded ${fetched.packsDownloaded} packs`);
+    assert.equal(await git(fresh.dir, "rev-parse", "refs/remotes/cloud/main"), commits.at(-1));
+    await git(fresh.dir, "fsck", "--strict", "--no-dangling");
+
+    // A reader that read objects/info/packs just before compaction still finds every pack it listed.
+    /** A store whose first `reads` reads of objects/info/packs return the list as it was before compaction. */
+    const staleFor = (reads: number): ObjectStore =>
+      Object.assign(Object.create(bed.store) as ObjectStore, {
+        get: async (key: string, options?: { ifNoneMatch?: string }) => {
+          const result = await bed.store.get(key, options);
+          return key === layout.infoPacks("many") && result && result !== "not-modified" && reads-- > 0
+            ? { ...result, body: Buffer.from(writeInfoPacks(before)) }
+            : result;
+        },
+      });
+    const slowReader = await clone("many", staleFor(Infinity));
+    assert.equal((await fetchRefs(slowReader)).packsDownloaded, 200);
+    await git(slowReader.dir, "fsck", "--strict", "--no-dangling");
+
+    // Within the grace period nothing is deleted; after it, the retired packs go.
+    const early = await compactRepository({
+      store: bed.store,
+      layout,
+      repo: "many",
+      engine: new NativeGitEngine(),
+      graceMs: GRACE,
+      now: () => new Date(start.getTime() + GRACE / 2),
+    });
+    assert.deepEqual(early.deleted, []);
+    assert.equal((await packKeys("many")).length, 2 * 201);
+    const late = await compactRepository({
+      store: bed.store,
+      layout,
+      repo: "many",
+      engine: new NativeGitEngine(),
+      graceMs: GRACE,
+      now: () => new Date(start.getTime() + GRACE),
+    });
+    assert.equal(late.deleted.length, 200);
+    assert.deepEqual(await packKeys("many"), [
+      `${layout.packsRoot("many")}${report.published}.idx`,
+      `${layout.packsRoot("many")}${report.published}.pack`,
+    ]);
+    // A reader that listed the packs just before they were deleted reads the list again, once.
+    const unluckyReader = await clone("many", staleFor(1));
+    assert.equal((await fetchRefs(unluckyReader)).packsDownloaded, 1);
+    const plain = bed.path("plain");
+    await git(bed.work, "clone", "-q", `${bed.t.cloud.endpoint}/${bed.t.cloud.bucket}/repos/many.git`, plain);
+    assert.equal(await git(plain, "rev-list", "--count", "HEAD"), "200");
+  });
+
+  it("keeps a pack a concurrent push listed while compaction ran", async () => {
+    const a = await clone("racing");
+    await importCommits(a.dir, "main", 3, (i) => ({ [`f${i}`]: `${i}\n` }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    await git(a.dir, "checkout", "-q", "main");
+    let pushed: string | undefined;
+    // Just before compaction swaps objects/info/packs, another push lands.
+    const racing: ObjectStore = Object.assign(Object.create(bed.store) as ObjectStore, {
+      put: async (key: string, body: Buffer | string, options?: object) => {
+        if (key === layout.infoPacks("racing") && !pushed) {
+          pushed = await commitFile(a.dir, "late.txt", "late\n");
+          await push({ ...a, updates: [{ ref: "refs/heads/main", oid: pushed }] });
+        }
+        return bed.store.put(key, body, options);
+      },
+    });
+    const report = await compactRepository({ store: racing, layout, repo: "racing", engine: new NativeGitEngine(), graceMs: GRACE });
+    assert.equal(report.merged.length, 3);
+    const live = await readInfoPacks(bed.store, layout, "racing");
+    assert.equal(live.length, 2, "the compacted pack and the concurrent push's pack");
+    const fresh = await clone("racing");
+    await fetchRefs(fresh);
+    assert.equal(await git(fresh.dir, "rev-parse", "refs/remotes/cloud/main"), pushed);
+  });
+
+  it("retires a pack an interrupted push never listed, and deletes it after the grace period", async () => {
+    const a = await clone("orphans");
+    const first = await commitFile(a.dir, "a", "a\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: first }] });
+    const second = await commitFile(a.dir, "b", "b\n");
+    await assert.rejects(
+      push({
+        ...a,
+        store: new FaultyStore(bed.store, (key) => key.endsWith("objects/info/packs")),
+        updates: [{ ref: "refs/heads/main", oid: second }],
+      }),
+    );
+    assert.equal((await packKeys("orphans")).length, 4);
+    const later = Date.now() + GRACE;
+    const retire = await compactRepository({
+      store: bed.store,
+      layout,
+      repo: "orphans",
+      engine: new NativeGitEngine(),
+      graceMs: GRACE,
+      now: () => new Date(later),
+    });
+    assert.equal(retire.retired.length, 1);
+    assert.equal(retire.published, undefined, "one live pack: nothing to merge");
+    const remove = await compactRepository({
+      store: bed.store,
+      layout,
+      repo: "orphans",
+      engine: new NativeGitEngine(),
+      graceMs: GRACE,
+      now: () => new Date(later + GRACE),
+    });
+    assert.deepEqual(remove.deleted, retire.retired);
+    assert.equal((await packKeys("orphans")).length, 2);
+  });
+
+  it("repairs a pack whose idx went missing: compaction indexes it itself", async () => {
+    const a = await clone("no-idx");
+    await importCommits(a.dir, "main", 3, (i) => ({ [`f${i}`]: `${i}\n` }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n")) {
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    }
+    const [, second] = await readInfoPacks(bed.store, layout, "no-idx");
+    await bed.store.delete(layout.pack("no-idx", `${second}.idx`));
+    await assert.rejects(fetchRefs(await clone("no-idx")), /has no index.*cloudbridge compact/);
+    const report = await compactRepository({ store: bed.store, layout, repo: "no-idx", engine: new NativeGitEngine(), graceMs: GRACE });
+    assert.equal(report.merged.length, 3);
+    const fresh = await clone("no-idx");
+    assert.equal((await fetchRefs(fresh)).packsDownloaded, 1);
+    assert.equal(await git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "3");
+  });
+
+  it("the isomorphic-git engine (Lambda's) compacts to a pack native git reads", async () => {
+    const a = await clone("portable");
+    await importCommits(a.dir, "main", 5, (i) => ({ [`dir/f${i}`]: `content ${i}\n`.repeat(50) }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    const report = await compactRepository({
+      store: bed.store,
+      layout,
+      repo: "portable",
+      engine: new IsomorphicGitEngine(),
+      graceMs: GRACE,
+    });
+    assert.equal(report.merged.length, 5);
+    const fresh = await clone("portable");
+    assert.equal((await fetchRefs(fresh)).packsDownloaded, 1);
+    assert.equal(await git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "5");
+    await git(fresh.dir, "fsck", "--strict", "--no-dangling");
+  });
+
+  it("cloudbridge compact runs it from the command line", async () => {
+    const a = await clone("cli");
+    await importCommits(a.dir, "main", 2, (i) => ({ [`f${i}`]: `${i}\n` }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    const env = { ...process.env, ...bed.t.cloud.env, ...GIT_ENV };
+    const { stdout } = await run(CLI, ["compact", `cloudbridge::s3://${bed.t.cloud.bucket}/cli`, "--json"], { env });
+    const report = JSON.parse(stdout) as { merged: string[]; published: string };
+    assert.equal(report.merged.length, 2);
+    assert.deepEqual(await readInfoPacks(bed.store, layout, "cli"), [report.published]);
+    const bad = await run(CLI, ["compact"], { env, cwd: bed.work }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((bad as { code: number }).code, 2);
+    assert.match((bad as { stderr: string }).stderr, /Which repository\?/);
+  });
+});

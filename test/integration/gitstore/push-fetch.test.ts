@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { fetchRefs, push, SINGLE_PUT_LIMIT, treeMergeCallback } from "../../../gitstore/index.ts";
+import { commitFile, git, importCommits } from "../../helpers/git.ts";
+import { useGitCloud } from "../../helpers/git-cloud.ts";
+import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
+import type { ObjectStore, UploadOptions } from "../../../objectstore/object-store.ts";
+import { IsomorphicGitEngine } from "../../../gitstore/isomorphic-engine.ts";
+
+describe("git push and fetch through the bucket", () => {
+  const bed = useGitCloud("git-push-fetch", "team");
+  const { clone } = bed;
+
+  it("round trip: 200 commits pushed by one clone arrive identical in another; both fsck clean; plain git clones it over dumb HTTP and from a copy on disk", async () => {
+    const a = await clone("history");
+    const tip = await importCommits(a.dir, "main", 200, (i) => ({ [`dir${i % 7}/file${i}.txt`]: `content ${i}\n`, "log.txt": `${i}\n` }));
+    const pushed = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: tip }], remote: "cloud" });
+    assert.deepEqual(pushed.results, [{ ref: "refs/heads/main", status: "created", oid: tip }]);
+    assert.equal(pushed.packsUploaded, 1);
+
+    const b = await clone("history");
+    const fetched = await fetchRefs(b);
+    assert.equal(fetched.packsDownloaded, 1);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main"), tip);
+    assert.equal(await git(b.dir, "rev-parse", `refs/remotes/cloud-synced/${a.agent}/main`), tip);
+    assert.equal(await git(b.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "200");
+    await git(a.dir, "fsck", "--strict", "--no-dangling");
+    await git(b.dir, "fsck", "--strict", "--no-dangling");
+
+    const plain = bed.path("plain");
+    await git(bed.work, "clone", "-q", `${bed.t.cloud.endpoint}/${bed.t.cloud.bucket}/team/repos/history.git`, plain);
+    assert.equal(await git(plain, "rev-parse", "HEAD"), tip);
+    assert.equal(await git(plain, "rev-list", "--count", "HEAD"), "200");
+    await git(plain, "fsck", "--strict", "--no-dangling");
+
+    // A copy of the prefix on disk is a bare repository git accepts as it is.
+    const copy = bed.path("copy.git");
+    const root = bed.layout.repoRoot("history");
+    for await (const info of bed.store.list(root)) {
+      const object = await bed.store.get(info.key);
+      assert.ok(object && object !== "not-modified");
+      await mkdir(dirname(join(copy, info.key.slice(root.length))), { recursive: true });
+      await writeFile(join(copy, info.key.slice(root.length)), object.body);
+    }
+    await git(copy, "fsck", "--strict", "--no-dangling");
+    assert.equal(await git(copy, "rev-parse", "HEAD"), tip);
+    const fromCopy = bed.path("from-copy");
+    await git(bed.work, "clone", "-q", copy, fromCopy);
+    assert.equal(await git(fromCopy, "rev-parse", "HEAD"), tip);
+
+    // A second fetch with nothing new downloads nothing.
+    const again = await fetchRefs(b);
+    assert.equal(again.packsDownloaded, 0);
+    assert.deepEqual(again.updated, []);
+  });
+
+  it("the same round trip through the isomorphic-git engine (the portable one behind the same seam)", async () => {
+    const engine = new IsomorphicGitEngine();
+    const a = { ...(await clone("portable")), engine };
+    const base = await importCommits(a.dir, "main", 20, (i) => ({ [`dir${i % 3}/file${i}.txt`]: `content ${i}\n` }));
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
+    const tip = await importCommits(a.dir, "main", 5, (i) => ({ [`later/${i}.txt`]: `later ${i}\n` }));
+    const second = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: tip }] });
+    assert.equal(second.objectsUploaded, 5 + 5 * 2 + 5, "5 commits, 5 root and 5 later/ trees, 5 blobs: only what is new");
+    const b = { ...(await clone("portable")), engine };
+    assert.equal((await fetchRefs(b)).packsDownloaded, 2);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main"), tip);
+    await git(b.dir, "fsck", "--strict", "--no-dangling");
+  });
+
+  it("a one-file commit on a repository of 10,000 files uploads a pack of a few objects", async () => {
+    const a = await clone("big");
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10_000; i++) files[`d${i % 100}/f${i}.txt`] = `file ${i}\n`;
+    const base = await importCommits(a.dir, "main", 1, () => files);
+    const first = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
+    assert.equal(first.objectsUploaded, 10_000 + 100 + 1 + 1);
+    await git(a.dir, "checkout", "-q", "main");
+    const next = await commitFile(a.dir, "d7/f7.txt", "changed\n");
+    const second = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: next }] });
+    assert.deepEqual(second.results, [{ ref: "refs/heads/main", status: "updated", oid: next }]);
+    assert.equal(second.objectsUploaded, 4, "commit, root tree, d7 tree, blob");
+  });
+
+  it("a pack larger than one PUT is streamed up in parts, and a retried push does not send it again", async () => {
+    const a = await clone("large");
+    await writeFile(join(a.dir, "large.bin"), randomBytes(SINGLE_PUT_LIMIT + 1024 * 1024));
+    const oid = await commitFile(a.dir, "small.txt", "small\n");
+    await git(a.dir, "add", "large.bin");
+    await git(a.dir, "commit", "-q", "-m", "large");
+    const tip = await git(a.dir, "rev-parse", "HEAD");
+    const uploads: string[] = [];
+    const counting = Object.assign(Object.create(bed.store) as ObjectStore, {
+      upload: (key: string, body: Readable | Buffer, options?: UploadOptions) => {
+        uploads.push(key);
+        return bed.store.upload(key, body, options);
+      },
+    });
+    // Interrupted after the pack: the retry finds the large pack already there.
+    const failing = new FaultyStore(counting, (key) => key.endsWith("objects/info/packs"));
+    await assert.rejects(push({ ...a, store: failing, updates: [{ ref: "refs/heads/main", oid: tip }] }), InjectedFault);
+    const retried = await push({ ...a, store: counting, updates: [{ ref: "refs/heads/main", oid: tip }] });
+    assert.equal(retried.results[0]!.status, "created");
+    assert.equal(uploads.length, 1, "streamed once, not again on retry");
+    const b = await clone("large");
+    await fetchRefs(b);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main"), tip);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main~1"), oid);
+    await git(b.dir, "fsck", "--strict", "--no-dangling");
+  });
+
+  it("a non-fast-forward push is rejected, forced on request, or merged by the callback", async () => {
+    const a = await clone("conflicts");
+    const b = await clone("conflicts");
+    const base = await commitFile(a.dir, "base.txt", "base\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: base }] });
+    await fetchRefs(b);
+    await git(b.dir, "reset", "-q", "--hard", "refs/remotes/cloud/main");
+    const fromA = await commitFile(a.dir, "a.txt", "a\n");
+    const fromB = await commitFile(b.dir, "b.txt", "b\n");
+    assert.equal((await push({ ...a, updates: [{ ref: "refs/heads/main", oid: fromA }] })).results[0]!.status, "updated");
+
+    const rejected = await push({ ...b, updates: [{ ref: "refs/heads/main", oid: fromB }] });
+    assert.deepEqual(rejected.results[0], { ref: "refs/heads/main", status: "rejected", oid: fromA, reason: "fetch first" });
+    // Even rejected, B's commit is in the bucket under B's synced ref: nothing is lost.
+    const c = await clone("conflicts");
+    await fetchRefs(c);
+    assert.equal(await git(c.dir, "rev-parse", `refs/remotes/cloud-synced/${b.agent}/main`), fromB);
+
+    const merged = await push({ ...b, updates: [{ ref: "refs/heads/main", oid: fromB, onConflict: treeMergeCallback(b.gitDir) }] });
+    const result = merged.results[0]!;
+    assert.equal(result.status, "merged");
+    assert.equal(await git(b.dir, "rev-parse", `${result.oid}^1`), fromB);
+    assert.equal(await git(b.dir, "rev-parse", `${result.oid}^2`), fromA);
+    await fetchRefs(c);
+    assert.equal(await git(c.dir, "rev-parse", "refs/remotes/cloud/main"), result.oid);
+
+    const forced = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: fromA, onConflict: "force" }] });
+    assert.equal(forced.results[0]!.status, "forced");
+    await fetchRefs(c);
+    assert.equal(await git(c.dir, "rev-parse", "refs/remotes/cloud/main"), fromA);
+  });
+});

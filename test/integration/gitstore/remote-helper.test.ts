@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { promisify } from "node:util";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { GIT_ENV, tempDir } from "../../helpers/git.ts";
+
+const execFileAsync = promisify(execFile);
+const PUSHERS = 8;
+
+describe("git-remote-cloudbridge: plain git clone, fetch and push through the bucket", () => {
+  let t: TestCloud;
+  let work: { path: string; remove(): Promise<void> };
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    t = await startTestCloud();
+    work = await tempDir("git-remote-helper");
+    env = {
+      ...process.env,
+      ...t.cloud.env,
+      ...GIT_ENV,
+      PATH: `${resolve("bin")}:${process.env.PATH}`,
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "init.defaultBranch",
+      GIT_CONFIG_VALUE_0: "main",
+    };
+  });
+  after(async () => {
+    await work.remove();
+    await t.stop();
+  });
+
+  /** Runs git; resolves with its exit code and output instead of throwing. */
+  async function git(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      // A hung helper fails this test within a minute instead of holding up the whole suite.
+      const { stdout, stderr } = await execFileAsync("git", args, { cwd, env, timeout: 60_000 });
+      return { code: 0, stdout: stdout.trim(), stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout.trim(), stderr: e.stderr };
+    }
+  }
+  async function ok(cwd: string, ...args: string[]): Promise<string> {
+    const run = await git(cwd, ...args);
+    assert.equal(run.code, 0, `git ${args.join(" ")} failed: ${run.stderr}`);
+    return run.stdout;
+  }
+  async function commit(dir: string, file: string, content: string): Promise<string> {
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(join(dir, file), content);
+    await ok(dir, "add", file);
+    await ok(dir, "commit", "-q", "-m", `${file}: ${content.trim()}`);
+    return ok(dir, "rev-parse", "HEAD");
+  }
+
+  it("clones, pushes and fetches with git's semantics: non-fast-forward rejected unless forced", async () => {
+    const url = `cloudbridge::s3://${t.cloud.bucket}/team/notes`;
+    const empty = await git(work.path, "clone", url, "a");
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.match(empty.stderr, /cloned an empty repository/);
+    const a = join(work.path, "a");
+    const first = await commit(a, "one.txt", "one\n");
+    await ok(a, "push", "-q", "origin", "main");
+    assert.match(await ok(a, "config", "cloudbridge.agent"), /^[0-9a-f-]{36}$/, "a plain git user gets an agent id");
+
+    await ok(work.path, "clone", "-q", url, "b");
+    const b = join(work.path, "b");
+    assert.equal(await ok(b, "rev-parse", "HEAD"), first);
+    assert.equal(await ok(b, "symbolic-ref", "refs/remotes/origin/HEAD"), "refs/remotes/origin/main");
+
+    const second = await commit(a, "two.txt", "two\n");
+    await ok(a, "push", "-q", "--dry-run");
+    assert.equal(await ok(b, "ls-remote", "origin", "main"), `${first}\trefs/heads/main`, "a dry run changes nothing");
+    await ok(a, "push", "-q");
+    await commit(b, "three.txt", "three\n");
+    const rejected = await git(b, "push");
+    assert.notEqual(rejected.code, 0);
+    assert.match(rejected.stderr, /\[rejected\]\s+main -> main \(fetch first\)/);
+    await ok(b, "fetch", "-q");
+    assert.equal(await ok(b, "rev-parse", "origin/main"), second);
+    const nonFastForward = await git(b, "push");
+    assert.match(nonFastForward.stderr, /\[rejected\]\s+main -> main \(non-fast-forward\)/);
+
+    await ok(b, "push", "-q", "--force");
+    await ok(a, "fetch", "-q");
+    assert.equal(await ok(a, "rev-parse", "origin/main"), await ok(b, "rev-parse", "HEAD"));
+    await ok(a, "reset", "-q", "--hard", "origin/main");
+    await ok(a, "fsck", "--strict", "--no-dangling");
+    await ok(b, "fsck", "--strict", "--no-dangling");
+
+    // A damaged ref in the bucket: fetch refuses, saying what is wrong; a forced push replaces it.
+    await t.s3.send(new PutObjectCommand({ Bucket: t.cloud.bucket, Key: "team/repos/notes.git/refs/heads/main", Body: "garbage" }));
+    const damaged = await git(a, "fetch");
+    assert.notEqual(damaged.code, 0);
+    assert.match(damaged.stderr, /refs\/heads\/main.*does not hold an object id/);
+    assert.notEqual((await git(a, "push", "origin", "main")).code, 0);
+    await ok(a, "push", "-q", "--force", "origin", "main");
+    await ok(b, "fetch", "-q");
+    assert.equal(await ok(b, "rev-parse", "origin/main"), await ok(a, "rev-parse", "HEAD"));
+
+    await ok(a, "push", "-q", "origin", "main:refs/heads/topic");
+    assert.match(await ok(a, "ls-remote", "origin"), /refs\/heads\/topic/);
+    await ok(a, "push", "-q", "origin", "--delete", "topic");
+    assert.doesNotMatch(await ok(a, "ls-remote", "origin"), /topic/);
+  });
+
+  it(`${PUSHERS} racing pushers: each push lands or is rejected as git would; none is lost, and all land after pull`, async () => {
+    const url = `cloudbridge::s3://${t.cloud.bucket}/race`;
+    const seed = join(work.path, "seed");
+    await mkdir(seed);
+    await ok(seed, "init", "-q");
+    await commit(seed, "README", "race\n");
+    await ok(seed, "push", "-q", url, "main");
+    const clones = await Promise.all(
+      Array.from({ length: PUSHERS }, async (_, i) => {
+        await ok(work.path, "clone", "-q", url, `racer-${i}`);
+        const dir = join(work.path, `racer-${i}`);
+        return { dir, oid: await commit(dir, `racer-${i}.txt`, `racer ${i}\n`) };
+      }),
+    );
+    const round = await Promise.all(clones.map(({ dir }) => git(dir, "push", "origin", "main")));
+    const landed = clones.filter((_, i) => round[i]!.code === 0);
+    assert.ok(landed.length >= 1, "at least one push lands");
+    round.forEach((run, i) => {
+      if (run.code !== 0)
+        assert.match(run.stderr, /\[(remote )?rejected\]\s+main -> main \((fetch first|non-fast-forward)\)/, `racer ${i}`);
+    });
+    const checker = join(work.path, "checker");
+    await ok(work.path, "clone", "-q", url, checker);
+    for (const { oid } of landed) await ok(checker, "merge-base", "--is-ancestor", oid, "origin/main");
+
+    // The rejected ones do what git tells them (pull, then push) until every commit is in.
+    await Promise.all(
+      clones.map(async ({ dir }, i) => {
+        for (let attempt = 0; round[i]!.code !== 0 && attempt < 20; attempt++) {
+          await ok(dir, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main");
+          round[i] = await git(dir, "push", "origin", "main");
+        }
+        assert.equal(round[i]!.code, 0, round[i]!.stderr);
+      }),
+    );
+    await ok(checker, "pull", "-q", "--no-rebase", "--no-edit");
+    for (const { oid } of clones) await ok(checker, "merge-base", "--is-ancestor", oid, "origin/main");
+    await ok(checker, "fsck", "--strict", "--no-dangling");
+  });
+});

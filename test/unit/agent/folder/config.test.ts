@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { FolderError, readCloudSettings, readSettings } from "../../../../agent/folder/index.ts";
+import { agentIdFor } from "../../../../gitstore/index.ts";
+import { tempDir } from "../../../helpers/git.ts";
+
+async function repoWith(config: Record<string, string | string[]>): Promise<string> {
+  const dir = (await tempDir("folder-config")).path;
+  execFileSync("git", ["init", "--quiet", dir]);
+  for (const [name, value] of Object.entries(config)) {
+    for (const v of Array.isArray(value) ? value : [value]) execFileSync("git", ["-C", dir, "config", "--add", name, v]);
+  }
+  return dir;
+}
+
+const AGENT = "5f0c3c52-5c43-4d2b-9a0e-8a7c8f2c8e11";
+const BASE = { "cloudbridge.bucket": "my-bucket", "cloudbridge.repo": "photos", "annex.uuid": AGENT };
+
+describe("the folder configuration", () => {
+  it("reads every setting through one schema: defaults, units, region, endpoint, multi-valued globs", async () => {
+    const dir = await repoWith({
+      ...BASE,
+      "cloudbridge.prefix": "team",
+      "cloudbridge.region": "eu-west-1",
+      "cloudbridge.endpoint": "http://127.0.0.1:4566",
+      "cloudbridge.pollInterval": "10s",
+      "cloudbridge.debounce": "2",
+      "cloudbridge.largefiles.include": ["*.psd", "raw/**"],
+    });
+    try {
+      const settings = await readSettings(dir);
+      assert.deepEqual(settings.location, { bucket: "my-bucket", prefix: "team/", repo: "photos" });
+      assert.equal(settings.region, "eu-west-1");
+      assert.equal(settings.endpoint, "http://127.0.0.1:4566");
+      assert.equal(settings.agent, AGENT);
+      assert.equal(settings.pollIntervalMs, 10_000);
+      assert.equal(settings.debounceMs, 2);
+      assert.equal(settings.reconcileIntervalMs, 600_000);
+      assert.equal(settings.listen, "auto");
+      assert.equal(settings.wanted, "everything");
+      assert.deepEqual(settings.largefiles.include, ["*.psd", "raw/**"]);
+      assert.equal((await readCloudSettings(dir)).region, "eu-west-1");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a wrong value naming the setting and what to write", async () => {
+    const dir = await repoWith({ ...BASE, "cloudbridge.listen": "carrier-pigeon", "cloudbridge.pollInterval": "soon" });
+    try {
+      await assert.rejects(readSettings(dir), (error: unknown) => {
+        assert.ok(error instanceof FolderError);
+        assert.equal(error.code, "invalid-setting");
+        assert.match(error.message, /cloudbridge\.listen is "carrier-pigeon": use auto, xmpp, sqs or poll/);
+        assert.match(error.message, /cloudbridge\.pollInterval is "soon": write a number/);
+        return true;
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("says a repository without the cloudbridge settings is not set up", async () => {
+    const dir = await repoWith({ "cloudbridge.bucket": "my-bucket" });
+    try {
+      await assert.rejects(readSettings(dir), (error: unknown) => error instanceof FolderError && error.code === "not-a-folder");
+      await assert.rejects(readCloudSettings(dir), /is not set up for cloudbridge .* run `cloudbridge init`/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("has one agent-id policy: annex.uuid for a folder, cloudbridge.agent for a plain repository, the same id kept", async () => {
+    const dir = await repoWith({});
+    const config = (name: string) => {
+      try {
+        return execFileSync("git", ["-C", dir, "config", "--get", name], { encoding: "utf8" }).trim();
+      } catch {
+        return undefined;
+      }
+    };
+    try {
+      const helperId = await agentIdFor(join(dir, ".git"), { folder: false });
+      assert.equal(config("cloudbridge.agent"), helperId);
+      assert.equal(config("annex.uuid"), undefined, "a plain repository is not made a git-annex repository");
+      assert.equal(await agentIdFor(join(dir, ".git"), { folder: false }), helperId);
+      const folderId = await agentIdFor(join(dir, ".git"), { folder: true });
+      assert.equal(folderId, helperId, "becoming a folder keeps the id the helper used");
+      assert.equal(config("annex.uuid"), helperId);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { SyncEngine } from "../../../../agent/sync/engine.ts";
+import { LocalRepo } from "../../../../agent/sync/local-repo.ts";
+import { BareRepoRemote, type SyncRemote } from "../../../../agent/sync/remote.ts";
+import { tempDir } from "../../../helpers/git.ts";
+
+/** Counts how often the engine talks to the remote. */
+class CountingRemote implements SyncRemote {
+  fetches = 0;
+  private readonly inner: BareRepoRemote;
+  constructor(inner: BareRepoRemote) {
+    this.inner = inner;
+  }
+  fetch() {
+    this.fetches += 1;
+    return this.inner.fetch();
+  }
+  push(...args: Parameters<SyncRemote["push"]>) {
+    return this.inner.push(...args);
+  }
+}
+
+describe("sync engine rounds", () => {
+  let root: string;
+  let scratch: { path: string; remove(): Promise<void> };
+  before(async () => {
+    scratch = await tempDir("engine-rounds");
+    root = scratch.path;
+  });
+  after(async () => scratch.remove());
+
+  async function agent(name: string) {
+    const bare = join(root, `${name}.git`);
+    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
+    const dir = join(root, name);
+    await LocalRepo.create(dir);
+    const repo = await new LocalRepo(dir, { name, email: `${name}@test` }).open();
+    const remote = new CountingRemote(new BareRepoRemote(repo.git, bare));
+    return { dir, remote, engine: new SyncEngine(repo, remote) };
+  }
+
+  it("reports scan progress to the caller (the progress bars of init, clone and sync)", async () => {
+    const { dir, engine } = await agent("progress");
+    for (const sub of ["a", "b", "c"]) {
+      await mkdir(join(dir, sub));
+      for (let i = 0; i < 5; i++) await writeFile(join(dir, sub, `f${i}.txt`), `${sub}${i}\n`);
+    }
+    const seen: number[] = [];
+    const report = await engine.syncOnce({ onScanProgress: (n) => seen.push(n) });
+    assert.ok(report.committed);
+    assert.ok(seen.length > 0, "the scan reported progress");
+    assert.equal(seen.at(-1), 15, "the last report counts every file");
+    assert.deepEqual(
+      seen,
+      [...seen].sort((x, y) => x - y),
+      "progress only goes forward",
+    );
+  });
+
+  it("keeps each round's request to itself: a local-only request queued behind a full one stays local-only", async () => {
+    const { dir, remote, engine } = await agent("rounds");
+    await writeFile(join(dir, "one.txt"), "1\n");
+    await engine.sync();
+    const fetchesBefore = remote.fetches;
+    // A full round runs; two local-only requests (watcher echoes) arrive meanwhile and are merged.
+    const full = engine.sync();
+    const echo1 = engine.sync(["one.txt"], { localOnly: true });
+    const echo2 = engine.sync(["one.txt"], { localOnly: true });
+    assert.equal(echo1, echo2, "requests made while a round runs join one queued round");
+    await Promise.all([full, echo1]);
+    assert.equal(remote.fetches - fetchesBefore, 1, "only the full round fetched: the queued round found nothing to commit");
+    // A full request joining a queued local-only one makes it talk to the remote.
+    const running = engine.sync();
+    const queuedLocal = engine.sync(["one.txt"], { localOnly: true });
+    const queuedFull = engine.sync([]);
+    await Promise.all([running, queuedLocal, queuedFull]);
+    assert.equal(remote.fetches - fetchesBefore, 3);
+  });
+
+  it("asks for the round a finished one calls for", async () => {
+    const { engine } = await agent("policy");
+    assert.equal(engine.followUp({ pending: true, contentArrived: true }), "full");
+    assert.equal(engine.followUp({ pending: false, contentArrived: true }), "publish");
+    assert.equal(engine.followUp({ pending: false, contentArrived: false }), undefined);
+  });
+});

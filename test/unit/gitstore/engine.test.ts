@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type GitEngine, GitStoreError, NativeGitEngine, parsePackIndex } from "../../../gitstore/index.ts";
+import { IsomorphicGitEngine } from "../../../gitstore/isomorphic-engine.ts";
+import { commitFile, git, gitInput, initRepo, tempDir } from "../../helpers/git.ts";
+
+// The same contract for both engines behind the seam.
+for (const engine of [new NativeGitEngine(), new IsomorphicGitEngine()] as GitEngine[]) {
+  describe(`git engine: ${engine.name}`, () => {
+    let work: { path: string; remove(): Promise<void> };
+    let repo: string;
+    let gitDir: string;
+    const commits: string[] = [];
+    let counter = 0;
+    const scratch = async () => {
+      const dir = join(work.path, `out-${counter++}`);
+      await mkdir(dir);
+      return dir;
+    };
+    before(async () => {
+      work = await tempDir(`engine-${engine.name}`);
+      repo = join(work.path, "repo");
+      await mkdir(repo);
+      gitDir = await initRepo(repo);
+      const big = Array.from({ length: 300 }, (_, i) => `line ${i} of a file that deltas well\n`).join("");
+      commits.push(await commitFile(repo, "dir/a.txt", big));
+      commits.push(await commitFile(repo, "dir/a.txt", `${big}one more\n`));
+      commits.push(await commitFile(repo, "b.txt", "b\n"));
+    });
+    after(async () => work.remove());
+
+    async function objectsOf(range: string[]): Promise<string[]> {
+      return (await git(repo, "rev-list", "--objects", ...range))
+        .split("\n")
+        .map((line) => line.slice(0, 40))
+        .sort();
+    }
+
+    it("packs exactly what is reachable from the tips and not from the excluded, as a self-contained pack", async () => {
+      const out = await scratch();
+      const pack = await engine.packObjects(gitDir, { tips: [commits[2]!], exclude: [commits[0]!, "f".repeat(40)] }, out);
+      assert.ok(pack);
+      const expected = await objectsOf([commits[2]!, `^${commits[0]!}`]);
+      assert.deepEqual(parsePackIndex(await readFile(pack.idxPath), "idx").oids, expected);
+      assert.equal(pack.objectCount, expected.length);
+      assert.match(pack.name, /^pack-[0-9a-f]{40}$/);
+      // Self-contained: an empty repository can index it without --fix-thin.
+      const empty = join(work.path, `empty-${counter++}`);
+      await git(work.path, "init", "-q", "--bare", empty);
+      await git(empty, "index-pack", "-o", join(out, "check.idx"), pack.packPath);
+      assert.equal(await engine.packObjects(gitDir, { tips: [commits[1]!], exclude: [commits[2]!] }, await scratch()), undefined);
+    });
+
+    it("indexes a received pack, and refuses a damaged one or one with an unsafe tree entry", async () => {
+      const source = await engine.packObjects(gitDir, { tips: [commits[2]!], exclude: [] }, await scratch());
+      const inbox = await scratch();
+      await copyFile(source!.packPath, join(inbox, `${source!.name}.pack`));
+      const indexed = await engine.indexPack(gitDir, join(inbox, `${source!.name}.pack`));
+      assert.equal(indexed.name, source!.name);
+      assert.equal(indexed.objectCount, (await objectsOf([commits[2]!])).length);
+      assert.deepEqual(parsePackIndex(await readFile(indexed.idxPath), "idx").oids, await objectsOf([commits[2]!]));
+
+      const damaged = await scratch();
+      const bytes = await readFile(source!.packPath);
+      bytes[40]! ^= 0x55;
+      await writeFile(join(damaged, "pack-x.pack"), bytes);
+      await assert.rejects(
+        engine.indexPack(gitDir, join(damaged, "pack-x.pack")),
+        (e: unknown) => e instanceof GitStoreError && e.code === "corrupt-pack",
+      );
+
+      for (const name of ["..", ".git", "a/b"]) {
+        const blob = await gitInput(repo, "x\n", "hash-object", "-w", "--stdin");
+        const tree = await gitInput(
+          repo,
+          Buffer.concat([Buffer.from(`100644 ${name}\0`), Buffer.from(blob, "hex")]),
+          "hash-object",
+          "-t",
+          "tree",
+          "-w",
+          "--literally",
+          "--stdin",
+        );
+        const commit = await git(repo, "commit-tree", tree, "-m", "evil");
+        const evil = await (engine.name === "native" ? engine : new NativeGitEngine()).packObjects(
+          gitDir,
+          { tips: [commit], exclude: [] },
+          await scratch(),
+        );
+        await assert.rejects(
+          engine.indexPack(gitDir, evil!.packPath),
+          (e: unknown) => e instanceof GitStoreError && e.code === "unsafe-tree-entry",
+          name,
+        );
+      }
+    });
+
+    it("finds what is missing for a set of tips, looking also in an extra pack directory", async () => {
+      const other = join(work.path, `other-${counter++}`);
+      await mkdir(other);
+      const otherGitDir = await initRepo(other);
+      assert.notDeepEqual(await engine.missingObjects(otherGitDir, [commits[2]!]), []);
+      const extra = await scratch();
+      await mkdir(join(extra, "pack"));
+      const pack = await engine.packObjects(gitDir, { tips: [commits[2]!], exclude: [] }, join(extra, "pack"));
+      assert.deepEqual(await engine.missingObjects(otherGitDir, [commits[2]!], extra), []);
+      const partial = await scratch();
+      await mkdir(join(partial, "pack"));
+      await engine.packObjects(gitDir, { tips: [commits[2]!], exclude: [commits[1]!] }, join(partial, "pack"));
+      assert.notDeepEqual(await engine.missingObjects(otherGitDir, [commits[2]!], partial), [], "commits[1]'s objects are absent");
+      assert.ok(pack);
+    });
+
+    it("answers presence, ancestry and refs of the local repository (what push and fetch ask)", async () => {
+      const missing = "e".repeat(40);
+      assert.deepEqual(await engine.hasObjects(gitDir, [commits[0]!, missing]), new Set([commits[0]!]));
+      assert.equal(await engine.isAncestor(gitDir, commits[0]!, commits[2]!), true);
+      assert.equal(await engine.isAncestor(gitDir, commits[2]!, commits[0]!), false);
+      assert.equal(await engine.isAncestor(gitDir, commits[1]!, commits[1]!), true);
+      assert.equal(await engine.isAncestor(gitDir, missing, commits[2]!), false, "a commit not here is an ancestor of nothing");
+      assert.equal(await engine.resolveRef(gitDir, "refs/heads/main"), commits[2]);
+      assert.equal(await engine.resolveRef(gitDir, "refs/heads/absent"), undefined);
+      const prefix = `refs/remotes/${engine.name}/`;
+      await engine.updateRefs(gitDir, [
+        { ref: `${prefix}main`, oid: commits[2]! },
+        { ref: `${prefix}old`, oid: commits[0]! },
+      ]);
+      assert.deepEqual(
+        await engine.readRefs(gitDir, [prefix]),
+        new Map([
+          [`${prefix}main`, commits[2]!],
+          [`${prefix}old`, commits[0]!],
+        ]),
+      );
+      await engine.updateRefs(gitDir, [{ ref: `${prefix}old`, oid: null }]);
+      assert.deepEqual([...(await engine.readRefs(gitDir, [prefix])).keys()], [`${prefix}main`]);
+      assert.equal(await git(repo, "rev-parse", `${prefix}main`), commits[2], "git itself sees what the engine wrote");
+    });
+
+    it("combines packs into one holding every object of each", async () => {
+      const first = await engine.packObjects(gitDir, { tips: [commits[0]!], exclude: [] }, await scratch());
+      const second = await engine.packObjects(gitDir, { tips: [commits[2]!], exclude: [commits[0]!] }, await scratch());
+      const out = await scratch();
+      const combined = await engine.combinePacks([first!, second!], out);
+      assert.equal(combined.objectCount, first!.objectCount + second!.objectCount);
+      assert.deepEqual(parsePackIndex(await readFile(combined.idxPath), "idx").oids, await objectsOf([commits[2]!]));
+      const bare = join(work.path, `bare-${counter++}`);
+      await git(work.path, "init", "-q", "--bare", bare);
+      await copyFile(combined.packPath, join(bare, "objects", "pack", `${combined.name}.pack`));
+      await copyFile(combined.idxPath, join(bare, "objects", "pack", `${combined.name}.idx`));
+      await git(bare, "update-ref", "refs/heads/main", commits[2]!);
+      await git(bare, "fsck", "--strict", "--no-dangling");
+      assert.deepEqual(
+        (await readdir(out)).filter((name) => !name.startsWith("pack-")),
+        [],
+        "no scratch files left",
+      );
+    });
+  });
+}

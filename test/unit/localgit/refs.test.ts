@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { isAncestor, LocalGitError, readRefs, resolveCommit, runGit, swapRef, updateRef, updateRefs } from "../../../localgit/index.ts";
+import { commitFile, initRepo, tempDir } from "../../helpers/git.ts";
+
+describe("localgit: refs", () => {
+  let work: { path: string; remove(): Promise<void> };
+  let gitDir: string;
+  let first: string;
+  let second: string;
+  before(async () => {
+    work = await tempDir("localgit-refs");
+    const repo = join(work.path, "repo");
+    await mkdir(repo);
+    gitDir = await initRepo(repo);
+    first = await commitFile(repo, "a.txt", "1\n");
+    second = await commitFile(repo, "a.txt", "2\n");
+  });
+  after(async () => work.remove());
+
+  it("compare-and-swap: moves only from the expected commit, and creates only what does not exist", async () => {
+    assert.equal(await swapRef(gitDir, "refs/heads/cas", first, undefined), true);
+    assert.equal(await swapRef(gitDir, "refs/heads/cas", second, undefined), false, "it exists already");
+    assert.equal(await swapRef(gitDir, "refs/heads/cas", second, second), false, "it is not at the expected commit");
+    assert.equal(await swapRef(gitDir, "refs/heads/cas", second, first), true);
+    assert.equal(await resolveCommit(gitDir, "refs/heads/cas"), second);
+    await assert.rejects(updateRef(gitDir, "refs/heads/cas", first, { expected: first }), LocalGitError);
+    await updateRef(gitDir, "refs/heads/cas", first, { expected: second });
+    assert.equal(await resolveCommit(gitDir, "refs/heads/cas"), first);
+  });
+
+  it("moves several refs in one transaction: all or nothing", async () => {
+    await updateRefs(gitDir, [
+      { ref: "refs/remotes/r/a", oid: first },
+      { ref: "refs/remotes/r/b", oid: second },
+    ]);
+    assert.deepEqual(
+      await readRefs(gitDir, ["refs/remotes/r/"]),
+      new Map([
+        ["refs/remotes/r/a", first],
+        ["refs/remotes/r/b", second],
+      ]),
+    );
+    await assert.rejects(
+      updateRefs(gitDir, [
+        { ref: "refs/remotes/r/a", oid: null },
+        { ref: "refs/remotes/r/bad..name", oid: first },
+      ]),
+      (error: unknown) => error instanceof LocalGitError && error.code === "git-failed",
+    );
+    assert.equal((await readRefs(gitDir, ["refs/remotes/r/"])).size, 2, "the valid half did not happen either");
+  });
+
+  it("is-ancestor: one rule — a commit that is not here is an ancestor of nothing; other failures throw", async () => {
+    assert.equal(await isAncestor(gitDir, first, second), true);
+    assert.equal(await isAncestor(gitDir, second, first), false);
+    assert.equal(await isAncestor(gitDir, "f".repeat(40), second), false);
+    await assert.rejects(isAncestor(gitDir, first, "f".repeat(40)), LocalGitError);
+  });
+
+  it("reports a git that cannot start with its own code", async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      await assert.rejects(runGit(["version"]), (error: unknown) => error instanceof LocalGitError && error.code === "git-unavailable");
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+});
