@@ -79,10 +79,13 @@ export class CloudbridgeStack extends Stack {
     });
     this.topic.grantPublish(change.role);
     const fedByBucket: Record<BucketEventRoute["target"], CloudbridgeFunction> = { changeFanout: change };
+    const eventType = { ObjectCreated: s3.EventType.OBJECT_CREATED, ObjectRemoved: s3.EventType.OBJECT_REMOVED } as const;
     for (const route of bucketEventRoutes(layout)) {
-      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fedByBucket[route.target].function), {
-        prefix: route.prefix,
-      });
+      for (const event of route.events) {
+        this.bucket.addEventNotification(eventType[event], new s3n.LambdaDestination(fedByBucket[route.target].function), {
+          prefix: route.prefix,
+        });
+      }
     }
     // aws-cdk-lib's own deploy-time helper that writes the notification configuration onto the bucket.
     const notificationsHandler = this.node.tryFindChild("BucketNotificationsHandler050a0587b7544547bf325f094a3db834");

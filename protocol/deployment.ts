@@ -104,7 +104,7 @@ export function parseCompactionEnvironment(env: Env): CompactionEnvironment {
     prefix: parsed.BUCKET_PREFIX,
     repos: parsed.REPOS,
     graceMinutes: parsed.COMPACTION_GRACE_MINUTES,
-    queueUrl: parsed.COMPACTION_QUEUE_URL,
+    ...(parsed.COMPACTION_QUEUE_URL !== undefined ? { queueUrl: parsed.COMPACTION_QUEUE_URL } : {}),
   };
 }
 
@@ -161,20 +161,19 @@ export interface BucketEventRoute {
   readonly id: string;
   /** Only the change function is fed by the bucket; adding a target makes every reader of routes say where it runs. */
   readonly target: Extract<DeployedFunction, "changeFanout">;
-  readonly events: readonly "ObjectCreated"[];
+  readonly events: readonly ("ObjectCreated" | "ObjectRemoved")[];
   readonly prefix: string;
 }
 
 /**
  * Refs and annexed content, not packs or agents' records: a push writes its packs before the ref that
  * needs them, so the ref's event is the one that says there is something new (protocol/change-from-event.ts
- * ignores the rest). The change topic in turn feeds the XMPP function and the agents' queues.
+ * ignores the rest). A ref's deletion is news too, so removals under `repos/` are routed as well. The
+ * change topic in turn feeds the XMPP function and the agents' queues.
  */
 export function bucketEventRoutes(layout: BucketLayout): BucketEventRoute[] {
-  return (["repos", "annex"] as const).map((top) => ({
-    id: `change-fanout-${top}`,
-    target: "changeFanout",
-    events: ["ObjectCreated"],
-    prefix: `${layout.prefix}${top}/`,
-  }));
+  return [
+    { id: "change-fanout-repos", target: "changeFanout", events: ["ObjectCreated", "ObjectRemoved"], prefix: `${layout.prefix}repos/` },
+    { id: "change-fanout-annex", target: "changeFanout", events: ["ObjectCreated"], prefix: `${layout.prefix}annex/` },
+  ];
 }

@@ -77,7 +77,7 @@ describe("the bucket", () => {
     }
   });
 
-  it("sends ObjectCreated events under <prefix>repos/ and <prefix>annex/ (not agents/, not the marker) to the change function", () => {
+  it("sends ObjectCreated events under <prefix>repos/ and <prefix>annex/ (not agents/, not the marker), and ObjectRemoved under <prefix>repos/, to the change function", () => {
     const [[, notifications]] = ofType("Custom::S3BucketNotifications") as [[string, Resources[string]]];
     const configs = (
       fold(notifications.Properties.NotificationConfiguration) as { LambdaFunctionConfigurations: Record<string, unknown>[] }
@@ -85,8 +85,12 @@ describe("the bucket", () => {
     const change = `arn:<${logicalId("AWS::Lambda::Function", "ChangeFanoutFunction")}>`;
     assert.deepEqual(
       configs.map((c) => ({ events: c.Events, fn: c.LambdaFunctionArn, filter: c.Filter })),
-      ["team/repos/", "team/annex/"].map((prefix) => ({
-        events: ["s3:ObjectCreated:*"],
+      [
+        ["team/repos/", "s3:ObjectCreated:*"],
+        ["team/repos/", "s3:ObjectRemoved:*"],
+        ["team/annex/", "s3:ObjectCreated:*"],
+      ].map(([prefix, event]) => ({
+        events: [event],
         fn: change,
         filter: { Key: { FilterRules: [{ Name: "prefix", Value: prefix }] } },
       })),
