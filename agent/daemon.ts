@@ -10,6 +10,8 @@ import { XmppListener } from "./listen/xmpp.ts";
 import type { Logger } from "./log.ts";
 import { writePresence } from "./presence.ts";
 import { writeFileAtomic } from "./sync/atomic-file.ts";
+import { Backoff } from "./backoff.ts";
+import type { Direction } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
 import type { SyncReport } from "./sync/engine.ts";
 import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
@@ -83,7 +85,19 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
 
   let stopping = false;
   let retryTimer: NodeJS.Timeout | undefined;
-  let failures = 0;
+  const roundBackoff = new Backoff();
+  // Transfers that failed for a passing reason (network, full disk) are retried by a round of their own.
+  const transferBackoff = { up: new Backoff(), down: new Backoff() };
+  let transferTimer: NodeJS.Timeout | undefined;
+  const retryTransfers = (direction: Direction) => {
+    const due = folder.content.takeRetry(direction);
+    if (due === undefined) return;
+    if (!due) return transferBackoff[direction].reset();
+    const delay = transferBackoff[direction].next();
+    log("warn", "transfer.retry", { direction, retryInMs: delay });
+    clearTimeout(transferTimer);
+    if (!stopping) transferTimer = setTimeout(() => void round([], `retry-${direction}`), delay);
+  };
   let downloads: Promise<void> | undefined;
 
   const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
@@ -92,16 +106,16 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     try {
       report = await folder.engine.sync(paths, { localOnly });
     } catch (error) {
-      failures += 1;
       status.lastError = (error as Error).message;
       await saveStatus();
-      const delay = Math.min(settings.reconcileIntervalMs, 1000 * 2 ** Math.min(failures, 8));
+      const delay = Math.min(settings.reconcileIntervalMs, roundBackoff.next());
       log("error", "sync.failed", { why, message: (error as Error).message, retryInMs: delay });
       clearTimeout(retryTimer);
       if (!stopping) retryTimer = setTimeout(() => void round(undefined, "retry"), delay);
       return;
     }
-    failures = 0;
+    roundBackoff.reset();
+    retryTransfers("up");
     status.lastSync = new Date().toISOString();
     status.head = report.head;
     delete status.lastError;
@@ -123,11 +137,18 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
 
   // Downloads run beside the rounds; once content arrives, one more round publishes where it now is.
+  // Asked again while downloading: jobs queued meanwhile were not in the running batch, so one more goes.
+  let downloadAgain = false;
   const startDownloads = () => {
+    if (downloads) downloadAgain = true;
     downloads ??= (async () => {
       try {
-        const { moved } = await folder.engine.fetchContent();
-        if (folder.engine.followUp({ pending: false, contentArrived: moved }) === "publish") await round([], "content");
+        do {
+          downloadAgain = false;
+          const { moved } = await folder.engine.fetchContent();
+          retryTransfers("down");
+          if (folder.engine.followUp({ pending: false, contentArrived: moved }) === "publish") await round([], "content");
+        } while (downloadAgain && !stopping);
       } catch (error) {
         log("warn", "download.failed", { message: (error as Error).message });
       } finally {
@@ -169,6 +190,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearInterval(reconcile);
   clearInterval(presenceTimer);
   clearTimeout(retryTimer);
+  clearTimeout(transferTimer);
   await watcher.close();
   await listener.stop();
   await folder.engine.sync([], { localOnly: true }).catch(() => undefined); // let a running round finish

@@ -19,5 +19,6 @@ export { formatPointer, MAX_POINTER_SIZE, mayBePointerSize, parsePointer, parseS
 export { isProcessAlive } from "./content/process-alive.ts";
 
 export type { DownloadResult } from "./transfer/download.ts";
+export { isTransient } from "./transfer/retry.ts";
 export type { UploadResult } from "./transfer/upload.ts";
 export type { CloudContent, TransferOptions } from "./transfer/transfer-settings.ts";

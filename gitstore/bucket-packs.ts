@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import type { BucketLayout } from "../protocol/index.ts";
 import { updateObject } from "./conditional-update.ts";
@@ -9,6 +10,8 @@ import { GitStoreError } from "./errors.ts";
 import { checkIndexMatchesPack, parsePackIndex, verifyPackFile, type PackIndex } from "./pack-format.ts";
 import type { PackFiles } from "./engine.ts";
 import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
+
+const PACK_READ_ATTEMPTS = 4;
 
 /**
  * Packs in the bucket. A pack is content-named and written with If-None-Match: *, so writing one that is
@@ -29,7 +32,7 @@ export async function uploadPack(store: ObjectStore, layout: BucketLayout, repo:
     present?.size === size
       ? undefined
       : createOnce(() =>
-          packBody ? store.put(packKey, packBody, packOptions) : store.upload(packKey, createReadStream(pack.packPath), packOptions),
+          packBody ? store.put(packKey, packBody, packOptions) : store.upload(packKey, () => createReadStream(pack.packPath), packOptions),
         ),
     createOnce(() =>
       store.put(layout.pack(repo, `${pack.name}.idx`), idxBody, { ifNoneMatch: "*", contentType: "application/x-git-packed-objects-toc" }),
@@ -111,9 +114,19 @@ export async function downloadPack(
     );
   }
   const packPath = join(dir, `${name}.pack`);
-  const stream = await store.getStream(layout.pack(repo, `${name}.pack`));
-  if (!stream) throw gone();
-  await pipeline(stream.stream, createWriteStream(packPath));
+  for (let attempt = 1; ; attempt++) {
+    const stream = await store.getStream(layout.pack(repo, `${name}.pack`));
+    if (!stream) throw gone();
+    try {
+      await pipeline(stream.stream, createWriteStream(packPath));
+      break;
+    } catch (error) {
+      // A body cut off mid-way (a dropped connection; the SDK retries only until the answer begins) is read
+      // again from the start, a few times: packs never change. A local write error is not retried.
+      if (attempt >= PACK_READ_ATTEMPTS || (error as NodeJS.ErrnoException).syscall) throw error;
+      await sleep(Math.random() * 100 * 2 ** attempt);
+    }
+  }
   const pack = await verifyPackFile(packPath, name);
   if (pack.name !== name) {
     throw new GitStoreError("corrupt-pack", `The pack ${name} in the bucket has the content of ${pack.name}: it was altered or replaced.`);

@@ -13,6 +13,7 @@ import { LocalCloudError } from "./errors.ts";
 import { installBucketNotifications, type BucketNotifications } from "./bucket-notifications.ts";
 import { installConditionalWrites } from "./conditional-writes.ts";
 import { buildFauxqs } from "./fauxqs-internals.ts";
+import { listenOnLoopback } from "./loopback.ts";
 import { startLocalFunction, type LocalFunction } from "./lambda-runtime.ts";
 import { installS3Fixes } from "./s3-fixes.ts";
 import { installSecretsManager, type LocalSecrets } from "./secrets-manager.ts";
@@ -86,10 +87,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   });
 
   // Loopback only: the emulator checks no signature, so it must never be reachable from the network.
-  await parts.app.listen({ host: "127.0.0.1", port: options.port ?? 0 });
-  const address = parts.app.server.address();
-  const port = typeof address === "object" && address ? address.port : Number(options.port);
-  const endpoint = `http://127.0.0.1:${port}`;
+  const { port, endpoint } = await listenOnLoopback(parts, options.port);
   const env = {
     AWS_ENDPOINT_URL: endpoint,
     AWS_REGION: region,

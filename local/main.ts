@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ProtocolError } from "../protocol/index.ts";
 import type { LocalCloud, LocalXmppOptions } from "./cloud.ts";
 import { LocalCloudError, type LocalCloudErrorCode } from "./errors.ts";
+import { stopSignal } from "./stop-signal.ts";
 
 /**
  * `cloudbridge local`: the cloud on one machine, as its own program. bin/cloudbridge runs this file for
@@ -21,6 +22,11 @@ export function buildLocalProgram(): Command {
     .option("--xmpp-service <url>", "also send XMPP headlines for changes, through this server (xmpp://host:port or xmpps://host:port)")
     .option("--xmpp-jid <jid>", "the notifier account that sends them (password in CLOUDBRIDGE_XMPP_PASSWORD)")
     .option("--xmpp-to <jids>", "comma-separated JIDs that receive them")
+    .option(
+      "--stack <cdk.out>",
+      "deploy this synthesized stack instead (`npx cdk synth`): its keys, policies, queues and functions, as AWS would",
+    )
+    .option("--faults <rates>", "with --stack: answer conflict=<rate> of conditional writes 409 and slowdown=<rate> of S3 requests 503")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .action(runLocalCloud);
@@ -36,12 +42,29 @@ interface LocalOptions {
   xmppService?: string;
   xmppJid?: string;
   xmppTo?: string;
+  stack?: string;
+  faults?: string;
 }
 
 async function runLocalCloud(options: LocalOptions): Promise<void> {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new LocalCloudError("local-invalid-option", `--port ${JSON.stringify(options.port)} is not a port number (0–65535).`);
+  }
+  if (options.faults && !options.stack) throw new LocalCloudError("local-invalid-option", "--faults needs --stack.");
+  if (options.stack) {
+    if (options.data || options.xmppService) {
+      throw new LocalCloudError("local-invalid-option", "--stack deploys what the stack holds: --data and --xmpp-* do not apply.");
+    }
+    // Loaded only with --stack: plain `cloudbridge local` starts as quickly as it did.
+    const { runStackCloud } = await import("./stack/run.ts");
+    return runStackCloud({
+      stack: options.stack,
+      port,
+      region: options.region,
+      ...(options.faults ? { faults: options.faults } : {}),
+      ...(options.json ? { json: true } : {}),
+    });
   }
   const xmpp = xmppOptions(options);
   const dataDir = options.data ? resolve(options.data) : undefined;
@@ -85,15 +108,7 @@ async function runLocalCloud(options: LocalOptions): Promise<void> {
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   }
-  await new Promise<void>((resolveStop) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolveStop();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await stopSignal();
   await cloud.stop();
   if (!options.json) process.stdout.write("cloudbridge local stopped.\n");
 }
@@ -127,6 +142,7 @@ const EXIT_CODE: Record<LocalCloudErrorCode, number> = {
   "local-emulator-incomplete": 1,
   "local-function-failed": 1,
   "local-function-timeout": 1,
+  "local-stack-invalid": 1,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -17,8 +17,11 @@ export interface ObjectStore {
   getStream(key: string, options?: { range?: { start: number; end: number } }): Promise<ObjectStream | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
-  /** Streams `body` up, in parts above `partSize`; no object is visible under `key` until it is complete. */
-  upload(key: string, body: Readable | Buffer, options?: UploadOptions): Promise<{ etag: string }>;
+  /**
+   * Streams `body` up, in parts above `partSize`; no object is visible under `key` until it is complete.
+   * Give a function that opens the stream, so a conditional upload S3 answers 409 can start again.
+   */
+  upload(key: string, body: UploadBody, options?: UploadOptions): Promise<{ etag: string }>;
   /** Every object under `prefix` (which should end in "/"), in key order, page by page. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** The "directories" directly under `prefix` (S3 CommonPrefixes with delimiter "/"). */
@@ -51,6 +54,9 @@ export interface PutOptions {
   metadata?: Record<string, string>;
 }
 
+/** What `upload` sends: bytes, a stream (sent once), or a function that opens the stream afresh for each attempt. */
+export type UploadBody = Readable | Buffer | (() => Readable);
+
 export interface UploadOptions extends PutOptions {
   partSize?: number;
   /** Parts in flight at once. */
@@ -61,10 +67,11 @@ export interface UploadOptions extends PutOptions {
 
 /**
  * What went wrong in a request to the bucket that a caller can act on. `code` says which: a condition that
- * did not hold (someone else wrote first: read again and retry), an object that is not there, a multipart
+ * did not hold (someone else wrote first: read again and retry), a write S3 kept answering 409
+ * ConditionalRequestConflict (nothing decided: try again later), an object that is not there, a multipart
  * upload that no longer exists (start it again), or a store that answered without what it must return.
  */
-export type ObjectStoreErrorCode = "precondition-failed" | "object-missing" | "no-such-upload" | "incomplete-response";
+export type ObjectStoreErrorCode = "precondition-failed" | "write-conflict" | "object-missing" | "no-such-upload" | "incomplete-response";
 
 export class ObjectStoreError extends CloudbridgeError<ObjectStoreErrorCode> {
   readonly key: string;
@@ -74,10 +81,22 @@ export class ObjectStoreError extends CloudbridgeError<ObjectStoreErrorCode> {
   }
 }
 
-/** A conditional write's condition did not hold (HTTP 412), or S3 saw a conflicting write (409). */
+/** A conditional write's condition did not hold (HTTP 412). A 409 is retried (conflict-retry.ts), never this. */
 export class PreconditionFailed extends ObjectStoreError {
   constructor(key: string, condition: string) {
     super("precondition-failed", key, `The object ${key} changed under us (${condition} did not hold).`);
+  }
+}
+
+/** S3 kept answering 409 ConditionalRequestConflict to a write: nothing was decided, so it may be tried again later. */
+export class WriteConflict extends ObjectStoreError {
+  constructor(key: string, attempts: number, options?: ErrorOptions) {
+    super(
+      "write-conflict",
+      key,
+      `S3 kept answering 409 ConditionalRequestConflict to the write of ${key} (${attempts} attempts): another writer keeps racing it. Nothing was decided; try again.`,
+    );
+    if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   NoSuchUpload,
   ObjectStoreError,
@@ -26,18 +27,30 @@ import {
   type MultipartStore,
   type ObjectStore,
   type PutOptions,
+  type UploadBody,
   type UploadOptions,
+  WriteConflict,
 } from "./object-store.ts";
+import { isConditionalConflict, retryOnConflict } from "./conflict-retry.ts";
 
 /**
  * An S3 client configured the AWS SDK's standard way (credential chain, profiles, AWS_REGION,
  * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL). With a custom endpoint (an emulator, MinIO, a bucket served on
  * an IP) requests are path-style, since such endpoints have no per-bucket host names.
  */
+/** How long connecting, and then a request with no byte moving either way, may take before it is retried. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+export const IDLE_TIMEOUT_MS = 30_000;
+
 export function createS3Client(config: S3ClientConfig = {}): S3Client {
   const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   return new S3Client({
     ...(endpoint ? { forcePathStyle: true } : {}),
+    // The SDK's 3 attempts give up on one short blip (three 503s or resets in a row); AWS_MAX_ATTEMPTS wins.
+    ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: 6 }),
+    // Without these the SDK waits forever on a connection the network left silent (no reset, no answer),
+    // and so would every round after it. Idle time, not duration: a long transfer that moves is not cut.
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
     ...config,
   });
 }
@@ -52,20 +65,30 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   }
 
   async get(key: string, options: { ifNoneMatch?: string } = {}) {
-    try {
-      const response = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
-        }),
-      );
-      const body = Buffer.from(await response.Body!.transformToByteArray());
-      return { ...objectInfo(key, response), body, size: body.length };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      if (statusOf(error) === 304) return "not-modified" as const;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      let response;
+      try {
+        response = await this.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
+          }),
+        );
+      } catch (error) {
+        if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
+        if (statusOf(error) === 304) return "not-modified" as const;
+        throw error;
+      }
+      try {
+        const body = Buffer.from(await response.Body!.transformToByteArray());
+        return { ...objectInfo(key, response), body, size: body.length };
+      } catch (error) {
+        // A body cut off mid-way (a dropped connection) is not retried by the SDK, whose response had
+        // already begun: this whole-object read is, a few times.
+        if (attempt >= BODY_READ_ATTEMPTS) throw error;
+        await sleep(Math.random() * 100 * 2 ** attempt);
+      }
     }
   }
 
@@ -80,7 +103,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       );
       return { ...objectInfo(key, response), stream: response.Body as Readable };
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
       throw error;
     }
   }
@@ -89,32 +112,59 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     try {
       return objectInfo(key, await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
       throw error;
+    }
+  }
+
+  /**
+   * S3 answers 403, not 404, for a missing key when the caller may not s3:ListBucket the whole bucket (an
+   * agent may list only its own prefixes). Listing exactly that key tells the two apart: a key the caller
+   * may list and that is not there is missing; a refused listing leaves the 403 standing.
+   */
+  private async deniedBecauseMissing(error: unknown, key: string): Promise<boolean> {
+    if (statusOf(error) !== 403) return false;
+    try {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+      return !(page.Contents ?? []).some((object) => object.Key === key);
+    } catch {
+      return false;
     }
   }
 
   async put(key: string, body: Buffer | string, options: PutOptions = {}) {
     try {
-      const response = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) }));
+      const response = await retryOnConflict(key, () =>
+        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) })),
+      );
       return { etag: unquoteEtag(response.ETag) };
     } catch (error) {
       throw conditionError(error, key, options);
     }
   }
 
-  async upload(key: string, body: Readable | Buffer, options: UploadOptions = {}) {
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) },
-      partSize: options.partSize ?? 8 * 1024 * 1024,
-      queueSize: options.queueSize ?? 4,
-      leavePartsOnError: false,
-      ...(options.signal ? { abortController: abortControllerFor(options.signal) } : {}),
-    });
-    if (options.onProgress) upload.on("httpUploadProgress", (p) => options.onProgress!(p.loaded ?? 0));
+  async upload(key: string, body: UploadBody, options: UploadOptions = {}) {
+    // A 409 on a conditional upload means S3 decided nothing and the multipart upload is gone: the whole
+    // upload starts again, which needs a body that can be read again (a Buffer, or a function opening a stream).
+    const replayable = typeof body === "function" || Buffer.isBuffer(body);
+    const once = async () => {
+      const upload = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key: key, Body: typeof body === "function" ? body() : body, ...writeParams(options) },
+        partSize: options.partSize ?? 8 * 1024 * 1024,
+        queueSize: options.queueSize ?? 4,
+        leavePartsOnError: false,
+        ...(options.signal ? { abortController: abortControllerFor(options.signal) } : {}),
+      });
+      if (options.onProgress) upload.on("httpUploadProgress", (p) => options.onProgress!(p.loaded ?? 0));
+      return upload.done();
+    };
     try {
-      const result = await upload.done();
+      const result = replayable
+        ? await retryOnConflict(key, once, options.signal ? { signal: options.signal } : {})
+        : await once().catch((error: unknown) => {
+            throw isConditionalConflict(error) ? new WriteConflict(key, 1, { cause: error }) : error;
+          });
       return { etag: unquoteEtag(result.ETag) };
     } catch (error) {
       throw conditionError(error, key, options);
@@ -188,6 +238,8 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       );
       return { etag: unquoteEtag(response.ETag) };
     } catch (error) {
+      // AWS: a Complete answered 409 lost its upload; the caller starts a new one and sends the parts again.
+      if (isConditionalConflict(error)) throw new NoSuchUpload(key);
       throw uploadError(conditionError(error, key, options), key);
     }
   }
@@ -203,14 +255,18 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async delete(key: string, options: { ifMatch?: string } = {}) {
     try {
-      await this.client.send(
-        new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
+      await retryOnConflict(key, () =>
+        this.client.send(
+          new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
+        ),
       );
     } catch (error) {
       throw conditionError(error, key, options);
     }
   }
 }
+
+const BODY_READ_ATTEMPTS = 4;
 
 /** What GetObject and HeadObject responses say about an object. */
 function objectInfo(
@@ -246,7 +302,8 @@ function isNotFound(error: unknown): boolean {
 function conditionError(error: unknown, key: string, options: { ifMatch?: string; ifNoneMatch?: string }): unknown {
   const status = statusOf(error);
   const condition = options.ifNoneMatch ? "If-None-Match" : "If-Match";
-  if (status === 412 || status === 409) return new PreconditionFailed(key, condition);
+  // Only 412 says the condition did not hold; a 409 (a racing conditional write) is retried, never read as it.
+  if (status === 412) return new PreconditionFailed(key, condition);
   if (status === 404 && options.ifMatch) return new ObjectMissing(key);
   return error;
 }
@@ -271,11 +328,13 @@ function abortControllerFor(signal: AbortSignal): AbortController {
  */
 export async function probeConditionalWrites(store: ObjectStore, probeKey: string): Promise<boolean> {
   await store.delete(probeKey).catch(() => undefined);
-  await store.put(probeKey, "probe", { ifNoneMatch: "*" });
   try {
+    await store.put(probeKey, "probe", { ifNoneMatch: "*" });
     await store.put(probeKey, "probe", { ifNoneMatch: "*" });
     return false;
   } catch (error) {
+    // A refusal of the first write counts too: the key is this process's own and was just removed, so only
+    // our own first attempt (its answer lost, the SDK retried it) can have created it, and it was refused.
     if (error instanceof PreconditionFailed) return true;
     throw error;
   } finally {

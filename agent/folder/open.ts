@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { type MultipartStore, type ObjectStore, createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout } from "../../protocol/index.ts";
-import { ANNEX_BRANCH, Annex, AnnexBranch, ensureCloudUuid, type CloudContent } from "../../annex/index.ts";
+import { ANNEX_BRANCH, Annex, AnnexBranch, ensureCloudUuid, formatPointer, type CloudContent } from "../../annex/index.ts";
 import type { Logger } from "../log.ts";
 import { AnnexContent } from "../sync/annex-content.ts";
 import { BucketRemote } from "../sync/bucket-remote.ts";
@@ -128,7 +129,13 @@ export async function openSyncedFolder(
     const content = new AnnexContent(annex, queue, {
       largefiles: settings.largefiles,
       wanted: settings.wanted,
-      place: async (path, key) => void (await repo.placeContent(path, key, content)),
+      // Every file that is still the key's pointer, not only the path its job named: a rename or a copy that
+      // arrived while the content was downloading would otherwise keep the pointer until the next full scan.
+      place: async (path, key) => {
+        const pointer = pointerBlobId(key);
+        for (const [other, entry] of repo.cache.entries)
+          if (other === path || entry.oid === pointer) await repo.placeContent(other, key, content);
+      },
       log: (event, fields) => log("warn", event, fields),
     });
     const branch = new AnnexBranch(gitDir);
@@ -150,4 +157,10 @@ export async function openSyncedFolder(
     folder.close();
     throw error;
   }
+}
+
+/** The git blob id of a key's pointer file (how a tree names an annexed file). */
+function pointerBlobId(key: string): string {
+  const pointer = Buffer.from(formatPointer(key));
+  return createHash("sha1").update(`blob ${pointer.length}\0`).update(pointer).digest("hex");
 }

@@ -7,7 +7,9 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
+import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../objectstore/index.ts";
 import { type ChangeMessage, decodeChangeMessage, type RemoteLocation } from "../../protocol/index.ts";
+import { Backoff } from "../backoff.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
 /**
@@ -44,8 +46,10 @@ export class SqsListener implements ChangeListener {
   constructor(options: SqsListenerOptions) {
     this.options = options;
     // Queue URLs of emulators name hosts that do not resolve: send to the configured endpoint instead.
-    this.sqs = options.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false });
-    this.sns = options.sns ?? new SNSClient({});
+    // A silent connection is given up (idle beyond the long poll's own wait), not waited on for ever.
+    const requestHandler = { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS + (options.waitSeconds ?? 20) * 1000 };
+    this.sqs = options.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false, requestHandler });
+    this.sns = options.sns ?? new SNSClient({ requestHandler });
   }
 
   async start(onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
@@ -90,7 +94,7 @@ export class SqsListener implements ChangeListener {
   }
 
   private async receive(QueueUrl: string, onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
-    let failures = 0;
+    const backoff = new Backoff(500);
     while (!this.abort.signal.aborted) {
       try {
         this.requests += 1;
@@ -98,7 +102,7 @@ export class SqsListener implements ChangeListener {
           new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: this.options.waitSeconds ?? 20, MaxNumberOfMessages: 10 }),
           { abortSignal: this.abort.signal },
         );
-        failures = 0;
+        backoff.reset();
         if (Messages.length === 0) continue;
         let relevant: ChangeMessage | undefined;
         let any = false;
@@ -120,8 +124,7 @@ export class SqsListener implements ChangeListener {
       } catch (error) {
         if (this.abort.signal.aborted) return;
         this.options.onError?.(error);
-        failures += 1;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, 500 * 2 ** failures)));
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
       }
     }
   }

@@ -3,6 +3,7 @@ import type { Stats } from "node:fs";
 import {
   formatPointer,
   isLargeFile,
+  isTransient,
   mayBePointerSize,
   parsePointer,
   placeContent,
@@ -15,7 +16,7 @@ import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
 import { BlobReader } from "../../localgit/index.ts";
 import type { LocalRepo } from "./local-repo.ts";
-import type { TransferJob, TransferQueue } from "./transfer-queue.ts";
+import type { Direction, TransferJob, TransferQueue } from "./transfer-queue.ts";
 
 /**
  * Annexed content in the sync engine, over the annex layer (annex/): large files are ingested into
@@ -81,16 +82,15 @@ export class AnnexContent implements AnnexPort, ContentSync {
       unique.map((job) => ({ key: job.key, uuid: this.annex.uuid, present: true })),
       "add",
     );
-    let failure: unknown;
-    const results = await this.annex.upload(unique.map(transferOf)).catch((error: unknown) => {
-      failure = error;
-      return undefined;
-    });
+    const failures = new Failures();
+    const results = await this.annex.upload(unique.map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
     for (const job of jobs) {
       if (!results || results.has(job.key)) {
         if (results) await this.queue.done(job);
       }
     }
+    this.noteFailures("up", failures);
+    const failure = failures.first;
     if (failure) {
       // The commit is pushed anyway: its pointers name content the cloud will have once the retry succeeds.
       this.options.log?.("upload.failed", { message: (failure as Error).message, queued: (await this.queue.list("up")).length });
@@ -99,7 +99,14 @@ export class AnnexContent implements AnnexPort, ContentSync {
 
   async afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void> {
     if (this.options.wanted === "nothing" || missing.length === 0) return;
-    await this.queue.add(missing.map(({ key, path }) => ({ direction: "down", key, path })));
+    const jobs: TransferJob[] = [];
+    for (const { key, path } of missing) {
+      // Content a download finished while the folder was being updated is placed now: that download's
+      // job is already done, and a new one would wait for the next change.
+      if (await this.annex.local.has(key)) await this.options.place(path, key);
+      else jobs.push({ direction: "down", key, path });
+    }
+    await this.queue.add(jobs);
   }
 
   /**
@@ -141,11 +148,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
   async download(): Promise<number> {
     const jobs = await this.queue.list("down");
     if (jobs.length === 0) return 0;
-    let failure: unknown;
-    const results = await this.annex.get(dedupe(jobs).map(transferOf)).catch((error: unknown) => {
-      failure = error;
-      return undefined;
-    });
+    const failures = new Failures();
+    const results = await this.annex.get(dedupe(jobs).map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
       if (!done) continue;
@@ -153,9 +157,48 @@ export class AnnexContent implements AnnexPort, ContentSync {
       await this.queue.done(job);
     }
     const left = (await this.queue.list("down")).length;
-    if (failure) this.options.log?.("download.failed", { message: (failure as Error).message, queued: left });
+    this.noteFailures("down", failures);
+    if (failures.first) this.options.log?.("download.failed", { message: (failures.first as Error).message, queued: left });
     return left;
   }
+
+  /**
+   * Whether the transfers in `direction` since the last call failed for a reason that passes by itself (the
+   * network, the cloud's 5xx, a full disk), so they are worth retrying soon rather than at the next change;
+   * undefined when none ran.
+   */
+  takeRetry(direction: Direction): boolean | undefined {
+    const due = this.retryDue.get(direction);
+    this.retryDue.delete(direction);
+    return due;
+  }
+
+  private readonly retryDue = new Map<Direction, boolean>();
+
+  private noteFailures(direction: Direction, failures: Failures): void {
+    this.retryDue.set(direction, failures.errors.some(mayPass));
+  }
+}
+
+/** The failures of one batch of transfers: each file's, so that one file's failure does not stop the others. */
+class Failures {
+  readonly errors: unknown[] = [];
+  get first(): unknown {
+    return this.errors[0];
+  }
+  readonly onFileDone = (_item: unknown, outcome: { error?: unknown }): void => {
+    if (outcome.error !== undefined) this.errors.push(outcome.error);
+  };
+  readonly add = (error: unknown): undefined => {
+    this.errors.push(error);
+    return undefined;
+  };
+}
+
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+function mayPass(error: unknown): boolean {
+  return isTransient(error) || DISK_FULL.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");
 }
 
 function dedupe(jobs: TransferJob[]): TransferJob[] {

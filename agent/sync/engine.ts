@@ -254,11 +254,13 @@ export class SyncEngine {
 
     const local = this.repo.cache.commit;
     const updates: RefPush[] = [];
-    if (local && local !== remoteHead) {
+    if (local) {
+      // Also when the commit is already in the bucket: content whose upload failed in an earlier round goes now.
       await this.options.content?.beforePush(local);
       if (side) sideHead = await side.head(); // uploads record where content now is
-      updates.push({ ref: MAIN_REF, oid: local, merge: async (ours, theirs) => (await this.mergeWithBase(ours, theirs, report)).commit });
     }
+    if (local && local !== remoteHead)
+      updates.push({ ref: MAIN_REF, oid: local, merge: async (ours, theirs) => (await this.mergeWithBase(ours, theirs, report)).commit });
     if (side && sideHead && sideHead !== remoteSide) updates.push({ ref: side.ref, oid: sideHead, merge: (o, t) => side.merge(o, t) });
     if (updates.length > 0) {
       const landed = await this.remote.push(updates);

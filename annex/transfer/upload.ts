@@ -92,8 +92,9 @@ export async function uploadKey(local: LocalStore, cloud: CloudContent, key: str
     try {
       return await multipartUpload(cloud, key, path, size, bucketKey, recordPath, writeOptions, options);
     } catch (error) {
-      // The recorded upload is gone (expired, aborted by a lifecycle rule): start a fresh one, once.
-      if (error instanceof NoSuchUpload && attempt === 0) {
+      // The recorded upload is gone (expired, aborted by a lifecycle rule, or S3 answered its Complete with
+      // 409 ConditionalRequestConflict, which ends it): start a fresh one, a bounded number of times.
+      if (error instanceof NoSuchUpload && attempt < FRESH_UPLOAD_ATTEMPTS) {
         await removeState(recordPath);
         continue;
       }
@@ -101,6 +102,9 @@ export async function uploadKey(local: LocalStore, cloud: CloudContent, key: str
     }
   }
 }
+
+/** How many times a multipart upload whose upload id vanished is started afresh before giving up. */
+const FRESH_UPLOAD_ATTEMPTS = 4;
 
 async function multipartUpload(
   cloud: CloudContent,

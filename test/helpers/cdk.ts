@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { buildApp } from "../../cdk/app.ts";
@@ -26,7 +27,11 @@ export function synthStack(cloudbridge?: unknown): { template: Template; stack: 
     context: { ...CDK_CONTEXT, ...(cloudbridge !== undefined ? { cloudbridge } : {}), "aws:cdk:bundling-stacks": [] },
   });
   const { stack } = buildApp(app);
-  return { template: Template.fromStack(stack), stack };
+  const template = Template.fromStack(stack);
+  resourceTypes.clear();
+  for (const [id, resource] of Object.entries(template.toJSON().Resources as Record<string, { Type: string }>))
+    resourceTypes.set(id, resource.Type);
+  return { template, stack };
 }
 
 type Json = unknown;
@@ -61,32 +66,58 @@ export interface PolicyStatement {
   Condition?: Record<string, Record<string, string | string[]>>;
 }
 
-const glob = (pattern: string, text: string) =>
-  new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-      .replace(/\*/g, ".*")
-      .replace(/\?/g, ".")}$`,
-  ).test(text);
-const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+/** Logical id → resource type, of the template `synthStack` produced last (to give placeholders real ARNs). */
+const resourceTypes = new Map<string, string>();
 
 /**
- * IAM's answer for an identity policy (no resource policies, no SCPs): allowed only if some Allow
- * statement matches the action, the resource and its conditions (StringLike/StringEquals on the given
- * context keys), and no Deny matches.
+ * A folded placeholder (`arn:<Id>`, `<Id>`, `<AWS::AccountId>`) as the ARN CloudFormation would give that
+ * resource, so a maintained IAM evaluator can match it against an action's resource types.
  */
-export function allows(statements: PolicyStatement[], action: string, resource: string, context: Record<string, string> = {}): boolean {
-  const matches = (s: PolicyStatement) =>
-    list(s.Action).some((a) => glob(a, action)) &&
-    list(s.Resource).some((r) => glob(r, resource)) &&
-    Object.entries(s.Condition ?? {}).every(([operator, keys]) =>
-      Object.entries(keys).every(([key, expected]) => {
-        const actual = context[key];
-        if (actual === undefined) return false;
-        if (operator === "StringLike") return list(expected).some((e) => glob(e, actual));
-        if (operator === "StringEquals") return list(expected).includes(actual);
-        throw new Error(`allows(): condition operator ${operator} is not modelled`);
-      }),
-    );
-  return statements.some((s) => s.Effect === "Allow" && matches(s)) && !statements.some((s) => s.Effect === "Deny" && matches(s));
+function realArn(text: string): string {
+  return text
+    .replace(/<AWS::AccountId>/g, ACCOUNT)
+    .replace(/<AWS::Region>/g, REGION)
+    .replace(/<AWS::Partition>/g, "aws")
+    .replace(/(arn:)?<([A-Za-z0-9]+)>/g, (whole, _arn: string | undefined, id: string) => {
+      const type = resourceTypes.get(id);
+      if (type === "AWS::S3::Bucket") return `arn:aws:s3:::${id.toLowerCase()}`;
+      if (type === "AWS::SQS::Queue") return `arn:aws:sqs:${REGION}:${ACCOUNT}:${id}`;
+      if (type === "AWS::SNS::Topic") return `arn:aws:sns:${REGION}:${ACCOUNT}:${id}`;
+      if (type === "AWS::SecretsManager::Secret") return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-AbCdEf`;
+      if (type === "AWS::Logs::LogGroup") return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${id}`;
+      return whole;
+    });
+}
+const ACCOUNT = "123456789012";
+const REGION = "us-east-1";
+
+/**
+ * IAM's answer for an identity policy (no resource policy, no SCPs), by a maintained evaluator
+ * (@cloud-copilot/iam-simulate, the one `cloudbridge local --stack` authorizes with): allowed only if some
+ * Allow statement matches the action, the resource and its conditions, and no Deny matches. Statements and
+ * resource may hold `fold`'s placeholders; they are read as the ARNs of the last synthesized template.
+ */
+export async function allows(
+  statements: PolicyStatement[],
+  action: string,
+  resource: string,
+  context: Record<string, string> = {},
+): Promise<boolean> {
+  const policy = JSON.parse(realArn(JSON.stringify({ Version: "2012-10-17", Statement: statements }))) as unknown;
+  const response = await runSimulation(
+    {
+      request: {
+        principal: `arn:aws:iam::${ACCOUNT}:user/agent`,
+        action,
+        resource: { resource: realArn(resource), accountId: ACCOUNT },
+        contextVariables: context,
+      },
+      identityPolicies: [{ name: "policy", policy }],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  if (response.resultType === "error") throw new Error(`allows(${action}, ${resource}): ${JSON.stringify(response.errors)}`);
+  return response.overallResult === "Allowed";
 }

@@ -125,7 +125,7 @@ describe("the functions", () => {
     }
   });
 
-  it("let each function reach only what it uses: its logs and DLQ, plus the topic, the secret or the repositories' git prefixes", () => {
+  it("let each function reach only what it uses: its logs and DLQ, plus the topic, the secret or the repositories' git prefixes", async () => {
     const policy = (prefix: string) =>
       (fold(resources[logicalId("AWS::IAM::Policy", prefix)]!.Properties.PolicyDocument) as { Statement: PolicyStatement[] }).Statement;
     const bucket = `arn:<${logicalId("AWS::S3::Bucket", "BucketData")}>`;
@@ -137,17 +137,20 @@ describe("the functions", () => {
     const actions = (statements: PolicyStatement[]) => statements.flatMap((st) => [st.Action].flat()).sort();
     const common = ["logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"];
     assert.deepEqual(actions(change), [...common, "sns:Publish"].sort());
-    assert.ok(allows(change, "sns:Publish", topic));
+    assert.ok(await allows(change, "sns:Publish", topic));
     assert.deepEqual(actions(xmpp), [...common, "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"].sort());
-    assert.ok(allows(xmpp, "secretsmanager:GetSecretValue", secret));
-    assert.ok(!allows(xmpp, "secretsmanager:GetSecretValue", `<${logicalId("AWS::SecretsManager::Secret", "AgentlaptopCredentials")}>`));
-    assert.ok(allows(compaction, "s3:DeleteObject", `${bucket}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
+    assert.ok(await allows(xmpp, "secretsmanager:GetSecretValue", secret));
     assert.ok(
-      !allows(compaction, "s3:DeleteObject", `${bucket}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`),
+      !(await allows(xmpp, "secretsmanager:GetSecretValue", `<${logicalId("AWS::SecretsManager::Secret", "AgentlaptopCredentials")}>`)),
+    );
+    assert.ok(await allows(compaction, "s3:DeleteObject", `${bucket}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
+    assert.ok(
+      !(await allows(compaction, "s3:DeleteObject", `${bucket}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`)),
       "compaction never touches content",
     );
-    assert.ok(!allows(compaction, "s3:ListBucket", bucket, { "s3:prefix": "team/annex/" }));
-    for (const statements of [change, xmpp, compaction]) assert.ok(!allows(statements, "s3:GetObject", `${bucket}/team/cloudbridge.json`));
+    assert.ok(!(await allows(compaction, "s3:ListBucket", bucket, { "s3:prefix": "team/annex/" })));
+    for (const statements of [change, xmpp, compaction])
+      assert.ok(!(await allows(statements, "s3:GetObject", `${bucket}/team/cloudbridge.json`)));
   });
 
   it("pass the change function its topic and prefix, the XMPP function its settings but never a password", () => {
@@ -355,43 +358,43 @@ describe("agents' access", () => {
     });
   });
 
-  it("grants its own repository, queue and secret, and denies another repo's prefix, other prefixes, another agent's queue and secret and everything else", () => {
+  it("grants its own repository, queue and secret, and denies another repo's prefix, other prefixes, another agent's queue and secret and everything else", async () => {
     const b = bucket();
     const allowed = (action: string, resource: string, context?: Record<string, string>) =>
       agentAllows("desktop", action, resource, context);
-    assert.ok(allowed("s3:PutObject", `${b}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
-    assert.ok(allowed("s3:GetObject", `${b}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`));
-    assert.ok(allowed("s3:PutObject", `${b}/team/agents/notes/desktop.json`));
-    assert.ok(allowed("s3:GetObject", `${b}/team/cloudbridge.json`));
-    assert.ok(allowed("s3:ListBucket", b, { "s3:prefix": "team/repos/notes.git/refs/" }));
-    assert.ok(allowed("sqs:ReceiveMessage", queue("desktop")));
-    assert.ok(allowed("secretsmanager:GetSecretValue", secret("desktop")));
+    assert.ok(await allowed("s3:PutObject", `${b}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
+    assert.ok(await allowed("s3:GetObject", `${b}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`));
+    assert.ok(await allowed("s3:PutObject", `${b}/team/agents/notes/desktop.json`));
+    assert.ok(await allowed("s3:GetObject", `${b}/team/cloudbridge.json`));
+    assert.ok(await allowed("s3:ListBucket", b, { "s3:prefix": "team/repos/notes.git/refs/" }));
+    assert.ok(await allowed("sqs:ReceiveMessage", queue("desktop")));
+    assert.ok(await allowed("secretsmanager:GetSecretValue", secret("desktop")));
     // Another repository of the same bucket: no object, no listing.
     for (const key of ["team/repos/photos.git/HEAD", "team/annex/photos/x", "team/agents/photos/x.json", "team/repos/notes.gitx/HEAD"]) {
       for (const action of ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
-        assert.ok(!allowed(action, `${b}/${key}`), `${action} ${key}`);
+        assert.ok(!(await allowed(action, `${b}/${key}`)), `${action} ${key}`);
     }
-    assert.ok(!allowed("s3:ListBucket", b, { "s3:prefix": "team/repos/photos.git/" }));
-    assert.ok(!allowed("s3:ListBucket", b, { "s3:prefix": "team/" }));
-    assert.ok(!allowed("s3:ListBucket", b), "ListBucket without a prefix (the whole bucket) is not granted");
+    assert.ok(!(await allowed("s3:ListBucket", b, { "s3:prefix": "team/repos/photos.git/" })));
+    assert.ok(!(await allowed("s3:ListBucket", b, { "s3:prefix": "team/" })));
+    assert.ok(!(await allowed("s3:ListBucket", b)), "ListBucket without a prefix (the whole bucket) is not granted");
     // Outside the deployment prefix, other buckets, other services, the bucket's configuration.
-    assert.ok(!allowed("s3:GetObject", `${b}/repos/notes.git/HEAD`));
-    assert.ok(!allowed("s3:GetObject", "arn:aws:s3:::another-bucket/team/repos/notes.git/HEAD"));
-    assert.ok(!allowed("s3:PutBucketPolicy", b));
-    assert.ok(!allowed("s3:DeleteObjectVersion", `${b}/team/repos/notes.git/HEAD`), "no permanent deletion of versions");
-    assert.ok(!allowed("sqs:ReceiveMessage", queue("laptop")));
-    assert.ok(!allowed("sqs:SendMessage", queue("desktop")));
-    assert.ok(!allowed("secretsmanager:GetSecretValue", secret("laptop")));
-    assert.ok(!allowed("secretsmanager:GetSecretValue", "*"));
-    assert.ok(!allowed("sns:Publish", "*"));
+    assert.ok(!(await allowed("s3:GetObject", `${b}/repos/notes.git/HEAD`)));
+    assert.ok(!(await allowed("s3:GetObject", "arn:aws:s3:::another-bucket/team/repos/notes.git/HEAD")));
+    assert.ok(!(await allowed("s3:PutBucketPolicy", b)));
+    assert.ok(!(await allowed("s3:DeleteObjectVersion", `${b}/team/repos/notes.git/HEAD`)), "no permanent deletion of versions");
+    assert.ok(!(await allowed("sqs:ReceiveMessage", queue("laptop"))));
+    assert.ok(!(await allowed("sqs:SendMessage", queue("desktop"))));
+    assert.ok(!(await allowed("secretsmanager:GetSecretValue", secret("laptop"))));
+    assert.ok(!(await allowed("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:000000000000:secret:another-AbCdEf")));
+    assert.ok(!(await allowed("sns:Publish", "*")));
     assert.ok(
       !policyOf("desktop").some((s) => list(s.Action).some((a) => /^(iam|sts):/.test(a))),
       "no IAM or STS action: tags cannot be changed",
     );
     // Without the tag, the shared policies grant nothing: the tags are the grant.
-    assert.ok(!allows(policyOf("desktop"), "s3:GetObject", `${b}/team/repos/notes.git/HEAD`));
+    assert.ok(!(await allows(policyOf("desktop"), "s3:GetObject", `${b}/team/repos/notes.git/HEAD`)));
     // The laptop syncs both repositories.
-    assert.ok(agentAllows("laptop", "s3:GetObject", `${b}/team/repos/photos.git/HEAD`));
+    assert.ok(await agentAllows("laptop", "s3:GetObject", `${b}/team/repos/photos.git/HEAD`));
   });
 
   it("rotates an agent's key with an overlap: raising keySerial adds the new key in the other slot and keeps the previous one", () => {

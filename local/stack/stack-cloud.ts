@@ -1,0 +1,221 @@
+import { randomUUID } from "node:crypto";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { installBucketNotifications } from "../bucket-notifications.ts";
+import { installConditionalWrites } from "../conditional-writes.ts";
+import { buildFauxqs } from "../fauxqs-internals.ts";
+import { listenOnLoopback } from "../loopback.ts";
+import { installS3Fixes } from "../s3-fixes.ts";
+import { installSecretsManager } from "../secrets-manager.ts";
+import { installCloudFormation, type StackDescription } from "./cloudformation.ts";
+import { ACCEPTED_WITHOUT_EFFECT, DEPLOYERS, queueArnOf, type DeployContext, type StackState } from "./deployers.ts";
+import type { FaultCounts, FaultRates } from "./faults.ts";
+import { installGate } from "./gate.ts";
+import { ACCOUNT_ID, IamDirectory } from "./iam.ts";
+import { deploymentOrder, readCloudAssembly, resolve, TemplateError, type Deployed, type ResolveContext } from "./template.ts";
+
+/**
+ * `cloudbridge local --stack <cdk.out>`: the local cloud deploys a synthesized stack itself and answers
+ * as that stack would in AWS. Every request is signed with one of the stack's keys (or the
+ * administrator's) and authorized by IAM's rules before S3, SNS, SQS, Secrets Manager or CloudFormation
+ * sees it; the functions run from the bundles `cdk deploy` would upload.
+ */
+export interface StackCloudOptions {
+  /** The synthesized cloud assembly (`cdk.out`). */
+  cdkOut: string;
+  /** Which stack, when the assembly holds several. */
+  stackName?: string;
+  port?: number;
+  region?: string;
+  faults?: FaultRates;
+  log?: (line: string) => void;
+}
+
+export interface StackCloud {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly region: string;
+  readonly stackName: string;
+  /** The administrator's environment (AdministratorAccess), as `export` lines show it. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly outputs: Readonly<Record<string, string>>;
+  /** Resource types deployed, and what was accepted without being rehearsed (one line each). */
+  readonly rehearsed: readonly string[];
+  readonly notRehearsed: readonly string[];
+  /** How many faults were injected so far. */
+  readonly faultCounts: Readonly<FaultCounts>;
+  /** Waits until every bucket event so far has gone through its function. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const ADMIN_USER = "cloudbridge-local-admin";
+
+export async function startStackCloud(options: StackCloudOptions): Promise<StackCloud> {
+  const region = options.region ?? "us-east-1";
+  const log = options.log ?? (() => {});
+  const assembly = readCloudAssembly(options.cdkOut, options.stackName);
+  const { template, stackName } = assembly;
+  const stackId = `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${stackName}/${randomUUID()}`;
+  const parts = await buildFauxqs({ region });
+
+  const iam = new IamDirectory();
+  iam.addUser(ADMIN_USER);
+  iam.attachInline({ users: [ADMIN_USER] }, "AdministratorAccess", {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }],
+  });
+  const admin = iam.createAccessKey(iam.principal("user", ADMIN_USER));
+  const adminCredentials = { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey };
+
+  const state: StackState = {
+    bucketPolicies: new Map(),
+    queuePolicies: new Map(),
+    topicPolicies: new Map(),
+    secretArns: new Map(),
+    functions: new Map(),
+    bridges: [],
+    timers: [],
+  };
+  const faultCounts: FaultCounts = { conflict: 0, slowDown: 0 };
+  const description: StackDescription = { stackName, stackId, created: new Date(), outputs: [] };
+  if (template.Description) description.description = template.Description;
+
+  // The gate first: the adapters after it capture state their route handler consumes in the same turn.
+  installGate(parts, {
+    iam,
+    names: {
+      queueArn: (urlOrName) => queueArnOf(urlOrName, region),
+      secretArn: (id) =>
+        state.secretArns.get(id) ??
+        [...state.secretArns.values()].find((arn) => arn.startsWith(`${id}-`) || arn.includes(`:secret:${id}-`)) ??
+        `arn:aws:secretsmanager:${region}:${ACCOUNT_ID}:secret:${id}`,
+      stackArn: (name) =>
+        name === stackName || name === stackId ? stackId : `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${name}/*`,
+    },
+    policies: {
+      bucket: (name) => state.bucketPolicies.get(name),
+      queue: (arn) => state.queuePolicies.get(arn),
+      topic: (arn) => state.topicPolicies.get(arn),
+    },
+    faults: options.faults ?? {},
+    counts: faultCounts,
+    log,
+  });
+  installCloudFormation(parts, () => description);
+  installS3Fixes(parts);
+  installConditionalWrites(parts);
+  const secrets = installSecretsManager(parts, { region });
+  const notifications = installBucketNotifications(parts, {
+    region,
+    onError: (rule, key, error) => log(`bucket notification ${rule.id} for ${key} failed: ${(error as Error).message}`),
+  });
+
+  // Loopback only: this is a rehearsal on one machine, never a service on the network.
+  const { port, endpoint } = await listenOnLoopback(parts, options.port);
+  const common = { region, endpoint, credentials: adminCredentials };
+  const sns = new SNSClient(common);
+  const sqs = new SQSClient({ ...common, useQueueUrlAsEndpoint: false });
+
+  const stop = async () => {
+    sns.destroy();
+    sqs.destroy();
+    for (const timer of state.timers) clearInterval(timer);
+    await notifications.drain();
+    await Promise.all(state.bridges.map((b) => b.stop()));
+    await Promise.all([...new Set(state.functions.values())].map((f) => f.stop()));
+    await parts.close();
+  };
+
+  try {
+    const deployed = new Map<string, Deployed>();
+    const parameters = Object.fromEntries(Object.entries(template.Parameters ?? {}).map(([name, p]) => [name, String(p.Default ?? "")]));
+    const resolveContext: ResolveContext = {
+      pseudo: {
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::StackName": stackName,
+        "AWS::StackId": stackId,
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::NoValue": "",
+      },
+      parameters,
+      deployed,
+    };
+    const context: DeployContext = {
+      stackName,
+      region,
+      endpoint,
+      parts,
+      iam,
+      secrets,
+      notifications,
+      assets: assembly.assets,
+      sns,
+      sqs,
+      adminCredentials,
+      log,
+      state,
+    };
+    const rehearsedCounts = new Map<string, number>();
+    // What was accepted without local effect, grouped: "type: what" → the logical ids it concerns.
+    const accepted = new Map<string, string[]>();
+    const note = (line: string, id: string) => accepted.set(line, [...(accepted.get(line) ?? []), id]);
+    for (const id of deploymentOrder(template)) {
+      const resource = template.Resources[id]!;
+      const deployer = DEPLOYERS[resource.Type];
+      if (resource.Condition !== undefined)
+        throw new TemplateError(`${id}: resources with a Condition are not rehearsed by cloudbridge local.`);
+      if (!deployer) {
+        note(`${resource.Type}: ${ACCEPTED_WITHOUT_EFFECT.get(resource.Type) ?? "not rehearsed: no local counterpart"}`, id);
+        deployed.set(id, placeholder(id));
+        continue;
+      }
+      const properties = resolve(resource.Properties ?? {}, resolveContext) as Record<string, unknown>;
+      const result = await deployer(id, properties, context);
+      deployed.set(id, result);
+      if (result.rehearsed !== false) rehearsedCounts.set(resource.Type, (rehearsedCounts.get(resource.Type) ?? 0) + 1);
+      for (const property of result.notRehearsed ?? []) note(`${resource.Type}: ${property}`, id);
+    }
+    const notRehearsed = [...accepted].map(([line, ids]) => `${line} (${ids.length === 1 ? ids[0] : `${ids.length} resources`})`);
+    const outputs: Record<string, string> = {};
+    for (const [key, output] of Object.entries(template.Outputs ?? {})) {
+      outputs[key] = String(resolve(output.Value, resolveContext));
+      description.outputs.push({ key, value: outputs[key], ...(output.Description ? { description: output.Description } : {}) });
+    }
+    return {
+      endpoint,
+      port,
+      region,
+      stackName,
+      env: {
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_REGION: region,
+        AWS_ACCESS_KEY_ID: admin.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: admin.secretAccessKey,
+      },
+      outputs,
+      rehearsed: [...rehearsedCounts].map(([type, count]) => `${type} × ${count}`),
+      notRehearsed,
+      faultCounts,
+      settle: () => notifications.drain(),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** What a resource that is not rehearsed answers to Ref and Fn::GetAtt: a name that says so. */
+function placeholder(id: string): Deployed {
+  const name = `not-rehearsed-${id}`;
+  return {
+    ref: name,
+    attributes: new Proxy({}, { get: (_t, attribute) => `arn:aws:cloudbridge-local:::${name}/${String(attribute)}` }) as Record<
+      string,
+      string
+    >,
+  };
+}

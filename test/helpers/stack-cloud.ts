@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { App } from "aws-cdk-lib";
+import { buildApp } from "../../cdk/app.ts";
+import { CDK_CONTEXT } from "./cdk.ts";
+
+/** The shipped configuration with two agents, each with its own repository. */
+export const TWO_AGENTS = {
+  repos: ["notes", "photos"],
+  agents: [
+    { name: "alice", repos: ["notes"] },
+    { name: "bob", repos: ["photos"] },
+  ],
+};
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * Synthesizes the real CDK app, bundles included (the rehearsal runs what `cdk deploy` would upload), into
+ * a temporary cdk.out that is removed when the test process ends. Slow (~6 s): once per test file.
+ */
+export function synthCloudAssembly(cloudbridge: unknown): string {
+  process.env.CDK_VALIDATION = "false";
+  const outdir = mkdtempSync(join(tmpdir(), "cloudbridge-stack-"));
+  process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
+  const app = new App({ outdir, context: { ...CDK_CONTEXT, cloudbridge } });
+  buildApp(app);
+  app.synth();
+  return outdir;
+}
+
+export interface RunningStack {
+  endpoint: string;
+  region: string;
+  stackName: string;
+  outputs: Record<string, string>;
+  /** The administrator's environment, as printed. */
+  env: Record<string, string>;
+  notRehearsed: string[];
+  /** What the rehearsal logged on stderr so far (refusals, function failures). */
+  stderr(): string;
+  /** An agent's key, read as the administrator from the secret the stack's output names. */
+  agentCredentials(agent: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
+  stop(): Promise<void>;
+}
+
+/** Runs `cloudbridge local --stack <cdkOut> --json` as a person would, and reads what it prints. */
+export async function startStack(cdkOut: string, extraArgs: string[] = []): Promise<RunningStack> {
+  const child: ChildProcess = spawn(join(ROOT, "bin/cloudbridge"), ["local", "--port", "0", "--json", "--stack", cdkOut, ...extraArgs], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}` },
+  });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const line = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`cloudbridge local --stack exited ${code}:\n${stderr}`)));
+  });
+  const started = JSON.parse(line) as Omit<RunningStack, "stderr" | "stop" | "agentCredentials" | "region">;
+  const region = started.env.AWS_REGION!;
+  const admin = new SecretsManagerClient({
+    region,
+    endpoint: started.endpoint,
+    credentials: { accessKeyId: started.env.AWS_ACCESS_KEY_ID!, secretAccessKey: started.env.AWS_SECRET_ACCESS_KEY! },
+  });
+  return {
+    ...started,
+    region,
+    stderr: () => stderr,
+    agentCredentials: async (agent) => {
+      const name = `Agent${agent[0]!.toUpperCase()}${agent.slice(1)}CredentialsSecretArn`;
+      const { SecretString } = await admin.send(new GetSecretValueCommand({ SecretId: started.outputs[name] }));
+      return JSON.parse(SecretString!) as { accessKeyId: string; secretAccessKey: string };
+    },
+    stop: async () => {
+      admin.destroy();
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+  };
+}

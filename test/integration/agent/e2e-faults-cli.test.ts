@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
+import { agentEnv, cliOk } from "../../helpers/agents.ts";
+import { startFaultProxy, type Fault, type FaultProxy } from "../../helpers/fault-proxy.ts";
+import { snapshot } from "../../helpers/folders.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+
+/**
+ * `init` and `clone` through single, chosen faults that a person's network produces now and then: each
+ * must succeed, with the same result as without the fault.
+ */
+describe("init and clone through single faults", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  let t: TestCloud;
+  const proxies: FaultProxy[] = [];
+  before(async () => {
+    scratch = await tempDir("e2e-faults-cli");
+    t = await startTestCloud();
+  });
+  after(async () => {
+    for (const p of proxies) await p.stop();
+    await t.stop();
+    await scratch.remove();
+  });
+
+  const through = async (script: (method: string, path: string, n: number) => Fault | undefined) => {
+    const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 0, script });
+    proxies.push(proxy);
+    return { proxy, env: agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint }) };
+  };
+
+  /** A repository with a few files, made without faults. */
+  const source = async (repo: string) => {
+    const dir = join(scratch.path, `${repo}-source`);
+    const env = agentEnv(t.cloud.env);
+    await cliOk(["init", dir, "--remote", `s3://cloudbridge/${repo}`], env);
+    for (let i = 0; i < 3; i++) await writeFile(join(dir, `file ${i}.txt`), `file ${i}\n`);
+    await cliOk(["sync", dir], env);
+    return dir;
+  };
+
+  it("init: the probe's first write was applied but its answer lost; the store is still found to honour conditional writes", async () => {
+    const { proxy, env } = await through((method, path, n) =>
+      method === "PUT" && path.includes("/cloudbridge-probe/") && n === 0 ? "resetAfter" : undefined,
+    );
+    // A prefix of its own, so that this init writes the deployment's format marker (and probes).
+    await cliOk(["init", join(scratch.path, "probe"), "--remote", "s3://cloudbridge/probed/notes"], env);
+    assert.equal(proxy.counts.resetAfter, 1);
+    const store = new S3ObjectStore(t.cloud.bucket, t.s3);
+    const layout = new BucketLayout("probed/");
+    const marker = await store.get(layout.formatMarker());
+    assert.ok(marker && marker !== "not-modified");
+    assert.equal((JSON.parse(marker.body.toString()) as { conditionalWrites: boolean }).conditionalWrites, true);
+    const left: string[] = [];
+    for await (const info of store.list("probed/cloudbridge-probe/")) left.push(info.key);
+    assert.deepEqual(left, [], "the probe key is removed");
+  });
+
+  it("clone: the first read of every ref, index and pack is cut off mid-body", async () => {
+    const dir = await source("cut");
+    const { proxy, env } = await through((method, path, n) =>
+      method === "GET" && n === 0 && /\/(refs\/.+|[^/]+\.(pack|idx))$/.test(path) ? "cutBody" : undefined,
+    );
+    const clone = join(scratch.path, "cut-clone");
+    await cliOk(["clone", "s3://cloudbridge/cut", clone], env);
+    assert.ok(proxy.counts.cutBody >= 3, `${proxy.counts.cutBody} bodies cut`);
+    assert.deepEqual(await snapshot(clone), await snapshot(dir));
+  });
+
+  it("clone: three 503s in a row on one request", async () => {
+    const dir = await source("blip");
+    const { proxy, env } = await through((method, path, n) =>
+      method === "GET" && path.endsWith("/refs/heads/main") && n < 3 ? "error503" : undefined,
+    );
+    const clone = join(scratch.path, "blip-clone");
+    await cliOk(["clone", "s3://cloudbridge/blip", clone], env);
+    assert.equal(proxy.counts.error503, 3);
+    assert.deepEqual(await snapshot(clone), await snapshot(dir));
+  });
+});

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { S3ObjectStore } from "../../../objectstore/index.ts";
+import { startStack, synthCloudAssembly, TWO_AGENTS, type RunningStack } from "../../helpers/stack-cloud.ts";
+
+type Credentials = { accessKeyId: string; secretAccessKey: string };
+
+/** The AWS error a call ends with: its name (S3's code) and HTTP status. */
+async function failure(call: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
+  try {
+    await call;
+  } catch (error) {
+    const e = error as { name: string; $metadata?: { httpStatusCode?: number } };
+    return { name: e.name, status: e.$metadata?.httpStatusCode };
+  }
+  return { name: "succeeded", status: 200 };
+}
+
+describe("cloudbridge local --stack: the synthesized stack, its keys and its policies, over HTTP", () => {
+  let stack: RunningStack;
+  let alice: Credentials;
+  let bucket: string;
+  const clients: { destroy(): void }[] = [];
+  const s3 = (credentials: Credentials) => {
+    const client = new S3Client({ region: stack.region, endpoint: stack.endpoint, credentials, forcePathStyle: true, maxAttempts: 1 });
+    clients.push(client);
+    return client;
+  };
+  const sqs = (credentials: Credentials) => {
+    const client = new SQSClient({ region: stack.region, endpoint: stack.endpoint, credentials, maxAttempts: 1 });
+    clients.push(client);
+    return client;
+  };
+  const secrets = (credentials: Credentials) => {
+    const client = new SecretsManagerClient({ region: stack.region, endpoint: stack.endpoint, credentials, maxAttempts: 1 });
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    stack = await startStack(synthCloudAssembly(TWO_AGENTS));
+    alice = await stack.agentCredentials("alice");
+    bucket = stack.outputs.BucketName!;
+  });
+  after(async () => {
+    for (const client of clients) client.destroy();
+    await stack?.stop();
+  });
+
+  it("answers DescribeStacks with the stack's outputs, to the administrator only", async () => {
+    const admin = { accessKeyId: stack.env.AWS_ACCESS_KEY_ID!, secretAccessKey: stack.env.AWS_SECRET_ACCESS_KEY! };
+    const cloudformation = new CloudFormationClient({ region: stack.region, endpoint: stack.endpoint, credentials: admin });
+    const agentView = new CloudFormationClient({ region: stack.region, endpoint: stack.endpoint, credentials: alice, maxAttempts: 1 });
+    clients.push(cloudformation, agentView);
+    const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: stack.stackName }));
+    const outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+    assert.equal(outputs.BucketName, bucket);
+    assert.equal(outputs.AgentAliceRepos, "notes");
+    assert.match(String(outputs.AgentBobQueueUrl), /AgentbobQueue/);
+    assert.equal(Stacks?.[0]?.StackStatus, "CREATE_COMPLETE");
+    assert.deepEqual(await failure(agentView.send(new DescribeStacksCommand({ StackName: stack.stackName }))), {
+      name: "AccessDenied",
+      status: 403,
+    });
+  });
+
+  it("lists what it does not rehearse when it starts", () => {
+    assert.ok(
+      stack.notRehearsed.some((line) => line.startsWith("AWS::Logs::LogGroup")),
+      stack.notRehearsed.join("\n"),
+    );
+    assert.ok(
+      stack.notRehearsed.some((line) => line.includes("VersioningConfiguration")),
+      stack.notRehearsed.join("\n"),
+    );
+  });
+
+  it("with agent A's key: its own repository works; another repo's prefix, the bucket root, version deletion, another agent's queue and another agent's secret are refused", async () => {
+    const a = s3(alice);
+    await a.send(new PutObjectCommand({ Bucket: bucket, Key: "repos/notes.git/HEAD", Body: "ref: refs/heads/main\n" }));
+    const own = await a.send(new GetObjectCommand({ Bucket: bucket, Key: "repos/notes.git/HEAD" }));
+    assert.equal(await own.Body!.transformToString(), "ref: refs/heads/main\n");
+    const listed = await a.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "repos/notes.git/" }));
+    assert.deepEqual(
+      listed.Contents?.map((o) => o.Key),
+      ["repos/notes.git/HEAD"],
+    );
+    await sqs(alice).send(new ReceiveMessageCommand({ QueueUrl: stack.outputs.AgentAliceQueueUrl, WaitTimeSeconds: 0 }));
+
+    const denied = { name: "AccessDenied", status: 403 };
+    assert.deepEqual(await failure(a.send(new GetObjectCommand({ Bucket: bucket, Key: "repos/photos.git/HEAD" }))), denied);
+    assert.deepEqual(await failure(a.send(new PutObjectCommand({ Bucket: bucket, Key: "repos/photos.git/HEAD", Body: "x" }))), denied);
+    assert.deepEqual(await failure(a.send(new PutObjectCommand({ Bucket: bucket, Key: "annex/photos/SHA256E-s1--x", Body: "x" }))), denied);
+    assert.deepEqual(await failure(a.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "repos/photos.git/" }))), denied);
+    assert.deepEqual(await failure(a.send(new ListObjectsV2Command({ Bucket: bucket }))), denied, "the bucket root");
+    assert.deepEqual(await failure(a.send(new PutObjectCommand({ Bucket: bucket, Key: "elsewhere.txt", Body: "x" }))), denied);
+    assert.deepEqual(
+      await failure(
+        a.send(new DeleteObjectCommand({ Bucket: bucket, Key: "repos/notes.git/HEAD", VersionId: "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" })),
+      ),
+      denied,
+      "deleting a version",
+    );
+    const queue = await failure(
+      sqs(alice).send(new ReceiveMessageCommand({ QueueUrl: stack.outputs.AgentBobQueueUrl, WaitTimeSeconds: 0 })),
+    );
+    assert.equal(queue.status, 403);
+    assert.match(queue.name, /AccessDenied/);
+    // Its own secret only (so a machine can pick up a rotated key with the key it has); every other is refused.
+    const ownKey = await secrets(alice).send(new GetSecretValueCommand({ SecretId: stack.outputs.AgentAliceCredentialsSecretArn }));
+    assert.equal((JSON.parse(ownKey.SecretString!) as { accessKeyId: string }).accessKeyId, alice.accessKeyId);
+    assert.match(
+      (await failure(secrets(alice).send(new GetSecretValueCommand({ SecretId: stack.outputs.AgentBobCredentialsSecretArn })))).name,
+      /AccessDenied/,
+    );
+    const sns = new SNSClient({ region: stack.region, endpoint: stack.endpoint, credentials: alice, maxAttempts: 1 });
+    clients.push(sns);
+    assert.deepEqual(await failure(sns.send(new PublishCommand({ TopicArn: stack.outputs.ChangeTopicArn, Message: "x" }))), {
+      name: "AuthorizationErrorException",
+      status: 403,
+    });
+  });
+
+  it("a ref written with agent A's key reaches A's queue through the bundled change function and the topic, and not B's (filter policy)", async () => {
+    await s3(alice).send(new PutObjectCommand({ Bucket: bucket, Key: "repos/notes.git/refs/heads/main", Body: `${"a".repeat(40)}\n` }));
+    const { Messages } = await sqs(alice).send(
+      new ReceiveMessageCommand({ QueueUrl: stack.outputs.AgentAliceQueueUrl, WaitTimeSeconds: 10, MessageAttributeNames: ["All"] }),
+    );
+    assert.equal(Messages?.length, 1, stack.stderr());
+    assert.equal(Messages[0]!.MessageAttributes?.repo?.StringValue, "notes");
+    const bob = await stack.agentCredentials("bob");
+    const other = await sqs(bob).send(new ReceiveMessageCommand({ QueueUrl: stack.outputs.AgentBobQueueUrl, WaitTimeSeconds: 1 }));
+    assert.equal(other.Messages, undefined);
+  });
+
+  it("a wrong secret gets SignatureDoesNotMatch, an unknown key InvalidAccessKeyId", async () => {
+    const wrong = s3({ accessKeyId: alice.accessKeyId, secretAccessKey: `${alice.secretAccessKey.slice(0, -1)}x` });
+    assert.deepEqual(await failure(wrong.send(new GetObjectCommand({ Bucket: bucket, Key: "repos/notes.git/HEAD" }))), {
+      name: "SignatureDoesNotMatch",
+      status: 403,
+    });
+    const unknown = s3({ accessKeyId: "AKIAUNKNOWNUNKNOWN00", secretAccessKey: alice.secretAccessKey });
+    assert.deepEqual(await failure(unknown.send(new GetObjectCommand({ Bucket: bucket, Key: "repos/notes.git/HEAD" }))), {
+      name: "InvalidAccessKeyId",
+      status: 403,
+    });
+    const sqsWrong = sqs({ accessKeyId: alice.accessKeyId, secretAccessKey: "not-the-secret" });
+    assert.equal((await failure(sqsWrong.send(new ReceiveMessageCommand({ QueueUrl: stack.outputs.AgentAliceQueueUrl })))).status, 403);
+  });
+
+  it("a missing key in its own repository: S3 says 403 (the agent may not list the bucket), and the object store reads it as missing; elsewhere it stays refused", async () => {
+    const a = s3(alice);
+    assert.deepEqual(await failure(a.send(new GetObjectCommand({ Bucket: bucket, Key: "repos/notes.git/refs/heads/none" }))), {
+      name: "AccessDenied",
+      status: 403,
+    });
+    const store = new S3ObjectStore(bucket, a);
+    assert.equal(await store.get("repos/notes.git/refs/heads/none"), undefined);
+    assert.equal(await store.head("repos/notes.git/refs/heads/none"), undefined);
+    assert.equal(await store.getStream("annex/notes/SHA256E-s1--none"), undefined);
+    assert.ok(await store.head("repos/notes.git/HEAD"), "a present key is still found");
+    await assert.rejects(store.get("repos/photos.git/refs/heads/main"), (error: Error) => error.name === "AccessDenied");
+  });
+});
