@@ -67,7 +67,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     );
   }
   // The folder is ours now: locks left by a daemon that was killed (kill -9, a crash, a power cut) go.
-  const stale = await new LocalRepo(root).removeStaleLocks().catch(() => []);
+  // Under the folder lock: a `cloudbridge sync` running beside is not a killed process.
+  const cleaner = new LocalRepo(root);
+  const stale = await cleaner.lock.hold(() => cleaner.removeStaleLocks()).catch(() => []);
   if (stale.length > 0) log("warn", "locks.removed", { locks: stale, message: "removed lock files left by a process that was killed" });
   const folder = await openSyncedFolder(root, { log });
   const { settings } = folder;

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { ObjectStore } from "../objectstore/index.ts";
+import { ObjectTooLarge, type ObjectStore } from "../objectstore/index.ts";
 import { BucketLayout, type RemoteLocation } from "../protocol/index.ts";
 
 /**
@@ -31,13 +31,19 @@ export async function writePresence(
   });
 }
 
+const MAX_PRESENCE_BYTES = 64 * 1024;
+
 export async function readPresence(store: ObjectStore, location: RemoteLocation): Promise<PresenceRecord[]> {
   const layout = new BucketLayout(location.prefix);
   const records: PresenceRecord[] = [];
   for await (const info of store.list(layout.agentsRoot(location.repo))) {
     const parsed = layout.parse(info.key);
-    if (parsed.kind !== "agent") continue;
-    const object = await store.get(info.key);
+    // A record is a few hundred bytes; a larger one (anyone who can write could make it huge) is not read.
+    if (parsed.kind !== "agent" || info.size > MAX_PRESENCE_BYTES) continue;
+    const object = await store.get(info.key, { maxBytes: MAX_PRESENCE_BYTES }).catch((error: unknown) => {
+      if (error instanceof ObjectTooLarge) return undefined;
+      throw error;
+    });
     if (!object || object === "not-modified") continue;
     try {
       const record = JSON.parse(object.body.toString()) as PresenceRecord;

@@ -136,7 +136,8 @@ export class Annex {
     const dropped = await withContentLock(this.gitDir, key, async () => {
       if (!(await this.local.has(key))) return false;
       const numcopies = await readNumCopies(this.branch);
-      const verified = (await this.cloudHas(key)) ? ["the cloud's copy"] : [];
+      // The cloud's copy counts only once its bytes hash to the key: an object of the right size may hold anything.
+      const verified = (await this.checkCloudObject(key)) === undefined ? ["the cloud's copy"] : [];
       if (verified.length < numcopies) throw dropRefused(key, "here", verified, numcopies);
       await this.local.remove(key);
       return true;
@@ -151,7 +152,8 @@ export class Annex {
     const dropped = await withContentLock(this.gitDir, key, async () => {
       if (!(await this.cloudHas(key))) return false;
       const numcopies = await readNumCopies(this.branch);
-      const verified = (await this.local.has(key)) ? ["this repository's copy"] : [];
+      const verified =
+        (await this.local.has(key)) && (await verifyFile(this.local.objectPath(key), key)) === undefined ? ["this repository's copy"] : [];
       if (verified.length < numcopies) throw dropRefused(key, "cloud", verified, numcopies);
       await withRetry(() => this.cloud.store.delete(bucketKey));
       return true;

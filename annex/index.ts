@@ -7,6 +7,7 @@ export { AnnexError, type AnnexErrorCode } from "./errors.ts";
 export { Annex, type AnnexOptions, type BatchOptions, type FsckProblem, type KeyTransfer, type Location } from "./annex.ts";
 
 export { ANNEX_BRANCH, AnnexBranch, type FileChange } from "./logs/annex-branch.ts";
+export { unsafeBranchPathReason } from "./logs/branch-paths.ts";
 export { ensureCloudUuid, recordCloudRemote, recordRepository } from "./logs/cloud-remote.ts";
 export { readLocations, recordPresence, whereIs, type PresenceChange } from "./logs/location-tracking.ts";
 
@@ -14,9 +15,10 @@ export { annexedFiles, type AnnexedFile } from "./content/annexed-files.ts";
 export { hashFile, verifyFile } from "./content/content-hash.ts";
 export { DEFAULT_LARGE_FILES, isLargeFile, largeFilesRuleFrom, parseSize, type LargeFilesRule } from "./content/largefiles.ts";
 export { LocalStore } from "./content/local-store.ts";
-export { placeContent, readPointerFile } from "./content/place.ts";
+export { placeContent, readPointerFile, sameFile } from "./content/place.ts";
 export { formatPointer, MAX_POINTER_SIZE, mayBePointerSize, parsePointer, parseSymlinkTarget, POINTER_PREFIX } from "./content/pointer.ts";
 export { isProcessAlive } from "./content/process-alive.ts";
+export { journaledTemporaries, registerFolder, removeLeftoverTemporaries, settled, tempPathFor } from "./content/temporaries.ts";
 
 export type { DownloadResult } from "./transfer/download.ts";
 export { isTransient } from "./transfer/retry.ts";

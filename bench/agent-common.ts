@@ -4,7 +4,6 @@
  * for), and the CLI as child processes.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, request, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 
 export const MAIN = fileURLToPath(new URL("../agent/cli/main.ts", import.meta.url));
@@ -40,44 +39,7 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM
   });
 }
 
-/** Counts requests passing through to `target`, by service: S3, SQS (x-amz-target / Action), SNS. */
-export interface CountingProxy {
-  endpoint: string;
-  counts: Record<"s3" | "sqs" | "sns" | "other", number>;
-  reset(): void;
-  stop(): Promise<void>;
-}
-
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
-  const upstream = new URL(target);
-  const counts = { s3: 0, sqs: 0, sns: 0, other: 0 };
-  const server: Server = createServer((req, res) => {
-    const amzTarget = String(req.headers["x-amz-target"] ?? "");
-    const auth = String(req.headers.authorization ?? "");
-    if (amzTarget.startsWith("AmazonSQS") || auth.includes("/sqs/")) counts.sqs += 1;
-    else if (auth.includes("/sns/")) counts.sns += 1;
-    else if (auth.includes("/s3/")) counts.s3 += 1;
-    else counts.other += 1;
-    const forward = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    forward.on("error", () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    counts,
-    reset: () => Object.assign(counts, { s3: 0, sqs: 0, sns: 0, other: 0 }),
-    stop: () => new Promise((ok) => (server.closeAllConnections(), server.close(() => ok()))),
-  };
-}
+export { startCountingProxy, type CountingProxy } from "../test/helpers/counting-proxy.ts";
 
 export function cloudbridge(args: string[], env: Record<string, string>, options: { quiet?: boolean } = {}): Promise<void> {
   return new Promise((ok, fail) => {

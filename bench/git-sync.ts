@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { S3Client } from "@aws-sdk/client-s3";
-import type { ObjectStore, PutOptions, UploadOptions } from "../objectstore/object-store.ts";
+import type { GetOptions, ObjectStore, PutOptions, UploadOptions } from "../objectstore/object-store.ts";
 import { S3ObjectStore } from "../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../protocol/layout.ts";
 import { compactRepository, fetchRefs, NativeGitEngine, push } from "../gitstore/index.ts";
@@ -51,7 +51,7 @@ class CountingStore implements ObjectStore {
   reset() {
     this.requests = this.bytesUp = this.bytesDown = 0;
   }
-  async get(key: string, options?: { ifNoneMatch?: string }) {
+  async get(key: string, options?: GetOptions) {
     this.requests++;
     const result = await this.inner.get(key, options);
     if (result && result !== "not-modified") this.bytesDown += result.size;

@@ -3,13 +3,14 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
+import { ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import type { BucketLayout } from "../protocol/index.ts";
-import { updateObject } from "./conditional-update.ts";
+import { objectTooLarge, updateObject } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
 import { checkIndexMatchesPack, parsePackIndex, verifyPackFile, type PackIndex } from "./pack-format.ts";
 import type { PackFiles } from "./engine.ts";
 import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
+import { MAX_PACK_LIST_BYTES } from "./limits.ts";
 
 const PACK_READ_ATTEMPTS = 4;
 
@@ -54,8 +55,15 @@ async function createOnce(write: () => Promise<unknown>): Promise<void> {
 /** The live packs, as objects/info/packs lists them (oldest first). */
 export async function readInfoPacks(store: ObjectStore, layout: BucketLayout, repo: string): Promise<string[]> {
   const key = layout.infoPacks(repo);
-  const current = await store.get(key);
+  const current = await readInfoPacksObject(store, layout, repo);
   return current && current !== "not-modified" ? parseInfoPacks(current.body, key) : [];
+}
+
+/** objects/info/packs as stored (read with its bound), for `editInfoPacks`' `prefetched`. */
+export function readInfoPacksObject(store: ObjectStore, layout: BucketLayout, repo: string) {
+  return store.get(layout.infoPacks(repo), { maxBytes: MAX_PACK_LIST_BYTES }).catch((error: unknown) => {
+    throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
+  });
 }
 
 /** Adds and removes names in objects/info/packs by compare-and-swap (from `prefetched`, a read started earlier, if given). */
@@ -77,6 +85,7 @@ export async function editInfoPacks(
       return writeInfoPacks(kept);
     },
     prefetched,
+    { maxBytes: MAX_PACK_LIST_BYTES },
   );
 }
 

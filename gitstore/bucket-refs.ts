@@ -1,6 +1,7 @@
-import { type ObjectStore, mapLimit } from "../objectstore/index.ts";
+import { ObjectTooLarge, type ObjectStore, mapLimit } from "../objectstore/index.ts";
 import { parseSyncedRefName, type BucketLayout } from "../protocol/index.ts";
 import { GitStoreError } from "./errors.ts";
+import { MAX_REF_FILE_BYTES } from "./limits.ts";
 import { parseRefFile } from "./ref-file.ts";
 
 /** A ref as read from the bucket, with the ETag a compare-and-swap must name. */
@@ -20,34 +21,39 @@ export interface BucketRefs {
 }
 
 /**
- * Every ref of a repository in the bucket: one LIST of `refs/` and one GET per ref. Each key is parsed by
- * protocol/layout.ts, so a malformed ref name from the bucket throws before it is used anywhere.
+ * Every ref of a repository in the bucket (or under `root`, a folder of `refs/`): one LIST and one GET
+ * per ref whose version is not `known`. Each key is parsed by protocol/layout.ts, so a malformed ref name
+ * from the bucket throws before it is used anywhere.
  */
 export async function readBucketRefs(
   store: ObjectStore,
   layout: BucketLayout,
   repo: string,
   known: ReadonlyMap<string, { oid: string; etag: string }> = new Map(),
+  root = layout.refsRoot(repo),
 ): Promise<BucketRefs> {
-  const listed: { key: string; etag: string }[] = [];
-  for await (const info of store.list(layout.refsRoot(repo))) listed.push(info);
+  const listed: { key: string; etag: string; size: number }[] = [];
+  for await (const info of store.list(root)) listed.push(info);
   const result: BucketRefs = { shared: new Map(), synced: new Map(), corrupt: new Map() };
-  await mapLimit(listed, 8, async ({ key, etag }) => {
+  await mapLimit(listed, 8, async ({ key, etag, size }) => {
     const parsed = layout.parse(key);
     if (parsed.kind !== "ref" && parsed.kind !== "synced-ref") return;
     const ref = key.slice(layout.repoRoot(repo).length);
-    // A ref whose ETag we already know (we read or wrote that very version) needs no GET.
-    const cached = known.get(ref);
-    let body: Buffer | string;
-    if (cached && cached.etag === etag) {
-      body = `${cached.oid}\n`;
-    } else {
-      const object = await store.get(key);
-      if (!object || object === "not-modified") return; // deleted since the listing
-      body = object.body;
-      etag = object.etag;
-    }
     try {
+      // A ref whose ETag we already know (we read or wrote that very version) needs no GET.
+      const cached = known.get(ref);
+      let body: Buffer | string;
+      if (cached && cached.etag === etag) {
+        body = `${cached.oid}\n`;
+      } else {
+        if (size > MAX_REF_FILE_BYTES) throw tooLarge(key, size);
+        const object = await store.get(key, { maxBytes: MAX_REF_FILE_BYTES }).catch((error: unknown) => {
+          throw error instanceof ObjectTooLarge ? tooLarge(key, error.size) : error;
+        });
+        if (!object || object === "not-modified") return; // deleted since the listing
+        body = object.body;
+        etag = object.etag;
+      }
       const entry = { ref, oid: parseRefFile(body, key), etag };
       if (parsed.kind === "ref") result.shared.set(ref, entry);
       else result.synced.set(ref, { ...entry, agent: parsed.agent, syncedRef: parsed.ref });
@@ -57,6 +63,14 @@ export async function readBucketRefs(
     }
   });
   return result;
+}
+
+function tooLarge(key: string, size: number): GitStoreError {
+  return new GitStoreError(
+    "corrupt-ref",
+    `The ref ${key} in the bucket holds ${size} bytes; a ref holds an object id (41 bytes). It was not read. ` +
+      "It was damaged or written by something other than git: replace it with a forced push from a machine that has the right commit, or delete it.",
+  );
 }
 
 /** Every ref of `refs` with its oid and ETag, by full name, to pass back as `known`. */

@@ -1,12 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
+import { ObjectTooLarge, type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
 import type { BucketLayout } from "../protocol/index.ts";
 import { downloadPack, editInfoPacks, readInfoPacks, uploadPack } from "./bucket-packs.ts";
-import { updateObject } from "./conditional-update.ts";
+import { objectTooLarge, updateObject } from "./conditional-update.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
+import { MAX_PACK_LIST_BYTES } from "./limits.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
 
@@ -63,7 +64,9 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
 
   const inBucket = await listPacks(store, layout, repo);
   const retiredKey = layout.retiredPacks(repo);
-  const retiredNow = await store.get(retiredKey);
+  const retiredNow = await store.get(retiredKey, { maxBytes: MAX_PACK_LIST_BYTES }).catch((error: unknown) => {
+    throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
+  });
   const retired = retiredNow && retiredNow !== "not-modified" ? parseRetiredPacks(retiredNow.body, retiredKey) : new Map<string, Date>();
   let live = await readInfoPacks(store, layout, repo);
 
@@ -136,12 +139,18 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
 
   // 4. Record retirements and deletions in one compare-and-swap of the retired list.
   if (report.retired.length > 0 || report.deleted.length > 0 || report.revived.length > 0) {
-    await updateObject(store, retiredKey, (body) => {
-      const current = body ? parseRetiredPacks(body, retiredKey) : new Map<string, Date>();
-      for (const name of [...report.deleted, ...report.revived]) current.delete(name);
-      for (const name of report.retired) if (!current.has(name)) current.set(name, now());
-      return writeRetiredPacks(current);
-    });
+    await updateObject(
+      store,
+      retiredKey,
+      (body) => {
+        const current = body ? parseRetiredPacks(body, retiredKey) : new Map<string, Date>();
+        for (const name of [...report.deleted, ...report.revived]) current.delete(name);
+        for (const name of report.retired) if (!current.has(name)) current.set(name, now());
+        return writeRetiredPacks(current);
+      },
+      undefined,
+      { maxBytes: MAX_PACK_LIST_BYTES },
+    );
   }
   return report;
 }

@@ -27,10 +27,13 @@ export interface GitEngine {
   ): Promise<PackFiles | undefined>;
   /**
    * Checks a pack that came from elsewhere — checksum, every object well formed, no tree entry named
-   * "", ".", "..", ".git" or containing "/" — and writes its index beside it. Objects it points to may be
-   * in other packs; connectivity is `missingObjects`' job.
+   * "", ".", "..", ".git" or containing "/", the content of .gitattributes/.gitmodules blobs its trees
+   * name — and writes its index beside it. Objects it points to may be in other packs; connectivity is
+   * `missingObjects`' job. `objectDir` is read too (other packs of the same fetch). A pack whose trees name
+   * a .gitattributes/.gitmodules blob found nowhere throws `blobs-outside-pack` (verify-packs.ts decides);
+   * with `fsck: false` only the pack's own integrity is checked (to make its objects readable).
    */
-  indexPack(gitDir: string, packPath: string): Promise<PackFiles>;
+  indexPack(gitDir: string, packPath: string, options?: { objectDir?: string; fsck?: boolean }): Promise<PackFiles>;
   /**
    * Whether everything reachable from `tips` is present in `gitDir` plus the packs in `extraPackDir`.
    * Returns a few of the missing ids (empty when complete).

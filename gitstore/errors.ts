@@ -15,6 +15,9 @@ export type GitStoreErrorCode =
   | "too-many-conflicts"
   | "pack-failed"
   | "bad-merge"
-  | "invalid-object-id";
+  | "invalid-object-id"
+  | "list-too-large"
+  | "blobs-outside-pack"
+  | "tree-too-large";
 
 export class GitStoreError extends CloudbridgeError<GitStoreErrorCode> {}

@@ -7,7 +7,7 @@ import { GitStoreError } from "./errors.ts";
  * packs: compaction removes a pack from here before it deletes it, after a grace period.
  */
 export function parseInfoPacks(body: Buffer | string, key: string): string[] {
-  const names: string[] = [];
+  const names = new Set<string>(); // a Set: a list's includes() made a 2.6 MB file cost 70 s
   for (const line of body.toString().split("\n")) {
     if (line === "") continue;
     const match = /^P (pack-[0-9a-f]{40})\.pack$/.exec(line);
@@ -18,9 +18,9 @@ export function parseInfoPacks(body: Buffer | string, key: string): string[] {
           "Rewrite it (one line per pack under objects/pack/) or run `cloudbridge compact`, which rewrites it.",
       );
     }
-    if (!names.includes(match[1]!)) names.push(match[1]!);
+    names.add(match[1]!);
   }
-  return names;
+  return [...names];
 }
 
 export function writeInfoPacks(names: readonly string[]): string {

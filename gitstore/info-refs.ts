@@ -1,3 +1,6 @@
+import { GitStoreError } from "./errors.ts";
+import { isRefName } from "./ref-file.ts";
+
 /**
  * `info/refs`, the dumb-HTTP ref list (what `git update-server-info` writes): `<oid>\t<ref>` per line,
  * sorted by ref name.
@@ -9,11 +12,21 @@ export function writeInfoRefs(refs: ReadonlyMap<string, string>): string {
     .join("");
 }
 
-export function parseInfoRefs(body: Buffer | string): Map<string, string> {
+/** The refs listed; git's peeled-tag lines (`<oid>\t<ref>^{}`) are not refs and are skipped. */
+export function parseInfoRefs(body: Buffer | string, key = "info/refs"): Map<string, string> {
   const refs = new Map<string, string>();
   for (const line of body.toString().split("\n")) {
-    const match = /^([0-9a-f]{40})\t(refs\/\S+)$/.exec(line);
-    if (match) refs.set(match[2]!, match[1]!);
+    if (line === "") continue;
+    const match = /^([0-9a-f]{40})\t(refs\/\S+?)(\^\{\})?$/.exec(line);
+    if (match?.[3]) continue;
+    if (!match || !isRefName(match[2]!)) {
+      throw new GitStoreError(
+        "corrupt-ref",
+        `${key} has a line that is not "<object id><tab><ref>": ${JSON.stringify(line.slice(0, 80))}. ` +
+          "It is rewritten by the next push; delete it if it persists.",
+      );
+    }
+    refs.set(match[2]!, match[1]!);
   }
   return refs;
 }

@@ -42,12 +42,24 @@ export class NativeGitEngine implements GitEngine {
     });
   }
 
-  async indexPack(gitDir: string, packPath: string): Promise<PackFiles> {
+  async indexPack(gitDir: string, packPath: string, options: { objectDir?: string; fsck?: boolean } = {}): Promise<PackFiles> {
     const idxPath = packPath.replace(/\.pack$/, ".idx");
     // --fsck-objects applies git's fsck rules to every object (hasDotdot, hasDotgit, fullPathname, …)
-    // without requiring the objects it links to, which may be in another pack of the same fetch.
-    const run = await runGit(["index-pack", "--fsck-objects", "-o", idxPath, packPath], { gitDir, allowFailure: true });
+    // without requiring the objects it links to, which may be in another pack of the same fetch; but the
+    // .gitattributes/.gitmodules blobs its trees name must be readable (here, or in `objectDir`).
+    const run = await runGit(["index-pack", ...(options.fsck === false ? [] : ["--fsck-objects"]), "-o", idxPath, packPath], {
+      gitDir,
+      allowFailure: true,
+      ...(options.objectDir ? { env: { GIT_ALTERNATE_OBJECT_DIRECTORIES: options.objectDir } } : {}),
+    });
     if (run.code !== 0) {
+      const errors = run.stderr.split("\n").filter((line) => line.startsWith("error: "));
+      if (errors.length > 0 && errors.every((line) => /: (gitattributes|gitmodules)Missing: /.test(line))) {
+        throw new GitStoreError(
+          "blobs-outside-pack",
+          `The pack ${basename(packPath)} names .gitattributes/.gitmodules blobs it does not hold: ${errors.join("; ")}`,
+        );
+      }
       const why = run.stderr.trim().split("\n").slice(0, 3).join("; ");
       const unsafe = /hasDot|fullPathname|zeroPaddedFilemode|badTree|emptyName/.test(why);
       throw new GitStoreError(

@@ -79,6 +79,12 @@ export function parsePackIndex(body: Buffer, label: string): PackIndex {
   const oids: string[] = [];
   const start = 8 + 256 * 4;
   for (let i = 0; i < objectCount; i++) oids.push(body.toString("hex", start + i * 20, start + (i + 1) * 20));
+  // git finds an object by its first byte's fan-out range, then by binary search: both must hold.
+  for (let i = 1; i < objectCount; i++) if (oids[i - 1]! >= oids[i]!) throw bad("its object ids are not sorted, each once");
+  for (let byte = 0, i = 0; byte < 256; byte++) {
+    while (i < objectCount && body[start + i * 20]! <= byte) i++;
+    if (body.readUInt32BE(8 + byte * 4) !== i) throw bad("its fan-out table does not match its object ids");
+  }
   return { objectCount, packChecksum: body.toString("hex", body.length - 40, body.length - 20), oids };
 }
 

@@ -1,15 +1,17 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ObjectMissing, PreconditionFailed, type StoredObject } from "../objectstore/index.ts";
+import { ObjectMissing, ObjectTooLarge, PreconditionFailed, type StoredObject } from "../objectstore/index.ts";
 import { syncedRefName, assertAgentId, assertRefName } from "../protocol/index.ts";
-import { editInfoPacks, uploadPack } from "./bucket-packs.ts";
+import { editInfoPacks, readInfoPacksObject, uploadPack } from "./bucket-packs.ts";
 import { jitter, MAX_ATTEMPTS } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
+import { MAX_REF_FILE_BYTES } from "./limits.ts";
+import { treesPastBounds } from "./tree-bounds.ts";
 import { isObjectId, parseRefFile, writeRefFile } from "./ref-file.ts";
 import { bucketTips, knownRefs, readBucketRefs, type BucketRef } from "./bucket-refs.ts";
 import { fetchObjects } from "./fetch.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
+import { snapshotRefs } from "./ref-snapshot.ts";
 import { publishServerInfo } from "./server-info.ts";
 import { trackingRefName } from "./tracking-refs.ts";
 
@@ -70,9 +72,10 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
       throw new GitStoreError("invalid-object-id", `push: ${JSON.stringify(update.oid)} is not a commit id`);
   }
   // objects/info/packs is read alongside the refs, to save a round trip when the pack is listed.
-  const infoPacks = options.store.get(options.layout.infoPacks(options.repo));
+  const infoPacks = readInfoPacksObject(options.store, options.layout, options.repo);
   infoPacks.catch(() => {}); // a failed early read is retried where it is used
-  const bucket = await readBucketRefs(options.store, options.layout, options.repo);
+  // Refs whose version the last fetch saw are not read again (a GET per agent otherwise).
+  const bucket = await readBucketRefs(options.store, options.layout, options.repo, await snapshotRefs(options));
   const outcome: PushOutcome = { results: [], packsUploaded: 0, objectsUploaded: 0 };
   // Versions of refs we read or wrote: info/refs is rebuilt without re-reading them.
   const known = knownRefs(bucket);
@@ -123,7 +126,9 @@ async function sendObjects(
   infoPacks?: Promise<StoredObject | undefined | "not-modified">,
 ) {
   if (tips.length === 0) return;
-  const scratch = await mkdtemp(join(tmpdir(), "cloudbridge-push-"));
+  // Beside the repository, never in the system temp folder: git writes the pack in objects/pack and renames
+  // it into `scratch`, which fails across file systems (/tmp is a tmpfs on many distributions).
+  const scratch = await mkdtemp(join(ctx.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
   try {
     const pack = await engineOf(ctx).packObjects(ctx.gitDir, { tips, exclude }, scratch);
     if (!pack) return;
@@ -187,9 +192,7 @@ async function compareAndSwap(
       return { ref: update.ref, status, oid: ours };
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
-      const fresh = await store.get(key);
-      current =
-        fresh && fresh !== "not-modified" ? { ref: update.ref, oid: readDamaged(fresh.body, key, policy), etag: fresh.etag } : undefined;
+      current = await readSharedRef(store, key, update.ref, policy);
       options.log?.(`${update.ref} moved under us; attempt ${attempt + 2}`);
       await jitter(attempt);
     }
@@ -199,6 +202,18 @@ async function compareAndSwap(
     `${update.ref} kept moving under us (${maxAttempts} attempts). Your commits are safe in ` +
       `refs/synced/${options.agent}/; push again.`,
   );
+}
+
+/** The shared ref as it is now (read with its bound: a huge body is damaged, as one that is not an id). */
+async function readSharedRef(store: PushOptions["store"], key: string, ref: string, policy: OnConflict): Promise<BucketRef | undefined> {
+  try {
+    const fresh = await store.get(key, { maxBytes: MAX_REF_FILE_BYTES });
+    return fresh && fresh !== "not-modified" ? { ref, oid: readDamaged(fresh.body, key, policy), etag: fresh.etag } : undefined;
+  } catch (error) {
+    if (!(error instanceof ObjectTooLarge)) throw error;
+    const info = await store.head(key);
+    return info ? { ref, oid: readDamaged(Buffer.from(`${error.size} bytes`), key, policy), etag: info.etag } : undefined;
+  }
 }
 
 /** Stands for a shared ref whose body is not an object id: only a forced push replaces it. */
@@ -223,6 +238,8 @@ async function mergeWith(
   outcome: PushOutcome,
 ): Promise<string> {
   await fetchObjects(options, [theirs]);
+  const past = (await treesPastBounds(options.gitDir, [theirs], (oid) => `${ref} in the bucket (${oid})`)).get(theirs);
+  if (past) throw past;
   const result = await merge(ours, theirs, ref);
   const engine = engineOf(options);
   if (

@@ -1,3 +1,4 @@
+import { assertRefName } from "../protocol/index.ts";
 import { GitStoreError } from "./errors.ts";
 
 /**
@@ -33,7 +34,17 @@ export function writeHeadFile(ref: string): string {
   return `ref: ${ref}\n`;
 }
 
+/** The ref HEAD names, or undefined when it names none that git would accept (the caller then has no default). */
 export function parseHeadFile(body: Buffer | string): string | undefined {
   const match = /^ref: (refs\/\S+)\n?$/.exec(body.toString());
-  return match?.[1];
+  return match && isRefName(match[1]!) ? match[1] : undefined;
+}
+
+/** Whether git would accept `ref` as a full ref name (protocol/names.ts's rules), without throwing. */
+export function isRefName(ref: string): boolean {
+  try {
+    return assertRefName(ref) === ref;
+  } catch {
+    return false;
+  }
 }

@@ -12,7 +12,10 @@ export function parseRetiredPacks(body: Buffer | string, key: string): Map<strin
     if (line === "" || line.startsWith("#")) continue;
     const [name, when, extra] = line.split(" ");
     const at = new Date(when ?? "");
-    if (!name || !PACK_BASE_NAME.test(name) || Number.isNaN(at.getTime()) || extra !== undefined) {
+    // Only the time Date.toISOString writes: Date also reads "1" or "+0" (years 2001 and 0), which would
+    // have a pack deleted long before its grace period ends.
+    const iso = !Number.isNaN(at.getTime()) && at.toISOString() === when;
+    if (!name || !PACK_BASE_NAME.test(name) || !iso || extra !== undefined) {
       throw new GitStoreError(
         "corrupt-pack",
         `${key} has a line that is not "<pack-name> <ISO time>": ${JSON.stringify(line.slice(0, 80))}. ` +

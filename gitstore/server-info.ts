@@ -18,14 +18,21 @@ export async function publishServerInfo(
   known?: ReadonlyMap<string, { oid: string; etag: string }>,
 ): Promise<void> {
   let existed = true;
-  await updateObject(ctx.store, ctx.layout.infoRefs(ctx.repo), async (current) => {
-    existed = current !== undefined;
-    // Read after info/refs' ETag was read, so a successful write holds every ref change before it.
-    const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo, known);
-    const all = new Map<string, string>();
-    for (const entry of [...refs.shared.values(), ...refs.synced.values()]) all.set(entry.ref, entry.oid);
-    return writeInfoRefs(all);
-  });
+  // Rebuilt from the refs, never read (only its ETag): anyone who can write could have made it huge.
+  await updateObject(
+    ctx.store,
+    ctx.layout.infoRefs(ctx.repo),
+    async (_current, exists) => {
+      existed = exists;
+      // Read after info/refs' ETag was read, so a successful write holds every ref change before it.
+      const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo, known);
+      const all = new Map<string, string>();
+      for (const entry of [...refs.shared.values(), ...refs.synced.values()]) all.set(entry.ref, entry.oid);
+      return writeInfoRefs(all);
+    },
+    undefined,
+    { replace: true },
+  );
   if (createdRef || !existed) {
     try {
       await ctx.store.put(ctx.layout.head(ctx.repo), writeHeadFile(DEFAULT_BRANCH), { ifNoneMatch: "*" });

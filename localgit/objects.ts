@@ -85,17 +85,25 @@ export async function objectSizes(gitDir: string, oids: readonly string[]): Prom
     .map((line) => Number(line.split(" ")[1]));
 }
 
-/** Reads many blobs, one at a time as they are needed, through one `git cat-file --batch` process. */
+/**
+ * Reads many blobs, one at a time as they are needed, through one `git cat-file --batch` process. Output
+ * chunks are kept as they arrive and joined once per object (never re-copied per chunk), so a large blob
+ * costs time linear in its size.
+ */
 export class BlobReader {
   private readonly child;
-  private buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** The object being read: header parsed, waiting for `size` bytes of body and a newline. */
+  private pending: { size: number } | undefined;
   private waiting: Array<{ resolve: (b: Buffer | undefined) => void; reject: (e: Error) => void }> = [];
   private closed = false;
 
   constructor(gitDir: string) {
     this.child = startGit(["cat-file", "--batch"], { gitDir });
     this.child.stdout.on("data", (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
       this.drain();
     });
     this.child.on("close", () => {
@@ -112,20 +120,33 @@ export class BlobReader {
     });
   }
 
+  /** The first `length` buffered bytes, removed from the buffer (what follows is copied: it is small). */
+  private take(length: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = all.length > length ? [Buffer.from(all.subarray(length))] : [];
+    this.buffered -= length;
+    return all.subarray(0, length);
+  }
+
   private drain(): void {
     while (this.waiting.length > 0) {
-      const newline = this.buffer.indexOf(10);
-      if (newline < 0) return;
-      const header = this.buffer.subarray(0, newline).toString();
-      if (header.endsWith(" missing")) {
-        this.buffer = this.buffer.subarray(newline + 1);
-        this.waiting.shift()!.resolve(undefined);
-        continue;
+      if (!this.pending) {
+        const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+        this.chunks = this.buffered > 0 ? [head] : [];
+        const newline = head.indexOf(10);
+        if (newline < 0) return;
+        const header = this.take(newline + 1)
+          .toString()
+          .trimEnd();
+        if (header.endsWith(" missing")) {
+          this.waiting.shift()!.resolve(undefined);
+          continue;
+        }
+        this.pending = { size: Number(header.split(" ")[2]) };
       }
-      const size = Number(header.split(" ")[2]);
-      if (this.buffer.length < newline + 1 + size + 1) return;
-      const body = Buffer.from(this.buffer.subarray(newline + 1, newline + 1 + size));
-      this.buffer = this.buffer.subarray(newline + 1 + size + 1);
+      if (this.buffered < this.pending.size + 1) return;
+      const body = this.take(this.pending.size + 1).subarray(0, this.pending.size);
+      this.pending = undefined;
       this.waiting.shift()!.resolve(body);
     }
   }

@@ -11,8 +11,12 @@ import { CloudbridgeError } from "../protocol/index.ts";
  */
 export interface ObjectStore {
   readonly bucket: string;
-  /** The whole object, or undefined when there is none. With `ifNoneMatch`, "not-modified" when unchanged. */
-  get(key: string, options?: { ifNoneMatch?: string }): Promise<StoredObject | undefined | "not-modified">;
+  /**
+   * The whole object, or undefined when there is none. With `ifNoneMatch`, "not-modified" when unchanged.
+   * With `maxBytes`, an object larger than that throws ObjectTooLarge without its body being read (every
+   * small object read from the bucket — refs, lists — is read with a bound: anyone who can write can make it huge).
+   */
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined | "not-modified">;
   /** A stream of the object (or of bytes `range.start`..`range.end` inclusive), for large content. */
   getStream(key: string, options?: { range?: { start: number; end: number } }): Promise<ObjectStream | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
@@ -27,6 +31,11 @@ export interface ObjectStore {
   /** The "directories" directly under `prefix` (S3 CommonPrefixes with delimiter "/"). */
   listPrefixes(prefix: string): Promise<string[]>;
   delete(key: string, options?: { ifMatch?: string }): Promise<void>;
+}
+
+export interface GetOptions {
+  ifNoneMatch?: string;
+  maxBytes?: number;
 }
 
 export interface ObjectInfo {
@@ -71,13 +80,29 @@ export interface UploadOptions extends PutOptions {
  * ConditionalRequestConflict (nothing decided: try again later), an object that is not there, a multipart
  * upload that no longer exists (start it again), or a store that answered without what it must return.
  */
-export type ObjectStoreErrorCode = "precondition-failed" | "write-conflict" | "object-missing" | "no-such-upload" | "incomplete-response";
+export type ObjectStoreErrorCode =
+  "precondition-failed" | "write-conflict" | "object-missing" | "no-such-upload" | "incomplete-response" | "object-too-large";
 
 export class ObjectStoreError extends CloudbridgeError<ObjectStoreErrorCode> {
   readonly key: string;
   constructor(code: ObjectStoreErrorCode, key: string, message: string) {
     super(code, message);
     this.key = key;
+  }
+}
+
+/** An object read with a byte limit was larger than the limit; its body was not read. */
+export class ObjectTooLarge extends ObjectStoreError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(key: string, size: number, limit: number) {
+    super(
+      "object-too-large",
+      key,
+      `The object ${key} holds ${size} bytes or more, over the ${limit} bytes such an object may hold; it was not read.`,
+    );
+    this.size = size;
+    this.limit = limit;
   }
 }
 

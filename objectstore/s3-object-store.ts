@@ -21,7 +21,9 @@ import {
   NoSuchUpload,
   ObjectStoreError,
   ObjectMissing,
+  ObjectTooLarge,
   PreconditionFailed,
+  type GetOptions,
   unquoteEtag,
   type ObjectInfo,
   type MultipartStore,
@@ -64,7 +66,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     this.client = client;
   }
 
-  async get(key: string, options: { ifNoneMatch?: string } = {}) {
+  async get(key: string, options: GetOptions = {}) {
     for (let attempt = 1; ; attempt++) {
       let response;
       try {
@@ -81,9 +83,10 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
         throw error;
       }
       try {
-        const body = Buffer.from(await response.Body!.transformToByteArray());
+        const body = await readBody(response.Body as Readable, key, options.maxBytes, response.ContentLength);
         return { ...objectInfo(key, response), body, size: body.length };
       } catch (error) {
+        if (error instanceof ObjectTooLarge) throw error;
         // A body cut off mid-way (a dropped connection) is not retried by the SDK, whose response had
         // already begun: this whole-object read is, a few times.
         if (attempt >= BODY_READ_ATTEMPTS) throw error;
@@ -264,6 +267,30 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       throw conditionError(error, key, options);
     }
   }
+}
+
+/**
+ * A GetObject body, whole. Under `maxBytes` the declared length is checked before anything is read and
+ * the bytes are counted as they come (a length can lie): past the limit the body is dropped unread.
+ */
+async function readBody(body: Readable, key: string, maxBytes: number | undefined, length: number | undefined): Promise<Buffer> {
+  if (maxBytes === undefined)
+    return Buffer.from(await (body as unknown as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+  if (length !== undefined && length > maxBytes) {
+    body.destroy();
+    throw new ObjectTooLarge(key, length, maxBytes);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new ObjectTooLarge(key, size, maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 const BODY_READ_ATTEMPTS = 4;

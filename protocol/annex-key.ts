@@ -1,4 +1,5 @@
 import { ProtocolError, quote } from "./errors.ts";
+import { hasLoneSurrogate } from "./names.ts";
 
 /**
  * git-annex keys: `BACKEND[-sSIZE][-mMTIME][-SCHUNKSIZE-CCHUNK]--NAME`.
@@ -32,6 +33,7 @@ export function parseAnnexKey(text: string): AnnexKey {
   if (!backend || !BACKEND.test(backend)) fail(`the backend ${quote(backend ?? "")} is not upper-case letters and digits`);
   if (name.length === 0) fail("the name after -- is empty");
   if (NAME_FORBIDDEN.test(name) || name === "." || name === "..") fail('the name contains "/" or a control character');
+  if (hasLoneSurrogate(name)) fail("the name is not valid Unicode");
   const key: { -readonly [K in keyof AnnexKey]: AnnexKey[K] } = {
     backend: backend!,
     size: undefined,
@@ -53,6 +55,9 @@ export function parseAnnexKey(text: string): AnnexKey {
     if (!/^[0-9a-f]{64}$/.test(hash)) fail("a SHA256 key must name 64 lowercase hex digits");
     if (backend === "SHA256" && name.length !== 64) fail("a SHA256 key (without E) has no extension");
   }
+  // One spelling per key, as git-annex writes it: another spelling of the same fields would name another
+  // object in the bucket and hash to another log file.
+  if (formatAnnexKey(key) !== text) fail("its fields are not each once, in the order s, m, S, C, without leading zeros");
   return key;
 }
 
@@ -91,7 +96,8 @@ export function keyExtension(fileName: string): string {
     short.push(part);
   }
   const kept = short
-    .filter((part) => [...part].every((c) => /[A-Za-z0-9]/.test(c) || c.charCodeAt(0) > 127))
+    // A lone surrogate (a byte that was not UTF-8, escaped) has no UTF-8 form: such a part is no extension.
+    .filter((part) => [...part].every((c) => /[A-Za-z0-9]/.test(c) || (c.charCodeAt(0) > 127 && !hasLoneSurrogate(c))))
     .slice(0, 2)
     .reverse()
     .filter((part) => part.length > 0);

@@ -5,7 +5,7 @@ import { ProtocolError, quote } from "./errors.ts";
  * `local@domain/resource` (RFC 7622, restricted to what a person types: no spaces, no second "@").
  */
 // eslint-disable-next-line no-control-regex -- a resource may hold spaces, never control characters
-const JID = /^[^\s@/"'<>&]{1,1023}@[A-Za-z0-9.-]{1,1023}(?:\/[^\x00-\x1f\x7f]{1,1023})?$/;
+const JID = /^[^\s\x00-\x1f\x7f@/"'<>&]{1,1023}@[A-Za-z0-9.-]{1,1023}(?:\/[^\x00-\x1f\x7f]{1,1023})?$/;
 
 export function assertJid(jid: string): string {
   if (typeof jid !== "string" || !JID.test(jid)) {

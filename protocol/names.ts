@@ -6,6 +6,11 @@ import { ProtocolError, quote } from "./errors.ts";
  * before it is used, so `..`, `/`, control characters and empty names never reach a key or a path.
  */
 
+/** A string that is not valid Unicode (a lone surrogate) has no UTF-8 form: S3 and disks would get U+FFFD instead. */
+export function hasLoneSurrogate(text: string): boolean {
+  return /[\uD800-\uDFFF]/u.test(text);
+}
+
 const REPO_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
 
 /** A repository name: one key segment, safe as a directory name on every common file system. */
@@ -58,6 +63,7 @@ export function assertRefName(ref: string): string {
   if (!ref.startsWith("refs/")) fail('it must start with "refs/"');
   if (ref.length > 1024) fail("it is longer than 1024 characters");
   if (REF_FORBIDDEN.test(ref)) fail("it contains a space, a control character or one of ~ ^ : ? * [ \\");
+  if (hasLoneSurrogate(ref)) fail("it is not valid Unicode");
   if (ref.includes("..")) fail('it contains ".."');
   if (ref.includes("@{")) fail('it contains "@{"');
   if (ref.endsWith("/") || ref.endsWith(".")) fail('it ends with "/" or "."');

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { describeIssues } from "./zod.ts";
 import { ProtocolError, quote } from "./errors.ts";
+import { hasLoneSurrogate } from "./names.ts";
 
 /**
  * S3 event notifications as Lambda receives them (event version 2.x). Only what cloudbridge uses is
@@ -102,6 +103,9 @@ export function decodeEventKey(encoded: string): string {
 
 /** The inverse of decodeEventKey, as S3 encodes keys in event records. */
 export function encodeEventKey(key: string): string {
+  if (hasLoneSurrogate(key)) {
+    throw new ProtocolError("invalid-key", `The object key ${quote(key)} is not valid Unicode, so S3 could not hold it.`, key);
+  }
   return encodeURIComponent(key)
     .replaceAll("%20", "+")
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)

@@ -13,7 +13,9 @@ import { AnnexBranch, ensureCloudUuid, recordCloudRemote, recordRepository } fro
 import { agentIdFor, readBucketRefs } from "../../gitstore/index.ts";
 import type { Logger } from "../log.ts";
 import { AGENT_VERSION } from "../presence.ts";
-import { LocalRepo } from "../sync/local-repo.ts";
+import type { SyncReport } from "../sync/engine.ts";
+import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
+import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
 import { readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
 import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
@@ -49,12 +51,22 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   return openSyncedFolder(root, options.log ? { log: options.log } : {});
 }
 
-/** Another machine: joins the repository at `url` in the (empty or new) folder `dir`. */
+/**
+ * Another machine: joins the repository at `url` in the (empty or new) folder `dir`, or carries on with a
+ * clone of the same URL that was interrupted there (clone-state.ts). The caller then runs `finishClone`.
+ */
 export async function cloneFolder(url: string, dir: string, options: CreateOptions = {}): Promise<SyncedFolder> {
   const root = resolve(dir);
   const location = parseRemoteUrl(url);
   const entries = await readdir(root).catch(() => [] as string[]);
-  if (entries.length > 0)
+  const unfinished = entries.length > 0 ? await readCloneState(root) : undefined;
+  if (unfinished && unfinished.url !== formatRemoteUrl(location)) {
+    throw new FolderError(
+      "clone-unfinished",
+      `${root} is an interrupted clone${unfinished.url ? ` of ${unfinished.url}` : ""}, not of ${url}: finish that one, or clone into another folder.`,
+    );
+  }
+  if (entries.length > 0 && !unfinished)
     throw new FolderError(
       "folder-not-empty",
       `${root} is not empty: clone into a new or empty folder (or run \`cloudbridge init\` there for a new repository).`,
@@ -70,8 +82,30 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
   } finally {
     store.client.destroy();
   }
+  // Recorded before anything else is written, so that an interruption anywhere leaves a folder that says so.
+  if (!unfinished) await writeCloneState(root, { url: formatRemoteUrl(location) });
   await createLocal(root, location, options);
-  return openSyncedFolder(root, options.log ? { log: options.log } : {});
+  return openSyncedFolder(root, { ...(options.log ? { log: options.log } : {}), finishingClone: true });
+}
+
+/**
+ * The rest of a clone, after `cloneFolder`: the folder takes the bucket's main — or, when an interrupted
+ * clone was writing another commit, that one first (its files are the ones already here) — before
+ * anything in it is committed; then it is a synced folder like any other. Files already written are
+ * kept (re-hashed by the next round, not written again); a file a person put there meanwhile is kept and
+ * committed on top by the next round.
+ */
+export async function finishClone(folder: SyncedFolder): Promise<SyncReport | undefined> {
+  const state = await readCloneState(folder.root);
+  if (!state) return undefined;
+  let target = state.target && (await folder.repo.git.revParse(state.target)) ? state.target : undefined;
+  if (!target) {
+    target = (await folder.engine.remote.fetch()).get(MAIN_REF);
+    if (target) await writeCloneState(folder.root, { ...state, target });
+  }
+  const report = target && folder.repo.cache.commit !== target ? await folder.engine.takeRemote(target) : undefined;
+  await clearCloneState(folder.root);
+  return report;
 }
 
 async function createLocal(root: string, location: RemoteLocation, options: CreateOptions): Promise<void> {

@@ -14,6 +14,7 @@ export type FolderErrorCode =
   | "repository-exists"
   | "no-such-repository"
   | "unsupported-format"
-  | "daemon-running";
+  | "daemon-running"
+  | "clone-unfinished";
 
 export class FolderError extends CloudbridgeError<FolderErrorCode> {}

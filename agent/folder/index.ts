@@ -12,6 +12,6 @@ export {
   type SettingValues,
   type Wanted,
 } from "./config.ts";
-export { cloneFolder, initFolder, type CreateOptions } from "./create.ts";
+export { cloneFolder, finishClone, initFolder, type CreateOptions } from "./create.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
 export { findRepository, openFolder, openSyncedFolder, storeFor, type Folder, type OpenOptions, type SyncedFolder } from "./open.ts";

@@ -4,13 +4,23 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { type MultipartStore, type ObjectStore, createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout } from "../../protocol/index.ts";
-import { ANNEX_BRANCH, Annex, AnnexBranch, ensureCloudUuid, formatPointer, type CloudContent } from "../../annex/index.ts";
+import {
+  ANNEX_BRANCH,
+  Annex,
+  AnnexBranch,
+  ensureCloudUuid,
+  formatPointer,
+  registerFolder,
+  unsafeBranchPathReason,
+  type CloudContent,
+} from "../../annex/index.ts";
 import type { Logger } from "../log.ts";
 import { AnnexContent } from "../sync/annex-content.ts";
 import { BucketRemote } from "../sync/bucket-remote.ts";
 import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../sync/cloud-branch-sync.ts";
 import { SyncEngine, type SideBranch } from "../sync/engine.ts";
-import { LocalRepo } from "../sync/local-repo.ts";
+import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
+import { readCloneState } from "./clone-state.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
 import { gitFor, readSettings, SETTING_NAMES, type CloudSettings, type FolderSettings } from "./config.ts";
 import { FolderError } from "./errors.ts";
@@ -76,6 +86,8 @@ export async function openFolder(dir: string, options: OpenOptions = {}): Promis
     const cloud: CloudContent = { store, layout, repo: settings.location.repo };
     const cloudUuid = settings.cloudUuid ?? (await rememberCloudUuid(gitDir, cloud));
     const branchContext: AnnexBranchContext = { store, layout, repo: settings.location.repo, gitDir, agent: settings.agent };
+    // Files the annex commands prepare beside their destination are journaled, so a daemon leaves them alone.
+    registerFolder(root, join(gitDir, "cloudbridge"));
     const annex = new Annex({
       gitDir,
       uuid: settings.agent,
@@ -111,7 +123,7 @@ async function rememberCloudUuid(gitDir: string, cloud: CloudContent): Promise<s
 
 export async function openSyncedFolder(
   dir: string,
-  options: Omit<OpenOptions, "gitDir" | "publishAnnexBranch"> = {},
+  options: Omit<OpenOptions, "gitDir" | "publishAnnexBranch"> & { finishingClone?: boolean } = {},
 ): Promise<SyncedFolder> {
   const root = resolve(dir);
   if (!(await LocalRepo.isRepo(root))) {
@@ -120,11 +132,26 @@ export async function openSyncedFolder(
       `${root} is not a cloudbridge folder: run \`cloudbridge init ${dir} --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO ${dir}\`.`,
     );
   }
+  const cloning = await readCloneState(root);
+  if (cloning && !options.finishingClone) {
+    throw new FolderError(
+      "clone-unfinished",
+      `${root} is an interrupted clone${cloning.url ? ` of ${cloning.url}` : ""}: its files are not all there, so it is not synced. ` +
+        `Finish it with \`cloudbridge clone ${cloning.url || "URL"} ${dir}\` (nothing is downloaded twice).`,
+    );
+  }
   const folder = await openFolder(root, options);
   try {
     const { settings, gitDir, annex } = folder;
     const log = options.log ?? (() => undefined);
-    const repo = await new LocalRepo(root, { name: settings.description, email: `${settings.agent}@cloudbridge` }).open();
+    const repo = await new LocalRepo(
+      root,
+      { name: settings.description, email: `${settings.agent}@cloudbridge` },
+      {
+        onWait: (owner) =>
+          log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
+      },
+    ).open();
     const queue = new TransferQueue(repo.stateDir);
     const content = new AnnexContent(annex, queue, {
       largefiles: settings.largefiles,
@@ -139,18 +166,31 @@ export async function openSyncedFolder(
       log: (event, fields) => log("warn", event, fields),
     });
     const branch = new AnnexBranch(gitDir);
+    // A name git-annex never writes (a newline, a control character, ..) is left out of merges, and said.
+    branch.skipPath = (path) => {
+      const reason = unsafeBranchPathReason(path);
+      if (reason)
+        log("warn", "annex.path-skipped", {
+          path,
+          message: `skipped ${JSON.stringify(path)} of another copy of the git-annex branch: ${reason}`,
+        });
+      return reason !== undefined;
+    };
     const side: SideBranch = {
       ref: ANNEX_BRANCH,
       head: () => branch.head(),
       merge: async (ours, theirs) => (await branch.unionMerge(ours, theirs)) ?? theirs,
       advance: (oid, old) => branch.compareAndSwap(oid, old),
     };
-    const remote = new BucketRemote({ store: folder.store, layout: folder.layout, repo: settings.location.repo, gitDir }, settings.agent);
+    const remote = new BucketRemote({ store: folder.store, layout: folder.layout, repo: settings.location.repo, gitDir }, settings.agent, {
+      refs: [MAIN_REF, ANNEX_BRANCH],
+      warn: (message) => log("warn", "ref.skipped", { message }),
+    });
     const engine = new SyncEngine(repo, remote, {
       annex: content,
       content,
       side,
-      log: (event, fields) => log(event.startsWith("refused") ? "error" : "info", event, fields),
+      log: (event, fields) => log(event.startsWith("refused") || event === "unwritable" ? "error" : "info", event, fields),
     });
     return { ...folder, repo, content, engine };
   } catch (error) {

@@ -3,9 +3,9 @@ import { BucketLayout, type RemoteLocation } from "../../protocol/index.ts";
 import type { ChangeListener } from "./listener.ts";
 
 /**
- * With no notifications configured: one conditional GET of the repository's `info/refs` per interval.
- * A push rewrites `info/refs` last (the write order in docs/architecture.md), so an unchanged ETag (304, no body) means
- * no ref moved, whatever moved inside the repository.
+ * With no notifications configured: one HEAD of the repository's `info/refs` per interval. A push
+ * rewrites `info/refs` last (the write order in docs/architecture.md), so an unchanged ETag means no ref moved, whatever
+ * moved inside the repository. Only the ETag is read, never the body (anyone who can write can make it huge).
  */
 export class PollListener implements ChangeListener {
   readonly kind = "poll" as const;
@@ -42,9 +42,7 @@ export class PollListener implements ChangeListener {
   /** True when `info/refs` changed since the last look. */
   private async check(): Promise<boolean> {
     this.requests += 1;
-    const result = await this.store.get(this.key, this.etag ? { ifNoneMatch: this.etag } : {});
-    if (result === "not-modified") return false;
-    const etag = result?.etag;
+    const etag = (await this.store.head(this.key))?.etag;
     const changed = etag !== this.etag;
     this.etag = etag;
     return changed;

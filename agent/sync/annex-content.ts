@@ -65,8 +65,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
     return formatPointer(key);
   }
 
-  materialize(key: string, dest: string, mode: number): Promise<boolean> {
-    return this.annex.local.materialize(key, dest, mode);
+  materialize(key: string, path: string, mode: number): Promise<boolean> {
+    return this.annex.local.copyTo(key, path, mode);
   }
 
   place(key: string, dest: string, mode: number): Promise<Stats | undefined> {

@@ -13,8 +13,11 @@ export interface AnnexPort {
   /** The key a pointer blob names, or undefined when the blob is not a pointer. */
   parsePointer(blob: Buffer): string | undefined;
   formatPointer(key: string): string;
-  /** Copies the content of `key` from the local store to `dest` (atomically); false when it is not here. */
-  materialize(key: string, dest: string, mode: number): Promise<boolean>;
+  /**
+   * Copies the content of `key` from the local store to `path`, a new file (the caller's temporary, which it
+   * looks at its destination again before renaming into place); false when the content is not here.
+   */
+  materialize(key: string, path: string, mode: number): Promise<boolean>;
   /** Puts the content of `key` in place of the pointer file `dest` if it is still that pointer; the placed file's stat. */
   place(key: string, dest: string, mode: number): Promise<Stats | undefined>;
 }

@@ -1,13 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-
-/** The prefix of every temporary file the agent creates inside the user's folder; the scanner skips them. */
-export const TEMP_PREFIX = ".cloudbridge-tmp-";
-
-export function tempPathFor(path: string): string {
-  return join(dirname(path), `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${basename(path).slice(0, 40)}`);
-}
+import { settled, tempPathFor } from "../../annex/index.ts";
 
 /**
  * Writes `data` to `path` so that a reader (or a restart after kill -9) sees the old file or the new one,
@@ -19,6 +11,19 @@ export async function writeFileAtomic(
   options: { mode?: number; fsync?: boolean } = {},
 ): Promise<void> {
   const temp = tempPathFor(path);
+  try {
+    await writeAndRename(temp, path, data, options);
+  } finally {
+    settled(temp);
+  }
+}
+
+async function writeAndRename(
+  temp: string,
+  path: string,
+  data: Buffer | string,
+  options: { mode?: number; fsync?: boolean },
+): Promise<void> {
   const handle = await open(temp, "wx", options.mode ?? 0o644);
   try {
     await handle.writeFile(data);

@@ -9,14 +9,27 @@ import type { RefPush, SyncRemote } from "./remote.ts";
 export class BucketRemote implements SyncRemote {
   readonly ctx: RepoContext;
   readonly agent: string;
+  private readonly warn: (message: string) => void;
+  /** Skipped refs already reported (ref + why), so a damaged ref is reported once, not every round. */
+  private readonly reported = new Set<string>();
 
-  constructor(ctx: RepoContext, agent: string) {
+  private readonly refs: readonly string[];
+
+  constructor(ctx: RepoContext, agent: string, options: { refs: readonly string[]; warn?: (message: string) => void }) {
     this.ctx = ctx;
     this.agent = agent;
+    this.refs = options.refs;
+    this.warn = options.warn ?? (() => undefined);
   }
 
   async fetch(): Promise<Map<string, string>> {
-    const result = await fetchRefs({ ...this.ctx, remote: "cloud" });
+    // Only the refs the engine syncs must be usable; trouble in any other ref is reported, never fatal.
+    const result = await fetchRefs({ ...this.ctx, remote: "cloud", snapshot: true, required: this.refs });
+    for (const [ref, error] of result.refs.corrupt) {
+      if (this.reported.has(`${ref} ${error.message}`)) continue;
+      this.reported.add(`${ref} ${error.message}`);
+      this.warn(error.message);
+    }
     return new Map([...result.refs.shared.values()].map((r) => [r.ref, r.oid]));
   }
 

@@ -2,10 +2,11 @@ import type { Stats } from "node:fs";
 import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
-import { tempPathFor } from "./atomic-file.ts";
+import { fileSystemNow } from "./fs-clock.ts";
 import { BlobReader, type Git } from "../../localgit/index.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
 import { blobOf, modeOf } from "./scanner.ts";
+import { sameFile, settled, tempPathFor } from "../../annex/index.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 
@@ -23,6 +24,8 @@ export interface CheckoutResult {
   /** Paths left alone because they changed locally meanwhile; the next round picks them up. */
   skipped: string[];
   refused: Array<{ path: string; reason: string }>;
+  /** Paths this machine could not write (read-only, no permission): left as they are, tried again next time. */
+  unwritable: Array<{ path: string; reason: string }>;
   /** Annexed files whose content is not here yet (a pointer file was written in their place). */
   missingContent: Array<{ path: string; key: string }>;
 }
@@ -47,15 +50,17 @@ export async function checkout(
   target: string,
   options: CheckoutOptions = {},
 ): Promise<CheckoutResult> {
-  const result: CheckoutResult = { written: 0, deleted: 0, skipped: [], refused: [], missingContent: [] };
+  const result: CheckoutResult = { written: 0, deleted: 0, skipped: [], refused: [], unwritable: [], missingContent: [] };
   const diff = await treeDiff(git, cache.commit, target);
-  const started = Date.now();
+  const records = [...diff, ...(await unwrittenRecords(git, cache, target, diff))];
+  const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
   const racyWindow = options.racyWindowMs ?? 2000;
   const reader = new BlobReader(git.gitDir);
 
   const unchangedOnDisk = async (path: string, stats: Stats | undefined): Promise<boolean> => {
     const cached = cache.entries.get(path);
-    if (!cached || cached.ghost) return stats === undefined;
+    // Nothing there, as expected: never written (refused, or kept out by a read-only folder).
+    if (!cached || cached.ghost || (cached.unwritten && cached.size === -1)) return stats === undefined;
     if (stats === undefined || stats.isDirectory()) return false;
     if (!cached.racy && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs && cached.ino === stats.ino) return true;
     // Stat fields cannot tell (written moments ago): compare the content itself.
@@ -65,7 +70,8 @@ export async function checkout(
   const remember = async (path: string, oid: string, racy = false): Promise<void> => {
     const stats = await lstat(join(root, path));
     const entry: CacheEntry = { mode: modeOf(stats), oid, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino };
-    if (racy || started - stats.mtimeMs < racyWindow) entry.racy = true;
+    // Written by this checkout, so stamped at or after its start (by the file system's clock): racy.
+    if (racy || stats.mtimeMs > started - racyWindow) entry.racy = true;
     cache.entries.set(path, entry);
   };
   /** The cache says the tree now holds `oid` here, while the disk holds something the next scan must look at. */
@@ -76,44 +82,76 @@ export async function checkout(
     else cache.entries.set(path, { mode: record.newMode, oid: record.newOid, size: -1, mtimeMs: -1, ino: cached?.ino ?? -1, racy: true });
   };
 
+  /**
+   * A path this machine cannot write (a read-only mount, a folder without write permission) is reported and
+   * skipped; the cache keeps describing what is on disk, flagged, so the scan does not take the old file for
+   * a local change, and later rounds try again. Everything else goes on.
+   */
+  const unwritableIsSkipped = async (record: DiffRecord, work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EROFS" && code !== "EACCES" && code !== "EPERM") throw error;
+      await removeTemporaries(record.path);
+      const cached = cache.entries.get(record.path);
+      const stats = await statOrUndefined(record.path);
+      if (cached && !cached.ghost && stats && !stats.isDirectory()) cache.entries.set(record.path, { ...cached, unwritten: true });
+      else if (!stats)
+        cache.entries.set(record.path, { mode: record.newMode, oid: record.newOid, size: -1, mtimeMs: -1, ino: -1, unwritten: true });
+      result.unwritable.push({
+        path: record.path,
+        reason: `${code === "EROFS" ? "the file system is read-only" : "permission denied"} (${code}); it is tried again at each sync`,
+      });
+    }
+  };
+  const temporaries = new Map<string, string>();
+  const removeTemporaries = async (path: string): Promise<void> => {
+    const temp = temporaries.get(path);
+    temporaries.delete(path);
+    if (!temp) return;
+    await rm(temp, { force: true }).catch(() => undefined);
+    settled(temp);
+  };
+
   try {
     // Deletions first, deepest first, so a directory can become a file.
-    const deletions = diff.filter((d) => d.deleted).sort((a, b) => b.path.length - a.path.length);
-    for (const record of deletions) {
+    const deletions = records.filter((d) => d.deleted).sort((a, b) => b.path.length - a.path.length);
+    const deleteOne = async (record: DiffRecord): Promise<void> => {
       const cached = cache.entries.get(record.path);
       if (cached?.ghost || unsafePathReason(record.path, options.platform)) {
         cache.entries.delete(record.path);
-        continue;
+        return;
       }
       const stats = await statOrUndefined(record.path);
       if (stats === undefined) {
         cache.entries.delete(record.path);
-        continue;
+        return;
       }
       if (!(await unchangedOnDisk(record.path, stats)) || !(await parentsAreDirectories(root, record.path))) {
         keepLocal(record.path, record);
-        continue;
+        return;
       }
-      if (!sameStats(await statOrUndefined(record.path), stats)) {
+      if (!sameFile(await statOrUndefined(record.path), stats)) {
         keepLocal(record.path, record); // edited while it was being checked
-        continue;
+        return;
       }
       await unlink(join(root, record.path));
       cache.entries.delete(record.path);
       result.deleted += 1;
       await removeEmptyParents(root, record.path);
-    }
+    };
 
     // Symlinks are judged by where they lead in the folder as it will be, through each other and the links on disk.
     const incomingLinks = new Map<string, string>();
-    for (const record of diff) {
+    for (const record of records) {
       if (record.deleted || record.newMode !== "120000" || unsafePathReason(record.path, options.platform)) continue;
       const blob = await reader.read(record.newOid);
       if (blob) incomingLinks.set(record.path, blob.toString());
     }
     const outward = await outwardLinks(incomingLinks, diskLinks(root), trackedSymlinks(cache));
 
-    for (const record of diff.filter((d) => !d.deleted)) {
+    const writeOne = async (record: DiffRecord): Promise<void> => {
       const { path } = record;
       const refuse = (reason: string): void => {
         result.refused.push({ path, reason });
@@ -124,19 +162,19 @@ export async function checkout(
         (record.newMode === "160000" ? "it is a git submodule, which cloudbridge does not sync" : undefined);
       if (reason) {
         refuse(reason);
-        continue;
+        return;
       }
       if (!(await parentsAreDirectories(root, path, true))) {
         // A parent is a symlink or a file: entering it could lead outside the folder or clobber a file.
         const parentIsTracked = [...ancestors(path)].some((a) => cache.entries.has(a) && !cache.entries.get(a)!.ghost);
         if (parentIsTracked) keepLocal(path, record);
         else refuse("a folder on its path is a symlink or a file on this machine");
-        continue;
+        return;
       }
       const stats = await statOrUndefined(path);
       if (stats?.isDirectory() || !(await unchangedOnDisk(path, stats))) {
         keepLocal(path, record);
-        continue;
+        return;
       }
       const blob = await reader.read(record.newOid);
       if (!blob)
@@ -145,13 +183,14 @@ export async function checkout(
       // Everything is prepared in a temporary file next to `dest`; just before it replaces `dest`, the file
       // is looked at again, so an edit made while the content was being prepared is not overwritten.
       const temp = tempPathFor(dest);
+      temporaries.set(path, temp);
       let missingKey: string | undefined;
       if (record.newMode === "120000") {
         const target = blob.toString();
         const linkReason = unsafeSymlinkReason(path, target) ?? outward.get(path);
         if (linkReason) {
           refuse(linkReason);
-          continue;
+          return;
         }
         await symlink(target, temp);
       } else {
@@ -164,16 +203,21 @@ export async function checkout(
           if (key !== undefined) missingKey = key;
         }
       }
-      if (!sameStats(await statOrUndefined(path), stats)) {
-        await rm(temp, { force: true });
+      if (!sameFile(await statOrUndefined(path), stats)) {
+        await removeTemporaries(path);
         keepLocal(path, record);
-        continue;
+        return;
       }
       await rename(temp, dest);
+      temporaries.delete(path);
+      settled(temp);
       if (missingKey !== undefined) result.missingContent.push({ path, key: missingKey });
       await remember(path, record.newOid);
       result.written += 1;
-    }
+    };
+
+    for (const record of deletions) await unwritableIsSkipped(record, () => deleteOne(record));
+    for (const record of records.filter((d) => !d.deleted)) await unwritableIsSkipped(record, () => writeOne(record));
   } finally {
     await reader.close();
   }
@@ -181,9 +225,18 @@ export async function checkout(
   return result;
 }
 
-function sameStats(a: Stats | undefined, b: Stats | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
+/** Paths that could not be written before and that this checkout does not touch anyway: brought to `target`'s version. */
+async function unwrittenRecords(git: Git, cache: StatCache, target: string, diff: DiffRecord[]): Promise<DiffRecord[]> {
+  const pending = [...cache.entries].filter(([, entry]) => entry.unwritten).map(([path]) => path);
+  if (pending.length === 0) return [];
+  const inDiff = new Set(diff.map((d) => d.path));
+  const tree = await git.lsTree(target);
+  return pending
+    .filter((path) => !inDiff.has(path))
+    .map((path) => {
+      const entry = tree.get(path);
+      return entry ? { path, newMode: entry.mode, newOid: entry.oid, deleted: false } : { path, newMode: "", newOid: "", deleted: true };
+    });
 }
 
 /** Files added, changed or deleted from tree `from` (none: empty) to `to`. */

@@ -46,8 +46,13 @@ export interface SyncReport {
   written: number;
   deleted: number;
   refused: CheckoutResult["refused"];
-  /** Local paths refused (a symlink leading outside, a name that is not UTF-8): not committed, not uploaded. */
+  /**
+   * Local paths refused (a symlink leading outside, a name that is not UTF-8, a `.git` below the top): not
+   * committed, not uploaded.
+   */
   notUploaded: ScanResult["refused"];
+  /** Paths this machine could not write (read-only): skipped, everything else synced, tried again each round. */
+  unwritable: CheckoutResult["unwritable"];
   /** Local files changed during the round: another round is due. */
   pending: boolean;
   scanned: number;
@@ -155,6 +160,7 @@ export class SyncEngine {
         deleted: first.deleted + second.deleted,
         refused: [...first.refused, ...second.refused],
         notUploaded: second.notUploaded.length > 0 ? second.notUploaded : first.notUploaded,
+        unwritable: second.unwritable,
         scanned: first.scanned,
         hashed: first.hashed + second.hashed,
       };
@@ -194,13 +200,28 @@ export class SyncEngine {
       paths,
       localOnly,
       onScanProgress,
-      report: { merged: false, variants: [], written: 0, deleted: 0, refused: [], notUploaded: [], pending: false, scanned: 0, hashed: 0 },
+      report: emptyReport(),
     };
-    const run = this.round(round).finally(() => {
-      if (this.running === run) this.running = undefined;
-    });
+    // The whole round holds the folder: a `cloudbridge sync` run by hand beside the daemon waits for it, or it for that.
+    const run = this.repo.lock
+      .hold(() => this.round(round))
+      .finally(() => {
+        if (this.running === run) this.running = undefined;
+      });
     this.running = run;
     return run;
+  }
+
+  /**
+   * A clone's first step: the folder (which has no commit yet) takes `target` before anything in it is
+   * committed. Files already there are kept and looked at again by the next round.
+   */
+  async takeRemote(target: string): Promise<SyncReport> {
+    if (this.running) await this.running.catch(() => undefined);
+    const report = emptyReport();
+    await this.moveTo(target, report);
+    report.head = this.repo.cache.commit;
+    return report;
   }
 
   /** Merges two commits against their base (both sides' changes kept); variants it made go to the round's report. */
@@ -211,6 +232,8 @@ export class SyncEngine {
     if (outcome.variants.length > 0) this.log("merge.variants", { variants: outcome.variants });
     return outcome;
   }
+
+  private readonly reportedUnwritable = new Set<string>();
 
   private async round(round: Round): Promise<SyncReport> {
     const { paths, report } = round;
@@ -241,7 +264,11 @@ export class SyncEngine {
 
     const remote = await this.remote.fetch();
     const remoteHead = remote.get(MAIN_REF);
+    const before = this.repo.cache.commit;
     if (remoteHead) await this.integrate(remoteHead, report);
+    // Paths a read-only folder kept from being written: try again (a remount, a chmod). A checkout just
+    // made has tried them already.
+    if (before && before === this.repo.cache.commit && this.repo.hasUnwritten()) await this.moveTo(before, report);
     const side = this.options.side;
     let sideHead = side ? await side.head() : undefined;
     const remoteSide = side ? remote.get(side.ref) : undefined;
@@ -299,6 +326,7 @@ export class SyncEngine {
     report.written += result.written;
     report.deleted += result.deleted;
     report.refused.push(...result.refused);
+    for (const u of result.unwritable) if (!report.unwritable.some((r) => r.path === u.path)) report.unwritable.push(u);
     if (result.skipped.length > 0) report.pending = true;
     for (const refused of result.refused) {
       this.log("refused", {
@@ -307,10 +335,32 @@ export class SyncEngine {
         message: `refused ${JSON.stringify(refused.path)} from the remote: ${refused.reason}; it was not written`,
       });
     }
+    const stillUnwritable = new Set(result.unwritable.map((u) => u.path));
+    for (const path of this.reportedUnwritable) if (!stillUnwritable.has(path)) this.reportedUnwritable.delete(path);
+    for (const { path, reason } of result.unwritable) {
+      if (this.reportedUnwritable.has(path)) continue; // said once; tried again quietly each round
+      this.reportedUnwritable.add(path);
+      this.log("unwritable", { path, reason, message: `could not write ${JSON.stringify(path)} here: ${reason}; everything else syncs` });
+    }
     if (result.missingContent.length > 0) await this.options.content?.afterCheckout(result.missingContent);
   }
 
   private log(event: string, fields: Record<string, unknown> = {}): void {
     this.options.log?.(event, fields);
   }
+}
+
+function emptyReport(): SyncReport {
+  return {
+    merged: false,
+    variants: [],
+    written: 0,
+    deleted: 0,
+    refused: [],
+    unwritable: [],
+    notUploaded: [],
+    pending: false,
+    scanned: 0,
+    hashed: 0,
+  };
 }

@@ -1,7 +1,9 @@
-import { lstat, mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { registerFolder, removeLeftoverTemporaries } from "../../annex/index.ts";
 import type { AnnexPort } from "./annex-port.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
+import { FolderLock } from "./folder-lock.ts";
 import { encodePath, Git, initRepository, type CommitIdentity } from "../../localgit/index.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
@@ -19,17 +21,32 @@ export const MAIN_REF = "refs/heads/main";
  * ref, files before the ref that claims them, and the cache last. At open, a cache older than `main`
  * adopts `main` and re-hashes exactly the paths that differ, so a crash anywhere costs a re-hash, never a
  * file.
+ *
+ * Another process (a `cloudbridge sync` run by hand beside the daemon) may change all of this: every change
+ * is made while holding the folder lock (folder-lock.ts), and whenever this process gets the lock back it
+ * re-reads `main` and the stat cache if they moved meanwhile, so it never commits or checks out on top of
+ * a stale picture.
  */
 export class LocalRepo {
   readonly root: string;
   readonly git: Git;
   readonly stateDir: string;
+  /** Held by whatever changes `main`, the index, the stat cache or the files (shared within this process). */
+  readonly lock: FolderLock;
   cache!: StatCache;
   private readonly indexed: Git;
+  private opened = false;
+  /** The stat cache file as this process last read or wrote it: another process replaced it when it differs. */
+  private cacheFileSeen: string | undefined;
 
-  constructor(root: string, identity?: CommitIdentity) {
+  constructor(root: string, identity?: CommitIdentity, options: { onWait?: (owner: number) => void } = {}) {
     this.root = root;
     this.stateDir = join(root, ".git", "cloudbridge");
+    this.lock = new FolderLock(join(this.stateDir, "folder-lock.pid"), {
+      onAcquired: (tookOver) => this.reload(tookOver),
+      ...(options.onWait ? { onWait: options.onWait } : {}),
+    });
+    registerFolder(root, this.stateDir);
     this.git = new Git(join(root, ".git"), identity ? { identity } : {});
     this.indexed = this.git;
   }
@@ -81,11 +98,45 @@ export class LocalRepo {
 
   async open(): Promise<this> {
     await mkdir(this.stateDir, { recursive: true });
-    this.cache = await StatCache.load(statCacheFile(this.stateDir));
+    await this.lock.hold(() => this.load());
+    this.opened = true;
+    return this;
+  }
+
+  private get cacheFile(): string {
+    return statCacheFile(this.stateDir);
+  }
+
+  private async load(): Promise<void> {
+    // Files a killed cloudbridge process was preparing (it journaled them; nothing else is touched).
+    await removeLeftoverTemporaries(this.root, this.stateDir);
+    this.cache = await StatCache.load(this.cacheFile);
     const main = await this.head();
     if (main !== this.cache.commit) await this.adopt(main);
     await this.resetIndex();
-    return this;
+    this.cacheFileSeen = await this.cacheFileIdentity();
+  }
+
+  /** The folder lock is ours again: if another process moved `main` or rewrote the cache meanwhile, start from what it left. */
+  private async reload(tookOverFromDeadOwner: boolean): Promise<void> {
+    // A process killed while it held the folder left its git locks behind; nobody else can be using them now.
+    if (tookOverFromDeadOwner) {
+      await this.removeStaleLocks();
+      await removeLeftoverTemporaries(this.root, this.stateDir);
+    }
+    if (!this.opened) return;
+    if ((await this.head()) === this.cache.commit && (await this.cacheFileIdentity()) === this.cacheFileSeen) return;
+    await this.load();
+  }
+
+  private async cacheFileIdentity(): Promise<string> {
+    const stats = await stat(this.cacheFile).catch(() => undefined);
+    return stats ? `${stats.ino}:${stats.mtimeMs}:${stats.size}` : "none";
+  }
+
+  private async saveCache(): Promise<void> {
+    await this.cache.save();
+    this.cacheFileSeen = await this.cacheFileIdentity();
   }
 
   async head(): Promise<string | undefined> {
@@ -93,11 +144,16 @@ export class LocalRepo {
   }
 
   /** Scans the folder (or some paths) and commits what changed; returns the new commit, if any. */
-  async commitChanges(options: ScanOptions & { annex?: AnnexPort; message?: string } = {}): Promise<{ commit?: string; scan: ScanResult }> {
+  commitChanges(options: ScanOptions & { annex?: AnnexPort; message?: string } = {}): Promise<{ commit?: string; scan: ScanResult }> {
+    return this.lock.hold(() => this.commitChangesHeld(options));
+  }
+
+  private async commitChangesHeld(
+    options: ScanOptions & { annex?: AnnexPort; message?: string },
+  ): Promise<{ commit?: string; scan: ScanResult }> {
     const result = await scan(this.root, this.cache, this.git, options.annex, options);
-    await this.removeLeftovers(result.leftovers);
     if (result.changes.size === 0) {
-      if (result.hashed > 0) await this.cache.save();
+      if (result.hashed > 0) await this.saveCache();
       return { scan: result };
     }
     const lines: Buffer[] = [];
@@ -114,41 +170,47 @@ export class LocalRepo {
       else this.cache.entries.delete(path);
     }
     this.cache.commit = commit;
-    await this.cache.save();
+    await this.saveCache();
     return { commit, scan: result };
   }
 
-  /** Temporary files of a write interrupted by a crash: removed once they are old enough not to be in use. */
-  private async removeLeftovers(paths: string[]): Promise<void> {
-    const cutoff = Date.now() - 10_000;
-    for (const path of paths) {
-      const stats = await lstat(join(this.root, path)).catch(() => undefined);
-      if (stats && stats.mtimeMs < cutoff) await rm(join(this.root, path), { force: true });
-    }
+  /** Moves the folder and `main` to `target` (a descendant of, or merge with, the current commit). */
+  checkout(target: string, options: CheckoutOptions = {}): Promise<CheckoutResult> {
+    return this.lock.hold(() => this.checkoutHeld(target, options));
   }
 
-  /** Moves the folder and `main` to `target` (a descendant of, or merge with, the current commit). */
-  async checkout(target: string, options: CheckoutOptions = {}): Promise<CheckoutResult> {
+  private async checkoutHeld(target: string, options: CheckoutOptions): Promise<CheckoutResult> {
     const before = this.cache.commit;
-    if (before === target) return { written: 0, deleted: 0, skipped: [], refused: [], missingContent: [] };
+    if (before === target && !this.hasUnwritten())
+      return { written: 0, deleted: 0, skipped: [], refused: [], unwritable: [], missingContent: [] };
     const result = await checkout(this.root, this.git, this.cache, target, options);
-    await this.git.updateRef(MAIN_REF, target, before ?? "");
-    await this.cache.save();
+    if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
+    await this.saveCache();
     await this.resetIndex();
     return result;
+  }
+
+  /** Whether some paths could not be written here (read-only) and wait for a later checkout. */
+  hasUnwritten(): boolean {
+    for (const entry of this.cache.entries.values()) if (entry.unwritten) return true;
+    return false;
   }
 
   /**
    * Puts an annexed file's content in place of its pointer file, once the content arrived, if the file on
    * disk is still that pointer (a file the person changed meanwhile is left alone).
    */
-  async placeContent(path: string, key: string, annex: AnnexPort): Promise<boolean> {
+  placeContent(path: string, key: string, annex: AnnexPort): Promise<boolean> {
+    return this.lock.hold(() => this.placeContentHeld(path, key, annex));
+  }
+
+  private async placeContentHeld(path: string, key: string, annex: AnnexPort): Promise<boolean> {
     const entry = this.cache.entries.get(path);
     if (!entry || entry.ghost || entry.mode === "120000") return false;
     const placed = await annex.place(key, join(this.root, path), entry.mode === "100755" ? 0o755 : 0o644);
     if (!placed) return false;
     this.cache.entries.set(path, placedEntry(entry, placed));
-    await this.cache.save();
+    await this.saveCache();
     return true;
   }
 
@@ -187,7 +249,7 @@ export class LocalRepo {
       });
     }
     this.cache.commit = main;
-    await this.cache.save();
+    await this.saveCache();
   }
 
   private async resetIndex(): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { MAX_POINTER_SIZE, POINTER_PREFIX } from "../../annex/index.ts";
+import { parsePointer } from "../../annex/index.ts";
 import { BlobReader, encodePath, type Git, type TreeEntry } from "../../localgit/index.ts";
 
 /**
@@ -90,10 +90,7 @@ function same(a: TreeEntry | undefined, b: TreeEntry | undefined): boolean {
 async function variantSeed(reader: BlobReader, entry: TreeEntry): Promise<string> {
   if (entry.mode === "120000" || entry.mode === "160000") return entry.oid;
   const blob = await reader.read(entry.oid);
-  if (blob && blob.length < MAX_POINTER_SIZE && blob.subarray(0, POINTER_PREFIX.length).toString() === POINTER_PREFIX) {
-    return blob.toString().trim().slice(POINTER_PREFIX.length);
-  }
-  return entry.oid;
+  return (blob && parsePointer(blob)) ?? entry.oid;
 }
 
 /** `dir/name.ext` → `dir/name.variant-XXXX.ext`, longer XXXX when that name is taken. */

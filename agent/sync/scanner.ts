@@ -2,10 +2,12 @@ import type { Dirent, Stats } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
-import { TEMP_PREFIX } from "./atomic-file.ts";
+import { fileSystemNow, isRacy } from "./fs-clock.ts";
 import { decodePath, unrepresentableNameReason, type Git } from "../../localgit/index.ts";
+import { isGitDirName } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
+import { journaledTemporaries } from "../../annex/index.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -19,9 +21,11 @@ export interface ScanResult {
   seen: number;
   /** Files read (hashed) because their stat fields changed. */
   hashed: number;
-  /** The agent's own temporary files left by a process killed mid-write (seen by full walks). */
-  leftovers: string[];
-  /** Paths never committed, never uploaded: symlinks that lead outside the folder (through other links, perhaps), names that are not UTF-8. */
+  /**
+   * Paths in the folder that are never committed nor uploaded, and why (reported, never silent): symlinks
+   * that lead outside the folder (through other links, perhaps), names that are not UTF-8, and a `.git`
+   * below the top.
+   */
   refused: Array<{ path: string; reason: string }>;
 }
 
@@ -35,11 +39,15 @@ export interface ScanOptions {
 
 const PARALLEL_STATS = 128;
 
-/** The annex layer's temporary copy of a file being put in place (LocalStore.materialize). */
-const ANNEX_TEMP = /^\..*\.cloudbridge-\d+\.tmp$/;
-
-export function isIgnoredName(name: string): boolean {
-  return name.startsWith(TEMP_PREFIX) || ANNEX_TEMP.test(name) || name.toLowerCase() === ".git";
+/**
+ * A `.git` below the top of the folder cannot be synced: git refuses any path with a `.git` component (it
+ * is where a repository keeps itself), whether it is a file or the repository of a nested project. The
+ * files beside it are synced; it is reported as refused with this reason.
+ */
+export function nestedGitReason(isDirectory: boolean): string {
+  return isDirectory
+    ? "it is the repository of a nested git project; git cannot store a path named .git, so it is not synced (the files beside it are)"
+    : "git cannot store a path named .git (it is where git keeps a repository); rename it to sync it";
 }
 
 export async function scan(
@@ -49,12 +57,14 @@ export async function scan(
   annex: AnnexPort | undefined,
   options: ScanOptions = {},
 ): Promise<ScanResult> {
-  const started = Date.now();
+  const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
   const racyWindow = options.racyWindowMs ?? 2000;
   const found = new Map<string, Stats>();
   const gone = new Set<string>();
-  const leftovers: string[] = [];
+  const nestedGit: Array<{ path: string; reason: string }> = [];
   const badNames: ScanResult["refused"] = [];
+  // The agent's own temporaries (this process's and any other cloudbridge process's on this folder).
+  const temporaries = await journaledTemporaries(root, join(root, ".git", "cloudbridge"));
   let seen = 0;
 
   const walk = async (dir: string): Promise<void> => {
@@ -73,9 +83,12 @@ export async function scan(
       }
       const files: string[] = [];
       for (const entry of entries) {
-        if (entry.name.startsWith(TEMP_PREFIX) && entry.isFile()) leftovers.push(rel === "" ? entry.name : `${rel}/${entry.name}`);
-        if (isIgnoredName(entry.name)) continue;
         const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+        if (temporaries.has(path)) continue;
+        if (isGitDirName(entry.name)) {
+          if (rel !== "") nestedGit.push({ path, reason: nestedGitReason(entry.isDirectory()) });
+          continue;
+        }
         if (entry.isDirectory()) queue.push(path);
         else if (entry.isFile() || entry.isSymbolicLink()) files.push(path);
       }
@@ -105,7 +118,7 @@ export async function scan(
   const roots = options.paths ? [...new Set(options.paths)] : [""];
   const realDirectories = new Map<string, Promise<boolean>>();
   for (const rel of roots) {
-    if (rel.split("/").some(isIgnoredName)) continue;
+    if (temporaries.has(rel) || rel.split("/").some(isGitDirName)) continue;
     let stats: Stats | undefined;
     // A path under a symlinked folder is not in the folder: looking at it would read whatever the link leads to.
     if (rel !== "" && (await underRealDirectories(root, rel, realDirectories))) {
@@ -127,7 +140,8 @@ export async function scan(
   const changes = new Map<string, CacheEntry | null>();
   for (const path of gone) {
     const entry = cache.entries.get(path)!;
-    if (entry.ghost) continue;
+    // Not on disk on purpose: refused, or a version a read-only folder kept out (nothing was there).
+    if (entry.ghost || (entry.unwritten && entry.size === -1)) continue;
     changes.set(path, null);
   }
 
@@ -157,11 +171,12 @@ export async function scan(
       size: stats.size,
       mtimeMs: stats.mtimeMs,
       ino: stats.ino,
-      ...(started - stats.mtimeMs < racyWindow ? { racy: true } : {}),
+      ...(isRacy(stats.mtimeMs, started, racyWindow) ? { racy: true } : {}),
     };
     const cached = cache.entries.get(path);
-    if (cached && !cached.ghost && cached.oid === oid && cached.mode === entry.mode) cache.entries.set(path, entry);
-    else changes.set(path, entry);
+    if (cached && !cached.ghost && cached.oid === oid && cached.mode === entry.mode) {
+      cache.entries.set(path, cached.unwritten ? { ...entry, unwritten: true } : entry);
+    } else changes.set(path, entry);
   };
 
   let oids: Array<string | undefined>;
@@ -185,9 +200,9 @@ export async function scan(
   for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
   const disk = diskLinks(root);
   const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
-  const refused = [...badNames, ...[...outward].map(([path, reason]) => ({ path, reason }))];
+  const refused = [...nestedGit, ...badNames, ...[...outward].map(([path, reason]) => ({ path, reason }))];
   for (const { path, stats } of others) if (!outward.has(path)) record(path, stats, await blobOf(root, path, stats, git, annex));
-  return { changes, seen, hashed: smallFiles.length + others.length, leftovers, refused };
+  return { changes, seen, hashed: smallFiles.length + others.length, refused };
 }
 
 /** Every folder on the way to `rel` is a real directory (not a symlink, not a file), or absent. */

@@ -9,8 +9,9 @@ import { writeFileAtomic } from "./atomic-file.ts";
  * match is not read again (git's index does the same), so a scan of an unchanged folder costs one lstat
  * per file and no reads. Kept in `.git/cloudbridge/stat-cache.json`, replaced atomically.
  *
- * Invariant: the oids of all entries are exactly the tree of `commit`. A `ghost` entry is in that tree but
- * deliberately not on disk (a path refused by the hostile-tree checks); the scanner leaves it alone.
+ * Invariant: the oids of all entries are exactly the tree of `commit`, except `unwritten` ones (what is on
+ * disk where the tree's version could not be written). A `ghost` entry is in that tree but deliberately not
+ * on disk (a path refused by the hostile-tree checks); the scanner leaves it alone.
  */
 export interface CacheEntry {
   mode: string;
@@ -21,6 +22,11 @@ export interface CacheEntry {
   /** Stat fields not trustworthy (written within the file system's timestamp granularity, or unknown): re-hash next scan. */
   racy?: boolean;
   ghost?: boolean;
+  /**
+   * The tree holds another version (or none) that could not be written here (a read-only folder): the
+   * fields describe the file as it is on disk, and every round tries again to bring it to the tree's version.
+   */
+  unwritten?: boolean;
 }
 
 const FORMAT = 1;
@@ -66,7 +72,16 @@ export class StatCache {
       if (data.format !== FORMAT) return new StatCache(file, undefined, new Map());
       const entries = new Map<string, CacheEntry>();
       for (const [path, mode, oid, size, mtimeMs, ino, flags] of data.entries) {
-        entries.set(path, { mode, oid, size, mtimeMs, ino, ...(flags & 1 ? { racy: true } : {}), ...(flags & 2 ? { ghost: true } : {}) });
+        entries.set(path, {
+          mode,
+          oid,
+          size,
+          mtimeMs,
+          ino,
+          ...(flags & 1 ? { racy: true } : {}),
+          ...(flags & 2 ? { ghost: true } : {}),
+          ...(flags & 4 ? { unwritten: true } : {}),
+        });
       }
       return new StatCache(file, data.commit ?? undefined, entries);
     } catch {
@@ -90,7 +105,7 @@ export class StatCache {
   async save(): Promise<void> {
     const entries: Array<[string, string, string, number, number, number, number]> = [];
     for (const [path, e] of this.entries) {
-      entries.push([path, e.mode, e.oid, e.size, e.mtimeMs, e.ino, (e.racy ? 1 : 0) | (e.ghost ? 2 : 0)]);
+      entries.push([path, e.mode, e.oid, e.size, e.mtimeMs, e.ino, (e.racy ? 1 : 0) | (e.ghost ? 2 : 0) | (e.unwritten ? 4 : 0)]);
     }
     await mkdir(dirname(this.file), { recursive: true });
     await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, commit: this.commit ?? null, entries }));

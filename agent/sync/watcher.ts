@@ -1,6 +1,6 @@
 import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
-import { isIgnoredName } from "./scanner.ts";
+import { isGitDirName } from "./safe-paths.ts";
 
 /**
  * Watches the folder (chokidar: inotify / FSEvents, no polling) and reports bursts of changes: the paths
@@ -41,7 +41,7 @@ export function watchFolder(
     followSymlinks: false,
     ignored: (path: string) => {
       const rel = relative(root, path);
-      return rel !== "" && rel.split(sep).some(isIgnoredName);
+      return rel !== "" && rel.split(sep).some(isGitDirName);
     },
   });
   watcher.on("all", (_event, path) => {

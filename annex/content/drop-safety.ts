@@ -4,8 +4,12 @@ import { AnnexError } from "../errors.ts";
  * Why a drop is safe, or not. Only copies that can be checked at the moment of the drop count (git-annex's
  * rule: numcopies counts verified copies, never what a log merely claims):
  *
- * - the cloud's copy: a HEAD of `annex/<repo>/<KEY>` of the key's size, made while this agent holds the key's lock;
- * - this repository's own copy, present in `.git/annex/objects/` while the lock is held.
+ * - the cloud's copy: `annex/<repo>/<KEY>` read through the key's hash (streamed, memory stays flat) while
+ *   this agent holds the key's lock. Its size is not enough: anyone who can write the bucket can put other
+ *   bytes of the same size there, and a drop that trusted them would delete the last good copy. A record of
+ *   an earlier check would not do either: it cannot see a replacement made since. The price is one download
+ *   of the object per drop of a local copy;
+ * - this repository's own copy, in `.git/annex/objects/` and hashing to the key, while the lock is held.
  *
  * Another agent's copy cannot be checked from here (agents do not reach each other), so it never counts.
  * That makes concurrent drops safe without any shared lock: the cloud copy can only be deleted by an

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { assertAnnexKey, hashDirMixed, parseAnnexKey, sha256eKey } from "../../protocol/index.ts";
 
@@ -96,19 +97,14 @@ export class LocalStore {
     }
   }
 
-  /**
-   * Copies the content of `key` to `dest` (a work-tree file), atomically: a temporary file in the same
-   * directory renamed over `dest`. False when the content is not here.
-   */
-  async materialize(key: string, dest: string, mode = 0o644): Promise<boolean> {
+  /** Copies the content of `key` to `path`, a file that must not exist yet; false when the content is not here. */
+  async copyTo(key: string, path: string, mode = 0o644): Promise<boolean> {
     if (!(await this.has(key))) return false;
-    const tmp = join(dirname(dest), `.${basename(dest)}.cloudbridge-${process.pid}.tmp`);
     try {
-      await copyFile(this.objectPath(key), tmp);
-      await chmod(tmp, mode);
-      await rename(tmp, dest);
+      await copyFile(this.objectPath(key), path, constants.COPYFILE_EXCL);
+      await chmod(path, mode);
     } catch (error) {
-      await rm(tmp, { force: true });
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") await rm(path, { force: true });
       throw error;
     }
     return true;

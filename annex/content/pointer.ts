@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { parseAnnexKey } from "../../protocol/index.ts";
 
 /**
@@ -23,12 +24,17 @@ export function formatPointer(key: string): string {
   return `${POINTER_PREFIX}${key}\n`;
 }
 
-/** The key an unlocked pointer blob names, or undefined when the text is not a pointer. */
+/**
+ * The key an unlocked pointer blob names, or undefined when the text is not a pointer. As git-annex reads
+ * it: one line, optionally ending in "\r\n" or "\n"; anything after that line makes it a file whose content
+ * happens to start like a pointer, which must sync as content. A key that is not UTF-8 is no key here.
+ */
 export function parsePointer(text: string | Buffer): string | undefined {
   if (text.length > MAX_POINTER_SIZE) return undefined;
-  const first = text.toString("utf8").split("\n", 1)[0]!;
-  if (!first.startsWith(POINTER_PREFIX)) return undefined;
-  return validKey(first.slice(POINTER_PREFIX.length));
+  if (typeof text !== "string" && !isUtf8(text)) return undefined;
+  const line = text.toString("utf8").replace(/\r?\n$/, "");
+  if (!line.startsWith(POINTER_PREFIX) || line.includes("\n")) return undefined;
+  return validKey(line.slice(POINTER_PREFIX.length));
 }
 
 /** The key a locked file's symlink target names, or undefined. */

@@ -28,6 +28,8 @@ export type FileChange = (old: string | undefined) => string | undefined;
 export class AnnexBranch {
   readonly gitDir: string;
   readonly ref: string;
+  /** Files of another copy of the branch that a union merge leaves out (the agent's: branch-paths.ts); none by default. */
+  skipPath: ((path: string) => boolean) | undefined;
 
   constructor(gitDir: string, ref = ANNEX_BRANCH) {
     this.gitDir = gitDir;
@@ -84,7 +86,9 @@ export class AnnexBranch {
     if (await isAncestor(this.gitDir, theirs, ours)) return ours;
     if (await isAncestor(this.gitDir, ours, theirs)) return theirs;
     const diff = await runGit(["diff-tree", "-r", "-z", "--no-renames", ours, theirs], { gitDir: this.gitDir });
-    const paths = parseDiffTree(diff.stdout).map((change) => change.path);
+    const paths = parseDiffTree(diff.stdout)
+      .map((change) => change.path)
+      .filter((path) => !this.skipPath?.(path));
     const [a, b] = await Promise.all([this.readMany(paths, ours), this.readMany(paths, theirs)]);
     const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
     const blobs = await this.writeBlobs(merged.map((m) => m.content));

@@ -1,4 +1,5 @@
 import { hashDirLower, type Md5 } from "../../protocol/index.ts";
+import { readUuid } from "./uuid-log.ts";
 import { formatVectorClock, parseVectorClock, type VectorClock } from "./vector-clock.ts";
 
 /**
@@ -23,8 +24,9 @@ export function parseLocationLog(text: string): Map<string, LocationEntry> {
     const match = /^(\S+) ([10X]) ([0-9a-fA-F-]{36})$/.exec(line.trim());
     if (!match) continue;
     const clock = parseVectorClock(match[1]!);
-    if (clock === undefined) continue;
-    const entry: LocationEntry = { clock, status: match[2] as LocationEntry["status"], uuid: match[3]!.toLowerCase() };
+    const uuid = readUuid(match[3]!);
+    if (clock === undefined || uuid === undefined) continue;
+    const entry: LocationEntry = { clock, status: match[2] as LocationEntry["status"], uuid };
     const previous = entries.get(entry.uuid);
     if (!previous || clock >= previous.clock) entries.set(entry.uuid, entry);
   }

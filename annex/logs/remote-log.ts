@@ -1,4 +1,5 @@
 import { assertAgentId } from "../../protocol/index.ts";
+import { readUuid } from "./uuid-log.ts";
 import { formatVectorClock, parseVectorClock, type VectorClock } from "./vector-clock.ts";
 
 /**
@@ -15,12 +16,13 @@ export interface RemoteConfig {
 export function parseRemoteLog(text: string): Map<string, RemoteConfig> {
   const remotes = new Map<string, RemoteConfig>();
   for (const line of text.split("\n")) {
+    // Words as git-annex splits them (on any white space), so every field read can be written back.
     const words = line
       .trim()
-      .split(" ")
+      .split(/\s+/)
       .filter((w) => w.length > 0);
-    const uuid = words.shift();
-    if (!uuid || !/^[0-9a-fA-F-]{36}$/.test(uuid)) continue;
+    const uuid = readUuid(words.shift() ?? "");
+    if (!uuid) continue;
     const config: Record<string, string> = {};
     let clock = 0n;
     for (const word of words) {
@@ -45,7 +47,8 @@ export function formatRemoteLog(remotes: Iterable<RemoteConfig>): string {
       .sort()
       .map((name) => {
         const value = remote.config[name]!;
-        if (!/^[A-Za-z0-9_.-]+$/.test(name) || /\s/.test(value) || value.length === 0) {
+        // git-annex writes "name=" for an empty value; a field named timestamp would be read as the clock.
+        if (!/^[^\s=]+$/.test(name) || name === "timestamp" || /\s/.test(value)) {
           throw new Error(`remote.log cannot hold ${name}=${JSON.stringify(value)}: names are words and values have no spaces.`);
         }
         return `${name}=${value}`;

@@ -15,8 +15,8 @@ export function parseUuidLog(text: string): Map<string, UuidEntry> {
   const entries = new Map<string, UuidEntry>();
   for (const line of text.split("\n")) {
     const words = line.trim().split(" ");
-    const uuid = words.shift();
-    if (!uuid || !isUuid(uuid)) continue;
+    const uuid = readUuid(words.shift() ?? "");
+    if (!uuid) continue;
     let clock = 0n;
     const last = words.at(-1);
     if (last?.startsWith("timestamp=")) {
@@ -40,6 +40,11 @@ export function formatUuidLog(entries: Iterable<UuidEntry>): string {
   return [...entries].map(formatUuidLine).join("");
 }
 
-function isUuid(text: string): boolean {
-  return /^[0-9a-fA-F-]{36}$/.test(text);
+/**
+ * A repository uuid as the logs' writers accept it (lower case, 8-4-4-4-12), or undefined: a line whose uuid
+ * could not be written back is skipped, so rewriting a log never fails on a line someone else wrote.
+ */
+export function readUuid(text: string): string | undefined {
+  const uuid = text.toLowerCase();
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid) ? uuid : undefined;
 }

@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline";
-import { createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
+import { createS3Client, ObjectTooLarge, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/index.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
@@ -7,6 +7,7 @@ import { corruptSharedRef, readBucketRefs } from "../bucket-refs.ts";
 import { fetchObjects } from "../fetch.ts";
 import { push, type RefUpdate } from "../push.ts";
 import { engineOf, type RepoContext } from "../repo-context.ts";
+import { MAX_REF_FILE_BYTES } from "../limits.ts";
 
 /**
  * `git-remote-cloudbridge <remote> <url>`: git's remote-helper protocol (gitremote-helpers(7)) over the
@@ -73,7 +74,11 @@ async function list(ctx: RepoContext, forFetch: boolean): Promise<string> {
   if (corrupt) process.stderr.write(`warning: ${corrupt.message}\n`);
   const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
   if (forFetch) {
-    const head = await ctx.store.get(ctx.layout.head(ctx.repo));
+    // A HEAD too large to be one is no HEAD: git then picks the branch itself.
+    const head = await ctx.store.get(ctx.layout.head(ctx.repo), { maxBytes: MAX_REF_FILE_BYTES }).catch((error: unknown) => {
+      if (error instanceof ObjectTooLarge) return undefined;
+      throw error;
+    });
     const target = head && head !== "not-modified" ? parseHeadFile(head.body) : undefined;
     if (target && refs.shared.has(target)) lines.push(`@${target} HEAD\n`);
   }

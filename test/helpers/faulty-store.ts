@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { ObjectStore, PutOptions, UploadOptions } from "../../objectstore/object-store.ts";
+import type { GetOptions, ObjectStore, PutOptions, UploadOptions } from "../../objectstore/object-store.ts";
 
 /** Thrown by FaultyStore where a test cut the process off. */
 export class InjectedFault extends Error {
@@ -31,7 +31,7 @@ export class FaultyStore implements ObjectStore {
     }
   }
 
-  get(key: string, options?: { ifNoneMatch?: string }) {
+  get(key: string, options?: GetOptions) {
     return this.inner.get(key, options);
   }
   getStream(key: string, options?: { range?: { start: number; end: number } }) {

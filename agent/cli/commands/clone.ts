@@ -1,12 +1,14 @@
 import type { Command } from "commander";
-import { cloneFolder } from "../../folder/index.ts";
+import { cloneFolder, finishClone } from "../../folder/index.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { folderSettingsOptions, settingsFrom, summarize, type FolderSettingsFlags } from "./shared.ts";
 
 export function cloneCommand(program: Command): void {
   const command = program
     .command("clone")
-    .description("Another machine: join the repository at URL in DIR (a new or empty folder) and download its files.")
+    .description(
+      "Another machine: join the repository at URL in DIR (a new or empty folder) and download its files; run it again to finish an interrupted clone.",
+    )
     .argument("<url>", "s3://BUCKET[/PREFIX]/REPO")
     .argument("<dir>", "the folder to create")
     .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration)")
@@ -21,9 +23,18 @@ export function cloneCommand(program: Command): void {
         log: cliLogger({ quiet: true }),
       });
       try {
+        const first = await finishClone(folder);
         const bar = progress("scanning", "files", { quiet: options.json === true });
-        const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
+        const synced = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
         bar.stop();
+        const report = first
+          ? {
+              ...synced,
+              written: first.written + synced.written,
+              deleted: first.deleted + synced.deleted,
+              refused: [...first.refused, ...synced.refused],
+            }
+          : synced;
         emit(options.json, { folder: folder.root, remote: url, agent: folder.settings.agent, ...report }, () =>
           [
             `Joined ${url} in ${folder.root} (agent ${folder.settings.agent}).`,

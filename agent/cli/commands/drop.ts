@@ -1,7 +1,7 @@
 import { stat, writeFile, rename } from "node:fs/promises";
 import { forTerminal } from "../../terminal-text.ts";
 import type { Command } from "commander";
-import { AnnexError, formatPointer, verifyFile } from "../../../annex/index.ts";
+import { AnnexError, formatPointer, settled, tempPathFor, verifyFile } from "../../../annex/index.ts";
 import { fromCloud, jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
@@ -56,7 +56,11 @@ async function unpopulate(context: AnnexContext, target: Target): Promise<void> 
   const path = workTreePath(context, target.path);
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile() || (await verifyFile(path, target.key).catch(() => "unreadable")) !== undefined) return;
-  const tmp = `${path}.cloudbridge-${process.pid}.tmp`;
-  await writeFile(tmp, formatPointer(target.key), { mode: info.mode & 0o777 });
-  await rename(tmp, path);
+  const tmp = tempPathFor(path);
+  try {
+    await writeFile(tmp, formatPointer(target.key), { mode: info.mode & 0o777, flag: "wx" });
+    await rename(tmp, path);
+  } finally {
+    settled(tmp);
+  }
 }

@@ -58,11 +58,16 @@ export function getCommand(program: Command): void {
  */
 async function populate(context: AnnexContext, target: Target): Promise<void> {
   if (!target.path || target.mode === "120000") return;
-  const placed = await placeContent(
-    context.annex.local,
-    target.key,
-    workTreePath(context, target.path),
-    target.mode === "100755" ? 0o755 : 0o644,
-  );
-  if (placed) await StatCache.recordPlaced(new LocalRepo(context.workTree).stateDir, target.path, placed);
+  const path = target.path;
+  // Under the folder lock, so a daemon on this folder does not save its stat cache over this change.
+  const repo = new LocalRepo(context.workTree);
+  await repo.lock.hold(async () => {
+    const placed = await placeContent(
+      context.annex.local,
+      target.key,
+      workTreePath(context, path),
+      target.mode === "100755" ? 0o755 : 0o644,
+    );
+    if (placed) await StatCache.recordPlaced(repo.stateDir, path, placed);
+  });
 }

@@ -46,6 +46,7 @@ export function summarize(report: SyncOnceReport): string {
   const lines = [`${parts.join(", ")}; at ${report.head?.slice(0, 12) ?? "(empty)"}.`];
   for (const v of report.variants)
     lines.push(`both versions kept: ${forTerminal(v.path)} (theirs) and ${forTerminal(v.variant)} (this machine's)`);
+  for (const u of report.unwritable) lines.push(`NOT WRITTEN ${forTerminal(JSON.stringify(u.path))} here: ${forTerminal(u.reason)}.`);
   for (const r of report.refused)
     lines.push(`REFUSED ${forTerminal(JSON.stringify(r.path))} from the bucket: ${forTerminal(r.reason)}. Nothing was written for it.`);
   for (const r of report.notUploaded)

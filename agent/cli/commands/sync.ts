@@ -17,10 +17,11 @@ export function syncCommand(program: Command): void {
         const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
         bar.stop();
         emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
-        if (report.refused.length > 0 || report.notUploaded.length > 0) {
+        if (report.refused.length > 0 || report.notUploaded.length > 0 || report.unwritable.length > 0) {
           const what = [
             report.refused.length > 0 ? `refused ${report.refused.length} path(s) from the bucket` : undefined,
             report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} local path(s)` : undefined,
+            report.unwritable.length > 0 ? `could not write ${report.unwritable.length} path(s) here (read-only?)` : undefined,
           ];
           throw new CliError("content-refused", `${what.filter(Boolean).join(" and ")} (listed above); everything else is in sync.`);
         }

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { git, tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+
+/**
+ * Annexed content against what a person and the bucket do meanwhile: a save made while the daemon copies a
+ * downloaded file into place, and a cloud copy replaced by wrong bytes of the right size before a drop.
+ */
+describe("annexed content is never lost to a race or to a wrong cloud copy", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  let t: TestCloud;
+  let env: Record<string, string>;
+  const daemons: Daemon[] = [];
+  before(async () => {
+    scratch = await tempDir("annex-safety");
+    t = await startTestCloud();
+    env = agentEnv(t.cloud.env);
+  });
+  after(async () => {
+    for (const d of daemons) await d.stop();
+    await t.stop();
+    await scratch.remove();
+  });
+
+  const keyOf = async (dir: string, path: string) => (await git(dir, "show", `HEAD:${path}`)).replace("/annex/objects/", "").trim();
+  const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+  it("keeps a person's save made while the daemon copies downloaded content into place", async () => {
+    const url = "s3://cloudbridge/placing";
+    const A = join(scratch.path, "placing", "a");
+    const B = join(scratch.path, "placing", "b");
+    await cliOk(["init", A, "--remote", url, "--listen", "poll", "--poll-interval", "1"], env);
+    await cliOk(["clone", url, B, "--listen", "poll", "--poll-interval", "1"], env);
+    const daemon = await startDaemon(B, env, ["--debounce", "50"]);
+    daemons.push(daemon);
+    await writeFile(join(A, "film.bin"), randomBytes(96 * 1024 * 1024));
+    await cliOk(["sync", A], env);
+
+    // The moment the agent's copy appears beside the file, the person saves their own version.
+    const mine = "the person's own version, saved while the download was being put in place\n";
+    await waitUntil(
+      async () => {
+        // Whatever the agent names it: a file beside film.bin filling up with the content (not the pointer
+        // file written first: that window is the checkout's, covered elsewhere).
+        const others = (await readdir(B)).filter((n) => n !== "film.bin" && n !== ".git");
+        const sizes = await Promise.all(others.map(async (n) => (await stat(join(B, n)).catch(() => undefined))?.size ?? 0));
+        if (!sizes.some((size) => size >= 64 * 1024)) return false;
+        await writeFile(join(B, "film.bin"), mine);
+        return true;
+      },
+      "the agent's temporary copy beside film.bin",
+      120_000,
+      1,
+    );
+    // It is in history: the other machine gets it.
+    await waitUntil(
+      async () => {
+        await cliOk(["sync", A], env);
+        return (await readFile(join(A, "film.bin"))).equals(Buffer.from(mine));
+      },
+      "the person's version in A",
+      60_000,
+      500,
+    );
+    const held = await readFile(join(B, "film.bin"));
+    assert.ok(held.equals(Buffer.from(mine)), `the person's save is what the folder holds (it holds ${held.length} bytes)`);
+    assert.equal((await readdir(B)).filter((n) => n.startsWith(".cloudbridge-tmp-")).length, 0, "no temporary left behind");
+  });
+
+  it("refuses to drop the only good copy when the cloud's copy was replaced by wrong bytes of the same size", async () => {
+    const url = "s3://cloudbridge/dropping";
+    const A = join(scratch.path, "dropping", "a");
+    await cliOk(["init", A, "--remote", url], env);
+    const content = randomBytes(2 * 1024 * 1024);
+    await writeFile(join(A, "thesis.pdf"), content);
+    await cliOk(["sync", A], env);
+    const key = await keyOf(A, "thesis.pdf");
+    // Someone with write access to the bucket replaces the object: same size, other bytes.
+    await t.s3.send(new PutObjectCommand({ Bucket: t.cloud.bucket, Key: `annex/dropping/${key}`, Body: randomBytes(content.length) }));
+
+    const drop = await cli(["drop", "thesis.pdf"], env, { cwd: A });
+    assert.equal(drop.code, 1, `the drop was refused:\n${drop.stdout}${drop.stderr}`);
+    assert.match(drop.stderr, /Refusing to drop this repository's copy/);
+    assert.equal(sha256(await readFile(join(A, "thesis.pdf"))), sha256(content), "the file still holds its content");
+    const got = await cli(["get", "thesis.pdf"], env, { cwd: A });
+    assert.equal(got.code, 0, `the content is still here:\n${got.stderr}`);
+    // With the good copy put back, the drop goes through.
+    await t.s3.send(new PutObjectCommand({ Bucket: t.cloud.bucket, Key: `annex/dropping/${key}`, Body: content }));
+    const again = await cli(["drop", "thesis.pdf"], env, { cwd: A });
+    assert.equal(again.code, 0, again.stderr);
+  });
+});

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { FolderLock } from "../../../../agent/sync/folder-lock.ts";
+import { exists } from "../../../helpers/folders.ts";
+import { tempDir } from "../../../helpers/git.ts";
+
+/** A pid that is not running: a child that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""]);
+  await new Promise((resolve) => child.once("exit", resolve));
+  return child.pid!;
+}
+
+describe("the folder lock", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  before(async () => {
+    scratch = await tempDir("folder-lock");
+  });
+  after(() => scratch.remove());
+
+  it("is shared within a process, exclusive between processes, and re-read on every fresh acquisition", async () => {
+    const file = join(scratch.path, "shared.pid");
+    let acquisitions = 0;
+    const lock = new FolderLock(file, { onAcquired: async () => void acquisitions++ });
+    const order: string[] = [];
+    await Promise.all([
+      lock.hold(async () => {
+        order.push("a in");
+        await sleep(30);
+        order.push("a out");
+      }),
+      lock.hold(async () => {
+        order.push("b in");
+        await sleep(10);
+        order.push("b out");
+      }),
+    ]);
+    assert.deepEqual(order, ["a in", "b in", "b out", "a out"], "two holders of one process run together");
+    assert.equal(acquisitions, 1);
+    assert.equal(await exists(file), false, "released once the last holder left");
+    await lock.hold(async () => assert.equal((await readFile(file, "utf8")).trim(), String(process.pid)));
+    assert.equal(acquisitions, 2);
+  });
+
+  it("waits for a live owner and takes over from a dead one", async () => {
+    const file = join(scratch.path, "other.pid");
+    // Another live process holds it (this test's parent stands in for one: any live pid but ours).
+    await writeFile(file, `${process.ppid}\n`);
+    const waitedFor: number[] = [];
+    const lock = new FolderLock(file, { onWait: (owner) => waitedFor.push(owner) });
+    let got = false;
+    const holding = lock.hold(async () => void (got = true));
+    await sleep(100);
+    assert.equal(got, false, "a live owner's lock is respected");
+    assert.deepEqual(waitedFor, [process.ppid]);
+    // The owner dies (kill -9): its lock is taken over.
+    await writeFile(file, `${await deadPid()}\n`);
+    await holding;
+    assert.equal(got, true);
+
+    let tookOver: boolean | undefined;
+    await writeFile(file, `${await deadPid()}\n`);
+    await new FolderLock(file, { onAcquired: async (dead) => void (tookOver = dead) }).hold(async () => undefined);
+    assert.equal(tookOver, true, "the new owner learns that it took over (and cleans what the dead one left)");
+  });
+});
