@@ -3,7 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
+import { backoffDelay, ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import type { BucketLayout } from "../protocol/index.ts";
 import { objectTooLarge, updateObject } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
@@ -133,7 +133,7 @@ export async function downloadPack(
       // A body cut off mid-way (a dropped connection; the SDK retries only until the answer begins) is read
       // again from the start, a few times: packs never change. A local write error is not retried.
       if (attempt >= PACK_READ_ATTEMPTS || (error as NodeJS.ErrnoException).syscall) throw error;
-      await sleep(Math.random() * 100 * 2 ** attempt);
+      await sleep(backoffDelay(attempt + 1));
     }
   }
   const pack = await verifyPackFile(packPath, name);

@@ -1,11 +1,18 @@
 import { createHash } from "node:crypto";
-import { ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  backoffDelay,
+  ObjectMissing,
+  ObjectTooLarge,
+  PreconditionFailed,
+  type ObjectStore,
+  type StoredObject,
+} from "../objectstore/index.ts";
 import { GitStoreError } from "./errors.ts";
 
 /** Waits a random time that grows with the attempt, so racing writers spread out. */
 export function jitter(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(1000, 20 * 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return sleep(backoffDelay(attempt + 1, { baseMs: 20, capMs: 1000 }));
 }
 
 export const MAX_ATTEMPTS = 12;

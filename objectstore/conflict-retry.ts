@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import { WriteConflict } from "./object-store.ts";
+import { retry } from "./retry.ts";
 
 /**
  * S3's answer to a conditional write that raced another conditional operation on the same key:
@@ -28,15 +28,10 @@ export interface ConflictRetryOptions {
 /** Runs `write` again while S3 answers 409 ConditionalRequestConflict, up to `attempts` times in all. */
 export async function retryOnConflict<T>(key: string, write: () => Promise<T>, options: ConflictRetryOptions = {}): Promise<T> {
   const attempts = options.attempts ?? 8;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (error) {
-      if (!isConditionalConflict(error)) throw error;
-      if (attempt >= attempts) throw new WriteConflict(key, attempts, { cause: error });
-      if (options.signal?.aborted) throw error;
-      const delay = Math.random() * (options.baseDelayMs ?? 50) * 2 ** (attempt - 1);
-      await sleep(delay, undefined, options.signal ? { signal: options.signal } : {});
-    }
-  }
+  return retry(write, isConditionalConflict, {
+    attempts,
+    baseDelayMs: options.baseDelayMs ?? 50,
+    ...(options.signal ? { signal: options.signal } : {}),
+    giveUp: (error) => new WriteConflict(key, attempts, { cause: error }),
+  });
 }

@@ -5,3 +5,4 @@
 export * from "./object-store.ts";
 export * from "./s3-object-store.ts";
 export * from "./map-limit.ts";
+export * from "./retry.ts";

@@ -34,6 +34,7 @@ import {
   WriteConflict,
 } from "./object-store.ts";
 import { isConditionalConflict, retryOnConflict } from "./conflict-retry.ts";
+import { backoffDelay } from "./retry.ts";
 
 /**
  * An S3 client configured the AWS SDK's standard way (credential chain, profiles, AWS_REGION,
@@ -90,7 +91,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
         // A body cut off mid-way (a dropped connection) is not retried by the SDK, whose response had
         // already begun: this whole-object read is, a few times.
         if (attempt >= BODY_READ_ATTEMPTS) throw error;
-        await sleep(Math.random() * 100 * 2 ** attempt);
+        await sleep(backoffDelay(attempt + 1));
       }
     }
   }

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { retry } from "../../objectstore/index.ts";
 import { AnnexError } from "../errors.ts";
 
 /**
@@ -11,18 +11,12 @@ export interface RetryOptions {
   signal?: AbortSignal;
 }
 
-export async function withRetry<T>(work: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 5;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work(attempt);
-    } catch (error) {
-      if (attempt >= attempts || !isTransient(error) || options.signal?.aborted) throw error;
-      // Exponential backoff with full jitter.
-      const delay = Math.random() * (options.baseDelayMs ?? 200) * 2 ** (attempt - 1);
-      await sleep(delay, undefined, options.signal ? { signal: options.signal } : {});
-    }
-  }
+export function withRetry<T>(work: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  return retry(work, isTransient, {
+    attempts: options.attempts ?? 5,
+    baseDelayMs: options.baseDelayMs ?? 200,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
 }
 
 const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET"]);
