@@ -13,7 +13,7 @@ import { startLocalFunction, type LocalFunction } from "../lambda-runtime.ts";
 import type { LocalSecrets } from "../secrets-manager.ts";
 import { startXmppBridge, type XmppBridge } from "../xmpp-bridge.ts";
 import { ACCOUNT_ID, type IamDirectory, type PolicyDocument } from "./iam.ts";
-import { TemplateError, type Deployed } from "./template.ts";
+import { readNestedTemplate, TemplateError, type Deployed, type Template } from "./template.ts";
 
 /**
  * How each CloudFormation resource type is created on the local cloud, from its resolved properties.
@@ -36,6 +36,12 @@ export interface DeployContext {
   readonly log: (line: string) => void;
   /** What the deployed stack holds that the gate and the CloudFormation endpoint consult. */
   readonly state: StackState;
+  /** Deploys a nested stack's template with its parameters, as CloudFormation does for `AWS::CloudFormation::Stack`. */
+  readonly deployNested: (
+    logicalId: string,
+    template: Template,
+    parameters: Readonly<Record<string, string>>,
+  ) => Promise<{ stackId: string; outputs: Readonly<Record<string, string>> }>;
 }
 
 export interface StackState {
@@ -298,6 +304,17 @@ export const DEPLOYERS: Readonly<Record<string, Deployer>> = {
         "LoggingConfig",
         "ReservedConcurrentExecutions",
       ]),
+    };
+  },
+
+  "AWS::CloudFormation::Stack": async (id, p, c) => {
+    const template = readNestedTemplate(id, String(p.TemplateURL), c.assets);
+    const parameters = Object.fromEntries(Object.entries((p.Parameters ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    const { stackId, outputs } = await c.deployNested(id, template, parameters);
+    return {
+      ref: stackId,
+      attributes: Object.fromEntries(Object.entries(outputs).map(([key, value]) => [`Outputs.${key}`, value])),
+      notRehearsed: notRehearsed(p, ["NotificationARNs", "TimeoutInMinutes"]),
     };
   },
 
