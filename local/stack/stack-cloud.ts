@@ -11,6 +11,7 @@ import { installCloudFormation, type StackDescription } from "./cloudformation.t
 import { ACCEPTED_WITHOUT_EFFECT, DEPLOYERS, queueArnOf, type DeployContext, type StackState } from "./deployers.ts";
 import type { FaultCounts, FaultRates } from "./faults.ts";
 import { installGate } from "./gate.ts";
+import { installLambdaInvoke } from "./lambda-invoke.ts";
 import { ACCOUNT_ID, IamDirectory } from "./iam.ts";
 import {
   deploymentOrder,
@@ -86,6 +87,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     functions: new Map(),
     bridges: [],
     timers: [],
+    pollers: [],
   };
   const faultCounts: FaultCounts = { conflict: 0, slowDown: 0 };
   // The stack and its nested stacks, as DescribeStacks answers for them (outputs once deployed).
@@ -100,6 +102,8 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
         state.secretArns.get(id) ??
         [...state.secretArns.values()].find((arn) => arn.startsWith(`${id}-`) || arn.includes(`:secret:${id}-`)) ??
         `arn:aws:secretsmanager:${region}:${ACCOUNT_ID}:secret:${id}`,
+      functionArn: (nameOrArn) =>
+        nameOrArn.startsWith("arn:") ? nameOrArn : `arn:aws:lambda:${region}:${ACCOUNT_ID}:function:${nameOrArn}`,
       stackArn: (name) =>
         stacks.find((stack) => name === stack.stackName || name === stack.stackId)?.stackId ??
         `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${name}/*`,
@@ -114,6 +118,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     log,
   });
   installCloudFormation(parts, () => stacks);
+  installLambdaInvoke(parts, (nameOrArn) => state.functions.get(nameOrArn));
   installS3Fixes(parts);
   installConditionalWrites(parts);
   const secrets = installSecretsManager(parts, { region });
@@ -132,6 +137,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     sns.destroy();
     sqs.destroy();
     for (const timer of state.timers) clearInterval(timer);
+    await Promise.all(state.pollers.map((p) => p.stop()));
     await notifications.drain();
     await Promise.all(state.bridges.map((b) => b.stop()));
     await Promise.all([...new Set(state.functions.values())].map((f) => f.stop()));

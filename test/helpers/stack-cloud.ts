@@ -58,6 +58,8 @@ export interface RunningStack {
   /** The administrator's environment, as printed. */
   env: Record<string, string>;
   notRehearsed: string[];
+  /** The rehearsal's process (its functions run in its worker threads). */
+  pid: number;
   /** What the rehearsal logged on stderr so far (refusals, function failures). */
   stderr(): string;
   /** An agent's key, read as the administrator from the secret the stack's output names. */
@@ -79,7 +81,7 @@ export async function startStack(cdkOut: string, extraArgs: string[] = []): Prom
     lines.once("line", resolve);
     child.once("exit", (code) => reject(new Error(`cloudbridge local --stack exited ${code}:\n${stderr}`)));
   });
-  const started = JSON.parse(line) as Omit<RunningStack, "stderr" | "stop" | "agentCredentials" | "agentOutputs" | "region">;
+  const started = JSON.parse(line) as Omit<RunningStack, "stderr" | "stop" | "agentCredentials" | "agentOutputs" | "region" | "pid">;
   const agentOutputs = (agent: string) => {
     const keys = agentOutputKeys(agent);
     const outputs = [started.outputs, ...started.nestedStacks.map((n) => n.outputs)].find((o) => keys.queueUrl in o);
@@ -95,6 +97,7 @@ export async function startStack(cdkOut: string, extraArgs: string[] = []): Prom
   return {
     ...started,
     region,
+    pid: child.pid!,
     stderr: () => stderr,
     agentOutputs,
     agentCredentials: async (agent) => {
