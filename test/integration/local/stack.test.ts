@@ -156,7 +156,9 @@ describe("cloudbridge local --stack: the synthesized stack (agents in nested sta
   });
 
   it("a wrong secret gets SignatureDoesNotMatch, an unknown key InvalidAccessKeyId", async () => {
-    const wrong = s3({ accessKeyId: alice.accessKeyId, secretAccessKey: `${alice.secretAccessKey.slice(0, -1)}x` });
+    // One character changed (to one it is not: a secret that already ended in "x" would stay right).
+    const last = alice.secretAccessKey.at(-1) === "x" ? "y" : "x";
+    const wrong = s3({ accessKeyId: alice.accessKeyId, secretAccessKey: `${alice.secretAccessKey.slice(0, -1)}${last}` });
     assert.deepEqual(await failure(wrong.send(new GetObjectCommand({ Bucket: bucket, Key: "repos/notes.git/HEAD" }))), {
       name: "SignatureDoesNotMatch",
       status: 403,
