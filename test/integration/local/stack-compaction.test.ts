@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { push, readInfoPacks } from "../../../gitstore/index.ts";
+import { readInfoPacks } from "../../../gitstore/index.ts";
 import { S3ObjectStore } from "../../../objectstore/index.ts";
 import { BucketLayout } from "../../../protocol/index.ts";
 import { waitUntil } from "../../helpers/agents.ts";
-import { commitFile, initRepo, tempDir } from "../../helpers/git.ts";
+import { tempDir } from "../../helpers/git.ts";
+import { seedTwoPackRepositories } from "../../helpers/compaction.ts";
 import { startStack, synthCloudAssembly, TWO_AGENTS, type RunningStack } from "../../helpers/stack-cloud.ts";
 
 const REPOS = 200;
@@ -37,23 +35,7 @@ describe("cloudbridge local --stack: compaction of 200 repositories, one invocat
     clients.push(s3);
     store = new S3ObjectStore(stack.outputs.BucketName!, s3);
     work = await tempDir("stack-compaction");
-    // One repository pushed twice (two packs), then its objects copied under 199 more names.
-    const dir = join(work.path, "writer");
-    await mkdir(dir);
-    const ctx = { dir, gitDir: await initRepo(dir), store, layout, repo: names[0]!, agent: randomUUID() };
-    for (let i = 0; i < 2; i++) {
-      const tip = await commitFile(dir, `note-${i}.txt`, `note ${i}\n`);
-      await push({ ...ctx, updates: [{ ref: "refs/heads/main", oid: tip }] });
-    }
-    const objects: { key: string; body: Buffer }[] = [];
-    for await (const info of store.list(layout.repoRoot(names[0]!))) {
-      const object = await store.get(info.key);
-      assert.ok(object && object !== "not-modified");
-      objects.push({ key: info.key.slice(layout.repoRoot(names[0]!).length), body: object.body });
-    }
-    for (const repo of names.slice(1)) {
-      await Promise.all(objects.map(({ key, body }) => store.put(`${layout.repoRoot(repo)}${key}`, body)));
-    }
+    await seedTwoPackRepositories(store, layout, names, work.path);
   });
   after(async () => {
     for (const client of clients) client.destroy();
