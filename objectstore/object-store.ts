@@ -151,7 +151,10 @@ export function unquoteEtag(etag: string | undefined): string {
  */
 export interface MultipartStore {
   /** `size` and `partSize` (the object's and each part's, the last excepted) let a store that transforms parts place them. */
-  createMultipartUpload(key: string, options?: Pick<PutOptions, "contentType" | "metadata"> & { size?: number; partSize?: number }): Promise<string>;
+  createMultipartUpload(
+    key: string,
+    options?: Pick<PutOptions, "contentType" | "metadata"> & { size?: number; partSize?: number },
+  ): Promise<string>;
   /** Returns the part's ETag (for an unencrypted part, the MD5 hex of its bytes). */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string>;
   /** The ETag `uploadPart` would get for these bytes, when it is not their MD5 (an encrypting store), so a resumed upload can keep its parts. */
