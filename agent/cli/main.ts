@@ -12,7 +12,7 @@ import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { syncCommand } from "./commands/sync.ts";
 import { whereisCommand } from "./commands/whereis.ts";
-import { CliError, exitCodeFor, reportError } from "./errors.ts";
+import { CliError, exitCodeFor, explainError, reportError } from "./errors.ts";
 
 /**
  * `cloudbridge`: one file per command under ./commands, each exporting a function that adds itself to
@@ -50,8 +50,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    reportError(error);
-    return exitCodeFor(error);
+    const explained = explainError(error);
+    reportError(explained);
+    return exitCodeFor(explained);
   }
 }
 

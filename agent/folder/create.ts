@@ -23,6 +23,8 @@ import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
 /** `initFolder` and `cloneFolder` make a directory a cloudbridge folder (first machine / joining machine). */
 export interface CreateOptions {
   endpoint?: string;
+  /** The bucket's region; default: the AWS SDK's (AWS_REGION, the profile), or us-east-1 for an endpoint of its own. */
+  region?: string;
   description?: string;
   settings?: SettingValues;
   log?: Logger;
@@ -34,7 +36,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   const location = parseRemoteUrl(url);
   if (await LocalRepo.isRepo(root))
     throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
-  const store = storeFor({ location, endpoint: options.endpoint, region: undefined });
+  const store = storeFor({ location, endpoint: options.endpoint, region: options.region });
   const layout = new BucketLayout(location.prefix);
   try {
     if (await repositoryExists(store, layout, location.repo)) {
@@ -71,7 +73,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       "folder-not-empty",
       `${root} is not empty: clone into a new or empty folder (or run \`cloudbridge init\` there for a new repository).`,
     );
-  const store = storeFor({ location, endpoint: options.endpoint, region: undefined });
+  const store = storeFor({ location, endpoint: options.endpoint, region: options.region });
   try {
     if (!(await repositoryExists(store, new BucketLayout(location.prefix), location.repo))) {
       throw new FolderError(
@@ -112,11 +114,16 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
   await LocalRepo.create(root);
   const gitDir = join(root, ".git");
   const agent = await agentIdFor(gitDir, { folder: true });
+  // The folder keeps where its bucket is and how to reach it (endpoint, region), so any shell can use it:
+  // what this command got from its environment is written down, never a credential.
+  const endpoint = options.endpoint ?? sdkEndpoint();
+  const region = options.region ?? (await sdkRegion(location, endpoint));
   await writeSettings(gitDir, {
     bucket: location.bucket,
     prefix: location.prefix,
     repo: location.repo,
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
     ...(options.description ? { description: options.description } : {}),
     ...options.settings,
   });
@@ -130,14 +137,31 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
     await recordCloudRemote(branch, cloudUuid, {
       bucket: location.bucket,
       fileprefix: layout.annexRoot(location.repo),
-      endpoint: options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL,
-      region: (await store.client.config.region()) ?? "us-east-1",
+      endpoint,
+      region: region ?? "us-east-1",
     });
     await writeSettings(gitDir, { cloudUuid });
   } finally {
     store.client.destroy();
   }
 }
+/** The endpoint the AWS SDK would use from the environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL). */
+function sdkEndpoint(): string | undefined {
+  return process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
+}
+
+/** The region the AWS SDK resolves here (AWS_REGION, the profile); undefined when it finds none. */
+async function sdkRegion(location: RemoteLocation, endpoint: string | undefined): Promise<string | undefined> {
+  const store = storeFor({ location, endpoint, region: undefined });
+  try {
+    return await store.client.config.region();
+  } catch {
+    return undefined;
+  } finally {
+    store.client.destroy();
+  }
+}
+
 async function repositoryExists(store: ObjectStore, layout: BucketLayout, repo: string): Promise<boolean> {
   const refs = await readBucketRefs(store, layout, repo);
   return refs.shared.size > 0 || refs.synced.size > 0 || (await store.head(layout.head(repo))) !== undefined;

@@ -16,7 +16,7 @@ import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
 import { BlobReader } from "../../localgit/index.ts";
 import type { LocalRepo } from "./local-repo.ts";
-import type { Direction, TransferJob, TransferQueue } from "./transfer-queue.ts";
+import type { Direction, RunningTransfer, TransferJob, TransferQueue } from "./transfer-queue.ts";
 
 /**
  * Annexed content in the sync engine, over the annex layer (annex/): large files are ingested into
@@ -37,6 +37,8 @@ export interface AnnexContentOptions {
 export class AnnexContent implements AnnexPort, ContentSync {
   readonly annex: Annex;
   readonly queue: TransferQueue;
+  /** Transfers in flight now, by direction and key (what `status` shows as running, with progress). */
+  readonly running = new Map<string, RunningTransfer>();
   private readonly options: AnnexContentOptions;
 
   constructor(annex: Annex, queue: TransferQueue, options: AnnexContentOptions) {
@@ -83,7 +85,10 @@ export class AnnexContent implements AnnexPort, ContentSync {
       "add",
     );
     const failures = new Failures();
-    const results = await this.annex.upload(unique.map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
+    const results = await this.annex
+      .upload(unique.map(transferOf), this.tracked("up", unique, failures))
+      .catch(failures.add)
+      .finally(() => this.forget("up"));
     for (const job of jobs) {
       if (!results || results.has(job.key)) {
         if (results) await this.queue.done(job);
@@ -149,7 +154,11 @@ export class AnnexContent implements AnnexPort, ContentSync {
     const jobs = await this.queue.list("down");
     if (jobs.length === 0) return 0;
     const failures = new Failures();
-    const results = await this.annex.get(dedupe(jobs).map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
+    const unique = dedupe(jobs);
+    const results = await this.annex
+      .get(unique.map(transferOf), this.tracked("down", unique, failures))
+      .catch(failures.add)
+      .finally(() => this.forget("down"));
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
       if (!done) continue;
@@ -174,6 +183,25 @@ export class AnnexContent implements AnnexPort, ContentSync {
   }
 
   private readonly retryDue = new Map<Direction, boolean>();
+
+  /** Batch callbacks that keep `running` up to date and collect each file's failure. */
+  private tracked(direction: Direction, jobs: TransferJob[], failures: Failures) {
+    const paths = new Map(jobs.map((job) => [job.key, job.path]));
+    return {
+      onFileProgress: (item: { key: string }, done: number, total: number) => {
+        const path = paths.get(item.key);
+        this.running.set(`${direction} ${item.key}`, { direction, key: item.key, ...(path ? { path } : {}), done, total });
+      },
+      onFileDone: (item: { key: string }, outcome: { error?: unknown }) => {
+        this.running.delete(`${direction} ${item.key}`);
+        failures.onFileDone(item, outcome);
+      },
+    };
+  }
+
+  private forget(direction: Direction): void {
+    for (const [id, transfer] of this.running) if (transfer.direction === direction) this.running.delete(id);
+  }
 
   private noteFailures(direction: Direction, failures: Failures): void {
     this.retryDue.set(direction, failures.errors.some(mayPass));

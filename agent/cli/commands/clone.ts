@@ -11,13 +11,15 @@ export function cloneCommand(program: Command): void {
     )
     .argument("<url>", "s3://BUCKET[/PREFIX]/REPO")
     .argument("<dir>", "the folder to create")
-    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration)")
+    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
+    .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
     .option("--description <text>", "how this machine is named to the others (default: user on host)")
     .option("--json", "print the result as JSON");
   folderSettingsOptions(command).action(
-    async (url: string, dir: string, options: FolderSettingsFlags & { endpoint?: string; description?: string; json?: boolean }) => {
+    async (url: string, dir: string, options: FolderSettingsFlags & { endpoint?: string; region?: string; description?: string; json?: boolean }) => {
       const folder = await cloneFolder(url, dir, {
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(options.region ? { region: options.region } : {}),
         ...(options.description ? { description: options.description } : {}),
         settings: settingsFrom(options),
         log: cliLogger({ quiet: true }),

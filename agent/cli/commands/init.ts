@@ -9,14 +9,16 @@ export function initCommand(program: Command): void {
     .description("First machine: create the repository in the bucket and start syncing DIR (its files become the first commit).")
     .argument("<dir>", "the folder to sync (created if missing; existing files are kept and uploaded)")
     .requiredOption("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO")
-    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration)")
+    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
+    .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
     .option("--description <text>", "how this machine is named to the others (default: user on host)")
     .option("--json", "print the result as JSON");
   folderSettingsOptions(command).action(
-    async (dir: string, options: FolderSettingsFlags & { remote: string; endpoint?: string; description?: string; json?: boolean }) => {
+    async (dir: string, options: FolderSettingsFlags & { remote: string; endpoint?: string; region?: string; description?: string; json?: boolean }) => {
       const log = cliLogger({ quiet: true });
       const folder = await initFolder(dir, options.remote, {
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(options.region ? { region: options.region } : {}),
         ...(options.description ? { description: options.description } : {}),
         settings: settingsFrom(options),
         log,
