@@ -95,8 +95,10 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const saveStatus = () => writeFileAtomic(statusFile(folder), JSON.stringify(status, null, 2)).catch(() => undefined);
   // Only changes of the listener's state are logged and saved: a server that stays down is said once.
   let health: ListenerHealth | undefined;
+  // Trouble before the listener first worked is its start failing (said once, as "failed"), not a connection going down.
   const listenerTrouble = (kind: string) => (error: unknown) => {
-    if (health?.state.active === kind) health.set("down", { error: (error as Error).message });
+    if (health?.state.active === kind && (health.state.state === "listening" || health.state.state === "down"))
+      health.set("down", { error: (error as Error).message });
   };
   let listener = chooseListener(folder, listenerTrouble, () => health?.set("listening"));
   status.listen = listener.kind;
@@ -212,15 +214,20 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     // A change another machine made before this listener was subscribed was heard by nobody here.
     await round([], "listening");
   } catch (error) {
-    const why = (explainAccessError(error) ?? (error as Error)).message;
+    const why = `${(error as Error).message} (${LISTENER_SETTINGS[listener.kind]})`;
     await listener.stop().catch(() => undefined);
     // Polling needs nothing but the bucket: changes keep arriving within the poll interval, not only at reconcile.
-    const fallback = listener.kind === "poll" ? undefined : new PollListener(folder.store, settings.location, settings.pollIntervalMs, listenerTrouble("poll"));
+    const fallback =
+      listener.kind === "poll"
+        ? undefined
+        : new PollListener(folder.store, settings.location, settings.pollIntervalMs, listenerTrouble("poll"));
     health.set("failed", { error: why, ...(fallback ? { active: "poll" as const } : {}) });
     log("error", "listen.failed", { listen: health.state.configured, message: why, fallback: fallback ? "poll" : "reconcile only" });
     if (fallback) {
       listener = fallback;
-      await fallback.start(onHint).catch((pollError: unknown) => log("error", "listen.failed", { listen: "poll", message: (pollError as Error).message }));
+      await fallback
+        .start(onHint)
+        .catch((pollError: unknown) => log("error", "listen.failed", { listen: "poll", message: (pollError as Error).message }));
     }
   }
   // Transfers in flight are shown by `status` with their progress: saved about once a second while any runs.
@@ -262,6 +269,13 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   folder.close();
   log("info", "daemon.stopped", { folder: folder.root });
 }
+
+/** Where each listener's settings are, named when it fails. */
+const LISTENER_SETTINGS = {
+  xmpp: "check cloudbridge.xmppService, cloudbridge.xmppJid and the password, and that the XMPP server runs",
+  sqs: "check cloudbridge.topicArn and that SQS and SNS answer with these credentials",
+  poll: "check that the bucket answers",
+} as const;
 
 function chooseListener(folder: Folder, onError: (kind: string) => (error: unknown) => void, onWorking: () => void): ChangeListener {
   const settings: FolderSettings = folder.settings;

@@ -57,7 +57,12 @@ interface Detail {
 function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } | undefined {
   // A network error may be wrapped (the SDK's own errors, AggregateError of several addresses).
   for (const e of causes(error)) {
-    const sys = e as NodeJS.ErrnoException & { address?: string; port?: number; $metadata?: { httpStatusCode?: number }; BucketName?: string };
+    const sys = e as NodeJS.ErrnoException & {
+      address?: string;
+      port?: number;
+      $metadata?: { httpStatusCode?: number };
+      BucketName?: string;
+    };
     const name = sys.name;
     if (/Region is missing/i.test(e.message)) return { code: "no-region", detail: { name: "no region" } };
     if (name === "CredentialsProviderError" || /Could not load credentials/i.test(e.message))
@@ -69,9 +74,19 @@ function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } 
     if (name === "TimeoutError" || name === "RequestTimeout") return { code: "endpoint-unreachable", detail: { name: "no answer" } };
     if (name === "NoSuchBucket")
       return { code: "no-such-bucket", detail: { name, ...(typeof sys.BucketName === "string" ? { bucket: sys.BucketName } : {}) } };
-    if (name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch" || name === "InvalidClientTokenId" || name === "UnrecognizedClientException")
+    if (
+      name === "InvalidAccessKeyId" ||
+      name === "SignatureDoesNotMatch" ||
+      name === "InvalidClientTokenId" ||
+      name === "UnrecognizedClientException"
+    )
       return { code: "credentials-refused", detail: { name } };
-    if (name === "AccessDenied" || name === "AccessDeniedException" || name === "AuthorizationError" || sys.$metadata?.httpStatusCode === 403)
+    if (
+      name === "AccessDenied" ||
+      name === "AccessDeniedException" ||
+      name === "AuthorizationError" ||
+      sys.$metadata?.httpStatusCode === 403
+    )
       return { code: "access-denied", detail: { name } };
   }
   return undefined;

@@ -1,5 +1,5 @@
-import { readdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { readdir, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { PreconditionFailed, type ObjectStore, probeConditionalWrites } from "../../objectstore/index.ts";
 import {
   BucketLayout,
@@ -18,7 +18,8 @@ import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
 import { readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
-import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
+import { findFolder, openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
+import { Git } from "../../localgit/index.ts";
 
 /** `initFolder` and `cloneFolder` make a directory a cloudbridge folder (first machine / joining machine). */
 export interface CreateOptions {
@@ -28,6 +29,13 @@ export interface CreateOptions {
   description?: string;
   settings?: SettingValues;
   log?: Logger;
+  /**
+   * For `init` in a git repository that already has history: "adopt" uploads it (main becomes the
+   * current commit, and every machine gets the whole history); "new" starts a new history on main (the
+   * files become its first commit; the repository's own branches stay here, not synced). Without it, such
+   * a repository is refused and nothing is changed.
+   */
+  history?: "adopt" | "new";
 }
 
 /** First machine: creates the repository in the bucket and makes `dir` (existing files and all) its first folder. */
@@ -36,6 +44,14 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   const location = parseRemoteUrl(url);
   if (await LocalRepo.isRepo(root))
     throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
+  const around = await findFolder(dirname(root));
+  if (await LocalRepo.isRepo(around))
+    throw new FolderError(
+      "already-a-folder",
+      `${root} is inside the cloudbridge folder ${around}, which syncs it already: run cloudbridge commands there (or in any folder below it).`,
+    );
+  const history = await existingHistory(root);
+  if (history) checkHistoryChoice(root, dir, url, history, options.history);
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region });
   const layout = new BucketLayout(location.prefix);
   try {
@@ -50,7 +66,68 @@ export async function initFolder(dir: string, url: string, options: CreateOption
     store.client.destroy();
   }
   await createLocal(root, location, options);
+  await applyHistoryChoice(root, history, options.history);
   return openSyncedFolder(root, options.log ? { log: options.log } : {});
+}
+
+/** A git repository's own history at `root`: its branches and the commit HEAD names; undefined when it has none. */
+interface History {
+  branches: string[];
+  head: string | undefined;
+  headBranch: string | undefined;
+}
+
+async function existingHistory(root: string): Promise<History | undefined> {
+  if (!(await stat(join(root, ".git")).catch(() => undefined))) return undefined;
+  const git = new Git(join(root, ".git"));
+  const refs = await git.run(["for-each-ref", "--format=%(refname:short)", "refs/heads/"], { okCodes: [128] });
+  const branches = refs.stdout.toString().split("\n").filter(Boolean);
+  if (branches.length === 0) return undefined;
+  const headRef = await git.run(["symbolic-ref", "--quiet", "HEAD"], { okCodes: [1, 128] });
+  const headBranch =
+    headRef.code === 0
+      ? headRef.stdout
+          .toString()
+          .trim()
+          .replace(/^refs\/heads\//, "")
+      : undefined;
+  return { branches, head: await git.revParse("HEAD"), headBranch };
+}
+
+/** Refuses, before anything is written anywhere, a repository with history and no choice (or a choice it cannot take). */
+function checkHistoryChoice(root: string, dir: string, url: string, history: History, choice: CreateOptions["history"]): void {
+  const on = history.headBranch ? `branch ${history.headBranch}` : "a detached HEAD";
+  if (!choice) {
+    throw new FolderError(
+      "existing-history",
+      `${root} is a git repository with history of its own (${history.branches.length} branch(es), HEAD on ${on}); nothing was changed. ` +
+        `Choose: \`cloudbridge init ${dir} --remote ${url} --adopt-history\` uploads that history (every machine gets all of it), or ` +
+        `\`--new-history\` starts a new one on branch main from the files (your branches stay here, not synced).`,
+    );
+  }
+  if (choice === "adopt" && !history.head)
+    throw new FolderError("existing-history", `${root}: HEAD names no commit, so there is no history to adopt; use --new-history.`);
+  if (choice === "adopt" && history.branches.includes("main") && history.headBranch !== "main")
+    throw new FolderError(
+      "existing-history",
+      `${root}: HEAD is on ${on}, not on main, and a branch main exists; nothing was changed. Check out the branch to adopt as main first.`,
+    );
+  if (choice === "new" && history.branches.includes("main"))
+    throw new FolderError(
+      "existing-history",
+      `${root} already has a branch main, which a new history would replace; nothing was changed. ` +
+        `Use --adopt-history, or rename it first (\`git -C ${dir} branch -m main old-main\`).`,
+    );
+}
+
+/**
+ * HEAD goes to main, where the folder's commits are (a repository made with another first branch, or
+ * none yet); main starts at the current commit (adopt) or unborn (new: the first round commits the files).
+ */
+async function applyHistoryChoice(root: string, history: History | undefined, choice: CreateOptions["history"]): Promise<void> {
+  const git = new Git(join(root, ".git"));
+  if (history && choice === "adopt" && history.headBranch !== "main") await git.updateRef(MAIN_REF, history.head!, "");
+  await git.run(["symbolic-ref", "HEAD", MAIN_REF]);
 }
 
 /**

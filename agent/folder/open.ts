@@ -77,7 +77,7 @@ export async function findRepository(cwd: string): Promise<{ gitDir: string; wor
  */
 export async function findFolder(dir?: string): Promise<string> {
   const start = resolve(dir ?? ".");
-  for (let at = start; ; ) {
+  for (let at = start; ;) {
     if (await LocalRepo.isRepo(at)) return at;
     const parent = dirname(at);
     if (parent === at) return start;
@@ -92,10 +92,12 @@ export async function findFolder(dir?: string): Promise<string> {
  */
 export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region">): S3ObjectStore {
   const { endpoint } = cloud;
+  const anyEndpoint = endpoint ?? (process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined);
   const sdkRegion = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
-  const region = cloud.region ?? (endpoint && !sdkRegion ? "us-east-1" : undefined);
+  const region = cloud.region ?? (anyEndpoint && !sdkRegion ? "us-east-1" : undefined);
   const ownCredentials = process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE || process.env.AWS_WEB_IDENTITY_TOKEN_FILE;
-  const credentials = endpoint && isLoopbackEndpoint(endpoint) && !ownCredentials ? { credentials: { ...LOCAL_CLOUD_CREDENTIALS } } : {};
+  const credentials =
+    anyEndpoint && isLoopbackEndpoint(anyEndpoint) && !ownCredentials ? { credentials: { ...LOCAL_CLOUD_CREDENTIALS } } : {};
   return new S3ObjectStore(
     cloud.location.bucket,
     createS3Client({ ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...credentials }),

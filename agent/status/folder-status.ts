@@ -174,7 +174,10 @@ async function unpushedCommits(
  * Changes waiting in the folder, and local paths the scan refuses. Opening the folder takes its lock and
  * may hash new large files into the annex (as the next round would), never uploading anything.
  */
-async function scanFolder(root: string, log: Logger | undefined): Promise<{ localChanges: NonNullable<FolderStatus["localChanges"]>; refused: RefusedPath[] }> {
+async function scanFolder(
+  root: string,
+  log: Logger | undefined,
+): Promise<{ localChanges: NonNullable<FolderStatus["localChanges"]>; refused: RefusedPath[] }> {
   const folder = await openSyncedFolder(root, log ? { log } : {});
   try {
     const result = await folder.repo.lock.hold(() => scan(folder.root, folder.repo.cache, folder.repo.git, folder.content));

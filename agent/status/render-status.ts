@@ -27,7 +27,8 @@ export function renderStatus(status: FolderStatus): string {
   if (status.refused.length > 0) {
     lines.push(`${status.refused.length} path(s) not synced:`);
     const label = { "not-uploaded": "NOT UPLOADED", refused: "REFUSED from the bucket", unwritable: "NOT WRITTEN here" } as const;
-    for (const r of status.refused.slice(0, 20)) lines.push(`  ${label[r.kind]} ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)}`);
+    for (const r of status.refused.slice(0, 20))
+      lines.push(`  ${label[r.kind]} ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)}`);
     if (status.refused.length > 20) lines.push(`  … and ${status.refused.length - 20} more`);
   }
   const up = status.transfers.queued.filter((j) => j.direction === "up").length;
@@ -70,7 +71,6 @@ function daemonLines(daemon: DaemonState | null): string[] {
     listening = `${l.configured} listener FAILED (${forTerminal(l.error ?? "")})${l.active !== l.configured ? `; polling instead` : "; full rounds only"}`;
   const lines = [`daemon: running (pid ${daemon.pid}), ${listening}`];
   const round = daemon.lastRound;
-  if (round)
-    lines.push(`last round: ${round.at} (${round.why}), ${round.ok ? "ok" : `FAILED: ${forTerminal(round.error ?? "")}`}`);
+  if (round) lines.push(`last round: ${round.at} (${round.why}), ${round.ok ? "ok" : `FAILED: ${forTerminal(round.error ?? "")}`}`);
   return lines;
 }

@@ -16,7 +16,11 @@ export function cloneCommand(program: Command): void {
     .option("--description <text>", "how this machine is named to the others (default: user on host)")
     .option("--json", "print the result as JSON");
   folderSettingsOptions(command).action(
-    async (url: string, dir: string, options: FolderSettingsFlags & { endpoint?: string; region?: string; description?: string; json?: boolean }) => {
+    async (
+      url: string,
+      dir: string,
+      options: FolderSettingsFlags & { endpoint?: string; region?: string; description?: string; json?: boolean },
+    ) => {
       const folder = await cloneFolder(url, dir, {
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.region ? { region: options.region } : {}),
