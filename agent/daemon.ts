@@ -94,15 +94,17 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
   const saveStatus = () => writeFileAtomic(statusFile(folder), JSON.stringify(status, null, 2)).catch(() => undefined);
   // Only changes of the listener's state are logged and saved: a server that stays down is said once.
-  let health: ListenerHealth | undefined;
+  // (The listener reports to `health`, made once the listener is: its kind is health's first state.)
+  const healthOf: { current?: ListenerHealth } = {};
   // Trouble before the listener first worked is its start failing (said once, as "failed"), not a connection going down.
   const listenerTrouble = (kind: string) => (error: unknown) => {
-    if (health?.state.active === kind && (health.state.state === "listening" || health.state.state === "down"))
-      health.set("down", { error: (error as Error).message });
+    const h = healthOf.current;
+    if (h?.state.active === kind && (h.state.state === "listening" || h.state.state === "down"))
+      h.set("down", { error: (error as Error).message });
   };
-  let listener = chooseListener(folder, listenerTrouble, () => health?.set("listening"));
+  let listener = chooseListener(folder, listenerTrouble, () => healthOf.current?.set("listening"));
   status.listen = listener.kind;
-  health = new ListenerHealth(listener.kind, (state, previous) => {
+  const health = new ListenerHealth(listener.kind, (state, previous) => {
     status.listener = state;
     status.listen = state.active;
     void saveStatus();
@@ -119,6 +121,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
             : `${state.configured} listener failed (${state.error})${state.active !== state.configured ? `; polling every ${Math.round(settings.pollIntervalMs / 1000)} s instead` : ""}`,
     });
   });
+  healthOf.current = health;
   status.listener = health.state;
   await saveStatus();
   log("info", "daemon.start", { folder: folder.root, agent: settings.agent, listen: listener.kind, pid: process.pid });

@@ -1,4 +1,5 @@
 import { isAbsolute, join, resolve } from "node:path";
+import type { Command } from "commander";
 import type { MultipartStore, ObjectStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { assertAnnexKey } from "../../protocol/index.ts";
 import { annexedFiles, type Annex } from "../../annex/index.ts";
@@ -82,6 +83,18 @@ export function workTreePath(context: AnnexContext, path: string): string {
 /** One result line for --json (git-annex's --json shape: one object per line). */
 export function jsonLine(command: string, target: Target, fields: Record<string, unknown>): string {
   return `${JSON.stringify({ command, ...(target.path ? { file: target.path } : {}), key: target.key, ...fields })}\n`;
+}
+
+/** `--dir`: the annex commands work on the folder around a directory (default: the current one), paths relative to it, as `git -C`. */
+export function withDirOption(command: Command): Command {
+  return command.option(
+    "--dir <folder>",
+    "the folder to work in (default: the one around the current directory); paths are relative to it",
+  );
+}
+
+export function commandDir(dir: string | undefined): string {
+  return dir ? resolve(dir) : process.cwd();
 }
 
 /** `--from`: the only place content can be dropped from or checked in, besides here, is the cloud. */

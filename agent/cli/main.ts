@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { cloneCommand } from "./commands/clone.ts";
 import { compactCommand } from "./commands/compact.ts";
+import { copyCommand } from "./commands/copy.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { dropCommand } from "./commands/drop.ts";
 import { fsckCommand } from "./commands/fsck.ts";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     logCommand,
     getCommand,
     dropCommand,
+    copyCommand,
     whereisCommand,
     fsckCommand,
     serviceCommand,

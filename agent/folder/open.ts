@@ -10,6 +10,7 @@ import {
   AnnexBranch,
   ensureCloudUuid,
   formatPointer,
+  recordWanted,
   registerFolder,
   unsafeBranchPathReason,
   type CloudContent,
@@ -181,6 +182,8 @@ export async function openSyncedFolder(
           log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
       },
     ).open();
+    // What this machine wants, where every machine (and git-annex) reads it: the cloud keeps what a machine wants and lacks.
+    await recordWanted(annex.branch, settings.agent, settings.wanted === "everything" ? "anything" : "nothing");
     const queue = new TransferQueue(repo.stateDir);
     const content = new AnnexContent(annex, queue, {
       largefiles: settings.largefiles,

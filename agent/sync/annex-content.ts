@@ -116,11 +116,13 @@ export class AnnexContent implements AnnexPort, ContentSync {
 
   /**
    * Every annexed file of the folder's commit whose content is not here and whose file on disk is still
-   * the pointer gets a download job. Only small blobs can be pointers, so only those are read (one
-   * `git cat-file --batch`).
+   * the pointer gets a download job (when this machine wants content). Content that is here and that the
+   * cloud should have but lacks — a machine wants it and does not have it, and the cloud lost it (a forced
+   * `drop --from cloud`, a person in the console) — gets an upload job. Only small blobs can be pointers,
+   * so only those are read (one `git cat-file --batch`).
    */
   async reconcile(repo: LocalRepo): Promise<void> {
-    if (this.options.wanted === "nothing" || !repo.cache.commit) return;
+    if (!repo.cache.commit) return;
     const candidates: Array<{ path: string; oid: string }> = [];
     for (const [path, { mode, oid, size }] of await repo.git.lsTree(repo.cache.commit, { sizes: true })) {
       if (mode === "160000" || mode === "120000" || size === undefined || !mayBePointerSize(size)) continue;
@@ -131,16 +133,23 @@ export class AnnexContent implements AnnexPort, ContentSync {
     const queued = new Set((await this.queue.list("down")).map((job) => job.key));
     const reader = new BlobReader(repo.git.gitDir);
     const jobs: TransferJob[] = [];
+    const here = new Map<string, string>();
     try {
       for (const { path, oid } of candidates) {
         const blob = await reader.read(oid);
         const key = blob ? parsePointer(blob) : undefined;
-        if (!key || queued.has(key)) continue;
-        if (await this.annex.local.has(key)) await repo.placeContent(path, key, this);
-        else jobs.push({ direction: "down", key, path });
+        if (!key) continue;
+        if (await this.annex.local.has(key)) {
+          here.set(key, path);
+          if (this.options.wanted !== "nothing") await repo.placeContent(path, key, this);
+        } else if (this.options.wanted !== "nothing" && !queued.has(key)) jobs.push({ direction: "down", key, path });
       }
     } finally {
       await reader.close();
+    }
+    for (const key of (await this.annex.wantersLacking([...here.keys()])).keys()) {
+      const inCloud = (await readLocations(this.annex.branch, key)).get(this.annex.cloudUuid)?.status === "1";
+      if (!inCloud) jobs.push({ direction: "up", key, path: here.get(key)! });
     }
     await this.queue.add(jobs);
   }

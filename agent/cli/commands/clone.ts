@@ -13,7 +13,7 @@ export function cloneCommand(program: Command): void {
     .argument("<dir>", "the folder to create")
     .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
     .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
-    .option("--description <text>", "how this machine is named to the others (default: user on host)")
+    .option("--description <text>", "how this machine is named to the others (default: user on host: folder name)")
     .option("--json", "print the result as JSON");
   folderSettingsOptions(command).action(
     async (

@@ -12,7 +12,7 @@ export function initCommand(program: Command): void {
     .requiredOption("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO")
     .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
     .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
-    .option("--description <text>", "how this machine is named to the others (default: user on host)")
+    .option("--description <text>", "how this machine is named to the others (default: user on host: folder name)")
     .option("--adopt-history", "DIR is a git repository with history: upload that history (every machine gets all of it)")
     .option("--new-history", "DIR is a git repository with history: start a new one on main from its files (its branches stay here)")
     .option("--json", "print the result as JSON");
