@@ -43,7 +43,6 @@ export const EXIT_CODE: Readonly<Record<ExitCodedError, 1 | 2 | 3>> = {
   "invalid-jid": 2,
   "invalid-remote-url": 2,
   "invalid-function-environment": 2,
-  "missing-stack-output": 2,
   // The folder is not set up, or set up wrongly, or already synced by a daemon: another command or setting.
   "not-a-folder": 2,
   "invalid-setting": 2,
@@ -66,6 +65,7 @@ export const EXIT_CODE: Readonly<Record<ExitCodedError, 1 | 2 | 3>> = {
   // Some files could not be handled (the others were); a drop was refused; content is damaged or missing.
   incomplete: 1,
   "no-match": 1,
+  "missing-stack-output": 1,
   "content-locked": 1,
   "unverifiable-key": 1,
   "drop-refused": 1,
