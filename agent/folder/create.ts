@@ -1,6 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { PreconditionFailed, type ObjectStore, probeConditionalWrites } from "../../objectstore/index.ts";
+import { explainAccessError, PreconditionFailed, type ObjectStore, probeConditionalWrites } from "../../objectstore/index.ts";
 import {
   BucketLayout,
   LAYOUT_FORMAT,
@@ -62,6 +62,8 @@ export async function initFolder(dir: string, url: string, options: CreateOption
       );
     }
     await ensureDeployment(store, layout, location);
+  } catch (error) {
+    throw explainAccessError(error, { bucket: location.bucket, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }) ?? error;
   } finally {
     store.client.destroy();
   }
@@ -158,6 +160,8 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
         `there is no repository at ${formatRemoteUrl(location)} yet: create it with \`cloudbridge init DIR --remote ${url}\` on the first machine.`,
       );
     }
+  } catch (error) {
+    throw explainAccessError(error, { bucket: location.bucket, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }) ?? error;
   } finally {
     store.client.destroy();
   }

@@ -31,11 +31,14 @@ export class ListenerHealth {
     return this.current;
   }
 
-  /** Records the listener's state; calls onChange only when the state, the active listener or the error's text changed. */
+  /**
+   * Records the listener's state; calls onChange only when the state or the active listener changed (a
+   * connection that keeps failing, each time a little differently, is still one state: the first error is kept).
+   */
   set(state: ListenerState["state"], details: { error?: string; active?: ListenerKind } = {}): void {
     const active = details.active ?? this.current.active;
     const error = state === "listening" || state === "connecting" ? undefined : details.error;
-    if (state === this.current.state && active === this.current.active && error === this.current.error) return;
+    if (state === this.current.state && active === this.current.active) return;
     const previous = this.current;
     this.current = { configured: previous.configured, active, state, ...(error ? { error } : {}), since: new Date().toISOString() };
     this.onChange(this.current, previous);

@@ -29,6 +29,8 @@ export function dropCommand(program: Command): void {
       fromCloud(options.from);
       const cwd = commandDir(options.dir);
       const context = await openAnnexContext({ cwd });
+      // What the other machines want and have: the cloud's copy stays while one of them needs it.
+      if (options.from) await context.receive();
       const targets = await resolveTargets(context, paths, options.key, cwd);
       const done = new Map<string, { dropped: boolean } | Error>();
       let refused = 0;
