@@ -1,4 +1,4 @@
-import { readdir, stat } from "node:fs/promises";
+import { lstat, readdir, rename, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { explainAccessError, PreconditionFailed, type ObjectStore, probeConditionalWrites } from "../../objectstore/index.ts";
 import {
@@ -9,7 +9,7 @@ import {
   parseRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
-import { AnnexBranch, ensureCloudUuid, recordCloudRemote, recordRepository } from "../../annex/index.ts";
+import { AnnexBranch, ensureCloudUuid, parsePointer, recordCloudRemote, recordRepository, verifyFile } from "../../annex/index.ts";
 import { agentIdFor, readBucketRefs } from "../../gitstore/index.ts";
 import type { Logger } from "../log.ts";
 import { AGENT_VERSION } from "../presence.ts";
@@ -19,7 +19,8 @@ import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.
 import { readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
 import { findFolder, openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
-import { Git } from "../../localgit/index.ts";
+import { BlobReader, Git } from "../../localgit/index.ts";
+import { variantName } from "../sync/merge.ts";
 
 /** `initFolder` and `cloneFolder` make a directory a cloudbridge folder (first machine / joining machine). */
 export interface CreateOptions {
@@ -147,10 +148,12 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       `${root} is an interrupted clone${unfinished.url ? ` of ${unfinished.url}` : ""}, not of ${url}: finish that one, or clone into another folder.`,
     );
   }
-  if (entries.length > 0 && !unfinished)
+  // A folder with files joins (they become local changes, or variants where the bucket has another
+  // version): but not a git repository, whose history would be mixed in unseen.
+  if (entries.includes(".git") && !unfinished)
     throw new FolderError(
       "folder-not-empty",
-      `${root} is not empty: clone into a new or empty folder (or run \`cloudbridge init\` there for a new repository).`,
+      `${root} is a git repository already: clone into a new folder, or run \`cloudbridge init\` there (with --adopt-history or --new-history) for a new repository.`,
     );
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region });
   try {
@@ -166,7 +169,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
     store.client.destroy();
   }
   // Recorded before anything else is written, so that an interruption anywhere leaves a folder that says so.
-  if (!unfinished) await writeCloneState(root, { url: formatRemoteUrl(location) });
+  if (!unfinished) await writeCloneState(root, { url: formatRemoteUrl(location), ...(entries.length > 0 ? { joining: true } : {}) });
   await createLocal(root, location, options);
   return openSyncedFolder(root, { ...(options.log ? { log: options.log } : {}), finishingClone: true });
 }
@@ -184,11 +187,46 @@ export async function finishClone(folder: SyncedFolder): Promise<SyncReport | un
   let target = state.target && (await folder.repo.git.revParse(state.target)) ? state.target : undefined;
   if (!target) {
     target = (await folder.engine.remote.fetch()).get(MAIN_REF);
-    if (target) await writeCloneState(folder.root, { ...state, target });
+    // Files that were there before the clone and differ from the bucket's at the same name step aside
+    // (once, before anything is written): both versions stay, as after a merge.
+    if (target && state.joining) await keepBothVersions(folder, target);
+    if (target) await writeCloneState(folder.root, { url: state.url, target });
   }
   const report = target && folder.repo.cache.commit !== target ? await folder.engine.takeRemote(target) : undefined;
   await clearCloneState(folder.root);
   return report;
+}
+
+/**
+ * Before a clone writes the bucket's files into a folder that had files of its own: each file at a name
+ * the bucket's commit also has, with other content, moves to `name.variant-XXXX.ext` (XXXX from its
+ * content, as merges name variants). The bucket's version then takes the name and the next round commits
+ * the variant: nothing is lost and neither side's version silently wins. Identical files stay.
+ */
+async function keepBothVersions(folder: SyncedFolder, target: string): Promise<void> {
+  const git = folder.repo.git;
+  const tree = await git.lsTree(target);
+  const taken = new Map<string, unknown>(tree);
+  const reader = new BlobReader(git.gitDir);
+  try {
+    for (const [path, entry] of tree) {
+      const local = join(folder.root, path);
+      const stats = await lstat(local).catch(() => undefined);
+      if (!stats?.isFile() || entry.mode === "160000" || entry.mode === "120000") continue;
+      const blob = await reader.read(entry.oid);
+      const key = blob ? parsePointer(blob) : undefined;
+      const same = key
+        ? (await verifyFile(local, key).catch(() => "unreadable")) === undefined
+        : (await git.text(["hash-object", "--no-filters", "--", local])) === entry.oid;
+      if (same) continue;
+      const seed = key ?? (await git.text(["hash-object", "--no-filters", "--", local]));
+      const variant = variantName(path, seed, taken);
+      taken.set(variant, true);
+      await rename(local, join(folder.root, variant));
+    }
+  } finally {
+    await reader.close();
+  }
 }
 
 async function createLocal(root: string, location: RemoteLocation, options: CreateOptions): Promise<void> {

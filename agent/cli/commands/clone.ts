@@ -7,10 +7,10 @@ export function cloneCommand(program: Command): void {
   const command = program
     .command("clone")
     .description(
-      "Another machine: join the repository at URL in DIR (a new or empty folder) and download its files; run it again to finish an interrupted clone.",
+      "Another machine: join the repository at URL in DIR and download its files (files already in DIR are kept: a different version of a file the repository has becomes name.variant-XXXX.ext); run it again to finish an interrupted clone.",
     )
     .argument("<url>", "s3://BUCKET[/PREFIX]/REPO")
-    .argument("<dir>", "the folder to create")
+    .argument("<dir>", "the folder to create, or a folder with files (not a git repository)")
     .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
     .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
     .option("--description <text>", "how this machine is named to the others (default: user on host: folder name)")

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFile, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -284,6 +284,29 @@ describe("cloudbridge a person can trust", () => {
     await cliOk(["clone", "s3://cloudbridge/existing", clone], env);
     assert.match(await git(clone, "log", "--format=%s", "main"), /^one$/m, "the adopted history travelled");
     assert.equal(await readFile(join(clone, "staged.txt"), "utf8"), "s\n");
+  });
+
+  it("clone joins a folder that already has files: a different version becomes a variant, nothing is lost", async () => {
+    const A = join(scratch.path, "join-a");
+    await mkdir(A);
+    await writeFile(join(A, "notes.txt"), "from a\n");
+    await writeFile(join(A, "same.txt"), "same\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/joining"], env);
+    const B = join(scratch.path, "join-b");
+    await mkdir(B);
+    await writeFile(join(B, "notes.txt"), "from b\n");
+    await writeFile(join(B, "same.txt"), "same\n");
+    await writeFile(join(B, "only-b.txt"), "b\n");
+    await cliOk(["clone", "s3://cloudbridge/joining", B], env);
+    const variants = (await readdir(B)).filter((name) => /^notes\.variant-[0-9a-f]{4}\.txt$/.test(name));
+    assert.equal(variants.length, 1, `one variant in ${(await readdir(B)).join(", ")}`);
+    assert.equal(await readFile(join(B, "notes.txt"), "utf8"), "from a\n");
+    assert.equal(await readFile(join(B, variants[0]!), "utf8"), "from b\n");
+    await cliOk(["sync", A], env);
+    assert.equal(await readFile(join(A, variants[0]!), "utf8"), "from b\n", "the variant travelled");
+    assert.equal(await readFile(join(A, "only-b.txt"), "utf8"), "b\n");
+    assert.equal(await readFile(join(A, "same.txt"), "utf8"), "same\n");
+    assert.equal((await readdir(A)).filter((name) => name.includes("variant")).length, 1, "identical files made no variant");
   });
 
   it("commands in a subfolder use the folder around it; init there is refused; whereis answers for small files", async () => {
