@@ -30,7 +30,7 @@ export function dropCommand(program: Command): void {
       const cwd = commandDir(options.dir);
       const context = await openAnnexContext({ cwd });
       // What the other machines want and have: the cloud's copy stays while one of them needs it.
-      if (options.from) await context.receive();
+      if (options.from && !options.force) await learnWhatOthersWant(context);
       const targets = await resolveTargets(context, paths, options.key, cwd);
       const done = new Map<string, { dropped: boolean } | Error>();
       let refused = 0;
@@ -71,6 +71,27 @@ export function dropCommand(program: Command): void {
         );
       if (refused > 0) throw new CliError("incomplete", `${refused} of ${targets.length} file(s) were not dropped.`);
     },
+  );
+}
+
+/**
+ * Fetches the shared git-annex branch, tried a few times: another cloudbridge process of this folder may
+ * be publishing it at the same moment. Without it nobody knows whether a machine still needs the cloud's
+ * copy, so the drop is refused (fail safe) unless forced.
+ */
+async function learnWhatOthersWant(context: AnnexContext): Promise<void> {
+  let last: unknown;
+  for (const wait of [0, 200, 1000]) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    try {
+      return await context.receive();
+    } catch (error) {
+      last = error;
+    }
+  }
+  throw new CliError(
+    "incomplete",
+    `Refusing to drop from the cloud: could not read what the other machines want (${(last as Error).message}); nothing was dropped. Try again, or use --force.`,
   );
 }
 
