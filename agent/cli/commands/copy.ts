@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { forTerminal } from "../../terminal-text.ts";
-import { commandDir, jsonLine, openAnnexContext, resolveTargets, withDirOption, type Target } from "../annex-context.ts";
+import { byKey, commandDir, jsonLine, openAnnexContext, reportTransfers, resolveTargets, withDirOption } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
-import { formatBytes, transferProgress } from "../transfer-progress.ts";
+import { formatBytes } from "../transfer-progress.ts";
 
 /**
  * `cloudbridge copy --to cloud [paths]` (git-annex's name): uploads annexed content this folder has to the
@@ -22,51 +22,34 @@ export function copyCommand(program: Command): void {
     const cwd = commandDir(options.dir);
     const context = await openAnnexContext({ cwd });
     const targets = await resolveTargets(context, paths, options.key, cwd);
-    const byKey = new Map<string, Target[]>();
-    for (const target of targets) byKey.set(target.key, [...(byKey.get(target.key) ?? []), target]);
-    let failed = 0;
+    const keys = byKey(targets);
+    let missing = 0;
     const here: string[] = [];
-    for (const [key, forKey] of byKey) {
+    for (const [key, forKey] of keys) {
       if (await context.annex.local.has(key)) {
         here.push(key);
         continue;
       }
       for (const target of forKey) {
-        failed++;
+        missing++;
         const message = "its content is not in this folder: `cloudbridge get` it first, or copy it from a machine that has it";
         if (options.json) process.stdout.write(jsonLine("copy", target, { success: false, error: message }));
         else process.stderr.write(`copy ${forTerminal(target.path ?? target.key)}: failed: ${message}\n`);
       }
     }
-    const progress = transferProgress({ json: options.json ?? false });
+    const report = reportTransfers<{ uploaded: boolean; size: number }>("copy", keys, options.json ?? false, (result) => ({
+      fields: { to: "cloud", uploaded: result.uploaded },
+      text: ` (to cloud): ${result.uploaded ? `ok (${formatBytes(result.size)})` : "ok (already there)"}`,
+    }));
     try {
       await context.annex.upload(
-        here.map((key) => ({ key, fileName: byKey.get(key)![0]!.path ?? key })),
-        {
-          onFileProgress: (item, done, total) => progress.track(item.fileName ?? item.key)(done, total),
-          onFileDone: (item, outcome) => {
-            for (const target of byKey.get(item.key)!) {
-              const label = forTerminal(target.path ?? target.key);
-              if (outcome.error) {
-                failed++;
-                const message = (outcome.error as Error).message;
-                if (options.json) process.stdout.write(jsonLine("copy", target, { success: false, error: message }));
-                progress.finish(label, `copy ${label} (to cloud): failed: ${forTerminal(message)}`);
-              } else {
-                const result = outcome.result as { uploaded?: boolean; size?: number };
-                if (options.json) process.stdout.write(jsonLine("copy", target, { success: true, to: "cloud" }));
-                progress.finish(
-                  label,
-                  `copy ${label} (to cloud): ${result.uploaded === false ? "ok (already there)" : `ok${result.size ? ` (${formatBytes(result.size)})` : ""}`}`,
-                );
-              }
-            }
-          },
-        },
+        here.map((key) => ({ key, fileName: keys.get(key)![0]!.path ?? key })),
+        report,
       );
     } finally {
-      progress.stop();
+      report.stop();
     }
+    const failed = missing + report.failed();
     if (failed > 0) throw new CliError("incomplete", `${failed} of ${targets.length} file(s) could not be copied to the cloud.`);
   });
 }
