@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -309,7 +309,7 @@ describe("cloudbridge a person can trust", () => {
     assert.equal((await readdir(A)).filter((name) => name.includes("variant")).length, 1, "identical files made no variant");
   });
 
-  it("commands in a subfolder use the folder around it; init there is refused; whereis answers for small files", async () => {
+  it("commands in a subfolder use the folder around it; init there is refused; whereis answers for small files; status lists what it does not sync", async () => {
     const A = join(scratch.path, "nested-a");
     await mkdir(join(A, "sub"), { recursive: true });
     await writeFile(join(A, "sub", "note.txt"), "n\n");
@@ -323,5 +323,14 @@ describe("cloudbridge a person can trust", () => {
     assert.equal(await exists(join(A, "sub", ".git")), false);
     const where = await cliOk(["whereis", "note.txt", "--dir", join(A, "sub")], env);
     assert.match(where.stdout, /whereis sub\/note\.txt: in git, on every machine/);
+
+    // A path the folder does not sync is listed by status, with its reason.
+    await symlink("/etc/hostname", join(A, "outward"));
+    const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as { refused: Array<{ path: string; kind: string }> };
+    assert.deepEqual(
+      status.refused.map((r) => [r.path, r.kind]),
+      [["outward", "not-uploaded"]],
+    );
+    assert.match((await cliOk(["status", A], env)).stdout, /NOT UPLOADED "outward": .*outside/);
   });
 });
