@@ -4,13 +4,14 @@ import type { SyncReport } from "../sync/engine.ts";
  * A path the folder does not sync, and why: a local file not uploaded (a symlink leading outside, a name
  * other machines cannot hold, a `.git` below the top…), a path from the bucket that was refused, or one
  * this machine could not write. `status` lists them; whoever records them (the daemon's rounds, the
- * scanner) is read through `RefusedPathSource`, so a new record plugs in without changing `status`.
+ * scanner, a per-folder record of every round) is read through `RefusedPathSource`, so a new record plugs
+ * in without changing `status`. The kinds are the ones that per-folder record uses.
  */
 export interface RefusedPath {
   path: string;
   reason: string;
-  /** not-uploaded: here, never sent; refused: from the bucket, never written; unwritable: from the bucket, this machine could not write it. */
-  kind: "not-uploaded" | "refused" | "unwritable";
+  /** not-uploaded: here, never sent; refused-from-bucket: from the bucket, never written; not-written: this machine could not write it. */
+  kind: "not-uploaded" | "refused-from-bucket" | "not-written";
 }
 
 /** Somewhere refused paths are recorded for a folder. */
@@ -22,8 +23,8 @@ export interface RefusedPathSource {
 export function refusedIn(report: Pick<SyncReport, "notUploaded" | "refused" | "unwritable">): RefusedPath[] {
   return [
     ...report.notUploaded.map((r) => ({ path: r.path, reason: r.reason, kind: "not-uploaded" as const })),
-    ...report.refused.map((r) => ({ path: r.path, reason: r.reason, kind: "refused" as const })),
-    ...report.unwritable.map((r) => ({ path: r.path, reason: r.reason, kind: "unwritable" as const })),
+    ...report.refused.map((r) => ({ path: r.path, reason: r.reason, kind: "refused-from-bucket" as const })),
+    ...report.unwritable.map((r) => ({ path: r.path, reason: r.reason, kind: "not-written" as const })),
   ];
 }
 

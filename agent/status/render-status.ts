@@ -26,7 +26,11 @@ export function renderStatus(status: FolderStatus): string {
   }
   if (status.refused.length > 0) {
     lines.push(`${status.refused.length} path(s) not synced:`);
-    const label = { "not-uploaded": "NOT UPLOADED", refused: "REFUSED from the bucket", unwritable: "NOT WRITTEN here" } as const;
+    const label = {
+      "not-uploaded": "NOT UPLOADED",
+      "refused-from-bucket": "REFUSED from the bucket",
+      "not-written": "NOT WRITTEN here",
+    } as const;
     for (const r of status.refused.slice(0, 20))
       lines.push(`  ${label[r.kind]} ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)}`);
     if (status.refused.length > 20) lines.push(`  … and ${status.refused.length - 20} more`);
