@@ -1,4 +1,4 @@
-import { ObjectTooLarge, type ObjectStore, mapLimit } from "../objectstore/index.ts";
+import { ObjectTooLarge, type ObjectStore, mapLimit, UndecryptableObject } from "../objectstore/index.ts";
 import { parseSyncedRefName, type BucketLayout } from "../protocol/index.ts";
 import { GitStoreError } from "./errors.ts";
 import { MAX_REF_FILE_BYTES } from "./limits.ts";
@@ -58,8 +58,10 @@ export async function readBucketRefs(
       if (parsed.kind === "ref") result.shared.set(ref, entry);
       else result.synced.set(ref, { ...entry, agent: parsed.agent, syncedRef: parsed.ref });
     } catch (error) {
-      if (!(error instanceof GitStoreError)) throw error;
-      result.corrupt.set(ref, error);
+      // A ref of an encrypted repository that does not decrypt is damaged like any other.
+      if (error instanceof UndecryptableObject) result.corrupt.set(ref, new GitStoreError("corrupt-ref", error.message));
+      else if (!(error instanceof GitStoreError)) throw error;
+      else result.corrupt.set(ref, error);
     }
   });
   return result;

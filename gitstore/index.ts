@@ -8,6 +8,7 @@ export { AGENT_ID_KEY, agentIdFor, HELPER_AGENT_ID_KEY } from "./agent-id.ts";
 export { downloadPack, editInfoPacks, readInfoPacks, SINGLE_PUT_LIMIT, uploadPack } from "./bucket-packs.ts";
 export { bucketTips, corruptSharedRef, knownRefs, readBucketRefs, type BucketRef, type BucketRefs } from "./bucket-refs.ts";
 export { compactRepository, DEFAULT_GRACE_MS, type CompactionOptions, type CompactionReport } from "./compaction.ts";
+export { DEFAULT_LEASE_MS, takeCompactionLease, type CompactionLease } from "./compaction-lease.ts";
 export type { GitEngine, PackFiles } from "./engine.ts";
 export { GitStoreError, type GitStoreErrorCode } from "./errors.ts";
 export { fetchObjects, fetchRefs, type FetchResult, type ObjectsFetched } from "./fetch.ts";

@@ -81,7 +81,15 @@ export interface UploadOptions extends PutOptions {
  * upload that no longer exists (start it again), or a store that answered without what it must return.
  */
 export type ObjectStoreErrorCode =
-  "precondition-failed" | "write-conflict" | "object-missing" | "no-such-upload" | "incomplete-response" | "object-too-large";
+  | "precondition-failed"
+  | "write-conflict"
+  | "object-missing"
+  | "no-such-upload"
+  | "incomplete-response"
+  | "object-too-large"
+  | "undecryptable-object"
+  | "missing-repository-key"
+  | "invalid-keyring";
 
 export class ObjectStoreError extends CloudbridgeError<ObjectStoreErrorCode> {
   readonly key: string;
@@ -142,9 +150,15 @@ export function unquoteEtag(etag: string | undefined): string {
  * the key until `completeMultipartUpload`.
  */
 export interface MultipartStore {
-  createMultipartUpload(key: string, options?: Pick<PutOptions, "contentType" | "metadata">): Promise<string>;
+  /** `size` and `partSize` (the object's and each part's, the last excepted) let a store that transforms parts place them. */
+  createMultipartUpload(
+    key: string,
+    options?: Pick<PutOptions, "contentType" | "metadata"> & { size?: number; partSize?: number },
+  ): Promise<string>;
   /** Returns the part's ETag (for an unencrypted part, the MD5 hex of its bytes). */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string>;
+  /** The ETag `uploadPart` would get for these bytes, when it is not their MD5 (an encrypting store), so a resumed upload can keep its parts. */
+  expectedPartEtag?(key: string, uploadId: string, partNumber: number, body: Buffer): string;
   /** Throws NoSuchUpload when the upload was aborted, completed or expired; PreconditionFailed under `ifNoneMatch`. */
   completeMultipartUpload(
     key: string,

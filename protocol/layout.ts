@@ -3,11 +3,15 @@ import { ProtocolError, quote } from "./errors.ts";
 import { assertAgentId, assertRefName, assertRepoName, normalizePrefix } from "./names.ts";
 
 /**
- * The bucket layout, format 1 (docs/architecture.md, "Bucket layout"). Every key the agent, the functions or a
+ * The bucket layout, format 2 (docs/architecture.md, "Bucket layout"; format 2 added `keys/<repo>/`, the
+ * key ring of an encrypted repository, docs/encryption.md; format 1 buckets are read and written as before). Every key the agent, the functions or a
  * person's tools read or write is built here, and every key that comes back from the bucket or from an
  * S3 event is parsed here, so the layout lives in one place.
  */
-export const LAYOUT_FORMAT = 1;
+export const LAYOUT_FORMAT = 2;
+
+/** Formats this code reads: a format 1 bucket holds clear repositories only and keeps its marker until a repository in it is encrypted. */
+export const READABLE_LAYOUT_FORMATS: readonly number[] = [1, 2];
 
 const PACK_NAME = /^pack-[0-9a-f]{40}(?:[0-9a-f]{24})?\.(pack|idx)$/;
 
@@ -25,6 +29,21 @@ export class BucketLayout {
 
   readme(): string {
     return `${this.prefix}README.txt`;
+  }
+
+  /** `repos/`: every repository's git prefix is below it (a listing with delimiter "/" gives `repoRoot` of each). */
+  reposRoot(): string {
+    return `${this.prefix}repos/`;
+  }
+
+  /** The repository whose `repoRoot` this is (a common prefix of a listing of `reposRoot`), or undefined if it is none. */
+  repoOfRoot(root: string): string | undefined {
+    const name = root.startsWith(this.reposRoot()) && root.endsWith(".git/") ? root.slice(this.reposRoot().length, -".git/".length) : "";
+    try {
+      return this.repoRoot(name) === root ? name : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** `repos/<repo>.git/`, always with the trailing "/" so a listing of `a` never matches `ab`. */
@@ -70,6 +89,11 @@ export class BucketLayout {
     return `${this.repoRoot(repo)}objects/info/cloudbridge-retired-packs`;
   }
 
+  /** Which machine compacts an encrypted repository's packs right now (gitstore/compaction-lease.ts): against duplicate work only. */
+  compactionLease(repo: string): string {
+    return `${this.repoRoot(repo)}objects/info/cloudbridge-compaction-lease`;
+  }
+
   infoRefs(repo: string): string {
     return `${this.repoRoot(repo)}info/refs`;
   }
@@ -84,6 +108,15 @@ export class BucketLayout {
 
   annexUuid(repo: string): string {
     return `${this.annexRoot(repo)}annex-uuid`;
+  }
+
+  /** The key ring of an encrypted repository: its data keys, each wrapped for every machine that may read it. */
+  keyring(repo: string): string {
+    return `${this.keysRoot(repo)}keyring.json`;
+  }
+
+  keysRoot(repo: string): string {
+    return `${this.prefix}keys/${assertRepoName(repo)}/`;
   }
 
   agentsRoot(repo: string): string {
@@ -120,6 +153,7 @@ export class BucketLayout {
       if (path === "objects/info/packs") return { kind: "info-packs", repo };
       if (path === "info/refs") return { kind: "info-refs", repo };
       if (path === "objects/info/cloudbridge-retired-packs") return { kind: "retired-packs", repo };
+      if (path === "objects/info/cloudbridge-compaction-lease") return { kind: "compaction-lease", repo };
       if (path.startsWith("objects/pack/")) {
         const file = path.slice("objects/pack/".length);
         if (!PACK_NAME.test(file)) badKey("not a pack or idx file name");
@@ -138,6 +172,11 @@ export class BucketLayout {
       const name = tail[0]!;
       if (name === "annex-uuid") return { kind: "annex-uuid", repo };
       return { kind: "annex-object", repo, key: assertAnnexKey(name) };
+    }
+    if (top === "keys") {
+      const repo = assertRepoName(second);
+      if (tail.join("/") !== "keyring.json") badKey("a key ring is keys/<repo>/keyring.json");
+      return { kind: "keyring", repo };
     }
     if (top === "agents") {
       const repo = assertRepoName(second);
@@ -159,9 +198,11 @@ export type ParsedKey =
   | { kind: "info-packs"; repo: string }
   | { kind: "info-refs"; repo: string }
   | { kind: "retired-packs"; repo: string }
+  | { kind: "compaction-lease"; repo: string }
   | { kind: "annex-object"; repo: string; key: string }
   | { kind: "annex-uuid"; repo: string }
   | { kind: "agent"; repo: string; agent: string }
+  | { kind: "keyring"; repo: string }
   | { kind: "other"; key: string };
 
 const SYNCED = "refs/synced/";
@@ -185,7 +226,7 @@ export function parseSyncedRefName(ref: string): { agent: string; ref: string } 
 
 /** The body of `cloudbridge.json`. */
 export interface FormatMarker {
-  format: typeof LAYOUT_FORMAT;
+  format: number;
   createdBy: string;
   createdAt: string;
   conditionalWrites: boolean;

@@ -1,13 +1,16 @@
 import { Command, CommanderError } from "commander";
 import { cloneCommand } from "./commands/clone.ts";
 import { compactCommand } from "./commands/compact.ts";
+import { copyCommand } from "./commands/copy.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { dropCommand } from "./commands/drop.ts";
 import { fsckCommand } from "./commands/fsck.ts";
 import { getCommand } from "./commands/get.ts";
 import { initCommand } from "./commands/init.ts";
+import { keyCommand } from "./commands/key.ts";
 import { localCommand } from "./commands/local.ts";
 import { logCommand } from "./commands/log.ts";
+import { removeQueueCommand } from "./commands/remove-queue.ts";
 import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { syncCommand } from "./commands/sync.ts";
@@ -19,7 +22,7 @@ import { pauseCommand } from "./commands/pause.ts";
 import { resumeCommand } from "./commands/resume.ts";
 import { limitCommand } from "./commands/limit.ts";
 import { openCommand } from "./commands/open.ts";
-import { CliError, exitCodeFor, reportError } from "./errors.ts";
+import { CliError, exitCodeFor, explainError, reportError } from "./errors.ts";
 
 /**
  * `cloudbridge`: one file per command under ./commands, each exporting a function that adds itself to
@@ -49,11 +52,14 @@ export function buildProgram(): Command {
     openCommand,
     getCommand,
     dropCommand,
+    copyCommand,
     whereisCommand,
     fsckCommand,
     serviceCommand,
     localCommand,
     compactCommand,
+    keyCommand,
+    removeQueueCommand,
   ])
     register(program);
   return program;
@@ -65,8 +71,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    reportError(error);
-    return exitCodeFor(error);
+    const explained = explainError(error);
+    reportError(explained);
+    return exitCodeFor(explained);
   }
 }
 

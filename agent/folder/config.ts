@@ -1,5 +1,5 @@
 import { hostname, userInfo } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { z } from "zod";
 import { largeFilesRuleFrom, type LargeFilesRule } from "../../annex/index.ts";
 import {
@@ -49,6 +49,8 @@ export interface FolderSettings extends CloudSettings {
   debounceMs: number;
   presenceIntervalMs: number;
   wanted: Wanted;
+  /** An encrypted repository's packs are compacted by this machine once the bucket lists more than this many. */
+  compactAbove: number;
   /** Which files are annexed (`cloudbridge.largefiles.*`, see annex/content/largefiles.ts). */
   largefiles: LargeFilesRule;
   /** The daemon's page on 127.0.0.1: a port (0: any free one) or "off". */
@@ -73,6 +75,7 @@ export const SETTING_NAMES = {
   debounce: "cloudbridge.debounce",
   presenceInterval: "cloudbridge.presenceInterval",
   wanted: "cloudbridge.wanted",
+  compactAbove: "cloudbridge.compactAbove",
   largefilesMinsize: "cloudbridge.largefiles.minsize",
   description: "cloudbridge.description",
   cloudUuid: "cloudbridge.cloudUuid",
@@ -82,6 +85,9 @@ export const SETTING_NAMES = {
 } as const;
 
 export type SettingName = keyof typeof SETTING_NAMES;
+
+/** Packs an encrypted repository may list before a machine compacts them (each compaction reads every pack). */
+export const DEFAULT_COMPACT_ABOVE = 16;
 
 export function gitFor(gitDir: string): Git {
   return new Git(gitDir);
@@ -148,6 +154,16 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.debounce]: duration(SETTING_NAMES.debounce, 300, 1),
   [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
   [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
+  [SETTING_NAMES.compactAbove]: optionalText.transform((text, context) => {
+    if (text === undefined) return DEFAULT_COMPACT_ABOVE;
+    const packs = Number(text);
+    if (Number.isInteger(packs) && packs >= 1) return packs;
+    context.addIssue({
+      code: "custom",
+      message: `${SETTING_NAMES.compactAbove} is ${JSON.stringify(text)}: write a whole number of packs (1 or more).`,
+    });
+    return z.NEVER;
+  }),
   [SETTING_NAMES.largefilesMinsize]: optionalText,
   [SETTING_NAMES.uiPort]: optionalText.transform((text, context) => {
     if (text === undefined) return 0;
@@ -263,7 +279,8 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
   return {
     ...cloud,
     agent: checked(AGENT_ID_KEY, () => assertAgentId(agent)),
-    description: raw[SETTING_NAMES.description] ?? `${currentUser()} on ${hostname()}`,
+    // Distinct per folder and per machine: several folders on one machine must not all read "user on host".
+    description: raw[SETTING_NAMES.description] ?? `${currentUser()} on ${hostname()}: ${basename(root)}`,
     listen: raw[SETTING_NAMES.listen],
     topicArn: raw[SETTING_NAMES.topicArn],
     xmppService: raw[SETTING_NAMES.xmppService],
@@ -273,6 +290,7 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     debounceMs: raw[SETTING_NAMES.debounce],
     presenceIntervalMs: raw[SETTING_NAMES.presenceInterval],
     wanted: raw[SETTING_NAMES.wanted],
+    compactAbove: raw[SETTING_NAMES.compactAbove],
     largefiles,
     uiPort: raw[SETTING_NAMES.uiPort],
     uploadLimit: raw[SETTING_NAMES.uploadLimit],

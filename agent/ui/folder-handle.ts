@@ -11,7 +11,7 @@ export interface FolderHandle {
   /** Stable within the daemon's life: the folder's agent id. */
   readonly id: string;
   readonly folder: SyncedFolder;
-  live(): Promise<LiveFolderState>;
+  live(): LiveFolderState;
   /** A round over these paths (files the page changed), or a full one. Skipped while the folder is paused. */
   sync(paths?: string[]): Promise<void>;
   /** Called when the status changed ("status") or transfers moved ("transfers"); returns the unsubscribe. */

@@ -9,7 +9,7 @@ import { restorePath, type RestoreTarget } from "../history/restore.ts";
 import { deletedFiles, fileVersions, treePath } from "../history/versions.ts";
 import { readPresence, type PresenceRecord } from "../presence.ts";
 import { bucketUsage, type BucketUsage } from "../status/bucket-usage.ts";
-import { readFolderStatus, type FolderStatus } from "../status/folder-status.ts";
+import { folderStatus, type FolderStatus } from "../status/folder-status.ts";
 import { MAIN_REF } from "../sync/local-repo.ts";
 import { unsafePathReason } from "../sync/safe-paths.ts";
 import type { FolderHandle } from "./folder-handle.ts";
@@ -49,9 +49,10 @@ export class FolderView {
 
   /** The folder's status, the value `cloudbridge status --json` prints. */
   async status(): Promise<FolderStatus> {
-    const live = await this.handle.live();
-    const agents = await this.presenceRecords();
-    return this.folder.repo.lock.hold(() => readFolderStatus(this.folder, { live, agents }));
+    const status = await folderStatus(this.folder.root, { offline: true, folder: this.folder, live: this.handle.live() });
+    // The machines as read at most once a minute while the page is open (never per update).
+    const machines = await this.presenceRecords();
+    return { ...status, cloud: { reachable: true, head: status.unpushed.cloudHead, machines } };
   }
 
   private presenceRecords(): Promise<PresenceRecord[]> {

@@ -31,8 +31,17 @@ export async function ensureCloudUuid(cloud: CloudContent): Promise<string> {
   throw new Error(`Could not read or create ${key}; check the bucket's permissions.`);
 }
 
-/** Records the cloud in uuid.log and remote.log (once; an existing entry for the same uuid is kept). */
-export async function recordCloudRemote(branch: AnnexBranch, cloudUuid: string, parameters: CloudRemoteParameters): Promise<void> {
+/**
+ * Records the cloud in uuid.log and remote.log (once; an existing entry for the same uuid is kept). With
+ * `sealed` (an encrypted repository, whose objects git-annex's S3 remote cannot read) only uuid.log: no
+ * remote.log entry means git-annex cannot enable the remote, so it can never upload content there in clear.
+ */
+export async function recordCloudRemote(
+  branch: AnnexBranch,
+  cloudUuid: string,
+  parameters: CloudRemoteParameters,
+  options: { sealed?: boolean } = {},
+): Promise<void> {
   const config = cloudRemoteConfig(parameters);
   await branch.change(
     "record the cloud special remote",
@@ -41,6 +50,7 @@ export async function recordCloudRemote(branch: AnnexBranch, cloudUuid: string, 
       [
         "remote.log",
         (old: string | undefined) => {
+          if (options.sealed) return undefined;
           const remotes = parseRemoteLog(old ?? "");
           if (remotes.has(cloudUuid)) return undefined;
           remotes.set(cloudUuid, { uuid: cloudUuid, config, clock: nextVectorClock() });

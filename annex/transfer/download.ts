@@ -18,7 +18,7 @@ import {
   type CloudContent,
   type TransferOptions,
 } from "./transfer-settings.ts";
-import { mapLimit } from "../../objectstore/index.ts";
+import { mapLimit, UndecryptableObject } from "../../objectstore/index.ts";
 
 /**
  * Downloads `annex/<repo>/<KEY>` into the local store.
@@ -113,7 +113,15 @@ export async function downloadKey(
         check.algorithm,
         fresh,
         options,
-      );
+      ).catch(async (error: unknown) => {
+        // Sealed content that does not decrypt was altered in the bucket: keep nothing of it (an interrupted
+        // download keeps its verified ranges to resume; this is not one).
+        if (error instanceof UndecryptableObject) {
+          await rm(tmp, { force: true });
+          await removeState(recordPath);
+        }
+        throw error;
+      });
       const why = mismatch(check, { hex, size });
       if (!why) break;
       await rm(tmp, { force: true });

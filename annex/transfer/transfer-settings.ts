@@ -32,5 +32,6 @@ export const DEFAULT_CONCURRENCY = 4;
 
 /** Parts of at least `partSize`, and few enough for S3's 10,000-part limit. */
 export function partSizeFor(size: number, partSize: number): number {
-  return Math.max(partSize, Math.ceil(size / 10_000));
+  // Whole MiB, so a part is always whole chunks of an encrypted object (objectstore/encryption).
+  return Math.max(partSize, Math.ceil(size / 10_000 / 1_048_576) * 1_048_576);
 }

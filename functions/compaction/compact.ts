@@ -12,6 +12,8 @@ export interface CompactionDeps {
   /** The repositories this stack serves; the function's IAM policy reaches no others. */
   readonly repos: readonly string[];
   readonly compact: (repo: string) => Promise<RepoCompaction>;
+  /** Whether a repository is encrypted: its packs cannot be read here (no key is ever in the cloud), so it is skipped. */
+  readonly isEncrypted?: (repo: string) => Promise<boolean>;
   readonly logger: Pick<Logger, "info" | "warn" | "error">;
   readonly count?: (metric: CompactionMetric, value: number) => void;
 }
@@ -22,7 +24,7 @@ export interface CompactionResult {
   skipped: string[];
 }
 
-/** More repositories than this in one request is not a request a person or the schedule makes. */
+/** More repositories than this are not compacted in one invocation: the schedule queues one message per repository instead (fan-out.ts). */
 export const MAX_REPOS_PER_REQUEST = 100;
 
 /**
@@ -31,7 +33,12 @@ export const MAX_REPOS_PER_REQUEST = 100;
  * - an EventBridge scheduled event or `{}`: every configured repository.
  * Names that are malformed or not served by this stack are skipped with a reason, never used as keys.
  */
-export function requestedRepos(event: unknown, configured: readonly string[]): { repos: string[]; skipped: string[] } {
+export function requestedRepos(
+  event: unknown,
+  configured: readonly string[],
+  options: { limit?: number } = {},
+): { repos: string[]; skipped: string[] } {
+  const limit = options.limit ?? MAX_REPOS_PER_REQUEST;
   if (typeof event !== "object" || event === null || Array.isArray(event)) {
     return { repos: [], skipped: [`the request is not a JSON object: send {"repo":"<name>"} or {"repos":[...]}`] };
   }
@@ -52,8 +59,8 @@ export function requestedRepos(event: unknown, configured: readonly string[]): {
   const repos: string[] = [];
   const skipped: string[] = [];
   names.forEach((name, index) => {
-    if (index >= MAX_REPOS_PER_REQUEST) {
-      skipped.push(`${JSON.stringify(name)}: more than ${MAX_REPOS_PER_REQUEST} repositories in one request`);
+    if (index >= limit) {
+      skipped.push(`${JSON.stringify(name)}: more than ${limit} repositories in one request (the schedule queues each repository instead)`);
       return;
     }
     try {
@@ -72,6 +79,17 @@ export function requestedRepos(event: unknown, configured: readonly string[]): {
  * invocation fails at the end if any did, so Lambda retries it (compaction is safe to repeat) and then
  * keeps the event in the dead-letter queue.
  */
+/**
+ * The reason an encrypted repository is not compacted here (logged), or undefined: no key is ever in the
+ * cloud, so its packs are compacted by one of its machines (agent/compaction-duty.ts).
+ */
+export async function skipEncrypted(repo: string, deps: Pick<CompactionDeps, "isEncrypted" | "logger">): Promise<string | undefined> {
+  if (!(await deps.isEncrypted?.(repo))) return undefined;
+  const reason = `"${repo}": encrypted repository — no key is in the cloud, so its packs are compacted by an agent (the daemon, or \`cloudbridge compact\`)`;
+  deps.logger.info("compaction skipped", { repo, reason });
+  return reason;
+}
+
 export async function runCompaction(event: unknown, deps: CompactionDeps): Promise<CompactionResult> {
   const { logger } = deps;
   const { repos, skipped } = requestedRepos(event, deps.repos);
@@ -80,6 +98,11 @@ export async function runCompaction(event: unknown, deps: CompactionDeps): Promi
   const result: CompactionResult = { compacted: {}, failed: {}, skipped };
   for (const repo of repos) {
     try {
+      const encrypted = await skipEncrypted(repo, deps);
+      if (encrypted) {
+        result.skipped.push(encrypted);
+        continue;
+      }
       const report = await deps.compact(repo);
       result.compacted[repo] = report;
       deps.count?.("ReposCompacted", 1);

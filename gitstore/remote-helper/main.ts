@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline";
-import { createS3Client, ObjectTooLarge, S3ObjectStore } from "../../objectstore/index.ts";
+import { createS3Client, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/index.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
@@ -28,9 +28,11 @@ export async function runRemoteHelper(
   const client = createS3Client();
   let verbosity = 1;
   let dryRun = false;
+  const layout = new BucketLayout(location.prefix);
   const ctx: RepoContext = {
-    store: new S3ObjectStore(location.bucket, client),
-    layout: new BucketLayout(location.prefix),
+    // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity file).
+    store: await repositoryStore(new S3ObjectStore(location.bucket, client), layout, location.repo),
+    layout,
     repo: location.repo,
     gitDir,
     log: (line) => {

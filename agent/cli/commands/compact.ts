@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { BucketLayout, parseRemoteUrl } from "../../../protocol/index.ts";
 import { compactRepository, DEFAULT_GRACE_MS, NativeGitEngine } from "../../../gitstore/index.ts";
+import { repositoryStore } from "../../../objectstore/index.ts";
 import { findRepository, FolderError, readCloudSettings, storeFor, type CloudSettings } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
 
@@ -36,11 +37,14 @@ export function compactCommand(program: Command): void {
         ? { location: parseRemoteUrl(url), endpoint: undefined, region: undefined }
         : await cloudFromGitConfig();
       const { location } = cloud;
-      const store = storeFor(cloud);
+      const s3 = storeFor(cloud);
       try {
+        const layout = new BucketLayout(location.prefix);
+        // Encrypted repositories are compacted here, on a machine that holds the key, never in the cloud.
+        const store = await repositoryStore(s3, layout, location.repo);
         const report = await compactRepository({
           store,
-          layout: new BucketLayout(location.prefix),
+          layout,
           repo: location.repo,
           // isomorphic-git is loaded only when asked for: it would add ~20 MiB to every CLI command's memory.
           engine:
@@ -59,7 +63,7 @@ export function compactCommand(program: Command): void {
           );
         }
       } finally {
-        store.client.destroy();
+        s3.client.destroy();
       }
     });
 }

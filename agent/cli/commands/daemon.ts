@@ -1,28 +1,30 @@
 import type { Command } from "commander";
 import { runDaemon } from "../../daemon.ts";
 import { createLogger } from "../../log.ts";
-import { SETTING_NAMES } from "../../folder/index.ts";
+import { findFolder, SETTING_NAMES } from "../../folder/index.ts";
 
 export function daemonCommand(program: Command): void {
   program
     .command("daemon")
     .description("Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer.")
-    .argument("[dir]", "the synced folder", ".")
+    .argument("[dir]", "the synced folder (default: the one around the current directory)")
     .option("--listen <how>", "override cloudbridge.listen for this run: auto, xmpp, sqs or poll")
     .option("--poll-interval <seconds>", "override cloudbridge.pollInterval for this run")
     .option("--reconcile-interval <seconds>", "override cloudbridge.reconcileInterval: a full sync at least this often")
     .option("--debounce <ms>", "override cloudbridge.debounce: quiet time before a burst of changes is committed")
     .option("--ui-port <port>", "override cloudbridge.uiPort: the page's port on 127.0.0.1 (0: any free one) or off")
+    .option("--compact-above <packs>", "override cloudbridge.compactAbove: compact an encrypted repository's packs past this many")
     .option("--json-log", "structured JSON log lines even on a terminal")
     .action(
       async (
-        dir: string,
+        dir: string | undefined,
         options: {
           listen?: string;
           pollInterval?: string;
           reconcileInterval?: string;
           debounce?: string;
           uiPort?: string;
+          compactAbove?: string;
           jsonLog?: boolean;
         },
       ) => {
@@ -33,6 +35,7 @@ export function daemonCommand(program: Command): void {
         if (options.reconcileInterval) overrides.push([SETTING_NAMES.reconcileInterval, options.reconcileInterval]);
         if (options.debounce) overrides.push([SETTING_NAMES.debounce, `${options.debounce}ms`]);
         if (options.uiPort) overrides.push([SETTING_NAMES.uiPort, options.uiPort]);
+        if (options.compactAbove) overrides.push([SETTING_NAMES.compactAbove, options.compactAbove]);
         overrides.forEach(([key, value], i) => {
           process.env[`GIT_CONFIG_KEY_${i}`] = key;
           process.env[`GIT_CONFIG_VALUE_${i}`] = value;
@@ -45,7 +48,7 @@ export function daemonCommand(program: Command): void {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         try {
-          await runDaemon(dir, { log, stopped });
+          await runDaemon(await findFolder(dir), { log, stopped });
         } finally {
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);

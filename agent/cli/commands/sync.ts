@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { openSyncedFolder } from "../../folder/index.ts";
+import { findFolder, openSyncedFolder } from "../../folder/index.ts";
 import { readPause } from "../../folder/pause.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
@@ -9,13 +9,16 @@ export function syncCommand(program: Command): void {
   program
     .command("sync")
     .description("One sync round, then exit: commit local changes, push, pull, merge, transfer content.")
-    .argument("[dir]", "the synced folder", ".")
+    .argument("[dir]", "the synced folder (default: the one around the current directory)")
     .option("--json", "print the result as JSON")
-    .action(async (dir: string, options: { json?: boolean }) => {
-      const folder = await openSyncedFolder(dir, { log: cliLogger({ quiet: true }) });
+    .action(async (dir: string | undefined, options: { json?: boolean }) => {
+      const folder = await openSyncedFolder(await findFolder(dir), { log: cliLogger({ quiet: true }) });
       if (await readPause(folder.root)) {
         folder.close();
-        throw new CliError("folder-paused", `${folder.root} is paused: nothing was synced. \`cloudbridge resume ${dir}\` syncs it again.`);
+        throw new CliError(
+          "folder-paused",
+          `${folder.root} is paused: nothing was synced. \`cloudbridge resume ${folder.root}\` syncs it again.`,
+        );
       }
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });

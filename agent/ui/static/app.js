@@ -80,6 +80,8 @@ function FolderCard({ folder }) {
   const [up, setUp] = useState(folder.limits.upload / 1e6);
   const [down, setDown] = useState(folder.limits.download / 1e6);
   const daemon = folder.daemon;
+  const listener = daemon?.listener;
+  const queued = (direction) => folder.transfers.queued.filter((q) => q.direction === direction).length;
   return html`<section class="card" data-test="folder" data-state=${folder.state}>
     <h2>${folder.folder} <span class=${`badge ${folder.state}`} data-test="state">${folder.state}</span></h2>
     <dl>
@@ -88,13 +90,23 @@ function FolderCard({ folder }) {
       <dt>This machine</dt>
       <dd>${folder.description}</dd>
       <dt>Listener</dt>
-      <dd>${daemon ? `${daemon.listen} (${daemon.running ? "running" : "stopped"})` : "no daemon"}</dd>
+      <dd data-test="listener">
+        ${
+          !daemon
+            ? "no daemon"
+            : !daemon.running
+              ? "daemon stopped"
+              : listener
+                ? `${listener.active} ${listener.state}${listener.error ? ` (${listener.error})` : ""}`
+                : "unknown"
+        }
+      </dd>
       <dt>Last round</dt>
       <dd>${when(daemon?.lastSync)}${daemon?.lastError ? html` <span class="error">${daemon.lastError}</span>` : ""}</dd>
       <dt>Not in the cloud yet</dt>
-      <dd data-test="unpushed">${folder.unpushed ?? "?"} commit(s), ${folder.localChanges.length} local change(s)</dd>
+      <dd data-test="unpushed">${folder.unpushed.commits} commit(s), ${folder.localChanges?.length ?? "?"} local change(s)</dd>
       <dt>Transfers</dt>
-      <dd>${folder.transfers.active.length} moving, ${folder.uploads} up and ${folder.downloads} down queued</dd>
+      <dd>${folder.transfers.active.length} moving, ${queued("up")} up and ${queued("down")} down queued</dd>
       ${
         folder.paused &&
         html`<dt>Paused</dt>
@@ -105,7 +117,7 @@ function FolderCard({ folder }) {
       folder.refused.length > 0 &&
       html`<h3>Refused paths</h3>
         <ul class="refused">
-          ${folder.refused.map((r) => html`<li><code>${r.path}</code> (${r.where}): ${r.reason}</li>`)}
+          ${folder.refused.map((r) => html`<li><code>${r.path}</code> (${r.kind}): ${r.reason}</li>`)}
         </ul>`
     }
     <div class="actions">
@@ -185,7 +197,7 @@ function Transfers({ folder, active }) {
     <h3>Queue</h3>
     ${folder.transfers.queued.length === 0 ? html`<p class="muted">Nothing waits.</p>` : ""}
     <ul>
-      ${folder.transfers.queued.map((q) => html`<li>${q.direction === "up" ? "↑" : "↓"} ${q.path ?? q.key}</li>`)}
+      ${folder.transfers.queued.slice(0, 100).map((q) => html`<li>${q.direction === "up" ? "↑" : "↓"} ${q.path ?? q.key}</li>`)}
     </ul>
   </section>`;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MAX_REPOS_PER_REQUEST, runCompaction, type RepoCompaction } from "../../../functions/compaction/compact.ts";
+import { runQueuedCompaction } from "../../../functions/compaction/fan-out.ts";
 
 function harness(fail: Record<string, Error> = {}) {
   const compacted: string[] = [];
@@ -31,6 +32,23 @@ function harness(fail: Record<string, Error> = {}) {
 }
 
 describe("compaction requests", () => {
+  it("skips an encrypted repository with a reason, on demand and from the queue: no key is in the cloud", async () => {
+    const h = harness();
+    const deps = { ...h.deps, isEncrypted: async (repo: string) => repo === "photos" };
+    const result = await runCompaction({ repos: ["notes", "photos"] }, deps);
+    assert.deepEqual(Object.keys(result.compacted), ["notes"]);
+    assert.match(
+      result.skipped.join("\n"),
+      /"photos": encrypted repository — no key is in the cloud, so its packs are compacted by an agent/,
+    );
+    const queued = await runQueuedCompaction(
+      { Records: [{ messageId: "m1", body: JSON.stringify({ repo: "photos" }), eventSource: "aws:sqs" }] },
+      deps,
+    );
+    assert.deepEqual(queued, { compacted: [], batchItemFailures: [] });
+    assert.deepEqual(h.compacted, ["notes"]);
+  });
+
   it("compacts the repository named on demand, and every configured one on a scheduled event", async () => {
     const h = harness();
     const one = await runCompaction({ repo: "photos" }, h.deps);

@@ -69,6 +69,18 @@ describe("bucket layout: parsing keys", () => {
     assert.deepEqual(layout.parse(layout.annexUuid("demo")), { kind: "annex-uuid", repo: "demo" });
     assert.deepEqual(layout.parse(layout.agent("demo", AGENT)), { kind: "agent", repo: "demo", agent: AGENT });
     assert.deepEqual(layout.parse(layout.formatMarker()), { kind: "format-marker" });
+    assert.deepEqual(layout.parse(layout.keyring("demo")), { kind: "keyring", repo: "demo" });
+    assert.equal(layout.keyring("demo"), "team/keys/demo/keyring.json");
+    assert.deepEqual(layout.parse(layout.compactionLease("demo")), { kind: "compaction-lease", repo: "demo" });
+    // An encrypted repository's sealed names still parse (the change function reads them without a key).
+    assert.equal(layout.parse(`team/annex/demo/CBSIV--${"a".repeat(180)}`).kind, "annex-object");
+    assert.equal(layout.parse(`team/repos/demo.git/objects/pack/pack-${"b".repeat(64)}.pack`).kind, "pack");
+    assert.deepEqual(layout.parse(`team/repos/demo.git/refs/synced/${AGENT}/heads/${"c".repeat(52)}`), {
+      kind: "synced-ref",
+      repo: "demo",
+      agent: AGENT,
+      ref: `refs/heads/${"c".repeat(52)}`,
+    });
   });
   it("calls keys outside the prefix or the layout 'other'", () => {
     assert.equal(layout.parse("repos/demo.git/HEAD").kind, "other");
@@ -78,6 +90,7 @@ describe("bucket layout: parsing keys", () => {
     for (const key of [
       "team/repos/demo/HEAD",
       "team/repos/../x.git/HEAD",
+      "team/keys/demo/other.json",
       "team/repos/demo.git/refs/heads/../x",
       "team/repos/demo.git/objects/pack/evil.sh",
       "team/repos/demo.git/config",
