@@ -101,12 +101,16 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     if (!stopping) transferTimer = setTimeout(() => void round([], `retry-${direction}`), delay);
   };
   let downloads: Promise<void> | undefined;
+  // Files still being written are looked at again once they may have settled (sync/scanner.ts).
+  const settle = { quietMs: settings.settleMs, maxWaitMs: settings.settleMaxMs };
+  let settleTimer: NodeJS.Timeout | undefined;
+  const settling = new Set<string>();
 
   const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
     if (stopping) return;
     let report: SyncReport;
     try {
-      report = await folder.engine.sync(paths, { localOnly });
+      report = await folder.engine.sync(paths, { localOnly, settle });
     } catch (error) {
       status.lastError = (error as Error).message;
       await saveStatus();
@@ -135,6 +139,18 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     }
     if (folder.engine.followUp({ pending: report.pending, contentArrived: false }) === "full")
       setImmediate(() => void round(undefined, "pending"));
+    if (report.settling.length > 0 && !stopping) {
+      for (const { path } of report.settling) settling.add(path);
+      clearTimeout(settleTimer);
+      settleTimer = setTimeout(
+        () => {
+          const paths = [...settling];
+          settling.clear();
+          void round(paths, "settled", true);
+        },
+        Math.min(...report.settling.map((s) => s.dueInMs)),
+      );
+    }
     startDownloads();
   };
 
@@ -160,7 +176,10 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
 
   await round(undefined, "start");
-  const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), { debounceMs: settings.debounceMs });
+  const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), {
+    debounceMs: settings.debounceMs,
+    tracked: () => folder.repo.cache.entries.keys(),
+  });
   await watcher.ready;
   // Anything written while the watcher was starting is picked up by this scan.
   await round(undefined, "watching", true);
@@ -193,6 +212,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearInterval(presenceTimer);
   clearTimeout(retryTimer);
   clearTimeout(transferTimer);
+  clearTimeout(settleTimer);
   await watcher.close();
   await listener.stop();
   await folder.engine.sync([], { localOnly: true }).catch(() => undefined); // let a running round finish

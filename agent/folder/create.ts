@@ -32,11 +32,19 @@ export interface CreateOptions {
 export async function initFolder(dir: string, url: string, options: CreateOptions = {}): Promise<SyncedFolder> {
   const root = resolve(dir);
   const location = parseRemoteUrl(url);
-  if (await LocalRepo.isRepo(root))
-    throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
   const store = storeFor({ location, endpoint: options.endpoint, region: undefined });
   const layout = new BucketLayout(location.prefix);
   try {
+    // An init of this same repository that stopped before anything reached the bucket is carried on, never
+    // refused: its folder is half made, and the retry is how a person finishes it.
+    if (await LocalRepo.isRepo(root)) {
+      const configured = await readSettings(root).then(
+        (s) => formatRemoteUrl(s.location),
+        () => undefined,
+      );
+      if (configured !== formatRemoteUrl(location) || (await repositoryExists(store, layout, location.repo)))
+        throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
+    }
     if (await repositoryExists(store, layout, location.repo)) {
       throw new FolderError(
         "repository-exists",

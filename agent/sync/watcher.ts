@@ -1,5 +1,6 @@
 import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
+import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
 import { isGitDirName } from "./safe-paths.ts";
 
 /**
@@ -17,7 +18,15 @@ export interface FolderWatcher {
 export function watchFolder(
   root: string,
   onBurst: (paths: string[]) => void,
-  options: { debounceMs?: number; maxDelayMs?: number } = {},
+  options: {
+    debounceMs?: number;
+    maxDelayMs?: number;
+    /**
+     * The folder's tracked paths: a folder the ignore rules name is not watched (an ignored `node_modules/`
+     * costs no watches) unless something under it is already synced. Without it, every folder is watched.
+     */
+    tracked?: () => Iterable<string>;
+  } = {},
 ): FolderWatcher {
   const debounceMs = options.debounceMs ?? 300;
   const maxDelayMs = options.maxDelayMs ?? Math.max(2000, debounceMs * 4);
@@ -35,18 +44,37 @@ export function watchFolder(
     onBurst(paths);
   };
 
+  // Rules as the scanner reads them; forgotten when an ignore file changes. A folder taken back by a changed
+  // rule is watched again after a restart; until then the reconcile scan finds what is in it.
+  const rules = options.tracked ? new FolderIgnore(root) : undefined;
+  const ignoredFolders = new Map<string, boolean>();
+  const ignoredFolder = (rel: string): boolean => {
+    let known = ignoredFolders.get(rel);
+    if (known === undefined) {
+      known = rules!.ignores(rel, true);
+      if (known) for (const path of options.tracked!()) if (path.startsWith(`${rel}/`)) known = false;
+      ignoredFolders.set(rel, known);
+    }
+    return known;
+  };
   const watcher: FSWatcher = watch(root, {
     ignoreInitial: true,
     persistent: true,
     followSymlinks: false,
-    ignored: (path: string) => {
+    ignored: (path: string, stats?: { isDirectory(): boolean }) => {
       const rel = relative(root, path);
-      return rel !== "" && rel.split(sep).some(isGitDirName);
+      if (rel === "") return false;
+      if (rel.split(sep).some(isGitDirName)) return true;
+      return rules !== undefined && stats?.isDirectory() === true && ignoredFolder(rel.split(sep).join("/"));
     },
   });
   watcher.on("all", (_event, path) => {
     const rel = relative(root, path).split(sep).join("/");
     if (rel === "" || rel.startsWith("..")) return;
+    if (rules && isIgnoreFileName(rel.slice(rel.lastIndexOf("/") + 1))) {
+      rules.reset();
+      ignoredFolders.clear();
+    }
     pending.add(rel);
     clearTimeout(quietTimer);
     quietTimer = setTimeout(flush, debounceMs);

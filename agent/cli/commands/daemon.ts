@@ -12,11 +12,19 @@ export function daemonCommand(program: Command): void {
     .option("--poll-interval <seconds>", "override cloudbridge.pollInterval for this run")
     .option("--reconcile-interval <seconds>", "override cloudbridge.reconcileInterval: a full sync at least this often")
     .option("--debounce <ms>", "override cloudbridge.debounce: quiet time before a burst of changes is committed")
+    .option("--settle <ms>", "override cloudbridge.settle: how long a changed file must stay unchanged before it is committed")
     .option("--json-log", "structured JSON log lines even on a terminal")
     .action(
       async (
         dir: string,
-        options: { listen?: string; pollInterval?: string; reconcileInterval?: string; debounce?: string; jsonLog?: boolean },
+        options: {
+          listen?: string;
+          pollInterval?: string;
+          reconcileInterval?: string;
+          debounce?: string;
+          settle?: string;
+          jsonLog?: boolean;
+        },
       ) => {
         // Overrides for this run only: git's own command-line configuration (GIT_CONFIG_COUNT/KEY/VALUE), never written.
         const overrides: Array<[string, string]> = [];
@@ -24,6 +32,7 @@ export function daemonCommand(program: Command): void {
         if (options.pollInterval) overrides.push([SETTING_NAMES.pollInterval, options.pollInterval]);
         if (options.reconcileInterval) overrides.push([SETTING_NAMES.reconcileInterval, options.reconcileInterval]);
         if (options.debounce) overrides.push([SETTING_NAMES.debounce, `${options.debounce}ms`]);
+        if (options.settle) overrides.push([SETTING_NAMES.settle, `${options.settle}ms`]);
         overrides.forEach(([key, value], i) => {
           process.env[`GIT_CONFIG_KEY_${i}`] = key;
           process.env[`GIT_CONFIG_VALUE_${i}`] = value;
