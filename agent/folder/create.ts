@@ -42,7 +42,8 @@ export async function initFolder(dir: string, url: string, options: CreateOption
         (s) => formatRemoteUrl(s.location),
         () => undefined,
       );
-      if (configured !== formatRemoteUrl(location) || (await repositoryExists(store, layout, location.repo)))
+      // (no settings yet: stopped while the folder was being made)
+      if ((configured !== undefined && configured !== formatRemoteUrl(location)) || (await repositoryExists(store, layout, location.repo)))
         throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
     }
     if (await repositoryExists(store, layout, location.repo)) {

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { chmod, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { readRefusedPaths } from "../../../agent/sync/refused-paths.ts";
 import { agentEnv, cli, cliOk, permissionsApply, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { exists } from "../../helpers/folders.ts";
 import { GIT_ENV, tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
@@ -132,6 +133,39 @@ describe("every path accounted for", () => {
       "two lines.txt",
       "unreadable.txt",
     ]);
+  });
+
+  it("finishes an init that was killed before anything reached the bucket when it is run again", async () => {
+    const repo = "killed-init";
+    const url = `s3://cloudbridge/${repo}`;
+    const A = join(work.path, "ki-a");
+    await mkdir(A);
+    for (let i = 0; i < 3000; i++) await writeFile(join(A, `file-${i}.txt`), `file ${i}\n`);
+    const child = spawn(
+      process.execPath,
+      ["--disable-warning=ExperimentalWarning", resolve("agent/cli/main.ts"), "init", A, "--remote", url, "--listen", "poll"],
+      {
+        env,
+        stdio: "ignore",
+      },
+    );
+    const exited = new Promise((r) => child.once("exit", r));
+    // Killed as its first scan starts: the folder is made, nothing is in the bucket yet.
+    await waitUntil(
+      async () => (await exists(join(A, ".git", "cloudbridge", "fs-clock"))) || undefined,
+      "init to start scanning",
+      30_000,
+      2,
+    );
+    child.kill("SIGKILL");
+    await exited;
+    assert.equal((await bucketTree(repo).catch(() => new Map())).size, 0, "nothing reached the bucket");
+    const again = await cli(["init", A, "--remote", url, "--listen", "poll"], env);
+    assert.equal(again.code, 0, `the second init refused the half-made folder:\n${again.stderr}`);
+    assert.equal((await bucketTree(repo)).size, 3000);
+    const third = await cli(["init", A, "--remote", url, "--listen", "poll"], env);
+    assert.equal(third.code, 2, "a finished folder is not made again");
+    assert.match(third.stderr, /already a cloudbridge folder/);
   });
 
   it("lists a path refused from the bucket at every round, not only the one that met it", async () => {
