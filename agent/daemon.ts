@@ -13,6 +13,8 @@ import { writeFileAtomic } from "./sync/atomic-file.ts";
 import { Backoff } from "./backoff.ts";
 import type { Direction } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
+import { openForWriting } from "./sync/open-files.ts";
+import { roundSummary } from "./sync/round-summary.ts";
 import type { SyncReport } from "./sync/engine.ts";
 import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
 
@@ -102,7 +104,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
   let downloads: Promise<void> | undefined;
   // Files still being written are looked at again once they may have settled (sync/scanner.ts).
-  const settle = { quietMs: settings.settleMs, maxWaitMs: settings.settleMaxMs };
+  const settle = { quietMs: settings.settleMs, briefMs: settings.debounceMs, maxWaitMs: settings.settleMaxMs, openForWriting };
   let settleTimer: NodeJS.Timeout | undefined;
   const settling = new Set<string>();
 
@@ -127,10 +129,11 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     delete status.lastError;
     await saveStatus();
     if (report.committed || report.written || report.deleted || report.merged) {
+      // One line per round, in files (the commit is in `cloudbridge log`).
       log("info", "sync", {
+        message: roundSummary(report),
         why,
-        head: report.head,
-        committed: report.committed !== undefined,
+        sent: report.sent,
         written: report.written,
         deleted: report.deleted,
         merged: report.merged,
@@ -184,7 +187,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   // Anything written while the watcher was starting is picked up by this scan.
   await round(undefined, "watching", true);
   try {
-    await listener.start(() => void round([], "notified"));
+    // A poll that saw the bucket move is not a notification: the log says which it was.
+    await listener.start(() => void round([], listener.kind === "poll" ? "polled" : "notified"));
     // A change another machine made before this listener was subscribed was heard by nobody here.
     await round([], "listening");
   } catch (error) {

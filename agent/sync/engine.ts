@@ -5,7 +5,7 @@ import { mergeCommits, type MergeOutcome } from "./merge.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 import type { Platform } from "./safe-paths.ts";
 import { mergeScanned, readRecord, writeRecord, type RefusedPath } from "./refused-paths.ts";
-import type { ScanResult } from "./scanner.ts";
+import type { ScanResult, SettleOptions } from "./scanner.ts";
 
 /**
  * One sync round: commit what changed in the folder, fetch the shared branch, merge (assistant style) or
@@ -46,6 +46,10 @@ export interface SyncReport {
   variants: MergeOutcome["variants"];
   written: number;
   deleted: number;
+  /** Files committed here and sent (changed, added or removed) this round. */
+  sent: number;
+  /** A few of the paths behind `sent` and behind `written` + `deleted` (what a log line names). */
+  examples: { sent: string[]; received: string[] };
   /** Paths of the shared history refused here (never written): every one still refused, at every round. */
   refused: CheckoutResult["refused"];
   /**
@@ -74,8 +78,8 @@ export interface RoundOptions {
   localOnly?: boolean;
   /** Called as the scan of the folder goes (files looked at so far). */
   onScanProgress?: (seen: number) => void;
-  /** Commit a changed file only once it has not changed for `quietMs` (or has waited `maxWaitMs`): the daemon. */
-  settle?: { quietMs: number; maxWaitMs: number };
+  /** Commit a changed file only once it is finished (see SettleOptions in scanner.ts): the daemon. */
+  settle?: Omit<SettleOptions, "waitingSince">;
 }
 
 /** What one round works with: its request and what it found so far. Nothing of it outlives the round. */
@@ -168,6 +172,11 @@ export class SyncEngine {
         variants: [...first.variants, ...second.variants],
         written: first.written + second.written,
         deleted: first.deleted + second.deleted,
+        sent: first.sent + second.sent,
+        examples: {
+          sent: [...first.examples.sent, ...second.examples.sent].slice(0, EXAMPLES),
+          received: [...first.examples.received, ...second.examples.received].slice(0, EXAMPLES),
+        },
         // Each round lists every path still refused: the later round's lists are the whole story.
         refused: second.refused,
         notUploaded: second.notUploaded,
@@ -270,6 +279,8 @@ export class SyncEngine {
     report.settling = scan.settling;
     if (commit) {
       report.committed = commit;
+      report.sent = scan.changes.size;
+      report.examples.sent = [...scan.changes.keys()].slice(0, EXAMPLES);
       this.log("commit", { commit, changes: scan.changes.size });
     }
 
@@ -375,12 +386,20 @@ export class SyncEngine {
   }
 
   private async moveTo(target: string, report: SyncReport): Promise<void> {
+    // A bulk change from another machine says how far it is, every few seconds.
+    let said = Date.now();
     const result = await this.repo.checkout(target, {
       ...(this.options.annex ? { annex: this.options.annex } : {}),
       ...(this.options.platform ? { platform: this.options.platform } : {}),
+      onProgress: (done, total) => {
+        if (Date.now() - said < PROGRESS_EVERY_MS || done === total) return;
+        said = Date.now();
+        this.log("sync.progress", { done, total, message: `updating files from the other machines: ${done} of ${total}` });
+      },
     });
     report.written += result.written;
     report.deleted += result.deleted;
+    report.examples.received.push(...result.changed.slice(0, EXAMPLES - report.examples.received.length));
     report.refused.push(...result.refused);
     for (const u of result.unwritable) if (!report.unwritable.some((r) => r.path === u.path)) report.unwritable.push(u);
     if (result.skipped.length > 0) report.pending = true;
@@ -399,12 +418,18 @@ export class SyncEngine {
   }
 }
 
+/** How many paths a report names (log lines say "and N more"). */
+const EXAMPLES = 5;
+const PROGRESS_EVERY_MS = 5000;
+
 function emptyReport(): SyncReport {
   return {
     merged: false,
     variants: [],
     written: 0,
     deleted: 0,
+    sent: 0,
+    examples: { sent: [], received: [] },
     refused: [],
     unwritable: [],
     notUploaded: [],

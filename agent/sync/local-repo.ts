@@ -182,7 +182,7 @@ export class LocalRepo {
   private async checkoutHeld(target: string, options: CheckoutOptions): Promise<CheckoutResult> {
     const before = this.cache.commit;
     if (before === target && !this.hasUnwritten())
-      return { written: 0, deleted: 0, skipped: [], refused: [], unwritable: [], missingContent: [] };
+      return { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [] };
     const result = await checkout(this.root, this.git, this.cache, target, options);
     if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
     await this.saveCache();

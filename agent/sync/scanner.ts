@@ -34,14 +34,19 @@ export interface ScanResult {
 
 /**
  * Files finish before they travel: a file changed less than `quietMs` ago (by the file system's clock) is
- * not committed yet, so a file written over several seconds becomes one version, not one per look. A file
- * that never stops changing (a log) is committed anyway once it has waited `maxWaitMs`. `waitingSince`
- * (path → when it was first found unsettled, by this machine's clock) is kept by the caller between scans.
+ * not committed yet while it may still be written, so a file written over several seconds becomes one
+ * version, not one per look. Where the system tells (`openForWriting`, Linux), a young file waits only while
+ * a process has it open for writing, or for `briefMs` after its last write (a writer that closes between
+ * pieces); elsewhere every young file waits. A file that never stops changing (a log) is committed anyway
+ * once it has waited `maxWaitMs`. `waitingSince` (path → when it was first found unsettled, by this
+ * machine's clock) is kept by the caller between scans.
  */
 export interface SettleOptions {
   quietMs: number;
+  briefMs: number;
   maxWaitMs: number;
   waitingSince: Map<string, number>;
+  openForWriting?: (absolutePaths: readonly string[]) => Promise<Set<string> | undefined>;
 }
 
 export interface ScanOptions {
@@ -217,6 +222,17 @@ export async function scan(
   const settling: ScanResult["settling"] = [];
   const settle = options.settle;
   const now = Date.now();
+  // The last write (or rename, or chmod) by the file system's own clock, as the racy-git rule measures.
+  const ageOf = (stats: Stats) => Math.abs(started - Math.max(stats.mtimeMs, stats.ctimeMs));
+  const young: string[] = [];
+  if (settle)
+    for (const [path, stats] of found) {
+      const cached = cache.entries.get(path);
+      if (stats.isFile() && ageOf(stats) < settle.quietMs && !(cached && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs))
+        young.push(path);
+    }
+  const beingWritten =
+    settle && young.length > 0 ? await (settle.openForWriting ?? (async () => undefined))(young.map((p) => join(root, p))) : undefined;
   for (const [path, stats] of found) {
     const cached = cache.entries.get(path);
     if (
@@ -231,12 +247,13 @@ export async function scan(
       continue;
     }
     if (settle && stats.isFile()) {
-      // The last write (or rename, or chmod) by the file system's own clock, as the racy-git rule measures.
-      const age = started - Math.max(stats.mtimeMs, stats.ctimeMs);
+      const age = ageOf(stats);
       const since = settle.waitingSince.get(path) ?? now;
-      if (Math.abs(age) < settle.quietMs && now - since < settle.maxWaitMs) {
+      const waits = age < settle.quietMs && (beingWritten === undefined || beingWritten.has(join(root, path)) || age < settle.briefMs);
+      if (waits && now - since < settle.maxWaitMs) {
         settle.waitingSince.set(path, since);
-        settling.push({ path, dueInMs: Math.min(settle.quietMs - Math.abs(age), settle.maxWaitMs - (now - since)) + 50 });
+        const quiet = beingWritten === undefined || beingWritten.has(join(root, path)) ? settle.quietMs : settle.briefMs;
+        settling.push({ path, dueInMs: Math.max(0, Math.min(quiet - age, settle.maxWaitMs - (now - since))) + 50 });
         continue;
       }
       settle.waitingSince.delete(path);
