@@ -9,7 +9,7 @@ export function roundSummary(report: Pick<SyncReport, "sent" | "written" | "dele
   if (report.sent > 0) parts.push(`sent ${files(report.sent)} (${named(report.examples.sent, report.sent)})`);
   const received = report.written + report.deleted;
   if (received > 0) {
-    const what = report.deleted === 0 ? files(received) : `${files(received)}, ${count(report.deleted)} of them removed`;
+    const what = report.deleted === 0 ? files(received) : `${files(received)}, ${count(report.deleted)} of them removed,`;
     parts.push(`received ${what} from the other machines (${named(report.examples.received, received)})`);
   }
   if (report.variants.length > 0)

@@ -112,6 +112,11 @@ describe("every path accounted for", () => {
     daemons.push(daemon);
     await writeFile(join(A, "later.txt"), "later\n");
     await waitUntil(async () => (await bucketTree(repo)).has("later.txt") || undefined, "later.txt to reach the bucket");
+    // Its log speaks in files.
+    assert.ok(
+      daemon.events.some((e) => e.event === "sync" && e.message === "sent 1 file (later.txt)"),
+      daemon.events.map((e) => JSON.stringify(e)).join("\n"),
+    );
     const said = (path: string) => daemon.events.filter((e) => e.event === "refused.local" && e.path === path).length;
     for (const path of Object.keys(expected)) assert.ok(said(path) >= 2, `the daemon said ${JSON.stringify(path)} ${said(path)} time(s)`);
     await daemon.stop();
@@ -283,6 +288,11 @@ describe("every path accounted for", () => {
     await new Promise((r) => setTimeout(r, 1500)); // any later version would be on its way by now
     const versions = (await git(A, "log", "--format=%H", "main", "--", "big.bin")).toString().trim().split("\n");
     assert.equal(versions.length, 1, `big.bin was committed ${versions.length} times`);
+    // B heard of it by polling, and says so, in files: one line for the round.
+    const received = b.events.filter((e) => e.event === "sync" && String(e.message).includes("big.bin"));
+    assert.equal(received.length, 1, JSON.stringify(received));
+    assert.equal(received[0]!.message, "received 1 file from the other machines (big.bin)");
+    assert.equal(received[0]!.why, "polled");
     const content = (await git(A, "cat-file", "-p", `main:big.bin`)).toString();
     assert.match(content, /-s8388608--/, "the one version is the whole file (its annex key says 8 MiB)");
   });
