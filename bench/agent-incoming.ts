@@ -4,10 +4,12 @@
  * the same repository (same files, same run), as a ratio. Also the receiving daemon's CPU time and how many
  * log lines it wrote for it. Run: `npm run bench:agent-incoming` (BENCH_FILES to scale).
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { GIT_ENV } from "../test/helpers/git.ts";
 import { cloudbridge, daemon, startCloudProcess, stopChild } from "./agent-common.ts";
 
@@ -57,14 +59,12 @@ try {
   const cpuBefore = cpuMs(receiver.child.pid!);
   const linesBefore = log.split("\n").length;
   const pushed = performance.now();
-  const last = join(B, `dir-${DIRS - 1}`, `file-${FILES / DIRS - 1}.txt`);
   for (;;) {
     const here = await readdir(join(B, `dir-${DIRS - 1}`)).catch(() => [] as string[]);
     if (here.includes(`file-${FILES / DIRS - 1}.txt`) && (await countFiles(B)) >= FILES + 1) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const incomingMs = performance.now() - pushed;
-  void last;
   await new Promise((r) => setTimeout(r, 3000)); // what the daemon does after the files are there counts too
   const cpu = cpuMs(receiver.child.pid!) - cpuBefore;
   const lines = log
@@ -76,6 +76,13 @@ try {
   const cloneStart = performance.now();
   await cloudbridge(["clone", url, C, "--listen", "poll", "--json"], env, { quiet: true });
   const cloneMs = performance.now() - cloneStart;
+  // For reference: plain git through the remote helper (no stat cache, no annex, no agent registration).
+  const gitStart = performance.now();
+  execFileSync("git", ["clone", "-q", `cloudbridge::${url}`, join(root, "git-clone")], {
+    env: { ...process.env, ...env, PATH: `${fileURLToPath(new URL("../bin", import.meta.url))}:${process.env.PATH}` },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const gitMs = performance.now() - gitStart;
 
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   process.stdout.write(
@@ -87,6 +94,7 @@ try {
       `| fresh \`cloudbridge clone\` of the repository | ${s(cloneMs)} |`,
       `| A's push to the last file on B's disk | ${s(incomingMs)} |`,
       `| ratio (incoming / fresh clone) | ${(incomingMs / cloneMs).toFixed(2)} |`,
+      `| (plain \`git clone cloudbridge::…\` through the remote helper, for reference) | ${s(gitMs)} |`,
       `| receiving daemon's CPU (until 3 s after) | ${s(cpu)} |`,
       `| receiving daemon's log lines for it | ${lines.length} |`,
       "",
