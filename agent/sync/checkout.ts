@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { fileSystemNow } from "./fs-clock.ts";
@@ -36,6 +36,8 @@ export interface CheckoutOptions {
   annex?: AnnexPort;
   platform?: Platform;
   racyWindowMs?: number;
+  /** Modification times to give the files written (path → ms since 1970); others get the time of writing. */
+  mtimes?: ReadonlyMap<string, number>;
   /** Called after each path handled: how many of how many (a bulk change from another machine shows progress). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -216,8 +218,11 @@ export async function checkout(
       await rename(temp, dest);
       temporaries.delete(path);
       settled(temp);
+      const mtime = record.newMode === "120000" ? undefined : options.mtimes?.get(path);
+      if (mtime !== undefined) await utimes(dest, new Date(), new Date(mtime)).catch(() => undefined);
       if (missingKey !== undefined) result.missingContent.push({ path, key: missingKey });
-      await remember(path, record.newOid);
+      // Written just now whatever time it carries: the next scan reads it once (a save during the write).
+      await remember(path, record.newOid, mtime !== undefined);
       result.written += 1;
       result.changed.push(path);
     };
