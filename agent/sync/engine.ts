@@ -272,8 +272,9 @@ export class SyncEngine {
       ...(round.settle ? { settle: { ...round.settle, waitingSince: this.waitingToSettle } } : {}),
     });
     const accounted = await readRecord(this.repo.stateDir);
-    const notUploaded = (kind: RefusedPath["kind"]) => accounted.paths.filter((p) => p.kind === kind);
-    report.notUploaded = mergeScanned(notUploaded("not-uploaded"), paths, scan.refused);
+    /** What the last round recorded, of one kind (refused-paths.ts). */
+    const recorded = (kind: RefusedPath["kind"]) => accounted.paths.filter((p) => p.kind === kind);
+    report.notUploaded = mergeScanned(recorded("not-uploaded"), paths, scan.refused);
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
     report.settling = scan.settling;
@@ -287,12 +288,12 @@ export class SyncEngine {
     if (!commit && round.localOnly) {
       // What this scan met is said now; the rest was said by the last round that talked to the bucket.
       this.logRefused(scan.refused, []);
-      report.unwritable = notUploaded("not-written");
-      await this.account(report, notUploaded("refused-from-bucket"));
+      report.unwritable = recorded("not-written");
+      await this.account(report, recorded("refused-from-bucket"));
       report.head = this.repo.cache.commit;
       return report;
     }
-    const carried = notUploaded("refused-from-bucket");
+    const carried = recorded("refused-from-bucket");
 
     const remote = await this.remote.fetch();
     const remoteHead = remote.get(MAIN_REF);
