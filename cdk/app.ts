@@ -1,6 +1,7 @@
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { configFromContext, ConfigError } from "./config.ts";
+import { assertAssemblyWithinLimits } from "./limits.ts";
 import { CloudbridgeStack } from "./stack.ts";
 
 /**
@@ -10,6 +11,8 @@ import { CloudbridgeStack } from "./stack.ts";
  */
 export function buildApp(app: App = new App()): { app: App; stack: CloudbridgeStack } {
   const config = configFromContext((key) => app.node.tryGetContext(key));
+  // cdk/limits.ts checks resources per stack with the other limits, naming the setting that helps.
+  if (app.node.tryGetContext("@aws-cdk/core:stackResourceLimit") === undefined) app.node.setContext("@aws-cdk/core:stackResourceLimit", 0);
   const stackName = String(app.node.tryGetContext("stackName") ?? "cloudbridge");
   const stack = new CloudbridgeStack(app, stackName, {
     config,
@@ -22,7 +25,8 @@ export function buildApp(app: App = new App()): { app: App; stack: CloudbridgeSt
 
 if (import.meta.main) {
   try {
-    buildApp().app.synth();
+    // IAM, CloudFormation, SNS and Lambda limits are checked on what was synthesized (cdk/limits.ts).
+    assertAssemblyWithinLimits(buildApp().app.synth());
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);

@@ -36,6 +36,11 @@ const xmppSchema = z.strictObject({
   notifier: jid.refine((value) => !value.includes("/"), "must be a bare address (user@domain), without a resource"),
   /** Who receives headlines: the agents' accounts (bare JIDs reach every online resource). */
   recipients: z.array(jid).min(1, "must name at least one JID"),
+  /**
+   * At most this many XMPP logins at once (the function's reserved concurrency). 0: no cap — for an account
+   * whose Lambda concurrency quota is still the new-account 10, where any reservation is refused.
+   */
+  maxConcurrency: z.number().int().min(0).max(100).default(5),
   /** An existing secret holding {"jid","password"}; without it the stack creates one with a generated password. */
   secretArn: z
     .string()
@@ -52,8 +57,19 @@ export const configSchema = z
     repos: z
       .array(repoName)
       .min(1, "must name at least one repository")
-      .refine((repos) => new Set(repos).size === repos.length, "names a repository twice"),
+      .refine((repos) => new Set(repos).size === repos.length, "names a repository twice")
+      // An agent's repositories are IAM tags, and IAM tag keys ignore case.
+      .refine(
+        (repos) => new Set(repos.map((repo) => repo.toLowerCase())).size === repos.length,
+        "names two repositories that differ only in case: IAM tag keys (one per repository an agent syncs) ignore case",
+      ),
     agents: z.array(agentSchema).default([]),
+    /**
+     * 0: the agents live in the main stack. N > 0: they are spread over N nested stacks by a hash of
+     * their names (CloudFormation allows 500 resources per stack; an agent takes 10). Choose it once:
+     * changing it moves agents between nested stacks, which replaces their users and keys.
+     */
+    agentStacks: z.number().int().min(0).max(100).default(0),
     /** Days a deleted or overwritten object stays recoverable (S3 versioning, noncurrent versions). */
     noncurrentVersionDays: z.number().int().min(1).max(3650).default(30),
     /** Days a pack removed by compaction stays recoverable; packs are large and fully contained in the new pack. */
@@ -115,7 +131,7 @@ export type AgentConfig = CloudbridgeConfig["agents"][number];
 export type XmppConfig = NonNullable<CloudbridgeConfig["xmpp"]>;
 
 /** The stack's configuration is missing, unreadable or wrong; the message names the setting and the fix. */
-export type ConfigErrorCode = "missing-stack-config" | "unreadable-stack-config" | "invalid-stack-config";
+export type ConfigErrorCode = "missing-stack-config" | "unreadable-stack-config" | "invalid-stack-config" | "stack-limit-exceeded";
 
 export class ConfigError extends CloudbridgeError<ConfigErrorCode> {}
 

@@ -38,9 +38,21 @@ export class DeadLetterAlarms extends Construct {
       }),
     );
     this.topic = new sns.Topic(this, "Topic", { displayName: "cloudbridge alarms", enforceSSL: true, masterKey: key });
+    // The topic's own policy replaces SNS's default one, so it must let CloudWatch publish (for this account's alarms only).
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "CloudWatchAlarmsPublish",
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [this.topic.topicArn],
+        conditions: { StringEquals: { "aws:SourceAccount": Stack.of(this).account } },
+      }),
+    );
     for (const email of props.emails) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     for (const [name, queue] of Object.entries(props.queues)) {
-      const alarm = new cloudwatch.Alarm(this, `${name}Alarm`, {
+      // An agent's alarm lives beside its queue (in its nested stack, when agents are spread over several).
+      const scope = Stack.of(queue) === Stack.of(this) ? this : (queue.node.scope as Construct);
+      const alarm = new cloudwatch.Alarm(scope, `${name}Alarm`, {
         alarmDescription: `cloudbridge: an event is waiting in the dead-letter queue of ${name} (see docs/stack.md, "Dead letters")`,
         metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
         threshold: 1,

@@ -19,6 +19,8 @@ export interface CloudbridgeFunctionProps {
   readonly environment: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
   readonly ephemeralStorageSize?: Size;
+  /** At most this many at once (Lambda reserved concurrency); none by default. */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export class CloudbridgeFunction extends Construct {
       memorySize: props.memorySize,
       timeout: props.timeout,
       ...(props.ephemeralStorageSize ? { ephemeralStorageSize: props.ephemeralStorageSize } : {}),
+      ...(props.reservedConcurrentExecutions ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions } : {}),
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,

@@ -6,11 +6,12 @@ import * as kms from "aws-cdk-lib/aws-kms";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as s3n from "aws-cdk-lib/aws-s3-notifications";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sns from "aws-cdk-lib/aws-sns";
+import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type { Construct } from "constructs";
 import {
-  agentOutputKeys,
   bucketEventRoutes,
   type BucketEventRoute,
   BucketLayout,
@@ -20,12 +21,14 @@ import {
   SERVICE_NAME_VARIABLE,
   STACK_OUTPUT,
 } from "../protocol/index.ts";
-import { AgentAccess } from "./agent-access.ts";
+import type { AgentAccess } from "./agent-access.ts";
+import { createAgents } from "./agents.ts";
 import { CloudbridgeBucket } from "./bucket.ts";
 import { DeadLetterAlarms } from "./dead-letter-alarms.ts";
 import type { CloudbridgeConfig } from "./config.ts";
 import { CloudbridgeFunction } from "./lambda-function.ts";
 import { acknowledgePrefixWildcards } from "./nag.ts";
+import { RepositoryAccess } from "./repository-access.ts";
 import { XmppNotifier } from "./xmpp-notifier.ts";
 
 export interface CloudbridgeStackProps extends StackProps {
@@ -76,10 +79,13 @@ export class CloudbridgeStack extends Stack {
     });
     this.topic.grantPublish(change.role);
     const fedByBucket: Record<BucketEventRoute["target"], CloudbridgeFunction> = { changeFanout: change };
+    const eventType = { ObjectCreated: s3.EventType.OBJECT_CREATED, ObjectRemoved: s3.EventType.OBJECT_REMOVED } as const;
     for (const route of bucketEventRoutes(layout)) {
-      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fedByBucket[route.target].function), {
-        prefix: route.prefix,
-      });
+      for (const event of route.events) {
+        this.bucket.addEventNotification(eventType[event], new s3n.LambdaDestination(fedByBucket[route.target].function), {
+          prefix: route.prefix,
+        });
+      }
     }
     // aws-cdk-lib's own deploy-time helper that writes the notification configuration onto the bucket.
     const notificationsHandler = this.node.tryFindChild("BucketNotificationsHandler050a0587b7544547bf325f094a3db834");
@@ -92,16 +98,18 @@ export class CloudbridgeStack extends Stack {
       });
     }
 
-    this.agents = new Map(
-      config.agents.map((agent) => [
-        agent.name,
-        new AgentAccess(this, `Agent-${agent.name}`, { agent, bucket: this.bucket, layout, topic: this.topic, stackName: this.stackName }),
-      ]),
-    );
+    const repositories = new RepositoryAccess(this, "Repositories", { bucket: this.bucket, layout, repos: config.repos });
+    this.agents = createAgents(this, { config, groups: repositories.groups, topic: this.topic, stackName: this.stackName });
 
     const xmpp = config.xmpp ? new XmppNotifier(this, "Xmpp", { xmpp: config.xmpp, topic: this.topic, logRetention }) : undefined;
 
     // Pack compaction: on a schedule for every repository, and on demand (`aws lambda invoke`).
+    const compactionSettings = {
+      bucket: this.bucket.bucketName,
+      prefix: layout.prefix,
+      repos: config.repos,
+      graceMinutes: config.compaction.graceMinutes,
+    };
     const compaction = new CloudbridgeFunction(this, "Compaction", {
       entry: "functions/compaction/handler.ts",
       description: "cloudbridge: merges each repository's packs into one; old packs are unlisted, then deleted after a grace period",
@@ -111,20 +119,17 @@ export class CloudbridgeStack extends Stack {
       ephemeralStorageSize: Size.mebibytes(2048),
       logRetention,
       environment: {
-        ...compactionEnvironment({
-          bucket: this.bucket.bucketName,
-          prefix: layout.prefix,
-          repos: config.repos,
-          graceMinutes: config.compaction.graceMinutes,
-        }),
+        ...compactionEnvironment(compactionSettings),
         [SERVICE_NAME_VARIABLE]: FUNCTION_SERVICE_NAME.compaction,
       },
     });
+    // Every repository of the bucket, by one wildcard: a policy that named each repository passed IAM's
+    // 10,240 characters per role at about 95 of them.
     compaction.role.addToPolicy(
       new iam.PolicyStatement({
         sid: "CompactPacks",
-        actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-        resources: config.repos.map((repo) => `${this.bucket.bucketArn}/${layout.repoRoot(repo)}*`),
+        actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+        resources: [`${this.bucket.bucketArn}/${layout.reposRoot()}*`],
       }),
     );
     compaction.role.addToPolicy(
@@ -132,22 +137,39 @@ export class CloudbridgeStack extends Stack {
         sid: "ListRepositories",
         actions: ["s3:ListBucket"],
         resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { "s3:prefix": config.repos.map((repo) => `${layout.repoRoot(repo)}*`) } },
+        conditions: { StringLike: { "s3:prefix": [`${layout.reposRoot()}*`] } },
       }),
     );
     acknowledgePrefixWildcards(
       compaction.role,
       this.bucket,
-      config.repos.map((repo) => layout.repoRoot(repo)),
-      "Object actions end in a wildcard only below the configured repositories' git prefixes, where pack names are content " +
-        "hashes known only at run time; ListBucket is conditioned on s3:prefix to the same prefixes.",
+      [layout.reposRoot()],
+      "Compaction serves every repository of the bucket: object actions end in a wildcard only below the repositories' git " +
+        "prefix, where pack names are content hashes known only at run time; ListBucket is conditioned on s3:prefix to the same prefix.",
+    );
+    // The schedule's invocation queues one message per repository; each message is its own invocation.
+    const compactionQueue = new sqs.Queue(this, "CompactionQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Lambda's advice for a queue that feeds a function: six times the function's timeout.
+      visibilityTimeout: Duration.minutes(90),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: compaction.deadLetterQueue, maxReceiveCount: 3 },
+    });
+    compactionQueue.grantSendMessages(compaction.role);
+    for (const [name, value] of Object.entries(compactionEnvironment({ ...compactionSettings, queueUrl: compactionQueue.queueUrl }))) {
+      compaction.function.addEnvironment(name, value);
+    }
+    compaction.function.addEventSource(
+      // Two at a time: compactions are independent, and each holds its repository's packs in memory.
+      new SqsEventSource(compactionQueue, { batchSize: 1, maxConcurrency: 2, reportBatchItemFailures: true }),
     );
     new events.Rule(this, "CompactionSchedule", {
       description: "cloudbridge: compact every repository's packs",
       schedule: events.Schedule.expression(config.compaction.schedule),
       targets: [
         new targets.LambdaFunction(compaction.function, {
-          event: events.RuleTargetInput.fromObject({ repos: config.repos }),
+          event: events.RuleTargetInput.fromObject({}),
           retryAttempts: 2,
           deadLetterQueue: compaction.deadLetterQueue,
         }),
@@ -181,17 +203,6 @@ export class CloudbridgeStack extends Stack {
     if (xmpp) {
       output(STACK_OUTPUT.xmppFunction, xmpp.fn.function.functionName, "The XMPP fan-out function");
       output(STACK_OUTPUT.xmppSecretArn, xmpp.secret.secretArn, 'The XMPP notifier\'s {"jid","password"}');
-    }
-    for (const agent of config.agents) {
-      const access = this.agents.get(agent.name)!;
-      const keys = agentOutputKeys(agent.name);
-      output(keys.queueUrl, access.queue.queueUrl, `Agent ${agent.name}: its change queue (SQS long-poll)`);
-      output(
-        keys.credentialsSecretArn,
-        access.credentials.secretArn,
-        `Agent ${agent.name}: its access key {"accessKeyId","secretAccessKey"}`,
-      );
-      output(keys.repos, agent.repos.join(","), `Agent ${agent.name}: the repositories it may sync`);
     }
   }
 }

@@ -53,6 +53,9 @@ export class XmppNotifier extends Construct {
       memorySize: 256,
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
+      // A burst of changes must not become hundreds of simultaneous logins to the XMPP server; SNS retries
+      // a throttled delivery (Lambda's asynchronous queue holds the events meanwhile).
+      ...(xmpp.maxConcurrency > 0 ? { reservedConcurrentExecutions: xmpp.maxConcurrency } : {}),
       environment: {
         ...xmppFanoutEnvironment({
           service: xmpp.service,

@@ -25,6 +25,11 @@ export interface CompactionOptions {
   now?: () => Date;
   /** Merge only when objects/info/packs lists at least this many packs (default 2). */
   minPacks?: number;
+  /**
+   * Merge at most this many bytes of packs in one run, the smallest first; the larger ones stay as they
+   * are (isomorphic-git holds every pack it combines, and the result, in memory). Default: no bound.
+   */
+  maxMergeBytes?: number;
   /** Where packs are downloaded and combined (default the system temp dir; /tmp in Lambda). */
   workDir?: string;
   log?: (line: string) => void;
@@ -83,10 +88,13 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
 
   // 3. Merge the live packs into one and publish it before anything is retired.
   const minPacks = Math.max(2, options.minPacks ?? 2);
-  if (live.length >= minPacks) {
+  const mergeable = withinBytes(live, inBucket, options.maxMergeBytes ?? Infinity);
+  if (mergeable.length < live.length)
+    options.log?.(`${live.length - mergeable.length} packs are too large to merge in memory; left as they are`);
+  if (mergeable.length >= minPacks) {
     const work = await mkdtemp(join(options.workDir ?? tmpdir(), "cloudbridge-compact-"));
     try {
-      const merged = live;
+      const merged = mergeable;
       // The bucket's indexes (checked against their packs) tell the engine where objects are; the
       // combined pack is then indexed from its own bytes, and must hold exactly the union of them.
       const expected = new Set<string>();
@@ -123,7 +131,7 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
       report.merged = merged;
       report.objectCount = combined.objectCount;
       report.retired.push(...retiring);
-      live = [combined.name];
+      live = [combined.name, ...live.filter((name) => !merged.includes(name))];
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -145,6 +153,19 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
     );
   }
   return report;
+}
+
+/** The smallest of `live` whose .pack objects add up to at most `maxBytes`. */
+function withinBytes(live: readonly string[], inBucket: Map<string, ObjectInfo[]>, maxBytes: number): string[] {
+  const size = (name: string) => inBucket.get(name)?.find((info) => info.key.endsWith(".pack"))?.size ?? 0;
+  const chosen: string[] = [];
+  let total = 0;
+  for (const name of [...live].sort((a, b) => size(a) - size(b))) {
+    if (total + size(name) > maxBytes) break;
+    total += size(name);
+    chosen.push(name);
+  }
+  return chosen.length === live.length ? [...live] : chosen;
 }
 
 /** Every pack in the bucket, by name, with its .pack and .idx objects (either may be missing). */

@@ -68,6 +68,8 @@ export interface CompactionEnvironment {
   readonly repos: readonly string[];
   /** Minutes a pack stays in the bucket after compaction unlisted it. */
   readonly graceMinutes: number;
+  /** The compaction queue: the schedule queues one message per repository there. Without it, `{}` compacts in-line. */
+  readonly queueUrl?: string | undefined;
 }
 
 const commaList = z.string().transform((text) =>
@@ -82,6 +84,7 @@ const compactionSchema = z.object({
   BUCKET_PREFIX: z.string().default(""),
   REPOS: commaList.default([]),
   COMPACTION_GRACE_MINUTES: z.coerce.number({ error: "is not a number of minutes" }).min(0, "is not a number of minutes").default(60),
+  COMPACTION_QUEUE_URL: z.url({ error: "is not a queue URL" }).optional(),
 });
 
 export function compactionEnvironment(settings: CompactionEnvironment): Record<string, string> {
@@ -90,12 +93,19 @@ export function compactionEnvironment(settings: CompactionEnvironment): Record<s
     BUCKET_PREFIX: settings.prefix,
     REPOS: settings.repos.join(","),
     COMPACTION_GRACE_MINUTES: String(settings.graceMinutes),
+    ...(settings.queueUrl !== undefined ? { COMPACTION_QUEUE_URL: settings.queueUrl } : {}),
   };
 }
 
 export function parseCompactionEnvironment(env: Env): CompactionEnvironment {
   const parsed = parseEnvironment("compaction", compactionSchema, env, "the stack sets these variables.");
-  return { bucket: parsed.BUCKET_NAME, prefix: parsed.BUCKET_PREFIX, repos: parsed.REPOS, graceMinutes: parsed.COMPACTION_GRACE_MINUTES };
+  return {
+    bucket: parsed.BUCKET_NAME,
+    prefix: parsed.BUCKET_PREFIX,
+    repos: parsed.REPOS,
+    graceMinutes: parsed.COMPACTION_GRACE_MINUTES,
+    ...(parsed.COMPACTION_QUEUE_URL !== undefined ? { queueUrl: parsed.COMPACTION_QUEUE_URL } : {}),
+  };
 }
 
 // ---- XMPP fan-out: the change topic → XMPP headlines (never the password: that is in the secret)
@@ -151,20 +161,19 @@ export interface BucketEventRoute {
   readonly id: string;
   /** Only the change function is fed by the bucket; adding a target makes every reader of routes say where it runs. */
   readonly target: Extract<DeployedFunction, "changeFanout">;
-  readonly events: readonly "ObjectCreated"[];
+  readonly events: readonly ("ObjectCreated" | "ObjectRemoved")[];
   readonly prefix: string;
 }
 
 /**
  * Refs and annexed content, not packs or agents' records: a push writes its packs before the ref that
  * needs them, so the ref's event is the one that says there is something new (protocol/change-from-event.ts
- * ignores the rest). The change topic in turn feeds the XMPP function and the agents' queues.
+ * ignores the rest). A ref's deletion is news too, so removals under `repos/` are routed as well. The
+ * change topic in turn feeds the XMPP function and the agents' queues.
  */
 export function bucketEventRoutes(layout: BucketLayout): BucketEventRoute[] {
-  return (["repos", "annex"] as const).map((top) => ({
-    id: `change-fanout-${top}`,
-    target: "changeFanout",
-    events: ["ObjectCreated"],
-    prefix: `${layout.prefix}${top}/`,
-  }));
+  return [
+    { id: "change-fanout-repos", target: "changeFanout", events: ["ObjectCreated", "ObjectRemoved"], prefix: `${layout.prefix}repos/` },
+    { id: "change-fanout-annex", target: "changeFanout", events: ["ObjectCreated"], prefix: `${layout.prefix}annex/` },
+  ];
 }

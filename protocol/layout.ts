@@ -27,6 +27,21 @@ export class BucketLayout {
     return `${this.prefix}README.txt`;
   }
 
+  /** `repos/`: every repository's git prefix is below it (a listing with delimiter "/" gives `repoRoot` of each). */
+  reposRoot(): string {
+    return `${this.prefix}repos/`;
+  }
+
+  /** The repository whose `repoRoot` this is (a common prefix of a listing of `reposRoot`), or undefined if it is none. */
+  repoOfRoot(root: string): string | undefined {
+    const name = root.startsWith(this.reposRoot()) && root.endsWith(".git/") ? root.slice(this.reposRoot().length, -".git/".length) : "";
+    try {
+      return this.repoRoot(name) === root ? name : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** `repos/<repo>.git/`, always with the trailing "/" so a listing of `a` never matches `ab`. */
   repoRoot(repo: string): string {
     return `${this.prefix}repos/${assertRepoName(repo)}.git/`;

@@ -36,6 +36,13 @@ export const agentOutputKeys = (agent: string) => {
   };
 };
 
+/**
+ * With agents spread over nested stacks (`agentStacks` in the stack's configuration), the main stack's
+ * outputs `AgentStack1`, `AgentStack2`... hold those stacks' ids; an agent's `Agent<Name>...` outputs are
+ * in one of them (DescribeStacks on each, and pass the outputs together to `readStackOutputs`).
+ */
+export const agentStackOutputKey = (part: number) => `AgentStack${part}`;
+
 export interface StackSettings {
   bucket: string;
   region: string;

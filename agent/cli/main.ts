@@ -8,6 +8,7 @@ import { getCommand } from "./commands/get.ts";
 import { initCommand } from "./commands/init.ts";
 import { localCommand } from "./commands/local.ts";
 import { logCommand } from "./commands/log.ts";
+import { removeQueueCommand } from "./commands/remove-queue.ts";
 import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { syncCommand } from "./commands/sync.ts";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     serviceCommand,
     localCommand,
     compactCommand,
+    removeQueueCommand,
   ])
     register(program);
   return program;

@@ -22,7 +22,7 @@ export interface CompactionResult {
   skipped: string[];
 }
 
-/** More repositories than this in one request is not a request a person or the schedule makes. */
+/** More repositories than this are not compacted in one invocation: the schedule queues one message per repository instead (fan-out.ts). */
 export const MAX_REPOS_PER_REQUEST = 100;
 
 /**
@@ -31,7 +31,12 @@ export const MAX_REPOS_PER_REQUEST = 100;
  * - an EventBridge scheduled event or `{}`: every configured repository.
  * Names that are malformed or not served by this stack are skipped with a reason, never used as keys.
  */
-export function requestedRepos(event: unknown, configured: readonly string[]): { repos: string[]; skipped: string[] } {
+export function requestedRepos(
+  event: unknown,
+  configured: readonly string[],
+  options: { limit?: number } = {},
+): { repos: string[]; skipped: string[] } {
+  const limit = options.limit ?? MAX_REPOS_PER_REQUEST;
   if (typeof event !== "object" || event === null || Array.isArray(event)) {
     return { repos: [], skipped: [`the request is not a JSON object: send {"repo":"<name>"} or {"repos":[...]}`] };
   }
@@ -52,8 +57,8 @@ export function requestedRepos(event: unknown, configured: readonly string[]): {
   const repos: string[] = [];
   const skipped: string[] = [];
   names.forEach((name, index) => {
-    if (index >= MAX_REPOS_PER_REQUEST) {
-      skipped.push(`${JSON.stringify(name)}: more than ${MAX_REPOS_PER_REQUEST} repositories in one request`);
+    if (index >= limit) {
+      skipped.push(`${JSON.stringify(name)}: more than ${limit} repositories in one request (the schedule queues each repository instead)`);
       return;
     }
     try {

@@ -36,6 +36,7 @@ export async function authorize(
     "aws:CurrentTime": new Date().toISOString(),
     "aws:RequestedRegion": region,
     ...(principal.kind === "user" ? { "aws:username": principal.name } : {}),
+    ...iam.principalTags(principal),
     ...(service === "s3" ? { "s3:TlsVersion": "1.3" } : {}),
     ...requested.context,
   };

@@ -31,16 +31,23 @@ export interface AccessKey {
 }
 
 export class IamDirectory {
-  private readonly users = new Map<string, Holder & { groups: Set<string> }>();
+  private readonly users = new Map<string, Holder & { groups: Set<string>; tags: Map<string, string> }>();
   private readonly roles = new Map<string, Holder>();
   private readonly groups = new Map<string, Holder>();
   private readonly managedPolicies = new Map<string, PolicyDocument>();
   private readonly keys = new Map<string, AccessKey>();
 
-  addUser(name: string, path = "/"): IamPrincipal {
+  addUser(name: string, path = "/", tags: readonly { Key: string; Value: string }[] = []): IamPrincipal {
     const user = { kind: "user" as const, name, arn: `arn:aws:iam::${ACCOUNT_ID}:user${path}${name}`, id: uniqueId("AIDA") };
-    this.users.set(name, { ...user, inline: new Map(), managed: new Set(), groups: new Set() });
+    const tagMap = new Map(tags.map((tag) => [tag.Key, tag.Value]));
+    this.users.set(name, { ...user, inline: new Map(), managed: new Set(), groups: new Set(), tags: tagMap });
     return user;
+  }
+
+  /** A user's tags, which IAM puts in every request's context as `aws:PrincipalTag/<key>` (the stack grants repositories by them). */
+  principalTags(principal: IamPrincipal): Record<string, string> {
+    if (principal.kind !== "user") return {};
+    return Object.fromEntries([...this.user(principal.name).tags].map(([key, value]) => [`aws:PrincipalTag/${key}`, value]));
   }
 
   addRole(name: string, path = "/"): IamPrincipal {

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { installBucketNotifications } from "../bucket-notifications.ts";
@@ -11,8 +11,17 @@ import { installCloudFormation, type StackDescription } from "./cloudformation.t
 import { ACCEPTED_WITHOUT_EFFECT, DEPLOYERS, queueArnOf, type DeployContext, type StackState } from "./deployers.ts";
 import type { FaultCounts, FaultRates } from "./faults.ts";
 import { installGate } from "./gate.ts";
+import { installLambdaInvoke } from "./lambda-invoke.ts";
 import { ACCOUNT_ID, IamDirectory } from "./iam.ts";
-import { deploymentOrder, readCloudAssembly, resolve, TemplateError, type Deployed, type ResolveContext } from "./template.ts";
+import {
+  deploymentOrder,
+  readCloudAssembly,
+  resolve,
+  TemplateError,
+  type Deployed,
+  type ResolveContext,
+  type Template,
+} from "./template.ts";
 
 /**
  * `cloudbridge local --stack <cdk.out>`: the local cloud deploys a synthesized stack itself and answers
@@ -39,6 +48,8 @@ export interface StackCloud {
   /** The administrator's environment (AdministratorAccess), as `export` lines show it. */
   readonly env: Readonly<Record<string, string>>;
   readonly outputs: Readonly<Record<string, string>>;
+  /** The stacks it nests (CloudFormation names them `<stack>-<logical id>-<random>`), each with its outputs. */
+  readonly nestedStacks: readonly { stackName: string; stackId: string; outputs: Readonly<Record<string, string>> }[];
   /** Resource types deployed, and what was accepted without being rehearsed (one line each). */
   readonly rehearsed: readonly string[];
   readonly notRehearsed: readonly string[];
@@ -76,10 +87,11 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     functions: new Map(),
     bridges: [],
     timers: [],
+    pollers: [],
   };
   const faultCounts: FaultCounts = { conflict: 0, slowDown: 0 };
-  const description: StackDescription = { stackName, stackId, created: new Date(), outputs: [] };
-  if (template.Description) description.description = template.Description;
+  // The stack and its nested stacks, as DescribeStacks answers for them (outputs once deployed).
+  const stacks: StackDescription[] = [];
 
   // The gate first: the adapters after it capture state their route handler consumes in the same turn.
   installGate(parts, {
@@ -90,8 +102,11 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
         state.secretArns.get(id) ??
         [...state.secretArns.values()].find((arn) => arn.startsWith(`${id}-`) || arn.includes(`:secret:${id}-`)) ??
         `arn:aws:secretsmanager:${region}:${ACCOUNT_ID}:secret:${id}`,
+      functionArn: (nameOrArn) =>
+        nameOrArn.startsWith("arn:") ? nameOrArn : `arn:aws:lambda:${region}:${ACCOUNT_ID}:function:${nameOrArn}`,
       stackArn: (name) =>
-        name === stackName || name === stackId ? stackId : `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${name}/*`,
+        stacks.find((stack) => name === stack.stackName || name === stack.stackId)?.stackId ??
+        `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${name}/*`,
     },
     policies: {
       bucket: (name) => state.bucketPolicies.get(name),
@@ -102,7 +117,8 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     counts: faultCounts,
     log,
   });
-  installCloudFormation(parts, () => description);
+  installCloudFormation(parts, () => stacks);
+  installLambdaInvoke(parts, (nameOrArn) => state.functions.get(nameOrArn));
   installS3Fixes(parts);
   installConditionalWrites(parts);
   const secrets = installSecretsManager(parts, { region });
@@ -121,6 +137,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     sns.destroy();
     sqs.destroy();
     for (const timer of state.timers) clearInterval(timer);
+    await Promise.all(state.pollers.map((p) => p.stop()));
     await notifications.drain();
     await Promise.all(state.bridges.map((b) => b.stop()));
     await Promise.all([...new Set(state.functions.values())].map((f) => f.stop()));
@@ -128,23 +145,11 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
   };
 
   try {
-    const deployed = new Map<string, Deployed>();
-    const parameters = Object.fromEntries(Object.entries(template.Parameters ?? {}).map(([name, p]) => [name, String(p.Default ?? "")]));
-    const resolveContext: ResolveContext = {
-      pseudo: {
-        "AWS::Region": region,
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::Partition": "aws",
-        "AWS::StackName": stackName,
-        "AWS::StackId": stackId,
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::NoValue": "",
-      },
-      parameters,
-      deployed,
-    };
-    const context: DeployContext = {
-      stackName,
+    const rehearsedCounts = new Map<string, number>();
+    // What was accepted without local effect, grouped: "type: what" → the logical ids it concerns.
+    const accepted = new Map<string, string[]>();
+    const note = (line: string, id: string) => accepted.set(line, [...(accepted.get(line) ?? []), id]);
+    const shared = {
       region,
       endpoint,
       parts,
@@ -158,32 +163,73 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
       log,
       state,
     };
-    const rehearsedCounts = new Map<string, number>();
-    // What was accepted without local effect, grouped: "type: what" → the logical ids it concerns.
-    const accepted = new Map<string, string[]>();
-    const note = (line: string, id: string) => accepted.set(line, [...(accepted.get(line) ?? []), id]);
-    for (const id of deploymentOrder(template)) {
-      const resource = template.Resources[id]!;
-      const deployer = DEPLOYERS[resource.Type];
-      if (resource.Condition !== undefined)
-        throw new TemplateError(`${id}: resources with a Condition are not rehearsed by cloudbridge local.`);
-      if (!deployer) {
-        note(`${resource.Type}: ${ACCEPTED_WITHOUT_EFFECT.get(resource.Type) ?? "not rehearsed: no local counterpart"}`, id);
-        deployed.set(id, placeholder(id));
-        continue;
+
+    const outputsOf = (stack: StackDescription) => Object.fromEntries(stack.outputs.map((o) => [o.key, o.value]));
+
+    /** Creates one stack's resources in order (a nested stack's, when it reaches one) and resolves its outputs. */
+    const deployStack = async (
+      template: Template,
+      name: string,
+      id: string,
+      parameterValues: Readonly<Record<string, string>>,
+      parentId?: string,
+    ): Promise<StackDescription> => {
+      const described: StackDescription = { stackName: name, stackId: id, created: new Date(), outputs: [] };
+      if (parentId) Object.assign(described, { parentId, rootId: stackId });
+      if (template.Description) described.description = template.Description;
+      stacks.push(described);
+      const deployed = new Map<string, Deployed>();
+      const parameters = Object.fromEntries(
+        Object.entries(template.Parameters ?? {}).map(([key, p]) => [key, parameterValues[key] ?? String(p.Default ?? "")]),
+      );
+      const resolveContext: ResolveContext = {
+        pseudo: {
+          "AWS::Region": region,
+          "AWS::AccountId": ACCOUNT_ID,
+          "AWS::Partition": "aws",
+          "AWS::StackName": name,
+          "AWS::StackId": id,
+          "AWS::URLSuffix": "amazonaws.com",
+          "AWS::NoValue": "",
+        },
+        parameters,
+        deployed,
+      };
+      const context: DeployContext = {
+        ...shared,
+        stackName: name,
+        deployNested: async (logicalId, nested, values) => {
+          const nestedName = `${name}-${logicalId}-${randomBytes(6).toString("hex").toUpperCase()}`.slice(-128);
+          const nestedId = `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${nestedName}/${randomUUID()}`;
+          const result = await deployStack(nested, nestedName, nestedId, values, id);
+          return { stackId: nestedId, outputs: outputsOf(result) };
+        },
+      };
+      for (const logicalId of deploymentOrder(template)) {
+        const resource = template.Resources[logicalId]!;
+        const deployer = DEPLOYERS[resource.Type];
+        if (resource.Condition !== undefined)
+          throw new TemplateError(`${logicalId}: resources with a Condition are not rehearsed by cloudbridge local.`);
+        if (!deployer) {
+          note(`${resource.Type}: ${ACCEPTED_WITHOUT_EFFECT.get(resource.Type) ?? "not rehearsed: no local counterpart"}`, logicalId);
+          deployed.set(logicalId, placeholder(logicalId));
+          continue;
+        }
+        const properties = resolve(resource.Properties ?? {}, resolveContext) as Record<string, unknown>;
+        const result = await deployer(logicalId, properties, context);
+        deployed.set(logicalId, result);
+        if (result.rehearsed !== false) rehearsedCounts.set(resource.Type, (rehearsedCounts.get(resource.Type) ?? 0) + 1);
+        for (const property of result.notRehearsed ?? []) note(`${resource.Type}: ${property}`, logicalId);
       }
-      const properties = resolve(resource.Properties ?? {}, resolveContext) as Record<string, unknown>;
-      const result = await deployer(id, properties, context);
-      deployed.set(id, result);
-      if (result.rehearsed !== false) rehearsedCounts.set(resource.Type, (rehearsedCounts.get(resource.Type) ?? 0) + 1);
-      for (const property of result.notRehearsed ?? []) note(`${resource.Type}: ${property}`, id);
-    }
+      for (const [key, output] of Object.entries(template.Outputs ?? {})) {
+        const value = String(resolve(output.Value, resolveContext));
+        described.outputs.push({ key, value, ...(output.Description ? { description: output.Description } : {}) });
+      }
+      return described;
+    };
+
+    const main = await deployStack(template, stackName, stackId, {});
     const notRehearsed = [...accepted].map(([line, ids]) => `${line} (${ids.length === 1 ? ids[0] : `${ids.length} resources`})`);
-    const outputs: Record<string, string> = {};
-    for (const [key, output] of Object.entries(template.Outputs ?? {})) {
-      outputs[key] = String(resolve(output.Value, resolveContext));
-      description.outputs.push({ key, value: outputs[key], ...(output.Description ? { description: output.Description } : {}) });
-    }
     return {
       endpoint,
       port,
@@ -195,7 +241,10 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
         AWS_ACCESS_KEY_ID: admin.accessKeyId,
         AWS_SECRET_ACCESS_KEY: admin.secretAccessKey,
       },
-      outputs,
+      outputs: outputsOf(main),
+      nestedStacks: stacks
+        .filter((stack) => stack !== main)
+        .map((stack) => ({ stackName: stack.stackName, stackId: stack.stackId, outputs: outputsOf(stack) })),
       rehearsed: [...rehearsedCounts].map(([type, count]) => `${type} × ${count}`),
       notRehearsed,
       faultCounts,

@@ -5,6 +5,8 @@ import { Match, type Template } from "aws-cdk-lib/assertions";
 import { agentOutputKeys, readStackOutputs, STACK_OUTPUT } from "../../../protocol/stack-outputs.ts";
 import { allows, CDK_CONTEXT, fold, synthStack, type PolicyStatement } from "../../helpers/cdk.ts";
 
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
 /** Every feature on: a prefix, two agents, e-mail and HTTPS subscriptions, XMPP, a custom schedule. */
 const config = JSON.parse(readFileSync(new URL("fixtures/full-stack.json", import.meta.url), "utf8")) as unknown;
 
@@ -75,7 +77,7 @@ describe("the bucket", () => {
     }
   });
 
-  it("sends ObjectCreated events under <prefix>repos/ and <prefix>annex/ (not agents/, not the marker) to the change function", () => {
+  it("sends ObjectCreated events under <prefix>repos/ and <prefix>annex/ (not agents/, not the marker), and ObjectRemoved under <prefix>repos/, to the change function", () => {
     const [[, notifications]] = ofType("Custom::S3BucketNotifications") as [[string, Resources[string]]];
     const configs = (
       fold(notifications.Properties.NotificationConfiguration) as { LambdaFunctionConfigurations: Record<string, unknown>[] }
@@ -83,8 +85,12 @@ describe("the bucket", () => {
     const change = `arn:<${logicalId("AWS::Lambda::Function", "ChangeFanoutFunction")}>`;
     assert.deepEqual(
       configs.map((c) => ({ events: c.Events, fn: c.LambdaFunctionArn, filter: c.Filter })),
-      ["team/repos/", "team/annex/"].map((prefix) => ({
-        events: ["s3:ObjectCreated:*"],
+      [
+        ["team/repos/", "s3:ObjectCreated:*"],
+        ["team/repos/", "s3:ObjectRemoved:*"],
+        ["team/annex/", "s3:ObjectCreated:*"],
+      ].map(([prefix, event]) => ({
+        events: [event],
         fn: change,
         filter: { Key: { FilterRules: [{ Name: "prefix", Value: prefix }] } },
       })),
@@ -182,7 +188,19 @@ describe("the functions", () => {
     const [[, rule]] = ofType("AWS::Events::Rule") as [[string, Resources[string]]];
     assert.equal(rule.Properties.ScheduleExpression, "cron(0 3 * * ? *)");
     const [target] = rule.Properties.Targets as Record<string, unknown>[];
-    assert.deepEqual(JSON.parse(String(target!.Input)), { repos: ["notes", "photos"] });
+    // The schedule's invocation only queues one message per repository; the queue invokes the function once per message.
+    assert.deepEqual(JSON.parse(String(target!.Input)), {});
+    const queue = logicalId("AWS::SQS::Queue", "CompactionQueue");
+    const [[, mapping]] = ofType("AWS::Lambda::EventSourceMapping") as [[string, Resources[string]]];
+    assert.deepEqual(fold(mapping.Properties), {
+      BatchSize: 1,
+      EventSourceArn: `arn:<${queue}>`,
+      FunctionName: `<${logicalId("AWS::Lambda::Function", "CompactionFunction")}>`,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    const redrive = resources[queue]!.Properties.RedrivePolicy as { maxReceiveCount: number };
+    assert.equal(redrive.maxReceiveCount, 3);
     const env = (
       fold(resources[logicalId("AWS::Lambda::Function", "CompactionFunction")]!.Properties.Environment) as {
         Variables: Record<string, string>;
@@ -190,6 +208,7 @@ describe("the functions", () => {
     ).Variables;
     assert.equal(env.REPOS, "notes,photos");
     assert.equal(env.COMPACTION_GRACE_MINUTES, "30");
+    assert.equal(env.COMPACTION_QUEUE_URL, `<${queue}>`);
   });
 });
 
@@ -274,82 +293,127 @@ describe("dead letters", () => {
     assert.deepEqual(cloudwatch?.Action, ["kms:Decrypt", "kms:GenerateDataKey*"]);
     assert.deepEqual(cloudwatch?.Condition, { StringEquals: { "aws:SourceAccount": "<AWS::AccountId>" } });
   });
+
+  it("the alarm topic's policy lets CloudWatch of this account publish, and still refuses publishers without TLS", () => {
+    const topic = logicalId("AWS::SNS::Topic", "DeadLettersTopic");
+    const policies = ofType("AWS::SNS::TopicPolicy")
+      .map(([, p]) => fold(p.Properties) as { Topics: string[]; PolicyDocument: { Statement: Record<string, unknown>[] } })
+      .filter((p) => p.Topics.includes(`<${topic}>`));
+    assert.equal(policies.length, 1);
+    const statements = policies[0]!.PolicyDocument.Statement;
+    const publish = statements.find(
+      (st) => st.Effect === "Allow" && JSON.stringify(st.Principal) === '{"Service":"cloudwatch.amazonaws.com"}',
+    );
+    assert.deepEqual(
+      { Action: publish?.Action, Resource: publish?.Resource, Condition: publish?.Condition },
+      { Action: "sns:Publish", Resource: `<${topic}>`, Condition: { StringEquals: { "aws:SourceAccount": "<AWS::AccountId>" } } },
+    );
+    assert.ok(statements.some((st) => st.Effect === "Deny" && JSON.stringify(st.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}'));
+  });
 });
 
 describe("agents' access", () => {
-  const policyOf = (agent: string): PolicyStatement[] => {
+  const inlineOf = (agent: string): PolicyStatement[] => {
     const users = ofType("AWS::IAM::Policy").filter(([id]) => id.startsWith(`Agent${agent}Policy`));
     assert.equal(users.length, 1);
     const policy = fold(users[0]![1].Properties) as { PolicyDocument: { Statement: PolicyStatement[] }; Users: string[] };
     assert.deepEqual(policy.Users, [`<${logicalId("AWS::IAM::User", `Agent${agent}User`)}>`]);
     return policy.PolicyDocument.Statement;
   };
+  const userOf = (agent: string) => resources[logicalId("AWS::IAM::User", `Agent${agent}User`)]!.Properties;
+  /** What IAM evaluates for the agent: its inline policy and its groups' managed policies. */
+  const policyOf = (agent: string): PolicyStatement[] => {
+    const groups = new Set((fold(userOf(agent).Groups) as string[]).map((ref) => ref.slice(1, -1)));
+    const managed = groups.size
+      ? [...groups].flatMap((group) => (fold(resources[group]!.Properties.ManagedPolicyArns) as string[]).map((ref) => ref.slice(1, -1)))
+      : [];
+    return [
+      ...inlineOf(agent),
+      ...managed.flatMap((id) => (fold(resources[id]!.Properties.PolicyDocument) as { Statement: PolicyStatement[] }).Statement),
+    ];
+  };
+  /** The agent's tags, as IAM puts them into every request's context. */
+  const tagsOf = (agent: string) =>
+    Object.fromEntries((userOf(agent).Tags as { Key: string; Value: string }[]).map((t) => [`aws:PrincipalTag/${t.Key}`, t.Value]));
+  const agentAllows = (agent: string, action: string, resource: string, context: Record<string, string> = {}) =>
+    allows(policyOf(agent), action, resource, { ...tagsOf(agent), ...context });
   const bucket = () => `arn:<${logicalId("AWS::S3::Bucket", "BucketData")}>`;
   const queue = (agent: string) => `arn:<${logicalId("AWS::SQS::Queue", `Agent${agent}Queue`)}>`;
+  const secret = (agent: string) => `<${logicalId("AWS::SecretsManager::Secret", `Agent${agent}Credentials`)}>`;
 
-  it("the policy document is exactly: its repos' prefixes, the marker and README, a prefix-conditioned list, its queue", () => {
-    const b = bucket();
-    assert.deepEqual(policyOf("desktop"), [
-      {
-        Sid: "ReadWriteOwnRepositories",
-        Effect: "Allow",
-        Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-        Resource: [`${b}/team/repos/notes.git/*`, `${b}/team/annex/notes/*`, `${b}/team/agents/notes/*`],
-      },
-      {
-        Sid: "ReadAndCreateBucketMarker",
-        Effect: "Allow",
-        Action: ["s3:GetObject", "s3:PutObject"],
-        Resource: [`${b}/team/cloudbridge.json`, `${b}/team/README.txt`],
-      },
-      {
-        Sid: "ListOwnRepositories",
-        Effect: "Allow",
-        Action: "s3:ListBucket",
-        Resource: b,
-        Condition: { StringLike: { "s3:prefix": ["team/repos/notes.git/*", "team/annex/notes/*", "team/agents/notes/*"] } },
-      },
+  it("the agent's own policy is exactly its queue and its own secret; its repositories are its tags", () => {
+    assert.deepEqual(inlineOf("desktop"), [
       {
         Sid: "ReceiveOwnChanges",
         Effect: "Allow",
         Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
         Resource: queue("desktop"),
       },
+      { Sid: "ReadOwnKey", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: secret("desktop") },
     ]);
+    assert.deepEqual(tagsOf("desktop"), { "aws:PrincipalTag/cloudbridge/repo/notes": "sync" });
+    assert.deepEqual(tagsOf("laptop"), {
+      "aws:PrincipalTag/cloudbridge/repo/notes": "sync",
+      "aws:PrincipalTag/cloudbridge/repo/photos": "sync",
+    });
   });
 
-  it("grants its own repository and queue, and denies another repo's prefix, other prefixes, another agent's queue and everything else", async () => {
-    const p = policyOf("desktop");
+  it("grants its own repository, queue and secret, and denies another repo's prefix, other prefixes, another agent's queue and secret and everything else", async () => {
     const b = bucket();
-    assert.ok(await allows(p, "s3:PutObject", `${b}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
-    assert.ok(await allows(p, "s3:GetObject", `${b}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`));
-    assert.ok(await allows(p, "s3:ListBucket", b, { "s3:prefix": "team/repos/notes.git/refs/" }));
-    assert.ok(await allows(p, "sqs:ReceiveMessage", queue("desktop")));
+    const allowed = (action: string, resource: string, context?: Record<string, string>) =>
+      agentAllows("desktop", action, resource, context);
+    assert.ok(await allowed("s3:PutObject", `${b}/team/repos/notes.git/objects/pack/pack-${"a".repeat(40)}.pack`));
+    assert.ok(await allowed("s3:GetObject", `${b}/team/annex/notes/SHA256E-s1--${"b".repeat(64)}`));
+    assert.ok(await allowed("s3:PutObject", `${b}/team/agents/notes/desktop.json`));
+    assert.ok(await allowed("s3:GetObject", `${b}/team/cloudbridge.json`));
+    assert.ok(await allowed("s3:ListBucket", b, { "s3:prefix": "team/repos/notes.git/refs/" }));
+    assert.ok(await allowed("sqs:ReceiveMessage", queue("desktop")));
+    assert.ok(await allowed("secretsmanager:GetSecretValue", secret("desktop")));
     // Another repository of the same bucket: no object, no listing.
     for (const key of ["team/repos/photos.git/HEAD", "team/annex/photos/x", "team/agents/photos/x.json", "team/repos/notes.gitx/HEAD"]) {
       for (const action of ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
-        assert.ok(!(await allows(p, action, `${b}/${key}`)), `${action} ${key}`);
+        assert.ok(!(await allowed(action, `${b}/${key}`)), `${action} ${key}`);
     }
-    assert.ok(!(await allows(p, "s3:ListBucket", b, { "s3:prefix": "team/repos/photos.git/" })));
-    assert.ok(!(await allows(p, "s3:ListBucket", b, { "s3:prefix": "team/" })));
-    assert.ok(!(await allows(p, "s3:ListBucket", b)), "ListBucket without a prefix (the whole bucket) is not granted");
+    assert.ok(!(await allowed("s3:ListBucket", b, { "s3:prefix": "team/repos/photos.git/" })));
+    assert.ok(!(await allowed("s3:ListBucket", b, { "s3:prefix": "team/" })));
+    assert.ok(!(await allowed("s3:ListBucket", b)), "ListBucket without a prefix (the whole bucket) is not granted");
     // Outside the deployment prefix, other buckets, other services, the bucket's configuration.
-    assert.ok(!(await allows(p, "s3:GetObject", `${b}/repos/notes.git/HEAD`)));
-    assert.ok(!(await allows(p, "s3:GetObject", "arn:aws:s3:::another-bucket/team/repos/notes.git/HEAD")));
-    assert.ok(!(await allows(p, "s3:PutBucketPolicy", b)));
-    assert.ok(!(await allows(p, "s3:DeleteObjectVersion", `${b}/team/repos/notes.git/HEAD`)), "no permanent deletion of versions");
-    assert.ok(!(await allows(p, "sqs:ReceiveMessage", queue("laptop"))));
-    assert.ok(!(await allows(p, "sqs:SendMessage", queue("desktop"))));
-    assert.ok(!(await allows(p, "secretsmanager:GetSecretValue", "*")));
-    assert.ok(!(await allows(p, "sns:Publish", "*")));
+    assert.ok(!(await allowed("s3:GetObject", `${b}/repos/notes.git/HEAD`)));
+    assert.ok(!(await allowed("s3:GetObject", "arn:aws:s3:::another-bucket/team/repos/notes.git/HEAD")));
+    assert.ok(!(await allowed("s3:PutBucketPolicy", b)));
+    assert.ok(!(await allowed("s3:DeleteObjectVersion", `${b}/team/repos/notes.git/HEAD`)), "no permanent deletion of versions");
+    assert.ok(!(await allowed("sqs:ReceiveMessage", queue("laptop"))));
+    assert.ok(!(await allowed("sqs:SendMessage", queue("desktop"))));
+    assert.ok(!(await allowed("secretsmanager:GetSecretValue", secret("laptop"))));
+    assert.ok(!(await allowed("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:000000000000:secret:another-AbCdEf")));
+    assert.ok(!(await allowed("sns:Publish", "*")));
+    assert.ok(
+      !policyOf("desktop").some((s) => list(s.Action).some((a) => /^(iam|sts):/.test(a))),
+      "no IAM or STS action: tags cannot be changed",
+    );
+    // Without the tag, the shared policies grant nothing: the tags are the grant.
+    assert.ok(!(await allows(policyOf("desktop"), "s3:GetObject", `${b}/team/repos/notes.git/HEAD`)));
     // The laptop syncs both repositories.
-    assert.ok(await allows(policyOf("laptop"), "s3:GetObject", `${b}/team/repos/photos.git/HEAD`));
+    assert.ok(await agentAllows("laptop", "s3:GetObject", `${b}/team/repos/photos.git/HEAD`));
   });
 
-  it("rotates an agent's key when its keySerial is raised", () => {
+  it("rotates an agent's key with an overlap: raising keySerial adds the new key in the other slot and keeps the previous one", () => {
     for (const [, key] of ofType("AWS::IAM::AccessKey")) assert.equal(key.Properties.Serial, 1);
-    const rotated = synthStack({ repos: ["notes"], agents: [{ name: "laptop", repos: ["notes"], keySerial: 2 }] }).template;
-    rotated.hasResourceProperties("AWS::IAM::AccessKey", { Serial: 2 });
+    const keys = (serial: number) => {
+      const t = synthStack({ repos: ["notes"], agents: [{ name: "laptop", repos: ["notes"], keySerial: serial }] }).template.toJSON();
+      const found = Object.entries(t.Resources as Resources).filter(([, r]) => r.Type === "AWS::IAM::AccessKey");
+      const secret = JSON.stringify(
+        Object.values(t.Resources as Resources).find((r) => r.Type === "AWS::SecretsManager::Secret")!.Properties,
+      );
+      return { slots: Object.fromEntries(found.map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ""), r.Properties.Serial])), secret };
+    };
+    const two = keys(2);
+    assert.deepEqual(two.slots, { AgentlaptopAccessKey: 1, AgentlaptopAccessKeyEven: 2 });
+    assert.match(two.secret, /AgentlaptopAccessKeyEven[0-9A-F]{8}/, "the secret holds the new key");
+    // The next raise replaces the older key (1 → 3) and keeps key 2, which the agents use by then.
+    const three = keys(3);
+    assert.deepEqual(three.slots, { AgentlaptopAccessKey: 3, AgentlaptopAccessKeyEven: 2 });
+    assert.doesNotMatch(three.secret, /AccessKeyEven/);
   });
 
   it("keeps each agent's access key in its own secret, never in an output", () => {

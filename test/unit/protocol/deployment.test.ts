@@ -29,6 +29,9 @@ describe("the deployment contract", () => {
   it("gives the compaction function back its bucket, prefix, repositories and grace period; refuses a grace that is not minutes", () => {
     const settings = { bucket: "b", prefix: "", repos: ["notes", "photos"], graceMinutes: 15 };
     assert.deepEqual(parseCompactionEnvironment(compactionEnvironment(settings)), settings);
+    const queued = { ...settings, queueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/compaction" };
+    assert.deepEqual(parseCompactionEnvironment(compactionEnvironment(queued)), queued);
+    assert.throws(() => parseCompactionEnvironment({ BUCKET_NAME: "b", COMPACTION_QUEUE_URL: "compaction" }), /COMPACTION_QUEUE_URL/);
     assert.deepEqual(parseCompactionEnvironment({ BUCKET_NAME: "b" }), { bucket: "b", prefix: "", repos: [], graceMinutes: 60 });
     assert.throws(() => parseCompactionEnvironment({ BUCKET_NAME: "b", COMPACTION_GRACE_MINUTES: "soon" }), /COMPACTION_GRACE_MINUTES/);
     assert.throws(() => parseCompactionEnvironment({ BUCKET_NAME: "b", COMPACTION_GRACE_MINUTES: "-1" }), /COMPACTION_GRACE_MINUTES/);
@@ -48,11 +51,11 @@ describe("the deployment contract", () => {
     assert.deepEqual(parseXmppFanoutEnvironment(env), settings);
   });
 
-  it("routes ObjectCreated under <prefix>repos/ and <prefix>annex/ to the change function, and nothing else", () => {
+  it("routes ObjectCreated under <prefix>repos/ and <prefix>annex/, and ObjectRemoved under <prefix>repos/ (ref deletions), to the change function, and nothing else", () => {
     assert.deepEqual(
       bucketEventRoutes(new BucketLayout("team/")).map(({ target, events, prefix }) => ({ target, events, prefix })),
       [
-        { target: "changeFanout", events: ["ObjectCreated"], prefix: "team/repos/" },
+        { target: "changeFanout", events: ["ObjectCreated", "ObjectRemoved"], prefix: "team/repos/" },
         { target: "changeFanout", events: ["ObjectCreated"], prefix: "team/annex/" },
       ],
     );

@@ -72,7 +72,7 @@ describe("change messages from S3 changes", () => {
     assert.equal(content?.kind, "content");
     assert.equal(content?.kind === "content" && content.key, "WORM-s5-m1--my file+v2.txt");
   });
-  it("ignores packs, info files, deletions and keys outside the layout", () => {
+  it("ignores packs, info files, deletions of anything but a ref, and keys outside the layout", () => {
     for (const key of [
       `repos/demo.git/objects/pack/pack-${"a".repeat(40)}.pack`,
       "repos/demo.git/info/refs",
@@ -81,7 +81,24 @@ describe("change messages from S3 changes", () => {
     ]) {
       assert.equal(changeMessageFromS3(change(key), layout), undefined, key);
     }
-    assert.equal(changeMessageFromS3(change("repos/demo.git/refs/heads/main", "ObjectRemoved:Delete"), layout), undefined);
+    for (const key of [`repos/demo.git/objects/pack/pack-${"a".repeat(40)}.pack`, "annex/demo/WORM-s5-m1--x"]) {
+      assert.equal(changeMessageFromS3(change(key, "ObjectRemoved:Delete"), layout), undefined, key);
+    }
+  });
+  it("reports a ref's deletion (a delete marker in the versioned bucket), without ETag or size", () => {
+    for (const eventName of ["ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"]) {
+      const message = changeMessageFromS3(change("repos/demo.git/refs/heads/gone", eventName), layout);
+      assert.deepEqual(message, {
+        v: 1,
+        bucket: "cloudbridge",
+        repo: "demo",
+        kind: "refs",
+        ref: "refs/heads/gone",
+        seq: "00A1",
+        at: "2026-11-21T12:00:00.000Z",
+      });
+    }
+    assert.equal(changeMessageFromS3(change(`repos/demo.git/refs/synced/${agent}/heads/main`, "ObjectRemoved:Delete"), layout)?.by, agent);
   });
   it("throws for a malformed key inside the layout", () => {
     assert.throws(() => changeMessageFromS3(change("repos/demo.git/refs/heads/a..b"), layout), ProtocolError);
