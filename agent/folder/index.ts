@@ -14,4 +14,13 @@ export {
 } from "./config.ts";
 export { cloneFolder, finishClone, initFolder, type CreateOptions } from "./create.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
-export { findRepository, openFolder, openSyncedFolder, storeFor, type Folder, type OpenOptions, type SyncedFolder } from "./open.ts";
+export {
+  findFolder,
+  findRepository,
+  openFolder,
+  openSyncedFolder,
+  storeFor,
+  type Folder,
+  type OpenOptions,
+  type SyncedFolder,
+} from "./open.ts";

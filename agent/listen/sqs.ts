@@ -30,6 +30,8 @@ export interface SqsListenerOptions {
   /** Long-poll wait (seconds, 1–20). */
   waitSeconds?: number;
   onError?: (error: unknown) => void;
+  /** Called after each long poll that worked (the listener is healthy again after errors). */
+  onReceive?: () => void;
 }
 
 export function queueNameFor(agent: string): string {
@@ -106,6 +108,7 @@ export class SqsListener implements ChangeListener {
           { abortSignal: this.abort.signal },
         );
         backoff.reset();
+        this.options.onReceive?.();
         if (Messages.length === 0) continue;
         let relevant: ChangeMessage | undefined;
         let any = false;

@@ -8,6 +8,7 @@ import {
   XMPP_CHANGE_ELEMENT,
   XMPP_CHANGE_NAMESPACE,
 } from "../../protocol/index.ts";
+import { Backoff, RETRY_BASE_MS } from "../backoff.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
 /**
@@ -60,9 +61,16 @@ export class XmppListener implements ChangeListener {
     });
     this.xmpp = xmpp;
     let first = true;
-    xmpp.on("error", (error) => this.options.onError?.(error));
+    // A server that stays down is tried again after a wait that grows (1 s doubling to 10 s), not every second.
+    const reconnectWait = new Backoff();
+    xmpp.on("error", (error) => {
+      xmpp.reconnect.delay = reconnectWait.next();
+      this.options.onError?.(error);
+    });
     xmpp.on("status", (status) => this.options.onStatus?.(String(status)));
     xmpp.on("online", () => {
+      reconnectWait.reset();
+      xmpp.reconnect.delay = RETRY_BASE_MS;
       void xmpp.send(xml("presence", null, xml("priority", null, "1"))).catch((error: unknown) => this.options.onError?.(error));
       if (!first) onHint(undefined);
       first = false;

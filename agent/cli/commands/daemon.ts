@@ -1,13 +1,13 @@
 import type { Command } from "commander";
 import { runDaemon } from "../../daemon.ts";
 import { createLogger } from "../../log.ts";
-import { SETTING_NAMES } from "../../folder/index.ts";
+import { findFolder, SETTING_NAMES } from "../../folder/index.ts";
 
 export function daemonCommand(program: Command): void {
   program
     .command("daemon")
     .description("Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer.")
-    .argument("[dir]", "the synced folder", ".")
+    .argument("[dir]", "the synced folder (default: the one around the current directory)")
     .option("--listen <how>", "override cloudbridge.listen for this run: auto, xmpp, sqs or poll")
     .option("--poll-interval <seconds>", "override cloudbridge.pollInterval for this run")
     .option("--reconcile-interval <seconds>", "override cloudbridge.reconcileInterval: a full sync at least this often")
@@ -16,7 +16,7 @@ export function daemonCommand(program: Command): void {
     .option("--json-log", "structured JSON log lines even on a terminal")
     .action(
       async (
-        dir: string,
+        dir: string | undefined,
         options: {
           listen?: string;
           pollInterval?: string;
@@ -45,7 +45,7 @@ export function daemonCommand(program: Command): void {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         try {
-          await runDaemon(dir, { log, stopped });
+          await runDaemon(await findFolder(dir), { log, stopped });
         } finally {
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);

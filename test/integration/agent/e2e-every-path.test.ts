@@ -202,6 +202,14 @@ describe("every path accounted for", () => {
       (await readRefusedPaths(A)).paths.map((p) => [p.path, p.kind]),
       [["hostname", "refused-from-bucket"]],
     );
+    // `status` lists it too, from the record, without a daemon.
+    const status = await cli(["status", A, "--offline", "--json"], env);
+    const listed = (JSON.parse(status.stdout) as { refused: Array<{ path: string; kind: string; reason: string }> }).refused;
+    assert.deepEqual(
+      listed.map((p) => [p.path, p.kind]),
+      [["hostname", "refused-from-bucket"]],
+      status.stdout,
+    );
   });
 
   it("keeps what .gitignore, .cloudbridgeignore and the defaults name out of the bucket, at init and from the watcher", async () => {
