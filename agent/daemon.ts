@@ -17,6 +17,8 @@ import { Backoff } from "./backoff.ts";
 import { CompactionDuty } from "./compaction-duty.ts";
 import type { Direction, RunningTransfer } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
+import { openForWriting } from "./sync/open-files.ts";
+import { roundSummary } from "./sync/round-summary.ts";
 import type { SyncReport } from "./sync/engine.ts";
 import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
 
@@ -144,12 +146,16 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
   let downloads: Promise<void> | undefined;
   const compaction = new CompactionDuty(folder, log);
+  // Files still being written are looked at again once they may have settled (sync/scanner.ts).
+  const settle = { quietMs: settings.settleMs, briefMs: settings.debounceMs, maxWaitMs: settings.settleMaxMs, openForWriting };
+  let settleTimer: NodeJS.Timeout | undefined;
+  const settling = new Set<string>();
 
   const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
     if (stopping) return;
     let report: SyncReport;
     try {
-      report = await folder.engine.sync(paths, { localOnly });
+      report = await folder.engine.sync(paths, { localOnly, settle });
     } catch (error) {
       status.lastError = (explainAccessError(error, folder.settings) ?? (error as Error)).message;
       status.lastRound = { at: new Date().toISOString(), why, ok: false, error: status.lastError };
@@ -171,10 +177,11 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     if (!localOnly && listener.kind === "poll" && health.state.state === "down") health.set("listening");
     await saveStatus();
     if (report.committed || report.written || report.deleted || report.merged) {
+      // One line per round, in files (the commit is in `cloudbridge log`).
       log("info", "sync", {
+        message: roundSummary(report),
         why,
-        head: report.head,
-        committed: report.committed !== undefined,
+        sent: report.sent,
         written: report.written,
         deleted: report.deleted,
         merged: report.merged,
@@ -183,6 +190,18 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     }
     if (folder.engine.followUp({ pending: report.pending, contentArrived: false }) === "full")
       setImmediate(() => void round(undefined, "pending"));
+    if (report.settling.length > 0 && !stopping) {
+      for (const { path } of report.settling) settling.add(path);
+      clearTimeout(settleTimer);
+      settleTimer = setTimeout(
+        () => {
+          const paths = [...settling];
+          settling.clear();
+          void round(paths, "settled", true);
+        },
+        Math.min(...report.settling.map((s) => s.dueInMs)),
+      );
+    }
     startDownloads();
     void compaction.check();
   };
@@ -209,11 +228,15 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
 
   await round(undefined, "start");
-  const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), { debounceMs: settings.debounceMs });
+  const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), {
+    debounceMs: settings.debounceMs,
+    tracked: () => folder.repo.cache.entries.keys(),
+  });
   await watcher.ready;
   // Anything written while the watcher was starting is picked up by this scan.
   await round(undefined, "watching", true);
-  const onHint = () => void round([], "notified");
+  // A poll that saw the bucket move is not a notification: the log says which it was.
+  const onHint = () => void round([], listener.kind === "poll" ? "polled" : "notified");
   try {
     await listener.start(onHint);
     health.set("listening");
@@ -266,6 +289,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearInterval(progressTimer);
   clearTimeout(retryTimer);
   clearTimeout(transferTimer);
+  clearTimeout(settleTimer);
   await watcher.close();
   await listener.stop();
   await folder.engine.sync([], { localOnly: true }).catch(() => undefined); // let a running round finish

@@ -47,6 +47,10 @@ export interface FolderSettings extends CloudSettings {
   pollIntervalMs: number;
   reconcileIntervalMs: number;
   debounceMs: number;
+  /** A changed file is committed once it has not changed for this long (the daemon). */
+  settleMs: number;
+  /** ...or once it has waited this long, for a file that never stops changing (a log). */
+  settleMaxMs: number;
   presenceIntervalMs: number;
   wanted: Wanted;
   /** An encrypted repository's packs are compacted by this machine once the bucket lists more than this many. */
@@ -68,6 +72,8 @@ export const SETTING_NAMES = {
   pollInterval: "cloudbridge.pollInterval",
   reconcileInterval: "cloudbridge.reconcileInterval",
   debounce: "cloudbridge.debounce",
+  settle: "cloudbridge.settle",
+  settleMax: "cloudbridge.settleMax",
   presenceInterval: "cloudbridge.presenceInterval",
   wanted: "cloudbridge.wanted",
   compactAbove: "cloudbridge.compactAbove",
@@ -129,6 +135,8 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.pollInterval]: duration(SETTING_NAMES.pollInterval, 30_000, 1000),
   [SETTING_NAMES.reconcileInterval]: duration(SETTING_NAMES.reconcileInterval, 600_000, 1000),
   [SETTING_NAMES.debounce]: duration(SETTING_NAMES.debounce, 300, 1),
+  [SETTING_NAMES.settle]: duration(SETTING_NAMES.settle, 1000, 1),
+  [SETTING_NAMES.settleMax]: duration(SETTING_NAMES.settleMax, 60_000, 1000),
   [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
   [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
   [SETTING_NAMES.compactAbove]: optionalText.transform((text, context) => {
@@ -252,6 +260,8 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     pollIntervalMs: raw[SETTING_NAMES.pollInterval],
     reconcileIntervalMs: raw[SETTING_NAMES.reconcileInterval],
     debounceMs: raw[SETTING_NAMES.debounce],
+    settleMs: raw[SETTING_NAMES.settle],
+    settleMaxMs: raw[SETTING_NAMES.settleMax],
     presenceIntervalMs: raw[SETTING_NAMES.presenceInterval],
     wanted: raw[SETTING_NAMES.wanted],
     compactAbove: raw[SETTING_NAMES.compactAbove],

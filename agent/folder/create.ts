@@ -56,19 +56,30 @@ export interface CreateOptions {
 export async function initFolder(dir: string, url: string, options: CreateOptions = {}): Promise<SyncedFolder> {
   const root = resolve(dir);
   const location = parseRemoteUrl(url);
-  if (await LocalRepo.isRepo(root))
-    throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
   const around = await findFolder(dirname(root));
   if (await LocalRepo.isRepo(around))
     throw new FolderError(
       "already-a-folder",
       `${root} is inside the cloudbridge folder ${around}, which syncs it already: run cloudbridge commands there (or in any folder below it).`,
     );
-  const history = await existingHistory(root);
-  if (history) checkHistoryChoice(root, dir, url, history, options.history);
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region });
   const layout = new BucketLayout(location.prefix);
+  let history: History | undefined;
   try {
+    if (await LocalRepo.isRepo(root)) {
+      // An init of this same repository that stopped before anything reached the bucket is carried on, never
+      // refused: its folder is half made, and the retry is how a person finishes it.
+      const configured = await readSettings(root).then(
+        (s) => formatRemoteUrl(s.location),
+        () => undefined,
+      );
+      // (no settings yet: stopped while the folder was being made)
+      if ((configured !== undefined && configured !== formatRemoteUrl(location)) || (await repositoryExists(store, layout, location.repo)))
+        throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
+    } else {
+      history = await existingHistory(root);
+      if (history) checkHistoryChoice(root, dir, url, history, options.history);
+    }
     if (await repositoryExists(store, layout, location.repo)) {
       throw new FolderError(
         "repository-exists",

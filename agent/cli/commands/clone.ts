@@ -38,7 +38,8 @@ export function cloneCommand(program: Command): void {
               ...synced,
               written: first.written + synced.written,
               deleted: first.deleted + synced.deleted,
-              refused: [...first.refused, ...synced.refused],
+              // the sync's list is every path still refused, those the first checkout refused included
+              refused: synced.refused,
             }
           : synced;
         emit(options.json, { folder: folder.root, remote: url, agent: folder.settings.agent, ...report }, () =>

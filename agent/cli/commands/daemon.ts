@@ -13,6 +13,7 @@ export function daemonCommand(program: Command): void {
     .option("--reconcile-interval <seconds>", "override cloudbridge.reconcileInterval: a full sync at least this often")
     .option("--debounce <ms>", "override cloudbridge.debounce: quiet time before a burst of changes is committed")
     .option("--compact-above <packs>", "override cloudbridge.compactAbove: compact an encrypted repository's packs past this many")
+    .option("--settle <ms>", "override cloudbridge.settle: how long a changed file must stay unchanged before it is committed")
     .option("--json-log", "structured JSON log lines even on a terminal")
     .action(
       async (
@@ -23,6 +24,7 @@ export function daemonCommand(program: Command): void {
           reconcileInterval?: string;
           debounce?: string;
           compactAbove?: string;
+          settle?: string;
           jsonLog?: boolean;
         },
       ) => {
@@ -33,6 +35,7 @@ export function daemonCommand(program: Command): void {
         if (options.reconcileInterval) overrides.push([SETTING_NAMES.reconcileInterval, options.reconcileInterval]);
         if (options.debounce) overrides.push([SETTING_NAMES.debounce, `${options.debounce}ms`]);
         if (options.compactAbove) overrides.push([SETTING_NAMES.compactAbove, options.compactAbove]);
+        if (options.settle) overrides.push([SETTING_NAMES.settle, `${options.settle}ms`]);
         overrides.forEach(([key, value], i) => {
           process.env[`GIT_CONFIG_KEY_${i}`] = key;
           process.env[`GIT_CONFIG_VALUE_${i}`] = value;
