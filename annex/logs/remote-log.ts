@@ -23,7 +23,8 @@ export function parseRemoteLog(text: string): Map<string, RemoteConfig> {
       .filter((w) => w.length > 0);
     const uuid = readUuid(words.shift() ?? "");
     if (!uuid) continue;
-    const config: Record<string, string> = {};
+    // Entries, not assignment: a field named __proto__ written by another machine is a field like any other.
+    const fields: [string, string][] = [];
     let clock = 0n;
     for (const word of words) {
       const eq = word.indexOf("=");
@@ -31,8 +32,9 @@ export function parseRemoteLog(text: string): Map<string, RemoteConfig> {
       const name = word.slice(0, eq);
       const value = word.slice(eq + 1);
       if (name === "timestamp") clock = parseVectorClock(value) ?? 0n;
-      else config[name] = value;
+      else fields.push([name, value]);
     }
+    const config: Record<string, string> = Object.fromEntries(fields);
     const previous = remotes.get(uuid);
     if (!previous || clock >= previous.clock) remotes.set(uuid, { uuid, config, clock });
   }

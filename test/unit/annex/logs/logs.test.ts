@@ -58,6 +58,15 @@ describe("git-annex branch logs", () => {
     assert.throws(() => formatRemoteLog([{ uuid: U1, config: { name: "has space" }, clock: 1n }]), /no spaces/);
   });
 
+  it("remote.log keeps a field named like an Object property (__proto__, constructor) as a field", () => {
+    // Found by the property test: a plain-object assignment dropped `__proto__=` and the rewrite lost it.
+    const text = `${U1} __proto__=x constructor=y type=S3 timestamp=1.000000000s\n`;
+    const parsed = parseRemoteLog(text).get(U1)!;
+    assert.deepEqual(Object.keys(parsed.config).sort(), ["__proto__", "constructor", "type"]);
+    assert.equal(parsed.config["__proto__"], "x");
+    assert.equal(formatRemoteLog(parseRemoteLog(text).values()), text);
+  });
+
   it("union merge keeps every line of both sides once", () => {
     assert.equal(unionMergeLines("a\nb\n", "b\nc\n"), "a\nb\nc\n");
     assert.equal(unionMergeLines("", ""), "");
