@@ -1,5 +1,6 @@
 import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/index.ts";
 import type { FolderErrorCode } from "../folder/index.ts";
+import type { OnboardErrorCode } from "../onboard/errors.ts";
 import { forTerminalLines } from "../terminal-text.ts";
 
 /**
@@ -20,7 +21,7 @@ export class CliError extends CloudbridgeError<CliErrorCode> {}
  * command or a setting, 3 when a sync round refused content from the bucket, 1 for everything else
  * (a code not listed here, or an error that is not a CloudbridgeError).
  */
-const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | FolderErrorCode, 2 | 3>>> = {
+const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | FolderErrorCode | OnboardErrorCode, 2 | 3>>> = {
   // The command or a setting is wrong.
   "invalid-option": 2,
   "unknown-repository": 2,
@@ -46,6 +47,14 @@ const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | Fold
   "no-such-repository": 2,
   "unsupported-format": 2,
   "daemon-running": 2,
+  // Onboarding: another stack, agent or repository name, a deploy, administrator credentials or a new invite.
+  "no-such-stack": 2,
+  "not-an-administrator": 2,
+  "unknown-agent": 2,
+  "repository-not-granted": 2,
+  "invalid-invite": 2,
+  "invite-expired": 2,
+  "invite-used": 2,
   // The round finished; content the bucket holds was refused (hostile or unrepresentable paths).
   "content-refused": 3,
 };

@@ -6,6 +6,7 @@ import { dropCommand } from "./commands/drop.ts";
 import { fsckCommand } from "./commands/fsck.ts";
 import { getCommand } from "./commands/get.ts";
 import { initCommand } from "./commands/init.ts";
+import { inviteCommand } from "./commands/invite.ts";
 import { localCommand } from "./commands/local.ts";
 import { logCommand } from "./commands/log.ts";
 import { serviceCommand } from "./commands/service.ts";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   for (const register of [
     initCommand,
     cloneCommand,
+    inviteCommand,
     syncCommand,
     daemonCommand,
     statusCommand,

@@ -1,28 +1,34 @@
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { PreconditionFailed, type ObjectStore, probeConditionalWrites } from "../../objectstore/index.ts";
+import { PreconditionFailed, statusOf, type ObjectStore } from "../../objectstore/index.ts";
 import {
   BucketLayout,
   LAYOUT_FORMAT,
   type FormatMarker,
+  assertAgentId,
   formatRemoteUrl,
   parseRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
 import { AnnexBranch, ensureCloudUuid, recordCloudRemote, recordRepository } from "../../annex/index.ts";
-import { agentIdFor, readBucketRefs } from "../../gitstore/index.ts";
+import { AGENT_ID_KEY, agentIdFor, readBucketRefs } from "../../gitstore/index.ts";
 import type { Logger } from "../log.ts";
 import { AGENT_VERSION } from "../presence.ts";
 import type { SyncReport } from "../sync/engine.ts";
 import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
-import { readSettings, writeSettings, type SettingValues } from "./config.ts";
+import { gitFor, readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
 import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
 
 /** `initFolder` and `cloneFolder` make a directory a cloudbridge folder (first machine / joining machine). */
 export interface CreateOptions {
   endpoint?: string;
+  /** The bucket's region and the profile holding the agent's key (onboarding sets both). */
+  region?: string;
+  profile?: string;
+  /** The agent id to take (an invite names it in advance); a new UUID otherwise. */
+  agent?: string;
   description?: string;
   settings?: SettingValues;
   log?: Logger;
@@ -34,7 +40,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   const location = parseRemoteUrl(url);
   if (await LocalRepo.isRepo(root))
     throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
-  const store = storeFor({ location, endpoint: options.endpoint, region: undefined });
+  const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
   try {
     if (await repositoryExists(store, layout, location.repo)) {
@@ -71,7 +77,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       "folder-not-empty",
       `${root} is not empty: clone into a new or empty folder (or run \`cloudbridge init\` there for a new repository).`,
     );
-  const store = storeFor({ location, endpoint: options.endpoint, region: undefined });
+  const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   try {
     if (!(await repositoryExists(store, new BucketLayout(location.prefix), location.repo))) {
       throw new FolderError(
@@ -111,12 +117,15 @@ export async function finishClone(folder: SyncedFolder): Promise<SyncReport | un
 async function createLocal(root: string, location: RemoteLocation, options: CreateOptions): Promise<void> {
   await LocalRepo.create(root);
   const gitDir = join(root, ".git");
+  if (options.agent) await gitFor(gitDir).setConfig(AGENT_ID_KEY, assertAgentId(options.agent));
   const agent = await agentIdFor(gitDir, { folder: true });
   await writeSettings(gitDir, {
     bucket: location.bucket,
     prefix: location.prefix,
     repo: location.repo,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
     ...(options.description ? { description: options.description } : {}),
     ...options.settings,
   });
@@ -143,13 +152,25 @@ async function repositoryExists(store: ObjectStore, layout: BucketLayout, repo: 
   return refs.shared.size > 0 || refs.synced.size > 0 || (await store.head(layout.head(repo))) !== undefined;
 }
 
-/** The deployment's format marker and README, written once (If-None-Match: *); an existing marker must be format 1. */
-async function ensureDeployment(store: ObjectStore, layout: BucketLayout, location: RemoteLocation): Promise<void> {
-  const existing = await store.get(layout.formatMarker());
-  if (existing && existing !== "not-modified") {
+/**
+ * The deployment's format marker and README, written once (If-None-Match: *); an existing marker must be
+ * format 1. Onboarding runs it with the administrator's credentials before an agent's key is used; an
+ * agent's key may read and create exactly these two objects, and nothing else at the bucket root. S3 answers
+ * 403 rather than 404 for a missing key the caller may not list, so a refused read of the marker is not an
+ * answer: creating it says (412: it exists, read it again).
+ */
+export async function ensureDeployment(store: ObjectStore, layout: BucketLayout, location: RemoteLocation): Promise<void> {
+  let existing = await readMarker(store, layout);
+  if (existing === "refused") {
+    const conditionalWrites = await writeDeployment(store, layout);
+    if (conditionalWrites !== "marker-existed") return;
+    existing = await readMarker(store, layout);
+    if (existing === "refused") throw new Error(`reading s3://${location.bucket}/${layout.formatMarker()} was refused (403)`);
+  }
+  if (existing !== undefined) {
     let format: unknown;
     try {
-      format = (JSON.parse(existing.body.toString()) as FormatMarker).format;
+      format = (JSON.parse(existing.toString()) as FormatMarker).format;
     } catch {
       format = undefined;
     }
@@ -161,23 +182,51 @@ async function ensureDeployment(store: ObjectStore, layout: BucketLayout, locati
     }
     return;
   }
-  const conditionalWrites = await probeConditionalWrites(store, `${layout.prefix}cloudbridge-probe/${Date.now()}-${process.pid}`);
+  await writeDeployment(store, layout);
+}
+
+async function readMarker(store: ObjectStore, layout: BucketLayout): Promise<Buffer | undefined | "refused"> {
+  try {
+    const object = await store.get(layout.formatMarker());
+    return object && object !== "not-modified" ? object.body : undefined;
+  } catch (error) {
+    if (statusOf(error) === 403) return "refused";
+    throw error;
+  }
+}
+
+/**
+ * README first, then the marker, both If-None-Match: *. The README doubles as the conditional-write probe,
+ * so nothing is written anywhere else (an agent's key may write nowhere else at the root): a store that
+ * refuses a second create of it honours conditional writes; one that lets it through does not, and the
+ * README is rewritten to say so. A refused first create proves it too (someone else wrote it).
+ */
+async function writeDeployment(store: ObjectStore, layout: BucketLayout): Promise<boolean | "marker-existed"> {
+  const createReadme = (conditionalWrites: boolean) =>
+    store.put(layout.readme(), readmeText(layout, conditionalWrites), { ifNoneMatch: "*", contentType: "text/plain; charset=utf-8" });
+  let conditionalWrites: boolean;
+  try {
+    await createReadme(true);
+    await createReadme(true);
+    conditionalWrites = false;
+    await store.put(layout.readme(), readmeText(layout, false), { contentType: "text/plain; charset=utf-8" });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailed)) throw error;
+    conditionalWrites = true;
+  }
   const marker: FormatMarker = {
     format: LAYOUT_FORMAT,
     createdBy: `cloudbridge ${AGENT_VERSION}`,
     createdAt: new Date().toISOString(),
     conditionalWrites,
   };
-  for (const [key, body, type] of [
-    [layout.formatMarker(), `${JSON.stringify(marker, null, 2)}\n`, "application/json"],
-    [layout.readme(), readmeText(layout, conditionalWrites), "text/plain; charset=utf-8"],
-  ] as const) {
-    try {
-      await store.put(key, body, { ifNoneMatch: "*", contentType: type });
-    } catch (error) {
-      if (!(error instanceof PreconditionFailed)) throw error; // another machine wrote it first: fine
-    }
+  try {
+    await store.put(layout.formatMarker(), `${JSON.stringify(marker, null, 2)}\n`, { ifNoneMatch: "*", contentType: "application/json" });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailed)) throw error;
+    return "marker-existed"; // another machine wrote it first: its format decides
   }
+  return conditionalWrites;
 }
 
 function readmeText(layout: BucketLayout, conditionalWrites: boolean): string {

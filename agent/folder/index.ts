@@ -12,6 +12,15 @@ export {
   type SettingValues,
   type Wanted,
 } from "./config.ts";
-export { cloneFolder, finishClone, initFolder, type CreateOptions } from "./create.ts";
+export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOptions } from "./create.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
-export { findRepository, openFolder, openSyncedFolder, storeFor, type Folder, type OpenOptions, type SyncedFolder } from "./open.ts";
+export {
+  awsClientConfig,
+  findRepository,
+  openFolder,
+  openSyncedFolder,
+  storeFor,
+  type Folder,
+  type OpenOptions,
+  type SyncedFolder,
+} from "./open.ts";

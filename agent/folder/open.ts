@@ -24,6 +24,7 @@ import { readCloneState } from "./clone-state.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
 import { gitFor, readSettings, SETTING_NAMES, type CloudSettings, type FolderSettings } from "./config.ts";
 import { FolderError } from "./errors.ts";
+import { profileCredentials, type CredentialsProvider } from "../credentials/agent-key.ts";
 
 /**
  * A cloudbridge folder, assembled in one place for every command: its settings (config.ts), the bucket
@@ -70,9 +71,25 @@ export async function findRepository(cwd: string): Promise<{ gitDir: string; wor
 }
 
 /** The bucket's store for these settings: the one place region and endpoint are applied. */
-export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region">): S3ObjectStore {
-  const { endpoint, region } = cloud;
-  return new S3ObjectStore(cloud.location.bucket, createS3Client({ ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) }));
+export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region"> & { profile?: string | undefined }): S3ObjectStore {
+  return new S3ObjectStore(cloud.location.bucket, createS3Client(awsClientConfig(cloud)));
+}
+
+/**
+ * Endpoint, region and credentials of every AWS client a folder makes (S3, SQS, Secrets Manager): an
+ * onboarded folder signs with its agent's own profile, whatever the environment holds.
+ */
+export function awsClientConfig(cloud: { endpoint?: string | undefined; region?: string | undefined; profile?: string | undefined }): {
+  endpoint?: string;
+  region?: string;
+  credentials?: CredentialsProvider;
+} {
+  const { endpoint, region, profile } = cloud;
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    ...(profile ? { credentials: profileCredentials(profile) } : {}),
+  };
 }
 
 export async function openFolder(dir: string, options: OpenOptions = {}): Promise<Folder> {

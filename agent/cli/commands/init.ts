@@ -1,38 +1,48 @@
 import type { Command } from "commander";
-import { initFolder } from "../../folder/index.ts";
+import { describeLocation, initFolder } from "../../folder/index.ts";
 import { cliLogger, emit, progress } from "../output.ts";
-import { folderSettingsOptions, settingsFrom, summarize, type FolderSettingsFlags } from "./shared.ts";
+import { onboardFromFlags, onboardingOptions, wantsOnboarding, type OnboardingFlags } from "./onboarding-flags.ts";
+import { folderSettingsOptions, settingsFrom, summarize } from "./shared.ts";
 
 export function initCommand(program: Command): void {
   const command = program
     .command("init")
     .description("First machine: create the repository in the bucket and start syncing DIR (its files become the first commit).")
     .argument("<dir>", "the folder to sync (created if missing; existing files are kept and uploaded)")
-    .requiredOption("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO")
+    .option("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO (or --stack, or --invite)")
     .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration)")
     .option("--description <text>", "how this machine is named to the others (default: user on host)")
     .option("--json", "print the result as JSON");
-  folderSettingsOptions(command).action(
-    async (dir: string, options: FolderSettingsFlags & { remote: string; endpoint?: string; description?: string; json?: boolean }) => {
+  onboardingOptions(folderSettingsOptions(command)).action(
+    async (dir: string, options: OnboardingFlags & { remote?: string; json?: boolean }) => {
       const log = cliLogger({ quiet: true });
-      const folder = await initFolder(dir, options.remote, {
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(options.description ? { description: options.description } : {}),
-        settings: settingsFrom(options),
-        log,
-      });
+      const folder = wantsOnboarding(options, options.remote, "--remote URL")
+        ? await onboardFromFlags("init", dir, options, log)
+        : await initFolder(dir, options.remote!, {
+            ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+            ...(options.description ? { description: options.description } : {}),
+            settings: settingsFrom(options),
+            log,
+          });
+      const remote = describeLocation(folder.settings);
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
         const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
         bar.stop();
-        emit(options.json, { folder: folder.root, remote: options.remote, agent: folder.settings.agent, ...report }, () =>
-          [
-            `Created ${options.remote} and started syncing ${folder.root} (agent ${folder.settings.agent}).`,
-            summarize(report),
-            "",
-            `Join from another machine with: cloudbridge clone ${options.remote} DIR`,
-            `Keep it in sync with:          cloudbridge daemon ${dir}`,
-          ].join("\n"),
+        emit(
+          options.json,
+          { folder: folder.root, remote, agent: folder.settings.agent, profile: folder.settings.profile ?? null, ...report },
+          () =>
+            [
+              `Created ${remote} and started syncing ${folder.root} (agent ${folder.settings.agent}).`,
+              ...(folder.settings.profile ? [`This folder runs with the key in the profile ${folder.settings.profile} only.`] : []),
+              summarize(report),
+              "",
+              folder.settings.stack
+                ? `Join from another machine with: cloudbridge clone --stack ${folder.settings.stack} --agent NAME --repo ${folder.settings.location.repo} DIR`
+                : `Join from another machine with: cloudbridge clone ${remote} DIR`,
+              `Keep it in sync with:          cloudbridge daemon ${dir}`,
+            ].join("\n"),
         );
       } finally {
         folder.close();
