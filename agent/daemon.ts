@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../annex/index.ts";
-import { FolderError, openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
+import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
+import { awsClientConfig, FolderError, openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
+import { StackQueues } from "./listen/stack-queue.ts";
 import { XmppListener } from "./listen/xmpp.ts";
 import type { Logger } from "./log.ts";
 import { writePresence } from "./presence.ts";
@@ -29,13 +31,49 @@ export interface DaemonOptions {
   stopped: Promise<void>;
   /** Called once the daemon is watching and listening (after its first round). */
   onReady?: (info: DaemonStatus) => void;
+  /** What the folders of one daemon process share: the stack queues' readers, the key pickups. */
+  machine?: MachineServices;
+}
+
+/**
+ * One daemon process serves every folder it is given (as Syncthing does): an agent's queue is read once
+ * per machine and its messages go to the folders they are about, and a profile's rotated key is picked
+ * up once for all the folders that use it.
+ */
+export class MachineServices {
+  readonly queues: StackQueues;
+  private readonly keys = new Map<string, KeyPickup>();
+
+  constructor(stateDir?: string) {
+    this.queues = new StackQueues(stateDir);
+  }
+
+  /** The key pickup of an onboarded folder's profile (started once per profile), or undefined for a folder without one. */
+  keyPickup(settings: FolderSettings, log: Logger): KeyPickup | undefined {
+    const { profile, keySecret } = settings;
+    if (!profile || !keySecret) return undefined;
+    let pickup = this.keys.get(profile);
+    if (!pickup) {
+      pickup = new KeyPickup({ profile, secretArn: keySecret, region: settings.region, endpoint: settings.endpoint, log });
+      pickup.start(settings.keyCheckIntervalMs);
+      this.keys.set(profile, pickup);
+    }
+    return pickup;
+  }
+
+  stop(): void {
+    for (const pickup of this.keys.values()) pickup.stop();
+    this.keys.clear();
+  }
 }
 
 export interface DaemonStatus {
   pid: number;
   folder: string;
   agent: string;
+  /** The listener in use (after a fallback, the one that replaced the configured one). */
   listen: string;
+  listener?: { detail?: string; working?: boolean; error?: string; fallbackFrom?: string; problem?: string };
   startedAt: string;
   lastSync?: string;
   lastError?: string;
@@ -73,7 +111,11 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   if (stale.length > 0) log("warn", "locks.removed", { locks: stale, message: "removed lock files left by a process that was killed" });
   const folder = await openSyncedFolder(root, { log });
   const { settings } = folder;
-  const listener = chooseListener(folder, log);
+  const ownMachine = options.machine ? undefined : new MachineServices();
+  const machine = options.machine ?? ownMachine!;
+  const keyPickup = machine.keyPickup(settings, log);
+  let listener = chooseListener(folder, log, machine);
+  let listenerNote: { fallbackFrom?: string; problem?: string } = {};
   const status: DaemonStatus = {
     pid: process.pid,
     folder: folder.root,
@@ -81,7 +123,16 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     listen: listener.kind,
     startedAt: new Date().toISOString(),
   };
-  const saveStatus = () => writeFileAtomic(statusFile(folder), JSON.stringify(status, null, 2)).catch(() => undefined);
+  const saveStatus = () => {
+    status.listen = listener.kind;
+    const health = listener.health;
+    status.listener = {
+      ...(listener.detail ? { detail: listener.detail } : {}),
+      ...(health ? { working: health.working, ...(health.error ? { error: health.error } : {}) } : {}),
+      ...listenerNote,
+    };
+    return writeFileAtomic(statusFile(folder), JSON.stringify(status, null, 2)).catch(() => undefined);
+  };
   await saveStatus();
   log("info", "daemon.start", { folder: folder.root, agent: settings.agent, listen: listener.kind, pid: process.pid });
 
@@ -108,6 +159,11 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     try {
       report = await folder.engine.sync(paths, { localOnly });
     } catch (error) {
+      // A key the cloud no longer knows: the agent's secret may hold the rotated one (read with the key it has).
+      if (keyPickup && isAuthFailure(error) && !stopping) {
+        const changed = await keyPickup.check().catch(() => false);
+        if (changed) return round(paths, `${why}-new-key`, localOnly);
+      }
       status.lastError = (error as Error).message;
       await saveStatus();
       const delay = Math.min(settings.reconcileIntervalMs, roundBackoff.next());
@@ -166,11 +222,21 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await round(undefined, "watching", true);
   try {
     await listener.start(() => void round([], "notified"));
-    // A change another machine made before this listener was subscribed was heard by nobody here.
-    await round([], "listening");
   } catch (error) {
-    log("error", "listen.failed", { listen: listener.kind, message: (error as Error).message, fallback: "reconcile only" });
+    // Never pretend: the configured listener failed, so the folder listens by polling and `status` says why.
+    const message = (error as Error).message;
+    log("error", "listen.failed", { listen: listener.kind, message, fallback: "poll" });
+    listenerNote = { fallbackFrom: listener.kind, problem: message };
+    listener = new PollListener(folder.store, settings.location, settings.pollIntervalMs, (e) =>
+      log("warn", "listen.error", { listen: "poll", message: (e as Error).message }),
+    );
+    await listener
+      .start(() => void round([], "notified"))
+      .catch((e: unknown) => log("error", "listen.failed", { listen: "poll", message: (e as Error).message, fallback: "reconcile only" }));
   }
+  // A change another machine made before this listener was subscribed was heard by nobody here.
+  await round([], "listening");
+  const statusTimer = setInterval(() => void saveStatus(), 15_000);
   const reconcile = setInterval(() => void round(undefined, "reconcile"), settings.reconcileIntervalMs);
   const presence = async (state: "running" | "stopped") => {
     await writePresence(folder.store, settings.location, {
@@ -191,6 +257,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   log("info", "daemon.stopping", { folder: folder.root });
   clearInterval(reconcile);
   clearInterval(presenceTimer);
+  clearInterval(statusTimer);
   clearTimeout(retryTimer);
   clearTimeout(transferTimer);
   await watcher.close();
@@ -200,14 +267,43 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await presence("stopped");
   await rm(statusFile(folder), { force: true });
   folder.close();
+  ownMachine?.stop();
   log("info", "daemon.stopped", { folder: folder.root });
 }
 
-function chooseListener(folder: Folder, log: Logger): ChangeListener {
+/** Several folders in one process: one reader per agent queue, one key pickup per profile. */
+export async function runDaemons(folderPaths: readonly string[], options: DaemonOptions): Promise<void> {
+  const machine = options.machine ?? new MachineServices();
+  const ready: DaemonStatus[] = [];
+  try {
+    await Promise.all(
+      folderPaths.map((path) =>
+        runDaemon(path, {
+          ...options,
+          machine,
+          onReady: (info) => {
+            ready.push(info);
+            if (ready.length === folderPaths.length) options.onReady?.(info);
+          },
+        }),
+      ),
+    );
+  } finally {
+    if (!options.machine) machine.stop();
+  }
+}
+
+function chooseListener(folder: Folder, log: Logger, machine: MachineServices): ChangeListener {
   const settings: FolderSettings = folder.settings;
   const onError = (kind: string) => (error: unknown) => log("warn", "listen.error", { listen: kind, message: (error as Error).message });
   const mode =
-    settings.listen === "auto" ? (settings.xmppJid && settings.xmppService ? "xmpp" : settings.topicArn ? "sqs" : "poll") : settings.listen;
+    settings.listen === "auto"
+      ? settings.xmppJid && settings.xmppService
+        ? "xmpp"
+        : settings.queueUrl || settings.topicArn
+          ? "sqs"
+          : "poll"
+      : settings.listen;
   if (mode === "xmpp") {
     const password = process.env.CLOUDBRIDGE_XMPP_PASSWORD ?? readSecretFile(folder);
     if (!settings.xmppJid || !settings.xmppService || !password) {
@@ -225,9 +321,25 @@ function chooseListener(folder: Folder, log: Logger): ChangeListener {
       onStatus: (s) => log("debug", "xmpp.status", { status: s }),
     });
   }
+  if (mode === "sqs" && settings.queueUrl) {
+    // The stack's queue for this agent: read (once per machine), never created or subscribed.
+    return machine.queues.listener({
+      queueUrl: settings.queueUrl,
+      client: awsClientConfig(settings),
+      location: settings.location,
+      agent: settings.agent,
+      onError: onError("sqs"),
+    });
+  }
   if (mode === "sqs") {
     if (!settings.topicArn) throw new Error("listening by SQS needs cloudbridge.topicArn (the change topic's ARN)");
-    return new SqsListener({ topicArn: settings.topicArn, agent: settings.agent, location: settings.location, onError: onError("sqs") });
+    return new SqsListener({
+      topicArn: settings.topicArn,
+      agent: settings.agent,
+      location: settings.location,
+      client: awsClientConfig(settings),
+      onError: onError("sqs"),
+    });
   }
   return new PollListener(folder.store, settings.location, settings.pollIntervalMs, onError("poll"));
 }

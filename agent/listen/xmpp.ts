@@ -8,7 +8,7 @@ import {
   XMPP_CHANGE_ELEMENT,
   XMPP_CHANGE_NAMESPACE,
 } from "../../protocol/index.ts";
-import { isRelevant, type ChangeListener } from "./listener.ts";
+import { isRelevant, type ChangeListener, type ListenerHealth } from "./listener.ts";
 
 /**
  * A persistent XMPP connection (@xmpp/client, which reconnects by itself) that hears the change
@@ -31,11 +31,16 @@ export interface XmppListenerOptions {
 export class XmppListener implements ChangeListener {
   readonly kind = "xmpp" as const;
   readonly requests = 0;
+  readonly health: ListenerHealth = { working: false };
   private readonly options: XmppListenerOptions;
   private xmpp: Client | undefined;
 
   constructor(options: XmppListenerOptions) {
     this.options = options;
+  }
+
+  get detail(): string {
+    return `${this.options.service} as ${this.options.jid}`;
   }
 
   async start(onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
@@ -60,9 +65,18 @@ export class XmppListener implements ChangeListener {
     });
     this.xmpp = xmpp;
     let first = true;
-    xmpp.on("error", (error) => this.options.onError?.(error));
-    xmpp.on("status", (status) => this.options.onStatus?.(String(status)));
+    xmpp.on("error", (error) => {
+      this.health.working = false;
+      this.health.error = error.message;
+      this.options.onError?.(error);
+    });
+    xmpp.on("status", (status) => {
+      if (String(status) === "offline" || String(status) === "disconnect") this.health.working = false;
+      this.options.onStatus?.(String(status));
+    });
     xmpp.on("online", () => {
+      this.health.working = true;
+      delete this.health.error;
       void xmpp.send(xml("presence", null, xml("priority", null, "1"))).catch((error: unknown) => this.options.onError?.(error));
       if (!first) onHint(undefined);
       first = false;

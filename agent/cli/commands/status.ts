@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { readDaemonStatus } from "../../daemon.ts";
+import { readDaemonStatus, type DaemonStatus } from "../../daemon.ts";
 import { openSyncedFolder } from "../../folder/index.ts";
 import { readPresence } from "../../presence.ts";
 import { formatRemoteUrl } from "../../../protocol/index.ts";
@@ -39,8 +39,9 @@ export function statusCommand(program: Command): void {
             `${status.folder}  ↔  ${status.remote}`,
             `agent ${status.agent} (${forTerminal(status.description)}), at ${status.head?.slice(0, 12) ?? "(nothing synced yet)"}`,
             daemon
-              ? `daemon: ${daemon.running ? `running (pid ${daemon.pid}, listening by ${daemon.listen})` : `not running (last pid ${daemon.pid})`}${daemon.lastSync ? `, last sync ${daemon.lastSync}` : ""}${daemon.lastError ? `, last error: ${forTerminal(daemon.lastError)}` : ""}`
+              ? `daemon: ${daemon.running ? `running (pid ${daemon.pid})` : `not running (last pid ${daemon.pid})`}${daemon.lastSync ? `, last sync ${daemon.lastSync}` : ""}${daemon.lastError ? `, last error: ${forTerminal(daemon.lastError)}` : ""}`
               : "daemon: not running (start it with `cloudbridge daemon` or `cloudbridge service install`)",
+            ...(daemon?.running ? [listenerLine(daemon)] : []),
             local.length ? `${local.length} local change(s) not synced yet:` : "no local changes waiting",
             ...local.slice(0, 20).map((c) => `  ${c.change.padEnd(8)} ${forTerminal(c.path)}`),
             ...(local.length > 20 ? [`  … and ${local.length - 20} more`] : []),
@@ -59,4 +60,13 @@ export function statusCommand(program: Command): void {
         folder.close();
       }
     });
+}
+
+/** Which listener the daemon uses and whether it works, as the daemon last recorded it (never the configured one alone). */
+function listenerLine(daemon: DaemonStatus): string {
+  const l = daemon.listener ?? {};
+  const what = `listening by ${daemon.listen}${l.detail ? ` (${forTerminal(l.detail)})` : ""}`;
+  const state = l.working === undefined ? "" : l.working ? ": working" : `: NOT working${l.error ? ` (${forTerminal(l.error)})` : ""}`;
+  const fallback = l.fallbackFrom ? `; ${l.fallbackFrom} failed${l.problem ? `: ${forTerminal(l.problem)}` : ""}` : "";
+  return `${what}${state}${fallback}`;
 }
