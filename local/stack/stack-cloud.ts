@@ -12,7 +12,15 @@ import { ACCEPTED_WITHOUT_EFFECT, DEPLOYERS, queueArnOf, type DeployContext, typ
 import type { FaultCounts, FaultRates } from "./faults.ts";
 import { installGate } from "./gate.ts";
 import { ACCOUNT_ID, IamDirectory } from "./iam.ts";
-import { deploymentOrder, readCloudAssembly, resolve, TemplateError, type Deployed, type ResolveContext } from "./template.ts";
+import {
+  deploymentOrder,
+  readCloudAssembly,
+  resolve,
+  TemplateError,
+  type Deployed,
+  type ResolveContext,
+  type Template,
+} from "./template.ts";
 
 /**
  * `cloudbridge local --stack <cdk.out>`: the local cloud deploys a synthesized stack itself and answers
@@ -46,6 +54,13 @@ export interface StackCloud {
   readonly faultCounts: Readonly<FaultCounts>;
   /** Waits until every bucket event so far has gone through its function. */
   settle(): Promise<void>;
+  /**
+   * Applies the cloud assembly as it is now (synthesized again into the same folder) as a stack update
+   * would: resources added are deployed, access keys removed are deleted, a replaced access key is a new
+   * key, a secret whose value changed gets it as its current version — what raising an agent's keySerial
+   * and deploying does. Any other change is refused, naming it, before anything changes. One line per change.
+   */
+  update(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -162,28 +177,77 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     // What was accepted without local effect, grouped: "type: what" → the logical ids it concerns.
     const accepted = new Map<string, string[]>();
     const note = (line: string, id: string) => accepted.set(line, [...(accepted.get(line) ?? []), id]);
-    for (const id of deploymentOrder(template)) {
-      const resource = template.Resources[id]!;
+    const deploy = async (id: string, resource: Template["Resources"][string]) => {
       const deployer = DEPLOYERS[resource.Type];
       if (resource.Condition !== undefined)
         throw new TemplateError(`${id}: resources with a Condition are not rehearsed by cloudbridge local.`);
       if (!deployer) {
         note(`${resource.Type}: ${ACCEPTED_WITHOUT_EFFECT.get(resource.Type) ?? "not rehearsed: no local counterpart"}`, id);
         deployed.set(id, placeholder(id));
-        continue;
+        return;
       }
       const properties = resolve(resource.Properties ?? {}, resolveContext) as Record<string, unknown>;
       const result = await deployer(id, properties, context);
       deployed.set(id, result);
       if (result.rehearsed !== false) rehearsedCounts.set(resource.Type, (rehearsedCounts.get(resource.Type) ?? 0) + 1);
       for (const property of result.notRehearsed ?? []) note(`${resource.Type}: ${property}`, id);
-    }
+    };
+    for (const id of deploymentOrder(template)) await deploy(id, template.Resources[id]!);
     const notRehearsed = [...accepted].map(([line, ids]) => `${line} (${ids.length === 1 ? ids[0] : `${ids.length} resources`})`);
     const outputs: Record<string, string> = {};
-    for (const [key, output] of Object.entries(template.Outputs ?? {})) {
-      outputs[key] = String(resolve(output.Value, resolveContext));
-      description.outputs.push({ key, value: outputs[key], ...(output.Description ? { description: output.Description } : {}) });
-    }
+    const readOutputs = (from: Template) => {
+      description.outputs.length = 0;
+      for (const key of Object.keys(outputs)) delete outputs[key];
+      for (const [key, output] of Object.entries(from.Outputs ?? {})) {
+        outputs[key] = String(resolve(output.Value, resolveContext));
+        description.outputs.push({ key, value: outputs[key], ...(output.Description ? { description: output.Description } : {}) });
+      }
+    };
+    readOutputs(template);
+    let current = template;
+    const update = async (): Promise<string[]> => {
+      const next = readCloudAssembly(options.cdkOut, options.stackName).template;
+      const before = current.Resources;
+      const after = next.Resources;
+      const same = (id: string) => JSON.stringify(before[id]) === JSON.stringify(after[id]);
+      const added = deploymentOrder(next).filter((id) => !(id in before));
+      const removed = Object.keys(before).filter((id) => !(id in after));
+      const changed = Object.keys(after).filter((id) => id in before && !same(id));
+      const refused = [
+        ...removed.filter((id) => before[id]!.Type !== "AWS::IAM::AccessKey").map((id) => `${id} (${before[id]!.Type}) removed`),
+        ...changed
+          .filter((id) => !["AWS::IAM::AccessKey", "AWS::SecretsManager::Secret"].includes(after[id]!.Type))
+          .map((id) => `${id} (${after[id]!.Type}) changed`),
+      ];
+      if (refused.length > 0) {
+        throw new TemplateError(
+          `cloudbridge local rehearses only updates that add resources, replace or remove access keys and change secret values; this one also has: ${refused.join(", ")}. Restart it with the new cdk.out.`,
+        );
+      }
+      const lines: string[] = [];
+      for (const id of changed.filter((id) => after[id]!.Type === "AWS::IAM::AccessKey")) {
+        iam.deleteAccessKey(deployed.get(id)!.ref);
+        await deploy(id, after[id]!);
+        lines.push(`${id}: replaced (a new key; the old one is deleted)`);
+      }
+      for (const id of added) {
+        await deploy(id, after[id]!);
+        lines.push(`${id}: added (${after[id]!.Type})`);
+      }
+      for (const id of changed.filter((id) => after[id]!.Type === "AWS::SecretsManager::Secret")) {
+        const properties = resolve(after[id]!.Properties ?? {}, resolveContext) as { SecretString?: unknown };
+        if (typeof properties.SecretString === "string") secrets.update(deployed.get(id)!.ref, properties.SecretString);
+        lines.push(`${id}: new secret value`);
+      }
+      for (const id of removed) {
+        iam.deleteAccessKey(deployed.get(id)!.ref);
+        deployed.delete(id);
+        lines.push(`${id}: removed (the key is deleted)`);
+      }
+      current = next;
+      readOutputs(next);
+      return lines;
+    };
     return {
       endpoint,
       port,
@@ -200,6 +264,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
       notRehearsed,
       faultCounts,
       settle: () => notifications.drain(),
+      update,
       stop,
     };
   } catch (error) {
