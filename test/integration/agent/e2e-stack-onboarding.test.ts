@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { parseProfile } from "../../../agent/credentials/profile-file.ts";
 import { agentEnv, cli, cliOk, startDaemon, type Daemon } from "../../helpers/agents.ts";
@@ -23,10 +24,10 @@ const LATENCY_MS = 2000;
 
 function config(prosody: TestProsody, keySerial: number) {
   return {
-    repos: ["notes", "photos"],
+    repos: ["notes", "photos", "scratch"],
     agents: [
       { name: "alice", repos: ["notes", "photos"], keySerial },
-      { name: "bob", repos: ["notes", "photos"], keySerial },
+      { name: "bob", repos: ["notes", "photos", "scratch"], keySerial },
     ],
     xmpp: {
       service: prosody.service,
@@ -95,8 +96,34 @@ describe("onboarding machines from the stack, and daemons that run with only the
     if (work) await rm(work, { recursive: true, force: true });
   });
 
+  const adminKey = () => ({ accessKeyId: stack.env.AWS_ACCESS_KEY_ID!, secretAccessKey: stack.env.AWS_SECRET_ACCESS_KEY! });
   const credentialsOf = async (m: Record<string, string>, agent: string) =>
     parseProfile(await readFile(m.AWS_SHARED_CREDENTIALS_FILE!, "utf8"), `cloudbridge-${stack.stackName}-${agent}`);
+
+  it("by hand, on the fresh stack: init with only an agent's key writes the marker and README (its 403 for the missing marker tolerated) and writes nowhere else", async () => {
+    const bob = await stack.agentCredentials("bob");
+    const env = agentEnv({
+      AWS_ENDPOINT_URL: stack.endpoint,
+      AWS_REGION: stack.region,
+      AWS_ACCESS_KEY_ID: bob.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: bob.secretAccessKey,
+    });
+    const dir = join(work, "by-hand");
+    await cliOk(["init", dir, "--remote", `s3://${stack.outputs.BucketName}/scratch`], env);
+    assert.match(
+      stack.stderr(),
+      /denied .*s3:GetObject on .*\/cloudbridge\.json: because no identity-based policy allows the s3:ListBucket/,
+    );
+    const s3 = new S3Client({ region: stack.region, endpoint: stack.endpoint, forcePathStyle: true, credentials: adminKey() });
+    const keys = (await s3.send(new ListObjectsV2Command({ Bucket: stack.outputs.BucketName, Delimiter: "/" }))).Contents?.map(
+      (o) => o.Key,
+    );
+    const marker = await s3.send(new GetObjectCommand({ Bucket: stack.outputs.BucketName, Key: "cloudbridge.json" }));
+    const body = JSON.parse(await marker.Body!.transformToString()) as { format: number; conditionalWrites: boolean };
+    s3.destroy();
+    assert.deepEqual(keys?.sort(), ["README.txt", "cloudbridge.json"]);
+    assert.deepEqual([body.format, body.conditionalWrites], [1, true]);
+  });
 
   it("onboards alice by command: the key in its profile (0600), the folder configured from the stack", async () => {
     const env = { ...admin, CLOUDBRIDGE_XMPP_PASSWORD: XMPP_PASSWORD.alice };
@@ -115,8 +142,6 @@ describe("onboarding machines from the stack, and daemons that run with only the
     assert.match(settings, /queueUrl = .*AgentaliceQueue/i);
     assert.match(settings, new RegExp(`xmppService = ${prosody.service}`));
     assert.equal((await stat(join(folders.a, ".git", "cloudbridge", "xmpp-password"))).mode & 0o777, 0o600);
-    // The marker and README were written by onboarding (the administrator), so the agent's key found them.
-    assert.doesNotMatch(stack.stderr(), /denied .*cloudbridge\.json/);
     assert.doesNotMatch(stack.stderr(), /cloudbridge-probe/);
   });
 
