@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { TestCloud } from "./local-cloud.ts";
 import { GIT_ENV } from "./annex-repos.ts";
@@ -21,6 +22,11 @@ export interface ChildOptions {
   cwd?: string;
   env?: Record<string, string>;
   killAfterMs?: number;
+  /**
+   * SIGKILL the child `afterMs` after `path` is written (appears, or changes if it existed): a transfer's
+   * resumable record, so the kill lands inside the transfer.
+   */
+  killAfterFile?: { path: string; afterMs: number };
   /** Run under GNU time and report the child's peak RSS (getrusage of a child forked by `time`, not by this big test process). */
   measure?: boolean;
 }
@@ -38,9 +44,21 @@ function runProcess(test: TestCloud, command: string, args: string[], options: C
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), options.killAfterMs);
+    const watch = options.killAfterFile;
+    const mtime = () => statSync(watch!.path, { throwIfNoEntry: false })?.mtimeMs;
+    const before = watch ? mtime() : undefined;
+    const poll = watch
+      ? setInterval(() => {
+          const now = mtime();
+          if (now === undefined || now === before) return;
+          clearInterval(poll);
+          setTimeout(() => child.kill("SIGKILL"), watch.afterMs);
+        }, 5)
+      : undefined;
     child.on("error", fail);
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
+      if (poll) clearInterval(poll);
       const match = /maxrss=(\d+)\s*$/.exec(stderr);
       done({
         code,

@@ -43,13 +43,19 @@ describe("transfers killed at random points", () => {
     return { inCloud, atB };
   }
 
-  // When to kill: uniformly inside the last full transfer's duration (startup included), so kills land
-  // inside transfers however loaded the machine is.
+  // When to kill: every other kill at a random moment of the last full transfer's duration (start-up
+  // included); the others shortly after the transfer's resumable record appears, so that kills land inside
+  // transfers however slowly a loaded machine starts processes.
   let window = 1500;
   const killAt = () => window * (0.15 + 0.8 * Math.random());
-  async function transfer(args: string[], kill: boolean) {
+  async function transfer(args: string[], kill: false | { round: number; record: string }) {
     const started = performance.now();
-    const run = await runWorker(test, args, { env: SLOW, ...(kill ? { killAfterMs: killAt() } : {}) });
+    const killOption = !kill
+      ? {}
+      : kill.round % 2 === 0
+        ? { killAfterMs: killAt() }
+        : { killAfterFile: { path: kill.record, afterMs: 20 + 200 * Math.random() } };
+    const run = await runWorker(test, args, { env: SLOW, ...killOption });
     if (run.code === 0 && /"(up|down)loaded":\{"(up|down)loaded":true/.test(run.stdout)) window = performance.now() - started;
     return run;
   }
@@ -69,10 +75,11 @@ describe("transfers killed at random points", () => {
         key = await a.annex.add(join(a.dir, `file-${round}.bin`));
         expected = sha256(content);
       }
-      const run = await transfer(["upload", a.dir, key], true);
+      const record = join(a.gitDir, "annex", "cloudbridge", "uploads", `${key}.json`);
+      const run = await transfer(["upload", a.dir, key], { round, record });
       if (run.signal === "SIGKILL") {
         upKills++;
-        if (existsSync(join(a.gitDir, "annex", "cloudbridge", "uploads", `${key}.json`))) upResumable++;
+        if (existsSync(record)) upResumable++;
         else window *= 1.25; // killed before the transfer began: aim later
       } else {
         assert.equal(run.code, 0, run.stderr);
@@ -93,10 +100,11 @@ describe("transfers killed at random points", () => {
         await b.annex.local.remove(key);
         await b.annex.record([{ key, uuid: b.uuid, present: false }], "test: forget");
       }
-      const run = await transfer(["get", b.dir, key], true);
+      const record = `${b.annex.local.tmpPath(key)}.cloudbridge-ranges.json`;
+      const run = await transfer(["get", b.dir, key], { round, record });
       if (run.signal === "SIGKILL") {
         downKills++;
-        if (existsSync(`${b.annex.local.tmpPath(key)}.cloudbridge-ranges.json`)) downResumable++;
+        if (existsSync(record)) downResumable++;
         else window *= 1.25;
       } else {
         assert.equal(run.code, 0, run.stderr);
