@@ -23,7 +23,8 @@ import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
  * burst of local changes (watcher, debounced), on each notification (XMPP, SQS, or a poll that saw
  * `info/refs` change), and every reconcile interval whatever was heard, so correctness never depends on
  * notifications. Failed rounds are retried with backoff. All state is in the folder's .git: kill -9 at any
- * moment and a restart carries on. One daemon per folder (a pid file guards it).
+ * moment and a restart carries on. One daemon per folder (a pid file guards it); one process may serve several
+ * folders (`runDaemons`), which is how a machine has one reader per agent queue.
  */
 export interface DaemonOptions {
   log: Logger;
