@@ -29,6 +29,8 @@ export interface CreateOptions {
   profile?: string;
   /** The agent id to take (an invite names it in advance); a new UUID otherwise. */
   agent?: string;
+  /** Runs once the bucket and the folder were found fit, before anything is written here (an invite is claimed then). */
+  beforeCreate?: () => Promise<void>;
   description?: string;
   settings?: SettingValues;
   log?: Logger;
@@ -53,6 +55,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   } finally {
     store.client.destroy();
   }
+  await options.beforeCreate?.();
   await createLocal(root, location, options);
   return openSyncedFolder(root, options.log ? { log: options.log } : {});
 }
@@ -88,6 +91,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
   } finally {
     store.client.destroy();
   }
+  await options.beforeCreate?.();
   // Recorded before anything else is written, so that an interruption anywhere leaves a folder that says so.
   if (!unfinished) await writeCloneState(root, { url: formatRemoteUrl(location) });
   await createLocal(root, location, options);

@@ -104,7 +104,7 @@ export function onboardingOf(invite: Invite): Onboarding {
  */
 export async function claimInvite(invite: Invite, description: string, ownerOfClaim: boolean): Promise<void> {
   const location = { bucket: invite.bucket, prefix: invite.prefix, repo: invite.repo };
-  // The invite's key itself: nothing is written on this machine before the claim holds.
+  // The invite's key itself, whatever the profile holds.
   const store = new S3ObjectStore(
     invite.bucket,
     createS3Client({ ...(invite.endpoint ? { endpoint: invite.endpoint } : {}), region: invite.region, credentials: invite.key }),

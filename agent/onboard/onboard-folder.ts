@@ -35,10 +35,11 @@ export async function onboardFolder(
   const root = resolve(dir);
   const profile = profileNameFor(onboarding.stack, onboarding.agent);
   const description = options.description ?? undefined;
-  if (options.invite) {
-    const owner = (await folderAgentId(root)) === options.invite.id;
-    await claimInvite(options.invite, description ?? `${onboarding.agent} (invite)`, owner);
-  }
+  const invite = options.invite;
+  // Claimed only once the bucket and the folder were found fit: an invite is not spent on a refused init or clone.
+  const claim = invite
+    ? async () => claimInvite(invite, description ?? `${onboarding.agent} (invite)`, (await folderAgentId(root)) === invite.id)
+    : undefined;
   await writeProfileKey(profile, onboarding.key);
   const url = formatRemoteUrl({ bucket: onboarding.bucket, prefix: onboarding.prefix, repo: onboarding.repo });
   const settings: SettingValues = {
@@ -53,7 +54,8 @@ export async function onboardFolder(
     ...(onboarding.endpoint ? { endpoint: onboarding.endpoint } : {}),
     region: onboarding.region,
     profile,
-    ...(options.invite ? { agent: options.invite.id } : {}),
+    ...(invite ? { agent: invite.id } : {}),
+    ...(claim ? { beforeCreate: claim } : {}),
     ...(description ? { description } : {}),
     settings,
     ...(options.log ? { log: options.log } : {}),

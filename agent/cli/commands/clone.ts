@@ -27,7 +27,7 @@ export function cloneCommand(program: Command): void {
             settings: settingsFrom(options),
             log,
           });
-      const url = describeLocation(folder.settings);
+      const url = second === undefined ? describeLocation(folder.settings) : first;
       try {
         const first = await finishClone(folder);
         const bar = progress("scanning", "files", { quiet: options.json === true });

@@ -7,7 +7,7 @@ export function daemonCommand(program: Command): void {
   program
     .command("daemon")
     .description(
-      "Keep the folders in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer. One daemon serves all of a machine's folders: an agent's queue has one reader.",
+      "Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer. Several DIRs: one daemon serves all of a machine's folders (an agent's queue has one reader).",
     )
     .argument("[dirs...]", "the synced folders (default: the current one)")
     .option("--listen <how>", "override cloudbridge.listen for this run: auto, xmpp, sqs or poll")

@@ -24,7 +24,7 @@ export function initCommand(program: Command): void {
             settings: settingsFrom(options),
             log,
           });
-      const remote = describeLocation(folder.settings);
+      const remote = options.remote ?? describeLocation(folder.settings);
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
         const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });

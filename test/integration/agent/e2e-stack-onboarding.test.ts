@@ -170,6 +170,10 @@ describe("onboarding machines from the stack, and daemons that run with only the
     assert.ok(!made.stdout.includes(bobKey.secretAccessKey) && !made.stderr.includes(bobKey.secretAccessKey), "the key is never printed");
     const copy = join(work, "bob-notes.copy");
     await copyFile(invite, copy);
+    // A refused init (the repository exists) does not spend the invite.
+    const wrong = await cli(["init", folders.b, "--invite", invite], machine.b);
+    assert.equal(wrong.code, 2, wrong.stderr);
+    assert.match(wrong.stderr, /already exists in the bucket/);
     await cliOk(["clone", "--invite", invite, folders.b], machine.b);
     assert.equal(await exists(invite), false, "the used invite is removed");
     assert.equal(await readFile(join(folders.b, "first.txt"), "utf8"), "the first machine's file\n");
@@ -257,8 +261,7 @@ describe("onboarding machines from the stack, and daemons that run with only the
     await writer;
     // Key 1 is deleted now; the daemons sign with key 3 (or 2, still active) and go on syncing.
     await writeFile(join(folders.a, "after-rotation.txt"), "after\n");
-    const ms = await arrival(join(folders.b, "after-rotation.txt"), LATENCY_MS);
-    assert.ok(ms < LATENCY_MS, `after the rotation a file took ${ms} ms`);
+    await arrival(join(folders.b, "after-rotation.txt"), LATENCY_MS);
     for (let i = 0; i < n; i++) await arrival(join(folders.b, `during-rotation-${i}.txt`), LATENCY_MS);
     for (const daemon of daemons) {
       assert.deepEqual(failures(daemon), []);
