@@ -241,24 +241,27 @@ describe("onboarding machines from the stack, and daemons that run with only the
         await sleep(250);
       }
     })();
-    for (const serial of [2, 3]) {
-      synthCloudAssembly(config(prosody, serial), cdkOut);
-      const update = await stack.update();
-      assert.match(update, serial === 2 ? /AccessKeyEven.*added/ : /AccessKey[^E]*replaced/, update);
-      for (const [m, agent] of [
-        [machine.a, "alice"],
-        [machine.b, "bob"],
-      ] as const) {
-        const current = await stack.agentCredentials(agent);
-        const started = Date.now();
-        while ((await credentialsOf(m, agent))?.accessKeyId !== current.accessKeyId) {
-          if (Date.now() - started > 15_000) assert.fail(`${agent}'s daemon did not pick up key serial ${serial}`);
-          await sleep(100);
+    try {
+      for (const serial of [2, 3]) {
+        synthCloudAssembly(config(prosody, serial), cdkOut);
+        const update = await stack.update();
+        assert.match(update, serial === 2 ? /AccessKeyEven.*added/ : /AccessKey[^E]*replaced/, update);
+        for (const [m, agent] of [
+          [machine.a, "alice"],
+          [machine.b, "bob"],
+        ] as const) {
+          const current = await stack.agentCredentials(agent);
+          const started = Date.now();
+          while ((await credentialsOf(m, agent))?.accessKeyId !== current.accessKeyId) {
+            if (Date.now() - started > 15_000) assert.fail(`${agent}'s daemon did not pick up key serial ${serial}`);
+            await sleep(100);
+          }
         }
       }
+    } finally {
+      writing = false;
+      await writer;
     }
-    writing = false;
-    await writer;
     // Key 1 is deleted now; the daemons sign with key 3 (or 2, still active) and go on syncing.
     await writeFile(join(folders.a, "after-rotation.txt"), "after\n");
     await arrival(join(folders.b, "after-rotation.txt"), LATENCY_MS);
