@@ -133,13 +133,17 @@ export class KeyPickup {
     return true;
   }
 
-  /** Checks every `intervalMs` until stopped; a failed check is logged and tried again at the next. */
+  /**
+   * Checks now (a rotation may have happened while this machine was off) and every `intervalMs` until
+   * stopped; a failed check is logged and tried again at the next.
+   */
   start(intervalMs: number): void {
     const tick = () => {
       this.check().catch((error: unknown) =>
         this.options.log("warn", "key.check-failed", { profile: this.options.profile, message: (error as Error).message }),
       );
     };
+    tick();
     this.timer = setInterval(tick, intervalMs);
     this.timer.unref();
   }
