@@ -9,6 +9,7 @@ import { initCommand } from "./commands/init.ts";
 import { inviteCommand } from "./commands/invite.ts";
 import { localCommand } from "./commands/local.ts";
 import { logCommand } from "./commands/log.ts";
+import { removeQueueCommand } from "./commands/remove-queue.ts";
 import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { syncCommand } from "./commands/sync.ts";
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
     serviceCommand,
     localCommand,
     compactCommand,
+    removeQueueCommand,
   ])
     register(program);
   return program;

@@ -1,8 +1,11 @@
-import { SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { ListSubscriptionsCommand, SNSClient, SubscribeCommand, UnsubscribeCommand } from "@aws-sdk/client-sns";
 import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
+  DeleteQueueCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueDoesNotExist,
   ReceiveMessageCommand,
   SetQueueAttributesCommand,
   SQSClient,
@@ -136,6 +139,52 @@ export class SqsListener implements ChangeListener {
     await this.loop;
     if (!this.options.sqs) this.sqs.destroy();
     if (!this.options.sns) this.sns.destroy();
+  }
+}
+
+/**
+ * Removes what `SqsListener.start` created for an agent: its subscriptions (to any topic) first, so SNS
+ * stops delivering, then the queue `cloudbridge-agent-<agent>`. Needs credentials that may delete them
+ * (the administrator's, which created them); an agent's own key from a stack may not. Safe to repeat: a
+ * queue that is gone is nothing to remove.
+ */
+export async function removeAgentQueue(options: {
+  agent: string;
+  sqs?: SQSClient;
+  sns?: SNSClient;
+}): Promise<{ queueUrl: string | undefined; subscriptions: string[] }> {
+  const sqs = options.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false });
+  const sns = options.sns ?? new SNSClient({});
+  try {
+    let queueUrl: string | undefined;
+    try {
+      ({ QueueUrl: queueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queueNameFor(options.agent) })));
+    } catch (error) {
+      if (error instanceof QueueDoesNotExist || (error as Error).name === "AWS.SimpleQueueService.NonExistentQueue") {
+        return { queueUrl: undefined, subscriptions: [] };
+      }
+      throw error;
+    }
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }));
+    const queueArn = Attributes?.QueueArn;
+    if (!queueUrl || !queueArn) throw new Error(`SQS did not report the URL and ARN of the queue ${queueNameFor(options.agent)}`);
+    const subscriptions: string[] = [];
+    let NextToken: string | undefined;
+    do {
+      const page = await sns.send(new ListSubscriptionsCommand({ NextToken }));
+      for (const subscription of page.Subscriptions ?? []) {
+        if (subscription.Protocol === "sqs" && subscription.Endpoint === queueArn && subscription.SubscriptionArn) {
+          subscriptions.push(subscription.SubscriptionArn);
+        }
+      }
+      NextToken = page.NextToken;
+    } while (NextToken);
+    for (const SubscriptionArn of subscriptions) await sns.send(new UnsubscribeCommand({ SubscriptionArn }));
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+    return { queueUrl, subscriptions };
+  } finally {
+    if (!options.sqs) sqs.destroy();
+    if (!options.sns) sns.destroy();
   }
 }
 

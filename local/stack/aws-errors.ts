@@ -4,7 +4,8 @@ import type { FastifyReply } from "fastify";
 /**
  * An error answered in each service's own protocol, so the AWS SDK raises the same exception it would
  * against AWS: S3's XML `<Error>`, SNS' and CloudFormation's query-protocol `<ErrorResponse>`, and the
- * JSON protocol of SQS and Secrets Manager (with SQS' `x-amzn-query-error` for its older error codes).
+ * JSON protocol of SQS and Secrets Manager (with SQS' `x-amzn-query-error` for its older error codes), and
+ * Lambda's REST-JSON (`x-amzn-errortype`).
  */
 export function sendAwsError(
   reply: FastifyReply,
@@ -23,6 +24,14 @@ export function sendAwsError(
       .header("x-amzn-requestid", requestId)
       .header("x-amzn-query-error", `${code};Sender`)
       .send(JSON.stringify({ __type: type, message }));
+  }
+  if (service === "lambda") {
+    return reply
+      .code(status)
+      .header("content-type", "application/json")
+      .header("x-amzn-requestid", requestId)
+      .header("x-amzn-errortype", jsonCode(code))
+      .send(JSON.stringify({ Type: "User", message }));
   }
   if (service === "sns" || service === "cloudformation") {
     return reply

@@ -1,11 +1,11 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { CreateTopicCommand, SubscribeCommand } from "@aws-sdk/client-sns";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import type { S3Event } from "aws-lambda";
 import type { BucketNotifications } from "../bucket-notifications.ts";
 import type { FauxqsParts } from "../fauxqs-internals.ts";
@@ -13,7 +13,8 @@ import { startLocalFunction, type LocalFunction } from "../lambda-runtime.ts";
 import type { LocalSecrets } from "../secrets-manager.ts";
 import { startXmppBridge, type XmppBridge } from "../xmpp-bridge.ts";
 import { ACCOUNT_ID, type IamDirectory, type PolicyDocument } from "./iam.ts";
-import { TemplateError, type Deployed } from "./template.ts";
+import { startQueuePoller } from "./queue-poller.ts";
+import { readNestedTemplate, TemplateError, type Deployed, type Template } from "./template.ts";
 
 /**
  * How each CloudFormation resource type is created on the local cloud, from its resolved properties.
@@ -36,6 +37,12 @@ export interface DeployContext {
   readonly log: (line: string) => void;
   /** What the deployed stack holds that the gate and the CloudFormation endpoint consult. */
   readonly state: StackState;
+  /** Deploys a nested stack's template with its parameters, as CloudFormation does for `AWS::CloudFormation::Stack`. */
+  readonly deployNested: (
+    logicalId: string,
+    template: Template,
+    parameters: Readonly<Record<string, string>>,
+  ) => Promise<{ stackId: string; outputs: Readonly<Record<string, string>> }>;
 }
 
 export interface StackState {
@@ -48,6 +55,8 @@ export interface StackState {
   readonly functions: Map<string, LocalFunction>;
   readonly bridges: XmppBridge[];
   readonly timers: NodeJS.Timeout[];
+  /** Event source mappings' pollers, stopped before the functions they invoke. */
+  readonly pollers: { stop(): Promise<void> }[];
 }
 
 export interface DeployResult extends Deployed {
@@ -301,6 +310,17 @@ export const DEPLOYERS: Readonly<Record<string, Deployer>> = {
     };
   },
 
+  "AWS::CloudFormation::Stack": async (id, p, c) => {
+    const template = readNestedTemplate(id, String(p.TemplateURL), c.assets);
+    const parameters = Object.fromEntries(Object.entries((p.Parameters ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    const { stackId, outputs } = await c.deployNested(id, template, parameters);
+    return {
+      ref: stackId,
+      attributes: Object.fromEntries(Object.entries(outputs).map(([key, value]) => [`Outputs.${key}`, value])),
+      notRehearsed: notRehearsed(p, ["NotificationARNs", "TimeoutInMinutes"]),
+    };
+  },
+
   "Custom::S3BucketNotifications": (id, p, c) => {
     const configuration = p.NotificationConfiguration as {
       LambdaFunctionConfigurations?: {
@@ -338,6 +358,42 @@ export const DEPLOYERS: Readonly<Record<string, Deployer>> = {
       notRehearsed: [
         ...(configuration.QueueConfigurations?.length ? ["QueueConfigurations"] : []),
         ...(configuration.TopicConfigurations?.length ? ["TopicConfigurations"] : []),
+      ],
+    };
+  },
+
+  "AWS::Lambda::EventSourceMapping": async (id, p, c) => {
+    const source = String(p.EventSourceArn ?? "");
+    const fn = c.state.functions.get(String(p.FunctionName));
+    const uuid = randomUUID();
+    const arn = `arn:aws:lambda:${c.region}:${ACCOUNT_ID}:event-source-mapping:${uuid}`;
+    if (!source.startsWith("arn:aws:sqs:") || !fn || p.Enabled === false) {
+      const why = !source.startsWith("arn:aws:sqs:")
+        ? `from ${source || "no source"}: only SQS queues are`
+        : fn
+          ? "disabled"
+          : "its function does not run here";
+      return { ref: uuid, attributes: { EventSourceMappingArn: arn }, rehearsed: false, notRehearsed: [`not polled (${why})`] };
+    }
+    const { QueueUrl } = await c.sqs.send(new GetQueueUrlCommand({ QueueName: source.split(":").at(-1)! }));
+    const poller = startQueuePoller({
+      sqs: c.sqs,
+      queueUrl: QueueUrl!,
+      queueArn: source,
+      region: c.region,
+      fn,
+      batchSize: Number(p.BatchSize ?? 10),
+      concurrency: Number((p.ScalingConfig as { MaximumConcurrency?: number } | undefined)?.MaximumConcurrency ?? 5),
+      reportBatchItemFailures: list(p.FunctionResponseTypes as string[]).includes("ReportBatchItemFailures"),
+      log: (line) => c.log(`${id}: ${line}`),
+    });
+    c.state.pollers.push(poller);
+    return {
+      ref: uuid,
+      attributes: { EventSourceMappingArn: arn },
+      notRehearsed: [
+        "polls as the administrator, not as the function's role",
+        ...notRehearsed(p, ["MaximumBatchingWindowInSeconds", "FilterCriteria", "MetricsConfig"]),
       ],
     };
   },

@@ -83,6 +83,7 @@ export function installGate({ app, s3 }: FauxqsParts, options: GateOptions): voi
         query,
         headers: request.headers,
         body,
+        path: rawPath,
       },
       options.names,
     );

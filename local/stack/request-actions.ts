@@ -2,7 +2,7 @@
  * What a request asks to do, in IAM's terms: the action(s), the resource ARN each is evaluated against,
  * and the request's condition keys (https://docs.aws.amazon.com/service-authorization/latest/reference/).
  * S3 REST calls are told apart by method, path and subresource; SQS, Secrets Manager by X-Amz-Target;
- * SNS and CloudFormation by their form's Action.
+ * SNS and CloudFormation by their form's Action; Lambda's Invoke by its path.
  */
 export interface RequestedAction {
   action: string;
@@ -19,12 +19,15 @@ export interface IncomingRequest {
   query: Record<string, string>;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer | undefined;
+  /** The request's path (Lambda names the function there). */
+  path?: string;
 }
 
 export interface ResourceNames {
   queueArn(urlOrName: string): string;
   secretArn(id: string): string;
   stackArn(name: string): string;
+  functionArn(nameOrArn: string): string;
 }
 
 /** undefined: a call the rehearsal does not know how to authorize (it is refused, saying so). */
@@ -56,9 +59,19 @@ export function requestedActions(request: IncomingRequest, names: ResourceNames)
       const stack = form.get("StackName");
       return [{ action: `cloudformation:${action}`, resource: stack ? names.stackArn(stack) : "*", context: {} }];
     }
+    case "lambda": {
+      const name = request.method === "POST" ? lambdaInvokedFunction(request.path ?? "") : undefined;
+      return name ? [{ action: "lambda:InvokeFunction", resource: names.functionArn(name), context: {} }] : undefined;
+    }
     default:
       return undefined;
   }
+}
+
+/** The function a Lambda Invoke names in its path (`/2015-03-31/functions/<name or ARN>/invocations`). */
+export function lambdaInvokedFunction(path: string): string | undefined {
+  const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(path);
+  return match ? decodeURIComponent(match[1]!) : undefined;
 }
 
 function jsonActions(

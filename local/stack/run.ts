@@ -46,8 +46,8 @@ export async function runStackCloud(options: {
   };
   process.on("SIGHUP", onHangUp);
   if (options.json) {
-    const { endpoint, stackName, outputs, env, rehearsed, notRehearsed } = cloud;
-    process.stdout.write(`${JSON.stringify({ endpoint, stackName, outputs, env, rehearsed, notRehearsed })}\n`);
+    const { endpoint, stackName, outputs, nestedStacks, env, rehearsed, notRehearsed } = cloud;
+    process.stdout.write(`${JSON.stringify({ endpoint, stackName, outputs, nestedStacks, env, rehearsed, notRehearsed })}\n`);
   } else {
     const lines = [
       `cloudbridge local is running the stack ${cloud.stackName} from ${cdkOut} on ${cloud.endpoint} (loopback only), state in memory.`,
@@ -62,6 +62,11 @@ export async function runStackCloud(options: {
       "",
       "Outputs:",
       ...Object.entries(cloud.outputs).map(([key, value]) => `  ${key} = ${value}`),
+      ...cloud.nestedStacks.flatMap((nested) => [
+        "",
+        `Outputs of the nested stack ${nested.stackName}:`,
+        ...Object.entries(nested.outputs).map(([key, value]) => `  ${key} = ${value}`),
+      ]),
       "",
       "The administrator's environment (AdministratorAccess in this account):",
       ...Object.entries(cloud.env).map(([name, value]) => `  export ${name}=${value}`),

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { installBucketNotifications } from "../bucket-notifications.ts";
@@ -11,6 +11,7 @@ import { installCloudFormation, type StackDescription } from "./cloudformation.t
 import { ACCEPTED_WITHOUT_EFFECT, DEPLOYERS, queueArnOf, type DeployContext, type StackState } from "./deployers.ts";
 import type { FaultCounts, FaultRates } from "./faults.ts";
 import { installGate } from "./gate.ts";
+import { installLambdaInvoke } from "./lambda-invoke.ts";
 import { ACCOUNT_ID, IamDirectory } from "./iam.ts";
 import {
   deploymentOrder,
@@ -47,6 +48,8 @@ export interface StackCloud {
   /** The administrator's environment (AdministratorAccess), as `export` lines show it. */
   readonly env: Readonly<Record<string, string>>;
   readonly outputs: Readonly<Record<string, string>>;
+  /** The stacks it nests (CloudFormation names them `<stack>-<logical id>-<random>`), each with its outputs. */
+  readonly nestedStacks: readonly { stackName: string; stackId: string; outputs: Readonly<Record<string, string>> }[];
   /** Resource types deployed, and what was accepted without being rehearsed (one line each). */
   readonly rehearsed: readonly string[];
   readonly notRehearsed: readonly string[];
@@ -55,10 +58,11 @@ export interface StackCloud {
   /** Waits until every bucket event so far has gone through its function. */
   settle(): Promise<void>;
   /**
-   * Applies the cloud assembly as it is now (synthesized again into the same folder) as a stack update
-   * would: resources added are deployed, access keys removed are deleted, a replaced access key is a new
-   * key, a secret whose value changed gets it as its current version — what raising an agent's keySerial
-   * and deploying does. Any other change is refused, naming it, before anything changes. One line per change.
+   * Applies the cloud assembly as it is now (synthesized again into the same folder) to the main stack as a
+   * stack update would: resources added are deployed, an access key whose serial changed is replaced (the
+   * old key deleted), access keys removed are deleted, a secret whose value changed gets it as its current
+   * version — what raising an agent's keySerial and deploying does. Any other change (a nested stack's
+   * included) is refused, naming it, before anything changes. One line per change.
    */
   update(): Promise<string[]>;
   stop(): Promise<void>;
@@ -91,10 +95,11 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     functions: new Map(),
     bridges: [],
     timers: [],
+    pollers: [],
   };
   const faultCounts: FaultCounts = { conflict: 0, slowDown: 0 };
-  const description: StackDescription = { stackName, stackId, created: new Date(), outputs: [] };
-  if (template.Description) description.description = template.Description;
+  // The stack and its nested stacks, as DescribeStacks answers for them (outputs once deployed).
+  const stacks: StackDescription[] = [];
 
   // The gate first: the adapters after it capture state their route handler consumes in the same turn.
   installGate(parts, {
@@ -105,8 +110,11 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
         state.secretArns.get(id) ??
         [...state.secretArns.values()].find((arn) => arn.startsWith(`${id}-`) || arn.includes(`:secret:${id}-`)) ??
         `arn:aws:secretsmanager:${region}:${ACCOUNT_ID}:secret:${id}`,
+      functionArn: (nameOrArn) =>
+        nameOrArn.startsWith("arn:") ? nameOrArn : `arn:aws:lambda:${region}:${ACCOUNT_ID}:function:${nameOrArn}`,
       stackArn: (name) =>
-        name === stackName || name === stackId ? stackId : `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${name}/*`,
+        stacks.find((stack) => name === stack.stackName || name === stack.stackId)?.stackId ??
+        `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${name}/*`,
     },
     policies: {
       bucket: (name) => state.bucketPolicies.get(name),
@@ -117,7 +125,8 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     counts: faultCounts,
     log,
   });
-  installCloudFormation(parts, () => description);
+  installCloudFormation(parts, () => stacks);
+  installLambdaInvoke(parts, (nameOrArn) => state.functions.get(nameOrArn));
   installS3Fixes(parts);
   installConditionalWrites(parts);
   const secrets = installSecretsManager(parts, { region });
@@ -136,6 +145,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     sns.destroy();
     sqs.destroy();
     for (const timer of state.timers) clearInterval(timer);
+    await Promise.all(state.pollers.map((p) => p.stop()));
     await notifications.drain();
     await Promise.all(state.bridges.map((b) => b.stop()));
     await Promise.all([...new Set(state.functions.values())].map((f) => f.stop()));
@@ -143,23 +153,11 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
   };
 
   try {
-    const deployed = new Map<string, Deployed>();
-    const parameters = Object.fromEntries(Object.entries(template.Parameters ?? {}).map(([name, p]) => [name, String(p.Default ?? "")]));
-    const resolveContext: ResolveContext = {
-      pseudo: {
-        "AWS::Region": region,
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::Partition": "aws",
-        "AWS::StackName": stackName,
-        "AWS::StackId": stackId,
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::NoValue": "",
-      },
-      parameters,
-      deployed,
-    };
-    const context: DeployContext = {
-      stackName,
+    const rehearsedCounts = new Map<string, number>();
+    // What was accepted without local effect, grouped: "type: what" → the logical ids it concerns.
+    const accepted = new Map<string, string[]>();
+    const note = (line: string, id: string) => accepted.set(line, [...(accepted.get(line) ?? []), id]);
+    const shared = {
       region,
       endpoint,
       parts,
@@ -173,46 +171,87 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
       log,
       state,
     };
-    const rehearsedCounts = new Map<string, number>();
-    // What was accepted without local effect, grouped: "type: what" → the logical ids it concerns.
-    const accepted = new Map<string, string[]>();
-    const note = (line: string, id: string) => accepted.set(line, [...(accepted.get(line) ?? []), id]);
-    const deploy = async (id: string, resource: Template["Resources"][string]) => {
-      const deployer = DEPLOYERS[resource.Type];
-      if (resource.Condition !== undefined)
-        throw new TemplateError(`${id}: resources with a Condition are not rehearsed by cloudbridge local.`);
-      if (!deployer) {
-        note(`${resource.Type}: ${ACCEPTED_WITHOUT_EFFECT.get(resource.Type) ?? "not rehearsed: no local counterpart"}`, id);
-        deployed.set(id, placeholder(id));
-        return;
-      }
-      const properties = resolve(resource.Properties ?? {}, resolveContext) as Record<string, unknown>;
-      const result = await deployer(id, properties, context);
-      deployed.set(id, result);
-      if (result.rehearsed !== false) rehearsedCounts.set(resource.Type, (rehearsedCounts.get(resource.Type) ?? 0) + 1);
-      for (const property of result.notRehearsed ?? []) note(`${resource.Type}: ${property}`, id);
+
+    const outputsOf = (stack: StackDescription) => Object.fromEntries(stack.outputs.map((o) => [o.key, o.value]));
+
+    /** Creates one stack's resources in order (a nested stack's, when it reaches one) and resolves its outputs. */
+    const deployStack = async (
+      template: Template,
+      name: string,
+      id: string,
+      parameterValues: Readonly<Record<string, string>>,
+      parentId?: string,
+    ): Promise<DeployedStack> => {
+      const described: StackDescription = { stackName: name, stackId: id, created: new Date(), outputs: [] };
+      if (parentId) Object.assign(described, { parentId, rootId: stackId });
+      if (template.Description) described.description = template.Description;
+      stacks.push(described);
+      const deployed = new Map<string, Deployed>();
+      const parameters = Object.fromEntries(
+        Object.entries(template.Parameters ?? {}).map(([key, p]) => [key, parameterValues[key] ?? String(p.Default ?? "")]),
+      );
+      const resolveContext: ResolveContext = {
+        pseudo: {
+          "AWS::Region": region,
+          "AWS::AccountId": ACCOUNT_ID,
+          "AWS::Partition": "aws",
+          "AWS::StackName": name,
+          "AWS::StackId": id,
+          "AWS::URLSuffix": "amazonaws.com",
+          "AWS::NoValue": "",
+        },
+        parameters,
+        deployed,
+      };
+      const context: DeployContext = {
+        ...shared,
+        stackName: name,
+        deployNested: async (logicalId, nested, values) => {
+          const nestedName = `${name}-${logicalId}-${randomBytes(6).toString("hex").toUpperCase()}`.slice(-128);
+          const nestedId = `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${nestedName}/${randomUUID()}`;
+          const result = await deployStack(nested, nestedName, nestedId, values, id);
+          return { stackId: nestedId, outputs: outputsOf(result.described) };
+        },
+      };
+      const deployOne = async (logicalId: string, resource: Template["Resources"][string]): Promise<void> => {
+        const deployer = DEPLOYERS[resource.Type];
+        if (resource.Condition !== undefined)
+          throw new TemplateError(`${logicalId}: resources with a Condition are not rehearsed by cloudbridge local.`);
+        if (!deployer) {
+          note(`${resource.Type}: ${ACCEPTED_WITHOUT_EFFECT.get(resource.Type) ?? "not rehearsed: no local counterpart"}`, logicalId);
+          deployed.set(logicalId, placeholder(logicalId));
+          return;
+        }
+        const properties = resolve(resource.Properties ?? {}, resolveContext) as Record<string, unknown>;
+        const result = await deployer(logicalId, properties, context);
+        deployed.set(logicalId, result);
+        if (result.rehearsed !== false) rehearsedCounts.set(resource.Type, (rehearsedCounts.get(resource.Type) ?? 0) + 1);
+        for (const property of result.notRehearsed ?? []) note(`${resource.Type}: ${property}`, logicalId);
+      };
+      for (const logicalId of deploymentOrder(template)) await deployOne(logicalId, template.Resources[logicalId]!);
+      const readOutputs = (from: Template) => {
+        described.outputs.length = 0;
+        for (const [key, output] of Object.entries(from.Outputs ?? {})) {
+          const value = String(resolve(output.Value, resolveContext));
+          described.outputs.push({ key, value, ...(output.Description ? { description: output.Description } : {}) });
+        }
+      };
+      readOutputs(template);
+      return { described, template, deployed, deployOne, resolveContext, readOutputs };
     };
-    for (const id of deploymentOrder(template)) await deploy(id, template.Resources[id]!);
-    const notRehearsed = [...accepted].map(([line, ids]) => `${line} (${ids.length === 1 ? ids[0] : `${ids.length} resources`})`);
-    const outputs: Record<string, string> = {};
-    const readOutputs = (from: Template) => {
-      description.outputs.length = 0;
-      for (const key of Object.keys(outputs)) delete outputs[key];
-      for (const [key, output] of Object.entries(from.Outputs ?? {})) {
-        outputs[key] = String(resolve(output.Value, resolveContext));
-        description.outputs.push({ key, value: outputs[key], ...(output.Description ? { description: output.Description } : {}) });
-      }
-    };
-    readOutputs(template);
-    let current = template;
+
+    const mainStack = await deployStack(template, stackName, stackId, {});
+    const main = mainStack.described;
+    const outputs: Record<string, string> = outputsOf(main);
+
     const update = async (): Promise<string[]> => {
       const next = readCloudAssembly(options.cdkOut, options.stackName).template;
-      const before = current.Resources;
+      const { deployed, deployOne, resolveContext } = mainStack;
+      const before = mainStack.template.Resources;
       const after = next.Resources;
-      const same = (id: string) => JSON.stringify(before[id]) === JSON.stringify(after[id]);
       const added = deploymentOrder(next).filter((id) => !(id in before));
       const removed = Object.keys(before).filter((id) => !(id in after));
-      const changed = Object.keys(after).filter((id) => id in before && !same(id));
+      const changed = Object.keys(after).filter((id) => id in before && JSON.stringify(before[id]) !== JSON.stringify(after[id]));
       const refused = [
         ...removed.filter((id) => before[id]!.Type !== "AWS::IAM::AccessKey").map((id) => `${id} (${before[id]!.Type}) removed`),
         ...changed
@@ -221,17 +260,17 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
       ];
       if (refused.length > 0) {
         throw new TemplateError(
-          `cloudbridge local rehearses only updates that add resources, replace or remove access keys and change secret values; this one also has: ${refused.join(", ")}. Restart it with the new cdk.out.`,
+          `cloudbridge local rehearses only updates of the main stack that add resources, replace or remove access keys and change secret values; this one also has: ${refused.join(", ")}. Restart it with the new cdk.out.`,
         );
       }
       const lines: string[] = [];
       for (const id of changed.filter((id) => after[id]!.Type === "AWS::IAM::AccessKey")) {
         iam.deleteAccessKey(deployed.get(id)!.ref);
-        await deploy(id, after[id]!);
+        await deployOne(id, after[id]!);
         lines.push(`${id}: replaced (a new key; the old one is deleted)`);
       }
       for (const id of added) {
-        await deploy(id, after[id]!);
+        await deployOne(id, after[id]!);
         lines.push(`${id}: added (${after[id]!.Type})`);
       }
       for (const id of changed.filter((id) => after[id]!.Type === "AWS::SecretsManager::Secret")) {
@@ -244,10 +283,13 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
         deployed.delete(id);
         lines.push(`${id}: removed (the key is deleted)`);
       }
-      current = next;
-      readOutputs(next);
+      mainStack.template = next;
+      mainStack.readOutputs(next);
+      for (const key of Object.keys(outputs)) delete outputs[key];
+      Object.assign(outputs, outputsOf(main));
       return lines;
     };
+    const notRehearsed = [...accepted].map(([line, ids]) => `${line} (${ids.length === 1 ? ids[0] : `${ids.length} resources`})`);
     return {
       endpoint,
       port,
@@ -260,6 +302,9 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
         AWS_SECRET_ACCESS_KEY: admin.secretAccessKey,
       },
       outputs,
+      nestedStacks: stacks
+        .filter((stack) => stack !== main)
+        .map((stack) => ({ stackName: stack.stackName, stackId: stack.stackId, outputs: outputsOf(stack) })),
       rehearsed: [...rehearsedCounts].map(([type, count]) => `${type} × ${count}`),
       notRehearsed,
       faultCounts,
@@ -271,6 +316,16 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     await stop();
     throw error;
   }
+}
+
+/** A deployed stack: what an update of it needs. */
+interface DeployedStack {
+  described: StackDescription;
+  template: Template;
+  deployed: Map<string, Deployed>;
+  deployOne(logicalId: string, resource: Template["Resources"][string]): Promise<void>;
+  resolveContext: ResolveContext;
+  readOutputs(from: Template): void;
 }
 
 /** What a resource that is not rehearsed answers to Ref and Fn::GetAtt: a name that says so. */

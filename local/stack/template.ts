@@ -10,7 +10,7 @@ import { LocalCloudError } from "../errors.ts";
 export interface CloudAssemblyStack {
   readonly stackName: string;
   readonly template: Template;
-  /** Asset hash → the folder in cdk.out holding what would be uploaded. */
+  /** Asset hash → the folder (a function's bundle) or file (a nested stack's template) in cdk.out holding what would be uploaded. */
   readonly assets: ReadonlyMap<string, string>;
 }
 
@@ -72,6 +72,24 @@ export function readCloudAssembly(dir: string, stackName?: string): CloudAssembl
   return { stackName: artifact.properties?.stackName ?? id, template, assets };
 }
 
+/**
+ * A nested stack's template, from the asset its `TemplateURL` names (`…/<asset hash>.json` in CDK's
+ * bootstrap bucket): the file `cdk deploy` would upload there.
+ */
+export function readNestedTemplate(id: string, templateUrl: string, assets: ReadonlyMap<string, string>): Template {
+  const hash = templateUrl
+    .split("/")
+    .at(-1)!
+    .replace(/\.json$/, "");
+  const file = assets.get(hash);
+  if (!file) throw new TemplateError(`${id}: its template ${templateUrl} is not an asset in cdk.out (run \`npx cdk synth\` again).`);
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Template;
+  } catch (error) {
+    throw new TemplateError(`${id}: its template ${file} cannot be read: ${(error as Error).message}`);
+  }
+}
+
 /** What a resource answers to `Ref` and `Fn::GetAtt`, once deployed. */
 export interface Deployed {
   ref: string;
@@ -99,7 +117,7 @@ export function resolve(value: unknown, context: ResolveContext): unknown {
     const argument = object[name];
     if (name === "Ref") return ref(String(argument), context);
     if (name === "Fn::GetAtt") {
-      const [id, attribute] = (typeof argument === "string" ? argument.split(".") : argument) as [string, string];
+      const [id, attribute] = (typeof argument === "string" ? splitAttribute(argument) : argument) as [string, string];
       const resource = context.deployed.get(id);
       const found = resource?.attributes[attribute];
       if (found === undefined)
@@ -123,7 +141,7 @@ export function resolve(value: unknown, context: ResolveContext): unknown {
       return text.replace(/\$\{([^}!]+)\}/g, (_, expression: string) => {
         if (expression in variables) return String(resolve(variables[expression], context));
         if (expression.includes(".")) {
-          const [id, attribute] = expression.split(".") as [string, string];
+          const [id, attribute] = splitAttribute(expression);
           return String(resolve({ "Fn::GetAtt": [id, attribute] }, context));
         }
         return ref(expression, context);
@@ -132,6 +150,12 @@ export function resolve(value: unknown, context: ResolveContext): unknown {
     if (name.startsWith("Fn::")) throw new TemplateError(`the intrinsic function ${name} is not rehearsed by cloudbridge local.`);
   }
   return Object.fromEntries(keys.map((k) => [k, resolve(object[k], context)]));
+}
+
+/** `Id.Attribute` (the attribute may itself hold dots, as a nested stack's `Outputs.<Key>` does). */
+function splitAttribute(text: string): [string, string] {
+  const dot = text.indexOf(".");
+  return [text.slice(0, dot), text.slice(dot + 1)];
 }
 
 function ref(name: string, context: ResolveContext): string {

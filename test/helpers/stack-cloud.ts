@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { App } from "aws-cdk-lib";
 import { buildApp } from "../../cdk/app.ts";
+import { agentOutputKeys } from "../../protocol/index.ts";
 import { CDK_CONTEXT } from "./cdk.ts";
 
 /** The shipped configuration with two agents, each with its own repository. */
@@ -16,6 +17,17 @@ export const TWO_AGENTS = {
     { name: "alice", repos: ["notes"] },
     { name: "bob", repos: ["photos"] },
   ],
+};
+
+/**
+ * The same two agents as the stack holds them at scale: spread over two nested stacks (alice and bob land
+ * in different ones), with XMPP configured, so its secret is one more an agent must not read. Nobody
+ * listens at the XMPP service: the XMPP function's failures stay in the rehearsal's stderr.
+ */
+export const TWO_AGENTS_NESTED = {
+  ...TWO_AGENTS,
+  agentStacks: 2,
+  xmpp: { service: "xmpp://127.0.0.1:9", notifier: "notifier@localhost", recipients: ["alice@localhost"], maxConcurrency: 0 },
 };
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -40,9 +52,15 @@ export interface RunningStack {
   region: string;
   stackName: string;
   outputs: Record<string, string>;
+  /** The nested stacks (agents with `agentStacks`), each with its outputs. */
+  nestedStacks: { stackName: string; stackId: string; outputs: Record<string, string> }[];
+  /** An agent's `Agent<Name>...` outputs, from whichever stack holds it (the main stack or a nested one). */
+  agentOutputs(agent: string): { queueUrl: string; credentialsSecretArn: string; repos: string };
   /** The administrator's environment, as printed. */
   env: Record<string, string>;
   notRehearsed: string[];
+  /** The rehearsal's process (its functions run in its worker threads). */
+  pid: number;
   /** What the rehearsal logged on stderr so far (refusals, function failures). */
   stderr(): string;
   /**
@@ -69,7 +87,13 @@ export async function startStack(cdkOut: string, extraArgs: string[] = []): Prom
     lines.once("line", resolve);
     child.once("exit", (code) => reject(new Error(`cloudbridge local --stack exited ${code}:\n${stderr}`)));
   });
-  const started = JSON.parse(line) as Omit<RunningStack, "stderr" | "stop" | "agentCredentials" | "region">;
+  const started = JSON.parse(line) as Omit<RunningStack, "stderr" | "stop" | "agentCredentials" | "agentOutputs" | "region" | "pid">;
+  const agentOutputs = (agent: string) => {
+    const keys = agentOutputKeys(agent);
+    const outputs = [started.outputs, ...started.nestedStacks.map((n) => n.outputs)].find((o) => keys.queueUrl in o);
+    if (!outputs) throw new Error(`no stack of the rehearsal has the outputs of agent ${agent}`);
+    return { queueUrl: outputs[keys.queueUrl]!, credentialsSecretArn: outputs[keys.credentialsSecretArn]!, repos: outputs[keys.repos]! };
+  };
   const region = started.env.AWS_REGION!;
   const admin = new SecretsManagerClient({
     region,
@@ -79,6 +103,7 @@ export async function startStack(cdkOut: string, extraArgs: string[] = []): Prom
   return {
     ...started,
     region,
+    pid: child.pid!,
     stderr: () => stderr,
     update: () => {
       const from = stderr.length;
@@ -98,9 +123,9 @@ export async function startStack(cdkOut: string, extraArgs: string[] = []): Prom
         look();
       });
     },
+    agentOutputs,
     agentCredentials: async (agent) => {
-      const name = `Agent${agent[0]!.toUpperCase()}${agent.slice(1)}CredentialsSecretArn`;
-      const { SecretString } = await admin.send(new GetSecretValueCommand({ SecretId: started.outputs[name] }));
+      const { SecretString } = await admin.send(new GetSecretValueCommand({ SecretId: agentOutputs(agent).credentialsSecretArn }));
       return JSON.parse(SecretString!) as { accessKeyId: string; secretAccessKey: string };
     },
     stop: async () => {

@@ -111,6 +111,7 @@ describe("three agents, random edits, then quiet", () => {
         const { bucket, local } = await heads();
         if (!local.every((h) => h === bucket)) return undefined;
         const [sa, sb, sc] = await Promise.all(dirs.map((d) => snapshotBytes(d)));
+        if (!sa || !sb || !sc) return undefined;
         return JSON.stringify(sa) === JSON.stringify(sb) && JSON.stringify(sb) === JSON.stringify(sc) ? true : undefined;
       },
       "all three folders and the bucket to agree",
@@ -135,11 +136,20 @@ describe("three agents, random edits, then quiet", () => {
   });
 });
 
-async function snapshotBytes(dir: string): Promise<Record<string, string>> {
+/**
+ * The folder's files and their bytes. The daemons still run while it is read, so a file listed a moment
+ * ago may be gone (a checkout's rename or delete): that reads as "not yet settled", never as a failure.
+ */
+async function snapshotBytes(dir: string): Promise<Record<string, string> | undefined> {
   const out: Record<string, string> = {};
   for (const name of (await readdir(dir)).sort()) {
     if (name === ".git" || name.startsWith(".cloudbridge-tmp-")) continue;
-    out[name] = (await readFile(join(dir, name))).toString("base64");
+    const bytes = await readFile(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return undefined;
+      throw error;
+    });
+    if (bytes === undefined) return undefined;
+    out[name] = bytes.toString("base64");
   }
   return out;
 }

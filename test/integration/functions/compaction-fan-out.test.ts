@@ -10,6 +10,7 @@ import { startLocalFunction, type LocalFunction } from "../../../local/lambda-ru
 import { S3ObjectStore } from "../../../objectstore/index.ts";
 import { BucketLayout } from "../../../protocol/index.ts";
 import { commitFile, git, initRepo, tempDir } from "../../helpers/git.ts";
+import { seedTwoPackRepositories } from "../../helpers/compaction.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 const REPOS = 200;
@@ -32,23 +33,7 @@ describe("compaction fan-out: 200 repositories, one invocation each", () => {
     t = await startTestCloud();
     store = new S3ObjectStore(t.cloud.bucket, t.s3);
     work = await tempDir("compaction-fan-out");
-    // One repository pushed twice (two packs), then its objects copied under 199 more names.
-    const dir = join(work.path, "writer");
-    await mkdir(dir);
-    const ctx = { dir, gitDir: await initRepo(dir), store, layout, repo: names[0]!, agent: randomUUID() };
-    for (let i = 0; i < 2; i++) {
-      const tip = await commitFile(dir, `note-${i}.txt`, `note ${i}\n`);
-      await push({ ...ctx, updates: [{ ref: "refs/heads/main", oid: tip }] });
-    }
-    const objects: { key: string; body: Buffer }[] = [];
-    for await (const info of store.list(layout.repoRoot(names[0]!))) {
-      const object = await store.get(info.key);
-      assert.ok(object && object !== "not-modified");
-      objects.push({ key: info.key.slice(layout.repoRoot(names[0]!).length), body: object.body });
-    }
-    for (const repo of names.slice(1)) {
-      await Promise.all(objects.map(({ key, body }) => store.put(`${layout.repoRoot(repo)}${key}`, body)));
-    }
+    await seedTwoPackRepositories(store, layout, names, work.path);
     ({ QueueUrl: queueUrl = "" } = await t.sqs.send(new CreateQueueCommand({ QueueName: "cloudbridge-compaction" })));
     fn = startLocalFunction({
       name: "cloudbridge-compaction",

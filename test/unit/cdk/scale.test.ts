@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { before, describe, it } from "node:test";
 import { App } from "aws-cdk-lib";
 import type { CloudAssembly } from "aws-cdk-lib/cx-api";
@@ -89,6 +91,35 @@ describe("500 agents × 50 repositories", () => {
 });
 
 describe("a configuration past a limit fails at synth, naming the limit", () => {
+  it("`cdk synth` (the app as cdk.json runs it) exits 1 naming the limit and its value", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cloudbridge-cdk-limit-"));
+    try {
+      const repos = repoNames(51);
+      const config = join(dir, "fifty-one-repositories.json");
+      writeFileSync(config, JSON.stringify({ repos, agents: [{ name: "everything", repos }] }));
+      // How the CDK CLI runs the app: its context in CDK_CONTEXT_JSON, its output folder in CDK_OUTDIR.
+      const result = spawnSync(
+        process.execPath,
+        ["--disable-warning=ExperimentalWarning", fileURLToPath(new URL("../../../cdk/app.ts", import.meta.url))],
+        {
+          encoding: "utf8",
+          timeout: 120_000,
+          env: {
+            PATH: process.env.PATH ?? "",
+            CDK_VALIDATION: "false",
+            CDK_OUTDIR: join(dir, "out"),
+            CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_CONTEXT, cloudbridgeConfig: config, "aws:cdk:bundling-stacks": [] }),
+          },
+        },
+      );
+      assert.equal(result.status, 1, result.stderr);
+      assert.match(result.stderr, /The synthesized stack would not deploy: it exceeds an AWS limit/);
+      assert.match(result.stderr, /IAM: tags on one user is at most 50, this is 51 \(tagsPerUser\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("60 agents in one stack: CloudFormation's 500 resources per stack, with the way out", () => {
     const repos = repoNames(2);
     const assembly = synth({ repos, agents: Array.from({ length: 60 }, (_, i) => ({ name: `m${i}`, repos })) });

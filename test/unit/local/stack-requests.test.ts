@@ -7,6 +7,7 @@ const names = {
   queueArn: (url: string) => `arn:aws:sqs:us-east-1:000000000000:${url.split("/").at(-1)}`,
   secretArn: (id: string) => `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}`,
   stackArn: (name: string) => `arn:aws:cloudformation:us-east-1:000000000000:stack/${name}/*`,
+  functionArn: (name: string) => (name.startsWith("arn:") ? name : `arn:aws:lambda:us-east-1:000000000000:function:${name}`),
 };
 const s3 = (method: string, key: string | undefined, query: Record<string, string> = {}, extra: Partial<IncomingRequest> = {}) =>
   requestedActions({ service: "s3", region: "us-east-1", method, bucket: "b", key, query, headers: {}, body: undefined, ...extra }, names);
@@ -106,6 +107,29 @@ describe("which IAM action each request is authorized as", () => {
     assert.equal(json("sqs", "AmazonSQS.DeleteMessageBatch", { QueueUrl: "q" })?.[0]?.action, "sqs:DeleteMessage");
     assert.deepEqual(form("cloudformation", "Action=DescribeStacks&StackName=cb")?.[0]?.resource, names.stackArn("cb"));
     assert.equal(form("sns", ""), undefined);
+    const invoke = (method: string, path: string) =>
+      requestedActions(
+        {
+          service: "lambda",
+          region: "us-east-1",
+          method,
+          bucket: undefined,
+          key: undefined,
+          query: {},
+          headers: {},
+          body: undefined,
+          path,
+        },
+        names,
+      );
+    assert.deepEqual(invoke("POST", "/2015-03-31/functions/cb-Compaction/invocations"), [
+      { action: "lambda:InvokeFunction", resource: names.functionArn("cb-Compaction"), context: {} },
+    ]);
+    assert.equal(
+      invoke("POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Af/invocations")?.[0]?.resource,
+      "arn:aws:lambda:us-east-1:000000000000:function:f",
+    );
+    assert.equal(invoke("GET", "/2015-03-31/functions/f"), undefined, "any other Lambda call is refused as unknown");
     assert.equal(
       requestedActions(
         {
