@@ -10,10 +10,13 @@ import { SqsListener } from "./listen/sqs.ts";
 import { StackQueues } from "./listen/stack-queue.ts";
 import { XmppListener } from "./listen/xmpp.ts";
 import type { Logger } from "./log.ts";
+import { ListenerHealth, type ListenerState } from "./listen/listener-health.ts";
+import { explainAccessError } from "../objectstore/index.ts";
+import { refusedIn, type RefusedPath } from "./status/refused-paths.ts";
 import { writePresence } from "./presence.ts";
 import { writeFileAtomic } from "./sync/atomic-file.ts";
 import { Backoff } from "./backoff.ts";
-import type { Direction } from "./sync/transfer-queue.ts";
+import type { Direction, RunningTransfer } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
 import type { SyncReport } from "./sync/engine.ts";
 import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
@@ -72,13 +75,20 @@ export interface DaemonStatus {
   pid: number;
   folder: string;
   agent: string;
-  /** The listener in use (after a fallback, the one that replaced the configured one). */
+  /** The listener in use (the configured one, or polling when that failed to start). */
   listen: string;
-  listener?: { detail?: string; working?: boolean; error?: string; fallbackFrom?: string; problem?: string };
+  /** Whether the listener works (status shows it; a failed one never reads as listening). */
+  listener?: ListenerState;
   startedAt: string;
   lastSync?: string;
   lastError?: string;
   head?: string;
+  /** The last round: when, why, whether it worked (and the error, said with what to do). */
+  lastRound?: { at: string; why: string; ok: boolean; error?: string };
+  /** Paths the last full round did not sync, with the reason. */
+  refused?: RefusedPath[];
+  /** Transfers in flight, with progress (refreshed about once a second while any runs). */
+  transfers?: RunningTransfer[];
 }
 
 export function statusFile(folder: Folder | string): string {
@@ -115,25 +125,44 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const ownMachine = options.machine ? undefined : new MachineServices();
   const machine = options.machine ?? ownMachine!;
   const keyPickup = machine.keyPickup(settings, log);
-  let listener = chooseListener(folder, log, machine);
-  let listenerNote: { fallbackFrom?: string; problem?: string } = {};
   const status: DaemonStatus = {
     pid: process.pid,
     folder: folder.root,
     agent: settings.agent,
-    listen: listener.kind,
+    listen: "poll",
     startedAt: new Date().toISOString(),
   };
-  const saveStatus = () => {
-    status.listen = listener.kind;
-    const health = listener.health;
-    status.listener = {
-      ...(listener.detail ? { detail: listener.detail } : {}),
-      ...(health ? { working: health.working, ...(health.error ? { error: health.error } : {}) } : {}),
-      ...listenerNote,
-    };
-    return writeFileAtomic(statusFile(folder), JSON.stringify(status, null, 2)).catch(() => undefined);
+  const saveStatus = () => writeFileAtomic(statusFile(folder), JSON.stringify(status, null, 2)).catch(() => undefined);
+  // Only changes of the listener's state are logged and saved: a server that stays down is said once.
+  // (The listener reports to `health`, made once the listener is: its kind is health's first state.)
+  const healthOf: { current?: ListenerHealth } = {};
+  // Trouble before the listener first worked is its start failing (said once, as "failed"), not a connection going down.
+  const listenerTrouble = (kind: string) => (error: unknown) => {
+    const h = healthOf.current;
+    if (h?.state.active === kind && (h.state.state === "listening" || h.state.state === "down"))
+      h.set("down", { error: (error as Error).message });
   };
+  let listener = chooseListener(folder, listenerTrouble, () => healthOf.current?.set("listening"), machine);
+  status.listen = listener.kind;
+  const health = new ListenerHealth(listener.kind, (state, previous) => {
+    status.listener = state;
+    status.listen = state.active;
+    void saveStatus();
+    if (state.state === "connecting") return;
+    log(state.state === "listening" ? "info" : "warn", "listen.state", {
+      listen: state.active,
+      state: state.state,
+      ...(state.error ? { error: state.error } : {}),
+      message:
+        state.state === "listening"
+          ? `listening for changes by ${state.active}${previous.state === "down" ? " again" : ""}`
+          : state.state === "down"
+            ? `${state.active} listener is down (${state.error}); retrying, with full rounds every ${Math.round(settings.reconcileIntervalMs / 1000)} s meanwhile`
+            : `${state.configured} listener failed (${state.error})${state.active !== state.configured ? `; polling every ${Math.round(settings.pollIntervalMs / 1000)} s instead` : ""}`,
+    });
+  });
+  healthOf.current = health;
+  status.listener = health.state;
   await saveStatus();
   log("info", "daemon.start", { folder: folder.root, agent: settings.agent, listen: listener.kind, pid: process.pid });
 
@@ -165,7 +194,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
         const changed = await keyPickup.check().catch(() => false);
         if (changed) return round(paths, `${why}-new-key`, localOnly);
       }
-      status.lastError = (error as Error).message;
+      status.lastError = (explainAccessError(error, folder.settings) ?? (error as Error)).message;
+      status.lastRound = { at: new Date().toISOString(), why, ok: false, error: status.lastError };
       await saveStatus();
       const delay = Math.min(settings.reconcileIntervalMs, roundBackoff.next());
       log("error", "sync.failed", { why, message: (error as Error).message, retryInMs: delay });
@@ -176,8 +206,12 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     roundBackoff.reset();
     retryTransfers("up");
     status.lastSync = new Date().toISOString();
+    status.lastRound = { at: status.lastSync, why, ok: true };
+    if (paths === undefined) status.refused = refusedIn(report);
     status.head = report.head;
     delete status.lastError;
+    // A round that reached the bucket shows a polling listener works again.
+    if (!localOnly && listener.kind === "poll" && health.state.state === "down") health.set("listening");
     await saveStatus();
     if (report.committed || report.written || report.deleted || report.merged) {
       log("info", "sync", {
@@ -221,23 +255,36 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await watcher.ready;
   // Anything written while the watcher was starting is picked up by this scan.
   await round(undefined, "watching", true);
+  const onHint = () => void round([], "notified");
   try {
-    await listener.start(() => void round([], "notified"));
+    await listener.start(onHint);
+    health.set("listening");
+    // A change another machine made before this listener was subscribed was heard by nobody here.
+    await round([], "listening");
   } catch (error) {
-    // Never pretend: the configured listener failed, so the folder listens by polling and `status` says why.
-    const message = (error as Error).message;
-    log("error", "listen.failed", { listen: listener.kind, message, fallback: "poll" });
-    listenerNote = { fallbackFrom: listener.kind, problem: message };
-    listener = new PollListener(folder.store, settings.location, settings.pollIntervalMs, (e) =>
-      log("warn", "listen.error", { listen: "poll", message: (e as Error).message }),
-    );
-    await listener
-      .start(() => void round([], "notified"))
-      .catch((e: unknown) => log("error", "listen.failed", { listen: "poll", message: (e as Error).message, fallback: "reconcile only" }));
+    const why = `${(error as Error).message} (${LISTENER_SETTINGS[listener.kind]})`;
+    await listener.stop().catch(() => undefined);
+    // Polling needs nothing but the bucket: changes keep arriving within the poll interval, not only at reconcile.
+    const fallback =
+      listener.kind === "poll"
+        ? undefined
+        : new PollListener(folder.store, settings.location, settings.pollIntervalMs, listenerTrouble("poll"));
+    health.set("failed", { error: why, ...(fallback ? { active: "poll" as const } : {}) });
+    log("error", "listen.failed", { listen: health.state.configured, message: why, fallback: fallback ? "poll" : "reconcile only" });
+    if (fallback) {
+      listener = fallback;
+      await fallback
+        .start(onHint)
+        .catch((pollError: unknown) => log("error", "listen.failed", { listen: "poll", message: (pollError as Error).message }));
+    }
   }
-  // A change another machine made before this listener was subscribed was heard by nobody here.
-  await round([], "listening");
-  const statusTimer = setInterval(() => void saveStatus(), 15_000);
+  // Transfers in flight are shown by `status` with their progress: saved about once a second while any runs.
+  const progressTimer = setInterval(() => {
+    const running = [...folder.content.running.values()];
+    if (running.length === 0 && !status.transfers?.length) return;
+    status.transfers = running;
+    void saveStatus();
+  }, 1000);
   const reconcile = setInterval(() => void round(undefined, "reconcile"), settings.reconcileIntervalMs);
   const presence = async (state: "running" | "stopped") => {
     await writePresence(folder.store, settings.location, {
@@ -258,7 +305,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   log("info", "daemon.stopping", { folder: folder.root });
   clearInterval(reconcile);
   clearInterval(presenceTimer);
-  clearInterval(statusTimer);
+  clearInterval(progressTimer);
   clearTimeout(retryTimer);
   clearTimeout(transferTimer);
   await watcher.close();
@@ -294,9 +341,20 @@ export async function runDaemons(folderPaths: readonly string[], options: Daemon
   }
 }
 
-function chooseListener(folder: Folder, log: Logger, machine: MachineServices): ChangeListener {
+/** Where each listener's settings are, named when it fails. */
+const LISTENER_SETTINGS = {
+  xmpp: "check cloudbridge.xmppService, cloudbridge.xmppJid and the password, and that the XMPP server runs",
+  sqs: "check cloudbridge.queueUrl (or cloudbridge.topicArn) and that SQS answers with these credentials",
+  poll: "check that the bucket answers",
+} as const;
+
+function chooseListener(
+  folder: Folder,
+  onError: (kind: string) => (error: unknown) => void,
+  onWorking: () => void,
+  machine: MachineServices,
+): ChangeListener {
   const settings: FolderSettings = folder.settings;
-  const onError = (kind: string) => (error: unknown) => log("warn", "listen.error", { listen: kind, message: (error as Error).message });
   const mode =
     settings.listen === "auto"
       ? settings.xmppJid && settings.xmppService
@@ -319,7 +377,9 @@ function chooseListener(folder: Folder, log: Logger, machine: MachineServices): 
       agent: settings.agent,
       location: settings.location,
       onError: onError("xmpp"),
-      onStatus: (s) => log("debug", "xmpp.status", { status: s }),
+      onStatus: (s) => {
+        if (s === "online") onWorking();
+      },
     });
   }
   if (mode === "sqs" && settings.queueUrl) {
@@ -330,6 +390,7 @@ function chooseListener(folder: Folder, log: Logger, machine: MachineServices): 
       location: settings.location,
       agent: settings.agent,
       onError: onError("sqs"),
+      onReceive: onWorking,
     });
   }
   if (mode === "sqs") {
@@ -340,6 +401,7 @@ function chooseListener(folder: Folder, log: Logger, machine: MachineServices): 
       location: settings.location,
       client: awsClientConfig(settings),
       onError: onError("sqs"),
+      onReceive: onWorking,
     });
   }
   return new PollListener(folder.store, settings.location, settings.pollIntervalMs, onError("poll"));

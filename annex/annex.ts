@@ -4,7 +4,8 @@ import { AnnexBranch } from "./logs/annex-branch.ts";
 import { hashStream, keyCheck, mismatch, verifyFile } from "./content/content-hash.ts";
 import { withContentLock } from "./content/content-lock.ts";
 import { downloadKey, type DownloadResult } from "./transfer/download.ts";
-import { dropRefused } from "./content/drop-safety.ts";
+import { dropRefused, stillWanted } from "./content/drop-safety.ts";
+import { wantersLacking, type Wanter } from "./logs/preferred-content.ts";
 import { LocalStore } from "./content/local-store.ts";
 import { readLocations, recordPresence, type PresenceChange } from "./logs/location-tracking.ts";
 import { readNumCopies } from "./content/numcopies.ts";
@@ -146,9 +147,17 @@ export class Annex {
     return { dropped };
   }
 
-  /** Deletes the cloud's copy, if this repository's own copy is present (see drop-safety.ts). */
-  async dropFromCloud(key: string): Promise<{ dropped: boolean }> {
+  /**
+   * Deletes the cloud's copy, if this repository's own copy is present (see drop-safety.ts) and — unless
+   * `force` — no machine wants the content without having it (the cloud is how content reaches a machine:
+   * preferred-content.ts).
+   */
+  async dropFromCloud(key: string, options: { force?: boolean } = {}): Promise<{ dropped: boolean }> {
     const bucketKey = this.cloud.layout.annexObject(this.cloud.repo, key);
+    if (!options.force) {
+      const lacking = (await this.wantersLacking([key])).get(key);
+      if (lacking) throw stillWanted(key, lacking);
+    }
     const dropped = await withContentLock(this.gitDir, key, async () => {
       if (!(await this.cloudHas(key))) return false;
       const numcopies = await readNumCopies(this.branch);
@@ -160,6 +169,11 @@ export class Annex {
     });
     await this.record([{ key, uuid: this.cloudUuid, present: false }], "drop from cloud");
     return { dropped };
+  }
+
+  /** For each key, the machines that want it and lack it: the cloud must keep (or get back) that content. */
+  wantersLacking(keys: readonly string[]): Promise<Map<string, Wanter[]>> {
+    return wantersLacking(this.branch, keys, this.cloudUuid);
   }
 
   /** Where the location log says the key is, with each repository's description from uuid.log. */

@@ -10,8 +10,9 @@ export { ANNEX_BRANCH, AnnexBranch, type FileChange } from "./logs/annex-branch.
 export { unsafeBranchPathReason } from "./logs/branch-paths.ts";
 export { ensureCloudUuid, recordCloudRemote, recordRepository } from "./logs/cloud-remote.ts";
 export { readLocations, recordPresence, whereIs, type PresenceChange } from "./logs/location-tracking.ts";
+export { PREFERRED_CONTENT_LOG, recordWanted, wantersLacking, type Wanter, type WantedExpression } from "./logs/preferred-content.ts";
 
-export { annexedFiles, type AnnexedFile } from "./content/annexed-files.ts";
+export { annexedFiles, indexedFiles, type AnnexedFile, type IndexedFile } from "./content/annexed-files.ts";
 export { hashFile, verifyFile } from "./content/content-hash.ts";
 export { DEFAULT_LARGE_FILES, isLargeFile, largeFilesRuleFrom, parseSize, type LargeFilesRule } from "./content/largefiles.ts";
 export { LocalStore } from "./content/local-store.ts";

@@ -6,6 +6,7 @@ import {
   BucketLayout,
   changeFanoutEnvironment,
   FUNCTION_SERVICE_NAME,
+  LOCAL_CLOUD_CREDENTIALS,
   xmppFanoutEnvironment,
 } from "../protocol/index.ts";
 import { HANDLER_MODULES } from "../functions/index.ts";
@@ -69,7 +70,7 @@ export interface LocalCloud {
   stop(): Promise<void>;
 }
 
-export const LOCAL_CREDENTIALS = { accessKeyId: "cloudbridge-local", secretAccessKey: "cloudbridge-local-secret" };
+export const LOCAL_CREDENTIALS = { ...LOCAL_CLOUD_CREDENTIALS };
 export const CHANGE_TOPIC_NAME = "cloudbridge-changes";
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {

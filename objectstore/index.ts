@@ -6,3 +6,4 @@ export * from "./object-store.ts";
 export * from "./s3-object-store.ts";
 export * from "./map-limit.ts";
 export * from "./retry.ts";
+export * from "./access-errors.ts";

@@ -1,9 +1,12 @@
 import { isAbsolute, join, resolve } from "node:path";
+import type { Command } from "commander";
 import type { MultipartStore, ObjectStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { assertAnnexKey } from "../../protocol/index.ts";
 import { annexedFiles, type Annex } from "../../annex/index.ts";
 import { findRepository, FolderError, openFolder, type Folder } from "../folder/index.ts";
+import { forTerminal } from "../terminal-text.ts";
 import { CliError } from "./errors.ts";
+import { transferProgress } from "./transfer-progress.ts";
 
 /**
  * What the annex commands (get, drop, whereis, fsck) need: the folder around the current directory,
@@ -84,9 +87,63 @@ export function jsonLine(command: string, target: Target, fields: Record<string,
   return `${JSON.stringify({ command, ...(target.path ? { file: target.path } : {}), key: target.key, ...fields })}\n`;
 }
 
+/** `--dir`: the annex commands work on the folder around a directory (default: the current one), paths relative to it, as `git -C`. */
+export function withDirOption(command: Command): Command {
+  return command.option(
+    "--dir <folder>",
+    "the folder to work in (default: the one around the current directory); paths are relative to it",
+  );
+}
+
+export function commandDir(dir: string | undefined): string {
+  return dir ? resolve(dir) : process.cwd();
+}
+
 /** `--from`: the only place content can be dropped from or checked in, besides here, is the cloud. */
 export function fromCloud(from: string | undefined): boolean {
   if (from !== undefined && from !== "cloud")
     throw new CliError("invalid-option", `--from ${JSON.stringify(from)}: the only remote is "cloud".`);
   return from === "cloud";
+}
+
+/** Targets by key: a key several files share is transferred once. */
+export function byKey(targets: readonly Target[]): Map<string, Target[]> {
+  const map = new Map<string, Target[]>();
+  for (const target of targets) map.set(target.key, [...(map.get(target.key) ?? []), target]);
+  return map;
+}
+
+/**
+ * What a batch transfer (get, copy) shows: a progress bar per file, then one line (or JSON object) per
+ * file that names the key, and the count of failures.
+ */
+export function reportTransfers<R>(
+  command: string,
+  keys: Map<string, Target[]>,
+  json: boolean,
+  ok: (result: R) => { fields: Record<string, unknown>; text: string },
+) {
+  const progress = transferProgress({ json });
+  let failed = 0;
+  return {
+    onFileProgress: (item: { key: string; fileName?: string }, done: number, total: number) =>
+      progress.track(item.fileName ?? item.key)(done, total),
+    onFileDone: (item: { key: string }, outcome: { result?: unknown; error?: unknown }) => {
+      for (const target of keys.get(item.key) ?? []) {
+        const label = forTerminal(target.path ?? target.key);
+        if (outcome.error) {
+          failed++;
+          const message = (outcome.error as Error).message;
+          if (json) process.stdout.write(jsonLine(command, target, { success: false, error: message }));
+          progress.finish(label, `${command} ${label}: failed: ${forTerminal(message)}`);
+        } else {
+          const { fields, text } = ok(outcome.result as R);
+          if (json) process.stdout.write(jsonLine(command, target, { success: true, ...fields }));
+          progress.finish(label, `${command} ${label}${text}`);
+        }
+      }
+    },
+    failed: () => failed,
+    stop: () => progress.stop(),
+  };
 }

@@ -1,4 +1,6 @@
 import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/index.ts";
+import type { AnnexErrorCode } from "../../annex/index.ts";
+import { explainAccessError, type AccessContext, type CloudAccessErrorCode } from "../../objectstore/index.ts";
 import type { FolderErrorCode } from "../folder/index.ts";
 import type { OnboardErrorCode } from "../onboard/errors.ts";
 import { forTerminalLines } from "../terminal-text.ts";
@@ -16,16 +18,20 @@ export type CliErrorCode = "invalid-option" | "unknown-repository" | "incomplete
 
 export class CliError extends CloudbridgeError<CliErrorCode> {}
 
+/** Every error code a command can end with: the CLI's own, the folder's, the bucket's setup problems, the protocol's, the annex's. */
+type ExitCodedError = CliErrorCode | FolderErrorCode | CloudAccessErrorCode | ProtocolErrorCode | AnnexErrorCode | OnboardErrorCode;
+
 /**
- * The exit code for each error code, as docs/agent.md documents them: 2 when the person must change a
- * command or a setting, 3 when a sync round refused content from the bucket, 1 for everything else
- * (a code not listed here, or an error that is not a CloudbridgeError).
+ * The exit code of each error code, the table docs/agent.md shows (a unit test holds the two equal): 2 when
+ * the person must change a command, a setting or the setup, 3 when a sync round refused content, 1 when
+ * trying again may work or something else failed (also for an error that is not a CloudbridgeError).
+ * Exhaustive: a new code does not compile until it has its exit code here (and in the document).
  */
-const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | FolderErrorCode | OnboardErrorCode, 2 | 3>>> = {
+export const EXIT_CODE: Readonly<Record<ExitCodedError, 1 | 2 | 3>> = {
   // The command or a setting is wrong.
   "invalid-option": 2,
   "unknown-repository": 2,
-  // Every ProtocolError but one: a name, key, URL or prefix the person typed or configured is not valid.
+  // A name, key, URL or prefix the person typed or configured is not valid.
   "invalid-prefix": 2,
   "invalid-repo-name": 2,
   "invalid-agent-id": 2,
@@ -47,6 +53,14 @@ const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | Fold
   "no-such-repository": 2,
   "unsupported-format": 2,
   "daemon-running": 2,
+  "clone-unfinished": 2,
+  "existing-history": 2,
+  // This machine cannot use the bucket: a setting, credentials or the bucket itself must change.
+  "no-region": 2,
+  "no-credentials": 2,
+  "credentials-refused": 2,
+  "no-such-bucket": 2,
+  "access-denied": 2,
   // Onboarding: another stack, agent or repository name, a deploy, administrator credentials or a new invite.
   "no-such-stack": 2,
   "not-an-administrator": 2,
@@ -55,13 +69,34 @@ const EXIT_CODE: Readonly<Partial<Record<CliErrorCode | ProtocolErrorCode | Fold
   "invalid-invite": 2,
   "invite-expired": 2,
   "invite-used": 2,
-  // The round finished; content the bucket holds was refused (hostile or unrepresentable paths).
+  // Nothing answers at the endpoint: it may come back by itself.
+  "endpoint-unreachable": 1,
+  // Some files could not be handled (the others were); a drop was refused; content is damaged or missing.
+  incomplete: 1,
+  "no-match": 1,
+  "missing-stack-output": 1,
+  "content-locked": 1,
+  "unverifiable-key": 1,
+  "drop-refused": 1,
+  "corrupt-local-content": 1,
+  "content-not-in-cloud": 1,
+  "corrupt-object": 1,
+  "bad-agent-secret": 1,
+  // The round finished; content was refused (from the bucket, or local paths not uploaded, or not writable here).
   "content-refused": 3,
 };
 
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof CloudbridgeError) return EXIT_CODE[error.code as keyof typeof EXIT_CODE] ?? 1;
+  if (error instanceof CloudbridgeError && Object.hasOwn(EXIT_CODE, error.code)) return EXIT_CODE[error.code as ExitCodedError];
   return 1;
+}
+
+/**
+ * The error a person reads: a failure to reach the bucket at all (no region, no credentials, nothing at
+ * the endpoint, no such bucket, access denied) is said with what to do, whichever command met it.
+ */
+export function explainError(error: unknown, context: AccessContext = {}): unknown {
+  return explainAccessError(error, context) ?? error;
 }
 
 export function reportError(error: unknown): void {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { cloneCommand } from "./commands/clone.ts";
 import { compactCommand } from "./commands/compact.ts";
+import { copyCommand } from "./commands/copy.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { dropCommand } from "./commands/drop.ts";
 import { fsckCommand } from "./commands/fsck.ts";
@@ -14,7 +15,7 @@ import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { syncCommand } from "./commands/sync.ts";
 import { whereisCommand } from "./commands/whereis.ts";
-import { CliError, exitCodeFor, reportError } from "./errors.ts";
+import { CliError, exitCodeFor, explainError, reportError } from "./errors.ts";
 
 /**
  * `cloudbridge`: one file per command under ./commands, each exporting a function that adds itself to
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
     logCommand,
     getCommand,
     dropCommand,
+    copyCommand,
     whereisCommand,
     fsckCommand,
     serviceCommand,
@@ -54,8 +56,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    reportError(error);
-    return exitCodeFor(error);
+    const explained = explainError(error);
+    reportError(explained);
+    return exitCodeFor(explained);
   }
 }
 

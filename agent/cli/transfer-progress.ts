@@ -41,9 +41,8 @@ export function transferProgress(options: { json?: boolean; stream?: NodeJS.Writ
           entry = { bar: bars.create(total, 0, { label, rate: "" }), started: Date.now() };
           active.set(label, entry);
         }
-        const seconds = Math.max(0.001, (Date.now() - entry.started) / 1000);
         entry.bar.setTotal(total);
-        entry.bar.update(done, { label, rate: `${formatBytes(done / seconds)}/s` });
+        entry.bar.update(done, { label, rate: transferRate(done, Date.now() - entry.started) });
       };
     },
     finish(label, line) {
@@ -56,6 +55,17 @@ export function transferProgress(options: { json?: boolean; stream?: NodeJS.Writ
     },
     stop: () => bars.stop(),
   };
+}
+
+/**
+ * The rate a person reads: none before a second has passed. The first samples come a few milliseconds
+ * after the bar appears, with a buffer or a resumed part already counted, and read as several GiB/s.
+ */
+export const RATE_AFTER_MS = 1000;
+
+export function transferRate(bytesDone: number, elapsedMs: number): string {
+  if (elapsedMs < RATE_AFTER_MS) return "…/s";
+  return `${formatBytes(bytesDone / (elapsedMs / 1000))}/s`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -12,6 +12,8 @@ export interface CloneState {
   url: string;
   /** The commit whose files the clone is writing (set before the first file is written). */
   target?: string;
+  /** The folder had files of its own before the clone: those that differ from the bucket's step aside first. */
+  joining?: boolean;
 }
 
 export function cloneStateFile(root: string): string {

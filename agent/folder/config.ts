@@ -1,5 +1,5 @@
 import { hostname, userInfo } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { z } from "zod";
 import { largeFilesRuleFrom, type LargeFilesRule } from "../../annex/index.ts";
 import {
@@ -249,7 +249,8 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
   return {
     ...cloud,
     agent: checked(AGENT_ID_KEY, () => assertAgentId(agent)),
-    description: raw[SETTING_NAMES.description] ?? `${currentUser()} on ${hostname()}`,
+    // Distinct per folder and per machine: several folders on one machine must not all read "user on host".
+    description: raw[SETTING_NAMES.description] ?? `${currentUser()} on ${hostname()}: ${basename(root)}`,
     listen: raw[SETTING_NAMES.listen],
     topicArn: raw[SETTING_NAMES.topicArn],
     queueUrl: raw[SETTING_NAMES.queueUrl],

@@ -1,6 +1,6 @@
-import { readdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { PreconditionFailed, statusOf, type ObjectStore } from "../../objectstore/index.ts";
+import { lstat, readdir, rename, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { explainAccessError, PreconditionFailed, statusOf, type ObjectStore } from "../../objectstore/index.ts";
 import {
   BucketLayout,
   LAYOUT_FORMAT,
@@ -10,7 +10,7 @@ import {
   parseRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
-import { AnnexBranch, ensureCloudUuid, recordCloudRemote, recordRepository } from "../../annex/index.ts";
+import { AnnexBranch, ensureCloudUuid, parsePointer, recordCloudRemote, recordRepository, verifyFile } from "../../annex/index.ts";
 import { AGENT_ID_KEY, agentIdFor, readBucketRefs } from "../../gitstore/index.ts";
 import type { Logger } from "../log.ts";
 import { AGENT_VERSION } from "../presence.ts";
@@ -19,13 +19,16 @@ import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
 import { gitFor, readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
-import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
+import { findFolder, openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
+import { BlobReader, Git } from "../../localgit/index.ts";
+import { variantName } from "../sync/merge.ts";
 
 /** `initFolder` and `cloneFolder` make a directory a cloudbridge folder (first machine / joining machine). */
 export interface CreateOptions {
   endpoint?: string;
-  /** The bucket's region and the profile holding the agent's key (onboarding sets both). */
+  /** The bucket's region; default: the AWS SDK's (AWS_REGION, the profile), or us-east-1 for an endpoint of its own. */
   region?: string;
+  /** The profile holding the agent's key (onboarding sets it). */
   profile?: string;
   /** The agent id to take (an invite names it in advance); a new UUID otherwise. */
   agent?: string;
@@ -34,6 +37,13 @@ export interface CreateOptions {
   description?: string;
   settings?: SettingValues;
   log?: Logger;
+  /**
+   * For `init` in a git repository that already has history: "adopt" uploads it (main becomes the
+   * current commit, and every machine gets the whole history); "new" starts a new history on main (the
+   * files become its first commit; the repository's own branches stay here, not synced). Without it, such
+   * a repository is refused and nothing is changed.
+   */
+  history?: "adopt" | "new";
 }
 
 /** First machine: creates the repository in the bucket and makes `dir` (existing files and all) its first folder. */
@@ -42,6 +52,14 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   const location = parseRemoteUrl(url);
   if (await LocalRepo.isRepo(root))
     throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
+  const around = await findFolder(dirname(root));
+  if (await LocalRepo.isRepo(around))
+    throw new FolderError(
+      "already-a-folder",
+      `${root} is inside the cloudbridge folder ${around}, which syncs it already: run cloudbridge commands there (or in any folder below it).`,
+    );
+  const history = await existingHistory(root);
+  if (history) checkHistoryChoice(root, dir, url, history, options.history);
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
   try {
@@ -52,12 +70,75 @@ export async function initFolder(dir: string, url: string, options: CreateOption
       );
     }
     await ensureDeployment(store, layout, location);
+  } catch (error) {
+    throw explainAccessError(error, { bucket: location.bucket, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }) ?? error;
   } finally {
     store.client.destroy();
   }
   await options.beforeCreate?.();
   await createLocal(root, location, options);
+  await applyHistoryChoice(root, history, options.history);
   return openSyncedFolder(root, options.log ? { log: options.log } : {});
+}
+
+/** A git repository's own history at `root`: its branches and the commit HEAD names; undefined when it has none. */
+interface History {
+  branches: string[];
+  head: string | undefined;
+  headBranch: string | undefined;
+}
+
+async function existingHistory(root: string): Promise<History | undefined> {
+  if (!(await stat(join(root, ".git")).catch(() => undefined))) return undefined;
+  const git = new Git(join(root, ".git"));
+  const refs = await git.run(["for-each-ref", "--format=%(refname:short)", "refs/heads/"], { okCodes: [128] });
+  const branches = refs.stdout.toString().split("\n").filter(Boolean);
+  if (branches.length === 0) return undefined;
+  const headRef = await git.run(["symbolic-ref", "--quiet", "HEAD"], { okCodes: [1, 128] });
+  const headBranch =
+    headRef.code === 0
+      ? headRef.stdout
+          .toString()
+          .trim()
+          .replace(/^refs\/heads\//, "")
+      : undefined;
+  return { branches, head: await git.revParse("HEAD"), headBranch };
+}
+
+/** Refuses, before anything is written anywhere, a repository with history and no choice (or a choice it cannot take). */
+function checkHistoryChoice(root: string, dir: string, url: string, history: History, choice: CreateOptions["history"]): void {
+  const on = history.headBranch ? `branch ${history.headBranch}` : "a detached HEAD";
+  if (!choice) {
+    throw new FolderError(
+      "existing-history",
+      `${root} is a git repository with history of its own (${history.branches.length} branch(es), HEAD on ${on}); nothing was changed. ` +
+        `Choose: \`cloudbridge init ${dir} --remote ${url} --adopt-history\` uploads that history (every machine gets all of it), or ` +
+        `\`--new-history\` starts a new one on branch main from the files (your branches stay here, not synced).`,
+    );
+  }
+  if (choice === "adopt" && !history.head)
+    throw new FolderError("existing-history", `${root}: HEAD names no commit, so there is no history to adopt; use --new-history.`);
+  if (choice === "adopt" && history.branches.includes("main") && history.headBranch !== "main")
+    throw new FolderError(
+      "existing-history",
+      `${root}: HEAD is on ${on}, not on main, and a branch main exists; nothing was changed. Check out the branch to adopt as main first.`,
+    );
+  if (choice === "new" && history.branches.includes("main"))
+    throw new FolderError(
+      "existing-history",
+      `${root} already has a branch main, which a new history would replace; nothing was changed. ` +
+        `Use --adopt-history, or rename it first (\`git -C ${dir} branch -m main old-main\`).`,
+    );
+}
+
+/**
+ * HEAD goes to main, where the folder's commits are (a repository made with another first branch, or
+ * none yet); main starts at the current commit (adopt) or unborn (new: the first round commits the files).
+ */
+async function applyHistoryChoice(root: string, history: History | undefined, choice: CreateOptions["history"]): Promise<void> {
+  const git = new Git(join(root, ".git"));
+  if (history && choice === "adopt" && history.headBranch !== "main") await git.updateRef(MAIN_REF, history.head!, "");
+  await git.run(["symbolic-ref", "HEAD", MAIN_REF]);
 }
 
 /**
@@ -75,10 +156,12 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       `${root} is an interrupted clone${unfinished.url ? ` of ${unfinished.url}` : ""}, not of ${url}: finish that one, or clone into another folder.`,
     );
   }
-  if (entries.length > 0 && !unfinished)
+  // A folder with files joins (they become local changes, or variants where the bucket has another
+  // version): but not a git repository, whose history would be mixed in unseen.
+  if (entries.includes(".git") && !unfinished)
     throw new FolderError(
       "folder-not-empty",
-      `${root} is not empty: clone into a new or empty folder (or run \`cloudbridge init\` there for a new repository).`,
+      `${root} is a git repository already: clone into a new folder, or run \`cloudbridge init\` there (with --adopt-history or --new-history) for a new repository.`,
     );
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   try {
@@ -88,12 +171,14 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
         `there is no repository at ${formatRemoteUrl(location)} yet: create it with \`cloudbridge init DIR --remote ${url}\` on the first machine.`,
       );
     }
+  } catch (error) {
+    throw explainAccessError(error, { bucket: location.bucket, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }) ?? error;
   } finally {
     store.client.destroy();
   }
   await options.beforeCreate?.();
   // Recorded before anything else is written, so that an interruption anywhere leaves a folder that says so.
-  if (!unfinished) await writeCloneState(root, { url: formatRemoteUrl(location) });
+  if (!unfinished) await writeCloneState(root, { url: formatRemoteUrl(location), ...(entries.length > 0 ? { joining: true } : {}) });
   await createLocal(root, location, options);
   return openSyncedFolder(root, { ...(options.log ? { log: options.log } : {}), finishingClone: true });
 }
@@ -111,11 +196,46 @@ export async function finishClone(folder: SyncedFolder): Promise<SyncReport | un
   let target = state.target && (await folder.repo.git.revParse(state.target)) ? state.target : undefined;
   if (!target) {
     target = (await folder.engine.remote.fetch()).get(MAIN_REF);
-    if (target) await writeCloneState(folder.root, { ...state, target });
+    // Files that were there before the clone and differ from the bucket's at the same name step aside
+    // (once, before anything is written): both versions stay, as after a merge.
+    if (target && state.joining) await keepBothVersions(folder, target);
+    if (target) await writeCloneState(folder.root, { url: state.url, target });
   }
   const report = target && folder.repo.cache.commit !== target ? await folder.engine.takeRemote(target) : undefined;
   await clearCloneState(folder.root);
   return report;
+}
+
+/**
+ * Before a clone writes the bucket's files into a folder that had files of its own: each file at a name
+ * the bucket's commit also has, with other content, moves to `name.variant-XXXX.ext` (XXXX from its
+ * content, as merges name variants). The bucket's version then takes the name and the next round commits
+ * the variant: nothing is lost and neither side's version silently wins. Identical files stay.
+ */
+async function keepBothVersions(folder: SyncedFolder, target: string): Promise<void> {
+  const git = folder.repo.git;
+  const tree = await git.lsTree(target);
+  const taken = new Map<string, unknown>(tree);
+  const reader = new BlobReader(git.gitDir);
+  try {
+    for (const [path, entry] of tree) {
+      const local = join(folder.root, path);
+      const stats = await lstat(local).catch(() => undefined);
+      if (!stats?.isFile() || entry.mode === "160000" || entry.mode === "120000") continue;
+      const blob = await reader.read(entry.oid);
+      const key = blob ? parsePointer(blob) : undefined;
+      const same = key
+        ? (await verifyFile(local, key).catch(() => "unreadable")) === undefined
+        : (await git.text(["hash-object", "--no-filters", "--", local])) === entry.oid;
+      if (same) continue;
+      const seed = key ?? (await git.text(["hash-object", "--no-filters", "--", local]));
+      const variant = variantName(path, seed, taken);
+      taken.set(variant, true);
+      await rename(local, join(folder.root, variant));
+    }
+  } finally {
+    await reader.close();
+  }
 }
 
 async function createLocal(root: string, location: RemoteLocation, options: CreateOptions): Promise<void> {
@@ -123,12 +243,16 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
   const gitDir = join(root, ".git");
   if (options.agent) await gitFor(gitDir).setConfig(AGENT_ID_KEY, assertAgentId(options.agent));
   const agent = await agentIdFor(gitDir, { folder: true });
+  // The folder keeps where its bucket is and how to reach it (endpoint, region), so any shell can use it:
+  // what this command got from its environment is written down, never a credential.
+  const endpoint = options.endpoint ?? sdkEndpoint();
+  const region = options.region ?? (await sdkRegion(location, endpoint));
   await writeSettings(gitDir, {
     bucket: location.bucket,
     prefix: location.prefix,
     repo: location.repo,
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.region ? { region: options.region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
     ...(options.description ? { description: options.description } : {}),
     ...options.settings,
@@ -143,14 +267,31 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
     await recordCloudRemote(branch, cloudUuid, {
       bucket: location.bucket,
       fileprefix: layout.annexRoot(location.repo),
-      endpoint: options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL,
-      region: (await store.client.config.region()) ?? "us-east-1",
+      endpoint,
+      region: region ?? "us-east-1",
     });
     await writeSettings(gitDir, { cloudUuid });
   } finally {
     store.client.destroy();
   }
 }
+/** The endpoint the AWS SDK would use from the environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL). */
+function sdkEndpoint(): string | undefined {
+  return process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
+}
+
+/** The region the AWS SDK resolves here (AWS_REGION, the profile); undefined when it finds none. */
+async function sdkRegion(location: RemoteLocation, endpoint: string | undefined): Promise<string | undefined> {
+  const store = storeFor({ location, endpoint, region: undefined });
+  try {
+    return await store.client.config.region();
+  } catch {
+    return undefined;
+  } finally {
+    store.client.destroy();
+  }
+}
+
 async function repositoryExists(store: ObjectStore, layout: BucketLayout, repo: string): Promise<boolean> {
   const refs = await readBucketRefs(store, layout, repo);
   return refs.shared.size > 0 || refs.synced.size > 0 || (await store.head(layout.head(repo))) !== undefined;

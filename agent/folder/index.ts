@@ -16,6 +16,7 @@ export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOpti
 export { FolderError, type FolderErrorCode } from "./errors.ts";
 export {
   awsClientConfig,
+  findFolder,
   findRepository,
   openFolder,
   openSyncedFolder,

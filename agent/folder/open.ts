@@ -1,15 +1,16 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { type MultipartStore, type ObjectStore, createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
-import { BucketLayout } from "../../protocol/index.ts";
+import { BucketLayout, isLoopbackEndpoint, LOCAL_CLOUD_CREDENTIALS } from "../../protocol/index.ts";
 import {
   ANNEX_BRANCH,
   Annex,
   AnnexBranch,
   ensureCloudUuid,
   formatPointer,
+  recordWanted,
   registerFolder,
   unsafeBranchPathReason,
   type CloudContent,
@@ -70,26 +71,52 @@ export async function findRepository(cwd: string): Promise<{ gitDir: string; wor
   }
 }
 
-/** The bucket's store for these settings: the one place region and endpoint are applied. */
+/**
+ * The cloudbridge folder a command means: `dir`, or the current directory, or — as git finds its
+ * repository — the nearest folder above it that is a cloudbridge folder. So a command run in a subfolder
+ * works on the folder around it, and its advice never leads to a synced folder nested in another. When
+ * none is found, `dir` (or the current directory) itself, for the command to say it is not a folder.
+ */
+export async function findFolder(dir?: string): Promise<string> {
+  const start = resolve(dir ?? ".");
+  for (let at = start; ;) {
+    if (await LocalRepo.isRepo(at)) return at;
+    const parent = dirname(at);
+    if (parent === at) return start;
+    at = parent;
+  }
+}
+
+/**
+ * The bucket's store for these settings: the one place region and endpoint are applied (awsClientConfig).
+ */
 export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region"> & { profile?: string | undefined }): S3ObjectStore {
   return new S3ObjectStore(cloud.location.bucket, createS3Client(awsClientConfig(cloud)));
 }
 
 /**
- * Endpoint, region and credentials of every AWS client a folder makes (S3, SQS, Secrets Manager): an
- * onboarded folder signs with its agent's own profile, whatever the environment holds.
+ * Endpoint, region and credentials of every AWS client a folder makes (S3, SQS, Secrets Manager). An
+ * onboarded folder signs with its agent's own profile, whatever the environment holds. An endpoint of its
+ * own (S3-compatible, the local cloud) with no region anywhere gets us-east-1, which such endpoints accept:
+ * a folder made before the region was stored must not fail with "Region is missing"; a loopback endpoint
+ * with no credentials in the environment gets the local cloud's public ones.
  */
 export function awsClientConfig(cloud: { endpoint?: string | undefined; region?: string | undefined; profile?: string | undefined }): {
   endpoint?: string;
   region?: string;
-  credentials?: CredentialsProvider;
+  credentials?: CredentialsProvider | { accessKeyId: string; secretAccessKey: string };
 } {
-  const { endpoint, region, profile } = cloud;
-  return {
-    ...(endpoint ? { endpoint } : {}),
-    ...(region ? { region } : {}),
-    ...(profile ? { credentials: profileCredentials(profile) } : {}),
-  };
+  const { endpoint, profile } = cloud;
+  const anyEndpoint = endpoint ?? (process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined);
+  const sdkRegion = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
+  const region = cloud.region ?? (anyEndpoint && !sdkRegion ? "us-east-1" : undefined);
+  const ownCredentials = process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE || process.env.AWS_WEB_IDENTITY_TOKEN_FILE;
+  const credentials = profile
+    ? { credentials: profileCredentials(profile) }
+    : anyEndpoint && isLoopbackEndpoint(anyEndpoint) && !ownCredentials
+      ? { credentials: { ...LOCAL_CLOUD_CREDENTIALS } }
+      : {};
+  return { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...credentials };
 }
 
 export async function openFolder(dir: string, options: OpenOptions = {}): Promise<Folder> {
@@ -169,6 +196,8 @@ export async function openSyncedFolder(
           log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
       },
     ).open();
+    // What this machine wants, where every machine (and git-annex) reads it: the cloud keeps what a machine wants and lacks.
+    await recordWanted(annex.branch, settings.agent, settings.wanted === "everything" ? "anything" : "nothing");
     const queue = new TransferQueue(repo.stateDir);
     const content = new AnnexContent(annex, queue, {
       largefiles: settings.largefiles,

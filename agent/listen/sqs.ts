@@ -28,10 +28,16 @@ export interface SqsListenerOptions {
   sqs?: SQSClient;
   sns?: SNSClient;
   /** Endpoint, region and credentials of the clients it makes (the folder's). */
-  client?: { endpoint?: string; region?: string; credentials?: () => Promise<{ accessKeyId: string; secretAccessKey: string }> };
+  client?: {
+    endpoint?: string;
+    region?: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string } | (() => Promise<{ accessKeyId: string; secretAccessKey: string }>);
+  };
   /** Long-poll wait (seconds, 1–20). */
   waitSeconds?: number;
   onError?: (error: unknown) => void;
+  /** Called after each long poll that worked (the listener is healthy again after errors). */
+  onReceive?: () => void;
 }
 
 export function queueNameFor(agent: string): string {
@@ -108,6 +114,7 @@ export class SqsListener implements ChangeListener {
           { abortSignal: this.abort.signal },
         );
         backoff.reset();
+        this.options.onReceive?.();
         if (Messages.length === 0) continue;
         let relevant: ChangeMessage | undefined;
         let any = false;

@@ -21,7 +21,8 @@ import { parseQueueBody } from "./sqs.ts";
 export interface QueueClientConfig {
   endpoint?: string;
   region?: string;
-  credentials?: () => Promise<{ accessKeyId: string; secretAccessKey: string; expiration?: Date }>;
+  credentials?:
+    { accessKeyId: string; secretAccessKey: string } | (() => Promise<{ accessKeyId: string; secretAccessKey: string; expiration?: Date }>);
 }
 
 export interface StackQueueSubscription {
@@ -30,6 +31,8 @@ export interface StackQueueSubscription {
   location: RemoteLocation;
   agent: string;
   onError?: (error: unknown) => void;
+  /** Called after each receive that worked (the daemon's listener health). */
+  onReceive?: () => void;
   /** Long-poll wait (seconds, 1–20). */
   waitSeconds?: number;
 }
@@ -58,6 +61,7 @@ interface Subscriber {
   agent: string;
   onHint: (message: ChangeMessage | undefined) => void;
   onError: ((error: unknown) => void) | undefined;
+  onReceive: (() => void) | undefined;
 }
 
 /** One long-poll loop on one queue, for every folder of this process that listens on it. */
@@ -135,6 +139,7 @@ class QueueReader {
         this.health.working = true;
         delete this.health.error;
         backoff.reset();
+        for (const subscriber of this.subscribers) subscriber.onReceive?.();
         if (Messages.length === 0) continue;
         const hints = new Map<Subscriber, ChangeMessage>();
         for (const message of Messages) {
@@ -223,6 +228,7 @@ class StackQueueListener implements ChangeListener {
       agent: this.subscription.agent,
       onHint,
       onError: this.subscription.onError,
+      onReceive: this.subscription.onReceive,
     };
     try {
       await reader.verify();

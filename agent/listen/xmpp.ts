@@ -8,7 +8,8 @@ import {
   XMPP_CHANGE_ELEMENT,
   XMPP_CHANGE_NAMESPACE,
 } from "../../protocol/index.ts";
-import { isRelevant, type ChangeListener, type ListenerHealth } from "./listener.ts";
+import { Backoff, RETRY_BASE_MS } from "../backoff.ts";
+import { isRelevant, type ChangeListener } from "./listener.ts";
 
 /**
  * A persistent XMPP connection (@xmpp/client, which reconnects by itself) that hears the change
@@ -31,16 +32,11 @@ export interface XmppListenerOptions {
 export class XmppListener implements ChangeListener {
   readonly kind = "xmpp" as const;
   readonly requests = 0;
-  readonly health: ListenerHealth = { working: false };
   private readonly options: XmppListenerOptions;
   private xmpp: Client | undefined;
 
   constructor(options: XmppListenerOptions) {
     this.options = options;
-  }
-
-  get detail(): string {
-    return `${this.options.service} as ${this.options.jid}`;
   }
 
   async start(onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
@@ -65,18 +61,16 @@ export class XmppListener implements ChangeListener {
     });
     this.xmpp = xmpp;
     let first = true;
+    // A server that stays down is tried again after a wait that grows (1 s doubling to 10 s), not every second.
+    const reconnectWait = new Backoff();
     xmpp.on("error", (error) => {
-      this.health.working = false;
-      this.health.error = error.message;
+      xmpp.reconnect.delay = reconnectWait.next();
       this.options.onError?.(error);
     });
-    xmpp.on("status", (status) => {
-      if (String(status) === "offline" || String(status) === "disconnect") this.health.working = false;
-      this.options.onStatus?.(String(status));
-    });
+    xmpp.on("status", (status) => this.options.onStatus?.(String(status)));
     xmpp.on("online", () => {
-      this.health.working = true;
-      delete this.health.error;
+      reconnectWait.reset();
+      xmpp.reconnect.delay = RETRY_BASE_MS;
       void xmpp.send(xml("presence", null, xml("priority", null, "1"))).catch((error: unknown) => this.options.onError?.(error));
       if (!first) onHint(undefined);
       first = false;

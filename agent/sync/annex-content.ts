@@ -16,7 +16,7 @@ import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
 import { BlobReader } from "../../localgit/index.ts";
 import type { LocalRepo } from "./local-repo.ts";
-import type { Direction, TransferJob, TransferQueue } from "./transfer-queue.ts";
+import type { Direction, RunningTransfer, TransferJob, TransferQueue } from "./transfer-queue.ts";
 
 /**
  * Annexed content in the sync engine, over the annex layer (annex/): large files are ingested into
@@ -37,6 +37,8 @@ export interface AnnexContentOptions {
 export class AnnexContent implements AnnexPort, ContentSync {
   readonly annex: Annex;
   readonly queue: TransferQueue;
+  /** Transfers in flight now, by direction and key (what `status` shows as running, with progress). */
+  readonly running = new Map<string, RunningTransfer>();
   private readonly options: AnnexContentOptions;
 
   constructor(annex: Annex, queue: TransferQueue, options: AnnexContentOptions) {
@@ -83,7 +85,10 @@ export class AnnexContent implements AnnexPort, ContentSync {
       "add",
     );
     const failures = new Failures();
-    const results = await this.annex.upload(unique.map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
+    const results = await this.annex
+      .upload(unique.map(transferOf), this.tracked("up", unique, failures))
+      .catch(failures.add)
+      .finally(() => this.forget("up"));
     for (const job of jobs) {
       if (!results || results.has(job.key)) {
         if (results) await this.queue.done(job);
@@ -111,11 +116,13 @@ export class AnnexContent implements AnnexPort, ContentSync {
 
   /**
    * Every annexed file of the folder's commit whose content is not here and whose file on disk is still
-   * the pointer gets a download job. Only small blobs can be pointers, so only those are read (one
-   * `git cat-file --batch`).
+   * the pointer gets a download job (when this machine wants content). Content that is here and that the
+   * cloud should have but lacks — a machine wants it and does not have it, and the cloud lost it (a forced
+   * `drop --from cloud`, a person in the console) — gets an upload job. Only small blobs can be pointers,
+   * so only those are read (one `git cat-file --batch`).
    */
   async reconcile(repo: LocalRepo): Promise<void> {
-    if (this.options.wanted === "nothing" || !repo.cache.commit) return;
+    if (!repo.cache.commit) return;
     const candidates: Array<{ path: string; oid: string }> = [];
     for (const [path, { mode, oid, size }] of await repo.git.lsTree(repo.cache.commit, { sizes: true })) {
       if (mode === "160000" || mode === "120000" || size === undefined || !mayBePointerSize(size)) continue;
@@ -126,16 +133,23 @@ export class AnnexContent implements AnnexPort, ContentSync {
     const queued = new Set((await this.queue.list("down")).map((job) => job.key));
     const reader = new BlobReader(repo.git.gitDir);
     const jobs: TransferJob[] = [];
+    const here = new Map<string, string>();
     try {
       for (const { path, oid } of candidates) {
         const blob = await reader.read(oid);
         const key = blob ? parsePointer(blob) : undefined;
-        if (!key || queued.has(key)) continue;
-        if (await this.annex.local.has(key)) await repo.placeContent(path, key, this);
-        else jobs.push({ direction: "down", key, path });
+        if (!key) continue;
+        if (await this.annex.local.has(key)) {
+          here.set(key, path);
+          if (this.options.wanted !== "nothing") await repo.placeContent(path, key, this);
+        } else if (this.options.wanted !== "nothing" && !queued.has(key)) jobs.push({ direction: "down", key, path });
       }
     } finally {
       await reader.close();
+    }
+    for (const key of (await this.annex.wantersLacking([...here.keys()])).keys()) {
+      const inCloud = (await readLocations(this.annex.branch, key)).get(this.annex.cloudUuid)?.status === "1";
+      if (!inCloud) jobs.push({ direction: "up", key, path: here.get(key)! });
     }
     await this.queue.add(jobs);
   }
@@ -149,7 +163,11 @@ export class AnnexContent implements AnnexPort, ContentSync {
     const jobs = await this.queue.list("down");
     if (jobs.length === 0) return 0;
     const failures = new Failures();
-    const results = await this.annex.get(dedupe(jobs).map(transferOf), { onFileDone: failures.onFileDone }).catch(failures.add);
+    const unique = dedupe(jobs);
+    const results = await this.annex
+      .get(unique.map(transferOf), this.tracked("down", unique, failures))
+      .catch(failures.add)
+      .finally(() => this.forget("down"));
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
       if (!done) continue;
@@ -174,6 +192,25 @@ export class AnnexContent implements AnnexPort, ContentSync {
   }
 
   private readonly retryDue = new Map<Direction, boolean>();
+
+  /** Batch callbacks that keep `running` up to date and collect each file's failure. */
+  private tracked(direction: Direction, jobs: TransferJob[], failures: Failures) {
+    const paths = new Map(jobs.map((job) => [job.key, job.path]));
+    return {
+      onFileProgress: (item: { key: string }, done: number, total: number) => {
+        const path = paths.get(item.key);
+        this.running.set(`${direction} ${item.key}`, { direction, key: item.key, ...(path ? { path } : {}), done, total });
+      },
+      onFileDone: (item: { key: string }, outcome: { error?: unknown }) => {
+        this.running.delete(`${direction} ${item.key}`);
+        failures.onFileDone(item, outcome);
+      },
+    };
+  }
+
+  private forget(direction: Direction): void {
+    for (const [id, transfer] of this.running) if (transfer.direction === direction) this.running.delete(id);
+  }
 
   private noteFailures(direction: Direction, failures: Failures): void {
     this.retryDue.set(direction, failures.errors.some(mayPass));

@@ -18,6 +18,12 @@ export interface TransferJob {
   path?: string;
 }
 
+/** A transfer in flight, as `status` shows it: bytes done of the total. */
+export interface RunningTransfer extends TransferJob {
+  done: number;
+  total: number;
+}
+
 export class TransferQueue {
   readonly dir: string;
 

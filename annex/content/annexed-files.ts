@@ -14,6 +14,17 @@ export interface AnnexedFile {
 }
 
 export async function annexedFiles(gitDir: string, workTree: string, paths: readonly string[]): Promise<AnnexedFile[]> {
+  return (await indexedFiles(gitDir, workTree, paths)).filter((f): f is AnnexedFile => f.key !== undefined);
+}
+
+/** Every file git's index holds among `paths`, with its key when it is annexed (`whereis` answers for each). */
+export interface IndexedFile {
+  path: string;
+  mode: string;
+  key: string | undefined;
+}
+
+export async function indexedFiles(gitDir: string, workTree: string, paths: readonly string[]): Promise<IndexedFile[]> {
   const listing = (await runGit(["ls-files", "-z", "--stage", "--", ...(paths.length ? paths : ["."])], { gitDir, cwd: workTree })).stdout;
   const entries: Array<{ mode: string; oid: string; path: string }> = [];
   for (let start = 0; start < listing.length;) {
@@ -26,22 +37,23 @@ export async function annexedFiles(gitDir: string, workTree: string, paths: read
     entries.push({ mode, oid, path: decodePath(record.subarray(tab + 1)) });
   }
   if (entries.length === 0) return [];
+  const keys = new Map<string, string>();
   const sizes = await objectSizes(
     gitDir,
     entries.map((e) => e.oid),
   );
   const small = entries.filter((_, i) => (sizes[i] ?? Infinity) <= MAX_POINTER_SIZE);
-  if (small.length === 0) return [];
+  const all = () => entries.map((e) => ({ path: e.path, mode: e.mode, key: keys.get(e.path) }));
+  if (small.length === 0) return all();
   const blobs = await readObjects(
     gitDir,
     small.map((e) => e.oid),
   );
-  const files: AnnexedFile[] = [];
   small.forEach((entry, i) => {
     const blob = blobs[i];
     if (!blob) return;
     const key = entry.mode === "120000" ? parseSymlinkTarget(blob.toString("utf8")) : parsePointer(blob);
-    if (key) files.push({ path: entry.path, key, mode: entry.mode });
+    if (key) keys.set(entry.path, key);
   });
-  return files;
+  return all();
 }

@@ -25,3 +25,21 @@ export function dropRefused(key: string, from: "here" | "cloud", verified: strin
       : "Get it here first (`cloudbridge get`), or keep the cloud copy.";
   return new AnnexError("drop-refused", key, `Refusing to drop ${what} of ${key}: ${seen}, and numcopies is ${numcopies}. ${fix}`);
 }
+
+/**
+ * The cloud's copy is the only way content reaches a machine (agents never reach each other): it is not
+ * dropped while a machine that wants the content lacks it, unless the person forces it.
+ */
+export function stillWanted(key: string, lacking: ReadonlyArray<{ uuid: string; description: string }>): AnnexError {
+  const who = lacking
+    .slice(0, 3)
+    .map((w) => (w.description ? `${w.description} (${w.uuid})` : w.uuid))
+    .join(", ");
+  const more = lacking.length > 3 ? ` and ${lacking.length - 3} more` : "";
+  return new AnnexError(
+    "drop-refused",
+    key,
+    `Refusing to drop the cloud's copy of ${key}: ${who}${more} want${lacking.length === 1 ? "s" : ""} it and do${lacking.length === 1 ? "es" : ""} not have it, and the cloud is the only way it gets there. ` +
+      "Wait until they have it, or use --force (they then wait until a machine that has it runs `cloudbridge copy --to cloud`, or its daemon uploads it again).",
+  );
+}

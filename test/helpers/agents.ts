@@ -45,8 +45,8 @@ export function cli(args: string[], env: Record<string, string>, options: { cwd?
 }
 
 /** Like `cli`, but a non-zero exit is an error carrying the output. */
-export async function cliOk(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const result = await cli(args, env);
+export async function cliOk(args: string[], env: Record<string, string>, options: { cwd?: string } = {}): Promise<CliResult> {
+  const result = await cli(args, env, options);
   if (result.code !== 0) throw new Error(`cloudbridge ${args.join(" ")} exited ${result.code}:\n${result.stderr}\n${result.stdout}`);
   return result;
 }

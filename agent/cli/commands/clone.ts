@@ -8,21 +8,23 @@ export function cloneCommand(program: Command): void {
   const command = program
     .command("clone")
     .description(
-      "Another machine: join the repository at URL in DIR (a new or empty folder) and download its files; run it again to finish an interrupted clone.",
+      "Another machine: join the repository at URL in DIR and download its files (files already in DIR are kept: a different version of a file the repository has becomes name.variant-XXXX.ext); run it again to finish an interrupted clone.",
     )
     .argument("<url-or-dir>", "s3://BUCKET[/PREFIX]/REPO, then DIR (with --stack or --invite: DIR only)")
-    .argument("[dir]", "the folder to create")
-    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration)")
-    .option("--description <text>", "how this machine is named to the others (default: user on host)")
+    .argument("[dir]", "the folder to create, or a folder with files (not a git repository)")
+    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
+    .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
+    .option("--description <text>", "how this machine is named to the others (default: user on host: folder name)")
     .option("--json", "print the result as JSON");
   onboardingOptions(folderSettingsOptions(command)).action(
-    async (first: string, second: string | undefined, options: OnboardingFlags & { json?: boolean }) => {
+    async (first: string, second: string | undefined, options: OnboardingFlags & { region?: string; json?: boolean }) => {
       const log = cliLogger({ quiet: true });
       const dir = second ?? first;
       const folder = wantsOnboarding(options, second === undefined ? undefined : first, "URL DIR")
         ? await onboardFromFlags("clone", dir, options, log)
         : await cloneFolder(first, dir, {
             ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+            ...(options.region ? { region: options.region } : {}),
             ...(options.description ? { description: options.description } : {}),
             settings: settingsFrom(options),
             log,

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { runDaemons } from "../../daemon.ts";
 import { createLogger } from "../../log.ts";
-import { SETTING_NAMES } from "../../folder/index.ts";
+import { findFolder, SETTING_NAMES } from "../../folder/index.ts";
 
 export function daemonCommand(program: Command): void {
   program
@@ -9,7 +9,7 @@ export function daemonCommand(program: Command): void {
     .description(
       "Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer. Several DIRs: one daemon serves all of a machine's folders (an agent's queue has one reader).",
     )
-    .argument("[dirs...]", "the synced folders (default: the current one)")
+    .argument("[dirs...]", "the synced folders (default: the one around the current directory)")
     .option("--listen <how>", "override cloudbridge.listen for this run: auto, xmpp, sqs or poll")
     .option("--poll-interval <seconds>", "override cloudbridge.pollInterval for this run")
     .option("--reconcile-interval <seconds>", "override cloudbridge.reconcileInterval: a full sync at least this often")
@@ -38,7 +38,7 @@ export function daemonCommand(program: Command): void {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         try {
-          await runDaemons(dirs.length ? dirs : ["."], { log, stopped });
+          await runDaemons(dirs.length ? dirs : [await findFolder()], { log, stopped });
         } finally {
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);

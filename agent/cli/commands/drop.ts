@@ -2,21 +2,36 @@ import { stat, writeFile, rename } from "node:fs/promises";
 import { forTerminal } from "../../terminal-text.ts";
 import type { Command } from "commander";
 import { AnnexError, formatPointer, settled, tempPathFor, verifyFile } from "../../../annex/index.ts";
-import { fromCloud, jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
+import {
+  commandDir,
+  fromCloud,
+  jsonLine,
+  openAnnexContext,
+  resolveTargets,
+  withDirOption,
+  workTreePath,
+  type AnnexContext,
+  type Target,
+} from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
 export function dropCommand(program: Command): void {
-  program
+  const command = program
     .command("drop")
     .description("Remove annexed content from this folder (or with --from cloud, from the bucket), never the last verified copy.")
     .argument("[paths...]", "files or directories (default: everything annexed)")
     .option("--key <key...>", "a git-annex key instead of a path")
     .option("--from <remote>", 'drop from "cloud" instead of from this folder')
-    .option("--json", "one JSON object per file on stdout")
-    .action(async (paths: string[], options: { key?: string[]; from?: string; json?: boolean }) => {
+    .option("--force", "with --from cloud: drop even content a machine wants and does not have yet")
+    .option("--json", "one JSON object per file on stdout");
+  withDirOption(command).action(
+    async (paths: string[], options: { key?: string[]; from?: string; force?: boolean; json?: boolean; dir?: string }) => {
       fromCloud(options.from);
-      const context = await openAnnexContext();
-      const targets = await resolveTargets(context, paths, options.key);
+      const cwd = commandDir(options.dir);
+      const context = await openAnnexContext({ cwd });
+      // What the other machines want and have: the cloud's copy stays while one of them needs it.
+      if (options.from && !options.force) await learnWhatOthersWant(context);
+      const targets = await resolveTargets(context, paths, options.key, cwd);
       const done = new Map<string, { dropped: boolean } | Error>();
       let refused = 0;
       for (const target of targets) {
@@ -24,7 +39,9 @@ export function dropCommand(program: Command): void {
         let outcome = done.get(target.key);
         if (!outcome) {
           try {
-            outcome = options.from ? await context.annex.dropFromCloud(target.key) : await context.annex.dropLocal(target.key);
+            outcome = options.from
+              ? await context.annex.dropFromCloud(target.key, { force: options.force === true })
+              : await context.annex.dropLocal(target.key);
           } catch (error) {
             if (!(error instanceof Error)) throw error;
             outcome = error;
@@ -46,8 +63,36 @@ export function dropCommand(program: Command): void {
           process.stdout.write(jsonLine("drop", target, { success: true, dropped: outcome.dropped, from: options.from ?? "here" }));
         else process.stdout.write(`drop ${where}${label}: ${outcome.dropped ? "ok" : "ok (was not there)"}\n`);
       }
+      // As with git-annex's assistant: what this folder wants comes back. Said, so nobody thinks it stays away.
+      if (!options.from && targets.length > refused && context.folder.settings.wanted === "everything")
+        process.stderr.write(
+          "note: this folder wants everything (cloudbridge.wanted), so its daemon downloads dropped content again at its next full round; " +
+            "to keep content away, `git config cloudbridge.wanted nothing` first (then `cloudbridge get` what you want here).\n",
+        );
       if (refused > 0) throw new CliError("incomplete", `${refused} of ${targets.length} file(s) were not dropped.`);
-    });
+    },
+  );
+}
+
+/**
+ * Fetches the shared git-annex branch, tried a few times: another cloudbridge process of this folder may
+ * be publishing it at the same moment. Without it nobody knows whether a machine still needs the cloud's
+ * copy, so the drop is refused (fail safe) unless forced.
+ */
+async function learnWhatOthersWant(context: AnnexContext): Promise<void> {
+  let last: unknown;
+  for (const wait of [0, 200, 1000]) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    try {
+      return await context.receive();
+    } catch (error) {
+      last = error;
+    }
+  }
+  throw new CliError(
+    "incomplete",
+    `Refusing to drop from the cloud: could not read what the other machines want (${(last as Error).message}); nothing was dropped. Try again, or use --force.`,
+  );
 }
 
 /** An unlocked file whose content is exactly the dropped key goes back to being a pointer, as with git-annex. */

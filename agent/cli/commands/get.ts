@@ -1,55 +1,48 @@
-import { forTerminal } from "../../terminal-text.ts";
 import type { Command } from "commander";
 import { placeContent } from "../../../annex/index.ts";
 import { LocalRepo } from "../../sync/local-repo.ts";
 import { StatCache } from "../../sync/stat-cache.ts";
-import { jsonLine, openAnnexContext, resolveTargets, workTreePath, type AnnexContext, type Target } from "../annex-context.ts";
+import {
+  byKey,
+  commandDir,
+  openAnnexContext,
+  reportTransfers,
+  resolveTargets,
+  workTreePath,
+  type AnnexContext,
+  type Target,
+  withDirOption,
+} from "../annex-context.ts";
 import { CliError } from "../errors.ts";
-import { formatBytes, transferProgress } from "../transfer-progress.ts";
+import { formatBytes } from "../transfer-progress.ts";
 
 export function getCommand(program: Command): void {
-  program
+  const command = program
     .command("get")
     .description("Download annexed files' content from the cloud (verified against its key), and record that this folder has it.")
     .argument("[paths...]", "files or directories (default: everything annexed)")
     .option("--key <key...>", "a git-annex key instead of a path")
-    .option("--json", "one JSON object per file on stdout")
-    .action(async (paths: string[], options: { key?: string[]; json?: boolean }) => {
-      const context = await openAnnexContext();
-      const targets = await resolveTargets(context, paths, options.key);
-      const byKey = new Map<string, Target[]>();
-      for (const target of targets) byKey.set(target.key, [...(byKey.get(target.key) ?? []), target]);
-      const progress = transferProgress({ json: options.json ?? false });
-      let failed = 0;
-      try {
-        await context.annex.get(
-          [...byKey.keys()].map((key) => ({ key, fileName: byKey.get(key)![0]!.path ?? key })),
-          {
-            onFileProgress: (item, done, total) => progress.track(item.fileName ?? item.key)(done, total),
-            onFileDone: (item, outcome) => {
-              for (const target of byKey.get(item.key)!) {
-                const label = forTerminal(target.path ?? target.key);
-                if (outcome.error) {
-                  failed++;
-                  const message = (outcome.error as Error).message;
-                  if (options.json) process.stdout.write(jsonLine("get", target, { success: false, error: message }));
-                  progress.finish(label, `get ${label}: failed: ${forTerminal(message)}`);
-                } else {
-                  const result = outcome.result as { downloaded: boolean; size: number };
-                  if (options.json)
-                    process.stdout.write(jsonLine("get", target, { success: true, downloaded: result.downloaded, size: result.size }));
-                  progress.finish(label, `get ${label}: ${result.downloaded ? `ok (${formatBytes(result.size)})` : "ok (already here)"}`);
-                }
-              }
-            },
-          },
-        );
-      } finally {
-        progress.stop();
-      }
-      for (const target of targets) await populate(context, target);
-      if (failed > 0) throw new CliError("incomplete", `${failed} of ${targets.length} file(s) could not be got.`);
-    });
+    .option("--json", "one JSON object per file on stdout");
+  withDirOption(command).action(async (paths: string[], options: { key?: string[]; json?: boolean; dir?: string }) => {
+    const cwd = commandDir(options.dir);
+    const context = await openAnnexContext({ cwd });
+    const targets = await resolveTargets(context, paths, options.key, cwd);
+    const keys = byKey(targets);
+    const report = reportTransfers<{ downloaded: boolean; size: number }>("get", keys, options.json ?? false, (result) => ({
+      fields: { downloaded: result.downloaded, size: result.size },
+      text: `: ${result.downloaded ? `ok (${formatBytes(result.size)})` : "ok (already here)"}`,
+    }));
+    try {
+      await context.annex.get(
+        [...keys.keys()].map((key) => ({ key, fileName: keys.get(key)![0]!.path ?? key })),
+        report,
+      );
+    } finally {
+      report.stop();
+    }
+    for (const target of targets) await populate(context, target);
+    if (report.failed() > 0) throw new CliError("incomplete", `${report.failed()} of ${targets.length} file(s) could not be got.`);
+  });
 }
 
 /**

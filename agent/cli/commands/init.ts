@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { describeLocation, initFolder } from "../../folder/index.ts";
+import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { onboardFromFlags, onboardingOptions, wantsOnboarding, type OnboardingFlags } from "./onboarding-flags.ts";
 import { folderSettingsOptions, settingsFrom, summarize } from "./shared.ts";
@@ -10,16 +11,26 @@ export function initCommand(program: Command): void {
     .description("First machine: create the repository in the bucket and start syncing DIR (its files become the first commit).")
     .argument("<dir>", "the folder to sync (created if missing; existing files are kept and uploaded)")
     .option("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO (or --stack, or --invite)")
-    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration)")
-    .option("--description <text>", "how this machine is named to the others (default: user on host)")
+    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
+    .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
+    .option("--description <text>", "how this machine is named to the others (default: user on host: folder name)")
+    .option("--adopt-history", "DIR is a git repository with history: upload that history (every machine gets all of it)")
+    .option("--new-history", "DIR is a git repository with history: start a new one on main from its files (its branches stay here)")
     .option("--json", "print the result as JSON");
   onboardingOptions(folderSettingsOptions(command)).action(
-    async (dir: string, options: OnboardingFlags & { remote?: string; json?: boolean }) => {
+    async (
+      dir: string,
+      options: OnboardingFlags & { remote?: string; region?: string; json?: boolean; adoptHistory?: boolean; newHistory?: boolean },
+    ) => {
+      if (options.adoptHistory && options.newHistory)
+        throw new CliError("invalid-option", "--adopt-history and --new-history exclude each other: choose one.");
       const log = cliLogger({ quiet: true });
       const folder = wantsOnboarding(options, options.remote, "--remote URL")
         ? await onboardFromFlags("init", dir, options, log)
         : await initFolder(dir, options.remote!, {
             ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+            ...(options.region ? { region: options.region } : {}),
+            ...(options.adoptHistory ? { history: "adopt" as const } : options.newHistory ? { history: "new" as const } : {}),
             ...(options.description ? { description: options.description } : {}),
             settings: settingsFrom(options),
             log,

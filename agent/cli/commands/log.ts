@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { readSettings } from "../../folder/index.ts";
+import { findFolder, readSettings } from "../../folder/index.ts";
 import { splitNul } from "../../../localgit/index.ts";
 import { LocalRepo, MAIN_REF } from "../../sync/local-repo.ts";
 import { CliError } from "../errors.ts";
@@ -10,11 +10,12 @@ export function logCommand(program: Command): void {
   program
     .command("log")
     .description("The folder's history: who changed what, and when (newest first).")
-    .argument("[dir]", "the synced folder", ".")
+    .argument("[dir]", "the synced folder (default: the one around the current directory)")
     .option("-n, --max-count <n>", "how many changes to show", "20")
     .option("--files", "list the files each change touched")
     .option("--json", "print the history as JSON")
-    .action(async (dir: string, options: { maxCount: string; files?: boolean; json?: boolean }) => {
+    .action(async (given: string | undefined, options: { maxCount: string; files?: boolean; json?: boolean }) => {
+      const dir = await findFolder(given);
       const count = Number(options.maxCount);
       if (!Number.isInteger(count) || count < 1)
         throw new CliError("invalid-option", `-n ${JSON.stringify(options.maxCount)} is not a positive number.`);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { openSyncedFolder } from "../../folder/index.ts";
+import { findFolder, openSyncedFolder } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { summarize } from "./shared.ts";
@@ -8,10 +8,10 @@ export function syncCommand(program: Command): void {
   program
     .command("sync")
     .description("One sync round, then exit: commit local changes, push, pull, merge, transfer content.")
-    .argument("[dir]", "the synced folder", ".")
+    .argument("[dir]", "the synced folder (default: the one around the current directory)")
     .option("--json", "print the result as JSON")
-    .action(async (dir: string, options: { json?: boolean }) => {
-      const folder = await openSyncedFolder(dir, { log: cliLogger({ quiet: true }) });
+    .action(async (dir: string | undefined, options: { json?: boolean }) => {
+      const folder = await openSyncedFolder(await findFolder(dir), { log: cliLogger({ quiet: true }) });
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
         const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });

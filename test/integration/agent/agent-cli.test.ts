@@ -91,12 +91,12 @@ describe("cloudbridge CLI", () => {
     const notFolder = await cli(["sync", scratch.path], env);
     assert.equal(notFolder.code, 2);
     assert.match(notFolder.stderr, /is not a cloudbridge folder: run `cloudbridge init/);
-    const nonEmpty = join(scratch.path, "full");
-    await mkdir(nonEmpty);
-    await writeFile(join(nonEmpty, "x"), "x");
-    const full = await cli(["clone", "s3://cloudbridge/team/notes", nonEmpty], env);
+    const repository = join(scratch.path, "full");
+    await mkdir(join(repository, ".git"), { recursive: true });
+    await writeFile(join(repository, "x"), "x");
+    const full = await cli(["clone", "s3://cloudbridge/team/notes", repository], env);
     assert.equal(full.code, 2);
-    assert.match(full.stderr, /is not empty: clone into a new or empty folder/);
+    assert.match(full.stderr, /is a git repository already: clone into a new folder/);
     const usage = await cli(["init"], env);
     assert.notEqual(usage.code, 0);
     assert.match(usage.stderr, /required option '--remote <url>' not specified|missing required argument 'dir'/);

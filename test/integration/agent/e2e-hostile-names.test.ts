@@ -244,9 +244,11 @@ describe("hostile names, links and text", () => {
     const raw = (text: string, chars: string) => [...chars].filter((c) => text.includes(c));
     assert.deepEqual(raw(status.stdout, "\x1b\x07\x9b\r"), [], "raw control characters reached the terminal");
     assert.match(status.stdout, /desk\\x1b\]0;owned\\x07\\x1b\[2J/);
-    const statusJson = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as { agents: Array<{ description: string }> };
+    const statusJson = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as {
+      cloud: { machines: Array<{ description: string }> };
+    };
     assert.ok(
-      statusJson.agents.some((a) => a.description === "desk\x1b]0;owned\x07\x1b[2J"),
+      statusJson.cloud.machines.some((a) => a.description === "desk\x1b]0;owned\x07\x1b[2J"),
       "--json keeps the text as it is",
     );
 

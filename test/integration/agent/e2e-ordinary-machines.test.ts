@@ -82,8 +82,11 @@ describe("a daemon on an ordinary machine", () => {
     }
     await converges(B, expected, daemon, () => cliOk(["sync", B], env));
     await converges(A, expected, daemon);
-    const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as { daemon?: { lastError?: string } };
-    assert.equal(status.daemon?.lastError, undefined, "the daemon's last round succeeded");
+    const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as {
+      daemon?: { lastError: string | null; lastRound: { ok: boolean } | null };
+    };
+    assert.equal(status.daemon?.lastError, null, "the daemon's last round succeeded");
+    assert.equal(status.daemon?.lastRound?.ok, true);
   });
 
   it("skips and reports a read-only subfolder, syncs everything else both ways, and writes it once it is writable", async () => {

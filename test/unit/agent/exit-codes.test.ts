@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { CliError, exitCodeFor } from "../../../agent/cli/errors.ts";
+import { S3ServiceException } from "@aws-sdk/client-s3";
+import { CliError, EXIT_CODE, exitCodeFor, explainError } from "../../../agent/cli/errors.ts";
 import { FolderError } from "../../../agent/folder/index.ts";
-import { PreconditionFailed } from "../../../objectstore/index.ts";
+import { CloudAccessError, explainAccessError, PreconditionFailed } from "../../../objectstore/index.ts";
 import { CloudbridgeError, ProtocolError } from "../../../protocol/index.ts";
 
 /** docs/agent.md: exit 2 for a wrong command or setting, 3 for refused content, 1 otherwise. */
@@ -34,5 +36,80 @@ describe("exit codes, from error codes", () => {
     assert.equal(error.name, "PreconditionFailed");
     assert.equal(error.code, "precondition-failed");
     assert.ok(error instanceof CloudbridgeError);
+  });
+});
+
+/** The exit-code table of docs/agent.md, as error code → exit code. */
+function documentedExitCodes(): Record<string, number> {
+  const doc = readFileSync(new URL("../../../docs/agent.md", import.meta.url), "utf8");
+  const section = doc.slice(doc.indexOf("### Exit codes"), doc.indexOf("### Status"));
+  const table: Record<string, number> = {};
+  for (const line of section.split("\n")) {
+    const row = /^\| ([0-3]) \|[^|]*\|(.*)\|$/.exec(line);
+    if (!row) continue;
+    for (const [, code] of row[2]!.matchAll(/`([a-z-]+)`/g)) table[code!] = Number(row[1]);
+  }
+  return table;
+}
+
+describe("the exit codes docs/agent.md documents", () => {
+  it("are exactly the code's table: every error code, with the same exit code", () => {
+    const documented = documentedExitCodes();
+    assert.ok(Object.keys(documented).length > 20, "the table was found and read");
+    assert.deepEqual(
+      Object.entries(documented).sort(([a], [b]) => a.localeCompare(b)),
+      Object.entries(EXIT_CODE).sort(([a], [b]) => a.localeCompare(b)),
+    );
+  });
+
+  it("setup failures: 2 for what a setting or the setup must change, 1 for an endpoint that may come back", () => {
+    for (const code of ["no-region", "no-credentials", "credentials-refused", "no-such-bucket", "access-denied"] as const)
+      assert.equal(exitCodeFor(new CloudAccessError(code, "?")), 2, code);
+    assert.equal(exitCodeFor(new CloudAccessError("endpoint-unreachable", "?")), 1);
+    assert.equal(exitCodeFor(new FolderError("existing-history", "?")), 2);
+  });
+});
+
+describe("a bucket that cannot be used is said with what to do", () => {
+  const s3Error = (name: string, status: number, extra: Record<string, unknown> = {}) =>
+    Object.assign(new S3ServiceException({ name, $fault: "client", $metadata: { httpStatusCode: status }, message: name }), extra);
+
+  it("names each setup failure the SDK reports, whatever wraps it", () => {
+    const cases: Array<[unknown, string, RegExp]> = [
+      [new Error("Region is missing"), "no-region", /git config cloudbridge\.region/],
+      [
+        Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }),
+        "no-credentials",
+        /AWS_ACCESS_KEY_ID/,
+      ],
+      [
+        new Error("request failed", {
+          cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:4599"), {
+            code: "ECONNREFUSED",
+            address: "127.0.0.1",
+            port: 4599,
+          }),
+        }),
+        "endpoint-unreachable",
+        /127\.0\.0\.1:4599 \(ECONNREFUSED\).*cloudbridge local/,
+      ],
+      [s3Error("NoSuchBucket", 404, { BucketName: "nosuchbucket" }), "no-such-bucket", /"nosuchbucket" does not exist/],
+      [s3Error("AccessDenied", 403), "access-denied", /Access denied.*own keys/],
+      [s3Error("InvalidAccessKeyId", 403), "credentials-refused", /does not accept these AWS credentials/],
+    ];
+    for (const [error, code, advice] of cases) {
+      const explained = explainAccessError(error);
+      assert.ok(explained, code);
+      assert.equal(explained.code, code);
+      assert.match(explained.message, advice);
+      assert.ok(!explained.message.includes("\n"), "one line");
+    }
+  });
+
+  it("leaves every other error as it is", () => {
+    const other = new Error("something else");
+    assert.equal(explainError(other), other);
+    assert.equal(explainAccessError(s3Error("SlowDown", 503)), undefined);
+    assert.equal(explainAccessError(new PreconditionFailed("k", "If-Match")), undefined);
   });
 });

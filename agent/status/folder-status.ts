@@ -1,0 +1,191 @@
+import { resolve } from "node:path";
+import { explainAccessError } from "../../objectstore/index.ts";
+import { BucketLayout, CloudbridgeError, formatRemoteUrl } from "../../protocol/index.ts";
+import { parseRefFile } from "../../gitstore/index.ts";
+import { readDaemonStatus, type DaemonStatus } from "../daemon.ts";
+import { openSyncedFolder, readSettings, storeFor, type FolderSettings } from "../folder/index.ts";
+import type { ListenerState } from "../listen/listener-health.ts";
+import type { Logger } from "../log.ts";
+import { readPresence, type PresenceRecord } from "../presence.ts";
+import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
+import { scan } from "../sync/scanner.ts";
+import { TransferQueue, type RunningTransfer, type TransferJob } from "../sync/transfer-queue.ts";
+import { mergeRefused, type RefusedPath, type RefusedPathSource } from "./refused-paths.ts";
+
+/**
+ * What a synced folder is doing, as one typed value: `cloudbridge status` prints it for people and as
+ * JSON, and a page can serve the same JSON. It is built in two parts. The local part (this machine's
+ * commits, changes, transfers, the daemon and its listener, refused paths) needs nothing but the folder,
+ * so it is always there; the cloud part (what the bucket's branch is at, the other machines) says why it is
+ * missing when the bucket cannot be reached, with the same advice any command gives.
+ */
+export const STATUS_FORMAT = 1;
+
+export interface FolderStatus {
+  format: typeof STATUS_FORMAT;
+  folder: string;
+  remote: string;
+  agent: string;
+  description: string;
+  /** The folder's commit (main), or null before the first. */
+  head: string | null;
+  /** `cloudbridge.wanted`: which annexed content this machine downloads. */
+  wanted: FolderSettings["wanted"];
+  /** Local commits the cloud does not have yet (against the cloud's branch read now, else as last seen). */
+  unpushed: { commits: number; cloudHead: string | null; as: "read-now" | "last-seen" };
+  /** Files changed here and not committed yet; null when the folder could not be scanned (see `problems`). */
+  localChanges: Array<{ path: string; change: "changed" | "deleted" }> | null;
+  /** Paths not synced, and why. */
+  refused: RefusedPath[];
+  transfers: { queued: TransferJob[]; running: RunningTransfer[] };
+  daemon: DaemonState | null;
+  cloud: CloudState;
+  /** What kept a part of this status from being known (one line each, with what to do). */
+  problems: Array<{ part: "local" | "cloud"; code: string; message: string }>;
+}
+
+export interface DaemonState {
+  running: boolean;
+  pid: number;
+  startedAt: string;
+  /** Whether the listener works; null when the daemon recorded none (an older daemon). */
+  listener: ListenerState | null;
+  lastRound: DaemonStatus["lastRound"] | null;
+  lastSync: string | null;
+  lastError: string | null;
+}
+
+export type CloudState =
+  | { reachable: true; head: string | null; machines: PresenceRecord[] }
+  | { reachable: false; code: string; reason: string }
+  | { reachable: null; reason: string };
+
+export interface StatusOptions {
+  /** Do not ask the bucket (the cloud part says so). */
+  offline?: boolean;
+  log?: Logger;
+  /** Further records of refused paths (read and listed beside the scan's and the daemon's). */
+  refusedSources?: readonly RefusedPathSource[];
+}
+
+export async function folderStatus(dir: string, options: StatusOptions = {}): Promise<FolderStatus> {
+  const root = resolve(dir);
+  const settings = await readSettings(root);
+  const problems: FolderStatus["problems"] = [];
+  const repo = new LocalRepo(root);
+  const head = (await repo.head()) ?? null;
+  const daemon = await readDaemonStatus(root);
+
+  // The cloud first (its branch tells how many local commits it lacks), without letting it stop the rest.
+  let cloud: CloudState;
+  if (options.offline) cloud = { reachable: null, reason: "not asked (--offline)" };
+  else {
+    try {
+      cloud = await readCloud(settings);
+    } catch (error) {
+      const explained = explainAccessError(error, settings) ?? error;
+      const code = explained instanceof CloudbridgeError ? explained.code : "cloud-error";
+      cloud = { reachable: false, code, reason: (explained as Error).message };
+      problems.push({ part: "cloud", code, message: (explained as Error).message });
+    }
+  }
+  const unpushed = await unpushedCommits(repo, head, cloud.reachable === true ? cloud.head : undefined);
+
+  let localChanges: FolderStatus["localChanges"] = null;
+  let scanned: RefusedPath[] = [];
+  try {
+    ({ localChanges, refused: scanned } = await scanFolder(root, options.log));
+  } catch (error) {
+    const explained = explainAccessError(error, settings) ?? error;
+    problems.push({
+      part: "local",
+      code: explained instanceof CloudbridgeError ? explained.code : "scan-failed",
+      message: `local changes unknown: ${(explained as Error).message}`,
+    });
+  }
+  const recorded = await Promise.all((options.refusedSources ?? []).map((source) => source.read(root).catch(() => [])));
+  const queued = await new TransferQueue(repo.stateDir).list();
+  return {
+    format: STATUS_FORMAT,
+    folder: root,
+    remote: formatRemoteUrl(settings.location),
+    agent: settings.agent,
+    description: settings.description,
+    head,
+    wanted: settings.wanted,
+    unpushed,
+    localChanges,
+    refused: mergeRefused(scanned, ...recorded, daemon?.refused ?? []),
+    transfers: { queued, running: daemon?.running ? (daemon.transfers ?? []) : [] },
+    daemon: daemon
+      ? {
+          running: daemon.running,
+          pid: daemon.pid,
+          startedAt: daemon.startedAt,
+          listener: daemon.listener ?? null,
+          lastRound: daemon.lastRound ?? null,
+          lastSync: daemon.lastSync ?? null,
+          lastError: daemon.lastError ?? null,
+        }
+      : null,
+    cloud,
+    problems,
+  };
+}
+
+/** The bucket's main and the machines' presence records. */
+async function readCloud(settings: FolderSettings): Promise<CloudState> {
+  const store = storeFor(settings);
+  try {
+    const { bucket, prefix, repo } = settings.location;
+    const layout = new BucketLayout(prefix);
+    const ref = await store.get(layout.ref(repo, MAIN_REF));
+    const head = ref && ref !== "not-modified" ? parseRefFile(ref.body, layout.ref(repo, MAIN_REF)) : null;
+    const machines = await readPresence(store, { bucket, prefix, repo });
+    return { reachable: true, head, machines };
+  } finally {
+    store.client.destroy();
+  }
+}
+
+/**
+ * Local commits the cloud lacks: those of main not reachable from the cloud's branch — as read now when
+ * this machine has that commit, else as this machine last saw it (the tracking ref every fetch and push
+ * moves). A cloud without the branch lacks every local commit.
+ */
+async function unpushedCommits(
+  repo: LocalRepo,
+  head: string | null,
+  cloudNow: string | null | undefined,
+): Promise<FolderStatus["unpushed"]> {
+  const lastSeen = (await repo.git.revParse("refs/remotes/cloud/main")) ?? null;
+  let base: string | null;
+  let as: FolderStatus["unpushed"]["as"];
+  if (cloudNow === null) [base, as] = [null, "read-now"];
+  else if (cloudNow && (await repo.git.revParse(`${cloudNow}^{commit}`))) [base, as] = [cloudNow, "read-now"];
+  else [base, as] = [lastSeen, "last-seen"];
+  const cloudHead = cloudNow === undefined ? lastSeen : cloudNow;
+  if (!head) return { commits: 0, cloudHead, as };
+  const count = await repo.git.text(["rev-list", "--count", head, ...(base ? ["--not", base] : [])]);
+  return { commits: Number(count), cloudHead, as };
+}
+
+/**
+ * Changes waiting in the folder, and local paths the scan refuses. Opening the folder takes its lock and
+ * may hash new large files into the annex (as the next round would), never uploading anything.
+ */
+async function scanFolder(
+  root: string,
+  log: Logger | undefined,
+): Promise<{ localChanges: NonNullable<FolderStatus["localChanges"]>; refused: RefusedPath[] }> {
+  const folder = await openSyncedFolder(root, log ? { log } : {});
+  try {
+    const result = await folder.repo.lock.hold(() => scan(folder.root, folder.repo.cache, folder.repo.git, folder.content));
+    return {
+      localChanges: [...result.changes].map(([path, entry]) => ({ path, change: entry ? ("changed" as const) : ("deleted" as const) })),
+      refused: result.refused.map((r) => ({ path: r.path, reason: r.reason, kind: "not-uploaded" as const })),
+    };
+  } finally {
+    folder.close();
+  }
+}

@@ -1,0 +1,336 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil, type CliResult } from "../../helpers/agents.ts";
+import { exists } from "../../helpers/folders.ts";
+import { git, tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { startProsody } from "../../helpers/prosody.ts";
+
+/**
+ * What a person can trust, through the real CLI and daemon against the local cloud: `status` tells the
+ * truth (commits not in the cloud, a listener that does not work, the local part even when the bucket
+ * cannot be reached), each setup failure is one line saying what to do with its documented exit code,
+ * content a machine still needs is not dropped from the cloud and can be put back, and `init` never takes
+ * over a git repository's history without being told to.
+ */
+describe("cloudbridge a person can trust", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  let t: TestCloud;
+  let env: Record<string, string>;
+  let store: S3ObjectStore;
+  /** The environment of a new shell: no AWS settings at all. */
+  const bareEnv = () =>
+    agentEnv({}, { AWS_EC2_METADATA_DISABLED: "true", AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null" });
+  before(async () => {
+    scratch = await tempDir("trust");
+    t = await startTestCloud();
+    env = agentEnv(t.cloud.env);
+    store = new S3ObjectStore(t.cloud.bucket, t.s3);
+  });
+  after(async () => {
+    await t.stop();
+    await scratch.remove();
+  });
+
+  async function bucketKeys(prefix = ""): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const info of store.list(prefix)) keys.push(info.key);
+    return keys.sort();
+  }
+
+  /** The one `cloudbridge: …` line a failure printed (progress lines aside). */
+  function errorLine(result: CliResult): string {
+    const lines = result.stderr.split("\n").filter((line) => line.startsWith("cloudbridge: "));
+    assert.equal(lines.length, 1, `one error line, got:\n${result.stderr}`);
+    return lines[0]!;
+  }
+
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  it("status shows a commit not in the cloud, the local part when the bucket is unreachable, and a listener that failed", async () => {
+    const A = join(scratch.path, "status-a");
+    await mkdir(A);
+    await writeFile(join(A, "a.txt"), "a\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/status"], env);
+
+    // The bucket out of reach: the round commits, then cannot push.
+    const dead = `http://127.0.0.1:${await closedPort()}`;
+    await git(A, "config", "cloudbridge.endpoint", dead);
+    await writeFile(join(A, "b.txt"), "b\n");
+    const failed = await cli(["sync", A], env);
+    const offline = await cli(["status", A, "--json"], env);
+    assert.equal(offline.code, 1, "the exit code of the failure met");
+    assert.match(errorLine(offline), /Cannot reach the S3 endpoint/);
+    const local = JSON.parse(offline.stdout) as {
+      unpushed: { commits: number; as: string };
+      localChanges: unknown[];
+      cloud: { reachable: boolean; code: string };
+    };
+    assert.deepEqual(local.unpushed.commits, 1);
+    assert.equal(local.unpushed.as, "last-seen");
+    assert.deepEqual(local.localChanges, []);
+    assert.deepEqual({ reachable: local.cloud.reachable, code: local.cloud.code }, { reachable: false, code: "endpoint-unreachable" });
+    const human = await cli(["status", A], env);
+    assert.match(human.stdout, /^1 commit\(s\) not in the cloud yet/m);
+    assert.match(human.stdout, /no local changes waiting/);
+    assert.match(human.stdout, /cloud: NOT REACHED — Cannot reach the S3 endpoint/);
+    assert.equal(failed.code, 1);
+    assert.match(errorLine(failed), /Cannot reach the S3 endpoint 127\.0\.0\.1:\d+ \(ECONNREFUSED\).*cloudbridge local/);
+
+    await git(A, "config", "cloudbridge.endpoint", t.cloud.endpoint);
+    const online = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as {
+      unpushed: { commits: number; as: string };
+      cloud: { reachable: boolean };
+    };
+    assert.deepEqual(online.unpushed, { ...online.unpushed, commits: 1, as: "read-now" });
+    assert.equal(online.cloud.reachable, true);
+
+    // A daemon told to listen by XMPP where no server runs: not "listening", and polling instead.
+    await git(A, "config", "cloudbridge.xmppService", `xmpp://127.0.0.1:${await closedPort()}`);
+    await git(A, "config", "cloudbridge.xmppJid", "alice@localhost");
+    const daemon = await startDaemon(A, { ...env, CLOUDBRIDGE_XMPP_PASSWORD: "pw" }, ["--listen", "xmpp"]);
+    try {
+      const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as {
+        unpushed: { commits: number };
+        daemon: { running: boolean; listener: { configured: string; active: string; state: string; error: string } };
+      };
+      assert.equal(status.unpushed.commits, 0, "the daemon's first round pushed it");
+      assert.equal(status.daemon.running, true);
+      assert.deepEqual(
+        { ...status.daemon.listener, error: "" },
+        { ...status.daemon.listener, configured: "xmpp", active: "poll", state: "failed", error: "" },
+      );
+      assert.match(status.daemon.listener.error, /ECONNREFUSED/);
+      const text = (await cliOk(["status", A], env)).stdout;
+      assert.match(text, /xmpp listener FAILED \(.*ECONNREFUSED.*\); polling instead/);
+      assert.doesNotMatch(text, /listening by xmpp/);
+      assert.match(text, /last round: .*, ok/);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it("an XMPP server that goes down is said once, shown by status, and its return is said once", async () => {
+    const prosody = await startProsody();
+    try {
+      const jid = await prosody.register("carol", "carol-pw");
+      const C = join(scratch.path, "xmpp-c");
+      await mkdir(C);
+      await cliOk(["init", C, "--remote", "s3://cloudbridge/xmppdown", "--xmpp-service", prosody.service, "--xmpp-jid", jid], env);
+      const daemon = await startDaemon(C, { ...env, CLOUDBRIDGE_XMPP_PASSWORD: "carol-pw" }, ["--listen", "xmpp"]);
+      try {
+        const listening = () => daemon.events.filter((e) => e.event === "listen.state" && e.state === "listening").length;
+        await waitUntil(() => listening() === 1, "the listener working");
+        const before = daemon.events.length;
+        await prosody.stop();
+        // Reconnection attempts go on meanwhile (each used to log a warning: one a second).
+        await new Promise((resolve) => setTimeout(resolve, 6000));
+        const said = daemon.events.slice(before).filter((e) => e.level === "warn" || e.level === "error");
+        assert.deepEqual(
+          said.map((e) => [e.event, e.state]),
+          [["listen.state", "down"]],
+          `said once:\n${said.map((e) => JSON.stringify(e)).join("\n")}`,
+        );
+        const status = JSON.parse((await cliOk(["status", C, "--json"], env)).stdout) as { daemon: { listener: { state: string } } };
+        assert.equal(status.daemon.listener.state, "down");
+        assert.match((await cliOk(["status", C], env)).stdout, /xmpp listener DOWN since .*retrying/);
+        await prosody.start();
+        await waitUntil(() => listening() === 2, "the listener working again", 30_000);
+      } finally {
+        await daemon.stop();
+      }
+    } finally {
+      await prosody.destroy();
+    }
+  });
+
+  it("each setup failure is one line saying what to do, with its exit code; status still prints the local part", async () => {
+    const noRegion = await cli(["init", join(scratch.path, "setup-1"), "--remote", "s3://cloudbridge/setup"], bareEnv());
+    assert.equal(noRegion.code, 2);
+    assert.match(errorLine(noRegion), /No AWS region is set: .*git config cloudbridge\.region.*AWS_REGION/);
+    assert.equal(await exists(join(scratch.path, "setup-1")), false, "nothing was created");
+
+    const noCredentials = await cli(["init", join(scratch.path, "setup-2"), "--remote", "s3://cloudbridge/setup"], {
+      ...bareEnv(),
+      AWS_REGION: "eu-west-1",
+    });
+    assert.equal(noCredentials.code, 2);
+    assert.match(errorLine(noCredentials), /No AWS credentials were found: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+
+    const noBucket = await cli(["init", join(scratch.path, "setup-3"), "--remote", "s3://nosuchbucket/setup"], env);
+    assert.equal(noBucket.code, 2);
+    assert.match(errorLine(noBucket), /The bucket "nosuchbucket" does not exist.*create it/);
+    assert.equal(await exists(join(scratch.path, "setup-3")), false, "nothing was created");
+
+    const unreachable = await cli(["clone", "s3://cloudbridge/setup", join(scratch.path, "setup-4")], {
+      ...env,
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${await closedPort()}`,
+    });
+    assert.equal(unreachable.code, 1);
+    assert.match(errorLine(unreachable), /Cannot reach the S3 endpoint/);
+
+    // The folder keeps endpoint and region: a new shell with no AWS settings uses it (the demo's own hint).
+    const A = join(scratch.path, "setup-a");
+    await mkdir(A);
+    await writeFile(join(A, "a.txt"), "a\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/setup"], env);
+    const fresh = await cli(["status", A], bareEnv());
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stdout, /every commit is in the cloud/);
+
+    // A folder with no region anywhere (AWS itself, no AWS_REGION): the local part, then the advice.
+    await git(A, "config", "--unset", "cloudbridge.endpoint");
+    await git(A, "config", "--unset", "cloudbridge.region");
+    const degraded = await cli(["status", A], bareEnv());
+    assert.equal(degraded.code, 2);
+    assert.match(errorLine(degraded), /No AWS region is set/);
+    assert.match(degraded.stdout, /no local changes waiting/);
+    assert.match(degraded.stdout, /every commit is in the cloud \(.*as last seen\)/);
+    const sync = await cli(["sync", A], { ...bareEnv(), AWS_REGION: "us-east-1" });
+    assert.equal(sync.code, 2);
+    assert.match(errorLine(sync), /No AWS credentials were found/);
+  });
+
+  it("drop --from cloud refuses content a clone still wants; the next full round or copy --to cloud puts it back", async () => {
+    const A = join(scratch.path, "drop-a");
+    await mkdir(A);
+    const content = randomBytes(1536 * 1024); // above the default largefiles size: annexed
+    await writeFile(join(A, "big.bin"), content);
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/stranded"], env);
+    const [object] = (await bucketKeys("annex/stranded/")).filter((k) => !k.endsWith("annex-uuid"));
+    assert.ok(object, "the content is in the cloud");
+
+    // B joins while the object is away (a person moved it in the console): B wants it and cannot get it.
+    const saved = await store.get(object);
+    assert.ok(saved && saved !== "not-modified");
+    await store.delete(object);
+    const B = join(scratch.path, "drop-b");
+    const cloned = await cli(["clone", "s3://cloudbridge/stranded", B], env);
+    assert.match(cloned.stdout, /1 download\(s\) still queued/, cloned.stdout + cloned.stderr);
+    await store.put(object, saved.body);
+
+    const refused = await cli(["drop", "--from", "cloud", "big.bin"], env, { cwd: A });
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /drop big\.bin: refused: Refusing to drop the cloud's copy of .*: .*drop-b.* wants it and does not have it/,
+    );
+    assert.ok((await store.head(object)) !== undefined, "the cloud still has it");
+
+    const forced = await cliOk(["drop", "--from", "cloud", "big.bin", "--force"], env, { cwd: A });
+    assert.match(forced.stdout, /drop from cloud big\.bin: ok/);
+    assert.equal(await store.head(object), undefined);
+    // A full round of a machine that has it uploads it again: B still needs it.
+    await cliOk(["sync", A], env);
+    assert.ok((await store.head(object)) !== undefined, "the full round put it back");
+
+    await cliOk(["drop", "--from", "cloud", "big.bin", "--force", "--dir", A], env);
+    assert.equal(await store.head(object), undefined);
+    const copied = await cliOk(["copy", "--to", "cloud", "big.bin", "--dir", A], env);
+    assert.match(copied.stdout + copied.stderr, /copy big\.bin \(to cloud\): ok/);
+    assert.ok((await store.head(object)) !== undefined, "copy --to cloud put it back");
+
+    await cliOk(["sync", B], env);
+    assert.deepEqual(await readFile(join(B, "big.bin")), content);
+    const where = await cliOk(["whereis", "--dir", B], env);
+    assert.match(where.stdout, /whereis big\.bin \(3 copies\)[^]*-- cloud \[cloud\][^]*drop-b \[here\]/);
+  });
+
+  it("init on a git repository with history changes nothing without a choice; --adopt-history uploads it", async () => {
+    const G = join(scratch.path, "existing");
+    await mkdir(G);
+    await git(G, "init", "-q", "-b", "master");
+    await writeFile(join(G, "one.txt"), "1\n");
+    await git(G, "add", "one.txt");
+    await git(G, "commit", "-qm", "one");
+    await writeFile(join(G, "two.txt"), "2\n");
+    await git(G, "add", "two.txt");
+    await git(G, "commit", "-qm", "two");
+    await writeFile(join(G, "staged.txt"), "s\n");
+    await git(G, "add", "staged.txt");
+    const look = async () => ({
+      refs: await git(G, "for-each-ref", "--format=%(refname) %(objectname)"),
+      head: await git(G, "symbolic-ref", "HEAD"),
+      index: (await readFile(join(G, ".git", "index"))).toString("base64"),
+      config: await git(G, "config", "--local", "--list"),
+      state: await exists(join(G, ".git", "cloudbridge")),
+      bucket: await bucketKeys(),
+    });
+    const before = await look();
+    const refused = await cli(["init", G, "--remote", "s3://cloudbridge/existing"], env);
+    assert.equal(refused.code, 2);
+    assert.match(
+      errorLine(refused),
+      /is a git repository with history of its own .*nothing was changed\. Choose: .*--adopt-history.*--new-history/,
+    );
+    assert.deepEqual(await look(), before, "refs, HEAD, index, config and the bucket are as they were");
+
+    const master = await git(G, "rev-parse", "master");
+    await cliOk(["init", G, "--remote", "s3://cloudbridge/existing", "--adopt-history"], env);
+    const main = await git(G, "rev-parse", "main");
+    await git(G, "merge-base", "--is-ancestor", master, main); // throws if the history was not kept
+    const clone = join(scratch.path, "existing-clone");
+    await cliOk(["clone", "s3://cloudbridge/existing", clone], env);
+    assert.match(await git(clone, "log", "--format=%s", "main"), /^one$/m, "the adopted history travelled");
+    assert.equal(await readFile(join(clone, "staged.txt"), "utf8"), "s\n");
+  });
+
+  it("clone joins a folder that already has files: a different version becomes a variant, nothing is lost", async () => {
+    const A = join(scratch.path, "join-a");
+    await mkdir(A);
+    await writeFile(join(A, "notes.txt"), "from a\n");
+    await writeFile(join(A, "same.txt"), "same\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/joining"], env);
+    const B = join(scratch.path, "join-b");
+    await mkdir(B);
+    await writeFile(join(B, "notes.txt"), "from b\n");
+    await writeFile(join(B, "same.txt"), "same\n");
+    await writeFile(join(B, "only-b.txt"), "b\n");
+    await cliOk(["clone", "s3://cloudbridge/joining", B], env);
+    const variants = (await readdir(B)).filter((name) => /^notes\.variant-[0-9a-f]{4}\.txt$/.test(name));
+    assert.equal(variants.length, 1, `one variant in ${(await readdir(B)).join(", ")}`);
+    assert.equal(await readFile(join(B, "notes.txt"), "utf8"), "from a\n");
+    assert.equal(await readFile(join(B, variants[0]!), "utf8"), "from b\n");
+    await cliOk(["sync", A], env);
+    assert.equal(await readFile(join(A, variants[0]!), "utf8"), "from b\n", "the variant travelled");
+    assert.equal(await readFile(join(A, "only-b.txt"), "utf8"), "b\n");
+    assert.equal(await readFile(join(A, "same.txt"), "utf8"), "same\n");
+    assert.equal((await readdir(A)).filter((name) => name.includes("variant")).length, 1, "identical files made no variant");
+  });
+
+  it("commands in a subfolder use the folder around it; init there is refused; whereis answers for small files; status lists what it does not sync", async () => {
+    const A = join(scratch.path, "nested-a");
+    await mkdir(join(A, "sub"), { recursive: true });
+    await writeFile(join(A, "sub", "note.txt"), "n\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/nested"], env);
+    const inside = await cli(["status", "--json"], env, { cwd: join(A, "sub") });
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.equal((JSON.parse(inside.stdout) as { folder: string }).folder, A);
+    const nested = await cli(["init", join(A, "sub"), "--remote", "s3://cloudbridge/nested2"], env);
+    assert.equal(nested.code, 2);
+    assert.match(errorLine(nested), /is inside the cloudbridge folder .*nested-a, which syncs it already/);
+    assert.equal(await exists(join(A, "sub", ".git")), false);
+    const where = await cliOk(["whereis", "note.txt", "--dir", join(A, "sub")], env);
+    assert.match(where.stdout, /whereis sub\/note\.txt: in git, on every machine/);
+
+    // A path the folder does not sync is listed by status, with its reason.
+    await symlink("/etc/hostname", join(A, "outward"));
+    const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as { refused: Array<{ path: string; kind: string }> };
+    assert.deepEqual(
+      status.refused.map((r) => [r.path, r.kind]),
+      [["outward", "not-uploaded"]],
+    );
+    assert.match((await cliOk(["status", A], env)).stdout, /NOT UPLOADED "outward": .*outside/);
+  });
+});
