@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../annex/index.ts";
-import { FolderError, openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
+import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
+import { awsClientConfig, FolderError, openSyncedFolder, type Folder, type FolderSettings } from "./folder/index.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
+import { StackQueues } from "./listen/stack-queue.ts";
 import { XmppListener } from "./listen/xmpp.ts";
 import type { Logger } from "./log.ts";
 import { ListenerHealth, type ListenerState } from "./listen/listener-health.ts";
@@ -27,7 +29,8 @@ import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
  * burst of local changes (watcher, debounced), on each notification (XMPP, SQS, or a poll that saw
  * `info/refs` change), and every reconcile interval whatever was heard, so correctness never depends on
  * notifications. Failed rounds are retried with backoff. All state is in the folder's .git: kill -9 at any
- * moment and a restart carries on. One daemon per folder (a pid file guards it).
+ * moment and a restart carries on. One daemon per folder (a pid file guards it); one process may serve several
+ * folders (`runDaemons`), which is how a machine has one reader per agent queue.
  */
 export interface DaemonOptions {
   log: Logger;
@@ -35,6 +38,40 @@ export interface DaemonOptions {
   stopped: Promise<void>;
   /** Called once the daemon is watching and listening (after its first round). */
   onReady?: (info: DaemonStatus) => void;
+  /** What the folders of one daemon process share: the stack queues' readers, the key pickups. */
+  machine?: MachineServices;
+}
+
+/**
+ * One daemon process serves every folder it is given (as Syncthing does): an agent's queue is read once
+ * per machine and its messages go to the folders they are about, and a profile's rotated key is picked
+ * up once for all the folders that use it.
+ */
+export class MachineServices {
+  readonly queues: StackQueues;
+  private readonly keys = new Map<string, KeyPickup>();
+
+  constructor(stateDir?: string) {
+    this.queues = new StackQueues(stateDir);
+  }
+
+  /** The key pickup of an onboarded folder's profile (started once per profile), or undefined for a folder without one. */
+  keyPickup(settings: FolderSettings, log: Logger): KeyPickup | undefined {
+    const { profile, keySecret } = settings;
+    if (!profile || !keySecret) return undefined;
+    let pickup = this.keys.get(profile);
+    if (!pickup) {
+      pickup = new KeyPickup({ profile, secretArn: keySecret, region: settings.region, endpoint: settings.endpoint, log });
+      pickup.start(settings.keyCheckIntervalMs);
+      this.keys.set(profile, pickup);
+    }
+    return pickup;
+  }
+
+  stop(): void {
+    for (const pickup of this.keys.values()) pickup.stop();
+    this.keys.clear();
+  }
 }
 
 export interface DaemonStatus {
@@ -88,6 +125,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   if (stale.length > 0) log("warn", "locks.removed", { locks: stale, message: "removed lock files left by a process that was killed" });
   const folder = await openSyncedFolder(root, { log });
   const { settings } = folder;
+  const ownMachine = options.machine ? undefined : new MachineServices();
+  const machine = options.machine ?? ownMachine!;
+  const keyPickup = machine.keyPickup(settings, log);
   const status: DaemonStatus = {
     pid: process.pid,
     folder: folder.root,
@@ -105,7 +145,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     if (h?.state.active === kind && (h.state.state === "listening" || h.state.state === "down"))
       h.set("down", { error: (error as Error).message });
   };
-  let listener = chooseListener(folder, listenerTrouble, () => healthOf.current?.set("listening"));
+  let listener = chooseListener(folder, listenerTrouble, () => healthOf.current?.set("listening"), machine);
   status.listen = listener.kind;
   const health = new ListenerHealth(listener.kind, (state, previous) => {
     status.listener = state;
@@ -157,6 +197,11 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     try {
       report = await folder.engine.sync(paths, { localOnly, settle });
     } catch (error) {
+      // A key the cloud no longer knows: the agent's secret may hold the rotated one (read with the key it has).
+      if (keyPickup && isAuthFailure(error) && !stopping) {
+        const changed = await keyPickup.check().catch(() => false);
+        if (changed) return round(paths, `${why}-new-key`, localOnly);
+      }
       status.lastError = (explainAccessError(error, folder.settings) ?? (error as Error)).message;
       status.lastRound = { at: new Date().toISOString(), why, ok: false, error: status.lastError };
       await saveStatus();
@@ -298,20 +343,54 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await presence("stopped");
   await rm(statusFile(folder), { force: true });
   folder.close();
+  ownMachine?.stop();
   log("info", "daemon.stopped", { folder: folder.root });
+}
+
+/** Several folders in one process: one reader per agent queue, one key pickup per profile. */
+export async function runDaemons(folderPaths: readonly string[], options: DaemonOptions): Promise<void> {
+  const machine = options.machine ?? new MachineServices();
+  const ready: DaemonStatus[] = [];
+  try {
+    await Promise.all(
+      folderPaths.map((path) =>
+        runDaemon(path, {
+          ...options,
+          machine,
+          onReady: (info) => {
+            ready.push(info);
+            if (ready.length === folderPaths.length) options.onReady?.(info);
+          },
+        }),
+      ),
+    );
+  } finally {
+    if (!options.machine) machine.stop();
+  }
 }
 
 /** Where each listener's settings are, named when it fails. */
 const LISTENER_SETTINGS = {
   xmpp: "check cloudbridge.xmppService, cloudbridge.xmppJid and the password, and that the XMPP server runs",
-  sqs: "check cloudbridge.topicArn and that SQS and SNS answer with these credentials",
+  sqs: "check cloudbridge.queueUrl (or cloudbridge.topicArn) and that SQS answers with these credentials",
   poll: "check that the bucket answers",
 } as const;
 
-function chooseListener(folder: Folder, onError: (kind: string) => (error: unknown) => void, onWorking: () => void): ChangeListener {
+function chooseListener(
+  folder: Folder,
+  onError: (kind: string) => (error: unknown) => void,
+  onWorking: () => void,
+  machine: MachineServices,
+): ChangeListener {
   const settings: FolderSettings = folder.settings;
   const mode =
-    settings.listen === "auto" ? (settings.xmppJid && settings.xmppService ? "xmpp" : settings.topicArn ? "sqs" : "poll") : settings.listen;
+    settings.listen === "auto"
+      ? settings.xmppJid && settings.xmppService
+        ? "xmpp"
+        : settings.queueUrl || settings.topicArn
+          ? "sqs"
+          : "poll"
+      : settings.listen;
   if (mode === "xmpp") {
     const password = process.env.CLOUDBRIDGE_XMPP_PASSWORD ?? readSecretFile(folder);
     if (!settings.xmppJid || !settings.xmppService || !password) {
@@ -331,12 +410,24 @@ function chooseListener(folder: Folder, onError: (kind: string) => (error: unkno
       },
     });
   }
+  if (mode === "sqs" && settings.queueUrl) {
+    // The stack's queue for this agent: read (once per machine), never created or subscribed.
+    return machine.queues.listener({
+      queueUrl: settings.queueUrl,
+      client: awsClientConfig(settings),
+      location: settings.location,
+      agent: settings.agent,
+      onError: onError("sqs"),
+      onReceive: onWorking,
+    });
+  }
   if (mode === "sqs") {
     if (!settings.topicArn) throw new Error("listening by SQS needs cloudbridge.topicArn (the change topic's ARN)");
     return new SqsListener({
       topicArn: settings.topicArn,
       agent: settings.agent,
       location: settings.location,
+      client: awsClientConfig(settings),
       onError: onError("sqs"),
       onReceive: onWorking,
     });

@@ -35,6 +35,11 @@ export interface CloudSettings {
   region: string | undefined;
   /** The cloud special remote's UUID, remembered after the first look at the bucket. */
   cloudUuid: string | undefined;
+  /**
+   * The named profile in the shared credentials file holding this agent's own key (set by onboarding);
+   * undefined = the SDK's credential chain.
+   */
+  profile: string | undefined;
 }
 
 export interface FolderSettings extends CloudSettings {
@@ -42,6 +47,12 @@ export interface FolderSettings extends CloudSettings {
   description: string;
   listen: ListenMode;
   topicArn: string | undefined;
+  /** The agent's queue the stack created (set by onboarding): read, never created or subscribed. */
+  queueUrl: string | undefined;
+  /** The stack this folder was onboarded from, and the agent's secret there (rotated keys are read from it). */
+  stack: string | undefined;
+  keySecret: string | undefined;
+  keyCheckIntervalMs: number;
   xmppService: string | undefined;
   xmppJid: string | undefined;
   pollIntervalMs: number;
@@ -67,6 +78,11 @@ export const SETTING_NAMES = {
   region: "cloudbridge.region",
   listen: "cloudbridge.listen",
   topicArn: "cloudbridge.topicArn",
+  queueUrl: "cloudbridge.queueUrl",
+  profile: "cloudbridge.profile",
+  stack: "cloudbridge.stack",
+  keySecret: "cloudbridge.keySecret",
+  keyCheckInterval: "cloudbridge.keyCheckInterval",
   xmppService: "cloudbridge.xmppService",
   xmppJid: "cloudbridge.xmppJid",
   pollInterval: "cloudbridge.pollInterval",
@@ -123,6 +139,7 @@ const cloudSchema = z.object({
   [SETTING_NAMES.endpoint]: optionalText,
   [SETTING_NAMES.region]: optionalText,
   [SETTING_NAMES.cloudUuid]: optionalText,
+  [SETTING_NAMES.profile]: optionalText,
 });
 
 const folderSchema = cloudSchema.extend({
@@ -130,6 +147,10 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.description]: optionalText,
   [SETTING_NAMES.listen]: oneOf(SETTING_NAMES.listen, ["auto", "xmpp", "sqs", "poll"], "auto"),
   [SETTING_NAMES.topicArn]: optionalText,
+  [SETTING_NAMES.queueUrl]: optionalText,
+  [SETTING_NAMES.stack]: optionalText,
+  [SETTING_NAMES.keySecret]: optionalText,
+  [SETTING_NAMES.keyCheckInterval]: duration(SETTING_NAMES.keyCheckInterval, 3_600_000, 1000),
   [SETTING_NAMES.xmppService]: optionalText,
   [SETTING_NAMES.xmppJid]: optionalText,
   [SETTING_NAMES.pollInterval]: duration(SETTING_NAMES.pollInterval, 30_000, 1000),
@@ -214,6 +235,7 @@ function cloudFrom(raw: z.output<typeof cloudSchema>, where: string, missing: st
     endpoint: raw[SETTING_NAMES.endpoint],
     region: raw[SETTING_NAMES.region],
     cloudUuid: raw[SETTING_NAMES.cloudUuid],
+    profile: raw[SETTING_NAMES.profile],
   };
 }
 
@@ -255,6 +277,10 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     description: raw[SETTING_NAMES.description] ?? `${currentUser()} on ${hostname()}: ${basename(root)}`,
     listen: raw[SETTING_NAMES.listen],
     topicArn: raw[SETTING_NAMES.topicArn],
+    queueUrl: raw[SETTING_NAMES.queueUrl],
+    stack: raw[SETTING_NAMES.stack],
+    keySecret: raw[SETTING_NAMES.keySecret],
+    keyCheckIntervalMs: raw[SETTING_NAMES.keyCheckInterval],
     xmppService: raw[SETTING_NAMES.xmppService],
     xmppJid: raw[SETTING_NAMES.xmppJid],
     pollIntervalMs: raw[SETTING_NAMES.pollInterval],

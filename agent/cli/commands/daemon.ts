@@ -1,13 +1,15 @@
 import type { Command } from "commander";
-import { runDaemon } from "../../daemon.ts";
+import { runDaemons } from "../../daemon.ts";
 import { createLogger } from "../../log.ts";
 import { findFolder, SETTING_NAMES } from "../../folder/index.ts";
 
 export function daemonCommand(program: Command): void {
   program
     .command("daemon")
-    .description("Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer.")
-    .argument("[dir]", "the synced folder (default: the one around the current directory)")
+    .description(
+      "Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer. Several DIRs: one daemon serves all of a machine's folders (an agent's queue has one reader).",
+    )
+    .argument("[dirs...]", "the synced folders (default: the one around the current directory)")
     .option("--listen <how>", "override cloudbridge.listen for this run: auto, xmpp, sqs or poll")
     .option("--poll-interval <seconds>", "override cloudbridge.pollInterval for this run")
     .option("--reconcile-interval <seconds>", "override cloudbridge.reconcileInterval: a full sync at least this often")
@@ -17,7 +19,7 @@ export function daemonCommand(program: Command): void {
     .option("--json-log", "structured JSON log lines even on a terminal")
     .action(
       async (
-        dir: string | undefined,
+        dirs: string[],
         options: {
           listen?: string;
           pollInterval?: string;
@@ -48,7 +50,7 @@ export function daemonCommand(program: Command): void {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         try {
-          await runDaemon(await findFolder(dir), { log, stopped });
+          await runDaemons(dirs.length ? dirs : [await findFolder()], { log, stopped });
         } finally {
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);
