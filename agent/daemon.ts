@@ -2,11 +2,13 @@ import { readFileSync, watch } from "node:fs";
 import { readFile, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../annex/index.ts";
-import { FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
+import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
+import { awsClientConfig, FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
 import { PAUSE_FILE, readPause } from "./folder/pause.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
+import { StackQueues } from "./listen/stack-queue.ts";
 import { XmppListener } from "./listen/xmpp.ts";
 import type { Logger } from "./log.ts";
 import { ListenerHealth, type ListenerState } from "./listen/listener-health.ts";
@@ -18,6 +20,8 @@ import { Backoff } from "./backoff.ts";
 import { CompactionDuty } from "./compaction-duty.ts";
 import type { Direction, RunningTransfer } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
+import { openForWriting } from "./sync/open-files.ts";
+import { roundSummary } from "./sync/round-summary.ts";
 import type { SyncReport } from "./sync/engine.ts";
 import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
 import type { LiveFolderState } from "./status/folder-status.ts";
@@ -30,7 +34,8 @@ import { startPage, type Page } from "./ui/server.ts";
  * burst of local changes (watcher, debounced), on each notification (XMPP, SQS, or a poll that saw
  * `info/refs` change), and every reconcile interval whatever was heard, so correctness never depends on
  * notifications. Failed rounds are retried with backoff. All state is in the folder's .git: kill -9 at any
- * moment and a restart carries on. One daemon per folder (a pid file guards it).
+ * moment and a restart carries on. One daemon per folder (a pid file guards it); one process may serve several
+ * folders (`runDaemons`), which is how a machine has one reader per agent queue.
  */
 export interface DaemonOptions {
   log: Logger;
@@ -40,6 +45,40 @@ export interface DaemonOptions {
   onReady?: (info: DaemonStatus) => void;
   /** The page's port (0: any free one; "off": no page); default from cloudbridge.uiPort. */
   uiPort?: number | "off";
+  /** What the folders of one daemon process share: the stack queues' readers, the key pickups. */
+  machine?: MachineServices;
+}
+
+/**
+ * One daemon process serves every folder it is given (as Syncthing does): an agent's queue is read once
+ * per machine and its messages go to the folders they are about, and a profile's rotated key is picked
+ * up once for all the folders that use it.
+ */
+export class MachineServices {
+  readonly queues: StackQueues;
+  private readonly keys = new Map<string, KeyPickup>();
+
+  constructor(stateDir?: string) {
+    this.queues = new StackQueues(stateDir);
+  }
+
+  /** The key pickup of an onboarded folder's profile (started once per profile), or undefined for a folder without one. */
+  keyPickup(settings: FolderSettings, log: Logger): KeyPickup | undefined {
+    const { profile, keySecret } = settings;
+    if (!profile || !keySecret) return undefined;
+    let pickup = this.keys.get(profile);
+    if (!pickup) {
+      pickup = new KeyPickup({ profile, secretArn: keySecret, region: settings.region, endpoint: settings.endpoint, log });
+      pickup.start(settings.keyCheckIntervalMs);
+      this.keys.set(profile, pickup);
+    }
+    return pickup;
+  }
+
+  stop(): void {
+    for (const pickup of this.keys.values()) pickup.stop();
+    this.keys.clear();
+  }
 }
 
 export interface DaemonStatus {
@@ -101,6 +140,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   // until the pause file goes, then one full round catches up with everything that happened meanwhile.
   let paused = (await readPause(root)) !== undefined;
   let state: LiveFolderState["state"] = "idle";
+  const ownMachine = options.machine ? undefined : new MachineServices();
+  const machine = options.machine ?? ownMachine!;
+  const keyPickup = machine.keyPickup(settings, log);
   const status: DaemonStatus = {
     pid: process.pid,
     folder: folder.root,
@@ -118,7 +160,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     if (h?.state.active === kind && (h.state.state === "listening" || h.state.state === "down"))
       h.set("down", { error: (error as Error).message });
   };
-  let listener = chooseListener(folder, listenerTrouble, () => healthOf.current?.set("listening"));
+  let listener = chooseListener(folder, listenerTrouble, () => healthOf.current?.set("listening"), machine);
   status.listen = listener.kind;
   const health = new ListenerHealth(listener.kind, (state, previous) => {
     status.listener = state;
@@ -159,6 +201,10 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
   let downloads: Promise<void> | undefined;
   const compaction = new CompactionDuty(folder, log);
+  // Files still being written are looked at again once they may have settled (sync/scanner.ts).
+  const settle = { quietMs: settings.settleMs, briefMs: settings.debounceMs, maxWaitMs: settings.settleMaxMs, openForWriting };
+  let settleTimer: NodeJS.Timeout | undefined;
+  const settling = new Set<string>();
 
   const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
     if (stopping) return;
@@ -168,8 +214,13 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     notify();
     try {
       await applyLimits();
-      report = await folder.engine.sync(paths, { localOnly });
+      report = await folder.engine.sync(paths, { localOnly, settle });
     } catch (error) {
+      // A key the cloud no longer knows: the agent's secret may hold the rotated one (read with the key it has).
+      if (keyPickup && isAuthFailure(error) && !stopping) {
+        const changed = await keyPickup.check().catch(() => false);
+        if (changed) return round(paths, `${why}-new-key`, localOnly);
+      }
       state = "error";
       status.lastError = (explainAccessError(error, folder.settings) ?? (error as Error)).message;
       status.lastRound = { at: new Date().toISOString(), why, ok: false, error: status.lastError };
@@ -194,10 +245,11 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     state = "idle";
     notify();
     if (report.committed || report.written || report.deleted || report.merged) {
+      // One line per round, in files (the commit is in `cloudbridge log`).
       log("info", "sync", {
+        message: roundSummary(report),
         why,
-        head: report.head,
-        committed: report.committed !== undefined,
+        sent: report.sent,
         written: report.written,
         deleted: report.deleted,
         merged: report.merged,
@@ -206,6 +258,18 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     }
     if (folder.engine.followUp({ pending: report.pending, contentArrived: false }) === "full")
       setImmediate(() => void round(undefined, "pending"));
+    if (report.settling.length > 0 && !stopping) {
+      for (const { path } of report.settling) settling.add(path);
+      clearTimeout(settleTimer);
+      settleTimer = setTimeout(
+        () => {
+          const paths = [...settling];
+          settling.clear();
+          void round(paths, "settled", true);
+        },
+        Math.min(...report.settling.map((s) => s.dueInMs)),
+      );
+    }
     startDownloads();
     void compaction.check();
   };
@@ -260,11 +324,15 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   if (paused) log("info", "daemon.paused", { folder: folder.root });
 
   await round(undefined, "start");
-  const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), { debounceMs: settings.debounceMs });
+  const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), {
+    debounceMs: settings.debounceMs,
+    tracked: () => folder.repo.cache.entries.keys(),
+  });
   await watcher.ready;
   // Anything written while the watcher was starting is picked up by this scan.
   await round(undefined, "watching", true);
-  const onHint = () => void round([], "notified");
+  // A poll that saw the bucket move is not a notification: the log says which it was.
+  const onHint = () => void round([], listener.kind === "poll" ? "polled" : "notified");
   try {
     await listener.start(onHint);
     health.set("listening");
@@ -337,6 +405,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearInterval(progressTimer);
   clearTimeout(retryTimer);
   clearTimeout(transferTimer);
+  clearTimeout(settleTimer);
   pauseWatcher.close();
   await page?.close();
   await watcher.close();
@@ -347,20 +416,54 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await presence("stopped");
   await rm(statusFile(folder), { force: true });
   folder.close();
+  ownMachine?.stop();
   log("info", "daemon.stopped", { folder: folder.root });
+}
+
+/** Several folders in one process: one reader per agent queue, one key pickup per profile. */
+export async function runDaemons(folderPaths: readonly string[], options: DaemonOptions): Promise<void> {
+  const machine = options.machine ?? new MachineServices();
+  const ready: DaemonStatus[] = [];
+  try {
+    await Promise.all(
+      folderPaths.map((path) =>
+        runDaemon(path, {
+          ...options,
+          machine,
+          onReady: (info) => {
+            ready.push(info);
+            if (ready.length === folderPaths.length) options.onReady?.(info);
+          },
+        }),
+      ),
+    );
+  } finally {
+    if (!options.machine) machine.stop();
+  }
 }
 
 /** Where each listener's settings are, named when it fails. */
 const LISTENER_SETTINGS = {
   xmpp: "check cloudbridge.xmppService, cloudbridge.xmppJid and the password, and that the XMPP server runs",
-  sqs: "check cloudbridge.topicArn and that SQS and SNS answer with these credentials",
+  sqs: "check cloudbridge.queueUrl (or cloudbridge.topicArn) and that SQS answers with these credentials",
   poll: "check that the bucket answers",
 } as const;
 
-function chooseListener(folder: Folder, onError: (kind: string) => (error: unknown) => void, onWorking: () => void): ChangeListener {
+function chooseListener(
+  folder: Folder,
+  onError: (kind: string) => (error: unknown) => void,
+  onWorking: () => void,
+  machine: MachineServices,
+): ChangeListener {
   const settings: FolderSettings = folder.settings;
   const mode =
-    settings.listen === "auto" ? (settings.xmppJid && settings.xmppService ? "xmpp" : settings.topicArn ? "sqs" : "poll") : settings.listen;
+    settings.listen === "auto"
+      ? settings.xmppJid && settings.xmppService
+        ? "xmpp"
+        : settings.queueUrl || settings.topicArn
+          ? "sqs"
+          : "poll"
+      : settings.listen;
   if (mode === "xmpp") {
     const password = process.env.CLOUDBRIDGE_XMPP_PASSWORD ?? readSecretFile(folder);
     if (!settings.xmppJid || !settings.xmppService || !password) {
@@ -380,12 +483,24 @@ function chooseListener(folder: Folder, onError: (kind: string) => (error: unkno
       },
     });
   }
+  if (mode === "sqs" && settings.queueUrl) {
+    // The stack's queue for this agent: read (once per machine), never created or subscribed.
+    return machine.queues.listener({
+      queueUrl: settings.queueUrl,
+      client: awsClientConfig(settings),
+      location: settings.location,
+      agent: settings.agent,
+      onError: onError("sqs"),
+      onReceive: onWorking,
+    });
+  }
   if (mode === "sqs") {
     if (!settings.topicArn) throw new Error("listening by SQS needs cloudbridge.topicArn (the change topic's ARN)");
     return new SqsListener({
       topicArn: settings.topicArn,
       agent: settings.agent,
       location: settings.location,
+      client: awsClientConfig(settings),
       onError: onError("sqs"),
       onReceive: onWorking,
     });

@@ -24,10 +24,13 @@ export async function writePresence(
   store: ObjectStore,
   location: RemoteLocation,
   record: Omit<PresenceRecord, "host" | "version" | "lastSeen"> & { lastSeen?: string },
+  /** Only if there is no record yet (If-None-Match: *): an invite claims the agent id it names this way. */
+  options: { create?: boolean } = {},
 ): Promise<void> {
   const body: PresenceRecord = { host: hostname(), version: AGENT_VERSION, lastSeen: new Date().toISOString(), ...record };
   await store.put(new BucketLayout(location.prefix).agent(location.repo, record.agent), `${JSON.stringify(body, null, 2)}\n`, {
     contentType: "application/json",
+    ...(options.create ? { ifNoneMatch: "*" as const } : {}),
   });
 }
 

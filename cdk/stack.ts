@@ -203,6 +203,7 @@ export class CloudbridgeStack extends Stack {
     if (xmpp) {
       output(STACK_OUTPUT.xmppFunction, xmpp.fn.function.functionName, "The XMPP fan-out function");
       output(STACK_OUTPUT.xmppSecretArn, xmpp.secret.secretArn, 'The XMPP notifier\'s {"jid","password"}');
+      output(STACK_OUTPUT.xmppService, config.xmpp!.service, "The XMPP server agents listen on (cloudbridge.xmppService)");
     }
   }
 }

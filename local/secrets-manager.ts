@@ -9,6 +9,8 @@ import type { FauxqsParts } from "./fauxqs-internals.ts";
 export interface LocalSecrets {
   /** Stores `value` under `name`; returns the secret's ARN. */
   put(name: string, value: string): string;
+  /** A new current version of an existing secret (a stack update that changed its value); false when there is none. */
+  update(arn: string, value: string): boolean;
   /** How many GetSecretValue calls were answered (tests check the function's cache with it). */
   readonly reads: number;
 }
@@ -59,6 +61,12 @@ export function installSecretsManager({ app }: FauxqsParts, options: { region: s
       const arn = `arn:aws:secretsmanager:${options.region}:000000000000:secret:${name}-${randomUUID().slice(0, 6)}`;
       secrets.set(name, { arn, name, value, versionId: randomUUID(), created: Date.now() / 1000 });
       return arn;
+    },
+    update(arn, value) {
+      const secret = [...secrets.values()].find((s) => s.arn === arn);
+      if (!secret) return false;
+      Object.assign(secret, { value, versionId: randomUUID() });
+      return true;
     },
     get reads() {
       return reads;

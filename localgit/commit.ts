@@ -24,6 +24,9 @@ export async function commitTree(
   commit: { tree: string; parents: readonly string[]; message: string },
   identity: CommitIdentity = DEFAULT_IDENTITY,
 ): Promise<string> {
-  const args = ["commit-tree", commit.tree, ...commit.parents.flatMap((p) => ["-p", p]), "-m", commit.message];
-  return gitText(args, { gitDir, env: identityEnv(identity) });
+  // The message goes on stdin: one argument may not exceed 128 KiB, and a message can be longer (the agent
+  // lists its files' modification times in it).
+  const args = ["commit-tree", commit.tree, ...commit.parents.flatMap((p) => ["-p", p])];
+  const message = commit.message.endsWith("\n") ? commit.message : `${commit.message}\n`;
+  return gitText(args, { gitDir, env: identityEnv(identity), input: message });
 }

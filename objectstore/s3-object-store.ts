@@ -319,7 +319,8 @@ function writeParams(options: PutOptions) {
   };
 }
 
-function statusOf(error: unknown): number | undefined {
+/** The HTTP status of an S3 service error, or undefined for anything else. */
+export function statusOf(error: unknown): number | undefined {
   return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
 }
 

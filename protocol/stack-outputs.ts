@@ -15,6 +15,7 @@ export const STACK_OUTPUT = {
   changeFunction: "ChangeFunctionName",
   xmppFunction: "XmppFunctionName",
   xmppSecretArn: "XmppSecretArn",
+  xmppService: "XmppService",
   compactionFunction: "CompactionFunctionName",
 } as const;
 
@@ -50,6 +51,8 @@ export interface StackSettings {
   prefix: string;
   changeTopicArn: string;
   repos: string[];
+  /** The XMPP server the change function announces on (absent without XMPP, or from a stack deployed before this output). */
+  xmppService?: string;
   /** Present when the agent's name was given and the stack has outputs for it. */
   agent?: { queueUrl: string; credentialsSecretArn: string; repos: string[] };
 }
@@ -79,6 +82,8 @@ export function readStackOutputs(
     changeTopicArn: get(STACK_OUTPUT.changeTopicArn),
     repos: list(get(STACK_OUTPUT.repos)),
   };
+  const xmppService = values.get(STACK_OUTPUT.xmppService);
+  if (xmppService) settings.xmppService = xmppService;
   if (agent !== undefined) {
     const keys = agentOutputKeys(agent);
     settings.agent = { queueUrl: get(keys.queueUrl), credentialsSecretArn: get(keys.credentialsSecretArn), repos: list(get(keys.repos)) };

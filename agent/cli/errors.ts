@@ -2,6 +2,7 @@ import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/index.t
 import type { AnnexErrorCode } from "../../annex/index.ts";
 import { explainAccessError, type AccessContext, type CloudAccessErrorCode, type ObjectStoreErrorCode } from "../../objectstore/index.ts";
 import type { FolderErrorCode } from "../folder/index.ts";
+import type { OnboardErrorCode } from "../onboard/errors.ts";
 import { forTerminalLines } from "../terminal-text.ts";
 
 /**
@@ -25,6 +26,7 @@ type ExitCodedError =
   | CloudAccessErrorCode
   | ProtocolErrorCode
   | AnnexErrorCode
+  | OnboardErrorCode
   | Extract<ObjectStoreErrorCode, "missing-repository-key" | "invalid-keyring" | "undecryptable-object">;
 
 /**
@@ -71,6 +73,14 @@ export const EXIT_CODE: Readonly<Record<ExitCodedError, 1 | 2 | 3>> = {
   // An encrypted repository this machine holds no key for (add its key on a machine that has one), or a damaged key ring.
   "missing-repository-key": 2,
   "invalid-keyring": 2,
+  // Onboarding: another stack, agent or repository name, a deploy, administrator credentials or a new invite.
+  "no-such-stack": 2,
+  "not-an-administrator": 2,
+  "unknown-agent": 2,
+  "repository-not-granted": 2,
+  "invalid-invite": 2,
+  "invite-expired": 2,
+  "invite-used": 2,
   // Nothing answers at the endpoint: it may come back by itself.
   "endpoint-unreachable": 1,
   // Some files could not be handled (the others were); a drop was refused; content is damaged or missing.
@@ -83,6 +93,7 @@ export const EXIT_CODE: Readonly<Record<ExitCodedError, 1 | 2 | 3>> = {
   "corrupt-local-content": 1,
   "content-not-in-cloud": 1,
   "corrupt-object": 1,
+  "bad-agent-secret": 1,
   // The round finished; content was refused (from the bucket, or local paths not uploaded, or not writable here).
   "content-refused": 3,
   // An object of an encrypted repository did not decrypt (altered or replaced in the bucket): nothing was written.

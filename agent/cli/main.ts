@@ -8,6 +8,7 @@ import { fsckCommand } from "./commands/fsck.ts";
 import { getCommand } from "./commands/get.ts";
 import { initCommand } from "./commands/init.ts";
 import { keyCommand } from "./commands/key.ts";
+import { inviteCommand } from "./commands/invite.ts";
 import { localCommand } from "./commands/local.ts";
 import { logCommand } from "./commands/log.ts";
 import { removeQueueCommand } from "./commands/remove-queue.ts";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   for (const register of [
     initCommand,
     cloneCommand,
+    inviteCommand,
     syncCommand,
     daemonCommand,
     statusCommand,

@@ -35,6 +35,11 @@ export interface CloudSettings {
   region: string | undefined;
   /** The cloud special remote's UUID, remembered after the first look at the bucket. */
   cloudUuid: string | undefined;
+  /**
+   * The named profile in the shared credentials file holding this agent's own key (set by onboarding);
+   * undefined = the SDK's credential chain.
+   */
+  profile: string | undefined;
 }
 
 export interface FolderSettings extends CloudSettings {
@@ -42,11 +47,21 @@ export interface FolderSettings extends CloudSettings {
   description: string;
   listen: ListenMode;
   topicArn: string | undefined;
+  /** The agent's queue the stack created (set by onboarding): read, never created or subscribed. */
+  queueUrl: string | undefined;
+  /** The stack this folder was onboarded from, and the agent's secret there (rotated keys are read from it). */
+  stack: string | undefined;
+  keySecret: string | undefined;
+  keyCheckIntervalMs: number;
   xmppService: string | undefined;
   xmppJid: string | undefined;
   pollIntervalMs: number;
   reconcileIntervalMs: number;
   debounceMs: number;
+  /** A changed file is committed once it has not changed for this long (the daemon). */
+  settleMs: number;
+  /** ...or once it has waited this long, for a file that never stops changing (a log). */
+  settleMaxMs: number;
   presenceIntervalMs: number;
   wanted: Wanted;
   /** An encrypted repository's packs are compacted by this machine once the bucket lists more than this many. */
@@ -68,11 +83,18 @@ export const SETTING_NAMES = {
   region: "cloudbridge.region",
   listen: "cloudbridge.listen",
   topicArn: "cloudbridge.topicArn",
+  queueUrl: "cloudbridge.queueUrl",
+  profile: "cloudbridge.profile",
+  stack: "cloudbridge.stack",
+  keySecret: "cloudbridge.keySecret",
+  keyCheckInterval: "cloudbridge.keyCheckInterval",
   xmppService: "cloudbridge.xmppService",
   xmppJid: "cloudbridge.xmppJid",
   pollInterval: "cloudbridge.pollInterval",
   reconcileInterval: "cloudbridge.reconcileInterval",
   debounce: "cloudbridge.debounce",
+  settle: "cloudbridge.settle",
+  settleMax: "cloudbridge.settleMax",
   presenceInterval: "cloudbridge.presenceInterval",
   wanted: "cloudbridge.wanted",
   compactAbove: "cloudbridge.compactAbove",
@@ -140,6 +162,7 @@ const cloudSchema = z.object({
   [SETTING_NAMES.endpoint]: optionalText,
   [SETTING_NAMES.region]: optionalText,
   [SETTING_NAMES.cloudUuid]: optionalText,
+  [SETTING_NAMES.profile]: optionalText,
 });
 
 const folderSchema = cloudSchema.extend({
@@ -147,11 +170,17 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.description]: optionalText,
   [SETTING_NAMES.listen]: oneOf(SETTING_NAMES.listen, ["auto", "xmpp", "sqs", "poll"], "auto"),
   [SETTING_NAMES.topicArn]: optionalText,
+  [SETTING_NAMES.queueUrl]: optionalText,
+  [SETTING_NAMES.stack]: optionalText,
+  [SETTING_NAMES.keySecret]: optionalText,
+  [SETTING_NAMES.keyCheckInterval]: duration(SETTING_NAMES.keyCheckInterval, 3_600_000, 1000),
   [SETTING_NAMES.xmppService]: optionalText,
   [SETTING_NAMES.xmppJid]: optionalText,
   [SETTING_NAMES.pollInterval]: duration(SETTING_NAMES.pollInterval, 30_000, 1000),
   [SETTING_NAMES.reconcileInterval]: duration(SETTING_NAMES.reconcileInterval, 600_000, 1000),
   [SETTING_NAMES.debounce]: duration(SETTING_NAMES.debounce, 300, 1),
+  [SETTING_NAMES.settle]: duration(SETTING_NAMES.settle, 1000, 1),
+  [SETTING_NAMES.settleMax]: duration(SETTING_NAMES.settleMax, 60_000, 1000),
   [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
   [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
   [SETTING_NAMES.compactAbove]: optionalText.transform((text, context) => {
@@ -242,6 +271,7 @@ function cloudFrom(raw: z.output<typeof cloudSchema>, where: string, missing: st
     endpoint: raw[SETTING_NAMES.endpoint],
     region: raw[SETTING_NAMES.region],
     cloudUuid: raw[SETTING_NAMES.cloudUuid],
+    profile: raw[SETTING_NAMES.profile],
   };
 }
 
@@ -283,11 +313,17 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     description: raw[SETTING_NAMES.description] ?? `${currentUser()} on ${hostname()}: ${basename(root)}`,
     listen: raw[SETTING_NAMES.listen],
     topicArn: raw[SETTING_NAMES.topicArn],
+    queueUrl: raw[SETTING_NAMES.queueUrl],
+    stack: raw[SETTING_NAMES.stack],
+    keySecret: raw[SETTING_NAMES.keySecret],
+    keyCheckIntervalMs: raw[SETTING_NAMES.keyCheckInterval],
     xmppService: raw[SETTING_NAMES.xmppService],
     xmppJid: raw[SETTING_NAMES.xmppJid],
     pollIntervalMs: raw[SETTING_NAMES.pollInterval],
     reconcileIntervalMs: raw[SETTING_NAMES.reconcileInterval],
     debounceMs: raw[SETTING_NAMES.debounce],
+    settleMs: raw[SETTING_NAMES.settle],
+    settleMaxMs: raw[SETTING_NAMES.settleMax],
     presenceIntervalMs: raw[SETTING_NAMES.presenceInterval],
     wanted: raw[SETTING_NAMES.wanted],
     compactAbove: raw[SETTING_NAMES.compactAbove],

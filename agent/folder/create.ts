@@ -5,9 +5,9 @@ import {
   loadIdentity,
   newKeyring,
   PreconditionFailed,
-  probeConditionalWrites,
   readKeyring,
   repositoryStore,
+  statusOf,
   writeKeyring,
   type ObjectStore,
 } from "../../objectstore/index.ts";
@@ -16,18 +16,19 @@ import {
   LAYOUT_FORMAT,
   READABLE_LAYOUT_FORMATS,
   type FormatMarker,
+  assertAgentId,
   formatRemoteUrl,
   parseRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
 import { AnnexBranch, ensureCloudUuid, parsePointer, recordCloudRemote, recordRepository, verifyFile } from "../../annex/index.ts";
-import { agentIdFor, readBucketRefs } from "../../gitstore/index.ts";
+import { AGENT_ID_KEY, agentIdFor, readBucketRefs } from "../../gitstore/index.ts";
 import type { Logger } from "../log.ts";
 import { AGENT_VERSION } from "../presence.ts";
 import type { SyncReport } from "../sync/engine.ts";
 import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
-import { readSettings, writeSettings, type SettingValues } from "./config.ts";
+import { gitFor, readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
 import { findFolder, openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
 import { BlobReader, Git } from "../../localgit/index.ts";
@@ -38,6 +39,12 @@ export interface CreateOptions {
   endpoint?: string;
   /** The bucket's region; default: the AWS SDK's (AWS_REGION, the profile), or us-east-1 for an endpoint of its own. */
   region?: string;
+  /** The profile holding the agent's key (onboarding sets it). */
+  profile?: string;
+  /** The agent id to take (an invite names it in advance); a new UUID otherwise. */
+  agent?: string;
+  /** Runs once the bucket and the folder were found fit, before anything is written here (an invite is claimed then). */
+  beforeCreate?: () => Promise<void>;
   description?: string;
   settings?: SettingValues;
   log?: Logger;
@@ -56,19 +63,30 @@ export interface CreateOptions {
 export async function initFolder(dir: string, url: string, options: CreateOptions = {}): Promise<SyncedFolder> {
   const root = resolve(dir);
   const location = parseRemoteUrl(url);
-  if (await LocalRepo.isRepo(root))
-    throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
   const around = await findFolder(dirname(root));
   if (await LocalRepo.isRepo(around))
     throw new FolderError(
       "already-a-folder",
       `${root} is inside the cloudbridge folder ${around}, which syncs it already: run cloudbridge commands there (or in any folder below it).`,
     );
-  const history = await existingHistory(root);
-  if (history) checkHistoryChoice(root, dir, url, history, options.history);
-  const store = storeFor({ location, endpoint: options.endpoint, region: options.region });
+  const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
+  let history: History | undefined;
   try {
+    if (await LocalRepo.isRepo(root)) {
+      // An init of this same repository that stopped before anything reached the bucket is carried on, never
+      // refused: its folder is half made, and the retry is how a person finishes it.
+      const configured = await readSettings(root).then(
+        (s) => formatRemoteUrl(s.location),
+        () => undefined,
+      );
+      // (no settings yet: stopped while the folder was being made)
+      if ((configured !== undefined && configured !== formatRemoteUrl(location)) || (await repositoryExists(store, layout, location.repo)))
+        throw new FolderError("already-a-folder", `${root} is already a cloudbridge folder; run \`cloudbridge sync ${dir}\`.`);
+    } else {
+      history = await existingHistory(root);
+      if (history) checkHistoryChoice(root, dir, url, history, options.history);
+    }
     if (await repositoryExists(store, layout, location.repo)) {
       throw new FolderError(
         "repository-exists",
@@ -87,6 +105,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   } finally {
     store.client.destroy();
   }
+  await options.beforeCreate?.();
   await createLocal(root, location, options);
   await applyHistoryChoice(root, history, options.history);
   return openSyncedFolder(root, options.log ? { log: options.log } : {});
@@ -174,7 +193,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       "folder-not-empty",
       `${root} is a git repository already: clone into a new folder, or run \`cloudbridge init\` there (with --adopt-history or --new-history) for a new repository.`,
     );
-  const store = storeFor({ location, endpoint: options.endpoint, region: options.region });
+  const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
   try {
     if (!(await repositoryExists(store, layout, location.repo))) {
@@ -191,6 +210,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
   } finally {
     store.client.destroy();
   }
+  await options.beforeCreate?.();
   // Recorded before anything else is written, so that an interruption anywhere leaves a folder that says so.
   if (!unfinished) await writeCloneState(root, { url: formatRemoteUrl(location), ...(entries.length > 0 ? { joining: true } : {}) });
   await createLocal(root, location, options);
@@ -255,6 +275,7 @@ async function keepBothVersions(folder: SyncedFolder, target: string): Promise<v
 async function createLocal(root: string, location: RemoteLocation, options: CreateOptions): Promise<void> {
   await LocalRepo.create(root);
   const gitDir = join(root, ".git");
+  if (options.agent) await gitFor(gitDir).setConfig(AGENT_ID_KEY, assertAgentId(options.agent));
   const agent = await agentIdFor(gitDir, { folder: true });
   // The folder keeps where its bucket is and how to reach it (endpoint, region), so any shell can use it:
   // what this command got from its environment is written down, never a credential.
@@ -266,6 +287,7 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
     repo: location.repo,
     ...(endpoint ? { endpoint } : {}),
     ...(region ? { region } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
     ...(options.description ? { description: options.description } : {}),
     ...options.settings,
   });
@@ -315,13 +337,26 @@ async function repositoryExists(store: ObjectStore, layout: BucketLayout, repo: 
  * The deployment's format marker and README, written once (If-None-Match: *). A bucket of clear
  * repositories stays format 1, which every cloudbridge reads; the first encrypted repository makes it
  * format 2 (keys/ exists), by compare-and-swap on the marker, so an older cloudbridge refuses it instead of
- * misreading it.
+ * misreading it. Onboarding runs this with the administrator's credentials before an agent's key is used; an
+ * agent's key may read and create exactly these two objects, and nothing else at the bucket root. S3 answers
+ * 403 rather than 404 for a missing key the caller may not list, so a refused read of the marker is not an
+ * answer: creating it says (412: it exists, read it again).
  */
-async function ensureDeployment(store: ObjectStore, layout: BucketLayout, location: RemoteLocation, encrypted: boolean): Promise<void> {
+export async function ensureDeployment(
+  store: ObjectStore,
+  layout: BucketLayout,
+  location: RemoteLocation,
+  encrypted = false,
+): Promise<void> {
   const format = encrypted ? LAYOUT_FORMAT : 1;
   for (;;) {
-    const existing = await store.get(layout.formatMarker());
-    if (!existing || existing === "not-modified") break;
+    let existing = await readMarker(store, layout);
+    if (existing === "refused" || existing === undefined) {
+      if ((await writeDeployment(store, layout, format)) !== "marker-existed") return;
+      existing = await readMarker(store, layout);
+      if (existing === "refused") throw new Error(`reading s3://${location.bucket}/${layout.formatMarker()} was refused (403)`);
+      if (existing === undefined) continue; // removed meanwhile: start again
+    }
     let marker: FormatMarker | undefined;
     try {
       marker = JSON.parse(existing.body.toString()) as FormatMarker;
@@ -345,23 +380,50 @@ async function ensureDeployment(store: ObjectStore, layout: BucketLayout, locati
       if (!(error instanceof PreconditionFailed)) throw error; // changed meanwhile: read it again
     }
   }
-  const conditionalWrites = await probeConditionalWrites(store, `${layout.prefix}cloudbridge-probe/${Date.now()}-${process.pid}`);
+}
+
+async function readMarker(store: ObjectStore, layout: BucketLayout): Promise<{ body: Buffer; etag: string } | undefined | "refused"> {
+  try {
+    const object = await store.get(layout.formatMarker());
+    return object && object !== "not-modified" ? object : undefined;
+  } catch (error) {
+    if (statusOf(error) === 403) return "refused";
+    throw error;
+  }
+}
+
+/**
+ * README first, then the marker, both If-None-Match: *. The README doubles as the conditional-write probe,
+ * so nothing is written anywhere else (an agent's key may write nowhere else at the root): a store that
+ * refuses a second create of it honours conditional writes; one that lets it through does not, and the
+ * README is rewritten to say so. A refused first create proves it too (someone else wrote it).
+ */
+async function writeDeployment(store: ObjectStore, layout: BucketLayout, format: number): Promise<boolean | "marker-existed"> {
+  const createReadme = (conditionalWrites: boolean) =>
+    store.put(layout.readme(), readmeText(layout, conditionalWrites), { ifNoneMatch: "*", contentType: "text/plain; charset=utf-8" });
+  let conditionalWrites: boolean;
+  try {
+    await createReadme(true);
+    await createReadme(true);
+    conditionalWrites = false;
+    await store.put(layout.readme(), readmeText(layout, false), { contentType: "text/plain; charset=utf-8" });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailed)) throw error;
+    conditionalWrites = true;
+  }
   const marker: FormatMarker = {
     format,
     createdBy: `cloudbridge ${AGENT_VERSION}`,
     createdAt: new Date().toISOString(),
     conditionalWrites,
   };
-  for (const [key, body, type] of [
-    [layout.formatMarker(), `${JSON.stringify(marker, null, 2)}\n`, "application/json"],
-    [layout.readme(), readmeText(layout, conditionalWrites), "text/plain; charset=utf-8"],
-  ] as const) {
-    try {
-      await store.put(key, body, { ifNoneMatch: "*", contentType: type });
-    } catch (error) {
-      if (!(error instanceof PreconditionFailed)) throw error; // another machine wrote it first: fine
-    }
+  try {
+    await store.put(layout.formatMarker(), `${JSON.stringify(marker, null, 2)}\n`, { ifNoneMatch: "*", contentType: "application/json" });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailed)) throw error;
+    return "marker-existed"; // another machine wrote it first: its format decides
   }
+  return conditionalWrites;
 }
 
 function readmeText(layout: BucketLayout, conditionalWrites: boolean): string {

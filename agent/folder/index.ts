@@ -13,9 +13,10 @@ export {
   type SettingValues,
   type Wanted,
 } from "./config.ts";
-export { cloneFolder, finishClone, initFolder, type CreateOptions } from "./create.ts";
+export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOptions } from "./create.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
 export {
+  awsClientConfig,
   findFolder,
   findRepository,
   openFolder,

@@ -26,6 +26,7 @@ import { readCloneState } from "./clone-state.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
 import { gitFor, readSettings, SETTING_NAMES, type CloudSettings, type FolderSettings } from "./config.ts";
 import { FolderError } from "./errors.ts";
+import { profileCredentials, type CredentialsProvider } from "../credentials/agent-key.ts";
 
 /**
  * A cloudbridge folder, assembled in one place for every command: its settings (config.ts), the bucket
@@ -90,22 +91,35 @@ export async function findFolder(dir?: string): Promise<string> {
 }
 
 /**
- * The bucket's store for these settings: the one place region and endpoint are applied. An endpoint of its
- * own (S3-compatible, the local cloud) with no region anywhere gets us-east-1, which such endpoints accept:
- * a folder made before the region was stored must not fail with "Region is missing".
+ * The bucket's store for these settings: the one place region and endpoint are applied (awsClientConfig).
  */
-export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region">): S3ObjectStore {
-  const { endpoint } = cloud;
+export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region"> & { profile?: string | undefined }): S3ObjectStore {
+  return new S3ObjectStore(cloud.location.bucket, createS3Client(awsClientConfig(cloud)));
+}
+
+/**
+ * Endpoint, region and credentials of every AWS client a folder makes (S3, SQS, Secrets Manager). An
+ * onboarded folder signs with its agent's own profile, whatever the environment holds. An endpoint of its
+ * own (S3-compatible, the local cloud) with no region anywhere gets us-east-1, which such endpoints accept:
+ * a folder made before the region was stored must not fail with "Region is missing"; a loopback endpoint
+ * with no credentials in the environment gets the local cloud's public ones.
+ */
+export function awsClientConfig(cloud: { endpoint?: string | undefined; region?: string | undefined; profile?: string | undefined }): {
+  endpoint?: string;
+  region?: string;
+  credentials?: CredentialsProvider | { accessKeyId: string; secretAccessKey: string };
+} {
+  const { endpoint, profile } = cloud;
   const anyEndpoint = endpoint ?? (process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined);
   const sdkRegion = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
   const region = cloud.region ?? (anyEndpoint && !sdkRegion ? "us-east-1" : undefined);
   const ownCredentials = process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE || process.env.AWS_WEB_IDENTITY_TOKEN_FILE;
-  const credentials =
-    anyEndpoint && isLoopbackEndpoint(anyEndpoint) && !ownCredentials ? { credentials: { ...LOCAL_CLOUD_CREDENTIALS } } : {};
-  return new S3ObjectStore(
-    cloud.location.bucket,
-    createS3Client({ ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...credentials }),
-  );
+  const credentials = profile
+    ? { credentials: profileCredentials(profile) }
+    : anyEndpoint && isLoopbackEndpoint(anyEndpoint) && !ownCredentials
+      ? { credentials: { ...LOCAL_CLOUD_CREDENTIALS } }
+      : {};
+  return { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...credentials };
 }
 
 export async function openFolder(dir: string, options: OpenOptions = {}): Promise<Folder> {

@@ -12,6 +12,15 @@ export interface ChangeListener {
   stop(): Promise<void>;
   /** Requests made to AWS so far (the idle-cost figure of the benchmark). */
   readonly requests: number;
+  /** What it listens on, for a person (`status`): "the stack's queue …", "xmpp://host as jid"… */
+  readonly detail?: string;
+  /** Whether its last attempt worked (`status` says so); undefined when it cannot tell. */
+  readonly health?: ListenerHealth;
+}
+
+export interface ListenerHealth {
+  working: boolean;
+  error?: string;
 }
 
 /** A message about this repository, not about this agent's own synced refs. */

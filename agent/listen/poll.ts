@@ -1,6 +1,6 @@
 import type { ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, type RemoteLocation } from "../../protocol/index.ts";
-import type { ChangeListener } from "./listener.ts";
+import type { ChangeListener, ListenerHealth } from "./listener.ts";
 
 /**
  * With no notifications configured: one HEAD of the repository's `info/refs` per interval. A push
@@ -10,6 +10,7 @@ import type { ChangeListener } from "./listener.ts";
 export class PollListener implements ChangeListener {
   readonly kind = "poll" as const;
   requests = 0;
+  readonly health: ListenerHealth = { working: false };
   private readonly key: string;
   private etag: string | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -25,6 +26,10 @@ export class PollListener implements ChangeListener {
     this.key = new BucketLayout(location.prefix).infoRefs(location.repo);
   }
 
+  get detail(): string {
+    return `a look at the bucket every ${Math.round(this.intervalMs / 1000)} s`;
+  }
+
   async start(onHint: (message: undefined) => void): Promise<void> {
     await this.check(); // learn the current ETag: the daemon's first round already covers it
     const tick = async () => {
@@ -32,6 +37,8 @@ export class PollListener implements ChangeListener {
       try {
         if (await this.check()) onHint(undefined);
       } catch (error) {
+        this.health.working = false;
+        this.health.error = (error as Error).message;
         this.onError(error);
       }
       if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
@@ -43,6 +50,8 @@ export class PollListener implements ChangeListener {
   private async check(): Promise<boolean> {
     this.requests += 1;
     const etag = (await this.store.head(this.key))?.etag;
+    this.health.working = true;
+    delete this.health.error;
     const changed = etag !== this.etag;
     this.etag = etag;
     return changed;

@@ -16,7 +16,7 @@ import { Backoff } from "../backoff.ts";
 import { isRelevant, type ChangeListener } from "./listener.ts";
 
 /**
- * The agent's own SQS queue, subscribed to the change topic (raw delivery, filtered to this repository
+ * Without a stack (a bucket set up by hand, credentials that may create queues): the agent's own SQS queue, subscribed to the change topic (raw delivery, filtered to this repository
  * by the `repo` message attribute), read by long polls of 20 s: an idle agent makes three SQS requests a
  * minute and none to S3. The queue and subscription are created on start (both calls are idempotent),
  * with a policy that lets only the change topic send to it.
@@ -27,6 +27,12 @@ export interface SqsListenerOptions {
   location: RemoteLocation;
   sqs?: SQSClient;
   sns?: SNSClient;
+  /** Endpoint, region and credentials of the clients it makes (the folder's). */
+  client?: {
+    endpoint?: string;
+    region?: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string } | (() => Promise<{ accessKeyId: string; secretAccessKey: string }>);
+  };
   /** Long-poll wait (seconds, 1–20). */
   waitSeconds?: number;
   onError?: (error: unknown) => void;
@@ -53,8 +59,8 @@ export class SqsListener implements ChangeListener {
     // Queue URLs of emulators name hosts that do not resolve: send to the configured endpoint instead.
     // A silent connection is given up (idle beyond the long poll's own wait), not waited on for ever.
     const requestHandler = { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS + (options.waitSeconds ?? 20) * 1000 };
-    this.sqs = options.sqs ?? new SQSClient({ useQueueUrlAsEndpoint: false, requestHandler });
-    this.sns = options.sns ?? new SNSClient({ requestHandler });
+    this.sqs = options.sqs ?? new SQSClient({ ...options.client, useQueueUrlAsEndpoint: false, requestHandler });
+    this.sns = options.sns ?? new SNSClient({ ...options.client, requestHandler });
   }
 
   async start(onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
@@ -113,7 +119,7 @@ export class SqsListener implements ChangeListener {
         let relevant: ChangeMessage | undefined;
         let any = false;
         for (const message of Messages) {
-          const change = parseBody(message.Body ?? "");
+          const change = parseQueueBody(message.Body ?? "");
           if (change && isRelevant(change, this.options.location, this.options.agent)) {
             relevant = change;
             any = true;
@@ -190,7 +196,7 @@ export async function removeAgentQueue(options: {
 }
 
 /** A raw-delivered change message, or an SNS envelope around one; undefined for anything else. */
-function parseBody(body: string): ChangeMessage | undefined {
+export function parseQueueBody(body: string): ChangeMessage | undefined {
   try {
     const value = JSON.parse(body) as { Type?: string; Message?: string };
     return decodeChangeMessage(value.Type === "Notification" && typeof value.Message === "string" ? value.Message : body);

@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, utimes, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { fileSystemNow } from "./fs-clock.ts";
@@ -21,6 +21,8 @@ import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 export interface CheckoutResult {
   written: number;
   deleted: number;
+  /** The paths written or deleted, in that order (what a log line names). */
+  changed: string[];
   /** Paths left alone because they changed locally meanwhile; the next round picks them up. */
   skipped: string[];
   refused: Array<{ path: string; reason: string }>;
@@ -34,6 +36,10 @@ export interface CheckoutOptions {
   annex?: AnnexPort;
   platform?: Platform;
   racyWindowMs?: number;
+  /** Modification times to give the files written (path → ms since 1970); others get the time of writing. */
+  mtimes?: ReadonlyMap<string, number>;
+  /** Called after each path handled: how many of how many (a bulk change from another machine shows progress). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 interface DiffRecord {
@@ -50,7 +56,7 @@ export async function checkout(
   target: string,
   options: CheckoutOptions = {},
 ): Promise<CheckoutResult> {
-  const result: CheckoutResult = { written: 0, deleted: 0, skipped: [], refused: [], unwritable: [], missingContent: [] };
+  const result: CheckoutResult = { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [] };
   const diff = await treeDiff(git, cache.commit, target);
   const records = [...diff, ...(await unwrittenRecords(git, cache, target, diff))];
   const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
@@ -139,6 +145,7 @@ export async function checkout(
       await unlink(join(root, record.path));
       cache.entries.delete(record.path);
       result.deleted += 1;
+      result.changed.push(record.path);
       await removeEmptyParents(root, record.path);
     };
 
@@ -211,13 +218,19 @@ export async function checkout(
       await rename(temp, dest);
       temporaries.delete(path);
       settled(temp);
+      const mtime = record.newMode === "120000" ? undefined : options.mtimes?.get(path);
+      if (mtime !== undefined) await utimes(dest, new Date(), new Date(mtime)).catch(() => undefined);
       if (missingKey !== undefined) result.missingContent.push({ path, key: missingKey });
-      await remember(path, record.newOid);
+      // Written just now whatever time it carries: the next scan reads it once (a save during the write).
+      await remember(path, record.newOid, mtime !== undefined);
       result.written += 1;
+      result.changed.push(path);
     };
 
-    for (const record of deletions) await unwritableIsSkipped(record, () => deleteOne(record));
-    for (const record of records.filter((d) => !d.deleted)) await unwritableIsSkipped(record, () => writeOne(record));
+    let done = 0;
+    const progress = () => options.onProgress?.(++done, records.length);
+    for (const record of deletions) await unwritableIsSkipped(record, () => deleteOne(record)).then(progress);
+    for (const record of records.filter((d) => !d.deleted)) await unwritableIsSkipped(record, () => writeOne(record)).then(progress);
   } finally {
     await reader.close();
   }

@@ -4,7 +4,8 @@ import { MAIN_REF, type LocalRepo } from "./local-repo.ts";
 import { mergeCommits, type MergeOutcome } from "./merge.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 import type { Platform } from "./safe-paths.ts";
-import type { ScanResult } from "./scanner.ts";
+import { mergeScanned, readRecord, writeRecord, type RefusedPath } from "./refused-paths.ts";
+import type { ScanResult, SettleOptions } from "./scanner.ts";
 
 /**
  * One sync round: commit what changed in the folder, fetch the shared branch, merge (assistant style) or
@@ -45,12 +46,19 @@ export interface SyncReport {
   variants: MergeOutcome["variants"];
   written: number;
   deleted: number;
+  /** Files committed here and sent (changed, added or removed) this round. */
+  sent: number;
+  /** A few of the paths behind `sent` and behind `written` + `deleted` (what a log line names). */
+  examples: { sent: string[]; received: string[] };
+  /** Paths of the shared history refused here (never written): every one still refused, at every round. */
   refused: CheckoutResult["refused"];
   /**
-   * Local paths refused (a symlink leading outside, a name that is not UTF-8, a `.git` below the top): not
-   * committed, not uploaded.
+   * Local paths refused (unreadable, a name no other machine can hold, a symlink leading outside, a `.git`
+   * below the top): not committed, not uploaded. Every one still there, at every round.
    */
   notUploaded: ScanResult["refused"];
+  /** Files still being written, committed once they settle (the daemon's rounds only). */
+  settling: ScanResult["settling"];
   /** Paths this machine could not write (read-only): skipped, everything else synced, tried again each round. */
   unwritable: CheckoutResult["unwritable"];
   /** Local files changed during the round: another round is due. */
@@ -70,6 +78,8 @@ export interface RoundOptions {
   localOnly?: boolean;
   /** Called as the scan of the folder goes (files looked at so far). */
   onScanProgress?: (seen: number) => void;
+  /** Commit a changed file only once it is finished (see SettleOptions in scanner.ts): the daemon. */
+  settle?: Omit<SettleOptions, "waitingSince">;
 }
 
 /** What one round works with: its request and what it found so far. Nothing of it outlives the round. */
@@ -77,6 +87,7 @@ interface Round {
   readonly paths: Set<string> | undefined;
   readonly localOnly: boolean;
   readonly onScanProgress: ((seen: number) => void) | undefined;
+  readonly settle: RoundOptions["settle"];
   readonly report: SyncReport;
 }
 
@@ -86,6 +97,7 @@ interface QueuedRound {
   paths: Set<string> | undefined;
   localOnly: boolean;
   onScanProgress: ((seen: number) => void) | undefined;
+  settle: RoundOptions["settle"];
 }
 
 export interface SyncEngineOptions {
@@ -116,12 +128,13 @@ export class SyncEngine {
    */
   sync(paths?: Iterable<string>, options: RoundOptions = {}): Promise<SyncReport> {
     const localOnly = options.localOnly === true;
-    if (!this.running) return this.start(paths ? new Set(paths) : undefined, localOnly, options.onScanProgress);
+    if (!this.running) return this.start(paths ? new Set(paths) : undefined, localOnly, options.onScanProgress, options.settle);
     if (this.queued) {
       if (!paths) this.queued.paths = undefined;
       else if (this.queued.paths) for (const p of paths) this.queued.paths.add(p);
       this.queued.localOnly &&= localOnly;
       this.queued.onScanProgress ??= options.onScanProgress;
+      this.queued.settle ??= options.settle;
       return this.queued.promise;
     }
     const queued: QueuedRound = {
@@ -129,12 +142,13 @@ export class SyncEngine {
       paths: paths ? new Set(paths) : undefined,
       localOnly,
       onScanProgress: options.onScanProgress,
+      settle: options.settle,
     };
     queued.promise = this.running
       .catch(() => undefined)
       .then(() => {
         this.queued = undefined;
-        return this.start(queued.paths, queued.localOnly, queued.onScanProgress);
+        return this.start(queued.paths, queued.localOnly, queued.onScanProgress, queued.settle);
       });
     this.queued = queued;
     return queued.promise;
@@ -158,8 +172,14 @@ export class SyncEngine {
         variants: [...first.variants, ...second.variants],
         written: first.written + second.written,
         deleted: first.deleted + second.deleted,
-        refused: [...first.refused, ...second.refused],
-        notUploaded: second.notUploaded.length > 0 ? second.notUploaded : first.notUploaded,
+        sent: first.sent + second.sent,
+        examples: {
+          sent: [...first.examples.sent, ...second.examples.sent].slice(0, EXAMPLES),
+          received: [...first.examples.received, ...second.examples.received].slice(0, EXAMPLES),
+        },
+        // Each round lists every path still refused: the later round's lists are the whole story.
+        refused: second.refused,
+        notUploaded: second.notUploaded,
         unwritable: second.unwritable,
         scanned: first.scanned,
         hashed: first.hashed + second.hashed,
@@ -195,11 +215,13 @@ export class SyncEngine {
     paths: Set<string> | undefined,
     localOnly: boolean,
     onScanProgress: ((seen: number) => void) | undefined,
+    settle: RoundOptions["settle"],
   ): Promise<SyncReport> {
     const round: Round = {
       paths,
       localOnly,
       onScanProgress,
+      settle,
       report: emptyReport(),
     };
     // The whole round holds the folder: a `cloudbridge sync` run by hand beside the daemon waits for it, or it for that.
@@ -220,6 +242,10 @@ export class SyncEngine {
     if (this.running) await this.running.catch(() => undefined);
     const report = emptyReport();
     await this.moveTo(target, report);
+    await this.account(
+      report,
+      (await readRecord(this.repo.stateDir)).paths.filter((p) => p.kind === "refused-from-bucket"),
+    );
     report.head = this.repo.cache.commit;
     return report;
   }
@@ -234,6 +260,8 @@ export class SyncEngine {
   }
 
   private readonly reportedUnwritable = new Set<string>();
+  /** Files found still being written: path → when first found so (kept between rounds, this process only). */
+  private readonly waitingToSettle = new Map<string, number>();
 
   private async round(round: Round): Promise<SyncReport> {
     const { paths, report } = round;
@@ -241,26 +269,31 @@ export class SyncEngine {
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
       ...(round.onScanProgress ? { onProgress: round.onScanProgress } : {}),
+      ...(round.settle ? { settle: { ...round.settle, waitingSince: this.waitingToSettle } } : {}),
     });
-    report.notUploaded = scan.refused;
+    const accounted = await readRecord(this.repo.stateDir);
+    /** What the last round recorded, of one kind (refused-paths.ts). */
+    const recorded = (kind: RefusedPath["kind"]) => accounted.paths.filter((p) => p.kind === kind);
+    report.notUploaded = mergeScanned(recorded("not-uploaded"), paths, scan.refused);
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
-    for (const refused of scan.refused) {
-      this.log("refused.local", {
-        path: refused.path,
-        reason: refused.reason,
-        message: `did not upload ${JSON.stringify(refused.path)}: ${refused.reason}; it stays on this machine only`,
-      });
-    }
+    report.settling = scan.settling;
     if (commit) {
       report.committed = commit;
+      report.sent = scan.changes.size;
+      report.examples.sent = [...scan.changes.keys()].slice(0, EXAMPLES);
       this.log("commit", { commit, changes: scan.changes.size });
     }
 
     if (!commit && round.localOnly) {
+      // What this scan met is said now; the rest was said by the last round that talked to the bucket.
+      this.logRefused(scan.refused, []);
+      report.unwritable = recorded("not-written");
+      await this.account(report, recorded("refused-from-bucket"));
       report.head = this.repo.cache.commit;
       return report;
     }
+    const carried = recorded("refused-from-bucket");
 
     const remote = await this.remote.fetch();
     const remoteHead = remote.get(MAIN_REF);
@@ -300,8 +333,43 @@ export class SyncEngine {
       if (side && pushedSide && pushedSide !== sideHead) await side.advance(pushedSide, sideHead);
       this.log("push", { commit: pushed ?? local, refs: updates.map((u) => u.ref) });
     }
+    await this.account(report, carried);
+    this.logRefused(report.notUploaded, report.refused);
     report.head = this.repo.cache.commit;
     return report;
+  }
+
+  /**
+   * Settles the round's lists of what is not synced and records them for `status`: what this round's
+   * checkouts refused, and what earlier rounds refused that is still a ghost (in the tree, never on disk); a
+   * path this machine also has as a local file it cannot upload is listed once, as that.
+   */
+  private async account(report: SyncReport, carried: ReadonlyArray<{ path: string; reason: string }>): Promise<void> {
+    const local = new Set(report.notUploaded.map((p) => p.path));
+    const refused = new Map(report.refused.map((r) => [r.path, r.reason]));
+    for (const { path, reason } of carried)
+      if (this.repo.cache.entries.get(path)?.ghost === true && !refused.has(path)) refused.set(path, reason);
+    report.refused = [...refused].filter(([path]) => !local.has(path)).map(([path, reason]) => ({ path, reason }));
+    const paths: RefusedPath[] = [
+      ...report.notUploaded.map((p) => ({ ...p, kind: "not-uploaded" as const })),
+      ...report.refused.map((p) => ({ ...p, kind: "refused-from-bucket" as const })),
+      ...report.unwritable.map((p) => ({ ...p, kind: "not-written" as const })),
+    ];
+    const previous = await readRecord(this.repo.stateDir);
+    if (JSON.stringify(previous.paths) !== JSON.stringify(paths) || previous.updatedAt === undefined)
+      await writeRecord(this.repo.stateDir, paths);
+  }
+
+  /** Every path not synced is said at every round, until it is fixed. */
+  private logRefused(notUploaded: SyncReport["notUploaded"], refused: SyncReport["refused"]): void {
+    for (const { path, reason } of notUploaded)
+      this.log("refused.local", {
+        path,
+        reason,
+        message: `did not upload ${JSON.stringify(path)}: ${reason}; it stays on this machine only`,
+      });
+    for (const { path, reason } of refused)
+      this.log("refused", { path, reason, message: `refused ${JSON.stringify(path)} from the remote: ${reason}; it was not written` });
   }
 
   private async integrate(remoteHead: string, report: SyncReport): Promise<void> {
@@ -319,22 +387,23 @@ export class SyncEngine {
   }
 
   private async moveTo(target: string, report: SyncReport): Promise<void> {
+    // A bulk change from another machine says how far it is, every few seconds.
+    let said = Date.now();
     const result = await this.repo.checkout(target, {
       ...(this.options.annex ? { annex: this.options.annex } : {}),
       ...(this.options.platform ? { platform: this.options.platform } : {}),
+      onProgress: (done, total) => {
+        if (Date.now() - said < PROGRESS_EVERY_MS || done === total) return;
+        said = Date.now();
+        this.log("sync.progress", { done, total, message: `updating files from the other machines: ${done} of ${total}` });
+      },
     });
     report.written += result.written;
     report.deleted += result.deleted;
+    report.examples.received.push(...result.changed.slice(0, EXAMPLES - report.examples.received.length));
     report.refused.push(...result.refused);
     for (const u of result.unwritable) if (!report.unwritable.some((r) => r.path === u.path)) report.unwritable.push(u);
     if (result.skipped.length > 0) report.pending = true;
-    for (const refused of result.refused) {
-      this.log("refused", {
-        path: refused.path,
-        reason: refused.reason,
-        message: `refused ${JSON.stringify(refused.path)} from the remote: ${refused.reason}; it was not written`,
-      });
-    }
     const stillUnwritable = new Set(result.unwritable.map((u) => u.path));
     for (const path of this.reportedUnwritable) if (!stillUnwritable.has(path)) this.reportedUnwritable.delete(path);
     for (const { path, reason } of result.unwritable) {
@@ -350,15 +419,22 @@ export class SyncEngine {
   }
 }
 
+/** How many paths a report names (log lines say "and N more"). */
+const EXAMPLES = 5;
+const PROGRESS_EVERY_MS = 5000;
+
 function emptyReport(): SyncReport {
   return {
     merged: false,
     variants: [],
     written: 0,
     deleted: 0,
+    sent: 0,
+    examples: { sent: [], received: [] },
     refused: [],
     unwritable: [],
     notUploaded: [],
+    settling: [],
     pending: false,
     scanned: 0,
     hashed: 0,

@@ -43,6 +43,31 @@ export class FolderLock {
     }
   }
 
+  /**
+   * Takes the lock without waiting and keeps it until `releaseClaim` (or the process ends): undefined when
+   * taken, else the pid of the live process that holds it (a dead owner's lock is taken over).
+   */
+  tryClaim(): number | undefined {
+    for (let attempt = 0; ; attempt++) {
+      if (this.tryCreate()) {
+        this.holders += 1;
+        return undefined;
+      }
+      const owner = this.owner();
+      if (owner === undefined) {
+        if (attempt < 100) continue; // being written this instant
+        return -1;
+      }
+      if (owner === process.pid ? this.owned : isProcessAlive(owner)) return owner;
+      this.breakStale(owner);
+    }
+  }
+
+  releaseClaim(): void {
+    this.holders -= 1;
+    if (this.holders === 0) this.release();
+  }
+
   private async acquire(): Promise<void> {
     let tookOver = false;
     let told = false;

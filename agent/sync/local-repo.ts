@@ -5,6 +5,7 @@ import type { AnnexPort } from "./annex-port.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
 import { FolderLock } from "./folder-lock.ts";
 import { encodePath, Git, initRepository, type CommitIdentity } from "../../localgit/index.ts";
+import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
 import { placedEntry, StatCache, statCacheFile } from "./stat-cache.ts";
@@ -163,7 +164,10 @@ export class LocalRepo {
     await this.indexed.run(["update-index", "-z", "--add", "--remove", "--index-info"], { input: Buffer.concat(lines) });
     const tree = await this.indexed.text(["write-tree"]);
     const parent = this.cache.commit;
-    const commit = await this.git.commitTree(tree, parent ? [parent] : [], options.message ?? describeChanges(result.changes));
+    const times: Array<[string, number]> = [];
+    for (const [path, entry] of result.changes) if (entry && entry.mode !== "120000") times.push([path, entry.mtimeMs]);
+    const message = (options.message ?? describeChanges(result.changes)) + mtimeTrailers(times);
+    const commit = await this.git.commitTree(tree, parent ? [parent] : [], message);
     await this.git.updateRef(MAIN_REF, commit, parent ?? "");
     for (const [path, entry] of result.changes) {
       if (entry) this.cache.entries.set(path, entry);
@@ -182,8 +186,10 @@ export class LocalRepo {
   private async checkoutHeld(target: string, options: CheckoutOptions): Promise<CheckoutResult> {
     const before = this.cache.commit;
     if (before === target && !this.hasUnwritten())
-      return { written: 0, deleted: 0, skipped: [], refused: [], unwritable: [], missingContent: [] };
-    const result = await checkout(this.root, this.git, this.cache, target, options);
+      return { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [] };
+    // The files' modification times as the machines that changed them had them (mtimes.ts).
+    const mtimes = await mtimesBetween(this.git, before, target).catch(() => undefined);
+    const result = await checkout(this.root, this.git, this.cache, target, { ...options, ...(mtimes ? { mtimes } : {}) });
     if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
     await this.saveCache();
     await this.resetIndex();

@@ -40,6 +40,18 @@ export function unsafePathReason(path: string, platform: Platform = currentPlatf
   return undefined;
 }
 
+/**
+ * Why a name made on this machine is not uploaded although this machine holds it: a control character (a
+ * line break, a tab, an escape) in a file or folder name, which Windows cannot hold, git-annex refuses in
+ * its logs and line-based tools (shell loops, `find | xargs`) split into two names. Other machines would be
+ * left with a name they must refuse, so it is kept here and listed until it is renamed.
+ */
+export function unportableNameReason(name: string): string | undefined {
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (!/[\x00-\x1f\x7f]/.test(name)) return undefined;
+  return `the name ${JSON.stringify(name)} holds a control character (a line break, a tab…), which Windows cannot hold and many tools split; rename it to sync it`;
+}
+
 /** `.git`, and the spellings a case-insensitive or Windows file system treats as `.git`. */
 export function isGitDirName(segment: string): boolean {
   const lower = segment.toLowerCase().replace(/[ .]+$/, "");

@@ -1,10 +1,11 @@
 import type { Dirent, Stats } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { fileSystemNow, isRacy } from "./fs-clock.ts";
 import { decodePath, unrepresentableNameReason, type Git } from "../../localgit/index.ts";
-import { isGitDirName } from "./safe-paths.ts";
+import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
+import { isGitDirName, unportableNameReason } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 import { journaledTemporaries } from "../../annex/index.ts";
@@ -23,10 +24,29 @@ export interface ScanResult {
   hashed: number;
   /**
    * Paths in the folder that are never committed nor uploaded, and why (reported, never silent): symlinks
-   * that lead outside the folder (through other links, perhaps), names that are not UTF-8, and a `.git`
-   * below the top.
+   * that lead outside the folder (through other links, perhaps), names that are not UTF-8 or hold a control
+   * character, a `.git` below the top, files and folders this process cannot read.
    */
   refused: Array<{ path: string; reason: string }>;
+  /** Files still being written (changed within the settle time): left for a later look, `dueInMs` from now. */
+  settling: Array<{ path: string; dueInMs: number }>;
+}
+
+/**
+ * Files finish before they travel: a file changed less than `quietMs` ago (by the file system's clock) is
+ * not committed yet while it may still be written, so a file written over several seconds becomes one
+ * version, not one per look. Where the system tells (`openForWriting`, Linux), a young file waits only while
+ * a process has it open for writing, or for `briefMs` after its last write (a writer that closes between
+ * pieces); elsewhere every young file waits. A file that never stops changing (a log) is committed anyway
+ * once it has waited `maxWaitMs`. `waitingSince` (path → when it was first found unsettled, by this
+ * machine's clock) is kept by the caller between scans.
+ */
+export interface SettleOptions {
+  quietMs: number;
+  briefMs: number;
+  maxWaitMs: number;
+  waitingSince: Map<string, number>;
+  openForWriting?: (absolutePaths: readonly string[]) => Promise<Set<string> | undefined>;
 }
 
 export interface ScanOptions {
@@ -35,6 +55,10 @@ export interface ScanOptions {
   /** Files whose mtime is this close to the scan's start are re-hashed next time (racy-git). */
   racyWindowMs?: number;
   onProgress?: (seen: number) => void;
+  /** The folder's ignore rules (default: read from the folder itself; `false`: none). */
+  ignore?: FolderIgnore | false;
+  /** Wait for files to settle before committing them (the daemon); default: take them as they are. */
+  settle?: SettleOptions;
 }
 
 const PARALLEL_STATS = 128;
@@ -63,6 +87,34 @@ export async function scan(
   const gone = new Set<string>();
   const nestedGit: Array<{ path: string; reason: string }> = [];
   const badNames: ScanResult["refused"] = [];
+  const unreadable: ScanResult["refused"] = [];
+  /** Folders that could not be listed: what the cache knows below them is not gone, only out of sight. */
+  const unlisted: string[] = [];
+  const ignore = options.ignore === false ? undefined : (options.ignore ?? new FolderIgnore(root));
+  // A full scan reads the rules afresh; a scan of some paths re-reads them when an ignore file is among them.
+  if (ignore && (!options.paths || [...options.paths].some((p) => isIgnoreFileName(p.slice(p.lastIndexOf("/") + 1))))) ignore.reset();
+  let tracked: Set<string> | undefined;
+  /** Tracked files and the folders above them: ignore rules never hide what is already synced. */
+  const isTracked = (path: string): boolean => {
+    if (!tracked) {
+      tracked = new Set();
+      for (const file of cache.entries.keys()) {
+        tracked.add(file);
+        for (let slash = file.lastIndexOf("/"); slash > 0; slash = file.lastIndexOf("/", slash - 1)) {
+          const dir = file.slice(0, slash);
+          if (tracked.has(dir)) break;
+          tracked.add(dir);
+        }
+      }
+    }
+    return tracked.has(path);
+  };
+  /** Why a path found on disk is left out (ignored: "ignored"; a refused name: its reason), or undefined to sync it. */
+  const leftOut = (path: string, name: string, isDirectory: boolean): string | undefined => {
+    if (isTracked(path)) return undefined;
+    if (ignore?.ignores(path, isDirectory)) return "ignored";
+    return unportableNameReason(name);
+  };
   // The agent's own temporaries (this process's and any other cloudbridge process's on this folder).
   const temporaries = await journaledTemporaries(root, join(root, ".git", "cloudbridge"));
   let seen = 0;
@@ -79,7 +131,12 @@ export async function scan(
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === "ENOENT" || code === "ENOTDIR") continue;
-        throw error;
+        const reason = unreadableReason(error, true);
+        if (!reason) throw error;
+        // One folder this process cannot list is reported; the rest of the folder syncs.
+        unreadable.push({ path: rel === "" ? "." : rel, reason });
+        unlisted.push(rel);
+        continue;
       }
       const files: string[] = [];
       for (const entry of entries) {
@@ -87,6 +144,13 @@ export async function scan(
         if (temporaries.has(path)) continue;
         if (isGitDirName(entry.name)) {
           if (rel !== "") nestedGit.push({ path, reason: nestedGitReason(entry.isDirectory()) });
+          continue;
+        }
+        const out =
+          entry.isDirectory() || entry.isFile() || entry.isSymbolicLink() ? leftOut(path, entry.name, entry.isDirectory()) : undefined;
+        if (out === "ignored") continue;
+        if (out) {
+          badNames.push({ path, reason: out });
           continue;
         }
         if (entry.isDirectory()) queue.push(path);
@@ -98,7 +162,10 @@ export async function scan(
             try {
               found.set(path, await lstat(join(root, path)));
             } catch (error) {
-              if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+              if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+              const reason = unreadableReason(error, false);
+              if (!reason) throw error;
+              unreadable.push({ path, reason });
             }
           }),
         );
@@ -128,13 +195,18 @@ export async function scan(
         if ((error as NodeJS.ErrnoException).code !== "ENOENT" && (error as NodeJS.ErrnoException).code !== "ENOTDIR") throw error;
       }
     }
-    if (rel === "" || stats?.isDirectory()) await walk(rel);
+    const out = stats && rel !== "" ? leftOut(rel, rel.slice(rel.lastIndexOf("/") + 1), stats.isDirectory()) : undefined;
+    if (out && out !== "ignored") badNames.push({ path: rel, reason: out });
+    else if (out) {
+      // ignored, and nothing under it is tracked: nothing to do
+    } else if (rel === "" || stats?.isDirectory()) await walk(rel);
     else if (stats && (stats.isFile() || stats.isSymbolicLink())) {
       found.set(rel, stats);
       seen += 1;
     }
-    // Whatever the cache knew under this root and the walk did not find is gone.
-    for (const path of cacheUnder(rel)) if (!found.has(path)) gone.add(path);
+    // Whatever the cache knew under this root and the walk did not find is gone (unless it is out of sight).
+    const outOfSight = (path: string) => unlisted.some((dir) => dir === "" || path.startsWith(`${dir}/`));
+    for (const path of cacheUnder(rel)) if (!found.has(path) && !outOfSight(path)) gone.add(path);
   }
 
   const changes = new Map<string, CacheEntry | null>();
@@ -147,6 +219,20 @@ export async function scan(
 
   const smallFiles: Array<{ path: string; stats: Stats }> = [];
   const others: Array<{ path: string; stats: Stats }> = [];
+  const settling: ScanResult["settling"] = [];
+  const settle = options.settle;
+  const now = Date.now();
+  // The last write (or rename, or chmod) by the file system's own clock, as the racy-git rule measures.
+  const ageOf = (stats: Stats) => Math.abs(started - Math.max(stats.mtimeMs, stats.ctimeMs));
+  const young: string[] = [];
+  if (settle)
+    for (const [path, stats] of found) {
+      const cached = cache.entries.get(path);
+      if (stats.isFile() && ageOf(stats) < settle.quietMs && !(cached && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs))
+        young.push(path);
+    }
+  const beingWritten =
+    settle && young.length > 0 ? await (settle.openForWriting ?? (async () => undefined))(young.map((p) => join(root, p))) : undefined;
   for (const [path, stats] of found) {
     const cached = cache.entries.get(path);
     if (
@@ -159,6 +245,18 @@ export async function scan(
       cached.mode === modeOf(stats)
     ) {
       continue;
+    }
+    if (settle && stats.isFile()) {
+      const age = ageOf(stats);
+      const since = settle.waitingSince.get(path) ?? now;
+      const waits = age < settle.quietMs && (beingWritten === undefined || beingWritten.has(join(root, path)) || age < settle.briefMs);
+      if (waits && now - since < settle.maxWaitMs) {
+        settle.waitingSince.set(path, since);
+        const quiet = beingWritten === undefined || beingWritten.has(join(root, path)) ? settle.quietMs : settle.briefMs;
+        settling.push({ path, dueInMs: Math.max(0, Math.min(quiet - age, settle.maxWaitMs - (now - since))) + 50 });
+        continue;
+      }
+      settle.waitingSince.delete(path);
     }
     if (stats.isFile() && !(annex?.isLarge(path, stats.size) ?? false)) smallFiles.push({ path, stats });
     else others.push({ path, stats });
@@ -183,15 +281,25 @@ export async function scan(
   try {
     oids = await git.hashFiles(smallFiles.map((f) => join(root, f.path)));
   } catch {
-    // A file vanished or became unreadable between lstat and read: hash one by one, the rest waits for the next scan.
-    oids = await Promise.all(
-      smallFiles.map((f) =>
-        git.hashFiles([join(root, f.path)]).then(
-          (o) => o[0],
-          () => undefined,
-        ),
-      ),
-    );
+    // A file vanished or cannot be read: hash one by one; an unreadable one is listed, a vanished one is not.
+    oids = [];
+    for (let i = 0; i < smallFiles.length; i += PARALLEL_STATS) {
+      const batch = smallFiles.slice(i, i + PARALLEL_STATS);
+      oids.push(
+        ...(await Promise.all(
+          batch.map(async (f) => {
+            try {
+              return (await git.hashFiles([join(root, f.path)]))[0];
+            } catch {
+              // Unreadable: listed. Vanished or replaced meanwhile: the next scan looks again.
+              const reason = await whyUnreadable(join(root, f.path));
+              if (reason) unreadable.push({ path: f.path, reason });
+              return undefined;
+            }
+          }),
+        )),
+      );
+    }
   }
   smallFiles.forEach((f, i) => {
     if (oids[i]) record(f.path, f.stats, oids[i]);
@@ -200,9 +308,44 @@ export async function scan(
   for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
   const disk = diskLinks(root);
   const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
-  const refused = [...nestedGit, ...badNames, ...[...outward].map(([path, reason]) => ({ path, reason }))];
-  for (const { path, stats } of others) if (!outward.has(path)) record(path, stats, await blobOf(root, path, stats, git, annex));
-  return { changes, seen, hashed: smallFiles.length + others.length, refused };
+  for (const { path, stats } of others) {
+    if (outward.has(path)) continue;
+    let oid: string;
+    try {
+      oid = await blobOf(root, path, stats, git, annex);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue;
+      const reason = unreadableReason(error, false);
+      if (!reason) throw error;
+      unreadable.push({ path, reason });
+      continue;
+    }
+    record(path, stats, oid);
+  }
+  const refused = [...nestedGit, ...badNames, ...unreadable, ...[...outward].map(([path, reason]) => ({ path, reason }))];
+  return { changes, seen, hashed: smallFiles.length + others.length, refused, settling };
+}
+
+/** Why reading failed, in words a person acts on, for the errors that are about this file (undefined: another trouble). */
+function unreadableReason(error: unknown, isDirectory: boolean): string | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  const what = isDirectory ? "this folder cannot be listed" : "this file cannot be read";
+  if (code === "EACCES" || code === "EPERM")
+    return `${what} by the agent (permission denied, ${code}); nothing of it is uploaded until its permissions let the agent read it${isDirectory ? ", and what was synced inside stays as it is" : ""}`;
+  if (code === "EIO") return `${what}: the disk reports an input/output error (EIO)`;
+  if (code === "ELOOP" || code === "ENAMETOOLONG") return `${what}: its path is too long or loops (${code})`;
+  return undefined;
+}
+
+/** Opens the file to learn why reading it fails: a reason, or undefined when it opens (or is gone). */
+async function whyUnreadable(abs: string): Promise<string | undefined> {
+  try {
+    await (await open(abs, "r")).close();
+    return undefined;
+  } catch (error) {
+    return unreadableReason(error, false);
+  }
 }
 
 /** Every folder on the way to `rel` is a real directory (not a symlink, not a file), or absent. */

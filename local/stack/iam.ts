@@ -94,6 +94,11 @@ export class IamDirectory {
     return key;
   }
 
+  /** Deletes a key (a stack update that removed it): requests signed with it are refused from now on. */
+  deleteAccessKey(accessKeyId: string): boolean {
+    return this.keys.delete(accessKeyId);
+  }
+
   accessKey(accessKeyId: string): AccessKey | undefined {
     const key = this.keys.get(accessKeyId);
     return key?.active ? key : undefined;

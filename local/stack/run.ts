@@ -34,6 +34,17 @@ export async function runStackCloud(options: {
     }
     throw error;
   }
+  // SIGHUP: the cdk.out was synthesized again (an agent's keySerial raised): apply it as `cdk deploy` would.
+  const onHangUp = () => {
+    cloud.update().then(
+      (lines) =>
+        process.stderr.write(
+          `cloudbridge local: stack updated${lines.length ? `:\n${lines.map((l) => `  ${l}`).join("\n")}` : " (no change)"}\n`,
+        ),
+      (error: unknown) => process.stderr.write(`cloudbridge local: stack update refused: ${(error as Error).message}\n`),
+    );
+  };
+  process.on("SIGHUP", onHangUp);
   if (options.json) {
     const { endpoint, stackName, outputs, nestedStacks, env, rehearsed, notRehearsed } = cloud;
     process.stdout.write(`${JSON.stringify({ endpoint, stackName, outputs, nestedStacks, env, rehearsed, notRehearsed })}\n`);
@@ -60,11 +71,12 @@ export async function runStackCloud(options: {
       "The administrator's environment (AdministratorAccess in this account):",
       ...Object.entries(cloud.env).map(([name, value]) => `  export ${name}=${value}`),
       "",
-      "Press Ctrl-C to stop.",
+      `Synthesize again into ${cdkOut} and \`kill -HUP ${process.pid}\` to rehearse an update (e.g. a raised keySerial). Press Ctrl-C to stop.`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   }
   await stopSignal();
+  process.off("SIGHUP", onHangUp);
   await cloud.stop();
   if (!options.json) process.stdout.write("cloudbridge local stopped.\n");
 }

@@ -57,6 +57,14 @@ export interface StackCloud {
   readonly faultCounts: Readonly<FaultCounts>;
   /** Waits until every bucket event so far has gone through its function. */
   settle(): Promise<void>;
+  /**
+   * Applies the cloud assembly as it is now (synthesized again into the same folder) to the main stack as a
+   * stack update would: resources added are deployed, an access key whose serial changed is replaced (the
+   * old key deleted), access keys removed are deleted, a secret whose value changed gets it as its current
+   * version — what raising an agent's keySerial and deploying does. Any other change (a nested stack's
+   * included) is refused, naming it, before anything changes. One line per change.
+   */
+  update(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -173,7 +181,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
       id: string,
       parameterValues: Readonly<Record<string, string>>,
       parentId?: string,
-    ): Promise<StackDescription> => {
+    ): Promise<DeployedStack> => {
       const described: StackDescription = { stackName: name, stackId: id, created: new Date(), outputs: [] };
       if (parentId) Object.assign(described, { parentId, rootId: stackId });
       if (template.Description) described.description = template.Description;
@@ -202,33 +210,85 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
           const nestedName = `${name}-${logicalId}-${randomBytes(6).toString("hex").toUpperCase()}`.slice(-128);
           const nestedId = `arn:aws:cloudformation:${region}:${ACCOUNT_ID}:stack/${nestedName}/${randomUUID()}`;
           const result = await deployStack(nested, nestedName, nestedId, values, id);
-          return { stackId: nestedId, outputs: outputsOf(result) };
+          return { stackId: nestedId, outputs: outputsOf(result.described) };
         },
       };
-      for (const logicalId of deploymentOrder(template)) {
-        const resource = template.Resources[logicalId]!;
+      const deployOne = async (logicalId: string, resource: Template["Resources"][string]): Promise<void> => {
         const deployer = DEPLOYERS[resource.Type];
         if (resource.Condition !== undefined)
           throw new TemplateError(`${logicalId}: resources with a Condition are not rehearsed by cloudbridge local.`);
         if (!deployer) {
           note(`${resource.Type}: ${ACCEPTED_WITHOUT_EFFECT.get(resource.Type) ?? "not rehearsed: no local counterpart"}`, logicalId);
           deployed.set(logicalId, placeholder(logicalId));
-          continue;
+          return;
         }
         const properties = resolve(resource.Properties ?? {}, resolveContext) as Record<string, unknown>;
         const result = await deployer(logicalId, properties, context);
         deployed.set(logicalId, result);
         if (result.rehearsed !== false) rehearsedCounts.set(resource.Type, (rehearsedCounts.get(resource.Type) ?? 0) + 1);
         for (const property of result.notRehearsed ?? []) note(`${resource.Type}: ${property}`, logicalId);
-      }
-      for (const [key, output] of Object.entries(template.Outputs ?? {})) {
-        const value = String(resolve(output.Value, resolveContext));
-        described.outputs.push({ key, value, ...(output.Description ? { description: output.Description } : {}) });
-      }
-      return described;
+      };
+      for (const logicalId of deploymentOrder(template)) await deployOne(logicalId, template.Resources[logicalId]!);
+      const readOutputs = (from: Template) => {
+        described.outputs.length = 0;
+        for (const [key, output] of Object.entries(from.Outputs ?? {})) {
+          const value = String(resolve(output.Value, resolveContext));
+          described.outputs.push({ key, value, ...(output.Description ? { description: output.Description } : {}) });
+        }
+      };
+      readOutputs(template);
+      return { described, template, deployed, deployOne, resolveContext, readOutputs };
     };
 
-    const main = await deployStack(template, stackName, stackId, {});
+    const mainStack = await deployStack(template, stackName, stackId, {});
+    const main = mainStack.described;
+    const outputs: Record<string, string> = outputsOf(main);
+
+    const update = async (): Promise<string[]> => {
+      const next = readCloudAssembly(options.cdkOut, options.stackName).template;
+      const { deployed, deployOne, resolveContext } = mainStack;
+      const before = mainStack.template.Resources;
+      const after = next.Resources;
+      const added = deploymentOrder(next).filter((id) => !(id in before));
+      const removed = Object.keys(before).filter((id) => !(id in after));
+      const changed = Object.keys(after).filter((id) => id in before && JSON.stringify(before[id]) !== JSON.stringify(after[id]));
+      const refused = [
+        ...removed.filter((id) => before[id]!.Type !== "AWS::IAM::AccessKey").map((id) => `${id} (${before[id]!.Type}) removed`),
+        ...changed
+          .filter((id) => !["AWS::IAM::AccessKey", "AWS::SecretsManager::Secret"].includes(after[id]!.Type))
+          .map((id) => `${id} (${after[id]!.Type}) changed`),
+      ];
+      if (refused.length > 0) {
+        throw new TemplateError(
+          `cloudbridge local rehearses only updates of the main stack that add resources, replace or remove access keys and change secret values; this one also has: ${refused.join(", ")}. Restart it with the new cdk.out.`,
+        );
+      }
+      const lines: string[] = [];
+      for (const id of changed.filter((id) => after[id]!.Type === "AWS::IAM::AccessKey")) {
+        iam.deleteAccessKey(deployed.get(id)!.ref);
+        await deployOne(id, after[id]!);
+        lines.push(`${id}: replaced (a new key; the old one is deleted)`);
+      }
+      for (const id of added) {
+        await deployOne(id, after[id]!);
+        lines.push(`${id}: added (${after[id]!.Type})`);
+      }
+      for (const id of changed.filter((id) => after[id]!.Type === "AWS::SecretsManager::Secret")) {
+        const properties = resolve(after[id]!.Properties ?? {}, resolveContext) as { SecretString?: unknown };
+        if (typeof properties.SecretString === "string") secrets.update(deployed.get(id)!.ref, properties.SecretString);
+        lines.push(`${id}: new secret value`);
+      }
+      for (const id of removed) {
+        iam.deleteAccessKey(deployed.get(id)!.ref);
+        deployed.delete(id);
+        lines.push(`${id}: removed (the key is deleted)`);
+      }
+      mainStack.template = next;
+      mainStack.readOutputs(next);
+      for (const key of Object.keys(outputs)) delete outputs[key];
+      Object.assign(outputs, outputsOf(main));
+      return lines;
+    };
     const notRehearsed = [...accepted].map(([line, ids]) => `${line} (${ids.length === 1 ? ids[0] : `${ids.length} resources`})`);
     return {
       endpoint,
@@ -241,7 +301,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
         AWS_ACCESS_KEY_ID: admin.accessKeyId,
         AWS_SECRET_ACCESS_KEY: admin.secretAccessKey,
       },
-      outputs: outputsOf(main),
+      outputs,
       nestedStacks: stacks
         .filter((stack) => stack !== main)
         .map((stack) => ({ stackName: stack.stackName, stackId: stack.stackId, outputs: outputsOf(stack) })),
@@ -249,12 +309,23 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
       notRehearsed,
       faultCounts,
       settle: () => notifications.drain(),
+      update,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** A deployed stack: what an update of it needs. */
+interface DeployedStack {
+  described: StackDescription;
+  template: Template;
+  deployed: Map<string, Deployed>;
+  deployOne(logicalId: string, resource: Template["Resources"][string]): Promise<void>;
+  resolveContext: ResolveContext;
+  readOutputs(from: Template): void;
 }
 
 /** What a resource that is not rehearsed answers to Ref and Fn::GetAtt: a name that says so. */

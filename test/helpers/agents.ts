@@ -22,15 +22,31 @@ export function agentEnv(cloudEnv: Readonly<Record<string, string>>, extra: Reco
   };
 }
 
+/**
+ * How the agent is run so that file permissions apply to it as to a person's own agent: the tests run as
+ * root, whom mode bits do not stop, so the agent then runs without the capabilities that let root pass
+ * them (`setpriv` drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH; git and everything it starts inherit
+ * that). A mode-000 file is then as unreadable to it as to any user. As another user nothing is needed.
+ */
+export function permissionsApply(): string[] {
+  return process.getuid?.() === 0 ? ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"] : [];
+}
+
+/** The program and arguments that run the CLI with `args`, behind `prefix` (e.g. `permissionsApply()`). */
+function command(prefix: readonly string[], args: string[]): [string, string[]] {
+  const line = [...prefix, NODE, "--disable-warning=ExperimentalWarning", MAIN, ...args];
+  return [line[0]!, line.slice(1)];
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-export function cli(args: string[], env: Record<string, string>, options: { cwd?: string } = {}): Promise<CliResult> {
+export function cli(args: string[], env: Record<string, string>, options: { cwd?: string; prefix?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, ["--disable-warning=ExperimentalWarning", MAIN, ...args], {
+    const child = spawn(...command(options.prefix ?? [], args), {
       cwd: options.cwd ?? ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],
@@ -68,9 +84,9 @@ export async function startDaemon(
   dir: string,
   env: Record<string, string>,
   flags: string[] = [],
-  options: { ready?: boolean } = {},
+  options: { ready?: boolean; prefix?: string[] } = {},
 ): Promise<Daemon> {
-  const child = spawn(NODE, ["--disable-warning=ExperimentalWarning", MAIN, "daemon", dir, "--json-log", ...flags], {
+  const child = spawn(...command(options.prefix ?? [], ["daemon", dir, "--json-log", ...flags]), {
     cwd: ROOT,
     env,
     stdio: ["ignore", "ignore", "pipe"],

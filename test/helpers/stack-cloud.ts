@@ -34,12 +34,13 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * Synthesizes the real CDK app, bundles included (the rehearsal runs what `cdk deploy` would upload), into
- * a temporary cdk.out that is removed when the test process ends. Slow (~6 s): once per test file.
+ * a temporary cdk.out that is removed when the test process ends (or again into `into`, the same folder, for
+ * an update). Slow (~6 s): once per test file.
  */
-export function synthCloudAssembly(cloudbridge: unknown): string {
+export function synthCloudAssembly(cloudbridge: unknown, into?: string): string {
   process.env.CDK_VALIDATION = "false";
-  const outdir = mkdtempSync(join(tmpdir(), "cloudbridge-stack-"));
-  process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
+  const outdir = into ?? mkdtempSync(join(tmpdir(), "cloudbridge-stack-"));
+  if (!into) process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
   const app = new App({ outdir, context: { ...CDK_CONTEXT, cloudbridge } });
   buildApp(app);
   app.synth();
@@ -62,6 +63,11 @@ export interface RunningStack {
   pid: number;
   /** What the rehearsal logged on stderr so far (refusals, function failures). */
   stderr(): string;
+  /**
+   * Applies the cloud assembly as synthesized again into the same folder (SIGHUP, as a person would):
+   * resolves with the update's lines once the rehearsal says it is done.
+   */
+  update(): Promise<string>;
   /** An agent's key, read as the administrator from the secret the stack's output names. */
   agentCredentials(agent: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
   stop(): Promise<void>;
@@ -99,6 +105,24 @@ export async function startStack(cdkOut: string, extraArgs: string[] = []): Prom
     region,
     pid: child.pid!,
     stderr: () => stderr,
+    update: () => {
+      const from = stderr.length;
+      child.kill("SIGHUP");
+      return new Promise<string>((resolve, reject) => {
+        const look = () => {
+          const said = stderr.slice(from);
+          const at = said.search(/cloudbridge local: stack (updated|update refused)/);
+          if (at >= 0 && said.endsWith("\n")) {
+            child.stderr!.off("data", look);
+            const text = said.slice(at);
+            if (text.startsWith("cloudbridge local: stack updated")) resolve(text);
+            else reject(new Error(text));
+          }
+        };
+        child.stderr!.on("data", look);
+        look();
+      });
+    },
     agentOutputs,
     agentCredentials: async (agent) => {
       const { SecretString } = await admin.send(new GetSecretValueCommand({ SecretId: agentOutputs(agent).credentialsSecretArn }));

@@ -1,23 +1,26 @@
 import type { Command } from "commander";
-import { runDaemon } from "../../daemon.ts";
+import { runDaemons } from "../../daemon.ts";
 import { createLogger } from "../../log.ts";
 import { findFolder, SETTING_NAMES } from "../../folder/index.ts";
 
 export function daemonCommand(program: Command): void {
   program
     .command("daemon")
-    .description("Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer.")
-    .argument("[dir]", "the synced folder (default: the one around the current directory)")
+    .description(
+      "Keep DIR in sync until stopped (Ctrl-C or SIGTERM): watch, commit, push, listen, pull, merge, transfer. Several DIRs: one daemon serves all of a machine's folders (an agent's queue has one reader).",
+    )
+    .argument("[dirs...]", "the synced folders (default: the one around the current directory)")
     .option("--listen <how>", "override cloudbridge.listen for this run: auto, xmpp, sqs or poll")
     .option("--poll-interval <seconds>", "override cloudbridge.pollInterval for this run")
     .option("--reconcile-interval <seconds>", "override cloudbridge.reconcileInterval: a full sync at least this often")
     .option("--debounce <ms>", "override cloudbridge.debounce: quiet time before a burst of changes is committed")
     .option("--ui-port <port>", "override cloudbridge.uiPort: the page's port on 127.0.0.1 (0: any free one) or off")
     .option("--compact-above <packs>", "override cloudbridge.compactAbove: compact an encrypted repository's packs past this many")
+    .option("--settle <ms>", "override cloudbridge.settle: how long a changed file must stay unchanged before it is committed")
     .option("--json-log", "structured JSON log lines even on a terminal")
     .action(
       async (
-        dir: string | undefined,
+        dirs: string[],
         options: {
           listen?: string;
           pollInterval?: string;
@@ -25,6 +28,7 @@ export function daemonCommand(program: Command): void {
           debounce?: string;
           uiPort?: string;
           compactAbove?: string;
+          settle?: string;
           jsonLog?: boolean;
         },
       ) => {
@@ -36,6 +40,7 @@ export function daemonCommand(program: Command): void {
         if (options.debounce) overrides.push([SETTING_NAMES.debounce, `${options.debounce}ms`]);
         if (options.uiPort) overrides.push([SETTING_NAMES.uiPort, options.uiPort]);
         if (options.compactAbove) overrides.push([SETTING_NAMES.compactAbove, options.compactAbove]);
+        if (options.settle) overrides.push([SETTING_NAMES.settle, `${options.settle}ms`]);
         overrides.forEach(([key, value], i) => {
           process.env[`GIT_CONFIG_KEY_${i}`] = key;
           process.env[`GIT_CONFIG_VALUE_${i}`] = value;
@@ -48,7 +53,7 @@ export function daemonCommand(program: Command): void {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         try {
-          await runDaemon(await findFolder(dir), { log, stopped });
+          await runDaemons(dirs.length ? dirs : [await findFolder()], { log, stopped });
         } finally {
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);

@@ -1,15 +1,16 @@
 import type { Command } from "commander";
-import { initFolder } from "../../folder/index.ts";
+import { describeLocation, initFolder } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
-import { folderSettingsOptions, settingsFrom, summarize, type FolderSettingsFlags } from "./shared.ts";
+import { onboardFromFlags, onboardingOptions, wantsOnboarding, type OnboardingFlags } from "./onboarding-flags.ts";
+import { folderSettingsOptions, settingsFrom, summarize } from "./shared.ts";
 
 export function initCommand(program: Command): void {
   const command = program
     .command("init")
     .description("First machine: create the repository in the bucket and start syncing DIR (its files become the first commit).")
     .argument("<dir>", "the folder to sync (created if missing; existing files are kept and uploaded)")
-    .requiredOption("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO")
+    .option("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO (or --stack, or --invite)")
     .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
     .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
     .option("--description <text>", "how this machine is named to the others (default: user on host: folder name)")
@@ -17,14 +18,12 @@ export function initCommand(program: Command): void {
     .option("--new-history", "DIR is a git repository with history: start a new one on main from its files (its branches stay here)")
     .option("--encrypt", "encrypt the repository: the bucket holds no readable name or content (see `cloudbridge key`)")
     .option("--json", "print the result as JSON");
-  folderSettingsOptions(command).action(
+  onboardingOptions(folderSettingsOptions(command)).action(
     async (
       dir: string,
-      options: FolderSettingsFlags & {
-        remote: string;
-        endpoint?: string;
+      options: OnboardingFlags & {
+        remote?: string;
         region?: string;
-        description?: string;
         encrypt?: boolean;
         json?: boolean;
         adoptHistory?: boolean;
@@ -34,33 +33,42 @@ export function initCommand(program: Command): void {
       if (options.adoptHistory && options.newHistory)
         throw new CliError("invalid-option", "--adopt-history and --new-history exclude each other: choose one.");
       const log = cliLogger({ quiet: true });
-      const folder = await initFolder(dir, options.remote, {
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(options.region ? { region: options.region } : {}),
-        ...(options.adoptHistory ? { history: "adopt" as const } : options.newHistory ? { history: "new" as const } : {}),
-        ...(options.description ? { description: options.description } : {}),
-        settings: settingsFrom(options),
-        ...(options.encrypt ? { encrypt: true } : {}),
-        log,
-      });
+      const folder = wantsOnboarding(options, options.remote, "--remote URL")
+        ? await onboardFromFlags("init", dir, options, log)
+        : await initFolder(dir, options.remote!, {
+            ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+            ...(options.region ? { region: options.region } : {}),
+            ...(options.adoptHistory ? { history: "adopt" as const } : options.newHistory ? { history: "new" as const } : {}),
+            ...(options.description ? { description: options.description } : {}),
+            settings: settingsFrom(options),
+            ...(options.encrypt ? { encrypt: true } : {}),
+            log,
+          });
+      const remote = options.remote ?? describeLocation(folder.settings);
       try {
         const bar = progress("scanning", "files", { quiet: options.json === true });
         const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
         bar.stop();
-        emit(options.json, { folder: folder.root, remote: options.remote, agent: folder.settings.agent, ...report }, () =>
-          [
-            `Created ${options.remote} and started syncing ${folder.root} (agent ${folder.settings.agent}).`,
-            summarize(report),
-            "",
-            ...(options.encrypt
-              ? [
-                  "The repository is encrypted. To let another machine join: run `cloudbridge key show` there,",
-                  `then here: cloudbridge key add <its public key> ${dir}`,
-                ]
-              : []),
-            `Join from another machine with: cloudbridge clone ${options.remote} DIR`,
-            `Keep it in sync with:          cloudbridge daemon ${dir}`,
-          ].join("\n"),
+        emit(
+          options.json,
+          { folder: folder.root, remote, agent: folder.settings.agent, profile: folder.settings.profile ?? null, ...report },
+          () =>
+            [
+              `Created ${remote} and started syncing ${folder.root} (agent ${folder.settings.agent}).`,
+              ...(folder.settings.profile ? [`This folder runs with the key in the profile ${folder.settings.profile} only.`] : []),
+              summarize(report),
+              "",
+              ...(options.encrypt
+                ? [
+                    "The repository is encrypted. To let another machine join: run `cloudbridge key show` there,",
+                    `then here: cloudbridge key add <its public key> ${dir}`,
+                  ]
+                : []),
+              folder.settings.stack
+                ? `Join from another machine with: cloudbridge clone --stack ${folder.settings.stack} --agent NAME --repo ${folder.settings.location.repo} DIR`
+                : `Join from another machine with: cloudbridge clone ${remote} DIR`,
+              `Keep it in sync with:          cloudbridge daemon ${dir}`,
+            ].join("\n"),
         );
       } finally {
         folder.close();

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { folderStatus } from "../../status/folder-status.ts";
 import { renderStatus } from "../../status/render-status.ts";
 import { findFolder } from "../../folder/index.ts";
+import { readRefusedPaths } from "../../sync/refused-paths.ts";
 import { CloudbridgeError } from "../../../protocol/index.ts";
 import { cliLogger, emit } from "../output.ts";
 
@@ -18,6 +19,8 @@ export function statusCommand(program: Command): void {
       const status = await folderStatus(await findFolder(dir), {
         ...(options.offline ? { offline: true } : {}),
         log: cliLogger({ quiet: true }),
+        // What the last round (the daemon's or a `sync`) left unsynced, paths refused from the bucket included.
+        refusedSources: [{ read: async (root) => (await readRefusedPaths(root)).paths }],
       });
       emit(options.json, status, () => renderStatus(status));
       // The whole local part is printed; a cloud that could not be reached is then said in one line, with its exit code.

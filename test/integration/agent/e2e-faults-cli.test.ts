@@ -44,9 +44,9 @@ describe("init and clone through single faults", () => {
     return dir;
   };
 
-  it("init: the probe's first write was applied but its answer lost; the store is still found to honour conditional writes", async () => {
+  it("init: the probe's first write (the README's create) was applied but its answer lost; the store is still found to honour conditional writes", async () => {
     const { proxy, env } = await through((method, path, n) =>
-      method === "PUT" && path.includes("/cloudbridge-probe/") && n === 0 ? "resetAfter" : undefined,
+      method === "PUT" && path.endsWith("/probed/README.txt") && n === 0 ? "resetAfter" : undefined,
     );
     // A prefix of its own, so that this init writes the deployment's format marker (and probes).
     await cliOk(["init", join(scratch.path, "probe"), "--remote", "s3://cloudbridge/probed/notes"], env);
@@ -56,9 +56,12 @@ describe("init and clone through single faults", () => {
     const marker = await store.get(layout.formatMarker());
     assert.ok(marker && marker !== "not-modified");
     assert.equal((JSON.parse(marker.body.toString()) as { conditionalWrites: boolean }).conditionalWrites, true);
-    const left: string[] = [];
-    for await (const info of store.list("probed/cloudbridge-probe/")) left.push(info.key);
-    assert.deepEqual(left, [], "the probe key is removed");
+    const readme = await store.get(layout.readme());
+    assert.ok(readme && readme !== "not-modified");
+    assert.match(readme.body.toString(), /This store supports conditional writes/);
+    const root: string[] = [];
+    for await (const info of store.list("probed/")) if (!info.key.slice("probed/".length).includes("/")) root.push(info.key);
+    assert.deepEqual(root.sort(), ["probed/README.txt", "probed/cloudbridge.json"], "the probe writes nothing else");
   });
 
   it("clone: the first read of every ref, index and pack is cut off mid-body", async () => {

@@ -458,6 +458,7 @@ describe("outputs", () => {
     assert.equal(settings.agent?.queueUrl, `<${logicalId("AWS::SQS::Queue", "AgentlaptopQueue")}>`);
     assert.equal(settings.agent?.credentialsSecretArn, `<${logicalId("AWS::SecretsManager::Secret", "AgentlaptopCredentials")}>`);
     assert.deepEqual(settings.agent?.repos, ["notes", "photos"]);
+    assert.equal(settings.xmppService, (config as { xmpp: { service: string } }).xmpp.service, "onboarding configures XMPP from the stack");
     for (const key of [
       STACK_OUTPUT.region,
       STACK_OUTPUT.xmppSecretArn,

@@ -62,7 +62,13 @@ describe("hostile trees", () => {
     // The refused entries are left out of the folder for good: the next rounds neither write nor delete them.
     await writeFile(join(dir, "mine.txt"), "local\n");
     const next = await engine.sync();
-    assert.deepEqual(next.refused, []);
+    // Still listed, with the same reasons, while they are in the shared tree: every round, not only the first.
+    assert.deepEqual(
+      next.refused.map((r) => r.path).sort(),
+      ["link-out", "n".repeat(300)],
+      "what git's index keeps is listed again; what the next commit dropped is not",
+    );
+    assert.equal(next.refused.find((r) => r.path === "link-out")!.reason, reasons["link-out"]);
     const tree = execFileSync("git", ["ls-tree", "--name-only", shared], { env: { ...process.env, GIT_DIR: repo.git.gitDir } }).toString();
     assert.match(tree, /mine\.txt/);
     assert.match(tree, /link-out/, "an entry git can hold stays in the tree, just never on disk");
