@@ -149,14 +149,23 @@ export function unquoteEtag(etag: string | undefined): string {
  * resume after its process was killed (lib-storage's Upload restarts from zero). Nothing is visible under
  * the key until `completeMultipartUpload`.
  */
+/** A part's bytes as a stream of a known length (S3 needs a part's Content-Length before its bytes). */
+export interface PartStream {
+  readonly stream: Readable;
+  readonly length: number;
+}
+
 export interface MultipartStore {
   /** `size` and `partSize` (the object's and each part's, the last excepted) let a store that transforms parts place them. */
   createMultipartUpload(
     key: string,
     options?: Pick<PutOptions, "contentType" | "metadata"> & { size?: number; partSize?: number },
   ): Promise<string>;
-  /** Returns the part's ETag (for an unencrypted part, the MD5 hex of its bytes). */
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string>;
+  /**
+   * Returns the part's ETag (for an unencrypted part, the MD5 hex of its bytes). A `PartStream` body is sent
+   * as it is read (a store that transforms parts passes one on, so no transformed copy of a part is held whole).
+   */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | PartStream, signal?: AbortSignal): Promise<string>;
   /** The ETag `uploadPart` would get for these bytes, when it is not their MD5 (an encrypting store), so a resumed upload can keep its parts. */
   expectedPartEtag?(key: string, uploadId: string, partNumber: number, body: Buffer): string;
   /** Throws NoSuchUpload when the upload was aborted, completed or expired; PreconditionFailed under `ifNoneMatch`. */

@@ -28,6 +28,7 @@ import {
   type ObjectInfo,
   type MultipartStore,
   type ObjectStore,
+  type PartStream,
   type PutOptions,
   type UploadBody,
   type UploadOptions,
@@ -212,10 +213,11 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     return response.UploadId;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string> {
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | PartStream, signal?: AbortSignal): Promise<string> {
+    const payload = Buffer.isBuffer(body) ? { Body: body } : { Body: body.stream, ContentLength: body.length };
     try {
       const response = await this.client.send(
-        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body }),
+        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ...payload }),
         signal ? { abortSignal: signal } : {},
       );
       return unquoteEtag(response.ETag);

@@ -106,13 +106,25 @@ export function openChunk(key: Buffer, index: number, last: boolean, sealed: Buf
 
 /** Seals the chunks `firstIndex`… of `plain` (a multipart part, or a whole object when `firstIndex` is 0 and `totalChunks` covers it). */
 export function sealChunks(key: Buffer, firstIndex: number, totalChunks: number, plain: Buffer): Buffer[] {
-  const out: Buffer[] = [];
+  return [...sealedChunks(key, firstIndex, totalChunks, plain)];
+}
+
+/**
+ * The same sealed chunks as `sealChunks`, made one at a time as they are consumed, so a part is never
+ * held sealed whole beside its plaintext; `prefix` (the header, before part 1) comes first.
+ */
+export function* sealedChunks(key: Buffer, firstIndex: number, totalChunks: number, plain: Buffer, prefix?: Buffer): Generator<Buffer> {
+  if (prefix) yield prefix;
   const count = Math.max(1, Math.ceil(plain.length / CHUNK_SIZE));
   for (let i = 0; i < count; i++) {
     const index = firstIndex + i;
-    out.push(...sealChunk(key, index, index === totalChunks - 1, plain.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)));
+    yield* sealChunk(key, index, index === totalChunks - 1, plain.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE));
   }
-  return out;
+}
+
+/** The sealed size of `plainLength` bytes of whole chunks (a part; the object's header not counted). */
+export function sealedLength(plainLength: number): number {
+  return plainLength + TAG_SIZE * Math.max(1, Math.ceil(plainLength / CHUNK_SIZE));
 }
 
 export function encryptBuffer(dataKey: Buffer, header: ObjectHeader, name: string, plain: Buffer): Buffer {

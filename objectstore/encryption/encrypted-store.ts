@@ -8,6 +8,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type ObjectStream,
+  type PartStream,
   type PutOptions,
   type StoredObject,
   type UploadBody,
@@ -27,7 +28,8 @@ import {
   newHeader,
   objectKey,
   plaintextSize,
-  sealChunks,
+  sealedChunks,
+  sealedLength,
   sealedRange,
   type ObjectHeader,
 } from "./chunked-cipher.ts";
@@ -338,12 +340,18 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
     return `cbe1:${header.generation}:${size}:${partSize}:${header.salt.toString("hex")}:${uploadId}`;
   }
 
-  /** Buffers sealed parts are written into, reused (as annex reuses its part buffers), so an upload leaves no garbage behind. */
-  private readonly partBuffers: Buffer[] = [];
-
-  private sealPart(key: string, uploadId: string, partNumber: number, body: Buffer): { realId: string; sealed: Buffer; release(): void } {
+  /**
+   * The sealed chunks of part `partNumber` (the header first, on part 1), made as they are read, and their
+   * length: a part in flight is held once, as its plaintext, whatever the number of parts in flight.
+   */
+  private sealPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Buffer,
+  ): { realId: string; chunks: Iterable<Buffer>; length: number } {
     const upload = parseUploadId(uploadId);
-    if (!upload) return { realId: uploadId, sealed: body, release: () => undefined };
+    if (!upload) return { realId: uploadId, chunks: [body], length: body.length };
     const offset = (partNumber - 1) * upload.partSize;
     if (body.length !== Math.min(upload.partSize, upload.size - offset)) {
       throw new Error(
@@ -352,41 +360,32 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
     }
     const header = { generation: upload.generation, salt: upload.salt };
     const objKey = objectKey(this.dataKey(upload.generation, key), header, key);
-    const chunks = sealChunks(objKey, offset / CHUNK_SIZE, chunkCount(upload.size), body);
-    if (partNumber === 1) chunks.unshift(encodeHeader(header));
-    const length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    const capacity = (partNumber === 1 ? HEADER_SIZE : 0) + ciphertextSize(upload.partSize);
-    let buffer = this.partBuffers.pop();
-    if (!buffer || buffer.length < length) buffer = Buffer.allocUnsafe(Math.max(capacity, length));
-    let at = 0;
-    for (const chunk of chunks) at += chunk.copy(buffer, at);
-    const owned = buffer;
+    const prefix = partNumber === 1 ? encodeHeader(header) : undefined;
     return {
       realId: upload.realId,
-      sealed: owned.subarray(0, length),
-      release: () => {
-        if (this.partBuffers.length < 4) this.partBuffers.push(owned);
-      },
+      chunks: sealedChunks(objKey, offset / CHUNK_SIZE, chunkCount(upload.size), body, prefix),
+      length: (prefix?.length ?? 0) + sealedLength(body.length),
     };
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string> {
-    const { realId, sealed, release } = this.sealPart(key, uploadId, partNumber, body);
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | PartStream, signal?: AbortSignal): Promise<string> {
+    if (!parseUploadId(uploadId)) return this.inner.uploadPart(this.physical(key), uploadId, partNumber, body, signal);
+    if (!Buffer.isBuffer(body))
+      throw new Error(`Parts of an encrypted upload (${key}) are sealed from their plaintext bytes, not from a stream.`);
+    const { realId, chunks, length } = this.sealPart(key, uploadId, partNumber, body);
+    const stream = Readable.from(chunks, { objectMode: false });
     try {
-      return await this.inner.uploadPart(this.physical(key), realId, partNumber, sealed, signal);
+      return await this.inner.uploadPart(this.physical(key), realId, partNumber, { stream, length }, signal);
     } finally {
-      release();
+      stream.destroy();
     }
   }
 
   /** The ETag a part of these bytes gets (sealing is deterministic for one upload), so a resumed upload can keep the parts it sent. */
   expectedPartEtag(key: string, uploadId: string, partNumber: number, body: Buffer): string {
-    const { sealed, release } = this.sealPart(key, uploadId, partNumber, body);
-    try {
-      return createHash("md5").update(sealed).digest("hex");
-    } finally {
-      release();
-    }
+    const md5 = createHash("md5");
+    for (const chunk of this.sealPart(key, uploadId, partNumber, body).chunks) md5.update(chunk);
+    return md5.digest("hex");
   }
 
   completeMultipartUpload(

@@ -9,10 +9,13 @@ import {
   chunkCount,
   ciphertextSize,
   decryptBuffer,
+  encodeHeader,
   encryptBuffer,
   newHeader,
   objectKey,
   plaintextSize,
+  sealedChunks,
+  sealedLength,
   sealedRange,
 } from "../../../objectstore/encryption/chunked-cipher.ts";
 import { UndecryptableObject } from "../../../objectstore/encryption/errors.ts";
@@ -49,6 +52,28 @@ describe("chunked authenticated encryption of object bodies", () => {
         ),
       );
       assert.deepEqual(opened, plain);
+    }
+  });
+
+  it("seals parts chunk by chunk to the length announced for them, and the parts make the whole object", () => {
+    const header = newHeader(1);
+    const key = objectKey(dataKey, header, "k");
+    for (const size of sizes) {
+      const plain = randomBytes(size);
+      const partSize = 2 * CHUNK_SIZE;
+      const total = chunkCount(size);
+      const parts: Buffer[] = [];
+      for (let offset = 0; offset === 0 || offset < size; offset += partSize) {
+        const part = plain.subarray(offset, offset + partSize);
+        const prefix = offset === 0 ? encodeHeader(header) : undefined;
+        const chunks = [...sealedChunks(key, offset / CHUNK_SIZE, total, part, prefix)];
+        // Each chunk is made alone (a sealed chunk and its tag), never the part at once.
+        assert.ok(chunks.every((chunk) => chunk.length <= CHUNK_SIZE + 32));
+        const sealed = Buffer.concat(chunks);
+        assert.equal(sealed.length, (prefix?.length ?? 0) + sealedLength(part.length));
+        parts.push(sealed);
+      }
+      assert.deepEqual(Buffer.concat(parts), encryptBuffer(dataKey, header, "k", plain));
     }
   });
 
