@@ -40,6 +40,12 @@ export interface CloudSettings {
    * undefined = the SDK's credential chain.
    */
   profile: string | undefined;
+  /**
+   * Whether the repository is encrypted, recorded when the folder was made: the bucket's key ring is never
+   * what decides, so a key ring removed from the bucket cannot turn this machine into one that writes in
+   * clear. undefined = a folder made before it was recorded (asked of the bucket once, then recorded).
+   */
+  encrypted: boolean | undefined;
 }
 
 export interface FolderSettings extends CloudSettings {
@@ -101,6 +107,7 @@ export const SETTING_NAMES = {
   largefilesMinsize: "cloudbridge.largefiles.minsize",
   description: "cloudbridge.description",
   cloudUuid: "cloudbridge.cloudUuid",
+  encrypted: "cloudbridge.encrypted",
   uiPort: "cloudbridge.uiPort",
   uploadLimit: "cloudbridge.uploadLimit",
   downloadLimit: "cloudbridge.downloadLimit",
@@ -163,6 +170,12 @@ const cloudSchema = z.object({
   [SETTING_NAMES.region]: optionalText,
   [SETTING_NAMES.cloudUuid]: optionalText,
   [SETTING_NAMES.profile]: optionalText,
+  [SETTING_NAMES.encrypted]: optionalText.transform((text, context) => {
+    if (text === undefined) return undefined;
+    if (text === "true" || text === "false") return text === "true";
+    context.addIssue({ code: "custom", message: `${SETTING_NAMES.encrypted} is ${JSON.stringify(text)}: it is true or false.` });
+    return z.NEVER;
+  }),
 });
 
 const folderSchema = cloudSchema.extend({
@@ -272,6 +285,7 @@ function cloudFrom(raw: z.output<typeof cloudSchema>, where: string, missing: st
     region: raw[SETTING_NAMES.region],
     cloudUuid: raw[SETTING_NAMES.cloudUuid],
     profile: raw[SETTING_NAMES.profile],
+    encrypted: raw[SETTING_NAMES.encrypted],
   };
 }
 

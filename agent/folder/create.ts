@@ -295,6 +295,9 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
   const store = storeFor(settings);
   try {
     const layout = new BucketLayout(location.prefix);
+    // Recorded before the repository is opened through it (folder/open.ts), and never asked of the bucket again.
+    const sealed = (await readKeyring(store, layout, location.repo)) !== undefined;
+    await writeSettings(gitDir, { encrypted: String(sealed) });
     const cloudUuid = await ensureCloudUuid({ store, layout, repo: location.repo });
     const branch = new AnnexBranch(gitDir);
     await recordRepository(branch, agent, settings.description);
@@ -303,7 +306,7 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
       cloudUuid,
       { bucket: location.bucket, fileprefix: layout.annexRoot(location.repo), endpoint, region: region ?? "us-east-1" },
       // git-annex's S3 remote would write content in clear into an encrypted repository: it is not offered one.
-      { sealed: (await readKeyring(store, layout, location.repo)) !== undefined },
+      { sealed },
     );
     await writeSettings(gitDir, { cloudUuid });
   } finally {

@@ -309,6 +309,32 @@ describe("an encrypted repository synced by two machines", () => {
     assert.deepEqual(await hashes(B), await hashes(A));
   });
 
+  it("a key ring removed from the bucket makes no machine write in clear: the folder recorded that it is encrypted", async () => {
+    const store = new S3ObjectStore(t.cloud.bucket, t.s3);
+    const listed = async () => {
+      const out: string[] = [];
+      for await (const info of store.list("")) out.push(info.key);
+      return out.sort();
+    };
+    const ring = (await listed()).find((key) => key.endsWith("keyring.json"))!;
+    assert.ok(ring, "the repository's key ring is in the bucket");
+    const kept = await store.get(ring);
+    assert.ok(kept && kept !== "not-modified");
+    await store.delete(ring);
+    const before = await listed();
+    await put(A, "after/while-the-ring-is-gone.txt", "SECRET-LIGHTHOUSE\n");
+    const refused = await cli(["sync", A], envA);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /is encrypted, but its key ring .*keyring\.json is missing from the bucket: nothing is read or written in clear/,
+    );
+    assert.deepEqual(await listed(), before, "nothing was written");
+    await store.put(ring, kept.body);
+    const again = await cli(["sync", A], envA);
+    assert.equal(again.code, 0, again.stderr);
+  });
+
   it("a removed machine cannot read what is written after the rotation", async () => {
     const bob = (await cliOk(["key", "show"], envB)).stdout.trim();
     const removed = await cliOk(["key", "remove", bob, A], envA);
