@@ -108,9 +108,13 @@ export class FolderLock {
     }
     try {
       writeSync(fd, `${process.pid}\n`);
-    } finally {
+    } catch (error) {
+      // A lock file without a pid (a full disk) would be waited on for ever, by this process too: remove it.
       closeSync(fd);
+      unlinkSync(this.file);
+      throw error;
     }
+    closeSync(fd);
     this.owned = true;
     return true;
   }

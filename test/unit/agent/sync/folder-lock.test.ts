@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -66,5 +66,25 @@ describe("the folder lock", () => {
     await writeFile(file, `${await deadPid()}\n`);
     await new FolderLock(file, { onAcquired: async (dead) => void (tookOver = dead) }).hold(async () => undefined);
     assert.equal(tookOver, true, "the new owner learns that it took over (and cleans what the dead one left)");
+  });
+
+  it("on a full disk fails with the disk's error and leaves no empty lock file behind to wait on", async () => {
+    const small = join(scratch.path, "full");
+    await mkdir(small);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", small]);
+    try {
+      const filler = join(small, "filler");
+      await writeFile(filler, Buffer.alloc(1024 * 1024)).catch(() => undefined); // ENOSPC once full: the point
+      const lock = new FolderLock(join(small, "folder-lock.pid"));
+      await assert.rejects(
+        lock.hold(async () => "ran"),
+        (error: NodeJS.ErrnoException) => error.code === "ENOSPC",
+      );
+      assert.equal(await exists(join(small, "folder-lock.pid")), false);
+      await rm(filler);
+      assert.equal(await lock.hold(async () => "ran"), "ran", "taken at once when there is space again");
+    } finally {
+      execFileSync("umount", [small]);
+    }
   });
 });
