@@ -5,7 +5,8 @@
  *   - upload and download of one BENCH_ENC_MIB (default 200) MiB annexed file (`Annex.upload` / `Annex.get`,
  *     in process: hash verified, location log committed and pushed);
  *   - peak RSS of the same transfer done by the CLI (`cloudbridge sync` of a folder the file was put in,
- *     `cloudbridge get` in a clone), each a child process measured by its own VmHWM.
+ *     `cloudbridge get` in a clone), each a child process measured by its own VmHWM, beside the baseline of
+ *     the same command moving one small file (Node, the modules, a sync round: what no transfer can shrink).
  *
  * Rounds alternate which mode goes first; each figure is the median over BENCH_ENC_ROUNDS (default 3) rounds.
  * Run: `npm run bench:encryption`.
@@ -131,7 +132,8 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-// Peak RSS of the CLI doing the same transfer.
+// Peak RSS of the CLI doing the same transfer, beside its baseline: the same command moving one small file
+// (the process, its modules and a sync round, without the large transfer).
 function cli(args: string[], env: Record<string, string>, cwd = root): void {
   execFileSync(resolve("bin/cloudbridge"), args, {
     cwd,
@@ -139,19 +141,32 @@ function cli(args: string[], env: Record<string, string>, cwd = root): void {
     stdio: "ignore",
   });
 }
-const rss: Record<Mode, { up: number; down: number }> = { clear: { up: 0, down: 0 }, encrypted: { up: 0, down: 0 } };
-for (const mode of ["clear", "encrypted"] as Mode[]) {
-  const folder = join(root, `cli-${mode}-a`);
-  mkdirSync(folder);
-  const peak = (file: string) => Math.max(...readFileSync(file, "utf8").trim().split("\n").map(Number)) / 1024;
-  cli(["init", folder, "--remote", `s3://${cloud.bucket}/cli-${mode}`, ...(mode === "encrypted" ? ["--encrypt"] : [])], {});
-  execFileSync("cp", ["--reflink=auto", large, join(folder, "large.bin")]);
-  cli(["sync", folder], peakRssEnv(join(root, `rss-${mode}-up`)));
-  rss[mode].up = peak(join(root, `rss-${mode}-up`));
-  const clone = join(root, `cli-${mode}-b`);
-  cli(["clone", `s3://${cloud.bucket}/cli-${mode}`, clone, "--wanted", "nothing"], {});
-  cli(["get", "large.bin"], peakRssEnv(join(root, `rss-${mode}-down`)), clone);
-  rss[mode].down = peak(join(root, `rss-${mode}-down`));
+const peakOf = (file: string) => Math.max(...readFileSync(file, "utf8").trim().split("\n").map(Number)) / 1024;
+function peak(args: string[], cwd = root): number {
+  const file = join(root, `rss-${randomBytes(4).toString("hex")}`);
+  cli(args, peakRssEnv(file), cwd);
+  return peakOf(file);
+}
+type Rss = { upBase: number[]; up: number[]; downBase: number[]; down: number[] };
+const rss: Record<Mode, Rss> = {
+  clear: { upBase: [], up: [], downBase: [], down: [] },
+  encrypted: { upBase: [], up: [], downBase: [], down: [] },
+};
+for (let round = 0; round < ROUNDS; round++) {
+  for (const mode of (round % 2 === 0 ? ["clear", "encrypted"] : ["encrypted", "clear"]) as Mode[]) {
+    const name = `cli-${mode}-${round}`;
+    const folder = join(root, `${name}-a`);
+    mkdirSync(folder);
+    cli(["init", folder, "--remote", `s3://${cloud.bucket}/${name}`, ...(mode === "encrypted" ? ["--encrypt"] : [])], {});
+    writeFileSync(join(folder, "small.txt"), "small\n");
+    rss[mode].upBase.push(peak(["sync", folder]));
+    execFileSync("cp", ["--reflink=auto", large, join(folder, "large.bin")]);
+    rss[mode].up.push(peak(["sync", folder]));
+    const clone = join(root, `${name}-b`);
+    cli(["clone", `s3://${cloud.bucket}/${name}`, clone, "--wanted", "nothing"], {});
+    rss[mode].downBase.push(peak(["get", "small.txt"], clone));
+    rss[mode].down.push(peak(["get", "large.bin"], clone));
+  }
 }
 
 const mbps = (s: number) => SIZE / 1e6 / s;
@@ -174,18 +189,16 @@ for (const [label, which] of [
   const encrypted = mbps(median(figures.encrypted[which]));
   row(label, `${clear.toFixed(0)} MB/s`, `${encrypted.toFixed(0)} MB/s`, `${(encrypted / clear).toFixed(2)}×`);
 }
-row(
-  `peak RSS, \`sync\` uploading ${MIB} MiB`,
-  `${rss.clear.up.toFixed(0)} MiB`,
-  `${rss.encrypted.up.toFixed(0)} MiB`,
-  `${(rss.encrypted.up / rss.clear.up).toFixed(2)}×`,
-);
-row(
-  `peak RSS, \`get\` of ${MIB} MiB`,
-  `${rss.clear.down.toFixed(0)} MiB`,
-  `${rss.encrypted.down.toFixed(0)} MiB`,
-  `${(rss.encrypted.down / rss.clear.down).toFixed(2)}×`,
-);
+for (const [label, which] of [
+  ["peak RSS, `sync` of one small file (baseline)", "upBase"],
+  [`peak RSS, \`sync\` uploading ${MIB} MiB`, "up"],
+  ["peak RSS, `get` of one small file (baseline)", "downBase"],
+  [`peak RSS, \`get\` of ${MIB} MiB`, "down"],
+] as const) {
+  const clear = median(rss.clear[which]);
+  const encrypted = median(rss.encrypted[which]);
+  row(label, `${clear.toFixed(0)} MiB`, `${encrypted.toFixed(0)} MiB`, `${(encrypted / clear).toFixed(2)}×`);
+}
 
 s3.destroy();
 server.kill("SIGTERM");
