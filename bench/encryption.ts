@@ -57,7 +57,7 @@ let repoCount = 0;
 async function repoFor(mode: Mode): Promise<{ repo: string; store: ObjectStore & MultipartStore }> {
   const repo = `bench-${mode}-${repoCount++}`;
   if (mode === "encrypted") await writeKeyring(raw, layout, repo, (await newKeyring(identity, "bench")).file, undefined);
-  return { repo, store: await repositoryStore(raw, layout, repo, identity) };
+  return { repo, store: await repositoryStore(raw, layout, repo, { machine: identity }) };
 }
 
 function git(dir: string, ...args: string[]): string {
