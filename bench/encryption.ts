@@ -4,6 +4,8 @@
  *   - a one-file push (gitstore `push`, in process): median of BENCH_ENC_PUSHES pushes;
  *   - upload and download of one BENCH_ENC_MIB (default 200) MiB annexed file (`Annex.upload` / `Annex.get`,
  *     in process: hash verified, location log committed and pushed);
+ *   - the CPU seconds of each transfer, this process and the cloud's together: unlike the time, the load of a
+ *     shared machine does not change them, so their ratio is the cost of encryption where CPU is the limit;
  *   - peak RSS of the same transfer done by the CLI (`cloudbridge sync` of a folder the file was put in,
  *     `cloudbridge get` in a clone), each a child process measured by its own VmHWM, beside the baseline of
  *     the same command moving one small file (Node, the modules, a sync round: what no transfer can shrink).
@@ -85,6 +87,18 @@ async function agent(store: ObjectStore & MultipartStore, repo: string, name: st
   });
 }
 
+/** CPU seconds (user + system) of this process and of the cloud's: what a transfer costs, whatever else runs on the machine. */
+function cpuSeconds(): number {
+  const own = process.cpuUsage();
+  const [utime, stime] = readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1]!.split(" ").slice(11, 13).map(Number);
+  return (own.user + own.system) / 1e6 + (utime! + stime!) / 100;
+}
+async function cpuOf(work: () => Promise<unknown>): Promise<number> {
+  const before = cpuSeconds();
+  await work();
+  return cpuSeconds() - before;
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 async function seconds(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -97,9 +111,9 @@ const fd = openSync(large, "w");
 for (let written = 0; written < SIZE; written += 16 * 1024 * 1024) writeSync(fd, randomBytes(Math.min(16 * 1024 * 1024, SIZE - written)));
 closeSync(fd);
 
-const figures: Record<Mode, { push: number[]; up: number[]; down: number[] }> = {
-  clear: { push: [], up: [], down: [] },
-  encrypted: { push: [], up: [], down: [] },
+const figures: Record<Mode, { push: number[]; up: number[]; down: number[]; upCpu: number[]; downCpu: number[] }> = {
+  clear: { push: [], up: [], down: [], upCpu: [], downCpu: [] },
+  encrypted: { push: [], up: [], down: [], upCpu: [], downCpu: [] },
 };
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of (round % 2 === 0 ? ["clear", "encrypted"] : ["encrypted", "clear"]) as Mode[]) {
@@ -124,8 +138,10 @@ for (let round = 0; round < ROUNDS; round++) {
     const a = await agent(store, repo, "a");
     const b = await agent(store, repo, "b");
     const key = await a.local.ingest(large);
-    figures[mode].up.push(await seconds(() => a.upload([{ key, fileName: "large.bin" }])));
-    figures[mode].down.push(await seconds(() => b.get([{ key }])));
+    figures[mode].upCpu.push(
+      await cpuOf(async () => figures[mode].up.push(await seconds(() => a.upload([{ key, fileName: "large.bin" }])))),
+    );
+    figures[mode].downCpu.push(await cpuOf(async () => figures[mode].down.push(await seconds(() => b.get([{ key }])))));
     console.log(
       `round ${round + 1} ${mode}: push ${(median(times) * 1000).toFixed(1)} ms, up ${figures[mode].up.at(-1)!.toFixed(2)} s, down ${figures[mode].down.at(-1)!.toFixed(2)} s`,
     );
@@ -164,7 +180,7 @@ for (let round = 0; round < ROUNDS; round++) {
     rss[mode].up.push(peak(["sync", folder]));
     const clone = join(root, `${name}-b`);
     cli(["clone", `s3://${cloud.bucket}/${name}`, clone, "--wanted", "nothing"], {});
-    rss[mode].downBase.push(peak(["get", "small.txt"], clone));
+    rss[mode].downBase.push(peak(["sync", clone]));
     rss[mode].down.push(peak(["get", "large.bin"], clone));
   }
 }
@@ -189,10 +205,19 @@ for (const [label, which] of [
   const encrypted = mbps(median(figures.encrypted[which]));
   row(label, `${clear.toFixed(0)} MB/s`, `${encrypted.toFixed(0)} MB/s`, `${(encrypted / clear).toFixed(2)}×`);
 }
+// CPU time is what the load of a shared machine does not change: the cost encryption adds, as a speed ratio.
+for (const [label, which] of [
+  [`upload ${MIB} MiB, CPU seconds (agent + cloud)`, "upCpu"],
+  [`download ${MIB} MiB, CPU seconds (agent + cloud)`, "downCpu"],
+] as const) {
+  const clear = median(figures.clear[which]);
+  const encrypted = median(figures.encrypted[which]);
+  row(label, `${clear.toFixed(2)} s`, `${encrypted.toFixed(2)} s`, `${(clear / encrypted).toFixed(2)}× the speed`);
+}
 for (const [label, which] of [
   ["peak RSS, `sync` of one small file (baseline)", "upBase"],
   [`peak RSS, \`sync\` uploading ${MIB} MiB`, "up"],
-  ["peak RSS, `get` of one small file (baseline)", "downBase"],
+  ["peak RSS, `sync` of the clone, no transfer (baseline)", "downBase"],
   [`peak RSS, \`get\` of ${MIB} MiB`, "down"],
 ] as const) {
   const clear = median(rss.clear[which]);
