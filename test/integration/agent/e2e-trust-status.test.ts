@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -332,5 +332,30 @@ describe("cloudbridge a person can trust", () => {
       [["outward", "not-uploaded"]],
     );
     assert.match((await cliOk(["status", A], env)).stdout, /NOT UPLOADED "outward": .*outside/);
+  });
+
+  it("plain git status in a synced folder is clean for annexed files, and shows them modified once they change", async () => {
+    const A = join(scratch.path, "gitstatus-a");
+    await mkdir(A);
+    await writeFile(join(A, "video.mp4"), randomBytes(1536 * 1024)); // annexed (above the default largefiles size)
+    await writeFile(join(A, "notes.txt"), "notes\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/gitstatus"], env);
+    assert.match(await git(A, "cat-file", "-p", ":video.mp4"), /^\/annex\/objects\/SHA256E-/, "the index holds its pointer");
+    assert.equal(await git(A, "status", "--porcelain"), "");
+    const B = join(scratch.path, "gitstatus-b");
+    await cliOk(["clone", "s3://cloudbridge/gitstatus", B], env);
+    assert.equal((await stat(join(B, "video.mp4"))).size, 1536 * 1024, "the content arrived");
+    assert.equal(await git(B, "status", "--porcelain"), "", "the clone's annexed file is not modified either");
+
+    await appendFile(join(B, "video.mp4"), "more");
+    assert.equal(await git(B, "status", "--porcelain"), "M video.mp4");
+    await cliOk(["sync", B], env);
+    assert.equal(await git(B, "status", "--porcelain"), "", "committed by the agent: clean again");
+
+    // A folder made before the filter existed gets it at its next open.
+    await git(A, "config", "--unset", "filter.cloudbridge.process");
+    await rm(join(A, ".git", "info", "attributes"));
+    await cliOk(["sync", A], env);
+    assert.equal(await git(A, "status", "--porcelain"), "");
   });
 });
