@@ -269,7 +269,9 @@ export class LocalRepo {
       await this.indexed.run(["read-tree", "--empty"]);
       return;
     }
-    const { code } = await this.indexed.run(["read-tree", this.cache.commit], { okCodes: [128] });
+    // `--reset` (a one-tree merge) keeps the stat information of entries the tree does not change, so a
+    // person's plain `git status` looks again (through the clean filter) only at the files that changed.
+    const { code } = await this.indexed.run(["read-tree", "--reset", this.cache.commit], { okCodes: [128] });
     if (code === 0) return;
     // The tree holds paths git's own index refuses (`..`, an absolute path, `.git`): those were refused at
     // checkout; the index (and so the next local commit) leaves them out.

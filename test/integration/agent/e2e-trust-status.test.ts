@@ -351,6 +351,11 @@ describe("cloudbridge a person can trust", () => {
     assert.equal(await git(B, "status", "--porcelain"), "M video.mp4");
     await cliOk(["sync", B], env);
     assert.equal(await git(B, "status", "--porcelain"), "", "committed by the agent: clean again");
+    // git status recorded the files' stat information; a round that does not change them keeps it, so the
+    // next git status does not read them again.
+    await writeFile(join(B, "other.txt"), "other\n");
+    await cliOk(["sync", B], env);
+    assert.doesNotMatch(await git(B, "ls-files", "--debug", "video.mp4"), /mtime: 0:0/);
 
     // A folder made before the filter existed gets it at its next open.
     await git(A, "config", "--unset", "filter.cloudbridge.process");
