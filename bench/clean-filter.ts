@@ -61,7 +61,9 @@ try {
   const ms = (v: number) => `${v.toFixed(0)} ms`;
   console.log(`${FILES} small files, every one hashed again; ${ROUNDS} interleaved rounds, medians\n`);
   console.log("| | filter registered | no filter | ratio |\n|---|---|---|---|");
-  console.log(`| agent's scan | ${ms(median(scans.with))} | ${ms(median(scans.without))} | ${(median(scans.with) / median(scans.without)).toFixed(2)} |`);
+  console.log(
+    `| agent's scan | ${ms(median(scans.with))} | ${ms(median(scans.without))} | ${(median(scans.with) / median(scans.without)).toFixed(2)} |`,
+  );
   console.log(
     `| first plain \`git status\` after a round (reference) | ${ms(median(statuses.with))} | ${ms(median(statuses.without))} | ${(median(statuses.with) / median(statuses.without)).toFixed(2)} |`,
   );

@@ -22,7 +22,7 @@ const FLUSH = Buffer.from("0000");
 /** Reads pkt-lines from a stream: data, `null` for a flush packet, `undefined` at the end of the stream. */
 export class PacketReader {
   private readonly chunks: AsyncIterator<Buffer>;
-  private buffered = Buffer.alloc(0);
+  private buffered: Buffer = Buffer.alloc(0);
 
   constructor(input: Readable) {
     this.chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -122,7 +122,11 @@ async function write(output: Writable, data: Buffer): Promise<void> {
  * Serves git until it closes the filter's input. A handler that fails answers `status=error` for that
  * file (git then keeps the file as it is, the filter not being required) and the filter goes on.
  */
-export async function serveFilter(input: Readable, output: Writable, handlers: Partial<Record<FilterCommand, FilterHandler>>): Promise<void> {
+export async function serveFilter(
+  input: Readable,
+  output: Writable,
+  handlers: Partial<Record<FilterCommand, FilterHandler>>,
+): Promise<void> {
   const reader = new PacketReader(input);
   const welcome = await reader.list();
   if (welcome === undefined) return;

@@ -363,4 +363,50 @@ describe("cloudbridge a person can trust", () => {
     await cliOk(["sync", A], env);
     assert.equal(await git(A, "status", "--porcelain"), "");
   });
+
+  it("status shows a running upload with its bytes done and total while it is in flight (held slow by the upload limit)", async () => {
+    const A = join(scratch.path, "progress-a");
+    await mkdir(A);
+    await writeFile(join(A, "a.txt"), "a\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/progress"], env);
+    // A 20 MiB file goes up in 5 MiB parts (multipart above 16 MiB), each counted once sent; at 512 KiB/s a
+    // part takes 10 s, so the daemon is seen mid-upload, and moving, whatever the machine's load. `status`
+    // does not wait for the round that holds the folder meanwhile.
+    await cliOk(["limit", A, "--up", "512KiB"], env);
+    const daemon = await startDaemon(A, env, ["--listen", "poll", "--poll-interval", "60"]);
+    try {
+      const size = 20 * 1024 * 1024;
+      await writeFile(join(A, "video.mp4"), randomBytes(size));
+      type Running = { direction: string; path: string; done: number; total: number };
+      const midway = async () => {
+        const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as { transfers: { running: Running[] } };
+        const upload = status.transfers.running.find((t) => t.path === "video.mp4");
+        return upload && upload.done > 0 && upload.done < upload.total ? upload : undefined;
+      };
+      const first = await waitUntil(midway, "status --json to show the upload under way", 60_000, 200);
+      assert.deepEqual({ ...first, done: 0 }, { ...first, direction: "up", total: size, done: 0 });
+      const human = await waitUntil(
+        async () => {
+          const text = (await cliOk(["status", A], env)).stdout;
+          return /^ {2}uploading video\.mp4: [\d.]+ MiB of 20\.0 MiB \((\d+) %\)$/m.exec(text) ?? undefined;
+        },
+        "status to show the upload under way",
+        30_000,
+        200,
+      );
+      assert.ok(Number(human[1]) > 0 && Number(human[1]) < 100, human[0]);
+      const later = await waitUntil(
+        async () => {
+          const now = await midway();
+          return now && now.done > first.done ? now : undefined;
+        },
+        "the upload's bytes done to grow",
+        60_000,
+        200,
+      );
+      assert.ok(later.done < size);
+    } finally {
+      await daemon.stop();
+    }
+  });
 });
