@@ -332,6 +332,22 @@ describe("cloudbridge a person can trust", () => {
       [["outward", "not-uploaded"]],
     );
     assert.match((await cliOk(["status", A], env)).stdout, /NOT UPLOADED "outward": .*outside/);
+
+    // The page commands find the folder the same way, also from inside a git project kept in the folder.
+    const project = join(A, "sub", "project");
+    await mkdir(project);
+    await git(project, "init", "-q");
+    for (const args of [["pause"], ["resume"], ["limit"], ["conflicts"]]) {
+      const inProject = await cli([...args, "--json"], env, { cwd: project });
+      assert.equal(inProject.code, 0, `${args[0]}: ${inProject.stderr}`);
+      if (args[0] !== "conflicts") assert.equal((JSON.parse(inProject.stdout) as { folder: string }).folder, A, args[0]);
+    }
+    const page = await cli(["open", "--print"], env, { cwd: project });
+    assert.match(page.stderr, new RegExp(`no daemon serves a page for ${A.replaceAll("/", "\\/")}`));
+    await writeFile(join(project, "readme.txt"), "r\n");
+    assert.equal((await cli(["sync", A], env)).code, 3, "the project's .git is listed as not synced; its files are");
+    const versions = JSON.parse((await cliOk(["versions", "readme.txt", "--json"], env, { cwd: project })).stdout) as { path: string };
+    assert.equal(versions.path, "sub/project/readme.txt");
   });
 
   it("plain git status in a synced folder is clean for annexed files, and shows them modified once they change", async () => {
