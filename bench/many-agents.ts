@@ -134,7 +134,9 @@ async function scenario(agents: number, work: string): Promise<Row> {
     const pushed = () => events.filter((e): e is Extract<WorkerEvent, { type: "pushed" }> => e.type === "pushed");
     const seenPairs = () => {
       const pairs = new Set<string>();
-      for (const e of events) if (e.type === "seen") for (const commit of e.commits) pairs.add(`${e.agent} ${commit}`);
+      const landed = new Set(pushed().map((e) => e.commit));
+      for (const e of events)
+        if (e.type === "seen") for (const commit of e.commits) if (landed.has(commit)) pairs.add(`${e.agent} ${commit}`);
       return pairs.size;
     };
     const expected = () => pushed().reduce((sum, e) => sum + peers(e.repo), 0);
@@ -160,8 +162,11 @@ async function scenario(agents: number, work: string): Promise<Row> {
     const firstSeen = new Map<string, number>();
     for (const e of events) {
       if (e.type !== "seen") continue;
-      for (const commit of e.commits)
-        if (!firstSeen.has(`${e.agent} ${commit}`)) firstSeen.set(`${e.agent} ${commit}`, e.at - madeAt.get(commit)!);
+      // Only changes whose push reported landing (a push that gave up may still have landed its ref).
+      for (const commit of e.commits) {
+        const made = madeAt.get(commit);
+        if (made !== undefined && !firstSeen.has(`${e.agent} ${commit}`)) firstSeen.set(`${e.agent} ${commit}`, e.at - made);
+      }
     }
     const fetched = events.filter((e): e is Extract<WorkerEvent, { type: "fetched" }> => e.type === "fetched");
     const starts = new Map<string, number>();
