@@ -2,22 +2,32 @@
  * Bytes of a compacted repository against a native clone of the same history: PUSHES one-file pushes
  * (each edits a few lines of one of FILES text files, as a folder being worked on does) go to the local
  * cloud with gitstore's push, one pack each; the bucket's copy of the repository is then compacted once
- * with native git (the agent's engine) and once with isomorphic-git (the Lambda's engine), and the pack
- * bytes a clone downloads are compared with the pack `git clone` receives from the writing repository.
+ * with native git (the agent's engine), once with isomorphic-git (the Lambda's engine) and once as
+ * compaction was before paths were given to pack-objects (the baseline for the time), and the pack bytes a
+ * clone downloads are compared with the pack `git clone` receives from the writing repository.
  *
  *   npm run bench:compaction-size                  # 200 pushes
  *   BENCH_PUSHES=1000 npm run bench:compaction-size
  *   BENCH_FILES=200 BENCH_FILE_LINES=120 ...        # the files the pushes edit
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { link, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compactRepository, NativeGitEngine, push, readInfoPacks, type GitEngine } from "../gitstore/index.ts";
+import {
+  compactRepository,
+  NativeGitEngine,
+  push,
+  readInfoPacks,
+  verifyPackFile,
+  type GitEngine,
+  type PackFiles,
+} from "../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../gitstore/isomorphic-engine.ts";
 import { startLocalCloud } from "../local/cloud.ts";
 import { createS3Client, S3ObjectStore, type ObjectStore } from "../objectstore/index.ts";
 import { BucketLayout } from "../protocol/index.ts";
+import { gitText, initRepository, runGit } from "../localgit/index.ts";
 import { git, initRepo } from "../test/helpers/git.ts";
 
 const pushes = Number(process.env.BENCH_PUSHES ?? 200);
@@ -53,6 +63,30 @@ async function copyRepository(store: ObjectStore, from: string, to: string): Pro
   }
 }
 
+/** The baseline: compaction as it was, every object by name only and the push packs' deltas reused. */
+class ObjectIdsOnlyEngine extends NativeGitEngine {
+  override async combinePacks(packs: readonly PackFiles[], outDir: string): Promise<PackFiles> {
+    const scratch = await mkdtemp(join(outDir, "combine-"));
+    try {
+      await initRepository(scratch, { bare: true });
+      for (const pack of packs) {
+        await link(pack.packPath, join(scratch, "objects", "pack", `${pack.name}.pack`));
+        await link(pack.idxPath, join(scratch, "objects", "pack", `${pack.name}.idx`));
+      }
+      const all = await runGit(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"], { gitDir: scratch });
+      const name = await gitText(["pack-objects", "--delta-base-offset", "-q", join(outDir, "pack")], {
+        gitDir: scratch,
+        input: all.stdout,
+      });
+      const packPath = join(outDir, `pack-${name}.pack`);
+      const summary = await verifyPackFile(packPath, `pack-${name}`);
+      return { name: `pack-${name}`, packPath, idxPath: join(outDir, `pack-${name}.idx`), objectCount: summary.objectCount };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+}
+
 const cloud = await startLocalCloud({ port: 0 });
 const work = await mkdtemp(join(tmpdir(), "cloudbridge-bench-compaction-size-"));
 try {
@@ -80,6 +114,7 @@ try {
   }
   const pushSeconds = (performance.now() - started) / 1000;
   await copyRepository(store, "native", "isomorphic");
+  await copyRepository(store, "native", "ids-only");
   const before = await packBytes(store, "native");
 
   // The native baseline: the pack `git clone` receives from the writing repository.
@@ -95,6 +130,7 @@ try {
     const seconds = (performance.now() - t0) / 1000;
     return { report, seconds, ...(await packBytes(store, repo)) };
   };
+  const idsOnly = await compact("ids-only", new ObjectIdsOnlyEngine());
   const native = await compact("native", new NativeGitEngine());
   const isomorphic = await compact("isomorphic", new IsomorphicGitEngine());
 
@@ -103,11 +139,12 @@ try {
   console.log(`native git clone pack:                 ${kib(nativeBytes)}  (baseline)`);
   console.log(`uncompacted bucket (${before.packs} packs):       ${kib(before.bytes)}  ${(before.bytes / nativeBytes).toFixed(2)}×`);
   for (const [name, run] of [
+    ["native, ids only (before)", idsOnly],
     ["native engine", native],
     ["isomorphic engine", isomorphic],
   ] as const) {
     console.log(
-      `compacted, ${name.padEnd(18)} ${kib(run.bytes)}  ${(run.bytes / nativeBytes).toFixed(2)}×  (${run.report.merged.length} packs merged into ${run.packs}, ${run.seconds.toFixed(2)} s)`,
+      `compacted, ${name.padEnd(26)} ${kib(run.bytes)}  ${(run.bytes / nativeBytes).toFixed(2)}×  (${run.report.merged.length} packs merged into ${run.packs}, ${run.seconds.toFixed(2)} s)`,
     );
   }
 } finally {
