@@ -30,6 +30,7 @@ import {
   type UploadOptions,
 } from "../objectstore/index.ts";
 import { BucketLayout } from "../protocol/index.ts";
+import { GIT_ENV } from "../test/helpers/git.ts";
 
 export interface WorkerSetup {
   bucket: string;
@@ -142,14 +143,6 @@ class CountingStore implements ObjectStore {
   }
 }
 
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: "Bench",
-  GIT_AUTHOR_EMAIL: "bench@example.com",
-  GIT_COMMITTER_NAME: "Bench",
-  GIT_COMMITTER_EMAIL: "bench@example.com",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-};
 const layout = new BucketLayout();
 const MAIN = "refs/heads/main";
 

@@ -224,12 +224,12 @@ try {
     `\n${perRepo} agents a repository, ${changes} changes an agent within ${windowMs / 1000} s, notification spread 0–${spreadMs} ms\n`,
   );
   console.log(
-    "| agents | repos | changes | S3 req. per push | S3 req. per fetch | fetches per change | S3 req. per change, all agents | p50 ms | p95 ms | delivered | conflicts retried (per change) | most in one push | pushes given up, retried | most fetches of a repo in one ms | changes lost |",
+    "| agents | repos | changes | S3 req. per push | S3 req. per fetch | fetches per change | S3 req. per change, all agents | p50 ms | p95 ms | delivered | conflicts retried (per change) | most in one push | pushes given up, retried | most fetches of a repo in one ms | changes still waiting at the end | changes lost |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
     console.log(
-      `| ${row.agents} | ${row.repos} | ${row.changes} | ${fixed(row.pushRequests)} | ${fixed(row.fetchRequests)} | ${fixed(row.fetchesPerChange)} | ${fixed(row.pushRequests + row.fetchRequests * row.fetchesPerChange)} | ${fixed(row.p50, 0)} | ${fixed(row.p95, 0)} | ${row.delivered}/${row.expected} | ${sum(row.conflicts)} (${fixed(sum(row.conflicts) / row.changes, 2)}) | ${row.maxConflictsInOnePush} | ${row.failedRounds} | ${row.samePerMs} | ${row.missing + row.unpushed} |`,
+      `| ${row.agents} | ${row.repos} | ${row.changes} | ${fixed(row.pushRequests)} | ${fixed(row.fetchRequests)} | ${fixed(row.fetchesPerChange)} | ${fixed(row.pushRequests + row.fetchRequests * row.fetchesPerChange)} | ${fixed(row.p50, 0)} | ${fixed(row.p95, 0)} | ${row.delivered}/${row.expected} | ${sum(row.conflicts)} (${fixed(sum(row.conflicts) / row.changes, 2)}) | ${row.maxConflictsInOnePush} | ${row.failedRounds} | ${row.samePerMs} | ${row.unpushed} | ${row.missing} |`,
     );
   }
   console.log("\nS3 requests per change by object (all agents), and conflicts by object:");
@@ -241,7 +241,9 @@ try {
     console.log(`  ${row.agents} agents: ${hot}`);
     console.log(`  ${row.agents} agents, conflicts: ${JSON.stringify(row.conflicts)}`);
   }
-  if (rows.some((row) => row.missing + row.unpushed > 0)) process.exitCode = 1;
+  // A change still waiting is on its agent, pushed by a later round (as the daemon's would be); a change
+  // whose push landed and is not in the bucket's history is lost.
+  if (rows.some((row) => row.missing > 0)) process.exitCode = 1;
 } finally {
   await rm(work, { recursive: true, force: true });
 }

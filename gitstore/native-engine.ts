@@ -104,6 +104,18 @@ export class NativeGitEngine implements GitEngine {
     return updateRefs(gitDir, updates);
   }
 
+  /**
+   * --no-reuse-delta, as `git repack -adf`: the deltas each push's pack chose among its own few objects are
+   * computed again across the whole history (with them reused the merged pack stays about a fifth larger
+   * than a clone's; bench/compaction-size.ts compares).
+   */
+  protected readonly combineOptions: readonly string[] = ["--no-reuse-delta"];
+
+  /** What combinePacks feeds pack-objects: every object of the scratch repository, with paths. */
+  protected combineInput(gitDir: string): Promise<Buffer> {
+    return objectsWithPaths(gitDir);
+  }
+
   async combinePacks(packs: readonly PackFiles[], outDir: string): Promise<PackFiles> {
     const scratch = await mkdtemp(join(outDir, "combine-"));
     try {
@@ -112,12 +124,9 @@ export class NativeGitEngine implements GitEngine {
         await link(pack.packPath, join(scratch, "objects", "pack", `${pack.name}.pack`));
         await link(pack.idxPath, join(scratch, "objects", "pack", `${pack.name}.idx`));
       }
-      // --no-reuse-delta, as `git repack -adf`: the deltas each push's pack chose among its own few
-      // objects are computed again across the whole history (with them reused the merged pack stays
-      // about a fifth larger than a clone's; bench/compaction-size.ts).
-      const name = await gitText(["pack-objects", "--delta-base-offset", "--no-reuse-delta", "-q", join(outDir, "pack")], {
+      const name = await gitText(["pack-objects", "--delta-base-offset", ...this.combineOptions, "-q", join(outDir, "pack")], {
         gitDir: scratch,
-        input: await objectsWithPaths(scratch),
+        input: await this.combineInput(scratch),
       });
       const files = packFiles(outDir, `pack-${name}`);
       const summary = await verifyPackFile(files.packPath, files.name);
