@@ -14,7 +14,7 @@
  *
  *   npm run bench:many-agents                         # 10 and 50 agents
  *   BENCH_AGENTS=200 npm run bench:many-agents        # 10, 50 and 200 (the full figure)
- *   BENCH_CHANGES=2 BENCH_WINDOW_S=40 BENCH_AGENTS_PER_REPO=10 BENCH_WORKERS=3 BENCH_HINT_SPREAD_MS=50
+ *   BENCH_CHANGES=1 BENCH_WINDOW_S=60 BENCH_AGENTS_PER_REPO=10 BENCH_WORKERS=3 BENCH_HINT_SPREAD_MS=50
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -39,8 +39,8 @@ const sizes =
       ? [...new Set([10, 50, requested[0]!])].filter((n) => n <= requested[0]!)
       : [10, 50];
 const perRepo = Number(process.env.BENCH_AGENTS_PER_REPO ?? 10);
-const changes = Number(process.env.BENCH_CHANGES ?? 2);
-const windowMs = Number(process.env.BENCH_WINDOW_S ?? 40) * 1000;
+const changes = Number(process.env.BENCH_CHANGES ?? 1);
+const windowMs = Number(process.env.BENCH_WINDOW_S ?? 60) * 1000;
 const settleMs = Number(process.env.BENCH_SETTLE_S ?? 60) * 1000;
 const spreadMs = Number(process.env.BENCH_HINT_SPREAD_MS ?? HINT_SPREAD_MS);
 const layout = new BucketLayout();
