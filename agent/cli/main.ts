@@ -1,34 +1,10 @@
 import { Command, CommanderError } from "commander";
-import { cloneCommand } from "./commands/clone.ts";
-import { compactCommand } from "./commands/compact.ts";
-import { copyCommand } from "./commands/copy.ts";
-import { daemonCommand } from "./commands/daemon.ts";
-import { dropCommand } from "./commands/drop.ts";
-import { fsckCommand } from "./commands/fsck.ts";
-import { getCommand } from "./commands/get.ts";
-import { initCommand } from "./commands/init.ts";
-import { keyCommand } from "./commands/key.ts";
-import { inviteCommand } from "./commands/invite.ts";
-import { localCommand } from "./commands/local.ts";
-import { logCommand } from "./commands/log.ts";
-import { removeQueueCommand } from "./commands/remove-queue.ts";
-import { serviceCommand } from "./commands/service.ts";
-import { statusCommand } from "./commands/status.ts";
-import { syncCommand } from "./commands/sync.ts";
-import { whereisCommand } from "./commands/whereis.ts";
-import { conflictsCommand } from "./commands/conflicts.ts";
-import { versionsCommand } from "./commands/versions.ts";
-import { restoreCommand } from "./commands/restore.ts";
-import { pauseCommand } from "./commands/pause.ts";
-import { resumeCommand } from "./commands/resume.ts";
-import { limitCommand } from "./commands/limit.ts";
-import { openCommand } from "./commands/open.ts";
-import { CliError, exitCodeFor, explainError, reportError } from "./errors.ts";
+import { COMMANDS, type CommandDescriptor } from "./command-list.ts";
 
 /**
- * `cloudbridge`: one file per command under ./commands, each exporting a function that adds itself to
- * the program. Errors reach the user as one clear line (and a code), never as a stack trace, unless
- * CLOUDBRIDGE_DEBUG is set.
+ * `cloudbridge`: every command is declared in ./command-list.ts and implemented in its own file under
+ * ./commands, imported only when it runs (start-up stays at Node's own: docs/performance.md). Errors reach
+ * the user as one clear line (and a code), never as a stack trace, unless CLOUDBRIDGE_DEBUG is set.
  */
 export function buildProgram(): Command {
   const program = new Command("cloudbridge")
@@ -37,34 +13,20 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .enablePositionalOptions()
     .exitOverride();
-  for (const register of [
-    initCommand,
-    cloneCommand,
-    inviteCommand,
-    syncCommand,
-    daemonCommand,
-    statusCommand,
-    logCommand,
-    conflictsCommand,
-    versionsCommand,
-    restoreCommand,
-    pauseCommand,
-    resumeCommand,
-    limitCommand,
-    openCommand,
-    getCommand,
-    dropCommand,
-    copyCommand,
-    whereisCommand,
-    fsckCommand,
-    serviceCommand,
-    localCommand,
-    compactCommand,
-    keyCommand,
-    removeQueueCommand,
-  ])
-    register(program);
+  for (const descriptor of COMMANDS) addCommand(program, descriptor);
   return program;
+}
+
+function addCommand(parent: Command, descriptor: CommandDescriptor): void {
+  const command = parent.command(descriptor.name).description(descriptor.description);
+  for (const [name, description, defaultValue] of descriptor.arguments ?? []) command.argument(name, description, defaultValue);
+  for (const [flags, description, defaultValue] of descriptor.requiredOptions ?? [])
+    command.requiredOption(flags, description, defaultValue);
+  for (const [flags, description, defaultValue] of descriptor.options ?? []) command.option(flags, description, defaultValue);
+  if (descriptor.passThrough) command.helpOption(false).allowUnknownOption().allowExcessArguments();
+  for (const subcommand of descriptor.subcommands ?? []) addCommand(command, subcommand);
+  const { load } = descriptor;
+  if (load) command.action(async (...args: unknown[]) => ((await load()) as (...args: unknown[]) => Promise<void>)(...args));
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -73,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    // Loaded here: it knows every package's error codes, hence loads those packages.
+    const { explainError, exitCodeFor, reportError } = await import("./errors.ts");
     const explained = explainError(error);
     reportError(explained);
     return exitCodeFor(explained);
@@ -82,5 +46,3 @@ export async function main(argv: string[]): Promise<number> {
 if (import.meta.main) {
   process.exitCode = await main(process.argv.slice(2));
 }
-
-export { CliError };

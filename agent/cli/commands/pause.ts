@@ -1,25 +1,15 @@
-import type { Command } from "commander";
 import { readSettings } from "../../folder/index.ts";
 import { pauseFolder } from "../../folder/pause.ts";
 import { locate } from "../folder-path.ts";
 import { emit } from "../output.ts";
 
-export function pauseCommand(program: Command): void {
-  program
-    .command("pause")
-    .description(
-      "Stop syncing a folder until `cloudbridge resume`: its daemon commits, pushes and pulls nothing meanwhile (kept across restarts).",
-    )
-    .argument("[dir]", "the synced folder", ".")
-    .option("--json", "print as JSON")
-    .action(async (dir: string, options: { json?: boolean }) => {
-      const { root } = await locate(dir);
-      await readSettings(root); // a clear error for a folder that is not synced
-      const state = await pauseFolder(root);
-      emit(
-        options.json,
-        { folder: root, paused: state },
-        () => `${root} is paused (since ${state.since}); \`cloudbridge resume\` syncs it again.`,
-      );
-    });
+export async function pauseCommand(dir: string, options: { json?: boolean }): Promise<void> {
+  const { root } = await locate(dir);
+  await readSettings(root); // a clear error for a folder that is not synced
+  const state = await pauseFolder(root);
+  emit(
+    options.json,
+    { folder: root, paused: state },
+    () => `${root} is paused (since ${state.since}); \`cloudbridge resume\` syncs it again.`,
+  );
 }
