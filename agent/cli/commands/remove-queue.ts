@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { readDaemonStatus } from "../../daemon.ts";
+import { readDaemonStatus } from "../../daemon-status.ts";
 import { FolderError, readSettings } from "../../folder/index.ts";
 import { queueNameFor, removeAgentQueue } from "../../listen/sqs.ts";
 import { emit } from "../output.ts";
