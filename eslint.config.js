@@ -25,9 +25,10 @@ export const PACKAGES = {
 const PACKAGE_FILES = Object.keys(PACKAGES).map((name) => `${name}/**/*.ts`);
 /**
  * Files that are faces besides each package's index.ts: gitstore's isomorphic engine is imported on its
- * own so that only the compaction function loads isomorphic-git.
+ * own so that only the compaction function loads isomorphic-git; protocol's core (layout, names, errors)
+ * so that what git starts at every push and fetch does not load the schema library.
  */
-export const FACES = { gitstore: ["isomorphic-engine.ts"] };
+export const FACES = { gitstore: ["isomorphic-engine.ts"], protocol: ["core.ts"] };
 
 export default tseslint.config(
   { ignores: ["node_modules/", "cdk.out/", "coverage/"] },
