@@ -163,7 +163,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
   {
     name: "conflicts",
     description: "Files edited on two machines (both versions kept side by side), and resolving them.",
-    arguments: [FOLDER_HERE],
+    arguments: [FOLDER_ARGUMENT],
     options: [
       ["--keep <file>", "keep this one: FILE's content stays at the shared name, the other version goes (it stays in history)"],
       ["--keep-both <file>", "keep both: the variant of FILE's conflict gets a plain name of its own"],
@@ -195,14 +195,14 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     name: "pause",
     description:
       "Stop syncing a folder until `cloudbridge resume`: its daemon commits, pushes and pulls nothing meanwhile (kept across restarts).",
-    arguments: [FOLDER_HERE],
+    arguments: [FOLDER_ARGUMENT],
     options: [JSON_OUTPUT],
     load: async () => (await import("./commands/pause.ts")).pauseCommand,
   },
   {
     name: "resume",
     description: "Sync a paused folder again: its daemon catches up with one full round.",
-    arguments: [FOLDER_HERE],
+    arguments: [FOLDER_ARGUMENT],
     options: [JSON_OUTPUT],
     load: async () => (await import("./commands/resume.ts")).resumeCommand,
   },
@@ -211,7 +211,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     // The setting names are the folder's (SETTING_NAMES); a unit test holds them equal.
     description:
       "Bandwidth limits for annexed content (cloudbridge.uploadLimit, cloudbridge.downloadLimit); without options, show them. A running daemon applies a change at its next round.",
-    arguments: [FOLDER_HERE],
+    arguments: [FOLDER_ARGUMENT],
     options: [
       ["--up <rate>", "uploads: bytes per second (5MB, 512KiB) or none"],
       ["--down <rate>", "downloads: bytes per second (5MB, 512KiB) or none"],
@@ -222,7 +222,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
   {
     name: "open",
     description: "Open the running daemon's page in the browser (with its secret token), or print its URL when there is no browser.",
-    arguments: [FOLDER_HERE],
+    arguments: [FOLDER_ARGUMENT],
     options: [["--print", "only print the URL"], JSON_OUTPUT],
     load: async () => (await import("./commands/open.ts")).openCommand,
   },

@@ -1,10 +1,14 @@
+import { findFolder } from "../../folder/index.ts";
 import { listConflicts, resolveConflict, type Conflict, type ConflictSide } from "../../history/conflicts.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { CliError } from "../errors.ts";
 import { locate, openQuietly, syncChanged } from "../folder-path.ts";
 import { emit } from "../output.ts";
 
-export async function conflictsCommand(dir: string, options: { keep?: string; keepBoth?: string; json?: boolean }): Promise<void> {
+export async function conflictsCommand(
+  dir: string | undefined,
+  options: { keep?: string; keepBoth?: string; json?: boolean },
+): Promise<void> {
   if (options.keep && options.keepBoth) throw new CliError("invalid-option", "use --keep or --keep-both, not both.");
   const file = options.keep ?? options.keepBoth;
   if (file) {
@@ -26,7 +30,7 @@ export async function conflictsCommand(dir: string, options: { keep?: string; ke
     }
     return;
   }
-  const { root } = await locate(dir);
+  const root = await findFolder(dir);
   const folder = await openQuietly(root);
   try {
     const conflicts = await listConflicts(folder.repo.git);

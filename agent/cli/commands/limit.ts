@@ -1,11 +1,10 @@
-import { parseRate, readSettings, writeSettings } from "../../folder/index.ts";
+import { findFolder, parseRate, readSettings, writeSettings } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
-import { locate } from "../folder-path.ts";
 import { formatBytes } from "../transfer-progress.ts";
 import { emit } from "../output.ts";
 
-export async function limitCommand(dir: string, options: { up?: string; down?: string; json?: boolean }): Promise<void> {
-  const { root } = await locate(dir);
+export async function limitCommand(dir: string | undefined, options: { up?: string; down?: string; json?: boolean }): Promise<void> {
+  const root = await findFolder(dir);
   for (const [flag, value] of [
     ["--up", options.up],
     ["--down", options.down],

@@ -1,18 +1,17 @@
 import { spawn } from "node:child_process";
-import { readSettings } from "../../folder/index.ts";
+import { findFolder, readSettings } from "../../folder/index.ts";
 import { readPageInfo } from "../../ui/page-file.ts";
 import { CliError } from "../errors.ts";
-import { locate } from "../folder-path.ts";
 import { emit } from "../output.ts";
 
-export async function openCommand(dir: string, options: { print?: boolean; json?: boolean }): Promise<void> {
-  const { root } = await locate(dir);
+export async function openCommand(dir: string | undefined, options: { print?: boolean; json?: boolean }): Promise<void> {
+  const root = await findFolder(dir);
   await readSettings(root);
   const page = await readPageInfo(root);
   if (!page)
     throw new CliError(
       "no-match",
-      `no daemon serves a page for ${root}: start one with \`cloudbridge daemon ${dir}\` (or \`cloudbridge service install\`).`,
+      `no daemon serves a page for ${root}: start one with \`cloudbridge daemon ${root}\` (or \`cloudbridge service install\`).`,
     );
   const opener = options.print || options.json ? undefined : browserCommand();
   if (opener) {

@@ -1,10 +1,9 @@
-import { readSettings } from "../../folder/index.ts";
+import { findFolder, readSettings } from "../../folder/index.ts";
 import { pauseFolder } from "../../folder/pause.ts";
-import { locate } from "../folder-path.ts";
 import { emit } from "../output.ts";
 
-export async function pauseCommand(dir: string, options: { json?: boolean }): Promise<void> {
-  const { root } = await locate(dir);
+export async function pauseCommand(dir: string | undefined, options: { json?: boolean }): Promise<void> {
+  const root = await findFolder(dir);
   await readSettings(root); // a clear error for a folder that is not synced
   const state = await pauseFolder(root);
   emit(
