@@ -27,13 +27,15 @@ const PACKAGE_FILES = Object.keys(PACKAGES).map((name) => `${name}/**/*.ts`);
  * Files that are faces besides each package's index.ts: gitstore's isomorphic engine is imported on its
  * own so that only the compaction function loads isomorphic-git; the clean filter git starts in a synced
  * folder (agent/git-filter/) loads only the large-file rule, the pointer and key formats and git config,
- * not the AWS SDK and the rest of every index (about 40 % of its start-up, measured).
+ * not the AWS SDK and the rest of every index (about 40 % of its start-up, measured); protocol's core
+ * (layout, names, errors) so that the remote helper git starts at every push and fetch does not load the
+ * schema library.
  */
 export const FACES = {
   gitstore: ["isomorphic-engine.ts"],
   annex: ["content/largefiles.ts", "content/pointer.ts"],
   localgit: ["config.ts"],
-  protocol: ["annex-key.ts"],
+  protocol: ["annex-key.ts", "core.ts"],
 };
 
 export default tseslint.config(

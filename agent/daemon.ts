@@ -1,7 +1,6 @@
 import { readFileSync, watch } from "node:fs";
-import { readFile, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { isProcessAlive } from "../annex/index.ts";
 import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
 import { awsClientConfig, FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
 import { PAUSE_FILE, readPause } from "./folder/pause.ts";
@@ -18,6 +17,7 @@ import { refusedIn, type RefusedPath } from "./status/refused-paths.ts";
 import { writePresence } from "./presence.ts";
 import { writeFileAtomic } from "./sync/atomic-file.ts";
 import { Backoff } from "./backoff.ts";
+import { readDaemonStatus, statusFile } from "./daemon-status.ts";
 import { CompactionDuty } from "./compaction-duty.ts";
 import type { Direction, RunningTransfer } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
@@ -100,20 +100,6 @@ export interface DaemonStatus {
   refused?: RefusedPath[];
   /** Transfers in flight, with progress (refreshed about once a second while any runs). */
   transfers?: RunningTransfer[];
-}
-
-export function statusFile(folder: Folder | string): string {
-  const root = typeof folder === "string" ? folder : folder.root;
-  return join(root, ".git", "cloudbridge", "daemon.json");
-}
-
-export async function readDaemonStatus(root: string): Promise<(DaemonStatus & { running: boolean }) | undefined> {
-  try {
-    const status = JSON.parse(await readFile(statusFile(root), "utf8")) as DaemonStatus;
-    return { ...status, running: isProcessAlive(status.pid) };
-  } catch {
-    return undefined;
-  }
 }
 
 export async function runDaemon(folderPath: string, options: DaemonOptions): Promise<void> {

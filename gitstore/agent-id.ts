@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { assertAgentId } from "../protocol/index.ts";
+import { assertAgentId } from "../protocol/core.ts";
 import { getConfig, setConfig } from "../localgit/index.ts";
 
 /** Where a synced folder keeps its agent id: it is a git-annex repository, and the id is its annex UUID. */

@@ -1,5 +1,5 @@
 import { ObjectTooLarge, type ObjectStore, mapLimit, UndecryptableObject } from "../objectstore/index.ts";
-import { parseSyncedRefName, type BucketLayout } from "../protocol/index.ts";
+import { parseSyncedRefName, type BucketLayout } from "../protocol/core.ts";
 import { GitStoreError } from "./errors.ts";
 import { MAX_REF_FILE_BYTES } from "./limits.ts";
 import { parseRefFile } from "./ref-file.ts";

@@ -1,4 +1,4 @@
-import { CloudbridgeError } from "../protocol/index.ts";
+import { CloudbridgeError } from "../protocol/core.ts";
 
 /**
  * What went wrong with a git repository in the bucket or its local counterpart. `code` is for programs,

@@ -4,7 +4,7 @@ import { downloadPack, readInfoPacks } from "./bucket-packs.ts";
 import type { GitEngine } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { mapLimit } from "../objectstore/index.ts";
-import { parseSyncedRefName } from "../protocol/index.ts";
+import { parseSyncedRefName } from "../protocol/core.ts";
 import { readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
 import { readBucketRefsCached } from "./ref-snapshot.ts";
 import { treesPastBounds } from "./tree-bounds.ts";

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ObjectMissing, ObjectTooLarge, PreconditionFailed, type StoredObject } from "../objectstore/index.ts";
-import { syncedRefName, assertAgentId, assertRefName } from "../protocol/index.ts";
+import { syncedRefName, assertAgentId, assertRefName } from "../protocol/core.ts";
 import { editInfoPacks, readInfoPacksObject, uploadPack } from "./bucket-packs.ts";
 import { jitter, MAX_ATTEMPTS } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";

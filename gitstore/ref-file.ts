@@ -1,4 +1,4 @@
-import { assertRefName } from "../protocol/index.ts";
+import { assertRefName } from "../protocol/core.ts";
 import { GitStoreError } from "./errors.ts";
 
 /**

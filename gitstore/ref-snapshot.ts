@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { parseSyncedRefName } from "../protocol/index.ts";
+import { parseSyncedRefName } from "../protocol/core.ts";
 import { GitStoreError, type GitStoreErrorCode } from "./errors.ts";
 import { knownRefs, readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
 import type { RepoContext } from "./repo-context.ts";

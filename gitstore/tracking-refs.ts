@@ -1,4 +1,4 @@
-import { assertRefName } from "../protocol/index.ts";
+import { assertRefName } from "../protocol/core.ts";
 
 /**
  * Where refs from the bucket are kept locally, as git keeps a remote's branches:

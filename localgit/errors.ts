@@ -1,4 +1,4 @@
-import { CloudbridgeError } from "../protocol/index.ts";
+import { CloudbridgeError } from "../protocol/core.ts";
 
 /**
  * What went wrong running git on a local repository:

@@ -1,4 +1,4 @@
-import { CloudbridgeError } from "../protocol/index.ts";
+import { CloudbridgeError } from "../protocol/core.ts";
 
 /**
  * Why the bucket cannot be reached at all, in words that say what to do. The SDK reports these as

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { CloudbridgeError } from "../protocol/index.ts";
+import { CloudbridgeError } from "../protocol/core.ts";
 
 /**
  * The narrow interface everything that reads or writes the bucket goes through (git over S3, annexed

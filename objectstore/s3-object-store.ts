@@ -15,7 +15,6 @@ import {
   UploadPartCommand,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   NoSuchUpload,
@@ -152,6 +151,9 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     // A 409 on a conditional upload means S3 decided nothing and the multipart upload is gone: the whole
     // upload starts again, which needs a body that can be read again (a Buffer, or a function opening a stream).
     const replayable = typeof body === "function" || Buffer.isBuffer(body);
+    // Loaded on the first upload only: it costs every process that never makes one (the remote helper,
+    // every CLI command) a third of the S3 client's start-up again.
+    const { Upload } = await import("@aws-sdk/lib-storage");
     const once = async () => {
       const upload = new Upload({
         client: this.client,

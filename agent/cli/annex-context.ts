@@ -1,5 +1,4 @@
 import { isAbsolute, join, resolve } from "node:path";
-import type { Command } from "commander";
 import type { MultipartStore, ObjectStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { assertAnnexKey } from "../../protocol/index.ts";
 import { annexedFiles, type Annex } from "../../annex/index.ts";
@@ -88,13 +87,6 @@ export function jsonLine(command: string, target: Target, fields: Record<string,
 }
 
 /** `--dir`: the annex commands work on the folder around a directory (default: the current one), paths relative to it, as `git -C`. */
-export function withDirOption(command: Command): Command {
-  return command.option(
-    "--dir <folder>",
-    "the folder to work in (default: the one around the current directory); paths are relative to it",
-  );
-}
-
 export function commandDir(dir: string | undefined): string {
   return dir ? resolve(dir) : process.cwd();
 }

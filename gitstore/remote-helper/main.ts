@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import { createS3Client, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
-import { BucketLayout, parseRemoteUrl } from "../../protocol/index.ts";
+import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
 import { corruptSharedRef, readBucketRefs } from "../bucket-refs.ts";

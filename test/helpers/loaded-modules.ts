@@ -1,22 +1,25 @@
-import { appendFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { registerHooks } from "node:module";
 import { fileURLToPath } from "node:url";
 
 /**
- * Preloaded into a CLI child (`NODE_OPTIONS=--import=…`): every module the process loads is appended, by
- * URL, to the file named by CLOUDBRIDGE_TEST_LOADED_MODULES.
+ * Preloaded into a CLI child (`--import=…`): when the process exits, the URL of every module it loaded
+ * (ESM and CommonJS, Node's built-ins aside), one a line, is written to the file named by
+ * CLOUDBRIDGE_TEST_LOADED_MODULES.
  */
 const out = process.env.CLOUDBRIDGE_TEST_LOADED_MODULES;
 if (out) {
+  const loaded: string[] = [];
   registerHooks({
     load(url, context, next) {
-      appendFileSync(out, `${url}\n`);
+      if (!url.startsWith("node:")) loaded.push(url);
       return next(url, context);
     },
   });
+  process.on("exit", () => writeFileSync(out, loaded.map((url) => `${url}\n`).join("")));
 }
 
-/** The environment that makes a child list the modules it loads into `file`. */
-export function loadedModulesEnv(file: string): Record<string, string> {
-  return { NODE_OPTIONS: `--import=${fileURLToPath(import.meta.url)}`, CLOUDBRIDGE_TEST_LOADED_MODULES: file };
+/** The arguments that make a Node child record its modules into `file` (set CLOUDBRIDGE_TEST_LOADED_MODULES too). */
+export function loadedModulesArgs(): string[] {
+  return [`--import=${fileURLToPath(import.meta.url)}`];
 }

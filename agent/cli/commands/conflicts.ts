@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { findFolder } from "../../folder/index.ts";
 import { listConflicts, resolveConflict, type Conflict, type ConflictSide } from "../../history/conflicts.ts";
 import { forTerminal } from "../../terminal-text.ts";
@@ -6,45 +5,39 @@ import { CliError } from "../errors.ts";
 import { locate, openQuietly, syncChanged } from "../folder-path.ts";
 import { emit } from "../output.ts";
 
-export function conflictsCommand(program: Command): void {
-  program
-    .command("conflicts")
-    .description("Files edited on two machines (both versions kept side by side), and resolving them.")
-    .argument("[dir]", "the synced folder (default: the one around the current directory)")
-    .option("--keep <file>", "keep this one: FILE's content stays at the shared name, the other version goes (it stays in history)")
-    .option("--keep-both <file>", "keep both: the variant of FILE's conflict gets a plain name of its own")
-    .option("--json", "print as JSON")
-    .action(async (dir: string | undefined, options: { keep?: string; keepBoth?: string; json?: boolean }) => {
-      if (options.keep && options.keepBoth) throw new CliError("invalid-option", "use --keep or --keep-both, not both.");
-      const file = options.keep ?? options.keepBoth;
-      if (file) {
-        const { root, path } = await locate(file);
-        const folder = await openQuietly(root);
-        try {
-          const { conflict, changed } = await resolveConflict(folder.repo, path, options.keep ? "keep-this" : "keep-both");
-          const synced = await syncChanged(folder, changed);
-          emit(options.json, { resolved: conflict, kept: options.keep ? path : "both", changed, synced }, () =>
-            [
-              options.keep
-                ? `kept ${forTerminal(path)} as ${forTerminal(conflict.path)}; the other version is in history (\`cloudbridge versions ${forTerminal(conflict.path)}\`).`
-                : `kept both: ${forTerminal(conflict.path)} and ${forTerminal(changed[1]!)}.`,
-              synced === "paused" ? "the folder is paused: the change is synced at `cloudbridge resume`." : "synced.",
-            ].join("\n"),
-          );
-        } finally {
-          folder.close();
-        }
-        return;
-      }
-      const root = await findFolder(dir);
-      const folder = await openQuietly(root);
-      try {
-        const conflicts = await listConflicts(folder.repo.git);
-        emit(options.json, conflicts, () => (conflicts.length === 0 ? "no conflicts" : conflicts.map(describeConflict).join("\n")));
-      } finally {
-        folder.close();
-      }
-    });
+export async function conflictsCommand(
+  dir: string | undefined,
+  options: { keep?: string; keepBoth?: string; json?: boolean },
+): Promise<void> {
+  if (options.keep && options.keepBoth) throw new CliError("invalid-option", "use --keep or --keep-both, not both.");
+  const file = options.keep ?? options.keepBoth;
+  if (file) {
+    const { root, path } = await locate(file);
+    const folder = await openQuietly(root);
+    try {
+      const { conflict, changed } = await resolveConflict(folder.repo, path, options.keep ? "keep-this" : "keep-both");
+      const synced = await syncChanged(folder, changed);
+      emit(options.json, { resolved: conflict, kept: options.keep ? path : "both", changed, synced }, () =>
+        [
+          options.keep
+            ? `kept ${forTerminal(path)} as ${forTerminal(conflict.path)}; the other version is in history (\`cloudbridge versions ${forTerminal(conflict.path)}\`).`
+            : `kept both: ${forTerminal(conflict.path)} and ${forTerminal(changed[1]!)}.`,
+          synced === "paused" ? "the folder is paused: the change is synced at `cloudbridge resume`." : "synced.",
+        ].join("\n"),
+      );
+    } finally {
+      folder.close();
+    }
+    return;
+  }
+  const root = await findFolder(dir);
+  const folder = await openQuietly(root);
+  try {
+    const conflicts = await listConflicts(folder.repo.git);
+    emit(options.json, conflicts, () => (conflicts.length === 0 ? "no conflicts" : conflicts.map(describeConflict).join("\n")));
+  } finally {
+    folder.close();
+  }
 }
 
 function describeConflict(conflict: Conflict): string {

@@ -1,6 +1,5 @@
 import { stat, writeFile, rename } from "node:fs/promises";
 import { forTerminal } from "../../terminal-text.ts";
-import type { Command } from "commander";
 import { AnnexError, formatPointer, settled, tempPathFor, verifyFile } from "../../../annex/index.ts";
 import {
   commandDir,
@@ -8,70 +7,60 @@ import {
   jsonLine,
   openAnnexContext,
   resolveTargets,
-  withDirOption,
   workTreePath,
   type AnnexContext,
   type Target,
 } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
-export function dropCommand(program: Command): void {
-  const command = program
-    .command("drop")
-    .description("Remove annexed content from this folder (or with --from cloud, from the bucket), never the last verified copy.")
-    .argument("[paths...]", "files or directories (default: everything annexed)")
-    .option("--key <key...>", "a git-annex key instead of a path")
-    .option("--from <remote>", 'drop from "cloud" instead of from this folder')
-    .option("--force", "with --from cloud: drop even content a machine wants and does not have yet")
-    .option("--json", "one JSON object per file on stdout");
-  withDirOption(command).action(
-    async (paths: string[], options: { key?: string[]; from?: string; force?: boolean; json?: boolean; dir?: string }) => {
-      fromCloud(options.from);
-      const cwd = commandDir(options.dir);
-      const context = await openAnnexContext({ cwd });
-      // What the other machines want and have: the cloud's copy stays while one of them needs it.
-      if (options.from && !options.force) await learnWhatOthersWant(context);
-      const targets = await resolveTargets(context, paths, options.key, cwd);
-      const done = new Map<string, { dropped: boolean } | Error>();
-      let refused = 0;
-      for (const target of targets) {
-        const label = forTerminal(target.path ?? target.key);
-        let outcome = done.get(target.key);
-        if (!outcome) {
-          try {
-            outcome = options.from
-              ? await context.annex.dropFromCloud(target.key, { force: options.force === true })
-              : await context.annex.dropLocal(target.key);
-          } catch (error) {
-            if (!(error instanceof Error)) throw error;
-            outcome = error;
-          }
-          done.set(target.key, outcome);
-        }
-        if (outcome instanceof Error) {
-          refused++;
-          if (options.json) process.stdout.write(jsonLine("drop", target, { success: false, error: outcome.message }));
-          else
-            process.stderr.write(
-              `drop ${label}: ${outcome instanceof AnnexError && outcome.code === "drop-refused" ? "refused" : "failed"}: ${forTerminal(outcome.message)}\n`,
-            );
-          continue;
-        }
-        if (!options.from) await unpopulate(context, target);
-        const where = options.from ? "from cloud " : "";
-        if (options.json)
-          process.stdout.write(jsonLine("drop", target, { success: true, dropped: outcome.dropped, from: options.from ?? "here" }));
-        else process.stdout.write(`drop ${where}${label}: ${outcome.dropped ? "ok" : "ok (was not there)"}\n`);
+export async function dropCommand(
+  paths: string[],
+  options: { key?: string[]; from?: string; force?: boolean; json?: boolean; dir?: string },
+): Promise<void> {
+  fromCloud(options.from);
+  const cwd = commandDir(options.dir);
+  const context = await openAnnexContext({ cwd });
+  // What the other machines want and have: the cloud's copy stays while one of them needs it.
+  if (options.from && !options.force) await learnWhatOthersWant(context);
+  const targets = await resolveTargets(context, paths, options.key, cwd);
+  const done = new Map<string, { dropped: boolean } | Error>();
+  let refused = 0;
+  for (const target of targets) {
+    const label = forTerminal(target.path ?? target.key);
+    let outcome = done.get(target.key);
+    if (!outcome) {
+      try {
+        outcome = options.from
+          ? await context.annex.dropFromCloud(target.key, { force: options.force === true })
+          : await context.annex.dropLocal(target.key);
+      } catch (error) {
+        if (!(error instanceof Error)) throw error;
+        outcome = error;
       }
-      // As with git-annex's assistant: what this folder wants comes back. Said, so nobody thinks it stays away.
-      if (!options.from && targets.length > refused && context.folder.settings.wanted === "everything")
+      done.set(target.key, outcome);
+    }
+    if (outcome instanceof Error) {
+      refused++;
+      if (options.json) process.stdout.write(jsonLine("drop", target, { success: false, error: outcome.message }));
+      else
         process.stderr.write(
-          "note: this folder wants everything (cloudbridge.wanted), so its daemon downloads dropped content again at its next full round; " +
-            "to keep content away, `git config cloudbridge.wanted nothing` first (then `cloudbridge get` what you want here).\n",
+          `drop ${label}: ${outcome instanceof AnnexError && outcome.code === "drop-refused" ? "refused" : "failed"}: ${forTerminal(outcome.message)}\n`,
         );
-      if (refused > 0) throw new CliError("incomplete", `${refused} of ${targets.length} file(s) were not dropped.`);
-    },
-  );
+      continue;
+    }
+    if (!options.from) await unpopulate(context, target);
+    const where = options.from ? "from cloud " : "";
+    if (options.json)
+      process.stdout.write(jsonLine("drop", target, { success: true, dropped: outcome.dropped, from: options.from ?? "here" }));
+    else process.stdout.write(`drop ${where}${label}: ${outcome.dropped ? "ok" : "ok (was not there)"}\n`);
+  }
+  // As with git-annex's assistant: what this folder wants comes back. Said, so nobody thinks it stays away.
+  if (!options.from && targets.length > refused && context.folder.settings.wanted === "everything")
+    process.stderr.write(
+      "note: this folder wants everything (cloudbridge.wanted), so its daemon downloads dropped content again at its next full round; " +
+        "to keep content away, `git config cloudbridge.wanted nothing` first (then `cloudbridge get` what you want here).\n",
+    );
+  if (refused > 0) throw new CliError("incomplete", `${refused} of ${targets.length} file(s) were not dropped.`);
 }
 
 /**

@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { placeContent } from "../../../annex/index.ts";
 import { LocalRepo } from "../../sync/local-repo.ts";
 import { StatCache } from "../../sync/stat-cache.ts";
@@ -11,38 +10,29 @@ import {
   workTreePath,
   type AnnexContext,
   type Target,
-  withDirOption,
 } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes } from "../transfer-progress.ts";
 
-export function getCommand(program: Command): void {
-  const command = program
-    .command("get")
-    .description("Download annexed files' content from the cloud (verified against its key), and record that this folder has it.")
-    .argument("[paths...]", "files or directories (default: everything annexed)")
-    .option("--key <key...>", "a git-annex key instead of a path")
-    .option("--json", "one JSON object per file on stdout");
-  withDirOption(command).action(async (paths: string[], options: { key?: string[]; json?: boolean; dir?: string }) => {
-    const cwd = commandDir(options.dir);
-    const context = await openAnnexContext({ cwd });
-    const targets = await resolveTargets(context, paths, options.key, cwd);
-    const keys = byKey(targets);
-    const report = reportTransfers<{ downloaded: boolean; size: number }>("get", keys, options.json ?? false, (result) => ({
-      fields: { downloaded: result.downloaded, size: result.size },
-      text: `: ${result.downloaded ? `ok (${formatBytes(result.size)})` : "ok (already here)"}`,
-    }));
-    try {
-      await context.annex.get(
-        [...keys.keys()].map((key) => ({ key, fileName: keys.get(key)![0]!.path ?? key })),
-        report,
-      );
-    } finally {
-      report.stop();
-    }
-    for (const target of targets) await populate(context, target);
-    if (report.failed() > 0) throw new CliError("incomplete", `${report.failed()} of ${targets.length} file(s) could not be got.`);
-  });
+export async function getCommand(paths: string[], options: { key?: string[]; json?: boolean; dir?: string }): Promise<void> {
+  const cwd = commandDir(options.dir);
+  const context = await openAnnexContext({ cwd });
+  const targets = await resolveTargets(context, paths, options.key, cwd);
+  const keys = byKey(targets);
+  const report = reportTransfers<{ downloaded: boolean; size: number }>("get", keys, options.json ?? false, (result) => ({
+    fields: { downloaded: result.downloaded, size: result.size },
+    text: `: ${result.downloaded ? `ok (${formatBytes(result.size)})` : "ok (already here)"}`,
+  }));
+  try {
+    await context.annex.get(
+      [...keys.keys()].map((key) => ({ key, fileName: keys.get(key)![0]!.path ?? key })),
+      report,
+    );
+  } finally {
+    report.stop();
+  }
+  for (const target of targets) await populate(context, target);
+  if (report.failed() > 0) throw new CliError("incomplete", `${report.failed()} of ${targets.length} file(s) could not be got.`);
 }
 
 /**

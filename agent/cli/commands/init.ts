@@ -1,78 +1,61 @@
-import type { Command } from "commander";
 import { describeLocation, initFolder } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
-import { onboardFromFlags, onboardingOptions, wantsOnboarding, type OnboardingFlags } from "./onboarding-flags.ts";
-import { folderSettingsOptions, settingsFrom, summarize } from "./shared.ts";
+import { onboardFromFlags, wantsOnboarding, type OnboardingFlags } from "./onboarding-flags.ts";
+import { settingsFrom, summarize } from "./shared.ts";
 
-export function initCommand(program: Command): void {
-  const command = program
-    .command("init")
-    .description("First machine: create the repository in the bucket and start syncing DIR (its files become the first commit).")
-    .argument("<dir>", "the folder to sync (created if missing; existing files are kept and uploaded)")
-    .option("--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO (or --stack, or --invite)")
-    .option("--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)")
-    .option("--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)")
-    .option("--description <text>", "how this machine is named to the others (default: user on host: folder name)")
-    .option("--adopt-history", "DIR is a git repository with history: upload that history (every machine gets all of it)")
-    .option("--new-history", "DIR is a git repository with history: start a new one on main from its files (its branches stay here)")
-    .option("--encrypt", "encrypt the repository: the bucket holds no readable name or content (see `cloudbridge key`)")
-    .option("--json", "print the result as JSON");
-  onboardingOptions(folderSettingsOptions(command)).action(
-    async (
-      dir: string,
-      options: OnboardingFlags & {
-        remote?: string;
-        region?: string;
-        encrypt?: boolean;
-        json?: boolean;
-        adoptHistory?: boolean;
-        newHistory?: boolean;
-      },
-    ) => {
-      if (options.adoptHistory && options.newHistory)
-        throw new CliError("invalid-option", "--adopt-history and --new-history exclude each other: choose one.");
-      const log = cliLogger({ quiet: true });
-      const folder = wantsOnboarding(options, options.remote, "--remote URL")
-        ? await onboardFromFlags("init", dir, options, log)
-        : await initFolder(dir, options.remote!, {
-            ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-            ...(options.region ? { region: options.region } : {}),
-            ...(options.adoptHistory ? { history: "adopt" as const } : options.newHistory ? { history: "new" as const } : {}),
-            ...(options.description ? { description: options.description } : {}),
-            settings: settingsFrom(options),
-            ...(options.encrypt ? { encrypt: true } : {}),
-            log,
-          });
-      const remote = options.remote ?? describeLocation(folder.settings);
-      try {
-        const bar = progress("scanning", "files", { quiet: options.json === true });
-        const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
-        bar.stop();
-        emit(
-          options.json,
-          { folder: folder.root, remote, agent: folder.settings.agent, profile: folder.settings.profile ?? null, ...report },
-          () =>
-            [
-              `Created ${remote} and started syncing ${folder.root} (agent ${folder.settings.agent}).`,
-              ...(folder.settings.profile ? [`This folder runs with the key in the profile ${folder.settings.profile} only.`] : []),
-              summarize(report),
-              "",
-              ...(options.encrypt
-                ? [
-                    "The repository is encrypted. To let another machine join: run `cloudbridge key show` there,",
-                    `then here: cloudbridge key add <its public key> ${dir}`,
-                  ]
-                : []),
-              folder.settings.stack
-                ? `Join from another machine with: cloudbridge clone --stack ${folder.settings.stack} --agent NAME --repo ${folder.settings.location.repo} DIR`
-                : `Join from another machine with: cloudbridge clone ${remote} DIR`,
-              `Keep it in sync with:          cloudbridge daemon ${dir}`,
-            ].join("\n"),
-        );
-      } finally {
-        folder.close();
-      }
-    },
-  );
+export async function initCommand(
+  dir: string,
+  options: OnboardingFlags & {
+    remote?: string;
+    region?: string;
+    encrypt?: boolean;
+    json?: boolean;
+    adoptHistory?: boolean;
+    newHistory?: boolean;
+  },
+): Promise<void> {
+  if (options.adoptHistory && options.newHistory)
+    throw new CliError("invalid-option", "--adopt-history and --new-history exclude each other: choose one.");
+  const log = cliLogger({ quiet: true });
+  const folder = wantsOnboarding(options, options.remote, "--remote URL")
+    ? await onboardFromFlags("init", dir, options, log)
+    : await initFolder(dir, options.remote!, {
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.adoptHistory ? { history: "adopt" as const } : options.newHistory ? { history: "new" as const } : {}),
+        ...(options.description ? { description: options.description } : {}),
+        settings: settingsFrom(options),
+        ...(options.encrypt ? { encrypt: true } : {}),
+        log,
+      });
+  const remote = options.remote ?? describeLocation(folder.settings);
+  try {
+    const bar = progress("scanning", "files", { quiet: options.json === true });
+    const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
+    bar.stop();
+    emit(
+      options.json,
+      { folder: folder.root, remote, agent: folder.settings.agent, profile: folder.settings.profile ?? null, ...report },
+      () =>
+        [
+          `Created ${remote} and started syncing ${folder.root} (agent ${folder.settings.agent}).`,
+          ...(folder.settings.profile ? [`This folder runs with the key in the profile ${folder.settings.profile} only.`] : []),
+          summarize(report),
+          "",
+          ...(options.encrypt
+            ? [
+                "The repository is encrypted. To let another machine join: run `cloudbridge key show` there,",
+                `then here: cloudbridge key add <its public key> ${dir}`,
+              ]
+            : []),
+          folder.settings.stack
+            ? `Join from another machine with: cloudbridge clone --stack ${folder.settings.stack} --agent NAME --repo ${folder.settings.location.repo} DIR`
+            : `Join from another machine with: cloudbridge clone ${remote} DIR`,
+          `Keep it in sync with:          cloudbridge daemon ${dir}`,
+        ].join("\n"),
+    );
+  } finally {
+    folder.close();
+  }
 }

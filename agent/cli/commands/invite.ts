@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { resolve } from "node:path";
 import { readOnboarding } from "../../onboard/from-stack.ts";
 import { writeInvite } from "../../onboard/invite.ts";
@@ -12,50 +11,33 @@ function parseExpiry(text: string): number {
   return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? "s") as "s" | "m" | "h" | "d"];
 }
 
-export function inviteCommand(program: Command): void {
-  program
-    .command("invite")
-    .description(
-      "Administrator: write a one-time invite file that onboards one folder on a machine that must never hold administrator credentials (`cloudbridge init|clone --invite FILE` there).",
-    )
-    .requiredOption("--stack <name>", "the deployed stack")
-    .requiredOption("--agent <name>", "the stack's agent the machine will run as")
-    .requiredOption("--repo <name>", "the repository it will sync")
-    .option("--out <file>", "where to write the invite (mode 0600; never over an existing file)")
-    .option("--expires <duration>", "how long the invite can be used: 30m, 24h, 7d", "24h")
-    .option("--xmpp-jid <jid>", "the agent's XMPP account (its password from CLOUDBRIDGE_XMPP_PASSWORD, never the command line)")
-    .option("--endpoint <url>", "an AWS-compatible endpoint (default: the AWS SDK's configuration)")
-    .option("--json", "print the result as JSON")
-    .action(
-      async (options: {
-        stack: string;
-        agent: string;
-        repo: string;
-        out?: string;
-        expires: string;
-        xmppJid?: string;
-        endpoint?: string;
-        json?: boolean;
-      }) => {
-        const expiresInMs = parseExpiry(options.expires);
-        const onboarding = await readOnboarding({
-          stack: options.stack,
-          agent: options.agent,
-          repo: options.repo,
-          ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-          ...(options.xmppJid ? { xmppJid: options.xmppJid } : {}),
-          ...(process.env.CLOUDBRIDGE_XMPP_PASSWORD ? { xmppPassword: process.env.CLOUDBRIDGE_XMPP_PASSWORD } : {}),
-        });
-        const path = resolve(options.out ?? `cloudbridge-invite-${options.stack}-${options.agent}-${onboarding.repo}.json`);
-        const invite = await writeInvite(path, onboarding, { expiresInMs });
-        // The file holds the agent's key: its path and expiry are printed, never its content.
-        emit(options.json, { invite: path, agent: options.agent, repo: onboarding.repo, expiresAt: invite.expiresAt }, () =>
-          [
-            `Wrote ${path} (mode 0600): it holds agent ${options.agent}'s key. Hand it over by a safe channel; it works once, until ${invite.expiresAt}.`,
-            `On the machine:  cloudbridge init DIR --invite FILE   (first machine of ${onboarding.repo})`,
-            `             or: cloudbridge clone --invite FILE DIR`,
-          ].join("\n"),
-        );
-      },
-    );
+export async function inviteCommand(options: {
+  stack: string;
+  agent: string;
+  repo: string;
+  out?: string;
+  expires: string;
+  xmppJid?: string;
+  endpoint?: string;
+  json?: boolean;
+}): Promise<void> {
+  const expiresInMs = parseExpiry(options.expires);
+  const onboarding = await readOnboarding({
+    stack: options.stack,
+    agent: options.agent,
+    repo: options.repo,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.xmppJid ? { xmppJid: options.xmppJid } : {}),
+    ...(process.env.CLOUDBRIDGE_XMPP_PASSWORD ? { xmppPassword: process.env.CLOUDBRIDGE_XMPP_PASSWORD } : {}),
+  });
+  const path = resolve(options.out ?? `cloudbridge-invite-${options.stack}-${options.agent}-${onboarding.repo}.json`);
+  const invite = await writeInvite(path, onboarding, { expiresInMs });
+  // The file holds the agent's key: its path and expiry are printed, never its content.
+  emit(options.json, { invite: path, agent: options.agent, repo: onboarding.repo, expiresAt: invite.expiresAt }, () =>
+    [
+      `Wrote ${path} (mode 0600): it holds agent ${options.agent}'s key. Hand it over by a safe channel; it works once, until ${invite.expiresAt}.`,
+      `On the machine:  cloudbridge init DIR --invite FILE   (first machine of ${onboarding.repo})`,
+      `             or: cloudbridge clone --invite FILE DIR`,
+    ].join("\n"),
+  );
 }

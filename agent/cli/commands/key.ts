@@ -1,5 +1,4 @@
 import { resolve, join } from "node:path";
-import type { Command } from "commander";
 import { loadIdentity, readKeyring, updateKeyring, withoutRecipient, withRecipient, type KeyringFile } from "../../../objectstore/index.ts";
 import { BucketLayout, formatRemoteUrl } from "../../../protocol/index.ts";
 import { readCloudSettings, storeFor } from "../../folder/index.ts";
@@ -12,65 +11,39 @@ import { emit } from "../output.ts";
  * prints this machine's public key (made on first use); `add` wraps every key generation for another
  * machine; `remove` starts a new generation for new data without it; `list` names the machines.
  */
-export function keyCommand(program: Command): void {
-  const key = program.command("key").description("The machines that hold an encrypted repository's key.");
+export async function keyShowCommand(options: { json?: boolean }): Promise<void> {
+  const identity = (await loadIdentity({ create: true }))!;
+  emit(options.json, { recipient: identity.recipient, identityFile: identity.path }, () => identity.recipient);
+}
 
-  key
-    .command("show")
-    .description("Print this machine's public key (give it to `cloudbridge key add` on a machine that syncs the repository).")
-    .option("--json", "print as JSON")
-    .action(async (options: { json?: boolean }) => {
-      const identity = (await loadIdentity({ create: true }))!;
-      emit(options.json, { recipient: identity.recipient, identityFile: identity.path }, () => identity.recipient);
-    });
+export async function keyListCommand(dir: string, options: { json?: boolean }): Promise<void> {
+  const { file, where } = await withKeyring(dir, async (store, layout, repo) => (await readKeyring(store, layout, repo))?.file);
+  emit(options.json, file, () =>
+    [
+      `${where}: encrypted, key generation ${file.current} of ${file.generations.length}`,
+      ...file.recipients.map((entry) => `  ${entry.recipient}  ${forTerminal(entry.label)} (added ${entry.added})`),
+    ].join("\n"),
+  );
+}
 
-  key
-    .command("list")
-    .description("The machines that can read an encrypted repository, and its key generations.")
-    .argument("[dir]", "the synced folder", ".")
-    .option("--json", "print as JSON")
-    .action(async (dir: string, options: { json?: boolean }) => {
-      const { file, where } = await withKeyring(dir, async (store, layout, repo) => (await readKeyring(store, layout, repo))?.file);
-      emit(options.json, file, () =>
-        [
-          `${where}: encrypted, key generation ${file.current} of ${file.generations.length}`,
-          ...file.recipients.map((entry) => `  ${entry.recipient}  ${forTerminal(entry.label)} (added ${entry.added})`),
-        ].join("\n"),
-      );
-    });
+export async function keyAddCommand(recipient: string, dir: string, options: { label: string; json?: boolean }): Promise<void> {
+  const { file, where } = await withKeyring(dir, async (store, layout, repo, identity) =>
+    updateKeyring(store, layout, repo, (ring, keys) => withRecipient(ring, keys, recipient, options.label), identity),
+  );
+  emit(options.json, file, () => `${where}: ${recipient} can now read and write it (clone it there).`);
+}
 
-  key
-    .command("add")
-    .description("Let another machine read and write an encrypted repository: wrap every key generation for its public key.")
-    .argument("<public-key>", "the other machine's public key, as `cloudbridge key show` prints it there (age1…)")
-    .argument("[dir]", "the synced folder", ".")
-    .option("--label <text>", "how the key ring names that machine", "another machine")
-    .option("--json", "print the key ring as JSON")
-    .action(async (recipient: string, dir: string, options: { label: string; json?: boolean }) => {
-      const { file, where } = await withKeyring(dir, async (store, layout, repo, identity) =>
-        updateKeyring(store, layout, repo, (ring, keys) => withRecipient(ring, keys, recipient, options.label), identity),
-      );
-      emit(options.json, file, () => `${where}: ${recipient} can now read and write it (clone it there).`);
-    });
-
-  key
-    .command("remove")
-    .description("Stop sharing new data with a machine: a new key generation for everything written from now on.")
-    .argument("<public-key>", "the machine's public key (see `cloudbridge key list`)")
-    .argument("[dir]", "the synced folder", ".")
-    .option("--json", "print the key ring as JSON")
-    .action(async (recipient: string, dir: string, options: { json?: boolean }) => {
-      const { file, where } = await withKeyring(dir, async (store, layout, repo, identity) =>
-        updateKeyring(store, layout, repo, (ring, keys) => withoutRecipient(ring, keys, recipient), identity),
-      );
-      emit(options.json, file, () =>
-        [
-          `${where}: ${recipient} was removed; what is written from now on uses key generation ${file.current}, which it does not have.`,
-          "It can still read everything written before (it kept those keys), and until its AWS credentials are revoked it can",
-          "still read and delete objects in the bucket: revoke them too (raise its keySerial, docs/stack.md).",
-        ].join("\n"),
-      );
-    });
+export async function keyRemoveCommand(recipient: string, dir: string, options: { json?: boolean }): Promise<void> {
+  const { file, where } = await withKeyring(dir, async (store, layout, repo, identity) =>
+    updateKeyring(store, layout, repo, (ring, keys) => withoutRecipient(ring, keys, recipient), identity),
+  );
+  emit(options.json, file, () =>
+    [
+      `${where}: ${recipient} was removed; what is written from now on uses key generation ${file.current}, which it does not have.`,
+      "It can still read everything written before (it kept those keys), and until its AWS credentials are revoked it can",
+      "still read and delete objects in the bucket: revoke them too (raise its keySerial, docs/stack.md).",
+    ].join("\n"),
+  );
 }
 
 async function withKeyring(

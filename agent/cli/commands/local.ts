@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
 
 /** The cloud on one machine is its own program; the agent never loads the emulator. */
 const LOCAL_PROGRAM = fileURLToPath(new URL("../../../local/main.ts", import.meta.url));
@@ -9,20 +8,11 @@ const LOCAL_PROGRAM = fileURLToPath(new URL("../../../local/main.ts", import.met
  * `cloudbridge local`: bin/cloudbridge runs local/main.ts for it before the agent's CLI loads, so this
  * command only runs when the CLI is started directly (node agent/cli/main.ts local …). It passes its
  * arguments to that program in a child process, forwards Ctrl-C and SIGTERM, and exits as it does.
- * It is registered so that `cloudbridge --help` lists it.
+ * It is listed (../command-list.ts) so that `cloudbridge --help` shows it.
  */
-export function localCommand(program: Command): void {
-  program
-    .command("local")
-    .description("Run the cloud on this machine: S3 + SNS + SQS on 127.0.0.1, with the real functions behind bucket events.")
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .argument("[options...]", "see cloudbridge local --help")
-    .action(async (args: string[]) => {
-      // The child has reported its own errors; this process only hands on its exit code.
-      process.exit(await runLocalProgram(args));
-    });
+export async function localCommand(args: string[]): Promise<void> {
+  // The child has reported its own errors; this process only hands on its exit code.
+  process.exit(await runLocalProgram(args));
 }
 
 function runLocalProgram(args: readonly string[]): Promise<number> {

@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { rm } from "node:fs/promises";
 import type { SyncedFolder } from "../../folder/index.ts";
 import type { Logger } from "../../log.ts";
@@ -16,17 +15,6 @@ export interface OnboardingFlags extends FolderSettingsFlags {
   invite?: string;
   endpoint?: string;
   description?: string;
-}
-
-export function onboardingOptions(command: Command): Command {
-  return command
-    .option("--stack <name>", "onboard from a deployed stack (administrator's credentials): reads its outputs and the agent's key")
-    .option("--agent <name>", "with --stack: the stack's agent this machine runs as")
-    .option("--repo <name>", "with --stack: the repository to sync")
-    .option(
-      "--invite <file>",
-      "onboard from an invite file the administrator made (`cloudbridge invite`); no administrator credentials needed",
-    );
 }
 
 /** True when the flags ask for onboarding; a wrong combination is refused naming what is missing. */

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
-import type { Command } from "commander";
-import { readDaemonStatus } from "../../daemon.ts";
+import { readDaemonStatus } from "../../daemon-status.ts";
 import { FolderError, readSettings } from "../../folder/index.ts";
 import { queueNameFor, removeAgentQueue } from "../../listen/sqs.ts";
 import { emit } from "../output.ts";
@@ -11,31 +10,22 @@ import { emit } from "../output.ts";
  * stops syncing or hears its changes another way (the stack's queue, XMPP, polling), with credentials
  * that may delete queues (the administrator's, which created it).
  */
-export function removeQueueCommand(program: Command): void {
-  program
-    .command("remove-queue")
-    .description(
-      "Remove the SQS queue this folder's agent created for itself (--listen sqs) and its subscriptions; needs credentials that may delete them.",
-    )
-    .argument("[dir]", "the synced folder", ".")
-    .option("--json", "print what was removed as JSON")
-    .action(async (dir: string, options: { json?: boolean }) => {
-      const root = resolve(dir);
-      const settings = await readSettings(root);
-      const daemon = await readDaemonStatus(root);
-      if (daemon?.running && daemon.listen === "sqs") {
-        throw new FolderError(
-          "daemon-running",
-          `the daemon (pid ${daemon.pid}) listens on that queue: stop it first (kill ${daemon.pid}), then run this again; start it afterwards with --listen xmpp or --listen poll.`,
-        );
-      }
-      const removed = await removeAgentQueue({ agent: settings.agent });
-      const queue = queueNameFor(settings.agent);
-      emit(options.json, { queue, ...removed }, () =>
-        removed.queueUrl
-          ? `removed the queue ${queue} and ${removed.subscriptions.length} subscription(s) to it` +
-            (settings.listen === "sqs" ? `\nnote: cloudbridge.listen is sqs, so the next daemon makes the queue again` : "")
-          : `no queue ${queue}: nothing to remove`,
-      );
-    });
+export async function removeQueueCommand(dir: string, options: { json?: boolean }): Promise<void> {
+  const root = resolve(dir);
+  const settings = await readSettings(root);
+  const daemon = await readDaemonStatus(root);
+  if (daemon?.running && daemon.listen === "sqs") {
+    throw new FolderError(
+      "daemon-running",
+      `the daemon (pid ${daemon.pid}) listens on that queue: stop it first (kill ${daemon.pid}), then run this again; start it afterwards with --listen xmpp or --listen poll.`,
+    );
+  }
+  const removed = await removeAgentQueue({ agent: settings.agent });
+  const queue = queueNameFor(settings.agent);
+  emit(options.json, { queue, ...removed }, () =>
+    removed.queueUrl
+      ? `removed the queue ${queue} and ${removed.subscriptions.length} subscription(s) to it` +
+        (settings.listen === "sqs" ? `\nnote: cloudbridge.listen is sqs, so the next daemon makes the queue again` : "")
+      : `no queue ${queue}: nothing to remove`,
+  );
 }

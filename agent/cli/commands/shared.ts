@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { forTerminal } from "../../terminal-text.ts";
 import type { SyncOnceReport } from "../../sync/engine.ts";
 import type { SettingValues } from "../../folder/index.ts";
@@ -11,16 +10,6 @@ export interface FolderSettingsFlags {
   xmppJid?: string;
   pollInterval?: string;
   wanted?: string;
-}
-
-export function folderSettingsOptions(command: Command): Command {
-  return command
-    .option("--listen <how>", "how to hear of changes: auto, xmpp, sqs or poll", "auto")
-    .option("--topic-arn <arn>", "the change topic to subscribe this agent's SQS queue to")
-    .option("--xmpp-service <url>", "XMPP server (xmpp://host:port or xmpps://host:port)")
-    .option("--xmpp-jid <jid>", "this agent's XMPP account (password in CLOUDBRIDGE_XMPP_PASSWORD or .git/cloudbridge/xmpp-password)")
-    .option("--poll-interval <seconds>", "without notifications: seconds between two looks at the bucket", "30")
-    .option("--wanted <what>", "which annexed content to download: everything or nothing", "everything");
 }
 
 export function settingsFrom(flags: FolderSettingsFlags): SettingValues {

@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { folderStatus } from "../../status/folder-status.ts";
 import { renderStatus } from "../../status/render-status.ts";
 import { findFolder } from "../../folder/index.ts";
@@ -6,25 +5,16 @@ import { readRefusedPaths } from "../../sync/refused-paths.ts";
 import { CloudbridgeError } from "../../../protocol/index.ts";
 import { cliLogger, emit } from "../output.ts";
 
-export function statusCommand(program: Command): void {
-  program
-    .command("status")
-    .description(
-      "What a synced folder is doing: commits not in the cloud, local changes, refused paths, transfers, the daemon and its listener, the other machines.",
-    )
-    .argument("[dir]", "the synced folder (default: the one around the current directory)")
-    .option("--json", "print the status as JSON")
-    .option("--offline", "do not ask the bucket (its branch, the other machines)")
-    .action(async (dir: string | undefined, options: { json?: boolean; offline?: boolean }) => {
-      const status = await folderStatus(await findFolder(dir), {
-        ...(options.offline ? { offline: true } : {}),
-        log: cliLogger({ quiet: true }),
-        // What the last round (the daemon's or a `sync`) left unsynced, paths refused from the bucket included.
-        refusedSources: [{ read: async (root) => (await readRefusedPaths(root)).paths }],
-      });
-      emit(options.json, status, () => renderStatus(status));
-      // The whole local part is printed; a cloud that could not be reached is then said in one line, with its exit code.
-      const problem = status.problems.find((p) => p.part === "cloud");
-      if (problem) throw new CloudbridgeError(problem.code, problem.message);
-    });
+/** `cloudbridge status [dir]`: the folder's local part, then the cloud's (unless --offline). */
+export async function statusCommand(dir: string | undefined, options: { json?: boolean; offline?: boolean }): Promise<void> {
+  const status = await folderStatus(await findFolder(dir), {
+    ...(options.offline ? { offline: true } : {}),
+    log: cliLogger({ quiet: true }),
+    // What the last round (the daemon's or a `sync`) left unsynced, paths refused from the bucket included.
+    refusedSources: [{ read: async (root) => (await readRefusedPaths(root)).paths }],
+  });
+  emit(options.json, status, () => renderStatus(status));
+  // The whole local part is printed; a cloud that could not be reached is then said in one line, with its exit code.
+  const problem = status.problems.find((p) => p.part === "cloud");
+  if (problem) throw new CloudbridgeError(problem.code, problem.message);
 }

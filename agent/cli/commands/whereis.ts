@@ -1,55 +1,46 @@
 import { isAbsolute, resolve } from "node:path";
-import type { Command } from "commander";
 import { indexedFiles } from "../../../annex/index.ts";
 import { forTerminal } from "../../terminal-text.ts";
-import { commandDir, jsonLine, openAnnexContext, resolveTargets, withDirOption, type Target } from "../annex-context.ts";
+import { commandDir, jsonLine, openAnnexContext, resolveTargets, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
-export function whereisCommand(program: Command): void {
-  const command = program
-    .command("whereis")
-    .description(
-      "Show where each file is: an annexed file's copies (agents, the cloud) from the git-annex branch; a small file is in git, on every machine.",
-    )
-    .argument("[paths...]", "files or directories (default: every file)")
-    .option("--key <key...>", "a git-annex key instead of a path")
-    .option("--no-fetch", "use the local git-annex branch without fetching the cloud's first")
-    .option("--json", "one JSON object per file on stdout");
-  withDirOption(command).action(async (paths: string[], options: { key?: string[]; fetch: boolean; json?: boolean; dir?: string }) => {
-    const cwd = commandDir(options.dir);
-    const context = await openAnnexContext({ cwd });
-    if (options.fetch) await context.receive();
-    // Every file the folder's history holds is answered: small files are in git, hence on every machine.
-    const specs = paths.map((p) => (isAbsolute(p) ? p : resolve(cwd, p)));
-    const files = (options.key?.length ?? 0) > 0 && paths.length === 0 ? [] : await indexedFiles(context.gitDir, context.workTree, specs);
-    if (paths.length > 0 && files.length === 0)
-      throw new CliError(
-        "no-match",
-        `${paths.map((p) => JSON.stringify(p)).join(", ")}: not in the folder's history (new and not synced yet, or refused: see \`cloudbridge status\`).`,
+export async function whereisCommand(
+  paths: string[],
+  options: { key?: string[]; fetch: boolean; json?: boolean; dir?: string },
+): Promise<void> {
+  const cwd = commandDir(options.dir);
+  const context = await openAnnexContext({ cwd });
+  if (options.fetch) await context.receive();
+  // Every file the folder's history holds is answered: small files are in git, hence on every machine.
+  const specs = paths.map((p) => (isAbsolute(p) ? p : resolve(cwd, p)));
+  const files = (options.key?.length ?? 0) > 0 && paths.length === 0 ? [] : await indexedFiles(context.gitDir, context.workTree, specs);
+  if (paths.length > 0 && files.length === 0)
+    throw new CliError(
+      "no-match",
+      `${paths.map((p) => JSON.stringify(p)).join(", ")}: not in the folder's history (new and not synced yet, or refused: see \`cloudbridge status\`).`,
+    );
+  const annexed: Target[] = files.flatMap((f) => (f.key ? [{ key: f.key, path: f.path, mode: f.mode }] : []));
+  const targets = [...annexed, ...(options.key?.length ? await resolveTargets(context, [], options.key, cwd) : [])];
+  const inGit = files.filter((f) => !f.key);
+  for (const file of inGit) {
+    if (options.json)
+      process.stdout.write(
+        `${JSON.stringify({ command: "whereis", file: file.path, success: true, inGit: true, whereis: "every machine" })}\n`,
       );
-    const annexed: Target[] = files.flatMap((f) => (f.key ? [{ key: f.key, path: f.path, mode: f.mode }] : []));
-    const targets = [...annexed, ...(options.key?.length ? await resolveTargets(context, [], options.key, cwd) : [])];
-    const inGit = files.filter((f) => !f.key);
-    for (const file of inGit) {
-      if (options.json)
-        process.stdout.write(
-          `${JSON.stringify({ command: "whereis", file: file.path, success: true, inGit: true, whereis: "every machine" })}\n`,
-        );
-      else process.stdout.write(`whereis ${forTerminal(file.path)}: in git, on every machine syncing this folder\n`);
+    else process.stdout.write(`whereis ${forTerminal(file.path)}: in git, on every machine syncing this folder\n`);
+  }
+  for (const target of targets) {
+    const locations = await context.annex.whereis(target.key);
+    if (options.json) {
+      process.stdout.write(jsonLine("whereis", target, { success: true, whereis: locations }));
+      continue;
     }
-    for (const target of targets) {
-      const locations = await context.annex.whereis(target.key);
-      if (options.json) {
-        process.stdout.write(jsonLine("whereis", target, { success: true, whereis: locations }));
-        continue;
-      }
-      // git-annex's layout: "whereis FILE (N copies)", one "<uuid> -- <description>" line per copy.
-      const lines = [`whereis ${forTerminal(target.path ?? target.key)} (${locations.length} cop${locations.length === 1 ? "y" : "ies"})`];
-      for (const l of locations)
-        lines.push(
-          `  \t${forTerminal(l.uuid)} -- ${forTerminal(l.description || "(no description)")}${l.here ? " [here]" : ""}${l.cloud ? " [cloud]" : ""}`,
-        );
-      process.stdout.write(`${lines.join("\n")}\n`);
-    }
-  });
+    // git-annex's layout: "whereis FILE (N copies)", one "<uuid> -- <description>" line per copy.
+    const lines = [`whereis ${forTerminal(target.path ?? target.key)} (${locations.length} cop${locations.length === 1 ? "y" : "ies"})`];
+    for (const l of locations)
+      lines.push(
+        `  \t${forTerminal(l.uuid)} -- ${forTerminal(l.description || "(no description)")}${l.here ? " [here]" : ""}${l.cloud ? " [cloud]" : ""}`,
+      );
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
 }

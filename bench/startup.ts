@@ -1,0 +1,192 @@
+/**
+ * Start-up, measured as a person meets it: the commands run through bin/cloudbridge and git runs
+ * bin/git-remote-cloudbridge, each a new process, set against its floor or peer in the same run:
+ *  - `cloudbridge --version`: wall time and peak RSS, against Node starting an empty script (the floor),
+ *    with Node's compile cache (as bin/cloudbridge runs it) and without (NODE_DISABLE_COMPILE_CACHE=1);
+ *  - `cloudbridge status --help`;
+ *  - `cloudbridge status` of a small synced folder where nothing changed, against `git status` there;
+ *  - `git push` of one commit through the remote helper to the local cloud, against native `git push` of
+ *    the same commit to a local bare repository, with the S3 requests the helper made.
+ * Rounds are interleaved (every contender once per round) and figures are medians, so that the ratios hold
+ * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
+ * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
+ * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it).
+ */
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { gitText } from "../localgit/index.ts";
+import { startCountingProxy } from "../test/helpers/counting-proxy.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
+const FILES = Number(process.env.BENCH_FILES ?? 100);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CLOUDBRIDGE = join(ROOT, "bin/cloudbridge");
+const NODE = join(ROOT, "node_modules/node/bin/node");
+const GNU_TIME = "/usr/bin/time";
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: "Bench",
+  GIT_AUTHOR_EMAIL: "bench@example.com",
+  GIT_COMMITTER_NAME: "Bench",
+  GIT_COMMITTER_EMAIL: "bench@example.com",
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+};
+
+interface Sample {
+  ms: number;
+  /** Peak resident memory of the process, when GNU time measured it. */
+  kib?: number;
+  requests?: number;
+}
+
+interface Contender {
+  label: string;
+  /** The label of the contender this one's ratio is quoted against. */
+  against?: string;
+  run: () => Promise<Sample>;
+}
+
+/** Runs `command` (through GNU time when it is installed, for the peak RSS) and times it from here. */
+function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
+  const measured = existsSync(GNU_TIME);
+  const [file, ...args] = measured ? [GNU_TIME, "-f", "peak-kib %M", ...command] : command;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    execFile(file!, args, { cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      const ms = performance.now() - started;
+      if (error) return reject(new Error(`${command.join(" ")} failed: ${stderr || error.message}`));
+      const kib = /peak-kib (\d+)/.exec(stderr)?.[1];
+      resolve({ ms, ...(kib ? { kib: Number(kib) } : {}) });
+    });
+  });
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+
+/** Every contender once per round, the order turned each round; medians as a Markdown table with ratios. */
+async function compare(title: string, contenders: Contender[], prepare?: () => Promise<void>): Promise<void> {
+  const samples = new Map<Contender, Sample[]>(contenders.map((c) => [c, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    await prepare?.();
+    const order = round % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const contender of order) samples.get(contender)!.push(await contender.run());
+  }
+  const timeOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
+  console.log(`\n${title} (median of ${ROUNDS} rounds)\n`);
+  console.log("|  | time | ratio | peak RSS (largest process) | S3 requests |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const contender of contenders) {
+    const own = samples.get(contender)!;
+    const base = contenders.find((c) => c.label === contender.against);
+    const kib = own.every((s) => s.kib !== undefined) ? mib(median(own.map((s) => s.kib!))) : "";
+    const requests = own.every((s) => s.requests !== undefined) ? String(median(own.map((s) => s.requests!))) : "";
+    const ratio = base ? `${(timeOf(contender) / timeOf(base)).toFixed(2)}× ${base.label}` : "";
+    console.log(`| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${kib} | ${requests} |`);
+  }
+}
+
+// The cloud in its own process, as a real endpoint would be; its S3 requests counted on the way.
+const cloudProcess = spawn(NODE, ["--disable-warning=ExperimentalWarning", join(ROOT, "local/main.ts"), "--port", "0", "--json"], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const work = await mkdtemp(join(tmpdir(), "cloudbridge-bench-startup-"));
+try {
+  const info = JSON.parse(await new Promise<string>((ok) => createInterface({ input: cloudProcess.stdout! }).once("line", ok))) as {
+    endpoint: string;
+    bucket: string;
+    env: Record<string, string>;
+  };
+  const proxy = await startCountingProxy(info.endpoint);
+  const home = join(work, "home");
+  await mkdir(home);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...GIT_ENV,
+    ...info.env,
+    AWS_ENDPOINT_URL: proxy.endpoint,
+    HOME: home,
+    XDG_CACHE_HOME: join(home, ".cache"),
+    XDG_CONFIG_HOME: join(home, ".config"),
+    // git finds git-remote-cloudbridge on the PATH, as after `npm install -g`.
+    PATH: `${join(ROOT, "bin")}:${process.env.PATH}`,
+  };
+  delete env.NODE_COMPILE_CACHE;
+  const noCache = { ...env, NODE_DISABLE_COMPILE_CACHE: "1" };
+  const git = (cwd: string, ...args: string[]) => gitText(args, { cwd, env: GIT_ENV });
+
+  // A small synced folder, and a repository with two remotes: the cloud and a native bare repository.
+  const folder = join(work, "folder");
+  await mkdir(folder);
+  for (let i = 0; i < FILES; i++) await writeFile(join(folder, `note-${i}.txt`), `note ${i}\n`);
+  await run([CLOUDBRIDGE, "init", folder, "--remote", `s3://${info.bucket}/notes`, "--listen", "poll", "--json"], { env });
+  const repo = join(work, "repo");
+  await mkdir(repo);
+  await git(repo, "init", "-q", "-b", "main");
+  await writeFile(join(repo, "a.txt"), "a\n");
+  await git(repo, "add", "a.txt");
+  await git(repo, "commit", "-q", "-m", "first");
+  await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native.git"));
+  await git(repo, "remote", "add", "native", join(work, "native.git"));
+  await git(repo, "remote", "add", "cloud", `cloudbridge::s3://${info.bucket}/pushes`);
+  await run(["git", "push", "-q", "cloud", "main"], { cwd: repo, env });
+  await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
+  let commits = 0;
+  const commit = async () => {
+    await writeFile(join(repo, "a.txt"), `a ${++commits}\n`);
+    await git(repo, "commit", "-q", "-a", "-m", `change ${commits}`);
+  };
+
+  // Warm-up: one run of each fills the compile cache, as the first run after an install does.
+  for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
+  await commit();
+  await run(["git", "push", "-q", "cloud", "main"], { cwd: repo, env });
+  await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
+
+  console.log(
+    `Node ${process.version}, git ${(await gitText(["--version"])).replace("git version ", "")}, ${FILES} files in the folder, ` +
+      `load average ${(await readFile("/proc/loadavg", "utf8").catch(() => "?")).split(" ").slice(0, 3).join(" ")}` +
+      (existsSync(GNU_TIME) ? "" : "; no peak RSS: GNU time is not installed (apt-get install time)"),
+  );
+
+  await compare("Start-up of the CLI", [
+    { label: "node (empty script)", run: () => run([NODE, "-e", ""], { env }) },
+    { label: "cloudbridge --version", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "--version"], { env }) },
+    {
+      label: "cloudbridge --version, no compile cache",
+      against: "node (empty script)",
+      run: () => run([CLOUDBRIDGE, "--version"], { env: noCache }),
+    },
+    { label: "cloudbridge status --help", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "status", "--help"], { env }) },
+  ]);
+
+  await compare(`A no-op status of a ${FILES}-file folder`, [
+    { label: "git status", run: () => run(["git", "status", "--short"], { cwd: folder, env }) },
+    { label: "cloudbridge status", against: "git status", run: () => run([CLOUDBRIDGE, "status", folder], { env }) },
+  ]);
+
+  // Each round makes one commit, which each contender pushes.
+  const push = (remote: string) => async (): Promise<Sample> => {
+    proxy.reset();
+    const sample = await run(["git", "push", "-q", remote, "main"], { cwd: repo, env });
+    return remote === "cloud" ? { ...sample, requests: proxy.counts.s3 } : sample;
+  };
+  await compare(
+    "git push of one commit",
+    [
+      { label: "git push (native, local bare repository)", run: push("native") },
+      { label: "git push through git-remote-cloudbridge", against: "git push (native, local bare repository)", run: push("cloud") },
+    ],
+    commit,
+  );
+  await proxy.stop();
+} finally {
+  cloudProcess.kill();
+  await rm(work, { recursive: true, force: true });
+}
