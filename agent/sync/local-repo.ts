@@ -135,7 +135,8 @@ export class LocalRepo {
     return stats ? `${stats.ino}:${stats.mtimeMs}:${stats.size}` : "none";
   }
 
-  private async saveCache(): Promise<void> {
+  /** Writes the stat cache (held: the folder lock). */
+  async saveCache(): Promise<void> {
     await this.cache.save();
     this.cacheFileSeen = await this.cacheFileIdentity();
   }
@@ -232,8 +233,9 @@ export class LocalRepo {
       const entry = tree.get(path);
       if (!entry) this.cache.entries.delete(path);
       else if (entry.oid !== cached.oid || entry.mode !== cached.mode) {
+        const { annexed: _unknownNow, ...stat } = cached;
         this.cache.entries.set(path, {
-          ...cached,
+          ...stat,
           mode: entry.mode,
           oid: entry.oid,
           racy: true,

@@ -27,7 +27,15 @@ export interface CacheEntry {
    * fields describe the file as it is on disk, and every round tries again to bring it to the tree's version.
    */
   unwritten?: boolean;
+  /**
+   * Whether the blob `oid` is a git-annex pointer: its key, `false` when it is not, absent when not known
+   * yet (read once, then kept). The round's reconcile looks only at annexed files, never at every blob.
+   */
+  annexed?: string | false;
 }
+
+/** One entry as the cache file holds it; the 8th field (annexed) is optional, so older caches still load. */
+type StoredEntry = [string, string, string, number, number, number, number, (string | 0)?];
 
 const FORMAT = 1;
 
@@ -67,11 +75,11 @@ export class StatCache {
       const data = JSON.parse(text) as {
         format: number;
         commit: string | null;
-        entries: Array<[string, string, string, number, number, number, number]>;
+        entries: StoredEntry[];
       };
       if (data.format !== FORMAT) return new StatCache(file, undefined, new Map());
       const entries = new Map<string, CacheEntry>();
-      for (const [path, mode, oid, size, mtimeMs, ino, flags] of data.entries) {
+      for (const [path, mode, oid, size, mtimeMs, ino, flags, annexed] of data.entries) {
         entries.set(path, {
           mode,
           oid,
@@ -81,6 +89,7 @@ export class StatCache {
           ...(flags & 1 ? { racy: true } : {}),
           ...(flags & 2 ? { ghost: true } : {}),
           ...(flags & 4 ? { unwritten: true } : {}),
+          ...(annexed === 0 ? { annexed: false } : typeof annexed === "string" ? { annexed } : {}),
         });
       }
       return new StatCache(file, data.commit ?? undefined, entries);
@@ -103,9 +112,19 @@ export class StatCache {
   }
 
   async save(): Promise<void> {
-    const entries: Array<[string, string, string, number, number, number, number]> = [];
+    const entries: StoredEntry[] = [];
     for (const [path, e] of this.entries) {
-      entries.push([path, e.mode, e.oid, e.size, e.mtimeMs, e.ino, (e.racy ? 1 : 0) | (e.ghost ? 2 : 0) | (e.unwritten ? 4 : 0)]);
+      const stored: StoredEntry = [
+        path,
+        e.mode,
+        e.oid,
+        e.size,
+        e.mtimeMs,
+        e.ino,
+        (e.racy ? 1 : 0) | (e.ghost ? 2 : 0) | (e.unwritten ? 4 : 0),
+      ];
+      if (e.annexed !== undefined) stored.push(e.annexed === false ? 0 : e.annexed);
+      entries.push(stored);
     }
     await mkdir(dirname(this.file), { recursive: true });
     await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, commit: this.commit ?? null, entries }));
