@@ -1,4 +1,5 @@
 import { fetchRefs, push, type RepoContext } from "../../gitstore/index.ts";
+import { runGit } from "../../localgit/index.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 
 /**
@@ -30,6 +31,7 @@ export class BucketRemote implements SyncRemote {
       this.reported.add(`${ref} ${error.message}`);
       this.warn(error.message);
     }
+    if (result.packsDownloaded > 0) await this.keepPacked();
     return new Map([...result.refs.shared.values()].map((r) => [r.ref, r.oid]));
   }
 
@@ -40,11 +42,23 @@ export class BucketRemote implements SyncRemote {
       remote: "cloud",
       updates: updates.map((u) => ({ ref: u.ref, oid: u.oid, onConflict: (ours: string, theirs: string) => u.merge(ours, theirs) })),
     });
+    // The commits just pushed were made here as loose objects.
+    await this.keepPacked();
     const landed = new Map<string, string>();
     for (const result of outcome.results) {
       if (result.status === "rejected") throw new Error(`the bucket refused ${result.ref}: ${result.reason ?? "rejected"}`);
       if (result.oid) landed.set(result.ref, result.oid);
     }
     return landed;
+  }
+
+  /**
+   * git's own housekeeping, run as git itself runs it after a fetch or a commit (`gc --auto`: nothing
+   * unless there are more loose objects or packs than its thresholds, and then in the background, git
+   * keeping its own commands safe beside it), so a repository that fetched a pack per change does not keep
+   * a thousand packs that slow every git command.
+   */
+  private async keepPacked(): Promise<void> {
+    await runGit(["gc", "--auto", "--quiet"], { gitDir: this.ctx.gitDir });
   }
 }
