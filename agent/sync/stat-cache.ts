@@ -54,6 +54,11 @@ export function placedEntry(entry: CacheEntry, placed: Stats): CacheEntry {
 
 export class StatCache {
   commit: string | undefined;
+  /**
+   * git's index file as the agent last left it, holding the tree of `commit` (its inode, times and size):
+   * while it is unchanged, opening the folder need not rebuild the index from the tree.
+   */
+  index: string | undefined;
   readonly entries: Map<string, CacheEntry>;
   private readonly file: string;
 
@@ -74,6 +79,7 @@ export class StatCache {
     try {
       const data = JSON.parse(text) as {
         format: number;
+        index?: string;
         commit: string | null;
         entries: StoredEntry[];
       };
@@ -92,7 +98,9 @@ export class StatCache {
           ...(annexed === 0 ? { annexed: false } : typeof annexed === "string" ? { annexed } : {}),
         });
       }
-      return new StatCache(file, data.commit ?? undefined, entries);
+      const cache = new StatCache(file, data.commit ?? undefined, entries);
+      cache.index = data.index;
+      return cache;
     } catch {
       // A damaged cache costs one full re-hash, never correctness: start from nothing.
       return new StatCache(file, undefined, new Map());
@@ -127,6 +135,9 @@ export class StatCache {
       entries.push(stored);
     }
     await mkdir(dirname(this.file), { recursive: true });
-    await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, commit: this.commit ?? null, entries }));
+    await writeFileAtomic(
+      this.file,
+      JSON.stringify({ format: FORMAT, commit: this.commit ?? null, ...(this.index ? { index: this.index } : {}), entries }),
+    );
   }
 }
