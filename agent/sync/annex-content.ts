@@ -257,10 +257,11 @@ function mayPass(error: unknown): boolean {
  * the ones small enough to be pointers read, one batch each. Returns how many entries it learnt about.
  */
 export async function learnAnnexed(repo: LocalRepo): Promise<number> {
+  const entries = repo.cache.entries;
   const unknown: Array<[string, CacheEntry]> = [];
-  for (const [path, entry] of repo.cache.entries)
+  for (const [path, entry] of entries)
     if (entry.annexed === undefined && !entry.ghost) {
-      if (entry.mode === "120000" || entry.mode === "160000") entry.annexed = false;
+      if (entry.mode === "120000" || entry.mode === "160000") entries.set(path, { ...entry, annexed: false });
       else unknown.push([path, entry]);
     }
   if (unknown.length === 0) return 0;
@@ -273,11 +274,10 @@ export async function learnAnnexed(repo: LocalRepo): Promise<number> {
     repo.git.gitDir,
     small.map(([, entry]) => entry.oid),
   );
-  for (const [, entry] of unknown) entry.annexed = false;
-  small.forEach(([, entry], i) => {
-    const blob = blobs[i];
-    entry.annexed = blob ? (parsePointer(blob) ?? false) : false;
-  });
+  const keys = new Map<string, string | false>();
+  small.forEach(([path], i) => keys.set(path, blobs[i] ? (parsePointer(blobs[i]) ?? false) : false));
+  // Entries are replaced, never changed in place: the cache writes only what changed (stat-cache.ts).
+  for (const [path, entry] of unknown) entries.set(path, { ...entry, annexed: keys.get(path) ?? false });
   return unknown.length;
 }
 

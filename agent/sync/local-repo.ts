@@ -8,7 +8,7 @@ import { encodePath, Git, initRepository, type CommitIdentity } from "../../loca
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
-import { placedEntry, StatCache, statCacheFile } from "./stat-cache.ts";
+import { journalFile, placedEntry, StatCache, statCacheFile } from "./stat-cache.ts";
 
 export const MAIN_REF = "refs/heads/main";
 
@@ -138,9 +138,10 @@ export class LocalRepo {
     await this.load();
   }
 
+  /** The stat cache's files (snapshot and journal) as they are now: another process changed them when this differs. */
   private async cacheFileIdentity(): Promise<string> {
-    const stats = await stat(this.cacheFile).catch(() => undefined);
-    return stats ? `${stats.ino}:${stats.mtimeMs}:${stats.size}` : "none";
+    const files = await Promise.all([this.cacheFile, journalFile(this.cacheFile)].map((file) => stat(file).catch(() => undefined)));
+    return files.map((stats) => (stats ? `${stats.ino}:${stats.mtimeMs}:${stats.size}` : "none")).join(" ");
   }
 
   /** git's index file: its identity changes whenever anything rewrites it (git writes a new file and renames it). */

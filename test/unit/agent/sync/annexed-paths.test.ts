@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { readFile, symlink, writeFile } from "node:fs/promises";
+import { rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { learnAnnexed } from "../../../../agent/sync/annex-content.ts";
 import { LocalRepo } from "../../../../agent/sync/local-repo.ts";
-import { StatCache, statCacheFile } from "../../../../agent/sync/stat-cache.ts";
+import { journalFile, StatCache, statCacheFile } from "../../../../agent/sync/stat-cache.ts";
 import { tempDir } from "../../../helpers/git.ts";
 
 /**
@@ -46,14 +46,18 @@ describe("annexed paths in the stat cache", () => {
     assert.equal(reloaded.entries.get("pointer.txt")?.annexed, key);
     assert.equal(reloaded.entries.get("small-plain.txt")?.annexed, false);
 
-    // A cache as an older version wrote it: seven fields per entry. Kept (no re-hash), the knowledge relearnt.
-    const data = JSON.parse(await readFile(file, "utf8")) as { entries: unknown[][] };
-    data.entries = data.entries.map((entry) => entry.slice(0, 7));
-    await writeFile(file, JSON.stringify(data));
-    const older = await StatCache.load(file);
-    assert.equal(older.entries.size, 4);
-    assert.equal(older.commit, repo.cache.commit);
-    assert.equal(older.entries.get("pointer.txt")?.annexed, undefined);
-    assert.equal(older.entries.get("pointer.txt")?.oid, repo.cache.entries.get("pointer.txt")?.oid);
+    // A cache as an older version wrote it: one file, seven fields per entry. Kept (no re-hash), the knowledge relearnt.
+    const older = {
+      format: 1,
+      commit: reloaded.commit,
+      entries: [...reloaded.entries].map(([path, e]) => [path, e.mode, e.oid, e.size, e.mtimeMs, e.ino, 0]),
+    };
+    await writeFile(file, JSON.stringify(older));
+    await rm(journalFile(file), { force: true });
+    const loaded = await StatCache.load(file);
+    assert.equal(loaded.entries.size, 4);
+    assert.equal(loaded.commit, repo.cache.commit);
+    assert.equal(loaded.entries.get("pointer.txt")?.annexed, undefined);
+    assert.equal(loaded.entries.get("pointer.txt")?.oid, repo.cache.entries.get("pointer.txt")?.oid);
   });
 });
