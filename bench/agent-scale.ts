@@ -84,6 +84,16 @@ try {
     const after = await procStat(pid);
     return { readyMs, rssMiB: after.rssMiB, watches: await inotifyWatches(pid), idleCpu: (after.cpuSeconds - before.cpuSeconds) / IDLE_S };
   };
+  // The same daemon on an empty folder: what loading the program costs, whatever the folder's size.
+  const empty = join(root, "empty");
+  await mkdir(empty);
+  await cloudbridge(["init", empty, "--remote", "s3://cloudbridge/empty", "--json"], env, { quiet: true });
+  start = performance.now();
+  const bare = daemon(empty, env, ["--listen", "poll", "--poll-interval", "30"]);
+  await bare.ready;
+  const baseline = await measure(bare.child.pid!, performance.now() - start);
+  await stopChild(bare.child);
+
   const ours: Sample[] = [];
   const theirs: Sample[] = [];
   for (let round = 0; round < ROUNDS; round += 1) {
@@ -122,6 +132,7 @@ try {
       row(`CPU while idle (${IDLE_S} s)`, "idleCpu", (v) => `${(v * 100).toFixed(2)} %`),
       "",
       `Import (cloudbridge init to cloudbridge local): ${s(importMs)}; Syncthing's first (cold) scan: ${s(peerColdMs)}.`,
+      `The daemon on an empty folder (the program itself): ready in ${s(baseline.readyMs)}, ${Math.round(baseline.rssMiB)} MiB.`,
       `Rounds (ready ms / MiB): cloudbridge ${ours.map((o) => `${Math.round(o.readyMs)}/${Math.round(o.rssMiB)}`).join(", ")}; Syncthing ${theirs.map((o) => `${Math.round(o.readyMs)}/${Math.round(o.rssMiB)}`).join(", ")}`,
       "",
     ].join("\n"),
