@@ -335,7 +335,6 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   });
   if (paused) log("info", "daemon.paused", { folder: folder.root });
 
-  await round(undefined, "start");
   // A watcher that fails (past the kernel's watch limit, say) is said in the log and in `status`, and the
   // folder is scanned at a steady pace instead, so local changes still leave within seconds, not at the
   // next reconcile.
@@ -359,8 +358,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     ...(options.subscribe ? { subscribe: options.subscribe } : {}),
   });
   await watcher.ready;
-  // Anything written while the watcher was starting is picked up by this scan.
-  await round(undefined, "watching", true);
+  // Watching first, then the first round's full scan: whatever changed before the watcher saw it is found by
+  // that scan, anything after comes as events (one full scan at start, not one before and one after).
+  await round(undefined, "start");
   // A poll that saw the bucket move is not a notification: the log says which it was.
   const onHint = () => void round([], listener.kind === "poll" ? "polled" : "notified");
   try {

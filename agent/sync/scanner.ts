@@ -62,6 +62,7 @@ export interface ScanOptions {
 }
 
 const PARALLEL_STATS = 128;
+const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
 
 /**
  * A `.git` below the top of the folder cannot be synced: git refuses any path with a `.git` component (it
@@ -104,21 +105,30 @@ export async function scan(
   const ignore = options.ignore === false ? undefined : (options.ignore ?? new FolderIgnore(root));
   // A full scan reads the rules afresh; a scan of some paths re-reads them when an ignore file is among them.
   if (ignore && (!options.paths || [...options.paths].some((p) => isIgnoreFileName(p.slice(p.lastIndexOf("/") + 1))))) ignore.reset();
-  let tracked: Set<string> | undefined;
-  /** Tracked files and the folders above them: ignore rules never hide what is already synced. */
+  let trackedFolders: Set<string> | undefined;
+  /**
+   * Tracked files and the folders above them: ignore rules never hide what is already synced. Files are
+   * the cache's own keys; the folders are gathered once per scan, one string per folder (files of one
+   * folder come one after another in the cache, and cost a comparison each).
+   */
   const isTracked = (path: string): boolean => {
-    if (!tracked) {
-      tracked = new Set();
+    if (cache.entries.has(path)) return true;
+    if (!trackedFolders) {
+      trackedFolders = new Set();
+      let last = "";
       for (const file of cache.entries.keys()) {
-        tracked.add(file);
-        for (let slash = file.lastIndexOf("/"); slash > 0; slash = file.lastIndexOf("/", slash - 1)) {
-          const dir = file.slice(0, slash);
-          if (tracked.has(dir)) break;
-          tracked.add(dir);
+        const slash = file.lastIndexOf("/");
+        if (slash <= 0 || (slash === last.length && file.startsWith(last))) continue;
+        last = file.slice(0, slash);
+        for (let dir = last; !trackedFolders.has(dir);) {
+          trackedFolders.add(dir);
+          const up = dir.lastIndexOf("/");
+          if (up <= 0) break;
+          dir = dir.slice(0, up);
         }
       }
     }
-    return tracked.has(path);
+    return trackedFolders.has(path);
   };
   /** Why a path found on disk is left out (ignored: "ignored"; a refused name: its reason), or undefined to sync it. */
   const leftOut = (path: string, name: string, isDirectory: boolean): string | undefined => {
@@ -172,7 +182,7 @@ export async function scan(
       // the event loop runs (a daemon keeps answering while it scans).
       for (const path of files) {
         try {
-          const stats = lstatSync(join(root, path), { throwIfNoEntry: false });
+          const stats = lstatSync(`${root}/${path}`, LSTAT_OPTIONS);
           if (stats) note(path, stats);
         } catch (error) {
           const reason = unreadableReason(error, false);
