@@ -164,5 +164,6 @@ try {
   );
 } finally {
   await cloud.stop();
-  await rm(root, { recursive: true, force: true });
+  // git's housekeeping may still be packing in the background (as after any git commit): retry the removal.
+  await rm(root, { recursive: true, force: true, maxRetries: 20, retryDelay: 500 });
 }

@@ -42,8 +42,6 @@ export class BucketRemote implements SyncRemote {
       remote: "cloud",
       updates: updates.map((u) => ({ ref: u.ref, oid: u.oid, onConflict: (ours: string, theirs: string) => u.merge(ours, theirs) })),
     });
-    // The commits just pushed were made here as loose objects.
-    await this.keepPacked();
     const landed = new Map<string, string>();
     for (const result of outcome.results) {
       if (result.status === "rejected") throw new Error(`the bucket refused ${result.ref}: ${result.reason ?? "rejected"}`);
@@ -53,10 +51,12 @@ export class BucketRemote implements SyncRemote {
   }
 
   /**
-   * git's own housekeeping, run as git itself runs it after a fetch or a commit (`gc --auto`: nothing
-   * unless there are more loose objects or packs than its thresholds, and then in the background, git
-   * keeping its own commands safe beside it), so a repository that fetched a pack per change does not keep
-   * a thousand packs that slow every git command.
+   * git's own housekeeping, run as git itself runs it after a fetch (`gc --auto`: nothing unless there are
+   * more packs or loose objects than its thresholds, and then in the background, git keeping its own
+   * commands safe beside it), so a repository that fetched a pack per change does not keep a thousand
+   * packs that slow every git command. Not after each push: an import of 100,000 files would start
+   * repacking them all at once; the loose objects of local commits are packed at the next fetch that
+   * brings something.
    */
   private async keepPacked(): Promise<void> {
     await runGit(["gc", "--auto", "--quiet"], { gitDir: this.ctx.gitDir });

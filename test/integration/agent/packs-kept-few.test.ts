@@ -8,7 +8,7 @@ import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /**
  * A machine that fetches a pack for every change another machine made does not keep one pack per change:
- * git's own housekeeping (`gc --auto`) runs after fetches and pushes, so the repository stays packed
+ * git's own housekeeping (`gc --auto`) runs after fetches that bring packs, so the repository stays packed
  * (here with git's pack limit lowered to 3, so a few changes cross it; by default it is 50).
  */
 describe("an agent repository stays packed", () => {
