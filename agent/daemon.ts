@@ -6,6 +6,7 @@ import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
 import { awsClientConfig, FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
 import { PAUSE_FILE, readPause } from "./folder/pause.ts";
 import type { ChangeListener } from "./listen/listener.ts";
+import { spreadHints } from "./listen/hint-spread.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
 import { StackQueues } from "./listen/stack-queue.ts";
@@ -361,8 +362,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   // Watching first, then the first round's full scan: whatever changed before the watcher saw it is found by
   // that scan, anything after comes as events (one full scan at start, not one before and one after).
   await round(undefined, "start");
-  // A poll that saw the bucket move is not a notification: the log says which it was.
-  const onHint = () => void round([], listener.kind === "poll" ? "polled" : "notified");
+  // A poll that saw the bucket move is not a notification: the log says which it was. Each machine waits
+  // a random few milliseconds first, so one change does not make them all read the bucket at once.
+  const onHint = spreadHints(() => void round([], listener.kind === "poll" ? "polled" : "notified"));
   try {
     await listener.start(onHint);
     health.set("listening");
@@ -437,6 +439,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearTimeout(transferTimer);
   clearTimeout(settleTimer);
   clearInterval(scanTimer);
+  onHint.cancel();
   pauseWatcher.close();
   await page?.close();
   await watcher.close();
