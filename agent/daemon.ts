@@ -24,7 +24,7 @@ import { LocalRepo } from "./sync/local-repo.ts";
 import { openForWriting } from "./sync/open-files.ts";
 import { roundSummary } from "./sync/round-summary.ts";
 import type { SyncReport } from "./sync/engine.ts";
-import { watchFolder, type FolderWatcher } from "./sync/watcher.ts";
+import { inotifyLimits, watchFolder, watcherTrouble, type FolderWatcher, type Subscribe } from "./sync/watcher.ts";
 import type { LiveFolderState } from "./status/folder-status.ts";
 import { TransferMonitor } from "./status/transfer-monitor.ts";
 import type { FolderHandle } from "./ui/folder-handle.ts";
@@ -48,6 +48,10 @@ export interface DaemonOptions {
   uiPort?: number | "off";
   /** What the folders of one daemon process share: the stack queues' readers, the key pickups. */
   machine?: MachineServices;
+  /** The native watcher (tests give one that fails). */
+  subscribe?: Subscribe;
+  /** How often the folder is scanned once its watcher failed (default SCAN_WITHOUT_WATCHER_MS). */
+  scanWithoutWatcherMs?: number;
 }
 
 /**
@@ -100,7 +104,15 @@ export interface DaemonStatus {
   refused?: RefusedPath[];
   /** Transfers in flight, with progress (refreshed about once a second while any runs). */
   transfers?: RunningTransfer[];
+  /**
+   * Whether local changes are seen as they happen: the folder watcher works, or it failed (the kernel's
+   * watch limit...) and the folder is scanned every `scanEveryS` seconds instead.
+   */
+  watcher?: { state: "watching" } | { state: "failed"; since: string; error: string; scanEveryS: number };
 }
+
+/** How often a folder is scanned when its watcher failed (a scan of an unchanged folder reads no file). */
+export const SCAN_WITHOUT_WATCHER_MS = 30_000;
 
 export async function runDaemon(folderPath: string, options: DaemonOptions): Promise<void> {
   const { log } = options;
@@ -310,14 +322,32 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   });
   if (paused) log("info", "daemon.paused", { folder: folder.root });
 
-  await round(undefined, "start");
+  // A watcher that fails (past the kernel's watch limit, say) is said in the log and in `status`, and the
+  // folder is scanned at a steady pace instead, so local changes still leave within seconds, not at the
+  // next reconcile.
+  let scanTimer: NodeJS.Timeout | undefined;
+  const watcherFailed = async (error: Error) => {
+    if (stopping || status.watcher?.state === "failed") return;
+    const reason = watcherTrouble(error, await inotifyLimits());
+    const scanEveryMs = options.scanWithoutWatcherMs ?? SCAN_WITHOUT_WATCHER_MS;
+    const scanEveryS = scanEveryMs / 1000;
+    status.watcher = { state: "failed", since: new Date().toISOString(), error: reason, scanEveryS };
+    log("error", "watch.failed", { message: `${reason}; the folder is scanned every ${scanEveryS} s instead`, error: error.message });
+    await saveStatus();
+    notify();
+    scanTimer ??= setInterval(() => void round(undefined, "scan", true), scanEveryMs);
+  };
+  status.watcher = { state: "watching" };
   const watcher: FolderWatcher = watchFolder(folder.root, (paths) => void round(paths, "local", true), {
     debounceMs: settings.debounceMs,
     tracked: () => folder.repo.cache.entries.keys(),
+    onError: (error) => void watcherFailed(error),
+    ...(options.subscribe ? { subscribe: options.subscribe } : {}),
   });
   await watcher.ready;
-  // Anything written while the watcher was starting is picked up by this scan.
-  await round(undefined, "watching", true);
+  // Watching first, then the first round's full scan: whatever changed before the watcher saw it is found by
+  // that scan, anything after comes as events (one full scan at start, not one before and one after).
+  await round(undefined, "start");
   // A poll that saw the bucket move is not a notification: the log says which it was. Each machine waits
   // a random few milliseconds first, so one change does not make them all read the bucket at once.
   const onHint = spreadHints(() => void round([], listener.kind === "poll" ? "polled" : "notified"));
@@ -394,6 +424,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearTimeout(retryTimer);
   clearTimeout(transferTimer);
   clearTimeout(settleTimer);
+  clearInterval(scanTimer);
   onHint.cancel();
   pauseWatcher.close();
   await page?.close();

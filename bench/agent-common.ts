@@ -51,8 +51,15 @@ export function cloudbridge(args: string[], env: Record<string, string>, options
   });
 }
 
-export function daemon(dir: string, env: Record<string, string>, flags: string[]): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "daemon", dir, "--json-log", ...flags], {
+/** The daemon as a child process; `launcher` runs it another way (e.g. bin/cloudbridge, with the Node flags it sets). */
+export function daemon(
+  dir: string,
+  env: Record<string, string>,
+  flags: string[],
+  launcher: string[] = [process.execPath, "--disable-warning=ExperimentalWarning", MAIN],
+): { child: ChildProcess; ready: Promise<void> } {
+  const [program, ...args] = launcher;
+  const child = spawn(program!, [...args, "daemon", dir, "--json-log", ...flags], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });

@@ -86,6 +86,8 @@ export interface DaemonState {
   lastRound: DaemonStatus["lastRound"] | null;
   lastSync: string | null;
   lastError: string | null;
+  /** Whether local changes are seen as they happen (null: an older daemon did not say). */
+  watcher: NonNullable<DaemonStatus["watcher"]> | null;
 }
 
 export type CloudState =
@@ -173,6 +175,7 @@ export async function folderStatus(dir: string, options: StatusOptions = {}): Pr
           lastRound: daemon.lastRound ?? null,
           lastSync: daemon.lastSync ?? null,
           lastError: daemon.lastError ?? null,
+          watcher: daemon.watcher ?? null,
         }
       : null,
     state: paused ? "paused" : options.live ? options.live.state : daemon?.running ? (daemon.lastError ? "error" : "idle") : "stopped",

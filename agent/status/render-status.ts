@@ -75,6 +75,11 @@ function daemonLines(daemon: DaemonState | null): string[] {
   else
     listening = `${l.configured} listener FAILED (${forTerminal(l.error ?? "")})${l.active !== l.configured ? `; polling instead` : "; full rounds only"}`;
   const lines = [`daemon: running (pid ${daemon.pid}), ${listening}`];
+  const w = daemon.watcher;
+  if (w?.state === "failed")
+    lines.push(
+      `folder watcher FAILED since ${w.since}: ${forTerminal(w.error)}; local changes are found by a scan every ${w.scanEveryS} s instead`,
+    );
   const round = daemon.lastRound;
   if (round) lines.push(`last round: ${round.at} (${round.why}), ${round.ok ? "ok" : `FAILED: ${forTerminal(round.error ?? "")}`}`);
   return lines;

@@ -14,8 +14,9 @@ import {
 import type { AnnexPort } from "./annex-port.ts";
 import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
-import { BlobReader } from "../../localgit/index.ts";
+import { objectSizes, readObjects } from "../../localgit/index.ts";
 import type { LocalRepo } from "./local-repo.ts";
+import type { CacheEntry } from "./stat-cache.ts";
 import type { Direction, RunningTransfer, TransferJob, TransferQueue } from "./transfer-queue.ts";
 
 /**
@@ -125,34 +126,27 @@ export class AnnexContent implements AnnexPort, ContentSync {
    * Every annexed file of the folder's commit whose content is not here and whose file on disk is still
    * the pointer gets a download job (when this machine wants content). Content that is here and that the
    * cloud should have but lacks — a machine wants it and does not have it, and the cloud lost it (a forced
-   * `drop --from cloud`, a person in the console) — gets an upload job. Only small blobs can be pointers,
-   * so only those are read (one `git cat-file --batch`).
+   * `drop --from cloud`, a person in the console) — gets an upload job. The stat cache knows which blobs are
+   * pointers; only blobs it does not know yet are looked at (their sizes, then the small ones read, in one
+   * batch each), and what was learnt is kept.
    */
   async reconcile(repo: LocalRepo): Promise<void> {
     if (!repo.cache.commit) return;
-    const candidates: Array<{ path: string; oid: string }> = [];
-    for (const [path, { mode, oid, size }] of await repo.git.lsTree(repo.cache.commit, { sizes: true })) {
-      if (mode === "160000" || mode === "120000" || size === undefined || !mayBePointerSize(size)) continue;
-      const entry = repo.cache.entries.get(path);
-      if (entry && !entry.ghost && entry.oid === oid) candidates.push({ path, oid });
-    }
-    if (candidates.length === 0) return;
+    const entries = repo.cache.entries;
+    if ((await learnAnnexed(repo)) > 0) await repo.saveCache();
+    const annexed: Array<{ path: string; key: string }> = [];
+    // A path this machine could not write holds another version on disk; its checkout, retried each round, sees to it.
+    for (const [path, entry] of entries)
+      if (!entry.ghost && !entry.unwritten && typeof entry.annexed === "string") annexed.push({ path, key: entry.annexed });
+    if (annexed.length === 0) return;
     const queued = new Set((await this.queue.list("down")).map((job) => job.key));
-    const reader = new BlobReader(repo.git.gitDir);
     const jobs: TransferJob[] = [];
     const here = new Map<string, string>();
-    try {
-      for (const { path, oid } of candidates) {
-        const blob = await reader.read(oid);
-        const key = blob ? parsePointer(blob) : undefined;
-        if (!key) continue;
-        if (await this.annex.local.has(key)) {
-          here.set(key, path);
-          if (this.options.wanted !== "nothing") await repo.placeContent(path, key, this);
-        } else if (this.options.wanted !== "nothing" && !queued.has(key)) jobs.push({ direction: "down", key, path });
-      }
-    } finally {
-      await reader.close();
+    for (const { path, key } of annexed) {
+      if (await this.annex.local.has(key)) {
+        here.set(key, path);
+        if (this.options.wanted !== "nothing") await repo.placeContent(path, key, this);
+      } else if (this.options.wanted !== "nothing" && !queued.has(key)) jobs.push({ direction: "down", key, path });
     }
     for (const key of (await this.annex.wantersLacking([...here.keys()])).keys()) {
       const inCloud = (await readLocations(this.annex.branch, key)).get(this.annex.cloudUuid)?.status === "1";
@@ -255,6 +249,36 @@ const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
 
 function mayPass(error: unknown): boolean {
   return isTransient(error) || DISK_FULL.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");
+}
+
+/**
+ * Looks at the blobs of the folder's commit the stat cache does not know to be pointers or not (a cache
+ * from an older version, paths adopted after a crash, small files written by hand): their sizes first, then
+ * the ones small enough to be pointers read, one batch each. Returns how many entries it learnt about.
+ */
+export async function learnAnnexed(repo: LocalRepo): Promise<number> {
+  const entries = repo.cache.entries;
+  const unknown: Array<[string, CacheEntry]> = [];
+  for (const [path, entry] of entries)
+    if (entry.annexed === undefined && !entry.ghost) {
+      if (entry.mode === "120000" || entry.mode === "160000") entries.set(path, { ...entry, annexed: false });
+      else unknown.push([path, entry]);
+    }
+  if (unknown.length === 0) return 0;
+  const sizes = await objectSizes(
+    repo.git.gitDir,
+    unknown.map(([, entry]) => entry.oid),
+  );
+  const small = unknown.filter((_, i) => mayBePointerSize(sizes[i]!));
+  const blobs = await readObjects(
+    repo.git.gitDir,
+    small.map(([, entry]) => entry.oid),
+  );
+  const keys = new Map<string, string | false>();
+  small.forEach(([path], i) => keys.set(path, blobs[i] ? (parsePointer(blobs[i]) ?? false) : false));
+  // Entries are replaced, never changed in place: the cache writes only what changed (stat-cache.ts).
+  for (const [path, entry] of unknown) entries.set(path, { ...entry, annexed: keys.get(path) ?? false });
+  return unknown.length;
 }
 
 function dedupe(jobs: TransferJob[]): TransferJob[] {

@@ -1,4 +1,5 @@
 import { fetchRefs, push, type RepoContext } from "../../gitstore/index.ts";
+import { runGit } from "../../localgit/index.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 
 /**
@@ -30,6 +31,7 @@ export class BucketRemote implements SyncRemote {
       this.reported.add(`${ref} ${error.message}`);
       this.warn(error.message);
     }
+    if (result.packsDownloaded > 0) await this.keepPacked();
     return new Map([...result.refs.shared.values()].map((r) => [r.ref, r.oid]));
   }
 
@@ -46,5 +48,17 @@ export class BucketRemote implements SyncRemote {
       if (result.oid) landed.set(result.ref, result.oid);
     }
     return landed;
+  }
+
+  /**
+   * git's own housekeeping, run as git itself runs it after a fetch (`gc --auto`: nothing unless there are
+   * more packs or loose objects than its thresholds, and then in the background, git keeping its own
+   * commands safe beside it), so a repository that fetched a pack per change does not keep a thousand
+   * packs that slow every git command. Not after each push: an import of 100,000 files would start
+   * repacking them all at once; the loose objects of local commits are packed at the next fetch that
+   * brings something.
+   */
+  private async keepPacked(): Promise<void> {
+    await runGit(["gc", "--auto", "--quiet"], { gitDir: this.ctx.gitDir });
   }
 }

@@ -73,9 +73,10 @@ export async function checkout(
     return modeOf(stats) === cached.mode && (await blobOf(root, path, stats, git, options.annex)) === cached.oid;
   };
   const statOrUndefined = (path: string) => lstat(join(root, path)).catch(() => undefined);
-  const remember = async (path: string, oid: string, racy = false): Promise<void> => {
+  const remember = async (path: string, oid: string, annexed: CacheEntry["annexed"], racy = false): Promise<void> => {
     const stats = await lstat(join(root, path));
     const entry: CacheEntry = { mode: modeOf(stats), oid, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino };
+    if (annexed !== undefined) entry.annexed = annexed;
     // Written by this checkout, so stamped at or after its start (by the file system's clock): racy.
     if (racy || stats.mtimeMs > started - racyWindow) entry.racy = true;
     cache.entries.set(path, entry);
@@ -222,7 +223,9 @@ export async function checkout(
       if (mtime !== undefined) await utimes(dest, new Date(), new Date(mtime)).catch(() => undefined);
       if (missingKey !== undefined) result.missingContent.push({ path, key: missingKey });
       // Written just now whatever time it carries: the next scan reads it once (a save during the write).
-      await remember(path, record.newOid, mtime !== undefined);
+      // Whether the blob is a pointer is known now that it was read (without an annex port nothing was parsed).
+      const annexed = record.newMode === "120000" ? false : options.annex ? (options.annex.parsePointer(blob) ?? false) : undefined;
+      await remember(path, record.newOid, annexed, mtime !== undefined);
       result.written += 1;
       result.changed.push(path);
     };

@@ -9,7 +9,7 @@ import { encodePath, Git, initRepository, type CommitIdentity } from "../../loca
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
-import { placedEntry, StatCache, statCacheFile } from "./stat-cache.ts";
+import { journalFile, placedEntry, StatCache, statCacheFile } from "./stat-cache.ts";
 
 export const MAIN_REF = "refs/heads/main";
 
@@ -40,6 +40,8 @@ export class LocalRepo {
   private opened = false;
   /** The stat cache file as this process last read or wrote it: another process replaced it when it differs. */
   private cacheFileSeen: string | undefined;
+  /** git's index as this process last wrote it (holding the cache's tree), or as it found it so at open. */
+  private indexWritten: string | undefined;
 
   constructor(root: string, identity?: CommitIdentity, options: { onWait?: (owner: number) => void } = {}) {
     this.root = root;
@@ -120,7 +122,13 @@ export class LocalRepo {
     this.cache = await StatCache.load(this.cacheFile);
     const main = await this.head();
     if (main !== this.cache.commit) await this.adopt(main);
-    await this.resetIndex();
+    // The index as this agent left it holds the cache's tree already; anything else rebuilds it.
+    const index = await this.indexIdentity();
+    if (this.cache.index !== undefined && this.cache.index === index) this.indexWritten = index;
+    else {
+      await this.resetIndex();
+      await this.saveCache();
+    }
     this.cacheFileSeen = await this.cacheFileIdentity();
   }
 
@@ -136,12 +144,22 @@ export class LocalRepo {
     await this.load();
   }
 
+  /** The stat cache's files (snapshot and journal) as they are now: another process changed them when this differs. */
   private async cacheFileIdentity(): Promise<string> {
-    const stats = await stat(this.cacheFile).catch(() => undefined);
-    return stats ? `${stats.ino}:${stats.mtimeMs}:${stats.size}` : "none";
+    const files = await Promise.all([this.cacheFile, journalFile(this.cacheFile)].map((file) => stat(file).catch(() => undefined)));
+    return files.map((stats) => (stats ? `${stats.ino}:${stats.mtimeMs}:${stats.size}` : "none")).join(" ");
   }
 
-  private async saveCache(): Promise<void> {
+  /** git's index file: its identity changes whenever anything rewrites it (git writes a new file and renames it). */
+  private async indexIdentity(): Promise<string | undefined> {
+    const stats = await stat(join(this.git.gitDir, "index")).catch(() => undefined);
+    return stats ? `${stats.ino}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.size}` : undefined;
+  }
+
+  /** Writes the stat cache (held: the folder lock), saying whether the index is still the one this process wrote. */
+  async saveCache(): Promise<void> {
+    const index = await this.indexIdentity();
+    this.cache.index = index !== undefined && index === this.indexWritten ? index : undefined;
     await this.cache.save();
     this.cacheFileSeen = await this.cacheFileIdentity();
   }
@@ -169,6 +187,7 @@ export class LocalRepo {
     }
     await this.indexed.run(["update-index", "-z", "--add", "--remove", "--index-info"], { input: Buffer.concat(lines) });
     const tree = await this.indexed.text(["write-tree"]);
+    this.indexWritten = await this.indexIdentity();
     const parent = this.cache.commit;
     const times: Array<[string, number]> = [];
     for (const [path, entry] of result.changes) if (entry && entry.mode !== "120000") times.push([path, entry.mtimeMs]);
@@ -197,8 +216,8 @@ export class LocalRepo {
     const mtimes = await mtimesBetween(this.git, before, target).catch(() => undefined);
     const result = await checkout(this.root, this.git, this.cache, target, { ...options, ...(mtimes ? { mtimes } : {}) });
     if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
-    await this.saveCache();
     await this.resetIndex();
+    await this.saveCache();
     return result;
   }
 
@@ -238,8 +257,9 @@ export class LocalRepo {
       const entry = tree.get(path);
       if (!entry) this.cache.entries.delete(path);
       else if (entry.oid !== cached.oid || entry.mode !== cached.mode) {
+        const { annexed: _unknownNow, ...stat } = cached;
         this.cache.entries.set(path, {
-          ...cached,
+          ...stat,
           mode: entry.mode,
           oid: entry.oid,
           racy: true,
@@ -265,6 +285,12 @@ export class LocalRepo {
   }
 
   private async resetIndex(): Promise<void> {
+    await this.fillIndex();
+    this.indexWritten = await this.indexIdentity();
+  }
+
+  /** Puts the tree of the cache's commit in git's index. */
+  private async fillIndex(): Promise<void> {
     if (!this.cache.commit) {
       await this.indexed.run(["read-tree", "--empty"]);
       return;

@@ -1,4 +1,4 @@
-import type { Dirent, Stats } from "node:fs";
+import { lstatSync, type Dirent, type Stats } from "node:fs";
 import { lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
@@ -8,7 +8,7 @@ import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
 import { isGitDirName, unportableNameReason } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
-import { journaledTemporaries } from "../../annex/index.ts";
+import { journaledTemporaries, mayBePointerSize } from "../../annex/index.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -62,6 +62,7 @@ export interface ScanOptions {
 }
 
 const PARALLEL_STATS = 128;
+const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
 
 /**
  * A `.git` below the top of the folder cannot be synced: git refuses any path with a `.git` component (it
@@ -83,7 +84,18 @@ export async function scan(
 ): Promise<ScanResult> {
   const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
   const racyWindow = options.racyWindowMs ?? 2000;
+  /** Files on disk whose stat fields differ from the cache's (or that it does not know): looked at below. */
   const found = new Map<string, Stats>();
+  /**
+   * The cache entries of files found unchanged. Only these references are kept, not each file's stat (a
+   * scan of 100,000 unchanged files then allocates next to nothing that outlives one folder).
+   */
+  const unchanged = new Set<CacheEntry>();
+  const note = (path: string, stats: Stats): void => {
+    const cached = cache.entries.get(path);
+    if (cached && isUnchanged(cached, stats)) unchanged.add(cached);
+    else found.set(path, stats);
+  };
   const gone = new Set<string>();
   const nestedGit: Array<{ path: string; reason: string }> = [];
   const badNames: ScanResult["refused"] = [];
@@ -93,21 +105,30 @@ export async function scan(
   const ignore = options.ignore === false ? undefined : (options.ignore ?? new FolderIgnore(root));
   // A full scan reads the rules afresh; a scan of some paths re-reads them when an ignore file is among them.
   if (ignore && (!options.paths || [...options.paths].some((p) => isIgnoreFileName(p.slice(p.lastIndexOf("/") + 1))))) ignore.reset();
-  let tracked: Set<string> | undefined;
-  /** Tracked files and the folders above them: ignore rules never hide what is already synced. */
+  let trackedFolders: Set<string> | undefined;
+  /**
+   * Tracked files and the folders above them: ignore rules never hide what is already synced. Files are
+   * the cache's own keys; the folders are gathered once per scan, one string per folder (files of one
+   * folder come one after another in the cache, and cost a comparison each).
+   */
   const isTracked = (path: string): boolean => {
-    if (!tracked) {
-      tracked = new Set();
+    if (cache.entries.has(path)) return true;
+    if (!trackedFolders) {
+      trackedFolders = new Set();
+      let last = "";
       for (const file of cache.entries.keys()) {
-        tracked.add(file);
-        for (let slash = file.lastIndexOf("/"); slash > 0; slash = file.lastIndexOf("/", slash - 1)) {
-          const dir = file.slice(0, slash);
-          if (tracked.has(dir)) break;
-          tracked.add(dir);
+        const slash = file.lastIndexOf("/");
+        if (slash <= 0 || (slash === last.length && file.startsWith(last))) continue;
+        last = file.slice(0, slash);
+        for (let dir = last; !trackedFolders.has(dir);) {
+          trackedFolders.add(dir);
+          const up = dir.lastIndexOf("/");
+          if (up <= 0) break;
+          dir = dir.slice(0, up);
         }
       }
     }
-    return tracked.has(path);
+    return trackedFolders.has(path);
   };
   /** Why a path found on disk is left out (ignored: "ignored"; a refused name: its reason), or undefined to sync it. */
   const leftOut = (path: string, name: string, isDirectory: boolean): string | undefined => {
@@ -156,31 +177,28 @@ export async function scan(
         if (entry.isDirectory()) queue.push(path);
         else if (entry.isFile() || entry.isSymbolicLink()) files.push(path);
       }
-      for (let i = 0; i < files.length; i += PARALLEL_STATS) {
-        await Promise.all(
-          files.slice(i, i + PARALLEL_STATS).map(async (path) => {
-            try {
-              found.set(path, await lstat(join(root, path)));
-            } catch (error) {
-              if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-              const reason = unreadableReason(error, false);
-              if (!reason) throw error;
-              unreadable.push({ path, reason });
-            }
-          }),
-        );
+      // One folder's files at a time, synchronously: an lstat answered from the kernel's cache costs a few
+      // microseconds, and a promise per file through the thread pool several times that. Between folders
+      // the event loop runs (a daemon keeps answering while it scans).
+      for (const path of files) {
+        try {
+          const stats = lstatSync(`${root}/${path}`, LSTAT_OPTIONS);
+          if (stats) note(path, stats);
+        } catch (error) {
+          const reason = unreadableReason(error, false);
+          if (!reason) throw error;
+          unreadable.push({ path, reason });
+        }
       }
       seen += files.length;
       options.onProgress?.(seen);
+      await new Promise(setImmediate);
     }
   };
 
-  const cacheUnder = (prefix: string): string[] => {
-    if (prefix === "") return [...cache.entries.keys()];
-    const out: string[] = [];
-    for (const path of cache.entries.keys()) if (path === prefix || path.startsWith(`${prefix}/`)) out.push(path);
-    return out;
-  };
+  function* cacheUnder(prefix: string): Generator<string> {
+    for (const path of cache.entries.keys()) if (prefix === "" || path === prefix || path.startsWith(`${prefix}/`)) yield path;
+  }
 
   const roots = options.paths ? [...new Set(options.paths)] : [""];
   const realDirectories = new Map<string, Promise<boolean>>();
@@ -201,12 +219,13 @@ export async function scan(
       // ignored, and nothing under it is tracked: nothing to do
     } else if (rel === "" || stats?.isDirectory()) await walk(rel);
     else if (stats && (stats.isFile() || stats.isSymbolicLink())) {
-      found.set(rel, stats);
+      note(rel, stats);
       seen += 1;
     }
     // Whatever the cache knew under this root and the walk did not find is gone (unless it is out of sight).
     const outOfSight = (path: string) => unlisted.some((dir) => dir === "" || path.startsWith(`${dir}/`));
-    for (const path of cacheUnder(rel)) if (!found.has(path) && !outOfSight(path)) gone.add(path);
+    for (const path of cacheUnder(rel))
+      if (!found.has(path) && !unchanged.has(cache.entries.get(path)!) && !outOfSight(path)) gone.add(path);
   }
 
   const changes = new Map<string, CacheEntry | null>();
@@ -234,18 +253,6 @@ export async function scan(
   const beingWritten =
     settle && young.length > 0 ? await (settle.openForWriting ?? (async () => undefined))(young.map((p) => join(root, p))) : undefined;
   for (const [path, stats] of found) {
-    const cached = cache.entries.get(path);
-    if (
-      cached &&
-      !cached.racy &&
-      !cached.ghost &&
-      cached.size === stats.size &&
-      cached.mtimeMs === stats.mtimeMs &&
-      cached.ino === stats.ino &&
-      cached.mode === modeOf(stats)
-    ) {
-      continue;
-    }
     if (settle && stats.isFile()) {
       const age = ageOf(stats);
       const since = settle.waitingSince.get(path) ?? now;
@@ -262,7 +269,7 @@ export async function scan(
     else others.push({ path, stats });
   }
 
-  const record = (path: string, stats: Stats, oid: string): void => {
+  const record = (path: string, stats: Stats, oid: string, annexed: CacheEntry["annexed"]): void => {
     const entry: CacheEntry = {
       mode: modeOf(stats),
       oid,
@@ -273,8 +280,14 @@ export async function scan(
     };
     const cached = cache.entries.get(path);
     if (cached && !cached.ghost && cached.oid === oid && cached.mode === entry.mode) {
-      cache.entries.set(path, cached.unwritten ? { ...entry, unwritten: true } : entry);
-    } else changes.set(path, entry);
+      // Same blob: what is known of it stays known.
+      const known = annexed ?? cached.annexed;
+      cache.entries.set(path, {
+        ...entry,
+        ...(known !== undefined ? { annexed: known } : {}),
+        ...(cached.unwritten ? { unwritten: true } : {}),
+      });
+    } else changes.set(path, annexed !== undefined ? { ...entry, annexed } : entry);
   };
 
   let oids: Array<string | undefined>;
@@ -302,7 +315,8 @@ export async function scan(
     }
   }
   smallFiles.forEach((f, i) => {
-    if (oids[i]) record(f.path, f.stats, oids[i]);
+    // A small file is committed as it is: only one of a pointer's size may be a pointer someone wrote by hand.
+    if (oids[i]) record(f.path, f.stats, oids[i], mayBePointerSize(f.stats.size) ? undefined : false);
   });
   const links = new Map<string, string>();
   for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
@@ -310,9 +324,9 @@ export async function scan(
   const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
   for (const { path, stats } of others) {
     if (outward.has(path)) continue;
-    let oid: string;
+    let blob: FileBlob;
     try {
-      oid = await blobOf(root, path, stats, git, annex);
+      blob = await fileBlob(root, path, stats, git, annex);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") continue;
@@ -321,7 +335,7 @@ export async function scan(
       unreadable.push({ path, reason });
       continue;
     }
-    record(path, stats, oid);
+    record(path, stats, blob.oid, blob.annexed);
   }
   const refused = [...nestedGit, ...badNames, ...unreadable, ...[...outward].map(([path, reason]) => ({ path, reason }))];
   return { changes, seen, hashed: smallFiles.length + others.length, refused, settling };
@@ -389,10 +403,35 @@ async function exactNames(root: string, rel: string, badNames: ScanResult["refus
 
 /** The blob a file on disk stands for in the tree, as a scan would record it. */
 export async function blobOf(root: string, path: string, stats: Stats, git: Git, annex: AnnexPort | undefined): Promise<string> {
+  return (await fileBlob(root, path, stats, git, annex)).oid;
+}
+
+/** A file's blob, and whether it is an annex pointer (see CacheEntry.annexed). */
+interface FileBlob {
+  oid: string;
+  annexed: CacheEntry["annexed"];
+}
+
+async function fileBlob(root: string, path: string, stats: Stats, git: Git, annex: AnnexPort | undefined): Promise<FileBlob> {
   const abs = join(root, path);
-  if (stats.isSymbolicLink()) return git.hashBlob(await readlink(abs));
-  if (annex?.isLarge(path, stats.size)) return git.hashBlob(annex.formatPointer(await annex.ingest(abs, path)));
-  return (await git.hashFiles([abs]))[0]!;
+  if (stats.isSymbolicLink()) return { oid: await git.hashBlob(await readlink(abs)), annexed: false };
+  if (annex?.isLarge(path, stats.size)) {
+    const key = await annex.ingest(abs, path);
+    return { oid: await git.hashBlob(annex.formatPointer(key)), annexed: key };
+  }
+  return { oid: (await git.hashFiles([abs]))[0]!, annexed: mayBePointerSize(stats.size) ? undefined : false };
+}
+
+/** The file is as the cache last saw it: not read again. */
+function isUnchanged(cached: CacheEntry, stats: Stats): boolean {
+  return (
+    !cached.racy &&
+    !cached.ghost &&
+    cached.size === stats.size &&
+    cached.mtimeMs === stats.mtimeMs &&
+    cached.ino === stats.ino &&
+    cached.mode === modeOf(stats)
+  );
 }
 
 export function modeOf(stats: Stats): string {

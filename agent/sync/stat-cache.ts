@@ -1,5 +1,6 @@
 import type { Stats } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "./atomic-file.ts";
 
@@ -27,7 +28,15 @@ export interface CacheEntry {
    * fields describe the file as it is on disk, and every round tries again to bring it to the tree's version.
    */
   unwritten?: boolean;
+  /**
+   * Whether the blob `oid` is a git-annex pointer: its key, `false` when it is not, absent when not known
+   * yet (read once, then kept). The round's reconcile looks only at annexed files, never at every blob.
+   */
+  annexed?: string | false;
 }
+
+/** One entry as the cache file holds it; the 8th field (annexed) is optional, so older caches still load. */
+type StoredEntry = [string, string, string, number, number, number, number, (string | 0)?];
 
 const FORMAT = 1;
 
@@ -44,15 +53,70 @@ export function placedEntry(entry: CacheEntry, placed: Stats): CacheEntry {
   return { ...entry, size: placed.size, mtimeMs: placed.mtimeMs, ino: placed.ino, racy: true };
 }
 
+/**
+ * The cache's entries, remembering which paths changed since the cache was last written, so that a
+ * commit of a few files appends those few to the journal instead of writing 100,000 entries again.
+ * Entries are replaced, never changed in place.
+ */
+class Entries extends Map<string, CacheEntry> {
+  /** Paths set or deleted since the last write (undefined while the constructor fills the map). */
+  changed: Set<string> | undefined;
+  /** Everything was dropped since the last write: only a whole snapshot says so. */
+  cleared = false;
+
+  override set(path: string, entry: CacheEntry): this {
+    this.changed?.add(path);
+    return super.set(path, entry);
+  }
+
+  override delete(path: string): boolean {
+    this.changed?.add(path);
+    return super.delete(path);
+  }
+
+  override clear(): void {
+    this.cleared = true;
+    this.changed?.clear();
+    super.clear();
+  }
+}
+
+/** A line of the journal: what changed, on top of the snapshot of generation `g` and the lines before. */
+interface JournalLine {
+  g: string;
+  c: string | null;
+  i?: string;
+  s: StoredEntry[];
+  d: string[];
+}
+
+/** The journal is folded into a new snapshot past this many lines, or when it grows past half the snapshot. */
+const JOURNAL_LINES = 500;
+
 export class StatCache {
   commit: string | undefined;
+  /**
+   * git's index file as the agent last left it, holding the tree of `commit` (its inode, times and size):
+   * while it is unchanged, opening the folder need not rebuild the index from the tree.
+   */
+  index: string | undefined;
   readonly entries: Map<string, CacheEntry>;
   private readonly file: string;
+  /** The snapshot the journal's lines apply to (undefined: no snapshot of this version; the next write makes one). */
+  private generation: string | undefined;
+  private journalLines = 0;
+  private journalBytes = 0;
+  private snapshotBytes = 0;
 
-  private constructor(file: string, commit: string | undefined, entries: Map<string, CacheEntry>) {
+  private constructor(file: string, commit: string | undefined, entries: Entries) {
     this.file = file;
     this.commit = commit;
+    entries.changed = new Set();
     this.entries = entries;
+  }
+
+  private static empty(file: string): StatCache {
+    return new StatCache(file, undefined, new Entries());
   }
 
   static async load(file: string): Promise<StatCache> {
@@ -60,34 +124,67 @@ export class StatCache {
     try {
       text = await readFile(file, "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return new StatCache(file, undefined, new Map());
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return StatCache.empty(file);
       throw error;
     }
+    let cache: StatCache;
     try {
       const data = JSON.parse(text) as {
         format: number;
+        generation?: string;
+        index?: string;
         commit: string | null;
-        entries: Array<[string, string, string, number, number, number, number]>;
+        entries: StoredEntry[];
       };
-      if (data.format !== FORMAT) return new StatCache(file, undefined, new Map());
-      const entries = new Map<string, CacheEntry>();
-      for (const [path, mode, oid, size, mtimeMs, ino, flags] of data.entries) {
-        entries.set(path, {
-          mode,
-          oid,
-          size,
-          mtimeMs,
-          ino,
-          ...(flags & 1 ? { racy: true } : {}),
-          ...(flags & 2 ? { ghost: true } : {}),
-          ...(flags & 4 ? { unwritten: true } : {}),
-        });
-      }
-      return new StatCache(file, data.commit ?? undefined, entries);
+      if (data.format !== FORMAT) return StatCache.empty(file);
+      const entries = new Entries();
+      for (const stored of data.entries) entries.set(stored[0], entryOf(stored));
+      cache = new StatCache(file, data.commit ?? undefined, entries);
+      cache.index = data.index;
+      cache.generation = data.generation;
+      cache.snapshotBytes = text.length;
     } catch {
       // A damaged cache costs one full re-hash, never correctness: start from nothing.
-      return new StatCache(file, undefined, new Map());
+      return StatCache.empty(file);
     }
+    await cache.replayJournal();
+    return cache;
+  }
+
+  /**
+   * Applies the journal's lines written on top of this snapshot, in order. A line cut short (a process
+   * killed while appending) ends the replay: the cache is then older than `main`, which the folder's
+   * opening repairs (local-repo.ts), and the next write is a whole snapshot.
+   */
+  private async replayJournal(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(journalFile(this.file), "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    if (this.generation === undefined) return;
+    let start = 0;
+    for (let end = text.indexOf("\n"); end >= 0; start = end + 1, end = text.indexOf("\n", start)) {
+      let line: JournalLine;
+      try {
+        line = JSON.parse(text.slice(start, end)) as JournalLine;
+      } catch {
+        break;
+      }
+      // Lines of an older snapshot: that snapshot was replaced (and the journal with it, but for a crash in between).
+      if (line.g !== this.generation) continue;
+      for (const path of line.d) this.entries.delete(path);
+      for (const stored of line.s) this.entries.set(stored[0], entryOf(stored));
+      this.commit = line.c ?? undefined;
+      this.index = line.i;
+      this.journalLines += 1;
+    }
+    this.journalBytes = text.length;
+    // A line cut short: appending after it would hide every later line, so the next write is a snapshot.
+    if (start < text.length) this.journalLines = JOURNAL_LINES;
+    (this.entries as Entries).changed!.clear();
   }
 
   /**
@@ -102,12 +199,72 @@ export class StatCache {
     await cache.save();
   }
 
+  /**
+   * Writes what changed since the last write: a line appended to the journal when few entries changed,
+   * a whole new snapshot (replacing the journal) otherwise, or when the journal grew long.
+   */
   async save(): Promise<void> {
-    const entries: Array<[string, string, string, number, number, number, number]> = [];
-    for (const [path, e] of this.entries) {
-      entries.push([path, e.mode, e.oid, e.size, e.mtimeMs, e.ino, (e.racy ? 1 : 0) | (e.ghost ? 2 : 0) | (e.unwritten ? 4 : 0)]);
-    }
+    const entries = this.entries as Entries;
+    const changed = entries.changed!;
+    const appendable =
+      this.generation !== undefined &&
+      !entries.cleared &&
+      this.journalLines < JOURNAL_LINES &&
+      this.journalBytes < Math.max(this.snapshotBytes / 2, 64 * 1024) &&
+      changed.size <= Math.max(1000, entries.size / 8);
     await mkdir(dirname(this.file), { recursive: true });
-    await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, commit: this.commit ?? null, entries }));
+    if (appendable) {
+      const line: JournalLine = { g: this.generation!, c: this.commit ?? null, ...(this.index ? { i: this.index } : {}), s: [], d: [] };
+      for (const path of changed) {
+        const entry = entries.get(path);
+        if (entry) line.s.push(storedOf(path, entry));
+        else line.d.push(path);
+      }
+      const text = `${JSON.stringify(line)}\n`;
+      await appendFile(journalFile(this.file), text);
+      this.journalLines += 1;
+      this.journalBytes += text.length;
+    } else {
+      const stored: StoredEntry[] = [];
+      for (const [path, e] of entries) stored.push(storedOf(path, e));
+      const generation = randomUUID();
+      const text = JSON.stringify({
+        format: FORMAT,
+        generation,
+        commit: this.commit ?? null,
+        ...(this.index ? { index: this.index } : {}),
+        entries: stored,
+      });
+      await writeFileAtomic(this.file, text);
+      // The old journal's lines name the old generation: ignored even if this removal never happens.
+      await rm(journalFile(this.file), { force: true });
+      this.generation = generation;
+      this.snapshotBytes = text.length;
+      this.journalLines = 0;
+      this.journalBytes = 0;
+      entries.cleared = false;
+    }
+    changed.clear();
   }
+}
+
+/** Beside the snapshot: the changes written since, one JSON line per write. */
+export function journalFile(cacheFile: string): string {
+  return `${cacheFile.replace(/\.json$/, "")}.journal`;
+}
+
+function storedOf(path: string, e: CacheEntry): StoredEntry {
+  const stored: StoredEntry = [path, e.mode, e.oid, e.size, e.mtimeMs, e.ino, (e.racy ? 1 : 0) | (e.ghost ? 2 : 0) | (e.unwritten ? 4 : 0)];
+  if (e.annexed !== undefined) stored.push(e.annexed === false ? 0 : e.annexed);
+  return stored;
+}
+
+function entryOf([, mode, oid, size, mtimeMs, ino, flags, annexed]: StoredEntry): CacheEntry {
+  const entry: CacheEntry = { mode, oid, size, mtimeMs, ino };
+  if (flags & 1) entry.racy = true;
+  if (flags & 2) entry.ghost = true;
+  if (flags & 4) entry.unwritten = true;
+  if (annexed === 0) entry.annexed = false;
+  else if (typeof annexed === "string") entry.annexed = annexed;
+  return entry;
 }

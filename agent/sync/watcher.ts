@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import { subscribe, type AsyncSubscription } from "@parcel/watcher";
 import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
@@ -13,9 +14,36 @@ import { isGitDirName } from "./safe-paths.ts";
  * receiving thousands of files, and one object per file in memory.
  */
 export interface FolderWatcher {
-  /** Resolves once events flow. */
+  /** Resolves once events flow (or once the watcher failed to start: `onError` was told). */
   ready: Promise<void>;
   close(): Promise<void>;
+}
+
+/** The native watcher's entry point (@parcel/watcher's `subscribe`), replaceable where a test needs a failing one. */
+export type Subscribe = typeof subscribe;
+
+/**
+ * Why the watcher failed, in words a person acts on. Past the kernel's limit of inotify watches (one per
+ * folder) Linux answers ENOSPC ("No space left on device"), which says nothing of the real cause.
+ */
+/** Linux's inotify limits (undefined where they cannot be read: another system). */
+export async function inotifyLimits(): Promise<{ maxUserWatches?: number; maxUserInstances?: number }> {
+  const read = (name: string) =>
+    readFile(`/proc/sys/fs/inotify/${name}`, "utf8").then(
+      (text) => Number(text.trim()) || undefined,
+      () => undefined,
+    );
+  const [maxUserWatches, maxUserInstances] = await Promise.all([read("max_user_watches"), read("max_user_instances")]);
+  return { ...(maxUserWatches ? { maxUserWatches } : {}), ...(maxUserInstances ? { maxUserInstances } : {}) };
+}
+
+export function watcherTrouble(error: unknown, limits: { maxUserWatches?: number; maxUserInstances?: number } = {}): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/inotify_add_watch.*(No space left on device|ENOSPC)/i.test(message) || /\bENOSPC\b.*watch/i.test(message))
+    return `the kernel's limit of inotify watches (fs.inotify.max_user_watches${limits.maxUserWatches ? ` = ${limits.maxUserWatches}` : ""}) is reached: the folder has more subfolders than the system lets one user watch; raise it (sysctl fs.inotify.max_user_watches=524288, and a file in /etc/sysctl.d/ to keep it)`;
+  if (/inotify_init.*(Too many open files|EMFILE)/i.test(message))
+    return `the kernel's limit of inotify instances (fs.inotify.max_user_instances${limits.maxUserInstances ? ` = ${limits.maxUserInstances}` : ""}) is reached; raise it (sysctl fs.inotify.max_user_instances=1024)`;
+  return `the folder watcher failed: ${message}`;
 }
 
 export function watchFolder(
@@ -29,6 +57,12 @@ export function watchFolder(
      * are dropped unless something under it is already synced. Without it, every event is reported.
      */
     tracked?: () => Iterable<string>;
+    /**
+     * Told when the watcher fails to start or stops delivering (the kernel's watch limit, a vanished folder):
+     * changes may then go unseen until the caller scans again.
+     */
+    onError?: (error: Error) => void;
+    subscribe?: Subscribe;
   } = {},
 ): FolderWatcher {
   const debounceMs = options.debounceMs ?? 300;
@@ -85,15 +119,22 @@ export function watchFolder(
     burstTimer ??= setTimeout(flush, maxDelayMs);
   };
 
-  // A watcher error (too many watches, a vanished directory) must not stop the daemon: the reconcile covers it.
-  const subscription: Promise<AsyncSubscription | undefined> = subscribe(
+  // A watcher error (too many watches, a vanished directory) does not stop the daemon: it is told, and scans.
+  const failed = (error: unknown) => {
+    if (!closed) options.onError?.(error instanceof Error ? error : new Error(String(error)));
+  };
+  const subscription: Promise<AsyncSubscription | undefined> = (options.subscribe ?? subscribe)(
     root,
     (error, events) => {
-      if (!error && !closed) onEvents(events.map((e) => e.path));
+      if (error) failed(error);
+      else if (!closed) onEvents(events.map((e) => e.path));
     },
     // The repository itself (where every round writes); a nested project's `.git` is dropped above.
     { ignore: [".git"] },
-  ).catch(() => undefined);
+  ).catch((error: unknown) => {
+    failed(error);
+    return undefined;
+  });
   return {
     ready: subscription.then(() => undefined),
     close: async () => {

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { StatCache, statCacheFile } from "../../../agent/sync/stat-cache.ts";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
 import { tempDir } from "../../helpers/git.ts";
@@ -112,19 +113,14 @@ describe("cloudbridge CLI", () => {
     await cliOk(["init", A, "--remote", "s3://cloudbridge/getcache"], env);
     const B = join(scratch.path, "get-b");
     await cliOk(["clone", "s3://cloudbridge/getcache", B, "--wanted", "nothing"], env);
-    const cacheEntry = async () => {
-      const cache = JSON.parse(await readFile(join(B, ".git", "cloudbridge", "stat-cache.json"), "utf8")) as {
-        entries: Array<[string, string, string, number]>;
-      };
-      return cache.entries.find(([path]) => path === "big.bin");
-    };
-    assert.ok((await cacheEntry())![3] < 1024, "after the clone the file is a pointer, and the cache says so");
+    const cacheEntry = async () => (await StatCache.load(statCacheFile(join(B, ".git", "cloudbridge")))).entries.get("big.bin");
+    assert.ok((await cacheEntry())!.size < 1024, "after the clone the file is a pointer, and the cache says so");
 
     const got = await cli(["get", "big.bin"], env, { cwd: B });
     assert.equal(got.code, 0, got.stderr);
     assert.deepEqual(await readFile(join(B, "big.bin")), content);
     const entry = await cacheEntry();
-    assert.equal(entry![3], content.length, "the cache holds the placed file's size, not the pointer's");
+    assert.equal(entry!.size, content.length, "the cache holds the placed file's size, not the pointer's");
     const status = JSON.parse((await cliOk(["status", B, "--json", "--offline"], env)).stdout) as { localChanges: unknown[] };
     assert.deepEqual(status.localChanges, []);
   });
