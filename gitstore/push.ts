@@ -98,7 +98,10 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   const tips = options.updates.flatMap((update) => (update.oid ? [update.oid] : []));
   const exclude = bucketTips(index.refs);
   await sendObjects(options, tips, exclude, outcome);
-  const committed = await commitRefs(options, index, fastForwards, [...exclude, ...tips], outcome);
+  const committed = await commitRefs(options, { ...index, remembered: cached !== undefined && index === cached }, fastForwards, [
+    ...exclude,
+    ...tips,
+  ], outcome);
   outcome.results = committed.results;
   if (committed.written) {
     await publishServerInfo(options, committed.written, committed.createdRepository || committed.results.some((r) => r.status === "created"));
@@ -140,7 +143,8 @@ async function sendObjects(ctx: RepoContext, tips: readonly string[], exclude: r
  */
 async function commitRefs(
   options: PushOptions,
-  index: RefsIndex,
+  /** `remembered`: the index as this machine last saw it, not read now. */
+  index: RefsIndex & { remembered: boolean },
   fastForwards: Map<string, { oid: string; check: Promise<boolean> } | undefined>,
   inBucket: string[],
   outcome: PushOutcome,
@@ -189,13 +193,18 @@ async function commitRefs(
         break;
       }
     }
-    if (sameEntries(before, next) && index.etag !== undefined) return { results, createdRepository: false };
+    if (sameEntries(before, next) && index.etag !== undefined) {
+      if (!index.remembered) return { results, createdRepository: false };
+      // Nothing to write by what this machine remembers: whether that still holds, only a read says.
+      index = { ...(await readRefsIndex(options)), remembered: false };
+      continue;
+    }
     try {
       await writeRefsIndex(options, next, index.etag);
       return { results, written: next, createdRepository: index.etag === undefined };
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
-      index = await readRefsIndex(options);
+      index = { ...(await readRefsIndex(options)), remembered: false };
       options.log?.(`the refs moved under us; attempt ${attempt + 2}`);
       await jitter(attempt);
     }

@@ -7,17 +7,28 @@ export const DEFAULT_BRANCH = "refs/heads/main";
 
 /**
  * What a copy of the repository on disk needs beside the refs index (`info/refs`, which dumb HTTP reads):
- * `packed-refs` with the refs just written, and `HEAD`, created once, pointing at main. packed-refs is
+ * `packed-refs` with the refs just written, and `HEAD` (pointing at main) and the `refs/` folder, created
+ * once (git takes a folder for a repository only if it has `refs/`). packed-refs is
  * written after the index and without a condition: two pushes racing may leave the older one's there
  * until the next push, which only a copy on disk would see (cloudbridge and dumb HTTP read the index).
  */
 export async function publishServerInfo(ctx: RepoContext, refs: ReadonlyMap<string, string>, createHead: boolean): Promise<void> {
   await Promise.all([
     ctx.store.put(ctx.layout.packedRefs(ctx.repo), writePackedRefs(refs), { contentType: "text/plain; charset=utf-8" }),
-    createHead
-      ? ctx.store.put(ctx.layout.head(ctx.repo), writeHeadFile(DEFAULT_BRANCH), { ifNoneMatch: "*" }).catch((error: unknown) => {
-          if (!(error instanceof PreconditionFailed)) throw error;
-        })
-      : undefined,
+    createHead ? createOnce(ctx, ctx.layout.head(ctx.repo), writeHeadFile(DEFAULT_BRANCH)) : undefined,
+    createHead ? createRefsFolder(ctx) : undefined,
   ]);
+}
+
+/** The empty `refs/` folder object a copy on disk needs (also after ref files were moved into the index). */
+export function createRefsFolder(ctx: RepoContext): Promise<void> {
+  return createOnce(ctx, ctx.layout.refsFolder(ctx.repo), "");
+}
+
+async function createOnce(ctx: RepoContext, key: string, body: string): Promise<void> {
+  try {
+    await ctx.store.put(key, body, { ifNoneMatch: "*" });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailed)) throw error;
+  }
 }

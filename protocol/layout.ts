@@ -70,6 +70,14 @@ export class BucketLayout {
     return `${this.repoRoot(repo)}${assertRefName(ref)}`;
   }
 
+  /**
+   * An empty object named like a folder (`refs/`): format 3 keeps the refs in the index and `packed-refs`,
+   * and git takes a folder for a repository only if it has `refs/`, so a copy on disk needs the folder.
+   */
+  refsFolder(repo: string): string {
+    return `${this.repoRoot(repo)}refs/`;
+  }
+
   /** The prefix of every ref file of a format 1 or 2 repository: list it to read them all (format 3 keeps them in `infoRefs`). */
   refsRoot(repo: string): string {
     return `${this.repoRoot(repo)}refs/`;
@@ -163,6 +171,7 @@ export class BucketLayout {
       const path = tail.join("/");
       if (path === "HEAD") return { kind: "head", repo };
       if (path === "packed-refs") return { kind: "packed-refs", repo };
+      if (path === "refs/") return { kind: "refs-folder", repo };
       if (path === "objects/info/packs") return { kind: "info-packs", repo };
       if (path === "info/refs") return { kind: "info-refs", repo };
       if (path === "objects/info/cloudbridge-retired-packs") return { kind: "retired-packs", repo };
@@ -206,6 +215,7 @@ export type ParsedKey =
   | { kind: "readme" }
   | { kind: "head"; repo: string }
   | { kind: "packed-refs"; repo: string }
+  | { kind: "refs-folder"; repo: string }
   | { kind: "ref"; repo: string; ref: string }
   | { kind: "synced-ref"; repo: string; agent: string; ref: string }
   | { kind: "pack"; repo: string; file: string }
