@@ -70,11 +70,12 @@ export function readInfoPacksObject(store: ObjectStore, layout: BucketLayout, re
 
 /**
  * The live packs of the repository of `ctx`, read conditionally on the list this machine saw last (a 304
- * costs no bytes), which it then remembers for the next read and for `addToPackList`.
+ * costs no bytes), which it then remembers for the next read and for `addToPackList`. With `reread`, read
+ * whole whatever is remembered (what was read may have been a moment too old).
  */
-export async function readLivePacks(ctx: RepoContext): Promise<string[]> {
+export async function readLivePacks(ctx: RepoContext, options: { reread?: boolean } = {}): Promise<string[]> {
   const key = ctx.layout.infoPacks(ctx.repo);
-  const cached = await cachedPackList(ctx);
+  const cached = options.reread ? undefined : await cachedPackList(ctx);
   const current = await readInfoPacksObject(ctx.store, ctx.layout, ctx.repo, cached?.etag);
   if (current === "not-modified") return parseInfoPacks(cached!.body, key);
   if (!current) return [];

@@ -38,12 +38,12 @@ export async function fetchObjects(ctx: RepoContext, tips: readonly string[], op
     // list has a compacted pack by now, so read it again, once.
     if (!(error instanceof GitStoreError && error.code === "missing-pack")) throw error;
     ctx.log?.(error.message);
-    return fetchLivePacks(ctx, tips, optional);
+    return fetchLivePacks(ctx, tips, optional, true);
   }
 }
 
-async function fetchLivePacks(ctx: RepoContext, tips: readonly string[], optional: readonly string[]): Promise<ObjectsFetched> {
-  const live = await readLivePacks(ctx);
+async function fetchLivePacks(ctx: RepoContext, tips: readonly string[], optional: readonly string[], reread = false): Promise<ObjectsFetched> {
+  const live = await readLivePacks(ctx, { reread });
   const seen = await readSeenPacks(ctx.gitDir);
   const local = await localPackNames(ctx.gitDir, live);
   const fresh = live.filter((name) => !seen.has(name) && !local.has(name));

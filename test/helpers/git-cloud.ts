@@ -48,3 +48,12 @@ export function useGitCloud(name: string, prefix?: string): GitCloud {
   });
   return bed;
 }
+
+/** Makes ref `ref`'s line of the refs index (info/refs) hold `value` instead of an object id, as a damaged or hostile bucket would. */
+export async function damageIndexedRef(store: ObjectStore, layout: BucketLayout, repo: string, ref: string, value: string): Promise<void> {
+  const key = layout.infoRefs(repo);
+  const current = await store.get(key);
+  const lines = current && current !== "not-modified" ? current.body.toString().split("\n").filter(Boolean) : [];
+  const kept = lines.filter((line) => !line.endsWith(`\t${ref}`));
+  await store.put(key, `${[...kept, `${value}\t${ref}`].join("\n")}\n`);
+}
