@@ -63,9 +63,11 @@ export async function readInfoPacks(store: ObjectStore, layout: BucketLayout, re
 
 /** objects/info/packs as stored (read with its bound), for `editInfoPacks`' `prefetched`. */
 export function readInfoPacksObject(store: ObjectStore, layout: BucketLayout, repo: string, ifNoneMatch?: string) {
-  return store.get(layout.infoPacks(repo), { maxBytes: MAX_PACK_LIST_BYTES, ...(ifNoneMatch ? { ifNoneMatch } : {}) }).catch((error: unknown) => {
-    throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
-  });
+  return store
+    .get(layout.infoPacks(repo), { maxBytes: MAX_PACK_LIST_BYTES, ...(ifNoneMatch ? { ifNoneMatch } : {}) })
+    .catch((error: unknown) => {
+      throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
+    });
 }
 
 /**

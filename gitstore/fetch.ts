@@ -42,7 +42,12 @@ export async function fetchObjects(ctx: RepoContext, tips: readonly string[], op
   }
 }
 
-async function fetchLivePacks(ctx: RepoContext, tips: readonly string[], optional: readonly string[], reread = false): Promise<ObjectsFetched> {
+async function fetchLivePacks(
+  ctx: RepoContext,
+  tips: readonly string[],
+  optional: readonly string[],
+  reread = false,
+): Promise<ObjectsFetched> {
   const live = await readLivePacks(ctx, { reread });
   const seen = await readSeenPacks(ctx.gitDir);
   const local = await localPackNames(ctx.gitDir, live);

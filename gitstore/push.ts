@@ -98,13 +98,20 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   const tips = options.updates.flatMap((update) => (update.oid ? [update.oid] : []));
   const exclude = bucketTips(index.refs);
   await sendObjects(options, tips, exclude, outcome);
-  const committed = await commitRefs(options, { ...index, remembered: cached !== undefined && index === cached }, fastForwards, [
-    ...exclude,
-    ...tips,
-  ], outcome);
+  const committed = await commitRefs(
+    options,
+    { ...index, remembered: cached !== undefined && index === cached },
+    fastForwards,
+    [...exclude, ...tips],
+    outcome,
+  );
   outcome.results = committed.results;
   if (committed.written) {
-    await publishServerInfo(options, committed.written, committed.createdRepository || committed.results.some((r) => r.status === "created"));
+    await publishServerInfo(
+      options,
+      committed.written,
+      committed.createdRepository || committed.results.some((r) => r.status === "created"),
+    );
   }
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");

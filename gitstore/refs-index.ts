@@ -115,9 +115,11 @@ export async function rememberPackList(ctx: RepoContext, packs: { etag: string; 
 async function getIndex(ctx: RepoContext, cache: Cache | undefined): Promise<{ etag: string | undefined; body: string }> {
   const key = ctx.layout.infoRefs(ctx.repo);
   const known = cache?.migrated && cache.etag ? cache.etag : undefined;
-  const object = await ctx.store.get(key, { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) }).catch((error: unknown) => {
-    throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
-  });
+  const object = await ctx.store
+    .get(key, { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) })
+    .catch((error: unknown) => {
+      throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
+    });
   if (object === "not-modified") return { etag: known, body: cache!.body };
   return object ? { etag: object.etag, body: object.body.toString() } : { etag: undefined, body: "" };
 }
@@ -151,7 +153,10 @@ async function migrateRefFiles(
       await jitter(attempt);
     }
   }
-  throw new GitStoreError("too-many-conflicts", `${ctx.layout.infoRefs(ctx.repo)} kept changing while its ref files were moved into it; try again.`);
+  throw new GitStoreError(
+    "too-many-conflicts",
+    `${ctx.layout.infoRefs(ctx.repo)} kept changing while its ref files were moved into it; try again.`,
+  );
 }
 
 function toBucketRefs(body: string, ctx: RepoContext, etag: string): BucketRefs {
@@ -163,7 +168,10 @@ function toBucketRefs(body: string, ctx: RepoContext, etag: string): BucketRefs 
     try {
       synced = parseSyncedRefName(ref);
     } catch (error) {
-      result.corrupt.set(ref, new GitStoreError("corrupt-ref", `${key} names ${ref}: ${error instanceof Error ? error.message : String(error)}`));
+      result.corrupt.set(
+        ref,
+        new GitStoreError("corrupt-ref", `${key} names ${ref}: ${error instanceof Error ? error.message : String(error)}`),
+      );
       continue;
     }
     if (synced) result.synced.set(ref, { ref, oid, etag, agent: synced.agent, syncedRef: synced.ref });

@@ -347,11 +347,7 @@ async function repositoryExists(store: ObjectStore, layout: BucketLayout, repo: 
  * 403 rather than 404 for a missing key the caller may not list, so a refused read of the marker is not an
  * answer: creating it says (412: it exists, read it again).
  */
-export async function ensureDeployment(
-  store: ObjectStore,
-  layout: BucketLayout,
-  location: RemoteLocation,
-): Promise<void> {
+export async function ensureDeployment(store: ObjectStore, layout: BucketLayout, location: RemoteLocation): Promise<void> {
   const format = LAYOUT_FORMAT;
   for (;;) {
     let existing = await readMarker(store, layout);
