@@ -21,10 +21,12 @@ import { createRefsFolder } from "./server-info.ts";
  * asks for it conditionally (304 when nothing moved), and a push writes on top of it without reading
  * (If-Match on the ETag it has; 412 means someone moved a ref, and only then is it read again).
  *
- * A repository of a format 1 or 2 bucket keeps each ref in a file under `refs/`. The first reader that
- * finds such files moves their refs into the index (a ref the index already names keeps the index's value:
- * the index is what every newer writer moved), by compare-and-swap, then deletes the files; whether this
- * was done is remembered locally, so it costs one LIST per local repository.
+ * A repository of a format 1 or 2 bucket keeps each ref in a file under `refs/` (and info/refs rebuilt
+ * from them after each push). The first reader that finds such files moves their refs into the index by
+ * compare-and-swap, then deletes the files and creates the `refs/` folder object that marks the move (an
+ * older cloudbridge refuses the repository from then on: that object is not in its layout); a file found
+ * after that is a stray, and the index keeps its own value. Whether this was done is remembered locally,
+ * so it costs one LIST per local repository.
  */
 export interface RefsIndex {
   refs: BucketRefs;
@@ -134,8 +136,12 @@ async function migrateRefFiles(
     const moved = [...files.shared.values(), ...files.synced.values()];
     if (moved.length === 0) return current;
     const index = current.body ? readRefsIndexBody(current.body, ctx.layout.infoRefs(ctx.repo)) : { refs: new Map(), corrupt: new Map() };
+    // Before the move, info/refs was rebuilt from the files after each push, so a file is newer (a push
+    // interrupted before info/refs). After it (the refs/ folder object is there) every writer moves the
+    // index: a file is then a stray from an older cloudbridge still running, and the index wins.
+    const filesWin = (await ctx.store.head(ctx.layout.refsFolder(ctx.repo))) === undefined;
     const merged = new Map(index.refs);
-    for (const { ref, oid } of moved) if (!merged.has(ref) && !index.corrupt.has(ref)) merged.set(ref, oid);
+    for (const { ref, oid } of moved) if (filesWin || (!merged.has(ref) && !index.corrupt.has(ref))) merged.set(ref, oid);
     try {
       const etag = await writeRefsIndex(ctx, merged, current.etag);
       ctx.log?.(`moved ${moved.length} refs of ${ctx.layout.repoRoot(ctx.repo)} into its refs index`);
