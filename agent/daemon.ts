@@ -6,6 +6,8 @@ import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
 import { awsClientConfig, FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
 import { PAUSE_FILE, readPause } from "./folder/pause.ts";
 import type { ChangeListener } from "./listen/listener.ts";
+import { cachedRefsIndex } from "../gitstore/index.ts";
+import type { ChangeMessage } from "../protocol/index.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
 import { StackQueues } from "./listen/stack-queue.ts";
@@ -332,7 +334,16 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   // Anything written while the watcher was starting is picked up by this scan.
   await round(undefined, "watching", true);
   // A poll that saw the bucket move is not a notification: the log says which it was.
-  const onHint = () => void round([], listener.kind === "poll" ? "polled" : "notified");
+  const onHint = (message: ChangeMessage | undefined) => {
+    const kind = listener.kind === "poll" ? "polled" : "notified";
+    // The refs index at the version this machine last wrote or read (its own push, heard back) holds nothing new.
+    if (message?.kind !== "refs" || message.ref !== undefined || message.etag === undefined) return void round([], kind);
+    const ctx = { store: folder.store, layout: folder.layout, repo: settings.location.repo, gitDir: folder.gitDir };
+    void cachedRefsIndex(ctx).then(
+      (known) => (known?.etag === message.etag ? undefined : round([], kind)),
+      () => round([], kind),
+    );
+  };
   try {
     await listener.start(onHint);
     health.set("listening");
