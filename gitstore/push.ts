@@ -107,11 +107,10 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   );
   outcome.results = committed.results;
   if (committed.written) {
-    await publishServerInfo(
-      options,
-      committed.written,
-      committed.createdRepository || committed.results.some((r) => r.status === "created"),
-    );
+    await publishServerInfo(options, committed.written, {
+      createHead: committed.createdRepository || committed.results.some((r) => r.status === "created"),
+      sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
+    });
   }
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");

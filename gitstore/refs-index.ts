@@ -9,7 +9,7 @@ import { readRefsIndexBody, writeInfoRefs } from "./info-refs.ts";
 import { MAX_REF_FILE_BYTES, MAX_REFS_INDEX_BYTES } from "./limits.ts";
 import { parseRefFile } from "./ref-file.ts";
 import type { RepoContext } from "./repo-context.ts";
-import { createRefsFolder } from "./server-info.ts";
+import { createRefsFolder, publishServerInfo } from "./server-info.ts";
 
 /**
  * The refs index (format 3): every ref of a repository, shared and every agent's synced refs, in one
@@ -151,6 +151,7 @@ async function migrateRefFiles(
           if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
         }),
       );
+      await publishServerInfo(ctx, merged, { createHead: false, sharedMoved: true });
       await createRefsFolder(ctx);
       return { etag, body: writeInfoRefs(merged) };
     } catch (error) {

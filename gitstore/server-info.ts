@@ -1,5 +1,6 @@
 import { writeHeadFile } from "./ref-file.ts";
 import { PreconditionFailed } from "../objectstore/index.ts";
+import { parseSyncedRefName } from "../protocol/index.ts";
 import { writePackedRefs } from "./info-refs.ts";
 import type { RepoContext } from "./repo-context.ts";
 
@@ -7,16 +8,25 @@ export const DEFAULT_BRANCH = "refs/heads/main";
 
 /**
  * What a copy of the repository on disk needs beside the refs index (`info/refs`, which dumb HTTP reads):
- * `packed-refs` with the refs just written, and `HEAD` (pointing at main) and the `refs/` folder, created
- * once (git takes a folder for a repository only if it has `refs/`). packed-refs is
- * written after the index and without a condition: two pushes racing may leave the older one's there
- * until the next push, which only a copy on disk would see (cloudbridge and dumb HTTP read the index).
+ * `packed-refs` with the shared refs just written (agents' synced refs stay in the index: a clone needs
+ * the branches, and the file then stays the same size however many agents there are), rewritten only when
+ * a shared ref moved; and `HEAD` (pointing at main) and the `refs/` folder, created once (git takes a
+ * folder for a repository only if it has `refs/`). packed-refs is written after the index and without a
+ * condition: two pushes racing may leave the older one's there until the next push, which only a copy on
+ * disk would see (cloudbridge and dumb HTTP read the index).
  */
-export async function publishServerInfo(ctx: RepoContext, refs: ReadonlyMap<string, string>, createHead: boolean): Promise<void> {
+export async function publishServerInfo(
+  ctx: RepoContext,
+  refs: ReadonlyMap<string, string>,
+  what: { createHead: boolean; sharedMoved: boolean },
+): Promise<void> {
+  const shared = new Map([...refs].filter(([ref]) => parseSyncedRefName(ref) === undefined));
   await Promise.all([
-    ctx.store.put(ctx.layout.packedRefs(ctx.repo), writePackedRefs(refs), { contentType: "text/plain; charset=utf-8" }),
-    createHead ? createOnce(ctx, ctx.layout.head(ctx.repo), writeHeadFile(DEFAULT_BRANCH)) : undefined,
-    createHead ? createRefsFolder(ctx) : undefined,
+    what.sharedMoved
+      ? ctx.store.put(ctx.layout.packedRefs(ctx.repo), writePackedRefs(shared), { contentType: "text/plain; charset=utf-8" })
+      : undefined,
+    what.createHead ? createOnce(ctx, ctx.layout.head(ctx.repo), writeHeadFile(DEFAULT_BRANCH)) : undefined,
+    what.createHead ? createRefsFolder(ctx) : undefined,
   ]);
 }
 
