@@ -1,0 +1,23 @@
+/**
+ * localgit: the only code that runs git on a local repository. One runner (run.ts), refs (refs.ts),
+ * objects (objects.ts), trees and the policy for names that are not UTF-8 (tree.ts), config (config.ts),
+ * the commit identity (commit.ts), and `Git`, a handle on one repository for the agent's hot paths.
+ */
+export { commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
+export { findRepository, initRepository } from "./repository.ts";
+export { getConfig, readConfig, setConfig } from "./config.ts";
+export { LocalGitError, type LocalGitErrorCode } from "./errors.ts";
+export { Git, type GitRunOptions } from "./git.ts";
+export { BlobReader, hashObjectFiles, hasObjects, objectSizes, readObjects } from "./objects.ts";
+export { isAncestor, mergeBase, readRefs, resolveCommit, resolveRef, swapRef, updateRef, updateRefs } from "./refs.ts";
+export { gitText, joinNul, runGit, splitNul, type GitOptions, type GitRun } from "./run.ts";
+export {
+  decodePath,
+  displayPath,
+  encodePath,
+  parseDiffTree,
+  parseLsTree,
+  unrepresentableNameReason,
+  type TreeChange,
+  type TreeEntry,
+} from "./tree.ts";

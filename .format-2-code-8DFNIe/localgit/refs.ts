@@ -1,0 +1,73 @@
+import { hasObjects } from "./objects.ts";
+import { gitFailed, runGit } from "./run.ts";
+
+/**
+ * Refs of a local repository, read and moved only through git itself (`update-ref`), so git's locks and
+ * reflogs apply and two processes moving the same ref never both win.
+ */
+const ZERO_OID = "0".repeat(40);
+
+/** The commit `rev` names, or undefined when there is none (an unborn branch, an unknown name). */
+export async function resolveCommit(gitDir: string, rev: string): Promise<string | undefined> {
+  const run = await runGit(["rev-parse", "--verify", "--quiet", `${rev}^{commit}`], { gitDir, okCodes: [1, 128] });
+  return run.code === 0 ? run.stdout.toString().trim() : undefined;
+}
+
+/** Every ref under `prefixes` (e.g. `refs/remotes/cloud/`): ref → object id. */
+export async function readRefs(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string>> {
+  const run = await runGit(["for-each-ref", "--format=%(objectname) %(refname)", ...prefixes], { gitDir });
+  const refs = new Map<string, string>();
+  for (const line of run.stdout.toString().split("\n")) {
+    const space = line.indexOf(" ");
+    if (space > 0) refs.set(line.slice(space + 1), line.slice(0, space));
+  }
+  return refs;
+}
+
+/**
+ * Moves `ref` to `oid`. With `expected` it is a compare-and-swap: it fails unless the ref is at
+ * `expected` now (undefined or "": the ref must not exist).
+ */
+export async function updateRef(gitDir: string, ref: string, oid: string, options: { expected?: string | undefined } = {}): Promise<void> {
+  await runGit(["update-ref", ref, oid, ...("expected" in options ? [options.expected || ZERO_OID] : [])], { gitDir });
+}
+
+/** Compare-and-swap of `ref` from `expected` (undefined: absent) to `oid`; false when the ref had moved. */
+export async function swapRef(gitDir: string, ref: string, oid: string, expected: string | undefined): Promise<boolean> {
+  const args = ["update-ref", ref, oid, expected ?? ZERO_OID];
+  const run = await runGit(args, { gitDir, allowFailure: true });
+  if (run.code === 0) return true;
+  if (/cannot lock ref|is at .* but expected|reference already exists/.test(run.stderr)) return false;
+  throw gitFailed(args, run);
+}
+
+/** Moves (or deletes, with oid null) several refs in one all-or-nothing transaction. */
+export async function updateRefs(gitDir: string, updates: readonly { ref: string; oid: string | null }[]): Promise<void> {
+  if (updates.length === 0) return;
+  const lines = updates.map(({ ref, oid }) => (oid ? `update ${ref} ${oid}\n` : `delete ${ref}\n`));
+  await runGit(["update-ref", "--stdin"], { gitDir, input: lines.join("") });
+}
+
+/**
+ * Whether commit `ancestor` is `descendant` or one of its ancestors. A commit this repository does not
+ * have is an ancestor of nothing here (false); any other failure of git is an error.
+ */
+export async function isAncestor(gitDir: string, ancestor: string, descendant: string): Promise<boolean> {
+  const args = ["merge-base", "--is-ancestor", ancestor, descendant];
+  const run = await runGit(args, { gitDir, allowFailure: true });
+  if (run.code <= 1) return run.code === 0;
+  if (!(await hasObjects(gitDir, [ancestor])).has(ancestor)) return false;
+  throw gitFailed(args, run);
+}
+
+/** The best common ancestor of two commits, or undefined when they share no history. */
+export async function mergeBase(gitDir: string, a: string, b: string): Promise<string | undefined> {
+  const run = await runGit(["merge-base", a, b], { gitDir, okCodes: [1] });
+  return run.code === 0 ? run.stdout.toString().trim() : undefined;
+}
+
+/** The object `rev` names, not peeled (a tag stays a tag); undefined when it names nothing. */
+export async function resolveRef(gitDir: string, rev: string): Promise<string | undefined> {
+  const run = await runGit(["rev-parse", "--verify", "--quiet", rev], { gitDir, okCodes: [1, 128] });
+  return run.code === 0 ? run.stdout.toString().trim() : undefined;
+}

@@ -1,0 +1,106 @@
+import { CloudbridgeError } from "../protocol/index.ts";
+
+/**
+ * Why the bucket cannot be reached at all, in words that say what to do. The SDK reports these as
+ * "Region is missing", "Could not load credentials from any providers", `connect ECONNREFUSED …` or
+ * "The specified bucket does not exist": true, but none says which setting to change. Each is a setup
+ * problem of this machine, not of one request, so retrying does not cure it.
+ *
+ * - no-region: the SDK found no region (no AWS_REGION, no profile region, none stored in the folder);
+ * - no-credentials: the SDK's credential chain found nothing;
+ * - credentials-refused: the endpoint does not know the access key, or the signature does not match;
+ * - endpoint-unreachable: nothing answers at the endpoint (refused, unknown host, no route, timeout);
+ * - no-such-bucket: the endpoint answers but has no such bucket;
+ * - access-denied: the credentials are known but may not do this.
+ */
+export type CloudAccessErrorCode =
+  "no-region" | "no-credentials" | "credentials-refused" | "endpoint-unreachable" | "no-such-bucket" | "access-denied";
+
+export class CloudAccessError extends CloudbridgeError<CloudAccessErrorCode> {}
+
+/** What the caller knows about where it was going (named in the advice when known). */
+export interface AccessContext {
+  bucket?: string;
+  endpoint?: string;
+}
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ECONNRESET"]);
+
+/** The setup problem behind `error`, or undefined when it is something else (left as it is). */
+export function explainAccessError(error: unknown, context: AccessContext = {}): CloudAccessError | undefined {
+  if (error instanceof CloudAccessError) return error;
+  if (!(error instanceof Error)) return undefined;
+  const found = classify(error);
+  if (!found) return undefined;
+  const { code, detail } = found;
+  const where = context.endpoint ? ` at ${context.endpoint}` : "";
+  const bucket = context.bucket ?? detail.bucket;
+  const messages: Record<CloudAccessErrorCode, string> = {
+    "no-region":
+      "No AWS region is set: set the folder's with `git config cloudbridge.region <region>` (e.g. us-east-1), or export AWS_REGION=<region>.",
+    "no-credentials":
+      "No AWS credentials were found: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the agent's keys from the stack outputs, or the ones `cloudbridge local` printed), or AWS_PROFILE=<profile>.",
+    "credentials-refused": `The endpoint${where} does not accept these AWS credentials (${detail.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE.`,
+    "endpoint-unreachable": `Cannot reach the S3 endpoint${detail.address ? ` ${detail.address}` : where} (${detail.name}): is the network up and \`cloudbridge local\` (or the endpoint) running? Check cloudbridge.endpoint / AWS_ENDPOINT_URL.`,
+    "no-such-bucket": `The bucket ${bucket ? `"${bucket}" ` : ""}does not exist${where}: create it (deploy the stack, or \`cloudbridge local --bucket NAME\`), or fix the s3:// URL (cloudbridge.bucket).`,
+    "access-denied": `Access denied${bucket ? ` to the bucket "${bucket}"` : ""}${where}: the credentials in use may not do this; use this agent's own keys (stack outputs) or a profile allowed on the bucket.`,
+  };
+  return new CloudAccessError(code, messages[code], { cause: error });
+}
+
+interface Detail {
+  name: string;
+  bucket?: string;
+  address?: string;
+}
+
+function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } | undefined {
+  // A network error may be wrapped (the SDK's own errors, AggregateError of several addresses).
+  for (const e of causes(error)) {
+    const sys = e as NodeJS.ErrnoException & {
+      address?: string;
+      port?: number;
+      $metadata?: { httpStatusCode?: number };
+      BucketName?: string;
+    };
+    const name = sys.name;
+    if (/Region is missing/i.test(e.message)) return { code: "no-region", detail: { name: "no region" } };
+    if (name === "CredentialsProviderError" || /Could not load credentials/i.test(e.message))
+      return { code: "no-credentials", detail: { name: "no credentials" } };
+    if (sys.code && UNREACHABLE.has(sys.code)) {
+      const address = sys.address ? `${sys.address}${sys.port ? `:${sys.port}` : ""}` : undefined;
+      return { code: "endpoint-unreachable", detail: { name: sys.code, ...(address ? { address } : {}) } };
+    }
+    if (name === "TimeoutError" || name === "RequestTimeout") return { code: "endpoint-unreachable", detail: { name: "no answer" } };
+    if (name === "NoSuchBucket")
+      return { code: "no-such-bucket", detail: { name, ...(typeof sys.BucketName === "string" ? { bucket: sys.BucketName } : {}) } };
+    if (
+      name === "InvalidAccessKeyId" ||
+      name === "SignatureDoesNotMatch" ||
+      name === "InvalidClientTokenId" ||
+      name === "UnrecognizedClientException"
+    )
+      return { code: "credentials-refused", detail: { name } };
+    if (
+      name === "AccessDenied" ||
+      name === "AccessDeniedException" ||
+      name === "AuthorizationError" ||
+      sys.$metadata?.httpStatusCode === 403
+    )
+      return { code: "access-denied", detail: { name } };
+  }
+  return undefined;
+}
+
+function* causes(error: Error): Generator<Error> {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  while (queue.length > 0) {
+    const next = queue.shift();
+    if (!(next instanceof Error) || seen.has(next)) continue;
+    seen.add(next);
+    yield next;
+    queue.push(next.cause);
+    if (next instanceof AggregateError) queue.push(...(next.errors as unknown[]));
+  }
+}

@@ -1,0 +1,37 @@
+import { S3ServiceException } from "@aws-sdk/client-s3";
+import { WriteConflict } from "./object-store.ts";
+import { retry } from "./retry.ts";
+
+/**
+ * S3's answer to a conditional write that raced another conditional operation on the same key:
+ * `409 ConditionalRequestConflict`. It says nothing about whether the object exists (that is 412's job),
+ * only that S3 could not decide yet. AWS's guidance: retry a PutObject, CopyObject or conditional
+ * DeleteObject; a CompleteMultipartUpload that got 409 has lost its upload, so the upload is started again
+ * with CreateMultipartUpload and every part re-sent.
+ *
+ * This is the one place cloudbridge waits and retries on it: bounded attempts with exponential backoff
+ * and full jitter, so racing writers spread apart instead of colliding again.
+ */
+export function isConditionalConflict(error: unknown): boolean {
+  // The SDK names a service error after S3's error code (other 409s, such as OperationAborted, are not this).
+  return error instanceof S3ServiceException && error.name === "ConditionalRequestConflict";
+}
+
+export interface ConflictRetryOptions {
+  /** Attempts in all, the first included (8 by default). */
+  attempts?: number;
+  /** The first wait's upper bound; each later one doubles it (50 ms by default). */
+  baseDelayMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Runs `write` again while S3 answers 409 ConditionalRequestConflict, up to `attempts` times in all. */
+export async function retryOnConflict<T>(key: string, write: () => Promise<T>, options: ConflictRetryOptions = {}): Promise<T> {
+  const attempts = options.attempts ?? 8;
+  return retry(write, isConditionalConflict, {
+    attempts,
+    baseDelayMs: options.baseDelayMs ?? 50,
+    ...(options.signal ? { signal: options.signal } : {}),
+    giveUp: (error) => new WriteConflict(key, attempts, { cause: error }),
+  });
+}

@@ -1,0 +1,374 @@
+import type { Readable } from "node:stream";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  NoSuchUpload,
+  ObjectStoreError,
+  ObjectMissing,
+  ObjectTooLarge,
+  PreconditionFailed,
+  type GetOptions,
+  unquoteEtag,
+  type ObjectInfo,
+  type MultipartStore,
+  type ObjectStore,
+  type PartStream,
+  type PutOptions,
+  type UploadBody,
+  type UploadOptions,
+  WriteConflict,
+} from "./object-store.ts";
+import { isConditionalConflict, retryOnConflict } from "./conflict-retry.ts";
+import { backoffDelay } from "./retry.ts";
+
+/**
+ * An S3 client configured the AWS SDK's standard way (credential chain, profiles, AWS_REGION,
+ * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL). With a custom endpoint (an emulator, MinIO, a bucket served on
+ * an IP) requests are path-style, since such endpoints have no per-bucket host names.
+ */
+/** How long connecting, and then a request with no byte moving either way, may take before it is retried. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+export const IDLE_TIMEOUT_MS = 30_000;
+
+export function createS3Client(config: S3ClientConfig = {}): S3Client {
+  const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  return new S3Client({
+    ...(endpoint ? { forcePathStyle: true } : {}),
+    // The SDK's 3 attempts give up on one short blip (three 503s or resets in a row); AWS_MAX_ATTEMPTS wins.
+    ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: 6 }),
+    // Without these the SDK waits forever on a connection the network left silent (no reset, no answer),
+    // and so would every round after it. Idle time, not duration: a long transfer that moves is not cut.
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
+    ...config,
+  });
+}
+
+export class S3ObjectStore implements ObjectStore, MultipartStore {
+  readonly bucket: string;
+  readonly client: S3Client;
+
+  constructor(bucket: string, client: S3Client = createS3Client()) {
+    this.bucket = bucket;
+    this.client = client;
+  }
+
+  async get(key: string, options: GetOptions = {}) {
+    for (let attempt = 1; ; attempt++) {
+      let response;
+      try {
+        response = await this.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
+          }),
+        );
+      } catch (error) {
+        if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
+        if (statusOf(error) === 304) return "not-modified" as const;
+        throw error;
+      }
+      try {
+        const body = await readBody(response.Body as Readable, key, options.maxBytes, response.ContentLength);
+        return { ...objectInfo(key, response), body, size: body.length };
+      } catch (error) {
+        if (error instanceof ObjectTooLarge) throw error;
+        // A body cut off mid-way (a dropped connection) is not retried by the SDK, whose response had
+        // already begun: this whole-object read is, a few times.
+        if (attempt >= BODY_READ_ATTEMPTS) throw error;
+        await sleep(backoffDelay(attempt + 1));
+      }
+    }
+  }
+
+  async getStream(key: string, options: { range?: { start: number; end: number } } = {}) {
+    try {
+      const response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(options.range ? { Range: `bytes=${options.range.start}-${options.range.end}` } : {}),
+        }),
+      );
+      return { ...objectInfo(key, response), stream: response.Body as Readable };
+    } catch (error) {
+      if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
+      throw error;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      return objectInfo(key, await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+    } catch (error) {
+      if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * S3 answers 403, not 404, for a missing key when the caller may not s3:ListBucket the whole bucket (an
+   * agent may list only its own prefixes). Listing exactly that key tells the two apart: a key the caller
+   * may list and that is not there is missing; a refused listing leaves the 403 standing.
+   */
+  private async deniedBecauseMissing(error: unknown, key: string): Promise<boolean> {
+    if (statusOf(error) !== 403) return false;
+    try {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+      return !(page.Contents ?? []).some((object) => object.Key === key);
+    } catch {
+      return false;
+    }
+  }
+
+  async put(key: string, body: Buffer | string, options: PutOptions = {}) {
+    try {
+      const response = await retryOnConflict(key, () =>
+        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) })),
+      );
+      return { etag: unquoteEtag(response.ETag) };
+    } catch (error) {
+      throw conditionError(error, key, options);
+    }
+  }
+
+  async upload(key: string, body: UploadBody, options: UploadOptions = {}) {
+    // A 409 on a conditional upload means S3 decided nothing and the multipart upload is gone: the whole
+    // upload starts again, which needs a body that can be read again (a Buffer, or a function opening a stream).
+    const replayable = typeof body === "function" || Buffer.isBuffer(body);
+    const once = async () => {
+      const upload = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key: key, Body: typeof body === "function" ? body() : body, ...writeParams(options) },
+        partSize: options.partSize ?? 8 * 1024 * 1024,
+        queueSize: options.queueSize ?? 4,
+        leavePartsOnError: false,
+        ...(options.signal ? { abortController: abortControllerFor(options.signal) } : {}),
+      });
+      if (options.onProgress) upload.on("httpUploadProgress", (p) => options.onProgress!(p.loaded ?? 0));
+      return upload.done();
+    };
+    try {
+      const result = replayable
+        ? await retryOnConflict(key, once, options.signal ? { signal: options.signal } : {})
+        : await once().catch((error: unknown) => {
+            throw isConditionalConflict(error) ? new WriteConflict(key, 1, { cause: error }) : error;
+          });
+      return { etag: unquoteEtag(result.ETag) };
+    } catch (error) {
+      throw conditionError(error, key, options);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken }));
+      for (const object of page.Contents ?? []) {
+        yield {
+          key: object.Key!,
+          etag: unquoteEtag(object.ETag),
+          size: object.Size ?? 0,
+          lastModified: object.LastModified ?? new Date(0),
+        };
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async listPrefixes(prefix: string): Promise<string[]> {
+    const prefixes: string[] = [];
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: "/", ContinuationToken }),
+      );
+      prefixes.push(...(page.CommonPrefixes ?? []).map((p) => p.Prefix!));
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    return prefixes;
+  }
+
+  async createMultipartUpload(key: string, options: Pick<PutOptions, "contentType" | "metadata"> = {}): Promise<string> {
+    const response = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ...writeParams(options) }));
+    if (!response.UploadId) {
+      throw new ObjectStoreError("incomplete-response", key, `The store started a multipart upload for ${key} but returned no upload id.`);
+    }
+    return response.UploadId;
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | PartStream, signal?: AbortSignal): Promise<string> {
+    const payload = Buffer.isBuffer(body) ? { Body: body } : { Body: body.stream, ContentLength: body.length };
+    try {
+      const response = await this.client.send(
+        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ...payload }),
+        signal ? { abortSignal: signal } : {},
+      );
+      return unquoteEtag(response.ETag);
+    } catch (error) {
+      throw uploadError(error, key);
+    }
+  }
+
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: ReadonlyArray<{ partNumber: number; etag: string }>,
+    options: { ifNoneMatch?: "*" } = {},
+  ): Promise<{ etag: string }> {
+    try {
+      const response = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
+          ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+        }),
+      );
+      return { etag: unquoteEtag(response.ETag) };
+    } catch (error) {
+      // AWS: a Complete answered 409 lost its upload; the caller starts a new one and sends the parts again.
+      if (isConditionalConflict(error)) throw new NoSuchUpload(key);
+      throw uploadError(conditionError(error, key, options), key);
+    }
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+    } catch (error) {
+      const mapped = uploadError(error, key);
+      if (!(mapped instanceof NoSuchUpload)) throw mapped;
+    }
+  }
+
+  async delete(key: string, options: { ifMatch?: string } = {}) {
+    try {
+      await retryOnConflict(key, () =>
+        this.client.send(
+          new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
+        ),
+      );
+    } catch (error) {
+      throw conditionError(error, key, options);
+    }
+  }
+}
+
+/**
+ * A GetObject body, whole. Under `maxBytes` the declared length is checked before anything is read and
+ * the bytes are counted as they come (a length can lie): past the limit the body is dropped unread.
+ */
+async function readBody(body: Readable, key: string, maxBytes: number | undefined, length: number | undefined): Promise<Buffer> {
+  if (maxBytes === undefined)
+    return Buffer.from(await (body as unknown as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+  if (length !== undefined && length > maxBytes) {
+    body.destroy();
+    throw new ObjectTooLarge(key, length, maxBytes);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new ObjectTooLarge(key, size, maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+const BODY_READ_ATTEMPTS = 4;
+
+/** What GetObject and HeadObject responses say about an object. */
+function objectInfo(
+  key: string,
+  response: { ETag?: string; ContentLength?: number; LastModified?: Date; Metadata?: Record<string, string> },
+): ObjectInfo {
+  return {
+    key,
+    etag: unquoteEtag(response.ETag),
+    size: response.ContentLength ?? 0,
+    lastModified: response.LastModified ?? new Date(0),
+    metadata: response.Metadata ?? {},
+  };
+}
+
+function writeParams(options: PutOptions) {
+  return {
+    ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}),
+    ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+    ...(options.contentType ? { ContentType: options.contentType } : {}),
+    ...(options.metadata ? { Metadata: options.metadata } : {}),
+  };
+}
+
+/** The HTTP status of an S3 service error, or undefined for anything else. */
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof NoSuchKey || error instanceof NotFound || statusOf(error) === 404;
+}
+
+function conditionError(error: unknown, key: string, options: { ifMatch?: string; ifNoneMatch?: string }): unknown {
+  const status = statusOf(error);
+  const condition = options.ifNoneMatch ? "If-None-Match" : "If-Match";
+  // Only 412 says the condition did not hold; a 409 (a racing conditional write) is retried, never read as it.
+  if (status === 412) return new PreconditionFailed(key, condition);
+  if (status === 404 && options.ifMatch) return new ObjectMissing(key);
+  return error;
+}
+
+function uploadError(error: unknown, key: string): unknown {
+  // The AWS SDK names a service error after S3's error code; UploadPart and CompleteMultipartUpload do not
+  // model NoSuchUpload as a class of their own, so the code is all there is to go by.
+  if (error instanceof S3ServiceException && error.name === "NoSuchUpload") return new NoSuchUpload(key);
+  return error;
+}
+
+function abortControllerFor(signal: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  return controller;
+}
+
+/**
+ * Whether the store honours conditional writes (probed at `init`: docs/architecture.md, "Concurrency"). Creates a probe key with
+ * If-None-Match twice; a store that lets the second write through does not. The probe is removed after.
+ */
+export async function probeConditionalWrites(store: ObjectStore, probeKey: string): Promise<boolean> {
+  await store.delete(probeKey).catch(() => undefined);
+  try {
+    await store.put(probeKey, "probe", { ifNoneMatch: "*" });
+    await store.put(probeKey, "probe", { ifNoneMatch: "*" });
+    return false;
+  } catch (error) {
+    // A refusal of the first write counts too: the key is this process's own and was just removed, so only
+    // our own first attempt (its answer lost, the SDK retried it) can have created it, and it was refused.
+    if (error instanceof PreconditionFailed) return true;
+    throw error;
+  } finally {
+    await store.delete(probeKey).catch(() => undefined);
+  }
+}

@@ -1,0 +1,27 @@
+import { z } from "zod";
+
+/**
+ * The two bridges between zod and the protocol's own checks, so schemas everywhere (change messages, the
+ * stack's configuration, function environments, secrets, folder settings) reuse the `assert*` rules
+ * instead of restating them, and report problems in one shape.
+ */
+
+/** A string schema that accepts exactly what `assert` accepts (the protocol's asserts throw on bad input). */
+export function checkedString(assert: (value: string) => unknown, message: string) {
+  return z.string().refine((value) => {
+    try {
+      assert(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }, message);
+}
+
+/**
+ * A failed parse as one line a person can act on: each problem as "<where><between><what>", joined by
+ * "; ". `where` is the issue's path joined by "." (or `root` when the value itself is wrong).
+ */
+export function describeIssues(error: z.ZodError, root = "(value)", between = " "): string {
+  return error.issues.map((issue) => `${issue.path.map(String).join(".") || root}${between}${issue.message}`).join("; ");
+}
