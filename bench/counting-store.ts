@@ -60,4 +60,3 @@ export class CountingStore implements ObjectStore {
     return this.inner.delete(key, options);
   }
 }
-
