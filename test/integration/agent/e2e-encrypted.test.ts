@@ -350,7 +350,7 @@ describe("an encrypted repository synced by two machines", () => {
     const layout = new BucketLayout();
     const raw = new S3ObjectStore(t.cloud.bucket, t.s3);
     const withOldKeys = new EncryptedStore(raw, layout, "vault", bobKeys);
-    await assert.rejects(withOldKeys.get(layout.ref("vault", "refs/heads/main")), MissingRepositoryKey);
+    await assert.rejects(withOldKeys.get(layout.infoRefs("vault")), MissingRepositoryKey);
     const scan = await scanBucket(["repos/vault.git/", "annex/vault/", "agents/vault/"]);
     assert.deepEqual(scan.found, []);
   });
