@@ -5,6 +5,8 @@ import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
 import { awsClientConfig, FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
 import { PAUSE_FILE, readPause } from "./folder/pause.ts";
 import type { ChangeListener } from "./listen/listener.ts";
+import { cachedRefsIndex } from "../gitstore/index.ts";
+import type { ChangeMessage } from "../protocol/index.ts";
 import { spreadHints } from "./listen/hint-spread.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
@@ -350,7 +352,19 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await round(undefined, "start");
   // A poll that saw the bucket move is not a notification: the log says which it was. Each machine waits
   // a random few milliseconds first, so one change does not make them all read the bucket at once.
-  const onHint = spreadHints(() => void round([], listener.kind === "poll" ? "polled" : "notified"));
+  const spread = spreadHints(() => void round([], listener.kind === "poll" ? "polled" : "notified"));
+  // The refs index at the version this machine last wrote or read (its own push, heard back) holds nothing new.
+  const onHint = Object.assign(
+    (message: ChangeMessage | undefined) => {
+      if (message?.kind !== "refs" || message.ref !== undefined || message.etag === undefined) return spread(message);
+      const ctx = { store: folder.store, layout: folder.layout, repo: settings.location.repo, gitDir: folder.gitDir };
+      void cachedRefsIndex(ctx).then(
+        (known) => (known?.etag === message.etag ? undefined : spread(message)),
+        () => spread(message),
+      );
+    },
+    { cancel: () => spread.cancel() },
+  );
   try {
     await listener.start(onHint);
     health.set("listening");

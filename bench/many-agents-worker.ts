@@ -263,7 +263,7 @@ class SimulatedAgent {
     const startedAt = Date.now();
     this.store.phase = "fetch";
     const before = this.store.total;
-    const result = await fetchRefs({ ...this.ctx, remote: "cloud", snapshot: true, required: [MAIN] });
+    const result = await fetchRefs({ ...this.ctx, remote: "cloud", required: [MAIN] });
     const tip = result.refs.shared.get(MAIN)?.oid;
     if (tip) await this.moveMain(tip);
     this.emit({ type: "fetched", repo: this.repo, agent: this.id, startedAt, requests: this.store.total - before });

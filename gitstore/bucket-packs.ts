@@ -11,6 +11,8 @@ import { checkIndexMatchesPack, parsePackIndex, verifyPackFile, type PackIndex }
 import type { PackFiles } from "./engine.ts";
 import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
 import { MAX_PACK_LIST_BYTES } from "./limits.ts";
+import { cachedPackList, rememberPackList } from "./refs-index.ts";
+import type { RepoContext } from "./repo-context.ts";
 
 const PACK_READ_ATTEMPTS = 4;
 
@@ -60,10 +62,40 @@ export async function readInfoPacks(store: ObjectStore, layout: BucketLayout, re
 }
 
 /** objects/info/packs as stored (read with its bound), for `editInfoPacks`' `prefetched`. */
-export function readInfoPacksObject(store: ObjectStore, layout: BucketLayout, repo: string) {
-  return store.get(layout.infoPacks(repo), { maxBytes: MAX_PACK_LIST_BYTES }).catch((error: unknown) => {
-    throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
-  });
+export function readInfoPacksObject(store: ObjectStore, layout: BucketLayout, repo: string, ifNoneMatch?: string) {
+  return store
+    .get(layout.infoPacks(repo), { maxBytes: MAX_PACK_LIST_BYTES, ...(ifNoneMatch ? { ifNoneMatch } : {}) })
+    .catch((error: unknown) => {
+      throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
+    });
+}
+
+/**
+ * The live packs of the repository of `ctx`, read conditionally on the list this machine saw last (a 304
+ * costs no bytes), which it then remembers for the next read and for `addToPackList`. With `reread`, read
+ * whole whatever is remembered (what was read may have been a moment too old).
+ */
+export async function readLivePacks(ctx: RepoContext, options: { reread?: boolean } = {}): Promise<string[]> {
+  const key = ctx.layout.infoPacks(ctx.repo);
+  const cached = options.reread ? undefined : await cachedPackList(ctx);
+  const current = await readInfoPacksObject(ctx.store, ctx.layout, ctx.repo, cached?.etag);
+  if (current === "not-modified") return parseInfoPacks(cached!.body, key);
+  if (!current) return [];
+  await rememberPackList(ctx, { etag: current.etag, body: current.body.toString() });
+  return parseInfoPacks(current.body, key);
+}
+
+/**
+ * Lists `names` in objects/info/packs by compare-and-swap, written on top of the list this machine saw
+ * last without reading it first (If-Match on its ETag: a 412 says it moved, and only then is it read).
+ */
+export async function addToPackList(ctx: RepoContext, names: readonly string[]): Promise<void> {
+  const cached = await cachedPackList(ctx);
+  const key = ctx.layout.infoPacks(ctx.repo);
+  const prefetched = cached
+    ? Promise.resolve({ key, etag: cached.etag, size: cached.body.length, lastModified: new Date(0), body: Buffer.from(cached.body) })
+    : undefined;
+  await editInfoPacks(ctx.store, ctx.layout, ctx.repo, { add: names }, prefetched, (written) => rememberPackList(ctx, written));
 }
 
 /** Adds and removes names in objects/info/packs by compare-and-swap (from `prefetched`, a read started earlier, if given). */
@@ -73,6 +105,7 @@ export async function editInfoPacks(
   repo: string,
   edit: { add?: readonly string[]; remove?: readonly string[] },
   prefetched?: Promise<StoredObject | undefined | "not-modified">,
+  onWritten?: (written: { etag: string; body: string }) => Promise<void>,
 ): Promise<void> {
   const key = layout.infoPacks(repo);
   await updateObject(
@@ -85,7 +118,7 @@ export async function editInfoPacks(
       return writeInfoPacks(kept);
     },
     prefetched,
-    { maxBytes: MAX_PACK_LIST_BYTES },
+    { maxBytes: MAX_PACK_LIST_BYTES, ...(onWritten ? { onWritten } : {}) },
   );
 }
 

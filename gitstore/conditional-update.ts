@@ -23,14 +23,14 @@ export const MAX_ATTEMPTS = 12;
  * start over. `change` returns undefined when nothing needs writing. Bounded, with jittered waits.
  * `prefetched` is a read of the object started earlier (to save a round trip); a stale one only costs a retry.
  * The current body is read with a byte limit (`maxBytes`); with `replace`, it is not read at all (only its
- * ETag, by HEAD): the new body does not depend on it.
+ * ETag, by HEAD): the new body does not depend on it. `onWritten` hears the version written.
  */
 export async function updateObject(
   store: ObjectStore,
   key: string,
   change: (current: Buffer | undefined, exists: boolean) => Promise<string | undefined> | string | undefined,
   prefetched?: Promise<StoredObject | undefined | "not-modified">,
-  options: { maxBytes?: number; replace?: boolean } = {},
+  options: { maxBytes?: number; replace?: boolean; onWritten?: (written: { etag: string; body: string }) => Promise<void> } = {},
 ): Promise<boolean> {
   const read = async (): Promise<{ etag: string; body?: Buffer } | undefined> => {
     if (options.replace) return store.head(key);
@@ -52,7 +52,8 @@ export async function updateObject(
     const body = await change(existing?.body, existing !== undefined);
     if (body === undefined || (existing && unchanged(existing, body))) return false;
     try {
-      await store.put(key, body, existing ? { ifMatch: existing.etag } : { ifNoneMatch: "*" });
+      const written = await store.put(key, body, existing ? { ifMatch: existing.etag } : { ifNoneMatch: "*" });
+      await options.onWritten?.({ etag: written.etag, body });
       return true;
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;

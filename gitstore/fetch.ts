@@ -1,12 +1,12 @@
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { downloadPack, readInfoPacks } from "./bucket-packs.ts";
+import { downloadPack, readLivePacks } from "./bucket-packs.ts";
 import type { GitEngine } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { mapLimit } from "../objectstore/index.ts";
 import { parseSyncedRefName } from "../protocol/core.ts";
-import { readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
-import { readBucketRefsCached } from "./ref-snapshot.ts";
+import type { BucketRefs } from "./bucket-refs.ts";
+import { readRefsIndex } from "./refs-index.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
 import { indexPacks } from "./verify-packs.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
@@ -38,12 +38,17 @@ export async function fetchObjects(ctx: RepoContext, tips: readonly string[], op
     // list has a compacted pack by now, so read it again, once.
     if (!(error instanceof GitStoreError && error.code === "missing-pack")) throw error;
     ctx.log?.(error.message);
-    return fetchLivePacks(ctx, tips, optional);
+    return fetchLivePacks(ctx, tips, optional, true);
   }
 }
 
-async function fetchLivePacks(ctx: RepoContext, tips: readonly string[], optional: readonly string[]): Promise<ObjectsFetched> {
-  const live = await readInfoPacks(ctx.store, ctx.layout, ctx.repo);
+async function fetchLivePacks(
+  ctx: RepoContext,
+  tips: readonly string[],
+  optional: readonly string[],
+  reread = false,
+): Promise<ObjectsFetched> {
+  const live = await readLivePacks(ctx, { reread });
   const seen = await readSeenPacks(ctx.gitDir);
   const local = await localPackNames(ctx.gitDir, live);
   const fresh = live.filter((name) => !seen.has(name) && !local.has(name));
@@ -135,12 +140,10 @@ export interface FetchResult extends ObjectsFetched {
  * out) is reported in `refs.corrupt` (and logged) and skipped: its tracking ref is left as it was, so one
  * agent's trouble does not stop the others.
  */
-export async function fetchRefs(
-  ctx: RepoContext & { remote?: string; snapshot?: boolean; required?: readonly string[] },
-): Promise<FetchResult> {
+export async function fetchRefs(ctx: RepoContext & { remote?: string; required?: readonly string[] }): Promise<FetchResult> {
   const remote = ctx.remote ?? "cloud";
-  // With `snapshot`, refs unchanged since the last read are not read again (ref-snapshot.ts).
-  const refs = ctx.snapshot ? await readBucketRefsCached(ctx) : await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
+  // One GET of the refs index, a 304 when nothing moved since this machine last read it (refs-index.ts).
+  const { refs } = await readRefsIndex(ctx);
   const isRequired = (ref: string) => parseSyncedRefName(ref) === undefined && (ctx.required?.includes(ref) ?? true);
   const corrupt = [...refs.corrupt].find(([ref]) => isRequired(ref));
   if (corrupt) throw corrupt[1];

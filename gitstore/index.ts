@@ -5,7 +5,7 @@
  * remote helper (remote-helper/main.ts) is a program of its own built from these parts.
  */
 export { AGENT_ID_KEY, agentIdFor, HELPER_AGENT_ID_KEY } from "./agent-id.ts";
-export { downloadPack, editInfoPacks, readInfoPacks, SINGLE_PUT_LIMIT, uploadPack } from "./bucket-packs.ts";
+export { addToPackList, downloadPack, editInfoPacks, readInfoPacks, readLivePacks, SINGLE_PUT_LIMIT, uploadPack } from "./bucket-packs.ts";
 export { bucketTips, corruptSharedRef, knownRefs, readBucketRefs, type BucketRef, type BucketRefs } from "./bucket-refs.ts";
 export { compactRepository, DEFAULT_GRACE_MS, type CompactionOptions, type CompactionReport } from "./compaction.ts";
 export { DEFAULT_LEASE_MS, takeCompactionLease, type CompactionLease } from "./compaction-lease.ts";
@@ -13,7 +13,7 @@ export type { GitEngine, PackFiles } from "./engine.ts";
 export { GitStoreError, type GitStoreErrorCode } from "./errors.ts";
 export { fetchObjects, fetchRefs, type FetchResult, type ObjectsFetched } from "./fetch.ts";
 export { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
-export { parseInfoRefs, writeInfoRefs } from "./info-refs.ts";
+export { parseInfoRefs, readRefsIndexBody, writeInfoRefs, writePackedRefs } from "./info-refs.ts";
 export { treeMergeCallback } from "./merge-commit.ts";
 export { NativeGitEngine } from "./native-engine.ts";
 export { checkIndexMatchesPack, parsePackIndex, verifyPackFile } from "./pack-format.ts";
@@ -30,6 +30,7 @@ export {
 export { ENCRYPTED_SETTING, recordedEncryption } from "./recorded-encryption.ts";
 export { isObjectId, parseHeadFile, parseRefFile, writeHeadFile, writeRefFile } from "./ref-file.ts";
 export { engineOf, type RepoContext } from "./repo-context.ts";
+export { cachedRefsIndex, indexEntries, readRefsIndex, readSharedRefNow, writeRefsIndex, type RefsIndex } from "./refs-index.ts";
 export { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
 export { DEFAULT_BRANCH, publishServerInfo } from "./server-info.ts";
 export { trackingRefName, trackingRefPrefixes } from "./tracking-refs.ts";

@@ -30,3 +30,51 @@ export function parseInfoRefs(body: Buffer | string, key = "info/refs"): Map<str
   }
   return refs;
 }
+
+/**
+ * The refs index (`info/refs` of a format 3 repository) as read by cloudbridge: the refs, and the refs
+ * whose line names a ref but no object id (reported per ref, as a damaged ref file was). A line that names
+ * no ref at all makes the whole list unusable: no writer of this format makes one.
+ */
+export function readRefsIndexBody(body: Buffer | string, key: string): { refs: Map<string, string>; corrupt: Map<string, GitStoreError> } {
+  const refs = new Map<string, string>();
+  const corrupt = new Map<string, GitStoreError>();
+  for (const line of body.toString().split("\n")) {
+    if (line === "") continue;
+    const tab = line.indexOf("\t");
+    const ref = line.slice(tab + 1);
+    if (ref.endsWith("^{}")) continue;
+    if (tab < 0 || !isRefName(ref)) {
+      throw new GitStoreError(
+        "corrupt-ref",
+        `${key}, the repository's list of refs, has a line that is not "<object id><tab><ref>": ${JSON.stringify(line.slice(0, 80))}. ` +
+          "It was damaged or written by something other than cloudbridge; nothing was changed locally. " +
+          "Push with --force from a machine that has the right commits to rewrite it.",
+      );
+    }
+    const oid = line.slice(0, tab);
+    if (/^[0-9a-f]{40}$/.test(oid)) refs.set(ref, oid);
+    else {
+      corrupt.set(
+        ref,
+        new GitStoreError(
+          "corrupt-ref",
+          `The ref ${ref} in ${key} does not hold an object id (it holds ${JSON.stringify(oid.slice(0, 60))}). ` +
+            "It was damaged or written by something other than git: replace it with a forced push from a machine that has the right commit.",
+        ),
+      );
+    }
+  }
+  return { refs, corrupt };
+}
+
+/**
+ * git's `packed-refs` for the same refs (so a copy of the repository on disk has them): `<oid> <ref>` per
+ * line. No header: the "sorted" trait would promise git byte order, which a JavaScript sort does not give.
+ */
+export function writePackedRefs(refs: ReadonlyMap<string, string>): string {
+  return [...refs.keys()]
+    .sort()
+    .map((ref) => `${refs.get(ref)} ${ref}\n`)
+    .join("");
+}

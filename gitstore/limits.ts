@@ -7,6 +7,9 @@
 /** A ref file holds 41 bytes (an object id and a newline), HEAD about 22. */
 export const MAX_REF_FILE_BYTES = 1024;
 
+/** The refs index (info/refs): about 90 bytes a ref, so some 180,000 refs (synced refs of many agents). */
+export const MAX_REFS_INDEX_BYTES = 16 * 1024 * 1024;
+
 /** objects/info/packs and the retired-pack list: about 50 bytes a pack, so some 300,000 packs. */
 export const MAX_PACK_LIST_BYTES = 16 * 1024 * 1024;
 

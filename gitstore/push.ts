@@ -1,17 +1,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ObjectMissing, ObjectTooLarge, PreconditionFailed, type StoredObject } from "../objectstore/index.ts";
+import { ObjectMissing, PreconditionFailed } from "../objectstore/index.ts";
 import { syncedRefName, assertAgentId, assertRefName } from "../protocol/core.ts";
-import { editInfoPacks, readInfoPacksObject, uploadPack } from "./bucket-packs.ts";
+import { addToPackList, uploadPack } from "./bucket-packs.ts";
 import { jitter, MAX_ATTEMPTS } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
-import { MAX_REF_FILE_BYTES } from "./limits.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
-import { isObjectId, parseRefFile, writeRefFile } from "./ref-file.ts";
-import { bucketTips, knownRefs, readBucketRefs, type BucketRef } from "./bucket-refs.ts";
+import { isObjectId } from "./ref-file.ts";
+import { bucketTips } from "./bucket-refs.ts";
 import { fetchObjects } from "./fetch.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
-import { snapshotRefs } from "./ref-snapshot.ts";
+import { cachedRefsIndex, indexEntries, readRefsIndex, writeRefsIndex, type RefsIndex } from "./refs-index.ts";
 import { publishServerInfo } from "./server-info.ts";
 import { trackingRefName } from "./tracking-refs.ts";
 
@@ -60,9 +59,10 @@ export interface PushOutcome {
 }
 
 /**
- * Publishes local commits to the bucket in the order that keeps every reader safe :
- * pack → idx → objects/info/packs → the agent's synced refs → compare-and-swap of each shared ref →
- * info/refs and HEAD. Every step is idempotent, so a push interrupted anywhere is completed by the next.
+ * Publishes local commits to the bucket in the order that keeps every reader safe:
+ * pack → idx → objects/info/packs → the refs index (this agent's synced refs and every shared ref, in one
+ * compare-and-swap) → packed-refs and HEAD. Every step is idempotent, so a push interrupted anywhere is
+ * completed by the next.
  */
 export async function push(options: PushOptions): Promise<PushOutcome> {
   assertAgentId(options.agent);
@@ -71,42 +71,47 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
     if (update.oid !== null && !isObjectId(update.oid))
       throw new GitStoreError("invalid-object-id", `push: ${JSON.stringify(update.oid)} is not a commit id`);
   }
-  // objects/info/packs is read alongside the refs, to save a round trip when the pack is listed.
-  const infoPacks = readInfoPacksObject(options.store, options.layout, options.repo);
-  infoPacks.catch(() => {}); // a failed early read is retried where it is used
-  // Refs whose version the last fetch saw are not read again (a GET per agent otherwise).
-  const bucket = await readBucketRefs(options.store, options.layout, options.repo, await snapshotRefs(options));
-  const outcome: PushOutcome = { results: [], packsUploaded: 0, objectsUploaded: 0 };
-  // Versions of refs we read or wrote: info/refs is rebuilt without re-reading them.
-  const known = knownRefs(bucket);
-  const tips = options.updates.flatMap((update) => (update.oid ? [update.oid] : []));
-  const exclude = bucketTips(bucket);
-  // Whether each update is a fast-forward of the ref as read, worked out while the pack is made and sent.
   const engine = engineOf(options);
-  const fastForwards = new Map(
-    options.updates.map((update) => {
-      const current = bucket.shared.get(update.ref);
-      return [update.ref, current && update.oid ? engine.isAncestor(options.gitDir, current.oid, update.oid) : undefined] as const;
-    }),
-  );
-  for (const check of fastForwards.values()) check?.catch(() => {}); // awaited (and rethrown) in compareAndSwap
-  await sendObjects(options, tips, exclude, outcome, infoPacks);
-
-  for (const update of options.updates) {
-    const synced = syncedRefName(options.agent, update.ref);
-    const key = options.layout.ref(options.repo, synced);
-    if (update.oid) known.set(synced, { oid: update.oid, etag: (await options.store.put(key, writeRefFile(update.oid))).etag });
-    else await options.store.delete(key);
+  // The index as this machine last saw it, written on top of without a read: a 412 says a ref moved.
+  const cached = await cachedRefsIndex(options);
+  let index = cached ?? (await readRefsIndex(options));
+  const fastForwardsOf = (refs: RefsIndex) =>
+    new Map(
+      options.updates.map((update) => {
+        const current = refs.refs.shared.get(update.ref);
+        const check = current && update.oid ? engine.isAncestor(options.gitDir, current.oid, update.oid) : undefined;
+        check?.catch(() => {}); // awaited (and rethrown) in commitRefs
+        return [update.ref, current && check ? { oid: current.oid, check } : undefined] as const;
+      }),
+    );
+  let fastForwards = fastForwardsOf(index);
+  if (cached) {
+    // A remembered shared ref our commit does not contain may be stale: read the index before packing
+    // against it (and merging with it).
+    const settled = await Promise.all([...fastForwards.values()].map((entry) => entry?.check.catch(() => false) ?? true));
+    if (settled.some((ok) => !ok)) {
+      index = await readRefsIndex(options);
+      fastForwards = fastForwardsOf(index);
+    }
   }
-  for (const update of options.updates) {
-    const first = { current: bucket.shared.get(update.ref), fastForward: fastForwards.get(update.ref) };
-    outcome.results.push(await compareAndSwap(options, update, first, [...exclude, ...tips], outcome, known));
-  }
-  await publishServerInfo(
+  const outcome: PushOutcome = { results: [], packsUploaded: 0, objectsUploaded: 0 };
+  const tips = options.updates.flatMap((update) => (update.oid ? [update.oid] : []));
+  const exclude = bucketTips(index.refs);
+  await sendObjects(options, tips, exclude, outcome);
+  const committed = await commitRefs(
     options,
-    outcome.results.some((result) => result.status === "created"),
-    known,
+    { ...index, remembered: cached !== undefined && index === cached },
+    fastForwards,
+    [...exclude, ...tips],
+    outcome,
   );
+  outcome.results = committed.results;
+  if (committed.written) {
+    await publishServerInfo(options, committed.written, {
+      createHead: committed.createdRepository || committed.results.some((r) => r.status === "created"),
+      sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
+    });
+  }
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
     await engine.updateRefs(
@@ -118,13 +123,7 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
 }
 
 /** Uploads one pack of what the bucket lacks (nothing when it lacks nothing), then lists it. */
-async function sendObjects(
-  ctx: RepoContext,
-  tips: readonly string[],
-  exclude: readonly string[],
-  outcome: PushOutcome,
-  infoPacks?: Promise<StoredObject | undefined | "not-modified">,
-) {
+async function sendObjects(ctx: RepoContext, tips: readonly string[], exclude: readonly string[], outcome: PushOutcome) {
   if (tips.length === 0) return;
   // Beside the repository, never in the system temp folder: git writes the pack in objects/pack and renames
   // it into `scratch`, which fails across file systems (/tmp is a tmpfs on many distributions).
@@ -134,7 +133,7 @@ async function sendObjects(
     if (!pack) return;
     ctx.log?.(`uploading ${pack.name} (${pack.objectCount} objects)`);
     await uploadPack(ctx.store, ctx.layout, ctx.repo, pack);
-    await editInfoPacks(ctx.store, ctx.layout, ctx.repo, { add: [pack.name] }, infoPacks);
+    await addToPackList(ctx, [pack.name]);
     outcome.packsUploaded += 1;
     outcome.objectsUploaded += pack.objectCount;
   } finally {
@@ -142,90 +141,101 @@ async function sendObjects(
   }
 }
 
-async function compareAndSwap(
+/**
+ * Moves every ref of the push in one compare-and-swap of the refs index: the agent's synced refs to what
+ * it pushes (so its commits are recorded even when a shared ref refuses them), each shared ref by git's
+ * rule, `force` or a merge. On 412 the index is read again and everything decided again, with jitter,
+ * a bounded number of times. Returns the refs written (undefined when nothing needed writing).
+ */
+async function commitRefs(
   options: PushOptions,
-  update: RefUpdate,
-  first: { current: BucketRef | undefined; fastForward: Promise<boolean> | undefined },
+  /** `remembered`: the index as this machine last saw it, not read now. */
+  index: RefsIndex & { remembered: boolean },
+  fastForwards: Map<string, { oid: string; check: Promise<boolean> } | undefined>,
   inBucket: string[],
   outcome: PushOutcome,
-  known: Map<string, { oid: string; etag: string }>,
-): Promise<PushResult> {
-  const { store, layout, repo, gitDir } = options;
-  const key = layout.ref(repo, update.ref);
-  const policy = update.onConflict ?? "reject";
-  let current = first.current;
-  let ours = update.oid;
-  let merged = false;
+): Promise<{ results: PushResult[]; written?: Map<string, string>; createdRepository: boolean }> {
+  const engine = engineOf(options);
+  const ours = new Map(options.updates.map((update) => [update.ref, update.oid]));
+  const merged = new Set<string>();
   const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    if ((current?.oid ?? null) === ours) return { ref: update.ref, status: "up-to-date", oid: ours };
-    let status: PushStatus;
-    const write = async (oid: string, condition: { ifMatch: string } | { ifNoneMatch: "*" }) => {
-      known.set(update.ref, { oid, etag: (await store.put(key, writeRefFile(oid), condition)).etag });
-    };
-    try {
-      if (ours === null) {
-        await store.delete(key, { ifMatch: current!.etag });
-        status = "deleted";
-      } else if (!current) {
-        await write(ours, { ifNoneMatch: "*" });
-        status = merged ? "merged" : "created";
-      } else if (
-        current.oid !== DAMAGED &&
-        (await (current === first.current && ours === update.oid && first.fastForward
-          ? first.fastForward
-          : engineOf(options).isAncestor(gitDir, current.oid, ours)))
-      ) {
-        await write(ours, { ifMatch: current.etag });
-        status = merged ? "merged" : "updated";
-      } else if (policy === "reject") {
-        const known = (await engineOf(options).hasObjects(gitDir, [current.oid])).has(current.oid);
-        return { ref: update.ref, status: "rejected", oid: current.oid, reason: known ? "non-fast-forward" : "fetch first" };
-      } else if (policy === "force") {
-        await write(ours, { ifMatch: current.etag });
-        status = "forced";
-      } else {
-        ours = await mergeWith(options, policy, ours, current.oid, update.ref, inBucket, outcome);
-        merged = true;
-        continue; // the merge contains theirs: the next round is a fast-forward
+    const before = indexEntries(index.refs);
+    const next = new Map(before);
+    const results: PushResult[] = [];
+    for (const update of options.updates) {
+      const policy = update.onConflict ?? "reject";
+      const synced = syncedRefName(options.agent, update.ref);
+      const damaged = index.refs.corrupt.get(update.ref);
+      if (damaged && policy !== "force") throw damaged;
+      for (;;) {
+        const mine = ours.get(update.ref)!;
+        const current = damaged ? undefined : index.refs.shared.get(update.ref)?.oid;
+        const status = (plain: PushStatus): PushStatus => (merged.has(update.ref) ? "merged" : plain);
+        if (mine === null) next.delete(synced);
+        else next.set(synced, mine);
+        if (!damaged && (current ?? null) === mine) {
+          results.push({ ref: update.ref, status: "up-to-date", oid: mine });
+        } else if (mine === null) {
+          next.delete(update.ref);
+          results.push({ ref: update.ref, status: "deleted", oid: null });
+        } else if (!damaged && current === undefined) {
+          next.set(update.ref, mine);
+          results.push({ ref: update.ref, status: status("created"), oid: mine });
+        } else if (current !== undefined && (await isFastForward(options, fastForwards.get(update.ref), update.oid, current, mine))) {
+          next.set(update.ref, mine);
+          results.push({ ref: update.ref, status: status("updated"), oid: mine });
+        } else if (policy === "reject") {
+          const known = (await engine.hasObjects(options.gitDir, [current!])).has(current!);
+          results.push({ ref: update.ref, status: "rejected", oid: current!, reason: known ? "non-fast-forward" : "fetch first" });
+        } else if (policy === "force") {
+          next.set(update.ref, mine);
+          results.push({ ref: update.ref, status: "forced", oid: mine });
+        } else {
+          ours.set(update.ref, await mergeWith(options, policy, mine, current!, update.ref, inBucket, outcome));
+          merged.add(update.ref);
+          continue; // the merge contains theirs: decided again, a fast-forward
+        }
+        break;
       }
-      return { ref: update.ref, status, oid: ours };
+    }
+    if (sameEntries(before, next) && index.etag !== undefined) {
+      if (!index.remembered) return { results, createdRepository: false };
+      // Nothing to write by what this machine remembers: whether that still holds, only a read says.
+      index = { ...(await readRefsIndex(options)), remembered: false };
+      continue;
+    }
+    try {
+      await writeRefsIndex(options, next, index.etag);
+      return { results, written: next, createdRepository: index.etag === undefined };
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
-      current = await readSharedRef(store, key, update.ref, policy);
-      options.log?.(`${update.ref} moved under us; attempt ${attempt + 2}`);
+      index = { ...(await readRefsIndex(options)), remembered: false };
+      options.log?.(`the refs moved under us; attempt ${attempt + 2}`);
       await jitter(attempt);
     }
   }
   throw new GitStoreError(
     "too-many-conflicts",
-    `${update.ref} kept moving under us (${maxAttempts} attempts). Your commits are safe in ` +
-      `refs/synced/${options.agent}/; push again.`,
+    `${options.layout.infoRefs(options.repo)} kept moving under us (${maxAttempts} attempts). Your commits are safe in ` +
+      `the bucket's packs and in this repository; push again.`,
   );
 }
 
-/** The shared ref as it is now (read with its bound: a huge body is damaged, as one that is not an id). */
-async function readSharedRef(store: PushOptions["store"], key: string, ref: string, policy: OnConflict): Promise<BucketRef | undefined> {
-  try {
-    const fresh = await store.get(key, { maxBytes: MAX_REF_FILE_BYTES });
-    return fresh && fresh !== "not-modified" ? { ref, oid: readDamaged(fresh.body, key, policy), etag: fresh.etag } : undefined;
-  } catch (error) {
-    if (!(error instanceof ObjectTooLarge)) throw error;
-    const info = await store.head(key);
-    return info ? { ref, oid: readDamaged(Buffer.from(`${error.size} bytes`), key, policy), etag: info.etag } : undefined;
-  }
+/** Whether `mine` contains `current` (what was checked while the pack was made, when it is the same question). */
+async function isFastForward(
+  options: PushOptions,
+  early: { oid: string; check: Promise<boolean> } | undefined,
+  requested: string | null,
+  current: string,
+  mine: string,
+): Promise<boolean> {
+  if (early && early.oid === current && requested === mine) return early.check;
+  return engineOf(options).isAncestor(options.gitDir, current, mine);
 }
 
-/** Stands for a shared ref whose body is not an object id: only a forced push replaces it. */
-const DAMAGED = "damaged";
-
-function readDamaged(body: Buffer, key: string, policy: OnConflict): string {
-  try {
-    return parseRefFile(body, key);
-  } catch (error) {
-    if (policy === "force" && error instanceof GitStoreError) return DAMAGED;
-    throw error;
-  }
+function sameEntries(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  return a.size === b.size && [...a].every(([ref, oid]) => b.get(ref) === oid);
 }
 
 async function mergeWith(
@@ -255,6 +265,5 @@ async function mergeWith(
   inBucket.push(theirs);
   await sendObjects(options, [result], inBucket, outcome);
   inBucket.push(result);
-  await options.store.put(options.layout.syncedRef(options.repo, options.agent, ref), writeRefFile(result));
   return result;
 }

@@ -1,43 +1,44 @@
 import { writeHeadFile } from "./ref-file.ts";
 import { PreconditionFailed } from "../objectstore/index.ts";
-import { updateObject } from "./conditional-update.ts";
-import { writeInfoRefs } from "./info-refs.ts";
-import { readBucketRefs } from "./bucket-refs.ts";
+import { parseSyncedRefName } from "../protocol/core.ts";
+import { writePackedRefs } from "./info-refs.ts";
 import type { RepoContext } from "./repo-context.ts";
 
 export const DEFAULT_BRANCH = "refs/heads/main";
 
 /**
- * Keeps the dumb-HTTP files current after refs moved: `info/refs` is rebuilt from the refs as they are
- * now, by compare-and-swap, so the last successful writer always wrote what it read after every ref
- * change before it; `HEAD` is created once, pointing at main.
+ * What a copy of the repository on disk needs beside the refs index (`info/refs`, which dumb HTTP reads):
+ * `packed-refs` with the shared refs just written (agents' synced refs stay in the index: a clone needs
+ * the branches, and the file then stays the same size however many agents there are), rewritten only when
+ * a shared ref moved; and `HEAD` (pointing at main) and the `refs/` folder, created once (git takes a
+ * folder for a repository only if it has `refs/`). packed-refs is written after the index and without a
+ * condition: two pushes racing may leave the older one's there until the next push, which only a copy on
+ * disk would see (cloudbridge and dumb HTTP read the index).
  */
 export async function publishServerInfo(
   ctx: RepoContext,
-  createdRef: boolean,
-  known?: ReadonlyMap<string, { oid: string; etag: string }>,
+  refs: ReadonlyMap<string, string>,
+  what: { createHead: boolean; sharedMoved: boolean },
 ): Promise<void> {
-  let existed = true;
-  // Rebuilt from the refs, never read (only its ETag): anyone who can write could have made it huge.
-  await updateObject(
-    ctx.store,
-    ctx.layout.infoRefs(ctx.repo),
-    async (_current, exists) => {
-      existed = exists;
-      // Read after info/refs' ETag was read, so a successful write holds every ref change before it.
-      const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo, known);
-      const all = new Map<string, string>();
-      for (const entry of [...refs.shared.values(), ...refs.synced.values()]) all.set(entry.ref, entry.oid);
-      return writeInfoRefs(all);
-    },
-    undefined,
-    { replace: true },
-  );
-  if (createdRef || !existed) {
-    try {
-      await ctx.store.put(ctx.layout.head(ctx.repo), writeHeadFile(DEFAULT_BRANCH), { ifNoneMatch: "*" });
-    } catch (error) {
-      if (!(error instanceof PreconditionFailed)) throw error;
-    }
+  const shared = new Map([...refs].filter(([ref]) => parseSyncedRefName(ref) === undefined));
+  await Promise.all([
+    what.sharedMoved
+      ? ctx.store.put(ctx.layout.packedRefs(ctx.repo), writePackedRefs(shared), { contentType: "text/plain; charset=utf-8" })
+      : undefined,
+    what.createHead ? createOnce(ctx, ctx.layout.head(ctx.repo), writeHeadFile(DEFAULT_BRANCH)) : undefined,
+    what.createHead ? createRefsFolder(ctx) : undefined,
+  ]);
+}
+
+/** The empty `refs/` folder object a copy on disk needs (also after ref files were moved into the index). */
+export function createRefsFolder(ctx: RepoContext): Promise<void> {
+  return createOnce(ctx, ctx.layout.refsFolder(ctx.repo), "");
+}
+
+async function createOnce(ctx: RepoContext, key: string, body: string): Promise<void> {
+  try {
+    await ctx.store.put(key, body, { ifNoneMatch: "*" });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailed)) throw error;
   }
 }

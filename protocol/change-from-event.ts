@@ -3,8 +3,8 @@ import type { BucketLayout } from "./layout.ts";
 import type { S3Change } from "./s3-event.ts";
 
 /**
- * Which S3 changes are worth telling the agents about: a ref moved or was deleted (shared or an agent's
- * synced ref) or annexed content arrived. A deleted ref's message carries no ETag or size. Packs, indexes and info files are written before the ref that needs them, so
+ * Which S3 changes are worth telling the agents about: the refs index (`info/refs`, format 3) was written,
+ * a ref file of a format 1 or 2 repository moved or was deleted (shared or an agent's synced ref), or annexed content arrived. A deleted ref's message carries no ETag or size. Packs, indexes and info files are written before the ref that needs them, so
  * the ref's event is the one that says "there is something new"; everything else is not a change.
  * Returns undefined for such keys. Throws ProtocolError for keys that are malformed.
  */
@@ -27,6 +27,8 @@ export function changeMessageFromS3(change: S3Change, layout: BucketLayout): Cha
       return validateChangeMessage({ ...common, repo: parsed.repo, kind: "refs", ref: parsed.ref });
     case "synced-ref":
       return validateChangeMessage({ ...common, repo: parsed.repo, kind: "refs", ref: parsed.ref, by: parsed.agent });
+    case "info-refs":
+      return validateChangeMessage({ ...common, repo: parsed.repo, kind: "refs" });
     case "annex-object":
       return validateChangeMessage({ ...common, repo: parsed.repo, kind: "content", key: parsed.key });
     default:

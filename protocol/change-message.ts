@@ -29,7 +29,8 @@ const base = {
 };
 
 export const changeMessageSchema = z.discriminatedUnion("kind", [
-  z.strictObject({ ...base, kind: z.literal("refs"), ref: checkedString(assertRefName, "not a ref name") }),
+  // No `ref`: the refs index moved (format 3 keeps every ref in one object), so one or more refs did.
+  z.strictObject({ ...base, kind: z.literal("refs"), ref: checkedString(assertRefName, "not a ref name").optional() }),
   z.strictObject({ ...base, kind: z.literal("content"), key: checkedString(assertAnnexKey, "not an annex key") }),
 ]);
 

@@ -3,15 +3,21 @@ import { ProtocolError, quote } from "./errors.ts";
 import { assertAgentId, assertRefName, assertRepoName, normalizePrefix } from "./names.ts";
 
 /**
- * The bucket layout, format 2 (docs/architecture.md, "Bucket layout"; format 2 added `keys/<repo>/`, the
- * key ring of an encrypted repository, docs/encryption.md; format 1 buckets are read and written as before). Every key the agent, the functions or a
+ * The bucket layout, format 3 (docs/architecture.md, "Bucket layout"). Every key the agent, the functions or a
  * person's tools read or write is built here, and every key that comes back from the bucket or from an
  * S3 event is parsed here, so the layout lives in one place.
+ *
+ * The format is one number that only grows, each adding what an older reader cannot read: format 2 added
+ * `keys/<repo>/`, the key ring of an encrypted repository (docs/encryption.md); format 3 made `info/refs`
+ * the repository's refs index (every ref in one object, moved by compare-and-swap, `packed-refs` beside it),
+ * so `refs/` files are no longer written. Whether a repository is encrypted is its own (a key ring), not the
+ * bucket's: a format 3 bucket holds clear and encrypted repositories alike. Repositories of format 1 and 2
+ * buckets (refs as one file each under `refs/`) are read and moved into the index on first use.
  */
-export const LAYOUT_FORMAT = 2;
+export const LAYOUT_FORMAT = 3;
 
-/** Formats this code reads: a format 1 bucket holds clear repositories only and keeps its marker until a repository in it is encrypted. */
-export const READABLE_LAYOUT_FORMATS: readonly number[] = [1, 2];
+/** Formats this code reads: 1 (clear repositories, refs as files), 2 (and encrypted ones), 3 (refs index). */
+export const READABLE_LAYOUT_FORMATS: readonly number[] = [1, 2, 3];
 
 const PACK_NAME = /^pack-[0-9a-f]{40}(?:[0-9a-f]{24})?\.(pack|idx)$/;
 
@@ -55,11 +61,24 @@ export class BucketLayout {
     return `${this.repoRoot(repo)}HEAD`;
   }
 
+  /** git's `packed-refs`, a copy of the refs index for a copy of the repository on disk (format 3). */
+  packedRefs(repo: string): string {
+    return `${this.repoRoot(repo)}packed-refs`;
+  }
+
   ref(repo: string, ref: string): string {
     return `${this.repoRoot(repo)}${assertRefName(ref)}`;
   }
 
-  /** The prefix of every ref: list it to read them all. */
+  /**
+   * An empty object named like a folder (`refs/`): format 3 keeps the refs in the index and `packed-refs`,
+   * and git takes a folder for a repository only if it has `refs/`, so a copy on disk needs the folder.
+   */
+  refsFolder(repo: string): string {
+    return `${this.repoRoot(repo)}refs/`;
+  }
+
+  /** The prefix of every ref file of a format 1 or 2 repository: list it to read them all (format 3 keeps them in `infoRefs`). */
   refsRoot(repo: string): string {
     return `${this.repoRoot(repo)}refs/`;
   }
@@ -94,6 +113,7 @@ export class BucketLayout {
     return `${this.repoRoot(repo)}objects/info/cloudbridge-compaction-lease`;
   }
 
+  /** The dumb-HTTP list of refs; from format 3 on also the refs index, the one object every ref lives in. */
   infoRefs(repo: string): string {
     return `${this.repoRoot(repo)}info/refs`;
   }
@@ -150,6 +170,8 @@ export class BucketLayout {
       const repo = assertRepoName(second.slice(0, -4));
       const path = tail.join("/");
       if (path === "HEAD") return { kind: "head", repo };
+      if (path === "packed-refs") return { kind: "packed-refs", repo };
+      if (path === "refs/") return { kind: "refs-folder", repo };
       if (path === "objects/info/packs") return { kind: "info-packs", repo };
       if (path === "info/refs") return { kind: "info-refs", repo };
       if (path === "objects/info/cloudbridge-retired-packs") return { kind: "retired-packs", repo };
@@ -192,6 +214,8 @@ export type ParsedKey =
   | { kind: "format-marker" }
   | { kind: "readme" }
   | { kind: "head"; repo: string }
+  | { kind: "packed-refs"; repo: string }
+  | { kind: "refs-folder"; repo: string }
   | { kind: "ref"; repo: string; ref: string }
   | { kind: "synced-ref"; repo: string; agent: string; ref: string }
   | { kind: "pack"; repo: string; file: string }

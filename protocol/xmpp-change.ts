@@ -33,6 +33,6 @@ export function changeFromXmppAttributes(attributes: Readonly<Record<string, str
 
 /** A one-line text for people whose XMPP client shows the headline's body. */
 export function changeSummary(message: ChangeMessage): string {
-  const what = message.kind === "refs" ? message.ref : `content ${message.key}`;
+  const what = message.kind === "refs" ? (message.ref ?? "refs") : `content ${message.key}`;
   return `cloudbridge: ${message.repo} ${what} changed${message.by ? ` by ${message.by}` : ""}`;
 }

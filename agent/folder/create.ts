@@ -94,7 +94,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
         `${formatRemoteUrl(location)} already exists in the bucket: join it with \`cloudbridge clone ${url} ${dir}\`.`,
       );
     }
-    await ensureDeployment(store, layout, location, options.encrypt === true);
+    await ensureDeployment(store, layout, location);
     if (options.encrypt) {
       // The key ring comes before any object of the repository, so nothing of it is ever written in clear.
       const identity = (await loadIdentity({ create: true }))!;
@@ -333,26 +333,23 @@ async function sdkRegion(location: RemoteLocation, endpoint: string | undefined)
 
 async function repositoryExists(store: ObjectStore, layout: BucketLayout, repo: string): Promise<boolean> {
   if (await readKeyring(store, layout, repo)) return true;
-  const refs = await readBucketRefs(store, layout, repo);
+  if ((await store.head(layout.infoRefs(repo))) !== undefined) return true;
+  const refs = await readBucketRefs(store, layout, repo); // a format 1 or 2 repository: one file per ref
   return refs.shared.size > 0 || refs.synced.size > 0 || (await store.head(layout.head(repo))) !== undefined;
 }
 
 /**
- * The deployment's format marker and README, written once (If-None-Match: *). A bucket of clear
- * repositories stays format 1, which every cloudbridge reads; the first encrypted repository makes it
- * format 2 (keys/ exists), by compare-and-swap on the marker, so an older cloudbridge refuses it instead of
- * misreading it. Onboarding runs this with the administrator's credentials before an agent's key is used; an
+ * The deployment's format marker and README, written once (If-None-Match: *). The marker says the newest
+ * format this bucket's repositories may use (protocol/layout.ts: format 3, refs index, read by nothing
+ * older), so an older cloudbridge refuses it instead of misreading it; a format 1 or 2 marker is raised by
+ * compare-and-swap, and its repositories are moved to the index on first use. Whether a repository is
+ * encrypted is its own (its key ring), in any bucket of format 2 or later. Onboarding runs this with the administrator's credentials before an agent's key is used; an
  * agent's key may read and create exactly these two objects, and nothing else at the bucket root. S3 answers
  * 403 rather than 404 for a missing key the caller may not list, so a refused read of the marker is not an
  * answer: creating it says (412: it exists, read it again).
  */
-export async function ensureDeployment(
-  store: ObjectStore,
-  layout: BucketLayout,
-  location: RemoteLocation,
-  encrypted = false,
-): Promise<void> {
-  const format = encrypted ? LAYOUT_FORMAT : 1;
+export async function ensureDeployment(store: ObjectStore, layout: BucketLayout, location: RemoteLocation): Promise<void> {
+  const format = LAYOUT_FORMAT;
   for (;;) {
     let existing = await readMarker(store, layout);
     if (existing === "refused" || existing === undefined) {

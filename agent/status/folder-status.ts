@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { explainAccessError } from "../../objectstore/index.ts";
 import { BucketLayout, CloudbridgeError, formatRemoteUrl } from "../../protocol/index.ts";
-import { parseRefFile } from "../../gitstore/index.ts";
+import { readSharedRefNow } from "../../gitstore/index.ts";
 import type { DaemonStatus } from "../daemon.ts";
 import { readDaemonStatus } from "../daemon-status.ts";
 import { openSyncedFolder, readSettings, storeFor, type FolderSettings, type SyncedFolder } from "../folder/index.ts";
@@ -192,8 +192,7 @@ async function readCloud(settings: FolderSettings): Promise<CloudState> {
   try {
     const { bucket, prefix, repo } = settings.location;
     const layout = new BucketLayout(prefix);
-    const ref = await store.get(layout.ref(repo, MAIN_REF));
-    const head = ref && ref !== "not-modified" ? parseRefFile(ref.body, layout.ref(repo, MAIN_REF)) : null;
+    const head = (await readSharedRefNow(store, layout, repo, MAIN_REF)) ?? null;
     const machines = await readPresence(store, { bucket, prefix, repo });
     return { reachable: true, head, machines };
   } finally {

@@ -25,7 +25,7 @@ export class BucketRemote implements SyncRemote {
 
   async fetch(): Promise<Map<string, string>> {
     // Only the refs the engine syncs must be usable; trouble in any other ref is reported, never fatal.
-    const result = await fetchRefs({ ...this.ctx, remote: "cloud", snapshot: true, required: this.refs });
+    const result = await fetchRefs({ ...this.ctx, remote: "cloud", required: this.refs });
     for (const [ref, error] of result.refs.corrupt) {
       if (this.reported.has(`${ref} ${error.message}`)) continue;
       this.reported.add(`${ref} ${error.message}`);

@@ -3,7 +3,8 @@ import { createS3Client, ObjectTooLarge, repositoryStore, S3ObjectStore } from "
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
-import { corruptSharedRef, readBucketRefs } from "../bucket-refs.ts";
+import { corruptSharedRef } from "../bucket-refs.ts";
+import { readRefsIndex } from "../refs-index.ts";
 import { fetchObjects } from "../fetch.ts";
 import { recordedEncryption } from "../recorded-encryption.ts";
 import { push, type RefUpdate } from "../push.ts";
@@ -74,7 +75,7 @@ export async function runRemoteHelper(
 }
 
 async function list(ctx: RepoContext, forFetch: boolean): Promise<string> {
-  const refs = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
+  const { refs } = await readRefsIndex(ctx);
   const corrupt = corruptSharedRef(refs);
   // A fetch stops at a damaged ref; a push goes on without it, so that `git push --force` can replace it.
   if (corrupt && forFetch) throw corrupt;

@@ -48,3 +48,22 @@ export function useGitCloud(name: string, prefix?: string): GitCloud {
   });
   return bed;
 }
+
+/** Sets refs' lines of the refs index (info/refs) to the values given, whatever they are, as a damaged or hostile bucket would. */
+export async function setIndexedRefs(
+  store: ObjectStore,
+  layout: BucketLayout,
+  repo: string,
+  entries: ReadonlyMap<string, string>,
+): Promise<void> {
+  const key = layout.infoRefs(repo);
+  const current = await store.get(key);
+  const lines = current && current !== "not-modified" ? current.body.toString().split("\n").filter(Boolean) : [];
+  const kept = lines.filter((line) => !entries.has(line.slice(line.indexOf("\t") + 1)));
+  await store.put(key, `${[...kept, ...[...entries].map(([ref, value]) => `${value}\t${ref}`)].join("\n")}\n`);
+}
+
+/** Makes ref `ref`'s line of the refs index (info/refs) hold `value` instead of an object id, as a damaged or hostile bucket would. */
+export function damageIndexedRef(store: ObjectStore, layout: BucketLayout, repo: string, ref: string, value: string): Promise<void> {
+  return setIndexedRefs(store, layout, repo, new Map([[ref, value]]));
+}

@@ -36,7 +36,7 @@ describe("cloudbridge CLI", () => {
     assert.ok(marker && marker !== "not-modified");
     assert.deepEqual(
       { ...JSON.parse(marker.body.toString()), createdAt: "", createdBy: "" },
-      { format: 1, conditionalWrites: true, createdAt: "", createdBy: "" },
+      { format: 3, conditionalWrites: true, createdAt: "", createdBy: "" },
     );
     const readme = await store.get("team/README.txt");
     assert.ok(readme && readme !== "not-modified" && /kept by cloudbridge/.test(readme.body.toString()));

@@ -11,6 +11,7 @@ import { prng, startFaultProxy, type FaultProxy, type FaultRates } from "../../h
 import { tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { versionOf, type Version } from "../../helpers/versions.ts";
+import { readSharedRefNow } from "../../../gitstore/index.ts";
 
 /**
  * Three machines (real daemons, set up through the real CLI) reach the local cloud only through the
@@ -213,8 +214,7 @@ describe("three agents through injected faults, random edits, then quiet", () =>
     const store = new S3ObjectStore(t.cloud.bucket, t.s3);
     const layout = new BucketLayout("");
     const heads = async () => {
-      const shared = await store.get(layout.ref("faults", "refs/heads/main"));
-      const bucket = shared && shared !== "not-modified" ? shared.body.toString().trim() : undefined;
+      const bucket = await readSharedRefNow(store, layout, "faults", "refs/heads/main");
       const local = dirs.map((dir) =>
         execFileSync("git", ["rev-parse", "main"], { env: gitEnv(dir) })
           .toString()

@@ -6,11 +6,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { mapLimit } from "../../../objectstore/index.ts";
-import { writeRefFile } from "../../../gitstore/index.ts";
 import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
 import { attacker, deepTree, treeBomb } from "../../helpers/bucket-attacker.ts";
 import { startCountingProxy } from "../../helpers/counting-proxy.ts";
+import { damageIndexedRef, setIndexedRefs } from "../../helpers/git-cloud.ts";
 import { exists, snapshot } from "../../helpers/folders.ts";
 import { tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
@@ -190,7 +189,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     const evil = await attacker(t, "dangling", root);
     const ghost = randomUUID();
     const missing = randomBytes(20).toString("hex");
-    await evil.ctx.store.put(evil.ctx.layout.syncedRef("dangling", ghost, "refs/heads/main"), writeRefFile(missing));
+    await damageIndexedRef(evil.ctx.store, evil.ctx.layout, "dangling", `refs/synced/${ghost}/heads/main`, missing);
 
     const B = join(root, "b");
     const cloned = await cli(["clone", url, B], env);
@@ -210,13 +209,14 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       await cliOk(["sync", A], proxied);
       const before = [...proxy.s3Requests];
 
-      // 1,100 other agents' synced refs (more than one LIST page), then one ordinary push that lists them in info/refs.
+      // 1,100 other agents' synced refs in the refs index, then one ordinary push.
       const evil = await attacker(t, "idle", root);
       const head = (await evil.head())!;
-      await mapLimit(
-        Array.from({ length: 1100 }, () => randomUUID()),
-        16,
-        (agent) => evil.ctx.store.put(evil.ctx.layout.syncedRef("idle", agent, "refs/heads/main"), writeRefFile(head)),
+      await setIndexedRefs(
+        evil.ctx.store,
+        evil.ctx.layout,
+        "idle",
+        new Map(Array.from({ length: 1100 }, () => [`refs/synced/${randomUUID()}/heads/main`, head])),
       );
       await evil.push("refs/heads/main", evil.commit(evil.git(["rev-parse", `${head}^{tree}`]), [head], "one more"), "reject");
       await cliOk(["sync", A], proxied); // learns the new refs once
@@ -273,24 +273,28 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     );
   });
 
-  it("reads refs with a byte limit: a 128 MiB synced ref and a 128 MiB info/refs cost neither memory nor a stop", async (test) => {
+  it("reads refs with a byte limit: a 128 MiB ref file costs neither memory nor a stop; a 128 MiB refs index is refused in bounded memory", async (test) => {
     const { url, root, A } = await firstMachine("hugeref");
     const evil = await attacker(t, "hugeref", root);
     const store = evil.ctx.store;
     const huge = Buffer.alloc(128 * 1024 * 1024, "0");
     const ghost = randomUUID();
+    // A ref file (the format 2 layout) beside the index: never read whole, never used.
     await store.put(evil.ctx.layout.syncedRef("hugeref", ghost, "refs/heads/main"), huge);
-    await store.put(evil.ctx.layout.infoRefs("hugeref"), huge);
     const peak = join(root, "peak-rss");
     const B = join(root, "b");
     const cloned = await cli(["clone", url, B], { ...env, ...peakRssEnv(peak) });
     assert.equal(cloned.code, 0, `a new clone: ${cloned.stderr}`);
-    assert.match(cloned.stderr, new RegExp(`refs/synced/${ghost}/heads/main`));
     await writeFile(join(B, "from-b.txt"), "b\n");
     const synced = await cli(["sync", B], { ...env, ...peakRssEnv(peak) });
     assert.equal(synced.code, 0, synced.stderr);
     await cliOk(["sync", A], env);
     assert.equal(await readFile(join(A, "from-b.txt"), "utf8"), "b\n");
+    // The refs index itself made huge: every ref is in it, so a reader refuses, saying what and where.
+    await store.put(evil.ctx.layout.infoRefs("hugeref"), huge);
+    const refused = await cli(["clone", url, join(root, "c")], { ...env, ...peakRssEnv(peak) });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /info\/refs in the bucket holds \d+ bytes or more/);
     const peaks = (await readFile(peak, "utf8")).trim().split("\n").map(Number);
     test.diagnostic(`peak memory of the CLI runs: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`);
     assert.ok(Math.max(...peaks) < 350 * 1024, `peak memory: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`);

@@ -122,7 +122,7 @@ describe("onboarding machines from the stack, and daemons that run with only the
     const body = JSON.parse(await marker.Body!.transformToString()) as { format: number; conditionalWrites: boolean };
     s3.destroy();
     assert.deepEqual(keys?.sort(), ["README.txt", "cloudbridge.json"]);
-    assert.deepEqual([body.format, body.conditionalWrites], [1, true]);
+    assert.deepEqual([body.format, body.conditionalWrites], [3, true]);
   });
 
   it("onboards alice by command: the key in its profile (0600), the folder configured from the stack", async () => {

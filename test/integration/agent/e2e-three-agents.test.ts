@@ -11,6 +11,7 @@ import { snapshot } from "../../helpers/folders.ts";
 import { tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { inHistory, missingFrom, versionOf, type Version } from "../../helpers/versions.ts";
+import { readSharedRefNow } from "../../../gitstore/index.ts";
 
 /**
  * Three machines editing at random — create, modify, delete, rename, small files and annexed ones — for
@@ -97,8 +98,7 @@ describe("three agents, random edits, then quiet", () => {
     const store = new S3ObjectStore(t.cloud.bucket, t.s3);
     const layout = new BucketLayout("");
     const heads = async () => {
-      const shared = await store.get(layout.ref("three", "refs/heads/main"));
-      const bucket = shared && shared !== "not-modified" ? shared.body.toString().trim() : undefined;
+      const bucket = await readSharedRefNow(store, layout, "three", "refs/heads/main");
       const local = dirs.map((dir) =>
         execFileSync("git", ["rev-parse", "main"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } })
           .toString()

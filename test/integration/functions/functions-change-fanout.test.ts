@@ -34,7 +34,7 @@ describe("SNS change publisher against the local cloud's SNS and SQS", () => {
       if (!Messages?.length && refs.length >= expected) break;
       for (const m of Messages ?? []) {
         const change = decodeChangeMessage(m.Body!);
-        if (change.kind === "refs") refs.push(change.ref);
+        if (change.kind === "refs") refs.push(change.ref ?? "");
         await t.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
       }
     }

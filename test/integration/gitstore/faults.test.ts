@@ -6,7 +6,7 @@ import { ProtocolError } from "../../../protocol/errors.ts";
 import { fetchRefs, GitStoreError, push } from "../../../gitstore/index.ts";
 import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
 import { commitFile, git, gitInput, snapshot } from "../../helpers/git.ts";
-import { useGitCloud } from "../../helpers/git-cloud.ts";
+import { damageIndexedRef, useGitCloud } from "../../helpers/git-cloud.ts";
 
 describe("git through the bucket: interrupted pushes and bad input", () => {
   const bed = useGitCloud("git-faults");
@@ -27,9 +27,8 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
   const steps: [string, (key: string) => boolean, boolean][] = [
     ["after the pack", (key) => key.endsWith(".idx"), false],
     ["after the idx", (key) => key.endsWith("objects/info/packs"), false],
-    ["after objects/info/packs", (key) => key.includes("/refs/synced/"), false],
-    ["after the synced ref (before the compare-and-swap)", (key) => key.endsWith("/refs/heads/main"), false],
-    ["after the compare-and-swap (before info/refs)", (key) => key.endsWith("/info/refs"), true],
+    ["after objects/info/packs (before the refs index)", (key) => key.endsWith("/info/refs"), false],
+    ["after the refs index (before packed-refs)", (key) => key.endsWith("/packed-refs"), true],
   ];
   for (const [step, failBefore, landed] of steps) {
     it(`a push interrupted ${step} leaves the bucket readable and the next push completes it`, async () => {
@@ -93,7 +92,7 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
 
   it("a push onto a damaged shared ref says what is wrong; a forced push repairs it", async () => {
     const a = await clone("repair");
-    await bed.store.put(bed.layout.ref("repair", "refs/heads/main"), "garbage");
+    await damageIndexedRef(bed.store, bed.layout, "repair", "refs/heads/main", "garbage");
     const oid = await commitFile(a.dir, "a.txt", "a\n");
     await assert.rejects(push({ ...a, updates: [{ ref: "refs/heads/main", oid }] }), /refs\/heads\/main.*does not hold an object id/);
     const forced = await push({ ...a, updates: [{ ref: "refs/heads/main", oid, onConflict: "force" }] });
@@ -122,7 +121,7 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
   it("refuses a ref object holding garbage", async () => {
     await assertRefused(
       "bad-ref",
-      () => bed.store.put(bed.layout.ref("bad-ref", "refs/heads/main"), "<html>not a commit</html>").then(() => {}),
+      () => damageIndexedRef(bed.store, bed.layout, "bad-ref", "refs/heads/main", "<html>not a commit</html>"),
       {
         code: "corrupt-ref",
         message: /refs\/heads\/main.*does not hold an object id/,
@@ -140,7 +139,7 @@ describe("git through the bucket: interrupted pushes and bad input", () => {
     assert.equal(await git(reader.dir, "rev-parse", tracking), first);
     const second = await commitFile(a.dir, "a.txt", "two\n");
     await push({ ...a, updates: [{ ref: "refs/heads/main", oid: second }] });
-    await bed.store.put(bed.layout.syncedRef("bad-synced", a.agent, "refs/heads/main"), "garbage");
+    await damageIndexedRef(bed.store, bed.layout, "bad-synced", `refs/synced/${a.agent}/heads/main`, "garbage");
     const logged: string[] = [];
     const fetched = await fetchRefs({ ...reader, log: (line) => logged.push(line) });
     assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), second);

@@ -3,10 +3,12 @@ import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { promisify } from "node:util";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { GIT_ENV, tempDir } from "../../helpers/git.ts";
+import { damageIndexedRef } from "../../helpers/git-cloud.ts";
+import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../../../protocol/layout.ts";
 
 const execFileAsync = promisify(execFile);
 const PUSHERS = 8;
@@ -93,7 +95,7 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     await ok(b, "fsck", "--strict", "--no-dangling");
 
     // A damaged ref in the bucket: fetch refuses, saying what is wrong; a forced push replaces it.
-    await t.s3.send(new PutObjectCommand({ Bucket: t.cloud.bucket, Key: "team/repos/notes.git/refs/heads/main", Body: "garbage" }));
+    await damageIndexedRef(new S3ObjectStore(t.cloud.bucket, t.s3), new BucketLayout("team"), "notes", "refs/heads/main", "garbage");
     const damaged = await git(a, "fetch");
     assert.notEqual(damaged.code, 0);
     assert.match(damaged.stderr, /refs\/heads\/main.*does not hold an object id/);

@@ -32,17 +32,18 @@ describe("change fan-out", () => {
           s3Record("repos/demo.git/refs/heads/main"),
           s3Record(`annex/demo/SHA256E-s1--${"c".repeat(64)}`),
           s3Record("repos/demo.git/info/refs"),
+          s3Record("repos/demo.git/objects/info/packs"),
         ],
       },
       h.deps,
     );
-    assert.deepEqual(result, { published: 2, ignored: 1, skipped: 0 });
+    assert.deepEqual(result, { published: 3, ignored: 1, skipped: 0 });
     assert.equal(h.published.length, 1);
     assert.deepEqual(
       h.published[0]!.map((m) => m.kind),
-      ["refs", "content"],
+      ["refs", "content", "refs"],
     );
-    assert.equal(h.counts.ChangesPublished, 2);
+    assert.equal(h.counts.ChangesPublished, 3);
   });
   it("logs, counts and skips malformed records without failing the batch", async () => {
     const h = harness();

@@ -11,11 +11,13 @@ import {
   parseInfoRefs,
   parsePackIndex,
   parseRefFile,
+  readRefsIndexBody,
   trackingRefName,
   verifyPackFile,
   writeHeadFile,
   writeInfoPacks,
   writeInfoRefs,
+  writePackedRefs,
   writeRefFile,
 } from "../../../gitstore/index.ts";
 import { tempDir } from "../../helpers/git.ts";
@@ -66,6 +68,28 @@ describe("git formats in the bucket", () => {
         ["refs/heads/git-annex", B],
         ["refs/heads/main", A],
       ]),
+    );
+  });
+
+  it("the refs index (info/refs) reads per ref: a line without an object id damages that ref only; a line naming no ref damages the list", () => {
+    const index = readRefsIndexBody(`${A}\trefs/heads/main\ngarbage\trefs/synced/x/heads/main\n${B}\trefs/tags/v1^{}\n`, "info/refs");
+    assert.deepEqual(index.refs, new Map([["refs/heads/main", A]]));
+    assert.deepEqual([...index.corrupt.keys()], ["refs/synced/x/heads/main"]);
+    assert.match(index.corrupt.get("refs/synced/x/heads/main")!.message, /does not hold an object id/);
+    assert.throws(
+      () => readRefsIndexBody(`<html>\n`, "info/refs"),
+      (error: unknown) => error instanceof GitStoreError && error.code === "corrupt-ref" && /<object id><tab><ref>/.test(error.message),
+    );
+    assert.throws(() => readRefsIndexBody(`${A}\trefs/heads/a..b\n`, "info/refs"), GitStoreError);
+    // packed-refs: what git reads in a copy on disk, `<oid> <ref>` per line.
+    assert.equal(
+      writePackedRefs(
+        new Map([
+          ["refs/heads/main", A],
+          ["refs/heads/git-annex", B],
+        ]),
+      ),
+      `${B} refs/heads/git-annex\n${A} refs/heads/main\n`,
     );
   });
 

@@ -20,6 +20,8 @@ describe("bucket layout: building keys", () => {
       assert.equal(layout.pack("demo", PACK), `${prefix}repos/demo.git/objects/pack/${PACK}`);
       assert.equal(layout.infoPacks("demo"), `${prefix}repos/demo.git/objects/info/packs`);
       assert.equal(layout.infoRefs("demo"), `${prefix}repos/demo.git/info/refs`);
+      assert.equal(layout.packedRefs("demo"), `${prefix}repos/demo.git/packed-refs`);
+      assert.equal(layout.refsFolder("demo"), `${prefix}repos/demo.git/refs/`);
       assert.equal(layout.annexObject("demo", KEY), `${prefix}annex/demo/${KEY}`);
       assert.equal(layout.annexUuid("demo"), `${prefix}annex/demo/annex-uuid`);
       assert.equal(layout.agent("demo", AGENT), `${prefix}agents/demo/${AGENT}.json`);
@@ -64,6 +66,8 @@ describe("bucket layout: parsing keys", () => {
     assert.deepEqual(layout.parse(layout.pack("demo", PACK)), { kind: "pack", repo: "demo", file: PACK });
     assert.deepEqual(layout.parse(layout.infoPacks("demo")), { kind: "info-packs", repo: "demo" });
     assert.deepEqual(layout.parse(layout.infoRefs("demo")), { kind: "info-refs", repo: "demo" });
+    assert.deepEqual(layout.parse(layout.packedRefs("demo")), { kind: "packed-refs", repo: "demo" });
+    assert.deepEqual(layout.parse(layout.refsFolder("demo")), { kind: "refs-folder", repo: "demo" });
     assert.deepEqual(layout.parse(layout.retiredPacks("demo")), { kind: "retired-packs", repo: "demo" });
     assert.deepEqual(layout.parse(layout.annexObject("demo", KEY)), { kind: "annex-object", repo: "demo", key: KEY });
     assert.deepEqual(layout.parse(layout.annexUuid("demo")), { kind: "annex-uuid", repo: "demo" });

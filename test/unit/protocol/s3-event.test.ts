@@ -68,14 +68,19 @@ describe("change messages from S3 changes", () => {
       at: "2026-11-21T12:00:00.000Z",
     });
     assert.equal(changeMessageFromS3(change(`repos/demo.git/refs/synced/${agent}/heads/main`), layout)?.by, agent);
+    // Format 3: every ref lives in the refs index, so its write says "refs moved" (which ones: read it).
+    const index = changeMessageFromS3(change("repos/demo.git/info/refs"), layout);
+    assert.deepEqual([index?.kind, index?.kind === "refs" && index.ref, index?.by], ["refs", undefined, undefined]);
     const content = changeMessageFromS3(change("annex/demo/WORM-s5-m1--my file+v2.txt"), layout);
     assert.equal(content?.kind, "content");
     assert.equal(content?.kind === "content" && content.key, "WORM-s5-m1--my file+v2.txt");
   });
-  it("ignores packs, info files, deletions of anything but a ref, and keys outside the layout", () => {
+  it("ignores packs, info files but the refs index, deletions of anything but a ref, and keys outside the layout", () => {
     for (const key of [
       `repos/demo.git/objects/pack/pack-${"a".repeat(40)}.pack`,
-      "repos/demo.git/info/refs",
+      "repos/demo.git/objects/info/packs",
+      "repos/demo.git/packed-refs",
+      "repos/demo.git/refs/",
       "annex/demo/annex-uuid",
       "elsewhere/x",
     ]) {

@@ -1,0 +1,267 @@
+/**
+ * S3 requests and bytes of a one-file push, against the history before it (1, 100, 800 pushes) and the
+ * number of agents (2, 10, 50), beside native git's push of the same commit, in one run; then the S3
+ * requests of one small change between two real daemons, end to end, with 2, 10 and 50 agents.
+ *
+ * - "remote helper": what `git push` through git-remote-cloudbridge does (`list for-push`, one read of the
+ *   refs index, then push of main), in process so every request is counted;
+ * - "daemon": what a sync round does (a fetch, then main and git-annex in one push);
+ * - native git: the thin pack `git push` sends to a bare repository for the same commit (its bytes).
+ * - end to end: two daemons (`cloudbridge daemon`, SQS listeners) behind a counting proxy; a file written in
+ *   A until it is in B and both are quiet again. Other agents are presence records and synced refs in the
+ *   index, as many agents that pushed before would leave.
+ *
+ * Each figure is the median of BENCH_ROUNDS rounds. Run: `npm run bench:push-requests`
+ * (BENCH_HISTORY="1,100,800", BENCH_AGENTS="2,10,50", BENCH_FILES=1000, BENCH_ROUNDS=5, BENCH_E2E=1).
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { S3ObjectStore } from "../objectstore/s3-object-store.ts";
+import { BucketLayout } from "../protocol/layout.ts";
+import { fetchRefs, push, readRefsIndex, type RepoContext } from "../gitstore/index.ts";
+import { writePresence } from "../agent/presence.ts";
+import { gitText, runGit } from "../localgit/index.ts";
+import { GIT_ENV } from "../test/helpers/git.ts";
+import { CountingStore } from "./counting-store.ts";
+import { cloudbridge, daemon, startCloudProcess, startCountingProxy, stopChild } from "./agent-common.ts";
+
+const list = (value: string | undefined, fallback: number[]) => (value ? value.split(",").map(Number) : fallback);
+const HISTORY = list(process.env.BENCH_HISTORY, [1, 100, 800]);
+const AGENTS = list(process.env.BENCH_AGENTS, [2, 10, 50]);
+const FILES = Number(process.env.BENCH_FILES ?? 1000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const E2E = process.env.BENCH_E2E !== "0";
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const git = (cwd: string, ...args: string[]) => gitText(args, { cwd, env: GIT_ENV });
+
+const cloud = await startCloudProcess();
+const s3 = new S3Client({
+  region: cloud.env.AWS_REGION,
+  endpoint: cloud.endpoint,
+  forcePathStyle: true,
+  credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID!, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY! },
+});
+const BUCKET = "cloudbridge";
+const raw = new S3ObjectStore(BUCKET, s3);
+const store = new CountingStore(raw);
+const layout = new BucketLayout("bench-push");
+const work = await mkdtemp(join(tmpdir(), "cloudbridge-bench-push-"));
+
+/** A repository of FILES files in 10 folders, with `history` commits of one file each on top. */
+async function makeRepo(name: string, history: number): Promise<{ dir: string; ctx: RepoContext; commits: string[] }> {
+  const dir = join(work, name);
+  await mkdir(dir);
+  await git(dir, "init", "-q", "-b", "main");
+  const lines: string[] = [];
+  let time = 1_700_000_000;
+  for (let i = 0; i < history; i++) {
+    lines.push("commit refs/heads/main", `committer Bench <bench@example.com> ${time++} +0000`, "data 6", "commit");
+    if (i === 0) {
+      for (let f = 0; f < FILES; f++) {
+        const content = `file ${f} ${"x".repeat(200)}\n`;
+        lines.push(`M 100644 inline d${f % 10}/f${f}.txt`, `data ${content.length}`, content);
+      }
+    } else lines.push(`M 100644 inline d${i % 10}/f${i % FILES}.txt`, `data 8`, `edit ${String(i).padStart(3, "0")}`);
+    lines.push("");
+  }
+  await runGit(["fast-import", "--quiet"], { cwd: dir, env: GIT_ENV, input: `${lines.join("\n")}\n` });
+  await git(dir, "checkout", "-q", "-f", "main");
+  const commits = (await git(dir, "rev-list", "--reverse", "main")).split("\n");
+  return { dir, ctx: { store: raw, layout, repo: name, gitDir: join(dir, ".git") }, commits };
+}
+
+async function commitOne(dir: string, round: number): Promise<string> {
+  await writeFile(join(dir, "d0", "f0.txt"), `round ${round} ${randomUUID()}\n`);
+  await git(dir, "commit", "-q", "-am", `round ${round}`);
+  return git(dir, "rev-parse", "HEAD");
+}
+
+/** The bytes `git push` sends for `tip` over `base`: git's thin pack, as pack-objects makes it for send-pack. */
+async function nativePushBytes(dir: string, base: string, tip: string): Promise<number> {
+  const pack = await runGit(["pack-objects", "--revs", "--thin", "--stdout", "-q"], {
+    cwd: dir,
+    env: GIT_ENV,
+    input: `${tip}\n^${base}\n`,
+  });
+  return pack.stdout.length;
+}
+
+interface Figures {
+  requests: number[];
+  up: number[];
+  down: number[];
+  native: number[];
+}
+const emptyFigures = (): Figures => ({ requests: [], up: [], down: [], native: [] });
+
+/** ROUNDS one-file pushes from `dir`, through the helper's steps and the daemon's, counted. */
+async function measurePushes(repo: { dir: string; ctx: RepoContext }, agent: string): Promise<{ helper: Figures; daemon: Figures }> {
+  const helper = emptyFigures();
+  const daemonFigures = emptyFigures();
+  const counted = { ...repo.ctx, store };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [figures, mode] of [
+      [helper, "helper"],
+      [daemonFigures, "daemon"],
+    ] as const) {
+      const base = await git(repo.dir, "rev-parse", "HEAD");
+      const oid = await commitOne(repo.dir, round * 2 + (mode === "daemon" ? 1 : 0));
+      const annex = mode === "daemon" ? await git(repo.dir, "commit-tree", "-p", "refs/heads/git-annex", "-m", "log", `${oid}^{tree}`) : "";
+      store.reset();
+      if (mode === "helper") {
+        await readRefsIndex(counted); // `list for-push`
+        await push({ ...counted, agent, updates: [{ ref: "refs/heads/main", oid }] });
+      } else {
+        await fetchRefs({ ...counted, required: ["refs/heads/main", "refs/heads/git-annex"] });
+        await push({
+          ...counted,
+          agent,
+          remote: "cloud",
+          updates: [
+            { ref: "refs/heads/main", oid },
+            { ref: "refs/heads/git-annex", oid: annex },
+          ],
+        });
+        await git(repo.dir, "update-ref", "refs/heads/git-annex", annex);
+      }
+      figures.requests.push(store.requests);
+      figures.up.push(store.bytesUp);
+      figures.down.push(store.bytesDown);
+      figures.native.push(await nativePushBytes(repo.dir, base, oid));
+    }
+  }
+  return { helper, daemon: daemonFigures };
+}
+
+function row(label: string, figures: Figures): string {
+  const up = median(figures.up);
+  const native = median(figures.native);
+  return `| ${label} | ${median(figures.requests)} | ${kib(up)} | ${kib(median(figures.down))} | ${native} B | ${(up / native).toFixed(1)}× |`;
+}
+
+try {
+  console.log(
+    `git ${(await gitText(["--version"])).replace("git version ", "")}, Node ${process.version}, ${FILES} files, ${ROUNDS} rounds, ` +
+      `load average ${(await readFile("/proc/loadavg", "utf8").catch(() => "?")).split(" ").slice(0, 3).join(" ")}`,
+  );
+  console.log("\nOne-file push (median of rounds)\n");
+  console.log("| history, agents, path | S3 requests | bytes up | bytes down | native git push | up vs native |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const history of HISTORY) {
+    const repo = await makeRepo(`history-${history}`, history);
+    const agent = randomUUID();
+    // The history, pushed one commit at a time (one pack and one index write each, as it would have been).
+    for (const oid of repo.commits) await push({ ...repo.ctx, agent, updates: [{ ref: "refs/heads/main", oid }] });
+    await git(repo.dir, "branch", "git-annex", "main");
+    const { helper, daemon: viaDaemon } = await measurePushes(repo, agent);
+    console.log(row(`${history} pushes, 1 agent, remote helper`, helper));
+    console.log(row(`${history} pushes, 1 agent, daemon round`, viaDaemon));
+  }
+  for (const agents of AGENTS) {
+    const repo = await makeRepo(`agents-${agents}`, 1);
+    const agent = randomUUID();
+    await push({ ...repo.ctx, agent, updates: [{ ref: "refs/heads/main", oid: repo.commits[0]! }] });
+    // The other agents' synced refs of main and git-annex, as their pushes would have left them.
+    for (let i = 1; i < agents; i++) {
+      const other = randomUUID();
+      await push({
+        ...repo.ctx,
+        agent: other,
+        updates: [
+          { ref: "refs/heads/main", oid: repo.commits[0]! },
+          { ref: "refs/heads/git-annex", oid: repo.commits[0]! },
+        ],
+      });
+    }
+    await git(repo.dir, "branch", "git-annex", "main");
+    await fetchRefs(repo.ctx);
+    const { helper, daemon: viaDaemon } = await measurePushes(repo, agent);
+    console.log(row(`1 push, ${agents} agents, remote helper`, helper));
+    console.log(row(`1 push, ${agents} agents, daemon round`, viaDaemon));
+  }
+  if (E2E) await endToEnd();
+} finally {
+  s3.destroy();
+  await cloud.stop();
+  await rm(work, { recursive: true, force: true });
+}
+
+/** S3 requests of one small change from daemon A to daemon B (both counted), with other agents present. */
+async function endToEnd(): Promise<void> {
+  console.log("\nOne small change between two daemons, end to end (S3 requests of both, median of rounds)\n");
+  console.log("| agents | S3 requests A→B | of which A | of which B |");
+  console.log("| ---: | ---: | ---: | ---: |");
+  // One counting proxy per machine, so each one's requests are told apart.
+  const proxies = { a: await startCountingProxy(cloud.endpoint), b: await startCountingProxy(cloud.endpoint) };
+  try {
+    for (const agents of AGENTS) {
+      const root = await mkdtemp(join(work, `e2e-${agents}-`));
+      const env = (who: "a" | "b") => ({ ...cloud.env, ...GIT_ENV, AWS_ENDPOINT_URL: proxies[who].endpoint });
+      const flags = ["--topic-arn", cloud.topicArn, "--listen", "sqs"];
+      const url = `s3://${BUCKET}/bench-e2e-${agents}`;
+      const A = join(root, "a");
+      const B = join(root, "b");
+      await mkdir(A);
+      await writeFile(join(A, "start.txt"), "start\n");
+      await cloudbridge(["init", A, "--remote", url, ...flags], env("a"), { quiet: true });
+      await cloudbridge(["clone", url, B, ...flags], env("b"), { quiet: true });
+      // Other agents: a presence record and synced refs each, as agents that synced before leave them.
+      const location = { bucket: BUCKET, prefix: "", repo: `bench-e2e-${agents}` };
+      const seed = { store: raw, layout: new BucketLayout(), repo: location.repo, gitDir: join(B, ".git") };
+      const tip = await git(B, "rev-parse", "refs/remotes/cloud/main");
+      for (let i = 2; i < agents; i++) {
+        const other = randomUUID();
+        await writePresence(raw, location, {
+          agent: other,
+          description: `agent ${i}`,
+          listen: "sqs",
+          state: "running",
+          startedAt: new Date().toISOString(),
+        });
+        await push({ ...seed, agent: other, updates: [{ ref: "refs/heads/main", oid: tip }] });
+      }
+      const started = [];
+      const daemonFlags = ["--debounce", "100", "--reconcile-interval", "600"];
+      for (const [dir, who] of [
+        [A, "a"],
+        [B, "b"],
+      ] as const) {
+        const d = daemon(dir, env(who), daemonFlags);
+        started.push(d.child);
+        await d.ready;
+      }
+      try {
+        await new Promise((ok) => setTimeout(ok, 2000));
+        const ofA: number[] = [];
+        const ofB: number[] = [];
+        for (let round = 0; round < ROUNDS; round++) {
+          proxies.a.reset();
+          proxies.b.reset();
+          const content = `change ${round} ${randomUUID()}\n`;
+          await writeFile(join(A, "note.txt"), content);
+          const start = performance.now();
+          while ((await readFile(join(B, "note.txt"), "utf8").catch(() => "")) !== content) {
+            if (performance.now() - start > 60_000) throw new Error(`change ${round} did not arrive within 60 s`);
+            await new Promise((ok) => setTimeout(ok, 20));
+          }
+          await new Promise((ok) => setTimeout(ok, 1500)); // both quiet again
+          ofA.push(proxies.a.counts.s3);
+          ofB.push(proxies.b.counts.s3);
+          if (process.env.BENCH_VERBOSE) console.log([...proxies.a.s3Requests, "--", ...proxies.b.s3Requests].join("\n"));
+        }
+        const total = ofA.map((a, i) => a + ofB[i]!);
+        console.log(`| ${agents} | ${median(total)} | ${median(ofA)} | ${median(ofB)} |`);
+      } finally {
+        for (const child of started) await stopChild(child);
+      }
+    }
+  } finally {
+    await proxies.a.stop();
+    await proxies.b.stop();
+  }
+}

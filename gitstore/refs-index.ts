@@ -1,0 +1,217 @@
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { mapLimit, ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore } from "../objectstore/index.ts";
+import { parseSyncedRefName, type BucketLayout } from "../protocol/core.ts";
+import { readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
+import { jitter, MAX_ATTEMPTS, objectTooLarge } from "./conditional-update.ts";
+import { GitStoreError } from "./errors.ts";
+import { readRefsIndexBody, writeInfoRefs } from "./info-refs.ts";
+import { MAX_REF_FILE_BYTES, MAX_REFS_INDEX_BYTES } from "./limits.ts";
+import { parseRefFile } from "./ref-file.ts";
+import type { RepoContext } from "./repo-context.ts";
+import { createRefsFolder, publishServerInfo } from "./server-info.ts";
+
+/**
+ * The refs index (format 3): every ref of a repository, shared and every agent's synced refs, in one
+ * object, `info/refs` — git's own dumb-HTTP list, so plain git reads it as before. It is read with one GET
+ * and written with one PUT conditional on the ETag read (If-Match; If-None-Match: * for the first), so a
+ * push moves all its refs at once by compare-and-swap, as strong as one ref file each was.
+ *
+ * The index as last read or written is kept in `.git/cloudbridge/refs-index.json` with its ETag: a read
+ * asks for it conditionally (304 when nothing moved), and a push writes on top of it without reading
+ * (If-Match on the ETag it has; 412 means someone moved a ref, and only then is it read again).
+ *
+ * A repository of a format 1 or 2 bucket keeps each ref in a file under `refs/` (and info/refs rebuilt
+ * from them after each push). The first reader that finds such files moves their refs into the index by
+ * compare-and-swap, then deletes the files and creates the `refs/` folder object that marks the move (an
+ * older cloudbridge refuses the repository from then on: that object is not in its layout); a file found
+ * after that is a stray, and the index keeps its own value. Whether this was done is remembered locally,
+ * so it costs one LIST per local repository.
+ */
+export interface RefsIndex {
+  refs: BucketRefs;
+  /** The index's ETag (the version a write must name), or undefined when the repository has none yet. */
+  etag: string | undefined;
+}
+
+interface Cache {
+  format: 1;
+  /** The bucket and repository root it describes. */
+  where: string;
+  etag: string | null;
+  body: string;
+  /** Whether this repository's ref files (format 1 and 2) were looked for and moved into the index. */
+  migrated: boolean;
+  /** objects/info/packs as last read or written (bucket-packs.ts), to read conditionally and write on top of. */
+  packs?: { etag: string; body: string };
+}
+
+/** The index as this machine last saw it (no request), or undefined when it has not read it yet. */
+export async function cachedRefsIndex(ctx: RepoContext): Promise<RefsIndex | undefined> {
+  const cache = await load(ctx);
+  if (!cache?.migrated) return undefined;
+  return { refs: toBucketRefs(cache.body, ctx, cache.etag ?? ""), etag: cache.etag ?? undefined };
+}
+
+/** The index as it is now: one GET, answered 304 when it did not change since this machine last saw it. */
+export async function readRefsIndex(ctx: RepoContext): Promise<RefsIndex> {
+  const cache = await load(ctx);
+  let current = await getIndex(ctx, cache);
+  if (!cache?.migrated) current = await migrateRefFiles(ctx, current);
+  if (!cache || !cache.migrated || cache.etag !== (current.etag ?? null)) {
+    await save(ctx, { ...(cache ?? base(ctx)), etag: current.etag ?? null, body: current.body, migrated: true });
+  }
+  return { refs: toBucketRefs(current.body, ctx, current.etag ?? ""), etag: current.etag };
+}
+
+/**
+ * Writes `refs` as the whole index, on condition that it is still at `etag` (undefined: that there is none).
+ * Throws PreconditionFailed (or ObjectMissing) when someone else wrote it meanwhile. Returns the new ETag.
+ */
+export async function writeRefsIndex(ctx: RepoContext, refs: ReadonlyMap<string, string>, etag: string | undefined): Promise<string> {
+  const body = writeInfoRefs(refs);
+  const written = await ctx.store.put(ctx.layout.infoRefs(ctx.repo), body, {
+    ...(etag ? { ifMatch: etag } : { ifNoneMatch: "*" as const }),
+    contentType: "text/plain; charset=utf-8",
+  });
+  const cache = await load(ctx);
+  await save(ctx, { ...(cache ?? base(ctx)), etag: written.etag, body, migrated: true });
+  return written.etag;
+}
+
+/** Every ref of `refs` (shared and synced) by full name, with its object id: the index's content. */
+export function indexEntries(refs: BucketRefs): Map<string, string> {
+  return new Map([...refs.shared.values(), ...refs.synced.values()].map((entry) => [entry.ref, entry.oid]));
+}
+
+/**
+ * Where shared ref `ref` points in the bucket now, for a look without a local repository (`status`): the
+ * index, or the ref's file in a repository not yet moved to an index. Undefined when there is no such ref.
+ */
+export async function readSharedRefNow(store: ObjectStore, layout: BucketLayout, repo: string, ref: string): Promise<string | undefined> {
+  const key = layout.infoRefs(repo);
+  const object = await store.get(key, { maxBytes: MAX_REFS_INDEX_BYTES }).catch((error: unknown) => {
+    throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
+  });
+  const index = object && object !== "not-modified" ? readRefsIndexBody(object.body, key) : undefined;
+  const damaged = index?.corrupt.get(ref);
+  if (damaged) throw damaged;
+  const oid = index?.refs.get(ref);
+  if (oid) return oid;
+  const file = await store.get(layout.ref(repo, ref), { maxBytes: MAX_REF_FILE_BYTES });
+  return file && file !== "not-modified" ? parseRefFile(file.body, layout.ref(repo, ref)) : undefined;
+}
+
+/** objects/info/packs as this machine last saw it, if it did. */
+export async function cachedPackList(ctx: RepoContext): Promise<{ etag: string; body: string } | undefined> {
+  return (await load(ctx))?.packs;
+}
+
+/** Remembers objects/info/packs as just read or written. */
+export async function rememberPackList(ctx: RepoContext, packs: { etag: string; body: string }): Promise<void> {
+  const cache = await load(ctx);
+  if (cache?.packs?.etag === packs.etag) return;
+  await save(ctx, { ...(cache ?? { ...base(ctx), etag: null, body: "", migrated: false }), packs });
+}
+
+async function getIndex(ctx: RepoContext, cache: Cache | undefined): Promise<{ etag: string | undefined; body: string }> {
+  const key = ctx.layout.infoRefs(ctx.repo);
+  const known = cache?.migrated && cache.etag ? cache.etag : undefined;
+  const object = await ctx.store
+    .get(key, { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) })
+    .catch((error: unknown) => {
+      throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
+    });
+  if (object === "not-modified") return { etag: known, body: cache!.body };
+  return object ? { etag: object.etag, body: object.body.toString() } : { etag: undefined, body: "" };
+}
+
+/** Moves the refs of a format 1 or 2 repository (one file each under `refs/`) into the index, then deletes the files. */
+async function migrateRefFiles(
+  ctx: RepoContext,
+  current: { etag: string | undefined; body: string },
+): Promise<{ etag: string | undefined; body: string }> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const files = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
+    const moved = [...files.shared.values(), ...files.synced.values()];
+    if (moved.length === 0) return current;
+    const index = current.body ? readRefsIndexBody(current.body, ctx.layout.infoRefs(ctx.repo)) : { refs: new Map(), corrupt: new Map() };
+    // Before the move, info/refs was rebuilt from the files after each push, so a file is newer (a push
+    // interrupted before info/refs). After it (the refs/ folder object is there) every writer moves the
+    // index: a file is then a stray from an older cloudbridge still running, and the index wins.
+    const filesWin = (await ctx.store.head(ctx.layout.refsFolder(ctx.repo))) === undefined;
+    const merged = new Map(index.refs);
+    for (const { ref, oid } of moved) if (filesWin || (!merged.has(ref) && !index.corrupt.has(ref))) merged.set(ref, oid);
+    try {
+      const etag = await writeRefsIndex(ctx, merged, current.etag);
+      ctx.log?.(`moved ${moved.length} refs of ${ctx.layout.repoRoot(ctx.repo)} into its refs index`);
+      // Only files whose version was read: one written since (an older cloudbridge) is left for the next reader.
+      await mapLimit(moved, 8, (entry) =>
+        ctx.store.delete(ctx.layout.ref(ctx.repo, entry.ref), { ifMatch: entry.etag }).catch((error: unknown) => {
+          if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
+        }),
+      );
+      await publishServerInfo(ctx, merged, { createHead: false, sharedMoved: true });
+      await createRefsFolder(ctx);
+      return { etag, body: writeInfoRefs(merged) };
+    } catch (error) {
+      if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
+      current = await getIndex(ctx, undefined);
+      await jitter(attempt);
+    }
+  }
+  throw new GitStoreError(
+    "too-many-conflicts",
+    `${ctx.layout.infoRefs(ctx.repo)} kept changing while its ref files were moved into it; try again.`,
+  );
+}
+
+function toBucketRefs(body: string, ctx: RepoContext, etag: string): BucketRefs {
+  const key = ctx.layout.infoRefs(ctx.repo);
+  const { refs, corrupt } = readRefsIndexBody(body, key);
+  const result: BucketRefs = { shared: new Map(), synced: new Map(), corrupt };
+  for (const [ref, oid] of refs) {
+    let synced;
+    try {
+      synced = parseSyncedRefName(ref);
+    } catch (error) {
+      result.corrupt.set(
+        ref,
+        new GitStoreError("corrupt-ref", `${key} names ${ref}: ${error instanceof Error ? error.message : String(error)}`),
+      );
+      continue;
+    }
+    if (synced) result.synced.set(ref, { ref, oid, etag, agent: synced.agent, syncedRef: synced.ref });
+    else result.shared.set(ref, { ref, oid, etag });
+  }
+  return result;
+}
+
+function base(ctx: RepoContext): Pick<Cache, "format" | "where"> {
+  return { format: 1, where: where(ctx) };
+}
+
+function where(ctx: RepoContext): string {
+  return `${ctx.store.bucket}/${ctx.layout.repoRoot(ctx.repo)}`;
+}
+
+function cacheFile(ctx: RepoContext): string {
+  return join(ctx.gitDir, "cloudbridge", "refs-index.json");
+}
+
+async function load(ctx: RepoContext): Promise<Cache | undefined> {
+  try {
+    const saved = JSON.parse(await readFile(cacheFile(ctx), "utf8")) as Cache;
+    return saved.format === 1 && saved.where === where(ctx) && typeof saved.body === "string" ? saved : undefined;
+  } catch {
+    return undefined; // none yet, or damaged: read the bucket
+  }
+}
+
+async function save(ctx: RepoContext, cache: Cache): Promise<void> {
+  const file = cacheFile(ctx);
+  await mkdir(dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(temp, JSON.stringify(cache));
+  await rename(temp, file);
+}

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { fetchRefs, push, readRefsIndex, type RepoContext } from "../../../gitstore/index.ts";
+import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
+import { commitFile, git } from "../../helpers/git.ts";
+import { useGitCloud } from "../../helpers/git-cloud.ts";
+import { CountingStore } from "../../../bench/counting-store.ts";
+import type { ObjectStore } from "../../../objectstore/index.ts";
+import type { BucketLayout } from "../../../protocol/index.ts";
+
+/** The last commit whose bucket layout was format 2 (a file per ref): its gitstore is "the old code path". */
+const FORMAT_2_COMMIT = "90ec238ae3beec490c4a73642db67cba879f77c6";
+
+type OldPush = (options: RepoContext & { agent: string; updates: { ref: string; oid: string }[] }) => Promise<unknown>;
+
+describe("the refs index (format 3): one object for every ref, and buckets of format 1 and 2 moved into it", () => {
+  const bed = useGitCloud("git-refs-index");
+  let oldCode: string;
+  let oldPush: OldPush;
+  /** The bucket through the old code's own store (its errors are its own classes). */
+  let oldStore: ObjectStore;
+  before(async () => {
+    // The format 2 code, as it was, beside this one (inside the checkout, so its imports find node_modules).
+    oldCode = await mkdtemp(join(process.cwd(), ".format-2-code-"));
+    const archive = await promisify(execFile)(
+      "git",
+      ["archive", "--format=tar", FORMAT_2_COMMIT, "gitstore", "objectstore", "protocol", "localgit"],
+      {
+        encoding: "buffer",
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    await new Promise<void>((ok, fail) => {
+      const tar = execFile("tar", ["-x", "-C", oldCode], (error) => (error ? fail(error) : ok()));
+      tar.stdin!.end(archive.stdout);
+    });
+    const old = (await import(join(oldCode, "gitstore", "index.ts"))) as { push: OldPush };
+    const { S3ObjectStore: OldS3ObjectStore } = (await import(join(oldCode, "objectstore", "s3-object-store.ts"))) as {
+      S3ObjectStore: new (bucket: string, client: unknown) => ObjectStore;
+    };
+    const { BucketLayout: OldBucketLayout } = (await import(join(oldCode, "protocol", "layout.ts"))) as {
+      BucketLayout: new (prefix?: string) => BucketLayout;
+    };
+    oldStore = new OldS3ObjectStore(bed.t.cloud.bucket, bed.t.s3);
+    const oldLayout = new OldBucketLayout(bed.layout.prefix);
+    oldPush = (options) => old.push({ ...options, layout: oldLayout, store: options.store === bed.store ? oldStore : options.store });
+  });
+  after(() => rm(oldCode, { recursive: true, force: true }));
+
+  async function keysUnder(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const info of bed.store.list(prefix)) keys.push(info.key.slice(prefix.length));
+    return keys.sort();
+  }
+
+  it("a repository the format 2 code wrote (one file per ref, one push interrupted before info/refs) is read and moved into the index; nothing is lost", async () => {
+    const a = await bed.clone("legacy");
+    const b = await bed.clone("legacy");
+    const first = await commitFile(a.dir, "a.txt", "one\n");
+    await oldPush({ ...a, updates: [{ ref: "refs/heads/main", oid: first }] });
+    await git(b.dir, "fetch", "-q", a.dir, "main");
+    await git(b.dir, "reset", "-q", "--hard", "FETCH_HEAD");
+    const fromB = await commitFile(b.dir, "b.txt", "b\n");
+    await oldPush({ ...b, updates: [{ ref: "refs/heads/topic", oid: fromB }] });
+    // The old code's push of main, interrupted after its compare-and-swap, before it rewrote info/refs.
+    const second = await commitFile(a.dir, "a.txt", "two\n");
+    await assert.rejects(
+      oldPush({
+        ...a,
+        store: new FaultyStore(oldStore, (key) => key.endsWith("/info/refs")),
+        updates: [{ ref: "refs/heads/main", oid: second }],
+      }),
+      InjectedFault,
+    );
+    assert.ok((await keysUnder(bed.layout.refsRoot("legacy"))).includes("heads/main"), "the old code wrote a file per ref");
+
+    // The new code reads it: every ref, the interrupted push's main included (its file is newer than info/refs).
+    const reader = await bed.clone("legacy");
+    const logged: string[] = [];
+    const fetched = await fetchRefs({ ...reader, log: (line) => logged.push(line) });
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), second);
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/topic"), fromB);
+    assert.equal(await git(reader.dir, "rev-parse", `refs/remotes/cloud-synced/${b.agent}/topic`), fromB);
+    assert.equal(await git(reader.dir, "rev-parse", `refs/remotes/cloud-synced/${a.agent}/main`), second);
+    assert.equal(fetched.refs.corrupt.size, 0);
+    assert.match(logged.join("\n"), /moved 4 refs .* into its refs index/);
+    // The files are gone, the folder object marks the move, and the index holds every ref.
+    assert.deepEqual(await keysUnder(bed.layout.refsRoot("legacy")), [""]);
+    const index = await readRefsIndex(await bed.clone("legacy"));
+    assert.deepEqual([...index.refs.shared.keys()].sort(), ["refs/heads/main", "refs/heads/topic"]);
+    assert.equal(index.refs.synced.size, 2);
+
+    // The new code pushes on top; plain git clones it over dumb HTTP.
+    await fetchRefs(a);
+    const third = await commitFile(a.dir, "a.txt", "three\n");
+    const pushed = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: third }] });
+    assert.equal(pushed.results[0]!.status, "updated");
+    const plain = bed.path("plain");
+    await git(bed.work, "clone", "-q", `${bed.t.cloud.endpoint}/${bed.t.cloud.bucket}/repos/legacy.git`, plain);
+    assert.equal(await git(plain, "rev-parse", "HEAD"), third);
+    await git(plain, "fsck", "--strict", "--no-dangling");
+
+    // An older cloudbridge still running refuses the moved repository (the refs/ folder object is not in its
+    // layout) instead of writing beside the index; a stray file that appears anyway does not move the index back.
+    await assert.rejects(
+      oldPush({ ...b, agent: randomUUID(), updates: [{ ref: "refs/heads/main", oid: fromB }] }),
+      /not in the cloudbridge layout|not valid/,
+    );
+    await bed.store.put(bed.layout.ref("legacy", "refs/heads/main"), `${fromB}\n`);
+    const late = await bed.clone("legacy");
+    await fetchRefs(late);
+    assert.equal(await git(late.dir, "rev-parse", "refs/remotes/cloud/main"), third);
+  });
+
+  it("a one-file push costs a few requests whatever the number of agents: the index is written on top of the version this machine saw", async () => {
+    const a = await bed.clone("requests");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: await commitFile(a.dir, "a.txt", "0\n") }] });
+    // 30 other agents' synced refs in the index (before: a GET of each, five times per push).
+    for (let i = 0; i < 30; i++) {
+      const other = await bed.clone("requests");
+      await fetchRefs(other);
+      await git(other.dir, "reset", "-q", "--hard", "refs/remotes/cloud/main");
+      await push({ ...other, updates: [{ ref: "refs/heads/main", oid: await git(other.dir, "rev-parse", "HEAD") }] });
+    }
+    await fetchRefs(a);
+    const counting = new CountingStore(bed.store);
+    for (let i = 1; i <= 3; i++) {
+      const oid = await commitFile(a.dir, "a.txt", `${i}\n`);
+      counting.reset();
+      const { results } = await push({ ...a, store: counting, updates: [{ ref: "refs/heads/main", oid }] });
+      assert.equal(results[0]!.status, "updated");
+      // pack, idx, objects/info/packs, the index, packed-refs.
+      assert.equal(counting.requests, 5, `push ${i}`);
+    }
+    // Another machine's write in between costs one 412 and one read, not a read of every ref.
+    const other = await bed.clone("requests");
+    await fetchRefs(other);
+    await push({ ...other, updates: [{ ref: "refs/heads/side", oid: await git(other.dir, "rev-parse", "refs/remotes/cloud/main") }] });
+    counting.reset();
+    const oid = await commitFile(a.dir, "a.txt", "after\n");
+    assert.equal((await push({ ...a, store: counting, updates: [{ ref: "refs/heads/main", oid }] })).results[0]!.status, "updated");
+    assert.ok(counting.requests <= 9, `${counting.requests} requests after another machine's write`);
+    // A fetch with nothing new is one request (a 304).
+    counting.reset();
+    await fetchRefs({ ...a, store: counting });
+    assert.equal(counting.requests, 1);
+  });
+});
