@@ -36,14 +36,13 @@ export interface ScanResult {
  * Files finish before they travel: a file changed less than `quietMs` ago (by the file system's clock) is
  * not committed yet while it may still be written, so a file written over several seconds becomes one
  * version, not one per look. Where the system tells (`openForWriting`, Linux), a young file waits only while
- * a process has it open for writing, or for `briefMs` after its last write (a writer that closes between
- * pieces); elsewhere every young file waits. A file that never stops changing (a log) is committed anyway
+ * a process has it open for writing: a file closed by its writer is finished and travels at once (a saved
+ * file is not held back); elsewhere every young file waits. A file that never stops changing (a log) is committed anyway
  * once it has waited `maxWaitMs`. `waitingSince` (path → when it was first found unsettled, by this
  * machine's clock) is kept by the caller between scans.
  */
 export interface SettleOptions {
   quietMs: number;
-  briefMs: number;
   maxWaitMs: number;
   waitingSince: Map<string, number>;
   openForWriting?: (absolutePaths: readonly string[]) => Promise<Set<string> | undefined>;
@@ -249,11 +248,10 @@ export async function scan(
     if (settle && stats.isFile()) {
       const age = ageOf(stats);
       const since = settle.waitingSince.get(path) ?? now;
-      const waits = age < settle.quietMs && (beingWritten === undefined || beingWritten.has(join(root, path)) || age < settle.briefMs);
+      const waits = age < settle.quietMs && (beingWritten === undefined || beingWritten.has(join(root, path)));
       if (waits && now - since < settle.maxWaitMs) {
         settle.waitingSince.set(path, since);
-        const quiet = beingWritten === undefined || beingWritten.has(join(root, path)) ? settle.quietMs : settle.briefMs;
-        settling.push({ path, dueInMs: Math.max(0, Math.min(quiet - age, settle.maxWaitMs - (now - since))) + 50 });
+        settling.push({ path, dueInMs: Math.max(0, Math.min(settle.quietMs - age, settle.maxWaitMs - (now - since))) + 50 });
         continue;
       }
       settle.waitingSince.delete(path);
