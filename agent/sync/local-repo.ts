@@ -45,6 +45,7 @@ export class LocalRepo {
     this.stateDir = join(root, ".git", "cloudbridge");
     this.lock = new FolderLock(join(this.stateDir, "folder-lock.pid"), {
       onAcquired: (tookOver) => this.reload(tookOver),
+      beforeRelease: () => this.flushCache(),
       ...(options.onWait ? { onWait: options.onWait } : {}),
     });
     registerFolder(root, this.stateDir);
@@ -135,9 +136,25 @@ export class LocalRepo {
     return stats ? `${stats.ino}:${stats.mtimeMs}:${stats.size}` : "none";
   }
 
-  private async saveCache(): Promise<void> {
-    await this.cache.save();
-    this.cacheFileSeen = await this.cacheFileIdentity();
+  /**
+   * The stat cache changed: it is written once, when this process lets go of the folder (the end of a
+   * round, of a command), not after each commit and checkout of it, so a round does not serialize the whole
+   * folder's cache between its commit and its push. Another process only reads it after taking the folder
+   * lock, so it never sees it stale; after a crash the cache is older than `main`, which `load` repairs.
+   */
+  private cacheChanged(): void {
+    this.cacheDirty = true;
+  }
+
+  private cacheDirty = false;
+
+  /** Writes the stat cache if it changed (again, if it changed while being written). */
+  private async flushCache(): Promise<void> {
+    while (this.cacheDirty) {
+      this.cacheDirty = false;
+      await this.cache.save();
+      this.cacheFileSeen = await this.cacheFileIdentity();
+    }
   }
 
   async head(): Promise<string | undefined> {
@@ -154,7 +171,7 @@ export class LocalRepo {
   ): Promise<{ commit?: string; scan: ScanResult }> {
     const result = await scan(this.root, this.cache, this.git, options.annex, options);
     if (result.changes.size === 0) {
-      if (result.hashed > 0) await this.saveCache();
+      if (result.hashed > 0) this.cacheChanged();
       return { scan: result };
     }
     const lines: Buffer[] = [];
@@ -174,7 +191,7 @@ export class LocalRepo {
       else this.cache.entries.delete(path);
     }
     this.cache.commit = commit;
-    await this.saveCache();
+    this.cacheChanged();
     return { commit, scan: result };
   }
 
@@ -186,13 +203,15 @@ export class LocalRepo {
   private async checkoutHeld(target: string, options: CheckoutOptions): Promise<CheckoutResult> {
     const before = this.cache.commit;
     if (before === target && !this.hasUnwritten())
-      return { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [] };
+      return { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [], treeChanges: [] };
     // The files' modification times as the machines that changed them had them (mtimes.ts).
     const mtimes = await mtimesBetween(this.git, before, target).catch(() => undefined);
     const result = await checkout(this.root, this.git, this.cache, target, { ...options, ...(mtimes ? { mtimes } : {}) });
     if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
-    await this.saveCache();
-    await this.resetIndex();
+    this.cacheChanged();
+    // What a person must see at once is written now: the rest of the cache waits for the end of the round.
+    if (result.refused.length > 0 || result.unwritable.length > 0 || result.skipped.length > 0) await this.flushCache();
+    if (before === undefined || !(await this.updateIndex(result.treeChanges))) await this.resetIndex();
     return result;
   }
 
@@ -216,7 +235,7 @@ export class LocalRepo {
     const placed = await annex.place(key, join(this.root, path), entry.mode === "100755" ? 0o755 : 0o644);
     if (!placed) return false;
     this.cache.entries.set(path, placedEntry(entry, placed));
-    await this.saveCache();
+    this.cacheChanged();
     return true;
   }
 
@@ -255,7 +274,31 @@ export class LocalRepo {
       });
     }
     this.cache.commit = main;
-    await this.saveCache();
+    this.cacheChanged();
+  }
+
+  /**
+   * Brings git's index from the tree it holds to the next one by the entries that differ, so a checkout
+   * costs the paths it changed, not the folder (`read-tree` rewrites every entry). False when git refuses
+   * one of them (a path its index cannot hold): the caller then rebuilds the index whole.
+   */
+  private async updateIndex(changes: CheckoutResult["treeChanges"]): Promise<boolean> {
+    if (changes.length === 0) return true;
+    const lines: Buffer[] = [];
+    for (const c of changes) {
+      if (gitRefusesPath(c.path)) return false;
+      const type = c.newMode === "160000" ? "commit" : "blob";
+      lines.push(
+        Buffer.from(c.deleted ? `0 ${"0".repeat(40)}\t` : `${c.newMode} ${type} ${c.newOid}\t`),
+        encodePath(c.path),
+        Buffer.from("\0"),
+      );
+    }
+    const { code } = await this.indexed.run(["update-index", "-z", "--add", "--remove", "--replace", "--index-info"], {
+      input: Buffer.concat(lines),
+      okCodes: [128],
+    });
+    return code === 0;
   }
 
   private async resetIndex(): Promise<void> {
