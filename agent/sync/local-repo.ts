@@ -35,6 +35,7 @@ export class LocalRepo {
   /** Held by whatever changes `main`, the index, the stat cache or the files (shared within this process). */
   readonly lock: FolderLock;
   cache!: StatCache;
+  /** git for the commands that write the index. */
   private readonly indexed: Git;
   private opened = false;
   /** The stat cache file as this process last read or wrote it: another process replaced it when it differs. */
@@ -50,7 +51,15 @@ export class LocalRepo {
     });
     registerFolder(root, this.stateDir);
     this.git = new Git(join(root, ".git"), identity ? { identity } : {});
-    this.indexed = this.git;
+    // A split index: a commit or a checkout writes the entries it changed, not the whole folder's index
+    // (the shared part is rewritten once the changes pass a fifth of it; old shared parts are removed then).
+    this.indexed = this.git.with({
+      GIT_CONFIG_COUNT: "2",
+      GIT_CONFIG_KEY_0: "core.splitIndex",
+      GIT_CONFIG_VALUE_0: "true",
+      GIT_CONFIG_KEY_1: "splitIndex.sharedIndexExpire",
+      GIT_CONFIG_VALUE_1: "now",
+    });
   }
 
   static async isRepo(root: string): Promise<boolean> {
