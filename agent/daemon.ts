@@ -296,6 +296,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     })();
   };
 
+  folder.content.onDownloadsQueued = startDownloads;
+
   // The bandwidth limits are settings: a change (`cloudbridge limit`) applies from the next round on.
   let configSeen: number | undefined;
   const applyLimits = async () => {
