@@ -87,11 +87,14 @@ export class LocalStore {
     }
   }
 
-  /** Copies the content of `key` to `path`, a file that must not exist yet; false when the content is not here. */
+  /**
+   * Copies the content of `key` to `path`, a file that must not exist yet; false when the content is not
+   * here. A reflink (no second copy of the blocks) where the file system can, an in-kernel copy elsewhere.
+   */
   async copyTo(key: string, path: string, mode = 0o644): Promise<boolean> {
     if (!(await this.has(key))) return false;
     try {
-      await copyFile(this.objectPath(key), path, constants.COPYFILE_EXCL);
+      await copyFile(this.objectPath(key), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
       await chmod(path, mode);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") await rm(path, { force: true });
