@@ -61,6 +61,8 @@ export interface ScanOptions {
 }
 
 const PARALLEL_STATS = 128;
+/** Questions about tracked folders answered by looking along the cache before the set of them is built. */
+const FEW_LOOKUPS = 16;
 
 /**
  * A `.git` below the top of the folder cannot be synced: git refuses any path with a `.git` component (it
@@ -93,8 +95,17 @@ export async function scan(
   // A full scan reads the rules afresh; a scan of some paths re-reads them when an ignore file is among them.
   if (ignore && (!options.paths || [...options.paths].some((p) => isIgnoreFileName(p.slice(p.lastIndexOf("/") + 1))))) ignore.reset();
   let tracked: Set<string> | undefined;
+  let lookups = 0;
   /** Tracked files and the folders above them: ignore rules never hide what is already synced. */
   const isTracked = (path: string): boolean => {
+    if (cache.entries.has(path)) return true;
+    // A few questions (a watcher's paths) are answered by one look along the cache each; a walk of folders
+    // asks for every name it meets, so it builds the set of tracked folders once.
+    if (!tracked && ++lookups <= FEW_LOOKUPS) {
+      const below = `${path}/`;
+      for (const file of cache.entries.keys()) if (file.startsWith(below)) return true;
+      return false;
+    }
     if (!tracked) {
       tracked = new Set();
       for (const file of cache.entries.keys()) {
@@ -176,6 +187,8 @@ export async function scan(
 
   const cacheUnder = (prefix: string): string[] => {
     if (prefix === "") return [...cache.entries.keys()];
+    // A tracked file has nothing below it (a tree cannot hold both `a` and `a/b`).
+    if (cache.entries.has(prefix)) return [prefix];
     const out: string[] = [];
     for (const path of cache.entries.keys()) if (path === prefix || path.startsWith(`${prefix}/`)) out.push(path);
     return out;
