@@ -216,14 +216,33 @@ export class AnnexContent implements AnnexPort, ContentSync {
     if (jobs.length === 0) return 0;
     const failures = new Failures();
     const unique = dedupe(jobs);
+    const tracking = this.tracked("down", unique, failures);
+    // Each file goes in place as soon as its content is verified, before the batch records where content
+    // now is: the person sees the file without waiting for the location log or for the other downloads.
+    const placing = new Map<string, Promise<void>>();
+    const placeKey = async (key: string): Promise<void> => {
+      for (const job of jobs) if (job.key === key && job.path) await this.options.place(job.path, key);
+    };
     const results = await this.annex
-      .get(unique.map(transferOf), this.tracked("down", unique, failures))
+      .get(unique.map(transferOf), {
+        ...tracking,
+        onFileDone: (item, outcome) => {
+          tracking.onFileDone(item, outcome);
+          if (outcome.error === undefined) {
+            const placed = placeKey(item.key);
+            placed.catch(() => undefined); // awaited below, where a failure is thrown
+            placing.set(item.key, placed);
+          }
+        },
+      })
       .catch(failures.add)
       .finally(() => this.forget("down"));
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
       if (!done) continue;
-      if (job.path) await this.options.place(job.path, job.key);
+      const placed = placing.get(job.key);
+      if (placed) await placed;
+      else if (job.path) await this.options.place(job.path, job.key);
       await this.queue.done(job);
     }
     const left = (await this.queue.list("down")).length;
