@@ -63,15 +63,22 @@ describe("the folder watcher's adaptive debounce", () => {
     try {
       seen.restart();
       // 60 files, one every 20 ms (1.2 s or more): never quiet.
+      const started = performance.now();
       for (let i = 0; i < 60; i++) {
         await writeFile(join(root, `f${String(i).padStart(2, "0")}.txt`), `${i}\n`);
         await sleep(20);
       }
+      const writing = performance.now() - started;
       const files = () => new Set(seen.bursts.flatMap((b) => b.paths));
       await until(() => files().size === 60, "all 60 files");
       await sleep(600); // nothing more may come
       const shape = JSON.stringify(seen.bursts.map((b) => [Math.round(b.at), b.paths.length]));
-      assert.ok(seen.bursts.length >= 2 && seen.bursts.length <= 6, `60 writes came in ${seen.bursts.length} reports: ${shape}`);
+      // At most one report per debounce while the writes went on (a loaded machine writes slower), and the last.
+      const most = Math.ceil(writing / 400) + 2;
+      assert.ok(
+        seen.bursts.length >= 2 && seen.bursts.length <= most,
+        `60 writes in ${Math.round(writing)} ms came in ${seen.bursts.length} reports: ${shape}`,
+      );
       for (let i = 1; i < seen.bursts.length; i++)
         assert.ok(seen.bursts[i]!.at - seen.bursts[i - 1]!.at >= 380, `two reports closer than the debounce: ${shape}`);
     } finally {
