@@ -5,9 +5,12 @@ import { runGit } from "./run.ts";
  * Names are case-insensitive in git; they are lowercased here.
  */
 
-/** Every setting git sees for the repository: name → its values, in order (the last one wins). */
-export async function readConfig(gitDir: string): Promise<Map<string, string[]>> {
-  const { stdout, code } = await runGit(["config", "--null", "--list"], { gitDir, okCodes: [1, 128] });
+/**
+ * Every setting git sees for the repository: name → its values, in order (the last one wins). `gitDir`
+ * undefined: the repository of the current folder.
+ */
+export async function readConfig(gitDir: string | undefined): Promise<Map<string, string[]>> {
+  const { stdout, code } = await runGit(["config", "--null", "--list"], { ...(gitDir ? { gitDir } : {}), okCodes: [1, 128] });
   const all = new Map<string, string[]>();
   if (code !== 0) return all;
   for (const record of stdout.toString().split("\0")) {

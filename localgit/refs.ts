@@ -51,13 +51,21 @@ export async function updateRefs(gitDir: string, updates: readonly { ref: string
 /**
  * Whether commit `ancestor` is `descendant` or one of its ancestors. A commit this repository does not
  * have is an ancestor of nothing here (false); any other failure of git is an error.
+ *
+ * Another process may bring `ancestor` in between git's answer and the look that explains it (a fetch of
+ * the same folder installing the pack that holds it, while this one publishes): git failed because it
+ * was missing, yet it is here now. Objects only ever arrive, so then git is asked again, once: the second
+ * answer is about objects that are all here.
  */
 export async function isAncestor(gitDir: string, ancestor: string, descendant: string): Promise<boolean> {
   const args = ["merge-base", "--is-ancestor", ancestor, descendant];
-  const run = await runGit(args, { gitDir, allowFailure: true });
-  if (run.code <= 1) return run.code === 0;
-  if (!(await hasObjects(gitDir, [ancestor])).has(ancestor)) return false;
-  throw gitFailed(args, run);
+  for (let attempt = 0; ; attempt++) {
+    const run = await runGit(args, { gitDir, allowFailure: true });
+    if (run.code <= 1) return run.code === 0;
+    const present = await hasObjects(gitDir, [ancestor, descendant]);
+    if (!present.has(ancestor)) return false;
+    if (attempt > 0 || !present.has(descendant)) throw gitFailed(args, run);
+  }
 }
 
 /** The best common ancestor of two commits, or undefined when they share no history. */

@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
-import { findRepository, FolderError, openSyncedFolder, type SyncedFolder } from "../folder/index.ts";
+import { findFolder, FolderError, openSyncedFolder, type SyncedFolder } from "../folder/index.ts";
+import { LocalRepo } from "../sync/local-repo.ts";
 import { readPause } from "../folder/pause.ts";
 import { cliLogger } from "./output.ts";
 
@@ -21,11 +22,12 @@ export async function locate(path: string): Promise<{ root: string; path: string
     if (up === dir) break;
     dir = up;
   }
-  const found = await findRepository(dir);
-  if (!found) throw new FolderError("not-a-folder", `${path} is not inside a cloudbridge folder.`);
-  const inside = relative(found.workTree, abs);
-  if (inside.startsWith("..")) throw new FolderError("not-a-folder", `${path} is not inside the folder ${found.workTree}.`);
-  return { root: found.workTree, path: inside.split(sep).join("/") };
+  // The cloudbridge folder around it, as every command finds it (a git project nested inside is not one).
+  const root = await findFolder(dir);
+  if (!(await LocalRepo.isRepo(root))) throw new FolderError("not-a-folder", `${path} is not inside a cloudbridge folder.`);
+  const inside = relative(root, abs);
+  if (inside.startsWith("..")) throw new FolderError("not-a-folder", `${path} is not inside the folder ${root}.`);
+  return { root, path: inside.split(sep).join("/") };
 }
 
 export function openQuietly(root: string): Promise<SyncedFolder> {

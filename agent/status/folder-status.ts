@@ -130,15 +130,24 @@ export async function folderStatus(dir: string, options: StatusOptions = {}): Pr
 
   let localChanges: FolderStatus["localChanges"] = null;
   let scanned: RefusedPath[] = [];
-  try {
-    ({ localChanges, refused: scanned } = await scanFolder(root, options));
-  } catch (error) {
-    const explained = explainAccessError(error, settings) ?? error;
+  const busy = options.folder ? undefined : await busyFolder(repo);
+  if (busy !== undefined) {
     problems.push({
       part: "local",
-      code: explained instanceof CloudbridgeError ? explained.code : "scan-failed",
-      message: `local changes unknown: ${(explained as Error).message}`,
+      code: "folder-busy",
+      message: `local changes not looked at: cloudbridge (pid ${busy}) is working on this folder (a round, with its transfers); it commits what changed itself, so run status again to see what is left`,
     });
+  } else {
+    try {
+      ({ localChanges, refused: scanned } = await scanFolder(root, options));
+    } catch (error) {
+      const explained = explainAccessError(error, settings) ?? error;
+      problems.push({
+        part: "local",
+        code: explained instanceof CloudbridgeError ? explained.code : "scan-failed",
+        message: `local changes unknown: ${(explained as Error).message}`,
+      });
+    }
   }
   const recorded = await Promise.all((options.refusedSources ?? []).map((source) => source.read(root).catch(() => [])));
   const queued = await new TransferQueue(repo.stateDir).list();
@@ -208,6 +217,23 @@ async function unpushedCommits(
   if (!head) return { commits: 0, cloudHead, as };
   const count = await repo.git.text(["rev-list", "--count", head, ...(base ? ["--not", base] : [])]);
   return { commits: Number(count), cloudHead, as };
+}
+
+/** How long `status` waits for another process's round before it leaves the local scan out (a round is usually shorter). */
+const BUSY_WAIT_MS = 3000;
+
+/**
+ * The pid of another process (the daemon) still working on the folder after a short wait, else undefined.
+ * A round holds the folder for as long as its transfers take (minutes under a bandwidth limit), and
+ * `status` is what a person runs to see them move: it does not wait for the round to end.
+ */
+async function busyFolder(repo: LocalRepo): Promise<number | undefined> {
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    const owner = repo.lock.busyWith();
+    if (owner === undefined || Date.now() >= deadline) return owner;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /**

@@ -74,6 +74,12 @@ export class FolderLock {
     }
   }
 
+  /** The pid of another live process that holds the folder now, if one does (nothing is taken or waited for). */
+  busyWith(): number | undefined {
+    const owner = this.owner();
+    return owner !== undefined && owner !== process.pid && isProcessAlive(owner) ? owner : undefined;
+  }
+
   releaseClaim(): void {
     this.holders -= 1;
     if (this.holders === 0) this.release();

@@ -4,6 +4,7 @@ import { registerFolder, removeLeftoverTemporaries } from "../../annex/index.ts"
 import type { AnnexPort } from "./annex-port.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
 import { FolderLock } from "./folder-lock.ts";
+import { registerCleanFilter } from "../git-filter/register.ts";
 import { encodePath, Git, initRepository, type CommitIdentity } from "../../localgit/index.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
@@ -109,7 +110,12 @@ export class LocalRepo {
 
   async open(): Promise<this> {
     await mkdir(this.stateDir, { recursive: true });
-    await this.lock.hold(() => this.load());
+    await this.lock.hold(async () => {
+      await this.load();
+      // Plain `git status` in the folder agrees with the agent (a folder made before the filter gets it now).
+      // Not worth failing the open for: someone else's git holding .git/config this instant, the next open retries.
+      await registerCleanFilter(this.git.gitDir).catch(() => undefined);
+    });
     this.opened = true;
     return this;
   }
@@ -315,7 +321,9 @@ export class LocalRepo {
       await this.indexed.run(["read-tree", "--empty"]);
       return;
     }
-    const { code } = await this.indexed.run(["read-tree", this.cache.commit], { okCodes: [128] });
+    // `--reset` (a one-tree merge) keeps the stat information of entries the tree does not change, so a
+    // person's plain `git status` looks again (through the clean filter) only at the files that changed.
+    const { code } = await this.indexed.run(["read-tree", "--reset", this.cache.commit], { okCodes: [128] });
     if (code === 0) return;
     // The tree holds paths git's own index refuses (`..`, an absolute path, `.git`): those were refused at
     // checkout; the index (and so the next local commit) leaves them out.

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { findFolder } from "../../folder/index.ts";
 import { listConflicts, resolveConflict, type Conflict, type ConflictSide } from "../../history/conflicts.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { CliError } from "../errors.ts";
@@ -9,11 +10,11 @@ export function conflictsCommand(program: Command): void {
   program
     .command("conflicts")
     .description("Files edited on two machines (both versions kept side by side), and resolving them.")
-    .argument("[dir]", "the synced folder", ".")
+    .argument("[dir]", "the synced folder (default: the one around the current directory)")
     .option("--keep <file>", "keep this one: FILE's content stays at the shared name, the other version goes (it stays in history)")
     .option("--keep-both <file>", "keep both: the variant of FILE's conflict gets a plain name of its own")
     .option("--json", "print as JSON")
-    .action(async (dir: string, options: { keep?: string; keepBoth?: string; json?: boolean }) => {
+    .action(async (dir: string | undefined, options: { keep?: string; keepBoth?: string; json?: boolean }) => {
       if (options.keep && options.keepBoth) throw new CliError("invalid-option", "use --keep or --keep-both, not both.");
       const file = options.keep ?? options.keepBoth;
       if (file) {
@@ -35,7 +36,7 @@ export function conflictsCommand(program: Command): void {
         }
         return;
       }
-      const { root } = await locate(dir);
+      const root = await findFolder(dir);
       const folder = await openQuietly(root);
       try {
         const conflicts = await listConflicts(folder.repo.git);

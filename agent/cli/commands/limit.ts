@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import { parseRate, readSettings, SETTING_NAMES, writeSettings } from "../../folder/index.ts";
+import { findFolder, parseRate, readSettings, SETTING_NAMES, writeSettings } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
-import { locate } from "../folder-path.ts";
 import { formatBytes } from "../transfer-progress.ts";
 import { emit } from "../output.ts";
 
@@ -11,12 +10,12 @@ export function limitCommand(program: Command): void {
     .description(
       `Bandwidth limits for annexed content (${SETTING_NAMES.uploadLimit}, ${SETTING_NAMES.downloadLimit}); without options, show them. A running daemon applies a change at its next round.`,
     )
-    .argument("[dir]", "the synced folder", ".")
+    .argument("[dir]", "the synced folder (default: the one around the current directory)")
     .option("--up <rate>", "uploads: bytes per second (5MB, 512KiB) or none")
     .option("--down <rate>", "downloads: bytes per second (5MB, 512KiB) or none")
     .option("--json", "print as JSON")
-    .action(async (dir: string, options: { up?: string; down?: string; json?: boolean }) => {
-      const { root } = await locate(dir);
+    .action(async (dir: string | undefined, options: { up?: string; down?: string; json?: boolean }) => {
+      const root = await findFolder(dir);
       for (const [flag, value] of [
         ["--up", options.up],
         ["--down", options.down],

@@ -1,26 +1,25 @@
 import { spawn } from "node:child_process";
 import type { Command } from "commander";
-import { readSettings } from "../../folder/index.ts";
+import { findFolder, readSettings } from "../../folder/index.ts";
 import { readPageInfo } from "../../ui/page-file.ts";
 import { CliError } from "../errors.ts";
-import { locate } from "../folder-path.ts";
 import { emit } from "../output.ts";
 
 export function openCommand(program: Command): void {
   program
     .command("open")
     .description("Open the running daemon's page in the browser (with its secret token), or print its URL when there is no browser.")
-    .argument("[dir]", "the synced folder", ".")
+    .argument("[dir]", "the synced folder (default: the one around the current directory)")
     .option("--print", "only print the URL")
     .option("--json", "print as JSON")
-    .action(async (dir: string, options: { print?: boolean; json?: boolean }) => {
-      const { root } = await locate(dir);
+    .action(async (dir: string | undefined, options: { print?: boolean; json?: boolean }) => {
+      const root = await findFolder(dir);
       await readSettings(root);
       const page = await readPageInfo(root);
       if (!page)
         throw new CliError(
           "no-match",
-          `no daemon serves a page for ${root}: start one with \`cloudbridge daemon ${dir}\` (or \`cloudbridge service install\`).`,
+          `no daemon serves a page for ${root}: start one with \`cloudbridge daemon ${root}\` (or \`cloudbridge service install\`).`,
         );
       const opener = options.print || options.json ? undefined : browserCommand();
       if (opener) {

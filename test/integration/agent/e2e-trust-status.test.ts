@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -332,5 +332,97 @@ describe("cloudbridge a person can trust", () => {
       [["outward", "not-uploaded"]],
     );
     assert.match((await cliOk(["status", A], env)).stdout, /NOT UPLOADED "outward": .*outside/);
+
+    // The page commands find the folder the same way, also from inside a git project kept in the folder.
+    const project = join(A, "sub", "project");
+    await mkdir(project);
+    await git(project, "init", "-q");
+    for (const args of [["pause"], ["resume"], ["limit"], ["conflicts"]]) {
+      const inProject = await cli([...args, "--json"], env, { cwd: project });
+      assert.equal(inProject.code, 0, `${args[0]}: ${inProject.stderr}`);
+      if (args[0] !== "conflicts") assert.equal((JSON.parse(inProject.stdout) as { folder: string }).folder, A, args[0]);
+    }
+    const page = await cli(["open", "--print"], env, { cwd: project });
+    assert.match(page.stderr, new RegExp(`no daemon serves a page for ${A.replaceAll("/", "\\/")}`));
+    await writeFile(join(project, "readme.txt"), "r\n");
+    assert.equal((await cli(["sync", A], env)).code, 3, "the project's .git is listed as not synced; its files are");
+    const versions = JSON.parse((await cliOk(["versions", "readme.txt", "--json"], env, { cwd: project })).stdout) as { path: string };
+    assert.equal(versions.path, "sub/project/readme.txt");
+  });
+
+  it("plain git status in a synced folder is clean for annexed files, and shows them modified once they change", async () => {
+    const A = join(scratch.path, "gitstatus-a");
+    await mkdir(A);
+    await writeFile(join(A, "video.mp4"), randomBytes(1536 * 1024)); // annexed (above the default largefiles size)
+    await writeFile(join(A, "notes.txt"), "notes\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/gitstatus"], env);
+    assert.match(await git(A, "cat-file", "-p", ":video.mp4"), /^\/annex\/objects\/SHA256E-/, "the index holds its pointer");
+    assert.equal(await git(A, "status", "--porcelain"), "");
+    const B = join(scratch.path, "gitstatus-b");
+    await cliOk(["clone", "s3://cloudbridge/gitstatus", B], env);
+    assert.equal((await stat(join(B, "video.mp4"))).size, 1536 * 1024, "the content arrived");
+    assert.equal(await git(B, "status", "--porcelain"), "", "the clone's annexed file is not modified either");
+
+    await appendFile(join(B, "video.mp4"), "more");
+    assert.equal(await git(B, "status", "--porcelain"), "M video.mp4");
+    await cliOk(["sync", B], env);
+    assert.equal(await git(B, "status", "--porcelain"), "", "committed by the agent: clean again");
+    // git status recorded the files' stat information; a round that does not change them keeps it, so the
+    // next git status does not read them again.
+    await writeFile(join(B, "other.txt"), "other\n");
+    await cliOk(["sync", B], env);
+    assert.doesNotMatch(await git(B, "ls-files", "--debug", "video.mp4"), /mtime: 0:0/);
+
+    // A folder made before the filter existed gets it at its next open.
+    await git(A, "config", "--unset", "filter.cloudbridge.process");
+    await rm(join(A, ".git", "info", "attributes"));
+    await cliOk(["sync", A], env);
+    assert.equal(await git(A, "status", "--porcelain"), "");
+  });
+
+  it("status shows a running upload with its bytes done and total while it is in flight (held slow by the upload limit)", async () => {
+    const A = join(scratch.path, "progress-a");
+    await mkdir(A);
+    await writeFile(join(A, "a.txt"), "a\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/progress"], env);
+    // A 20 MiB file goes up in 5 MiB parts (multipart above 16 MiB), each counted once sent; at 512 KiB/s a
+    // part takes 10 s, so the daemon is seen mid-upload, and moving, whatever the machine's load. `status`
+    // does not wait for the round that holds the folder meanwhile.
+    await cliOk(["limit", A, "--up", "512KiB"], env);
+    const daemon = await startDaemon(A, env, ["--listen", "poll", "--poll-interval", "60"]);
+    try {
+      const size = 20 * 1024 * 1024;
+      await writeFile(join(A, "video.mp4"), randomBytes(size));
+      type Running = { direction: string; path: string; done: number; total: number };
+      const midway = async () => {
+        const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as { transfers: { running: Running[] } };
+        const upload = status.transfers.running.find((t) => t.path === "video.mp4");
+        return upload && upload.done > 0 && upload.done < upload.total ? upload : undefined;
+      };
+      const first = await waitUntil(midway, "status --json to show the upload under way", 60_000, 200);
+      assert.deepEqual({ ...first, done: 0 }, { ...first, direction: "up", total: size, done: 0 });
+      const human = await waitUntil(
+        async () => {
+          const text = (await cliOk(["status", A], env)).stdout;
+          return /^ {2}uploading video\.mp4: [\d.]+ MiB of 20\.0 MiB \((\d+) %\)$/m.exec(text) ?? undefined;
+        },
+        "status to show the upload under way",
+        30_000,
+        200,
+      );
+      assert.ok(Number(human[1]) > 0 && Number(human[1]) < 100, human[0]);
+      const later = await waitUntil(
+        async () => {
+          const now = await midway();
+          return now && now.done > first.done ? now : undefined;
+        },
+        "the upload's bytes done to grow",
+        60_000,
+        200,
+      );
+      assert.ok(later.done < size);
+    } finally {
+      await daemon.stop();
+    }
   });
 });

@@ -60,6 +60,33 @@ describe("localgit: refs", () => {
     await assert.rejects(isAncestor(gitDir, first, "f".repeat(40)), LocalGitError);
   });
 
+  it("is-ancestor while another process fetches the commit in: never an error, always the truth (20 rounds)", async () => {
+    // One process asks about a commit the folder does not have yet, again and again, while another (git
+    // fetch) brings it in: git's "Not a valid commit name" for a commit that arrived a moment later was
+    // reported as a failure (seen between a publish and a fetch of the git-annex branch).
+    const source = join(work.path, "fetched-from");
+    await mkdir(source);
+    await initRepo(source);
+    const failures: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      const arriving = await commitFile(source, "b.txt", `${round}\n`);
+      let fetched = false;
+      const ask = async () => {
+        const answer = await isAncestor(gitDir, arriving, second).catch((error: Error) => error.message);
+        if (answer !== false) failures.push(`round ${round}: ${String(answer)}`);
+      };
+      const asking = (async () => {
+        while (!fetched) await ask();
+        await ask(); // once it is surely here
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 10 + ((round * 7) % 25)));
+      await runGit(["fetch", "--quiet", source, `+refs/heads/main:refs/remotes/source/main`], { gitDir });
+      fetched = true;
+      await asking;
+    }
+    assert.deepEqual(failures, []);
+  });
+
   it("reports a git that cannot start with its own code", async () => {
     const saved = process.env.PATH;
     process.env.PATH = "/nonexistent";
