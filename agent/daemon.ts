@@ -6,6 +6,7 @@ import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
 import { awsClientConfig, FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
 import { PAUSE_FILE, readPause } from "./folder/pause.ts";
 import type { ChangeListener } from "./listen/listener.ts";
+import { spreadHints } from "./listen/hint-spread.ts";
 import { PollListener } from "./listen/poll.ts";
 import { SqsListener } from "./listen/sqs.ts";
 import { StackQueues } from "./listen/stack-queue.ts";
@@ -333,8 +334,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await watcher.ready;
   // Anything written while the watcher was starting is picked up by this scan.
   await round(undefined, "watching", true);
-  // A poll that saw the bucket move is not a notification: the log says which it was.
-  const onHint = () => void round([], listener.kind === "poll" ? "polled" : "notified");
+  // A poll that saw the bucket move is not a notification: the log says which it was. Each machine waits
+  // a random few milliseconds first, so one change does not make them all read the bucket at once.
+  const onHint = spreadHints(() => void round([], listener.kind === "poll" ? "polled" : "notified"));
   try {
     await listener.start(onHint);
     health.set("listening");
@@ -408,6 +410,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearTimeout(retryTimer);
   clearTimeout(transferTimer);
   clearTimeout(settleTimer);
+  onHint.cancel();
   pauseWatcher.close();
   await page?.close();
   await watcher.close();

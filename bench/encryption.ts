@@ -4,8 +4,11 @@
  *   - a one-file push (gitstore `push`, in process): median of BENCH_ENC_PUSHES pushes;
  *   - upload and download of one BENCH_ENC_MIB (default 200) MiB annexed file (`Annex.upload` / `Annex.get`,
  *     in process: hash verified, location log committed and pushed);
+ *   - the CPU seconds of each transfer, this process and the cloud's together: unlike the time, the load of a
+ *     shared machine does not change them, so their ratio is the cost of encryption where CPU is the limit;
  *   - peak RSS of the same transfer done by the CLI (`cloudbridge sync` of a folder the file was put in,
- *     `cloudbridge get` in a clone), each a child process measured by its own VmHWM.
+ *     `cloudbridge get` in a clone), each a child process measured by its own VmHWM, beside the baseline of
+ *     the same command moving one small file (Node, the modules, a sync round: what no transfer can shrink).
  *
  * Rounds alternate which mode goes first; each figure is the median over BENCH_ENC_ROUNDS (default 3) rounds.
  * Run: `npm run bench:encryption`.
@@ -56,7 +59,7 @@ let repoCount = 0;
 async function repoFor(mode: Mode): Promise<{ repo: string; store: ObjectStore & MultipartStore }> {
   const repo = `bench-${mode}-${repoCount++}`;
   if (mode === "encrypted") await writeKeyring(raw, layout, repo, (await newKeyring(identity, "bench")).file, undefined);
-  return { repo, store: await repositoryStore(raw, layout, repo, identity) };
+  return { repo, store: await repositoryStore(raw, layout, repo, { machine: identity }) };
 }
 
 function git(dir: string, ...args: string[]): string {
@@ -84,6 +87,18 @@ async function agent(store: ObjectStore & MultipartStore, repo: string, name: st
   });
 }
 
+/** CPU seconds (user + system) of this process and of the cloud's: what a transfer costs, whatever else runs on the machine. */
+function cpuSeconds(): number {
+  const own = process.cpuUsage();
+  const [utime, stime] = readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1]!.split(" ").slice(11, 13).map(Number);
+  return (own.user + own.system) / 1e6 + (utime! + stime!) / 100;
+}
+async function cpuOf(work: () => Promise<unknown>): Promise<number> {
+  const before = cpuSeconds();
+  await work();
+  return cpuSeconds() - before;
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 async function seconds(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -96,9 +111,9 @@ const fd = openSync(large, "w");
 for (let written = 0; written < SIZE; written += 16 * 1024 * 1024) writeSync(fd, randomBytes(Math.min(16 * 1024 * 1024, SIZE - written)));
 closeSync(fd);
 
-const figures: Record<Mode, { push: number[]; up: number[]; down: number[] }> = {
-  clear: { push: [], up: [], down: [] },
-  encrypted: { push: [], up: [], down: [] },
+const figures: Record<Mode, { push: number[]; up: number[]; down: number[]; upCpu: number[]; downCpu: number[] }> = {
+  clear: { push: [], up: [], down: [], upCpu: [], downCpu: [] },
+  encrypted: { push: [], up: [], down: [], upCpu: [], downCpu: [] },
 };
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of (round % 2 === 0 ? ["clear", "encrypted"] : ["encrypted", "clear"]) as Mode[]) {
@@ -123,15 +138,18 @@ for (let round = 0; round < ROUNDS; round++) {
     const a = await agent(store, repo, "a");
     const b = await agent(store, repo, "b");
     const key = await a.local.ingest(large);
-    figures[mode].up.push(await seconds(() => a.upload([{ key, fileName: "large.bin" }])));
-    figures[mode].down.push(await seconds(() => b.get([{ key }])));
+    figures[mode].upCpu.push(
+      await cpuOf(async () => figures[mode].up.push(await seconds(() => a.upload([{ key, fileName: "large.bin" }])))),
+    );
+    figures[mode].downCpu.push(await cpuOf(async () => figures[mode].down.push(await seconds(() => b.get([{ key }])))));
     console.log(
       `round ${round + 1} ${mode}: push ${(median(times) * 1000).toFixed(1)} ms, up ${figures[mode].up.at(-1)!.toFixed(2)} s, down ${figures[mode].down.at(-1)!.toFixed(2)} s`,
     );
   }
 }
 
-// Peak RSS of the CLI doing the same transfer.
+// Peak RSS of the CLI doing the same transfer, beside its baseline: the same command moving one small file
+// (the process, its modules and a sync round, without the large transfer).
 function cli(args: string[], env: Record<string, string>, cwd = root): void {
   execFileSync(resolve("bin/cloudbridge"), args, {
     cwd,
@@ -139,19 +157,32 @@ function cli(args: string[], env: Record<string, string>, cwd = root): void {
     stdio: "ignore",
   });
 }
-const rss: Record<Mode, { up: number; down: number }> = { clear: { up: 0, down: 0 }, encrypted: { up: 0, down: 0 } };
-for (const mode of ["clear", "encrypted"] as Mode[]) {
-  const folder = join(root, `cli-${mode}-a`);
-  mkdirSync(folder);
-  const peak = (file: string) => Math.max(...readFileSync(file, "utf8").trim().split("\n").map(Number)) / 1024;
-  cli(["init", folder, "--remote", `s3://${cloud.bucket}/cli-${mode}`, ...(mode === "encrypted" ? ["--encrypt"] : [])], {});
-  execFileSync("cp", ["--reflink=auto", large, join(folder, "large.bin")]);
-  cli(["sync", folder], peakRssEnv(join(root, `rss-${mode}-up`)));
-  rss[mode].up = peak(join(root, `rss-${mode}-up`));
-  const clone = join(root, `cli-${mode}-b`);
-  cli(["clone", `s3://${cloud.bucket}/cli-${mode}`, clone, "--wanted", "nothing"], {});
-  cli(["get", "large.bin"], peakRssEnv(join(root, `rss-${mode}-down`)), clone);
-  rss[mode].down = peak(join(root, `rss-${mode}-down`));
+const peakOf = (file: string) => Math.max(...readFileSync(file, "utf8").trim().split("\n").map(Number)) / 1024;
+function peak(args: string[], cwd = root): number {
+  const file = join(root, `rss-${randomBytes(4).toString("hex")}`);
+  cli(args, peakRssEnv(file), cwd);
+  return peakOf(file);
+}
+type Rss = { upBase: number[]; up: number[]; downBase: number[]; down: number[] };
+const rss: Record<Mode, Rss> = {
+  clear: { upBase: [], up: [], downBase: [], down: [] },
+  encrypted: { upBase: [], up: [], downBase: [], down: [] },
+};
+for (let round = 0; round < ROUNDS; round++) {
+  for (const mode of (round % 2 === 0 ? ["clear", "encrypted"] : ["encrypted", "clear"]) as Mode[]) {
+    const name = `cli-${mode}-${round}`;
+    const folder = join(root, `${name}-a`);
+    mkdirSync(folder);
+    cli(["init", folder, "--remote", `s3://${cloud.bucket}/${name}`, ...(mode === "encrypted" ? ["--encrypt"] : [])], {});
+    writeFileSync(join(folder, "small.txt"), "small\n");
+    rss[mode].upBase.push(peak(["sync", folder]));
+    execFileSync("cp", ["--reflink=auto", large, join(folder, "large.bin")]);
+    rss[mode].up.push(peak(["sync", folder]));
+    const clone = join(root, `${name}-b`);
+    cli(["clone", `s3://${cloud.bucket}/${name}`, clone, "--wanted", "nothing"], {});
+    rss[mode].downBase.push(peak(["sync", clone]));
+    rss[mode].down.push(peak(["get", "large.bin"], clone));
+  }
 }
 
 const mbps = (s: number) => SIZE / 1e6 / s;
@@ -174,18 +205,25 @@ for (const [label, which] of [
   const encrypted = mbps(median(figures.encrypted[which]));
   row(label, `${clear.toFixed(0)} MB/s`, `${encrypted.toFixed(0)} MB/s`, `${(encrypted / clear).toFixed(2)}×`);
 }
-row(
-  `peak RSS, \`sync\` uploading ${MIB} MiB`,
-  `${rss.clear.up.toFixed(0)} MiB`,
-  `${rss.encrypted.up.toFixed(0)} MiB`,
-  `${(rss.encrypted.up / rss.clear.up).toFixed(2)}×`,
-);
-row(
-  `peak RSS, \`get\` of ${MIB} MiB`,
-  `${rss.clear.down.toFixed(0)} MiB`,
-  `${rss.encrypted.down.toFixed(0)} MiB`,
-  `${(rss.encrypted.down / rss.clear.down).toFixed(2)}×`,
-);
+// CPU time is what the load of a shared machine does not change: the cost encryption adds, as a speed ratio.
+for (const [label, which] of [
+  [`upload ${MIB} MiB, CPU seconds (agent + cloud)`, "upCpu"],
+  [`download ${MIB} MiB, CPU seconds (agent + cloud)`, "downCpu"],
+] as const) {
+  const clear = median(figures.clear[which]);
+  const encrypted = median(figures.encrypted[which]);
+  row(label, `${clear.toFixed(2)} s`, `${encrypted.toFixed(2)} s`, `${(clear / encrypted).toFixed(2)}× the speed`);
+}
+for (const [label, which] of [
+  ["peak RSS, `sync` of one small file (baseline)", "upBase"],
+  [`peak RSS, \`sync\` uploading ${MIB} MiB`, "up"],
+  ["peak RSS, `sync` of the clone, no transfer (baseline)", "downBase"],
+  [`peak RSS, \`get\` of ${MIB} MiB`, "down"],
+] as const) {
+  const clear = median(rss.clear[which]);
+  const encrypted = median(rss.encrypted[which]);
+  row(label, `${clear.toFixed(0)} MiB`, `${encrypted.toFixed(0)} MiB`, `${(encrypted / clear).toFixed(2)}×`);
+}
 
 s3.destroy();
 server.kill("SIGTERM");

@@ -27,6 +27,7 @@ export {
   type PushStatus,
   type RefUpdate,
 } from "./push.ts";
+export { ENCRYPTED_SETTING, recordedEncryption } from "./recorded-encryption.ts";
 export { isObjectId, parseHeadFile, parseRefFile, writeHeadFile, writeRefFile } from "./ref-file.ts";
 export { engineOf, type RepoContext } from "./repo-context.ts";
 export { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";

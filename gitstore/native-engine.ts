@@ -104,6 +104,18 @@ export class NativeGitEngine implements GitEngine {
     return updateRefs(gitDir, updates);
   }
 
+  /**
+   * --no-reuse-delta, as `git repack -adf`: the deltas each push's pack chose among its own few objects are
+   * computed again across the whole history (with them reused the merged pack stays about a fifth larger
+   * than a clone's; bench/compaction-size.ts compares).
+   */
+  protected readonly combineOptions: readonly string[] = ["--no-reuse-delta"];
+
+  /** What combinePacks feeds pack-objects: every object of the scratch repository, with paths. */
+  protected combineInput(gitDir: string): Promise<Buffer> {
+    return objectsWithPaths(gitDir);
+  }
+
   async combinePacks(packs: readonly PackFiles[], outDir: string): Promise<PackFiles> {
     const scratch = await mkdtemp(join(outDir, "combine-"));
     try {
@@ -112,12 +124,9 @@ export class NativeGitEngine implements GitEngine {
         await link(pack.packPath, join(scratch, "objects", "pack", `${pack.name}.pack`));
         await link(pack.idxPath, join(scratch, "objects", "pack", `${pack.name}.idx`));
       }
-      // Every object, reachable or not: a concurrent push may have published a pack whose ref is not
-      // written yet. pack-objects reuses the deltas the packs already have.
-      const all = await runGit(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"], { gitDir: scratch });
-      const name = await gitText(["pack-objects", "--delta-base-offset", "-q", join(outDir, "pack")], {
+      const name = await gitText(["pack-objects", "--delta-base-offset", ...this.combineOptions, "-q", join(outDir, "pack")], {
         gitDir: scratch,
-        input: all.stdout,
+        input: await this.combineInput(scratch),
       });
       const files = packFiles(outDir, `pack-${name}`);
       const summary = await verifyPackFile(files.packPath, files.name);
@@ -126,6 +135,36 @@ export class NativeGitEngine implements GitEngine {
       await rm(scratch, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Every object of the repository, for pack-objects: the ones reachable from its commits with the path they
+ * were found at, as `git repack` feeds it (pack-objects looks for delta bases among objects of the same
+ * path first; without paths it pairs objects by size alone and a compacted pack is half again as large as
+ * git's own), then the rest without a path — a concurrent push may have published a pack whose ref is not
+ * written yet, and a merge of some of the packs holds objects whose commits are in others.
+ */
+async function objectsWithPaths(gitDir: string): Promise<Buffer> {
+  const all = await gitText(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"], { gitDir });
+  const objects = all === "" ? [] : all.split("\n").map((line) => line.split(" ") as [string, string]);
+  const commits = objects.filter(([, type]) => type === "commit").map(([oid]) => oid);
+  // --no-walk: each commit's own tree, not its parents (which may be in packs not merged in this run);
+  // --missing=allow-any: trees and blobs of those other packs are passed over, not an error.
+  const walked =
+    commits.length === 0
+      ? ""
+      : await gitText(["rev-list", "--objects", "--no-walk", "--missing=allow-any", "--stdin"], {
+          gitDir,
+          input: `${commits.join("\n")}\n`,
+        });
+  const held = new Set(objects.map(([oid]) => oid));
+  const lines: string[] = [];
+  for (const line of walked === "" ? [] : walked.split("\n")) {
+    const oid = line.slice(0, 40);
+    if (held.delete(oid)) lines.push(line);
+  }
+  for (const oid of held) lines.push(oid);
+  return Buffer.from(`${lines.join("\n")}\n`);
 }
 
 function packFiles(dir: string, name: string) {

@@ -1,75 +1,58 @@
 import { Command, CommanderError } from "commander";
-import { cloneCommand } from "./commands/clone.ts";
-import { compactCommand } from "./commands/compact.ts";
-import { copyCommand } from "./commands/copy.ts";
-import { daemonCommand } from "./commands/daemon.ts";
-import { dropCommand } from "./commands/drop.ts";
-import { fsckCommand } from "./commands/fsck.ts";
-import { getCommand } from "./commands/get.ts";
-import { initCommand } from "./commands/init.ts";
-import { keyCommand } from "./commands/key.ts";
-import { inviteCommand } from "./commands/invite.ts";
-import { localCommand } from "./commands/local.ts";
-import { logCommand } from "./commands/log.ts";
-import { removeQueueCommand } from "./commands/remove-queue.ts";
-import { serviceCommand } from "./commands/service.ts";
-import { statusCommand } from "./commands/status.ts";
-import { syncCommand } from "./commands/sync.ts";
-import { whereisCommand } from "./commands/whereis.ts";
-import { conflictsCommand } from "./commands/conflicts.ts";
-import { versionsCommand } from "./commands/versions.ts";
-import { restoreCommand } from "./commands/restore.ts";
-import { pauseCommand } from "./commands/pause.ts";
-import { resumeCommand } from "./commands/resume.ts";
-import { limitCommand } from "./commands/limit.ts";
-import { openCommand } from "./commands/open.ts";
 import { CliError, exitCodeFor, explainError, reportError } from "./errors.ts";
+
+/** Each command's module, in the order `--help` lists them. */
+const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
+  init: async () => (await import("./commands/init.ts")).initCommand,
+  clone: async () => (await import("./commands/clone.ts")).cloneCommand,
+  invite: async () => (await import("./commands/invite.ts")).inviteCommand,
+  sync: async () => (await import("./commands/sync.ts")).syncCommand,
+  daemon: async () => (await import("./commands/daemon.ts")).daemonCommand,
+  status: async () => (await import("./commands/status.ts")).statusCommand,
+  log: async () => (await import("./commands/log.ts")).logCommand,
+  conflicts: async () => (await import("./commands/conflicts.ts")).conflictsCommand,
+  versions: async () => (await import("./commands/versions.ts")).versionsCommand,
+  restore: async () => (await import("./commands/restore.ts")).restoreCommand,
+  pause: async () => (await import("./commands/pause.ts")).pauseCommand,
+  resume: async () => (await import("./commands/resume.ts")).resumeCommand,
+  limit: async () => (await import("./commands/limit.ts")).limitCommand,
+  open: async () => (await import("./commands/open.ts")).openCommand,
+  get: async () => (await import("./commands/get.ts")).getCommand,
+  drop: async () => (await import("./commands/drop.ts")).dropCommand,
+  copy: async () => (await import("./commands/copy.ts")).copyCommand,
+  whereis: async () => (await import("./commands/whereis.ts")).whereisCommand,
+  fsck: async () => (await import("./commands/fsck.ts")).fsckCommand,
+  service: async () => (await import("./commands/service.ts")).serviceCommand,
+  local: async () => (await import("./commands/local.ts")).localCommand,
+  compact: async () => (await import("./commands/compact.ts")).compactCommand,
+  key: async () => (await import("./commands/key.ts")).keyCommand,
+  "remove-queue": async () => (await import("./commands/remove-queue.ts")).removeQueueCommand,
+};
 
 /**
  * `cloudbridge`: one file per command under ./commands, each exporting a function that adds itself to
- * the program. Errors reach the user as one clear line (and a code), never as a stack trace, unless
- * CLOUDBRIDGE_DEBUG is set.
+ * the program. Only the command being run is loaded (all of them for `--help` or an unknown word): the
+ * commands' modules reach the AWS SDK's clients, XMPP and the onboarding code, and loading every one of
+ * them would cost each run of the CLI, and the daemon, tens of MiB of resident memory for nothing.
+ * Errors reach the user as one clear line (and a code), never as a stack trace, unless CLOUDBRIDGE_DEBUG
+ * is set.
  */
-export function buildProgram(): Command {
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command("cloudbridge")
     .description("Keep folders in sync through an S3 bucket you own.")
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .enablePositionalOptions()
     .exitOverride();
-  for (const register of [
-    initCommand,
-    cloneCommand,
-    inviteCommand,
-    syncCommand,
-    daemonCommand,
-    statusCommand,
-    logCommand,
-    conflictsCommand,
-    versionsCommand,
-    restoreCommand,
-    pauseCommand,
-    resumeCommand,
-    limitCommand,
-    openCommand,
-    getCommand,
-    dropCommand,
-    copyCommand,
-    whereisCommand,
-    fsckCommand,
-    serviceCommand,
-    localCommand,
-    compactCommand,
-    keyCommand,
-    removeQueueCommand,
-  ])
-    register(program);
+  const name = argv.find((arg) => !arg.startsWith("-"));
+  const wanted = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);
+  for (const register of await Promise.all(wanted.map((load) => load()))) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv, { from: "user" });
+    await (await buildProgram(argv)).parseAsync(argv, { from: "user" });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;

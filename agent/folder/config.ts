@@ -10,7 +10,7 @@ import {
   formatRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
-import { AGENT_ID_KEY } from "../../gitstore/index.ts";
+import { AGENT_ID_KEY, ENCRYPTED_SETTING } from "../../gitstore/index.ts";
 import { Git } from "../../localgit/index.ts";
 import { FolderError } from "./errors.ts";
 
@@ -107,7 +107,7 @@ export const SETTING_NAMES = {
   largefilesMinsize: "cloudbridge.largefiles.minsize",
   description: "cloudbridge.description",
   cloudUuid: "cloudbridge.cloudUuid",
-  encrypted: "cloudbridge.encrypted",
+  encrypted: ENCRYPTED_SETTING,
   uiPort: "cloudbridge.uiPort",
   uploadLimit: "cloudbridge.uploadLimit",
   downloadLimit: "cloudbridge.downloadLimit",

@@ -6,6 +6,7 @@ import {
   newKeyring,
   PreconditionFailed,
   readKeyring,
+  repositoryEncryption,
   repositoryStore,
   statusOf,
   writeKeyring,
@@ -203,8 +204,8 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       );
     }
     // An encrypted repository: this machine must hold its key before anything is written here (refused in one line).
-    if (await readKeyring(store, layout, location.repo))
-      await repositoryStore(store, layout, location.repo, await loadIdentity({ create: true }));
+    if (await repositoryEncryption(store, layout, location.repo, undefined))
+      await repositoryStore(store, layout, location.repo, { recorded: true, machine: await loadIdentity({ create: true }) });
   } catch (error) {
     throw explainAccessError(error, { bucket: location.bucket, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }) ?? error;
   } finally {
@@ -296,7 +297,7 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
   try {
     const layout = new BucketLayout(location.prefix);
     // Recorded before the repository is opened through it (folder/open.ts), and never asked of the bucket again.
-    const sealed = (await readKeyring(store, layout, location.repo)) !== undefined;
+    const sealed = (await repositoryEncryption(store, layout, location.repo, undefined)) !== undefined;
     await writeSettings(gitDir, { encrypted: String(sealed) });
     const cloudUuid = await ensureCloudUuid({ store, layout, repo: location.repo });
     const branch = new AnnexBranch(gitDir);

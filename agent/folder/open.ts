@@ -2,14 +2,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
-import {
-  type MultipartStore,
-  type ObjectStore,
-  createS3Client,
-  ObjectStoreError,
-  repositoryStore,
-  S3ObjectStore,
-} from "../../objectstore/index.ts";
+import { type MultipartStore, type ObjectStore, createS3Client, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, isLoopbackEndpoint, LOCAL_CLOUD_CREDENTIALS } from "../../protocol/index.ts";
 import {
   ANNEX_BRANCH,
@@ -31,7 +24,7 @@ import { SyncEngine, type SideBranch } from "../sync/engine.ts";
 import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { readCloneState } from "./clone-state.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
-import { describeLocation, gitFor, readSettings, SETTING_NAMES, writeSettings, type CloudSettings, type FolderSettings } from "./config.ts";
+import { gitFor, readSettings, SETTING_NAMES, writeSettings, type CloudSettings, type FolderSettings } from "./config.ts";
 import { FolderError } from "./errors.ts";
 import { profileCredentials, type CredentialsProvider } from "../credentials/agent-key.ts";
 
@@ -137,20 +130,12 @@ export async function openFolder(dir: string, options: OpenOptions = {}): Promis
   try {
     const layout = new BucketLayout(settings.location.prefix);
     // An encrypted repository is read and written through its keys; a clear one through the bucket itself.
-    // What the folder recorded decides, never the bucket alone: a clear folder asks nothing (status works
-    // offline), and an encrypted one whose key ring went missing refuses rather than write in clear.
+    // What the folder recorded decides (objectstore's repositoryEncryption): a clear folder asks nothing
+    // (status works offline), and an encrypted one whose key ring went missing refuses rather than write in clear.
     const bucket = options.wrapStore ? options.wrapStore(s3) : s3;
-    const store = settings.encrypted === false ? bucket : await repositoryStore(bucket, layout, settings.location.repo);
-    if (settings.encrypted === undefined) {
-      // A folder made before the choice was recorded: the bucket's answer now is recorded once.
-      await writeSettings(gitDir, { encrypted: String(store !== bucket) });
-    } else if (settings.encrypted && store === bucket) {
-      throw new ObjectStoreError(
-        "invalid-keyring",
-        layout.keyring(settings.location.repo),
-        `${describeLocation(settings)} is encrypted, but its key ring ${layout.keyring(settings.location.repo)} is missing from the bucket: nothing is read or written in clear. Restore it from the bucket's versions (or a machine's backup), then try again.`,
-      );
-    }
+    const store = await repositoryStore(bucket, layout, settings.location.repo, { recorded: settings.encrypted });
+    // A folder made before the choice was recorded: the bucket's answer now is recorded once.
+    if (settings.encrypted === undefined) await writeSettings(gitDir, { encrypted: String(store !== bucket) });
     const cloud: CloudContent = { store, layout, repo: settings.location.repo };
     const cloudUuid = settings.cloudUuid ?? (await rememberCloudUuid(gitDir, cloud));
     const branchContext: AnnexBranchContext = { store, layout, repo: settings.location.repo, gitDir, agent: settings.agent };

@@ -5,6 +5,7 @@ import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
 import { corruptSharedRef, readBucketRefs } from "../bucket-refs.ts";
 import { fetchObjects } from "../fetch.ts";
+import { recordedEncryption } from "../recorded-encryption.ts";
 import { push, type RefUpdate } from "../push.ts";
 import { engineOf, type RepoContext } from "../repo-context.ts";
 import { MAX_REF_FILE_BYTES } from "../limits.ts";
@@ -30,8 +31,12 @@ export async function runRemoteHelper(
   let dryRun = false;
   const layout = new BucketLayout(location.prefix);
   const ctx: RepoContext = {
-    // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity file).
-    store: await repositoryStore(new S3ObjectStore(location.bucket, client), layout, location.repo),
+    // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
+    // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
+    // bucket decides (its key ring).
+    store: await repositoryStore(new S3ObjectStore(location.bucket, client), layout, location.repo, {
+      recorded: await recordedEncryption(gitDir),
+    }),
     layout,
     repo: location.repo,
     gitDir,

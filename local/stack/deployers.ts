@@ -8,6 +8,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import type { S3Event } from "aws-lambda";
 import type { BucketNotifications } from "../bucket-notifications.ts";
+import type { AccessLogs } from "./access-logs.ts";
 import type { FauxqsParts } from "../fauxqs-internals.ts";
 import { startLocalFunction, type LocalFunction } from "../lambda-runtime.ts";
 import type { LocalSecrets } from "../secrets-manager.ts";
@@ -54,6 +55,8 @@ export interface StackState {
   /** Function ARN → the running function. */
   readonly functions: Map<string, LocalFunction>;
   readonly bridges: XmppBridge[];
+  /** S3 server access logging of the buckets that ask for it. */
+  readonly accessLogs: AccessLogs;
   readonly timers: NodeJS.Timeout[];
   /** Event source mappings' pollers, stopped before the functions they invoke. */
   readonly pollers: { stop(): Promise<void> }[];
@@ -79,6 +82,13 @@ export const DEPLOYERS: Readonly<Record<string, Deployer>> = {
   "AWS::S3::Bucket": (id, p, c) => {
     const name = typeof p.BucketName === "string" ? p.BucketName : physicalName(c, id, 63).toLowerCase();
     if (!c.parts.s3.hasBucket(name)) c.parts.s3.createBucket(name);
+    const logging = p.LoggingConfiguration as { DestinationBucketName?: unknown; LogFilePrefix?: unknown } | undefined;
+    // Without a destination S3 logs into the bucket itself.
+    if (logging)
+      c.state.accessLogs.configure(name, {
+        bucket: typeof logging.DestinationBucketName === "string" ? logging.DestinationBucketName : name,
+        prefix: typeof logging.LogFilePrefix === "string" ? logging.LogFilePrefix : "",
+      });
     return {
       ref: name,
       attributes: {
@@ -90,7 +100,6 @@ export const DEPLOYERS: Readonly<Record<string, Deployer>> = {
         "VersioningConfiguration",
         "LifecycleConfiguration",
         "BucketEncryption",
-        "LoggingConfiguration",
         "OwnershipControls",
         "PublicAccessBlockConfiguration",
         "NotificationConfiguration",

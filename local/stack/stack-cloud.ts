@@ -11,6 +11,7 @@ import { installCloudFormation, type StackDescription } from "./cloudformation.t
 import { ACCEPTED_WITHOUT_EFFECT, DEPLOYERS, queueArnOf, type DeployContext, type StackState } from "./deployers.ts";
 import type { FaultCounts, FaultRates } from "./faults.ts";
 import { installGate } from "./gate.ts";
+import { AccessLogs } from "./access-logs.ts";
 import { installLambdaInvoke } from "./lambda-invoke.ts";
 import { ACCOUNT_ID, IamDirectory } from "./iam.ts";
 import {
@@ -94,6 +95,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     secretArns: new Map(),
     functions: new Map(),
     bridges: [],
+    accessLogs: new AccessLogs(parts, (accessKeyId) => iam.accessKey(accessKeyId)?.principal.arn),
     timers: [],
     pollers: [],
   };
@@ -148,6 +150,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
     await Promise.all(state.pollers.map((p) => p.stop()));
     await notifications.drain();
     await Promise.all(state.bridges.map((b) => b.stop()));
+    state.accessLogs.stop();
     await Promise.all([...new Set(state.functions.values())].map((f) => f.stop()));
     await parts.close();
   };

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { BucketLayout } from "../../protocol/index.ts";
-import type { MultipartStore, ObjectStore } from "../object-store.ts";
+import { ObjectStoreError, type MultipartStore, type ObjectStore } from "../object-store.ts";
 import { isSealedBody } from "./chunked-cipher.ts";
 import { EncryptedStore } from "./encrypted-store.ts";
 import { MissingRepositoryKey } from "./errors.ts";
@@ -20,20 +20,62 @@ export async function isEncryptedRepository(store: ObjectStore, layout: BucketLa
 }
 
 /**
+ * Whether a repository is encrypted: the one answer every opener uses (a synced folder, the daemon, the CLI,
+ * the remote helper, `cloudbridge compact`, `clone`). `recorded` is what a git repository recorded at `init`
+ * or `clone` (`cloudbridge.encrypted`); undefined where nothing was recorded (a plain `git clone
+ * cloudbridge::…`, `compact URL`, a folder made before the setting existed), and then the bucket decides:
+ * a repository is encrypted when its key ring (`keys/<repo>/keyring.json`) is there. When the record and the
+ * bucket disagree, the record wins, and never towards clear:
+ *
+ * - recorded clear: the bucket is not asked (a clear folder works offline); a key ring that appeared since
+ *   changes nothing for this folder.
+ * - recorded encrypted, no key ring in the bucket: refused (`invalid-keyring`), so that nothing is read or
+ *   written in clear because the key ring was deleted.
+ *
+ * Returns the key ring read (to unwrap) for an encrypted repository, undefined for a clear one.
+ */
+export async function repositoryEncryption(
+  store: ObjectStore,
+  layout: BucketLayout,
+  repo: string,
+  recorded: boolean | undefined,
+): Promise<StoredKeyring | undefined> {
+  if (recorded === false) return undefined;
+  const stored = await readKeyring(store, layout, repo);
+  if (!stored && recorded === true) {
+    const key = layout.keyring(repo);
+    throw new ObjectStoreError(
+      "invalid-keyring",
+      key,
+      `s3://${store.bucket}/${layout.repoRoot(repo)} is encrypted, but its key ring ${key} is missing from the bucket: nothing is read or written in clear. Restore it from the bucket's versions (or a machine's backup), then try again.`,
+    );
+  }
+  return stored;
+}
+
+export interface RepositoryStoreOptions {
+  /** What the git repository recorded (`cloudbridge.encrypted`); undefined: the bucket decides (repositoryEncryption). */
+  recorded?: boolean | undefined;
+  /** This machine's identity, or how to get it; by default its identity file. */
+  machine?: MachineIdentity | (() => Promise<MachineIdentity | undefined>);
+}
+
+/**
  * The store to use for one repository: `store` itself for a clear repository; for an encrypted one, an
- * EncryptedStore holding the keys this machine's identity unwraps. A machine without them is refused in
- * one sentence that says what to do. The identity is read (by default from its file) only for an
- * encrypted repository, and the keys it unwrapped from one version of the key ring are kept beside it
- * (`repository-keys/`, mode 0600: no more secret than the identity file itself), so the ~20 MiB of age's
- * code are loaded only when the key ring changed.
+ * EncryptedStore holding the keys this machine's identity unwraps. Which it is, repositoryEncryption says.
+ * A machine without the keys is refused in one sentence that says what to do. The identity is read (by
+ * default from its file) only for an encrypted repository, and the keys it unwrapped from one version of
+ * the key ring are kept beside it (`repository-keys/`, mode 0600: no more secret than the identity file
+ * itself), so the ~20 MiB of age's code are loaded only when the key ring changed.
  */
 export async function repositoryStore<S extends ObjectStore & MultipartStore>(
   store: S,
   layout: BucketLayout,
   repo: string,
-  machine?: MachineIdentity | (() => Promise<MachineIdentity | undefined>),
+  options: RepositoryStoreOptions = {},
 ): Promise<S | EncryptedStore> {
-  const stored = await readKeyring(store, layout, repo);
+  const { machine } = options;
+  const stored = await repositoryEncryption(store, layout, repo, options.recorded);
   if (!stored) return store;
   const where = `s3://${store.bucket}/${layout.repoRoot(repo)}`;
   const cache = async (): Promise<KeyCache | undefined> => {

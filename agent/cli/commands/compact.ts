@@ -33,15 +33,16 @@ export function compactCommand(program: Command): void {
       }
       // A URL names the bucket directly (AWS, or the endpoint in the environment); without one, the
       // repository here says where its bucket is, endpoint and region included.
-      const cloud: Pick<CloudSettings, "location" | "endpoint" | "region"> = url
-        ? { location: parseRemoteUrl(url), endpoint: undefined, region: undefined }
+      const cloud: Pick<CloudSettings, "location" | "endpoint" | "region" | "encrypted"> = url
+        ? { location: parseRemoteUrl(url), endpoint: undefined, region: undefined, encrypted: undefined }
         : await cloudFromGitConfig();
       const { location } = cloud;
       const s3 = storeFor(cloud);
       try {
         const layout = new BucketLayout(location.prefix);
-        // Encrypted repositories are compacted here, on a machine that holds the key, never in the cloud.
-        const store = await repositoryStore(s3, layout, location.repo);
+        // Encrypted repositories are compacted here, on a machine that holds the key, never in the cloud. The
+        // repository here recorded whether it is encrypted; given a URL, the bucket decides.
+        const store = await repositoryStore(s3, layout, location.repo, { recorded: cloud.encrypted });
         const report = await compactRepository({
           store,
           layout,

@@ -39,7 +39,7 @@ describe("git in an encrypted repository", () => {
     stranger ??= (await loadIdentity({ create: true, path: join(bed.work, "stranger.id") }))!;
     const { file } = await newKeyring(owner, "owner");
     await writeKeyring(bed.store, layout, repo, file, undefined);
-    const store = await repositoryStore(bed.store, layout, repo, owner);
+    const store = await repositoryStore(bed.store, layout, repo, { machine: owner });
     assert.ok(store instanceof EncryptedStore);
     return store;
   }
@@ -119,6 +119,36 @@ describe("git in an encrypted repository", () => {
       line ?? refused,
       /is encrypted and this machine \(age1[0-9a-z]+\) holds no key for it: on a machine that syncs it, run `cloudbridge key add age1/,
     );
+  });
+
+  it("the helper and `compact` follow what the repository recorded: recorded encrypted with its key ring gone is refused, never read in clear; with no record the bucket decides", async () => {
+    // A repository whose key ring is not in the bucket (deleted, or never there): in clear to anyone who reads it.
+    const a = await bed.clone("recorded", bed.store);
+    const tip = await commitFile(a.dir, "a.txt", "a\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: tip }] });
+    const env = { ...process.env, ...bed.t.cloud.env, ...GIT_ENV, PATH: `${resolve("bin")}:${process.env.PATH}` };
+    const url = `cloudbridge::s3://${bed.t.cloud.bucket}/recorded`;
+    const plain = bed.path("recorded-plain");
+    await run("git", ["clone", "-q", url, plain], { env });
+    assert.equal(await git(plain, "rev-parse", "HEAD"), tip, "no record: the bucket (no key ring) says clear");
+
+    // The same clone, recorded encrypted (as `cloudbridge init --encrypt` or `clone` records it).
+    await git(plain, "config", "cloudbridge.encrypted", "true");
+    const refusal = /is encrypted, but its key ring .*keyring\.json is missing from the bucket: nothing is read or written in clear/;
+    const fetched = await run("git", ["fetch", "-q", "origin"], { cwd: plain, env }).then(
+      () => "fetched",
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(fetched, refusal);
+    await git(plain, "config", "cloudbridge.bucket", bed.t.cloud.bucket);
+    await git(plain, "config", "cloudbridge.repo", "recorded");
+    const compacted = await run(resolve("bin/cloudbridge"), ["compact"], { cwd: plain, env }).then(
+      () => "compacted",
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(compacted, refusal);
+    await git(plain, "config", "cloudbridge.encrypted", "false");
+    await run("git", ["fetch", "-q", "origin"], { cwd: plain, env });
   });
 
   it("a flipped bit in a sealed ref, pack or idx is refused with a clear error, and the local repository is unchanged", async () => {
