@@ -203,7 +203,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   let downloads: Promise<void> | undefined;
   const compaction = new CompactionDuty(folder, log);
   // Files still being written are looked at again once they may have settled (sync/scanner.ts).
-  const settle = { quietMs: settings.settleMs, briefMs: settings.debounceMs, maxWaitMs: settings.settleMaxMs, openForWriting };
+  const settle = { quietMs: settings.settleMs, maxWaitMs: settings.settleMaxMs, openForWriting };
   let settleTimer: NodeJS.Timeout | undefined;
   const settling = new Set<string>();
 
@@ -296,6 +296,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       }
     })();
   };
+
+  folder.content.onDownloadsQueued = startDownloads;
 
   // The bandwidth limits are settings: a change (`cloudbridge limit`) applies from the next round on.
   let configSeen: number | undefined;

@@ -108,6 +108,14 @@ export class Annex {
     );
   }
 
+  /**
+   * Sends one key's content to the cloud without recording it (a head start: the `upload` that must
+   * follow finds the object there, sends nothing again, and records the cloud as having it).
+   */
+  send(key: string, options: Pick<TransferOptions, "fileName" | "onProgress"> = {}): Promise<UploadResult> {
+    return uploadKey(this.local, this.cloud, key, { ...options, limiter: this.limits.up });
+  }
+
   /** Downloads keys from the cloud into the local store (each verified), then records this repository as having them. */
   get(keys: readonly KeyTransfer[], options: BatchOptions = {}): Promise<Map<string, DownloadResult>> {
     return this.batch(keys, options, this.uuid, "get from cloud", (item, itemOptions) =>

@@ -1,19 +1,42 @@
 /**
- * The agent end to end, per listener (SQS, XMPP with a real prosody, polling): latency from a file closed
- * on machine A to the same file complete on machine B, p50/p95 over 100 changes; then the requests an
- * idle daemon makes, counted by a proxy in front of `cloudbridge local`, as requests per hour, and the
- * requests one reconcile round costs (a `cloudbridge sync` with nothing to do).
- * Run: `npm run bench:agent` (BENCH_CHANGES, BENCH_IDLE_SECONDS, BENCH_POLL_SECONDS to change).
+ * The agent end to end, side by side with Syncthing 1.19 on the same machine in the same run
+ * (bench/syncthing-peer.ts: two instances on 127.0.0.1, watcher delay 1 s; `apt-get install syncthing`):
+ *
+ * 1. Small-file latency at default settings, from a file closed on machine A to the same file complete on
+ *    machine B (SQS notifications), in folders of BENCH_SIZES files (default 1000,10000; BENCH_FILES=100000
+ *    adds that size): p50/p95 over BENCH_CHANGES changes (default 20), cloudbridge and Syncthing taking
+ *    turns change by change, each size against its own pair of daemons and of Syncthing instances.
+ * 2. One file of BENCH_LARGE_MIB (default 100) A→B, BENCH_LARGE_ROUNDS rounds (default 3), taking turns:
+ *    median from closed on A to complete on B.
+ * 3. Per listener (BENCH_LISTENERS, e.g. sqs,xmpp,poll; default none): latency over BENCH_CHANGES
+ *    changes, then the requests an idle daemon makes, counted by a proxy in front of `cloudbridge local`,
+ *    as requests per hour, and the requests one reconcile round costs (a `cloudbridge sync` with nothing
+ *    to do); BENCH_IDLE_SECONDS, BENCH_POLL_SECONDS.
+ *
+ * Run: `npm run bench:agent` (heavy: under `flock /tmp/cloudbridge-bench.lock`).
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProsody } from "../test/helpers/prosody.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
 import { cloudbridge, daemon, percentile, startCloudProcess, startCountingProxy, stopChild } from "./agent-common.ts";
+import { startSyncthingPair, syncthingMissing } from "./syncthing-peer.ts";
 
-const CHANGES = Number(process.env.BENCH_CHANGES ?? 100);
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
+const SIZES = [
+  ...new Set([...(process.env.BENCH_SIZES ?? "1000,10000").split(","), ...(process.env.BENCH_FILES ? [process.env.BENCH_FILES] : [])]),
+]
+  .map(Number)
+  .filter((n) => n > 0)
+  .sort((a, b) => a - b);
+const LARGE_MIB = Number(process.env.BENCH_LARGE_MIB ?? 100);
+const LARGE_ROUNDS = Number(process.env.BENCH_LARGE_ROUNDS ?? 3);
+const LISTENERS = (process.env.BENCH_LISTENERS ?? "")
+  .split(",")
+  .filter((l): l is "sqs" | "xmpp" | "poll" => ["sqs", "xmpp", "poll"].includes(l));
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
 
@@ -110,13 +133,155 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
   }
 }
 
+/** Files of a few hundred bytes, 500 per directory (as a source tree or a photo library is spread). */
+async function populate(dir: string, files: number): Promise<void> {
+  for (let i = 0; i < files; i += 500) {
+    const sub = join(dir, `d${String(i / 500).padStart(4, "0")}`);
+    await mkdir(sub, { recursive: true });
+    await Promise.all(
+      Array.from({ length: Math.min(500, files - i) }, (_, j) => writeFile(join(sub, `f${j}.txt`), `file ${i + j}\n${"x".repeat(200)}\n`)),
+    );
+  }
+}
+
+/** Milliseconds from now until `path` under `dir` holds `ready` (polled every 5 ms). */
+async function arrival(path: string, ready: () => Promise<boolean>, what: string, limitMs = 120_000): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (await ready()) return performance.now() - start;
+    if (performance.now() - start > limitMs) throw new Error(`${what} did not arrive at ${path} within ${limitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const holds = (path: string, content: string) => async () => (await readFile(path, "utf8").catch(() => "")) === content;
+const sized = (path: string, size: number) => async () => (await stat(path).catch(() => undefined))?.size === size;
+async function sha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+interface Side {
+  name: "cloudbridge" | "Syncthing";
+  a: string;
+  b: string;
+  latencies: number[];
+  large: number[];
+}
+
+interface SizeRow {
+  files: number;
+  sides: Side[];
+}
+
+/** One folder size: cloudbridge's two daemons and Syncthing's two instances on copies of the same files, taking turns. */
+async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> {
+  const root = await mkdtemp(join(tmpdir(), `cb-bench-latency-${files}-`));
+  const cloud = await startCloudProcess();
+  const env = { ...cloud.env, ...GIT_ENV };
+  const url = `s3://cloudbridge/latency-${files}`;
+  const children = [];
+  const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [] };
+  const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [] };
+  let pair: Awaited<ReturnType<typeof startSyncthingPair>> | undefined;
+  try {
+    process.stderr.write(`  ${files} files: populating, init, clone…\n`);
+    await populate(cb.a, files);
+    const flags = ["--topic-arn", cloud.topicArn, "--listen", "sqs"];
+    await cloudbridge(["init", cb.a, "--remote", url, ...flags], env, { quiet: true });
+    await cloudbridge(["clone", url, cb.b, ...flags], env, { quiet: true });
+    for (const dir of [cb.a, cb.b]) {
+      const d = daemon(dir, env, []); // default settings
+      children.push(d.child);
+      await d.ready;
+    }
+    if (!syncthingMissing()) {
+      process.stderr.write(`  ${files} files: Syncthing…\n`);
+      // Both sides start with the same files: Syncthing scans and exchanges its index, nothing to copy.
+      await populate(st.a, files);
+      await populate(st.b, files);
+      pair = await startSyncthingPair(root, st.a, st.b, 1);
+    }
+    const sides = pair ? [cb, st] : [cb];
+    // Turns: a change with cloudbridge, then one with Syncthing, and so on (the machine's load is shared).
+    for (let i = 0; i < CHANGES; i += 1) {
+      for (const side of sides) {
+        const name = `bench/file-${i % 10}.txt`;
+        const content = `change ${i} ${randomBytes(8).toString("hex")}\n`;
+        await mkdir(join(side.a, "bench"), { recursive: true });
+        await writeFile(join(side.a, name), content);
+        side.latencies.push(await arrival(join(side.b, name), holds(join(side.b, name), content), `${side.name} change ${i}`));
+      }
+    }
+    if (withLarge) {
+      const size = LARGE_MIB * 1024 * 1024;
+      for (let r = 0; r < LARGE_ROUNDS; r += 1) {
+        const bytes = randomBytes(size);
+        for (const side of sides) {
+          const name = `large-${r}.bin`;
+          await writeFile(join(side.a, name), bytes); // closed when this resolves
+          side.large.push(await arrival(join(side.b, name), sized(join(side.b, name), size), `${side.name} ${name}`, 600_000));
+          // Complete means the right bytes: checked outside the timing.
+          if ((await sha256(join(side.b, name))) !== createHash("sha256").update(bytes).digest("hex"))
+            throw new Error(`${side.name}: ${name} arrived with other bytes`);
+        }
+      }
+    }
+    return { files, sides };
+  } finally {
+    for (const child of children) await stopChild(child);
+    await pair?.stop();
+    await cloud.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const fmt = (ms: number) => `${Math.round(ms).toLocaleString("en")} ms`;
+const median = (values: number[]) => percentile(values, 50);
+const out: string[] = [];
+if (syncthingMissing()) out.push(`Syncthing not measured: ${syncthingMissing()}`);
+const sizeRows: SizeRow[] = [];
+for (const [index, files] of SIZES.entries()) {
+  process.stderr.write(`measuring a folder of ${files} files…\n`);
+  sizeRows.push(await measureSize(files, index === 0 && LARGE_MIB > 0));
+}
+out.push(
+  `Small file A→B at default settings (SQS), ${CHANGES} changes per folder size, cloudbridge and Syncthing (watcher delay 1 s) taking turns`,
+  "",
+  "| files in the folder | cloudbridge p50 | cloudbridge p95 | Syncthing p50 | Syncthing p95 | p50 ratio |",
+  "|---|---|---|---|---|---|",
+  ...sizeRows.map(({ files, sides: [cb, st] }) => {
+    const peer = st
+      ? [fmt(median(st.latencies)), fmt(percentile(st.latencies, 95)), (median(cb!.latencies) / median(st.latencies)).toFixed(2)]
+      : ["–", "–", "–"];
+    return `| ${files.toLocaleString("en")} | ${fmt(median(cb!.latencies))} | ${fmt(percentile(cb!.latencies, 95))} | ${peer.join(" | ")} |`;
+  }),
+);
+if (sizeRows.length > 1) {
+  const p50s = sizeRows.map((r) => median(r.sides[0]!.latencies));
+  out.push("", `cloudbridge p50, largest folder / smallest: ${(p50s.at(-1)! / p50s[0]!).toFixed(2)}×`);
+}
+const large = sizeRows[0]?.sides.filter((s) => s.large.length > 0) ?? [];
+if (large.length > 0) {
+  out.push(
+    "",
+    `${LARGE_MIB} MiB A→B (closed on A to complete on B), median of ${LARGE_ROUNDS}, in the ${sizeRows[0]!.files.toLocaleString("en")}-file folder:`,
+    "",
+    "| | median | all rounds |",
+    "|---|---|---|",
+    ...large.map((s) => `| ${s.name} | ${fmt(median(s.large))} | ${s.large.map(fmt).join(", ")} |`),
+  );
+  if (large.length === 2) out.push("", `ratio cloudbridge / Syncthing: ${(median(large[0]!.large) / median(large[1]!.large)).toFixed(2)}`);
+}
+process.stdout.write(`${out.join("\n")}\n`);
+
 const rows: Row[] = [];
-for (const listener of ["sqs", "xmpp", "poll"] as const) {
+for (const listener of LISTENERS) {
   process.stderr.write(`measuring ${listener}…\n`);
   rows.push(await measure(listener));
   process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
 }
-const fmt = (ms: number) => `${Math.round(ms)} ms`;
 const lines = [
   `Agent latency and idle cost: ${CHANGES} changes per listener, ${IDLE_SECONDS} s idle (polling every ${POLL_SECONDS} s), daemons with --debounce 100`,
   "",
@@ -127,4 +292,4 @@ const lines = [
       `| ${r.listener} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.max)} | ${r.idlePerHour.s3} | ${r.idlePerHour.sqs} | ${r.reconcile} |`,
   ),
 ];
-process.stdout.write(`${lines.join("\n")}\n`);
+if (rows.length > 0) process.stdout.write(`\n${lines.join("\n")}\n`);

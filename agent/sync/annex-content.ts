@@ -15,6 +15,7 @@ import type { AnnexPort } from "./annex-port.ts";
 import type { CheckoutResult } from "./checkout.ts";
 import type { ContentSync } from "./engine.ts";
 import { objectSizes, readObjects } from "../../localgit/index.ts";
+import { parseAnnexKey } from "../../protocol/index.ts";
 import type { LocalRepo } from "./local-repo.ts";
 import type { CacheEntry } from "./stat-cache.ts";
 import type { Direction, RunningTransfer, TransferJob, TransferQueue } from "./transfer-queue.ts";
@@ -63,8 +64,39 @@ export class AnnexContent implements AnnexPort, ContentSync {
     const key = await this.annex.local.ingest(absPath);
     // Content the location log already places in the cloud (a download put back in place) needs no upload.
     const inCloud = (await readLocations(this.annex.branch, key)).get(this.annex.cloudUuid)?.status === "1";
-    if (!inCloud) await this.queue.add([{ direction: "up", key, path }]);
+    if (!inCloud) {
+      await this.queue.add([{ direction: "up", key, path }]);
+      this.sendEarly(key, path);
+    }
     return key;
+  }
+
+  /** Large content sent ahead of its round's push, by key (see sendEarly). */
+  private readonly sending = new Map<string, Promise<unknown>>();
+
+  /**
+   * Large content starts for the cloud as soon as it is in the store, beside the rest of its round (the
+   * commit, the fetch, a merge), instead of when the round reaches its push. Nothing is recorded and no
+   * failure is said here: the round's upload (beforePush) waits for this one, finds the object in the
+   * bucket, records it, and sends it again itself if this attempt failed.
+   */
+  private sendEarly(key: string, path: string): void {
+    if (this.sending.has(key) || (parseAnnexKey(key).size ?? 0) < EARLY_SEND_BYTES) return;
+    const progress = this.options.progress;
+    const sent = this.annex
+      .send(key, {
+        fileName: basename(path),
+        onProgress: (done, total) => {
+          this.running.set(`up ${key}`, { direction: "up", key, path, done, total });
+          progress?.progress("up", key, path, done, total);
+        },
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.running.delete(`up ${key}`);
+        progress?.finished("up", key);
+      });
+    this.sending.set(key, sent);
   }
 
   parsePointer(blob: Buffer): string | undefined {
@@ -85,6 +117,12 @@ export class AnnexContent implements AnnexPort, ContentSync {
 
   /** Uploads every queued key (recording here and the cloud as holding it) before the push that names them. */
   async beforePush(): Promise<void> {
+    // Never two uploads of one key at once: what was sent early finishes first (and is then found in the bucket).
+    while (this.sending.size > 0) {
+      const sending = [...this.sending.values()];
+      this.sending.clear();
+      await Promise.all(sending);
+    }
     const jobs = await this.queue.list("up");
     if (jobs.length === 0) return;
     const unique = dedupe(jobs);
@@ -120,7 +158,14 @@ export class AnnexContent implements AnnexPort, ContentSync {
       else jobs.push({ direction: "down", key, path });
     }
     await this.queue.add(jobs);
+    if (jobs.length > 0) this.onDownloadsQueued?.();
   }
+
+  /**
+   * Told when a checkout queued downloads: the daemon starts them then, beside the rest of the round (its
+   * push), instead of after it, so a large file starts arriving as soon as its pointer is written.
+   */
+  onDownloadsQueued: (() => void) | undefined;
 
   /**
    * Every annexed file of the folder's commit whose content is not here and whose file on disk is still
@@ -165,14 +210,33 @@ export class AnnexContent implements AnnexPort, ContentSync {
     if (jobs.length === 0) return 0;
     const failures = new Failures();
     const unique = dedupe(jobs);
+    const tracking = this.tracked("down", unique, failures);
+    // Each file goes in place as soon as its content is verified, before the batch records where content
+    // now is: the person sees the file without waiting for the location log or for the other downloads.
+    const placing = new Map<string, Promise<void>>();
+    const placeKey = async (key: string): Promise<void> => {
+      for (const job of jobs) if (job.key === key && job.path) await this.options.place(job.path, key);
+    };
     const results = await this.annex
-      .get(unique.map(transferOf), this.tracked("down", unique, failures))
+      .get(unique.map(transferOf), {
+        ...tracking,
+        onFileDone: (item, outcome) => {
+          tracking.onFileDone(item, outcome);
+          if (outcome.error === undefined) {
+            const placed = placeKey(item.key);
+            placed.catch(() => undefined); // awaited below, where a failure is thrown
+            placing.set(item.key, placed);
+          }
+        },
+      })
       .catch(failures.add)
       .finally(() => this.forget("down"));
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
       if (!done) continue;
-      if (job.path) await this.options.place(job.path, job.key);
+      const placed = placing.get(job.key);
+      if (placed) await placed;
+      else if (job.path) await this.options.place(job.path, job.key);
       await this.queue.done(job);
     }
     const left = (await this.queue.list("down")).length;
@@ -246,6 +310,9 @@ class Failures {
 }
 
 const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+/** Content this large is sent as soon as it is added (a multipart upload: see sendEarly). */
+const EARLY_SEND_BYTES = 16 * 1024 * 1024;
 
 function mayPass(error: unknown): boolean {
   return isTransient(error) || DISK_FULL.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");

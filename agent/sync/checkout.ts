@@ -30,6 +30,8 @@ export interface CheckoutResult {
   unwritable: Array<{ path: string; reason: string }>;
   /** Annexed files whose content is not here yet (a pointer file was written in their place). */
   missingContent: Array<{ path: string; key: string }>;
+  /** The paths whose tree entry differs between the two commits (what an index of the old tree needs to become the new). */
+  treeChanges: ReadonlyArray<{ path: string; newMode: string; newOid: string; deleted: boolean }>;
 }
 
 export interface CheckoutOptions {
@@ -56,8 +58,17 @@ export async function checkout(
   target: string,
   options: CheckoutOptions = {},
 ): Promise<CheckoutResult> {
-  const result: CheckoutResult = { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [] };
   const diff = await treeDiff(git, cache.commit, target);
+  const result: CheckoutResult = {
+    written: 0,
+    deleted: 0,
+    changed: [],
+    skipped: [],
+    refused: [],
+    unwritable: [],
+    missingContent: [],
+    treeChanges: diff,
+  };
   const records = [...diff, ...(await unwrittenRecords(git, cache, target, diff))];
   const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
   const racyWindow = options.racyWindowMs ?? 2000;

@@ -16,6 +16,12 @@ export interface FolderLockOptions {
   onAcquired?: (tookOverFromDeadOwner: boolean) => Promise<void>;
   /** Called once per acquisition that has to wait, with the owner's pid (to tell a person why nothing happens). */
   onWait?: (owner: number) => void;
+  /**
+   * Runs when the last holder of this process is about to leave, before the lock file goes (write what the
+   * holders kept in memory, so the next process to take the folder reads it). Holders arriving meanwhile
+   * share the lock; one that leaves while this runs leaves it to this call.
+   */
+  beforeRelease?: () => Promise<void>;
 }
 
 export class FolderLock {
@@ -36,7 +42,12 @@ export class FolderLock {
     try {
       this.acquired ??= this.acquire();
       await this.acquired;
-      return await work();
+      const result = await work();
+      if (this.holders === 1) await this.options.beforeRelease?.();
+      return result;
+    } catch (error) {
+      if (this.holders === 1 && this.owned) await this.options.beforeRelease?.().catch(() => undefined);
+      throw error;
     } finally {
       this.holders -= 1;
       if (this.holders === 0) this.release();

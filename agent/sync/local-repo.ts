@@ -36,6 +36,7 @@ export class LocalRepo {
   /** Held by whatever changes `main`, the index, the stat cache or the files (shared within this process). */
   readonly lock: FolderLock;
   cache!: StatCache;
+  /** git for the commands that write the index. */
   private readonly indexed: Git;
   private opened = false;
   /** The stat cache file as this process last read or wrote it: another process replaced it when it differs. */
@@ -48,11 +49,20 @@ export class LocalRepo {
     this.stateDir = join(root, ".git", "cloudbridge");
     this.lock = new FolderLock(join(this.stateDir, "folder-lock.pid"), {
       onAcquired: (tookOver) => this.reload(tookOver),
+      beforeRelease: () => this.flushCache(),
       ...(options.onWait ? { onWait: options.onWait } : {}),
     });
     registerFolder(root, this.stateDir);
     this.git = new Git(join(root, ".git"), identity ? { identity } : {});
-    this.indexed = this.git;
+    // A split index: a commit or a checkout writes the entries it changed, not the whole folder's index
+    // (the shared part is rewritten once the changes pass a fifth of it; old shared parts are removed then).
+    this.indexed = this.git.with({
+      GIT_CONFIG_COUNT: "2",
+      GIT_CONFIG_KEY_0: "core.splitIndex",
+      GIT_CONFIG_VALUE_0: "true",
+      GIT_CONFIG_KEY_1: "splitIndex.sharedIndexExpire",
+      GIT_CONFIG_VALUE_1: "now",
+    });
   }
 
   static async isRepo(root: string): Promise<boolean> {
@@ -164,6 +174,26 @@ export class LocalRepo {
     this.cacheFileSeen = await this.cacheFileIdentity();
   }
 
+  /**
+   * The stat cache changed: it is written once, when this process lets go of the folder (the end of a
+   * round, of a command), not after each commit and checkout of it, so a round does not serialize the whole
+   * folder's cache between its commit and its push. Another process only reads it after taking the folder
+   * lock, so it never sees it stale; after a crash the cache is older than `main`, which `load` repairs.
+   */
+  private cacheChanged(): void {
+    this.cacheDirty = true;
+  }
+
+  private cacheDirty = false;
+
+  /** Writes the stat cache if it changed (again, if it changed while being written). */
+  private async flushCache(): Promise<void> {
+    while (this.cacheDirty) {
+      this.cacheDirty = false;
+      await this.saveCache();
+    }
+  }
+
   async head(): Promise<string | undefined> {
     return this.git.revParse(MAIN_REF);
   }
@@ -178,7 +208,7 @@ export class LocalRepo {
   ): Promise<{ commit?: string; scan: ScanResult }> {
     const result = await scan(this.root, this.cache, this.git, options.annex, options);
     if (result.changes.size === 0) {
-      if (result.hashed > 0) await this.saveCache();
+      if (result.hashed > 0) this.cacheChanged();
       return { scan: result };
     }
     const lines: Buffer[] = [];
@@ -199,7 +229,7 @@ export class LocalRepo {
       else this.cache.entries.delete(path);
     }
     this.cache.commit = commit;
-    await this.saveCache();
+    this.cacheChanged();
     return { commit, scan: result };
   }
 
@@ -211,13 +241,16 @@ export class LocalRepo {
   private async checkoutHeld(target: string, options: CheckoutOptions): Promise<CheckoutResult> {
     const before = this.cache.commit;
     if (before === target && !this.hasUnwritten())
-      return { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [] };
+      return { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [], treeChanges: [] };
     // The files' modification times as the machines that changed them had them (mtimes.ts).
     const mtimes = await mtimesBetween(this.git, before, target).catch(() => undefined);
     const result = await checkout(this.root, this.git, this.cache, target, { ...options, ...(mtimes ? { mtimes } : {}) });
     if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
-    await this.resetIndex();
-    await this.saveCache();
+    this.cacheChanged();
+    if (before === undefined || !(await this.updateIndex(result.treeChanges))) await this.resetIndex();
+    else this.indexWritten = await this.indexIdentity();
+    // What a person must see at once is written now: the rest of the cache waits for the end of the round.
+    if (result.refused.length > 0 || result.unwritable.length > 0 || result.skipped.length > 0) await this.flushCache();
     return result;
   }
 
@@ -241,7 +274,7 @@ export class LocalRepo {
     const placed = await annex.place(key, join(this.root, path), entry.mode === "100755" ? 0o755 : 0o644);
     if (!placed) return false;
     this.cache.entries.set(path, placedEntry(entry, placed));
-    await this.saveCache();
+    this.cacheChanged();
     return true;
   }
 
@@ -281,7 +314,31 @@ export class LocalRepo {
       });
     }
     this.cache.commit = main;
-    await this.saveCache();
+    this.cacheChanged();
+  }
+
+  /**
+   * Brings git's index from the tree it holds to the next one by the entries that differ, so a checkout
+   * costs the paths it changed, not the folder (`read-tree` rewrites every entry). False when git refuses
+   * one of them (a path its index cannot hold): the caller then rebuilds the index whole.
+   */
+  private async updateIndex(changes: CheckoutResult["treeChanges"]): Promise<boolean> {
+    if (changes.length === 0) return true;
+    const lines: Buffer[] = [];
+    for (const c of changes) {
+      if (gitRefusesPath(c.path)) return false;
+      const type = c.newMode === "160000" ? "commit" : "blob";
+      lines.push(
+        Buffer.from(c.deleted ? `0 ${"0".repeat(40)}\t` : `${c.newMode} ${type} ${c.newOid}\t`),
+        encodePath(c.path),
+        Buffer.from("\0"),
+      );
+    }
+    const { code } = await this.indexed.run(["update-index", "-z", "--add", "--remove", "--replace", "--index-info"], {
+      input: Buffer.concat(lines),
+      okCodes: [128],
+    });
+    return code === 0;
   }
 
   private async resetIndex(): Promise<void> {

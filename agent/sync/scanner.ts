@@ -36,14 +36,13 @@ export interface ScanResult {
  * Files finish before they travel: a file changed less than `quietMs` ago (by the file system's clock) is
  * not committed yet while it may still be written, so a file written over several seconds becomes one
  * version, not one per look. Where the system tells (`openForWriting`, Linux), a young file waits only while
- * a process has it open for writing, or for `briefMs` after its last write (a writer that closes between
- * pieces); elsewhere every young file waits. A file that never stops changing (a log) is committed anyway
+ * a process has it open for writing: a file closed by its writer is finished and travels at once (a saved
+ * file is not held back); elsewhere every young file waits. A file that never stops changing (a log) is committed anyway
  * once it has waited `maxWaitMs`. `waitingSince` (path → when it was first found unsettled, by this
  * machine's clock) is kept by the caller between scans.
  */
 export interface SettleOptions {
   quietMs: number;
-  briefMs: number;
   maxWaitMs: number;
   waitingSince: Map<string, number>;
   openForWriting?: (absolutePaths: readonly string[]) => Promise<Set<string> | undefined>;
@@ -63,6 +62,8 @@ export interface ScanOptions {
 
 const PARALLEL_STATS = 128;
 const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
+/** Questions about tracked folders answered by looking along the cache before the set of them is built. */
+const FEW_LOOKUPS = 16;
 
 /**
  * A `.git` below the top of the folder cannot be synced: git refuses any path with a `.git` component (it
@@ -106,13 +107,20 @@ export async function scan(
   // A full scan reads the rules afresh; a scan of some paths re-reads them when an ignore file is among them.
   if (ignore && (!options.paths || [...options.paths].some((p) => isIgnoreFileName(p.slice(p.lastIndexOf("/") + 1))))) ignore.reset();
   let trackedFolders: Set<string> | undefined;
+  let lookups = 0;
   /**
    * Tracked files and the folders above them: ignore rules never hide what is already synced. Files are
-   * the cache's own keys; the folders are gathered once per scan, one string per folder (files of one
-   * folder come one after another in the cache, and cost a comparison each).
+   * the cache's own keys. A few questions about folders (a watcher's paths) are answered by one look along
+   * the cache each; a walk of folders asks for every name it meets, so it gathers the folders once, one
+   * string per folder (files of one folder come one after another in the cache, and cost a comparison each).
    */
   const isTracked = (path: string): boolean => {
     if (cache.entries.has(path)) return true;
+    if (!trackedFolders && ++lookups <= FEW_LOOKUPS) {
+      const below = `${path}/`;
+      for (const file of cache.entries.keys()) if (file.startsWith(below)) return true;
+      return false;
+    }
     if (!trackedFolders) {
       trackedFolders = new Set();
       let last = "";
@@ -197,6 +205,11 @@ export async function scan(
   };
 
   function* cacheUnder(prefix: string): Generator<string> {
+    // A tracked file has nothing below it (a tree cannot hold both `a` and `a/b`).
+    if (prefix !== "" && cache.entries.has(prefix)) {
+      yield prefix;
+      return;
+    }
     for (const path of cache.entries.keys()) if (prefix === "" || path === prefix || path.startsWith(`${prefix}/`)) yield path;
   }
 
@@ -256,11 +269,10 @@ export async function scan(
     if (settle && stats.isFile()) {
       const age = ageOf(stats);
       const since = settle.waitingSince.get(path) ?? now;
-      const waits = age < settle.quietMs && (beingWritten === undefined || beingWritten.has(join(root, path)) || age < settle.briefMs);
+      const waits = age < settle.quietMs && (beingWritten === undefined || beingWritten.has(join(root, path)));
       if (waits && now - since < settle.maxWaitMs) {
         settle.waitingSince.set(path, since);
-        const quiet = beingWritten === undefined || beingWritten.has(join(root, path)) ? settle.quietMs : settle.briefMs;
-        settling.push({ path, dueInMs: Math.max(0, Math.min(quiet - age, settle.maxWaitMs - (now - since))) + 50 });
+        settling.push({ path, dueInMs: Math.max(0, Math.min(settle.quietMs - age, settle.maxWaitMs - (now - since))) + 50 });
         continue;
       }
       settle.waitingSince.delete(path);

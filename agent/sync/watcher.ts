@@ -6,10 +6,12 @@ import { isGitDirName } from "./safe-paths.ts";
 
 /**
  * Watches the folder (@parcel/watcher: native inotify / FSEvents / ReadDirectoryChangesW, one watch per
- * directory, events delivered in batches, nothing re-read or stat'ed in JavaScript) and reports bursts of
- * changes: the paths touched, once the folder has been quiet for `debounceMs` (or `maxDelayMs` after the
- * first event of a burst that never quiets down), so a copy of a thousand files becomes one commit, not a
- * thousand. Events are hints; the scanner decides what really changed. A watcher that re-read a folder
+ * directory, events delivered in batches, nothing re-read or stat'ed in JavaScript) and reports the paths
+ * touched. The debounce adapts: events are reported at once when nothing was reported in the last
+ * `debounceMs` (a single save travels without waiting for the folder to be quiet), and what comes after a
+ * report is gathered until `debounceMs` after it, so a copy of a thousand files is reported a few times
+ * per second, not a thousand times; the sync engine merges whatever is reported while a round runs into
+ * the one next round. Events are hints; the scanner decides what really changed. A watcher that re-read a folder
  * at each event (chokidar) cost a `lstat` of every file beside each file written: quadratic in a folder
  * receiving thousands of files, and one object per file in memory.
  */
@@ -50,8 +52,8 @@ export function watchFolder(
   root: string,
   onBurst: (paths: string[]) => void,
   options: {
+    /** At most one report per this many milliseconds (the first one at once). */
     debounceMs?: number;
-    maxDelayMs?: number;
     /**
      * The folder's tracked paths: events inside a folder the ignore rules name (an ignored `node_modules/`)
      * are dropped unless something under it is already synced. Without it, every event is reported.
@@ -66,17 +68,16 @@ export function watchFolder(
   } = {},
 ): FolderWatcher {
   const debounceMs = options.debounceMs ?? 300;
-  const maxDelayMs = options.maxDelayMs ?? Math.max(2000, debounceMs * 4);
   let pending = new Set<string>();
-  let quietTimer: NodeJS.Timeout | undefined;
-  let burstTimer: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** When the last report went (performance.now()). */
+  let reported = -Infinity;
 
   const flush = () => {
-    clearTimeout(quietTimer);
-    clearTimeout(burstTimer);
-    quietTimer = burstTimer = undefined;
+    timer = undefined;
     if (pending.size === 0 || closed) return;
+    reported = performance.now();
     const paths = [...pending];
     pending = new Set();
     onBurst(paths);
@@ -113,10 +114,9 @@ export function watchFolder(
       pending.add(rel);
       added = true;
     }
-    if (!added) return;
-    clearTimeout(quietTimer);
-    quietTimer = setTimeout(flush, debounceMs);
-    burstTimer ??= setTimeout(flush, maxDelayMs);
+    if (!added || timer) return;
+    // The events of one moment (one save: create, write, rename) arrive together and join one report.
+    timer = setTimeout(flush, Math.max(0, reported + debounceMs - performance.now()));
   };
 
   // A watcher error (too many watches, a vanished directory) does not stop the daemon: it is told, and scans.
@@ -139,8 +139,7 @@ export function watchFolder(
     ready: subscription.then(() => undefined),
     close: async () => {
       closed = true;
-      clearTimeout(quietTimer);
-      clearTimeout(burstTimer);
+      clearTimeout(timer);
       await (await subscription)?.unsubscribe();
     },
   };

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { assertAnnexKey, hashDirMixed, parseAnnexKey, sha256eKey } from "../../protocol/index.ts";
+import { hashFile } from "./content-hash.ts";
 
 export const md5 = (text: string): Uint8Array => createHash("md5").update(text).digest();
 
@@ -57,37 +58,26 @@ export class LocalStore {
   }
 
   /**
-   * Hashes a work-tree file into a SHA256E key named like it, copying it into the store in the same pass.
-   * Returns the key; the file is not changed.
+   * Hashes a work-tree file into a SHA256E key named like it and puts a copy in the store. Returns the key;
+   * the file is not changed. The copy is the kernel's (a reflink, sharing the blocks, where the file system
+   * can: btrfs, XFS; an in-kernel copy elsewhere), made while this thread hashes the file, so adding a large
+   * file costs one read of it, not a read and a write through JavaScript.
    */
   async ingest(file: string): Promise<string> {
     await mkdir(this.tmpDir, { recursive: true });
     const tmp = join(this.tmpDir, `ingest.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}`);
-    const hash = createHash("sha256");
     const before = await stat(file);
-    // One reused buffer: memory stays flat and leaves no garbage, whatever the file size.
-    const buffer = Buffer.allocUnsafe(1024 * 1024);
-    let size = 0;
     try {
-      const input = await open(file, "r");
-      const output = await open(tmp, "wx");
-      try {
-        for (;;) {
-          const { bytesRead } = await input.read(buffer, 0, buffer.length, size);
-          if (bytesRead === 0) break;
-          hash.update(buffer.subarray(0, bytesRead));
-          await output.write(buffer, 0, bytesRead, size);
-          size += bytesRead;
-        }
-      } finally {
-        await input.close();
-        await output.close();
-      }
-      const after = await stat(file);
-      if (after.size !== size || after.mtimeMs !== before.mtimeMs) {
+      const [{ hex, size }] = await Promise.all([
+        hashFile(file),
+        copyFile(file, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE),
+      ]);
+      const [after, copied] = await Promise.all([stat(file), stat(tmp)]);
+      // A write during the hash or the copy shows in the file's size or time: the two passes may have read different bytes.
+      if (after.size !== size || copied.size !== size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
         throw new Error(`${file} changed while it was being added; add it again once it is written.`);
       }
-      const key = sha256eKey(hash.digest("hex"), size, basename(file));
+      const key = sha256eKey(hex, size, basename(file));
       if (await this.has(key)) await rm(tmp, { force: true });
       else await this.insertVerified(key, tmp);
       return key;
@@ -97,11 +87,14 @@ export class LocalStore {
     }
   }
 
-  /** Copies the content of `key` to `path`, a file that must not exist yet; false when the content is not here. */
+  /**
+   * Copies the content of `key` to `path`, a file that must not exist yet; false when the content is not
+   * here. A reflink (no second copy of the blocks) where the file system can, an in-kernel copy elsewhere.
+   */
   async copyTo(key: string, path: string, mode = 0o644): Promise<boolean> {
     if (!(await this.has(key))) return false;
     try {
-      await copyFile(this.objectPath(key), path, constants.COPYFILE_EXCL);
+      await copyFile(this.objectPath(key), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
       await chmod(path, mode);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") await rm(path, { force: true });

@@ -101,3 +101,77 @@ describe("sync engine over a bare repository (native git)", () => {
     assert.equal(await readFile(join(a.repo.root, "f3.txt"), "utf8"), "changed\n");
   });
 });
+
+describe("a round's index and stat cache", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  before(async () => {
+    scratch = await tempDir("engine-index");
+  });
+  after(async () => scratch.remove());
+
+  it("keeps git's index at the tree of the folder's commit through checkouts that add, change, delete and turn a file into a folder and back", async () => {
+    const root = scratch.path;
+    const bare = join(root, "remote.git");
+    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
+    const a = await agent(join(root, "a"), bare, "a");
+    const b = await agent(join(root, "b"), bare, "b");
+    const A = a.repo.root;
+    const B = b.repo.root;
+    /** What git's index holds differs from B's commit: the paths (empty when they are the same). */
+    const indexDrift = () =>
+      execFileSync("git", ["-C", B, "diff-index", "--cached", "--name-only", "-z", b.repo.cache.commit!])
+        .toString()
+        .split("\0")
+        .filter(Boolean);
+    await writeFile(join(A, "keep.txt"), "keep\n");
+    await writeFile(join(A, "thing"), "a file\n");
+    await writeFile(join(A, "gone.txt"), "gone\n");
+    await a.sync();
+    await b.sync();
+    assert.deepEqual(indexDrift(), []);
+    await rm(join(A, "thing"));
+    await mkdir(join(A, "thing"));
+    await writeFile(join(A, "thing", "inside.txt"), "inside\n");
+    await rm(join(A, "gone.txt"));
+    await writeFile(join(A, "keep.txt"), "kept, changed\n");
+    await writeFile(join(A, "new.txt"), "new\n");
+    await a.sync();
+    await b.sync();
+    assert.deepEqual(await snapshot(B), { "keep.txt": "kept, changed\n", "new.txt": "new\n", "thing/inside.txt": "inside\n" });
+    assert.deepEqual(indexDrift(), [], "the index follows the checkout");
+    await rm(join(A, "thing"), { recursive: true });
+    await writeFile(join(A, "thing"), "a file again\n");
+    await a.sync();
+    await b.sync();
+    assert.deepEqual(indexDrift(), [], "a folder become a file again");
+    // A local commit on B builds on that index: nothing of the older trees comes back.
+    await writeFile(join(B, "from-b.txt"), "b\n");
+    await b.sync();
+    const tree = execFileSync("git", ["-C", B, "ls-tree", "-r", "--name-only", "main"]).toString().trim().split("\n");
+    assert.deepEqual(tree, ["from-b.txt", "keep.txt", "new.txt", "thing"]);
+  });
+
+  it("writes the stat cache once the round lets go of the folder, holding what the round learned", async () => {
+    const root = join(scratch.path, "cache");
+    const bare = join(root, "remote.git");
+    await mkdir(root);
+    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
+    const a = await agent(join(root, "a"), bare, "a");
+    const A = a.repo.root;
+    await writeFile(join(A, "one.txt"), "1\n");
+    const report = await a.sync();
+    const saved = JSON.parse(await readFile(join(A, ".git", "cloudbridge", "stat-cache.json"), "utf8")) as {
+      commit: string;
+      entries: Array<[string]>;
+    };
+    assert.equal(saved.commit, report.committed);
+    assert.deepEqual(
+      saved.entries.map((e) => e[0]),
+      ["one.txt"],
+    );
+    // Another process opening the folder now reads the same picture: nothing to commit.
+    const again = await new LocalRepo(A).open();
+    assert.equal(again.cache.commit, report.committed);
+    assert.equal((await again.commitChanges()).commit, undefined);
+  });
+});

@@ -3,6 +3,8 @@ import { mkdir, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FolderIgnore } from "../../../../agent/sync/ignore-rules.ts";
+import { LocalRepo } from "../../../../agent/sync/local-repo.ts";
+import { scan } from "../../../../agent/sync/scanner.ts";
 import { openForWriting } from "../../../../agent/sync/open-files.ts";
 import { roundSummary } from "../../../../agent/sync/round-summary.ts";
 import { tempDir } from "../../../helpers/git.ts";
@@ -60,6 +62,28 @@ describe("what a scan leaves out and waits for, and how a round is said", () => 
       await reader.close();
     }
     assert.deepEqual(await openForWriting([written, read]), new Set());
+  });
+
+  it("commits a file its writer has closed at once, however young, and waits for one still open for writing", async () => {
+    const root = join(scratch.path, "settle");
+    await mkdir(root);
+    await LocalRepo.create(root);
+    const repo = await new LocalRepo(root).open();
+    await writeFile(join(root, "saved.txt"), "saved a moment ago\n");
+    const writer = await open(join(root, "downloading.bin"), "w");
+    try {
+      await writer.write("the first part\n");
+      const settle = { quietMs: 5000, maxWaitMs: 60_000, waitingSince: new Map<string, number>(), openForWriting };
+      const result = await scan(root, repo.cache, repo.git, undefined, { paths: ["saved.txt", "downloading.bin"], settle });
+      assert.deepEqual([...result.changes.keys()], ["saved.txt"], "the closed file goes at once");
+      assert.deepEqual(
+        result.settling.map((s) => s.path),
+        ["downloading.bin"],
+      );
+      assert.ok(result.settling[0]!.dueInMs > 1000, "the open file is looked at again once it may have settled");
+    } finally {
+      await writer.close();
+    }
   });
 
   it("says a round in files", () => {

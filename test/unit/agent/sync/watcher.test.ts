@@ -66,3 +66,109 @@ describe("the folder watcher", () => {
     await second.close();
   });
 });
+
+/** Collects what the watcher reports, with when each burst came (ms since `start`). */
+function recorder() {
+  const bursts: Array<{ at: number; paths: string[] }> = [];
+  let start = performance.now();
+  return {
+    bursts,
+    restart: () => {
+      bursts.length = 0;
+      start = performance.now();
+    },
+    onBurst: (paths: string[]) => bursts.push({ at: performance.now() - start, paths: paths.sort() }),
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe("the folder watcher's adaptive debounce", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  before(async () => {
+    scratch = await tempDir("watcher");
+  });
+  after(async () => scratch.remove());
+
+  it("reports a single write into a quiet folder at once, without waiting for the debounce", async () => {
+    const root = join(scratch.path, "single");
+    await mkdir(root);
+    const seen = recorder();
+    // A debounce far longer than the watcher's own delivery: a report before it shows nothing waited for it.
+    const watcher = watchFolder(root, seen.onBurst, { debounceMs: 3000 });
+    await watcher.ready;
+    try {
+      seen.restart();
+      await writeFile(join(root, "note.txt"), "hello\n");
+      await until(() => seen.bursts.length > 0, "the write to be reported");
+      assert.deepEqual(seen.bursts[0]!.paths, ["note.txt"]);
+      assert.ok(seen.bursts[0]!.at < 1000, `reported after ${Math.round(seen.bursts[0]!.at)} ms, with a 3000 ms debounce`);
+    } finally {
+      await watcher.close();
+    }
+  });
+
+  it("gathers what comes after a report until the debounce has passed: a long burst is a few reports, each with many files", async () => {
+    const root = join(scratch.path, "burst");
+    await mkdir(root);
+    const seen = recorder();
+    const watcher = watchFolder(root, seen.onBurst, { debounceMs: 400 });
+    await watcher.ready;
+    try {
+      seen.restart();
+      // 60 files, one every 20 ms (1.2 s or more): never quiet.
+      const started = performance.now();
+      for (let i = 0; i < 60; i++) {
+        await writeFile(join(root, `f${String(i).padStart(2, "0")}.txt`), `${i}\n`);
+        await sleep(20);
+      }
+      const writing = performance.now() - started;
+      const files = () => new Set(seen.bursts.flatMap((b) => b.paths));
+      await until(() => files().size === 60, "all 60 files");
+      await sleep(600); // nothing more may come
+      const shape = JSON.stringify(seen.bursts.map((b) => [Math.round(b.at), b.paths.length]));
+      // At most one report per debounce while the writes went on (a loaded machine writes slower), and the last.
+      const most = Math.ceil(writing / 400) + 2;
+      assert.ok(
+        seen.bursts.length >= 2 && seen.bursts.length <= most,
+        `60 writes in ${Math.round(writing)} ms came in ${seen.bursts.length} reports: ${shape}`,
+      );
+      for (let i = 1; i < seen.bursts.length; i++)
+        assert.ok(seen.bursts[i]!.at - seen.bursts[i - 1]!.at >= 380, `two reports closer than the debounce: ${shape}`);
+    } finally {
+      await watcher.close();
+    }
+  });
+
+  it("reports at once again once the debounce has passed since the last report", async () => {
+    const root = join(scratch.path, "again");
+    await mkdir(root);
+    const seen = recorder();
+    const watcher = watchFolder(root, seen.onBurst, { debounceMs: 1500 });
+    await watcher.ready;
+    try {
+      await writeFile(join(root, "a.txt"), "a\n");
+      await until(() => seen.bursts.length > 0, "the first write");
+      // Until the debounce has passed since the last report (the write's later events may make a second one).
+      for (let count = -1; count !== seen.bursts.length;) {
+        count = seen.bursts.length;
+        await sleep(1700);
+      }
+      seen.restart();
+      await writeFile(join(root, "b.txt"), "b\n");
+      await until(() => seen.bursts.length > 0, "the second write");
+      assert.deepEqual(seen.bursts[0]!.paths, ["b.txt"]);
+      assert.ok(seen.bursts[0]!.at < 1000, `reported after ${Math.round(seen.bursts[0]!.at)} ms, with a 1500 ms debounce`);
+    } finally {
+      await watcher.close();
+    }
+  });
+});
