@@ -64,10 +64,10 @@ describe("init and clone through single faults", () => {
     assert.deepEqual(root.sort(), ["probed/README.txt", "probed/cloudbridge.json"], "the probe writes nothing else");
   });
 
-  it("clone: the first read of every ref, index and pack is cut off mid-body", async () => {
+  it("clone: the first read of the refs index, every pack index and every pack is cut off mid-body", async () => {
     const dir = await source("cut");
     const { proxy, env } = await through((method, path, n) =>
-      method === "GET" && n === 0 && /\/(refs\/.+|[^/]+\.(pack|idx))$/.test(path) ? "cutBody" : undefined,
+      method === "GET" && n === 0 && /\/(info\/refs|[^/]+\.(pack|idx))$/.test(path) ? "cutBody" : undefined,
     );
     const clone = join(scratch.path, "cut-clone");
     await cliOk(["clone", "s3://cloudbridge/cut", clone], env);
@@ -78,7 +78,7 @@ describe("init and clone through single faults", () => {
   it("clone: three 503s in a row on one request", async () => {
     const dir = await source("blip");
     const { proxy, env } = await through((method, path, n) =>
-      method === "GET" && path.endsWith("/refs/heads/main") && n < 3 ? "error503" : undefined,
+      method === "GET" && path.endsWith(".git/info/refs") && n < 3 ? "error503" : undefined,
     );
     const clone = join(scratch.path, "blip-clone");
     await cliOk(["clone", "s3://cloudbridge/blip", clone], env);
