@@ -51,14 +51,15 @@ export class BucketRemote implements SyncRemote {
   }
 
   /**
-   * git's own housekeeping, run as git itself runs it after a fetch (`gc --auto`: nothing unless there are
-   * more packs or loose objects than its thresholds, and then in the background, git keeping its own
-   * commands safe beside it), so a repository that fetched a pack per change does not keep a thousand
-   * packs that slow every git command. Not after each push: an import of 100,000 files would start
-   * repacking them all at once; the loose objects of local commits are packed at the next fetch that
-   * brings something.
+   * git's own housekeeping after a fetch (`gc --auto`: nothing unless there are more packs or loose
+   * objects than its thresholds), so a repository that fetched a pack per change does not keep a thousand
+   * packs that slow every git command. Run to its end inside the round, not detached as git would: a
+   * repack left running after the daemon stops deletes packs under whatever reads the repository next
+   * (`git fsck` then reports "index not opened"). Not after each push: an import of 100,000 files would
+   * start repacking them all at once; the loose objects of local commits are packed at the next fetch
+   * that brings something.
    */
   private async keepPacked(): Promise<void> {
-    await runGit(["gc", "--auto", "--quiet"], { gitDir: this.ctx.gitDir });
+    await runGit(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], { gitDir: this.ctx.gitDir });
   }
 }
