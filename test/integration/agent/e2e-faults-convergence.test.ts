@@ -284,6 +284,9 @@ describe("three agents through injected faults, random edits, then quiet", () =>
         `annexed content ${v.key} (${JSON.stringify(v.path)}) is in the cloud`,
       );
     }
+    // The folder keeps the endpoint it was made with (the fault proxy), which outranks the environment: the
+    // check of the cloud's copies is made directly, as the other checks are.
+    execFileSync("git", ["config", "cloudbridge.endpoint", t.cloud.endpoint], { env: gitEnv(dirs[0]!) });
     const cloudFsck = await cli(["fsck", "--from", "cloud"], direct, { cwd: dirs[0]! });
     assert.equal(cloudFsck.code, 0, `cloudbridge fsck --from cloud:\n${cloudFsck.stdout}${cloudFsck.stderr}`);
     // The bucket's repository itself, read by plain git over dumb HTTP, is whole.

@@ -135,8 +135,13 @@ describe("cloudbridge local --stack --faults conflict=0.05,slowdown=0.05: S3's 4
     do {
       const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "repos/notes.git/", ContinuationToken: token }));
       for (const object of page.Contents ?? []) {
-        const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))).Body!.transformToByteArray();
         const path = join(copy, object.Key!.slice("repos/notes.git/".length));
+        // A key ending in "/" is a folder object (format 3 keeps an empty `refs/`, which git needs): a folder on disk.
+        if (object.Key!.endsWith("/")) {
+          await mkdir(path, { recursive: true });
+          continue;
+        }
+        const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))).Body!.transformToByteArray();
         await mkdir(dirname(path), { recursive: true });
         await writeFile(path, body);
       }
