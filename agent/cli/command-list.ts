@@ -64,7 +64,6 @@ const DIR: OptionSpec = [
 ];
 
 const FOLDER_ARGUMENT: ArgumentSpec = ["[dir]", "the synced folder (default: the one around the current directory)"];
-const FOLDER_HERE: ArgumentSpec = ["[dir]", "the synced folder", "."];
 const ANNEX_PATHS: ArgumentSpec = ["[paths...]", "files or directories (default: everything annexed)"];
 const ANNEX_KEY: OptionSpec = ["--key <key...>", "a git-annex key instead of a path"];
 
@@ -284,20 +283,20 @@ export const COMMANDS: readonly CommandDescriptor[] = [
       {
         name: "install",
         description: "Install (and start) a systemd user unit that runs `cloudbridge daemon DIR`.",
-        arguments: [FOLDER_HERE],
+        arguments: [FOLDER_ARGUMENT],
         options: [["--no-start", "write the unit but do not enable or start it"], JSON_RESULT],
         load: async () => (await import("./commands/service.ts")).serviceInstallCommand,
       },
       {
         name: "uninstall",
         description: "Stop and remove the folder's systemd user unit.",
-        arguments: [FOLDER_HERE],
+        arguments: [FOLDER_ARGUMENT],
         load: async () => (await import("./commands/service.ts")).serviceUninstallCommand,
       },
       {
         name: "show",
         description: "Print the unit (or, with --launchd, the macOS launchd agent plist) without installing it.",
-        arguments: [FOLDER_HERE],
+        arguments: [FOLDER_ARGUMENT],
         options: [["--launchd", "print a launchd plist for ~/Library/LaunchAgents instead"]],
         load: async () => (await import("./commands/service.ts")).serviceShowCommand,
       },
@@ -339,21 +338,21 @@ export const COMMANDS: readonly CommandDescriptor[] = [
       {
         name: "list",
         description: "The machines that can read an encrypted repository, and its key generations.",
-        arguments: [FOLDER_HERE],
+        arguments: [FOLDER_ARGUMENT],
         options: [JSON_OUTPUT],
         load: async () => (await import("./commands/key.ts")).keyListCommand,
       },
       {
         name: "add",
         description: "Let another machine read and write an encrypted repository: wrap every key generation for its public key.",
-        arguments: [["<public-key>", "the other machine's public key, as `cloudbridge key show` prints it there (age1…)"], FOLDER_HERE],
+        arguments: [["<public-key>", "the other machine's public key, as `cloudbridge key show` prints it there (age1…)"], FOLDER_ARGUMENT],
         options: [["--label <text>", "how the key ring names that machine", "another machine"], JSON_KEY_RING],
         load: async () => (await import("./commands/key.ts")).keyAddCommand,
       },
       {
         name: "remove",
         description: "Stop sharing new data with a machine: a new key generation for everything written from now on.",
-        arguments: [["<public-key>", "the machine's public key (see `cloudbridge key list`)"], FOLDER_HERE],
+        arguments: [["<public-key>", "the machine's public key (see `cloudbridge key list`)"], FOLDER_ARGUMENT],
         options: [JSON_KEY_RING],
         load: async () => (await import("./commands/key.ts")).keyRemoveCommand,
       },
@@ -363,7 +362,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     name: "remove-queue",
     description:
       "Remove the SQS queue this folder's agent created for itself (--listen sqs) and its subscriptions; needs credentials that may delete them.",
-    arguments: [FOLDER_HERE],
+    arguments: [FOLDER_ARGUMENT],
     options: [["--json", "print what was removed as JSON"]],
     load: async () => (await import("./commands/remove-queue.ts")).removeQueueCommand,
   },
