@@ -1,20 +1,23 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
-import { agentEnv, cliOk } from "../../helpers/agents.ts";
+import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
 import { startFaultProxy, type Fault, type FaultProxy } from "../../helpers/fault-proxy.ts";
 import { snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
+import { git, tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { versionOf } from "../../helpers/versions.ts";
 
 /**
- * `init` and `clone` through single, chosen faults that a person's network produces now and then: each
- * must succeed, with the same result as without the fault.
+ * `init`, `clone` and `fsck --from cloud` through single, chosen faults that a person's network produces
+ * now and then: each must succeed, with the same result as without the fault.
  */
-describe("init and clone through single faults", () => {
+describe("init, clone and fsck through single faults", () => {
   let scratch: { path: string; remove(): Promise<void> };
   let t: TestCloud;
   const proxies: FaultProxy[] = [];
@@ -84,5 +87,53 @@ describe("init and clone through single faults", () => {
     await cliOk(["clone", "s3://cloudbridge/blip", clone], env);
     assert.equal(proxy.counts.error503, 3);
     assert.deepEqual(await snapshot(clone), await snapshot(dir));
+  });
+
+  it("fsck --from cloud: the first read of every annexed object is cut off mid-body; a real mismatch is still reported", async () => {
+    const dir = join(scratch.path, "fsck-source");
+    const direct = agentEnv(t.cloud.env);
+    await cliOk(["init", dir, "--remote", "s3://cloudbridge/fsck"], direct);
+    await git(dir, "config", "cloudbridge.largefiles.minsize", "1k");
+    const contents = [0, 1, 2].map(() => randomBytes(64 * 1024));
+    for (const [i, content] of contents.entries()) await writeFile(join(dir, `video ${i}.bin`), content);
+    await cliOk(["sync", dir], direct);
+    // Cuts start once the clone (whose folder keeps the proxy as its endpoint) has its content.
+    let cutting = false;
+    const cut = new Set<string>();
+    const { proxy, env } = await through((method, path) => {
+      if (!cutting || method !== "GET" || !/\/annex\/fsck\/SHA256E-/.test(path) || cut.has(path)) return undefined;
+      cut.add(path);
+      return "cutBody";
+    });
+    const clone = join(scratch.path, "fsck-clone");
+    await cliOk(["clone", "s3://cloudbridge/fsck", clone], env);
+    cutting = true;
+    const clean = await cli(["fsck", "--from", "cloud"], env, { cwd: clone });
+    assert.equal(clean.code, 0, `${clean.stderr}${clean.stdout}`);
+    assert.equal(proxy.counts.cutBody, 3, "every object's first read was cut");
+    assert.match(clean.stderr, /checked 3 key\(s\) in the cloud, 0 problem\(s\)/);
+
+    // One object replaced in the bucket by other bytes of the same size: reported, even when its read is cut too.
+    const damaged = versionOf("video 1.bin", contents[1]!, true).key!;
+    await t.s3.send(
+      new PutObjectCommand({
+        Bucket: t.cloud.bucket,
+        Key: new BucketLayout("").annexObject("fsck", damaged),
+        Body: randomBytes(64 * 1024),
+      }),
+    );
+    cut.clear();
+    const found = await cli(["fsck", "--from", "cloud", "--json"], env, { cwd: clone });
+    assert.equal(proxy.counts.cutBody, 6);
+    assert.equal(found.code, 1, found.stderr);
+    const problems = found.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { key: string; error: string });
+    assert.deepEqual(
+      problems.map((p) => p.key),
+      [damaged],
+    );
+    assert.match(problems[0]!.error, /the object is damaged: its sha256 is/);
   });
 });
