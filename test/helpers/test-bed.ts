@@ -33,6 +33,8 @@ export interface AgentCloud {
   readonly env: Record<string, string>;
   /** `name` under the scratch folder. */
   path(name: string): string;
+  /** The daemons started through `daemon`, in order. */
+  readonly daemons: readonly Daemon[];
   /** A daemon on `dir` (as `startDaemon`), stopped after the tests if the test did not stop it. */
   daemon(dir: string, flags?: string[], options?: Parameters<typeof startDaemon>[3]): Promise<Daemon>;
 }
@@ -61,6 +63,7 @@ export function useAgentCloud(name: string, options: LocalCloudOptions = {}): Ag
     get env() {
       return agentEnv(started().cloud.env);
     },
+    daemons,
     path: (base) => join(scratch.path, base),
     daemon: async (dir, flags = [], daemonOptions = {}) => {
       const daemon = await startDaemon(dir, agentEnv(started().cloud.env), flags, daemonOptions);
