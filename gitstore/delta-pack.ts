@@ -12,8 +12,8 @@ import { PackWriter } from "./pack-writer.ts";
  * versions of one file sit side by side; each is tried as a delta against the `window` objects before it
  * (bounded chain depth), and the smallest delta under half its size wins, else it is stored whole.
  *
- * Memory: the objects' ids, types, sizes and paths, plus the window's contents. Each object is read twice
- * (once to learn its type and size, once to write it) rather than held.
+ * Memory: the objects' ids, types, sizes and paths, the window's contents, and the contents read first
+ * up to `heldBytes` (kept for the walk and the writing; past that, objects are read again when needed).
  */
 export type ReadObject = (oid: string) => Promise<{ type: ObjectType; object: Uint8Array } | undefined>;
 
@@ -27,6 +27,8 @@ export interface DeltaPackOptions {
    * is 512 MiB; this encoder is JavaScript, and cloudbridge keeps files of 1 MiB and more in the annex.
    */
   maxDeltaBytes?: number;
+  /** Contents kept from the first read, at most this many bytes in all (default 64 MiB); the rest are read again. */
+  heldBytes?: number;
 }
 
 export interface DeltaPackReport {
@@ -42,6 +44,8 @@ interface Entry {
   type: ObjectType;
   size: number;
   path: string | undefined;
+  /** When the walk found it (newest commits first): the order among objects of one path and size. */
+  found: number;
 }
 
 const TYPE_ORDER: Record<ObjectType, number> = { commit: 0, tree: 1, blob: 2, tag: 3 };
@@ -55,31 +59,42 @@ export async function writeDeltaPack(
   const windowSize = options.window ?? 10;
   const maxDepth = options.depth ?? 50;
   const maxDeltaBytes = options.maxDeltaBytes ?? 4 * 1024 * 1024;
+  const held = new Map<string, { type: ObjectType; object: Uint8Array }>();
+  let heldRoom = options.heldBytes ?? 64 * 1024 * 1024;
   const readOrFail = async (oid: string) => {
-    const found = await read(oid);
+    const found = held.get(oid) ?? (await read(oid));
     if (!found) throw new GitStoreError("missing-objects", `The object ${oid} cannot be read from the packs being combined.`);
     return found;
   };
 
   // 1. Type and size of each object; the commits' root trees.
   const entries = new Map<string, Entry>();
-  const roots: string[] = [];
+  const roots: { tree: string; time: number }[] = [];
   for (const oid of oids) {
     if (entries.has(oid)) continue;
     const { type, object } = await readOrFail(oid);
-    entries.set(oid, { oid, type, size: object.length, path: undefined });
-    if (type === "commit") roots.push(objectLinks(type, object, oid)[0]!);
+    entries.set(oid, { oid, type, size: object.length, path: undefined, found: Infinity });
+    if (object.length <= heldRoom) {
+      held.set(oid, { type, object });
+      heldRoom -= object.length;
+    }
+    if (type === "commit") roots.push({ tree: objectLinks(type, object, oid)[0]!, time: commitTime(object) });
   }
 
   // 2. Paths, from the trees of the commits among them (each tree walked once; objects of packs not
   //    combined are passed over). Objects no commit here reaches keep no path and are sorted after.
+  //    Newest first, as rev-list lists them: among versions of a path of the same size, the newer is the
+  //    base of the older, which is what a clone reads most.
+  roots.sort((a, b) => b.time - a.time);
+  let found = 0;
   for (const root of roots) {
-    const stack: [string, string][] = [[root, ""]];
+    const stack: [string, string][] = [[root.tree, ""]];
     while (stack.length > 0) {
       const [oid, path] = stack.pop()!;
       const entry = entries.get(oid);
       if (!entry || entry.path !== undefined) continue;
       entry.path = path;
+      entry.found = found++;
       if (entry.type !== "tree") continue;
       let children;
       try {
@@ -96,6 +111,7 @@ export async function writeDeltaPack(
       Number(a.path === undefined) - Number(b.path === undefined) ||
       compare(a.path ?? "", b.path ?? "") ||
       b.size - a.size ||
+      a.found - b.found ||
       compare(a.oid, b.oid),
   );
 
@@ -106,6 +122,7 @@ export async function writeDeltaPack(
     const window: { type: ObjectType; content: Uint8Array; offset: number; depth: number }[] = [];
     for (const entry of order) {
       const { object } = await readOrFail(entry.oid);
+      held.delete(entry.oid);
       let best: { delta: Buffer; base: (typeof window)[number] } | undefined;
       if (object.length <= maxDeltaBytes) {
         for (let k = window.length - 1; k >= 0; k--) {
@@ -131,6 +148,12 @@ export async function writeDeltaPack(
     await rm(packPath, { force: true });
     throw error;
   }
+}
+
+/** A commit's committer time (seconds), 0 when it has none. */
+function commitTime(content: Uint8Array): number {
+  const header = Buffer.from(content).toString("latin1").split("\n\n", 1)[0]!;
+  return Number(/^committer .* (\d+) [+-]\d{4}$/m.exec(header)?.[1] ?? 0);
 }
 
 function compare(a: string, b: string): number {
