@@ -34,8 +34,8 @@ export function encodeDelta(base: Uint8Array, target: Uint8Array, maxSize = Infi
   while (at + BLOCK <= target.length) {
     let bestLength = 0;
     let bestAt = 0;
-    let candidate = index.heads.get(hash);
-    for (let tried = 0; candidate !== undefined && candidate >= 0 && tried < CANDIDATES; tried++) {
+    let candidate = index.heads[hash & index.mask]!;
+    for (let tried = 0; candidate >= 0 && tried < CANDIDATES; tried++) {
       const from = candidate * BLOCK;
       const length = matchLength(base, from, target, at);
       if (length > bestLength) {
@@ -108,18 +108,25 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Buffer {
   return target;
 }
 
-/** The base's aligned 16-byte blocks by hash: `heads` the last block of each hash, `next` the one before it. */
-function indexBlocks(base: Uint8Array): { heads: Map<number, number>; next: Int32Array } {
+/**
+ * The base's aligned 16-byte blocks in a hash table: `heads[hash & mask]` is the first block of a slot
+ * (-1 for none), `next[block]` the one after it in the same slot. Blocks of other hashes may share a
+ * slot; a candidate is only ever taken for the bytes it matches.
+ */
+function indexBlocks(base: Uint8Array): { heads: Int32Array; next: Int32Array; mask: number } {
   const blocks = Math.floor(base.length / BLOCK);
-  const heads = new Map<number, number>();
+  let size = 16;
+  while (size < blocks * 2) size *= 2;
+  const heads = new Int32Array(size).fill(-1);
   const next = new Int32Array(blocks);
-  // From the end, so a chain lists the earliest block first.
+  const mask = size - 1;
+  // From the end, so a slot lists the earliest block first.
   for (let block = blocks - 1; block >= 0; block--) {
-    const hash = blockHash(base, block * BLOCK);
-    next[block] = heads.get(hash) ?? -1;
-    heads.set(hash, block);
+    const slot = blockHash(base, block * BLOCK) & mask;
+    next[block] = heads[slot]!;
+    heads[slot] = block;
   }
-  return { heads, next };
+  return { heads, next, mask };
 }
 
 function blockHash(bytes: Uint8Array, at: number): number {

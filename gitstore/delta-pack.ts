@@ -49,6 +49,8 @@ interface Entry {
 }
 
 const TYPE_ORDER: Record<ObjectType, number> = { commit: 0, tree: 1, blob: 2, tag: 3 };
+/** Objects larger than this are tried as deltas only against versions of the same path. */
+const CROSS_PATH_BYTES = 64 * 1024;
 
 export async function writeDeltaPack(
   read: ReadObject,
@@ -119,7 +121,7 @@ export async function writeDeltaPack(
   const writer = await PackWriter.create(packPath, order.length);
   let deltas = 0;
   try {
-    const window: { type: ObjectType; content: Uint8Array; offset: number; depth: number }[] = [];
+    const window: { type: ObjectType; path: string | undefined; content: Uint8Array; offset: number; depth: number }[] = [];
     for (const entry of order) {
       const { object } = await readOrFail(entry.oid);
       held.delete(entry.oid);
@@ -129,6 +131,9 @@ export async function writeDeltaPack(
           const base = window[k]!;
           // git's bounds: a delta must save half the object, and a much larger base is not worth indexing.
           if (base.type !== entry.type || base.depth >= maxDepth || object.length < base.content.length / 32) continue;
+          // A large object is tried only against versions of its own path: unrelated large files (photos,
+          // archives) rarely share bytes, and a failed attempt costs a scan of half the object.
+          if (object.length > CROSS_PATH_BYTES && base.path !== entry.path) continue;
           const limit = best ? best.delta.length - 1 : Math.floor(object.length / 2) - 20;
           if (limit <= 0) break;
           const delta = encodeDelta(base.content, object, limit);
@@ -138,7 +143,7 @@ export async function writeDeltaPack(
       const offset = best ? await writer.delta(best.base.offset, best.delta) : await writer.whole(entry.type, object);
       if (best) deltas++;
       if (object.length <= maxDeltaBytes) {
-        window.push({ type: entry.type, content: object, offset, depth: best ? best.base.depth + 1 : 0 });
+        window.push({ type: entry.type, path: entry.path, content: object, offset, depth: best ? best.base.depth + 1 : 0 });
         if (window.length > windowSize) window.shift();
       }
     }
