@@ -2,7 +2,8 @@
  * Bytes of a compacted repository against a native clone of the same history: PUSHES one-file pushes
  * (each edits a few lines of one of FILES text files, as a folder being worked on does) go to the local
  * cloud with gitstore's push, one pack each; the bucket's copy of the repository is then compacted once
- * with native git (the agent's engine), once with isomorphic-git (the Lambda's engine) and once as
+ * with native git (the agent's engine), once with the isomorphic engine (the Lambda's: isomorphic-git
+ * reads the packs, gitstore/delta-pack.ts writes the combined one with deltas) and once as native
  * compaction was before paths were given to pack-objects (the baseline for the time), and the pack bytes a
  * clone downloads are compared with the pack `git clone` receives from the writing repository.
  *

@@ -46,7 +46,18 @@ export interface WorkerSetup {
 /** What a worker tells the parent. */
 export type WorkerEvent =
   | { type: "ready" }
-  | { type: "pushed"; repo: string; agent: string; commit: string; madeAt: number; landedAt: number; conflicts: number; requests: number }
+  | {
+      type: "pushed";
+      repo: string;
+      agent: string;
+      commit: string;
+      madeAt: number;
+      landedAt: number;
+      /** How long gitstore's push took, its conflicts and merges included. */
+      pushMs: number;
+      conflicts: number;
+      requests: number;
+    }
   | { type: "seen"; repo: string; agent: string; commits: string[]; at: number }
   | { type: "fetched"; repo: string; agent: string; startedAt: number; requests: number }
   | { type: "changes-done" }
@@ -292,6 +303,7 @@ class SimulatedAgent {
       this.store.phase = "push";
       const before = this.store.total;
       const conflictsBefore = [...this.store.conflicts.values()].reduce((a, b) => a + b, 0);
+      const pushStarted = performance.now();
       const outcome = await push({
         ...this.ctx,
         agent: this.id,
@@ -311,6 +323,7 @@ class SimulatedAgent {
         commit,
         madeAt,
         landedAt,
+        pushMs: performance.now() - pushStarted,
         conflicts,
         requests: this.store.total - before,
       });

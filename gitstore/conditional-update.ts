@@ -10,10 +10,20 @@ import {
 } from "../objectstore/index.ts";
 import { GitStoreError } from "./errors.ts";
 
-/** Waits a random time that grows with the attempt, so racing writers spread out. */
-export function jitter(attempt: number): Promise<void> {
-  return sleep(backoffDelay(attempt + 1, { baseMs: 20, capMs: 1000 }));
+/**
+ * Waits a random time that grows with the attempt, so racing writers spread out ("full jitter"). The wait
+ * also scales with `windowMs`, how long the attempt that lost held what it read before its write — the
+ * time in which another writer could come first. Writers whose attempts take seconds (a merge and its
+ * pack, on a loaded machine) then spread over seconds instead of retrying into the same race every few
+ * milliseconds, which only adds their work to everyone's (bench/many-agents.ts measures it).
+ */
+export function jitter(attempt: number, windowMs = 0): Promise<void> {
+  const window = Math.max(0, windowMs);
+  return sleep(backoffDelay(attempt + 1, { baseMs: Math.max(20, window), capMs: Math.max(1000, Math.min(MAX_WAIT_MS, 8 * window)) }));
 }
+
+/** The longest one wait between two attempts of a compare-and-swap. */
+const MAX_WAIT_MS = 10_000;
 
 export const MAX_ATTEMPTS = 12;
 
@@ -40,6 +50,7 @@ export async function updateObject(
     return current && current !== "not-modified" ? current : undefined;
   };
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const readAt = performance.now();
     const early =
       attempt === 0 && prefetched && !options.replace
         ? await prefetched.then(
@@ -57,7 +68,7 @@ export async function updateObject(
       return true;
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
-      await jitter(attempt);
+      await jitter(attempt, performance.now() - readAt);
     }
   }
   throw new GitStoreError("too-many-conflicts", `${key} kept changing under us (${MAX_ATTEMPTS} attempts); try again.`);

@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
-import { link, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { link, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import git from "isomorphic-git";
+import { writeDeltaPack } from "./delta-pack.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { objectLinks, type ObjectType } from "./object-format.ts";
@@ -11,8 +12,9 @@ type Read = (oid: string) => Promise<{ type: ObjectType; object: Uint8Array } | 
 
 /**
  * isomorphic-git behind the engine seam, for where no git binary exists (the compaction Lambda). It holds
- * packs in memory and writes packs without deltas, so it is the portable engine, not the fast
- * one. What isomorphic-git lacks — "reachable from A and not from B", tree-entry checks — is done here
+ * packs in memory, so it is the portable engine, not the fast one; a push's pack has no deltas
+ * (isomorphic-git writes none), a combined pack has (delta-pack.ts, so compaction shrinks a repository as
+ * git's would). What isomorphic-git lacks — "reachable from A and not from B", tree-entry checks — is done here
  * with a plain object walk.
  */
 export class IsomorphicGitEngine implements GitEngine {
@@ -86,8 +88,11 @@ export class IsomorphicGitEngine implements GitEngine {
         await link(pack.idxPath, join(scratch, "objects", "pack", `${pack.name}.idx`));
         for (const oid of parsePackIndex(await readFile(pack.idxPath), `${pack.name}.idx`).oids) oids.add(oid);
       }
-      const { filename, packfile } = await git.packObjects({ fs, gitdir: scratch, oids: [...oids], cache });
-      await writeFile(join(outDir, filename), packfile!);
+      // isomorphic-git's own packObjects writes every object whole; this pack has deltas, as git's would.
+      const temporary = join(outDir, "combined.pack.tmp");
+      const { checksum } = await writeDeltaPack(this.reader([scratch], cache), oids, temporary);
+      const filename = `pack-${checksum}.pack`;
+      await rename(temporary, join(outDir, filename));
       const { oids: indexed } = await git.indexPack({ fs, dir: outDir, gitdir: scratch, filepath: filename, cache });
       const summary = await verifyPackFile(join(outDir, filename), filename);
       if (indexed.length !== oids.size) throw new Error(`combined pack holds ${indexed.length} objects, expected ${oids.size}`);

@@ -159,6 +159,8 @@ async function commitRefs(
   const ours = new Map(options.updates.map((update) => [update.ref, update.oid]));
   const merged = new Set<string>();
   const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
+  // When what is decided on was read: a write that loses waits in proportion to how long it held it.
+  let readAt = performance.now();
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const before = indexEntries(index.refs);
     const next = new Map(before);
@@ -202,6 +204,7 @@ async function commitRefs(
     if (sameEntries(before, next) && index.etag !== undefined) {
       if (!index.remembered) return { results, createdRepository: false };
       // Nothing to write by what this machine remembers: whether that still holds, only a read says.
+      readAt = performance.now();
       index = { ...(await readRefsIndex(options)), remembered: false };
       continue;
     }
@@ -210,9 +213,12 @@ async function commitRefs(
       return { results, written: next, createdRepository: index.etag === undefined };
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
-      index = { ...(await readRefsIndex(options)), remembered: false };
       options.log?.(`the refs moved under us; attempt ${attempt + 2}`);
-      await jitter(attempt);
+      // Wait, then read: what is decided next is then as fresh as it can be (read before the wait, the
+      // index would be a wait older when it is written on top of).
+      await jitter(attempt, performance.now() - readAt);
+      readAt = performance.now();
+      index = { ...(await readRefsIndex(options)), remembered: false };
     }
   }
   throw new GitStoreError(

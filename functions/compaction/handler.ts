@@ -31,9 +31,10 @@ const store = new S3ObjectStore(bucket, createS3Client());
 const layout = new BucketLayout(prefix);
 const engine = new IsomorphicGitEngine();
 
-// The isomorphic engine holds the packs it merges, and the result, in memory: about 7 times their size at
-// its peak (bench/compaction-memory.ts: 128 MiB of packs, 881 MiB RSS). One run merges at most an eighth
-// of the function's memory in packs (256 MiB at 2 GB); larger packs wait for `cloudbridge compact`.
+// The isomorphic engine holds the packs it merges in memory (the combined pack is streamed to disk, then
+// indexed): about 5 times their size at its peak (bench/compaction-memory.ts: 256 MiB of packs, 1,233 MiB
+// RSS). One run merges at most an eighth of the function's memory in packs (256 MiB at 2 GB); larger
+// packs wait for `cloudbridge compact`.
 const maxMergeBytes = ((Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || 2048) * 1024 * 1024) / 8;
 const queue = queueUrl ? sqsCompactionQueue(new SQSClient({ useQueueUrlAsEndpoint: false }), queueUrl) : undefined;
 

@@ -161,53 +161,57 @@ for (const engine of [new NativeGitEngine(), new IsomorphicGitEngine()] as GitEn
   });
 }
 
-describe("git engine: native compaction", () => {
-  it("combines one pack per push into a pack within 1.1× of what `git clone` receives, and merges a part of a history", async () => {
-    const work = await tempDir("engine-compaction");
-    try {
-      const repo = join(work.path, "repo");
-      await mkdir(repo);
-      const gitDir = await initRepo(repo);
-      // A first push of 20 files, then 40 pushes of a few changed lines in one of them: deltas are only
-      // found between versions of the same path.
-      const line = (n: number) => `${["alpha", "bridge", "cloud", "delta", "engine"][n % 5]} line ${(n * 104729) % 1000003}`;
-      const files = Array.from({ length: 20 }, (_, f) => Array.from({ length: 80 }, (_, i) => line(f * 80 + i)));
-      const text = (f: number) => ({ [`notes/file-${f}.txt`]: `${files[f]!.join("\n")}\n` });
-      const edit = (push: number) => {
-        const f = (push * 7) % files.length;
-        for (let e = 0; e < 3; e++) files[f]![(push * 13 + e * 17) % 80] = line(100_000 + push * 3 + e);
-        return text(f);
-      };
-      await importCommits(repo, "main", 41, (push) => (push === 0 ? Object.assign({}, ...files.map((_, f) => text(f))) : edit(push)));
-      const tips = (await git(repo, "rev-list", "--reverse", "main")).split("\n");
-      const engine = new NativeGitEngine();
-      const packs = [];
-      for (const [i, tip] of tips.entries()) {
-        const out = join(work.path, `push-${i}`);
-        await mkdir(out);
-        packs.push((await engine.packObjects(gitDir, { tips: [tip], exclude: i === 0 ? [] : [tips[i - 1]!] }, out))!);
-      }
-      const combinedDir = join(work.path, "combined");
-      await mkdir(combinedDir);
-      const combined = await engine.combinePacks(packs, combinedDir);
-      // The clone's baseline: git's own best packing of the history (fast-import's pack is not that).
-      await git(repo, "repack", "-adfq");
-      const clone = join(work.path, "clone.git");
-      await git(work.path, "clone", "-q", "--bare", "--no-local", repo, clone);
-      const clonePack = (await readdir(join(clone, "objects", "pack"))).find((name) => name.endsWith(".pack"))!;
-      const ratio = (await stat(combined.packPath)).size / (await stat(join(clone, "objects", "pack", clonePack))).size;
-      assert.ok(ratio <= 1.1, `the combined pack is ${ratio.toFixed(2)}× the clone's`);
+// Both engines: native git in the agent, isomorphic-git (with cloudbridge's delta writer) in the Lambda.
+for (const engine of [new NativeGitEngine(), new IsomorphicGitEngine()] as GitEngine[]) {
+  describe(`git engine: ${engine.name} compaction`, () => {
+    it("combines one pack per push into a pack within 1.1× of what `git clone` receives, and merges a part of a history", async () => {
+      const work = await tempDir(`engine-compaction-${engine.name}`);
+      try {
+        const repo = join(work.path, "repo");
+        await mkdir(repo);
+        const gitDir = await initRepo(repo);
+        // A first push of 20 files, then 40 pushes of a few changed lines in one of them: deltas are only
+        // found between versions of the same path.
+        const line = (n: number) => `${["alpha", "bridge", "cloud", "delta", "engine"][n % 5]} line ${(n * 104729) % 1000003}`;
+        const files = Array.from({ length: 20 }, (_, f) => Array.from({ length: 80 }, (_, i) => line(f * 80 + i)));
+        const text = (f: number) => ({ [`notes/file-${f}.txt`]: `${files[f]!.join("\n")}\n` });
+        const edit = (push: number) => {
+          const f = (push * 7) % files.length;
+          for (let e = 0; e < 3; e++) files[f]![(push * 13 + e * 17) % 80] = line(100_000 + push * 3 + e);
+          return text(f);
+        };
+        await importCommits(repo, "main", 41, (push) => (push === 0 ? Object.assign({}, ...files.map((_, f) => text(f))) : edit(push)));
+        const tips = (await git(repo, "rev-list", "--reverse", "main")).split("\n");
+        // The pushes' packs as an agent's native git writes them (with deltas among their own objects).
+        const pusher = new NativeGitEngine();
+        const packs = [];
+        for (const [i, tip] of tips.entries()) {
+          const out = join(work.path, `push-${i}`);
+          await mkdir(out);
+          packs.push((await pusher.packObjects(gitDir, { tips: [tip], exclude: i === 0 ? [] : [tips[i - 1]!] }, out))!);
+        }
+        const combinedDir = join(work.path, "combined");
+        await mkdir(combinedDir);
+        const combined = await engine.combinePacks(packs, combinedDir);
+        // The clone's baseline: git's own best packing of the history (fast-import's pack is not that).
+        await git(repo, "repack", "-adfq");
+        const clone = join(work.path, "clone.git");
+        await git(work.path, "clone", "-q", "--bare", "--no-local", repo, clone);
+        const clonePack = (await readdir(join(clone, "objects", "pack"))).find((name) => name.endsWith(".pack"))!;
+        const ratio = (await stat(combined.packPath)).size / (await stat(join(clone, "objects", "pack", clonePack))).size;
+        assert.ok(ratio <= 1.1, `the combined pack is ${ratio.toFixed(2)}× the clone's`);
 
-      // The newest packs alone: their commits' parents and unchanged files are in packs not merged.
-      const partDir = join(work.path, "part");
-      await mkdir(partDir);
-      const part = await engine.combinePacks(packs.slice(-5), partDir);
-      assert.equal(
-        part.objectCount,
-        packs.slice(-5).reduce((sum, pack) => sum + pack.objectCount, 0),
-      );
-    } finally {
-      await work.remove();
-    }
+        // The newest packs alone: their commits' parents and unchanged files are in packs not merged.
+        const partDir = join(work.path, "part");
+        await mkdir(partDir);
+        const part = await engine.combinePacks(packs.slice(-5), partDir);
+        assert.equal(
+          part.objectCount,
+          packs.slice(-5).reduce((sum, pack) => sum + pack.objectCount, 0),
+        );
+      } finally {
+        await work.remove();
+      }
+    });
   });
-});
+}

@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { applyDelta, encodeDelta } from "../../../gitstore/delta-format.ts";
 import { GitStoreError } from "../../../gitstore/errors.ts";
 import { parseInfoPacks, writeInfoPacks } from "../../../gitstore/info-packs.ts";
 import { parseInfoRefs, writeInfoRefs } from "../../../gitstore/info-refs.ts";
 import { objectLinks, parseTree, type TreeEntry } from "../../../gitstore/object-format.ts";
 import { checkIndexMatchesPack, parsePackIndex, verifyPackFile } from "../../../gitstore/pack-format.ts";
+import { PackWriter } from "../../../gitstore/pack-writer.ts";
 import { parseHeadFile, parseRefFile, writeHeadFile, writeRefFile } from "../../../gitstore/ref-file.ts";
 import { parseRetiredPacks, writeRetiredPacks } from "../../../gitstore/retired-packs.ts";
 import { assertRefName } from "../../../protocol/names.ts";
@@ -285,6 +287,68 @@ describe("property: packs and pack indexes", () => {
       }),
       { numRuns: Math.min(runs.numRuns, 100) },
     );
+  });
+});
+
+describe("property: git's delta format and packs with deltas", () => {
+  let dir: string;
+  before(async () => (dir = await mkdtemp(join(tmpdir(), "cloudbridge-props-delta-"))));
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  // A target made of runs of the base (moved, repeated) and new bytes: what an edited file is.
+  const edited = fc
+    .tuple(
+      fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+      fc.array(fc.oneof(fc.tuple(fc.nat(), fc.nat({ max: 400 })), fc.uint8Array({ maxLength: 60 })), { maxLength: 20 }),
+    )
+    .map(([base, pieces]) => {
+      const parts = pieces.map((piece) =>
+        Array.isArray(piece) ? base.subarray(piece[0] % (base.length + 1), (piece[0] % (base.length + 1)) + piece[1]) : piece,
+      );
+      return { base, target: Buffer.concat(parts) };
+    });
+
+  it("apply(base, encode(base, target)) = target; a delta over its bound is undefined, never one longer than asked", () => {
+    fc.assert(
+      fc.property(edited, fc.nat({ max: 4000 }), ({ base, target }, bound) => {
+        const delta = encodeDelta(base, target)!;
+        assert.deepEqual(applyDelta(base, delta), Buffer.from(target));
+        const bounded = encodeDelta(base, target, bound);
+        if (bounded) {
+          assert.ok(bounded.length <= bound);
+          assert.deepEqual(applyDelta(base, bounded), Buffer.from(target));
+        }
+      }),
+      runs,
+    );
+  });
+
+  it("git reads a pack PackWriter wrote, whole objects and deltas (copies past 64 KiB, offsets past 16 MiB)", async () => {
+    const base = Buffer.concat([randomBytes(17 * 1024 * 1024), Buffer.from("the end of the first version\n")]);
+    const edits = [
+      Buffer.concat([base.subarray(0, 100), Buffer.from("inserted"), base.subarray(100)]),
+      Buffer.concat([base.subarray(16 * 1024 * 1024 + 7), base.subarray(0, 200_000)]),
+      Buffer.from("short\n"),
+    ];
+    const bare = join(dir, "bare.git");
+    await git(dir, "init", "-q", "--bare", bare);
+    const path = join(bare, "objects", "pack", "incoming.pack");
+    const writer = await PackWriter.create(path, 1 + edits.length);
+    let previous = { at: await writer.whole("blob", base), content: base };
+    for (const target of edits) {
+      const delta = encodeDelta(previous.content, target);
+      assert.ok(delta, "a delta is always found without a bound");
+      assert.ok(delta.length < 300_000, `the delta of a mostly copied target is small (${delta.length} bytes)`);
+      previous = { at: await writer.delta(previous.at, delta), content: target };
+    }
+    const checksum = await writer.finish();
+    assert.equal((await verifyPackFile(path, "incoming")).checksum, checksum);
+    // index-pack resolves every delta and hashes the result: the ids it lists are the objects' true ids.
+    await git(bare, "index-pack", path);
+    const listed = await gitInput(bare, await readFile(path.replace(/\.pack$/, ".idx")), "show-index");
+    const oids = listed.split("\n").map((line) => line.split(" ")[1]);
+    const blobId = (content: Buffer) => createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
+    assert.deepEqual(oids.sort(), [base, ...edits].map(blobId).sort());
   });
 });
 

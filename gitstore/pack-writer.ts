@@ -1,0 +1,101 @@
+import { createHash, type Hash } from "node:crypto";
+import { open, type FileHandle } from "node:fs/promises";
+import { deflateSync } from "node:zlib";
+import type { ObjectType } from "./object-format.ts";
+
+/**
+ * Writes a git pack (version 2) entry by entry to a file, without holding it in memory: the header with
+ * the object count, then each object whole or as a delta against an entry written before it (OFS_DELTA,
+ * the base named by its distance back, as `pack-objects --delta-base-offset` writes), each zlib-deflated,
+ * then the SHA-1 of all of it. A pack is named after that checksum (`pack-<checksum>`).
+ */
+const TYPE_CODE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
+const OFS_DELTA = 6;
+
+export class PackWriter {
+  /** Where the next entry starts. */
+  offset = 0;
+  private written = 0;
+  private readonly hash: Hash = createHash("sha1");
+  private readonly file: FileHandle;
+  private readonly count: number;
+
+  private constructor(file: FileHandle, count: number) {
+    this.file = file;
+    this.count = count;
+  }
+
+  static async create(path: string, count: number): Promise<PackWriter> {
+    const writer = new PackWriter(await open(path, "wx"), count);
+    const header = Buffer.alloc(12);
+    header.write("PACK", 0, "latin1");
+    header.writeUInt32BE(2, 4);
+    header.writeUInt32BE(count, 8);
+    await writer.write(header);
+    return writer;
+  }
+
+  /** Writes an object whole; returns the offset of its entry (what a delta against it names). */
+  async whole(type: ObjectType, content: Uint8Array): Promise<number> {
+    return this.entry(TYPE_CODE[type], content.length, [], content);
+  }
+
+  /** Writes an object as `delta` (delta-format.ts) against the entry at `baseOffset`; returns its offset. */
+  async delta(baseOffset: number, delta: Uint8Array): Promise<number> {
+    if (baseOffset >= this.offset) throw new Error(`a delta's base must be written before it (${baseOffset} ≥ ${this.offset})`);
+    return this.entry(OFS_DELTA, delta.length, baseDistance(this.offset - baseOffset), delta);
+  }
+
+  /** Writes the checksum and closes the file; returns the checksum (hex). */
+  async finish(): Promise<string> {
+    try {
+      if (this.written !== this.count) throw new Error(`the pack announces ${this.count} objects but ${this.written} were written`);
+      const checksum = this.hash.digest();
+      await this.file.write(checksum);
+      return checksum.toString("hex");
+    } finally {
+      await this.file.close();
+    }
+  }
+
+  /** Closes the file after a failure (the caller removes it). */
+  async abandon(): Promise<void> {
+    await this.file.close().catch(() => {});
+  }
+
+  private async entry(typeCode: number, size: number, extra: number[], data: Uint8Array): Promise<number> {
+    const at = this.offset;
+    // The entry header: type and size, 4 bits of size in the first byte, then 7 a byte, high bit = more.
+    const header: number[] = [];
+    let byte = (typeCode << 4) | (size & 0x0f);
+    let rest = Math.floor(size / 16);
+    while (rest > 0) {
+      header.push(byte | 0x80);
+      byte = rest & 0x7f;
+      rest = Math.floor(rest / 128);
+    }
+    header.push(byte);
+    await this.write(Buffer.from([...header, ...extra]));
+    await this.write(deflateSync(data));
+    this.written++;
+    return at;
+  }
+
+  private async write(bytes: Buffer) {
+    this.hash.update(bytes);
+    await this.file.write(bytes);
+    this.offset += bytes.length;
+  }
+}
+
+/** git's encoding of an OFS_DELTA's distance back to its base: big-endian 7 bits a byte, each but the last one less. */
+function baseDistance(distance: number): number[] {
+  const bytes = [distance & 0x7f];
+  let rest = Math.floor(distance / 128);
+  while (rest > 0) {
+    rest -= 1;
+    bytes.unshift(0x80 | (rest & 0x7f));
+    rest = Math.floor(rest / 128);
+  }
+  return bytes;
+}
