@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline";
-import { createS3Client, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
+import { createS3Client, LightS3Client, ObjectTooLarge, plainS3Settings, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
@@ -27,7 +27,10 @@ export async function runRemoteHelper(
   const gitDir = process.env.GIT_DIR;
   if (!gitDir) throw new Error("GIT_DIR is not set: git-remote-cloudbridge is run by git, not by hand.");
   const location = parseRemoteUrl(url);
-  const client = createS3Client();
+  // The light client when this process's AWS settings are plain (keys from the environment or a profile):
+  // the SDK's S3 client costs a push three times what the push itself takes. Anything else is the SDK's.
+  const settings = process.env.CLOUDBRIDGE_S3_CLIENT === "sdk" ? undefined : await plainS3Settings(location.bucket);
+  const s3 = new S3ObjectStore(location.bucket, settings ? new LightS3Client(settings) : createS3Client());
   let verbosity = 1;
   let dryRun = false;
   const layout = new BucketLayout(location.prefix);
@@ -35,7 +38,7 @@ export async function runRemoteHelper(
     // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
     // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
     // bucket decides (its key ring).
-    store: await repositoryStore(new S3ObjectStore(location.bucket, client), layout, location.repo, {
+    store: await repositoryStore(s3, layout, location.repo, {
       recorded: await recordedEncryption(gitDir),
     }),
     layout,
@@ -70,7 +73,7 @@ export async function runRemoteHelper(
       else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
     }
   } finally {
-    client.destroy();
+    s3.destroy();
   }
 }
 
