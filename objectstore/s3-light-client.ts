@@ -34,6 +34,7 @@ export class LightS3Client implements S3Requests {
   }
 
   async getObject(input: { Bucket: string; Key: string; IfNoneMatch?: string; Range?: string }) {
+    // The body is the caller's to read (and read again when it is cut: S3ObjectStore.get).
     const response = await this.request("GET", input.Bucket, input.Key, {
       headers: {
         "x-amz-checksum-mode": "ENABLED",
@@ -45,9 +46,7 @@ export class LightS3Client implements S3Requests {
   }
 
   async headObject(input: { Bucket: string; Key: string }): Promise<ObjectResponse> {
-    const response = await this.request("HEAD", input.Bucket, input.Key);
-    response.resume();
-    return objectResponse(response);
+    return objectResponse(await this.request("HEAD", input.Bucket, input.Key, {}, drained));
   }
 
   async putObject(input: Parameters<S3Requests["putObject"]>[0]) {
@@ -62,17 +61,19 @@ export class LightS3Client implements S3Requests {
       ...(input.IfNoneMatch ? { "if-none-match": input.IfNoneMatch } : {}),
     };
     for (const [name, value] of Object.entries(input.Metadata ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
-    const response = await this.request("PUT", input.Bucket, input.Key, { headers, body });
-    response.resume();
+    const response = await this.request("PUT", input.Bucket, input.Key, { headers, body }, drained);
     return { ETag: header(response, "etag") };
   }
 
   async listObjectsV2(input: Parameters<S3Requests["listObjectsV2"]>[0]): Promise<ListPage> {
-    const query: [string, string][] = [["list-type", "2"], ["prefix", input.Prefix]];
+    const query: [string, string][] = [
+      ["list-type", "2"],
+      ["prefix", input.Prefix],
+    ];
     if (input.Delimiter) query.push(["delimiter", input.Delimiter]);
     if (input.ContinuationToken) query.push(["continuation-token", input.ContinuationToken]);
     if (input.MaxKeys !== undefined) query.push(["max-keys", String(input.MaxKeys)]);
-    const xml = await text(await this.request("GET", input.Bucket, undefined, { query }));
+    const xml = await this.request("GET", input.Bucket, undefined, { query }, text);
     return {
       Contents: elements(xml, "Contents").map((entry) => ({
         Key: element(entry, "Key"),
@@ -87,8 +88,7 @@ export class LightS3Client implements S3Requests {
   }
 
   async deleteObject(input: { Bucket: string; Key: string; IfMatch?: string }): Promise<void> {
-    const response = await this.request("DELETE", input.Bucket, input.Key, { headers: input.IfMatch ? { "if-match": input.IfMatch } : {} });
-    response.resume();
+    await this.request("DELETE", input.Bucket, input.Key, { headers: input.IfMatch ? { "if-match": input.IfMatch } : {} }, drained);
   }
 
   sdkClient(): S3Client {
@@ -103,13 +103,31 @@ export class LightS3Client implements S3Requests {
     this.sdk?.destroy();
   }
 
-  /** One request, signed, sent up to `maxAttempts` times on what the SDK retries; an answer that is no 2xx is thrown as an S3 error. */
+  /**
+   * One request, signed, sent up to `maxAttempts` times on what the SDK retries; an answer that is no 2xx
+   * is thrown as an S3 error. `read` takes the body within the attempt (as the SDK reads a body it parses:
+   * a body cut mid-way is one more failed attempt); without it the body is the caller's.
+   */
+  private request(
+    method: string,
+    bucket: string,
+    key: string | undefined,
+    options?: { headers?: Record<string, string>; query?: [string, string][]; body?: Buffer },
+  ): Promise<Http.IncomingMessage>;
+  private request<T>(
+    method: string,
+    bucket: string,
+    key: string | undefined,
+    options: { headers?: Record<string, string>; query?: [string, string][]; body?: Buffer },
+    read: (response: Http.IncomingMessage) => Promise<T>,
+  ): Promise<T>;
   private request(
     method: string,
     bucket: string,
     key: string | undefined,
     options: { headers?: Record<string, string>; query?: [string, string][]; body?: Buffer } = {},
-  ): Promise<Http.IncomingMessage> {
+    read: (response: Http.IncomingMessage) => Promise<unknown> = async (response) => response,
+  ): Promise<unknown> {
     const { endpoint, pathStyle } = this.settings;
     const base = endpoint.pathname.replace(/\/$/, "");
     const path = `${base}${pathStyle ? `/${uriEscape(bucket)}` : ""}/${key === undefined ? "" : encodeKeyPath(key)}`;
@@ -125,7 +143,7 @@ export class LightS3Client implements S3Requests {
         );
         const response = await this.exchange(method, `${path}${search ? `?${search}` : ""}`, headers, options.body);
         const status = response.statusCode ?? 0;
-        if (status >= 200 && status < 300) return response;
+        if (status >= 200 && status < 300) return read(response);
         throw await errorAnswer(response, method);
       },
       isRetryable,
@@ -152,9 +170,7 @@ export class LightS3Client implements S3Requests {
         socket.once("close", () => clearTimeout(timer));
       });
       // Idle time, not duration: a long transfer that moves is not cut. Covers the response body too.
-      request.setTimeout(IDLE_TIMEOUT_MS, () =>
-        request.destroy(timeoutError(`${endpoint.host} sent nothing for ${IDLE_TIMEOUT_MS} ms`)),
-      );
+      request.setTimeout(IDLE_TIMEOUT_MS, () => request.destroy(timeoutError(`${endpoint.host} sent nothing for ${IDLE_TIMEOUT_MS} ms`)));
       request.end(body);
     });
   }
@@ -175,7 +191,13 @@ export class S3ResponseError extends Error {
 }
 
 /** The names the SDK gives an error answer without a body (a HEAD's, a 304), by status. */
-const STATUS_NAMES: Record<number, string> = { 304: "NotModified", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 412: "PreconditionFailed" };
+const STATUS_NAMES: Record<number, string> = {
+  304: "NotModified",
+  400: "BadRequest",
+  403: "Forbidden",
+  404: "NotFound",
+  412: "PreconditionFailed",
+};
 
 async function errorAnswer(response: Http.IncomingMessage, method: string): Promise<S3ResponseError> {
   const status = response.statusCode ?? 0;
@@ -276,6 +298,12 @@ function checked(response: Http.IncomingMessage): Readable {
   });
   response.on("error", (error) => check.destroy(error));
   return response.pipe(check);
+}
+
+/** The response once its (empty or unwanted) body has been read to its end, so its connection can serve the next request. */
+async function drained(response: Http.IncomingMessage): Promise<Http.IncomingMessage> {
+  for await (const chunk of response) void chunk;
+  return response;
 }
 
 async function text(stream: Readable): Promise<string> {

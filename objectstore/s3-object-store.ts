@@ -208,7 +208,11 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.requests.listObjectsV2({ Bucket: this.bucket, Prefix: prefix, ...(ContinuationToken ? { ContinuationToken } : {}) });
+      const page = await this.requests.listObjectsV2({
+        Bucket: this.bucket,
+        Prefix: prefix,
+        ...(ContinuationToken ? { ContinuationToken } : {}),
+      });
       for (const object of page.Contents ?? []) {
         yield {
           key: object.Key!,
@@ -238,7 +242,9 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   }
 
   async createMultipartUpload(key: string, options: Pick<PutOptions, "contentType" | "metadata"> = {}): Promise<string> {
-    const response = await this.client.send(new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...writeParams(options) }));
+    const response = await this.client.send(
+      new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...writeParams(options) }),
+    );
     if (!response.UploadId) {
       throw new ObjectStoreError("incomplete-response", key, `The store started a multipart upload for ${key} but returned no upload id.`);
     }

@@ -20,7 +20,13 @@ export interface S3Requests {
     ContentType?: string;
     Metadata?: Record<string, string>;
   }): Promise<{ ETag?: string | undefined }>;
-  listObjectsV2(input: { Bucket: string; Prefix: string; Delimiter?: string; ContinuationToken?: string; MaxKeys?: number }): Promise<ListPage>;
+  listObjectsV2(input: {
+    Bucket: string;
+    Prefix: string;
+    Delimiter?: string;
+    ContinuationToken?: string;
+    MaxKeys?: number;
+  }): Promise<ListPage>;
   deleteObject(input: { Bucket: string; Key: string; IfMatch?: string }): Promise<unknown>;
   /** The AWS SDK's client with the same region, endpoint and credentials, for multipart uploads. */
   sdkClient(): S3Client;
@@ -35,7 +41,8 @@ export interface ObjectResponse {
 }
 
 export interface ListPage {
-  Contents?: { Key?: string | undefined; ETag?: string | undefined; Size?: number | undefined; LastModified?: Date | undefined }[] | undefined;
+  Contents?:
+    { Key?: string | undefined; ETag?: string | undefined; Size?: number | undefined; LastModified?: Date | undefined }[] | undefined;
   CommonPrefixes?: { Prefix?: string | undefined }[] | undefined;
   IsTruncated?: boolean | undefined;
   NextContinuationToken?: string | undefined;

@@ -38,7 +38,10 @@ export function signRequest(
   scope: { region: string; service: string },
   now: Date = new Date(),
 ): Record<string, string> {
-  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
   const day = amzDate.slice(0, 8);
   const headers: Record<string, string> = {
     ...request.headers,
@@ -51,7 +54,17 @@ export function signRequest(
     .map((name) => name.toLowerCase())
     .sort();
   const lowered = new Map(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-  const canonicalHeaders = names.map((name) => `${name}:${lowered.get(name)!.trim().replace(/\s+/g, " ")}\n`).join("");
+  // Runs of spaces and tabs become one space, line breaks a space, none at either end (not Unicode white space).
+  const canonicalHeaders = names
+    .map(
+      (name) =>
+        `${name}:${lowered
+          .get(name)!
+          .replace(/[\r\n]/g, " ")
+          .replace(/[ \t]+/g, " ")
+          .replace(/^ | $/g, "")}\n`,
+    )
+    .join("");
   const signedHeaders = names.join(";");
   const canonicalRequest = [
     request.method,
