@@ -10,7 +10,7 @@ import type { SigningKey } from "./sigv4.ts";
  * - the key from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) unless AWS_PROFILE is set,
  *   else the static key of the profile (AWS_PROFILE or "default") in the shared credentials and config
  *   files (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE; ~/.aws/credentials and ~/.aws/config);
- * - the region from AWS_REGION, else the profile's (the config file's first);
+ * - the region from AWS_REGION, else the profile's (the credentials file's first, as with every setting);
  * - the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (path-style, as createS3Client does), else
  *   S3's regional endpoint.
  *
@@ -63,7 +63,7 @@ export async function plainS3Settings(bucket: string, env: NodeJS.ProcessEnv = p
     if (!PLAIN_PROFILE_KEYS.has(name) && !name.startsWith("cli_")) return undefined;
   }
   const key = !env.AWS_PROFILE && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? envKey(env) : profileKey(credentials, config);
-  const region = env.AWS_REGION || config.get("region") || credentials.get("region");
+  const region = env.AWS_REGION || credentials.get("region") || config.get("region");
   if (!key || !region) return undefined;
   const maxAttempts = env.AWS_MAX_ATTEMPTS ? Number(env.AWS_MAX_ATTEMPTS) : 6;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) return undefined;
