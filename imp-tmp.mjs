@@ -1,1 +1,0 @@
-const c=process.cpuUsage(); const t=performance.now(); for (const m of process.argv.slice(2)) await import(m); const u=process.cpuUsage(c); console.log(process.argv.slice(2).join(",").slice(-50), (performance.now()-t).toFixed(0),"ms wall", ((u.user+u.system)/1000).toFixed(0), "ms cpu", (process.memoryUsage().rss/1048576).toFixed(0),"MiB");
