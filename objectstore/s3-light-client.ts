@@ -1,5 +1,5 @@
 import type * as Http from "node:http";
-import { Transform, type Readable } from "node:stream";
+import { pipeline, Transform, type Readable } from "node:stream";
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -296,8 +296,9 @@ function checked(response: Http.IncomingMessage): Readable {
       done(actual === wanted ? null : new Error(`Checksum mismatch: expected "${wanted}" but received "${actual}" in response header.`));
     },
   });
-  response.on("error", (error) => check.destroy(error));
-  return response.pipe(check);
+  // pipeline, not pipe: a reader that stops early (destroys the stream) frees the connection at once.
+  pipeline(response, check, () => {});
+  return check;
 }
 
 /** The response once its (empty or unwanted) body has been read to its end, so its connection can serve the next request. */

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { SINGLE_PUT_LIMIT } from "../../../gitstore/bucket-packs.ts";
 import { GIT_ENV } from "../../helpers/git.ts";
 import { startStack, synthCloudAssembly, TWO_AGENTS, type RunningStack } from "../../helpers/stack-cloud.ts";
 
@@ -108,6 +110,25 @@ describe("git-remote-cloudbridge against cloudbridge local --stack --faults conf
     await ok(work, "clone", "-q", url, reader);
     for (const { oid } of heads) await ok(reader, "merge-base", "--is-ancestor", oid, "HEAD");
     await ok(reader, "fsck", "--strict", "--no-dangling");
+  });
+
+  it("a pack over the single-PUT limit goes up in parts (through the SDK's client, with the same key) and clones back whole", async () => {
+    const url = `cloudbridge::s3://${stack.outputs.BucketName}/notes`;
+    const dir = join(work, "large");
+    await ok(work, "clone", "-q", url, dir);
+    const content = randomBytes(SINGLE_PUT_LIMIT + 1024 * 1024);
+    await writeFile(join(dir, "large.bin"), content);
+    await ok(dir, "add", "large.bin");
+    await ok(dir, "commit", "-q", "-m", "large");
+    for (let attempt = 0; ; attempt++) {
+      const pushed = await git(dir, ["push", "-q", "origin", "main"]);
+      if (pushed.code === 0) break;
+      assert.ok(attempt < 5, pushed.stderr);
+      await ok(dir, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main");
+    }
+    const reader = join(work, "large-reader");
+    await ok(work, "clone", "-q", url, reader);
+    assert.deepEqual(await readFile(join(reader, "large.bin")), content);
   });
 
   it("a wrong secret is refused by the signature check, and another agent's key by IAM; neither pushes anything", async () => {
