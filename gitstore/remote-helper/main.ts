@@ -9,6 +9,7 @@ import { fetchObjects } from "../fetch.ts";
 import { recordedEncryption } from "../recorded-encryption.ts";
 import { push, type RefUpdate } from "../push.ts";
 import { engineOf, type RepoContext } from "../repo-context.ts";
+import { readConfig } from "../../localgit/index.ts";
 import { MAX_REF_FILE_BYTES } from "../limits.ts";
 
 /**
@@ -31,10 +32,12 @@ export async function runRemoteHelper(
   // the SDK's S3 client costs a push three times what the push itself takes. Anything else is the SDK's.
   // The git processes a push needs are started as soon as it is known they will be, side by side with the
   // S3 requests, not one after another (each is a few ms of the ~40 ms a native push takes).
-  const [settings, recorded] = await Promise.all([
+  // One `git config --list` for the settings the helper reads (encryption recorded, agent id).
+  const [settings, config] = await Promise.all([
     process.env.CLOUDBRIDGE_S3_CLIENT === "sdk" ? undefined : plainS3Settings(location.bucket),
-    recordedEncryption(gitDir),
+    readConfig(gitDir),
   ]);
+  const recorded = await recordedEncryption(gitDir, config);
   const s3 = new S3ObjectStore(location.bucket, settings ? new LightS3Client(settings) : createS3Client());
   let verbosity = 1;
   let dryRun = false;
@@ -70,13 +73,14 @@ export async function runRemoteHelper(
         if (name === "dry-run") dryRun = value === "true";
         output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
       } else if (line === "list" || line === "list for-push") {
-        if (line === "list for-push" && !dryRun) (agent ??= agentIdFor(gitDir)).catch(() => {}); // awaited in pushBatch
+        if (line === "list for-push" && !dryRun) (agent ??= agentIdFor(gitDir, { config })).catch(() => {}); // awaited in pushBatch
         output(await list(ctx, line === "list"));
       } else if (line.startsWith("fetch ")) {
         const oids = (await batch(line)).map((command) => command.split(" ")[1]!);
         await fetchObjects(ctx, oids);
         output("\n");
-      } else if (line.startsWith("push ")) output(await pushBatch(ctx, await batch(line), dryRun, () => (agent ??= agentIdFor(gitDir))));
+      } else if (line.startsWith("push "))
+        output(await pushBatch(ctx, await batch(line), dryRun, () => (agent ??= agentIdFor(gitDir, { config }))));
       else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
     }
   } finally {
