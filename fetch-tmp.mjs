@@ -1,1 +1,0 @@
-const c=process.cpuUsage(); const t=performance.now(); await fetch("http://127.0.0.1:1/").catch(()=>{}); const u=process.cpuUsage(c); console.log("fetch", (performance.now()-t).toFixed(0),"ms wall", ((u.user+u.system)/1000).toFixed(0), "ms cpu", (process.memoryUsage().rss/1048576).toFixed(0),"MiB");
