@@ -29,10 +29,17 @@ let sdkModule: typeof S3Sdk | undefined;
 /**
  * The AWS SDK's S3 module, loaded at its first use rather than with this file: a process on the light
  * client (s3-light-client.ts) never loads it (~110 ms of CPU and ~20 MiB at start-up). Its CommonJS build is
- * what `import` loads too, so classes and errors are the same either way.
+ * what `import` loads too, so classes and errors are the same either way. In a bundle (the Lambda
+ * functions, bundled by esbuild with the SDK inside) `require` is the bundler's, which finds the bundled
+ * copy; run from source, Node's ES modules have no `require`, and one is made for this file.
  */
 export function s3Sdk(): typeof S3Sdk {
-  return (sdkModule ??= createRequire(import.meta.url)("@aws-sdk/client-s3") as typeof S3Sdk);
+  if (sdkModule) return sdkModule;
+  if (typeof require === "function") {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundler follows a require() of a literal name, only that
+    sdkModule = require("@aws-sdk/client-s3") as typeof S3Sdk;
+  } else sdkModule = createRequire(import.meta.url)("@aws-sdk/client-s3") as typeof S3Sdk;
+  return sdkModule;
 }
 
 /** How long connecting, and then a request with no byte moving either way, may take before it is retried. */
