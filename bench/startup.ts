@@ -1,12 +1,16 @@
 /**
  * Start-up, measured as a person meets it: the commands run through bin/cloudbridge and git runs
  * bin/git-remote-cloudbridge, each a new process, set against its floor or peer in the same run:
- *  - `cloudbridge --version`: wall time and peak RSS, against Node starting an empty script (the floor),
- *    with Node's compile cache (as bin/cloudbridge runs it) and without (NODE_DISABLE_COMPILE_CACHE=1);
+ *  - `cloudbridge --version`: wall time and peak RSS, against Node starting an empty script (the floor);
+ *    bin/cloudbridge answers it without Node, so the CLI's own `--version` (agent/cli/main.ts, commander and
+ *    the command list) is measured too, with Node's compile cache (as bin/cloudbridge runs it) and without
+ *    (NODE_DISABLE_COMPILE_CACHE=1);
  *  - `cloudbridge status --help`;
  *  - `cloudbridge status` of a small synced folder where nothing changed, against `git status` there;
  *  - `git push` of one commit through the remote helper to the local cloud, against native `git push` of
- *    the same commit to a local bare repository, with the S3 requests the helper made.
+ *    the same commit to a local bare repository, with the S3 requests the helper made; the helper with its
+ *    light S3 client (what plain settings get) and with the AWS SDK's (CLOUDBRIDGE_S3_CLIENT=sdk).
+ * CPU time (user + system, the command's and its children's: GNU time) says what load does not change.
  * Rounds are interleaved (every contender once per round) and figures are medians, so that the ratios hold
  * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
  * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
@@ -33,6 +37,8 @@ const GNU_TIME = "/usr/bin/time";
 
 interface Sample {
   ms: number;
+  /** CPU time (user + system) of the command and the children it waited for, when GNU time measured it. */
+  cpuMs?: number;
   /** Peak resident memory of the process, when GNU time measured it. */
   kib?: number;
   requests?: number;
@@ -48,14 +54,15 @@ interface Contender {
 /** Runs `command` (through GNU time when it is installed, for the peak RSS) and times it from here. */
 function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
   const measured = existsSync(GNU_TIME);
-  const [file, ...args] = measured ? [GNU_TIME, "-f", "peak-kib %M", ...command] : command;
+  const [file, ...args] = measured ? [GNU_TIME, "-f", "peak-kib %M cpu-s %U %S", ...command] : command;
   const started = performance.now();
   return new Promise((resolve, reject) => {
     execFile(file!, args, { cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
       const ms = performance.now() - started;
       if (error) return reject(new Error(`${command.join(" ")} failed: ${stderr || error.message}`));
       const kib = /peak-kib (\d+)/.exec(stderr)?.[1];
-      resolve({ ms, ...(kib ? { kib: Number(kib) } : {}) });
+      const cpu = /cpu-s ([\d.]+) ([\d.]+)/.exec(stderr);
+      resolve({ ms, ...(kib ? { kib: Number(kib) } : {}), ...(cpu ? { cpuMs: (Number(cpu[1]) + Number(cpu[2])) * 1000 } : {}) });
     });
   });
 }
@@ -68,15 +75,16 @@ async function compare(title: string, contenders: Contender[], prepare?: () => P
   const samples = await interleavedRounds(ROUNDS, contenders, { prepare, turnOrder: true });
   const timeOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
   console.log(`\n${title} (median of ${ROUNDS} rounds)\n`);
-  console.log("|  | time | ratio | peak RSS (largest process) | S3 requests |");
-  console.log("| --- | ---: | ---: | ---: | ---: |");
+  console.log("|  | time | ratio | CPU time | peak RSS (largest process) | S3 requests |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const contender of contenders) {
     const own = samples.get(contender)!;
     const base = contenders.find((c) => c.label === contender.against);
     const kib = own.every((s) => s.kib !== undefined) ? mib(median(own.map((s) => s.kib!))) : "";
+    const cpu = own.every((s) => s.cpuMs !== undefined) ? ms(median(own.map((s) => s.cpuMs!))) : "";
     const requests = own.every((s) => s.requests !== undefined) ? String(median(own.map((s) => s.requests!))) : "";
     const ratio = base ? `${(timeOf(contender) / timeOf(base)).toFixed(2)}× ${base.label}` : "";
-    console.log(`| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${kib} | ${requests} |`);
+    console.log(`| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${cpu} | ${kib} | ${requests} |`);
   }
 }
 
@@ -107,6 +115,15 @@ try {
   };
   delete env.NODE_COMPILE_CACHE;
   const noCache = { ...env, NODE_DISABLE_COMPILE_CACHE: "1" };
+  // The CLI as bin/cloudbridge starts it, for what the launcher answers itself.
+  const cached = { ...env, NODE_COMPILE_CACHE: join(home, ".cache", "cloudbridge", "compile-cache") };
+  const CLI_VERSION = [
+    NODE,
+    "--disable-warning=ExperimentalWarning",
+    "--max-semi-space-size=1",
+    join(ROOT, "agent/cli/main.ts"),
+    "--version",
+  ];
   const git = (cwd: string, ...args: string[]) => gitText(args, { cwd, env: GIT_ENV });
 
   // A small synced folder, and a repository with two remotes: the cloud and a native bare repository.
@@ -123,7 +140,9 @@ try {
   await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native.git"));
   await git(repo, "remote", "add", "native", join(work, "native.git"));
   await git(repo, "remote", "add", "cloud", `cloudbridge::s3://${info.bucket}/pushes`);
+  await git(repo, "remote", "add", "cloud-sdk", `cloudbridge::s3://${info.bucket}/pushes-sdk`);
   await run(["git", "push", "-q", "cloud", "main"], { cwd: repo, env });
+  await run(["git", "push", "-q", "cloud-sdk", "main"], { cwd: repo, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } });
   await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
   let commits = 0;
   const commit = async () => {
@@ -133,8 +152,10 @@ try {
 
   // Warm-up: one run of each fills the compile cache, as the first run after an install does.
   for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
+  await run(CLI_VERSION, { env: cached });
   await commit();
   await run(["git", "push", "-q", "cloud", "main"], { cwd: repo, env });
+  await run(["git", "push", "-q", "cloud-sdk", "main"], { cwd: repo, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } });
   await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
 
   console.log(
@@ -146,10 +167,11 @@ try {
   await compare("Start-up of the CLI", [
     { label: "node (empty script)", run: () => run([NODE, "-e", ""], { env }) },
     { label: "cloudbridge --version", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "--version"], { env }) },
+    { label: "the CLI's --version (Node, commander)", against: "node (empty script)", run: () => run(CLI_VERSION, { env: cached }) },
     {
-      label: "cloudbridge --version, no compile cache",
+      label: "the CLI's --version, no compile cache",
       against: "node (empty script)",
-      run: () => run([CLOUDBRIDGE, "--version"], { env: noCache }),
+      run: () => run(CLI_VERSION, { env: noCache }),
     },
     { label: "cloudbridge status --help", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "status", "--help"], { env }) },
   ]);
@@ -160,16 +182,24 @@ try {
   ]);
 
   // Each round makes one commit, which each contender pushes.
-  const push = (remote: string) => async (): Promise<Sample> => {
+  const push = (remote: string, s3Client?: "sdk") => async (): Promise<Sample> => {
     proxy.reset();
-    const sample = await run(["git", "push", "-q", remote, "main"], { cwd: repo, env });
-    return remote === "cloud" ? { ...sample, requests: proxy.counts.s3 } : sample;
+    const sample = await run(["git", "push", "-q", remote, "main"], {
+      cwd: repo,
+      env: s3Client ? { ...env, CLOUDBRIDGE_S3_CLIENT: s3Client } : env,
+    });
+    return remote === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
   };
   await compare(
     "git push of one commit",
     [
       { label: "git push (native, local bare repository)", run: push("native") },
       { label: "git push through git-remote-cloudbridge", against: "git push (native, local bare repository)", run: push("cloud") },
+      {
+        label: "the same, the helper on the AWS SDK's S3 client",
+        against: "git push (native, local bare repository)",
+        run: push("cloud-sdk", "sdk"),
+      },
     ],
     commit,
   );

@@ -13,10 +13,15 @@ export const HELPER_AGENT_ID_KEY = "cloudbridge.agent";
  * its id when it becomes a folder; a plain repository records only `cloudbridge.agent`, because to
  * git-annex `annex.uuid` means "this repository was initialised", which only `git annex init` should say.
  */
-export async function agentIdFor(gitDir: string, options: { folder?: boolean } = {}): Promise<string> {
-  const annexUuid = await getConfig(gitDir, AGENT_ID_KEY);
+export async function agentIdFor(
+  gitDir: string,
+  options: { folder?: boolean; config?: ReadonlyMap<string, readonly string[]> } = {},
+): Promise<string> {
+  // `config`: the repository's settings as readConfig read them (one git process for several settings).
+  const get = async (name: string) => (options.config ? options.config.get(name)?.at(-1) : await getConfig(gitDir, name));
+  const annexUuid = await get(AGENT_ID_KEY);
   if (annexUuid) return assertAgentId(annexUuid);
-  const helperId = await getConfig(gitDir, HELPER_AGENT_ID_KEY);
+  const helperId = await get(HELPER_AGENT_ID_KEY);
   const id = assertAgentId(helperId || randomUUID());
   if (options.folder) await setConfig(gitDir, AGENT_ID_KEY, id);
   else if (!helperId) await setConfig(gitDir, HELPER_AGENT_ID_KEY, id);

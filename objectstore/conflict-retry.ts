@@ -1,6 +1,6 @@
-import { S3ServiceException } from "@aws-sdk/client-s3";
 import { WriteConflict } from "./object-store.ts";
 import { retry } from "./retry.ts";
+import { s3ErrorCode } from "./s3-requests.ts";
 
 /**
  * S3's answer to a conditional write that raced another conditional operation on the same key:
@@ -13,8 +13,8 @@ import { retry } from "./retry.ts";
  * and full jitter, so racing writers spread apart instead of colliding again.
  */
 export function isConditionalConflict(error: unknown): boolean {
-  // The SDK names a service error after S3's error code (other 409s, such as OperationAborted, are not this).
-  return error instanceof S3ServiceException && error.name === "ConditionalRequestConflict";
+  // Named after S3's error code (other 409s, such as OperationAborted, are not this).
+  return s3ErrorCode(error) === "ConditionalRequestConflict";
 }
 
 export interface ConflictRetryOptions {

@@ -4,6 +4,9 @@
  */
 export * from "./object-store.ts";
 export * from "./s3-object-store.ts";
+export * from "./s3-requests.ts";
+export * from "./s3-light-client.ts";
+export * from "./aws-settings.ts";
 export * from "./map-limit.ts";
 export * from "./retry.ts";
 export * from "./access-errors.ts";

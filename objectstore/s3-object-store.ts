@@ -1,20 +1,7 @@
+import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  NotFound,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-  UploadPartCommand,
-  type S3ClientConfig,
-} from "@aws-sdk/client-s3";
+import type * as S3Sdk from "@aws-sdk/client-s3";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   NoSuchUpload,
@@ -35,19 +22,38 @@ import {
 } from "./object-store.ts";
 import { isConditionalConflict, retryOnConflict } from "./conflict-retry.ts";
 import { backoffDelay } from "./retry.ts";
+import { s3ErrorCode, statusOf, type S3Requests } from "./s3-requests.ts";
+
+let sdkModule: typeof S3Sdk | undefined;
+
+/**
+ * The AWS SDK's S3 module, loaded at its first use rather than with this file: a process on the light
+ * client (s3-light-client.ts) never loads it (~110 ms of CPU and ~20 MiB at start-up). Its CommonJS build is
+ * what `import` loads too, so classes and errors are the same either way. In a bundle (the Lambda
+ * functions, bundled by esbuild with the SDK inside) `require` is the bundler's, which finds the bundled
+ * copy; run from source, Node's ES modules have no `require`, and one is made for this file.
+ */
+export function s3Sdk(): typeof S3Sdk {
+  if (sdkModule) return sdkModule;
+  if (typeof require === "function") {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundler follows a require() of a literal name, only that
+    sdkModule = require("@aws-sdk/client-s3") as typeof S3Sdk;
+  } else sdkModule = createRequire(import.meta.url)("@aws-sdk/client-s3") as typeof S3Sdk;
+  return sdkModule;
+}
+
+/** How long connecting, and then a request with no byte moving either way, may take before it is retried. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+export const IDLE_TIMEOUT_MS = 30_000;
 
 /**
  * An S3 client configured the AWS SDK's standard way (credential chain, profiles, AWS_REGION,
  * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL). With a custom endpoint (an emulator, MinIO, a bucket served on
  * an IP) requests are path-style, since such endpoints have no per-bucket host names.
  */
-/** How long connecting, and then a request with no byte moving either way, may take before it is retried. */
-export const CONNECT_TIMEOUT_MS = 5_000;
-export const IDLE_TIMEOUT_MS = 30_000;
-
 export function createS3Client(config: S3ClientConfig = {}): S3Client {
   const endpoint = config.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  return new S3Client({
+  return new (s3Sdk().S3Client)({
     ...(endpoint ? { forcePathStyle: true } : {}),
     // The SDK's 3 attempts give up on one short blip (three 503s or resets in a row); AWS_MAX_ATTEMPTS wins.
     ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: 6 }),
@@ -58,33 +64,63 @@ export function createS3Client(config: S3ClientConfig = {}): S3Client {
   });
 }
 
+/** The SDK client's requests in the shape S3ObjectStore makes them (s3-requests.ts). */
+export function sdkRequests(client: S3Client): S3Requests {
+  const sdk = s3Sdk();
+  return {
+    getObject: async (input) => {
+      const response = await client.send(new sdk.GetObjectCommand(input));
+      return { ...response, Body: response.Body as Readable };
+    },
+    headObject: (input) => client.send(new sdk.HeadObjectCommand(input)),
+    putObject: (input) => client.send(new sdk.PutObjectCommand(input)),
+    listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input)),
+    deleteObject: (input) => client.send(new sdk.DeleteObjectCommand(input)),
+    sdkClient: () => client,
+    destroy: () => client.destroy(),
+  };
+}
+
+/**
+ * The bucket through the AWS SDK's S3 client, or through any client making the same requests
+ * (`S3Requests`: the light client). Every answer is mapped here, once for both: 404 to undefined, 412 to
+ * PreconditionFailed, a 409 ConditionalRequestConflict retried (conflict-retry.ts), a cut body read again.
+ */
 export class S3ObjectStore implements ObjectStore, MultipartStore {
   readonly bucket: string;
-  readonly client: S3Client;
+  private readonly requests: S3Requests;
 
-  constructor(bucket: string, client: S3Client = createS3Client()) {
+  constructor(bucket: string, client: S3Client | S3Requests = createS3Client()) {
     this.bucket = bucket;
-    this.client = client;
+    this.requests = "sdkClient" in client ? client : sdkRequests(client);
+  }
+
+  /** The SDK's client (multipart uploads go through it); over the light client, made at its first use. */
+  get client(): S3Client {
+    return this.requests.sdkClient();
+  }
+
+  /** Closes the connections (and the SDK's client, when one was made). */
+  destroy(): void {
+    this.requests.destroy();
   }
 
   async get(key: string, options: GetOptions = {}) {
     for (let attempt = 1; ; attempt++) {
       let response;
       try {
-        response = await this.client.send(
-          new GetObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
-          }),
-        );
+        response = await this.requests.getObject({
+          Bucket: this.bucket,
+          Key: key,
+          ...(options.ifNoneMatch ? { IfNoneMatch: `"${options.ifNoneMatch}"` } : {}),
+        });
       } catch (error) {
         if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
         if (statusOf(error) === 304) return "not-modified" as const;
         throw error;
       }
       try {
-        const body = await readBody(response.Body as Readable, key, options.maxBytes, response.ContentLength);
+        const body = await readBody(response.Body, key, options.maxBytes, response.ContentLength);
         return { ...objectInfo(key, response), body, size: body.length };
       } catch (error) {
         if (error instanceof ObjectTooLarge) throw error;
@@ -98,14 +134,12 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async getStream(key: string, options: { range?: { start: number; end: number } } = {}) {
     try {
-      const response = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          ...(options.range ? { Range: `bytes=${options.range.start}-${options.range.end}` } : {}),
-        }),
-      );
-      return { ...objectInfo(key, response), stream: response.Body as Readable };
+      const response = await this.requests.getObject({
+        Bucket: this.bucket,
+        Key: key,
+        ...(options.range ? { Range: `bytes=${options.range.start}-${options.range.end}` } : {}),
+      });
+      return { ...objectInfo(key, response), stream: response.Body };
     } catch (error) {
       if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
       throw error;
@@ -114,7 +148,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      return objectInfo(key, await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      return objectInfo(key, await this.requests.headObject({ Bucket: this.bucket, Key: key }));
     } catch (error) {
       if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
       throw error;
@@ -129,7 +163,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   private async deniedBecauseMissing(error: unknown, key: string): Promise<boolean> {
     if (statusOf(error) !== 403) return false;
     try {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+      const page = await this.requests.listObjectsV2({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 });
       return !(page.Contents ?? []).some((object) => object.Key === key);
     } catch {
       return false;
@@ -139,7 +173,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   async put(key: string, body: Buffer | string, options: PutOptions = {}) {
     try {
       const response = await retryOnConflict(key, () =>
-        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) })),
+        this.requests.putObject({ Bucket: this.bucket, Key: key, Body: body, ...writeParams(options) }),
       );
       return { etag: unquoteEtag(response.ETag) };
     } catch (error) {
@@ -181,7 +215,11 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken }));
+      const page = await this.requests.listObjectsV2({
+        Bucket: this.bucket,
+        Prefix: prefix,
+        ...(ContinuationToken ? { ContinuationToken } : {}),
+      });
       for (const object of page.Contents ?? []) {
         yield {
           key: object.Key!,
@@ -198,9 +236,12 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     const prefixes: string[] = [];
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: "/", ContinuationToken }),
-      );
+      const page = await this.requests.listObjectsV2({
+        Bucket: this.bucket,
+        Prefix: prefix,
+        Delimiter: "/",
+        ...(ContinuationToken ? { ContinuationToken } : {}),
+      });
       prefixes.push(...(page.CommonPrefixes ?? []).map((p) => p.Prefix!));
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
@@ -208,7 +249,9 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   }
 
   async createMultipartUpload(key: string, options: Pick<PutOptions, "contentType" | "metadata"> = {}): Promise<string> {
-    const response = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ...writeParams(options) }));
+    const response = await this.client.send(
+      new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...writeParams(options) }),
+    );
     if (!response.UploadId) {
       throw new ObjectStoreError("incomplete-response", key, `The store started a multipart upload for ${key} but returned no upload id.`);
     }
@@ -219,7 +262,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     const payload = Buffer.isBuffer(body) ? { Body: body } : { Body: body.stream, ContentLength: body.length };
     try {
       const response = await this.client.send(
-        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ...payload }),
+        new (s3Sdk().UploadPartCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ...payload }),
         signal ? { abortSignal: signal } : {},
       );
       return unquoteEtag(response.ETag);
@@ -236,7 +279,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   ): Promise<{ etag: string }> {
     try {
       const response = await this.client.send(
-        new CompleteMultipartUploadCommand({
+        new (s3Sdk().CompleteMultipartUploadCommand)({
           Bucket: this.bucket,
           Key: key,
           UploadId: uploadId,
@@ -254,7 +297,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+      await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
     } catch (error) {
       const mapped = uploadError(error, key);
       if (!(mapped instanceof NoSuchUpload)) throw mapped;
@@ -264,9 +307,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   async delete(key: string, options: { ifMatch?: string } = {}) {
     try {
       await retryOnConflict(key, () =>
-        this.client.send(
-          new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
-        ),
+        this.requests.deleteObject({ Bucket: this.bucket, Key: key, ...(options.ifMatch ? { IfMatch: `"${options.ifMatch}"` } : {}) }),
       );
     } catch (error) {
       throw conditionError(error, key, options);
@@ -279,9 +320,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
  * the bytes are counted as they come (a length can lie): past the limit the body is dropped unread.
  */
 async function readBody(body: Readable, key: string, maxBytes: number | undefined, length: number | undefined): Promise<Buffer> {
-  if (maxBytes === undefined)
-    return Buffer.from(await (body as unknown as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-  if (length !== undefined && length > maxBytes) {
+  if (maxBytes !== undefined && length !== undefined && length > maxBytes) {
     body.destroy();
     throw new ObjectTooLarge(key, length, maxBytes);
   }
@@ -289,7 +328,7 @@ async function readBody(body: Readable, key: string, maxBytes: number | undefine
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) {
+    if (maxBytes !== undefined && size > maxBytes) {
       body.destroy();
       throw new ObjectTooLarge(key, size, maxBytes);
     }
@@ -323,13 +362,8 @@ function writeParams(options: PutOptions) {
   };
 }
 
-/** The HTTP status of an S3 service error, or undefined for anything else. */
-export function statusOf(error: unknown): number | undefined {
-  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
-}
-
 function isNotFound(error: unknown): boolean {
-  return error instanceof NoSuchKey || error instanceof NotFound || statusOf(error) === 404;
+  return statusOf(error) === 404;
 }
 
 function conditionError(error: unknown, key: string, options: { ifMatch?: string; ifNoneMatch?: string }): unknown {
@@ -344,7 +378,7 @@ function conditionError(error: unknown, key: string, options: { ifMatch?: string
 function uploadError(error: unknown, key: string): unknown {
   // The AWS SDK names a service error after S3's error code; UploadPart and CompleteMultipartUpload do not
   // model NoSuchUpload as a class of their own, so the code is all there is to go by.
-  if (error instanceof S3ServiceException && error.name === "NoSuchUpload") return new NoSuchUpload(key);
+  if (s3ErrorCode(error) === "NoSuchUpload") return new NoSuchUpload(key);
   return error;
 }
 

@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline";
-import { createS3Client, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
+import { createS3Client, LightS3Client, ObjectTooLarge, plainS3Settings, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
@@ -9,6 +9,7 @@ import { fetchObjects } from "../fetch.ts";
 import { recordedEncryption } from "../recorded-encryption.ts";
 import { push, type RefUpdate } from "../push.ts";
 import { engineOf, type RepoContext } from "../repo-context.ts";
+import { readConfig } from "../../localgit/index.ts";
 import { MAX_REF_FILE_BYTES } from "../limits.ts";
 
 /**
@@ -27,7 +28,17 @@ export async function runRemoteHelper(
   const gitDir = process.env.GIT_DIR;
   if (!gitDir) throw new Error("GIT_DIR is not set: git-remote-cloudbridge is run by git, not by hand.");
   const location = parseRemoteUrl(url);
-  const client = createS3Client();
+  // The light client when this process's AWS settings are plain (keys from the environment or a profile):
+  // the SDK's S3 client costs a push three times what the push itself takes. Anything else is the SDK's.
+  // The git processes a push needs are started as soon as it is known they will be, side by side with the
+  // S3 requests, not one after another (each is a few ms of the ~40 ms a native push takes).
+  // One `git config --list` for the settings the helper reads (encryption recorded, agent id).
+  const [settings, config] = await Promise.all([
+    process.env.CLOUDBRIDGE_S3_CLIENT === "sdk" ? undefined : plainS3Settings(location.bucket),
+    readConfig(gitDir),
+  ]);
+  const recorded = await recordedEncryption(gitDir, config);
+  const s3 = new S3ObjectStore(location.bucket, settings ? new LightS3Client(settings) : createS3Client());
   let verbosity = 1;
   let dryRun = false;
   const layout = new BucketLayout(location.prefix);
@@ -35,9 +46,7 @@ export async function runRemoteHelper(
     // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
     // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
     // bucket decides (its key ring).
-    store: await repositoryStore(new S3ObjectStore(location.bucket, client), layout, location.repo, {
-      recorded: await recordedEncryption(gitDir),
-    }),
+    store: await repositoryStore(s3, layout, location.repo, { recorded }),
     layout,
     repo: location.repo,
     gitDir,
@@ -51,6 +60,8 @@ export async function runRemoteHelper(
     for (let next = await lines.next(); !next.done && next.value !== ""; next = await lines.next()) commands.push(next.value);
     return commands;
   };
+  // This repository's agent id, read (or made) once `list for-push` says a push follows.
+  let agent: Promise<string> | undefined;
   try {
     for (let next = await lines.next(); !next.done; next = await lines.next()) {
       const line = next.value;
@@ -61,16 +72,19 @@ export async function runRemoteHelper(
         if (name === "verbosity") verbosity = Number(value);
         if (name === "dry-run") dryRun = value === "true";
         output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
-      } else if (line === "list" || line === "list for-push") output(await list(ctx, line === "list"));
-      else if (line.startsWith("fetch ")) {
+      } else if (line === "list" || line === "list for-push") {
+        if (line === "list for-push" && !dryRun) (agent ??= agentIdFor(gitDir, { config })).catch(() => {}); // awaited in pushBatch
+        output(await list(ctx, line === "list"));
+      } else if (line.startsWith("fetch ")) {
         const oids = (await batch(line)).map((command) => command.split(" ")[1]!);
         await fetchObjects(ctx, oids);
         output("\n");
-      } else if (line.startsWith("push ")) output(await pushBatch(ctx, await batch(line), dryRun));
+      } else if (line.startsWith("push "))
+        output(await pushBatch(ctx, await batch(line), dryRun, () => (agent ??= agentIdFor(gitDir, { config }))));
       else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
     }
   } finally {
-    client.destroy();
+    s3.destroy();
   }
 }
 
@@ -93,20 +107,21 @@ async function list(ctx: RepoContext, forFetch: boolean): Promise<string> {
   return `${lines.join("")}\n`;
 }
 
-async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean): Promise<string> {
-  const updates: RefUpdate[] = [];
-  for (const command of commands) {
-    const spec = command.slice("push ".length);
-    const force = spec.startsWith("+");
-    const [src, dst] = (force ? spec.slice(1) : spec).split(":") as [string, string];
-    const oid = src === "" ? null : await engineOf(ctx).resolveRef(ctx.gitDir, src);
-    if (oid === undefined) throw new Error(`${src} names no object in this repository; nothing was pushed.`);
-    updates.push({ ref: dst, oid, onConflict: force ? "force" : "reject" });
-  }
+async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean, agent: () => Promise<string>): Promise<string> {
+  const updates: RefUpdate[] = await Promise.all(
+    commands.map(async (command) => {
+      const spec = command.slice("push ".length);
+      const force = spec.startsWith("+");
+      const [src, dst] = (force ? spec.slice(1) : spec).split(":") as [string, string];
+      const oid = src === "" ? null : await engineOf(ctx).resolveRef(ctx.gitDir, src);
+      if (oid === undefined) throw new Error(`${src} names no object in this repository; nothing was pushed.`);
+      return { ref: dst, oid, onConflict: force ? ("force" as const) : ("reject" as const) };
+    }),
+  );
   // git has already refused what `list for-push` shows is not a fast-forward; a dry run writes nothing.
   if (dryRun) return `${updates.map((u) => `ok ${u.ref}\n`).join("")}\n`;
   try {
-    const { results } = await push({ ...ctx, agent: await agentIdFor(ctx.gitDir), updates });
+    const { results } = await push({ ...ctx, agent: await agent(), updates });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;
   } catch (error) {
     const message = (error instanceof Error ? error.message : String(error)).replaceAll("\n", " ");
