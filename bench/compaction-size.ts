@@ -87,7 +87,8 @@ try {
     await git(dir, "add", "-A");
     await git(dir, "commit", "-q", "-m", `push ${p}`);
     const oid = await git(dir, "rev-parse", "HEAD");
-    await push({ gitDir, store, layout, repo: "native", agent, updates: [{ ref: "refs/heads/main", oid }] });
+    // One pack per push (pushes now fold small packs into their own; this measures compaction of many).
+    await push({ gitDir, store, layout, repo: "native", agent, updates: [{ ref: "refs/heads/main", oid }], foldPacks: false });
   }
   const pushSeconds = (performance.now() - started) / 1000;
   await copyRepository(store, "native", "isomorphic");

@@ -12,7 +12,9 @@
  *   index, as many agents that pushed before would leave.
  *
  * Each figure is the median of BENCH_ROUNDS rounds. Run: `npm run bench:push-requests`
- * (BENCH_HISTORY="1,100,800", BENCH_AGENTS="2,10,50", BENCH_FILES=1000, BENCH_ROUNDS=5, BENCH_E2E=1).
+ * (BENCH_HISTORY="1,100,800", BENCH_AGENTS="2,10,50", BENCH_FILES=1000, BENCH_ROUNDS=5, BENCH_E2E=1,
+ * BENCH_BASELINE=1: the history pushed again with one pack per push, as before pushes folded packs;
+ * BENCH_FOLLOWER=1: another machine fetches after each push of the history, its bytes down counted).
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -34,6 +36,8 @@ const AGENTS = list(process.env.BENCH_AGENTS, [2, 10, 50]);
 const FILES = Number(process.env.BENCH_FILES ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const E2E = process.env.BENCH_E2E !== "0";
+const BASELINE = process.env.BENCH_BASELINE !== "0";
+const FOLLOWER = process.env.BENCH_FOLLOWER !== "0";
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -49,6 +53,7 @@ const s3 = new S3Client({
 const BUCKET = "cloudbridge";
 const raw = new S3ObjectStore(BUCKET, s3);
 const store = new CountingStore(raw);
+const followerStore = new CountingStore(raw);
 const layout = new BucketLayout("bench-push");
 const work = await mkdtemp(join(tmpdir(), "cloudbridge-bench-push-"));
 
@@ -89,6 +94,59 @@ async function nativePushBytes(dir: string, base: string, tip: string): Promise<
     input: `${tip}\n^${base}\n`,
   });
   return pack.stdout.length;
+}
+
+interface HistoryFigures {
+  up: number[];
+  requests: number[];
+  native: number[];
+  packs: number;
+  listBytes: number;
+  /** Bytes another machine downloads to follow each push (a fetch after it). */
+  down: number[];
+}
+
+/** Pushes `repo`'s commits one at a time, counting each push after the first (the import of every file). */
+async function pushHistory(
+  repo: { dir: string; ctx: RepoContext; commits: string[] },
+  agent: string,
+  foldPacks: boolean,
+): Promise<HistoryFigures> {
+  const figures: HistoryFigures = { up: [], requests: [], native: [], packs: 0, listBytes: 0, down: [] };
+  const followerDir = join(work, `${repo.ctx.repo}-follower`);
+  await mkdir(followerDir);
+  await git(followerDir, "init", "-q", "-b", "main");
+  const follower = { ...repo.ctx, gitDir: join(followerDir, ".git"), store: followerStore };
+  for (const [i, oid] of repo.commits.entries()) {
+    store.reset();
+    await push({ ...repo.ctx, store, agent, foldPacks, updates: [{ ref: "refs/heads/main", oid }] });
+    followerStore.reset();
+    if (FOLLOWER) await fetchRefs(follower);
+    if (i === 0) continue;
+    figures.up.push(store.bytesUp);
+    figures.requests.push(store.requests);
+    figures.native.push(await nativePushBytes(repo.dir, repo.commits[i - 1]!, oid));
+    if (FOLLOWER) figures.down.push(followerStore.bytesDown);
+  }
+  const list = await raw.get(layout.infoPacks(repo.ctx.repo));
+  if (list && list !== "not-modified") {
+    figures.listBytes = list.size;
+    figures.packs = list.body
+      .toString()
+      .split("\n")
+      .filter((line) => line.startsWith("P ")).length;
+  }
+  return figures;
+}
+
+function historyRow(history: number, label: string, figures: HistoryFigures): string {
+  if (figures.up.length === 0) return `| ${history} | ${label} | – | – | – | – | ${figures.packs} | ${figures.listBytes} B | – | – | – |`;
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  return (
+    `| ${history} | ${label} | ${kib(mean(figures.up))} | ${kib(median(figures.up))} | ${kib(Math.max(...figures.up))} | ` +
+    `${median(figures.requests)}, ${Math.max(...figures.requests)} | ${figures.packs} | ${figures.listBytes} B | ` +
+    `${FOLLOWER ? kib(mean(figures.down)) : "–"} | ${Math.round(mean(figures.native))} B | ${(mean(figures.up) / mean(figures.native)).toFixed(1)}× |`
+  );
 }
 
 interface Figures {
@@ -152,16 +210,29 @@ try {
   console.log("\nOne-file push (median of rounds)\n");
   console.log("| history, agents, path | S3 requests | bytes up | bytes down | native git push | up vs native |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  const histories: string[] = [];
   for (const history of HISTORY) {
     const repo = await makeRepo(`history-${history}`, history);
     const agent = randomUUID();
-    // The history, pushed one commit at a time (one pack and one index write each, as it would have been).
-    for (const oid of repo.commits) await push({ ...repo.ctx, agent, updates: [{ ref: "refs/heads/main", oid }] });
+    // The history, pushed one commit at a time (one push each, as it would have been), counted; and the
+    // same history again with one pack per push, as before packs were folded.
+    const folded = await pushHistory(repo, agent, true);
+    if (BASELINE) {
+      const before = await makeRepo(`history-${history}-unfolded`, history);
+      histories.push(historyRow(history, "one pack per push (before)", await pushHistory(before, agent, false)));
+    }
+    histories.push(historyRow(history, "packs folded (now)", folded));
     await git(repo.dir, "branch", "git-annex", "main");
     const { helper, daemon: viaDaemon } = await measurePushes(repo, agent);
     console.log(row(`${history} pushes, 1 agent, remote helper`, helper));
     console.log(row(`${history} pushes, 1 agent, daemon round`, viaDaemon));
   }
+  console.log("\nThe history's one-file pushes (every push after the first, the import), as they were made\n");
+  console.log(
+    "| history | pushes | bytes up per push, amortized | median | worst single push | S3 requests per push (median, most) | packs listed after | objects/info/packs | a follower's bytes down per push, amortized | native git push, amortized | amortized up vs native |",
+  );
+  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const line of histories) console.log(line);
   for (const agents of AGENTS) {
     const repo = await makeRepo(`agents-${agents}`, 1);
     const agent = randomUUID();

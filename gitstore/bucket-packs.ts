@@ -88,14 +88,25 @@ export async function readLivePacks(ctx: RepoContext, options: { reread?: boolea
 /**
  * Lists `names` in objects/info/packs by compare-and-swap, written on top of the list this machine saw
  * last without reading it first (If-Match on its ETag: a 412 says it moved, and only then is it read).
+ * `replaced`: packs whose every object is in one of `names` (folded into it), unlisted in the same write;
+ * they stay in the bucket for readers that listed them a moment ago, until compaction retires them as
+ * orphans and deletes them after its grace period.
  */
-export async function addToPackList(ctx: RepoContext, names: readonly string[]): Promise<void> {
+export async function addToPackList(ctx: RepoContext, names: readonly string[], replaced: readonly string[] = []): Promise<void> {
   const cached = await cachedPackList(ctx);
   const key = ctx.layout.infoPacks(ctx.repo);
   const prefetched = cached
     ? Promise.resolve({ key, etag: cached.etag, size: cached.body.length, lastModified: new Date(0), body: Buffer.from(cached.body) })
     : undefined;
-  await editInfoPacks(ctx.store, ctx.layout, ctx.repo, { add: names }, prefetched, (written) => rememberPackList(ctx, written));
+  await editInfoPacks(ctx.store, ctx.layout, ctx.repo, { add: names, remove: replaced }, prefetched, (written) =>
+    rememberPackList(ctx, written),
+  );
+}
+
+/** The live packs as this machine last read or wrote objects/info/packs (no request), or undefined when it has not. */
+export async function rememberedLivePacks(ctx: RepoContext): Promise<string[] | undefined> {
+  const cached = await cachedPackList(ctx);
+  return cached ? parseInfoPacks(cached.body, ctx.layout.infoPacks(ctx.repo)) : undefined;
 }
 
 /** Adds and removes names in objects/info/packs by compare-and-swap (from `prefetched`, a read started earlier, if given). */

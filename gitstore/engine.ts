@@ -13,18 +13,22 @@ export interface PackFiles {
   objectCount: number;
 }
 
+export interface PackRange {
+  tips: readonly string[];
+  exclude: readonly string[];
+  include?: readonly string[];
+}
+
 export interface GitEngine {
   readonly name: string;
   /**
    * Writes one self-contained (never thin) pack of the objects reachable from `tips` and not from
    * `exclude`, with its index, into `outDir`. Excluded ids the repository does not have are ignored.
+   * `include`: object ids packed too, whether reachable from `exclude` or not (the objects of the bucket's
+   * packs a push folds into its own); each must be in the repository, or it throws `missing-objects`.
    * Undefined when there is nothing to pack.
    */
-  packObjects(
-    gitDir: string,
-    range: { tips: readonly string[]; exclude: readonly string[] },
-    outDir: string,
-  ): Promise<PackFiles | undefined>;
+  packObjects(gitDir: string, range: PackRange, outDir: string): Promise<PackFiles | undefined>;
   /**
    * Checks a pack that came from elsewhere — checksum, every object well formed, no tree entry named
    * "", ".", "..", ".git" or containing "/", the content of .gitattributes/.gitmodules blobs its trees

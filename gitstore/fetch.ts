@@ -9,6 +9,7 @@ import type { BucketRefs } from "./bucket-refs.ts";
 import { readRefsIndex } from "./refs-index.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
 import { indexPacks } from "./verify-packs.ts";
+import { forgetPacks, rememberPackIndex } from "./pack-catalog.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
 import { trackingRefName, trackingRefPrefixes } from "./tracking-refs.ts";
 
@@ -49,6 +50,7 @@ async function fetchLivePacks(
   reread = false,
 ): Promise<ObjectsFetched> {
   const live = await readLivePacks(ctx, { reread });
+  await forgetPacks(ctx.gitDir, { keep: live });
   const seen = await readSeenPacks(ctx.gitDir);
   const local = await localPackNames(ctx.gitDir, live);
   const fresh = live.filter((name) => !seen.has(name) && !local.has(name));
@@ -108,6 +110,10 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
       for (const ext of [".pack", ".idx"]) await rename(join(quarantine, "pack", name + ext), join(objectsDir, "pack", name + ext));
     }
     await recordSeenPacks(ctx.gitDir, names);
+    for (const name of names) {
+      const at = join(objectsDir, "pack", name);
+      await rememberPackIndex(ctx.gitDir, { name, idxPath: `${at}.idx`, packPath: `${at}.pack` });
+    }
     return { missing, incomplete, pastBounds, ...downloaded };
   } finally {
     await rm(quarantine, { recursive: true, force: true });

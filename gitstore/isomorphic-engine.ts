@@ -3,7 +3,7 @@ import { link, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from "
 import { basename, dirname, join } from "node:path";
 import git from "isomorphic-git";
 import { writeDeltaPack } from "./delta-pack.ts";
-import type { GitEngine, PackFiles } from "./engine.ts";
+import type { GitEngine, PackFiles, PackRange } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { objectLinks, type ObjectType } from "./object-format.ts";
 import { parsePackIndex, verifyPackFile } from "./pack-format.ts";
@@ -20,13 +20,18 @@ type Read = (oid: string) => Promise<{ type: ObjectType; object: Uint8Array } | 
 export class IsomorphicGitEngine implements GitEngine {
   readonly name = "isomorphic";
 
-  async packObjects(gitDir: string, range: { tips: readonly string[]; exclude: readonly string[] }, outDir: string) {
+  async packObjects(gitDir: string, range: PackRange, outDir: string) {
     const cache = {}; // isomorphic-git's pack cache, for this call only (packs are held in memory)
     const read = this.reader([gitDir], cache);
     const presentExcludes: string[] = [];
     for (const oid of range.exclude) if (await read(oid)) presentExcludes.push(oid);
     const { reached: excluded } = await walk(read, presentExcludes, new Set());
     const { reached, missing } = await walk(read, range.tips, excluded);
+    for (const oid of range.include ?? []) {
+      if (reached.has(oid)) continue;
+      if (await read(oid)) reached.add(oid);
+      else missing.push(oid);
+    }
     if (missing.length > 0)
       throw new GitStoreError("missing-objects", `The repository lacks objects it needs to pack: ${missing.slice(0, 5).join(", ")}.`);
     if (reached.size === 0) return undefined;

@@ -1,27 +1,28 @@
 import { link, mkdtemp, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { GitEngine, PackFiles } from "./engine.ts";
+import type { GitEngine, PackFiles, PackRange } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { readPackObjectCount, verifyPackFile } from "./pack-format.ts";
-import { gitText, hasObjects, initRepository, isAncestor, readRefs, resolveRef, runGit, updateRefs } from "../localgit/index.ts";
+import {
+  gitText,
+  hasObjects,
+  initRepository,
+  isAncestor,
+  readRefs,
+  resolveRef,
+  runGit,
+  updateRefs,
+  type GitRun,
+} from "../localgit/index.ts";
 
 /** The git binary behind the engine seam: what the agent uses wherever git is installed. */
 export class NativeGitEngine implements GitEngine {
   readonly name = "native";
 
-  async packObjects(gitDir: string, range: { tips: readonly string[]; exclude: readonly string[] }, outDir: string) {
-    // Usually every excluded id is present (the agent fetched before it pushed): try that first, and
-    // filter out the missing ones only when git says an id is unknown. One process on the hot path.
-    let run = await this.runPackObjects(gitDir, range.tips, range.exclude, outDir);
-    if (run.code !== 0 && /bad object|bad revision/.test(run.stderr)) {
-      const present = await hasObjects(gitDir, range.exclude);
-      run = await this.runPackObjects(
-        gitDir,
-        range.tips,
-        range.exclude.filter((oid) => present.has(oid)),
-        outDir,
-      );
-    }
+  async packObjects(gitDir: string, range: PackRange, outDir: string) {
+    const run = range.include?.length
+      ? await this.packWithObjects(gitDir, range.tips, range.exclude, range.include, outDir)
+      : await this.withPresentExcludes(gitDir, range.exclude, (exclude) => this.runPackObjects(gitDir, range.tips, exclude, outDir));
     if (run.code !== 0) throw new GitStoreError("pack-failed", `git pack-objects failed: ${run.stderr.trim()}`);
     const files = packFiles(outDir, `pack-${run.stdout.toString().trim()}`);
     const objectCount = await readPackObjectCount(files.packPath);
@@ -30,6 +31,51 @@ export class NativeGitEngine implements GitEngine {
       return undefined;
     }
     return { ...files, objectCount };
+  }
+
+  /**
+   * Usually every excluded id is present (the agent fetched before it pushed): `run` tries that first, and
+   * again without the missing ones only when git says an id is unknown. One process on the hot path.
+   */
+  private async withPresentExcludes(gitDir: string, exclude: readonly string[], run: (exclude: readonly string[]) => Promise<GitRun>) {
+    const first = await run(exclude);
+    if (first.code === 0 || !/bad object|bad revision/.test(first.stderr)) return first;
+    const present = await hasObjects(gitDir, exclude);
+    return run(exclude.filter((oid) => present.has(oid)));
+  }
+
+  /**
+   * The range's objects with their paths (rev-list, so pack-objects pairs versions of a file for deltas),
+   * then the included ones, to pack-objects as a plain list: given as revisions, those reachable from
+   * `exclude` would be left out.
+   */
+  private async packWithObjects(
+    gitDir: string,
+    tips: readonly string[],
+    exclude: readonly string[],
+    include: readonly string[],
+    outDir: string,
+  ) {
+    const listed = await this.withPresentExcludes(gitDir, exclude, (present) =>
+      runGit(["rev-list", "--objects", "--stdin"], {
+        gitDir,
+        input: `${[...tips, ...present.map((oid) => `^${oid}`)].join("\n")}\n`,
+        allowFailure: true,
+      }),
+    );
+    if (listed.code !== 0) throw new GitStoreError("pack-failed", `git rev-list failed: ${listed.stderr.trim()}`);
+    const lines = listed.stdout.toString().split("\n").filter(Boolean);
+    const seen = new Set(lines.map((line) => line.slice(0, 40)));
+    for (const oid of include) if (!seen.has(oid)) lines.push(oid);
+    const run = await runGit(["pack-objects", "--delta-base-offset", "-q", join(outDir, "pack")], {
+      gitDir,
+      input: `${lines.join("\n")}\n`,
+      allowFailure: true,
+    });
+    if (run.code !== 0 && /unable to read/.test(run.stderr)) {
+      throw new GitStoreError("missing-objects", `The repository lacks objects it was asked to pack: ${run.stderr.trim()}`);
+    }
+    return run;
   }
 
   private runPackObjects(gitDir: string, tips: readonly string[], exclude: readonly string[], outDir: string) {

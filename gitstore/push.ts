@@ -1,8 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ObjectMissing, PreconditionFailed } from "../objectstore/index.ts";
 import { syncedRefName, assertAgentId, assertRefName } from "../protocol/core.ts";
-import { addToPackList, uploadPack } from "./bucket-packs.ts";
+import { addToPackList, rememberedLivePacks, uploadPack } from "./bucket-packs.ts";
+import type { PackFiles } from "./engine.ts";
+import { forgetPacks, knownPacks, packObjectIds, rememberPackIndex } from "./pack-catalog.ts";
+import { parsePackIndex } from "./pack-format.ts";
+import { packsToFold } from "./pack-geometry.ts";
 import { jitter, MAX_ATTEMPTS } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
@@ -50,6 +54,11 @@ export interface PushOptions extends RepoContext {
   /** Local remote name whose tracking refs follow what landed (e.g. "cloud"); none when undefined. */
   remote?: string;
   maxAttempts?: number;
+  /**
+   * Whether the push folds the bucket's small packs it knows into its own (default true), so the packs
+   * listed stay about log₂ of the objects instead of one per push (pack-geometry.ts).
+   */
+  foldPacks?: boolean;
 }
 
 export interface PushOutcome {
@@ -122,23 +131,71 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   return outcome;
 }
 
-/** Uploads one pack of what the bucket lacks (nothing when it lacks nothing), then lists it. */
-async function sendObjects(ctx: RepoContext, tips: readonly string[], exclude: readonly string[], outcome: PushOutcome) {
+/**
+ * Uploads one pack of what the bucket lacks (nothing when it lacks nothing), then lists it. When the
+ * bucket's small packs this machine knows fill a tier (pack-geometry.ts), the pack is made again with
+ * their objects too and listed in their place.
+ */
+async function sendObjects(options: PushOptions, tips: readonly string[], exclude: readonly string[], outcome: PushOutcome) {
   if (tips.length === 0) return;
   // Beside the repository, never in the system temp folder: git writes the pack in objects/pack and renames
   // it into `scratch`, which fails across file systems (/tmp is a tmpfs on many distributions).
-  const scratch = await mkdtemp(join(ctx.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
+  const scratch = await mkdtemp(join(options.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
   try {
-    const pack = await engineOf(ctx).packObjects(ctx.gitDir, { tips, exclude }, scratch);
+    const range = { tips, exclude };
+    let pack = await engineOf(options).packObjects(options.gitDir, range, scratch);
     if (!pack) return;
-    ctx.log?.(`uploading ${pack.name} (${pack.objectCount} objects)`);
-    await uploadPack(ctx.store, ctx.layout, ctx.repo, pack);
-    await addToPackList(ctx, [pack.name]);
+    let folded = options.foldPacks === false ? [] : await packsToFoldInto(options, pack.objectCount);
+    if (folded.length > 0) ({ pack, folded } = await packFolding(options, range, folded, pack, scratch));
+    options.log?.(`uploading ${pack.name} (${pack.objectCount} objects${folded.length > 0 ? `, ${folded.length} packs folded in` : ""})`);
+    await uploadPack(options.store, options.layout, options.repo, pack);
+    await addToPackList(options, [pack.name], folded);
+    await rememberPackIndex(options.gitDir, pack);
+    await forgetPacks(options.gitDir, { keep: (await rememberedLivePacks(options)) ?? [pack.name] });
     outcome.packsUploaded += 1;
     outcome.objectsUploaded += pack.objectCount;
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** The live packs (as this machine last saw the list, and knows the content of) a pack of `pushed` objects folds in. */
+async function packsToFoldInto(ctx: RepoContext, pushed: number): Promise<string[]> {
+  const live = await rememberedLivePacks(ctx);
+  return live ? packsToFold(await knownPacks(ctx.gitDir, live), pushed) : [];
+}
+
+/**
+ * The range's pack made again with every object of the `folded` packs. A folded pack one of whose objects
+ * is not in the repository (pruned by git since it was fetched) is left out, and forgotten so it is not
+ * tried again; when none is left, the range's own pack is used.
+ */
+async function packFolding(
+  ctx: RepoContext,
+  range: { tips: readonly string[]; exclude: readonly string[] },
+  folded: readonly string[],
+  own: PackFiles,
+  outDir: string,
+): Promise<{ pack: PackFiles; folded: string[] }> {
+  const engine = engineOf(ctx);
+  const oidsOf = new Map(await Promise.all(folded.map(async (name) => [name, await packObjectIds(ctx.gitDir, name)] as const)));
+  const present = await engine.hasObjects(ctx.gitDir, [...oidsOf.values()].flat());
+  const lacking = folded.filter((name) => oidsOf.get(name)!.some((oid) => !present.has(oid)));
+  if (lacking.length > 0) {
+    ctx.log?.(`not folding ${lacking.join(", ")}: objects of theirs are not in this repository`);
+    await forgetPacks(ctx.gitDir, { drop: lacking });
+  }
+  const kept = folded.filter((name) => !lacking.includes(name));
+  if (kept.length === 0) return { pack: own, folded: [] };
+  const include = kept.flatMap((name) => oidsOf.get(name)!);
+  const pack = await engine.packObjects(ctx.gitDir, { ...range, include }, outDir);
+  // The list will name this pack instead of the folded ones: it must hold every object they hold.
+  const held = new Set(pack ? parsePackIndex(await readFile(pack.idxPath), `${pack.name}.idx`).oids : []);
+  const lost = include.find((oid) => !held.has(oid));
+  if (!pack || lost) {
+    throw new GitStoreError("pack-failed", `The pack made to fold ${kept.join(", ")} into lacks ${lost} of theirs; nothing was uploaded.`);
+  }
+  return { pack, folded: kept };
 }
 
 /**

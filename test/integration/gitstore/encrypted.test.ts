@@ -241,8 +241,9 @@ describe("git in an encrypted repository", () => {
     const store = await encryptedRepo("packs");
     const a = await bed.clone("packs", store);
     await importCommits(a.dir, "main", 30, (i) => ({ [`notes/${i % 5}.txt`]: `note ${i}\n` }));
+    // One pack per push, as an older cloudbridge leaves them (a push now folds small packs into its own).
     for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
-      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }], foldPacks: false });
     assert.equal((await readInfoPacks(store, layout, "packs")).length, 30);
 
     const logged: unknown[] = [];

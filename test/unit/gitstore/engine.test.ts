@@ -53,6 +53,20 @@ for (const engine of [new NativeGitEngine(), new IsomorphicGitEngine()] as GitEn
       assert.equal(await engine.packObjects(gitDir, { tips: [commits[1]!], exclude: [commits[2]!] }, await scratch()), undefined);
     });
 
+    it("packs the included objects too, even those reachable from the excluded, and refuses ids it does not have", async () => {
+      const older = await objectsOf([commits[0]!]);
+      const range = { tips: [commits[2]!], exclude: [commits[1]!] };
+      const pack = await engine.packObjects(gitDir, { ...range, include: older }, await scratch());
+      assert.ok(pack);
+      const expected = [...new Set([...(await objectsOf([commits[2]!, `^${commits[1]!}`])), ...older])].sort();
+      assert.deepEqual(parsePackIndex(await readFile(pack.idxPath), "idx").oids, expected);
+      assert.equal(pack.objectCount, expected.length);
+      await assert.rejects(
+        engine.packObjects(gitDir, { ...range, include: ["e".repeat(40)] }, await scratch()),
+        (error: unknown) => error instanceof GitStoreError && error.code === "missing-objects",
+      );
+    });
+
     it("indexes a received pack, and refuses a damaged one or one with an unsafe tree entry", async () => {
       const source = await engine.packObjects(gitDir, { tips: [commits[2]!], exclude: [] }, await scratch());
       const inbox = await scratch();
