@@ -141,23 +141,41 @@ export class Annex {
   ): Promise<Map<string, T>> {
     const results = new Map<string, T>();
     const recorder = new PresenceRecorder(this.branch, message);
+    // A file counts as done once its record is written; meanwhile its slot takes the next file, so records
+    // are written beside the transfers (many small files: a commit per wave, not a wait per file).
+    const recording: Array<Promise<void>> = [];
+    let recordFailure: { error: unknown } | undefined;
+    const done = (item: KeyTransfer, outcome: { result?: T; error?: unknown }) => {
+      if (options.onFileDone) options.onFileDone(item, outcome);
+      else if (outcome.error !== undefined) recordFailure ??= { error: outcome.error };
+    };
     try {
       await mapLimit(keys, options.parallelFiles ?? 4, async (item) => {
         const perFile = options.onFileProgress;
         const itemOptions = perFile ? { ...options, onProgress: (done: number, total: number) => perFile(item, done, total) } : options;
+        let result: T;
         try {
-          const result = await transfer(item, itemOptions);
-          await recorder.record({ key: item.key, uuid: destination, present: true });
-          results.set(item.key, result);
-          options.onFileDone?.(item, { result });
+          result = await transfer(item, itemOptions);
         } catch (error) {
           if (!options.onFileDone) throw error;
           options.onFileDone(item, { error });
+          return;
         }
+        recording.push(
+          recorder.record({ key: item.key, uuid: destination, present: true }).then(
+            () => {
+              results.set(item.key, result);
+              done(item, { result });
+            },
+            (error: unknown) => done(item, { error }),
+          ),
+        );
       });
     } finally {
+      await Promise.all(recording);
       if (recorder.recorded > 0) await this.publish();
     }
+    if (recordFailure) throw recordFailure.error;
     return results;
   }
 

@@ -64,6 +64,24 @@ export function createS3Client(config: S3ClientConfig = {}): S3Client {
   });
 }
 
+/**
+ * A part's body is not hashed into the signature (`UNSIGNED-PAYLOAD`, which S3 accepts with header
+ * authentication): the SDK would hash every part with SHA-256 on this thread only to sign it, and S3 would
+ * hash it again to check. The part's integrity on the wire is its CRC32 checksum, which the SDK sends and
+ * S3 verifies; the content's is its key, verified by every machine that downloads it.
+ */
+function unsignedPayload(command: S3Sdk.UploadPartCommand): S3Sdk.UploadPartCommand {
+  command.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown };
+      if (request.headers && Buffer.isBuffer(request.body)) request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+      return next(args);
+    },
+    { step: "build", name: "cloudbridgeUnsignedPayload" },
+  );
+  return command;
+}
+
 /** The SDK client's requests in the shape S3ObjectStore makes them (s3-requests.ts). */
 export function sdkRequests(client: S3Client): S3Requests {
   const sdk = s3Sdk();
@@ -260,11 +278,11 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer | PartStream, signal?: AbortSignal): Promise<string> {
     const payload = Buffer.isBuffer(body) ? { Body: body } : { Body: body.stream, ContentLength: body.length };
+    const command = unsignedPayload(
+      new (s3Sdk().UploadPartCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ...payload }),
+    );
     try {
-      const response = await this.client.send(
-        new (s3Sdk().UploadPartCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ...payload }),
-        signal ? { abortSignal: signal } : {},
-      );
+      const response = await this.client.send(command, signal ? { abortSignal: signal } : {});
       return unquoteEtag(response.ETag);
     } catch (error) {
       throw uploadError(error, key);

@@ -77,23 +77,33 @@ export class AnnexContent implements AnnexPort, ContentSync {
   /** Large content sent ahead of its round's push, by key (see sendEarly). */
   private readonly sending = new Map<string, Promise<unknown>>();
 
+  /** Keys sent early and recorded (content here, and in the cloud): the round's upload has nothing left to do for them. */
+  private readonly sentEarly = new Set<string>();
+
   /**
    * Large content starts for the cloud as soon as it is in the store, beside the rest of its round (the
-   * commit, the fetch, a merge), instead of when the round reaches its push. Nothing is recorded and no
-   * failure is said here: the round's upload (beforePush) waits for this one, finds the object in the
-   * bucket, records it, and sends it again itself if this attempt failed.
+   * commit, the fetch, a merge), instead of when the round reaches its push. The location log says the
+   * content is here while it uploads, and in the cloud as soon as the upload completed, so the round's push
+   * (which waits for this) has nothing left to send or record. No failure is said here: the round's upload
+   * (beforePush) sends it again itself if this attempt failed.
    */
   private sendEarly(key: string, path: string): void {
     if (this.sending.has(key) || (parseAnnexKey(key).size ?? 0) < EARLY_SEND_BYTES) return;
     const progress = this.options.progress;
-    const sent = this.annex
-      .send(key, {
+    const sent = (async () => {
+      const here = this.annex.record([{ key, uuid: this.annex.uuid, present: true }], "add");
+      here.catch(() => undefined); // awaited below
+      await this.annex.send(key, {
         fileName: basename(path),
         onProgress: (done, total) => {
           this.running.set(`up ${key}`, { direction: "up", key, path, done, total });
           progress?.progress("up", key, path, done, total);
         },
-      })
+      });
+      await here;
+      await this.annex.record([{ key, uuid: this.annex.cloudUuid, present: true }], "upload to cloud");
+      this.sentEarly.add(key);
+    })()
       .catch(() => undefined)
       .finally(() => {
         this.running.delete(`up ${key}`);
@@ -126,7 +136,12 @@ export class AnnexContent implements AnnexPort, ContentSync {
       this.sending.clear();
       await Promise.all(sending);
     }
-    const jobs = await this.queue.list("up");
+    const jobs: TransferJob[] = [];
+    for (const job of await this.queue.list("up")) {
+      if (this.sentEarly.has(job.key)) await this.queue.done(job);
+      else jobs.push(job);
+    }
+    this.sentEarly.clear();
     if (jobs.length === 0) return;
     const unique = dedupe(jobs);
     await this.annex.record(
@@ -228,6 +243,7 @@ export class AnnexContent implements AnnexPort, ContentSync {
     };
     const results = await this.annex
       .get(unique.map(transferOf), {
+        spare: true,
         ...tracking,
         onFileDone: (item, outcome) => {
           tracking.onFileDone(item, outcome);
@@ -248,6 +264,7 @@ export class AnnexContent implements AnnexPort, ContentSync {
       else if (job.path) await this.options.place(job.path, job.key);
       await this.queue.done(job);
     }
+    for (const job of unique) await this.annex.local.dropSpare(job.key);
     const left = (await this.queue.list("down")).length;
     this.noteFailures("down", failures);
     if (failures.first) this.options.log?.("download.failed", { message: (failures.first as Error).message, queued: left });

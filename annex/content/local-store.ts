@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { chmod, copyFile, link, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { assertAnnexKey, hashDirMixed, parseAnnexKey, sha256eKey } from "../../protocol/index.ts";
@@ -36,6 +36,42 @@ export class LocalStore {
   /** Where a transfer of `key` writes before the content is verified (git-annex uses the same place). */
   tmpPath(key: string): string {
     return join(this.tmpDir, assertAnnexKey(key));
+  }
+
+  /**
+   * Where a download writes a second copy of the bytes as they arrive (beside `tmpPath`), so the file put
+   * in the work tree afterwards is that copy, renamed, instead of a copy made from the store once the
+   * download is over (a second write of the whole file, on file systems without reflinks).
+   */
+  sparePath(key: string): string {
+    return `${this.tmpPath(key)}.spare`;
+  }
+
+  /** Spares this process wrote whole and whose content was verified (a spare on disk is trusted only then). */
+  private readonly spares = new Set<string>();
+
+  /** The download verified the content the spare holds: it may stand in for a copy from the store. */
+  spareVerified(key: string): void {
+    this.spares.add(key);
+  }
+
+  /** Moves the verified spare of `key` to `path`, which must not exist, if there is one; false otherwise. */
+  async takeSpare(key: string, path: string): Promise<boolean> {
+    if (!this.spares.delete(key)) return false;
+    // A link and an unlink: a rename would replace a file already at `path`, which a copy never does.
+    const failure = await link(this.sparePath(key), path).then(
+      () => undefined,
+      (error: NodeJS.ErrnoException) => error,
+    );
+    await rm(this.sparePath(key), { force: true });
+    if (failure?.code === "EEXIST") throw failure;
+    return failure === undefined;
+  }
+
+  /** Removes the spare of `key` (none left behind once its file was placed, or could not be). */
+  async dropSpare(key: string): Promise<void> {
+    this.spares.delete(key);
+    await rm(this.sparePath(key), { force: true });
   }
 
   /** Whether the content is here (a file of the key's size; fsck re-hashes, this does not). */
@@ -94,7 +130,8 @@ export class LocalStore {
   async copyTo(key: string, path: string, mode = 0o644): Promise<boolean> {
     if (!(await this.has(key))) return false;
     try {
-      await copyFile(this.objectPath(key), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      if (!(await this.takeSpare(key, path)))
+        await copyFile(this.objectPath(key), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
       await chmod(path, mode);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") await rm(path, { force: true });

@@ -81,6 +81,8 @@ export async function downloadKey(
   };
 
   let size: number;
+  /** Whether a verified second copy of the bytes was written beside the temporary (see LocalStore.sparePath). */
+  let spare = false;
   if (check.size !== undefined && check.size < threshold) {
     // Small content: one GET (no HEAD first), hashed as it streams to disk.
     size = check.size;
@@ -97,17 +99,19 @@ export async function downloadKey(
       refuse(why);
     }
   } else {
+    await local.dropSpare(key);
     const info = await withRetry(() => cloud.store.head(bucketKey), retry(options));
     if (!info) throw contentNotInCloud(key, bucketKey);
     if (check.size !== undefined && info.size !== check.size) refuse(`it is ${info.size} bytes, the key says ${check.size}`);
     size = info.size;
     for (let fresh = false; ; fresh = true) {
-      const { resumed, hex } = await downloadRanges(
+      const { resumed, hex, spared } = await downloadRanges(
         cloud,
         key,
         bucketKey,
         tmp,
         recordPath,
+        local.sparePath(key),
         info.etag,
         size,
         check.algorithm,
@@ -120,10 +124,13 @@ export async function downloadKey(
           await rm(tmp, { force: true });
           await removeState(recordPath);
         }
+        await local.dropSpare(key);
         throw error;
       });
       const why = mismatch(check, { hex, size });
+      spare = spared && !why;
       if (!why) break;
+      await local.dropSpare(key);
       await rm(tmp, { force: true });
       await removeState(recordPath);
       // Ranges kept from an earlier run may be what is wrong: fetch everything once more before refusing.
@@ -135,6 +142,7 @@ export async function downloadKey(
   await handle.close();
   await removeState(recordPath);
   await local.insertVerified(key, tmp);
+  if (spare) local.spareVerified(key);
   return { downloaded: true, size };
 }
 
@@ -184,12 +192,13 @@ async function downloadRanges(
   bucketKey: string,
   tmp: string,
   recordPath: string,
+  sparePath: string,
   etag: string,
   size: number,
   algorithm: string,
   fresh: boolean,
   options: TransferOptions,
-): Promise<{ resumed: boolean; hex: string }> {
+): Promise<{ resumed: boolean; hex: string; spared: boolean }> {
   const rangeSize = partSizeFor(size, options.partSize ?? DEFAULT_RANGE_SIZE);
   let record = fresh ? undefined : await readState(recordPath, isRangeRecord);
   const tmpSize = await stat(tmp).then(
@@ -211,6 +220,9 @@ async function downloadRanges(
   let saving = Promise.resolve();
   const pacer = new GcPacer();
   const file = await open(tmp, "r+");
+  // A download from the start also writes every range into a spare copy, which the file put in the work
+  // tree becomes (no copy from the store afterwards); a resumed one does not have the earlier ranges there.
+  const spare = resumed || !options.spare ? undefined : await open(sparePath, "w");
   const hash = createHash(algorithm);
   const hashBuffer = Buffer.allocUnsafe(1024 * 1024);
   let hashedRanges = 0;
@@ -246,7 +258,7 @@ async function downloadRanges(
         if (object.etag && object.etag !== etag) {
           throw new Error(`${bucketKey} changed during the download (ETag ${object.etag}, was ${etag}).`);
         }
-        const written = await writeAt(file, object.stream, start, end, pacer, options.signal, options.limiter, arrived);
+        const written = await writeAt([file, spare], object.stream, start, end, pacer, options.signal, options.limiter, arrived);
         if (written !== end - start + 1) {
           throw Object.assign(new Error(`range ${start}-${end} of ${bucketKey} ended early`), { code: "ECONNRESET" });
         }
@@ -262,12 +274,14 @@ async function downloadRanges(
   } finally {
     await hashing.catch(() => {});
     await file.close();
+    await spare?.close();
   }
-  return { resumed, hex: hash.digest("hex") };
+  return { resumed, hex: hash.digest("hex"), spared: spare !== undefined };
 }
 
+/** Writes a range's bytes at their offset into `files` (the temporary, and the spare copy when there is one). */
 async function writeAt(
-  file: FileHandle,
+  files: ReadonlyArray<FileHandle | undefined>,
   stream: Readable,
   start: number,
   end: number,
@@ -283,15 +297,18 @@ async function writeAt(
     await limiter?.take(buffer.length, signal);
     pacer.add(buffer.length);
     if (position + buffer.length > end + 1) throw new Error("the store sent more bytes than the range asked for");
-    let offset = 0;
-    while (offset < buffer.length) {
-      const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset, position + offset);
-      offset += bytesWritten;
-    }
+    await Promise.all(files.map((file) => file && writeAll(file, buffer, position)));
     position += buffer.length;
     arrived?.(buffer.length);
   }
   return position - start;
+}
+
+async function writeAll(file: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  for (let offset = 0; offset < buffer.length;) {
+    const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset, position + offset);
+    offset += bytesWritten;
+  }
 }
 
 function retry(options: TransferOptions) {

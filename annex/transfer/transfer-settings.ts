@@ -22,6 +22,12 @@ export interface TransferOptions {
   partSize?: number;
   /** Parts or ranges in flight at once (default 4). Memory is about partSize × concurrency. */
   concurrency?: number;
+  /**
+   * A large download also writes its bytes into a spare copy as they arrive, for the file put in the work
+   * tree afterwards (`LocalStore.copyTo` takes it instead of copying from the store); whoever asks drops
+   * what it did not use (`LocalStore.dropSpare`).
+   */
+  spare?: boolean;
 }
 
 export const DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024;
