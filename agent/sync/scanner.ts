@@ -236,8 +236,7 @@ export async function scan(
     }
     // Whatever the cache knew under this root and the walk did not find is gone (unless it is out of sight).
     const outOfSight = (path: string) => unlisted.some((dir) => dir === "" || path.startsWith(`${dir}/`));
-    for (const path of cacheUnder(rel))
-      if (!onDisk.has(path) && !outOfSight(path)) gone.add(path);
+    for (const path of cacheUnder(rel)) if (!onDisk.has(path) && !outOfSight(path)) gone.add(path);
   }
 
   const changes = new Map<string, CacheEntry | null>();
