@@ -105,7 +105,7 @@ describe("the stat cache's columns", () => {
   after(async () => scratch.remove());
 
   const kinds: Record<string, CacheEntry> = {
-    "plain.txt": { mode: "100644", oid: "a".repeat(40), size: 3, mtimeMs: 1_764_400_000_123.4567, ino: 2 ** 40 + 7, annexed: false },
+    "plain.txt": { mode: "100644", oid: "a".repeat(40), size: 3, mtimeMs: 1_764_400_000_123.25, ino: 2 ** 40 + 7, annexed: false },
     "run.sh": { mode: "100755", oid: "b".repeat(40), size: 0, mtimeMs: 1, ino: 3, racy: true },
     link: { mode: "120000", oid: "c".repeat(40), size: 5, mtimeMs: 2, ino: 4, annexed: false },
     "big.bin": { mode: "100644", oid: "d".repeat(40), size: 99, mtimeMs: 3, ino: 5, annexed: "SHA256E-s99--" + "e".repeat(64) + ".bin" },
