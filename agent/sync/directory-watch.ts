@@ -61,8 +61,10 @@ export async function subscribeByDirectory(root: string, callback: SubscribeCall
         watcher = watch(dir, (eventType, name) => onEvent(dir, eventType, name));
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === "ENOENT" || code === "ENOTDIR") continue;
-        // ENOSPC (the kernel's limit of watches), EMFILE (of instances), EACCES: the caller must know.
+        // Gone meanwhile, or a folder this process may not read (the scanner lists it): its parent's watch
+        // sees it change (a chmod, a removal), and it is looked at again then.
+        if (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES" || code === "EPERM") continue;
+        // ENOSPC (the kernel's limit of watches), EMFILE (of instances): the caller must know.
         fail(error as Error);
         continue;
       }
@@ -97,8 +99,9 @@ export async function subscribeByDirectory(root: string, callback: SubscribeCall
     // The events of one moment go out together, as the native watcher's batches did.
     if (pending.length === 0) setImmediate(deliver);
     pending.push({ path, type: "update" });
-    // Something was made, removed or moved: a directory among them is watched, or stops being watched.
-    if (eventType === "rename" && name !== null && !isGitDirName(name.toString())) {
+    // Something was made, removed, moved or had its permissions changed: a directory among them is
+    // watched (again), or stops being watched.
+    if (name !== null && !isGitDirName(name.toString()) && (eventType === "rename" || !watched.has(path))) {
       void lstat(path).then(
         (stats) => {
           if (stats.isDirectory()) return watchTree(path);
