@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { subscribeByDirectory } from "../../../../agent/sync/directory-watch.ts";
-import { tempDir } from "../../../helpers/git.ts";
+import { useTempDir } from "../../../helpers/test-bed.ts";
 
 /** inotify watches this process holds now (one `inotify wd:` line per watch in /proc/self/fdinfo). */
 async function inotifyWatches(): Promise<number> {
@@ -31,9 +31,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
  * events name its new place.
  */
 describe("watching a folder one directory at a time", { skip: process.platform !== "linux" && "inotify is Linux's" }, () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  before(async () => (scratch = await tempDir("directory-watch")));
-  after(async () => scratch.remove());
+  const scratch = useTempDir("directory-watch");
 
   it("follows directories made, moved and removed after it started", async () => {
     const root = join(scratch.path, "tree");

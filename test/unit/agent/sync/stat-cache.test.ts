@@ -98,9 +98,7 @@ describe("the stat cache's journal", () => {
  * snapshot of the older JSON format (one array per entry, in stat-cache.json) is read and then replaced.
  */
 describe("the stat cache's columns", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  before(async () => (scratch = await tempDir("stat-cache-columns")));
-  after(async () => scratch.remove());
+  const scratch = useTempDir("stat-cache-columns");
 
   const kinds: Record<string, CacheEntry> = {
     "plain.txt": { mode: "100644", oid: "a".repeat(40), size: 3, mtimeMs: 1_764_400_000_123.25, ino: 2 ** 40 + 7, annexed: false },
