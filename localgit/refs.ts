@@ -1,3 +1,5 @@
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { hasObjects } from "./objects.ts";
 import { gitFailed, runGit } from "./run.ts";
 
@@ -9,9 +11,50 @@ const ZERO_OID = "0".repeat(40);
 
 /** The commit `rev` names, or undefined when there is none (an unborn branch, an unknown name). */
 export async function resolveCommit(gitDir: string, rev: string): Promise<string | undefined> {
+  const read = await readBranch(gitDir, rev);
+  if (read !== "ask-git") return read;
   const run = await runGit(["rev-parse", "--verify", "--quiet", `${rev}^{commit}`], { gitDir, okCodes: [1, 128] });
   return run.code === 0 ? run.stdout.toString().trim() : undefined;
 }
+
+/**
+ * A branch's commit read from the ref files the way git stores them (a loose ref, else `packed-refs`),
+ * without starting git: a sync round asks for its branches' heads several times, and a `git rev-parse`
+ * costs a process each time. Loose refs and `packed-refs` are replaced whole (written aside, renamed),
+ * so a read never sees half of one; git packs a ref into `packed-refs` before it removes the loose file,
+ * so a missing loose ref is then either packed or gone. Anything else (a name that is not a full branch
+ * name, a symbolic ref, refs stored another way such as reftable) is for git itself.
+ */
+async function readBranch(gitDir: string, ref: string): Promise<string | undefined | "ask-git"> {
+  if (!/^refs\/heads\/[A-Za-z0-9._/-]+$/.test(ref) || ref.includes("..") || ref.endsWith(".lock")) return "ask-git";
+  let loose: string;
+  try {
+    loose = await readFile(join(gitDir, ref), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") return "ask-git";
+    // A linked work tree's git directory keeps its branches in the common one.
+    if (
+      await stat(join(gitDir, "commondir")).then(
+        () => true,
+        () => false,
+      )
+    )
+      return "ask-git";
+    let packed: string;
+    try {
+      packed = await readFile(join(gitDir, "packed-refs"), "utf8");
+    } catch (packedError) {
+      return (packedError as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "ask-git";
+    }
+    for (const line of packed.split("\n"))
+      if (line.endsWith(` ${ref}`) && OID.test(line.slice(0, -ref.length - 1))) return line.slice(0, -ref.length - 1);
+    return undefined;
+  }
+  const oid = loose.trim();
+  return OID.test(oid) ? oid : "ask-git";
+}
+
+const OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** Every ref under `prefixes` (e.g. `refs/remotes/cloud/`): ref → object id. */
 export async function readRefs(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string>> {

@@ -216,8 +216,7 @@ export async function openSyncedFolder(
       // arrived while the content was downloading would otherwise keep the pointer until the next full scan.
       place: async (path, key) => {
         const pointer = pointerBlobId(key);
-        for (const [other, entry] of repo.cache.entries)
-          if (other === path || entry.oid === pointer) await repo.placeContent(other, key, content);
+        for (const other of new Set([path, ...repo.cache.entries.withOid(pointer)])) await repo.placeContent(other, key, content);
       },
       log: (event, fields) => log("warn", event, fields),
       ...(options.transferProgress ? { progress: options.transferProgress } : {}),

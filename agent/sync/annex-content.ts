@@ -197,12 +197,10 @@ export class AnnexContent implements AnnexPort, ContentSync {
    */
   async reconcile(repo: LocalRepo): Promise<void> {
     if (!repo.cache.commit) return;
-    const entries = repo.cache.entries;
     if ((await learnAnnexed(repo)) > 0) await repo.saveCache();
     const annexed: Array<{ path: string; key: string }> = [];
     // A path this machine could not write holds another version on disk; its checkout, retried each round, sees to it.
-    for (const [path, entry] of entries)
-      if (!entry.ghost && !entry.unwritten && typeof entry.annexed === "string") annexed.push({ path, key: entry.annexed });
+    for (const { path, key, entry } of repo.cache.entries.annexed()) if (!entry.ghost && !entry.unwritten) annexed.push({ path, key });
     if (annexed.length === 0) return;
     const queued = new Set((await this.queue.list("down")).map((job) => job.key));
     const jobs: TransferJob[] = [];
@@ -352,8 +350,8 @@ function mayPass(error: unknown): boolean {
 export async function learnAnnexed(repo: LocalRepo): Promise<number> {
   const entries = repo.cache.entries;
   const unknown: Array<[string, CacheEntry]> = [];
-  for (const [path, entry] of entries)
-    if (entry.annexed === undefined && !entry.ghost) {
+  for (const [path, entry] of entries.annexedUnknown())
+    if (!entry.ghost) {
       if (entry.mode === "120000" || entry.mode === "160000") entries.set(path, { ...entry, annexed: false });
       else unknown.push([path, entry]);
     }

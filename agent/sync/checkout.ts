@@ -254,8 +254,8 @@ export async function checkout(
 
 /** Paths that could not be written before and that this checkout does not touch anyway: brought to `target`'s version. */
 async function unwrittenRecords(git: Git, cache: StatCache, target: string, diff: DiffRecord[]): Promise<DiffRecord[]> {
+  if (!cache.entries.anyUnwritten()) return [];
   const pending = [...cache.entries].filter(([, entry]) => entry.unwritten).map(([path]) => path);
-  if (pending.length === 0) return [];
   const inDiff = new Set(diff.map((d) => d.path));
   const tree = await git.lsTree(target);
   return pending

@@ -256,8 +256,7 @@ export class LocalRepo {
 
   /** Whether some paths could not be written here (read-only) and wait for a later checkout. */
   hasUnwritten(): boolean {
-    for (const entry of this.cache.entries.values()) if (entry.unwritten) return true;
-    return false;
+    return this.cache.entries.anyUnwritten();
   }
 
   /**

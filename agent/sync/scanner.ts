@@ -88,14 +88,12 @@ export async function scan(
   /** Files on disk whose stat fields differ from the cache's (or that it does not know): looked at below. */
   const found = new Map<string, Stats>();
   /**
-   * The cache entries of files found unchanged. Only these references are kept, not each file's stat (a
-   * scan of 100,000 unchanged files then allocates next to nothing that outlives one folder).
+   * The tracked files found on disk, a bit each: not their stat nor their path (a scan of 100,000
+   * unchanged files then allocates next to nothing that outlives one folder).
    */
-  const unchanged = new Set<CacheEntry>();
+  const onDisk = cache.entries.marks();
   const note = (path: string, stats: Stats): void => {
-    const cached = cache.entries.get(path);
-    if (cached && isUnchanged(cached, stats)) unchanged.add(cached);
-    else found.set(path, stats);
+    if (!cache.entries.unchanged(path, stats, modeOf(stats), onDisk)) found.set(path, stats);
   };
   const gone = new Set<string>();
   const nestedGit: Array<{ path: string; reason: string }> = [];
@@ -107,7 +105,8 @@ export async function scan(
   // A full scan reads the rules afresh; a scan of some paths re-reads them when an ignore file is among them.
   if (ignore && (!options.paths || [...options.paths].some((p) => isIgnoreFileName(p.slice(p.lastIndexOf("/") + 1))))) ignore.reset();
   let trackedFolders: Set<string> | undefined;
-  let lookups = 0;
+  // A walk of the whole folder asks about every folder: the set is gathered at the first question.
+  let lookups = options.paths ? 0 : FEW_LOOKUPS;
   /**
    * Tracked files and the folders above them: ignore rules never hide what is already synced. Files are
    * the cache's own keys. A few questions about folders (a watcher's paths) are answered by one look along
@@ -237,8 +236,7 @@ export async function scan(
     }
     // Whatever the cache knew under this root and the walk did not find is gone (unless it is out of sight).
     const outOfSight = (path: string) => unlisted.some((dir) => dir === "" || path.startsWith(`${dir}/`));
-    for (const path of cacheUnder(rel))
-      if (!found.has(path) && !unchanged.has(cache.entries.get(path)!) && !outOfSight(path)) gone.add(path);
+    for (const path of cacheUnder(rel)) if (!onDisk.has(path) && !outOfSight(path)) gone.add(path);
   }
 
   const changes = new Map<string, CacheEntry | null>();
@@ -432,18 +430,6 @@ async function fileBlob(root: string, path: string, stats: Stats, git: Git, anne
     return { oid: await git.hashBlob(annex.formatPointer(key)), annexed: key };
   }
   return { oid: (await git.hashFiles([abs]))[0]!, annexed: mayBePointerSize(stats.size) ? undefined : false };
-}
-
-/** The file is as the cache last saw it: not read again. */
-function isUnchanged(cached: CacheEntry, stats: Stats): boolean {
-  return (
-    !cached.racy &&
-    !cached.ghost &&
-    cached.size === stats.size &&
-    cached.mtimeMs === stats.mtimeMs &&
-    cached.ino === stats.ino &&
-    cached.mode === modeOf(stats)
-  );
 }
 
 export function modeOf(stats: Stats): string {

@@ -1,14 +1,17 @@
 import type { Stats } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
+import { endianness } from "node:os";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "./atomic-file.ts";
+import { CacheEntries, type OddFields } from "./cache-entries.ts";
 
 /**
  * What the agent last knew about each file of the folder: the git blob (mode + oid) the file is in the
  * tree of `commit`, and the stat fields it had when that was established. A file whose stat fields still
  * match is not read again (git's index does the same), so a scan of an unchanged folder costs one lstat
- * per file and no reads. Kept in `.git/cloudbridge/stat-cache.json`, replaced atomically.
+ * per file and no reads. Kept in `.git/cloudbridge/stat-cache`, replaced atomically, in columns
+ * (cache-entries.ts), with a journal of the entries changed since beside it.
  *
  * Invariant: the oids of all entries are exactly the tree of `commit`, except `unwritten` ones (what is on
  * disk where the tree's version could not be written). A `ghost` entry is in that tree but deliberately not
@@ -35,14 +38,37 @@ export interface CacheEntry {
   annexed?: string | false;
 }
 
-/** One entry as the cache file holds it; the 8th field (annexed) is optional, so older caches still load. */
+/** One entry as a journal line (and a snapshot of format 1) holds it; the 8th field (annexed) is optional. */
 type StoredEntry = [string, string, string, number, number, number, number, (string | 0)?];
 
-const FORMAT = 1;
+/**
+ * Snapshots are a JSON header line followed by the entries in columns (format 2, cache-entries.ts). A
+ * snapshot of format 1 (older versions: JSON, an array per entry, in `stat-cache.json`) is still read, and
+ * replaced by the next write.
+ */
+const FORMAT = 2;
+
+interface SnapshotHeader {
+  format: number;
+  generation?: string;
+  index?: string;
+  commit: string | null;
+  /** Format 2: the entries in the body, and the byte order of its numbers. */
+  count?: number;
+  odd?: OddFields[];
+  endian?: string;
+  /** Format 1: every entry. */
+  entries?: StoredEntry[];
+}
 
 /** The cache of the folder whose agent state is in `stateDir` (`.git/cloudbridge`). */
 export function statCacheFile(stateDir: string): string {
-  return join(stateDir, "stat-cache.json");
+  return join(stateDir, "stat-cache");
+}
+
+/** Where versions before format 2 kept the snapshot (read when the cache has no snapshot of its own yet). */
+function olderSnapshotFile(cacheFile: string): string {
+  return `${cacheFile}.json`;
 }
 
 /**
@@ -51,34 +77,6 @@ export function statCacheFile(stateDir: string): string {
  */
 export function placedEntry(entry: CacheEntry, placed: Stats): CacheEntry {
   return { ...entry, size: placed.size, mtimeMs: placed.mtimeMs, ino: placed.ino, racy: true };
-}
-
-/**
- * The cache's entries, remembering which paths changed since the cache was last written, so that a
- * commit of a few files appends those few to the journal instead of writing 100,000 entries again.
- * Entries are replaced, never changed in place.
- */
-class Entries extends Map<string, CacheEntry> {
-  /** Paths set or deleted since the last write (undefined while the constructor fills the map). */
-  changed: Set<string> | undefined;
-  /** Everything was dropped since the last write: only a whole snapshot says so. */
-  cleared = false;
-
-  override set(path: string, entry: CacheEntry): this {
-    this.changed?.add(path);
-    return super.set(path, entry);
-  }
-
-  override delete(path: string): boolean {
-    this.changed?.add(path);
-    return super.delete(path);
-  }
-
-  override clear(): void {
-    this.cleared = true;
-    this.changed?.clear();
-    super.clear();
-  }
 }
 
 /** A line of the journal: what changed, on top of the snapshot of generation `g` and the lines before. */
@@ -100,7 +98,7 @@ export class StatCache {
    * while it is unchanged, opening the folder need not rebuild the index from the tree.
    */
   index: string | undefined;
-  readonly entries: Map<string, CacheEntry>;
+  readonly entries: CacheEntries;
   private readonly file: string;
   /** The snapshot the journal's lines apply to (undefined: no snapshot of this version; the next write makes one). */
   private generation: string | undefined;
@@ -108,7 +106,7 @@ export class StatCache {
   private journalBytes = 0;
   private snapshotBytes = 0;
 
-  private constructor(file: string, commit: string | undefined, entries: Entries) {
+  private constructor(file: string, commit: string | undefined, entries: CacheEntries) {
     this.file = file;
     this.commit = commit;
     entries.changed = new Set();
@@ -116,38 +114,45 @@ export class StatCache {
   }
 
   private static empty(file: string): StatCache {
-    return new StatCache(file, undefined, new Entries());
+    return new StatCache(file, undefined, new CacheEntries());
   }
 
   static async load(file: string): Promise<StatCache> {
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return StatCache.empty(file);
-      throw error;
+    let bytes: Buffer | undefined;
+    for (const candidate of [file, olderSnapshotFile(file)]) {
+      try {
+        bytes = await readFile(candidate);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
     }
+    if (!bytes) return StatCache.empty(file);
     let cache: StatCache;
+    let older = false;
     try {
-      const data = JSON.parse(text) as {
-        format: number;
-        generation?: string;
-        index?: string;
-        commit: string | null;
-        entries: StoredEntry[];
-      };
-      if (data.format !== FORMAT) return StatCache.empty(file);
-      const entries = new Entries();
-      for (const stored of data.entries) entries.set(stored[0], entryOf(stored));
-      cache = new StatCache(file, data.commit ?? undefined, entries);
-      cache.index = data.index;
-      cache.generation = data.generation;
-      cache.snapshotBytes = text.length;
+      const newline = bytes.indexOf(10);
+      const header = JSON.parse(bytes.toString("utf8", 0, newline < 0 ? bytes.length : newline)) as SnapshotHeader;
+      let entries: CacheEntries | undefined;
+      if (header.format === FORMAT && header.endian === endianness() && newline >= 0)
+        entries = CacheEntries.fromSnapshot(header.count!, header.odd ?? [], bytes.subarray(newline + 1));
+      else if (header.format === 1 && header.entries) {
+        entries = new CacheEntries();
+        for (const stored of header.entries) entries.set(stored[0], entryOf(stored));
+        older = true;
+      }
+      if (!entries) return StatCache.empty(file);
+      cache = new StatCache(file, header.commit ?? undefined, entries);
+      cache.index = header.index;
+      cache.generation = header.generation;
+      cache.snapshotBytes = bytes.length;
     } catch {
       // A damaged cache costs one full re-hash, never correctness: start from nothing.
       return StatCache.empty(file);
     }
     await cache.replayJournal();
+    // A snapshot of an older format: the next write is a whole snapshot in this one.
+    if (older) cache.generation = undefined;
     return cache;
   }
 
@@ -184,7 +189,7 @@ export class StatCache {
     this.journalBytes = text.length;
     // A line cut short: appending after it would hide every later line, so the next write is a snapshot.
     if (start < text.length) this.journalLines = JOURNAL_LINES;
-    (this.entries as Entries).changed!.clear();
+    this.entries.changed!.clear();
   }
 
   /**
@@ -204,7 +209,7 @@ export class StatCache {
    * a whole new snapshot (replacing the journal) otherwise, or when the journal grew long.
    */
   async save(): Promise<void> {
-    const entries = this.entries as Entries;
+    const entries = this.entries;
     const changed = entries.changed!;
     const appendable =
       this.generation !== undefined &&
@@ -225,21 +230,24 @@ export class StatCache {
       this.journalLines += 1;
       this.journalBytes += text.length;
     } else {
-      const stored: StoredEntry[] = [];
-      for (const [path, e] of entries) stored.push(storedOf(path, e));
       const generation = randomUUID();
-      const text = JSON.stringify({
+      const { count, odd, body } = entries.toSnapshot();
+      const header: SnapshotHeader = {
         format: FORMAT,
         generation,
         commit: this.commit ?? null,
         ...(this.index ? { index: this.index } : {}),
-        entries: stored,
-      });
-      await writeFileAtomic(this.file, text);
+        count,
+        odd,
+        endian: endianness(),
+      };
+      const bytes = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), body]);
+      await writeFileAtomic(this.file, bytes);
       // The old journal's lines name the old generation: ignored even if this removal never happens.
       await rm(journalFile(this.file), { force: true });
+      await rm(olderSnapshotFile(this.file), { force: true });
       this.generation = generation;
-      this.snapshotBytes = text.length;
+      this.snapshotBytes = bytes.length;
       this.journalLines = 0;
       this.journalBytes = 0;
       entries.cleared = false;
@@ -250,7 +258,7 @@ export class StatCache {
 
 /** Beside the snapshot: the changes written since, one JSON line per write. */
 export function journalFile(cacheFile: string): string {
-  return `${cacheFile.replace(/\.json$/, "")}.journal`;
+  return `${cacheFile}.journal`;
 }
 
 function storedOf(path: string, e: CacheEntry): StoredEntry {

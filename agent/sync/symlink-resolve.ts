@@ -103,7 +103,7 @@ function isAbsoluteTarget(target: string): boolean {
 
 /** The symlinks of the tree the stat cache stands for (read lazily: only when some link changed). */
 export function* trackedSymlinks(cache: StatCache): Generator<string> {
-  for (const [path, entry] of cache.entries) if (entry.mode === "120000" && !entry.ghost) yield path;
+  for (const [path, entry] of cache.entries.withMode("120000")) if (!entry.ghost) yield path;
 }
 
 /** The symlinks on disk under `root`, read when asked. */

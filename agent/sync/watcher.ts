@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { relative, sep } from "node:path";
-import { subscribe, type AsyncSubscription } from "@parcel/watcher";
+import type { AsyncSubscription, subscribe } from "@parcel/watcher";
+import { subscribeByDirectory } from "./directory-watch.ts";
 import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
 import { isGitDirName } from "./safe-paths.ts";
 
@@ -23,6 +24,15 @@ export interface FolderWatcher {
 
 /** The native watcher's entry point (@parcel/watcher's `subscribe`), replaceable where a test needs a failing one. */
 export type Subscribe = typeof subscribe;
+
+/**
+ * Linux: a watch per directory and nothing per file (directory-watch.ts); elsewhere @parcel/watcher
+ * (FSEvents, ReadDirectoryChangesW: recursive by themselves), loaded only there.
+ */
+const nativeSubscribe: Subscribe =
+  process.platform === "linux"
+    ? subscribeByDirectory
+    : async (dir, callback, options) => (await import("@parcel/watcher")).subscribe(dir, callback, options);
 
 /**
  * Why the watcher failed, in words a person acts on. Past the kernel's limit of inotify watches (one per
@@ -123,7 +133,7 @@ export function watchFolder(
   const failed = (error: unknown) => {
     if (!closed) options.onError?.(error instanceof Error ? error : new Error(String(error)));
   };
-  const subscription: Promise<AsyncSubscription | undefined> = (options.subscribe ?? subscribe)(
+  const subscription: Promise<AsyncSubscription | undefined> = (options.subscribe ?? nativeSubscribe)(
     root,
     (error, events) => {
       if (error) failed(error);

@@ -31,6 +31,28 @@ describe("localgit: refs", () => {
     assert.equal(await resolveCommit(gitDir, "refs/heads/cas"), first);
   });
 
+  it("reads a branch's commit from the ref files as git does: loose, packed, absent, and through a linked work tree", async () => {
+    const asGit = async (dir: string, ref: string) => {
+      const run = await runGit(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { gitDir: dir, okCodes: [1, 128] });
+      return run.code === 0 ? run.stdout.toString().trim() : undefined;
+    };
+    await updateRef(gitDir, "refs/heads/read/loose", first);
+    await updateRef(gitDir, "refs/heads/read/packed", second);
+    await runGit(["pack-refs", "--all"], { gitDir });
+    await updateRef(gitDir, "refs/heads/read/loose", second); // loose again, over its packed line
+    const repo = join(work.path, "repo");
+    const linked = join(work.path, "linked");
+    await runGit(["worktree", "add", "--detach", linked, first], { gitDir, cwd: repo });
+    const linkedGitDir = (await runGit(["rev-parse", "--absolute-git-dir"], { cwd: linked })).stdout.toString().trim();
+    for (const dir of [gitDir, linkedGitDir])
+      for (const ref of ["refs/heads/read/loose", "refs/heads/read/packed", "refs/heads/read/none", "refs/heads/main", "HEAD", "main"]) {
+        const expected = await asGit(dir, ref);
+        assert.equal(await resolveCommit(dir, ref), expected, `${ref} in ${dir === gitDir ? "the repository" : "a linked work tree"}`);
+      }
+    assert.equal(await resolveCommit(gitDir, "refs/heads/read/packed"), second);
+    assert.equal(await resolveCommit(linkedGitDir, "refs/heads/read/loose"), second);
+  });
+
   it("moves several refs in one transaction: all or nothing", async () => {
     await updateRefs(gitDir, [
       { ref: "refs/remotes/r/a", oid: first },

@@ -94,7 +94,7 @@ describe("sync engine over a bare repository (native git)", () => {
     assert.equal(one.hashed, 1);
     assert.ok(one.committed);
 
-    await rm(join(a.repo.root, ".git/cloudbridge/stat-cache.json"));
+    await rm(join(a.repo.root, ".git/cloudbridge/stat-cache"));
     const reopened = new SyncEngine(await new LocalRepo(a.repo.root).open(), a.remote);
     const again = await reopened.sync();
     assert.equal(again.committed, undefined, "re-hashing everything finds nothing new");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFile, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { journalFile, StatCache, type CacheEntry } from "../../../../agent/sync/stat-cache.ts";
@@ -89,5 +89,91 @@ describe("the stat cache's journal", () => {
     const loaded = await StatCache.load(file);
     assert.equal(loaded.commit, "c3");
     assert.deepEqual([...loaded.entries.keys()], ["only"]);
+  });
+});
+
+/**
+ * The entries are kept in columns and written as a binary snapshot: every field of every kind of entry
+ * comes back as it went in, a slot freed by a deletion is used again without mixing two entries, and a
+ * snapshot of the older JSON format (one array per entry, in stat-cache.json) is read and then replaced.
+ */
+describe("the stat cache's columns", () => {
+  const scratch = useTempDir("stat-cache-columns");
+
+  const kinds: Record<string, CacheEntry> = {
+    "plain.txt": { mode: "100644", oid: "a".repeat(40), size: 3, mtimeMs: 1_764_400_000_123.25, ino: 2 ** 40 + 7, annexed: false },
+    "run.sh": { mode: "100755", oid: "b".repeat(40), size: 0, mtimeMs: 1, ino: 3, racy: true },
+    link: { mode: "120000", oid: "c".repeat(40), size: 5, mtimeMs: 2, ino: 4, annexed: false },
+    "big.bin": { mode: "100644", oid: "d".repeat(40), size: 99, mtimeMs: 3, ino: 5, annexed: "SHA256E-s99--" + "e".repeat(64) + ".bin" },
+    "ghost/..x": { mode: "100644", oid: "f".repeat(40), size: -1, mtimeMs: -1, ino: -1, racy: true, ghost: true },
+    "read-only.txt": { mode: "100644", oid: "1".repeat(40), size: -1, mtimeMs: -1, ino: -1, unwritten: true },
+    "sha256.txt": { mode: "100644", oid: "2".repeat(64), size: 1, mtimeMs: 1, ino: 1 },
+    "odd mode": { mode: "100664", oid: "3".repeat(40), size: 1, mtimeMs: 1, ino: 1 },
+    "ünïcode/名前\nnewline": { mode: "100644", oid: "4".repeat(40), size: 1, mtimeMs: 1, ino: 1 },
+  };
+
+  it("reads back every kind of entry from a snapshot", async () => {
+    const file = join(scratch.path, "kinds", "stat-cache");
+    const cache = await StatCache.load(file);
+    for (const [path, e] of Object.entries(kinds)) cache.entries.set(path, e);
+    cache.entries.cleared = true; // a whole snapshot, not a journal line
+    cache.commit = "c1";
+    await cache.save();
+    const loaded = await StatCache.load(file);
+    assert.deepEqual(Object.fromEntries(loaded.entries), kinds);
+    assert.equal(loaded.entries.anyUnwritten(), true);
+    assert.deepEqual(
+      [...loaded.entries.annexed()].map((a) => [a.path, a.key]),
+      [["big.bin", kinds["big.bin"]!.annexed]],
+    );
+    assert.deepEqual([...loaded.entries.withOid("d".repeat(40))], ["big.bin"]);
+    assert.deepEqual([...loaded.entries.withOid("2".repeat(64))], ["sha256.txt"]);
+    assert.deepEqual(
+      [...loaded.entries.withMode("120000")].map(([p]) => p),
+      ["link"],
+    );
+    assert.equal(loaded.entries.unchanged("plain.txt", kinds["plain.txt"]!, "100644"), true);
+    assert.equal(loaded.entries.unchanged("run.sh", kinds["run.sh"]!, "100755"), false, "racy: looked at again");
+    assert.equal(loaded.entries.unchanged("plain.txt", { ...kinds["plain.txt"]!, ino: 8 }, "100644"), false);
+  });
+
+  it("uses a freed slot again without mixing two entries", async () => {
+    const { entries } = await StatCache.load(join(scratch.path, "none", "stat-cache"));
+    entries.set("a", kinds["big.bin"]!);
+    entries.set("b", kinds["read-only.txt"]!);
+    entries.delete("a");
+    entries.delete("b");
+    assert.equal(entries.anyUnwritten(), false);
+    entries.set("c", kinds["plain.txt"]!);
+    entries.set("d", kinds["sha256.txt"]!);
+    assert.deepEqual(entries.get("c"), kinds["plain.txt"]);
+    assert.deepEqual(entries.get("d"), kinds["sha256.txt"]);
+    assert.deepEqual([...entries.annexed()], []);
+    assert.deepEqual([...entries.keys()], ["c", "d"]);
+  });
+
+  it("reads a snapshot of the older JSON format, then replaces it with one of its own", async () => {
+    const dir = join(scratch.path, "older");
+    const file = join(dir, "stat-cache");
+    await mkdir(dir, { recursive: true });
+    const stored = [
+      ["plain.txt", "100644", "a".repeat(40), 3, 1.5, 2, 0, 0],
+      ["big.bin", "100644", "d".repeat(40), 99, 3, 5, 1, "SHA256E-s99--x.bin"],
+      ["new.txt", "100644", "5".repeat(40), 1, 1, 1, 0],
+    ];
+    await writeFile(join(dir, "stat-cache.json"), JSON.stringify({ format: 1, generation: "g1", commit: "c1", entries: stored }));
+    await appendFile(journalFile(file), `${JSON.stringify({ g: "g1", c: "c2", s: [], d: ["new.txt"] })}\n`);
+    const loaded = await StatCache.load(file);
+    assert.equal(loaded.commit, "c2");
+    assert.deepEqual(Object.fromEntries(loaded.entries), {
+      "plain.txt": { mode: "100644", oid: "a".repeat(40), size: 3, mtimeMs: 1.5, ino: 2, annexed: false },
+      "big.bin": { mode: "100644", oid: "d".repeat(40), size: 99, mtimeMs: 3, ino: 5, racy: true, annexed: "SHA256E-s99--x.bin" },
+    });
+    loaded.entries.set("later.txt", kinds["plain.txt"]!);
+    await loaded.save();
+    await assert.rejects(stat(join(dir, "stat-cache.json")), { code: "ENOENT" });
+    const again = await StatCache.load(file);
+    assert.equal(again.commit, "c2");
+    assert.deepEqual([...again.entries.keys()], ["plain.txt", "big.bin", "later.txt"]);
   });
 });
