@@ -51,12 +51,16 @@ export function cloudbridge(args: string[], env: Record<string, string>, options
   });
 }
 
-/** The daemon as a child process; `launcher` runs it another way (e.g. bin/cloudbridge, with the Node flags it sets). */
+/**
+ * The daemon as a child process, and a promise of its `daemon.ready` log line. `launcher` runs it another
+ * way (e.g. bin/cloudbridge, with the Node flags it sets); `onLog` is given each of its log lines.
+ */
 export function daemon(
   dir: string,
   env: Record<string, string>,
   flags: string[],
   launcher: string[] = [process.execPath, "--disable-warning=ExperimentalWarning", MAIN],
+  onLog?: (line: string) => void,
 ): { child: ChildProcess; ready: Promise<void> } {
   const [program, ...args] = launcher;
   const child = spawn(program!, [...args, "daemon", dir, "--json-log", ...flags], {
@@ -64,12 +68,24 @@ export function daemon(
     stdio: ["ignore", "ignore", "pipe"],
   });
   const ready = new Promise<void>((ok, fail) => {
-    let text = "";
+    let partial = "";
+    const seen: string[] = [];
+    let isReady = false;
     child.stderr!.on("data", (c: Buffer) => {
-      text += c.toString();
-      if (text.includes('"daemon.ready"')) ok();
+      const lines = (partial + c.toString()).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        onLog?.(line);
+        if (isReady) continue;
+        seen.push(line);
+        if (line.includes('"daemon.ready"')) {
+          isReady = true;
+          seen.length = 0;
+          ok();
+        }
+      }
     });
-    child.once("exit", (code) => fail(new Error(`daemon exited ${code}: ${text}`)));
+    child.once("exit", (code) => fail(new Error(`daemon exited ${code}: ${seen.join("\n")}`)));
   });
   return { child, ready };
 }

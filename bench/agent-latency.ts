@@ -39,6 +39,8 @@ const LISTENERS = (process.env.BENCH_LISTENERS ?? "")
   .filter((l): l is "sqs" | "xmpp" | "poll" => ["sqs", "xmpp", "poll"].includes(l));
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
+/** BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on A and B are printed (stderr). */
+const TRACE = process.env.BENCH_TRACE === "1";
 
 interface Row {
   listener: string;
@@ -191,8 +193,23 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
     const flags = ["--topic-arn", cloud.topicArn, "--listen", "sqs"];
     await cloudbridge(["init", cb.a, "--remote", url, ...flags], env, { quiet: true });
     await cloudbridge(["clone", url, cb.b, ...flags], env, { quiet: true });
-    for (const dir of [cb.a, cb.b]) {
-      const d = daemon(dir, env, []); // default settings
+    const logs: Array<{ who: string; at: number; line: Record<string, unknown> }> = [];
+    for (const [who, dir] of [
+      ["A", cb.a],
+      ["B", cb.b],
+    ] as const) {
+      // Default settings; with BENCH_TRACE the log at debug level, kept to print each change's steps.
+      const onLog = TRACE
+        ? (text: string) => {
+            try {
+              const line = JSON.parse(text) as Record<string, unknown>;
+              logs.push({ who, at: Date.parse(String(line.time)), line });
+            } catch {
+              // not a log line
+            }
+          }
+        : undefined;
+      const d = daemon(dir, TRACE ? { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" } : env, [], undefined, onLog);
       children.push(d.child);
       await d.ready;
     }
@@ -210,8 +227,17 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
         const name = `bench/file-${i % 10}.txt`;
         const content = `change ${i} ${randomBytes(8).toString("hex")}\n`;
         await mkdir(join(side.a, "bench"), { recursive: true });
+        const written = Date.now();
+        logs.length = 0;
         await writeFile(join(side.a, name), content);
         side.latencies.push(await arrival(join(side.b, name), holds(join(side.b, name), content), `${side.name} change ${i}`));
+        if (TRACE && side === cb) {
+          const steps = logs.map(
+            ({ who, at, line: { time: _t, level: _l, event, ...rest } }) =>
+              `${who} +${at - written} ${String(event)} ${JSON.stringify(rest)}`,
+          );
+          process.stderr.write(`  change ${i}: ${Math.round(side.latencies.at(-1)!)} ms\n    ${steps.join("\n    ")}\n`);
+        }
       }
     }
     if (withLarge) {

@@ -89,6 +89,8 @@ interface Round {
   readonly onScanProgress: ((seen: number) => void) | undefined;
   readonly settle: RoundOptions["settle"];
   readonly report: SyncReport;
+  /** Where the round's time goes (SyncEngineOptions.trace). */
+  readonly trace: (step: string, fields?: Record<string, unknown>) => void;
 }
 
 /** A round asked for while one runs: requests made meanwhile are merged into it. */
@@ -106,6 +108,11 @@ export interface SyncEngineOptions {
   side?: SideBranch;
   platform?: Platform;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Told as a round passes each of its steps, with the milliseconds since the round started (the daemon
+   * logs it at debug level: where one change's time goes). Off unless given.
+   */
+  trace?: (step: string, fields: { ms: number } & Record<string, unknown>) => void;
 }
 
 export class SyncEngine {
@@ -223,11 +230,13 @@ export class SyncEngine {
       onScanProgress,
       settle,
       report: emptyReport(),
+      trace: this.tracer(),
     };
     // The whole round holds the folder: a `cloudbridge sync` run by hand beside the daemon waits for it, or it for that.
     const run = this.repo.lock
       .hold(() => this.round(round))
       .finally(() => {
+        round.trace("released");
         if (this.running === run) this.running = undefined;
       });
     this.running = run;
@@ -264,7 +273,8 @@ export class SyncEngine {
   private readonly waitingToSettle = new Map<string, number>();
 
   private async round(round: Round): Promise<SyncReport> {
-    const { paths, report } = round;
+    const { paths, report, trace } = round;
+    trace("locked");
     const { commit, scan } = await this.repo.commitChanges({
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
@@ -278,6 +288,7 @@ export class SyncEngine {
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
     report.settling = scan.settling;
+    trace("scanned", { paths: paths?.size ?? "all", changes: scan.changes.size, committed: commit !== undefined });
     if (commit) {
       report.committed = commit;
       report.sent = scan.changes.size;
@@ -296,9 +307,11 @@ export class SyncEngine {
     const carried = recorded("refused-from-bucket");
 
     const remote = await this.remote.fetch();
+    trace("fetched");
     const remoteHead = remote.get(MAIN_REF);
     const before = this.repo.cache.commit;
     if (remoteHead) await this.integrate(remoteHead, report);
+    trace("integrated", { written: report.written, deleted: report.deleted });
     // Paths a read-only folder kept from being written: try again (a remount, a chmod). A checkout just
     // made has tried them already.
     if (before && before === this.repo.cache.commit && this.repo.hasUnwritten()) await this.moveTo(before, report);
@@ -311,6 +324,7 @@ export class SyncEngine {
     }
 
     if (!paths) await this.options.content?.reconcile(this.repo);
+    trace("side-merged");
 
     const local = this.repo.cache.commit;
     const updates: RefPush[] = [];
@@ -322,8 +336,10 @@ export class SyncEngine {
     if (local && local !== remoteHead)
       updates.push({ ref: MAIN_REF, oid: local, merge: async (ours, theirs) => (await this.mergeWithBase(ours, theirs, report)).commit });
     if (side && sideHead && sideHead !== remoteSide) updates.push({ ref: side.ref, oid: sideHead, merge: (o, t) => side.merge(o, t) });
+    trace("content-sent");
     if (updates.length > 0) {
       const landed = await this.remote.push(updates);
+      trace("pushed", { refs: updates.length });
       const pushed = landed.get(MAIN_REF);
       if (pushed && pushed !== local) {
         report.merged = true;
@@ -412,6 +428,14 @@ export class SyncEngine {
       this.log("unwritable", { path, reason, message: `could not write ${JSON.stringify(path)} here: ${reason}; everything else syncs` });
     }
     if (result.missingContent.length > 0) await this.options.content?.afterCheckout(result.missingContent);
+  }
+
+  /** A round's step reporter: nothing at all when no trace was asked for. */
+  private tracer(): (step: string, fields?: Record<string, unknown>) => void {
+    const trace = this.options.trace;
+    if (!trace) return () => undefined;
+    const start = performance.now();
+    return (step, fields = {}) => trace(step, { ms: Math.round(performance.now() - start), ...fields });
   }
 
   private log(event: string, fields: Record<string, unknown> = {}): void {
