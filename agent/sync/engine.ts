@@ -260,8 +260,8 @@ export class SyncEngine {
   }
 
   /** Merges two commits against their base (both sides' changes kept); variants it made go to the round's report. */
-  private async mergeWithBase(ours: string, theirs: string, report: SyncReport): Promise<MergeOutcome> {
-    const base = await this.repo.git.mergeBase(ours, theirs);
+  private async mergeWithBase(ours: string, theirs: string, report: SyncReport, knownBase?: string): Promise<MergeOutcome> {
+    const base = knownBase ?? (await this.repo.git.mergeBase(ours, theirs));
     const outcome = await mergeCommits(this.repo.git, { base, ours, theirs }, { scratchDir: this.repo.stateDir });
     report.variants.push(...outcome.variants);
     if (outcome.variants.length > 0) this.log("merge.variants", { variants: outcome.variants });
@@ -352,6 +352,8 @@ export class SyncEngine {
     await this.account(report, carried);
     this.logRefused(report.notUploaded, report.refused);
     report.head = this.repo.cache.commit;
+    // Upkeep last: the files are in place and the push is out by now.
+    await this.remote.afterRound?.();
     return report;
   }
 
@@ -393,9 +395,12 @@ export class SyncEngine {
     if (local === remoteHead) return;
     let target = remoteHead;
     if (local) {
-      if (await this.repo.git.isAncestor(remoteHead, local)) return;
-      if (!(await this.repo.git.isAncestor(local, remoteHead))) {
-        target = (await this.mergeWithBase(local, remoteHead, report)).commit;
+      // One git process says which way they stand: the base is the remote's head (nothing new there), ours
+      // (a fast-forward), or neither (a merge, against that base).
+      const base = await this.repo.git.mergeBase(local, remoteHead);
+      if (base === remoteHead) return;
+      if (base !== local) {
+        target = (await this.mergeWithBase(local, remoteHead, report, base)).commit;
         report.merged = true;
       }
     }
