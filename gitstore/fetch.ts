@@ -94,13 +94,17 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
     await indexPacks(engine, ctx.gitDir, quarantine, names);
     const downloaded = { packsDownloaded: names.length, bytesDownloaded: sum(sizes) };
     const optionalOnly = optional.filter((oid) => !tips.includes(oid));
-    const incomplete = await incompleteTips(engine, ctx.gitDir, optionalOnly, quarantine);
-    const missing = await engine.missingObjects(ctx.gitDir, tips, quarantine);
+    // Usually every tip is complete: one connectivity check for all of them, and the halving only when not.
+    const allComplete = (await engine.missingObjects(ctx.gitDir, [...tips, ...optionalOnly], quarantine)).length === 0;
+    const incomplete = allComplete ? [] : await incompleteTips(engine, ctx.gitDir, optionalOnly, quarantine);
+    const missing = allComplete ? [] : await engine.missingObjects(ctx.gitDir, tips, quarantine);
     if (missing.length > 0) return { missing, incomplete, pastBounds: new Map<string, GitStoreError>(), ...downloaded };
     const complete = [...tips, ...optionalOnly.filter((oid) => !incomplete.includes(oid))];
     const pastBounds = await treesPastBounds(ctx.gitDir, complete, (oid) => `The commit ${oid}`, {
       GIT_ALTERNATE_OBJECT_DIRECTORIES: quarantine,
     });
+    if (checkedWithin.size > CHECKED_MAX) checkedWithin.clear();
+    for (const oid of complete) if (!pastBounds.has(oid)) checkedWithin.add(oid);
     const required = tips.find((oid) => pastBounds.has(oid));
     if (required) throw pastBounds.get(required)!;
     // Pack before index: git only looks at packs that have an index.
@@ -179,7 +183,8 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string; required?:
   const updated: { ref: string; oid: string | null }[] = [];
   for (const [ref, oid] of wanted) if (current.get(ref) !== oid) updated.push({ ref, oid });
   // Commits already here (fetched earlier inside another's history) are checked too before a ref names them.
-  const moved = [...new Set(updated.map((u) => u.oid).filter((oid): oid is string => oid !== null))];
+  // (Not again those this fetch just checked in its quarantine.)
+  const moved = [...new Set(updated.map((u) => u.oid).filter((oid): oid is string => oid !== null && !checkedWithin.has(oid)))];
   const past = await treesPastBounds(ctx.gitDir, moved, (oid) => `The commit ${oid}`);
   for (const entry of required) {
     const why = past.get(entry.oid);
@@ -196,6 +201,10 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string; required?:
   await engineOf(ctx).updateRefs(ctx.gitDir, usable);
   return { ...fetched, refs, updated: usable };
 }
+
+/** Commits whose trees a fetch found within the bounds (this process; bounded: cleared when full). */
+const checkedWithin = new Set<string>();
+const CHECKED_MAX = 10_000;
 
 const QUARANTINE_PREFIX = "tmp_objdir-cloudbridge-";
 
