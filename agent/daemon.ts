@@ -362,10 +362,15 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       log("debug", "notified", { kind: message?.kind ?? "unknown" });
       if (message?.kind !== "refs" || message.ref !== undefined || message.etag === undefined) return spread(message);
       const ctx = { store: folder.store, layout: folder.layout, repo: settings.location.repo, gitDir: folder.gitDir };
-      void cachedRefsIndex(ctx).then(
-        (known) => (known?.etag === message.etag ? undefined : spread(message)),
-        () => spread(message),
-      );
+      // Asked once the running round is done: this machine's own push is often heard before it has recorded
+      // the index it wrote, and a round to fetch what it wrote itself would load the machine for nothing.
+      void folder.engine
+        .roundDone()
+        .then(() => cachedRefsIndex(ctx))
+        .then(
+          (known) => (known?.etag === message.etag ? undefined : spread(message)),
+          () => spread(message),
+        );
     },
     { cancel: () => spread.cancel() },
   );

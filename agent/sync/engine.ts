@@ -161,6 +161,11 @@ export class SyncEngine {
     return queued.promise;
   }
 
+  /** Resolves when the round running now (if any) has finished, however it ended. */
+  async roundDone(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
   /**
    * A complete sync, as `cloudbridge sync` (and init, clone) runs it: a round over the whole folder, the
    * downloads the preferred-content rule wants, then the follow-up round the first one calls for.
