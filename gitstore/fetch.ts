@@ -94,15 +94,19 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
     await indexPacks(engine, ctx.gitDir, quarantine, names);
     const downloaded = { packsDownloaded: names.length, bytesDownloaded: sum(sizes) };
     const optionalOnly = optional.filter((oid) => !tips.includes(oid));
-    // Usually every tip is complete: one connectivity check for all of them, and the halving only when not.
-    const allComplete = (await engine.missingObjects(ctx.gitDir, [...tips, ...optionalOnly], quarantine)).length === 0;
+    // Usually every tip is complete: one connectivity check for all of them (the halving only when not),
+    // beside the count of their trees (a tip found incomplete is left out of what that count says).
+    const [allComplete, bounds] = await Promise.all([
+      engine.missingObjects(ctx.gitDir, [...tips, ...optionalOnly], quarantine).then((missing) => missing.length === 0),
+      treesPastBounds(ctx.gitDir, [...tips, ...optionalOnly], (oid) => `The commit ${oid}`, {
+        GIT_ALTERNATE_OBJECT_DIRECTORIES: quarantine,
+      }),
+    ]);
     const incomplete = allComplete ? [] : await incompleteTips(engine, ctx.gitDir, optionalOnly, quarantine);
     const missing = allComplete ? [] : await engine.missingObjects(ctx.gitDir, tips, quarantine);
     if (missing.length > 0) return { missing, incomplete, pastBounds: new Map<string, GitStoreError>(), ...downloaded };
     const complete = [...tips, ...optionalOnly.filter((oid) => !incomplete.includes(oid))];
-    const pastBounds = await treesPastBounds(ctx.gitDir, complete, (oid) => `The commit ${oid}`, {
-      GIT_ALTERNATE_OBJECT_DIRECTORIES: quarantine,
-    });
+    const pastBounds = new Map([...bounds].filter(([oid]) => complete.includes(oid)));
     if (checkedWithin.size > CHECKED_MAX) checkedWithin.clear();
     for (const oid of complete) if (!pastBounds.has(oid)) checkedWithin.add(oid);
     const required = tips.find((oid) => pastBounds.has(oid));
