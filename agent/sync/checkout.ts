@@ -254,7 +254,9 @@ export async function checkout(
 
 /** Paths that could not be written before and that this checkout does not touch anyway: brought to `target`'s version. */
 async function unwrittenRecords(git: Git, cache: StatCache, target: string, diff: DiffRecord[]): Promise<DiffRecord[]> {
-  const pending = [...cache.entries].filter(([, entry]) => entry.unwritten).map(([path]) => path);
+  // (A loop, not a copy of the whole cache into an array: this runs at every checkout, whatever the folder's size.)
+  const pending: string[] = [];
+  for (const [path, entry] of cache.entries) if (entry.unwritten) pending.push(path);
   if (pending.length === 0) return [];
   const inDiff = new Set(diff.map((d) => d.path));
   const tree = await git.lsTree(target);
