@@ -150,6 +150,9 @@ export interface FetchResult extends ObjectsFetched {
  */
 export async function fetchRefs(ctx: RepoContext & { remote?: string; required?: readonly string[] }): Promise<FetchResult> {
   const remote = ctx.remote ?? "cloud";
+  // The tracking refs as they are, read beside the requests (only fetches and pushes of this folder move them).
+  const currentRefs = engineOf(ctx).readRefs(ctx.gitDir, trackingRefPrefixes(remote));
+  currentRefs.catch(() => {}); // awaited (and rethrown) below
   // One GET of the refs index, a 304 when nothing moved since this machine last read it (refs-index.ts).
   const { refs } = await readRefsIndex(ctx);
   const isRequired = (ref: string) => parseSyncedRefName(ref) === undefined && (ctx.required?.includes(ref) ?? true);
@@ -183,7 +186,7 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string; required?:
   const wanted = new Map<string, string>();
   for (const { ref, oid } of refs.shared.values()) wanted.set(trackingRefName(remote, ref), oid);
   for (const { agent, syncedRef, oid } of refs.synced.values()) wanted.set(trackingRefName(remote, syncedRef, agent), oid);
-  const current = await engineOf(ctx).readRefs(ctx.gitDir, trackingRefPrefixes(remote));
+  const current = await currentRefs;
   const updated: { ref: string; oid: string | null }[] = [];
   for (const [ref, oid] of wanted) if (current.get(ref) !== oid) updated.push({ ref, oid });
   // Commits already here (fetched earlier inside another's history) are checked too before a ref names them.
