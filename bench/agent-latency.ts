@@ -214,7 +214,9 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
             ({ who, at, line: { time: _t, level: _l, event, ...rest } }) =>
               `${who} +${at - written} ${String(event)} ${JSON.stringify(rest)}`,
           );
-          process.stderr.write(`  change ${i}: ${Math.round(side.latencies.at(-1)!)} ms\n    ${steps.join("\n    ")}\n`);
+          process.stderr.write(
+            `  change ${i}: ${Math.round(side.latencies.at(-1)!)} ms, written at ${new Date(written).toISOString()}\n    ${steps.join("\n    ")}\n`,
+          );
         }
       }
     }

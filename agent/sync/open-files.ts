@@ -36,11 +36,11 @@ export async function openForWriting(absolutePaths: readonly string[]): Promise<
           continue;
         }
         if (!wanted.has(target) || open.has(target)) continue;
-        let info = "";
+        let info: string;
         try {
           info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
         } catch {
-          continue;
+          continue; // closed meanwhile
         }
         const flags = /^flags:\s*([0-7]+)/m.exec(info)?.[1];
         // O_WRONLY (1) or O_RDWR (2) in the access mode bits.
