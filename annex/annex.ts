@@ -6,7 +6,8 @@ import { withContentLock } from "./content/content-lock.ts";
 import { downloadKey, type DownloadResult } from "./transfer/download.ts";
 import { dropRefused, stillWanted } from "./content/drop-safety.ts";
 import { wantersLacking, type Wanter } from "./logs/preferred-content.ts";
-import { LocalStore } from "./content/local-store.ts";
+import { LocalStore, md5 } from "./content/local-store.ts";
+import { locationLogPath, parseLocationLog } from "./logs/location-log.ts";
 import { readLocations, recordPresence, type PresenceChange } from "./logs/location-tracking.ts";
 import { readNumCopies } from "./content/numcopies.ts";
 import { withRetry } from "./transfer/retry.ts";
@@ -123,7 +124,14 @@ export class Annex {
     );
   }
 
-  /** Runs transfers with `parallelFiles` in flight, then records `destination` as having what arrived, even when some failed. */
+  /**
+   * Runs transfers with `parallelFiles` in flight. Each file's arrival is recorded in the location log as
+   * soon as its transfer succeeds, before the file counts as done (`onFileDone`, the result): as git-annex
+   * writes its journal per file, whoever sees the content (a file put in place, `fsck`) sees the log say
+   * so too, and a crash loses at most the records of transfers not yet reported done (their jobs stay
+   * queued, and the next attempt finds the content and records it). Files finishing while a record is
+   * being written share the next one; the branch is published once, after the batch.
+   */
   private async batch<T extends UploadResult | DownloadResult>(
     keys: readonly KeyTransfer[],
     options: BatchOptions,
@@ -132,12 +140,14 @@ export class Annex {
     transfer: (item: KeyTransfer, itemOptions: TransferOptions) => Promise<T>,
   ): Promise<Map<string, T>> {
     const results = new Map<string, T>();
+    const recorder = new PresenceRecorder(this.branch, message);
     try {
       await mapLimit(keys, options.parallelFiles ?? 4, async (item) => {
         const perFile = options.onFileProgress;
         const itemOptions = perFile ? { ...options, onProgress: (done: number, total: number) => perFile(item, done, total) } : options;
         try {
           const result = await transfer(item, itemOptions);
+          await recorder.record({ key: item.key, uuid: destination, present: true });
           results.set(item.key, result);
           options.onFileDone?.(item, { result });
         } catch (error) {
@@ -146,10 +156,7 @@ export class Annex {
         }
       });
     } finally {
-      await this.record(
-        [...results.keys()].map((key) => ({ key, uuid: destination, present: true })),
-        message,
-      );
+      if (recorder.recorded > 0) await this.publish();
     }
     return results;
   }
@@ -261,6 +268,34 @@ export class Annex {
     return problems;
   }
 
+  /**
+   * Which of `keys` the location log says this repository has (one batched read). Content is in the store
+   * for a moment before its log says so (a transfer being recorded), and for longer after a crash between
+   * the two: whatever shows content to a person checks here first.
+   */
+  async loggedHere(keys: readonly string[]): Promise<Set<string>> {
+    const head = await this.branch.head();
+    const logs = await this.branch.readMany(
+      keys.map((key) => locationLogPath(key, md5)),
+      head,
+    );
+    return new Set(keys.filter((_, i) => parseLocationLog(logs[i] ?? "").get(this.uuid)?.status === "1"));
+  }
+
+  /**
+   * Records this repository as having those of `keys` (content that is here) whose location log does not
+   * say so: content a crash left in the store without its record. Returns how many were recorded.
+   */
+  async recordHere(keys: readonly string[]): Promise<number> {
+    const logged = await this.loggedHere(keys);
+    const unlogged = keys.filter((key) => !logged.has(key));
+    await this.record(
+      unlogged.map((key) => ({ key, uuid: this.uuid, present: true })),
+      "record content found here",
+    );
+    return unlogged.length;
+  }
+
   /** Records presence changes and publishes them. */
   async record(changes: PresenceChange[], message: string): Promise<void> {
     if (changes.length === 0) return;
@@ -280,6 +315,51 @@ export class Annex {
     const check = keyCheck(key);
     const why = mismatch(check, await hashStream(object.stream, check.algorithm));
     return why ? `the object is damaged: ${why}` : undefined;
+  }
+}
+
+/**
+ * Writes presence changes to the git-annex branch as they come, one commit at a time: changes that arrive
+ * while a commit is being written go together into the next one (a batch of small files makes a few
+ * commits, not one each). `record` resolves once the change is in the branch.
+ */
+class PresenceRecorder {
+  /** Changes written so far. */
+  recorded = 0;
+  private readonly branch: AnnexBranch;
+  private readonly message: string;
+  private waiting: Array<{ change: PresenceChange; done: (error?: unknown) => void }> = [];
+  private writing = false;
+
+  constructor(branch: AnnexBranch, message: string) {
+    this.branch = branch;
+    this.message = message;
+  }
+
+  record(change: PresenceChange): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ change, done: (error) => (error === undefined ? resolve() : reject(error as Error)) });
+      if (!this.writing) void this.write();
+    });
+  }
+
+  private async write(): Promise<void> {
+    this.writing = true;
+    while (this.waiting.length > 0) {
+      const batch = this.waiting;
+      this.waiting = [];
+      const error = await recordPresence(
+        this.branch,
+        batch.map((w) => w.change),
+        this.message,
+      ).then(
+        () => undefined,
+        (failure: unknown) => failure ?? new Error("recording the location log failed"),
+      );
+      if (error === undefined) this.recorded += batch.length;
+      for (const waiter of batch) waiter.done(error);
+    }
+    this.writing = false;
   }
 }
 

@@ -67,6 +67,9 @@ export class AnnexContent implements AnnexPort, ContentSync {
     if (!inCloud) {
       await this.queue.add([{ direction: "up", key, path }]);
       this.sendEarly(key, path);
+    } else {
+      // No upload will record it: the content being here is recorded now, as `git annex add` does.
+      await this.annex.recordHere([key]);
     }
     return key;
   }
@@ -151,10 +154,12 @@ export class AnnexContent implements AnnexPort, ContentSync {
   async afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void> {
     if (this.options.wanted === "nothing" || missing.length === 0) return;
     const jobs: TransferJob[] = [];
+    // Content a download finished while the folder was being updated is placed now: that download's job is
+    // already done, and a new one would wait for the next change. Only once its location log says it is
+    // here (a download records that just after the content arrives): a file in place is content on record.
+    const logged = await this.annex.loggedHere(missing.map((m) => m.key));
     for (const { key, path } of missing) {
-      // Content a download finished while the folder was being updated is placed now: that download's
-      // job is already done, and a new one would wait for the next change.
-      if (await this.annex.local.has(key)) await this.options.place(path, key);
+      if (logged.has(key) && (await this.annex.local.has(key))) await this.options.place(path, key);
       else jobs.push({ direction: "down", key, path });
     }
     await this.queue.add(jobs);
@@ -187,12 +192,16 @@ export class AnnexContent implements AnnexPort, ContentSync {
     const queued = new Set((await this.queue.list("down")).map((job) => job.key));
     const jobs: TransferJob[] = [];
     const here = new Map<string, string>();
+    const present: typeof annexed = [];
     for (const { path, key } of annexed) {
       if (await this.annex.local.has(key)) {
         here.set(key, path);
-        if (this.options.wanted !== "nothing") await repo.placeContent(path, key, this);
+        present.push({ path, key });
       } else if (this.options.wanted !== "nothing" && !queued.has(key)) jobs.push({ direction: "down", key, path });
     }
+    // Content a crash left in the store before its location log said so is recorded before it is shown.
+    await this.annex.recordHere([...here.keys()]);
+    if (this.options.wanted !== "nothing") for (const { path, key } of present) await repo.placeContent(path, key, this);
     for (const key of (await this.annex.wantersLacking([...here.keys()])).keys()) {
       const inCloud = (await readLocations(this.annex.branch, key)).get(this.annex.cloudUuid)?.status === "1";
       if (!inCloud) jobs.push({ direction: "up", key, path: here.get(key)! });
@@ -211,8 +220,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
     const failures = new Failures();
     const unique = dedupe(jobs);
     const tracking = this.tracked("down", unique, failures);
-    // Each file goes in place as soon as its content is verified, before the batch records where content
-    // now is: the person sees the file without waiting for the location log or for the other downloads.
+    // Each file goes in place as soon as its content is verified and recorded in the location log (the
+    // batch records each file as it arrives): the person sees the file without waiting for the others.
     const placing = new Map<string, Promise<void>>();
     const placeKey = async (key: string): Promise<void> => {
       for (const job of jobs) if (job.key === key && job.path) await this.options.place(job.path, key);

@@ -11,9 +11,12 @@ import { startProsody, type TestProsody } from "../../helpers/prosody.ts";
 /**
  * Two daemons on two folders, as two machines: a file created, modified, renamed and deleted on one
  * side appears, changes, moves and disappears on the other, heard of through each listener. The
- * reconcile interval is long (10 min), so only the listener can deliver within the deadline.
+ * reconcile interval is long (10 min), so only the listener can deliver within the deadline. The deadline
+ * only has to tell a listener's delivery from that reconcile on a loaded machine: how fast a change
+ * travels (about a second) is a figure of `npm run bench:agent`, not a test's bound.
  */
 const DEBOUNCE = ["--debounce", "100", "--reconcile-interval", "600"];
+const DEADLINE_MS = 10_000;
 
 interface Setup {
   cloud: TestCloud;
@@ -81,13 +84,13 @@ describe("two daemons keep two folders in sync", () => {
   before(async () => (scratch = await tempDir("e2e-two")));
   after(async () => scratch.remove());
 
-  it("with SQS notifications, each change arrives in under 2 s", async () => {
+  it("with SQS notifications, each change arrives well before the reconcile interval", async () => {
     const cloud = await startTestCloud();
     try {
       const latencies = await measureScenario(
         join(scratch.path, "sqs"),
         { cloud, env: () => agentEnv(cloud.cloud.env), flags: ["--listen", "sqs"], initFlags: () => ["--topic-arn", cloud.cloud.topicArn] },
-        2000,
+        DEADLINE_MS,
       );
       process.stderr.write(`# SQS latencies (ms): ${latencies.join(", ")}\n`);
     } finally {
@@ -95,7 +98,7 @@ describe("two daemons keep two folders in sync", () => {
     }
   });
 
-  it("with XMPP notifications (real prosody), each change arrives in under 2 s", async () => {
+  it("with XMPP notifications (real prosody), each change arrives well before the reconcile interval", async () => {
     const prosody: TestProsody = await startProsody();
     const password = { notifier: "notifier-pw", a: "alice-pw", b: "bob-pw" };
     const jids = {
@@ -121,7 +124,7 @@ describe("two daemons keep two folders in sync", () => {
           flags: ["--listen", "xmpp"],
           initFlags: (who) => ["--xmpp-service", prosody.service, "--xmpp-jid", jids[who]],
         },
-        2000,
+        DEADLINE_MS,
       );
       process.stderr.write(`# XMPP latencies (ms): ${latencies.join(", ")}\n`);
     } finally {
@@ -130,13 +133,13 @@ describe("two daemons keep two folders in sync", () => {
     }
   });
 
-  it("with polling every 2 s, each change arrives in under the interval plus 2 s", async () => {
+  it("with polling every 2 s, each change arrives within the interval, well before the reconcile interval", async () => {
     const cloud = await startTestCloud();
     try {
       const latencies = await measureScenario(
         join(scratch.path, "poll"),
         { cloud, env: () => agentEnv(cloud.cloud.env), flags: ["--listen", "poll", "--poll-interval", "2"], initFlags: () => [] },
-        4000,
+        2000 + DEADLINE_MS,
       );
       process.stderr.write(`# polling latencies (ms): ${latencies.join(", ")}\n`);
     } finally {
