@@ -13,6 +13,9 @@
  *    as requests per hour, and the requests one reconcile round costs (a `cloudbridge sync` with nothing
  *    to do); BENCH_IDLE_SECONDS, BENCH_POLL_SECONDS.
  *
+ * BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on both machines are printed
+ * (stderr), in milliseconds from the write; add GIT_TRACE2_PERF=<file> to see every git process they start.
+ *
  * Run: `npm run bench:agent` (heavy: under `flock /tmp/cloudbridge-bench.lock`).
  */
 import { createHash, randomBytes } from "node:crypto";
