@@ -74,55 +74,6 @@ describe("sync engine over a bare repository (native git)", () => {
     for (const text of Object.values(sa)) assert.ok(!text.includes("<<<<<<<"), "no conflict marker");
   });
 
-  it("pushes a local change on top of the refs as last seen, and merges what another machine pushed meanwhile", async () => {
-    /** A remote that remembers the refs of its last fetch (as the bucket's refs index is remembered). */
-    class RememberingRemote extends BareRepoRemote {
-      seen: Map<string, string> | undefined;
-      asked = 0;
-      override async fetch(): Promise<Map<string, string>> {
-        this.seen = await super.fetch();
-        return this.seen;
-      }
-      async lastSeen(): Promise<Map<string, string> | undefined> {
-        this.asked += 1;
-        return this.seen;
-      }
-    }
-    const bare = join(root, "remembered.git");
-    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
-    const make = async (name: string) => {
-      const dir = join(root, `remembered-${name}`);
-      await LocalRepo.create(dir);
-      const repo = await new LocalRepo(dir, { name, email: `${name}@test` }).open();
-      const remote = new RememberingRemote(repo.git, bare);
-      return { engine: new SyncEngine(repo, remote), remote, dir };
-    };
-    const a = await make("a");
-    const b = await make("b");
-    await writeFile(join(a.dir, "shared.txt"), "base\n");
-    await a.engine.sync();
-    await b.engine.sync();
-    await a.engine.sync(); // both have seen the same refs
-
-    await writeFile(join(b.dir, "from-b.txt"), "b\n");
-    await writeFile(join(b.dir, "shared.txt"), "b's edit\n");
-    await b.engine.sync(["from-b.txt", "shared.txt"]);
-    // A's last look at the remote is now stale: its round pushes on top of it and must merge.
-    await writeFile(join(a.dir, "from-a.txt"), "a\n");
-    await writeFile(join(a.dir, "shared.txt"), "a's edit\n");
-    const round = await a.engine.sync(["from-a.txt", "shared.txt"]);
-    assert.ok(a.remote.asked > 0, "the round pushed on top of the refs as last seen");
-    assert.ok(round.merged, "the push met B's commit and merged it");
-    const afterA = await snapshot(a.dir);
-    assert.equal(afterA["from-a.txt"], "a\n");
-    assert.equal(afterA["from-b.txt"], "b\n", "B's file is checked out on A by the merge");
-    await b.engine.sync();
-    const afterB = await snapshot(b.dir);
-    assert.deepEqual(afterB, afterA, "both machines hold the same files");
-    const shared = Object.entries(afterA).filter(([path]) => path.startsWith("shared"));
-    assert.deepEqual(shared.map(([, text]) => text).sort(), ["a's edit\n", "b's edit\n"], "both edits of the conflicting file are kept");
-  });
-
   it("does not re-read unchanged files, and survives a lost stat cache", async () => {
     const bare = join(root, "remote2.git");
     execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
