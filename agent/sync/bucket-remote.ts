@@ -1,4 +1,4 @@
-import { cachedRefsIndex, fetchRefs, push, type RepoContext } from "../../gitstore/index.ts";
+import { fetchRefs, push, type RepoContext } from "../../gitstore/index.ts";
 import { runGit } from "../../localgit/index.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 
@@ -35,11 +35,6 @@ export class BucketRemote implements SyncRemote {
     }
     if (result.packsDownloaded > 0) this.packsArrived = true;
     return new Map([...result.refs.shared.values()].map((r) => [r.ref, r.oid]));
-  }
-
-  async lastSeen(): Promise<Map<string, string> | undefined> {
-    const known = await cachedRefsIndex(this.ctx);
-    return known && new Map([...known.refs.shared.values()].map((r) => [r.ref, r.oid]));
   }
 
   async push(updates: RefPush[]): Promise<Map<string, string>> {

@@ -311,17 +311,11 @@ export class SyncEngine {
     }
     const carried = recorded("refused-from-bucket");
 
-    // A local change goes out first: pushed on top of the shared refs as last seen here, the push's
-    // compare-and-swap finding out whether another machine moved them (and merging then, the merge checked
-    // out below). What others did meanwhile and did not touch arrives by their notification, or the next
-    // round. Any other round fetches first.
-    const seen = commit && paths ? await this.remote.lastSeen?.() : undefined;
-    const publishFirst = seen?.has(MAIN_REF) === true;
-    const remote = publishFirst ? seen! : await this.remote.fetch();
-    trace(publishFirst ? "push-first" : "fetched");
+    const remote = await this.remote.fetch();
+    trace("fetched");
     const remoteHead = remote.get(MAIN_REF);
     const before = this.repo.cache.commit;
-    if (remoteHead && !publishFirst) await this.integrate(remoteHead, report);
+    if (remoteHead) await this.integrate(remoteHead, report);
     trace("integrated", { written: report.written, deleted: report.deleted });
     // Paths a read-only folder kept from being written: try again (a remount, a chmod). A checkout just
     // made has tried them already.
@@ -329,7 +323,7 @@ export class SyncEngine {
     const side = this.options.side;
     let sideHead = side ? await side.head() : undefined;
     const remoteSide = side ? remote.get(side.ref) : undefined;
-    if (side && remoteSide && remoteSide !== sideHead && !publishFirst) {
+    if (side && remoteSide && remoteSide !== sideHead) {
       const merged = sideHead ? await side.merge(sideHead, remoteSide) : remoteSide;
       if (merged !== sideHead && (await side.advance(merged, sideHead))) sideHead = merged;
     }

@@ -20,12 +20,6 @@ export interface SyncRemote {
   fetch(): Promise<Map<string, string>>;
   /** Publishes each ref (merging when it moved meanwhile); ref → the commit it points at now. */
   push(updates: RefPush[]): Promise<Map<string, string>>;
-  /**
-   * The shared refs as this machine last saw them, without asking the remote (undefined: unknown). A round
-   * that publishes a local change pushes on top of it and lets the push's compare-and-swap find out
-   * whether the remote moved (and merge then), instead of fetching first.
-   */
-  lastSeen?(): Promise<Map<string, string> | undefined>;
   /** Upkeep after a round (the folder is written and pushed by then): packing what fetches brought. */
   afterRound?(): Promise<void>;
 }
