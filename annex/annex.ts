@@ -310,10 +310,14 @@ export class Annex {
   }
 
   private async checkCloudObject(key: string): Promise<string | "missing" | undefined> {
-    const object = await this.cloud.store.getStream(this.cloud.layout.annexObject(this.cloud.repo, key));
-    if (!object) return "missing";
     const check = keyCheck(key);
-    const why = mismatch(check, await hashStream(object.stream, check.algorithm));
+    // A body cut off on the way is read again, as a download's is; only bytes that arrived whole are judged.
+    const actual = await withRetry(async () => {
+      const object = await this.cloud.store.getStream(this.cloud.layout.annexObject(this.cloud.repo, key));
+      return object ? hashStream(object.stream, check.algorithm) : undefined;
+    });
+    if (!actual) return "missing";
+    const why = mismatch(check, actual);
     return why ? `the object is damaged: ${why}` : undefined;
   }
 }

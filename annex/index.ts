@@ -25,6 +25,7 @@ export { annexedFiles, indexedFiles, type AnnexedFile, type IndexedFile } from "
 export { hashFile, verifyFile } from "./content/content-hash.ts";
 export { DEFAULT_LARGE_FILES, isLargeFile, largeFilesRuleFrom, parseSize, type LargeFilesRule } from "./content/largefiles.ts";
 export { LocalStore } from "./content/local-store.ts";
+export { LockFile } from "./content/lock-file.ts";
 export { placeContent, readPointerFile, sameFile } from "./content/place.ts";
 export { formatPointer, MAX_POINTER_SIZE, mayBePointerSize, parsePointer, parseSymlinkTarget, POINTER_PREFIX } from "./content/pointer.ts";
 export { isProcessAlive } from "./content/process-alive.ts";

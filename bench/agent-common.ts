@@ -129,3 +129,25 @@ export async function arrival(path: string, ready: () => Promise<boolean>, what:
 
 /** Whether the file at `path` holds exactly `content` now. */
 export const holds = (path: string, content: string) => async () => (await readFile(path, "utf8").catch(() => "")) === content;
+
+export const median = (values: number[]): number => percentile(values, 50);
+
+/**
+ * Runs every contender once per round, interleaved, so that the ratios between them hold on a machine whose
+ * load changes (the development machine is shared); returns each contender's samples in round order.
+ * `prepare` runs before each round. With `turnOrder`, every other round runs the contenders in reverse, so
+ * that none always runs right after the same neighbour.
+ */
+export async function interleavedRounds<C extends { run(round: number): Promise<unknown> }>(
+  rounds: number,
+  contenders: readonly C[],
+  options: { prepare?: (round: number) => Promise<void>; turnOrder?: boolean } = {},
+): Promise<Map<C, Array<Awaited<ReturnType<C["run"]>>>>> {
+  const samples = new Map<C, Array<Awaited<ReturnType<C["run"]>>>>(contenders.map((c) => [c, []]));
+  for (let round = 0; round < rounds; round++) {
+    await options.prepare?.(round);
+    const order = options.turnOrder && round % 2 === 1 ? [...contenders].reverse() : contenders;
+    for (const contender of order) samples.get(contender)!.push((await contender.run(round)) as Awaited<ReturnType<C["run"]>>);
+  }
+  return samples;
+}

@@ -17,32 +17,23 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { S3Client } from "@aws-sdk/client-s3";
+import { interleavedRounds, median } from "./agent-common.ts";
 import { CountingStore } from "./counting-store.ts";
 import { S3ObjectStore } from "../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../protocol/layout.ts";
 import { compactRepository, fetchRefs, NativeGitEngine, push } from "../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../gitstore/isomorphic-engine.ts";
 import { gitText, runGit } from "../localgit/index.ts";
+import { git, GIT_ENV } from "../test/helpers/git.ts";
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
 const PUSHES = Number(process.env.BENCH_PUSHES ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const ENV = {
-  GIT_AUTHOR_NAME: "Bench",
-  GIT_AUTHOR_EMAIL: "bench@example.com",
-  GIT_COMMITTER_NAME: "Bench",
-  GIT_COMMITTER_EMAIL: "bench@example.com",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-};
-
-const git = (cwd: string, ...args: string[]) => gitText(args, { cwd, env: ENV });
 async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();
   const value = await fn();
   return { ms: performance.now() - started, value };
 }
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const kib = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
@@ -62,11 +53,7 @@ interface Contender {
 
 /** Runs every contender once per round, interleaved, and prints medians with ratios as a Markdown table. */
 async function compare(title: string, bytesLabel: string, contenders: Contender[], prepare?: (round: number) => Promise<void>) {
-  const samples = new Map<Contender, Sample[]>(contenders.map((c) => [c, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    await prepare?.(round);
-    for (const contender of contenders) samples.get(contender)!.push(await contender.run(round));
-  }
+  const samples = await interleavedRounds(ROUNDS, contenders, { prepare });
   const medianOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
   const native = contenders.find((c) => c.role === "native");
   const bundle = contenders.find((c) => c.role === "bundle");
@@ -125,7 +112,7 @@ try {
     const content = randomBytes(512).toString("hex"); // 1 KiB that does not compress away
     lines.push(`M 100644 inline d${i % 100}/f${i}.txt`, `data ${content.length}`, content);
   }
-  await runGit(["fast-import", "--quiet"], { cwd: src, env: ENV, input: `${lines.join("\n")}\n` });
+  await runGit(["fast-import", "--quiet"], { cwd: src, env: GIT_ENV, input: `${lines.join("\n")}\n` });
   await git(src, "checkout", "-q", "main");
   const gitDir = join(src, ".git");
   const agent = randomUUID();
@@ -205,7 +192,7 @@ try {
   }
   await bundlePush("bundles/latest.bundle");
   const tip = await head();
-  const helperEnv = { ...ENV, ...info.env, PATH: `${resolve("bin")}:${process.env.PATH}` };
+  const helperEnv = { ...GIT_ENV, ...info.env, PATH: `${resolve("bin")}:${process.env.PATH}` };
   const checked = async (dir: string, sample: Sample): Promise<Sample> => {
     if ((await git(dir, "rev-parse", "HEAD")) !== tip) throw new Error(`the clone in ${dir} is not at ${tip}`);
     return sample;

@@ -21,6 +21,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { gitText } from "../localgit/index.ts";
 import { startCountingProxy } from "../test/helpers/counting-proxy.ts";
+import { GIT_ENV } from "../test/helpers/git.ts";
+import { interleavedRounds, median } from "./agent-common.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
 const FILES = Number(process.env.BENCH_FILES ?? 100);
@@ -28,14 +30,6 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLOUDBRIDGE = join(ROOT, "bin/cloudbridge");
 const NODE = join(ROOT, "node_modules/node/bin/node");
 const GNU_TIME = "/usr/bin/time";
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: "Bench",
-  GIT_AUTHOR_EMAIL: "bench@example.com",
-  GIT_COMMITTER_NAME: "Bench",
-  GIT_COMMITTER_EMAIL: "bench@example.com",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-};
 
 interface Sample {
   ms: number;
@@ -66,18 +60,12 @@ function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv
   });
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 /** Every contender once per round, the order turned each round; medians as a Markdown table with ratios. */
 async function compare(title: string, contenders: Contender[], prepare?: () => Promise<void>): Promise<void> {
-  const samples = new Map<Contender, Sample[]>(contenders.map((c) => [c, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    await prepare?.();
-    const order = round % 2 === 0 ? contenders : [...contenders].reverse();
-    for (const contender of order) samples.get(contender)!.push(await contender.run());
-  }
+  const samples = await interleavedRounds(ROUNDS, contenders, { prepare, turnOrder: true });
   const timeOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
   console.log(`\n${title} (median of ${ROUNDS} rounds)\n`);
   console.log("|  | time | ratio | peak RSS (largest process) | S3 requests |");

@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
 import { ProtocolError } from "../protocol/index.ts";
-import type { LocalCloud, LocalXmppOptions } from "./cloud.ts";
+import type { LocalXmppOptions } from "./cloud.ts";
 import { LocalCloudError, type LocalCloudErrorCode } from "./errors.ts";
-import { stopSignal } from "./stop-signal.ts";
+import { exportLines, serveUntilStopped } from "./serve.ts";
 
 /**
  * `cloudbridge local`: the cloud on one machine, as its own program. bin/cloudbridge runs this file for
@@ -70,47 +70,32 @@ async function runLocalCloud(options: LocalOptions): Promise<void> {
   const dataDir = options.data ? resolve(options.data) : undefined;
   // Loaded when the cloud starts, not for --help or a wrong option: the emulator takes a while to load.
   const { startLocalCloud } = await import("./cloud.ts");
-  let cloud: LocalCloud;
-  try {
-    cloud = await startLocalCloud({
-      port,
-      bucket: options.bucket,
-      prefix: options.prefix,
-      region: options.region,
-      ...(dataDir ? { dataDir } : {}),
-      ...(xmpp ? { xmpp } : {}),
-      log: (line) => process.stderr.write(`cloudbridge local: ${line}\n`),
-    });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new LocalCloudError(
-        "local-port-in-use",
-        `port ${port} is already in use: stop what runs there, or pass --port 0 to pick a free port.`,
-      );
-    }
-    throw error;
-  }
-  if (options.json) {
-    process.stdout.write(
-      `${JSON.stringify({ endpoint: cloud.endpoint, bucket: cloud.bucket, topicArn: cloud.topicArn, env: cloud.env })}\n`,
-    );
-  } else {
-    const lines = [
+  await serveUntilStopped({
+    port,
+    json: options.json,
+    start: (log) =>
+      startLocalCloud({
+        port,
+        bucket: options.bucket,
+        prefix: options.prefix,
+        region: options.region,
+        ...(dataDir ? { dataDir } : {}),
+        ...(xmpp ? { xmpp } : {}),
+        log,
+      }),
+    record: (cloud) => ({ endpoint: cloud.endpoint, bucket: cloud.bucket, topicArn: cloud.topicArn, env: cloud.env }),
+    lines: (cloud) => [
       `cloudbridge local is running on ${cloud.endpoint} (loopback only)${dataDir ? `, state in ${dataDir}` : ", state in memory"}.`,
       `  bucket  s3://${cloud.bucket}`,
       `  topic   ${cloud.topicArn}`,
       ...(xmpp ? [`  xmpp    headlines to ${xmpp.recipients.join(", ")} from ${xmpp.jid} via ${xmpp.service}`] : []),
       "",
       "Point an agent (or any AWS SDK or CLI) at it with:",
-      ...Object.entries(cloud.env).map(([name, value]) => `  export ${name}=${value}`),
+      ...exportLines(cloud.env),
       "",
       "Press Ctrl-C to stop.",
-    ];
-    process.stdout.write(`${lines.join("\n")}\n`);
-  }
-  await stopSignal();
-  await cloud.stop();
-  if (!options.json) process.stdout.write("cloudbridge local stopped.\n");
+    ],
+  });
 }
 
 /** The XMPP function's settings; the password comes from the environment so it never shows in `ps`. */

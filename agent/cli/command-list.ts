@@ -28,7 +28,16 @@ export interface CommandDescriptor {
   readonly subcommands?: readonly CommandDescriptor[];
 }
 
+/** `--json`, as each kind of command words it. */
 const JSON_OUTPUT: OptionSpec = ["--json", "print as JSON"];
+const JSON_RESULT: OptionSpec = ["--json", "print the result as JSON"];
+const JSON_PER_FILE: OptionSpec = ["--json", "one JSON object per file on stdout"];
+const JSON_KEY_RING: OptionSpec = ["--json", "print the key ring as JSON"];
+
+/** Where the bucket is and how this machine is named, as init and clone take them (stored in the folder). */
+const ENDPOINT: OptionSpec = ["--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)"];
+const REGION: OptionSpec = ["--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)"];
+const DESCRIPTION: OptionSpec = ["--description <text>", "how this machine is named to the others (default: user on host: folder name)"];
 
 /** A folder's `cloudbridge.*` settings, as init and clone take them. */
 const FOLDER_SETTINGS: readonly OptionSpec[] = [
@@ -55,7 +64,6 @@ const DIR: OptionSpec = [
 ];
 
 const FOLDER_ARGUMENT: ArgumentSpec = ["[dir]", "the synced folder (default: the one around the current directory)"];
-const FOLDER_HERE: ArgumentSpec = ["[dir]", "the synced folder", "."];
 const ANNEX_PATHS: ArgumentSpec = ["[paths...]", "files or directories (default: everything annexed)"];
 const ANNEX_KEY: OptionSpec = ["--key <key...>", "a git-annex key instead of a path"];
 
@@ -66,13 +74,13 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     arguments: [["<dir>", "the folder to sync (created if missing; existing files are kept and uploaded)"]],
     options: [
       ["--remote <url>", "where the repository lives: s3://BUCKET[/PREFIX]/REPO (or --stack, or --invite)"],
-      ["--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)"],
-      ["--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)"],
-      ["--description <text>", "how this machine is named to the others (default: user on host: folder name)"],
+      ENDPOINT,
+      REGION,
+      DESCRIPTION,
       ["--adopt-history", "DIR is a git repository with history: upload that history (every machine gets all of it)"],
       ["--new-history", "DIR is a git repository with history: start a new one on main from its files (its branches stay here)"],
       ["--encrypt", "encrypt the repository: the bucket holds no readable name or content (see `cloudbridge key`)"],
-      ["--json", "print the result as JSON"],
+      JSON_RESULT,
       ...FOLDER_SETTINGS,
       ...ONBOARDING,
     ],
@@ -86,14 +94,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
       ["<url-or-dir>", "s3://BUCKET[/PREFIX]/REPO, then DIR (with --stack or --invite: DIR only)"],
       ["[dir]", "the folder to create, or a folder with files (not a git repository)"],
     ],
-    options: [
-      ["--endpoint <url>", "an S3-compatible endpoint (default: the AWS SDK's configuration; stored in the folder)"],
-      ["--region <region>", "the bucket's region (default: the AWS SDK's configuration; stored in the folder)"],
-      ["--description <text>", "how this machine is named to the others (default: user on host: folder name)"],
-      ["--json", "print the result as JSON"],
-      ...FOLDER_SETTINGS,
-      ...ONBOARDING,
-    ],
+    options: [ENDPOINT, REGION, DESCRIPTION, JSON_RESULT, ...FOLDER_SETTINGS, ...ONBOARDING],
     load: async () => (await import("./commands/clone.ts")).cloneCommand,
   },
   {
@@ -110,7 +111,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
       ["--expires <duration>", "how long the invite can be used: 30m, 24h, 7d", "24h"],
       ["--xmpp-jid <jid>", "the agent's XMPP account (its password from CLOUDBRIDGE_XMPP_PASSWORD, never the command line)"],
       ["--endpoint <url>", "an AWS-compatible endpoint (default: the AWS SDK's configuration)"],
-      ["--json", "print the result as JSON"],
+      JSON_RESULT,
     ],
     load: async () => (await import("./commands/invite.ts")).inviteCommand,
   },
@@ -118,7 +119,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     name: "sync",
     description: "One sync round, then exit: commit local changes, push, pull, merge, transfer content.",
     arguments: [FOLDER_ARGUMENT],
-    options: [["--json", "print the result as JSON"]],
+    options: [JSON_RESULT],
     load: async () => (await import("./commands/sync.ts")).syncCommand,
   },
   {
@@ -230,7 +231,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     name: "get",
     description: "Download annexed files' content from the cloud (verified against its key), and record that this folder has it.",
     arguments: [ANNEX_PATHS],
-    options: [ANNEX_KEY, ["--json", "one JSON object per file on stdout"], DIR],
+    options: [ANNEX_KEY, JSON_PER_FILE, DIR],
     load: async () => (await import("./commands/get.ts")).getCommand,
   },
   {
@@ -241,7 +242,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
       ANNEX_KEY,
       ["--from <remote>", 'drop from "cloud" instead of from this folder'],
       ["--force", "with --from cloud: drop even content a machine wants and does not have yet"],
-      ["--json", "one JSON object per file on stdout"],
+      JSON_PER_FILE,
       DIR,
     ],
     load: async () => (await import("./commands/drop.ts")).dropCommand,
@@ -251,7 +252,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     description: "Copy annexed content this folder has to the cloud (verified against its key), and record that the cloud has it.",
     arguments: [ANNEX_PATHS],
     requiredOptions: [["--to <remote>", 'where to copy: "cloud"']],
-    options: [ANNEX_KEY, ["--json", "one JSON object per file on stdout"], DIR],
+    options: [ANNEX_KEY, JSON_PER_FILE, DIR],
     load: async () => (await import("./commands/copy.ts")).copyCommand,
   },
   {
@@ -259,12 +260,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     description:
       "Show where each file is: an annexed file's copies (agents, the cloud) from the git-annex branch; a small file is in git, on every machine.",
     arguments: [["[paths...]", "files or directories (default: every file)"]],
-    options: [
-      ANNEX_KEY,
-      ["--no-fetch", "use the local git-annex branch without fetching the cloud's first"],
-      ["--json", "one JSON object per file on stdout"],
-      DIR,
-    ],
+    options: [ANNEX_KEY, ["--no-fetch", "use the local git-annex branch without fetching the cloud's first"], JSON_PER_FILE, DIR],
     load: async () => (await import("./commands/whereis.ts")).whereisCommand,
   },
   {
@@ -287,23 +283,20 @@ export const COMMANDS: readonly CommandDescriptor[] = [
       {
         name: "install",
         description: "Install (and start) a systemd user unit that runs `cloudbridge daemon DIR`.",
-        arguments: [FOLDER_HERE],
-        options: [
-          ["--no-start", "write the unit but do not enable or start it"],
-          ["--json", "print the result as JSON"],
-        ],
+        arguments: [FOLDER_ARGUMENT],
+        options: [["--no-start", "write the unit but do not enable or start it"], JSON_RESULT],
         load: async () => (await import("./commands/service.ts")).serviceInstallCommand,
       },
       {
         name: "uninstall",
         description: "Stop and remove the folder's systemd user unit.",
-        arguments: [FOLDER_HERE],
+        arguments: [FOLDER_ARGUMENT],
         load: async () => (await import("./commands/service.ts")).serviceUninstallCommand,
       },
       {
         name: "show",
         description: "Print the unit (or, with --launchd, the macOS launchd agent plist) without installing it.",
-        arguments: [FOLDER_HERE],
+        arguments: [FOLDER_ARGUMENT],
         options: [["--launchd", "print a launchd plist for ~/Library/LaunchAgents instead"]],
         load: async () => (await import("./commands/service.ts")).serviceShowCommand,
       },
@@ -345,25 +338,22 @@ export const COMMANDS: readonly CommandDescriptor[] = [
       {
         name: "list",
         description: "The machines that can read an encrypted repository, and its key generations.",
-        arguments: [FOLDER_HERE],
+        arguments: [FOLDER_ARGUMENT],
         options: [JSON_OUTPUT],
         load: async () => (await import("./commands/key.ts")).keyListCommand,
       },
       {
         name: "add",
         description: "Let another machine read and write an encrypted repository: wrap every key generation for its public key.",
-        arguments: [["<public-key>", "the other machine's public key, as `cloudbridge key show` prints it there (age1…)"], FOLDER_HERE],
-        options: [
-          ["--label <text>", "how the key ring names that machine", "another machine"],
-          ["--json", "print the key ring as JSON"],
-        ],
+        arguments: [["<public-key>", "the other machine's public key, as `cloudbridge key show` prints it there (age1…)"], FOLDER_ARGUMENT],
+        options: [["--label <text>", "how the key ring names that machine", "another machine"], JSON_KEY_RING],
         load: async () => (await import("./commands/key.ts")).keyAddCommand,
       },
       {
         name: "remove",
         description: "Stop sharing new data with a machine: a new key generation for everything written from now on.",
-        arguments: [["<public-key>", "the machine's public key (see `cloudbridge key list`)"], FOLDER_HERE],
-        options: [["--json", "print the key ring as JSON"]],
+        arguments: [["<public-key>", "the machine's public key (see `cloudbridge key list`)"], FOLDER_ARGUMENT],
+        options: [JSON_KEY_RING],
         load: async () => (await import("./commands/key.ts")).keyRemoveCommand,
       },
     ],
@@ -372,7 +362,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
     name: "remove-queue",
     description:
       "Remove the SQS queue this folder's agent created for itself (--listen sqs) and its subscriptions; needs credentials that may delete them.",
-    arguments: [FOLDER_HERE],
+    arguments: [FOLDER_ARGUMENT],
     options: [["--json", "print what was removed as JSON"]],
     load: async () => (await import("./commands/remove-queue.ts")).removeQueueCommand,
   },

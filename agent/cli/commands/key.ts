@@ -1,7 +1,7 @@
-import { resolve, join } from "node:path";
+import { join } from "node:path";
 import { loadIdentity, readKeyring, updateKeyring, withoutRecipient, withRecipient, type KeyringFile } from "../../../objectstore/index.ts";
 import { BucketLayout, formatRemoteUrl } from "../../../protocol/index.ts";
-import { readCloudSettings, storeFor } from "../../folder/index.ts";
+import { findFolder, readCloudSettings, storeFor } from "../../folder/index.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { CliError } from "../errors.ts";
 import { emit } from "../output.ts";
@@ -16,7 +16,7 @@ export async function keyShowCommand(options: { json?: boolean }): Promise<void>
   emit(options.json, { recipient: identity.recipient, identityFile: identity.path }, () => identity.recipient);
 }
 
-export async function keyListCommand(dir: string, options: { json?: boolean }): Promise<void> {
+export async function keyListCommand(dir: string | undefined, options: { json?: boolean }): Promise<void> {
   const { file, where } = await withKeyring(dir, async (store, layout, repo) => (await readKeyring(store, layout, repo))?.file);
   emit(options.json, file, () =>
     [
@@ -26,14 +26,14 @@ export async function keyListCommand(dir: string, options: { json?: boolean }): 
   );
 }
 
-export async function keyAddCommand(recipient: string, dir: string, options: { label: string; json?: boolean }): Promise<void> {
+export async function keyAddCommand(recipient: string, dir: string | undefined, options: { label: string; json?: boolean }): Promise<void> {
   const { file, where } = await withKeyring(dir, async (store, layout, repo, identity) =>
     updateKeyring(store, layout, repo, (ring, keys) => withRecipient(ring, keys, recipient, options.label), identity),
   );
   emit(options.json, file, () => `${where}: ${recipient} can now read and write it (clone it there).`);
 }
 
-export async function keyRemoveCommand(recipient: string, dir: string, options: { json?: boolean }): Promise<void> {
+export async function keyRemoveCommand(recipient: string, dir: string | undefined, options: { json?: boolean }): Promise<void> {
   const { file, where } = await withKeyring(dir, async (store, layout, repo, identity) =>
     updateKeyring(store, layout, repo, (ring, keys) => withoutRecipient(ring, keys, recipient), identity),
   );
@@ -47,7 +47,7 @@ export async function keyRemoveCommand(recipient: string, dir: string, options: 
 }
 
 async function withKeyring(
-  dir: string,
+  dir: string | undefined,
   work: (
     store: ReturnType<typeof storeFor>,
     layout: BucketLayout,
@@ -55,7 +55,7 @@ async function withKeyring(
     identity: NonNullable<Awaited<ReturnType<typeof loadIdentity>>>,
   ) => Promise<KeyringFile | undefined>,
 ): Promise<{ file: KeyringFile; where: string }> {
-  const root = resolve(dir);
+  const root = await findFolder(dir);
   const settings = await readCloudSettings(root, join(root, ".git"));
   const store = storeFor(settings);
   const where = formatRemoteUrl(settings.location);

@@ -1,6 +1,5 @@
-import { resolve } from "node:path";
 import { readDaemonStatus } from "../../daemon-status.ts";
-import { FolderError, readSettings } from "../../folder/index.ts";
+import { findFolder, FolderError, readSettings } from "../../folder/index.ts";
 import { queueNameFor, removeAgentQueue } from "../../listen/sqs.ts";
 import { emit } from "../output.ts";
 
@@ -10,8 +9,8 @@ import { emit } from "../output.ts";
  * stops syncing or hears its changes another way (the stack's queue, XMPP, polling), with credentials
  * that may delete queues (the administrator's, which created it).
  */
-export async function removeQueueCommand(dir: string, options: { json?: boolean }): Promise<void> {
-  const root = resolve(dir);
+export async function removeQueueCommand(dir: string | undefined, options: { json?: boolean }): Promise<void> {
+  const root = await findFolder(dir);
   const settings = await readSettings(root);
   const daemon = await readDaemonStatus(root);
   if (daemon?.running && daemon.listen === "sqs") {

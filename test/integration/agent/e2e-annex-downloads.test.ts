@@ -3,13 +3,12 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { BucketLayout } from "../../../protocol/layout.ts";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
-import { tempDir } from "../../helpers/git.ts";
+import { cli, cliOk, waitUntil } from "../../helpers/agents.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 import { versionOf } from "../../helpers/versions.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /**
  * Downloads of annexed content: one content under several names (a copy, or a rename that arrives while
@@ -17,30 +16,20 @@ import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
  * named; and content missing from the cloud does not keep the other files from theirs.
  */
 describe("annexed content downloads", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  const daemons: Daemon[] = [];
-  before(async () => {
-    scratch = await tempDir("e2e-annex-downloads");
-    t = await startTestCloud();
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("e2e-annex-downloads");
 
   it("every copy of a downloaded file gets the content", async () => {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const url = "s3://cloudbridge/copies";
-    const A = join(scratch.path, "a");
-    const B = join(scratch.path, "b");
-    await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], env);
-    await cliOk(["clone", url, B, "--topic-arn", t.cloud.topicArn], env);
+    const A = bed.path("a");
+    const B = bed.path("b");
+    await cliOk(["init", A, "--remote", url, "--topic-arn", bed.t.cloud.topicArn], env);
+    await cliOk(["clone", url, B, "--topic-arn", bed.t.cloud.topicArn], env);
     for (const dir of [A, B])
       execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "64k"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } });
     const flags = ["--listen", "sqs", "--reconcile-interval", "600", "--debounce", "50"];
-    daemons.push(await startDaemon(A, env, flags), await startDaemon(B, env, flags));
+    await bed.daemon(A, flags);
+    await bed.daemon(B, flags);
 
     const content = randomBytes(256 * 1024);
     const names = ["photo.jpg", "photo copy.jpg", "backup/photo.jpg"];
@@ -64,10 +53,10 @@ describe("annexed content downloads", () => {
   });
 
   it("content missing from the cloud does not keep the other files from theirs", async () => {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const url = "s3://cloudbridge/missing";
-    const A = join(scratch.path, "missing-a");
-    const B = join(scratch.path, "missing-b");
+    const A = bed.path("missing-a");
+    const B = bed.path("missing-b");
     await cliOk(["init", A, "--remote", url], env);
     execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1k"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
     const contents = Array.from({ length: 8 }, () => randomBytes(4096));
@@ -75,7 +64,9 @@ describe("annexed content downloads", () => {
     await cliOk(["sync", A], env);
     // One object goes from the bucket (a lifecycle rule, a person's mistake): the first in the queue's order.
     const keys = contents.map((content) => versionOf("x.bin", content, true).key!).sort();
-    await t.s3.send(new DeleteObjectCommand({ Bucket: t.cloud.bucket, Key: new BucketLayout("").annexObject("missing", keys[0]!) }));
+    await bed.t.s3.send(
+      new DeleteObjectCommand({ Bucket: bed.t.cloud.bucket, Key: new BucketLayout("").annexObject("missing", keys[0]!) }),
+    );
 
     // The clone reports the download it could not do; what matters here is what it did.
     const clone = await cli(["clone", url, B], env);

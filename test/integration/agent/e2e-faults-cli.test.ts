@@ -1,43 +1,39 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
-import { agentEnv, cliOk } from "../../helpers/agents.ts";
+import { cli, cliOk } from "../../helpers/agents.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 import { startFaultProxy, type Fault, type FaultProxy } from "../../helpers/fault-proxy.ts";
 import { snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { git } from "../../helpers/git.ts";
+import { versionOf } from "../../helpers/versions.ts";
 
 /**
- * `init` and `clone` through single, chosen faults that a person's network produces now and then: each
- * must succeed, with the same result as without the fault.
+ * `init`, `clone` and `fsck --from cloud` through single, chosen faults that a person's network produces
+ * now and then: each must succeed, with the same result as without the fault.
  */
-describe("init and clone through single faults", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
+describe("init, clone and fsck through single faults", () => {
+  const bed = useAgentCloud("e2e-faults-cli");
   const proxies: FaultProxy[] = [];
-  before(async () => {
-    scratch = await tempDir("e2e-faults-cli");
-    t = await startTestCloud();
-  });
   after(async () => {
     for (const p of proxies) await p.stop();
-    await t.stop();
-    await scratch.remove();
   });
 
   const through = async (script: (method: string, path: string, n: number) => Fault | undefined) => {
-    const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 0, script });
+    const proxy = await startFaultProxy({ target: bed.t.cloud.endpoint, seed: 0, script });
     proxies.push(proxy);
-    return { proxy, env: agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint }) };
+    return { proxy, env: { ...bed.env, AWS_ENDPOINT_URL: proxy.endpoint } };
   };
 
   /** A repository with a few files, made without faults. */
   const source = async (repo: string) => {
-    const dir = join(scratch.path, `${repo}-source`);
-    const env = agentEnv(t.cloud.env);
+    const dir = bed.path(`${repo}-source`);
+    const env = bed.env;
     await cliOk(["init", dir, "--remote", `s3://cloudbridge/${repo}`], env);
     for (let i = 0; i < 3; i++) await writeFile(join(dir, `file ${i}.txt`), `file ${i}\n`);
     await cliOk(["sync", dir], env);
@@ -49,9 +45,9 @@ describe("init and clone through single faults", () => {
       method === "PUT" && path.endsWith("/probed/README.txt") && n === 0 ? "resetAfter" : undefined,
     );
     // A prefix of its own, so that this init writes the deployment's format marker (and probes).
-    await cliOk(["init", join(scratch.path, "probe"), "--remote", "s3://cloudbridge/probed/notes"], env);
+    await cliOk(["init", bed.path("probe"), "--remote", "s3://cloudbridge/probed/notes"], env);
     assert.equal(proxy.counts.resetAfter, 1);
-    const store = new S3ObjectStore(t.cloud.bucket, t.s3);
+    const store = new S3ObjectStore(bed.t.cloud.bucket, bed.t.s3);
     const layout = new BucketLayout("probed/");
     const marker = await store.get(layout.formatMarker());
     assert.ok(marker && marker !== "not-modified");
@@ -69,7 +65,7 @@ describe("init and clone through single faults", () => {
     const { proxy, env } = await through((method, path, n) =>
       method === "GET" && n === 0 && /\/(info\/refs|[^/]+\.(pack|idx))$/.test(path) ? "cutBody" : undefined,
     );
-    const clone = join(scratch.path, "cut-clone");
+    const clone = bed.path("cut-clone");
     await cliOk(["clone", "s3://cloudbridge/cut", clone], env);
     assert.ok(proxy.counts.cutBody >= 3, `${proxy.counts.cutBody} bodies cut`);
     assert.deepEqual(await snapshot(clone), await snapshot(dir));
@@ -80,9 +76,57 @@ describe("init and clone through single faults", () => {
     const { proxy, env } = await through((method, path, n) =>
       method === "GET" && path.endsWith(".git/info/refs") && n < 3 ? "error503" : undefined,
     );
-    const clone = join(scratch.path, "blip-clone");
+    const clone = bed.path("blip-clone");
     await cliOk(["clone", "s3://cloudbridge/blip", clone], env);
     assert.equal(proxy.counts.error503, 3);
     assert.deepEqual(await snapshot(clone), await snapshot(dir));
+  });
+
+  it("fsck --from cloud: the first read of every annexed object is cut off mid-body; a real mismatch is still reported", async () => {
+    const dir = bed.path("fsck-source");
+    const direct = bed.env;
+    await cliOk(["init", dir, "--remote", "s3://cloudbridge/fsck"], direct);
+    await git(dir, "config", "cloudbridge.largefiles.minsize", "1k");
+    const contents = [0, 1, 2].map(() => randomBytes(64 * 1024));
+    for (const [i, content] of contents.entries()) await writeFile(join(dir, `video ${i}.bin`), content);
+    await cliOk(["sync", dir], direct);
+    // Cuts start once the clone (whose folder keeps the proxy as its endpoint) has its content.
+    let cutting = false;
+    const cut = new Set<string>();
+    const { proxy, env } = await through((method, path) => {
+      if (!cutting || method !== "GET" || !/\/annex\/fsck\/SHA256E-/.test(path) || cut.has(path)) return undefined;
+      cut.add(path);
+      return "cutBody";
+    });
+    const clone = bed.path("fsck-clone");
+    await cliOk(["clone", "s3://cloudbridge/fsck", clone], env);
+    cutting = true;
+    const clean = await cli(["fsck", "--from", "cloud"], env, { cwd: clone });
+    assert.equal(clean.code, 0, `${clean.stderr}${clean.stdout}`);
+    assert.equal(proxy.counts.cutBody, 3, "every object's first read was cut");
+    assert.match(clean.stderr, /checked 3 key\(s\) in the cloud, 0 problem\(s\)/);
+
+    // One object replaced in the bucket by other bytes of the same size: reported, even when its read is cut too.
+    const damaged = versionOf("video 1.bin", contents[1]!, true).key!;
+    await bed.t.s3.send(
+      new PutObjectCommand({
+        Bucket: bed.t.cloud.bucket,
+        Key: new BucketLayout("").annexObject("fsck", damaged),
+        Body: randomBytes(64 * 1024),
+      }),
+    );
+    cut.clear();
+    const found = await cli(["fsck", "--from", "cloud", "--json"], env, { cwd: clone });
+    assert.equal(proxy.counts.cutBody, 6);
+    assert.equal(found.code, 1, found.stderr);
+    const problems = found.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { key: string; error: string });
+    assert.deepEqual(
+      problems.map((p) => p.key),
+      [damaged],
+    );
+    assert.match(problems[0]!.error, /the object is damaged: its sha256 is/);
   });
 });

@@ -3,16 +3,15 @@ import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { fetchRefs, push } from "../../../gitstore/index.ts";
 import { writePresence } from "../../../agent/presence.ts";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { cli, cliOk, waitUntil } from "../../helpers/agents.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 import { exists, snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
 import { rawCommit, type RawEntry } from "../../helpers/hostile-tree.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /**
  * Names and strings as an attacker with write access to the bucket chooses them (pushed through the
@@ -22,31 +21,20 @@ import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
  * on the terminal of the person reading `status` or `log`.
  */
 describe("hostile names, links and text", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  const daemons: Daemon[] = [];
-  before(async () => {
-    scratch = await tempDir("e2e-hostile-names");
-    t = await startTestCloud();
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("e2e-hostile-names");
 
   /** A folder with one honest file synced to `repo`, and the attacker's view of the same repository. */
   async function synced(repo: string) {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const url = `s3://cloudbridge/${repo}`;
-    const root = join(scratch.path, repo);
+    const root = bed.path(repo);
     const A = join(root, "a");
     await cliOk(["init", A, "--remote", url, "--listen", "poll", "--poll-interval", "1"], env);
     await writeFile(join(A, "honest.txt"), "honest\n");
     await cliOk(["sync", A], env);
     const attackerDir = join(root, "attacker.git");
     execFileSync("git", ["init", "--quiet", "--bare", attackerDir]);
-    const ctx = { store: new S3ObjectStore(t.cloud.bucket, t.s3), layout: new BucketLayout(""), repo, gitDir: attackerDir };
+    const ctx = { store: new S3ObjectStore(bed.t.cloud.bucket, bed.t.s3), layout: new BucketLayout(""), repo, gitDir: attackerDir };
     /** The bucket's main branch now. */
     const head = async () => (await fetchRefs(ctx)).refs.shared.get("refs/heads/main")!.oid;
     /** Pushes a commit of exactly `entries` on top of the bucket's main branch. */
@@ -87,8 +75,7 @@ describe("hostile names, links and text", () => {
     const secret = `SECRET-${randomUUID()}`;
     const victim = join(root, "victim-id_rsa");
     await writeFile(victim, `${secret}\n`);
-    const daemon = await startDaemon(A, env, ["--debounce", "50"]);
-    daemons.push(daemon);
+    await bed.daemon(A, ["--debounce", "50"]);
     // `a`, then `a\n<absolute path of the victim's file>`, then `b`: joined by newlines, the middle path reads
     // as two, and every answer after it shifts onto the next file.
     const trap = `a\n${victim}`;
@@ -157,8 +144,7 @@ describe("hostile names, links and text", () => {
     await cli(["sync", A], env);
     for (const [name, content] of Object.entries(fromBucket)) assert.equal(await readFile(join(A, name), "utf8"), content);
 
-    const daemon = await startDaemon(B, env, ["--debounce", "50"]);
-    daemons.push(daemon);
+    await bed.daemon(B, ["--debounce", "50"]);
     await writeFile(join(A, "notes\nold"), "older notes\n");
     assert.equal((await cli(["sync", A], env)).code, 3, "the names made in A are still listed");
     await waitUntil(
@@ -170,8 +156,7 @@ describe("hostile names, links and text", () => {
   it("refuses symlinks that lead outside through other symlinks, from the bucket and from the folder", async () => {
     const { env, url, root, A, attack, bucketTree } = await synced("symlinks");
     await writeFile(join(root, "victim-secret.txt"), "secret\n");
-    const daemon = await startDaemon(A, env, ["--debounce", "50"]);
-    daemons.push(daemon);
+    const daemon = await bed.daemon(A, ["--debounce", "50"]);
     // Each text stays inside ("s/s/../victim-secret.txt" reads as "s/victim-secret.txt"); through `s -> .` each leads out.
     await attack({
       "honest.txt": { file: "honest\n" },

@@ -3,15 +3,14 @@ import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { fetchRefs, push } from "../../../gitstore/index.ts";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { cli, cliOk, waitUntil } from "../../helpers/agents.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 import { exists, snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
 import { hostileCommit, type HostileEntries } from "../../helpers/hostile-tree.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
 /**
  * Someone with write access to the bucket pushes a commit whose tree holds `..`, an absolute path,
@@ -21,33 +20,21 @@ import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
  * outside the folder, and a daemon that keeps running.
  */
 describe("hostile content from the bucket", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  const daemons: Daemon[] = [];
-  before(async () => {
-    scratch = await tempDir("e2e-hostile");
-    t = await startTestCloud();
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("e2e-hostile");
 
   /** A repository with one honest file and a running daemon, then the attacker's commit on top. */
   async function attacked(repo: string, entries: (root: string) => HostileEntries) {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const url = `s3://cloudbridge/${repo}`;
-    const root = join(scratch.path, repo);
+    const root = bed.path(repo);
     const A = join(root, "a");
     await cliOk(["init", A, "--remote", url, "--listen", "poll", "--poll-interval", "1"], env);
     await writeFile(join(A, "honest.txt"), "honest\n");
     await cliOk(["sync", A], env);
-    const daemon = await startDaemon(A, env, ["--debounce", "50"]);
-    daemons.push(daemon);
+    const daemon = await bed.daemon(A, ["--debounce", "50"]);
     const attacker = join(root, "attacker.git");
     execFileSync("git", ["init", "--quiet", "--bare", attacker]);
-    const ctx = { store: new S3ObjectStore(t.cloud.bucket, t.s3), layout: new BucketLayout(""), repo, gitDir: attacker };
+    const ctx = { store: new S3ObjectStore(bed.t.cloud.bucket, bed.t.s3), layout: new BucketLayout(""), repo, gitDir: attacker };
     const parent = (await fetchRefs(ctx)).refs.shared.get("refs/heads/main")!.oid;
     await push({
       ...ctx,

@@ -3,10 +3,9 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
-import { tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { describe, it } from "node:test";
+import { cliOk, startDaemon, waitUntil } from "../../helpers/agents.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 import { blobId, inHistory, missingFrom, versionOf, type Version } from "../../helpers/versions.ts";
 
 /**
@@ -19,33 +18,22 @@ const KILLS = 20;
 const MINSIZE = 4096;
 
 describe("kill -9 at random moments", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  const daemons: Daemon[] = [];
-  before(async () => {
-    scratch = await tempDir("e2e-kill");
-    t = await startTestCloud();
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("e2e-kill");
 
   it(`loses nothing across ${KILLS} kills and converges`, async () => {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const url = "s3://cloudbridge/kill";
-    const A = join(scratch.path, "a");
-    const B = join(scratch.path, "b");
+    const A = bed.path("a");
+    const B = bed.path("b");
     const flags = ["--debounce", "30", "--reconcile-interval", "3"];
-    const common = ["--topic-arn", t.cloud.topicArn, "--listen", "sqs"];
+    const common = ["--topic-arn", bed.t.cloud.topicArn, "--listen", "sqs"];
     await cliOk(["init", A, "--remote", url, ...common], env);
     await cliOk(["clone", url, B, ...common], env);
     for (const dir of [A, B])
       execFileSync("git", ["config", "cloudbridge.largefiles.minsize", String(MINSIZE)], {
         env: { ...process.env, GIT_DIR: join(dir, ".git") },
       });
-    daemons.push(await startDaemon(B, env, flags));
+    await bed.daemon(B, flags);
 
     const versions: Version[] = [];
     const known = new Set<string>(); // blob ids of every content and pointer written
@@ -83,7 +71,7 @@ describe("kill -9 at random moments", () => {
       }
     }
 
-    daemons.push(await startDaemon(A, env, flags));
+    await bed.daemon(A, flags);
     const head = (dir: string) =>
       execFileSync("git", ["rev-parse", "main"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } })
         .toString()
@@ -96,7 +84,7 @@ describe("kill -9 at random moments", () => {
     const diagnose = async (error: Error): Promise<never> => {
       const [sa, sb] = (await Promise.all([snapshot(A), snapshot(B)])).map((j) => JSON.parse(j) as Record<string, string>);
       const differ = [...new Set([...Object.keys(sa!), ...Object.keys(sb!)])].filter((k) => sa![k] !== sb![k]);
-      const trouble = daemons.flatMap((d) =>
+      const trouble = bed.daemons.flatMap((d) =>
         d.events.filter((e) => e.level !== "info").map((e) => `${d.dir.slice(-1)}: ${JSON.stringify(e)}`),
       );
       throw new Error(

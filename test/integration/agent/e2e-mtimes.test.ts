@@ -1,34 +1,22 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
-import { tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { describe, it } from "node:test";
+import { cliOk, waitUntil } from "../../helpers/agents.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 /**
  * Modification times travel: a file written on another machine (clone, sync, daemon) has the time it had
  * where it was changed, not the time it was written here. Through the real CLI and daemon.
  */
 describe("modification times across machines", () => {
-  let t: TestCloud;
-  let work: { path: string; remove(): Promise<void> };
-  const daemons: Daemon[] = [];
-  before(async () => {
-    t = await startTestCloud();
-    work = await tempDir("mtimes");
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    await t.stop();
-    await work.remove();
-  });
+  const bed = useAgentCloud("mtimes");
 
   it("keeps each file's modification time through clone, sync and a daemon", async () => {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const url = "s3://cloudbridge/mtimes";
-    const A = join(work.path, "a");
-    const B = join(work.path, "b");
+    const A = bed.path("a");
+    const B = bed.path("b");
     await mkdir(join(A, "docs"), { recursive: true });
     const old = new Date("2020-02-29T12:34:56.789Z");
     const older = new Date("2011-11-11T11:11:11Z");
@@ -46,8 +34,7 @@ describe("modification times across machines", () => {
     same(await mtime(join(B, "docs", "report.txt")), old.getTime(), "clone");
 
     // An edit that keeps an old time (a restore from a backup, `touch -d`), taken by a sync and a daemon.
-    const daemon = await startDaemon(B, env, ["--debounce", "50"]);
-    daemons.push(daemon);
+    await bed.daemon(B, ["--debounce", "50"]);
     await writeFile(join(A, "docs", "report.txt"), "the report, restored\n");
     await utimes(join(A, "docs", "report.txt"), older, older);
     await writeFile(join(A, "new.txt"), "new\n");

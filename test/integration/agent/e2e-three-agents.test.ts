@@ -3,13 +3,12 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
-import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { cliOk, waitUntil } from "../../helpers/agents.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 import { snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { inHistory, missingFrom, versionOf, type Version } from "../../helpers/versions.ts";
 import { readSharedRefNow } from "../../../gitstore/index.ts";
 
@@ -24,31 +23,20 @@ const ROUNDS = 200;
 const MINSIZE = 4096;
 
 describe("three agents, random edits, then quiet", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  const daemons: Daemon[] = [];
-  before(async () => {
-    scratch = await tempDir("e2e-three");
-    t = await startTestCloud();
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("e2e-three");
 
   it(`converges after ${ROUNDS} rounds with nothing lost`, async () => {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const url = "s3://cloudbridge/three";
-    const dirs = ["a", "b", "c"].map((n) => join(scratch.path, n));
-    const common = ["--topic-arn", t.cloud.topicArn, "--listen", "sqs"];
+    const dirs = ["a", "b", "c"].map((n) => bed.path(n));
+    const common = ["--topic-arn", bed.t.cloud.topicArn, "--listen", "sqs"];
     await cliOk(["init", dirs[0]!, "--remote", url, ...common], env);
     for (const dir of dirs.slice(1)) await cliOk(["clone", url, dir, ...common], env);
     for (const dir of dirs)
       execFileSync("git", ["config", "cloudbridge.largefiles.minsize", String(MINSIZE)], {
         env: { ...process.env, GIT_DIR: join(dir, ".git") },
       });
-    for (const dir of dirs) daemons.push(await startDaemon(dir, env, ["--debounce", "50", "--reconcile-interval", "5"]));
+    for (const dir of dirs) await bed.daemon(dir, ["--debounce", "50", "--reconcile-interval", "5"]);
 
     const versions: Version[] = [];
     // Versions written but not yet seen committed, by folder and path: before an edit destroys one, the
@@ -95,7 +83,7 @@ describe("three agents, random edits, then quiet", () => {
     }
 
     // Quiet: wait for one head everywhere (bucket included), and the same files with their content.
-    const store = new S3ObjectStore(t.cloud.bucket, t.s3);
+    const store = new S3ObjectStore(bed.t.cloud.bucket, bed.t.s3);
     const layout = new BucketLayout("");
     const heads = async () => {
       const bucket = await readSharedRefNow(store, layout, "three", "refs/heads/main");

@@ -342,6 +342,14 @@ describe("cloudbridge a person can trust", () => {
       assert.equal(inProject.code, 0, `${args[0]}: ${inProject.stderr}`);
       if (args[0] !== "conflicts") assert.equal((JSON.parse(inProject.stdout) as { folder: string }).folder, A, args[0]);
     }
+    // So do service, remove-queue and key (they took "." before).
+    const unit = await cliOk(["service", "show"], env, { cwd: project });
+    assert.match(unit.stdout, new RegExp(`daemon ${A.replaceAll("/", "\\/")}\\n`), unit.stdout);
+    const { agent } = JSON.parse((await cliOk(["status", A, "--json", "--offline"], env)).stdout) as { agent: string };
+    const queue = JSON.parse((await cliOk(["remove-queue", "--json"], env, { cwd: project })).stdout) as { queue: string };
+    assert.equal(queue.queue, `cloudbridge-agent-${agent}`);
+    const keys = await cli(["key", "list"], env, { cwd: project });
+    assert.match(keys.stderr, /s3:\/\/cloudbridge\/nested\b/, "the folder's repository, found from the project");
     const page = await cli(["open", "--print"], env, { cwd: project });
     assert.match(page.stderr, new RegExp(`no daemon serves a page for ${A.replaceAll("/", "\\/")}`));
     await writeFile(join(project, "readme.txt"), "r\n");

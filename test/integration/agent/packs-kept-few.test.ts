@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { agentEnv, cliOk } from "../../helpers/agents.ts";
-import { git, tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { describe, it } from "node:test";
+import { cliOk } from "../../helpers/agents.ts";
+import { git } from "../../helpers/git.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 /**
  * A machine that fetches a pack for every change another machine made does not keep one pack per change:
@@ -12,22 +12,13 @@ import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
  * (here with git's pack limit lowered to 3, so a few changes cross it; by default it is 50).
  */
 describe("an agent repository stays packed", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  before(async () => {
-    scratch = await tempDir("packs-kept-few");
-    t = await startTestCloud();
-  });
-  after(async () => {
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("packs-kept-few");
 
   it("keeps the packs below git's limit however many changes it fetched", async () => {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const url = "s3://cloudbridge/packed";
-    const A = join(scratch.path, "a");
-    const B = join(scratch.path, "b");
+    const A = bed.path("a");
+    const B = bed.path("b");
     await cliOk(["init", A, "--remote", url], env);
     await cliOk(["clone", url, B], env);
     // git's thresholds, lowered; in the foreground, so the count below is the one gc left.

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { learnAnnexed } from "../../../../agent/sync/annex-content.ts";
-import { LocalRepo } from "../../../../agent/sync/local-repo.ts";
 import { journalFile, StatCache, statCacheFile } from "../../../../agent/sync/stat-cache.ts";
-import { tempDir } from "../../../helpers/git.ts";
+import { newLocalRepo } from "../../../helpers/local-repo.ts";
+import { useTempDir } from "../../../helpers/test-bed.ts";
 
 /**
  * Which files are annexed is known from the stat cache, not from reading every blob at every round: a
@@ -14,14 +14,11 @@ import { tempDir } from "../../../helpers/git.ts";
  * an older version (without that knowledge) still loads; its blobs are learnt once.
  */
 describe("annexed paths in the stat cache", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  before(async () => (scratch = await tempDir("annexed")));
-  after(async () => scratch.remove());
+  const scratch = useTempDir("annexed");
 
   it("learns each blob once, keeps it, and reads older caches", async () => {
     const dir = join(scratch.path, "folder");
-    await LocalRepo.create(dir);
-    const repo = await new LocalRepo(dir, { name: "t", email: "t@test" }).open();
+    const repo = await newLocalRepo(dir);
     const key = `SHA256E-s5--${"ab".repeat(32)}.txt`;
     await writeFile(join(dir, "large-plain.txt"), "x".repeat(5000));
     await writeFile(join(dir, "small-plain.txt"), "a small file that might have been a pointer\n");

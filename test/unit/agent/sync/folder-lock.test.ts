@@ -1,19 +1,12 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FolderLock } from "../../../../agent/sync/folder-lock.ts";
 import { exists } from "../../../helpers/folders.ts";
 import { tempDir } from "../../../helpers/git.ts";
-
-/** A pid that is not running: a child that has exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ["-e", ""]);
-  await new Promise((resolve) => child.once("exit", resolve));
-  return child.pid!;
-}
+import { deadPid, withFullDisk } from "../../../helpers/system.ts";
 
 describe("the folder lock", () => {
   let scratch: { path: string; remove(): Promise<void> };
@@ -70,21 +63,15 @@ describe("the folder lock", () => {
 
   it("on a full disk fails with the disk's error and leaves no empty lock file behind to wait on", async () => {
     const small = join(scratch.path, "full");
-    await mkdir(small);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", small]);
-    try {
-      const filler = join(small, "filler");
-      await writeFile(filler, Buffer.alloc(1024 * 1024)).catch(() => undefined); // ENOSPC once full: the point
+    await withFullDisk(small, async (free) => {
       const lock = new FolderLock(join(small, "folder-lock.pid"));
       await assert.rejects(
         lock.hold(async () => "ran"),
         (error: NodeJS.ErrnoException) => error.code === "ENOSPC",
       );
       assert.equal(await exists(join(small, "folder-lock.pid")), false);
-      await rm(filler);
+      await free();
       assert.equal(await lock.hold(async () => "ran"), "ran", "taken at once when there is space again");
-    } finally {
-      execFileSync("umount", [small]);
-    }
+    });
   });
 });

@@ -1,11 +1,23 @@
 import assert from "node:assert/strict";
 import { appendFile, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { journalFile, StatCache, type CacheEntry } from "../../../../agent/sync/stat-cache.ts";
-import { tempDir } from "../../../helpers/git.ts";
+import { useTempDir } from "../../../helpers/test-bed.ts";
 
 const entry = (n: number): CacheEntry => ({ mode: "100644", oid: n.toString(16).padStart(40, "0"), size: n, mtimeMs: 1e12 + n, ino: n });
+
+/** A cache of 100 entries saved as a snapshot (commit c1), then one change (f1's size, 11) saved as a journal line (commit c2). */
+async function cacheWithJournal(file: string): Promise<StatCache> {
+  const cache = await StatCache.load(file);
+  for (let n = 0; n < 100; n += 1) cache.entries.set(`f${n}`, entry(n));
+  cache.commit = "c1";
+  await cache.save();
+  cache.entries.set("f1", { ...entry(1), size: 11 });
+  cache.commit = "c2";
+  await cache.save();
+  return cache;
+}
 
 /**
  * The stat cache is written incrementally: after a commit of a few files only those entries are appended
@@ -14,9 +26,7 @@ const entry = (n: number): CacheEntry => ({ mode: "100644", oid: n.toString(16).
  * lines left from a snapshot since replaced are never applied to the new one.
  */
 describe("the stat cache's journal", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  before(async () => (scratch = await tempDir("stat-cache")));
-  after(async () => scratch.remove());
+  const scratch = useTempDir("stat-cache");
 
   it("appends a few changes instead of rewriting the whole cache, and reads them back", async () => {
     const file = join(scratch.path, "a", "stat-cache.json");
@@ -47,13 +57,7 @@ describe("the stat cache's journal", () => {
 
   it("ignores a line cut short and what follows, then writes a snapshot", async () => {
     const file = join(scratch.path, "b", "stat-cache.json");
-    const cache = await StatCache.load(file);
-    for (let n = 0; n < 100; n += 1) cache.entries.set(`f${n}`, entry(n));
-    cache.commit = "c1";
-    await cache.save();
-    cache.entries.set("f1", { ...entry(1), size: 11 });
-    cache.commit = "c2";
-    await cache.save();
+    await cacheWithJournal(file);
     const whole = await readFile(journalFile(file), "utf8");
     // A second line cut short by a kill, as appendFile may leave it.
     await appendFile(journalFile(file), whole.slice(0, 30));
@@ -74,13 +78,7 @@ describe("the stat cache's journal", () => {
 
   it("never applies the lines of a snapshot since replaced", async () => {
     const file = join(scratch.path, "c", "stat-cache.json");
-    const cache = await StatCache.load(file);
-    for (let n = 0; n < 100; n += 1) cache.entries.set(`f${n}`, entry(n));
-    cache.commit = "c1";
-    await cache.save();
-    cache.entries.set("f1", { ...entry(1), size: 11 });
-    cache.commit = "c2";
-    await cache.save();
+    const cache = await cacheWithJournal(file);
     const oldJournal = await readFile(journalFile(file), "utf8");
     // Everything changes (a new snapshot), and a crash kept the old journal from being removed.
     cache.entries.clear();

@@ -1,0 +1,74 @@
+import { join } from "node:path";
+import { after, before } from "node:test";
+import type { LocalCloudOptions } from "../../local/cloud.ts";
+import { agentEnv, startDaemon, type Daemon } from "./agents.ts";
+import { tempDir } from "./git.ts";
+import { startTestCloud, type TestCloud } from "./local-cloud.ts";
+
+/**
+ * What a test file sets up before its tests and takes down after them, registered with node:test's
+ * `before`/`after` where it is called (the file, or one `describe`). Kept apart from git.ts, which the
+ * bench scripts import too.
+ */
+
+/** A scratch folder made before the tests and removed after them. */
+export function useTempDir(prefix: string): { readonly path: string } {
+  let scratch: { path: string; remove(): Promise<void> } | undefined;
+  before(async () => {
+    scratch = await tempDir(prefix);
+  });
+  after(async () => scratch?.remove());
+  return {
+    get path(): string {
+      if (!scratch) throw new Error(`the scratch folder ${prefix} is made in before(): use it inside a test`);
+      return scratch.path;
+    },
+  };
+}
+
+/** What an end-to-end agent test file shares: one local cloud, a scratch folder, and daemons stopped after the tests. */
+export interface AgentCloud {
+  readonly t: TestCloud;
+  /** The environment the CLI and daemons run with, pointed at the local cloud. */
+  readonly env: Record<string, string>;
+  /** `name` under the scratch folder. */
+  path(name: string): string;
+  /** The daemons started through `daemon`, in order. */
+  readonly daemons: readonly Daemon[];
+  /** A daemon on `dir` (as `startDaemon`), stopped after the tests if the test did not stop it. */
+  daemon(dir: string, flags?: string[], options?: Parameters<typeof startDaemon>[3]): Promise<Daemon>;
+}
+
+/** Starts the local cloud before the tests; after them stops every daemon started here, then the cloud, and removes the scratch folder. */
+export function useAgentCloud(name: string, options: LocalCloudOptions = {}): AgentCloud {
+  const daemons: Daemon[] = [];
+  let cloud: TestCloud | undefined;
+  before(async () => {
+    cloud = await startTestCloud(options);
+  });
+  // Registered before the scratch folder's, so it runs first: daemons stop before their folders go.
+  after(async () => {
+    for (const daemon of daemons) await daemon.stop();
+    await cloud?.stop();
+  });
+  const scratch = useTempDir(name);
+  const started = (): TestCloud => {
+    if (!cloud) throw new Error("the local cloud starts in before(): use it inside a test");
+    return cloud;
+  };
+  return {
+    get t() {
+      return started();
+    },
+    get env() {
+      return agentEnv(started().cloud.env);
+    },
+    daemons,
+    path: (base) => join(scratch.path, base),
+    daemon: async (dir, flags = [], daemonOptions = {}) => {
+      const daemon = await startDaemon(dir, agentEnv(started().cloud.env), flags, daemonOptions);
+      daemons.push(daemon);
+      return daemon;
+    },
+  };
+}
