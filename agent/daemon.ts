@@ -210,6 +210,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
     if (stopping) return;
     if (paused) return log("debug", "sync.paused", { why });
+    log("debug", "round.asked", { why, paths: paths?.length ?? "all" });
     let report: SyncReport;
     state = "syncing";
     notify();
@@ -358,12 +359,18 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   // The refs index at the version this machine last wrote or read (its own push, heard back) holds nothing new.
   const onHint = Object.assign(
     (message: ChangeMessage | undefined) => {
+      log("debug", "notified", { kind: message?.kind ?? "unknown" });
       if (message?.kind !== "refs" || message.ref !== undefined || message.etag === undefined) return spread(message);
       const ctx = { store: folder.store, layout: folder.layout, repo: settings.location.repo, gitDir: folder.gitDir };
-      void cachedRefsIndex(ctx).then(
-        (known) => (known?.etag === message.etag ? undefined : spread(message)),
-        () => spread(message),
-      );
+      // Asked once the running round is done: this machine's own push is often heard before it has recorded
+      // the index it wrote, and a round to fetch what it wrote itself would load the machine for nothing.
+      void folder.engine
+        .roundDone()
+        .then(() => cachedRefsIndex(ctx))
+        .then(
+          (known) => (known?.etag === message.etag ? undefined : spread(message)),
+          () => spread(message),
+        );
     },
     { cancel: () => spread.cancel() },
   );

@@ -4,6 +4,7 @@
  * for), and the CLI as child processes.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 export const MAIN = fileURLToPath(new URL("../agent/cli/main.ts", import.meta.url));
@@ -51,12 +52,16 @@ export function cloudbridge(args: string[], env: Record<string, string>, options
   });
 }
 
-/** The daemon as a child process; `launcher` runs it another way (e.g. bin/cloudbridge, with the Node flags it sets). */
+/**
+ * The daemon as a child process, and a promise of its `daemon.ready` log line. `launcher` runs it another
+ * way (e.g. bin/cloudbridge, with the Node flags it sets); `onLog` is given each of its log lines.
+ */
 export function daemon(
   dir: string,
   env: Record<string, string>,
   flags: string[],
   launcher: string[] = [process.execPath, "--disable-warning=ExperimentalWarning", MAIN],
+  onLog?: (line: string) => void,
 ): { child: ChildProcess; ready: Promise<void> } {
   const [program, ...args] = launcher;
   const child = spawn(program!, [...args, "daemon", dir, "--json-log", ...flags], {
@@ -64,12 +69,24 @@ export function daemon(
     stdio: ["ignore", "ignore", "pipe"],
   });
   const ready = new Promise<void>((ok, fail) => {
-    let text = "";
+    let partial = "";
+    const seen: string[] = [];
+    let isReady = false;
     child.stderr!.on("data", (c: Buffer) => {
-      text += c.toString();
-      if (text.includes('"daemon.ready"')) ok();
+      const lines = (partial + c.toString()).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        onLog?.(line);
+        if (isReady) continue;
+        seen.push(line);
+        if (line.includes('"daemon.ready"')) {
+          isReady = true;
+          seen.length = 0;
+          ok();
+        }
+      }
     });
-    child.once("exit", (code) => fail(new Error(`daemon exited ${code}: ${text}`)));
+    child.once("exit", (code) => fail(new Error(`daemon exited ${code}: ${seen.join("\n")}`)));
   });
   return { child, ready };
 }
@@ -78,6 +95,40 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+/** Daemons started one after another, each waited for until ready; `stop` ends those that started. */
+export async function startDaemons(
+  specs: ReadonlyArray<{ dir: string; env: Record<string, string>; flags?: string[]; onLog?: (line: string) => void }>,
+): Promise<{ children: ChildProcess[]; stop(): Promise<void> }> {
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    for (const child of children.splice(0)) await stopChild(child);
+  };
+  try {
+    for (const { dir, env, flags = [], onLog } of specs) {
+      const d = daemon(dir, env, flags, undefined, onLog);
+      children.push(d.child);
+      await d.ready;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { children, stop };
+}
+
+/** Milliseconds from now until `ready` holds (polled every `everyMs`); fails after `limitMs`, naming `what` and `path`. */
+export async function arrival(path: string, ready: () => Promise<boolean>, what: string, limitMs = 120_000, everyMs = 5): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (await ready()) return performance.now() - start;
+    if (performance.now() - start > limitMs) throw new Error(`${what} did not arrive at ${path} within ${limitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Whether the file at `path` holds exactly `content` now. */
+export const holds = (path: string, content: string) => async () => (await readFile(path, "utf8").catch(() => "")) === content;
 
 export const median = (values: number[]): number => percentile(values, 50);
 

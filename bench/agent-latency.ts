@@ -1,6 +1,6 @@
 /**
  * The agent end to end, side by side with Syncthing 1.19 on the same machine in the same run
- * (bench/syncthing-peer.ts: two instances on 127.0.0.1, watcher delay 1 s; `apt-get install syncthing`):
+ * (bench/syncthing.ts: two instances on 127.0.0.1, watcher delay 1 s; `apt-get install syncthing`):
  *
  * 1. Small-file latency at default settings, from a file closed on machine A to the same file complete on
  *    machine B (SQS notifications), in folders of BENCH_SIZES files (default 1000,10000; BENCH_FILES=100000
@@ -13,17 +13,20 @@
  *    as requests per hour, and the requests one reconcile round costs (a `cloudbridge sync` with nothing
  *    to do); BENCH_IDLE_SECONDS, BENCH_POLL_SECONDS.
  *
+ * BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on both machines are printed
+ * (stderr), in milliseconds from the write; add GIT_TRACE2_PERF=<file> to see every git process they start.
+ *
  * Run: `npm run bench:agent` (heavy: under `flock /tmp/cloudbridge-bench.lock`).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProsody } from "../test/helpers/prosody.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
-import { cloudbridge, daemon, percentile, startCloudProcess, startCountingProxy, stopChild } from "./agent-common.ts";
-import { startSyncthingPair, syncthingMissing } from "./syncthing-peer.ts";
+import { arrival, cloudbridge, holds, percentile, startCloudProcess, startCountingProxy, startDaemons } from "./agent-common.ts";
+import { startSyncthingPair, syncthingMissing } from "./syncthing.ts";
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
 const SIZES = [
@@ -39,6 +42,8 @@ const LISTENERS = (process.env.BENCH_LISTENERS ?? "")
   .filter((l): l is "sqs" | "xmpp" | "poll" => ["sqs", "xmpp", "poll"].includes(l));
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
+/** BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on A and B are printed (stderr). */
+const TRACE = process.env.BENCH_TRACE === "1";
 
 interface Row {
   listener: string;
@@ -79,31 +84,21 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
   const url = "s3://cloudbridge/bench";
   const A = join(root, "a");
   const B = join(root, "b");
-  const started = [];
+  let daemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
   try {
     await cloudbridge(["init", A, "--remote", url, ...flags("a")], { ...env("a"), CLOUDBRIDGE_XMPP_PASSWORD: "a-pw" }, { quiet: true });
     await cloudbridge(["clone", url, B, ...flags("b")], env("b"), { quiet: true });
-    const daemonFlags = ["--debounce", "100", "--reconcile-interval", "600"];
-    for (const [dir, who] of [
-      [A, "a"],
-      [B, "b"],
-    ] as const) {
-      const d = daemon(dir, env(who), daemonFlags);
-      started.push(d.child);
-      await d.ready;
-    }
+    const flagsOf = ["--debounce", "100", "--reconcile-interval", "600"];
+    daemons = await startDaemons([
+      { dir: A, env: env("a"), flags: flagsOf },
+      { dir: B, env: env("b"), flags: flagsOf },
+    ]);
     const latencies: number[] = [];
     for (let i = 0; i < CHANGES; i += 1) {
       const name = `file-${i % 10}.txt`;
       const content = `change ${i} ${randomBytes(8).toString("hex")}\n`;
       await writeFile(join(A, name), content);
-      const start = performance.now();
-      for (;;) {
-        if ((await readFile(join(B, name), "utf8").catch(() => "")) === content) break;
-        if (performance.now() - start > 60_000) throw new Error(`change ${i} did not arrive within 60 s`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      latencies.push(performance.now() - start);
+      latencies.push(await arrival(join(B, name), holds(join(B, name), content), `change ${i}`, 60_000));
     }
     await new Promise((r) => setTimeout(r, 3000)); // let the last rounds and notifications settle
     proxy.reset();
@@ -111,8 +106,7 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
     const idlePerHour = Object.fromEntries(
       Object.entries(proxy.counts).map(([service, n]) => [service, Math.round((n / 2) * (3600 / IDLE_SECONDS))]),
     );
-    for (const child of started) await stopChild(child);
-    started.length = 0;
+    await daemons.stop();
     proxy.reset();
     await cloudbridge(["sync", A], env("a"), { quiet: true });
     const reconcile = proxy.counts.s3 + proxy.counts.sqs + proxy.counts.sns;
@@ -125,7 +119,7 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
       reconcile,
     };
   } finally {
-    for (const child of started) await stopChild(child);
+    await daemons?.stop();
     await proxy.stop();
     await cloud.stop();
     await prosody?.destroy();
@@ -144,17 +138,6 @@ async function populate(dir: string, files: number): Promise<void> {
   }
 }
 
-/** Milliseconds from now until `path` under `dir` holds `ready` (polled every 5 ms). */
-async function arrival(path: string, ready: () => Promise<boolean>, what: string, limitMs = 120_000): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await ready()) return performance.now() - start;
-    if (performance.now() - start > limitMs) throw new Error(`${what} did not arrive at ${path} within ${limitMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const holds = (path: string, content: string) => async () => (await readFile(path, "utf8").catch(() => "")) === content;
 const sized = (path: string, size: number) => async () => (await stat(path).catch(() => undefined))?.size === size;
 async function sha256(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -181,7 +164,7 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
   const cloud = await startCloudProcess();
   const env = { ...cloud.env, ...GIT_ENV };
   const url = `s3://cloudbridge/latency-${files}`;
-  const children = [];
+  let daemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
   const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [] };
   const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [] };
   let pair: Awaited<ReturnType<typeof startSyncthingPair>> | undefined;
@@ -191,11 +174,26 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
     const flags = ["--topic-arn", cloud.topicArn, "--listen", "sqs"];
     await cloudbridge(["init", cb.a, "--remote", url, ...flags], env, { quiet: true });
     await cloudbridge(["clone", url, cb.b, ...flags], env, { quiet: true });
-    for (const dir of [cb.a, cb.b]) {
-      const d = daemon(dir, env, []); // default settings
-      children.push(d.child);
-      await d.ready;
-    }
+    const logs: Array<{ who: string; at: number; line: Record<string, unknown> }> = [];
+    // Default settings; with BENCH_TRACE the log at debug level, kept to print each change's steps.
+    const traced = (who: string) =>
+      TRACE
+        ? {
+            env: { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" },
+            onLog: (text: string) => {
+              try {
+                const line = JSON.parse(text) as Record<string, unknown>;
+                logs.push({ who, at: Date.parse(String(line.time)), line });
+              } catch {
+                // not a log line
+              }
+            },
+          }
+        : { env };
+    daemons = await startDaemons([
+      { dir: cb.a, ...traced("A") },
+      { dir: cb.b, ...traced("B") },
+    ]);
     if (!syncthingMissing()) {
       process.stderr.write(`  ${files} files: Syncthing…\n`);
       // Both sides start with the same files: Syncthing scans and exchanges its index, nothing to copy.
@@ -210,8 +208,19 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
         const name = `bench/file-${i % 10}.txt`;
         const content = `change ${i} ${randomBytes(8).toString("hex")}\n`;
         await mkdir(join(side.a, "bench"), { recursive: true });
+        const written = Date.now();
+        logs.length = 0;
         await writeFile(join(side.a, name), content);
         side.latencies.push(await arrival(join(side.b, name), holds(join(side.b, name), content), `${side.name} change ${i}`));
+        if (TRACE && side === cb) {
+          const steps = logs.map(
+            ({ who, at, line: { time: _t, level: _l, event, ...rest } }) =>
+              `${who} +${at - written} ${String(event)} ${JSON.stringify(rest)}`,
+          );
+          process.stderr.write(
+            `  change ${i}: ${Math.round(side.latencies.at(-1)!)} ms, written at ${new Date(written).toISOString()}\n    ${steps.join("\n    ")}\n`,
+          );
+        }
       }
     }
     if (withLarge) {
@@ -230,7 +239,7 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
     }
     return { files, sides };
   } finally {
-    for (const child of children) await stopChild(child);
+    await daemons?.stop();
     await pair?.stop();
     await cloud.stop();
     await rm(root, { recursive: true, force: true });

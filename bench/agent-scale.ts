@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GIT_ENV } from "../test/helpers/git.ts";
 import { cloudbridge, daemon, percentile, startCloudProcess, stopChild } from "./agent-common.ts";
-import { syncthingFolder, syncthingMissing } from "./syncthing-folder.ts";
+import { syncthingFolder, syncthingMissing } from "./syncthing.ts";
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -28,7 +28,7 @@ import { writePresence } from "../agent/presence.ts";
 import { gitText, runGit } from "../localgit/index.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
 import { CountingStore } from "./counting-store.ts";
-import { cloudbridge, daemon, startCloudProcess, startCountingProxy, stopChild } from "./agent-common.ts";
+import { arrival, cloudbridge, holds, startCloudProcess, startCountingProxy, startDaemons } from "./agent-common.ts";
 
 const list = (value: string | undefined, fallback: number[]) => (value ? value.split(",").map(Number) : fallback);
 const HISTORY = list(process.env.BENCH_HISTORY, [1, 100, 800]);
@@ -296,16 +296,11 @@ async function endToEnd(): Promise<void> {
         });
         await push({ ...seed, agent: other, updates: [{ ref: "refs/heads/main", oid: tip }] });
       }
-      const started = [];
       const daemonFlags = ["--debounce", "100", "--reconcile-interval", "600"];
-      for (const [dir, who] of [
-        [A, "a"],
-        [B, "b"],
-      ] as const) {
-        const d = daemon(dir, env(who), daemonFlags);
-        started.push(d.child);
-        await d.ready;
-      }
+      const daemons = await startDaemons([
+        { dir: A, env: env("a"), flags: daemonFlags },
+        { dir: B, env: env("b"), flags: daemonFlags },
+      ]);
       try {
         await new Promise((ok) => setTimeout(ok, 2000));
         const ofA: number[] = [];
@@ -315,11 +310,7 @@ async function endToEnd(): Promise<void> {
           proxies.b.reset();
           const content = `change ${round} ${randomUUID()}\n`;
           await writeFile(join(A, "note.txt"), content);
-          const start = performance.now();
-          while ((await readFile(join(B, "note.txt"), "utf8").catch(() => "")) !== content) {
-            if (performance.now() - start > 60_000) throw new Error(`change ${round} did not arrive within 60 s`);
-            await new Promise((ok) => setTimeout(ok, 20));
-          }
+          await arrival(join(B, "note.txt"), holds(join(B, "note.txt"), content), `change ${round}`, 60_000, 20);
           await new Promise((ok) => setTimeout(ok, 1500)); // both quiet again
           ofA.push(proxies.a.counts.s3);
           ofB.push(proxies.b.counts.s3);
@@ -328,7 +319,7 @@ async function endToEnd(): Promise<void> {
         const total = ofA.map((a, i) => a + ofB[i]!);
         console.log(`| ${agents} | ${median(total)} | ${median(ofA)} | ${median(ofB)} |`);
       } finally {
-        for (const child of started) await stopChild(child);
+        await daemons.stop();
       }
     }
   } finally {

@@ -96,13 +96,21 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
     await indexPacks(engine, ctx.gitDir, quarantine, names);
     const downloaded = { packsDownloaded: names.length, bytesDownloaded: sum(sizes) };
     const optionalOnly = optional.filter((oid) => !tips.includes(oid));
-    const incomplete = await incompleteTips(engine, ctx.gitDir, optionalOnly, quarantine);
-    const missing = await engine.missingObjects(ctx.gitDir, tips, quarantine);
+    // Usually every tip is complete: one connectivity check for all of them (the halving only when not),
+    // beside the count of their trees (a tip found incomplete is left out of what that count says).
+    const [allComplete, bounds] = await Promise.all([
+      engine.missingObjects(ctx.gitDir, [...tips, ...optionalOnly], quarantine).then((missing) => missing.length === 0),
+      treesPastBounds(ctx.gitDir, [...tips, ...optionalOnly], (oid) => `The commit ${oid}`, {
+        GIT_ALTERNATE_OBJECT_DIRECTORIES: quarantine,
+      }),
+    ]);
+    const incomplete = allComplete ? [] : await incompleteTips(engine, ctx.gitDir, optionalOnly, quarantine);
+    const missing = allComplete ? [] : await engine.missingObjects(ctx.gitDir, tips, quarantine);
     if (missing.length > 0) return { missing, incomplete, pastBounds: new Map<string, GitStoreError>(), ...downloaded };
     const complete = [...tips, ...optionalOnly.filter((oid) => !incomplete.includes(oid))];
-    const pastBounds = await treesPastBounds(ctx.gitDir, complete, (oid) => `The commit ${oid}`, {
-      GIT_ALTERNATE_OBJECT_DIRECTORIES: quarantine,
-    });
+    const pastBounds = new Map([...bounds].filter(([oid]) => complete.includes(oid)));
+    if (checkedWithin.size > CHECKED_MAX) checkedWithin.clear();
+    for (const oid of complete) if (!pastBounds.has(oid)) checkedWithin.add(oid);
     const required = tips.find((oid) => pastBounds.has(oid));
     if (required) throw pastBounds.get(required)!;
     // Pack before index: git only looks at packs that have an index.
@@ -148,6 +156,9 @@ export interface FetchResult extends ObjectsFetched {
  */
 export async function fetchRefs(ctx: RepoContext & { remote?: string; required?: readonly string[] }): Promise<FetchResult> {
   const remote = ctx.remote ?? "cloud";
+  // The tracking refs as they are, read beside the requests (only fetches and pushes of this folder move them).
+  const currentRefs = engineOf(ctx).readRefs(ctx.gitDir, trackingRefPrefixes(remote));
+  currentRefs.catch(() => {}); // awaited (and rethrown) below
   // One GET of the refs index, a 304 when nothing moved since this machine last read it (refs-index.ts).
   const { refs } = await readRefsIndex(ctx);
   const isRequired = (ref: string) => parseSyncedRefName(ref) === undefined && (ctx.required?.includes(ref) ?? true);
@@ -181,11 +192,12 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string; required?:
   const wanted = new Map<string, string>();
   for (const { ref, oid } of refs.shared.values()) wanted.set(trackingRefName(remote, ref), oid);
   for (const { agent, syncedRef, oid } of refs.synced.values()) wanted.set(trackingRefName(remote, syncedRef, agent), oid);
-  const current = await engineOf(ctx).readRefs(ctx.gitDir, trackingRefPrefixes(remote));
+  const current = await currentRefs;
   const updated: { ref: string; oid: string | null }[] = [];
   for (const [ref, oid] of wanted) if (current.get(ref) !== oid) updated.push({ ref, oid });
   // Commits already here (fetched earlier inside another's history) are checked too before a ref names them.
-  const moved = [...new Set(updated.map((u) => u.oid).filter((oid): oid is string => oid !== null))];
+  // (Not again those this fetch just checked in its quarantine.)
+  const moved = [...new Set(updated.map((u) => u.oid).filter((oid): oid is string => oid !== null && !checkedWithin.has(oid)))];
   const past = await treesPastBounds(ctx.gitDir, moved, (oid) => `The commit ${oid}`);
   for (const entry of required) {
     const why = past.get(entry.oid);
@@ -202,6 +214,10 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string; required?:
   await engineOf(ctx).updateRefs(ctx.gitDir, usable);
   return { ...fetched, refs, updated: usable };
 }
+
+/** Commits whose trees a fetch found within the bounds (this process; bounded: cleared when full). */
+const checkedWithin = new Set<string>();
+const CHECKED_MAX = 10_000;
 
 const QUARANTINE_PREFIX = "tmp_objdir-cloudbridge-";
 

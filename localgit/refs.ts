@@ -11,50 +11,57 @@ const ZERO_OID = "0".repeat(40);
 
 /** The commit `rev` names, or undefined when there is none (an unborn branch, an unknown name). */
 export async function resolveCommit(gitDir: string, rev: string): Promise<string | undefined> {
-  const read = await readBranch(gitDir, rev);
-  if (read !== "ask-git") return read;
+  const read = BRANCH.test(rev) ? await readBranchFile(gitDir, rev) : undefined;
+  if (read !== undefined) return read.oid;
   const run = await runGit(["rev-parse", "--verify", "--quiet", `${rev}^{commit}`], { gitDir, okCodes: [1, 128] });
   return run.code === 0 ? run.stdout.toString().trim() : undefined;
 }
 
+/** A plain branch name, which git keeps as a file of its own or a line of `packed-refs`. */
+const BRANCH = /^refs\/heads\/(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]+$/;
+const OID_LINE = /^([0-9a-f]{40}|[0-9a-f]{64})\n?$/;
+
 /**
- * A branch's commit read from the ref files the way git stores them (a loose ref, else `packed-refs`),
- * without starting git: a sync round asks for its branches' heads several times, and a `git rev-parse`
- * costs a process each time. Loose refs and `packed-refs` are replaced whole (written aside, renamed),
- * so a read never sees half of one; git packs a ref into `packed-refs` before it removes the loose file,
- * so a missing loose ref is then either packed or gone. Anything else (a name that is not a full branch
- * name, a symbolic ref, refs stored another way such as reftable) is for git itself.
+ * A branch read from git's files as git reads them (the loose ref, else `packed-refs`), without starting
+ * a process: the agent asks for `main` and `git-annex` several times a round, and a process costs 5–30 ms.
+ * Safe beside a git that writes: a loose ref is replaced by rename, and `pack-refs` writes `packed-refs`
+ * before it removes the loose file. Undefined (ask git) for anything this does not know for sure: a
+ * symbolic ref, a repository with another ref store or a shared common directory.
  */
-async function readBranch(gitDir: string, ref: string): Promise<string | undefined | "ask-git"> {
-  if (!/^refs\/heads\/[A-Za-z0-9._/-]+$/.test(ref) || ref.includes("..") || ref.endsWith(".lock")) return "ask-git";
-  let loose: string;
-  try {
-    loose = await readFile(join(gitDir, ref), "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") return "ask-git";
-    // A linked work tree's git directory keeps its branches in the common one.
-    if (
-      await stat(join(gitDir, "commondir")).then(
-        () => true,
-        () => false,
-      )
-    )
-      return "ask-git";
-    let packed: string;
-    try {
-      packed = await readFile(join(gitDir, "packed-refs"), "utf8");
-    } catch (packedError) {
-      return (packedError as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "ask-git";
-    }
-    for (const line of packed.split("\n"))
-      if (line.endsWith(` ${ref}`) && OID.test(line.slice(0, -ref.length - 1))) return line.slice(0, -ref.length - 1);
-    return undefined;
+async function readBranchFile(gitDir: string, ref: string): Promise<{ oid: string | undefined } | undefined> {
+  if (!(await plainRefFiles(gitDir))) return undefined;
+  const loose = await readFile(join(gitDir, ref), "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT" || error.code === "ENOTDIR") return null;
+    throw error;
+  });
+  if (loose !== null) {
+    const oid = OID_LINE.exec(loose)?.[1];
+    return oid ? { oid } : undefined;
   }
-  const oid = loose.trim();
-  return OID.test(oid) ? oid : "ask-git";
+  const packed = await readFile(join(gitDir, "packed-refs"), "utf8").catch(() => "");
+  const line = packed.split("\n").find((l) => l.endsWith(` ${ref}`) && OID_LINE.test(l.slice(0, -ref.length - 1)));
+  // In packed-refs a branch names a commit (a `^` line peels tags only); absent here: no such branch.
+  return { oid: line?.slice(0, -ref.length - 1) };
 }
 
-const OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/** Whether `gitDir` keeps its refs as files of its own (not a reftable, not a linked worktree's common directory). */
+const plainRefStores = new Map<string, boolean>();
+async function plainRefFiles(gitDir: string): Promise<boolean> {
+  let plain = plainRefStores.get(gitDir);
+  if (plain === undefined) {
+    const [reftable, commondir, refs] = await Promise.all(
+      ["reftable", "commondir", "refs"].map((name) =>
+        stat(join(gitDir, name)).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    plain = refs === true && reftable === false && commondir === false;
+    plainRefStores.set(gitDir, plain);
+  }
+  return plain;
+}
 
 /** Every ref under `prefixes` (e.g. `refs/remotes/cloud/`): ref → object id. */
 export async function readRefs(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string>> {

@@ -247,6 +247,7 @@ export async function openSyncedFolder(
       content,
       side,
       log: (event, fields) => log(event.startsWith("refused") || event === "unwritable" ? "error" : "info", event, fields),
+      trace: (step, fields) => log("debug", "round.step", { step, ...fields }),
     });
     return { ...folder, repo, content, engine };
   } catch (error) {

@@ -15,6 +15,8 @@ export class BucketRemote implements SyncRemote {
   private readonly reported = new Set<string>();
 
   private readonly refs: readonly string[];
+  /** A fetch brought packs since the last upkeep. */
+  private packsArrived = false;
 
   constructor(ctx: RepoContext, agent: string, options: { refs: readonly string[]; warn?: (message: string) => void }) {
     this.ctx = ctx;
@@ -31,7 +33,7 @@ export class BucketRemote implements SyncRemote {
       this.reported.add(`${ref} ${error.message}`);
       this.warn(error.message);
     }
-    if (result.packsDownloaded > 0) await this.keepPacked();
+    if (result.packsDownloaded > 0) this.packsArrived = true;
     return new Map([...result.refs.shared.values()].map((r) => [r.ref, r.oid]));
   }
 
@@ -50,8 +52,15 @@ export class BucketRemote implements SyncRemote {
     return landed;
   }
 
+  async afterRound(): Promise<void> {
+    if (!this.packsArrived) return;
+    this.packsArrived = false;
+    await this.keepPacked();
+  }
+
   /**
-   * git's own housekeeping after a fetch (`gc --auto`: nothing unless there are more packs or loose
+   * git's own housekeeping after a round whose fetch brought packs (at its end, not inside the fetch: the
+   * files the fetch brought are written first; `gc --auto`: nothing unless there are more packs or loose
    * objects than its thresholds), so a repository that fetched a pack per change does not keep a thousand
    * packs that slow every git command. Run to its end inside the round, not detached as git would: a
    * repack left running after the daemon stops deletes packs under whatever reads the repository next

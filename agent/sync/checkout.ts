@@ -39,7 +39,7 @@ export interface CheckoutOptions {
   platform?: Platform;
   racyWindowMs?: number;
   /** Modification times to give the files written (path → ms since 1970); others get the time of writing. */
-  mtimes?: ReadonlyMap<string, number>;
+  mtimes?: ReadonlyMap<string, number> | Promise<ReadonlyMap<string, number> | undefined>;
   /** Called after each path handled: how many of how many (a bulk change from another machine shows progress). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -58,7 +58,7 @@ export async function checkout(
   target: string,
   options: CheckoutOptions = {},
 ): Promise<CheckoutResult> {
-  const diff = await treeDiff(git, cache.commit, target);
+  const [diff, mtimes] = await Promise.all([treeDiff(git, cache.commit, target), options.mtimes]);
   const result: CheckoutResult = {
     written: 0,
     deleted: 0,
@@ -230,7 +230,7 @@ export async function checkout(
       await rename(temp, dest);
       temporaries.delete(path);
       settled(temp);
-      const mtime = record.newMode === "120000" ? undefined : options.mtimes?.get(path);
+      const mtime = record.newMode === "120000" ? undefined : mtimes?.get(path);
       if (mtime !== undefined) await utimes(dest, new Date(), new Date(mtime)).catch(() => undefined);
       if (missingKey !== undefined) result.missingContent.push({ path, key: missingKey });
       // Written just now whatever time it carries: the next scan reads it once (a save during the write).

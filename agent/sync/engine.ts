@@ -89,6 +89,8 @@ interface Round {
   readonly onScanProgress: ((seen: number) => void) | undefined;
   readonly settle: RoundOptions["settle"];
   readonly report: SyncReport;
+  /** Where the round's time goes (SyncEngineOptions.trace). */
+  readonly trace: (step: string, fields?: Record<string, unknown>) => void;
 }
 
 /** A round asked for while one runs: requests made meanwhile are merged into it. */
@@ -106,6 +108,11 @@ export interface SyncEngineOptions {
   side?: SideBranch;
   platform?: Platform;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Told as a round passes each of its steps, with the milliseconds since the round started (the daemon
+   * logs it at debug level: where one change's time goes). Off unless given.
+   */
+  trace?: (step: string, fields: { ms: number } & Record<string, unknown>) => void;
 }
 
 export class SyncEngine {
@@ -152,6 +159,11 @@ export class SyncEngine {
       });
     this.queued = queued;
     return queued.promise;
+  }
+
+  /** Resolves when the round running now (if any) has finished, however it ended. */
+  async roundDone(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   /**
@@ -223,11 +235,13 @@ export class SyncEngine {
       onScanProgress,
       settle,
       report: emptyReport(),
+      trace: this.tracer(),
     };
     // The whole round holds the folder: a `cloudbridge sync` run by hand beside the daemon waits for it, or it for that.
     const run = this.repo.lock
       .hold(() => this.round(round))
       .finally(() => {
+        round.trace("released");
         if (this.running === run) this.running = undefined;
       });
     this.running = run;
@@ -251,8 +265,8 @@ export class SyncEngine {
   }
 
   /** Merges two commits against their base (both sides' changes kept); variants it made go to the round's report. */
-  private async mergeWithBase(ours: string, theirs: string, report: SyncReport): Promise<MergeOutcome> {
-    const base = await this.repo.git.mergeBase(ours, theirs);
+  private async mergeWithBase(ours: string, theirs: string, report: SyncReport, knownBase?: string): Promise<MergeOutcome> {
+    const base = knownBase ?? (await this.repo.git.mergeBase(ours, theirs));
     const outcome = await mergeCommits(this.repo.git, { base, ours, theirs }, { scratchDir: this.repo.stateDir });
     report.variants.push(...outcome.variants);
     if (outcome.variants.length > 0) this.log("merge.variants", { variants: outcome.variants });
@@ -264,7 +278,8 @@ export class SyncEngine {
   private readonly waitingToSettle = new Map<string, number>();
 
   private async round(round: Round): Promise<SyncReport> {
-    const { paths, report } = round;
+    const { paths, report, trace } = round;
+    trace("locked");
     const { commit, scan } = await this.repo.commitChanges({
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
@@ -278,6 +293,7 @@ export class SyncEngine {
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
     report.settling = scan.settling;
+    trace("scanned", { paths: paths?.size ?? "all", changes: scan.changes.size, committed: commit !== undefined });
     if (commit) {
       report.committed = commit;
       report.sent = scan.changes.size;
@@ -296,9 +312,11 @@ export class SyncEngine {
     const carried = recorded("refused-from-bucket");
 
     const remote = await this.remote.fetch();
+    trace("fetched");
     const remoteHead = remote.get(MAIN_REF);
     const before = this.repo.cache.commit;
     if (remoteHead) await this.integrate(remoteHead, report);
+    trace("integrated", { written: report.written, deleted: report.deleted });
     // Paths a read-only folder kept from being written: try again (a remount, a chmod). A checkout just
     // made has tried them already.
     if (before && before === this.repo.cache.commit && this.repo.hasUnwritten()) await this.moveTo(before, report);
@@ -311,6 +329,7 @@ export class SyncEngine {
     }
 
     if (!paths) await this.options.content?.reconcile(this.repo);
+    trace("side-merged");
 
     const local = this.repo.cache.commit;
     const updates: RefPush[] = [];
@@ -322,8 +341,10 @@ export class SyncEngine {
     if (local && local !== remoteHead)
       updates.push({ ref: MAIN_REF, oid: local, merge: async (ours, theirs) => (await this.mergeWithBase(ours, theirs, report)).commit });
     if (side && sideHead && sideHead !== remoteSide) updates.push({ ref: side.ref, oid: sideHead, merge: (o, t) => side.merge(o, t) });
+    trace("content-sent");
     if (updates.length > 0) {
       const landed = await this.remote.push(updates);
+      trace("pushed", { refs: updates.length });
       const pushed = landed.get(MAIN_REF);
       if (pushed && pushed !== local) {
         report.merged = true;
@@ -336,6 +357,8 @@ export class SyncEngine {
     await this.account(report, carried);
     this.logRefused(report.notUploaded, report.refused);
     report.head = this.repo.cache.commit;
+    // Upkeep last: the files are in place and the push is out by now.
+    await this.remote.afterRound?.();
     return report;
   }
 
@@ -377,9 +400,12 @@ export class SyncEngine {
     if (local === remoteHead) return;
     let target = remoteHead;
     if (local) {
-      if (await this.repo.git.isAncestor(remoteHead, local)) return;
-      if (!(await this.repo.git.isAncestor(local, remoteHead))) {
-        target = (await this.mergeWithBase(local, remoteHead, report)).commit;
+      // One git process says which way they stand: the base is the remote's head (nothing new there), ours
+      // (a fast-forward), or neither (a merge, against that base).
+      const base = await this.repo.git.mergeBase(local, remoteHead);
+      if (base === remoteHead) return;
+      if (base !== local) {
+        target = (await this.mergeWithBase(local, remoteHead, report, base)).commit;
         report.merged = true;
       }
     }
@@ -412,6 +438,14 @@ export class SyncEngine {
       this.log("unwritable", { path, reason, message: `could not write ${JSON.stringify(path)} here: ${reason}; everything else syncs` });
     }
     if (result.missingContent.length > 0) await this.options.content?.afterCheckout(result.missingContent);
+  }
+
+  /** A round's step reporter: nothing at all when no trace was asked for. */
+  private tracer(): (step: string, fields?: Record<string, unknown>) => void {
+    const trace = this.options.trace;
+    if (!trace) return () => undefined;
+    const start = performance.now();
+    return (step, fields = {}) => trace(step, { ms: Math.round(performance.now() - start), ...fields });
   }
 
   private log(event: string, fields: Record<string, unknown> = {}): void {

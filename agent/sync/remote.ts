@@ -20,6 +20,8 @@ export interface SyncRemote {
   fetch(): Promise<Map<string, string>>;
   /** Publishes each ref (merging when it moved meanwhile); ref → the commit it points at now. */
   push(updates: RefPush[]): Promise<Map<string, string>>;
+  /** Upkeep after a round (the folder is written and pushed by then): packing what fetches brought. */
+  afterRound?(): Promise<void>;
 }
 
 const tracking = (ref: string) => `refs/cloudbridge/remote/${ref.slice("refs/".length)}`;

@@ -261,24 +261,6 @@ export async function scan(
       if (stats.isFile() && ageOf(stats) < settle.quietMs && !(cached && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs))
         young.push(path);
     }
-  const beingWritten =
-    settle && young.length > 0 ? await (settle.openForWriting ?? (async () => undefined))(young.map((p) => join(root, p))) : undefined;
-  for (const [path, stats] of found) {
-    if (settle && stats.isFile()) {
-      const age = ageOf(stats);
-      const since = settle.waitingSince.get(path) ?? now;
-      const waits = age < settle.quietMs && (beingWritten === undefined || beingWritten.has(join(root, path)));
-      if (waits && now - since < settle.maxWaitMs) {
-        settle.waitingSince.set(path, since);
-        settling.push({ path, dueInMs: Math.max(0, Math.min(settle.quietMs - age, settle.maxWaitMs - (now - since))) + 50 });
-        continue;
-      }
-      settle.waitingSince.delete(path);
-    }
-    if (stats.isFile() && !(annex?.isLarge(path, stats.size) ?? false)) smallFiles.push({ path, stats });
-    else others.push({ path, stats });
-  }
-
   const record = (path: string, stats: Stats, oid: string, annexed: CacheEntry["annexed"]): void => {
     const entry: CacheEntry = {
       mode: modeOf(stats),
@@ -300,30 +282,79 @@ export async function scan(
     } else changes.set(path, annexed !== undefined ? { ...entry, annexed } : entry);
   };
 
-  let oids: Array<string | undefined>;
-  try {
-    oids = await git.hashFiles(smallFiles.map((f) => join(root, f.path)));
-  } catch {
-    // A file vanished or cannot be read: hash one by one; an unreadable one is listed, a vanished one is not.
-    oids = [];
-    for (let i = 0; i < smallFiles.length; i += PARALLEL_STATS) {
-      const batch = smallFiles.slice(i, i + PARALLEL_STATS);
-      oids.push(
-        ...(await Promise.all(
-          batch.map(async (f) => {
-            try {
-              return (await git.hashFiles([join(root, f.path)]))[0];
-            } catch {
-              // Unreadable: listed. Vanished or replaced meanwhile: the next scan looks again.
-              const reason = await whyUnreadable(join(root, f.path));
-              if (reason) unreadable.push({ path: f.path, reason });
-              return undefined;
-            }
-          }),
-        )),
-      );
+  // Whether a writer still holds a young file is asked of the system (a look through /proc: tens of
+  // milliseconds on a busy machine) while the small ones are hashed, not before: a hash that turns out
+  // not to be needed is one loose object too many, never a commit.
+  const youngSet = new Set(young);
+  const beingWrittenAsked: Promise<Set<string> | undefined> =
+    settle && young.length > 0
+      ? (settle.openForWriting ?? (async () => undefined))(young.map((p) => join(root, p)))
+      : Promise.resolve(undefined);
+  const isSmall = (path: string, stats: Stats) => stats.isFile() && !(annex?.isLarge(path, stats.size) ?? false);
+  /** Young files: committed or left to settle once the system said whether they are still being written. */
+  const held: Array<{ path: string; stats: Stats }> = [];
+  for (const [path, stats] of found) {
+    if (settle && stats.isFile()) {
+      if (youngSet.has(path)) {
+        held.push({ path, stats });
+        continue;
+      }
+      settle.waitingSince.delete(path);
+    }
+    if (isSmall(path, stats)) smallFiles.push({ path, stats });
+    else others.push({ path, stats });
+  }
+
+  /** The blob ids of small files (one git process), undefined for one that vanished or cannot be read (listed). */
+  const hashSmallFiles = async (files: ReadonlyArray<{ path: string; stats: Stats }>): Promise<Array<string | undefined>> => {
+    if (files.length === 0) return [];
+    try {
+      return await git.hashFiles(files.map((f) => join(root, f.path)));
+    } catch {
+      // A file vanished or cannot be read: hash one by one; an unreadable one is listed, a vanished one is not.
+      const oids: Array<string | undefined> = [];
+      for (let i = 0; i < files.length; i += PARALLEL_STATS) {
+        const batch = files.slice(i, i + PARALLEL_STATS);
+        oids.push(
+          ...(await Promise.all(
+            batch.map(async (f) => {
+              try {
+                return (await git.hashFiles([join(root, f.path)]))[0];
+              } catch {
+                // Unreadable: listed. Vanished or replaced meanwhile: the next scan looks again.
+                const reason = await whyUnreadable(join(root, f.path));
+                if (reason) unreadable.push({ path: f.path, reason });
+                return undefined;
+              }
+            }),
+          )),
+        );
+      }
+      return oids;
+    }
+  };
+  const heldSmall = held.filter(({ path, stats }) => isSmall(path, stats));
+  const [beingWritten, hashedSmall] = await Promise.all([beingWrittenAsked, hashSmallFiles([...smallFiles, ...heldSmall])]);
+  const heldOids = new Map(heldSmall.map((f, i) => [f.path, hashedSmall[smallFiles.length + i]]));
+  const oids = hashedSmall.slice(0, smallFiles.length);
+  for (const { path, stats } of held) {
+    const age = ageOf(stats);
+    const since = settle!.waitingSince.get(path) ?? now;
+    // Unknown (not Linux): every young file waits; known: only one a process still has open for writing.
+    const waits = beingWritten === undefined || beingWritten.has(join(root, path));
+    if (waits && now - since < settle!.maxWaitMs) {
+      settle!.waitingSince.set(path, since);
+      settling.push({ path, dueInMs: Math.max(0, Math.min(settle!.quietMs - age, settle!.maxWaitMs - (now - since))) + 50 });
+      continue;
+    }
+    settle!.waitingSince.delete(path);
+    if (!heldOids.has(path)) others.push({ path, stats });
+    else {
+      smallFiles.push({ path, stats });
+      oids.push(heldOids.get(path));
     }
   }
+
   smallFiles.forEach((f, i) => {
     // A small file is committed as it is: only one of a pointer's size may be a pointer someone wrote by hand.
     if (oids[i]) record(f.path, f.stats, oids[i], mayBePointerSize(f.stats.size) ? undefined : false);

@@ -53,6 +53,24 @@ describe("localgit: refs", () => {
     assert.equal(await resolveCommit(linkedGitDir, "refs/heads/read/loose"), second);
   });
 
+  it("reads a branch from git's files as git does: loose, packed, moved after packing, absent", async () => {
+    const git = async (rev: string) => {
+      const run = await runGit(["rev-parse", "--verify", "--quiet", `${rev}^{commit}`], { gitDir, okCodes: [1, 128] });
+      return run.code === 0 ? run.stdout.toString().trim() : undefined;
+    };
+    await updateRef(gitDir, "refs/heads/files/read", first);
+    assert.equal(await resolveCommit(gitDir, "refs/heads/files/read"), first, "loose");
+    await runGit(["pack-refs", "--all"], { gitDir });
+    assert.equal(await resolveCommit(gitDir, "refs/heads/files/read"), first, "packed only");
+    await updateRef(gitDir, "refs/heads/files/read", second);
+    assert.equal(await resolveCommit(gitDir, "refs/heads/files/read"), second, "a loose ref outranks its packed line");
+    await runGit(["update-ref", "-d", "refs/heads/files/read"], { gitDir });
+    assert.equal(await resolveCommit(gitDir, "refs/heads/files/read"), undefined, "deleted: neither loose nor packed");
+    assert.equal(await resolveCommit(gitDir, "refs/heads/never"), undefined);
+    await runGit(["symbolic-ref", "refs/heads/files/link", "refs/heads/main"], { gitDir });
+    assert.equal(await resolveCommit(gitDir, "refs/heads/files/link"), await git("refs/heads/main"), "a symbolic ref is git's to follow");
+  });
+
   it("moves several refs in one transaction: all or nothing", async () => {
     await updateRefs(gitDir, [
       { ref: "refs/remotes/r/a", oid: first },
