@@ -20,13 +20,16 @@ export async function placeContent(store: LocalStore, key: string, path: string,
   const temp = tempPathFor(path);
   try {
     if (!(await store.copyTo(key, temp, mode))) return undefined;
+    // The stat of what is placed is taken before the rename, which keeps it: a save landing just after the
+    // rename then differs from it, and the next scan commits that save instead of taking it for the content.
+    const placed = await lstat(temp);
     if (!sameFile(await lstat(path).catch(() => undefined), before)) return undefined;
     await rename(temp, path);
+    return placed;
   } finally {
     await rm(temp, { force: true });
     settled(temp);
   }
-  return lstat(path);
 }
 
 /** The same file, untouched: what a look just before a rename or unlink compares with the look before the work. */

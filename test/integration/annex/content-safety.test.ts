@@ -31,7 +31,7 @@ describe("annexed content is never lost to a race or to a wrong cloud copy", () 
   const keyOf = async (dir: string, path: string) => (await git(dir, "show", `HEAD:${path}`)).replace("/annex/objects/", "").trim();
   const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
-  it("keeps a person's save made while the daemon copies downloaded content into place", async () => {
+  it("keeps a person's save made while the daemon downloads content and puts it in place", async () => {
     const url = "s3://cloudbridge/placing";
     const A = join(scratch.path, "placing", "a");
     const B = join(scratch.path, "placing", "b");
@@ -42,19 +42,24 @@ describe("annexed content is never lost to a race or to a wrong cloud copy", () 
     await writeFile(join(A, "film.bin"), randomBytes(96 * 1024 * 1024));
     await cliOk(["sync", A], env);
 
-    // The moment the agent's copy appears beside the file, the person saves their own version.
+    // While the agent brings the content in (the download filling the store's temporary, or a copy from the
+    // store filling a temporary beside the file), the person saves their own version.
     const mine = "the person's own version, saved while the download was being put in place\n";
+    const annexTmp = join(B, ".git", "annex", "tmp");
+    const filling = async (dir: string, skip: (name: string) => boolean) => {
+      const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !skip(n));
+      const sizes = await Promise.all(names.map(async (n) => (await stat(join(dir, n)).catch(() => undefined))?.size ?? 0));
+      return sizes.some((size) => size >= 64 * 1024);
+    };
     await waitUntil(
       async () => {
-        // Whatever the agent names it: a file beside film.bin filling up with the content (not the pointer
-        // file written first: that window is the checkout's, covered elsewhere).
-        const others = (await readdir(B)).filter((n) => n !== "film.bin" && n !== ".git");
-        const sizes = await Promise.all(others.map(async (n) => (await stat(join(B, n)).catch(() => undefined))?.size ?? 0));
-        if (!sizes.some((size) => size >= 64 * 1024)) return false;
+        // Not the pointer file written first: that window is the checkout's, covered elsewhere.
+        const beside = await filling(B, (n) => n === "film.bin" || n === ".git");
+        if (!beside && !(await filling(annexTmp, () => false))) return false;
         await writeFile(join(B, "film.bin"), mine);
         return true;
       },
-      "the agent's temporary copy beside film.bin",
+      "the agent bringing film.bin's content in",
       120_000,
       1,
     );
