@@ -1,5 +1,5 @@
 import { spawn, execFileSync } from "node:child_process";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** A pid that is not running: a child that has exited (what kill -9 leaves in a lock file). */
@@ -28,4 +28,14 @@ export async function withFullDisk<T>(dir: string, work: (free: () => Promise<vo
       execFileSync("umount", ["--lazy", dir]);
     }
   }
+}
+
+/** inotify watches this process holds now (Linux: one `inotify wd:` line per watch in /proc/self/fdinfo). */
+export async function inotifyWatches(): Promise<number> {
+  let watches = 0;
+  for (const fd of await readdir("/proc/self/fdinfo")) {
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, "utf8").catch(() => "");
+    watches += info.split("\n").filter((line) => line.startsWith("inotify wd:")).length;
+  }
+  return watches;
 }

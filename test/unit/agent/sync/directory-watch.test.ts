@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { inotifyWatches } from "../../../helpers/system.ts";
 import { subscribeByDirectory } from "../../../../agent/sync/directory-watch.ts";
 import { useTempDir } from "../../../helpers/test-bed.ts";
-
-/** inotify watches this process holds now (one `inotify wd:` line per watch in /proc/self/fdinfo). */
-async function inotifyWatches(): Promise<number> {
-  let watches = 0;
-  for (const fd of await readdir("/proc/self/fdinfo")) {
-    const info = await readFile(`/proc/self/fdinfo/${fd}`, "utf8").catch(() => "");
-    watches += info.split("\n").filter((line) => line.startsWith("inotify wd:")).length;
-  }
-  return watches;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { inotifyWatches } from "../../../helpers/system.ts";
 import { watchFolder, watcherTrouble, type Subscribe } from "../../../../agent/sync/watcher.ts";
 import { tempDir } from "../../../helpers/git.ts";
-
-/** inotify watches this process holds now (Linux: one `inotify wd:` line per watch in /proc/self/fdinfo). */
-async function inotifyWatches(): Promise<number> {
-  let watches = 0;
-  for (const fd of await readdir("/proc/self/fdinfo")) {
-    const info = await readFile(`/proc/self/fdinfo/${fd}`, "utf8").catch(() => "");
-    watches += info.split("\n").filter((line) => line.startsWith("inotify wd:")).length;
-  }
-  return watches;
-}
 
 describe("the folder watcher", () => {
   let scratch: { path: string; remove(): Promise<void> };
