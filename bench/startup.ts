@@ -8,13 +8,16 @@
  *  - `cloudbridge status --help`;
  *  - `cloudbridge status` of a small synced folder where nothing changed, against `git status` there;
  *  - `git push` of one commit through the remote helper to the local cloud, against native `git push` of
- *    the same commit to a local bare repository, with the S3 requests the helper made; the helper with its
- *    light S3 client (what plain settings get) and with the AWS SDK's (CLOUDBRIDGE_S3_CLIENT=sdk).
+ *    the same commit to a local bare repository, with the S3 requests the helper made; the helper as
+ *    `npm ci` installs it (bundled into one file, scripts/build-helper.mjs, with its light S3 client, what
+ *    plain settings get), from its TypeScript sources (CLOUDBRIDGE_HELPER_FROM_SOURCE=1), and on the AWS
+ *    SDK's S3 client (CLOUDBRIDGE_S3_CLIENT=sdk); beside them Node starting an empty script, the floor of
+ *    any helper written for Node.
  * CPU time (user + system, the command's and its children's: GNU time) says what load does not change.
  * Rounds are interleaved (every contender once per round) and figures are medians, so that the ratios hold
  * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
  * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
- * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it).
+ * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it; BENCH_ONLY=push measures the pushes only).
  */
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -30,6 +33,7 @@ import { interleavedRounds, median } from "./agent-common.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
 const FILES = Number(process.env.BENCH_FILES ?? 100);
+const ONLY_PUSH = process.env.BENCH_ONLY === "push";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLOUDBRIDGE = join(ROOT, "bin/cloudbridge");
 const NODE = join(ROOT, "node_modules/node/bin/node");
@@ -88,6 +92,8 @@ async function compare(title: string, contenders: Contender[], prepare?: () => P
   }
 }
 
+// The helper's bundle made from the sources as they are, as `npm ci` makes it.
+await run([NODE, join(ROOT, "scripts/build-helper.mjs")]);
 // The cloud in its own process, as a real endpoint would be; its S3 requests counted on the way.
 const cloudProcess = spawn(NODE, ["--disable-warning=ExperimentalWarning", join(ROOT, "local/main.ts"), "--port", "0", "--json"], {
   stdio: ["ignore", "pipe", "inherit"],
@@ -129,8 +135,10 @@ try {
   // A small synced folder, and a repository with two remotes: the cloud and a native bare repository.
   const folder = join(work, "folder");
   await mkdir(folder);
-  for (let i = 0; i < FILES; i++) await writeFile(join(folder, `note-${i}.txt`), `note ${i}\n`);
-  await run([CLOUDBRIDGE, "init", folder, "--remote", `s3://${info.bucket}/notes`, "--listen", "poll", "--json"], { env });
+  if (!ONLY_PUSH) {
+    for (let i = 0; i < FILES; i++) await writeFile(join(folder, `note-${i}.txt`), `note ${i}\n`);
+    await run([CLOUDBRIDGE, "init", folder, "--remote", `s3://${info.bucket}/notes`, "--listen", "poll", "--json"], { env });
+  }
   const repo = join(work, "repo");
   await mkdir(repo);
   await git(repo, "init", "-q", "-b", "main");
@@ -140,10 +148,19 @@ try {
   await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native.git"));
   await git(repo, "remote", "add", "native", join(work, "native.git"));
   await git(repo, "remote", "add", "cloud", `cloudbridge::s3://${info.bucket}/pushes`);
-  await git(repo, "remote", "add", "cloud-sdk", `cloudbridge::s3://${info.bucket}/pushes-sdk`);
-  await run(["git", "push", "-q", "cloud", "main"], { cwd: repo, env });
-  await run(["git", "push", "-q", "cloud-sdk", "main"], { cwd: repo, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } });
-  await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
+  // Each way of running the helper pushes to a repository of its own, so each pushes every new commit.
+  const helpers = {
+    cloud: env,
+    "cloud-source": { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" },
+    "cloud-sdk": { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" },
+  };
+  for (const remote of Object.keys(helpers)) await git(repo, "remote", "add", remote, `cloudbridge::s3://${info.bucket}/${remote}`);
+  const pushAll = async () => {
+    for (const [remote, helperEnv] of Object.entries(helpers))
+      await run(["git", "push", "-q", remote, "main"], { cwd: repo, env: helperEnv });
+    await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
+  };
+  await pushAll();
   let commits = 0;
   const commit = async () => {
     await writeFile(join(repo, "a.txt"), `a ${++commits}\n`);
@@ -151,12 +168,10 @@ try {
   };
 
   // Warm-up: one run of each fills the compile cache, as the first run after an install does.
-  for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
+  if (!ONLY_PUSH) for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
   await run(CLI_VERSION, { env: cached });
   await commit();
-  await run(["git", "push", "-q", "cloud", "main"], { cwd: repo, env });
-  await run(["git", "push", "-q", "cloud-sdk", "main"], { cwd: repo, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } });
-  await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
+  await pushAll();
 
   console.log(
     `Node ${process.version}, git ${(await gitText(["--version"])).replace("git version ", "")}, ${FILES} files in the folder, ` +
@@ -164,42 +179,41 @@ try {
       (existsSync(GNU_TIME) ? "" : "; no peak RSS: GNU time is not installed (apt-get install time)"),
   );
 
-  await compare("Start-up of the CLI", [
-    { label: "node (empty script)", run: () => run([NODE, "-e", ""], { env }) },
-    { label: "cloudbridge --version", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "--version"], { env }) },
-    { label: "the CLI's --version (Node, commander)", against: "node (empty script)", run: () => run(CLI_VERSION, { env: cached }) },
-    {
-      label: "the CLI's --version, no compile cache",
-      against: "node (empty script)",
-      run: () => run(CLI_VERSION, { env: noCache }),
-    },
-    { label: "cloudbridge status --help", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "status", "--help"], { env }) },
-  ]);
+  if (!ONLY_PUSH)
+    await compare("Start-up of the CLI", [
+      { label: "node (empty script)", run: () => run([NODE, "-e", ""], { env }) },
+      { label: "cloudbridge --version", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "--version"], { env }) },
+      { label: "the CLI's --version (Node, commander)", against: "node (empty script)", run: () => run(CLI_VERSION, { env: cached }) },
+      {
+        label: "the CLI's --version, no compile cache",
+        against: "node (empty script)",
+        run: () => run(CLI_VERSION, { env: noCache }),
+      },
+      { label: "cloudbridge status --help", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "status", "--help"], { env }) },
+    ]);
 
-  await compare(`A no-op status of a ${FILES}-file folder`, [
-    { label: "git status", run: () => run(["git", "status", "--short"], { cwd: folder, env }) },
-    { label: "cloudbridge status", against: "git status", run: () => run([CLOUDBRIDGE, "status", folder], { env }) },
-  ]);
+  if (!ONLY_PUSH)
+    await compare(`A no-op status of a ${FILES}-file folder`, [
+      { label: "git status", run: () => run(["git", "status", "--short"], { cwd: folder, env }) },
+      { label: "cloudbridge status", against: "git status", run: () => run([CLOUDBRIDGE, "status", folder], { env }) },
+    ]);
 
   // Each round makes one commit, which each contender pushes.
-  const push = (remote: string, s3Client?: "sdk") => async (): Promise<Sample> => {
+  const push = (remote: keyof typeof helpers | "native") => async (): Promise<Sample> => {
     proxy.reset();
-    const sample = await run(["git", "push", "-q", remote, "main"], {
-      cwd: repo,
-      env: s3Client ? { ...env, CLOUDBRIDGE_S3_CLIENT: s3Client } : env,
-    });
+    const sample = await run(["git", "push", "-q", remote, "main"], { cwd: repo, env: remote === "native" ? env : helpers[remote] });
     return remote === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
   };
+  const NATIVE = "git push (native, local bare repository)";
   await compare(
     "git push of one commit",
     [
-      { label: "git push (native, local bare repository)", run: push("native") },
-      { label: "git push through git-remote-cloudbridge", against: "git push (native, local bare repository)", run: push("cloud") },
-      {
-        label: "the same, the helper on the AWS SDK's S3 client",
-        against: "git push (native, local bare repository)",
-        run: push("cloud-sdk", "sdk"),
-      },
+      { label: NATIVE, run: push("native") },
+      { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
+      { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
+      { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
+      // No helper written for Node can take less: what Node alone takes to start and stop.
+      { label: "node (empty script), for the floor", against: NATIVE, run: () => run([NODE, "-e", ""], { env }) },
     ],
     commit,
   );
