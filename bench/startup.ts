@@ -13,7 +13,7 @@
  *    plain settings get), from its TypeScript sources (CLOUDBRIDGE_HELPER_FROM_SOURCE=1), and on the AWS
  *    SDK's S3 client (CLOUDBRIDGE_S3_CLIENT=sdk); beside them Node starting an empty script, the floor of
  *    any helper written for Node.
- * CPU time (user + system, the command's and its children's: GNU time) says what load does not change.
+ * CPU time (user + system, the command's and its children's, to the millisecond) says what load does not change.
  * Rounds are interleaved (every contender once per round) and figures are medians, so that the ratios hold
  * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
  * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
@@ -41,7 +41,7 @@ const GNU_TIME = "/usr/bin/time";
 
 interface Sample {
   ms: number;
-  /** CPU time (user + system) of the command and the children it waited for, when GNU time measured it. */
+  /** CPU time (user + system) of the command and the children it waited for. */
   cpuMs?: number;
   /** Peak resident memory of the process, when GNU time measured it. */
   kib?: number;
@@ -55,18 +55,26 @@ interface Contender {
   run: () => Promise<Sample>;
 }
 
-/** Runs `command` (through GNU time when it is installed, for the peak RSS) and times it from here. */
+/**
+ * Bash runs the command (through GNU time when it is installed, for the peak RSS) and reports its wall time
+ * (EPOCHREALTIME, around the command alone) and the CPU time of the command and its children to the
+ * millisecond (`times`; GNU time's own counts in steps of 10 ms).
+ */
+const MEASURE = 'a=$EPOCHREALTIME; "$@"; s=$?; b=$EPOCHREALTIME; echo "wall-s $a $b" >&2; times >&2; exit $s';
+
 function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
   const measured = existsSync(GNU_TIME);
-  const [file, ...args] = measured ? [GNU_TIME, "-f", "peak-kib %M cpu-s %U %S", ...command] : command;
-  const started = performance.now();
+  const args = ["-c", MEASURE, "bash", ...(measured ? [GNU_TIME, "-f", "peak-kib %M", ...command] : command)];
   return new Promise((resolve, reject) => {
-    execFile(file!, args, { cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
-      const ms = performance.now() - started;
+    execFile("bash", args, { cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
       if (error) return reject(new Error(`${command.join(" ")} failed: ${stderr || error.message}`));
+      const wall = /wall-s ([\d.]+) ([\d.]+)/.exec(stderr);
+      // `times` prints the shell's own user and system time, then its children's: the command's.
+      const children = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(stderr);
       const kib = /peak-kib (\d+)/.exec(stderr)?.[1];
-      const cpu = /cpu-s ([\d.]+) ([\d.]+)/.exec(stderr);
-      resolve({ ms, ...(kib ? { kib: Number(kib) } : {}), ...(cpu ? { cpuMs: (Number(cpu[1]) + Number(cpu[2])) * 1000 } : {}) });
+      if (!wall || !children) return reject(new Error(`no timing in the output of ${command.join(" ")}: ${stderr}`));
+      const cpuS = Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 + Number(children[4]);
+      resolve({ ms: (Number(wall[2]) - Number(wall[1])) * 1000, cpuMs: cpuS * 1000, ...(kib ? { kib: Number(kib) } : {}) });
     });
   });
 }
@@ -78,17 +86,20 @@ const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 async function compare(title: string, contenders: Contender[], prepare?: () => Promise<void>): Promise<void> {
   const samples = await interleavedRounds(ROUNDS, contenders, { prepare, turnOrder: true });
   const timeOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
+  const cpuOf = (c: Contender) => median(samples.get(c)!.map((s) => s.cpuMs!));
   console.log(`\n${title} (median of ${ROUNDS} rounds)\n`);
-  console.log("|  | time | ratio | CPU time | peak RSS (largest process) | S3 requests |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  console.log("|  | time | ratio | CPU time | CPU ratio | peak RSS (largest process) | S3 requests |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const contender of contenders) {
     const own = samples.get(contender)!;
     const base = contenders.find((c) => c.label === contender.against);
     const kib = own.every((s) => s.kib !== undefined) ? mib(median(own.map((s) => s.kib!))) : "";
-    const cpu = own.every((s) => s.cpuMs !== undefined) ? ms(median(own.map((s) => s.cpuMs!))) : "";
     const requests = own.every((s) => s.requests !== undefined) ? String(median(own.map((s) => s.requests!))) : "";
     const ratio = base ? `${(timeOf(contender) / timeOf(base)).toFixed(2)}× ${base.label}` : "";
-    console.log(`| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${cpu} | ${kib} | ${requests} |`);
+    const cpuRatio = base ? `${(cpuOf(contender) / cpuOf(base)).toFixed(2)}×` : "";
+    console.log(
+      `| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${ms(cpuOf(contender))} | ${cpuRatio} | ${kib} | ${requests} |`,
+    );
   }
 }
 
@@ -139,33 +150,39 @@ try {
     for (let i = 0; i < FILES; i++) await writeFile(join(folder, `note-${i}.txt`), `note ${i}\n`);
     await run([CLOUDBRIDGE, "init", folder, "--remote", `s3://${info.bucket}/notes`, "--listen", "poll", "--json"], { env });
   }
-  const repo = join(work, "repo");
-  await mkdir(repo);
-  await git(repo, "init", "-q", "-b", "main");
-  await writeFile(join(repo, "a.txt"), "a\n");
-  await git(repo, "add", "a.txt");
-  await git(repo, "commit", "-q", "-m", "first");
+  // One local repository per contender, each making the same commits, each with one remote: a repository
+  // remembers the bucket's refs index of one remote (.git/cloudbridge/refs-index.json), as a person's has.
   await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native.git"));
-  await git(repo, "remote", "add", "native", join(work, "native.git"));
-  await git(repo, "remote", "add", "cloud", `cloudbridge::s3://${info.bucket}/pushes`);
-  // Each way of running the helper pushes to a repository of its own, so each pushes every new commit.
-  const helpers = {
-    cloud: env,
-    "cloud-source": { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" },
-    "cloud-sdk": { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" },
+  const contenders = {
+    native: { url: join(work, "native.git"), env },
+    cloud: { url: `cloudbridge::s3://${info.bucket}/pushes`, env },
+    "cloud-source": { url: `cloudbridge::s3://${info.bucket}/pushes-source`, env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } },
+    "cloud-sdk": { url: `cloudbridge::s3://${info.bucket}/pushes-sdk`, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } },
   };
-  for (const remote of Object.keys(helpers)) await git(repo, "remote", "add", remote, `cloudbridge::s3://${info.bucket}/${remote}`);
-  const pushAll = async () => {
-    for (const [remote, helperEnv] of Object.entries(helpers))
-      await run(["git", "push", "-q", remote, "main"], { cwd: repo, env: helperEnv });
-    await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
-  };
-  await pushAll();
+  type Pusher = keyof typeof contenders;
+  const repoOf = (name: Pusher) => join(work, `repo-${name}`);
   let commits = 0;
   const commit = async () => {
-    await writeFile(join(repo, "a.txt"), `a ${++commits}\n`);
-    await git(repo, "commit", "-q", "-a", "-m", `change ${commits}`);
+    commits += 1;
+    for (const name of Object.keys(contenders) as Pusher[]) {
+      await writeFile(join(repoOf(name), "a.txt"), `a ${commits}\n`);
+      await git(repoOf(name), "commit", "-q", "-a", "-m", `change ${commits}`);
+    }
   };
+  const pushAll = async () => {
+    for (const [name, { env: pushEnv }] of Object.entries(contenders))
+      await run(["git", "push", "-q", "origin", "main"], { cwd: repoOf(name as Pusher), env: pushEnv });
+  };
+  for (const [name, { url }] of Object.entries(contenders)) {
+    const repo = repoOf(name as Pusher);
+    await mkdir(repo);
+    await git(repo, "init", "-q", "-b", "main");
+    await git(repo, "remote", "add", "origin", url);
+    await writeFile(join(repo, "a.txt"), "a\n");
+    await git(repo, "add", "a.txt");
+    await git(repo, "commit", "-q", "-m", "first");
+  }
+  await pushAll();
 
   // Warm-up: one run of each fills the compile cache, as the first run after an install does.
   if (!ONLY_PUSH) for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
@@ -199,10 +216,10 @@ try {
     ]);
 
   // Each round makes one commit, which each contender pushes.
-  const push = (remote: keyof typeof helpers | "native") => async (): Promise<Sample> => {
+  const push = (name: Pusher) => async (): Promise<Sample> => {
     proxy.reset();
-    const sample = await run(["git", "push", "-q", remote, "main"], { cwd: repo, env: remote === "native" ? env : helpers[remote] });
-    return remote === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
+    const sample = await run(["git", "push", "-q", "origin", "main"], { cwd: repoOf(name), env: contenders[name].env });
+    return name === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
   };
   const NATIVE = "git push (native, local bare repository)";
   await compare(
