@@ -79,6 +79,23 @@ function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv
   });
 }
 
+/** A remote helper that answers git's push and stores nothing: no refs listed, every push "ok". */
+const NULL_HELPER = `let buffered = "";
+let pushing = false;
+process.stdin.on("data", (chunk) => {
+  buffered += chunk;
+  for (let end = buffered.indexOf("\\n"); end >= 0; end = buffered.indexOf("\\n")) {
+    const line = buffered.slice(0, end);
+    buffered = buffered.slice(end + 1);
+    if (line === "capabilities") process.stdout.write("push\\noption\\n\\n");
+    else if (line.startsWith("option ")) process.stdout.write("unsupported\\n");
+    else if (line.startsWith("list")) process.stdout.write("\\n");
+    else if (line.startsWith("push ")) (pushing = true), process.stdout.write("ok " + line.split(":")[1] + "\\n");
+    else if (line === "" && pushing) (pushing = false), process.stdout.write("\\n");
+  }
+});
+`;
+
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
@@ -158,8 +175,20 @@ try {
     cloud: { url: `cloudbridge::s3://${info.bucket}/pushes`, env },
     "cloud-source": { url: `cloudbridge::s3://${info.bucket}/pushes-source`, env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } },
     "cloud-sdk": { url: `cloudbridge::s3://${info.bucket}/pushes-sdk`, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } },
+    // The floor of any remote helper on Node: one started as ours is (a bash launcher, the project's Node,
+    // a CommonJS file) that answers git and stores nothing.
+    "null-helper": { url: "nullhelper::nowhere", env: { ...env, PATH: `${join(work, "bin")}:${env.PATH}` } },
   };
   type Pusher = keyof typeof contenders;
+  await mkdir(join(work, "bin"));
+  await writeFile(
+    join(work, "bin", "git-remote-nullhelper"),
+    `#!/usr/bin/env bash\nexec "${NODE}" "${join(work, "null-helper.cjs")}" "$@"\n`,
+    {
+      mode: 0o755,
+    },
+  );
+  await writeFile(join(work, "null-helper.cjs"), NULL_HELPER);
   const repoOf = (name: Pusher) => join(work, `repo-${name}`);
   let commits = 0;
   const commit = async () => {
@@ -229,8 +258,9 @@ try {
       { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
       { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
       { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
-      // No helper written for Node can take less: what Node alone takes to start and stop.
-      { label: "node (empty script), for the floor", against: NATIVE, run: () => run([NODE, "-e", ""], { env }) },
+      // No helper written for Node can take less: git with a helper that does nothing, and Node alone.
+      { label: "git push through a Node helper that stores nothing (the floor)", against: NATIVE, run: push("null-helper") },
+      { label: "node (empty script)", against: NATIVE, run: () => run([NODE, "-e", ""], { env }) },
     ],
     commit,
   );
