@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { isAncestor, LocalGitError, readRefs, resolveCommit, resolveRef, runGit, swapRef, updateRef, updateRefs } from "../../../localgit/index.ts";
+import {
+  isAncestor,
+  LocalGitError,
+  readRefs,
+  resolveCommit,
+  resolveRef,
+  runGit,
+  swapRef,
+  updateRef,
+  updateRefs,
+} from "../../../localgit/index.ts";
 import { commitFile, initRepo, tempDir } from "../../helpers/git.ts";
 
 describe("localgit: refs", () => {
@@ -82,7 +92,8 @@ describe("localgit: refs", () => {
     await updateRef(gitDir, "refs/heads/resolve/loose", second);
     await runGit(["symbolic-ref", "refs/heads/resolve/link", "refs/heads/resolve/packed"], { gitDir });
     const refs = ["refs/heads/resolve/loose", "refs/heads/resolve/packed", "refs/heads/resolve/link", "refs/heads/resolve/none"];
-    for (const rev of [...refs, "refs/tags/resolve-tag", "HEAD", "main"]) assert.equal(await resolveRef(gitDir, rev), await asGit(rev), rev);
+    for (const rev of [...refs, "refs/tags/resolve-tag", "HEAD", "main"])
+      assert.equal(await resolveRef(gitDir, rev), await asGit(rev), rev);
     assert.equal(await resolveRef(gitDir, "refs/heads/resolve/loose"), second);
     assert.equal(await resolveRef(gitDir, "refs/heads/resolve/packed"), first);
     assert.equal(await resolveRef(gitDir, "refs/heads/resolve/none"), undefined);
