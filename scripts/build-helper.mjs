@@ -1,5 +1,5 @@
 // Bundles the remote helper (gitstore/remote-helper/main.ts and the project modules it imports) into one
-// ES module, dist/git-remote-cloudbridge.cjs, which bin/git-remote-cloudbridge runs when it is up to date.
+// file, dist/git-remote-cloudbridge.cjs (CommonJS), which bin/git-remote-cloudbridge runs when it is up to date.
 // git starts the helper at every push and fetch, and Node's ES module loader costs about as much per module
 // as the module's own code: one file instead of ~57 halves the helper's start-up (docs/performance.md).
 //
