@@ -8,7 +8,8 @@ import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
 import { isGitDirName, unportableNameReason } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
-import { journaledTemporaries, mayBePointerSize } from "../../annex/index.ts";
+import { journaledTemporaries, mayBePointerSize, parsePointer } from "../../annex/index.ts";
+import { packFileBlobs } from "./blob-pack.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -61,6 +62,13 @@ export interface ScanOptions {
 }
 
 const PARALLEL_STATS = 128;
+/**
+ * From this many files to hash, their blobs go into one pack (blob-pack.ts); fewer are loose objects,
+ * which git packs with the rest later (a pack per round of a few files would leave many small packs).
+ */
+const PACK_AT_LEAST = 1000;
+/** Files larger than this are left to `hash-object`, which streams them (the pack holds each file whole in memory once). */
+const PACK_FILE_BYTES = 8 * 1024 * 1024;
 const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
 /** Questions about tracked folders answered by looking along the cache before the set of them is built. */
 const FEW_LOOKUPS = 16;
@@ -305,8 +313,10 @@ export async function scan(
     else others.push({ path, stats });
   }
 
+  /** Keys of the pointer-size files whose bytes were read here: the key each names, or false (no pointer). */
+  const pointerKeys = new Map<string, string | false>();
   /** The blob ids of small files (one git process), undefined for one that vanished or cannot be read (listed). */
-  const hashSmallFiles = async (files: ReadonlyArray<{ path: string; stats: Stats }>): Promise<Array<string | undefined>> => {
+  const hashLoose = async (files: ReadonlyArray<{ path: string; stats: Stats }>): Promise<Array<string | undefined>> => {
     if (files.length === 0) return [];
     try {
       return await git.hashFiles(files.map((f) => join(root, f.path)));
@@ -333,6 +343,37 @@ export async function scan(
       return oids;
     }
   };
+  /**
+   * Many files (an import, a folder copied in) go into one pack instead of a loose object each
+   * (blob-pack.ts); their bytes pass through here, so the pointer-size ones are known to be pointers or
+   * not at once instead of read back from git later.
+   */
+  const hashSmallFiles = async (files: ReadonlyArray<{ path: string; stats: Stats }>): Promise<Array<string | undefined>> => {
+    if (files.length < PACK_AT_LEAST) return hashLoose(files);
+    const oids = new Array<string | undefined>(files.length);
+    const packable: number[] = [];
+    const loose: number[] = [];
+    files.forEach((f, i) => (f.stats.size <= PACK_FILE_BYTES ? packable : loose).push(i));
+    const packed = await packFileBlobs(
+      git.gitDir,
+      packable.map((i) => join(root, files[i]!.path)),
+      (k, content) => {
+        if (mayBePointerSize(content.length)) pointerKeys.set(files[packable[k]!]!.path, parsePointer(content) ?? false);
+      },
+    );
+    packed.forEach((result, k) => {
+      const file = files[packable[k]!]!;
+      if (typeof result === "string") oids[packable[k]!] = result;
+      else {
+        // Replaced by a link, a folder or nothing since it was looked at: the next scan looks again.
+        const reason = result.code === "ELOOP" ? undefined : unreadableReason(result, false);
+        if (reason) unreadable.push({ path: file.path, reason });
+      }
+    });
+    const rest = await hashLoose(loose.map((i) => files[i]!));
+    loose.forEach((i, k) => (oids[i] = rest[k]));
+    return oids;
+  };
   const heldSmall = held.filter(({ path, stats }) => isSmall(path, stats));
   const [beingWritten, hashedSmall] = await Promise.all([beingWrittenAsked, hashSmallFiles([...smallFiles, ...heldSmall])]);
   const heldOids = new Map(heldSmall.map((f, i) => [f.path, hashedSmall[smallFiles.length + i]]));
@@ -357,7 +398,7 @@ export async function scan(
 
   smallFiles.forEach((f, i) => {
     // A small file is committed as it is: only one of a pointer's size may be a pointer someone wrote by hand.
-    if (oids[i]) record(f.path, f.stats, oids[i], mayBePointerSize(f.stats.size) ? undefined : false);
+    if (oids[i]) record(f.path, f.stats, oids[i], pointerKeys.get(f.path) ?? (mayBePointerSize(f.stats.size) ? undefined : false));
   });
   const links = new Map<string, string>();
   for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
