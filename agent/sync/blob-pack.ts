@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
-import { chmod, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { formatPackIndex, PackWriter, type PackIndexEntry } from "../../gitstore/index.ts";
+import { runGit } from "../../localgit/index.ts";
 
 /**
  * Many files' blobs written straight into one pack of the local repository, instead of one loose object
@@ -36,16 +37,68 @@ export async function packFileBlobs(
   paths: readonly string[],
   onContent?: (index: number, content: Buffer) => void,
 ): Promise<Array<string | BlobFailure>> {
+  const { results, pack } = await writePack(gitDir, paths, onContent);
+  await pack?.place();
+  return results;
+}
+
+/**
+ * Blobs of bytes in memory (symlink targets, annex pointers), in the order given: their ids. From
+ * `PACK_AT_LEAST` of them they stay one pack, as files do; fewer are unpacked into loose objects by one
+ * `git unpack-objects`, instead of a `hash-object` process each.
+ */
+export async function writeBlobs(gitDir: string, contents: readonly Buffer[]): Promise<string[]> {
+  if (contents.length === 0) return [];
+  const { results, pack } = await writePack(gitDir, contents);
+  if (!pack) throw new Error("no blob was written"); // (bytes in memory cannot fail to be read)
+  if (contents.length >= PACK_AT_LEAST) await pack.place();
+  else {
+    try {
+      await runGit(["unpack-objects", "-q"], { gitDir, input: await readFile(pack.path) });
+    } finally {
+      await pack.discard();
+    }
+  }
+  return results as string[];
+}
+
+/**
+ * From this many blobs, a round writes them as one pack (files: see the scanner); fewer are loose
+ * objects, which git packs with the rest later (a pack per round of a few files would leave many packs).
+ */
+export const PACK_AT_LEAST = 1000;
+
+/** A pack written under its temporary name: `place` puts it where git reads it, `discard` removes it. */
+interface WrittenPack {
+  readonly path: string;
+  place(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes a pack of these blobs (a path is a file to read; bytes are the blob) under a temporary name, and
+ * says each one's id or why it has none; no pack when none could be read.
+ */
+async function writePack(
+  gitDir: string,
+  sources: ReadonlyArray<string | Buffer>,
+  onContent?: (index: number, content: Buffer) => void,
+): Promise<{ results: Array<string | BlobFailure>; pack?: WrittenPack }> {
   const packDir = join(gitDir, "objects", "pack");
   const temporary = join(packDir, `${TEMPORARY_PREFIX}${randomBytes(8).toString("hex")}`);
   const results: Array<string | BlobFailure> = [];
   const written = new Map<string, PackIndexEntry>();
-  const writer = await PackWriter.create(`${temporary}.pack`, paths.length);
+  const discard = async () => {
+    await rm(`${temporary}.pack`, { force: true });
+    await rm(`${temporary}.idx`, { force: true });
+  };
+  const writer = await PackWriter.create(`${temporary}.pack`, sources.length);
   try {
-    for (let i = 0; i < paths.length; i++) {
+    for (let i = 0; i < sources.length; i++) {
+      const source = sources[i]!;
       let content: Buffer;
       try {
-        content = readRegularFile(paths[i]!);
+        content = typeof source === "string" ? readRegularFile(source) : source;
       } catch (error) {
         results.push(error as BlobFailure);
         continue;
@@ -61,23 +114,28 @@ export async function packFileBlobs(
     }
     if (written.size === 0) {
       await writer.abandon();
-      await rm(`${temporary}.pack`, { force: true });
-      return results;
+      await discard();
+      return { results };
     }
     const checksum = await writer.finishAsWritten({ durable: true });
-    const index = formatPackIndex([...written.values()], checksum);
-    await writeFile(`${temporary}.idx`, index, { flush: true });
-    const name = join(packDir, `pack-${checksum}`);
-    // Read-only, as git makes its packs; the pack first, then the index that makes git look in it.
-    await chmod(`${temporary}.pack`, 0o444);
-    await chmod(`${temporary}.idx`, 0o444);
-    await rename(`${temporary}.pack`, `${name}.pack`);
-    await rename(`${temporary}.idx`, `${name}.idx`);
-    return results;
+    const place = async () => {
+      try {
+        await writeFile(`${temporary}.idx`, formatPackIndex([...written.values()], checksum), { flush: true });
+        const name = join(packDir, `pack-${checksum}`);
+        // Read-only, as git makes its packs; the pack first, then the index that makes git look in it.
+        await chmod(`${temporary}.pack`, 0o444);
+        await chmod(`${temporary}.idx`, 0o444);
+        await rename(`${temporary}.pack`, `${name}.pack`);
+        await rename(`${temporary}.idx`, `${name}.idx`);
+      } catch (error) {
+        await discard();
+        throw error;
+      }
+    };
+    return { results, pack: { path: `${temporary}.pack`, place, discard } };
   } catch (error) {
     await writer.abandon();
-    await rm(`${temporary}.pack`, { force: true });
-    await rm(`${temporary}.idx`, { force: true });
+    await discard();
     throw error;
   }
 }

@@ -9,7 +9,7 @@ import { isGitDirName, unportableNameReason } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 import { journaledTemporaries, mayBePointerSize, parsePointer } from "../../annex/index.ts";
-import { packFileBlobs } from "./blob-pack.ts";
+import { PACK_AT_LEAST, packFileBlobs, writeBlobs } from "./blob-pack.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -62,11 +62,6 @@ export interface ScanOptions {
 }
 
 const PARALLEL_STATS = 128;
-/**
- * From this many files to hash, their blobs go into one pack (blob-pack.ts); fewer are loose objects,
- * which git packs with the rest later (a pack per round of a few files would leave many small packs).
- */
-const PACK_AT_LEAST = 1000;
 /** Files larger than this are left to `hash-object`, which streams them (the pack holds each file whole in memory once). */
 const PACK_FILE_BYTES = 8 * 1024 * 1024;
 const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
@@ -404,21 +399,31 @@ export async function scan(
   for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
   const disk = diskLinks(root);
   const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
+  // Links and annexed files: the blobs standing for them are written together, by one git process (or as
+  // one pack, when there are thousands), not one `hash-object` each.
+  const standIns: Array<{ path: string; stats: Stats; content: Buffer; annexed: CacheEntry["annexed"] }> = [];
   for (const { path, stats } of others) {
     if (outward.has(path)) continue;
-    let blob: FileBlob;
     try {
-      blob = await fileBlob(root, path, stats, git, annex);
+      const stand = await standInBlob(root, path, stats, annex, links.get(path));
+      if (stand) standIns.push({ path, stats, ...stand });
+      else {
+        const blob = await fileBlob(root, path, stats, git, annex);
+        record(path, stats, blob.oid, blob.annexed);
+      }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") continue;
       const reason = unreadableReason(error, false);
       if (!reason) throw error;
       unreadable.push({ path, reason });
-      continue;
     }
-    record(path, stats, blob.oid, blob.annexed);
   }
+  const standInIds = await writeBlobs(
+    git.gitDir,
+    standIns.map((s) => s.content),
+  );
+  standIns.forEach((s, i) => record(s.path, s.stats, standInIds[i]!, s.annexed));
   const refused = [...nestedGit, ...badNames, ...unreadable, ...[...outward].map(([path, reason]) => ({ path, reason }))];
   return { changes, seen, hashed: smallFiles.length + others.length, refused, settling };
 }
@@ -495,13 +500,28 @@ interface FileBlob {
 }
 
 async function fileBlob(root: string, path: string, stats: Stats, git: Git, annex: AnnexPort | undefined): Promise<FileBlob> {
+  const stand = await standInBlob(root, path, stats, annex);
+  if (stand) return { oid: await git.hashBlob(stand.content), annexed: stand.annexed };
+  return { oid: (await git.hashFiles([join(root, path)]))[0]!, annexed: mayBePointerSize(stats.size) ? undefined : false };
+}
+
+/**
+ * The bytes of the blob that stands for a symlink (its target) or an annexed file (its pointer, once its
+ * content is in the annex); undefined for a file committed as it is. `target`: the link's target, when
+ * already read.
+ */
+async function standInBlob(
+  root: string,
+  path: string,
+  stats: Stats,
+  annex: AnnexPort | undefined,
+  target?: string,
+): Promise<{ content: Buffer; annexed: CacheEntry["annexed"] } | undefined> {
   const abs = join(root, path);
-  if (stats.isSymbolicLink()) return { oid: await git.hashBlob(await readlink(abs)), annexed: false };
-  if (annex?.isLarge(path, stats.size)) {
-    const key = await annex.ingest(abs, path);
-    return { oid: await git.hashBlob(annex.formatPointer(key)), annexed: key };
-  }
-  return { oid: (await git.hashFiles([abs]))[0]!, annexed: mayBePointerSize(stats.size) ? undefined : false };
+  if (stats.isSymbolicLink()) return { content: Buffer.from(target ?? (await readlink(abs))), annexed: false };
+  if (!annex?.isLarge(path, stats.size)) return undefined;
+  const key = await annex.ingest(abs, path);
+  return { content: Buffer.from(annex.formatPointer(key)), annexed: key };
 }
 
 export function modeOf(stats: Stats): string {

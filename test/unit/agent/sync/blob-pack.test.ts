@@ -3,7 +3,7 @@ import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/pr
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { learnAnnexed } from "../../../../agent/sync/annex-content.ts";
-import { packFileBlobs } from "../../../../agent/sync/blob-pack.ts";
+import { PACK_AT_LEAST, packFileBlobs, writeBlobs } from "../../../../agent/sync/blob-pack.ts";
 import { formatPackIndex, parsePackIndex } from "../../../../gitstore/index.ts";
 import { runGit } from "../../../../localgit/index.ts";
 import { git, gitInput } from "../../../helpers/git.ts";
@@ -99,7 +99,7 @@ describe("blobs of many files written as one pack", () => {
     assert.throws(() => formatPackIndex([objects[0]!, objects[0]!], "ab".repeat(20)), /each object once/);
   });
 
-  it("a commit of thousands of files leaves one pack and no loose blob, the tree git makes, and knows which files are pointers", async () => {
+  it("a commit of thousands of files leaves one pack and no file's blob loose, the tree git makes, and knows which files are pointers", async () => {
     const dir = join(scratch.path, "folder");
     await mkdir(dir, { recursive: true });
     const FILES = 1_200;
@@ -109,11 +109,12 @@ describe("blobs of many files written as one pack", () => {
       for (let f = 0; f < FILES / 12; f++) await writeFile(join(dir, `dir-${d}`, `file-${f}.txt`), `file ${d}/${f}\n`);
     }
     await writeFile(join(dir, "pointer.txt"), `/annex/objects/${key}\n`);
+    for (let l = 0; l < 5; l++) await symlink(`dir-${l}/file-1.txt`, join(dir, `link-${l}`));
     await writeFile(join(dir, "dir-0", "file-0.txt"), "the same as another\n");
     await writeFile(join(dir, "dir-1", "file-0.txt"), "the same as another\n");
     // The same files committed by plain git, in a copy: the tree must be the one git makes.
     const plain = join(scratch.path, "plain");
-    await cp(dir, plain, { recursive: true });
+    await cp(dir, plain, { recursive: true, verbatimSymlinks: true });
     await git(plain, "init", "-q");
     await git(plain, "add", "-A");
     const plainTree = await git(plain, "write-tree");
@@ -123,13 +124,14 @@ describe("blobs of many files written as one pack", () => {
     const before = new Set(await looseObjects(gitDir));
     const { commit, scan } = await repo.commitChanges();
     assert.ok(commit);
-    assert.equal(scan.changes.size, FILES + 1);
+    assert.equal(scan.changes.size, FILES + 1 + 5);
     assert.equal(await git(dir, "rev-parse", `${commit}^{tree}`), plainTree, "the tree plain git makes of the same files");
 
     const loose = (await looseObjects(gitDir)).filter((oid) => !before.has(oid));
     const types = await Promise.all(loose.map((oid) => git(dir, "cat-file", "-t", oid)));
     const looseBlobs = types.filter((type) => type === "blob").length;
-    assert.equal(looseBlobs, 0, `no loose blob: ${looseBlobs} of the ${loose.length} loose objects are blobs`);
+    // The links' five blobs are loose (fewer than a pack's worth); no file's blob is.
+    assert.equal(looseBlobs, 5, `${looseBlobs} of the ${loose.length} loose objects are blobs`);
     assert.equal((await packNames(gitDir)).filter((p) => p.endsWith(".pack")).length, 1);
     assert.equal(await git(dir, "fsck", "--no-progress", "--strict"), "");
 
@@ -144,6 +146,25 @@ describe("blobs of many files written as one pack", () => {
     const next = await again.commitChanges();
     assert.equal(next.commit, undefined);
     assert.equal(next.scan.hashed, 0);
+  });
+
+  it("writes blobs of bytes (link targets, pointers) by one git process, loose when few and as one pack when many", async () => {
+    const repo = join(scratch.path, "bytes.git");
+    await git(scratch.path, "init", "-q", "--bare", repo);
+    const few = ["a target", "/annex/objects/SHA256E-s5--00.txt\n", "a target"].map((t) => Buffer.from(t));
+    const ids = await writeBlobs(repo, few);
+    const expected = await Promise.all(few.map((content) => gitInput(scratch.path, content, "hash-object", "--stdin")));
+    assert.deepEqual(ids, expected);
+    assert.deepEqual((await looseObjects(repo)).sort(), [...new Set(expected)].sort(), "few: loose objects");
+    assert.deepEqual(await packNames(repo), []);
+
+    const many = Array.from({ length: PACK_AT_LEAST }, (_, i) => Buffer.from(`target ${i}`));
+    const manyIds = await writeBlobs(repo, many);
+    assert.equal(manyIds.length, PACK_AT_LEAST);
+    assert.equal(manyIds[7], await gitInput(scratch.path, many[7]!, "hash-object", "--stdin"));
+    assert.equal((await looseObjects(repo)).length, 2, "many: nothing more loose");
+    assert.equal((await packNames(repo)).length, 2, "many: one pack and its index");
+    assert.equal(await git(repo, "fsck", "--no-progress", "--strict", "--no-dangling"), "");
   });
 
   it("leaves nothing behind when killed: a temporary pack is removed at the next opening", async () => {
