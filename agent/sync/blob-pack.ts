@@ -37,7 +37,7 @@ export async function packFileBlobs(
   paths: readonly string[],
   onContent?: (index: number, content: Buffer) => void,
 ): Promise<Array<string | BlobFailure>> {
-  const { results, pack } = await writePack(gitDir, paths, onContent);
+  const { results, pack } = await writePack(gitDir, paths, { durable: true, ...(onContent ? { onContent } : {}) });
   await pack?.place();
   return results;
 }
@@ -49,7 +49,8 @@ export async function packFileBlobs(
  */
 export async function writeBlobs(gitDir: string, contents: readonly Buffer[]): Promise<string[]> {
   if (contents.length === 0) return [];
-  const { results, pack } = await writePack(gitDir, contents);
+  // Unpacked at once, a few blobs' pack is read back from the page cache: it needs no fsync of its own.
+  const { results, pack } = await writePack(gitDir, contents, { durable: contents.length >= PACK_AT_LEAST });
   if (!pack) throw new Error("no blob was written"); // (bytes in memory cannot fail to be read)
   if (contents.length >= PACK_AT_LEAST) await pack.place();
   else {
@@ -82,7 +83,7 @@ interface WrittenPack {
 async function writePack(
   gitDir: string,
   sources: ReadonlyArray<string | Buffer>,
-  onContent?: (index: number, content: Buffer) => void,
+  options: { durable: boolean; onContent?: (index: number, content: Buffer) => void },
 ): Promise<{ results: Array<string | BlobFailure>; pack?: WrittenPack }> {
   const packDir = join(gitDir, "objects", "pack");
   const temporary = join(packDir, `${TEMPORARY_PREFIX}${randomBytes(8).toString("hex")}`);
@@ -103,7 +104,7 @@ async function writePack(
         results.push(error as BlobFailure);
         continue;
       }
-      onContent?.(i, content);
+      options.onContent?.(i, content);
       const oid = createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
       results.push(oid);
       if (!written.has(oid)) {
@@ -117,7 +118,7 @@ async function writePack(
       await discard();
       return { results };
     }
-    const checksum = await writer.finishAsWritten({ durable: true });
+    const checksum = await writer.finishAsWritten({ durable: options.durable });
     const place = async () => {
       try {
         await writeFile(`${temporary}.idx`, formatPackIndex([...written.values()], checksum), { flush: true });
