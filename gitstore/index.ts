@@ -16,7 +16,8 @@ export { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
 export { parseInfoRefs, readRefsIndexBody, writeInfoRefs, writePackedRefs } from "./info-refs.ts";
 export { treeMergeCallback } from "./merge-commit.ts";
 export { NativeGitEngine } from "./native-engine.ts";
-export { checkIndexMatchesPack, parsePackIndex, verifyPackFile } from "./pack-format.ts";
+export { checkIndexMatchesPack, formatPackIndex, parsePackIndex, verifyPackFile, type PackIndexEntry } from "./pack-format.ts";
+export { PackWriter } from "./pack-writer.ts";
 export {
   push,
   type MergeCallback,

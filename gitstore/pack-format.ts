@@ -88,6 +88,58 @@ export function parsePackIndex(body: Buffer, label: string): PackIndex {
   return { objectCount, packChecksum: body.toString("hex", body.length - 40, body.length - 20), oids };
 }
 
+/** One object of a pack, as its index records it. */
+export interface PackIndexEntry {
+  /** The object id (hex). */
+  oid: string;
+  /** Where its entry starts in the pack. */
+  offset: number;
+  /** CRC-32 of its entry's bytes in the pack. */
+  crc32: number;
+}
+
+/**
+ * Writes the version-2 index of a pack (as `parsePackIndex` reads it): the fan-out table, the ids
+ * sorted, their CRCs, their offsets (those past 2 GiB in the table of 8-byte offsets), the pack's
+ * checksum and the index's own. Each id must appear once.
+ */
+export function formatPackIndex(objects: readonly PackIndexEntry[], packChecksum: string): Buffer {
+  const sorted = [...objects].sort((a, b) => (a.oid < b.oid ? -1 : a.oid > b.oid ? 1 : 0));
+  for (let i = 1; i < sorted.length; i++)
+    if (sorted[i - 1]!.oid === sorted[i]!.oid) throw new Error(`a pack index lists each object once (${sorted[i]!.oid} twice)`);
+  const count = sorted.length;
+  const large = sorted.filter((o) => o.offset >= 0x80000000).length;
+  const body = Buffer.alloc(8 + 256 * 4 + count * (20 + 4 + 4) + large * 8 + 40);
+  body.writeUInt32BE(0xff744f63, 0);
+  body.writeUInt32BE(2, 4);
+  const ids = 8 + 256 * 4;
+  const crcs = ids + count * 20;
+  const offsets = crcs + count * 4;
+  const largeOffsets = offsets + count * 4;
+  let nextLarge = 0;
+  for (let i = 0, byte = 0; byte < 256; byte++) {
+    while (i < count && Number.parseInt(sorted[i]!.oid.slice(0, 2), 16) <= byte) i++;
+    body.writeUInt32BE(i, 8 + byte * 4);
+  }
+  sorted.forEach((object, i) => {
+    body.write(object.oid, ids + i * 20, 20, "hex");
+    body.writeUInt32BE(object.crc32 >>> 0, crcs + i * 4);
+    if (object.offset < 0x80000000) body.writeUInt32BE(object.offset, offsets + i * 4);
+    else {
+      body.writeUInt32BE((0x80000000 | nextLarge) >>> 0, offsets + i * 4);
+      body.writeBigUInt64BE(BigInt(object.offset), largeOffsets + nextLarge * 8);
+      nextLarge++;
+    }
+  });
+  const tail = largeOffsets + large * 8;
+  body.write(packChecksum, tail, 20, "hex");
+  createHash("sha1")
+    .update(body.subarray(0, tail + 20))
+    .digest()
+    .copy(body, tail + 20);
+  return body;
+}
+
 /** Checks that an index belongs to a pack and lists as many objects as the pack holds. */
 export function checkIndexMatchesPack(index: PackIndex, pack: PackSummary, label: string): void {
   if (index.packChecksum !== pack.checksum) {

@@ -2,6 +2,7 @@ import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { registerFolder, removeLeftoverTemporaries } from "../../annex/index.ts";
 import type { AnnexPort } from "./annex-port.ts";
+import { removeLeftoverPacks } from "./blob-pack.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
 import { FolderLock } from "./folder-lock.ts";
 import { registerCleanFilter } from "../git-filter/register.ts";
@@ -127,8 +128,10 @@ export class LocalRepo {
   }
 
   private async load(): Promise<void> {
-    // Files a killed cloudbridge process was preparing (it journaled them; nothing else is touched).
+    // Files a killed cloudbridge process was preparing (it journaled them; nothing else is touched), and
+    // the temporary pack it was writing.
     await removeLeftoverTemporaries(this.root, this.stateDir);
+    await removeLeftoverPacks(this.git.gitDir);
     this.cache = await StatCache.load(this.cacheFile);
     const main = await this.head();
     if (main !== this.cache.commit) await this.adopt(main);
@@ -148,6 +151,7 @@ export class LocalRepo {
     if (tookOverFromDeadOwner) {
       await this.removeStaleLocks();
       await removeLeftoverTemporaries(this.root, this.stateDir);
+      await removeLeftoverPacks(this.git.gitDir);
     }
     if (!this.opened) return;
     if ((await this.head()) === this.cache.commit && (await this.cacheFileIdentity()) === this.cacheFileSeen) return;

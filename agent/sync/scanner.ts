@@ -8,7 +8,8 @@ import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
 import { isGitDirName, unportableNameReason } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
-import { journaledTemporaries, mayBePointerSize } from "../../annex/index.ts";
+import { journaledTemporaries, mayBePointerSize, parsePointer } from "../../annex/index.ts";
+import { PACK_AT_LEAST, packFileBlobs, writeBlobs } from "./blob-pack.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -61,6 +62,8 @@ export interface ScanOptions {
 }
 
 const PARALLEL_STATS = 128;
+/** Files larger than this are left to `hash-object`, which streams them (the pack holds each file whole in memory once). */
+const PACK_FILE_BYTES = 8 * 1024 * 1024;
 const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
 /** Questions about tracked folders answered by looking along the cache before the set of them is built. */
 const FEW_LOOKUPS = 16;
@@ -305,8 +308,10 @@ export async function scan(
     else others.push({ path, stats });
   }
 
+  /** Keys of the pointer-size files whose bytes were read here: the key each names, or false (no pointer). */
+  const pointerKeys = new Map<string, string | false>();
   /** The blob ids of small files (one git process), undefined for one that vanished or cannot be read (listed). */
-  const hashSmallFiles = async (files: ReadonlyArray<{ path: string; stats: Stats }>): Promise<Array<string | undefined>> => {
+  const hashLoose = async (files: ReadonlyArray<{ path: string; stats: Stats }>): Promise<Array<string | undefined>> => {
     if (files.length === 0) return [];
     try {
       return await git.hashFiles(files.map((f) => join(root, f.path)));
@@ -333,6 +338,37 @@ export async function scan(
       return oids;
     }
   };
+  /**
+   * Many files (an import, a folder copied in) go into one pack instead of a loose object each
+   * (blob-pack.ts); their bytes pass through here, so the pointer-size ones are known to be pointers or
+   * not at once instead of read back from git later.
+   */
+  const hashSmallFiles = async (files: ReadonlyArray<{ path: string; stats: Stats }>): Promise<Array<string | undefined>> => {
+    if (files.length < PACK_AT_LEAST) return hashLoose(files);
+    const oids = new Array<string | undefined>(files.length);
+    const packable: number[] = [];
+    const loose: number[] = [];
+    files.forEach((f, i) => (f.stats.size <= PACK_FILE_BYTES ? packable : loose).push(i));
+    const packed = await packFileBlobs(
+      git.gitDir,
+      packable.map((i) => join(root, files[i]!.path)),
+      (k, content) => {
+        if (mayBePointerSize(content.length)) pointerKeys.set(files[packable[k]!]!.path, parsePointer(content) ?? false);
+      },
+    );
+    packed.forEach((result, k) => {
+      const file = files[packable[k]!]!;
+      if (typeof result === "string") oids[packable[k]!] = result;
+      else {
+        // Replaced by a link, a folder or nothing since it was looked at: the next scan looks again.
+        const reason = result.code === "ELOOP" ? undefined : unreadableReason(result, false);
+        if (reason) unreadable.push({ path: file.path, reason });
+      }
+    });
+    const rest = await hashLoose(loose.map((i) => files[i]!));
+    loose.forEach((i, k) => (oids[i] = rest[k]));
+    return oids;
+  };
   const heldSmall = held.filter(({ path, stats }) => isSmall(path, stats));
   const [beingWritten, hashedSmall] = await Promise.all([beingWrittenAsked, hashSmallFiles([...smallFiles, ...heldSmall])]);
   const heldOids = new Map(heldSmall.map((f, i) => [f.path, hashedSmall[smallFiles.length + i]]));
@@ -357,27 +393,37 @@ export async function scan(
 
   smallFiles.forEach((f, i) => {
     // A small file is committed as it is: only one of a pointer's size may be a pointer someone wrote by hand.
-    if (oids[i]) record(f.path, f.stats, oids[i], mayBePointerSize(f.stats.size) ? undefined : false);
+    if (oids[i]) record(f.path, f.stats, oids[i], pointerKeys.get(f.path) ?? (mayBePointerSize(f.stats.size) ? undefined : false));
   });
   const links = new Map<string, string>();
   for (const { path, stats } of others) if (stats.isSymbolicLink()) links.set(path, await readlink(join(root, path)));
   const disk = diskLinks(root);
   const outward = await outwardLinks(links, async (path) => (links.has(path) ? undefined : disk(path)), trackedSymlinks(cache));
+  // Links and annexed files: the blobs standing for them are written together, by one git process (or as
+  // one pack, when there are thousands), not one `hash-object` each.
+  const standIns: Array<{ path: string; stats: Stats; content: Buffer; annexed: CacheEntry["annexed"] }> = [];
   for (const { path, stats } of others) {
     if (outward.has(path)) continue;
-    let blob: FileBlob;
     try {
-      blob = await fileBlob(root, path, stats, git, annex);
+      const stand = await standInBlob(root, path, stats, annex, links.get(path));
+      if (stand) standIns.push({ path, stats, ...stand });
+      else {
+        const blob = await fileBlob(root, path, stats, git, annex);
+        record(path, stats, blob.oid, blob.annexed);
+      }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") continue;
       const reason = unreadableReason(error, false);
       if (!reason) throw error;
       unreadable.push({ path, reason });
-      continue;
     }
-    record(path, stats, blob.oid, blob.annexed);
   }
+  const standInIds = await writeBlobs(
+    git.gitDir,
+    standIns.map((s) => s.content),
+  );
+  standIns.forEach((s, i) => record(s.path, s.stats, standInIds[i]!, s.annexed));
   const refused = [...nestedGit, ...badNames, ...unreadable, ...[...outward].map(([path, reason]) => ({ path, reason }))];
   return { changes, seen, hashed: smallFiles.length + others.length, refused, settling };
 }
@@ -454,13 +500,28 @@ interface FileBlob {
 }
 
 async function fileBlob(root: string, path: string, stats: Stats, git: Git, annex: AnnexPort | undefined): Promise<FileBlob> {
+  const stand = await standInBlob(root, path, stats, annex);
+  if (stand) return { oid: await git.hashBlob(stand.content), annexed: stand.annexed };
+  return { oid: (await git.hashFiles([join(root, path)]))[0]!, annexed: mayBePointerSize(stats.size) ? undefined : false };
+}
+
+/**
+ * The bytes of the blob that stands for a symlink (its target) or an annexed file (its pointer, once its
+ * content is in the annex); undefined for a file committed as it is. `target`: the link's target, when
+ * already read.
+ */
+async function standInBlob(
+  root: string,
+  path: string,
+  stats: Stats,
+  annex: AnnexPort | undefined,
+  target?: string,
+): Promise<{ content: Buffer; annexed: CacheEntry["annexed"] } | undefined> {
   const abs = join(root, path);
-  if (stats.isSymbolicLink()) return { oid: await git.hashBlob(await readlink(abs)), annexed: false };
-  if (annex?.isLarge(path, stats.size)) {
-    const key = await annex.ingest(abs, path);
-    return { oid: await git.hashBlob(annex.formatPointer(key)), annexed: key };
-  }
-  return { oid: (await git.hashFiles([abs]))[0]!, annexed: mayBePointerSize(stats.size) ? undefined : false };
+  if (stats.isSymbolicLink()) return { content: Buffer.from(target ?? (await readlink(abs))), annexed: false };
+  if (!annex?.isLarge(path, stats.size)) return undefined;
+  const key = await annex.ingest(abs, path);
+  return { content: Buffer.from(annex.formatPointer(key)), annexed: key };
 }
 
 export function modeOf(stats: Stats): string {
