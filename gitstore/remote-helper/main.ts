@@ -1,8 +1,9 @@
 import { createInterface } from "node:readline";
-import { createS3Client, LightS3Client, ObjectTooLarge, plainS3Settings, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
+import { bucketRequests, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
+import { bucketAccessFrom } from "../bucket-access.ts";
 import { corruptSharedRef } from "../bucket-refs.ts";
 import { readRefsIndex } from "../refs-index.ts";
 import { fetchObjects } from "../fetch.ts";
@@ -32,13 +33,14 @@ export async function runRemoteHelper(
   // the SDK's S3 client costs a push three times what the push itself takes. Anything else is the SDK's.
   // The git processes a push needs are started as soon as it is known they will be, side by side with the
   // S3 requests, not one after another (each is a few ms of the ~40 ms a native push takes).
-  // One `git config --list` for the settings the helper reads (encryption recorded, agent id).
-  const [settings, config] = await Promise.all([
-    process.env.CLOUDBRIDGE_S3_CLIENT === "sdk" ? undefined : plainS3Settings(location.bucket),
-    readConfig(gitDir),
+  // One `git config --list` for the settings the helper reads (the folder's endpoint, region and profile,
+  // applied as its agent applies them; encryption recorded; agent id).
+  const config = await readConfig(gitDir);
+  const [requests, recorded] = await Promise.all([
+    bucketRequests(location.bucket, bucketAccessFrom(config)),
+    recordedEncryption(gitDir, config),
   ]);
-  const recorded = await recordedEncryption(gitDir, config);
-  const s3 = new S3ObjectStore(location.bucket, settings ? new LightS3Client(settings) : createS3Client());
+  const s3 = new S3ObjectStore(location.bucket, requests);
   let verbosity = 1;
   let dryRun = false;
   const layout = new BucketLayout(location.prefix);

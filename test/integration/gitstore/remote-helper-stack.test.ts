@@ -58,9 +58,14 @@ describe("git-remote-cloudbridge against cloudbridge local --stack --faults conf
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  async function git(cwd: string, args: string[], profile = "alice"): Promise<{ code: number; stderr: string; stdout: string }> {
+  async function git(
+    cwd: string,
+    args: string[],
+    profile = "alice",
+    extra: NodeJS.ProcessEnv = {},
+  ): Promise<{ code: number; stderr: string; stdout: string }> {
     try {
-      const { stdout, stderr } = await run("git", args, { cwd, env: { ...env, AWS_PROFILE: profile }, timeout: 120_000 });
+      const { stdout, stderr } = await run("git", args, { cwd, env: { ...env, AWS_PROFILE: profile, ...extra }, timeout: 120_000 });
       return { code: 0, stdout: stdout.trim(), stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -147,5 +152,40 @@ describe("git-remote-cloudbridge against cloudbridge local --stack --faults conf
     const reader = join(work, "refused-reader");
     await ok(work, "clone", "-q", url, reader);
     assert.equal((await git(reader, ["cat-file", "-e", `HEAD:refused.txt`])).code === 0, false, "nothing of the refused pushes landed");
+  });
+
+  it("a plain git push in a folder signs with the folder's cloudbridge.profile at its cloudbridge.endpoint, whatever the environment says; a profile with no key is refused, saying what to do", async () => {
+    const url = `cloudbridge::s3://${stack.outputs.BucketName}/notes`;
+    const dir = join(work, "folder-settings");
+    await ok(work, "clone", "-q", url, dir);
+    await ok(dir, "checkout", "-q", "-B", "main"); // an empty repository when this test runs alone
+    await ok(dir, "config", "cloudbridge.profile", "alice");
+    await ok(dir, "config", "cloudbridge.endpoint", stack.endpoint);
+    await writeFile(join(dir, "folder.txt"), "the folder's own key\n");
+    await ok(dir, "add", ".");
+    await ok(dir, "commit", "-q", "-m", "folder settings");
+    // bob's key (refused by IAM on alice's repository) and an endpoint where nothing listens, in the environment.
+    const elsewhere = { AWS_ENDPOINT_URL: "http://127.0.0.1:9" };
+    for (let attempt = 0; ; attempt++) {
+      const pushed = await git(dir, ["push", "-q", "origin", "main"], "bob", elsewhere);
+      if (pushed.code === 0) break;
+      assert.ok(attempt < 5 && /fetch first|non-fast-forward/.test(pushed.stderr), pushed.stderr);
+      assert.equal((await git(dir, ["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"], "bob", elsewhere)).code, 0);
+    }
+    const reader = join(work, "folder-settings-reader");
+    await ok(work, "clone", "-q", url, reader);
+    assert.equal(await readFile(join(reader, "folder.txt"), "utf8"), "the folder's own key\n");
+
+    await ok(dir, "config", "cloudbridge.profile", "carol");
+    await writeFile(join(dir, "carol.txt"), "no key\n");
+    await ok(dir, "add", ".");
+    await ok(dir, "commit", "-q", "-m", "no key");
+    const refused = await git(dir, ["push", "-q", "origin", "main"], "alice");
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /The profile carol \(cloudbridge\.profile[^)]*\) has no access key in \S*credentials/, refused.stderr);
+    assert.match(refused.stderr, /git config cloudbridge\.profile NAME/, refused.stderr);
+    const fetched = await git(dir, ["fetch", "origin"], "alice");
+    assert.notEqual(fetched.code, 0, "a fetch is refused the same way");
+    assert.match(fetched.stderr, /The profile carol/, fetched.stderr);
   });
 });
