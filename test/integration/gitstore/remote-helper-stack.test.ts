@@ -6,7 +6,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { SINGLE_PUT_LIMIT } from "../../../gitstore/bucket-packs.ts";
+import { LightS3Client } from "../../../objectstore/s3-light-client.ts";
+import { createS3Client } from "../../../objectstore/s3-object-store.ts";
+import { signRequest, EMPTY_PAYLOAD_HASH } from "../../../objectstore/sigv4.ts";
+import { startCountingProxy } from "../../helpers/counting-proxy.ts";
 import { GIT_ENV } from "../../helpers/git.ts";
 import { startStack, synthCloudAssembly, TWO_AGENTS, type RunningStack } from "../../helpers/stack-cloud.ts";
 
@@ -187,5 +192,80 @@ describe("git-remote-cloudbridge against cloudbridge local --stack --faults conf
     const fetched = await git(dir, ["fetch", "origin"], "alice");
     assert.notEqual(fetched.code, 0, "a fetch is refused the same way");
     assert.match(fetched.stderr, /The profile carol/, fetched.stderr);
+  });
+
+  it("a clock 20 minutes off: the local cloud answers RequestTimeTooSkewed as S3 does, and the light client corrects by its Date and retries once, as the SDK does", async () => {
+    const bucket = stack.outputs.BucketName!;
+    const key = await stack.agentCredentials("alice");
+    const endpoint = new URL(stack.endpoint);
+    const object = "repos/notes.git/clock-check";
+    const settings = { region: stack.region, endpoint, pathStyle: true, configuredEndpoint: true, key, maxAttempts: 6 };
+    const onTime = new LightS3Client(settings);
+    await onTime.putObject({ Bucket: bucket, Key: object, Body: "clock\n" });
+    onTime.destroy();
+
+    // S3's answer: 403, the request's and the server's times, the 15 minutes allowed, a Date to correct by.
+    const path = `/${bucket}/${object}`;
+    const late = new Date(Date.now() - 20 * 60_000);
+    const headers = signRequest(
+      { method: "GET", host: endpoint.host, path, query: [], headers: {}, payloadHash: EMPTY_PAYLOAD_HASH },
+      key,
+      { region: stack.region, service: "s3" },
+      late,
+    );
+    const answer = await fetch(new URL(path, endpoint), { headers });
+    const body = await answer.text();
+    assert.equal(answer.status, 403, body);
+    assert.match(
+      body,
+      /<Code>RequestTimeTooSkewed<\/Code><Message>The difference between the request time and the current time is too large\.<\/Message>/,
+    );
+    assert.match(
+      body,
+      /<RequestTime>\d{8}T\d{6}Z<\/RequestTime><ServerTime>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ<\/ServerTime><MaxAllowedSkewMilliseconds>900000<\/MaxAllowedSkewMilliseconds>/,
+    );
+    assert.ok(Math.abs(Date.parse(answer.headers.get("date")!) - Date.now()) < 60_000, "the answer's Date is the server's time");
+
+    // This process's clock moved (Date.now, which the SDK and the light client both sign by), each way; the
+    // answers counted on the way (a proxy records each status before the client reads it).
+    const proxy = await startCountingProxy(stack.endpoint);
+    const realNow = Date.now;
+    try {
+      for (const offset of [-20 * 60_000, 20 * 60_000]) {
+        const clock = `clock ${offset / 60_000} min`;
+        Date.now = () => realNow() + offset;
+        try {
+          // The SDK corrects itself from the local cloud's answer, as from AWS's: what the light client must match.
+          proxy.reset();
+          // The agent's SDK client (6 attempts: a 503 SlowDown injected now and then is retried).
+          const sdk = createS3Client({ region: stack.region, endpoint: proxy.endpoint, credentials: key });
+          assert.equal((await sdk.send(new HeadObjectCommand({ Bucket: bucket, Key: object }))).ContentLength, 6);
+          sdk.destroy();
+          assert.equal(proxy.s3Statuses.filter((status) => status === 403).length, 1, `the SDK: one refusal (${clock})`);
+
+          proxy.reset();
+          const skewed = new LightS3Client({ ...settings, endpoint: new URL(proxy.endpoint) });
+          try {
+            // A HEAD first: its 403 has no body to name the error, only the Date to correct by.
+            assert.equal((await skewed.headObject({ Bucket: bucket, Key: object })).ContentLength, 6);
+            const listed = await skewed.listObjectsV2({ Bucket: bucket, Prefix: "repos/notes.git/" });
+            assert.ok(listed.Contents?.some((entry) => entry.Key === object));
+            await skewed.putObject({ Bucket: bucket, Key: object, Body: "clock\n" });
+          } finally {
+            skewed.destroy();
+          }
+          assert.equal(proxy.s3Statuses[0], 403, `the light client's first request is refused (${clock}): ${proxy.s3Statuses}`);
+          assert.equal(
+            proxy.s3Statuses.filter((status) => status === 403).length,
+            1,
+            `then every request is signed at the server's time (${clock}): ${proxy.s3Statuses}`,
+          );
+        } finally {
+          Date.now = realNow;
+        }
+      }
+    } finally {
+      await proxy.stop();
+    }
   });
 });
