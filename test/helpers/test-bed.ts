@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { after, before } from "node:test";
 import type { LocalCloudOptions } from "../../local/cloud.ts";
 import { agentEnv, startDaemon, type Daemon } from "./agents.ts";
+import { startAgentPair, type AgentPair } from "./annex-repos.ts";
 import { tempDir } from "./git.ts";
 import { startTestCloud, type TestCloud } from "./local-cloud.ts";
 
@@ -89,6 +90,36 @@ export function useAgentCloud(name: string, options: LocalCloudOptions = {}): Ag
           mounts.splice(mounts.indexOf(dir), 1);
         },
       };
+    },
+  };
+}
+
+/**
+ * The usual set-up of an annex test (annex-repos.ts's startAgentPair: a local cloud and agents A and B on
+ * repository `repo`), made before the tests and stopped after them.
+ */
+export function useAgentPair(repo: string): Omit<AgentPair, "stop"> {
+  let pair: AgentPair | undefined;
+  before(async () => {
+    pair = await startAgentPair(repo);
+  });
+  after(async () => pair?.stop());
+  const started = (): AgentPair => {
+    if (!pair) throw new Error(`the agents of ${repo} start in before(): use them inside a test`);
+    return pair;
+  };
+  return {
+    get test() {
+      return started().test;
+    },
+    get root() {
+      return started().root;
+    },
+    get a() {
+      return started().a;
+    },
+    get b() {
+      return started().b;
     },
   };
 }
