@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline";
-import { bucketRequests, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
+import { bucketRequests, explainAccessError, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
@@ -126,7 +126,8 @@ async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean, 
     const { results } = await push({ ...ctx, agent: await agent(), updates });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).replaceAll("\n", " ");
+    const explained = explainAccessError(error) ?? error;
+    const message = (explained instanceof Error ? explained.message : String(explained)).replaceAll("\n", " ");
     return `${updates.map((u) => `error ${u.ref} ${message}\n`).join("")}\n`;
   }
 }
@@ -134,7 +135,9 @@ async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean, 
 if (import.meta.main) {
   try {
     await runRemoteHelper(process.argv.slice(2), process.stdin, (text) => process.stdout.write(text));
-  } catch (error) {
+  } catch (thrown) {
+    // A setup problem (credentials, endpoint, bucket) in words that say which setting to change.
+    const error = explainAccessError(thrown) ?? thrown;
     process.stderr.write(`git-remote-cloudbridge: ${error instanceof Error ? error.message : String(error)}\n`);
     if (process.env.CLOUDBRIDGE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     // Exit now: git is still holding our stdin open, waiting for an answer that will not come.

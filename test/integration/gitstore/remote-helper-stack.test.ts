@@ -151,6 +151,11 @@ describe("git-remote-cloudbridge against cloudbridge local --stack --faults conf
     const wrong = await git(dir, ["push", "-q", "origin", "main"], "alice-wrong-secret");
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /signature/i, wrong.stderr);
+    assert.match(
+      wrong.stderr,
+      /does not accept these AWS credentials .*AWS_PROFILE, or the profile the repository names/,
+      "says what to check",
+    );
     const other = await git(dir, ["push", "-q", "origin", "main"], "bob");
     assert.notEqual(other.code, 0);
     assert.match(other.stderr, /denied/i, other.stderr);
