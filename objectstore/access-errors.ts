@@ -40,7 +40,7 @@ export function explainAccessError(error: unknown, context: AccessContext = {}):
       "No AWS region is set: set the folder's with `git config cloudbridge.region <region>` (e.g. us-east-1), or export AWS_REGION=<region>.",
     "no-credentials":
       "No AWS credentials were found: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the agent's keys from the stack outputs, or the ones `cloudbridge local` printed), or AWS_PROFILE=<profile>.",
-    "credentials-refused": `The endpoint${where} does not accept these AWS credentials (${detail.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE.`,
+    "credentials-refused": `The endpoint${where} does not accept these AWS credentials (${detail.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or the profile the repository names (\`git config cloudbridge.profile\`; an onboarded machine gets its key back with \`cloudbridge init --stack …\`).`,
     "endpoint-unreachable": `Cannot reach the S3 endpoint${detail.address ? ` ${detail.address}` : where} (${detail.name}): is the network up and \`cloudbridge local\` (or the endpoint) running? Check cloudbridge.endpoint / AWS_ENDPOINT_URL.`,
     "no-such-bucket": `The bucket ${bucket ? `"${bucket}" ` : ""}does not exist${where}: create it (deploy the stack, or \`cloudbridge local --bucket NAME\`), or fix the s3:// URL (cloudbridge.bucket).`,
     "access-denied": `Access denied${bucket ? ` to the bucket "${bucket}"` : ""}${where}: the credentials in use may not do this; use this agent's own keys (stack outputs) or a profile allowed on the bucket.`,

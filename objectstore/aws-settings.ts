@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { profileName, readProfile, staticKey } from "./aws-profiles.ts";
+import { isLoopbackEndpoint, LOCAL_CLOUD_CREDENTIALS } from "../protocol/core.ts";
+import { readProfileKey } from "./profile-credentials.ts";
 import type { SigningKey } from "./sigv4.ts";
 
 /**
@@ -12,7 +12,10 @@ import type { SigningKey } from "./sigv4.ts";
  *   files (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE; ~/.aws/credentials and ~/.aws/config);
  * - the region from AWS_REGION, else the profile's (the credentials file's first, as with every setting);
  * - the endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (path-style, as createS3Client does), else
- *   S3's regional endpoint.
+ *   S3's regional endpoint;
+ * - over all of these, the repository's own settings (`access`: cloudbridge.endpoint, .region, .profile),
+ *   applied as awsClientConfig applies them to the SDK (bucket-client.ts). A profile named there that holds
+ *   no key is an error saying what to do, not a reason to sign with another key.
  *
  * Anything else — a profile that assumes a role, runs a process, uses SSO or a web identity, credentials
  * from a container or the instance (IMDS), FIPS or dual-stack endpoints, an endpoint or S3 setting in the
@@ -32,6 +35,45 @@ export interface S3Settings {
   maxAttempts: number;
 }
 
+/**
+ * How a repository reaches its bucket, as its git config says (cloudbridge.endpoint, cloudbridge.region,
+ * cloudbridge.profile): the agent's folders and the remote helper git runs in them apply these one way,
+ * here. Each undefined: the environment's (the SDK's own resolution).
+ */
+export interface BucketAccess {
+  /** An S3-compatible endpoint (the local cloud); over AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL. */
+  endpoint?: string | undefined;
+  /** The bucket's region; over AWS_REGION and the profile's. */
+  region?: string | undefined;
+  /** The named profile holding this agent's own key (onboarding sets it); over AWS_PROFILE and the environment's key. */
+  profile?: string | undefined;
+}
+
+/** The environment variables that name credentials of the process's own: with none, a loopback endpoint gets the local cloud's. */
+function ownCredentials(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE || env.AWS_WEB_IDENTITY_TOKEN_FILE);
+}
+
+/** The endpoint in force: the repository's, else the environment's. */
+export function accessEndpoint(access: BucketAccess, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return access.endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+}
+
+/**
+ * The region when the SDK's own resolution must not decide: the repository's, else us-east-1 for an
+ * endpoint of its own (S3-compatible, the local cloud) when the environment names none, which such endpoints
+ * accept (a folder made before the region was stored must not fail with "Region is missing").
+ */
+export function accessRegion(access: BucketAccess, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return access.region || (accessEndpoint(access, env) && !(env.AWS_REGION || env.AWS_DEFAULT_REGION) ? "us-east-1" : undefined);
+}
+
+/** The local cloud's public key, for a loopback endpoint when the environment names no credentials of its own. */
+export function localCloudKey(access: BucketAccess, env: NodeJS.ProcessEnv = process.env): SigningKey | undefined {
+  const endpoint = accessEndpoint(access, env);
+  return endpoint && isLoopbackEndpoint(endpoint) && !ownCredentials(env) ? { ...LOCAL_CLOUD_CREDENTIALS } : undefined;
+}
+
 /** Environment variables that change how the SDK reaches or signs for S3: with any of them set, the SDK decides. */
 const SDK_ONLY_ENV = [
   "AWS_USE_FIPS_ENDPOINT",
@@ -48,26 +90,28 @@ const SDK_ONLY_ENV = [
 /** Profile settings that need nothing the light client lacks; any other (role_arn, sso_*, credential_process, s3, endpoint_url…) defers to the SDK. */
 const PLAIN_PROFILE_KEYS = new Set(["aws_access_key_id", "aws_secret_access_key", "aws_session_token", "region", "output"]);
 
-export async function plainS3Settings(bucket: string, env: NodeJS.ProcessEnv = process.env): Promise<S3Settings | undefined> {
+export async function plainS3Settings(
+  bucket: string,
+  env: NodeJS.ProcessEnv = process.env,
+  access: BucketAccess = {},
+): Promise<S3Settings | undefined> {
+  // The repository's profile is its key whatever else holds (the SDK gets it the same way: accessCredentials).
+  const imposed = access.profile ? await readProfileKey(access.profile, env) : localCloudKey(access, env);
   if (SDK_ONLY_ENV.some((name) => env[name] !== undefined && env[name] !== "")) return undefined;
   if (env.AWS_RETRY_MODE && env.AWS_RETRY_MODE !== "standard") return undefined;
-  const profileName = env.AWS_PROFILE || "default";
-  const home = env.HOME || homedir();
-  const [config, credentials] = await Promise.all([
-    readProfile(env.AWS_CONFIG_FILE || join(home, ".aws", "config"), profileName, "config"),
-    readProfile(env.AWS_SHARED_CREDENTIALS_FILE || join(home, ".aws", "credentials"), profileName, "credentials"),
-  ]);
-  if (config === "unreadable" || credentials === "unreadable") return undefined;
-  for (const name of [...config.keys(), ...credentials.keys()]) {
+  // The SDK reads AWS_PROFILE's profile for every other setting, whichever key it signs with.
+  const profile = await readProfile(profileName(env), env);
+  if (profile === "unreadable") return undefined;
+  for (const name of profile.names()) {
     // The AWS CLI's own settings (cli_pager, cli_timestamp_format…) do not reach the SDK.
     if (!PLAIN_PROFILE_KEYS.has(name) && !name.startsWith("cli_")) return undefined;
   }
-  const key = !env.AWS_PROFILE && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? envKey(env) : profileKey(credentials, config);
-  const region = env.AWS_REGION || credentials.get("region") || config.get("region");
+  const key = imposed ? imposed : !env.AWS_PROFILE && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? envKey(env) : staticKey(profile);
+  const region = accessRegion(access, env) || env.AWS_REGION || profile.get("region");
   if (!key || !region) return undefined;
   const maxAttempts = env.AWS_MAX_ATTEMPTS ? Number(env.AWS_MAX_ATTEMPTS) : 6;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) return undefined;
-  const custom = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  const custom = accessEndpoint(access, env);
   if (custom) {
     let endpoint: URL;
     try {
@@ -101,55 +145,4 @@ function envKey(env: NodeJS.ProcessEnv): SigningKey {
     secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
     ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
   };
-}
-
-/** The profile's static key; the credentials file wins over the config file, setting by setting, as in the SDK. */
-function profileKey(credentials: Map<string, string>, config: Map<string, string>): SigningKey | undefined {
-  const get = (name: string) => credentials.get(name) ?? config.get(name);
-  const accessKeyId = get("aws_access_key_id");
-  const secretAccessKey = get("aws_secret_access_key");
-  const sessionToken = get("aws_session_token");
-  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined;
-}
-
-/**
- * One profile's settings from a shared file: `[name]` in the credentials file, `[profile name]` (or
- * `[default]`) in the config file. An indented line continues a setting (a sub-section such as `s3 =`),
- * recorded under its parent's name. A missing file is an empty one.
- */
-async function readProfile(path: string, profile: string, kind: "config" | "credentials"): Promise<Map<string, string> | "unreadable"> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ENOENT" ? new Map() : "unreadable";
-  }
-  return parseProfileSection(text, profile, kind);
-}
-
-export function parseProfileSection(text: string, profile: string, kind: "config" | "credentials"): Map<string, string> {
-  const wanted = kind === "credentials" ? [profile] : profile === "default" ? ["default", "profile default"] : [`profile ${profile}`];
-  const values = new Map<string, string>();
-  let inside = false;
-  let parent: string | undefined;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.replace(/^\s*[#;].*$/, "");
-    if (line.trim() === "") continue;
-    const section = /^\s*\[([^\]]*)\]/.exec(line);
-    if (section) {
-      inside = wanted.includes(section[1]!.trim().replace(/\s+/g, " "));
-      parent = undefined;
-      continue;
-    }
-    if (!inside) continue;
-    const equals = line.indexOf("=");
-    if (/^\s/.test(raw) && parent !== undefined) {
-      values.set(parent, `${values.get(parent) ?? ""}\n${line.trim()}`);
-      continue;
-    }
-    if (equals <= 0) continue;
-    parent = line.slice(0, equals).trim().toLowerCase();
-    values.set(parent, line.slice(equals + 1).trim());
-  }
-  return values;
 }

@@ -15,7 +15,8 @@ import { EMPTY_PAYLOAD_HASH, encodeKeyPath, sha256Hex, signRequest, uriEscape } 
  * SDK's S3 client and making its first request, three times what the push itself takes
  * (docs/performance.md, "Start-up"). It behaves as the SDK client createS3Client makes: the same settings
  * (aws-settings.ts decides when it may be used at all), attempts per request (6 by default, AWS_MAX_ATTEMPTS)
- * on the SDK's retryable errors, the same connect and idle timeouts, CRC32 checksums on writes and checked
+ * on the SDK's retryable errors, the SDK's clock-skew correction (signing at S3's time, from its Date header),
+ * the same connect and idle timeouts, CRC32 checksums on writes and checked
  * on reads, and errors of the SDK's shape (s3-requests.ts) so S3ObjectStore maps them once for both.
  * Multipart uploads are the SDK's (`sdkClient`).
  */
@@ -24,6 +25,12 @@ export class LightS3Client implements S3Requests {
   private readonly http: typeof Http;
   private readonly agent: Http.Agent;
   private sdk: S3Client | undefined;
+  /**
+   * How far S3's clock is ahead of this machine's (ms), as its last answer's Date header said: requests are
+   * signed at this machine's time plus it. AWS refuses a request signed more than 15 minutes away from its
+   * own time (403 RequestTimeTooSkewed); the SDK keeps the same offset (systemClockOffset) the same way.
+   */
+  private clockOffsetMs = 0;
 
   constructor(settings: S3Settings) {
     this.settings = settings;
@@ -136,19 +143,41 @@ export class LightS3Client implements S3Requests {
     const payloadHash = options.body ? sha256Hex(options.body) : EMPTY_PAYLOAD_HASH;
     return retry(
       async () => {
+        const offsetBefore = this.clockOffsetMs;
+        const sentAt = Date.now();
         const headers = signRequest(
           { method, host: endpoint.host, path, query, headers: options.headers ?? {}, payloadHash },
           this.settings.key,
           { region: this.settings.region, service: "s3" },
+          new Date(sentAt + offsetBefore),
         );
         const response = await this.exchange(method, `${path}${search ? `?${search}` : ""}`, headers, options.body);
+        this.sampleClock(response, sentAt);
         const status = response.statusCode ?? 0;
         if (status >= 200 && status < 300) return read(response);
-        throw await errorAnswer(response, method);
+        const error = await errorAnswer(response, method);
+        // An answer whose Date moved the offset by 4 minutes or more was likely refused for the time the request
+        // was signed at (RequestTimeTooSkewed; a HEAD's 403 says no more): the next attempt is signed at S3's
+        // time. The SDK's rule (AwsSdkSigV4Signer), whatever the error's name; once, not again for the same offset.
+        if (Math.abs(this.clockOffsetMs - offsetBefore) >= 240_000) error.clockSkewCorrected = true;
+        throw error;
       },
       isRetryable,
       { attempts: this.settings.maxAttempts },
     );
+  }
+
+  /**
+   * The offset S3's Date header gives, as the SDK takes it (getUpdatedSystemClockOffset): not from an answer
+   * a cache held (Age) or one that took over 15 minutes to come, whose Date says nothing of the clock now.
+   */
+  private sampleClock(response: Http.IncomingMessage, sentAt: number): void {
+    const date = header(response, "date");
+    if (!date || header(response, "age") !== undefined) return;
+    const serverTime = Date.parse(date);
+    const received = Date.now();
+    if (Number.isNaN(serverTime) || received - sentAt > 900_000) return;
+    this.clockOffsetMs = serverTime - received;
   }
 
   /** Sends the request and resolves with the response once its head arrived; the connect and idle timeouts as the SDK client has them. */
@@ -181,6 +210,8 @@ export class S3ResponseError extends Error {
   readonly $metadata: { httpStatusCode: number; requestId?: string };
   readonly $fault: "client" | "server";
   readonly BucketName?: string;
+  /** The request was refused for its clock, and the next one is signed at the server's (retryable). */
+  clockSkewCorrected = false;
   constructor(code: string, message: string, status: number, details: { requestId?: string; bucketName?: string } = {}) {
     super(message);
     this.name = code;
@@ -232,7 +263,9 @@ const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
 const NETWORK_ERRORS = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT"]);
 
 function isRetryable(error: unknown): boolean {
-  if (error instanceof S3ResponseError) return RETRYABLE_CODES.has(error.name) || RETRYABLE_STATUSES.has(error.$metadata.httpStatusCode);
+  if (error instanceof S3ResponseError) {
+    return error.clockSkewCorrected || RETRYABLE_CODES.has(error.name) || RETRYABLE_STATUSES.has(error.$metadata.httpStatusCode);
+  }
   const e = error as NodeJS.ErrnoException;
   return e?.name === "TimeoutError" || (e?.code !== undefined && NETWORK_ERRORS.has(e.code));
 }

@@ -7,5 +7,6 @@
 export * from "./annex-key.ts";
 export * from "./errors.ts";
 export * from "./layout.ts";
+export * from "./local-cloud.ts";
 export * from "./names.ts";
 export * from "./remote-url.ts";

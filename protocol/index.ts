@@ -10,6 +10,7 @@ export * from "./deployment.ts";
 export * from "./errors.ts";
 export * from "./jid.ts";
 export * from "./layout.ts";
+export * from "./local-cloud.ts";
 export * from "./names.ts";
 export * from "./remote-url.ts";
 export * from "./s3-event.ts";

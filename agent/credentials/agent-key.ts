@@ -1,67 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../objectstore/index.ts";
+import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, profileCredentials, profileKeySource } from "../../objectstore/index.ts";
 import type { Logger } from "../log.ts";
-import { credentialsFilePath, credentialsFileVersion, readProfileKey, writeProfileKey, type AccessKey } from "./profile-file.ts";
-
-/**
- * The key an onboarded agent runs with: its named profile, read from the shared credentials file and read
- * again whenever the file changes (a rotated key written by this process, another daemon or a person), so
- * every client of the process signs with the newest key without being rebuilt or restarted.
- */
-export type CredentialsProvider = () => Promise<AccessKey & { expiration: Date }>;
-
-class ProfileKeySource {
-  private key: AccessKey | undefined;
-  private version = -1;
-  private checkedAt = 0;
-  private readonly profile: string;
-
-  constructor(profile: string) {
-    this.profile = profile;
-  }
-
-  async current(): Promise<AccessKey> {
-    const now = Date.now();
-    // One stat a second at most: a request costs a memory read, and a rewritten file is seen within a second.
-    if (!this.key || now - this.checkedAt >= 1000) {
-      this.checkedAt = now;
-      const path = credentialsFilePath();
-      const version = await credentialsFileVersion(path);
-      if (!this.key || version !== this.version) {
-        this.key = await readProfileKey(this.profile, path);
-        this.version = version;
-      }
-      if (!this.key) {
-        throw new Error(
-          `the profile ${this.profile} is not in ${path}: onboard this machine again (\`cloudbridge init --stack …\` or \`--invite FILE\`).`,
-        );
-      }
-    }
-    return this.key;
-  }
-
-  forget(): void {
-    this.checkedAt = 0;
-    this.version = -1;
-  }
-}
-
-const sources = new Map<string, ProfileKeySource>();
-
-function sourceFor(profile: string): ProfileKeySource {
-  let source = sources.get(profile);
-  if (!source) sources.set(profile, (source = new ProfileKeySource(profile)));
-  return source;
-}
-
-/**
- * The AWS SDK's `credentials` for a profile. The identity says it expires now, so the SDK asks again for
- * each request (its memoization refreshes expiring identities) and a rewritten profile takes effect at once.
- */
-export function profileCredentials(profile: string): CredentialsProvider {
-  const source = sourceFor(profile);
-  return async () => ({ ...(await source.current()), expiration: new Date() });
-}
+import { writeProfileKey, type AccessKey } from "./profile-file.ts";
 
 /** The error names AWS gives a request signed with a key it does not know (any more) or cannot verify. */
 const AUTH_FAILURES = new Set([
@@ -120,7 +60,7 @@ export class KeyPickup {
   private async pickUp(): Promise<boolean> {
     const { profile, secretArn, log } = this.options;
     this.checks += 1;
-    const source = sourceFor(profile);
+    const source = profileKeySource(profile);
     const current = await source.current();
     const { SecretString } = await this.client.send(new GetSecretValueCommand({ SecretId: secretArn }));
     const stored = parseKey(SecretString);

@@ -10,7 +10,7 @@ import {
   formatRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
-import { AGENT_ID_KEY, ENCRYPTED_SETTING } from "../../gitstore/index.ts";
+import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING } from "../../gitstore/index.ts";
 import { Git } from "../../localgit/index.ts";
 import { FolderError } from "./errors.ts";
 
@@ -85,12 +85,12 @@ export const SETTING_NAMES = {
   bucket: "cloudbridge.bucket",
   prefix: "cloudbridge.prefix",
   repo: "cloudbridge.repo",
-  endpoint: "cloudbridge.endpoint",
-  region: "cloudbridge.region",
+  endpoint: BUCKET_ACCESS_SETTINGS.endpoint,
+  region: BUCKET_ACCESS_SETTINGS.region,
   listen: "cloudbridge.listen",
   topicArn: "cloudbridge.topicArn",
   queueUrl: "cloudbridge.queueUrl",
-  profile: "cloudbridge.profile",
+  profile: BUCKET_ACCESS_SETTINGS.profile,
   stack: "cloudbridge.stack",
   keySecret: "cloudbridge.keySecret",
   keyCheckInterval: "cloudbridge.keyCheckInterval",

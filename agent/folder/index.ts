@@ -16,7 +16,6 @@ export {
 export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOptions } from "./create.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
 export {
-  awsClientConfig,
   findFolder,
   findRepository,
   openFolder,

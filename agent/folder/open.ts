@@ -2,8 +2,15 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { type MultipartStore, type ObjectStore, createS3Client, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
-import { BucketLayout, isLoopbackEndpoint, LOCAL_CLOUD_CREDENTIALS } from "../../protocol/index.ts";
+import {
+  awsClientConfig,
+  type MultipartStore,
+  type ObjectStore,
+  createS3Client,
+  repositoryStore,
+  S3ObjectStore,
+} from "../../objectstore/index.ts";
+import { BucketLayout } from "../../protocol/index.ts";
 import {
   ANNEX_BRANCH,
   Annex,
@@ -26,7 +33,6 @@ import { readCloneState } from "./clone-state.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
 import { gitFor, readSettings, SETTING_NAMES, writeSettings, type CloudSettings, type FolderSettings } from "./config.ts";
 import { FolderError } from "./errors.ts";
-import { profileCredentials, type CredentialsProvider } from "../credentials/agent-key.ts";
 
 /**
  * A cloudbridge folder, assembled in one place for every command: its settings (config.ts), the bucket
@@ -91,35 +97,11 @@ export async function findFolder(dir?: string): Promise<string> {
 }
 
 /**
- * The bucket's store for these settings: the one place region and endpoint are applied (awsClientConfig).
+ * The bucket's store for these settings, applied as every client of the folder applies them (objectstore's
+ * awsClientConfig, which the remote helper git runs in the folder applies too).
  */
 export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region"> & { profile?: string | undefined }): S3ObjectStore {
   return new S3ObjectStore(cloud.location.bucket, createS3Client(awsClientConfig(cloud)));
-}
-
-/**
- * Endpoint, region and credentials of every AWS client a folder makes (S3, SQS, Secrets Manager). An
- * onboarded folder signs with its agent's own profile, whatever the environment holds. An endpoint of its
- * own (S3-compatible, the local cloud) with no region anywhere gets us-east-1, which such endpoints accept:
- * a folder made before the region was stored must not fail with "Region is missing"; a loopback endpoint
- * with no credentials in the environment gets the local cloud's public ones.
- */
-export function awsClientConfig(cloud: { endpoint?: string | undefined; region?: string | undefined; profile?: string | undefined }): {
-  endpoint?: string;
-  region?: string;
-  credentials?: CredentialsProvider | { accessKeyId: string; secretAccessKey: string };
-} {
-  const { endpoint, profile } = cloud;
-  const anyEndpoint = endpoint ?? (process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined);
-  const sdkRegion = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
-  const region = cloud.region ?? (anyEndpoint && !sdkRegion ? "us-east-1" : undefined);
-  const ownCredentials = process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE || process.env.AWS_WEB_IDENTITY_TOKEN_FILE;
-  const credentials = profile
-    ? { credentials: profileCredentials(profile) }
-    : anyEndpoint && isLoopbackEndpoint(anyEndpoint) && !ownCredentials
-      ? { credentials: { ...LOCAL_CLOUD_CREDENTIALS } }
-      : {};
-  return { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...credentials };
 }
 
 export async function openFolder(dir: string, options: OpenOptions = {}): Promise<Folder> {

@@ -1,8 +1,9 @@
 import { createInterface } from "node:readline";
-import { createS3Client, LightS3Client, ObjectTooLarge, plainS3Settings, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
+import { bucketRequests, explainAccessError, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, parseRemoteUrl, type RemoteLocation } from "../../protocol/core.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
+import { bucketAccessFrom } from "../bucket-access.ts";
 import { corruptSharedRef } from "../bucket-refs.ts";
 import { readRefsIndex } from "../refs-index.ts";
 import { fetchObjects } from "../fetch.ts";
@@ -83,15 +84,13 @@ export async function runRemoteHelper(
 /**
  * The repository's store: the light S3 client when this process's AWS settings are plain (keys from the
  * environment or a profile; the SDK's S3 client costs a push three times what the push itself takes),
- * anything else the SDK's; encrypted or not as the repository recorded, or as the bucket says. One `git
- * config --list` for the settings the helper reads (encryption recorded, agent id), beside the AWS settings.
+ * anything else the SDK's; the repository's own endpoint, region and profile (cloudbridge.*) applied as its
+ * agent applies them (objectstore's bucketRequests); encrypted or not as the repository recorded, or as the
+ * bucket says. One `git config --list` for the settings the helper reads (those, encryption recorded, agent id).
  */
 async function openRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
-  const [settings, config] = await Promise.all([
-    process.env.CLOUDBRIDGE_S3_CLIENT === "sdk" ? undefined : plainS3Settings(location.bucket),
-    readConfig(gitDir),
-  ]);
-  const s3 = new S3ObjectStore(location.bucket, settings ? new LightS3Client(settings) : createS3Client());
+  const config = await readConfig(gitDir);
+  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, bucketAccessFrom(config)));
   try {
     // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
     // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
@@ -140,7 +139,8 @@ async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean, 
     const { results } = await push({ ...ctx, agent: await agent(), updates });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).replaceAll("\n", " ");
+    const explained = explainAccessError(error) ?? error;
+    const message = (explained instanceof Error ? explained.message : String(explained)).replaceAll("\n", " ");
     return `${updates.map((u) => `error ${u.ref} ${message}\n`).join("")}\n`;
   }
 }
@@ -149,7 +149,9 @@ async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean, 
 export async function main(): Promise<void> {
   try {
     await runRemoteHelper(process.argv.slice(2), process.stdin, (text) => process.stdout.write(text));
-  } catch (error) {
+  } catch (thrown) {
+    // A setup problem (credentials, endpoint, bucket) in words that say which setting to change.
+    const error = explainAccessError(thrown) ?? thrown;
     process.stderr.write(`git-remote-cloudbridge: ${error instanceof Error ? error.message : String(error)}\n`);
     if (process.env.CLOUDBRIDGE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     // Exit now: git is still holding our stdin open, waiting for an answer that will not come.

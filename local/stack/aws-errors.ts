@@ -13,8 +13,10 @@ export function sendAwsError(
   status: number,
   code: string,
   message: string,
-  resource?: string,
+  /** S3's `<Resource>`, or more elements of S3's `<Error>` (`details`, e.g. RequestTimeTooSkewed's ServerTime). */
+  extra?: string | { resource?: string; details?: Record<string, string> },
 ): FastifyReply {
+  const { resource, details } = typeof extra === "string" ? { resource: extra, details: undefined } : (extra ?? {});
   const requestId = randomUUID();
   if (service === "sqs" || service === "secretsmanager") {
     const type = service === "sqs" ? `com.amazonaws.sqs#${jsonCode(code)}` : jsonCode(code);
@@ -47,7 +49,11 @@ export function sendAwsError(
     .header("content-type", "application/xml")
     .header("x-amz-request-id", requestId)
     .send(
-      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xml(code)}</Code><Message>${xml(message)}</Message>${resource ? `<Resource>${xml(resource)}</Resource>` : ""}<RequestId>${requestId}</RequestId></Error>`,
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xml(code)}</Code><Message>${xml(message)}</Message>${resource ? `<Resource>${xml(resource)}</Resource>` : ""}${Object.entries(
+        details ?? {},
+      )
+        .map(([name, value]) => `<${name}>${xml(value)}</${name}>`)
+        .join("")}<RequestId>${requestId}</RequestId></Error>`,
     );
 }
 

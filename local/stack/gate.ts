@@ -6,7 +6,7 @@ import { authorize } from "./authorizer.ts";
 import { faultFor, type FaultCounts, type FaultRates } from "./faults.ts";
 import type { IamDirectory, PolicyDocument } from "./iam.ts";
 import { requestedActions, type ResourceNames } from "./request-actions.ts";
-import { checkSignature, parseAuthorization } from "./sigv4.ts";
+import { checkSignature, MAX_CLOCK_SKEW_MS, parseAuthorization } from "./sigv4.ts";
 
 /**
  * The door every request to the rehearsed stack comes through, before any service sees it: the SigV4
@@ -59,6 +59,10 @@ export function installGate({ app, s3 }: FauxqsParts, options: GateOptions): voi
     const signature = await checkSignature({ method: request.method, rawPath, rawQuery, headers: request.headers, body }, (id) => {
       return options.iam.accessKey(id)?.secretAccessKey;
     });
+    if (!signature.ok && signature.code === "RequestTimeTooSkewed") {
+      options.log(`refused ${request.method} ${rawPath}: ${signature.code} (signed at ${signature.requestTime})`);
+      return sendClockSkew(reply, service, signature);
+    }
     if (!signature.ok) {
       options.log(`refused ${request.method} ${rawPath}: ${signature.code}`);
       const status = signature.code === "IncompleteSignature" || signature.code === "MissingAuthenticationToken" ? 400 : 403;
@@ -171,4 +175,36 @@ function exists(s3: FauxqsParts["s3"], bucket: string, key: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A request signed more than 15 minutes from the server's time, answered in each service's words (the
+ * Date header every answer carries is what a client corrects its clock by): S3's 403 RequestTimeTooSkewed
+ * with the request's and the server's times; SQS's 403 and Secrets Manager's 400 InvalidSignatureException;
+ * SNS's 403 SignatureDoesNotMatch, both "Signature expired: … (… - 15 min.)".
+ */
+function sendClockSkew(
+  reply: FastifyReply,
+  service: string,
+  refusal: { requestTime: string; serverTime: Date; message: string },
+): FastifyReply {
+  if (service === "s3") {
+    return sendAwsError(
+      reply,
+      service,
+      403,
+      "RequestTimeTooSkewed",
+      "The difference between the request time and the current time is too large.",
+      {
+        details: {
+          RequestTime: refusal.requestTime,
+          ServerTime: refusal.serverTime.toISOString().replace(/\.\d{3}Z$/, "Z"),
+          MaxAllowedSkewMilliseconds: String(MAX_CLOCK_SKEW_MS),
+        },
+      },
+    );
+  }
+  if (service === "sqs") return sendAwsError(reply, service, 403, "InvalidSignatureException", refusal.message);
+  if (service === "secretsmanager") return sendAwsError(reply, service, 400, "InvalidSignatureException", refusal.message);
+  return sendAwsError(reply, service, 403, "SignatureDoesNotMatch", refusal.message);
 }

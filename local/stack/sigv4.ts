@@ -33,7 +33,20 @@ export type SignatureCheck =
       ok: false;
       code: "MissingAuthenticationToken" | "IncompleteSignature" | "InvalidAccessKeyId" | "SignatureDoesNotMatch";
       message: string;
+    }
+  | {
+      ok: false;
+      /** Signed at a time more than MAX_CLOCK_SKEW_MS from the server's; each service words it its own way (gate.ts). */
+      code: "RequestTimeTooSkewed";
+      /** X-Amz-Date as sent, and the server's time. */
+      requestTime: string;
+      serverTime: Date;
+      /** The words of the services that say "Signature expired" (SQS, SNS, Secrets Manager). */
+      message: string;
     };
+
+/** How far a request's X-Amz-Date may be from the server's clock, either way: AWS's 15 minutes. */
+export const MAX_CLOCK_SKEW_MS = 900_000;
 
 const AUTHORIZATION =
   /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
@@ -57,6 +70,7 @@ export function parseAuthorization(headers: SignedRequest["headers"]): Authoriza
 export async function checkSignature(
   request: SignedRequest,
   secretFor: (accessKeyId: string) => string | undefined,
+  now: Date = new Date(),
 ): Promise<SignatureCheck> {
   if (!first(request.headers.authorization)) {
     return { ok: false, code: "MissingAuthenticationToken", message: "Request is missing Authentication Token" };
@@ -72,6 +86,19 @@ export async function checkSignature(
   const amzDate = first(request.headers["x-amz-date"]);
   if (!amzDate || !/^\d{8}T\d{6}Z$/.test(amzDate)) {
     return { ok: false, code: "IncompleteSignature", message: "The request has no valid X-Amz-Date header." };
+  }
+  const signingDate = new Date(
+    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+  );
+  const skew = signingDate.getTime() - now.getTime();
+  if (Number.isNaN(skew)) return { ok: false, code: "IncompleteSignature", message: "The request has no valid X-Amz-Date header." };
+  if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
+    const stamp = (ms: number) => amzStamp(new Date(ms));
+    const message =
+      skew < 0
+        ? `Signature expired: ${amzDate} is now earlier than ${stamp(now.getTime() - MAX_CLOCK_SKEW_MS)} (${stamp(now.getTime())} - 15 min.)`
+        : `Signature not yet current: ${amzDate} is still later than ${stamp(now.getTime() + MAX_CLOCK_SKEW_MS)} (${stamp(now.getTime())} + 15 min.)`;
+    return { ok: false, code: "RequestTimeTooSkewed", requestTime: amzDate, serverTime: now, message };
   }
   const headers: Record<string, string> = {};
   for (const name of authorization.signedHeaders) {
@@ -105,9 +132,7 @@ export async function checkSignature(
       body: headers["x-amz-content-sha256"] === undefined ? (request.body ?? Buffer.alloc(0)) : undefined,
     },
     {
-      signingDate: new Date(
-        `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
-      ),
+      signingDate,
       signableHeaders: new Set(authorization.signedHeaders),
       signingRegion: authorization.region,
       signingService: authorization.service,
@@ -151,6 +176,14 @@ function bytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Arra
   if (typeof data === "string") return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** A time as SigV4 writes it: 20261129T101500Z. */
+function amzStamp(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 function first(value: string | string[] | undefined): string | undefined {

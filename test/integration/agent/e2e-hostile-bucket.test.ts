@@ -5,15 +5,14 @@ import { mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { after, before, describe, it } from "node:test";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { describe, it } from "node:test";
+import { cli, cliOk, waitUntil } from "../../helpers/agents.ts";
 import { attacker, deepTree, treeBomb } from "../../helpers/bucket-attacker.ts";
 import { startCountingProxy } from "../../helpers/counting-proxy.ts";
 import { damageIndexedRef, setIndexedRefs } from "../../helpers/git-cloud.ts";
 import { exists, snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { peakRssEnv } from "../../helpers/peak-rss.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -25,25 +24,12 @@ const execFileAsync = promisify(execFile);
  * honest machines are the real CLI and daemon against the local cloud.
  */
 describe("one write, or one ordinary setup, stops no machine", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  let env: Record<string, string>;
-  const daemons: Daemon[] = [];
-  before(async () => {
-    scratch = await tempDir("e2e-bucket");
-    t = await startTestCloud();
-    env = agentEnv(t.cloud.env);
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("e2e-bucket");
 
   /** A first machine on a new repository, with `files` synced. */
-  async function firstMachine(repo: string, files: Record<string, string | Buffer> = { "honest.txt": "honest\n" }, extraEnv = env) {
+  async function firstMachine(repo: string, files: Record<string, string | Buffer> = { "honest.txt": "honest\n" }, extraEnv = bed.env) {
     const url = `s3://cloudbridge/${repo}`;
-    const root = join(scratch.path, repo);
+    const root = bed.path(repo);
     const A = join(root, "a");
     await cliOk(["init", A, "--remote", url, "--listen", "poll", "--poll-interval", "1"], extraEnv);
     for (const [name, content] of Object.entries(files)) await writeFile(join(A, name), content);
@@ -54,12 +40,12 @@ describe("one write, or one ordinary setup, stops no machine", () => {
   /** A change made on B reaches A (a running daemon), and one made on A reaches B (by `sync`). */
   async function bothWays(A: string, B: string) {
     await writeFile(join(B, "from-b.txt"), "b\n");
-    await cliOk(["sync", B], env);
+    await cliOk(["sync", B], bed.env);
     await waitUntil(async () => (await exists(join(A, "from-b.txt"))) || undefined, "the daemon to keep syncing", 30_000);
     await writeFile(join(A, "from-a.txt"), "a\n");
     await waitUntil(
       async () => {
-        await cliOk(["sync", B], env);
+        await cliOk(["sync", B], bed.env);
         return (await exists(join(B, "from-a.txt"))) || undefined;
       },
       "the daemon to push",
@@ -76,23 +62,23 @@ describe("one write, or one ordinary setup, stops no machine", () => {
   it("clones and catches up a folder with a .gitattributes, and still refuses a hostile .gitmodules met in another pack", async () => {
     const { url, root, A } = await firstMachine("attributes", { ".gitattributes": "*.txt text\n", "a.txt": "a\n" });
     const B = join(root, "b");
-    await cliOk(["clone", url, B], env);
+    await cliOk(["clone", url, B], bed.env);
     // Each change in the top folder makes a pack whose root tree names .gitattributes without carrying it.
     await writeFile(join(A, "b.txt"), "b\n");
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
     await writeFile(join(A, "c.txt"), "c\n");
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
     const C = join(root, "c");
-    const cloned = await cli(["clone", url, C], env);
+    const cloned = await cli(["clone", url, C], bed.env);
     assert.equal(cloned.code, 0, `a new clone: ${cloned.stderr}`);
     assert.deepEqual(await snapshot(C), await snapshot(A));
-    const caughtUp = await cli(["sync", B], env);
+    const caughtUp = await cli(["sync", B], bed.env);
     assert.equal(caughtUp.code, 0, `catch-up: ${caughtUp.stderr}`);
     assert.deepEqual(await snapshot(B), await snapshot(A));
 
     // The attacker pushes a .gitmodules blob under an innocent name first, then a tree naming it .gitmodules:
     // the second pack lacks the blob, which git's checks must still read from the first.
-    const evil = await attacker(t, "attributes", root);
+    const evil = await attacker(bed.t, "attributes", root);
     const base = (await evil.head())!;
     const payload = evil.blob('[submodule "x"]\n\tpath = x\n\turl = --upload-pack=touch${IFS}/tmp/cloudbridge-pwned\n');
     const baseTree = evil.git(["rev-parse", `${base}^{tree}`]);
@@ -100,12 +86,12 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     const innocent = evil.commit(evil.tree([...entries, ["100644", "notes.txt", payload]]), [base]);
     await evil.push("refs/heads/main", innocent);
     const D = join(root, "d");
-    await cliOk(["clone", url, D], env); // holds the blob now, as an innocent file
+    await cliOk(["clone", url, D], bed.env); // holds the blob now, as an innocent file
     const hostile = evil.commit(evil.tree([...entries, ["100644", ".gitmodules", payload]]), [innocent]);
     await evil.push("refs/heads/main", hostile);
     for (const [who, run] of [
-      ["a new clone", () => cli(["clone", url, join(root, "e")], env)],
-      ["a machine catching up", () => cli(["sync", D], env)],
+      ["a new clone", () => cli(["clone", url, join(root, "e")], bed.env)],
+      ["a machine catching up", () => cli(["sync", D], bed.env)],
     ] as const) {
       const refused = await run();
       assert.notEqual(refused.code, 0, `${who} took the hostile .gitmodules`);
@@ -117,8 +103,8 @@ describe("one write, or one ordinary setup, stops no machine", () => {
   it("pushes, clones, compacts and transfers content when the temporary folder is on another file system", async () => {
     const tmp = await mkdtemp("/dev/shm/cloudbridge-tmpdir-");
     try {
-      assert.notEqual((await stat(tmp)).dev, (await stat(scratch.path)).dev, "TMPDIR must be on another file system for this test");
-      const tmpEnv = { ...env, TMPDIR: tmp };
+      assert.notEqual((await stat(tmp)).dev, (await stat(bed.path(""))).dev, "TMPDIR must be on another file system for this test");
+      const tmpEnv = { ...bed.env, TMPDIR: tmp };
       const { url, root, A } = await firstMachine("tmpfs", { "a.txt": "a\n" }, tmpEnv);
       await writeFile(join(A, "big.bin"), randomBytes(2 * 1024 * 1024)); // annexed (over the default 1 MiB)
       await writeFile(join(A, "b.txt"), "b\n");
@@ -140,7 +126,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       await cliOk(["clone", url, join(root, "c")], tmpEnv);
       assert.deepEqual(await snapshot(join(root, "c")), await snapshot(A));
       // A plain git user, through the remote helper.
-      const helperEnv = { ...tmpEnv, PATH: `${fileURLToPath(new URL("../../../bin", import.meta.url))}:${env.PATH}` };
+      const helperEnv = { ...tmpEnv, PATH: `${fileURLToPath(new URL("../../../bin", import.meta.url))}:${bed.env.PATH}` };
       const plain = join(root, "plain");
       // Not execFileSync: the local cloud runs in this process.
       const plainGit = (args: string[], cwd = plain) => execFileAsync("git", args, { cwd, env: helperEnv, timeout: 60_000 });
@@ -158,9 +144,8 @@ describe("one write, or one ordinary setup, stops no machine", () => {
 
   it("skips a git-annex log named with a newline, and every machine and new clone keeps syncing", async () => {
     const { url, root, A } = await firstMachine("annexlog");
-    const daemon = await startDaemon(A, env, ["--debounce", "50"]);
-    daemons.push(daemon);
-    const evil = await attacker(t, "annexlog", root);
+    const daemon = await bed.daemon(A, ["--debounce", "50"]);
+    const evil = await attacker(bed.t, "annexlog", root);
     const annexHead = (await evil.head("refs/heads/git-annex"))!;
     const treeOf = (commit: string) => evil.git(["rev-parse", `${commit}^{tree}`]);
     const logs = evil.tree([["100644", "evil\nname.log", evil.blob("1700000000s 1 00000000-0000-0000-0000-000000000001\n")]]);
@@ -169,7 +154,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     await evil.push("refs/heads/git-annex", hostile);
 
     const B = join(root, "b");
-    const cloned = await cli(["clone", url, B], env);
+    const cloned = await cli(["clone", url, B], bed.env);
     assert.equal(cloned.code, 0, `a new clone: ${cloned.stderr}`);
     // The clone merged its own git-annex branch with the attacker's: the name is reported, escaped.
     assert.match(cloned.stderr, /zzz\/evil\\nname\.log/);
@@ -184,15 +169,14 @@ describe("one write, or one ordinary setup, stops no machine", () => {
 
   it("reports and skips a dangling synced ref of a made-up agent; every machine and new clone keeps syncing", async () => {
     const { url, root, A } = await firstMachine("dangling");
-    const daemon = await startDaemon(A, env, ["--debounce", "50"]);
-    daemons.push(daemon);
-    const evil = await attacker(t, "dangling", root);
+    await bed.daemon(A, ["--debounce", "50"]);
+    const evil = await attacker(bed.t, "dangling", root);
     const ghost = randomUUID();
     const missing = randomBytes(20).toString("hex");
     await damageIndexedRef(evil.ctx.store, evil.ctx.layout, "dangling", `refs/synced/${ghost}/heads/main`, missing);
 
     const B = join(root, "b");
-    const cloned = await cli(["clone", url, B], env);
+    const cloned = await cli(["clone", url, B], bed.env);
     assert.equal(cloned.code, 0, `a new clone: ${cloned.stderr}`);
     assert.match(cloned.stderr, new RegExp(`refs/synced/${ghost}/heads/main`));
     assert.deepEqual(await snapshot(B), await snapshot(A));
@@ -200,9 +184,9 @@ describe("one write, or one ordinary setup, stops no machine", () => {
   });
 
   it("an idle sync costs the same whatever the number of synced refs", async (test) => {
-    const proxy = await startCountingProxy(t.cloud.endpoint);
+    const proxy = await startCountingProxy(bed.t.cloud.endpoint);
     try {
-      const proxied = { ...env, AWS_ENDPOINT_URL: proxy.endpoint };
+      const proxied = { ...bed.env, AWS_ENDPOINT_URL: proxy.endpoint };
       const { A, root } = await firstMachine("idle", { "a.txt": "a\n" }, proxied);
       await cliOk(["sync", A], proxied);
       proxy.reset();
@@ -210,7 +194,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       const before = [...proxy.s3Requests];
 
       // 1,100 other agents' synced refs in the refs index, then one ordinary push.
-      const evil = await attacker(t, "idle", root);
+      const evil = await attacker(bed.t, "idle", root);
       const head = (await evil.head())!;
       await setIndexedRefs(
         evil.ctx.store,
@@ -235,7 +219,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
 
   it("refuses trees past the path-count and depth bounds before writing anything, and skips them in a branch nobody syncs", async (test) => {
     const { url, root, A } = await firstMachine("bomb");
-    const evil = await attacker(t, "bomb", root);
+    const evil = await attacker(bed.t, "bomb", root);
     const base = (await evil.head())!;
     // 8 tree objects, under 1 KiB in all, that expand to 10 million paths.
     const bomb = evil.commit(treeBomb(evil, 10, 7), [base], "bomb");
@@ -244,7 +228,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     await evil.push("refs/heads/topic", bomb, "force");
     const B = join(root, "b");
     const peak = join(root, "peak-rss");
-    const cloned = await cli(["clone", url, B], { ...env, ...peakRssEnv(peak) });
+    const cloned = await cli(["clone", url, B], { ...bed.env, ...peakRssEnv(peak) });
     assert.equal(cloned.code, 0, `a new clone: ${cloned.stderr}`);
     assert.deepEqual(await snapshot(B), await snapshot(A));
 
@@ -255,12 +239,12 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       await evil.push("refs/heads/main", commit, "force");
       const C = join(root, `c-${randomBytes(3).toString("hex")}`);
       const started = performance.now();
-      const refused = await cli(["clone", url, C], { ...env, ...peakRssEnv(peak) });
+      const refused = await cli(["clone", url, C], { ...bed.env, ...peakRssEnv(peak) });
       test.diagnostic(`${what}: the clone refused in ${Math.round(performance.now() - started)} ms`);
       assert.notEqual(refused.code, 0, `${what}: the clone must refuse`);
       assert.match(refused.stderr, bound, what);
       assert.deepEqual(await snapshot(C).catch(() => ({})), {}, `${what}: nothing written`);
-      const sync = await cli(["sync", B], { ...env, ...peakRssEnv(peak) });
+      const sync = await cli(["sync", B], { ...bed.env, ...peakRssEnv(peak) });
       assert.notEqual(sync.code, 0, `${what}: a sync must refuse`);
       assert.match(sync.stderr, bound, what);
       assert.deepEqual(await snapshot(B), await snapshot(A), `${what}: the folder is as it was`);
@@ -275,7 +259,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
 
   it("reads refs with a byte limit: a 128 MiB ref file costs neither memory nor a stop; a 128 MiB refs index is refused in bounded memory", async (test) => {
     const { url, root, A } = await firstMachine("hugeref");
-    const evil = await attacker(t, "hugeref", root);
+    const evil = await attacker(bed.t, "hugeref", root);
     const store = evil.ctx.store;
     const huge = Buffer.alloc(128 * 1024 * 1024, "0");
     const ghost = randomUUID();
@@ -283,16 +267,16 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     await store.put(evil.ctx.layout.syncedRef("hugeref", ghost, "refs/heads/main"), huge);
     const peak = join(root, "peak-rss");
     const B = join(root, "b");
-    const cloned = await cli(["clone", url, B], { ...env, ...peakRssEnv(peak) });
+    const cloned = await cli(["clone", url, B], { ...bed.env, ...peakRssEnv(peak) });
     assert.equal(cloned.code, 0, `a new clone: ${cloned.stderr}`);
     await writeFile(join(B, "from-b.txt"), "b\n");
-    const synced = await cli(["sync", B], { ...env, ...peakRssEnv(peak) });
+    const synced = await cli(["sync", B], { ...bed.env, ...peakRssEnv(peak) });
     assert.equal(synced.code, 0, synced.stderr);
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
     assert.equal(await readFile(join(A, "from-b.txt"), "utf8"), "b\n");
     // The refs index itself made huge: every ref is in it, so a reader refuses, saying what and where.
     await store.put(evil.ctx.layout.infoRefs("hugeref"), huge);
-    const refused = await cli(["clone", url, join(root, "c")], { ...env, ...peakRssEnv(peak) });
+    const refused = await cli(["clone", url, join(root, "c")], { ...bed.env, ...peakRssEnv(peak) });
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /info\/refs in the bucket holds \d+ bytes or more/);
     const peaks = (await readFile(peak, "utf8")).trim().split("\n").map(Number);
@@ -305,9 +289,9 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     git(A, "config", "cloudbridge.largefiles.minsize", String(1 << 30));
     const content = randomBytes(48 * 1024 * 1024);
     await writeFile(join(A, "plain.bin"), content);
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
     const B = join(root, "b");
-    await cliOk(["clone", url, B], env);
+    await cliOk(["clone", url, B], bed.env);
     assert.ok((await readFile(join(B, "plain.bin"))).equals(content));
     assert.equal(git(B, "cat-file", "-t", `HEAD:plain.bin`), "blob");
   });
@@ -322,7 +306,7 @@ describe("one write, or one ordinary setup, stops no machine", () => {
       process.execPath,
       ["--disable-warning=ExperimentalWarning", fileURLToPath(new URL("../../../agent/cli/main.ts", import.meta.url)), "clone", url, B],
       {
-        env,
+        env: bed.env,
         stdio: "ignore",
       },
     );
@@ -333,20 +317,20 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     const written = (await readdir(B)).filter((n) => n !== ".git").length;
     assert.ok(written < 3000, `the clone was interrupted (${written} files written)`);
 
-    const sync = await cli(["sync", B], env);
+    const sync = await cli(["sync", B], bed.env);
     assert.notEqual(sync.code, 0, "a half-cloned folder must not be synced");
     assert.match(sync.stderr, /clone .* was interrupted|interrupted clone/i);
 
     // Meanwhile the first machine deletes a file the interrupted clone had written, and changes another.
     await unlink(join(A, "f0000.txt"));
     await writeFile(join(A, "f0001.txt"), "changed\n");
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
 
-    const resumed = await cli(["clone", url, B], env);
+    const resumed = await cli(["clone", url, B], bed.env);
     assert.equal(resumed.code, 0, `the clone resumes: ${resumed.stderr}`);
     assert.deepEqual(await snapshot(B), await snapshot(A));
-    await cliOk(["sync", B], env);
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", B], bed.env);
+    await cliOk(["sync", A], bed.env);
     assert.deepEqual(await snapshot(A), await snapshot(B));
     const roots = git(A, "rev-list", "--max-parents=0", "refs/heads/main").split("\n");
     assert.equal(roots.length, 1, `main has one root commit, not ${roots.length}`);

@@ -3,10 +3,10 @@ import { execFile } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { after, before, describe, it } from "node:test";
-import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
-import { GIT_ENV, tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { describe, it } from "node:test";
+import { cli, cliOk } from "../../helpers/agents.ts";
+import { GIT_ENV } from "../../helpers/git.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -23,33 +23,24 @@ const LOSSY_NAME = Buffer.from("bad\uFFFD.txt");
  * (adoption). Nothing is written, the tree keeps exactly one entry for it, and the refusal is listed.
  */
 describe("a name that is not valid UTF-8", () => {
-  let t: TestCloud;
-  let work: { path: string; remove(): Promise<void> };
-  before(async () => {
-    t = await startTestCloud();
-    work = await tempDir("non-utf8-name");
-  });
-  after(async () => {
-    await t.stop();
-    await work.remove();
-  });
+  const bed = useAgentCloud("non-utf8-name");
 
   it("is refused at checkout and at adoption with the same message; nothing is written and the tree is not duplicated", async () => {
-    const env = agentEnv(t.cloud.env);
+    const env = bed.env;
     const gitEnv = { ...env, ...GIT_ENV, PATH: `${resolve("bin")}:${env.PATH}` };
     const git = async (cwd: string, ...args: string[]) =>
       (await execFileAsync("git", args, { cwd, env: gitEnv, encoding: "buffer", timeout: 60_000 })).stdout;
     const url = "s3://cloudbridge/names";
-    const A = join(work.path, "a");
-    const B = join(work.path, "b");
-    const W = join(work.path, "writer");
+    const A = bed.path("a");
+    const B = bed.path("b");
+    const W = bed.path("writer");
 
     await cliOk(["init", A, "--remote", url, "--listen", "poll"], env);
     await writeFile(join(A, "honest.txt"), "honest\n");
     await cliOk(["sync", A], env);
 
     // Plain git, through the remote helper.
-    await git(work.path, "clone", "-q", `cloudbridge::${url}`, W);
+    await git(bed.path(""), "clone", "-q", `cloudbridge::${url}`, W);
     await writeFile(Buffer.concat([Buffer.from(`${W}/`), BAD_NAME]), "from plain git\n");
     await git(W, "add", "-A");
     await git(W, "commit", "-q", "-m", "a name that is not UTF-8");

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { after, before, describe, it } from "node:test";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { describe, it } from "node:test";
+import { cli, cliOk, waitUntil, type Daemon } from "../../helpers/agents.ts";
 import { exists, snapshot } from "../../helpers/folders.ts";
-import { tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 /**
  * What ordinary machines do to a running agent: a person runs `cloudbridge sync` by hand beside the daemon,
@@ -15,22 +13,7 @@ import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
  * temporary files. Each through the real CLI and daemon against the local cloud.
  */
 describe("a daemon on an ordinary machine", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  let env: Record<string, string>;
-  const daemons: Daemon[] = [];
-  const mounts: string[] = [];
-  before(async () => {
-    scratch = await tempDir("e2e-ordinary");
-    t = await startTestCloud();
-    env = agentEnv(t.cloud.env);
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    for (const m of mounts.reverse()) execFileSync("umount", [m]);
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("e2e-ordinary");
 
   /** Waits until `dir` holds exactly `expected`; otherwise fails showing the difference and the daemon's log. */
   const converges = async (dir: string, expected: Record<string, string>, daemon: Daemon, poke?: () => Promise<unknown>) => {
@@ -49,25 +32,24 @@ describe("a daemon on an ordinary machine", () => {
 
   const folders = async (repo: string) => {
     const url = `s3://cloudbridge/${repo}`;
-    const A = join(scratch.path, repo, "a");
-    const B = join(scratch.path, repo, "b");
-    await cliOk(["init", A, "--remote", url, "--listen", "poll", "--poll-interval", "1"], env);
-    await cliOk(["clone", url, B, "--listen", "poll", "--poll-interval", "1"], env);
+    const A = bed.path(`${repo}/a`);
+    const B = bed.path(`${repo}/b`);
+    await cliOk(["init", A, "--remote", url, "--listen", "poll", "--poll-interval", "1"], bed.env);
+    await cliOk(["clone", url, B, "--listen", "poll", "--poll-interval", "1"], bed.env);
     return { url, A, B };
   };
 
   it("tolerates `cloudbridge sync` run by hand while it runs: no wedge, nothing lost", async () => {
     const { A, B } = await folders("hand-sync");
     // A debounce long enough that the hand-run sync commits first, and the daemon finds `main` moved under it.
-    const daemon = await startDaemon(A, env, ["--debounce", "1500"]);
-    daemons.push(daemon);
+    const daemon = await bed.daemon(A, ["--debounce", "1500"]);
     for (let i = 0; i < 4; i++) {
       // A file the hand-run sync commits, and one the daemon's watcher hears of at the same moment.
       await writeFile(join(A, `hand-${i}.txt`), `hand ${i}\n`);
-      const hand = cli(["sync", A], env);
+      const hand = cli(["sync", A], bed.env);
       await writeFile(join(A, `beside-${i}.txt`), `beside ${i}\n`);
       await writeFile(join(B, `from-b-${i}.txt`), `from b ${i}\n`);
-      await cliOk(["sync", B], env);
+      await cliOk(["sync", B], bed.env);
       const result = await hand;
       if (process.env.CLOUDBRIDGE_TEST_VERBOSE) process.stderr.write(`hand sync ${i}: ${result.code}\n`);
       assert.ok(result.code === 0, `the hand-run sync failed beside the daemon:\n${result.stderr}`);
@@ -80,9 +62,9 @@ describe("a daemon on an ordinary machine", () => {
       expected[`beside-${i}.txt`] = `beside ${i}\n`;
       expected[`from-b-${i}.txt`] = `from b ${i}\n`;
     }
-    await converges(B, expected, daemon, () => cliOk(["sync", B], env));
+    await converges(B, expected, daemon, () => cliOk(["sync", B], bed.env));
     await converges(A, expected, daemon);
-    const status = JSON.parse((await cliOk(["status", A, "--json"], env)).stdout) as {
+    const status = JSON.parse((await cliOk(["status", A, "--json"], bed.env)).stdout) as {
       daemon?: { lastError: string | null; lastRound: { ok: boolean } | null };
     };
     assert.equal(status.daemon?.lastError, null, "the daemon's last round succeeded");
@@ -93,24 +75,21 @@ describe("a daemon on an ordinary machine", () => {
     const { A, B } = await folders("read-only");
     await mkdir(join(A, "ro"));
     await writeFile(join(A, "ro", "existing.txt"), "old\n");
-    await cliOk(["sync", A], env);
-    await cliOk(["sync", B], env);
+    await cliOk(["sync", A], bed.env);
+    await cliOk(["sync", B], bed.env);
     assert.equal(await readFile(join(B, "ro", "existing.txt"), "utf8"), "old\n");
-    // B's "ro" becomes a read-only bind mount (root ignores mode bits, so permissions would prove nothing).
+    // B's "ro" becomes read-only (a bind mount: root ignores mode bits, so permissions would prove nothing).
     const ro = join(B, "ro");
-    execFileSync("mount", ["--bind", ro, ro]);
-    mounts.push(ro);
-    execFileSync("mount", ["-o", "remount,bind,ro", ro]);
+    const readOnly = bed.readOnly(ro);
     await assert.rejects(writeFile(join(ro, "probe"), "x"), { code: "EROFS" });
 
-    const daemon = await startDaemon(B, env, ["--debounce", "50"]);
-    daemons.push(daemon);
+    const daemon = await bed.daemon(B, ["--debounce", "50"]);
     await writeFile(join(A, "ro", "existing.txt"), "new from a\n");
     await writeFile(join(A, "ro", "added.txt"), "added in a\n");
     await mkdir(join(A, "ro", "sub"));
     await writeFile(join(A, "ro", "sub", "deep.txt"), "deep\n");
     await writeFile(join(A, "elsewhere.txt"), "elsewhere\n");
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
     // Everything else arrives; the read-only paths are reported, by name.
     await waitUntil(() => exists(join(B, "elsewhere.txt")), "elsewhere.txt in B", 30_000);
     const reported = await waitUntil(() => {
@@ -123,7 +102,7 @@ describe("a daemon on an ordinary machine", () => {
     await writeFile(join(B, "from-b.txt"), "from b\n");
     await waitUntil(
       async () => {
-        await cliOk(["sync", A], env);
+        await cliOk(["sync", A], bed.env);
         return exists(join(A, "from-b.txt"));
       },
       "B's file in A",
@@ -131,15 +110,14 @@ describe("a daemon on an ordinary machine", () => {
     );
     assert.equal(await readFile(join(A, "ro", "existing.txt"), "utf8"), "new from a\n", "A's edit is not reverted by B");
     assert.equal(await readFile(join(B, "ro", "existing.txt"), "utf8"), "old\n");
-    const hand = await cli(["sync", B], env);
+    const hand = await cli(["sync", B], bed.env);
     assert.equal(hand.code, 3, `a hand-run sync says it could not write everything:\n${hand.stdout}${hand.stderr}`);
     assert.match(hand.stdout, /NOT WRITTEN "ro\/added.txt"/);
 
     // Writable again: the next round brings the skipped paths.
-    execFileSync("umount", [ro]);
-    mounts.splice(mounts.indexOf(ro), 1);
+    readOnly.writable();
     await writeFile(join(A, "nudge.txt"), "nudge\n");
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
     await converges(
       B,
       {
@@ -162,7 +140,7 @@ describe("a daemon on an ordinary machine", () => {
       await writeFile(join(A, `file-${i}.txt`), `content ${i}\n`);
       await utimes(join(A, `file-${i}.txt`), twoDaysAhead, twoDaysAhead);
     }
-    const sync = async () => JSON.parse((await cliOk(["sync", A, "--json"], env)).stdout) as { hashed: number; committed?: string };
+    const sync = async () => JSON.parse((await cliOk(["sync", A, "--json"], bed.env)).stdout) as { hashed: number; committed?: string };
     const first = await sync();
     assert.ok(first.committed, "the files were committed");
     const again = await sync();
@@ -183,12 +161,12 @@ describe("a daemon on an ordinary machine", () => {
     await mkdir(join(A, "sub"));
     await writeFile(join(A, "sub", ".git"), "not a repository\n");
     await writeFile(join(A, "sub", "kept.txt"), "kept\n");
-    const result = await cli(["sync", A], env);
+    const result = await cli(["sync", A], bed.env);
     assert.equal(result.code, 3, `the refused .git is an error a person sees:\n${result.stdout}${result.stderr}`);
     assert.match(result.stdout, /NOT UPLOADED "sub\/\.git": .*git/);
     assert.ok(await exists(join(A, ".cloudbridge-tmp-my-notes.txt")), "the person's file is still there");
     assert.ok(await exists(join(A, "sub", ".git")), "the refused file is left alone");
-    await cliOk(["sync", B], env);
+    await cliOk(["sync", B], bed.env);
     assert.deepEqual(await readdir(B).then((names) => names.sort()), [
       ".cloudbridge-tmp-my-notes.txt",
       ".draft.cloudbridge-7.tmp",
@@ -204,14 +182,13 @@ describe("a daemon on an ordinary machine", () => {
     await writeFile(join(A, leftover), "half written");
 
     // The daemon: the leftover goes at start, a person's file is synced and still there after it.
-    const daemon = await startDaemon(A, env, ["--debounce", "50"]);
-    daemons.push(daemon);
+    const daemon = await bed.daemon(A, ["--debounce", "50"]);
     assert.equal(await exists(join(A, leftover)), false, "the killed process's temporary was removed");
     await waitUntil(() => daemon.events.find((e) => e.event === "refused.local" && e.path === "sub/.git"), "the daemon lists sub/.git");
     await writeFile(join(A, ".cloudbridge-tmp-0123456789ab-later.txt"), "later\n");
     await waitUntil(
       async () => {
-        await cliOk(["sync", B], env);
+        await cliOk(["sync", B], bed.env);
         return exists(join(B, ".cloudbridge-tmp-0123456789ab-later.txt"));
       },
       "the later file in B",

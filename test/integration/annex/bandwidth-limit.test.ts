@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import { useAgentPair } from "../../helpers/test-bed.ts";
 import { downloadKey } from "../../../annex/transfer/download.ts";
 import { uploadKey } from "../../../annex/transfer/upload.ts";
-import { startAgentPair, type AgentPair } from "../../helpers/annex-repos.ts";
 
 /**
  * The bandwidth limit (cloudbridge.uploadLimit / downloadLimit, the Annex's limiters) as transfers honour
@@ -18,15 +18,13 @@ const SIZE = 50 * 1024 * 1024;
 const EXPECTED_S = SIZE / RATE; // 10.49 s
 
 describe("bandwidth limit", () => {
-  let pair: AgentPair;
+  const pair = useAgentPair("limited");
   let key: string;
 
   before(async () => {
-    pair = await startAgentPair("limited");
     writeFileSync(join(pair.a.dir, "video.bin"), randomBytes(SIZE));
     key = await pair.a.annex.add(join(pair.a.dir, "video.bin"));
   });
-  after(() => pair.stop());
 
   it("an upload limited to 5 MB/s takes 50 MiB / 5 MB/s, within 10 %", async () => {
     pair.a.annex.limits.up.setRate(RATE);

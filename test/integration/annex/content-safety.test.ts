@@ -2,45 +2,31 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
-import { git, tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { cli, cliOk, waitUntil } from "../../helpers/agents.ts";
+import { git } from "../../helpers/git.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 /**
  * Annexed content against what a person and the bucket do meanwhile: a save made while the daemon copies a
  * downloaded file into place, and a cloud copy replaced by wrong bytes of the right size before a drop.
  */
 describe("annexed content is never lost to a race or to a wrong cloud copy", () => {
-  let scratch: { path: string; remove(): Promise<void> };
-  let t: TestCloud;
-  let env: Record<string, string>;
-  const daemons: Daemon[] = [];
-  before(async () => {
-    scratch = await tempDir("annex-safety");
-    t = await startTestCloud();
-    env = agentEnv(t.cloud.env);
-  });
-  after(async () => {
-    for (const d of daemons) await d.stop();
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("annex-safety");
 
   const keyOf = async (dir: string, path: string) => (await git(dir, "show", `HEAD:${path}`)).replace("/annex/objects/", "").trim();
   const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
   it("keeps a person's save made while the daemon downloads content and puts it in place", async () => {
     const url = "s3://cloudbridge/placing";
-    const A = join(scratch.path, "placing", "a");
-    const B = join(scratch.path, "placing", "b");
-    await cliOk(["init", A, "--remote", url, "--listen", "poll", "--poll-interval", "1"], env);
-    await cliOk(["clone", url, B, "--listen", "poll", "--poll-interval", "1"], env);
-    const daemon = await startDaemon(B, env, ["--debounce", "50"]);
-    daemons.push(daemon);
+    const A = bed.path("placing/a");
+    const B = bed.path("placing/b");
+    await cliOk(["init", A, "--remote", url, "--listen", "poll", "--poll-interval", "1"], bed.env);
+    await cliOk(["clone", url, B, "--listen", "poll", "--poll-interval", "1"], bed.env);
+    await bed.daemon(B, ["--debounce", "50"]);
     await writeFile(join(A, "film.bin"), randomBytes(96 * 1024 * 1024));
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
 
     // While the agent brings the content in (the download filling the store's temporary, or a copy from the
     // store filling a temporary beside the file), the person saves their own version.
@@ -66,7 +52,7 @@ describe("annexed content is never lost to a race or to a wrong cloud copy", () 
     // It is in history: the other machine gets it.
     await waitUntil(
       async () => {
-        await cliOk(["sync", A], env);
+        await cliOk(["sync", A], bed.env);
         return (await readFile(join(A, "film.bin"))).equals(Buffer.from(mine));
       },
       "the person's version in A",
@@ -80,24 +66,26 @@ describe("annexed content is never lost to a race or to a wrong cloud copy", () 
 
   it("refuses to drop the only good copy when the cloud's copy was replaced by wrong bytes of the same size", async () => {
     const url = "s3://cloudbridge/dropping";
-    const A = join(scratch.path, "dropping", "a");
-    await cliOk(["init", A, "--remote", url], env);
+    const A = bed.path("dropping/a");
+    await cliOk(["init", A, "--remote", url], bed.env);
     const content = randomBytes(2 * 1024 * 1024);
     await writeFile(join(A, "thesis.pdf"), content);
-    await cliOk(["sync", A], env);
+    await cliOk(["sync", A], bed.env);
     const key = await keyOf(A, "thesis.pdf");
     // Someone with write access to the bucket replaces the object: same size, other bytes.
-    await t.s3.send(new PutObjectCommand({ Bucket: t.cloud.bucket, Key: `annex/dropping/${key}`, Body: randomBytes(content.length) }));
+    await bed.t.s3.send(
+      new PutObjectCommand({ Bucket: bed.t.cloud.bucket, Key: `annex/dropping/${key}`, Body: randomBytes(content.length) }),
+    );
 
-    const drop = await cli(["drop", "thesis.pdf"], env, { cwd: A });
+    const drop = await cli(["drop", "thesis.pdf"], bed.env, { cwd: A });
     assert.equal(drop.code, 1, `the drop was refused:\n${drop.stdout}${drop.stderr}`);
     assert.match(drop.stderr, /Refusing to drop this repository's copy/);
     assert.equal(sha256(await readFile(join(A, "thesis.pdf"))), sha256(content), "the file still holds its content");
-    const got = await cli(["get", "thesis.pdf"], env, { cwd: A });
+    const got = await cli(["get", "thesis.pdf"], bed.env, { cwd: A });
     assert.equal(got.code, 0, `the content is still here:\n${got.stderr}`);
     // With the good copy put back, the drop goes through.
-    await t.s3.send(new PutObjectCommand({ Bucket: t.cloud.bucket, Key: `annex/dropping/${key}`, Body: content }));
-    const again = await cli(["drop", "thesis.pdf"], env, { cwd: A });
+    await bed.t.s3.send(new PutObjectCommand({ Bucket: bed.t.cloud.bucket, Key: `annex/dropping/${key}`, Body: content }));
+    const again = await cli(["drop", "thesis.pdf"], bed.env, { cwd: A });
     assert.equal(again.code, 0, again.stderr);
   });
 });

@@ -2,25 +2,24 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import { useAgentPair } from "../../helpers/test-bed.ts";
 import type { TestCloud } from "../../helpers/local-cloud.ts";
-import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import type { AgentRepo } from "../../helpers/annex-repos.ts";
 import { runCli } from "../../helpers/annex-child.ts";
 
 describe("drop never removes the last copy, even when agents drop at once", () => {
   let test: TestCloud;
   let a: AgentRepo;
   let b: AgentRepo;
-  let pair: AgentPair;
+  const pair = useAgentPair("shared");
   let key: string;
 
   before(async () => {
-    pair = await startAgentPair("shared");
     ({ test, a, b } = pair);
     writeFileSync(join(a.dir, "thesis.pdf"), randomBytes(300 * 1024));
     key = await a.annex.add(join(a.dir, "thesis.pdf"));
   });
-  after(() => pair.stop());
 
   const inCloud = async () => (await a.annex.cloud.store.head(`annex/shared/${key}`)) !== undefined;
   const copies = async () => ({ a: await a.annex.local.has(key), b: await b.annex.local.has(key), cloud: await inCloud() });

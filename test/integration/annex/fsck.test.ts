@@ -3,10 +3,11 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import { useAgentPair } from "../../helpers/test-bed.ts";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { TestCloud } from "../../helpers/local-cloud.ts";
-import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import type { AgentRepo } from "../../helpers/annex-repos.ts";
 import { runCli } from "../../helpers/annex-child.ts";
 
 describe("fsck and get report damage and never repair by deleting", () => {
@@ -14,11 +15,10 @@ describe("fsck and get report damage and never repair by deleting", () => {
   let root: string;
   let a: AgentRepo;
   let b: AgentRepo;
-  let pair: AgentPair;
+  const pair = useAgentPair("vault");
   const keys: string[] = [];
 
   before(async () => {
-    pair = await startAgentPair("vault");
     ({ test, root, a, b } = pair);
     for (const name of ["good.bin", "local-damage.bin", "cloud-damage.bin"]) {
       writeFileSync(join(a.dir, name), randomBytes(64 * 1024));
@@ -26,7 +26,6 @@ describe("fsck and get report damage and never repair by deleting", () => {
     }
     await a.annex.upload(keys.map((key) => ({ key })));
   });
-  after(() => pair.stop());
 
   it("fsck reports a damaged local copy and a damaged cloud object, and leaves both in place", async () => {
     const clean = await runCli(test, a.dir, ["fsck"]);

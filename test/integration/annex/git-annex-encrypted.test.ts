@@ -4,10 +4,9 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { agentEnv, cliOk } from "../../helpers/agents.ts";
-import { tempDir } from "../../helpers/git.ts";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 const run = promisify(execFile);
 
@@ -18,40 +17,34 @@ const run = promisify(execFile);
  * content there in clear.
  */
 describe("real git-annex and an encrypted repository", () => {
-  let t: TestCloud;
-  let scratch: { path: string; remove(): Promise<void> };
-  before(async () => {
-    t = await startTestCloud();
-    scratch = await tempDir("git-annex-encrypted");
-  });
-  after(async () => {
-    await t.stop();
-    await scratch.remove();
-  });
+  const bed = useAgentCloud("git-annex-encrypted");
 
   it("sees the plaintext repository through the helper and cannot enable the cloud remote (so never writes to it in clear)", async () => {
-    const identity = join(scratch.path, "identity");
-    const A = join(scratch.path, "a");
+    const identity = bed.path("identity");
+    const A = bed.path("a");
     await mkdir(A);
     await writeFile(join(A, "notes.txt"), "plain words\n");
     await writeFile(join(A, "film.bin"), randomBytes(3 * 1024 * 1024));
-    await cliOk(["init", A, "--remote", "s3://cloudbridge/vault", "--encrypt"], agentEnv(t.cloud.env, { CLOUDBRIDGE_IDENTITY: identity }));
+    await cliOk(
+      ["init", A, "--remote", "s3://cloudbridge/vault", "--encrypt"],
+      agentEnv(bed.t.cloud.env, { CLOUDBRIDGE_IDENTITY: identity }),
+    );
 
     const env = {
-      ...agentEnv(t.cloud.env, { CLOUDBRIDGE_IDENTITY: identity, HOME: scratch.path }),
+      ...agentEnv(bed.t.cloud.env, { CLOUDBRIDGE_IDENTITY: identity, HOME: bed.path("") }),
       PATH: `${resolve("bin")}:${process.env.PATH}`,
       GIT_AUTHOR_NAME: "t",
       GIT_AUTHOR_EMAIL: "t@t",
       GIT_COMMITTER_NAME: "t",
       GIT_COMMITTER_EMAIL: "t@t",
     };
-    const G = join(scratch.path, "g");
+    const G = bed.path("g");
     const sh = async (cwd: string, ...args: string[]) =>
       run(args[0]!, args.slice(1), { cwd, env }).then(
         ({ stdout, stderr }) => ({ code: 0, out: `${stdout}${stderr}` }),
         (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: `${error.stdout}${error.stderr}` }),
       );
-    assert.equal((await sh(scratch.path, "git", "clone", "-q", "cloudbridge::s3://cloudbridge/vault", G)).code, 0);
+    assert.equal((await sh(bed.path(""), "git", "clone", "-q", "cloudbridge::s3://cloudbridge/vault", G)).code, 0);
     assert.equal(await readFile(join(G, "notes.txt"), "utf8"), "plain words\n");
     assert.equal((await sh(G, "git", "annex", "init", "plain git-annex")).code, 0);
     const whereis = await sh(G, "git", "annex", "whereis", "film.bin");

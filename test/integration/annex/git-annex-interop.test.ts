@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+import type { TestCloud } from "../../helpers/local-cloud.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
 import { GIT_ENV, makeAgentRepo, run, type AgentRepo } from "../../helpers/annex-repos.ts";
 import { runCli, runWorker } from "../../helpers/annex-child.ts";
 
@@ -20,18 +20,15 @@ describe("interoperability with real git-annex (10.20230126), through the cloud"
   let user: string;
   let env: NodeJS.ProcessEnv;
 
+  const bed = useAgentCloud("annex-interop");
   before(async () => {
-    test = await startTestCloud();
-    root = mkdtempSync(join(tmpdir(), "annex-interop-"));
+    test = bed.t;
+    root = bed.path("");
     agent = await makeAgentRepo(join(root, "agent"), test, "interop", "agent A");
     user = join(root, "user");
     // A git-annex user's shell: the cloud's credentials (git-annex's S3 remote reads them from the
     // environment) and git-remote-cloudbridge on PATH for the git transport.
     env = { ...process.env, ...test.cloud.env, ...GIT_ENV, PATH: `${resolve("bin")}:${process.env.PATH}` };
-  });
-  after(async () => {
-    await test.stop();
-    rmSync(root, { recursive: true, force: true });
   });
 
   async function sh(cwd: string, command: string, ...args: string[]): Promise<string> {

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import { useAgentPair } from "../../helpers/test-bed.ts";
 import type { TestCloud } from "../../helpers/local-cloud.ts";
-import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import type { AgentRepo } from "../../helpers/annex-repos.ts";
 import { runWorker } from "../../helpers/annex-child.ts";
 
 const KILLS_PER_DIRECTION = 10;
@@ -18,13 +19,11 @@ describe("transfers killed at random points", () => {
   let test: TestCloud;
   let a: AgentRepo;
   let b: AgentRepo;
-  let pair: AgentPair;
+  const pair = useAgentPair("docs");
 
   before(async () => {
-    pair = await startAgentPair("docs");
     ({ test, a, b } = pair);
   });
-  after(() => pair.stop());
 
   /** Nothing under the key but the exact content, and no log entry that is not true. */
   async function checkInvariants(key: string, expected: string): Promise<{ inCloud: boolean; atB: boolean }> {

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, openSync, writeSync, closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import { useAgentPair } from "../../helpers/test-bed.ts";
 import type { TestCloud } from "../../helpers/local-cloud.ts";
-import { run, startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import { run, type AgentRepo } from "../../helpers/annex-repos.ts";
 import { runCli, runWorker } from "../../helpers/annex-child.ts";
 import { parsePointer } from "../../../annex/index.ts";
 
@@ -23,13 +24,11 @@ describe("a 200 MiB annexed file from agent A to agent B", () => {
   let test: TestCloud;
   let a: AgentRepo;
   let b: AgentRepo;
-  let pair: AgentPair;
+  const pair = useAgentPair("media");
 
   before(async () => {
-    pair = await startAgentPair("media");
     ({ test, a, b } = pair);
   });
-  after(() => pair.stop());
 
   it("arrives byte-exact, and neither agent's peak RSS reaches the file's size (streamed, not buffered)", async () => {
     const source = join(a.dir, "film.mkv");

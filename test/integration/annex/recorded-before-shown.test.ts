@@ -3,12 +3,12 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { useAgentPair } from "../../helpers/test-bed.ts";
 import { Annex, AnnexBranch, readLocations, recordPresence } from "../../../annex/index.ts";
 import { AnnexContent } from "../../../agent/sync/annex-content.ts";
 import { TransferQueue } from "../../../agent/sync/transfer-queue.ts";
 import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
-import { startAgentPair, type AgentPair } from "../../helpers/annex-repos.ts";
 
 /**
  * Content a person can see is content on record: a downloaded file is put in place only once the location
@@ -17,11 +17,7 @@ import { startAgentPair, type AgentPair } from "../../helpers/annex-repos.ts";
  * a crash left in the store without its record is recorded by the next round, not reported forever.
  */
 describe("the location log records content before it is shown", () => {
-  let pair: AgentPair;
-  before(async () => {
-    pair = await startAgentPair("recorded");
-  });
-  after(() => pair.stop());
+  const pair = useAgentPair("recorded");
 
   const hereInLog = async (annex: Annex, key: string) => (await readLocations(annex.branch, key)).get(annex.uuid)?.status === "1";
 

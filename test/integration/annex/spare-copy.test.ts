@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { useAgentPair } from "../../helpers/test-bed.ts";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { sha256eKey } from "../../../protocol/annex-key.ts";
-import { startAgentPair, type AgentPair } from "../../helpers/annex-repos.ts";
 
 /**
  * A large download asked for a spare writes the bytes twice as they arrive — the temporary that becomes the
@@ -14,12 +14,8 @@ import { startAgentPair, type AgentPair } from "../../helpers/annex-repos.ts";
  * the bytes, never replaces a file that is already there, and is never left behind.
  */
 describe("a download's spare copy becomes the work-tree file", () => {
-  let pair: AgentPair;
+  const pair = useAgentPair("spare");
   const PART = 5 * 1024 * 1024;
-  before(async () => {
-    pair = await startAgentPair("spare");
-  });
-  after(() => pair.stop());
 
   it("puts the verified bytes in place from the spare, an independent file, and keeps nothing else", async () => {
     const { a, b } = pair;

@@ -2,27 +2,26 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import { useAgentPair } from "../../helpers/test-bed.ts";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { PassThrough } from "node:stream";
 import { AnnexError } from "../../../annex/index.ts";
 import { downloadKey } from "../../../annex/transfer/download.ts";
 import { uploadKey } from "../../../annex/transfer/upload.ts";
 import type { TestCloud } from "../../helpers/local-cloud.ts";
-import { startAgentPair, type AgentPair, type AgentRepo } from "../../helpers/annex-repos.ts";
+import type { AgentRepo } from "../../helpers/annex-repos.ts";
 import { sha256eKey } from "../../../protocol/annex-key.ts";
 
 describe("annexed content through the local cloud", () => {
   let test: TestCloud;
   let a: AgentRepo;
   let b: AgentRepo;
-  let pair: AgentPair;
+  const pair = useAgentPair("photos");
 
   before(async () => {
-    pair = await startAgentPair("photos");
     ({ test, a, b } = pair);
   });
-  after(() => pair.stop());
 
   it("moves a multipart-sized file from A to B byte-exact, with location logs and console metadata", async () => {
     const content = randomBytes(21 * 1024 * 1024 + 17);

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { plainS3Settings } from "../../../objectstore/aws-settings.ts";
+import { plainS3Settings, type BucketAccess } from "../../../objectstore/aws-settings.ts";
+import { awsClientConfig } from "../../../objectstore/bucket-client.ts";
 import { createS3Client } from "../../../objectstore/s3-object-store.ts";
 
 /**
@@ -33,10 +34,10 @@ describe("plainS3Settings: the AWS SDK's settings, or none", () => {
     return { HOME: dir, AWS_CONFIG_FILE: configFile, AWS_SHARED_CREDENTIALS_FILE: credentialsFile, ...vars };
   }
 
-  /** What the SDK client createS3Client makes resolves in `env`: region and key. */
-  async function sdkResolves(env: NodeJS.ProcessEnv) {
+  /** What the SDK client the agent makes (createS3Client, awsClientConfig) resolves in `env`: region and key. */
+  async function sdkResolves(env: NodeJS.ProcessEnv, access: BucketAccess = {}) {
     process.env = env;
-    const client = createS3Client();
+    const client = createS3Client(awsClientConfig(access, env));
     try {
       const credentials = await client.config.credentials();
       return {
@@ -85,6 +86,26 @@ describe("plainS3Settings: the AWS SDK's settings, or none", () => {
         ),
     ],
   ];
+  cases.push(
+    [
+      "the shared files as the SDK parses them: comments after white space, quoted and default profile headers, credentials-file sections named `profile x` are no profile",
+      () =>
+        environment(
+          { AWS_PROFILE: "quoted" },
+          '; top\n[profile "quoted"] # the profile\nregion = eu-north-1 ; Stockholm\n[profile other]\nregion = us-west-2\n',
+          "[profile quoted]\naws_access_key_id = AKWRONG\naws_secret_access_key = wrong\n[quoted]\naws_access_key_id = AKQUOTED   # the id\naws_secret_access_key = se#cret\n",
+        ),
+    ],
+    [
+      "[profile default] in the config file",
+      () =>
+        environment(
+          {},
+          "[profile default]\nregion = ca-central-1\n",
+          "[default]\n# aws_access_key_id = AKCOMMENTED\naws_access_key_id = AKDEF\naws_secret_access_key = def\n",
+        ),
+    ],
+  );
   for (const [name, env] of cases) {
     it(`resolves as the SDK does: ${name}`, async () => {
       const vars = await env();
@@ -181,5 +202,51 @@ describe("plainS3Settings: the AWS SDK's settings, or none", () => {
     assert.equal(settings?.endpoint.origin, "http://127.0.0.1:4566");
     assert.equal(settings?.pathStyle, true);
     assert.equal(settings?.maxAttempts, 3);
+  });
+
+  const repositoryCases: [string, BucketAccess, () => Promise<NodeJS.ProcessEnv>][] = [
+    [
+      "the repository's profile over AWS_PROFILE and the environment's key, its endpoint over AWS_ENDPOINT_URL",
+      { profile: "cloudbridge-stack-folder", endpoint: "http://127.0.0.1:4566" },
+      () =>
+        environment(
+          { AWS_PROFILE: "person", AWS_ACCESS_KEY_ID: "AKENV", AWS_SECRET_ACCESS_KEY: "env", AWS_ENDPOINT_URL: "http://127.0.0.1:1" },
+          "[profile person]\nregion = eu-west-3\n",
+          "[person]\naws_access_key_id = AKPERSON\naws_secret_access_key = person\n[cloudbridge-stack-folder]\naws_access_key_id = AKFOLDER\naws_secret_access_key = folder\n",
+        ),
+    ],
+    [
+      "the repository's region over AWS_REGION",
+      { region: "ap-northeast-1" },
+      () => environment({ AWS_ACCESS_KEY_ID: "AKENV", AWS_SECRET_ACCESS_KEY: "env", AWS_REGION: "eu-west-1" }),
+    ],
+    [
+      "a loopback endpoint and no credentials named: the local cloud's key, us-east-1",
+      { endpoint: "http://127.0.0.1:4566" },
+      () => environment({}),
+    ],
+  ];
+  for (const [name, access, env] of repositoryCases) {
+    it(`applies the repository's settings as the agent's SDK clients do: ${name}`, async () => {
+      const vars = await env();
+      const sdk = await sdkResolves(vars, access);
+      const light = await plainS3Settings("bucket", vars, access);
+      assert.ok(light, "the light client's");
+      assert.deepEqual({ region: light.region, key: light.key }, sdk);
+      if (access.endpoint) assert.equal(light.endpoint.origin, access.endpoint);
+    });
+  }
+
+  it("refuses a repository profile with no key, saying what to do, rather than sign with another key", async () => {
+    const vars = await environment(
+      { AWS_ACCESS_KEY_ID: "AKENV", AWS_SECRET_ACCESS_KEY: "env", AWS_REGION: "eu-west-1" },
+      "[profile gone]\nregion = eu-west-1\n",
+      "[gone-not]\naws_access_key_id = AK\naws_secret_access_key = s\n",
+    );
+    await assert.rejects(plainS3Settings("bucket", vars, { profile: "gone" }), (error: Error) =>
+      /The profile gone \(cloudbridge\.profile[^)]*\) has no access key in .*credentials-\d+: .*git config cloudbridge\.profile NAME/.test(
+        error.message,
+      ),
+    );
   });
 });

@@ -3,12 +3,14 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { isAuthFailure, parseKey, profileCredentials } from "../../../../agent/credentials/agent-key.ts";
-import { readProfileKey, removeProfile, writeProfileKey } from "../../../../agent/credentials/profile-file.ts";
+import { isAuthFailure, parseKey } from "../../../../agent/credentials/agent-key.ts";
+import { parseProfile, removeProfile, writeProfileKey } from "../../../../agent/credentials/profile-file.ts";
+import { profileCredentials } from "../../../../objectstore/index.ts";
 
 describe("an agent's key as a named profile in the shared credentials file", () => {
   let dir: string;
   let file: string;
+  const readProfileKey = async (profile: string, path: string) => parseProfile(await readFile(path, "utf8"), profile);
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "cloudbridge-credentials-"));
     file = join(dir, "aws", "credentials");
@@ -50,7 +52,10 @@ describe("an agent's key as a named profile in the shared credentials file", () 
       await writeProfileKey("rotating", { accessKeyId: "AKIATWO", secretAccessKey: "two" }, file);
       await new Promise((resolve) => setTimeout(resolve, 1100));
       assert.equal((await provider()).accessKeyId, "AKIATWO");
-      await assert.rejects(profileCredentials("absent")(), /profile absent is not in/);
+      await assert.rejects(
+        profileCredentials("absent")(),
+        /The profile absent \(cloudbridge\.profile .*\) has no access key in .*credentials: .*cloudbridge init --stack/,
+      );
     } finally {
       if (previous === undefined) delete process.env.AWS_SHARED_CREDENTIALS_FILE;
       else process.env.AWS_SHARED_CREDENTIALS_FILE = previous;
