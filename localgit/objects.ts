@@ -4,6 +4,12 @@ import { encodePath } from "./tree.ts";
 
 /** Objects of a local repository: which are present, writing blobs, reading blobs in batches. */
 
+/** An object as `cat-file --batch` gives it. */
+export interface GitObject {
+  type: string;
+  body: Buffer;
+}
+
 /** Which of `oids` the repository has. */
 export async function hasObjects(gitDir: string, oids: readonly string[]): Promise<Set<string>> {
   if (oids.length === 0) return new Set();
@@ -86,21 +92,22 @@ export async function objectSizes(gitDir: string, oids: readonly string[]): Prom
 }
 
 /**
- * Reads many blobs, one at a time as they are needed, through one `git cat-file --batch` process. Output
+ * Reads many objects, one at a time as they are needed, through one `git cat-file --batch` process. Output
  * chunks are kept as they arrive and joined once per object (never re-copied per chunk), so a large blob
- * costs time linear in its size.
+ * costs time linear in its size. Reads asked for together are answered in order through the same pipe.
+ * `env` may name extra object directories (a fetch's quarantine).
  */
 export class BlobReader {
   private readonly child;
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** The object being read: header parsed, waiting for `size` bytes of body and a newline. */
-  private pending: { size: number } | undefined;
-  private waiting: Array<{ resolve: (b: Buffer | undefined) => void; reject: (e: Error) => void }> = [];
+  private pending: { type: string; size: number } | undefined;
+  private waiting: Array<{ resolve: (o: GitObject | undefined) => void; reject: (e: Error) => void }> = [];
   private closed = false;
 
-  constructor(gitDir: string) {
-    this.child = startGit(["cat-file", "--batch"], { gitDir });
+  constructor(gitDir: string, options: { env?: Record<string, string> } = {}) {
+    this.child = startGit(["cat-file", "--batch"], { gitDir, ...(options.env ? { env: options.env } : {}) });
     this.child.stdout.on("data", (chunk: Buffer) => {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -112,7 +119,13 @@ export class BlobReader {
     });
   }
 
-  read(oid: string): Promise<Buffer | undefined> {
+  /** The content of an object, or undefined when it is not there. */
+  async read(oid: string): Promise<Buffer | undefined> {
+    return (await this.readObject(oid))?.body;
+  }
+
+  /** An object's type and content, or undefined when it is not there. */
+  readObject(oid: string): Promise<GitObject | undefined> {
     if (this.closed) return Promise.reject(new LocalGitError("git-failed", "git cat-file --batch is closed"));
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
@@ -138,16 +151,18 @@ export class BlobReader {
         const header = this.take(newline + 1)
           .toString()
           .trimEnd();
-        if (header.endsWith(" missing")) {
+        if (header.endsWith(" missing") || header.endsWith(" ambiguous")) {
           this.waiting.shift()!.resolve(undefined);
           continue;
         }
-        this.pending = { size: Number(header.split(" ")[2]) };
+        const [, type, size] = header.split(" ");
+        this.pending = { type: type!, size: Number(size) };
       }
       if (this.buffered < this.pending.size + 1) return;
       const body = this.take(this.pending.size + 1).subarray(0, this.pending.size);
+      const { type } = this.pending;
       this.pending = undefined;
-      this.waiting.shift()!.resolve(body);
+      this.waiting.shift()!.resolve({ type, body });
     }
   }
 
