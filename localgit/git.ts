@@ -1,7 +1,8 @@
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
-import { getConfig, setConfig } from "./config.ts";
-import { hashObjectFiles } from "./objects.ts";
+import { getConfig, readConfig, setConfig } from "./config.ts";
+import { hashObjectFiles, writeLooseObject } from "./objects.ts";
 import { isAncestor, mergeBase, resolveCommit, updateRef } from "./refs.ts";
 import { gitFailed, runGit } from "./run.ts";
 import { parseDiffTree, parseLsTree, type TreeChange, type TreeEntry } from "./tree.ts";
@@ -84,13 +85,51 @@ export class Git {
     await setConfig(this.gitDir, key, value);
   }
 
-  /** Writes blobs for many files at once, in the order given (paths as arguments: never split on a newline). */
+  /**
+   * Writes blobs for many files at once, in the order given (paths as arguments: never split on a newline).
+   * A few files (a saved document, a watcher's burst) are hashed and written here, as `hash-object -w
+   * --no-filters` would, without starting git: a process costs more than the hashing, and more the larger
+   * this process is (spawning copies its page tables).
+   */
   async hashFiles(paths: string[]): Promise<string[]> {
+    if (paths.length <= HASHED_HERE) {
+      const format = await this.objectFormat();
+      if (format) {
+        const oids: string[] = [];
+        for (const path of paths) oids.push(await writeLooseObject(this.gitDir, "blob", await readFile(path), format));
+        return oids;
+      }
+    }
     return hashObjectFiles(paths, { gitDir: this.gitDir, env: this.baseEnv });
   }
 
   async hashBlob(content: Buffer | string): Promise<string> {
+    const format = await this.objectFormat();
+    if (format) return writeLooseObject(this.gitDir, "blob", Buffer.from(content), format);
     return this.text(["hash-object", "-w", "--stdin"], { input: content });
+  }
+
+  /**
+   * The repository's object format when blobs can be written here as git would write them: SHA-1 or
+   * SHA-256, objects in `<gitDir>/objects` (not a linked work tree's `.git` file, nor another object
+   * directory named in the environment), no shared-repository permissions. Else undefined: git writes them.
+   * Asked of git once per repository and process.
+   */
+  private objectFormat(): Promise<"sha1" | "sha256" | undefined> {
+    if (this.baseEnv.GIT_OBJECT_DIRECTORY !== undefined || process.env.GIT_OBJECT_DIRECTORY !== undefined)
+      return Promise.resolve(undefined);
+    let known = objectFormats.get(this.gitDir);
+    if (!known) {
+      known = (async () => {
+        if (!(await stat(join(this.gitDir, "objects")).catch(() => undefined))?.isDirectory()) return undefined;
+        const config = await readConfig(this.gitDir);
+        if (config.has("core.sharedrepository")) return undefined;
+        const format = config.get("extensions.objectformat")?.at(-1) ?? "sha1";
+        return format === "sha1" || format === "sha256" ? format : undefined;
+      })().catch(() => undefined);
+      objectFormats.set(this.gitDir, known);
+    }
+    return known;
   }
 
   /** Every file of a tree (or commit): path → {mode, oid[, size]}; see tree.ts for names that are not UTF-8. */
@@ -104,6 +143,12 @@ export class Git {
     return diffTrees(this.gitDir, from, to, this.baseEnv);
   }
 }
+
+/** Up to this many files, `hashFiles` writes the blobs itself. */
+const HASHED_HERE = 16;
+
+/** Each repository's object format, asked once per process (it never changes). */
+const objectFormats = new Map<string, Promise<"sha1" | "sha256" | undefined>>();
 
 /**
  * Files added, changed or deleted from tree (or commit) `from` to `to`. Two trees need no index, yet

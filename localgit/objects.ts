@@ -1,3 +1,7 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { deflateSync } from "node:zlib";
 import { LocalGitError } from "./errors.ts";
 import { joinNul, runGit, startGit, type GitOptions } from "./run.ts";
 import { encodePath } from "./tree.ts";
@@ -173,4 +177,27 @@ export class BlobReader {
       this.child.stdin.end();
     });
   }
+}
+
+/**
+ * Writes an object as git writes a loose one (`<type> <size>\0<body>`, zlib-compressed, read-only, at
+ * objects/xx/yyyy…), through a temporary file renamed into place; an object already there loose is left
+ * as it is. Returns its id.
+ */
+export async function writeLooseObject(gitDir: string, type: string, body: Buffer, algorithm: "sha1" | "sha256" = "sha1"): Promise<string> {
+  const header = Buffer.from(`${type} ${body.length}\0`);
+  const oid = createHash(algorithm).update(header).update(body).digest("hex");
+  const dir = join(gitDir, "objects", oid.slice(0, 2));
+  const file = join(dir, oid.slice(2));
+  if (await stat(file).catch(() => undefined)) return oid;
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, `tmp_obj_${randomBytes(6).toString("hex")}`);
+  try {
+    // core.looseCompression's default: git favours speed for loose objects (packing compresses them again).
+    await writeFile(temp, deflateSync(Buffer.concat([header, body]), { level: 1 }), { mode: 0o444, flag: "wx" });
+    await rename(temp, file);
+  } finally {
+    await rm(temp, { force: true });
+  }
+  return oid;
 }
