@@ -10,6 +10,8 @@ import { encodePath } from "./tree.ts";
 
 /** An object as `cat-file --batch` gives it. */
 export interface GitObject {
+  /** Its id (what a name such as `<commit>^{tree}` resolved to). */
+  oid: string;
   type: string;
   body: Buffer;
 }
@@ -106,7 +108,7 @@ export class BlobReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** The object being read: header parsed, waiting for `size` bytes of body and a newline. */
-  private pending: { type: string; size: number } | undefined;
+  private pending: { oid: string; type: string; size: number } | undefined;
   private waiting: Array<{ resolve: (o: GitObject | undefined) => void; reject: (e: Error) => void }> = [];
   private closed = false;
 
@@ -159,14 +161,14 @@ export class BlobReader {
           this.waiting.shift()!.resolve(undefined);
           continue;
         }
-        const [, type, size] = header.split(" ");
-        this.pending = { type: type!, size: Number(size) };
+        const [oid, type, size] = header.split(" ");
+        this.pending = { oid: oid!, type: type!, size: Number(size) };
       }
       if (this.buffered < this.pending.size + 1) return;
       const body = this.take(this.pending.size + 1).subarray(0, this.pending.size);
-      const { type } = this.pending;
+      const { oid, type } = this.pending;
       this.pending = undefined;
-      this.waiting.shift()!.resolve({ type, body });
+      this.waiting.shift()!.resolve({ oid, type, body });
     }
   }
 
