@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { LocalGitError } from "./errors.ts";
@@ -111,9 +112,17 @@ export class BlobReader {
   private pending: { oid: string; type: string; size: number } | undefined;
   private waiting: Array<{ resolve: (o: GitObject | undefined) => void; reject: (e: Error) => void }> = [];
   private closed = false;
+  /** Kept between uses (`keptOpen`): the process holds this one's event loop only while a read waits. */
+  private readonly idleUnref: boolean;
 
-  constructor(gitDir: string, options: { env?: Record<string, string> } = {}) {
+  /**
+   * `keptOpen`: a reader kept for the life of its owner (no `close` needed): while no read waits it keeps
+   * nothing alive, and when this process exits git sees its input end and exits too.
+   */
+  constructor(gitDir: string, options: { env?: Record<string, string>; keptOpen?: boolean } = {}) {
     this.child = startGit(["cat-file", "--batch"], { gitDir, ...(options.env ? { env: options.env } : {}) });
+    this.idleUnref = options.keptOpen === true;
+    if (this.idleUnref) this.idle(true);
     this.child.stdout.on("data", (chunk: Buffer) => {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -130,9 +139,15 @@ export class BlobReader {
     return (await this.readObject(oid))?.body;
   }
 
+  /** Whether the process is gone (closed, or it exited): a kept reader is then started again by its owner. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** An object's type and content, or undefined when it is not there. */
   readObject(oid: string): Promise<GitObject | undefined> {
     if (this.closed) return Promise.reject(new LocalGitError("git-failed", "git cat-file --batch is closed"));
+    if (this.idleUnref && this.waiting.length === 0) this.idle(false);
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       this.child.stdin.write(`${oid}\n`);
@@ -169,6 +184,16 @@ export class BlobReader {
       const { oid, type } = this.pending;
       this.pending = undefined;
       this.waiting.shift()!.resolve({ oid, type, body });
+    }
+    if (this.idleUnref && this.waiting.length === 0) this.idle(true);
+  }
+
+  /** Idle: the process, its pipes, keep this process's event loop alive no more (busy: they do). */
+  private idle(idle: boolean): void {
+    // The pipes are sockets (net.Socket), though typed as plain streams.
+    for (const handle of [this.child, this.child.stdin as unknown as Socket, this.child.stdout as unknown as Socket]) {
+      if (idle) handle.unref();
+      else handle.ref();
     }
   }
 

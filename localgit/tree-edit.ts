@@ -76,16 +76,16 @@ export async function editTree(
   return (await apply(baseObject.body, root, ""))!;
 }
 
-const TREE_MODE = "40000";
+export const TREE_MODE = "40000";
 
-async function readTree(reader: BlobReader, oid: string): Promise<Buffer> {
+export async function readTree(reader: BlobReader, oid: string): Promise<Buffer> {
   const object = await reader.readObject(oid);
   if (!object || object.type !== "tree") throw new Error(`the tree ${oid} is missing from the repository; run \`git fsck\``);
   return object.body;
 }
 
 /** The length in bytes of the repository's ids (SHA-1: 20, SHA-256: 32), from the id `base` starts with. */
-function idLength(base: string): number {
+export function idLength(base: string): number {
   const id = /^[0-9a-f]+/.exec(base)?.[0] ?? "";
   if (id.length === 40) return 20;
   if (id.length === 64) return 32;
@@ -93,7 +93,7 @@ function idLength(base: string): number {
 }
 
 /** A raw tree's entries by name (names are kept as git's bytes, in the lossless spelling of tree.ts). */
-function parseTree(body: Buffer, hashLength: number): Map<string, Entry> {
+export function parseTree(body: Buffer, hashLength: number): Map<string, Entry> {
   const entries = new Map<string, Entry>();
   let offset = 0;
   while (offset < body.length) {

@@ -248,16 +248,13 @@ export class LocalRepo {
       lines.push(Buffer.from(entry ? `${entry.mode} blob ${entry.oid}\t` : `0 ${"0".repeat(40)}\t`), encodePath(path), Buffer.from("\0"));
     }
     if (parent && changes.size <= EDITED_IN_PLACE && !this.indexOmitsEntries && ![...changes.keys()].some(gitRefusesPath)) {
-      const reader = new BlobReader(this.git.gitDir);
       try {
         const edits = new Map([...changes].map(([path, entry]) => [path, entry ? { mode: entry.mode, oid: entry.oid } : null] as const));
-        const tree = await editTree(this.git.gitDir, reader, `${parent}^{tree}`, edits);
+        const tree = await editTree(this.git.gitDir, this.objects, `${parent}^{tree}`, edits);
         this.indexBehind.push(...lines);
         return tree;
       } catch (error) {
         if (!(error instanceof TreeEditConflict)) throw error;
-      } finally {
-        await reader.close();
       }
     }
     await this.catchUpIndex();
@@ -273,6 +270,27 @@ export class LocalRepo {
    * path): the next commit goes through the index, so that it leaves them out too.
    */
   private indexOmitsEntries = false;
+
+  private kept: BlobReader | undefined;
+
+  /**
+   * The folder's own `git cat-file --batch`, started at its first use and kept: commits and checkouts read
+   * the trees and blobs they need through it instead of starting git each time (each start costs more the
+   * larger this process is). Idle, it keeps nothing alive; it ends with this process.
+   */
+  get objects(): BlobReader {
+    if (!this.kept || this.kept.isClosed) this.kept = new BlobReader(this.git.gitDir, { keptOpen: true });
+    return this.kept;
+  }
+
+  /** Whether `parent` is one of the parents of `commit` (read through `objects`: no process started). */
+  async isParentOf(parent: string, commit: string): Promise<boolean> {
+    const object = await this.objects.readObject(commit);
+    if (object?.type !== "commit") return false;
+    const end = object.body.indexOf("\n\n");
+    const header = object.body.toString("latin1", 0, end < 0 ? object.body.length : end);
+    return header.split("\n").some((line) => line === `parent ${parent}`);
+  }
 
   /** Index lines (`update-index --index-info`) of commits made without the index, not applied to it yet. */
   private indexBehind: Buffer[] = [];
@@ -301,7 +319,7 @@ export class LocalRepo {
     // The files' modification times as the machines that changed them had them (mtimes.ts).
     // (Read beside the checkout's own diff of the two trees: two git processes at once, not one after the other.)
     const mtimes = mtimesBetween(this.git, before, target).catch(() => undefined);
-    const result = await checkout(this.root, this.git, this.cache, target, { ...options, mtimes });
+    const result = await checkout(this.root, this.git, this.cache, target, { ...options, mtimes, reader: this.objects });
     if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
     this.cacheChanged();
     if (before === undefined || !(await this.updateIndex(result.treeChanges))) await this.resetIndex();

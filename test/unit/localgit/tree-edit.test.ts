@@ -2,7 +2,18 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BlobReader, editTree, encodePath, parseLsTree, runGit, TreeEditConflict, type TreeEdit } from "../../../localgit/index.ts";
+import {
+  BlobReader,
+  editTree,
+  encodePath,
+  parseDiffTree,
+  parseLsTree,
+  runGit,
+  treeChanges,
+  TreeEditConflict,
+  type TreeChange,
+  type TreeEdit,
+} from "../../../localgit/index.ts";
 import { git, gitInput, initRepo, tempDir } from "../../helpers/git.ts";
 
 /** What git's own index makes of the same edits: `read-tree`, `update-index --index-info`, `write-tree`. */
@@ -18,7 +29,7 @@ async function throughIndex(gitDir: string, base: string, edits: ReadonlyMap<str
   return (await runGit(["write-tree"], { gitDir, env })).stdout.toString().trim();
 }
 
-describe("editing a tree without git's index", () => {
+describe("editing and comparing trees without git's index", () => {
   let work: { path: string; remove(): Promise<void> };
   let repo: string;
   let gitDir: string;
@@ -88,7 +99,17 @@ describe("editing a tree without git's index", () => {
     for (const edits of cases) {
       const map = new Map(edits);
       const expected = await throughIndex(gitDir, base, map);
-      assert.equal(await editTree(gitDir, reader, base, map), expected, JSON.stringify(edits));
+      const edited = await editTree(gitDir, reader, base, map);
+      assert.equal(edited, expected, JSON.stringify(edits));
+      // And back: the changes between the two trees, as git's diff-tree lists them.
+      for (const [from, to] of [
+        [base, edited],
+        [edited, base],
+      ] as const) {
+        const byGit = parseDiffTree((await runGit(["diff-tree", "-r", "-z", "--no-renames", from, to], { gitDir })).stdout);
+        const sorted = (list: TreeChange[]) => [...list].sort((a, b) => (a.path + a.deleted < b.path + b.deleted ? -1 : 1));
+        assert.deepEqual(sorted(await treeChanges(reader, from, to)), sorted(byGit), `${JSON.stringify(edits)} ${from}..${to}`);
+      }
     }
     // Every file removed: the empty tree.
     const listed = parseLsTree((await runGit(["ls-tree", "-r", "-z", base], { gitDir })).stdout);
