@@ -317,8 +317,8 @@ export class LocalRepo {
     if (before === target && !this.hasUnwritten())
       return { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [], treeChanges: [] };
     // The files' modification times as the machines that changed them had them (mtimes.ts).
-    // (Read beside the checkout's own diff of the two trees: two git processes at once, not one after the other.)
-    const mtimes = mtimesBetween(this.git, before, target).catch(() => undefined);
+    // (Read beside the checkout's own comparison of the two trees.)
+    const mtimes = mtimesBetween(this.git, before, target, this.objects).catch(() => undefined);
     const result = await checkout(this.root, this.git, this.cache, target, { ...options, mtimes, reader: this.objects });
     if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
     this.cacheChanged();
