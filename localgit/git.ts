@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
+import { COMMIT_ENV, commitTree, DEFAULT_IDENTITY, identityEnv, isPlainIdentity, writeCommit, type CommitIdentity } from "./commit.ts";
 import { getConfig, readConfig, setConfig } from "./config.ts";
 import { hashObjectFiles, writeLooseObject } from "./objects.ts";
 import { isAncestor, mergeBase, resolveCommit, updateRef } from "./refs.ts";
@@ -73,8 +73,14 @@ export class Git {
     await updateRef(this.gitDir, ref, oid, oldOid !== undefined ? { expected: oldOid } : {});
   }
 
+  /** Writes a commit (without starting git when it can be written here exactly as `git commit-tree` would). */
   async commitTree(tree: string, parents: readonly string[], message: string): Promise<string> {
-    return commitTree(this.gitDir, { tree, parents, message }, this.identity);
+    const here = await this.writtenHere();
+    const commit = { tree, parents, message };
+    const env = { ...process.env, ...this.baseEnv };
+    if (here?.commits && !COMMIT_ENV.some((name) => env[name] !== undefined) && isPlainIdentity(this.identity))
+      return writeCommit(this.gitDir, commit, this.identity, here.format);
+    return commitTree(this.gitDir, commit, this.identity);
   }
 
   async config(key: string): Promise<string | undefined> {
@@ -110,24 +116,31 @@ export class Git {
   }
 
   /**
-   * The repository's object format when blobs can be written here as git would write them: SHA-1 or
+   * The repository's object format when objects can be written here as git would write them: SHA-1 or
    * SHA-256, objects in `<gitDir>/objects` (not a linked work tree's `.git` file, nor another object
    * directory named in the environment), no shared-repository permissions. Else undefined: git writes them.
    * Asked of git once per repository and process.
    */
-  private objectFormat(): Promise<"sha1" | "sha256" | undefined> {
+  private async objectFormat(): Promise<"sha1" | "sha256" | undefined> {
+    return (await this.writtenHere())?.format;
+  }
+
+  private writtenHere(): Promise<WrittenHere | undefined> {
     if (this.baseEnv.GIT_OBJECT_DIRECTORY !== undefined || process.env.GIT_OBJECT_DIRECTORY !== undefined)
       return Promise.resolve(undefined);
-    let known = objectFormats.get(this.gitDir);
+    let known = writtenHereOf.get(this.gitDir);
     if (!known) {
-      known = (async () => {
+      known = (async (): Promise<WrittenHere | undefined> => {
         if (!(await stat(join(this.gitDir, "objects")).catch(() => undefined))?.isDirectory()) return undefined;
         const config = await readConfig(this.gitDir);
         if (config.has("core.sharedrepository")) return undefined;
         const format = config.get("extensions.objectformat")?.at(-1) ?? "sha1";
-        return format === "sha1" || format === "sha256" ? format : undefined;
+        if (format !== "sha1" && format !== "sha256") return undefined;
+        // A commit git would sign, or write in another encoding, is left to git.
+        const signs = /^(true|yes|on|1)$/i.test(config.get("commit.gpgsign")?.at(-1) ?? "");
+        return { format, commits: !signs && !config.has("i18n.commitencoding") };
       })().catch(() => undefined);
-      objectFormats.set(this.gitDir, known);
+      writtenHereOf.set(this.gitDir, known);
     }
     return known;
   }
@@ -147,8 +160,15 @@ export class Git {
 /** Up to this many files, `hashFiles` writes the blobs itself. */
 const HASHED_HERE = 16;
 
-/** Each repository's object format, asked once per process (it never changes). */
-const objectFormats = new Map<string, Promise<"sha1" | "sha256" | undefined>>();
+/** What of a repository's objects this process writes itself (and in which format). */
+interface WrittenHere {
+  format: "sha1" | "sha256";
+  /** Commits too (not only blobs and trees). */
+  commits: boolean;
+}
+
+/** Each repository's, asked once per process (none of it changes while the agent runs). */
+const writtenHereOf = new Map<string, Promise<WrittenHere | undefined>>();
 
 /**
  * Files added, changed or deleted from tree (or commit) `from` to `to`. Two trees need no index, yet
