@@ -14,10 +14,10 @@ export {
   type Wanted,
 } from "./config.ts";
 export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOptions } from "./create.ts";
+export { findFolder, isFolder, stateDirOf } from "./find.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
 export {
   awsClientConfig,
-  findFolder,
   findRepository,
   openFolder,
   openSyncedFolder,

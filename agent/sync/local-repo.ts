@@ -4,6 +4,7 @@ import { registerFolder, removeLeftoverTemporaries } from "../../annex/index.ts"
 import type { AnnexPort } from "./annex-port.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
 import { FolderLock } from "./folder-lock.ts";
+import { isFolder } from "../folder/find.ts";
 import { registerCleanFilter } from "../git-filter/register.ts";
 import { encodePath, Git, initRepository, type CommitIdentity } from "../../localgit/index.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
@@ -65,11 +66,8 @@ export class LocalRepo {
     });
   }
 
-  static async isRepo(root: string): Promise<boolean> {
-    return stat(join(root, ".git", "cloudbridge")).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
+  static isRepo(root: string): Promise<boolean> {
+    return isFolder(root);
   }
 
   /** Creates `.git` (if needed) and the agent's state directory. */
