@@ -211,6 +211,12 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   /** Set once the folder is watched: told when a round over the whole folder is asked. */
   const watching: { watcher?: FolderWatcher } = {};
   /**
+   * Rounds whose paths may not all have been looked at (skipped while paused, failed), and how many of
+   * them a later round over the whole folder covered: a `sync` asked meanwhile scans the whole folder,
+   * since the watcher handed those paths out already.
+   */
+  const lost = { rounds: 0, covered: 0 };
+  /**
    * A round, with the daemon's bookkeeping around it; its report, the error it failed with (retried
    * later), or undefined when skipped (paused, stopping). `settleFiles`: files still being written wait
    * (not for a round `cloudbridge sync` asked for, which commits what is there, as it does without a daemon).
@@ -221,12 +227,13 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     localOnly = false,
     settleFiles = true,
   ): Promise<SyncReport | Error | undefined> => {
-    if (stopping) return;
-    if (paused) {
-      log("debug", "sync.paused", { why });
+    if (stopping || paused) {
+      if (paths?.length !== 0) lost.rounds += 1;
+      if (paused) log("debug", "sync.paused", { why });
       return;
     }
     log("debug", "round.asked", { why, paths: paths?.length ?? "all" });
+    const lostBefore = lost.rounds;
     if (paths === undefined) watching.watcher?.wholeFolderScanned();
     let report: SyncReport;
     state = "syncing";
@@ -240,6 +247,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
         const changed = await keyPickup.check().catch(() => false);
         if (changed) return round(paths, `${why}-new-key`, localOnly, settleFiles);
       }
+      lost.rounds += 1;
       state = "error";
       status.lastError = (explainAccessError(error, folder.settings) ?? (error as Error)).message;
       status.lastRound = { at: new Date().toISOString(), why, ok: false, error: status.lastError };
@@ -251,6 +259,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       if (!stopping) retryTimer = setTimeout(() => void round(undefined, "retry"), delay);
       return error instanceof Error ? error : new Error(String(error));
     }
+    if (paths === undefined) lost.covered = Math.max(lost.covered, lostBefore);
     roundBackoff.reset();
     retryTransfers("up");
     status.lastSync = new Date().toISOString();
@@ -351,9 +360,15 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   /**
    * `cloudbridge sync` asked through the folder's socket: what a sync without a daemon does (a round, the
    * downloads, the follow-up round), where the round looks only at the paths the watcher saw change, once
-   * it has seen every event up to the request (a file saved just before `sync` is in them). When the
-   * watcher cannot vouch for that, the round scans the whole folder, as it does without a daemon.
+   * it has seen every event up to the request (a file saved just before `sync` is in them), and at files
+   * still waiting to settle (committed now, as a sync without a daemon would). When the watcher cannot
+   * vouch for that, or an earlier round may have left paths unseen, the round scans the whole folder.
    */
+  const changedSinceLastRound = async (): Promise<string[] | undefined> => {
+    if (lost.rounds > lost.covered) return undefined;
+    const seen = await watching.watcher?.caughtUp();
+    return seen && [...settling, ...seen];
+  };
   const syncAsked = async (): Promise<SyncOnceReport> => {
     const once = async (): Promise<SyncReport> => {
       if (paused)
@@ -361,7 +376,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
           new Error(`${folder.root} is paused: nothing was synced. \`cloudbridge resume ${folder.root}\` syncs it again.`),
           { code: "folder-paused" },
         );
-      const outcome = await round(await watching.watcher?.caughtUp(), "asked", false, false);
+      const outcome = await round(await changedSinceLastRound(), "asked", false, false);
       if (outcome instanceof Error) throw outcome;
       if (!outcome) throw Object.assign(new Error("the daemon stopped or paused before the round"), { code: "skipped" });
       return outcome;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { chmod, chown, lstat, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, open, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { agentEnv, cli, cliOk, startDaemon, type Daemon } from "../../helpers/agents.ts";
+import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
 import { git } from "../../helpers/git.ts";
 import { useAgentCloud } from "../../helpers/test-bed.ts";
 
@@ -21,9 +21,7 @@ describe("cloudbridge sync beside a daemon", () => {
   const cloud = useAgentCloud("sync-asks-daemon");
   // The daemon's rounds at debug level say why they ran ("asked": a `cloudbridge sync` through the socket).
   const daemonEnv = () => agentEnv(cloud.t.cloud.env, { CLOUDBRIDGE_LOG_LEVEL: "debug" });
-  const daemon = async (...dirs: string[]) => {
-    return startDaemon(dirs[0]!, daemonEnv(), [...dirs.slice(1), ...QUIET]);
-  };
+  const daemon = (dirs: string[], flags: string[] = []) => startDaemon(dirs[0]!, daemonEnv(), [...dirs.slice(1), ...QUIET, ...flags]);
   const asked = (d: Daemon) => d.events.filter((e) => e.event === "round.asked" && e.why === "asked").length;
   /** What the bucket's `main` holds at `path`, as the folder last fetched or pushed it. */
   const pushed = (dir: string, path: string) => git(dir, "show", `refs/remotes/cloud/main:${path}`).catch(() => undefined);
@@ -35,7 +33,7 @@ describe("cloudbridge sync beside a daemon", () => {
 
   it("is answered by the daemon, with what changed just before, including changes the watcher still holds back", async () => {
     const dir = await init("answered");
-    const d = await daemon(dir);
+    const d = await daemon([dir]);
     try {
       const socket = await lstat(join(dir, ".git", "cloudbridge", "daemon.sock"));
       assert.ok(socket.isSocket());
@@ -66,9 +64,32 @@ describe("cloudbridge sync beside a daemon", () => {
     }
   });
 
+  it("commits a file the daemon was letting settle (still open for writing), as a sync without a daemon does", async () => {
+    const dir = await init("settling");
+    // Every event reported (no debounce to speak of), so the watcher holds nothing back when `sync` asks.
+    const d = await daemon([dir], ["--settle", "600000", "--debounce", "20"]);
+    const file = await open(join(dir, "being-written.txt"), "w");
+    try {
+      await file.writeFile("written so far");
+      // The daemon's own rounds saw it, young and open for writing, and left it to settle.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const idle = () => {
+        const steps = d.events.filter((e) => e.event === "round.step" || e.event === "round.asked");
+        return steps.some((e) => e.why === "local") && steps.at(-1)?.step === "released";
+      };
+      await waitUntil(idle, "the daemon's rounds over the new file");
+      assert.equal(await pushed(dir, "being-written.txt"), undefined, "left to settle by the daemon");
+      await cliOk(["sync", dir], cloud.env);
+      assert.equal(await pushed(dir, "being-written.txt"), "written so far");
+    } finally {
+      await file.close();
+      await d.stop();
+    }
+  });
+
   it("syncs by itself when the daemon died and left its socket, and a new daemon takes the socket over", async () => {
     const dir = await init("died");
-    const first = await daemon(dir);
+    const first = await daemon([dir]);
     await first.kill9();
     assert.ok((await lstat(join(dir, ".git", "cloudbridge", "daemon.sock"))).isSocket(), "kill -9 leaves the socket behind");
 
@@ -77,7 +98,7 @@ describe("cloudbridge sync beside a daemon", () => {
     assert.doesNotMatch(alone.stderr, /daemon/, "a socket nobody listens on is no daemon: nothing to say");
     assert.equal(await pushed(dir, "after-death.txt"), "written while no daemon runs");
 
-    const second = await daemon(dir);
+    const second = await daemon([dir]);
     try {
       await writeFile(join(dir, "after-restart.txt"), "asked of the new daemon");
       await cliOk(["sync", dir], cloud.env);
@@ -151,7 +172,7 @@ describe("cloudbridge sync beside a daemon", () => {
     const a = await init("second-a");
     const b = await init("second-b");
     const c = await init("second-c");
-    const d = await daemon(a, b);
+    const d = await daemon([a, b]);
     try {
       await writeFile(join(b, "first.txt"), "reported at once");
       await writeFile(join(b, "in-b.txt"), "held back in b");
