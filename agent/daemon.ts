@@ -381,10 +381,13 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       if (!outcome) throw Object.assign(new Error("the daemon stopped or paused before the round"), { code: "skipped" });
       return outcome;
     };
+    const start = performance.now();
     const first = await once();
     while (downloads) await downloads;
     const report = first.pending ? combineRounds(first, await once()) : first;
-    return { ...report, downloadsPending: downloadsWaiting, uploadsPending: await folder.content.uploadsWaiting() };
+    const uploadsPending = await folder.content.uploadsWaiting();
+    log("debug", "sync.answered", { ms: Math.round(performance.now() - start), scanned: report.scanned });
+    return { ...report, downloadsPending: downloadsWaiting, uploadsPending };
   };
 
   // A watcher that fails (past the kernel's watch limit, say) is said in the log and in `status`, and the
