@@ -95,10 +95,7 @@ export class AnnexContent implements AnnexPort, ContentSync {
       here.catch(() => undefined); // awaited below
       await this.annex.send(key, {
         fileName: basename(path),
-        onProgress: (done, total) => {
-          this.running.set(`up ${key}`, { direction: "up", key, path, done, total });
-          progress?.progress("up", key, path, done, total);
-        },
+        onProgress: (done, total) => this.reportProgress("up", key, path, done, total),
       });
       await here;
       await this.annex.record([{ key, uuid: this.annex.cloudUuid, present: true }], "upload to cloud");
@@ -291,16 +288,24 @@ export class AnnexContent implements AnnexPort, ContentSync {
     return this.options.wanted;
   }
 
+  /**
+   * Keeps `running` up to date and tells the progress watcher. What is shown only moves forward: a range
+   * tried again takes back the bytes its failed attempt counted, and the figure waits until they are back.
+   */
+  private reportProgress(direction: Direction, key: string, path: string | undefined, done: number, total: number): void {
+    const id = `${direction} ${key}`;
+    const shown = Math.max(done, this.running.get(id)?.done ?? 0);
+    this.running.set(id, { direction, key, ...(path ? { path } : {}), done: shown, total });
+    this.options.progress?.progress(direction, key, path, shown, total);
+  }
+
   /** Batch callbacks that keep `running` up to date, tell the progress watcher and collect each file's failure. */
   private tracked(direction: Direction, jobs: TransferJob[], failures: Failures) {
     const paths = new Map(jobs.map((job) => [job.key, job.path]));
     const progress = this.options.progress;
     return {
-      onFileProgress: (item: { key: string }, done: number, total: number) => {
-        const path = paths.get(item.key);
-        this.running.set(`${direction} ${item.key}`, { direction, key: item.key, ...(path ? { path } : {}), done, total });
-        progress?.progress(direction, item.key, path, done, total);
-      },
+      onFileProgress: (item: { key: string }, done: number, total: number) =>
+        this.reportProgress(direction, item.key, paths.get(item.key), done, total),
       onFileDone: (item: { key: string }, outcome: { error?: unknown }) => {
         this.running.delete(`${direction} ${item.key}`);
         progress?.finished(direction, item.key);

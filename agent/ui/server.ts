@@ -61,7 +61,13 @@ export async function startPage(handles: FolderHandle[], options: { port: number
   const views = new Map(handles.map((h) => [h.id, new FolderView(h)]));
   const token = options.token ?? newToken();
   let port = 0;
-  const statusAll = async () => ({ folders: await Promise.all([...views.values()].map((v) => v.status())) });
+  // Each snapshot is numbered as it is taken: a status takes longer to gather than the transfers, so their
+  // messages can arrive out of order, and the page keeps the newest transfers it was told of.
+  let snapshots = 0;
+  const statusAll = async () => {
+    const seq = ++snapshots;
+    return { seq, folders: await Promise.all([...views.values()].map((v) => v.status())) };
+  };
 
   // Updates go out only while someone looks; bursts are folded into one message.
   let statusTimer: NodeJS.Timeout | undefined;
@@ -82,8 +88,9 @@ export async function startPage(handles: FolderHandle[], options: { port: number
     if (hub.count === 0 || transfersTimer) return;
     transfersTimer = setTimeout(() => {
       transfersTimer = undefined;
+      const seq = ++snapshots;
       void Promise.all([...views.values()].map(async (v) => ({ id: v.id, active: (await v.handle.live()).active }))).then((folders) =>
-        hub.send("transfers", { folders }),
+        hub.send("transfers", { seq, folders }),
       );
     }, 250);
   };

@@ -375,13 +375,32 @@ function App() {
   const [selected, setSelected] = useState();
   useEffect(() => {
     const events = new EventSource("/api/events");
+    // A status is slower to gather than the transfers: an older snapshot arriving late must not move progress back.
+    let newest = 0;
+    const showTransfers = (seq, entries) => {
+      if (seq < newest) return;
+      newest = seq;
+      setTransfers(Object.fromEntries(entries));
+    };
     events.addEventListener("status", (e) => {
       const value = JSON.parse(e.data);
       setStatus(value);
-      setTransfers(Object.fromEntries(value.folders.map((f) => [f.agent, f.transfers.active])));
+      showTransfers(
+        value.seq,
+        value.folders.map((f) => [f.agent, f.transfers.active]),
+      );
     });
-    events.addEventListener("transfers", (e) => setTransfers(Object.fromEntries(JSON.parse(e.data).folders.map((f) => [f.id, f.active]))));
-    events.onopen = () => setConnected(true);
+    events.addEventListener("transfers", (e) => {
+      const value = JSON.parse(e.data);
+      showTransfers(
+        value.seq,
+        value.folders.map((f) => [f.id, f.active]),
+      );
+    });
+    events.onopen = () => {
+      newest = 0; // a restarted daemon numbers its snapshots from 1 again
+      setConnected(true);
+    };
     events.onerror = () => setConnected(false);
     return () => events.close();
   }, []);

@@ -255,6 +255,9 @@ describe("three agents through injected faults, random edits, then quiet", () =>
       throw error;
     });
     const quiet = Date.now();
+    // The repositories are checked at rest: `git fsck` reads packs and reflogs as plain files, and a daemon's
+    // `gc --auto` deleting the packs it folded (or a ref update appending its reflog) under it reads as corruption.
+    for (const d of daemons) assert.equal(await d.stop(), 0, `the daemon on ${d.dir} stops cleanly`);
 
     const final = await snapshotBytes(dirs[0]!);
     assert.ok(Object.keys(final).length > 0);

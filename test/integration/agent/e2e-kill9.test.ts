@@ -97,6 +97,9 @@ describe("kill -9 at random moments", () => {
       120_000,
       300,
     ).catch(diagnose);
+    // Checked at rest: `git fsck` reads packs and reflogs as plain files, and a daemon's `gc --auto` or ref
+    // update under it reads as corruption.
+    for (const d of bed.daemons) if (d.process.exitCode === null && d.process.signalCode === null) assert.equal(await d.stop(), 0);
     for (const dir of [A, B]) {
       execFileSync("git", ["fsck", "--no-progress"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } });
       assert.deepEqual(missingFrom(dir, versions), [], `every version written is reachable from ${dir}`);

@@ -20,7 +20,9 @@ import { startStack, synthCloudAssembly, type RunningStack } from "../../helpers
  * stack's queues and through XMPP (a real prosody), and keep syncing while both keys are rotated.
  */
 const XMPP_PASSWORD = { alice: "alice-xmpp-password", bob: "bob-xmpp-password" };
-const LATENCY_MS = 2000;
+// A notification's delivery, told apart from the reconcile timer (10 minutes): the figure belongs to the
+// latency benchmarks, not to a deadline a loaded machine can miss.
+const LATENCY_MS = 10_000;
 
 function config(prosody: TestProsody, keySerial: number) {
   return {
@@ -202,7 +204,7 @@ describe("onboarding machines from the stack, and daemons that run with only the
     await cliOk(["clone", "--invite", photos, folders.b2], machine.b);
   });
 
-  it("daemons with only their own keys: one per machine for two folders, files cross through the stack's queues within 2 s", async () => {
+  it("daemons with only their own keys: one per machine for two folders, files cross through the stack's queues, not by the reconcile timer", async () => {
     // Both keys are checked every second here, so the rotation below is picked up while the test waits.
     await setKeyCheck(Object.values(folders), "1");
     const flags = ["--listen", "sqs", "--debounce", "100"];
@@ -276,7 +278,7 @@ describe("onboarding machines from the stack, and daemons that run with only the
     }
   });
 
-  it("through XMPP: the same daemons' folders, listening by XMPP (prosody), carry a file A → B within 2 s", async () => {
+  it("through XMPP: the same daemons' folders, listening by XMPP (prosody), carry a file A → B, not by the reconcile timer", async () => {
     await Promise.all(daemons.splice(0).map((d) => d.stop()));
     const flags = ["--listen", "xmpp", "--debounce", "100"];
     daemons.push(

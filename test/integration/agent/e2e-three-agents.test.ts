@@ -107,6 +107,9 @@ describe("three agents, random edits, then quiet", () => {
       500,
     );
 
+    // Checked at rest: `git fsck` reads packs and reflogs as plain files, and a daemon's `gc --auto` or ref
+    // update under it reads as corruption.
+    for (const d of bed.daemons) assert.equal(await d.stop(), 0, `the daemon on ${d.dir} stops cleanly`);
     const final = await snapshot(dirs[0]!);
     assert.ok(Object.keys(final).length > 0);
     assert.ok(!Object.values(final).some((text) => text.startsWith("/annex/objects/")), "every annexed file has its content");
