@@ -159,7 +159,7 @@ const FENCE_TIMEOUT_MS = 10_000;
 /**
  * Resolves once every event that happened before the call has reached the callbacks of this process's
  * directory watches (as git's fsmonitor daemon and Watchman do it, with a cookie file): a file made in
- * `dir` (which must be the folder's `.git/cloudbridge`, on the same file system) comes back through the
+ * `dir` (the folder's `.git/cloudbridge`; any directory this process can write) comes back through the
  * same kernel queue as every earlier event, after them. Rejects when it does not come back.
  */
 export async function watchFence(dir: string): Promise<void> {
