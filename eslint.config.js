@@ -39,7 +39,7 @@ export const FACES = {
 };
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "cdk.out/", "coverage/"] },
+  { ignores: ["node_modules/", "cdk.out/", "coverage/", "dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

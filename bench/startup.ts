@@ -8,13 +8,16 @@
  *  - `cloudbridge status --help`;
  *  - `cloudbridge status` of a small synced folder where nothing changed, against `git status` there;
  *  - `git push` of one commit through the remote helper to the local cloud, against native `git push` of
- *    the same commit to a local bare repository, with the S3 requests the helper made; the helper with its
- *    light S3 client (what plain settings get) and with the AWS SDK's (CLOUDBRIDGE_S3_CLIENT=sdk).
- * CPU time (user + system, the command's and its children's: GNU time) says what load does not change.
+ *    the same commit to a local bare repository, with the S3 requests the helper made; the helper as
+ *    `npm ci` installs it (bundled into one file, scripts/build-helper.mjs, with its light S3 client, what
+ *    plain settings get), from its TypeScript sources (CLOUDBRIDGE_HELPER_FROM_SOURCE=1), and on the AWS
+ *    SDK's S3 client (CLOUDBRIDGE_S3_CLIENT=sdk); beside them Node starting an empty script, the floor of
+ *    any helper written for Node.
+ * CPU time (user + system, the command's and its children's, to the millisecond) says what load does not change.
  * Rounds are interleaved (every contender once per round) and figures are medians, so that the ratios hold
  * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
  * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
- * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it).
+ * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it; BENCH_ONLY=push measures the pushes only).
  */
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -30,6 +33,7 @@ import { interleavedRounds, median } from "./agent-common.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
 const FILES = Number(process.env.BENCH_FILES ?? 100);
+const ONLY_PUSH = process.env.BENCH_ONLY === "push";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLOUDBRIDGE = join(ROOT, "bin/cloudbridge");
 const NODE = join(ROOT, "node_modules/node/bin/node");
@@ -37,7 +41,7 @@ const GNU_TIME = "/usr/bin/time";
 
 interface Sample {
   ms: number;
-  /** CPU time (user + system) of the command and the children it waited for, when GNU time measured it. */
+  /** CPU time (user + system) of the command and the children it waited for. */
   cpuMs?: number;
   /** Peak resident memory of the process, when GNU time measured it. */
   kib?: number;
@@ -51,21 +55,46 @@ interface Contender {
   run: () => Promise<Sample>;
 }
 
-/** Runs `command` (through GNU time when it is installed, for the peak RSS) and times it from here. */
+/**
+ * Bash runs the command (through GNU time when it is installed, for the peak RSS) and reports its wall time
+ * (EPOCHREALTIME, around the command alone) and the CPU time of the command and its children to the
+ * millisecond (`times`; GNU time's own counts in steps of 10 ms).
+ */
+const MEASURE = 'a=$EPOCHREALTIME; "$@"; s=$?; b=$EPOCHREALTIME; echo "wall-s $a $b" >&2; times >&2; exit $s';
+
 function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
   const measured = existsSync(GNU_TIME);
-  const [file, ...args] = measured ? [GNU_TIME, "-f", "peak-kib %M cpu-s %U %S", ...command] : command;
-  const started = performance.now();
+  const args = ["-c", MEASURE, "bash", ...(measured ? [GNU_TIME, "-f", "peak-kib %M", ...command] : command)];
   return new Promise((resolve, reject) => {
-    execFile(file!, args, { cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
-      const ms = performance.now() - started;
+    execFile("bash", args, { cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
       if (error) return reject(new Error(`${command.join(" ")} failed: ${stderr || error.message}`));
+      const wall = /wall-s ([\d.]+) ([\d.]+)/.exec(stderr);
+      // `times` prints the shell's own user and system time, then its children's: the command's.
+      const children = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(stderr);
       const kib = /peak-kib (\d+)/.exec(stderr)?.[1];
-      const cpu = /cpu-s ([\d.]+) ([\d.]+)/.exec(stderr);
-      resolve({ ms, ...(kib ? { kib: Number(kib) } : {}), ...(cpu ? { cpuMs: (Number(cpu[1]) + Number(cpu[2])) * 1000 } : {}) });
+      if (!wall || !children) return reject(new Error(`no timing in the output of ${command.join(" ")}: ${stderr}`));
+      const cpuS = Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 + Number(children[4]);
+      resolve({ ms: (Number(wall[2]) - Number(wall[1])) * 1000, cpuMs: cpuS * 1000, ...(kib ? { kib: Number(kib) } : {}) });
     });
   });
 }
+
+/** A remote helper that answers git's push and stores nothing: no refs listed, every push "ok". */
+const NULL_HELPER = `let buffered = "";
+let pushing = false;
+process.stdin.on("data", (chunk) => {
+  buffered += chunk;
+  for (let end = buffered.indexOf("\\n"); end >= 0; end = buffered.indexOf("\\n")) {
+    const line = buffered.slice(0, end);
+    buffered = buffered.slice(end + 1);
+    if (line === "capabilities") process.stdout.write("push\\noption\\n\\n");
+    else if (line.startsWith("option ")) process.stdout.write("unsupported\\n");
+    else if (line.startsWith("list")) process.stdout.write("\\n");
+    else if (line.startsWith("push ")) (pushing = true), process.stdout.write("ok " + line.split(":")[1] + "\\n");
+    else if (line === "" && pushing) (pushing = false), process.stdout.write("\\n");
+  }
+});
+`;
 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
@@ -74,20 +103,25 @@ const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 async function compare(title: string, contenders: Contender[], prepare?: () => Promise<void>): Promise<void> {
   const samples = await interleavedRounds(ROUNDS, contenders, { prepare, turnOrder: true });
   const timeOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
+  const cpuOf = (c: Contender) => median(samples.get(c)!.map((s) => s.cpuMs!));
   console.log(`\n${title} (median of ${ROUNDS} rounds)\n`);
-  console.log("|  | time | ratio | CPU time | peak RSS (largest process) | S3 requests |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  console.log("|  | time | ratio | CPU time | CPU ratio | peak RSS (largest process) | S3 requests |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const contender of contenders) {
     const own = samples.get(contender)!;
     const base = contenders.find((c) => c.label === contender.against);
     const kib = own.every((s) => s.kib !== undefined) ? mib(median(own.map((s) => s.kib!))) : "";
-    const cpu = own.every((s) => s.cpuMs !== undefined) ? ms(median(own.map((s) => s.cpuMs!))) : "";
     const requests = own.every((s) => s.requests !== undefined) ? String(median(own.map((s) => s.requests!))) : "";
     const ratio = base ? `${(timeOf(contender) / timeOf(base)).toFixed(2)}× ${base.label}` : "";
-    console.log(`| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${cpu} | ${kib} | ${requests} |`);
+    const cpuRatio = base ? `${(cpuOf(contender) / cpuOf(base)).toFixed(2)}×` : "";
+    console.log(
+      `| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${ms(cpuOf(contender))} | ${cpuRatio} | ${kib} | ${requests} |`,
+    );
   }
 }
 
+// The helper's bundle made from the sources as they are, as `npm ci` makes it.
+await run([NODE, join(ROOT, "scripts/build-helper.mjs")]);
 // The cloud in its own process, as a real endpoint would be; its S3 requests counted on the way.
 const cloudProcess = spawn(NODE, ["--disable-warning=ExperimentalWarning", join(ROOT, "local/main.ts"), "--port", "0", "--json"], {
   stdio: ["ignore", "pipe", "inherit"],
@@ -129,34 +163,61 @@ try {
   // A small synced folder, and a repository with two remotes: the cloud and a native bare repository.
   const folder = join(work, "folder");
   await mkdir(folder);
-  for (let i = 0; i < FILES; i++) await writeFile(join(folder, `note-${i}.txt`), `note ${i}\n`);
-  await run([CLOUDBRIDGE, "init", folder, "--remote", `s3://${info.bucket}/notes`, "--listen", "poll", "--json"], { env });
-  const repo = join(work, "repo");
-  await mkdir(repo);
-  await git(repo, "init", "-q", "-b", "main");
-  await writeFile(join(repo, "a.txt"), "a\n");
-  await git(repo, "add", "a.txt");
-  await git(repo, "commit", "-q", "-m", "first");
+  if (!ONLY_PUSH) {
+    for (let i = 0; i < FILES; i++) await writeFile(join(folder, `note-${i}.txt`), `note ${i}\n`);
+    await run([CLOUDBRIDGE, "init", folder, "--remote", `s3://${info.bucket}/notes`, "--listen", "poll", "--json"], { env });
+  }
+  // One local repository per contender, each making the same commits, each with one remote: a repository
+  // remembers the bucket's refs index of one remote (.git/cloudbridge/refs-index.json), as a person's has.
   await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native.git"));
-  await git(repo, "remote", "add", "native", join(work, "native.git"));
-  await git(repo, "remote", "add", "cloud", `cloudbridge::s3://${info.bucket}/pushes`);
-  await git(repo, "remote", "add", "cloud-sdk", `cloudbridge::s3://${info.bucket}/pushes-sdk`);
-  await run(["git", "push", "-q", "cloud", "main"], { cwd: repo, env });
-  await run(["git", "push", "-q", "cloud-sdk", "main"], { cwd: repo, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } });
-  await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
+  const contenders = {
+    native: { url: join(work, "native.git"), env },
+    cloud: { url: `cloudbridge::s3://${info.bucket}/pushes`, env },
+    "cloud-source": { url: `cloudbridge::s3://${info.bucket}/pushes-source`, env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } },
+    "cloud-sdk": { url: `cloudbridge::s3://${info.bucket}/pushes-sdk`, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } },
+    // The floor of any remote helper on Node: one started as ours is (a bash launcher, the project's Node,
+    // a CommonJS file) that answers git and stores nothing.
+    "null-helper": { url: "nullhelper::nowhere", env: { ...env, PATH: `${join(work, "bin")}:${env.PATH}` } },
+  };
+  type Pusher = keyof typeof contenders;
+  await mkdir(join(work, "bin"));
+  await writeFile(
+    join(work, "bin", "git-remote-nullhelper"),
+    `#!/usr/bin/env bash\nexec "${NODE}" "${join(work, "null-helper.cjs")}" "$@"\n`,
+    {
+      mode: 0o755,
+    },
+  );
+  await writeFile(join(work, "null-helper.cjs"), NULL_HELPER);
+  const repoOf = (name: Pusher) => join(work, `repo-${name}`);
   let commits = 0;
   const commit = async () => {
-    await writeFile(join(repo, "a.txt"), `a ${++commits}\n`);
-    await git(repo, "commit", "-q", "-a", "-m", `change ${commits}`);
+    commits += 1;
+    for (const name of Object.keys(contenders) as Pusher[]) {
+      await writeFile(join(repoOf(name), "a.txt"), `a ${commits}\n`);
+      await git(repoOf(name), "commit", "-q", "-a", "-m", `change ${commits}`);
+    }
   };
+  const pushAll = async () => {
+    for (const [name, { env: pushEnv }] of Object.entries(contenders))
+      await run(["git", "push", "-q", "origin", "main"], { cwd: repoOf(name as Pusher), env: pushEnv });
+  };
+  for (const [name, { url }] of Object.entries(contenders)) {
+    const repo = repoOf(name as Pusher);
+    await mkdir(repo);
+    await git(repo, "init", "-q", "-b", "main");
+    await git(repo, "remote", "add", "origin", url);
+    await writeFile(join(repo, "a.txt"), "a\n");
+    await git(repo, "add", "a.txt");
+    await git(repo, "commit", "-q", "-m", "first");
+  }
+  await pushAll();
 
   // Warm-up: one run of each fills the compile cache, as the first run after an install does.
-  for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
+  if (!ONLY_PUSH) for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
   await run(CLI_VERSION, { env: cached });
   await commit();
-  await run(["git", "push", "-q", "cloud", "main"], { cwd: repo, env });
-  await run(["git", "push", "-q", "cloud-sdk", "main"], { cwd: repo, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } });
-  await run(["git", "push", "-q", "native", "main"], { cwd: repo, env });
+  await pushAll();
 
   console.log(
     `Node ${process.version}, git ${(await gitText(["--version"])).replace("git version ", "")}, ${FILES} files in the folder, ` +
@@ -164,42 +225,42 @@ try {
       (existsSync(GNU_TIME) ? "" : "; no peak RSS: GNU time is not installed (apt-get install time)"),
   );
 
-  await compare("Start-up of the CLI", [
-    { label: "node (empty script)", run: () => run([NODE, "-e", ""], { env }) },
-    { label: "cloudbridge --version", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "--version"], { env }) },
-    { label: "the CLI's --version (Node, commander)", against: "node (empty script)", run: () => run(CLI_VERSION, { env: cached }) },
-    {
-      label: "the CLI's --version, no compile cache",
-      against: "node (empty script)",
-      run: () => run(CLI_VERSION, { env: noCache }),
-    },
-    { label: "cloudbridge status --help", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "status", "--help"], { env }) },
-  ]);
+  if (!ONLY_PUSH)
+    await compare("Start-up of the CLI", [
+      { label: "node (empty script)", run: () => run([NODE, "-e", ""], { env }) },
+      { label: "cloudbridge --version", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "--version"], { env }) },
+      { label: "the CLI's --version (Node, commander)", against: "node (empty script)", run: () => run(CLI_VERSION, { env: cached }) },
+      {
+        label: "the CLI's --version, no compile cache",
+        against: "node (empty script)",
+        run: () => run(CLI_VERSION, { env: noCache }),
+      },
+      { label: "cloudbridge status --help", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "status", "--help"], { env }) },
+    ]);
 
-  await compare(`A no-op status of a ${FILES}-file folder`, [
-    { label: "git status", run: () => run(["git", "status", "--short"], { cwd: folder, env }) },
-    { label: "cloudbridge status", against: "git status", run: () => run([CLOUDBRIDGE, "status", folder], { env }) },
-  ]);
+  if (!ONLY_PUSH)
+    await compare(`A no-op status of a ${FILES}-file folder`, [
+      { label: "git status", run: () => run(["git", "status", "--short"], { cwd: folder, env }) },
+      { label: "cloudbridge status", against: "git status", run: () => run([CLOUDBRIDGE, "status", folder], { env }) },
+    ]);
 
   // Each round makes one commit, which each contender pushes.
-  const push = (remote: string, s3Client?: "sdk") => async (): Promise<Sample> => {
+  const push = (name: Pusher) => async (): Promise<Sample> => {
     proxy.reset();
-    const sample = await run(["git", "push", "-q", remote, "main"], {
-      cwd: repo,
-      env: s3Client ? { ...env, CLOUDBRIDGE_S3_CLIENT: s3Client } : env,
-    });
-    return remote === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
+    const sample = await run(["git", "push", "-q", "origin", "main"], { cwd: repoOf(name), env: contenders[name].env });
+    return name === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
   };
+  const NATIVE = "git push (native, local bare repository)";
   await compare(
     "git push of one commit",
     [
-      { label: "git push (native, local bare repository)", run: push("native") },
-      { label: "git push through git-remote-cloudbridge", against: "git push (native, local bare repository)", run: push("cloud") },
-      {
-        label: "the same, the helper on the AWS SDK's S3 client",
-        against: "git push (native, local bare repository)",
-        run: push("cloud-sdk", "sdk"),
-      },
+      { label: NATIVE, run: push("native") },
+      { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
+      { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
+      { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
+      // No helper written for Node can take less: git with a helper that does nothing, and Node alone.
+      { label: "git push through a Node helper that stores nothing (the floor)", against: NATIVE, run: push("null-helper") },
+      { label: "node (empty script)", against: NATIVE, run: () => run([NODE, "-e", ""], { env }) },
     ],
     commit,
   );

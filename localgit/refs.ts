@@ -126,6 +126,9 @@ export async function mergeBase(gitDir: string, a: string, b: string): Promise<s
 
 /** The object `rev` names, not peeled (a tag stays a tag); undefined when it names nothing. */
 export async function resolveRef(gitDir: string, rev: string): Promise<string | undefined> {
+  // A branch is read from its file (the remote helper resolves the branch of every push it is asked for).
+  const read = BRANCH.test(rev) ? await readBranchFile(gitDir, rev) : undefined;
+  if (read !== undefined) return read.oid;
   const run = await runGit(["rev-parse", "--verify", "--quiet", rev], { gitDir, okCodes: [1, 128] });
   return run.code === 0 ? run.stdout.toString().trim() : undefined;
 }

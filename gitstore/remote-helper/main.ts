@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import { createS3Client, LightS3Client, ObjectTooLarge, plainS3Settings, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
-import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
+import { BucketLayout, parseRemoteUrl, type RemoteLocation } from "../../protocol/core.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { agentIdFor } from "../agent-id.ts";
 import { corruptSharedRef } from "../bucket-refs.ts";
@@ -28,32 +28,22 @@ export async function runRemoteHelper(
   const gitDir = process.env.GIT_DIR;
   if (!gitDir) throw new Error("GIT_DIR is not set: git-remote-cloudbridge is run by git, not by hand.");
   const location = parseRemoteUrl(url);
-  // The light client when this process's AWS settings are plain (keys from the environment or a profile):
-  // the SDK's S3 client costs a push three times what the push itself takes. Anything else is the SDK's.
-  // The git processes a push needs are started as soon as it is known they will be, side by side with the
-  // S3 requests, not one after another (each is a few ms of the ~40 ms a native push takes).
-  // One `git config --list` for the settings the helper reads (encryption recorded, agent id).
-  const [settings, config] = await Promise.all([
-    process.env.CLOUDBRIDGE_S3_CLIENT === "sdk" ? undefined : plainS3Settings(location.bucket),
-    readConfig(gitDir),
-  ]);
-  const recorded = await recordedEncryption(gitDir, config);
-  const s3 = new S3ObjectStore(location.bucket, settings ? new LightS3Client(settings) : createS3Client());
+  const layout = new BucketLayout(location.prefix);
+  // The bucket is opened while git is told what this helper can do, not before: git's first questions
+  // (capabilities, options) need no answer from it.
+  const opened = openRepository(location, layout, gitDir);
+  opened.catch(() => {}); // its failure is thrown by the first command that needs the bucket
   let verbosity = 1;
   let dryRun = false;
-  const layout = new BucketLayout(location.prefix);
-  const ctx: RepoContext = {
-    // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
-    // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
-    // bucket decides (its key ring).
-    store: await repositoryStore(s3, layout, location.repo, { recorded }),
+  const context = async (): Promise<RepoContext & { config: ReadonlyMap<string, readonly string[]> }> => ({
+    ...(await opened),
     layout,
     repo: location.repo,
     gitDir,
     log: (line) => {
       if (verbosity > 1) process.stderr.write(`cloudbridge: ${line}\n`);
     },
-  };
+  });
   const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
   const batch = async (first: string): Promise<string[]> => {
     const commands = [first];
@@ -73,18 +63,44 @@ export async function runRemoteHelper(
         if (name === "dry-run") dryRun = value === "true";
         output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
       } else if (line === "list" || line === "list for-push") {
-        if (line === "list for-push" && !dryRun) (agent ??= agentIdFor(gitDir, { config })).catch(() => {}); // awaited in pushBatch
+        const ctx = await context();
+        if (line === "list for-push" && !dryRun) (agent ??= agentIdFor(gitDir, { config: ctx.config })).catch(() => {}); // awaited in pushBatch
         output(await list(ctx, line === "list"));
       } else if (line.startsWith("fetch ")) {
         const oids = (await batch(line)).map((command) => command.split(" ")[1]!);
-        await fetchObjects(ctx, oids);
+        await fetchObjects(await context(), oids);
         output("\n");
-      } else if (line.startsWith("push "))
-        output(await pushBatch(ctx, await batch(line), dryRun, () => (agent ??= agentIdFor(gitDir, { config }))));
-      else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
+      } else if (line.startsWith("push ")) {
+        const ctx = await context();
+        output(await pushBatch(ctx, await batch(line), dryRun, () => (agent ??= agentIdFor(gitDir, { config: ctx.config }))));
+      } else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
     }
   } finally {
+    (await opened.catch(() => undefined))?.s3.destroy();
+  }
+}
+
+/**
+ * The repository's store: the light S3 client when this process's AWS settings are plain (keys from the
+ * environment or a profile; the SDK's S3 client costs a push three times what the push itself takes),
+ * anything else the SDK's; encrypted or not as the repository recorded, or as the bucket says. One `git
+ * config --list` for the settings the helper reads (encryption recorded, agent id), beside the AWS settings.
+ */
+async function openRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
+  const [settings, config] = await Promise.all([
+    process.env.CLOUDBRIDGE_S3_CLIENT === "sdk" ? undefined : plainS3Settings(location.bucket),
+    readConfig(gitDir),
+  ]);
+  const s3 = new S3ObjectStore(location.bucket, settings ? new LightS3Client(settings) : createS3Client());
+  try {
+    // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
+    // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
+    // bucket decides (its key ring).
+    const store = await repositoryStore(s3, layout, location.repo, { recorded: await recordedEncryption(gitDir, config) });
+    return { s3, store, config };
+  } catch (error) {
     s3.destroy();
+    throw error;
   }
 }
 
@@ -129,7 +145,8 @@ async function pushBatch(ctx: RepoContext, commands: string[], dryRun: boolean, 
   }
 }
 
-if (import.meta.main) {
+/** The program git starts: the helper over stdin and stdout, and a failure said in one line on stderr. */
+export async function main(): Promise<void> {
   try {
     await runRemoteHelper(process.argv.slice(2), process.stdin, (text) => process.stdout.write(text));
   } catch (error) {
@@ -139,3 +156,6 @@ if (import.meta.main) {
     process.exit(1);
   }
 }
+
+// Not awaited: in the bundle (scripts/build-helper.mjs) this module is not the main one, and its entry calls main().
+if (import.meta.main) void main();

@@ -18,6 +18,8 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
   let work: { path: string; remove(): Promise<void> };
   let env: NodeJS.ProcessEnv;
   before(async () => {
+    // git runs the bundle, as after `npm ci`, whatever was edited since (scripts/build-helper.mjs).
+    await execFileAsync(process.execPath, [resolve("scripts/build-helper.mjs")]);
     t = await startTestCloud();
     work = await tempDir("git-remote-helper");
     env = {
@@ -108,6 +110,24 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     assert.match(await ok(a, "ls-remote", "origin"), /refs\/heads\/topic/);
     await ok(a, "push", "-q", "origin", "--delete", "topic");
     assert.doesNotMatch(await ok(a, "ls-remote", "origin"), /topic/);
+  });
+
+  it("works the same from the TypeScript sources, as when the bundle is stale or was never built", async () => {
+    const fromSource = (dir: string, ...args: string[]) =>
+      execFileAsync("git", args, { cwd: dir, env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" }, timeout: 60_000 });
+    const url = `cloudbridge::s3://${t.cloud.bucket}/from-source`;
+    const a = join(work.path, "source-a");
+    await mkdir(a);
+    await ok(a, "init", "-q");
+    const first = await commit(a, "one.txt", "one\n");
+    await fromSource(a, "push", "-q", url, "main");
+    await fromSource(work.path, "clone", "-q", url, "source-b");
+    const b = join(work.path, "source-b");
+    assert.equal(await ok(b, "rev-parse", "HEAD"), first);
+    const second = await commit(b, "two.txt", "two\n");
+    await fromSource(b, "push", "-q", "origin", "main");
+    await fromSource(a, "fetch", "-q", url, "main");
+    assert.equal(await ok(a, "rev-parse", "FETCH_HEAD"), second);
   });
 
   it(`${PUSHERS} racing pushers: each push lands or is rejected as git would; none is lost, and all land after pull`, async () => {

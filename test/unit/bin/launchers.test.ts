@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
-import { describe, it } from "node:test";
+import { copyFile, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { tempDir } from "../../helpers/git.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -24,5 +26,72 @@ describe("bin/cloudbridge", () => {
   it("leaves every other command line to the CLI", async () => {
     const { stdout } = await run(`${ROOT}bin/cloudbridge`, ["status", "--help"]);
     assert.match(stdout, /Usage: cloudbridge status/);
+  });
+});
+
+describe("bin/git-remote-cloudbridge", () => {
+  // An install of its own: the launcher, the project's Node, a stand-in for the helper's sources and
+  // one for its bundle, each saying which it is, so that what the launcher chose is what runs.
+  let work: { path: string; remove(): Promise<void> };
+  let install: string;
+  const SOURCE = "gitstore/remote-helper/main.ts";
+  const OTHER_INPUT = "scripts/build-helper.mjs";
+  const BUNDLE = "dist/git-remote-cloudbridge.cjs";
+  const INPUTS = "dist/git-remote-cloudbridge.inputs";
+  const at = (path: string) => join(install, path);
+  const age = (path: string, seconds: number) =>
+    utimes(at(path), new Date(Date.now() + seconds * 1000), new Date(Date.now() + seconds * 1000));
+  const which = async (options: { env?: NodeJS.ProcessEnv; launcher?: string } = {}) =>
+    (
+      await run(options.launcher ?? at("bin/git-remote-cloudbridge"), [], { env: { PATH: process.env.PATH, ...options.env } })
+    ).stdout.trim();
+
+  before(async () => {
+    work = await tempDir("launcher");
+    install = join(work.path, "install");
+    for (const dir of ["bin", "gitstore/remote-helper", "scripts", "dist", "node_modules/node/bin"])
+      await mkdir(at(dir), { recursive: true });
+    await copyFile(`${ROOT}bin/git-remote-cloudbridge`, at("bin/git-remote-cloudbridge"));
+    await symlink(`${ROOT}node_modules/node/bin/node`, at("node_modules/node/bin/node"));
+    await writeFile(at(SOURCE), 'console.log("sources");\n');
+    await writeFile(at(OTHER_INPUT), "\n");
+  });
+  after(async () => work.remove());
+
+  /** A bundle made now from both inputs, which are older. */
+  async function freshBundle(): Promise<void> {
+    await writeFile(at(BUNDLE), 'console.log("bundle");\n');
+    await writeFile(at(INPUTS), `${SOURCE}\n${OTHER_INPUT}\n`);
+    await age(SOURCE, -60);
+    await age(OTHER_INPUT, -60);
+  }
+
+  it("runs the bundle while it is newer than every file it was made from", async () => {
+    await freshBundle();
+    assert.equal(await which(), "bundle");
+    // Found on the PATH, as git finds it, and through a link to it, as `npm install -g` makes one.
+    assert.equal(await which({ launcher: "git-remote-cloudbridge", env: { PATH: `${at("bin")}:${process.env.PATH}` } }), "bundle");
+    await mkdir(join(work.path, "global-bin"), { recursive: true });
+    await symlink(at("bin/git-remote-cloudbridge"), join(work.path, "global-bin/git-remote-cloudbridge"));
+    assert.equal(await which({ launcher: join(work.path, "global-bin/git-remote-cloudbridge") }), "bundle");
+  });
+
+  it("runs the TypeScript sources when the bundle is stale, incomplete or missing, or when asked to", async () => {
+    await freshBundle();
+    assert.equal(await which({ env: { CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } }), "sources");
+    await age(SOURCE, 60);
+    assert.equal(await which(), "sources", "a source edited after the bundle was made");
+    await freshBundle();
+    await age(OTHER_INPUT, 60);
+    assert.equal(await which(), "sources", "the build script changed since");
+    await freshBundle();
+    await writeFile(at(INPUTS), `${SOURCE}\ngitstore/gone.ts\n`);
+    assert.equal(await which(), "sources", "a file it was made from is gone");
+    await freshBundle();
+    await rm(at(INPUTS));
+    assert.equal(await which(), "sources", "no list of what it was made from");
+    await freshBundle();
+    await rm(at(BUNDLE));
+    assert.equal(await which(), "sources", "no bundle");
   });
 });

@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { isAncestor, LocalGitError, readRefs, resolveCommit, runGit, swapRef, updateRef, updateRefs } from "../../../localgit/index.ts";
+import {
+  isAncestor,
+  LocalGitError,
+  readRefs,
+  resolveCommit,
+  resolveRef,
+  runGit,
+  swapRef,
+  updateRef,
+  updateRefs,
+} from "../../../localgit/index.ts";
 import { commitFile, initRepo, tempDir } from "../../helpers/git.ts";
 
 describe("localgit: refs", () => {
@@ -69,6 +79,25 @@ describe("localgit: refs", () => {
     assert.equal(await resolveCommit(gitDir, "refs/heads/never"), undefined);
     await runGit(["symbolic-ref", "refs/heads/files/link", "refs/heads/main"], { gitDir });
     assert.equal(await resolveCommit(gitDir, "refs/heads/files/link"), await git("refs/heads/main"), "a symbolic ref is git's to follow");
+  });
+
+  it("resolves a ref to the object it names as `git rev-parse --verify` does, a branch from its files, a tag unpeeled", async () => {
+    const asGit = async (rev: string) => {
+      const run = await runGit(["rev-parse", "--verify", "--quiet", rev], { gitDir, okCodes: [1, 128] });
+      return run.code === 0 ? run.stdout.toString().trim() : undefined;
+    };
+    await updateRef(gitDir, "refs/heads/resolve/packed", first);
+    await runGit(["tag", "-a", "-m", "a tag", "resolve-tag", second], { gitDir });
+    await runGit(["pack-refs", "--all"], { gitDir });
+    await updateRef(gitDir, "refs/heads/resolve/loose", second);
+    await runGit(["symbolic-ref", "refs/heads/resolve/link", "refs/heads/resolve/packed"], { gitDir });
+    const refs = ["refs/heads/resolve/loose", "refs/heads/resolve/packed", "refs/heads/resolve/link", "refs/heads/resolve/none"];
+    for (const rev of [...refs, "refs/tags/resolve-tag", "HEAD", "main"])
+      assert.equal(await resolveRef(gitDir, rev), await asGit(rev), rev);
+    assert.equal(await resolveRef(gitDir, "refs/heads/resolve/loose"), second);
+    assert.equal(await resolveRef(gitDir, "refs/heads/resolve/packed"), first);
+    assert.equal(await resolveRef(gitDir, "refs/heads/resolve/none"), undefined);
+    assert.notEqual(await resolveRef(gitDir, "refs/tags/resolve-tag"), second, "the tag object, not its commit");
   });
 
   it("moves several refs in one transaction: all or nothing", async () => {
