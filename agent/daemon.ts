@@ -25,7 +25,8 @@ import type { Direction, RunningTransfer } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
 import { openForWriting } from "./sync/open-files.ts";
 import { roundSummary } from "./sync/round-summary.ts";
-import type { SyncReport } from "./sync/engine.ts";
+import { combineRounds, type SyncOnceReport, type SyncReport } from "./sync/engine.ts";
+import { serveDaemonSocket } from "./daemon-socket.ts";
 import { inotifyLimits, watchFolder, watcherTrouble, type FolderWatcher, type Subscribe } from "./sync/watcher.ts";
 import type { LiveFolderState } from "./status/folder-status.ts";
 import { TransferMonitor } from "./status/transfer-monitor.ts";
@@ -207,22 +208,46 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   let settleTimer: NodeJS.Timeout | undefined;
   const settling = new Set<string>();
 
-  const round = async (paths: string[] | undefined, why: string, localOnly = false): Promise<void> => {
-    if (stopping) return;
-    if (paused) return log("debug", "sync.paused", { why });
+  /** Set once the folder is watched: told when a round over the whole folder is asked. */
+  const watching: { watcher?: FolderWatcher } = {};
+  /**
+   * Rounds whose paths may not all have been looked at (skipped while paused, failed), and how many of
+   * them a later round over the whole folder covered: a `sync` asked meanwhile scans the whole folder,
+   * since the watcher handed those paths out already.
+   */
+  const lost = { rounds: 0, covered: 0 };
+  /**
+   * A round, with the daemon's bookkeeping around it; its report, the error it failed with (retried
+   * later), or undefined when skipped (paused, stopping). `settleFiles`: files still being written wait
+   * (not for a round `cloudbridge sync` asked for, which commits what is there, as it does without a daemon).
+   */
+  const round = async (
+    paths: string[] | undefined,
+    why: string,
+    localOnly = false,
+    settleFiles = true,
+  ): Promise<SyncReport | Error | undefined> => {
+    if (stopping || paused) {
+      if (paths?.length !== 0) lost.rounds += 1;
+      if (paused) log("debug", "sync.paused", { why });
+      return;
+    }
     log("debug", "round.asked", { why, paths: paths?.length ?? "all" });
+    const lostBefore = lost.rounds;
+    if (paths === undefined) watching.watcher?.wholeFolderScanned();
     let report: SyncReport;
     state = "syncing";
     notify();
     try {
       await applyLimits();
-      report = await folder.engine.sync(paths, { localOnly, settle });
+      report = await folder.engine.sync(paths, { localOnly, ...(settleFiles ? { settle } : {}) });
     } catch (error) {
       // A key the cloud no longer knows: the agent's secret may hold the rotated one (read with the key it has).
       if (keyPickup && isAuthFailure(error) && !stopping) {
         const changed = await keyPickup.check().catch(() => false);
-        if (changed) return round(paths, `${why}-new-key`, localOnly);
+        if (changed) return round(paths, `${why}-new-key`, localOnly, settleFiles);
       }
+      lost.rounds += 1;
       state = "error";
       status.lastError = (explainAccessError(error, folder.settings) ?? (error as Error)).message;
       status.lastRound = { at: new Date().toISOString(), why, ok: false, error: status.lastError };
@@ -232,8 +257,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       log("error", "sync.failed", { why, message: (error as Error).message, retryInMs: delay });
       clearTimeout(retryTimer);
       if (!stopping) retryTimer = setTimeout(() => void round(undefined, "retry"), delay);
-      return;
+      return error instanceof Error ? error : new Error(String(error));
     }
+    if (paths === undefined) lost.covered = Math.max(lost.covered, lostBefore);
     roundBackoff.reset();
     retryTransfers("up");
     status.lastSync = new Date().toISOString();
@@ -274,11 +300,14 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     }
     startDownloads();
     void compaction.check();
+    return report;
   };
 
   // Downloads run beside the rounds; once content arrives, one more round publishes where it now is.
   // Asked again while downloading: jobs queued meanwhile were not in the running batch, so one more goes.
   let downloadAgain = false;
+  /** Downloads still waiting after the last batch (a `cloudbridge sync` answered here says how many). */
+  let downloadsWaiting = 0;
   const startDownloads = () => {
     if (paused) return;
     if (downloads) downloadAgain = true;
@@ -286,7 +315,8 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       try {
         do {
           downloadAgain = false;
-          const { moved } = await folder.engine.fetchContent();
+          const { moved, pending } = await folder.engine.fetchContent();
+          downloadsWaiting = pending;
           retryTransfers("down");
           if (folder.engine.followUp({ pending: false, contentArrived: moved }) === "publish") await round([], "content");
         } while (downloadAgain && !stopping);
@@ -327,6 +357,39 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   });
   if (paused) log("info", "daemon.paused", { folder: folder.root });
 
+  /**
+   * `cloudbridge sync` asked through the folder's socket: what a sync without a daemon does (a round, the
+   * downloads, the follow-up round), where the round looks only at the paths the watcher saw change, once
+   * it has seen every event up to the request (a file saved just before `sync` is in them), and at files
+   * still waiting to settle (committed now, as a sync without a daemon would). When the watcher cannot
+   * vouch for that, or an earlier round may have left paths unseen, the round scans the whole folder.
+   */
+  const changedSinceLastRound = async (): Promise<string[] | undefined> => {
+    if (lost.rounds > lost.covered) return undefined;
+    const seen = await watching.watcher?.caughtUp();
+    return seen && [...settling, ...seen];
+  };
+  const syncAsked = async (): Promise<SyncOnceReport> => {
+    const once = async (): Promise<SyncReport> => {
+      if (paused)
+        throw Object.assign(
+          new Error(`${folder.root} is paused: nothing was synced. \`cloudbridge resume ${folder.root}\` syncs it again.`),
+          { code: "folder-paused" },
+        );
+      const outcome = await round(await changedSinceLastRound(), "asked", false, false);
+      if (outcome instanceof Error) throw outcome;
+      if (!outcome) throw Object.assign(new Error("the daemon stopped or paused before the round"), { code: "skipped" });
+      return outcome;
+    };
+    const start = performance.now();
+    const first = await once();
+    while (downloads) await downloads;
+    const report = first.pending ? combineRounds(first, await once()) : first;
+    const uploadsPending = await folder.content.uploadsWaiting();
+    log("debug", "sync.answered", { ms: Math.round(performance.now() - start), scanned: report.scanned });
+    return { ...report, downloadsPending: downloadsWaiting, uploadsPending };
+  };
+
   // A watcher that fails (past the kernel's watch limit, say) is said in the log and in `status`, and the
   // folder is scanned at a steady pace instead, so local changes still leave within seconds, not at the
   // next reconcile.
@@ -347,9 +410,11 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     debounceMs: settings.debounceMs,
     tracked: () => folder.repo.cache.entries.keys(),
     onError: (error) => void watcherFailed(error),
+    fenceDir: folder.repo.stateDir,
     ...(options.subscribe ? { subscribe: options.subscribe } : {}),
   });
   await watcher.ready;
+  watching.watcher = watcher;
   // Watching first, then the first round's full scan: whatever changed before the watcher saw it is found by
   // that scan, anything after comes as events (one full scan at start, not one before and one after).
   await round(undefined, "start");
@@ -419,7 +484,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     id: settings.agent,
     folder,
     live: () => ({ daemon: { ...status, transfers: [...folder.content.running.values()], running: true }, state, active: monitor.list() }),
-    sync: (paths) => round(paths, paths ? "page" : "asked"),
+    sync: async (paths) => {
+      await round(paths, paths ? "page" : "asked");
+    },
     onUpdate: (listener) => {
       watchers.add(listener);
       return () => watchers.delete(listener);
@@ -435,6 +502,11 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       log("error", "page.failed", { port: uiPort, message: (error as Error).message });
     }
   }
+  // `cloudbridge sync` run by hand asks this daemon instead of loading the agent and scanning the folder itself.
+  const socket = await serveDaemonSocket(folder.repo.stateDir, () => syncAsked()).catch((error: unknown) => {
+    log("warn", "socket.failed", { message: `commands will not ask this daemon: ${(error as Error).message}` });
+    return undefined;
+  });
   log("info", "daemon.ready", { folder: folder.root, listen: listener.kind });
   options.onReady?.(status);
 
@@ -449,6 +521,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearTimeout(settleTimer);
   clearInterval(scanTimer);
   onHint.cancel();
+  await socket?.close();
   pauseWatcher.close();
   await page?.close();
   await watcher.close();

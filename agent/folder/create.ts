@@ -31,7 +31,8 @@ import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
 import { gitFor, readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
-import { findFolder, openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
+import { findFolder } from "./find.ts";
+import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
 import { BlobReader, Git } from "../../localgit/index.ts";
 import { variantName } from "../sync/merge.ts";
 

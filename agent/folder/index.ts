@@ -14,14 +14,6 @@ export {
   type Wanted,
 } from "./config.ts";
 export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOptions } from "./create.ts";
+export { findFolder, isFolder, stateDirOf } from "./find.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
-export {
-  findFolder,
-  findRepository,
-  openFolder,
-  openSyncedFolder,
-  storeFor,
-  type Folder,
-  type OpenOptions,
-  type SyncedFolder,
-} from "./open.ts";
+export { findRepository, openFolder, openSyncedFolder, storeFor, type Folder, type OpenOptions, type SyncedFolder } from "./open.ts";

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import {
   awsClientConfig,
@@ -30,6 +30,7 @@ import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from 
 import { SyncEngine, type SideBranch } from "../sync/engine.ts";
 import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { readCloneState } from "./clone-state.ts";
+import { isFolder } from "./find.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
 import { gitFor, readSettings, SETTING_NAMES, writeSettings, type CloudSettings, type FolderSettings } from "./config.ts";
 import { FolderError } from "./errors.ts";
@@ -77,22 +78,6 @@ export async function findRepository(cwd: string): Promise<{ gitDir: string; wor
     return gitDir && workTree ? { gitDir, workTree } : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/**
- * The cloudbridge folder a command means: `dir`, or the current directory, or — as git finds its
- * repository — the nearest folder above it that is a cloudbridge folder. So a command run in a subfolder
- * works on the folder around it, and its advice never leads to a synced folder nested in another. When
- * none is found, `dir` (or the current directory) itself, for the command to say it is not a folder.
- */
-export async function findFolder(dir?: string): Promise<string> {
-  const start = resolve(dir ?? ".");
-  for (let at = start; ;) {
-    if (await LocalRepo.isRepo(at)) return at;
-    const parent = dirname(at);
-    if (parent === at) return start;
-    at = parent;
   }
 }
 
@@ -162,7 +147,7 @@ export async function openSyncedFolder(
   options: Omit<OpenOptions, "gitDir" | "publishAnnexBranch"> & { finishingClone?: boolean } = {},
 ): Promise<SyncedFolder> {
   const root = resolve(dir);
-  if (!(await LocalRepo.isRepo(root))) {
+  if (!(await isFolder(root))) {
     throw new FolderError(
       "not-a-folder",
       `${root} is not a cloudbridge folder: run \`cloudbridge init ${dir} --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO ${dir}\`.`,

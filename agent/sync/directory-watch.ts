@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from "node:fs";
-import { lstat, readdir } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { lstat, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AsyncSubscription, Event, SubscribeCallback } from "@parcel/watcher";
 import { isGitDirName } from "./safe-paths.ts";
@@ -94,6 +95,7 @@ export async function subscribeByDirectory(root: string, callback: SubscribeCall
   };
 
   const onEvent = (dir: string, eventType: string, name: string | Buffer | null) => {
+    eventsSeen += 1;
     if (closed) return;
     const path = name === null ? dir : join(dir, name.toString());
     // The events of one moment go out together, as the native watcher's batches did.
@@ -127,4 +129,61 @@ export async function subscribeByDirectory(root: string, callback: SubscribeCall
       return Promise.resolve();
     },
   };
+}
+
+/**
+ * Events the directory watches of this process were told of, every folder's: they all come through one
+ * kernel queue (libuv's inotify instance), which drops events without a word once it holds
+ * `fs.inotify.max_queued_events`. A count that grew by less than that since a scan of the whole folder
+ * began proves nothing was dropped since.
+ */
+let eventsSeen = 0;
+
+export function directoryEventsSeen(): number {
+  return eventsSeen;
+}
+
+/** The kernel's queue length (fs.inotify.max_queued_events; Linux's default where it cannot be read). */
+export const maxQueuedEvents: number = (() => {
+  try {
+    return Number(readFileSync("/proc/sys/fs/inotify/max_queued_events", "utf8").trim()) || 16_384;
+  } catch {
+    return 16_384;
+  }
+})();
+
+let fences = 0;
+/** How long a fence may take to come back before the watcher is taken to be broken. */
+const FENCE_TIMEOUT_MS = 10_000;
+
+/**
+ * Resolves once every event that happened before the call has reached the callbacks of this process's
+ * directory watches (as git's fsmonitor daemon and Watchman do it, with a cookie file): a file made in
+ * `dir` (the folder's `.git/cloudbridge`; any directory this process can write) comes back through the
+ * same kernel queue as every earlier event, after them. Rejects when it does not come back.
+ */
+export async function watchFence(dir: string): Promise<void> {
+  const name = `watch-fence.${process.pid}.${fences++}`;
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((back, fail) => {
+      watcher = watch(dir, (_event, seen) => {
+        if (seen?.toString() === name) back();
+      });
+      watcher.on("error", fail);
+      timer = setTimeout(
+        () => fail(new Error(`the watcher did not see ${join(dir, name)} within ${FENCE_TIMEOUT_MS} ms`)),
+        FENCE_TIMEOUT_MS,
+      );
+      writeFile(join(dir, name), "").catch(fail);
+    });
+  } finally {
+    clearTimeout(timer);
+    watcher?.close();
+    await rm(join(dir, name), { force: true });
+  }
+  // The events before the fence were handed to their callbacks before it was; each batch goes out on
+  // the next turn (setImmediate in the watch), which runs before this one's.
+  await new Promise((next) => setImmediate(next));
 }

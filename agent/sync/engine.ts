@@ -175,28 +175,7 @@ export class SyncEngine {
     const { pending: downloadsPending, moved } = await this.fetchContent();
     let report = first;
     const again = this.followUp({ pending: first.pending, contentArrived: moved });
-    if (again) {
-      const second = await this.sync(again === "full" ? undefined : []);
-      report = {
-        ...second,
-        committed: second.committed ?? first.committed,
-        merged: first.merged || second.merged,
-        variants: [...first.variants, ...second.variants],
-        written: first.written + second.written,
-        deleted: first.deleted + second.deleted,
-        sent: first.sent + second.sent,
-        examples: {
-          sent: [...first.examples.sent, ...second.examples.sent].slice(0, EXAMPLES),
-          received: [...first.examples.received, ...second.examples.received].slice(0, EXAMPLES),
-        },
-        // Each round lists every path still refused: the later round's lists are the whole story.
-        refused: second.refused,
-        notUploaded: second.notUploaded,
-        unwritable: second.unwritable,
-        scanned: first.scanned,
-        hashed: first.hashed + second.hashed,
-      };
-    }
+    if (again) report = combineRounds(first, await this.sync(again === "full" ? undefined : []));
     return { ...report, downloadsPending, uploadsPending: (await this.options.content?.uploadsWaiting()) ?? 0 };
   }
 
@@ -457,6 +436,29 @@ export class SyncEngine {
 /** How many paths a report names (log lines say "and N more"). */
 const EXAMPLES = 5;
 const PROGRESS_EVERY_MS = 5000;
+
+/** What two rounds run one after the other did, as one report (a sync and the follow-up it called for). */
+export function combineRounds(first: SyncReport, second: SyncReport): SyncReport {
+  return {
+    ...second,
+    committed: second.committed ?? first.committed,
+    merged: first.merged || second.merged,
+    variants: [...first.variants, ...second.variants],
+    written: first.written + second.written,
+    deleted: first.deleted + second.deleted,
+    sent: first.sent + second.sent,
+    examples: {
+      sent: [...first.examples.sent, ...second.examples.sent].slice(0, EXAMPLES),
+      received: [...first.examples.received, ...second.examples.received].slice(0, EXAMPLES),
+    },
+    // Each round lists every path still refused: the later round's lists are the whole story.
+    refused: second.refused,
+    notUploaded: second.notUploaded,
+    unwritable: second.unwritable,
+    scanned: first.scanned,
+    hashed: first.hashed + second.hashed,
+  };
+}
 
 function emptyReport(): SyncReport {
   return {

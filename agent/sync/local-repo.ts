@@ -5,6 +5,7 @@ import type { AnnexPort } from "./annex-port.ts";
 import { removeLeftoverPacks } from "./blob-pack.ts";
 import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.ts";
 import { FolderLock } from "./folder-lock.ts";
+import { isFolder } from "../folder/find.ts";
 import { registerCleanFilter } from "../git-filter/register.ts";
 import { BlobReader, editTree, encodePath, Git, initRepository, TreeEditConflict, type CommitIdentity } from "../../localgit/index.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
@@ -69,11 +70,8 @@ export class LocalRepo {
     });
   }
 
-  static async isRepo(root: string): Promise<boolean> {
-    return stat(join(root, ".git", "cloudbridge")).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
+  static isRepo(root: string): Promise<boolean> {
+    return isFolder(root);
   }
 
   /** Creates `.git` (if needed) and the agent's state directory. */

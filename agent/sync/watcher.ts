@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import type { AsyncSubscription, subscribe } from "@parcel/watcher";
-import { subscribeByDirectory } from "./directory-watch.ts";
+import { directoryEventsSeen, maxQueuedEvents, subscribeByDirectory, watchFence } from "./directory-watch.ts";
 import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
 import { isGitDirName } from "./safe-paths.ts";
 
@@ -19,6 +19,16 @@ import { isGitDirName } from "./safe-paths.ts";
 export interface FolderWatcher {
   /** Resolves once events flow (or once the watcher failed to start: `onError` was told). */
   ready: Promise<void>;
+  /**
+   * Every path touched up to this moment, taken from the debounce (they are not reported to `onBurst`):
+   * the watcher has seen everything that happened before the call. Undefined when it cannot vouch for
+   * that, and the caller must scan the whole folder: no `fenceDir`, or a watcher that needs none to be
+   * sure (another system's), a watcher that failed, or so many events since the last whole-folder scan
+   * began that the kernel's queue may have dropped some.
+   */
+  caughtUp(): Promise<string[] | undefined>;
+  /** A scan of the whole folder begins: whatever the watcher missed before now, it finds. */
+  wholeFolderScanned(): void;
   close(): Promise<void>;
 }
 
@@ -75,6 +85,11 @@ export function watchFolder(
      */
     onError?: (error: Error) => void;
     subscribe?: Subscribe;
+    /**
+     * The folder's `.git/cloudbridge`, where `caughtUp` writes its fence file (Linux's directory watches:
+     * the one watcher here whose queue order is known).
+     */
+    fenceDir?: string;
   } = {},
 ): FolderWatcher {
   const debounceMs = options.debounceMs ?? 300;
@@ -130,9 +145,14 @@ export function watchFolder(
   };
 
   // A watcher error (too many watches, a vanished directory) does not stop the daemon: it is told, and scans.
+  let broken = false;
   const failed = (error: unknown) => {
+    broken = true;
     if (!closed) options.onError?.(error instanceof Error ? error : new Error(String(error)));
   };
+  const fenceDir = options.subscribe === undefined && process.platform === "linux" ? options.fenceDir : undefined;
+  /** Directory events counted when the last whole-folder scan began (none yet: the caller's first round is one). */
+  let scannedAt: number | undefined;
   const subscription: Promise<AsyncSubscription | undefined> = (options.subscribe ?? nativeSubscribe)(
     root,
     (error, events) => {
@@ -147,6 +167,27 @@ export function watchFolder(
   });
   return {
     ready: subscription.then(() => undefined),
+    caughtUp: async () => {
+      if (!fenceDir || broken || closed || scannedAt === undefined || (await subscription) === undefined) return undefined;
+      // A fence that does not come back (a daemon too busy to read its events for seconds) is no proof.
+      if (
+        !(await watchFence(fenceDir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return undefined;
+      // Half the queue: the fences and other watches of this process share it without being counted.
+      if (broken || closed || directoryEventsSeen() - scannedAt >= maxQueuedEvents / 2) return undefined;
+      clearTimeout(timer);
+      timer = undefined;
+      const paths = [...pending];
+      pending = new Set();
+      return paths;
+    },
+    wholeFolderScanned: () => {
+      scannedAt = directoryEventsSeen();
+    },
     close: async () => {
       closed = true;
       clearTimeout(timer);

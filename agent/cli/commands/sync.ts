@@ -1,32 +1,27 @@
-import { findFolder, openSyncedFolder } from "../../folder/index.ts";
-import { readPause } from "../../folder/pause.ts";
-import { CliError } from "../errors.ts";
-import { cliLogger, emit, progress } from "../output.ts";
-import { summarize } from "./shared.ts";
+import { askDaemon } from "../../daemon-socket.ts";
+import { findFolder, stateDirOf } from "../../folder/find.ts";
+import type { SyncOnceReport } from "../../sync/engine.ts";
 
+/**
+ * `cloudbridge sync`: asks the daemon that serves the folder, if one does (its watcher already knows what
+ * changed, so a sync with nothing to do costs a look at the bucket's refs); else does the sync here
+ * (./sync-here.ts). Nothing else is loaded before the daemon is asked: the agent, the AWS SDK and git are
+ * loaded only to sync here.
+ */
 export async function syncCommand(dir: string | undefined, options: { json?: boolean }): Promise<void> {
-  const folder = await openSyncedFolder(await findFolder(dir), { log: cliLogger({ quiet: true }) });
-  if (await readPause(folder.root)) {
-    folder.close();
-    throw new CliError(
-      "folder-paused",
-      `${folder.root} is paused: nothing was synced. \`cloudbridge resume ${folder.root}\` syncs it again.`,
-    );
+  const root = await findFolder(dir);
+  const asked = await askDaemon(stateDirOf(root), "sync");
+  const reply = asked.kind === "answered" ? asked.reply : undefined;
+  if (reply?.ok) {
+    const { reportSync } = await import("./sync-report.ts");
+    return reportSync(root, reply.value as SyncOnceReport, options);
   }
-  try {
-    const bar = progress("scanning", "files", { quiet: options.json === true });
-    const report = await folder.engine.syncOnce({ onScanProgress: (n) => bar.update(n) });
-    bar.stop();
-    emit(options.json, { folder: folder.root, ...report }, () => summarize(report));
-    if (report.refused.length > 0 || report.notUploaded.length > 0 || report.unwritable.length > 0) {
-      const what = [
-        report.refused.length > 0 ? `refused ${report.refused.length} path(s) from the bucket` : undefined,
-        report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} local path(s)` : undefined,
-        report.unwritable.length > 0 ? `could not write ${report.unwritable.length} path(s) here (read-only?)` : undefined,
-      ];
-      throw new CliError("content-refused", `${what.filter(Boolean).join(" and ")} (listed above); everything else is in sync.`);
-    }
-  } finally {
-    folder.close();
+  if (reply?.code === "folder-paused") {
+    const { CliError } = await import("../errors.ts");
+    throw new CliError("folder-paused", reply.message);
   }
+  // A daemon that failed the round, or could not be asked: the sync done here says what went wrong.
+  if (asked.kind === "not-asked") process.stderr.write(`cloudbridge: ${asked.reason}; syncing without the daemon.\n`);
+  const { syncHere } = await import("./sync-here.ts");
+  return syncHere(root, options);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { inotifyWatches } from "../../../helpers/system.ts";
@@ -30,6 +30,38 @@ describe("the folder watcher", () => {
       assert.deepEqual(bursts.flat(), ["d3/new.txt"]);
     } finally {
       await watcher.close();
+    }
+  });
+
+  it("hands over, once it has seen every event up to the call, the paths it still holds back; vouches for nothing it cannot", async () => {
+    const root = join(scratch.path, "caught-up");
+    const fenceDir = join(root, ".git", "cloudbridge");
+    await mkdir(fenceDir, { recursive: true });
+    await mkdir(join(root, "sub"), { recursive: true });
+    const bursts: string[][] = [];
+    const watcher = watchFolder(root, (paths) => bursts.push(paths), { debounceMs: 600_000, fenceDir });
+    const unfenced = watchFolder(root, () => undefined, { debounceMs: 600_000 });
+    try {
+      await Promise.all([watcher.ready, unfenced.ready]);
+      assert.equal(await watcher.caughtUp(), undefined, "no scan of the whole folder yet: it cannot say what happened before");
+      watcher.wholeFolderScanned();
+      unfenced.wholeFolderScanned();
+      assert.deepEqual(await watcher.caughtUp(), []);
+      assert.equal(await unfenced.caughtUp(), undefined, "without a fence it cannot vouch");
+      // The first write is reported at once; what follows within the debounce is held back for 10 minutes.
+      await writeFile(join(root, "first.txt"), "a");
+      for (let i = 0; i < 100 && bursts.length === 0; i += 1) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(bursts, [["first.txt"]]);
+      // Asked right after the writes, with no wait for their events.
+      await writeFile(join(root, "sub", "second.txt"), "b");
+      await writeFile(join(root, "first.txt"), "changed");
+      assert.deepEqual((await watcher.caughtUp())?.sort(), ["first.txt", "sub/second.txt"]);
+      assert.deepEqual(await watcher.caughtUp(), [], "handed over once, not reported again");
+      assert.deepEqual(bursts, [["first.txt"]]);
+      assert.deepEqual(await readdir(fenceDir), [], "the fence files are removed");
+    } finally {
+      await watcher.close();
+      await unfenced.close();
     }
   });
 

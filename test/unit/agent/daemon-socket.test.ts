@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chmod, lstat, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { askDaemon, serveDaemonSocket, socketPath, SOCKET_VERSION } from "../../../agent/daemon-socket.ts";
+import { tempDir } from "../../helpers/git.ts";
+
+describe("the folder's daemon socket", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  before(async () => (scratch = await tempDir("daemon-socket")));
+  after(async () => scratch.remove());
+  const stateDir = async (name: string) => {
+    const dir = join(scratch.path, name, ".git", "cloudbridge");
+    await mkdir(dir, { recursive: true });
+    return dir;
+  };
+
+  it("answers a request with the daemon's value or its error's code, only to its owner (0600), and goes with the daemon", async () => {
+    const dir = await stateDir("served");
+    let fail = false;
+    const service = await serveDaemonSocket(dir, async (ask) => {
+      if (fail) throw Object.assign(new Error("the round failed"), { code: "boom" });
+      return { asked: ask };
+    });
+    assert.ok(service);
+    try {
+      assert.equal((await lstat(socketPath(dir))).mode & 0o777, 0o600);
+      assert.deepEqual(await askDaemon(dir, "sync"), { kind: "answered", reply: { ok: true, value: { asked: "sync" } } });
+      fail = true;
+      assert.deepEqual(await askDaemon(dir, "sync"), { kind: "answered", reply: { ok: false, code: "boom", message: "the round failed" } });
+    } finally {
+      await service.close();
+    }
+    await assert.rejects(lstat(socketPath(dir)), { code: "ENOENT" });
+    assert.deepEqual(await askDaemon(dir, "sync"), { kind: "no-daemon" });
+  });
+
+  it("takes a socket left by a daemon that died for no daemon, and a new daemon replaces it", async () => {
+    const dir = await stateDir("dead");
+    // A process that listens on the socket and is killed: the file stays, nobody listens.
+    const child = spawn(
+      process.execPath,
+      ["-e", `require("node:net").createServer().listen(${JSON.stringify(socketPath(dir))}, () => console.log("up"))`],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise((up) => child.stdout.once("data", up));
+    child.kill("SIGKILL");
+    await new Promise((gone) => child.once("exit", gone));
+    assert.ok((await lstat(socketPath(dir))).isSocket());
+    await chmod(socketPath(dir), 0o600); // as the daemon makes it
+    assert.deepEqual(await askDaemon(dir, "sync"), { kind: "no-daemon" });
+    const service = await serveDaemonSocket(dir, async () => "new");
+    try {
+      assert.deepEqual(await askDaemon(dir, "sync"), { kind: "answered", reply: { ok: true, value: "new" } });
+    } finally {
+      await service?.close();
+    }
+  });
+
+  it("does not ask a socket open to others, nor what is not a socket", async () => {
+    const dir = await stateDir("open");
+    const service = await serveDaemonSocket(dir, async () => "nothing to do");
+    try {
+      await chmod(socketPath(dir), 0o660);
+      const asked = await askDaemon(dir, "sync");
+      assert.equal(asked.kind, "not-asked");
+      assert.match(asked.kind === "not-asked" ? asked.reason : "", /open to other users \(mode 660\): not trusted/);
+    } finally {
+      await service?.close();
+    }
+    await writeFile(socketPath(dir), "");
+    const plain = await askDaemon(dir, "sync");
+    assert.match(plain.kind === "not-asked" ? plain.reason : "", /is not a socket/);
+  });
+
+  it("answers a request it does not know, or garbage, with an error and no call to the daemon", async () => {
+    const dir = await stateDir("unknown");
+    let calls = 0;
+    const service = await serveDaemonSocket(dir, async () => (calls += 1));
+    try {
+      const { connect } = await import("node:net");
+      const ask = (line: string) =>
+        new Promise<string>((answered) => {
+          const socket = connect({ path: socketPath(dir) }, () => socket.write(`${line}\n`));
+          let text = "";
+          socket.on("data", (c: Buffer) => (text += c.toString()));
+          socket.on("close", () => answered(text));
+        });
+      assert.match(await ask(JSON.stringify({ version: SOCKET_VERSION + 1, ask: "sync" })), /"code":"unsupported"/);
+      assert.match(await ask(JSON.stringify({ version: SOCKET_VERSION, ask: "delete-everything" })), /"code":"unsupported"/);
+      assert.match(await ask("not json"), /"code":"bad-request"/);
+      assert.equal(calls, 0);
+    } finally {
+      await service?.close();
+    }
+  });
+
+  it("has no socket where the folder's path is too long for one: commands then sync by themselves", async () => {
+    const dir = await stateDir("x".repeat(120));
+    assert.equal(await serveDaemonSocket(dir, async () => "never"), undefined);
+    assert.deepEqual(await askDaemon(dir, "sync"), { kind: "no-daemon" });
+  });
+});
