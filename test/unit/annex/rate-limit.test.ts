@@ -1,49 +1,79 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { RateLimiter } from "../../../annex/index.ts";
 
+/**
+ * The limiter's clock (performance.now) and its timers, both under the test's control: what is asserted is
+ * how long a taker waits, to the millisecond, whatever else the machine is doing.
+ */
+function fakeClock(t: TestContext) {
+  let now = 0;
+  t.mock.method(performance, "now", () => now);
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  return {
+    advance(ms: number) {
+      now += ms;
+      t.mock.timers.tick(ms);
+    },
+  };
+}
+
+/** Whether `promise` has settled once pending callbacks have run (without moving the fake clock). */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  return done;
+}
+
 describe("RateLimiter", () => {
-  it("without a rate, never waits", async () => {
+  it("without a rate, never waits", async (t) => {
+    fakeClock(t);
     const limiter = new RateLimiter();
-    const started = performance.now();
-    for (let i = 0; i < 1000; i++) await limiter.take(1_000_000_000);
-    assert.ok(performance.now() - started < 200);
+    assert.equal(await settled(Promise.all(Array.from({ length: 1000 }, () => limiter.take(1_000_000_000)))), true);
   });
 
-  it("a request larger than a tenth of a second's worth goes at once from a full bucket, the next one waits for it", async () => {
+  it("a request larger than a tenth of a second's worth goes at once from a full bucket, the next one waits for it", async (t) => {
+    const clock = fakeClock(t);
     const limiter = new RateLimiter(1_000_000);
-    let started = performance.now();
-    await limiter.take(500_000);
-    assert.ok(performance.now() - started < 50, "the bucket starts full");
-    started = performance.now();
-    await limiter.take(250_000);
-    const ms = performance.now() - started;
-    assert.ok(ms >= 230 && ms < 400, `the next request waited ${ms.toFixed(0)} ms for its bytes`);
+    assert.equal(await settled(limiter.take(500_000)), true, "the bucket starts full");
+    const next = limiter.take(250_000);
+    clock.advance(249);
+    assert.equal(await settled(next), false, "250 kB at 1 MB/s take 250 ms");
+    clock.advance(1);
+    assert.equal(await settled(next), true);
   });
 
-  it("takers in parallel share one rate (not one each)", async () => {
+  it("takers in parallel share one rate (not one each)", async (t) => {
+    const clock = fakeClock(t);
     const limiter = new RateLimiter(1_000_000); // 1 MB/s, a burst of 100 kB
-    const started = performance.now();
-    await Promise.all([0, 1, 2, 3].map(() => limiter.take(100_000)));
-    const ms = performance.now() - started;
+    const all = Promise.all([0, 1, 2, 3].map(() => limiter.take(100_000)));
     // 400 kB, of which the 100 kB burst goes at once: 300 ms.
-    assert.ok(ms >= 280 && ms < 450, `took ${ms.toFixed(0)} ms`);
+    clock.advance(299);
+    assert.equal(await settled(all), false);
+    clock.advance(1);
+    assert.equal(await settled(all), true);
   });
 
-  it("a new rate applies from the next take; 0 lifts the limit", async () => {
+  it("a new rate applies from the next take; 0 lifts the limit", async (t) => {
+    const clock = fakeClock(t);
     const limiter = new RateLimiter(100_000);
     await limiter.take(100_000); // empties the bucket
     limiter.setRate(10_000_000);
-    let started = performance.now();
-    await limiter.take(1_000_000);
-    assert.ok(performance.now() - started < 500, "the faster rate applies (10 s at the old one)");
+    const faster = limiter.take(1_000_000);
+    clock.advance(99);
+    assert.equal(await settled(faster), false);
+    clock.advance(1);
+    assert.equal(await settled(faster), true, "the faster rate applies (10 s at the old one)");
     limiter.setRate(0);
-    started = performance.now();
-    await limiter.take(1_000_000_000);
-    assert.ok(performance.now() - started < 50);
+    assert.equal(await settled(limiter.take(1_000_000_000)), true);
   });
 
-  it("an aborted taker stops waiting", async () => {
+  it("an aborted taker stops waiting", async (t) => {
+    fakeClock(t);
     const limiter = new RateLimiter(1000);
     await limiter.take(1000); // the full bucket's worth goes at once
     const controller = new AbortController();
