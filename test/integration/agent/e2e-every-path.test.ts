@@ -112,11 +112,15 @@ describe("every path accounted for", () => {
     daemons.push(daemon);
     await writeFile(join(A, "later.txt"), "later\n");
     await waitUntil(async () => (await bucketTree(repo)).has("later.txt") || undefined, "later.txt to reach the bucket");
-    // Its log speaks in files.
-    assert.ok(
-      daemon.events.some((e) => e.event === "sync" && e.message === "sent 1 file (later.txt)"),
-      daemon.events.map((e) => JSON.stringify(e)).join("\n"),
-    );
+    // Its log speaks in files: the round's line comes once the round is over, a little after its push.
+    await waitUntil(
+      () => daemon.events.some((e) => e.event === "sync" && e.message === "sent 1 file (later.txt)") || undefined,
+      "the daemon's line for the round that sent later.txt",
+      10_000,
+    ).catch((error: Error) => {
+      error.message += `\n${daemon.events.map((e) => JSON.stringify(e)).join("\n")}`;
+      throw error;
+    });
     const said = (path: string) => daemon.events.filter((e) => e.event === "refused.local" && e.path === path).length;
     for (const path of Object.keys(expected)) assert.ok(said(path) >= 2, `the daemon said ${JSON.stringify(path)} ${said(path)} time(s)`);
     await daemon.stop();
