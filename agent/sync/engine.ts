@@ -459,7 +459,8 @@ export function combineRounds(first: SyncReport, second: SyncReport): SyncReport
   };
 }
 
-function emptyReport(): SyncReport {
+/** A round's report before anything happened (also what a daemon says when there was nothing to do). */
+export function emptyReport(): SyncReport {
   return {
     merged: false,
     variants: [],

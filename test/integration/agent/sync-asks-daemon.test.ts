@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { agentEnv, cli, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { emptyReport } from "../../../agent/sync/engine.ts";
 import { git } from "../../helpers/git.ts";
 import { useAgentCloud } from "../../helpers/test-bed.ts";
 
@@ -117,23 +118,7 @@ describe("cloudbridge sync beside a daemon", () => {
       socket.resume().end(
         `${JSON.stringify({
           ok: true,
-          value: {
-            merged: false,
-            variants: [],
-            written: 0,
-            deleted: 0,
-            sent: 0,
-            examples: { sent: [], received: [] },
-            refused: [],
-            unwritable: [],
-            notUploaded: [],
-            settling: [],
-            pending: false,
-            scanned: 0,
-            hashed: 0,
-            downloadsPending: 0,
-            uploadsPending: 0,
-          },
+          value: { ...emptyReport(), downloadsPending: 0, uploadsPending: 0 },
         })}\n`,
       ),
     );
