@@ -45,10 +45,12 @@ export const REFUSALS = ["unsupported", "bad-request", "not-served", "settings-d
 /**
  * The environment variables that change how a process reaches the bucket or reads an encrypted repository:
  * the AWS settings (key, profile, region, endpoint, retries, shared files), where the shared files and
- * the default identity are (HOME, XDG_CONFIG_HOME), and the identity. The helper and the daemon compare a
- * digest of these (`settingsText`), so a push is never signed or decrypted with another key than its own.
+ * the default identity are (HOME, XDG_CONFIG_HOME), the identity, and git's configuration given in the
+ * environment (`git -c cloudbridge.endpoint=… push` passes GIT_CONFIG_PARAMETERS to the helper; GIT_CONFIG_GLOBAL…),
+ * which the helper would read its settings from. The helper and the daemon compare a digest of these
+ * (`settingsText`), so a push is never signed, sent or decrypted otherwise than the helper alone would.
  */
-export const SETTINGS_ENVIRONMENT = /^(AWS_.*|HOME|USERPROFILE|XDG_CONFIG_HOME|CLOUDBRIDGE_IDENTITY)$/;
+export const SETTINGS_ENVIRONMENT = /^(AWS_.*|GIT_CONFIG.*|HOME|USERPROFILE|XDG_CONFIG_HOME|CLOUDBRIDGE_IDENTITY)$/;
 
 /** The settings part of an environment as one text, the same for the same settings whatever their order. */
 export function settingsText(env: Readonly<Record<string, string | undefined>>): string {

@@ -81,6 +81,8 @@ describe("the daemon socket's messages", () => {
       ["AWS_ENDPOINT_URL", "http://elsewhere"],
       ["XDG_CONFIG_HOME", "/elsewhere"],
       ["HOME", "/home/v"],
+      ["GIT_CONFIG_PARAMETERS", "'cloudbridge.endpoint'='http://elsewhere'"],
+      ["GIT_CONFIG_GLOBAL", "/elsewhere"],
     ])
       assert.notEqual(settingsText({ ...a, [name!]: value }), settingsText(a), name);
   });
