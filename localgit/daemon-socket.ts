@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { lstat } from "node:fs/promises";
+import { lstat, type Stats } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { formatDaemonRequest, parseDaemonReply, settingsText, type DaemonReply, type DaemonRequest } from "../protocol/daemon-request.ts";
@@ -46,12 +46,9 @@ export function settingsDigest(env: NodeJS.ProcessEnv = process.env): string {
 export async function askDaemon(stateDir: string, request: DaemonRequest): Promise<Asked> {
   const path = socketPath(stateDir);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) return { kind: "no-daemon" };
-  let stats;
-  try {
-    stats = await lstat(path);
-  } catch {
-    return { kind: "no-daemon" };
-  }
+  // node:fs's callback form: node:fs/promises is a module more to load (1.5 ms of CPU) for one call.
+  const stats = await new Promise<Stats | undefined>((found) => lstat(path, (error, s) => found(error ? undefined : s)));
+  if (!stats) return { kind: "no-daemon" };
   const uid = process.getuid?.();
   if (!stats.isSocket()) return { kind: "not-asked", reason: `${path} is not a socket` };
   if (uid !== undefined && stats.uid !== uid)
