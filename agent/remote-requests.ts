@@ -1,17 +1,17 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { listRefs, pushRefs, remoteFailureMessage } from "../gitstore/index.ts";
+import { helperFailure, helperFetch, helperList, helperPush } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
 import { parseRemoteUrl, type DaemonRequest, type RemoteAnswer } from "../protocol/index.ts";
 import { readSettings, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
 import type { Logger } from "./log.ts";
 
-type RemoteRequest = Extract<DaemonRequest, { ask: "remote-list" | "remote-push" }>;
+type RemoteRequest = Extract<DaemonRequest, { ask: "remote-list" | "remote-push" | "remote-fetch" }>;
 
 /**
  * The daemon's answers to the remote helper git starts in the folder (gitstore/remote-helper/through-daemon.ts):
- * `list` and `push` worked out by the helper's own code (gitstore/remote-helper/commands.ts) with the
- * daemon's warm S3 client and caches, a push between the daemon's rounds (the engine's `between`). Only
+ * `list`, `push` and `fetch` worked out by the helper's own code (gitstore/remote-helper/commands.ts) with
+ * the daemon's warm S3 client and caches, a push or fetch between the daemon's rounds (the engine's `between`). Only
  * for the folder's own repository and with the settings the helper would use; anything else is declined
  * (`not-served`, `settings-differ`) before any work, and the helper does the work itself:
  *  - the remote URL names the folder's bucket, prefix and repository;
@@ -59,12 +59,17 @@ export function remoteRequests(folder: SyncedFolder, log: Logger): (request: Rem
     };
     const start = performance.now();
     try {
-      if (request.ask === "remote-list") return await listRefs(ctx, !request.forPush);
-      const output = await folder.engine.between(() => pushRefs(ctx, request.commands, request.dryRun, async () => settings.agent));
+      if (request.ask === "remote-list") return await helperList(ctx, !request.forPush);
+      if (request.ask === "remote-fetch") {
+        const output = await folder.engine.between(() => helperFetch(ctx, request.commands));
+        log("debug", "helper.fetched", { refs: request.commands.length, ms: Math.round(performance.now() - start) });
+        return { output, stderr: [], progress };
+      }
+      const output = await folder.engine.between(() => helperPush(ctx, request.commands, request.dryRun, async () => settings.agent));
       log("debug", "helper.pushed", { refs: request.commands.length, ms: Math.round(performance.now() - start) });
       return { output, stderr: [], progress };
     } catch (error) {
-      throw Object.assign(new Error(remoteFailureMessage(error)), { code: "failed" });
+      throw Object.assign(new Error(helperFailure(error)), { code: "failed" });
     }
   };
 }

@@ -6,7 +6,8 @@
  *
  * - `sync`: `cloudbridge sync` (the daemon's round over what its watcher saw; the value is the round's report);
  * - `remote-list`: the remote helper's `list` / `list for-push`, answered as the helper would answer git;
- * - `remote-push`: the helper's batch of `push` commands, answered as the helper would answer git.
+ * - `remote-push`: the helper's batch of `push` commands, answered as the helper would answer git;
+ * - `remote-fetch`: the helper's batch of `fetch` commands (the objects brought into the repository).
  *
  * A remote request names the remote URL git gave the helper and a digest of the settings of the helper's
  * environment (`SETTINGS_ENVIRONMENT`): the daemon does the work only for its own repository, reached
@@ -21,7 +22,8 @@ export const MAX_REQUEST_BYTES = 256 * 1024;
 export type DaemonRequest =
   | { version: number; ask: "sync" }
   | { version: number; ask: "remote-list"; url: string; settings: string; forPush: boolean }
-  | { version: number; ask: "remote-push"; url: string; settings: string; commands: string[]; dryRun: boolean };
+  | { version: number; ask: "remote-push"; url: string; settings: string; commands: string[]; dryRun: boolean }
+  | { version: number; ask: "remote-fetch"; url: string; settings: string; commands: string[] };
 
 export type DaemonAsk = DaemonRequest["ask"];
 
@@ -78,7 +80,7 @@ export function parseDaemonRequest(line: string): DaemonRequest | { refused: Dae
     refused: {
       ok: false as const,
       code: "unsupported",
-      message: `this daemon answers version ${SOCKET_VERSION} requests to sync, remote-list and remote-push`,
+      message: `this daemon answers version ${SOCKET_VERSION} requests to sync, remote-list, remote-push and remote-fetch`,
     },
   };
   if (request.version !== SOCKET_VERSION) return unsupported;
@@ -89,24 +91,25 @@ export function parseDaemonRequest(line: string): DaemonRequest | { refused: Dae
     case "sync":
       return { version: SOCKET_VERSION, ask: "sync" };
     case "remote-list":
-    case "remote-push": {
+    case "remote-push":
+    case "remote-fetch": {
       if (typeof request.url !== "string" || typeof request.settings !== "string") return bad("names a url and a settings digest");
       if (request.ask === "remote-list") {
         if (typeof request.forPush !== "boolean") return bad("says whether it is for a push");
         return { version: SOCKET_VERSION, ask: "remote-list", url: request.url, settings: request.settings, forPush: request.forPush };
       }
+      const command = request.ask === "remote-push" ? "push" : "fetch";
       const commands = request.commands;
-      if (!Array.isArray(commands) || commands.length === 0 || !commands.every((c) => typeof c === "string" && c.startsWith("push ")))
-        return bad("holds git's push commands");
+      if (
+        !Array.isArray(commands) ||
+        commands.length === 0 ||
+        !commands.every((c) => typeof c === "string" && c.startsWith(`${command} `) && !c.includes("\n"))
+      )
+        return bad(`holds git's ${command} commands`);
+      const common = { version: SOCKET_VERSION, url: request.url, settings: request.settings, commands: commands as string[] };
+      if (request.ask === "remote-fetch") return { ...common, ask: "remote-fetch" };
       if (typeof request.dryRun !== "boolean") return bad("says whether it is a dry run");
-      return {
-        version: SOCKET_VERSION,
-        ask: "remote-push",
-        url: request.url,
-        settings: request.settings,
-        commands: commands as string[],
-        dryRun: request.dryRun,
-      };
+      return { ...common, ask: "remote-push", dryRun: request.dryRun };
     }
     default:
       return unsupported;

@@ -1,6 +1,7 @@
 import { explainAccessError, ObjectTooLarge } from "../../objectstore/index.ts";
 import type { RemoteAnswer } from "../../protocol/daemon-request.ts";
 import { corruptSharedRef } from "../bucket-refs.ts";
+import { fetchObjects } from "../fetch.ts";
 import { MAX_REF_FILE_BYTES } from "../limits.ts";
 import { push, type RefUpdate } from "../push.ts";
 import { parseHeadFile } from "../ref-file.ts";
@@ -15,7 +16,7 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
  */
 
 /** `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD. */
-export async function listRefs(ctx: RepoContext, forFetch: boolean): Promise<RemoteAnswer> {
+export async function helperList(ctx: RepoContext, forFetch: boolean): Promise<RemoteAnswer> {
   const { refs } = await readRefsIndex(ctx);
   const corrupt = corruptSharedRef(refs);
   const stderr: string[] = [];
@@ -40,7 +41,7 @@ export async function listRefs(ctx: RepoContext, forFetch: boolean): Promise<Rem
  * refusal, so that git says "non-fast-forward" / "fetch first" as with any remote). `agent`: the pushing
  * repository's agent id, asked only when something is written.
  */
-export async function pushRefs(
+export async function helperPush(
   ctx: RepoContext,
   commands: readonly string[],
   dryRun: boolean,
@@ -62,13 +63,22 @@ export async function pushRefs(
     const { results } = await push({ ...ctx, agent: await agent(), updates });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;
   } catch (error) {
-    const message = failureMessage(error).replaceAll("\n", " ");
+    const message = helperFailure(error).replaceAll("\n", " ");
     return `${updates.map((u) => `error ${u.ref} ${message}\n`).join("")}\n`;
   }
 }
 
+/** A batch of `fetch <oid> <name>` commands: every object reachable from them brought into the repository (checked). */
+export async function helperFetch(ctx: RepoContext, commands: readonly string[]): Promise<string> {
+  await fetchObjects(
+    ctx,
+    commands.map((command) => command.split(" ")[1]!),
+  );
+  return "\n";
+}
+
 /** A failure said in words that name the setting to change (credentials, endpoint, bucket) when it is one. */
-export function failureMessage(thrown: unknown): string {
+export function helperFailure(thrown: unknown): string {
   const error = explainAccessError(thrown) ?? thrown;
   return error instanceof Error ? error.message : String(error);
 }

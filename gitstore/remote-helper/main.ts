@@ -3,11 +3,10 @@ import { bucketRequests, repositoryStore, S3ObjectStore } from "../../objectstor
 import { BucketLayout, parseRemoteUrl, type RemoteLocation } from "../../protocol/core.ts";
 import { agentIdFor } from "../agent-id.ts";
 import { bucketAccessFrom } from "../bucket-access.ts";
-import { fetchObjects } from "../fetch.ts";
 import { recordedEncryption } from "../recorded-encryption.ts";
 import type { RepoContext } from "../repo-context.ts";
 import { readConfig } from "../../localgit/index.ts";
-import { failureMessage, listRefs, pushRefs } from "./commands.ts";
+import { helperFailure, helperFetch, helperList, helperPush } from "./commands.ts";
 
 /**
  * `git-remote-cloudbridge <remote> <url>`: git's remote-helper protocol (gitremote-helpers(7)) over the
@@ -67,16 +66,14 @@ export async function runRemoteHelper(
       } else if (line === "list" || line === "list for-push") {
         const ctx = await context();
         if (line === "list for-push" && !dryRun) (agent ??= agentIdFor(gitDir, { config: ctx.config })).catch(() => {}); // awaited in pushBatch
-        const { output: text, stderr } = await listRefs(ctx, line === "list");
+        const { output: text, stderr } = await helperList(ctx, line === "list");
         for (const warning of stderr) process.stderr.write(`${warning}\n`);
         output(text);
       } else if (line.startsWith("fetch ")) {
-        const oids = (await batch(line)).map((command) => command.split(" ")[1]!);
-        await fetchObjects(await context(), oids);
-        output("\n");
+        output(await helperFetch(await context(), await batch(line)));
       } else if (line.startsWith("push ")) {
         const ctx = await context();
-        output(await pushRefs(ctx, await batch(line), dryRun, () => (agent ??= agentIdFor(gitDir, { config: ctx.config }))));
+        output(await helperPush(ctx, await batch(line), dryRun, () => (agent ??= agentIdFor(gitDir, { config: ctx.config }))));
       } else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
     }
   } finally {
@@ -115,7 +112,7 @@ export async function main(lines?: AsyncIterator<string>, taken?: Parameters<typ
     await runRemoteHelper(process.argv.slice(2), lines ?? process.stdin, (text) => process.stdout.write(text), taken);
   } catch (thrown) {
     // A setup problem (credentials, endpoint, bucket) in words that say which setting to change.
-    process.stderr.write(`git-remote-cloudbridge: ${failureMessage(thrown)}\n`);
+    process.stderr.write(`git-remote-cloudbridge: ${helperFailure(thrown)}\n`);
     if (process.env.CLOUDBRIDGE_DEBUG && thrown instanceof Error) process.stderr.write(`${thrown.stack}\n`);
     // Exit now: git is still holding our stdin open, waiting for an answer that will not come.
     process.exit(1);

@@ -5,8 +5,8 @@ import { asRemoteAnswer, isRefusal, SOCKET_VERSION, type DaemonRequest, type Rem
 
 /**
  * The remote helper where a daemon may serve the repository (bin/git-remote-cloudbridge starts this one
- * when `.git/cloudbridge/daemon.sock` exists): git's `list` and `push` are asked of the daemon, which has a
- * warm S3 client and caches and runs the push between its own rounds, and its answers are relayed to git
+ * when `.git/cloudbridge/daemon.sock` exists): git's `list`, `push` and `fetch` are asked of the daemon, which has a
+ * warm S3 client and caches and runs the push (or fetch) between its own rounds, and its answers are relayed to git
  * as they are (the daemon works them out with the helper's own code, gitstore/remote-helper/commands.ts).
  * Only Node's socket and the messages are loaded for that. Whenever the daemon cannot be asked (none
  * listens, the socket is not trusted, it is another repository's or has other settings, its answer is not
@@ -61,14 +61,17 @@ export async function main(): Promise<void> {
       const answer = await ask({ version: SOCKET_VERSION, ask: "remote-list", url, settings, forPush: line === "list for-push" });
       if ("alone" in answer) return alone([line], answer.alone);
       relay(answer);
-    } else if (line.startsWith("push ")) {
+    } else if (line.startsWith("push ") || line.startsWith("fetch ")) {
       const commands = [line];
       for (let more = await lines.next(); !more.done && more.value !== ""; more = await lines.next()) commands.push(more.value);
-      const answer = await ask({ version: SOCKET_VERSION, ask: "remote-push", url, settings, commands, dryRun: taken.dryRun });
+      const answer = line.startsWith("push ")
+        ? await ask({ version: SOCKET_VERSION, ask: "remote-push", url, settings, commands, dryRun: taken.dryRun })
+        : await ask({ version: SOCKET_VERSION, ask: "remote-fetch", url, settings, commands });
       if ("alone" in answer) return alone([...commands, ""], answer.alone);
-      if (!answersEach(answer.output, commands)) return alone([...commands, ""], "the daemon's answer did not name the refs pushed");
+      if (line.startsWith("push ") ? !answersEach(answer.output, commands) : answer.output !== "\n")
+        return alone([...commands, ""], "the daemon's answer was not one to this batch");
       relay(answer);
-    } else return alone([line]); // a fetch (and anything else) is the helper's own
+    } else return alone([line]); // the helper says what it makes of anything else
   }
 }
 

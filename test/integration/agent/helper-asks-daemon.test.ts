@@ -87,7 +87,7 @@ describe("git push in a folder whose daemon runs", () => {
     return dir;
   }
 
-  it("lands the same refs and objects as the helper alone, refuses the same pushes, honours --force and --dry-run", async () => {
+  it("lands the same refs and objects as the helper alone, refuses the same pushes, honours --force and --dry-run, fetches", async () => {
     const dir = await init("same");
     const main = await ok(dir, ["rev-parse", "main"]);
     const d = await daemon(dir);
@@ -100,7 +100,7 @@ describe("git push in a folder whose daemon runs", () => {
         const first = await commitOn(dir, main, `${way}.txt`, "first");
         const pushed = await git(dir, ["push", "bucket", `${first}:${branch}`]);
         assert.equal(pushed.code, 0, pushed.stderr);
-        assert.doesNotMatch(pushed.stderr, /daemon/, `${way}: nothing to say`);
+        assert.doesNotMatch(pushed.stderr, /cloudbridge: /, `${way}: nothing to say`);
         assert.equal((await bucketRefs("same")).get(branch), first, `${way}: the branch landed`);
 
         // A commit git knows is not a fast-forward: git refuses it itself from what the helper listed.
@@ -119,6 +119,12 @@ describe("git push in a folder whose daemon runs", () => {
         assert.equal(unknown.code, 1);
         assert.match(unknown.stderr, /\[rejected\].*\(fetch first\)/, `${way}: ${unknown.stderr}`);
         assert.equal((await bucketRefs("same")).get(branch), theirs, `${way}: a refused push moves nothing`);
+        // Their commit fetched: its objects arrive, checked, and git's remote-tracking ref follows.
+        const fetched = await git(dir, ["fetch", "bucket", branch]);
+        assert.equal(fetched.code, 0, fetched.stderr);
+        assert.doesNotMatch(fetched.stderr, /cloudbridge: /, `${way}: nothing to say`);
+        assert.equal(await ok(dir, ["cat-file", "-p", `${theirs}:theirs.txt`]), way);
+        assert.equal(await ok(dir, ["rev-parse", "FETCH_HEAD"]), theirs);
 
         const dry = await git(dir, ["push", "--dry-run", "bucket", `${sideways}:refs/heads/${way}-dry`]);
         assert.equal(dry.code, 0, dry.stderr);
@@ -133,7 +139,10 @@ describe("git push in a folder whose daemon runs", () => {
         outcomes[way] = { stderr: `${known.stderr}${unknown.stderr}` };
         assert.equal(refs.get(branch), sideways, `${way}: --force replaced their commit`);
         assert.equal(refs.has(`refs/heads/${way}-gone`), false, `${way}: a deleted branch is gone`);
-        if (way === "daemon") assert.equal(helped(d), 6, "the daemon did the pushes git sent (the one git refused itself was not sent)");
+        if (way === "daemon") {
+          assert.equal(helped(d), 6, "the daemon did the pushes git sent (the one git refused itself was not sent)");
+          assert.equal(d.events.filter((e) => e.event === "helper.fetched").length, 1, "and the fetch");
+        }
       }
       // What git said of the refusals is the same, whoever worked them out (bar the branch's name and the commits).
       const said = (way: string) => outcomes[way]!.stderr.replaceAll(way, "WAY").replace(/\b[0-9a-f]{7,40}\b/g, "SHA");
@@ -194,7 +203,7 @@ describe("git push in a folder whose daemon runs", () => {
       const pushed = await git(dir, ["push", "bucket", `${commit}:refs/heads/case-${n}`], env);
       assert.equal(pushed.code, 0, `${what}: ${pushed.stderr}`);
       if (said) assert.match(pushed.stderr, said, what);
-      else assert.doesNotMatch(pushed.stderr, /daemon/, `${what}: nothing to say`);
+      else assert.doesNotMatch(pushed.stderr, /cloudbridge: /, `${what}: nothing to say`);
       assert.equal((await bucketRefs("distrust")).get(`refs/heads/case-${n}`), commit, `${what}: the push landed`);
     };
 
@@ -249,7 +258,7 @@ describe("git push in a folder whose daemon runs", () => {
       const commit = await commitOn(dir, main, "other.txt", "another repository");
       const pushed = await git(dir, ["push", url("distrust-other"), `${commit}:refs/heads/from-elsewhere`]);
       assert.equal(pushed.code, 0, pushed.stderr);
-      assert.doesNotMatch(pushed.stderr, /daemon/);
+      assert.doesNotMatch(pushed.stderr, /cloudbridge: /);
       assert.equal((await bucketRefs("distrust-other")).get("refs/heads/from-elsewhere"), commit);
       assert.equal(helped(d), 0, "the daemon pushes only to its own repository");
       assert.ok(other);

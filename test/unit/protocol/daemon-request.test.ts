@@ -25,6 +25,13 @@ describe("the daemon socket's messages", () => {
         commands: ["push +refs/heads/main:refs/heads/main", "push :refs/heads/gone"],
         dryRun: false,
       },
+      {
+        version: SOCKET_VERSION,
+        ask: "remote-fetch",
+        url: "cloudbridge::s3://b/r",
+        settings: "d",
+        commands: [`fetch ${"a".repeat(40)} refs/heads/main`],
+      },
     ];
     for (const request of requests) {
       const line = formatDaemonRequest(request);
@@ -45,6 +52,7 @@ describe("the daemon socket's messages", () => {
     const push = { version: SOCKET_VERSION, ask: "remote-push", url: "u", settings: "d", dryRun: false };
     assert.equal(code(JSON.stringify({ ...push, commands: [] })), "bad-request");
     assert.equal(code(JSON.stringify({ ...push, commands: ["fetch 0 x"] })), "bad-request", "only push commands");
+    assert.equal(code(JSON.stringify({ ...push, ask: "remote-fetch", commands: ["push a:b"] })), "bad-request", "only fetch commands");
     assert.equal(code(JSON.stringify({ ...push, commands: ["push a:b"], extra: true })), "accepted");
     const parsed = parseDaemonRequest(JSON.stringify({ ...push, commands: ["push a:b"], extra: true }));
     assert.equal("extra" in parsed, false, "unknown fields are not carried on");
