@@ -154,7 +154,9 @@ export class SyncEngine {
     };
     queued.promise = this.running
       .catch(() => undefined)
-      .then(() => {
+      .then(async () => {
+        // Work run `between` rounds may have taken the turn meanwhile: this round waits for it.
+        while (this.running) await this.running.catch(() => undefined);
         this.queued = undefined;
         return this.start(queued.paths, queued.localOnly, queued.onScanProgress, queued.settle);
       });
