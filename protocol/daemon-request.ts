@@ -47,19 +47,35 @@ export const REFUSALS = ["unsupported", "bad-request", "not-served", "settings-d
 /**
  * The environment variables that change how a process reaches the bucket or reads an encrypted repository:
  * the AWS settings (key, profile, region, endpoint, retries, shared files), where the shared files and
- * the default identity are (HOME, XDG_CONFIG_HOME), the identity, and git's configuration given in the
- * environment (`git -c cloudbridge.endpoint=… push` passes GIT_CONFIG_PARAMETERS to the helper; GIT_CONFIG_GLOBAL…),
- * which the helper would read its settings from. The helper and the daemon compare a digest of these
- * (`settingsText`), so a push is never signed, sent or decrypted otherwise than the helper alone would.
+ * the default identity are (HOME, XDG_CONFIG_HOME), the identity, and which git configuration files are
+ * read (GIT_CONFIG_GLOBAL…) or given on the command line (`git -c cloudbridge.endpoint=… push` passes
+ * GIT_CONFIG_PARAMETERS to the helper). The helper and the daemon compare a digest of these (`settingsText`),
+ * so a push is never signed, sent or decrypted otherwise than the helper alone would.
  */
-export const SETTINGS_ENVIRONMENT = /^(AWS_.*|GIT_CONFIG.*|HOME|USERPROFILE|XDG_CONFIG_HOME|CLOUDBRIDGE_IDENTITY)$/;
+export const SETTINGS_ENVIRONMENT =
+  /^(AWS_.*|GIT_CONFIG_PARAMETERS|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_NOSYSTEM|HOME|USERPROFILE|XDG_CONFIG_HOME|CLOUDBRIDGE_IDENTITY)$/;
+
+/**
+ * Of git's configuration given as GIT_CONFIG_COUNT / GIT_CONFIG_KEY_<n> / GIT_CONFIG_VALUE_<n>, the settings the
+ * remote helper reads (gitstore's bucket-access.ts, recorded-encryption.ts, agent-id.ts; a unit test keeps
+ * them in step) and includes, which could bring any of them. Others (the daemon's own overrides for one run:
+ * listen, intervals, debounce) change nothing of a push.
+ */
+export const SETTINGS_CONFIG = /^(cloudbridge\.(endpoint|region|profile|encrypted|agent)|annex\.uuid|include\..*|includeif\..*)$/i;
 
 /** The settings part of an environment as one text, the same for the same settings whatever their order. */
 export function settingsText(env: Readonly<Record<string, string | undefined>>): string {
-  return Object.keys(env)
+  const lines = Object.keys(env)
     .filter((name) => SETTINGS_ENVIRONMENT.test(name) && env[name] !== undefined && env[name] !== "")
+    .map((name) => `${name}=${env[name]}`);
+  const count = Number(env.GIT_CONFIG_COUNT ?? 0);
+  for (let i = 0; Number.isInteger(count) && i < count; i++) {
+    const key = env[`GIT_CONFIG_KEY_${i}`] ?? "";
+    if (SETTINGS_CONFIG.test(key)) lines.push(`git config ${key.toLowerCase()}=${env[`GIT_CONFIG_VALUE_${i}`] ?? ""}`);
+  }
+  return lines
     .sort()
-    .map((name) => `${name}=${env[name]}\n`)
+    .map((line) => `${line}\n`)
     .join("");
 }
 

@@ -51,6 +51,8 @@ describe("git push in a folder whose daemon runs", () => {
   }
   const init = async (name: string) => {
     const dir = cloud.path(name);
+    await mkdir(dir);
+    await writeFile(join(dir, "README.txt"), "the folder's first file\n");
     await cliOk(["init", dir, "--remote", `s3://cloudbridge/${name}`], cloud.env);
     await ok(dir, ["remote", "add", "bucket", url(name)]);
     return dir;

@@ -93,5 +93,19 @@ describe("the daemon socket's messages", () => {
       ["GIT_CONFIG_GLOBAL", "/elsewhere"],
     ])
       assert.notEqual(settingsText({ ...a, [name!]: value }), settingsText(a), name);
+    // git configuration in the environment: what the helper reads counts, a daemon's own overrides do not.
+    const given = (...pairs: Array<[string, string]>) => ({
+      ...a,
+      GIT_CONFIG_COUNT: String(pairs.length),
+      ...Object.fromEntries(
+        pairs.flatMap(([key, value], i) => [
+          [`GIT_CONFIG_KEY_${i}`, key],
+          [`GIT_CONFIG_VALUE_${i}`, value],
+        ]),
+      ),
+    });
+    assert.equal(settingsText(given(["cloudbridge.listen", "poll"], ["cloudbridge.debounce", "600000ms"])), settingsText(a));
+    assert.notEqual(settingsText(given(["cloudbridge.listen", "poll"], ["cloudbridge.Endpoint", "http://elsewhere"])), settingsText(a));
+    assert.notEqual(settingsText(given(["include.path", "/elsewhere.gitconfig"])), settingsText(a));
   });
 });
