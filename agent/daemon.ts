@@ -507,7 +507,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   // and the remote helper git starts for a push in the folder asks it to list and push (remote-requests.ts).
   const helperAsked = remoteRequests(folder, log);
   const socket = await serveDaemonSocket(folder.repo.stateDir, (request) =>
-    request.ask === "sync" ? syncAsked() : helperAsked(request),
+    request.ask === "sync" ? syncAsked() : helperAsked.answer(request),
   ).catch((error: unknown) => {
     log("warn", "socket.failed", { message: `commands will not ask this daemon: ${(error as Error).message}` });
     return undefined;
@@ -527,6 +527,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearInterval(scanTimer);
   onHint.cancel();
   await socket?.close();
+  await helperAsked.close();
   pauseWatcher.close();
   await page?.close();
   await watcher.close();

@@ -1,5 +1,9 @@
-import { explainAccessError, ObjectTooLarge } from "../../objectstore/index.ts";
+import { bucketRequests, explainAccessError, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
+import type { BucketLayout, RemoteLocation } from "../../protocol/core.ts";
 import type { RemoteAnswer } from "../../protocol/daemon-request.ts";
+import { readConfig } from "../../localgit/index.ts";
+import { bucketAccessFrom } from "../bucket-access.ts";
+import { recordedEncryption } from "../recorded-encryption.ts";
 import { corruptSharedRef } from "../bucket-refs.ts";
 import { fetchObjects } from "../fetch.ts";
 import { MAX_REF_FILE_BYTES } from "../limits.ts";
@@ -14,6 +18,29 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
  * repository, which the helper asks when one runs (./through-daemon.ts). Each returns the text for git's
  * stdout and what goes to the helper's stderr; nothing here writes to either.
  */
+
+/**
+ * The repository's store: the light S3 client when this process's AWS settings are plain (keys from the
+ * environment or a profile; the SDK's S3 client costs a push three times what the push itself takes),
+ * anything else the SDK's; the repository's own endpoint, region and profile (cloudbridge.*) applied as its
+ * agent applies them (objectstore's bucketRequests); encrypted or not as the repository recorded, or as the
+ * bucket says. One `git config --list` for the settings the helper reads (those, encryption recorded, agent id).
+ * The daemon that answers the helper (agent/remote-requests.ts) opens it the same way, once.
+ */
+export async function openHelperRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
+  const config = await readConfig(gitDir);
+  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, bucketAccessFrom(config)));
+  try {
+    // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
+    // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
+    // bucket decides (its key ring).
+    const store = await repositoryStore(s3, layout, location.repo, { recorded: await recordedEncryption(gitDir, config) });
+    return { s3, store, config };
+  } catch (error) {
+    s3.destroy();
+    throw error;
+  }
+}
 
 /** `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD. */
 export async function helperList(ctx: RepoContext, forFetch: boolean): Promise<RemoteAnswer> {

@@ -1,12 +1,8 @@
 import { createInterface } from "node:readline";
-import { bucketRequests, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
-import { BucketLayout, parseRemoteUrl, type RemoteLocation } from "../../protocol/core.ts";
+import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { agentIdFor } from "../agent-id.ts";
-import { bucketAccessFrom } from "../bucket-access.ts";
-import { recordedEncryption } from "../recorded-encryption.ts";
 import type { RepoContext } from "../repo-context.ts";
-import { readConfig } from "../../localgit/index.ts";
-import { helperFailure, helperFetch, helperList, helperPush } from "./commands.ts";
+import { helperFailure, helperFetch, helperList, helperPush, openHelperRepository } from "./commands.ts";
 
 /**
  * `git-remote-cloudbridge <remote> <url>`: git's remote-helper protocol (gitremote-helpers(7)) over the
@@ -29,7 +25,7 @@ export async function runRemoteHelper(
   const layout = new BucketLayout(location.prefix);
   // The bucket is opened while git is told what this helper can do, not before: git's first questions
   // (capabilities, options) need no answer from it.
-  const opened = openRepository(location, layout, gitDir);
+  const opened = openHelperRepository(location, layout, gitDir);
   opened.catch(() => {}); // its failure is thrown by the first command that needs the bucket
   let { verbosity, dryRun } = taken;
   const context = async (): Promise<RepoContext & { config: ReadonlyMap<string, readonly string[]> }> => ({
@@ -78,28 +74,6 @@ export async function runRemoteHelper(
     }
   } finally {
     (await opened.catch(() => undefined))?.s3.destroy();
-  }
-}
-
-/**
- * The repository's store: the light S3 client when this process's AWS settings are plain (keys from the
- * environment or a profile; the SDK's S3 client costs a push three times what the push itself takes),
- * anything else the SDK's; the repository's own endpoint, region and profile (cloudbridge.*) applied as its
- * agent applies them (objectstore's bucketRequests); encrypted or not as the repository recorded, or as the
- * bucket says. One `git config --list` for the settings the helper reads (those, encryption recorded, agent id).
- */
-async function openRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
-  const config = await readConfig(gitDir);
-  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, bucketAccessFrom(config)));
-  try {
-    // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
-    // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
-    // bucket decides (its key ring).
-    const store = await repositoryStore(s3, layout, location.repo, { recorded: await recordedEncryption(gitDir, config) });
-    return { s3, store, config };
-  } catch (error) {
-    s3.destroy();
-    throw error;
   }
 }
 
