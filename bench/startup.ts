@@ -255,11 +255,15 @@ try {
     stdio: ["ignore", "ignore", "pipe"],
   }));
   let helperPushes = 0;
+  /** The daemon's own process's CPU per answer (its debug log: helper.listed, helper.pushed), git's processes aside. */
+  const daemonOwnCpu: Record<string, number[]> = { "helper.listed": [], "helper.pushed": [] };
   await new Promise<void>((ready, failed) => {
     daemonProcess.once("exit", (code) => failed(new Error(`the daemon exited (${code}) before it was ready`)));
     createInterface({ input: daemonProcess.stderr! }).on("line", (line) => {
       if (line.includes('"daemon.ready"')) ready();
       if (line.includes('"helper.pushed"')) helperPushes += 1;
+      const event = /"event":"(helper\.(?:listed|pushed))".*"cpuMs":(\d+)/.exec(line);
+      if (event) daemonOwnCpu[event[1]!]!.push(Number(event[2]));
     });
   });
   let servedCommits = 0;
@@ -348,6 +352,9 @@ try {
       await commit();
       await commitServed();
     },
+  );
+  console.log(
+    `\nThe daemon's own process per push (its log, process.cpuUsage; the git processes it ran aside): list ${ms(median(daemonOwnCpu["helper.listed"]!))}, push ${ms(median(daemonOwnCpu["helper.pushed"]!))} (medians of ${daemonOwnCpu["helper.pushed"]!.length}, warm-ups included)`,
   );
   await proxy.stop();
 } finally {
