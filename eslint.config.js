@@ -29,13 +29,14 @@ const PACKAGE_FILES = Object.keys(PACKAGES).map((name) => `${name}/**/*.ts`);
  * folder (agent/git-filter/) loads only the large-file rule, the pointer and key formats and git config,
  * not the AWS SDK and the rest of every index (about 40 % of its start-up, measured); protocol's core
  * (layout, names, errors) so that the remote helper git starts at every push and fetch does not load the
- * schema library.
+ * schema library; the daemon's socket and its messages, which `cloudbridge sync` and the remote helper
+ * load before anything else to ask a running daemon.
  */
 export const FACES = {
   gitstore: ["isomorphic-engine.ts"],
   annex: ["content/largefiles.ts", "content/pointer.ts"],
-  localgit: ["config.ts"],
-  protocol: ["annex-key.ts", "core.ts"],
+  localgit: ["config.ts", "daemon-socket.ts"],
+  protocol: ["annex-key.ts", "core.ts", "daemon-request.ts"],
 };
 
 export default tseslint.config(

@@ -27,6 +27,7 @@ import { openForWriting } from "./sync/open-files.ts";
 import { roundSummary } from "./sync/round-summary.ts";
 import { combineRounds, type SyncOnceReport, type SyncReport } from "./sync/engine.ts";
 import { serveDaemonSocket } from "./daemon-socket.ts";
+import { remoteRequests } from "./remote-requests.ts";
 import { inotifyLimits, watchFolder, watcherTrouble, type FolderWatcher, type Subscribe } from "./sync/watcher.ts";
 import type { LiveFolderState } from "./status/folder-status.ts";
 import { TransferMonitor } from "./status/transfer-monitor.ts";
@@ -502,8 +503,12 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
       log("error", "page.failed", { port: uiPort, message: (error as Error).message });
     }
   }
-  // `cloudbridge sync` run by hand asks this daemon instead of loading the agent and scanning the folder itself.
-  const socket = await serveDaemonSocket(folder.repo.stateDir, () => syncAsked()).catch((error: unknown) => {
+  // `cloudbridge sync` run by hand asks this daemon instead of loading the agent and scanning the folder itself,
+  // and the remote helper git starts for a push in the folder asks it to list and push (remote-requests.ts).
+  const helperAsked = remoteRequests(folder, log);
+  const socket = await serveDaemonSocket(folder.repo.stateDir, (request) =>
+    request.ask === "sync" ? syncAsked() : helperAsked.answer(request),
+  ).catch((error: unknown) => {
     log("warn", "socket.failed", { message: `commands will not ask this daemon: ${(error as Error).message}` });
     return undefined;
   });
@@ -522,6 +527,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   clearInterval(scanTimer);
   onHint.cancel();
   await socket?.close();
+  await helperAsked.close();
   pauseWatcher.close();
   await page?.close();
   await watcher.close();

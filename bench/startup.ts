@@ -12,16 +12,20 @@
  *    `npm ci` installs it (bundled into one file, scripts/build-helper.mjs, with its light S3 client, what
  *    plain settings get), from its TypeScript sources (CLOUDBRIDGE_HELPER_FROM_SOURCE=1), and on the AWS
  *    SDK's S3 client (CLOUDBRIDGE_S3_CLIENT=sdk); beside them Node starting an empty script, the floor of
- *    any helper written for Node.
+ *    any helper written for Node; and the helper in a synced folder whose daemon runs, which asks the daemon
+ *    to push (gitstore/remote-helper/through-daemon.ts): its CPU time is the command's plus what the daemon
+ *    spent meanwhile (its threads from /proc/<pid>/task/<tid>/schedstat, to the nanosecond, and the git
+ *    processes it ran from /proc/<pid>/stat's children times, in clock ticks of 10 ms), so that work moved
+ *    into the daemon is counted, not hidden.
  * CPU time (user + system, the command's and its children's, to the millisecond) says what load does not change.
  * Rounds are interleaved (every contender once per round) and figures are medians, so that the ratios hold
  * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
  * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
  * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it; BENCH_ONLY=push measures the pushes only).
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -41,8 +45,10 @@ const GNU_TIME = "/usr/bin/time";
 
 interface Sample {
   ms: number;
-  /** CPU time (user + system) of the command and the children it waited for. */
+  /** CPU time (user + system) of the command and the children it waited for (and the daemon's, for a push it asked a daemon to do). */
   cpuMs?: number;
+  /** Of `cpuMs`, what the daemon spent. */
+  daemonCpuMs?: number;
   /** Peak resident memory of the process, when GNU time measured it. */
   kib?: number;
   requests?: number;
@@ -79,6 +85,26 @@ function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv
   });
 }
 
+/** Clock ticks per second of /proc's times (`getconf CLK_TCK`; 100 on Linux for x86 and arm). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time a running process has used so far, in ms: its threads' (schedstat, in ns) and its children's it
+ * waited for (the git processes a daemon runs; /proc/<pid>/stat's cutime + cstime, in clock ticks).
+ */
+async function processCpuMs(pid: number): Promise<number> {
+  let ns = 0;
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    const schedstat = await readFile(`/proc/${pid}/task/${task}/schedstat`, "utf8").catch(() => "0");
+    ns += Number(schedstat.split(" ")[0]);
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // The fields after the command's name (which may hold spaces), in parentheses: cutime and cstime are the 16th and 17th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const childrenTicks = Number(fields[13]) + Number(fields[14]);
+  return ns / 1e6 + (childrenTicks * 1000) / CLOCK_TICKS;
+}
+
 /** A remote helper that answers git's push and stores nothing: no refs listed, every push "ok". */
 const NULL_HELPER = `let buffered = "";
 let pushing = false;
@@ -105,8 +131,8 @@ async function compare(title: string, contenders: Contender[], prepare?: () => P
   const timeOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
   const cpuOf = (c: Contender) => median(samples.get(c)!.map((s) => s.cpuMs!));
   console.log(`\n${title} (median of ${ROUNDS} rounds)\n`);
-  console.log("|  | time | ratio | CPU time | CPU ratio | peak RSS (largest process) | S3 requests |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("|  | time | ratio | CPU time | CPU ratio | of it the daemon's | peak RSS (largest process) | S3 requests |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const contender of contenders) {
     const own = samples.get(contender)!;
     const base = contenders.find((c) => c.label === contender.against);
@@ -114,8 +140,9 @@ async function compare(title: string, contenders: Contender[], prepare?: () => P
     const requests = own.every((s) => s.requests !== undefined) ? String(median(own.map((s) => s.requests!))) : "";
     const ratio = base ? `${(timeOf(contender) / timeOf(base)).toFixed(2)}× ${base.label}` : "";
     const cpuRatio = base ? `${(cpuOf(contender) / cpuOf(base)).toFixed(2)}×` : "";
+    const daemon = own.every((s) => s.daemonCpuMs !== undefined) ? ms(median(own.map((s) => s.daemonCpuMs!))) : "";
     console.log(
-      `| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${ms(cpuOf(contender))} | ${cpuRatio} | ${kib} | ${requests} |`,
+      `| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${ms(cpuOf(contender))} | ${cpuRatio} | ${daemon} | ${kib} | ${requests} |`,
     );
   }
 }
@@ -127,6 +154,7 @@ const cloudProcess = spawn(NODE, ["--disable-warning=ExperimentalWarning", join(
   stdio: ["ignore", "pipe", "inherit"],
 });
 const work = await mkdtemp(join(tmpdir(), "cloudbridge-bench-startup-"));
+let servingDaemon: ChildProcess | undefined;
 try {
   const info = JSON.parse(await new Promise<string>((ok) => createInterface({ input: cloudProcess.stdout! }).once("line", ok))) as {
     endpoint: string;
@@ -213,11 +241,64 @@ try {
   }
   await pushAll();
 
+  // A synced folder whose daemon runs (quiet: no round of its own for 10 minutes), where git pushes a
+  // branch of its own with commits made without touching the folder's files: the daemon's only work
+  // during a push is the push git's helper asks of it.
+  const served = join(work, "served");
+  await mkdir(served);
+  await writeFile(join(served, "a.txt"), "a\n");
+  await run([CLOUDBRIDGE, "init", served, "--remote", `s3://${info.bucket}/pushes-daemon`, "--listen", "poll", "--json"], { env });
+  await git(served, "remote", "add", "origin", `cloudbridge::s3://${info.bucket}/pushes-daemon`);
+  const quiet = ["--poll-interval", "600", "--reconcile-interval", "600", "--debounce", "600000", "--ui-port", "off"];
+  const daemonProcess: ChildProcess = (servingDaemon = spawn(CLOUDBRIDGE, ["daemon", served, "--json-log", ...quiet], {
+    env: { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" },
+    stdio: ["ignore", "ignore", "pipe"],
+  }));
+  let helperPushes = 0;
+  /** The daemon's own process's CPU per answer (its debug log: helper.listed, helper.pushed), git's processes aside. */
+  const daemonOwnCpu: Record<string, number[]> = { "helper.listed": [], "helper.pushed": [] };
+  await new Promise<void>((ready, failed) => {
+    daemonProcess.once("exit", (code) => failed(new Error(`the daemon exited (${code}) before it was ready`)));
+    createInterface({ input: daemonProcess.stderr! }).on("line", (line) => {
+      if (line.includes('"daemon.ready"')) ready();
+      if (line.includes('"helper.pushed"')) helperPushes += 1;
+      const event = /"event":"(helper\.(?:listed|pushed))".*"cpuMs":(\d+)/.exec(line);
+      if (event) daemonOwnCpu[event[1]!]!.push(Number(event[2]));
+    });
+  });
+  let servedCommits = 0;
+  const commitServed = async () => {
+    servedCommits += 1;
+    const index = { ...GIT_ENV, GIT_INDEX_FILE: join(work, "served-index") };
+    await writeFile(join(work, "served-a.txt"), `a ${servedCommits}\n`);
+    const blob = await gitText(["hash-object", "-w", join(work, "served-a.txt")], { cwd: served, env: GIT_ENV });
+    await gitText(["update-index", "--add", "--cacheinfo", `100644,${blob},a.txt`], { cwd: served, env: index });
+    const tree = await gitText(["write-tree"], { cwd: served, env: index });
+    const parent = servedCommits === 1 ? "main" : "bench";
+    const made = await gitText(["commit-tree", tree, "-p", parent, "-m", `change ${servedCommits}`], { cwd: served, env: GIT_ENV });
+    await git(served, "update-ref", "refs/heads/bench", made);
+  };
+  const pushServed = async (): Promise<Sample> => {
+    proxy.reset();
+    const before = await processCpuMs(daemonProcess.pid!);
+    const pushesBefore = helperPushes;
+    const sample = await run(["git", "push", "-q", "origin", "bench"], { cwd: served, env });
+    const daemonCpuMs = (await processCpuMs(daemonProcess.pid!)) - before;
+    // Read after the daemon's log line: the push counted is one the daemon did.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (helperPushes !== pushesBefore + 1) throw new Error("the push in the served folder did not go through its daemon");
+    return { ...sample, cpuMs: sample.cpuMs! + daemonCpuMs, daemonCpuMs, requests: proxy.counts.s3 };
+  };
+  await commitServed();
+  await pushServed();
+
   // Warm-up: one run of each fills the compile cache, as the first run after an install does.
   if (!ONLY_PUSH) for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
   await run(CLI_VERSION, { env: cached });
   await commit();
   await pushAll();
+  await commitServed();
+  await pushServed();
 
   console.log(
     `Node ${process.version}, git ${(await gitText(["--version"])).replace("git version ", "")}, ${FILES} files in the folder, ` +
@@ -258,14 +339,30 @@ try {
       { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
       { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
       { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
+      {
+        label: "the same in a synced folder, the helper asking its daemon (CPU time: the command's + the daemon's)",
+        against: NATIVE,
+        run: pushServed,
+      },
       // No helper written for Node can take less: git with a helper that does nothing, and Node alone.
       { label: "git push through a Node helper that stores nothing (the floor)", against: NATIVE, run: push("null-helper") },
       { label: "node (empty script)", against: NATIVE, run: () => run([NODE, "-e", ""], { env }) },
     ],
-    commit,
+    async () => {
+      await commit();
+      await commitServed();
+    },
+  );
+  console.log(
+    `\nThe daemon's own process per push (its log, process.cpuUsage; the git processes it ran aside): list ${ms(median(daemonOwnCpu["helper.listed"]!))}, push ${ms(median(daemonOwnCpu["helper.pushed"]!))} (medians of ${daemonOwnCpu["helper.pushed"]!.length}, warm-ups included)`,
   );
   await proxy.stop();
 } finally {
+  if (servingDaemon && servingDaemon.exitCode === null && servingDaemon.signalCode === null) {
+    const exited = new Promise((gone) => servingDaemon!.once("exit", gone));
+    servingDaemon.kill();
+    await exited;
+  }
   cloudProcess.kill();
   await rm(work, { recursive: true, force: true });
 }

@@ -36,3 +36,4 @@ export { cachedRefsIndex, indexEntries, readRefsIndex, readSharedRefNow, writeRe
 export { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
 export { DEFAULT_BRANCH, publishServerInfo } from "./server-info.ts";
 export { trackingRefName, trackingRefPrefixes } from "./tracking-refs.ts";
+export { helperFailure, helperFetch, helperList, helperPush, openHelperRepository } from "./remote-helper/commands.ts";

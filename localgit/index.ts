@@ -2,6 +2,8 @@
  * localgit: the only code that runs git on a local repository. One runner (run.ts), refs (refs.ts),
  * objects (objects.ts), trees and the policy for names that are not UTF-8 (tree.ts), config (config.ts),
  * the commit identity (commit.ts), and `Git`, a handle on one repository for the agent's hot paths.
+ * The asking side of a daemon's socket in a repository (daemon-socket.ts) is a face of its own: the remote
+ * helper and `cloudbridge sync` load it before anything else.
  */
 export { commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
 export { findRepository, initRepository } from "./repository.ts";

@@ -6,6 +6,7 @@
 export * from "./annex-key.ts";
 export * from "./change-from-event.ts";
 export * from "./change-message.ts";
+export * from "./daemon-request.ts";
 export * from "./deployment.ts";
 export * from "./errors.ts";
 export * from "./jid.ts";

@@ -119,7 +119,8 @@ export class SyncEngine {
   readonly repo: LocalRepo;
   readonly remote: SyncRemote;
   private readonly options: SyncEngineOptions;
-  private running: Promise<SyncReport> | undefined;
+  /** The round running now, or work run between rounds (`between`). */
+  private running: Promise<unknown> | undefined;
   private queued: QueuedRound | undefined;
 
   constructor(repo: LocalRepo, remote: SyncRemote, options: SyncEngineOptions = {}) {
@@ -153,12 +154,29 @@ export class SyncEngine {
     };
     queued.promise = this.running
       .catch(() => undefined)
-      .then(() => {
+      .then(async () => {
+        // Work run `between` rounds may have taken the turn meanwhile: this round waits for it.
+        while (this.running) await this.running.catch(() => undefined);
         this.queued = undefined;
         return this.start(queued.paths, queued.localOnly, queued.onScanProgress, queued.settle);
       });
     this.queued = queued;
     return queued.promise;
+  }
+
+  /**
+   * Runs `work` between rounds, holding the folder as a round does: after the round running now (and any
+   * queued before this call), and before any asked meanwhile, which wait for it. The daemon pushes for
+   * the remote helper this way, so that a `git push` and the daemon's own push of the same repository take
+   * turns instead of racing for the refs.
+   */
+  async between<T>(work: () => Promise<T>): Promise<T> {
+    while (this.running) await this.running.catch(() => undefined);
+    const run = this.repo.lock.hold(work).finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    this.running = run;
+    return run;
   }
 
   /** Resolves when the round running now (if any) has finished, however it ended. */

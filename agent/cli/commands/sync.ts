@@ -1,4 +1,5 @@
-import { askDaemon } from "../../daemon-socket.ts";
+import { askDaemon } from "../../../localgit/daemon-socket.ts";
+import { SOCKET_VERSION } from "../../../protocol/daemon-request.ts";
 import { findFolder, stateDirOf } from "../../folder/find.ts";
 import type { SyncOnceReport } from "../../sync/engine.ts";
 
@@ -10,7 +11,7 @@ import type { SyncOnceReport } from "../../sync/engine.ts";
  */
 export async function syncCommand(dir: string | undefined, options: { json?: boolean }): Promise<void> {
   const root = await findFolder(dir);
-  const asked = await askDaemon(stateDirOf(root), "sync");
+  const asked = await askDaemon(stateDirOf(root), { version: SOCKET_VERSION, ask: "sync" });
   const reply = asked.kind === "answered" ? asked.reply : undefined;
   if (reply?.ok) {
     const { reportSync } = await import("./sync-report.ts");

@@ -3,8 +3,12 @@ import { spawn } from "node:child_process";
 import { chmod, lstat, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { askDaemon, serveDaemonSocket, socketPath, SOCKET_VERSION } from "../../../agent/daemon-socket.ts";
+import { serveDaemonSocket } from "../../../agent/daemon-socket.ts";
+import { askDaemon as ask, socketPath } from "../../../localgit/daemon-socket.ts";
+import { SOCKET_VERSION } from "../../../protocol/daemon-request.ts";
 import { tempDir } from "../../helpers/git.ts";
+
+const SYNC = { version: SOCKET_VERSION, ask: "sync" } as const;
 
 describe("the folder's daemon socket", () => {
   let scratch: { path: string; remove(): Promise<void> };
@@ -19,21 +23,21 @@ describe("the folder's daemon socket", () => {
   it("answers a request with the daemon's value or its error's code, only to its owner (0600), and goes with the daemon", async () => {
     const dir = await stateDir("served");
     let fail = false;
-    const service = await serveDaemonSocket(dir, async (ask) => {
+    const service = await serveDaemonSocket(dir, async (request) => {
       if (fail) throw Object.assign(new Error("the round failed"), { code: "boom" });
-      return { asked: ask };
+      return { asked: request.ask };
     });
     assert.ok(service);
     try {
       assert.equal((await lstat(socketPath(dir))).mode & 0o777, 0o600);
-      assert.deepEqual(await askDaemon(dir, "sync"), { kind: "answered", reply: { ok: true, value: { asked: "sync" } } });
+      assert.deepEqual(await ask(dir, SYNC), { kind: "answered", reply: { ok: true, value: { asked: "sync" } } });
       fail = true;
-      assert.deepEqual(await askDaemon(dir, "sync"), { kind: "answered", reply: { ok: false, code: "boom", message: "the round failed" } });
+      assert.deepEqual(await ask(dir, SYNC), { kind: "answered", reply: { ok: false, code: "boom", message: "the round failed" } });
     } finally {
       await service.close();
     }
     await assert.rejects(lstat(socketPath(dir)), { code: "ENOENT" });
-    assert.deepEqual(await askDaemon(dir, "sync"), { kind: "no-daemon" });
+    assert.deepEqual(await ask(dir, SYNC), { kind: "no-daemon" });
   });
 
   it("takes a socket left by a daemon that died for no daemon, and a new daemon replaces it", async () => {
@@ -49,10 +53,10 @@ describe("the folder's daemon socket", () => {
     await new Promise((gone) => child.once("exit", gone));
     assert.ok((await lstat(socketPath(dir))).isSocket());
     await chmod(socketPath(dir), 0o600); // as the daemon makes it
-    assert.deepEqual(await askDaemon(dir, "sync"), { kind: "no-daemon" });
+    assert.deepEqual(await ask(dir, SYNC), { kind: "no-daemon" });
     const service = await serveDaemonSocket(dir, async () => "new");
     try {
-      assert.deepEqual(await askDaemon(dir, "sync"), { kind: "answered", reply: { ok: true, value: "new" } });
+      assert.deepEqual(await ask(dir, SYNC), { kind: "answered", reply: { ok: true, value: "new" } });
     } finally {
       await service?.close();
     }
@@ -63,14 +67,14 @@ describe("the folder's daemon socket", () => {
     const service = await serveDaemonSocket(dir, async () => "nothing to do");
     try {
       await chmod(socketPath(dir), 0o660);
-      const asked = await askDaemon(dir, "sync");
+      const asked = await ask(dir, SYNC);
       assert.equal(asked.kind, "not-asked");
       assert.match(asked.kind === "not-asked" ? asked.reason : "", /open to other users \(mode 660\): not trusted/);
     } finally {
       await service?.close();
     }
     await writeFile(socketPath(dir), "");
-    const plain = await askDaemon(dir, "sync");
+    const plain = await ask(dir, SYNC);
     assert.match(plain.kind === "not-asked" ? plain.reason : "", /is not a socket/);
   });
 
@@ -80,16 +84,16 @@ describe("the folder's daemon socket", () => {
     const service = await serveDaemonSocket(dir, async () => (calls += 1));
     try {
       const { connect } = await import("node:net");
-      const ask = (line: string) =>
+      const raw = (line: string) =>
         new Promise<string>((answered) => {
           const socket = connect({ path: socketPath(dir) }, () => socket.write(`${line}\n`));
           let text = "";
           socket.on("data", (c: Buffer) => (text += c.toString()));
           socket.on("close", () => answered(text));
         });
-      assert.match(await ask(JSON.stringify({ version: SOCKET_VERSION + 1, ask: "sync" })), /"code":"unsupported"/);
-      assert.match(await ask(JSON.stringify({ version: SOCKET_VERSION, ask: "delete-everything" })), /"code":"unsupported"/);
-      assert.match(await ask("not json"), /"code":"bad-request"/);
+      assert.match(await raw(JSON.stringify({ version: SOCKET_VERSION + 1, ask: "sync" })), /"code":"unsupported"/);
+      assert.match(await raw(JSON.stringify({ version: SOCKET_VERSION, ask: "delete-everything" })), /"code":"unsupported"/);
+      assert.match(await raw("not json"), /"code":"bad-request"/);
       assert.equal(calls, 0);
     } finally {
       await service?.close();
@@ -99,6 +103,6 @@ describe("the folder's daemon socket", () => {
   it("has no socket where the folder's path is too long for one: commands then sync by themselves", async () => {
     const dir = await stateDir("x".repeat(120));
     assert.equal(await serveDaemonSocket(dir, async () => "never"), undefined);
-    assert.deepEqual(await askDaemon(dir, "sync"), { kind: "no-daemon" });
+    assert.deepEqual(await ask(dir, SYNC), { kind: "no-daemon" });
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { copyFile, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -35,6 +36,8 @@ describe("bin/git-remote-cloudbridge", () => {
   let work: { path: string; remove(): Promise<void> };
   let install: string;
   const SOURCE = "gitstore/remote-helper/main.ts";
+  const DAEMON_SOURCE = "gitstore/remote-helper/through-daemon.ts";
+  const DAEMON_BUNDLE = "dist/git-remote-cloudbridge-daemon.cjs";
   const OTHER_INPUT = "scripts/build-helper.mjs";
   const BUNDLE = "dist/git-remote-cloudbridge.cjs";
   const INPUTS = "dist/git-remote-cloudbridge.inputs";
@@ -54,6 +57,7 @@ describe("bin/git-remote-cloudbridge", () => {
     await copyFile(`${ROOT}bin/git-remote-cloudbridge`, at("bin/git-remote-cloudbridge"));
     await symlink(`${ROOT}node_modules/node/bin/node`, at("node_modules/node/bin/node"));
     await writeFile(at(SOURCE), 'console.log("sources");\n');
+    await writeFile(at(DAEMON_SOURCE), 'console.log("daemon sources");\n');
     await writeFile(at(OTHER_INPUT), "\n");
   });
   after(async () => work.remove());
@@ -61,9 +65,9 @@ describe("bin/git-remote-cloudbridge", () => {
   /** A bundle made now from both inputs, which are older. */
   async function freshBundle(): Promise<void> {
     await writeFile(at(BUNDLE), 'console.log("bundle");\n');
-    await writeFile(at(INPUTS), `${SOURCE}\n${OTHER_INPUT}\n`);
-    await age(SOURCE, -60);
-    await age(OTHER_INPUT, -60);
+    await writeFile(at(DAEMON_BUNDLE), 'console.log("daemon bundle");\n');
+    await writeFile(at(INPUTS), `${SOURCE}\n${DAEMON_SOURCE}\n${OTHER_INPUT}\n`);
+    for (const input of [SOURCE, DAEMON_SOURCE, OTHER_INPUT]) await age(input, -60);
   }
 
   it("runs the bundle while it is newer than every file it was made from", async () => {
@@ -93,5 +97,30 @@ describe("bin/git-remote-cloudbridge", () => {
     await freshBundle();
     await rm(at(BUNDLE));
     assert.equal(await which(), "sources", "no bundle");
+  });
+
+  it("runs the part that asks the daemon where the repository has a daemon's socket, by the same rules", async () => {
+    const gitDir = join(work.path, "repo.git");
+    await mkdir(join(gitDir, "cloudbridge"), { recursive: true });
+    const sock = join(gitDir, "cloudbridge", "daemon.sock");
+    const env = { GIT_DIR: gitDir };
+    await freshBundle();
+    assert.equal(await which({ env }), "bundle", "no socket: the helper alone, loading nothing more");
+    await writeFile(sock, "");
+    assert.equal(await which({ env }), "bundle", "a file that is not a socket");
+    await rm(sock);
+    const server = createServer();
+    await new Promise<void>((listening) => server.listen(sock, listening));
+    try {
+      assert.equal(await which({ env }), "daemon bundle");
+      assert.equal(await which({ env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } }), "daemon sources");
+      await age(SOURCE, 60);
+      assert.equal(await which({ env }), "daemon sources", "the helper it falls back to was edited after the bundles were made");
+      await freshBundle();
+      await rm(at(BUNDLE));
+      assert.equal(await which({ env }), "daemon sources", "no helper bundle to fall back to");
+    } finally {
+      await new Promise((closed) => server.close(closed));
+    }
   });
 });

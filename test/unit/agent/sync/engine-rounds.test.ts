@@ -33,15 +33,52 @@ describe("sync engine rounds", () => {
   });
   after(async () => scratch.remove());
 
-  async function agent(name: string) {
+  async function agent(name: string, options: ConstructorParameters<typeof SyncEngine>[2] = {}) {
     const bare = join(root, `${name}.git`);
     execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
     const dir = join(root, name);
     await LocalRepo.create(dir);
     const repo = await new LocalRepo(dir, { name, email: `${name}@test` }).open();
     const remote = new CountingRemote(new BareRepoRemote(repo.git, bare));
-    return { dir, remote, engine: new SyncEngine(repo, remote) };
+    return { dir, remote, engine: new SyncEngine(repo, remote, options) };
   }
+
+  it("runs work between rounds: after the round running, before a round asked meanwhile, never beside one", async () => {
+    const rounds = { started: 0, ended: 0 };
+    const { dir, engine } = await agent("between", {
+      trace: (step) => {
+        if (step === "locked") rounds.started += 1;
+        if (step === "released") rounds.ended += 1;
+      },
+    });
+    await writeFile(join(dir, "one.txt"), "1\n");
+    const first = engine.sync();
+    const seen: Array<typeof rounds> = [];
+    const work = engine.between(async () => {
+      seen.push({ ...rounds });
+      // Time for a round asked meanwhile to start beside this work, were it let.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen.push({ ...rounds });
+      return "done";
+    });
+    // Asked while the first round runs, after the work: it waits for the work.
+    const second = engine.sync(["one.txt"], { localOnly: true });
+    assert.equal(await work, "done");
+    await Promise.all([first, second]);
+    assert.deepEqual(seen, [
+      { started: 1, ended: 1 },
+      { started: 1, ended: 1 },
+    ]);
+    assert.deepEqual(rounds, { started: 2, ended: 2 });
+    assert.equal(await engine.between(async () => 42), 42, "with no round running, the work runs at once and gives its value");
+    await assert.rejects(
+      engine.between(async () => {
+        throw new Error("failed work");
+      }),
+      /failed work/,
+    );
+    await engine.sync(); // a failed piece of work holds nothing up
+  });
 
   it("reports scan progress to the caller (the progress bars of init, clone and sync)", async () => {
     const { dir, engine } = await agent("progress");

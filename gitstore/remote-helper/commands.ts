@@ -1,0 +1,111 @@
+import { bucketRequests, explainAccessError, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
+import type { BucketLayout, RemoteLocation } from "../../protocol/core.ts";
+import type { RemoteAnswer } from "../../protocol/daemon-request.ts";
+import { readConfig } from "../../localgit/index.ts";
+import { bucketAccessFrom } from "../bucket-access.ts";
+import { recordedEncryption } from "../recorded-encryption.ts";
+import { corruptSharedRef } from "../bucket-refs.ts";
+import { fetchObjects } from "../fetch.ts";
+import { MAX_REF_FILE_BYTES } from "../limits.ts";
+import { push, type RefUpdate } from "../push.ts";
+import { parseHeadFile } from "../ref-file.ts";
+import { readRefsIndex } from "../refs-index.ts";
+import { engineOf, type RepoContext } from "../repo-context.ts";
+
+/**
+ * The remote helper's answers to git's `list` and `push` commands (gitremote-helpers(7)), worked out the
+ * same way whoever works them out: the helper git started (./main.ts), or the daemon serving the
+ * repository, which the helper asks when one runs (./through-daemon.ts). Each returns the text for git's
+ * stdout and what goes to the helper's stderr; nothing here writes to either.
+ */
+
+/**
+ * The repository's store: the light S3 client when this process's AWS settings are plain (keys from the
+ * environment or a profile; the SDK's S3 client costs a push three times what the push itself takes),
+ * anything else the SDK's; the repository's own endpoint, region and profile (cloudbridge.*) applied as its
+ * agent applies them (objectstore's bucketRequests); encrypted or not as the repository recorded, or as the
+ * bucket says. One `git config --list` for the settings the helper reads (those, encryption recorded, agent id).
+ * The daemon that answers the helper (agent/remote-requests.ts) opens it the same way, once.
+ */
+export async function openHelperRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
+  const config = await readConfig(gitDir);
+  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, bucketAccessFrom(config)));
+  try {
+    // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
+    // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
+    // bucket decides (its key ring).
+    const store = await repositoryStore(s3, layout, location.repo, { recorded: await recordedEncryption(gitDir, config) });
+    return { s3, store, config };
+  } catch (error) {
+    s3.destroy();
+    throw error;
+  }
+}
+
+/** `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD. */
+export async function helperList(ctx: RepoContext, forFetch: boolean): Promise<RemoteAnswer> {
+  const { refs } = await readRefsIndex(ctx);
+  const corrupt = corruptSharedRef(refs);
+  const stderr: string[] = [];
+  // A fetch stops at a damaged ref; a push goes on without it, so that `git push --force` can replace it.
+  if (corrupt && forFetch) throw corrupt;
+  if (corrupt) stderr.push(`warning: ${corrupt.message}`);
+  const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
+  if (forFetch) {
+    // A HEAD too large to be one is no HEAD: git then picks the branch itself.
+    const head = await ctx.store.get(ctx.layout.head(ctx.repo), { maxBytes: MAX_REF_FILE_BYTES }).catch((error: unknown) => {
+      if (error instanceof ObjectTooLarge) return undefined;
+      throw error;
+    });
+    const target = head && head !== "not-modified" ? parseHeadFile(head.body) : undefined;
+    if (target && refs.shared.has(target)) lines.push(`@${target} HEAD\n`);
+  }
+  return { output: `${lines.join("")}\n`, stderr, progress: [] };
+}
+
+/**
+ * A batch of `push [+]<src>:<dst>` commands: each ref's `ok` or `error <reason>` (git's own reasons for a
+ * refusal, so that git says "non-fast-forward" / "fetch first" as with any remote). `agent`: the pushing
+ * repository's agent id, asked only when something is written.
+ */
+export async function helperPush(
+  ctx: RepoContext,
+  commands: readonly string[],
+  dryRun: boolean,
+  agent: () => Promise<string>,
+): Promise<string> {
+  const updates: RefUpdate[] = await Promise.all(
+    commands.map(async (command) => {
+      const spec = command.slice("push ".length);
+      const force = spec.startsWith("+");
+      const [src, dst] = (force ? spec.slice(1) : spec).split(":") as [string, string];
+      const oid = src === "" ? null : await engineOf(ctx).resolveRef(ctx.gitDir, src);
+      if (oid === undefined) throw new Error(`${src} names no object in this repository; nothing was pushed.`);
+      return { ref: dst, oid, onConflict: force ? ("force" as const) : ("reject" as const) };
+    }),
+  );
+  // git has already refused what `list for-push` shows is not a fast-forward; a dry run writes nothing.
+  if (dryRun) return `${updates.map((u) => `ok ${u.ref}\n`).join("")}\n`;
+  try {
+    const { results } = await push({ ...ctx, agent: await agent(), updates });
+    return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;
+  } catch (error) {
+    const message = helperFailure(error).replaceAll("\n", " ");
+    return `${updates.map((u) => `error ${u.ref} ${message}\n`).join("")}\n`;
+  }
+}
+
+/** A batch of `fetch <oid> <name>` commands: every object reachable from them brought into the repository (checked). */
+export async function helperFetch(ctx: RepoContext, commands: readonly string[]): Promise<string> {
+  await fetchObjects(
+    ctx,
+    commands.map((command) => command.split(" ")[1]!),
+  );
+  return "\n";
+}
+
+/** A failure said in words that name the setting to change (credentials, endpoint, bucket) when it is one. */
+export function helperFailure(thrown: unknown): string {
+  const error = explainAccessError(thrown) ?? thrown;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { join, resolve } from "node:path";
+import { before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { GIT_ENV } from "../../helpers/git.ts";
+import { useAgentCloud } from "../../helpers/test-bed.ts";
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * `git push` in a synced folder whose daemon runs: the remote helper asks the daemon to list and push
+ * (gitstore/remote-helper/through-daemon.ts, agent/remote-requests.ts), and git must get exactly the
+ * answers the helper gives alone: the same refs and objects land, the same refusals, `--force` and
+ * `--dry-run` as without a daemon. Whenever the daemon cannot be trusted or asked, the helper pushes itself
+ * and the push lands. The daemons wait 10 minutes between rounds, so nothing but the push moves the refs
+ * pushed here (the pushes go to branches other than the folder's `main`, which is the daemon's).
+ */
+const QUIET = ["--debounce", "600000", "--reconcile-interval", "600", "--ui-port", "off"];
+
+describe("git push in a folder whose daemon runs", () => {
+  const cloud = useAgentCloud("helper-asks-daemon");
+  before(async () => {
+    // git runs the bundles, as after `npm ci`, whatever was edited since (scripts/build-helper.mjs).
+    await execFileAsync(process.execPath, [resolve("scripts/build-helper.mjs")]);
+  });
+  const daemonEnv = () => agentEnv(cloud.t.cloud.env, { CLOUDBRIDGE_LOG_LEVEL: "debug" });
+  /** git as a person runs it in the folder: the same settings as the daemon's, git-remote-cloudbridge on the PATH. */
+  const gitEnv = (extra: Record<string, string> = {}) =>
+    agentEnv(cloud.t.cloud.env, { ...GIT_ENV, PATH: `${resolve("bin")}:${process.env.PATH}`, ...extra });
+  const daemon = (dir: string) => startDaemon(dir, daemonEnv(), QUIET);
+  const helped = (d: Daemon) => d.events.filter((e) => e.event === "helper.pushed").length;
+  const url = (name: string) => `cloudbridge::s3://cloudbridge/${name}`;
+
+  async function git(cwd: string, args: string[], env = gitEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await execFileAsync("git", args, { cwd, env, timeout: 120_000 });
+      return { code: 0, stdout: stdout.trim(), stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout.trim(), stderr: e.stderr };
+    }
+  }
+  async function ok(cwd: string, args: string[], env = gitEnv()): Promise<string> {
+    const run = await git(cwd, args, env);
+    assert.equal(run.code, 0, `git ${args.join(" ")} failed: ${run.stderr}`);
+    return run.stdout;
+  }
+  const init = async (name: string) => {
+    const dir = cloud.path(name);
+    await mkdir(dir);
+    await writeFile(join(dir, "README.txt"), "the folder's first file\n");
+    await cliOk(["init", dir, "--remote", `s3://cloudbridge/${name}`], cloud.env);
+    await ok(dir, ["remote", "add", "bucket", url(name)]);
+    return dir;
+  };
+  /** A commit of one file on `parent` (or on nothing), made without touching the folder's files or branch. */
+  async function commitOn(dir: string, parent: string | undefined, file: string, content: string): Promise<string> {
+    const blob = (
+      await execFileAsync("sh", ["-c", `printf %s "$0" | git hash-object -w --stdin`, content], { cwd: dir, env: gitEnv() })
+    ).stdout.trim();
+    const tree = (
+      await execFileAsync("sh", ["-c", `printf '100644 blob %s\\t%s\\n' "$0" "$1" | git mktree`, blob, file], { cwd: dir, env: gitEnv() })
+    ).stdout.trim();
+    return ok(dir, ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", `${file}: ${content}`]);
+  }
+  /** The bucket's refs as a plain repository with no daemon sees them (`git ls-remote` through the helper alone). */
+  async function bucketRefs(name: string): Promise<Map<string, string>> {
+    const probe = cloud.path(`probe-${name}-${Date.now()}`);
+    await mkdir(probe);
+    await ok(probe, ["init", "-q"]);
+    const listed = await ok(probe, ["ls-remote", url(name)]);
+    await rm(probe, { recursive: true, force: true });
+    return new Map(
+      listed
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => line.split("\t").reverse() as [string, string]),
+    );
+  }
+  /** A clone with no daemon, checked whole: every object the bucket's refs name is there and well formed. */
+  async function cloneChecked(name: string): Promise<string> {
+    const dir = cloud.path(`clone-${name}-${Date.now()}`);
+    await ok(cloud.path(""), ["clone", "-q", "--mirror", url(name), dir]);
+    await ok(dir, ["fsck", "--strict", "--no-dangling"]);
+    return dir;
+  }
+
+  it("lands the same refs and objects as the helper alone, refuses the same pushes, honours --force and --dry-run, fetches", async () => {
+    const dir = await init("same");
+    const main = await ok(dir, ["rev-parse", "main"]);
+    const d = await daemon(dir);
+    const outcomes: Record<string, { stderr: string }> = {};
+    try {
+      // The same steps through the daemon and, with the daemon stopped, by the helper alone.
+      for (const way of ["daemon", "alone"] as const) {
+        if (way === "alone") await d.stop();
+        const branch = `refs/heads/${way}`;
+        const first = await commitOn(dir, main, `${way}.txt`, "first");
+        const pushed = await git(dir, ["push", "bucket", `${first}:${branch}`]);
+        assert.equal(pushed.code, 0, pushed.stderr);
+        assert.doesNotMatch(pushed.stderr, /cloudbridge: /, `${way}: nothing to say`);
+        assert.equal((await bucketRefs("same")).get(branch), first, `${way}: the branch landed`);
+
+        // A commit git knows is not a fast-forward: git refuses it itself from what the helper listed.
+        const sideways = await commitOn(dir, main, `${way}.txt`, "sideways");
+        const known = await git(dir, ["push", "bucket", `${sideways}:${branch}`]);
+        assert.equal(known.code, 1);
+        assert.match(known.stderr, /\[rejected\].*\(non-fast-forward\)/, `${way}: ${known.stderr}`);
+
+        // A commit git does not have moved the branch (another machine's push): the helper refuses it ("fetch first").
+        const other = cloud.path(`other-${way}`);
+        await ok(cloud.path(""), ["clone", "-q", url("same"), other]);
+        await ok(other, ["fetch", "-q", "origin", branch]);
+        const theirs = await commitOn(other, first, "theirs.txt", way);
+        await ok(other, ["push", "-q", "origin", `${theirs}:${branch}`]);
+        const unknown = await git(dir, ["push", "bucket", `${sideways}:${branch}`]);
+        assert.equal(unknown.code, 1);
+        assert.match(unknown.stderr, /\[rejected\].*\(fetch first\)/, `${way}: ${unknown.stderr}`);
+        assert.equal((await bucketRefs("same")).get(branch), theirs, `${way}: a refused push moves nothing`);
+        // Their commit fetched: its objects arrive, checked, and git's remote-tracking ref follows.
+        const fetched = await git(dir, ["fetch", "bucket", branch]);
+        assert.equal(fetched.code, 0, fetched.stderr);
+        assert.doesNotMatch(fetched.stderr, /cloudbridge: /, `${way}: nothing to say`);
+        assert.equal(await ok(dir, ["cat-file", "-p", `${theirs}:theirs.txt`]), way);
+        assert.equal(await ok(dir, ["rev-parse", "FETCH_HEAD"]), theirs);
+
+        const dry = await git(dir, ["push", "--dry-run", "bucket", `${sideways}:refs/heads/${way}-dry`]);
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.equal((await bucketRefs("same")).has(`refs/heads/${way}-dry`), false, `${way}: a dry run writes nothing`);
+
+        const forced = await git(dir, ["push", "--force", "bucket", `${sideways}:${branch}`]);
+        assert.equal(forced.code, 0, forced.stderr);
+        const deleted = await git(dir, ["push", "bucket", `${first}:refs/heads/${way}-gone`]);
+        assert.equal(deleted.code, 0, deleted.stderr);
+        assert.equal((await git(dir, ["push", "bucket", `:refs/heads/${way}-gone`])).code, 0);
+        const refs = await bucketRefs("same");
+        outcomes[way] = { stderr: `${known.stderr}${unknown.stderr}` };
+        assert.equal(refs.get(branch), sideways, `${way}: --force replaced their commit`);
+        assert.equal(refs.has(`refs/heads/${way}-gone`), false, `${way}: a deleted branch is gone`);
+        if (way === "daemon") {
+          assert.equal(helped(d), 6, "the daemon did the pushes git sent (the one git refused itself was not sent)");
+          assert.equal(d.events.filter((e) => e.event === "helper.fetched").length, 1, "and the fetch");
+        }
+      }
+      // What git said of the refusals is the same, whoever worked them out (bar the branch's name and the commits).
+      const said = (way: string) => outcomes[way]!.stderr.replaceAll(way, "WAY").replace(/\b[0-9a-f]{7,40}\b/g, "SHA");
+      assert.equal(said("daemon"), said("alone"));
+      const mirror = await cloneChecked("same");
+      for (const way of ["daemon", "alone"]) {
+        const tip = await ok(mirror, ["rev-parse", `refs/heads/${way}`]);
+        assert.equal(await ok(mirror, ["show", `${tip}:${way}.txt`]), "sideways");
+      }
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it("pushes between the daemon's rounds: a push asked while a round runs waits for it, and both land", async () => {
+    const dir = await init("mid-round");
+    const main = await ok(dir, ["rev-parse", "main"]);
+    const d = await daemon(dir);
+    const lock = join(dir, ".git", "cloudbridge", "folder-lock.pid");
+    try {
+      // This process holds the folder, so the round the next change starts waits in the middle of its start.
+      await writeFile(lock, `${process.pid}\n`, { flag: "wx" });
+      await writeFile(join(dir, "during-round.txt"), "committed by the round");
+      await waitUntil(() => d.events.some((e) => e.event === "round.asked" && e.why === "local"), "the round to start", 60_000);
+      const commit = await commitOn(dir, main, "pushed.txt", "pushed during the round");
+      const pushing = git(dir, ["push", "bucket", `${commit}:refs/heads/during`]);
+      await waitUntil(
+        () => d.events.some((e) => e.event === "helper.asked" && e.ask === "remote-push"),
+        "the push to reach the daemon",
+        60_000,
+      );
+      await rm(lock);
+      const pushed = await pushing;
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const started = d.events.findIndex((e) => e.event === "round.asked" && e.why === "local");
+      const released = d.events.findIndex((e, i) => i > started && e.event === "round.step" && e.step === "released");
+      const helperPushed = d.events.findIndex((e) => e.event === "helper.pushed");
+      assert.ok(released >= 0 && helperPushed > released, "the push ran after the round, not beside it");
+      const refs = await bucketRefs("mid-round");
+      assert.equal(refs.get("refs/heads/during"), commit);
+      const mirror = await cloneChecked("mid-round");
+      assert.equal(await ok(mirror, ["show", "refs/heads/main:during-round.txt"]), "committed by the round");
+      assert.equal(await ok(mirror, ["show", "refs/heads/during:pushed.txt"]), "pushed during the round");
+    } finally {
+      await rm(lock, { force: true });
+      await d.stop();
+    }
+  });
+
+  it("pushes alone where the daemon cannot be trusted or asked, and the push lands", async () => {
+    const dir = await init("distrust");
+    const main = await ok(dir, ["rev-parse", "main"]);
+    const path = join(dir, ".git", "cloudbridge", "daemon.sock");
+    let n = 0;
+    const pushLands = async (what: string, said: RegExp | undefined, env = gitEnv()) => {
+      n += 1;
+      const commit = await commitOn(dir, main, `case-${n}.txt`, what);
+      const pushed = await git(dir, ["push", "bucket", `${commit}:refs/heads/case-${n}`], env);
+      assert.equal(pushed.code, 0, `${what}: ${pushed.stderr}`);
+      if (said) assert.match(pushed.stderr, said, what);
+      else assert.doesNotMatch(pushed.stderr, /cloudbridge: /, `${what}: nothing to say`);
+      assert.equal((await bucketRefs("distrust")).get(`refs/heads/case-${n}`), commit, `${what}: the push landed`);
+    };
+
+    // A daemon killed with kill -9 leaves its socket; nobody listens there.
+    const killed = await daemon(dir);
+    await killed.kill9();
+    await pushLands("a daemon killed with kill -9", undefined);
+
+    // Whatever listens says every push went through (it pushes nothing): trusted, that would lose the push.
+    const liar: Server = createServer((socket) =>
+      socket.once("data", (request: Buffer) => {
+        const asked = JSON.parse(request.toString()) as { ask: string; commands?: string[] };
+        const output = asked.ask === "remote-push" ? `${asked.commands!.map((c) => `ok ${c.split(":")[1]}\n`).join("")}\n` : "\n";
+        socket.end(`${JSON.stringify({ ok: true, value: { output, stderr: [], progress: [] } })}\n`);
+      }),
+    );
+    await rm(path, { force: true });
+    await new Promise<void>((listening) => liar.listen(path, listening));
+    try {
+      await chmod(path, 0o666);
+      await pushLands("a socket open to others", /open to other users \(mode 666\): not trusted; working without the daemon/);
+      // The tests run as root, who can give the socket away; another user checks the mode only.
+      if (process.getuid?.() === 0) {
+        await chmod(path, 0o600);
+        await chown(path, 4321, 4321);
+        await pushLands("another user's socket", /belongs to user 4321, not to you \(0\): not trusted/);
+      }
+    } finally {
+      await new Promise((closed) => liar.close(closed));
+    }
+
+    // The owner's socket, answering with what is not an answer to this push.
+    const garbled: Server = createServer((socket) =>
+      socket.once("data", () =>
+        socket.end(`${JSON.stringify({ ok: true, value: { output: "ok refs/heads/elsewhere\n\n", stderr: [], progress: [] } })}\n`),
+      ),
+    );
+    await new Promise<void>((listening) => garbled.listen(path, listening));
+    try {
+      await chmod(path, 0o600);
+      await pushLands("a daemon whose answer names other refs", /working without the daemon/);
+    } finally {
+      await new Promise((closed) => garbled.close(closed));
+    }
+
+    // A real daemon, asked for another repository or with other settings, declines: the helper pushes, saying nothing.
+    const d = await daemon(dir);
+    try {
+      await pushLands("other AWS settings than the daemon's", undefined, gitEnv({ AWS_MAX_ATTEMPTS: "5" }));
+      assert.equal(helped(d), 0, "the daemon pushed nothing with other settings");
+      const other = await init("distrust-other");
+      const commit = await commitOn(dir, main, "other.txt", "another repository");
+      const pushed = await git(dir, ["push", url("distrust-other"), `${commit}:refs/heads/from-elsewhere`]);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.doesNotMatch(pushed.stderr, /cloudbridge: /);
+      assert.equal((await bucketRefs("distrust-other")).get("refs/heads/from-elsewhere"), commit);
+      assert.equal(helped(d), 0, "the daemon pushes only to its own repository");
+      assert.ok(other);
+      await pushLands("the daemon itself", undefined);
+      assert.equal(helped(d), 1);
+    } finally {
+      await d.stop();
+    }
+  });
+});
