@@ -381,7 +381,8 @@ export class SyncEngine {
     if (local) {
       // One git process says which way they stand: the base is the remote's head (nothing new there), ours
       // (a fast-forward), or neither (a merge, against that base).
-      const base = await this.repo.git.mergeBase(local, remoteHead);
+      // The usual change from another machine is one commit on top of ours: its own parent line says so.
+      const base = (await this.repo.isParentOf(local, remoteHead)) ? local : await this.repo.git.mergeBase(local, remoteHead);
       if (base === remoteHead) return;
       if (base !== local) {
         target = (await this.mergeWithBase(local, remoteHead, report, base)).commit;
