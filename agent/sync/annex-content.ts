@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import type { Stats } from "node:fs";
 import {
@@ -375,6 +376,24 @@ export async function learnAnnexed(repo: LocalRepo): Promise<number> {
   // Entries are replaced, never changed in place: the cache writes only what changed (stat-cache.ts).
   for (const [path, entry] of unknown) entries.set(path, { ...entry, annexed: keys.get(path) ?? false });
   return unknown.length;
+}
+
+/**
+ * Puts the content of `key` in place of every file of the folder that is still its pointer: the path its
+ * job named, and every other the stat cache knows by the pointer's blob (a rename or a copy that arrived
+ * while the content was downloading). Returns the paths that took it.
+ */
+export async function placeAtPointers(repo: LocalRepo, port: AnnexPort, path: string, key: string): Promise<string[]> {
+  const placed: string[] = [];
+  for (const other of new Set([path, ...repo.cache.entries.withOid(pointerBlobId(key))]))
+    if (await repo.placeContent(other, key, port)) placed.push(other);
+  return placed;
+}
+
+/** The git blob id of a key's pointer file (how a tree names an annexed file). */
+function pointerBlobId(key: string): string {
+  const pointer = Buffer.from(formatPointer(key));
+  return createHash("sha1").update(`blob ${pointer.length}\0`).update(pointer).digest("hex");
 }
 
 function dedupe(jobs: TransferJob[]): TransferJob[] {
