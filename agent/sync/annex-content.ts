@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import type { Stats } from "node:fs";
 import {
   formatPointer,
@@ -9,6 +9,7 @@ import {
   parsePointer,
   placeContent,
   readLocations,
+  readPointerFile,
   type Annex,
   type LargeFilesRule,
 } from "../../annex/index.ts";
@@ -177,6 +178,26 @@ export class AnnexContent implements AnnexPort, ContentSync {
     }
     await this.queue.add(jobs);
     if (jobs.length > 0) this.onDownloadsQueued?.();
+  }
+
+  /**
+   * Pointer files committed as they are: a person moved, renamed or copied an annexed file whose content
+   * had not arrived yet. Each gets its content as a pointer a checkout writes does (placed now if it is
+   * here, else downloaded). Without this, content arriving between the move and its commit was put in place
+   * at the old path (gone by then), its job was done, and the new path kept its pointer until a round over
+   * the whole folder.
+   */
+  async afterCommit(root: string, changes: ReadonlyMap<string, CacheEntry | null>): Promise<void> {
+    if (this.options.wanted === "nothing") return;
+    const pointers: CheckoutResult["missingContent"] = [];
+    for (const [path, entry] of changes) {
+      // Only a small regular file can be a pointer; `annexed: false` is a file read and found not to be one.
+      if (!entry || entry.annexed === false || (entry.mode !== "100644" && entry.mode !== "100755") || !mayBePointerSize(entry.size))
+        continue;
+      const key = await readPointerFile(join(root, path));
+      if (key !== undefined) pointers.push({ path, key });
+    }
+    await this.afterCheckout(pointers);
   }
 
   /**

@@ -17,6 +17,8 @@ export interface ContentSync {
   beforePush(commit: string): Promise<void>;
   /** After the folder moved: fetch wanted content whose pointer files were written. */
   afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void>;
+  /** After a commit: pointer files among the changes (moved or copied here) get their content, as after a checkout. */
+  afterCommit(root: string, changes: ScanResult["changes"]): Promise<void>;
   /**
    * On full rounds: queue what the folder still lacks, whatever happened before (a daemon killed between
    * writing a pointer file and queueing its download must not leave the pointer there for good).
@@ -278,6 +280,7 @@ export class SyncEngine {
       report.sent = scan.changes.size;
       report.examples.sent = [...scan.changes.keys()].slice(0, EXAMPLES);
       this.log("commit", { commit, changes: scan.changes.size });
+      await this.options.content?.afterCommit(this.repo.root, scan.changes);
     }
 
     if (!commit && round.localOnly) {
