@@ -182,7 +182,7 @@ export async function openSyncedFolder(
         // What a download brought that no file took (its file moved or changed meanwhile): said for a person tracing why.
         if (placed.length === 0) log("debug", "content.unplaced", { key, path });
       },
-      log: (event, fields) => log("warn", event, fields),
+      log: (event, fields) => log(event.endsWith(".failed") ? "warn" : "debug", event, fields),
       ...(options.transferProgress ? { progress: options.transferProgress } : {}),
     });
     const branch = new AnnexBranch(gitDir);

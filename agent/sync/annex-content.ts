@@ -35,6 +35,7 @@ export interface AnnexContentOptions {
   wanted: "everything" | "nothing";
   /** Replaces a pointer file with its content, if the file is still that pointer. */
   place(path: string, key: string): Promise<void>;
+  /** Told of failed transfers (`*.failed`) and, for tracing, of what else it did. */
   log?: (event: string, fields: Record<string, unknown>) => void;
   /** Told of each file's bytes as they move (the daemon's page shows them). */
   progress?: TransferProgress;
@@ -197,6 +198,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
       const key = await readPointerFile(join(root, path));
       if (key !== undefined) pointers.push({ path, key });
     }
+    if (pointers.length > 0)
+      this.options.log?.("content.pointers-committed", { paths: pointers.slice(0, 5).map((p) => p.path), count: pointers.length });
     await this.afterCheckout(pointers);
   }
 
