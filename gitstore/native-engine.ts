@@ -1,5 +1,6 @@
 import { link, mkdtemp, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { missingBeyondQuarantine } from "./connectivity.ts";
 import type { GitEngine, PackFiles, PackRange } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { readPackObjectCount, verifyPackFile } from "./pack-format.ts";
@@ -119,11 +120,12 @@ export class NativeGitEngine implements GitEngine {
 
   async missingObjects(gitDir: string, tips: readonly string[], extraObjectDir?: string): Promise<string[]> {
     if (tips.length === 0) return [];
+    // What a fetch downloaded: walked alone, not against every object the refs already reach.
+    if (extraObjectDir) return missingBeyondQuarantine(gitDir, tips, extraObjectDir);
     const run = await runGit(["rev-list", "--objects", "--quiet", "--stdin", "--not", "--all"], {
       gitDir,
       input: `${tips.join("\n")}\n`,
       allowFailure: true,
-      ...(extraObjectDir ? { env: { GIT_ALTERNATE_OBJECT_DIRECTORIES: extraObjectDir } } : {}),
     });
     if (run.code === 0) return [];
     const ids = [...new Set(run.stderr.match(/[0-9a-f]{40}/g) ?? [])];

@@ -1,13 +1,13 @@
 import { GitStoreError } from "./errors.ts";
 import { MAX_TREE_DEPTH, MAX_TREE_PATHS } from "./limits.ts";
-import { runGit } from "../localgit/index.ts";
+import { BlobReader } from "../localgit/index.ts";
 
 /**
  * How many paths a commit's tree holds and how deep it goes, counted without expanding it: trees are
  * content-addressed and one tree can be named many times, so a few hundred bytes of trees can stand for
- * millions of paths. Each distinct tree is read once (one `git cat-file --batch` per level) and its
- * figures are remembered by id, so the cost is that of the distinct trees, never of the paths they
- * expand to, and a tree seen in an earlier check costs nothing.
+ * millions of paths. Each distinct tree is read once (one `git cat-file --batch` for all of them, level
+ * by level) and its figures are remembered by id, so the cost is that of the distinct trees, never of the
+ * paths they expand to, and a tree seen in an earlier check costs nothing.
  */
 export interface TreeSize {
   paths: number;
@@ -31,26 +31,31 @@ export async function treesPastBounds(
 ): Promise<Map<string, GitStoreError>> {
   const past = new Map<string, GitStoreError>();
   if (revs.length === 0) return past;
-  const roots = await readObjects(
-    gitDir,
-    revs.map((rev) => `${rev}^{tree}`),
-    env,
-  );
-  const rootIds = roots.map((object) => object?.oid);
+  // One `cat-file --batch` for every level, each level's trees asked for at once.
+  const reader = new BlobReader(gitDir, { env });
   const trees = new Map<string, Buffer>();
-  // Breadth first, one git process per level, only trees not counted before.
-  let level = [...new Set(rootIds.filter((oid): oid is string => oid !== undefined && !known.has(oid)))];
-  roots.forEach((object) => object && trees.set(object.oid, object.body));
-  for (let depth = 0; level.length > 0 && depth <= MAX_TREE_DEPTH; depth++) {
-    const below = new Set<string>();
-    const missing = level.filter((oid) => !trees.has(oid));
-    const read = await readObjects(gitDir, missing, env);
-    missing.forEach((oid, i) => read[i] && trees.set(oid, read[i].body));
-    for (const oid of level) {
-      for (const entry of treeEntries(trees.get(oid)))
-        if (entry.tree && !known.has(entry.oid) && !trees.has(entry.oid)) below.add(entry.oid);
+  let rootIds: Array<string | undefined>;
+  try {
+    const readTrees = async (names: readonly string[]) =>
+      (await Promise.all(names.map((name) => reader.readObject(name)))).map((object) => (object?.type === "tree" ? object : undefined));
+    const roots = await readTrees(revs.map((rev) => `${rev}^{tree}`));
+    rootIds = roots.map((object) => object?.oid);
+    roots.forEach((object) => object && trees.set(object.oid, object.body));
+    // Breadth first, only trees not counted before.
+    let level = [...new Set(rootIds.filter((oid): oid is string => oid !== undefined && !known.has(oid)))];
+    for (let depth = 0; level.length > 0 && depth <= MAX_TREE_DEPTH; depth++) {
+      const below = new Set<string>();
+      const missing = level.filter((oid) => !trees.has(oid));
+      const read = await readTrees(missing);
+      missing.forEach((oid, i) => read[i] && trees.set(oid, read[i].body));
+      for (const oid of level) {
+        for (const entry of treeEntries(trees.get(oid)))
+          if (entry.tree && !known.has(entry.oid) && !trees.has(entry.oid)) below.add(entry.oid);
+      }
+      level = [...below];
     }
-    level = [...below];
+  } finally {
+    await reader.close();
   }
   const counted = new Map<string, TreeSize>();
   const sizeOf = (oid: string): TreeSize => {
@@ -103,27 +108,6 @@ export async function treesPastBounds(
 function remember(oid: string, size: TreeSize): void {
   if (known.size >= KNOWN_MAX) known.clear();
   known.set(oid, size);
-}
-
-/** The objects named by `names` (ids or revisions), in order; undefined for those that are missing. */
-async function readObjects(gitDir: string, names: readonly string[], env: Record<string, string>) {
-  if (names.length === 0) return [];
-  const { stdout } = await runGit(["cat-file", "--batch"], { gitDir, env, input: names.map((n) => `${n}\n`).join("") });
-  const out: Array<{ oid: string; type: string; body: Buffer } | undefined> = [];
-  let offset = 0;
-  for (let i = 0; i < names.length; i++) {
-    const newline = stdout.indexOf(10, offset);
-    const header = stdout.subarray(offset, newline).toString();
-    offset = newline + 1;
-    const [oid, type, size] = header.split(" ");
-    if (type === undefined || size === undefined || header.endsWith(" missing") || header.endsWith(" ambiguous")) {
-      out.push(undefined);
-      continue;
-    }
-    out.push(type === "tree" ? { oid: oid!, type, body: stdout.subarray(offset, offset + Number(size)) } : undefined);
-    offset += Number(size) + 1;
-  }
-  return out;
 }
 
 /** The entries of a raw tree object: `<mode> <name>\0<20-byte id>` each. */

@@ -1,3 +1,4 @@
+import { writeLooseObject } from "./objects.ts";
 import { gitText } from "./run.ts";
 
 /** Who cloudbridge's commits are by: a folder's own description and agent id, or this default. */
@@ -29,4 +30,43 @@ export async function commitTree(
   const args = ["commit-tree", commit.tree, ...commit.parents.flatMap((p) => ["-p", p])];
   const message = commit.message.endsWith("\n") ? commit.message : `${commit.message}\n`;
   return gitText(args, { gitDir, env: identityEnv(identity), input: message });
+}
+
+/** Settings in the environment that change what `git commit-tree` writes: with one of them set, git writes the commit. */
+export const COMMIT_ENV = ["GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"];
+
+/**
+ * An identity git would record as it is: a name and an address without what git strips or refuses (angle
+ * brackets, newlines, leading or trailing spaces and punctuation). Any other is left to git to write.
+ */
+export function isPlainIdentity(identity: CommitIdentity): boolean {
+  const plain = (text: string) =>
+    text.length > 0 && ![...text].some((char) => char < " " || char === "<" || char === ">") && !isCrud(text[0]!) && !isCrud(text.at(-1)!);
+  return plain(identity.name) && plain(identity.email);
+}
+
+/** What git's ident code trims from both ends of a name or an address. */
+function isCrud(char: string): boolean {
+  return char <= " " || ".,:;<>\"\\'".includes(char);
+}
+
+/**
+ * Writes a commit as `git commit-tree` writes it (tree, parents, author and committer now in this
+ * machine's time zone, the message as given with a final newline), as a loose object. Returns its id.
+ */
+export async function writeCommit(
+  gitDir: string,
+  commit: { tree: string; parents: readonly string[]; message: string },
+  identity: CommitIdentity,
+  format: "sha1" | "sha256",
+  now: Date = new Date(),
+): Promise<string> {
+  const offset = -now.getTimezoneOffset();
+  const zone = `${offset < 0 ? "-" : "+"}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}${String(Math.abs(offset) % 60).padStart(2, "0")}`;
+  const who = `${identity.name} <${identity.email}> ${Math.floor(now.getTime() / 1000)} ${zone}`;
+  const message = commit.message.endsWith("\n") ? commit.message : `${commit.message}\n`;
+  const body = [`tree ${commit.tree}`, ...commit.parents.map((p) => `parent ${p}`), `author ${who}`, `committer ${who}`, "", message].join(
+    "\n",
+  );
+  return writeLooseObject(gitDir, "commit", Buffer.from(body), format);
 }

@@ -9,8 +9,10 @@ export { commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "
 export { findRepository, initRepository } from "./repository.ts";
 export { getConfig, readConfig, setConfig } from "./config.ts";
 export { LocalGitError, type LocalGitErrorCode } from "./errors.ts";
-export { Git, type GitRunOptions } from "./git.ts";
-export { BlobReader, hashObjectFiles, hasObjects, objectSizes, readObjects } from "./objects.ts";
+export { diffTrees, Git, type GitRunOptions } from "./git.ts";
+export { editTree, TreeEditConflict, type TreeEdit } from "./tree-edit.ts";
+export { treeChanges } from "./tree-diff.ts";
+export { BlobReader, hashObjectFiles, type GitObject, hasObjects, objectSizes, readObjects, writeLooseObject } from "./objects.ts";
 export { isAncestor, mergeBase, readRefs, resolveCommit, resolveRef, swapRef, updateRef, updateRefs } from "./refs.ts";
 export { gitText, joinNul, runGit, splitNul, type GitOptions, type GitRun } from "./run.ts";
 export {

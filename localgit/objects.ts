@@ -1,8 +1,21 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import type { Socket } from "node:net";
+import { join } from "node:path";
+import { deflateSync } from "node:zlib";
 import { LocalGitError } from "./errors.ts";
 import { joinNul, runGit, startGit, type GitOptions } from "./run.ts";
 import { encodePath } from "./tree.ts";
 
 /** Objects of a local repository: which are present, writing blobs, reading blobs in batches. */
+
+/** An object as `cat-file --batch` gives it. */
+export interface GitObject {
+  /** Its id (what a name such as `<commit>^{tree}` resolved to). */
+  oid: string;
+  type: string;
+  body: Buffer;
+}
 
 /** Which of `oids` the repository has. */
 export async function hasObjects(gitDir: string, oids: readonly string[]): Promise<Set<string>> {
@@ -86,21 +99,30 @@ export async function objectSizes(gitDir: string, oids: readonly string[]): Prom
 }
 
 /**
- * Reads many blobs, one at a time as they are needed, through one `git cat-file --batch` process. Output
+ * Reads many objects, one at a time as they are needed, through one `git cat-file --batch` process. Output
  * chunks are kept as they arrive and joined once per object (never re-copied per chunk), so a large blob
- * costs time linear in its size.
+ * costs time linear in its size. Reads asked for together are answered in order through the same pipe.
+ * `env` may name extra object directories (a fetch's quarantine).
  */
 export class BlobReader {
   private readonly child;
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** The object being read: header parsed, waiting for `size` bytes of body and a newline. */
-  private pending: { size: number } | undefined;
-  private waiting: Array<{ resolve: (b: Buffer | undefined) => void; reject: (e: Error) => void }> = [];
+  private pending: { oid: string; type: string; size: number } | undefined;
+  private waiting: Array<{ resolve: (o: GitObject | undefined) => void; reject: (e: Error) => void }> = [];
   private closed = false;
+  /** Kept between uses (`keptOpen`): the process holds this one's event loop only while a read waits. */
+  private readonly idleUnref: boolean;
 
-  constructor(gitDir: string) {
-    this.child = startGit(["cat-file", "--batch"], { gitDir });
+  /**
+   * `keptOpen`: a reader kept for the life of its owner (no `close` needed): while no read waits it keeps
+   * nothing alive, and when this process exits git sees its input end and exits too.
+   */
+  constructor(gitDir: string, options: { env?: Record<string, string>; keptOpen?: boolean } = {}) {
+    this.child = startGit(["cat-file", "--batch"], { gitDir, ...(options.env ? { env: options.env } : {}) });
+    this.idleUnref = options.keptOpen === true;
+    if (this.idleUnref) this.idle(true);
     this.child.stdout.on("data", (chunk: Buffer) => {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -112,8 +134,20 @@ export class BlobReader {
     });
   }
 
-  read(oid: string): Promise<Buffer | undefined> {
+  /** The content of an object, or undefined when it is not there. */
+  async read(oid: string): Promise<Buffer | undefined> {
+    return (await this.readObject(oid))?.body;
+  }
+
+  /** Whether the process is gone (closed, or it exited): a kept reader is then started again by its owner. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** An object's type and content, or undefined when it is not there. */
+  readObject(oid: string): Promise<GitObject | undefined> {
     if (this.closed) return Promise.reject(new LocalGitError("git-failed", "git cat-file --batch is closed"));
+    if (this.idleUnref && this.waiting.length === 0) this.idle(false);
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       this.child.stdin.write(`${oid}\n`);
@@ -138,16 +172,28 @@ export class BlobReader {
         const header = this.take(newline + 1)
           .toString()
           .trimEnd();
-        if (header.endsWith(" missing")) {
+        if (header.endsWith(" missing") || header.endsWith(" ambiguous")) {
           this.waiting.shift()!.resolve(undefined);
           continue;
         }
-        this.pending = { size: Number(header.split(" ")[2]) };
+        const [oid, type, size] = header.split(" ");
+        this.pending = { oid: oid!, type: type!, size: Number(size) };
       }
       if (this.buffered < this.pending.size + 1) return;
       const body = this.take(this.pending.size + 1).subarray(0, this.pending.size);
+      const { oid, type } = this.pending;
       this.pending = undefined;
-      this.waiting.shift()!.resolve(body);
+      this.waiting.shift()!.resolve({ oid, type, body });
+    }
+    if (this.idleUnref && this.waiting.length === 0) this.idle(true);
+  }
+
+  /** Idle: the process, its pipes, keep this process's event loop alive no more (busy: they do). */
+  private idle(idle: boolean): void {
+    // The pipes are sockets (net.Socket), though typed as plain streams.
+    for (const handle of [this.child, this.child.stdin as unknown as Socket, this.child.stdout as unknown as Socket]) {
+      if (idle) handle.unref();
+      else handle.ref();
     }
   }
 
@@ -158,4 +204,27 @@ export class BlobReader {
       this.child.stdin.end();
     });
   }
+}
+
+/**
+ * Writes an object as git writes a loose one (`<type> <size>\0<body>`, zlib-compressed, read-only, at
+ * objects/xx/yyyy…), through a temporary file renamed into place; an object already there loose is left
+ * as it is. Returns its id.
+ */
+export async function writeLooseObject(gitDir: string, type: string, body: Buffer, algorithm: "sha1" | "sha256" = "sha1"): Promise<string> {
+  const header = Buffer.from(`${type} ${body.length}\0`);
+  const oid = createHash(algorithm).update(header).update(body).digest("hex");
+  const dir = join(gitDir, "objects", oid.slice(0, 2));
+  const file = join(dir, oid.slice(2));
+  if (await stat(file).catch(() => undefined)) return oid;
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, `tmp_obj_${randomBytes(6).toString("hex")}`);
+  try {
+    // core.looseCompression's default: git favours speed for loose objects (packing compresses them again).
+    await writeFile(temp, deflateSync(Buffer.concat([header, body]), { level: 1 }), { mode: 0o444, flag: "wx" });
+    await rename(temp, file);
+  } finally {
+    await rm(temp, { force: true });
+  }
+  return oid;
 }

@@ -63,9 +63,12 @@ export function gitFailed(args: readonly string[], run: { code: number; stderr: 
  * A long-lived git process for a batch protocol (`cat-file --batch`): stdin and stdout are pipes, stderr is
  * dropped (the protocol itself reports missing objects).
  */
-export function startGit(args: readonly string[], options: { gitDir: string }): ChildProcessByStdio<Writable, Readable, null> {
+export function startGit(
+  args: readonly string[],
+  options: { gitDir: string; env?: Record<string, string> },
+): ChildProcessByStdio<Writable, Readable, null> {
   return spawn("git", args, {
-    env: { ...process.env, GIT_DIR: options.gitDir, LC_ALL: "C", GIT_TERMINAL_PROMPT: "0" },
+    env: { ...process.env, LC_ALL: "C", ...options.env, GIT_DIR: options.gitDir, GIT_TERMINAL_PROMPT: "0" },
     stdio: ["pipe", "pipe", "ignore"],
   });
 }

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import {
@@ -16,7 +15,6 @@ import {
   Annex,
   AnnexBranch,
   ensureCloudUuid,
-  formatPointer,
   RateLimiter,
   recordWanted,
   registerFolder,
@@ -24,7 +22,7 @@ import {
   type CloudContent,
 } from "../../annex/index.ts";
 import type { Logger } from "../log.ts";
-import { AnnexContent, type TransferProgress } from "../sync/annex-content.ts";
+import { AnnexContent, placeAtPointers, type TransferProgress } from "../sync/annex-content.ts";
 import { BucketRemote } from "../sync/bucket-remote.ts";
 import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../sync/cloud-branch-sync.ts";
 import { SyncEngine, type SideBranch } from "../sync/engine.ts";
@@ -179,13 +177,12 @@ export async function openSyncedFolder(
     const content = new AnnexContent(annex, queue, {
       largefiles: settings.largefiles,
       wanted: settings.wanted,
-      // Every file that is still the key's pointer, not only the path its job named: a rename or a copy that
-      // arrived while the content was downloading would otherwise keep the pointer until the next full scan.
       place: async (path, key) => {
-        const pointer = pointerBlobId(key);
-        for (const other of new Set([path, ...repo.cache.entries.withOid(pointer)])) await repo.placeContent(other, key, content);
+        const placed = await placeAtPointers(repo, content, path, key);
+        // What a download brought that no file took (its file moved or changed meanwhile): said for a person tracing why.
+        if (placed.length === 0) log("debug", "content.unplaced", { key, path });
       },
-      log: (event, fields) => log("warn", event, fields),
+      log: (event, fields) => log(event.endsWith(".failed") ? "warn" : "debug", event, fields),
       ...(options.transferProgress ? { progress: options.transferProgress } : {}),
     });
     const branch = new AnnexBranch(gitDir);
@@ -221,10 +218,4 @@ export async function openSyncedFolder(
     folder.close();
     throw error;
   }
-}
-
-/** The git blob id of a key's pointer file (how a tree names an annexed file). */
-function pointerBlobId(key: string): string {
-  const pointer = Buffer.from(formatPointer(key));
-  return createHash("sha1").update(`blob ${pointer.length}\0`).update(pointer).digest("hex");
 }

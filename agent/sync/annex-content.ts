@@ -1,4 +1,5 @@
-import { basename } from "node:path";
+import { createHash } from "node:crypto";
+import { basename, join } from "node:path";
 import type { Stats } from "node:fs";
 import {
   formatPointer,
@@ -8,6 +9,7 @@ import {
   parsePointer,
   placeContent,
   readLocations,
+  readPointerFile,
   type Annex,
   type LargeFilesRule,
 } from "../../annex/index.ts";
@@ -33,6 +35,7 @@ export interface AnnexContentOptions {
   wanted: "everything" | "nothing";
   /** Replaces a pointer file with its content, if the file is still that pointer. */
   place(path: string, key: string): Promise<void>;
+  /** Told of failed transfers (`*.failed`) and, for tracing, of what else it did. */
   log?: (event: string, fields: Record<string, unknown>) => void;
   /** Told of each file's bytes as they move (the daemon's page shows them). */
   progress?: TransferProgress;
@@ -176,6 +179,28 @@ export class AnnexContent implements AnnexPort, ContentSync {
     }
     await this.queue.add(jobs);
     if (jobs.length > 0) this.onDownloadsQueued?.();
+  }
+
+  /**
+   * Pointer files committed as they are: a person moved, renamed or copied an annexed file whose content
+   * had not arrived yet. Each gets its content as a pointer a checkout writes does (placed now if it is
+   * here, else downloaded). Without this, content arriving between the move and its commit was put in place
+   * at the old path (gone by then), its job was done, and the new path kept its pointer until a round over
+   * the whole folder.
+   */
+  async afterCommit(root: string, changes: ReadonlyMap<string, CacheEntry | null>): Promise<void> {
+    if (this.options.wanted === "nothing") return;
+    const pointers: CheckoutResult["missingContent"] = [];
+    for (const [path, entry] of changes) {
+      // Only a small regular file can be a pointer; `annexed: false` is a file read and found not to be one.
+      if (!entry || entry.annexed === false || (entry.mode !== "100644" && entry.mode !== "100755") || !mayBePointerSize(entry.size))
+        continue;
+      const key = await readPointerFile(join(root, path));
+      if (key !== undefined) pointers.push({ path, key });
+    }
+    if (pointers.length > 0)
+      this.options.log?.("content.pointers-committed", { paths: pointers.slice(0, 5).map((p) => p.path), count: pointers.length });
+    await this.afterCheckout(pointers);
   }
 
   /**
@@ -375,6 +400,24 @@ export async function learnAnnexed(repo: LocalRepo): Promise<number> {
   // Entries are replaced, never changed in place: the cache writes only what changed (stat-cache.ts).
   for (const [path, entry] of unknown) entries.set(path, { ...entry, annexed: keys.get(path) ?? false });
   return unknown.length;
+}
+
+/**
+ * Puts the content of `key` in place of every file of the folder that is still its pointer: the path its
+ * job named, and every other the stat cache knows by the pointer's blob (a rename or a copy that arrived
+ * while the content was downloading). Returns the paths that took it.
+ */
+export async function placeAtPointers(repo: LocalRepo, port: AnnexPort, path: string, key: string): Promise<string[]> {
+  const placed: string[] = [];
+  for (const other of new Set([path, ...repo.cache.entries.withOid(pointerBlobId(key))]))
+    if (await repo.placeContent(other, key, port)) placed.push(other);
+  return placed;
+}
+
+/** The git blob id of a key's pointer file (how a tree names an annexed file). */
+function pointerBlobId(key: string): string {
+  const pointer = Buffer.from(formatPointer(key));
+  return createHash("sha1").update(`blob ${pointer.length}\0`).update(pointer).digest("hex");
 }
 
 function dedupe(jobs: TransferJob[]): TransferJob[] {

@@ -3,7 +3,7 @@ import { chmod, lstat, mkdir, rename, rm, rmdir, symlink, unlink, utimes, writeF
 import { join, posix } from "node:path";
 import type { AnnexPort } from "./annex-port.ts";
 import { fileSystemNow } from "./fs-clock.ts";
-import { BlobReader, type Git } from "../../localgit/index.ts";
+import { BlobReader, treeChanges, type Git } from "../../localgit/index.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
 import { blobOf, modeOf } from "./scanner.ts";
 import { sameFile, settled, tempPathFor } from "../../annex/index.ts";
@@ -42,6 +42,8 @@ export interface CheckoutOptions {
   mtimes?: ReadonlyMap<string, number> | Promise<ReadonlyMap<string, number> | undefined>;
   /** Called after each path handled: how many of how many (a bulk change from another machine shows progress). */
   onProgress?: (done: number, total: number) => void;
+  /** A `cat-file --batch` already running on the repository (the folder's own); else one is started for this checkout. */
+  reader?: BlobReader;
 }
 
 interface DiffRecord {
@@ -58,7 +60,12 @@ export async function checkout(
   target: string,
   options: CheckoutOptions = {},
 ): Promise<CheckoutResult> {
-  const [diff, mtimes] = await Promise.all([treeDiff(git, cache.commit, target), options.mtimes]);
+  // Its own reader is closed at the end; kept open (nothing waits on it while idle) should a step before that fail.
+  const reader = options.reader ?? new BlobReader(git.gitDir, { keptOpen: true });
+  const [diff, mtimes] = await Promise.all([treeDiff(git, reader, cache.commit, target), options.mtimes]).catch(async (error) => {
+    if (!options.reader) await reader.close();
+    throw error;
+  });
   const result: CheckoutResult = {
     written: 0,
     deleted: 0,
@@ -72,7 +79,6 @@ export async function checkout(
   const records = [...diff, ...(await unwrittenRecords(git, cache, target, diff))];
   const started = await fileSystemNow(join(root, ".git", "cloudbridge"));
   const racyWindow = options.racyWindowMs ?? 2000;
-  const reader = new BlobReader(git.gitDir);
 
   const unchangedOnDisk = async (path: string, stats: Stats | undefined): Promise<boolean> => {
     const cached = cache.entries.get(path);
@@ -246,7 +252,7 @@ export async function checkout(
     for (const record of deletions) await unwritableIsSkipped(record, () => deleteOne(record)).then(progress);
     for (const record of records.filter((d) => !d.deleted)) await unwritableIsSkipped(record, () => writeOne(record)).then(progress);
   } finally {
-    await reader.close();
+    if (!options.reader) await reader.close();
   }
   cache.commit = target;
   return result;
@@ -266,9 +272,15 @@ async function unwrittenRecords(git: Git, cache: StatCache, target: string, diff
     });
 }
 
-/** Files added, changed or deleted from tree `from` (none: empty) to `to`. */
-async function treeDiff(git: Git, from: string | undefined, to: string): Promise<DiffRecord[]> {
-  if (from) return (await git.diffTree(from, to)).map((c) => ({ path: c.path, newMode: c.mode, newOid: c.oid, deleted: c.deleted }));
+/** Files added, changed or deleted from tree `from` (none: empty) to `to`: only the trees that differ are read. */
+async function treeDiff(git: Git, reader: BlobReader, from: string | undefined, to: string): Promise<DiffRecord[]> {
+  if (from)
+    return (await treeChanges(reader, `${from}^{tree}`, `${to}^{tree}`)).map((c) => ({
+      path: c.path,
+      newMode: c.mode,
+      newOid: c.oid,
+      deleted: c.deleted,
+    }));
   return [...(await git.lsTree(to))].map(([path, e]) => ({ path, newMode: e.mode, newOid: e.oid, deleted: false }));
 }
 

@@ -17,6 +17,8 @@ export interface ContentSync {
   beforePush(commit: string): Promise<void>;
   /** After the folder moved: fetch wanted content whose pointer files were written. */
   afterCheckout(missing: CheckoutResult["missingContent"]): Promise<void>;
+  /** After a commit: pointer files among the changes (moved or copied here) get their content, as after a checkout. */
+  afterCommit(root: string, changes: ScanResult["changes"]): Promise<void>;
   /**
    * On full rounds: queue what the folder still lacks, whatever happened before (a daemon killed between
    * writing a pointer file and queueing its download must not leave the pointer there for good).
@@ -296,6 +298,7 @@ export class SyncEngine {
       report.sent = scan.changes.size;
       report.examples.sent = [...scan.changes.keys()].slice(0, EXAMPLES);
       this.log("commit", { commit, changes: scan.changes.size });
+      await this.options.content?.afterCommit(this.repo.root, scan.changes);
     }
 
     if (!commit && round.localOnly) {
@@ -399,7 +402,8 @@ export class SyncEngine {
     if (local) {
       // One git process says which way they stand: the base is the remote's head (nothing new there), ours
       // (a fast-forward), or neither (a merge, against that base).
-      const base = await this.repo.git.mergeBase(local, remoteHead);
+      // The usual change from another machine is one commit on top of ours: its own parent line says so.
+      const base = (await this.repo.isParentOf(local, remoteHead)) ? local : await this.repo.git.mergeBase(local, remoteHead);
       if (base === remoteHead) return;
       if (base !== local) {
         target = (await this.mergeWithBase(local, remoteHead, report, base)).commit;

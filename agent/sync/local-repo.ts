@@ -7,13 +7,16 @@ import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.
 import { FolderLock } from "./folder-lock.ts";
 import { isFolder } from "../folder/find.ts";
 import { registerCleanFilter } from "../git-filter/register.ts";
-import { encodePath, Git, initRepository, type CommitIdentity } from "../../localgit/index.ts";
+import { BlobReader, editTree, encodePath, Git, initRepository, TreeEditConflict, type CommitIdentity } from "../../localgit/index.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
-import { journalFile, placedEntry, StatCache, statCacheFile } from "./stat-cache.ts";
+import { journalFile, placedEntry, StatCache, statCacheFile, type CacheEntry } from "./stat-cache.ts";
 
 export const MAIN_REF = "refs/heads/main";
+
+/** Up to this many changed paths, a commit writes its tree without git's index (LocalRepo.treeWith). */
+const EDITED_IN_PLACE = 1000;
 
 /**
  * A synced folder: the files, its `.git`, and the agent's state in `.git/cloudbridge/` (stat cache,
@@ -131,11 +134,15 @@ export class LocalRepo {
     await removeLeftoverTemporaries(this.root, this.stateDir);
     await removeLeftoverPacks(this.git.gitDir);
     this.cache = await StatCache.load(this.cacheFile);
+    this.indexBehind = [];
     const main = await this.head();
-    if (main !== this.cache.commit) await this.adopt(main);
+    // `main` moved without the cache (a crash after a commit, a person's own `git commit`): the index may
+    // hold the cache's old commit, whatever the cache says of it.
+    const adopted = main !== this.cache.commit;
+    if (adopted) await this.adopt(main);
     // The index as this agent left it holds the cache's tree already; anything else rebuilds it.
     const index = await this.indexIdentity();
-    if (this.cache.index !== undefined && this.cache.index === index) this.indexWritten = index;
+    if (!adopted && this.cache.index !== undefined && this.cache.index === index) this.indexWritten = index;
     else {
       await this.resetIndex();
       await this.saveCache();
@@ -170,6 +177,8 @@ export class LocalRepo {
 
   /** Writes the stat cache (held: the folder lock), saying whether the index is still the one this process wrote. */
   async saveCache(): Promise<void> {
+    // The cache names its commit: the index is brought there first, or it would be recorded as holding it.
+    await this.catchUpIndex();
     const index = await this.indexIdentity();
     this.cache.index = index !== undefined && index === this.indexWritten ? index : undefined;
     await this.cache.save();
@@ -213,14 +222,8 @@ export class LocalRepo {
       if (result.hashed > 0) this.cacheChanged();
       return { scan: result };
     }
-    const lines: Buffer[] = [];
-    for (const [path, entry] of result.changes) {
-      lines.push(Buffer.from(entry ? `${entry.mode} blob ${entry.oid}\t` : `0 ${"0".repeat(40)}\t`), encodePath(path), Buffer.from("\0"));
-    }
-    await this.indexed.run(["update-index", "-z", "--add", "--remove", "--index-info"], { input: Buffer.concat(lines) });
-    const tree = await this.indexed.text(["write-tree"]);
-    this.indexWritten = await this.indexIdentity();
     const parent = this.cache.commit;
+    const tree = await this.treeWith(parent, result.changes);
     const times: Array<[string, number]> = [];
     for (const [path, entry] of result.changes) if (entry && entry.mode !== "120000") times.push([path, entry.mtimeMs]);
     const message = (options.message ?? describeChanges(result.changes)) + mtimeTrailers(times);
@@ -235,6 +238,75 @@ export class LocalRepo {
     return { commit, scan: result };
   }
 
+  /**
+   * The tree of `parent` with the scan's changes. A few changes are written into the parent's tree directly
+   * (the trees on their way only: a commit's cost does not grow with the folder), and git's index, which a
+   * person's `git status` reads, catches up before the folder is let go (`catchUpIndex`); many (an import),
+   * or a change git's index would refuse, go through the index as git itself would.
+   */
+  private async treeWith(parent: string | undefined, changes: ReadonlyMap<string, CacheEntry | null>): Promise<string> {
+    const lines: Buffer[] = [];
+    for (const [path, entry] of changes) {
+      lines.push(Buffer.from(entry ? `${entry.mode} blob ${entry.oid}\t` : `0 ${"0".repeat(40)}\t`), encodePath(path), Buffer.from("\0"));
+    }
+    if (parent && changes.size <= EDITED_IN_PLACE && !this.indexOmitsEntries && ![...changes.keys()].some(gitRefusesPath)) {
+      try {
+        const edits = new Map([...changes].map(([path, entry]) => [path, entry ? { mode: entry.mode, oid: entry.oid } : null] as const));
+        const tree = await editTree(this.git.gitDir, this.objects, `${parent}^{tree}`, edits);
+        this.indexBehind.push(...lines);
+        return tree;
+      } catch (error) {
+        if (!(error instanceof TreeEditConflict)) throw error;
+      }
+    }
+    await this.catchUpIndex();
+    await this.indexed.run(["update-index", "-z", "--add", "--remove", "--index-info"], { input: Buffer.concat(lines) });
+    const tree = await this.indexed.text(["write-tree"]);
+    this.indexWritten = await this.indexIdentity();
+    this.indexOmitsEntries = false; // the commit's tree is the index's
+    return tree;
+  }
+
+  /**
+   * The index was filled without entries of the commit's tree that git refuses (`..`, `.git`, an absolute
+   * path): the next commit goes through the index, so that it leaves them out too.
+   */
+  private indexOmitsEntries = false;
+
+  private kept: BlobReader | undefined;
+
+  /**
+   * The folder's own `git cat-file --batch`, started at its first use and kept: commits and checkouts read
+   * the trees and blobs they need through it instead of starting git each time (each start costs more the
+   * larger this process is). Idle, it keeps nothing alive; it ends with this process.
+   */
+  get objects(): BlobReader {
+    if (!this.kept || this.kept.isClosed) this.kept = new BlobReader(this.git.gitDir, { keptOpen: true });
+    return this.kept;
+  }
+
+  /** Whether `parent` is one of the parents of `commit` (read through `objects`: no process started). */
+  async isParentOf(parent: string, commit: string): Promise<boolean> {
+    const object = await this.objects.readObject(commit);
+    if (object?.type !== "commit") return false;
+    const end = object.body.indexOf("\n\n");
+    const header = object.body.toString("latin1", 0, end < 0 ? object.body.length : end);
+    return header.split("\n").some((line) => line === `parent ${parent}`);
+  }
+
+  /** Index lines (`update-index --index-info`) of commits made without the index, not applied to it yet. */
+  private indexBehind: Buffer[] = [];
+
+  /** Brings git's index to the cache's commit after commits made without it (one `update-index` of their paths). */
+  private async catchUpIndex(): Promise<void> {
+    if (this.indexBehind.length === 0) return;
+    const input = Buffer.concat(this.indexBehind);
+    this.indexBehind = [];
+    const { code } = await this.indexed.run(["update-index", "-z", "--add", "--remove", "--index-info"], { input, okCodes: [128] });
+    if (code === 0) this.indexWritten = await this.indexIdentity();
+    else await this.resetIndex();
+  }
+
   /** Moves the folder and `main` to `target` (a descendant of, or merge with, the current commit). */
   checkout(target: string, options: CheckoutOptions = {}): Promise<CheckoutResult> {
     return this.lock.hold(() => this.checkoutHeld(target, options));
@@ -242,12 +314,14 @@ export class LocalRepo {
 
   private async checkoutHeld(target: string, options: CheckoutOptions): Promise<CheckoutResult> {
     const before = this.cache.commit;
+    // The index is moved below by the entries that differ from `before`: it must hold `before` first.
+    await this.catchUpIndex();
     if (before === target && !this.hasUnwritten())
       return { written: 0, deleted: 0, changed: [], skipped: [], refused: [], unwritable: [], missingContent: [], treeChanges: [] };
     // The files' modification times as the machines that changed them had them (mtimes.ts).
-    // (Read beside the checkout's own diff of the two trees: two git processes at once, not one after the other.)
-    const mtimes = mtimesBetween(this.git, before, target).catch(() => undefined);
-    const result = await checkout(this.root, this.git, this.cache, target, { ...options, mtimes });
+    // (Read beside the checkout's own comparison of the two trees.)
+    const mtimes = mtimesBetween(this.git, before, target, this.objects).catch(() => undefined);
+    const result = await checkout(this.root, this.git, this.cache, target, { ...options, mtimes, reader: this.objects });
     if (target !== before) await this.git.updateRef(MAIN_REF, target, before ?? "");
     this.cacheChanged();
     if (before === undefined || !(await this.updateIndex(result.treeChanges))) await this.resetIndex();
@@ -344,12 +418,14 @@ export class LocalRepo {
   }
 
   private async resetIndex(): Promise<void> {
+    this.indexBehind = []; // the whole tree of the cache's commit goes in
     await this.fillIndex();
     this.indexWritten = await this.indexIdentity();
   }
 
   /** Puts the tree of the cache's commit in git's index. */
   private async fillIndex(): Promise<void> {
+    this.indexOmitsEntries = false;
     if (!this.cache.commit) {
       await this.indexed.run(["read-tree", "--empty"]);
       return;
@@ -357,6 +433,7 @@ export class LocalRepo {
     // `--reset` (a one-tree merge) keeps the stat information of entries the tree does not change, so a
     // person's plain `git status` looks again (through the clean filter) only at the files that changed.
     const { code } = await this.indexed.run(["read-tree", "--reset", this.cache.commit], { okCodes: [128] });
+    this.indexOmitsEntries = code !== 0;
     if (code === 0) return;
     // The tree holds paths git's own index refuses (`..`, an absolute path, `.git`): those were refused at
     // checkout; the index (and so the next local commit) leaves them out.

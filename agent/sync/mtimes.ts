@@ -1,4 +1,4 @@
-import type { Git } from "../../localgit/index.ts";
+import type { BlobReader, Git } from "../../localgit/index.ts";
 
 /**
  * Modification times across machines. git keeps none, so each commit the agent makes says, for every file
@@ -14,6 +14,8 @@ import type { Git } from "../../localgit/index.ts";
 const TRAILER = "Cloudbridge-Mtime: ";
 /** Beyond this many files in one commit (an import of a huge folder) the message says no times. */
 const MAX_TRAILERS = 20_000;
+/** At most this many commits in a line are read one by one before `git log` is asked instead. */
+const LINE_READ = 16;
 
 export function mtimeTrailers(files: ReadonlyArray<[path: string, mtimeMs: number]>): string {
   if (files.length === 0 || files.length > MAX_TRAILERS) return "";
@@ -38,8 +40,33 @@ export function parseMtimeTrailers(message: string, into: Map<string, number> = 
   return into;
 }
 
-/** The modification time of each file named by the commits from `from` (exclusive) to `to`, the newest commit winning. */
-export async function mtimesBetween(git: Git, from: string | undefined, to: string): Promise<Map<string, number>> {
+/**
+ * The modification time of each file named by the commits from `from` (exclusive) to `to`, the newest commit
+ * winning. A short line of commits (the usual change from another machine: one) is read through `reader`,
+ * without starting git; anything else (merges, a long history) is listed by `git log`.
+ */
+export async function mtimesBetween(git: Git, from: string | undefined, to: string, reader?: BlobReader): Promise<Map<string, number>> {
+  if (reader && from) {
+    const messages: string[] = [];
+    let at = to;
+    for (let i = 0; i < LINE_READ && at !== from; i++) {
+      const object = await reader.readObject(at);
+      if (object?.type !== "commit") break;
+      const end = object.body.indexOf("\n\n");
+      const parents = object.body
+        .toString("latin1", 0, end < 0 ? object.body.length : end)
+        .split("\n")
+        .filter((line) => line.startsWith("parent "));
+      messages.push(end < 0 ? "" : object.body.toString("utf8", end + 2));
+      if (parents.length !== 1) break;
+      at = parents[0]!.slice("parent ".length);
+    }
+    if (at === from) {
+      const times = new Map<string, number>();
+      for (const message of messages) if (message.includes(TRAILER)) parseMtimeTrailers(message, times);
+      return times;
+    }
+  }
   const { stdout } = await git.run(["log", "-z", "--format=%B", from ? `${from}..${to}` : to]);
   const times = new Map<string, number>();
   for (const message of stdout.toString().split("\0")) if (message.includes(TRAILER)) parseMtimeTrailers(message, times);

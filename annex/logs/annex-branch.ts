@@ -3,14 +3,13 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   commitTree,
+  diffTrees,
   gitText,
   hashObjectFiles,
   isAncestor,
   joinNul,
-  parseDiffTree,
   readObjects,
   resolveCommit,
-  runGit,
   swapRef,
 } from "../../localgit/index.ts";
 import { unionMergeLines } from "./union-merge.ts";
@@ -85,10 +84,7 @@ export class AnnexBranch {
     if (!theirs) return ours;
     if (await isAncestor(this.gitDir, theirs, ours)) return ours;
     if (await isAncestor(this.gitDir, ours, theirs)) return theirs;
-    const diff = await runGit(["diff-tree", "-r", "-z", "--no-renames", ours, theirs], { gitDir: this.gitDir });
-    const paths = parseDiffTree(diff.stdout)
-      .map((change) => change.path)
-      .filter((path) => !this.skipPath?.(path));
+    const paths = (await diffTrees(this.gitDir, ours, theirs)).map((change) => change.path).filter((path) => !this.skipPath?.(path));
     const [a, b] = await Promise.all([this.readMany(paths, ours), this.readMany(paths, theirs)]);
     const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
     const blobs = await this.writeBlobs(merged.map((m) => m.content));
