@@ -4,7 +4,8 @@
  * for), and the CLI as child processes.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const MAIN = fileURLToPath(new URL("../agent/cli/main.ts", import.meta.url));
@@ -150,4 +151,15 @@ export async function interleavedRounds<C extends { run(round: number): Promise<
     for (const contender of order) samples.get(contender)!.push((await contender.run(round)) as Awaited<ReturnType<C["run"]>>);
   }
   return samples;
+}
+
+/** Files of a few hundred bytes, 500 per directory (as a source tree or a photo library is spread). */
+export async function populate(dir: string, files: number): Promise<void> {
+  for (let i = 0; i < files; i += 500) {
+    const sub = join(dir, `d${String(i / 500).padStart(4, "0")}`);
+    await mkdir(sub, { recursive: true });
+    await Promise.all(
+      Array.from({ length: Math.min(500, files - i) }, (_, j) => writeFile(join(sub, `f${j}.txt`), `file ${i + j}\n${"x".repeat(200)}\n`)),
+    );
+  }
 }

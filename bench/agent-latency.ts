@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProsody } from "../test/helpers/prosody.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
-import { arrival, cloudbridge, holds, percentile, startCloudProcess, startCountingProxy, startDaemons } from "./agent-common.ts";
+import { arrival, cloudbridge, holds, percentile, populate, startCloudProcess, startCountingProxy, startDaemons } from "./agent-common.ts";
 import { startSyncthingPair, syncthingMissing } from "./syncthing.ts";
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
@@ -124,17 +124,6 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
     await cloud.stop();
     await prosody?.destroy();
     await rm(root, { recursive: true, force: true });
-  }
-}
-
-/** Files of a few hundred bytes, 500 per directory (as a source tree or a photo library is spread). */
-async function populate(dir: string, files: number): Promise<void> {
-  for (let i = 0; i < files; i += 500) {
-    const sub = join(dir, `d${String(i / 500).padStart(4, "0")}`);
-    await mkdir(sub, { recursive: true });
-    await Promise.all(
-      Array.from({ length: Math.min(500, files - i) }, (_, j) => writeFile(join(sub, `f${j}.txt`), `file ${i + j}\n${"x".repeat(200)}\n`)),
-    );
   }
 }
 

@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
 import { LocalRepo } from "../agent/sync/local-repo.ts";
-import { percentile } from "./agent-common.ts";
+import { percentile, populate } from "./agent-common.ts";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000")
   .split(",")
@@ -45,16 +45,6 @@ interface Pair {
   checkout: number[];
   commitProcesses: number[];
   checkoutProcesses: number[];
-}
-
-async function populate(dir: string, files: number): Promise<void> {
-  for (let i = 0; i < files; i += 500) {
-    const sub = join(dir, `d${String(i / 500).padStart(4, "0")}`);
-    await mkdir(sub, { recursive: true });
-    await Promise.all(
-      Array.from({ length: Math.min(500, files - i) }, (_, j) => writeFile(join(sub, `f${j}.txt`), `file ${i + j}\n${"x".repeat(200)}\n`)),
-    );
-  }
 }
 
 const root = await mkdtemp(join(tmpdir(), "cb-bench-change-cost-"));
