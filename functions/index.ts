@@ -14,4 +14,4 @@ export const HANDLER_MODULES: Readonly<Record<DeployedFunction, URL>> = {
 export type { FanoutResult } from "./change-fanout/fanout.ts";
 export type { CompactionResult } from "./compaction/compact.ts";
 export type { XmppFanoutResult } from "./xmpp-fanout/notify.ts";
-export { FunctionError, type FunctionErrorCode } from "./shared/errors.ts";
+export { FunctionError, type FunctionErrorCode } from "./common/errors.ts";

@@ -2,8 +2,8 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { S3Event } from "aws-lambda";
 import { BucketLayout, FUNCTION_SERVICE_NAME, parseChangeFanoutEnvironment } from "../../protocol/index.ts";
-import { snsChangePublisher } from "../shared/sns-publisher.ts";
-import { functionMetrics } from "../shared/metrics.ts";
+import { snsChangePublisher } from "../common/sns-publisher.ts";
+import { functionMetrics } from "../common/metrics.ts";
 import { fanOutChanges, type FanoutResult } from "./fanout.ts";
 
 /**

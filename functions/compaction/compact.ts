@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { CompactionReport } from "../../gitstore/index.ts";
 import { assertRepoName } from "../../protocol/index.ts";
-import { FunctionError } from "../shared/errors.ts";
+import { FunctionError } from "../common/errors.ts";
 
 /** What one repository's compaction did: gitstore's report. */
 export type RepoCompaction = CompactionReport;

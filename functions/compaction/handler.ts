@@ -4,7 +4,7 @@ import { compactRepository } from "../../gitstore/index.ts";
 import { IsomorphicGitEngine } from "../../gitstore/isomorphic-engine.ts";
 import { createS3Client, isEncryptedRepository, S3ObjectStore } from "../../objectstore/index.ts";
 import { BucketLayout, FUNCTION_SERVICE_NAME, parseCompactionEnvironment } from "../../protocol/index.ts";
-import { functionMetrics } from "../shared/metrics.ts";
+import { functionMetrics } from "../common/metrics.ts";
 import { runCompaction, type CompactionResult } from "./compact.ts";
 import {
   isQueueEvent,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { assertJid, checkedString, describeIssues } from "../../protocol/index.ts";
-import { FunctionError } from "../shared/errors.ts";
+import { FunctionError } from "../common/errors.ts";
 
 /**
  * The notifier account's credentials, as stored in Secrets Manager: `{"jid":"notifier@example.org","password":"…"}`.

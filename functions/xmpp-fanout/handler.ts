@@ -2,7 +2,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SNSEvent } from "aws-lambda";
 import { FUNCTION_SERVICE_NAME, parseXmppFanoutEnvironment } from "../../protocol/index.ts";
-import { functionMetrics } from "../shared/metrics.ts";
+import { functionMetrics } from "../common/metrics.ts";
 import { cachedCredentials } from "./credentials.ts";
 import { sendChangeHeadlines, type XmppFanoutResult } from "./notify.ts";
 import { XmppAuthError, xmppStanzaSender } from "./sender.ts";

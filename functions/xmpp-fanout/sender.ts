@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { client, xml, type Client, type Element } from "@xmpp/client";
 import { chooseSaslMechanism, splitJid } from "../../protocol/index.ts";
-import { FunctionError } from "../shared/errors.ts";
+import { FunctionError } from "../common/errors.ts";
 import type { XmppCredentials } from "./credentials.ts";
 
 /** Sends stanzas over one XMPP session; resolves once the server has taken every one of them. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { PublishBatchCommand, type PublishBatchCommandOutput } from "@aws-sdk/client-sns";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { snsChangePublisher } from "../../../functions/shared/sns-publisher.ts";
+import { snsChangePublisher } from "../../../functions/common/sns-publisher.ts";
 import { decodeChangeMessage, type ChangeMessage } from "../../../protocol/change-message.ts";
 import { startTestCloud, subscribeQueue, type TestCloud } from "../../helpers/local-cloud.ts";
 
