@@ -1,8 +1,8 @@
 import { readFileSync, watch } from "node:fs";
-import { rm, stat } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
-import { FolderError, openSyncedFolder, readSettings, type Folder, type FolderSettings } from "./folder/index.ts";
+import { FolderError, openSyncedFolder, settingsWhenChanged, type Folder, type FolderSettings } from "./folder/index.ts";
 import { PAUSE_FILE, readPause } from "./folder/pause.ts";
 import type { ChangeListener } from "./listen/listener.ts";
 import { cachedRefsIndex } from "../gitstore/index.ts";
@@ -332,15 +332,9 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   folder.content.onDownloadsQueued = startDownloads;
 
   // The bandwidth limits are settings: a change (`cloudbridge limit`) applies from the next round on.
-  let configSeen: number | undefined;
+  const readChangedSettings = settingsWhenChanged(root, folder.gitDir);
   const applyLimits = async () => {
-    const changed = await stat(join(folder.gitDir, "config")).then(
-      (s) => s.mtimeMs,
-      () => undefined,
-    );
-    if (changed !== undefined && changed === configSeen) return;
-    configSeen = changed;
-    const current = await readSettings(root).catch(() => undefined);
+    const { settings: current } = await readChangedSettings();
     if (!current) return;
     folder.annex.limits.up.setRate(current.uploadLimit);
     folder.annex.limits.down.setRate(current.downloadLimit);

@@ -1,9 +1,7 @@
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
 import { helperFailure, helperFetch, helperList, helperPush, openHelperRepository } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
 import { parseRemoteUrl, type DaemonRequest, type RemoteAnswer } from "../protocol/index.ts";
-import { readSettings, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
+import { settingsWhenChanged, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
 import type { Logger } from "./log.ts";
 
 type RemoteRequest = Extract<DaemonRequest, { ask: "remote-list" | "remote-push" | "remote-fetch" }>;
@@ -33,17 +31,12 @@ export function remoteRequests(
     return opening;
   };
   const ownSettings = settingsDigest();
-  let configChecked: { mtimeMs: number; same: boolean } | undefined;
-  const configSame = async (): Promise<boolean> => {
-    const mtimeMs = await stat(join(folder.gitDir, "config")).then(
-      (s) => s.mtimeMs,
-      () => -1,
-    );
-    if (configChecked?.mtimeMs !== mtimeMs) {
-      const now = await readSettings(folder.root, folder.gitDir).catch(() => undefined);
-      configChecked = { mtimeMs, same: now !== undefined && sameAccess(settings, now) };
-    }
-    return configChecked.same;
+  const readChangedSettings = settingsWhenChanged(folder.root, folder.gitDir);
+  let configSame = false;
+  const configStillSame = async (): Promise<boolean> => {
+    const now = await readChangedSettings();
+    if (now.changed) configSame = now.settings !== undefined && sameAccess(settings, now.settings);
+    return configSame;
   };
   const answer = async (request: RemoteRequest): Promise<RemoteAnswer> => {
     log("debug", "helper.asked", { ask: request.ask });
@@ -59,7 +52,7 @@ export function remoteRequests(
       throw declined("not-served", `this daemon serves ${own.bucket}/${own.prefix}${own.repo}, not ${request.url}`);
     if (request.settings !== ownSettings)
       throw declined("settings-differ", "the daemon runs with other AWS settings or another identity than this command");
-    if (!(await configSame())) throw declined("settings-differ", "the folder's settings changed since the daemon opened it");
+    if (!(await configStillSame())) throw declined("settings-differ", "the folder's settings changed since the daemon opened it");
     const progress: string[] = [];
     const start = performance.now();
     const cpu = process.cpuUsage();

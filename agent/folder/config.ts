@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { basename, join } from "node:path";
 import { z } from "zod";
@@ -296,6 +297,24 @@ function cloudFrom(raw: z.output<typeof cloudSchema>, where: string, missing: st
 export async function readCloudSettings(root: string, gitDir = join(root, ".git")): Promise<CloudSettings> {
   const raw = validate(cloudSchema, (await readConfig(gitDir)).last);
   return cloudFrom(raw, root, `${SETTING_NAMES.bucket} and ${SETTING_NAMES.repo}`);
+}
+
+/**
+ * For a daemon applying settings changed while it runs: the folder's settings, read again only when
+ * `.git/config` changed since the last look (its mtime); `changed` says whether this look read them
+ * (`settings` undefined: they could not be read).
+ */
+export function settingsWhenChanged(root: string, gitDir: string): () => Promise<{ changed: boolean; settings?: FolderSettings }> {
+  let seen: number | undefined;
+  return async () => {
+    const mtimeMs = await stat(join(gitDir, "config")).then(
+      (s) => s.mtimeMs,
+      () => -1,
+    );
+    if (mtimeMs === seen) return { changed: false };
+    seen = mtimeMs;
+    return { changed: true, settings: await readSettings(root, gitDir).catch(() => undefined) };
+  };
 }
 
 /** Every setting of a synced folder, validated (`root` is the work tree, named in errors). */

@@ -4,6 +4,7 @@ export {
   parseRate,
   readCloudSettings,
   readSettings,
+  settingsWhenChanged,
   SETTING_NAMES,
   writeSettings,
   type CloudSettings,
