@@ -34,7 +34,7 @@ import type { WorkerEvent, WorkerSetup } from "./many-agents-worker.ts";
 const requested = (process.env.BENCH_AGENTS ?? "").split(",").filter(Boolean).map(Number);
 const sizes =
   requested.length > 1
-    ? requested
+    ? [...new Set(requested)]
     : requested.length === 1
       ? [...new Set([10, 50, requested[0]!])].filter((n) => n <= requested[0]!)
       : [10, 50];
