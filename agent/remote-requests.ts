@@ -55,13 +55,15 @@ export function remoteRequests(
       throw declined("settings-differ", "the daemon runs with other AWS settings or another identity than this command");
     if (!(await configStillSame())) throw declined("settings-differ", "the folder's settings changed since the daemon opened it");
     return new Conversation(async (lines, send) => {
+      // A frame holds one line: text of several lines (git's answers, a message) goes as one frame a line.
+      const sendLines = (kind: "out" | "err", text: string) => {
+        for (const line of (text.endsWith("\n") ? text.slice(0, -1) : text).split("\n")) send({ kind, text: line });
+      };
       try {
         await converse({
           lines,
-          output: (text) => {
-            for (const line of text.slice(0, -1).split("\n")) send({ kind: "out", text: line });
-          },
-          say: (line) => send({ kind: "err", text: line }),
+          output: (text) => sendLines("out", text),
+          say: (line) => sendLines("err", line),
           repository: async () => ({ store: (await repository()).store, layout: folder.layout, repo: own.repo, gitDir: folder.gitDir }),
           agent: async () => settings.agent,
           run: async (work, commands, run) => {
@@ -82,7 +84,7 @@ export function remoteRequests(
         send({ kind: "exit", code: 0 });
       } catch (error) {
         // Said as the helper alone says a failure (credentials, endpoint, bucket: which setting to change).
-        send({ kind: "err", text: `git-remote-cloudbridge: ${helperFailure(error).replaceAll("\n", " ")}` });
+        sendLines("err", `git-remote-cloudbridge: ${helperFailure(error)}`);
         send({ kind: "exit", code: 1 });
       }
     });
