@@ -95,6 +95,27 @@ describe("the remote helper handing its conversation to the daemon", () => {
     }
   });
 
+  it("says so and fails when the daemon goes away in the middle of the conversation (git then runs the push again)", async () => {
+    const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async () => {
+      return new Conversation(async (lines, send) => {
+        await lines.next();
+        send({ kind: "out", text: "fetch" });
+        // Gone without its exit frame, as a daemon killed mid-push.
+      });
+    });
+    try {
+      const run = await relay("capabilities\nlist for-push\n");
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, "fetch\n");
+      assert.match(
+        run.stderr,
+        /^git-remote-cloudbridge: the daemon serving this folder stopped before it answered; run the command again\.\n$/,
+      );
+    } finally {
+      await service?.close();
+    }
+  });
+
   it("hands the whole conversation to the helper alone when the daemon declines, with the digest Node makes of any settings", async () => {
     const asked: DaemonRequest[] = [];
     const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async (request) => {
