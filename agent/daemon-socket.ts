@@ -56,29 +56,36 @@ export async function serveDaemonSocket(
     socket.on("close", () => connections.delete(socket));
     socket.on("error", () => socket.destroy());
     let text = "";
+    let asked = false;
     /** The asker's lines after its request, once a conversation has taken the connection. */
     let conversation: LineQueue | undefined;
     socket.setEncoding("utf8");
+    // An asker gone quiet before its request is whole will not complete it.
+    socket.once("end", () => (asked ? undefined : socket.destroy()));
     socket.on("data", (chunk: string) => {
       if (conversation) return conversation.push(chunk);
-      if (text.includes("\n")) return;
-      text += chunk;
+      text += chunk; // after the request: the start of a conversation, kept until it is taken
       if (text.length > MAX_REQUEST_BYTES) return socket.destroy();
       const end = text.indexOf("\n");
-      if (end < 0) return;
+      if (end < 0 || asked) return;
+      asked = true;
       const answered = answer(text.slice(0, end)).then(async (reply) => {
         if (socket.destroyed) return;
         if (!(reply instanceof Conversation)) return void socket.end(formatDaemonReply(reply));
         socket.write(formatDaemonReply({ ok: true, value: CONVERSATION }));
-        conversation = new LineQueue(() => socket.destroy());
-        conversation.push(text.slice(end + 1));
-        if (socket.readableEnded) conversation.end();
-        socket.once("end", () => conversation!.end());
-        socket.once("close", () => conversation!.end());
-        await reply.talk(conversation, (frame) => {
-          if (!socket.destroyed) socket.write(formatHelperFrame(frame));
-        });
-        if (!socket.destroyed) socket.end();
+        const lines = (conversation = new LineQueue(() => socket.destroy()));
+        lines.push(text.slice(end + 1));
+        if (socket.readableEnded) lines.end();
+        socket.once("end", () => lines.end());
+        socket.once("close", () => lines.end());
+        try {
+          await reply.talk(lines, (frame) => {
+            if (!socket.destroyed) socket.write(formatHelperFrame(frame));
+          });
+          if (!socket.destroyed) socket.end();
+        } catch {
+          socket.destroy(); // the asker then says the daemon went away mid-conversation
+        }
       });
       answering.add(answered);
       void answered.finally(() => answering.delete(answered));
