@@ -2,19 +2,33 @@ import { createServer, type Server, type Socket } from "node:net";
 import { chmod, lstat, rm } from "node:fs/promises";
 import { MAX_SOCKET_PATH, socketPath } from "../localgit/daemon-socket.ts";
 import {
+  CONVERSATION,
   formatDaemonReply,
+  formatHelperFrame,
   MAX_REQUEST_BYTES,
   parseDaemonRequest,
   type DaemonReply,
   type DaemonRequest,
+  type HelperFrame,
 } from "../protocol/daemon-request.ts";
 
 /**
  * The daemon's side of the folder's socket (`.git/cloudbridge/daemon.sock`), through which a command asks
  * the daemon that already serves the folder to do the work: `cloudbridge sync` and the remote helper git
- * starts for a push. The asking side and the trust rules are localgit/daemon-socket.ts, the messages
- * protocol/daemon-request.ts.
+ * starts for a push. The asking side and the trust rules are localgit/daemon-socket.ts (and, for the remote
+ * helper, gitstore/remote-helper/through-daemon.pl), the messages protocol/daemon-request.ts.
  */
+
+/**
+ * A handler's value that keeps the connection after the reply (which then says `CONVERSATION`): the asker's
+ * further lines are given to `talk` one at a time, and what it sends goes back as frames until it returns.
+ */
+export class Conversation {
+  readonly talk: (lines: AsyncIterator<string>, send: (frame: HelperFrame) => void) => Promise<void>;
+  constructor(talk: Conversation["talk"]) {
+    this.talk = talk;
+  }
+}
 
 export interface SocketService {
   close(): Promise<void>;
@@ -36,30 +50,53 @@ export async function serveDaemonSocket(
   const connections = new Set<Socket>();
   /** Answers being worked out: a push the daemon started is answered before the socket closes. */
   const answering = new Set<Promise<unknown>>();
-  const server: Server = createServer((socket) => {
+  // Half-open: an asker that has said all it has to say (git's end of a conversation) still gets the answer.
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     connections.add(socket);
     socket.on("close", () => connections.delete(socket));
     socket.on("error", () => socket.destroy());
     let text = "";
+    let asked = false;
+    /** The asker's lines after its request, once a conversation has taken the connection. */
+    let conversation: LineQueue | undefined;
     socket.setEncoding("utf8");
+    // An asker gone quiet before its request is whole will not complete it.
+    socket.once("end", () => (asked ? undefined : socket.destroy()));
     socket.on("data", (chunk: string) => {
-      if (text.includes("\n")) return;
-      text += chunk;
+      if (conversation) return conversation.push(chunk);
+      text += chunk; // after the request: the start of a conversation, kept until it is taken
       if (text.length > MAX_REQUEST_BYTES) return socket.destroy();
       const end = text.indexOf("\n");
-      if (end < 0) return;
-      const answered = answer(text.slice(0, end)).then((reply) => {
-        if (!socket.destroyed) socket.end(formatDaemonReply(reply));
+      if (end < 0 || asked) return;
+      asked = true;
+      const answered = answer(text.slice(0, end)).then(async (reply) => {
+        if (socket.destroyed) return;
+        if (!(reply instanceof Conversation)) return void socket.end(formatDaemonReply(reply));
+        socket.write(formatDaemonReply({ ok: true, value: CONVERSATION }));
+        const lines = (conversation = new LineQueue(() => socket.destroy()));
+        lines.push(text.slice(end + 1));
+        if (socket.readableEnded) lines.end();
+        socket.once("end", () => lines.end());
+        socket.once("close", () => lines.end());
+        try {
+          await reply.talk(lines, (frame) => {
+            if (!socket.destroyed) socket.write(formatHelperFrame(frame));
+          });
+          if (!socket.destroyed) socket.end();
+        } catch {
+          socket.destroy(); // the asker then says the daemon went away mid-conversation
+        }
       });
       answering.add(answered);
       void answered.finally(() => answering.delete(answered));
     });
   });
-  const answer = async (line: string): Promise<DaemonReply> => {
+  const answer = async (line: string): Promise<DaemonReply | Conversation> => {
     const request = parseDaemonRequest(line);
     if ("refused" in request) return request.refused;
     try {
-      return { ok: true, value: await handle(request) };
+      const value = await handle(request);
+      return value instanceof Conversation ? value : { ok: true, value };
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       return { ok: false, code: typeof code === "string" ? code : "failed", message: (error as Error).message };
@@ -96,4 +133,41 @@ export async function serveDaemonSocket(
       if (now?.ino === ino) await rm(path, { force: true });
     },
   };
+}
+
+/** Lines of text arriving in chunks, read one at a time (without their newlines); one longer than a request may be is refused. */
+class LineQueue implements AsyncIterator<string> {
+  private text = "";
+  private lines: string[] = [];
+  private ended = false;
+  private waiting: ((next: IteratorResult<string>) => void) | undefined;
+  private readonly tooLong: () => void;
+  constructor(tooLong: () => void) {
+    this.tooLong = tooLong;
+  }
+  push(chunk: string): void {
+    this.text += chunk;
+    for (let end = this.text.indexOf("\n"); end >= 0; end = this.text.indexOf("\n")) {
+      this.lines.push(this.text.slice(0, end));
+      this.text = this.text.slice(end + 1);
+    }
+    if (this.text.length > MAX_REQUEST_BYTES) return this.tooLong();
+    this.wake();
+  }
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+  next(): Promise<IteratorResult<string>> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.wake();
+    });
+  }
+  private wake(): void {
+    const resolve = this.waiting;
+    if (!resolve || (this.lines.length === 0 && !this.ended)) return;
+    this.waiting = undefined;
+    resolve(this.lines.length > 0 ? { done: false, value: this.lines.shift()! } : { done: true, value: undefined });
+  }
 }

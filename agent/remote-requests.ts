@@ -1,18 +1,20 @@
-import { helperFailure, helperFetch, helperList, helperPush, openHelperRepository } from "../gitstore/index.ts";
+import { converse, helperFailure, openHelperRepository } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
-import { parseRemoteUrl, type DaemonRequest, type RemoteAnswer } from "../protocol/index.ts";
+import { parseRemoteUrl, type DaemonRequest } from "../protocol/index.ts";
+import { Conversation } from "./daemon-socket.ts";
 import { settingsWhenChanged, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
 import type { Logger } from "./log.ts";
 
-type RemoteRequest = Extract<DaemonRequest, { ask: "remote-list" | "remote-push" | "remote-fetch" }>;
+type RemoteRequest = Extract<DaemonRequest, { ask: "remote-helper" }>;
 
 /**
- * The daemon's answers to the remote helper git starts in the folder (gitstore/remote-helper/through-daemon.ts):
- * `list`, `push` and `fetch` worked out by the helper's own code (gitstore/remote-helper/commands.ts), over
- * the repository opened as the helper opens it (its S3 client and settings) but once, kept warm with its
- * connections, a push or fetch between the daemon's rounds (the engine's `between`). Only
- * for the folder's own repository and with the settings the helper would use; anything else is declined
- * (`not-served`, `settings-differ`) before any work, and the helper does the work itself:
+ * The daemon's side of the remote helper git starts in the folder (gitstore/remote-helper/through-daemon.pl):
+ * the helper hands over its whole conversation with git, and the daemon holds it with the helper's own
+ * code (gitstore/remote-helper/conversation.ts), over the repository opened as the helper opens it (its
+ * S3 client and settings) but once, kept warm with its connections, a push or fetch between the daemon's
+ * rounds (the engine's `between`). Only for the folder's own repository and with the settings the helper
+ * would use; anything else is declined (`not-served`, `settings-differ`) before git is told anything, and
+ * the helper works alone:
  *  - the remote URL names the folder's bucket, prefix and repository;
  *  - the helper's environment holds the same AWS settings, identity and home as the daemon's (a digest);
  *  - the folder's git config still says what the daemon opened the folder with (endpoint, region, profile,
@@ -21,7 +23,7 @@ type RemoteRequest = Extract<DaemonRequest, { ask: "remote-list" | "remote-push"
 export function remoteRequests(
   folder: SyncedFolder,
   log: Logger,
-): { answer: (request: RemoteRequest) => Promise<RemoteAnswer>; close: () => Promise<void> } {
+): { answer: (request: RemoteRequest) => Promise<Conversation>; close: () => Promise<void> } {
   const { settings } = folder;
   let opened: ReturnType<typeof openHelperRepository> | undefined;
   const repository = () => {
@@ -38,8 +40,7 @@ export function remoteRequests(
     if (now.changed) configSame = now.settings !== undefined && sameAccess(settings, now.settings);
     return configSame;
   };
-  const answer = async (request: RemoteRequest): Promise<RemoteAnswer> => {
-    log("debug", "helper.asked", { ask: request.ask });
+  const answer = async (request: RemoteRequest): Promise<Conversation> => {
     const declined = (code: string, message: string) => Object.assign(new Error(message), { code });
     let location;
     try {
@@ -53,30 +54,40 @@ export function remoteRequests(
     if (request.settings !== ownSettings)
       throw declined("settings-differ", "the daemon runs with other AWS settings or another identity than this command");
     if (!(await configStillSame())) throw declined("settings-differ", "the folder's settings changed since the daemon opened it");
-    const progress: string[] = [];
-    const start = performance.now();
-    const cpu = process.cpuUsage();
-    const done = (event: string, refs: number) =>
-      log("debug", event, { refs, ms: Math.round(performance.now() - start), cpuMs: Math.round(cpuMs(process.cpuUsage(cpu))) });
-    try {
-      const { store } = await repository();
-      const ctx = { store, layout: folder.layout, repo: own.repo, gitDir: folder.gitDir, log: (line: string) => progress.push(line) };
-      if (request.ask === "remote-list") {
-        const listed = await helperList(ctx, !request.forPush);
-        done("helper.listed", 0);
-        return listed;
+    return new Conversation(async (lines, send) => {
+      // A frame holds one line: text of several lines (git's answers, a message) goes as one frame a line.
+      const sendLines = (kind: "out" | "err", text: string) => {
+        for (const line of (text.endsWith("\n") ? text.slice(0, -1) : text).split("\n")) send({ kind, text: line });
+      };
+      try {
+        await converse({
+          lines,
+          output: (text) => sendLines("out", text),
+          say: (line) => sendLines("err", line),
+          repository: async () => ({ store: (await repository()).store, layout: folder.layout, repo: own.repo, gitDir: folder.gitDir }),
+          agent: async () => settings.agent,
+          run: async (work, commands, run) => {
+            const ask = `remote-${work}`;
+            log("debug", "helper.asked", { ask });
+            const start = performance.now();
+            const cpu = process.cpuUsage();
+            const done = await (work === "list" ? run() : folder.engine.between(run));
+            const event = { list: "helper.listed", push: "helper.pushed", fetch: "helper.fetched" }[work];
+            log("debug", event, {
+              refs: commands,
+              ms: Math.round(performance.now() - start),
+              cpuMs: Math.round(cpuMs(process.cpuUsage(cpu))),
+            });
+            return done;
+          },
+        });
+        send({ kind: "exit", code: 0 });
+      } catch (error) {
+        // Said as the helper alone says a failure (credentials, endpoint, bucket: which setting to change).
+        sendLines("err", `git-remote-cloudbridge: ${helperFailure(error)}`);
+        send({ kind: "exit", code: 1 });
       }
-      if (request.ask === "remote-fetch") {
-        const output = await folder.engine.between(() => helperFetch(ctx, request.commands));
-        done("helper.fetched", request.commands.length);
-        return { output, stderr: [], progress };
-      }
-      const output = await folder.engine.between(() => helperPush(ctx, request.commands, request.dryRun, async () => settings.agent));
-      done("helper.pushed", request.commands.length);
-      return { output, stderr: [], progress };
-    } catch (error) {
-      throw Object.assign(new Error(helperFailure(error)), { code: "failed" });
-    }
+    });
   };
   return {
     answer,

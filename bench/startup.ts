@@ -12,8 +12,8 @@
  *    `npm ci` installs it (bundled into one file, scripts/build-helper.mjs, with its light S3 client, what
  *    plain settings get), from its TypeScript sources (CLOUDBRIDGE_HELPER_FROM_SOURCE=1), and on the AWS
  *    SDK's S3 client (CLOUDBRIDGE_S3_CLIENT=sdk); beside them Node starting an empty script, the floor of
- *    any helper written for Node; and the helper in a synced folder whose daemon runs, which asks the daemon
- *    to push (gitstore/remote-helper/through-daemon.ts): its CPU time is the command's plus what the daemon
+ *    any helper written for Node; and the helper in a synced folder whose daemon runs, which hands the push
+ *    to the daemon (gitstore/remote-helper/through-daemon.pl): its CPU time is the command's plus what the daemon
  *    spent meanwhile (its threads from /proc/<pid>/task/<tid>/schedstat, to the nanosecond, and the git
  *    processes it ran from /proc/<pid>/stat's children times, in clock ticks of 10 ms), so that work moved
  *    into the daemon is counted, not hidden.
@@ -21,7 +21,8 @@
  * Rounds are interleaved (every contender once per round) and figures are medians, so that the ratios hold
  * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
  * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
- * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it; BENCH_ONLY=push measures the pushes only).
+ * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it; BENCH_ONLY=push measures the pushes only;
+ * BENCH_BASELINE=<another checkout> pushes through that checkout's daemon and helper too, in the same rounds).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -38,6 +39,8 @@ import { interleavedRounds, median } from "./agent-common.ts";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
 const FILES = Number(process.env.BENCH_FILES ?? 100);
 const ONLY_PUSH = process.env.BENCH_ONLY === "push";
+/** Another checkout (its dependencies installed and its helper built), whose daemon and helper push in a folder of their own beside this one's. */
+const BASELINE = process.env.BENCH_BASELINE;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLOUDBRIDGE = join(ROOT, "bin/cloudbridge");
 const NODE = join(ROOT, "node_modules/node/bin/node");
@@ -154,7 +157,7 @@ const cloudProcess = spawn(NODE, ["--disable-warning=ExperimentalWarning", join(
   stdio: ["ignore", "pipe", "inherit"],
 });
 const work = await mkdtemp(join(tmpdir(), "cloudbridge-bench-startup-"));
-let servingDaemon: ChildProcess | undefined;
+const servingDaemons: ChildProcess[] = [];
 try {
   const info = JSON.parse(await new Promise<string>((ok) => createInterface({ input: cloudProcess.stdout! }).once("line", ok))) as {
     endpoint: string;
@@ -243,62 +246,73 @@ try {
 
   // A synced folder whose daemon runs (quiet: no round of its own for 10 minutes), where git pushes a
   // branch of its own with commits made without touching the folder's files: the daemon's only work
-  // during a push is the push git's helper asks of it.
-  const served = join(work, "served");
-  await mkdir(served);
-  await writeFile(join(served, "a.txt"), "a\n");
-  await run([CLOUDBRIDGE, "init", served, "--remote", `s3://${info.bucket}/pushes-daemon`, "--listen", "poll", "--json"], { env });
-  await git(served, "remote", "add", "origin", `cloudbridge::s3://${info.bucket}/pushes-daemon`);
-  const quiet = ["--poll-interval", "600", "--reconcile-interval", "600", "--debounce", "600000", "--ui-port", "off"];
-  const daemonProcess: ChildProcess = (servingDaemon = spawn(CLOUDBRIDGE, ["daemon", served, "--json-log", ...quiet], {
-    env: { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" },
-    stdio: ["ignore", "ignore", "pipe"],
-  }));
-  let helperPushes = 0;
-  /** The daemon's own process's CPU per answer (its debug log: helper.listed, helper.pushed), git's processes aside. */
-  const daemonOwnCpu: Record<string, number[]> = { "helper.listed": [], "helper.pushed": [] };
-  await new Promise<void>((ready, failed) => {
-    daemonProcess.once("exit", (code) => failed(new Error(`the daemon exited (${code}) before it was ready`)));
-    createInterface({ input: daemonProcess.stderr! }).on("line", (line) => {
-      if (line.includes('"daemon.ready"')) ready();
-      if (line.includes('"helper.pushed"')) helperPushes += 1;
-      const event = /"event":"(helper\.(?:listed|pushed))".*"cpuMs":(\d+)/.exec(line);
-      if (event) daemonOwnCpu[event[1]!]!.push(Number(event[2]));
+  // during a push is the push git's helper asks of it. `root`: the checkout whose CLI runs the daemon and
+  // whose launcher git finds first on the PATH (BENCH_BASELINE's, to compare with another version).
+  const servedFolder = async (name: string, root: string) => {
+    const served = join(work, name);
+    const servedEnv = { ...env, PATH: `${join(root, "bin")}:${env.PATH}` };
+    const cli = join(root, "bin/cloudbridge");
+    await mkdir(served);
+    await writeFile(join(served, "a.txt"), "a\n");
+    await run([cli, "init", served, "--remote", `s3://${info.bucket}/${name}`, "--listen", "poll", "--json"], { env: servedEnv });
+    await git(served, "remote", "add", "origin", `cloudbridge::s3://${info.bucket}/${name}`);
+    const quiet = ["--poll-interval", "600", "--reconcile-interval", "600", "--debounce", "600000", "--ui-port", "off"];
+    const daemonProcess: ChildProcess = spawn(cli, ["daemon", served, "--json-log", ...quiet], {
+      env: { ...servedEnv, CLOUDBRIDGE_LOG_LEVEL: "debug" },
+      stdio: ["ignore", "ignore", "pipe"],
     });
-  });
-  let servedCommits = 0;
-  const commitServed = async () => {
-    servedCommits += 1;
-    const index = { ...GIT_ENV, GIT_INDEX_FILE: join(work, "served-index") };
-    await writeFile(join(work, "served-a.txt"), `a ${servedCommits}\n`);
-    const blob = await gitText(["hash-object", "-w", join(work, "served-a.txt")], { cwd: served, env: GIT_ENV });
-    await gitText(["update-index", "--add", "--cacheinfo", `100644,${blob},a.txt`], { cwd: served, env: index });
-    const tree = await gitText(["write-tree"], { cwd: served, env: index });
-    const parent = servedCommits === 1 ? "main" : "bench";
-    const made = await gitText(["commit-tree", tree, "-p", parent, "-m", `change ${servedCommits}`], { cwd: served, env: GIT_ENV });
-    await git(served, "update-ref", "refs/heads/bench", made);
+    servingDaemons.push(daemonProcess);
+    let helperPushes = 0;
+    /** The daemon's own process's CPU per answer (its debug log: helper.listed, helper.pushed), git's processes aside. */
+    const ownCpu: Record<string, number[]> = { "helper.listed": [], "helper.pushed": [] };
+    await new Promise<void>((ready, failed) => {
+      daemonProcess.once("exit", (code) => failed(new Error(`the daemon exited (${code}) before it was ready`)));
+      createInterface({ input: daemonProcess.stderr! }).on("line", (line) => {
+        if (line.includes('"daemon.ready"')) ready();
+        if (line.includes('"helper.pushed"')) helperPushes += 1;
+        const event = /"event":"(helper\.(?:listed|pushed))".*"cpuMs":(\d+)/.exec(line);
+        if (event) ownCpu[event[1]!]!.push(Number(event[2]));
+      });
+    });
+    let commits = 0;
+    const commit = async () => {
+      commits += 1;
+      const index = { ...GIT_ENV, GIT_INDEX_FILE: join(work, `${name}-index`) };
+      await writeFile(join(work, `${name}-a.txt`), `a ${commits}\n`);
+      const blob = await gitText(["hash-object", "-w", join(work, `${name}-a.txt`)], { cwd: served, env: GIT_ENV });
+      await gitText(["update-index", "--add", "--cacheinfo", `100644,${blob},a.txt`], { cwd: served, env: index });
+      const tree = await gitText(["write-tree"], { cwd: served, env: index });
+      const parent = commits === 1 ? "main" : "bench";
+      const made = await gitText(["commit-tree", tree, "-p", parent, "-m", `change ${commits}`], { cwd: served, env: GIT_ENV });
+      await git(served, "update-ref", "refs/heads/bench", made);
+    };
+    const push = async (): Promise<Sample> => {
+      proxy.reset();
+      const before = await processCpuMs(daemonProcess.pid!);
+      const pushesBefore = helperPushes;
+      const sample = await run(["git", "push", "-q", "origin", "bench"], { cwd: served, env: servedEnv });
+      const daemonCpuMs = (await processCpuMs(daemonProcess.pid!)) - before;
+      // Read after the daemon's log line: the push counted is one the daemon did.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (helperPushes !== pushesBefore + 1) throw new Error(`the push in ${name} did not go through its daemon`);
+      return { ...sample, cpuMs: sample.cpuMs! + daemonCpuMs, daemonCpuMs, requests: proxy.counts.s3 };
+    };
+    await commit();
+    await push();
+    return { commit, push, ownCpu };
   };
-  const pushServed = async (): Promise<Sample> => {
-    proxy.reset();
-    const before = await processCpuMs(daemonProcess.pid!);
-    const pushesBefore = helperPushes;
-    const sample = await run(["git", "push", "-q", "origin", "bench"], { cwd: served, env });
-    const daemonCpuMs = (await processCpuMs(daemonProcess.pid!)) - before;
-    // Read after the daemon's log line: the push counted is one the daemon did.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    if (helperPushes !== pushesBefore + 1) throw new Error("the push in the served folder did not go through its daemon");
-    return { ...sample, cpuMs: sample.cpuMs! + daemonCpuMs, daemonCpuMs, requests: proxy.counts.s3 };
-  };
-  await commitServed();
-  await pushServed();
+  const servedFolders = [{ label: "", folder: await servedFolder("pushes-daemon", ROOT) }];
+  if (BASELINE) servedFolders.push({ label: ` (${BASELINE})`, folder: await servedFolder("pushes-daemon-baseline", BASELINE) });
 
   // Warm-up: one run of each fills the compile cache, as the first run after an install does.
   if (!ONLY_PUSH) for (const args of [["--version"], ["status", "--help"], ["status", folder]]) await run([CLOUDBRIDGE, ...args], { env });
   await run(CLI_VERSION, { env: cached });
   await commit();
   await pushAll();
-  await commitServed();
-  await pushServed();
+  for (const { folder } of servedFolders) {
+    await folder.commit();
+    await folder.push();
+  }
 
   console.log(
     `Node ${process.version}, git ${(await gitText(["--version"])).replace("git version ", "")}, ${FILES} files in the folder, ` +
@@ -339,28 +353,30 @@ try {
       { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
       { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
       { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
-      {
-        label: "the same in a synced folder, the helper asking its daemon (CPU time: the command's + the daemon's)",
+      ...servedFolders.map(({ label, folder }) => ({
+        label: `the same in a synced folder, the helper handing the push to its daemon${label} (CPU time: the command's + the daemon's)`,
         against: NATIVE,
-        run: pushServed,
-      },
+        run: folder.push,
+      })),
       // No helper written for Node can take less: git with a helper that does nothing, and Node alone.
       { label: "git push through a Node helper that stores nothing (the floor)", against: NATIVE, run: push("null-helper") },
       { label: "node (empty script)", against: NATIVE, run: () => run([NODE, "-e", ""], { env }) },
     ],
     async () => {
       await commit();
-      await commitServed();
+      for (const { folder } of servedFolders) await folder.commit();
     },
   );
-  console.log(
-    `\nThe daemon's own process per push (its log, process.cpuUsage; the git processes it ran aside): list ${ms(median(daemonOwnCpu["helper.listed"]!))}, push ${ms(median(daemonOwnCpu["helper.pushed"]!))} (medians of ${daemonOwnCpu["helper.pushed"]!.length}, warm-ups included)`,
-  );
+  for (const { label, folder } of servedFolders)
+    console.log(
+      `\nThe daemon's own process per push${label} (its log, process.cpuUsage; the git processes it ran aside): list ${ms(median(folder.ownCpu["helper.listed"]!))}, push ${ms(median(folder.ownCpu["helper.pushed"]!))} (medians of ${folder.ownCpu["helper.pushed"]!.length}, warm-ups included)`,
+    );
   await proxy.stop();
 } finally {
-  if (servingDaemon && servingDaemon.exitCode === null && servingDaemon.signalCode === null) {
-    const exited = new Promise((gone) => servingDaemon!.once("exit", gone));
-    servingDaemon.kill();
+  for (const daemon of servingDaemons) {
+    if (daemon.exitCode !== null || daemon.signalCode !== null) continue;
+    const exited = new Promise((gone) => daemon.once("exit", gone));
+    daemon.kill();
     await exited;
   }
   cloudProcess.kill();

@@ -37,3 +37,4 @@ export { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
 export { DEFAULT_BRANCH, publishServerInfo } from "./server-info.ts";
 export { trackingRefName, trackingRefPrefixes } from "./tracking-refs.ts";
 export { helperFailure, helperFetch, helperList, helperPush, openHelperRepository } from "./remote-helper/commands.ts";
+export { converse, type HelperSession, type HelperWork } from "./remote-helper/conversation.ts";

@@ -143,14 +143,20 @@ async function sendObjects(options: PushOptions, tips: readonly string[], exclud
   const scratch = await mkdtemp(join(options.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
   try {
     const range = { tips, exclude };
+    // What the known packs hold is read while git packs (local files, side by side: a push waits for each step).
+    const known = options.foldPacks === false ? undefined : knownLivePacks(options);
+    known?.catch(() => {}); // awaited below
     let pack = await engineOf(options).packObjects(options.gitDir, range, scratch);
     if (!pack) return;
-    let folded = options.foldPacks === false ? [] : await packsToFoldInto(options, pack.objectCount);
+    let folded = known ? packsToFold(await known, pack.objectCount) : [];
     if (folded.length > 0) ({ pack, folded } = await packFolding(options, range, folded, pack, scratch));
     options.log?.(`uploading ${pack.name} (${pack.objectCount} objects${folded.length > 0 ? `, ${folded.length} packs folded in` : ""})`);
+    // Remembered while it goes up: a remembered pack the list does not name is never folded, and is forgotten below.
+    const remembered = rememberPackIndex(options.gitDir, pack);
+    remembered.catch(() => {}); // awaited below
     await uploadPack(options.store, options.layout, options.repo, pack);
     await addToPackList(options, [pack.name], folded);
-    await rememberPackIndex(options.gitDir, pack);
+    await remembered;
     await forgetPacks(options.gitDir, { keep: (await rememberedLivePacks(options)) ?? [pack.name] });
     outcome.packsUploaded += 1;
     outcome.objectsUploaded += pack.objectCount;
@@ -159,10 +165,10 @@ async function sendObjects(options: PushOptions, tips: readonly string[], exclud
   }
 }
 
-/** The live packs (as this machine last saw the list, and knows the content of) a pack of `pushed` objects folds in. */
-async function packsToFoldInto(ctx: RepoContext, pushed: number): Promise<string[]> {
+/** The live packs (as this machine last saw the list) it knows the content of, which a push may fold in. */
+async function knownLivePacks(ctx: RepoContext): Promise<Awaited<ReturnType<typeof knownPacks>>> {
   const live = await rememberedLivePacks(ctx);
-  return live ? packsToFold(await knownPacks(ctx.gitDir, live), pushed) : [];
+  return live ? knownPacks(ctx.gitDir, live) : [];
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { inflateSync } from "node:zlib";
 import { hasObjects } from "./objects.ts";
 import { gitFailed, runGit } from "./run.ts";
 
@@ -106,8 +107,13 @@ export async function updateRefs(gitDir: string, updates: readonly { ref: string
  * the same folder installing the pack that holds it, while this one publishes): git failed because it
  * was missing, yet it is here now. Objects only ever arrive, so then git is asked again, once: the second
  * answer is about objects that are all here.
+ *
+ * Most pushes are a few new commits on the branch's last: those are loose objects until git packs them,
+ * so their parents are read from the files first, and git (a process, 3-6 ms from a daemon) is asked only
+ * when that walk does not reach `ancestor`.
  */
 export async function isAncestor(gitDir: string, ancestor: string, descendant: string): Promise<boolean> {
+  if (await reachedThroughLooseCommits(gitDir, ancestor, descendant)) return true;
   const args = ["merge-base", "--is-ancestor", ancestor, descendant];
   for (let attempt = 0; ; attempt++) {
     const run = await runGit(args, { gitDir, allowFailure: true });
@@ -116,6 +122,56 @@ export async function isAncestor(gitDir: string, ancestor: string, descendant: s
     if (!present.has(ancestor)) return false;
     if (attempt > 0 || !present.has(descendant)) throw gitFailed(args, run);
   }
+}
+
+/** How many loose commits `isAncestor` reads before it leaves the question to git. */
+const LOOSE_WALK = 64;
+
+/**
+ * Whether `ancestor` is reached from `descendant` through commits that are all loose objects here, read as
+ * git writes them (zlib, `commit <size>\0`, `parent` lines after `tree`). False means "not found this way":
+ * a commit that is packed, not a commit, or a walk longer than LOOSE_WALK leaves the answer to git.
+ */
+async function reachedThroughLooseCommits(gitDir: string, ancestor: string, descendant: string): Promise<boolean> {
+  const queue = [descendant];
+  const seen = new Set(queue);
+  for (let i = 0; i < queue.length && i < LOOSE_WALK; i++) {
+    const oid = queue[i]!;
+    const parents = await looseCommitParents(gitDir, oid);
+    if (parents === undefined) return false;
+    // Found only once read: a commit named as a parent but missing here is an ancestor of nothing (git's answer).
+    if (oid === ancestor) return true;
+    for (const parent of parents) {
+      if (seen.has(parent)) continue;
+      seen.add(parent);
+      queue.push(parent);
+    }
+  }
+  return false;
+}
+
+/** The parents of commit `oid` when it is a loose object here, else undefined. */
+async function looseCommitParents(gitDir: string, oid: string): Promise<string[] | undefined> {
+  if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(oid)) return undefined;
+  const compressed = await readFile(join(gitDir, "objects", oid.slice(0, 2), oid.slice(2))).catch(() => undefined);
+  if (!compressed) return undefined;
+  let text: string;
+  try {
+    text = inflateSync(compressed).toString("latin1");
+  } catch {
+    return undefined;
+  }
+  const headerEnd = text.indexOf("\0");
+  if (!text.startsWith("commit ") || headerEnd < 0) return undefined;
+  const bodyEnd = text.indexOf("\n\n", headerEnd);
+  const lines = text.slice(headerEnd + 1, bodyEnd < 0 ? undefined : bodyEnd).split("\n");
+  if (!lines[0]?.startsWith("tree ")) return undefined;
+  const parents: string[] = [];
+  for (const line of lines.slice(1)) {
+    if (!line.startsWith("parent ")) break;
+    parents.push(line.slice("parent ".length));
+  }
+  return parents;
 }
 
 /** The best common ancestor of two commits, or undefined when they share no history. */

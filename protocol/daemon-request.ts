@@ -5,13 +5,17 @@
  * remote helper git starts at every push reads this before anything else).
  *
  * - `sync`: `cloudbridge sync` (the daemon's round over what its watcher saw; the value is the round's report);
- * - `remote-list`: the remote helper's `list` / `list for-push`, answered as the helper would answer git;
- * - `remote-push`: the helper's batch of `push` commands, answered as the helper would answer git;
- * - `remote-fetch`: the helper's batch of `fetch` commands (the objects brought into the repository).
+ * - `remote-helper`: the remote helper git starts hands the daemon its whole conversation with git
+ *   (gitremote-helpers(7): capabilities, options, list, push, fetch). The value `CONVERSATION` says the
+ *   daemon takes it: from then on the helper relays git's lines to the daemon as they are, and the daemon
+ *   sends back frames (`formatHelperFrame`): a line for git's stdout, a line for the helper's stderr, and
+ *   last the helper's exit code. The helper that relays is gitstore/remote-helper/through-daemon.pl, a
+ *   Perl program (this file is its contract too: keep the two in step).
  *
- * A remote request names the remote URL git gave the helper and a digest of the settings of the helper's
- * environment (`SETTINGS_ENVIRONMENT`): the daemon does the work only for its own repository, reached
- * with the settings the helper would use; otherwise it refuses (`REFUSALS`) and the helper works alone.
+ * A remote-helper request names the remote URL git gave the helper and a digest of the settings of the
+ * helper's environment (`SETTINGS_ENVIRONMENT`): the daemon takes the conversation only for its own
+ * repository, reached with the settings the helper would use; otherwise it refuses (`REFUSALS`) before
+ * anything is said to git, and the helper works alone.
  */
 
 /** The version of the request and the answer (a daemon older or newer than the command answers "unsupported"). */
@@ -19,24 +23,21 @@ export const SOCKET_VERSION = 1;
 /** A request is one short line; anything longer is not from a command. */
 export const MAX_REQUEST_BYTES = 256 * 1024;
 
-export type DaemonRequest =
-  | { version: number; ask: "sync" }
-  | { version: number; ask: "remote-list"; url: string; settings: string; forPush: boolean }
-  | { version: number; ask: "remote-push"; url: string; settings: string; commands: string[]; dryRun: boolean }
-  | { version: number; ask: "remote-fetch"; url: string; settings: string; commands: string[] };
+export type DaemonRequest = { version: number; ask: "sync" } | { version: number; ask: "remote-helper"; url: string; settings: string };
 
 export type DaemonAsk = DaemonRequest["ask"];
 
 export type DaemonReply = { ok: true; value: unknown } | { ok: false; code: string; message: string };
 
-/** What the daemon answers a remote request with: the text for git's stdout, and lines for the helper's stderr. */
-export interface RemoteAnswer {
-  output: string;
-  /** Said on the helper's stderr (warnings). */
-  stderr: string[];
-  /** Said on the helper's stderr when git asked for them (`-v`). */
-  progress: string[];
-}
+/** The value of the reply by which the daemon takes the remote helper's conversation (written as `{"ok":true,"value":"conversation"}`). */
+export const CONVERSATION = "conversation";
+
+/**
+ * What the daemon sends in the remote helper's conversation, one line each: `out <text>` (a line for git,
+ * the newline not included), `err <text>` (a line for the helper's stderr), `exit <code>` (the last: the
+ * helper exits with it). git's side needs no frame: its lines are relayed as git wrote them.
+ */
+export type HelperFrame = { kind: "out" | "err"; text: string } | { kind: "exit"; code: number };
 
 /**
  * Error codes by which a daemon declines a remote request before doing anything: the helper then does the
@@ -96,7 +97,7 @@ export function parseDaemonRequest(line: string): DaemonRequest | { refused: Dae
     refused: {
       ok: false as const,
       code: "unsupported",
-      message: `this daemon answers version ${SOCKET_VERSION} requests to sync, remote-list, remote-push and remote-fetch`,
+      message: `this daemon answers version ${SOCKET_VERSION} requests to sync and remote-helper`,
     },
   };
   if (request.version !== SOCKET_VERSION) return unsupported;
@@ -106,27 +107,9 @@ export function parseDaemonRequest(line: string): DaemonRequest | { refused: Dae
   switch (request.ask) {
     case "sync":
       return { version: SOCKET_VERSION, ask: "sync" };
-    case "remote-list":
-    case "remote-push":
-    case "remote-fetch": {
+    case "remote-helper":
       if (typeof request.url !== "string" || typeof request.settings !== "string") return bad("names a url and a settings digest");
-      if (request.ask === "remote-list") {
-        if (typeof request.forPush !== "boolean") return bad("says whether it is for a push");
-        return { version: SOCKET_VERSION, ask: "remote-list", url: request.url, settings: request.settings, forPush: request.forPush };
-      }
-      const command = request.ask === "remote-push" ? "push" : "fetch";
-      const commands = request.commands;
-      if (
-        !Array.isArray(commands) ||
-        commands.length === 0 ||
-        !commands.every((c) => typeof c === "string" && c.startsWith(`${command} `) && !c.includes("\n"))
-      )
-        return bad(`holds git's ${command} commands`);
-      const common = { version: SOCKET_VERSION, url: request.url, settings: request.settings, commands: commands as string[] };
-      if (request.ask === "remote-fetch") return { ...common, ask: "remote-fetch" };
-      if (typeof request.dryRun !== "boolean") return bad("says whether it is a dry run");
-      return { ...common, ask: "remote-push", dryRun: request.dryRun };
-    }
+      return { version: SOCKET_VERSION, ask: "remote-helper", url: request.url, settings: request.settings };
     default:
       return unsupported;
   }
@@ -152,15 +135,19 @@ export function parseDaemonReply(line: string): DaemonReply | undefined {
   return undefined;
 }
 
-/** A remote request's answer, or undefined when the value is not one (a lying or broken daemon). */
-export function asRemoteAnswer(value: unknown): RemoteAnswer | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const { output, stderr, progress } = value as Record<string, unknown>;
-  const lines = (list: unknown): list is string[] => Array.isArray(list) && list.every((line) => typeof line === "string");
-  if (typeof output !== "string" || !output.endsWith("\n") || !lines(stderr) || !lines(progress)) return undefined;
-  return { output, stderr, progress };
-}
-
 export function isRefusal(reply: DaemonReply): boolean {
   return !reply.ok && (REFUSALS as readonly string[]).includes(reply.code);
+}
+
+/** A frame of the remote helper's conversation as the daemon sends it (the text of `out` and `err` holds no newline). */
+export function formatHelperFrame(frame: HelperFrame): string {
+  return frame.kind === "exit" ? `exit ${frame.code}\n` : `${frame.kind} ${frame.text}\n`;
+}
+
+/** The frame a line holds (without its newline), or undefined when it is none. */
+export function parseHelperFrame(line: string): HelperFrame | undefined {
+  const exit = /^exit (\d{1,3})$/.exec(line);
+  if (exit) return { kind: "exit", code: Number(exit[1]) };
+  if (line.startsWith("out ") || line.startsWith("err ")) return { kind: line.slice(0, 3) as "out" | "err", text: line.slice(4) };
+  return undefined;
 }

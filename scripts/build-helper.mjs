@@ -1,8 +1,7 @@
 // Bundles the remote helper (gitstore/remote-helper/main.ts and the project modules it imports) into one
-// file, dist/git-remote-cloudbridge.cjs (CommonJS), which bin/git-remote-cloudbridge runs when it is up to date,
-// and the part that asks a running daemon (gitstore/remote-helper/through-daemon.ts: Node's socket and the
-// messages) into dist/git-remote-cloudbridge-daemon.cjs, which the launcher runs where the repository has a
-// daemon's socket; it loads the first bundle only when it has to work alone.
+// file, dist/git-remote-cloudbridge.cjs (CommonJS), which bin/git-remote-cloudbridge runs when it is up to date.
+// (Where the repository's daemon runs, the launcher runs gitstore/remote-helper/through-daemon.pl instead,
+// which needs no build.)
 // git starts the helper at every push and fetch, and Node's ES module loader costs about as much per module
 // as the module's own code: one file instead of ~57 halves the helper's start-up (docs/performance.md).
 //
@@ -21,12 +20,10 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const ENTRY = "gitstore/remote-helper/main.ts";
 export const BUNDLE = "dist/git-remote-cloudbridge.cjs";
-export const DAEMON_ENTRY = "gitstore/remote-helper/through-daemon.ts";
-export const DAEMON_BUNDLE = "dist/git-remote-cloudbridge-daemon.cjs";
 export const INPUTS = "dist/git-remote-cloudbridge.inputs";
 const STDIN_ENTRY = "<the bundle's entry>";
 
-/** Builds the bundles and their list of inputs into `root` (the project, by default); each appears whole or not at all. */
+/** Builds the bundle and its list of inputs into `root` (the project, by default); each appears whole or not at all. */
 export async function buildHelper(root = ROOT) {
   let esbuild;
   try {
@@ -38,15 +35,13 @@ export async function buildHelper(root = ROOT) {
   }
   const began = new Date();
   const bundle = join(root, BUNDLE);
-  const daemonBundle = join(root, DAEMON_BUNDLE);
   const inputs = join(root, INPUTS);
   const temporary = (path) => `${path}.${process.pid}.tmp`;
   await mkdir(dirname(bundle), { recursive: true });
-  const build = (entry, outfile, plugins = []) =>
+  const build = (entry, outfile) =>
     esbuild.build({
       absWorkingDir: root,
-      // The entry calls main() itself when it is the program (in the bundle no module is `import.meta.main`);
-      // the helper's bundle is also loaded by the daemon-asking one, which calls its main() itself.
+      // The entry calls main() itself when it is the program (in the bundle no module is `import.meta.main`).
       stdin: {
         contents: `import { main } from "./${entry}";\nexport { main };\nif (require.main === module) void main();\n`,
         resolveDir: root,
@@ -65,17 +60,9 @@ export async function buildHelper(root = ROOT) {
       metafile: true,
       logLevel: "error",
       legalComments: "none",
-      plugins,
     });
-  // The daemon-asking bundle loads the helper's bundle beside it, not a copy of the helper.
-  const besideHelper = {
-    name: "helper-beside",
-    setup(build) {
-      build.onResolve({ filter: /^\.\/main\.ts$/ }, () => ({ path: `./${BUNDLE.slice("dist/".length)}`, external: true }));
-    },
-  };
   try {
-    const results = [await build(ENTRY, bundle), await build(DAEMON_ENTRY, daemonBundle, [besideHelper])];
+    const results = [await build(ENTRY, bundle)];
     // This script is one of the inputs too: a bundle made by an older version of it is not run either.
     const files = [...new Set(results.flatMap((result) => Object.keys(result.metafile.inputs)))]
       .filter((path) => path !== STDIN_ENTRY)
@@ -83,13 +70,11 @@ export async function buildHelper(root = ROOT) {
       .concat(relative(root, fileURLToPath(import.meta.url)));
     await writeFile(temporary(inputs), `${files.join("\n")}\n`);
     await utimes(temporary(bundle), began, began);
-    await utimes(temporary(daemonBundle), began, began);
     await rename(temporary(inputs), inputs);
     await rename(temporary(bundle), bundle);
-    await rename(temporary(daemonBundle), daemonBundle);
-    return { bundle, daemonBundle, inputs: files };
+    return { bundle, inputs: files };
   } finally {
-    for (const path of [bundle, daemonBundle, inputs]) await rm(temporary(path), { force: true });
+    for (const path of [bundle, inputs]) await rm(temporary(path), { force: true });
   }
 }
 

@@ -1,6 +1,5 @@
 import { bucketRequests, explainAccessError, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import type { BucketLayout, RemoteLocation } from "../../protocol/core.ts";
-import type { RemoteAnswer } from "../../protocol/daemon-request.ts";
 import { readConfig } from "../../localgit/index.ts";
 import { bucketAccessFrom } from "../bucket-access.ts";
 import { recordedEncryption } from "../recorded-encryption.ts";
@@ -13,10 +12,10 @@ import { readRefsIndex } from "../refs-index.ts";
 import { engineOf, type RepoContext } from "../repo-context.ts";
 
 /**
- * The remote helper's answers to git's `list` and `push` commands (gitremote-helpers(7)), worked out the
- * same way whoever works them out: the helper git started (./main.ts), or the daemon serving the
- * repository, which the helper asks when one runs (./through-daemon.ts). Each returns the text for git's
- * stdout and what goes to the helper's stderr; nothing here writes to either.
+ * The remote helper's answers to git's `list`, `push` and `fetch` commands (gitremote-helpers(7)), worked
+ * out the same way whoever works them out: the helper git started (./main.ts), or the daemon serving the
+ * repository, to which the helper relays its conversation when one runs (./through-daemon.pl). Each
+ * returns the text for git's stdout and what goes to the helper's stderr; nothing here writes to either.
  */
 
 /**
@@ -42,8 +41,8 @@ export async function openHelperRepository(location: RemoteLocation, layout: Buc
   }
 }
 
-/** `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD. */
-export async function helperList(ctx: RepoContext, forFetch: boolean): Promise<RemoteAnswer> {
+/** `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD; `stderr`: warnings for the person. */
+export async function helperList(ctx: RepoContext, forFetch: boolean): Promise<{ output: string; stderr: string[] }> {
   const { refs } = await readRefsIndex(ctx);
   const corrupt = corruptSharedRef(refs);
   const stderr: string[] = [];
@@ -60,7 +59,7 @@ export async function helperList(ctx: RepoContext, forFetch: boolean): Promise<R
     const target = head && head !== "not-modified" ? parseHeadFile(head.body) : undefined;
     if (target && refs.shared.has(target)) lines.push(`@${target} HEAD\n`);
   }
-  return { output: `${lines.join("")}\n`, stderr, progress: [] };
+  return { output: `${lines.join("")}\n`, stderr };
 }
 
 /**

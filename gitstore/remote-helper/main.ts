@@ -1,21 +1,20 @@
 import { createInterface } from "node:readline";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { agentIdFor } from "../agent-id.ts";
-import type { RepoContext } from "../repo-context.ts";
-import { helperFailure, helperFetch, helperList, helperPush, openHelperRepository } from "./commands.ts";
+import { helperFailure, openHelperRepository } from "./commands.ts";
+import { converse } from "./conversation.ts";
 
 /**
- * `git-remote-cloudbridge <remote> <url>`: git's remote-helper protocol (gitremote-helpers(7)) over the
+ * `git-remote-cloudbridge <remote> <url>`: git's remote-helper protocol (./conversation.ts) over the
  * bucket, so `git clone|fetch|push cloudbridge::s3://<bucket>[/<prefix>]/<repo>` work for any git user.
- * Capabilities: list, fetch, push, option. git decides fast-forwards from `list for-push`; the helper
- * re-checks at the compare-and-swap, so a push that raced another is rejected ("fetch first"), never lost.
+ * This is the helper working alone; where the repository's daemon runs, the launcher starts
+ * ./through-daemon.pl instead, which hands the conversation to the daemon and this helper only when the
+ * daemon declines it.
  */
 export async function runRemoteHelper(
   args: readonly string[],
-  input: NodeJS.ReadableStream | AsyncIterator<string>,
+  input: NodeJS.ReadableStream,
   output: (text: string) => void,
-  /** Where another part of the helper (./through-daemon.ts) leaves the conversation to this one: the options set, and the lines read but not answered. */
-  taken: { verbosity: number; dryRun: boolean; unanswered: readonly string[] } = { verbosity: 1, dryRun: false, unanswered: [] },
 ): Promise<void> {
   const url = args[1] ?? args[0];
   if (!url) throw new Error("usage: git-remote-cloudbridge <remote> <url> (git runs this for cloudbridge:: URLs)");
@@ -27,63 +26,26 @@ export async function runRemoteHelper(
   // (capabilities, options) need no answer from it.
   const opened = openHelperRepository(location, layout, gitDir);
   opened.catch(() => {}); // its failure is thrown by the first command that needs the bucket
-  let { verbosity, dryRun } = taken;
-  const context = async (): Promise<RepoContext & { config: ReadonlyMap<string, readonly string[]> }> => ({
-    ...(await opened),
-    layout,
-    repo: location.repo,
-    gitDir,
-    log: (line) => {
-      if (verbosity > 1) process.stderr.write(`cloudbridge: ${line}\n`);
-    },
-  });
-  const read = "next" in input ? input : createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
-  const unanswered = [...taken.unanswered];
-  const lines = {
-    next: async (): Promise<IteratorResult<string>> => (unanswered.length > 0 ? { done: false, value: unanswered.shift()! } : read.next()),
-  };
-  const batch = async (first: string): Promise<string[]> => {
-    const commands = [first];
-    for (let next = await lines.next(); !next.done && next.value !== ""; next = await lines.next()) commands.push(next.value);
-    return commands;
-  };
   // This repository's agent id, read (or made) once `list for-push` says a push follows.
   let agent: Promise<string> | undefined;
   try {
-    for (let next = await lines.next(); !next.done; next = await lines.next()) {
-      const line = next.value;
-      if (line === "") break;
-      if (line === "capabilities") output("fetch\npush\noption\n\n");
-      else if (line.startsWith("option ")) {
-        const [, name, value] = line.split(" ");
-        if (name === "verbosity") verbosity = Number(value);
-        if (name === "dry-run") dryRun = value === "true";
-        output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
-      } else if (line === "list" || line === "list for-push") {
-        const ctx = await context();
-        if (line === "list for-push" && !dryRun) (agent ??= agentIdFor(gitDir, { config: ctx.config })).catch(() => {}); // awaited in pushBatch
-        const { output: text, stderr } = await helperList(ctx, line === "list");
-        for (const warning of stderr) process.stderr.write(`${warning}\n`);
-        output(text);
-      } else if (line.startsWith("fetch ")) {
-        output(await helperFetch(await context(), await batch(line)));
-      } else if (line.startsWith("push ")) {
-        const ctx = await context();
-        output(await helperPush(ctx, await batch(line), dryRun, () => (agent ??= agentIdFor(gitDir, { config: ctx.config }))));
-      } else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
-    }
+    await converse({
+      lines: createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator](),
+      output,
+      say: (line) => process.stderr.write(`${line}\n`),
+      repository: async () => ({ store: (await opened).store, layout, repo: location.repo, gitDir }),
+      agent: async () => (agent ??= opened.then(({ config }) => agentIdFor(gitDir, { config }))),
+      run: (_work, _commands, run) => run(),
+    });
   } finally {
     (await opened.catch(() => undefined))?.s3.destroy();
   }
 }
 
-/**
- * The program git starts: the helper over stdin and stdout, and a failure said in one line on stderr.
- * `lines` and `taken`: the conversation so far, when ./through-daemon.ts leaves the rest of it to this helper.
- */
-export async function main(lines?: AsyncIterator<string>, taken?: Parameters<typeof runRemoteHelper>[3]): Promise<void> {
+/** The program git starts: the helper over stdin and stdout, and a failure said in one line on stderr. */
+export async function main(): Promise<void> {
   try {
-    await runRemoteHelper(process.argv.slice(2), lines ?? process.stdin, (text) => process.stdout.write(text), taken);
+    await runRemoteHelper(process.argv.slice(2), process.stdin, (text) => process.stdout.write(text));
   } catch (thrown) {
     // A setup problem (credentials, endpoint, bucket) in words that say which setting to change.
     process.stderr.write(`git-remote-cloudbridge: ${helperFailure(thrown)}\n`);

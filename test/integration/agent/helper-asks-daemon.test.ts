@@ -12,8 +12,8 @@ import { useAgentCloud } from "../../helpers/test-bed.ts";
 const execFileAsync = promisify(execFile);
 
 /**
- * `git push` in a synced folder whose daemon runs: the remote helper asks the daemon to list and push
- * (gitstore/remote-helper/through-daemon.ts, agent/remote-requests.ts), and git must get exactly the
+ * `git push` in a synced folder whose daemon runs: the remote helper hands its conversation with git to the
+ * daemon (gitstore/remote-helper/through-daemon.pl, agent/remote-requests.ts), and git must get exactly the
  * answers the helper gives alone: the same refs and objects land, the same refusals, `--force` and
  * `--dry-run` as without a daemon. Whenever the daemon cannot be trusted or asked, the helper pushes itself
  * and the push lands. The daemons wait 10 minutes between rounds, so nothing but the push moves the refs
@@ -100,7 +100,9 @@ describe("git push in a folder whose daemon runs", () => {
         if (way === "alone") await d.stop();
         const branch = `refs/heads/${way}`;
         const first = await commitOn(dir, main, `${way}.txt`, "first");
-        const pushed = await git(dir, ["push", "bucket", `${first}:${branch}`]);
+        // Through the daemon, no Node process is started for the push: one that could not start changes nothing.
+        const pushEnv = way === "daemon" ? gitEnv({ NODE_OPTIONS: "--this-option-does-not-exist" }) : gitEnv();
+        const pushed = await git(dir, ["push", "bucket", `${first}:${branch}`], pushEnv);
         assert.equal(pushed.code, 0, pushed.stderr);
         assert.doesNotMatch(pushed.stderr, /cloudbridge: /, `${way}: nothing to say`);
         assert.equal((await bucketRefs("same")).get(branch), first, `${way}: the branch landed`);
@@ -237,7 +239,7 @@ describe("git push in a folder whose daemon runs", () => {
       await new Promise((closed) => liar.close(closed));
     }
 
-    // The owner's socket, answering with what is not an answer to this push.
+    // The owner's socket, answering with what is not an answer to the helper's request.
     const garbled: Server = createServer((socket) =>
       socket.once("data", () =>
         socket.end(`${JSON.stringify({ ok: true, value: { output: "ok refs/heads/elsewhere\n\n", stderr: [], progress: [] } })}\n`),

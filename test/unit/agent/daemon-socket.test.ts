@@ -3,9 +3,10 @@ import { spawn } from "node:child_process";
 import { chmod, lstat, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { serveDaemonSocket } from "../../../agent/daemon-socket.ts";
+import { connect } from "node:net";
+import { Conversation, serveDaemonSocket } from "../../../agent/daemon-socket.ts";
 import { askDaemon as ask, socketPath } from "../../../localgit/daemon-socket.ts";
-import { SOCKET_VERSION } from "../../../protocol/daemon-request.ts";
+import { parseHelperFrame, SOCKET_VERSION } from "../../../protocol/daemon-request.ts";
 import { tempDir } from "../../helpers/git.ts";
 
 const SYNC = { version: SOCKET_VERSION, ask: "sync" } as const;
@@ -104,5 +105,37 @@ describe("the folder's daemon socket", () => {
     const dir = await stateDir("x".repeat(120));
     assert.equal(await serveDaemonSocket(dir, async () => "never"), undefined);
     assert.deepEqual(await ask(dir, SYNC), { kind: "no-daemon" });
+  });
+
+  it("keeps the connection for a conversation: lines sent before it was taken and after the asker is done are heard and answered", async () => {
+    const dir = await stateDir("conversation");
+    const service = await serveDaemonSocket(dir, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the asker's lines arrive meanwhile
+      return new Conversation(async (lines, send) => {
+        for (let next = await lines.next(); !next.done; next = await lines.next()) send({ kind: "out", text: `heard ${next.value}` });
+        send({ kind: "exit", code: 0 });
+      });
+    });
+    try {
+      const socket = connect({ path: socketPath(dir) });
+      let received = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => (received += chunk));
+      const closed = new Promise((done) => socket.once("close", done));
+      // The request, then git's lines before the daemon has answered, then half-closed: git's end may come that early.
+      socket.write(`${JSON.stringify({ version: SOCKET_VERSION, ask: "remote-helper", url: "u", settings: "d" })}\n`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      socket.end("capabilities\n\n");
+      await closed;
+      const [reply, ...frames] = received.split("\n").slice(0, -1);
+      assert.deepEqual(JSON.parse(reply!), { ok: true, value: "conversation" });
+      assert.deepEqual(frames.map(parseHelperFrame), [
+        { kind: "out", text: "heard capabilities" },
+        { kind: "out", text: "heard " },
+        { kind: "exit", code: 0 },
+      ]);
+    } finally {
+      await service?.close();
+    }
   });
 });

@@ -36,8 +36,7 @@ describe("bin/git-remote-cloudbridge", () => {
   let work: { path: string; remove(): Promise<void> };
   let install: string;
   const SOURCE = "gitstore/remote-helper/main.ts";
-  const DAEMON_SOURCE = "gitstore/remote-helper/through-daemon.ts";
-  const DAEMON_BUNDLE = "dist/git-remote-cloudbridge-daemon.cjs";
+  const RELAY = "gitstore/remote-helper/through-daemon.pl";
   const OTHER_INPUT = "scripts/build-helper.mjs";
   const BUNDLE = "dist/git-remote-cloudbridge.cjs";
   const INPUTS = "dist/git-remote-cloudbridge.inputs";
@@ -57,7 +56,8 @@ describe("bin/git-remote-cloudbridge", () => {
     await copyFile(`${ROOT}bin/git-remote-cloudbridge`, at("bin/git-remote-cloudbridge"));
     await symlink(`${ROOT}node_modules/node/bin/node`, at("node_modules/node/bin/node"));
     await writeFile(at(SOURCE), 'console.log("sources");\n');
-    await writeFile(at(DAEMON_SOURCE), 'console.log("daemon sources");\n');
+    // The relay says so, then does what the real one does when the daemon declines: runs the launcher again.
+    await writeFile(at(RELAY), 'print "relay\\n"; $ENV{CLOUDBRIDGE_HELPER_ALONE} = 1; exec $ARGV[0], @ARGV[1 .. $#ARGV];\n');
     await writeFile(at(OTHER_INPUT), "\n");
   });
   after(async () => work.remove());
@@ -65,9 +65,8 @@ describe("bin/git-remote-cloudbridge", () => {
   /** A bundle made now from both inputs, which are older. */
   async function freshBundle(): Promise<void> {
     await writeFile(at(BUNDLE), 'console.log("bundle");\n');
-    await writeFile(at(DAEMON_BUNDLE), 'console.log("daemon bundle");\n');
-    await writeFile(at(INPUTS), `${SOURCE}\n${DAEMON_SOURCE}\n${OTHER_INPUT}\n`);
-    for (const input of [SOURCE, DAEMON_SOURCE, OTHER_INPUT]) await age(input, -60);
+    await writeFile(at(INPUTS), `${SOURCE}\n${OTHER_INPUT}\n`);
+    for (const input of [SOURCE, OTHER_INPUT]) await age(input, -60);
   }
 
   it("runs the bundle while it is newer than every file it was made from", async () => {
@@ -99,26 +98,28 @@ describe("bin/git-remote-cloudbridge", () => {
     assert.equal(await which(), "sources", "no bundle");
   });
 
-  it("runs the part that asks the daemon where the repository has a daemon's socket, by the same rules", async () => {
+  it("runs the Perl relay to the daemon where the repository has a daemon's socket, and the helper alone when it runs the launcher again", async () => {
     const gitDir = join(work.path, "repo.git");
     await mkdir(join(gitDir, "cloudbridge"), { recursive: true });
     const sock = join(gitDir, "cloudbridge", "daemon.sock");
     const env = { GIT_DIR: gitDir };
     await freshBundle();
-    assert.equal(await which({ env }), "bundle", "no socket: the helper alone, loading nothing more");
+    assert.equal(await which({ env }), "bundle", "no socket: the helper alone");
     await writeFile(sock, "");
     assert.equal(await which({ env }), "bundle", "a file that is not a socket");
     await rm(sock);
     const server = createServer();
     await new Promise<void>((listening) => server.listen(sock, listening));
     try {
-      assert.equal(await which({ env }), "daemon bundle");
-      assert.equal(await which({ env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } }), "daemon sources");
-      await age(SOURCE, 60);
-      assert.equal(await which({ env }), "daemon sources", "the helper it falls back to was edited after the bundles were made");
-      await freshBundle();
-      await rm(at(BUNDLE));
-      assert.equal(await which({ env }), "daemon sources", "no helper bundle to fall back to");
+      assert.equal(await which({ env }), "relay\nbundle", "the relay, then (the daemon declining) the bundle");
+      assert.equal(await which({ env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } }), "relay\nsources");
+      assert.equal(await which({ env: { ...env, CLOUDBRIDGE_HELPER_ALONE: "1" } }), "bundle", "asked to work alone");
+      // No perl on the PATH (git does not need it everywhere): the helper alone, found without starting a process.
+      const noPerl = join(work.path, "no-perl-bin");
+      await mkdir(noPerl, { recursive: true });
+      await symlink("/usr/bin/env", join(noPerl, "env"));
+      await symlink("/bin/bash", join(noPerl, "bash"));
+      assert.equal(await which({ env: { ...env, PATH: noPerl } }), "bundle");
     } finally {
       await new Promise((closed) => server.close(closed));
     }

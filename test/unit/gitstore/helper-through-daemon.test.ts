@@ -1,106 +1,147 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { serveDaemonSocket } from "../../../agent/daemon-socket.ts";
+import { Conversation, serveDaemonSocket } from "../../../agent/daemon-socket.ts";
 import { settingsDigest } from "../../../localgit/daemon-socket.ts";
 import type { DaemonRequest } from "../../../protocol/daemon-request.ts";
 import { tempDir } from "../../helpers/git.ts";
-import { loadedModulesArgs } from "../../helpers/loaded-modules.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const ENTRY = join(ROOT, "gitstore/remote-helper/through-daemon.ts");
+const RELAY = join(ROOT, "gitstore/remote-helper/through-daemon.pl");
+const URL_GIVEN = "cloudbridge::s3://bucket/repo";
 
 /**
- * The part of the remote helper that asks a running daemon (what the launcher starts where the repository
- * has a daemon's socket), against the daemon's real socket server: what it tells git is the daemon's answer
- * as it is, the requests carry git's commands and the settings digest, and it loads nothing but the socket
- * and the messages (the helper itself, the S3 client and git's wrappers stay unloaded).
+ * The remote helper where a daemon serves the repository (gitstore/remote-helper/through-daemon.pl, what the
+ * launcher starts where the repository has a daemon's socket), against the daemon's real socket server:
+ * it hands the daemon git's conversation as git wrote it and gives git the daemon's frames as they are, asks
+ * with git's URL and the digest of its settings (the same as Node's), leaves the whole conversation to the
+ * helper that works alone when the daemon declines, and loads no Perl module but `strict` (each costs ms
+ * at every push).
  */
-describe("the remote helper asking the daemon", () => {
+describe("the remote helper handing its conversation to the daemon", () => {
   let scratch: { path: string; remove(): Promise<void> };
-  before(async () => (scratch = await tempDir("helper-through-daemon")));
+  let gitDir: string;
+  let launcher: string;
+  before(async () => {
+    scratch = await tempDir("helper-through-daemon");
+    gitDir = join(scratch.path, "repo.git");
+    await mkdir(join(gitDir, "cloudbridge"), { recursive: true });
+    // Stands in for bin/git-remote-cloudbridge run again: says how it was run, then what git had written.
+    launcher = join(scratch.path, "launcher");
+    await writeFile(launcher, '#!/bin/sh\necho "alone CLOUDBRIDGE_HELPER_ALONE=$CLOUDBRIDGE_HELPER_ALONE $*"\ncat\n');
+    await chmod(launcher, 0o755);
+  });
   after(async () => scratch.remove());
 
-  it("relays the daemon's answers to git, asks with git's commands and its settings, and loads only the socket and the messages", async () => {
-    const gitDir = join(scratch.path, "repo.git");
-    await mkdir(join(gitDir, "cloudbridge"), { recursive: true });
+  /** The relay as the launcher runs it, git's `input` on its stdin; with the Perl modules it loaded (`strict` and the like). */
+  async function relay(
+    input: string,
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string; modules: string[] }> {
+    // %INC at exit, less the relay itself; the relay runs unchanged (`do`), with its arguments.
+    const probe =
+      'our $relay = shift; END { print STDERR "modules: ", join(" ", sort grep { $_ ne $relay } keys %INC), "\\n" } do $relay; die $@ if $@;';
+    const child = spawn("perl", ["-e", probe, RELAY, launcher, "origin", URL_GIVEN], {
+      env: { PATH: process.env.PATH, HOME: "/home/someone", GIT_DIR: gitDir, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const closed = new Promise<number | null>((done) => child.once("close", done));
+    child.stdin.end(input);
+    const code = await closed;
+    const said = /^modules: (.*)\n/m.exec(stderr);
+    return { code, stdout, stderr: stderr.replace(/^modules: .*\n/m, ""), modules: said ? said[1]!.split(" ").filter(Boolean) : [] };
+  }
+
+  it("relays git's lines to the daemon and the daemon's frames to git and stderr, exits with its code, and loads only strict", async () => {
     const asked: DaemonRequest[] = [];
-    const oid = "a".repeat(40);
+    const heard: string[] = [];
     const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async (request) => {
       asked.push(request);
-      if (request.ask === "remote-list") return { output: `${oid} refs/heads/main\n\n`, stderr: ["warning: listed"], progress: [] };
-      if (request.ask === "remote-push")
-        return { output: "ok refs/heads/main\nerror refs/heads/old non-fast-forward\n\n", stderr: [], progress: ["uploading"] };
-      return { output: "\n", stderr: [], progress: [] };
+      return new Conversation(async (lines, send) => {
+        for (let next = await lines.next(); !next.done; next = await lines.next()) {
+          heard.push(next.value);
+          if (next.value === "capabilities") for (const text of ["fetch", "push", "option", ""]) send({ kind: "out", text });
+          if (next.value === "list for-push") {
+            send({ kind: "err", text: "warning: listed" });
+            send({ kind: "out", text: `${"a".repeat(40)} refs/heads/main` });
+            send({ kind: "out", text: "" });
+          }
+        }
+        send({ kind: "exit", code: 3 });
+      });
     });
     try {
-      const modules = join(scratch.path, "modules");
-      const env = { ...process.env, GIT_DIR: gitDir, CLOUDBRIDGE_TEST_LOADED_MODULES: modules };
-      const child = spawn(
-        process.execPath,
-        ["--disable-warning=ExperimentalWarning", ...loadedModulesArgs(), ENTRY, "origin", "cloudbridge::s3://bucket/repo"],
-        { env, stdio: ["pipe", "pipe", "pipe"] },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((done) => child.once("close", done));
-      child.stdin.end(
-        [
-          "capabilities",
-          "option verbosity 2",
-          "option dry-run false",
-          "option atomic true",
-          "list for-push",
-          "push refs/heads/main:refs/heads/main",
-          "push +refs/heads/old:refs/heads/old",
-          "",
-          `fetch ${oid} refs/heads/main`,
-          "",
-          "",
-        ].join("\n"),
-      );
-      assert.equal(await exited, 0, stderr);
-      assert.equal(
-        stdout,
-        [
-          "fetch\npush\noption\n\n",
-          "ok\nok\nunsupported\n",
-          `${oid} refs/heads/main\n\n`,
-          "ok refs/heads/main\nerror refs/heads/old non-fast-forward\n\n",
-          "\n",
-        ].join(""),
-      );
-      assert.equal(stderr, "warning: listed\ncloudbridge: uploading\n", "warnings always, progress lines at verbosity 2");
-      const settings = settingsDigest(env);
-      const url = "cloudbridge::s3://bucket/repo";
+      const env = { AWS_PROFILE: "work", GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "cloudbridge.Endpoint", GIT_CONFIG_VALUE_0: "http://x" };
+      const run = await relay("capabilities\nlist for-push\npush refs/heads/main:refs/heads/main\n\n", env);
+      assert.equal(run.code, 3, run.stderr);
+      assert.equal(run.stdout, `fetch\npush\noption\n\n${"a".repeat(40)} refs/heads/main\n\n`);
+      assert.equal(run.stderr, "warning: listed\n");
+      assert.deepEqual(heard, ["capabilities", "list for-push", "push refs/heads/main:refs/heads/main", ""]);
+      const settings = settingsDigest({ HOME: "/home/someone", ...env });
       assert.deepEqual(
         asked.map((request) => ({ ...request })),
-        [
-          { version: 1, ask: "remote-list", url, settings, forPush: true },
-          {
-            version: 1,
-            ask: "remote-push",
-            url,
-            settings,
-            commands: ["push refs/heads/main:refs/heads/main", "push +refs/heads/old:refs/heads/old"],
-            dryRun: false,
-          },
-          { version: 1, ask: "remote-fetch", url, settings, commands: [`fetch ${oid} refs/heads/main`] },
-        ],
+        [{ version: 1, ask: "remote-helper", url: URL_GIVEN, settings }],
       );
-      const loaded = (await readFile(modules, "utf8"))
-        .split("\n")
-        .filter((line) => line.startsWith("file:") && !line.includes("/test/helpers/"))
-        .map((line) => relative(ROOT, fileURLToPath(line)))
-        .sort();
-      assert.deepEqual(loaded, ["gitstore/remote-helper/through-daemon.ts", "localgit/daemon-socket.ts", "protocol/daemon-request.ts"]);
+      assert.deepEqual(run.modules, ["strict.pm"]);
     } finally {
       await service?.close();
     }
+  });
+
+  it("says so and fails when the daemon goes away in the middle of the conversation (git then runs the push again)", async () => {
+    const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async () => {
+      return new Conversation(async (lines, send) => {
+        await lines.next();
+        send({ kind: "out", text: "fetch" });
+        // Gone without its exit frame, as a daemon killed mid-push.
+      });
+    });
+    try {
+      const run = await relay("capabilities\nlist for-push\n");
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, "fetch\n");
+      assert.match(
+        run.stderr,
+        /^git-remote-cloudbridge: the daemon serving this folder stopped before it answered; run the command again\.\n$/,
+      );
+    } finally {
+      await service?.close();
+    }
+  });
+
+  it("hands the whole conversation to the helper alone when the daemon declines, with the digest Node makes of any settings", async () => {
+    const asked: DaemonRequest[] = [];
+    const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async (request) => {
+      asked.push(request);
+      throw Object.assign(new Error("other settings"), { code: "settings-differ" });
+    });
+    try {
+      // Settings texts of every length around SHA-256's 64-byte blocks.
+      const lengths = [0, 1, 20, 30, 40, 41, 42, 50, 55, 56, 63, 64, 65, 100, 119, 120, 1000];
+      for (const n of lengths) {
+        const env = { AWS_SESSION_TOKEN: "t".repeat(n), ...(n % 2 ? { GIT_CONFIG_PARAMETERS: "'include.path'='/x'" } : {}) };
+        const run = await relay("capabilities\n", env);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.stdout, `alone CLOUDBRIDGE_HELPER_ALONE=1 origin ${URL_GIVEN}\ncapabilities\n`, "git's conversation untouched");
+        assert.equal(run.stderr, "", "a decline is not worth saying");
+        const request = asked.at(-1)!;
+        assert.ok(request.ask === "remote-helper");
+        assert.equal(request.settings, settingsDigest({ HOME: "/home/someone", ...env }), `a settings text of ${n}-byte token`);
+      }
+      assert.equal(asked.length, lengths.length);
+    } finally {
+      await service?.close();
+    }
+    // No daemon listens any more (its socket is gone): the helper alone, nothing said.
+    const run = await relay("capabilities\n");
+    assert.equal(run.stdout, `alone CLOUDBRIDGE_HELPER_ALONE=1 origin ${URL_GIVEN}\ncapabilities\n`);
+    assert.equal(run.stderr, "");
   });
 });

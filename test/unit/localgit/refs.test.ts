@@ -129,6 +129,35 @@ describe("localgit: refs", () => {
     await assert.rejects(isAncestor(gitDir, first, "f".repeat(40)), LocalGitError);
   });
 
+  it("is-ancestor reads new commits that are loose objects without starting git, and asks git once they are packed", async () => {
+    const repo = join(work.path, "loose-walk");
+    await mkdir(repo);
+    const looseGitDir = await initRepo(repo);
+    const base = await commitFile(repo, "a.txt", "base\n");
+    const tips = [base];
+    for (let i = 0; i < 3; i++) tips.push(await commitFile(repo, "a.txt", `${i}\n`));
+    const withoutGit = async <T>(work: () => Promise<T>): Promise<T> => {
+      const saved = process.env.PATH;
+      process.env.PATH = "/nonexistent";
+      try {
+        return await work();
+      } finally {
+        process.env.PATH = saved;
+      }
+    };
+    assert.equal(await withoutGit(() => isAncestor(looseGitDir, base, tips[3]!)), true, "three loose commits back");
+    assert.equal(await withoutGit(() => isAncestor(looseGitDir, tips[2]!, tips[2]!)), true, "a commit is its own ancestor");
+    // Not found by the walk: git decides (here it cannot start, so the question fails rather than being answered wrong).
+    await assert.rejects(withoutGit(() => isAncestor(looseGitDir, tips[3]!, base)));
+    await runGit(["gc", "--quiet"], { gitDir: looseGitDir });
+    await assert.rejects(
+      withoutGit(() => isAncestor(looseGitDir, base, tips[3]!)),
+      "packed commits are git's to walk",
+    );
+    assert.equal(await isAncestor(looseGitDir, base, tips[3]!), true);
+    assert.equal(await isAncestor(looseGitDir, tips[3]!, base), false);
+  });
+
   it("is-ancestor while another process fetches the commit in: never an error, always the truth (20 rounds)", async () => {
     // One process asks about a commit the folder does not have yet, again and again, while another (git
     // fetch) brings it in: git's "Not a valid commit name" for a commit that arrived a moment later was

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  asRemoteAnswer,
   formatDaemonReply,
   formatDaemonRequest,
+  formatHelperFrame,
   isRefusal,
   parseDaemonReply,
   parseDaemonRequest,
+  parseHelperFrame,
   settingsText,
   SOCKET_VERSION,
   type DaemonRequest,
@@ -16,22 +17,7 @@ describe("the daemon socket's messages", () => {
   it("reads back every request it writes, as one line", () => {
     const requests: DaemonRequest[] = [
       { version: SOCKET_VERSION, ask: "sync" },
-      { version: SOCKET_VERSION, ask: "remote-list", url: "cloudbridge::s3://b/r", settings: "d", forPush: true },
-      {
-        version: SOCKET_VERSION,
-        ask: "remote-push",
-        url: "cloudbridge::s3://b/p/r",
-        settings: "d",
-        commands: ["push +refs/heads/main:refs/heads/main", "push :refs/heads/gone"],
-        dryRun: false,
-      },
-      {
-        version: SOCKET_VERSION,
-        ask: "remote-fetch",
-        url: "cloudbridge::s3://b/r",
-        settings: "d",
-        commands: [`fetch ${"a".repeat(40)} refs/heads/main`],
-      },
+      { version: SOCKET_VERSION, ask: "remote-helper", url: "cloudbridge::s3://b/p/r", settings: "d" },
     ];
     for (const request of requests) {
       const line = formatDaemonRequest(request);
@@ -48,19 +34,22 @@ describe("the daemon socket's messages", () => {
     assert.equal(code("not json"), "bad-request");
     assert.equal(code(JSON.stringify({ version: SOCKET_VERSION + 1, ask: "sync" })), "unsupported");
     assert.equal(code(JSON.stringify({ version: SOCKET_VERSION, ask: "delete-everything" })), "unsupported");
-    assert.equal(code(JSON.stringify({ version: SOCKET_VERSION, ask: "remote-list", url: "u", settings: "d" })), "bad-request");
-    const push = { version: SOCKET_VERSION, ask: "remote-push", url: "u", settings: "d", dryRun: false };
-    assert.equal(code(JSON.stringify({ ...push, commands: [] })), "bad-request");
-    assert.equal(code(JSON.stringify({ ...push, commands: ["fetch 0 x"] })), "bad-request", "only push commands");
-    assert.equal(code(JSON.stringify({ ...push, ask: "remote-fetch", commands: ["push a:b"] })), "bad-request", "only fetch commands");
-    assert.equal(code(JSON.stringify({ ...push, commands: ["push a:b"], extra: true })), "accepted");
-    const parsed = parseDaemonRequest(JSON.stringify({ ...push, commands: ["push a:b"], extra: true }));
+    assert.equal(code(JSON.stringify({ version: SOCKET_VERSION, ask: "remote-helper", url: "u" })), "bad-request");
+    assert.equal(code(JSON.stringify({ version: SOCKET_VERSION, ask: "remote-helper", settings: "d" })), "bad-request");
+    // The requests of the previous helper (one per command) are no longer taken: that helper then works alone.
+    assert.equal(
+      code(JSON.stringify({ version: SOCKET_VERSION, ask: "remote-list", url: "u", settings: "d", forPush: true })),
+      "unsupported",
+    );
+    const helper = { version: SOCKET_VERSION, ask: "remote-helper", url: "u", settings: "d" };
+    assert.equal(code(JSON.stringify({ ...helper, extra: true })), "accepted");
+    const parsed = parseDaemonRequest(JSON.stringify({ ...helper, extra: true }));
     assert.equal("extra" in parsed, false, "unknown fields are not carried on");
   });
 
   it("reads replies, and tells a refusal (the helper works alone) from a failure (said as the helper's own)", () => {
     for (const reply of [
-      { ok: true as const, value: { output: "ok refs/heads/main\n\n", stderr: [], progress: [] } },
+      { ok: true as const, value: "conversation" },
       { ok: false as const, code: "settings-differ", message: "other settings" },
       { ok: false as const, code: "failed", message: "Access denied" },
     ])
@@ -70,13 +59,22 @@ describe("the daemon socket's messages", () => {
     assert.equal(isRefusal({ ok: false, code: "not-served", message: "" }), true);
     assert.equal(isRefusal({ ok: false, code: "unsupported", message: "" }), true);
     assert.equal(isRefusal({ ok: false, code: "failed", message: "" }), false);
-    assert.deepEqual(asRemoteAnswer({ output: "\n", stderr: ["warning: x"], progress: [] }), {
-      output: "\n",
-      stderr: ["warning: x"],
-      progress: [],
-    });
-    assert.equal(asRemoteAnswer({ output: "ok refs/heads/main", stderr: [], progress: [] }), undefined, "git's answer ends a line");
-    assert.equal(asRemoteAnswer({ output: "\n", stderr: [1], progress: [] }), undefined);
+  });
+
+  it("reads back every frame of the remote helper's conversation it writes, one line each", () => {
+    for (const frame of [
+      { kind: "out" as const, text: "ok refs/heads/main" },
+      { kind: "out" as const, text: "" },
+      { kind: "err" as const, text: "warning: a ref in the bucket is damaged" },
+      { kind: "exit" as const, code: 1 },
+    ]) {
+      const line = formatHelperFrame(frame);
+      assert.equal(line.indexOf("\n"), line.length - 1);
+      assert.deepEqual(parseHelperFrame(line.slice(0, -1)), frame);
+    }
+    assert.equal(formatHelperFrame({ kind: "out", text: "" }), "out \n", "a blank line for git is a frame too");
+    assert.equal(parseHelperFrame("ok refs/heads/main"), undefined);
+    assert.equal(parseHelperFrame("exit one"), undefined);
   });
 
   it("compares the settings part of two environments whatever their order and the rest of them", () => {

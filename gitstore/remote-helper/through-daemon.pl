@@ -1,0 +1,205 @@
+#!/usr/bin/perl
+# The remote helper where the repository's daemon runs: bin/git-remote-cloudbridge starts this, as
+# `perl through-daemon.pl <launcher> <remote> <url>`, when `.git/cloudbridge/daemon.sock` exists. It asks the
+# daemon to take git's whole conversation (protocol/daemon-request.ts, `remote-helper`; the daemon's side is
+# agent/remote-requests.ts, which holds it with the helper's own code), then relays git's lines to the
+# daemon as they are and the daemon's frames back to git (`out`) and to stderr (`err`) until its `exit`.
+# Whenever the daemon cannot be asked (none listens, the socket is not the user's or is open to others) or
+# declines (another repository, other settings, an older daemon), it has told git nothing yet: the launcher
+# runs again with CLOUDBRIDGE_HELPER_ALONE=1, and the helper that works alone (./main.ts) holds the
+# conversation from its start.
+#
+# Why Perl: a push through the daemon is the daemon's work plus this relay's start, and Node alone takes
+# ~25 ms to start, more than native git's whole push (docs/performance.md); Perl starts in ~2 ms, and git
+# itself requires it on Debian, so it adds no dependency there (where there is no perl, the launcher runs
+# the helper alone). To start that fast it loads no module but strict (Socket.pm alone costs 7 ms,
+# Digest::SHA 4): Perl's built-in socket functions, with Linux's numbers for AF_UNIX and SOCK_STREAM
+# (Socket.pm's only where those are not right), and SHA-256 written out below.
+use strict;
+
+my ($launcher, @args) = @ARGV;
+my $url = $args[1] // $args[0];
+my $git_dir = $ENV{GIT_DIR};
+$SIG{PIPE} = 'IGNORE';
+
+# The conversation to the helper that works alone, from its start; `$why` said first when worth saying.
+sub alone {
+  my ($why) = @_;
+  print STDERR "cloudbridge: $why; working without the daemon.\n" if defined $why;
+  $ENV{CLOUDBRIDGE_HELPER_ALONE} = '1';
+  exec {$launcher} $launcher, @args;
+  die "git-remote-cloudbridge: could not run $launcher: $!\n";
+}
+
+# Writes all of $data to $fh, or returns false (the other end is gone).
+sub put {
+  my ($fh, $data) = @_;
+  while (length $data) {
+    my $n = syswrite($fh, $data);
+    return 0 unless defined $n;
+    substr($data, 0, $n) = '';
+  }
+  return 1;
+}
+
+alone() unless defined $url && defined $git_dir && $git_dir ne '';
+my $path = "$git_dir/cloudbridge/daemon.sock";
+# sun_path holds 108 bytes on Linux: a daemon whose folder is deeper than that listens on no socket.
+alone() if length($path) > 103;
+
+# Trusted only when it is the user's own and open to nobody else (localgit/daemon-socket.ts says why).
+my @stat = lstat $path or alone();
+alone("$path is not a socket") unless -S _;
+alone("$path belongs to user $stat[4], not to you ($<): not trusted") if $stat[4] != $<;
+alone(sprintf('%s is open to other users (mode %o): not trusted', $path, $stat[2] & 0777)) if $stat[2] & 077;
+
+# Whether the last error ($!, saved as $errno) is one of the named ones: Errno is loaded only then (Perl loads it
+# at compile time wherever %! is written, a cost at every push).
+sub errno_is {
+  my ($errno, @names) = @_;
+  require Errno;
+  return grep { my $code = Errno->can($_); $code && $errno == $code->() } @names;
+}
+
+my $sock;
+sub connect_with {
+  my ($family, $type, $address) = @_;
+  return socket($sock, $family, $type, 0) && connect($sock, $address);
+}
+$! = 0;
+# Linux numbers AF_UNIX 1 and SOCK_STREAM 1 everywhere but on MIPS, where a stream connect with 1 fails
+# (EPROTOTYPE): any failure but "nobody listens" is tried again with Socket.pm's numbers.
+unless ($^O eq 'linux' && connect_with(1, 1, pack('S Z108', 1, $path))) {
+  my $errno = $! + 0;
+  alone() if errno_is($errno, 'ENOENT', 'ECONNREFUSED');    # a daemon that died left its socket, or it just went
+  require Socket;
+  connect_with(Socket::AF_UNIX(), Socket::SOCK_STREAM(), Socket::pack_sockaddr_un($path)) or do {
+    my $why = "$!";
+    alone() if errno_is($! + 0, 'ENOENT', 'ECONNREFUSED');
+    alone("could not ask the daemon on $path: $why");
+  };
+}
+
+# The settings of this environment the daemon must share (protocol/daemon-request.ts, settingsText and
+# SETTINGS_ENVIRONMENT / SETTINGS_CONFIG: keep these in step; test/unit/gitstore/helper-through-daemon.test.ts
+# compares them). A difference in an unusual case (non-ASCII keys) only makes the daemon decline.
+my @settings = map { "$_=$ENV{$_}\n" }
+  grep { /\A(?:AWS_.*|GIT_CONFIG_PARAMETERS|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_NOSYSTEM|HOME|USERPROFILE|XDG_CONFIG_HOME|CLOUDBRIDGE_IDENTITY)\z/ && $ENV{$_} ne '' }
+  keys %ENV;
+my $count = $ENV{GIT_CONFIG_COUNT} // 0;
+if ($count =~ /\A[0-9]+\z/) {
+  for my $i (0 .. $count - 1) {
+    my $key = $ENV{"GIT_CONFIG_KEY_$i"} // '';
+    push @settings, 'git config ' . lc($key) . '=' . ($ENV{"GIT_CONFIG_VALUE_$i"} // '') . "\n"
+      if $key =~ /\A(?:cloudbridge\.(?:endpoint|region|profile|encrypted|agent)|annex\.uuid|include\..*|includeif\..*)\z/i;
+  }
+}
+my $digest = sha256_hex(join '', sort @settings);
+
+# SHA-256 (FIPS 180-4) of a string of bytes, in hex; test/unit/gitstore/helper-through-daemon.test.ts checks
+# it against Node's on texts of every length around the block boundaries.
+sub sha256_hex {
+  my ($message) = @_;
+  my @k = map { hex } qw(
+    428a2f98 71374491 b5c0fbcf e9b5dba5 3956c25b 59f111f1 923f82a4 ab1c5ed5 d807aa98 12835b01 243185be 550c7dc3
+    72be5d74 80deb1fe 9bdc06a7 c19bf174 e49b69c1 efbe4786 0fc19dc6 240ca1cc 2de92c6f 4a7484aa 5cb0a9dc 76f988da
+    983e5152 a831c66d b00327c8 bf597fc7 c6e00bf3 d5a79147 06ca6351 14292967 27b70a85 2e1b2138 4d2c6dfc 53380d13
+    650a7354 766a0abb 81c2c92e 92722c85 a2bfe8a1 a81a664b c24b8b70 c76c51a3 d192e819 d6990624 f40e3585 106aa070
+    19a4c116 1e376c08 2748774c 34b0bcb5 391c0cb3 4ed8aa4a 5b9cca4f 682e6ff3 748f82ee 78a5636f 84c87814 8cc70208
+    90befffa a4506ceb bef9a3f7 c67178f2);
+  my @hash = map { hex } qw(6a09e667 bb67ae85 3c6ef372 a54ff53a 510e527f 9b05688c 1f83d9ab 5be0cd19);
+  my $bits = length($message) * 8;
+  $message .= "\x80" . ("\0" x ((55 - length $message) % 64)) . pack('NN', int($bits / 4294967296), $bits % 4294967296);
+  my $m = 0xffffffff;
+  for my $block (unpack '(a64)*', $message) {
+    my @w = unpack 'N16', $block;
+    for my $i (16 .. 63) {
+      my ($x, $y) = ($w[$i - 15], $w[$i - 2]);
+      my $s0 = (($x >> 7 | $x << 25) ^ ($x >> 18 | $x << 14) ^ $x >> 3) & $m;
+      my $s1 = (($y >> 17 | $y << 15) ^ ($y >> 19 | $y << 13) ^ $y >> 10) & $m;
+      $w[$i] = ($w[$i - 16] + $s0 + $w[$i - 7] + $s1) & $m;
+    }
+    my ($a0, $b0, $c0, $d0, $e0, $f0, $g0, $h0) = @hash;
+    for my $i (0 .. 63) {
+      my $S1 = (($e0 >> 6 | $e0 << 26) ^ ($e0 >> 11 | $e0 << 21) ^ ($e0 >> 25 | $e0 << 7)) & $m;
+      my $t1 = ($h0 + $S1 + (($e0 & $f0) ^ (~$e0 & $g0 & $m)) + $k[$i] + $w[$i]) & $m;
+      my $S0 = (($a0 >> 2 | $a0 << 30) ^ ($a0 >> 13 | $a0 << 19) ^ ($a0 >> 22 | $a0 << 10)) & $m;
+      my $t2 = ($S0 + (($a0 & $b0) ^ ($a0 & $c0) ^ ($b0 & $c0))) & $m;
+      ($h0, $g0, $f0, $e0, $d0, $c0, $b0, $a0) = ($g0, $f0, $e0, ($d0 + $t1) & $m, $c0, $b0, $a0, ($t1 + $t2) & $m);
+    }
+    my @round = ($a0, $b0, $c0, $d0, $e0, $f0, $g0, $h0);
+    $hash[$_] = ($hash[$_] + $round[$_]) & $m for 0 .. 7;
+  }
+  return unpack 'H*', pack 'N8', @hash;
+}
+
+sub json_string {
+  my ($text) = @_;
+  $text =~ s/(["\\])/\\$1/g;
+  $text =~ s/([\x00-\x1f\x7f])/sprintf('\\u%04x', ord $1)/ge;
+  return qq("$text");
+}
+put($sock, qq({"version":1,"ask":"remote-helper","url":@{[json_string($url)]},"settings":"$digest"}\n))
+  or alone("could not ask the daemon on $path: $!");
+
+# The daemon's reply: it takes the conversation, or declines (then git has been told nothing).
+my $received = '';
+until ($received =~ /\n/) {
+  my $n = sysread($sock, $received, 65536, length $received);
+  alone() if !$n && $received eq '';    # it stopped before it answered
+  alone("the daemon on $path stopped before it answered") if !$n || length($received) > 262144;
+}
+my ($reply) = $received =~ /\A([^\n]*)\n/;
+$received = substr($received, length($reply) + 1);
+if ($reply ne '{"ok":true,"value":"conversation"}') {
+  alone() if $reply =~ /\A\{"ok":false,"code":"(?:unsupported|not-served|settings-differ)"/;
+  alone("the daemon on $path answered what this helper does not understand: " . substr($reply, 0, 200));
+}
+
+sub fail {
+  print STDERR "git-remote-cloudbridge: $_[0]\n";
+  exit 1;
+}
+
+# The conversation: git's bytes to the daemon as they come, the daemon's frames out as they come.
+my ($stdin_open, $exit) = (1, undef);
+sub frames {
+  while ($received =~ s/\A([^\n]*)\n//) {
+    my $frame = $1;
+    if ($frame =~ /\Aout (.*)\z/s) { put(\*STDOUT, "$1\n") or exit 1 }
+    elsif ($frame =~ /\Aerr (.*)\z/s) { put(\*STDERR, "$1\n") }
+    elsif ($frame =~ /\Aexit ([0-9]{1,3})\z/) { $exit = $1 }
+    else { fail("the daemon sent what is not a frame of the conversation: $frame") }
+  }
+}
+my ($in, $fd) = (fileno(STDIN), fileno($sock));
+for (;;) {
+  frames();
+  my $wanted = '';
+  vec($wanted, $fd, 1) = 1;
+  vec($wanted, $in, 1) = 1 if $stdin_open;
+  my $ready;
+  if (select($ready = $wanted, undef, undef, undef) < 0) {
+    my $why = "$!";
+    next if errno_is($! + 0, 'EINTR');
+    fail($why);
+  }
+  if ($stdin_open && vec($ready, $in, 1)) {
+    my $n = sysread(STDIN, my $data, 65536);
+    if (!$n) {
+      $stdin_open = 0;
+      shutdown($sock, 1);    # git is done: the daemon's conversation ends when it has answered
+    }
+    elsif (!put($sock, $data)) {
+      last;
+    }
+  }
+  if (vec($ready, $fd, 1)) {
+    last unless sysread($sock, $received, 65536, length $received);
+  }
+}
+frames();
+exit $exit if defined $exit;
+# The daemon stopped mid-conversation (killed, or its machine going down). A push is landed whole by its
+# last write or not at all, so doing it again is safe.
+fail('the daemon serving this folder stopped before it answered; run the command again.');
