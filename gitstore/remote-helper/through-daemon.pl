@@ -12,9 +12,9 @@
 # Why Perl: a push through the daemon is the daemon's work plus this relay's start, and Node alone takes
 # ~25 ms to start, more than native git's whole push (docs/performance.md); Perl starts in ~2 ms, and git
 # itself requires it on Debian, so it adds no dependency there (where there is no perl, the launcher runs
-# the helper alone). To start that fast it loads no module but strict (Socket.pm alone costs 7 ms,
-# Digest::SHA 4): Perl's built-in socket functions, with Linux's numbers for AF_UNIX and SOCK_STREAM
-# (Socket.pm's only where those are not right), and SHA-256 written out below.
+# the helper alone). To start that fast it loads no module but strict and Digest::SHA (Socket.pm alone
+# costs 7 ms): Perl's built-in socket functions, with Linux's numbers for AF_UNIX and SOCK_STREAM
+# (Socket.pm's only where those are not right).
 use strict;
 
 my ($launcher, @args) = @ARGV;
@@ -94,44 +94,9 @@ if ($count =~ /\A[0-9]+\z/) {
       if $key =~ /\A(?:cloudbridge\.(?:endpoint|region|profile|encrypted|agent)|annex\.uuid|include\..*|includeif\..*)\z/i;
   }
 }
-my $digest = sha256_hex(join '', sort @settings);
-
-# SHA-256 (FIPS 180-4) of a string of bytes, in hex; test/unit/gitstore/helper-through-daemon.test.ts checks
-# it against Node's on texts of every length around the block boundaries.
-sub sha256_hex {
-  my ($message) = @_;
-  my @k = map { hex } qw(
-    428a2f98 71374491 b5c0fbcf e9b5dba5 3956c25b 59f111f1 923f82a4 ab1c5ed5 d807aa98 12835b01 243185be 550c7dc3
-    72be5d74 80deb1fe 9bdc06a7 c19bf174 e49b69c1 efbe4786 0fc19dc6 240ca1cc 2de92c6f 4a7484aa 5cb0a9dc 76f988da
-    983e5152 a831c66d b00327c8 bf597fc7 c6e00bf3 d5a79147 06ca6351 14292967 27b70a85 2e1b2138 4d2c6dfc 53380d13
-    650a7354 766a0abb 81c2c92e 92722c85 a2bfe8a1 a81a664b c24b8b70 c76c51a3 d192e819 d6990624 f40e3585 106aa070
-    19a4c116 1e376c08 2748774c 34b0bcb5 391c0cb3 4ed8aa4a 5b9cca4f 682e6ff3 748f82ee 78a5636f 84c87814 8cc70208
-    90befffa a4506ceb bef9a3f7 c67178f2);
-  my @hash = map { hex } qw(6a09e667 bb67ae85 3c6ef372 a54ff53a 510e527f 9b05688c 1f83d9ab 5be0cd19);
-  my $bits = length($message) * 8;
-  $message .= "\x80" . ("\0" x ((55 - length $message) % 64)) . pack('NN', int($bits / 4294967296), $bits % 4294967296);
-  my $m = 0xffffffff;
-  for my $block (unpack '(a64)*', $message) {
-    my @w = unpack 'N16', $block;
-    for my $i (16 .. 63) {
-      my ($x, $y) = ($w[$i - 15], $w[$i - 2]);
-      my $s0 = (($x >> 7 | $x << 25) ^ ($x >> 18 | $x << 14) ^ $x >> 3) & $m;
-      my $s1 = (($y >> 17 | $y << 15) ^ ($y >> 19 | $y << 13) ^ $y >> 10) & $m;
-      $w[$i] = ($w[$i - 16] + $s0 + $w[$i - 7] + $s1) & $m;
-    }
-    my ($a0, $b0, $c0, $d0, $e0, $f0, $g0, $h0) = @hash;
-    for my $i (0 .. 63) {
-      my $S1 = (($e0 >> 6 | $e0 << 26) ^ ($e0 >> 11 | $e0 << 21) ^ ($e0 >> 25 | $e0 << 7)) & $m;
-      my $t1 = ($h0 + $S1 + (($e0 & $f0) ^ (~$e0 & $g0 & $m)) + $k[$i] + $w[$i]) & $m;
-      my $S0 = (($a0 >> 2 | $a0 << 30) ^ ($a0 >> 13 | $a0 << 19) ^ ($a0 >> 22 | $a0 << 10)) & $m;
-      my $t2 = ($S0 + (($a0 & $b0) ^ ($a0 & $c0) ^ ($b0 & $c0))) & $m;
-      ($h0, $g0, $f0, $e0, $d0, $c0, $b0, $a0) = ($g0, $f0, $e0, ($d0 + $t1) & $m, $c0, $b0, $a0, ($t1 + $t2) & $m);
-    }
-    my @round = ($a0, $b0, $c0, $d0, $e0, $f0, $g0, $h0);
-    $hash[$_] = ($hash[$_] + $round[$_]) & $m for 0 .. 7;
-  }
-  return unpack 'H*', pack 'N8', @hash;
-}
+# Digest::SHA ships with Perl itself (about 2 ms to load).
+require Digest::SHA;
+my $digest = Digest::SHA::sha256_hex(join '', sort @settings);
 
 sub json_string {
   my ($text) = @_;
