@@ -93,8 +93,9 @@ export interface FaultProxyOptions {
   /**
    * Chosen faults for chosen requests, before any drawn one: `n` counts the earlier requests with the same
    * method and path (0 for the first), so "the first GET of this key is cut" is `n === 0 ? "cutBody" : undefined`.
+   * `action`: what an SQS request asks (its X-Amz-Target, e.g. "AmazonSQS.ReceiveMessage": every SQS request is `POST /`).
    */
-  script?: (method: string, path: string, n: number) => Fault | undefined;
+  script?: (method: string, path: string, n: number, action: string | undefined) => Fault | undefined;
 }
 
 export interface InjectedRecord {
@@ -181,7 +182,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     const n = scripted.get(`${method} ${path}`) ?? 0;
     scripted.set(`${method} ${path}`, n + 1);
-    const chosen = options.script?.(method, path, n);
+    const target = req.headers["x-amz-target"];
+    const chosen = options.script?.(method, path, n, typeof target === "string" ? target : undefined);
     const { fault, delayMs } = chosen
       ? { fault: chosen, delayMs: 0 }
       : options.exempt?.(method, path)
