@@ -1,5 +1,6 @@
 import { helperFailure, helperFetch, helperList, helperPush, openHelperRepository } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
+import { isAuthFailure } from "./credentials/agent-key.ts";
 import { parseRemoteUrl, type DaemonRequest, type RemoteAnswer } from "../protocol/index.ts";
 import { settingsWhenChanged, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
 import type { Logger } from "./log.ts";
@@ -12,7 +13,8 @@ type RemoteRequest = Extract<DaemonRequest, { ask: "remote-list" | "remote-push"
  * the repository opened as the helper opens it (its S3 client and settings) but once, kept warm with its
  * connections, a push or fetch between the daemon's rounds (the engine's `between`). Only
  * for the folder's own repository and with the settings the helper would use; anything else is declined
- * (`not-served`, `settings-differ`) before any work, and the helper does the work itself:
+ * (`not-served`, `settings-differ`) before any work, and the helper does the work itself, as it does when
+ * the bucket refuses the key the daemon holds (rotated since the daemon read it):
  *  - the remote URL names the folder's bucket, prefix and repository;
  *  - the helper's environment holds the same AWS settings, identity and home as the daemon's (a digest);
  *  - the folder's git config still says what the daemon opened the folder with (endpoint, region, profile,
@@ -40,7 +42,10 @@ export function remoteRequests(
   };
   const answer = async (request: RemoteRequest): Promise<RemoteAnswer> => {
     log("debug", "helper.asked", { ask: request.ask });
-    const declined = (code: string, message: string) => Object.assign(new Error(message), { code });
+    const declined = (code: string, message: string) => {
+      log("debug", "helper.declined", { ask: request.ask, code, message });
+      return Object.assign(new Error(message), { code });
+    };
     let location;
     try {
       location = parseRemoteUrl(request.url);
@@ -75,6 +80,14 @@ export function remoteRequests(
       done("helper.pushed", request.commands.length);
       return { output, stderr: [], progress };
     } catch (error) {
+      // The bucket refused the key this daemon holds (rotated since it read it): the helper, which reads the
+      // key now, does the work; the repository is opened again, with the key as it is then, for the next one.
+      if (isAuthFailure(error)) {
+        const refused = opened;
+        opened = undefined;
+        void refused?.then(({ s3 }) => s3.destroy()).catch(() => undefined);
+        throw declined("settings-differ", `the bucket refused the daemon's key (${helperFailure(error)})`);
+      }
       throw Object.assign(new Error(helperFailure(error)), { code: "failed" });
     }
   };
