@@ -1,7 +1,7 @@
 import { helperFailure, helperFetch, helperList, helperPush, openHelperRepository } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
-import { isAuthFailure } from "./credentials/agent-key.ts";
 import { parseRemoteUrl, type DaemonRequest, type RemoteAnswer } from "../protocol/index.ts";
+import { isAuthFailure } from "./credentials/agent-key.ts";
 import { settingsWhenChanged, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
 import type { Logger } from "./log.ts";
 
