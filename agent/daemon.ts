@@ -218,6 +218,17 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
    */
   const lost = { rounds: 0, covered: 0 };
   /**
+   * Callers that joined one queued round (engine.ts) share its outcome, the same report or error: the
+   * first to hear it says it and sees to what follows from it, once per round.
+   */
+  const heard = new WeakSet<object>();
+  const firstToHear = (outcome: unknown): boolean => {
+    if (typeof outcome !== "object" || outcome === null) return true;
+    if (heard.has(outcome)) return false;
+    heard.add(outcome);
+    return true;
+  };
+  /**
    * A round, with the daemon's bookkeeping around it; its report, the error it failed with (retried
    * later), or undefined when skipped (paused, stopping). `settleFiles`: files still being written wait
    * (not for a round `cloudbridge sync` asked for, which commits what is there, as it does without a daemon).
@@ -249,6 +260,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
         if (changed) return round(paths, `${why}-new-key`, localOnly, settleFiles);
       }
       lost.rounds += 1;
+      if (!firstToHear(error)) return error instanceof Error ? error : new Error(String(error));
       state = "error";
       status.lastError = (explainAccessError(error, folder.settings) ?? (error as Error)).message;
       status.lastRound = { at: new Date().toISOString(), why, ok: false, error: status.lastError };
@@ -273,6 +285,7 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     await saveStatus();
     state = "idle";
     notify();
+    if (!firstToHear(report)) return report;
     if (report.committed || report.written || report.deleted || report.merged) {
       // One line per round, in files (the commit is in `cloudbridge log`).
       log("info", "sync", {

@@ -1,6 +1,7 @@
 import { converse, helperFailure, openHelperRepository } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
 import { parseRemoteUrl, type DaemonRequest } from "../protocol/index.ts";
+import { isAuthFailure } from "./credentials/agent-key.ts";
 import { Conversation } from "./daemon-socket.ts";
 import { settingsWhenChanged, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
 import type { Logger } from "./log.ts";
@@ -12,8 +13,9 @@ type RemoteRequest = Extract<DaemonRequest, { ask: "remote-helper" }>;
  * the helper hands over its whole conversation with git, and the daemon holds it with the helper's own
  * code (gitstore/remote-helper/conversation.ts), over the repository opened as the helper opens it (its
  * S3 client and settings) but once, kept warm with its connections, a push or fetch between the daemon's
- * rounds (the engine's `between`). Only for the folder's own repository and with the settings the helper
- * would use; anything else is declined (`not-served`, `settings-differ`) before git is told anything, and
+ * rounds (the engine's `between`); opened again when the bucket refuses the key it was opened with
+ * (rotated in the profile since), and the command tried once more with the key as it is then. Only for the
+ * folder's own repository and with the settings the helper would use; anything else is declined (`not-served`, `settings-differ`) before git is told anything, and
  * the helper works alone:
  *  - the remote URL names the folder's bucket, prefix and repository;
  *  - the helper's environment holds the same AWS settings, identity and home as the daemon's (a digest);
@@ -41,7 +43,10 @@ export function remoteRequests(
     return configSame;
   };
   const answer = async (request: RemoteRequest): Promise<Conversation> => {
-    const declined = (code: string, message: string) => Object.assign(new Error(message), { code });
+    const declined = (code: string, message: string) => {
+      log("debug", "helper.declined", { ask: request.ask, code, message });
+      return Object.assign(new Error(message), { code });
+    };
     let location;
     try {
       location = parseRemoteUrl(request.url);
@@ -71,7 +76,17 @@ export function remoteRequests(
             log("debug", "helper.asked", { ask });
             const start = performance.now();
             const cpu = process.cpuUsage();
-            const done = await (work === "list" ? run() : folder.engine.between(run));
+            const attempt = () => (work === "list" ? run() : folder.engine.between(run));
+            const done = await attempt().catch(async (error: unknown) => {
+              if (!isAuthFailure(error)) throw error;
+              // The bucket refused the key this daemon holds (rotated since it read it): the repository is opened
+              // again, with the key the profile holds now, as the helper alone would read it.
+              log("debug", "helper.key-refused", { ask, message: helperFailure(error) });
+              const refused = opened;
+              opened = undefined;
+              void refused?.then(({ s3 }) => s3.destroy()).catch(() => undefined);
+              return attempt();
+            });
             const event = { list: "helper.listed", push: "helper.pushed", fetch: "helper.fetched" }[work];
             log("debug", event, {
               refs: commands,

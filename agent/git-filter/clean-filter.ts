@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { basename } from "node:path";
-import { formatPointer } from "../../annex/content/pointer.ts";
+import { formatPointer, MAX_POINTER_SIZE, mayBePointerSize, parsePointer } from "../../annex/content/pointer.ts";
 import { isLargeFile, largeFilesRuleFrom, type LargeFilesRule } from "../../annex/content/largefiles.ts";
 import { readConfig } from "../../localgit/config.ts";
 import { sha256eKey } from "../../protocol/annex-key.ts";
@@ -12,8 +12,8 @@ import { sha256eKey } from "../../protocol/annex-key.ts";
  * annexes it; every other file is stored as it is. Without it git compares an unlocked annexed file's
  * content with its pointer in the index and calls every annexed file modified.
  *
- * The content is hashed as git streams it; only a file that may still turn out small is kept in memory
- * (at most the rule's minimum size). Nothing is ingested: the agent's own scan does that.
+ * The content is hashed as git streams it; only a file that may still turn out small or a pointer is kept
+ * in memory (at most the rule's minimum size, or a pointer's). Nothing is ingested: the agent's own scan does that.
  */
 export async function cleanContent(path: string, content: AsyncIterable<Buffer>, rule: LargeFilesRule): Promise<Buffer> {
   const hash = createHash("sha256");
@@ -23,14 +23,16 @@ export async function cleanContent(path: string, content: AsyncIterable<Buffer>,
   for await (const chunk of content) {
     hash.update(chunk);
     size += chunk.length;
-    if (large) continue;
-    kept.push(chunk);
-    if (isLargeFile(path, size, rule)) {
-      large = true;
-      kept.length = 0;
-    }
+    if (!large) large = isLargeFile(path, size, rule);
+    // Kept: a file that may still turn out small, and a large one's bytes while it may be a pointer file.
+    if (large && size > MAX_POINTER_SIZE) kept.length = 0;
+    else kept.push(chunk);
   }
-  return large ? Buffer.from(formatPointer(sha256eKey(hash.digest("hex"), size, basename(path)))) : Buffer.concat(kept);
+  if (!large) return Buffer.concat(kept);
+  // A pointer file (an annexed file moved or copied before its content arrived) stays the pointer to its
+  // key, as the scan commits it: its text is not the content, whatever the rule says of its name.
+  const pointed = mayBePointerSize(size) ? parsePointer(Buffer.concat(kept)) : undefined;
+  return Buffer.from(formatPointer(pointed ?? sha256eKey(hash.digest("hex"), size, basename(path))));
 }
 
 /**

@@ -7,7 +7,10 @@ import type { ChangeMessage, RemoteLocation } from "../../protocol/index.ts";
  */
 export interface ChangeListener {
   readonly kind: "xmpp" | "sqs" | "poll";
-  /** Starts listening; `onHint` is called for every relevant change (possibly more than once). */
+  /**
+   * Starts listening; `onHint` is called for every relevant change (possibly more than once), and with
+   * undefined when its connection came back after failing: what was announced meanwhile may be lost.
+   */
   start(onHint: (message: ChangeMessage | undefined) => void): Promise<void>;
   stop(): Promise<void>;
   /** Requests made to AWS so far (the idle-cost figure of the benchmark). */

@@ -104,41 +104,23 @@ export class SqsListener implements ChangeListener {
     this.loop = this.receive(QueueUrl, onHint);
   }
 
-  private async receive(QueueUrl: string, onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
-    const backoff = new Backoff(500);
-    while (!this.abort.signal.aborted) {
-      try {
-        this.requests += 1;
-        const { Messages = [] } = await this.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: this.options.waitSeconds ?? 20, MaxNumberOfMessages: 10 }),
-          { abortSignal: this.abort.signal },
-        );
-        backoff.reset();
+  private receive(QueueUrl: string, onHint: (message: ChangeMessage | undefined) => void): Promise<void> {
+    return readQueue({
+      sqs: this.sqs,
+      queueUrl: QueueUrl,
+      waitSeconds: this.options.waitSeconds ?? 20,
+      signal: this.abort.signal,
+      requested: () => void (this.requests += 1),
+      received: (changes) => {
+        const relevant = changes.filter((change) => isRelevant(change, this.options.location, this.options.agent));
+        if (relevant.length > 0) onHint(relevant.at(-1));
+      },
+      working: (recovered) => {
         this.options.onReceive?.();
-        if (Messages.length === 0) continue;
-        let relevant: ChangeMessage | undefined;
-        let any = false;
-        for (const message of Messages) {
-          const change = parseQueueBody(message.Body ?? "");
-          if (change && isRelevant(change, this.options.location, this.options.agent)) {
-            relevant = change;
-            any = true;
-          }
-        }
-        this.requests += 1;
-        await this.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl,
-            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-          }),
-        );
-        if (any) onHint(relevant);
-      } catch (error) {
-        if (this.abort.signal.aborted) return;
-        this.options.onError?.(error);
-        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
-      }
-    }
+        if (recovered) onHint(undefined);
+      },
+      failed: (error) => this.options.onError?.(error),
+    });
   }
 
   async stop(): Promise<void> {
@@ -202,5 +184,74 @@ export function parseQueueBody(body: string): ChangeMessage | undefined {
     return decodeChangeMessage(value.Type === "Notification" && typeof value.Message === "string" ? value.Message : body);
   } catch {
     return undefined;
+  }
+}
+
+/** One long-poll loop on an agent's queue (its own, or the stack's): what it tells whoever reads it. */
+export interface QueueReading {
+  sqs: SQSClient;
+  queueUrl: string;
+  /** Long-poll wait (seconds, 1–20). */
+  waitSeconds: number;
+  /** Ends the loop (a receive in flight is aborted). */
+  signal: AbortSignal;
+  /** Called before each request (the idle-cost figure). */
+  requested(): void;
+  /** The change messages one receive brought (the others dropped), told before they are deleted: a delete that fails loses nothing heard. */
+  received(changes: ChangeMessage[]): void;
+  /**
+   * A receive worked. `recovered`: one failed before it (or an attempt of its own the SDK retried), so what
+   * was announced meanwhile may be lost (a receive whose answer was lost took its messages out of sight for
+   * the queue's visibility timeout; a delete whose answer was lost may have removed some): the reader
+   * fetches at once to catch up.
+   */
+  working(recovered: boolean): void;
+  failed(error: unknown): void;
+}
+
+/**
+ * Receives from the queue until `signal` aborts: long polls; each batch told and then deleted; after a
+ * failure, waits (growing) and tries again. The first receive after a failure is a short poll, so the
+ * queue answering again is known at once, not at the end of a 20 s wait.
+ */
+export async function readQueue(reading: QueueReading): Promise<void> {
+  const backoff = new Backoff(500);
+  let failed = false;
+  while (!reading.signal.aborted) {
+    try {
+      reading.requested();
+      const { Messages = [], $metadata } = await reading.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: reading.queueUrl,
+          WaitTimeSeconds: failed ? 0 : reading.waitSeconds,
+          MaxNumberOfMessages: 10,
+        }),
+        { abortSignal: reading.signal },
+      );
+      backoff.reset();
+      // An attempt the SDK retried by itself failed too, unseen here: its answer may have carried messages.
+      const recovered = failed || ($metadata.attempts ?? 1) > 1;
+      failed = false;
+      reading.working(recovered);
+      if (Messages.length === 0) continue;
+      const changes: ChangeMessage[] = [];
+      for (const message of Messages) {
+        const change = parseQueueBody(message.Body ?? "");
+        if (change) changes.push(change);
+      }
+      reading.received(changes);
+      reading.requested();
+      await reading.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: reading.queueUrl,
+          Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    } catch (error) {
+      if (reading.signal.aborted) return;
+      failed = true;
+      reading.failed(error);
+      await new Promise((resolve) => setTimeout(resolve, backoff.next()));
+    }
   }
 }

@@ -2,13 +2,12 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../objectstore/index.ts";
 import type { ChangeMessage, RemoteLocation } from "../../protocol/index.ts";
-import { Backoff } from "../backoff.ts";
 import { FolderLock } from "../sync/folder-lock.ts";
 import { isRelevant, type ChangeListener, type ListenerHealth } from "./listener.ts";
-import { parseQueueBody } from "./sqs.ts";
+import { readQueue } from "./sqs.ts";
 
 /**
  * The agent's queue that the stack created, read and never created or subscribed (the agent's key may
@@ -126,45 +125,35 @@ class QueueReader {
     return true;
   }
 
-  private async receive(): Promise<void> {
-    const backoff = new Backoff(500);
-    const QueueUrl = this.queueUrl;
-    while (!this.abort.signal.aborted) {
-      try {
-        this.requests += 1;
-        const { Messages = [] } = await this.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: this.waitSeconds, MaxNumberOfMessages: 10 }),
-          { abortSignal: this.abort.signal },
-        );
-        this.health.working = true;
-        delete this.health.error;
-        backoff.reset();
-        for (const subscriber of this.subscribers) subscriber.onReceive?.();
-        if (Messages.length === 0) continue;
+  private receive(): Promise<void> {
+    return readQueue({
+      sqs: this.sqs,
+      queueUrl: this.queueUrl,
+      waitSeconds: this.waitSeconds,
+      signal: this.abort.signal,
+      requested: () => void (this.requests += 1),
+      received: (changes) => {
+        // Every message goes: one about a repository no folder here syncs is of no use to this agent either.
         const hints = new Map<Subscriber, ChangeMessage>();
-        for (const message of Messages) {
-          const change = parseQueueBody(message.Body ?? "");
-          if (!change) continue;
+        for (const change of changes)
           for (const subscriber of this.subscribers)
             if (isRelevant(change, subscriber.location, subscriber.agent)) hints.set(subscriber, change);
-        }
-        this.requests += 1;
-        // Every message goes: one about a repository no folder here syncs is of no use to this agent either.
-        await this.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl,
-            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-          }),
-        );
         for (const [subscriber, change] of hints) subscriber.onHint(change);
-      } catch (error) {
-        if (this.abort.signal.aborted) return;
+      },
+      working: (recovered) => {
+        this.health.working = true;
+        delete this.health.error;
+        for (const subscriber of this.subscribers) {
+          subscriber.onReceive?.();
+          if (recovered) subscriber.onHint(undefined);
+        }
+      },
+      failed: (error) => {
         this.health.working = false;
         this.health.error = (error as Error).message;
         for (const subscriber of this.subscribers) subscriber.onError?.(error);
-        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
-      }
-    }
+      },
+    });
   }
 }
 

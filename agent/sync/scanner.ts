@@ -8,7 +8,7 @@ import { FolderIgnore, isIgnoreFileName } from "./ignore-rules.ts";
 import { isGitDirName, unportableNameReason } from "./safe-paths.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
-import { journaledTemporaries, mayBePointerSize, parsePointer } from "../../annex/index.ts";
+import { journaledTemporaries, mayBePointerSize, parsePointer, readPointerFile } from "../../annex/index.ts";
 import { PACK_AT_LEAST, packFileBlobs, writeBlobs } from "./blob-pack.ts";
 
 /**
@@ -520,7 +520,9 @@ async function standInBlob(
   const abs = join(root, path);
   if (stats.isSymbolicLink()) return { content: Buffer.from(target ?? (await readlink(abs))), annexed: false };
   if (!annex?.isLarge(path, stats.size)) return undefined;
-  const key = await annex.ingest(abs, path);
+  // A pointer file (an annexed file moved or copied before its content arrived) stays the pointer to its
+  // key, as git-annex keeps it: a rule that annexes its new name must not make its text the content.
+  const key = (mayBePointerSize(stats.size) ? await readPointerFile(abs) : undefined) ?? (await annex.ingest(abs, path));
   return { content: Buffer.from(annex.formatPointer(key)), annexed: key };
 }
 

@@ -93,8 +93,9 @@ export interface FaultProxyOptions {
   /**
    * Chosen faults for chosen requests, before any drawn one: `n` counts the earlier requests with the same
    * method and path (0 for the first), so "the first GET of this key is cut" is `n === 0 ? "cutBody" : undefined`.
+   * `action`: what an SQS request asks (its X-Amz-Target, e.g. "AmazonSQS.ReceiveMessage": every SQS request is `POST /`).
    */
-  script?: (method: string, path: string, n: number) => Fault | undefined;
+  script?: (method: string, path: string, n: number, action: string | undefined) => Fault | undefined;
 }
 
 export interface InjectedRecord {
@@ -118,6 +119,11 @@ export interface FaultProxy {
    * "blackhole" leaves every request from now on unanswered, even after the outage (its packets were lost).
    */
   setDown(mode: "reset" | "blackhole" | false): void;
+  /**
+   * Refuses every request signed with this access key id as AWS refuses a key it no longer knows (403
+   * InvalidAccessKeyId, never forwarded): a key rotated away while a process still holds it.
+   */
+  refuseKey(accessKeyId: string): void;
   stop(): Promise<void>;
 }
 
@@ -152,6 +158,34 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     if (!socket.destroyed) socket.resetAndDestroy();
   };
 
+  const refused = new Set<string>();
+  /** An error answer in the request's protocol, without forwarding it. */
+  const answerError = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    { status, code, message }: { status: number; code: string; message: string },
+  ) => {
+    // Read the whole request first, as S3 does, so the client is not cut off while still sending.
+    req.resume();
+    req.on("end", () => {
+      // Each protocol's error shape: SQS's JSON (x-amz-target), SNS's query protocol (a form body), S3's XML.
+      const json = req.headers["x-amz-target"] !== undefined;
+      const query = (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded");
+      const error = `<Error>${query ? "<Type>Receiver</Type>" : ""}<Code>${code}</Code><Message>${message}</Message></Error>`;
+      const requestId = `<RequestId>fault-proxy-${counts.requests}</RequestId>`;
+      const body = json
+        ? JSON.stringify({ __type: code, message })
+        : `<?xml version="1.0" encoding="UTF-8"?>\n${query ? `<ErrorResponse>${error}${requestId}</ErrorResponse>` : error.replace("</Error>", `${requestId}</Error>`)}`;
+      res.writeHead(status, {
+        "content-type": json ? "application/x-amz-json-1.0" : "application/xml",
+        "content-length": Buffer.byteLength(body),
+        "x-amzn-requestid": "fault-proxy",
+        "x-amz-request-id": "fault-proxy",
+      });
+      res.end(body);
+    });
+  };
+
   const send = (req: IncomingMessage, onResponse: (upstream: IncomingMessage) => void, onError: () => void) => {
     const out = forward(
       {
@@ -179,9 +213,19 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       if (down === "reset") reset(req.socket);
       return;
     }
+    const signedWith = /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? "")?.[1];
+    if (signedWith !== undefined && refused.has(signedWith)) {
+      answerError(req, res, {
+        status: 403,
+        code: "InvalidAccessKeyId",
+        message: "The AWS Access Key Id you provided does not exist in our records.",
+      });
+      return;
+    }
     const n = scripted.get(`${method} ${path}`) ?? 0;
     scripted.set(`${method} ${path}`, n + 1);
-    const chosen = options.script?.(method, path, n);
+    const target = req.headers["x-amz-target"];
+    const chosen = options.script?.(method, path, n, typeof target === "string" ? target : undefined);
     const { fault, delayMs } = chosen
       ? { fault: chosen, delayMs: 0 }
       : options.exempt?.(method, path)
@@ -201,26 +245,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     if (fault === "error500" || fault === "error503" || fault === "slowDown") {
       record(method, path, fault);
-      const { status, code, message } = S3_ERRORS[fault];
-      // Read the whole request first, as S3 does, so the client is not cut off while still sending.
-      req.resume();
-      req.on("end", () => {
-        // Each protocol's error shape: SQS's JSON (x-amz-target), SNS's query protocol (a form body), S3's XML.
-        const json = req.headers["x-amz-target"] !== undefined;
-        const query = (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded");
-        const error = `<Error>${query ? "<Type>Receiver</Type>" : ""}<Code>${code}</Code><Message>${message}</Message></Error>`;
-        const requestId = `<RequestId>fault-proxy-${counts.requests}</RequestId>`;
-        const body = json
-          ? JSON.stringify({ __type: code, message })
-          : `<?xml version="1.0" encoding="UTF-8"?>\n${query ? `<ErrorResponse>${error}${requestId}</ErrorResponse>` : error.replace("</Error>", `${requestId}</Error>`)}`;
-        res.writeHead(status, {
-          "content-type": json ? "application/x-amz-json-1.0" : "application/xml",
-          "content-length": Buffer.byteLength(body),
-          "x-amzn-requestid": "fault-proxy",
-          "x-amz-request-id": "fault-proxy",
-        });
-        res.end(body);
-      });
+      answerError(req, res, S3_ERRORS[fault]);
       return;
     }
     if (fault === "resetAfter") {
@@ -289,6 +314,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     setRates: (rates) => {
       plan.rates = rates;
     },
+    refuseKey: (accessKeyId) => void refused.add(accessKeyId),
     setDown: (mode) => {
       down = mode;
       if (down === "reset") for (const socket of sockets) reset(socket);

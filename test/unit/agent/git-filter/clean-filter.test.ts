@@ -51,6 +51,15 @@ describe("the clean filter git runs in a synced folder", () => {
     assert.equal(await stored(dir, "small-7.txt"), "file 7");
   });
 
+  it("stores a pointer file renamed to a name the rule annexes as that pointer, not as new content made of its text", async () => {
+    const dir = await folder("renamed-pointer");
+    await git(dir, "config", "--add", "cloudbridge.largefiles.include", "*.raw");
+    const key = `SHA256E-s5000000--${createHash("sha256").update("the content, elsewhere").digest("hex")}.raw`;
+    await writeFile(join(dir, "renamed.raw"), `/annex/objects/${key}\n`);
+    await git(dir, "add", "renamed.raw");
+    assert.equal(await stored(dir, "renamed.raw"), `/annex/objects/${key}`);
+  });
+
   it("git status is clean for an annexed file whose index entry is its pointer, and shows it modified once it changes", async () => {
     const dir = await folder("status");
     const big = randomBytes(2 * 1024 * 1024);
