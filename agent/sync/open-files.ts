@@ -87,7 +87,8 @@ export async function writersClosed(path: string, writers: readonly Writer[], wi
   let left = writers.filter(holds);
   while (left.length > 0) {
     if (performance.now() >= until) return false;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    // Unreferenced: a look still waiting never keeps a stopping process alive.
+    await new Promise((resolve) => setTimeout(resolve, everyMs).unref());
     left = left.filter(holds);
   }
   return true;
