@@ -23,7 +23,7 @@ import { readDaemonStatus, statusFile } from "./daemon-status.ts";
 import { CompactionDuty } from "./compaction-duty.ts";
 import type { Direction, RunningTransfer } from "./sync/transfer-queue.ts";
 import { LocalRepo } from "./sync/local-repo.ts";
-import { openForWriting } from "./sync/open-files.ts";
+import { writersClosed, writersOf, type Writer } from "./sync/open-files.ts";
 import { roundSummary } from "./sync/round-summary.ts";
 import { combineRounds, type SyncOnceReport, type SyncReport } from "./sync/engine.ts";
 import { serveDaemonSocket } from "./daemon-socket.ts";
@@ -204,7 +204,15 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   };
   let downloads: Promise<void> | undefined;
   const compaction = new CompactionDuty(folder, log);
-  // Files still being written are looked at again once they may have settled (sync/scanner.ts).
+  // Files still being written are looked at again once they may have settled (sync/scanner.ts), or as soon
+  // as the writers that held them open have closed them (kept here from the scanner's look).
+  const writers = new Map<string, Writer[]>();
+  const openForWriting = async (paths: readonly string[]): Promise<Set<string> | undefined> => {
+    const found = await writersOf(paths);
+    for (const path of paths) writers.delete(path);
+    if (found) for (const [path, held] of found) writers.set(path, held);
+    return found && new Set(found.keys());
+  };
   const settle = { quietMs: settings.settleMs, maxWaitMs: settings.settleMaxMs, openForWriting };
   let settleTimer: NodeJS.Timeout | undefined;
   const settling = new Set<string>();
@@ -303,14 +311,23 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     if (report.settling.length > 0 && !stopping) {
       for (const { path } of report.settling) settling.add(path);
       clearTimeout(settleTimer);
-      settleTimer = setTimeout(
-        () => {
-          const paths = [...settling];
-          settling.clear();
-          void round(paths, "settled", true);
-        },
-        Math.min(...report.settling.map((s) => s.dueInMs)),
-      );
+      const settled = () => {
+        const paths = [...settling];
+        settling.clear();
+        void round(paths, "settled", true);
+      };
+      const dueInMs = Math.min(...report.settling.map((s) => s.dueInMs));
+      const timer = (settleTimer = setTimeout(settled, dueInMs));
+      // Held back because a process was writing them: looked at again as soon as every writer closed them.
+      const held = report.settling.map(({ path }) => join(folder.root, path));
+      const heldBy = held.map((path) => writers.get(path));
+      for (const path of held) writers.delete(path);
+      if (heldBy.every((w) => w !== undefined))
+        void Promise.all(held.map((path, i) => writersClosed(path, heldBy[i]!, dueInMs))).then((closed) => {
+          if (!closed.every(Boolean) || settleTimer !== timer || stopping) return;
+          clearTimeout(timer);
+          settled();
+        });
     }
     startDownloads();
     void compaction.check();

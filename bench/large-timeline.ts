@@ -4,7 +4,9 @@
  * in A's store (ingest), A's commit, the object complete in the bucket (upload), the pointer written on
  * B (notification, fetch, checkout), B's download started (its temporary file), in B's store (download,
  * verification), complete in B's work tree (placing). BENCH_LARGE_MIB (default 100), BENCH_LARGE_ROUNDS
- * (default 3); medians per phase.
+ * (default 3); medians per phase. BENCH_TRACE=1: the daemons log at debug level, and each round's log
+ * lines of both machines are printed (stderr), in milliseconds from the file closed on A (negative: while
+ * it was being written).
  *
  * Run: `flock /tmp/cloudbridge-bench.lock node --disable-warning=ExperimentalWarning bench/large-timeline.ts`
  */
@@ -19,6 +21,7 @@ import { cloudbridge, daemon, percentile, startCloudProcess, stopChild } from ".
 
 const MIB = Number(process.env.BENCH_LARGE_MIB ?? 100);
 const ROUNDS = Number(process.env.BENCH_LARGE_ROUNDS ?? 3);
+const TRACE = process.env.BENCH_TRACE === "1";
 
 const root = await mkdtemp(join(tmpdir(), "cb-bench-timeline-"));
 const cloud = await startCloudProcess();
@@ -32,8 +35,20 @@ try {
   const flags = ["--topic-arn", cloud.topicArn, "--listen", "sqs"];
   await cloudbridge(["init", a, "--remote", "s3://cloudbridge/timeline", ...flags], env, { quiet: true });
   await cloudbridge(["clone", "s3://cloudbridge/timeline", b, ...flags], env, { quiet: true });
-  for (const dir of [a, b]) {
-    const d = daemon(dir, env, []);
+  const logs: Array<{ who: string; at: number; line: Record<string, unknown> }> = [];
+  for (const [who, dir] of [
+    ["A", a],
+    ["B", b],
+  ] as const) {
+    const onLog = (text: string) => {
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        logs.push({ who, at: Date.parse(String(line.time)), line });
+      } catch {
+        // not a log line
+      }
+    };
+    const d = TRACE ? daemon(dir, { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" }, [], undefined, onLog) : daemon(dir, env, []);
     children.push(d.child);
     await d.ready;
   }
@@ -64,8 +79,10 @@ try {
       ["B file", async () => (await size0(join(b, name))) === size],
     ];
     const seen: Record<string, number> = {};
+    logs.length = 0;
     await writeFile(join(a, name), bytes);
     const t0 = performance.now();
+    const closedAt = Date.now();
     let next = 0;
     while (next < probes.length) {
       if (performance.now() - t0 > 300_000) throw new Error(`stuck before ${probes[next]![0]}`);
@@ -82,6 +99,14 @@ try {
         .map(([k, v]) => `${k} ${Math.round(v)}`)
         .join(", ")} ms\n`,
     );
+    if (TRACE) {
+      // The daemons' last lines of the round (the record after the file is on B) are still on their way.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      for (const { who, at, line } of logs) {
+        const { time: _t, level: _l, event, ...rest } = line;
+        process.stderr.write(`  ${who} +${at - closedAt} ${String(event)} ${JSON.stringify(rest)}\n`);
+      }
+    }
   }
 } finally {
   for (const child of children) await stopChild(child);

@@ -7,6 +7,7 @@
  * is accepted.
  */
 import { buildApp } from "fauxqs";
+import { installMultipartComplete, type MultipartStore } from "./multipart-complete.ts";
 
 const root = new URL(".", import.meta.resolve("fauxqs"));
 const load = async <T>(path: string): Promise<T> => (await import(new URL(path, root).href)) as T;
@@ -66,9 +67,13 @@ export async function buildFauxqs(options: { region: string; dataDir?: string })
   const { SnsStore } = await load<{ SnsStore: new () => { persistence?: unknown } }>("sns/snsStore.js");
   const { S3Store } = await load<{ S3Store: new () => S3StoreInternals }>("s3/s3Store.js");
   const { S3Error } = await load<{ S3Error: S3ErrorClass }>("common/errors.js");
+  const { computeCompositeChecksum } = await load<{ computeCompositeChecksum: (algorithm: string, checksums: string[]) => string }>(
+    "s3/checksum.js",
+  );
   const sqs = new SqsStore();
   const sns = new SnsStore();
   const s3 = new S3Store();
+  installMultipartComplete(s3 as unknown as MultipartStore, S3Error, computeCompositeChecksum);
   const closers: (() => void)[] = [];
   if (options.dataDir) {
     const { PersistenceManager } = await load<{ PersistenceManager: new (dir: string) => Persistence }>("persistence.js");

@@ -7,11 +7,14 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3ServiceException,
+  UploadPartCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -34,6 +37,21 @@ async function status(promise: Promise<unknown>): Promise<number> {
 async function readBody(s3: S3Client, Key: string): Promise<Buffer> {
   const response = await s3.send(new GetObjectCommand({ Bucket, Key }));
   return Buffer.from(await response.Body!.transformToByteArray());
+}
+
+/** Starts a multipart upload of `key` and sends these parts, numbered from 1. */
+async function uploadParts(s3: S3Client, Key: string, parts: Buffer[]) {
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+  const sent = [];
+  for (const [i, Body] of parts.entries()) {
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body }));
+    sent.push({ PartNumber: i + 1, ETag: ETag! });
+  }
+  return Object.assign(sent, { uploadId: UploadId! });
+}
+
+function completeParts(s3: S3Client, Key: string, UploadId: string, Parts: Array<{ PartNumber: number; ETag: string }>) {
+  return s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
 }
 
 describe("cloudbridge local: S3 conditional writes", () => {
@@ -83,8 +101,7 @@ describe("cloudbridge local: S3 conditional writes", () => {
   it("honours conditions on CopyObject and CompleteMultipartUpload", async () => {
     await t.s3.send(new PutObjectCommand({ Bucket, Key: "copy/src", Body: "source" }));
     await t.s3.send(new PutObjectCommand({ Bucket, Key: "copy/dst", Body: "exists" }));
-    const { CopyObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand } =
-      await import("@aws-sdk/client-s3");
+    const { CopyObjectCommand } = await import("@aws-sdk/client-s3");
     assert.equal(
       await status(t.s3.send(new CopyObjectCommand({ Bucket, Key: "copy/dst", CopySource: `${Bucket}/copy/src`, IfNoneMatch: "*" }))),
       412,
@@ -147,6 +164,35 @@ describe("cloudbridge local: objects", () => {
         .digest("hex"),
       digest,
     );
+  });
+
+  it("completes a multipart upload as S3 does: ETag of the part MD5s, parts checked, each part readable by number", async () => {
+    const parts = [randomBytes(5 * 1024 * 1024), randomBytes(5 * 1024 * 1024), randomBytes(1024 * 1024)];
+    const md5 = (bytes: Buffer) => createHash("md5").update(bytes).digest();
+    // S3's multipart ETag: the MD5 of the parts' binary MD5s, a dash, the number of parts.
+    const expected = `"${createHash("md5")
+      .update(Buffer.concat(parts.map(md5)))
+      .digest("hex")}-3"`;
+    const uploaded = await uploadParts(t.s3, "multipart/three", parts);
+    assert.deepEqual(
+      uploaded.map((p) => p.ETag),
+      parts.map((p) => `"${md5(p).toString("hex")}"`),
+    );
+    const refusals = [
+      [{ ...uploaded[0]!, ETag: `"${"0".repeat(32)}"` }, uploaded[1]!, uploaded[2]!],
+      [uploaded[1]!, uploaded[0]!, uploaded[2]!],
+      [uploaded[0]!, { PartNumber: 4, ETag: uploaded[1]!.ETag }],
+    ];
+    for (const refused of refusals) assert.equal(await status(completeParts(t.s3, "multipart/three", uploaded.uploadId, refused)), 400);
+    const done = await completeParts(t.s3, "multipart/three", uploaded.uploadId, uploaded);
+    assert.equal(done.ETag, expected);
+    assert.equal((await t.s3.send(new HeadObjectCommand({ Bucket, Key: "multipart/three" }))).ETag, expected);
+    assert.ok((await readBody(t.s3, "multipart/three")).equals(Buffer.concat(parts)));
+    const second = await t.s3.send(new GetObjectCommand({ Bucket, Key: "multipart/three", PartNumber: 2 }));
+    assert.ok(Buffer.from(await second.Body!.transformToByteArray()).equals(parts[1]!));
+    // A part below 5 MiB that is not the last one: S3 refuses at completion.
+    const small = await uploadParts(t.s3, "multipart/small", [randomBytes(1024), randomBytes(1024)]);
+    assert.equal(await status(completeParts(t.s3, "multipart/small", small.uploadId, small)), 400);
   });
 
   it("lists a git-shaped layout with delimiter and continuation tokens", async () => {
@@ -247,9 +293,14 @@ describe("cloudbridge local: --data keeps state across a restart", () => {
     try {
       const first = await startTestCloud({ dataDir });
       await first.s3.send(new PutObjectCommand({ Bucket, Key: "repos/demo.git/HEAD", Body: "ref: refs/heads/main\n" }));
+      const parts = [randomBytes(5 * 1024 * 1024), randomBytes(1024)];
+      const uploaded = await uploadParts(first.s3, "big/two-parts", parts);
+      const { ETag } = await completeParts(first.s3, "big/two-parts", uploaded.uploadId, uploaded);
       await first.stop();
       const second = await startTestCloud({ dataDir });
       assert.equal((await readBody(second.s3, "repos/demo.git/HEAD")).toString(), "ref: refs/heads/main\n");
+      assert.ok((await readBody(second.s3, "big/two-parts")).equals(Buffer.concat(parts)));
+      assert.equal((await second.s3.send(new HeadObjectCommand({ Bucket, Key: "big/two-parts" }))).ETag, ETag);
       assert.equal(
         await status(second.s3.send(new PutObjectCommand({ Bucket, Key: "repos/demo.git/HEAD", Body: "x", IfNoneMatch: "*" }))),
         412,

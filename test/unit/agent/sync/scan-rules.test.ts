@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { FolderIgnore } from "../../../../agent/sync/ignore-rules.ts";
 import { LocalRepo } from "../../../../agent/sync/local-repo.ts";
 import { scan } from "../../../../agent/sync/scanner.ts";
-import { openForWriting } from "../../../../agent/sync/open-files.ts";
+import { openForWriting, writersClosed, writersOf } from "../../../../agent/sync/open-files.ts";
 import { roundSummary } from "../../../../agent/sync/round-summary.ts";
 import { tempDir } from "../../../helpers/git.ts";
 
@@ -62,6 +62,23 @@ describe("what a scan leaves out and waits for, and how a round is said", () => 
       await reader.close();
     }
     assert.deepEqual(await openForWriting([written, read]), new Set());
+  });
+
+  it("finds the descriptors that hold a file open for writing, and sees each one closed", async () => {
+    const written = join(scratch.path, "held.bin");
+    const writer = await open(written, "w");
+    let closed = false;
+    try {
+      const writers = (await writersOf([written]))!.get(written);
+      assert.ok(writers && writers.length === 1 && writers[0]!.pid === String(process.pid), "this process holds it");
+      assert.equal(await writersClosed(written, writers, 50), false, "still open: not closed within the window");
+      const seen = writersClosed(written, writers, 60_000);
+      await writer.close();
+      closed = true;
+      assert.equal(await seen, true, "seen closed once the writer closed it");
+    } finally {
+      if (!closed) await writer.close();
+    }
   });
 
   it("commits a file its writer has closed at once, however young, and waits for one still open for writing", async () => {
