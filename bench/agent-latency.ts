@@ -15,6 +15,8 @@
  *
  * BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on both machines are printed
  * (stderr), in milliseconds from the write; add GIT_TRACE2_PERF=<file> to see every git process they start.
+ * BENCH_CPU_PROF=<dir>: each daemon writes a CPU profile there when it stops (`--cpu-prof`; open it in Chrome's
+ * DevTools, or summarize it by function).
  *
  * Run: `npm run bench:agent` (heavy: under `flock /tmp/cloudbridge-bench.lock`).
  */
@@ -44,6 +46,8 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
 /** BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on A and B are printed (stderr). */
 const TRACE = process.env.BENCH_TRACE === "1";
+/** BENCH_CPU_PROF=<dir>: the daemons' CPU profiles, written there when they stop. */
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 
 interface Row {
   listener: string;
@@ -165,10 +169,11 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
     await cloudbridge(["clone", url, cb.b, ...flags], env, { quiet: true });
     const logs: Array<{ who: string; at: number; line: Record<string, unknown> }> = [];
     // Default settings; with BENCH_TRACE the log at debug level, kept to print each change's steps.
+    const daemonEnv = CPU_PROF ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : env;
     const traced = (who: string) =>
       TRACE
         ? {
-            env: { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" },
+            env: { ...daemonEnv, CLOUDBRIDGE_LOG_LEVEL: "debug" },
             onLog: (text: string) => {
               try {
                 const line = JSON.parse(text) as Record<string, unknown>;
@@ -178,7 +183,7 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
               }
             },
           }
-        : { env };
+        : { env: daemonEnv };
     daemons = await startDaemons([
       { dir: cb.a, ...traced("A") },
       { dir: cb.b, ...traced("B") },
