@@ -15,6 +15,9 @@
  *
  * BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on both machines are printed
  * (stderr), in milliseconds from the write; add GIT_TRACE2_PERF=<file> to see every git process they start.
+ * The daemons run as a person runs them, through bin/cloudbridge with the Node flags it sets (its smaller young
+ * generation keeps the daemon's memory, and so the cost of each git process it starts, down); BENCH_LAUNCHER=node
+ * starts them with plain `node` as this benchmark did before.
  * BENCH_CPU_PROF=<dir>: each daemon writes a CPU profile there when it stops (`--cpu-prof`; open it in Chrome's
  * DevTools, or summarize it by function).
  *
@@ -25,6 +28,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startProsody } from "../test/helpers/prosody.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
 import { arrival, cloudbridge, holds, percentile, populate, startCloudProcess, startCountingProxy, startDaemons } from "./agent-common.ts";
@@ -46,6 +50,8 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
 /** BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on A and B are printed (stderr). */
 const TRACE = process.env.BENCH_TRACE === "1";
+/** How the small-file daemons are started: bin/cloudbridge (default), or plain node (BENCH_LAUNCHER=node). */
+const LAUNCHER = process.env.BENCH_LAUNCHER === "node" ? undefined : [fileURLToPath(new URL("../bin/cloudbridge", import.meta.url))];
 /** BENCH_CPU_PROF=<dir>: the daemons' CPU profiles, written there when they stop. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 
@@ -185,8 +191,8 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
           }
         : { env: daemonEnv };
     daemons = await startDaemons([
-      { dir: cb.a, ...traced("A") },
-      { dir: cb.b, ...traced("B") },
+      { dir: cb.a, ...traced("A"), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
+      { dir: cb.b, ...traced("B"), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
     ]);
     if (!syncthingMissing()) {
       process.stderr.write(`  ${files} files: Syncthing…\n`);
