@@ -99,15 +99,15 @@ export function percentile(values: number[], p: number): number {
 
 /** Daemons started one after another, each waited for until ready; `stop` ends those that started. */
 export async function startDaemons(
-  specs: ReadonlyArray<{ dir: string; env: Record<string, string>; flags?: string[]; onLog?: (line: string) => void }>,
+  specs: ReadonlyArray<{ dir: string; env: Record<string, string>; flags?: string[]; onLog?: (line: string) => void; launcher?: string[] }>,
 ): Promise<{ children: ChildProcess[]; stop(): Promise<void> }> {
   const children: ChildProcess[] = [];
   const stop = async () => {
     for (const child of children.splice(0)) await stopChild(child);
   };
   try {
-    for (const { dir, env, flags = [], onLog } of specs) {
-      const d = daemon(dir, env, flags, undefined, onLog);
+    for (const { dir, env, flags = [], onLog, launcher } of specs) {
+      const d = daemon(dir, env, flags, launcher, onLog);
       children.push(d.child);
       await d.ready;
     }

@@ -15,6 +15,14 @@
  *
  * BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on both machines are printed
  * (stderr), in milliseconds from the write; add GIT_TRACE2_PERF=<file> to see every git process they start.
+ * The daemons run as a person runs them, through bin/cloudbridge with the Node flags it sets (its smaller young
+ * generation keeps the daemon's memory, and so the cost of each git process it starts, down); BENCH_LAUNCHER=node
+ * starts them with plain `node` as this benchmark did before.
+ * BENCH_BASELINE=<checkout>: a third pair of daemons, from another checkout of cloudbridge (its own
+ * bin/cloudbridge and node_modules, e.g. a worktree of main), takes its turns in the same run on the same kind of
+ * folder: the ratio of this code to that one, measured under the same load.
+ * BENCH_CPU_PROF=<dir>: each daemon writes a CPU profile there when it stops (`--cpu-prof`; open it in Chrome's
+ * DevTools, or summarize it by function).
  *
  * Run: `npm run bench:agent` (heavy: under `flock /tmp/cloudbridge-bench.lock`).
  */
@@ -23,6 +31,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startProsody } from "../test/helpers/prosody.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
 import { arrival, cloudbridge, holds, percentile, populate, startCloudProcess, startCountingProxy, startDaemons } from "./agent-common.ts";
@@ -44,6 +53,12 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
 /** BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on A and B are printed (stderr). */
 const TRACE = process.env.BENCH_TRACE === "1";
+/** How the small-file daemons are started: bin/cloudbridge (default), or plain node (BENCH_LAUNCHER=node). */
+const LAUNCHER = process.env.BENCH_LAUNCHER === "node" ? undefined : [fileURLToPath(new URL("../bin/cloudbridge", import.meta.url))];
+/** BENCH_BASELINE=<checkout>: daemons of that code take turns with this code's (small files only). */
+const BASELINE = process.env.BENCH_BASELINE;
+/** BENCH_CPU_PROF=<dir>: the daemons' CPU profiles, written there when they stop. */
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 
 interface Row {
   listener: string;
@@ -135,7 +150,7 @@ async function sha256(path: string): Promise<string> {
 }
 
 interface Side {
-  name: "cloudbridge" | "Syncthing";
+  name: "cloudbridge" | "Syncthing" | "baseline";
   a: string;
   b: string;
   latencies: number[];
@@ -157,6 +172,8 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
   const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [] };
   const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [] };
   let pair: Awaited<ReturnType<typeof startSyncthingPair>> | undefined;
+  const base: Side = { name: "baseline", a: join(root, "base-a"), b: join(root, "base-b"), latencies: [], large: [] };
+  let baseDaemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
   try {
     process.stderr.write(`  ${files} files: populating, init, clone…\n`);
     await populate(cb.a, files);
@@ -165,10 +182,11 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
     await cloudbridge(["clone", url, cb.b, ...flags], env, { quiet: true });
     const logs: Array<{ who: string; at: number; line: Record<string, unknown> }> = [];
     // Default settings; with BENCH_TRACE the log at debug level, kept to print each change's steps.
+    const daemonEnv = CPU_PROF ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : env;
     const traced = (who: string) =>
       TRACE
         ? {
-            env: { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" },
+            env: { ...daemonEnv, CLOUDBRIDGE_LOG_LEVEL: "debug" },
             onLog: (text: string) => {
               try {
                 const line = JSON.parse(text) as Record<string, unknown>;
@@ -178,11 +196,23 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
               }
             },
           }
-        : { env };
+        : { env: daemonEnv };
     daemons = await startDaemons([
-      { dir: cb.a, ...traced("A") },
-      { dir: cb.b, ...traced("B") },
+      { dir: cb.a, ...traced("A"), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
+      { dir: cb.b, ...traced("B"), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
     ]);
+    if (BASELINE) {
+      process.stderr.write(`  ${files} files: the baseline's folders…\n`);
+      await populate(base.a, files);
+      const baseUrl = `s3://cloudbridge/baseline-${files}`;
+      await cloudbridge(["init", base.a, "--remote", baseUrl, ...flags], env, { quiet: true });
+      await cloudbridge(["clone", baseUrl, base.b, ...flags], env, { quiet: true });
+      const launcher = [join(BASELINE, "bin", "cloudbridge")];
+      baseDaemons = await startDaemons([
+        { dir: base.a, env, launcher },
+        { dir: base.b, env, launcher },
+      ]);
+    }
     if (!syncthingMissing()) {
       process.stderr.write(`  ${files} files: Syncthing…\n`);
       // Both sides start with the same files: Syncthing scans and exchanges its index, nothing to copy.
@@ -190,7 +220,7 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
       await populate(st.b, files);
       pair = await startSyncthingPair(root, st.a, st.b, 1);
     }
-    const sides = pair ? [cb, st] : [cb];
+    const sides = [cb, ...(pair ? [st] : []), ...(baseDaemons ? [base] : [])];
     // Turns: a change with cloudbridge, then one with Syncthing, and so on (the machine's load is shared).
     for (let i = 0; i < CHANGES; i += 1) {
       for (const side of sides) {
@@ -216,7 +246,7 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
       const size = LARGE_MIB * 1024 * 1024;
       for (let r = 0; r < LARGE_ROUNDS; r += 1) {
         const bytes = randomBytes(size);
-        for (const side of sides) {
+        for (const side of sides.filter((s) => s !== base)) {
           const name = `large-${r}.bin`;
           await writeFile(join(side.a, name), bytes); // closed when this resolves
           side.large.push(await arrival(join(side.b, name), sized(join(side.b, name), size), `${side.name} ${name}`, 600_000));
@@ -229,6 +259,7 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
     return { files, sides };
   } finally {
     await daemons?.stop();
+    await baseDaemons?.stop();
     await pair?.stop();
     await cloud.stop();
     await rm(root, { recursive: true, force: true });
@@ -249,7 +280,9 @@ out.push(
   "",
   "| files in the folder | cloudbridge p50 | cloudbridge p95 | Syncthing p50 | Syncthing p95 | p50 ratio |",
   "|---|---|---|---|---|---|",
-  ...sizeRows.map(({ files, sides: [cb, st] }) => {
+  ...sizeRows.map(({ files, sides }) => {
+    const cb = sides.find((s) => s.name === "cloudbridge");
+    const st = sides.find((s) => s.name === "Syncthing");
     const peer = st
       ? [fmt(median(st.latencies)), fmt(percentile(st.latencies, 95)), (median(cb!.latencies) / median(st.latencies)).toFixed(2)]
       : ["–", "–", "–"];
@@ -260,7 +293,25 @@ if (sizeRows.length > 1) {
   const p50s = sizeRows.map((r) => median(r.sides[0]!.latencies));
   out.push("", `cloudbridge p50, largest folder / smallest: ${(p50s.at(-1)! / p50s[0]!).toFixed(2)}×`);
 }
-const large = sizeRows[0]?.sides.filter((s) => s.large.length > 0) ?? [];
+if (BASELINE) {
+  const of = (row: SizeRow, name: Side["name"]) => row.sides.find((s) => s.name === name)!.latencies;
+  out.push(
+    "",
+    `Against the baseline (${BASELINE}), taking turns in the same run:`,
+    "",
+    "| files in the folder | this code p50 / p95 | baseline p50 / p95 | p50 ratio |",
+    "|---|---|---|---|",
+    ...sizeRows.map((row) => {
+      const [mine, theirs] = [of(row, "cloudbridge"), of(row, "baseline")];
+      return `| ${row.files.toLocaleString("en")} | ${fmt(median(mine))} / ${fmt(percentile(mine, 95))} | ${fmt(median(theirs))} / ${fmt(percentile(theirs, 95))} | ${(median(mine) / median(theirs)).toFixed(2)} |`;
+    }),
+  );
+  if (sizeRows.length > 1) {
+    const p50s = sizeRows.map((r) => median(of(r, "baseline")));
+    out.push("", `baseline p50, largest folder / smallest: ${(p50s.at(-1)! / p50s[0]!).toFixed(2)}×`);
+  }
+}
+const large = sizeRows[0]?.sides.filter((s) => s.large.length > 0 && s.name !== "baseline") ?? [];
 if (large.length > 0) {
   out.push(
     "",

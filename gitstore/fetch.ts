@@ -28,8 +28,15 @@ export interface ObjectsFetched {
  * everything: the quarantine is removed and the repository is exactly as it was. An optional tip that
  * fails (another agent's synced ref: dangling, or a tree bomb) is only reported in `skipped`.
  */
-export async function fetchObjects(ctx: RepoContext, tips: readonly string[], optional: readonly string[] = []): Promise<ObjectsFetched> {
-  const wanted = [...new Set([...tips, ...optional])];
+export async function fetchObjects(
+  ctx: RepoContext,
+  tips: readonly string[],
+  optional: readonly string[] = [],
+  /** Commits known to be here with all they need (what the tracking refs name): not asked of git again. */
+  known: ReadonlySet<string> = new Set(),
+): Promise<ObjectsFetched> {
+  const wanted = [...new Set([...tips, ...optional])].filter((oid) => !known.has(oid));
+  if (wanted.length === 0) return { packsDownloaded: 0, bytesDownloaded: 0, skipped: new Map() };
   const present = await engineOf(ctx).hasObjects(ctx.gitDir, wanted);
   if (wanted.every((oid) => present.has(oid))) return { packsDownloaded: 0, bytesDownloaded: 0, skipped: new Map() };
   try {
@@ -166,10 +173,13 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string; required?:
   if (corrupt) throw corrupt[1];
   const required = [...refs.shared.values()].filter((entry) => isRequired(entry.ref));
   const others = [...refs.shared.values(), ...refs.synced.values()].filter((entry) => !isRequired(entry.ref));
+  // What a tracking ref names came through a fetch's checks (or was pushed from here): complete, here.
+  const current = await currentRefs;
   const fetched = await fetchObjects(
     ctx,
     [...new Set(required.map((entry) => entry.oid))],
     others.map((entry) => entry.oid),
+    new Set(current.values()),
   );
   const skip = (ref: string, why: GitStoreError) => {
     refs.shared.delete(ref);
@@ -192,7 +202,6 @@ export async function fetchRefs(ctx: RepoContext & { remote?: string; required?:
   const wanted = new Map<string, string>();
   for (const { ref, oid } of refs.shared.values()) wanted.set(trackingRefName(remote, ref), oid);
   for (const { agent, syncedRef, oid } of refs.synced.values()) wanted.set(trackingRefName(remote, syncedRef, agent), oid);
-  const current = await currentRefs;
   const updated: { ref: string; oid: string | null }[] = [];
   for (const [ref, oid] of wanted) if (current.get(ref) !== oid) updated.push({ ref, oid });
   // Commits already here (fetched earlier inside another's history) are checked too before a ref names them.

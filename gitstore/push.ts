@@ -34,6 +34,8 @@ export interface RefUpdate {
   /** The commit to publish; null deletes the ref. */
   oid: string | null;
   onConflict?: OnConflict;
+  /** A commit `oid` is known to contain (made on top of it, or merged with it): the bucket's ref there is a fast-forward, not asked of git. */
+  contains?: string;
 }
 
 export type PushStatus = "created" | "updated" | "forced" | "merged" | "deleted" | "up-to-date" | "rejected";
@@ -88,7 +90,12 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
     new Map(
       options.updates.map((update) => {
         const current = refs.refs.shared.get(update.ref);
-        const check = current && update.oid ? engine.isAncestor(options.gitDir, current.oid, update.oid) : undefined;
+        const check =
+          current && update.oid
+            ? current.oid === update.contains
+              ? Promise.resolve(true)
+              : engine.isAncestor(options.gitDir, current.oid, update.oid)
+            : undefined;
         check?.catch(() => {}); // awaited (and rethrown) in commitRefs
         return [update.ref, current && check ? { oid: current.oid, check } : undefined] as const;
       }),
@@ -123,10 +130,16 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   }
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
-    await engine.updateRefs(
-      options.gitDir,
-      landed.map((result) => ({ ref: trackingRefName(options.remote!, result.ref), oid: result.oid })),
-    );
+    // This agent's synced refs as the index now holds them too: the next fetch then finds nothing moved
+    // (no tracking ref to write, no tree to check) where this push is the last change.
+    const synced = options.updates.flatMap(({ ref }) => {
+      const oid = committed.written?.get(syncedRefName(options.agent, ref));
+      return committed.written ? [{ ref: trackingRefName(options.remote!, ref, options.agent), oid: oid ?? null }] : [];
+    });
+    await engine.updateRefs(options.gitDir, [
+      ...landed.map((result) => ({ ref: trackingRefName(options.remote!, result.ref), oid: result.oid })),
+      ...synced,
+    ]);
   }
   return outcome;
 }

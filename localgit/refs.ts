@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
 import { hasObjects } from "./objects.ts";
@@ -64,8 +64,16 @@ async function plainRefFiles(gitDir: string): Promise<boolean> {
   return plain;
 }
 
-/** Every ref under `prefixes` (e.g. `refs/remotes/cloud/`): ref → object id. */
+/**
+ * Every ref under `prefixes` (e.g. `refs/remotes/cloud/`): ref → object id. Read from git's files where it
+ * keeps its refs as files (every fetch and push of the agent reads its tracking refs: a process less each);
+ * anything this does not know for sure (a symbolic ref, a name git would not take) asks git.
+ */
 export async function readRefs(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string>> {
+  if (prefixes.every((prefix) => REF_PREFIX.test(prefix)) && (await plainRefFiles(gitDir))) {
+    const read = await readRefFiles(gitDir, prefixes);
+    if (read) return read;
+  }
   const run = await runGit(["for-each-ref", "--format=%(objectname) %(refname)", ...prefixes], { gitDir });
   const refs = new Map<string, string>();
   for (const line of run.stdout.toString().split("\n")) {
@@ -73,6 +81,61 @@ export async function readRefs(gitDir: string, prefixes: readonly string[]): Pro
     if (space > 0) refs.set(line.slice(space + 1), line.slice(0, space));
   }
   return refs;
+}
+
+/** A folder of refs as for-each-ref takes it: `refs/…/`, no `..`, no lock file. */
+const REF_PREFIX = /^refs\/(?!.*\.\.)(?!.*\.lock\/)[A-Za-z0-9._/-]*\/$/;
+const REF_NAME_PART = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * The refs under `prefixes` as git reads them: each loose ref file, else its line in `packed-refs` (read
+ * after the loose files: `pack-refs` writes `packed-refs` before it removes a loose file, and a deletion
+ * takes the line out before the file). Undefined when something is not a plain ref (git then answers).
+ */
+async function readRefFiles(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string> | undefined> {
+  const loose = new Map<string, string>();
+  const visit = async (dir: string): Promise<boolean> => {
+    const entries = await readdir(join(gitDir, dir), { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return [];
+      throw error;
+    });
+    for (const entry of entries) {
+      if (entry.name.endsWith(".lock")) continue; // a ref being written: its file is what holds now
+      if (!REF_NAME_PART.test(entry.name)) return false;
+      const ref = `${dir}${entry.name}`;
+      if (entry.isDirectory()) {
+        if (!(await visit(`${ref}/`))) return false;
+        continue;
+      }
+      if (!entry.isFile()) return false;
+      const text = await readFile(join(gitDir, ref), "utf8").catch((error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") return null; // deleted meanwhile
+        throw error;
+      });
+      if (text === null) continue;
+      const oid = OID_LINE.exec(text)?.[1];
+      if (!oid) return false;
+      loose.set(ref, oid);
+    }
+    return true;
+  };
+  for (const prefix of new Set(prefixes)) if (!(await visit(prefix))) return undefined;
+  const packed = await readFile(join(gitDir, "packed-refs"), "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return "";
+    throw error;
+  });
+  const refs = new Map<string, string>();
+  for (const line of packed.split("\n")) {
+    if (line === "" || line.startsWith("#") || line.startsWith("^")) continue;
+    const space = line.indexOf(" ");
+    const ref = line.slice(space + 1);
+    if (!prefixes.some((prefix) => ref.startsWith(prefix)) || loose.has(ref)) continue;
+    if (!OID_LINE.test(line.slice(0, space))) return undefined;
+    refs.set(ref, line.slice(0, space));
+  }
+  for (const [ref, oid] of loose) refs.set(ref, oid);
+  // In git's order (by name), as for-each-ref lists them.
+  return new Map([...refs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /**

@@ -42,7 +42,12 @@ export class BucketRemote implements SyncRemote {
       ...this.ctx,
       agent: this.agent,
       remote: "cloud",
-      updates: updates.map((u) => ({ ref: u.ref, oid: u.oid, onConflict: (ours: string, theirs: string) => u.merge(ours, theirs) })),
+      updates: updates.map((u) => ({
+        ref: u.ref,
+        oid: u.oid,
+        onConflict: (ours: string, theirs: string) => u.merge(ours, theirs),
+        ...(u.contains ? { contains: u.contains } : {}),
+      })),
     });
     const landed = new Map<string, string>();
     for (const result of outcome.results) {

@@ -33,6 +33,11 @@ export class CacheEntries implements Iterable<[string, CacheEntry]> {
   private readonly oddModes = new Map<number, string>();
   /** Slots with UNWRITTEN set: asked at every round, so counted rather than looked for. */
   private unwrittenCount = 0;
+  /**
+   * Folder → how many paths are below it: gathered at the first question (`hasFolder`), then kept as
+   * paths come and go, so whether a name is a tracked folder never costs a look along every path.
+   */
+  private folders: Map<string, number> | undefined;
 
   get size(): number {
     return this.slots.size;
@@ -53,6 +58,7 @@ export class CacheEntries implements Iterable<[string, CacheEntry]> {
     if (slot === undefined) {
       slot = this.free.pop() ?? this.grow();
       this.slots.set(path, slot);
+      if (this.folders) countFolders(this.folders, path, 1);
     } else this.release(slot);
     this.write(slot, entry);
     return this;
@@ -65,7 +71,17 @@ export class CacheEntries implements Iterable<[string, CacheEntry]> {
     this.release(slot);
     this.slots.delete(path);
     this.free.push(slot);
+    if (this.folders) countFolders(this.folders, path, -1);
     return true;
+  }
+
+  /** Whether some path is below folder `path` (a name without a trailing slash). */
+  hasFolder(path: string): boolean {
+    if (!this.folders) {
+      this.folders = new Map();
+      for (const file of this.slots.keys()) countFolders(this.folders, file, 1);
+    }
+    return this.folders.has(path);
   }
 
   clear(): void {
@@ -78,6 +94,7 @@ export class CacheEntries implements Iterable<[string, CacheEntry]> {
     this.free = [];
     this.capacity = 0;
     this.unwrittenCount = 0;
+    this.folders = undefined;
     this.allocate(0);
   }
 
@@ -315,6 +332,16 @@ export class CacheEntries implements Iterable<[string, CacheEntry]> {
 }
 
 /** A bit per entry (by slot), for one pass over the folder; entries added since are never marked. */
+/** Adds `by` to the count of every folder above `path`, dropping a folder whose count reaches 0. */
+function countFolders(folders: Map<string, number>, path: string, by: 1 | -1): void {
+  for (let slash = path.lastIndexOf("/"); slash > 0; slash = path.lastIndexOf("/", slash - 1)) {
+    const folder = path.slice(0, slash);
+    const count = (folders.get(folder) ?? 0) + by;
+    if (count > 0) folders.set(folder, count);
+    else folders.delete(folder);
+  }
+}
+
 export class EntryMarks {
   private readonly slots: ReadonlyMap<string, number>;
   private readonly bits: Uint8Array;

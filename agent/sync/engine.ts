@@ -339,7 +339,13 @@ export class SyncEngine {
       if (side) sideHead = await side.head(); // uploads record where content now is
     }
     if (local && local !== remoteHead)
-      updates.push({ ref: MAIN_REF, oid: local, merge: async (ours, theirs) => (await this.mergeWithBase(ours, theirs, report)).commit });
+      updates.push({
+        ref: MAIN_REF,
+        oid: local,
+        merge: async (ours, theirs) => (await this.mergeWithBase(ours, theirs, report)).commit,
+        // The folder took the fetched head in (integrate): the push from it is a fast-forward unless it moved since.
+        ...(remoteHead ? { contains: remoteHead } : {}),
+      });
     if (side && sideHead && sideHead !== remoteSide) updates.push({ ref: side.ref, oid: sideHead, merge: (o, t) => side.merge(o, t) });
     trace("content-sent");
     if (updates.length > 0) {
@@ -402,8 +408,13 @@ export class SyncEngine {
     if (local) {
       // One git process says which way they stand: the base is the remote's head (nothing new there), ours
       // (a fast-forward), or neither (a merge, against that base).
-      // The usual change from another machine is one commit on top of ours: its own parent line says so.
-      const base = (await this.repo.isParentOf(local, remoteHead)) ? local : await this.repo.git.mergeBase(local, remoteHead);
+      // The usual change from another machine is one commit on top of ours, and the usual local change one
+      // commit on top of theirs: the commit's own parent line says so.
+      const base = (await this.repo.isParentOf(local, remoteHead))
+        ? local
+        : (await this.repo.isParentOf(remoteHead, local))
+          ? remoteHead
+          : await this.repo.git.mergeBase(local, remoteHead);
       if (base === remoteHead) return;
       if (base !== local) {
         target = (await this.mergeWithBase(local, remoteHead, report, base)).commit;

@@ -13,6 +13,8 @@ export interface RefPush {
   oid: string;
   /** Called when the shared ref moved meanwhile: returns a commit containing both. */
   merge: MergeCallback;
+  /** A commit `oid` is known to contain (the shared ref as fetched, once merged or fast-forwarded into it). */
+  contains?: string;
 }
 
 export interface SyncRemote {

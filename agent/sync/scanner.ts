@@ -65,8 +65,6 @@ const PARALLEL_STATS = 128;
 /** Files larger than this are left to `hash-object`, which streams them (the pack holds each file whole in memory once). */
 const PACK_FILE_BYTES = 8 * 1024 * 1024;
 const LSTAT_OPTIONS = { throwIfNoEntry: false } as const;
-/** Questions about tracked folders answered by looking along the cache before the set of them is built. */
-const FEW_LOOKUPS = 16;
 
 /**
  * A `.git` below the top of the folder cannot be synced: git refuses any path with a `.git` component (it
@@ -107,39 +105,8 @@ export async function scan(
   const ignore = options.ignore === false ? undefined : (options.ignore ?? new FolderIgnore(root));
   // A full scan reads the rules afresh; a scan of some paths re-reads them when an ignore file is among them.
   if (ignore && (!options.paths || [...options.paths].some((p) => isIgnoreFileName(p.slice(p.lastIndexOf("/") + 1))))) ignore.reset();
-  let trackedFolders: Set<string> | undefined;
-  // A walk of the whole folder asks about every folder: the set is gathered at the first question.
-  let lookups = options.paths ? 0 : FEW_LOOKUPS;
-  /**
-   * Tracked files and the folders above them: ignore rules never hide what is already synced. Files are
-   * the cache's own keys. A few questions about folders (a watcher's paths) are answered by one look along
-   * the cache each; a walk of folders asks for every name it meets, so it gathers the folders once, one
-   * string per folder (files of one folder come one after another in the cache, and cost a comparison each).
-   */
-  const isTracked = (path: string): boolean => {
-    if (cache.entries.has(path)) return true;
-    if (!trackedFolders && ++lookups <= FEW_LOOKUPS) {
-      const below = `${path}/`;
-      for (const file of cache.entries.keys()) if (file.startsWith(below)) return true;
-      return false;
-    }
-    if (!trackedFolders) {
-      trackedFolders = new Set();
-      let last = "";
-      for (const file of cache.entries.keys()) {
-        const slash = file.lastIndexOf("/");
-        if (slash <= 0 || (slash === last.length && file.startsWith(last))) continue;
-        last = file.slice(0, slash);
-        for (let dir = last; !trackedFolders.has(dir);) {
-          trackedFolders.add(dir);
-          const up = dir.lastIndexOf("/");
-          if (up <= 0) break;
-          dir = dir.slice(0, up);
-        }
-      }
-    }
-    return trackedFolders.has(path);
-  };
+  /** Tracked files and the folders above them: ignore rules never hide what is already synced. */
+  const isTracked = (path: string): boolean => cache.entries.has(path) || cache.entries.hasFolder(path);
   /** Why a path found on disk is left out (ignored: "ignored"; a refused name: its reason), or undefined to sync it. */
   const leftOut = (path: string, name: string, isDirectory: boolean): string | undefined => {
     if (isTracked(path)) return undefined;
@@ -212,6 +179,8 @@ export async function scan(
       yield prefix;
       return;
     }
+    // Nothing tracked below it (a new file, the usual watcher path): no look along every path.
+    if (prefix !== "" && !cache.entries.hasFolder(prefix)) return;
     for (const path of cache.entries.keys()) if (prefix === "" || path === prefix || path.startsWith(`${prefix}/`)) yield path;
   }
 

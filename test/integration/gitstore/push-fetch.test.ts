@@ -91,6 +91,20 @@ describe("git push and fetch through the bucket", () => {
     assert.equal(second.objectsUploaded, 4, "commit, root tree, d7 tree, blob");
   });
 
+  it("a push records what it wrote in its own tracking refs, its synced ref too: the pusher's next fetch finds nothing moved", async () => {
+    const a = await clone("own-push");
+    const first = await commitFile(a.dir, "one.txt", "one\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: first }], remote: "cloud" });
+    assert.deepEqual((await fetchRefs(a)).updated, []);
+    const second = await commitFile(a.dir, "two.txt", "two\n");
+    const pushed = await push({ ...a, updates: [{ ref: "refs/heads/main", oid: second, contains: first }], remote: "cloud" });
+    assert.deepEqual(pushed.results, [{ ref: "refs/heads/main", status: "updated", oid: second }]);
+    assert.equal(await git(a.dir, "rev-parse", `refs/remotes/cloud-synced/${a.agent}/main`), second);
+    const fetched = await fetchRefs(a);
+    assert.deepEqual(fetched.updated, [], "the fetch after one's own push moves no tracking ref");
+    assert.equal(fetched.refs.shared.get("refs/heads/main")?.oid, second);
+  });
+
   it("a pack larger than one PUT is streamed up in parts, and a retried push does not send it again", async () => {
     const a = await clone("large");
     await writeFile(join(a.dir, "large.bin"), randomBytes(SINGLE_PUT_LIMIT + 1024 * 1024));

@@ -100,6 +100,44 @@ describe("localgit: refs", () => {
     assert.notEqual(await resolveRef(gitDir, "refs/tags/resolve-tag"), second, "the tag object, not its commit");
   });
 
+  it("lists the refs under some prefixes as `git for-each-ref` does, from git's files: loose, packed, loose over packed, nested, in git's order", async () => {
+    const asGit = async (prefixes: string[]) => {
+      const run = await runGit(["for-each-ref", "--format=%(objectname) %(refname)", ...prefixes], { gitDir });
+      return [
+        ...run.stdout
+          .toString()
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => [line.slice(41), line.slice(0, 40)] as [string, string]),
+      ];
+    };
+    const prefixes = ["refs/remotes/list/", "refs/remotes/list-synced/"];
+    assert.deepEqual([...(await readRefs(gitDir, prefixes))], [], "none yet");
+    await updateRefs(gitDir, [
+      { ref: "refs/remotes/list/main", oid: first },
+      { ref: "refs/remotes/list/git-annex", oid: second },
+      { ref: "refs/remotes/list-synced/agent-1/main", oid: first },
+      { ref: "refs/remotes/listed-elsewhere/main", oid: first },
+    ]);
+    await runGit(["pack-refs", "--all"], { gitDir });
+    await updateRefs(gitDir, [
+      { ref: "refs/remotes/list/main", oid: second },
+      { ref: "refs/remotes/list-synced/agent-2/deep/main", oid: second },
+    ]);
+    await runGit(["update-ref", "-d", "refs/remotes/list/git-annex"], { gitDir });
+    const read = [...(await readRefs(gitDir, prefixes))];
+    assert.deepEqual(read, await asGit(prefixes));
+    assert.deepEqual(read, [
+      ["refs/remotes/list-synced/agent-1/main", first],
+      ["refs/remotes/list-synced/agent-2/deep/main", second],
+      ["refs/remotes/list/main", second],
+    ]);
+    // A symbolic ref among them is git's to follow.
+    await runGit(["symbolic-ref", "refs/remotes/list/HEAD", "refs/remotes/list/main"], { gitDir });
+    assert.deepEqual([...(await readRefs(gitDir, prefixes))], await asGit(prefixes));
+    assert.equal((await readRefs(gitDir, prefixes)).get("refs/remotes/list/HEAD"), second);
+  });
+
   it("moves several refs in one transaction: all or nothing", async () => {
     await updateRefs(gitDir, [
       { ref: "refs/remotes/r/a", oid: first },

@@ -152,6 +152,34 @@ describe("the stat cache's columns", () => {
     assert.deepEqual([...entries.keys()], ["c", "d"]);
   });
 
+  it("knows which folders hold tracked paths as paths come and go, after a snapshot is read and after a clear", async () => {
+    const file = join(scratch.path, "folders", "stat-cache");
+    const cache = await StatCache.load(file);
+    cache.entries.set("a/b/one.txt", kinds["plain.txt"]!);
+    cache.entries.set("a/two.txt", kinds["plain.txt"]!);
+    cache.entries.cleared = true;
+    cache.commit = "c1";
+    await cache.save();
+    const { entries } = await StatCache.load(file);
+    const folders = () => ["a", "a/b", "a/b/c", "b", "a/two.txt", "a/b/one.txt"].filter((name) => entries.hasFolder(name));
+    assert.deepEqual(folders(), ["a", "a/b"], "gathered from the snapshot");
+    entries.set("a/b/c/three.txt", kinds["plain.txt"]!);
+    entries.set("a/b/c/three.txt", kinds["run.sh"]!); // the same path again counts once
+    entries.set("b", kinds["plain.txt"]!);
+    assert.deepEqual(folders(), ["a", "a/b", "a/b/c"]);
+    entries.delete("a/b/c/three.txt");
+    entries.delete("a/b/one.txt");
+    assert.deepEqual(folders(), ["a"], "a/two.txt is still there");
+    entries.delete("a/two.txt");
+    entries.delete("a/two.txt"); // not there any more: nothing counted twice
+    assert.deepEqual(folders(), []);
+    entries.set("x/y.txt", kinds["plain.txt"]!);
+    entries.clear();
+    entries.set("z/w.txt", kinds["plain.txt"]!);
+    assert.equal(entries.hasFolder("x"), false);
+    assert.equal(entries.hasFolder("z"), true);
+  });
+
   it("reads a snapshot of the older JSON format, then replaces it with one of its own", async () => {
     const dir = join(scratch.path, "older");
     const file = join(dir, "stat-cache");
