@@ -39,10 +39,9 @@ async function readBranchFile(gitDir: string, ref: string): Promise<{ oid: strin
     const oid = OID_LINE.exec(loose)?.[1];
     return oid ? { oid } : undefined;
   }
-  const packed = await readFile(join(gitDir, "packed-refs"), "utf8").catch(() => "");
-  const line = packed.split("\n").find((l) => l.endsWith(` ${ref}`) && OID_LINE.test(l.slice(0, -ref.length - 1)));
-  // In packed-refs a branch names a commit (a `^` line peels tags only); absent here: no such branch.
-  return { oid: line?.slice(0, -ref.length - 1) };
+  const packed = await readPackedRefs(gitDir);
+  // Absent from packed-refs too: no such branch.
+  return packed && { oid: packed.get(ref) };
 }
 
 /** Whether `gitDir` keeps its refs as files of its own (not a reftable, not a linked worktree's common directory). */
@@ -120,6 +119,20 @@ async function readRefFiles(gitDir: string, prefixes: readonly string[]): Promis
     return true;
   };
   for (const prefix of new Set(prefixes)) if (!(await visit(prefix))) return undefined;
+  const packed = await readPackedRefs(gitDir);
+  if (!packed) return undefined;
+  const refs = new Map<string, string>();
+  for (const [ref, oid] of packed) if (prefixes.some((prefix) => ref.startsWith(prefix)) && !loose.has(ref)) refs.set(ref, oid);
+  for (const [ref, oid] of loose) refs.set(ref, oid);
+  // In git's order (by name), as for-each-ref lists them.
+  return new Map([...refs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * git's `packed-refs`: ref → object id (a `^` line peels the tag above it: not a ref of its own). Undefined
+ * when a line is not one this knows (git then answers).
+ */
+async function readPackedRefs(gitDir: string): Promise<Map<string, string> | undefined> {
   const packed = await readFile(join(gitDir, "packed-refs"), "utf8").catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return "";
     throw error;
@@ -128,14 +141,10 @@ async function readRefFiles(gitDir: string, prefixes: readonly string[]): Promis
   for (const line of packed.split("\n")) {
     if (line === "" || line.startsWith("#") || line.startsWith("^")) continue;
     const space = line.indexOf(" ");
-    const ref = line.slice(space + 1);
-    if (!prefixes.some((prefix) => ref.startsWith(prefix)) || loose.has(ref)) continue;
-    if (!OID_LINE.test(line.slice(0, space))) return undefined;
-    refs.set(ref, line.slice(0, space));
+    if (space < 0 || !OID_LINE.test(line.slice(0, space))) return undefined;
+    refs.set(line.slice(space + 1), line.slice(0, space));
   }
-  for (const [ref, oid] of loose) refs.set(ref, oid);
-  // In git's order (by name), as for-each-ref lists them.
-  return new Map([...refs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return refs;
 }
 
 /**
