@@ -1,6 +1,22 @@
 import { writeLooseObject } from "./objects.ts";
 import { gitText } from "./run.ts";
 
+/**
+ * The parents of a commit, from its body as git writes it (and writeCommit below): a `tree` line, then a
+ * `parent` line each. Undefined when the body does not start with a tree line.
+ */
+export function commitParents(body: Buffer): string[] | undefined {
+  const end = body.indexOf("\n\n");
+  const lines = body.toString("latin1", 0, end < 0 ? body.length : end).split("\n");
+  if (!lines[0]?.startsWith("tree ")) return undefined;
+  const parents: string[] = [];
+  for (const line of lines.slice(1)) {
+    if (!line.startsWith("parent ")) break;
+    parents.push(line.slice("parent ".length));
+  }
+  return parents;
+}
+
 /** Who cloudbridge's commits are by: a folder's own description and agent id, or this default. */
 export interface CommitIdentity {
   name: string;

@@ -5,7 +5,7 @@
  * The asking side of a daemon's socket in a repository (daemon-socket.ts) is a face of its own: the remote
  * helper and `cloudbridge sync` load it before anything else.
  */
-export { commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
+export { commitParents, commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
 export { findRepository, initRepository } from "./repository.ts";
 export { getConfig, readConfig, setConfig } from "./config.ts";
 export { LocalGitError, type LocalGitErrorCode } from "./errors.ts";

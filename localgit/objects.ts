@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { Socket } from "node:net";
 import { join } from "node:path";
-import { deflateSync } from "node:zlib";
+import { deflateSync, inflateSync } from "node:zlib";
 import { LocalGitError } from "./errors.ts";
 import { joinNul, runGit, startGit, type GitOptions } from "./run.ts";
 import { encodePath } from "./tree.ts";
@@ -204,6 +204,26 @@ export class BlobReader {
       this.child.stdin.end();
     });
   }
+}
+
+/**
+ * An object read as git writes a loose one (writeLooseObject's format), without starting git; undefined
+ * when `oid` is not a loose object here (packed, absent) or not readable as one.
+ */
+export async function readLooseObject(gitDir: string, oid: string): Promise<GitObject | undefined> {
+  if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(oid)) return undefined;
+  const compressed = await readFile(join(gitDir, "objects", oid.slice(0, 2), oid.slice(2))).catch(() => undefined);
+  if (!compressed) return undefined;
+  let raw: Buffer;
+  try {
+    raw = inflateSync(compressed);
+  } catch {
+    return undefined;
+  }
+  const headerEnd = raw.indexOf(0);
+  const header = /^([a-z]+) [0-9]+$/.exec(raw.toString("latin1", 0, Math.max(headerEnd, 0)));
+  if (headerEnd < 0 || !header) return undefined;
+  return { oid, type: header[1]!, body: raw.subarray(headerEnd + 1) };
 }
 
 /**

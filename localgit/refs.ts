@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { inflateSync } from "node:zlib";
-import { hasObjects } from "./objects.ts";
+import { commitParents } from "./commit.ts";
+import { hasObjects, readLooseObject } from "./objects.ts";
 import { gitFailed, runGit } from "./run.ts";
 
 /**
@@ -224,26 +224,8 @@ async function reachedThroughLooseCommits(gitDir: string, ancestor: string, desc
 
 /** The parents of commit `oid` when it is a loose object here, else undefined. */
 async function looseCommitParents(gitDir: string, oid: string): Promise<string[] | undefined> {
-  if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(oid)) return undefined;
-  const compressed = await readFile(join(gitDir, "objects", oid.slice(0, 2), oid.slice(2))).catch(() => undefined);
-  if (!compressed) return undefined;
-  let text: string;
-  try {
-    text = inflateSync(compressed).toString("latin1");
-  } catch {
-    return undefined;
-  }
-  const headerEnd = text.indexOf("\0");
-  if (!text.startsWith("commit ") || headerEnd < 0) return undefined;
-  const bodyEnd = text.indexOf("\n\n", headerEnd);
-  const lines = text.slice(headerEnd + 1, bodyEnd < 0 ? undefined : bodyEnd).split("\n");
-  if (!lines[0]?.startsWith("tree ")) return undefined;
-  const parents: string[] = [];
-  for (const line of lines.slice(1)) {
-    if (!line.startsWith("parent ")) break;
-    parents.push(line.slice("parent ".length));
-  }
-  return parents;
+  const object = await readLooseObject(gitDir, oid);
+  return object?.type === "commit" ? commitParents(object.body) : undefined;
 }
 
 /** The best common ancestor of two commits, or undefined when they share no history. */

@@ -7,7 +7,16 @@ import { checkout, type CheckoutOptions, type CheckoutResult } from "./checkout.
 import { FolderLock } from "./folder-lock.ts";
 import { isFolder } from "../folder/find.ts";
 import { registerCleanFilter } from "../git-filter/register.ts";
-import { BlobReader, editTree, encodePath, Git, initRepository, TreeEditConflict, type CommitIdentity } from "../../localgit/index.ts";
+import {
+  BlobReader,
+  commitParents,
+  editTree,
+  encodePath,
+  Git,
+  initRepository,
+  TreeEditConflict,
+  type CommitIdentity,
+} from "../../localgit/index.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
@@ -288,10 +297,7 @@ export class LocalRepo {
   /** Whether `parent` is one of the parents of `commit` (read through `objects`: no process started). */
   async isParentOf(parent: string, commit: string): Promise<boolean> {
     const object = await this.objects.readObject(commit);
-    if (object?.type !== "commit") return false;
-    const end = object.body.indexOf("\n\n");
-    const header = object.body.toString("latin1", 0, end < 0 ? object.body.length : end);
-    return header.split("\n").some((line) => line === `parent ${parent}`);
+    return object?.type === "commit" && (commitParents(object.body)?.includes(parent) ?? false);
   }
 
   /** Index lines (`update-index --index-info`) of commits made without the index, not applied to it yet. */

@@ -1,4 +1,4 @@
-import type { BlobReader, Git } from "../../localgit/index.ts";
+import { commitParents, type BlobReader, type Git } from "../../localgit/index.ts";
 
 /**
  * Modification times across machines. git keeps none, so each commit the agent makes says, for every file
@@ -53,13 +53,10 @@ export async function mtimesBetween(git: Git, from: string | undefined, to: stri
       const object = await reader.readObject(at);
       if (object?.type !== "commit") break;
       const end = object.body.indexOf("\n\n");
-      const parents = object.body
-        .toString("latin1", 0, end < 0 ? object.body.length : end)
-        .split("\n")
-        .filter((line) => line.startsWith("parent "));
+      const parents = commitParents(object.body) ?? [];
       messages.push(end < 0 ? "" : object.body.toString("utf8", end + 2));
       if (parents.length !== 1) break;
-      at = parents[0]!.slice("parent ".length);
+      at = parents[0]!;
     }
     if (at === from) {
       const times = new Map<string, number>();
