@@ -331,7 +331,6 @@ export class CacheEntries implements Iterable<[string, CacheEntry]> {
   }
 }
 
-/** A bit per entry (by slot), for one pass over the folder; entries added since are never marked. */
 /** Adds `by` to the count of every folder above `path`, dropping a folder whose count reaches 0. */
 function countFolders(folders: Map<string, number>, path: string, by: 1 | -1): void {
   for (let slash = path.lastIndexOf("/"); slash > 0; slash = path.lastIndexOf("/", slash - 1)) {
@@ -342,6 +341,7 @@ function countFolders(folders: Map<string, number>, path: string, by: 1 | -1): v
   }
 }
 
+/** A bit per entry (by slot), for one pass over the folder; entries added since are never marked. */
 export class EntryMarks {
   private readonly slots: ReadonlyMap<string, number>;
   private readonly bits: Uint8Array;
