@@ -1,4 +1,4 @@
-import { link, mkdtemp, rm } from "node:fs/promises";
+import { link, mkdtemp, rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { missingBeyondQuarantine } from "./connectivity.ts";
 import type { GitEngine, PackFiles, PackRange } from "./engine.ts";
@@ -94,11 +94,17 @@ export class NativeGitEngine implements GitEngine {
     // --fsck-objects applies git's fsck rules to every object (hasDotdot, hasDotgit, fullPathname, …)
     // without requiring the objects it links to, which may be in another pack of the same fetch; but the
     // .gitattributes/.gitmodules blobs its trees name must be readable (here, or in `objectDir`).
-    const run = await runGit(["index-pack", ...(options.fsck === false ? [] : ["--fsck-objects"]), "-o", idxPath, packPath], {
+    // Written under another name and renamed once whole: the packs of one fetch are indexed side by side in
+    // one quarantine, and a git reading that folder meanwhile must not meet a half-written index ("index file
+    // … is too small", which took the place of the reasons git refused a pack for in what it said).
+    const partialIdx = `${idxPath}.partial`;
+    const run = await runGit(["index-pack", ...(options.fsck === false ? [] : ["--fsck-objects"]), "-o", partialIdx, packPath], {
       gitDir,
       allowFailure: true,
       ...(options.objectDir ? { env: { GIT_ALTERNATE_OBJECT_DIRECTORIES: options.objectDir } } : {}),
     });
+    if (run.code === 0) await rename(partialIdx, idxPath);
+    else await rm(partialIdx, { force: true });
     if (run.code !== 0) {
       const errors = run.stderr.split("\n").filter((line) => line.startsWith("error: "));
       if (errors.length > 0 && errors.every((line) => /: (gitattributes|gitmodules)Missing: /.test(line))) {
