@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import type { Socket } from "node:net";
 import { join } from "node:path";
 import { deflateSync, inflateSync } from "node:zlib";
 import { LocalGitError } from "./errors.ts";
@@ -190,11 +189,8 @@ export class BlobReader {
 
   /** Idle: the process, its pipes, keep this process's event loop alive no more (busy: they do). */
   private idle(idle: boolean): void {
-    // The pipes are sockets (net.Socket), though typed as plain streams.
-    for (const handle of [this.child, this.child.stdin as unknown as Socket, this.child.stdout as unknown as Socket]) {
-      if (idle) handle.unref();
-      else handle.ref();
-    }
+    if (idle) this.child.unref();
+    else this.child.ref();
   }
 
   async close(): Promise<void> {

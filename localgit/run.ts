@@ -1,6 +1,10 @@
-import { spawn, type ChildProcessByStdio } from "node:child_process";
-import type { Readable, Writable } from "node:stream";
+import { spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { LocalGitError } from "./errors.ts";
+import type { SpawnerReply, SpawnerRequest } from "./git-spawner.ts";
 import { encodePath } from "./tree.ts";
 
 export interface GitRun {
@@ -25,25 +29,34 @@ export interface GitOptions {
  * git on a local repository. Messages are in the C locale so that callers can read git's answers.
  */
 export function runGit(args: readonly string[], options: GitOptions = {}): Promise<GitRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: "C", ...options.env, GIT_TERMINAL_PROMPT: "0" };
+  if (options.gitDir) env.GIT_DIR = options.gitDir;
+  const ran = spawner?.usable
+    ? spawner.run(args, env, options.cwd, options.input ?? "")
+    : runHere(args, env, options.cwd, options.input ?? "");
+  return ran.then((result) => {
+    if (result.code === 0 || options.allowFailure || options.okCodes?.includes(result.code)) return result;
+    throw gitFailed(args, result);
+  });
+}
+
+/** git started by this process itself. */
+function runHere(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string | undefined, input: string | Buffer): Promise<GitRun> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: "C", ...options.env, GIT_TERMINAL_PROMPT: "0" };
-    if (options.gitDir) env.GIT_DIR = options.gitDir;
-    const child = spawn("git", args, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("git", args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
     child.stdin.on("error", () => {}); // git may exit before reading all its input; its exit code says why
-    child.on("error", (error) =>
-      reject(new LocalGitError("git-unavailable", `could not run git (${error.message}); is git installed and on PATH?`)),
-    );
-    child.on("close", (code) => {
-      const result = { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), code: code ?? 1 };
-      if (result.code === 0 || options.allowFailure || options.okCodes?.includes(result.code)) resolve(result);
-      else reject(gitFailed(args, result));
-    });
-    child.stdin.end(options.input ?? "");
+    child.on("error", (error) => reject(gitUnavailable(error.message)));
+    child.on("close", (code) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), code: code ?? 1 }));
+    child.stdin.end(input);
   });
+}
+
+function gitUnavailable(why: string): LocalGitError {
+  return new LocalGitError("git-unavailable", `could not run git (${why}); is git installed and on PATH?`);
 }
 
 /** stdout as text, trimmed. */
@@ -59,18 +72,214 @@ export function gitFailed(args: readonly string[], run: { code: number; stderr: 
   });
 }
 
+/** A long-lived git process (a batch protocol): its input and output, its end, and whether it holds this process's event loop. */
+export interface GitProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  once(event: "close", listener: (code: number | null) => void): this;
+  on(event: "close", listener: (code: number | null) => void): this;
+  /** Whether this process's event loop waits for it (as a child process's handles do): `unref` while it is idle. */
+  ref(): void;
+  unref(): void;
+}
+
 /**
  * A long-lived git process for a batch protocol (`cat-file --batch`): stdin and stdout are pipes, stderr is
  * dropped (the protocol itself reports missing objects).
  */
-export function startGit(
-  args: readonly string[],
-  options: { gitDir: string; env?: Record<string, string> },
-): ChildProcessByStdio<Writable, Readable, null> {
-  return spawn("git", args, {
-    env: { ...process.env, LC_ALL: "C", ...options.env, GIT_DIR: options.gitDir, GIT_TERMINAL_PROMPT: "0" },
-    stdio: ["pipe", "pipe", "ignore"],
+export function startGit(args: readonly string[], options: { gitDir: string; env?: Record<string, string> }): GitProcess {
+  const env = { ...process.env, LC_ALL: "C", ...options.env, GIT_DIR: options.gitDir, GIT_TERMINAL_PROMPT: "0" };
+  if (spawner?.usable) return spawner.start(args, env);
+  const child = spawn("git", args, { env, stdio: ["pipe", "pipe", "ignore"] });
+  // The pipes are sockets (net.Socket), though typed as plain streams.
+  const handles = [child, child.stdin as unknown as Socket, child.stdout as unknown as Socket];
+  return Object.assign(child, {
+    ref: () => handles.forEach((handle) => handle.ref()),
+    unref: () => handles.forEach((handle) => handle.unref()),
   });
+}
+
+/**
+ * git started from a small process of its own instead of this one, from now on (the daemon: see
+ * git-spawner.ts for why). Started at once; should it fail or exit, git is started here again, as
+ * before, and what was running through it fails as a git process that was killed would.
+ */
+export function startGitFromSpawner(): void {
+  spawner ??= new Spawner();
+}
+
+/** Stops the spawner (tests; a process that ends needs not: the spawner ends with it). */
+export async function stopGitSpawner(): Promise<void> {
+  const stopping = spawner;
+  spawner = undefined;
+  await stopping?.stop();
+}
+
+let spawner: Spawner | undefined;
+
+/** The client side of git-spawner.ts. */
+class Spawner {
+  private readonly child: ChildProcess;
+  private nextId = 0;
+  private readonly runs = new Map<number, { resolve: (run: GitRun) => void; reject: (error: Error) => void }>();
+  private readonly started = new Map<number, SpawnedGit>();
+  /** Requests waiting and started processes not idle: while any, the channel holds this process's event loop. */
+  private holds = 0;
+  private failed = false;
+
+  constructor() {
+    // Not this process's Node options (a CPU profile, an inspector...): the spawner is no part of what they look at.
+    const { NODE_OPTIONS: _ignored, ...env } = process.env;
+    this.child = spawn(
+      process.execPath,
+      ["--disable-warning=ExperimentalWarning", "--max-semi-space-size=1", fileURLToPath(new URL("./git-spawner.ts", import.meta.url))],
+      {
+        env,
+        stdio: ["ignore", "ignore", "ignore", "ipc"],
+        serialization: "advanced",
+      },
+    );
+    this.child.on("message", (reply: SpawnerReply) => this.answer(reply));
+    this.child.on("error", () => this.fail());
+    this.child.on("exit", () => this.fail());
+    this.hold(0);
+  }
+
+  /** Whether git is started through it (false once it failed). */
+  get usable(): boolean {
+    return !this.failed;
+  }
+
+  run(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string | undefined, input: string | Buffer): Promise<GitRun> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.runs.set(id, { resolve, reject });
+      this.hold(1);
+      this.send({ op: "run", id, args: [...args], env, ...(cwd !== undefined ? { cwd } : {}), input });
+    });
+  }
+
+  start(args: readonly string[], env: NodeJS.ProcessEnv): GitProcess {
+    const id = this.nextId++;
+    const git = new SpawnedGit(
+      (data) => this.send({ op: "write", id, data }),
+      () => this.send({ op: "end", id }),
+      (change) => this.hold(change),
+    );
+    this.started.set(id, git);
+    this.send({ op: "start", id, args: [...args], env });
+    return git;
+  }
+
+  private send(request: SpawnerRequest): void {
+    if (this.failed) return void this.answer(request.op === "start" ? { op: "close", id: request.id, code: null } : undefined);
+    this.child.send(request, (error) => error && this.fail());
+  }
+
+  private answer(reply: SpawnerReply | undefined): void {
+    if (!reply) return;
+    if (reply.op === "done" || reply.op === "failed") {
+      const run = this.runs.get(reply.id);
+      if (!run) return;
+      this.runs.delete(reply.id);
+      this.hold(-1);
+      if (reply.op === "failed") run.reject(gitUnavailable(reply.message));
+      else run.resolve({ code: reply.code, stdout: asBuffer(reply.stdout), stderr: asBuffer(reply.stderr).toString() });
+    } else if (reply.op === "data") {
+      this.started.get(reply.id)?.received(asBuffer(reply.data));
+    } else {
+      const git = this.started.get(reply.id);
+      this.started.delete(reply.id);
+      git?.ended(reply.code);
+    }
+  }
+
+  /** The spawner is gone: what ran through it fails (as a killed git would), and git is started here from now on. */
+  private fail(): void {
+    if (this.failed) return;
+    this.failed = true;
+    for (const [id, run] of this.runs) {
+      this.runs.delete(id);
+      this.hold(-1);
+      run.reject(new LocalGitError("git-failed", "git's spawner process exited while git ran; try again"));
+    }
+    for (const [id, git] of this.started) {
+      this.started.delete(id);
+      git.ended(null);
+    }
+  }
+
+  private hold(change: number): void {
+    this.holds += change;
+    const handles = [this.child, this.child.channel];
+    for (const handle of handles) {
+      if (this.holds > 0) handle?.ref();
+      else handle?.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.disconnect();
+    await exited;
+  }
+}
+
+/** A git process started by the spawner, seen as a child process is. */
+class SpawnedGit extends EventEmitter implements GitProcess {
+  readonly stdin: Writable;
+  readonly stdout = new Readable({ read: () => {} });
+  private readonly hold: (change: number) => void;
+  private held = true;
+  private closed = false;
+
+  constructor(write: (data: Buffer) => void, end: () => void, hold: (change: number) => void) {
+    super();
+    this.hold = hold;
+    this.stdin = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        write(chunk);
+        done();
+      },
+      final: (done) => {
+        end();
+        done();
+      },
+    });
+    this.hold(1);
+  }
+
+  received(data: Buffer): void {
+    this.stdout.push(data);
+  }
+
+  ended(code: number | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unref();
+    // `close` after the last of stdout, as a child process's.
+    this.stdout.once("end", () => this.emit("close", code));
+    if (this.stdout.listenerCount("data") === 0) this.stdout.resume();
+    this.stdout.push(null);
+  }
+
+  ref(): void {
+    if (this.held || this.closed) return;
+    this.held = true;
+    this.hold(1);
+  }
+
+  unref(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.hold(-1);
+  }
+}
+
+/** A Buffer over the bytes the channel delivered (its structured clone may give a plain Uint8Array). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { runDaemons } from "../../daemon.ts";
 import { createLogger } from "../../log.ts";
 import { findFolder, SETTING_NAMES } from "../../folder/index.ts";
+import { startGitFromSpawner } from "../../../localgit/index.ts";
 
 export async function daemonCommand(
   dirs: string[],
@@ -30,6 +31,9 @@ export async function daemonCommand(
   });
   if (overrides.length) process.env.GIT_CONFIG_COUNT = String(overrides.length);
   const log = createLogger({ ...(options.jsonLog ? { json: true } : {}) });
+  // A daemon grows with its folder, and each git process it forked would copy its page tables: git is
+  // started from a small process of its own instead (localgit/git-spawner.ts).
+  startGitFromSpawner();
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const onSignal = () => stop();

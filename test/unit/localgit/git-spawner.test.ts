@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { BlobReader, LocalGitError, runGit, startGitFromSpawner, stopGitSpawner } from "../../../localgit/index.ts";
+import { commitFile, initRepo, tempDir } from "../../helpers/git.ts";
+
+/** The pid of the process that started the git running this alias (the alias's shell is git's child). */
+const PARENT_OF_GIT = ["-c", "alias.parent=!ps -o ppid= -p $PPID", "parent"];
+
+describe("localgit: git started from the spawner", () => {
+  let work: { path: string; remove(): Promise<void> };
+  let repo: string;
+  let gitDir: string;
+  let commit: string;
+  before(async () => {
+    work = await tempDir("localgit-spawner");
+    repo = join(work.path, "repo");
+    await mkdir(repo);
+    gitDir = await initRepo(repo);
+    commit = await commitFile(repo, "a.txt", "one\n");
+  });
+  after(async () => {
+    await stopGitSpawner();
+    await work.remove();
+  });
+
+  it("runs git from another process than this one, with the same answers, input, environment and folder", async () => {
+    const here = await runGit(PARENT_OF_GIT, { cwd: repo });
+    assert.equal(Number(here.stdout.toString()), process.pid, "before: git is this process's child");
+    const direct = await runGit(["hash-object", "--stdin"], { gitDir, input: "some bytes\n" });
+    startGitFromSpawner();
+    const spawned = await runGit(PARENT_OF_GIT, { cwd: repo });
+    const parent = Number(spawned.stdout.toString());
+    assert.ok(parent > 0 && parent !== process.pid, `git's parent is the spawner (${parent}), not this process (${process.pid})`);
+    assert.deepEqual(await runGit(["hash-object", "--stdin"], { gitDir, input: "some bytes\n" }), direct);
+    // The folder and the environment are the caller's.
+    assert.equal((await runGit(["rev-parse", "--show-toplevel"], { cwd: join(repo) })).stdout.toString().trim(), repo);
+    assert.equal((await runGit(["rev-parse", "HEAD"], { gitDir })).stdout.toString().trim(), commit);
+    const named = await runGit(["var", "GIT_AUTHOR_IDENT"], { env: { GIT_AUTHOR_NAME: "Spawned Name" }, gitDir });
+    assert.match(named.stdout.toString(), /^Spawned Name </);
+    // A failure is git's, with its message and exit code.
+    const failed = await runGit(["rev-parse", "--verify", "no-such-ref"], { gitDir, allowFailure: true });
+    assert.equal(failed.code, 128);
+    assert.match(failed.stderr, /no-such-ref|Needed a single revision/);
+    await assert.rejects(runGit(["rev-parse", "--verify", "no-such-ref"], { gitDir }), (error: unknown) => {
+      assert.ok(error instanceof LocalGitError && error.code === "git-failed");
+      return true;
+    });
+    // Many at once, each answered with its own output.
+    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => runGit(["hash-object", "--stdin"], { gitDir, input: `${i}\n` })));
+    const each = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => runGit(["hash-object", "--stdin"], { gitDir, input: `${i}\n`, cwd: repo })),
+    );
+    assert.deepEqual(
+      many.map((r) => r.stdout.toString()),
+      each.map((r) => r.stdout.toString()),
+    );
+    assert.equal(new Set(many.map((r) => r.stdout.toString())).size, 20);
+  });
+
+  it("serves a long-lived `cat-file --batch` through it, output of any size in order", async () => {
+    startGitFromSpawner();
+    const big = Buffer.alloc(3 * 1024 * 1024, "x");
+    await writeFile(join(repo, "big.bin"), big);
+    const oid = (await runGit(["hash-object", "-w", "big.bin"], { gitDir, cwd: repo })).stdout.toString().trim();
+    const reader = new BlobReader(gitDir);
+    try {
+      const [small, large, missing] = await Promise.all([reader.read(`${commit}:a.txt`), reader.read(oid), reader.read("0".repeat(40))]);
+      assert.equal(small?.toString(), "one\n");
+      assert.ok(large?.equals(big));
+      assert.equal(missing, undefined);
+    } finally {
+      await reader.close();
+    }
+    assert.equal(reader.isClosed, true);
+  });
+
+  it("keeps no process alive when idle, and ends with the process that started it", async () => {
+    // A process that starts the spawner, runs git, keeps a reader idle and has nothing else to do exits.
+    const script = [
+      `import { BlobReader, runGit, startGitFromSpawner } from ${JSON.stringify(new URL("../../../localgit/index.ts", import.meta.url).href)};`,
+      "startGitFromSpawner();",
+      `const run = await runGit(["rev-parse", "HEAD"], { gitDir: ${JSON.stringify(gitDir)} });`,
+      `const reader = new BlobReader(${JSON.stringify(gitDir)}, { keptOpen: true });`,
+      `await reader.read(${JSON.stringify(commit)});`,
+      "process.stdout.write(run.stdout);",
+    ].join("\n");
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script],
+      {
+        timeout: 20_000,
+      },
+    );
+    assert.equal(stdout.trim(), commit);
+  });
+
+  it("when the spawner is gone, what ran through it fails and git is started here again", async () => {
+    startGitFromSpawner();
+    const parent = Number((await runGit(PARENT_OF_GIT, { cwd: repo })).stdout.toString());
+    assert.notEqual(parent, process.pid);
+    // A git that is still running when the spawner is killed.
+    const running = runGit(["-c", "alias.wait=!sleep 2", "wait"], { cwd: repo });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(parent, "SIGKILL");
+    await assert.rejects(running, (error: unknown) => error instanceof LocalGitError && /spawner/.test(error.message));
+    const after = await runGit(PARENT_OF_GIT, { cwd: repo });
+    assert.equal(Number(after.stdout.toString()), process.pid);
+    assert.equal((await runGit(["rev-parse", "HEAD"], { gitDir })).stdout.toString().trim(), commit);
+  });
+});
