@@ -92,10 +92,17 @@ export function startGit(args: readonly string[], options: { gitDir: string; env
   if (spawner?.usable) return spawner.start(args, env);
   const child = spawn("git", args, { env, stdio: ["pipe", "pipe", "ignore"] });
   // The pipes are sockets (net.Socket), though typed as plain streams.
-  const handles = [child, child.stdin as unknown as Socket, child.stdout as unknown as Socket];
+  const pipes = [child.stdin as unknown as Socket, child.stdout as unknown as Socket];
+  const [ref, unref] = [child.ref.bind(child), child.unref.bind(child)];
   return Object.assign(child, {
-    ref: () => handles.forEach((handle) => handle.ref()),
-    unref: () => handles.forEach((handle) => handle.unref()),
+    ref: () => {
+      ref();
+      for (const pipe of pipes) pipe.ref();
+    },
+    unref: () => {
+      unref();
+      for (const pipe of pipes) pipe.unref();
+    },
   });
 }
 

@@ -78,25 +78,27 @@ describe("localgit: git started from the spawner", () => {
     assert.equal(reader.isClosed, true);
   });
 
-  it("keeps no process alive when idle, and ends with the process that started it", async () => {
-    // A process that starts the spawner, runs git, keeps a reader idle and has nothing else to do exits.
-    const script = [
-      `import { BlobReader, runGit, startGitFromSpawner } from ${JSON.stringify(new URL("../../../localgit/index.ts", import.meta.url).href)};`,
-      "startGitFromSpawner();",
-      `const run = await runGit(["rev-parse", "HEAD"], { gitDir: ${JSON.stringify(gitDir)} });`,
-      `const reader = new BlobReader(${JSON.stringify(gitDir)}, { keptOpen: true });`,
-      `await reader.read(${JSON.stringify(commit)});`,
-      "process.stdout.write(run.stdout);",
-    ].join("\n");
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ["--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script],
-      {
-        timeout: 20_000,
-      },
-    );
-    assert.equal(stdout.trim(), commit);
-  });
+  for (const spawned of [false, true]) {
+    it(`keeps no process alive when idle (a kept reader too), git started ${spawned ? "from the spawner" : "here"}`, async () => {
+      // A process that runs git, keeps a reader idle and has nothing else to do exits.
+      const script = [
+        `import { BlobReader, runGit, startGitFromSpawner } from ${JSON.stringify(new URL("../../../localgit/index.ts", import.meta.url).href)};`,
+        spawned ? "startGitFromSpawner();" : "",
+        `const run = await runGit(["rev-parse", "HEAD"], { gitDir: ${JSON.stringify(gitDir)} });`,
+        `const reader = new BlobReader(${JSON.stringify(gitDir)}, { keptOpen: true });`,
+        `const body = await reader.read(${JSON.stringify(`${commit}:a.txt`)});`,
+        "process.stdout.write(`${run.stdout.toString().trim()} ${body}`);",
+      ].join("\n");
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script],
+        {
+          timeout: 20_000,
+        },
+      );
+      assert.equal(stdout, `${commit} one\n`);
+    });
+  }
 
   it("when the spawner is gone, what ran through it fails and git is started here again", async () => {
     startGitFromSpawner();
