@@ -8,8 +8,9 @@
  * client; it passes each process's full environment and working folder, so git runs exactly as if started
  * by the daemon itself.
  *
- * Messages in: `run` (arguments, environment, folder, input: answered once with the exit code and both
- * outputs), `start` (a long-lived process: its stdout comes back as `data` messages, its end as `close`),
+ * Messages in: `run` (arguments, environment, folder, input: its output comes back as `data` and `stderr`
+ * messages, then `done` with the exit code), `start` (a long-lived process: its stdout comes back as `data`
+ * messages, its end as `close`),
  * `write` and `end` (a started process's stdin). It exits when its parent goes (the channel closes): git
  * processes still running then see their input end, as they would had the parent been killed.
  */
@@ -22,7 +23,8 @@ export type SpawnerRequest =
   | { op: "end"; id: number };
 
 export type SpawnerReply =
-  | { op: "done"; id: number; code: number; stdout: Uint8Array; stderr: Uint8Array }
+  | { op: "done"; id: number; code: number }
+  | { op: "stderr"; id: number; data: Uint8Array }
   | { op: "failed"; id: number; message: string }
   | { op: "data"; id: number; data: Uint8Array }
   | { op: "close"; id: number; code: number | null };
@@ -39,15 +41,12 @@ function serve(): void {
         send(reply);
       };
       const child = spawn("git", request.args, { cwd: request.cwd, env: request.env, stdio: ["pipe", "pipe", "pipe"] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-      child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+      // Output goes back as it comes, never gathered here: this process keeps no large buffer (its memory would stay).
+      child.stdout.on("data", (data: Buffer) => send({ op: "data", id: request.id, data }));
+      child.stderr.on("data", (data: Buffer) => send({ op: "stderr", id: request.id, data }));
       child.stdin.on("error", () => {}); // git may exit before reading all its input; its exit code says why
       child.on("error", (error) => answer({ op: "failed", id: request.id, message: error.message }));
-      child.on("close", (code) =>
-        answer({ op: "done", id: request.id, code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }),
-      );
+      child.on("close", (code) => answer({ op: "done", id: request.id, code: code ?? 1 }));
       child.stdin.end(request.input);
     } else if (request.op === "start") {
       const child = spawn("git", request.args, { env: request.env, stdio: ["pipe", "pipe", "ignore"] });

@@ -128,7 +128,10 @@ let spawner: Spawner | undefined;
 class Spawner {
   private readonly child: ChildProcess;
   private nextId = 0;
-  private readonly runs = new Map<number, { resolve: (run: GitRun) => void; reject: (error: Error) => void }>();
+  private readonly runs = new Map<
+    number,
+    { stdout: Buffer[]; stderr: Buffer[]; resolve: (run: GitRun) => void; reject: (error: Error) => void }
+  >();
   private readonly started = new Map<number, SpawnedGit>();
   /** Requests waiting and started processes not idle: while any, the channel holds this process's event loop. */
   private holds = 0;
@@ -139,7 +142,13 @@ class Spawner {
     const { NODE_OPTIONS: _ignored, ...env } = process.env;
     this.child = spawn(
       process.execPath,
-      ["--disable-warning=ExperimentalWarning", "--max-semi-space-size=1", fileURLToPath(new URL("./git-spawner.ts", import.meta.url))],
+      [
+        "--disable-warning=ExperimentalWarning",
+        "--max-semi-space-size=1",
+        // Its heap holds requests, never output (passed on as it comes): kept small, so is its memory.
+        "--max-old-space-size=32",
+        fileURLToPath(new URL("./git-spawner.ts", import.meta.url)),
+      ],
       {
         env,
         stdio: ["ignore", "ignore", "ignore", "ipc"],
@@ -160,9 +169,17 @@ class Spawner {
   run(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string | undefined, input: string | Buffer): Promise<GitRun> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.runs.set(id, { resolve, reject });
+      this.runs.set(id, { stdout: [], stderr: [], resolve, reject });
       this.hold(1);
-      this.send({ op: "run", id, args: [...args], env, ...(cwd !== undefined ? { cwd } : {}), input });
+      // Bytes, not a string: outside the spawner's small heap (a string of 100,000 object ids would be in it).
+      this.send({
+        op: "run",
+        id,
+        args: [...args],
+        env,
+        ...(cwd !== undefined ? { cwd } : {}),
+        input: typeof input === "string" ? Buffer.from(input) : input,
+      });
     });
   }
 
@@ -185,16 +202,19 @@ class Spawner {
 
   private answer(reply: SpawnerReply | undefined): void {
     if (!reply) return;
-    if (reply.op === "done" || reply.op === "failed") {
-      const run = this.runs.get(reply.id);
-      if (!run) return;
-      this.runs.delete(reply.id);
-      this.hold(-1);
-      if (reply.op === "failed") run.reject(gitUnavailable(reply.message));
-      else run.resolve({ code: reply.code, stdout: asBuffer(reply.stdout), stderr: asBuffer(reply.stderr).toString() });
+    const run = this.runs.get(reply.id);
+    if (run) {
+      if (reply.op === "data") run.stdout.push(asBuffer(reply.data));
+      else if (reply.op === "stderr") run.stderr.push(asBuffer(reply.data));
+      else if (reply.op === "done" || reply.op === "failed") {
+        this.runs.delete(reply.id);
+        this.hold(-1);
+        if (reply.op === "failed") run.reject(gitUnavailable(reply.message));
+        else run.resolve({ code: reply.code, stdout: Buffer.concat(run.stdout), stderr: Buffer.concat(run.stderr).toString() });
+      }
     } else if (reply.op === "data") {
       this.started.get(reply.id)?.received(asBuffer(reply.data));
-    } else {
+    } else if (reply.op === "close") {
       const git = this.started.get(reply.id);
       this.started.delete(reply.id);
       git?.ended(reply.code);
