@@ -14,7 +14,17 @@ export { editTree, TreeEditConflict, type TreeEdit } from "./tree-edit.ts";
 export { treeChanges } from "./tree-diff.ts";
 export { BlobReader, hashObjectFiles, type GitObject, hasObjects, objectSizes, readObjects, writeLooseObject } from "./objects.ts";
 export { isAncestor, mergeBase, readRefs, resolveCommit, resolveRef, swapRef, updateRef, updateRefs } from "./refs.ts";
-export { gitText, joinNul, runGit, splitNul, startGitFromSpawner, stopGitSpawner, type GitOptions, type GitRun } from "./run.ts";
+export {
+  gitSpawnerPid,
+  gitText,
+  joinNul,
+  runGit,
+  splitNul,
+  startGitFromSpawner,
+  stopGitSpawner,
+  type GitOptions,
+  type GitRun,
+} from "./run.ts";
 export {
   decodePath,
   displayPath,

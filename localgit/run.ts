@@ -1,10 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { accessSync, constants } from "node:fs";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { Readable, Writable } from "node:stream";
+import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LocalGitError } from "./errors.ts";
-import type { SpawnerReply, SpawnerRequest } from "./git-spawner.ts";
+import { encodeRequest, ReplyReader, type SpawnerReply, type SpawnerRequest } from "./spawner-frames.ts";
 import { encodePath } from "./tree.ts";
 
 export interface GitRun {
@@ -108,11 +110,12 @@ export function startGit(args: readonly string[], options: { gitDir: string; env
 
 /**
  * git started from a small process of its own instead of this one, from now on (the daemon: see
- * git-spawner.ts for why). Started at once; should it fail or exit, git is started here again, as
- * before, and what was running through it fails as a git process that was killed would.
+ * git-spawner.pl for why). Started at once where there is a perl (git on Debian requires one; elsewhere git
+ * is started here, as before); should it fail or exit, git is started here again, and what was running
+ * through it fails as a git process that was killed would.
  */
 export function startGitFromSpawner(): void {
-  spawner ??= new Spawner();
+  if (!spawner && onPath("perl")) spawner = new Spawner();
 }
 
 /** Stops the spawner (tests; a process that ends needs not: the spawner ends with it). */
@@ -122,40 +125,46 @@ export async function stopGitSpawner(): Promise<void> {
   await stopping?.stop();
 }
 
+/** The spawner's process id, while there is one (tests, benchmarks). */
+export function gitSpawnerPid(): number | undefined {
+  return spawner?.usable ? spawner.pid : undefined;
+}
+
 let spawner: Spawner | undefined;
 
-/** The client side of git-spawner.ts. */
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? "").split(delimiter).some((folder) => {
+    try {
+      accessSync(join(folder || ".", command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The client side of git-spawner.pl. */
 class Spawner {
-  private readonly child: ChildProcess;
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private readonly replies = new ReplyReader();
   private nextId = 0;
   private readonly runs = new Map<
     number,
     { stdout: Buffer[]; stderr: Buffer[]; resolve: (run: GitRun) => void; reject: (error: Error) => void }
   >();
   private readonly started = new Map<number, SpawnedGit>();
-  /** Requests waiting and started processes not idle: while any, the channel holds this process's event loop. */
+  /** Requests waiting and started processes not idle: while any, the pipes hold this process's event loop. */
   private holds = 0;
   private failed = false;
 
   constructor() {
-    // Not this process's Node options (a CPU profile, an inspector...): the spawner is no part of what they look at.
-    const { NODE_OPTIONS: _ignored, ...env } = process.env;
-    this.child = spawn(
-      process.execPath,
-      [
-        "--disable-warning=ExperimentalWarning",
-        "--max-semi-space-size=1",
-        // Its heap holds requests, never output (passed on as it comes): kept small, so is its memory.
-        "--max-old-space-size=32",
-        fileURLToPath(new URL("./git-spawner.ts", import.meta.url)),
-      ],
-      {
-        env,
-        stdio: ["ignore", "ignore", "ignore", "ipc"],
-        serialization: "advanced",
-      },
-    );
-    this.child.on("message", (reply: SpawnerReply) => this.answer(reply));
+    this.child = spawn("perl", [fileURLToPath(new URL("./git-spawner.pl", import.meta.url))], {
+      stdio: ["pipe", "pipe", "ignore"],
+    });
+    this.child.stdout.on("data", (chunk: Buffer) => {
+      for (const reply of this.replies.push(chunk)) this.answer(reply);
+    });
+    this.child.stdin.on("error", () => this.fail());
     this.child.on("error", () => this.fail());
     this.child.on("exit", () => this.fail());
     this.hold(0);
@@ -166,20 +175,16 @@ class Spawner {
     return !this.failed;
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   run(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string | undefined, input: string | Buffer): Promise<GitRun> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.runs.set(id, { stdout: [], stderr: [], resolve, reject });
       this.hold(1);
-      // Bytes, not a string: outside the spawner's small heap (a string of 100,000 object ids would be in it).
-      this.send({
-        op: "run",
-        id,
-        args: [...args],
-        env,
-        ...(cwd !== undefined ? { cwd } : {}),
-        input: typeof input === "string" ? Buffer.from(input) : input,
-      });
+      this.send({ op: "run", id, args, env, ...(cwd !== undefined ? { cwd } : {}), input: Buffer.from(input) });
     });
   }
 
@@ -191,33 +196,35 @@ class Spawner {
       (change) => this.hold(change),
     );
     this.started.set(id, git);
-    this.send({ op: "start", id, args: [...args], env });
+    this.send({ op: "start", id, args, env });
     return git;
   }
 
   private send(request: SpawnerRequest): void {
-    if (this.failed) return void this.answer(request.op === "start" ? { op: "close", id: request.id, code: null } : undefined);
-    this.child.send(request, (error) => error && this.fail());
+    if (this.failed) return void (request.op === "start" && this.answer({ op: "done", id: request.id, code: null }));
+    this.child.stdin.write(encodeRequest(request));
   }
 
-  private answer(reply: SpawnerReply | undefined): void {
-    if (!reply) return;
+  private answer(reply: SpawnerReply): void {
     const run = this.runs.get(reply.id);
     if (run) {
-      if (reply.op === "data") run.stdout.push(asBuffer(reply.data));
-      else if (reply.op === "stderr") run.stderr.push(asBuffer(reply.data));
-      else if (reply.op === "done" || reply.op === "failed") {
+      if (reply.op === "stdout") run.stdout.push(reply.data);
+      else if (reply.op === "stderr") run.stderr.push(reply.data);
+      else {
         this.runs.delete(reply.id);
         this.hold(-1);
         if (reply.op === "failed") run.reject(gitUnavailable(reply.message));
-        else run.resolve({ code: reply.code, stdout: Buffer.concat(run.stdout), stderr: Buffer.concat(run.stderr).toString() });
+        else if (reply.op === "done")
+          run.resolve({ code: reply.code ?? 1, stdout: Buffer.concat(run.stdout), stderr: Buffer.concat(run.stderr).toString() });
       }
-    } else if (reply.op === "data") {
-      this.started.get(reply.id)?.received(asBuffer(reply.data));
-    } else if (reply.op === "close") {
-      const git = this.started.get(reply.id);
+      return;
+    }
+    const git = this.started.get(reply.id);
+    if (!git) return;
+    if (reply.op === "stdout") git.received(reply.data);
+    else if (reply.op === "done" || reply.op === "failed") {
       this.started.delete(reply.id);
-      git?.ended(reply.code);
+      git.ended(reply.op === "done" ? reply.code : null);
     }
   }
 
@@ -234,21 +241,23 @@ class Spawner {
       this.started.delete(id);
       git.ended(null);
     }
+    this.hold(0);
   }
 
   private hold(change: number): void {
     this.holds += change;
-    const handles = [this.child, this.child.channel];
+    // The pipes are sockets (net.Socket), though typed as plain streams.
+    const handles = [this.child, this.child.stdin as unknown as Socket, this.child.stdout as unknown as Socket];
     for (const handle of handles) {
-      if (this.holds > 0) handle?.ref();
-      else handle?.unref();
+      if (this.holds > 0 && !this.failed) handle.ref();
+      else handle.unref();
     }
   }
 
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
-    this.child.disconnect();
+    this.child.stdin.end();
     await exited;
   }
 }
@@ -302,11 +311,6 @@ class SpawnedGit extends EventEmitter implements GitProcess {
     this.held = false;
     this.hold(-1);
   }
-}
-
-/** A Buffer over the bytes the channel delivered (its structured clone may give a plain Uint8Array). */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**

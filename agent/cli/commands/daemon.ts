@@ -32,7 +32,7 @@ export async function daemonCommand(
   if (overrides.length) process.env.GIT_CONFIG_COUNT = String(overrides.length);
   const log = createLogger({ ...(options.jsonLog ? { json: true } : {}) });
   // A daemon grows with its folder, and each git process it forked would copy its page tables: git is
-  // started from a small process of its own instead (localgit/git-spawner.ts).
+  // started from a small process of its own instead (localgit/git-spawner.pl).
   startGitFromSpawner();
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
