@@ -39,7 +39,8 @@ my $CHUNK = 65536;
 my %kids;                   # id => { pid, in, out, err, pending, ending, status }
 my %by_pid;
 my $input = '';             # from the daemon, not yet a whole frame
-my $output = '';            # to the daemon, not yet taken
+my @output;                 # frames to the daemon, not yet taken (the first from $output_at on)
+my ($output_at, $output_size) = (0, 0);
 my $daemon_gone = 0;
 
 nonblocking(\*STDIN);
@@ -56,17 +57,19 @@ sub nonblocking {
 sub reply {
   my ($op, $id, $payload) = @_;
   $payload //= '';
-  $output .= pack('NaN', 5 + length($payload), $op, $id) . $payload;
+  push @output, pack('NaN', 5 + length($payload), $op, $id) . $payload;
+  $output_size += 9 + length $payload;
 }
 
+# `$payload` by reference: a run's input may be megabytes, copied as few times as can be.
 sub start_git {
   my ($id, $payload, $run) = @_;
-  my ($argc, $envc) = unpack('NN', $payload);
+  my ($argc, $envc) = unpack('NN', $$payload);
   my ($at, @strings) = (8);
   for (0 .. $argc + $envc) {
-    my $end = index($payload, "\0", $at);
+    my $end = index($$payload, "\0", $at);
     return reply('f', $id, 'a malformed request') if $end < 0;
-    push @strings, substr($payload, $at, $end - $at);
+    push @strings, substr($$payload, $at, $end - $at);
     $at = $end + 1;
   }
   my ($cwd, @args) = @strings[0 .. $argc];
@@ -110,7 +113,7 @@ sub start_git {
   $kids{$id} = $kid;
   $by_pid{$pid} = $kid;
   if ($run) {
-    $kid->{pending} = substr($payload, $at);
+    $kid->{pending} = substr($$payload, $at);
     $kid->{ending} = 1;
   }
   flush_input($kid);
@@ -137,6 +140,9 @@ sub flush_input {
     }
     substr($kid->{pending}, 0, $wrote, '');
   }
+  # A string keeps the largest buffer it ever had: given back once empty, so this process stays small.
+  undef $kid->{pending} unless length $kid->{pending};
+  $kid->{pending} //= '';
   if ($kid->{ending} && !length $kid->{pending}) {
     close $kid->{in};
     $kid->{in} = undef;
@@ -149,7 +155,7 @@ sub request {
   elsif ($op eq 'w') {
     my $kid = $kids{$id} or return;
     return unless $kid->{in};
-    $kid->{pending} .= $payload;
+    $kid->{pending} .= $$payload;
     flush_input($kid);
   }
   elsif ($op eq 'e') {
@@ -169,8 +175,25 @@ sub read_daemon {
     my ($op, $id) = unpack('x4aN', $input);
     my $payload = substr($input, 9, $length - 5);
     substr($input, 0, 4 + $length, '');
-    request($op, $id, $payload);
+    request($op, $id, \$payload);
+    undef $payload;
   }
+  undef $input unless length $input;
+  $input //= '';
+}
+
+# Passes on as many frames as the daemon takes now; false once it is gone.
+sub write_daemon {
+  while (@output) {
+    my $wrote = syswrite(STDOUT, $output[0], length($output[0]) - $output_at, $output_at);
+    return $! == EAGAIN || $! == EINTR if !defined $wrote;
+    $output_at += $wrote;
+    $output_size -= $wrote;
+    next if $output_at < length $output[0];
+    shift @output;
+    $output_at = 0;
+  }
+  return 1;
 }
 
 # Reads what git wrote on one of its pipes ('out' or 'err') and passes it on.
@@ -208,7 +231,7 @@ until ($daemon_gone) {
   reap();
   my ($readable, $writable) = ('', '');
   vec($readable, fileno(STDIN), 1) = 1;
-  my $taking = length($output) < $HELD_BACK;
+  my $taking = $output_size < $HELD_BACK;
   my $waiting_exit = 0;
   for my $kid (values %kids) {
     if ($taking) {
@@ -217,17 +240,13 @@ until ($daemon_gone) {
     vec($writable, fileno($kid->{in}), 1) = 1 if $kid->{in} && length $kid->{pending};
     $waiting_exit = 1 if !$kid->{out} && !$kid->{err} && !defined $kid->{status};
   }
-  vec($writable, fileno(STDOUT), 1) = 1 if length $output;
+  vec($writable, fileno(STDOUT), 1) = 1 if @output;
   # A git whose pipes are all closed but that has not exited yet is looked at again shortly (its exit may
   # come between reap() and select()).
   my $ready = select(my $r = $readable, my $w = $writable, undef, $waiting_exit ? 0.01 : undef);
   next if $ready <= 0;
   read_daemon() if vec($r, fileno(STDIN), 1);
-  if (length $output && vec($w, fileno(STDOUT), 1)) {
-    my $wrote = syswrite(STDOUT, $output);
-    if (defined $wrote) { substr($output, 0, $wrote, '') }
-    elsif ($! != EAGAIN && $! != EINTR) { last }    # the daemon is gone
-  }
+  last if vec($w, fileno(STDOUT), 1) && !write_daemon();
   for my $kid (values %kids) {
     for my $which ('out', 'err') {
       read_git($kid, $which) if $kid->{$which} && vec($r, fileno($kid->{$which}), 1);

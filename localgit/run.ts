@@ -160,6 +160,9 @@ class Spawner {
   constructor() {
     this.child = spawn("perl", [fileURLToPath(new URL("./git-spawner.pl", import.meta.url))], {
       stdio: ["pipe", "pipe", "ignore"],
+      // Large buffers (a run's input of megabytes) are mapped apart and unmapped once freed, not kept in
+      // its heap by glibc's rising threshold: it stays a few MiB. git gets its own environment, not this.
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" },
     });
     this.child.stdout.on("data", (chunk: Buffer) => {
       for (const reply of this.replies.push(chunk)) this.answer(reply);
