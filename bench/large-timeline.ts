@@ -6,7 +6,8 @@
  * verification), complete in B's work tree (placing). BENCH_LARGE_MIB (default 100), BENCH_LARGE_ROUNDS
  * (default 3); medians per phase. BENCH_TRACE=1: the daemons log at debug level, and each round's log
  * lines of both machines are printed (stderr), in milliseconds from the file closed on A (negative: while
- * it was being written).
+ * it was being written). BENCH_CPU_PROF=<dir>: both daemons and the local cloud write a CPU profile there when
+ * they stop (`--cpu-prof`; open it in Chrome's DevTools).
  *
  * Run: `flock /tmp/cloudbridge-bench.lock node --disable-warning=ExperimentalWarning bench/large-timeline.ts`
  */
@@ -22,9 +23,11 @@ import { cloudbridge, daemon, percentile, startCloudProcess, stopChild } from ".
 const MIB = Number(process.env.BENCH_LARGE_MIB ?? 100);
 const ROUNDS = Number(process.env.BENCH_LARGE_ROUNDS ?? 3);
 const TRACE = process.env.BENCH_TRACE === "1";
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+const profiled: Record<string, string> = CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : {};
 
 const root = await mkdtemp(join(tmpdir(), "cb-bench-timeline-"));
-const cloud = await startCloudProcess();
+const cloud = await startCloudProcess([], profiled);
 const env = { ...cloud.env, ...GIT_ENV };
 const children = [];
 const phases: Array<Record<string, number>> = [];
@@ -48,7 +51,8 @@ try {
         // not a log line
       }
     };
-    const d = TRACE ? daemon(dir, { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" }, [], undefined, onLog) : daemon(dir, env, []);
+    const daemonEnv = { ...env, ...profiled };
+    const d = TRACE ? daemon(dir, { ...daemonEnv, CLOUDBRIDGE_LOG_LEVEL: "debug" }, [], undefined, onLog) : daemon(dir, daemonEnv, []);
     children.push(d.child);
     await d.ready;
   }
