@@ -5,6 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
 import { keyCheck, mismatch } from "../content/content-hash.ts";
 import { AnnexError } from "../errors.ts";
+import { FileHasher } from "./file-hasher.ts";
 import { GcPacer } from "./gc-pacer.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { LocalStore } from "../content/local-store.ts";
@@ -182,8 +183,8 @@ async function streamWhole(
 
 /**
  * Ranged GETs in parallel into `tmp`. The file is hashed in order while later ranges are still arriving:
- * whenever the ranges from the start are complete, the new stretch is read back (from the page cache) into
- * one reused buffer and hashed, so no second pass over the file is needed. Returns the digest and whether
+ * whenever the ranges from the start are complete, the new stretch is read back (from the page cache) and
+ * hashed on a worker thread, so no second pass over the file is needed after the last range. Returns the digest and whether
  * ranges from an earlier run were reused.
  */
 async function downloadRanges(
@@ -223,21 +224,15 @@ async function downloadRanges(
   // A download from the start also writes every range into a spare copy, which the file put in the work
   // tree becomes (no copy from the store afterwards); a resumed one does not have the earlier ranges there.
   const spare = resumed || !options.spare ? undefined : await open(sparePath, "w");
-  const hash = createHash(algorithm);
-  const hashBuffer = Buffer.allocUnsafe(1024 * 1024);
+  // Hashed on a worker thread as far as the ranges from the start are complete (file-hasher.ts).
+  const hasher = new FileHasher(tmp, algorithm);
   let hashedRanges = 0;
-  let hashing = Promise.resolve();
-  const hashReadyRanges = async () => {
-    for (; hashedRanges < count && finished.has(hashedRanges); hashedRanges++) {
-      const end = Math.min(size, (hashedRanges + 1) * rangeSize);
-      for (let position = hashedRanges * rangeSize; position < end;) {
-        const { bytesRead } = await file.read(hashBuffer, 0, Math.min(hashBuffer.length, end - position), position);
-        if (bytesRead === 0) throw new Error(`${tmp} is shorter than the ranges written to it`);
-        hash.update(hashBuffer.subarray(0, bytesRead));
-        position += bytesRead;
-      }
-    }
+  const hashReadyRanges = () => {
+    while (hashedRanges < count && finished.has(hashedRanges)) hashedRanges++;
+    hasher.advance(Math.min(size, hashedRanges * rangeSize));
   };
+  hashReadyRanges();
+  let hashed: { hex: string; size: number } | undefined;
   try {
     const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !finished.has(i));
     await mapLimit(todo, options.concurrency ?? DEFAULT_CONCURRENCY, async (i) => {
@@ -266,17 +261,17 @@ async function downloadRanges(
       current.done.push(i);
       finished.add(i);
       saving = saving.then(() => writeState(recordPath, current));
-      hashing = hashing.then(hashReadyRanges);
+      hashReadyRanges();
       await saving;
     });
-    hashing = hashing.then(hashReadyRanges);
-    await hashing;
+    hashed = await hasher.digest();
   } finally {
-    await hashing.catch(() => {});
+    if (!hashed) hasher.abandon();
     await file.close();
     await spare?.close();
   }
-  return { resumed, hex: hash.digest("hex"), spared: spare !== undefined };
+  if (hashed.size !== size) throw new Error(`${tmp} is shorter than the ranges written to it`);
+  return { resumed, hex: hashed.hex, spared: spare !== undefined };
 }
 
 /**
