@@ -17,8 +17,9 @@ export interface BenchCloud {
   stop(): Promise<void>;
 }
 
-export async function startCloudProcess(extra: string[] = [], env: Record<string, string> = {}): Promise<BenchCloud> {
-  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "local", "--port", "0", "--json", ...extra], {
+/** `main`: another checkout's agent/cli/main.ts, to run its local cloud (a baseline). */
+export async function startCloudProcess(extra: string[] = [], env: Record<string, string> = {}, main = MAIN): Promise<BenchCloud> {
+  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", main, "local", "--port", "0", "--json", ...extra], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });
@@ -43,9 +44,9 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM
 
 export { startCountingProxy, type CountingProxy } from "../test/helpers/counting-proxy.ts";
 
-export function cloudbridge(args: string[], env: Record<string, string>, options: { quiet?: boolean } = {}): Promise<void> {
+export function cloudbridge(args: string[], env: Record<string, string>, options: { quiet?: boolean; main?: string } = {}): Promise<void> {
   return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, ...args], {
+    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", options.main ?? MAIN, ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", options.quiet ? "ignore" : "inherit", "inherit"],
     });
