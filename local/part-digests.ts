@@ -36,6 +36,8 @@ export function installPartDigests({ app, s3, S3Error }: FauxqsParts): void {
   app.addHook("onClose", async () => worker.stop());
 
   app.addHook("preHandler", (request, reply, done) => {
+    // A multipart upload is starting: the worker starts now, beside CreateMultipartUpload, not with the first part.
+    if (request.method === "POST" && "uploads" in ((request.query as Record<string, unknown> | undefined) ?? {})) worker.start();
     const body = request.body;
     if (!isPartUpload(request) || !Buffer.isBuffer(body) || body.length < WORTH_A_WORKER || !ownsItsMemory(body)) return done();
     worker.md5(body).then(
@@ -93,14 +95,19 @@ function ownsItsMemory(body: Buffer): boolean {
   return body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
 }
 
-/** One worker thread hashing parts in turn, started at the first large part. */
+/** One worker thread hashing parts in turn, started when the first multipart upload begins. */
 class PartWorker {
   private worker: Worker | undefined;
   private readonly waiting = new Map<number, { resolve: (r: { md5: string; bytes: ArrayBuffer }) => void; reject: (e: Error) => void }>();
   private next = 0;
 
+  /** Starts the worker if it is not running. */
+  start(): Worker {
+    return (this.worker ??= this.started());
+  }
+
   md5(body: Buffer): Promise<{ md5: string; bytes: ArrayBuffer }> {
-    const worker = (this.worker ??= this.start());
+    const worker = this.start();
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -115,7 +122,7 @@ class PartWorker {
     await worker?.terminate();
   }
 
-  private start(): Worker {
+  private started(): Worker {
     const worker = new Worker(new URL("./part-md5-worker.ts", import.meta.url));
     worker.unref();
     worker.on("message", ({ id, md5, body }: { id: number; md5: string; body: ArrayBuffer }) => {
