@@ -62,7 +62,8 @@ export const SETTINGS_ENVIRONMENT =
  * them in step) and includes, which could bring any of them. Others (the daemon's own overrides for one run:
  * listen, intervals, debounce) change nothing of a push.
  */
-export const SETTINGS_CONFIG = /^(cloudbridge\.(endpoint|region|profile|encrypted|agent)|annex\.uuid|include\..*|includeif\..*)$/i;
+export const SETTINGS_CONFIG =
+  /^(cloudbridge\.(endpoint|region|profile|encrypted|agent|bucket|prefix|repo)|annex\.uuid|include\..*|includeif\..*)$/i;
 
 /** The settings part of an environment as one text, the same for the same settings whatever their order. */
 export function settingsText(env: Readonly<Record<string, string | undefined>>): string {

@@ -11,7 +11,7 @@ import {
   formatRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
-import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING } from "../../gitstore/index.ts";
+import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING, FOLDER_LOCATION_SETTINGS } from "../../gitstore/index.ts";
 import { Git } from "../../localgit/index.ts";
 import { FolderError } from "./errors.ts";
 
@@ -83,9 +83,9 @@ export interface FolderSettings extends CloudSettings {
 }
 
 export const SETTING_NAMES = {
-  bucket: "cloudbridge.bucket",
-  prefix: "cloudbridge.prefix",
-  repo: "cloudbridge.repo",
+  bucket: FOLDER_LOCATION_SETTINGS.bucket,
+  prefix: FOLDER_LOCATION_SETTINGS.prefix,
+  repo: FOLDER_LOCATION_SETTINGS.repo,
   endpoint: BUCKET_ACCESS_SETTINGS.endpoint,
   region: BUCKET_ACCESS_SETTINGS.region,
   listen: "cloudbridge.listen",

@@ -91,7 +91,7 @@ if ($count =~ /\A[0-9]+\z/) {
   for my $i (0 .. $count - 1) {
     my $key = $ENV{"GIT_CONFIG_KEY_$i"} // '';
     push @settings, 'git config ' . lc($key) . '=' . ($ENV{"GIT_CONFIG_VALUE_$i"} // '') . "\n"
-      if $key =~ /\A(?:cloudbridge\.(?:endpoint|region|profile|encrypted|agent)|annex\.uuid|include\..*|includeif\..*)\z/i;
+      if $key =~ /\A(?:cloudbridge\.(?:endpoint|region|profile|encrypted|agent|bucket|prefix|repo)|annex\.uuid|include\..*|includeif\..*)\z/i;
   }
 }
 # Digest::SHA ships with Perl itself (about 2 ms to load).

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { fetchRefs, push, readRefsIndex, type RepoContext } from "../../../gitstore/index.ts";
+import { cachedRefsIndex, fetchRefs, push, readRefsIndex, type RepoContext } from "../../../gitstore/index.ts";
 import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
 import { commitFile, git } from "../../helpers/git.ts";
 import { useGitCloud } from "../../helpers/git-cloud.ts";
@@ -148,6 +148,22 @@ describe("the refs index (format 3): one object for every ref, and buckets of fo
     // A fetch with nothing new is one request (a 304).
     counting.reset();
     await fetchRefs({ ...a, store: counting });
+    assert.equal(counting.requests, 1);
+  });
+
+  it("two cloudbridge remotes of one git repository each keep their own remembered index: one's reads and pushes do not cost the other a full read", async () => {
+    const first = await bed.clone("remote-one");
+    const second = { ...first, repo: "remote-two" };
+    await push({ ...first, updates: [{ ref: "refs/heads/main", oid: await commitFile(first.dir, "a.txt", "one\n") }] });
+    await push({ ...second, updates: [{ ref: "refs/heads/main", oid: await commitFile(first.dir, "a.txt", "two\n") }] });
+    await fetchRefs(second);
+    const remembered = await cachedRefsIndex(first);
+    assert.ok(remembered, "the first remote's index is still remembered after the second's push and fetch");
+    assert.equal(remembered.refs.shared.get("refs/heads/main")?.oid, await git(first.dir, "rev-parse", "HEAD~1"));
+    assert.equal((await cachedRefsIndex(second))?.refs.shared.get("refs/heads/main")?.oid, await git(first.dir, "rev-parse", "HEAD"));
+    // Nothing moved in the first: its fetch is one conditional read (a 304), not a full read and a LIST.
+    const counting = new CountingStore(bed.store);
+    await fetchRefs({ ...first, store: counting });
     assert.equal(counting.requests, 1);
   });
 });
