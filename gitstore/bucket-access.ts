@@ -1,5 +1,5 @@
 import type { BucketAccess } from "../objectstore/index.ts";
-import { normalizePrefix, type RemoteLocation } from "../protocol/core.ts";
+import { assertEndpointUrl, normalizePrefix, type RemoteLocation } from "../protocol/core.ts";
 
 /**
  * Where a repository's git config says how to reach its bucket: the folder's endpoint, region and the
@@ -13,11 +13,16 @@ export const BUCKET_ACCESS_SETTINGS = {
   profile: "cloudbridge.profile",
 } as const;
 
-/** The repository's access settings from its config as localgit's readConfig reads it (the last value wins; empty is unset). */
+/**
+ * The repository's access settings from its config as localgit's readConfig reads it (the last value wins;
+ * empty is unset). A malformed endpoint is refused here, before any request, saying which setting to change.
+ */
 export function bucketAccessFrom(config: ReadonlyMap<string, readonly string[]>): BucketAccess {
   const value = (name: string) => config.get(name.toLowerCase())?.at(-1) || undefined;
+  const endpoint = value(BUCKET_ACCESS_SETTINGS.endpoint);
   return {
-    endpoint: value(BUCKET_ACCESS_SETTINGS.endpoint),
+    endpoint:
+      endpoint && assertEndpointUrl(endpoint, `${BUCKET_ACCESS_SETTINGS.endpoint} (git config ${BUCKET_ACCESS_SETTINGS.endpoint} URL)`),
     region: value(BUCKET_ACCESS_SETTINGS.region),
     profile: value(BUCKET_ACCESS_SETTINGS.profile),
   };

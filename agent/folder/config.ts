@@ -5,6 +5,7 @@ import { z } from "zod";
 import { largeFilesRuleFrom, type LargeFilesRule } from "../../annex/index.ts";
 import {
   assertAgentId,
+  assertEndpointUrl,
   assertRepoName,
   normalizePrefix,
   assertBucketName,
@@ -265,6 +266,15 @@ function checked<T>(name: string, check: () => T): T {
   }
 }
 
+/** The folder's endpoint, or a refusal naming the setting and what to write (before any request is made with it). */
+function checkedEndpoint(endpoint: string | undefined): string | undefined {
+  try {
+    return endpoint && assertEndpointUrl(endpoint, `${SETTING_NAMES.endpoint} (git config ${SETTING_NAMES.endpoint} URL)`);
+  } catch (error) {
+    throw new FolderError("invalid-setting", (error as Error).message, { cause: error });
+  }
+}
+
 function notSetUp(where: string, missing: string): FolderError {
   return new FolderError(
     "not-a-folder",
@@ -282,7 +292,7 @@ function cloudFrom(raw: z.output<typeof cloudSchema>, where: string, missing: st
       prefix: checked(SETTING_NAMES.prefix, () => normalizePrefix(raw[SETTING_NAMES.prefix])),
       repo: checked(SETTING_NAMES.repo, () => assertRepoName(repo)),
     },
-    endpoint: raw[SETTING_NAMES.endpoint],
+    endpoint: checkedEndpoint(raw[SETTING_NAMES.endpoint]),
     region: raw[SETTING_NAMES.region],
     cloudUuid: raw[SETTING_NAMES.cloudUuid],
     profile: raw[SETTING_NAMES.profile],

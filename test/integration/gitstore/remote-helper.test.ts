@@ -160,6 +160,38 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     assert.match(own ?? "it worked", /Cannot reach the S3 endpoint.*127\.0\.0\.1:9/);
   });
 
+  it("a malformed cloudbridge.endpoint or AWS_ENDPOINT_URL fails the fetch and the push at once, naming the setting and what to write", async () => {
+    const dir = join(work.path, "bad-endpoint");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    await commit(dir, "one.txt", "one\n");
+    const url = `cloudbridge::s3://${t.cloud.bucket}/team/bad-endpoint`;
+    await ok(dir, "remote", "add", "origin", url);
+    await ok(dir, "config", "cloudbridge.endpoint", "localhost:4566");
+    for (const args of [
+      ["ls-remote", "origin"],
+      ["push", "-q", "origin", "main"],
+    ]) {
+      const refused = await git(dir, ...args);
+      assert.notEqual(refused.code, 0);
+      assert.match(
+        refused.stderr,
+        /The endpoint "localhost:4566" in cloudbridge\.endpoint \(git config cloudbridge\.endpoint URL\) is not valid/,
+      );
+      assert.match(refused.stderr, /Write it as http:\/\/HOST:PORT/);
+    }
+    await ok(dir, "config", "--unset", "cloudbridge.endpoint");
+    const fromEnvironment = await execFileAsync("git", ["ls-remote", "origin"], {
+      cwd: dir,
+      env: { ...env, AWS_ENDPOINT_URL: "http//127.0.0.1:4566" },
+    }).then(
+      () => "it worked",
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(fromEnvironment, /The endpoint "http\/\/127\.0\.0\.1:4566" in the environment's AWS_ENDPOINT_URL is not valid/);
+    assert.equal((await git(dir, "ls-remote", "origin")).code, 0, "nothing was left behind that stops the next command");
+  });
+
   it(`${PUSHERS} racing pushers: each push lands or is rejected as git would; none is lost, and all land after pull`, async () => {
     const url = `cloudbridge::s3://${t.cloud.bucket}/race`;
     const seed = join(work.path, "seed");

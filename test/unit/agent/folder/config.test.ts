@@ -63,6 +63,22 @@ describe("the folder configuration", () => {
     }
   });
 
+  it("refuses a malformed cloudbridge.endpoint before any request, naming the setting and what to write", async () => {
+    const dir = await repoWith({ ...BASE, "cloudbridge.endpoint": "localhost:4566" });
+    try {
+      for (const read of [readSettings, readCloudSettings])
+        await assert.rejects(read(dir), (error: unknown) => {
+          assert.ok(error instanceof FolderError);
+          assert.equal(error.code, "invalid-setting");
+          assert.match(error.message, /"localhost:4566" in cloudbridge\.endpoint .*does not start with http:\/\/ or https:\/\//);
+          assert.match(error.message, /git config cloudbridge\.endpoint URL/);
+          return true;
+        });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("says a repository without the cloudbridge settings is not set up", async () => {
     const dir = await repoWith({ "cloudbridge.bucket": "my-bucket" });
     try {
