@@ -1,6 +1,6 @@
 import { converse, helperFailure, openHelperRepository } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
-import { parseRemoteUrl, type DaemonRequest } from "../protocol/index.ts";
+import { parseRemoteUrl, type DaemonRequest, type Refusal } from "../protocol/index.ts";
 import { isAuthFailure } from "./credentials/agent-key.ts";
 import { Conversation } from "./daemon-socket.ts";
 import { settingsWhenChanged, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
@@ -43,7 +43,7 @@ export function remoteRequests(
     return configSame;
   };
   const answer = async (request: RemoteRequest): Promise<Conversation> => {
-    const declined = (code: string, message: string) => {
+    const declined = (code: Refusal, message: string) => {
       log("debug", "helper.declined", { ask: request.ask, code, message });
       return Object.assign(new Error(message), { code });
     };
