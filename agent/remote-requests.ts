@@ -20,7 +20,8 @@ type RemoteRequest = Extract<DaemonRequest, { ask: "remote-helper" }>;
  *  - the remote URL names the folder's bucket, prefix and repository;
  *  - the helper's environment holds the same AWS settings, identity and home as the daemon's (a digest);
  *  - the folder's git config still says what the daemon opened the folder with (endpoint, region, profile,
- *    agent id, encryption), read again whenever `.git/config` changed, as the daemon's limits are.
+ *    agent id, encryption), read again whenever a file git reads them from changed (`.git/config`, the global
+ *    and system files, their includes), as the daemon's limits are.
  */
 export function remoteRequests(
   folder: SyncedFolder,

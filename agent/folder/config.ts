@@ -13,7 +13,7 @@ import {
   type RemoteLocation,
 } from "../../protocol/index.ts";
 import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING, FOLDER_LOCATION_SETTINGS } from "../../gitstore/index.ts";
-import { Git } from "../../localgit/index.ts";
+import { configFiles, configFilesOf, Git, parseConfigWithOrigins } from "../../localgit/index.ts";
 import { FolderError } from "./errors.ts";
 
 /**
@@ -230,24 +230,25 @@ const folderSchema = cloudSchema.extend({
 interface ConfigValues {
   last: Record<string, string>;
   all: Record<string, string[]>;
+  /** Every file a setting came from, the files included among them. */
+  files: string[];
 }
 
 const KNOWN = [...Object.values(SETTING_NAMES), AGENT_ID_KEY, "cloudbridge.largefiles.include", "cloudbridge.largefiles.exclude"];
 
 async function readConfig(gitDir: string): Promise<ConfigValues> {
-  const { stdout, code } = await gitFor(gitDir).run(["config", "--null", "--list"], { okCodes: [1, 128] });
+  const { stdout, code } = await gitFor(gitDir).run(["config", "--null", "--list", "--show-origin"], { okCodes: [1, 128] });
   const byLowerName = new Map(KNOWN.map((name) => [name.toLowerCase(), name]));
-  const values: ConfigValues = { last: {}, all: {} };
+  const values: ConfigValues = { last: {}, all: {}, files: [] };
   if (code !== 0) return values;
-  for (const record of stdout.toString().split("\0")) {
-    const newline = record.indexOf("\n");
-    if (newline <= 0) continue;
-    const name = byLowerName.get(record.slice(0, newline).toLowerCase());
+  const settings = parseConfigWithOrigins(stdout.toString());
+  for (const setting of settings) {
+    const name = byLowerName.get(setting.name);
     if (!name) continue;
-    const value = record.slice(newline + 1);
-    values.last[name] = value;
-    (values.all[name] ??= []).push(value);
+    values.last[name] = setting.value;
+    (values.all[name] ??= []).push(setting.value);
   }
+  values.files = configFilesOf(settings);
   return values;
 }
 
@@ -310,25 +311,47 @@ export async function readCloudSettings(root: string, gitDir = join(root, ".git"
 }
 
 /**
- * For a daemon applying settings changed while it runs: the folder's settings, read again only when
- * `.git/config` changed since the last look (its mtime); `changed` says whether this look read them
- * (`settings` undefined: they could not be read).
+ * For a daemon applying settings changed while it runs: the folder's settings, read again only when a file
+ * git reads them from changed since the last look — `.git/config`, the global and system files (a
+ * `git config --global` after the daemon started), and every file these include — each by its inode, size
+ * and mtime, looked at before reading (a change while reading is seen at the next look). `changed` says
+ * whether this look read them (`settings` undefined: they could not be read).
  */
 export function settingsWhenChanged(root: string, gitDir: string): () => Promise<{ changed: boolean; settings?: FolderSettings }> {
-  let seen: number | undefined;
+  let seen: string | undefined;
+  let included: string[] = [];
   return async () => {
-    const mtimeMs = await stat(join(gitDir, "config")).then(
-      (s) => s.mtimeMs,
-      () => -1,
-    );
-    if (mtimeMs === seen) return { changed: false };
-    seen = mtimeMs;
-    return { changed: true, settings: await readSettings(root, gitDir).catch(() => undefined) };
+    // Read again when the reading names an include not looked at before, so that its state is from before a read.
+    for (let attempt = 0; ; attempt++) {
+      const files = [...new Set([...configFiles(gitDir), ...included])];
+      const state = (
+        await Promise.all(
+          files.map((file) =>
+            stat(file).then(
+              (s) => `${s.ino}:${s.size}:${s.mtimeMs}`,
+              () => "none",
+            ),
+          ),
+        )
+      ).join(" ");
+      const look = `${files.join("\0")}\0${state}`;
+      if (look === seen) return { changed: false };
+      const read = await readSettingsFrom(root, gitDir).catch(() => undefined);
+      included = read?.files ?? included;
+      if (attempt < 2 && included.some((file) => !files.includes(file))) continue;
+      seen = look;
+      return { changed: true, settings: read?.settings };
+    }
   };
 }
 
 /** Every setting of a synced folder, validated (`root` is the work tree, named in errors). */
 export async function readSettings(root: string, gitDir = join(root, ".git")): Promise<FolderSettings> {
+  return (await readSettingsFrom(root, gitDir)).settings;
+}
+
+/** The folder's settings and the files they were read from. */
+async function readSettingsFrom(root: string, gitDir: string): Promise<{ settings: FolderSettings; files: string[] }> {
   const config = await readConfig(gitDir);
   const raw = validate(folderSchema, {
     ...config.last,
@@ -349,7 +372,7 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
   } catch (error) {
     throw new FolderError("invalid-setting", `${SETTING_NAMES.largefilesMinsize}: ${(error as Error).message}`);
   }
-  return {
+  const settings: FolderSettings = {
     ...cloud,
     agent: checked(AGENT_ID_KEY, () => assertAgentId(agent)),
     // Distinct per folder and per machine: several folders on one machine must not all read "user on host".
@@ -375,6 +398,7 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     uploadLimit: raw[SETTING_NAMES.uploadLimit],
     downloadLimit: raw[SETTING_NAMES.downloadLimit],
   };
+  return { settings, files: config.files };
 }
 
 /** Bytes per second: a number, optionally with a decimal (KB, MB, GB) or binary (KiB, MiB, GiB) unit and "/s". */

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { FolderError, readCloudSettings, readSettings } from "../../../../agent/folder/index.ts";
+import { FolderError, readCloudSettings, readSettings, settingsWhenChanged } from "../../../../agent/folder/index.ts";
 import { agentIdFor } from "../../../../gitstore/index.ts";
 import { tempDir } from "../../../helpers/git.ts";
 
@@ -75,6 +75,38 @@ describe("the folder configuration", () => {
           return true;
         });
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("notices, as a running daemon, settings changed in the global git config or in a file .git/config includes, not only in .git/config", async () => {
+    const dir = await repoWith(BASE);
+    const globalFile = join(dir, "global-gitconfig");
+    const included = join(dir, "included-gitconfig");
+    const saved = process.env.GIT_CONFIG_GLOBAL;
+    process.env.GIT_CONFIG_GLOBAL = globalFile;
+    try {
+      execFileSync("git", ["-C", dir, "config", "include.path", included]);
+      const look = settingsWhenChanged(dir, join(dir, ".git"));
+      const first = await look();
+      assert.equal(first.changed, true);
+      assert.equal(first.settings?.uploadLimit, 0);
+      assert.equal((await look()).changed, false, "nothing changed: not read again");
+      execFileSync("git", ["config", "--file", globalFile, "cloudbridge.uploadLimit", "5MB"]);
+      const global = await look();
+      assert.equal(global.changed, true, "the global config was written");
+      assert.equal(global.settings?.uploadLimit, 5_000_000);
+      assert.equal((await look()).changed, false);
+      execFileSync("git", ["config", "--file", included, "cloudbridge.uploadLimit", "1MB"]);
+      const fromIncluded = await look();
+      assert.equal(fromIncluded.changed, true, "the included file was written");
+      assert.equal(fromIncluded.settings?.uploadLimit, 1_000_000);
+      execFileSync("git", ["config", "--file", included, "cloudbridge.uploadLimit", "2MB"]);
+      assert.equal((await look()).settings?.uploadLimit, 2_000_000, "and again, now that it is known to be read");
+      assert.equal((await look()).changed, false);
+    } finally {
+      if (saved === undefined) delete process.env.GIT_CONFIG_GLOBAL;
+      else process.env.GIT_CONFIG_GLOBAL = saved;
       await rm(dir, { recursive: true, force: true });
     }
   });
