@@ -155,6 +155,31 @@ const rate = (name: string) =>
     return bytes;
   });
 
+/**
+ * A setting that names a service by URL (the agent's queue, the XMPP server): one of `schemes`, a host, no
+ * user name or password in it, and for a queue a path naming it. Refused before any connection is tried.
+ */
+const serviceUrl = (name: string, schemes: readonly string[], form: string, needsPath = false) =>
+  optionalText.transform((text, context) => {
+    if (text === undefined) return undefined;
+    let why: string | undefined;
+    try {
+      const url = new URL(text);
+      if (!schemes.includes(url.protocol)) why = `it does not start with ${schemes.map((s) => `${s}//`).join(" or ")}`;
+      else if (!url.hostname) why = "it names no host";
+      else if (url.username || url.password) why = "it holds a user name or password";
+      else if (needsPath && url.pathname.replace(/\/+$/, "") === "") why = "it names no queue";
+      else if (text !== text.trim()) why = "it has spaces around it";
+    } catch {
+      why = "it is not a URL";
+    }
+    if (why === undefined) return text;
+    // A URL with a password in it is not repeated.
+    const shown = /\/\/[^/@]*@/.test(text) ? "(a URL with a password)" : JSON.stringify(text);
+    context.addIssue({ code: "custom", message: `${name} is ${shown}: ${why}; write ${form}.` });
+    return z.NEVER;
+  });
+
 const oneOf = <T extends string>(name: string, values: readonly [T, ...T[]], fallback: T) =>
   optionalText.transform((text, context): T => {
     if (text === undefined) return fallback;
@@ -185,11 +210,20 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.description]: optionalText,
   [SETTING_NAMES.listen]: oneOf(SETTING_NAMES.listen, ["auto", "xmpp", "sqs", "poll"], "auto"),
   [SETTING_NAMES.topicArn]: optionalText,
-  [SETTING_NAMES.queueUrl]: optionalText,
+  [SETTING_NAMES.queueUrl]: serviceUrl(
+    SETTING_NAMES.queueUrl,
+    ["https:", "http:"],
+    "the queue's URL as the stack's outputs give it (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), or run `cloudbridge init --stack …` again",
+    true,
+  ),
   [SETTING_NAMES.stack]: optionalText,
   [SETTING_NAMES.keySecret]: optionalText,
   [SETTING_NAMES.keyCheckInterval]: duration(SETTING_NAMES.keyCheckInterval, 3_600_000, 1000),
-  [SETTING_NAMES.xmppService]: optionalText,
+  [SETTING_NAMES.xmppService]: serviceUrl(
+    SETTING_NAMES.xmppService,
+    ["xmpp:", "xmpps:", "ws:", "wss:"],
+    "xmpp://HOST:PORT or xmpps://HOST:PORT (or a ws:// / wss:// WebSocket URL)",
+  ),
   [SETTING_NAMES.xmppJid]: optionalText,
   [SETTING_NAMES.pollInterval]: duration(SETTING_NAMES.pollInterval, 30_000, 1000),
   [SETTING_NAMES.reconcileInterval]: duration(SETTING_NAMES.reconcileInterval, 600_000, 1000),

@@ -111,6 +111,35 @@ describe("the folder configuration", () => {
     }
   });
 
+  it("refuses a malformed queue or XMPP server URL before connecting, naming the setting and what to write", async () => {
+    const dir = await repoWith({
+      ...BASE,
+      "cloudbridge.xmppService": "prosody.example.org:5222",
+      "cloudbridge.queueUrl": "cloudbridge-alice-queue",
+    });
+    try {
+      await assert.rejects(readSettings(dir), (error: unknown) => {
+        assert.ok(error instanceof FolderError);
+        assert.equal(error.code, "invalid-setting");
+        assert.match(
+          error.message,
+          /cloudbridge\.xmppService is "prosody\.example\.org:5222": it does not start with xmpp:\/\/ or xmpps:\/\/.*write xmpp:\/\/HOST:PORT/,
+        );
+        assert.match(error.message, /cloudbridge\.queueUrl is "cloudbridge-alice-queue": it is not a URL; write the queue's URL/);
+        return true;
+      });
+      execFileSync("git", ["-C", dir, "config", "cloudbridge.xmppService", "xmpps://xmpp.example.org:5223"]);
+      execFileSync("git", ["-C", dir, "config", "cloudbridge.queueUrl", "https://sqs.eu-west-1.amazonaws.com/"]);
+      await assert.rejects(readSettings(dir), /cloudbridge\.queueUrl is .*: it names no queue/);
+      execFileSync("git", ["-C", dir, "config", "cloudbridge.queueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/alice"]);
+      const settings = await readSettings(dir);
+      assert.equal(settings.xmppService, "xmpps://xmpp.example.org:5223");
+      assert.equal(settings.queueUrl, "https://sqs.eu-west-1.amazonaws.com/123456789012/alice");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("says a repository without the cloudbridge settings is not set up", async () => {
     const dir = await repoWith({ "cloudbridge.bucket": "my-bucket" });
     try {
