@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -165,5 +165,22 @@ describe("the refs index (format 3): one object for every ref, and buckets of fo
     const counting = new CountingStore(bed.store);
     await fetchRefs({ ...first, store: counting });
     assert.equal(counting.requests, 1);
+
+    // What an older version remembered, in the one file it kept for every remote, is still used for the remote it names.
+    const perRemote = join(first.gitDir, "cloudbridge", "refs-index");
+    const caches = await Promise.all(
+      (await readdir(perRemote)).map(async (name) => JSON.parse(await readFile(join(perRemote, name), "utf8")) as { where: string }),
+    );
+    assert.equal(caches.length, 2, "one file per remote");
+    const firstOne = caches.find((cache) => cache.where.endsWith("/remote-one.git/"));
+    assert.ok(firstOne, caches.map((cache) => cache.where).join(", "));
+    await rm(perRemote, { recursive: true });
+    await writeFile(join(first.gitDir, "cloudbridge", "refs-index.json"), JSON.stringify(firstOne));
+    counting.reset();
+    await fetchRefs({ ...first, store: counting });
+    assert.equal(counting.requests, 1, "the older file's version is asked for conditionally");
+    counting.reset();
+    await fetchRefs({ ...second, store: counting });
+    assert.ok(counting.requests > 1, "the older file names the first remote only: the second reads its index whole");
   });
 });
