@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { StatCache, statCacheFile } from "../../../agent/sync/stat-cache.ts";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
+import { loadedModulesArgs } from "../../helpers/loaded-modules.ts";
 import { tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
@@ -80,6 +81,34 @@ describe("cloudbridge CLI", () => {
 
     const unit = await cliOk(["service", "show", A], env);
     assert.match(unit.stdout, new RegExp(`^ExecStart=.* daemon ${A.replaceAll("/", "\\/")}$`, "m"));
+  });
+
+  it("sync with no daemon, on plain AWS settings, sends and receives without loading the AWS SDK's S3 client", async () => {
+    const A = join(scratch.path, "light-a");
+    const B = join(scratch.path, "light-b");
+    await mkdir(A);
+    await writeFile(join(A, "todo.txt"), "one\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/team/light", "--json"], env);
+    await cliOk(["clone", "s3://cloudbridge/team/light", B, "--json"], env);
+    // Each sync's process writes the modules it loaded (the SDK's are files of node_modules/@aws-sdk) to a file of its own.
+    const traced = (name: string) => ({
+      ...env,
+      NODE_OPTIONS: loadedModulesArgs().join(" "),
+      CLOUDBRIDGE_TEST_LOADED_MODULES: join(scratch.path, `${name}.modules`),
+    });
+    const loadedSdk = async (name: string) =>
+      (await readFile(join(scratch.path, `${name}.modules`), "utf8")).split("\n").filter((url) => url.includes("/@aws-sdk/client-s3/"));
+
+    await writeFile(join(A, "todo.txt"), "one\ntwo\n");
+    const sent = JSON.parse((await cliOk(["sync", A, "--json"], traced("sent"))).stdout) as { sent: number; committed?: string };
+    assert.equal(sent.sent, 1);
+    assert.ok(sent.committed);
+    assert.deepEqual(await loadedSdk("sent"), []);
+    const received = JSON.parse((await cliOk(["sync", B, "--json"], traced("received"))).stdout) as { written: number; head: string };
+    assert.equal(received.written, 1);
+    assert.equal(received.head, sent.committed);
+    assert.equal(await readFile(join(B, "todo.txt"), "utf8"), "one\ntwo\n");
+    assert.deepEqual(await loadedSdk("received"), []);
   });
 
   it("says clearly what is wrong, with exit code 2, and creates nothing", async () => {
