@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createS3Client, S3ObjectStore } from "../objectstore/index.ts";
 
 export const MAIN = fileURLToPath(new URL("../agent/cli/main.ts", import.meta.url));
 
@@ -32,6 +33,18 @@ export async function startCloudProcess(extra: string[] = [], env: Record<string
     child.once("exit", (code) => fail(new Error(`cloudbridge local exited ${code}`)));
   });
   return { ...info, stop: () => stopChild(child, "SIGINT") };
+}
+
+/** The bucket of a cloud started by startCloudProcess, reached with the SDK as the agent reaches it. */
+export function benchCloudStore(cloud: BenchCloud, bucket = "cloudbridge"): S3ObjectStore {
+  return new S3ObjectStore(
+    bucket,
+    createS3Client({
+      endpoint: cloud.env.AWS_ENDPOINT_URL!,
+      region: cloud.env.AWS_REGION ?? "us-east-1",
+      credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID!, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY! },
+    }),
+  );
 }
 
 export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {

@@ -20,9 +20,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createS3Client, S3ObjectStore } from "../objectstore/index.ts";
+import type { S3ObjectStore } from "../objectstore/index.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
-import { cloudbridge, daemon, MAIN, percentile, startCloudProcess, stopChild, type BenchCloud } from "./agent-common.ts";
+import { benchCloudStore, cloudbridge, daemon, MAIN, percentile, startCloudProcess, stopChild, type BenchCloud } from "./agent-common.ts";
 
 const MIB = Number(process.env.BENCH_LARGE_MIB ?? 100);
 const ROUNDS = Number(process.env.BENCH_LARGE_ROUNDS ?? 3);
@@ -82,14 +82,7 @@ async function startSide(label: string, main: string, dir: string): Promise<Side
     a: join(dir, "a"),
     b: join(dir, "b"),
     cloud,
-    store: new S3ObjectStore(
-      "cloudbridge",
-      createS3Client({
-        endpoint: cloud.env.AWS_ENDPOINT_URL!,
-        region: cloud.env.AWS_REGION ?? "us-east-1",
-        credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID!, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY! },
-      }),
-    ),
+    store: benchCloudStore(cloud),
     children: [],
     logs: [],
     phases: [],

@@ -16,9 +16,8 @@ import { LocalStore } from "../annex/content/local-store.ts";
 import { downloadKey } from "../annex/transfer/download.ts";
 import { uploadKey } from "../annex/transfer/upload.ts";
 import type { CloudContent } from "../annex/transfer/transfer-settings.ts";
-import { createS3Client, S3ObjectStore } from "../objectstore/index.ts";
 import { BucketLayout } from "../protocol/index.ts";
-import { percentile, startCloudProcess, type BenchCloud } from "./agent-common.ts";
+import { benchCloudStore, percentile, startCloudProcess, type BenchCloud } from "./agent-common.ts";
 
 const BASELINE = process.env.BENCH_BASELINE;
 if (!BASELINE) throw new Error("BENCH_BASELINE=<another checkout of cloudbridge> is required");
@@ -39,14 +38,7 @@ try {
   await writeFile(join(root, "large.bin"), randomBytes(MIB * 1024 * 1024));
   const key = await source.ingest(join(root, "large.bin"));
   const contentOf = (cloud: BenchCloud): CloudContent => ({
-    store: new S3ObjectStore(
-      "cloudbridge",
-      createS3Client({
-        endpoint: cloud.env.AWS_ENDPOINT_URL!,
-        region: cloud.env.AWS_REGION ?? "us-east-1",
-        credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID!, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY! },
-      }),
-    ),
+    store: benchCloudStore(cloud),
     layout: new BucketLayout(),
     repo: "sides",
   });
