@@ -1,6 +1,6 @@
 import { converse, helperFailure, openHelperRepository } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
-import { parseRemoteUrl, type DaemonRequest } from "../protocol/index.ts";
+import { parseRemoteUrl, type DaemonRequest, type Refusal } from "../protocol/index.ts";
 import { isAuthFailure } from "./credentials/agent-key.ts";
 import { Conversation } from "./daemon-socket.ts";
 import { settingsWhenChanged, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
@@ -20,7 +20,8 @@ type RemoteRequest = Extract<DaemonRequest, { ask: "remote-helper" }>;
  *  - the remote URL names the folder's bucket, prefix and repository;
  *  - the helper's environment holds the same AWS settings, identity and home as the daemon's (a digest);
  *  - the folder's git config still says what the daemon opened the folder with (endpoint, region, profile,
- *    agent id, encryption), read again whenever `.git/config` changed, as the daemon's limits are.
+ *    agent id, encryption), read again whenever a file git reads them from changed (`.git/config`, the global
+ *    and system files, their includes), as the daemon's limits are.
  */
 export function remoteRequests(
   folder: SyncedFolder,
@@ -43,7 +44,7 @@ export function remoteRequests(
     return configSame;
   };
   const answer = async (request: RemoteRequest): Promise<Conversation> => {
-    const declined = (code: string, message: string) => {
+    const declined = (code: Refusal, message: string) => {
       log("debug", "helper.declined", { ask: request.ask, code, message });
       return Object.assign(new Error(message), { code });
     };

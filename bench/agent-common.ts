@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createS3Client, S3ObjectStore } from "../objectstore/index.ts";
 
 export const MAIN = fileURLToPath(new URL("../agent/cli/main.ts", import.meta.url));
 
@@ -17,8 +18,9 @@ export interface BenchCloud {
   stop(): Promise<void>;
 }
 
-export async function startCloudProcess(extra: string[] = [], env: Record<string, string> = {}): Promise<BenchCloud> {
-  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "local", "--port", "0", "--json", ...extra], {
+/** `main`: another checkout's agent/cli/main.ts, to run its local cloud (a baseline). */
+export async function startCloudProcess(extra: string[] = [], env: Record<string, string> = {}, main = MAIN): Promise<BenchCloud> {
+  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", main, "local", "--port", "0", "--json", ...extra], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });
@@ -33,6 +35,18 @@ export async function startCloudProcess(extra: string[] = [], env: Record<string
   return { ...info, stop: () => stopChild(child, "SIGINT") };
 }
 
+/** The bucket of a cloud started by startCloudProcess, reached with the SDK as the agent reaches it. */
+export function benchCloudStore(cloud: BenchCloud, bucket = "cloudbridge"): S3ObjectStore {
+  return new S3ObjectStore(
+    bucket,
+    createS3Client({
+      endpoint: cloud.env.AWS_ENDPOINT_URL!,
+      region: cloud.env.AWS_REGION ?? "us-east-1",
+      credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID!, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY! },
+    }),
+  );
+}
+
 export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
@@ -43,9 +57,9 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM
 
 export { startCountingProxy, type CountingProxy } from "../test/helpers/counting-proxy.ts";
 
-export function cloudbridge(args: string[], env: Record<string, string>, options: { quiet?: boolean } = {}): Promise<void> {
+export function cloudbridge(args: string[], env: Record<string, string>, options: { quiet?: boolean; main?: string } = {}): Promise<void> {
   return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, ...args], {
+    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", options.main ?? MAIN, ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", options.quiet ? "ignore" : "inherit", "inherit"],
     });

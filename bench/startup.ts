@@ -22,7 +22,7 @@
  * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
  * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
  * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it; BENCH_ONLY=push measures the pushes only;
- * BENCH_BASELINE=<another checkout> pushes through that checkout's daemon and helper too, in the same rounds).
+ * BENCH_BASELINE=<another checkout> pushes through that checkout's daemon and through its helper alone too, in the same rounds).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -201,16 +201,25 @@ try {
   // One local repository per contender, each making the same commits, each with one remote: a repository
   // remembers the bucket's refs index of one remote (.git/cloudbridge/refs-index.json), as a person's has.
   await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native.git"));
-  const contenders = {
+  const contenders: Record<string, { url: string; env: NodeJS.ProcessEnv }> = {
     native: { url: join(work, "native.git"), env },
     cloud: { url: `cloudbridge::s3://${info.bucket}/pushes`, env },
     "cloud-source": { url: `cloudbridge::s3://${info.bucket}/pushes-source`, env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } },
     "cloud-sdk": { url: `cloudbridge::s3://${info.bucket}/pushes-sdk`, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } },
+    // BENCH_BASELINE's helper alone (its launcher first on the PATH), bundled as its `npm ci` made it.
+    ...(BASELINE
+      ? {
+          "cloud-baseline": {
+            url: `cloudbridge::s3://${info.bucket}/pushes-baseline`,
+            env: { ...env, PATH: `${join(BASELINE, "bin")}:${env.PATH}` },
+          },
+        }
+      : {}),
     // The floor of any remote helper on Node: one started as ours is (a bash launcher, the project's Node,
     // a CommonJS file) that answers git and stores nothing.
     "null-helper": { url: "nullhelper::nowhere", env: { ...env, PATH: `${join(work, "bin")}:${env.PATH}` } },
   };
-  type Pusher = keyof typeof contenders;
+  type Pusher = string;
   await mkdir(join(work, "bin"));
   await writeFile(
     join(work, "bin", "git-remote-nullhelper"),
@@ -342,7 +351,7 @@ try {
   // Each round makes one commit, which each contender pushes.
   const push = (name: Pusher) => async (): Promise<Sample> => {
     proxy.reset();
-    const sample = await run(["git", "push", "-q", "origin", "main"], { cwd: repoOf(name), env: contenders[name].env });
+    const sample = await run(["git", "push", "-q", "origin", "main"], { cwd: repoOf(name), env: contenders[name]!.env });
     return name === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
   };
   const NATIVE = "git push (native, local bare repository)";
@@ -353,6 +362,7 @@ try {
       { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
       { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
       { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
+      ...(BASELINE ? [{ label: `the same, ${BASELINE}'s helper (bundled)`, against: NATIVE, run: push("cloud-baseline") }] : []),
       ...servedFolders.map(({ label, folder }) => ({
         label: `the same in a synced folder, the helper handing the push to its daemon${label} (CPU time: the command's + the daemon's)`,
         against: NATIVE,

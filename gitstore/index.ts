@@ -5,7 +5,7 @@
  * remote helper (remote-helper/main.ts) is a program of its own built from these parts.
  */
 export { AGENT_ID_KEY, agentIdFor, HELPER_AGENT_ID_KEY } from "./agent-id.ts";
-export { BUCKET_ACCESS_SETTINGS, bucketAccessFrom } from "./bucket-access.ts";
+export { BUCKET_ACCESS_SETTINGS, bucketAccessFrom, FOLDER_LOCATION_SETTINGS, settingsAreFor } from "./bucket-access.ts";
 export { addToPackList, downloadPack, editInfoPacks, readInfoPacks, readLivePacks, SINGLE_PUT_LIMIT, uploadPack } from "./bucket-packs.ts";
 export { bucketTips, corruptSharedRef, knownRefs, readBucketRefs, type BucketRef, type BucketRefs } from "./bucket-refs.ts";
 export { compactRepository, DEFAULT_GRACE_MS, type CompactionOptions, type CompactionReport } from "./compaction.ts";

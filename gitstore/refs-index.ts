@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { mapLimit, ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore } from "../objectstore/index.ts";
@@ -17,9 +18,10 @@ import { createRefsFolder, publishServerInfo } from "./server-info.ts";
  * and written with one PUT conditional on the ETag read (If-Match; If-None-Match: * for the first), so a
  * push moves all its refs at once by compare-and-swap, as strong as one ref file each was.
  *
- * The index as last read or written is kept in `.git/cloudbridge/refs-index.json` with its ETag: a read
- * asks for it conditionally (304 when nothing moved), and a push writes on top of it without reading
- * (If-Match on the ETag it has; 412 means someone moved a ref, and only then is it read again).
+ * The index as last read or written is kept in `.git/cloudbridge/refs-index/<hash>.json` with its ETag, one
+ * file per bucket and repository (a git repository may have several cloudbridge:: remotes): a read asks
+ * for it conditionally (304 when nothing moved), and a push writes on top of it without reading (If-Match
+ * on the ETag it has; 412 means someone moved a ref, and only then is it read again).
  *
  * A repository of a format 1 or 2 bucket keeps each ref in a file under `refs/` (and info/refs rebuilt
  * from them after each push). The first reader that finds such files moves their refs into the index by
@@ -195,13 +197,24 @@ function where(ctx: RepoContext): string {
   return `${ctx.store.bucket}/${ctx.layout.repoRoot(ctx.repo)}`;
 }
 
+/** The remote's own file: another remote's reads and writes never touch it. */
 function cacheFile(ctx: RepoContext): string {
+  const name = createHash("sha256").update(where(ctx)).digest("hex").slice(0, 32);
+  return join(ctx.gitDir, "cloudbridge", "refs-index", `${name}.json`);
+}
+
+/** Where a version before one file per remote kept the one remote it remembered (still read, never written). */
+function sharedCacheFile(ctx: RepoContext): string {
   return join(ctx.gitDir, "cloudbridge", "refs-index.json");
 }
 
 async function load(ctx: RepoContext): Promise<Cache | undefined> {
+  return (await loadFrom(cacheFile(ctx), ctx)) ?? (await loadFrom(sharedCacheFile(ctx), ctx));
+}
+
+async function loadFrom(file: string, ctx: RepoContext): Promise<Cache | undefined> {
   try {
-    const saved = JSON.parse(await readFile(cacheFile(ctx), "utf8")) as Cache;
+    const saved = JSON.parse(await readFile(file, "utf8")) as Cache;
     return saved.format === 1 && saved.where === where(ctx) && typeof saved.body === "string" ? saved : undefined;
   } catch {
     return undefined; // none yet, or damaged: read the bucket

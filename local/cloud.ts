@@ -15,6 +15,7 @@ import { installBucketNotifications, type BucketNotifications } from "./bucket-n
 import { installConditionalWrites } from "./conditional-writes.ts";
 import { buildFauxqs } from "./fauxqs-internals.ts";
 import { listenOnLoopback } from "./loopback.ts";
+import { installPartDigests } from "./part-digests.ts";
 import { startLocalFunction, type LocalFunction } from "./lambda-runtime.ts";
 import { installS3Fixes } from "./s3-fixes.ts";
 import { installSecretsManager, type LocalSecrets } from "./secrets-manager.ts";
@@ -80,6 +81,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const log = options.log ?? (() => {});
   const parts = await buildFauxqs({ region, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   installS3Fixes(parts);
+  // Before the hooks that hold a request's state until its handler runs: this one waits for a worker.
+  installPartDigests(parts);
   installConditionalWrites(parts);
   const secrets = installSecretsManager(parts, { region });
   const notifications: BucketNotifications = installBucketNotifications(parts, {

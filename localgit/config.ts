@@ -1,3 +1,5 @@
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { runGit } from "./run.ts";
 
 /**
@@ -30,4 +32,58 @@ export async function getConfig(gitDir: string | undefined, name: string): Promi
 
 export async function setConfig(gitDir: string, name: string, value: string): Promise<void> {
   await runGit(["config", name, value], { gitDir });
+}
+
+/**
+ * The files git reads a repository's settings from, whether they exist yet or not, as git finds them: the
+ * system file (GIT_CONFIG_SYSTEM, else /etc/gitconfig; none with GIT_CONFIG_NOSYSTEM), the global ones
+ * (GIT_CONFIG_GLOBAL, else $XDG_CONFIG_HOME/git/config and ~/.gitconfig), the repository's config and
+ * config.worktree. Files they include are not known before reading them: see `configOrigins`.
+ */
+export function configFiles(gitDir: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const files: string[] = [];
+  if (!["1", "true", "yes", "on"].includes((env.GIT_CONFIG_NOSYSTEM ?? "").toLowerCase()))
+    files.push(env.GIT_CONFIG_SYSTEM || "/etc/gitconfig");
+  if (env.GIT_CONFIG_GLOBAL) files.push(env.GIT_CONFIG_GLOBAL);
+  else {
+    const home = env.HOME || homedir();
+    files.push(join(env.XDG_CONFIG_HOME || join(home, ".config"), "git", "config"), join(home, ".gitconfig"));
+  }
+  files.push(join(gitDir, "config"), join(gitDir, "config.worktree"));
+  return files.map((file) => resolve(file));
+}
+
+/**
+ * `git config --null --list --show-origin` read: each setting (lowercased name, value) and the file it came
+ * from (undefined for one not from a file: the command line, a blob). Relative paths are git's, from this
+ * process's folder (git runs there).
+ */
+export function parseConfigWithOrigins(stdout: string): { name: string; value: string; file: string | undefined }[] {
+  const fields = stdout.split("\0");
+  const settings: { name: string; value: string; file: string | undefined }[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const [origin, record] = [fields[i]!, fields[i + 1]!];
+    const newline = record.indexOf("\n");
+    if (newline <= 0) continue;
+    const file = origin.startsWith("file:") ? resolve(origin.slice("file:".length)) : undefined;
+    settings.push({ name: record.slice(0, newline).toLowerCase(), value: record.slice(newline + 1), file });
+  }
+  return settings;
+}
+
+/**
+ * The files a listing read (`parseConfigWithOrigins`) depends on: those its settings came from, and those
+ * its `include.path` / `includeIf.<condition>.path` name, which may not exist yet (git skips a missing one):
+ * a path relative to the file that names it, `~/` in the home folder.
+ */
+export function configFilesOf(settings: readonly { name: string; value: string; file: string | undefined }[], env = process.env): string[] {
+  const files = new Set<string>();
+  for (const { name, value, file } of settings) {
+    if (file !== undefined) files.add(file);
+    if (value === "" || !(name === "include.path" || (name.startsWith("includeif.") && name.endsWith(".path")))) continue;
+    if (value.startsWith("~/")) files.add(resolve(env.HOME || homedir(), value.slice(2)));
+    else if (file !== undefined) files.add(resolve(dirname(file), value));
+    else files.add(resolve(value));
+  }
+  return [...files];
 }

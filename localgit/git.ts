@@ -125,6 +125,11 @@ export class Git {
     return (await this.writtenHere())?.format;
   }
 
+  /** Whether this process writes the repository's objects itself, as git would (see objectFormat). */
+  async writesObjectsHere(): Promise<boolean> {
+    return (await this.writtenHere()) !== undefined;
+  }
+
   private writtenHere(): Promise<WrittenHere | undefined> {
     if (this.baseEnv.GIT_OBJECT_DIRECTORY !== undefined || process.env.GIT_OBJECT_DIRECTORY !== undefined)
       return Promise.resolve(undefined);

@@ -8,7 +8,8 @@ import { CloudbridgeError } from "../protocol/core.ts";
  *
  * - no-region: the SDK found no region (no AWS_REGION, no profile region, none stored in the folder);
  * - no-credentials: the SDK's credential chain found nothing;
- * - credentials-refused: the endpoint does not know the access key, or the signature does not match;
+ * - credentials-refused: the endpoint does not know the access key, the signature does not match, or the
+ *   session credentials expired;
  * - endpoint-unreachable: nothing answers at the endpoint (refused, unknown host, no route, timeout);
  * - no-such-bucket: the endpoint answers but has no such bucket;
  * - access-denied: the credentials are known but may not do this.
@@ -23,6 +24,21 @@ export interface AccessContext {
   bucket?: string;
   endpoint?: string;
 }
+
+/**
+ * The error names AWS gives a request signed with a key it does not know (any more), cannot verify, or whose
+ * session has expired (S3 and SQS ExpiredToken, JSON services ExpiredTokenException): each cured by another
+ * key, not by retrying the request. The agent re-reads its key on any of these (agent-key.ts isAuthFailure).
+ */
+export const KEY_REFUSED = new Set([
+  "InvalidAccessKeyId",
+  "InvalidClientTokenId",
+  "UnrecognizedClientException",
+  "SignatureDoesNotMatch",
+  "AuthFailure",
+  "ExpiredToken",
+  "ExpiredTokenException",
+]);
 
 const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ECONNRESET"]);
 
@@ -40,7 +56,7 @@ export function explainAccessError(error: unknown, context: AccessContext = {}):
       "No AWS region is set: set the folder's with `git config cloudbridge.region <region>` (e.g. us-east-1), or export AWS_REGION=<region>.",
     "no-credentials":
       "No AWS credentials were found: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the agent's keys from the stack outputs, or the ones `cloudbridge local` printed), or AWS_PROFILE=<profile>.",
-    "credentials-refused": `The endpoint${where} does not accept these AWS credentials (${detail.name}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or the profile the repository names (\`git config cloudbridge.profile\`; an onboarded machine gets its key back with \`cloudbridge init --stack …\`).`,
+    "credentials-refused": `The endpoint${where} does not accept these AWS credentials (${detail.name}${detail.name.startsWith("Expired") ? ": their session has expired, get new ones" : ""}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or the profile the repository names (\`git config cloudbridge.profile\`; an onboarded machine gets its key back with \`cloudbridge init --stack …\`).`,
     "endpoint-unreachable": `Cannot reach the S3 endpoint${detail.address ? ` ${detail.address}` : where} (${detail.name}): is the network up and \`cloudbridge local\` (or the endpoint) running? Check cloudbridge.endpoint / AWS_ENDPOINT_URL.`,
     "no-such-bucket": `The bucket ${bucket ? `"${bucket}" ` : ""}does not exist${where}: create it (deploy the stack, or \`cloudbridge local --bucket NAME\`), or fix the s3:// URL (cloudbridge.bucket).`,
     "access-denied": `Access denied${bucket ? ` to the bucket "${bucket}"` : ""}${where}: the credentials in use may not do this; use this agent's own keys (stack outputs) or a profile allowed on the bucket.`,
@@ -74,13 +90,7 @@ function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } 
     if (name === "TimeoutError" || name === "RequestTimeout") return { code: "endpoint-unreachable", detail: { name: "no answer" } };
     if (name === "NoSuchBucket")
       return { code: "no-such-bucket", detail: { name, ...(typeof sys.BucketName === "string" ? { bucket: sys.BucketName } : {}) } };
-    if (
-      name === "InvalidAccessKeyId" ||
-      name === "SignatureDoesNotMatch" ||
-      name === "InvalidClientTokenId" ||
-      name === "UnrecognizedClientException"
-    )
-      return { code: "credentials-refused", detail: { name } };
+    if (KEY_REFUSED.has(name)) return { code: "credentials-refused", detail: { name } };
     if (
       name === "AccessDenied" ||
       name === "AccessDeniedException" ||

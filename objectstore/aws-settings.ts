@@ -1,5 +1,5 @@
 import { profileName, readProfile, staticKey } from "./aws-profiles.ts";
-import { isLoopbackEndpoint, LOCAL_CLOUD_CREDENTIALS } from "../protocol/core.ts";
+import { assertEndpointUrl, isLoopbackEndpoint, LOCAL_CLOUD_CREDENTIALS } from "../protocol/core.ts";
 import { readProfileKey } from "./profile-credentials.ts";
 import type { SigningKey } from "./sigv4.ts";
 
@@ -54,9 +54,14 @@ function ownCredentials(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE || env.AWS_WEB_IDENTITY_TOKEN_FILE);
 }
 
-/** The endpoint in force: the repository's, else the environment's. */
+/**
+ * The endpoint in force: the repository's (checked by whoever read it, who knows the setting's name), else
+ * the environment's, checked here: a malformed AWS_ENDPOINT_URL is said as such before any request.
+ */
 export function accessEndpoint(access: BucketAccess, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return access.endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  if (access.endpoint) return access.endpoint;
+  const name = env.AWS_ENDPOINT_URL_S3 ? "AWS_ENDPOINT_URL_S3" : env.AWS_ENDPOINT_URL ? "AWS_ENDPOINT_URL" : undefined;
+  return name ? assertEndpointUrl(env[name]!, `the environment's ${name}`) : undefined;
 }
 
 /**

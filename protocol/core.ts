@@ -5,6 +5,7 @@
  * messages, events and stack outputs, which adds a third to the S3 client's start-up (docs/performance.md).
  */
 export * from "./annex-key.ts";
+export * from "./endpoint-url.ts";
 export * from "./errors.ts";
 export * from "./layout.ts";
 export * from "./local-cloud.ts";

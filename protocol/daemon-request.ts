@@ -41,9 +41,12 @@ export type HelperFrame = { kind: "out" | "err"; text: string } | { kind: "exit"
 
 /**
  * Error codes by which a daemon declines a remote request before doing anything: the helper then does the
- * work itself, as with no daemon. Any other error code is the work failing, said by the helper as its own.
+ * work itself, as with no daemon, and says nothing. Any other error code before the conversation is said on
+ * stderr (the helper still works alone). The relay (gitstore/remote-helper/through-daemon.pl) holds these
+ * codes in a regex of its own; a unit test runs it against each of them.
  */
 export const REFUSALS = ["unsupported", "bad-request", "not-served", "settings-differ"] as const;
+export type Refusal = (typeof REFUSALS)[number];
 
 /**
  * The environment variables that change how a process reaches the bucket or reads an encrypted repository:
@@ -62,7 +65,8 @@ export const SETTINGS_ENVIRONMENT =
  * them in step) and includes, which could bring any of them. Others (the daemon's own overrides for one run:
  * listen, intervals, debounce) change nothing of a push.
  */
-export const SETTINGS_CONFIG = /^(cloudbridge\.(endpoint|region|profile|encrypted|agent)|annex\.uuid|include\..*|includeif\..*)$/i;
+export const SETTINGS_CONFIG =
+  /^(cloudbridge\.(endpoint|region|profile|encrypted|agent|bucket|prefix|repo)|annex\.uuid|include\..*|includeif\..*)$/i;
 
 /** The settings part of an environment as one text, the same for the same settings whatever their order. */
 export function settingsText(env: Readonly<Record<string, string | undefined>>): string {
@@ -85,7 +89,7 @@ export function formatDaemonRequest(request: DaemonRequest): string {
 }
 
 /** The request a line holds, or the reply that says why it is refused (nothing else is done with it). */
-export function parseDaemonRequest(line: string): DaemonRequest | { refused: DaemonReply & { ok: false } } {
+export function parseDaemonRequest(line: string): DaemonRequest | { refused: DaemonReply & { ok: false; code: Refusal } } {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -96,13 +100,13 @@ export function parseDaemonRequest(line: string): DaemonRequest | { refused: Dae
   const unsupported = {
     refused: {
       ok: false as const,
-      code: "unsupported",
+      code: "unsupported" as const,
       message: `this daemon answers version ${SOCKET_VERSION} requests to sync and remote-helper`,
     },
   };
   if (request.version !== SOCKET_VERSION) return unsupported;
   const bad = (what: string) => ({
-    refused: { ok: false as const, code: "bad-request", message: `a ${String(request.ask)} request ${what}` },
+    refused: { ok: false as const, code: "bad-request" as const, message: `a ${String(request.ask)} request ${what}` },
   });
   switch (request.ask) {
     case "sync":
@@ -133,10 +137,6 @@ export function parseDaemonReply(line: string): DaemonReply | undefined {
   if (reply.ok === false && typeof reply.code === "string" && typeof reply.message === "string")
     return { ok: false, code: reply.code, message: reply.message };
   return undefined;
-}
-
-export function isRefusal(reply: DaemonReply): boolean {
-  return !reply.ok && (REFUSALS as readonly string[]).includes(reply.code);
 }
 
 /** A frame of the remote helper's conversation as the daemon sends it (the text of `out` and `err` holds no newline). */

@@ -28,6 +28,7 @@ export type ProtocolErrorCode =
   | "invalid-event"
   | "invalid-jid"
   | "invalid-remote-url"
+  | "invalid-endpoint"
   | "missing-stack-output"
   | "invalid-function-environment";
 

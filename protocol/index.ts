@@ -8,6 +8,7 @@ export * from "./change-from-event.ts";
 export * from "./change-message.ts";
 export * from "./daemon-request.ts";
 export * from "./deployment.ts";
+export * from "./endpoint-url.ts";
 export * from "./errors.ts";
 export * from "./jid.ts";
 export * from "./layout.ts";

@@ -52,6 +52,7 @@ export const EXIT_CODE: Readonly<Record<ExitCodedError, 1 | 2 | 3>> = {
   "invalid-event": 2,
   "invalid-jid": 2,
   "invalid-remote-url": 2,
+  "invalid-endpoint": 2,
   "invalid-function-environment": 2,
   // The folder is not set up, or set up wrongly, or already synced by a daemon: another command or setting.
   "not-a-folder": 2,

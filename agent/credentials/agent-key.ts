@@ -1,20 +1,12 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, profileCredentials, profileKeySource } from "../../objectstore/index.ts";
+import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, KEY_REFUSED, profileCredentials, profileKeySource } from "../../objectstore/index.ts";
 import type { Logger } from "../log.ts";
 import { writeProfileKey, type AccessKey } from "./profile-file.ts";
 
-/** The error names AWS gives a request signed with a key it does not know (any more) or cannot verify. */
-const AUTH_FAILURES = new Set([
-  "InvalidAccessKeyId",
-  "InvalidClientTokenId",
-  "UnrecognizedClientException",
-  "SignatureDoesNotMatch",
-  "AuthFailure",
-]);
-
+/** Whether AWS refused the key a request was signed with (unknown, unverifiable, or an expired session's): another key may cure it. */
 export function isAuthFailure(error: unknown): boolean {
   for (let e = error as { name?: string; Code?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (AUTH_FAILURES.has(e.name ?? "") || AUTH_FAILURES.has(e.Code ?? "")) return true;
+    if (KEY_REFUSED.has(e.name ?? "") || KEY_REFUSED.has(e.Code ?? "")) return true;
   }
   return false;
 }

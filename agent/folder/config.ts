@@ -5,14 +5,15 @@ import { z } from "zod";
 import { largeFilesRuleFrom, type LargeFilesRule } from "../../annex/index.ts";
 import {
   assertAgentId,
+  assertEndpointUrl,
   assertRepoName,
   normalizePrefix,
   assertBucketName,
   formatRemoteUrl,
   type RemoteLocation,
 } from "../../protocol/index.ts";
-import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING } from "../../gitstore/index.ts";
-import { Git } from "../../localgit/index.ts";
+import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING, FOLDER_LOCATION_SETTINGS } from "../../gitstore/index.ts";
+import { configFiles, configFilesOf, Git, parseConfigWithOrigins } from "../../localgit/index.ts";
 import { FolderError } from "./errors.ts";
 
 /**
@@ -83,9 +84,9 @@ export interface FolderSettings extends CloudSettings {
 }
 
 export const SETTING_NAMES = {
-  bucket: "cloudbridge.bucket",
-  prefix: "cloudbridge.prefix",
-  repo: "cloudbridge.repo",
+  bucket: FOLDER_LOCATION_SETTINGS.bucket,
+  prefix: FOLDER_LOCATION_SETTINGS.prefix,
+  repo: FOLDER_LOCATION_SETTINGS.repo,
   endpoint: BUCKET_ACCESS_SETTINGS.endpoint,
   region: BUCKET_ACCESS_SETTINGS.region,
   listen: "cloudbridge.listen",
@@ -154,6 +155,31 @@ const rate = (name: string) =>
     return bytes;
   });
 
+/**
+ * A setting that names a service by URL (the agent's queue, the XMPP server): one of `schemes`, a host, no
+ * user name or password in it, and for a queue a path naming it. Refused before any connection is tried.
+ */
+const serviceUrl = (name: string, schemes: readonly string[], form: string, needsPath = false) =>
+  optionalText.transform((text, context) => {
+    if (text === undefined) return undefined;
+    let why: string | undefined;
+    try {
+      const url = new URL(text);
+      if (!schemes.includes(url.protocol)) why = `it does not start with ${schemes.map((s) => `${s}//`).join(" or ")}`;
+      else if (!url.hostname) why = "it names no host";
+      else if (url.username || url.password) why = "it holds a user name or password";
+      else if (needsPath && url.pathname.replace(/\/+$/, "") === "") why = "it names no queue";
+      else if (text !== text.trim()) why = "it has spaces around it";
+    } catch {
+      why = "it is not a URL";
+    }
+    if (why === undefined) return text;
+    // A URL with a password in it is not repeated.
+    const shown = /\/\/[^/@]*@/.test(text) ? "(a URL with a password)" : JSON.stringify(text);
+    context.addIssue({ code: "custom", message: `${name} is ${shown}: ${why}; write ${form}.` });
+    return z.NEVER;
+  });
+
 const oneOf = <T extends string>(name: string, values: readonly [T, ...T[]], fallback: T) =>
   optionalText.transform((text, context): T => {
     if (text === undefined) return fallback;
@@ -184,11 +210,20 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.description]: optionalText,
   [SETTING_NAMES.listen]: oneOf(SETTING_NAMES.listen, ["auto", "xmpp", "sqs", "poll"], "auto"),
   [SETTING_NAMES.topicArn]: optionalText,
-  [SETTING_NAMES.queueUrl]: optionalText,
+  [SETTING_NAMES.queueUrl]: serviceUrl(
+    SETTING_NAMES.queueUrl,
+    ["https:", "http:"],
+    "the queue's URL as the stack's outputs give it (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), or run `cloudbridge init --stack …` again",
+    true,
+  ),
   [SETTING_NAMES.stack]: optionalText,
   [SETTING_NAMES.keySecret]: optionalText,
   [SETTING_NAMES.keyCheckInterval]: duration(SETTING_NAMES.keyCheckInterval, 3_600_000, 1000),
-  [SETTING_NAMES.xmppService]: optionalText,
+  [SETTING_NAMES.xmppService]: serviceUrl(
+    SETTING_NAMES.xmppService,
+    ["xmpp:", "xmpps:", "ws:", "wss:"],
+    "xmpp://HOST:PORT or xmpps://HOST:PORT (or a ws:// / wss:// WebSocket URL)",
+  ),
   [SETTING_NAMES.xmppJid]: optionalText,
   [SETTING_NAMES.pollInterval]: duration(SETTING_NAMES.pollInterval, 30_000, 1000),
   [SETTING_NAMES.reconcileInterval]: duration(SETTING_NAMES.reconcileInterval, 600_000, 1000),
@@ -229,24 +264,25 @@ const folderSchema = cloudSchema.extend({
 interface ConfigValues {
   last: Record<string, string>;
   all: Record<string, string[]>;
+  /** Every file a setting came from, the files included among them. */
+  files: string[];
 }
 
 const KNOWN = [...Object.values(SETTING_NAMES), AGENT_ID_KEY, "cloudbridge.largefiles.include", "cloudbridge.largefiles.exclude"];
 
 async function readConfig(gitDir: string): Promise<ConfigValues> {
-  const { stdout, code } = await gitFor(gitDir).run(["config", "--null", "--list"], { okCodes: [1, 128] });
+  const { stdout, code } = await gitFor(gitDir).run(["config", "--null", "--list", "--show-origin"], { okCodes: [1, 128] });
   const byLowerName = new Map(KNOWN.map((name) => [name.toLowerCase(), name]));
-  const values: ConfigValues = { last: {}, all: {} };
+  const values: ConfigValues = { last: {}, all: {}, files: [] };
   if (code !== 0) return values;
-  for (const record of stdout.toString().split("\0")) {
-    const newline = record.indexOf("\n");
-    if (newline <= 0) continue;
-    const name = byLowerName.get(record.slice(0, newline).toLowerCase());
+  const settings = parseConfigWithOrigins(stdout.toString());
+  for (const setting of settings) {
+    const name = byLowerName.get(setting.name);
     if (!name) continue;
-    const value = record.slice(newline + 1);
-    values.last[name] = value;
-    (values.all[name] ??= []).push(value);
+    values.last[name] = setting.value;
+    (values.all[name] ??= []).push(setting.value);
   }
+  values.files = configFilesOf(settings);
   return values;
 }
 
@@ -262,6 +298,15 @@ function checked<T>(name: string, check: () => T): T {
     return check();
   } catch (error) {
     throw new FolderError("invalid-setting", `${name}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The folder's endpoint, or a refusal naming the setting and what to write (before any request is made with it). */
+function checkedEndpoint(endpoint: string | undefined): string | undefined {
+  try {
+    return endpoint && assertEndpointUrl(endpoint, `${SETTING_NAMES.endpoint} (git config ${SETTING_NAMES.endpoint} URL)`);
+  } catch (error) {
+    throw new FolderError("invalid-setting", (error as Error).message, { cause: error });
   }
 }
 
@@ -282,7 +327,7 @@ function cloudFrom(raw: z.output<typeof cloudSchema>, where: string, missing: st
       prefix: checked(SETTING_NAMES.prefix, () => normalizePrefix(raw[SETTING_NAMES.prefix])),
       repo: checked(SETTING_NAMES.repo, () => assertRepoName(repo)),
     },
-    endpoint: raw[SETTING_NAMES.endpoint],
+    endpoint: checkedEndpoint(raw[SETTING_NAMES.endpoint]),
     region: raw[SETTING_NAMES.region],
     cloudUuid: raw[SETTING_NAMES.cloudUuid],
     profile: raw[SETTING_NAMES.profile],
@@ -300,25 +345,47 @@ export async function readCloudSettings(root: string, gitDir = join(root, ".git"
 }
 
 /**
- * For a daemon applying settings changed while it runs: the folder's settings, read again only when
- * `.git/config` changed since the last look (its mtime); `changed` says whether this look read them
- * (`settings` undefined: they could not be read).
+ * For a daemon applying settings changed while it runs: the folder's settings, read again only when a file
+ * git reads them from changed since the last look — `.git/config`, the global and system files (a
+ * `git config --global` after the daemon started), and every file these include — each by its inode, size
+ * and mtime, looked at before reading (a change while reading is seen at the next look). `changed` says
+ * whether this look read them (`settings` undefined: they could not be read).
  */
 export function settingsWhenChanged(root: string, gitDir: string): () => Promise<{ changed: boolean; settings?: FolderSettings }> {
-  let seen: number | undefined;
+  let seen: string | undefined;
+  let included: string[] = [];
   return async () => {
-    const mtimeMs = await stat(join(gitDir, "config")).then(
-      (s) => s.mtimeMs,
-      () => -1,
-    );
-    if (mtimeMs === seen) return { changed: false };
-    seen = mtimeMs;
-    return { changed: true, settings: await readSettings(root, gitDir).catch(() => undefined) };
+    // Read again when the reading names an include not looked at before, so that its state is from before a read.
+    for (let attempt = 0; ; attempt++) {
+      const files = [...new Set([...configFiles(gitDir), ...included])];
+      const state = (
+        await Promise.all(
+          files.map((file) =>
+            stat(file).then(
+              (s) => `${s.ino}:${s.size}:${s.mtimeMs}`,
+              () => "none",
+            ),
+          ),
+        )
+      ).join(" ");
+      const look = `${files.join("\0")}\0${state}`;
+      if (look === seen) return { changed: false };
+      const read = await readSettingsFrom(root, gitDir).catch(() => undefined);
+      included = read?.files ?? included;
+      if (attempt < 2 && included.some((file) => !files.includes(file))) continue;
+      seen = look;
+      return { changed: true, settings: read?.settings };
+    }
   };
 }
 
 /** Every setting of a synced folder, validated (`root` is the work tree, named in errors). */
 export async function readSettings(root: string, gitDir = join(root, ".git")): Promise<FolderSettings> {
+  return (await readSettingsFrom(root, gitDir)).settings;
+}
+
+/** The folder's settings and the files they were read from. */
+async function readSettingsFrom(root: string, gitDir: string): Promise<{ settings: FolderSettings; files: string[] }> {
   const config = await readConfig(gitDir);
   const raw = validate(folderSchema, {
     ...config.last,
@@ -339,7 +406,7 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
   } catch (error) {
     throw new FolderError("invalid-setting", `${SETTING_NAMES.largefilesMinsize}: ${(error as Error).message}`);
   }
-  return {
+  const settings: FolderSettings = {
     ...cloud,
     agent: checked(AGENT_ID_KEY, () => assertAgentId(agent)),
     // Distinct per folder and per machine: several folders on one machine must not all read "user on host".
@@ -365,6 +432,7 @@ export async function readSettings(root: string, gitDir = join(root, ".git")): P
     uploadLimit: raw[SETTING_NAMES.uploadLimit],
     downloadLimit: raw[SETTING_NAMES.downloadLimit],
   };
+  return { settings, files: config.files };
 }
 
 /** Bytes per second: a number, optionally with a decimal (KB, MB, GB) or binary (KiB, MiB, GiB) unit and "/s". */

@@ -5,6 +5,7 @@ import {
   loadIdentity,
   newKeyring,
   PreconditionFailed,
+  accessEndpoint,
   readKeyring,
   repositoryEncryption,
   repositoryStore,
@@ -18,6 +19,7 @@ import {
   READABLE_LAYOUT_FORMATS,
   type FormatMarker,
   assertAgentId,
+  assertEndpointUrl,
   formatRemoteUrl,
   parseRemoteUrl,
   type RemoteLocation,
@@ -71,6 +73,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
       "already-a-folder",
       `${root} is inside the cloudbridge folder ${around}, which syncs it already: run cloudbridge commands there (or in any folder below it).`,
     );
+  if (options.endpoint !== undefined) assertEndpointUrl(options.endpoint, "--endpoint");
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
   let history: History | undefined;
@@ -195,6 +198,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       "folder-not-empty",
       `${root} is a git repository already: clone into a new folder, or run \`cloudbridge init\` there (with --adopt-history or --new-history) for a new repository.`,
     );
+  if (options.endpoint !== undefined) assertEndpointUrl(options.endpoint, "--endpoint");
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
   try {
@@ -315,9 +319,9 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
     store.client.destroy();
   }
 }
-/** The endpoint the AWS SDK would use from the environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL). */
+/** The endpoint the AWS SDK would use from the environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL), checked. */
 function sdkEndpoint(): string | undefined {
-  return process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
+  return accessEndpoint({});
 }
 
 /** The region the AWS SDK resolves here (AWS_REGION, the profile); undefined when it finds none. */

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import {
   awsClientConfig,
+  bucketRequests,
   type MultipartStore,
   type ObjectStore,
   createS3Client,
@@ -66,6 +67,13 @@ export interface OpenOptions {
   wrapStore?: (store: S3ObjectStore) => ObjectStore & MultipartStore;
   /** Told of transfers' progress (the daemon's page). */
   transferProgress?: TransferProgress;
+  /**
+   * The folder is opened for one command in a process that then exits (`cloudbridge sync` with no daemon):
+   * the bucket is reached through the light S3 client when the settings are plain, as the remote helper
+   * reaches it (objectstore's bucketRequests), so the AWS SDK's S3 module (~50 ms to load) is loaded only if a
+   * request needs it (a multipart upload). A daemon keeps the SDK's client.
+   */
+  oneCommand?: boolean;
 }
 
 /** The git repository around `cwd` (a command run in a subdirectory), or undefined outside one. */
@@ -87,11 +95,17 @@ export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "r
   return new S3ObjectStore(cloud.location.bucket, createS3Client(awsClientConfig(cloud)));
 }
 
+/** The same store for a process that runs one command (OpenOptions.oneCommand): the light client when the settings are plain. */
+async function oneCommandStoreFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region" | "profile">): Promise<S3ObjectStore> {
+  const { location, endpoint, region, profile } = cloud;
+  return new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, { endpoint, region, profile }));
+}
+
 export async function openFolder(dir: string, options: OpenOptions = {}): Promise<Folder> {
   const root = resolve(dir);
   const gitDir = options.gitDir ?? join(root, ".git");
   const settings = await readSettings(root, gitDir);
-  const s3 = storeFor(settings);
+  const s3 = options.oneCommand ? await oneCommandStoreFor(settings) : storeFor(settings);
   try {
     const layout = new BucketLayout(settings.location.prefix);
     // An encrypted repository is read and written through its keys; a clear one through the bucket itself.
@@ -122,10 +136,10 @@ export async function openFolder(dir: string, options: OpenOptions = {}): Promis
       layout,
       annex,
       receiveAnnexBranch: () => receiveAnnexBranch(branchContext),
-      close: () => s3.client.destroy(),
+      close: () => s3.destroy(),
     };
   } catch (error) {
-    s3.client.destroy();
+    s3.destroy();
     throw error;
   }
 }

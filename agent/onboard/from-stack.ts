@@ -1,7 +1,14 @@
 import { CloudFormationClient, DescribeStacksCommand, type Output } from "@aws-sdk/client-cloudformation";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../objectstore/index.ts";
-import { agentStackOutputKey, assertRepoName, BucketLayout, readStackOutputs, type StackSettings } from "../../protocol/index.ts";
+import { accessEndpoint, CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../objectstore/index.ts";
+import {
+  agentStackOutputKey,
+  assertEndpointUrl,
+  assertRepoName,
+  BucketLayout,
+  readStackOutputs,
+  type StackSettings,
+} from "../../protocol/index.ts";
 import { parseKey } from "../credentials/agent-key.ts";
 import type { AccessKey } from "../credentials/profile-file.ts";
 import { ensureDeployment, storeFor } from "../folder/index.ts";
@@ -41,7 +48,7 @@ export interface ReadOnboardingOptions {
 
 /** The endpoint the AWS SDK would use for S3, when one is configured (`cloudbridge local`). */
 export function configuredEndpoint(explicit?: string): string | undefined {
-  return explicit ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL ?? undefined;
+  return explicit !== undefined ? assertEndpointUrl(explicit, "--endpoint") : accessEndpoint({});
 }
 
 /**

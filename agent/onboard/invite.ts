@@ -3,7 +3,14 @@ import { open, readFile } from "node:fs/promises";
 import { z } from "zod";
 import { PreconditionFailed } from "../../objectstore/index.ts";
 import { createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
-import { assertAgentId, assertBucketName, assertRepoName, checkedString, normalizePrefix } from "../../protocol/index.ts";
+import {
+  assertAgentId,
+  assertBucketName,
+  assertEndpointUrl,
+  assertRepoName,
+  checkedString,
+  normalizePrefix,
+} from "../../protocol/index.ts";
 import { writePresence } from "../presence.ts";
 import { OnboardError } from "./errors.ts";
 import type { Onboarding } from "./from-stack.ts";
@@ -30,7 +37,7 @@ const inviteSchema = z.object({
   bucket: checkedString(assertBucketName, "is not a bucket name"),
   prefix: z.string(),
   region: z.string().min(1),
-  endpoint: z.string().optional(),
+  endpoint: checkedString((url) => assertEndpointUrl(url, "the invite"), "is not an http(s) endpoint URL").optional(),
   queueUrl: z.string().min(1),
   keySecret: z.string().min(1),
   key: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }),

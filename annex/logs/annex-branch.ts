@@ -2,8 +2,10 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
-  commitTree,
+  BlobReader,
   diffTrees,
+  editTree,
+  Git,
   gitText,
   hashObjectFiles,
   isAncestor,
@@ -11,14 +13,17 @@ import {
   readObjects,
   resolveCommit,
   swapRef,
+  TreeEditConflict,
 } from "../../localgit/index.ts";
 import { unionMergeLines } from "./union-merge.ts";
 
 /**
  * The `git-annex` branch of a local repository, read and written with native git plumbing: a change
- * builds a new tree in a private index and moves the ref with compare-and-swap (`update-ref new old`), so
- * two processes changing the branch at once both land (the loser re-reads and re-applies). Merging
- * another copy of the branch is git-annex's union merge, which never conflicts.
+ * writes the new files and the trees on their way into the parent's tree (or, where this process does not
+ * write the repository's objects itself, builds the tree in a private index) and moves the ref with
+ * compare-and-swap (`update-ref new old`), so two processes changing the branch at once both land (the
+ * loser re-reads and re-applies). Merging another copy of the branch is git-annex's union merge, which
+ * never conflicts.
  */
 export const ANNEX_BRANCH = "refs/heads/git-annex";
 
@@ -30,9 +35,12 @@ export class AnnexBranch {
   /** Files of another copy of the branch that a union merge leaves out (the agent's: branch-paths.ts); none by default. */
   skipPath: ((path: string) => boolean) | undefined;
 
+  private readonly git: Git;
+
   constructor(gitDir: string, ref = ANNEX_BRANCH) {
     this.gitDir = gitDir;
     this.ref = ref;
+    this.git = new Git(gitDir);
   }
 
   async head(): Promise<string | undefined> {
@@ -62,13 +70,7 @@ export class AnnexBranch {
         if (content !== undefined && content !== olds[i]) updates.push({ path, content });
       });
       if (updates.length === 0) return parent;
-      const blobs = await this.writeBlobs(updates.map((u) => u.content));
-      const tree = await this.withIndex(parent, async (env) => {
-        const info = joinNul(updates.map((u, i) => `100644 ${blobs[i]}\t${u.path}`));
-        await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
-        return await gitText(["write-tree"], { gitDir: this.gitDir, env });
-      });
-      const commit = await this.commitTree(tree, parent ? [parent] : [], message);
+      const commit = await this.commitFiles(parent, parent ? [parent] : [], updates, message);
       if (await this.compareAndSwap(commit, parent)) return commit;
       if (attempt >= 20) throw new Error(`The ${this.ref} branch kept changing under us; try again.`);
     }
@@ -87,13 +89,7 @@ export class AnnexBranch {
     const paths = (await diffTrees(this.gitDir, ours, theirs)).map((change) => change.path).filter((path) => !this.skipPath?.(path));
     const [a, b] = await Promise.all([this.readMany(paths, ours), this.readMany(paths, theirs)]);
     const merged = paths.map((path, i) => ({ path, content: unionMergeLines(a[i] ?? "", b[i] ?? "") }));
-    const blobs = await this.writeBlobs(merged.map((m) => m.content));
-    const tree = await this.withIndex(ours, async (env) => {
-      const info = joinNul(merged.map((m, i) => `100644 ${blobs[i]}\t${m.path}`));
-      await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
-      return await gitText(["write-tree"], { gitDir: this.gitDir, env });
-    });
-    return this.commitTree(tree, [ours, theirs], "merging git-annex branches (union)");
+    return this.commitFiles(ours, [ours, theirs], merged, "merging git-annex branches (union)");
   }
 
   /** Merges `theirs` (a fetched copy of the branch) into the local branch. */
@@ -122,6 +118,50 @@ export class AnnexBranch {
     return contents.map((content) => content?.toString("utf8"));
   }
 
+  /**
+   * A commit (refs are not touched) of `base`'s tree with `files` written, whose parents are `parents`.
+   * A few files (a transfer's record, the usual change) are written here with the trees on their way:
+   * three git processes a record (the old files read, the tree reader, the ref's compare-and-swap) where the index takes
+   * seven, each costing more the larger the daemon that starts it. Many files (a merge after a long time
+   * apart), or a repository whose objects this process does not write, go through git's index.
+   */
+  private async commitFiles(
+    base: string | undefined,
+    parents: string[],
+    files: ReadonlyArray<{ path: string; content: string }>,
+    message: string,
+  ): Promise<string> {
+    const tree = (await this.editedTree(base, files)) ?? (await this.indexedTree(base, files));
+    return this.git.commitTree(tree, parents, message);
+  }
+
+  /** `base`'s tree with `files` written into it directly; undefined when that is not for this process to do. */
+  private async editedTree(base: string | undefined, files: ReadonlyArray<{ path: string; content: string }>): Promise<string | undefined> {
+    if (!base || files.length > EDITED_IN_PLACE || !(await this.git.writesObjectsHere())) return undefined;
+    const edits = new Map<string, { mode: string; oid: string }>();
+    for (const { path, content } of files) edits.set(path, { mode: "100644", oid: await this.git.hashBlob(content) });
+    const reader = new BlobReader(this.gitDir);
+    try {
+      return await editTree(this.gitDir, reader, `${base}^{tree}`, edits);
+    } catch (error) {
+      // A file where the branch has a folder, or the other way round: git's index says what is wrong.
+      if (error instanceof TreeEditConflict) return undefined;
+      throw error;
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /** `base`'s tree (empty when undefined) with `files` written, built in a private index. */
+  private async indexedTree(base: string | undefined, files: ReadonlyArray<{ path: string; content: string }>): Promise<string> {
+    const blobs = await this.writeBlobs(files.map((f) => f.content));
+    return this.withIndex(base, async (env) => {
+      const info = joinNul(files.map((f, i) => `100644 ${blobs[i]}\t${f.path}`));
+      await gitText(["update-index", "-z", "--add", "--index-info"], { gitDir: this.gitDir, env, input: info });
+      return await gitText(["write-tree"], { gitDir: this.gitDir, env });
+    });
+  }
+
   /** Writes blobs (`git hash-object` over temporary files) and returns their ids in order. */
   private async writeBlobs(contents: readonly string[]): Promise<string[]> {
     await mkdir(join(this.gitDir, "annex", "cloudbridge"), { recursive: true });
@@ -133,10 +173,6 @@ export class AnnexBranch {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }
-
-  private async commitTree(tree: string, parents: string[], message: string): Promise<string> {
-    return commitTree(this.gitDir, { tree, parents, message });
   }
 
   /** Runs `work` with a private index file loaded from `commit` (empty when undefined), then removes it. */
@@ -153,3 +189,6 @@ export class AnnexBranch {
     }
   }
 }
+
+/** Up to this many files, a change is written into its parent's tree directly (see commitFiles). */
+const EDITED_IN_PLACE = 64;

@@ -1,7 +1,7 @@
 import { bucketRequests, explainAccessError, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
 import type { BucketLayout, RemoteLocation } from "../../protocol/core.ts";
 import { readConfig } from "../../localgit/index.ts";
-import { bucketAccessFrom } from "../bucket-access.ts";
+import { bucketAccessFrom, settingsAreFor } from "../bucket-access.ts";
 import { recordedEncryption } from "../recorded-encryption.ts";
 import { corruptSharedRef } from "../bucket-refs.ts";
 import { fetchObjects } from "../fetch.ts";
@@ -24,16 +24,21 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
  * anything else the SDK's; the repository's own endpoint, region and profile (cloudbridge.*) applied as its
  * agent applies them (objectstore's bucketRequests); encrypted or not as the repository recorded, or as the
  * bucket says. One `git config --list` for the settings the helper reads (those, encryption recorded, agent id).
+ * A synced folder's settings are its own repository's: another cloudbridge:: remote of the same git
+ * repository gets the environment's (settingsAreFor).
  * The daemon that answers the helper (agent/remote-requests.ts) opens it the same way, once.
  */
 export async function openHelperRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
   const config = await readConfig(gitDir);
-  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, bucketAccessFrom(config)));
+  const own = settingsAreFor(config, location);
+  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, own ? bucketAccessFrom(config) : {}));
   try {
     // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
     // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
     // bucket decides (its key ring).
-    const store = await repositoryStore(s3, layout, location.repo, { recorded: await recordedEncryption(gitDir, config) });
+    const store = await repositoryStore(s3, layout, location.repo, {
+      recorded: own ? await recordedEncryption(gitDir, config) : undefined,
+    });
     return { s3, store, config };
   } catch (error) {
     s3.destroy();

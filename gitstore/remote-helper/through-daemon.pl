@@ -91,7 +91,7 @@ if ($count =~ /\A[0-9]+\z/) {
   for my $i (0 .. $count - 1) {
     my $key = $ENV{"GIT_CONFIG_KEY_$i"} // '';
     push @settings, 'git config ' . lc($key) . '=' . ($ENV{"GIT_CONFIG_VALUE_$i"} // '') . "\n"
-      if $key =~ /\A(?:cloudbridge\.(?:endpoint|region|profile|encrypted|agent)|annex\.uuid|include\..*|includeif\..*)\z/i;
+      if $key =~ /\A(?:cloudbridge\.(?:endpoint|region|profile|encrypted|agent|bucket|prefix|repo)|annex\.uuid|include\..*|includeif\..*)\z/i;
   }
 }
 # Digest::SHA ships with Perl itself (about 2 ms to load).
@@ -107,7 +107,8 @@ sub json_string {
 put($sock, qq({"version":1,"ask":"remote-helper","url":@{[json_string($url)]},"settings":"$digest"}\n))
   or alone("could not ask the daemon on $path: $!");
 
-# The daemon's reply: it takes the conversation, or declines (then git has been told nothing).
+# The daemon's reply: it takes the conversation, or declines (then git has been told nothing) with one of
+# protocol/daemon-request.ts REFUSALS (test/unit/gitstore/helper-through-daemon.test.ts holds the two equal).
 my $received = '';
 until ($received =~ /\n/) {
   my $n = sysread($sock, $received, 65536, length $received);
@@ -117,7 +118,7 @@ until ($received =~ /\n/) {
 my ($reply) = $received =~ /\A([^\n]*)\n/;
 $received = substr($received, length($reply) + 1);
 if ($reply ne '{"ok":true,"value":"conversation"}') {
-  alone() if $reply =~ /\A\{"ok":false,"code":"(?:unsupported|not-served|settings-differ)"/;
+  alone() if $reply =~ /\A\{"ok":false,"code":"(?:unsupported|bad-request|not-served|settings-differ)"/;
   alone("the daemon on $path answered what this helper does not understand: " . substr($reply, 0, 200));
 }
 

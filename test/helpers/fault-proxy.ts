@@ -120,10 +120,11 @@ export interface FaultProxy {
    */
   setDown(mode: "reset" | "blackhole" | false): void;
   /**
-   * Refuses every request signed with this access key id as AWS refuses a key it no longer knows (403
-   * InvalidAccessKeyId, never forwarded): a key rotated away while a process still holds it.
+   * Refuses every request signed with this access key id, never forwarded, as AWS refuses a key it no longer
+   * knows (403 InvalidAccessKeyId: a key rotated away while a process still holds it), or, `"expired"`,
+   * session credentials past their expiry (S3's 400 ExpiredToken).
    */
-  refuseKey(accessKeyId: string): void;
+  refuseKey(accessKeyId: string, why?: "rotated" | "expired"): void;
   stop(): Promise<void>;
 }
 
@@ -158,7 +159,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     if (!socket.destroyed) socket.resetAndDestroy();
   };
 
-  const refused = new Set<string>();
+  const refused = new Map<string, "rotated" | "expired">();
   /** An error answer in the request's protocol, without forwarding it. */
   const answerError = (
     req: IncomingMessage,
@@ -214,12 +215,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return;
     }
     const signedWith = /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? "")?.[1];
-    if (signedWith !== undefined && refused.has(signedWith)) {
+    const refusal = signedWith === undefined ? undefined : refused.get(signedWith);
+    if (refusal === "rotated") {
       answerError(req, res, {
         status: 403,
         code: "InvalidAccessKeyId",
         message: "The AWS Access Key Id you provided does not exist in our records.",
       });
+      return;
+    }
+    if (refusal === "expired") {
+      answerError(req, res, { status: 400, code: "ExpiredToken", message: "The provided token has expired." });
       return;
     }
     const n = scripted.get(`${method} ${path}`) ?? 0;
@@ -314,7 +320,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     setRates: (rates) => {
       plan.rates = rates;
     },
-    refuseKey: (accessKeyId) => void refused.add(accessKeyId),
+    refuseKey: (accessKeyId, why = "rotated") => void refused.set(accessKeyId, why),
     setDown: (mode) => {
       down = mode;
       if (down === "reset") for (const socket of sockets) reset(socket);

@@ -6,7 +6,7 @@ import { reportSync } from "./sync-report.ts";
 
 /** `cloudbridge sync` in this process, when no daemon serves the folder: open it, one complete sync, report. */
 export async function syncHere(root: string, options: { json?: boolean }): Promise<void> {
-  const folder = await openSyncedFolder(root, { log: cliLogger({ quiet: true }) });
+  const folder = await openSyncedFolder(root, { log: cliLogger({ quiet: true }), oneCommand: true });
   if (await readPause(folder.root)) {
     folder.close();
     throw new CliError(

@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { StatCache, statCacheFile } from "../../../agent/sync/stat-cache.ts";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
-import { tempDir } from "../../helpers/git.ts";
+import { loadedModulesArgs } from "../../helpers/loaded-modules.ts";
+import { git, tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** The CLI as a person and a script use it: init, clone, sync, status, log, service show, and the errors. */
 describe("cloudbridge CLI", () => {
@@ -80,6 +86,51 @@ describe("cloudbridge CLI", () => {
 
     const unit = await cliOk(["service", "show", A], env);
     assert.match(unit.stdout, new RegExp(`^ExecStart=.* daemon ${A.replaceAll("/", "\\/")}$`, "m"));
+  });
+
+  it("sync with no daemon, run as people run it (the CLI's bundle), sends and receives without loading the AWS SDK's S3 client", async () => {
+    // bin/cloudbridge runs the bundle for `sync`, as after `npm ci`, whatever was edited since (scripts/build-helper.mjs).
+    await promisify(execFile)(process.execPath, [join(ROOT, "scripts/build-helper.mjs")]);
+    const A = join(scratch.path, "light-a");
+    const B = join(scratch.path, "light-b");
+    await mkdir(A);
+    await writeFile(join(A, "todo.txt"), "one\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/team/light", "--json"], env);
+    await cliOk(["clone", "s3://cloudbridge/team/light", B, "--json"], env);
+    // Each sync's process writes the modules it loaded to a file of its own.
+    const sync = async (dir: string, name: string) => {
+      const traced = {
+        ...env,
+        NODE_OPTIONS: loadedModulesArgs().join(" "),
+        CLOUDBRIDGE_TEST_LOADED_MODULES: join(scratch.path, `${name}.modules`),
+      };
+      const { stdout } = await promisify(execFile)(join(ROOT, "bin/cloudbridge"), ["sync", dir, "--json"], { env: traced });
+      const loaded = (await readFile(join(scratch.path, `${name}.modules`), "utf8")).split("\n");
+      assert.ok(loaded.includes(pathToFileURL(join(ROOT, "dist/cloudbridge.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      assert.deepEqual(
+        loaded.filter((url) => url.includes("/@aws-sdk/client-s3/")),
+        [],
+      );
+      return JSON.parse(stdout) as { sent: number; written: number; committed?: string; head: string };
+    };
+
+    await writeFile(join(A, "todo.txt"), "one\ntwo\n");
+    const sent = await sync(A, "sent");
+    assert.equal(sent.sent, 1);
+    assert.ok(sent.committed);
+    // Each bundled module keeps its own file's URL: the sync registered the clean filter by its source file.
+    const filter = await git(A, "config", "filter.cloudbridge.process");
+    assert.ok(filter.endsWith(` ${join(ROOT, "agent/git-filter/main.ts")}`), filter);
+    const received = await sync(B, "received");
+    assert.equal(received.written, 1);
+    assert.equal(received.head, sent.committed);
+    assert.equal(await readFile(join(B, "todo.txt"), "utf8"), "one\ntwo\n");
+    // A failure is said as the sources say it, with its exit code.
+    const notFolder = await promisify(execFile)(join(ROOT, "bin/cloudbridge"), ["sync", scratch.path], { env }).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.equal((notFolder as { code: number }).code, 2);
+    assert.match((notFolder as { stderr: string }).stderr, /is not a cloudbridge folder: run `cloudbridge init/);
   });
 
   it("says clearly what is wrong, with exit code 2, and creates nothing", async () => {

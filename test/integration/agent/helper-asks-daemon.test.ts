@@ -274,57 +274,64 @@ describe("git push in a folder whose daemon runs", () => {
     }
   });
 
-  it("opens the repository again when the bucket refuses the key it holds (rotated while it runs), and pushes with the new one", async () => {
-    const proxy = await startFaultProxy({ target: cloud.t.cloud.endpoint, seed: 1 });
-    let d: Daemon | undefined;
-    try {
-      const credentials = cloud.path("rotating-credentials");
-      const key = (id: string) => `[rotating]\naws_access_key_id = ${id}\naws_secret_access_key = secret-of-${id}\n`;
-      await writeFile(credentials, key("AKIAOLDKEY0000000001"));
-      await writeFile(cloud.path("aws-config"), "");
-      const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...cloudEnv } = cloud.t.cloud.env;
-      // The daemon and git share these settings (the same digest): only the file's key changes.
-      const settings = {
-        AWS_PROFILE: "rotating",
-        AWS_SHARED_CREDENTIALS_FILE: credentials,
-        AWS_CONFIG_FILE: cloud.path("aws-config"),
-        AWS_ENDPOINT_URL: proxy.endpoint,
-      };
-      const env = agentEnv(cloudEnv, settings);
-      const rotatingGit = agentEnv(cloudEnv, { ...GIT_ENV, PATH: `${resolve("bin")}:${process.env.PATH}`, ...settings });
-      const dir = cloud.path("rotated");
-      await mkdir(dir);
-      await writeFile(join(dir, "README.txt"), "the folder's first file\n");
-      await cliOk(["init", dir, "--remote", "s3://cloudbridge/rotated"], env);
-      await ok(dir, ["remote", "add", "bucket", url("rotated")], rotatingGit);
-      const main = await ok(dir, ["rev-parse", "main"], rotatingGit);
-      d = await startDaemon(dir, { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" }, QUIET);
-      const first = await commitOn(dir, main, "first.txt", "with the old key");
-      await ok(dir, ["push", "bucket", `${first}:refs/heads/first`], rotatingGit);
-      assert.equal(helped(d), 1, "the daemon pushed with the key it read at start");
+  const refusals = [
+    ["rotated", "a key rotated while it runs (403 InvalidAccessKeyId)"],
+    ["expired", "session credentials that expired while it runs (400 ExpiredToken)"],
+  ] as const;
+  for (const [why, what] of refusals)
+    it(`opens the repository again when the bucket refuses the key it holds, ${what}, and pushes with the new one`, async () => {
+      const proxy = await startFaultProxy({ target: cloud.t.cloud.endpoint, seed: 1 });
+      let d: Daemon | undefined;
+      try {
+        const credentials = cloud.path("rotating-credentials");
+        // Session credentials carry a token; the refused ones and the new ones alike.
+        const token = (id: string) => (why === "expired" ? `aws_session_token = token-of-${id}\n` : "");
+        const key = (id: string) => `[rotating]\naws_access_key_id = ${id}\naws_secret_access_key = secret-of-${id}\n${token(id)}`;
+        await writeFile(credentials, key("AKIAOLDKEY0000000001"));
+        await writeFile(cloud.path("aws-config"), "");
+        const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...cloudEnv } = cloud.t.cloud.env;
+        // The daemon and git share these settings (the same digest): only the file's key changes.
+        const settings = {
+          AWS_PROFILE: "rotating",
+          AWS_SHARED_CREDENTIALS_FILE: credentials,
+          AWS_CONFIG_FILE: cloud.path("aws-config"),
+          AWS_ENDPOINT_URL: proxy.endpoint,
+        };
+        const env = agentEnv(cloudEnv, settings);
+        const rotatingGit = agentEnv(cloudEnv, { ...GIT_ENV, PATH: `${resolve("bin")}:${process.env.PATH}`, ...settings });
+        const dir = cloud.path(`rotated-${why}`);
+        await mkdir(dir);
+        await writeFile(join(dir, "README.txt"), "the folder's first file\n");
+        await cliOk(["init", dir, "--remote", `s3://cloudbridge/rotated-${why}`], env);
+        await ok(dir, ["remote", "add", "bucket", url(`rotated-${why}`)], rotatingGit);
+        const main = await ok(dir, ["rev-parse", "main"], rotatingGit);
+        d = await startDaemon(dir, { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" }, QUIET);
+        const first = await commitOn(dir, main, "first.txt", "with the old key");
+        await ok(dir, ["push", "bucket", `${first}:refs/heads/first`], rotatingGit);
+        assert.equal(helped(d), 1, "the daemon pushed with the key it read at start");
 
-      // The key is rotated: the profile holds the new one, the bucket refuses the old one the daemon still holds.
-      await writeFile(credentials, key("AKIANEWKEY0000000002"));
-      proxy.refuseKey("AKIAOLDKEY0000000001");
-      const second = await commitOn(dir, main, "second.txt", "with the new key");
-      const pushed = await git(dir, ["push", "bucket", `${second}:refs/heads/second`], rotatingGit);
-      assert.equal(pushed.code, 0, `the push lands with the new key: ${pushed.stderr}`);
-      assert.equal(helped(d), 2, "the daemon pushed it");
-      assert.ok(
-        d.events.some((e) => e.event === "helper.key-refused"),
-        "the daemon says the bucket refused its key",
-      );
-      assert.equal((await bucketRefs("rotated")).get("refs/heads/second"), second);
-      // The repository stays opened with the key the profile holds now.
-      const refused = d.events.filter((e) => e.event === "helper.key-refused").length;
-      const third = await commitOn(dir, main, "third.txt", "through the daemon again");
-      await ok(dir, ["push", "bucket", `${third}:refs/heads/third`], rotatingGit);
-      assert.equal(helped(d), 3, "the daemon pushes again, with the new key");
-      assert.equal(d.events.filter((e) => e.event === "helper.key-refused").length, refused, "without a refusal");
-      assert.equal((await bucketRefs("rotated")).get("refs/heads/third"), third);
-    } finally {
-      await d?.stop();
-      await proxy.stop();
-    }
-  });
+        // The key is rotated: the profile holds the new one, the bucket refuses the old one the daemon still holds.
+        await writeFile(credentials, key("AKIANEWKEY0000000002"));
+        proxy.refuseKey("AKIAOLDKEY0000000001", why);
+        const second = await commitOn(dir, main, "second.txt", "with the new key");
+        const pushed = await git(dir, ["push", "bucket", `${second}:refs/heads/second`], rotatingGit);
+        assert.equal(pushed.code, 0, `the push lands with the new key: ${pushed.stderr}`);
+        assert.equal(helped(d), 2, "the daemon pushed it");
+        assert.ok(
+          d.events.some((e) => e.event === "helper.key-refused"),
+          "the daemon says the bucket refused its key",
+        );
+        assert.equal((await bucketRefs(`rotated-${why}`)).get("refs/heads/second"), second);
+        // The repository stays opened with the key the profile holds now.
+        const refused = d.events.filter((e) => e.event === "helper.key-refused").length;
+        const third = await commitOn(dir, main, "third.txt", "through the daemon again");
+        await ok(dir, ["push", "bucket", `${third}:refs/heads/third`], rotatingGit);
+        assert.equal(helped(d), 3, "the daemon pushes again, with the new key");
+        assert.equal(d.events.filter((e) => e.event === "helper.key-refused").length, refused, "without a refusal");
+        assert.equal((await bucketRefs(`rotated-${why}`)).get("refs/heads/third"), third);
+      } finally {
+        await d?.stop();
+        await proxy.stop();
+      }
+    });
 });

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { fetchRefs, push, readRefsIndex, type RepoContext } from "../../../gitstore/index.ts";
+import { cachedRefsIndex, fetchRefs, push, readRefsIndex, type RepoContext } from "../../../gitstore/index.ts";
 import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
 import { commitFile, git } from "../../helpers/git.ts";
 import { useGitCloud } from "../../helpers/git-cloud.ts";
@@ -149,5 +149,38 @@ describe("the refs index (format 3): one object for every ref, and buckets of fo
     counting.reset();
     await fetchRefs({ ...a, store: counting });
     assert.equal(counting.requests, 1);
+  });
+
+  it("two cloudbridge remotes of one git repository each keep their own remembered index: one's reads and pushes do not cost the other a full read", async () => {
+    const first = await bed.clone("remote-one");
+    const second = { ...first, repo: "remote-two" };
+    await push({ ...first, updates: [{ ref: "refs/heads/main", oid: await commitFile(first.dir, "a.txt", "one\n") }] });
+    await push({ ...second, updates: [{ ref: "refs/heads/main", oid: await commitFile(first.dir, "a.txt", "two\n") }] });
+    await fetchRefs(second);
+    const remembered = await cachedRefsIndex(first);
+    assert.ok(remembered, "the first remote's index is still remembered after the second's push and fetch");
+    assert.equal(remembered.refs.shared.get("refs/heads/main")?.oid, await git(first.dir, "rev-parse", "HEAD~1"));
+    assert.equal((await cachedRefsIndex(second))?.refs.shared.get("refs/heads/main")?.oid, await git(first.dir, "rev-parse", "HEAD"));
+    // Nothing moved in the first: its fetch is one conditional read (a 304), not a full read and a LIST.
+    const counting = new CountingStore(bed.store);
+    await fetchRefs({ ...first, store: counting });
+    assert.equal(counting.requests, 1);
+
+    // What an older version remembered, in the one file it kept for every remote, is still used for the remote it names.
+    const perRemote = join(first.gitDir, "cloudbridge", "refs-index");
+    const caches = await Promise.all(
+      (await readdir(perRemote)).map(async (name) => JSON.parse(await readFile(join(perRemote, name), "utf8")) as { where: string }),
+    );
+    assert.equal(caches.length, 2, "one file per remote");
+    const firstOne = caches.find((cache) => cache.where.endsWith("/remote-one.git/"));
+    assert.ok(firstOne, caches.map((cache) => cache.where).join(", "));
+    await rm(perRemote, { recursive: true });
+    await writeFile(join(first.gitDir, "cloudbridge", "refs-index.json"), JSON.stringify(firstOne));
+    counting.reset();
+    await fetchRefs({ ...first, store: counting });
+    assert.equal(counting.requests, 1, "the older file's version is asked for conditionally");
+    counting.reset();
+    await fetchRefs({ ...second, store: counting });
+    assert.ok(counting.requests > 1, "the older file names the first remote only: the second reads its index whole");
   });
 });

@@ -130,6 +130,68 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     assert.equal(await ok(a, "rev-parse", "FETCH_HEAD"), second);
   });
 
+  it("a synced folder's settings are for its own repository: another cloudbridge remote of the same git repository uses the environment's endpoint and the bucket's word on encryption", async () => {
+    const dir = join(work.path, "two-remotes");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    // The folder's repository: in another bucket, at an endpoint where nothing listens, encrypted.
+    await ok(dir, "config", "cloudbridge.bucket", "folder-bucket");
+    await ok(dir, "config", "cloudbridge.repo", "folder");
+    await ok(dir, "config", "cloudbridge.endpoint", "http://127.0.0.1:9");
+    await ok(dir, "config", "cloudbridge.encrypted", "true");
+    const url = `cloudbridge::s3://${t.cloud.bucket}/team/second-remote`;
+    await ok(dir, "remote", "add", "second", url);
+    const first = await commit(dir, "one.txt", "one\n");
+    await ok(dir, "push", "-q", "second", "main");
+    await ok(work.path, "clone", "-q", url, "second-reader");
+    assert.equal(await ok(join(work.path, "second-reader"), "rev-parse", "HEAD"), first);
+    await ok(dir, "fetch", "-q", "second");
+    assert.equal(await ok(dir, "rev-parse", "second/main"), first);
+    // The folder's own remote still gets the folder's endpoint (where nothing answers), not the environment's.
+    await ok(dir, "remote", "add", "own", "cloudbridge::s3://folder-bucket/folder");
+    const own = await execFileAsync("git", ["ls-remote", "own"], {
+      cwd: dir,
+      env: { ...env, AWS_MAX_ATTEMPTS: "1" },
+      timeout: 60_000,
+    }).then(
+      () => undefined,
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(own ?? "it worked", /Cannot reach the S3 endpoint.*127\.0\.0\.1:9/);
+  });
+
+  it("a malformed cloudbridge.endpoint or AWS_ENDPOINT_URL fails the fetch and the push at once, naming the setting and what to write", async () => {
+    const dir = join(work.path, "bad-endpoint");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    await commit(dir, "one.txt", "one\n");
+    const url = `cloudbridge::s3://${t.cloud.bucket}/team/bad-endpoint`;
+    await ok(dir, "remote", "add", "origin", url);
+    await ok(dir, "config", "cloudbridge.endpoint", "localhost:4566");
+    for (const args of [
+      ["ls-remote", "origin"],
+      ["push", "-q", "origin", "main"],
+    ]) {
+      const refused = await git(dir, ...args);
+      assert.notEqual(refused.code, 0);
+      assert.match(
+        refused.stderr,
+        /The endpoint "localhost:4566" in cloudbridge\.endpoint \(git config cloudbridge\.endpoint URL\) is not valid/,
+      );
+      assert.match(refused.stderr, /Write it as http:\/\/HOST:PORT/);
+    }
+    await ok(dir, "config", "--unset", "cloudbridge.endpoint");
+    const fromEnvironment = await execFileAsync("git", ["ls-remote", "origin"], {
+      cwd: dir,
+      env: { ...env, AWS_ENDPOINT_URL: "http//127.0.0.1:4566" },
+    }).then(
+      () => "it worked",
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(fromEnvironment, /The endpoint "http\/\/127\.0\.0\.1:4566" in the environment's AWS_ENDPOINT_URL is not valid/);
+    assert.equal((await git(dir, "ls-remote", "origin")).code, 0, "nothing was left behind that stops the next command");
+  });
+
   it(`${PUSHERS} racing pushers: each push lands or is rejected as git would; none is lost, and all land after pull`, async () => {
     const url = `cloudbridge::s3://${t.cloud.bucket}/race`;
     const seed = join(work.path, "seed");

@@ -96,6 +96,11 @@ describe("a bucket that cannot be used is said with what to do", () => {
       [s3Error("NoSuchBucket", 404, { BucketName: "nosuchbucket" }), "no-such-bucket", /"nosuchbucket" does not exist/],
       [s3Error("AccessDenied", 403), "access-denied", /Access denied.*own keys/],
       [s3Error("InvalidAccessKeyId", 403), "credentials-refused", /does not accept these AWS credentials/],
+      [
+        s3Error("ExpiredToken", 400),
+        "credentials-refused",
+        /does not accept these AWS credentials \(ExpiredToken: their session has expired, get new ones\)/,
+      ],
     ];
     for (const [error, code, advice] of cases) {
       const explained = explainAccessError(error);

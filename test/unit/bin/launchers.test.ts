@@ -30,6 +30,40 @@ describe("bin/cloudbridge", () => {
   });
 });
 
+describe("bin/cloudbridge sync", () => {
+  // An install of its own: the launcher, the project's Node, stand-ins for the CLI's sources and its bundle.
+  let work: { path: string; remove(): Promise<void> };
+  const SOURCE = "agent/cli/main.ts";
+  const BUNDLE = "dist/cloudbridge.cjs";
+  const INPUTS = "dist/cloudbridge.inputs";
+  const at = (path: string) => join(work.path, path);
+  const which = async (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    (await run(at("bin/cloudbridge"), args, { env: { PATH: process.env.PATH, ...env } })).stdout.trim();
+
+  before(async () => {
+    work = await tempDir("cli-launcher");
+    for (const dir of ["bin", "agent/cli", "dist", "node_modules/node/bin"]) await mkdir(at(dir), { recursive: true });
+    await copyFile(`${ROOT}bin/cloudbridge`, at("bin/cloudbridge"));
+    await copyFile(`${ROOT}bin/choose-entry.bash`, at("bin/choose-entry.bash"));
+    await symlink(`${ROOT}node_modules/node/bin/node`, at("node_modules/node/bin/node"));
+    await writeFile(at(SOURCE), 'console.log("sources", process.argv.slice(2).join(" "));\n');
+    await writeFile(at(BUNDLE), 'console.log("bundle", process.argv.slice(2).join(" "));\n');
+    await writeFile(at(INPUTS), `${SOURCE}\n`);
+    const past = new Date(Date.now() - 60_000);
+    await utimes(at(SOURCE), past, past);
+  });
+  after(async () => work.remove());
+
+  it("runs the bundle for sync while it is up to date, the sources for every other command, when it is stale or when asked to", async () => {
+    assert.equal(await which(["sync", "dir", "--json"]), "bundle sync dir --json");
+    assert.equal(await which(["status", "dir"]), "sources status dir");
+    assert.equal(await which(["sync"], { CLOUDBRIDGE_CLI_FROM_SOURCE: "1" }), "sources sync");
+    const future = new Date(Date.now() + 60_000);
+    await utimes(at(SOURCE), future, future);
+    assert.equal(await which(["sync"]), "sources sync", "a source edited after the bundle was made");
+  });
+});
+
 describe("bin/git-remote-cloudbridge", () => {
   // An install of its own: the launcher, the project's Node, a stand-in for the helper's sources and
   // one for its bundle, each saying which it is, so that what the launcher chose is what runs.
@@ -54,6 +88,7 @@ describe("bin/git-remote-cloudbridge", () => {
     for (const dir of ["bin", "gitstore/remote-helper", "scripts", "dist", "node_modules/node/bin"])
       await mkdir(at(dir), { recursive: true });
     await copyFile(`${ROOT}bin/git-remote-cloudbridge`, at("bin/git-remote-cloudbridge"));
+    await copyFile(`${ROOT}bin/choose-entry.bash`, at("bin/choose-entry.bash"));
     await symlink(`${ROOT}node_modules/node/bin/node`, at("node_modules/node/bin/node"));
     await writeFile(at(SOURCE), 'console.log("sources");\n');
     // The relay says so, then does what the real one does when the daemon declines: runs the launcher again.

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Conversation, serveDaemonSocket } from "../../../agent/daemon-socket.ts";
 import { settingsDigest } from "../../../localgit/daemon-socket.ts";
-import type { DaemonRequest } from "../../../protocol/daemon-request.ts";
+import { REFUSALS, type DaemonRequest } from "../../../protocol/daemon-request.ts";
 import { tempDir } from "../../helpers/git.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -147,5 +147,27 @@ describe("the remote helper handing its conversation to the daemon", () => {
     const run = await relay("capabilities\n");
     assert.equal(run.stdout, `alone CLOUDBRIDGE_HELPER_ALONE=1 origin ${URL_GIVEN}\ncapabilities\n`);
     assert.equal(run.stderr, "");
+  });
+
+  it("takes every refusal the daemon may decline with (REFUSALS) as a decline: the helper alone, nothing said; any other error before the conversation is said", async () => {
+    let code = "";
+    const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async () => {
+      throw Object.assign(new Error(`declined with ${code}`), { code });
+    });
+    try {
+      for (code of [...REFUSALS, "failed"]) {
+        const run = await relay("capabilities\n");
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(
+          run.stdout,
+          `alone CLOUDBRIDGE_HELPER_ALONE=1 origin ${URL_GIVEN}\ncapabilities\n`,
+          `${code}: git's conversation untouched`,
+        );
+        if (code === "failed") assert.match(run.stderr, /answered what this helper does not understand: .*"failed"/);
+        else assert.equal(run.stderr, "", `${code} is a decline, not worth saying`);
+      }
+    } finally {
+      await service?.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { plainS3Settings, type BucketAccess } from "../../../objectstore/aws-settings.ts";
 import { awsClientConfig } from "../../../objectstore/bucket-client.ts";
+import { bucketAccessFrom } from "../../../gitstore/bucket-access.ts";
 import { createS3Client } from "../../../objectstore/s3-object-store.ts";
 
 /**
@@ -236,6 +237,24 @@ describe("plainS3Settings: the AWS SDK's settings, or none", () => {
       if (access.endpoint) assert.equal(light.endpoint.origin, access.endpoint);
     });
   }
+
+  it("refuses a malformed endpoint, the repository's or the environment's, naming where it came from, before any request", async () => {
+    const vars = await environment({ AWS_ACCESS_KEY_ID: "AK", AWS_SECRET_ACCESS_KEY: "s", AWS_REGION: "eu-west-1" });
+    const config = new Map([["cloudbridge.endpoint", ["http//127.0.0.1:4566"]]]);
+    assert.throws(
+      () => bucketAccessFrom(config),
+      /The endpoint "http\/\/127\.0\.0\.1:4566" in cloudbridge\.endpoint \(git config cloudbridge\.endpoint URL\) is not valid/,
+    );
+    for (const name of ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]) {
+      const env = { ...vars, [name]: "localhost:4566" };
+      await assert.rejects(plainS3Settings("bucket", env), new RegExp(`"localhost:4566" in the environment's ${name} is not valid`));
+      assert.throws(
+        () => awsClientConfig({}, env),
+        new RegExp(`in the environment's ${name}`),
+        "the SDK's client is not made with it either",
+      );
+    }
+  });
 
   it("refuses a repository profile with no key, saying what to do, rather than sign with another key", async () => {
     const vars = await environment(

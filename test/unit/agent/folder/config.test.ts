@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { FolderError, readCloudSettings, readSettings } from "../../../../agent/folder/index.ts";
+import { FolderError, readCloudSettings, readSettings, settingsWhenChanged } from "../../../../agent/folder/index.ts";
 import { agentIdFor } from "../../../../gitstore/index.ts";
 import { tempDir } from "../../../helpers/git.ts";
 
@@ -58,6 +58,83 @@ describe("the folder configuration", () => {
         assert.match(error.message, /cloudbridge\.pollInterval is "soon": write a number/);
         return true;
       });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a malformed cloudbridge.endpoint before any request, naming the setting and what to write", async () => {
+    const dir = await repoWith({ ...BASE, "cloudbridge.endpoint": "localhost:4566" });
+    try {
+      for (const read of [readSettings, readCloudSettings])
+        await assert.rejects(read(dir), (error: unknown) => {
+          assert.ok(error instanceof FolderError);
+          assert.equal(error.code, "invalid-setting");
+          assert.match(error.message, /"localhost:4566" in cloudbridge\.endpoint .*does not start with http:\/\/ or https:\/\//);
+          assert.match(error.message, /git config cloudbridge\.endpoint URL/);
+          return true;
+        });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("notices, as a running daemon, settings changed in the global git config or in a file .git/config includes, not only in .git/config", async () => {
+    const dir = await repoWith(BASE);
+    const globalFile = join(dir, "global-gitconfig");
+    const included = join(dir, "included-gitconfig");
+    const saved = process.env.GIT_CONFIG_GLOBAL;
+    process.env.GIT_CONFIG_GLOBAL = globalFile;
+    try {
+      execFileSync("git", ["-C", dir, "config", "include.path", included]);
+      const look = settingsWhenChanged(dir, join(dir, ".git"));
+      const first = await look();
+      assert.equal(first.changed, true);
+      assert.equal(first.settings?.uploadLimit, 0);
+      assert.equal((await look()).changed, false, "nothing changed: not read again");
+      execFileSync("git", ["config", "--file", globalFile, "cloudbridge.uploadLimit", "5MB"]);
+      const global = await look();
+      assert.equal(global.changed, true, "the global config was written");
+      assert.equal(global.settings?.uploadLimit, 5_000_000);
+      assert.equal((await look()).changed, false);
+      execFileSync("git", ["config", "--file", included, "cloudbridge.uploadLimit", "1MB"]);
+      const fromIncluded = await look();
+      assert.equal(fromIncluded.changed, true, "the included file was written");
+      assert.equal(fromIncluded.settings?.uploadLimit, 1_000_000);
+      execFileSync("git", ["config", "--file", included, "cloudbridge.uploadLimit", "2MB"]);
+      assert.equal((await look()).settings?.uploadLimit, 2_000_000, "and again, now that it is known to be read");
+      assert.equal((await look()).changed, false);
+    } finally {
+      if (saved === undefined) delete process.env.GIT_CONFIG_GLOBAL;
+      else process.env.GIT_CONFIG_GLOBAL = saved;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a malformed queue or XMPP server URL before connecting, naming the setting and what to write", async () => {
+    const dir = await repoWith({
+      ...BASE,
+      "cloudbridge.xmppService": "prosody.example.org:5222",
+      "cloudbridge.queueUrl": "cloudbridge-alice-queue",
+    });
+    try {
+      await assert.rejects(readSettings(dir), (error: unknown) => {
+        assert.ok(error instanceof FolderError);
+        assert.equal(error.code, "invalid-setting");
+        assert.match(
+          error.message,
+          /cloudbridge\.xmppService is "prosody\.example\.org:5222": it does not start with xmpp:\/\/ or xmpps:\/\/.*write xmpp:\/\/HOST:PORT/,
+        );
+        assert.match(error.message, /cloudbridge\.queueUrl is "cloudbridge-alice-queue": it is not a URL; write the queue's URL/);
+        return true;
+      });
+      execFileSync("git", ["-C", dir, "config", "cloudbridge.xmppService", "xmpps://xmpp.example.org:5223"]);
+      execFileSync("git", ["-C", dir, "config", "cloudbridge.queueUrl", "https://sqs.eu-west-1.amazonaws.com/"]);
+      await assert.rejects(readSettings(dir), /cloudbridge\.queueUrl is .*: it names no queue/);
+      execFileSync("git", ["-C", dir, "config", "cloudbridge.queueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/alice"]);
+      const settings = await readSettings(dir);
+      assert.equal(settings.xmppService, "xmpps://xmpp.example.org:5223");
+      assert.equal(settings.queueUrl, "https://sqs.eu-west-1.amazonaws.com/123456789012/alice");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -69,5 +69,8 @@ describe("an agent's key as a named profile in the shared credentials file", () 
     assert.equal(isAuthFailure(Object.assign(new Error("x"), { name: "InvalidAccessKeyId" })), true);
     assert.equal(isAuthFailure(new Error("wrapped", { cause: Object.assign(new Error("y"), { name: "InvalidClientTokenId" }) })), true);
     assert.equal(isAuthFailure(Object.assign(new Error("x"), { name: "AccessDenied" })), false);
+    // Session credentials past their expiry: S3's and SQS's code, and the JSON services' (Secrets Manager).
+    assert.equal(isAuthFailure(Object.assign(new Error("The provided token has expired."), { name: "ExpiredToken" })), true);
+    assert.equal(isAuthFailure(Object.assign(new Error("x"), { name: "ExpiredTokenException" })), true);
   });
 });
