@@ -198,8 +198,8 @@ try {
     for (let i = 0; i < FILES; i++) await writeFile(join(folder, `note-${i}.txt`), `note ${i}\n`);
     await run([CLOUDBRIDGE, "init", folder, "--remote", `s3://${info.bucket}/notes`, "--listen", "poll", "--json"], { env });
   }
-  // One local repository per contender, each making the same commits, each with one remote: a repository
-  // remembers the bucket's refs index of one remote (.git/cloudbridge/refs-index.json), as a person's has.
+  // One local repository per contender, each making the same commits, each with one remote, as a person's
+  // has: each remembers that remote's refs index (.git/cloudbridge/refs-index/<hash>.json) and nothing else.
   await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native.git"));
   const contenders: Record<string, { url: string; env: NodeJS.ProcessEnv }> = {
     native: { url: join(work, "native.git"), env },
