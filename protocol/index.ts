@@ -15,6 +15,7 @@ export * from "./layout.ts";
 export * from "./local-cloud.ts";
 export * from "./names.ts";
 export * from "./remote-url.ts";
+export * from "./service-url.ts";
 export * from "./s3-event.ts";
 export * from "./sns-event.ts";
 export * from "./stack-outputs.ts";

@@ -10,7 +10,9 @@ import {
   normalizePrefix,
   assertBucketName,
   formatRemoteUrl,
+  serviceUrlProblem,
   type RemoteLocation,
+  type ServiceUrlRule,
 } from "../../protocol/index.ts";
 import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING, FOLDER_LOCATION_SETTINGS } from "../../gitstore/index.ts";
 import { configFiles, configFilesOf, Git, parseConfigWithOrigins } from "../../localgit/index.ts";
@@ -156,27 +158,15 @@ const rate = (name: string) =>
   });
 
 /**
- * A setting that names a service by URL (the agent's queue, the XMPP server): one of `schemes`, a host, no
- * user name or password in it, and for a queue a path naming it. Refused before any connection is tried.
+ * A setting that names a service by URL (the agent's queue, the XMPP server): refused before any connection
+ * is tried, for the reasons every URL setting is (protocol/service-url.ts).
  */
-const serviceUrl = (name: string, schemes: readonly string[], form: string, needsPath = false) =>
+const serviceUrl = (name: string, rule: ServiceUrlRule, form: string) =>
   optionalText.transform((text, context) => {
     if (text === undefined) return undefined;
-    let why: string | undefined;
-    try {
-      const url = new URL(text);
-      if (!schemes.includes(url.protocol)) why = `it does not start with ${schemes.map((s) => `${s}//`).join(" or ")}`;
-      else if (!url.hostname) why = "it names no host";
-      else if (url.username || url.password) why = "it holds a user name or password";
-      else if (needsPath && url.pathname.replace(/\/+$/, "") === "") why = "it names no queue";
-      else if (text !== text.trim()) why = "it has spaces around it";
-    } catch {
-      why = "it is not a URL";
-    }
-    if (why === undefined) return text;
-    // A URL with a password in it is not repeated.
-    const shown = /\/\/[^/@]*@/.test(text) ? "(a URL with a password)" : JSON.stringify(text);
-    context.addIssue({ code: "custom", message: `${name} is ${shown}: ${why}; write ${form}.` });
+    const problem = serviceUrlProblem(text, rule);
+    if (problem === undefined) return text;
+    context.addIssue({ code: "custom", message: `${name} is ${JSON.stringify(problem.shown)}: ${problem.why}; write ${form}.` });
     return z.NEVER;
   });
 
@@ -212,16 +202,16 @@ const folderSchema = cloudSchema.extend({
   [SETTING_NAMES.topicArn]: optionalText,
   [SETTING_NAMES.queueUrl]: serviceUrl(
     SETTING_NAMES.queueUrl,
-    ["https:", "http:"],
+    { schemes: ["https:", "http:"], pathNames: "queue" },
     "the queue's URL as the stack's outputs give it (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), or run `cloudbridge init --stack …` again",
-    true,
   ),
   [SETTING_NAMES.stack]: optionalText,
   [SETTING_NAMES.keySecret]: optionalText,
   [SETTING_NAMES.keyCheckInterval]: duration(SETTING_NAMES.keyCheckInterval, 3_600_000, 1000),
   [SETTING_NAMES.xmppService]: serviceUrl(
     SETTING_NAMES.xmppService,
-    ["xmpp:", "xmpps:", "ws:", "wss:"],
+    // A WebSocket URL may carry a query to its server.
+    { schemes: ["xmpp:", "xmpps:", "ws:", "wss:"], queryAllowed: true },
     "xmpp://HOST:PORT or xmpps://HOST:PORT (or a ws:// / wss:// WebSocket URL)",
   ),
   [SETTING_NAMES.xmppJid]: optionalText,

@@ -42,6 +42,18 @@ describe("an endpoint setting (cloudbridge.endpoint, --endpoint, AWS_ENDPOINT_UR
     });
   }
 
+  it("never repeats a password, even in a URL that does not parse", () => {
+    assert.throws(
+      () => assertEndpointUrl("https://AKIDEXAMPLE:wJalrXUtnFEMIsecret@s3.example.com:99999", "--endpoint"),
+      (error: unknown) => {
+        assert.ok(error instanceof ProtocolError);
+        assert.match(error.message, /"https:\/\/s3\.example\.com:99999" in --endpoint is not valid: it is not a URL/);
+        assert.doesNotMatch(error.message, /wJalrXUtnFEMIsecret|AKIDEXAMPLE/);
+        return true;
+      },
+    );
+  });
+
   it("refuses a user name and password in it without repeating the password", () => {
     assert.throws(
       () => assertEndpointUrl("https://AKIDEXAMPLE:wJalrXUtnFEMIsecret@s3.example.com", "--endpoint"),

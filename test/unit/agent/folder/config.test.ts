@@ -125,7 +125,10 @@ describe("the folder configuration", () => {
           error.message,
           /cloudbridge\.xmppService is "prosody\.example\.org:5222": it does not start with xmpp:\/\/ or xmpps:\/\/.*write xmpp:\/\/HOST:PORT/,
         );
-        assert.match(error.message, /cloudbridge\.queueUrl is "cloudbridge-alice-queue": it is not a URL; write the queue's URL/);
+        assert.match(
+          error.message,
+          /cloudbridge\.queueUrl is "cloudbridge-alice-queue": it does not start with https:\/\/ or http:\/\/; write the queue's URL/,
+        );
         return true;
       });
       execFileSync("git", ["-C", dir, "config", "cloudbridge.xmppService", "xmpps://xmpp.example.org:5223"]);
@@ -135,6 +138,50 @@ describe("the folder configuration", () => {
       const settings = await readSettings(dir);
       assert.equal(settings.xmppService, "xmpps://xmpp.example.org:5223");
       assert.equal(settings.queueUrl, "https://sqs.eu-west-1.amazonaws.com/123456789012/alice");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses in the queue and XMPP server URLs what it refuses in the endpoint, and never repeats a password", async () => {
+    const secret = "wJalrXUtnFEMIsecret";
+    const cases: [string, string, RegExp][] = [
+      ["cloudbridge.queueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/alice?Action=x", /it has a query/],
+      ["cloudbridge.queueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/alice#top", /it has a fragment/],
+      ["cloudbridge.xmppService", "xmpp://prosody.example.org:5222#top", /it has a fragment/],
+      [
+        "cloudbridge.xmppService",
+        `xmpp://alice:${secret}@prosody.example.org:5222`,
+        /is "xmpp:\/\/prosody\.example\.org:5222": it holds a user name or password/,
+      ],
+      [
+        "cloudbridge.queueUrl",
+        `https://alice:${secret}@sqs.example.com:99999/q`,
+        /is "https:\/\/sqs\.example\.com:99999\/q": it is not a URL/,
+      ],
+      [
+        "cloudbridge.endpoint",
+        `https://alice:${secret}@s3.example.com:99999`,
+        /"https:\/\/s3\.example\.com:99999" in cloudbridge\.endpoint .*: it is not a URL/,
+      ],
+    ];
+    for (const [name, value, why] of cases) {
+      const dir = await repoWith({ ...BASE, [name]: value });
+      try {
+        await assert.rejects(readSettings(dir), (error: unknown) => {
+          assert.ok(error instanceof FolderError, `${name} = ${value}`);
+          assert.equal(error.code, "invalid-setting");
+          assert.match(error.message, why);
+          assert.doesNotMatch(error.message, new RegExp(secret));
+          return true;
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    const dir = await repoWith({ ...BASE, "cloudbridge.xmppService": "wss://xmpp.example.org/ws?room=home" });
+    try {
+      assert.equal((await readSettings(dir)).xmppService, "wss://xmpp.example.org/ws?room=home", "a WebSocket URL keeps its query");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
