@@ -447,6 +447,24 @@ export function parseRate(text: string): number | undefined {
 
 export type SettingValues = Partial<Record<SettingName, string>>;
 
+/**
+ * Refuses, with the reason reading them would give, values the folder's settings would refuse once written:
+ * init and clone check what they were given before they make anything, so that a wrong value leaves nothing
+ * half made. `given`: how a value came in when not as the setting itself (a flag: "--xmpp-service").
+ */
+export function assertSettingValues(values: SettingValues, given: Partial<Record<SettingName, string>> = {}): void {
+  const shape = folderSchema.shape as Record<string, z.ZodType>;
+  const refusals: string[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    const result = shape[SETTING_NAMES[key as SettingName]]?.safeParse(value);
+    if (!result || result.success) continue;
+    const messages = result.error.issues.map((issue) => issue.message).join(" ");
+    const flag = given[key as SettingName];
+    refusals.push(flag ? `${flag}: ${messages}` : messages);
+  }
+  if (refusals.length > 0) throw new FolderError("invalid-setting", `${refusals.join(" ")} Nothing was written.`);
+}
+
 export async function writeSettings(gitDir: string, values: SettingValues): Promise<void> {
   const git = gitFor(gitDir);
   for (const [name, value] of Object.entries(values)) {

@@ -31,7 +31,7 @@ import { AGENT_VERSION } from "../presence.ts";
 import type { SyncReport } from "../sync/engine.ts";
 import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
-import { gitFor, readSettings, writeSettings, type SettingValues } from "./config.ts";
+import { assertSettingValues, gitFor, readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
 import { findFolder } from "./find.ts";
 import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
@@ -73,7 +73,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
       "already-a-folder",
       `${root} is inside the cloudbridge folder ${around}, which syncs it already: run cloudbridge commands there (or in any folder below it).`,
     );
-  if (options.endpoint !== undefined) assertEndpointUrl(options.endpoint, "--endpoint");
+  assertCreateOptions(options);
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
   let history: History | undefined;
@@ -114,6 +114,12 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   await createLocal(root, location, options);
   await applyHistoryChoice(root, history, options.history);
   return openSyncedFolder(root, options.log ? { log: options.log } : {});
+}
+
+/** What init and clone were given, refused before they write anything, here or in the bucket. */
+function assertCreateOptions(options: CreateOptions): void {
+  if (options.endpoint !== undefined) assertEndpointUrl(options.endpoint, "--endpoint");
+  if (options.settings) assertSettingValues(options.settings);
 }
 
 /** A git repository's own history at `root`: its branches and the commit HEAD names; undefined when it has none. */
@@ -198,7 +204,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
       "folder-not-empty",
       `${root} is a git repository already: clone into a new folder, or run \`cloudbridge init\` there (with --adopt-history or --new-history) for a new repository.`,
     );
-  if (options.endpoint !== undefined) assertEndpointUrl(options.endpoint, "--endpoint");
+  assertCreateOptions(options);
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
   try {

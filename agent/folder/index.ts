@@ -1,5 +1,6 @@
 /** A cloudbridge folder: its settings (one schema), opening it for any command, and making a directory one. */
 export {
+  assertSettingValues,
   describeLocation,
   parseRate,
   readCloudSettings,

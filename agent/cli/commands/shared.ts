@@ -1,6 +1,6 @@
 import { forTerminal } from "../../terminal-text.ts";
 import type { SyncOnceReport } from "../../sync/engine.ts";
-import type { SettingValues } from "../../folder/index.ts";
+import { assertSettingValues, type SettingValues } from "../../folder/index.ts";
 
 /** Options that set a folder's `cloudbridge.*` git config, shared by init and clone. */
 export interface FolderSettingsFlags {
@@ -12,8 +12,19 @@ export interface FolderSettingsFlags {
   wanted?: string;
 }
 
+/** The flag that sets each setting, for a refusal to name what the person typed. */
+const FLAG_OF = {
+  listen: "--listen",
+  topicArn: "--topic-arn",
+  xmppService: "--xmpp-service",
+  xmppJid: "--xmpp-jid",
+  pollInterval: "--poll-interval",
+  wanted: "--wanted",
+} as const satisfies Record<keyof FolderSettingsFlags, string>;
+
+/** The settings the flags give, refused (naming the flag) before init or clone writes or onboards anything. */
 export function settingsFrom(flags: FolderSettingsFlags): SettingValues {
-  return {
+  const settings: SettingValues = {
     ...(flags.listen ? { listen: flags.listen } : {}),
     ...(flags.topicArn ? { topicArn: flags.topicArn } : {}),
     ...(flags.xmppService ? { xmppService: flags.xmppService } : {}),
@@ -21,6 +32,8 @@ export function settingsFrom(flags: FolderSettingsFlags): SettingValues {
     ...(flags.pollInterval ? { pollInterval: flags.pollInterval } : {}),
     ...(flags.wanted ? { wanted: flags.wanted } : {}),
   };
+  assertSettingValues(settings, FLAG_OF);
+  return settings;
 }
 
 /** One or two lines a person reads after a sync. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
@@ -154,6 +154,37 @@ describe("cloudbridge CLI", () => {
     assert.match(usage.stderr, /required option '--remote <url>' not specified|missing required argument 'dir'/);
     const help = await cliOk(["daemon", "--help"], env);
     assert.match(help.stdout, /Keep DIR in sync until stopped/);
+  });
+
+  it("init and clone refuse a bad --xmpp-service or --listen before writing anything, here or in the bucket", async () => {
+    const dir = join(scratch.path, "bad-settings");
+    await mkdir(dir);
+    await writeFile(join(dir, "kept.txt"), "mine\n");
+    const store = new S3ObjectStore(t.cloud.bucket, t.s3);
+    const nothingMade = async () => {
+      assert.deepEqual(await readdir(dir), ["kept.txt"], "no .git, nothing else");
+      assert.equal(await readFile(join(dir, "kept.txt"), "utf8"), "mine\n");
+      assert.equal(await store.get("unmade/cloudbridge.json"), undefined, "the bucket was not written");
+    };
+    const remote = "s3://cloudbridge/unmade/notes";
+    const xmpp = await cli(["init", dir, "--remote", remote, "--xmpp-service", "prosody.example.org:5222"], env);
+    assert.equal(xmpp.code, 2);
+    await nothingMade();
+    assert.match(
+      xmpp.stderr,
+      /--xmpp-service: cloudbridge\.xmppService is "prosody\.example\.org:5222": it does not start with xmpp:\/\/.*write xmpp:\/\/HOST:PORT.* Nothing was written/,
+    );
+    const listen = await cli(["init", dir, "--remote", remote, "--listen", "sms"], env);
+    assert.equal(listen.code, 2);
+    await nothingMade();
+    assert.match(listen.stderr, /--listen: cloudbridge\.listen is "sms": use auto, xmpp, sqs or poll/);
+    const clone = await cli(["clone", "s3://cloudbridge/team/notes", dir, "--listen", "sms"], env);
+    assert.equal(clone.code, 2);
+    await nothingMade();
+    assert.match(clone.stderr, /--listen: cloudbridge\.listen is "sms"/);
+    // Given again right, the same init makes the folder.
+    await cliOk(["init", dir, "--remote", remote, "--listen", "poll", "--xmpp-service", "xmpp://127.0.0.1:5222"], env);
+    assert.equal(await git(dir, "config", "cloudbridge.listen"), "poll");
   });
 
   it("get puts content in place of a synced folder's pointer file and the folder's stat cache learns its new stat", async () => {
