@@ -7,6 +7,7 @@ import type { GetOptions, ObjectStore, PutOptions, UploadOptions } from "../obje
 
 export class CountingStore implements ObjectStore {
   readonly bucket: string;
+  readonly endpoint: string | undefined;
   requests = 0;
   bytesUp = 0;
   bytesDown = 0;
@@ -14,6 +15,7 @@ export class CountingStore implements ObjectStore {
   constructor(inner: ObjectStore) {
     this.inner = inner;
     this.bucket = inner.bucket;
+    this.endpoint = inner.endpoint;
   }
   reset() {
     this.requests = this.bytesUp = this.bytesDown = 0;

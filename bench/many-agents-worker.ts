@@ -89,6 +89,7 @@ export function keyKind(key: string): string {
 /** Counts every request an agent makes, by phase and by kind of object, and every write that lost a race (412). */
 class CountingStore implements ObjectStore {
   readonly bucket: string;
+  readonly endpoint: string | undefined;
   phase: Phase = "setup";
   total = 0;
   readonly requests = new Map<string, number>();
@@ -98,6 +99,7 @@ class CountingStore implements ObjectStore {
   constructor(inner: ObjectStore) {
     this.inner = inner;
     this.bucket = inner.bucket;
+    this.endpoint = inner.endpoint;
   }
 
   private count(key: string, verb: string) {

@@ -19,9 +19,10 @@ import { createRefsFolder, publishServerInfo } from "./server-info.ts";
  * push moves all its refs at once by compare-and-swap, as strong as one ref file each was.
  *
  * The index as last read or written is kept in `.git/cloudbridge/refs-index/<hash>.json` with its ETag, one
- * file per bucket and repository (a git repository may have several cloudbridge:: remotes): a read asks
- * for it conditionally (304 when nothing moved), and a push writes on top of it without reading (If-Match
- * on the ETag it has; 412 means someone moved a ref, and only then is it read again).
+ * file per endpoint, bucket and repository (a git repository may have several cloudbridge:: remotes, and
+ * two may name one bucket and repository at two endpoints: two buckets): a read asks for it conditionally
+ * (304 when nothing moved), and a push writes on top of it without reading (If-Match on the ETag it has;
+ * 412 means someone moved a ref, and only then is it read again) and sends only the objects it lacks.
  *
  * A repository of a format 1 or 2 bucket keeps each ref in a file under `refs/` (and info/refs rebuilt
  * from them after each push). The first reader that finds such files moves their refs into the index by
@@ -40,6 +41,11 @@ interface Cache {
   format: 1;
   /** The bucket and repository root it describes. */
   where: string;
+  /**
+   * The endpoint it was read at (null: S3's own). Absent in a file an earlier version wrote, which cannot
+   * say which endpoint it described (legacyCacheFiles).
+   */
+  endpoint?: string | null;
   etag: string | null;
   body: string;
   /** Whether this repository's ref files (format 1 and 2) were looked for and moved into the index. */
@@ -51,7 +57,8 @@ interface Cache {
 /** The index as this machine last saw it (no request), or undefined when it has not read it yet. */
 export async function cachedRefsIndex(ctx: RepoContext): Promise<RefsIndex | undefined> {
   const cache = await load(ctx);
-  if (!cache?.migrated) return undefined;
+  // A push sends only what this index does not name: never on the word of a file that may be another endpoint's.
+  if (!cache?.migrated || !ownEndpoint(cache)) return undefined;
   return { refs: toBucketRefs(cache.body, ctx, cache.etag ?? ""), etag: cache.etag ?? undefined };
 }
 
@@ -60,8 +67,9 @@ export async function readRefsIndex(ctx: RepoContext): Promise<RefsIndex> {
   const cache = await load(ctx);
   let current = await getIndex(ctx, cache);
   if (!cache?.migrated) current = await migrateRefFiles(ctx, current);
-  if (!cache || !cache.migrated || cache.etag !== (current.etag ?? null)) {
-    await save(ctx, { ...(cache ?? base(ctx)), etag: current.etag ?? null, body: current.body, migrated: true });
+  // Saved as this endpoint's own once read here, an earlier version's file too (the bucket just confirmed it).
+  if (!cache || !cache.migrated || !ownEndpoint(cache) || cache.etag !== (current.etag ?? null)) {
+    await save(ctx, { ...keptOf(ctx, cache), etag: current.etag ?? null, body: current.body, migrated: true });
   }
   return { refs: toBucketRefs(current.body, ctx, current.etag ?? ""), etag: current.etag };
 }
@@ -77,7 +85,7 @@ export async function writeRefsIndex(ctx: RepoContext, refs: ReadonlyMap<string,
     contentType: "text/plain; charset=utf-8",
   });
   const cache = await load(ctx);
-  await save(ctx, { ...(cache ?? base(ctx)), etag: written.etag, body, migrated: true });
+  await save(ctx, { ...keptOf(ctx, cache), etag: written.etag, body, migrated: true });
   return written.etag;
 }
 
@@ -104,16 +112,17 @@ export async function readSharedRefNow(store: ObjectStore, layout: BucketLayout,
   return file && file !== "not-modified" ? parseRefFile(file.body, layout.ref(repo, ref)) : undefined;
 }
 
-/** objects/info/packs as this machine last saw it, if it did. */
+/** objects/info/packs as this machine last saw it, if it did (at this endpoint: the list decides which packs a push folds). */
 export async function cachedPackList(ctx: RepoContext): Promise<{ etag: string; body: string } | undefined> {
-  return (await load(ctx))?.packs;
+  const cache = await load(ctx);
+  return cache && ownEndpoint(cache) ? cache.packs : undefined;
 }
 
 /** Remembers objects/info/packs as just read or written. */
 export async function rememberPackList(ctx: RepoContext, packs: { etag: string; body: string }): Promise<void> {
   const cache = await load(ctx);
-  if (cache?.packs?.etag === packs.etag) return;
-  await save(ctx, { ...(cache ?? { ...base(ctx), etag: null, body: "", migrated: false }), packs });
+  if (cache && ownEndpoint(cache) && cache.packs?.etag === packs.etag) return;
+  await save(ctx, { ...keptOf(ctx, cache), packs });
 }
 
 async function getIndex(ctx: RepoContext, cache: Cache | undefined): Promise<{ etag: string | undefined; body: string }> {
@@ -189,33 +198,81 @@ function toBucketRefs(body: string, ctx: RepoContext, etag: string): BucketRefs 
   return result;
 }
 
-function base(ctx: RepoContext): Pick<Cache, "format" | "where"> {
-  return { format: 1, where: where(ctx) };
+/** What a file written now records; whatever it was loaded from, it is saved as this endpoint's own. */
+function base(ctx: RepoContext): Pick<Cache, "format" | "where" | "endpoint"> {
+  return { format: 1, where: where(ctx), endpoint: endpointOf(ctx) };
 }
 
 function where(ctx: RepoContext): string {
   return `${ctx.store.bucket}/${ctx.layout.repoRoot(ctx.repo)}`;
 }
 
-/** The remote's own file: another remote's reads and writes never touch it. */
+/** The store's endpoint, one way however it was written (a trailing slash, upper-case host). */
+function endpointOf(ctx: RepoContext): string | null {
+  const endpoint = ctx.store.endpoint;
+  if (!endpoint) return null;
+  try {
+    return new URL(endpoint).href;
+  } catch {
+    return endpoint;
+  }
+}
+
+/** The remote's own file: another remote's reads and writes never touch it, at another endpoint neither. */
 function cacheFile(ctx: RepoContext): string {
-  const name = createHash("sha256").update(where(ctx)).digest("hex").slice(0, 32);
+  const endpoint = endpointOf(ctx);
+  const name = createHash("sha256")
+    .update(endpoint === null ? where(ctx) : `${endpoint}\n${where(ctx)}`)
+    .digest("hex")
+    .slice(0, 32);
   return join(ctx.gitDir, "cloudbridge", "refs-index", `${name}.json`);
 }
 
-/** Where a version before one file per remote kept the one remote it remembered (still read, never written). */
-function sharedCacheFile(ctx: RepoContext): string {
-  return join(ctx.gitDir, "cloudbridge", "refs-index.json");
+/**
+ * Where earlier versions kept what they remembered, still read (never written) for the bucket and repository
+ * they name: one file per bucket and repository, whatever the endpoint, and before that one file for all.
+ * Such a file may be another endpoint's; it is used only where the bucket's answer checks it (a conditional
+ * read: its ETag is not that endpoint's, and the index is read whole), never in place of a request.
+ */
+function legacyCacheFiles(ctx: RepoContext): string[] {
+  const perRemote = join(
+    ctx.gitDir,
+    "cloudbridge",
+    "refs-index",
+    `${createHash("sha256").update(where(ctx)).digest("hex").slice(0, 32)}.json`,
+  );
+  return [perRemote, join(ctx.gitDir, "cloudbridge", "refs-index.json")];
+}
+
+/** Whether the cache was recorded at this store's endpoint (a file of an earlier version cannot say). */
+function ownEndpoint(cache: Cache): boolean {
+  return cache.endpoint !== undefined;
+}
+
+/**
+ * What of `cache` this endpoint's file keeps: all of its own; of an earlier version's file only whether the
+ * ref files were moved (what it remembered of the index and the pack list is the bucket's to confirm).
+ */
+function keptOf(ctx: RepoContext, cache: Cache | undefined): Cache {
+  if (cache && ownEndpoint(cache)) return cache;
+  return { ...base(ctx), etag: null, body: "", migrated: cache?.migrated ?? false };
 }
 
 async function load(ctx: RepoContext): Promise<Cache | undefined> {
-  return (await loadFrom(cacheFile(ctx), ctx)) ?? (await loadFrom(sharedCacheFile(ctx), ctx));
+  const own = await loadFrom(cacheFile(ctx), ctx);
+  if (own) return own;
+  for (const file of legacyCacheFiles(ctx)) {
+    const saved = await loadFrom(file, ctx);
+    if (saved) return { ...saved, endpoint: undefined };
+  }
+  return undefined;
 }
 
 async function loadFrom(file: string, ctx: RepoContext): Promise<Cache | undefined> {
   try {
     const saved = JSON.parse(await readFile(file, "utf8")) as Cache;
-    return saved.format === 1 && saved.where === where(ctx) && typeof saved.body === "string" ? saved : undefined;
+    const endpointOk = saved.endpoint === undefined || saved.endpoint === endpointOf(ctx);
+    return saved.format === 1 && saved.where === where(ctx) && endpointOk && typeof saved.body === "string" ? saved : undefined;
   } catch {
     return undefined; // none yet, or damaged: read the bucket
   }
@@ -225,6 +282,6 @@ async function save(ctx: RepoContext, cache: Cache): Promise<void> {
   const file = cacheFile(ctx);
   await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(temp, JSON.stringify(cache));
+  await writeFile(temp, JSON.stringify({ ...cache, ...base(ctx) }));
   await rename(temp, file);
 }

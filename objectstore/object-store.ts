@@ -12,6 +12,12 @@ import { CloudbridgeError } from "../protocol/core.ts";
 export interface ObjectStore {
   readonly bucket: string;
   /**
+   * The S3-compatible endpoint the bucket is reached at (cloudbridge.endpoint, AWS_ENDPOINT_URL), undefined
+   * for S3's own: two buckets of one name at two endpoints are two buckets, and what this machine remembers
+   * of one (gitstore's refs index) is never taken for the other's.
+   */
+  readonly endpoint: string | undefined;
+  /**
    * The whole object, or undefined when there is none. With `ifNoneMatch`, "not-modified" when unchanged.
    * With `maxBytes`, an object larger than that throws ObjectTooLarge without its body being read (every
    * small object read from the bucket — refs, lists — is read with a bound: anyone who can write can make it huge).

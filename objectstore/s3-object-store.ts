@@ -21,6 +21,7 @@ import {
   WriteConflict,
 } from "./object-store.ts";
 import { isConditionalConflict, retryOnConflict } from "./conflict-retry.ts";
+import { accessEndpoint } from "./aws-settings.ts";
 import { backoffDelay } from "./retry.ts";
 import { s3ErrorCode, statusOf, type S3Requests } from "./s3-requests.ts";
 
@@ -106,10 +107,13 @@ export function sdkRequests(client: S3Client): S3Requests {
  */
 export class S3ObjectStore implements ObjectStore, MultipartStore {
   readonly bucket: string;
+  readonly endpoint: string | undefined;
   private readonly requests: S3Requests;
 
-  constructor(bucket: string, client: S3Client | S3Requests = createS3Client()) {
+  /** `endpoint`: the one `client` was made for; the environment's (as a client made without one uses) when not given. */
+  constructor(bucket: string, client: S3Client | S3Requests = createS3Client(), endpoint: string | undefined = accessEndpoint({})) {
     this.bucket = bucket;
+    this.endpoint = endpoint;
     this.requests = "sdkClient" in client ? client : sdkRequests(client);
   }
 

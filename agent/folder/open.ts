@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import {
+  accessEndpoint,
   awsClientConfig,
   bucketRequests,
   type MultipartStore,
@@ -92,13 +93,17 @@ export async function findRepository(cwd: string): Promise<{ gitDir: string; wor
  * awsClientConfig, which the remote helper git runs in the folder applies too).
  */
 export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region"> & { profile?: string | undefined }): S3ObjectStore {
-  return new S3ObjectStore(cloud.location.bucket, createS3Client(awsClientConfig(cloud)));
+  return new S3ObjectStore(cloud.location.bucket, createS3Client(awsClientConfig(cloud)), accessEndpoint(cloud));
 }
 
 /** The same store for a process that runs one command (OpenOptions.oneCommand): the light client when the settings are plain. */
 async function oneCommandStoreFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region" | "profile">): Promise<S3ObjectStore> {
   const { location, endpoint, region, profile } = cloud;
-  return new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, { endpoint, region, profile }));
+  return new S3ObjectStore(
+    location.bucket,
+    await bucketRequests(location.bucket, { endpoint, region, profile }),
+    accessEndpoint({ endpoint }),
+  );
 }
 
 export async function openFolder(dir: string, options: OpenOptions = {}): Promise<Folder> {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { open, readFile } from "node:fs/promises";
 import { z } from "zod";
 import { PreconditionFailed } from "../../objectstore/index.ts";
-import { createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
+import { accessEndpoint, createS3Client, S3ObjectStore } from "../../objectstore/index.ts";
 import {
   assertAgentId,
   assertBucketName,
@@ -115,6 +115,7 @@ export async function claimInvite(invite: Invite, description: string, ownerOfCl
   const store = new S3ObjectStore(
     invite.bucket,
     createS3Client({ ...(invite.endpoint ? { endpoint: invite.endpoint } : {}), region: invite.region, credentials: invite.key }),
+    accessEndpoint({ endpoint: invite.endpoint }),
   );
   try {
     const now = new Date().toISOString();

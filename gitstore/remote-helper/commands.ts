@@ -1,4 +1,11 @@
-import { bucketRequests, explainAccessError, ObjectTooLarge, repositoryStore, S3ObjectStore } from "../../objectstore/index.ts";
+import {
+  accessEndpoint,
+  bucketRequests,
+  explainAccessError,
+  ObjectTooLarge,
+  repositoryStore,
+  S3ObjectStore,
+} from "../../objectstore/index.ts";
 import type { BucketLayout, RemoteLocation } from "../../protocol/core.ts";
 import { readConfig } from "../../localgit/index.ts";
 import { bucketAccessFrom, settingsAreFor } from "../bucket-access.ts";
@@ -31,7 +38,8 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
 export async function openHelperRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
   const config = await readConfig(gitDir);
   const own = settingsAreFor(config, location);
-  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, own ? bucketAccessFrom(config) : {}));
+  const access = own ? bucketAccessFrom(config) : {};
+  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, access), accessEndpoint(access));
   try {
     // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
     // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the

@@ -60,6 +60,7 @@ const CLEAR_NAMES = new Set([
  */
 export class EncryptedStore implements ObjectStore, MultipartStore {
   readonly bucket: string;
+  readonly endpoint: string | undefined;
   private readonly repoRoot: string;
   private readonly annexRoot: string;
   private readonly agentsRoot: string;
@@ -82,6 +83,7 @@ export class EncryptedStore implements ObjectStore, MultipartStore {
     this.keys = keys;
     this.reloadKeys = reloadKeys;
     this.bucket = inner.bucket;
+    this.endpoint = inner.endpoint;
     this.repoRoot = layout.repoRoot(repo);
     this.annexRoot = layout.annexRoot(repo);
     this.agentsRoot = layout.agentsRoot(repo);

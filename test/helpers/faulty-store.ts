@@ -15,6 +15,7 @@ export class InjectedFault extends Error {
  */
 export class FaultyStore implements ObjectStore {
   readonly bucket: string;
+  readonly endpoint: string | undefined;
   private dead = false;
   private readonly inner: ObjectStore;
   private readonly failBefore: (key: string) => boolean;
@@ -22,6 +23,7 @@ export class FaultyStore implements ObjectStore {
     this.inner = inner;
     this.failBefore = failBefore;
     this.bucket = inner.bucket;
+    this.endpoint = inner.endpoint;
   }
 
   private check(key: string): void {

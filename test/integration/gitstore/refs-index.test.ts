@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash, randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -10,7 +10,8 @@ import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
 import { commitFile, git } from "../../helpers/git.ts";
 import { useGitCloud } from "../../helpers/git-cloud.ts";
 import { CountingStore } from "../../../bench/counting-store.ts";
-import type { ObjectStore } from "../../../objectstore/index.ts";
+import { S3ObjectStore, type ObjectStore } from "../../../objectstore/index.ts";
+import { startTestCloud } from "../../helpers/local-cloud.ts";
 import type { BucketLayout } from "../../../protocol/index.ts";
 
 /** The last commit whose bucket layout was format 2 (a file per ref): its gitstore is "the old code path". */
@@ -149,6 +150,61 @@ describe("the refs index (format 3): one object for every ref, and buckets of fo
     counting.reset();
     await fetchRefs({ ...a, store: counting });
     assert.equal(counting.requests, 1);
+  });
+
+  it("one bucket and repository name at two endpoints are two buckets: each keeps its own remembered index, and a push to the second sends all the second lacks", async () => {
+    const other = await startTestCloud();
+    try {
+      assert.equal(other.cloud.bucket, bed.t.cloud.bucket, "the same bucket name at both endpoints");
+      const atFirst = new S3ObjectStore(bed.t.cloud.bucket, bed.t.s3, bed.t.cloud.endpoint);
+      const atSecond = new S3ObjectStore(other.cloud.bucket, other.s3, other.cloud.endpoint);
+      const first = await bed.clone("two-endpoints", atFirst);
+      const second = { ...first, store: atSecond };
+      const one = await commitFile(first.dir, "one.txt", "one\n");
+      await push({ ...first, updates: [{ ref: "refs/heads/main", oid: one }] });
+      const two = await commitFile(first.dir, "two.txt", "two\n");
+      await push({ ...second, updates: [{ ref: "refs/heads/main", oid: two }] });
+      // A reader of the second endpoint gets the whole history: the push did not take the first's objects for the second's.
+      const reader = await bed.clone("two-endpoints", atSecond);
+      await fetchRefs(reader);
+      assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), two);
+      await git(reader.dir, "fsck", "--strict", "--no-dangling", "refs/remotes/cloud/main");
+      assert.equal(await git(reader.dir, "show", "refs/remotes/cloud/main~1:one.txt"), "one");
+      assert.equal((await cachedRefsIndex(first))?.refs.shared.get("refs/heads/main")?.oid, one, "the first endpoint's index is its own");
+      assert.equal((await cachedRefsIndex(second))?.refs.shared.get("refs/heads/main")?.oid, two);
+
+      // What an earlier version remembered, in one file for the bucket and repository whatever the endpoint, is still
+      // asked for conditionally; but it may be another endpoint's, so nothing is taken from it without the bucket's word.
+      const perRemote = join(first.gitDir, "cloudbridge", "refs-index");
+      const caches = await Promise.all(
+        (await readdir(perRemote)).map(async (name) => JSON.parse(await readFile(join(perRemote, name), "utf8")) as { endpoint?: string }),
+      );
+      assert.equal(caches.length, 2, "one file per endpoint");
+      const firstOne = caches.find((cache) => cache.endpoint === new URL(bed.t.cloud.endpoint).href);
+      assert.ok(firstOne);
+      delete firstOne.endpoint;
+      await rm(perRemote, { recursive: true });
+      await mkdir(perRemote);
+      const legacyName = createHash("sha256")
+        .update(`${bed.t.cloud.bucket}/${bed.layout.repoRoot("two-endpoints")}`)
+        .digest("hex")
+        .slice(0, 32);
+      await writeFile(join(perRemote, `${legacyName}.json`), JSON.stringify(firstOne));
+      assert.equal(await cachedRefsIndex(first), undefined, "not taken for the index without a request");
+      assert.equal(await cachedRefsIndex(second), undefined);
+      const counting = new CountingStore(atFirst);
+      await fetchRefs({ ...first, store: counting });
+      assert.equal(counting.requests, 1, "the earlier file's version is asked for conditionally");
+      assert.equal((await cachedRefsIndex(first))?.refs.shared.get("refs/heads/main")?.oid, one);
+      const three = await commitFile(first.dir, "three.txt", "three\n");
+      await push({ ...second, updates: [{ ref: "refs/heads/main", oid: three }] });
+      const later = await bed.clone("two-endpoints", atSecond);
+      await fetchRefs(later);
+      await git(later.dir, "fsck", "--strict", "--no-dangling", "refs/remotes/cloud/main");
+      assert.equal(await git(later.dir, "rev-parse", "refs/remotes/cloud/main"), three);
+    } finally {
+      await other.stop();
+    }
   });
 
   it("two cloudbridge remotes of one git repository each keep their own remembered index: one's reads and pushes do not cost the other a full read", async () => {
