@@ -127,12 +127,40 @@ sub fail {
   exit 1;
 }
 
+# What git asked and was answered so far, for the helper alone to take over from if the daemon stops in
+# the middle (killed, or its machine going down): every byte git sent, the kind of each command's answer
+# ('line': an option's; 'block': capabilities, a list, a fetch or push batch, ended by a blank line), and
+# how many answers git had whole, how many lines of the next.
+my ($from_git, $unparsed, $in_batch, $answered, $partial) = ('', '', 0, 0, 0);
+my @kinds;
+sub from_git {
+  my ($data) = @_;
+  $from_git .= $data;
+  $unparsed .= $data;
+  while ($unparsed =~ s/\A([^\n]*)\n//) {
+    my $line = $1;
+    if ($in_batch) { $in_batch = 0 if $line eq ''; next }
+    next if $line eq '';    # the end of the conversation: no answer
+    push @kinds, $line =~ /\Aoption / ? 'line' : 'block';
+    $in_batch = 1 if $line =~ /\A(?:fetch|push) /;
+  }
+}
+# Whether $line ends an answer of $kind.
+sub ends_answer {
+  my ($kind, $line) = @_;
+  return ($kind // 'block') eq 'line' || $line eq '';
+}
+
 # The conversation: git's bytes to the daemon as they come, the daemon's frames out as they come.
 my ($stdin_open, $exit) = (1, undef);
 sub frames {
   while ($received =~ s/\A([^\n]*)\n//) {
     my $frame = $1;
-    if ($frame =~ /\Aout (.*)\z/s) { put(\*STDOUT, "$1\n") or exit 1 }
+    if ($frame =~ /\Aout (.*)\z/s) {
+      put(\*STDOUT, "$1\n") or exit 1;
+      if (ends_answer($kinds[$answered], $1)) { ($answered, $partial) = ($answered + 1, 0) }
+      else { $partial++ }
+    }
     elsif ($frame =~ /\Aerr (.*)\z/s) { put(\*STDERR, "$1\n") }
     elsif ($frame =~ /\Aexit ([0-9]{1,3})\z/) { $exit = $1 }
     else { fail("the daemon sent what is not a frame of the conversation: $frame") }
@@ -156,8 +184,9 @@ for (;;) {
       $stdin_open = 0;
       shutdown($sock, 1);    # git is done: the daemon's conversation ends when it has answered
     }
-    elsif (!put($sock, $data)) {
-      last;
+    else {
+      from_git($data);
+      last unless put($sock, $data);
     }
   }
   if (vec($ready, $fd, 1)) {
@@ -166,6 +195,66 @@ for (;;) {
 }
 frames();
 exit $exit if defined $exit;
-# The daemon stopped mid-conversation (killed, or its machine going down). A push is landed whole by its
-# last write or not at all, so doing it again is safe.
-fail('the daemon serving this folder stopped before it answered; run the command again.');
+# The daemon stopped mid-conversation. Every command is safe to do again — a push lands whole by its last
+# write or not at all, and one that landed is up to date the second time; a fetch or a list only reads — so
+# the helper alone is asked everything git asked, its answers git already had are left out, and the rest is
+# git's. Only an answer cut in the middle cannot be taken over: git has part of it, and the second may differ.
+if ($partial) {
+  fail('the daemon serving this folder stopped in the middle of its answer; nothing is left half done in the bucket '
+      . '(a push lands whole or not at all): run the command again.');
+}
+print STDERR "cloudbridge: the daemon serving this folder stopped before it answered; going on without it.\n";
+close $sock;
+pipe(my $child_in, my $to_child) or fail("could not go on without the daemon: $!");
+pipe(my $from_child, my $child_out) or fail("could not go on without the daemon: $!");
+my $pid = fork();
+fail("could not go on without the daemon: $!") unless defined $pid;
+if ($pid == 0) {
+  close $to_child;
+  close $from_child;
+  open(STDIN, '<&', $child_in) or die "git-remote-cloudbridge: $!\n";
+  open(STDOUT, '>&', $child_out) or die "git-remote-cloudbridge: $!\n";
+  $ENV{CLOUDBRIDGE_HELPER_ALONE} = '1';
+  exec {$launcher} $launcher, @args;
+  die "git-remote-cloudbridge: could not run $launcher: $!\n";
+}
+close $child_in;
+close $child_out;
+# git's commands are a few lines: the pipe holds them whole, before the helper answers any.
+put($to_child, $from_git) or fail("the helper working without the daemon stopped: $!");
+close $to_child unless $stdin_open;
+my ($skipped, $held, $out) = (0, '', fileno($from_child));
+for (;;) {
+  my $wanted = '';
+  vec($wanted, $out, 1) = 1;
+  vec($wanted, $in, 1) = 1 if $stdin_open;
+  my $ready;
+  if (select($ready = $wanted, undef, undef, undef) < 0) {
+    next if errno_is($! + 0, 'EINTR');
+    last;
+  }
+  if ($stdin_open && vec($ready, $in, 1)) {
+    my $n = sysread(STDIN, my $data, 65536);
+    if (!$n) {
+      $stdin_open = 0;
+      close $to_child;
+    }
+    else {
+      put($to_child, $data);
+    }
+  }
+  if (vec($ready, $out, 1)) {
+    my $n = sysread($from_child, my $data, 65536);
+    last unless $n;
+    if ($skipped < $answered) {
+      $held .= $data;
+      while ($skipped < $answered && $held =~ s/\A([^\n]*)\n//) { $skipped++ if ends_answer($kinds[$skipped], $1) }
+      next if $skipped < $answered;
+      ($data, $held) = ($held, '');
+    }
+    put(\*STDOUT, $data) or last;
+  }
+}
+close $to_child if $stdin_open;
+waitpid($pid, 0);
+exit($? & 127 ? 1 : $? >> 8);

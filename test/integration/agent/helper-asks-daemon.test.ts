@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join, resolve } from "node:path";
@@ -272,6 +272,102 @@ describe("git push in a folder whose daemon runs", () => {
     } finally {
       await d.stop();
     }
+  });
+
+  it("a daemon that stops in the middle of git's conversation: the helper alone takes it over and the push or fetch lands, or git is told plainly", async () => {
+    const dir = await init("stopped");
+    const main = await ok(dir, ["rev-parse", "main"]);
+    const path = join(dir, ".git", "cloudbridge", "daemon.sock");
+    /**
+     * Stands in for the folder's daemon killed at `point`: it holds git's conversation with the helper's own
+     * code, as the daemon does (here the helper alone, a process of its own), and stops there without a word.
+     * A real daemon cannot be killed at a chosen line of the conversation.
+     */
+    const stopping = async (point: "push asked" | "push landed" | "fetch asked" | "list half said") => {
+      const server = createServer((socket) =>
+        socket.once("data", () => {
+          socket.write('{"ok":true,"value":"conversation"}\n');
+          const helper = spawn("git-remote-cloudbridge", ["bucket", url("stopped")], {
+            cwd: dir,
+            env: { ...gitEnv(), CLOUDBRIDGE_HELPER_ALONE: "1", GIT_DIR: join(dir, ".git") },
+            stdio: ["pipe", "pipe", "ignore"],
+          });
+          const stop = () => {
+            socket.destroy();
+            helper.kill();
+          };
+          let asked = "";
+          socket.on("data", (data: Buffer) => {
+            asked += data.toString();
+            if ((point === "push asked" && /^push /m.test(asked)) || (point === "fetch asked" && /^fetch /m.test(asked))) return stop();
+            helper.stdin.write(data);
+          });
+          socket.on("end", () => helper.stdin.end());
+          let said = "";
+          helper.stdout.on("data", (data: Buffer) => {
+            said += data.toString();
+            for (let end = said.indexOf("\n"); end >= 0 && !socket.destroyed; end = said.indexOf("\n")) {
+              const line = said.slice(0, end);
+              said = said.slice(end + 1);
+              if (point === "push landed" && /^push /m.test(asked)) return stop(); // landed, git not told
+              socket.write(`out ${line}\n`);
+              if (point === "list half said" && /^list/m.test(asked) && line !== "") return stop();
+            }
+          });
+          helper.on("exit", (code) => socket.end(`exit ${code}\n`));
+        }),
+      );
+      await rm(path, { force: true });
+      await new Promise<void>((listening) => server.listen(path, listening));
+      await chmod(path, 0o600);
+      return server;
+    };
+    const close = (server: Server) => new Promise((closed) => server.close(closed));
+
+    for (const point of ["push asked", "push landed"] as const) {
+      const server = await stopping(point);
+      try {
+        const commit = await commitOn(dir, main, "stopped.txt", point);
+        const branch = `refs/heads/${point.replace(" ", "-")}`;
+        const pushed = await git(dir, ["push", "bucket", `${commit}:${branch}`]);
+        assert.equal(pushed.code, 0, `${point}: ${pushed.stderr}`);
+        assert.match(pushed.stderr, /cloudbridge: the daemon serving this folder stopped before it answered; going on without it/);
+        assert.match(pushed.stderr, /\* \[new branch\]/, point);
+        assert.equal((await bucketRefs("stopped")).get(branch), commit, `${point}: the push landed`);
+        assert.equal(await ok(dir, ["rev-parse", `refs/remotes/bucket/${branch.slice("refs/heads/".length)}`]), commit);
+      } finally {
+        await close(server);
+      }
+    }
+
+    const other = cloud.path("stopped-other");
+    await ok(cloud.path(""), ["clone", "-q", url("stopped"), other]);
+    const theirs = await commitOn(other, main, "theirs.txt", "from elsewhere");
+    await ok(other, ["push", "-q", "origin", `${theirs}:refs/heads/theirs`]);
+    const fetching = await stopping("fetch asked");
+    try {
+      const fetched = await git(dir, ["fetch", "bucket", "theirs"]);
+      assert.equal(fetched.code, 0, fetched.stderr);
+      assert.equal(await ok(dir, ["cat-file", "-p", `${theirs}:theirs.txt`]), "from elsewhere");
+    } finally {
+      await close(fetching);
+    }
+
+    // Git has part of an answer (a list cut short): nobody can go on from there; git is told, and nothing is half done.
+    const cut = await stopping("list half said");
+    try {
+      const commit = await commitOn(dir, main, "cut.txt", "cut");
+      const pushed = await git(dir, ["push", "bucket", `${commit}:refs/heads/cut`]);
+      assert.notEqual(pushed.code, 0);
+      assert.match(
+        pushed.stderr,
+        /the daemon serving this folder stopped in the middle of its answer; nothing is left half done .* run the command again/,
+      );
+      assert.equal((await bucketRefs("stopped")).has("refs/heads/cut"), false);
+    } finally {
+      await close(cut);
+    }
+    await cloneChecked("stopped");
   });
 
   const refusals = [

@@ -25,6 +25,7 @@ describe("the remote helper handing its conversation to the daemon", () => {
   let scratch: { path: string; remove(): Promise<void> };
   let gitDir: string;
   let launcher: string;
+  let speaking: string;
   before(async () => {
     scratch = await tempDir("helper-through-daemon");
     gitDir = join(scratch.path, "repo.git");
@@ -33,6 +34,14 @@ describe("the remote helper handing its conversation to the daemon", () => {
     launcher = join(scratch.path, "launcher");
     await writeFile(launcher, '#!/bin/sh\necho "alone CLOUDBRIDGE_HELPER_ALONE=$CLOUDBRIDGE_HELPER_ALONE $*"\ncat\n');
     await chmod(launcher, 0o755);
+    // Stands in for the helper alone holding a conversation: answers capabilities and a list as it would.
+    speaking = join(scratch.path, "speaking");
+    await writeFile(
+      speaking,
+      "#!/bin/sh\nwhile read -r line; do case \"$line\" in capabilities) printf 'fetch\\npush\\noption\\n\\n';; " +
+        "list*) printf '000000000000000000000000000000000000000%s refs/heads/main\\n\\n' \"$CLOUDBRIDGE_HELPER_ALONE\";; '') exit 0;; esac; done\n",
+    );
+    await chmod(speaking, 0o755);
   });
   after(async () => scratch.remove());
 
@@ -40,11 +49,12 @@ describe("the remote helper handing its conversation to the daemon", () => {
   async function relay(
     input: string,
     env: NodeJS.ProcessEnv = {},
+    runAgain = launcher,
   ): Promise<{ code: number | null; stdout: string; stderr: string; modules: string[] }> {
     // %INC at exit, less the relay itself; the relay runs unchanged (`do`), with its arguments.
     const probe =
       'our $relay = shift; END { print STDERR "modules: ", join(" ", sort grep { $_ ne $relay } keys %INC), "\\n" } do $relay; die $@ if $@;';
-    const child = spawn("perl", ["-e", probe, RELAY, launcher, "origin", URL_GIVEN], {
+    const child = spawn("perl", ["-e", probe, RELAY, runAgain, "origin", URL_GIVEN], {
       env: { PATH: process.env.PATH, HOME: "/home/someone", GIT_DIR: gitDir, ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -99,21 +109,44 @@ describe("the remote helper handing its conversation to the daemon", () => {
     }
   });
 
-  it("says so and fails when the daemon goes away in the middle of the conversation (git then runs the push again)", async () => {
+  it("hands the conversation to the helper alone when the daemon goes away between two answers, leaving out what git already had", async () => {
+    const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async () => {
+      return new Conversation(async (lines, send) => {
+        await lines.next();
+        for (const text of ["fetch", "push", "option", ""]) send({ kind: "out", text });
+        await lines.next();
+        // Gone without its exit frame after git's `list for-push`, as a daemon killed mid-push.
+      });
+    });
+    try {
+      const run = await relay("capabilities\nlist for-push\n", {}, speaking);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(
+        run.stdout,
+        "fetch\npush\noption\n\n0000000000000000000000000000000000000001 refs/heads/main\n\n",
+        "the daemon's capabilities, then the helper alone's list: its own capabilities left out",
+      );
+      assert.equal(run.stderr, "cloudbridge: the daemon serving this folder stopped before it answered; going on without it.\n");
+    } finally {
+      await service?.close();
+    }
+  });
+
+  it("says so and fails when the daemon goes away in the middle of an answer (git then runs the command again)", async () => {
     const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async () => {
       return new Conversation(async (lines, send) => {
         await lines.next();
         send({ kind: "out", text: "fetch" });
-        // Gone without its exit frame, as a daemon killed mid-push.
+        // Gone without the rest of its answer nor its exit frame.
       });
     });
     try {
-      const run = await relay("capabilities\nlist for-push\n");
+      const run = await relay("capabilities\nlist for-push\n", {}, speaking);
       assert.equal(run.code, 1);
       assert.equal(run.stdout, "fetch\n");
       assert.match(
         run.stderr,
-        /^git-remote-cloudbridge: the daemon serving this folder stopped before it answered; run the command again\.\n$/,
+        /^git-remote-cloudbridge: the daemon serving this folder stopped in the middle of its answer; nothing is left half done in the bucket \(a push lands whole or not at all\): run the command again\.\n$/,
       );
     } finally {
       await service?.close();
