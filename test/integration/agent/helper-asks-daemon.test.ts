@@ -370,6 +370,42 @@ describe("git push in a folder whose daemon runs", () => {
     await cloneChecked("stopped");
   });
 
+  it("a daemon killed with kill -9 in the middle of a push: git's push goes on without it and lands whole", async () => {
+    const proxy = await startFaultProxy({ target: cloud.t.cloud.endpoint, seed: 1 });
+    let d: Daemon | undefined;
+    try {
+      // The daemon and git reach the bucket through a proxy that can leave the daemon's push hanging.
+      const settings = { AWS_ENDPOINT_URL: proxy.endpoint };
+      const env = agentEnv(cloud.t.cloud.env, settings);
+      const proxiedGit = agentEnv(cloud.t.cloud.env, { ...GIT_ENV, PATH: `${resolve("bin")}:${process.env.PATH}`, ...settings });
+      const dir = cloud.path("killed-mid-push");
+      await mkdir(dir);
+      await writeFile(join(dir, "README.txt"), "the folder's first file\n");
+      await cliOk(["init", dir, "--remote", "s3://cloudbridge/killed-mid-push"], env);
+      await ok(dir, ["remote", "add", "bucket", url("killed-mid-push")], proxiedGit);
+      const main = await ok(dir, ["rev-parse", "main"], proxiedGit);
+      d = await startDaemon(dir, { ...env, CLOUDBRIDGE_LOG_LEVEL: "debug" }, QUIET);
+      const commit = await commitOn(dir, main, "killed.txt", "pushed while the daemon is killed");
+      const pushing = git(dir, ["push", "bucket", `${commit}:refs/heads/killed`], proxiedGit);
+      await d.waitForEvent("helper.listed");
+      proxy.setDown("blackhole");
+      await waitUntil(() => proxy.counts.outage > 0, "the daemon's push under way");
+      await d.kill9();
+      proxy.setDown(false);
+      const pushed = await pushing;
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.match(pushed.stderr, /cloudbridge: the daemon serving this folder stopped before it answered; going on without it/);
+      assert.match(pushed.stderr, /\* \[new branch\]\s+\S+ -> killed/);
+      assert.equal(helped(d), 0, "the daemon never finished it");
+      assert.equal((await bucketRefs("killed-mid-push")).get("refs/heads/killed"), commit);
+      assert.equal(await ok(dir, ["rev-parse", "refs/remotes/bucket/killed"], proxiedGit), commit);
+      await cloneChecked("killed-mid-push");
+    } finally {
+      await d?.kill9();
+      await proxy.stop();
+    }
+  });
+
   const refusals = [
     ["rotated", "a key rotated while it runs (403 InvalidAccessKeyId)"],
     ["expired", "session credentials that expired while it runs (400 ExpiredToken)"],
