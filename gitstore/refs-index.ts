@@ -231,8 +231,9 @@ function cacheFile(ctx: RepoContext): string {
 /**
  * Where earlier versions kept what they remembered, still read (never written) for the bucket and repository
  * they name: one file per bucket and repository, whatever the endpoint, and before that one file for all.
- * Such a file may be another endpoint's; it is used only where the bucket's answer checks it (a conditional
- * read: its ETag is not that endpoint's, and the index is read whole), never in place of a request.
+ * Such a file may be another endpoint's; what it remembered of the index is used only where the bucket's
+ * answer checks it (a conditional read: an ETag not the endpoint's own gets the index whole), never in place
+ * of a request, and its pack list not at all; only its word that the ref files were moved is kept.
  */
 function legacyCacheFiles(ctx: RepoContext): string[] {
   const perRemote = join(
