@@ -17,6 +17,8 @@ import {
   TreeEditConflict,
   type CommitIdentity,
 } from "../../localgit/index.ts";
+import { fileSystemNow } from "./fs-clock.ts";
+import { configEnv, lookThroughIndex, refreshIndexStat, type IndexLook } from "./index-look.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
@@ -26,6 +28,35 @@ export const MAIN_REF = "refs/heads/main";
 
 /** Up to this many changed paths, a commit writes its tree without git's index (LocalRepo.treeWith). */
 const EDITED_IN_PLACE = 1000;
+
+/**
+ * A split index: a commit or a checkout writes the entries it changed, not the whole folder's index (the
+ * shared part is rewritten once the changes pass a fifth of it; old shared parts are removed then).
+ */
+const SPLIT_INDEX_CONFIG: ReadonlyArray<readonly [string, string]> = [
+  ["core.splitIndex", "true"],
+  ["splitIndex.sharedIndexExpire", "now"],
+];
+
+/**
+ * A scan guided by git's index (`indexLook`) looks at every file itself instead when git names more than
+ * this share of the tracked files (after an import or a clone, whose index entries have no stat fields
+ * yet): one walk costs less then than a look per path.
+ */
+const WALK_ABOVE_SHARE = 1 / 8;
+/** git's index is refreshed (index-look.ts) once its look names at least this many unchanged tracked files. */
+const REFRESH_AT = 64;
+
+export interface CommitOptions extends ScanOptions {
+  annex?: AnnexPort;
+  message?: string;
+}
+
+/** git's look (index-look.ts), with the file system's time before it began and the index it looked at. */
+interface TimedLook extends IndexLook {
+  before: number;
+  index: string | undefined;
+}
 
 /**
  * A synced folder: the files, its `.git`, and the agent's state in `.git/cloudbridge/` (stat cache,
@@ -57,9 +88,18 @@ export class LocalRepo {
   private cacheFileSeen: string | undefined;
   /** git's index as this process last wrote it (holding the cache's tree), or as it found it so at open. */
   private indexWritten: string | undefined;
+  private readonly looksThroughIndex: boolean;
+  /** git's look started with the open, taken by the first full scan if the index it looked at proves to be the one the agent left. */
+  private earlyLook: Promise<TimedLook | undefined> | undefined;
 
-  constructor(root: string, identity?: CommitIdentity, options: { onWait?: (owner: number) => void } = {}) {
+  /**
+   * `lookThroughIndex`: a full scan asks git's index which paths to look at (index-look.ts), for a process
+   * that syncs once and exits (`cloudbridge sync` with no daemon); git's first look starts as the folder
+   * opens. The daemon looks at every file itself, between its watcher's events.
+   */
+  constructor(root: string, identity?: CommitIdentity, options: { onWait?: (owner: number) => void; lookThroughIndex?: boolean } = {}) {
     this.root = root;
+    this.looksThroughIndex = options.lookThroughIndex === true;
     this.stateDir = join(root, ".git", "cloudbridge");
     this.lock = new FolderLock(join(this.stateDir, "folder-lock.pid"), {
       onAcquired: (tookOver) => this.reload(tookOver),
@@ -68,15 +108,7 @@ export class LocalRepo {
     });
     registerFolder(root, this.stateDir);
     this.git = new Git(join(root, ".git"), identity ? { identity } : {});
-    // A split index: a commit or a checkout writes the entries it changed, not the whole folder's index
-    // (the shared part is rewritten once the changes pass a fifth of it; old shared parts are removed then).
-    this.indexed = this.git.with({
-      GIT_CONFIG_COUNT: "2",
-      GIT_CONFIG_KEY_0: "core.splitIndex",
-      GIT_CONFIG_VALUE_0: "true",
-      GIT_CONFIG_KEY_1: "splitIndex.sharedIndexExpire",
-      GIT_CONFIG_VALUE_1: "now",
-    });
+    this.indexed = this.git.with(configEnv(SPLIT_INDEX_CONFIG));
   }
 
   static isRepo(root: string): Promise<boolean> {
@@ -138,6 +170,9 @@ export class LocalRepo {
   }
 
   private async load(): Promise<void> {
+    // Beside the reads below (git's look takes as long as they do): its answer is used only if the index
+    // it looked at turns out to hold the cache's tree (`lookThroughIndex`).
+    if (this.looksThroughIndex && !this.opened) this.earlyLook = this.timedLook().catch(() => undefined);
     // Files a killed cloudbridge process was preparing (it journaled them; nothing else is touched), and
     // the temporary pack it was writing.
     await removeLeftoverTemporaries(this.root, this.stateDir);
@@ -218,18 +253,29 @@ export class LocalRepo {
     return this.git.revParse(MAIN_REF);
   }
 
-  /** Scans the folder (or some paths) and commits what changed; returns the new commit, if any. */
-  commitChanges(options: ScanOptions & { annex?: AnnexPort; message?: string } = {}): Promise<{ commit?: string; scan: ScanResult }> {
+  /**
+   * Scans the folder (or some paths) and commits what changed; returns the new commit, if any, and the
+   * paths the scan looked at when git's index chose them (`looked`; otherwise those asked for, or all).
+   */
+  commitChanges(options: CommitOptions = {}): Promise<{ commit?: string; scan: ScanResult; looked?: Set<string> }> {
     return this.lock.hold(() => this.commitChangesHeld(options));
   }
 
-  private async commitChangesHeld(
-    options: ScanOptions & { annex?: AnnexPort; message?: string },
-  ): Promise<{ commit?: string; scan: ScanResult }> {
-    const result = await scan(this.root, this.cache, this.git, options.annex, options);
+  private async commitChangesHeld(options: CommitOptions): Promise<{ commit?: string; scan: ScanResult; looked?: Set<string> }> {
+    const look = this.looksThroughIndex && !options.paths ? await this.lookThroughIndex() : undefined;
+    const walk = !look || look.tracked.length > this.cache.entries.size * WALK_ABOVE_SHARE;
+    const result = await scan(this.root, this.cache, this.git, options.annex, walk ? options : { ...options, paths: look.paths });
+    if (!walk) result.seen += this.cache.entries.size - look.tracked.length; // the files git compared
+    if (look && look.tracked.length >= REFRESH_AT) {
+      // The entries git named without a change to commit now hold stat fields: the next look skips them.
+      await refreshIndexStat(this.git, this.root, SPLIT_INDEX_CONFIG, look.tracked, look.before, options.racyWindowMs ?? 2000);
+      this.indexWritten = await this.indexIdentity();
+      this.cacheChanged();
+    }
+    const looked = walk ? undefined : new Set(look.paths);
     if (result.changes.size === 0) {
       if (result.hashed > 0) this.cacheChanged();
-      return { scan: result };
+      return { scan: result, ...(looked ? { looked } : {}) };
     }
     const parent = this.cache.commit;
     const tree = await this.treeWith(parent, result.changes);
@@ -244,7 +290,31 @@ export class LocalRepo {
     }
     this.cache.commit = commit;
     this.cacheChanged();
-    return { commit, scan: result };
+    return { commit, scan: result, ...(looked ? { looked } : {}) };
+  }
+
+  /**
+   * git's look at the folder against its index (index-look.ts), or undefined when the index is not known
+   * to hold the tree of the cache's commit (then the scan looks at every file): it must be the index this
+   * process left or found so at its open, with every commit made without it applied and no entry left out.
+   */
+  private async lookThroughIndex(): Promise<TimedLook | undefined> {
+    await this.catchUpIndex();
+    const early = await this.earlyLook;
+    this.earlyLook = undefined;
+    if (!this.cache.commit || this.indexOmitsEntries || this.indexWritten === undefined) return undefined;
+    if ((await this.indexIdentity()) !== this.indexWritten) return undefined;
+    if (early && early.index === this.indexWritten) return early;
+    const look = await this.timedLook();
+    return look.index === this.indexWritten ? look : undefined;
+  }
+
+  /** git's look, and the index it looked at: the same file before and after it, or undefined. */
+  private async timedLook(): Promise<TimedLook> {
+    const before = await fileSystemNow(this.stateDir);
+    const index = await this.indexIdentity();
+    const look = await lookThroughIndex(this.git, this.root);
+    return { ...look, before, index: index === (await this.indexIdentity()) ? index : undefined };
   }
 
   /**
