@@ -7,29 +7,30 @@ import { isGitDirName } from "./safe-paths.ts";
  * git's own look at the folder, for a process that syncs once and exits (`cloudbridge sync` with no
  * daemon): git compares every file's stat fields with its index in C, on several threads (`diff-files`),
  * and lists what its index does not hold (`ls-files --others`), in a fraction of the time a look at every
- * file from Node takes. The scan then looks only at the paths git names (scanner.ts, `paths`).
+ * file from Node takes. The scan then looks only at the paths git names (scanner.ts, `paths`), and hashes
+ * the tracked ones again even where the stat cache's fields match (`rehash`).
  *
  * Why that misses nothing: the index holds the tree of the stat cache's commit (local-repo.ts checks it is
  * the index the agent itself left before asking), and git calls an entry unchanged only when the file's
  * stat fields are those git recorded when it last found the file's content to be that entry's blob. git
- * records them only after comparing the content, compares more fields than the stat cache (ctime, so a
- * write that restores the mtime is seen, and uid, gid and the device), and treats an entry written in the
- * same tick as the index as changed (racy git). Entries written by the agent without stat fields
- * (`update-index --index-info`, after a commit or a checkout) are named every time until the next refresh
+ * records them only after comparing the content, compares more fields than the stat cache (the ctime, so
+ * a write that puts the mtime back is seen, and the owner and the device), and treats an entry written in
+ * the same second as the index as changed (racy git). Entries the agent writes without stat fields
+ * (`update-index --index-info`, after a commit or a checkout) are named until the next refresh
  * (`refreshIndexStat`).
  *
- * Every look runs with the folder's clean filter off and git's stat checks at their strictest, whatever
- * the user's configuration says: a content comparison (a racily clean entry, a refresh) hashes the file as
- * it is, without starting a Node process per look. An annexed file (the index holds its pointer, the
- * folder its content) then never compares equal, so git names it every time and the stat cache decides.
+ * Every look runs with git's stat checks at their strictest, whatever the user's configuration says, and
+ * with the folder's clean filter off: a racily clean entry is compared as stored, without starting a Node
+ * process (an annexed one then compares unequal and is named: safe). The refresh records annexed files
+ * through the filter, as a person's `git status` does, so that they are not named at every sync.
  */
-export const INDEX_LOOK_CONFIG: ReadonlyArray<readonly [string, string]> = [
-  [`filter.${FILTER_DRIVER}.process`, ""],
+const STRICT_STAT_CONFIG: ReadonlyArray<readonly [string, string]> = [
   ["core.checkStat", "default"],
   ["core.trustctime", "true"],
   ["core.ignoreStat", "false"],
   ["core.fsmonitor", "false"],
 ];
+const INDEX_LOOK_CONFIG: ReadonlyArray<readonly [string, string]> = [[`filter.${FILTER_DRIVER}.process`, ""], ...STRICT_STAT_CONFIG];
 
 /** What git named. */
 export interface IndexLook {
@@ -78,38 +79,43 @@ function untrackedRoot(path: string): string {
 }
 
 /**
- * Has git record the stat fields of the entries whose files hold their blob (`update-index --refresh`,
- * the content compared as it is), so the next look names only what changed. `indexConfig`: the settings
- * the agent writes its index with (a split index). Then, for the paths it may have recorded (`tracked`),
- * any file whose mtime or ctime is within `racyWindowMs` of `before` (the file system's time before the
- * refresh) or later is made to look changed again (its entry put back without stat fields): a file written
- * while git read it could otherwise keep stat fields git took before the write. A file whose ctime was
- * older than that after the refresh was not written since git looked, and any later write stamps a ctime
- * git did not record.
+ * Has git record the stat fields of the entries whose files hold their blob (`update-index --refresh`),
+ * so the next look names only what changed: first comparing every file as stored (no process per file),
+ * then, when `annexed` (some annexed entry may still differ), through the folder's clean filter for what
+ * is left (annexed files, whose index entry is a pointer). `indexConfig`: the settings the agent writes
+ * its index with (a split index).
+ *
+ * Then any of `paths` (every entry the refresh may have recorded: what git named, what was just
+ * committed) whose mtime or ctime is within `racyWindowMs` of `before` (the file system's time before git
+ * looked) or later is put back without stat fields: a file written while git read it could otherwise keep
+ * stat fields git took before the write. A file whose ctime was older than that after the refresh was not
+ * written since git looked at it, and any later write stamps a ctime git did not record.
  */
 export async function refreshIndexStat(
   git: Git,
   root: string,
   indexConfig: ReadonlyArray<readonly [string, string]>,
-  tracked: readonly string[],
-  before: number,
-  racyWindowMs: number,
+  refresh: { paths: Iterable<string>; annexed: boolean; before: number; racyWindowMs: number },
 ): Promise<void> {
   const env = { ...configEnv([...indexConfig, ...INDEX_LOOK_CONFIG]), GIT_WORK_TREE: root };
-  // Exit code 1: some entries still differ (changed files, annexed ones); those keep no stat fields.
+  // Exit code 1: some entries still differ (changed since, annexed); those keep no stat fields.
   // `--split-index` again: the refreshed entries go into a new shared index, not into the small file
   // every git command reads beside it (which would then hold as many entries as the shared one).
   await git.run(["update-index", "-q", "--refresh", "--split-index"], { env, okCodes: [1] });
-  const young: string[] = [];
-  for (const path of tracked) {
+  if (refresh.annexed)
+    await git.run(["update-index", "-q", "--refresh"], {
+      env: { ...configEnv([...indexConfig, ...STRICT_STAT_CONFIG]), GIT_WORK_TREE: root },
+      okCodes: [1],
+    });
+  const young = new Set<string>();
+  for (const path of refresh.paths) {
     const stats = lstatSync(`${root}/${path}`, { throwIfNoEntry: false });
-    if (stats && Math.max(stats.mtimeMs, stats.ctimeMs) > before - racyWindowMs) young.push(path);
+    if (stats && Math.max(stats.mtimeMs, stats.ctimeMs) > refresh.before - refresh.racyWindowMs) young.add(path);
   }
-  if (young.length === 0) return;
+  if (young.size === 0) return;
   // `ls-files --stage` prints each entry as `--index-info` reads it: those entries go back without stat fields.
-  const again = new Set(young);
   const { stdout } = await git.run(["ls-files", "--stage", "-z"], { env });
-  const lines = nulRecords(stdout).filter((record) => again.has(decodePath(record.subarray(record.indexOf(9) + 1))));
+  const lines = nulRecords(stdout).filter((record) => young.has(decodePath(record.subarray(record.indexOf(9) + 1))));
   await git.run(["update-index", "-z", "--index-info"], { env, input: Buffer.concat(lines.flatMap((line) => [line, Buffer.from([0])])) });
 }
 

@@ -39,13 +39,11 @@ const SPLIT_INDEX_CONFIG: ReadonlyArray<readonly [string, string]> = [
 ];
 
 /**
- * A scan guided by git's index (`indexLook`) looks at every file itself instead when git names more than
- * this share of the tracked files (after an import or a clone, whose index entries have no stat fields
- * yet): one walk costs less then than a look per path.
+ * A scan guided by git's index (`lookThroughIndex`) looks at every file itself instead, as the daemon
+ * does, when git names more than this share of the tracked files (after an import or a clone, whose
+ * index entries have no stat fields yet): one walk then costs less than a look and a hash per path.
  */
 const WALK_ABOVE_SHARE = 1 / 8;
-/** git's index is refreshed (index-look.ts) once its look names at least this many unchanged tracked files. */
-const REFRESH_AT = 64;
 
 export interface CommitOptions extends ScanOptions {
   annex?: AnnexPort;
@@ -263,18 +261,19 @@ export class LocalRepo {
 
   private async commitChangesHeld(options: CommitOptions): Promise<{ commit?: string; scan: ScanResult; looked?: Set<string> }> {
     const look = this.looksThroughIndex && !options.paths ? await this.lookThroughIndex() : undefined;
-    const walk = !look || look.tracked.length > this.cache.entries.size * WALK_ABOVE_SHARE;
-    const result = await scan(this.root, this.cache, this.git, options.annex, walk ? options : { ...options, paths: look.paths });
-    if (!walk) result.seen += this.cache.entries.size - look.tracked.length; // the files git compared
-    if (look && look.tracked.length >= REFRESH_AT) {
-      // The entries git named without a change to commit now hold stat fields: the next look skips them.
-      await refreshIndexStat(this.git, this.root, SPLIT_INDEX_CONFIG, look.tracked, look.before, options.racyWindowMs ?? 2000);
-      this.indexWritten = await this.indexIdentity();
-      this.cacheChanged();
-    }
-    const looked = walk ? undefined : new Set(look.paths);
+    const guided = look !== undefined && look.tracked.length <= this.cache.entries.size * WALK_ABOVE_SHARE;
+    const result = await scan(
+      this.root,
+      this.cache,
+      this.git,
+      options.annex,
+      guided ? { ...options, paths: look.paths, rehash: new Set(look.tracked) } : options,
+    );
+    if (guided) result.seen += this.cache.entries.size - look.tracked.length; // the files git compared
+    const looked = guided ? new Set(look.paths) : undefined;
     if (result.changes.size === 0) {
       if (result.hashed > 0) this.cacheChanged();
+      if (look) await this.keepIndexLooking(look, result, options.racyWindowMs);
       return { scan: result, ...(looked ? { looked } : {}) };
     }
     const parent = this.cache.commit;
@@ -290,7 +289,33 @@ export class LocalRepo {
     }
     this.cache.commit = commit;
     this.cacheChanged();
+    if (look) await this.keepIndexLooking(look, result, options.racyWindowMs);
     return { commit, scan: result, ...(looked ? { looked } : {}) };
+  }
+
+  /**
+   * After a scan guided by git's index: when git named files that hold their blob (entries without stat
+   * fields, files touched but not changed) or a commit changed entries, git records their stat fields
+   * (index-look.ts, `refreshIndexStat`), so the next sync's look names only what changes meanwhile. What
+   * cannot be recorded (a ghost, a version a read-only folder kept out) is left out of the count, or a
+   * sync would refresh every time.
+   */
+  private async keepIndexLooking(look: TimedLook, result: ScanResult, racyWindowMs = 2000): Promise<void> {
+    const settled = look.tracked.filter((path) => {
+      const entry = this.cache.entries.get(path);
+      return entry !== undefined && !entry.ghost && !entry.unwritten && !result.changes.has(path);
+    });
+    if (settled.length === 0 && result.changes.size === 0) return;
+    await this.catchUpIndex();
+    const isAnnexed = (entry: CacheEntry | null | undefined) => typeof entry?.annexed === "string";
+    await refreshIndexStat(this.git, this.root, SPLIT_INDEX_CONFIG, {
+      paths: [...look.tracked, ...result.changes.keys()],
+      annexed: settled.some((path) => isAnnexed(this.cache.entries.get(path))) || [...result.changes.values()].some(isAnnexed),
+      before: look.before,
+      racyWindowMs,
+    });
+    this.indexWritten = await this.indexIdentity();
+    this.cacheChanged();
   }
 
   /**
