@@ -112,10 +112,32 @@ export async function refreshIndexStat(
     const stats = lstatSync(`${root}/${path}`, { throwIfNoEntry: false });
     if (stats && Math.max(stats.mtimeMs, stats.ctimeMs) > refresh.before - refresh.racyWindowMs) young.add(path);
   }
-  if (young.size === 0) return;
-  // `ls-files --stage` prints each entry as `--index-info` reads it: those entries go back without stat fields.
+  await putBack(git, env, young);
+}
+
+/**
+ * Entries git's look would skip whatever their file holds (`update-index --assume-unchanged`,
+ * `--skip-worktree`, set by hand: `read-tree --reset` keeps them) are put back without them, and without
+ * stat fields. Called whenever the agent rebuilds the index, which it does whenever another hand wrote it.
+ */
+export async function clearHiddenEntries(git: Git, indexConfig: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  const env = configEnv(indexConfig);
+  const { stdout } = await git.run(["ls-files", "-v", "-z"], { env });
+  // The tag before each path: lowercase when assume-unchanged, S when skip-worktree.
+  const hidden = new Set(
+    nulRecords(stdout)
+      .filter((record) => record[0] === 0x53 || (record[0]! >= 0x61 && record[0]! <= 0x7a))
+      .map((record) => decodePath(record.subarray(2))),
+  );
+  await putBack(git, env, hidden);
+}
+
+/** The index entries of `paths` written again as they are, which leaves them without stat fields or flags. */
+async function putBack(git: Git, env: Record<string, string>, paths: ReadonlySet<string>): Promise<void> {
+  if (paths.size === 0) return;
+  // `ls-files --stage` prints each entry as `--index-info` reads it.
   const { stdout } = await git.run(["ls-files", "--stage", "-z"], { env });
-  const lines = nulRecords(stdout).filter((record) => young.has(decodePath(record.subarray(record.indexOf(9) + 1))));
+  const lines = nulRecords(stdout).filter((record) => paths.has(decodePath(record.subarray(record.indexOf(9) + 1))));
   await git.run(["update-index", "-z", "--index-info"], { env, input: Buffer.concat(lines.flatMap((line) => [line, Buffer.from([0])])) });
 }
 

@@ -18,7 +18,7 @@ import {
   type CommitIdentity,
 } from "../../localgit/index.ts";
 import { fileSystemNow } from "./fs-clock.ts";
-import { configEnv, lookThroughIndex, refreshIndexStat, type IndexLook } from "./index-look.ts";
+import { clearHiddenEntries, configEnv, lookThroughIndex, refreshIndexStat, type IndexLook } from "./index-look.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
@@ -521,6 +521,8 @@ export class LocalRepo {
   private async resetIndex(): Promise<void> {
     this.indexBehind = []; // the whole tree of the cache's commit goes in
     await this.fillIndex();
+    // git's look (index-look.ts) must not skip an entry whatever its file holds.
+    if (this.looksThroughIndex) await clearHiddenEntries(this.git, SPLIT_INDEX_CONFIG);
     this.indexWritten = await this.indexIdentity();
   }
 

@@ -76,6 +76,13 @@ describe("cloudbridge sync with no daemon, guided by git's index", () => {
     await utimes(racy, racyTime.atime, racyTime.mtime);
     assert.equal((await sync(A)).sent, 1, "the edit in the racy window is sent");
 
+    // A file a person told git to stop looking at (git keeps the mark across the agent's rebuilds of its index).
+    await git(A, "update-index", "--assume-unchanged", "dir-0/file-2.txt");
+    await git(A, "update-index", "--skip-worktree", "dir-0/file-4.txt");
+    await writeFile(join(A, "dir-0", "file-2.txt"), "hidden from git\n");
+    await writeFile(join(A, "dir-0", "file-4.txt"), "skipped by git\n");
+    assert.equal((await sync(A)).sent, 2);
+
     // The annexed file changed in place, the same size.
     const changedLarge = randomBytes(4096);
     await writeFile(join(A, "big.bin"), changedLarge);
@@ -94,6 +101,8 @@ describe("cloudbridge sync with no daemon, guided by git's index", () => {
     await assert.rejects(stat(join(B, "dir-2", "file-3.txt")), { code: "ENOENT" });
     assert.equal(await readFile(join(B, "dir-1", "file-7.txt"), "utf8"), `1-7-${"b".repeat(40)}\n`);
     assert.deepEqual(await readFile(join(B, "big.bin")), changedLarge);
+    assert.equal(await readFile(join(B, "dir-0", "file-2.txt"), "utf8"), "hidden from git\n");
+    assert.equal(await readFile(join(B, "dir-0", "file-4.txt"), "utf8"), "skipped by git\n");
     assert.match(await git(A, "cat-file", "-p", "HEAD:big.bin"), /annex\/objects\/SHA256E/, "big.bin is annexed");
   });
 });
