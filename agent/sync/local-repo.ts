@@ -308,13 +308,19 @@ export class LocalRepo {
     if (settled.length === 0 && result.changes.size === 0) return;
     await this.catchUpIndex();
     const isAnnexed = (entry: CacheEntry | null | undefined) => typeof entry?.annexed === "string";
-    await refreshIndexStat(this.git, this.root, SPLIT_INDEX_CONFIG, {
-      paths: [...look.tracked, ...result.changes.keys()],
-      annexed: settled.some((path) => isAnnexed(this.cache.entries.get(path))) || [...result.changes.values()].some(isAnnexed),
-      before: look.before,
-      racyWindowMs,
-    });
-    this.indexWritten = await this.indexIdentity();
+    try {
+      await refreshIndexStat(this.git, this.root, SPLIT_INDEX_CONFIG, {
+        paths: [...look.tracked, ...result.changes.keys()],
+        annexed: settled.some((path) => isAnnexed(this.cache.entries.get(path))) || [...result.changes.values()].some(isAnnexed),
+        before: look.before,
+        racyWindowMs,
+      });
+      this.indexWritten = await this.indexIdentity();
+    } catch {
+      // Someone else's git held the index a moment (a person's `git status`): nothing is lost, the sync
+      // is done. The index is not trusted for a look again until the next open has rebuilt it.
+      this.indexWritten = undefined;
+    }
     this.cacheChanged();
   }
 
@@ -330,8 +336,8 @@ export class LocalRepo {
     if (!this.cache.commit || this.indexOmitsEntries || this.indexWritten === undefined) return undefined;
     if ((await this.indexIdentity()) !== this.indexWritten) return undefined;
     if (early && early.index === this.indexWritten) return early;
-    const look = await this.timedLook();
-    return look.index === this.indexWritten ? look : undefined;
+    const look = await this.timedLook().catch(() => undefined);
+    return look?.index === this.indexWritten ? look : undefined;
   }
 
   /** git's look, and the index it looked at: the same file before and after it, or undefined. */
