@@ -40,7 +40,7 @@ export interface IndexLook {
   tracked: string[];
 }
 
-/** `git -c` for the looks, as the environment (GIT_CONFIG_COUNT), on top of `base` pairs. */
+/** `git -c key=value` for each pair, as the environment (GIT_CONFIG_COUNT, replacing any such pairs the process has). */
 export function configEnv(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string> {
   const env: Record<string, string> = { GIT_CONFIG_COUNT: String(pairs.length) };
   pairs.forEach(([key, value], i) => {
