@@ -72,7 +72,8 @@ export interface OpenOptions {
    * The folder is opened for one command in a process that then exits (`cloudbridge sync` with no daemon):
    * the bucket is reached through the light S3 client when the settings are plain, as the remote helper
    * reaches it (objectstore's bucketRequests), so the AWS SDK's S3 module (~50 ms to load) is loaded only if a
-   * request needs it (a multipart upload). A daemon keeps the SDK's client.
+   * request needs it (a multipart upload). A daemon keeps the SDK's client. Its sync asks git's index which
+   * files to look at (agent/sync/index-look.ts) instead of looking at every file.
    */
   oneCommand?: boolean;
 }
@@ -188,6 +189,7 @@ export async function openSyncedFolder(
       {
         onWait: (owner) =>
           log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
+        ...(options.oneCommand ? { lookThroughIndex: true } : {}),
       },
     ).open();
     // What this machine wants, where every machine (and git-annex) reads it: the cloud keeps what a machine wants and lacks.

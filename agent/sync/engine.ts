@@ -279,7 +279,7 @@ export class SyncEngine {
   private async round(round: Round): Promise<SyncReport> {
     const { paths, report, trace } = round;
     trace("locked");
-    const { commit, scan } = await this.repo.commitChanges({
+    const { commit, scan, looked } = await this.repo.commitChanges({
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
       ...(round.onScanProgress ? { onProgress: round.onScanProgress } : {}),
@@ -288,7 +288,8 @@ export class SyncEngine {
     const accounted = await readRecord(this.repo.stateDir);
     /** What the last round recorded, of one kind (refused-paths.ts). */
     const recorded = (kind: RefusedPath["kind"]) => accounted.paths.filter((p) => p.kind === kind);
-    report.notUploaded = mergeScanned(recorded("not-uploaded"), paths, scan.refused);
+    // What the scan did not look at (git's index vouched for it) keeps what was said of it.
+    report.notUploaded = mergeScanned(recorded("not-uploaded"), paths ?? looked, scan.refused);
     report.scanned = scan.seen;
     report.hashed = scan.hashed;
     report.settling = scan.settling;

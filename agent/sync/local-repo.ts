@@ -17,6 +17,8 @@ import {
   TreeEditConflict,
   type CommitIdentity,
 } from "../../localgit/index.ts";
+import { fileSystemNow } from "./fs-clock.ts";
+import { clearHiddenEntries, configEnv, lookThroughIndex, refreshIndexStat, type IndexLook } from "./index-look.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
@@ -26,6 +28,33 @@ export const MAIN_REF = "refs/heads/main";
 
 /** Up to this many changed paths, a commit writes its tree without git's index (LocalRepo.treeWith). */
 const EDITED_IN_PLACE = 1000;
+
+/**
+ * A split index: a commit or a checkout writes the entries it changed, not the whole folder's index (the
+ * shared part is rewritten once the changes pass a fifth of it; old shared parts are removed then).
+ */
+const SPLIT_INDEX_CONFIG: ReadonlyArray<readonly [string, string]> = [
+  ["core.splitIndex", "true"],
+  ["splitIndex.sharedIndexExpire", "now"],
+];
+
+/**
+ * A scan guided by git's index (`lookThroughIndex`) looks at every file itself instead, as the daemon
+ * does, when git names more than this share of the tracked files (after an import or a clone, whose
+ * index entries have no stat fields yet): one walk then costs less than a look and a hash per path.
+ */
+const WALK_ABOVE_SHARE = 1 / 8;
+
+export interface CommitOptions extends ScanOptions {
+  annex?: AnnexPort;
+  message?: string;
+}
+
+/** git's look (index-look.ts), with the file system's time before it began and the index it looked at. */
+interface TimedLook extends IndexLook {
+  before: number;
+  index: string | undefined;
+}
 
 /**
  * A synced folder: the files, its `.git`, and the agent's state in `.git/cloudbridge/` (stat cache,
@@ -57,9 +86,18 @@ export class LocalRepo {
   private cacheFileSeen: string | undefined;
   /** git's index as this process last wrote it (holding the cache's tree), or as it found it so at open. */
   private indexWritten: string | undefined;
+  private readonly looksThroughIndex: boolean;
+  /** git's look started with the open, taken by the first full scan if the index it looked at proves to be the one the agent left. */
+  private earlyLook: Promise<TimedLook | undefined> | undefined;
 
-  constructor(root: string, identity?: CommitIdentity, options: { onWait?: (owner: number) => void } = {}) {
+  /**
+   * `lookThroughIndex`: a full scan asks git's index which paths to look at (index-look.ts), for a process
+   * that syncs once and exits (`cloudbridge sync` with no daemon); git's first look starts as the folder
+   * opens. The daemon looks at every file itself, between its watcher's events.
+   */
+  constructor(root: string, identity?: CommitIdentity, options: { onWait?: (owner: number) => void; lookThroughIndex?: boolean } = {}) {
     this.root = root;
+    this.looksThroughIndex = options.lookThroughIndex === true;
     this.stateDir = join(root, ".git", "cloudbridge");
     this.lock = new FolderLock(join(this.stateDir, "folder-lock.pid"), {
       onAcquired: (tookOver) => this.reload(tookOver),
@@ -68,15 +106,7 @@ export class LocalRepo {
     });
     registerFolder(root, this.stateDir);
     this.git = new Git(join(root, ".git"), identity ? { identity } : {});
-    // A split index: a commit or a checkout writes the entries it changed, not the whole folder's index
-    // (the shared part is rewritten once the changes pass a fifth of it; old shared parts are removed then).
-    this.indexed = this.git.with({
-      GIT_CONFIG_COUNT: "2",
-      GIT_CONFIG_KEY_0: "core.splitIndex",
-      GIT_CONFIG_VALUE_0: "true",
-      GIT_CONFIG_KEY_1: "splitIndex.sharedIndexExpire",
-      GIT_CONFIG_VALUE_1: "now",
-    });
+    this.indexed = this.git.with(configEnv(SPLIT_INDEX_CONFIG));
   }
 
   static isRepo(root: string): Promise<boolean> {
@@ -138,6 +168,9 @@ export class LocalRepo {
   }
 
   private async load(): Promise<void> {
+    // Beside the reads below (git's look takes as long as they do): its answer is used only if the index
+    // it looked at turns out to hold the cache's tree (`lookThroughIndex`).
+    if (this.looksThroughIndex && !this.opened) this.earlyLook = this.timedLook().catch(() => undefined);
     // Files a killed cloudbridge process was preparing (it journaled them; nothing else is touched), and
     // the temporary pack it was writing.
     await removeLeftoverTemporaries(this.root, this.stateDir);
@@ -218,18 +251,30 @@ export class LocalRepo {
     return this.git.revParse(MAIN_REF);
   }
 
-  /** Scans the folder (or some paths) and commits what changed; returns the new commit, if any. */
-  commitChanges(options: ScanOptions & { annex?: AnnexPort; message?: string } = {}): Promise<{ commit?: string; scan: ScanResult }> {
+  /**
+   * Scans the folder (or some paths) and commits what changed; returns the new commit, if any, and the
+   * paths the scan looked at when git's index chose them (`looked`; otherwise those asked for, or all).
+   */
+  commitChanges(options: CommitOptions = {}): Promise<{ commit?: string; scan: ScanResult; looked?: Set<string> }> {
     return this.lock.hold(() => this.commitChangesHeld(options));
   }
 
-  private async commitChangesHeld(
-    options: ScanOptions & { annex?: AnnexPort; message?: string },
-  ): Promise<{ commit?: string; scan: ScanResult }> {
-    const result = await scan(this.root, this.cache, this.git, options.annex, options);
+  private async commitChangesHeld(options: CommitOptions): Promise<{ commit?: string; scan: ScanResult; looked?: Set<string> }> {
+    const look = this.looksThroughIndex && !options.paths ? await this.lookThroughIndex() : undefined;
+    const guided = look !== undefined && look.tracked.length <= this.cache.entries.size * WALK_ABOVE_SHARE;
+    const result = await scan(
+      this.root,
+      this.cache,
+      this.git,
+      options.annex,
+      guided ? { ...options, paths: look.paths, rehash: new Set(look.tracked) } : options,
+    );
+    if (guided) result.seen += this.cache.entries.size - look.tracked.length; // the files git compared
+    const looked = guided ? new Set(look.paths) : undefined;
     if (result.changes.size === 0) {
       if (result.hashed > 0) this.cacheChanged();
-      return { scan: result };
+      if (look) await this.keepIndexLooking(look, result, options.racyWindowMs);
+      return { scan: result, ...(looked ? { looked } : {}) };
     }
     const parent = this.cache.commit;
     const tree = await this.treeWith(parent, result.changes);
@@ -244,7 +289,63 @@ export class LocalRepo {
     }
     this.cache.commit = commit;
     this.cacheChanged();
-    return { commit, scan: result };
+    if (look) await this.keepIndexLooking(look, result, options.racyWindowMs);
+    return { commit, scan: result, ...(looked ? { looked } : {}) };
+  }
+
+  /**
+   * After a scan guided by git's index: when git named files that hold their blob (entries without stat
+   * fields, files touched but not changed) or a commit changed entries, git records their stat fields
+   * (index-look.ts, `refreshIndexStat`), so the next sync's look names only what changes meanwhile. What
+   * cannot be recorded (a ghost, a version a read-only folder kept out) is left out of the count, or a
+   * sync would refresh every time.
+   */
+  private async keepIndexLooking(look: TimedLook, result: ScanResult, racyWindowMs = 2000): Promise<void> {
+    const settled = look.tracked.filter((path) => {
+      const entry = this.cache.entries.get(path);
+      return entry !== undefined && !entry.ghost && !entry.unwritten && !result.changes.has(path);
+    });
+    if (settled.length === 0 && result.changes.size === 0) return;
+    await this.catchUpIndex();
+    const isAnnexed = (entry: CacheEntry | null | undefined) => typeof entry?.annexed === "string";
+    try {
+      await refreshIndexStat(this.git, this.root, SPLIT_INDEX_CONFIG, {
+        paths: [...look.tracked, ...result.changes.keys()],
+        annexed: settled.some((path) => isAnnexed(this.cache.entries.get(path))) || [...result.changes.values()].some(isAnnexed),
+        before: look.before,
+        racyWindowMs,
+      });
+      this.indexWritten = await this.indexIdentity();
+    } catch {
+      // Someone else's git held the index a moment (a person's `git status`): nothing is lost, the sync
+      // is done. The index is not trusted for a look again until the next open has rebuilt it.
+      this.indexWritten = undefined;
+    }
+    this.cacheChanged();
+  }
+
+  /**
+   * git's look at the folder against its index (index-look.ts), or undefined when the index is not known
+   * to hold the tree of the cache's commit (then the scan looks at every file): it must be the index this
+   * process left or found so at its open, with every commit made without it applied and no entry left out.
+   */
+  private async lookThroughIndex(): Promise<TimedLook | undefined> {
+    await this.catchUpIndex();
+    const early = await this.earlyLook;
+    this.earlyLook = undefined;
+    if (!this.cache.commit || this.indexOmitsEntries || this.indexWritten === undefined) return undefined;
+    if ((await this.indexIdentity()) !== this.indexWritten) return undefined;
+    if (early && early.index === this.indexWritten) return early;
+    const look = await this.timedLook().catch(() => undefined);
+    return look?.index === this.indexWritten ? look : undefined;
+  }
+
+  /** git's look, and the index it looked at: the same file before and after it, or undefined. */
+  private async timedLook(): Promise<TimedLook> {
+    const before = await fileSystemNow(this.stateDir);
+    const index = await this.indexIdentity();
+    const look = await lookThroughIndex(this.git, this.root);
+    return { ...look, before, index: index === (await this.indexIdentity()) ? index : undefined };
   }
 
   /**
@@ -426,6 +527,8 @@ export class LocalRepo {
   private async resetIndex(): Promise<void> {
     this.indexBehind = []; // the whole tree of the cache's commit goes in
     await this.fillIndex();
+    // git's look (index-look.ts) must not skip an entry whatever its file holds.
+    if (this.looksThroughIndex) await clearHiddenEntries(this.git, SPLIT_INDEX_CONFIG);
     this.indexWritten = await this.indexIdentity();
   }
 

@@ -52,6 +52,11 @@ export interface SettleOptions {
 export interface ScanOptions {
   /** Scan only these folder-relative paths (files or directories, present or gone); default: everything. */
   paths?: Iterable<string>;
+  /**
+   * Of `paths`, the files whose stat fields another look found changed (git's index, which compares the
+   * ctime too): hashed even when the stat cache's fields still match.
+   */
+  rehash?: ReadonlySet<string>;
   /** Files whose mtime is this close to the scan's start are re-hashed next time (racy-git). */
   racyWindowMs?: number;
   onProgress?: (seen: number) => void;
@@ -94,7 +99,7 @@ export async function scan(
    */
   const onDisk = cache.entries.marks();
   const note = (path: string, stats: Stats): void => {
-    if (!cache.entries.unchanged(path, stats, modeOf(stats), onDisk)) found.set(path, stats);
+    if (!cache.entries.unchanged(path, stats, modeOf(stats), onDisk) || options.rehash?.has(path)) found.set(path, stats);
   };
   const gone = new Set<string>();
   const nestedGit: Array<{ path: string; reason: string }> = [];

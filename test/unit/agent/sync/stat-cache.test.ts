@@ -55,6 +55,28 @@ describe("the stat cache's journal", () => {
     assert.deepEqual(loaded.entries.get("dir/file-9.txt"), entry(9));
   });
 
+  it("folds the journal into a snapshot once it would pass a sixteenth of the snapshot, so every open replays little", async () => {
+    const file = join(scratch.path, "fold", "stat-cache");
+    const cache = await StatCache.load(file);
+    for (let n = 0; n < 40_000; n += 1) cache.entries.set(`dir-${n % 100}/file-${n}.txt`, entry(n));
+    cache.commit = "c1";
+    await cache.save();
+    const snapshotBytes = (await stat(file)).size;
+    // 2,500 entries (fewer than an eighth of the folder) make a line of ~250 KB: more than a sixteenth.
+    for (let n = 0; n < 2500; n += 1) cache.entries.set(`dir-${n % 100}/file-${n}.txt`, { ...entry(n), size: 7 });
+    cache.commit = "c2";
+    await cache.save();
+    assert.ok((await stat(file)).size >= snapshotBytes, "a new snapshot holds the changes");
+    await assert.rejects(stat(journalFile(file)), { code: "ENOENT" }, "no journal is left to replay");
+    const loaded = await StatCache.load(file);
+    assert.equal(loaded.commit, "c2");
+    assert.equal(loaded.entries.get("dir-3/file-3.txt")?.size, 7);
+    // A few changes still go to the journal.
+    cache.entries.set("dir-0/file-0.txt", { ...entry(0), size: 8 });
+    await cache.save();
+    assert.equal((await readFile(journalFile(file), "utf8")).split("\n").length, 2);
+  });
+
   it("ignores a line cut short and what follows, then writes a snapshot", async () => {
     const file = join(scratch.path, "b", "stat-cache.json");
     await cacheWithJournal(file);

@@ -1,0 +1,149 @@
+import { lstatSync } from "node:fs";
+import { decodePath, unrepresentableNameReason, type Git } from "../../localgit/index.ts";
+import { FILTER_DRIVER } from "../git-filter/register.ts";
+import { isGitDirName } from "./safe-paths.ts";
+
+/**
+ * git's own look at the folder, for a process that syncs once and exits (`cloudbridge sync` with no
+ * daemon): git compares every file's stat fields with its index in C, on several threads (`diff-files`),
+ * and lists what its index does not hold (`ls-files --others`), in a fraction of the time a look at every
+ * file from Node takes. The scan then looks only at the paths git names (scanner.ts, `paths`), and hashes
+ * the tracked ones again even where the stat cache's fields match (`rehash`).
+ *
+ * Why that misses nothing: the index holds the tree of the stat cache's commit (local-repo.ts checks it is
+ * the index the agent itself left before asking), and git calls an entry unchanged only when the file's
+ * stat fields are those git recorded when it last found the file's content to be that entry's blob. git
+ * records them only after comparing the content, compares more fields than the stat cache (the ctime, so
+ * a write that puts the mtime back is seen, and the owner and the device), and treats an entry written in
+ * the same second as the index as changed (racy git). Entries the agent writes without stat fields
+ * (`update-index --index-info`, after a commit or a checkout) are named until the next refresh
+ * (`refreshIndexStat`).
+ *
+ * Every look runs with git's stat checks at their strictest, whatever the user's configuration says, and
+ * with the folder's clean filter off: a racily clean entry is compared as stored, without starting a Node
+ * process (an annexed one then compares unequal and is named: safe). The refresh records annexed files
+ * through the filter, as a person's `git status` does, so that they are not named at every sync.
+ */
+const STRICT_STAT_CONFIG: ReadonlyArray<readonly [string, string]> = [
+  ["core.checkStat", "default"],
+  ["core.trustctime", "true"],
+  ["core.ignoreStat", "false"],
+  ["core.fsmonitor", "false"],
+];
+const INDEX_LOOK_CONFIG: ReadonlyArray<readonly [string, string]> = [[`filter.${FILTER_DRIVER}.process`, ""], ...STRICT_STAT_CONFIG];
+
+/** What git named. */
+export interface IndexLook {
+  /** The paths to scan: tracked files whose stat fields differ from the index's (or that are gone), and what is untracked. */
+  paths: string[];
+  /** Of them, the tracked ones (what a refresh of the index's stat fields may settle). */
+  tracked: string[];
+}
+
+/** `git -c key=value` for each pair, as the environment (GIT_CONFIG_COUNT, replacing any such pairs the process has). */
+export function configEnv(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string> {
+  const env: Record<string, string> = { GIT_CONFIG_COUNT: String(pairs.length) };
+  pairs.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+  return env;
+}
+
+/** git's look at the work tree `root` against its index (both commands at once: neither writes anything). */
+export async function lookThroughIndex(git: Git, root: string): Promise<IndexLook> {
+  const env = { ...configEnv(INDEX_LOOK_CONFIG), GIT_WORK_TREE: root };
+  const [changed, untracked] = await Promise.all([
+    git.run(["diff-files", "--name-only", "-z"], { env }),
+    // Every untracked name, the folder's own ignore rules applied by the scan, not git's; a folder holding
+    // nothing tracked as one name (`--directory`), which the scan walks.
+    git.run(["ls-files", "--others", "--directory", "-z"], { env }),
+  ]);
+  const tracked = nulRecords(changed.stdout).map(decodePath);
+  const paths = new Set(tracked);
+  for (const record of nulRecords(untracked.stdout)) paths.add(untrackedRoot(decodePath(record).replace(/\/$/, "")));
+  return { paths: [...paths], tracked };
+}
+
+/**
+ * Where the scan looks for an untracked name git listed: the name itself, or the folder above it when
+ * only a walk of that folder reports it rightly (a name that is not UTF-8 or holds a control character,
+ * a `.git` below the top: the walk reads such names exactly and says why they are refused).
+ */
+function untrackedRoot(path: string): string {
+  const parts = path.split("/");
+  const git = parts.findIndex(isGitDirName);
+  if (git >= 0) return parts.slice(0, git).join("/");
+  if (unrepresentableNameReason(path)) return parts.slice(0, -1).join("/");
+  return path;
+}
+
+/**
+ * Has git record the stat fields of the entries whose files hold their blob (`update-index --refresh`),
+ * so the next look names only what changed: first comparing every file as stored (no process per file),
+ * then, when `annexed` (some annexed entry may still differ), through the folder's clean filter for what
+ * is left (annexed files, whose index entry is a pointer). `indexConfig`: the settings the agent writes
+ * its index with (a split index).
+ *
+ * Then any of `paths` (every entry the refresh may have recorded: what git named, what was just
+ * committed) whose mtime or ctime is within `racyWindowMs` of `before` (the file system's time before git
+ * looked) or later is put back without stat fields: a file written while git read it could otherwise keep
+ * stat fields git took before the write. A file whose ctime was older than that after the refresh was not
+ * written since git looked at it, and any later write stamps a ctime git did not record.
+ */
+export async function refreshIndexStat(
+  git: Git,
+  root: string,
+  indexConfig: ReadonlyArray<readonly [string, string]>,
+  refresh: { paths: Iterable<string>; annexed: boolean; before: number; racyWindowMs: number },
+): Promise<void> {
+  const env = { ...configEnv([...indexConfig, ...INDEX_LOOK_CONFIG]), GIT_WORK_TREE: root };
+  // Exit code 1: some entries still differ (changed since, annexed); those keep no stat fields.
+  // `--split-index` again: the refreshed entries go into a new shared index, not into the small file
+  // every git command reads beside it (which would then hold as many entries as the shared one).
+  await git.run(["update-index", "-q", "--refresh", "--split-index"], { env, okCodes: [1] });
+  if (refresh.annexed)
+    await git.run(["update-index", "-q", "--refresh"], {
+      env: { ...configEnv([...indexConfig, ...STRICT_STAT_CONFIG]), GIT_WORK_TREE: root },
+      okCodes: [1],
+    });
+  const young = new Set<string>();
+  for (const path of refresh.paths) {
+    const stats = lstatSync(`${root}/${path}`, { throwIfNoEntry: false });
+    if (stats && Math.max(stats.mtimeMs, stats.ctimeMs) > refresh.before - refresh.racyWindowMs) young.add(path);
+  }
+  await putBack(git, env, young);
+}
+
+/**
+ * Entries git's look would skip whatever their file holds (`update-index --assume-unchanged`,
+ * `--skip-worktree`, set by hand: `read-tree --reset` keeps them) are put back without them, and without
+ * stat fields. Called whenever the agent rebuilds the index, which it does whenever another hand wrote it.
+ */
+export async function clearHiddenEntries(git: Git, indexConfig: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  const env = configEnv(indexConfig);
+  const { stdout } = await git.run(["ls-files", "-v", "-z"], { env });
+  // The tag before each path: lowercase when assume-unchanged, S when skip-worktree.
+  const hidden = new Set(
+    nulRecords(stdout)
+      .filter((record) => record[0] === 0x53 || (record[0]! >= 0x61 && record[0]! <= 0x7a))
+      .map((record) => decodePath(record.subarray(2))),
+  );
+  await putBack(git, env, hidden);
+}
+
+/** The index entries of `paths` written again as they are, which leaves them without stat fields or flags. */
+async function putBack(git: Git, env: Record<string, string>, paths: ReadonlySet<string>): Promise<void> {
+  if (paths.size === 0) return;
+  // `ls-files --stage` prints each entry as `--index-info` reads it.
+  const { stdout } = await git.run(["ls-files", "--stage", "-z"], { env });
+  const lines = nulRecords(stdout).filter((record) => paths.has(decodePath(record.subarray(record.indexOf(9) + 1))));
+  await git.run(["update-index", "-z", "--index-info"], { env, input: Buffer.concat(lines.flatMap((line) => [line, Buffer.from([0])])) });
+}
+
+function nulRecords(output: Buffer): Buffer[] {
+  const records: Buffer[] = [];
+  for (let start = 0, end = output.indexOf(0); end >= 0; start = end + 1, end = output.indexOf(0, start))
+    records.push(output.subarray(start, end));
+  return records;
+}

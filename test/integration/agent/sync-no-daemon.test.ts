@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { agentEnv, cliOk } from "../../helpers/agents.ts";
+import { git, tempDir } from "../../helpers/git.ts";
+import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
+
+/** A whole second, so that a time put back is exactly the time the file had (as `touch -r` or `cp -p` put it). */
+const PAST = 1_700_000_000;
+
+/**
+ * `cloudbridge sync` with no daemon looks only at the paths git's index names (agent/sync/index-look.ts):
+ * every kind of edit still travels, and after the first sync git names nothing in an unchanged folder.
+ */
+describe("cloudbridge sync with no daemon, guided by git's index", () => {
+  let scratch: { path: string; remove(): Promise<void> };
+  let t: TestCloud;
+  let env: Record<string, string>;
+  before(async () => {
+    scratch = await tempDir("sync-no-daemon");
+    t = await startTestCloud();
+    env = agentEnv(t.cloud.env);
+  });
+  after(async () => {
+    await t.stop();
+    await scratch.remove();
+  });
+
+  const sync = async (dir: string) =>
+    JSON.parse((await cliOk(["sync", dir, "--json"], env)).stdout) as { sent: number; written: number; deleted: number };
+  /** What git's index names as changed in the folder, compared as the sync compares (the clean filter off). */
+  const named = async (dir: string) => git(dir, "-c", "filter.cloudbridge.process=", "diff-files", "--name-only");
+
+  it("sends a same-size edit with its time put back, a new file, a removed one, an annexed one, an edit in the racy window", async () => {
+    const A = join(scratch.path, "a");
+    const B = join(scratch.path, "b");
+    for (let d = 0; d < 3; d += 1) {
+      await mkdir(join(A, `dir-${d}`), { recursive: true });
+      for (let f = 0; f < 100; f += 1) {
+        const file = join(A, `dir-${d}`, `file-${f}.txt`);
+        await writeFile(file, `${d}-${f}-${"x".repeat(40)}\n`);
+        await utimes(file, PAST, PAST);
+      }
+    }
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/team/no-daemon", "--json"], env);
+    await git(A, "config", "cloudbridge.largefiles.minsize", "1k");
+    await cliOk(["clone", "s3://cloudbridge/team/no-daemon", B, "--json"], env);
+    // The first sync finds git's index without stat fields (an import writes none): it looks at every
+    // file, then has git record them, so the next one is guided by the index.
+    assert.equal((await sync(A)).sent, 0);
+
+    // The same size, the same inode, the modification time put back: only the ctime tells.
+    const same = join(A, "dir-0", "file-1.txt");
+    const before = await stat(same);
+    await writeFile(same, `0-1-${"y".repeat(40)}\n`);
+    await utimes(same, PAST, PAST);
+    const restored = await stat(same);
+    assert.deepEqual([restored.size, restored.mtimeMs, restored.ino], [before.size, before.mtimeMs, before.ino]);
+    await writeFile(join(A, "dir-1", "new.txt"), "new\n");
+    await mkdir(join(A, "new-dir", "deeper"), { recursive: true });
+    await writeFile(join(A, "new-dir", "deeper", "inside.txt"), "inside\n");
+    await rm(join(A, "dir-2", "file-3.txt"));
+    const large = randomBytes(4096);
+    await writeFile(join(A, "big.bin"), large);
+    const first = await sync(A);
+    assert.equal(first.sent, 5);
+
+    // Written again within the same second as the sync that committed it, with the same size and time.
+    const racy = join(A, "dir-1", "file-7.txt");
+    await writeFile(racy, `1-7-${"a".repeat(40)}\n`);
+    const racyTime = await stat(racy);
+    assert.equal((await sync(A)).sent, 1);
+    await writeFile(racy, `1-7-${"b".repeat(40)}\n`);
+    await utimes(racy, racyTime.atime, racyTime.mtime);
+    assert.equal((await sync(A)).sent, 1, "the edit in the racy window is sent");
+
+    // A file a person told git to stop looking at (git keeps the mark across the agent's rebuilds of its index).
+    await git(A, "update-index", "--assume-unchanged", "dir-0/file-2.txt");
+    await git(A, "update-index", "--skip-worktree", "dir-0/file-4.txt");
+    await writeFile(join(A, "dir-0", "file-2.txt"), "hidden from git\n");
+    await writeFile(join(A, "dir-0", "file-4.txt"), "skipped by git\n");
+    assert.equal((await sync(A)).sent, 2);
+
+    // The annexed file changed in place, the same size.
+    const changedLarge = randomBytes(4096);
+    await writeFile(join(A, "big.bin"), changedLarge);
+    assert.equal((await sync(A)).sent, 1);
+    assert.equal((await sync(A)).sent, 0, "an unchanged folder sends nothing");
+    // Files written within the racy window (2 s) of a sync are left without stat fields in git's index
+    // (looked at again next time); past it, a sync has git record them all.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await sync(A);
+    assert.equal(await named(A), "", "after a sync git's index holds every file's stat fields, the annexed one's too: git names nothing");
+
+    await sync(B);
+    assert.equal(await readFile(join(B, "dir-0", "file-1.txt"), "utf8"), `0-1-${"y".repeat(40)}\n`);
+    assert.equal(await readFile(join(B, "dir-1", "new.txt"), "utf8"), "new\n");
+    assert.equal(await readFile(join(B, "new-dir", "deeper", "inside.txt"), "utf8"), "inside\n");
+    await assert.rejects(stat(join(B, "dir-2", "file-3.txt")), { code: "ENOENT" });
+    assert.equal(await readFile(join(B, "dir-1", "file-7.txt"), "utf8"), `1-7-${"b".repeat(40)}\n`);
+    assert.deepEqual(await readFile(join(B, "big.bin")), changedLarge);
+    assert.equal(await readFile(join(B, "dir-0", "file-2.txt"), "utf8"), "hidden from git\n");
+    assert.equal(await readFile(join(B, "dir-0", "file-4.txt"), "utf8"), "skipped by git\n");
+    assert.match(await git(A, "cat-file", "-p", "HEAD:big.bin"), /annex\/objects\/SHA256E/, "big.bin is annexed");
+  });
+});
