@@ -21,16 +21,17 @@ import { isGitDirName } from "./safe-paths.ts";
  *
  * Every look runs with git's stat checks at their strictest, whatever the user's configuration says, and
  * with the folder's clean filter off: a racily clean entry is compared as stored, without starting a Node
- * process (an annexed one then compares unequal and is named: safe). The refresh records annexed files
- * through the filter, as a person's `git status` does, so that they are not named at every sync.
+ * process (an annexed one then compares unequal and is named: safe). The refresh does not run the filter
+ * either: it would read and hash every annexed file's whole content to record its stat fields, so annexed
+ * files stay named, and the scan trusts the stat cache for them (an `lstat` each).
  */
-const STRICT_STAT_CONFIG: ReadonlyArray<readonly [string, string]> = [
+const INDEX_LOOK_CONFIG: ReadonlyArray<readonly [string, string]> = [
+  [`filter.${FILTER_DRIVER}.process`, ""],
   ["core.checkStat", "default"],
   ["core.trustctime", "true"],
   ["core.ignoreStat", "false"],
   ["core.fsmonitor", "false"],
 ];
-const INDEX_LOOK_CONFIG: ReadonlyArray<readonly [string, string]> = [[`filter.${FILTER_DRIVER}.process`, ""], ...STRICT_STAT_CONFIG];
 
 /** What git named. */
 export interface IndexLook {
@@ -80,10 +81,9 @@ function untrackedRoot(path: string): string {
 
 /**
  * Has git record the stat fields of the entries whose files hold their blob (`update-index --refresh`),
- * so the next look names only what changed: first comparing every file as stored (no process per file),
- * then, when `annexed` (some annexed entry may still differ), through the folder's clean filter for what
- * is left (annexed files, whose index entry is a pointer). `indexConfig`: the settings the agent writes
- * its index with (a split index).
+ * so the next look names only what changed: every file compared as stored, with no process per file (an
+ * annexed file, whose entry is its pointer, compares unequal and keeps no stat fields). `indexConfig`: the
+ * settings the agent writes its index with (a split index).
  *
  * Then any of `paths` (every entry the refresh may have recorded: what git named, what was just
  * committed) whose mtime or ctime is within `racyWindowMs` of `before` (the file system's time before git
@@ -95,18 +95,13 @@ export async function refreshIndexStat(
   git: Git,
   root: string,
   indexConfig: ReadonlyArray<readonly [string, string]>,
-  refresh: { paths: Iterable<string>; annexed: boolean; before: number; racyWindowMs: number },
+  refresh: { paths: Iterable<string>; before: number; racyWindowMs: number },
 ): Promise<void> {
   const env = { ...configEnv([...indexConfig, ...INDEX_LOOK_CONFIG]), GIT_WORK_TREE: root };
   // Exit code 1: some entries still differ (changed since, annexed); those keep no stat fields.
   // `--split-index` again: the refreshed entries go into a new shared index, not into the small file
   // every git command reads beside it (which would then hold as many entries as the shared one).
   await git.run(["update-index", "-q", "--refresh", "--split-index"], { env, okCodes: [1] });
-  if (refresh.annexed)
-    await git.run(["update-index", "-q", "--refresh"], {
-      env: { ...configEnv([...indexConfig, ...STRICT_STAT_CONFIG]), GIT_WORK_TREE: root },
-      okCodes: [1],
-    });
   const young = new Set<string>();
   for (const path of refresh.paths) {
     const stats = lstatSync(`${root}/${path}`, { throwIfNoEntry: false });

@@ -267,7 +267,7 @@ export class LocalRepo {
       this.cache,
       this.git,
       options.annex,
-      guided ? { ...options, paths: look.paths, rehash: new Set(look.tracked) } : options,
+      guided ? { ...options, paths: look.paths, rehash: this.rehashable(look.tracked) } : options,
     );
     if (guided) result.seen += this.cache.entries.size - look.tracked.length; // the files git compared
     const looked = guided ? new Set(look.paths) : undefined;
@@ -294,24 +294,33 @@ export class LocalRepo {
   }
 
   /**
+   * Of the tracked paths git named, those the scan hashes even where the stat cache's fields match (git
+   * compares the ctime too). Not annexed files: git names every one whose index entry has no stat fields
+   * (their pointer is recorded only through the clean filter, which reads the whole content), so hashing
+   * them would read gigabytes at every sync; their size, mtime and inode are trusted, as the daemon's scan
+   * and git-annex's inode cache trust them.
+   */
+  private rehashable(tracked: readonly string[]): Set<string> {
+    return new Set(tracked.filter((path) => typeof this.cache.entries.get(path)?.annexed !== "string"));
+  }
+
+  /**
    * After a scan guided by git's index: when git named files that hold their blob (entries without stat
    * fields, files touched but not changed) or a commit changed entries, git records their stat fields
    * (index-look.ts, `refreshIndexStat`), so the next sync's look names only what changes meanwhile. What
-   * cannot be recorded (a ghost, a version a read-only folder kept out) is left out of the count, or a
-   * sync would refresh every time.
+   * cannot be recorded (a ghost, a version a read-only folder kept out, an annexed file, whose content is
+   * not its pointer) is left out of the count, or a sync would refresh every time.
    */
   private async keepIndexLooking(look: TimedLook, result: ScanResult, racyWindowMs = 2000): Promise<void> {
     const settled = look.tracked.filter((path) => {
       const entry = this.cache.entries.get(path);
-      return entry !== undefined && !entry.ghost && !entry.unwritten && !result.changes.has(path);
+      return entry !== undefined && !entry.ghost && !entry.unwritten && typeof entry.annexed !== "string" && !result.changes.has(path);
     });
     if (settled.length === 0 && result.changes.size === 0) return;
     await this.catchUpIndex();
-    const isAnnexed = (entry: CacheEntry | null | undefined) => typeof entry?.annexed === "string";
     try {
       await refreshIndexStat(this.git, this.root, SPLIT_INDEX_CONFIG, {
         paths: [...look.tracked, ...result.changes.keys()],
-        annexed: settled.some((path) => isAnnexed(this.cache.entries.get(path))) || [...result.changes.values()].some(isAnnexed),
         before: look.before,
         racyWindowMs,
       });
