@@ -2,7 +2,7 @@ import { z } from "zod";
 import { assertAnnexKey } from "./annex-key.ts";
 import { ProtocolError } from "./errors.ts";
 import { assertAgentId, assertRefName, assertRepoName, normalizePrefix } from "./names.ts";
-import { checkedString, describeIssues } from "./zod.ts";
+import { builtOnFirstUse, checkedString, describeIssues } from "./zod.ts";
 
 /**
  * The change notification, version 1: what the change function publishes to SNS for each object
@@ -12,33 +12,34 @@ import { checkedString, describeIssues } from "./zod.ts";
  */
 export const CHANGE_MESSAGE_VERSION = 1;
 
-const base = {
-  v: z.literal(CHANGE_MESSAGE_VERSION),
-  bucket: z.string().min(3).max(63),
-  /** The deployment prefix ("" or ending in "/"), so one topic can serve several prefixes. */
-  prefix: checkedString(normalizePrefix, "not a normalized prefix").optional(),
-  repo: checkedString(assertRepoName, "not a valid repository name"),
-  etag: z.string().max(80).optional(),
-  size: z.number().int().nonnegative().optional(),
-  /** The agent that made the change, when the key says so (an agent's synced ref). */
-  by: checkedString(assertAgentId, "not an agent id").optional(),
-  /** When S3 saw the change (ISO 8601). */
-  at: z.iso.datetime({ offset: true }),
-  /** S3's per-key ordering token: a larger sequencer for the same key is a later write. */
-  seq: z.string().max(64).optional(),
-};
+const changeMessageSchema = builtOnFirstUse(() => {
+  const base = {
+    v: z.literal(CHANGE_MESSAGE_VERSION),
+    bucket: z.string().min(3).max(63),
+    /** The deployment prefix ("" or ending in "/"), so one topic can serve several prefixes. */
+    prefix: checkedString(normalizePrefix, "not a normalized prefix").optional(),
+    repo: checkedString(assertRepoName, "not a valid repository name"),
+    etag: z.string().max(80).optional(),
+    size: z.number().int().nonnegative().optional(),
+    /** The agent that made the change, when the key says so (an agent's synced ref). */
+    by: checkedString(assertAgentId, "not an agent id").optional(),
+    /** When S3 saw the change (ISO 8601). */
+    at: z.iso.datetime({ offset: true }),
+    /** S3's per-key ordering token: a larger sequencer for the same key is a later write. */
+    seq: z.string().max(64).optional(),
+  };
+  return z.discriminatedUnion("kind", [
+    // No `ref`: the refs index moved (format 3 keeps every ref in one object), so one or more refs did.
+    z.strictObject({ ...base, kind: z.literal("refs"), ref: checkedString(assertRefName, "not a ref name").optional() }),
+    z.strictObject({ ...base, kind: z.literal("content"), key: checkedString(assertAnnexKey, "not an annex key") }),
+  ]);
+});
 
-export const changeMessageSchema = z.discriminatedUnion("kind", [
-  // No `ref`: the refs index moved (format 3 keeps every ref in one object), so one or more refs did.
-  z.strictObject({ ...base, kind: z.literal("refs"), ref: checkedString(assertRefName, "not a ref name").optional() }),
-  z.strictObject({ ...base, kind: z.literal("content"), key: checkedString(assertAnnexKey, "not an annex key") }),
-]);
-
-export type ChangeMessage = z.infer<typeof changeMessageSchema>;
+export type ChangeMessage = z.infer<ReturnType<typeof changeMessageSchema>>;
 
 /** Validates a message object (as built by a producer or decoded by a consumer). */
 export function validateChangeMessage(value: unknown): ChangeMessage {
-  const result = changeMessageSchema.safeParse(value);
+  const result = changeMessageSchema().safeParse(value);
   if (!result.success) {
     const issues = describeIssues(result.error, "(message)", ": ");
     throw new ProtocolError("invalid-message", `Not a cloudbridge change message v${CHANGE_MESSAGE_VERSION}: ${issues}.`, value);

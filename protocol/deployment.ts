@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ProtocolError } from "./errors.ts";
 import { assertJid } from "./jid.ts";
 import type { BucketLayout } from "./layout.ts";
-import { checkedString, describeIssues } from "./zod.ts";
+import { builtOnFirstUse, checkedString, describeIssues } from "./zod.ts";
 
 /**
  * The deployment contract: which functions there are, what each reads from its environment, and which
@@ -25,8 +25,8 @@ export const SERVICE_NAME_VARIABLE = "POWERTOOLS_SERVICE_NAME";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-function parseEnvironment<T extends z.ZodType>(fn: DeployedFunction, schema: T, env: Env, fix: string): z.output<T> {
-  const result = schema.safeParse(env);
+function parseEnvironment<T extends z.ZodType>(fn: DeployedFunction, schema: () => T, env: Env, fix: string): z.output<T> {
+  const result = schema().safeParse(env);
   if (!result.success) {
     throw new ProtocolError(
       "invalid-function-environment",
@@ -45,10 +45,12 @@ export interface ChangeFanoutEnvironment {
   readonly prefix: string;
 }
 
-const changeFanoutSchema = z.object({
-  CHANGE_TOPIC_ARN: z.string({ error: "is not set: the stack must pass the change topic's ARN" }).min(1, "is empty"),
-  BUCKET_PREFIX: z.string().default(""),
-});
+const changeFanoutSchema = builtOnFirstUse(() =>
+  z.object({
+    CHANGE_TOPIC_ARN: z.string({ error: "is not set: the stack must pass the change topic's ARN" }).min(1, "is empty"),
+    BUCKET_PREFIX: z.string().default(""),
+  }),
+);
 
 export function changeFanoutEnvironment(settings: ChangeFanoutEnvironment): Record<string, string> {
   return { CHANGE_TOPIC_ARN: settings.topicArn, BUCKET_PREFIX: settings.prefix };
@@ -72,20 +74,23 @@ export interface CompactionEnvironment {
   readonly queueUrl?: string | undefined;
 }
 
-const commaList = z.string().transform((text) =>
-  text
-    .split(",")
-    .map((part) => part.trim())
-    .filter(Boolean),
-);
+const commaList = () =>
+  z.string().transform((text) =>
+    text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean),
+  );
 
-const compactionSchema = z.object({
-  BUCKET_NAME: z.string({ error: "is not set: the stack must pass the bucket's name" }).min(1, "is empty"),
-  BUCKET_PREFIX: z.string().default(""),
-  REPOS: commaList.default([]),
-  COMPACTION_GRACE_MINUTES: z.coerce.number({ error: "is not a number of minutes" }).min(0, "is not a number of minutes").default(60),
-  COMPACTION_QUEUE_URL: z.url({ error: "is not a queue URL" }).optional(),
-});
+const compactionSchema = builtOnFirstUse(() =>
+  z.object({
+    BUCKET_NAME: z.string({ error: "is not set: the stack must pass the bucket's name" }).min(1, "is empty"),
+    BUCKET_PREFIX: z.string().default(""),
+    REPOS: commaList().default([]),
+    COMPACTION_GRACE_MINUTES: z.coerce.number({ error: "is not a number of minutes" }).min(0, "is not a number of minutes").default(60),
+    COMPACTION_QUEUE_URL: z.url({ error: "is not a queue URL" }).optional(),
+  }),
+);
 
 export function compactionEnvironment(settings: CompactionEnvironment): Record<string, string> {
   return {
@@ -122,15 +127,17 @@ export interface XmppFanoutEnvironment {
   readonly timeoutMs: number;
 }
 
-const jid = checkedString(assertJid, "is not an XMPP address (user@domain)");
-
-const xmppFanoutSchema = z.object({
-  XMPP_SERVICE: z.string().regex(/^xmpps?:\/\/[^\s/]+$/, "must be xmpps://host[:port] or xmpp://host[:port]"),
-  XMPP_DOMAIN: z.string().min(1).optional(),
-  XMPP_RECIPIENTS: commaList.pipe(z.array(jid).min(1, "names no recipient")),
-  XMPP_SECRET_ID: z.string().min(1, "is empty"),
-  XMPP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
-});
+const xmppFanoutSchema = builtOnFirstUse(() =>
+  z.object({
+    XMPP_SERVICE: z.string().regex(/^xmpps?:\/\/[^\s/]+$/, "must be xmpps://host[:port] or xmpp://host[:port]"),
+    XMPP_DOMAIN: z.string().min(1).optional(),
+    XMPP_RECIPIENTS: commaList().pipe(
+      z.array(checkedString(assertJid, "is not an XMPP address (user@domain)")).min(1, "names no recipient"),
+    ),
+    XMPP_SECRET_ID: z.string().min(1, "is empty"),
+    XMPP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  }),
+);
 
 export function xmppFanoutEnvironment(settings: Omit<XmppFanoutEnvironment, "timeoutMs"> & { timeoutMs?: number }): Record<string, string> {
   return {

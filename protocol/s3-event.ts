@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { describeIssues } from "./zod.ts";
+import { builtOnFirstUse, describeIssues } from "./zod.ts";
 import { ProtocolError, quote } from "./errors.ts";
 import { hasLoneSurrogate } from "./names.ts";
 
@@ -7,22 +7,24 @@ import { hasLoneSurrogate } from "./names.ts";
  * S3 event notifications as Lambda receives them (event version 2.x). Only what cloudbridge uses is
  * validated; the rest of a record passes through untouched.
  */
-const recordSchema = z.object({
-  eventVersion: z.string().regex(/^2\.\d+$/, "eventVersion must be 2.x"),
-  eventSource: z.literal("aws:s3"),
-  eventTime: z.iso.datetime({ offset: true }),
-  eventName: z.string().min(1),
-  s3: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
-    object: z.object({
-      key: z.string().min(1),
-      size: z.number().int().nonnegative().optional(),
-      eTag: z.string().optional(),
-      versionId: z.string().optional(),
-      sequencer: z.string().optional(),
+const recordSchema = builtOnFirstUse(() =>
+  z.object({
+    eventVersion: z.string().regex(/^2\.\d+$/, "eventVersion must be 2.x"),
+    eventSource: z.literal("aws:s3"),
+    eventTime: z.iso.datetime({ offset: true }),
+    eventName: z.string().min(1),
+    s3: z.object({
+      bucket: z.object({ name: z.string().min(1) }),
+      object: z.object({
+        key: z.string().min(1),
+        size: z.number().int().nonnegative().optional(),
+        eTag: z.string().optional(),
+        versionId: z.string().optional(),
+        sequencer: z.string().optional(),
+      }),
     }),
   }),
-});
+);
 
 export interface S3Change {
   /** `ObjectCreated:Put`, `ObjectRemoved:Delete`, … */
@@ -65,7 +67,7 @@ export function parseS3Event(event: unknown): ParsedS3Event {
       rejected.push({ index, reason: `more than ${MAX_RECORDS_PER_EVENT} records in one event` });
       return;
     }
-    const parsed = recordSchema.safeParse(record);
+    const parsed = recordSchema().safeParse(record);
     if (!parsed.success) {
       const why = describeIssues(parsed.error, "", ": ");
       rejected.push({ index, reason: `not an S3 record (${why})` });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { describeIssues } from "./zod.ts";
+import { builtOnFirstUse, describeIssues } from "./zod.ts";
 import { ProtocolError } from "./errors.ts";
 
 /**
@@ -7,18 +7,20 @@ import { ProtocolError } from "./errors.ts";
  * builder that turns an SNS envelope (what SNS delivers to a non-raw SQS subscription) into that shape,
  * so the local cloud can invoke the real handler with what Lambda would have given it.
  */
-const recordSchema = z.object({
-  EventSource: z.literal("aws:sns"),
-  EventVersion: z.string().optional(),
-  EventSubscriptionArn: z.string().optional(),
-  Sns: z.object({
-    Type: z.literal("Notification"),
-    MessageId: z.string().min(1),
-    TopicArn: z.string().min(1),
-    Message: z.string(),
-    Timestamp: z.string().optional(),
+const recordSchema = builtOnFirstUse(() =>
+  z.object({
+    EventSource: z.literal("aws:sns"),
+    EventVersion: z.string().optional(),
+    EventSubscriptionArn: z.string().optional(),
+    Sns: z.object({
+      Type: z.literal("Notification"),
+      MessageId: z.string().min(1),
+      TopicArn: z.string().min(1),
+      Message: z.string(),
+      Timestamp: z.string().optional(),
+    }),
   }),
-});
+);
 
 export interface SnsNotification {
   readonly messageId: string;
@@ -47,7 +49,7 @@ export function parseSnsEvent(event: unknown): {
       rejected.push({ index, reason: `more than ${MAX_SNS_RECORDS_PER_EVENT} records in one SNS event` });
       return;
     }
-    const parsed = recordSchema.safeParse(record);
+    const parsed = recordSchema().safeParse(record);
     if (!parsed.success) {
       const why = describeIssues(parsed.error, "", ": ");
       rejected.push({ index, reason: `not an SNS record (${why})` });
@@ -59,19 +61,21 @@ export function parseSnsEvent(event: unknown): {
   return { notifications, rejected };
 }
 
-const envelopeSchema = z.object({
-  Type: z.literal("Notification"),
-  MessageId: z.string().min(1),
-  TopicArn: z.string().min(1),
-  Subject: z.string().nullish(),
-  Message: z.string(),
-  Timestamp: z.string(),
-  SignatureVersion: z.string().optional(),
-  Signature: z.string().optional(),
-  SigningCertURL: z.string().optional(),
-  UnsubscribeURL: z.string().optional(),
-  MessageAttributes: z.record(z.string(), z.object({ Type: z.string(), Value: z.string() })).optional(),
-});
+const envelopeSchema = builtOnFirstUse(() =>
+  z.object({
+    Type: z.literal("Notification"),
+    MessageId: z.string().min(1),
+    TopicArn: z.string().min(1),
+    Subject: z.string().nullish(),
+    Message: z.string(),
+    Timestamp: z.string(),
+    SignatureVersion: z.string().optional(),
+    Signature: z.string().optional(),
+    SigningCertURL: z.string().optional(),
+    UnsubscribeURL: z.string().optional(),
+    MessageAttributes: z.record(z.string(), z.object({ Type: z.string(), Value: z.string() })).optional(),
+  }),
+);
 
 /** An SNS envelope (the JSON body of a non-raw SQS delivery) as the event Lambda would receive for it. */
 export function snsEventFromEnvelope(body: string, subscriptionArn: string) {
@@ -81,7 +85,7 @@ export function snsEventFromEnvelope(body: string, subscriptionArn: string) {
   } catch {
     throw new ProtocolError("invalid-event", "The SNS envelope is not JSON.", body);
   }
-  const parsed = envelopeSchema.safeParse(value);
+  const parsed = envelopeSchema().safeParse(value);
   if (!parsed.success) {
     throw new ProtocolError("invalid-event", `Not an SNS notification envelope: ${parsed.error.issues[0]?.message ?? ""}.`, body);
   }

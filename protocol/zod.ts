@@ -6,6 +6,16 @@ import { z } from "zod";
  * instead of restating them, and report problems in one shape.
  */
 
+/**
+ * A schema built when first used, not as its module loads: most processes that load the protocol never
+ * parse most of its schemas (a no-op `cloudbridge sync` parses none of them, and building them was ~10 ms
+ * of its start-up), while a process that does parses with the one schema built then.
+ */
+export function builtOnFirstUse<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}
+
 /** A string schema that accepts exactly what `assert` accepts (the protocol's asserts throw on bad input). */
 export function checkedString(assert: (value: string) => unknown, message: string) {
   return z.string().refine((value) => {

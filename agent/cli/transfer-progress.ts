@@ -1,4 +1,5 @@
-import cliProgress from "cli-progress";
+import type * as CliProgress from "cli-progress";
+import { cliProgress } from "./output.ts";
 
 /**
  * Progress of transfers for a person: on a terminal, one cli-progress bar per file in flight with rate and
@@ -22,7 +23,8 @@ export function transferProgress(options: { json?: boolean; stream?: NodeJS.Writ
       stop: () => {},
     };
   }
-  const bars = new cliProgress.MultiBar(
+  const { MultiBar, Presets } = cliProgress();
+  const bars = new MultiBar(
     {
       stream,
       format: " {bar} {percentage}% | {label} | {rate} | ETA {eta_formatted}",
@@ -30,9 +32,9 @@ export function transferProgress(options: { json?: boolean; stream?: NodeJS.Writ
       clearOnComplete: true,
       etaBuffer: 50,
     },
-    cliProgress.Presets.shades_classic,
+    Presets.shades_classic,
   );
-  const active = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
+  const active = new Map<string, { bar: CliProgress.SingleBar; started: number }>();
   return {
     track(label) {
       return (done, total) => {

@@ -9,6 +9,7 @@ import {
   assertRepoName,
   normalizePrefix,
   assertBucketName,
+  builtOnFirstUse,
   formatRemoteUrl,
   serviceUrlProblem,
   type RemoteLocation,
@@ -179,76 +180,80 @@ const oneOf = <T extends string>(name: string, values: readonly [T, ...T[]], fal
     return z.NEVER;
   });
 
-const cloudSchema = z.object({
-  [SETTING_NAMES.bucket]: optionalText,
-  [SETTING_NAMES.repo]: optionalText,
-  [SETTING_NAMES.prefix]: optionalText,
-  [SETTING_NAMES.endpoint]: optionalText,
-  [SETTING_NAMES.region]: optionalText,
-  [SETTING_NAMES.cloudUuid]: optionalText,
-  [SETTING_NAMES.profile]: optionalText,
-  [SETTING_NAMES.encrypted]: optionalText.transform((text, context) => {
-    if (text === undefined) return undefined;
-    if (text === "true" || text === "false") return text === "true";
-    context.addIssue({ code: "custom", message: `${SETTING_NAMES.encrypted} is ${JSON.stringify(text)}: it is true or false.` });
-    return z.NEVER;
+const cloudSchema = builtOnFirstUse(() =>
+  z.object({
+    [SETTING_NAMES.bucket]: optionalText,
+    [SETTING_NAMES.repo]: optionalText,
+    [SETTING_NAMES.prefix]: optionalText,
+    [SETTING_NAMES.endpoint]: optionalText,
+    [SETTING_NAMES.region]: optionalText,
+    [SETTING_NAMES.cloudUuid]: optionalText,
+    [SETTING_NAMES.profile]: optionalText,
+    [SETTING_NAMES.encrypted]: optionalText.transform((text, context) => {
+      if (text === undefined) return undefined;
+      if (text === "true" || text === "false") return text === "true";
+      context.addIssue({ code: "custom", message: `${SETTING_NAMES.encrypted} is ${JSON.stringify(text)}: it is true or false.` });
+      return z.NEVER;
+    }),
   }),
-});
+);
 
-const folderSchema = cloudSchema.extend({
-  [AGENT_ID_KEY]: optionalText,
-  [SETTING_NAMES.description]: optionalText,
-  [SETTING_NAMES.listen]: oneOf(SETTING_NAMES.listen, ["auto", "xmpp", "sqs", "poll"], "auto"),
-  [SETTING_NAMES.topicArn]: optionalText,
-  [SETTING_NAMES.queueUrl]: serviceUrl(
-    SETTING_NAMES.queueUrl,
-    { schemes: ["https:", "http:"], pathNames: "queue" },
-    "the queue's URL as the stack's outputs give it (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), or run `cloudbridge init --stack …` again",
-  ),
-  [SETTING_NAMES.stack]: optionalText,
-  [SETTING_NAMES.keySecret]: optionalText,
-  [SETTING_NAMES.keyCheckInterval]: duration(SETTING_NAMES.keyCheckInterval, 3_600_000, 1000),
-  [SETTING_NAMES.xmppService]: serviceUrl(
-    SETTING_NAMES.xmppService,
-    // A WebSocket URL may carry a query to its server.
-    { schemes: ["xmpp:", "xmpps:", "ws:", "wss:"], queryAllowed: true },
-    "xmpp://HOST:PORT or xmpps://HOST:PORT (or a ws:// / wss:// WebSocket URL)",
-  ),
-  [SETTING_NAMES.xmppJid]: optionalText,
-  [SETTING_NAMES.pollInterval]: duration(SETTING_NAMES.pollInterval, 30_000, 1000),
-  [SETTING_NAMES.reconcileInterval]: duration(SETTING_NAMES.reconcileInterval, 600_000, 1000),
-  [SETTING_NAMES.debounce]: duration(SETTING_NAMES.debounce, 300, 1),
-  [SETTING_NAMES.settle]: duration(SETTING_NAMES.settle, 1000, 1),
-  [SETTING_NAMES.settleMax]: duration(SETTING_NAMES.settleMax, 60_000, 1000),
-  [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
-  [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
-  [SETTING_NAMES.compactAbove]: optionalText.transform((text, context) => {
-    if (text === undefined) return DEFAULT_COMPACT_ABOVE;
-    const packs = Number(text);
-    if (Number.isInteger(packs) && packs >= 1) return packs;
-    context.addIssue({
-      code: "custom",
-      message: `${SETTING_NAMES.compactAbove} is ${JSON.stringify(text)}: write a whole number of packs (1 or more).`,
-    });
-    return z.NEVER;
+const folderSchema = builtOnFirstUse(() =>
+  cloudSchema().extend({
+    [AGENT_ID_KEY]: optionalText,
+    [SETTING_NAMES.description]: optionalText,
+    [SETTING_NAMES.listen]: oneOf(SETTING_NAMES.listen, ["auto", "xmpp", "sqs", "poll"], "auto"),
+    [SETTING_NAMES.topicArn]: optionalText,
+    [SETTING_NAMES.queueUrl]: serviceUrl(
+      SETTING_NAMES.queueUrl,
+      { schemes: ["https:", "http:"], pathNames: "queue" },
+      "the queue's URL as the stack's outputs give it (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), or run `cloudbridge init --stack …` again",
+    ),
+    [SETTING_NAMES.stack]: optionalText,
+    [SETTING_NAMES.keySecret]: optionalText,
+    [SETTING_NAMES.keyCheckInterval]: duration(SETTING_NAMES.keyCheckInterval, 3_600_000, 1000),
+    [SETTING_NAMES.xmppService]: serviceUrl(
+      SETTING_NAMES.xmppService,
+      // A WebSocket URL may carry a query to its server.
+      { schemes: ["xmpp:", "xmpps:", "ws:", "wss:"], queryAllowed: true },
+      "xmpp://HOST:PORT or xmpps://HOST:PORT (or a ws:// / wss:// WebSocket URL)",
+    ),
+    [SETTING_NAMES.xmppJid]: optionalText,
+    [SETTING_NAMES.pollInterval]: duration(SETTING_NAMES.pollInterval, 30_000, 1000),
+    [SETTING_NAMES.reconcileInterval]: duration(SETTING_NAMES.reconcileInterval, 600_000, 1000),
+    [SETTING_NAMES.debounce]: duration(SETTING_NAMES.debounce, 300, 1),
+    [SETTING_NAMES.settle]: duration(SETTING_NAMES.settle, 1000, 1),
+    [SETTING_NAMES.settleMax]: duration(SETTING_NAMES.settleMax, 60_000, 1000),
+    [SETTING_NAMES.presenceInterval]: duration(SETTING_NAMES.presenceInterval, 3_600_000, 1000),
+    [SETTING_NAMES.wanted]: oneOf(SETTING_NAMES.wanted, ["everything", "nothing"], "everything"),
+    [SETTING_NAMES.compactAbove]: optionalText.transform((text, context) => {
+      if (text === undefined) return DEFAULT_COMPACT_ABOVE;
+      const packs = Number(text);
+      if (Number.isInteger(packs) && packs >= 1) return packs;
+      context.addIssue({
+        code: "custom",
+        message: `${SETTING_NAMES.compactAbove} is ${JSON.stringify(text)}: write a whole number of packs (1 or more).`,
+      });
+      return z.NEVER;
+    }),
+    [SETTING_NAMES.largefilesMinsize]: optionalText,
+    [SETTING_NAMES.uiPort]: optionalText.transform((text, context) => {
+      if (text === undefined) return 0;
+      if (text.trim().toLowerCase() === "off") return "off" as const;
+      const port = Number(text);
+      if (Number.isInteger(port) && port >= 0 && port < 65536) return port;
+      context.addIssue({
+        code: "custom",
+        message: `${SETTING_NAMES.uiPort} is ${JSON.stringify(text)}: write a port (0 for any free one) or off.`,
+      });
+      return z.NEVER;
+    }),
+    [SETTING_NAMES.uploadLimit]: rate(SETTING_NAMES.uploadLimit),
+    [SETTING_NAMES.downloadLimit]: rate(SETTING_NAMES.downloadLimit),
+    "cloudbridge.largefiles.include": z.array(z.string()),
+    "cloudbridge.largefiles.exclude": z.array(z.string()),
   }),
-  [SETTING_NAMES.largefilesMinsize]: optionalText,
-  [SETTING_NAMES.uiPort]: optionalText.transform((text, context) => {
-    if (text === undefined) return 0;
-    if (text.trim().toLowerCase() === "off") return "off" as const;
-    const port = Number(text);
-    if (Number.isInteger(port) && port >= 0 && port < 65536) return port;
-    context.addIssue({
-      code: "custom",
-      message: `${SETTING_NAMES.uiPort} is ${JSON.stringify(text)}: write a port (0 for any free one) or off.`,
-    });
-    return z.NEVER;
-  }),
-  [SETTING_NAMES.uploadLimit]: rate(SETTING_NAMES.uploadLimit),
-  [SETTING_NAMES.downloadLimit]: rate(SETTING_NAMES.downloadLimit),
-  "cloudbridge.largefiles.include": z.array(z.string()),
-  "cloudbridge.largefiles.exclude": z.array(z.string()),
-});
+);
 
 /** What `git config --list` holds, names as written in SETTING_NAMES (git compares them without case). */
 interface ConfigValues {
@@ -276,8 +281,10 @@ async function readConfig(gitDir: string): Promise<ConfigValues> {
   return values;
 }
 
-function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+function validate<S extends z.ZodType>(schema: () => S, input: unknown): z.output<S> {
+  // Without JIT: a command parses the settings once, and zod's compiled fast path for an object of thirty
+  // fields costs more to build (~25 ms of a no-op sync's start) than it ever saves; same checks, same messages.
+  const result = schema().safeParse(input, { jitless: true });
   if (result.success) return result.data;
   throw new FolderError("invalid-setting", result.error.issues.map((issue) => issue.message).join(" "));
 }
@@ -307,7 +314,7 @@ function notSetUp(where: string, missing: string): FolderError {
   );
 }
 
-function cloudFrom(raw: z.output<typeof cloudSchema>, where: string, missing: string): CloudSettings {
+function cloudFrom(raw: z.output<ReturnType<typeof cloudSchema>>, where: string, missing: string): CloudSettings {
   const bucket = raw[SETTING_NAMES.bucket];
   const repo = raw[SETTING_NAMES.repo];
   if (!bucket || !repo) throw notSetUp(where, missing);
@@ -453,7 +460,7 @@ export type SettingValues = Partial<Record<SettingName, string>>;
  * half made. `given`: how a value came in when not as the setting itself (a flag: "--xmpp-service").
  */
 export function assertSettingValues(values: SettingValues, given: Partial<Record<SettingName, string>> = {}): void {
-  const shape = folderSchema.shape as Record<string, z.ZodType>;
+  const shape = folderSchema().shape as Record<string, z.ZodType>;
   const refusals: string[] = [];
   for (const [key, value] of Object.entries(values)) {
     const result = shape[SETTING_NAMES[key as SettingName]]?.safeParse(value);
