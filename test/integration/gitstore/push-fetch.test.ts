@@ -4,7 +4,17 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { fetchRefs, push, readInfoPacks, readRefsIndex, SINGLE_PUT_LIMIT, treeMergeCallback } from "../../../gitstore/index.ts";
+import {
+  fetchRefs,
+  NativeGitEngine,
+  push,
+  readInfoPacks,
+  readRefsIndex,
+  SINGLE_PUT_LIMIT,
+  treeMergeCallback,
+  type GitEngine,
+} from "../../../gitstore/index.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 import { commitFile, git, importCommits } from "../../helpers/git.ts";
 import { useGitCloud } from "../../helpers/git-cloud.ts";
 import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
@@ -164,6 +174,34 @@ describe("git push and fetch through the bucket", () => {
     assert.equal(await git(c.dir, "rev-parse", "refs/remotes/cloud/main"), fromA);
   });
 
+  it("git makes the pack while the push checks that what it pushes contains the refs this machine remembers: neither waits for the other", async () => {
+    const a = await clone("overlap");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: await commitFile(a.dir, "a.txt", "one\n") }] });
+    const native = new NativeGitEngine();
+    const events: string[] = [];
+    let packing!: () => void;
+    const packStarted = new Promise<void>((resolve) => (packing = resolve));
+    const engine: GitEngine = Object.assign(Object.create(native) as GitEngine, {
+      packObjects: (...args: Parameters<GitEngine["packObjects"]>) => {
+        events.push("pack begun");
+        packing();
+        return native.packObjects(...args);
+      },
+      // Answers once git has begun the pack, or after 3 s: what a push that waits for the answer before packing gets.
+      isAncestor: async (...args: Parameters<GitEngine["isAncestor"]>) => {
+        const began = await Promise.race([packStarted.then(() => true), sleep(3000).then(() => false)]);
+        events.push(began ? "checked while packing" : "checked before any pack");
+        return native.isAncestor(...args);
+      },
+    });
+    const oid = await commitFile(a.dir, "a.txt", "two\n");
+    assert.equal((await push({ ...a, engine, updates: [{ ref: "refs/heads/main", oid }] })).results[0]!.status, "updated");
+    assert.deepEqual(events, ["pack begun", "checked while packing"]);
+    const reader = await clone("overlap");
+    await fetchRefs(reader);
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), oid);
+  });
+
   it("a push whose remembered refs are out of date (a rewritten history, another machine's push, a commit never fetched) is refused or forced as git would, sends every object, and leaves nothing behind", async () => {
     const a = await clone("remembered");
     const b = await clone("remembered");
@@ -193,9 +231,15 @@ describe("git push and fetch through the bucket", () => {
     assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), last);
     await git(reader.dir, "fsck", "--strict", "--no-dangling");
     // Nothing left of the packs made: no scratch folder; the catalog knows only packs the bucket lists.
-    assert.deepEqual((await readdir(join(a.gitDir, "objects"))).filter((name) => name.startsWith("tmp_")), []);
+    assert.deepEqual(
+      (await readdir(join(a.gitDir, "objects"))).filter((name) => name.startsWith("tmp_")),
+      [],
+    );
     const listed = await readInfoPacks(bed.store, bed.layout, "remembered");
     const known = new Set((await readdir(join(a.gitDir, "cloudbridge", "bucket-packs"))).map((file) => file.replace(/\.(idx|bytes)$/, "")));
-    assert.ok([...known].every((name) => listed.includes(name)), `${[...known].join(", ")} are all listed (${listed.join(", ")})`);
+    assert.ok(
+      [...known].every((name) => listed.includes(name)),
+      `${[...known].join(", ")} are all listed (${listed.join(", ")})`,
+    );
   });
 });
