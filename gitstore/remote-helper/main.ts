@@ -38,6 +38,9 @@ export async function runRemoteHelper(
       run: (_work, _commands, run) => run(),
     });
   } finally {
+    // The agent id asked at `list for-push` may be being recorded (`git config`) though no push followed:
+    // that is over before the helper ends (main exits at once when this returns).
+    await agent?.catch(() => undefined);
     (await opened.catch(() => undefined))?.s3.destroy();
   }
 }
