@@ -26,13 +26,18 @@ export async function rememberPackIndex(gitDir: string, pack: { name: string; id
 
 /** Of `live` (objects/info/packs), those this machine knows, with their object counts (each index's fan-out table) and bytes. */
 export async function knownPacks(gitDir: string, live: readonly string[]): Promise<SizedPack[]> {
-  const known: SizedPack[] = [];
-  for (const name of live) {
-    const objects = await objectCount(join(catalogDir(gitDir), `${name}.idx`));
-    const bytes = Number(await readFile(join(catalogDir(gitDir), `${name}.bytes`), "utf8").catch(() => ""));
-    if (objects !== undefined && Number.isSafeInteger(bytes) && bytes > 0) known.push({ name, objects, bytes });
-  }
-  return known;
+  // All read at once: a push waits for them once git has made its pack, and the list holds about log₂ of
+  // the objects (pack-geometry.ts), a dozen files or two, each a small read.
+  const sized = await Promise.all(
+    live.map(async (name) => {
+      const [objects, bytes] = await Promise.all([
+        objectCount(join(catalogDir(gitDir), `${name}.idx`)),
+        readFile(join(catalogDir(gitDir), `${name}.bytes`), "utf8").then(Number, () => NaN),
+      ]);
+      return objects !== undefined && Number.isSafeInteger(bytes) && bytes > 0 ? [{ name, objects, bytes }] : [];
+    }),
+  );
+  return sized.flat();
 }
 
 /** The object ids of known pack `name` (its index checked). */

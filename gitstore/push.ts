@@ -14,7 +14,7 @@ import { isObjectId } from "./ref-file.ts";
 import { bucketTips } from "./bucket-refs.ts";
 import { fetchObjects } from "./fetch.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
-import { cachedRefsIndex, indexEntries, readRefsIndex, writeRefsIndex, type RefsIndex } from "./refs-index.ts";
+import { cachedRefsIndex, indexEntries, putRefsIndex, readRefsIndex, type RefsIndex } from "./refs-index.ts";
 import { publishServerInfo } from "./server-info.ts";
 import { trackingRefName } from "./tracking-refs.ts";
 
@@ -101,33 +101,51 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
       }),
     );
   let fastForwards = fastForwardsOf(index);
-  if (cached) {
-    // A remembered shared ref our commit does not contain may be stale: read the index before packing
-    // against it (and merging with it).
-    const settled = await Promise.all([...fastForwards.values()].map((entry) => entry?.check.catch(() => false) ?? true));
-    if (settled.some((ok) => !ok)) {
-      index = await readRefsIndex(options);
-      fastForwards = fastForwardsOf(index);
-    }
-  }
+  // A remembered shared ref our commit does not contain may be stale: then the index is read again before
+  // anything is sent against it (or merged with it). Whether it does is found out while git makes the pack
+  // against the remembered refs, which is what is sent when it does (nearly always).
+  const rememberedHolds = cached
+    ? Promise.all([...fastForwards.values()].map((entry) => entry?.check.catch(() => false) ?? true)).then((ok) => ok.every(Boolean))
+    : undefined;
   const outcome: PushOutcome = { results: [], packsUploaded: 0, objectsUploaded: 0 };
   const tips = options.updates.flatMap((update) => (update.oid ? [update.oid] : []));
-  const exclude = bucketTips(index.refs);
-  await sendObjects(options, tips, exclude, outcome);
-  const committed = await commitRefs(
-    options,
-    { ...index, remembered: cached !== undefined && index === cached },
-    fastForwards,
-    [...exclude, ...tips],
-    outcome,
-  );
-  outcome.results = committed.results;
-  if (committed.written) {
-    await publishServerInfo(options, committed.written, {
-      createHead: committed.createdRepository || committed.results.some((r) => r.status === "created"),
-      sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
-    });
+  let exclude = bucketTips(index.refs);
+  let sent = await sendObjects(options, tips, exclude, outcome, rememberedHolds);
+  if (sent === "stale") {
+    index = await readRefsIndex(options);
+    fastForwards = fastForwardsOf(index);
+    exclude = bucketTips(index.refs);
+    sent = await sendObjects(options, tips, exclude, outcome);
   }
+  // The pack's local tidying (the scratch folder, the catalog of packs no longer listed) goes on while the
+  // refs are written; it is over before the push returns. (Sent again, it is never "stale".)
+  const tidying = sent === "stale" ? undefined : sent?.done;
+  let committed: Awaited<ReturnType<typeof commitRefs>>;
+  try {
+    committed = await commitRefs(
+      options,
+      { ...index, remembered: cached !== undefined && index === cached },
+      fastForwards,
+      [...exclude, ...tips],
+      outcome,
+    );
+    outcome.results = committed.results;
+    // packed-refs goes up while the index written is remembered; both are over before the push goes on.
+    const settled = await Promise.allSettled([
+      committed.written
+        ? publishServerInfo(options, committed.written, {
+            createHead: committed.createdRepository || committed.results.some((r) => r.status === "created"),
+            sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
+          })
+        : undefined,
+      committed.remembered,
+    ]);
+    for (const result of settled) if (result.status === "rejected") throw result.reason;
+  } catch (error) {
+    await tidying?.catch(() => {}); // the push's own failure is the one said
+    throw error;
+  }
+  await tidying;
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
     // This agent's synced refs as the index now holds them too: the next fetch then finds nothing moved
@@ -144,23 +162,43 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
   return outcome;
 }
 
+/** A pack sent: `done` is its local tidying (the scratch folder, the catalog), awaited before the push returns. */
+interface Sent {
+  done: Promise<void>;
+}
+
 /**
  * Uploads one pack of what the bucket lacks (nothing when it lacks nothing), then lists it. When the
  * bucket's small packs this machine knows fill a tier (pack-geometry.ts), the pack is made again with
- * their objects too and listed in their place.
+ * their objects too and listed in their place. `excludeHolds`: whether `exclude` may be packed against,
+ * found out while git packs; when it says no, nothing is sent and "stale" is returned.
  */
-async function sendObjects(options: PushOptions, tips: readonly string[], exclude: readonly string[], outcome: PushOutcome) {
-  if (tips.length === 0) return;
+async function sendObjects(
+  options: PushOptions,
+  tips: readonly string[],
+  exclude: readonly string[],
+  outcome: PushOutcome,
+  excludeHolds?: Promise<boolean>,
+): Promise<Sent | "stale" | undefined> {
+  if (tips.length === 0) return undefined;
   // Beside the repository, never in the system temp folder: git writes the pack in objects/pack and renames
   // it into `scratch`, which fails across file systems (/tmp is a tmpfs on many distributions).
   const scratch = await mkdtemp(join(options.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
+  let done: Promise<void> | undefined;
   try {
     const range = { tips, exclude };
     // What the known packs hold is read while git packs (local files, side by side: a push waits for each step).
     const known = options.foldPacks === false ? undefined : knownLivePacks(options);
     known?.catch(() => {}); // awaited below
-    let pack = await engineOf(options).packObjects(options.gitDir, range, scratch);
-    if (!pack) return;
+    const made = await engineOf(options)
+      .packObjects(options.gitDir, range, scratch)
+      .catch(async (error: unknown) => {
+        if (excludeHolds && !(await excludeHolds)) return "stale" as const; // packed against refs that moved
+        throw error;
+      });
+    if (made === "stale" || (excludeHolds && !(await excludeHolds))) return "stale";
+    let pack = made;
+    if (!pack) return undefined;
     let folded = known ? packsToFold(await known, pack.objectCount) : [];
     if (folded.length > 0) ({ pack, folded } = await packFolding(options, range, folded, pack, scratch));
     options.log?.(`uploading ${pack.name} (${pack.objectCount} objects${folded.length > 0 ? `, ${folded.length} packs folded in` : ""})`);
@@ -169,12 +207,23 @@ async function sendObjects(options: PushOptions, tips: readonly string[], exclud
     remembered.catch(() => {}); // awaited below
     await uploadPack(options.store, options.layout, options.repo, pack);
     await addToPackList(options, [pack.name], folded);
-    await remembered;
-    await forgetPacks(options.gitDir, { keep: (await rememberedLivePacks(options)) ?? [pack.name] });
     outcome.packsUploaded += 1;
     outcome.objectsUploaded += pack.objectCount;
+    // Listed: what is left is local (the packs the list no longer names forgotten, the scratch folder
+    // removed), and goes on while the refs are written.
+    const listed = pack.name;
+    done = (async () => {
+      try {
+        await remembered;
+        await forgetPacks(options.gitDir, { keep: (await rememberedLivePacks(options)) ?? [listed] });
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    })();
+    done.catch(() => {}); // awaited by the push
+    return { done };
   } finally {
-    await rm(scratch, { recursive: true, force: true });
+    if (!done) await rm(scratch, { recursive: true, force: true });
   }
 }
 
@@ -221,7 +270,8 @@ async function packFolding(
  * Moves every ref of the push in one compare-and-swap of the refs index: the agent's synced refs to what
  * it pushes (so its commits are recorded even when a shared ref refuses them), each shared ref by git's
  * rule, `force` or a merge. On 412 the index is read again and everything decided again, with jitter,
- * a bounded number of times. Returns the refs written (undefined when nothing needed writing).
+ * a bounded number of times. Returns the refs written (undefined when nothing needed writing), and
+ * `remembered`: this machine's note of the index written, still being saved, for the push to await.
  */
 async function commitRefs(
   options: PushOptions,
@@ -230,7 +280,7 @@ async function commitRefs(
   fastForwards: Map<string, { oid: string; check: Promise<boolean> } | undefined>,
   inBucket: string[],
   outcome: PushOutcome,
-): Promise<{ results: PushResult[]; written?: Map<string, string>; createdRepository: boolean }> {
+): Promise<{ results: PushResult[]; written?: Map<string, string>; createdRepository: boolean; remembered?: Promise<void> }> {
   const engine = engineOf(options);
   const ours = new Map(options.updates.map((update) => [update.ref, update.oid]));
   const merged = new Set<string>();
@@ -285,8 +335,8 @@ async function commitRefs(
       continue;
     }
     try {
-      await writeRefsIndex(options, next, index.etag);
-      return { results, written: next, createdRepository: index.etag === undefined };
+      const { remembered } = await putRefsIndex(options, next, index.etag);
+      return { results, written: next, createdRepository: index.etag === undefined, remembered };
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
       options.log?.(`the refs moved under us; attempt ${attempt + 2}`);
@@ -345,7 +395,8 @@ async function mergeWith(
     );
   }
   inBucket.push(theirs);
-  await sendObjects(options, [result], inBucket, outcome);
+  const sent = await sendObjects(options, [result], inBucket, outcome);
+  if (sent !== "stale") await sent?.done;
   inBucket.push(result);
   return result;
 }

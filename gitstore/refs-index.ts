@@ -79,14 +79,31 @@ export async function readRefsIndex(ctx: RepoContext): Promise<RefsIndex> {
  * Throws PreconditionFailed (or ObjectMissing) when someone else wrote it meanwhile. Returns the new ETag.
  */
 export async function writeRefsIndex(ctx: RepoContext, refs: ReadonlyMap<string, string>, etag: string | undefined): Promise<string> {
+  const { etag: written, remembered } = await putRefsIndex(ctx, refs, etag);
+  await remembered;
+  return written;
+}
+
+/**
+ * writeRefsIndex returning as soon as the bucket has the index: `remembered` is this machine's note of it
+ * (the ETag a next push writes on top of), still being written, for the caller to await before it is done.
+ * A push's last request (packed-refs) goes on meanwhile.
+ */
+export async function putRefsIndex(
+  ctx: RepoContext,
+  refs: ReadonlyMap<string, string>,
+  etag: string | undefined,
+): Promise<{ etag: string; remembered: Promise<void> }> {
   const body = writeInfoRefs(refs);
+  // What else the note holds (the pack list) is read while the index goes up.
+  const cache = load(ctx);
   const written = await ctx.store.put(ctx.layout.infoRefs(ctx.repo), body, {
     ...(etag ? { ifMatch: etag } : { ifNoneMatch: "*" as const }),
     contentType: "text/plain; charset=utf-8",
   });
-  const cache = await load(ctx);
-  await save(ctx, { ...keptOf(ctx, cache), etag: written.etag, body, migrated: true });
-  return written.etag;
+  const remembered = cache.then((read) => save(ctx, { ...keptOf(ctx, read), etag: written.etag, body, migrated: true }));
+  remembered.catch(() => {}); // awaited by the caller
+  return { etag: written.etag, remembered };
 }
 
 /** Every ref of `refs` (shared and synced) by full name, with its object id: the index's content. */

@@ -38,6 +38,9 @@ export async function runRemoteHelper(
       run: (_work, _commands, run) => run(),
     });
   } finally {
+    // The agent id asked at `list for-push` may be being recorded (`git config`) though no push followed:
+    // that is over before the helper ends (main exits at once when this returns).
+    await agent?.catch(() => undefined);
     (await opened.catch(() => undefined))?.s3.destroy();
   }
 }
@@ -46,6 +49,13 @@ export async function runRemoteHelper(
 export async function main(): Promise<void> {
   try {
     await runRemoteHelper(process.argv.slice(2), process.stdin, (text) => process.stdout.write(text));
+    // git waits for this process to end before it returns to the person, and everything the conversation
+    // started has been awaited by now (its sockets closed): exit at once rather than through Node's
+    // teardown of the heap and handles, a few ms of every push and fetch (docs/performance.md). What is
+    // still queued for stdout or stderr is written first.
+    await drained(process.stdout);
+    await drained(process.stderr);
+    process.exit(process.exitCode ?? 0);
   } catch (thrown) {
     // A setup problem (credentials, endpoint, bucket) in words that say which setting to change.
     process.stderr.write(`git-remote-cloudbridge: ${helperFailure(thrown)}\n`);
@@ -53,6 +63,11 @@ export async function main(): Promise<void> {
     // Exit now: git is still holding our stdin open, waiting for an answer that will not come.
     process.exit(1);
   }
+}
+
+/** Resolves once `stream` has written everything queued on it (at once for a pipe, which Node writes synchronously on Linux). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return stream.writableLength === 0 ? Promise.resolve() : new Promise((resolve) => stream.once("drain", resolve).once("error", resolve));
 }
 
 // Not awaited: in the bundle (scripts/build-helper.mjs) this module is not the main one, and its entry calls main().

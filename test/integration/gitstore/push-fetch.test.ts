@@ -1,10 +1,20 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { fetchRefs, push, SINGLE_PUT_LIMIT, treeMergeCallback } from "../../../gitstore/index.ts";
+import {
+  fetchRefs,
+  NativeGitEngine,
+  push,
+  readInfoPacks,
+  readRefsIndex,
+  SINGLE_PUT_LIMIT,
+  treeMergeCallback,
+  type GitEngine,
+} from "../../../gitstore/index.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 import { commitFile, git, importCommits } from "../../helpers/git.ts";
 import { useGitCloud } from "../../helpers/git-cloud.ts";
 import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
@@ -162,5 +172,74 @@ describe("git push and fetch through the bucket", () => {
     assert.equal(forced.results[0]!.status, "forced");
     await fetchRefs(c);
     assert.equal(await git(c.dir, "rev-parse", "refs/remotes/cloud/main"), fromA);
+  });
+
+  it("git makes the pack while the push checks that what it pushes contains the refs this machine remembers: neither waits for the other", async () => {
+    const a = await clone("overlap");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: await commitFile(a.dir, "a.txt", "one\n") }] });
+    const native = new NativeGitEngine();
+    const events: string[] = [];
+    let packing!: () => void;
+    const packStarted = new Promise<void>((resolve) => (packing = resolve));
+    const engine: GitEngine = Object.assign(Object.create(native) as GitEngine, {
+      packObjects: (...args: Parameters<GitEngine["packObjects"]>) => {
+        events.push("pack begun");
+        packing();
+        return native.packObjects(...args);
+      },
+      // Answers once git has begun the pack, or after 3 s: what a push that waits for the answer before packing gets.
+      isAncestor: async (...args: Parameters<GitEngine["isAncestor"]>) => {
+        const began = await Promise.race([packStarted.then(() => true), sleep(3000).then(() => false)]);
+        events.push(began ? "checked while packing" : "checked before any pack");
+        return native.isAncestor(...args);
+      },
+    });
+    const oid = await commitFile(a.dir, "a.txt", "two\n");
+    assert.equal((await push({ ...a, engine, updates: [{ ref: "refs/heads/main", oid }] })).results[0]!.status, "updated");
+    assert.deepEqual(events, ["pack begun", "checked while packing"]);
+    const reader = await clone("overlap");
+    await fetchRefs(reader);
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), oid);
+  });
+
+  it("a push whose remembered refs are out of date (a rewritten history, another machine's push, a commit never fetched) is refused or forced as git would, sends every object, and leaves nothing behind", async () => {
+    const a = await clone("remembered");
+    const b = await clone("remembered");
+    const main = (oid: string, onConflict?: "force") => ({ ...a, updates: [{ ref: "refs/heads/main", oid, onConflict }] });
+    const first = await commitFile(a.dir, "a.txt", "one\n");
+    await push(main(first));
+    assert.equal((await push(main(await commitFile(a.dir, "a.txt", "two\n")))).results[0]!.status, "updated");
+    // A's history rewritten: what it remembers in the bucket is not in what it pushes.
+    await git(a.dir, "reset", "-q", "--hard", first);
+    const rewritten = await commitFile(a.dir, "a.txt", "rewritten\n");
+    assert.equal((await push(main(rewritten))).results[0]!.reason, "non-fast-forward");
+    assert.equal((await push(main(rewritten, "force"))).results[0]!.status, "forced");
+    // B pushes on top; A, remembering its own push, packs against it and learns of B's at the swap.
+    await fetchRefs(b);
+    await git(b.dir, "reset", "-q", "--hard", "refs/remotes/cloud/main");
+    await push({ ...b, updates: [{ ref: "refs/heads/main", oid: await commitFile(b.dir, "b.txt", "b\n") }] });
+    const fromA = await commitFile(a.dir, "c.txt", "c\n");
+    assert.equal((await push(main(fromA))).results[0]!.reason, "fetch first");
+    // B again; A reads the index (as git's `list for-push` does) without fetching: it remembers a commit it lacks.
+    await push({ ...b, updates: [{ ref: "refs/heads/main", oid: await commitFile(b.dir, "b.txt", "b2\n") }] });
+    await readRefsIndex(a);
+    const last = await commitFile(a.dir, "d.txt", "d\n");
+    assert.equal((await push(main(last, "force"))).results[0]!.status, "forced");
+
+    const reader = await clone("remembered");
+    await fetchRefs(reader);
+    assert.equal(await git(reader.dir, "rev-parse", "refs/remotes/cloud/main"), last);
+    await git(reader.dir, "fsck", "--strict", "--no-dangling");
+    // Nothing left of the packs made: no scratch folder; the catalog knows only packs the bucket lists.
+    assert.deepEqual(
+      (await readdir(join(a.gitDir, "objects"))).filter((name) => name.startsWith("tmp_")),
+      [],
+    );
+    const listed = await readInfoPacks(bed.store, bed.layout, "remembered");
+    const known = new Set((await readdir(join(a.gitDir, "cloudbridge", "bucket-packs"))).map((file) => file.replace(/\.(idx|bytes)$/, "")));
+    assert.ok(
+      [...known].every((name) => listed.includes(name)),
+      `${[...known].join(", ")} are all listed (${listed.join(", ")})`,
+    );
   });
 });
