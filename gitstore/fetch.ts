@@ -6,7 +6,7 @@ import { GitStoreError } from "./errors.ts";
 import { mapLimit } from "../objectstore/index.ts";
 import { parseSyncedRefName } from "../protocol/core.ts";
 import type { BucketRefs } from "./bucket-refs.ts";
-import { readRefsIndex } from "./refs-index.ts";
+import { readRefsIndex, type RefsIndex } from "./refs-index.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
 import { indexPacks } from "./verify-packs.ts";
 import { forgetPacks, rememberPackIndex } from "./pack-catalog.ts";
@@ -161,13 +161,20 @@ export interface FetchResult extends ObjectsFetched {
  * out) is reported in `refs.corrupt` (and logged) and skipped: its tracking ref is left as it was, so one
  * agent's trouble does not stop the others.
  */
-export async function fetchRefs(ctx: RepoContext & { remote?: string; required?: readonly string[] }): Promise<FetchResult> {
+export async function fetchRefs(
+  ctx: RepoContext & {
+    remote?: string;
+    required?: readonly string[];
+    /** The refs index read already (`readRefsIndex`, started earlier beside other work): used instead of reading it here. */
+    index?: Promise<RefsIndex>;
+  },
+): Promise<FetchResult> {
   const remote = ctx.remote ?? "cloud";
   // The tracking refs as they are, read beside the requests (only fetches and pushes of this folder move them).
   const currentRefs = engineOf(ctx).readRefs(ctx.gitDir, trackingRefPrefixes(remote));
   currentRefs.catch(() => {}); // awaited (and rethrown) below
   // One GET of the refs index, a 304 when nothing moved since this machine last read it (refs-index.ts).
-  const { refs } = await readRefsIndex(ctx);
+  const { refs } = await (ctx.index ?? readRefsIndex(ctx));
   const isRequired = (ref: string) => parseSyncedRefName(ref) === undefined && (ctx.required?.includes(ref) ?? true);
   const corrupt = [...refs.corrupt].find(([ref]) => isRequired(ref));
   if (corrupt) throw corrupt[1];

@@ -1,4 +1,4 @@
-import { fetchRefs, push, type RepoContext } from "../../gitstore/index.ts";
+import { fetchRefs, push, readRefsIndex, type RefsIndex, type RepoContext } from "../../gitstore/index.ts";
 import { runGit } from "../../localgit/index.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 
@@ -25,9 +25,26 @@ export class BucketRemote implements SyncRemote {
     this.warn = options.warn ?? (() => undefined);
   }
 
-  async fetch(): Promise<Map<string, string>> {
+  /**
+   * The refs index's conditional GET, started as the round begins (its answer is a few milliseconds of
+   * waiting on the bucket that the scan and the commit fill): a read a moment early is as safe as one
+   * after the commit, since every push is a conditional write on the index this machine read.
+   */
+  lookAhead(): Promise<RefsIndex> {
+    const index = readRefsIndex(this.ctx);
+    index.catch(() => {}); // awaited by the fetch, or dropped with a round that failed before it
+    return index;
+  }
+
+  async fetch(early?: Promise<unknown>): Promise<Map<string, string>> {
     // Only the refs the engine syncs must be usable; trouble in any other ref is reported, never fatal.
-    const result = await fetchRefs({ ...this.ctx, remote: "cloud", required: this.refs });
+    const result = await fetchRefs({
+      ...this.ctx,
+      remote: "cloud",
+      required: this.refs,
+      // Only this class's lookAhead makes what the engine hands back.
+      ...(early ? { index: early as Promise<RefsIndex> } : {}),
+    });
     for (const [ref, error] of result.refs.corrupt) {
       if (this.reported.has(`${ref} ${error.message}`)) continue;
       this.reported.add(`${ref} ${error.message}`);
