@@ -1,9 +1,7 @@
-import type { S3Client } from "@aws-sdk/client-s3";
-import { accessRegion, localCloudKey, plainS3Settings, type BucketAccess } from "./aws-settings.ts";
+import { accessEndpoint, accessRegion, localCloudKey, plainS3Settings, type BucketAccess } from "./aws-settings.ts";
 import { profileCredentials, type CredentialsProvider } from "./profile-credentials.ts";
 import { LightS3Client } from "./s3-light-client.ts";
-import { createS3Client } from "./s3-object-store.ts";
-import type { S3Requests } from "./s3-requests.ts";
+import { createS3Client, S3ObjectStore } from "./s3-object-store.ts";
 
 /**
  * The key the repository's settings impose, or undefined for the SDK's credential chain: the profile's, or
@@ -31,14 +29,12 @@ export function awsClientConfig(
 }
 
 /**
- * The bucket's requests for a short-lived process (the remote helper): the light client when the settings
- * are plain (aws-settings.ts), the SDK's client otherwise (CLOUDBRIDGE_S3_CLIENT=sdk forces it).
+ * The bucket's store for a short-lived process (the remote helper, a command with no daemon): its requests
+ * through the light client when the settings are plain (aws-settings.ts), the SDK's client otherwise
+ * (CLOUDBRIDGE_S3_CLIENT=sdk forces it), and the endpoint it reaches, made from the same settings.
  */
-export async function bucketRequests(
-  bucket: string,
-  access: BucketAccess = {},
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<S3Requests | S3Client> {
+export async function bucketStore(bucket: string, access: BucketAccess = {}, env: NodeJS.ProcessEnv = process.env): Promise<S3ObjectStore> {
   const plain = env.CLOUDBRIDGE_S3_CLIENT === "sdk" ? undefined : await plainS3Settings(bucket, env, access);
-  return plain ? new LightS3Client(plain) : createS3Client(awsClientConfig(access, env));
+  const requests = plain ? new LightS3Client(plain) : createS3Client(awsClientConfig(access, env));
+  return new S3ObjectStore(bucket, requests, accessEndpoint(access, env));
 }

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import {
   accessEndpoint,
   awsClientConfig,
-  bucketRequests,
+  bucketStore,
   type MultipartStore,
   type ObjectStore,
   createS3Client,
@@ -71,7 +71,7 @@ export interface OpenOptions {
   /**
    * The folder is opened for one command in a process that then exits (`cloudbridge sync` with no daemon):
    * the bucket is reached through the light S3 client when the settings are plain, as the remote helper
-   * reaches it (objectstore's bucketRequests), so the AWS SDK's S3 module (~50 ms to load) is loaded only if a
+   * reaches it (objectstore's bucketStore), so the AWS SDK's S3 module (~50 ms to load) is loaded only if a
    * request needs it (a multipart upload). A daemon keeps the SDK's client. Its sync asks git's index which
    * files to look at (agent/sync/index-look.ts) instead of looking at every file.
    */
@@ -100,11 +100,7 @@ export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "r
 /** The same store for a process that runs one command (OpenOptions.oneCommand): the light client when the settings are plain. */
 async function oneCommandStoreFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region" | "profile">): Promise<S3ObjectStore> {
   const { location, endpoint, region, profile } = cloud;
-  return new S3ObjectStore(
-    location.bucket,
-    await bucketRequests(location.bucket, { endpoint, region, profile }),
-    accessEndpoint({ endpoint }),
-  );
+  return bucketStore(location.bucket, { endpoint, region, profile });
 }
 
 export async function openFolder(dir: string, options: OpenOptions = {}): Promise<Folder> {

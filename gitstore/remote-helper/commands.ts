@@ -1,11 +1,4 @@
-import {
-  accessEndpoint,
-  bucketRequests,
-  explainAccessError,
-  ObjectTooLarge,
-  repositoryStore,
-  S3ObjectStore,
-} from "../../objectstore/index.ts";
+import { bucketStore, explainAccessError, ObjectTooLarge, repositoryStore } from "../../objectstore/index.ts";
 import type { BucketLayout, RemoteLocation } from "../../protocol/core.ts";
 import { readConfig } from "../../localgit/index.ts";
 import { bucketAccessFrom, settingsAreFor } from "../bucket-access.ts";
@@ -29,7 +22,7 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
  * The repository's store: the light S3 client when this process's AWS settings are plain (keys from the
  * environment or a profile; the SDK's S3 client costs a push three times what the push itself takes),
  * anything else the SDK's; the repository's own endpoint, region and profile (cloudbridge.*) applied as its
- * agent applies them (objectstore's bucketRequests); encrypted or not as the repository recorded, or as the
+ * agent applies them (objectstore's bucketStore); encrypted or not as the repository recorded, or as the
  * bucket says. One `git config --list` for the settings the helper reads (those, encryption recorded, agent id).
  * A synced folder's settings are its own repository's: another cloudbridge:: remote of the same git
  * repository gets the environment's (settingsAreFor).
@@ -38,8 +31,7 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
 export async function openHelperRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
   const config = await readConfig(gitDir);
   const own = settingsAreFor(config, location);
-  const access = own ? bucketAccessFrom(config) : {};
-  const s3 = new S3ObjectStore(location.bucket, await bucketRequests(location.bucket, access), accessEndpoint(access));
+  const s3 = await bucketStore(location.bucket, own ? bucketAccessFrom(config) : {});
   try {
     // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
     // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
