@@ -14,7 +14,8 @@
  *    to do); BENCH_IDLE_SECONDS, BENCH_POLL_SECONDS.
  *
  * BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on both machines are printed
- * (stderr), in milliseconds from the write; add GIT_TRACE2_PERF=<file> to see every git process they start.
+ * (stderr), in milliseconds from the write; with BENCH_BASELINE the baseline's too, and a table of each step's
+ * median on both, taking the same turns; add GIT_TRACE2_PERF=<file> to see every git process they start.
  * The daemons run as a person runs them, through bin/cloudbridge with the Node flags it sets (its smaller young
  * generation keeps the daemon's memory, and so the cost of each git process it starts, down); BENCH_LAUNCHER=node
  * starts them with plain `node` as this benchmark did before.
@@ -142,6 +143,22 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
   }
 }
 
+/**
+ * BENCH_TRACE: one change's steps, each named by the machine and the event (`B sync.pulled`, `#2` for its second
+ * time in the change), at its milliseconds from the write: the first time of each, for medians across changes.
+ */
+function stepTimes(logs: ReadonlyArray<{ who: string; at: number; line: Record<string, unknown> }>, written: number): Map<string, number> {
+  const steps = new Map<string, number>();
+  const seen = new Map<string, number>();
+  for (const { who, at, line } of logs) {
+    const name = `${who} ${String(line.event)}`;
+    const n = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n);
+    steps.set(n === 1 ? name : `${name} #${n}`, at - written);
+  }
+  return steps;
+}
+
 const sized = (path: string, size: number) => async () => (await stat(path).catch(() => undefined))?.size === size;
 async function sha256(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -155,6 +172,8 @@ interface Side {
   b: string;
   latencies: number[];
   large: number[];
+  /** BENCH_TRACE: per change, each step's milliseconds from the write (./stepTimes). */
+  steps: Array<Map<string, number>>;
 }
 
 interface SizeRow {
@@ -169,10 +188,10 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
   const env = { ...cloud.env, ...GIT_ENV };
   const url = `s3://cloudbridge/latency-${files}`;
   let daemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
-  const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [] };
-  const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [] };
+  const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [], steps: [] };
+  const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [], steps: [] };
   let pair: Awaited<ReturnType<typeof startSyncthingPair>> | undefined;
-  const base: Side = { name: "baseline", a: join(root, "base-a"), b: join(root, "base-b"), latencies: [], large: [] };
+  const base: Side = { name: "baseline", a: join(root, "base-a"), b: join(root, "base-b"), latencies: [], large: [], steps: [] };
   let baseDaemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
   try {
     process.stderr.write(`  ${files} files: populating, init, clone…\n`);
@@ -209,8 +228,8 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
       await cloudbridge(["clone", baseUrl, base.b, ...flags], env, { quiet: true });
       const launcher = [join(BASELINE, "bin", "cloudbridge")];
       baseDaemons = await startDaemons([
-        { dir: base.a, env, launcher },
-        { dir: base.b, env, launcher },
+        { dir: base.a, ...traced("A"), launcher },
+        { dir: base.b, ...traced("B"), launcher },
       ]);
     }
     if (!syncthingMissing()) {
@@ -231,14 +250,15 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
         logs.length = 0;
         await writeFile(join(side.a, name), content);
         side.latencies.push(await arrival(join(side.b, name), holds(join(side.b, name), content), `${side.name} change ${i}`));
-        if (TRACE && side === cb) {
+        if (TRACE && (side === cb || side === base)) {
           const steps = logs.map(
             ({ who, at, line: { time: _t, level: _l, event, ...rest } }) =>
               `${who} +${at - written} ${String(event)} ${JSON.stringify(rest)}`,
           );
           process.stderr.write(
-            `  change ${i}: ${Math.round(side.latencies.at(-1)!)} ms, written at ${new Date(written).toISOString()}\n    ${steps.join("\n    ")}\n`,
+            `  ${side.name} change ${i}: ${Math.round(side.latencies.at(-1)!)} ms, written at ${new Date(written).toISOString()}\n    ${steps.join("\n    ")}\n`,
           );
+          side.steps.push(stepTimes(logs, written));
         }
       }
     }
@@ -306,6 +326,29 @@ if (BASELINE) {
       return `| ${row.files.toLocaleString("en")} | ${fmt(median(mine))} / ${fmt(percentile(mine, 95))} | ${fmt(median(theirs))} / ${fmt(percentile(theirs, 95))} | ${(median(mine) / median(theirs)).toFixed(2)} |`;
     }),
   );
+  if (TRACE)
+    for (const row of sizeRows) {
+      // Each step's median time from the write, this code against the baseline in the same turns: where they part.
+      const [mine, theirs] = [row.sides.find((s) => s.name === "cloudbridge")!, row.sides.find((s) => s.name === "baseline")!];
+      const at = (side: Side, step: string) => {
+        const times = side.steps.flatMap((change) => (change.has(step) ? [change.get(step)!] : []));
+        return times.length > 0 ? { median: median(times), seen: times.length } : undefined;
+      };
+      const names = [...new Set([...mine.steps, ...theirs.steps].flatMap((change) => [...change.keys()]))];
+      const order = (step: string) => at(mine, step)?.median ?? at(theirs, step)!.median;
+      const cell = (side: Side, step: string) => {
+        const found = at(side, step);
+        return found ? `+${Math.round(found.median)} ms (${found.seen}/${side.steps.length})` : "–";
+      };
+      out.push(
+        "",
+        `Steps of a change in the ${row.files.toLocaleString("en")}-file folder, median ms from the write (changes where seen):`,
+        "",
+        "| step | this code | baseline |",
+        "|---|---|---|",
+        ...names.sort((a, b) => order(a) - order(b)).map((step) => `| ${step} | ${cell(mine, step)} | ${cell(theirs, step)} |`),
+      );
+    }
   if (sizeRows.length > 1) {
     const p50s = sizeRows.map((r) => median(of(r, "baseline")));
     out.push("", `baseline p50, largest folder / smallest: ${(p50s.at(-1)! / p50s[0]!).toFixed(2)}×`);
