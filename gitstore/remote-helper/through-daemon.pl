@@ -220,7 +220,10 @@ if ($pid == 0) {
 }
 close $child_in;
 close $child_out;
-# git's commands are a few lines: the pipe holds them whole, before the helper answers any.
+# What git sent may be more than a pipe holds (a push of thousands of refs: hundreds of KiB), and this write
+# waits until the helper has taken it all, reading none of its answers meanwhile. That cannot stall: the
+# helper (Node) goes on reading git's lines while its answers wait, its writes to a full pipe being queued,
+# not blocking (test/integration/agent/helper-asks-daemon.test.ts, a push of thousands of refs).
 put($to_child, $from_git) or fail("the helper working without the daemon stopped: $!");
 close $to_child unless $stdin_open;
 my ($skipped, $held, $out) = (0, '', fileno($from_child));
