@@ -144,14 +144,14 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
 }
 
 /**
- * BENCH_TRACE: one change's steps, each named by the machine and the event (`B sync.pulled`, `#2` for its second
- * time in the change), at its milliseconds from the write: the first time of each, for medians across changes.
+ * BENCH_TRACE: one change's steps, each named by the machine, the event and its step (`B round.step fetched`,
+ * `#2` for its second time in the change), at its milliseconds from the write, for medians across changes.
  */
 function stepTimes(logs: ReadonlyArray<{ who: string; at: number; line: Record<string, unknown> }>, written: number): Map<string, number> {
   const steps = new Map<string, number>();
   const seen = new Map<string, number>();
   for (const { who, at, line } of logs) {
-    const name = `${who} ${String(line.event)}`;
+    const name = `${who} ${String(line.event)}${typeof line.step === "string" ? ` ${line.step}` : ""}`;
     const n = (seen.get(name) ?? 0) + 1;
     seen.set(name, n);
     steps.set(n === 1 ? name : `${name} #${n}`, at - written);
