@@ -5,7 +5,8 @@
  * 1. Small-file latency at default settings, from a file closed on machine A to the same file complete on
  *    machine B (SQS notifications), in folders of BENCH_SIZES files (default 1000,10000; BENCH_FILES=100000
  *    adds that size): p50/p95 over BENCH_CHANGES changes (default 20), cloudbridge and Syncthing taking
- *    turns change by change, each size against its own pair of daemons and of Syncthing instances.
+ *    turns change by change (every other round in reverse, each change BENCH_SETTLE_MS, default 300, after the
+ *    last one's daemons finished), each size against its own pair of daemons and of Syncthing instances.
  * 2. One file of BENCH_LARGE_MIB (default 100) A→B, BENCH_LARGE_ROUNDS rounds (default 3), taking turns:
  *    median from closed on A to complete on B.
  * 3. Per listener (BENCH_LISTENERS, e.g. sqs,xmpp,poll; default none): latency over BENCH_CHANGES
@@ -35,7 +36,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startProsody } from "../test/helpers/prosody.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
-import { arrival, cloudbridge, holds, percentile, populate, startCloudProcess, startCountingProxy, startDaemons } from "./agent-common.ts";
+import {
+  arrival,
+  cloudbridge,
+  holds,
+  interleavedRounds,
+  percentile,
+  populate,
+  startCloudProcess,
+  startCountingProxy,
+  startDaemons,
+} from "./agent-common.ts";
 import { startSyncthingPair, syncthingMissing } from "./syncthing.ts";
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
@@ -52,6 +63,8 @@ const LISTENERS = (process.env.BENCH_LISTENERS ?? "")
   .filter((l): l is "sqs" | "xmpp" | "poll" => ["sqs", "xmpp", "poll"].includes(l));
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
+/** Before each small change, the last one's daemons are left this long to finish their rounds (BENCH_SETTLE_MS). */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 300);
 /** BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on A and B are printed (stderr). */
 const TRACE = process.env.BENCH_TRACE === "1";
 /** How the small-file daemons are started: bin/cloudbridge (default), or plain node (BENCH_LAUNCHER=node). */
@@ -174,6 +187,8 @@ interface Side {
   large: number[];
   /** BENCH_TRACE: per change, each step's milliseconds from the write (./stepTimes). */
   steps: Array<Map<string, number>>;
+  /** BENCH_TRACE: the log lines of this side's daemons since its last change was written. */
+  logs: Array<{ who: string; at: number; line: Record<string, unknown> }>;
 }
 
 interface SizeRow {
@@ -188,10 +203,10 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
   const env = { ...cloud.env, ...GIT_ENV };
   const url = `s3://cloudbridge/latency-${files}`;
   let daemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
-  const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [], steps: [] };
-  const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [], steps: [] };
+  const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [], steps: [], logs: [] };
+  const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [], steps: [], logs: [] };
   let pair: Awaited<ReturnType<typeof startSyncthingPair>> | undefined;
-  const base: Side = { name: "baseline", a: join(root, "base-a"), b: join(root, "base-b"), latencies: [], large: [], steps: [] };
+  const base: Side = { name: "baseline", a: join(root, "base-a"), b: join(root, "base-b"), latencies: [], large: [], steps: [], logs: [] };
   let baseDaemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
   try {
     process.stderr.write(`  ${files} files: populating, init, clone…\n`);
@@ -199,17 +214,16 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
     const flags = ["--topic-arn", cloud.topicArn, "--listen", "sqs"];
     await cloudbridge(["init", cb.a, "--remote", url, ...flags], env, { quiet: true });
     await cloudbridge(["clone", url, cb.b, ...flags], env, { quiet: true });
-    const logs: Array<{ who: string; at: number; line: Record<string, unknown> }> = [];
     // Default settings; with BENCH_TRACE the log at debug level, kept to print each change's steps.
     const daemonEnv = CPU_PROF ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : env;
-    const traced = (who: string) =>
+    const traced = (who: string, side: Side) =>
       TRACE
         ? {
             env: { ...daemonEnv, CLOUDBRIDGE_LOG_LEVEL: "debug" },
             onLog: (text: string) => {
               try {
                 const line = JSON.parse(text) as Record<string, unknown>;
-                logs.push({ who, at: Date.parse(String(line.time)), line });
+                side.logs.push({ who, at: Date.parse(String(line.time)), line });
               } catch {
                 // not a log line
               }
@@ -217,8 +231,8 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
           }
         : { env: daemonEnv };
     daemons = await startDaemons([
-      { dir: cb.a, ...traced("A"), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
-      { dir: cb.b, ...traced("B"), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
+      { dir: cb.a, ...traced("A", cb), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
+      { dir: cb.b, ...traced("B", cb), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
     ]);
     if (BASELINE) {
       process.stderr.write(`  ${files} files: the baseline's folders…\n`);
@@ -228,8 +242,8 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
       await cloudbridge(["clone", baseUrl, base.b, ...flags], env, { quiet: true });
       const launcher = [join(BASELINE, "bin", "cloudbridge")];
       baseDaemons = await startDaemons([
-        { dir: base.a, ...traced("A"), launcher },
-        { dir: base.b, ...traced("B"), launcher },
+        { dir: base.a, ...traced("A", base), launcher },
+        { dir: base.b, ...traced("B", base), launcher },
       ]);
     }
     if (!syncthingMissing()) {
@@ -240,28 +254,36 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
       pair = await startSyncthingPair(root, st.a, st.b, 1);
     }
     const sides = [cb, ...(pair ? [st] : []), ...(baseDaemons ? [base] : [])];
-    // Turns: a change with cloudbridge, then one with Syncthing, and so on (the machine's load is shared).
-    for (let i = 0; i < CHANGES; i += 1) {
-      for (const side of sides) {
-        const name = `bench/file-${i % 10}.txt`;
-        const content = `change ${i} ${randomBytes(8).toString("hex")}\n`;
-        await mkdir(join(side.a, "bench"), { recursive: true });
-        const written = Date.now();
-        logs.length = 0;
-        await writeFile(join(side.a, name), content);
-        side.latencies.push(await arrival(join(side.b, name), holds(join(side.b, name), content), `${side.name} change ${i}`));
-        if (TRACE && (side === cb || side === base)) {
-          const steps = logs.map(
-            ({ who, at, line: { time: _t, level: _l, event, ...rest } }) =>
-              `${who} +${at - written} ${String(event)} ${JSON.stringify(rest)}`,
-          );
-          process.stderr.write(
-            `  ${side.name} change ${i}: ${Math.round(side.latencies.at(-1)!)} ms, written at ${new Date(written).toISOString()}\n    ${steps.join("\n    ")}\n`,
-          );
-          side.steps.push(stepTimes(logs, written));
-        }
-      }
-    }
+    // Turns: a change with cloudbridge, then one with Syncthing, and so on (the machine's load is shared),
+    // every other round in reverse, each after the last one's daemons have settled (SETTLE_MS): a change's
+    // tail on B (the round's end after the file is written, the round B's own write starts) would otherwise
+    // run during the next side's change, always the same side's (this code's, after the baseline's).
+    await interleavedRounds(
+      CHANGES,
+      sides.map((side) => ({
+        run: async (i: number) => {
+          const name = `bench/file-${i % 10}.txt`;
+          const content = `change ${i} ${randomBytes(8).toString("hex")}\n`;
+          await mkdir(join(side.a, "bench"), { recursive: true });
+          await new Promise((settled) => setTimeout(settled, SETTLE_MS));
+          const written = Date.now();
+          side.logs.length = 0;
+          await writeFile(join(side.a, name), content);
+          side.latencies.push(await arrival(join(side.b, name), holds(join(side.b, name), content), `${side.name} change ${i}`));
+          if (TRACE && side.name !== "Syncthing") {
+            const steps = side.logs.map(
+              ({ who, at, line: { time: _t, level: _l, event, ...rest } }) =>
+                `${who} +${at - written} ${String(event)} ${JSON.stringify(rest)}`,
+            );
+            process.stderr.write(
+              `  ${side.name} change ${i}: ${Math.round(side.latencies.at(-1)!)} ms, written at ${new Date(written).toISOString()}\n    ${steps.join("\n    ")}\n`,
+            );
+            side.steps.push(stepTimes(side.logs, written));
+          }
+        },
+      })),
+      { turnOrder: true },
+    );
     if (withLarge) {
       const size = LARGE_MIB * 1024 * 1024;
       for (let r = 0; r < LARGE_ROUNDS; r += 1) {
