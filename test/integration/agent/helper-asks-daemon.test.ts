@@ -379,7 +379,7 @@ describe("git push in a folder whose daemon runs", () => {
     await cloneChecked("stopped");
   });
 
-  it("a daemon that stops after git asked a push of thousands of refs: the helper alone takes over all of git's lines, more than a pipe holds, and the push lands", async () => {
+  it("a daemon that stops after git asked a push of thousands of refs: the helper alone takes over all of git's lines, more than a pipe holds, while its answers are read, and the push lands", async () => {
     const dir = await init("many-refs");
     const main = await ok(dir, ["rev-parse", "main"]);
     // Long names, so that git's push batch and the helper's list of the bucket's refs each fill several pipes
@@ -392,7 +392,11 @@ describe("git push in a folder whose daemon runs", () => {
     await moveAll(commit);
     const server = await stopping(dir, "many-refs", "push asked");
     try {
-      const pushed = await git(dir, ["push", "bucket", "refs/heads/many/*:refs/heads/many/*"], gitEnv(), 60_000);
+      // The helper alone as Node documents its stdout on a pipe (synchronous on Linux): a write to a full pipe
+      // waits until the relay reads, and the helper reads git's next lines only after it. (Node in fact
+      // queues such a write and reads on; the relay must not depend on which.)
+      const blocking = gitEnv({ NODE_OPTIONS: "--import=data:text/javascript,process.stdout._handle?.setBlocking?.(true)" });
+      const pushed = await git(dir, ["push", "bucket", "refs/heads/many/*:refs/heads/many/*"], blocking, 60_000);
       assert.equal(pushed.code, 0, `the push lands (it stalls when the helper's lines wait on one another): ${pushed.stderr.slice(-2000)}`);
       assert.match(pushed.stderr, /cloudbridge: the daemon serving this folder stopped before it answered; going on without it/);
       const landed = await bucketRefs("many-refs");
