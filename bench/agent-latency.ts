@@ -5,7 +5,8 @@
  * 1. Small-file latency at default settings, from a file closed on machine A to the same file complete on
  *    machine B (SQS notifications), in folders of BENCH_SIZES files (default 1000,10000; BENCH_FILES=100000
  *    adds that size): p50/p95 over BENCH_CHANGES changes (default 20), cloudbridge and Syncthing taking
- *    turns change by change, each size against its own pair of daemons and of Syncthing instances.
+ *    turns change by change (every other round in reverse, each change BENCH_SETTLE_MS, default 300, after the
+ *    last one's daemons finished), each size against its own pair of daemons and of Syncthing instances.
  * 2. One file of BENCH_LARGE_MIB (default 100) A→B, BENCH_LARGE_ROUNDS rounds (default 3), taking turns:
  *    median from closed on A to complete on B.
  * 3. Per listener (BENCH_LISTENERS, e.g. sqs,xmpp,poll; default none): latency over BENCH_CHANGES
@@ -14,7 +15,8 @@
  *    to do); BENCH_IDLE_SECONDS, BENCH_POLL_SECONDS.
  *
  * BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on both machines are printed
- * (stderr), in milliseconds from the write; add GIT_TRACE2_PERF=<file> to see every git process they start.
+ * (stderr), in milliseconds from the write; with BENCH_BASELINE the baseline's too, and a table of each step's
+ * median on both, taking the same turns; add GIT_TRACE2_PERF=<file> to see every git process they start.
  * The daemons run as a person runs them, through bin/cloudbridge with the Node flags it sets (its smaller young
  * generation keeps the daemon's memory, and so the cost of each git process it starts, down); BENCH_LAUNCHER=node
  * starts them with plain `node` as this benchmark did before.
@@ -34,7 +36,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startProsody } from "../test/helpers/prosody.ts";
 import { GIT_ENV } from "../test/helpers/git.ts";
-import { arrival, cloudbridge, holds, percentile, populate, startCloudProcess, startCountingProxy, startDaemons } from "./agent-common.ts";
+import {
+  arrival,
+  cloudbridge,
+  holds,
+  interleavedRounds,
+  percentile,
+  populate,
+  startCloudProcess,
+  startCountingProxy,
+  startDaemons,
+} from "./agent-common.ts";
 import { startSyncthingPair, syncthingMissing } from "./syncthing.ts";
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
@@ -51,6 +63,8 @@ const LISTENERS = (process.env.BENCH_LISTENERS ?? "")
   .filter((l): l is "sqs" | "xmpp" | "poll" => ["sqs", "xmpp", "poll"].includes(l));
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const POLL_SECONDS = Number(process.env.BENCH_POLL_SECONDS ?? 2);
+/** Before each small change, the last one's daemons are left this long to finish their rounds (BENCH_SETTLE_MS). */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 300);
 /** BENCH_TRACE=1: the daemons log at debug level, and each small change's steps on A and B are printed (stderr). */
 const TRACE = process.env.BENCH_TRACE === "1";
 /** How the small-file daemons are started: bin/cloudbridge (default), or plain node (BENCH_LAUNCHER=node). */
@@ -142,6 +156,22 @@ async function measure(listener: "sqs" | "xmpp" | "poll"): Promise<Row> {
   }
 }
 
+/**
+ * BENCH_TRACE: one change's steps, each named by the machine, the event and its step (`B round.step fetched`,
+ * `#2` for its second time in the change), at its milliseconds from the write, for medians across changes.
+ */
+function stepTimes(logs: ReadonlyArray<{ who: string; at: number; line: Record<string, unknown> }>, written: number): Map<string, number> {
+  const steps = new Map<string, number>();
+  const seen = new Map<string, number>();
+  for (const { who, at, line } of logs) {
+    const name = `${who} ${String(line.event)}${typeof line.step === "string" ? ` ${line.step}` : ""}`;
+    const n = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n);
+    steps.set(n === 1 ? name : `${name} #${n}`, at - written);
+  }
+  return steps;
+}
+
 const sized = (path: string, size: number) => async () => (await stat(path).catch(() => undefined))?.size === size;
 async function sha256(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -155,6 +185,10 @@ interface Side {
   b: string;
   latencies: number[];
   large: number[];
+  /** BENCH_TRACE: per change, each step's milliseconds from the write (./stepTimes). */
+  steps: Array<Map<string, number>>;
+  /** BENCH_TRACE: the log lines of this side's daemons since its last change was written. */
+  logs: Array<{ who: string; at: number; line: Record<string, unknown> }>;
 }
 
 interface SizeRow {
@@ -169,10 +203,10 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
   const env = { ...cloud.env, ...GIT_ENV };
   const url = `s3://cloudbridge/latency-${files}`;
   let daemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
-  const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [] };
-  const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [] };
+  const cb: Side = { name: "cloudbridge", a: join(root, "cb-a"), b: join(root, "cb-b"), latencies: [], large: [], steps: [], logs: [] };
+  const st: Side = { name: "Syncthing", a: join(root, "st-a"), b: join(root, "st-b"), latencies: [], large: [], steps: [], logs: [] };
   let pair: Awaited<ReturnType<typeof startSyncthingPair>> | undefined;
-  const base: Side = { name: "baseline", a: join(root, "base-a"), b: join(root, "base-b"), latencies: [], large: [] };
+  const base: Side = { name: "baseline", a: join(root, "base-a"), b: join(root, "base-b"), latencies: [], large: [], steps: [], logs: [] };
   let baseDaemons: Awaited<ReturnType<typeof startDaemons>> | undefined;
   try {
     process.stderr.write(`  ${files} files: populating, init, clone…\n`);
@@ -180,17 +214,16 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
     const flags = ["--topic-arn", cloud.topicArn, "--listen", "sqs"];
     await cloudbridge(["init", cb.a, "--remote", url, ...flags], env, { quiet: true });
     await cloudbridge(["clone", url, cb.b, ...flags], env, { quiet: true });
-    const logs: Array<{ who: string; at: number; line: Record<string, unknown> }> = [];
     // Default settings; with BENCH_TRACE the log at debug level, kept to print each change's steps.
     const daemonEnv = CPU_PROF ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : env;
-    const traced = (who: string) =>
+    const traced = (who: string, side: Side) =>
       TRACE
         ? {
             env: { ...daemonEnv, CLOUDBRIDGE_LOG_LEVEL: "debug" },
             onLog: (text: string) => {
               try {
                 const line = JSON.parse(text) as Record<string, unknown>;
-                logs.push({ who, at: Date.parse(String(line.time)), line });
+                side.logs.push({ who, at: Date.parse(String(line.time)), line });
               } catch {
                 // not a log line
               }
@@ -198,8 +231,8 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
           }
         : { env: daemonEnv };
     daemons = await startDaemons([
-      { dir: cb.a, ...traced("A"), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
-      { dir: cb.b, ...traced("B"), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
+      { dir: cb.a, ...traced("A", cb), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
+      { dir: cb.b, ...traced("B", cb), ...(LAUNCHER ? { launcher: LAUNCHER } : {}) },
     ]);
     if (BASELINE) {
       process.stderr.write(`  ${files} files: the baseline's folders…\n`);
@@ -209,8 +242,8 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
       await cloudbridge(["clone", baseUrl, base.b, ...flags], env, { quiet: true });
       const launcher = [join(BASELINE, "bin", "cloudbridge")];
       baseDaemons = await startDaemons([
-        { dir: base.a, env, launcher },
-        { dir: base.b, env, launcher },
+        { dir: base.a, ...traced("A", base), launcher },
+        { dir: base.b, ...traced("B", base), launcher },
       ]);
     }
     if (!syncthingMissing()) {
@@ -221,27 +254,36 @@ async function measureSize(files: number, withLarge: boolean): Promise<SizeRow> 
       pair = await startSyncthingPair(root, st.a, st.b, 1);
     }
     const sides = [cb, ...(pair ? [st] : []), ...(baseDaemons ? [base] : [])];
-    // Turns: a change with cloudbridge, then one with Syncthing, and so on (the machine's load is shared).
-    for (let i = 0; i < CHANGES; i += 1) {
-      for (const side of sides) {
-        const name = `bench/file-${i % 10}.txt`;
-        const content = `change ${i} ${randomBytes(8).toString("hex")}\n`;
-        await mkdir(join(side.a, "bench"), { recursive: true });
-        const written = Date.now();
-        logs.length = 0;
-        await writeFile(join(side.a, name), content);
-        side.latencies.push(await arrival(join(side.b, name), holds(join(side.b, name), content), `${side.name} change ${i}`));
-        if (TRACE && side === cb) {
-          const steps = logs.map(
-            ({ who, at, line: { time: _t, level: _l, event, ...rest } }) =>
-              `${who} +${at - written} ${String(event)} ${JSON.stringify(rest)}`,
-          );
-          process.stderr.write(
-            `  change ${i}: ${Math.round(side.latencies.at(-1)!)} ms, written at ${new Date(written).toISOString()}\n    ${steps.join("\n    ")}\n`,
-          );
-        }
-      }
-    }
+    // Turns: a change with cloudbridge, then one with Syncthing, and so on (the machine's load is shared),
+    // every other round in reverse, each after the last one's daemons have settled (SETTLE_MS): a change's
+    // tail on B (the round's end after the file is written, the round B's own write starts) would otherwise
+    // run during the next side's change, always the same side's (this code's, after the baseline's).
+    await interleavedRounds(
+      CHANGES,
+      sides.map((side) => ({
+        run: async (i: number) => {
+          const name = `bench/file-${i % 10}.txt`;
+          const content = `change ${i} ${randomBytes(8).toString("hex")}\n`;
+          await mkdir(join(side.a, "bench"), { recursive: true });
+          await new Promise((settled) => setTimeout(settled, SETTLE_MS));
+          const written = Date.now();
+          side.logs.length = 0;
+          await writeFile(join(side.a, name), content);
+          side.latencies.push(await arrival(join(side.b, name), holds(join(side.b, name), content), `${side.name} change ${i}`));
+          if (TRACE && side.name !== "Syncthing") {
+            const steps = side.logs.map(
+              ({ who, at, line: { time: _t, level: _l, event, ...rest } }) =>
+                `${who} +${at - written} ${String(event)} ${JSON.stringify(rest)}`,
+            );
+            process.stderr.write(
+              `  ${side.name} change ${i}: ${Math.round(side.latencies.at(-1)!)} ms, written at ${new Date(written).toISOString()}\n    ${steps.join("\n    ")}\n`,
+            );
+            side.steps.push(stepTimes(side.logs, written));
+          }
+        },
+      })),
+      { turnOrder: true },
+    );
     if (withLarge) {
       const size = LARGE_MIB * 1024 * 1024;
       for (let r = 0; r < LARGE_ROUNDS; r += 1) {
@@ -306,6 +348,29 @@ if (BASELINE) {
       return `| ${row.files.toLocaleString("en")} | ${fmt(median(mine))} / ${fmt(percentile(mine, 95))} | ${fmt(median(theirs))} / ${fmt(percentile(theirs, 95))} | ${(median(mine) / median(theirs)).toFixed(2)} |`;
     }),
   );
+  if (TRACE)
+    for (const row of sizeRows) {
+      // Each step's median time from the write, this code against the baseline in the same turns: where they part.
+      const [mine, theirs] = [row.sides.find((s) => s.name === "cloudbridge")!, row.sides.find((s) => s.name === "baseline")!];
+      const at = (side: Side, step: string) => {
+        const times = side.steps.flatMap((change) => (change.has(step) ? [change.get(step)!] : []));
+        return times.length > 0 ? { median: median(times), seen: times.length } : undefined;
+      };
+      const names = [...new Set([...mine.steps, ...theirs.steps].flatMap((change) => [...change.keys()]))];
+      const order = (step: string) => at(mine, step)?.median ?? at(theirs, step)!.median;
+      const cell = (side: Side, step: string) => {
+        const found = at(side, step);
+        return found ? `+${Math.round(found.median)} ms (${found.seen}/${side.steps.length})` : "–";
+      };
+      out.push(
+        "",
+        `Steps of a change in the ${row.files.toLocaleString("en")}-file folder, median ms from the write (changes where seen):`,
+        "",
+        "| step | this code | baseline |",
+        "|---|---|---|",
+        ...names.sort((a, b) => order(a) - order(b)).map((step) => `| ${step} | ${cell(mine, step)} | ${cell(theirs, step)} |`),
+      );
+    }
   if (sizeRows.length > 1) {
     const p50s = sizeRows.map((r) => median(of(r, "baseline")));
     out.push("", `baseline p50, largest folder / smallest: ${(p50s.at(-1)! / p50s[0]!).toFixed(2)}×`);

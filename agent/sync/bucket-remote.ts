@@ -30,21 +30,20 @@ export class BucketRemote implements SyncRemote {
    * waiting on the bucket that the scan and the commit fill): a read a moment early is as safe as one
    * after the commit, since every push is a conditional write on the index this machine read.
    */
-  lookAhead(): Promise<RefsIndex> {
+  lookAhead(): () => Promise<Map<string, string>> {
     const index = readRefsIndex(this.ctx);
     index.catch(() => {}); // awaited by the fetch, or dropped with a round that failed before it
-    return index;
+    return () => this.fetchFrom(index);
   }
 
-  async fetch(early?: Promise<unknown>): Promise<Map<string, string>> {
+  fetch(): Promise<Map<string, string>> {
+    return this.fetchFrom(undefined);
+  }
+
+  /** The fetch, from the refs index read early (lookAhead) or, without one, read now. */
+  private async fetchFrom(index: Promise<RefsIndex> | undefined): Promise<Map<string, string>> {
     // Only the refs the engine syncs must be usable; trouble in any other ref is reported, never fatal.
-    const result = await fetchRefs({
-      ...this.ctx,
-      remote: "cloud",
-      required: this.refs,
-      // Only this class's lookAhead makes what the engine hands back.
-      ...(early ? { index: early as Promise<RefsIndex> } : {}),
-    });
+    const result = await fetchRefs({ ...this.ctx, remote: "cloud", required: this.refs, ...(index ? { index } : {}) });
     for (const [ref, error] of result.refs.corrupt) {
       if (this.reported.has(`${ref} ${error.message}`)) continue;
       this.reported.add(`${ref} ${error.message}`);

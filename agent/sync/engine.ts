@@ -280,7 +280,7 @@ export class SyncEngine {
     const { paths, report, trace } = round;
     trace("locked");
     // The bucket's refs are asked for now, answered while the scan and the commit run (not for a round that stays local).
-    const early = round.localOnly ? undefined : this.remote.lookAhead?.();
+    const fetchAhead = round.localOnly ? undefined : this.remote.lookAhead?.();
     const { commit, scan, looked } = await this.repo.commitChanges({
       ...(paths ? { paths } : {}),
       ...(this.options.annex ? { annex: this.options.annex } : {}),
@@ -314,7 +314,7 @@ export class SyncEngine {
     }
     const carried = recorded("refused-from-bucket");
 
-    const remote = await this.remote.fetch(early);
+    const remote = await (fetchAhead ? fetchAhead() : this.remote.fetch());
     trace("fetched");
     const remoteHead = remote.get(MAIN_REF);
     const before = this.repo.cache.commit;

@@ -19,12 +19,12 @@ export interface RefPush {
 
 export interface SyncRemote {
   /**
-   * Starts the first read a fetch makes (the bucket's refs), for a fetch that follows this round: the
-   * round's scan and commit go on meanwhile, and the fetch is given what this returned.
+   * Starts the first read a fetch makes (the bucket's refs) and returns that fetch, to be called later in
+   * the round: the round's scan and commit go on meanwhile. What was read early stays inside the remote.
    */
-  lookAhead?(): Promise<unknown>;
+  lookAhead?(): () => Promise<Map<string, string>>;
   /** Brings the shared refs' objects into the local repository; ref → commit (absent refs are missing). */
-  fetch(early?: Promise<unknown>): Promise<Map<string, string>>;
+  fetch(): Promise<Map<string, string>>;
   /** Publishes each ref (merging when it moved meanwhile); ref → the commit it points at now. */
   push(updates: RefPush[]): Promise<Map<string, string>>;
   /** Upkeep after a round (the folder is written and pushed by then): packing what fetches brought. */

@@ -220,28 +220,37 @@ if ($pid == 0) {
 }
 close $child_in;
 close $child_out;
-# git's commands are a few lines: the pipe holds them whole, before the helper answers any.
-put($to_child, $from_git) or fail("the helper working without the daemon stopped: $!");
-close $to_child unless $stdin_open;
+# What git sent is handed to the helper as it takes it, while its answers are read: git may have sent more
+# than a pipe holds (a push of thousands of refs: hundreds of KiB), and a helper that answers before it reads
+# on waits for its answers to be read; a write of it all before reading any would wait on that helper forever.
+# (Fcntl ships with Perl; loaded only here, on the way that is taken when a daemon died.)
+require Fcntl;
+fcntl($to_child, Fcntl::F_SETFL(), Fcntl::O_NONBLOCK()) or fail("could not go on without the daemon: $!");
+my ($pending, $to) = ($from_git, fileno($to_child));
 my ($skipped, $held, $out) = (0, '', fileno($from_child));
 for (;;) {
-  my $wanted = '';
+  if (defined $to && !$stdin_open && $pending eq '') {
+    close $to_child;    # git is done and the helper has it all
+    undef $to;
+  }
+  my ($wanted, $writable) = ('', undef);
   vec($wanted, $out, 1) = 1;
   vec($wanted, $in, 1) = 1 if $stdin_open;
-  my $ready;
-  if (select($ready = $wanted, undef, undef, undef) < 0) {
+  vec($writable, $to, 1) = 1 if defined $to && $pending ne '';
+  my ($ready, $can_write);
+  if (select($ready = $wanted, $can_write = $writable, undef, undef) < 0) {
     next if errno_is($! + 0, 'EINTR');
     last;
   }
+  if (defined $can_write && vec($can_write, $to, 1)) {
+    my $n = syswrite($to_child, $pending);
+    if (defined $n) { substr($pending, 0, $n) = '' }
+    elsif (!errno_is($! + 0, 'EAGAIN', 'EWOULDBLOCK')) { $pending = '' }    # the helper stopped: its exit says so
+  }
   if ($stdin_open && vec($ready, $in, 1)) {
     my $n = sysread(STDIN, my $data, 65536);
-    if (!$n) {
-      $stdin_open = 0;
-      close $to_child;
-    }
-    else {
-      put($to_child, $data);
-    }
+    if ($n) { $pending .= $data }
+    else { $stdin_open = 0 }
   }
   if (vec($ready, $out, 1)) {
     my $n = sysread($from_child, my $data, 65536);
@@ -255,6 +264,6 @@ for (;;) {
     put(\*STDOUT, $data) or last;
   }
 }
-close $to_child if $stdin_open;
+close $to_child if defined $to;
 waitpid($pid, 0);
 exit($? & 127 ? 1 : $? >> 8);

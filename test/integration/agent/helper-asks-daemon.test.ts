@@ -7,7 +7,7 @@ import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
 import { startFaultProxy } from "../../helpers/fault-proxy.ts";
-import { GIT_ENV } from "../../helpers/git.ts";
+import { GIT_ENV, gitInput } from "../../helpers/git.ts";
 import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 const execFileAsync = promisify(execFile);
@@ -36,9 +36,14 @@ describe("git push in a folder whose daemon runs", () => {
   const helped = (d: Daemon) => d.events.filter((e) => e.event === "helper.pushed").length;
   const url = (name: string) => `cloudbridge::s3://cloudbridge/${name}`;
 
-  async function git(cwd: string, args: string[], env = gitEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
+  async function git(
+    cwd: string,
+    args: string[],
+    env = gitEnv(),
+    timeout = 120_000,
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await execFileAsync("git", args, { cwd, env, timeout: 120_000 });
+      const { stdout, stderr } = await execFileAsync("git", args, { cwd, env, timeout, maxBuffer: 16 * 1024 * 1024 });
       return { code: 0, stdout: stdout.trim(), stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -89,6 +94,57 @@ describe("git push in a folder whose daemon runs", () => {
     await ok(dir, ["fsck", "--strict", "--no-dangling"]);
     return dir;
   }
+
+  /**
+   * Stands in for the daemon of the folder `dir` (its bucket repository `name`) killed at `point`: it holds
+   * git's conversation with the helper's own code, as the daemon does (here the helper alone, a process of its
+   * own), and stops there without a word. A real daemon cannot be killed at a chosen line of the conversation.
+   */
+  async function stopping(
+    dir: string,
+    name: string,
+    point: "push asked" | "push landed" | "fetch asked" | "list half said",
+  ): Promise<Server> {
+    const path = join(dir, ".git", "cloudbridge", "daemon.sock");
+    const server = createServer((socket) =>
+      socket.once("data", () => {
+        socket.write('{"ok":true,"value":"conversation"}\n');
+        const helper = spawn("git-remote-cloudbridge", ["bucket", url(name)], {
+          cwd: dir,
+          env: { ...gitEnv(), CLOUDBRIDGE_HELPER_ALONE: "1", GIT_DIR: join(dir, ".git") },
+          stdio: ["pipe", "pipe", "ignore"],
+        });
+        const stop = () => {
+          socket.destroy();
+          helper.kill();
+        };
+        let asked = "";
+        socket.on("data", (data: Buffer) => {
+          asked += data.toString();
+          if ((point === "push asked" && /^push /m.test(asked)) || (point === "fetch asked" && /^fetch /m.test(asked))) return stop();
+          helper.stdin.write(data);
+        });
+        socket.on("end", () => helper.stdin.end());
+        let said = "";
+        helper.stdout.on("data", (data: Buffer) => {
+          said += data.toString();
+          for (let end = said.indexOf("\n"); end >= 0 && !socket.destroyed; end = said.indexOf("\n")) {
+            const line = said.slice(0, end);
+            said = said.slice(end + 1);
+            if (point === "push landed" && /^push /m.test(asked)) return stop(); // landed, git not told
+            socket.write(`out ${line}\n`);
+            if (point === "list half said" && /^list/m.test(asked) && line !== "") return stop();
+          }
+        });
+        helper.on("exit", (code) => socket.end(`exit ${code}\n`));
+      }),
+    );
+    await rm(path, { force: true });
+    await new Promise<void>((listening) => server.listen(path, listening));
+    await chmod(path, 0o600);
+    return server;
+  }
+  const close = (server: Server) => new Promise((closed) => server.close(closed));
 
   it("lands the same refs and objects as the helper alone, refuses the same pushes, honours --force and --dry-run, fetches", async () => {
     const dir = await init("same");
@@ -277,55 +333,8 @@ describe("git push in a folder whose daemon runs", () => {
   it("a daemon that stops in the middle of git's conversation: the helper alone takes it over and the push or fetch lands, or git is told plainly", async () => {
     const dir = await init("stopped");
     const main = await ok(dir, ["rev-parse", "main"]);
-    const path = join(dir, ".git", "cloudbridge", "daemon.sock");
-    /**
-     * Stands in for the folder's daemon killed at `point`: it holds git's conversation with the helper's own
-     * code, as the daemon does (here the helper alone, a process of its own), and stops there without a word.
-     * A real daemon cannot be killed at a chosen line of the conversation.
-     */
-    const stopping = async (point: "push asked" | "push landed" | "fetch asked" | "list half said") => {
-      const server = createServer((socket) =>
-        socket.once("data", () => {
-          socket.write('{"ok":true,"value":"conversation"}\n');
-          const helper = spawn("git-remote-cloudbridge", ["bucket", url("stopped")], {
-            cwd: dir,
-            env: { ...gitEnv(), CLOUDBRIDGE_HELPER_ALONE: "1", GIT_DIR: join(dir, ".git") },
-            stdio: ["pipe", "pipe", "ignore"],
-          });
-          const stop = () => {
-            socket.destroy();
-            helper.kill();
-          };
-          let asked = "";
-          socket.on("data", (data: Buffer) => {
-            asked += data.toString();
-            if ((point === "push asked" && /^push /m.test(asked)) || (point === "fetch asked" && /^fetch /m.test(asked))) return stop();
-            helper.stdin.write(data);
-          });
-          socket.on("end", () => helper.stdin.end());
-          let said = "";
-          helper.stdout.on("data", (data: Buffer) => {
-            said += data.toString();
-            for (let end = said.indexOf("\n"); end >= 0 && !socket.destroyed; end = said.indexOf("\n")) {
-              const line = said.slice(0, end);
-              said = said.slice(end + 1);
-              if (point === "push landed" && /^push /m.test(asked)) return stop(); // landed, git not told
-              socket.write(`out ${line}\n`);
-              if (point === "list half said" && /^list/m.test(asked) && line !== "") return stop();
-            }
-          });
-          helper.on("exit", (code) => socket.end(`exit ${code}\n`));
-        }),
-      );
-      await rm(path, { force: true });
-      await new Promise<void>((listening) => server.listen(path, listening));
-      await chmod(path, 0o600);
-      return server;
-    };
-    const close = (server: Server) => new Promise((closed) => server.close(closed));
-
     for (const point of ["push asked", "push landed"] as const) {
-      const server = await stopping(point);
+      const server = await stopping(dir, "stopped", point);
       try {
         const commit = await commitOn(dir, main, "stopped.txt", point);
         const branch = `refs/heads/${point.replace(" ", "-")}`;
@@ -344,7 +353,7 @@ describe("git push in a folder whose daemon runs", () => {
     await ok(cloud.path(""), ["clone", "-q", url("stopped"), other]);
     const theirs = await commitOn(other, main, "theirs.txt", "from elsewhere");
     await ok(other, ["push", "-q", "origin", `${theirs}:refs/heads/theirs`]);
-    const fetching = await stopping("fetch asked");
+    const fetching = await stopping(dir, "stopped", "fetch asked");
     try {
       const fetched = await git(dir, ["fetch", "bucket", "theirs"]);
       assert.equal(fetched.code, 0, fetched.stderr);
@@ -354,7 +363,7 @@ describe("git push in a folder whose daemon runs", () => {
     }
 
     // Git has part of an answer (a list cut short): nobody can go on from there; git is told, and nothing is half done.
-    const cut = await stopping("list half said");
+    const cut = await stopping(dir, "stopped", "list half said");
     try {
       const commit = await commitOn(dir, main, "cut.txt", "cut");
       const pushed = await git(dir, ["push", "bucket", `${commit}:refs/heads/cut`]);
@@ -368,6 +377,37 @@ describe("git push in a folder whose daemon runs", () => {
       await close(cut);
     }
     await cloneChecked("stopped");
+  });
+
+  it("a daemon that stops after git asked a push of thousands of refs: the helper alone takes over all of git's lines, more than a pipe holds, while its answers are read, and the push lands", async () => {
+    const dir = await init("many-refs");
+    const main = await ok(dir, ["rev-parse", "main"]);
+    // Long names, so that git's push batch and the helper's list of the bucket's refs each fill several pipes
+    // (64 KiB): the helper answers the list while git's batch is still being handed to it.
+    const refs = Array.from({ length: 3000 }, (_, n) => `refs/heads/many/a-branch-whose-name-is-long-enough-to-fill-pipes-${n}`);
+    const moveAll = (oid: string) => gitInput(dir, refs.map((ref) => `update ${ref} ${oid}\n`).join(""), "update-ref", "--stdin");
+    await moveAll(main);
+    await ok(dir, ["push", "-q", "bucket", "refs/heads/many/*:refs/heads/many/*"]); // no daemon: the helper alone
+    const commit = await commitOn(dir, main, "many.txt", "every ref moves");
+    await moveAll(commit);
+    const server = await stopping(dir, "many-refs", "push asked");
+    try {
+      // The helper alone as Node documents its stdout on a pipe (synchronous on Linux): a write to a full pipe
+      // waits until the relay reads, and the helper reads git's next lines only after it. (Node in fact
+      // queues such a write and reads on; the relay must not depend on which.)
+      const blocking = gitEnv({ NODE_OPTIONS: "--import=data:text/javascript,process.stdout._handle?.setBlocking?.(true)" });
+      const pushed = await git(dir, ["push", "bucket", "refs/heads/many/*:refs/heads/many/*"], blocking, 60_000);
+      assert.equal(pushed.code, 0, `the push lands (it stalls when the helper's lines wait on one another): ${pushed.stderr.slice(-2000)}`);
+      assert.match(pushed.stderr, /cloudbridge: the daemon serving this folder stopped before it answered; going on without it/);
+      const landed = await bucketRefs("many-refs");
+      assert.deepEqual(
+        refs.filter((ref) => landed.get(ref) !== commit),
+        [],
+        "every ref moved in the bucket",
+      );
+    } finally {
+      await close(server);
+    }
   });
 
   it("a daemon killed with kill -9 in the middle of a push: git's push goes on without it and lands whole", async () => {
