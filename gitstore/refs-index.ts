@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { mapLimit, ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore } from "../objectstore/index.ts";
+import { mapLimit, ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import { parseSyncedRefName, type BucketLayout } from "../protocol/core.ts";
 import { readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
 import { jitter, MAX_ATTEMPTS, objectTooLarge } from "./conditional-update.ts";
@@ -62,16 +62,42 @@ export async function cachedRefsIndex(ctx: RepoContext): Promise<RefsIndex | und
   return { refs: toBucketRefs(cache.body, ctx, cache.etag ?? ""), etag: cache.etag ?? undefined };
 }
 
-/** The index as it is now: one GET, answered 304 when it did not change since this machine last saw it. */
-export async function readRefsIndex(ctx: RepoContext): Promise<RefsIndex> {
+/**
+ * The index as it is now: one GET, answered 304 when it did not change since this machine last saw it.
+ * `ahead`: that GET begun earlier (readRefsIndexAhead), taken instead of a new one when it was begun on
+ * this store with the ETag this read would name.
+ */
+export async function readRefsIndex(ctx: RepoContext, ahead?: Promise<IndexReadAhead>): Promise<RefsIndex> {
   const cache = await load(ctx);
-  let current = await getIndex(ctx, cache);
+  let current = await getIndex(ctx, cache, await ahead?.catch(() => undefined));
   if (!cache?.migrated) current = await migrateRefFiles(ctx, current);
   // Saved as this endpoint's own once read here, an earlier version's file too (the bucket just confirmed it).
   if (!cache || !cache.migrated || !ownEndpoint(cache) || cache.etag !== (current.etag ?? null)) {
     await save(ctx, { ...keptOf(ctx, cache), etag: current.etag ?? null, body: current.body, migrated: true });
   }
   return { refs: toBucketRefs(current.body, ctx, current.etag ?? ""), etag: current.etag };
+}
+
+/**
+ * The index's conditional GET, begun before the repository's own store is known: the remote helper begins
+ * it on the bucket's store while the key ring's GET says whether the repository is encrypted (two round
+ * trips side by side instead of one after the other). readRefsIndex takes its answer only when the
+ * repository is clear (its store is this one); an encrypted repository's is dropped unread. Nothing is
+ * written or remembered here: a read begun a moment early is as safe as one begun later, every write of the
+ * index being conditional on the version read.
+ */
+export interface IndexReadAhead {
+  store: ObjectStore;
+  /** The ETag the GET named (If-None-Match), as remembered when it began. */
+  known: string | undefined;
+  answer: Promise<StoredObject | undefined | "not-modified">;
+}
+
+export async function readRefsIndexAhead(ctx: RepoContext): Promise<IndexReadAhead> {
+  const known = knownEtag(await load(ctx));
+  const answer = ctx.store.get(ctx.layout.infoRefs(ctx.repo), { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) });
+  answer.catch(() => {}); // thrown by the read that takes it; dropped with an encrypted repository
+  return { store: ctx.store, known, answer };
 }
 
 /**
@@ -142,14 +168,24 @@ export async function rememberPackList(ctx: RepoContext, packs: { etag: string; 
   await save(ctx, { ...keptOf(ctx, cache), packs });
 }
 
-async function getIndex(ctx: RepoContext, cache: Cache | undefined): Promise<{ etag: string | undefined; body: string }> {
+/** The ETag a read of the index names (If-None-Match): the one remembered, once the ref files were moved. */
+function knownEtag(cache: Cache | undefined): string | undefined {
+  return cache?.migrated && cache.etag ? cache.etag : undefined;
+}
+
+async function getIndex(
+  ctx: RepoContext,
+  cache: Cache | undefined,
+  ahead?: IndexReadAhead,
+): Promise<{ etag: string | undefined; body: string }> {
   const key = ctx.layout.infoRefs(ctx.repo);
-  const known = cache?.migrated && cache.etag ? cache.etag : undefined;
-  const object = await ctx.store
-    .get(key, { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) })
-    .catch((error: unknown) => {
+  const known = knownEtag(cache);
+  const begun = ahead && ahead.store === ctx.store && ahead.known === known ? ahead.answer : undefined;
+  const object = await (begun ?? ctx.store.get(key, { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) })).catch(
+    (error: unknown) => {
       throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
-    });
+    },
+  );
   if (object === "not-modified") return { etag: known, body: cache!.body };
   return object ? { etag: object.etag, body: object.body.toString() } : { etag: undefined, body: "" };
 }

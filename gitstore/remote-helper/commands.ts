@@ -8,7 +8,7 @@ import { fetchObjects } from "../fetch.ts";
 import { MAX_REF_FILE_BYTES } from "../limits.ts";
 import { push, type RefUpdate } from "../push.ts";
 import { parseHeadFile } from "../ref-file.ts";
-import { readRefsIndex } from "../refs-index.ts";
+import { readRefsIndex, readRefsIndexAhead, type IndexReadAhead } from "../refs-index.ts";
 import { engineOf, type RepoContext } from "../repo-context.ts";
 
 /**
@@ -27,44 +27,64 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
  * A synced folder's settings are its own repository's: another cloudbridge:: remote of the same git
  * repository gets the environment's (settingsAreFor).
  * The daemon that answers the helper (agent/remote-requests.ts) opens it the same way, once.
+ * `indexAhead`: the refs index's GET begun beside the key ring's (readRefsIndexAhead), for the first `list`.
  */
 export async function openHelperRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
   const config = await readConfig(gitDir);
   const own = settingsAreFor(config, location);
   const s3 = await bucketStore(location.bucket, own ? bucketAccessFrom(config) : {});
   try {
+    // git asks for the refs next (`list`): their GET goes out now, beside the key ring's, and is used if the
+    // repository is clear (its store is then `s3` itself).
+    const indexAhead = readRefsIndexAhead({ store: s3, layout, repo: location.repo, gitDir });
+    indexAhead.catch(() => {}); // taken by the first `list`, or dropped
     // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
     // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
     // bucket decides (its key ring).
     const store = await repositoryStore(s3, layout, location.repo, {
       recorded: own ? await recordedEncryption(gitDir, config) : undefined,
     });
-    return { s3, store, config };
+    return { s3, store, config, indexAhead };
   } catch (error) {
     s3.destroy();
     throw error;
   }
 }
 
-/** `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD; `stderr`: warnings for the person. */
-export async function helperList(ctx: RepoContext, forFetch: boolean): Promise<{ output: string; stderr: string[] }> {
-  const { refs } = await readRefsIndex(ctx);
+/**
+ * `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD; `stderr`:
+ * warnings for the person. `indexAhead`: the index's GET begun already (openHelperRepository).
+ */
+export async function helperList(
+  ctx: RepoContext,
+  forFetch: boolean,
+  indexAhead?: Promise<IndexReadAhead>,
+): Promise<{ output: string; stderr: string[] }> {
+  // A fetch's HEAD is read beside the index (both only read).
+  const head = forFetch ? readHead(ctx) : undefined;
+  head?.catch(() => {}); // awaited below, unless the index's read failed first
+  const { refs } = await readRefsIndex(ctx, indexAhead);
   const corrupt = corruptSharedRef(refs);
   const stderr: string[] = [];
   // A fetch stops at a damaged ref; a push goes on without it, so that `git push --force` can replace it.
   if (corrupt && forFetch) throw corrupt;
   if (corrupt) stderr.push(`warning: ${corrupt.message}`);
   const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
-  if (forFetch) {
-    // A HEAD too large to be one is no HEAD: git then picks the branch itself.
-    const head = await ctx.store.get(ctx.layout.head(ctx.repo), { maxBytes: MAX_REF_FILE_BYTES }).catch((error: unknown) => {
-      if (error instanceof ObjectTooLarge) return undefined;
-      throw error;
-    });
-    const target = head && head !== "not-modified" ? parseHeadFile(head.body) : undefined;
+  if (head) {
+    const target = await head;
     if (target && refs.shared.has(target)) lines.push(`@${target} HEAD\n`);
   }
   return { output: `${lines.join("")}\n`, stderr };
+}
+
+/** The ref the bucket's HEAD names, if it names one. */
+async function readHead(ctx: RepoContext): Promise<string | undefined> {
+  // A HEAD too large to be one is no HEAD: git then picks the branch itself.
+  const head = await ctx.store.get(ctx.layout.head(ctx.repo), { maxBytes: MAX_REF_FILE_BYTES }).catch((error: unknown) => {
+    if (error instanceof ObjectTooLarge) return undefined;
+    throw error;
+  });
+  return head && head !== "not-modified" ? parseHeadFile(head.body) : undefined;
 }
 
 /**

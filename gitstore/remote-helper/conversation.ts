@@ -1,3 +1,4 @@
+import type { IndexReadAhead } from "../refs-index.ts";
 import type { RepoContext } from "../repo-context.ts";
 import { helperFetch, helperList, helperPush } from "./commands.ts";
 
@@ -18,6 +19,8 @@ export interface HelperSession {
   say(line: string): void;
   /** The repository the commands work on (its `log` is set here, by git's verbosity). */
   repository(): Promise<RepoContext>;
+  /** The refs index's GET begun as the repository was opened, handed to the first `list` (undefined after, or when none was begun). */
+  indexAhead?(): Promise<IndexReadAhead> | undefined;
   /** The pushing repository's agent id: asked as soon as `list for-push` says a push follows, awaited only when one does. */
   agent(): Promise<string>;
   /** Runs the work of one command (`commands`: how many lines its batch held); the daemon runs a push or fetch between its rounds. */
@@ -56,7 +59,9 @@ export async function converse(session: HelperSession): Promise<void> {
       session.output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
     } else if (line === "list" || line === "list for-push") {
       if (line === "list for-push" && !dryRun) session.agent().catch(() => {}); // awaited by the push
-      const { output, stderr } = await session.run("list", 0, async () => helperList(await context(), line === "list"));
+      const { output, stderr } = await session.run("list", 0, async () =>
+        helperList(await context(), line === "list", session.indexAhead?.()),
+      );
       for (const warning of stderr) session.say(warning);
       session.output(output);
     } else if (line.startsWith("fetch ")) {

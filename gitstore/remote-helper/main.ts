@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { agentIdFor } from "../agent-id.ts";
+import type { IndexReadAhead } from "../refs-index.ts";
 import { helperFailure, openHelperRepository } from "./commands.ts";
 import { converse } from "./conversation.ts";
 
@@ -28,12 +29,20 @@ export async function runRemoteHelper(
   opened.catch(() => {}); // its failure is thrown by the first command that needs the bucket
   // This repository's agent id, read (or made) once `list for-push` says a push follows.
   let agent: Promise<string> | undefined;
+  // The refs index's GET begun as the bucket is opened, for the first `list` only.
+  let indexAhead: Promise<IndexReadAhead> | undefined = opened.then((repository) => repository.indexAhead);
+  indexAhead.catch(() => {}); // as `opened`'s failure: thrown by the command that needs the bucket
   try {
     await converse({
       lines: createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator](),
       output,
       say: (line) => process.stderr.write(`${line}\n`),
       repository: async () => ({ store: (await opened).store, layout, repo: location.repo, gitDir }),
+      indexAhead: () => {
+        const taken = indexAhead;
+        indexAhead = undefined;
+        return taken;
+      },
       agent: async () => (agent ??= opened.then(({ config }) => agentIdFor(gitDir, { config }))),
       run: (_work, _commands, run) => run(),
     });

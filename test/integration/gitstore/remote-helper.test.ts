@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -110,6 +113,74 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     assert.match(await ok(a, "ls-remote", "origin"), /refs\/heads\/topic/);
     await ok(a, "push", "-q", "origin", "--delete", "topic");
     assert.doesNotMatch(await ok(a, "ls-remote", "origin"), /topic/);
+  });
+
+  it("asks for the refs index beside the key ring, not after it: a clear repository's `list` is one round trip, and a push then lands", async () => {
+    // A proxy in front of the cloud holds each key ring's answer until the refs index's GET of the same
+    // command has arrived (or 3 s have passed): a helper that waits for the key ring before asking for the
+    // index is seen to have waited.
+    const upstream = new URL(t.cloud.env.AWS_ENDPOINT_URL!);
+    let indexAsked = false;
+    let indexGets = 0;
+    let indexArrived = () => {};
+    const held: string[] = [];
+    const proxy = createServer((req, res) => {
+      const path = (req.url ?? "").split("?")[0]!;
+      const forward = () => {
+        const upstreamRequest = request(
+          { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstreamRequest.on("error", () => res.destroy());
+        req.pipe(upstreamRequest);
+      };
+      if (req.method === "GET" && path.endsWith("/info/refs")) {
+        indexAsked = true;
+        indexGets += 1;
+        indexArrived();
+      }
+      if (req.method !== "GET" || !path.endsWith("/keyring.json")) return forward();
+      const index = indexAsked
+        ? Promise.resolve("index asked")
+        : new Promise<string>((arrived) => (indexArrived = () => arrived("index asked")));
+      void Promise.race([index, sleep(3000).then(() => "3 s passed")]).then((why) => {
+        held.push(why);
+        forward();
+      });
+    });
+    await new Promise<void>((listening) => proxy.listen(0, "127.0.0.1", listening));
+    const port = (proxy.address() as AddressInfo).port;
+    const proxied = { ...env, AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` };
+    const gets: number[] = [];
+    const run = async (cwd: string, ...args: string[]) => {
+      indexAsked = false;
+      indexGets = 0;
+      await execFileAsync("git", args, { cwd, env: proxied, timeout: 60_000 });
+      gets.push(indexGets);
+    };
+    try {
+      const url = `cloudbridge::s3://${t.cloud.bucket}/read-ahead`;
+      const a = join(work.path, "ahead-a");
+      await mkdir(a);
+      await ok(a, "init", "-q");
+      await commit(a, "one.txt", "one\n");
+      await run(a, "push", "-q", url, "main");
+      const second = await commit(a, "two.txt", "two\n");
+      await run(a, "push", "-q", url, "main");
+      await run(work.path, "clone", "-q", url, "ahead-b");
+      assert.equal(await ok(join(work.path, "ahead-b"), "rev-parse", "HEAD"), second);
+      assert.deepEqual(
+        held,
+        ["index asked", "index asked", "index asked"],
+        "each command asked for the index while the key ring's answer was on its way",
+      );
+      assert.deepEqual(gets, [1, 1, 1], "and that GET was the one its `list` read: the index was not asked for again");
+    } finally {
+      await new Promise((closed) => (proxy.closeAllConnections(), proxy.close(closed)));
+    }
   });
 
   it("works the same from the TypeScript sources, as when the bundle is stale or was never built", async () => {
