@@ -185,6 +185,7 @@ async function sendObjects(
   // it into `scratch`, which fails across file systems (/tmp is a tmpfs on many distributions).
   const scratch = await mkdtemp(join(options.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
   let done: Promise<void> | undefined;
+  let removed: Promise<void> | undefined;
   try {
     const range = { tips, exclude };
     // What the known packs hold is read while git packs (local files, side by side: a push waits for each step).
@@ -206,24 +207,30 @@ async function sendObjects(
     const remembered = rememberPackIndex(options.gitDir, pack);
     remembered.catch(() => {}); // awaited below
     await uploadPack(options.store, options.layout, options.repo, pack);
-    await addToPackList(options, [pack.name], folded);
+    // Sent, and copied into the catalog: nothing reads the scratch folder any more, which goes while the
+    // pack is listed and the refs written.
+    removed = remembered.catch(() => {}).then(() => rm(scratch, { recursive: true, force: true }));
+    removed.catch(() => {}); // awaited below
+    const { remembered: listNoted } = await addToPackList(options, [pack.name], folded);
     outcome.packsUploaded += 1;
     outcome.objectsUploaded += pack.objectCount;
-    // Listed: what is left is local (the packs the list no longer names forgotten, the scratch folder
-    // removed), and goes on while the refs are written.
+    // Listed: what is left is local (the list's note saved, the packs it no longer names forgotten), and
+    // goes on while the refs are written.
     const listed = pack.name;
+    const scratchRemoved = removed;
     done = (async () => {
       try {
         await remembered;
+        await listNoted;
         await forgetPacks(options.gitDir, { keep: (await rememberedLivePacks(options)) ?? [listed] });
       } finally {
-        await rm(scratch, { recursive: true, force: true });
+        await scratchRemoved;
       }
     })();
     done.catch(() => {}); // awaited by the push
     return { done };
   } finally {
-    if (!done) await rm(scratch, { recursive: true, force: true });
+    if (!done) await (removed ?? rm(scratch, { recursive: true, force: true }));
   }
 }
 

@@ -73,7 +73,7 @@ export async function readRefsIndex(ctx: RepoContext, ahead?: Promise<IndexReadA
   if (!cache?.migrated) current = await migrateRefFiles(ctx, current);
   // Saved as this endpoint's own once read here, an earlier version's file too (the bucket just confirmed it).
   if (!cache || !cache.migrated || !ownEndpoint(cache) || cache.etag !== (current.etag ?? null)) {
-    await save(ctx, { ...keptOf(ctx, cache), etag: current.etag ?? null, body: current.body, migrated: true });
+    await note(ctx, (latest) => ({ ...keptOf(ctx, latest), etag: current.etag ?? null, body: current.body, migrated: true }), cache);
   }
   return { refs: toBucketRefs(current.body, ctx, current.etag ?? ""), etag: current.etag };
 }
@@ -127,7 +127,9 @@ export async function putRefsIndex(
     ...(etag ? { ifMatch: etag } : { ifNoneMatch: "*" as const }),
     contentType: "text/plain; charset=utf-8",
   });
-  const remembered = cache.then((read) => save(ctx, { ...keptOf(ctx, read), etag: written.etag, body, migrated: true }));
+  const remembered = cache.then((read) =>
+    note(ctx, (latest) => ({ ...keptOf(ctx, latest), etag: written.etag, body, migrated: true }), read),
+  );
   remembered.catch(() => {}); // awaited by the caller
   return { etag: written.etag, remembered };
 }
@@ -161,11 +163,15 @@ export async function cachedPackList(ctx: RepoContext): Promise<{ etag: string; 
   return cache && ownEndpoint(cache) ? cache.packs : undefined;
 }
 
-/** Remembers objects/info/packs as just read or written. */
-export async function rememberPackList(ctx: RepoContext, packs: { etag: string; body: string }): Promise<void> {
-  const cache = await load(ctx);
-  if (cache && ownEndpoint(cache) && cache.packs?.etag === packs.etag) return;
-  await save(ctx, { ...keptOf(ctx, cache), packs });
+/**
+ * Remembers objects/info/packs as just read or written. Queued at once behind this process's other notes
+ * of the repository (note): what is read or noted after this call sees it, though it may still be being
+ * written (a push's index PUT does not wait for it).
+ */
+export function rememberPackList(ctx: RepoContext, packs: { etag: string; body: string }): Promise<void> {
+  return note(ctx, (cache) =>
+    cache && ownEndpoint(cache) && cache.packs?.etag === packs.etag ? undefined : { ...keptOf(ctx, cache), packs },
+  );
 }
 
 /** The ETag a read of the index names (If-None-Match): the one remembered, once the ref files were moved. */
@@ -312,7 +318,46 @@ function keptOf(ctx: RepoContext, cache: Cache | undefined): Cache {
   return { ...base(ctx), etag: null, body: "", migrated: cache?.migrated ?? false };
 }
 
+/**
+ * The notes this process is writing, by file, the last queued one's content: notes of one repository are
+ * written one after another, each on top of the one before, so that two saved moments apart (a push's pack
+ * list, then the index it wrote) both last, and neither waits for the other to be on disk before its request.
+ * A file leaves the map once its last write is over; from then on it is read from disk again (another
+ * process may write it).
+ */
+const noting = new Map<string, Promise<Cache | undefined>>();
+
+/**
+ * Writes the note `change` makes of the note as it is (undefined: nothing to write), after this process's
+ * notes of the same file queued before it. `read`: the note as the caller read it, used when none is queued.
+ */
+function note(ctx: RepoContext, change: (cache: Cache | undefined) => Cache | undefined, read?: Cache): Promise<void> {
+  const file = cacheFile(ctx);
+  const before = noting.get(file);
+  const written = (async () => {
+    const cache = before ? await before.catch(() => loadSaved(ctx)) : (read ?? (await loadSaved(ctx)));
+    const next = change(cache);
+    if (!next) return cache;
+    await save(ctx, next);
+    return { ...next, ...base(ctx) };
+  })();
+  noting.set(file, written);
+  const settled = () => {
+    if (noting.get(file) === written) noting.delete(file);
+  };
+  written.then(settled, settled);
+  return written.then(() => undefined);
+}
+
+/** The note as this process last queued it, else as saved. */
 async function load(ctx: RepoContext): Promise<Cache | undefined> {
+  const queued = noting.get(cacheFile(ctx));
+  const latest = await queued?.catch(() => undefined);
+  return latest ?? loadSaved(ctx);
+}
+
+/** The note as saved (this endpoint's file, else an earlier version's). */
+async function loadSaved(ctx: RepoContext): Promise<Cache | undefined> {
   const own = await loadFrom(cacheFile(ctx), ctx);
   if (own) return own;
   for (const file of legacyCacheFiles(ctx)) {
