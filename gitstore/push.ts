@@ -7,7 +7,7 @@ import type { PackFiles } from "./engine.ts";
 import { forgetPacks, knownPacks, packObjectIds, rememberPackIndex } from "./pack-catalog.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { packsToFold } from "./pack-geometry.ts";
-import { jitter, MAX_ATTEMPTS } from "./conditional-update.ts";
+import { jitter, MAX_ATTEMPTS, monotonicMs } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
 import { isObjectId } from "./ref-file.ts";
@@ -293,7 +293,7 @@ async function commitRefs(
   const merged = new Set<string>();
   const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
   // When what is decided on was read: a write that loses waits in proportion to how long it held it.
-  let readAt = performance.now();
+  let readAt = monotonicMs();
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const before = indexEntries(index.refs);
     const next = new Map(before);
@@ -337,7 +337,7 @@ async function commitRefs(
     if (sameEntries(before, next) && index.etag !== undefined) {
       if (!index.remembered) return { results, createdRepository: false };
       // Nothing to write by what this machine remembers: whether that still holds, only a read says.
-      readAt = performance.now();
+      readAt = monotonicMs();
       index = { ...(await readRefsIndex(options)), remembered: false };
       continue;
     }
@@ -349,8 +349,8 @@ async function commitRefs(
       options.log?.(`the refs moved under us; attempt ${attempt + 2}`);
       // Wait, then read: what is decided next is then as fresh as it can be (read before the wait, the
       // index would be a wait older when it is written on top of).
-      await jitter(attempt, performance.now() - readAt);
-      readAt = performance.now();
+      await jitter(attempt, monotonicMs() - readAt);
+      readAt = monotonicMs();
       index = { ...(await readRefsIndex(options)), remembered: false };
     }
   }
