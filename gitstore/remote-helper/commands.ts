@@ -28,9 +28,16 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
  * repository gets the environment's (settingsAreFor).
  * The daemon that answers the helper (agent/remote-requests.ts) opens it the same way, once.
  * `indexAhead`: the refs index's GET begun beside the key ring's (readRefsIndexAhead), for the first `list`.
+ * `configRead`: the repository's config as readConfig reads it, read already (the helper's launcher has git
+ * read it while Node starts).
  */
-export async function openHelperRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
-  const config = await readConfig(gitDir);
+export async function openHelperRepository(
+  location: RemoteLocation,
+  layout: BucketLayout,
+  gitDir: string,
+  configRead: Promise<Map<string, string[]>> = readConfig(gitDir),
+) {
+  const config = await configRead;
   const own = settingsAreFor(config, location);
   const s3 = await bucketStore(location.bucket, own ? bucketAccessFrom(config) : {});
   try {

@@ -1,5 +1,7 @@
+import { close, readFile } from "node:fs";
 import { createInterface } from "node:readline";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
+import { configFromList, readConfig } from "../../localgit/index.ts";
 import { agentIdFor } from "../agent-id.ts";
 import type { IndexReadAhead } from "../refs-index.ts";
 import { helperFailure, openHelperRepository } from "./commands.ts";
@@ -25,7 +27,7 @@ export async function runRemoteHelper(
   const layout = new BucketLayout(location.prefix);
   // The bucket is opened while git is told what this helper can do, not before: git's first questions
   // (capabilities, options) need no answer from it.
-  const opened = openHelperRepository(location, layout, gitDir);
+  const opened = openHelperRepository(location, layout, gitDir, configFromLauncher(gitDir));
   opened.catch(() => {}); // its failure is thrown by the first command that needs the bucket
   // This repository's agent id, read (or made) once `list for-push` says a push follows.
   let agent: Promise<string> | undefined;
@@ -52,6 +54,27 @@ export async function runRemoteHelper(
     await agent?.catch(() => undefined);
     (await opened.catch(() => undefined))?.s3.destroy();
   }
+}
+
+/**
+ * The repository's config as the launcher had git read it while Node started (bin/git-remote-cloudbridge:
+ * `git config --null --list`'s output then `\0exit <code>` on the file descriptor CLOUDBRIDGE_HELPER_CONFIG_FD
+ * names), else read here (run another way, or a descriptor that does not hold that).
+ */
+function configFromLauncher(gitDir: string): Promise<Map<string, string[]>> {
+  const fd = Number(process.env.CLOUDBRIDGE_HELPER_CONFIG_FD);
+  // Not for the git processes this one starts; the descriptor is closed once read.
+  delete process.env.CLOUDBRIDGE_HELPER_CONFIG_FD;
+  if (!Number.isSafeInteger(fd) || fd < 3) return readConfig(gitDir);
+  return new Promise<string>((resolve) =>
+    readFile(fd, (error, read) => {
+      close(fd, () => {});
+      resolve(error ? "" : read.toString());
+    }),
+  ).then((text) => {
+    const trailer = /\0exit (\d+)$/.exec(text);
+    return trailer ? configFromList(text.slice(0, trailer.index), Number(trailer[1])) : readConfig(gitDir);
+  });
 }
 
 /** The program git starts: the helper over stdin and stdout, and a failure said in one line on stderr. */

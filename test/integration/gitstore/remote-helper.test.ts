@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -57,7 +57,6 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     return run.stdout;
   }
   async function commit(dir: string, file: string, content: string): Promise<string> {
-    const { writeFile } = await import("node:fs/promises");
     await writeFile(join(dir, file), content);
     await ok(dir, "add", file);
     await ok(dir, "commit", "-q", "-m", `${file}: ${content.trim()}`);
@@ -261,6 +260,34 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     );
     assert.match(fromEnvironment, /The endpoint "http\/\/127\.0\.0\.1:4566" in the environment's AWS_ENDPOINT_URL is not valid/);
     assert.equal((await git(dir, "ls-remote", "origin")).code, 0, "nothing was left behind that stops the next command");
+  });
+
+  it("git reads the repository's config while the helper's Node starts, not after: the helper starts no `git config` of its own, and its settings still apply", async () => {
+    const dir = join(work.path, "config-early");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    const first = await commit(dir, "one.txt", "one\n");
+    await ok(dir, "remote", "add", "origin", `cloudbridge::s3://${t.cloud.bucket}/config-early`);
+    // git's trace2 events name each git process's command line and the programs it was started by.
+    const trace = join(work.path, "config-early.trace");
+    const traced = { ...env, GIT_TRACE2_EVENT: trace };
+    await execFileAsync("git", ["push", "-q", "origin", "main"], { cwd: dir, env: traced, timeout: 60_000 });
+    assert.equal((await execFileAsync("git", ["ls-remote", "origin", "main"], { cwd: dir, env: traced })).stdout.split("\t")[0], first);
+    const events = (await readFile(trace, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { event: string; sid: string; argv?: string[]; ancestry?: string[] });
+    const commands = new Map(events.flatMap((e) => (e.event === "start" ? [[e.sid, e.argv!.slice(1).join(" ")] as const] : [])));
+    const configReads = events.filter((e) => e.event === "cmd_ancestry" && commands.get(e.sid) === "config --null --list");
+    assert.equal(configReads.length, 2, "one for the push, one for ls-remote");
+    for (const read of configReads) assert.equal(read.ancestry![0], "bash", "started by the launcher, not by the helper's Node");
+    // What the launcher read is what the helper goes by: a malformed endpoint set here is refused, named.
+    await ok(dir, "config", "cloudbridge.endpoint", "localhost:4566");
+    const refused = await execFileAsync("git", ["ls-remote", "origin"], { cwd: dir, env }).then(
+      () => "it worked",
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(refused, /The endpoint "localhost:4566" in cloudbridge\.endpoint/);
   });
 
   it(`${PUSHERS} racing pushers: each push lands or is rejected as git would; none is lost, and all land after pull`, async () => {
