@@ -5,11 +5,13 @@ import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { GIT_ENV, tempDir } from "../../helpers/git.ts";
 import { damageIndexedRef } from "../../helpers/git-cloud.ts";
+import { loadedModulesArgs } from "../../helpers/loaded-modules.ts";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
 
@@ -288,6 +290,33 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
       (error: { stderr: string }) => error.stderr,
     );
     assert.match(refused, /The endpoint "localhost:4566" in cloudbridge\.endpoint/);
+  });
+
+  it("the helper loads none of Node's modules a push or fetch has no use for (readline, perf_hooks), and zlib only once it needs it", async () => {
+    const dir = join(work.path, "lean");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    await commit(dir, "one.txt", "one\n");
+    await ok(dir, "remote", "add", "origin", `cloudbridge::s3://${t.cloud.bucket}/lean`);
+    const modules = join(work.path, "lean.modules");
+    const traced = { ...env, NODE_OPTIONS: loadedModulesArgs().join(" "), CLOUDBRIDGE_TEST_LOADED_MODULES: modules };
+    for (const args of [
+      ["push", "-q", "origin", "main"],
+      ["fetch", "-q", "origin"],
+    ]) {
+      await execFileAsync("git", args, { cwd: dir, env: traced, timeout: 60_000 });
+      const loaded = (await readFile(modules, "utf8")).split("\n");
+      assert.ok(loaded.includes(pathToFileURL(resolve("dist/git-remote-cloudbridge.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      assert.ok(loaded.includes("node:http"), "built-ins are listed");
+      assert.deepEqual(
+        loaded.filter((name) => ["node:readline", "node:perf_hooks"].includes(name)),
+        [],
+        `git ${args[0]}`,
+      );
+    }
+    // A push whose every answer is known already (nothing to send) reads no object and checks no body: no zlib.
+    await execFileAsync("git", ["push", "-q", "origin", "main"], { cwd: dir, env: traced, timeout: 60_000 });
+    assert.ok(!(await readFile(modules, "utf8")).split("\n").includes("node:zlib"), "git push with nothing to push");
   });
 
   it(`${PUSHERS} racing pushers: each push lands or is rejected as git would; none is lost, and all land after pull`, async () => {
