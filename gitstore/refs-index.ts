@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { mapLimit, ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import { parseSyncedRefName, type BucketLayout } from "../protocol/core.ts";
@@ -369,7 +370,10 @@ async function loadSaved(ctx: RepoContext): Promise<Cache | undefined> {
 
 async function loadFrom(file: string, ctx: RepoContext): Promise<Cache | undefined> {
   try {
-    const saved = JSON.parse(await readFile(file, "utf8")) as Cache;
+    // Read at once, not through the thread pool: a small local file whose promise-based read takes four trips
+    // to it, each waiting for this thread to be free, several ms of a push's path while its requests are being
+    // made (the helper reads it up to six times a push, the first to ask for the index).
+    const saved = JSON.parse(readFileSync(file, "utf8")) as Cache;
     const endpointOk = saved.endpoint === undefined || saved.endpoint === endpointOf(ctx);
     return saved.format === 1 && saved.where === where(ctx) && endpointOk && typeof saved.body === "string" ? saved : undefined;
   } catch {
