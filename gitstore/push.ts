@@ -61,6 +61,12 @@ export interface PushOptions extends RepoContext {
    * listed stay about log₂ of the objects instead of one per push (pack-geometry.ts).
    */
   foldPacks?: boolean;
+  /**
+   * Takes the push's local work still going once the bucket holds everything (this machine's notes of the
+   * index and the pack list, the scratch folder, the catalog) instead of awaiting it: the remote helper
+   * answers git first and awaits it before it exits. Without it, push returns once that work is done.
+   */
+  localAfter?: (pending: Promise<void>) => void;
 }
 
 export interface PushOutcome {
@@ -118,9 +124,10 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
     sent = await sendObjects(options, tips, exclude, outcome);
   }
   // The pack's local tidying (the scratch folder, the catalog of packs no longer listed) goes on while the
-  // refs are written; it is over before the push returns. (Sent again, it is never "stale".)
+  // refs are written; it is over before the push returns, or handed to localAfter. (Sent again, it is never "stale".)
   const tidying = sent === "stale" ? undefined : sent?.done;
   let committed: Awaited<ReturnType<typeof commitRefs>>;
+  let local: Promise<void> | undefined;
   try {
     committed = await commitRefs(
       options,
@@ -130,7 +137,10 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
       outcome,
     );
     outcome.results = committed.results;
-    // packed-refs goes up while the index written is remembered; both are over before the push goes on.
+    local = Promise.all([committed.remembered, tidying]).then(() => undefined);
+    local.catch(() => {}); // awaited below, or by whoever took it (localAfter)
+    // packed-refs goes up while the index written is remembered (and the pack's tidying goes on); all of it is
+    // over before the push goes on, but what is local when the caller takes it.
     const settled = await Promise.allSettled([
       committed.written
         ? publishServerInfo(options, committed.written, {
@@ -138,14 +148,14 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
             sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
           })
         : undefined,
-      committed.remembered,
+      options.localAfter ? undefined : local,
     ]);
     for (const result of settled) if (result.status === "rejected") throw result.reason;
   } catch (error) {
-    await tidying?.catch(() => {}); // the push's own failure is the one said
+    await (local ?? tidying)?.catch(() => {}); // the push's own failure is the one said
     throw error;
   }
-  await tidying;
+  if (options.localAfter) options.localAfter(local);
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
     // This agent's synced refs as the index now holds them too: the next fetch then finds nothing moved

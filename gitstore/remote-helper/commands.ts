@@ -97,13 +97,15 @@ async function readHead(ctx: RepoContext): Promise<string | undefined> {
 /**
  * A batch of `push [+]<src>:<dst>` commands: each ref's `ok` or `error <reason>` (git's own reasons for a
  * refusal, so that git says "non-fast-forward" / "fetch first" as with any remote). `agent`: the pushing
- * repository's agent id, asked only when something is written.
+ * repository's agent id, asked only when something is written. `localAfter`: takes the push's local work
+ * left once the bucket holds everything, for git to have its answer first (push's `localAfter`).
  */
 export async function helperPush(
   ctx: RepoContext,
   commands: readonly string[],
   dryRun: boolean,
   agent: () => Promise<string>,
+  localAfter?: (pending: Promise<void>) => void,
 ): Promise<string> {
   const updates: RefUpdate[] = await Promise.all(
     commands.map(async (command) => {
@@ -118,7 +120,7 @@ export async function helperPush(
   // git has already refused what `list for-push` shows is not a fast-forward; a dry run writes nothing.
   if (dryRun) return `${updates.map((u) => `ok ${u.ref}\n`).join("")}\n`;
   try {
-    const { results } = await push({ ...ctx, agent: await agent(), updates });
+    const { results } = await push({ ...ctx, agent: await agent(), updates, ...(localAfter ? { localAfter } : {}) });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;
   } catch (error) {
     const message = helperFailure(error).replaceAll("\n", " ");

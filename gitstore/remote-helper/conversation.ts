@@ -23,6 +23,12 @@ export interface HelperSession {
   indexAhead?(): Promise<IndexReadAhead> | undefined;
   /** The pushing repository's agent id: asked as soon as `list for-push` says a push follows, awaited only when one does. */
   agent(): Promise<string>;
+  /**
+   * Takes a push's local work left once the bucket holds everything (its notes, its scratch folder), for git
+   * to have its answer first; whoever takes it awaits it before the conversation's process ends. Undefined:
+   * the answer waits for it.
+   */
+  localAfter?(pending: Promise<void>): void;
   /** Runs the work of one command (`commands`: how many lines its batch held); the daemon runs a push or fetch between its rounds. */
   run<T>(work: HelperWork, commands: number, run: () => Promise<T>): Promise<T>;
 }
@@ -69,7 +75,11 @@ export async function converse(session: HelperSession): Promise<void> {
       session.output(await session.run("fetch", commands.length, async () => helperFetch(await context(), commands)));
     } else if (line.startsWith("push ")) {
       const commands = await batch(line);
-      session.output(await session.run("push", commands.length, async () => helperPush(await context(), commands, dryRun, session.agent)));
+      session.output(
+        await session.run("push", commands.length, async () =>
+          helperPush(await context(), commands, dryRun, session.agent, session.localAfter?.bind(session)),
+        ),
+      );
     } else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
   }
 }

@@ -30,6 +30,8 @@ export async function runRemoteHelper(
   opened.catch(() => {}); // its failure is thrown by the first command that needs the bucket
   // This repository's agent id, read (or made) once `list for-push` says a push follows.
   let agent: Promise<string> | undefined;
+  // A push's local work git's answer did not wait for (its notes, its scratch folder): over before this process ends.
+  const after: Promise<void>[] = [];
   // The refs index's GET begun as the bucket is opened, for the first `list` only.
   let indexAhead: Promise<IndexReadAhead> | undefined = opened.then((repository) => repository.indexAhead);
   indexAhead.catch(() => {}); // as `opened`'s failure: thrown by the command that needs the bucket
@@ -44,6 +46,7 @@ export async function runRemoteHelper(
         indexAhead = undefined;
         return taken;
       },
+      localAfter: (pending) => after.push(pending),
       agent: async () => (agent ??= opened.then(({ config }) => agentIdFor(gitDir, { config }))),
       run: (_work, _commands, run) => run(),
     });
@@ -51,6 +54,13 @@ export async function runRemoteHelper(
     // The agent id asked at `list for-push` may be being recorded (`git config`) though no push followed:
     // that is over before the helper ends (main exits at once when this returns).
     await agent?.catch(() => undefined);
+    // The bucket has the push already, and git its answer: what failed here is only this machine's note of it
+    // (the next push reads the index again).
+    for (const failed of await Promise.allSettled(after))
+      if (failed.status === "rejected")
+        process.stderr.write(
+          `git-remote-cloudbridge: warning: the push landed; noting it on this machine failed: ${helperFailure(failed.reason)}\n`,
+        );
     (await opened.catch(() => undefined))?.s3.destroy();
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -317,6 +317,25 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     // A push whose every answer is known already (nothing to send) reads no object and checks no body: no zlib.
     await execFileAsync("git", ["push", "-q", "origin", "main"], { cwd: dir, env: traced, timeout: 60_000 });
     assert.ok(!(await readFile(modules, "utf8")).split("\n").includes("node:zlib"), "git push with nothing to push");
+  });
+
+  it("git has its answer once the bucket holds the push, not once this machine has noted it: a push whose local note fails is still said to have landed, with a warning", async () => {
+    const dir = join(work.path, "note-fails");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    await commit(dir, "one.txt", "one\n");
+    await ok(dir, "remote", "add", "origin", `cloudbridge::s3://${t.cloud.bucket}/note-fails`);
+    await ok(dir, "push", "-q", "origin", "main");
+    // The catalog of the bucket's packs where a folder should be: noting the next pack in it fails.
+    const catalog = join(dir, ".git", "cloudbridge", "bucket-packs");
+    await rm(catalog, { recursive: true, force: true });
+    await writeFile(catalog, "not a folder\n");
+    const second = await commit(dir, "two.txt", "two\n");
+    const pushed = await git(dir, "push", "origin", "main");
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /warning: the push landed; noting it on this machine failed: .*bucket-packs/);
+    assert.equal(await ok(dir, "rev-parse", "refs/remotes/origin/main"), second, "git took the push as landed");
+    assert.equal((await ok(dir, "ls-remote", "origin", "main")).split("\t")[0], second);
   });
 
   it(`${PUSHERS} racing pushers: each push lands or is rejected as git would; none is lost, and all land after pull`, async () => {
