@@ -90,17 +90,26 @@ export async function readLivePacks(ctx: RepoContext, options: { reread?: boolea
  * last without reading it first (If-Match on its ETag: a 412 says it moved, and only then is it read).
  * `replaced`: packs whose every object is in one of `names` (folded into it), unlisted in the same write;
  * they stay in the bucket for readers that listed them a moment ago, until compaction retires them as
- * orphans and deletes them after its grace period.
+ * orphans and deletes them after its grace period. Returns once the list is written: `remembered` is this
+ * machine's note of it, queued (what reads the note next sees it) and still being saved, for the caller to
+ * await before it is done.
  */
-export async function addToPackList(ctx: RepoContext, names: readonly string[], replaced: readonly string[] = []): Promise<void> {
+export async function addToPackList(
+  ctx: RepoContext,
+  names: readonly string[],
+  replaced: readonly string[] = [],
+): Promise<{ remembered: Promise<void> }> {
   const cached = await cachedPackList(ctx);
   const key = ctx.layout.infoPacks(ctx.repo);
   const prefetched = cached
     ? Promise.resolve({ key, etag: cached.etag, size: cached.body.length, lastModified: new Date(0), body: Buffer.from(cached.body) })
     : undefined;
-  await editInfoPacks(ctx.store, ctx.layout, ctx.repo, { add: names, remove: replaced }, prefetched, (written) =>
-    rememberPackList(ctx, written),
-  );
+  let remembered: Promise<void> = Promise.resolve();
+  await editInfoPacks(ctx.store, ctx.layout, ctx.repo, { add: names, remove: replaced }, prefetched, async (written) => {
+    remembered = rememberPackList(ctx, written);
+    remembered.catch(() => {}); // awaited by the caller
+  });
+  return { remembered };
 }
 
 /** The live packs as this machine last read or wrote objects/info/packs (no request), or undefined when it has not. */

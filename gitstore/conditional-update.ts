@@ -22,6 +22,15 @@ export function jitter(attempt: number, windowMs = 0): Promise<void> {
   return sleep(backoffDelay(attempt + 1, { baseMs: Math.max(20, window), capMs: Math.max(1000, Math.min(MAX_WAIT_MS, 8 * window)) }));
 }
 
+/**
+ * Milliseconds on a monotonic clock, to measure how long a read was held: process.uptime's (the same clock
+ * as `monotonicMs()`), since the global `performance` loads perf_hooks at its first use, ~1 ms of CPU in
+ * the middle of every push a short-lived process makes.
+ */
+export function monotonicMs(): number {
+  return process.uptime() * 1000;
+}
+
 /** The longest one wait between two attempts of a compare-and-swap. */
 const MAX_WAIT_MS = 10_000;
 
@@ -50,7 +59,7 @@ export async function updateObject(
     return current && current !== "not-modified" ? current : undefined;
   };
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const readAt = performance.now();
+    const readAt = monotonicMs();
     const early =
       attempt === 0 && prefetched && !options.replace
         ? await prefetched.then(
@@ -68,7 +77,7 @@ export async function updateObject(
       return true;
     } catch (error) {
       if (!(error instanceof PreconditionFailed || error instanceof ObjectMissing)) throw error;
-      await jitter(attempt, performance.now() - readAt);
+      await jitter(attempt, monotonicMs() - readAt);
     }
   }
   throw new GitStoreError("too-many-conflicts", `${key} kept changing under us (${MAX_ATTEMPTS} attempts); try again.`);

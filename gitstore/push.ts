@@ -7,7 +7,7 @@ import type { PackFiles } from "./engine.ts";
 import { forgetPacks, knownPacks, packObjectIds, rememberPackIndex } from "./pack-catalog.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { packsToFold } from "./pack-geometry.ts";
-import { jitter, MAX_ATTEMPTS } from "./conditional-update.ts";
+import { jitter, MAX_ATTEMPTS, monotonicMs } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
 import { isObjectId } from "./ref-file.ts";
@@ -61,6 +61,12 @@ export interface PushOptions extends RepoContext {
    * listed stay about log₂ of the objects instead of one per push (pack-geometry.ts).
    */
   foldPacks?: boolean;
+  /**
+   * Takes the push's local work still going once the bucket holds everything (this machine's notes of the
+   * index and the pack list, the scratch folder, the catalog) instead of awaiting it: the remote helper
+   * answers git first and awaits it before it exits. Without it, push returns once that work is done.
+   */
+  localAfter?: (pending: Promise<void>) => void;
 }
 
 export interface PushOutcome {
@@ -118,9 +124,10 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
     sent = await sendObjects(options, tips, exclude, outcome);
   }
   // The pack's local tidying (the scratch folder, the catalog of packs no longer listed) goes on while the
-  // refs are written; it is over before the push returns. (Sent again, it is never "stale".)
+  // refs are written; it is over before the push returns, or handed to localAfter. (Sent again, it is never "stale".)
   const tidying = sent === "stale" ? undefined : sent?.done;
   let committed: Awaited<ReturnType<typeof commitRefs>>;
+  let local: Promise<void> | undefined;
   try {
     committed = await commitRefs(
       options,
@@ -130,7 +137,10 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
       outcome,
     );
     outcome.results = committed.results;
-    // packed-refs goes up while the index written is remembered; both are over before the push goes on.
+    local = Promise.all([committed.remembered, tidying]).then(() => undefined);
+    local.catch(() => {}); // awaited below, or by whoever took it (localAfter)
+    // packed-refs goes up while the index written is remembered (and the pack's tidying goes on); all of it is
+    // over before the push goes on, but what is local when the caller takes it.
     const settled = await Promise.allSettled([
       committed.written
         ? publishServerInfo(options, committed.written, {
@@ -138,14 +148,14 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
             sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
           })
         : undefined,
-      committed.remembered,
+      options.localAfter ? undefined : local,
     ]);
     for (const result of settled) if (result.status === "rejected") throw result.reason;
   } catch (error) {
-    await tidying?.catch(() => {}); // the push's own failure is the one said
+    await (local ?? tidying)?.catch(() => {}); // the push's own failure is the one said
     throw error;
   }
-  await tidying;
+  if (options.localAfter) options.localAfter(local);
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
     // This agent's synced refs as the index now holds them too: the next fetch then finds nothing moved
@@ -185,6 +195,7 @@ async function sendObjects(
   // it into `scratch`, which fails across file systems (/tmp is a tmpfs on many distributions).
   const scratch = await mkdtemp(join(options.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
   let done: Promise<void> | undefined;
+  let removed: Promise<void> | undefined;
   try {
     const range = { tips, exclude };
     // What the known packs hold is read while git packs (local files, side by side: a push waits for each step).
@@ -206,24 +217,30 @@ async function sendObjects(
     const remembered = rememberPackIndex(options.gitDir, pack);
     remembered.catch(() => {}); // awaited below
     await uploadPack(options.store, options.layout, options.repo, pack);
-    await addToPackList(options, [pack.name], folded);
+    // Sent, and copied into the catalog: nothing reads the scratch folder any more, which goes while the
+    // pack is listed and the refs written.
+    removed = remembered.catch(() => {}).then(() => rm(scratch, { recursive: true, force: true }));
+    removed.catch(() => {}); // awaited below
+    const { remembered: listNoted } = await addToPackList(options, [pack.name], folded);
     outcome.packsUploaded += 1;
     outcome.objectsUploaded += pack.objectCount;
-    // Listed: what is left is local (the packs the list no longer names forgotten, the scratch folder
-    // removed), and goes on while the refs are written.
+    // Listed: what is left is local (the list's note saved, the packs it no longer names forgotten), and
+    // goes on while the refs are written.
     const listed = pack.name;
+    const scratchRemoved = removed;
     done = (async () => {
       try {
         await remembered;
+        await listNoted;
         await forgetPacks(options.gitDir, { keep: (await rememberedLivePacks(options)) ?? [listed] });
       } finally {
-        await rm(scratch, { recursive: true, force: true });
+        await scratchRemoved;
       }
     })();
     done.catch(() => {}); // awaited by the push
     return { done };
   } finally {
-    if (!done) await rm(scratch, { recursive: true, force: true });
+    if (!done) await (removed ?? rm(scratch, { recursive: true, force: true }));
   }
 }
 
@@ -286,7 +303,7 @@ async function commitRefs(
   const merged = new Set<string>();
   const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
   // When what is decided on was read: a write that loses waits in proportion to how long it held it.
-  let readAt = performance.now();
+  let readAt = monotonicMs();
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const before = indexEntries(index.refs);
     const next = new Map(before);
@@ -330,7 +347,7 @@ async function commitRefs(
     if (sameEntries(before, next) && index.etag !== undefined) {
       if (!index.remembered) return { results, createdRepository: false };
       // Nothing to write by what this machine remembers: whether that still holds, only a read says.
-      readAt = performance.now();
+      readAt = monotonicMs();
       index = { ...(await readRefsIndex(options)), remembered: false };
       continue;
     }
@@ -342,8 +359,8 @@ async function commitRefs(
       options.log?.(`the refs moved under us; attempt ${attempt + 2}`);
       // Wait, then read: what is decided next is then as fresh as it can be (read before the wait, the
       // index would be a wait older when it is written on top of).
-      await jitter(attempt, performance.now() - readAt);
-      readAt = performance.now();
+      await jitter(attempt, monotonicMs() - readAt);
+      readAt = monotonicMs();
       index = { ...(await readRefsIndex(options)), remembered: false };
     }
   }

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { mapLimit, ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore } from "../objectstore/index.ts";
+import { mapLimit, ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import { parseSyncedRefName, type BucketLayout } from "../protocol/core.ts";
 import { readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
 import { jitter, MAX_ATTEMPTS, objectTooLarge } from "./conditional-update.ts";
@@ -62,16 +63,42 @@ export async function cachedRefsIndex(ctx: RepoContext): Promise<RefsIndex | und
   return { refs: toBucketRefs(cache.body, ctx, cache.etag ?? ""), etag: cache.etag ?? undefined };
 }
 
-/** The index as it is now: one GET, answered 304 when it did not change since this machine last saw it. */
-export async function readRefsIndex(ctx: RepoContext): Promise<RefsIndex> {
+/**
+ * The index as it is now: one GET, answered 304 when it did not change since this machine last saw it.
+ * `ahead`: that GET begun earlier (readRefsIndexAhead), taken instead of a new one when it was begun on
+ * this store with the ETag this read would name.
+ */
+export async function readRefsIndex(ctx: RepoContext, ahead?: Promise<IndexReadAhead>): Promise<RefsIndex> {
   const cache = await load(ctx);
-  let current = await getIndex(ctx, cache);
+  let current = await getIndex(ctx, cache, await ahead?.catch(() => undefined));
   if (!cache?.migrated) current = await migrateRefFiles(ctx, current);
   // Saved as this endpoint's own once read here, an earlier version's file too (the bucket just confirmed it).
   if (!cache || !cache.migrated || !ownEndpoint(cache) || cache.etag !== (current.etag ?? null)) {
-    await save(ctx, { ...keptOf(ctx, cache), etag: current.etag ?? null, body: current.body, migrated: true });
+    await note(ctx, (latest) => ({ ...keptOf(ctx, latest), etag: current.etag ?? null, body: current.body, migrated: true }), cache);
   }
   return { refs: toBucketRefs(current.body, ctx, current.etag ?? ""), etag: current.etag };
+}
+
+/**
+ * The index's conditional GET, begun before the repository's own store is known: the remote helper begins
+ * it on the bucket's store while the key ring's GET says whether the repository is encrypted (two round
+ * trips side by side instead of one after the other). readRefsIndex takes its answer only when the
+ * repository is clear (its store is this one); an encrypted repository's is dropped unread. Nothing is
+ * written or remembered here: a read begun a moment early is as safe as one begun later, every write of the
+ * index being conditional on the version read.
+ */
+export interface IndexReadAhead {
+  store: ObjectStore;
+  /** The ETag the GET named (If-None-Match), as remembered when it began. */
+  known: string | undefined;
+  answer: Promise<StoredObject | undefined | "not-modified">;
+}
+
+export async function readRefsIndexAhead(ctx: RepoContext): Promise<IndexReadAhead> {
+  const known = knownEtag(await load(ctx));
+  const answer = ctx.store.get(ctx.layout.infoRefs(ctx.repo), { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) });
+  answer.catch(() => {}); // thrown by the read that takes it; dropped with an encrypted repository
+  return { store: ctx.store, known, answer };
 }
 
 /**
@@ -101,7 +128,9 @@ export async function putRefsIndex(
     ...(etag ? { ifMatch: etag } : { ifNoneMatch: "*" as const }),
     contentType: "text/plain; charset=utf-8",
   });
-  const remembered = cache.then((read) => save(ctx, { ...keptOf(ctx, read), etag: written.etag, body, migrated: true }));
+  const remembered = cache.then((read) =>
+    note(ctx, (latest) => ({ ...keptOf(ctx, latest), etag: written.etag, body, migrated: true }), read),
+  );
   remembered.catch(() => {}); // awaited by the caller
   return { etag: written.etag, remembered };
 }
@@ -135,21 +164,35 @@ export async function cachedPackList(ctx: RepoContext): Promise<{ etag: string; 
   return cache && ownEndpoint(cache) ? cache.packs : undefined;
 }
 
-/** Remembers objects/info/packs as just read or written. */
-export async function rememberPackList(ctx: RepoContext, packs: { etag: string; body: string }): Promise<void> {
-  const cache = await load(ctx);
-  if (cache && ownEndpoint(cache) && cache.packs?.etag === packs.etag) return;
-  await save(ctx, { ...keptOf(ctx, cache), packs });
+/**
+ * Remembers objects/info/packs as just read or written. Queued at once behind this process's other notes
+ * of the repository (note): what is read or noted after this call sees it, though it may still be being
+ * written (a push's index PUT does not wait for it).
+ */
+export function rememberPackList(ctx: RepoContext, packs: { etag: string; body: string }): Promise<void> {
+  return note(ctx, (cache) =>
+    cache && ownEndpoint(cache) && cache.packs?.etag === packs.etag ? undefined : { ...keptOf(ctx, cache), packs },
+  );
 }
 
-async function getIndex(ctx: RepoContext, cache: Cache | undefined): Promise<{ etag: string | undefined; body: string }> {
+/** The ETag a read of the index names (If-None-Match): the one remembered, once the ref files were moved. */
+function knownEtag(cache: Cache | undefined): string | undefined {
+  return cache?.migrated && cache.etag ? cache.etag : undefined;
+}
+
+async function getIndex(
+  ctx: RepoContext,
+  cache: Cache | undefined,
+  ahead?: IndexReadAhead,
+): Promise<{ etag: string | undefined; body: string }> {
   const key = ctx.layout.infoRefs(ctx.repo);
-  const known = cache?.migrated && cache.etag ? cache.etag : undefined;
-  const object = await ctx.store
-    .get(key, { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) })
-    .catch((error: unknown) => {
+  const known = knownEtag(cache);
+  const begun = ahead && ahead.store === ctx.store && ahead.known === known ? ahead.answer : undefined;
+  const object = await (begun ?? ctx.store.get(key, { maxBytes: MAX_REFS_INDEX_BYTES, ...(known ? { ifNoneMatch: known } : {}) })).catch(
+    (error: unknown) => {
       throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
-    });
+    },
+  );
   if (object === "not-modified") return { etag: known, body: cache!.body };
   return object ? { etag: object.etag, body: object.body.toString() } : { etag: undefined, body: "" };
 }
@@ -276,7 +319,46 @@ function keptOf(ctx: RepoContext, cache: Cache | undefined): Cache {
   return { ...base(ctx), etag: null, body: "", migrated: cache?.migrated ?? false };
 }
 
+/**
+ * The notes this process is writing, by file, the last queued one's content: notes of one repository are
+ * written one after another, each on top of the one before, so that two saved moments apart (a push's pack
+ * list, then the index it wrote) both last, and neither waits for the other to be on disk before its request.
+ * A file leaves the map once its last write is over; from then on it is read from disk again (another
+ * process may write it).
+ */
+const noting = new Map<string, Promise<Cache | undefined>>();
+
+/**
+ * Writes the note `change` makes of the note as it is (undefined: nothing to write), after this process's
+ * notes of the same file queued before it. `read`: the note as the caller read it, used when none is queued.
+ */
+function note(ctx: RepoContext, change: (cache: Cache | undefined) => Cache | undefined, read?: Cache): Promise<void> {
+  const file = cacheFile(ctx);
+  const before = noting.get(file);
+  const written = (async () => {
+    const cache = before ? await before.catch(() => loadSaved(ctx)) : (read ?? (await loadSaved(ctx)));
+    const next = change(cache);
+    if (!next) return cache;
+    await save(ctx, next);
+    return { ...next, ...base(ctx) };
+  })();
+  noting.set(file, written);
+  const settled = () => {
+    if (noting.get(file) === written) noting.delete(file);
+  };
+  written.then(settled, settled);
+  return written.then(() => undefined);
+}
+
+/** The note as this process last queued it, else as saved. */
 async function load(ctx: RepoContext): Promise<Cache | undefined> {
+  const queued = noting.get(cacheFile(ctx));
+  const latest = await queued?.catch(() => undefined);
+  return latest ?? loadSaved(ctx);
+}
+
+/** The note as saved (this endpoint's file, else an earlier version's). */
+async function loadSaved(ctx: RepoContext): Promise<Cache | undefined> {
   const own = await loadFrom(cacheFile(ctx), ctx);
   if (own) return own;
   for (const file of legacyCacheFiles(ctx)) {
@@ -288,7 +370,10 @@ async function load(ctx: RepoContext): Promise<Cache | undefined> {
 
 async function loadFrom(file: string, ctx: RepoContext): Promise<Cache | undefined> {
   try {
-    const saved = JSON.parse(await readFile(file, "utf8")) as Cache;
+    // Read at once, not through the thread pool: a small local file whose promise-based read takes four trips
+    // to it, each waiting for this thread to be free, several ms of a push's path while its requests are being
+    // made (the helper reads it up to six times a push, the first to ask for the index).
+    const saved = JSON.parse(readFileSync(file, "utf8")) as Cache;
     const endpointOk = saved.endpoint === undefined || saved.endpoint === endpointOf(ctx);
     return saved.format === 1 && saved.where === where(ctx) && endpointOk && typeof saved.body === "string" ? saved : undefined;
   } catch {

@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { runGit } from "./run.ts";
+import { gitFailed, runGit } from "./run.ts";
 
 /**
  * A repository's git config, read and written through git (so includes, scopes and locking are git's).
@@ -12,7 +12,19 @@ import { runGit } from "./run.ts";
  * undefined: the repository of the current folder.
  */
 export async function readConfig(gitDir: string | undefined): Promise<Map<string, string[]>> {
-  const { stdout, code } = await runGit(["config", "--null", "--list"], { ...(gitDir ? { gitDir } : {}), okCodes: [1, 128] });
+  const { stdout, code } = await runGit(CONFIG_LIST, { ...(gitDir ? { gitDir } : {}), okCodes: [1, 128] });
+  return configFromList(stdout, code);
+}
+
+/** The git command readConfig runs (bin/git-remote-cloudbridge runs the same one itself). */
+export const CONFIG_LIST = ["config", "--null", "--list"] as const;
+
+/**
+ * readConfig's answer from what `git config --null --list` printed and its exit code, however it was run:
+ * 1 and 128 (no configuration, or one git cannot read) give no settings, any other failure is thrown.
+ */
+export function configFromList(stdout: Buffer | string, code: number): Map<string, string[]> {
+  if (code !== 0 && code !== 1 && code !== 128) throw gitFailed(CONFIG_LIST, { code, stderr: "" });
   const all = new Map<string, string[]>();
   if (code !== 0) return all;
   for (const record of stdout.toString().split("\0")) {

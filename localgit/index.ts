@@ -7,7 +7,7 @@
  */
 export { commitParents, commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
 export { findRepository, initRepository } from "./repository.ts";
-export { configFiles, configFilesOf, getConfig, parseConfigWithOrigins, readConfig, setConfig } from "./config.ts";
+export { configFiles, configFilesOf, configFromList, getConfig, parseConfigWithOrigins, readConfig, setConfig } from "./config.ts";
 export { LocalGitError, type LocalGitErrorCode } from "./errors.ts";
 export { diffTrees, Git, type GitRunOptions } from "./git.ts";
 export { editTree, TreeEditConflict, type TreeEdit } from "./tree-edit.ts";

@@ -8,7 +8,7 @@ import { fetchObjects } from "../fetch.ts";
 import { MAX_REF_FILE_BYTES } from "../limits.ts";
 import { push, type RefUpdate } from "../push.ts";
 import { parseHeadFile } from "../ref-file.ts";
-import { readRefsIndex } from "../refs-index.ts";
+import { readRefsIndex, readRefsIndexAhead, type IndexReadAhead } from "../refs-index.ts";
 import { engineOf, type RepoContext } from "../repo-context.ts";
 
 /**
@@ -27,56 +27,85 @@ import { engineOf, type RepoContext } from "../repo-context.ts";
  * A synced folder's settings are its own repository's: another cloudbridge:: remote of the same git
  * repository gets the environment's (settingsAreFor).
  * The daemon that answers the helper (agent/remote-requests.ts) opens it the same way, once.
+ * `indexAhead`: the refs index's GET begun beside the key ring's (readRefsIndexAhead), for the first `list`.
+ * `configRead`: the repository's config as readConfig reads it, read already (the helper's launcher has git
+ * read it while Node starts).
  */
-export async function openHelperRepository(location: RemoteLocation, layout: BucketLayout, gitDir: string) {
-  const config = await readConfig(gitDir);
+export async function openHelperRepository(
+  location: RemoteLocation,
+  layout: BucketLayout,
+  gitDir: string,
+  configRead: Promise<Map<string, string[]>> = readConfig(gitDir),
+) {
+  const config = await configRead;
   const own = settingsAreFor(config, location);
   const s3 = await bucketStore(location.bucket, own ? bucketAccessFrom(config) : {});
   try {
+    // git asks for the refs next (`list`): their GET goes out now, beside the key ring's, and is used if the
+    // repository is clear (its store is then `s3` itself).
+    const indexAhead = readRefsIndexAhead({ store: s3, layout, repo: location.repo, gitDir });
+    indexAhead.catch(() => {}); // taken by the first `list`, or dropped
     // An encrypted repository is read through this machine's key (CLOUDBRIDGE_IDENTITY or the default identity
     // file). A synced folder recorded whether it is; a plain `git clone cloudbridge::…` has no record, and the
     // bucket decides (its key ring).
     const store = await repositoryStore(s3, layout, location.repo, {
       recorded: own ? await recordedEncryption(gitDir, config) : undefined,
     });
-    return { s3, store, config };
+    return { s3, store, config, indexAhead };
   } catch (error) {
     s3.destroy();
     throw error;
   }
 }
 
-/** `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD; `stderr`: warnings for the person. */
-export async function helperList(ctx: RepoContext, forFetch: boolean): Promise<{ output: string; stderr: string[] }> {
-  const { refs } = await readRefsIndex(ctx);
+/**
+ * `list` (for a fetch) or `list for-push`: the bucket's shared refs, and for a fetch its HEAD; `stderr`:
+ * warnings for the person. `indexAhead`: the index's GET begun already (openHelperRepository).
+ */
+export async function helperList(
+  ctx: RepoContext,
+  forFetch: boolean,
+  indexAhead?: Promise<IndexReadAhead>,
+): Promise<{ output: string; stderr: string[] }> {
+  // A fetch's HEAD is read beside the index (both only read).
+  const head = forFetch ? readHead(ctx) : undefined;
+  head?.catch(() => {}); // awaited below, unless the index's read failed first
+  const { refs } = await readRefsIndex(ctx, indexAhead);
   const corrupt = corruptSharedRef(refs);
   const stderr: string[] = [];
   // A fetch stops at a damaged ref; a push goes on without it, so that `git push --force` can replace it.
   if (corrupt && forFetch) throw corrupt;
   if (corrupt) stderr.push(`warning: ${corrupt.message}`);
   const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
-  if (forFetch) {
-    // A HEAD too large to be one is no HEAD: git then picks the branch itself.
-    const head = await ctx.store.get(ctx.layout.head(ctx.repo), { maxBytes: MAX_REF_FILE_BYTES }).catch((error: unknown) => {
-      if (error instanceof ObjectTooLarge) return undefined;
-      throw error;
-    });
-    const target = head && head !== "not-modified" ? parseHeadFile(head.body) : undefined;
+  if (head) {
+    const target = await head;
     if (target && refs.shared.has(target)) lines.push(`@${target} HEAD\n`);
   }
   return { output: `${lines.join("")}\n`, stderr };
 }
 
+/** The ref the bucket's HEAD names, if it names one. */
+async function readHead(ctx: RepoContext): Promise<string | undefined> {
+  // A HEAD too large to be one is no HEAD: git then picks the branch itself.
+  const head = await ctx.store.get(ctx.layout.head(ctx.repo), { maxBytes: MAX_REF_FILE_BYTES }).catch((error: unknown) => {
+    if (error instanceof ObjectTooLarge) return undefined;
+    throw error;
+  });
+  return head && head !== "not-modified" ? parseHeadFile(head.body) : undefined;
+}
+
 /**
  * A batch of `push [+]<src>:<dst>` commands: each ref's `ok` or `error <reason>` (git's own reasons for a
  * refusal, so that git says "non-fast-forward" / "fetch first" as with any remote). `agent`: the pushing
- * repository's agent id, asked only when something is written.
+ * repository's agent id, asked only when something is written. `localAfter`: takes the push's local work
+ * left once the bucket holds everything, for git to have its answer first (push's `localAfter`).
  */
 export async function helperPush(
   ctx: RepoContext,
   commands: readonly string[],
   dryRun: boolean,
   agent: () => Promise<string>,
+  localAfter?: (pending: Promise<void>) => void,
 ): Promise<string> {
   const updates: RefUpdate[] = await Promise.all(
     commands.map(async (command) => {
@@ -91,7 +120,7 @@ export async function helperPush(
   // git has already refused what `list for-push` shows is not a fast-forward; a dry run writes nothing.
   if (dryRun) return `${updates.map((u) => `ok ${u.ref}\n`).join("")}\n`;
   try {
-    const { results } = await push({ ...ctx, agent: await agent(), updates });
+    const { results } = await push({ ...ctx, agent: await agent(), updates, ...(localAfter ? { localAfter } : {}) });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;
   } catch (error) {
     const message = helperFailure(error).replaceAll("\n", " ");

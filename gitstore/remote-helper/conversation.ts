@@ -1,3 +1,4 @@
+import type { IndexReadAhead } from "../refs-index.ts";
 import type { RepoContext } from "../repo-context.ts";
 import { helperFetch, helperList, helperPush } from "./commands.ts";
 
@@ -18,8 +19,16 @@ export interface HelperSession {
   say(line: string): void;
   /** The repository the commands work on (its `log` is set here, by git's verbosity). */
   repository(): Promise<RepoContext>;
+  /** The refs index's GET begun as the repository was opened, handed to the first `list` (undefined after, or when none was begun). */
+  indexAhead?(): Promise<IndexReadAhead> | undefined;
   /** The pushing repository's agent id: asked as soon as `list for-push` says a push follows, awaited only when one does. */
   agent(): Promise<string>;
+  /**
+   * Takes a push's local work left once the bucket holds everything (its notes, its scratch folder), for git
+   * to have its answer first; whoever takes it awaits it before the conversation's process ends. Undefined:
+   * the answer waits for it.
+   */
+  localAfter?(pending: Promise<void>): void;
   /** Runs the work of one command (`commands`: how many lines its batch held); the daemon runs a push or fetch between its rounds. */
   run<T>(work: HelperWork, commands: number, run: () => Promise<T>): Promise<T>;
 }
@@ -56,7 +65,9 @@ export async function converse(session: HelperSession): Promise<void> {
       session.output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
     } else if (line === "list" || line === "list for-push") {
       if (line === "list for-push" && !dryRun) session.agent().catch(() => {}); // awaited by the push
-      const { output, stderr } = await session.run("list", 0, async () => helperList(await context(), line === "list"));
+      const { output, stderr } = await session.run("list", 0, async () =>
+        helperList(await context(), line === "list", session.indexAhead?.()),
+      );
       for (const warning of stderr) session.say(warning);
       session.output(output);
     } else if (line.startsWith("fetch ")) {
@@ -64,7 +75,11 @@ export async function converse(session: HelperSession): Promise<void> {
       session.output(await session.run("fetch", commands.length, async () => helperFetch(await context(), commands)));
     } else if (line.startsWith("push ")) {
       const commands = await batch(line);
-      session.output(await session.run("push", commands.length, async () => helperPush(await context(), commands, dryRun, session.agent)));
+      session.output(
+        await session.run("push", commands.length, async () =>
+          helperPush(await context(), commands, dryRun, session.agent, session.localAfter?.bind(session)),
+        ),
+      );
     } else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
   }
 }

@@ -1,6 +1,8 @@
-import { createInterface } from "node:readline";
+import { close, readFile } from "node:fs";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
+import { configFromList, readConfig } from "../../localgit/index.ts";
 import { agentIdFor } from "../agent-id.ts";
+import type { IndexReadAhead } from "../refs-index.ts";
 import { helperFailure, openHelperRepository } from "./commands.ts";
 import { converse } from "./conversation.ts";
 
@@ -24,16 +26,27 @@ export async function runRemoteHelper(
   const layout = new BucketLayout(location.prefix);
   // The bucket is opened while git is told what this helper can do, not before: git's first questions
   // (capabilities, options) need no answer from it.
-  const opened = openHelperRepository(location, layout, gitDir);
+  const opened = openHelperRepository(location, layout, gitDir, configFromLauncher(gitDir));
   opened.catch(() => {}); // its failure is thrown by the first command that needs the bucket
   // This repository's agent id, read (or made) once `list for-push` says a push follows.
   let agent: Promise<string> | undefined;
+  // A push's local work git's answer did not wait for (its notes, its scratch folder): over before this process ends.
+  const after: Promise<void>[] = [];
+  // The refs index's GET begun as the bucket is opened, for the first `list` only.
+  let indexAhead: Promise<IndexReadAhead> | undefined = opened.then((repository) => repository.indexAhead);
+  indexAhead.catch(() => {}); // as `opened`'s failure: thrown by the command that needs the bucket
   try {
     await converse({
-      lines: createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator](),
+      lines: linesOf(input),
       output,
       say: (line) => process.stderr.write(`${line}\n`),
       repository: async () => ({ store: (await opened).store, layout, repo: location.repo, gitDir }),
+      indexAhead: () => {
+        const taken = indexAhead;
+        indexAhead = undefined;
+        return taken;
+      },
+      localAfter: (pending) => after.push(pending),
       agent: async () => (agent ??= opened.then(({ config }) => agentIdFor(gitDir, { config }))),
       run: (_work, _commands, run) => run(),
     });
@@ -41,8 +54,36 @@ export async function runRemoteHelper(
     // The agent id asked at `list for-push` may be being recorded (`git config`) though no push followed:
     // that is over before the helper ends (main exits at once when this returns).
     await agent?.catch(() => undefined);
+    // The bucket has the push already, and git its answer: what failed here is only this machine's note of it
+    // (the next push reads the index again).
+    for (const failed of await Promise.allSettled(after))
+      if (failed.status === "rejected")
+        process.stderr.write(
+          `git-remote-cloudbridge: warning: the push landed; noting it on this machine failed: ${helperFailure(failed.reason)}\n`,
+        );
     (await opened.catch(() => undefined))?.s3.destroy();
   }
+}
+
+/**
+ * The repository's config as the launcher had git read it while Node started (bin/git-remote-cloudbridge:
+ * `git config --null --list`'s output then `\0exit <code>` on the file descriptor CLOUDBRIDGE_HELPER_CONFIG_FD
+ * names), else read here (run another way, or a descriptor that does not hold that).
+ */
+function configFromLauncher(gitDir: string): Promise<Map<string, string[]>> {
+  const fd = Number(process.env.CLOUDBRIDGE_HELPER_CONFIG_FD);
+  // Not for the git processes this one starts; the descriptor is closed once read.
+  delete process.env.CLOUDBRIDGE_HELPER_CONFIG_FD;
+  if (!Number.isSafeInteger(fd) || fd < 3) return readConfig(gitDir);
+  return new Promise<string>((resolve) =>
+    readFile(fd, (error, read) => {
+      close(fd, () => {});
+      resolve(error ? "" : read.toString());
+    }),
+  ).then((text) => {
+    const trailer = /\0exit (\d+)$/.exec(text);
+    return trailer ? configFromList(text.slice(0, trailer.index), Number(trailer[1])) : readConfig(gitDir);
+  });
 }
 
 /** The program git starts: the helper over stdin and stdout, and a failure said in one line on stderr. */
@@ -63,6 +104,23 @@ export async function main(): Promise<void> {
     // Exit now: git is still holding our stdin open, waiting for an answer that will not come.
     process.exit(1);
   }
+}
+
+/**
+ * git's lines on `input`, without their line ends, as readline's interface gives them, without loading it
+ * (~1 ms of every helper's start). A last line with no newline is a line too.
+ */
+async function* linesOf(input: NodeJS.ReadableStream): AsyncGenerator<string> {
+  let pending = Buffer.alloc(0);
+  for await (const chunk of input) {
+    pending = Buffer.concat([pending, typeof chunk === "string" ? Buffer.from(chunk) : chunk]);
+    for (let end = pending.indexOf(10); end >= 0; end = pending.indexOf(10)) {
+      const line = pending.subarray(0, end > 0 && pending[end - 1] === 13 ? end - 1 : end);
+      pending = pending.subarray(end + 1);
+      yield line.toString();
+    }
+  }
+  if (pending.length > 0) yield pending.toString();
 }
 
 /** Resolves once `stream` has written everything queued on it (at once for a pipe, which Node writes synchronously on Linux). */

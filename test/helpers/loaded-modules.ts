@@ -4,8 +4,9 @@ import { fileURLToPath } from "node:url";
 
 /**
  * Preloaded into a CLI child (`--import=…`): when the process exits, the URL of every module it loaded
- * (ESM and CommonJS, Node's built-ins aside), one a line, is written to the file named by
- * CLOUDBRIDGE_TEST_LOADED_MODULES.
+ * (ESM and CommonJS), one a line, is written to the file named by CLOUDBRIDGE_TEST_LOADED_MODULES, then
+ * Node's public built-in modules loaded by then (however: `import`, `require`, `process.getBuiltinModule`),
+ * as `node:<name>` lines.
  */
 const out = process.env.CLOUDBRIDGE_TEST_LOADED_MODULES;
 if (out) {
@@ -16,7 +17,16 @@ if (out) {
       return next(url, context);
     },
   });
-  process.on("exit", () => writeFileSync(out, loaded.map((url) => `${url}\n`).join("")));
+  process.on("exit", () => {
+    // Node's own list of what it loaded (not in its typings).
+    const list = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
+    const builtins = list.flatMap((entry) =>
+      entry.startsWith("NativeModule ") && !entry.startsWith("NativeModule internal/")
+        ? [`node:${entry.slice("NativeModule ".length)}`]
+        : [],
+    );
+    writeFileSync(out, [...loaded, ...builtins].map((url) => `${url}\n`).join(""));
+  });
 }
 
 /** The arguments that make a Node child record its modules into `file` (set CLOUDBRIDGE_TEST_LOADED_MODULES too). */

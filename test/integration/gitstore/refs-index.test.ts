@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { cachedRefsIndex, fetchRefs, push, readRefsIndex, type RepoContext } from "../../../gitstore/index.ts";
+import { cachedPackList, indexEntries, rememberPackList, writeRefsIndex } from "../../../gitstore/refs-index.ts";
 import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
 import { commitFile, git } from "../../helpers/git.ts";
 import { useGitCloud } from "../../helpers/git-cloud.ts";
@@ -150,6 +151,19 @@ describe("the refs index (format 3): one object for every ref, and buckets of fo
     counting.reset();
     await fetchRefs({ ...a, store: counting });
     assert.equal(counting.requests, 1);
+  });
+
+  it("this machine's notes of the pack list and of the index, saved moments apart, both last: the index goes up without waiting for the pack list's note to be on disk", async () => {
+    const a = await bed.clone("notes");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: await commitFile(a.dir, "a.txt", "a\n") }] });
+    const index = await readRefsIndex(a);
+    const packs = { etag: '"the list as just written"', body: "P pack-0123456789abcdef0123456789abcdef01234567.pack\n" };
+    // As a push does: the list's note queued (not awaited), then the index written and its note saved.
+    const listNoted = rememberPackList(a, packs);
+    const written = await writeRefsIndex(a, indexEntries(index.refs), index.etag);
+    await listNoted;
+    assert.deepEqual(await cachedPackList(a), packs, "the pack list's note was kept");
+    assert.equal((await cachedRefsIndex(a))?.etag, written, "and the index's");
   });
 
   it("one bucket and repository name at two endpoints are two buckets: each keeps its own remembered index, and a push to the second sends all the second lacks", async () => {

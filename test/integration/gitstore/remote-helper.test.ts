@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { GIT_ENV, tempDir } from "../../helpers/git.ts";
 import { damageIndexedRef } from "../../helpers/git-cloud.ts";
+import { loadedModulesArgs } from "../../helpers/loaded-modules.ts";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
 
@@ -54,7 +59,6 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     return run.stdout;
   }
   async function commit(dir: string, file: string, content: string): Promise<string> {
-    const { writeFile } = await import("node:fs/promises");
     await writeFile(join(dir, file), content);
     await ok(dir, "add", file);
     await ok(dir, "commit", "-q", "-m", `${file}: ${content.trim()}`);
@@ -110,6 +114,74 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     assert.match(await ok(a, "ls-remote", "origin"), /refs\/heads\/topic/);
     await ok(a, "push", "-q", "origin", "--delete", "topic");
     assert.doesNotMatch(await ok(a, "ls-remote", "origin"), /topic/);
+  });
+
+  it("asks for the refs index beside the key ring, not after it: a clear repository's `list` is one round trip, and a push then lands", async () => {
+    // A proxy in front of the cloud holds each key ring's answer until the refs index's GET of the same
+    // command has arrived (or 3 s have passed): a helper that waits for the key ring before asking for the
+    // index is seen to have waited.
+    const upstream = new URL(t.cloud.env.AWS_ENDPOINT_URL!);
+    let indexAsked = false;
+    let indexGets = 0;
+    let indexArrived = () => {};
+    const held: string[] = [];
+    const proxy = createServer((req, res) => {
+      const path = (req.url ?? "").split("?")[0]!;
+      const forward = () => {
+        const upstreamRequest = request(
+          { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstreamRequest.on("error", () => res.destroy());
+        req.pipe(upstreamRequest);
+      };
+      if (req.method === "GET" && path.endsWith("/info/refs")) {
+        indexAsked = true;
+        indexGets += 1;
+        indexArrived();
+      }
+      if (req.method !== "GET" || !path.endsWith("/keyring.json")) return forward();
+      const index = indexAsked
+        ? Promise.resolve("index asked")
+        : new Promise<string>((arrived) => (indexArrived = () => arrived("index asked")));
+      void Promise.race([index, sleep(3000).then(() => "3 s passed")]).then((why) => {
+        held.push(why);
+        forward();
+      });
+    });
+    await new Promise<void>((listening) => proxy.listen(0, "127.0.0.1", listening));
+    const port = (proxy.address() as AddressInfo).port;
+    const proxied = { ...env, AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` };
+    const gets: number[] = [];
+    const run = async (cwd: string, ...args: string[]) => {
+      indexAsked = false;
+      indexGets = 0;
+      await execFileAsync("git", args, { cwd, env: proxied, timeout: 60_000 });
+      gets.push(indexGets);
+    };
+    try {
+      const url = `cloudbridge::s3://${t.cloud.bucket}/read-ahead`;
+      const a = join(work.path, "ahead-a");
+      await mkdir(a);
+      await ok(a, "init", "-q");
+      await commit(a, "one.txt", "one\n");
+      await run(a, "push", "-q", url, "main");
+      const second = await commit(a, "two.txt", "two\n");
+      await run(a, "push", "-q", url, "main");
+      await run(work.path, "clone", "-q", url, "ahead-b");
+      assert.equal(await ok(join(work.path, "ahead-b"), "rev-parse", "HEAD"), second);
+      assert.deepEqual(
+        held,
+        ["index asked", "index asked", "index asked"],
+        "each command asked for the index while the key ring's answer was on its way",
+      );
+      assert.deepEqual(gets, [1, 1, 1], "and that GET was the one its `list` read: the index was not asked for again");
+    } finally {
+      await new Promise((closed) => (proxy.closeAllConnections(), proxy.close(closed)));
+    }
   });
 
   it("works the same from the TypeScript sources, as when the bundle is stale or was never built", async () => {
@@ -190,6 +262,80 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     );
     assert.match(fromEnvironment, /The endpoint "http\/\/127\.0\.0\.1:4566" in the environment's AWS_ENDPOINT_URL is not valid/);
     assert.equal((await git(dir, "ls-remote", "origin")).code, 0, "nothing was left behind that stops the next command");
+  });
+
+  it("git reads the repository's config while the helper's Node starts, not after: the helper starts no `git config` of its own, and its settings still apply", async () => {
+    const dir = join(work.path, "config-early");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    const first = await commit(dir, "one.txt", "one\n");
+    await ok(dir, "remote", "add", "origin", `cloudbridge::s3://${t.cloud.bucket}/config-early`);
+    // git's trace2 events name each git process's command line and the programs it was started by.
+    const trace = join(work.path, "config-early.trace");
+    const traced = { ...env, GIT_TRACE2_EVENT: trace };
+    await execFileAsync("git", ["push", "-q", "origin", "main"], { cwd: dir, env: traced, timeout: 60_000 });
+    assert.equal((await execFileAsync("git", ["ls-remote", "origin", "main"], { cwd: dir, env: traced })).stdout.split("\t")[0], first);
+    const events = (await readFile(trace, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { event: string; sid: string; argv?: string[]; ancestry?: string[] });
+    const commands = new Map(events.flatMap((e) => (e.event === "start" ? [[e.sid, e.argv!.slice(1).join(" ")] as const] : [])));
+    const configReads = events.filter((e) => e.event === "cmd_ancestry" && commands.get(e.sid) === "config --null --list");
+    assert.equal(configReads.length, 2, "one for the push, one for ls-remote");
+    for (const read of configReads) assert.equal(read.ancestry![0], "bash", "started by the launcher, not by the helper's Node");
+    // What the launcher read is what the helper goes by: a malformed endpoint set here is refused, named.
+    await ok(dir, "config", "cloudbridge.endpoint", "localhost:4566");
+    const refused = await execFileAsync("git", ["ls-remote", "origin"], { cwd: dir, env }).then(
+      () => "it worked",
+      (error: { stderr: string }) => error.stderr,
+    );
+    assert.match(refused, /The endpoint "localhost:4566" in cloudbridge\.endpoint/);
+  });
+
+  it("the helper loads none of Node's modules a push or fetch has no use for (readline, perf_hooks), and zlib only once it needs it", async () => {
+    const dir = join(work.path, "lean");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    await commit(dir, "one.txt", "one\n");
+    await ok(dir, "remote", "add", "origin", `cloudbridge::s3://${t.cloud.bucket}/lean`);
+    const modules = join(work.path, "lean.modules");
+    const traced = { ...env, NODE_OPTIONS: loadedModulesArgs().join(" "), CLOUDBRIDGE_TEST_LOADED_MODULES: modules };
+    for (const args of [
+      ["push", "-q", "origin", "main"],
+      ["fetch", "-q", "origin"],
+    ]) {
+      await execFileAsync("git", args, { cwd: dir, env: traced, timeout: 60_000 });
+      const loaded = (await readFile(modules, "utf8")).split("\n");
+      assert.ok(loaded.includes(pathToFileURL(resolve("dist/git-remote-cloudbridge.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      assert.ok(loaded.includes("node:http"), "built-ins are listed");
+      assert.deepEqual(
+        loaded.filter((name) => ["node:readline", "node:perf_hooks"].includes(name)),
+        [],
+        `git ${args[0]}`,
+      );
+    }
+    // A push whose every answer is known already (nothing to send) reads no object and checks no body: no zlib.
+    await execFileAsync("git", ["push", "-q", "origin", "main"], { cwd: dir, env: traced, timeout: 60_000 });
+    assert.ok(!(await readFile(modules, "utf8")).split("\n").includes("node:zlib"), "git push with nothing to push");
+  });
+
+  it("git has its answer once the bucket holds the push, not once this machine has noted it: a push whose local note fails is still said to have landed, with a warning", async () => {
+    const dir = join(work.path, "note-fails");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    await commit(dir, "one.txt", "one\n");
+    await ok(dir, "remote", "add", "origin", `cloudbridge::s3://${t.cloud.bucket}/note-fails`);
+    await ok(dir, "push", "-q", "origin", "main");
+    // The catalog of the bucket's packs where a folder should be: noting the next pack in it fails.
+    const catalog = join(dir, ".git", "cloudbridge", "bucket-packs");
+    await rm(catalog, { recursive: true, force: true });
+    await writeFile(catalog, "not a folder\n");
+    const second = await commit(dir, "two.txt", "two\n");
+    const pushed = await git(dir, "push", "origin", "main");
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /warning: the push landed; noting it on this machine failed: .*bucket-packs/);
+    assert.equal(await ok(dir, "rev-parse", "refs/remotes/origin/main"), second, "git took the push as landed");
+    assert.equal((await ok(dir, "ls-remote", "origin", "main")).split("\t")[0], second);
   });
 
   it(`${PUSHERS} racing pushers: each push lands or is rejected as git would; none is lost, and all land after pull`, async () => {
