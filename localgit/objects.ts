@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { deflateSync, inflateSync } from "node:zlib";
+import type * as Zlib from "node:zlib";
 import { LocalGitError } from "./errors.ts";
 import { joinNul, runGit, startGit, type GitOptions } from "./run.ts";
 import { encodePath } from "./tree.ts";
@@ -203,6 +203,14 @@ export class BlobReader {
 }
 
 /**
+ * node:zlib, loaded when an object is first read or written here rather than with the module: a process
+ * that reads none (a `cloudbridge sync` with nothing to do) does not pay for loading it.
+ */
+function zlib(): typeof Zlib {
+  return process.getBuiltinModule("node:zlib");
+}
+
+/**
  * An object read as git writes a loose one (writeLooseObject's format), without starting git; undefined
  * when `oid` is not a loose object here (packed, absent) or not readable as one.
  */
@@ -212,7 +220,7 @@ export async function readLooseObject(gitDir: string, oid: string): Promise<GitO
   if (!compressed) return undefined;
   let raw: Buffer;
   try {
-    raw = inflateSync(compressed);
+    raw = zlib().inflateSync(compressed);
   } catch {
     return undefined;
   }
@@ -237,7 +245,7 @@ export async function writeLooseObject(gitDir: string, type: string, body: Buffe
   const temp = join(dir, `tmp_obj_${randomBytes(6).toString("hex")}`);
   try {
     // core.looseCompression's default: git favours speed for loose objects (packing compresses them again).
-    await writeFile(temp, deflateSync(Buffer.concat([header, body]), { level: 1 }), { mode: 0o444, flag: "wx" });
+    await writeFile(temp, zlib().deflateSync(Buffer.concat([header, body]), { level: 1 }), { mode: 0o444, flag: "wx" });
     await rename(temp, file);
   } finally {
     await rm(temp, { force: true });
