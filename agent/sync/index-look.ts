@@ -180,10 +180,34 @@ export async function clearHiddenEntries(git: Git, indexConfig: ReadonlyArray<re
 /** The index entries of `paths` written again as they are, which leaves them without stat fields or flags. */
 async function putBack(git: Git, env: Record<string, string>, paths: ReadonlySet<string>): Promise<void> {
   if (paths.size === 0) return;
-  // `ls-files --stage` prints each entry as `--index-info` reads it.
-  const { stdout } = await git.run(["ls-files", "--stage", "-z"], { env });
-  const lines = nulRecords(stdout).filter((record) => paths.has(decodePath(record.subarray(record.indexOf(9) + 1))));
+  // `ls-files --stage` prints each entry as `--index-info` reads it; asked for these paths only (the whole
+  // index is a line per file of the folder), as literal names (no glob, no `:(magic)`), a batch at a time
+  // so that a command line stays short. A name matches the entries below it too: only exact ones are kept.
+  const lines: Buffer[] = [];
+  for (const batch of batches([...paths])) {
+    const { stdout } = await git.run(["ls-files", "--stage", "-z", "--", ...batch], { env: { ...env, GIT_LITERAL_PATHSPECS: "1" } });
+    for (const record of nulRecords(stdout)) if (paths.has(decodePath(record.subarray(record.indexOf(9) + 1)))) lines.push(record);
+  }
+  if (lines.length === 0) return;
   await git.run(["update-index", "-z", "--index-info"], { env, input: Buffer.concat(lines.flatMap((line) => [line, Buffer.from([0])])) });
+}
+
+/** Bytes of paths per command line (Linux allows 128 KiB per argument and ~2 MiB in all). */
+const BATCH_BYTES = 64 * 1024;
+
+function* batches(paths: readonly string[]): Generator<string[]> {
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const path of paths) {
+    if (batch.length > 0 && bytes + path.length > BATCH_BYTES) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(path);
+    bytes += path.length + 1;
+  }
+  if (batch.length > 0) yield batch;
 }
 
 function nulRecords(output: Buffer): Buffer[] {
