@@ -106,7 +106,9 @@ describe("cloudbridge CLI", () => {
       };
       const { stdout } = await promisify(execFile)(join(ROOT, "bin/cloudbridge"), ["sync", dir, "--json"], { env: traced });
       const loaded = (await readFile(join(scratch.path, `${name}.modules`), "utf8")).split("\n");
-      assert.ok(loaded.includes(pathToFileURL(join(ROOT, "dist/cloudbridge.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      // The bundle ran (through bin/run-bundle.cjs, which compiles it itself), not the sources.
+      assert.ok(loaded.includes(pathToFileURL(join(ROOT, "bin/run-bundle.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      assert.ok(!loaded.includes(pathToFileURL(join(ROOT, "agent/cli/main.ts")).href), `not the sources: ${loaded.join(" ")}`);
       // Nor the progress bars' package: --json draws none (~10 ms of every start).
       assert.deepEqual(
         loaded.filter((url) => ["/@aws-sdk/client-s3/", "/cli-progress/", ...alsoNotLoaded].some((part) => url.includes(part))),
