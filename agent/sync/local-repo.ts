@@ -153,10 +153,16 @@ export class LocalRepo {
   async open(): Promise<this> {
     await mkdir(this.stateDir, { recursive: true });
     await this.lock.hold(async () => {
-      await this.load();
       // Plain `git status` in the folder agrees with the agent (a folder made before the filter gets it now).
       // Not worth failing the open for: someone else's git holding .git/config this instant, the next open retries.
-      await registerCleanFilter(this.git.gitDir).catch(() => undefined);
+      // Beside the reading of the folder's state, which need not wait for its `git config`: git renames a
+      // rewritten config into place, so a git process started meanwhile reads the old file or the new one.
+      const filter = registerCleanFilter(this.git.gitDir).catch(() => undefined);
+      try {
+        await this.load();
+      } finally {
+        await filter;
+      }
     });
     this.opened = true;
     return this;
