@@ -12,7 +12,7 @@
 // costs the compilation, never the run.
 "use strict";
 const { hash } = require("node:crypto");
-const { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
+const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
 const Module = require("node:module");
 const { basename, dirname, join, resolve } = require("node:path");
 const { constants, Script } = require("node:vm");
@@ -24,9 +24,13 @@ process.argv[1] = bundle;
 
 const source = readFileSync(bundle, "utf8");
 const cacheDir = process.env.NODE_COMPILE_CACHE && !process.env.NODE_DISABLE_COMPILE_CACHE ? process.env.NODE_COMPILE_CACHE : undefined;
-const cacheFile = cacheDir
-  ? join(cacheDir, "bundles", `${basename(bundle)}-${process.version}-${process.arch}-${hash("sha256", source)}`)
-  : undefined;
+// V8 rejects a cache made with other flags: each set of flags has its own, or two would replace each other.
+const flags = hash("sha256", `${process.execArgv.join("\0")}\0${process.env.NODE_OPTIONS ?? ""}`).slice(0, 16);
+// This installation's bundle (another checkout's has its own caches), its content, Node, the flags.
+const installed = `${basename(bundle)}-${hash("sha256", bundle).slice(0, 16)}`;
+const content = hash("sha256", source);
+const cacheName = `${installed}-${process.version}-${process.arch}-${content}-${flags}`;
+const cacheFile = cacheDir ? join(cacheDir, "bundles", cacheName) : undefined;
 let cached;
 try {
   if (cacheFile) cached = readFileSync(cacheFile);
@@ -43,9 +47,6 @@ const script = new Script(Module.wrap(source), {
 });
 const main = new Module(bundle, null);
 main.filename = bundle;
-main.paths = Module._nodeModulePaths(dirname(bundle));
-Module._cache[bundle] = main;
-process.mainModule = main;
 const bundleRequire = Module.createRequire(bundle);
 bundleRequire.main = main;
 
@@ -56,6 +57,10 @@ if (cacheFile && (!cached || script.cachedDataRejected))
       mkdirSync(dirname(cacheFile), { recursive: true });
       writeFileSync(temporary, script.createCachedData());
       renameSync(temporary, cacheFile);
+      // The caches of this bundle's earlier builds will never be read again.
+      for (const name of readdirSync(dirname(cacheFile)))
+        if (name.startsWith(`${installed}-`) && !name.includes(content) && !name.endsWith(".tmp"))
+          rmSync(join(dirname(cacheFile), name), { force: true });
     } catch {
       try {
         rmSync(temporary, { force: true });

@@ -55,6 +55,7 @@ process.exitCode = 3;
     await runIt();
     await writeFile(bundle(), bundleSaying("two"));
     assert.deepEqual(await runIt(), { code: 3, stdout: "two sync x true true dist" });
+    assert.equal((await cacheFiles()).length, 1, "the earlier build's cache is removed");
     for (const name of await cacheFiles()) await writeFile(join(cacheDir(), "bundles", name), "not a code cache");
     assert.deepEqual(await runIt(), { code: 3, stdout: "two sync x true true dist" });
   });
