@@ -62,6 +62,12 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // The launchers' CommonJS helper (bin/run-bundle.cjs) runs before any bundle: plain Node, required modules.
+  {
+    files: ["bin/**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
   // The daemon's page runs in the browser.
   {
     files: ["agent/ui/static/**/*.js"],

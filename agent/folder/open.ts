@@ -28,6 +28,7 @@ import { AnnexContent, placeAtPointers, type TransferProgress } from "../sync/an
 import { BucketRemote } from "../sync/bucket-remote.ts";
 import { publishAnnexBranch, receiveAnnexBranch, type AnnexBranchContext } from "../sync/cloud-branch-sync.ts";
 import { SyncEngine, type SideBranch } from "../sync/engine.ts";
+import type { TimedLook } from "../sync/index-look.ts";
 import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { readCloneState } from "./clone-state.ts";
 import { isFolder } from "./find.ts";
@@ -76,6 +77,11 @@ export interface OpenOptions {
    * files to look at (agent/sync/index-look.ts) instead of looking at every file.
    */
   oneCommand?: boolean;
+  /**
+   * With `oneCommand`: git's look at the folder, started by the command before it opened the folder
+   * (agent/sync/index-look.ts, `startLook`), which the folder's first scan takes if it can be trusted.
+   */
+  look?: Promise<TimedLook | undefined>;
 }
 
 /** The git repository around `cwd` (a command run in a subdirectory), or undefined outside one. */
@@ -185,7 +191,7 @@ export async function openSyncedFolder(
       {
         onWait: (owner) =>
           log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
-        ...(options.oneCommand ? { lookThroughIndex: true } : {}),
+        ...(options.oneCommand ? { lookThroughIndex: true, ...(options.look ? { look: options.look } : {}) } : {}),
       },
     ).open();
     // What this machine wants, where every machine (and git-annex) reads it: the cloud keeps what a machine wants and lacks.

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join, posix } from "node:path";
-import ignore, { type Ignore } from "ignore";
+import { createRequire } from "node:module";
+import type * as IgnorePackage from "ignore";
+import type { Ignore } from "ignore";
 
 /**
  * Which paths of the folder are never synced, in gitignore syntax (matched by the `ignore` package, which
@@ -60,13 +62,17 @@ interface DirectoryRules {
 export class FolderIgnore {
   readonly root: string;
   private readonly ignoreCase = process.platform !== "linux";
-  private readonly defaults: Ignore;
+  private defaultRules: Ignore | undefined;
   private readonly rules = new Map<string, DirectoryRules>();
   private readonly decided = new Map<string, boolean>();
 
   constructor(root: string) {
     this.root = root;
-    this.defaults = ignore({ ignorecase: this.ignoreCase }).add([...DEFAULT_IGNORES]);
+  }
+
+  /** The rules every folder has, made at the first question (a scan that meets no new name asks none). */
+  private get defaults(): Ignore {
+    return (this.defaultRules ??= matcher(this.ignoreCase).add([...DEFAULT_IGNORES]));
   }
 
   /** Forgets the rules read so far (an ignore file may have changed): they are read again when next needed. */
@@ -125,8 +131,19 @@ export class FolderIgnore {
     } catch {
       return undefined; // absent, a folder, unreadable: no rules from it
     }
-    return ignore({ ignorecase: this.ignoreCase }).add(text);
+    return matcher(this.ignoreCase).add(text);
   }
+}
+
+let ignorePackage: typeof IgnorePackage.default | undefined;
+
+/**
+ * An empty set of rules. The `ignore` package is loaded at the first one, not with this module: a sync
+ * with no daemon and nothing new to look at (git named no path) never asks whether a name is ignored.
+ */
+function matcher(ignoreCase: boolean): Ignore {
+  ignorePackage ??= createRequire(import.meta.url)("ignore") as typeof IgnorePackage.default;
+  return ignorePackage({ ignorecase: ignoreCase });
 }
 
 /** true: ignored, false: taken back by a `!` rule, undefined: no rule of this set matches. */

@@ -1,6 +1,9 @@
 import { lstatSync } from "node:fs";
-import { decodePath, unrepresentableNameReason, type Git } from "../../localgit/index.ts";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { decodePath, Git, unrepresentableNameReason } from "../../localgit/index.ts";
 import { FILTER_DRIVER } from "../git-filter/register.ts";
+import { fileSystemNow } from "./fs-clock.ts";
 import { isGitDirName } from "./safe-paths.ts";
 
 /**
@@ -39,6 +42,53 @@ export interface IndexLook {
   paths: string[];
   /** Of them, the tracked ones (what a refresh of the index's stat fields may settle). */
   tracked: string[];
+}
+
+/** git's look, with the file system's time before it began and the index it looked at. */
+export interface TimedLook extends IndexLook {
+  before: number;
+  /** The index file's identity (`indexIdentity`): the same before and after the look, else undefined (not to be trusted). */
+  index: string | undefined;
+}
+
+/** git's index file: its identity changes whenever anything rewrites it (git writes a new file and renames it). */
+export async function indexIdentity(gitDir: string): Promise<string | undefined> {
+  const stats = await stat(join(gitDir, "index")).catch(() => undefined);
+  return stats ? `${stats.ino}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.size}` : undefined;
+}
+
+/** git's look at the work tree `root` (`lookThroughIndex`), timed (`stateDir`: the agent's, for the file system's clock). */
+export async function timedLook(git: Git, root: string, stateDir: string): Promise<TimedLook> {
+  return (await beginTimedLook(git, root, stateDir)).look;
+}
+
+/** The same, answered once git has started: the caller goes on with its own work while git looks. */
+async function beginTimedLook(git: Git, root: string, stateDir: string): Promise<{ look: Promise<TimedLook> }> {
+  const before = await fileSystemNow(stateDir);
+  const index = await indexIdentity(git.gitDir);
+  const look = lookThroughIndex(git, root).then(async (paths) => ({
+    ...paths,
+    before,
+    index: index === (await indexIdentity(git.gitDir)) ? index : undefined,
+  }));
+  return { look };
+}
+
+/**
+ * git's look at a folder started before the folder is opened, by a command that will open it to sync once
+ * (`cloudbridge sync` once it knows no daemon serves the folder): answered as soon as git has started, so
+ * that git compares the files while this process loads the agent and reads the folder's settings and stat
+ * cache, which take as long. The folder takes the look (LocalRepo's `look`) only if the index it looked at
+ * proves to be the one the agent left; it never rejects (a look that failed is looked again, or the scan
+ * looks at every file).
+ */
+export async function startLook(root: string, stateDir: string): Promise<{ look: Promise<TimedLook | undefined> }> {
+  try {
+    const { look } = await beginTimedLook(new Git(join(root, ".git")), root, stateDir);
+    return { look: look.catch(() => undefined) };
+  } catch {
+    return { look: Promise.resolve(undefined) };
+  }
 }
 
 /** `git -c key=value` for each pair, as the environment (GIT_CONFIG_COUNT, replacing any such pairs the process has). */
@@ -130,10 +180,34 @@ export async function clearHiddenEntries(git: Git, indexConfig: ReadonlyArray<re
 /** The index entries of `paths` written again as they are, which leaves them without stat fields or flags. */
 async function putBack(git: Git, env: Record<string, string>, paths: ReadonlySet<string>): Promise<void> {
   if (paths.size === 0) return;
-  // `ls-files --stage` prints each entry as `--index-info` reads it.
-  const { stdout } = await git.run(["ls-files", "--stage", "-z"], { env });
-  const lines = nulRecords(stdout).filter((record) => paths.has(decodePath(record.subarray(record.indexOf(9) + 1))));
+  // `ls-files --stage` prints each entry as `--index-info` reads it; asked for these paths only (the whole
+  // index is a line per file of the folder), as literal names (no glob, no `:(magic)`), a batch at a time
+  // so that a command line stays short. A name matches the entries below it too: only exact ones are kept.
+  const lines: Buffer[] = [];
+  for (const batch of batches([...paths])) {
+    const { stdout } = await git.run(["ls-files", "--stage", "-z", "--", ...batch], { env: { ...env, GIT_LITERAL_PATHSPECS: "1" } });
+    for (const record of nulRecords(stdout)) if (paths.has(decodePath(record.subarray(record.indexOf(9) + 1)))) lines.push(record);
+  }
+  if (lines.length === 0) return;
   await git.run(["update-index", "-z", "--index-info"], { env, input: Buffer.concat(lines.flatMap((line) => [line, Buffer.from([0])])) });
+}
+
+/** Bytes of paths per command line (Linux allows 128 KiB per argument and ~2 MiB in all). */
+const BATCH_BYTES = 64 * 1024;
+
+function* batches(paths: readonly string[]): Generator<string[]> {
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const path of paths) {
+    if (batch.length > 0 && bytes + path.length > BATCH_BYTES) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(path);
+    bytes += path.length + 1;
+  }
+  if (batch.length > 0) yield batch;
 }
 
 function nulRecords(output: Buffer): Buffer[] {

@@ -17,8 +17,7 @@ import {
   TreeEditConflict,
   type CommitIdentity,
 } from "../../localgit/index.ts";
-import { fileSystemNow } from "./fs-clock.ts";
-import { clearHiddenEntries, configEnv, lookThroughIndex, refreshIndexStat, type IndexLook } from "./index-look.ts";
+import { clearHiddenEntries, configEnv, indexIdentity, refreshIndexStat, timedLook, type TimedLook } from "./index-look.ts";
 import { mtimesBetween, mtimeTrailers } from "./mtimes.ts";
 import { scan, type ScanOptions, type ScanResult } from "./scanner.ts";
 import { unsafePathReason } from "./safe-paths.ts";
@@ -48,12 +47,6 @@ const WALK_ABOVE_SHARE = 1 / 8;
 export interface CommitOptions extends ScanOptions {
   annex?: AnnexPort;
   message?: string;
-}
-
-/** git's look (index-look.ts), with the file system's time before it began and the index it looked at. */
-interface TimedLook extends IndexLook {
-  before: number;
-  index: string | undefined;
 }
 
 /**
@@ -93,11 +86,17 @@ export class LocalRepo {
   /**
    * `lookThroughIndex`: a full scan asks git's index which paths to look at (index-look.ts), for a process
    * that syncs once and exits (`cloudbridge sync` with no daemon); git's first look starts as the folder
-   * opens. The daemon looks at every file itself, between its watcher's events.
+   * opens, or is `look`, started before (index-look.ts, `startLook`). The daemon looks at every file
+   * itself, between its watcher's events.
    */
-  constructor(root: string, identity?: CommitIdentity, options: { onWait?: (owner: number) => void; lookThroughIndex?: boolean } = {}) {
+  constructor(
+    root: string,
+    identity?: CommitIdentity,
+    options: { onWait?: (owner: number) => void; lookThroughIndex?: boolean; look?: Promise<TimedLook | undefined> } = {},
+  ) {
     this.root = root;
     this.looksThroughIndex = options.lookThroughIndex === true;
+    this.earlyLook = this.looksThroughIndex ? options.look : undefined;
     this.stateDir = join(root, ".git", "cloudbridge");
     this.lock = new FolderLock(join(this.stateDir, "folder-lock.pid"), {
       onAcquired: (tookOver) => this.reload(tookOver),
@@ -154,10 +153,16 @@ export class LocalRepo {
   async open(): Promise<this> {
     await mkdir(this.stateDir, { recursive: true });
     await this.lock.hold(async () => {
-      await this.load();
       // Plain `git status` in the folder agrees with the agent (a folder made before the filter gets it now).
       // Not worth failing the open for: someone else's git holding .git/config this instant, the next open retries.
-      await registerCleanFilter(this.git.gitDir).catch(() => undefined);
+      // Beside the reading of the folder's state, which need not wait for its `git config`: git renames a
+      // rewritten config into place, so a git process started meanwhile reads the old file or the new one.
+      const filter = registerCleanFilter(this.git.gitDir).catch(() => undefined);
+      try {
+        await this.load();
+      } finally {
+        await filter;
+      }
     });
     this.opened = true;
     return this;
@@ -170,7 +175,7 @@ export class LocalRepo {
   private async load(): Promise<void> {
     // Beside the reads below (git's look takes as long as they do): its answer is used only if the index
     // it looked at turns out to hold the cache's tree (`lookThroughIndex`).
-    if (this.looksThroughIndex && !this.opened) this.earlyLook = this.timedLook().catch(() => undefined);
+    if (this.looksThroughIndex && !this.opened) this.earlyLook ??= this.timedLook().catch(() => undefined);
     // Files a killed cloudbridge process was preparing (it journaled them; nothing else is touched), and
     // the temporary pack it was writing.
     await removeLeftoverTemporaries(this.root, this.stateDir);
@@ -211,10 +216,9 @@ export class LocalRepo {
     return files.map((stats) => (stats ? `${stats.ino}:${stats.mtimeMs}:${stats.size}` : "none")).join(" ");
   }
 
-  /** git's index file: its identity changes whenever anything rewrites it (git writes a new file and renames it). */
-  private async indexIdentity(): Promise<string | undefined> {
-    const stats = await stat(join(this.git.gitDir, "index")).catch(() => undefined);
-    return stats ? `${stats.ino}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.size}` : undefined;
+  /** git's index file as it is now (index-look.ts). */
+  private indexIdentity(): Promise<string | undefined> {
+    return indexIdentity(this.git.gitDir);
   }
 
   /** Writes the stat cache (held: the folder lock), saying whether the index is still the one this process wrote. */
@@ -349,12 +353,9 @@ export class LocalRepo {
     return look?.index === this.indexWritten ? look : undefined;
   }
 
-  /** git's look, and the index it looked at: the same file before and after it, or undefined. */
-  private async timedLook(): Promise<TimedLook> {
-    const before = await fileSystemNow(this.stateDir);
-    const index = await this.indexIdentity();
-    const look = await lookThroughIndex(this.git, this.root);
-    return { ...look, before, index: index === (await this.indexIdentity()) ? index : undefined };
+  /** git's look, and the index it looked at (index-look.ts). */
+  private timedLook(): Promise<TimedLook> {
+    return timedLook(this.git, this.root, this.stateDir);
   }
 
   /**

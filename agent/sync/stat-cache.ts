@@ -206,6 +206,26 @@ export class StatCache {
   }
 
   /**
+   * The journal line of the entries changed since the last write, or undefined as soon as it would take
+   * more than `room` bytes (then a snapshot is written instead, and the rest of the line is never made).
+   */
+  private journalLine(room: number): string | undefined {
+    const head = JSON.stringify({ g: this.generation, c: this.commit ?? null, ...(this.index ? { i: this.index } : {}) });
+    const stored: string[] = [];
+    const deleted: string[] = [];
+    let bytes = head.length + 16;
+    for (const path of this.entries.changed!) {
+      const entry = this.entries.get(path);
+      const item = JSON.stringify(entry ? storedOf(path, entry) : path);
+      (entry ? stored : deleted).push(item);
+      bytes += item.length + 1;
+      if (bytes > room) return undefined;
+    }
+    // As JSON.stringify writes a JournalLine: {"g":…,"c":…,"i":…,"s":[…],"d":[…]}
+    return `${head.slice(0, -1)},"s":[${stored.join(",")}],"d":[${deleted.join(",")}]}\n`;
+  }
+
+  /**
    * Writes what changed since the last write: a line appended to the journal when few entries changed,
    * a whole new snapshot (replacing the journal) otherwise, or when the journal grew long.
    */
@@ -213,23 +233,16 @@ export class StatCache {
     const entries = this.entries;
     const changed = entries.changed!;
     let text: string | undefined;
+    // Every later open reads the whole journal again (a sync with no daemon: ~4 ms per 100 KB at every
+    // run), so it is kept to a sixteenth of the snapshot; past that one snapshot is written instead.
+    const room = Math.max(this.snapshotBytes / 16, JOURNAL_BYTES) - this.journalBytes;
     if (
       this.generation !== undefined &&
       !entries.cleared &&
       this.journalLines < JOURNAL_LINES &&
       changed.size <= Math.max(1000, entries.size / 8)
-    ) {
-      const line: JournalLine = { g: this.generation, c: this.commit ?? null, ...(this.index ? { i: this.index } : {}), s: [], d: [] };
-      for (const path of changed) {
-        const entry = entries.get(path);
-        if (entry) line.s.push(storedOf(path, entry));
-        else line.d.push(path);
-      }
-      text = `${JSON.stringify(line)}\n`;
-      // Every later open reads the whole journal again (a sync with no daemon: ~4 ms per 100 KB at every
-      // run), so it is kept to a sixteenth of the snapshot; past that one snapshot is written instead.
-      if (this.journalBytes + text.length > Math.max(this.snapshotBytes / 16, JOURNAL_BYTES)) text = undefined;
-    }
+    )
+      text = this.journalLine(room);
     await mkdir(dirname(this.file), { recursive: true });
     if (text !== undefined) {
       await appendFile(journalFile(this.file), text);

@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 
 /**
  * Hashes a file being written out of order (a ranged download) from its start, as far as its bytes are
@@ -61,6 +61,9 @@ const waiting = new Map<number, { resolve: (r: { hex: string; size: number }) =>
 
 function hashWorker(): Worker {
   if (worker) return worker;
+  // Loaded with the first ranged download, not with the module: a process that transfers nothing (a
+  // `cloudbridge sync` with nothing to do) does not pay for loading it.
+  const { Worker } = process.getBuiltinModule("node:worker_threads");
   const started = new Worker(new URL("./file-hash-worker.ts", import.meta.url));
   started.on("message", ({ id, hex, size, error }: { id: number; hex?: string; size?: number; error?: string }) => {
     const job = waiting.get(id);

@@ -1,6 +1,3 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
-
 /**
  * Keeps a streaming download's memory flat. Every chunk read from a socket is a fresh 64 KiB buffer, and
  * V8 frees such buffers only at a garbage collection, which it starts on external memory only after about
@@ -16,8 +13,9 @@ let collect: Collect | undefined | null = null;
 function collector(): Collect | undefined {
   if (collect === null) {
     try {
-      setFlagsFromString("--expose-gc");
-      collect = runInNewContext("gc") as Collect;
+      // Loaded at the first download, not with the module (a process that transfers nothing does not pay for them).
+      process.getBuiltinModule("node:v8").setFlagsFromString("--expose-gc");
+      collect = process.getBuiltinModule("node:vm").runInNewContext("gc") as Collect;
     } catch {
       collect = undefined;
     }

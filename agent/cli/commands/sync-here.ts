@@ -1,12 +1,16 @@
 import { openSyncedFolder } from "../../folder/index.ts";
 import { readPause } from "../../folder/pause.ts";
+import type { TimedLook } from "../../sync/index-look.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, progress } from "../output.ts";
 import { reportSync } from "./sync-report.ts";
 
-/** `cloudbridge sync` in this process, when no daemon serves the folder: open it, one complete sync, report. */
-export async function syncHere(root: string, options: { json?: boolean }): Promise<void> {
-  const folder = await openSyncedFolder(root, { log: cliLogger({ quiet: true }), oneCommand: true });
+/**
+ * `cloudbridge sync` in this process, when no daemon serves the folder: open it, one complete sync, report.
+ * `look`: git's look at the folder, started before this module was loaded (agent/sync/index-look.ts).
+ */
+export async function syncHere(root: string, options: { json?: boolean }, look?: Promise<TimedLook | undefined>): Promise<void> {
+  const folder = await openSyncedFolder(root, { log: cliLogger({ quiet: true }), oneCommand: true, ...(look ? { look } : {}) });
   if (await readPause(folder.root)) {
     folder.close();
     throw new CliError(

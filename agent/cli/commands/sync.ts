@@ -1,6 +1,6 @@
 import { askDaemon } from "../../../localgit/daemon-socket.ts";
 import { SOCKET_VERSION } from "../../../protocol/daemon-request.ts";
-import { findFolder, stateDirOf } from "../../folder/find.ts";
+import { findFolder, isFolder, stateDirOf } from "../../folder/find.ts";
 import type { SyncOnceReport } from "../../sync/engine.ts";
 
 /**
@@ -23,6 +23,9 @@ export async function syncCommand(dir: string | undefined, options: { json?: boo
   }
   // A daemon that failed the round, or could not be asked: the sync done here says what went wrong.
   if (asked.kind === "not-asked") process.stderr.write(`cloudbridge: ${asked.reason}; syncing without the daemon.\n`);
+  // git's look at the folder starts now, beside the loading of the agent and the folder's opening, which
+  // take as long as it does (docs/performance.md); the folder takes it only if it can be trusted.
+  const early = (await isFolder(root)) ? await (await import("../../sync/index-look.ts")).startLook(root, stateDirOf(root)) : undefined;
   const { syncHere } = await import("./sync-here.ts");
-  return syncHere(root, options);
+  return syncHere(root, options, early?.look);
 }

@@ -98,7 +98,7 @@ describe("cloudbridge CLI", () => {
     await cliOk(["init", A, "--remote", "s3://cloudbridge/team/light", "--json"], env);
     await cliOk(["clone", "s3://cloudbridge/team/light", B, "--json"], env);
     // Each sync's process writes the modules it loaded to a file of its own.
-    const sync = async (dir: string, name: string) => {
+    const sync = async (dir: string, name: string, alsoNotLoaded: string[] = []) => {
       const traced = {
         ...env,
         NODE_OPTIONS: loadedModulesArgs().join(" "),
@@ -106,10 +106,12 @@ describe("cloudbridge CLI", () => {
       };
       const { stdout } = await promisify(execFile)(join(ROOT, "bin/cloudbridge"), ["sync", dir, "--json"], { env: traced });
       const loaded = (await readFile(join(scratch.path, `${name}.modules`), "utf8")).split("\n");
-      assert.ok(loaded.includes(pathToFileURL(join(ROOT, "dist/cloudbridge.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      // The bundle ran (through bin/run-bundle.cjs, which compiles it itself), not the sources.
+      assert.ok(loaded.includes(pathToFileURL(join(ROOT, "bin/run-bundle.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      assert.ok(!loaded.includes(pathToFileURL(join(ROOT, "agent/cli/main.ts")).href), `not the sources: ${loaded.join(" ")}`);
       // Nor the progress bars' package: --json draws none (~10 ms of every start).
       assert.deepEqual(
-        loaded.filter((url) => url.includes("/@aws-sdk/client-s3/") || url.includes("/cli-progress/")),
+        loaded.filter((url) => ["/@aws-sdk/client-s3/", "/cli-progress/", ...alsoNotLoaded].some((part) => url.includes(part))),
         [],
       );
       return JSON.parse(stdout) as { sent: number; written: number; committed?: string; head: string };
@@ -126,6 +128,9 @@ describe("cloudbridge CLI", () => {
     assert.equal(received.written, 1);
     assert.equal(received.head, sent.committed);
     assert.equal(await readFile(join(B, "todo.txt"), "utf8"), "one\ntwo\n");
+    // Nothing new on either side: no name is asked whether it is ignored, so the rules' package is not loaded.
+    const quiet = await sync(B, "quiet", ["/node_modules/ignore/"]);
+    assert.equal(quiet.written + quiet.sent, 0);
     // A failure is said as the sources say it, with its exit code.
     const notFolder = await promisify(execFile)(join(ROOT, "bin/cloudbridge"), ["sync", scratch.path], { env }).catch(
       (error: { code: number; stderr: string }) => error,

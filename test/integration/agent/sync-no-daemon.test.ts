@@ -113,4 +113,37 @@ describe("cloudbridge sync with no daemon, guided by git's index", () => {
     assert.equal(await readFile(join(B, "dir-0", "file-4.txt"), "utf8"), "skipped by git\n");
     assert.match(await git(A, "cat-file", "-p", "HEAD:big.bin"), /annex\/objects\/SHA256E/, "big.bin is annexed");
   });
+
+  it("starts git's look before it reads the folder's settings, and takes it: an edit is sent, an unchanged folder costs no hash", async () => {
+    const C = join(scratch.path, "c");
+    await mkdir(join(C, "dir"), { recursive: true });
+    for (let f = 0; f < 20; f += 1) await writeFile(join(C, "dir", `file-${f}.txt`), `${f}\n`);
+    await cliOk(["init", C, "--remote", "s3://cloudbridge/team/look-first", "--json"], env);
+    await sync(C); // git records the stat fields the import left out
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // past the racy window of that sync
+    await sync(C);
+    // Every git process the sync starts, in order (git's trace2 events, one JSON object a line).
+    const traced = async () => {
+      const trace = join(scratch.path, `trace-${Date.now()}.json`);
+      const report = JSON.parse((await cliOk(["sync", C, "--json"], { ...env, GIT_TRACE2_EVENT: trace })).stdout) as {
+        sent: number;
+        hashed: number;
+      };
+      const commands = (await readFile(trace, "utf8"))
+        .split("\n")
+        .filter((line) => line.includes('"event":"start"'))
+        .map((line) => (JSON.parse(line) as { argv: string[] }).argv.slice(1).join(" "));
+      return { report, commands };
+    };
+    const idle = await traced();
+    const first = (prefix: string) => idle.commands.findIndex((command) => command.startsWith(prefix));
+    assert.ok(first("diff-files") >= 0 && first("config --null --list") >= 0, idle.commands.join("\n"));
+    assert.ok(first("diff-files") < first("config --null --list"), `git looks before the settings are read:\n${idle.commands.join("\n")}`);
+    assert.equal(idle.commands.filter((command) => command.startsWith("diff-files")).length, 1, "the look is taken, not made again");
+    assert.deepEqual([idle.report.sent, idle.report.hashed], [0, 0]);
+    await writeFile(join(C, "dir", "file-3.txt"), "changed\n");
+    const edited = await traced();
+    assert.equal(edited.report.sent, 1);
+    assert.equal(edited.commands.filter((command) => command.startsWith("diff-files")).length, 1);
+  });
 });

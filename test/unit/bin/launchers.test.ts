@@ -45,6 +45,7 @@ describe("bin/cloudbridge sync", () => {
     for (const dir of ["bin", "agent/cli", "dist", "node_modules/node/bin"]) await mkdir(at(dir), { recursive: true });
     await copyFile(`${ROOT}bin/cloudbridge`, at("bin/cloudbridge"));
     await copyFile(`${ROOT}bin/choose-entry.bash`, at("bin/choose-entry.bash"));
+    await copyFile(`${ROOT}bin/run-bundle.cjs`, at("bin/run-bundle.cjs"));
     await symlink(`${ROOT}node_modules/node/bin/node`, at("node_modules/node/bin/node"));
     await writeFile(at(SOURCE), 'console.log("sources", process.argv.slice(2).join(" "));\n');
     await writeFile(at(BUNDLE), 'console.log("bundle", process.argv.slice(2).join(" "));\n');

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { appendFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, it } from "node:test";
 import { journalFile, StatCache, type CacheEntry } from "../../../../agent/sync/stat-cache.ts";
 import { useTempDir } from "../../../helpers/test-bed.ts";
@@ -225,5 +227,92 @@ describe("the stat cache's columns", () => {
     const again = await StatCache.load(file);
     assert.equal(again.commit, "c2");
     assert.deepEqual([...again.entries.keys()], ["plain.txt", "big.bin", "later.txt"]);
+  });
+});
+
+/**
+ * Read from a snapshot, the paths stay in the file's bytes until more than a few are asked for (a sync
+ * with no daemon asks about the few git named): reading a large cache and asking about a few paths makes
+ * no object per path. Whatever is asked, in any order, the answers are those of the whole map: the
+ * snapshot's paths, those deleted and added since, before and after they all go into the map.
+ */
+describe("a stat cache read from a snapshot, its paths left in the bytes", () => {
+  const scratch = useTempDir("stat-cache-lazy");
+
+  /** A snapshot of `count` files in 100 folders (commit c1). */
+  async function snapshotOf(file: string, count: number, made = entry): Promise<void> {
+    const cache = await StatCache.load(file);
+    for (let n = 0; n < count; n += 1) cache.entries.set(`dir-${n % 100}/file-${n}.txt`, made(n));
+    cache.commit = "c1";
+    await cache.save();
+  }
+
+  it("makes nothing per path to read a cache of 100,000 files and answer about a few", async () => {
+    const file = join(scratch.path, "large", "stat-cache");
+    const known = (n: number): CacheEntry => ({ ...entry(n), annexed: false });
+    await snapshotOf(file, 100_000, known);
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const loaded = await StatCache.load(file);
+    const { entries } = loaded;
+    assert.equal(entries.size, 100_000);
+    assert.deepEqual(entries.get("dir-7/file-99907.txt"), known(99907));
+    assert.equal(entries.has("dir-7/file-99908.txt"), false, "in another folder");
+    assert.equal(entries.unchanged("dir-3/file-3.txt", entry(3), "100644"), true);
+    assert.equal(entries.hasFolder("dir-42"), true);
+    assert.equal(entries.hasFolder("dir-4"), true);
+    assert.equal(entries.hasFolder("dir-100"), false);
+    assert.deepEqual([...entries.annexedUnknown()], [], "every blob known not to be a pointer");
+    assert.deepEqual([...entries.annexed()], []);
+    assert.equal(entries.anyUnwritten(), false);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 100,000 paths as strings in a map are ~6 MB; the bytes read are outside the heap.
+    assert.ok(grown < 1.5 * 1024 * 1024, `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MiB`);
+    assert.equal(loaded.commit, "c1");
+  });
+
+  it("answers as the whole map would, whatever is asked, deleted or added, before and after every path is read", async () => {
+    const file = join(scratch.path, "model", "stat-cache");
+    await snapshotOf(file, 300);
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 30; trial += 1) {
+      const { entries } = await StatCache.load(file);
+      const model = new Map<string, CacheEntry>();
+      for (let n = 0; n < 300; n += 1) model.set(`dir-${n % 100}/file-${n}.txt`, entry(n));
+      // Some trials stay under the searches a snapshot answers, some pass them midway.
+      const steps = 10 + random(120);
+      for (let step = 0; step < steps; step += 1) {
+        const n = random(400);
+        const path = random(10) === 0 ? `new/${n}.txt` : `dir-${n % 100}/file-${n}.txt`;
+        const what = random(7);
+        if (what === 0) {
+          entries.set(path, entry(n + 1000 * step));
+          model.set(path, entry(n + 1000 * step));
+        } else if (what === 1) assert.equal(entries.delete(path), model.delete(path), `delete ${path}`);
+        else if (what === 2) assert.deepEqual(entries.get(path), model.get(path), `get ${path}`);
+        else if (what === 3) assert.equal(entries.has(path), model.has(path), `has ${path}`);
+        else if (what === 4) {
+          const folder = path.slice(0, path.indexOf("/"));
+          assert.equal(
+            entries.hasFolder(folder),
+            [...model.keys()].some((p) => p.startsWith(`${folder}/`)),
+            `hasFolder ${folder}`,
+          );
+        } else if (what === 5) {
+          const marks = entries.marks();
+          assert.equal(entries.unchanged(path, model.get(path) ?? entry(n), "100644", marks), model.has(path), `unchanged ${path}`);
+          assert.equal(marks.has(path), model.has(path), `marked ${path}`);
+        } else assert.equal(entries.size, model.size, "size");
+      }
+      assert.equal(entries.size, model.size);
+      assert.deepEqual(new Map(entries), model, `trial ${trial}`);
+    }
   });
 });
