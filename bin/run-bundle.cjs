@@ -22,13 +22,15 @@ const bundle = resolve(process.argv[2]);
 process.argv.splice(1, 1);
 process.argv[1] = bundle;
 
-const source = readFileSync(bundle, "utf8");
+// Hashed as read: a hash of the decoded text encodes it back to UTF-8 first (~3-4 ms more at every start).
+const bytes = readFileSync(bundle);
+const source = bytes.toString("utf8");
 const cacheDir = process.env.NODE_COMPILE_CACHE && !process.env.NODE_DISABLE_COMPILE_CACHE ? process.env.NODE_COMPILE_CACHE : undefined;
 // V8 rejects a cache made with other flags: each set of flags has its own, or two would replace each other.
 const flags = hash("sha256", `${process.execArgv.join("\0")}\0${process.env.NODE_OPTIONS ?? ""}`).slice(0, 16);
 // This installation's bundle (another checkout's has its own caches), its content, Node, the flags.
 const installed = `${basename(bundle)}-${hash("sha256", bundle).slice(0, 16)}`;
-const content = hash("sha256", source);
+const content = hash("sha256", bytes);
 const cacheName = `${installed}-${process.version}-${process.arch}-${content}-${flags}`;
 const cacheFile = cacheDir ? join(cacheDir, "bundles", cacheName) : undefined;
 let cached;
