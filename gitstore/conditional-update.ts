@@ -23,9 +23,9 @@ export function jitter(attempt: number, windowMs = 0): Promise<void> {
 }
 
 /**
- * Milliseconds on a monotonic clock, to measure how long a read was held: process.uptime's (the same clock
- * as `monotonicMs()`), since the global `performance` loads perf_hooks at its first use, ~1 ms of CPU in
- * the middle of every push a short-lived process makes.
+ * Milliseconds on a monotonic clock, to measure how long a read was held: process.uptime's (the clock
+ * `performance.now()` reads too), since the global `performance` loads perf_hooks at its first use, ~1 ms
+ * of CPU in the middle of every push a short-lived process makes.
  */
 export function monotonicMs(): number {
   return process.uptime() * 1000;
