@@ -9,8 +9,14 @@ export interface RepoContext {
   layout: BucketLayout;
   /** The repository's name in the bucket (`repos/<repo>.git/`). */
   repo: string;
-  /** The local repository's git directory (`.git`, or the bare repository itself). */
+  /** The local repository's git directory (`.git`, or the bare repository itself; for a linked worktree, the repository's common one). */
   gitDir: string;
+  /**
+   * A linked worktree's own git directory (`.git/worktrees/<name>`), where git started the helper: a push's
+   * sources are resolved there (git sends `HEAD`, `HEAD~1` or `refs/worktree/…` as they are, and those are
+   * the worktree's own). `gitDir` when absent.
+   */
+  worktreeGitDir?: string;
   /** Native git by default. */
   engine?: GitEngine;
   /** Progress lines for a person (stderr); silent by default. */

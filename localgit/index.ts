@@ -6,7 +6,7 @@
  * helper and `cloudbridge sync` load it before anything else.
  */
 export { commitParents, commitTree, DEFAULT_IDENTITY, identityEnv, type CommitIdentity } from "./commit.ts";
-export { findRepository, initRepository } from "./repository.ts";
+export { commonGitDir, findRepository, initRepository } from "./repository.ts";
 export { configFiles, configFilesOf, configFromList, getConfig, parseConfigWithOrigins, readConfig, setConfig } from "./config.ts";
 export { LocalGitError, type LocalGitErrorCode } from "./errors.ts";
 export { diffTrees, Git, type GitRunOptions } from "./git.ts";

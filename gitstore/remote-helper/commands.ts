@@ -112,7 +112,7 @@ export async function helperPush(
       const spec = command.slice("push ".length);
       const force = spec.startsWith("+");
       const [src, dst] = (force ? spec.slice(1) : spec).split(":") as [string, string];
-      const oid = src === "" ? null : await engineOf(ctx).resolveRef(ctx.gitDir, src);
+      const oid = src === "" ? null : await engineOf(ctx).resolveRef(ctx.worktreeGitDir ?? ctx.gitDir, src);
       if (oid === undefined) throw new Error(`${src} names no object in this repository; nothing was pushed.`);
       return { ref: dst, oid, onConflict: force ? ("force" as const) : ("reject" as const) };
     }),

@@ -1,6 +1,6 @@
 import { close, readFile } from "node:fs";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
-import { configFromList, readConfig } from "../../localgit/index.ts";
+import { commonGitDir, configFromList, readConfig } from "../../localgit/index.ts";
 import { agentIdFor } from "../agent-id.ts";
 import type { IndexReadAhead } from "../refs-index.ts";
 import { helperFailure, openHelperRepository } from "./commands.ts";
@@ -20,13 +20,17 @@ export async function runRemoteHelper(
 ): Promise<void> {
   const url = args[1] ?? args[0];
   if (!url) throw new Error("usage: git-remote-cloudbridge <remote> <url> (git runs this for cloudbridge:: URLs)");
-  const gitDir = process.env.GIT_DIR;
-  if (!gitDir) throw new Error("GIT_DIR is not set: git-remote-cloudbridge is run by git, not by hand.");
+  const startedIn = process.env.GIT_DIR;
+  if (!startedIn) throw new Error("GIT_DIR is not set: git-remote-cloudbridge is run by git, not by hand.");
+  // In a linked worktree git names the worktree's own directory: the objects, config and this helper's state
+  // are the repository's, and only the push's sources are the worktree's (RepoContext's worktreeGitDir).
+  const gitDir = commonGitDir(startedIn);
+  const worktree = gitDir === startedIn ? {} : { worktreeGitDir: startedIn };
   const location = parseRemoteUrl(url);
   const layout = new BucketLayout(location.prefix);
   // The bucket is opened while git is told what this helper can do, not before: git's first questions
   // (capabilities, options) need no answer from it.
-  const opened = openHelperRepository(location, layout, gitDir, configFromLauncher(gitDir));
+  const opened = openHelperRepository(location, layout, gitDir, configFromLauncher(startedIn));
   opened.catch(() => {}); // its failure is thrown by the first command that needs the bucket
   // This repository's agent id, read (or made) once `list for-push` says a push follows.
   let agent: Promise<string> | undefined;
@@ -40,7 +44,7 @@ export async function runRemoteHelper(
       lines: linesOf(input),
       output,
       say: (line) => process.stderr.write(`${line}\n`),
-      repository: async () => ({ store: (await opened).store, layout, repo: location.repo, gitDir }),
+      repository: async () => ({ store: (await opened).store, layout, repo: location.repo, gitDir, ...worktree }),
       indexAhead: () => {
         const taken = indexAhead;
         indexAhead = undefined;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join, resolve } from "node:path";
 import { before, describe, it } from "node:test";
@@ -213,6 +213,44 @@ describe("git push in a folder whose daemon runs", () => {
         const tip = await ok(mirror, ["rev-parse", `refs/heads/${way}`]);
         assert.equal(await ok(mirror, ["show", `${tip}:${way}.txt`]), "sideways");
       }
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it("a linked worktree of the folder (git worktree add) pushes its own HEAD and fetches into the repository, by the helper alone", async () => {
+    const dir = await init("linked");
+    const main = await ok(dir, ["rev-parse", "main"]);
+    const linked = cloud.path("linked-worktree");
+    await ok(dir, ["worktree", "add", "-q", "--detach", linked, main]);
+    const worktreeGitDir = await ok(linked, ["rev-parse", "--absolute-git-dir"]);
+    const d = await daemon(dir);
+    try {
+      // git sends the sources as written (`HEAD`, `HEAD~1`): they are the linked worktree's, not the folder's.
+      const mine = await commitOn(linked, main, "linked.txt", "from the linked worktree");
+      const next = await commitOn(linked, mine, "linked.txt", "and on");
+      await ok(linked, ["checkout", "-q", "--detach", next]);
+      const pushed = await git(linked, ["push", "bucket", "HEAD~1:refs/heads/from-linked", "HEAD:refs/heads/linked-head"]);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.doesNotMatch(pushed.stderr, /cloudbridge: /, "nothing to say");
+      const refs = await bucketRefs("linked");
+      assert.equal(refs.get("refs/heads/from-linked"), mine);
+      assert.equal(refs.get("refs/heads/linked-head"), next);
+      assert.equal(helped(d), 0, "the daemon resolves sources in the folder's own worktree: it is not asked");
+
+      // Another machine's commit fetched in the linked worktree: its objects land where git reads them.
+      const other = cloud.path("other-linked");
+      await ok(cloud.path(""), ["clone", "-q", url("linked"), other]);
+      const theirs = await commitOn(other, next, "theirs.txt", "from elsewhere");
+      await ok(other, ["push", "-q", "origin", `${theirs}:refs/heads/theirs`]);
+      const fetched = await git(linked, ["fetch", "bucket", "theirs"]);
+      assert.equal(fetched.code, 0, fetched.stderr);
+      assert.equal(await ok(linked, ["cat-file", "-p", `${theirs}:theirs.txt`]), "from elsewhere");
+      assert.equal(await ok(dir, ["cat-file", "-p", `${theirs}:theirs.txt`]), "from elsewhere");
+      await ok(dir, ["fsck", "--no-dangling"]);
+      // Nothing of the helper's is kept in the worktree's own git directory, which git never reads for it.
+      for (const name of ["objects", "cloudbridge"])
+        await assert.rejects(stat(join(worktreeGitDir, name)), { code: "ENOENT" }, `${name} in ${worktreeGitDir}`);
     } finally {
       await d.stop();
     }
