@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { mapLimit, ObjectMissing, ObjectTooLarge, PreconditionFailed, type ObjectStore, type StoredObject } from "../objectstore/index.ts";
 import { parseSyncedRefName, type BucketLayout } from "../protocol/core.ts";
@@ -23,7 +23,8 @@ import { createRefsFolder, publishServerInfo } from "./server-info.ts";
  * file per endpoint, bucket and repository (a git repository may have several cloudbridge:: remotes, and
  * two may name one bucket and repository at two endpoints: two buckets): a read asks for it conditionally
  * (304 when nothing moved), and a push writes on top of it without reading (If-Match on the ETag it has;
- * 412 means someone moved a ref, and only then is it read again) and sends only the objects it lacks.
+ * 412 means someone moved a ref, and only then is it read again) and sends only the objects it lacks. The
+ * KEPT_NOTES most recently written are kept (pruneNotes): a remote whose note went reads its index whole.
  *
  * A repository of a format 1 or 2 bucket keeps each ref in a file under `refs/` (and info/refs rebuilt
  * from them after each push). The first reader that finds such files moves their refs into the index by
@@ -384,7 +385,39 @@ async function loadFrom(file: string, ctx: RepoContext): Promise<Cache | undefin
 async function save(ctx: RepoContext, cache: Cache): Promise<void> {
   const file = cacheFile(ctx);
   await mkdir(dirname(file), { recursive: true });
+  // The notes are only ever added to when a remote's first is made (existsSync: one stat, beside a write).
+  const first = !existsSync(file);
   const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(temp, JSON.stringify({ ...cache, ...base(ctx) }));
   await rename(temp, file);
+  if (first) await pruneNotes(dirname(file), file);
+}
+
+/**
+ * How many notes a repository keeps in `refs-index/`. One is made for every endpoint, bucket and repository
+ * it ever reached (a local cloud started on a new port each time, an endpoint setting changed, a remote
+ * removed), each as large as that index, and nothing else deletes them: past this many, the least recently
+ * written go. A note is only ever a shortcut (a remote without one reads its index whole, and looks once
+ * for format 1 and 2 ref files), so dropping one a remote still uses costs it a read, never a ref.
+ */
+export const KEPT_NOTES = 8;
+/** A temporary note older than this was left by a process killed between writing and renaming it (a write takes ms). */
+const ABANDONED_TEMP_MS = 60 * 60 * 1000;
+
+/** Deletes the notes of `dir` past the KEPT_NOTES most recently written (`made`, just written, among them), and abandoned temporary files. */
+async function pruneNotes(dir: string, made: string): Promise<void> {
+  try {
+    const found = await Promise.all(
+      (await readdir(dir)).map(async (name) => {
+        const info = await stat(join(dir, name)).catch(() => undefined);
+        return info && { path: join(dir, name), temp: name.endsWith(".tmp"), mtimeMs: info.mtimeMs };
+      }),
+    );
+    const files = found.filter((entry) => entry !== undefined).filter((entry) => entry.path !== made);
+    const notes = files.filter((entry) => !entry.temp && entry.path.endsWith(".json")).sort((a, b) => b.mtimeMs - a.mtimeMs);
+    const abandoned = files.filter((entry) => entry.temp && entry.mtimeMs < Date.now() - ABANDONED_TEMP_MS);
+    await Promise.all([...notes.slice(KEPT_NOTES - 1), ...abandoned].map(({ path }) => rm(path, { force: true })));
+  } catch {
+    // A note that could not be deleted now is deleted when the next remote's first note is made.
+  }
 }

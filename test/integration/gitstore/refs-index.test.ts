@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { cachedRefsIndex, fetchRefs, push, readRefsIndex, type RepoContext } from "../../../gitstore/index.ts";
-import { cachedPackList, indexEntries, rememberPackList, writeRefsIndex } from "../../../gitstore/refs-index.ts";
+import { cachedPackList, indexEntries, KEPT_NOTES, rememberPackList, writeRefsIndex } from "../../../gitstore/refs-index.ts";
 import { FaultyStore, InjectedFault } from "../../helpers/faulty-store.ts";
 import { commitFile, git } from "../../helpers/git.ts";
 import { useGitCloud } from "../../helpers/git-cloud.ts";
@@ -252,5 +252,48 @@ describe("the refs index (format 3): one object for every ref, and buckets of fo
     counting.reset();
     await fetchRefs({ ...second, store: counting });
     assert.ok(counting.requests > 1, "the older file names the first remote only: the second reads its index whole");
+  });
+
+  it("the notes of endpoints and repositories reached once stay few: past KEPT_NOTES the least recently written go, and what a killed write left", async () => {
+    const first = await bed.clone("many-endpoints");
+    const pushed = await commitFile(first.dir, "a.txt", "one\n");
+    await push({ ...first, updates: [{ ref: "refs/heads/main", oid: pushed }] });
+    const notes = join(first.gitDir, "cloudbridge", "refs-index");
+    // A temporary note as a process killed between writing and renaming it leaves, long ago; and one being written now.
+    const abandoned = join(notes, "0123456789abcdef0123456789abcdef.json.4321.abc.tmp");
+    const writing = join(notes, "fedcba9876543210fedcba9876543210.json.4322.def.tmp");
+    await writeFile(abandoned, "{");
+    await writeFile(writing, "{");
+    const dayAgo = new Date(Date.now() - 24 * 60 * 60 * 1000);
+    await utimes(abandoned, dayAgo, dayAgo);
+    // The same bucket under as many endpoint names (a local cloud started on a new port each time): a note each.
+    const at = (n: number) => ({ ...first, store: new S3ObjectStore(bed.t.cloud.bucket, bed.t.s3, `http://endpoint-${n}.invalid/`) });
+    const reached = KEPT_NOTES + 4;
+    // Each note written a step after the one before, whatever the file system's resolution; the push's before them all.
+    const seen = new Set<string>();
+    for (let n = -1; n < reached; n++) {
+      if (n >= 0) await readRefsIndex(at(n));
+      const when = new Date(Date.now() - (reached - n) * 10_000);
+      for (const name of await readdir(notes))
+        if (name.endsWith(".json") && !seen.has(name)) {
+          seen.add(name);
+          await utimes(join(notes, name), when, when);
+        }
+    }
+    const left = (await readdir(notes)).filter((name) => name.endsWith(".json"));
+    assert.equal(left.length, KEPT_NOTES, left.join(", "));
+    for (let n = 0; n < reached; n++)
+      assert.equal(
+        (await cachedRefsIndex(at(n))) !== undefined,
+        n >= reached - KEPT_NOTES,
+        `endpoint ${n}'s note kept only if among the last written`,
+      );
+    await assert.rejects(stat(abandoned), { code: "ENOENT" }, "a killed write's file is gone");
+    await stat(writing); // one another process may still rename is left
+    // A remote whose note went reads its index whole, and gets it right.
+    const counting = new CountingStore(at(0).store);
+    const { refs } = await readRefsIndex({ ...first, store: counting });
+    assert.equal(refs.shared.get("refs/heads/main")?.oid, pushed);
+    assert.ok(counting.requests >= 1);
   });
 });
