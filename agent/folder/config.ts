@@ -18,6 +18,7 @@ import {
 import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING, FOLDER_LOCATION_SETTINGS } from "../../gitstore/index.ts";
 import { configFiles, configFilesOf, Git, parseConfigWithOrigins } from "../../localgit/index.ts";
 import { FolderError } from "./errors.ts";
+import { FILTER_PROCESS_SETTING } from "../git-filter/register.ts";
 
 /**
  * A synced folder's settings, kept in its git config (`git config cloudbridge.<name>`), so they travel
@@ -84,6 +85,8 @@ export interface FolderSettings extends CloudSettings {
   /** Bandwidth limits for annexed content, bytes per second (0: none). */
   uploadLimit: number;
   downloadLimit: number;
+  /** The command git runs as the folder's clean filter (agent/git-filter/register.ts registers it), if any. */
+  cleanFilter: string | undefined;
 }
 
 export const SETTING_NAMES = {
@@ -263,7 +266,13 @@ interface ConfigValues {
   files: string[];
 }
 
-const KNOWN = [...Object.values(SETTING_NAMES), AGENT_ID_KEY, "cloudbridge.largefiles.include", "cloudbridge.largefiles.exclude"];
+const KNOWN = [
+  ...Object.values(SETTING_NAMES),
+  AGENT_ID_KEY,
+  "cloudbridge.largefiles.include",
+  "cloudbridge.largefiles.exclude",
+  FILTER_PROCESS_SETTING,
+];
 
 async function readConfig(gitDir: string): Promise<ConfigValues> {
   const { stdout, code } = await gitFor(gitDir).run(["config", "--null", "--list", "--show-origin"], { okCodes: [1, 128] });
@@ -428,6 +437,7 @@ async function readSettingsFrom(root: string, gitDir: string): Promise<{ setting
     uiPort: raw[SETTING_NAMES.uiPort],
     uploadLimit: raw[SETTING_NAMES.uploadLimit],
     downloadLimit: raw[SETTING_NAMES.downloadLimit],
+    cleanFilter: config.last[FILTER_PROCESS_SETTING],
   };
   return { settings, files: config.files };
 }

@@ -18,7 +18,6 @@ import {
   AnnexBranch,
   ensureCloudUuid,
   RateLimiter,
-  recordWanted,
   registerFolder,
   unsafeBranchPathReason,
   type CloudContent,
@@ -35,6 +34,7 @@ import { isFolder } from "./find.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
 import { gitFor, readSettings, SETTING_NAMES, writeSettings, type CloudSettings, type FolderSettings } from "./config.ts";
 import { FolderError } from "./errors.ts";
+import { recordWanted } from "../../annex/index.ts";
 
 /**
  * A cloudbridge folder, assembled in one place for every command: its settings (config.ts), the bucket
@@ -191,6 +191,7 @@ export async function openSyncedFolder(
       {
         onWait: (owner) =>
           log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
+        cleanFilter: { command: settings.cleanFilter },
         ...(options.oneCommand ? { lookThroughIndex: true, ...(options.look ? { look: options.look } : {}) } : {}),
       },
     ).open();

@@ -11,6 +11,8 @@ import { writeFileAtomic } from "../sync/atomic-file.ts";
  * cannot start it (the installation moved) keeps files as they are, and the next open registers it again.
  */
 export const FILTER_DRIVER = "cloudbridge";
+/** The setting naming the command git runs as the filter (lowercase, as `git config --list` names it). */
+export const FILTER_PROCESS_SETTING = `filter.${FILTER_DRIVER}.process`;
 const ATTRIBUTES_LINE = `* filter=${FILTER_DRIVER}`;
 const FILTER_MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
@@ -21,11 +23,14 @@ export function filterProcessCommand(): string {
     .join(" ");
 }
 
-/** Makes sure the folder's git runs the filter: costs one `git config` read when it already does. */
-export async function registerCleanFilter(gitDir: string): Promise<void> {
-  const name = `filter.${FILTER_DRIVER}.process`;
+/**
+ * Makes sure the folder's git runs the filter: costs one `git config` read when it already does, none when
+ * `registered` says what the folder's config names (read already with the folder's settings).
+ */
+export async function registerCleanFilter(gitDir: string, registered?: { command: string | undefined }): Promise<void> {
   const command = filterProcessCommand();
-  if ((await getConfig(gitDir, name)) !== command) await setConfig(gitDir, name, command);
+  const now = registered ? registered.command : await getConfig(gitDir, FILTER_PROCESS_SETTING);
+  if (now !== command) await setConfig(gitDir, FILTER_PROCESS_SETTING, command);
   const attributes = join(gitDir, "info", "attributes");
   const present = await readFile(attributes, "utf8").catch(() => "");
   if (present.split("\n").some((line) => line.trim() === ATTRIBUTES_LINE)) return;

@@ -69,6 +69,7 @@ export class LocalRepo {
   readonly root: string;
   readonly git: Git;
   readonly stateDir: string;
+  private readonly cleanFilter: { command: string | undefined } | undefined;
   /** Held by whatever changes `main`, the index, the stat cache or the files (shared within this process). */
   readonly lock: FolderLock;
   cache!: StatCache;
@@ -92,11 +93,18 @@ export class LocalRepo {
   constructor(
     root: string,
     identity?: CommitIdentity,
-    options: { onWait?: (owner: number) => void; lookThroughIndex?: boolean; look?: Promise<TimedLook | undefined> } = {},
+    options: {
+      onWait?: (owner: number) => void;
+      lookThroughIndex?: boolean;
+      look?: Promise<TimedLook | undefined>;
+      /** The clean filter the folder's git config names, read already (its settings): not read again at `open`. */
+      cleanFilter?: { command: string | undefined };
+    } = {},
   ) {
     this.root = root;
     this.looksThroughIndex = options.lookThroughIndex === true;
     this.earlyLook = this.looksThroughIndex ? options.look : undefined;
+    this.cleanFilter = options.cleanFilter;
     this.stateDir = join(root, ".git", "cloudbridge");
     this.lock = new FolderLock(join(this.stateDir, "folder-lock.pid"), {
       onAcquired: (tookOver) => this.reload(tookOver),
@@ -157,7 +165,7 @@ export class LocalRepo {
       // Not worth failing the open for: someone else's git holding .git/config this instant, the next open retries.
       // Beside the reading of the folder's state, which need not wait for its `git config`: git renames a
       // rewritten config into place, so a git process started meanwhile reads the old file or the new one.
-      const filter = registerCleanFilter(this.git.gitDir).catch(() => undefined);
+      const filter = registerCleanFilter(this.git.gitDir, this.cleanFilter).catch(() => undefined);
       try {
         await this.load();
       } finally {
