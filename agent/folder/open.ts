@@ -34,7 +34,7 @@ import { isFolder } from "./find.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
 import { gitFor, readSettings, SETTING_NAMES, writeSettings, type CloudSettings, type FolderSettings } from "./config.ts";
 import { FolderError } from "./errors.ts";
-import { recordWanted } from "../../annex/index.ts";
+import { recordWantedOnce } from "./wanted-recorded.ts";
 
 /**
  * A cloudbridge folder, assembled in one place for every command: its settings (config.ts), the bucket
@@ -196,7 +196,7 @@ export async function openSyncedFolder(
       },
     ).open();
     // What this machine wants, where every machine (and git-annex) reads it: the cloud keeps what a machine wants and lacks.
-    await recordWanted(annex.branch, settings.agent, settings.wanted === "everything" ? "anything" : "nothing");
+    await recordWantedOnce(annex.branch, repo.stateDir, settings.agent, settings.wanted === "everything" ? "anything" : "nothing");
     const queue = new TransferQueue(repo.stateDir);
     const content = new AnnexContent(annex, queue, {
       largefiles: settings.largefiles,

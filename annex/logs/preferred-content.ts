@@ -18,9 +18,12 @@ export type WantedExpression = "anything" | "nothing";
 
 export const PREFERRED_CONTENT_LOG = "preferred-content.log";
 
-/** Records this repository's preferred content, if the log does not say so already (no commit otherwise). */
-export async function recordWanted(branch: AnnexBranch, uuid: string, expression: WantedExpression): Promise<void> {
-  await branch.change(
+/**
+ * Records this repository's preferred content, if the log does not say so already (no commit otherwise).
+ * Returns the branch's commit whose log says so (the one made, or the head read), undefined with no branch.
+ */
+export async function recordWanted(branch: AnnexBranch, uuid: string, expression: WantedExpression): Promise<string | undefined> {
+  return branch.change(
     "wanted",
     new Map([
       [

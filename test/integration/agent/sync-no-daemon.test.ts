@@ -114,7 +114,7 @@ describe("cloudbridge sync with no daemon, guided by git's index", () => {
     assert.match(await git(A, "cat-file", "-p", "HEAD:big.bin"), /annex\/objects\/SHA256E/, "big.bin is annexed");
   });
 
-  it("starts git's look before it reads the folder's settings, and takes it: an edit is sent, an unchanged folder costs no hash", async () => {
+  it("starts git's look before it reads the folder's settings, and takes it: an edit is sent, an unchanged folder costs no hash and reads its settings once, the git-annex branch not at all", async () => {
     const C = join(scratch.path, "c");
     await mkdir(join(C, "dir"), { recursive: true });
     for (let f = 0; f < 20; f += 1) await writeFile(join(C, "dir", `file-${f}.txt`), `${f}\n`);
@@ -136,6 +136,13 @@ describe("cloudbridge sync with no daemon, guided by git's index", () => {
       return { report, commands };
     };
     const idle = await traced();
+    // The settings are read once (the clean filter's among them), and the git-annex branch, which did not move since
+    // this machine's wish was last seen there, not at all.
+    assert.deepEqual(
+      idle.commands.filter((command) => /^(config|cat-file)\b/.test(command)),
+      ["config --null --list --show-origin"],
+      idle.commands.join("\n"),
+    );
     const first = (prefix: string) => idle.commands.findIndex((command) => command.startsWith(prefix));
     assert.ok(first("diff-files") >= 0 && first("config --null --list") >= 0, idle.commands.join("\n"));
     assert.ok(first("diff-files") < first("config --null --list"), `git looks before the settings are read:\n${idle.commands.join("\n")}`);
