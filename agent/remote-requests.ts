@@ -1,12 +1,15 @@
+import { realpath } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
 import { converse, helperFailure, openHelperRepository } from "../gitstore/index.ts";
 import { settingsDigest } from "../localgit/daemon-socket.ts";
+import { commonGitDir } from "../localgit/index.ts";
 import { parseRemoteUrl, type DaemonRequest, type Refusal } from "../protocol/index.ts";
 import { isAuthFailure } from "./credentials/agent-key.ts";
 import { Conversation } from "./daemon-socket.ts";
 import { settingsWhenChanged, type FolderSettings, type SyncedFolder } from "./folder/index.ts";
 import type { Logger } from "./log.ts";
 
-type RemoteRequest = Extract<DaemonRequest, { ask: "remote-helper" }>;
+type RemoteRequest = Extract<DaemonRequest, { ask: "remote-helper" | "remote-helper-in-worktree" }>;
 
 /**
  * The daemon's side of the remote helper git starts in the folder (gitstore/remote-helper/through-daemon.pl):
@@ -18,6 +21,9 @@ type RemoteRequest = Extract<DaemonRequest, { ask: "remote-helper" }>;
  * folder's own repository and with the settings the helper would use; anything else is declined (`not-served`, `settings-differ`) before git is told anything, and
  * the helper works alone:
  *  - the remote URL names the folder's bucket, prefix and repository;
+ *  - from a linked worktree (`remote-helper-in-worktree`), its git directory is one of the folder's
+ *    (`.git/worktrees/<name>`, naming the folder's `.git` as its common directory): a push's sources are
+ *    resolved there, the rest in the folder's repository, as the helper alone does;
  *  - the helper's environment holds the same AWS settings, identity and home as the daemon's (a digest);
  *  - the folder's git config still says what the daemon opened the folder with (endpoint, region, profile,
  *    agent id, encryption), read again whenever a file git reads them from changed (`.git/config`, the global
@@ -60,6 +66,9 @@ export function remoteRequests(
     if (request.settings !== ownSettings)
       throw declined("settings-differ", "the daemon runs with other AWS settings or another identity than this command");
     if (!(await configStillSame())) throw declined("settings-differ", "the folder's settings changed since the daemon opened it");
+    const worktree = request.ask === "remote-helper-in-worktree" ? { worktreeGitDir: request.worktree } : {};
+    if (request.ask === "remote-helper-in-worktree" && !(await isWorktreeOf(folder.gitDir, request.worktree)))
+      throw declined("not-served", `${request.worktree} is not the git directory of a worktree of ${folder.root}`);
     return new Conversation(async (lines, send) => {
       // A frame holds one line: text of several lines (git's answers, a message) goes as one frame a line.
       const sendLines = (kind: "out" | "err", text: string) => {
@@ -70,7 +79,13 @@ export function remoteRequests(
           lines,
           output: (text) => sendLines("out", text),
           say: (line) => sendLines("err", line),
-          repository: async () => ({ store: (await repository()).store, layout: folder.layout, repo: own.repo, gitDir: folder.gitDir }),
+          repository: async () => ({
+            store: (await repository()).store,
+            layout: folder.layout,
+            repo: own.repo,
+            gitDir: folder.gitDir,
+            ...worktree,
+          }),
           agent: async () => settings.agent,
           run: async (work, commands, run) => {
             const ask = `remote-${work}`;
@@ -111,6 +126,14 @@ export function remoteRequests(
       (await opened?.catch(() => undefined))?.s3.destroy();
     },
   };
+}
+
+/** Whether `dir` is the git directory of a linked worktree of the repository whose git directory is `gitDir`. */
+async function isWorktreeOf(gitDir: string, dir: string): Promise<boolean> {
+  if (!isAbsolute(dir)) return false;
+  const real = (path: string) => realpath(path).catch(() => undefined);
+  const [own, worktrees, asked] = await Promise.all([real(gitDir), real(join(gitDir, "worktrees")), real(dir)]);
+  return own !== undefined && asked !== undefined && dirname(asked) === worktrees && (await real(commonGitDir(asked, {}))) === own;
 }
 
 /** User + system CPU time of a process.cpuUsage() difference, in ms (what the daemon's process spent; git's processes aside). */

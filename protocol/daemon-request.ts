@@ -16,6 +16,12 @@
  * helper's environment (`SETTINGS_ENVIRONMENT`): the daemon takes the conversation only for its own
  * repository, reached with the settings the helper would use; otherwise it refuses (`REFUSALS`) before
  * anything is said to git, and the helper works alone.
+ *
+ * - `remote-helper-in-worktree`: the same, from a linked worktree of the folder (`git worktree add`), whose
+ *   git directory (`worktree`, `.git/worktrees/<name>`) is where a push's sources are resolved: git sends them
+ *   as written (`HEAD`, `HEAD~1`), and they are the worktree's own. An ask of its own, not a field of
+ *   `remote-helper`: a daemon that does not know it declines it ("unsupported") rather than resolve the
+ *   sources in the folder's own worktree and push another commit.
  */
 
 /** The version of the request and the answer (a daemon older or newer than the command answers "unsupported"). */
@@ -23,7 +29,10 @@ export const SOCKET_VERSION = 1;
 /** A request is one short line; anything longer is not from a command. */
 export const MAX_REQUEST_BYTES = 256 * 1024;
 
-export type DaemonRequest = { version: number; ask: "sync" } | { version: number; ask: "remote-helper"; url: string; settings: string };
+export type DaemonRequest =
+  | { version: number; ask: "sync" }
+  | { version: number; ask: "remote-helper"; url: string; settings: string }
+  | { version: number; ask: "remote-helper-in-worktree"; url: string; settings: string; worktree: string };
 
 export type DaemonAsk = DaemonRequest["ask"];
 
@@ -101,7 +110,7 @@ export function parseDaemonRequest(line: string): DaemonRequest | { refused: Dae
     refused: {
       ok: false as const,
       code: "unsupported" as const,
-      message: `this daemon answers version ${SOCKET_VERSION} requests to sync and remote-helper`,
+      message: `this daemon answers version ${SOCKET_VERSION} requests to sync, remote-helper and remote-helper-in-worktree`,
     },
   };
   if (request.version !== SOCKET_VERSION) return unsupported;
@@ -114,6 +123,16 @@ export function parseDaemonRequest(line: string): DaemonRequest | { refused: Dae
     case "remote-helper":
       if (typeof request.url !== "string" || typeof request.settings !== "string") return bad("names a url and a settings digest");
       return { version: SOCKET_VERSION, ask: "remote-helper", url: request.url, settings: request.settings };
+    case "remote-helper-in-worktree":
+      if (typeof request.url !== "string" || typeof request.settings !== "string" || typeof request.worktree !== "string")
+        return bad("names a url, a settings digest and a worktree's git directory");
+      return {
+        version: SOCKET_VERSION,
+        ask: "remote-helper-in-worktree",
+        url: request.url,
+        settings: request.settings,
+        worktree: request.worktree,
+      };
     default:
       return unsupported;
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # The remote helper where the repository's daemon runs: bin/git-remote-cloudbridge starts this, as
-# `perl through-daemon.pl <launcher> <remote> <url>`, when `.git/cloudbridge/daemon.sock` exists. It asks the
+# `perl through-daemon.pl <launcher> <remote> <url>`, when `.git/cloudbridge/daemon.sock` exists (or in a
+# linked worktree, whose repository's directory may have one). It asks the
 # daemon to take git's whole conversation (protocol/daemon-request.ts, `remote-helper`; the daemon's side is
 # agent/remote-requests.ts, which holds it with the helper's own code), then relays git's lines to the
 # daemon as they are and the daemon's frames back to git (`out`) and to stderr (`err`) until its `exit`.
@@ -43,7 +44,27 @@ sub put {
 }
 
 alone() unless defined $url && defined $git_dir && $git_dir ne '';
-my $path = "$git_dir/cloudbridge/daemon.sock";
+# In a linked worktree (`git worktree add`) git names the worktree's own git directory, whose `commondir`
+# names the repository's: the daemon's socket is there, and the daemon is asked to resolve a push's sources
+# (`HEAD`, as git sends them) in the worktree's (protocol/daemon-request.ts, remote-helper-in-worktree).
+# Where GIT_COMMON_DIR says otherwise, the helper alone reads it.
+my ($state_dir, $worktree) = ($git_dir, undef);
+if (open my $named, '<', "$git_dir/commondir") {
+  alone() if defined $ENV{GIT_COMMON_DIR};
+  my $common = <$named> // '';
+  close $named;
+  $common =~ s/\r?\n\z//;
+  alone() if $common eq '';
+  $worktree = $git_dir;
+  if ($worktree !~ m{\A/}) {
+    require Cwd;
+    $worktree = Cwd::getcwd() . "/$worktree";
+  }
+  $state_dir = $common =~ m{\A/} ? $common : "$worktree/$common";
+  # `.git/worktrees/<name>/../..` as `.git`: the socket's path must fit in sun_path.
+  1 while $state_dir =~ s{/(?!\.\.?/)[^/]+/\.\.(?=/|\z)}{};
+}
+my $path = "$state_dir/cloudbridge/daemon.sock";
 # sun_path holds 108 bytes on Linux: a daemon whose folder is deeper than that listens on no socket.
 alone() if length($path) > 103;
 
@@ -104,8 +125,11 @@ sub json_string {
   $text =~ s/([\x00-\x1f\x7f])/sprintf('\\u%04x', ord $1)/ge;
   return qq("$text");
 }
-put($sock, qq({"version":1,"ask":"remote-helper","url":@{[json_string($url)]},"settings":"$digest"}\n))
-  or alone("could not ask the daemon on $path: $!");
+my $ask =
+  defined $worktree
+  ? qq("ask":"remote-helper-in-worktree","url":@{[json_string($url)]},"settings":"$digest","worktree":@{[json_string($worktree)]})
+  : qq("ask":"remote-helper","url":@{[json_string($url)]},"settings":"$digest");
+put($sock, qq({"version":1,$ask}\n)) or alone("could not ask the daemon on $path: $!");
 
 # The daemon's reply: it takes the conversation, or declines (then git has been told nothing) with one of
 # protocol/daemon-request.ts REFUSALS (test/unit/gitstore/helper-through-daemon.test.ts holds the two equal).

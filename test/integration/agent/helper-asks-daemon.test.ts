@@ -218,7 +218,7 @@ describe("git push in a folder whose daemon runs", () => {
     }
   });
 
-  it("a linked worktree of the folder (git worktree add) pushes its own HEAD and fetches into the repository, by the helper alone", async () => {
+  it("a linked worktree of the folder (git worktree add): the daemon pushes the worktree's own HEAD and fetches into the repository, and so does the helper alone", async () => {
     const dir = await init("linked");
     const main = await ok(dir, ["rev-parse", "main"]);
     const linked = cloud.path("linked-worktree");
@@ -226,27 +226,45 @@ describe("git push in a folder whose daemon runs", () => {
     const worktreeGitDir = await ok(linked, ["rev-parse", "--absolute-git-dir"]);
     const d = await daemon(dir);
     try {
-      // git sends the sources as written (`HEAD`, `HEAD~1`): they are the linked worktree's, not the folder's.
-      const mine = await commitOn(linked, main, "linked.txt", "from the linked worktree");
-      const next = await commitOn(linked, mine, "linked.txt", "and on");
-      await ok(linked, ["checkout", "-q", "--detach", next]);
-      const pushed = await git(linked, ["push", "bucket", "HEAD~1:refs/heads/from-linked", "HEAD:refs/heads/linked-head"]);
-      assert.equal(pushed.code, 0, pushed.stderr);
-      assert.doesNotMatch(pushed.stderr, /cloudbridge: /, "nothing to say");
-      const refs = await bucketRefs("linked");
-      assert.equal(refs.get("refs/heads/from-linked"), mine);
-      assert.equal(refs.get("refs/heads/linked-head"), next);
-      assert.equal(helped(d), 0, "the daemon resolves sources in the folder's own worktree: it is not asked");
+      let tip = main;
+      for (const way of ["daemon", "alone"] as const) {
+        if (way === "alone") await d.stop();
+        // git sends the sources as written (`HEAD`, `HEAD~1`): they are the linked worktree's, not the folder's.
+        const mine = await commitOn(linked, tip, "linked.txt", `${way}: from the linked worktree`);
+        const next = await commitOn(linked, mine, "linked.txt", `${way}: and on`);
+        await ok(linked, ["checkout", "-q", "--detach", next]);
+        const pushed = await git(linked, ["push", "bucket", `HEAD~1:refs/heads/${way}-parent`, `HEAD:refs/heads/${way}-head`]);
+        assert.equal(pushed.code, 0, pushed.stderr);
+        assert.doesNotMatch(pushed.stderr, /cloudbridge: /, `${way}: nothing to say`);
+        const refs = await bucketRefs("linked");
+        assert.equal(refs.get(`refs/heads/${way}-parent`), mine, way);
+        assert.equal(refs.get(`refs/heads/${way}-head`), next, way);
+        if (way === "daemon") {
+          assert.equal(helped(d), 1, "the daemon did the push");
+          // A git directory naming the folder's as its common one, but not one of the folder's worktrees: the
+          // daemon declines it, and the helper alone pushes its HEAD.
+          const stray = cloud.path("stray-git-dir");
+          await mkdir(stray);
+          await writeFile(join(stray, "commondir"), `${join(dir, ".git")}\n`);
+          await writeFile(join(stray, "HEAD"), `${mine}\n`);
+          const alone = await git(dir, ["--git-dir", stray, "push", "bucket", "HEAD:refs/heads/stray"]);
+          assert.equal(alone.code, 0, alone.stderr);
+          assert.equal((await bucketRefs("linked")).get("refs/heads/stray"), mine);
+          assert.equal(helped(d), 1, "the daemon declined the stray git directory");
+        }
 
-      // Another machine's commit fetched in the linked worktree: its objects land where git reads them.
-      const other = cloud.path("other-linked");
-      await ok(cloud.path(""), ["clone", "-q", url("linked"), other]);
-      const theirs = await commitOn(other, next, "theirs.txt", "from elsewhere");
-      await ok(other, ["push", "-q", "origin", `${theirs}:refs/heads/theirs`]);
-      const fetched = await git(linked, ["fetch", "bucket", "theirs"]);
-      assert.equal(fetched.code, 0, fetched.stderr);
-      assert.equal(await ok(linked, ["cat-file", "-p", `${theirs}:theirs.txt`]), "from elsewhere");
-      assert.equal(await ok(dir, ["cat-file", "-p", `${theirs}:theirs.txt`]), "from elsewhere");
+        // Another machine's commit fetched in the linked worktree: its objects land where git reads them.
+        const other = cloud.path(`other-linked-${way}`);
+        await ok(cloud.path(""), ["clone", "-q", url("linked"), other]);
+        const theirs = await commitOn(other, next, "theirs.txt", `${way}: from elsewhere`);
+        await ok(other, ["push", "-q", "origin", `${theirs}:refs/heads/${way}-theirs`]);
+        const fetched = await git(linked, ["fetch", "bucket", `${way}-theirs`]);
+        assert.equal(fetched.code, 0, fetched.stderr);
+        assert.equal(await ok(linked, ["cat-file", "-p", `${theirs}:theirs.txt`]), `${way}: from elsewhere`);
+        assert.equal(await ok(dir, ["cat-file", "-p", `${theirs}:theirs.txt`]), `${way}: from elsewhere`);
+        if (way === "daemon") assert.equal(d.events.filter((e) => e.event === "helper.fetched").length, 1, "and the fetch");
+        tip = theirs;
+      }
       await ok(dir, ["fsck", "--no-dangling"]);
       // Nothing of the helper's is kept in the worktree's own git directory, which git never reads for it.
       for (const name of ["objects", "cloudbridge"])

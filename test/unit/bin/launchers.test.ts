@@ -160,4 +160,14 @@ describe("bin/git-remote-cloudbridge", () => {
       await new Promise((closed) => server.close(closed));
     }
   });
+
+  it("in a linked worktree (its GIT_DIR names the repository's in `commondir`) runs the relay, which looks for the socket there", async () => {
+    const worktree = join(work.path, "repo.git", "worktrees", "linked");
+    await mkdir(worktree, { recursive: true });
+    await freshBundle();
+    assert.equal(await which({ env: { GIT_DIR: worktree } }), "bundle", "no commondir: not a linked worktree, and no socket");
+    await writeFile(join(worktree, "commondir"), "../..\n");
+    assert.equal(await which({ env: { GIT_DIR: worktree } }), "relay\nbundle");
+    assert.equal(await which({ env: { GIT_DIR: worktree, CLOUDBRIDGE_HELPER_ALONE: "1" } }), "bundle", "asked to work alone");
+  });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -106,6 +106,39 @@ describe("the remote helper handing its conversation to the daemon", () => {
       ]);
     } finally {
       await service?.close();
+    }
+  });
+
+  it("from a linked worktree, asks the daemon whose socket is in the repository's directory (`commondir`), naming the worktree's git directory", async () => {
+    const worktree = join(gitDir, "worktrees", "linked");
+    await mkdir(worktree, { recursive: true });
+    await writeFile(join(worktree, "commondir"), "../..\n");
+    const asked: DaemonRequest[] = [];
+    const service = await serveDaemonSocket(join(gitDir, "cloudbridge"), async (request) => {
+      asked.push(request);
+      return new Conversation(async (lines, send) => {
+        for (let next = await lines.next(); !next.done; next = await lines.next())
+          if (next.value === "capabilities") for (const text of ["fetch", "push", "option", ""]) send({ kind: "out", text });
+        send({ kind: "exit", code: 0 });
+      });
+    });
+    try {
+      const run = await relay("capabilities\n\n", { GIT_DIR: worktree });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, "fetch\npush\noption\n\n");
+      const settings = settingsDigest({ HOME: "/home/someone" });
+      assert.deepEqual(
+        asked.map((request) => ({ ...request })),
+        [{ version: 1, ask: "remote-helper-in-worktree", url: URL_GIVEN, settings, worktree }],
+      );
+      assert.ok(!run.modules.includes("Cwd.pm"), "an absolute GIT_DIR, as git gives a linked worktree's, needs no module more");
+      // Where GIT_COMMON_DIR says which directory is the repository's, the helper alone reads it.
+      const overridden = await relay("capabilities\n\n", { GIT_DIR: worktree, GIT_COMMON_DIR: gitDir });
+      assert.match(overridden.stdout, /^alone CLOUDBRIDGE_HELPER_ALONE=1 /);
+      assert.equal(asked.length, 1);
+    } finally {
+      await service?.close();
+      await rm(join(gitDir, "worktrees"), { recursive: true, force: true });
     }
   });
 

@@ -17,6 +17,13 @@ describe("the daemon socket's messages", () => {
     const requests: DaemonRequest[] = [
       { version: SOCKET_VERSION, ask: "sync" },
       { version: SOCKET_VERSION, ask: "remote-helper", url: "cloudbridge::s3://b/p/r", settings: "d" },
+      {
+        version: SOCKET_VERSION,
+        ask: "remote-helper-in-worktree",
+        url: "cloudbridge::s3://b/p/r",
+        settings: "d",
+        worktree: "/f/.git/worktrees/w",
+      },
     ];
     for (const request of requests) {
       const line = formatDaemonRequest(request);
@@ -35,6 +42,10 @@ describe("the daemon socket's messages", () => {
     assert.equal(code(JSON.stringify({ version: SOCKET_VERSION, ask: "delete-everything" })), "unsupported");
     assert.equal(code(JSON.stringify({ version: SOCKET_VERSION, ask: "remote-helper", url: "u" })), "bad-request");
     assert.equal(code(JSON.stringify({ version: SOCKET_VERSION, ask: "remote-helper", settings: "d" })), "bad-request");
+    assert.equal(
+      code(JSON.stringify({ version: SOCKET_VERSION, ask: "remote-helper-in-worktree", url: "u", settings: "d" })),
+      "bad-request",
+    );
     // The requests of the previous helper (one per command) are no longer taken: that helper then works alone.
     assert.equal(
       code(JSON.stringify({ version: SOCKET_VERSION, ask: "remote-list", url: "u", settings: "d", forPush: true })),
