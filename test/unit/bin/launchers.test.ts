@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { copyFile, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -167,7 +167,18 @@ describe("bin/git-remote-cloudbridge", () => {
     await freshBundle();
     assert.equal(await which({ env: { GIT_DIR: worktree } }), "bundle", "no commondir: not a linked worktree, and no socket");
     await writeFile(join(worktree, "commondir"), "../..\n");
-    assert.equal(await which({ env: { GIT_DIR: worktree } }), "relay\nbundle");
-    assert.equal(await which({ env: { GIT_DIR: worktree, CLOUDBRIDGE_HELPER_ALONE: "1" } }), "bundle", "asked to work alone");
+    assert.equal(await which({ env: { GIT_DIR: worktree } }), "bundle", "no socket in the repository's directory");
+    const sock = join(work.path, "repo.git", "cloudbridge", "daemon.sock");
+    await mkdir(dirname(sock), { recursive: true });
+    const server = createServer();
+    await new Promise<void>((listening) => server.listen(sock, listening));
+    try {
+      assert.equal(await which({ env: { GIT_DIR: worktree } }), "relay\nbundle");
+      await writeFile(join(worktree, "commondir"), join(work.path, "repo.git"));
+      assert.equal(await which({ env: { GIT_DIR: worktree } }), "relay\nbundle", "an absolute commondir, no newline");
+      assert.equal(await which({ env: { GIT_DIR: worktree, CLOUDBRIDGE_HELPER_ALONE: "1" } }), "bundle", "asked to work alone");
+    } finally {
+      await new Promise((closed) => server.close(closed));
+    }
   });
 });
