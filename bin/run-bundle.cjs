@@ -1,15 +1,19 @@
-// `node bin/run-bundle.cjs BUNDLE ARGS…` runs a CommonJS bundle (dist/, scripts/build-helper.mjs) as `node BUNDLE
-// ARGS…` would, the program's main module, but compiled from a V8 code cache made at the end of a run rather
-// than right after the bundle's compilation, as Node's own compile cache makes it. V8 compiles a function when
-// it is first called; Node's cache holds only what was compiled before the bundle ran (its top level), so every
-// run compiled again each module and function a sync calls (~20 ms of a no-op sync's ~160 ms of CPU at 50,000
-// files: docs/performance.md). The cache made here holds them.
+// `node bin/run-bundle.cjs [--cache-for=KIND] BUNDLE ARGS…` runs a CommonJS bundle (dist/,
+// scripts/build-helper.mjs) as `node BUNDLE ARGS…` would, the program's main module, but compiled from a V8 code
+// cache made at the end of a run rather than right after the bundle's compilation, as Node's own compile cache
+// makes it. V8 compiles a function when it is first called; Node's cache holds only what was compiled before the
+// bundle ran (its top level), so every run compiled again each module and function a sync calls (~20 ms of a
+// no-op sync's ~160 ms of CPU at 50,000 files: docs/performance.md). The cache made here holds them.
 //
 // The cache lives beside Node's (NODE_COMPILE_CACHE, which bin/cloudbridge sets; none when it is unset or with
 // NODE_DISABLE_COMPILE_CACHE=1), named by the bundle's content, Node's version and its architecture: V8 itself
 // checks only the source's length, so a bundle rebuilt to the same length never meets the old cache. A cache V8
 // rejects (other flags, another V8) is made again at the end of the run; one that cannot be read or written
 // costs the compilation, never the run.
+//
+// A program whose runs do different things (the CLI's commands) names the kind of run with --cache-for, and
+// each kind keeps a cache of its own: with one shared, the first run after a build would decide what every
+// other finds compiled (a sync after a `--help` made the cache: ~25 ms more at every sync, docs/performance.md).
 "use strict";
 const { hash } = require("node:crypto");
 const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
@@ -17,6 +21,10 @@ const Module = require("node:module");
 const { basename, dirname, join, resolve } = require("node:path");
 const { constants, Script } = require("node:vm");
 
+const cacheFor = /^--cache-for=(.*)$/s.exec(process.argv[2] ?? "");
+if (cacheFor) process.argv.splice(2, 1);
+// The kind is part of a file's name: a word, or the run takes the bundle's cache for no kind.
+const kind = cacheFor && /^[a-z][a-z0-9-]*$/.test(cacheFor[1]) ? cacheFor[1] : undefined;
 const bundle = resolve(process.argv[2]);
 // The bundle is the program: its arguments are where `node BUNDLE ARGS…` puts them.
 process.argv.splice(1, 1);
@@ -31,7 +39,7 @@ const flags = hash("sha256", `${process.execArgv.join("\0")}\0${process.env.NODE
 // This installation's bundle (another checkout's has its own caches), its content, Node, the flags.
 const installed = `${basename(bundle)}-${hash("sha256", bundle).slice(0, 16)}`;
 const content = hash("sha256", bytes);
-const cacheName = `${installed}-${process.version}-${process.arch}-${content}-${flags}`;
+const cacheName = `${installed}-${kind ? `${kind}-` : ""}${process.version}-${process.arch}-${content}-${flags}`;
 const cacheFile = cacheDir ? join(cacheDir, "bundles", cacheName) : undefined;
 let cached;
 try {
