@@ -13,7 +13,8 @@
 //
 // A program whose runs do different things (the CLI's commands) names the kind of run with --cache-for, and
 // each kind keeps a cache of its own: with one shared, the first run after a build would decide what every
-// other finds compiled (a sync after a `--help` made the cache: ~25 ms more at every sync, docs/performance.md).
+// other finds compiled, and one that compiled little (a mistyped option: commander alone) would slow every sync
+// until the next build (241 against 203 ms from its own cache, docs/performance.md).
 "use strict";
 const { hash } = require("node:crypto");
 const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
