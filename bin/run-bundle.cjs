@@ -1,9 +1,9 @@
-// `node bin/run-bundle.cjs [--cache-for=KIND] BUNDLE ARGS…` runs a CommonJS bundle (dist/,
-// scripts/build-helper.mjs) as `node BUNDLE ARGS…` would, the program's main module, but compiled from a V8 code
-// cache made at the end of a run rather than right after the bundle's compilation, as Node's own compile cache
-// makes it. V8 compiles a function when it is first called; Node's cache holds only what was compiled before the
-// bundle ran (its top level), so every run compiled again each module and function a sync calls (~20 ms of a
-// no-op sync's ~160 ms of CPU at 50,000 files: docs/performance.md). The cache made here holds them.
+// `node bin/run-bundle.cjs BUNDLE ARGS…` runs a CommonJS bundle (dist/, scripts/build-helper.mjs) as `node BUNDLE
+// ARGS…` would, the program's main module, but compiled from a V8 code cache made at the end of a run rather
+// than right after the bundle's compilation, as Node's own compile cache makes it. V8 compiles a function when
+// it is first called; Node's cache holds only what was compiled before the bundle ran (its top level), so every
+// run compiled again each module and function a sync calls (~20 ms of a no-op sync's ~160 ms of CPU at 50,000
+// files: docs/performance.md). The cache made here holds them.
 //
 // The cache lives beside Node's (NODE_COMPILE_CACHE, which bin/cloudbridge sets; none when it is unset or with
 // NODE_DISABLE_COMPILE_CACHE=1), named by the bundle's content, Node's version and its architecture: V8 itself
@@ -11,10 +11,11 @@
 // rejects (other flags, another V8) is made again at the end of the run; one that cannot be read or written
 // costs the compilation, never the run.
 //
-// A program whose runs do different things (the CLI's commands) names the kind of run with --cache-for, and
-// each kind keeps a cache of its own: with one shared, the first run after a build would decide what every
-// other finds compiled, and one that compiled little (a mistyped option: commander alone) would slow every sync
-// until the next build (241 against 203 ms from its own cache, docs/performance.md).
+// `node bin/run-bundle.cjs --cache-for=KIND BUNDLE ARGS…`: a program whose runs do different things (the CLI's
+// commands) names the kind of run, and each kind keeps a cache of its own: with one shared, the first run after
+// a build would decide what every other finds compiled, and one that compiled little (a mistyped option:
+// commander alone) would slow every sync until the next build (241 against 203 ms from its own cache,
+// docs/performance.md).
 "use strict";
 const { hash } = require("node:crypto");
 const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
