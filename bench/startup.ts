@@ -7,6 +7,10 @@
  *    (NODE_DISABLE_COMPILE_CACHE=1);
  *  - `cloudbridge status --help`;
  *  - `cloudbridge status` of a small synced folder where nothing changed, against `git status` there;
+ *  - the CLI's everyday commands (status with no daemon, with the folder's daemon running and in a folder that
+ *    is not set up, log, conflicts, versions, whereis) as bin/cloudbridge runs them, from the CLI's bundle
+ *    (dist/cloudbridge.cjs, through bin/run-bundle.cjs's code cache), against the same command from the
+ *    TypeScript sources (CLOUDBRIDGE_CLI_FROM_SOURCE=1), and BENCH_BASELINE's launcher when given;
  *  - `git push` of one commit through the remote helper to the local cloud, against native `git push` of
  *    the same commit to a local bare repository, with the S3 requests the helper made; the helper as
  *    `npm ci` installs it (bundled into one file, scripts/build-helper.mjs, with its light S3 client, what
@@ -21,7 +25,8 @@
  * Rounds are interleaved (every contender once per round) and figures are medians, so that the ratios hold
  * on a machine whose load changes. The compile cache lives in a directory of this run, filled by one
  * warm-up run of each command. Peak RSS needs GNU time (`apt-get install time`).
- * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it; BENCH_ONLY=push measures the pushes only;
+ * Run: `npm run bench:startup` (BENCH_ROUNDS, BENCH_FILES scale it; BENCH_ONLY=push measures the pushes only,
+ * BENCH_ONLY=cli the everyday commands only;
  * BENCH_BASELINE=<another checkout> pushes through that checkout's daemon and through its helper alone too, in the same rounds).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
@@ -39,6 +44,7 @@ import { interleavedRounds, median } from "./agent-common.ts";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
 const FILES = Number(process.env.BENCH_FILES ?? 100);
 const ONLY_PUSH = process.env.BENCH_ONLY === "push";
+const ONLY_CLI = process.env.BENCH_ONLY === "cli";
 /** Another checkout (its dependencies installed and its helper built), whose daemon and helper push in a folder of their own beside this one's. */
 const BASELINE = process.env.BENCH_BASELINE;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -71,12 +77,14 @@ interface Contender {
  */
 const MEASURE = 'a=$EPOCHREALTIME; "$@"; s=$?; b=$EPOCHREALTIME; echo "wall-s $a $b" >&2; times >&2; exit $s';
 
-function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
+/** `failing`: the command is measured failing (a folder that is not set up), so its exit code is not an error. */
+function run(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; failing?: true } = {}): Promise<Sample> {
   const measured = existsSync(GNU_TIME);
   const args = ["-c", MEASURE, "bash", ...(measured ? [GNU_TIME, "-f", "peak-kib %M", ...command] : command)];
   return new Promise((resolve, reject) => {
     execFile("bash", args, { cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
-      if (error) return reject(new Error(`${command.join(" ")} failed: ${stderr || error.message}`));
+      if (error && !(options.failing && typeof error.code === "number"))
+        return reject(new Error(`${command.join(" ")} failed: ${stderr || error.message}`));
       const wall = /wall-s ([\d.]+) ([\d.]+)/.exec(stderr);
       // `times` prints the shell's own user and system time, then its children's: the command's.
       const children = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(stderr);
@@ -329,7 +337,7 @@ try {
       (existsSync(GNU_TIME) ? "" : "; no peak RSS: GNU time is not installed (apt-get install time)"),
   );
 
-  if (!ONLY_PUSH)
+  if (!ONLY_PUSH && !ONLY_CLI)
     await compare("Start-up of the CLI", [
       { label: "node (empty script)", run: () => run([NODE, "-e", ""], { env }) },
       { label: "cloudbridge --version", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "--version"], { env }) },
@@ -342,11 +350,44 @@ try {
       { label: "cloudbridge status --help", against: "node (empty script)", run: () => run([CLOUDBRIDGE, "status", "--help"], { env }) },
     ]);
 
-  if (!ONLY_PUSH)
+  if (!ONLY_PUSH && !ONLY_CLI)
     await compare(`A no-op status of a ${FILES}-file folder`, [
       { label: "git status", run: () => run(["git", "status", "--short"], { cwd: folder, env }) },
       { label: "cloudbridge status", against: "git status", run: () => run([CLOUDBRIDGE, "status", folder], { env }) },
     ]);
+
+  if (!ONLY_PUSH) {
+    // Each command as bin/cloudbridge runs it (the bundle), from the sources, and through BENCH_BASELINE's
+    // launcher; every command has had its warm-up run, so each has its own code cache as after a first use.
+    const notSetUp = join(work, "not-set-up");
+    await mkdir(notSetUp);
+    const served = join(work, "pushes-daemon");
+    const everyday: Array<{ name: string; args: string[]; cwd?: string; failing?: true }> = [
+      { name: "status", args: ["status", folder] },
+      { name: "status --json", args: ["status", "--json", folder] },
+      { name: "status, the folder's daemon running", args: ["status", served] },
+      { name: "status of a folder not set up", args: ["status", notSetUp], failing: true },
+      { name: "log", args: ["log", folder] },
+      { name: "conflicts", args: ["conflicts", folder] },
+      { name: "versions", args: ["versions", "note-1.txt"], cwd: folder },
+      { name: "whereis", args: ["whereis", "--dir", folder] },
+    ];
+    const fromSources = { ...env, CLOUDBRIDGE_CLI_FROM_SOURCE: "1" };
+    const launchers = [
+      { how: "bundled", cli: CLOUDBRIDGE, env },
+      { how: "sources", cli: CLOUDBRIDGE, env: fromSources },
+      ...(BASELINE ? [{ how: `${BASELINE}'s launcher`, cli: join(BASELINE, "bin/cloudbridge"), env }] : []),
+    ];
+    const contenders: Contender[] = everyday.flatMap(({ name, args, cwd, failing }) =>
+      launchers.map(({ how, cli, env: runEnv }) => ({
+        label: `cloudbridge ${name} (${how})`,
+        ...(how === "sources" ? {} : { against: `cloudbridge ${name} (sources)` }),
+        run: () => run([cli, ...args], { env: runEnv, ...(cwd ? { cwd } : {}), ...(failing ? { failing } : {}) }),
+      })),
+    );
+    for (const contender of contenders) await contender.run();
+    await compare("The CLI's everyday commands: bundled (as bin/cloudbridge runs them) against their sources", contenders);
+  }
 
   // Each round makes one commit, which each contender pushes.
   const push = (name: Pusher) => async (): Promise<Sample> => {
@@ -355,32 +396,34 @@ try {
     return name === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
   };
   const NATIVE = "git push (native, local bare repository)";
-  await compare(
-    "git push of one commit",
-    [
-      { label: NATIVE, run: push("native") },
-      { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
-      { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
-      { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
-      ...(BASELINE ? [{ label: `the same, ${BASELINE}'s helper (bundled)`, against: NATIVE, run: push("cloud-baseline") }] : []),
-      ...servedFolders.map(({ label, folder }) => ({
-        label: `the same in a synced folder, the helper handing the push to its daemon${label} (CPU time: the command's + the daemon's)`,
-        against: NATIVE,
-        run: folder.push,
-      })),
-      // No helper written for Node can take less: git with a helper that does nothing, and Node alone.
-      { label: "git push through a Node helper that stores nothing (the floor)", against: NATIVE, run: push("null-helper") },
-      { label: "node (empty script)", against: NATIVE, run: () => run([NODE, "-e", ""], { env }) },
-    ],
-    async () => {
-      await commit();
-      for (const { folder } of servedFolders) await folder.commit();
-    },
-  );
-  for (const { label, folder } of servedFolders)
-    console.log(
-      `\nThe daemon's own process per push${label} (its log, process.cpuUsage; the git processes it ran aside): list ${ms(median(folder.ownCpu["helper.listed"]!))}, push ${ms(median(folder.ownCpu["helper.pushed"]!))} (medians of ${folder.ownCpu["helper.pushed"]!.length}, warm-ups included)`,
+  if (!ONLY_CLI)
+    await compare(
+      "git push of one commit",
+      [
+        { label: NATIVE, run: push("native") },
+        { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
+        { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
+        { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
+        ...(BASELINE ? [{ label: `the same, ${BASELINE}'s helper (bundled)`, against: NATIVE, run: push("cloud-baseline") }] : []),
+        ...servedFolders.map(({ label, folder }) => ({
+          label: `the same in a synced folder, the helper handing the push to its daemon${label} (CPU time: the command's + the daemon's)`,
+          against: NATIVE,
+          run: folder.push,
+        })),
+        // No helper written for Node can take less: git with a helper that does nothing, and Node alone.
+        { label: "git push through a Node helper that stores nothing (the floor)", against: NATIVE, run: push("null-helper") },
+        { label: "node (empty script)", against: NATIVE, run: () => run([NODE, "-e", ""], { env }) },
+      ],
+      async () => {
+        await commit();
+        for (const { folder } of servedFolders) await folder.commit();
+      },
     );
+  if (!ONLY_CLI)
+    for (const { label, folder } of servedFolders)
+      console.log(
+        `\nThe daemon's own process per push${label} (its log, process.cpuUsage; the git processes it ran aside): list ${ms(median(folder.ownCpu["helper.listed"]!))}, push ${ms(median(folder.ownCpu["helper.pushed"]!))} (medians of ${folder.ownCpu["helper.pushed"]!.length}, warm-ups included)`,
+      );
   await proxy.stop();
 } finally {
   for (const daemon of servingDaemons) {

@@ -10,6 +10,12 @@
 // checks only the source's length, so a bundle rebuilt to the same length never meets the old cache. A cache V8
 // rejects (other flags, another V8) is made again at the end of the run; one that cannot be read or written
 // costs the compilation, never the run.
+//
+// `node bin/run-bundle.cjs --cache-for=KIND BUNDLE ARGS…`: a program whose runs do different things (the CLI's
+// commands) names the kind of run, and each kind keeps a cache of its own: with one shared, the first run after
+// a build would decide what every other finds compiled, and one that compiled little (a mistyped option:
+// commander alone) would slow every sync until the next build (241 against 203 ms from its own cache,
+// docs/performance.md).
 "use strict";
 const { hash } = require("node:crypto");
 const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
@@ -17,6 +23,10 @@ const Module = require("node:module");
 const { basename, dirname, join, resolve } = require("node:path");
 const { constants, Script } = require("node:vm");
 
+const cacheFor = /^--cache-for=(.*)$/s.exec(process.argv[2] ?? "");
+if (cacheFor) process.argv.splice(2, 1);
+// The kind is part of a file's name: a word, or the run takes the bundle's cache for no kind.
+const kind = cacheFor && /^[a-z][a-z0-9-]*$/.test(cacheFor[1]) ? cacheFor[1] : undefined;
 const bundle = resolve(process.argv[2]);
 // The bundle is the program: its arguments are where `node BUNDLE ARGS…` puts them.
 process.argv.splice(1, 1);
@@ -31,7 +41,7 @@ const flags = hash("sha256", `${process.execArgv.join("\0")}\0${process.env.NODE
 // This installation's bundle (another checkout's has its own caches), its content, Node, the flags.
 const installed = `${basename(bundle)}-${hash("sha256", bundle).slice(0, 16)}`;
 const content = hash("sha256", bytes);
-const cacheName = `${installed}-${process.version}-${process.arch}-${content}-${flags}`;
+const cacheName = `${installed}-${kind ? `${kind}-` : ""}${process.version}-${process.arch}-${content}-${flags}`;
 const cacheFile = cacheDir ? join(cacheDir, "bundles", cacheName) : undefined;
 let cached;
 try {

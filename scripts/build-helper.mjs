@@ -4,10 +4,10 @@
 //   repository's daemon runs, the launcher runs gitstore/remote-helper/through-daemon.pl instead, which needs
 //   no build);
 // - the CLI (agent/cli/main.ts, the project modules and zod) into dist/cloudbridge.cjs, which bin/cloudbridge
-//   runs for `cloudbridge sync` when it is up to date.
+//   runs for every command but the daemon when it is up to date.
 // Node's ES module loader costs about as much per module as the module's own code: one file instead of ~57
 // halves the helper's start-up, and one instead of ~270 (zod alone is 95) takes about a fifth off a sync with
-// no daemon (docs/performance.md).
+// no daemon and a third to a half off a `status` or a `log` (docs/performance.md).
 //
 // Run by `npm ci` / `npm install` (prepare) and before `npm test`; `npm run build` by hand. Plain JavaScript
 // so that whatever Node runs npm's scripts can run it. Packages stay outside the bundles (the AWS SDK and

@@ -30,9 +30,13 @@ export interface OpenOptions {
 export async function openAnnexContext(options: OpenOptions = {}): Promise<AnnexContext> {
   const cwd = options.cwd ?? process.cwd();
   const { gitDir, workTree } = await discoverRepository(cwd);
+  // One command, then the process exits: the bucket through the light S3 client when the settings are plain
+  // (the AWS SDK's S3 module, ~30 modules and ~15 MiB, loaded only for a multipart upload), as a sync with no
+  // daemon reaches it.
   const folder = await openFolder(workTree, {
     gitDir,
     publishAnnexBranch: true,
+    oneCommand: true,
     ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}),
   });
   return { folder, annex: folder.annex, gitDir, workTree, receive: () => folder.receiveAnnexBranch() };

@@ -30,8 +30,13 @@ export async function locate(path: string): Promise<{ root: string; path: string
   return { root, path: inside.split(sep).join("/") };
 }
 
+/**
+ * The folder for one command whose process then exits, as a sync with no daemon opens it (`oneCommand`): the
+ * bucket through the light S3 client when the settings are plain, and a full scan, if the command makes one,
+ * guided by git's index.
+ */
 export function openQuietly(root: string): Promise<SyncedFolder> {
-  return openSyncedFolder(root, { log: cliLogger({ quiet: true }) });
+  return openSyncedFolder(root, { log: cliLogger({ quiet: true }), oneCommand: true });
 }
 
 /**

@@ -139,6 +139,81 @@ describe("cloudbridge CLI", () => {
     assert.match((notFolder as { stderr: string }).stderr, /is not a cloudbridge folder: run `cloudbridge init/);
   });
 
+  it("init, clone, get, whereis, versions, conflicts, status and log, run as people run them (the CLI's bundle, a code cache each), do what the sources do, get and the commands that read on the light S3 client", async () => {
+    // bin/cloudbridge runs the bundle for every command but the daemon, as after `npm ci` (scripts/build-helper.mjs).
+    await promisify(execFile)(process.execPath, [join(ROOT, "scripts/build-helper.mjs")]);
+    const compileCache = join(scratch.path, "bundled-compile-cache");
+    /**
+     * Runs `bin/cloudbridge ARGS` and checks, in the modules its process loaded, that the bundle ran; and, with
+     * `light`, that the bucket was reached without the AWS SDK's S3 client (a command that reads and gets only).
+     */
+    const asPeople = async (args: string[], options: { cwd?: string; light?: true } = {}) => {
+      const modules = join(scratch.path, `bundled-${args[0]}-${randomBytes(4).toString("hex")}.modules`);
+      const traced = {
+        ...env,
+        NODE_COMPILE_CACHE: compileCache,
+        NODE_OPTIONS: loadedModulesArgs().join(" "),
+        CLOUDBRIDGE_TEST_LOADED_MODULES: modules,
+      };
+      const result = await promisify(execFile)(join(ROOT, "bin/cloudbridge"), args, { env: traced, cwd: options.cwd ?? ROOT }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+      );
+      const loaded = (await readFile(modules, "utf8")).split("\n");
+      assert.ok(loaded.includes(pathToFileURL(join(ROOT, "bin/run-bundle.cjs")).href), `${args[0]}: the bundle ran: ${loaded.join(" ")}`);
+      assert.ok(!loaded.includes(pathToFileURL(join(ROOT, "agent/cli/main.ts")).href), `${args[0]}: not the sources`);
+      if (options.light)
+        assert.deepEqual(
+          loaded.filter((url) => url.includes("/@aws-sdk/client-s3/")),
+          [],
+          `${args[0]}: the light S3 client`,
+        );
+      return result;
+    };
+    const ok = async (args: string[], options: { cwd?: string; light?: true } = {}) => {
+      const result = await asPeople(args, options);
+      assert.equal(result.code, 0, `cloudbridge ${args.join(" ")}: ${result.stderr}`);
+      return result.stdout;
+    };
+
+    const A = join(scratch.path, "bundled-a");
+    const B = join(scratch.path, "bundled-b");
+    await mkdir(A);
+    await writeFile(join(A, "plan.txt"), "plan\n");
+    // Past the multipart threshold (16 MiB): sent in parts on the AWS SDK's client, a package the bundle loads
+    // from node_modules, and got in ranges hashed on a worker thread, whose module its own finds beside it.
+    const content = randomBytes(17 * 1024 * 1024);
+    await writeFile(join(A, "big.bin"), content);
+    await ok(["init", A, "--remote", "s3://cloudbridge/team/bundled", "--json"]);
+    // Each bundled module keeps its own file's URL: init registered the clean filter by its source file.
+    const filter = await git(A, "config", "filter.cloudbridge.process");
+    assert.ok(filter.endsWith(` ${join(ROOT, "agent/git-filter/main.ts")}`), filter);
+    await ok(["clone", "s3://cloudbridge/team/bundled", B, "--wanted", "nothing", "--json"]);
+    assert.equal(await readFile(join(B, "plan.txt"), "utf8"), "plan\n");
+    assert.ok((await readFile(join(B, "big.bin"))).length < 1024, "a pointer until got");
+    await ok(["get", "big.bin"], { cwd: B, light: true });
+    assert.deepEqual(await readFile(join(B, "big.bin")), content);
+    assert.match(await ok(["whereis", "big.bin"], { cwd: B, light: true }), /^whereis big\.bin \(3 copies\)$/m);
+    assert.match(await ok(["versions", "plan.txt"], { cwd: B, light: true }), /^plan\.txt: 1 version\(s\)/);
+    assert.equal(await ok(["conflicts", B], { light: true }), "no conflicts\n");
+    const status = JSON.parse(await ok(["status", B, "--json", "--offline"])) as { localChanges: unknown[]; daemon: unknown };
+    assert.deepEqual(status, { ...status, localChanges: [], daemon: null });
+    const log = JSON.parse(await ok(["log", A, "--json", "--files"])) as Array<{ commit: string; files: Array<{ path: string }> }>;
+    assert.equal(log[0]!.commit, await git(A, "rev-parse", "HEAD"));
+    assert.deepEqual(log[0]!.files.map((f) => f.path).sort(), ["big.bin", "plan.txt"]);
+    assert.match(await ok(["status", A]), /daemon: not running/);
+    // A failure is said as the sources say it, with its exit code.
+    const notFolder = await asPeople(["status", scratch.path]);
+    assert.equal(notFolder.code, 2);
+    assert.match(notFolder.stderr, /is not set up for cloudbridge .*: run `cloudbridge init`/);
+    const fromSources = await cli(["status", scratch.path], env);
+    assert.deepEqual({ code: notFolder.code, stderr: notFolder.stderr }, { code: fromSources.code, stderr: fromSources.stderr });
+    // One code cache for each command that ran: what one compiled is not what the next finds.
+    const caches = await readdir(join(compileCache, "bundles"));
+    const kinds = caches.map((name) => /^cloudbridge\.cjs-[0-9a-f]{16}-([a-z-]+)-v\d/.exec(name)?.[1]).sort();
+    assert.deepEqual(kinds, ["clone", "conflicts", "get", "init", "log", "status", "versions", "whereis"]);
+  });
+
   it("says clearly what is wrong, with exit code 2, and creates nothing", async () => {
     const bad = await cli(["init", join(scratch.path, "x"), "--remote", "http://example.com/repo"], env);
     assert.equal(bad.code, 2);

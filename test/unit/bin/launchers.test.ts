@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -30,8 +30,9 @@ describe("bin/cloudbridge", () => {
   });
 });
 
-describe("bin/cloudbridge sync", () => {
-  // An install of its own: the launcher, the project's Node, stand-ins for the CLI's sources and its bundle.
+describe("bin/cloudbridge's commands", () => {
+  // An install of its own: the launcher, the project's Node, stand-ins for the CLI's sources, its bundle and
+  // three commands' files.
   let work: { path: string; remove(): Promise<void> };
   const SOURCE = "agent/cli/main.ts";
   const BUNDLE = "dist/cloudbridge.cjs";
@@ -42,11 +43,12 @@ describe("bin/cloudbridge sync", () => {
 
   before(async () => {
     work = await tempDir("cli-launcher");
-    for (const dir of ["bin", "agent/cli", "dist", "node_modules/node/bin"]) await mkdir(at(dir), { recursive: true });
+    for (const dir of ["bin", "agent/cli/commands", "dist", "node_modules/node/bin"]) await mkdir(at(dir), { recursive: true });
     await copyFile(`${ROOT}bin/cloudbridge`, at("bin/cloudbridge"));
     await copyFile(`${ROOT}bin/choose-entry.bash`, at("bin/choose-entry.bash"));
     await copyFile(`${ROOT}bin/run-bundle.cjs`, at("bin/run-bundle.cjs"));
     await symlink(`${ROOT}node_modules/node/bin/node`, at("node_modules/node/bin/node"));
+    for (const command of ["sync", "status", "log", "daemon"]) await writeFile(at(`agent/cli/commands/${command}.ts`), "\n");
     await writeFile(at(SOURCE), 'console.log("sources", process.argv.slice(2).join(" "));\n');
     await writeFile(at(BUNDLE), 'console.log("bundle", process.argv.slice(2).join(" "));\n');
     await writeFile(at(INPUTS), `${SOURCE}\n`);
@@ -55,13 +57,29 @@ describe("bin/cloudbridge sync", () => {
   });
   after(async () => work.remove());
 
-  it("runs the bundle for sync while it is up to date, the sources for every other command, when it is stale or when asked to", async () => {
+  it("runs the bundle for every command but the daemon while it is up to date, the sources for help, when it is stale or when asked to", async () => {
     assert.equal(await which(["sync", "dir", "--json"]), "bundle sync dir --json");
-    assert.equal(await which(["status", "dir"]), "sources status dir");
-    assert.equal(await which(["sync"], { CLOUDBRIDGE_CLI_FROM_SOURCE: "1" }), "sources sync");
+    assert.equal(await which(["status", "dir"]), "bundle status dir");
+    assert.equal(await which(["log", "--json", "--", "--help"]), "bundle log --json -- --help", "a path named --help");
+    assert.equal(await which(["daemon", "dir"]), "sources daemon dir");
+    assert.equal(await which(["status", "--help"]), "sources status --help");
+    assert.equal(await which(["sync", "-h"]), "sources sync -h");
+    assert.equal(await which(["--help"]), "sources --help");
+    assert.equal(await which([]), "sources");
+    assert.equal(await which(["statsu", "dir"]), "sources statsu dir", "no such command");
+    assert.equal(await which(["../../dist/x", "dir"]), "sources ../../dist/x dir");
+    assert.equal(await which(["status"], { CLOUDBRIDGE_CLI_FROM_SOURCE: "1" }), "sources status");
     const future = new Date(Date.now() + 60_000);
     await utimes(at(SOURCE), future, future);
     assert.equal(await which(["sync"]), "sources sync", "a source edited after the bundle was made");
+    await utimes(at(SOURCE), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+  });
+
+  it("keeps a code cache of the bundle for each command: each compiles different code", async () => {
+    const cache = at("compile-cache");
+    for (const args of [["sync", "dir"], ["status"], ["status", "dir"], ["log"]]) await which(args, { NODE_COMPILE_CACHE: cache });
+    const names = await readdir(join(cache, "bundles"));
+    assert.deepEqual(names.map((name) => /^cloudbridge\.cjs-[0-9a-f]{16}-([a-z-]+)-v\d/.exec(name)?.[1]).sort(), ["log", "status", "sync"]);
   });
 });
 

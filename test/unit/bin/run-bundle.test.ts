@@ -60,6 +60,22 @@ process.exitCode = 3;
     assert.deepEqual(await runIt(), { code: 3, stdout: "two sync x true true dist" });
   });
 
+  it("keeps one cache for each kind of run named with --cache-for, which the bundle never sees", async () => {
+    await writeFile(bundle(), bundleSaying("kinds"));
+    const runAs = (kind: string) =>
+      run(process.execPath, [LOADER, `--cache-for=${kind}`, bundle(), "sync", "x"], {
+        env: { PATH: process.env.PATH, NODE_COMPILE_CACHE: cacheDir() },
+      }).then(
+        () => assert.fail("exit code 3 expected"),
+        (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout.trim() }),
+      );
+    for (const kind of ["sync", "status", "sync", "../../x", ""])
+      assert.deepEqual(await runAs(kind), { code: 3, stdout: "kinds sync x true true dist" });
+    await runIt();
+    const kinds = (await cacheFiles()).map((name) => /^tool\.cjs-[0-9a-f]{16}-(?:([a-z-]+)-)?v\d/.exec(name)?.[1] ?? "none").sort();
+    assert.deepEqual(kinds, ["none", "status", "sync"], "a kind that is not a word takes the cache for no kind");
+  });
+
   it("keeps no cache when Node's compile cache is off", async () => {
     await writeFile(bundle(), bundleSaying("three"));
     const before = await cacheFiles();
