@@ -123,7 +123,12 @@ async function* linesOf(input: NodeJS.ReadableStream): AsyncGenerator<string> {
   if (pending.length > 0) yield pending.toString();
 }
 
-/** Resolves once `stream` has written everything queued on it (at once for a pipe, which Node writes synchronously on Linux). */
+/**
+ * Resolves once `stream` has written everything queued on it. On Linux Node leaves a pipe to git non-blocking
+ * (it makes stdout and stderr blocking only on Windows): libuv writes at once what the pipe's buffer (64 KiB)
+ * has room for, and a write it could not finish (git not reading yet, a long answer) stays queued until the
+ * pipe takes it, which `process.exit` would drop. Mostly nothing is queued and this resolves at once.
+ */
 function drained(stream: NodeJS.WriteStream): Promise<void> {
   return stream.writableLength === 0 ? Promise.resolve() : new Promise((resolve) => stream.once("drain", resolve).once("error", resolve));
 }
