@@ -306,7 +306,9 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     ]) {
       await execFileAsync("git", args, { cwd: dir, env: traced, timeout: 60_000 });
       const loaded = (await readFile(modules, "utf8")).split("\n");
-      assert.ok(loaded.includes(pathToFileURL(resolve("dist/git-remote-cloudbridge.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      // The bundle ran (through bin/run-bundle.cjs, which compiles it itself), not the sources.
+      assert.ok(loaded.includes(pathToFileURL(resolve("bin/run-bundle.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      assert.ok(!loaded.some((url) => url.endsWith("/gitstore/remote-helper/main.ts")), "not the sources");
       assert.ok(loaded.includes("node:http"), "built-ins are listed");
       assert.deepEqual(
         loaded.filter((name) => ["node:readline", "node:perf_hooks"].includes(name)),
