@@ -2,6 +2,7 @@ import { close, readFile } from "node:fs";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { configFromList, readConfig } from "../../localgit/index.ts";
 import { agentIdFor } from "../agent-id.ts";
+import { beginPackAhead } from "../push.ts";
 import type { IndexReadAhead } from "../refs-index.ts";
 import { helperFailure, openHelperRepository } from "./commands.ts";
 import { converse } from "./conversation.ts";
@@ -47,6 +48,7 @@ export async function runRemoteHelper(
         return taken;
       },
       localAfter: (pending) => after.push(pending),
+      beginPack: () => beginPackAhead({ gitDir }),
       agent: async () => (agent ??= opened.then(({ config }) => agentIdFor(gitDir, { config }))),
       run: (_work, _commands, run) => run(),
     });

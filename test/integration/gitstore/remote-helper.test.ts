@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -290,6 +290,81 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
       (error: { stderr: string }) => error.stderr,
     );
     assert.match(refused, /The endpoint "localhost:4566" in cloudbridge\.endpoint/);
+  });
+
+  it("begins the push's pack while git decides what to push: pack-objects is running once `list for-push` is answered, and a conversation with no push leaves neither it nor its folder", async () => {
+    const dir = join(work.path, "pack-ahead");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    const pushed = await commit(dir, "one.txt", "one\n");
+    const url = `cloudbridge::s3://${t.cloud.bucket}/pack-ahead`;
+    await ok(dir, "remote", "add", "origin", url);
+    const gitDir = join(dir, ".git");
+    const scratchFolders = async () =>
+      (await readdir(join(gitDir, "objects"))).filter((name) => name.startsWith("tmp_objdir-cloudbridge-push-"));
+    /** The pack-objects processes writing into this repository's scratch folders (their command lines name them). */
+    const packing = async () => {
+      const found: string[] = [];
+      for (const pid of (await readdir("/proc")).filter((name) => /^\d+$/.test(name))) {
+        const line = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+        if (line.includes("pack-objects") && line.includes(join(gitDir, "objects", "tmp_objdir-cloudbridge-push-"))) found.push(pid);
+      }
+      return found;
+    };
+    // The helper as git starts it, git's side of the conversation played here.
+    const converse = async (untilList: (answer: string) => Promise<string[]>) => {
+      const helper = spawn("git-remote-cloudbridge", ["origin", url], {
+        env: { ...env, GIT_DIR: gitDir },
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      let said = "";
+      helper.stdout.on("data", (chunk: Buffer) => (said += chunk.toString()));
+      /** git's question and the helper's answer: one line, or a batch of lines ended by a blank one. */
+      const answer = async (question: string, oneLine = false) => {
+        const from = said.length;
+        helper.stdin.write(question);
+        const done = () => (oneLine ? said.slice(from).endsWith("\n") : said.slice(from) === "\n" || said.slice(from).endsWith("\n\n"));
+        for (let waited = 0; !done(); waited += 10) {
+          if (waited > 30_000) {
+            helper.kill();
+            assert.fail(`no answer to ${JSON.stringify(question)}: ${said}`);
+          }
+          await sleep(10);
+        }
+        return said.slice(from);
+      };
+      const ended = new Promise<number | null>((resolve) => helper.once("close", resolve));
+      await answer("capabilities\n");
+      await answer("option verbosity 0\n", true);
+      const rest = await untilList(await answer("list for-push\n"));
+      for (const question of rest) await answer(question);
+      helper.stdin.end("\n");
+      assert.equal(await ended, 0);
+      return said;
+    };
+    const said = await converse(async (listed) => {
+      assert.equal(listed, "\n", "an empty repository");
+      assert.equal((await scratchFolders()).length, 1, "the push's scratch folder is made");
+      assert.equal((await packing()).length, 1, "and pack-objects runs, waiting for what to pack");
+      return ["push refs/heads/main:refs/heads/main\n\n"];
+    });
+    assert.match(said, /ok refs\/heads\/main\n\n$/);
+    assert.deepEqual(await scratchFolders(), [], "the push removed its scratch folder");
+    assert.equal((await ok(dir, "ls-remote", "origin", "main")).split("\t")[0], pushed, "the pack begun early holds the push");
+    const clone = join(work.path, "pack-ahead-clone");
+    await ok(work.path, "clone", "-q", url, clone);
+    await ok(clone, "fsck", "--strict");
+    // git asks for the refs, finds nothing to push, and ends the conversation: what was begun ends with it.
+    await converse(async () => {
+      assert.equal((await packing()).length, 1);
+      return [];
+    });
+    assert.deepEqual(await scratchFolders(), []);
+    assert.deepEqual(await packing(), []);
+    // As git itself does it.
+    assert.match((await git(dir, "push", "origin", "main")).stderr, /Everything up-to-date/);
+    assert.deepEqual(await scratchFolders(), []);
+    assert.deepEqual(await packing(), []);
   });
 
   it("the helper loads none of Node's modules a push or fetch has no use for (readline, perf_hooks), and zlib only once it needs it", async () => {
