@@ -63,9 +63,10 @@ export interface PushOptions extends RepoContext {
    */
   foldPacks?: boolean;
   /**
-   * Takes the push's local work still going once the bucket holds everything (this machine's notes of the
-   * index and the pack list, the scratch folder, the catalog) instead of awaiting it: the remote helper
-   * answers git first and awaits it before it exits. Without it, push returns once that work is done.
+   * Takes the push's work still going once the refs index holds the push (this machine's notes of the index
+   * and the pack list, the scratch folder, the catalog; the bucket's packed-refs and HEAD, for copies on disk,
+   * whose failure is a GitStoreError "server-info-failed") instead of awaiting it: the remote helper answers
+   * git first and awaits it before it exits. Without it, push returns once that work is done.
    */
   localAfter?: (pending: Promise<void>) => void;
   /** The pack begun before the push was known (beginPackAhead), taken by the push's first pack. */
@@ -190,22 +191,34 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
     local = Promise.all([committed.remembered, tidying]).then(() => undefined);
     local.catch(() => {}); // awaited below, or by whoever took it (localAfter)
     // packed-refs goes up while the index written is remembered (and the pack's tidying goes on); all of it is
-    // over before the push goes on, but what is local when the caller takes it.
-    const settled = await Promise.allSettled([
-      committed.written
-        ? publishServerInfo(options, committed.written, {
-            createHead: committed.createdRepository || committed.results.some((r) => r.status === "created"),
-            sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
-          })
-        : undefined,
-      options.localAfter ? undefined : local,
-    ]);
-    for (const result of settled) if (result.status === "rejected") throw result.reason;
+    // over before the push goes on, but what the caller takes (localAfter).
+    const published = committed.written
+      ? publishServerInfo(options, committed.written, {
+          createHead: committed.createdRepository || committed.results.some((r) => r.status === "created"),
+          sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
+        })
+      : undefined;
+    published?.catch(() => {}); // awaited below, or by whoever took it
+    if (options.localAfter) {
+      // The index, written, holds the push (its commit point): packed-refs and HEAD, for copies of the
+      // repository on disk, follow it whether or not the caller waits, and git has its answer without waiting
+      // for them (its own refs are updated meanwhile). Their failure no longer makes a push that landed a failure.
+      options.localAfter(local);
+      if (published) {
+        const publishing = published.catch((error: unknown) => {
+          throw new GitStoreError(
+            "server-info-failed",
+            `the bucket's packed-refs and HEAD, which copies of the repository on disk read, were not written (the next push that moves a branch writes packed-refs again): ${error instanceof Error ? error.message : String(error)}`,
+          );
+        });
+        publishing.catch(() => {}); // awaited by whoever took it
+        options.localAfter(publishing);
+      }
+    } else for (const result of await Promise.allSettled([published, local])) if (result.status === "rejected") throw result.reason;
   } catch (error) {
     await (local ?? tidying)?.catch(() => {}); // the push's own failure is the one said
     throw error;
   }
-  if (options.localAfter) options.localAfter(local);
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
     // This agent's synced refs as the index now holds them too: the next fetch then finds nothing moved

@@ -97,8 +97,8 @@ async function readHead(ctx: RepoContext): Promise<string | undefined> {
 /**
  * A batch of `push [+]<src>:<dst>` commands: each ref's `ok` or `error <reason>` (git's own reasons for a
  * refusal, so that git says "non-fast-forward" / "fetch first" as with any remote). `agent`: the pushing
- * repository's agent id, asked only when something is written. `localAfter`: takes the push's local work
- * left once the bucket holds everything, for git to have its answer first (push's `localAfter`). `packAhead`:
+ * repository's agent id, asked only when something is written. `localAfter`: takes the push's work left
+ * once the refs index holds it, for git to have its answer first (push's `localAfter`). `packAhead`:
  * the pack begun at `list for-push` (push's `packAhead`).
  */
 export async function helperPush(

@@ -25,8 +25,8 @@ export interface HelperSession {
   /** The pushing repository's agent id: asked as soon as `list for-push` says a push follows, awaited only when one does. */
   agent(): Promise<string>;
   /**
-   * Takes a push's local work left once the bucket holds everything (its notes, its scratch folder), for git
-   * to have its answer first; whoever takes it awaits it before the conversation's process ends. Undefined:
+   * Takes a push's work left once the refs index holds it (its notes, its scratch folder, the bucket's
+   * packed-refs and HEAD), for git to have its answer first; whoever takes it awaits it before the conversation's process ends. Undefined:
    * the answer waits for it.
    */
   localAfter?(pending: Promise<void>): void;

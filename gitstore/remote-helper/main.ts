@@ -2,6 +2,7 @@ import { close, readFile } from "node:fs";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { configFromList, readConfig } from "../../localgit/index.ts";
 import { agentIdFor } from "../agent-id.ts";
+import { GitStoreError } from "../errors.ts";
 import { beginPackAhead } from "../push.ts";
 import type { IndexReadAhead } from "../refs-index.ts";
 import { helperFailure, openHelperRepository } from "./commands.ts";
@@ -56,12 +57,16 @@ export async function runRemoteHelper(
     // The agent id asked at `list for-push` may be being recorded (`git config`) though no push followed:
     // that is over before the helper ends (main exits at once when this returns).
     await agent?.catch(() => undefined);
-    // The bucket has the push already, and git its answer: what failed here is only this machine's note of it
-    // (the next push reads the index again).
+    // The bucket's refs index has the push already, and git its answer: what failed here is this machine's
+    // note of it (the next push reads the index again), or the bucket's files for copies on disk.
     for (const failed of await Promise.allSettled(after))
       if (failed.status === "rejected")
         process.stderr.write(
-          `git-remote-cloudbridge: warning: the push landed; noting it on this machine failed: ${helperFailure(failed.reason)}\n`,
+          `git-remote-cloudbridge: warning: the push landed; ${
+            failed.reason instanceof GitStoreError && failed.reason.code === "server-info-failed"
+              ? ""
+              : "noting it on this machine failed: "
+          }${helperFailure(failed.reason)}\n`,
         );
     (await opened.catch(() => undefined))?.s3.destroy();
   }

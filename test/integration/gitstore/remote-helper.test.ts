@@ -396,6 +396,53 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     assert.ok(!(await readFile(modules, "utf8")).split("\n").includes("node:zlib"), "git push with nothing to push");
   });
 
+  it("git has its answer once the refs index holds the push: packed-refs and HEAD (for copies on disk) follow it, and their failure is a warning, not a push refused", async () => {
+    // A proxy in front of the cloud that refuses every PUT of packed-refs, as a bucket policy could.
+    const upstream = new URL(t.cloud.env.AWS_ENDPOINT_URL!);
+    let refused = 0;
+    const proxy = createServer((req, res) => {
+      if (req.method === "PUT" && (req.url ?? "").split("?")[0]!.endsWith("/packed-refs")) {
+        refused += 1;
+        req.resume();
+        res.writeHead(403, { "content-type": "application/xml" });
+        res.end("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
+        return;
+      }
+      const upstreamRequest = request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstreamRequest.on("error", () => res.destroy());
+      req.pipe(upstreamRequest);
+    });
+    await new Promise<void>((listening) => proxy.listen(0, "127.0.0.1", listening));
+    try {
+      const proxied = { ...env, AWS_ENDPOINT_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+      const dir = join(work.path, "server-info-fails");
+      await mkdir(dir);
+      await ok(dir, "init", "-q");
+      await ok(dir, "remote", "add", "origin", `cloudbridge::s3://${t.cloud.bucket}/server-info-fails`);
+      // The repository's first push (packed-refs and HEAD), then one that moves its branch (packed-refs).
+      for (const file of ["one.txt", "two.txt"]) {
+        const pushed = await commit(dir, file, `${file}\n`);
+        const run = await execFileAsync("git", ["push", "origin", "main"], { cwd: dir, env: proxied, timeout: 60_000 }).then(
+          ({ stderr }) => ({ code: 0, stderr }),
+          (error: { code: number; stderr: string }) => error,
+        );
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /warning: the push landed; the bucket's packed-refs and HEAD, .* were not written .*Access Denied/);
+        assert.equal(await ok(dir, "rev-parse", "refs/remotes/origin/main"), pushed, "git took the push as landed");
+        assert.equal((await ok(dir, "ls-remote", "origin", "main")).split("\t")[0], pushed, "the index holds it");
+      }
+      assert.equal(refused, 2);
+    } finally {
+      await new Promise((closed) => (proxy.closeAllConnections(), proxy.close(closed)));
+    }
+  });
+
   it("git has its answer once the bucket holds the push, not once this machine has noted it: a push whose local note fails is still said to have landed, with a warning", async () => {
     const dir = join(work.path, "note-fails");
     await mkdir(dir);
