@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, request } from "node:http";
+import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
@@ -16,6 +16,19 @@ import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
 
 const execFileAsync = promisify(execFile);
+
+/** A test proxy's request passed on to the cloud at `upstream`, and its answer back. */
+function forwardTo(upstream: URL, req: IncomingMessage, res: ServerResponse): void {
+  const upstreamRequest = request(
+    { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  upstreamRequest.on("error", () => res.destroy());
+  req.pipe(upstreamRequest);
+}
 const PUSHERS = 8;
 
 describe("git-remote-cloudbridge: plain git clone, fetch and push through the bucket", () => {
@@ -127,17 +140,7 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     const held: string[] = [];
     const proxy = createServer((req, res) => {
       const path = (req.url ?? "").split("?")[0]!;
-      const forward = () => {
-        const upstreamRequest = request(
-          { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        upstreamRequest.on("error", () => res.destroy());
-        req.pipe(upstreamRequest);
-      };
+      const forward = () => forwardTo(upstream, req, res);
       if (req.method === "GET" && path.endsWith("/info/refs")) {
         indexAsked = true;
         indexGets += 1;
@@ -408,15 +411,7 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
         res.end("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
         return;
       }
-      const upstreamRequest = request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      upstreamRequest.on("error", () => res.destroy());
-      req.pipe(upstreamRequest);
+      forwardTo(upstream, req, res);
     });
     await new Promise<void>((listening) => proxy.listen(0, "127.0.0.1", listening));
     try {
