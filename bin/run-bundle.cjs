@@ -5,7 +5,7 @@
 // run compiled again each module and function a sync calls (~20 ms of a no-op sync's ~160 ms of CPU at 50,000
 // files: docs/performance.md). The cache made here holds them.
 //
-// The cache lives beside Node's (NODE_COMPILE_CACHE, which bin/cloudbridge sets; none when it is unset or with
+// The cache lives beside Node's (NODE_COMPILE_CACHE, which both launchers in bin/ set; none when it is unset or with
 // NODE_DISABLE_COMPILE_CACHE=1), named by the bundle's content, Node's version and its architecture: V8 itself
 // checks only the source's length, so a bundle rebuilt to the same length never meets the old cache. A cache V8
 // rejects (other flags, another V8) is made again at the end of the run; one that cannot be read or written

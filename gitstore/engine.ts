@@ -19,6 +19,14 @@ export interface PackRange {
   include?: readonly string[];
 }
 
+/** A pack begun before what it packs is known (GitEngine.beginPack). */
+export interface PackBegun {
+  /** The pack of `range`, as packObjects makes it (once; a second call, or one with `include`, is packObjects'). */
+  pack(range: PackRange): Promise<PackFiles | undefined>;
+  /** No pack after all: what was begun ends (anything it wrote is in its `outDir`, the caller's to remove). */
+  cancel(): Promise<void>;
+}
+
 export interface GitEngine {
   readonly name: string;
   /**
@@ -29,6 +37,11 @@ export interface GitEngine {
    * Undefined when there is nothing to pack.
    */
   packObjects(gitDir: string, range: PackRange, outDir: string): Promise<PackFiles | undefined>;
+  /**
+   * packObjects begun before its range is known, where the engine gains by it (a git process started while
+   * the caller waits); an engine without it has packObjects called when the range is known.
+   */
+  beginPack?(gitDir: string, outDir: string): PackBegun;
   /**
    * Checks a pack that came from elsewhere — checksum, every object well formed, no tree entry named
    * "", ".", "..", ".git" or containing "/", the content of .gitattributes/.gitmodules blobs its trees

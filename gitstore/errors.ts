@@ -18,6 +18,7 @@ export type GitStoreErrorCode =
   | "invalid-object-id"
   | "list-too-large"
   | "blobs-outside-pack"
-  | "tree-too-large";
+  | "tree-too-large"
+  | "server-info-failed";
 
 export class GitStoreError extends CloudbridgeError<GitStoreErrorCode> {}

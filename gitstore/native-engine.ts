@@ -1,7 +1,7 @@
 import { link, mkdtemp, rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { missingBeyondQuarantine } from "./connectivity.ts";
-import type { GitEngine, PackFiles, PackRange } from "./engine.ts";
+import type { GitEngine, PackBegun, PackFiles, PackRange } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
 import { readPackObjectCount, verifyPackFile } from "./pack-format.ts";
 import {
@@ -12,6 +12,7 @@ import {
   readRefs,
   resolveRef,
   runGit,
+  startGit,
   updateRefs,
   type GitRun,
 } from "../localgit/index.ts";
@@ -25,7 +26,42 @@ export class NativeGitEngine implements GitEngine {
       ? await this.packWithObjects(gitDir, range.tips, range.exclude, range.include, outDir)
       : await this.withPresentExcludes(gitDir, range.exclude, (exclude) => this.runPackObjects(gitDir, range.tips, exclude, outDir));
     if (run.code !== 0) throw new GitStoreError("pack-failed", `git pack-objects failed: ${run.stderr.trim()}`);
-    const files = packFiles(outDir, `pack-${run.stdout.toString().trim()}`);
+    return this.packMade(outDir, run.stdout.toString().trim());
+  }
+
+  /**
+   * `git pack-objects --revs` started now, waiting for its revisions (git reads them all before it packs):
+   * its fork and start-up overlap what the caller still waits for. The run given a range fails over to
+   * packObjects (which says why git failed, and packs again without excluded ids this repository lacks);
+   * `cancel` gives it no revisions, and it ends having written an empty pack into `outDir`.
+   */
+  beginPack(gitDir: string, outDir: string): PackBegun {
+    const git = startGit(PACK_REVISIONS(outDir), { gitDir });
+    const out: Buffer[] = [];
+    git.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    git.stdin.on("error", () => {}); // git may end before it reads its input: its exit code says so
+    const closed = new Promise<number | null>((resolve) => git.once("close", resolve));
+    let given = false;
+    const give = (revisions: string) => {
+      given = true;
+      git.stdin.end(revisions);
+      return closed;
+    };
+    return {
+      pack: async (range) => {
+        if (given || range.include?.length) return this.packObjects(gitDir, range, outDir);
+        const code = await give(revisions(range.tips, range.exclude));
+        return code === 0 ? this.packMade(outDir, Buffer.concat(out).toString().trim()) : this.packObjects(gitDir, range, outDir);
+      },
+      cancel: async () => {
+        if (!given) await give("");
+      },
+    };
+  }
+
+  /** The pack pack-objects wrote into `outDir` and named (its checksum on stdout); undefined, and removed, when it holds nothing. */
+  private async packMade(outDir: string, checksum: string): Promise<PackFiles | undefined> {
+    const files = packFiles(outDir, `pack-${checksum}`);
     const objectCount = await readPackObjectCount(files.packPath);
     if (objectCount === 0) {
       await Promise.all([rm(files.packPath, { force: true }), rm(files.idxPath, { force: true })]);
@@ -80,13 +116,7 @@ export class NativeGitEngine implements GitEngine {
   }
 
   private runPackObjects(gitDir: string, tips: readonly string[], exclude: readonly string[], outDir: string) {
-    const revs = [...tips, ...exclude.map((oid) => `^${oid}`)];
-    // No --thin: every delta base is inside the pack, so the pack stands alone in the bucket.
-    return runGit(["pack-objects", "--revs", "--delta-base-offset", "-q", join(outDir, "pack")], {
-      gitDir,
-      input: `${revs.join("\n")}\n`,
-      allowFailure: true,
-    });
+    return runGit(PACK_REVISIONS(outDir), { gitDir, input: revisions(tips, exclude), allowFailure: true });
   }
 
   async indexPack(gitDir: string, packPath: string, options: { objectDir?: string; fsck?: boolean } = {}): Promise<PackFiles> {
@@ -219,6 +249,14 @@ async function objectsWithPaths(gitDir: string): Promise<Buffer> {
   }
   for (const oid of held) lines.push(oid);
   return Buffer.from(`${lines.join("\n")}\n`);
+}
+
+/** pack-objects of the objects reachable from the revisions on its input; no --thin: every delta base is inside the pack, so the pack stands alone in the bucket. */
+const PACK_REVISIONS = (outDir: string) => ["pack-objects", "--revs", "--delta-base-offset", "-q", join(outDir, "pack")];
+
+/** pack-objects --revs's input: what is reachable from `tips` and not from `exclude`. */
+function revisions(tips: readonly string[], exclude: readonly string[]): string {
+  return `${[...tips, ...exclude.map((oid) => `^${oid}`)].join("\n")}\n`;
 }
 
 function packFiles(dir: string, name: string) {

@@ -1,9 +1,10 @@
+import { mkdtempSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ObjectMissing, PreconditionFailed } from "../objectstore/index.ts";
 import { syncedRefName, assertAgentId, assertRefName } from "../protocol/core.ts";
 import { addToPackList, rememberedLivePacks, uploadPack } from "./bucket-packs.ts";
-import type { PackFiles } from "./engine.ts";
+import type { PackBegun, PackFiles } from "./engine.ts";
 import { forgetPacks, knownPacks, packObjectIds, rememberPackIndex } from "./pack-catalog.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { packsToFold } from "./pack-geometry.ts";
@@ -62,12 +63,62 @@ export interface PushOptions extends RepoContext {
    */
   foldPacks?: boolean;
   /**
-   * Takes the push's local work still going once the bucket holds everything (this machine's notes of the
-   * index and the pack list, the scratch folder, the catalog) instead of awaiting it: the remote helper
-   * answers git first and awaits it before it exits. Without it, push returns once that work is done.
+   * Takes the push's work still going once the refs index holds the push (this machine's notes of the index
+   * and the pack list, the scratch folder, the catalog; the bucket's packed-refs and HEAD, for copies on disk,
+   * whose failure is a GitStoreError "server-info-failed") instead of awaiting it: the remote helper answers
+   * git first and awaits it before it exits. Without it, push returns once that work is done.
    */
   localAfter?: (pending: Promise<void>) => void;
+  /** The pack begun before the push was known (beginPackAhead), taken by the push's first pack. */
+  packAhead?: PackAhead;
 }
+
+/**
+ * A push's pack begun before its refs are known: the remote helper begins it when `list for-push` says a
+ * push follows, and git decides what to push (and the bucket's refs are read) while the scratch folder is
+ * made and git's pack-objects starts (GitEngine.beginPack), ~3–5 ms of every push. The push's first pack
+ * takes it (`take`, once); `drop`, when the conversation ends, ends what no push gave a range to and
+ * removes the scratch folder no push took (a push's own is removed by the push).
+ */
+export interface PackAhead {
+  take(): { scratch: string; begun?: PackBegun } | undefined;
+  drop(): Promise<void>;
+}
+
+export function beginPackAhead(ctx: Pick<RepoContext, "gitDir" | "engine">): PackAhead {
+  let ahead: { scratch: string; begun?: PackBegun } | undefined;
+  try {
+    // Made at once, not through the thread pool (where it waits behind the reads begun before it): git's
+    // `push` line follows the answer to `list for-push` within a millisecond or two.
+    const scratch = mkdtempSync(scratchPrefix(ctx.gitDir));
+    ahead = { scratch, begun: engineOf(ctx).beginPack?.(ctx.gitDir, scratch) };
+  } catch {
+    // the push makes its own
+  }
+  let taken = false;
+  return {
+    take: () => {
+      if (taken) return undefined;
+      taken = true;
+      return ahead;
+    },
+    drop: async () => {
+      await ahead?.begun?.cancel();
+      if (ahead && !taken) await rm(ahead.scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A push's scratch folder, beside the repository, never in the system temp folder: git writes the pack in
+ * objects/pack and renames it into the folder, which fails across file systems (/tmp is a tmpfs on many
+ * distributions).
+ */
+function scratchFolder(gitDir: string): Promise<string> {
+  return mkdtemp(scratchPrefix(gitDir));
+}
+
+const scratchPrefix = (gitDir: string) => join(gitDir, "objects", "tmp_objdir-cloudbridge-push-");
 
 export interface PushOutcome {
   results: PushResult[];
@@ -140,22 +191,34 @@ export async function push(options: PushOptions): Promise<PushOutcome> {
     local = Promise.all([committed.remembered, tidying]).then(() => undefined);
     local.catch(() => {}); // awaited below, or by whoever took it (localAfter)
     // packed-refs goes up while the index written is remembered (and the pack's tidying goes on); all of it is
-    // over before the push goes on, but what is local when the caller takes it.
-    const settled = await Promise.allSettled([
-      committed.written
-        ? publishServerInfo(options, committed.written, {
-            createHead: committed.createdRepository || committed.results.some((r) => r.status === "created"),
-            sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
-          })
-        : undefined,
-      options.localAfter ? undefined : local,
-    ]);
-    for (const result of settled) if (result.status === "rejected") throw result.reason;
+    // over before the push goes on, but what the caller takes (localAfter).
+    const published = committed.written
+      ? publishServerInfo(options, committed.written, {
+          createHead: committed.createdRepository || committed.results.some((r) => r.status === "created"),
+          sharedMoved: committed.createdRepository || committed.results.some((r) => r.status !== "up-to-date" && r.status !== "rejected"),
+        })
+      : undefined;
+    published?.catch(() => {}); // awaited below, or by whoever took it
+    if (options.localAfter) {
+      // The index, written, holds the push (its commit point): packed-refs and HEAD, for copies of the
+      // repository on disk, follow it whether or not the caller waits, and git has its answer without waiting
+      // for them (its own refs are updated meanwhile). Their failure no longer makes a push that landed a failure.
+      options.localAfter(local);
+      if (published) {
+        const publishing = published.catch((error: unknown) => {
+          throw new GitStoreError(
+            "server-info-failed",
+            `the bucket's packed-refs and HEAD, which copies of the repository on disk read, were not written (the next push that moves a branch writes packed-refs again): ${error instanceof Error ? error.message : String(error)}`,
+          );
+        });
+        publishing.catch(() => {}); // awaited by whoever took it
+        options.localAfter(publishing);
+      }
+    } else for (const result of await Promise.allSettled([published, local])) if (result.status === "rejected") throw result.reason;
   } catch (error) {
     await (local ?? tidying)?.catch(() => {}); // the push's own failure is the one said
     throw error;
   }
-  if (options.localAfter) options.localAfter(local);
   if (options.remote) {
     const landed = outcome.results.filter((result) => result.status !== "rejected");
     // This agent's synced refs as the index now holds them too: the next fetch then finds nothing moved
@@ -191,9 +254,8 @@ async function sendObjects(
   excludeHolds?: Promise<boolean>,
 ): Promise<Sent | "stale" | undefined> {
   if (tips.length === 0) return undefined;
-  // Beside the repository, never in the system temp folder: git writes the pack in objects/pack and renames
-  // it into `scratch`, which fails across file systems (/tmp is a tmpfs on many distributions).
-  const scratch = await mkdtemp(join(options.gitDir, "objects", "tmp_objdir-cloudbridge-push-"));
+  const ahead = options.packAhead?.take();
+  const scratch = ahead?.scratch ?? (await scratchFolder(options.gitDir));
   let done: Promise<void> | undefined;
   let removed: Promise<void> | undefined;
   try {
@@ -201,12 +263,12 @@ async function sendObjects(
     // What the known packs hold is read while git packs (local files, side by side: a push waits for each step).
     const known = options.foldPacks === false ? undefined : knownLivePacks(options);
     known?.catch(() => {}); // awaited below
-    const made = await engineOf(options)
-      .packObjects(options.gitDir, range, scratch)
-      .catch(async (error: unknown) => {
+    const made = await (ahead?.begun ? ahead.begun.pack(range) : engineOf(options).packObjects(options.gitDir, range, scratch)).catch(
+      async (error: unknown) => {
         if (excludeHolds && !(await excludeHolds)) return "stale" as const; // packed against refs that moved
         throw error;
-      });
+      },
+    );
     if (made === "stale" || (excludeHolds && !(await excludeHolds))) return "stale";
     let pack = made;
     if (!pack) return undefined;

@@ -25,6 +25,6 @@ export interface RepoContext {
 
 const native = new NativeGitEngine();
 
-export function engineOf(ctx: RepoContext): GitEngine {
+export function engineOf(ctx: Pick<RepoContext, "engine">): GitEngine {
   return ctx.engine ?? native;
 }

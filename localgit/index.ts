@@ -20,6 +20,7 @@ export {
   joinNul,
   runGit,
   splitNul,
+  startGit,
   startGitFromSpawner,
   stopGitSpawner,
   type GitOptions,

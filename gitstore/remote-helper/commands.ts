@@ -6,7 +6,7 @@ import { recordedEncryption } from "../recorded-encryption.ts";
 import { corruptSharedRef } from "../bucket-refs.ts";
 import { fetchObjects } from "../fetch.ts";
 import { MAX_REF_FILE_BYTES } from "../limits.ts";
-import { push, type RefUpdate } from "../push.ts";
+import { push, type PackAhead, type RefUpdate } from "../push.ts";
 import { parseHeadFile } from "../ref-file.ts";
 import { readRefsIndex, readRefsIndexAhead, type IndexReadAhead } from "../refs-index.ts";
 import { engineOf, type RepoContext } from "../repo-context.ts";
@@ -97,8 +97,9 @@ async function readHead(ctx: RepoContext): Promise<string | undefined> {
 /**
  * A batch of `push [+]<src>:<dst>` commands: each ref's `ok` or `error <reason>` (git's own reasons for a
  * refusal, so that git says "non-fast-forward" / "fetch first" as with any remote). `agent`: the pushing
- * repository's agent id, asked only when something is written. `localAfter`: takes the push's local work
- * left once the bucket holds everything, for git to have its answer first (push's `localAfter`).
+ * repository's agent id, asked only when something is written. `localAfter`: takes the push's work left
+ * once the refs index holds it, for git to have its answer first (push's `localAfter`). `packAhead`:
+ * the pack begun at `list for-push` (push's `packAhead`).
  */
 export async function helperPush(
   ctx: RepoContext,
@@ -106,6 +107,7 @@ export async function helperPush(
   dryRun: boolean,
   agent: () => Promise<string>,
   localAfter?: (pending: Promise<void>) => void,
+  packAhead?: PackAhead,
 ): Promise<string> {
   const updates: RefUpdate[] = await Promise.all(
     commands.map(async (command) => {
@@ -120,7 +122,13 @@ export async function helperPush(
   // git has already refused what `list for-push` shows is not a fast-forward; a dry run writes nothing.
   if (dryRun) return `${updates.map((u) => `ok ${u.ref}\n`).join("")}\n`;
   try {
-    const { results } = await push({ ...ctx, agent: await agent(), updates, ...(localAfter ? { localAfter } : {}) });
+    const { results } = await push({
+      ...ctx,
+      agent: await agent(),
+      updates,
+      ...(localAfter ? { localAfter } : {}),
+      ...(packAhead ? { packAhead } : {}),
+    });
     return `${results.map((r) => (r.status === "rejected" ? `error ${r.ref} ${r.reason}\n` : `ok ${r.ref}\n`)).join("")}\n`;
   } catch (error) {
     const message = helperFailure(error).replaceAll("\n", " ");

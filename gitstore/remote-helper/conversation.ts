@@ -1,4 +1,5 @@
 import type { IndexReadAhead } from "../refs-index.ts";
+import type { PackAhead } from "../push.ts";
 import type { RepoContext } from "../repo-context.ts";
 import { helperFetch, helperList, helperPush } from "./commands.ts";
 
@@ -24,11 +25,16 @@ export interface HelperSession {
   /** The pushing repository's agent id: asked as soon as `list for-push` says a push follows, awaited only when one does. */
   agent(): Promise<string>;
   /**
-   * Takes a push's local work left once the bucket holds everything (its notes, its scratch folder), for git
-   * to have its answer first; whoever takes it awaits it before the conversation's process ends. Undefined:
+   * Takes a push's work left once the refs index holds it (its notes, its scratch folder, the bucket's
+   * packed-refs and HEAD), for git to have its answer first; whoever takes it awaits it before the conversation's process ends. Undefined:
    * the answer waits for it.
    */
   localAfter?(pending: Promise<void>): void;
+  /**
+   * A push's pack begun as `list for-push` says a push follows (push.ts's beginPackAhead), while git decides
+   * what to push: the helper alone has nothing else to do meanwhile. Undefined: the pack is begun by the push.
+   */
+  beginPack?(): PackAhead;
   /** Runs the work of one command (`commands`: how many lines its batch held); the daemon runs a push or fetch between its rounds. */
   run<T>(work: HelperWork, commands: number, run: () => Promise<T>): Promise<T>;
 }
@@ -40,6 +46,24 @@ export interface HelperSession {
  * when git ends the conversation (a blank line, or its end); a failure is thrown, for the caller to say.
  */
 export async function converse(session: HelperSession): Promise<void> {
+  let packAhead: PackAhead | undefined;
+  try {
+    await converseWith(
+      session,
+      () => packAhead,
+      (ahead) => (packAhead = ahead),
+    );
+  } finally {
+    // What no push took (git found nothing to push, a dry run, a failure) ends with the conversation.
+    await packAhead?.drop();
+  }
+}
+
+async function converseWith(
+  session: HelperSession,
+  packAhead: () => PackAhead | undefined,
+  begun: (ahead: PackAhead) => void,
+): Promise<void> {
   let verbosity = 1;
   let dryRun = false;
   const context = async (): Promise<RepoContext> => ({
@@ -64,7 +88,10 @@ export async function converse(session: HelperSession): Promise<void> {
       if (name === "dry-run") dryRun = value === "true";
       session.output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
     } else if (line === "list" || line === "list for-push") {
-      if (line === "list for-push" && !dryRun) session.agent().catch(() => {}); // awaited by the push
+      if (line === "list for-push" && !dryRun) {
+        session.agent().catch(() => {}); // awaited by the push
+        if (session.beginPack && !packAhead()) begun(session.beginPack());
+      }
       const { output, stderr } = await session.run("list", 0, async () =>
         helperList(await context(), line === "list", session.indexAhead?.()),
       );
@@ -77,7 +104,7 @@ export async function converse(session: HelperSession): Promise<void> {
       const commands = await batch(line);
       session.output(
         await session.run("push", commands.length, async () =>
-          helperPush(await context(), commands, dryRun, session.agent, session.localAfter?.bind(session)),
+          helperPush(await context(), commands, dryRun, session.agent, session.localAfter?.bind(session), packAhead()),
         ),
       );
     } else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);

@@ -2,6 +2,8 @@ import { close, readFile } from "node:fs";
 import { BucketLayout, parseRemoteUrl } from "../../protocol/core.ts";
 import { commonGitDir, configFromList, readConfig } from "../../localgit/index.ts";
 import { agentIdFor } from "../agent-id.ts";
+import { GitStoreError } from "../errors.ts";
+import { beginPackAhead } from "../push.ts";
 import type { IndexReadAhead } from "../refs-index.ts";
 import { helperFailure, openHelperRepository } from "./commands.ts";
 import { converse } from "./conversation.ts";
@@ -51,6 +53,7 @@ export async function runRemoteHelper(
         return taken;
       },
       localAfter: (pending) => after.push(pending),
+      beginPack: () => beginPackAhead({ gitDir }),
       agent: async () => (agent ??= opened.then(({ config }) => agentIdFor(gitDir, { config }))),
       run: (_work, _commands, run) => run(),
     });
@@ -58,12 +61,16 @@ export async function runRemoteHelper(
     // The agent id asked at `list for-push` may be being recorded (`git config`) though no push followed:
     // that is over before the helper ends (main exits at once when this returns).
     await agent?.catch(() => undefined);
-    // The bucket has the push already, and git its answer: what failed here is only this machine's note of it
-    // (the next push reads the index again).
+    // The bucket's refs index has the push already, and git its answer: what failed here is this machine's
+    // note of it (the next push reads the index again), or the bucket's files for copies on disk.
     for (const failed of await Promise.allSettled(after))
       if (failed.status === "rejected")
         process.stderr.write(
-          `git-remote-cloudbridge: warning: the push landed; noting it on this machine failed: ${helperFailure(failed.reason)}\n`,
+          `git-remote-cloudbridge: warning: the push landed; ${
+            failed.reason instanceof GitStoreError && failed.reason.code === "server-info-failed"
+              ? ""
+              : "noting it on this machine failed: "
+          }${helperFailure(failed.reason)}\n`,
         );
     (await opened.catch(() => undefined))?.s3.destroy();
   }
@@ -127,7 +134,12 @@ async function* linesOf(input: NodeJS.ReadableStream): AsyncGenerator<string> {
   if (pending.length > 0) yield pending.toString();
 }
 
-/** Resolves once `stream` has written everything queued on it (at once for a pipe, which Node writes synchronously on Linux). */
+/**
+ * Resolves once `stream` has written everything queued on it. On Linux Node leaves a pipe to git non-blocking
+ * (it makes stdout and stderr blocking only on Windows): libuv writes at once what the pipe's buffer (64 KiB)
+ * has room for, and a write it could not finish (git not reading yet, a long answer) stays queued until the
+ * pipe takes it, which `process.exit` would drop. Mostly nothing is queued and this resolves at once.
+ */
 function drained(stream: NodeJS.WriteStream): Promise<void> {
   return stream.writableLength === 0 ? Promise.resolve() : new Promise((resolve) => stream.once("drain", resolve).once("error", resolve));
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, request } from "node:http";
+import { execFile, spawn } from "node:child_process";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
@@ -16,6 +16,19 @@ import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { BucketLayout } from "../../../protocol/layout.ts";
 
 const execFileAsync = promisify(execFile);
+
+/** A test proxy's request passed on to the cloud at `upstream`, and its answer back. */
+function forwardTo(upstream: URL, req: IncomingMessage, res: ServerResponse): void {
+  const upstreamRequest = request(
+    { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  upstreamRequest.on("error", () => res.destroy());
+  req.pipe(upstreamRequest);
+}
 const PUSHERS = 8;
 
 describe("git-remote-cloudbridge: plain git clone, fetch and push through the bucket", () => {
@@ -127,17 +140,7 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     const held: string[] = [];
     const proxy = createServer((req, res) => {
       const path = (req.url ?? "").split("?")[0]!;
-      const forward = () => {
-        const upstreamRequest = request(
-          { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        upstreamRequest.on("error", () => res.destroy());
-        req.pipe(upstreamRequest);
-      };
+      const forward = () => forwardTo(upstream, req, res);
       if (req.method === "GET" && path.endsWith("/info/refs")) {
         indexAsked = true;
         indexGets += 1;
@@ -292,6 +295,81 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     assert.match(refused, /The endpoint "localhost:4566" in cloudbridge\.endpoint/);
   });
 
+  it("begins the push's pack while git decides what to push: pack-objects is running once `list for-push` is answered, and a conversation with no push leaves neither it nor its folder", async () => {
+    const dir = join(work.path, "pack-ahead");
+    await mkdir(dir);
+    await ok(dir, "init", "-q");
+    const pushed = await commit(dir, "one.txt", "one\n");
+    const url = `cloudbridge::s3://${t.cloud.bucket}/pack-ahead`;
+    await ok(dir, "remote", "add", "origin", url);
+    const gitDir = join(dir, ".git");
+    const scratchFolders = async () =>
+      (await readdir(join(gitDir, "objects"))).filter((name) => name.startsWith("tmp_objdir-cloudbridge-push-"));
+    /** The pack-objects processes writing into this repository's scratch folders (their command lines name them). */
+    const packing = async () => {
+      const found: string[] = [];
+      for (const pid of (await readdir("/proc")).filter((name) => /^\d+$/.test(name))) {
+        const line = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+        if (line.includes("pack-objects") && line.includes(join(gitDir, "objects", "tmp_objdir-cloudbridge-push-"))) found.push(pid);
+      }
+      return found;
+    };
+    // The helper as git starts it, git's side of the conversation played here.
+    const converse = async (untilList: (answer: string) => Promise<string[]>) => {
+      const helper = spawn("git-remote-cloudbridge", ["origin", url], {
+        env: { ...env, GIT_DIR: gitDir },
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      let said = "";
+      helper.stdout.on("data", (chunk: Buffer) => (said += chunk.toString()));
+      /** git's question and the helper's answer: one line, or a batch of lines ended by a blank one. */
+      const answer = async (question: string, oneLine = false) => {
+        const from = said.length;
+        helper.stdin.write(question);
+        const done = () => (oneLine ? said.slice(from).endsWith("\n") : said.slice(from) === "\n" || said.slice(from).endsWith("\n\n"));
+        for (let waited = 0; !done(); waited += 10) {
+          if (waited > 30_000) {
+            helper.kill();
+            assert.fail(`no answer to ${JSON.stringify(question)}: ${said}`);
+          }
+          await sleep(10);
+        }
+        return said.slice(from);
+      };
+      const ended = new Promise<number | null>((resolve) => helper.once("close", resolve));
+      await answer("capabilities\n");
+      await answer("option verbosity 0\n", true);
+      const rest = await untilList(await answer("list for-push\n"));
+      for (const question of rest) await answer(question);
+      helper.stdin.end("\n");
+      assert.equal(await ended, 0);
+      return said;
+    };
+    const said = await converse(async (listed) => {
+      assert.equal(listed, "\n", "an empty repository");
+      assert.equal((await scratchFolders()).length, 1, "the push's scratch folder is made");
+      assert.equal((await packing()).length, 1, "and pack-objects runs, waiting for what to pack");
+      return ["push refs/heads/main:refs/heads/main\n\n"];
+    });
+    assert.match(said, /ok refs\/heads\/main\n\n$/);
+    assert.deepEqual(await scratchFolders(), [], "the push removed its scratch folder");
+    assert.equal((await ok(dir, "ls-remote", "origin", "main")).split("\t")[0], pushed, "the pack begun early holds the push");
+    const clone = join(work.path, "pack-ahead-clone");
+    await ok(work.path, "clone", "-q", url, clone);
+    await ok(clone, "fsck", "--strict");
+    // git asks for the refs, finds nothing to push, and ends the conversation: what was begun ends with it.
+    await converse(async () => {
+      assert.equal((await packing()).length, 1);
+      return [];
+    });
+    assert.deepEqual(await scratchFolders(), []);
+    assert.deepEqual(await packing(), []);
+    // As git itself does it.
+    assert.match((await git(dir, "push", "origin", "main")).stderr, /Everything up-to-date/);
+    assert.deepEqual(await scratchFolders(), []);
+    assert.deepEqual(await packing(), []);
+  });
+
   it("the helper loads none of Node's modules a push or fetch has no use for (readline, perf_hooks), and zlib only once it needs it", async () => {
     const dir = join(work.path, "lean");
     await mkdir(dir);
@@ -306,7 +384,9 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     ]) {
       await execFileAsync("git", args, { cwd: dir, env: traced, timeout: 60_000 });
       const loaded = (await readFile(modules, "utf8")).split("\n");
-      assert.ok(loaded.includes(pathToFileURL(resolve("dist/git-remote-cloudbridge.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      // The bundle ran (through bin/run-bundle.cjs, which compiles it itself), not the sources.
+      assert.ok(loaded.includes(pathToFileURL(resolve("bin/run-bundle.cjs")).href), `the bundle ran: ${loaded.join(" ")}`);
+      assert.ok(!loaded.some((url) => url.endsWith("/gitstore/remote-helper/main.ts")), "not the sources");
       assert.ok(loaded.includes("node:http"), "built-ins are listed");
       assert.deepEqual(
         loaded.filter((name) => ["node:readline", "node:perf_hooks"].includes(name)),
@@ -317,6 +397,45 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     // A push whose every answer is known already (nothing to send) reads no object and checks no body: no zlib.
     await execFileAsync("git", ["push", "-q", "origin", "main"], { cwd: dir, env: traced, timeout: 60_000 });
     assert.ok(!(await readFile(modules, "utf8")).split("\n").includes("node:zlib"), "git push with nothing to push");
+  });
+
+  it("git has its answer once the refs index holds the push: packed-refs and HEAD (for copies on disk) follow it, and their failure is a warning, not a push refused", async () => {
+    // A proxy in front of the cloud that refuses every PUT of packed-refs, as a bucket policy could.
+    const upstream = new URL(t.cloud.env.AWS_ENDPOINT_URL!);
+    let refused = 0;
+    const proxy = createServer((req, res) => {
+      if (req.method === "PUT" && (req.url ?? "").split("?")[0]!.endsWith("/packed-refs")) {
+        refused += 1;
+        req.resume();
+        res.writeHead(403, { "content-type": "application/xml" });
+        res.end("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
+        return;
+      }
+      forwardTo(upstream, req, res);
+    });
+    await new Promise<void>((listening) => proxy.listen(0, "127.0.0.1", listening));
+    try {
+      const proxied = { ...env, AWS_ENDPOINT_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+      const dir = join(work.path, "server-info-fails");
+      await mkdir(dir);
+      await ok(dir, "init", "-q");
+      await ok(dir, "remote", "add", "origin", `cloudbridge::s3://${t.cloud.bucket}/server-info-fails`);
+      // The repository's first push (packed-refs and HEAD), then one that moves its branch (packed-refs).
+      for (const file of ["one.txt", "two.txt"]) {
+        const pushed = await commit(dir, file, `${file}\n`);
+        const run = await execFileAsync("git", ["push", "origin", "main"], { cwd: dir, env: proxied, timeout: 60_000 }).then(
+          ({ stderr }) => ({ code: 0, stderr }),
+          (error: { code: number; stderr: string }) => error,
+        );
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, /warning: the push landed; the bucket's packed-refs and HEAD, .* were not written .*Access Denied/);
+        assert.equal(await ok(dir, "rev-parse", "refs/remotes/origin/main"), pushed, "git took the push as landed");
+        assert.equal((await ok(dir, "ls-remote", "origin", "main")).split("\t")[0], pushed, "the index holds it");
+      }
+      assert.equal(refused, 2);
+    } finally {
+      await new Promise((closed) => (proxy.closeAllConnections(), proxy.close(closed)));
+    }
   });
 
   it("git has its answer once the bucket holds the push, not once this machine has noted it: a push whose local note fails is still said to have landed, with a warning", async () => {

@@ -108,6 +108,7 @@ describe("bin/git-remote-cloudbridge", () => {
       await mkdir(at(dir), { recursive: true });
     await copyFile(`${ROOT}bin/git-remote-cloudbridge`, at("bin/git-remote-cloudbridge"));
     await copyFile(`${ROOT}bin/choose-entry.bash`, at("bin/choose-entry.bash"));
+    await copyFile(`${ROOT}bin/run-bundle.cjs`, at("bin/run-bundle.cjs"));
     await symlink(`${ROOT}node_modules/node/bin/node`, at("node_modules/node/bin/node"));
     await writeFile(at(SOURCE), 'console.log("sources");\n');
     // The relay says so, then does what the real one does when the daemon declines: runs the launcher again.
@@ -131,6 +132,28 @@ describe("bin/git-remote-cloudbridge", () => {
     await mkdir(join(work.path, "global-bin"), { recursive: true });
     await symlink(at("bin/git-remote-cloudbridge"), join(work.path, "global-bin/git-remote-cloudbridge"));
     assert.equal(await which({ launcher: join(work.path, "global-bin/git-remote-cloudbridge") }), "bundle");
+  });
+
+  it("runs the bundle from the code cache of a run (bin/run-bundle.cjs), as its main module with git's arguments", async () => {
+    await freshBundle();
+    await writeFile(
+      at(BUNDLE),
+      'console.log("bundle", require.main === module, __filename === process.argv[1], process.argv.slice(2).join(" "));\n',
+    );
+    const cache = join(work.path, "compile-cache");
+    const env = { NODE_COMPILE_CACHE: cache };
+    const ran = async () =>
+      (
+        await run(at("bin/git-remote-cloudbridge"), ["origin", "cloudbridge::s3://b/r"], { env: { PATH: process.env.PATH, ...env } })
+      ).stdout.trim();
+    assert.equal(await ran(), "bundle true true origin cloudbridge::s3://b/r");
+    const caches = await readdir(join(cache, "bundles"));
+    assert.equal(caches.length, 1, "the run's code cache is kept");
+    assert.match(caches[0]!, /^git-remote-cloudbridge\.cjs-/);
+    assert.equal(await ran(), "bundle true true origin cloudbridge::s3://b/r", "and run from it");
+    // Where the cache cannot be written (its folder's parent a file), the run costs the compilation, nothing else.
+    env.NODE_COMPILE_CACHE = join(at(BUNDLE), "cache");
+    assert.equal(await ran(), "bundle true true origin cloudbridge::s3://b/r");
   });
 
   it("runs the TypeScript sources when the bundle is stale, incomplete or missing, or when asked to", async () => {
