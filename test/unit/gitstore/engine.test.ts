@@ -53,29 +53,31 @@ for (const engine of [new NativeGitEngine(), new IsomorphicGitEngine()] as GitEn
       assert.equal(await engine.packObjects(gitDir, { tips: [commits[1]!], exclude: [commits[2]!] }, await scratch()), undefined);
     });
 
-    it("a pack begun before its range is known is the pack packObjects makes, whatever git makes of the range; cancelled, it ends having packed nothing", async (context) => {
-      if (!engine.beginPack) return context.skip("this engine packs when the range is known");
-      for (const exclude of [[commits[0]!], [commits[0]!, "f".repeat(40)]]) {
+    // Only for an engine that begins packs early (the other packs when the range is known): nothing to skip.
+    const beginPack = engine.beginPack?.bind(engine);
+    if (beginPack)
+      it("a pack begun before its range is known is the pack packObjects makes, whatever git makes of the range; cancelled, it ends having packed nothing", async () => {
+        for (const exclude of [[commits[0]!], [commits[0]!, "f".repeat(40)]]) {
+          const out = await scratch();
+          const begun = beginPack(gitDir, out);
+          // git's start overlaps this wait.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          const pack = await begun.pack({ tips: [commits[2]!], exclude });
+          assert.ok(pack, `excluding ${exclude.join(" ")}`);
+          assert.deepEqual(parsePackIndex(await readFile(pack.idxPath), "idx").oids, await objectsOf([commits[2]!, `^${commits[0]!}`]));
+          assert.equal(pack.packPath, join(out, `${pack.name}.pack`));
+          await begun.cancel(); // once given its range, nothing more to end
+        }
+        const nothing = beginPack(gitDir, await scratch());
+        assert.equal(await nothing.pack({ tips: [commits[1]!], exclude: [commits[2]!] }), undefined, "nothing to pack");
         const out = await scratch();
-        const begun = engine.beginPack(gitDir, out);
-        // git's start overlaps this wait.
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        const pack = await begun.pack({ tips: [commits[2]!], exclude });
-        assert.ok(pack, `excluding ${exclude.join(" ")}`);
-        assert.deepEqual(parsePackIndex(await readFile(pack.idxPath), "idx").oids, await objectsOf([commits[2]!, `^${commits[0]!}`]));
-        assert.equal(pack.packPath, join(out, `${pack.name}.pack`));
-        await begun.cancel(); // once given its range, nothing more to end
-      }
-      const nothing = engine.beginPack(gitDir, await scratch());
-      assert.equal(await nothing.pack({ tips: [commits[1]!], exclude: [commits[2]!] }), undefined, "nothing to pack");
-      const out = await scratch();
-      await engine.beginPack(gitDir, out).cancel();
-      assert.deepEqual(
-        (await readdir(out)).filter((name) => !/^pack-[0-9a-f]{40}\.(pack|idx)$/.test(name)),
-        [],
-        "git has ended, leaving at most an empty pack",
-      );
-    });
+        await beginPack(gitDir, out).cancel();
+        assert.deepEqual(
+          (await readdir(out)).filter((name) => !/^pack-[0-9a-f]{40}\.(pack|idx)$/.test(name)),
+          [],
+          "git has ended, leaving at most an empty pack",
+        );
+      });
 
     it("packs the included objects too, even those reachable from the excluded, and refuses ids it does not have", async () => {
       const older = await objectsOf([commits[0]!]);
