@@ -31,9 +31,9 @@ export async function locate(path: string): Promise<{ root: string; path: string
 }
 
 /**
- * The folder for one command whose process then exits, as a sync with no daemon opens it (`oneCommand`): the
- * bucket through the light S3 client when the settings are plain, and a full scan, if the command makes one,
- * guided by git's index.
+ * The folder for one command whose process then exits (`oneCommand`): the bucket through the light S3 client
+ * when the settings are plain. These commands scan only the paths they change, so git's index is not asked
+ * (`lookThroughIndex`, a sync's).
  */
 export function openQuietly(root: string): Promise<SyncedFolder> {
   return openSyncedFolder(root, { log: cliLogger({ quiet: true }), oneCommand: true });

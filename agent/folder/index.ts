@@ -18,4 +18,13 @@ export {
 export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOptions } from "./create.ts";
 export { findFolder, isFolder, stateDirOf } from "./find.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
-export { findRepository, openFolder, openSyncedFolder, storeFor, type Folder, type OpenOptions, type SyncedFolder } from "./open.ts";
+export {
+  findRepository,
+  oneCommandStoreFor,
+  openFolder,
+  openSyncedFolder,
+  storeFor,
+  type Folder,
+  type OpenOptions,
+  type SyncedFolder,
+} from "./open.ts";

@@ -73,12 +73,17 @@ export interface OpenOptions {
    * The folder is opened for one command in a process that then exits (`cloudbridge sync` with no daemon):
    * the bucket is reached through the light S3 client when the settings are plain, as the remote helper
    * reaches it (objectstore's bucketStore), so the AWS SDK's S3 module (~50 ms to load) is loaded only if a
-   * request needs it (a multipart upload). A daemon keeps the SDK's client. Its sync asks git's index which
-   * files to look at (agent/sync/index-look.ts) instead of looking at every file.
+   * request needs it (a multipart upload). A daemon keeps the SDK's client.
    */
   oneCommand?: boolean;
   /**
-   * With `oneCommand`: git's look at the folder, started by the command before it opened the folder
+   * The command scans the whole folder (a sync with no daemon): git's index is asked which files to look at
+   * (agent/sync/index-look.ts) instead of looking at every file, git's look starting as the folder opens. Not
+   * for a command that scans nothing or only its own paths: its process would wait for a look it never uses.
+   */
+  lookThroughIndex?: boolean;
+  /**
+   * With `lookThroughIndex`: git's look at the folder, started by the command before it opened the folder
    * (agent/sync/index-look.ts, `startLook`), which the folder's first scan takes if it can be trusted.
    */
   look?: Promise<TimedLook | undefined>;
@@ -104,7 +109,9 @@ export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "r
 }
 
 /** The same store for a process that runs one command (OpenOptions.oneCommand): the light client when the settings are plain. */
-async function oneCommandStoreFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "region" | "profile">): Promise<S3ObjectStore> {
+export async function oneCommandStoreFor(
+  cloud: Pick<CloudSettings, "location" | "endpoint" | "region" | "profile">,
+): Promise<S3ObjectStore> {
   const { location, endpoint, region, profile } = cloud;
   return bucketStore(location.bucket, { endpoint, region, profile });
 }
@@ -192,7 +199,7 @@ export async function openSyncedFolder(
         onWait: (owner) =>
           log("warn", "folder.busy", { owner, message: `waiting for cloudbridge (pid ${owner}) to finish its work on this folder` }),
         cleanFilter: { command: settings.cleanFilter },
-        ...(options.oneCommand ? { lookThroughIndex: true, ...(options.look ? { look: options.look } : {}) } : {}),
+        ...(options.lookThroughIndex ? { lookThroughIndex: true, ...(options.look ? { look: options.look } : {}) } : {}),
       },
     ).open();
     // What this machine wants, where every machine (and git-annex) reads it: the cloud keeps what a machine wants and lacks.

@@ -4,7 +4,7 @@ import { BucketLayout, CloudbridgeError, formatRemoteUrl } from "../../protocol/
 import { readSharedRefNow } from "../../gitstore/index.ts";
 import type { DaemonStatus } from "../daemon.ts";
 import { readDaemonStatus } from "../daemon-status.ts";
-import { openSyncedFolder, readSettings, storeFor, type FolderSettings, type SyncedFolder } from "../folder/index.ts";
+import { oneCommandStoreFor, openSyncedFolder, readSettings, storeFor, type FolderSettings, type SyncedFolder } from "../folder/index.ts";
 import { readPause, type PauseState } from "../folder/pause.ts";
 import type { ListenerState } from "../listen/listener-health.ts";
 import type { Logger } from "../log.ts";
@@ -105,6 +105,12 @@ export interface StatusOptions {
   folder?: SyncedFolder;
   /** From inside the daemon. */
   live?: LiveFolderState;
+  /**
+   * Asked by a process that exits after it (`cloudbridge status`): the bucket through the light S3 client when
+   * the settings are plain, and the folder opened for one command (agent/folder's OpenOptions.oneCommand), so
+   * the AWS SDK's S3 module is not loaded for a status.
+   */
+  oneCommand?: boolean;
 }
 
 export async function folderStatus(dir: string, options: StatusOptions = {}): Promise<FolderStatus> {
@@ -121,7 +127,7 @@ export async function folderStatus(dir: string, options: StatusOptions = {}): Pr
   if (options.offline) cloud = { reachable: null, reason: "not asked (--offline)" };
   else {
     try {
-      cloud = await readCloud(settings);
+      cloud = await readCloud(settings, options.oneCommand === true);
     } catch (error) {
       const explained = explainAccessError(error, settings) ?? error;
       const code = explained instanceof CloudbridgeError ? explained.code : "cloud-error";
@@ -187,8 +193,8 @@ export async function folderStatus(dir: string, options: StatusOptions = {}): Pr
 }
 
 /** The bucket's main and the machines' presence records. */
-async function readCloud(settings: FolderSettings): Promise<CloudState> {
-  const store = storeFor(settings);
+async function readCloud(settings: FolderSettings, oneCommand: boolean): Promise<CloudState> {
+  const store = oneCommand ? await oneCommandStoreFor(settings) : storeFor(settings);
   try {
     const { bucket, prefix, repo } = settings.location;
     const layout = new BucketLayout(prefix);
@@ -196,7 +202,7 @@ async function readCloud(settings: FolderSettings): Promise<CloudState> {
     const machines = await readPresence(store, { bucket, prefix, repo });
     return { reachable: true, head, machines };
   } finally {
-    store.client.destroy();
+    store.destroy(); // not store.client: over the light client, that would make the SDK's client only to close it
   }
 }
 
@@ -245,9 +251,9 @@ async function busyFolder(repo: LocalRepo): Promise<number | undefined> {
  */
 async function scanFolder(
   root: string,
-  { log, folder: open }: StatusOptions,
+  { log, folder: open, oneCommand }: StatusOptions,
 ): Promise<{ localChanges: NonNullable<FolderStatus["localChanges"]>; refused: RefusedPath[] }> {
-  const folder = open ?? (await openSyncedFolder(root, log ? { log } : {}));
+  const folder = open ?? (await openSyncedFolder(root, { ...(log ? { log } : {}), ...(oneCommand ? { oneCommand } : {}) }));
   try {
     const result = await folder.repo.lock.hold(() => scan(folder.root, folder.repo.cache, folder.repo.git, folder.content));
     return {

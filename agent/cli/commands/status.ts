@@ -10,6 +10,7 @@ export async function statusCommand(dir: string | undefined, options: { json?: b
   const status = await folderStatus(await findFolder(dir), {
     ...(options.offline ? { offline: true } : {}),
     log: cliLogger({ quiet: true }),
+    oneCommand: true,
     // What the last round (the daemon's or a `sync`) left unsynced, paths refused from the bucket included.
     refusedSources: [{ read: async (root) => (await readRefusedPaths(root)).paths }],
   });

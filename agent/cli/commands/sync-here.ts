@@ -10,7 +10,12 @@ import { reportSync } from "./sync-report.ts";
  * `look`: git's look at the folder, started before this module was loaded (agent/sync/index-look.ts).
  */
 export async function syncHere(root: string, options: { json?: boolean }, look?: Promise<TimedLook | undefined>): Promise<void> {
-  const folder = await openSyncedFolder(root, { log: cliLogger({ quiet: true }), oneCommand: true, ...(look ? { look } : {}) });
+  const folder = await openSyncedFolder(root, {
+    log: cliLogger({ quiet: true }),
+    oneCommand: true,
+    lookThroughIndex: true,
+    ...(look ? { look } : {}),
+  });
   if (await readPause(folder.root)) {
     folder.close();
     throw new CliError(

@@ -139,7 +139,7 @@ describe("cloudbridge CLI", () => {
     assert.match((notFolder as { stderr: string }).stderr, /is not a cloudbridge folder: run `cloudbridge init/);
   });
 
-  it("init, clone, get, whereis, versions, conflicts, status and log, run as people run them (the CLI's bundle, a code cache each), do what the sources do, get and the commands that read on the light S3 client", async () => {
+  it("init, clone, get, whereis, versions, conflicts, status and log, run as people run them (the CLI's bundle, a code cache each), do what the sources do, get, status and the commands that read on the light S3 client", async () => {
     // bin/cloudbridge runs the bundle for every command but the daemon, as after `npm ci` (scripts/build-helper.mjs).
     await promisify(execFile)(process.execPath, [join(ROOT, "scripts/build-helper.mjs")]);
     const compileCache = join(scratch.path, "bundled-compile-cache");
@@ -196,12 +196,15 @@ describe("cloudbridge CLI", () => {
     assert.match(await ok(["whereis", "big.bin"], { cwd: B, light: true }), /^whereis big\.bin \(3 copies\)$/m);
     assert.match(await ok(["versions", "plan.txt"], { cwd: B, light: true }), /^plan\.txt: 1 version\(s\)/);
     assert.equal(await ok(["conflicts", B], { light: true }), "no conflicts\n");
-    const status = JSON.parse(await ok(["status", B, "--json", "--offline"])) as { localChanges: unknown[]; daemon: unknown };
+    const status = JSON.parse(await ok(["status", B, "--json", "--offline"], { light: true })) as {
+      localChanges: unknown[];
+      daemon: unknown;
+    };
     assert.deepEqual(status, { ...status, localChanges: [], daemon: null });
     const log = JSON.parse(await ok(["log", A, "--json", "--files"])) as Array<{ commit: string; files: Array<{ path: string }> }>;
     assert.equal(log[0]!.commit, await git(A, "rev-parse", "HEAD"));
     assert.deepEqual(log[0]!.files.map((f) => f.path).sort(), ["big.bin", "plan.txt"]);
-    assert.match(await ok(["status", A]), /daemon: not running/);
+    assert.match(await ok(["status", A], { light: true }), /daemon: not running/);
     // A failure is said as the sources say it, with its exit code.
     const notFolder = await asPeople(["status", scratch.path]);
     assert.equal(notFolder.code, 2);

@@ -123,17 +123,18 @@ describe("cloudbridge sync with no daemon, guided by git's index", () => {
     await new Promise((resolve) => setTimeout(resolve, 2100)); // past the racy window of that sync
     await sync(C);
     // Every git process the sync starts, in order (git's trace2 events, one JSON object a line).
-    const traced = async () => {
+    const tracedRun = async (args: string[]) => {
       const trace = join(scratch.path, `trace-${Date.now()}.json`);
-      const report = JSON.parse((await cliOk(["sync", C, "--json"], { ...env, GIT_TRACE2_EVENT: trace })).stdout) as {
-        sent: number;
-        hashed: number;
-      };
+      const { stdout } = await cliOk(args, { ...env, GIT_TRACE2_EVENT: trace });
       const commands = (await readFile(trace, "utf8"))
         .split("\n")
         .filter((line) => line.includes('"event":"start"'))
         .map((line) => (JSON.parse(line) as { argv: string[] }).argv.slice(1).join(" "));
-      return { report, commands };
+      return { stdout, commands };
+    };
+    const traced = async () => {
+      const { stdout, commands } = await tracedRun(["sync", C, "--json"]);
+      return { report: JSON.parse(stdout) as { sent: number; hashed: number }, commands };
     };
     const idle = await traced();
     // The settings are read once (the clean filter's among them), and the git-annex branch, which did not move since
@@ -152,5 +153,19 @@ describe("cloudbridge sync with no daemon, guided by git's index", () => {
     const edited = await traced();
     assert.equal(edited.report.sent, 1);
     assert.equal(edited.commands.filter((command) => command.startsWith("diff-files")).length, 1);
+    // Commands that open the folder for one command but scan nothing or only their own paths start no look at
+    // the whole folder: their process would wait for it, unused (at 50,000 files, git's look is `git status`).
+    for (const args of [
+      ["versions", join(C, "dir", "file-3.txt")],
+      ["status", C, "--offline"],
+      ["conflicts", C],
+    ]) {
+      const { commands } = await tracedRun(args);
+      assert.deepEqual(
+        commands.filter((command) => /^(diff-files|ls-files --others)\b/.test(command)),
+        [],
+        `${args[0]}: ${commands.join("\n")}`,
+      );
+    }
   });
 });
