@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { isProcessAlive } from "./process-alive.ts";
 
 /**
@@ -37,9 +37,17 @@ export class LockFile {
     return true;
   }
 
-  /** The pid in the file; undefined while it is being written (or just went away). */
+  /**
+   * The pid in the file; undefined while it is being written (or just went away). A file that has held no
+   * pid for longer than any writer takes (UNWRITTEN_MS) was left by a process killed between creating it and
+   * writing its pid: it names no one, so nothing would ever take it over, and every process waiting for the
+   * lock would wait for ever. Such a file is removed here (as breakStale removes a dead owner's), and the
+   * waiter's next try creates its own.
+   */
   owner(): number | undefined {
-    return pidIn(this.path);
+    const pid = pidIn(this.path);
+    if (pid === undefined && unwrittenFor(this.path) > UNWRITTEN_MS) this.withBreaker(() => unwrittenFor(this.path) > UNWRITTEN_MS);
+    return pid;
   }
 
   /** The owner, when it is a live process other than this one. */
@@ -54,20 +62,26 @@ export class LockFile {
    * removes a lock that a live process has just taken.
    */
   breakStale(deadOwner: number): boolean {
+    return this.withBreaker(() => pidIn(this.path) === deadOwner);
+  }
+
+  /** Removes the lock file if `stillStale` says so once this process holds the `.break` file; true when it did. */
+  private withBreaker(stillStale: () => boolean): boolean {
     const breaker = `${this.path}.break`;
     let fd: number;
     try {
       fd = openSync(breaker, "wx", 0o644);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      // A breaker whose process died, or that was killed before it wrote its pid, is removed for the next try.
       const other = pidIn(breaker);
-      if (other !== undefined && !isProcessAlive(other)) unlinkQuietly(breaker);
+      if (other === undefined ? unwrittenFor(breaker) > UNWRITTEN_MS : !isProcessAlive(other)) unlinkQuietly(breaker);
       return false;
     }
     try {
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
-      if (this.owner() !== deadOwner) return false;
+      if (!stillStale()) return false;
       unlinkQuietly(this.path);
       return true;
     } finally {
@@ -77,6 +91,19 @@ export class LockFile {
 
   remove(): void {
     unlinkQuietly(this.path);
+  }
+}
+
+/** Longer than any process takes between creating a lock file and writing its pid into it (two system calls). */
+const UNWRITTEN_MS = 5000;
+
+/** How long the file at `path` has existed holding no pid (its age when it holds none; 0 when it holds one or is gone). */
+function unwrittenFor(path: string): number {
+  try {
+    const info = statSync(path);
+    return pidIn(path) === undefined ? Date.now() - info.mtimeMs : 0;
+  } catch {
+    return 0;
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -59,6 +59,34 @@ describe("the folder lock", () => {
     await writeFile(file, `${await deadPid()}\n`);
     await new FolderLock(file, { onAcquired: async (dead) => void (tookOver = dead) }).hold(async () => undefined);
     assert.equal(tookOver, true, "the new owner learns that it took over (and cleans what the dead one left)");
+  });
+
+  it("takes over a lock file a process was killed in before it wrote its pid (and such a breaker), and waits on one being written", async () => {
+    const file = join(scratch.path, "unwritten.pid");
+    const longAgo = new Date(Date.now() - 60_000);
+    // Created (O_EXCL) by a process killed before its pid went in: it names no one, and no one would take it over.
+    await writeFile(file, "");
+    await utimes(file, longAgo, longAgo);
+    let got = false;
+    await new FolderLock(file).hold(async () => void (got = true));
+    assert.equal(got, true, "an empty lock file left long ago does not stop the folder");
+    // The same for the breaker a waiter takes to remove a dead owner's lock.
+    await writeFile(file, `${await deadPid()}\n`);
+    await writeFile(`${file}.break`, "");
+    await utimes(`${file}.break`, longAgo, longAgo);
+    got = false;
+    await new FolderLock(file).hold(async () => void (got = true));
+    assert.equal(got, true, "an empty breaker left long ago does not stop the take-over");
+    assert.equal(await exists(`${file}.break`), false);
+    // A file just created, its pid not written yet: its writer is alive, and is waited for.
+    await writeFile(file, "");
+    got = false;
+    const holding = new FolderLock(file).hold(async () => void (got = true));
+    await sleep(200);
+    assert.equal(got, false, "a lock file being written is not taken");
+    await writeFile(file, `${await deadPid()}\n`);
+    await holding;
+    assert.equal(got, true);
   });
 
   it("on a full disk fails with the disk's error and leaves no empty lock file behind to wait on", async () => {
