@@ -46,26 +46,9 @@ export interface HelperSession {
  * when git ends the conversation (a blank line, or its end); a failure is thrown, for the caller to say.
  */
 export async function converse(session: HelperSession): Promise<void> {
-  let packAhead: PackAhead | undefined;
-  try {
-    await converseWith(
-      session,
-      () => packAhead,
-      (ahead) => (packAhead = ahead),
-    );
-  } finally {
-    // What no push took (git found nothing to push, a dry run, a failure) ends with the conversation.
-    await packAhead?.drop();
-  }
-}
-
-async function converseWith(
-  session: HelperSession,
-  packAhead: () => PackAhead | undefined,
-  begun: (ahead: PackAhead) => void,
-): Promise<void> {
   let verbosity = 1;
   let dryRun = false;
+  let packAhead: PackAhead | undefined;
   const context = async (): Promise<RepoContext> => ({
     ...(await session.repository()),
     log: (line) => {
@@ -78,35 +61,40 @@ async function converseWith(
       commands.push(next.value);
     return commands;
   };
-  for (let next = await session.lines.next(); !next.done; next = await session.lines.next()) {
-    const line = next.value;
-    if (line === "") break;
-    if (line === "capabilities") session.output("fetch\npush\noption\n\n");
-    else if (line.startsWith("option ")) {
-      const [, name, value] = line.split(" ");
-      if (name === "verbosity") verbosity = Number(value);
-      if (name === "dry-run") dryRun = value === "true";
-      session.output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
-    } else if (line === "list" || line === "list for-push") {
-      if (line === "list for-push" && !dryRun) {
-        session.agent().catch(() => {}); // awaited by the push
-        if (session.beginPack && !packAhead()) begun(session.beginPack());
-      }
-      const { output, stderr } = await session.run("list", 0, async () =>
-        helperList(await context(), line === "list", session.indexAhead?.()),
-      );
-      for (const warning of stderr) session.say(warning);
-      session.output(output);
-    } else if (line.startsWith("fetch ")) {
-      const commands = await batch(line);
-      session.output(await session.run("fetch", commands.length, async () => helperFetch(await context(), commands)));
-    } else if (line.startsWith("push ")) {
-      const commands = await batch(line);
-      session.output(
-        await session.run("push", commands.length, async () =>
-          helperPush(await context(), commands, dryRun, session.agent, session.localAfter?.bind(session), packAhead()),
-        ),
-      );
-    } else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
+  try {
+    for (let next = await session.lines.next(); !next.done; next = await session.lines.next()) {
+      const line = next.value;
+      if (line === "") break;
+      if (line === "capabilities") session.output("fetch\npush\noption\n\n");
+      else if (line.startsWith("option ")) {
+        const [, name, value] = line.split(" ");
+        if (name === "verbosity") verbosity = Number(value);
+        if (name === "dry-run") dryRun = value === "true";
+        session.output(name === "verbosity" || name === "progress" || name === "dry-run" ? "ok\n" : "unsupported\n");
+      } else if (line === "list" || line === "list for-push") {
+        if (line === "list for-push" && !dryRun) {
+          session.agent().catch(() => {}); // awaited by the push
+          if (session.beginPack && !packAhead) packAhead = session.beginPack();
+        }
+        const { output, stderr } = await session.run("list", 0, async () =>
+          helperList(await context(), line === "list", session.indexAhead?.()),
+        );
+        for (const warning of stderr) session.say(warning);
+        session.output(output);
+      } else if (line.startsWith("fetch ")) {
+        const commands = await batch(line);
+        session.output(await session.run("fetch", commands.length, async () => helperFetch(await context(), commands)));
+      } else if (line.startsWith("push ")) {
+        const commands = await batch(line);
+        session.output(
+          await session.run("push", commands.length, async () =>
+            helperPush(await context(), commands, dryRun, session.agent, session.localAfter?.bind(session), packAhead),
+          ),
+        );
+      } else throw new Error(`unknown remote-helper command ${JSON.stringify(line)}`);
+    }
+  } finally {
+    // What no push took (git found nothing to push, a dry run, a failure) ends with the conversation.
+    await packAhead?.drop();
   }
 }
