@@ -20,7 +20,7 @@ export { findFolder, isFolder, stateDirOf } from "./find.ts";
 export { FolderError, type FolderErrorCode } from "./errors.ts";
 export {
   findRepository,
-  oneCommandStoreFor,
+  bucketStoreFor,
   openFolder,
   openSyncedFolder,
   storeFor,

@@ -108,10 +108,15 @@ export function storeFor(cloud: Pick<CloudSettings, "location" | "endpoint" | "r
   return new S3ObjectStore(cloud.location.bucket, createS3Client(awsClientConfig(cloud)), accessEndpoint(cloud));
 }
 
-/** The same store for a process that runs one command (OpenOptions.oneCommand): the light client when the settings are plain. */
-export async function oneCommandStoreFor(
+/**
+ * The bucket's store for a folder opened by this process: for a process that runs one command and exits
+ * (`oneCommand`, OpenOptions.oneCommand), the light client when the settings are plain; else storeFor's.
+ */
+export async function bucketStoreFor(
   cloud: Pick<CloudSettings, "location" | "endpoint" | "region" | "profile">,
+  { oneCommand }: { oneCommand: boolean },
 ): Promise<S3ObjectStore> {
+  if (!oneCommand) return storeFor(cloud);
   const { location, endpoint, region, profile } = cloud;
   return bucketStore(location.bucket, { endpoint, region, profile });
 }
@@ -120,7 +125,7 @@ export async function openFolder(dir: string, options: OpenOptions = {}): Promis
   const root = resolve(dir);
   const gitDir = options.gitDir ?? join(root, ".git");
   const settings = await readSettings(root, gitDir);
-  const s3 = options.oneCommand ? await oneCommandStoreFor(settings) : storeFor(settings);
+  const s3 = await bucketStoreFor(settings, { oneCommand: options.oneCommand === true });
   try {
     const layout = new BucketLayout(settings.location.prefix);
     // An encrypted repository is read and written through its keys; a clear one through the bucket itself.

@@ -4,7 +4,7 @@ import { BucketLayout, CloudbridgeError, formatRemoteUrl } from "../../protocol/
 import { readSharedRefNow } from "../../gitstore/index.ts";
 import type { DaemonStatus } from "../daemon.ts";
 import { readDaemonStatus } from "../daemon-status.ts";
-import { oneCommandStoreFor, openSyncedFolder, readSettings, storeFor, type FolderSettings, type SyncedFolder } from "../folder/index.ts";
+import { bucketStoreFor, openSyncedFolder, readSettings, type FolderSettings, type SyncedFolder } from "../folder/index.ts";
 import { readPause, type PauseState } from "../folder/pause.ts";
 import type { ListenerState } from "../listen/listener-health.ts";
 import type { Logger } from "../log.ts";
@@ -194,7 +194,7 @@ export async function folderStatus(dir: string, options: StatusOptions = {}): Pr
 
 /** The bucket's main and the machines' presence records. */
 async function readCloud(settings: FolderSettings, oneCommand: boolean): Promise<CloudState> {
-  const store = oneCommand ? await oneCommandStoreFor(settings) : storeFor(settings);
+  const store = await bucketStoreFor(settings, { oneCommand });
   try {
     const { bucket, prefix, repo } = settings.location;
     const layout = new BucketLayout(prefix);
