@@ -137,7 +137,7 @@ const ms = (value: number) => `${value.toFixed(0)} ms`;
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 /** Every contender once per round, the order turned each round; medians as a Markdown table with ratios. */
-async function compare(title: string, contenders: Contender[], prepare?: () => Promise<void>): Promise<void> {
+async function compare(title: string, contenders: Contender[], prepare?: () => Promise<void>): Promise<Map<string, number>> {
   const samples = await interleavedRounds(ROUNDS, contenders, { prepare, turnOrder: true });
   const timeOf = (c: Contender) => median(samples.get(c)!.map((s) => s.ms));
   const cpuOf = (c: Contender) => median(samples.get(c)!.map((s) => s.cpuMs!));
@@ -156,6 +156,7 @@ async function compare(title: string, contenders: Contender[], prepare?: () => P
       `| ${contender.label} | ${ms(timeOf(contender))} | ${ratio} | ${ms(cpuOf(contender))} | ${cpuRatio} | ${daemon} | ${kib} | ${requests} |`,
     );
   }
+  return new Map(contenders.map((c) => [c.label, timeOf(c)]));
 }
 
 // The helper's bundle made from the sources as they are, as `npm ci` makes it.
@@ -166,6 +167,7 @@ const cloudProcess = spawn(NODE, ["--disable-warning=ExperimentalWarning", join(
 });
 const work = await mkdtemp(join(tmpdir(), "cloudbridge-bench-startup-"));
 const servingDaemons: ChildProcess[] = [];
+let gitHttpServer: ChildProcess | undefined;
 try {
   const info = JSON.parse(await new Promise<string>((ok) => createInterface({ input: cloudProcess.stdout! }).once("line", ok))) as {
     endpoint: string;
@@ -209,8 +211,15 @@ try {
   // One local repository per contender, each making the same commits, each with one remote, as a person's
   // has: each remembers that remote's refs index (.git/cloudbridge/refs-index/<hash>.json) and nothing else.
   await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native.git"));
+  // git's own HTTP transport to a server on this machine, in its own process as the cloud is.
+  await git(work, "init", "-q", "--bare", "--initial-branch=main", join(work, "native-http.git"));
+  gitHttpServer = spawn(NODE, ["--disable-warning=ExperimentalWarning", join(ROOT, "bench/git-http-server.ts"), work], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const gitHttpOrigin = await new Promise<string>((ok) => createInterface({ input: gitHttpServer!.stdout! }).once("line", ok));
   const contenders: Record<string, { url: string; env: NodeJS.ProcessEnv }> = {
     native: { url: join(work, "native.git"), env },
+    "native-http": { url: `${gitHttpOrigin}/native-http.git`, env },
     cloud: { url: `cloudbridge::s3://${info.bucket}/pushes`, env },
     "cloud-source": { url: `cloudbridge::s3://${info.bucket}/pushes-source`, env: { ...env, CLOUDBRIDGE_HELPER_FROM_SOURCE: "1" } },
     "cloud-sdk": { url: `cloudbridge::s3://${info.bucket}/pushes-sdk`, env: { ...env, CLOUDBRIDGE_S3_CLIENT: "sdk" } },
@@ -393,15 +402,18 @@ try {
   const push = (name: Pusher) => async (): Promise<Sample> => {
     proxy.reset();
     const sample = await run(["git", "push", "-q", "origin", "main"], { cwd: repoOf(name), env: contenders[name]!.env });
-    return name === "native" ? sample : { ...sample, requests: proxy.counts.s3 };
+    return name.startsWith("native") ? sample : { ...sample, requests: proxy.counts.s3 };
   };
   const NATIVE = "git push (native, local bare repository)";
-  if (!ONLY_CLI)
-    await compare(
+  const NATIVE_HTTP = "git push (native, git's smart HTTP to a git http-backend on this machine)";
+  const HELPER = "git push through git-remote-cloudbridge (bundled, as installed)";
+  if (!ONLY_CLI) {
+    const pushes = await compare(
       "git push of one commit",
       [
         { label: NATIVE, run: push("native") },
-        { label: "git push through git-remote-cloudbridge (bundled, as installed)", against: NATIVE, run: push("cloud") },
+        { label: NATIVE_HTTP, against: NATIVE, run: push("native-http") },
+        { label: HELPER, against: NATIVE, run: push("cloud") },
         { label: "the same, the helper from its TypeScript sources", against: NATIVE, run: push("cloud-source") },
         { label: "the same, the helper on the AWS SDK's S3 client", against: NATIVE, run: push("cloud-sdk") },
         ...(BASELINE ? [{ label: `the same, ${BASELINE}'s helper (bundled)`, against: NATIVE, run: push("cloud-baseline") }] : []),
@@ -419,11 +431,16 @@ try {
         for (const { folder } of servedFolders) await folder.commit();
       },
     );
-  if (!ONLY_CLI)
+    // The helper crosses a network protocol to its bucket; git's own transport over HTTP is its native peer
+    // in that, beside the local bare repository, which crosses none.
+    console.log(
+      `\nThe helper alone against git's own HTTP transport, in the same rounds: ${(pushes.get(HELPER)! / pushes.get(NATIVE_HTTP)!).toFixed(2)}×`,
+    );
     for (const { label, folder } of servedFolders)
       console.log(
         `\nThe daemon's own process per push${label} (its log, process.cpuUsage; the git processes it ran aside): list ${ms(median(folder.ownCpu["helper.listed"]!))}, push ${ms(median(folder.ownCpu["helper.pushed"]!))} (medians of ${folder.ownCpu["helper.pushed"]!.length}, warm-ups included)`,
       );
+  }
   await proxy.stop();
 } finally {
   for (const daemon of servingDaemons) {
@@ -432,6 +449,7 @@ try {
     daemon.kill();
     await exited;
   }
+  gitHttpServer?.kill();
   cloudProcess.kill();
   await rm(work, { recursive: true, force: true });
 }
