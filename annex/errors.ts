@@ -6,10 +6,16 @@ import { CloudbridgeError } from "../protocol/index.ts";
  * them is cured by trying again (the transfer retries leave them alone); the message says what to do.
  */
 export type AnnexErrorCode =
-  "content-locked" | "unverifiable-key" | "drop-refused" | "corrupt-local-content" | "content-not-in-cloud" | "corrupt-object";
+  | "content-locked"
+  | "unverifiable-key"
+  | "drop-refused"
+  | "corrupt-local-content"
+  | "content-not-in-cloud"
+  | "corrupt-object"
+  | "corrupt-cloud-uuid";
 
 export class AnnexError extends CloudbridgeError<AnnexErrorCode> {
-  /** The key the error is about. */
+  /** The key the error is about (for corrupt-cloud-uuid, the bucket's object that should hold the UUID). */
   readonly key: string;
   constructor(code: AnnexErrorCode, key: string, message: string, options?: ErrorOptions) {
     super(code, message, options);

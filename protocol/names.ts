@@ -36,11 +36,16 @@ export function assertRepoName(name: string): string {
   return name;
 }
 
-const AGENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const LOWERCASE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A lowercase UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx): an agent's id, or a git-annex repository's UUID. */
+export function isLowercaseUuid(text: string): boolean {
+  return LOWERCASE_UUID.test(text);
+}
 
 /** An agent's id: a lowercase UUID, as git-annex uses for repository UUIDs. */
 export function assertAgentId(id: string): string {
-  if (typeof id !== "string" || !AGENT_ID.test(id)) {
+  if (typeof id !== "string" || !isLowercaseUuid(id)) {
     throw new ProtocolError(
       "invalid-agent-id",
       `The agent id ${quote(String(id))} is not a lowercase UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx).`,

@@ -74,6 +74,8 @@ export const EXIT_CODE: Readonly<Record<ExitCodedError, 1 | 2 | 3>> = {
   // An encrypted repository this machine holds no key for (add its key on a machine that has one), or a damaged key ring.
   "missing-repository-key": 2,
   "invalid-keyring": 2,
+  // The bucket's annex UUID is damaged: it must be put back before a new machine can join.
+  "corrupt-cloud-uuid": 2,
   // Onboarding: another stack, agent or repository name, a deploy, administrator credentials or a new invite.
   "no-such-stack": 2,
   "not-an-administrator": 2,

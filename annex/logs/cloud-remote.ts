@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { PreconditionFailed } from "../../objectstore/index.ts";
-import { assertAgentId } from "../../protocol/index.ts";
+import { ObjectTooLarge, PreconditionFailed } from "../../objectstore/index.ts";
+import { isLowercaseUuid } from "../../protocol/index.ts";
+import { AnnexError } from "../errors.ts";
 import type { AnnexBranch, FileChange } from "./annex-branch.ts";
 import { cloudRemoteConfig, formatRemoteLog, parseRemoteLog, type CloudRemoteParameters } from "./remote-log.ts";
 import type { CloudContent } from "../transfer/transfer-settings.ts";
@@ -16,9 +17,14 @@ import { nextVectorClock } from "./vector-clock.ts";
 export async function ensureCloudUuid(cloud: CloudContent): Promise<string> {
   const key = cloud.layout.annexUuid(cloud.repo);
   for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await cloud.store.get(key);
+    // Anyone who can write to the bucket can make it huge: a UUID is 36 bytes, and nothing longer is read.
+    const existing = await cloud.store.get(key, { maxBytes: UUID_MAX_BYTES }).catch((error: unknown) => {
+      throw error instanceof ObjectTooLarge ? damagedCloudUuid(key, `${error.size} bytes or more`) : error;
+    });
     if (existing && existing !== "not-modified") {
-      return assertAgentId(existing.body.toString("utf8").trim().toLowerCase());
+      const uuid = existing.body.toString("utf8").trim().toLowerCase();
+      if (!isLowercaseUuid(uuid)) throw damagedCloudUuid(key, `${existing.body.length} bytes that are no UUID`);
+      return uuid;
     }
     const uuid = randomUUID();
     try {
@@ -29,6 +35,24 @@ export async function ensureCloudUuid(cloud: CloudContent): Promise<string> {
     }
   }
   throw new Error(`Could not read or create ${key}; check the bucket's permissions.`);
+}
+
+/** Room for git-annex's 36 bytes and a line ending or two; a longer object is refused unread. */
+const UUID_MAX_BYTES = 64;
+
+/**
+ * The cloud's UUID names its copy of every annexed file in every machine's location log, so a damaged one is
+ * put back, never replaced by a new one (that would make every machine forget what the cloud holds). Every
+ * machine that syncs the repository remembers it, so these go on syncing; a new clone cannot start.
+ */
+function damagedCloudUuid(key: string, found: string): AnnexError {
+  return new AnnexError(
+    "corrupt-cloud-uuid",
+    key,
+    `The bucket's ${key} holds ${found}, not the cloud's annex UUID, which only cloudbridge writes (once). ` +
+      `Put it back: restore its previous version if the bucket keeps versions, or write there the UUID that a ` +
+      `machine syncing this repository remembers (\`git -C FOLDER config cloudbridge.cloudUuid\` prints it).`,
+  );
 }
 
 /**
