@@ -18,6 +18,8 @@ export interface BucketRefs {
   synced: Map<string, BucketRef & { agent: string; syncedRef: string }>;
   /** Refs whose body is not an object id: reported, never used. */
   corrupt: Map<string, GitStoreError>;
+  /** Lines of the refs index that name no ref at all (info-refs.ts, readRefsIndexBody): reported, skipped. */
+  unreadable: GitStoreError[];
 }
 
 /**
@@ -34,7 +36,7 @@ export async function readBucketRefs(
 ): Promise<BucketRefs> {
   const listed: { key: string; etag: string; size: number }[] = [];
   for await (const info of store.list(root)) listed.push(info);
-  const result: BucketRefs = { shared: new Map(), synced: new Map(), corrupt: new Map() };
+  const result: BucketRefs = { shared: new Map(), synced: new Map(), corrupt: new Map(), unreadable: [] };
   await mapLimit(listed, 8, async ({ key, etag, size }) => {
     const parsed = layout.parse(key);
     if (parsed.kind !== "ref" && parsed.kind !== "synced-ref") return;

@@ -206,6 +206,7 @@ export async function fetchRefs(
     keep.add(trackingOf(ref));
     ctx.log?.(error.message);
   }
+  for (const error of refs.unreadable) ctx.log?.(error.message);
   const wanted = new Map<string, string>();
   for (const { ref, oid } of refs.shared.values()) wanted.set(trackingRefName(remote, ref), oid);
   for (const { agent, syncedRef, oid } of refs.synced.values()) wanted.set(trackingRefName(remote, syncedRef, agent), oid);

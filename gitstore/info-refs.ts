@@ -32,25 +32,27 @@ export function parseInfoRefs(body: Buffer | string, key = "info/refs"): Map<str
 }
 
 /**
- * The refs index (`info/refs` of a format 3 repository) as read by cloudbridge: the refs, and the refs
- * whose line names a ref but no object id (reported per ref, as a damaged ref file was). A line that names
- * no ref at all makes the whole list unusable: no writer of this format makes one.
+ * The refs index (`info/refs` of a format 3 repository) as read by cloudbridge: the refs; the refs whose line
+ * names a ref but no object id (reported per ref, as a damaged ref file was); and the lines that name no ref
+ * at all (`unreadable`). No writer of this format makes those, and anyone who can write to the bucket can:
+ * they are reported and skipped, never used as a name (no path on this machine comes from them), and the
+ * next write of the index, which is made from the refs, drops them. One such line stops no machine.
  */
-export function readRefsIndexBody(body: Buffer | string, key: string): { refs: Map<string, string>; corrupt: Map<string, GitStoreError> } {
+export function readRefsIndexBody(
+  body: Buffer | string,
+  key: string,
+): { refs: Map<string, string>; corrupt: Map<string, GitStoreError>; unreadable: GitStoreError[] } {
   const refs = new Map<string, string>();
   const corrupt = new Map<string, GitStoreError>();
+  const unreadable: GitStoreError[] = [];
   for (const line of body.toString().split("\n")) {
     if (line === "") continue;
     const tab = line.indexOf("\t");
     const ref = line.slice(tab + 1);
     if (ref.endsWith("^{}")) continue;
     if (tab < 0 || !isRefName(ref)) {
-      throw new GitStoreError(
-        "corrupt-ref",
-        `${key}, the repository's list of refs, has a line that is not "<object id><tab><ref>": ${JSON.stringify(line.slice(0, 80))}. ` +
-          "It was damaged or written by something other than cloudbridge; nothing was changed locally. " +
-          "Push with --force from a machine that has the right commits to rewrite it.",
-      );
+      unreadable.push(unreadableLine(key, line));
+      continue;
     }
     const oid = line.slice(0, tab);
     if (/^[0-9a-f]{40}$/.test(oid)) refs.set(ref, oid);
@@ -65,7 +67,16 @@ export function readRefsIndexBody(body: Buffer | string, key: string): { refs: M
       );
     }
   }
-  return { refs, corrupt };
+  return { refs, corrupt, unreadable };
+}
+
+/** A line of the refs index that names no ref cloudbridge could have written: said, and skipped. */
+export function unreadableLine(key: string, line: string, why = 'it is not "<object id><tab><ref>"'): GitStoreError {
+  return new GitStoreError(
+    "corrupt-ref",
+    `${key}, the repository's list of refs, has a line that names no ref cloudbridge writes (${why}), skipped: ${JSON.stringify(line.slice(0, 80))}. ` +
+      "It was damaged or written by something other than cloudbridge; nothing was changed locally, and the next push from any machine drops it.",
+  );
 }
 
 /**

@@ -7,7 +7,7 @@ import { parseSyncedRefName, type BucketLayout } from "../protocol/core.ts";
 import { readBucketRefs, type BucketRefs } from "./bucket-refs.ts";
 import { jitter, MAX_ATTEMPTS, objectTooLarge } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
-import { readRefsIndexBody, writeInfoRefs } from "./info-refs.ts";
+import { readRefsIndexBody, unreadableLine, writeInfoRefs } from "./info-refs.ts";
 import { MAX_REF_FILE_BYTES, MAX_REFS_INDEX_BYTES } from "./limits.ts";
 import { parseRefFile } from "./ref-file.ts";
 import type { RepoContext } from "./repo-context.ts";
@@ -207,7 +207,9 @@ async function migrateRefFiles(
     const files = await readBucketRefs(ctx.store, ctx.layout, ctx.repo);
     const moved = [...files.shared.values(), ...files.synced.values()];
     if (moved.length === 0) return current;
-    const index = current.body ? readRefsIndexBody(current.body, ctx.layout.infoRefs(ctx.repo)) : { refs: new Map(), corrupt: new Map() };
+    const index = current.body
+      ? readRefsIndexBody(current.body, ctx.layout.infoRefs(ctx.repo))
+      : { refs: new Map(), corrupt: new Map(), unreadable: [] };
     // Before the move, info/refs was rebuilt from the files after each push, so a file is newer (a push
     // interrupted before info/refs). After it (the refs/ folder object is there) every writer moves the
     // index: a file is then a stray from an older cloudbridge still running, and the index wins.
@@ -240,19 +242,21 @@ async function migrateRefFiles(
 
 function toBucketRefs(body: string, ctx: RepoContext, etag: string): BucketRefs {
   const key = ctx.layout.infoRefs(ctx.repo);
-  const { refs, corrupt } = readRefsIndexBody(body, key);
-  const result: BucketRefs = { shared: new Map(), synced: new Map(), corrupt };
-  for (const [ref, oid] of refs) {
-    let synced;
+  const { refs, corrupt, unreadable } = readRefsIndexBody(body, key);
+  const result: BucketRefs = { shared: new Map(), synced: new Map(), corrupt, unreadable };
+  // A name under refs/synced/ that no agent could have pushed is no ref to track: skipped as a line is.
+  const syncedName = (ref: string, line: string): ReturnType<typeof parseSyncedRefName> | "unreadable" => {
     try {
-      synced = parseSyncedRefName(ref);
+      return parseSyncedRefName(ref);
     } catch (error) {
-      result.corrupt.set(
-        ref,
-        new GitStoreError("corrupt-ref", `${key} names ${ref}: ${error instanceof Error ? error.message : String(error)}`),
-      );
-      continue;
+      result.unreadable.push(unreadableLine(key, line, error instanceof Error ? error.message : String(error)));
+      return "unreadable";
     }
+  };
+  for (const ref of [...corrupt.keys()]) if (syncedName(ref, ref) === "unreadable") corrupt.delete(ref);
+  for (const [ref, oid] of refs) {
+    const synced = syncedName(ref, `${oid}\t${ref}`);
+    if (synced === "unreadable") continue;
     if (synced) result.synced.set(ref, { ref, oid, etag, agent: synced.agent, syncedRef: synced.ref });
     else result.shared.set(ref, { ref, oid, etag });
   }

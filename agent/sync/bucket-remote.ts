@@ -11,7 +11,7 @@ export class BucketRemote implements SyncRemote {
   readonly ctx: RepoContext;
   readonly agent: string;
   private readonly warn: (message: string) => void;
-  /** Skipped refs already reported (ref + why), so a damaged ref is reported once, not every round. */
+  /** Skipped refs and lines already reported (each message names its ref or line), so each is reported once, not every round. */
   private readonly reported = new Set<string>();
 
   private readonly refs: readonly string[];
@@ -44,9 +44,9 @@ export class BucketRemote implements SyncRemote {
   private async fetchFrom(index: Promise<RefsIndex> | undefined): Promise<Map<string, string>> {
     // Only the refs the engine syncs must be usable; trouble in any other ref is reported, never fatal.
     const result = await fetchRefs({ ...this.ctx, remote: "cloud", required: this.refs, ...(index ? { index } : {}) });
-    for (const [ref, error] of result.refs.corrupt) {
-      if (this.reported.has(`${ref} ${error.message}`)) continue;
-      this.reported.add(`${ref} ${error.message}`);
+    for (const error of [...result.refs.corrupt.values(), ...result.refs.unreadable]) {
+      if (this.reported.has(error.message)) continue;
+      this.reported.add(error.message);
       this.warn(error.message);
     }
     if (result.packsDownloaded > 0) this.packsArrived = true;

@@ -76,6 +76,7 @@ export async function helperList(
   // A fetch stops at a damaged ref; a push goes on without it, so that `git push --force` can replace it.
   if (corrupt && forFetch) throw corrupt;
   if (corrupt) stderr.push(`warning: ${corrupt.message}`);
+  for (const line of refs.unreadable) stderr.push(`warning: ${line.message}`);
   const lines = [...refs.shared.values()].map(({ oid, ref }) => `${oid} ${ref}\n`);
   if (head) {
     const target = await head;
