@@ -68,8 +68,8 @@ async function fetchLivePacks(
     if (retry.length > 0) result = await fetchPacks(ctx, [...fresh, ...retry], tips, optional);
   }
   if (result.missing.length > 0) {
-    throw new GitStoreError(
-      "missing-objects",
+    throw new MissingObjects(
+      result.missing,
       `The bucket's refs point at objects no pack in ${ctx.layout.repoRoot(ctx.repo)} holds (${result.missing.join(", ")}). ` +
         "Nothing was changed locally. A push may still be under way (try again shortly), or a pack was lost: " +
         "push again from a machine that has these commits.",
@@ -86,6 +86,28 @@ async function fetchLivePacks(
     );
   }
   return { packsDownloaded: result.packsDownloaded, bytesDownloaded: result.bytesDownloaded, skipped };
+}
+
+/** The bucket's refs name objects no listed pack holds (`missing`, their ids). */
+class MissingObjects extends GitStoreError {
+  readonly missing: readonly string[];
+  constructor(missing: readonly string[], message: string) {
+    super("missing-objects", message);
+    this.missing = missing;
+  }
+}
+
+/**
+ * A shared ref naming objects no pack holds may name commits no machine has (a damaged or forged ref): it is
+ * replaced, as any ref is, by a forced push of the right history, which the error names so that it can be run.
+ */
+function withReplaceAdvice(ctx: RepoContext, error: MissingObjects, refs: readonly string[]): MissingObjects {
+  const url = `cloudbridge::s3://${ctx.store.bucket}/${ctx.repo}`;
+  return new MissingObjects(
+    error.missing,
+    `${error.message} If no machine has them (a damaged or forged ref), replace ${refs.join(" and ")} from a machine whose ` +
+      `files are right, in its folder: \`git push --force ${url} ${refs.join(" ")}\`.`,
+  );
 }
 
 async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: readonly string[], optional: readonly string[]) {
@@ -187,7 +209,14 @@ export async function fetchRefs(
     [...new Set(required.map((entry) => entry.oid))],
     others.map((entry) => entry.oid),
     new Set(current.values()),
-  );
+  ).catch((error: unknown) => {
+    if (!(error instanceof MissingObjects)) throw error;
+    throw withReplaceAdvice(
+      ctx,
+      error,
+      required.filter((entry) => error.missing.includes(entry.oid)).map((entry) => entry.ref),
+    );
+  });
   const skip = (ref: string, why: GitStoreError) => {
     refs.shared.delete(ref);
     refs.synced.delete(ref);
