@@ -118,6 +118,11 @@ describe("conflicts, versions, restore, pause, resume, limit", () => {
     const version = await cli(["restore", join(B, "dir"), "--version", "1"], env);
     assert.equal(version.code, 1);
     assert.match(version.stderr, /versions are per file/);
+    // A misspelt name is no folder: the person is told the name has no history, not to use --at.
+    const misspelt = await cli(["restore", join(B, "dri"), "--version", "1"], env);
+    assert.equal(misspelt.code, 1);
+    assert.match(misspelt.stderr, /dri has no history in this folder/);
+    assert.doesNotMatch(misspelt.stderr, /is a folder/);
   });
 
   it("an old version of an annexed file is restored on a machine that does not have its content", async () => {
