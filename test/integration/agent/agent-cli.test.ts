@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
@@ -289,5 +289,23 @@ describe("cloudbridge CLI", () => {
     assert.equal(entry!.size, content.length, "the cache holds the placed file's size, not the pointer's");
     const status = JSON.parse((await cliOk(["status", B, "--json", "--offline"], env)).stdout) as { localChanges: unknown[] };
     assert.deepEqual(status.localChanges, []);
+
+    // A path outside the folder (another folder's file, a system file) is named as such, nothing is done,
+    // and the exit code says the command must change: not git's own error about a repository.
+    for (const command of ["get", "drop", "whereis"])
+      for (const outside of ["/etc/hostname", join(A, "big.bin"), "../get-a/big.bin"]) {
+        const refused = await cli([command, outside], env, { cwd: B });
+        assert.equal(refused.code, 2, `${command} ${outside}: ${refused.stderr}`);
+        assert.match(
+          refused.stderr,
+          /is outside the folder .*get-b: name files inside it, or run the command in the folder that holds them/,
+        );
+        assert.doesNotMatch(refused.stderr, /git ls-files|fatal:/);
+      }
+    assert.deepEqual(await readFile(join(B, "big.bin")), content);
+    // The folder reached through a symlink is still the folder, as git sees it.
+    await symlink(B, join(scratch.path, "link-to-get-b"));
+    const linked = await cli(["whereis", join(scratch.path, "link-to-get-b", "big.bin")], env, { cwd: B });
+    assert.equal(linked.code, 0, linked.stderr);
   });
 });
