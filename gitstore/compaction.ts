@@ -1,12 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ObjectTooLarge, type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
+import { ObjectTooLarge, PreconditionFailed, type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
 import type { BucketLayout } from "../protocol/index.ts";
-import { downloadPack, editInfoPacks, readInfoPacks, uploadPack } from "./bucket-packs.ts";
+import { downloadPack, editInfoPacks, readInfoPacksObject, uploadPack } from "./bucket-packs.ts";
 import { objectTooLarge, updateObject } from "./conditional-update.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
+import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
 import { MAX_PACK_LIST_BYTES } from "./limits.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
@@ -68,7 +69,7 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
     throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
   });
   const retired = retiredNow && retiredNow !== "not-modified" ? parseRetiredPacks(retiredNow.body, retiredKey) : new Map<string, Date>();
-  let live = await readInfoPacks(store, layout, repo);
+  let live = await livePacks(options, inBucket);
 
   // 1. Delete what was retired more than a grace period ago (unless a push has listed it again).
   for (const [name, at] of retired) {
@@ -153,6 +154,39 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
     );
   }
   return report;
+}
+
+/**
+ * The live packs, as objects/info/packs lists them. A list with a line that names no pack (`..`, a path,
+ * anything but `P pack-<sha>.pack`: damaged, or written by someone other than git or cloudbridge) stops
+ * every reader, and their error sends the person here: the list is rewritten from the bucket itself, every
+ * pack whose .pack and .idx are both there, retired ones too (a pack listed again is only kept longer; one
+ * left out would be deleted under a ref that needs it), by compare-and-swap on the version read.
+ */
+async function livePacks(options: CompactionOptions, inBucket: Map<string, ObjectInfo[]>): Promise<string[]> {
+  const { store, layout, repo } = options;
+  const key = layout.infoPacks(repo);
+  const current = await readInfoPacksObject(store, layout, repo);
+  if (!current || current === "not-modified") return [];
+  try {
+    return parseInfoPacks(current.body, key);
+  } catch (error) {
+    if (!(error instanceof GitStoreError)) throw error;
+  }
+  const complete = [...inBucket]
+    .filter(([, files]) => [".pack", ".idx"].every((ext) => files.some((file) => file.key.endsWith(ext))))
+    .map(([name]) => name)
+    .sort();
+  try {
+    await store.put(key, writeInfoPacks(complete), { ifMatch: current.etag });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailed)) throw error;
+    throw new GitStoreError("corrupt-pack", `${key} changed while compaction rewrote it (it named no pack on some line): run it again.`, {
+      cause: error,
+    });
+  }
+  options.log?.(`${key} had lines that name no pack: rewrote it, listing the ${complete.length} packs in the bucket`);
+  return complete;
 }
 
 /** The smallest of `live` whose .pack objects add up to at most `maxBytes`. */

@@ -179,6 +179,31 @@ describe("compaction of a repository's packs", () => {
     assert.equal(await git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "3");
   });
 
+  it("rewrites a pack list holding lines that name no pack (`..`, `.git/`, an absolute path), as the readers' error says it does: every pack is listed again, nothing lost", async () => {
+    const a = await clone("hostile-list");
+    await importCommits(a.dir, "main", 3, (i) => ({ [`f${i}`]: `${i}\n` }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    const packs = await readInfoPacks(bed.store, layout, "hostile-list");
+    const hostile = ["P ../../../../etc/passwd.pack", ...packs.map((name) => `P ${name}.pack`), "P .git/config", "P /abs/pack-1.pack", ""];
+    await bed.store.put(layout.infoPacks("hostile-list"), hostile.join("\n"));
+    const refused = await fetchRefs(await clone("hostile-list")).catch((error: Error) => error);
+    assert.match(String(refused), /has a line that is not "P pack-<sha>\.pack".*cloudbridge compact/);
+
+    const report = await compactRepository({
+      store: bed.store,
+      layout,
+      repo: "hostile-list",
+      engine: new NativeGitEngine(),
+      graceMs: GRACE,
+    });
+    assert.deepEqual([...report.merged].sort(), [...packs].sort());
+    assert.deepEqual(await readInfoPacks(bed.store, layout, "hostile-list"), [report.published]);
+    const fresh = await clone("hostile-list");
+    await fetchRefs(fresh);
+    assert.equal(await git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "3");
+  });
+
   it("the isomorphic-git engine (Lambda's) compacts to a pack native git reads", async () => {
     const a = await clone("portable");
     await importCommits(a.dir, "main", 5, (i) => ({ [`dir/f${i}`]: `content ${i}\n`.repeat(50) }));
