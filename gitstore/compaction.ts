@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ObjectTooLarge, PreconditionFailed, type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
-import type { BucketLayout } from "../protocol/index.ts";
+import { ProtocolError, type BucketLayout } from "../protocol/index.ts";
 import { downloadPack, editInfoPacks, readInfoPacksObject, uploadPack } from "./bucket-packs.ts";
 import { objectTooLarge, updateObject } from "./conditional-update.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
@@ -202,11 +202,21 @@ function withinBytes(live: readonly string[], inBucket: Map<string, ObjectInfo[]
   return chosen.length === live.length ? [...live] : chosen;
 }
 
-/** Every pack in the bucket, by name, with its .pack and .idx objects (either may be missing). */
+/**
+ * Every pack in the bucket, by name, with its .pack and .idx objects (either may be missing). Anything else
+ * under objects/pack/ (a stray upload, a name of someone else's) is no pack: left alone, and no reason to
+ * stop compacting the packs beside it.
+ */
 async function listPacks(store: ObjectStore, layout: BucketLayout, repo: string): Promise<Map<string, ObjectInfo[]>> {
   const packs = new Map<string, ObjectInfo[]>();
   for await (const info of store.list(layout.packsRoot(repo))) {
-    const parsed = layout.parse(info.key);
+    let parsed;
+    try {
+      parsed = layout.parse(info.key);
+    } catch (error) {
+      if (error instanceof ProtocolError) continue;
+      throw error;
+    }
     if (parsed.kind !== "pack") continue;
     const name = parsed.file.replace(/\.(pack|idx)$/, "");
     packs.set(name, [...(packs.get(name) ?? []), info]);

@@ -204,6 +204,21 @@ describe("compaction of a repository's packs", () => {
     assert.equal(await git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "3");
   });
 
+  it("compacts beside objects under objects/pack/ that are no pack (a stray upload), leaving them alone", async () => {
+    const a = await clone("stray");
+    await importCommits(a.dir, "main", 2, (i) => ({ [`f${i}`]: `${i}\n` }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    const stray = [`${layout.packsRoot("stray")}evil.txt`, `${layout.packsRoot("stray")}pack-${"0".repeat(40)}.keep`];
+    for (const key of stray) await bed.store.put(key, "not a pack\n");
+    const report = await compactRepository({ store: bed.store, layout, repo: "stray", engine: new NativeGitEngine(), graceMs: GRACE });
+    assert.equal(report.merged.length, 2);
+    for (const key of stray) assert.ok(await bed.store.head(key), `${key} is not compaction's to delete`);
+    const fresh = await clone("stray");
+    await fetchRefs(fresh);
+    assert.equal(await git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "2");
+  });
+
   it("the isomorphic-git engine (Lambda's) compacts to a pack native git reads", async () => {
     const a = await clone("portable");
     await importCommits(a.dir, "main", 5, (i) => ({ [`dir/f${i}`]: `content ${i}\n`.repeat(50) }));
