@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -224,5 +226,37 @@ describe("a daemon on an ordinary machine", () => {
     await ran(["sync", A]);
     await ran(["sync", B]);
     assert.equal(await readFile(join(B, "from-a.txt"), "utf8"), "from a\n");
+  });
+  it("a full disk: clone says so and what to do, and carries on once there is room", async () => {
+    // A folder on a small file system of its own (tmpfs needs root, as the tests run): a 2 MiB annexed
+    // file does not fit beside its copy in the annex store.
+    const url = "s3://cloudbridge/full-disk";
+    const A = bed.path("full-disk/a");
+    await mkdir(A, { recursive: true });
+    await writeFile(join(A, "small.txt"), "small\n");
+    await writeFile(join(A, "big.bin"), randomBytes(2 * 1024 * 1024));
+    await cliOk(["init", A, "--remote", url], bed.env);
+    const disk = bed.path("full-disk/disk");
+    await mkdir(disk);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", disk]);
+    try {
+      const B = join(disk, "b");
+      const full = await cli(["clone", url, B], bed.env);
+      assert.equal(full.code, 1, full.stderr);
+      assert.match(
+        full.stderr,
+        /no space left on the disk that holds .*full-disk\/disk\/b.*: free some space there, then `cloudbridge sync` in the folder carries on/i,
+      );
+      assert.doesNotMatch(
+        full.stderr,
+        /ENOSPC: no space left on device, copyfile/,
+        "not the system's own words and a temporary file's name",
+      );
+      execFileSync("mount", ["-o", "remount,size=16m", disk]);
+      await cliOk(["sync", B], bed.env);
+      assert.deepEqual(await readFile(join(B, "big.bin")), await readFile(join(A, "big.bin")));
+    } finally {
+      execFileSync("umount", [disk]);
+    }
   });
 });
