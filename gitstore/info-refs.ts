@@ -49,7 +49,8 @@ export function readRefsIndexBody(body: Buffer | string, key: string): { refs: M
         "corrupt-ref",
         `${key}, the repository's list of refs, has a line that is not "<object id><tab><ref>": ${JSON.stringify(line.slice(0, 80))}. ` +
           "It was damaged or written by something other than cloudbridge; nothing was changed locally. " +
-          "Push with --force from a machine that has the right commits to rewrite it.",
+          "Remove that line from the object (nothing else in it needs to change), or restore the object's previous version " +
+          "(the stack's bucket keeps versions); every reader, a forced push too, refuses the list until then.",
       );
     }
     const oid = line.slice(0, tab);
