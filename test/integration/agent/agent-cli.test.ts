@@ -86,6 +86,22 @@ describe("cloudbridge CLI", () => {
 
     const unit = await cliOk(["service", "show", A], env);
     assert.match(unit.stdout, new RegExp(`^ExecStart=.* daemon ${A.replaceAll("/", "\\/")}$`, "m"));
+
+    // The key the README has a person export is never copied into the unit: installing says where the
+    // service will look for it instead, or the daemon it starts at login has none.
+    const config = join(scratch.path, "config-home");
+    const installed = await cliOk(["service", "install", A, "--no-start"], { ...env, XDG_CONFIG_HOME: config });
+    assert.doesNotMatch(
+      await readFile(join(config, "systemd", "user", (await readdir(join(config, "systemd", "user")))[0]!), "utf8"),
+      /SECRET|AWS_ACCESS_KEY_ID/,
+    );
+    assert.match(installed.stdout + installed.stderr, /AWS_ACCESS_KEY_ID.*not copied into the unit.*~\/\.aws\/credentials/s);
+    const withProfile = await cliOk(["service", "install", A, "--no-start"], { ...env, XDG_CONFIG_HOME: config, AWS_PROFILE: "sync" });
+    assert.doesNotMatch(
+      withProfile.stdout + withProfile.stderr,
+      /not copied into the unit/,
+      "a profile is found by the service as by this shell",
+    );
   });
 
   it("sync with no daemon, run as people run it (the CLI's bundle), sends and receives without loading the AWS SDK's S3 client or the progress bars", async () => {
