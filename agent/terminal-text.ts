@@ -29,3 +29,15 @@ export function forTerminal(text: unknown): string {
 export function forTerminalLines(text: string): string {
   return text.replace(UNSAFE_KEEP_LINES, visible);
 }
+
+/**
+ * A path or other word inside a command we print for a person to paste into a shell (`cloudbridge restore
+ * …`): as it is when the shell reads it as one word, else in single quotes (a name with a space or a quote
+ * is a person's everyday name, and pasted bare it would be two arguments or an open quote). Made safe for
+ * the terminal first: a name with a control character cannot be pasted whole, but must not act on the
+ * terminal either. A word starting with `-` is given a `./` so it is not read as an option.
+ */
+export function forShell(word: string): string {
+  const shown = forTerminal(word.startsWith("-") ? `./${word}` : word);
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, "'\\''")}'`;
+}

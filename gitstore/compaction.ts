@@ -1,12 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ObjectTooLarge, type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
-import type { BucketLayout } from "../protocol/index.ts";
-import { downloadPack, editInfoPacks, readInfoPacks, uploadPack } from "./bucket-packs.ts";
+import { ObjectTooLarge, PreconditionFailed, type ObjectInfo, type ObjectStore, mapLimit } from "../objectstore/index.ts";
+import { ProtocolError, type BucketLayout } from "../protocol/index.ts";
+import { downloadPack, editInfoPacks, readInfoPacksObject, uploadPack } from "./bucket-packs.ts";
 import { objectTooLarge, updateObject } from "./conditional-update.ts";
 import type { GitEngine, PackFiles } from "./engine.ts";
 import { GitStoreError } from "./errors.ts";
+import { parseInfoPacks, writeInfoPacks } from "./info-packs.ts";
 import { MAX_PACK_LIST_BYTES } from "./limits.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { parseRetiredPacks, writeRetiredPacks } from "./retired-packs.ts";
@@ -68,7 +69,7 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
     throw error instanceof ObjectTooLarge ? objectTooLarge(error) : error;
   });
   const retired = retiredNow && retiredNow !== "not-modified" ? parseRetiredPacks(retiredNow.body, retiredKey) : new Map<string, Date>();
-  let live = await readInfoPacks(store, layout, repo);
+  let live = await livePacks(options, inBucket);
 
   // 1. Delete what was retired more than a grace period ago (unless a push has listed it again).
   for (const [name, at] of retired) {
@@ -95,32 +96,19 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
     const work = await mkdtemp(join(options.workDir ?? tmpdir(), "cloudbridge-compact-"));
     try {
       const merged = mergeable;
-      // The bucket's indexes (checked against their packs) tell the engine where objects are; the
-      // combined pack is then indexed from its own bytes, and must hold exactly the union of them.
-      const expected = new Set<string>();
-      const packs = await mapLimit(merged, 4, async (name): Promise<PackFiles> => {
-        const { index } = await downloadPack(store, layout, repo, name, work, { indexOptional: true });
-        let pack: PackFiles = { name, packPath: join(work, `${name}.pack`), idxPath: join(work, `${name}.idx`), objectCount: 0 };
-        if (index) {
-          await writeFile(pack.idxPath, index.body);
-          pack.objectCount = index.parsed.objectCount;
-        } else {
-          // A pack whose idx went missing is indexed here; the combined pack replaces it with a good one.
-          pack = await options.engine.indexPack(work, pack.packPath);
-          options.log?.(`${name} had no idx in the bucket; indexed it`);
-        }
-        for (const oid of index?.parsed.oids ?? parsePackIndex(await readFile(pack.idxPath), `${name}.idx`).oids) expected.add(oid);
-        return pack;
-      });
-      const out = await mkdtemp(join(work, "combined-"));
-      const built = await options.engine.combinePacks(packs, out);
-      const combined = await options.engine.indexPack(out, built.packPath);
-      const held = parsePackIndex(await readFile(combined.idxPath), `${combined.name}.idx`).oids;
-      if (held.length !== expected.size || held.some((oid) => !expected.has(oid))) {
+      // The bucket's indexes tell the engine where objects are, which spares indexing every pack here; one
+      // that lies about its objects (its checksum made to fit) shows in the combined pack, and then every
+      // pack is indexed from its own bytes, which cannot lie, and combined again.
+      let combined = await combine(options, merged, work, { reindex: false });
+      if (!combined) {
+        options.log?.(`a pack index in the bucket does not match its pack; indexing the ${merged.length} packs here`);
+        combined = await combine(options, merged, work, { reindex: true });
+      }
+      if (!combined) {
         throw new GitStoreError(
           "corrupt-pack",
-          `Compaction of ${layout.repoRoot(repo)} produced a pack with ${held.length} objects where the merged packs hold ${expected.size}; ` +
-            "nothing was published. A pack index in the bucket may be damaged: check them with `git verify-pack`.",
+          `Compaction of ${layout.repoRoot(repo)} produced a pack that does not hold exactly the merged packs' objects; ` +
+            "nothing was published. Run it again; if it fails again, report it with the names of the repository's packs.",
         );
       }
       options.log?.(`merged ${merged.length} packs into ${combined.name} (${combined.objectCount} objects)`);
@@ -155,6 +143,75 @@ export async function compactRepository(options: CompactionOptions): Promise<Com
   return report;
 }
 
+/**
+ * The live packs, as objects/info/packs lists them. A list with a line that names no pack (`..`, a path,
+ * anything but `P pack-<sha>.pack`: damaged, or written by someone other than git or cloudbridge) stops
+ * every reader, and their error sends the person here: the list is rewritten from the bucket itself, every
+ * pack whose .pack and .idx are both there, retired ones too (a pack listed again is only kept longer; one
+ * left out would be deleted under a ref that needs it), by compare-and-swap on the version read.
+ */
+async function livePacks(options: CompactionOptions, inBucket: Map<string, ObjectInfo[]>): Promise<string[]> {
+  const { store, layout, repo } = options;
+  const key = layout.infoPacks(repo);
+  const current = await readInfoPacksObject(store, layout, repo);
+  if (!current || current === "not-modified") return [];
+  try {
+    return parseInfoPacks(current.body, key);
+  } catch (error) {
+    if (!(error instanceof GitStoreError)) throw error;
+  }
+  const complete = [...inBucket]
+    .filter(([, files]) => [".pack", ".idx"].every((ext) => files.some((file) => file.key.endsWith(ext))))
+    .map(([name]) => name)
+    .sort();
+  try {
+    await store.put(key, writeInfoPacks(complete), { ifMatch: current.etag });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailed)) throw error;
+    throw new GitStoreError("corrupt-pack", `${key} changed while compaction rewrote it (it named no pack on some line): run it again.`, {
+      cause: error,
+    });
+  }
+  options.log?.(`${key} had lines that name no pack: rewrote it, listing the ${complete.length} packs in the bucket`);
+  return complete;
+}
+
+/**
+ * Downloads `merged` into `work` and combines them into one pack, indexed from its own bytes; undefined when
+ * it does not hold exactly the union of the packs' objects. The packs' objects are read from the bucket's
+ * indexes (checked against their packs' names and counts), or with `reindex` (and for a pack whose idx is
+ * missing) from an index made here.
+ */
+async function combine(
+  options: CompactionOptions,
+  merged: readonly string[],
+  work: string,
+  { reindex }: { reindex: boolean },
+): Promise<PackFiles | undefined> {
+  const { store, layout, repo } = options;
+  const expected = new Set<string>();
+  const packs = await mapLimit(merged, 4, async (name): Promise<PackFiles> => {
+    const { index } = await downloadPack(store, layout, repo, name, work, { indexOptional: true });
+    let pack: PackFiles = { name, packPath: join(work, `${name}.pack`), idxPath: join(work, `${name}.idx`), objectCount: 0 };
+    if (index && !reindex) {
+      await writeFile(pack.idxPath, index.body);
+      pack.objectCount = index.parsed.objectCount;
+    } else {
+      // A pack whose idx went missing (or may lie) is indexed here; the combined pack replaces it with a good one.
+      pack = await options.engine.indexPack(work, pack.packPath);
+      if (!index) options.log?.(`${name} had no idx in the bucket; indexed it`);
+    }
+    const oids = index && !reindex ? index.parsed.oids : parsePackIndex(await readFile(pack.idxPath), `${name}.idx`).oids;
+    for (const oid of oids) expected.add(oid);
+    return pack;
+  });
+  const out = await mkdtemp(join(work, "combined-"));
+  const built = await options.engine.combinePacks(packs, out);
+  const combined = await options.engine.indexPack(out, built.packPath);
+  const held = parsePackIndex(await readFile(combined.idxPath), `${combined.name}.idx`).oids;
+  return held.length === expected.size && held.every((oid) => expected.has(oid)) ? combined : undefined;
+}
+
 /** The smallest of `live` whose .pack objects add up to at most `maxBytes`. */
 function withinBytes(live: readonly string[], inBucket: Map<string, ObjectInfo[]>, maxBytes: number): string[] {
   const size = (name: string) => inBucket.get(name)?.find((info) => info.key.endsWith(".pack"))?.size ?? 0;
@@ -168,11 +225,21 @@ function withinBytes(live: readonly string[], inBucket: Map<string, ObjectInfo[]
   return chosen.length === live.length ? [...live] : chosen;
 }
 
-/** Every pack in the bucket, by name, with its .pack and .idx objects (either may be missing). */
+/**
+ * Every pack in the bucket, by name, with its .pack and .idx objects (either may be missing). Anything else
+ * under objects/pack/ (a stray upload, a name of someone else's) is no pack: left alone, and no reason to
+ * stop compacting the packs beside it.
+ */
 async function listPacks(store: ObjectStore, layout: BucketLayout, repo: string): Promise<Map<string, ObjectInfo[]>> {
   const packs = new Map<string, ObjectInfo[]>();
   for await (const info of store.list(layout.packsRoot(repo))) {
-    const parsed = layout.parse(info.key);
+    let parsed;
+    try {
+      parsed = layout.parse(info.key);
+    } catch (error) {
+      if (error instanceof ProtocolError) continue;
+      throw error;
+    }
     if (parsed.kind !== "pack") continue;
     const name = parsed.file.replace(/\.(pack|idx)$/, "");
     packs.set(name, [...(packs.get(name) ?? []), info]);

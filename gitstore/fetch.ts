@@ -102,7 +102,7 @@ class MissingObjects extends GitStoreError {
  * replaced, as any ref is, by a forced push of the right history, which the error names so that it can be run.
  */
 function withReplaceAdvice(ctx: RepoContext, error: MissingObjects, refs: readonly string[]): MissingObjects {
-  const url = `cloudbridge::s3://${ctx.store.bucket}/${ctx.repo}`;
+  const url = `cloudbridge::s3://${ctx.store.bucket}/${ctx.layout.prefix}${ctx.repo}`;
   return new MissingObjects(
     error.missing,
     `${error.message} If no machine has them (a damaged or forged ref), replace ${refs.join(" and ")} from a machine whose ` +
@@ -211,11 +211,8 @@ export async function fetchRefs(
     new Set(current.values()),
   ).catch((error: unknown) => {
     if (!(error instanceof MissingObjects)) throw error;
-    throw withReplaceAdvice(
-      ctx,
-      error,
-      required.filter((entry) => error.missing.includes(entry.oid)).map((entry) => entry.ref),
-    );
+    const refs = required.filter((entry) => error.missing.includes(entry.oid)).map((entry) => entry.ref);
+    throw refs.length > 0 ? withReplaceAdvice(ctx, error, refs) : error;
   });
   const skip = (ref: string, why: GitStoreError) => {
     refs.shared.delete(ref);

@@ -1,4 +1,5 @@
-import { copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PACK_BASE_NAME, parsePackIndex } from "./pack-format.ts";
 import { MAX_FOLD_BYTES, type SizedPack } from "./pack-geometry.ts";
@@ -20,7 +21,17 @@ export async function rememberPackIndex(gitDir: string, pack: { name: string; id
   const dir = catalogDir(gitDir);
   await mkdir(dir, { recursive: true });
   // A copy, not a link: git's own index of a fetched pack must never share a file with anything else.
-  await copyFile(pack.idxPath, join(dir, `${pack.name}.idx`));
+  // The copy keeps git's mode (0444), so it is made beside and renamed over an earlier one: copying onto
+  // a read-only file fails for anyone but root (a fetch remembers again the packs this machine pushed).
+  // A copy cut short stays under its temporary name, which `forgetPacks` removes as it names no pack.
+  const idx = join(dir, `${pack.name}.idx`);
+  const partial = `${idx}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    await copyFile(pack.idxPath, partial);
+    await rename(partial, idx);
+  } finally {
+    await rm(partial, { force: true });
+  }
   await writeFile(join(dir, `${pack.name}.bytes`), `${bytes}\n`);
 }
 

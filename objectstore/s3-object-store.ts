@@ -92,7 +92,9 @@ export function sdkRequests(client: S3Client): S3Requests {
       return { ...response, Body: response.Body as Readable };
     },
     headObject: (input) => client.send(new sdk.HeadObjectCommand(input)),
-    putObject: (input) => client.send(new sdk.PutObjectCommand(input)),
+    // The length said outright: the SDK does not take an empty body's for one, and prints a warning of its
+    // own on the person's terminal (init writes the empty `refs/` folder object).
+    putObject: (input) => client.send(new sdk.PutObjectCommand({ ...input, ContentLength: Buffer.byteLength(input.Body) })),
     listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input)),
     deleteObject: (input) => client.send(new sdk.DeleteObjectCommand(input)),
     sdkClient: () => client,

@@ -61,7 +61,14 @@ async function startCloud(): Promise<{ cloud: ChildProcess; info: CloudInfo }> {
       text += chunk.toString();
       if (text.includes("\n")) ok(JSON.parse(text.split("\n")[0]!) as CloudInfo);
     });
-    cloud.once("exit", (code) => fail(new Error(`cloudbridge local exited (${code}) before it was ready`)));
+    // Its own error (above) names `cloudbridge local`'s flag; the person typed `npm start`, whose flag goes after `--`.
+    cloud.once("exit", (code) =>
+      fail(
+        new Error(
+          `cloudbridge local exited (${code}) before it was ready (its port taken? \`npm start -- --port 0\` runs it on a free port).`,
+        ),
+      ),
+    );
   });
   return { cloud, info };
 }

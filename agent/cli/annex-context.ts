@@ -1,4 +1,5 @@
-import { isAbsolute, join, resolve } from "node:path";
+import { realpath } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import type { MultipartStore, ObjectStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { assertAnnexKey } from "../../protocol/index.ts";
 import { annexedFiles, type Annex } from "../../annex/index.ts";
@@ -68,8 +69,7 @@ export async function resolveTargets(
 ): Promise<Target[]> {
   const targets: Target[] = keys.map((key) => ({ key: assertAnnexKey(key) }));
   if (paths.length > 0 || keys.length === 0) {
-    const specs = paths.map((p) => (isAbsolute(p) ? p : resolve(cwd, p)));
-    const files = await annexedFiles(context.gitDir, context.workTree, specs);
+    const files = await annexedFiles(context.gitDir, context.workTree, await pathSpecs(context, paths, cwd));
     if (paths.length > 0 && files.length === 0) {
       throw new CliError(
         "no-match",
@@ -79,6 +79,37 @@ export async function resolveTargets(
     targets.push(...files.map((f) => ({ key: f.key, path: f.path, mode: f.mode })));
   }
   return targets;
+}
+
+/**
+ * The paths a person typed (relative to `cwd`), absolute, for git to match against the folder's files; a
+ * path outside the folder is refused here, naming it, rather than by git with an error about repositories.
+ * Compared through symlinks, as git compares them (a folder reached through a link is still the folder).
+ */
+export async function pathSpecs(context: AnnexContext, paths: readonly string[], cwd: string): Promise<string[]> {
+  const top = await realpath(context.workTree);
+  return Promise.all(
+    paths.map(async (typed) => {
+      const spec = resolve(cwd, typed);
+      const inside = relative(top, await realParent(spec));
+      if (inside === ".." || inside.startsWith(`..${sep}`))
+        throw new FolderError(
+          "not-a-folder",
+          `${forTerminal(typed)} is outside the folder ${context.workTree}: name files inside it, or run the command in the folder that holds them (or with --dir).`,
+        );
+      return spec;
+    }),
+  );
+}
+
+/** `path` with its longest existing part resolved through symlinks (the rest may not exist: a deleted file). */
+async function realParent(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    const up = dirname(path);
+    return up === path ? path : join(await realParent(up), basename(path));
+  }
 }
 
 export function workTreePath(context: AnnexContext, path: string): string {

@@ -1,3 +1,4 @@
+import { dirname, sep } from "node:path";
 import { CloudbridgeError, type ProtocolErrorCode } from "../../protocol/index.ts";
 import type { AnnexErrorCode } from "../../annex/index.ts";
 import { explainAccessError, type AccessContext, type CloudAccessErrorCode, type ObjectStoreErrorCode } from "../../objectstore/index.ts";
@@ -113,7 +114,26 @@ export function exitCodeFor(error: unknown): number {
  * the endpoint, no such bucket, access denied) is said with what to do, whichever command met it.
  */
 export function explainError(error: unknown, context: AccessContext = {}): unknown {
-  return explainAccessError(error, context) ?? error;
+  return explainAccessError(error, context) ?? explainLocalDisk(error) ?? error;
+}
+
+/**
+ * A full disk (or quota) here, said as such: the system's own words name a temporary file and say nothing
+ * of what to do. Every write the agent makes is to a temporary name then renamed, or git's own, so a round
+ * once there is room carries on (what the bucket holds stays there).
+ */
+function explainLocalDisk(error: unknown): CliError | undefined {
+  const { code, path, dest } = (error ?? {}) as { code?: unknown; path?: unknown; dest?: unknown };
+  if (code !== "ENOSPC" && code !== "EDQUOT") return undefined;
+  const file = typeof dest === "string" ? dest : typeof path === "string" ? path : undefined;
+  const inGit = file?.lastIndexOf(`${sep}.git${sep}`) ?? -1;
+  const where = file === undefined ? "" : ` that holds ${inGit >= 0 ? file.slice(0, inGit) : dirname(file)}`;
+  const what = code === "EDQUOT" ? "Your disk quota is used up on the disk" : "No space left on the disk";
+  return new CliError(
+    "incomplete",
+    `${what}${where}: free some space there, then \`cloudbridge sync\` in the folder carries on where this stopped (a clone cut short says to run the clone again; a get or copy, run it again). Nothing in the bucket was changed by the failed write.`,
+    { cause: error },
+  );
 }
 
 export function reportError(error: unknown): void {

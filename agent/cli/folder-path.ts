@@ -1,8 +1,9 @@
 import { stat } from "node:fs/promises";
-import { dirname, relative, resolve, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { findFolder, FolderError, openSyncedFolder, type SyncedFolder } from "../folder/index.ts";
 import { LocalRepo } from "../sync/local-repo.ts";
 import { readPause } from "../folder/pause.ts";
+import { forShell } from "../terminal-text.ts";
 import { cliLogger } from "./output.ts";
 
 /**
@@ -28,6 +29,15 @@ export async function locate(path: string): Promise<{ root: string; path: string
   const inside = relative(root, abs);
   if (inside.startsWith("..")) throw new FolderError("not-a-folder", `${path} is not inside the folder ${root}.`);
   return { root, path: inside.split(sep).join("/") };
+}
+
+/**
+ * `path` inside the folder at `root` (as git names it) the way a person where this command runs types it,
+ * ready to paste into a command we print: relative to the current directory, as `locate` reads it, and
+ * quoted for the shell. A folder-relative path pasted from a subfolder would name another file.
+ */
+export function typedPath(root: string, path: string): string {
+  return forShell(relative(process.cwd(), join(root, ...path.split("/"))) || ".");
 }
 
 /**

@@ -126,7 +126,12 @@ async function planRestore(repo: LocalRepo, name: string, target: RestoreTarget)
     return [{ path: name, entry: { mode: chosen.mode!, oid: chosen.oid! }, commit: chosen.commit }];
   }
   if (target.version !== undefined)
-    throw new HistoryError("no-such-version", `${name || "the folder"} is a folder: versions are per file; use --at TIME for a folder.`);
+    throw new HistoryError(
+      "no-such-version",
+      versions.length === 0 && name !== ""
+        ? `${name} has no history in this folder (is the name right?): \`cloudbridge versions\` lists a file's versions.`
+        : `${name || "the folder"} is a folder: versions are per file; use --at TIME for a folder.`,
+    );
   // A folder: every file deleted from it, at its last content.
   const { stdout } = await git.run(["log", "-z", "--format=", "--name-only", "--diff-filter=D", MAIN_REF, "--", ...(name ? [name] : [])], {
     okCodes: [128],

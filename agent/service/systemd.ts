@@ -39,6 +39,21 @@ export function serviceEnv(from: NodeJS.ProcessEnv = process.env): Record<string
   return env;
 }
 
+/**
+ * Why the unit's daemon may find no key although this shell has one: keys given in the environment
+ * (`AWS_ACCESS_KEY_ID`, as the README shows) are never copied into the unit, and a service started at
+ * login has no shell's environment. With a profile (AWS_PROFILE, the folder's cloudbridge.profile) the
+ * service reads the key where this shell does. Undefined when there is nothing to say.
+ */
+export function credentialsNote(from: NodeJS.ProcessEnv, folderProfile: string | undefined): string | undefined {
+  if (!from.AWS_ACCESS_KEY_ID || from.AWS_PROFILE || folderProfile) return undefined;
+  return (
+    "note: this shell's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not copied into the unit (secrets never are), " +
+    "so the service signs with what the AWS SDK finds without them: put the key in ~/.aws/credentials, as the default " +
+    "profile or a named one (then `git config cloudbridge.profile NAME` in the folder), or the daemon it starts has no key."
+  );
+}
+
 export function unitName(folder: string): string {
   const slug =
     basename(folder)

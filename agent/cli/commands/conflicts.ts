@@ -2,7 +2,7 @@ import { findFolder } from "../../folder/index.ts";
 import { listConflicts, resolveConflict, type Conflict, type ConflictSide } from "../../history/conflicts.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { CliError } from "../errors.ts";
-import { locate, openQuietly, syncChanged } from "../folder-path.ts";
+import { locate, openQuietly, syncChanged, typedPath } from "../folder-path.ts";
 import { emit } from "../output.ts";
 
 export async function conflictsCommand(
@@ -20,7 +20,7 @@ export async function conflictsCommand(
       emit(options.json, { resolved: conflict, kept: options.keep ? path : "both", changed, synced }, () =>
         [
           options.keep
-            ? `kept ${forTerminal(path)} as ${forTerminal(conflict.path)}; the other version is in history (\`cloudbridge versions ${forTerminal(conflict.path)}\`).`
+            ? `kept ${forTerminal(path)} as ${forTerminal(conflict.path)}; the other version is in history (\`cloudbridge versions ${typedPath(root, conflict.path)}\`).`
             : `kept both: ${forTerminal(conflict.path)} and ${forTerminal(changed[1]!)}.`,
           synced === "paused" ? "the folder is paused: the change is synced at `cloudbridge resume`." : "synced.",
         ].join("\n"),
@@ -34,13 +34,15 @@ export async function conflictsCommand(
   const folder = await openQuietly(root);
   try {
     const conflicts = await listConflicts(folder.repo.git);
-    emit(options.json, conflicts, () => (conflicts.length === 0 ? "no conflicts" : conflicts.map(describeConflict).join("\n")));
+    emit(options.json, conflicts, () =>
+      conflicts.length === 0 ? "no conflicts" : conflicts.map((c) => describeConflict(root, c)).join("\n"),
+    );
   } finally {
     folder.close();
   }
 }
 
-function describeConflict(conflict: Conflict): string {
+function describeConflict(root: string, conflict: Conflict): string {
   const side = (s: ConflictSide) =>
     `    ${forTerminal(s.path)}  ${[s.author, s.date]
       .filter(Boolean)
@@ -50,6 +52,6 @@ function describeConflict(conflict: Conflict): string {
     `${forTerminal(conflict.path)}: two versions`,
     side(conflict.sides[0]),
     side(conflict.sides[1]),
-    `  resolve: cloudbridge conflicts --keep ${forTerminal(conflict.path)} | --keep ${forTerminal(conflict.variant)} | --keep-both ${forTerminal(conflict.path)}`,
+    `  resolve: cloudbridge conflicts --keep ${typedPath(root, conflict.path)} | --keep ${typedPath(root, conflict.variant)} | --keep-both ${typedPath(root, conflict.path)}`,
   ].join("\n");
 }

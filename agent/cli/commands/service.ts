@@ -1,5 +1,13 @@
 import { fileURLToPath } from "node:url";
-import { installUserUnit, renderLaunchdPlist, renderUnit, serviceEnv, uninstallUserUnit, type ServiceSpec } from "../../service/systemd.ts";
+import {
+  credentialsNote,
+  installUserUnit,
+  renderLaunchdPlist,
+  renderUnit,
+  serviceEnv,
+  uninstallUserUnit,
+  type ServiceSpec,
+} from "../../service/systemd.ts";
 import { findFolder, readSettings } from "../../folder/index.ts";
 import { emit } from "../output.ts";
 
@@ -14,13 +22,17 @@ function specFor(root: string): ServiceSpec {
 
 export async function serviceInstallCommand(dir: string | undefined, options: { start: boolean; json?: boolean }): Promise<void> {
   const root = await findFolder(dir);
-  await readSettings(root);
+  const settings = await readSettings(root);
   const result = await installUserUnit(specFor(root), { start: options.start });
-  emit(options.json, result, () =>
+  const credentials = credentialsNote(process.env, settings.profile);
+  emit(options.json, { ...result, ...(credentials ? { credentials } : {}) }, () =>
     [
       `wrote ${result.unitPath}`,
       result.started ? `started ${result.name}; logs: journalctl --user -u ${result.name} -f` : result.note,
-    ].join("\n"),
+      ...(credentials ? [credentials] : []),
+    ]
+      .filter(Boolean)
+      .join("\n"),
   );
 }
 

@@ -1,7 +1,7 @@
 import { fileVersions } from "../../history/versions.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { CliError } from "../errors.ts";
-import { locate, openQuietly } from "../folder-path.ts";
+import { locate, openQuietly, typedPath } from "../folder-path.ts";
 import { formatBytes } from "../transfer-progress.ts";
 import { emit } from "../output.ts";
 
@@ -16,7 +16,7 @@ export async function versionsCommand(file: string, options: { maxCount: string;
     if (versions.length === 0) throw new CliError("no-match", `${file} has no history in this folder.`);
     emit(options.json, { path, versions }, () =>
       [
-        `${forTerminal(path)}: ${versions.length} version(s), newest first (restore one: cloudbridge restore ${forTerminal(path)} --version N)`,
+        `${forTerminal(path)}: ${versions.length} version(s), newest first (restore one: cloudbridge restore ${typedPath(root, path)} --version N)`,
         ...versions.map(
           (v) =>
             `  ${String(v.version).padStart(3)}  ${forTerminal(v.date)}  ${v.deleted ? "deleted".padEnd(10) : (v.size !== undefined ? formatBytes(v.size) : "").padEnd(10)}  ${forTerminal(v.author)}  ${v.commit.slice(0, 12)}`,

@@ -1,7 +1,6 @@
-import { isAbsolute, resolve } from "node:path";
 import { indexedFiles } from "../../../annex/index.ts";
 import { forTerminal } from "../../terminal-text.ts";
-import { commandDir, jsonLine, openAnnexContext, resolveTargets, type Target } from "../annex-context.ts";
+import { commandDir, jsonLine, openAnnexContext, pathSpecs, resolveTargets, type Target } from "../annex-context.ts";
 import { CliError } from "../errors.ts";
 
 export async function whereisCommand(
@@ -12,7 +11,7 @@ export async function whereisCommand(
   const context = await openAnnexContext({ cwd });
   if (options.fetch) await context.receive();
   // Every file the folder's history holds is answered: small files are in git, hence on every machine.
-  const specs = paths.map((p) => (isAbsolute(p) ? p : resolve(cwd, p)));
+  const specs = await pathSpecs(context, paths, cwd);
   const files = (options.key?.length ?? 0) > 0 && paths.length === 0 ? [] : await indexedFiles(context.gitDir, context.workTree, specs);
   if (paths.length > 0 && files.length === 0)
     throw new CliError(

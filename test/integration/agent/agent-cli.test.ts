@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
@@ -86,6 +86,22 @@ describe("cloudbridge CLI", () => {
 
     const unit = await cliOk(["service", "show", A], env);
     assert.match(unit.stdout, new RegExp(`^ExecStart=.* daemon ${A.replaceAll("/", "\\/")}$`, "m"));
+
+    // The key the README has a person export is never copied into the unit: installing says where the
+    // service will look for it instead, or the daemon it starts at login has none.
+    const config = join(scratch.path, "config-home");
+    const installed = await cliOk(["service", "install", A, "--no-start"], { ...env, XDG_CONFIG_HOME: config });
+    assert.doesNotMatch(
+      await readFile(join(config, "systemd", "user", (await readdir(join(config, "systemd", "user")))[0]!), "utf8"),
+      /SECRET|AWS_ACCESS_KEY_ID/,
+    );
+    assert.match(installed.stdout + installed.stderr, /AWS_ACCESS_KEY_ID.*not copied into the unit.*~\/\.aws\/credentials/s);
+    const withProfile = await cliOk(["service", "install", A, "--no-start"], { ...env, XDG_CONFIG_HOME: config, AWS_PROFILE: "sync" });
+    assert.doesNotMatch(
+      withProfile.stdout + withProfile.stderr,
+      /not copied into the unit/,
+      "a profile is found by the service as by this shell",
+    );
   });
 
   it("sync with no daemon, run as people run it (the CLI's bundle), sends and receives without loading the AWS SDK's S3 client or the progress bars", async () => {
@@ -289,5 +305,23 @@ describe("cloudbridge CLI", () => {
     assert.equal(entry!.size, content.length, "the cache holds the placed file's size, not the pointer's");
     const status = JSON.parse((await cliOk(["status", B, "--json", "--offline"], env)).stdout) as { localChanges: unknown[] };
     assert.deepEqual(status.localChanges, []);
+
+    // A path outside the folder (another folder's file, a system file) is named as such, nothing is done,
+    // and the exit code says the command must change: not git's own error about a repository.
+    for (const command of ["get", "drop", "whereis"])
+      for (const outside of ["/etc/hostname", join(A, "big.bin"), "../get-a/big.bin"]) {
+        const refused = await cli([command, outside], env, { cwd: B });
+        assert.equal(refused.code, 2, `${command} ${outside}: ${refused.stderr}`);
+        assert.match(
+          refused.stderr,
+          /is outside the folder .*get-b: name files inside it, or run the command in the folder that holds them/,
+        );
+        assert.doesNotMatch(refused.stderr, /git ls-files|fatal:/);
+      }
+    assert.deepEqual(await readFile(join(B, "big.bin")), content);
+    // The folder reached through a symlink is still the folder, as git sees it.
+    await symlink(B, join(scratch.path, "link-to-get-b"));
+    const linked = await cli(["whereis", join(scratch.path, "link-to-get-b", "big.bin")], env, { cwd: B });
+    assert.equal(linked.code, 0, linked.stderr);
   });
 });

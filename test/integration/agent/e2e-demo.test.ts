@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
@@ -61,5 +62,20 @@ describe("npm start: the demo", () => {
     first.child.kill("SIGINT");
     assert.equal(await exit(second.child), 0, second.output());
     assert.equal(await exit(first.child), 0, first.output());
+  });
+  it("with its port taken (another demo, anything on 4566), says how to run it on another port", async () => {
+    const taken = createServer();
+    await new Promise<void>((listening) => taken.listen(0, "127.0.0.1", listening));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      await mkdir(join(scratch.path, "taken"));
+      const demo = start(["--port", port, "--root", join(scratch.path, "taken")]);
+      started.push(demo.child);
+      assert.equal(await exit(demo.child), 1, demo.output());
+      assert.match(demo.output(), new RegExp(`port ${port} is already in use`));
+      assert.match(demo.output(), /`npm start -- --port 0` runs it on a free port/);
+    } finally {
+      taken.close();
+    }
   });
 });

@@ -183,6 +183,57 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     await bothWays(A, B);
   });
 
+  it("a shared main naming a commit no pack holds: every machine stops with an error saying how to put it right, and that puts it right, nothing lost", async () => {
+    const { url, root, A } = await firstMachine("forged-main");
+    const B = join(root, "b");
+    await cliOk(["clone", url, B], bed.env);
+    const evil = await attacker(bed.t, "forged-main", root);
+    await setIndexedRefs(evil.ctx.store, evil.ctx.layout, "forged-main", new Map([["refs/heads/main", randomBytes(20).toString("hex")]]));
+    await writeFile(join(B, "from-b.txt"), "b\n");
+    const stopped = await cli(["sync", B], bed.env);
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.stderr, /point at objects no pack .* holds/);
+    // What the error tells the person to run, run as it says (in the folder whose files are right).
+    const advice = /`(git push --force [^`]+)`/.exec(stopped.stderr)?.[1];
+    assert.ok(advice, `the error names the command that puts the bucket right:\n${stopped.stderr}`);
+    execFileSync("sh", ["-c", advice], {
+      cwd: A,
+      env: { ...bed.env, PATH: `${join(fileURLToPath(new URL("../../..", import.meta.url)), "bin")}:${bed.env.PATH}` },
+    });
+    await cliOk(["sync", B], bed.env);
+    await cliOk(["sync", A], bed.env);
+    assert.equal(await readFile(join(A, "from-b.txt"), "utf8"), "b\n");
+  });
+
+  it("refs index lines naming no ref (`..`, an absolute path, `.git/`) beside its refs: reported and skipped, every machine keeps syncing, the next push drops them", async () => {
+    const { url, root, A } = await firstMachine("hostile-index");
+    const B = join(root, "b");
+    await cliOk(["clone", url, B], bed.env);
+    const evil = await attacker(bed.t, "hostile-index", root);
+    const key = evil.ctx.layout.infoRefs("hostile-index");
+    const index = await evil.ctx.store.get(key);
+    assert.ok(index && index !== "not-modified");
+    const main = /^([0-9a-f]{40})\trefs\/heads\/main$/m.exec(index.body.toString())![1]!;
+    const hostile = [
+      "refs/heads/../../../../tmp/evil",
+      "/etc/passwd",
+      "refs/synced/../../.git/hooks/pre-commit",
+      ".git/config",
+      // A ref name git accepts, under refs/synced/ but with no agent's id.
+      "refs/synced/not-an-agent/heads/main",
+    ];
+    await evil.ctx.store.put(key, `${index.body.toString()}${hostile.map((name) => `${main}\t${name}\n`).join("")}`);
+    await writeFile(join(B, "from-b.txt"), "b\n");
+    const synced = await cli(["sync", B], bed.env);
+    assert.equal(synced.code, 0, synced.stderr);
+    assert.match(synced.stderr, /etc\/passwd/, "each line skipped is reported");
+    await cliOk(["sync", A], bed.env);
+    assert.equal(await readFile(join(A, "from-b.txt"), "utf8"), "b\n");
+    const after = await evil.ctx.store.get(key);
+    assert.ok(after && after !== "not-modified");
+    for (const name of hostile) assert.ok(!after.body.toString().includes(name), `the push dropped ${name}`);
+  });
+
   it("an idle sync costs the same whatever the number of synced refs", async (test) => {
     const proxy = await startCountingProxy(bed.t.cloud.endpoint);
     try {
@@ -282,6 +333,26 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     const peaks = (await readFile(peak, "utf8")).trim().split("\n").map(Number);
     test.diagnostic(`peak memory of the CLI runs: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`);
     assert.ok(Math.max(...peaks) < 350 * 1024, `peak memory: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`);
+  });
+
+  it("a 128 MiB annex-uuid: a new clone is refused in bounded memory, naming the object and what to do; the machines syncing keep syncing", async (test) => {
+    const { url, root, A } = await firstMachine("hugeuuid");
+    const B = join(root, "b");
+    await cliOk(["clone", url, B], bed.env);
+    const evil = await attacker(bed.t, "hugeuuid", root);
+    await evil.ctx.store.put(evil.ctx.layout.annexUuid("hugeuuid"), Buffer.alloc(128 * 1024 * 1024, "a"));
+    const peak = join(root, "peak-rss");
+    const refused = await cli(["clone", url, join(root, "c")], { ...bed.env, ...peakRssEnv(peak) });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /annex\/hugeuuid\/annex-uuid/);
+    assert.doesNotMatch(refused.stderr, /agent id/, "it is the cloud's annex uuid, not an agent's");
+    const peaks = (await readFile(peak, "utf8")).trim().split("\n").map(Number);
+    test.diagnostic(`peak memory of the refused clone: ${Math.round(Math.max(...peaks) / 1024)} MiB`);
+    assert.ok(Math.max(...peaks) < 350 * 1024, `peak memory: ${peaks.map((k) => `${Math.round(k / 1024)} MiB`).join(", ")}`);
+    await writeFile(join(B, "from-b.txt"), "b\n");
+    await cliOk(["sync", B], bed.env);
+    await cliOk(["sync", A], bed.env);
+    assert.equal(await readFile(join(A, "from-b.txt"), "utf8"), "b\n");
   });
 
   it("checks out a 48 MiB plain file", async () => {

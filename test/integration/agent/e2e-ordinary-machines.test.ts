@@ -1,16 +1,19 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { describe, it } from "node:test";
-import { cli, cliOk, waitUntil, type Daemon } from "../../helpers/agents.ts";
+import { cli, cliOk, permissionsApply, waitUntil, type Daemon } from "../../helpers/agents.ts";
 import { exists, snapshot } from "../../helpers/folders.ts";
 import { useAgentCloud } from "../../helpers/test-bed.ts";
 
 /**
  * What ordinary machines do to a running agent: a person runs `cloudbridge sync` by hand beside the daemon,
- * mounts a subfolder read-only, has a clock that is days off, and names files the way the agent names its
- * temporary files. Each through the real CLI and daemon against the local cloud.
+ * mounts a subfolder read-only, has a clock that is days off, names files the way the agent names its
+ * temporary files, and runs the agent as an ordinary user, whom mode bits stop. Each through the real CLI
+ * and daemon against the local cloud.
  */
 describe("a daemon on an ordinary machine", () => {
   const bed = useAgentCloud("e2e-ordinary");
@@ -196,5 +199,64 @@ describe("a daemon on an ordinary machine", () => {
     );
     assert.ok(await exists(join(A, ".cloudbridge-tmp-my-notes.txt")));
     assert.equal(await exists(join(B, leftover)), false, "the leftover was never synced");
+  });
+
+  it("syncs as an ordinary user, whom git's read-only files stop: a machine fetches its own pack back after another pushed", async () => {
+    // The tests run as root, whom mode bits never stop; a person's agent is stopped by git's read-only
+    // pack indexes (mode 0444) the moment it writes over a copy of one.
+    const asUser = { prefix: permissionsApply() };
+    const url = "s3://cloudbridge/ordinary-user";
+    const A = bed.path("ordinary-user/a");
+    const B = bed.path("ordinary-user/b");
+    await mkdir(A, { recursive: true });
+    await writeFile(join(A, "first.txt"), "first\n");
+    const ran = async (args: string[]) => {
+      const result = await cli(args, bed.env, asUser);
+      assert.equal(result.code, 0, `cloudbridge ${args.join(" ")} failed as an ordinary user:\n${result.stderr}`);
+    };
+    await ran(["init", A, "--remote", url]);
+    await writeFile(join(A, "second.txt"), "second\n");
+    await ran(["sync", A]);
+    await ran(["clone", url, B]);
+    await writeFile(join(B, "from-b.txt"), "from b\n");
+    await ran(["sync", B]);
+    await ran(["sync", A]);
+    assert.equal(await readFile(join(A, "from-b.txt"), "utf8"), "from b\n");
+    await writeFile(join(A, "from-a.txt"), "from a\n");
+    await ran(["sync", A]);
+    await ran(["sync", B]);
+    assert.equal(await readFile(join(B, "from-a.txt"), "utf8"), "from a\n");
+  });
+  it("a full disk: clone says so and what to do, and carries on once there is room", async () => {
+    // A folder on a small file system of its own (tmpfs needs root, as the tests run): a 2 MiB annexed
+    // file does not fit beside its copy in the annex store.
+    const url = "s3://cloudbridge/full-disk";
+    const A = bed.path("full-disk/a");
+    await mkdir(A, { recursive: true });
+    await writeFile(join(A, "small.txt"), "small\n");
+    await writeFile(join(A, "big.bin"), randomBytes(2 * 1024 * 1024));
+    await cliOk(["init", A, "--remote", url], bed.env);
+    const disk = bed.path("full-disk/disk");
+    await mkdir(disk);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", disk]);
+    try {
+      const B = join(disk, "b");
+      const full = await cli(["clone", url, B], bed.env);
+      assert.equal(full.code, 1, full.stderr);
+      assert.match(
+        full.stderr,
+        /no space left on the disk that holds .*full-disk\/disk\/b.*: free some space there, then `cloudbridge sync` in the folder carries on/i,
+      );
+      assert.doesNotMatch(
+        full.stderr,
+        /ENOSPC: no space left on device, copyfile/,
+        "not the system's own words and a temporary file's name",
+      );
+      execFileSync("mount", ["-o", "remount,size=16m", disk]);
+      await cliOk(["sync", B], bed.env);
+      assert.deepEqual(await readFile(join(B, "big.bin")), await readFile(join(A, "big.bin")));
+    } finally {
+      execFileSync("umount", [disk]);
+    }
   });
 });

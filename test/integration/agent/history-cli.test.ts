@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { agentEnv, cli, cliOk, startDaemon, waitUntil } from "../../helpers/agents.ts";
 import { exists } from "../../helpers/folders.ts";
@@ -116,6 +118,11 @@ describe("conflicts, versions, restore, pause, resume, limit", () => {
     const version = await cli(["restore", join(B, "dir"), "--version", "1"], env);
     assert.equal(version.code, 1);
     assert.match(version.stderr, /versions are per file/);
+    // A misspelt name is no folder: the person is told the name has no history, not to use --at.
+    const misspelt = await cli(["restore", join(B, "dri"), "--version", "1"], env);
+    assert.equal(misspelt.code, 1);
+    assert.match(misspelt.stderr, /dri has no history in this folder/);
+    assert.doesNotMatch(misspelt.stderr, /is a folder/);
   });
 
   it("an old version of an annexed file is restored on a machine that does not have its content", async () => {
@@ -180,6 +187,41 @@ describe("conflicts, versions, restore, pause, resume, limit", () => {
     await sync(A);
     assert.equal(await text(join(A, "d (2).txt")), "from b\n");
     assert.deepEqual(await json(["conflicts", A]), []);
+  });
+
+  it("the commands versions and conflicts print work pasted into the shell they ran in: names with spaces and quotes, in a subfolder", async () => {
+    // As a person runs them: `cloudbridge` on the PATH, in a subfolder, a name of everyday characters.
+    const sub = "Sub folder";
+    const name = "Bob's notes.txt";
+    await mkdir(join(A, sub), { recursive: true });
+    await writeFile(join(A, sub, name), "one\n");
+    await sync(A);
+    await writeFile(join(A, sub, name), "two\n");
+    await sync(A);
+    await sync(B);
+    const shellEnv = { ...env, PATH: `${resolve("bin")}:${env.PATH}`, CLOUDBRIDGE_CLI_FROM_SOURCE: "1" };
+    const paste = (cwd: string, command: string) =>
+      promisify(execFile)("sh", ["-c", command], { cwd, env: shellEnv }).catch((error: Error & { stderr?: string }) => {
+        assert.fail(`pasted \`${command}\` in ${cwd}, and it failed:\n${error.stderr ?? error.message}`);
+      });
+
+    const listed = await cliOk(["versions", name], env, { cwd: join(A, sub) });
+    const restore = /restore one: (cloudbridge restore .*)\)$/m.exec(listed.stdout)?.[1];
+    assert.ok(restore, listed.stdout);
+    await paste(join(A, sub), restore.replace(/ N$/, " 2"));
+    assert.equal(await text(join(A, sub, name)), "one\n");
+
+    await writeFile(join(A, sub, name), "from a\n");
+    await writeFile(join(B, sub, name), "from b\n");
+    await sync(A);
+    await sync(B);
+    const shown = await cliOk(["conflicts"], env, { cwd: join(B, sub) });
+    const resolve_ = /resolve: (cloudbridge conflicts --keep .*?) \| --keep /.exec(shown.stdout)?.[1];
+    assert.ok(resolve_, shown.stdout);
+    await paste(join(B, sub), resolve_);
+    assert.deepEqual(await json(["conflicts", B]), []);
+    await sync(A);
+    assert.equal(await text(join(A, sub, name)), await text(join(B, sub, name)));
   });
 
   it("pause stops sync (exit 2) until resume, and status says so", async () => {

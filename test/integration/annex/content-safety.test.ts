@@ -18,6 +18,21 @@ describe("annexed content is never lost to a race or to a wrong cloud copy", () 
   const keyOf = async (dir: string, path: string) => (await git(dir, "show", `HEAD:${path}`)).replace("/annex/objects/", "").trim();
   const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
+  /** A first machine A of `repo` with a 2 MiB annexed file synced, whose copy in the cloud someone then replaced: same size, other bytes. */
+  async function cloudCopyReplaced(repo: string): Promise<{ url: string; A: string; content: Buffer; key: string }> {
+    const url = `s3://cloudbridge/${repo}`;
+    const A = bed.path(`${repo}/a`);
+    await cliOk(["init", A, "--remote", url], bed.env);
+    const content = randomBytes(2 * 1024 * 1024);
+    await writeFile(join(A, "thesis.pdf"), content);
+    await cliOk(["sync", A], bed.env);
+    const key = await keyOf(A, "thesis.pdf");
+    await bed.t.s3.send(
+      new PutObjectCommand({ Bucket: bed.t.cloud.bucket, Key: `annex/${repo}/${key}`, Body: randomBytes(content.length) }),
+    );
+    return { url, A, content, key };
+  }
+
   it("keeps a person's save made while the daemon downloads content and puts it in place", async () => {
     const url = "s3://cloudbridge/placing";
     const A = bed.path("placing/a");
@@ -65,17 +80,8 @@ describe("annexed content is never lost to a race or to a wrong cloud copy", () 
   });
 
   it("refuses to drop the only good copy when the cloud's copy was replaced by wrong bytes of the same size", async () => {
-    const url = "s3://cloudbridge/dropping";
-    const A = bed.path("dropping/a");
-    await cliOk(["init", A, "--remote", url], bed.env);
-    const content = randomBytes(2 * 1024 * 1024);
-    await writeFile(join(A, "thesis.pdf"), content);
-    await cliOk(["sync", A], bed.env);
-    const key = await keyOf(A, "thesis.pdf");
     // Someone with write access to the bucket replaces the object: same size, other bytes.
-    await bed.t.s3.send(
-      new PutObjectCommand({ Bucket: bed.t.cloud.bucket, Key: `annex/dropping/${key}`, Body: randomBytes(content.length) }),
-    );
+    const { A, content, key } = await cloudCopyReplaced("dropping");
 
     const drop = await cli(["drop", "thesis.pdf"], bed.env, { cwd: A });
     assert.equal(drop.code, 1, `the drop was refused:\n${drop.stdout}${drop.stderr}`);
@@ -88,4 +94,26 @@ describe("annexed content is never lost to a race or to a wrong cloud copy", () 
     const again = await cli(["drop", "thesis.pdf"], bed.env, { cwd: A });
     assert.equal(again.code, 0, again.stderr);
   });
+
+  // Handed to the lead (annex/ is another territory): fails today, hence `todo`; drop the option with the fix.
+  it(
+    "a cloud copy replaced by wrong bytes is put right by what the refusal tells the person to do: `copy --to cloud` from a machine with a good copy",
+    {
+      todo: "annex: copy --to cloud answers 'already there' for a damaged cloud copy; the download refusal names no command that repairs it",
+    },
+    async () => {
+      const { url, A, content } = await cloudCopyReplaced("repairing");
+      const B = bed.path("repairing/b");
+      await cliOk(["clone", url, B, "--wanted", "nothing"], bed.env);
+      const refused = await cli(["get", "thesis.pdf"], bed.env, { cwd: B });
+      assert.equal(refused.code, 1);
+      // The refusal names the command that puts it right, and that command does.
+      assert.match(refused.stdout + refused.stderr, /cloudbridge copy --to cloud/);
+      const copied = await cli(["copy", "--to", "cloud", "thesis.pdf"], bed.env, { cwd: A });
+      assert.equal(copied.code, 0, copied.stderr);
+      await cliOk(["fsck", "--from", "cloud"], bed.env, { cwd: A });
+      await cliOk(["get", "thesis.pdf"], bed.env, { cwd: B });
+      assert.equal(sha256(await readFile(join(B, "thesis.pdf"))), sha256(content));
+    },
+  );
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -23,6 +24,24 @@ describe("compaction of a repository's packs", () => {
     const keys: string[] = [];
     for await (const info of bed.store.list(layout.packsRoot(repo))) keys.push(info.key);
     return keys;
+  }
+
+  /** A repository of `commits` commits on main, each pushed alone (a pack each). */
+  async function pushedOneByOne(repo: string, commits: number) {
+    const a = await clone(repo);
+    await importCommits(a.dir, "main", commits, (i) => ({ [`f${i}`]: `${i}\n` }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n"))
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }] });
+    return a;
+  }
+
+  const compactNow = (repo: string) => compactRepository({ store: bed.store, layout, repo, engine: new NativeGitEngine(), graceMs: GRACE });
+
+  /** How many commits main has for a fresh clone of `repo`. */
+  async function commitsInFreshClone(repo: string): Promise<string> {
+    const fresh = await clone(repo);
+    await fetchRefs(fresh);
+    return git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main");
   }
 
   it("after 200 pushes and one compaction a fresh clone downloads one pack; retired packs stay readable through the grace period", async () => {
@@ -177,6 +196,53 @@ describe("compaction of a repository's packs", () => {
     const fresh = await clone("no-idx");
     assert.equal((await fetchRefs(fresh)).packsDownloaded, 1);
     assert.equal(await git(fresh.dir, "rev-list", "--count", "refs/remotes/cloud/main"), "3");
+  });
+
+  it("rewrites a pack list holding lines that name no pack (`..`, `.git/`, an absolute path), as the readers' error says it does: every pack is listed again, nothing lost", async () => {
+    await pushedOneByOne("hostile-list", 3);
+    const packs = await readInfoPacks(bed.store, layout, "hostile-list");
+    const hostile = ["P ../../../../etc/passwd.pack", ...packs.map((name) => `P ${name}.pack`), "P .git/config", "P /abs/pack-1.pack", ""];
+    await bed.store.put(layout.infoPacks("hostile-list"), hostile.join("\n"));
+    const refused = await fetchRefs(await clone("hostile-list")).catch((error: Error) => error);
+    assert.match(String(refused), /has a line that is not "P pack-<sha>\.pack".*cloudbridge compact/);
+
+    const report = await compactNow("hostile-list");
+    assert.deepEqual([...report.merged].sort(), [...packs].sort());
+    assert.deepEqual(await readInfoPacks(bed.store, layout, "hostile-list"), [report.published]);
+    assert.equal(await commitsInFreshClone("hostile-list"), "3");
+  });
+
+  it("compacts beside objects under objects/pack/ that are no pack (a stray upload), leaving them alone", async () => {
+    await pushedOneByOne("stray", 2);
+    const stray = [`${layout.packsRoot("stray")}evil.txt`, `${layout.packsRoot("stray")}pack-${"0".repeat(40)}.keep`];
+    for (const key of stray) await bed.store.put(key, "not a pack\n");
+    assert.equal((await compactNow("stray")).merged.length, 2);
+    for (const key of stray) assert.ok(await bed.store.head(key), `${key} is not compaction's to delete`);
+    assert.equal(await commitsInFreshClone("stray"), "2");
+  });
+
+  it("compacts past a pack index that lies about its objects (its checksum made to fit): the packs are indexed from their own bytes, nothing lost", async () => {
+    await pushedOneByOne("lying-idx", 3);
+    const [first] = await readInfoPacks(bed.store, layout, "lying-idx");
+    const stored = await bed.store.get(layout.pack("lying-idx", `${first}.idx`));
+    assert.ok(stored && stored !== "not-modified");
+    // One object id changed in its last bit (the table stays sorted), the index's own checksum recomputed.
+    const idx = Buffer.from(stored.body);
+    const count = idx.readUInt32BE(8 + 255 * 4);
+    idx[8 + 256 * 4 + count * 20 - 1]! ^= 1;
+    createHash("sha1")
+      .update(idx.subarray(0, idx.length - 20))
+      .digest()
+      .copy(idx, idx.length - 20);
+    await bed.store.put(layout.pack("lying-idx", `${first}.idx`), idx);
+
+    const report = await compactNow("lying-idx");
+    assert.equal(report.merged.length, 3);
+    assert.deepEqual(await readInfoPacks(bed.store, layout, "lying-idx"), [report.published]);
+    assert.equal(await commitsInFreshClone("lying-idx"), "3");
+    const fresh = await clone("lying-idx");
+    await fetchRefs(fresh);
+    await git(fresh.dir, "fsck", "--strict", "--no-dangling");
   });
 
   it("the isomorphic-git engine (Lambda's) compacts to a pack native git reads", async () => {

@@ -52,6 +52,24 @@ for (const client of ["the AWS SDK's client", "the light client"] as const)
       assert.equal(await store.head("x/ref"), undefined);
     });
 
+    it("writes an empty object quietly: nothing printed to the person's terminal", async () => {
+      // The AWS SDK prints a warning of its own (on console.warn) for a PUT without a Content-Length;
+      // init writes the empty `refs/` folder object, so every new user saw it.
+      const printed: unknown[][] = [];
+      const warn = console.warn;
+      console.warn = (...args: unknown[]) => void printed.push(args);
+      try {
+        await store.put("empty/folder/", "", { ifNoneMatch: "*" });
+        await store.put("empty/buffer", Buffer.alloc(0));
+      } finally {
+        console.warn = warn;
+      }
+      const sizes = [(await store.head("empty/folder/"))?.size, (await store.head("empty/buffer"))?.size];
+      for (const key of ["empty/folder/", "empty/buffer"]) await store.delete(key); // out of the listings the next test reads
+      assert.deepEqual(printed, []);
+      assert.deepEqual(sizes, [0, 0]);
+    });
+
     it("uploads a stream in parts, reads ranges, lists and lists prefixes", async () => {
       const data = Buffer.alloc(12 * 1024 * 1024, 3);
       data.write("start", 0);

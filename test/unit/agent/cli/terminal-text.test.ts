@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseLog } from "../../../../agent/history/git-log.ts";
-import { forTerminal, forTerminalLines } from "../../../../agent/terminal-text.ts";
+import { forShell, forTerminal, forTerminalLines } from "../../../../agent/terminal-text.ts";
 
 describe("text from elsewhere on a terminal", () => {
   it("shows every control, line-breaking and direction-changing character as a visible escape", () => {
@@ -19,6 +19,15 @@ describe("text from elsewhere on a terminal", () => {
 
   it("keeps the line breaks and tabs of a message of several lines, nothing else", () => {
     assert.equal(forTerminalLines("first\n\tsecond\r\x1b[Kforged"), "first\n\tsecond\\x0d\\x1b[Kforged");
+  });
+
+  it("quotes a word of a command to paste only when the shell would not read it as that one word", () => {
+    assert.equal(forShell("docs/notes.txt"), "docs/notes.txt");
+    assert.equal(forShell("my notes.txt"), "'my notes.txt'");
+    assert.equal(forShell("Bob's $HOME `x`.txt"), "'Bob'\\''s $HOME `x`.txt'");
+    assert.equal(forShell("日本/名前.txt"), "'日本/名前.txt'");
+    assert.equal(forShell("-rf"), "./-rf", "never read as an option");
+    assert.equal(forShell("a\x1b[2Jb"), "'a\\x1b[2Jb'", "safe for the terminal first");
   });
 });
 
