@@ -196,7 +196,8 @@ describe("one write, or one ordinary setup, stops no machine", () => {
     // What the error tells the person to run, run as it says (in the folder whose files are right).
     const advice = /`(git push --force [^`]+)`/.exec(stopped.stderr)?.[1];
     assert.ok(advice, `the error names the command that puts the bucket right:\n${stopped.stderr}`);
-    execFileSync("sh", ["-c", advice], {
+    // Not execFileSync: the local cloud answers from this process.
+    await execFileAsync("sh", ["-c", advice], {
       cwd: A,
       env: { ...bed.env, PATH: `${join(fileURLToPath(new URL("../../..", import.meta.url)), "bin")}:${bed.env.PATH}` },
     });
