@@ -58,21 +58,16 @@ export async function readPresence(store: ObjectStore, location: RemoteLocation)
   return records;
 }
 
-const TEXT_FIELDS = ["agent", "description", "host", "version", "listen"] as const;
-const TIME_FIELDS = ["startedAt", "lastSeen"] as const;
+const TEXT_FIELDS = ["agent", "description", "host", "version", "listen", "startedAt", "lastSeen"] as const;
 
 /**
- * A record as the agents write it: the text fields strings, the times ISO times, the state one of two. Any
- * other shape (a damaged record, or one written by someone else) says nothing about anyone and is skipped,
- * as is one that does not parse: status would show "undefined" and "[object Object]" and hand scripts
- * (`status --json`, the page) values of types they were never promised.
+ * A record of the shape the agents write: every field a string (shown through forTerminal, whatever it
+ * holds), the state one of two. Any other shape (a damaged record, or one written by someone else) says
+ * nothing about anyone and is skipped, as is one that does not parse: status would show "undefined" and
+ * "[object Object]" and hand scripts (`status --json`, the page) values of types they were never promised.
  */
 function isPresenceRecord(value: unknown): value is PresenceRecord {
   if (typeof value !== "object" || value === null) return false;
   const record = value as Record<string, unknown>;
-  return (
-    TEXT_FIELDS.every((field) => typeof record[field] === "string") &&
-    TIME_FIELDS.every((field) => typeof record[field] === "string" && !Number.isNaN(Date.parse(record[field]))) &&
-    (record.state === "running" || record.state === "stopped")
-  );
+  return TEXT_FIELDS.every((field) => typeof record[field] === "string") && (record.state === "running" || record.state === "stopped");
 }

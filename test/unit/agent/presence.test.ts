@@ -28,11 +28,11 @@ const honest: PresenceRecord = {
 };
 
 describe("presence records read from the bucket", () => {
-  it("keeps a record only when every field is what the agents write: anyone who can write may put anything there", async () => {
+  it("keeps a record only of the shape the agents write (every field a string, the state one of two): anyone who can write may put anything there", async () => {
     const records = await readPresence(
       bucket({
         [`agents/r/${A}.json`]: JSON.stringify(honest),
-        // Status printed "(undefined)", "[object Object]" and an unreadable time from this; --json passed it on to scripts.
+        // Status printed "(undefined)", "[object Object]" from this; --json passed it on to scripts.
         [`agents/r/${B}.json`]: JSON.stringify({ agent: B, description: "evil", lastSeen: "not a date", version: "x", listen: { a: 1 } }),
       }),
       { bucket: "b", prefix: "", repo: "r" },
