@@ -384,14 +384,28 @@ async function loadFrom(file: string, ctx: RepoContext): Promise<Cache | undefin
 
 async function save(ctx: RepoContext, cache: Cache): Promise<void> {
   const file = cacheFile(ctx);
-  await mkdir(dirname(file), { recursive: true });
+  const dir = dirname(file);
+  await mkdir(dir, { recursive: true });
   // The notes are only ever added to when a remote's first is made (existsSync: one stat, beside a write).
   const first = !existsSync(file);
   const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(temp, JSON.stringify({ ...cache, ...base(ctx) }));
-  await rename(temp, file);
-  if (first) await pruneNotes(dirname(file), file);
+  try {
+    await writeFile(temp, JSON.stringify({ ...cache, ...base(ctx) }));
+    await rename(temp, file);
+  } catch (error) {
+    // A write that failed (a full disk) or could not be put in place leaves no part of a note behind.
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  // A process killed between writing and renaming leaves its temporary file; the next process to write a note
+  // here removes it, once (one listing of a few files, while a push's last request is under way).
+  const sweep = first || !swept.has(dir);
+  swept.add(dir);
+  if (sweep) await pruneNotes(dir, file, { notes: first });
 }
+
+/** The `refs-index/` directories whose abandoned temporary notes this process has removed already. */
+const swept = new Set<string>();
 
 /**
  * How many notes a repository keeps in `refs-index/`. One is made for every endpoint, bucket and repository
@@ -404,8 +418,11 @@ export const KEPT_NOTES = 8;
 /** A temporary note older than this was left by a process killed between writing and renaming it (a write takes ms). */
 const ABANDONED_TEMP_MS = 60 * 60 * 1000;
 
-/** Deletes the notes of `dir` past the KEPT_NOTES most recently written (`made`, just written, among them), and abandoned temporary files. */
-async function pruneNotes(dir: string, made: string): Promise<void> {
+/**
+ * Deletes the abandoned temporary files of `dir`, and with `notes` the notes past the KEPT_NOTES most recently
+ * written (`made`, just written, among them).
+ */
+async function pruneNotes(dir: string, made: string, { notes: alsoNotes }: { notes: boolean }): Promise<void> {
   try {
     const found = await Promise.all(
       (await readdir(dir)).map(async (name) => {
@@ -416,8 +433,8 @@ async function pruneNotes(dir: string, made: string): Promise<void> {
     const files = found.filter((entry) => entry !== undefined).filter((entry) => entry.path !== made);
     const notes = files.filter((entry) => !entry.temp && entry.path.endsWith(".json")).sort((a, b) => b.mtimeMs - a.mtimeMs);
     const abandoned = files.filter((entry) => entry.temp && entry.mtimeMs < Date.now() - ABANDONED_TEMP_MS);
-    await Promise.all([...notes.slice(KEPT_NOTES - 1), ...abandoned].map(({ path }) => rm(path, { force: true })));
+    await Promise.all([...(alsoNotes ? notes.slice(KEPT_NOTES - 1) : []), ...abandoned].map(({ path }) => rm(path, { force: true })));
   } catch {
-    // A note that could not be deleted now is deleted when the next remote's first note is made.
+    // A file that could not be deleted now is deleted by the next process to write a note here.
   }
 }
