@@ -283,12 +283,11 @@ async function recordSeenPacks(
     await appendFile(file, names.map((name) => `${name}\n`).join(""));
     return;
   }
-  // Written whole under another name, then renamed: a reader finds the old list or the new, never part of one.
-  // (A name another process appended meanwhile may be lost with the old file: a download again, at worst.)
+  // Written over in place, with no temporary file a kill could leave behind: a list read or left part-written
+  // (or a name another process appended meanwhile, lost) costs a download again at worst, since a cut name
+  // matches no pack.
   const kept = [...new Set([...[...seen].filter((name) => listed.has(name)), ...names])];
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, kept.map((name) => `${name}\n`).join(""));
-  await rename(temp, file);
+  await writeFile(file, kept.map((name) => `${name}\n`).join(""));
 }
 
 async function localPackNames(gitDir: string, names: readonly string[]): Promise<Set<string>> {
