@@ -88,7 +88,7 @@ describe("cloudbridge CLI", () => {
     assert.match(unit.stdout, new RegExp(`^ExecStart=.* daemon ${A.replaceAll("/", "\\/")}$`, "m"));
   });
 
-  it("sync in a linked worktree of a folder (git worktree add), beside it or inside it, refuses saying what to do, and syncs nothing", async () => {
+  it("sync in a linked worktree of a folder (git worktree add), beside it or inside it, and init there, refuse saying what to do, and change nothing", async () => {
     const A = join(scratch.path, "worktrees");
     await mkdir(A);
     await writeFile(join(A, "plan.txt"), "plan\n");
@@ -111,6 +111,14 @@ describe("cloudbridge CLI", () => {
         assert.match(refused.stderr, new RegExp(`run \`cloudbridge sync ${A}\``));
       }
     }
+    // Nor does init make a worktree a folder of its own: its settings would be the folder's (one git config).
+    const settings = await git(A, "config", "--get-regexp", "^cloudbridge\\.");
+    for (const dir of [beside, join(beside, "new")]) {
+      const refused = await cli(["init", dir, "--remote", "s3://cloudbridge/team/in-a-worktree", "--new-history"], env);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`${beside} is a linked worktree \\(git worktree add\\) of the cloudbridge folder ${A}`));
+    }
+    assert.equal(await git(A, "config", "--get-regexp", "^cloudbridge\\."), settings);
     // Nothing of either worktree reached the folder's history or the bucket.
     assert.equal(await git(A, "rev-parse", "HEAD"), head);
     assert.equal(await git(A, "rev-parse", "refs/remotes/cloud/main"), head);
