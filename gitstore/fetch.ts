@@ -6,7 +6,7 @@ import { GitStoreError } from "./errors.ts";
 import { mapLimit } from "../objectstore/index.ts";
 import { parseSyncedRefName } from "../protocol/core.ts";
 import type { BucketRefs } from "./bucket-refs.ts";
-import { readRefsIndex, type RefsIndex } from "./refs-index.ts";
+import { readRefsIndex, removeAbandonedNotes, type RefsIndex } from "./refs-index.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
 import { indexPacks } from "./verify-packs.ts";
 import { forgetPacks, rememberPackIndex } from "./pack-catalog.ts";
@@ -98,7 +98,7 @@ async function fetchPacks(
 ) {
   const engine = engineOf(ctx);
   const objectsDir = join(ctx.gitDir, "objects");
-  await removeAbandonedQuarantines(objectsDir);
+  await Promise.all([removeAbandonedQuarantines(objectsDir), removeAbandonedNotes(ctx.gitDir)]);
   const quarantine = await mkdtemp(join(objectsDir, QUARANTINE_PREFIX));
   try {
     await mkdir(join(quarantine, "pack"));

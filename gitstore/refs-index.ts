@@ -286,7 +286,11 @@ function cacheFile(ctx: RepoContext): string {
     .update(endpoint === null ? where(ctx) : `${endpoint}\n${where(ctx)}`)
     .digest("hex")
     .slice(0, 32);
-  return join(ctx.gitDir, "cloudbridge", "refs-index", `${name}.json`);
+  return join(notesDir(ctx.gitDir), `${name}.json`);
+}
+
+function notesDir(gitDir: string): string {
+  return join(gitDir, "cloudbridge", "refs-index");
 }
 
 /**
@@ -397,15 +401,18 @@ async function save(ctx: RepoContext, cache: Cache): Promise<void> {
     await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
-  // A process killed between writing and renaming leaves its temporary file; the next process to write a note
-  // here removes it, once (one listing of a few files, while a push's last request is under way).
-  const sweep = first || !swept.has(dir);
-  swept.add(dir);
-  if (sweep) await pruneNotes(dir, file, { notes: first });
+  if (first) await pruneNotes(dir, { made: file, notes: true });
 }
 
-/** The `refs-index/` directories whose abandoned temporary notes this process has removed already. */
-const swept = new Set<string>();
+/**
+ * Removes the temporary notes that processes killed between writing and renaming them left in `gitDir`
+ * (a failed write removes its own). Called by a fetch that downloads packs (fetch.ts), beside its own
+ * clean-up: such a fetch is frequent in a folder that other machines push to, and waits on the network
+ * anyway, where a push (the helper alone, a process per push) would wait for the listing.
+ */
+export function removeAbandonedNotes(gitDir: string): Promise<void> {
+  return pruneNotes(notesDir(gitDir), { notes: false });
+}
 
 /**
  * How many notes a repository keeps in `refs-index/`. One is made for every endpoint, bucket and repository
@@ -422,7 +429,7 @@ const ABANDONED_TEMP_MS = 60 * 60 * 1000;
  * Deletes the abandoned temporary files of `dir`, and with `notes` the notes past the KEPT_NOTES most recently
  * written (`made`, just written, among them).
  */
-async function pruneNotes(dir: string, made: string, { notes: alsoNotes }: { notes: boolean }): Promise<void> {
+async function pruneNotes(dir: string, { made, notes: alsoNotes }: { made?: string; notes: boolean }): Promise<void> {
   try {
     const found = await Promise.all(
       (await readdir(dir)).map(async (name) => {
@@ -435,6 +442,6 @@ async function pruneNotes(dir: string, made: string, { notes: alsoNotes }: { not
     const abandoned = files.filter((entry) => entry.temp && entry.mtimeMs < Date.now() - ABANDONED_TEMP_MS);
     await Promise.all([...(alsoNotes ? notes.slice(KEPT_NOTES - 1) : []), ...abandoned].map(({ path }) => rm(path, { force: true })));
   } catch {
-    // A file that could not be deleted now is deleted by the next process to write a note here.
+    // A file that could not be deleted now is deleted at the next fetch that downloads a pack, or remote's first note.
   }
 }
