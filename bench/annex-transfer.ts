@@ -208,6 +208,6 @@ report(`download ${SMALL_COUNT} × 100 KiB`, SMALL * SMALL_COUNT, SMALL_COUNT, o
 
 console.log(`\n${rows.join("\n")}`);
 raw.destroy();
-store.client.destroy();
+store.destroy();
 server.kill("SIGTERM");
 rmSync(root, { recursive: true, force: true });

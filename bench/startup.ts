@@ -8,7 +8,7 @@
  *  - `cloudbridge status --help`;
  *  - `cloudbridge status` of a small synced folder where nothing changed, against `git status` there;
  *  - the CLI's everyday commands (status with no daemon, with the folder's daemon running and in a folder that
- *    is not set up, log, conflicts, versions, whereis) as bin/cloudbridge runs them, from the CLI's bundle
+ *    is not set up, log, conflicts, versions, whereis, and init --remote of a new empty folder) as bin/cloudbridge runs them, from the CLI's bundle
  *    (dist/cloudbridge.cjs, through bin/run-bundle.cjs's code cache), against the same command from the
  *    TypeScript sources (CLOUDBRIDGE_CLI_FROM_SOURCE=1), and BENCH_BASELINE's launcher when given;
  *  - `git push` of one commit through the remote helper to the local cloud, against native `git push` of
@@ -371,7 +371,13 @@ try {
     const notSetUp = join(work, "not-set-up");
     await mkdir(notSetUp);
     const served = join(work, "pushes-daemon");
-    const everyday: Array<{ name: string; args: string[]; cwd?: string; failing?: true }> = [
+    // Each init makes a folder and a repository of its own (an init of one that exists is refused).
+    let inits = 0;
+    const newInit = () => {
+      inits += 1;
+      return ["init", join(work, `init-${inits}`), "--remote", `s3://${info.bucket}/init-${inits}`, "--listen", "poll", "--json"];
+    };
+    const everyday: Array<{ name: string; args: string[] | (() => string[]); cwd?: string; failing?: true }> = [
       { name: "status", args: ["status", folder] },
       { name: "status --json", args: ["status", "--json", folder] },
       { name: "status, the folder's daemon running", args: ["status", served] },
@@ -380,6 +386,7 @@ try {
       { name: "conflicts", args: ["conflicts", folder] },
       { name: "versions", args: ["versions", "note-1.txt"], cwd: folder },
       { name: "whereis", args: ["whereis", "--dir", folder] },
+      { name: "init --remote (a new, empty folder)", args: newInit },
     ];
     const fromSources = { ...env, CLOUDBRIDGE_CLI_FROM_SOURCE: "1" };
     const launchers = [
@@ -391,7 +398,12 @@ try {
       launchers.map(({ how, cli, env: runEnv }) => ({
         label: `cloudbridge ${name} (${how})`,
         ...(how === "sources" ? {} : { against: `cloudbridge ${name} (sources)` }),
-        run: () => run([cli, ...args], { env: runEnv, ...(cwd ? { cwd } : {}), ...(failing ? { failing } : {}) }),
+        run: () =>
+          run([cli, ...(typeof args === "function" ? args() : args)], {
+            env: runEnv,
+            ...(cwd ? { cwd } : {}),
+            ...(failing ? { failing } : {}),
+          }),
       })),
     );
     for (const contender of contenders) await contender.run();

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { downloadPack, readLivePacks } from "./bucket-packs.ts";
 import type { GitEngine } from "./engine.ts";
@@ -6,7 +6,7 @@ import { GitStoreError } from "./errors.ts";
 import { mapLimit } from "../objectstore/index.ts";
 import { parseSyncedRefName } from "../protocol/core.ts";
 import type { BucketRefs } from "./bucket-refs.ts";
-import { readRefsIndex, type RefsIndex } from "./refs-index.ts";
+import { readRefsIndex, removeAbandonedNotes, type RefsIndex } from "./refs-index.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
 import { indexPacks } from "./verify-packs.ts";
 import { forgetPacks, rememberPackIndex } from "./pack-catalog.ts";
@@ -61,11 +61,12 @@ async function fetchLivePacks(
   const seen = await readSeenPacks(ctx.gitDir);
   const local = await localPackNames(ctx.gitDir, live);
   const fresh = live.filter((name) => !seen.has(name) && !local.has(name));
-  let result = await fetchPacks(ctx, fresh, tips, optional);
+  const seenPacks = { seen, live };
+  let result = await fetchPacks(ctx, fresh, tips, optional, seenPacks);
   if (result.missing.length > 0 || result.incomplete.length > 0) {
     // Packs seen before may have been pruned locally since: fetch every live pack we do not hold.
     const retry = live.filter((name) => !local.has(name) && !fresh.includes(name));
-    if (retry.length > 0) result = await fetchPacks(ctx, [...fresh, ...retry], tips, optional);
+    if (retry.length > 0) result = await fetchPacks(ctx, [...fresh, ...retry], tips, optional, seenPacks);
   }
   if (result.missing.length > 0) {
     throw new MissingObjects(
@@ -110,10 +111,16 @@ function withReplaceAdvice(ctx: RepoContext, error: MissingObjects, refs: readon
   );
 }
 
-async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: readonly string[], optional: readonly string[]) {
+async function fetchPacks(
+  ctx: RepoContext,
+  names: readonly string[],
+  tips: readonly string[],
+  optional: readonly string[],
+  seenPacks: { seen: ReadonlySet<string>; live: readonly string[] },
+) {
   const engine = engineOf(ctx);
   const objectsDir = join(ctx.gitDir, "objects");
-  await removeAbandonedQuarantines(objectsDir);
+  await Promise.all([removeAbandonedQuarantines(objectsDir), removeAbandonedNotes(ctx.gitDir)]);
   const quarantine = await mkdtemp(join(objectsDir, QUARANTINE_PREFIX));
   try {
     await mkdir(join(quarantine, "pack"));
@@ -146,7 +153,7 @@ async function fetchPacks(ctx: RepoContext, names: readonly string[], tips: read
     for (const name of names) {
       for (const ext of [".pack", ".idx"]) await rename(join(quarantine, "pack", name + ext), join(objectsDir, "pack", name + ext));
     }
-    await recordSeenPacks(ctx.gitDir, names);
+    await recordSeenPacks(ctx.gitDir, names, seenPacks);
     for (const name of names) {
       const at = join(objectsDir, "pack", name);
       await rememberPackIndex(ctx.gitDir, { name, idxPath: `${at}.idx`, packPath: `${at}.pack` });
@@ -274,6 +281,14 @@ async function removeAbandonedQuarantines(objectsDir: string): Promise<void> {
   }
 }
 
+/**
+ * The bucket's packs this machine has downloaded, one name a line: a pack fetched once is not fetched again
+ * when its objects are here under another pack's name (git gc repacked them). Only a live pack is ever
+ * asked about, so only live packs are kept: a name the bucket no longer lists (compaction retired it) is
+ * dropped when packs are next recorded. The file is bounded by the bucket's pack list (which compaction
+ * bounds), not by every push the folder ever received. It is only a shortcut: a name missing from it costs
+ * at most one download of a pack whose objects are here.
+ */
 const SEEN = ["cloudbridge", "packs-seen"];
 
 async function readSeenPacks(gitDir: string): Promise<Set<string>> {
@@ -281,10 +296,25 @@ async function readSeenPacks(gitDir: string): Promise<Set<string>> {
   return new Set(text.split("\n").filter(Boolean));
 }
 
-async function recordSeenPacks(gitDir: string, names: readonly string[]): Promise<void> {
+/** Adds `names` (just moved into the repository); rewrites the file without the packs `live` no longer lists, when it has any. */
+async function recordSeenPacks(
+  gitDir: string,
+  names: readonly string[],
+  { seen, live }: { seen: ReadonlySet<string>; live: readonly string[] },
+): Promise<void> {
   if (names.length === 0) return;
+  const file = join(gitDir, ...SEEN);
   await mkdir(join(gitDir, SEEN[0]!), { recursive: true });
-  await appendFile(join(gitDir, ...SEEN), names.map((name) => `${name}\n`).join(""));
+  const listed = new Set(live);
+  if ([...seen].every((name) => listed.has(name))) {
+    await appendFile(file, names.map((name) => `${name}\n`).join(""));
+    return;
+  }
+  // Written over in place, with no temporary file a kill could leave behind: a list read or left part-written
+  // (or a name another process appended meanwhile, lost) costs a download again at worst, since a cut name
+  // matches no pack.
+  const kept = [...new Set([...[...seen].filter((name) => listed.has(name)), ...names])];
+  await writeFile(file, kept.map((name) => `${name}\n`).join(""));
 }
 
 async function localPackNames(gitDir: string, names: readonly string[]): Promise<Set<string>> {

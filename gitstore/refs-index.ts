@@ -290,7 +290,11 @@ function cacheFile(ctx: RepoContext): string {
     .update(endpoint === null ? where(ctx) : `${endpoint}\n${where(ctx)}`)
     .digest("hex")
     .slice(0, 32);
-  return join(ctx.gitDir, "cloudbridge", "refs-index", `${name}.json`);
+  return join(notesDir(ctx.gitDir), `${name}.json`);
+}
+
+function notesDir(gitDir: string): string {
+  return join(gitDir, "cloudbridge", "refs-index");
 }
 
 /**
@@ -388,13 +392,30 @@ async function loadFrom(file: string, ctx: RepoContext): Promise<Cache | undefin
 
 async function save(ctx: RepoContext, cache: Cache): Promise<void> {
   const file = cacheFile(ctx);
-  await mkdir(dirname(file), { recursive: true });
+  const dir = dirname(file);
+  await mkdir(dir, { recursive: true });
   // The notes are only ever added to when a remote's first is made (existsSync: one stat, beside a write).
   const first = !existsSync(file);
   const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(temp, JSON.stringify({ ...cache, ...base(ctx) }));
-  await rename(temp, file);
-  if (first) await pruneNotes(dirname(file), file);
+  try {
+    await writeFile(temp, JSON.stringify({ ...cache, ...base(ctx) }));
+    await rename(temp, file);
+  } catch (error) {
+    // A write that failed (a full disk) or could not be put in place leaves no part of a note behind.
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  if (first) await pruneNotes(dir, { made: file, notes: true });
+}
+
+/**
+ * Removes the temporary notes that processes killed between writing and renaming them left in `gitDir`
+ * (a failed write removes its own). Called by a fetch that downloads packs (fetch.ts), beside its own
+ * clean-up: such a fetch is frequent in a folder that other machines push to, and waits on the network
+ * anyway, where a push (the helper alone, a process per push) would wait for the listing.
+ */
+export function removeAbandonedNotes(gitDir: string): Promise<void> {
+  return pruneNotes(notesDir(gitDir), { notes: false });
 }
 
 /**
@@ -408,8 +429,11 @@ export const KEPT_NOTES = 8;
 /** A temporary note older than this was left by a process killed between writing and renaming it (a write takes ms). */
 const ABANDONED_TEMP_MS = 60 * 60 * 1000;
 
-/** Deletes the notes of `dir` past the KEPT_NOTES most recently written (`made`, just written, among them), and abandoned temporary files. */
-async function pruneNotes(dir: string, made: string): Promise<void> {
+/**
+ * Deletes the abandoned temporary files of `dir`, and with `notes` the notes past the KEPT_NOTES most recently
+ * written (`made`, just written, among them).
+ */
+async function pruneNotes(dir: string, { made, notes: alsoNotes }: { made?: string; notes: boolean }): Promise<void> {
   try {
     const found = await Promise.all(
       (await readdir(dir)).map(async (name) => {
@@ -420,8 +444,8 @@ async function pruneNotes(dir: string, made: string): Promise<void> {
     const files = found.filter((entry) => entry !== undefined).filter((entry) => entry.path !== made);
     const notes = files.filter((entry) => !entry.temp && entry.path.endsWith(".json")).sort((a, b) => b.mtimeMs - a.mtimeMs);
     const abandoned = files.filter((entry) => entry.temp && entry.mtimeMs < Date.now() - ABANDONED_TEMP_MS);
-    await Promise.all([...notes.slice(KEPT_NOTES - 1), ...abandoned].map(({ path }) => rm(path, { force: true })));
+    await Promise.all([...(alsoNotes ? notes.slice(KEPT_NOTES - 1) : []), ...abandoned].map(({ path }) => rm(path, { force: true })));
   } catch {
-    // A note that could not be deleted now is deleted when the next remote's first note is made.
+    // A file that could not be deleted now is deleted at the next fetch that downloads a pack, or remote's first note.
   }
 }

@@ -119,12 +119,16 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     this.requests = "sdkClient" in client ? client : sdkRequests(client);
   }
 
-  /** The SDK's client (multipart uploads go through it); over the light client, made at its first use. */
-  get client(): S3Client {
+  /**
+   * The SDK's client, for multipart uploads only; over the light client, made at its first use. Private, and
+   * a method: a caller closing the store through it (`store.client.destroy()`) made the SDK's client, loading
+   * its module, only to close it. A store is closed by `destroy()`, the one way there is.
+   */
+  private multipartClient(): S3Client {
     return this.requests.sdkClient();
   }
 
-  /** Closes the connections (and the SDK's client, when one was made). */
+  /** Closes the connections (and the SDK's client, when one was made): the one way to close a store. */
   destroy(): void {
     this.requests.destroy();
   }
@@ -214,7 +218,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     const { Upload } = await import("@aws-sdk/lib-storage");
     const once = async () => {
       const upload = new Upload({
-        client: this.client,
+        client: this.multipartClient(),
         params: { Bucket: this.bucket, Key: key, Body: typeof body === "function" ? body() : body, ...writeParams(options) },
         partSize: options.partSize ?? 8 * 1024 * 1024,
         queueSize: options.queueSize ?? 4,
@@ -273,7 +277,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   }
 
   async createMultipartUpload(key: string, options: Pick<PutOptions, "contentType" | "metadata"> = {}): Promise<string> {
-    const response = await this.client.send(
+    const response = await this.multipartClient().send(
       new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...writeParams(options) }),
     );
     if (!response.UploadId) {
@@ -288,7 +292,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       new (s3Sdk().UploadPartCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ...payload }),
     );
     try {
-      const response = await this.client.send(command, signal ? { abortSignal: signal } : {});
+      const response = await this.multipartClient().send(command, signal ? { abortSignal: signal } : {});
       return unquoteEtag(response.ETag);
     } catch (error) {
       throw uploadError(error, key);
@@ -302,7 +306,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     options: { ifNoneMatch?: "*" } = {},
   ): Promise<{ etag: string }> {
     try {
-      const response = await this.client.send(
+      const response = await this.multipartClient().send(
         new (s3Sdk().CompleteMultipartUploadCommand)({
           Bucket: this.bucket,
           Key: key,
@@ -321,7 +325,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     try {
-      await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+      await this.multipartClient().send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
     } catch (error) {
       const mapped = uploadError(error, key);
       if (!(mapped instanceof NoSuchUpload)) throw mapped;

@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, KEY_REFUSED, profileCredentials, profileKeySource } from "../../objectstore/index.ts";
 import type { Logger } from "../log.ts";
 import { writeProfileKey, type AccessKey } from "./profile-file.ts";
@@ -28,19 +28,15 @@ export interface KeyPickupOptions {
  */
 export class KeyPickup {
   private readonly options: KeyPickupOptions;
-  private readonly client: SecretsManagerClient;
+  /** Made at the first check, with its module: a process that only imports this file (isAuthFailure, parseKey) never loads it. */
+  private client: SecretsManagerClient | undefined;
   private running: Promise<boolean> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   checks = 0;
 
   constructor(options: KeyPickupOptions) {
     this.options = options;
-    this.client = new SecretsManagerClient({
-      ...(options.region ? { region: options.region } : {}),
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      credentials: profileCredentials(options.profile),
-      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
-    });
   }
 
   /** True when the profile now holds another key than before. */
@@ -54,6 +50,15 @@ export class KeyPickup {
     this.checks += 1;
     const source = profileKeySource(profile);
     const current = await source.current();
+    const { GetSecretValueCommand, SecretsManagerClient } = await import("@aws-sdk/client-secrets-manager");
+    if (this.stopped) return false;
+    const { region, endpoint } = this.options;
+    this.client ??= new SecretsManagerClient({
+      ...(region ? { region } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      credentials: profileCredentials(profile),
+      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: IDLE_TIMEOUT_MS },
+    });
     const { SecretString } = await this.client.send(new GetSecretValueCommand({ SecretId: secretArn }));
     const stored = parseKey(SecretString);
     if (!stored) throw new Error(`the agent's secret ${secretArn} does not hold an access key {"accessKeyId","secretAccessKey"}`);
@@ -81,8 +86,9 @@ export class KeyPickup {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
-    this.client.destroy();
+    this.client?.destroy();
   }
 }
 

@@ -6,6 +6,8 @@ import {
   newKeyring,
   PreconditionFailed,
   accessEndpoint,
+  awsClientConfig,
+  createS3Client,
   readKeyring,
   repositoryEncryption,
   repositoryStore,
@@ -33,7 +35,7 @@ import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
 import { assertSettingValues, gitFor, readSettings, writeSettings, type SettingValues } from "./config.ts";
 import { FolderError } from "./errors.ts";
-import { findFolder } from "./find.ts";
+import { findFolder, linkedWorktreeOf } from "./find.ts";
 import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
 import { BlobReader, Git } from "../../localgit/index.ts";
 import { variantName } from "../sync/merge.ts";
@@ -73,6 +75,14 @@ export async function initFolder(dir: string, url: string, options: CreateOption
       "already-a-folder",
       `${root} is inside the cloudbridge folder ${around}, which syncs it already: run cloudbridge commands there (or in any folder below it).`,
     );
+  // A worktree shares the folder's repository and git config: settings written there would be the folder's.
+  const worktree = await linkedWorktreeOf(root);
+  if (worktree)
+    throw new FolderError(
+      "already-a-folder",
+      `${worktree.worktree} is a linked worktree (git worktree add) of the cloudbridge folder ${worktree.folder}, sharing its repository and settings: ` +
+        `${root} cannot be a folder of its own there. Run cloudbridge commands in ${worktree.folder}, or init a directory outside both. Nothing was changed.`,
+    );
   assertCreateOptions(options);
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);
@@ -108,7 +118,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
   } catch (error) {
     throw explainAccessError(error, { bucket: location.bucket, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }) ?? error;
   } finally {
-    store.client.destroy();
+    store.destroy();
   }
   await options.beforeCreate?.();
   await createLocal(root, location, options);
@@ -220,7 +230,7 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
   } catch (error) {
     throw explainAccessError(error, { bucket: location.bucket, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }) ?? error;
   } finally {
-    store.client.destroy();
+    store.destroy();
   }
   await options.beforeCreate?.();
   // Recorded before anything else is written, so that an interruption anywhere leaves a folder that says so.
@@ -292,7 +302,7 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
   // The folder keeps where its bucket is and how to reach it (endpoint, region), so any shell can use it:
   // what this command got from its environment is written down, never a credential.
   const endpoint = options.endpoint ?? sdkEndpoint();
-  const region = options.region ?? (await sdkRegion(location, endpoint));
+  const region = options.region ?? (await sdkRegion(endpoint));
   await writeSettings(gitDir, {
     bucket: location.bucket,
     prefix: location.prefix,
@@ -322,7 +332,7 @@ async function createLocal(root: string, location: RemoteLocation, options: Crea
     );
     await writeSettings(gitDir, { cloudUuid });
   } finally {
-    store.client.destroy();
+    store.destroy();
   }
 }
 /** The endpoint the AWS SDK would use from the environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL), checked. */
@@ -331,14 +341,15 @@ function sdkEndpoint(): string | undefined {
 }
 
 /** The region the AWS SDK resolves here (AWS_REGION, the profile); undefined when it finds none. */
-async function sdkRegion(location: RemoteLocation, endpoint: string | undefined): Promise<string | undefined> {
-  const store = storeFor({ location, endpoint, region: undefined });
+async function sdkRegion(endpoint: string | undefined): Promise<string | undefined> {
+  // The SDK's client itself, not a store's: it is asked its region, never sent a request.
+  const client = createS3Client(awsClientConfig({ endpoint }));
   try {
-    return await store.client.config.region();
+    return await client.config.region();
   } catch {
     return undefined;
   } finally {
-    store.client.destroy();
+    client.destroy();
   }
 }
 

@@ -1,5 +1,5 @@
-import { stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { lstat, readFile, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 
 /**
  * Finding the folder a command means, with nothing but `stat`: commands that may be answered without
@@ -31,6 +31,34 @@ export async function findFolder(dir?: string): Promise<string> {
     if (await isFolder(at)) return at;
     const parent = dirname(at);
     if (parent === at) return start;
+    at = parent;
+  }
+}
+
+/**
+ * The linked worktree (`git worktree add`) of a cloudbridge folder that holds `dir`, if one does: the nearest
+ * `.git` at or above `dir` is a file naming a git directory whose `commondir` is the folder's `.git`. Such a
+ * worktree is another checkout of the folder's repository (its own branch, files and index), beside the folder
+ * or inside it; cloudbridge syncs the folder's own work tree only, so a command that would sync must not
+ * take the worktree, or the folder around it, for the folder. A `.git` directory first (a repository's own
+ * work tree), a submodule's `.git` file, or none: undefined. One `lstat` a level until a `.git` is found.
+ */
+export async function linkedWorktreeOf(dir: string): Promise<{ worktree: string; folder: string } | undefined> {
+  for (let at = resolve(dir); ;) {
+    const dotGit = await lstat(join(at, ".git")).catch(() => undefined);
+    if (dotGit?.isDirectory()) return undefined;
+    if (dotGit?.isFile()) {
+      const named = /^gitdir: (.+)$/m.exec(await readFile(join(at, ".git"), "utf8").catch(() => ""))?.[1];
+      if (!named) return undefined;
+      const gitDir = resolve(at, named.trim());
+      // Read as git reads it (localgit), loaded only here: a `.git` file is rare, and this module loads nothing else.
+      const { commonGitDir } = await import("../../localgit/index.ts");
+      const common = commonGitDir(gitDir, {});
+      const folder = dirname(common);
+      return common !== gitDir && basename(common) === ".git" && (await isFolder(folder)) ? { worktree: at, folder } : undefined;
+    }
+    const parent = dirname(at);
+    if (parent === at) return undefined;
     at = parent;
   }
 }

@@ -108,7 +108,7 @@ export async function readOnboarding(options: ReadOnboardingOptions): Promise<On
   try {
     await ensureDeployment(adminStore, new BucketLayout(settings.prefix), location);
   } finally {
-    adminStore.client.destroy();
+    adminStore.destroy();
   }
   const xmppService = settings.xmppService;
   return {

@@ -135,6 +135,6 @@ export async function claimInvite(invite: Invite, description: string, ownerOfCl
     }
     throw error;
   } finally {
-    store.client.destroy();
+    store.destroy();
   }
 }

@@ -54,7 +54,7 @@ export async function compactCommand(url: string | undefined, options: CompactOp
       );
     }
   } finally {
-    s3.client.destroy();
+    s3.destroy();
   }
 }
 

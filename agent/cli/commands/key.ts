@@ -66,6 +66,6 @@ async function withKeyring(
     if (!file) throw new CliError("invalid-option", `${where} is not encrypted (it has no key ring): it was created without --encrypt.`);
     return { file, where };
   } finally {
-    store.client.destroy();
+    store.destroy();
   }
 }

@@ -1,7 +1,6 @@
 import { rm } from "node:fs/promises";
 import type { SyncedFolder } from "../../folder/index.ts";
 import type { Logger } from "../../log.ts";
-import { readOnboarding } from "../../onboard/from-stack.ts";
 import { onboardingOf, readInvite } from "../../onboard/invite.ts";
 import { onboardFolder } from "../../onboard/onboard-folder.ts";
 import { CliError } from "../errors.ts";
@@ -43,6 +42,8 @@ export async function onboardFromFlags(mode: "init" | "clone", dir: string, flag
     await rm(flags.invite, { force: true }).catch(() => undefined);
     return folder;
   }
+  // Loaded here, by the one way that uses it: it brings the CloudFormation and Secrets Manager clients.
+  const { readOnboarding } = await import("../../onboard/from-stack.ts");
   const onboarding = await readOnboarding({
     stack: flags.stack!,
     agent: flags.agent!,

@@ -1,6 +1,6 @@
 import { askDaemon } from "../../../localgit/daemon-socket.ts";
 import { SOCKET_VERSION } from "../../../protocol/daemon-request.ts";
-import { findFolder, isFolder, stateDirOf } from "../../folder/find.ts";
+import { findFolder, isFolder, linkedWorktreeOf, stateDirOf } from "../../folder/find.ts";
 import type { SyncOnceReport } from "../../sync/engine.ts";
 
 /**
@@ -10,6 +10,19 @@ import type { SyncOnceReport } from "../../sync/engine.ts";
  * loaded only to sync here.
  */
 export async function syncCommand(dir: string | undefined, options: { json?: boolean }): Promise<void> {
+  // Asked first: inside a worktree nested in the folder, findFolder would find the folder around it, and a sync
+  // there would send the worktree's files as the folder's own; beside it, init's advice would rewrite the
+  // repository's settings, which the worktree shares.
+  const worktree = await linkedWorktreeOf(dir ?? ".");
+  if (worktree) {
+    const { FolderError } = await import("../../folder/errors.ts");
+    throw new FolderError(
+      "not-a-folder",
+      `${worktree.worktree} is a linked worktree (git worktree add) of the cloudbridge folder ${worktree.folder}, not a folder of its own: ` +
+        `cloudbridge syncs the folder's own files only. To sync the folder, run \`cloudbridge sync ${worktree.folder}\`; ` +
+        `to bring this worktree's work into it, commit it here and merge its branch in the folder (\`git -C ${worktree.folder} merge BRANCH\`), then sync the folder. Nothing was synced.`,
+    );
+  }
   const root = await findFolder(dir);
   const asked = await askDaemon(stateDirOf(root), { version: SOCKET_VERSION, ask: "sync" });
   const reply = asked.kind === "answered" ? asked.reply : undefined;

@@ -104,6 +104,43 @@ describe("cloudbridge CLI", () => {
     );
   });
 
+  it("sync in a linked worktree of a folder (git worktree add), beside it or inside it, and init there, refuse saying what to do, and change nothing", async () => {
+    const A = join(scratch.path, "worktrees");
+    await mkdir(A);
+    await writeFile(join(A, "plan.txt"), "plan\n");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/team/worktrees", "--json"], env);
+    const head = await git(A, "rev-parse", "HEAD");
+    const beside = join(scratch.path, "worktrees-beside");
+    await git(A, "worktree", "add", "-q", beside);
+    await git(A, "worktree", "add", "-q", "-b", "inside", join(A, "inside"));
+    for (const worktree of [beside, join(A, "inside")]) {
+      await writeFile(join(worktree, "plan.txt"), "edited in a worktree\n");
+      await mkdir(join(worktree, "sub"), { recursive: true });
+      for (const [args, cwd] of [
+        [["sync"], worktree],
+        [["sync"], join(worktree, "sub")],
+        [["sync", worktree], ROOT],
+      ] as const) {
+        const refused = await cli([...args], env, { cwd });
+        assert.equal(refused.code, 2, `${args.join(" ")} in ${cwd}: ${refused.stdout}${refused.stderr}`);
+        assert.match(refused.stderr, new RegExp(`${worktree} is a linked worktree \\(git worktree add\\) of the cloudbridge folder ${A}`));
+        assert.match(refused.stderr, new RegExp(`run \`cloudbridge sync ${A}\``));
+      }
+    }
+    // Nor does init make a worktree a folder of its own: its settings would be the folder's (one git config).
+    const settings = await git(A, "config", "--get-regexp", "^cloudbridge\\.");
+    for (const dir of [beside, join(beside, "new")]) {
+      const refused = await cli(["init", dir, "--remote", "s3://cloudbridge/team/in-a-worktree", "--new-history"], env);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`${beside} is a linked worktree \\(git worktree add\\) of the cloudbridge folder ${A}`));
+    }
+    assert.equal(await git(A, "config", "--get-regexp", "^cloudbridge\\."), settings);
+    // Nothing of either worktree reached the folder's history or the bucket.
+    assert.equal(await git(A, "rev-parse", "HEAD"), head);
+    assert.equal(await git(A, "rev-parse", "refs/remotes/cloud/main"), head);
+    assert.equal(await readFile(join(A, "plan.txt"), "utf8"), "plan\n");
+  });
+
   it("sync with no daemon, run as people run it (the CLI's bundle), sends and receives without loading the AWS SDK's S3 client or the progress bars", async () => {
     // bin/cloudbridge runs the bundle for `sync`, as after `npm ci`, whatever was edited since (scripts/build-helper.mjs).
     await promisify(execFile)(process.execPath, [join(ROOT, "scripts/build-helper.mjs")]);

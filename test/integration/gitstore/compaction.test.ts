@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { ObjectStore } from "../../../objectstore/object-store.ts";
@@ -144,6 +145,32 @@ describe("compaction of a repository's packs", () => {
     const fresh = await clone("racing");
     await fetchRefs(fresh);
     assert.equal(await git(fresh.dir, "rev-parse", "refs/remotes/cloud/main"), pushed);
+  });
+
+  it("a reader's record of the packs it downloaded keeps the packs the bucket lists, not every push it ever fetched, and still spares it a pack it repacked", async () => {
+    const a = await clone("seen");
+    const b = await clone("seen");
+    await importCommits(a.dir, "main", 12, (i) => ({ [`f${i}`]: `${i}\n` }));
+    for (const oid of (await git(a.dir, "rev-list", "--reverse", "main")).split("\n")) {
+      await push({ ...a, updates: [{ ref: "refs/heads/main", oid }], foldPacks: false });
+      await fetchRefs(b);
+    }
+    const seen = async () => (await readFile(join(b.gitDir, "cloudbridge", "packs-seen"), "utf8")).split("\n").filter(Boolean).sort();
+    assert.deepEqual(await seen(), [...(await readInfoPacks(bed.store, layout, "seen"))].sort());
+    // Compaction retires all 12; the next packs recorded leave them out.
+    await compactRepository({ store: bed.store, layout, repo: "seen", engine: new NativeGitEngine(), graceMs: GRACE });
+    await git(a.dir, "checkout", "-q", "main");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: await commitFile(a.dir, "late.txt", "late\n") }] });
+    await fetchRefs(b);
+    const live = await readInfoPacks(bed.store, layout, "seen");
+    assert.equal(live.length, 2, "the compacted pack and the late push's");
+    assert.deepEqual(await seen(), [...live].sort());
+    // What the record is for: git gc packs the fetched packs into one of its own, and a fetch downloads only what is new.
+    await git(b.dir, "gc", "-q");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: await commitFile(a.dir, "later.txt", "later\n") }] });
+    assert.equal((await fetchRefs(b)).packsDownloaded, 1);
+    assert.equal(await git(b.dir, "rev-parse", "refs/remotes/cloud/main"), await git(a.dir, "rev-parse", "HEAD"));
+    assert.equal((await seen()).length, 3);
   });
 
   it("retires a pack an interrupted push never listed, and deletes it after the grace period", async () => {

@@ -296,4 +296,35 @@ describe("the refs index (format 3): one object for every ref, and buckets of fo
     assert.equal(refs.shared.get("refs/heads/main")?.oid, pushed);
     assert.ok(counting.requests >= 1);
   });
+
+  it("what a killed write of a note left is removed at the next fetch that downloads a pack, not only at a remote's first note; a failed write leaves nothing", async () => {
+    const first = await bed.clone("killed-notes");
+    const reader = await bed.clone("killed-notes");
+    await push({ ...first, updates: [{ ref: "refs/heads/main", oid: await commitFile(first.dir, "a.txt", "one\n") }] });
+    await fetchRefs(reader);
+    // Beside the reader's note, a temporary one a process killed long ago left, and one another is writing now.
+    const notes = join(reader.gitDir, "cloudbridge", "refs-index");
+    const [note] = (await readdir(notes)).filter((name) => name.endsWith(".json"));
+    const abandoned = join(notes, `${note}.4321.abc.tmp`);
+    const writing = join(notes, `${note}.4322.def.tmp`);
+    await writeFile(abandoned, "{");
+    await writeFile(writing, "{");
+    const dayAgo = new Date(Date.now() - 24 * 60 * 60 * 1000);
+    await utimes(abandoned, dayAgo, dayAgo);
+    await push({ ...first, updates: [{ ref: "refs/heads/main", oid: await commitFile(first.dir, "b.txt", "two\n") }] });
+    assert.equal((await fetchRefs(reader)).packsDownloaded, 1);
+    await assert.rejects(stat(abandoned), { code: "ENOENT" }, "a killed write's file is gone");
+    await stat(writing); // one another process may still rename is left
+    assert.equal((await cachedRefsIndex(reader))?.refs.shared.get("refs/heads/main")?.oid, await git(first.dir, "rev-parse", "HEAD"));
+    // A note that cannot be put in place (here a directory where it goes) fails, and leaves no part of itself.
+    await rm(writing);
+    await rm(join(notes, note!));
+    await mkdir(join(notes, note!, "in-the-way"), { recursive: true });
+    await git(reader.dir, "reset", "-q", "--hard", "refs/remotes/cloud/main");
+    await assert.rejects(push({ ...reader, updates: [{ ref: "refs/heads/main", oid: await commitFile(reader.dir, "c.txt", "three\n") }] }));
+    assert.deepEqual(
+      (await readdir(notes)).filter((name) => name.endsWith(".tmp")),
+      [],
+    );
+  });
 });

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -37,13 +39,13 @@ function commandAt(path: string[]): Command {
 }
 
 /** The files a `cloudbridge …` process loaded, relative to the repository. */
-async function modulesLoadedBy(args: string[]): Promise<string[]> {
+async function modulesLoadedBy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), "cloudbridge-modules-"));
   try {
     const file = join(dir, "modules");
     // The command may fail (a folder that is not one): what it loaded until then is what is asked.
     await promisify(execFile)(process.execPath, ["--disable-warning=ExperimentalWarning", ...loadedModulesArgs(), MAIN, ...args], {
-      env: { ...process.env, CLOUDBRIDGE_TEST_LOADED_MODULES: file },
+      env: { ...process.env, ...env, CLOUDBRIDGE_TEST_LOADED_MODULES: file },
     }).catch(() => undefined);
     return (await readFile(file, "utf8"))
       .split("\n")
@@ -109,6 +111,39 @@ describe("the CLI's commands", () => {
           heavy,
         );
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("init --remote loads no CloudFormation or Secrets Manager client: only onboarding from a stack (--stack) uses them", async () => {
+    // A bucket that refuses every request: init reaches it, is refused, and stops, having loaded all it would use.
+    const refusing = createServer((_request, response) => {
+      response.writeHead(403, { "content-type": "application/xml" });
+      response.end("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
+    });
+    await new Promise<void>((done) => refusing.listen(0, "127.0.0.1", done));
+    const dir = await mkdtemp(join(tmpdir(), "cloudbridge-init-modules-"));
+    try {
+      const endpoint = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+      const loaded = await modulesLoadedBy(["init", join(dir, "folder"), "--remote", "s3://bucket/repo", "--endpoint", endpoint], {
+        HOME: dir,
+        AWS_ACCESS_KEY_ID: "key",
+        AWS_SECRET_ACCESS_KEY: "secret",
+        AWS_REGION: "us-east-1",
+      });
+      assert.ok(loaded.includes("agent/folder/create.ts"), "init ran");
+      for (const unused of [
+        "node_modules/@aws-sdk/client-cloudformation/",
+        "node_modules/@aws-sdk/client-secrets-manager/",
+        "agent/onboard/from-stack.ts",
+      ])
+        assert.deepEqual(
+          loaded.filter((path) => path.startsWith(unused)),
+          [],
+          unused,
+        );
+    } finally {
+      refusing.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createRequire } from "node:module";
+import { describe, it } from "node:test";
+import { bucketStore, S3ObjectStore, type S3Requests } from "../../../objectstore/index.ts";
+
+/** Whether this process has loaded the AWS SDK's S3 module (it is loaded through `require`: s3Sdk). */
+const sdkLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes("/@aws-sdk/client-s3/"));
+
+/** Requests that answer nothing and fail the test if the SDK's client is asked for. */
+function requestsWithoutSdk(): S3Requests & { closed: number } {
+  const unused = () => Promise.reject(new Error("no request expected"));
+  return {
+    closed: 0,
+    getObject: unused,
+    headObject: unused,
+    putObject: unused,
+    listObjectsV2: unused,
+    deleteObject: unused,
+    sdkClient: () => assert.fail("the SDK's client was made"),
+    destroy() {
+      this.closed += 1;
+    },
+  };
+}
+
+describe("a store's lifecycle: closed by destroy(), the SDK's client reached by multipart uploads only", () => {
+  it("the SDK's client cannot be reached from outside the store, so a caller cannot close the store through it", () => {
+    const requests = requestsWithoutSdk();
+    const store = new S3ObjectStore("bucket", requests, undefined);
+    // Closing a store through its SDK client (`store.client.destroy()`) over the light client made that client,
+    // loading the SDK's module (~110 ms of CPU), only to close it: no such member can be written any more.
+    // @ts-expect-error -- the store has no public SDK client: close it with destroy()
+    assert.equal(store.client, undefined);
+    assert.ok(!("client" in store));
+    store.destroy();
+    assert.equal(requests.closed, 1);
+  });
+
+  it("over the light client, a store that read and was closed loaded no AWS SDK module", async () => {
+    const server = createServer((request, response) => {
+      response.statusCode = request.method === "HEAD" ? 404 : 500;
+      response.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const env = { AWS_ACCESS_KEY_ID: "key", AWS_SECRET_ACCESS_KEY: "secret", AWS_REGION: "us-east-1", AWS_CONFIG_FILE: "/nonexistent" };
+      const store = await bucketStore("bucket", { endpoint }, { ...env, AWS_SHARED_CREDENTIALS_FILE: "/nonexistent" });
+      assert.equal(await store.head("missing"), undefined);
+      store.destroy();
+      assert.equal(sdkLoaded(), false, "the store reached the bucket and was closed without the SDK");
+    } finally {
+      server.close();
+    }
+  });
+});
