@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { downloadPack, readLivePacks } from "./bucket-packs.ts";
 import type { GitEngine } from "./engine.ts";
@@ -10,6 +10,7 @@ import { readRefsIndex, removeAbandonedNotes, type RefsIndex } from "./refs-inde
 import { treesPastBounds } from "./tree-bounds.ts";
 import { indexPacks } from "./verify-packs.ts";
 import { forgetPacks, rememberPackIndex } from "./pack-catalog.ts";
+import { readSeenPacks, recordSeenPacks } from "./packs-seen.ts";
 import { engineOf, type RepoContext } from "./repo-context.ts";
 import { trackingRefName, trackingRefPrefixes } from "./tracking-refs.ts";
 
@@ -279,42 +280,6 @@ async function removeAbandonedQuarantines(objectsDir: string): Promise<void> {
     const info = await stat(join(objectsDir, name)).catch(() => undefined);
     if (info && info.mtimeMs < dayAgo) await rm(join(objectsDir, name), { recursive: true, force: true });
   }
-}
-
-/**
- * The bucket's packs this machine has downloaded, one name a line: a pack fetched once is not fetched again
- * when its objects are here under another pack's name (git gc repacked them). Only a live pack is ever
- * asked about, so only live packs are kept: a name the bucket no longer lists (compaction retired it) is
- * dropped when packs are next recorded. The file is bounded by the bucket's pack list (which compaction
- * bounds), not by every push the folder ever received. It is only a shortcut: a name missing from it costs
- * at most one download of a pack whose objects are here.
- */
-const SEEN = ["cloudbridge", "packs-seen"];
-
-async function readSeenPacks(gitDir: string): Promise<Set<string>> {
-  const text = await readFile(join(gitDir, ...SEEN), "utf8").catch(() => "");
-  return new Set(text.split("\n").filter(Boolean));
-}
-
-/** Adds `names` (just moved into the repository); rewrites the file without the packs `live` no longer lists, when it has any. */
-async function recordSeenPacks(
-  gitDir: string,
-  names: readonly string[],
-  { seen, live }: { seen: ReadonlySet<string>; live: readonly string[] },
-): Promise<void> {
-  if (names.length === 0) return;
-  const file = join(gitDir, ...SEEN);
-  await mkdir(join(gitDir, SEEN[0]!), { recursive: true });
-  const listed = new Set(live);
-  if ([...seen].every((name) => listed.has(name))) {
-    await appendFile(file, names.map((name) => `${name}\n`).join(""));
-    return;
-  }
-  // Written over in place, with no temporary file a kill could leave behind: a list read or left part-written
-  // (or a name another process appended meanwhile, lost) costs a download again at worst, since a cut name
-  // matches no pack.
-  const kept = [...new Set([...[...seen].filter((name) => listed.has(name)), ...names])];
-  await writeFile(file, kept.map((name) => `${name}\n`).join(""));
 }
 
 async function localPackNames(gitDir: string, names: readonly string[]): Promise<Set<string>> {

@@ -8,6 +8,7 @@ import type { PackBegun, PackFiles } from "./engine.ts";
 import { forgetPacks, knownPacks, packObjectIds, rememberPackIndex } from "./pack-catalog.ts";
 import { parsePackIndex } from "./pack-format.ts";
 import { packsToFold } from "./pack-geometry.ts";
+import { readSeenPacks, recordSeenPacks } from "./packs-seen.ts";
 import { jitter, MAX_ATTEMPTS, monotonicMs } from "./conditional-update.ts";
 import { GitStoreError } from "./errors.ts";
 import { treesPastBounds } from "./tree-bounds.ts";
@@ -294,7 +295,12 @@ async function sendObjects(
       try {
         await remembered;
         await listNoted;
-        await forgetPacks(options.gitDir, { keep: (await rememberedLivePacks(options)) ?? [listed] });
+        const live = await rememberedLivePacks(options);
+        await forgetPacks(options.gitDir, { keep: live ?? [listed] });
+        // Its objects are here: a fetch after another machine's push does not download it back. (With no
+        // list remembered, no name is dropped from the record.)
+        const seen = await readSeenPacks(options.gitDir);
+        await recordSeenPacks(options.gitDir, [listed], { seen, live: live ?? [...seen, listed] });
       } finally {
         await scratchRemoved;
       }

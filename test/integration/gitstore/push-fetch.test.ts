@@ -115,6 +115,27 @@ describe("git push and fetch through the bucket", () => {
     assert.equal(fetched.refs.shared.get("refs/heads/main")?.oid, second);
   });
 
+  it("a fetch after another machine's push downloads that machine's pack only, not the packs this machine pushed itself", async () => {
+    const a = await clone("own-packs");
+    const b = await clone("own-packs");
+    const first = await commitFile(a.dir, "one.txt", "one\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: first }], remote: "cloud" });
+    assert.equal((await fetchRefs(b)).packsDownloaded, 1);
+    await git(b.dir, "checkout", "-q", "-B", "main", "refs/remotes/cloud/main");
+    const second = await commitFile(a.dir, "two.txt", "two\n");
+    await push({ ...a, updates: [{ ref: "refs/heads/main", oid: second, contains: first }], remote: "cloud" });
+    // b pushes on top of a's two packs (its push folds none of them: they are listed, not this machine's to fold).
+    await fetchRefs(b);
+    await git(b.dir, "checkout", "-q", "-B", "main", "refs/remotes/cloud/main");
+    const third = await commitFile(b.dir, "three.txt", "three\n");
+    await push({ ...b, updates: [{ ref: "refs/heads/main", oid: third, contains: second }], remote: "cloud" });
+    const listed = await readInfoPacks(bed.store, bed.layout, "own-packs");
+    const fetched = await fetchRefs(a);
+    assert.equal(await git(a.dir, "rev-parse", "refs/remotes/cloud/main"), third);
+    assert.equal(fetched.packsDownloaded, 1, `a downloads b's pack alone, of ${listed.length} listed`);
+    await git(a.dir, "fsck", "--strict", "--no-dangling");
+  });
+
   it("a pack larger than one PUT is streamed up in parts, and a retried push does not send it again", async () => {
     const a = await clone("large");
     await writeFile(join(a.dir, "large.bin"), randomBytes(SINGLE_PUT_LIMIT + 1024 * 1024));
