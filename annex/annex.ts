@@ -350,9 +350,9 @@ export class Annex {
  *
  * A commit begins no sooner than `WAVE_INTERVAL_MS` after the one before, unless `flush` said no more
  * changes are coming (the batch's transfers are over): each commit rewrites the branch's top tree (a
- * folder per key, up to 4,096 entries), which costs the same for one file as for a hundred, so commits as
- * fast as they could go made many small ones, and more CPU in all. A file is shown at most that much
- * later. The commits read the old logs and trees through one `cat-file` kept for the batch (`close` ends
+ * folder per three-digit hash prefix, up to 4,096 entries), which costs the same for one file as for a
+ * hundred, so commits as fast as they could go made many small ones, and more CPU in all. A file's record
+ * (and what waits for it: the file put in place) comes up to that much later. The commits read the old logs and trees through one `cat-file` kept for the batch (`close` ends
  * it), not two git processes each.
  */
 class PresenceRecorder {
