@@ -244,8 +244,11 @@ export async function writeLooseObject(gitDir: string, type: string, body: Buffe
     // core.looseCompression's default: git favours speed for loose objects (packing compresses them again).
     await writeFile(temp, zlib().deflateSync(Buffer.concat([header, body]), { level: 1 }), { mode: 0o444, flag: "wx" });
     await rename(temp, file);
-  } finally {
+  } catch (error) {
+    // Only a failed write leaves the temporary behind (once renamed it is gone: removing it again was one
+    // more file-system call for every object written).
     await rm(temp, { force: true });
+    throw error;
   }
   return oid;
 }

@@ -57,11 +57,18 @@ export async function editTree(
     // Removals first, then the folders below, then what is set here: a file that becomes a folder (or the
     // other way round) is removed before its new self is made.
     for (const [name, edit] of level.here) if (edit === null) entries.delete(name);
-    for (const [name, sub] of level.below) {
-      const old = entries.get(name);
-      if (old && old.mode !== TREE_MODE) throw new TreeEditConflict(`${where}${name} is a file and a folder at once`);
-      const oldBody = old ? await readTree(reader, old.oid) : undefined;
-      const oid = await apply(oldBody, sub, `${where}${name}/`);
+    // The folders below are edited side by side: their trees are asked of the reader together (one git
+    // process answers them in turn) and written together, so a change of many files in many folders (the
+    // git-annex branch, a folder per key) is not a read and a write after another per folder.
+    const subtrees = await Promise.all(
+      [...level.below].map(async ([name, sub]) => {
+        const old = entries.get(name);
+        if (old && old.mode !== TREE_MODE) throw new TreeEditConflict(`${where}${name} is a file and a folder at once`);
+        const oldBody = old ? await readTree(reader, old.oid) : undefined;
+        return [name, await apply(oldBody, sub, `${where}${name}/`)] as const;
+      }),
+    );
+    for (const [name, oid] of subtrees) {
       if (oid === undefined) entries.delete(name);
       else entries.set(name, { mode: TREE_MODE, oid });
     }

@@ -57,20 +57,22 @@ export class AnnexBranch {
 
   /**
    * Applies `changes` (path → new content from old; undefined leaves the file alone) as one commit.
-   * Returns the new head, or the old one when nothing changed.
+   * Returns the new head, or the old one when nothing changed. `reader`: a `cat-file` kept by a caller
+   * that makes many changes in a row (a batch of transfers, a commit per wave): the old files and the
+   * trees are read through it instead of two git processes started for each change.
    */
-  async change(message: string, changes: ReadonlyMap<string, FileChange>): Promise<string | undefined> {
+  async change(message: string, changes: ReadonlyMap<string, FileChange>, reader?: BlobReader): Promise<string | undefined> {
     for (let attempt = 0; ; attempt++) {
       const parent = await this.head();
       const paths = [...changes.keys()];
-      const olds = await this.readMany(paths, parent);
+      const olds = await this.readMany(paths, parent, reader);
       const updates: Array<{ path: string; content: string }> = [];
       paths.forEach((path, i) => {
         const content = changes.get(path)!(olds[i]);
         if (content !== undefined && content !== olds[i]) updates.push({ path, content });
       });
       if (updates.length === 0) return parent;
-      const commit = await this.commitFiles(parent, parent ? [parent] : [], updates, message);
+      const commit = await this.commitFiles(parent, parent ? [parent] : [], updates, message, reader);
       if (await this.compareAndSwap(commit, parent)) return commit;
       if (attempt >= 20) throw new Error(`The ${this.ref} branch kept changing under us; try again.`);
     }
@@ -108,13 +110,19 @@ export class AnnexBranch {
     return swapRef(this.gitDir, this.ref, commit, old);
   }
 
-  /** Many files at once (one `git cat-file --batch`); undefined for a path that is not there. */
-  async readMany(paths: readonly string[], commit: string | undefined): Promise<Array<string | undefined>> {
+  /**
+   * Many files at once (one `git cat-file --batch`, or `reader`'s); undefined for a path that is not
+   * there. A kept reader takes names a line each, so a path with a newline goes through a `-z` process.
+   */
+  async readMany(paths: readonly string[], commit: string | undefined, reader?: BlobReader): Promise<Array<string | undefined>> {
     if (!commit || paths.length === 0) return paths.map(() => undefined);
-    const contents = await readObjects(
-      this.gitDir,
-      paths.map((p) => `${commit}:${p}`),
-    );
+    const names = paths.map((p) => `${commit}:${p}`);
+    const contents =
+      reader && !names.some((name) => name.includes("\n"))
+        ? (await Promise.all(names.map((name) => reader.readObject(name)))).map((object) =>
+            object?.type === "blob" ? object.body : undefined,
+          )
+        : await readObjects(this.gitDir, names);
     return contents.map((content) => content?.toString("utf8"));
   }
 
@@ -130,17 +138,23 @@ export class AnnexBranch {
     parents: string[],
     files: ReadonlyArray<{ path: string; content: string }>,
     message: string,
+    reader?: BlobReader,
   ): Promise<string> {
-    const tree = (await this.editedTree(base, files)) ?? (await this.indexedTree(base, files));
+    const tree = (await this.editedTree(base, files, reader)) ?? (await this.indexedTree(base, files));
     return this.git.commitTree(tree, parents, message);
   }
 
   /** `base`'s tree with `files` written into it directly; undefined when that is not for this process to do. */
-  private async editedTree(base: string | undefined, files: ReadonlyArray<{ path: string; content: string }>): Promise<string | undefined> {
+  private async editedTree(
+    base: string | undefined,
+    files: ReadonlyArray<{ path: string; content: string }>,
+    kept?: BlobReader,
+  ): Promise<string | undefined> {
     if (!base || files.length > EDITED_IN_PLACE || !(await this.git.writesObjectsHere())) return undefined;
-    const edits = new Map<string, { mode: string; oid: string }>();
-    for (const { path, content } of files) edits.set(path, { mode: "100644", oid: await this.git.hashBlob(content) });
-    const reader = new BlobReader(this.gitDir);
+    // Written side by side: each blob is a few file-system calls, which libuv's threads make in parallel.
+    const oids = await Promise.all(files.map(({ content }) => this.git.hashBlob(content)));
+    const edits = new Map(files.map(({ path }, i) => [path, { mode: "100644", oid: oids[i]! }]));
+    const reader = kept ?? new BlobReader(this.gitDir);
     try {
       return await editTree(this.gitDir, reader, `${base}^{tree}`, edits);
     } catch (error) {
@@ -148,7 +162,7 @@ export class AnnexBranch {
       if (error instanceof TreeEditConflict) return undefined;
       throw error;
     } finally {
-      await reader.close();
+      if (!kept) await reader.close();
     }
   }
 
@@ -190,5 +204,11 @@ export class AnnexBranch {
   }
 }
 
-/** Up to this many files, a change is written into its parent's tree directly (see commitFiles). */
+/**
+ * Up to this many files, a change is written into its parent's tree directly (see commitFiles). Alone, a
+ * change of 128-256 files is quicker this way too (on a branch of 2,000 keys, blobs and trees written side
+ * by side: 128 files 165-192 ms against 275-346 through the index); but here this process hashes and
+ * compresses every object on its one thread, where git's do it beside it, and a batch's records are
+ * written while its transfers run on that thread.
+ */
 const EDITED_IN_PLACE = 64;

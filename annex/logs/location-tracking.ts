@@ -1,3 +1,4 @@
+import type { BlobReader } from "../../localgit/index.ts";
 import type { AnnexBranch, FileChange } from "./annex-branch.ts";
 import { md5 } from "../content/local-store.ts";
 import { formatLocationLog, locationLogPath, parseLocationLog, presentUuids, type LocationEntry } from "./location-log.ts";
@@ -12,12 +13,14 @@ export interface PresenceChange {
 
 /**
  * Records presence changes in the git-annex branch as one commit (many keys at once after a batch of
- * transfers). Each key's log is rewritten compacted (newest line per uuid), as git-annex does.
+ * transfers). Each key's log is rewritten compacted (newest line per uuid), as git-annex does. `reader`:
+ * see AnnexBranch.change.
  */
 export async function recordPresence(
   branch: AnnexBranch,
   changes: readonly PresenceChange[],
   message = "update location logs",
+  reader?: BlobReader,
 ): Promise<void> {
   const byPath = new Map<string, PresenceChange[]>();
   for (const change of changes) {
@@ -39,7 +42,7 @@ export async function recordPresence(
       return changed ? formatLocationLog(entries.values()) : undefined;
     });
   }
-  await branch.change(message, edits);
+  await branch.change(message, edits, reader);
 }
 
 export async function readLocations(branch: AnnexBranch, key: string): Promise<Map<string, LocationEntry>> {

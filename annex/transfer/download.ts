@@ -1,8 +1,6 @@
-import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createHash, type Hash } from "node:crypto";
 import { mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
-import { pipeline } from "node:stream/promises";
-import { Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { keyCheck, mismatch } from "../content/content-hash.ts";
 import { AnnexError } from "../errors.ts";
 import { FileHasher } from "./file-hasher.ts";
@@ -73,7 +71,6 @@ export async function downloadKey(
   const check = keyCheck(key);
   if (await local.has(key)) return { downloaded: false, size: check.size ?? 0 };
   const bucketKey = cloud.layout.annexObject(cloud.repo, key);
-  await mkdir(local.tmpDir, { recursive: true });
   const tmp = local.tmpPath(key);
   const recordPath = `${tmp}.cloudbridge-ranges.json`;
   const threshold = options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD;
@@ -85,21 +82,25 @@ export async function downloadKey(
   /** Whether a verified second copy of the bytes was written beside the temporary (see LocalStore.sparePath). */
   let spare = false;
   if (check.size !== undefined && check.size < threshold) {
-    // Small content: one GET (no HEAD first), hashed as it streams to disk.
+    // Small content: one GET (no HEAD first), hashed as it streams to disk and fsynced through the same
+    // handle. A small download keeps no ranges record, and makes .git/annex/tmp only when it is missing:
+    // with many small files those steps, each a trip through libuv's four threads shared with every
+    // fsync in flight, were half of a file's file-system work.
     size = check.size;
-    await rm(recordPath, { force: true });
-    const actual = await withRetry(() => streamWhole(cloud, key, bucketKey, tmp, check.algorithm, size, options), retry(options)).catch(
-      async (error: unknown) => {
-        await rm(tmp, { force: true });
-        throw error;
-      },
-    );
+    const actual = await withRetry(
+      () => streamWhole(local, cloud, key, bucketKey, tmp, check.algorithm, size, options),
+      retry(options),
+    ).catch(async (error: unknown) => {
+      await rm(tmp, { force: true });
+      throw error;
+    });
     const why = mismatch(check, actual);
     if (why) {
       await rm(tmp, { force: true });
       refuse(why);
     }
   } else {
+    await mkdir(local.tmpDir, { recursive: true });
     await local.dropSpare(key);
     const info = await withRetry(() => cloud.store.head(bucketKey), retry(options));
     if (!info) throw contentNotInCloud(key, bucketKey);
@@ -137,18 +138,23 @@ export async function downloadKey(
       // Ranges kept from an earlier run may be what is wrong: fetch everything once more before refusing.
       if (!resumed || fresh) refuse(why);
     }
+    const handle = await open(tmp, "r+");
+    await handle.sync();
+    await handle.close();
+    await removeState(recordPath);
   }
-  const handle = await open(tmp, "r+");
-  await handle.sync();
-  await handle.close();
-  await removeState(recordPath);
   await local.insertVerified(key, tmp);
   if (spare) local.spareVerified(key);
   return { downloaded: true, size };
 }
 
-/** One GET streamed to `tmp` through the hash. */
+/**
+ * One GET written to `tmp` through the hash, and fsynced, through one handle. No more than the key's `size`
+ * bytes are written: a larger object (damaged, or replaced by someone who can write the bucket) is refused
+ * at its first byte too many, without filling the disk first.
+ */
 async function streamWhole(
+  local: LocalStore,
   cloud: CloudContent,
   key: string,
   bucketKey: string,
@@ -159,26 +165,35 @@ async function streamWhole(
 ): Promise<{ hex: string; size: number }> {
   const object = await cloud.store.getStream(bucketKey);
   if (!object) throw contentNotInCloud(key, bucketKey);
-  const hash = createHash(algorithm);
-  const pacer = new GcPacer();
-  let done = 0;
-  await pipeline(
-    object.stream,
-    new Transform({
-      transform(chunk: Buffer, _encoding, next) {
-        hash.update(chunk);
-        pacer.add(chunk.length);
-        done += chunk.length;
-        options.onProgress?.(done, size);
-        // Under a bandwidth limit the chunk waits its turn, and the stream's back-pressure slows the socket.
-        if (options.limiter) options.limiter.take(chunk.length, options.signal).then(() => next(null, chunk), next);
-        else next(null, chunk);
+  const file = await createTemporary(local, tmp).catch((error: unknown) => {
+    object.stream.destroy();
+    throw error;
+  });
+  try {
+    const hash = createHash(algorithm);
+    let done = 0;
+    const arrived = (bytes: number) => options.onProgress?.((done += bytes), size);
+    const written = await writeAt([file], object.stream, 0, size - 1, new GcPacer(), options.signal, options.limiter, arrived, hash).catch(
+      (error: unknown) => {
+        throw error instanceof TooManyBytes ? corruptObject(key, bucketKey, `it is longer than the ${size} bytes the key says`) : error;
       },
-    }),
-    createWriteStream(tmp),
-    ...(options.signal ? [{ signal: options.signal }] : []),
-  );
-  return { hex: hash.digest("hex"), size: done };
+    );
+    await file.sync();
+    return { hex: hash.digest("hex"), size: written };
+  } finally {
+    await file.close();
+  }
+}
+
+/** `tmp` opened for writing, empty; .git/annex/tmp is made only when it is missing (the first download, or removed since). */
+async function createTemporary(local: LocalStore, tmp: string): Promise<FileHandle> {
+  try {
+    return await open(tmp, "w");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  await mkdir(local.tmpDir, { recursive: true });
+  return open(tmp, "w");
 }
 
 /**
@@ -289,6 +304,7 @@ async function writeAt(
   signal?: AbortSignal,
   limiter?: RateLimiter,
   arrived?: (bytes: number) => void,
+  hash?: Hash,
 ): Promise<number> {
   let position = start;
   let batch: Buffer[] = [];
@@ -306,13 +322,21 @@ async function writeAt(
     const buffer = chunk as Buffer;
     await limiter?.take(buffer.length, signal);
     pacer.add(buffer.length);
-    if (position + batched + buffer.length > end + 1) throw new Error("the store sent more bytes than the range asked for");
+    if (position + batched + buffer.length > end + 1) throw new TooManyBytes();
+    hash?.update(buffer);
     batch.push(buffer);
     batched += buffer.length;
     if (batched >= WRITE_BATCH) await flush();
   }
   await flush();
   return position - start;
+}
+
+/** The store sent more bytes than the range (or the whole object's key) asked for. */
+class TooManyBytes extends Error {
+  constructor() {
+    super("the store sent more bytes than the range asked for");
+  }
 }
 
 /** Bytes of a range gathered before they are written (memory: this much per range in flight). */

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { useAgentPair } from "../../helpers/test-bed.ts";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { PassThrough } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { AnnexError } from "../../../annex/index.ts";
 import { downloadKey } from "../../../annex/transfer/download.ts";
 import { uploadKey } from "../../../annex/transfer/upload.ts";
@@ -79,6 +79,59 @@ describe("annexed content through the local cloud", () => {
         "not marked present",
       );
     }
+  });
+
+  it("refuses a small object longer than its key at its first byte too many, not once the whole object is on disk", async () => {
+    const content = randomBytes(1000);
+    const key = sha256eKey(createHash("sha256").update(content).digest("hex"), content.length, "note.txt");
+    // Someone who can write the bucket put 32 MiB more under a key that says 1000 bytes.
+    const huge = Buffer.concat([content, Buffer.alloc(32 * 1024 * 1024)]);
+    await test.s3.send(new PutObjectCommand({ Bucket: test.cloud.bucket, Key: `annex/photos/${key}`, Body: huge }));
+    let read = 0;
+    const inner = b.annex.cloud.store;
+    const counting = new Proxy(inner, {
+      get(target, name) {
+        if (name === "getStream") {
+          return async (...args: Parameters<typeof inner.getStream>) => {
+            const object = await target.getStream(...args);
+            if (!object) return object;
+            // Counts what the download pulled from the body (a few chunks ahead at most).
+            const pulled = Readable.from(
+              (async function* () {
+                for await (const chunk of object.stream) {
+                  read += (chunk as Buffer).length;
+                  yield chunk as Buffer;
+                }
+              })(),
+            );
+            return { ...object, stream: pulled };
+          };
+        }
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await assert.rejects(downloadKey(b.annex.local, { ...b.annex.cloud, store: counting }, key), (error: Error) => {
+      assert.ok(error instanceof AnnexError && error.code === "corrupt-object", String(error));
+      assert.match(error.message, /longer than the 1000 bytes the key says/);
+      return true;
+    });
+    assert.ok(read < 4 * 1024 * 1024, `the download stopped reading early (${read} of ${huge.length} bytes read)`);
+    assert.equal(await b.annex.local.has(key), false);
+    assert.deepEqual(
+      readdirSync(b.annex.local.tmpDir).filter((f) => f.startsWith(key)),
+      [],
+      "no temporary file is left",
+    );
+  });
+
+  it("downloads a small file after .git/annex/tmp was removed (the folder is made again when missing)", async () => {
+    writeFileSync(join(a.dir, "small.txt"), "a few bytes\n");
+    const key = await a.annex.add(join(a.dir, "small.txt"));
+    await a.annex.upload([{ key }]);
+    rmSync(b.annex.local.tmpDir, { recursive: true, force: true });
+    assert.equal((await downloadKey(b.annex.local, b.annex.cloud, key)).downloaded, true);
+    assert.equal(readFileSync(b.annex.local.objectPath(key), "utf8"), "a few bytes\n");
   });
 
   it("retries transient errors (a part's connection reset, a range cut mid-body) and restarts a vanished multipart upload", async () => {
