@@ -42,7 +42,9 @@ function corruptObject(key: string, bucketKey: string, why: string): AnnexError 
     "corrupt-object",
     key,
     `Refused ${bucketKey}: its bytes do not match the key ${key} (${why}). The local copy stays absent. ` +
-      "The object in the bucket is damaged or was replaced: run `cloudbridge fsck --from cloud` and re-upload it from an agent that has a good copy.",
+      "The object in the bucket is damaged or was replaced. On a machine that has a good copy of the file (`cloudbridge whereis FILE` " +
+      "names them), replace the cloud's: `cloudbridge drop --from cloud --force FILE`, then `cloudbridge copy --to cloud FILE` " +
+      "(`cloudbridge fsck --from cloud FILE` checks it).",
   );
 }
 

@@ -95,25 +95,26 @@ describe("annexed content is never lost to a race or to a wrong cloud copy", () 
     assert.equal(again.code, 0, again.stderr);
   });
 
-  // Handed to the lead (annex/ is another territory): fails today, hence `todo`; drop the option with the fix.
-  it(
-    "a cloud copy replaced by wrong bytes is put right by what the refusal tells the person to do: `copy --to cloud` from a machine with a good copy",
-    {
-      todo: "annex: copy --to cloud answers 'already there' for a damaged cloud copy; the download refusal names no command that repairs it",
-    },
-    async () => {
-      const { url, A, content } = await cloudCopyReplaced("repairing");
-      const B = bed.path("repairing/b");
-      await cliOk(["clone", url, B, "--wanted", "nothing"], bed.env);
-      const refused = await cli(["get", "thesis.pdf"], bed.env, { cwd: B });
-      assert.equal(refused.code, 1);
-      // The refusal names the command that puts it right, and that command does.
-      assert.match(refused.stdout + refused.stderr, /cloudbridge copy --to cloud/);
-      const copied = await cli(["copy", "--to", "cloud", "thesis.pdf"], bed.env, { cwd: A });
-      assert.equal(copied.code, 0, copied.stderr);
-      await cliOk(["fsck", "--from", "cloud"], bed.env, { cwd: A });
-      await cliOk(["get", "thesis.pdf"], bed.env, { cwd: B });
-      assert.equal(sha256(await readFile(join(B, "thesis.pdf"))), sha256(content));
-    },
-  );
+  it("a cloud copy replaced by wrong bytes is put right by what the refusal tells the person to do, on a machine with a good copy", async () => {
+    const { url, A, content } = await cloudCopyReplaced("repairing");
+    const B = bed.path("repairing/b");
+    await cliOk(["clone", url, B, "--wanted", "nothing"], bed.env);
+    const refused = await cli(["get", "thesis.pdf"], bed.env, { cwd: B });
+    assert.equal(refused.code, 1);
+    // The refusal names the commands that put it right, and they do, run as it says.
+    const said = refused.stdout + refused.stderr;
+    const steps = [...said.matchAll(/`cloudbridge ((?:drop|copy) [^`]+) FILE`/g)].map((m) => m[1]!.split(" "));
+    assert.deepEqual(
+      steps,
+      [
+        ["drop", "--from", "cloud", "--force"],
+        ["copy", "--to", "cloud"],
+      ],
+      said,
+    );
+    for (const step of steps) await cliOk([...step, "thesis.pdf"], bed.env, { cwd: A });
+    await cliOk(["fsck", "--from", "cloud"], bed.env, { cwd: A });
+    await cliOk(["get", "thesis.pdf"], bed.env, { cwd: B });
+    assert.equal(sha256(await readFile(join(B, "thesis.pdf"))), sha256(content));
+  });
 });
