@@ -194,15 +194,21 @@ export class StatCache {
   }
 
   /**
-   * Records content another process put in place of a pointer file (`cloudbridge get` beside the
-   * daemon's rounds), so the folder's cache keeps describing the file on disk.
+   * Records content another process put in place of pointer files (`cloudbridge get` beside the daemon's
+   * rounds), so the folder's cache keeps describing the files on disk: one load and one save for them all
+   * (the load reads the whole cache, so one per file made a `get` of a tree cost files × folder size).
    */
-  static async recordPlaced(stateDir: string, path: string, placed: Stats): Promise<void> {
+  static async recordPlaced(stateDir: string, placed: ReadonlyMap<string, Stats>): Promise<void> {
+    if (placed.size === 0) return;
     const cache = await StatCache.load(statCacheFile(stateDir));
-    const entry = cache.entries.get(path);
-    if (!entry || entry.ghost || entry.mode === "120000") return;
-    cache.entries.set(path, placedEntry(entry, placed));
-    await cache.save();
+    let changed = false;
+    for (const [path, stats] of placed) {
+      const entry = cache.entries.get(path);
+      if (!entry || entry.ghost || entry.mode === "120000") continue;
+      cache.entries.set(path, placedEntry(entry, stats));
+      changed = true;
+    }
+    if (changed) await cache.save();
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { placeContent } from "../../../annex/index.ts";
 import { LocalRepo } from "../../sync/local-repo.ts";
 import { StatCache } from "../../sync/stat-cache.ts";
@@ -31,26 +32,31 @@ export async function getCommand(paths: string[], options: { key?: string[]; jso
   } finally {
     report.stop();
   }
-  for (const target of targets) await populate(context, target);
+  await populate(context, targets);
   if (report.failed() > 0) throw new CliError("incomplete", `${report.failed()} of ${targets.length} file(s) could not be got.`);
 }
 
+/** Files placed under one hold of the folder lock: a daemon's round waits for at most this many. */
+const PLACED_PER_LOCK = 64;
+
 /**
  * An unlocked file that is still a pointer in the work tree gets its content (locked files are symlinks
- * and need nothing; a file the user changed is left alone). The folder's stat cache learns the new stat.
+ * and need nothing; a file the user changed is left alone). The folder's stat cache learns the new stats,
+ * a batch of files at a time.
  */
-async function populate(context: AnnexContext, target: Target): Promise<void> {
-  if (!target.path || target.mode === "120000") return;
-  const path = target.path;
-  // Under the folder lock, so a daemon on this folder does not save its stat cache over this change.
+async function populate(context: AnnexContext, targets: readonly Target[]): Promise<void> {
+  const unlocked = targets.filter((target) => target.path && target.mode !== "120000");
   const repo = new LocalRepo(context.workTree);
-  await repo.lock.hold(async () => {
-    const placed = await placeContent(
-      context.annex.local,
-      target.key,
-      workTreePath(context, path),
-      target.mode === "100755" ? 0o755 : 0o644,
-    );
-    if (placed) await StatCache.recordPlaced(repo.stateDir, path, placed);
-  });
+  for (let start = 0; start < unlocked.length; start += PLACED_PER_LOCK) {
+    // Under the folder lock, so a daemon on this folder does not save its stat cache over this change.
+    await repo.lock.hold(async () => {
+      const placed = new Map<string, Stats>();
+      for (const target of unlocked.slice(start, start + PLACED_PER_LOCK)) {
+        const mode = target.mode === "100755" ? 0o755 : 0o644;
+        const stats = await placeContent(context.annex.local, target.key, workTreePath(context, target.path!), mode);
+        if (stats) placed.set(target.path!, stats);
+      }
+      await StatCache.recordPlaced(repo.stateDir, placed);
+    });
+  }
 }

@@ -329,17 +329,20 @@ describe("cloudbridge CLI", () => {
     await mkdir(A);
     const content = randomBytes(1536 * 1024); // above the default largefiles size: annexed
     await writeFile(join(A, "big.bin"), content);
+    const second = randomBytes(1536 * 1024);
+    await writeFile(join(A, "second.bin"), second);
     await cliOk(["init", A, "--remote", "s3://cloudbridge/getcache"], env);
     const B = join(scratch.path, "get-b");
     await cliOk(["clone", "s3://cloudbridge/getcache", B, "--wanted", "nothing"], env);
-    const cacheEntry = async () => (await StatCache.load(statCacheFile(join(B, ".git", "cloudbridge")))).entries.get("big.bin");
+    const cacheEntry = async (path = "big.bin") => (await StatCache.load(statCacheFile(join(B, ".git", "cloudbridge")))).entries.get(path);
     assert.ok((await cacheEntry())!.size < 1024, "after the clone the file is a pointer, and the cache says so");
 
-    const got = await cli(["get", "big.bin"], env, { cwd: B });
+    const got = await cli(["get", "big.bin", "second.bin"], env, { cwd: B });
     assert.equal(got.code, 0, got.stderr);
     assert.deepEqual(await readFile(join(B, "big.bin")), content);
-    const entry = await cacheEntry();
-    assert.equal(entry!.size, content.length, "the cache holds the placed file's size, not the pointer's");
+    assert.deepEqual(await readFile(join(B, "second.bin")), second);
+    assert.equal((await cacheEntry())!.size, content.length, "the cache holds the placed file's size, not the pointer's");
+    assert.equal((await cacheEntry("second.bin"))!.size, second.length, "and every file's the get placed");
     const status = JSON.parse((await cliOk(["status", B, "--json", "--offline"], env)).stdout) as { localChanges: unknown[] };
     assert.deepEqual(status.localChanges, []);
 
