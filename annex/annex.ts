@@ -174,8 +174,12 @@ export class Annex {
       });
     } finally {
       recorder.flush();
-      await Promise.all(recording);
-      await recorder.close();
+      try {
+        await Promise.all(recording);
+      } finally {
+        // Its git process ends with the batch, whatever a file's callback threw.
+        await recorder.close();
+      }
       if (recorder.recorded > 0) await this.publish();
     }
     if (recordFailure) throw recordFailure.error;
