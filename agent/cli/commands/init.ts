@@ -1,4 +1,4 @@
-import { describeLocation, initFolder } from "../../folder/index.ts";
+import { describeLocation, initFolder, type FolderSettings } from "../../folder/index.ts";
 import { CliError } from "../errors.ts";
 import { cliLogger, emit, progress } from "../output.ts";
 import { onboardFromFlags, wantsOnboarding, type OnboardingFlags } from "./onboarding-flags.ts";
@@ -51,11 +51,19 @@ export async function initCommand(
             : []),
           folder.settings.stack
             ? `Join from another machine with: cloudbridge clone --stack ${folder.settings.stack} --agent NAME --repo ${folder.settings.location.repo} DIR`
-            : `Join from another machine with: cloudbridge clone ${remote} DIR`,
+            : `Join from another machine with: cloudbridge clone ${remote}${heardWith(folder.settings)} DIR`,
           `Keep it in sync with:          cloudbridge daemon ${dir}`,
         ].join("\n"),
     );
   } finally {
     folder.close();
   }
+}
+
+/** The settings by which another machine hears of changes as this one does (init's join hint); an agent's own XMPP account is its own. */
+function heardWith(settings: FolderSettings): string {
+  return [
+    ...(settings.topicArn ? [` --topic-arn ${settings.topicArn}`] : []),
+    ...(settings.xmppService ? [` --xmpp-service ${settings.xmppService}`] : []),
+  ].join("");
 }

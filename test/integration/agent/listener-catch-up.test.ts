@@ -45,8 +45,11 @@ describe("an SQS listener that went down and came back", () => {
     const url = "s3://cloudbridge/catch-up";
     const A = join(scratch.path, "a");
     const C = join(scratch.path, "c");
-    await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], direct);
-    await cliOk(["clone", url, C, "--topic-arn", t.cloud.topicArn], throughProxy);
+    const inited = await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], direct);
+    // The other machine joins as init's hint says, which names the topic it hears of changes by.
+    const joining = /^Join from another machine with: cloudbridge (clone .*) DIR$/m.exec(inited.stdout)?.[1];
+    assert.equal(joining, `clone ${url} --topic-arn ${t.cloud.topicArn}`, inited.stdout);
+    await cliOk([...joining.split(" "), C], throughProxy);
     const c = await startDaemon(C, throughProxy, ["--listen", "sqs", "--reconcile-interval", "600", "--debounce", "50"]);
     daemons.push(c);
     const agent = String((await c.waitForEvent("daemon.start")).agent);
