@@ -19,3 +19,18 @@ export type FolderErrorCode =
   | "existing-history";
 
 export class FolderError extends CloudbridgeError<FolderErrorCode> {}
+
+/**
+ * A command that reads or syncs a folder, run in a linked worktree (`git worktree add`) of one: the worktree is
+ * another checkout of the folder's repository, not a folder of its own, and the folder around or beside it is
+ * not what the person pointed at. `command` is what to run on the folder instead.
+ */
+export function inLinkedWorktree(found: { worktree: string; folder: string }, command: "sync" | "status"): FolderError {
+  return new FolderError(
+    "not-a-folder",
+    `${found.worktree} is a linked worktree (git worktree add) of the cloudbridge folder ${found.folder}, not a folder of its own: ` +
+      `cloudbridge syncs the folder's own files only. For the folder, run \`cloudbridge ${command} ${found.folder}\`; ` +
+      `to bring this worktree's work into it, commit it here and merge its branch in the folder (\`git -C ${found.folder} merge BRANCH\`), then sync the folder.` +
+      (command === "sync" ? " Nothing was synced." : ""),
+  );
+}

@@ -16,8 +16,8 @@ export {
   type Wanted,
 } from "./config.ts";
 export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOptions } from "./create.ts";
-export { findFolder, isFolder, stateDirOf } from "./find.ts";
-export { FolderError, type FolderErrorCode } from "./errors.ts";
+export { findFolder, isFolder, linkedWorktreeOf, stateDirOf } from "./find.ts";
+export { FolderError, inLinkedWorktree, type FolderErrorCode } from "./errors.ts";
 export {
   findRepository,
   bucketStoreFor,

@@ -1,12 +1,15 @@
 import { folderStatus } from "../../status/folder-status.ts";
 import { renderStatus } from "../../status/render-status.ts";
-import { findFolder } from "../../folder/index.ts";
+import { findFolder, inLinkedWorktree, linkedWorktreeOf } from "../../folder/index.ts";
 import { readRefusedPaths } from "../../sync/refused-paths.ts";
 import { CloudbridgeError } from "../../../protocol/index.ts";
 import { cliLogger, emit } from "../output.ts";
 
 /** `cloudbridge status [dir]`: the folder's local part, then the cloud's (unless --offline). */
 export async function statusCommand(dir: string | undefined, options: { json?: boolean; offline?: boolean }): Promise<void> {
+  // As sync asks it: in a worktree the folder found would be the worktree (its `.git` a file) or the folder around it.
+  const worktree = await linkedWorktreeOf(dir ?? ".");
+  if (worktree) throw inLinkedWorktree(worktree, "status");
   const status = await folderStatus(await findFolder(dir), {
     ...(options.offline ? { offline: true } : {}),
     log: cliLogger({ quiet: true }),

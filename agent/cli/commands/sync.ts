@@ -14,15 +14,7 @@ export async function syncCommand(dir: string | undefined, options: { json?: boo
   // there would send the worktree's files as the folder's own; beside it, init's advice would rewrite the
   // repository's settings, which the worktree shares.
   const worktree = await linkedWorktreeOf(dir ?? ".");
-  if (worktree) {
-    const { FolderError } = await import("../../folder/errors.ts");
-    throw new FolderError(
-      "not-a-folder",
-      `${worktree.worktree} is a linked worktree (git worktree add) of the cloudbridge folder ${worktree.folder}, not a folder of its own: ` +
-        `cloudbridge syncs the folder's own files only. To sync the folder, run \`cloudbridge sync ${worktree.folder}\`; ` +
-        `to bring this worktree's work into it, commit it here and merge its branch in the folder (\`git -C ${worktree.folder} merge BRANCH\`), then sync the folder. Nothing was synced.`,
-    );
-  }
+  if (worktree) throw (await import("../../folder/errors.ts")).inLinkedWorktree(worktree, "sync");
   const root = await findFolder(dir);
   const asked = await askDaemon(stateDirOf(root), { version: SOCKET_VERSION, ask: "sync" });
   const reply = asked.kind === "answered" ? asked.reply : undefined;

@@ -120,11 +120,14 @@ describe("cloudbridge CLI", () => {
         [["sync"], worktree],
         [["sync"], join(worktree, "sub")],
         [["sync", worktree], ROOT],
+        [["status"], worktree],
+        [["status", worktree], ROOT],
       ] as const) {
         const refused = await cli([...args], env, { cwd });
         assert.equal(refused.code, 2, `${args.join(" ")} in ${cwd}: ${refused.stdout}${refused.stderr}`);
         assert.match(refused.stderr, new RegExp(`${worktree} is a linked worktree \\(git worktree add\\) of the cloudbridge folder ${A}`));
-        assert.match(refused.stderr, new RegExp(`run \`cloudbridge sync ${A}\``));
+        assert.match(refused.stderr, new RegExp(`run \`cloudbridge ${args[0]} ${A}\``));
+        assert.doesNotMatch(refused.stdout, /PAUSED/);
       }
     }
     // Nor does init make a worktree a folder of its own: its settings would be the folder's (one git config).
