@@ -1,3 +1,4 @@
+import { runGit } from "../../../localgit/index.ts";
 import { restorePath } from "../../history/restore.ts";
 import { forTerminal } from "../../terminal-text.ts";
 import { CliError } from "../errors.ts";
@@ -13,6 +14,11 @@ export async function restoreCommand(file: string, options: { at?: string; versi
       `--version ${JSON.stringify(options.version)} is not a positive number (see \`cloudbridge versions\`).`,
     );
   if (options.at !== undefined && !options.at.trim()) throw new CliError("invalid-option", "--at needs a time.");
+  if (options.at !== undefined && !(await readableTime(options.at)))
+    throw new CliError(
+      "invalid-option",
+      `--at ${JSON.stringify(options.at)} is not a time git reads: give an ISO date (2026-11-28T10:00), "yesterday 18:00" or "2 hours ago".`,
+    );
   const { root, path } = await locate(file);
   const folder = await openQuietly(root);
   try {
@@ -33,4 +39,14 @@ export async function restoreCommand(file: string, options: { at?: string; versi
   } finally {
     folder.close();
   }
+}
+
+/**
+ * Whether git reads `time` as a time. `git log --before` reads anything, a time it reads nothing from as "now",
+ * so a mistyped --at restored the current version; git's careful reading (that of its expiry-date settings)
+ * refuses such a time.
+ */
+async function readableTime(time: string): Promise<boolean> {
+  const check = ["config", "--file", "/dev/null", "--type=expiry-date", "--default", time, "--get", "cloudbridge.at"];
+  return (await runGit(check, { allowFailure: true })).code === 0;
 }

@@ -87,6 +87,13 @@ describe("conflicts, versions, restore, pause, resume, limit", () => {
     const early = await cli(["restore", join(A, "note.txt"), "--at", "2001-01-01"], env);
     assert.equal(early.code, 1, early.stderr);
     assert.match(early.stderr, /no history at or before/);
+    // A time git cannot read is refused, the file left as it is: `git log --before` takes unknown words for "now".
+    for (const typo of ["garbage", "yesteday"]) {
+      const refused = await cli(["restore", join(A, "note.txt"), "--at", typo], env);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /is not a time git reads/);
+    }
+    assert.equal(await text(join(A, "note.txt")), "second\n");
   });
 
   it("a file deleted on A is restored on B, and A gets it back", async () => {
