@@ -209,11 +209,21 @@ export async function cloneFolder(url: string, dir: string, options: CreateOptio
   }
   // A folder with files joins (they become local changes, or variants where the bucket has another
   // version): but not a git repository, whose history would be mixed in unseen.
-  if (entries.includes(".git") && !unfinished)
+  if (entries.includes(".git") && !unfinished) {
+    // A clone run again once it finished (as after an interrupted one) is told how the folder syncs.
+    const synced = await readSettings(root).then(
+      (settings) => formatRemoteUrl(settings.location),
+      () => undefined,
+    );
     throw new FolderError(
       "folder-not-empty",
-      `${root} is a git repository already: clone into a new folder, or run \`cloudbridge init\` there (with --adopt-history or --new-history) for a new repository.`,
+      synced === formatRemoteUrl(location)
+        ? `${root} is a clone of ${url} already: keep it in sync with \`cloudbridge sync ${dir}\` (or \`cloudbridge daemon ${dir}\`).`
+        : synced
+          ? `${root} is a cloudbridge folder of ${synced} already: clone ${url} into a new folder.`
+          : `${root} is a git repository already: clone into a new folder, or run \`cloudbridge init\` there (with --adopt-history or --new-history) for a new repository.`,
     );
+  }
   assertCreateOptions(options);
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);

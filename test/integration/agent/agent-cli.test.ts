@@ -56,6 +56,18 @@ describe("cloudbridge CLI", () => {
     const cloned = JSON.parse(clone.stdout) as { written: number; agent: string };
     assert.equal(cloned.written, 1);
     assert.equal(await readFile(join(B, "notes.txt"), "utf8"), "hello\n");
+    // The clone run again, as after an interrupted one: it is done, and the person is told how it syncs.
+    const done = await cli(["clone", "s3://cloudbridge/team/notes", B], env);
+    assert.equal(done.code, 2, done.stderr);
+    assert.match(
+      done.stderr,
+      new RegExp(`${B} is a clone of s3://cloudbridge/team/notes already: keep it in sync with \`cloudbridge sync ${B}\``),
+    );
+    const other = await cli(["clone", "s3://cloudbridge/team/elsewhere", B], env);
+    assert.match(
+      other.stderr,
+      /is a cloudbridge folder of (cloudbridge::)?s3:\/\/cloudbridge\/team\/notes already: clone s3:\/\/cloudbridge\/team\/elsewhere into a new folder/,
+    );
 
     await writeFile(join(B, "notes.txt"), "hello from b\n");
     const status = JSON.parse((await cliOk(["status", B, "--json"], env)).stdout) as {
