@@ -67,7 +67,7 @@ export interface CreateOptions {
 
 /** First machine: creates the repository in the bucket and makes `dir` (existing files and all) its first folder. */
 export async function initFolder(dir: string, url: string, options: CreateOptions = {}): Promise<SyncedFolder> {
-  const root = resolve(dir);
+  const root = await folderRoot(dir);
   const location = parseRemoteUrl(url);
   const around = await findFolder(dirname(root));
   if (await LocalRepo.isRepo(around))
@@ -192,12 +192,21 @@ async function applyHistoryChoice(root: string, history: History | undefined, ch
   await git.run(["symbolic-ref", "HEAD", MAIN_REF]);
 }
 
+/** The folder `dir` names for init or clone: a new one, or a directory; a file (or anything else) is refused. */
+async function folderRoot(dir: string): Promise<string> {
+  const root = resolve(dir);
+  const found = await stat(root).catch(() => undefined);
+  if (found && !found.isDirectory())
+    throw new FolderError("not-a-folder", `${root} is a file, not a folder: name a new folder, or one that holds the files to sync.`);
+  return root;
+}
+
 /**
  * Another machine: joins the repository at `url` in the (empty or new) folder `dir`, or carries on with a
  * clone of the same URL that was interrupted there (clone-state.ts). The caller then runs `finishClone`.
  */
 export async function cloneFolder(url: string, dir: string, options: CreateOptions = {}): Promise<SyncedFolder> {
-  const root = resolve(dir);
+  const root = await folderRoot(dir);
   const location = parseRemoteUrl(url);
   const entries = await readdir(root).catch(() => [] as string[]);
   const unfinished = entries.length > 0 ? await readCloneState(root) : undefined;

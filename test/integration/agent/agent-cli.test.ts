@@ -301,6 +301,19 @@ describe("cloudbridge CLI", () => {
     const full = await cli(["clone", "s3://cloudbridge/team/notes", repository], env);
     assert.equal(full.code, 2);
     assert.match(full.stderr, /is a git repository already: clone into a new folder/);
+    // A file named where the folder should be: said as such, the file left as it was.
+    const file = join(scratch.path, "a-file.txt");
+    await writeFile(file, "mine\n");
+    for (const args of [
+      ["init", file, "--remote", "s3://cloudbridge/team/on-a-file"],
+      ["clone", "s3://cloudbridge/team/notes", file],
+    ]) {
+      const refused = await cli(args, env);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /a-file\.txt is a file, not a folder: name a new folder/);
+      assert.doesNotMatch(refused.stderr, /EEXIST|ENOTDIR/);
+    }
+    assert.equal(await readFile(file, "utf8"), "mine\n");
     const usage = await cli(["init"], env);
     assert.notEqual(usage.code, 0);
     assert.match(usage.stderr, /required option '--remote <url>' not specified|missing required argument 'dir'/);
