@@ -70,9 +70,15 @@ export async function helperList(
   // A fetch's HEAD is read beside the index (both only read).
   const head = forFetch ? readHead(ctx) : undefined;
   head?.catch(() => {}); // awaited below, unless the index's read failed first
-  const { refs } = await readRefsIndex(ctx, indexAhead);
+  const { refs, etag } = await readRefsIndex(ctx, indexAhead);
   const corrupt = corruptSharedRef(refs);
   const stderr: string[] = [];
+  // git says only "You appear to have cloned an empty repository": a mistyped name would go unseen until a
+  // push made a repository of it.
+  if (forFetch && etag === undefined && refs.shared.size === 0)
+    stderr.push(
+      `warning: there is no repository at ${ctx.layout.repoRoot(ctx.repo)} in the bucket ${ctx.store.bucket} yet; a push creates it.`,
+    );
   // A fetch stops at a damaged ref; a push goes on without it, so that `git push --force` can replace it.
   if (corrupt && forFetch) throw corrupt;
   if (corrupt) stderr.push(`warning: ${corrupt.message}`);

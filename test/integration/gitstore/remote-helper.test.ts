@@ -83,6 +83,11 @@ describe("git-remote-cloudbridge: plain git clone, fetch and push through the bu
     const empty = await git(work.path, "clone", url, "a");
     assert.equal(empty.code, 0, empty.stderr);
     assert.match(empty.stderr, /cloned an empty repository/);
+    // A name with no repository behind it is said (a typo would otherwise go unseen until a push made it).
+    assert.match(
+      empty.stderr,
+      /warning: there is no repository at team\/repos\/notes\.git\/ in the bucket cloudbridge yet; a push creates it/,
+    );
     const a = join(work.path, "a");
     const first = await commit(a, "one.txt", "one\n");
     await ok(a, "push", "-q", "origin", "main");
