@@ -405,7 +405,7 @@ async function save(ctx: RepoContext, cache: Cache): Promise<void> {
     await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
-  if (first) await pruneNotes(dir, { made: file, notes: true });
+  if (first) await pruneNotes(dir, file);
 }
 
 /**
@@ -415,7 +415,7 @@ async function save(ctx: RepoContext, cache: Cache): Promise<void> {
  * anyway, where a push (the helper alone, a process per push) would wait for the listing.
  */
 export function removeAbandonedNotes(gitDir: string): Promise<void> {
-  return pruneNotes(notesDir(gitDir), { notes: false });
+  return pruneNotes(notesDir(gitDir));
 }
 
 /**
@@ -430,10 +430,10 @@ export const KEPT_NOTES = 8;
 const ABANDONED_TEMP_MS = 60 * 60 * 1000;
 
 /**
- * Deletes the abandoned temporary files of `dir`, and with `notes` the notes past the KEPT_NOTES most recently
- * written (`made`, just written, among them).
+ * Deletes the abandoned temporary files of `dir`, and given `made` (a note just written) the notes past the
+ * KEPT_NOTES most recently written, `made` among them.
  */
-async function pruneNotes(dir: string, { made, notes: alsoNotes }: { made?: string; notes: boolean }): Promise<void> {
+async function pruneNotes(dir: string, made?: string): Promise<void> {
   try {
     const found = await Promise.all(
       (await readdir(dir)).map(async (name) => {
@@ -444,7 +444,7 @@ async function pruneNotes(dir: string, { made, notes: alsoNotes }: { made?: stri
     const files = found.filter((entry) => entry !== undefined).filter((entry) => entry.path !== made);
     const notes = files.filter((entry) => !entry.temp && entry.path.endsWith(".json")).sort((a, b) => b.mtimeMs - a.mtimeMs);
     const abandoned = files.filter((entry) => entry.temp && entry.mtimeMs < Date.now() - ABANDONED_TEMP_MS);
-    await Promise.all([...(alsoNotes ? notes.slice(KEPT_NOTES - 1) : []), ...abandoned].map(({ path }) => rm(path, { force: true })));
+    await Promise.all([...(made ? notes.slice(KEPT_NOTES - 1) : []), ...abandoned].map(({ path }) => rm(path, { force: true })));
   } catch {
     // A file that could not be deleted now is deleted at the next fetch that downloads a pack, or remote's first note.
   }
