@@ -22,15 +22,18 @@ export async function rememberPackIndex(gitDir: string, pack: { name: string; id
   await mkdir(dir, { recursive: true });
   // A copy, not a link: git's own index of a fetched pack must never share a file with anything else.
   // The copy keeps git's mode (0444), so it is made beside and renamed over an earlier one: copying onto
-  // a read-only file fails for anyone but root (a fetch remembers again the packs this machine pushed).
+  // a read-only file fails for anyone but root (a pack is remembered again when a fetch downloads a pack
+  // this machine pushed, which it does when its packs-seen record was lost).
   // A copy cut short stays under its temporary name, which `forgetPacks` removes as it names no pack.
   const idx = join(dir, `${pack.name}.idx`);
   const partial = `${idx}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await copyFile(pack.idxPath, partial);
     await rename(partial, idx);
-  } finally {
+  } catch (error) {
+    // Only a failed copy or rename leaves the temporary (renamed, it is gone): as writeLooseObject does.
     await rm(partial, { force: true });
+    throw error;
   }
   await writeFile(join(dir, `${pack.name}.bytes`), `${bytes}\n`);
 }
