@@ -42,8 +42,13 @@ export async function subscribeByDirectory(root: string, callback: SubscribeCall
       }
   };
 
-  /** Watches `dir` and every directory below it (each listed once). */
-  const watchTree = async (top: string): Promise<void> => {
+  /**
+   * Watches `top` and every directory below it (each listed once). `again`: `top` was just made, moved in
+   * or removed, so a watch held for its path is dead even when the directory there now has the same inode
+   * (ext4 hands a directory removed and made again at once, as a checkout does when a file moves within
+   * it, its old inode back; the old watch went with the old directory and sees nothing).
+   */
+  const watchTree = async (top: string, again = false): Promise<void> => {
     const queue = [top];
     while (queue.length > 0 && !closed) {
       const dir = queue.pop()!;
@@ -55,7 +60,7 @@ export async function subscribeByDirectory(root: string, callback: SubscribeCall
       } catch {
         continue; // gone meanwhile: its parent's event says so
       }
-      if (watched.get(dir)?.ino === ino) continue;
+      if (watched.get(dir)?.ino === ino && !(again && dir === top)) continue;
       unwatch(dir);
       let watcher: FSWatcher;
       try {
@@ -106,7 +111,7 @@ export async function subscribeByDirectory(root: string, callback: SubscribeCall
     if (name !== null && !isGitDirName(name.toString()) && (eventType === "rename" || !watched.has(path))) {
       void lstat(path).then(
         (stats) => {
-          if (stats.isDirectory()) return watchTree(path);
+          if (stats.isDirectory()) return watchTree(path, eventType === "rename");
           unwatch(path);
         },
         () => unwatch(path),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { inotifyWatches } from "../../../helpers/system.ts";
@@ -66,5 +67,35 @@ describe("watching a folder one directory at a time", { skip: process.platform !
       await subscription.unsubscribe();
     }
     assert.equal((await inotifyWatches()) - before, 0);
+  });
+
+  it("watches a directory removed and made again at once, which the filesystem gives its old inode back", async () => {
+    const root = join(scratch.path, "again");
+    await mkdir(join(root, "d"), { recursive: true });
+    await writeFile(join(root, "d", "old name.txt"), "1");
+    const before = await inotifyWatches();
+    const seen: string[] = [];
+    const subscription = await subscribeByDirectory(root, (error, events) => {
+      if (!error) for (const e of events) seen.push(e.path.slice(root.length + 1));
+    });
+    try {
+      // A checkout moving the directory's only file: git removes the emptied directory, then makes it again.
+      const inode = (await lstat(join(root, "d"))).ino;
+      // Both before the watcher hears of either (git, another process, does them one after the other).
+      rmSync(join(root, "d"), { recursive: true });
+      mkdirSync(join(root, "d"));
+      writeFileSync(join(root, "d", "new name.txt"), "1");
+      await until(() => seen.includes("d"), "the directory made again");
+      await sleep(100);
+      seen.length = 0;
+      await writeFile(join(root, "d", "edited later.txt"), "2");
+      await until(
+        () => seen.includes("d/edited later.txt"),
+        `a later write in it (same inode as before: ${inode === (await lstat(join(root, "d"))).ino})`,
+      );
+      assert.equal((await inotifyWatches()) - before, 2, "the top and d, the old watch released");
+    } finally {
+      await subscription.unsubscribe();
+    }
   });
 });
