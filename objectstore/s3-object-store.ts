@@ -167,6 +167,11 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
         Key: key,
         ...(options.range ? { Range: `bytes=${options.range.start}-${options.range.end}` } : {}),
       });
+      // The caller may open its file before it reads: a small body cut off meanwhile (the whole of it is
+      // already in the socket's buffer, so the cut is seen at once) makes the SDK's checksum stream emit
+      // its error with nobody listening, which ends the process. Listened to here, the error waits in the
+      // stream for the read, which fails with it (and is retried as any cut body is).
+      response.Body.on("error", () => undefined);
       return { ...objectInfo(key, response), stream: response.Body };
     } catch (error) {
       if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;

@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { plainS3Settings } from "../../../objectstore/aws-settings.ts";
 import { ObjectMissing, PreconditionFailed } from "../../../objectstore/object-store.ts";
 import { LightS3Client } from "../../../objectstore/s3-light-client.ts";
-import { probeConditionalWrites, S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
+import { createS3Client, probeConditionalWrites, S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
 import { LOCAL_CREDENTIALS } from "../../../local/cloud.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { startFaultProxy, type FaultProxy } from "../../helpers/fault-proxy.ts";
@@ -164,4 +164,49 @@ describe("the light client through a faulty network: what the SDK retries, it re
     for (const fault of ["error500", "error503", "slowDown", "resetBefore", "resetAfter", "cutBody"] as const)
       assert.ok(proxy.counts[fault] >= 1, `${fault} was injected (${JSON.stringify(proxy.counts)})`);
   });
+});
+
+describe("a small body cut off before its reader begins (a download opening its file first)", () => {
+  let t: TestCloud;
+  let proxy: FaultProxy;
+  before(async () => {
+    t = await startTestCloud();
+    // Every object's first GET is cut half-way; the whole of a small body is in the socket's buffer at once.
+    proxy = await startFaultProxy({
+      target: t.cloud.endpoint,
+      seed: 17,
+      script: (method, path, n) => (method === "GET" && path.includes("/cut/") && n === 0 ? "cutBody" : undefined),
+    });
+  });
+  after(async () => {
+    await proxy.stop();
+    await t.stop();
+  });
+
+  for (const client of ["the AWS SDK's client", "the light client"] as const)
+    it(`through ${client}: the read fails with the cut, as a dropped connection, and the process goes on`, async () => {
+      const requests =
+        client === "the light client"
+          ? await lightClient(t, proxy.endpoint)
+          : createS3Client({ endpoint: proxy.endpoint, region: t.cloud.region, credentials: LOCAL_CREDENTIALS });
+      const store = new S3ObjectStore(t.cloud.bucket, requests);
+      try {
+        const key = `cut/${client.split(" ").at(-2)}`;
+        await store.put(key, Buffer.alloc(6000, 7));
+        const object = await store.getStream(key);
+        assert.ok(object);
+        // The SDK's checksum stream has seen the cut by now, with no reader yet.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await assert.rejects(
+          async () => {
+            for await (const _ of object.stream);
+          },
+          (error: NodeJS.ErrnoException) => error.code === "ECONNRESET",
+        );
+        const again = await store.get(key);
+        assert.ok(again && again !== "not-modified" && again.body.length === 6000, "read whole the second time");
+      } finally {
+        store.destroy();
+      }
+    });
 });
