@@ -93,6 +93,15 @@ describe("three agents through injected faults, random edits, then quiet", () =>
       dirs.map(async (dir) => daemons.push(await startDaemon(dir, env, ["--debounce", "50", "--reconcile-interval", "600"]))),
     );
 
+    /** A wait that timed out says what each daemon last complained of, and what it last did. */
+    const withDaemonTrouble = (error: Error): never => {
+      const problems = (d: Daemon) => d.events.filter((e) => e.level !== "info" && e.level !== "debug").slice(-12);
+      const lastSaid = (d: Daemon) => d.events.slice(-3);
+      error.message += `\n${daemons
+        .map((d) => `${d.dir}:\n${[...problems(d), ...lastSaid(d)].map((e) => JSON.stringify(e)).join("\n")}`)
+        .join("\n")}`;
+      throw error;
+    };
     const setUp = Date.now();
     const versions: Version[] = [];
     const unconfirmed = new Map<string, Version>();
@@ -131,7 +140,7 @@ describe("three agents through injected faults, random edits, then quiet", () =>
         `${JSON.stringify(path)} committed in ${dir}`,
         60_000,
         50,
-      );
+      ).catch(withDaemonTrouble);
     const write = async (dir: string, path: string, annexed: boolean) => {
       const content = annexed
         ? bytes(MINSIZE + Math.floor(random() * 4096))
@@ -243,16 +252,8 @@ describe("three agents through injected faults, random edits, then quiet", () =>
       90_000,
       500,
     ).catch((error: Error) => {
-      const problems = (d: Daemon) => d.events.filter((e) => e.level !== "info" && e.level !== "debug").slice(-12);
-      error.message += `\nlast seen: ${last}\n${daemons
-        .map(
-          (d) =>
-            `${d.dir}:\n${problems(d)
-              .map((e) => JSON.stringify(e))
-              .join("\n")}`,
-        )
-        .join("\n")}`;
-      throw error;
+      error.message += `\nlast seen: ${last}`;
+      return withDaemonTrouble(error);
     });
     const quiet = Date.now();
     // The repositories are checked at rest: `git fsck` reads packs and reflogs as plain files, and a daemon's
