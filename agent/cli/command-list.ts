@@ -89,7 +89,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
   {
     name: "clone",
     description:
-      "Another machine: join the repository at URL in DIR and download its files (files already in DIR are kept: a different version of a file the repository has becomes name.variant-XXXX.ext); run it again to finish an interrupted clone.",
+      "Another machine: join the repository at URL in DIR and download its files (files already in DIR are kept: a different version of a file the repository has becomes name.variant-XXXX.ext); run it again to finish an interrupted clone. Exits 3 when a file could not be synced (each listed with what to do; everything else is).",
     arguments: [
       ["<url-or-dir>", "s3://BUCKET[/PREFIX]/REPO, then DIR (with --stack or --invite: DIR only)"],
       ["[dir]", "the folder to create, or a folder with files (not a git repository)"],
@@ -117,7 +117,8 @@ export const COMMANDS: readonly CommandDescriptor[] = [
   },
   {
     name: "sync",
-    description: "One sync round, then exit: commit local changes, push, pull, merge, transfer content.",
+    description:
+      "One sync round, then exit: commit local changes, push, pull, merge, transfer content. Exits 3 when a file could not be synced (refused, not uploaded, not written, its content not downloaded: each listed with what to do; everything else is).",
     arguments: [FOLDER_ARGUMENT],
     options: [JSON_RESULT],
     load: async () => (await import("./commands/sync.ts")).syncCommand,

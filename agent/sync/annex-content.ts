@@ -248,6 +248,13 @@ export class AnnexContent implements AnnexPort, ContentSync {
     return (await this.queue.list("up")).length;
   }
 
+  async downloadsFailed(): Promise<Array<{ path: string; reason: string }>> {
+    const failed: Array<{ path: string; reason: string }> = [];
+    for (const job of await this.queue.list("down"))
+      if (job.failed !== undefined) failed.push({ path: job.path ?? job.key, reason: job.failed });
+    return failed;
+  }
+
   /** Downloads queued keys and puts them in place; returns how many are still waiting. */
   async download(): Promise<number> {
     const jobs = await this.queue.list("down");
@@ -278,7 +285,12 @@ export class AnnexContent implements AnnexPort, ContentSync {
       .finally(() => this.forget("down"));
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
-      if (!done) continue;
+      if (!done) {
+        // Kept with the job: `status`, and the one-shot sync that ran this, say why the file has no content.
+        const failure = failures.of(job.key) ?? failures.first;
+        if (failure !== undefined) await this.queue.fail(job, messageOf(failure));
+        continue;
+      }
       const placed = placing.get(job.key);
       if (placed) await placed;
       else if (job.path) await this.options.place(job.path, job.key);
@@ -351,11 +363,18 @@ export class AnnexContent implements AnnexPort, ContentSync {
 /** The failures of one batch of transfers: each file's, so that one file's failure does not stop the others. */
 class Failures {
   readonly errors: unknown[] = [];
+  private readonly byKey = new Map<string, unknown>();
   get first(): unknown {
     return this.errors[0];
   }
-  readonly onFileDone = (_item: unknown, outcome: { error?: unknown }): void => {
-    if (outcome.error !== undefined) this.errors.push(outcome.error);
+  /** The failure of one file's transfer, if it failed on its own (undefined when the whole batch did). */
+  of(key: string): unknown {
+    return this.byKey.get(key);
+  }
+  readonly onFileDone = (item: { key: string }, outcome: { error?: unknown }): void => {
+    if (outcome.error === undefined) return;
+    this.errors.push(outcome.error);
+    this.byKey.set(item.key, outcome.error);
   };
   readonly add = (error: unknown): undefined => {
     this.errors.push(error);
@@ -367,6 +386,11 @@ const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
 
 /** Content this large is sent as soon as it is added (a multipart upload: see sendEarly). */
 const EARLY_SEND_BYTES = 16 * 1024 * 1024;
+
+/** A failure as one line a person reads. */
+function messageOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
+}
 
 function mayPass(error: unknown): boolean {
   return isTransient(error) || DISK_FULL.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");

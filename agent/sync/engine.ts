@@ -28,6 +28,8 @@ export interface ContentSync {
   download(): Promise<number>;
   /** Uploads queued and not yet done (a failed upload waits for the next round). */
   uploadsWaiting(): Promise<number>;
+  /** Downloads still queued whose last attempt failed, with why (the content damaged or gone in the cloud, the network…). */
+  downloadsFailed(): Promise<Array<{ path: string; reason: string }>>;
 }
 
 /** A branch synced next to main that merges without conflicts (the git-annex branch: union merge). */
@@ -73,6 +75,11 @@ export interface SyncReport {
 export interface SyncOnceReport extends SyncReport {
   downloadsPending: number;
   uploadsPending: number;
+  /**
+   * Annexed files whose content this sync could not download (damaged or gone in the cloud, the network…):
+   * each stays a pointer file here, its download queued and tried again by the next sync or the daemon.
+   */
+  notDownloaded: Array<{ path: string; reason: string }>;
 }
 
 export interface RoundOptions {
@@ -193,10 +200,12 @@ export class SyncEngine {
   async syncOnce(options: Pick<RoundOptions, "onScanProgress"> = {}): Promise<SyncOnceReport> {
     const first = await this.sync(undefined, options);
     const { pending: downloadsPending, moved } = await this.fetchContent();
+    // Read now: every queued download was just tried, so what failed is this sync's own failure.
+    const notDownloaded = (await this.options.content?.downloadsFailed()) ?? [];
     let report = first;
     const again = this.followUp({ pending: first.pending, contentArrived: moved });
     if (again) report = combineRounds(first, await this.sync(again === "full" ? undefined : []));
-    return { ...report, downloadsPending, uploadsPending: (await this.options.content?.uploadsWaiting()) ?? 0 };
+    return { ...report, downloadsPending, uploadsPending: (await this.options.content?.uploadsWaiting()) ?? 0, notDownloaded };
   }
 
   /**

@@ -16,6 +16,12 @@ export interface TransferJob {
   key: string;
   /** A work-tree path that uses the key (for progress lines and the object's metadata). */
   path?: string;
+  /**
+   * Why the last attempt failed (content damaged in the cloud, missing there, the network…), kept with the
+   * job so that `status` and a one-shot `sync` can say why a file has no content yet; the next attempt's
+   * outcome replaces it.
+   */
+  failed?: string;
 }
 
 /** A transfer in flight, as `status` shows it: bytes done of the total. */
@@ -32,11 +38,7 @@ export class TransferQueue {
   }
 
   async add(jobs: Iterable<TransferJob>): Promise<void> {
-    for (const job of jobs) {
-      assertAnnexKey(job.key);
-      await mkdir(join(this.dir, job.direction), { recursive: true });
-      await writeFileAtomic(join(this.dir, job.direction, job.key), JSON.stringify({ path: job.path }));
-    }
+    for (const job of jobs) await this.write(job, { path: job.path });
   }
 
   async list(direction?: Direction): Promise<TransferJob[]> {
@@ -46,19 +48,32 @@ export class TransferQueue {
       for (const key of names.sort()) {
         if (key.startsWith(".")) continue;
         const body = await readFile(join(this.dir, d, key), "utf8").catch(() => "{}");
-        let path: string | undefined;
+        let record: { path?: unknown; failed?: unknown } = {};
         try {
-          path = (JSON.parse(body) as { path?: string }).path;
+          record = (JSON.parse(body) ?? {}) as typeof record;
         } catch {
-          path = undefined;
+          record = {};
         }
-        jobs.push({ direction: d, key, ...(path ? { path } : {}) });
+        const path = typeof record.path === "string" ? record.path : undefined;
+        const failed = typeof record.failed === "string" ? record.failed : undefined;
+        jobs.push({ direction: d, key, ...(path ? { path } : {}), ...(failed ? { failed } : {}) });
       }
     }
     return jobs;
   }
 
+  /** The job stays queued, with why its attempt failed (replaced atomically, as add writes it). */
+  async fail(job: TransferJob, reason: string): Promise<void> {
+    await this.write(job, { path: job.path, failed: reason });
+  }
+
   async done(job: TransferJob): Promise<void> {
     await rm(join(this.dir, job.direction, job.key), { force: true });
+  }
+
+  private async write(job: TransferJob, record: { path: string | undefined; failed?: string }): Promise<void> {
+    assertAnnexKey(job.key);
+    await mkdir(join(this.dir, job.direction), { recursive: true });
+    await writeFileAtomic(join(this.dir, job.direction, job.key), JSON.stringify(record));
   }
 }

@@ -2,6 +2,7 @@ import { cloneFolder, describeLocation, finishClone } from "../../folder/index.t
 import { cliLogger, emit, progress } from "../output.ts";
 import { onboardFromFlags, wantsOnboarding, type OnboardingFlags } from "./onboarding-flags.ts";
 import { settingsFrom, summarize } from "./shared.ts";
+import { refuseIncomplete } from "./sync-report.ts";
 
 export async function cloneCommand(
   first: string,
@@ -43,6 +44,8 @@ export async function cloneCommand(
         `Keep it in sync with: cloudbridge daemon ${dir}`,
       ].join("\n"),
     );
+    // The folder is made and synced as far as it could be; what was not is an error a script sees, as for sync.
+    await refuseIncomplete(report);
   } finally {
     folder.close();
   }

@@ -53,5 +53,9 @@ export function summarize(report: SyncOnceReport): string {
     lines.push(`REFUSED ${forTerminal(JSON.stringify(r.path))} from the bucket: ${forTerminal(r.reason)}. Nothing was written for it.`);
   for (const r of report.notUploaded)
     lines.push(`NOT UPLOADED ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)}. It stays on this machine only.`);
+  for (const r of report.notDownloaded)
+    lines.push(
+      `NOT DOWNLOADED ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)} It stays a pointer file here; \`cloudbridge sync\` (or the daemon) tries again.`,
+    );
   return lines.join("\n");
 }

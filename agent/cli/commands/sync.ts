@@ -20,7 +20,9 @@ export async function syncCommand(dir: string | undefined, options: { json?: boo
   const reply = asked.kind === "answered" ? asked.reply : undefined;
   if (reply?.ok) {
     const { reportSync } = await import("./sync-report.ts");
-    return reportSync(root, reply.value as SyncOnceReport, options);
+    // A daemon started by an older version does not list the downloads that failed.
+    const report = reply.value as SyncOnceReport;
+    return reportSync(root, { ...report, notDownloaded: report.notDownloaded ?? [] }, options);
   }
   if (reply?.code === "folder-paused") {
     const { CliError } = await import("../errors.ts");

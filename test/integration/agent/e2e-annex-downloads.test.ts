@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { DeleteObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { BucketLayout } from "../../../protocol/layout.ts";
 import { cli, cliOk, waitUntil } from "../../helpers/agents.ts";
 import { useAgentCloud } from "../../helpers/test-bed.ts";
@@ -13,7 +13,8 @@ import { versionOf } from "../../helpers/versions.ts";
 /**
  * Downloads of annexed content: one content under several names (a copy, or a rename that arrives while
  * the content is on its way) fills every file that is its pointer, not only the one its download job
- * named; and content missing from the cloud does not keep the other files from theirs.
+ * named; content missing from the cloud does not keep the other files from theirs; and a file whose content
+ * could not be had is an error the one-shot commands end with (exit 3), said file by file, and in `status`.
  */
 describe("annexed content downloads", () => {
   const bed = useAgentCloud("e2e-annex-downloads");
@@ -76,5 +77,52 @@ describe("annexed content downloads", () => {
       contents.length - 1,
       `every file but the one whose content is gone: ${arrived.join(" ")}\n${clone.stdout}${clone.stderr}`,
     );
+  });
+
+  it("clone and sync exit 3 naming a file whose cloud copy fails its hash check, and status says why it has no content", async () => {
+    const env = bed.env;
+    const url = "s3://cloudbridge/damaged";
+    const A = bed.path("damaged-a");
+    const B = bed.path("damaged-b");
+    await cliOk(["init", A, "--remote", url], env);
+    execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1k"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
+    const good = randomBytes(4096);
+    const damaged = randomBytes(4096);
+    await writeFile(join(A, "good.bin"), good);
+    await writeFile(join(A, "damaged.bin"), damaged);
+    await writeFile(join(A, "small.txt"), "small\n");
+    await cliOk(["sync", A], env);
+    // The cloud's copy is replaced by other bytes of the same size (a damaged disk, a person in the console).
+    const key = versionOf("damaged.bin", damaged, true).key!;
+    await bed.t.s3.send(
+      new PutObjectCommand({ Bucket: bed.t.cloud.bucket, Key: new BucketLayout("").annexObject("damaged", key), Body: randomBytes(4096) }),
+    );
+
+    const clone = await cli(["clone", url, B], env);
+    assert.equal(clone.code, 3, `the clone says it is not complete:\n${clone.stdout}${clone.stderr}`);
+    assert.match(clone.stdout, /NOT DOWNLOADED "damaged\.bin": .*do not match the key/);
+    assert.match(clone.stderr, /could not download the content of 1 file\(s\)/);
+    assert.ok((await readFile(join(B, "good.bin"))).equals(good), "the other files are complete");
+    assert.equal(await readFile(join(B, "small.txt"), "utf8"), "small\n");
+    assert.ok(!(await readFile(join(B, "damaged.bin"))).equals(damaged), "the damaged copy was never placed");
+
+    const sync = await cli(["sync", B, "--json"], env);
+    assert.equal(sync.code, 3, `every sync says so until it is fixed:\n${sync.stdout}${sync.stderr}`);
+    const report = JSON.parse(sync.stdout) as { notDownloaded: Array<{ path: string; reason: string }> };
+    assert.deepEqual(
+      report.notDownloaded.map((n) => n.path),
+      ["damaged.bin"],
+    );
+    const status = await cli(["status", B], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /NOT DOWNLOADED "damaged\.bin" \(its last attempt failed\): .*do not match the key/);
+
+    // Put right from the machine that has it: the next sync completes, exits 0, and status no longer lists it.
+    await cliOk(["drop", "--from", "cloud", "--force", "damaged.bin"], env, { cwd: A });
+    await cliOk(["copy", "--to", "cloud", "damaged.bin"], env, { cwd: A });
+    const fixed = await cli(["sync", B], env);
+    assert.equal(fixed.code, 0, `${fixed.stdout}${fixed.stderr}`);
+    assert.ok((await readFile(join(B, "damaged.bin"))).equals(damaged));
+    assert.doesNotMatch((await cliOk(["status", B], env)).stdout, /NOT DOWNLOADED/);
   });
 });
