@@ -167,7 +167,8 @@ describe("hostile names, links and text", () => {
       later: { symlink: "t/.." },
     });
     const B = join(root, "b");
-    const cloned = await cliOk(["clone", url, B], env);
+    const cloned = await cli(["clone", url, B], env);
+    assert.equal(cloned.code, 3, `the clone exits with the refused code, as sync does:\n${cloned.stderr}`);
     assert.match(
       cloned.stdout,
       /REFUSED "up" from the bucket: the symlink points at "s\/\.\.", which resolves outside the folder through "s"/,

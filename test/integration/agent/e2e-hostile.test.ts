@@ -76,7 +76,7 @@ describe("hostile content from the bucket", () => {
     const { env, url, root, A, daemon } = await attacked("unsafe", () => ({ symlinkOut: true, longName: true }));
     const B = join(root, "b");
     const joined = await cli(["clone", url, B], env);
-    assert.equal(joined.code, 0, joined.stderr);
+    assert.equal(joined.code, 3, `the clone exits with the refused code, as sync does:\n${joined.stderr}`);
     assert.match(joined.stdout, /REFUSED "link-out" from the bucket: the symlink points at "[./]+tmp", outside the folder/);
     assert.match(joined.stdout, /REFUSED "n{300}" from the bucket: the name "n+…" is longer than 255 bytes/);
     // The attacker's tree replaced the whole folder (honest.txt deleted, ok.txt added): that much is a normal change.

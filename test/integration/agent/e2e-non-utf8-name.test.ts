@@ -47,7 +47,8 @@ describe("a name that is not valid UTF-8", () => {
     await git(W, "push", "-q", "origin", "main");
 
     // Checkout: a new machine joins, and A catches up.
-    const cloned = await cliOk(["clone", url, B, "--listen", "poll", "--json"], env);
+    const cloned = await cli(["clone", url, B, "--listen", "poll", "--json"], env);
+    assert.equal(cloned.code, 3, `the clone exits with the refused code, as sync does:\n${cloned.stderr}`);
     type Report = { refused: Array<{ path: string; reason: string }>; notUploaded: Array<{ path: string; reason: string }> };
     const atCheckout = JSON.parse(cloned.stdout) as Report;
     assert.equal(atCheckout.refused.length, 1, JSON.stringify(atCheckout.refused));
