@@ -1,4 +1,5 @@
-import { lstat, readdir, rename, stat } from "node:fs/promises";
+import { lstat, mkdtemp, readdir, rename, rmdir, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import {
   explainAccessError,
@@ -195,10 +196,68 @@ async function applyHistoryChoice(root: string, history: History | undefined, ch
 /** The folder `dir` names for init or clone: a new one, or a directory; a file (or anything else) is refused. */
 async function folderRoot(dir: string): Promise<string> {
   const root = resolve(dir);
-  const found = await stat(root).catch(() => undefined);
-  if (found && !found.isDirectory())
-    throw new FolderError("not-a-folder", `${root} is a file, not a folder: name a new folder, or one that holds the files to sync.`);
+  await assertFolderPlace(root);
   return root;
+}
+
+/**
+ * Refuses, before anything is written here or in the bucket, a `root` where init or clone cannot make a
+ * folder: a file (or a FIFO, a device) there or on the way to it, a read-only mount, a directory this user
+ * may not write in, a file system of the kernel's (/proc, /sys). Without this, the first write came after
+ * the bucket was set up, and in /proc Node's recursive mkdir never returns (mkdir answers ENOENT under an
+ * existing parent, which it takes for a missing parent, forever). The nearest directory that exists is
+ * tried with a folder made and removed at once, as the folder's own would be made there.
+ */
+export async function assertFolderPlace(root: string): Promise<void> {
+  let existing = root;
+  let found: Stats | undefined;
+  for (;;) {
+    found = await stat(existing).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+      throw cannotMake(root, existing, error);
+    });
+    if (found || dirname(existing) === existing) break;
+    existing = dirname(existing);
+  }
+  if (!found)
+    throw new FolderError("not-a-folder", `${root} cannot be made: no part of that path exists. Name a folder on a mounted disk.`);
+  if (!found.isDirectory())
+    throw new FolderError(
+      "not-a-folder",
+      existing === root
+        ? `${root} is ${kindOf(found)}, not a folder: name a new folder, or one that holds the files to sync.`
+        : `${root} cannot be made: ${existing} is ${kindOf(found)}, not a folder. Name a folder elsewhere.`,
+    );
+  try {
+    await rmdir(await mkdtemp(join(existing, ".cloudbridge-probe-")));
+  } catch (error) {
+    throw cannotMake(root, existing, error as NodeJS.ErrnoException);
+  }
+}
+
+function kindOf(found: Stats): string {
+  if (found.isFIFO()) return "a named pipe (FIFO)";
+  if (found.isSocket()) return "a socket";
+  if (found.isCharacterDevice() || found.isBlockDevice()) return "a device";
+  return "a file";
+}
+
+/** Why no folder can be made at `root`, said of `at`, the directory where it failed. Nothing was written. */
+function cannotMake(root: string, at: string, error: NodeJS.ErrnoException): FolderError {
+  const where = at === root ? root : `${root} (in ${at})`;
+  const why =
+    error.code === "EROFS"
+      ? `${at} is on a read-only file system`
+      : error.code === "EACCES" || error.code === "EPERM"
+        ? `this user may not write in ${at}`
+        : error.code === "ENOENT"
+          ? `${at} is on a file system where folders cannot be made (the kernel's, as /proc)`
+          : `${at} cannot be written (${error.code ?? error.message})`;
+  return new FolderError(
+    "not-a-folder",
+    `No folder can be made at ${where}: ${why}. Name a folder on a writable disk (in your home, say). Nothing was written, here or in the bucket.`,
+    { cause: error },
+  );
 }
 
 /**

@@ -352,6 +352,47 @@ describe("cloudbridge CLI", () => {
     assert.equal(await git(dir, "config", "cloudbridge.listen"), "poll");
   });
 
+  it(
+    "init and clone refuse a place no folder can be made (/proc, /sys, a FIFO, a path through a file) with exit 2, writing nothing here or in the bucket",
+    {
+      // Without the check, Node's recursive mkdir under /proc never returns: the test's own timeout says so.
+      timeout: 120_000,
+    },
+    async () => {
+      const store = new S3ObjectStore(t.cloud.bucket, t.s3);
+      const fifo = join(scratch.path, "a-fifo");
+      await promisify(execFile)("mkfifo", [fifo]);
+      const file = join(scratch.path, "plain-file");
+      await writeFile(file, "mine\n");
+      const places: Array<[string, RegExp]> = [
+        [
+          "/proc/cloudbridge-x",
+          /No folder can be made at \/proc\/cloudbridge-x \(in \/proc\): \/proc is on a file system where folders cannot be made/,
+        ],
+        ["/sys/cloudbridge-x", /No folder can be made at \/sys\/cloudbridge-x \(in \/sys\): this user may not write in \/sys/],
+        [fifo, /a-fifo is a named pipe \(FIFO\), not a folder: name a new folder/],
+        [join(file, "sub"), /plain-file\/sub cannot be made: .*plain-file is a file, not a folder/],
+      ];
+      for (const [place, said] of places)
+        for (const args of [
+          ["init", place, "--remote", "s3://cloudbridge/unplaced/notes"],
+          ["clone", "s3://cloudbridge/team/notes", place],
+        ]) {
+          const refused = await cli(args, env);
+          assert.equal(refused.code, 2, `${args.join(" ")}: ${refused.stderr}`);
+          assert.match(refused.stderr, said);
+          assert.doesNotMatch(refused.stderr, /EPERM|ENOENT|ENOTDIR|EEXIST/);
+        }
+      assert.equal(await store.get("unplaced/cloudbridge.json"), undefined, "the bucket was not written");
+      assert.equal(await readFile(file, "utf8"), "mine\n");
+      assert.deepEqual(
+        (await readdir(scratch.path)).filter((name) => name.startsWith(".cloudbridge-probe-")),
+        [],
+        "no probe left behind",
+      );
+    },
+  );
+
   it("get puts content in place of a synced folder's pointer file and the folder's stat cache learns its new stat", async () => {
     const A = join(scratch.path, "get-a");
     await mkdir(A);
