@@ -241,6 +241,7 @@ export async function openSyncedFolder(
     const remote = new BucketRemote({ store: folder.store, layout: folder.layout, repo: settings.location.repo, gitDir }, settings.agent, {
       refs: [MAIN_REF, ANNEX_BRANCH],
       warn: (message) => log("warn", "ref.skipped", { message }),
+      landedWithWarning: (message) => log("warn", "push.landed-with-warning", { message }),
     });
     const engine = new SyncEngine(repo, remote, {
       annex: content,

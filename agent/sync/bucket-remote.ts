@@ -1,4 +1,4 @@
-import { fetchRefs, push, readRefsIndex, type RefsIndex, type RepoContext } from "../../gitstore/index.ts";
+import { fetchRefs, GitStoreError, push, readRefsIndex, type RefsIndex, type RepoContext } from "../../gitstore/index.ts";
 import { runGit } from "../../localgit/index.ts";
 import type { RefPush, SyncRemote } from "./remote.ts";
 
@@ -11,6 +11,7 @@ export class BucketRemote implements SyncRemote {
   readonly ctx: RepoContext;
   readonly agent: string;
   private readonly warn: (message: string) => void;
+  private readonly landedWithWarning: (message: string) => void;
   /** Skipped refs and lines already reported (each message names its ref or line), so each is reported once, not every round. */
   private readonly reported = new Set<string>();
 
@@ -18,11 +19,21 @@ export class BucketRemote implements SyncRemote {
   /** A fetch brought packs since the last upkeep. */
   private packsArrived = false;
 
-  constructor(ctx: RepoContext, agent: string, options: { refs: readonly string[]; warn?: (message: string) => void }) {
+  constructor(
+    ctx: RepoContext,
+    agent: string,
+    options: {
+      refs: readonly string[];
+      warn?: (message: string) => void;
+      /** Told of a push that landed whose local follow-up failed (see push). */
+      landedWithWarning?: (message: string) => void;
+    },
+  ) {
     this.ctx = ctx;
     this.agent = agent;
     this.refs = options.refs;
     this.warn = options.warn ?? (() => undefined);
+    this.landedWithWarning = options.landedWithWarning ?? (() => undefined);
   }
 
   /**
@@ -53,11 +64,20 @@ export class BucketRemote implements SyncRemote {
     return new Map([...result.refs.shared.values()].map((r) => [r.ref, r.oid]));
   }
 
+  /**
+   * The refs index, written, holds the push (its commit point). What follows it — this machine's note of the
+   * index and of the pack, the bucket's packed-refs and HEAD for copies on disk — is taken apart (push's
+   * `localAfter`, as the remote helper does): its failure is said as a warning on a push that landed, never
+   * as a failed push, which would have the round fail and a person push again what the bucket holds. The note
+   * is made again by the next round's fetch, which reads the index from the bucket.
+   */
   async push(updates: RefPush[]): Promise<Map<string, string>> {
+    const after: Array<Promise<void>> = [];
     const outcome = await push({
       ...this.ctx,
       agent: this.agent,
       remote: "cloud",
+      localAfter: (pending) => after.push(pending),
       updates: updates.map((u) => ({
         ref: u.ref,
         oid: u.oid,
@@ -65,6 +85,14 @@ export class BucketRemote implements SyncRemote {
         ...(u.contains ? { contains: u.contains } : {}),
       })),
     });
+    for (const failed of await Promise.allSettled(after))
+      if (failed.status === "rejected") {
+        const reason = failed.reason instanceof Error ? failed.reason.message : String(failed.reason);
+        const serverInfo = failed.reason instanceof GitStoreError && failed.reason.code === "server-info-failed";
+        this.landedWithWarning(
+          `the push landed in the bucket; ${serverInfo ? "" : "noting it on this machine failed (the next round reads the bucket again, nothing is lost): "}${reason}`,
+        );
+      }
     const landed = new Map<string, string>();
     for (const result of outcome.results) {
       if (result.status === "rejected") throw new Error(`the bucket refused ${result.ref}: ${result.reason ?? "rejected"}`);

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { agentEnv, cliOk } from "../../helpers/agents.ts";
+import { agentEnv, cli, cliOk } from "../../helpers/agents.ts";
 import { git, tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 
@@ -112,6 +112,30 @@ describe("cloudbridge sync with no daemon, guided by git's index", () => {
     assert.equal(await readFile(join(B, "dir-0", "file-2.txt"), "utf8"), "hidden from git\n");
     assert.equal(await readFile(join(B, "dir-0", "file-4.txt"), "utf8"), "skipped by git\n");
     assert.match(await git(A, "cat-file", "-p", "HEAD:big.bin"), /annex\/objects\/SHA256E/, "big.bin is annexed");
+  });
+
+  it("a push that landed whose note on this machine then fails is said as landed, with a warning: exit 0, the tracking ref moved, nothing pushed again", async () => {
+    const A = join(scratch.path, "note-fails");
+    await cliOk(["init", A, "--remote", "s3://cloudbridge/team/note-fails", "--json"], env);
+    await writeFile(join(A, "one.txt"), "one\n");
+    await cliOk(["sync", A], env);
+    // The catalog of the bucket's packs where a folder should be: noting the next pack in it fails.
+    const catalog = join(A, ".git", "cloudbridge", "bucket-packs");
+    await rm(catalog, { recursive: true, force: true });
+    await writeFile(catalog, "not a folder\n");
+    await writeFile(join(A, "two.txt"), "two\n");
+    const synced = await cli(["sync", A, "--json"], env);
+    assert.equal(synced.code, 0, `the push landed: not a failed sync\n${synced.stderr}`);
+    assert.match(
+      synced.stderr,
+      /"event":"push\.landed-with-warning".*the push landed in the bucket; noting it on this machine failed .*bucket-packs/,
+    );
+    const head = await git(A, "rev-parse", "HEAD");
+    assert.equal(await git(A, "rev-parse", "refs/remotes/cloud/main"), head, "this machine knows the bucket has it");
+    assert.match((await cliOk(["status", A], env)).stdout, /every commit is in the cloud/);
+    const again = await sync(A);
+    assert.equal(again.sent, 0, "nothing to send again");
+    assert.equal(await git(A, "rev-parse", "HEAD"), head);
   });
 
   it("starts git's look before it reads the folder's settings, and takes it: an edit is sent, an unchanged folder costs no hash and reads its settings once, the git-annex branch not at all", async () => {
