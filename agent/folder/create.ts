@@ -35,7 +35,7 @@ import type { SyncReport } from "../sync/engine.ts";
 import { LocalRepo, MAIN_REF } from "../sync/local-repo.ts";
 import { clearCloneState, readCloneState, writeCloneState } from "./clone-state.ts";
 import { assertSettingValues, gitFor, readSettings, writeSettings, type SettingValues } from "./config.ts";
-import { FolderError } from "./errors.ts";
+import { FolderError, inLinkedWorktree } from "./errors.ts";
 import { findFolder, linkedWorktreeOf } from "./find.ts";
 import { openSyncedFolder, storeFor, type SyncedFolder } from "./open.ts";
 import { BlobReader, Git } from "../../localgit/index.ts";
@@ -78,12 +78,7 @@ export async function initFolder(dir: string, url: string, options: CreateOption
     );
   // A worktree shares the folder's repository and git config: settings written there would be the folder's.
   const worktree = await linkedWorktreeOf(root);
-  if (worktree)
-    throw new FolderError(
-      "already-a-folder",
-      `${worktree.worktree} is a linked worktree (git worktree add) of the cloudbridge folder ${worktree.folder}, sharing its repository and settings: ` +
-        `${root} cannot be a folder of its own there. Run cloudbridge commands in ${worktree.folder}, or init a directory outside both. Nothing was changed.`,
-    );
+  if (worktree) throw inLinkedWorktree(worktree, "init", root);
   assertCreateOptions(options);
   const store = storeFor({ location, endpoint: options.endpoint, region: options.region, profile: options.profile });
   const layout = new BucketLayout(location.prefix);

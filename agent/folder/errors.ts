@@ -21,15 +21,30 @@ export type FolderErrorCode =
 export class FolderError extends CloudbridgeError<FolderErrorCode> {}
 
 /**
- * A command that reads or syncs a folder, run in a linked worktree (`git worktree add`) of one: the worktree is
- * another checkout of the folder's repository, not a folder of its own, and the folder around or beside it is
- * not what the person pointed at. `command` is what to run on the folder instead.
+ * A command run in a linked worktree (`git worktree add`) of a cloudbridge folder: the worktree is another
+ * checkout of the folder's repository (its settings are the folder's: one git config), not a folder of its
+ * own, and the folder around or beside it is not what the person pointed at. One explanation for every
+ * command, with a tail saying what to do instead: for `sync` and `status`, the command to run on the folder
+ * and how this worktree's work gets into it; for `init` (of `dir`), where a new folder can be made instead.
  */
-export function inLinkedWorktree(found: { worktree: string; folder: string }, command: "sync" | "status"): FolderError {
+export function inLinkedWorktree(found: { worktree: string; folder: string }, command: "sync" | "status"): FolderError;
+export function inLinkedWorktree(found: { worktree: string; folder: string }, command: "init", dir: string): FolderError;
+export function inLinkedWorktree(
+  found: { worktree: string; folder: string },
+  command: "sync" | "status" | "init",
+  dir?: string,
+): FolderError {
+  const what =
+    `${found.worktree} is a linked worktree (git worktree add) of the cloudbridge folder ${found.folder}, sharing its repository and settings, ` +
+    `not a folder of its own: cloudbridge syncs the folder's own files only.`;
+  if (command === "init")
+    return new FolderError(
+      "already-a-folder",
+      `${what} ${dir ?? found.worktree} cannot be a folder of its own there: init a directory outside both, or run cloudbridge commands in ${found.folder}. Nothing was changed.`,
+    );
   return new FolderError(
     "not-a-folder",
-    `${found.worktree} is a linked worktree (git worktree add) of the cloudbridge folder ${found.folder}, not a folder of its own: ` +
-      `cloudbridge syncs the folder's own files only. For the folder, run \`cloudbridge ${command} ${found.folder}\`; ` +
+    `${what} For the folder, run \`cloudbridge ${command} ${found.folder}\`; ` +
       `to bring this worktree's work into it, commit it here and merge its branch in the folder (\`git -C ${found.folder} merge BRANCH\`), then sync the folder.` +
       (command === "sync" ? " Nothing was synced." : ""),
   );
