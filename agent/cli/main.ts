@@ -34,7 +34,9 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv, { from: "user" });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    // Help and --version end at 0; anything else commander refuses (an unknown option or command, a missing
+    // argument) is a command to change: exit 2, as every other such refusal (docs/agent.md), not commander's 1.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     // Loaded here: it knows every package's error codes, hence loads those packages.
     const { explainError, exitCodeFor, reportError } = await import("./errors.ts");
     const explained = explainError(error);

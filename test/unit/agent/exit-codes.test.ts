@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import { CliError, EXIT_CODE, exitCodeFor, explainError } from "../../../agent/cli/errors.ts";
 import { FolderError } from "../../../agent/folder/index.ts";
+import { main } from "../../../agent/cli/main.ts";
 import { CloudAccessError, explainAccessError, PreconditionFailed } from "../../../objectstore/index.ts";
 import { CloudbridgeError, ProtocolError } from "../../../protocol/index.ts";
 
@@ -16,6 +17,23 @@ describe("exit codes, from error codes", () => {
     assert.equal(exitCodeFor(new FolderError("invalid-setting", "cloudbridge.bucket is not a bucket name")), 2);
     assert.equal(exitCodeFor(new FolderError("not-a-folder", "not set up")), 2);
     assert.equal(exitCodeFor(new FolderError("daemon-running", "a daemon syncs it")), 2);
+  });
+
+  it("2 for a command line the CLI cannot read (an unknown option or command, a missing argument), 0 for --help and --version", async () => {
+    const quiet = { write: process.stderr.write, out: process.stdout.write };
+    // commander prints its own line (and the help): not this test's output.
+    process.stderr.write = () => true;
+    process.stdout.write = () => true;
+    try {
+      assert.equal(await main(["log", "--limit", "abc"]), 2);
+      assert.equal(await main(["no-such-command"]), 2);
+      assert.equal(await main(["versions"]), 2);
+      assert.equal(await main(["--help"]), 0);
+      assert.equal(await main(["--version"]), 0);
+    } finally {
+      process.stderr.write = quiet.write;
+      process.stdout.write = quiet.out;
+    }
   });
 
   it("3 when a sync round refused content from the bucket", () => {
