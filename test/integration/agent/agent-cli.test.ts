@@ -148,7 +148,10 @@ describe("cloudbridge CLI", () => {
       const refused = await cli(["init", dir, "--remote", "s3://cloudbridge/team/in-a-worktree", "--new-history"], env);
       assert.equal(refused.code, 2, refused.stderr);
       assert.match(refused.stderr, new RegExp(`${beside} is a linked worktree \\(git worktree add\\) of the cloudbridge folder ${A}`));
-      assert.match(refused.stderr, new RegExp(`${dir} cannot be a folder of its own there: init a directory outside both.*Nothing was changed`));
+      assert.match(
+        refused.stderr,
+        new RegExp(`${dir} cannot be a folder of its own there: init a directory outside both.*Nothing was changed`),
+      );
     }
     assert.equal(await git(A, "config", "--get-regexp", "^cloudbridge\\."), settings);
     // Nothing of either worktree reached the folder's history or the bucket.
