@@ -20,6 +20,14 @@ export type FolderErrorCode =
 
 export class FolderError extends CloudbridgeError<FolderErrorCode> {}
 
+/** `dir` (at `root`) is no cloudbridge folder: what every command that works on one says, with how to make it one. */
+export function notAFolder(root: string, dir: string): FolderError {
+  return new FolderError(
+    "not-a-folder",
+    `${root} is not a cloudbridge folder: run \`cloudbridge init ${dir} --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO ${dir}\`.`,
+  );
+}
+
 /**
  * A command run in a linked worktree (`git worktree add`) of a cloudbridge folder: the worktree is another
  * checkout of the folder's repository (its settings are the folder's: one git config), not a folder of its

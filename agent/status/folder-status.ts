@@ -4,7 +4,15 @@ import { BucketLayout, CloudbridgeError, formatRemoteUrl } from "../../protocol/
 import { readSharedRefNow } from "../../gitstore/index.ts";
 import type { DaemonStatus } from "../daemon.ts";
 import { readDaemonStatus } from "../daemon-status.ts";
-import { bucketStoreFor, openSyncedFolder, readSettings, type FolderSettings, type SyncedFolder } from "../folder/index.ts";
+import {
+  bucketStoreFor,
+  isFolder,
+  notAFolder,
+  openSyncedFolder,
+  readSettings,
+  type FolderSettings,
+  type SyncedFolder,
+} from "../folder/index.ts";
 import { readPause, type PauseState } from "../folder/pause.ts";
 import type { ListenerState } from "../listen/listener-health.ts";
 import type { Logger } from "../log.ts";
@@ -115,6 +123,8 @@ export interface StatusOptions {
 
 export async function folderStatus(dir: string, options: StatusOptions = {}): Promise<FolderStatus> {
   const root = resolve(dir);
+  // Said as sync says it, with how to make it a folder, before its git config is read for settings it lacks.
+  if (!(await isFolder(root))) throw notAFolder(root, dir);
   const settings = await readSettings(root);
   const problems: FolderStatus["problems"] = [];
   const repo = new LocalRepo(root);

@@ -280,7 +280,11 @@ describe("cloudbridge CLI", () => {
     // A failure is said as the sources say it, with its exit code.
     const notFolder = await asPeople(["status", scratch.path]);
     assert.equal(notFolder.code, 2);
-    assert.match(notFolder.stderr, /is not set up for cloudbridge .*: run `cloudbridge init`/);
+    // As sync says it: not a folder, and the two commands that make one (not the git config it lacks).
+    assert.match(
+      notFolder.stderr,
+      /is not a cloudbridge folder: run `cloudbridge init .* --remote s3:\/\/BUCKET\/REPO` or `cloudbridge clone/,
+    );
     const fromSources = await cli(["status", scratch.path], env);
     assert.deepEqual({ code: notFolder.code, stderr: notFolder.stderr }, { code: fromSources.code, stderr: fromSources.stderr });
     // One code cache for each command that ran: what one compiled is not what the next finds.
