@@ -32,7 +32,8 @@ export function parseRemoteUrl(url: string): RemoteLocation {
   const fail = (why: string): never => {
     throw new ProtocolError(
       "invalid-remote-url",
-      `The remote URL ${quote(url)} is not valid: ${why}. Write it as cloudbridge::s3://<bucket>[/<prefix>]/<repo>.`,
+      // A name's own refusal ends with a period already.
+      `The remote URL ${quote(url)} is not valid: ${why.replace(/\.$/, "")}. Write it as cloudbridge::s3://<bucket>[/<prefix>]/<repo>.`,
       url,
     );
   };
