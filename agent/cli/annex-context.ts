@@ -3,7 +3,7 @@ import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import type { MultipartStore, ObjectStore, S3ObjectStore } from "../../objectstore/index.ts";
 import { assertAnnexKey } from "../../protocol/index.ts";
 import { annexedFiles, type Annex } from "../../annex/index.ts";
-import { findRepository, FolderError, openFolder, type Folder } from "../folder/index.ts";
+import { findFolder, findRepository, FolderError, isFolder, openFolder, type Folder } from "../folder/index.ts";
 import { forTerminal } from "../terminal-text.ts";
 import { CliError } from "./errors.ts";
 import { transferProgress } from "./transfer-progress.ts";
@@ -24,13 +24,19 @@ export interface AnnexContext {
 
 export interface OpenOptions {
   cwd?: string;
+  /**
+   * The paths the person typed (relative to `cwd`): when `cwd` is in no folder, the folder around the first
+   * of them is the one meant (`cloudbridge get ~/Sync/photo.jpg` run from anywhere), as versions and restore
+   * find theirs.
+   */
+  paths?: readonly string[];
   /** Wraps the bucket store (tests inject delays and faults this way). */
   wrapStore?: (store: S3ObjectStore) => ObjectStore & MultipartStore;
 }
 
 export async function openAnnexContext(options: OpenOptions = {}): Promise<AnnexContext> {
   const cwd = options.cwd ?? process.cwd();
-  const { gitDir, workTree } = await discoverRepository(cwd);
+  const { gitDir, workTree } = await discoverRepository(cwd, options.paths ?? []);
   // One command, then the process exits: the bucket through the light S3 client when the settings are plain
   // (the AWS SDK's S3 module, ~30 modules and ~15 MiB, loaded only for a multipart upload), as a sync with no
   // daemon reaches it.
@@ -43,10 +49,23 @@ export async function openAnnexContext(options: OpenOptions = {}): Promise<Annex
   return { folder, annex: folder.annex, gitDir, workTree, receive: () => folder.receiveAnnexBranch() };
 }
 
-async function discoverRepository(cwd: string): Promise<{ gitDir: string; workTree: string }> {
-  const found = await findRepository(cwd);
-  if (!found) throw new FolderError("not-a-folder", `${cwd} is not inside a git work tree: run this in a cloudbridge folder.`);
-  return found;
+async function discoverRepository(cwd: string, paths: readonly string[]): Promise<{ gitDir: string; workTree: string }> {
+  const here = await findRepository(cwd);
+  if (here && (await isFolder(here.workTree))) return here;
+  const there = paths[0] === undefined ? undefined : await findRepository(await folderOf(resolve(cwd, paths[0])));
+  if (there && (await isFolder(there.workTree))) return there;
+  // A git repository that is no folder: opening it says what it lacks.
+  if (here) return here;
+  throw new FolderError(
+    "not-a-folder",
+    `${cwd} is not inside a cloudbridge folder${paths[0] === undefined ? "" : `, nor is ${forTerminal(paths[0])}`}: ` +
+      `run this in the folder, name files inside it, or name the folder with --dir (paths are then relative to it).`,
+  );
+}
+
+/** The cloudbridge folder at or around `path` (which may not exist: a file deleted here), as every command finds it. */
+async function folderOf(path: string): Promise<string> {
+  return findFolder(await realParent(path));
 }
 
 /** One annexed file (or a bare key given with --key) a command works on. */

@@ -11,7 +11,7 @@ import { formatBytes } from "../transfer-progress.ts";
 export async function copyCommand(paths: string[], options: { to: string; key?: string[]; json?: boolean; dir?: string }): Promise<void> {
   if (options.to !== "cloud") throw new CliError("invalid-option", `--to ${JSON.stringify(options.to)}: the only remote is "cloud".`);
   const cwd = commandDir(options.dir);
-  const context = await openAnnexContext({ cwd });
+  const context = await openAnnexContext({ cwd, paths });
   const targets = await resolveTargets(context, paths, options.key, cwd);
   const keys = byKey(targets);
   let missing = 0;

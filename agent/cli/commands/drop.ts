@@ -19,7 +19,7 @@ export async function dropCommand(
 ): Promise<void> {
   fromCloud(options.from);
   const cwd = commandDir(options.dir);
-  const context = await openAnnexContext({ cwd });
+  const context = await openAnnexContext({ cwd, paths });
   // What the other machines want and have: the cloud's copy stays while one of them needs it.
   if (options.from && !options.force) await learnWhatOthersWant(context);
   const targets = await resolveTargets(context, paths, options.key, cwd);

@@ -8,7 +8,7 @@ export async function fsckCommand(
 ): Promise<void> {
   fromCloud(options.from);
   const cwd = commandDir(options.dir);
-  const context = await openAnnexContext({ cwd });
+  const context = await openAnnexContext({ cwd, paths });
   await context.receive();
   const explicit = paths.length > 0 || (options.key?.length ?? 0) > 0;
   const keys = explicit ? [...new Set((await resolveTargets(context, paths, options.key, cwd)).map((t) => t.key))] : undefined;

@@ -17,7 +17,7 @@ import { formatBytes } from "../transfer-progress.ts";
 
 export async function getCommand(paths: string[], options: { key?: string[]; json?: boolean; dir?: string }): Promise<void> {
   const cwd = commandDir(options.dir);
-  const context = await openAnnexContext({ cwd });
+  const context = await openAnnexContext({ cwd, paths });
   const targets = await resolveTargets(context, paths, options.key, cwd);
   const keys = byKey(targets);
   const report = reportTransfers<{ downloaded: boolean; size: number }>("get", keys, options.json ?? false, (result) => ({

@@ -8,7 +8,7 @@ export async function whereisCommand(
   options: { key?: string[]; fetch: boolean; json?: boolean; dir?: string },
 ): Promise<void> {
   const cwd = commandDir(options.dir);
-  const context = await openAnnexContext({ cwd });
+  const context = await openAnnexContext({ cwd, paths });
   if (options.fetch) await context.receive();
   // Every file the folder's history holds is answered: small files are in git, hence on every machine.
   const specs = await pathSpecs(context, paths, cwd);

@@ -440,5 +440,14 @@ describe("cloudbridge CLI", () => {
     await symlink(B, join(scratch.path, "link-to-get-b"));
     const linked = await cli(["whereis", join(scratch.path, "link-to-get-b", "big.bin")], env, { cwd: B });
     assert.equal(linked.code, 0, linked.stderr);
+    // Run outside any folder (or in another git repository), a file names its folder, as for versions and restore.
+    for (const cwd of [scratch.path, ROOT]) {
+      const elsewhere = await cli(["whereis", join(B, "big.bin")], env, { cwd });
+      assert.equal(elsewhere.code, 0, `from ${cwd}: ${elsewhere.stderr}`);
+      assert.match(elsewhere.stdout, /^whereis big\.bin \(/);
+    }
+    const nowhere = await cli(["get", "no-folder/x.bin"], env, { cwd: scratch.path });
+    assert.equal(nowhere.code, 2, nowhere.stderr);
+    assert.match(nowhere.stderr, /is not inside a cloudbridge folder, nor is no-folder\/x\.bin: .*name the folder with --dir/);
   });
 });
