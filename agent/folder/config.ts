@@ -17,7 +17,7 @@ import {
 } from "../../protocol/index.ts";
 import { AGENT_ID_KEY, BUCKET_ACCESS_SETTINGS, ENCRYPTED_SETTING, FOLDER_LOCATION_SETTINGS } from "../../gitstore/index.ts";
 import { configFiles, configFilesOf, Git, parseConfigWithOrigins } from "../../localgit/index.ts";
-import { FolderError } from "./errors.ts";
+import { FolderError, notAFolder } from "./errors.ts";
 import { FILTER_PROCESS_SETTING } from "../git-filter/register.ts";
 
 /**
@@ -316,17 +316,10 @@ function checkedEndpoint(endpoint: string | undefined): string | undefined {
   }
 }
 
-function notSetUp(where: string, missing: string): FolderError {
-  return new FolderError(
-    "not-a-folder",
-    `${where} is not set up for cloudbridge (${missing} must be in its git config): run \`cloudbridge init\` or \`cloudbridge clone\` first.`,
-  );
-}
-
 function cloudFrom(raw: z.output<ReturnType<typeof cloudSchema>>, where: string, missing: string): CloudSettings {
   const bucket = raw[SETTING_NAMES.bucket];
   const repo = raw[SETTING_NAMES.repo];
-  if (!bucket || !repo) throw notSetUp(where, missing);
+  if (!bucket || !repo) throw notAFolder(where, where, missing);
   return {
     location: {
       bucket: checked(SETTING_NAMES.bucket, () => assertBucketName(bucket)),
@@ -401,7 +394,7 @@ async function readSettingsFrom(root: string, gitDir: string): Promise<{ setting
   const missing = `${SETTING_NAMES.bucket}, ${SETTING_NAMES.repo} and ${AGENT_ID_KEY}`;
   const cloud = cloudFrom(raw, root, missing);
   const agent = raw[AGENT_ID_KEY];
-  if (!agent) throw notSetUp(root, missing);
+  if (!agent) throw notAFolder(root, root, missing);
   let largefiles: LargeFilesRule;
   try {
     largefiles = largeFilesRuleFrom({

@@ -20,11 +20,15 @@ export type FolderErrorCode =
 
 export class FolderError extends CloudbridgeError<FolderErrorCode> {}
 
-/** `dir` (at `root`) is no cloudbridge folder: what every command that works on one says, with how to make it one. */
-export function notAFolder(root: string, dir: string): FolderError {
+/**
+ * `dir` (at `root`) is no cloudbridge folder: what every command that works on one says, with how to make it
+ * one; `lacking`, when its git config was read, names the settings it lacks.
+ */
+export function notAFolder(root: string, dir: string, lacking?: string): FolderError {
   return new FolderError(
     "not-a-folder",
-    `${root} is not a cloudbridge folder: run \`cloudbridge init ${dir} --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO ${dir}\`.`,
+    `${root} is not a cloudbridge folder${lacking ? ` (its git config lacks ${lacking})` : ""}: ` +
+      `run \`cloudbridge init ${dir} --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO ${dir}\`.`,
   );
 }
 

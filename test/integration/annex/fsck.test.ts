@@ -77,6 +77,9 @@ describe("fsck and get report damage and never repair by deleting", () => {
     execFileSync("git", ["init", "-q", plain]);
     const notSetUp = await runCli(test, plain, ["whereis"]);
     assert.equal(notSetUp.code, 2);
-    assert.match(notSetUp.stderr, /is not set up for cloudbridge .* run `cloudbridge init`/);
+    assert.match(
+      notSetUp.stderr,
+      /is not a cloudbridge folder \(its git config lacks .*\): run `cloudbridge init .* --remote s3:\/\/BUCKET\/REPO` or `cloudbridge clone/,
+    );
   });
 });

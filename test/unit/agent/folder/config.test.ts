@@ -191,7 +191,10 @@ describe("the folder configuration", () => {
     const dir = await repoWith({ "cloudbridge.bucket": "my-bucket" });
     try {
       await assert.rejects(readSettings(dir), (error: unknown) => error instanceof FolderError && error.code === "not-a-folder");
-      await assert.rejects(readCloudSettings(dir), /is not set up for cloudbridge .* run `cloudbridge init`/);
+      await assert.rejects(
+        readCloudSettings(dir),
+        /is not a cloudbridge folder \(its git config lacks .*\): run `cloudbridge init .* --remote s3:\/\/BUCKET\/REPO` or `cloudbridge clone/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
