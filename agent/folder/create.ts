@@ -189,7 +189,18 @@ async function applyHistoryChoice(root: string, history: History | undefined, ch
 }
 
 /** The folder `dir` names for init or clone: a new one, or a directory; a file (or anything else) is refused. */
-async function folderRoot(dir: string): Promise<string> {
+/**
+ * The folder init or clone makes (absolute), once found fit (assertFolderPlace). An empty name is refused: it
+ * resolves to the current directory, and a script's unset variable (`cloudbridge clone URL "$DIR"`) would
+ * have synced whatever directory it ran in, a home folder included.
+ */
+export async function folderRoot(dir: string): Promise<string> {
+  if (dir.trim() === "")
+    throw new FolderError(
+      "not-a-folder",
+      `The folder was given as an empty name ("", an unset variable in a script?), which would be the current directory, ${process.cwd()}: ` +
+        `name the folder (".", to mean the current directory). Nothing was written, here or in the bucket.`,
+    );
   const root = resolve(dir);
   await assertFolderPlace(root);
   return root;

@@ -15,7 +15,7 @@ export {
   type SettingValues,
   type Wanted,
 } from "./config.ts";
-export { cloneFolder, ensureDeployment, finishClone, initFolder, type CreateOptions } from "./create.ts";
+export { cloneFolder, ensureDeployment, finishClone, folderRoot, initFolder, type CreateOptions } from "./create.ts";
 export { findFolder, isFolder, linkedWorktreeOf, stateDirOf } from "./find.ts";
 export { FolderError, inLinkedWorktree, notAFolder, type FolderErrorCode } from "./errors.ts";
 export {

@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { AGENT_ID_KEY } from "../../gitstore/index.ts";
 import { getConfig } from "../../localgit/index.ts";
 import { formatRemoteUrl } from "../../protocol/index.ts";
 import { profileNameFor, writeProfileKey } from "../credentials/profile-file.ts";
-import { cloneFolder, initFolder, type SettingValues, type SyncedFolder } from "../folder/index.ts";
+import { cloneFolder, folderRoot, initFolder, type SettingValues, type SyncedFolder } from "../folder/index.ts";
 import type { Logger } from "../log.ts";
 import { writeFileAtomic } from "../sync/atomic-file.ts";
 import type { Onboarding } from "./from-stack.ts";
@@ -32,7 +32,8 @@ export async function onboardFolder(
   onboarding: Onboarding,
   options: OnboardFolderOptions = {},
 ): Promise<SyncedFolder> {
-  const root = resolve(dir);
+  // Found fit before the key is written into the profile: a place no folder can be made in writes nothing.
+  const root = await folderRoot(dir);
   const profile = profileNameFor(onboarding.stack, onboarding.agent);
   const description = options.description ?? undefined;
   const invite = options.invite;

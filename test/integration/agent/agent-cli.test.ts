@@ -361,7 +361,7 @@ describe("cloudbridge CLI", () => {
   });
 
   it(
-    "init and clone refuse a place no folder can be made (/proc, /sys, a FIFO, a path through a file) with exit 2, writing nothing here or in the bucket",
+    "init and clone refuse a place no folder can be made (/proc, /sys, a FIFO, a path through a file, an empty name) with exit 2, writing nothing here or in the bucket",
     {
       // Without the check, Node's recursive mkdir under /proc never returns: the test's own timeout says so.
       timeout: 120_000,
@@ -391,6 +391,19 @@ describe("cloudbridge CLI", () => {
           assert.match(refused.stderr, said);
           assert.doesNotMatch(refused.stderr, /EPERM|ENOENT|ENOTDIR|EEXIST/);
         }
+      // An empty name (a script's unset variable) is not the current directory: that would sync whatever it is.
+      const here = join(scratch.path, "where-a-script-runs");
+      await mkdir(here);
+      await writeFile(join(here, "private.txt"), "not for the bucket\n");
+      for (const args of [
+        ["init", "", "--remote", "s3://cloudbridge/unplaced/notes"],
+        ["clone", "s3://cloudbridge/team/notes", ""],
+      ]) {
+        const refused = await cli(args, env, { cwd: here });
+        assert.equal(refused.code, 2, `${args.join(" ")}: ${refused.stderr}`);
+        assert.match(refused.stderr, /The folder was given as an empty name .*: name the folder .*Nothing was written/);
+      }
+      assert.deepEqual(await readdir(here), ["private.txt"], "the directory it ran in is not made a folder");
       assert.equal(await store.get("unplaced/cloudbridge.json"), undefined, "the bucket was not written");
       assert.equal(await readFile(file, "utf8"), "mine\n");
       assert.deepEqual(
