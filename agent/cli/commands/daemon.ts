@@ -1,3 +1,4 @@
+import { realpath } from "node:fs/promises";
 import { runDaemons } from "../../daemon.ts";
 import { createLogger } from "../../log.ts";
 import { findFolder, SETTING_NAMES } from "../../folder/index.ts";
@@ -40,9 +41,24 @@ export async function daemonCommand(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    await runDaemons(dirs.length ? dirs : [await findFolder()], { log, stopped });
+    await runDaemons(dirs.length ? await eachFolderOnce(dirs) : [await findFolder()], { log, stopped });
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/**
+ * The folders named, each once however it was named (`A` and `A/`, a subfolder of it, a symlink to it), as
+ * every command finds its folder: one process serving one folder twice ran two sets of rounds, watchers and
+ * listeners on it, which raced for its files and state (EEXIST in the round's own mkdir).
+ */
+export async function eachFolderOnce(dirs: readonly string[]): Promise<string[]> {
+  const roots = new Map<string, string>();
+  for (const dir of dirs) {
+    const root = await findFolder(dir);
+    const same = await realpath(root).catch(() => root);
+    if (!roots.has(same)) roots.set(same, root);
+  }
+  return [...roots.values()];
 }
