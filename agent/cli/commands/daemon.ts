@@ -51,7 +51,7 @@ export async function daemonCommand(
 /**
  * The folders named, each once however it was named (`A` and `A/`, a subfolder of it, a symlink to it), as
  * every command finds its folder: one process serving one folder twice ran two sets of rounds, watchers and
- * listeners on it, which raced for its files and state (EEXIST in the round's own mkdir).
+ * listeners on it, which took turns only through the folder lock (and its socket and status file are one each).
  */
 export async function eachFolderOnce(dirs: readonly string[]): Promise<string[]> {
   const roots = new Map<string, string>();
