@@ -11,11 +11,13 @@ import { CloudbridgeError } from "../protocol/core.ts";
  * - credentials-refused: the endpoint does not know the access key, the signature does not match, or the
  *   session credentials expired;
  * - endpoint-unreachable: nothing answers at the endpoint (refused, unknown host, no route, timeout);
+ * - wrong-endpoint: something answers at the endpoint, but not as S3 does (a web page, an error without S3's
+ *   error document): most likely the endpoint names another service or port;
  * - no-such-bucket: the endpoint answers but has no such bucket;
  * - access-denied: the credentials are known but may not do this.
  */
 export type CloudAccessErrorCode =
-  "no-region" | "no-credentials" | "credentials-refused" | "endpoint-unreachable" | "no-such-bucket" | "access-denied";
+  "no-region" | "no-credentials" | "credentials-refused" | "endpoint-unreachable" | "wrong-endpoint" | "no-such-bucket" | "access-denied";
 
 export class CloudAccessError extends CloudbridgeError<CloudAccessErrorCode> {}
 
@@ -58,6 +60,7 @@ export function explainAccessError(error: unknown, context: AccessContext = {}):
       "No AWS credentials were found: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the agent's keys from the stack outputs, or the ones `cloudbridge local` printed), or AWS_PROFILE=<profile>.",
     "credentials-refused": `The endpoint${where} does not accept these AWS credentials (${detail.name}${detail.name.startsWith("Expired") ? ": their session has expired, get new ones" : ""}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or the profile the repository names (\`git config cloudbridge.profile\`; an onboarded machine gets its key back with \`cloudbridge init --stack …\`).`,
     "endpoint-unreachable": `Cannot reach the S3 endpoint${detail.address ? ` ${detail.address}` : where} (${detail.name}): is the network up and \`cloudbridge local\` (or the endpoint) running? Check cloudbridge.endpoint / AWS_ENDPOINT_URL.`,
+    "wrong-endpoint": `The endpoint${where} answered, but not as S3 does (${detail.name}): check that cloudbridge.endpoint (or --endpoint, AWS_ENDPOINT_URL) names the S3 endpoint, with its port (for \`cloudbridge local\`, the URL it printed).`,
     "no-such-bucket": `The bucket ${bucket ? `"${bucket}" ` : ""}does not exist${where}: create it (deploy the stack, or \`cloudbridge local --bucket NAME\`), or fix the s3:// URL (cloudbridge.bucket).`,
     "access-denied": `Access denied${bucket ? ` to the bucket "${bucket}"` : ""}${where}: the credentials in use may not do this; use this agent's own keys (stack outputs) or a profile allowed on the bucket.`,
   };
@@ -88,6 +91,12 @@ function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } 
       return { code: "endpoint-unreachable", detail: { name: sys.code, ...(address ? { address } : {}) } };
     }
     if (name === "TimeoutError" || name === "RequestTimeout") return { code: "endpoint-unreachable", detail: { name: "no answer" } };
+    // S3 says what went wrong in an XML error document: an answer without one (the SDK's "UnknownError"), or
+    // one the SDK could not read as XML at all (an HTML page), came from something else.
+    if (e.message === "UnknownError" && sys.$metadata?.httpStatusCode !== undefined && sys.$metadata.httpStatusCode !== 403)
+      return { code: "wrong-endpoint", detail: { name: `HTTP ${sys.$metadata.httpStatusCode} without an S3 error` } };
+    if (/XML parse error|Deserialization error/.test(e.message))
+      return { code: "wrong-endpoint", detail: { name: "an answer that is not S3's XML" } };
     if (name === "NoSuchBucket")
       return { code: "no-such-bucket", detail: { name, ...(typeof sys.BucketName === "string" ? { bucket: sys.BucketName } : {}) } };
     if (KEY_REFUSED.has(name)) return { code: "credentials-refused", detail: { name } };

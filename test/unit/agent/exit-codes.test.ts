@@ -81,7 +81,7 @@ describe("the exit codes docs/agent.md documents", () => {
   });
 
   it("setup failures: 2 for what a setting or the setup must change, 1 for an endpoint that may come back", () => {
-    for (const code of ["no-region", "no-credentials", "credentials-refused", "no-such-bucket", "access-denied"] as const)
+    for (const code of ["no-region", "no-credentials", "credentials-refused", "wrong-endpoint", "no-such-bucket", "access-denied"] as const)
       assert.equal(exitCodeFor(new CloudAccessError(code, "?")), 2, code);
     assert.equal(exitCodeFor(new CloudAccessError("endpoint-unreachable", "?")), 1);
     assert.equal(exitCodeFor(new FolderError("existing-history", "?")), 2);
@@ -112,6 +112,19 @@ describe("a bucket that cannot be used is said with what to do", () => {
         /127\.0\.0\.1:4599 \(ECONNREFUSED\).*cloudbridge local/,
       ],
       [s3Error("NoSuchBucket", 404, { BucketName: "nosuchbucket" }), "no-such-bucket", /"nosuchbucket" does not exist/],
+      // Another service at the endpoint: a 404 without S3's error document, a web page the SDK cannot read as XML.
+      [
+        Object.assign(s3Error("NotFound", 404), { message: "UnknownError" }),
+        "wrong-endpoint",
+        /answered, but not as S3 does \(HTTP 404 without an S3 error\): check that cloudbridge\.endpoint/,
+      ],
+      [
+        new Error(
+          "@aws-sdk XML parse error: mismatched tags <meta> and </head>.\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.",
+        ),
+        "wrong-endpoint",
+        /answered, but not as S3 does \(an answer that is not S3's XML\)/,
+      ],
       [s3Error("AccessDenied", 403), "access-denied", /Access denied.*own keys/],
       [s3Error("InvalidAccessKeyId", 403), "credentials-refused", /does not accept these AWS credentials/],
       [
