@@ -93,8 +93,10 @@ function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } 
     if (name === "TimeoutError" || name === "RequestTimeout") return { code: "endpoint-unreachable", detail: { name: "no answer" } };
     // S3 says what went wrong in an XML error document: an answer without one (the SDK's "UnknownError"), or
     // one the SDK could not read as XML at all (an HTML page), came from something else.
-    if (e.message === "UnknownError" && sys.$metadata?.httpStatusCode !== undefined && sys.$metadata.httpStatusCode !== 403)
-      return { code: "wrong-endpoint", detail: { name: `HTTP ${sys.$metadata.httpStatusCode} without an S3 error` } };
+    // (Not a 5xx: a load balancer's busy answer has no body either, and passes by itself.)
+    const status = sys.$metadata?.httpStatusCode;
+    if (e.message === "UnknownError" && status !== undefined && status !== 403 && status < 500)
+      return { code: "wrong-endpoint", detail: { name: `HTTP ${status} without an S3 error` } };
     if (/XML parse error|Deserialization error/.test(e.message))
       return { code: "wrong-endpoint", detail: { name: "an answer that is not S3's XML" } };
     if (name === "NoSuchBucket")

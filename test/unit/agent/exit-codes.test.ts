@@ -146,6 +146,8 @@ describe("a bucket that cannot be used is said with what to do", () => {
     const other = new Error("something else");
     assert.equal(explainError(other), other);
     assert.equal(explainAccessError(s3Error("SlowDown", 503)), undefined);
+    // A busy answer without a body passes by itself: not taken for another service.
+    assert.equal(explainAccessError(Object.assign(s3Error("ServiceUnavailable", 503), { message: "UnknownError" })), undefined);
     assert.equal(explainAccessError(new PreconditionFailed("k", "If-Match")), undefined);
   });
 });
