@@ -87,7 +87,7 @@ export async function checkout(
     if (stats === undefined || stats.isDirectory()) return false;
     if (!cached.racy && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs && cached.ino === stats.ino) return true;
     // Stat fields cannot tell (written moments ago): compare the content itself.
-    return modeOf(stats) === cached.mode && (await blobOf(root, path, stats, git, options.annex)) === cached.oid;
+    return modeOf(stats) === cached.mode && (await blobOf(root, path, stats, git, options.annex, cached.annexed)) === cached.oid;
   };
   const statOrUndefined = (path: string) => lstat(join(root, path)).catch(() => undefined);
   const remember = async (path: string, oid: string, annexed: CacheEntry["annexed"], racy = false): Promise<void> => {

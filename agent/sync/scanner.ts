@@ -10,6 +10,7 @@ import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 import { journaledTemporaries, mayBePointerSize, parsePointer, readPointerFile } from "../../annex/index.ts";
 import { PACK_AT_LEAST, packFileBlobs, writeBlobs } from "./blob-pack.ts";
+import { parseAnnexKey } from "../../protocol/index.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -267,7 +268,8 @@ export async function scan(
     settle && young.length > 0
       ? (settle.openForWriting ?? (async () => undefined))(young.map((p) => join(root, p)))
       : Promise.resolve(undefined);
-  const isSmall = (path: string, stats: Stats) => stats.isFile() && !(annex?.isLarge(path, stats.size) ?? false);
+  const isSmall = (path: string, stats: Stats) =>
+    stats.isFile() && !(annex !== undefined && goesToAnnex(annex, path, stats, cache.entries.get(path)?.annexed));
   /** Young files: committed or left to settle once the system said whether they are still being written. */
   const held: Array<{ path: string; stats: Stats }> = [];
   for (const [path, stats] of found) {
@@ -379,10 +381,11 @@ export async function scan(
   for (const { path, stats } of others) {
     if (outward.has(path)) continue;
     try {
-      const stand = await standInBlob(root, path, stats, annex, links.get(path));
+      const annexedAs = cache.entries.get(path)?.annexed;
+      const stand = await standInBlob(root, path, stats, annex, links.get(path), annexedAs);
       if (stand) standIns.push({ path, stats, ...stand });
       else {
-        const blob = await fileBlob(root, path, stats, git, annex);
+        const blob = await fileBlob(root, path, stats, git, annex, annexedAs);
         record(path, stats, blob.oid, blob.annexed);
       }
     } catch (error) {
@@ -463,8 +466,16 @@ async function exactNames(root: string, rel: string, badNames: ScanResult["refus
 }
 
 /** The blob a file on disk stands for in the tree, as a scan would record it. */
-export async function blobOf(root: string, path: string, stats: Stats, git: Git, annex: AnnexPort | undefined): Promise<string> {
-  return (await fileBlob(root, path, stats, git, annex)).oid;
+/** `annexedAs`: what the stat cache knows of the file (its key when it is annexed): see goesToAnnex. */
+export async function blobOf(
+  root: string,
+  path: string,
+  stats: Stats,
+  git: Git,
+  annex: AnnexPort | undefined,
+  annexedAs?: CacheEntry["annexed"],
+): Promise<string> {
+  return (await fileBlob(root, path, stats, git, annex, annexedAs)).oid;
 }
 
 /** A file's blob, and whether it is an annex pointer (see CacheEntry.annexed). */
@@ -473,8 +484,15 @@ interface FileBlob {
   annexed: CacheEntry["annexed"];
 }
 
-async function fileBlob(root: string, path: string, stats: Stats, git: Git, annex: AnnexPort | undefined): Promise<FileBlob> {
-  const stand = await standInBlob(root, path, stats, annex);
+async function fileBlob(
+  root: string,
+  path: string,
+  stats: Stats,
+  git: Git,
+  annex: AnnexPort | undefined,
+  annexedAs?: CacheEntry["annexed"],
+): Promise<FileBlob> {
+  const stand = await standInBlob(root, path, stats, annex, undefined, annexedAs);
   if (stand) return { oid: await git.hashBlob(stand.content), annexed: stand.annexed };
   return { oid: (await git.hashFiles([join(root, path)]))[0]!, annexed: mayBePointerSize(stats.size) ? undefined : false };
 }
@@ -490,14 +508,37 @@ async function standInBlob(
   stats: Stats,
   annex: AnnexPort | undefined,
   target?: string,
+  annexedAs?: CacheEntry["annexed"],
 ): Promise<{ content: Buffer; annexed: CacheEntry["annexed"] } | undefined> {
   const abs = join(root, path);
   if (stats.isSymbolicLink()) return { content: Buffer.from(target ?? (await readlink(abs))), annexed: false };
-  if (!annex?.isLarge(path, stats.size)) return undefined;
+  if (annex === undefined || !goesToAnnex(annex, path, stats, annexedAs)) return undefined;
   // A pointer file (an annexed file moved or copied before its content arrived) stays the pointer to its
   // key, as git-annex keeps it: a rule that annexes its new name must not make its text the content.
   const key = (mayBePointerSize(stats.size) ? await readPointerFile(abs) : undefined) ?? (await annex.ingest(abs, path));
   return { content: Buffer.from(annex.formatPointer(key)), annexed: key };
+}
+
+/**
+ * Whether a file's content goes to the annex: by this machine's largefiles rule, or because the file is
+ * annexed already (`annexedAs`, its key) and is still its key's size. Another machine's rule annexed it;
+ * content this machine downloaded, then looked at again (a touch, a chmod, git's index naming it), must
+ * not become a git blob by this machine's own rule: that commit took the file out of the annex for every
+ * machine, and a checkout took the downloaded content for a local edit. Content of another size is a new
+ * version, which the rule decides.
+ */
+function goesToAnnex(annex: AnnexPort, path: string, stats: Stats, annexedAs: CacheEntry["annexed"]): boolean {
+  if (annex.isLarge(path, stats.size)) return true;
+  return typeof annexedAs === "string" && stats.isFile() && annexKeySize(annexedAs) === stats.size;
+}
+
+/** The size a key records (every key the agent makes records one), or undefined for a key that does not. */
+function annexKeySize(key: string): number | undefined {
+  try {
+    return parseAnnexKey(key).size;
+  } catch {
+    return undefined;
+  }
 }
 
 export function modeOf(stats: Stats): string {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -77,6 +77,37 @@ describe("annexed content downloads", () => {
       contents.length - 1,
       `every file but the one whose content is gone: ${arrived.join(" ")}\n${clone.stdout}${clone.stderr}`,
     );
+  });
+
+  it("a file another machine annexed stays annexed here, whatever this machine's own largefiles rule: no commit of its downloaded content, no conflict when it changes there", async () => {
+    const env = bed.env;
+    const url = "s3://cloudbridge/rules";
+    const A = bed.path("rules-a");
+    const B = bed.path("rules-b");
+    await cliOk(["init", A, "--remote", url], env);
+    // A annexes files from 1 KiB; B keeps its default (larger): an 8 KiB file is annexed by A's rule only.
+    execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1k"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
+    await writeFile(join(A, "report.bin"), randomBytes(8192));
+    await cliOk(["sync", A], env);
+    await cliOk(["clone", url, B], env);
+    const log = (dir: string) => execFileSync("git", ["log", "--format=%an", "main"], { cwd: dir }).toString().trim().split("\n");
+    const before = log(B);
+    // Looked at again here (git's index names the placed content; a touch changes its time): unchanged content, no commit.
+    await cliOk(["sync", B], env);
+    const now = new Date();
+    await utimes(join(B, "report.bin"), now, now);
+    await cliOk(["sync", B], env);
+    assert.deepEqual(log(B), before, "B committed nothing of a file it only downloaded");
+
+    // A changes it: B takes the new version, with no variant of a version it never edited.
+    const edited = randomBytes(8192);
+    await writeFile(join(A, "report.bin"), edited);
+    await cliOk(["sync", A], env);
+    const synced = JSON.parse((await cliOk(["sync", B, "--json"], env)).stdout) as { variants: unknown[]; committed?: string };
+    assert.deepEqual(synced.variants, [], "no conflict");
+    assert.equal(synced.committed, undefined, "nothing committed on B");
+    assert.deepEqual(await readdir(B).then((names) => names.filter((n) => !n.startsWith("."))), ["report.bin"]);
+    assert.ok((await readFile(join(B, "report.bin"))).equals(edited), "A's version");
   });
 
   it("clone and sync exit 3 naming a file whose cloud copy fails its hash check, and status says why it has no content", async () => {
