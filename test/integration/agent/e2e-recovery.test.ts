@@ -94,6 +94,44 @@ describe("recovery after an outage and after a full disk", () => {
     await outage("blackhole", "silent", SILENT_MS, SILENT_BOUND_MS);
   });
 
+  it("while a round waits on a network that does not answer, a person's edits are still committed, every version kept", async () => {
+    const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 3 });
+    proxies.push(proxy);
+    const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
+    const url = "s3://cloudbridge/waiting";
+    const A = join(scratch.path, "waiting-a");
+    const B = join(scratch.path, "waiting-b");
+    await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], env);
+    await cliOk(["clone", url, B, "--topic-arn", t.cloud.topicArn], env);
+    const a = await startDaemon(A, env, FLAGS);
+    daemons.push(a, await startDaemon(B, env, FLAGS));
+
+    // Requests go unanswered: A's round for the first version commits it, then waits on the bucket (the
+    // SDK gives a silent request up after its idle timeout, and tries again: minutes in all).
+    proxy.setDown("blackhole");
+    const versions = [1, 2, 3].map((n) => Buffer.from(`notes, version ${n}\n`));
+    for (const content of versions) {
+      await writeFile(join(A, "notes.txt"), content);
+      const { blob } = versionOf("notes.txt", content, false);
+      await waitUntil(() => inHistory(A, "main", blob) || undefined, `version ${content.toString().trim()} committed on A`, 60_000, 50);
+      // Committed beside the round that waits, not after it gave up: the next version overwrites this one.
+      assert.deepEqual(
+        a.events.filter((e) => e.event === "sync.failed" || e.event === "push"),
+        [],
+        "the round that met the silent network is still waiting",
+      );
+    }
+    proxy.setDown(false);
+    await waitUntil(
+      async () => (await readFile(join(B, "notes.txt")).catch(() => undefined))?.equals(versions[2]!),
+      "the last version on B",
+      120_000,
+      100,
+    );
+    for (const content of versions)
+      assert.ok(inHistory(B, "main", versionOf("notes.txt", content, false).blob), `${content.toString().trim()} in B's history`);
+  });
+
   it("an upload that failed while the commit naming it was pushed is retried without waiting for another commit", async () => {
     // Only requests for annexed content fail: the commit goes through, its content does not.
     const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 2, exempt: (_method, path) => !path.includes("/annex/") });
