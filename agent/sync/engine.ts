@@ -172,7 +172,10 @@ export class SyncEngine {
     return queued.promise;
   }
 
-  /** Set while the running round waits on the bucket (its fetch, its push), when commits may be made beside it. */
+  /**
+   * Set while the running round waits on the bucket (its fetch, its uploads, its push), when commits may be
+   * made beside it: those steps touch neither the folder, nor git's index, nor main.
+   */
   private waiting = false;
   /** Commits made while the running round waited: the round takes its turn back once they are done. */
   private meanwhile: Promise<void> = Promise.resolve();
@@ -395,7 +398,8 @@ export class SyncEngine {
     const updates: RefPush[] = [];
     if (local) {
       // Also when the commit is already in the bucket: content whose upload failed in an earlier round goes now.
-      await this.options.content?.beforePush(local);
+      const content = this.options.content;
+      if (content) await this.whileWaiting(() => content.beforePush(local));
       if (side) sideHead = await side.head(); // uploads record where content now is
     }
     if (local && local !== remoteHead)
