@@ -233,6 +233,11 @@ export class SyncEngine {
     return run;
   }
 
+  /** Whether the running round is waiting on the bucket now (its fetch, uploads or push), not working on the folder. */
+  get waitingOnBucket(): boolean {
+    return this.waiting;
+  }
+
   /** Resolves when the round running now (if any) has finished, however it ended. */
   async roundDone(): Promise<void> {
     await this.running?.catch(() => undefined);

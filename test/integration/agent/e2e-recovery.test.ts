@@ -94,7 +94,7 @@ describe("recovery after an outage and after a full disk", () => {
     await outage("blackhole", "silent", SILENT_MS, SILENT_BOUND_MS);
   });
 
-  it("while a round waits on a network that does not answer, a person's edits are still committed, every version kept", async () => {
+  it("while a round waits on a network that does not answer, a person's edits are still committed, every version kept, and a stop does not wait on it", async () => {
     const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 3 });
     proxies.push(proxy);
     const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
@@ -121,7 +121,13 @@ describe("recovery after an outage and after a full disk", () => {
         "the round that met the silent network is still waiting",
       );
     }
+    // Asked to stop meanwhile, A does not wait on the silent network for minutes: past a grace the round's
+    // requests are cut (a network failure to it), and a restart publishes what it had committed.
+    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
+    assert.equal(stopped, 0, "A stops, cleanly, while the network does not answer");
+    assert.ok(a.events.some((e) => e.event === "daemon.stop-cut"));
     proxy.setDown(false);
+    daemons.push(await startDaemon(A, env, FLAGS));
     await waitUntil(
       async () => (await readFile(join(B, "notes.txt")).catch(() => undefined))?.equals(versions[2]!),
       "the last version on B",
