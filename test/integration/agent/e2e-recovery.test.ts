@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { RETRY_CAP_MS } from "../../../agent/backoff.ts";
 import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
-import { startFaultProxy, type FaultProxy } from "../../helpers/fault-proxy.ts";
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "../../helpers/fault-proxy.ts";
 import { tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { inHistory, versionOf } from "../../helpers/versions.ts";
@@ -44,9 +44,9 @@ describe("recovery after an outage and after a full disk", () => {
     await scratch.remove();
   });
 
-  /** A change made on A during an outage of `outageMs` must reach B within `boundMs` of the network's return. */
-  const outage = async (mode: "reset" | "blackhole", repo: string, outageMs: number, boundMs: number) => {
-    const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 1 });
+  /** Two folders of one repository (A made, B cloned), reaching the cloud through a fault proxy of their own. */
+  const twoFolders = async (repo: string, faults: Omit<FaultProxyOptions, "target">) => {
+    const proxy = await startFaultProxy({ target: t.cloud.endpoint, ...faults });
     proxies.push(proxy);
     const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
     const url = `s3://cloudbridge/${repo}`;
@@ -54,6 +54,12 @@ describe("recovery after an outage and after a full disk", () => {
     const B = join(scratch.path, `${repo}-b`);
     await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], env);
     await cliOk(["clone", url, B, "--topic-arn", t.cloud.topicArn], env);
+    return { proxy, env, A, B };
+  };
+
+  /** A change made on A during an outage of `outageMs` must reach B within `boundMs` of the network's return. */
+  const outage = async (mode: "reset" | "blackhole", repo: string, outageMs: number, boundMs: number) => {
+    const { proxy, env, A, B } = await twoFolders(repo, { seed: 1 });
     const a = await startDaemon(A, env, FLAGS);
     const b = await startDaemon(B, env, FLAGS);
     daemons.push(a, b);
@@ -95,14 +101,7 @@ describe("recovery after an outage and after a full disk", () => {
   });
 
   it("while a round waits on a network that does not answer, a person's edits are still committed, every version kept, and a stop does not wait on it", async () => {
-    const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 3 });
-    proxies.push(proxy);
-    const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
-    const url = "s3://cloudbridge/waiting";
-    const A = join(scratch.path, "waiting-a");
-    const B = join(scratch.path, "waiting-b");
-    await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], env);
-    await cliOk(["clone", url, B, "--topic-arn", t.cloud.topicArn], env);
+    const { proxy, env, A, B } = await twoFolders("waiting", { seed: 3 });
     const a = await startDaemon(A, env, FLAGS);
     daemons.push(a, await startDaemon(B, env, FLAGS));
 
@@ -140,14 +139,7 @@ describe("recovery after an outage and after a full disk", () => {
 
   it("an upload that failed while the commit naming it was pushed is retried without waiting for another commit", async () => {
     // Only requests for annexed content fail: the commit goes through, its content does not.
-    const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 2, exempt: (_method, path) => !path.includes("/annex/") });
-    proxies.push(proxy);
-    const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
-    const url = "s3://cloudbridge/upload";
-    const A = join(scratch.path, "upload-a");
-    const B = join(scratch.path, "upload-b");
-    await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], env);
-    await cliOk(["clone", url, B, "--topic-arn", t.cloud.topicArn], env);
+    const { proxy, env, A, B } = await twoFolders("upload", { seed: 2, exempt: (_method, path) => !path.includes("/annex/") });
     for (const dir of [A, B])
       execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "64k"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } });
     const a = await startDaemon(A, env, FLAGS);
