@@ -1,5 +1,6 @@
 import { readFileSync, watch } from "node:fs";
 import { rm } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
 import { isAuthFailure, KeyPickup } from "./credentials/agent-key.ts";
 import { FolderError, openSyncedFolder, settingsWhenChanged, type Folder, type FolderSettings } from "./folder/index.ts";
@@ -114,6 +115,9 @@ export interface DaemonStatus {
    */
   watcher?: { state: "watching" } | { state: "failed"; since: string; error: string; scanEveryS: number };
 }
+
+/** How long a stop waits for a round waiting on the bucket before it cuts the round's requests. */
+export const STOP_GRACE_MS = 10_000;
 
 /** How often a folder is scanned when its watcher failed (a scan of an unchanged folder reads no file). */
 export const SCAN_WITHOUT_WATCHER_MS = 30_000;
@@ -556,12 +560,29 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await page?.close();
   await watcher.close();
   await listener.stop();
-  await folder.engine.sync([], { localOnly: true }).catch(() => undefined); // let a running round finish
-  await downloads;
-  await compaction.check();
-  await presence("stopped");
+  // A running round is let finish, but one waiting on a network that does not answer would hold the stop
+  // for minutes (the SDK's idle timeouts and retries); past a grace its requests are cut, which it meets as
+  // any network failure (its work on the folder is never cut). Nothing more is asked of such a network.
+  const roundOver = folder.engine.sync([], { localOnly: true }).then(
+    () => true,
+    () => true,
+  );
+  let cut = false;
+  while (!(await Promise.race([roundOver, sleep(STOP_GRACE_MS, false, { ref: false })]))) {
+    if (!folder.engine.waitingOnBucket || cut) continue;
+    cut = true;
+    log("warn", "daemon.stop-cut", {
+      message: `the bucket did not answer within ${STOP_GRACE_MS / 1000} s of the stop: its requests were cut`,
+    });
+    folder.close();
+  }
+  if (!cut) {
+    await downloads;
+    await compaction.check();
+    await presence("stopped");
+  }
   await rm(statusFile(folder), { force: true });
-  folder.close();
+  if (!cut) folder.close();
   ownMachine?.stop();
   log("info", "daemon.stopped", { folder: folder.root });
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import type * as S3Sdk from "@aws-sdk/client-s3";
@@ -86,19 +87,29 @@ function unsignedPayload(command: S3Sdk.UploadPartCommand): S3Sdk.UploadPartComm
 /** The SDK client's requests in the shape S3ObjectStore makes them (s3-requests.ts). */
 export function sdkRequests(client: S3Client): S3Requests {
   const sdk = s3Sdk();
+  // Closing cuts the requests in flight too: the client's own destroy closes the sockets, and the SDK retries
+  // a request whose socket died on a new one, which a silent network holds for the idle timeout again
+  // (a daemon asked to stop waited minutes so). An aborted request is not retried.
+  const closing = new AbortController();
+  // One listener per request in flight (the SDK removes it when the request ends): no limit to warn at.
+  setMaxListeners(0, closing.signal);
+  const sent = { abortSignal: closing.signal };
   return {
     getObject: async (input) => {
-      const response = await client.send(new sdk.GetObjectCommand(input));
+      const response = await client.send(new sdk.GetObjectCommand(input), sent);
       return { ...response, Body: response.Body as Readable };
     },
-    headObject: (input) => client.send(new sdk.HeadObjectCommand(input)),
+    headObject: (input) => client.send(new sdk.HeadObjectCommand(input), sent),
     // The length said outright: the SDK does not take an empty body's for one, and prints a warning of its
     // own on the person's terminal (init writes the empty `refs/` folder object).
-    putObject: (input) => client.send(new sdk.PutObjectCommand({ ...input, ContentLength: Buffer.byteLength(input.Body) })),
-    listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input)),
-    deleteObject: (input) => client.send(new sdk.DeleteObjectCommand(input)),
+    putObject: (input) => client.send(new sdk.PutObjectCommand({ ...input, ContentLength: Buffer.byteLength(input.Body) }), sent),
+    listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input), sent),
+    deleteObject: (input) => client.send(new sdk.DeleteObjectCommand(input), sent),
     sdkClient: () => client,
-    destroy: () => client.destroy(),
+    destroy: () => {
+      closing.abort(new Error("the connection to the bucket was closed"));
+      client.destroy();
+    },
   };
 }
 

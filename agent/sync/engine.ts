@@ -145,32 +145,84 @@ export class SyncEngine {
    */
   sync(paths?: Iterable<string>, options: RoundOptions = {}): Promise<SyncReport> {
     const localOnly = options.localOnly === true;
-    if (!this.running) return this.start(paths ? new Set(paths) : undefined, localOnly, options.onScanProgress, options.settle);
-    if (this.queued) {
-      if (!paths) this.queued.paths = undefined;
-      else if (this.queued.paths) for (const p of paths) this.queued.paths.add(p);
-      this.queued.localOnly &&= localOnly;
-      this.queued.onScanProgress ??= options.onScanProgress;
-      this.queued.settle ??= options.settle;
-      return this.queued.promise;
-    }
-    const queued: QueuedRound = {
-      promise: undefined as never,
-      paths: paths ? new Set(paths) : undefined,
-      localOnly,
-      onScanProgress: options.onScanProgress,
-      settle: options.settle,
-    };
-    queued.promise = this.running
-      .catch(() => undefined)
-      .then(async () => {
-        // Work run `between` rounds may have taken the turn meanwhile: this round waits for it.
-        while (this.running) await this.running.catch(() => undefined);
-        this.queued = undefined;
-        return this.start(queued.paths, queued.localOnly, queued.onScanProgress, queued.settle);
+    const asked = paths ? new Set(paths) : undefined;
+    if (!this.running) return this.start(asked, localOnly, options.onScanProgress, options.settle);
+    let queued = this.queued;
+    if (queued) {
+      if (!asked) queued.paths = undefined;
+      else if (queued.paths) for (const p of asked) queued.paths.add(p);
+      queued.localOnly &&= localOnly;
+      queued.onScanProgress ??= options.onScanProgress;
+      queued.settle ??= options.settle;
+    } else {
+      const next: QueuedRound = (queued = {
+        promise: undefined as never,
+        paths: asked,
+        localOnly,
+        onScanProgress: options.onScanProgress,
+        settle: options.settle,
       });
-    this.queued = queued;
+      next.promise = this.running
+        .catch(() => undefined)
+        .then(async () => {
+          // Work run `between` rounds may have taken the turn meanwhile: this round waits for it.
+          while (this.running) await this.running.catch(() => undefined);
+          this.queued = undefined;
+          return this.start(next.paths, next.localOnly, next.onScanProgress, next.settle);
+        });
+      this.queued = next;
+    }
+    // A person's edits are committed now if the running round is only waiting on the bucket: a slow or
+    // silent network (a request given up only after the SDK's idle timeouts and retries, minutes) must not
+    // keep them out of the history meanwhile (a version overwritten before its commit would be lost).
+    if (localOnly && asked && asked.size > 0 && this.waiting) this.commitMeanwhile(asked, options.settle);
     return queued.promise;
+  }
+
+  /**
+   * Set while the running round waits on the bucket (its fetch, its uploads, its push), when commits may be
+   * made beside it: those steps touch neither the folder, nor git's index, nor main.
+   */
+  private waiting = false;
+  /** Commits made while the running round waited: the round takes its turn back once they are done. */
+  private meanwhile: Promise<void> = Promise.resolve();
+  /** What commits made meanwhile sent, told (and published) by the next round. */
+  private sentMeanwhile: { commit: string; paths: string[] } | undefined;
+
+  /**
+   * Commits what changed in `paths` beside the running round, which is waiting on the bucket (`waiting`).
+   * The round queued for these paths publishes it; a scan failing here is met again by that round.
+   */
+  private commitMeanwhile(paths: Set<string>, settle: RoundOptions["settle"]): void {
+    this.meanwhile = this.meanwhile.then(async () => {
+      if (!this.waiting) return; // the round has its turn back: the queued round commits them
+      try {
+        const { commit, scan } = await this.repo.commitChanges({
+          paths,
+          ...(this.options.annex ? { annex: this.options.annex } : {}),
+          ...(settle ? { settle: { ...settle, waitingSince: this.waitingToSettle } } : {}),
+        });
+        if (!commit) return;
+        this.log("commit", { commit, changes: scan.changes.size, whileWaiting: true });
+        const sent = this.sentMeanwhile?.paths ?? [];
+        this.sentMeanwhile = { commit, paths: [...sent, ...scan.changes.keys()] };
+        if (this.queued) this.queued.localOnly = false;
+        await this.options.content?.afterCommit(this.repo.root, scan.changes);
+      } catch (error) {
+        this.log("commit.deferred", { message: (error as Error).message });
+      }
+    });
+  }
+
+  /** Runs `work`, a wait on the bucket, letting local edits be committed meanwhile (commitMeanwhile). */
+  private async whileWaiting<T>(work: () => Promise<T>): Promise<T> {
+    this.waiting = true;
+    try {
+      return await work();
+    } finally {
+      this.waiting = false;
+      await this.meanwhile;
+    }
   }
 
   /**
@@ -186,6 +238,11 @@ export class SyncEngine {
     });
     this.running = run;
     return run;
+  }
+
+  /** Whether the running round is waiting on the bucket now (its fetch, uploads or push), not working on the folder. */
+  get waitingOnBucket(): boolean {
+    return this.waiting;
   }
 
   /** Resolves when the round running now (if any) has finished, however it ended. */
@@ -312,8 +369,16 @@ export class SyncEngine {
       this.log("commit", { commit, changes: scan.changes.size });
       await this.options.content?.afterCommit(this.repo.root, scan.changes);
     }
+    // Committed while the last round waited on the bucket: this round says it and publishes it.
+    const meanwhile = this.sentMeanwhile;
+    this.sentMeanwhile = undefined;
+    if (meanwhile) {
+      report.committed ??= meanwhile.commit;
+      report.sent += meanwhile.paths.length;
+      report.examples.sent = [...meanwhile.paths, ...report.examples.sent].slice(0, EXAMPLES);
+    }
 
-    if (!commit && round.localOnly) {
+    if (!commit && !meanwhile && round.localOnly) {
       // What this scan met is said now; the rest was said by the last round that talked to the bucket.
       this.logRefused(scan.refused, []);
       report.unwritable = recorded("not-written");
@@ -323,7 +388,7 @@ export class SyncEngine {
     }
     const carried = recorded("refused-from-bucket");
 
-    const remote = await (fetchAhead ? fetchAhead() : this.remote.fetch());
+    const remote = await this.whileWaiting(() => (fetchAhead ? fetchAhead() : this.remote.fetch()));
     trace("fetched");
     const remoteHead = remote.get(MAIN_REF);
     const before = this.repo.cache.commit;
@@ -347,7 +412,8 @@ export class SyncEngine {
     const updates: RefPush[] = [];
     if (local) {
       // Also when the commit is already in the bucket: content whose upload failed in an earlier round goes now.
-      await this.options.content?.beforePush(local);
+      const content = this.options.content;
+      if (content) await this.whileWaiting(() => content.beforePush(local));
       if (side) sideHead = await side.head(); // uploads record where content now is
     }
     if (local && local !== remoteHead)
@@ -361,12 +427,14 @@ export class SyncEngine {
     if (side && sideHead && sideHead !== remoteSide) updates.push({ ref: side.ref, oid: sideHead, merge: (o, t) => side.merge(o, t) });
     trace("content-sent");
     if (updates.length > 0) {
-      const landed = await this.remote.push(updates);
+      const landed = await this.whileWaiting(() => this.remote.push(updates));
       trace("pushed", { refs: updates.length });
       const pushed = landed.get(MAIN_REF);
       if (pushed && pushed !== local) {
         report.merged = true;
-        await this.moveTo(pushed, report);
+        // A commit made while the push waited (commitMeanwhile) is kept: the pushed merge is merged into it.
+        if (this.repo.cache.commit === local) await this.moveTo(pushed, report);
+        else await this.integrate(pushed, report);
       }
       const pushedSide = side ? landed.get(side.ref) : undefined;
       if (side && pushedSide && pushedSide !== sideHead) await side.advance(pushedSide, sideHead);

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { RETRY_CAP_MS } from "../../../agent/backoff.ts";
 import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
-import { startFaultProxy, type FaultProxy } from "../../helpers/fault-proxy.ts";
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "../../helpers/fault-proxy.ts";
 import { tempDir } from "../../helpers/git.ts";
 import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { inHistory, versionOf } from "../../helpers/versions.ts";
@@ -44,9 +44,9 @@ describe("recovery after an outage and after a full disk", () => {
     await scratch.remove();
   });
 
-  /** A change made on A during an outage of `outageMs` must reach B within `boundMs` of the network's return. */
-  const outage = async (mode: "reset" | "blackhole", repo: string, outageMs: number, boundMs: number) => {
-    const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 1 });
+  /** Two folders of one repository (A made, B cloned), reaching the cloud through a fault proxy of their own. */
+  const twoFolders = async (repo: string, faults: Omit<FaultProxyOptions, "target">) => {
+    const proxy = await startFaultProxy({ target: t.cloud.endpoint, ...faults });
     proxies.push(proxy);
     const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
     const url = `s3://cloudbridge/${repo}`;
@@ -54,6 +54,12 @@ describe("recovery after an outage and after a full disk", () => {
     const B = join(scratch.path, `${repo}-b`);
     await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], env);
     await cliOk(["clone", url, B, "--topic-arn", t.cloud.topicArn], env);
+    return { proxy, env, A, B };
+  };
+
+  /** A change made on A during an outage of `outageMs` must reach B within `boundMs` of the network's return. */
+  const outage = async (mode: "reset" | "blackhole", repo: string, outageMs: number, boundMs: number) => {
+    const { proxy, env, A, B } = await twoFolders(repo, { seed: 1 });
     const a = await startDaemon(A, env, FLAGS);
     const b = await startDaemon(B, env, FLAGS);
     daemons.push(a, b);
@@ -94,16 +100,46 @@ describe("recovery after an outage and after a full disk", () => {
     await outage("blackhole", "silent", SILENT_MS, SILENT_BOUND_MS);
   });
 
+  it("while a round waits on a network that does not answer, a person's edits are still committed, every version kept, and a stop does not wait on it", async () => {
+    const { proxy, env, A, B } = await twoFolders("waiting", { seed: 3 });
+    const a = await startDaemon(A, env, FLAGS);
+    daemons.push(a, await startDaemon(B, env, FLAGS));
+
+    // Requests go unanswered: A's round for the first version commits it, then waits on the bucket (the
+    // SDK gives a silent request up after its idle timeout, and tries again: minutes in all).
+    proxy.setDown("blackhole");
+    const versions = [1, 2, 3].map((n) => Buffer.from(`notes, version ${n}\n`));
+    for (const content of versions) {
+      await writeFile(join(A, "notes.txt"), content);
+      const { blob } = versionOf("notes.txt", content, false);
+      await waitUntil(() => inHistory(A, "main", blob) || undefined, `version ${content.toString().trim()} committed on A`, 60_000, 50);
+      // Committed beside the round that waits, not after it gave up: the next version overwrites this one.
+      assert.deepEqual(
+        a.events.filter((e) => e.event === "sync.failed" || e.event === "push"),
+        [],
+        "the round that met the silent network is still waiting",
+      );
+    }
+    // Asked to stop meanwhile, A does not wait on the silent network for minutes: past a grace the round's
+    // requests are cut (a network failure to it), and a restart publishes what it had committed.
+    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
+    assert.equal(stopped, 0, "A stops, cleanly, while the network does not answer");
+    assert.ok(a.events.some((e) => e.event === "daemon.stop-cut"));
+    proxy.setDown(false);
+    daemons.push(await startDaemon(A, env, FLAGS));
+    await waitUntil(
+      async () => (await readFile(join(B, "notes.txt")).catch(() => undefined))?.equals(versions[2]!),
+      "the last version on B",
+      120_000,
+      100,
+    );
+    for (const content of versions)
+      assert.ok(inHistory(B, "main", versionOf("notes.txt", content, false).blob), `${content.toString().trim()} in B's history`);
+  });
+
   it("an upload that failed while the commit naming it was pushed is retried without waiting for another commit", async () => {
     // Only requests for annexed content fail: the commit goes through, its content does not.
-    const proxy = await startFaultProxy({ target: t.cloud.endpoint, seed: 2, exempt: (_method, path) => !path.includes("/annex/") });
-    proxies.push(proxy);
-    const env = agentEnv(t.cloud.env, { AWS_ENDPOINT_URL: proxy.endpoint });
-    const url = "s3://cloudbridge/upload";
-    const A = join(scratch.path, "upload-a");
-    const B = join(scratch.path, "upload-b");
-    await cliOk(["init", A, "--remote", url, "--topic-arn", t.cloud.topicArn], env);
-    await cliOk(["clone", url, B, "--topic-arn", t.cloud.topicArn], env);
+    const { proxy, env, A, B } = await twoFolders("upload", { seed: 2, exempt: (_method, path) => !path.includes("/annex/") });
     for (const dir of [A, B])
       execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "64k"], { env: { ...process.env, GIT_DIR: join(dir, ".git") } });
     const a = await startDaemon(A, env, FLAGS);
