@@ -416,7 +416,13 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
     const report = first.pending ? combineRounds(first, await once()) : first;
     const uploadsPending = await folder.content.uploadsWaiting();
     log("debug", "sync.answered", { ms: Math.round(performance.now() - start), scanned: report.scanned });
-    return { ...report, downloadsPending: downloadsWaiting, uploadsPending, notDownloaded: await folder.content.downloadsFailed() };
+    return {
+      ...report,
+      downloadsPending: downloadsWaiting,
+      uploadsPending,
+      notDownloaded: await folder.content.transfersFailed("down"),
+      contentNotUploaded: await folder.content.transfersFailed("up"),
+    };
   };
 
   // A watcher that fails (past the kernel's watch limit, say) is said in the log and in `status`, and the

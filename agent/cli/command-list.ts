@@ -118,7 +118,7 @@ export const COMMANDS: readonly CommandDescriptor[] = [
   {
     name: "sync",
     description:
-      "One sync round, then exit: commit local changes, push, pull, merge, transfer content. Exits 3 when a file could not be synced (refused, not uploaded, not written, its content not downloaded: each listed with what to do; everything else is).",
+      "One sync round, then exit: commit local changes, push, pull, merge, transfer content. Exits 3 when a file could not be synced (refused, not uploaded, not written, its content not downloaded or not uploaded: each listed with what to do; everything else is).",
     arguments: [FOLDER_ARGUMENT],
     options: [JSON_RESULT],
     load: async () => (await import("./commands/sync.ts")).syncCommand,

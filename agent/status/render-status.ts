@@ -39,12 +39,12 @@ export function renderStatus(status: FolderStatus): string {
   const up = status.transfers.queued.filter((j) => j.direction === "up").length;
   const down = status.transfers.queued.filter((j) => j.direction === "down").length;
   lines.push(`transfers queued: ${up} up, ${down} down`);
-  const failed = status.transfers.queued.filter((j) => j.direction === "down" && j.failed !== undefined);
+  const failed = status.transfers.queued.filter((j) => j.failed !== undefined);
   for (const j of failed.slice(0, 20))
     lines.push(
-      `  NOT DOWNLOADED ${forTerminal(JSON.stringify(j.path ?? j.key))} (its last attempt failed): ${forTerminal(j.failed ?? "")}`,
+      `  ${j.direction === "down" ? "NOT DOWNLOADED" : "CONTENT NOT UPLOADED"} ${forTerminal(JSON.stringify(j.path ?? j.key))} (its last attempt failed): ${forTerminal(j.failed ?? "")}`,
     );
-  if (failed.length > 20) lines.push(`  … and ${failed.length - 20} more not downloaded`);
+  if (failed.length > 20) lines.push(`  … and ${failed.length - 20} more transfers that failed`);
   for (const t of status.transfers.running) {
     const percent = t.total > 0 ? ` (${Math.floor((100 * t.done) / t.total)} %)` : "";
     lines.push(

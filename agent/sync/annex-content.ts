@@ -154,8 +154,11 @@ export class AnnexContent implements AnnexPort, ContentSync {
       .catch(failures.add)
       .finally(() => this.forget("up"));
     for (const job of jobs) {
-      if (!results || results.has(job.key)) {
-        if (results) await this.queue.done(job);
+      if (results?.has(job.key)) await this.queue.done(job);
+      else {
+        // Kept with the job, as a download's failure is: `status` and the one-shot sync say why the cloud lacks it.
+        const failure = failures.of(job.key) ?? failures.first;
+        if (failure !== undefined) await this.queue.fail(job, messageOf(failure));
       }
     }
     this.noteFailures("up", failures);
@@ -248,9 +251,9 @@ export class AnnexContent implements AnnexPort, ContentSync {
     return (await this.queue.list("up")).length;
   }
 
-  async downloadsFailed(): Promise<Array<{ path: string; reason: string }>> {
+  async transfersFailed(direction: Direction): Promise<Array<{ path: string; reason: string }>> {
     const failed: Array<{ path: string; reason: string }> = [];
-    for (const job of await this.queue.list("down"))
+    for (const job of await this.queue.list(direction))
       if (job.failed !== undefined) failed.push({ path: job.path ?? job.key, reason: job.failed });
     return failed;
   }

@@ -28,8 +28,11 @@ export interface ContentSync {
   download(): Promise<number>;
   /** Uploads queued and not yet done (a failed upload waits for the next round). */
   uploadsWaiting(): Promise<number>;
-  /** Downloads still queued whose last attempt failed, with why (the content damaged or gone in the cloud, the network…). */
-  downloadsFailed(): Promise<Array<{ path: string; reason: string }>>;
+  /**
+   * Transfers still queued whose last attempt failed, with why: a download's content damaged or gone in the
+   * cloud, an upload the bucket refused, the network…
+   */
+  transfersFailed(direction: "up" | "down"): Promise<Array<{ path: string; reason: string }>>;
 }
 
 /** A branch synced next to main that merges without conflicts (the git-annex branch: union merge). */
@@ -80,6 +83,12 @@ export interface SyncOnceReport extends SyncReport {
    * each stays a pointer file here, its download queued and tried again by the next sync or the daemon.
    */
   notDownloaded: Array<{ path: string; reason: string }>;
+  /**
+   * Annexed files whose content this sync could not upload (the network, the bucket refusing it…): the
+   * commit naming them was pushed, so the other machines see each file but cannot get its content until an
+   * upload, retried by the next sync or the daemon, succeeds.
+   */
+  contentNotUploaded: Array<{ path: string; reason: string }>;
 }
 
 export interface RoundOptions {
@@ -258,11 +267,18 @@ export class SyncEngine {
     const first = await this.sync(undefined, options);
     const { pending: downloadsPending, moved } = await this.fetchContent();
     // Read now: every queued download was just tried, so what failed is this sync's own failure.
-    const notDownloaded = (await this.options.content?.downloadsFailed()) ?? [];
+    const notDownloaded = (await this.options.content?.transfersFailed("down")) ?? [];
     let report = first;
     const again = this.followUp({ pending: first.pending, contentArrived: moved });
     if (again) report = combineRounds(first, await this.sync(again === "full" ? undefined : []));
-    return { ...report, downloadsPending, uploadsPending: (await this.options.content?.uploadsWaiting()) ?? 0, notDownloaded };
+    const content = this.options.content;
+    return {
+      ...report,
+      downloadsPending,
+      uploadsPending: (await content?.uploadsWaiting()) ?? 0,
+      notDownloaded,
+      contentNotUploaded: (await content?.transfersFailed("up")) ?? [],
+    };
   }
 
   /**

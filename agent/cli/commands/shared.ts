@@ -53,6 +53,10 @@ export function summarize(report: SyncOnceReport): string {
     lines.push(`REFUSED ${forTerminal(JSON.stringify(r.path))} from the bucket: ${forTerminal(r.reason)}. Nothing was written for it.`);
   for (const r of report.notUploaded)
     lines.push(`NOT UPLOADED ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)}. It stays on this machine only.`);
+  for (const r of report.contentNotUploaded)
+    lines.push(
+      `CONTENT NOT UPLOADED ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)} The other machines see the file but cannot get its content until it is uploaded; \`cloudbridge sync\` (or the daemon) tries again.`,
+    );
   for (const r of report.notDownloaded)
     lines.push(
       `NOT DOWNLOADED ${forTerminal(JSON.stringify(r.path))}: ${forTerminal(r.reason)} It stays a pointer file here; \`cloudbridge sync\` (or the daemon) tries again.`,

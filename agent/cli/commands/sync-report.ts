@@ -19,6 +19,7 @@ export async function refuseIncomplete(report: SyncOnceReport): Promise<void> {
     report.notUploaded.length > 0 ? `did not upload ${report.notUploaded.length} local path(s)` : undefined,
     report.unwritable.length > 0 ? `could not write ${report.unwritable.length} path(s) here (read-only?)` : undefined,
     report.notDownloaded.length > 0 ? `could not download the content of ${report.notDownloaded.length} file(s)` : undefined,
+    report.contentNotUploaded.length > 0 ? `could not upload the content of ${report.contentNotUploaded.length} file(s)` : undefined,
   ].filter(Boolean);
   if (what.length === 0) return;
   const { CliError } = await import("../errors.ts");

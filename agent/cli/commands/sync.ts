@@ -20,9 +20,13 @@ export async function syncCommand(dir: string | undefined, options: { json?: boo
   const reply = asked.kind === "answered" ? asked.reply : undefined;
   if (reply?.ok) {
     const { reportSync } = await import("./sync-report.ts");
-    // A daemon started by an older version does not list the downloads that failed.
+    // A daemon started by an older version does not list the transfers that failed.
     const report = reply.value as SyncOnceReport;
-    return reportSync(root, { ...report, notDownloaded: report.notDownloaded ?? [] }, options);
+    return reportSync(
+      root,
+      { ...report, notDownloaded: report.notDownloaded ?? [], contentNotUploaded: report.contentNotUploaded ?? [] },
+      options,
+    );
   }
   if (reply?.code === "folder-paused") {
     const { CliError } = await import("../errors.ts");

@@ -129,4 +129,40 @@ describe("init, clone and fsck through single faults", () => {
     );
     assert.match(problems[0]!.error, /the object is damaged: its sha256 is/);
   });
+
+  it("sync exits 3 naming a file whose content the bucket would not take, status says why, and the next sync sends it", async () => {
+    let refusing = true;
+    const { proxy, env } = await through((method, path) =>
+      refusing && (method === "PUT" || method === "POST") && /\/annex\/.*SHA256E-/.test(path) ? "error500" : undefined,
+    );
+    const dir = bed.path("refused-upload");
+    await cliOk(["init", dir, "--remote", "s3://cloudbridge/refused-upload"], env);
+    await git(dir, "config", "cloudbridge.largefiles.minsize", "1k");
+    const content = randomBytes(4096);
+    await writeFile(join(dir, "big.bin"), content);
+    await writeFile(join(dir, "small.txt"), "small\n");
+    // One attempt per request: the upload's own retries still run, quickly.
+    const once = { ...env, AWS_MAX_ATTEMPTS: "1" };
+    const sync = await cli(["sync", dir, "--json"], once);
+    assert.equal(sync.code, 3, `the sync says the cloud lacks content:\n${sync.stdout}${sync.stderr}`);
+    const report = JSON.parse(sync.stdout) as { contentNotUploaded: Array<{ path: string; reason: string }>; committed?: string };
+    assert.deepEqual(
+      report.contentNotUploaded.map((n) => n.path),
+      ["big.bin"],
+    );
+    assert.ok(report.committed, "the commit naming it was made and pushed");
+    assert.match(sync.stderr, /could not upload the content of 1 file\(s\)/);
+    const plain = await cli(["sync", dir], once);
+    assert.equal(plain.code, 3);
+    assert.match(plain.stdout, /CONTENT NOT UPLOADED "big\.bin": .*cannot get its content until it is uploaded/);
+    assert.match((await cliOk(["status", dir], env)).stdout, /CONTENT NOT UPLOADED "big\.bin" \(its last attempt failed\)/);
+    assert.ok(proxy.counts.error500 > 0);
+
+    refusing = false;
+    await cliOk(["sync", dir], env);
+    const store = new S3ObjectStore(bed.t.cloud.bucket, bed.t.s3);
+    const key = versionOf("big.bin", content, true).key!;
+    assert.ok(await store.head(new BucketLayout("").annexObject("refused-upload", key)), "the content is in the cloud now");
+    assert.doesNotMatch((await cliOk(["status", dir], env)).stdout, /NOT UPLOADED/);
+  });
 });

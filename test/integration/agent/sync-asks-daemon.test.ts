@@ -118,7 +118,7 @@ describe("cloudbridge sync beside a daemon", () => {
       socket.resume().end(
         `${JSON.stringify({
           ok: true,
-          value: { ...emptyReport(), downloadsPending: 0, uploadsPending: 0, notDownloaded: [] },
+          value: { ...emptyReport(), downloadsPending: 0, uploadsPending: 0, notDownloaded: [], contentNotUploaded: [] },
         })}\n`,
       ),
     );
