@@ -155,11 +155,7 @@ export class AnnexContent implements AnnexPort, ContentSync {
       .finally(() => this.forget("up"));
     for (const job of jobs) {
       if (results?.has(job.key)) await this.queue.done(job);
-      else {
-        // Kept with the job, as a download's failure is: `status` and the one-shot sync say why the cloud lacks it.
-        const failure = failures.of(job.key) ?? failures.first;
-        if (failure !== undefined) await this.queue.fail(job, messageOf(failure));
-      }
+      else await this.keepWhyFailed(job, failures);
     }
     this.noteFailures("up", failures);
     const failure = failures.first;
@@ -251,6 +247,15 @@ export class AnnexContent implements AnnexPort, ContentSync {
     return (await this.queue.list("up")).length;
   }
 
+  /**
+   * A job its batch did not finish keeps why (its own failure, or the batch's): `status`, and the one-shot
+   * sync that ran it, say why a file has no content here or in the cloud.
+   */
+  private async keepWhyFailed(job: TransferJob, failures: Failures): Promise<void> {
+    const failure = failures.of(job.key) ?? failures.first;
+    if (failure !== undefined) await this.queue.fail(job, messageOf(failure));
+  }
+
   async transfersFailed(direction: Direction): Promise<Array<{ path: string; reason: string }>> {
     const failed: Array<{ path: string; reason: string }> = [];
     for (const job of await this.queue.list(direction))
@@ -289,9 +294,7 @@ export class AnnexContent implements AnnexPort, ContentSync {
     for (const job of jobs) {
       const done = results ? results.has(job.key) : await this.annex.local.has(job.key);
       if (!done) {
-        // Kept with the job: `status`, and the one-shot sync that ran this, say why the file has no content.
-        const failure = failures.of(job.key) ?? failures.first;
-        if (failure !== undefined) await this.queue.fail(job, messageOf(failure));
+        await this.keepWhyFailed(job, failures);
         continue;
       }
       const placed = placing.get(job.key);

@@ -465,8 +465,10 @@ async function exactNames(root: string, rel: string, badNames: ScanResult["refus
   return entries;
 }
 
-/** The blob a file on disk stands for in the tree, as a scan would record it. */
-/** `annexedAs`: what the stat cache knows of the file (its key when it is annexed): see goesToAnnex. */
+/**
+ * The blob a file on disk stands for in the tree, as a scan would record it. `annexedAs`: what the stat
+ * cache knows of the file (its key when it is annexed): see goesToAnnex.
+ */
 export async function blobOf(
   root: string,
   path: string,
