@@ -110,6 +110,39 @@ describe("annexed content downloads", () => {
     assert.ok((await readFile(join(B, "report.bin"))).equals(edited), "A's version");
   });
 
+  it("plain git agrees with the agent on a file another machine annexed: git status is clean after the clone, a touch and a checkout, and git add keeps it annexed", async () => {
+    const env = bed.env;
+    const url = "s3://cloudbridge/plain-git";
+    const A = bed.path("plain-git-a");
+    const B = bed.path("plain-git-b");
+    await cliOk(["init", A, "--remote", url], env);
+    // A annexes files from 1 KiB; B keeps its default (larger): an 8 KiB file is annexed by A's rule only.
+    execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1k"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
+    await writeFile(join(A, "report.bin"), randomBytes(8192));
+    await cliOk(["sync", A], env);
+    await cliOk(["clone", url, B], env);
+    const plainGit = (...args: string[]) => execFileSync("git", args, { cwd: B }).toString();
+    const pointer = () => plainGit("cat-file", "-p", ":report.bin");
+    const committed = plainGit("cat-file", "-p", "HEAD:report.bin");
+    assert.match(committed, /^\/annex\/objects\/SHA256E-s8192--/);
+    assert.equal(plainGit("status", "--porcelain"), "", "nothing modified right after the clone");
+
+    // A person's own git in B: a touch, then `git add` / `git commit -a` look at the file again.
+    const now = new Date();
+    await utimes(join(B, "report.bin"), now, now);
+    assert.equal(plainGit("status", "--porcelain"), "", "nothing modified after a touch");
+    plainGit("add", "report.bin");
+    assert.equal(pointer(), committed, "git add keeps the file annexed (its pointer), not a git blob of its content");
+    assert.equal(plainGit("diff", "--cached", "--name-only"), "");
+
+    // A changes it; B's checkout of the new version leaves nothing modified either.
+    await writeFile(join(A, "report.bin"), randomBytes(8192));
+    await cliOk(["sync", A], env);
+    await cliOk(["sync", B], env);
+    assert.notEqual(plainGit("cat-file", "-p", "HEAD:report.bin"), committed, "B has A's new version");
+    assert.equal(plainGit("status", "--porcelain"), "", "nothing modified right after the checkout");
+  });
+
   it("clone and sync exit 3 naming a file whose cloud copy fails its hash check, and status says why it has no content", async () => {
     const env = bed.env;
     const url = "s3://cloudbridge/damaged";
