@@ -79,17 +79,25 @@ describe("annexed content downloads", () => {
     );
   });
 
-  it("a file another machine annexed stays annexed here, whatever this machine's own largefiles rule: no commit of its downloaded content, no conflict when it changes there", async () => {
-    const env = bed.env;
-    const url = "s3://cloudbridge/rules";
-    const A = bed.path("rules-a");
-    const B = bed.path("rules-b");
-    await cliOk(["init", A, "--remote", url], env);
-    // A annexes files from 1 KiB; B keeps its default (larger): an 8 KiB file is annexed by A's rule only.
+  /**
+   * Two machines whose largefiles rules differ, and a file only one of them would annex: A annexes files
+   * from 1 KiB, B keeps its default (larger); A's 8 KiB report.bin, annexed by A's rule only, cloned to B.
+   */
+  async function annexedByOneRule(name: string): Promise<{ A: string; B: string }> {
+    const url = `s3://cloudbridge/${name}`;
+    const A = bed.path(`${name}-a`);
+    const B = bed.path(`${name}-b`);
+    await cliOk(["init", A, "--remote", url], bed.env);
     execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1k"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
     await writeFile(join(A, "report.bin"), randomBytes(8192));
-    await cliOk(["sync", A], env);
-    await cliOk(["clone", url, B], env);
+    await cliOk(["sync", A], bed.env);
+    await cliOk(["clone", url, B], bed.env);
+    return { A, B };
+  }
+
+  it("a file another machine annexed stays annexed here, whatever this machine's own largefiles rule: no commit of its downloaded content, no conflict when it changes there", async () => {
+    const env = bed.env;
+    const { A, B } = await annexedByOneRule("rules");
     const log = (dir: string) => execFileSync("git", ["log", "--format=%an", "main"], { cwd: dir }).toString().trim().split("\n");
     const before = log(B);
     // Looked at again here (git's index names the placed content; a touch changes its time): unchanged content, no commit.
@@ -112,15 +120,7 @@ describe("annexed content downloads", () => {
 
   it("plain git agrees with the agent on a file another machine annexed: git status is clean after the clone, a touch and a checkout, and git add keeps it annexed", async () => {
     const env = bed.env;
-    const url = "s3://cloudbridge/plain-git";
-    const A = bed.path("plain-git-a");
-    const B = bed.path("plain-git-b");
-    await cliOk(["init", A, "--remote", url], env);
-    // A annexes files from 1 KiB; B keeps its default (larger): an 8 KiB file is annexed by A's rule only.
-    execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1k"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
-    await writeFile(join(A, "report.bin"), randomBytes(8192));
-    await cliOk(["sync", A], env);
-    await cliOk(["clone", url, B], env);
+    const { A, B } = await annexedByOneRule("plain-git");
     const plainGit = (...args: string[]) => execFileSync("git", args, { cwd: B }).toString();
     const pointer = () => plainGit("cat-file", "-p", ":report.bin");
     const committed = plainGit("cat-file", "-p", "HEAD:report.bin");
