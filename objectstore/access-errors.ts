@@ -109,6 +109,10 @@ function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } 
       return { code: "endpoint-unreachable", detail: { name: sys.code, ...(address ? { address } : {}) } };
     }
     if (name === "TimeoutError" || name === "RequestTimeout") return { code: "endpoint-unreachable", detail: { name: "no answer" } };
+    // An https:// endpoint whose server does not speak TLS (OpenSSL's "packet length too long", "wrong version
+    // number"): something answers, in plain HTTP most likely.
+    if (sys.code === "EPROTO" || sys.code?.startsWith("ERR_SSL_"))
+      return { code: "wrong-endpoint", detail: { name: `${sys.code}: no TLS there; is it an http:// endpoint?` } };
     // Who answered is in the answer's headers (both clients keep them as the SDK does, in `$response`); the
     // status alone cannot tell: S3's own answer to a HEAD has no body, whatever went wrong.
     // (Not a 5xx: a load balancer's busy answer has no marks either, and passes by itself.)

@@ -191,6 +191,13 @@ describe("cloudbridge a person can trust", () => {
       });
       assert.equal(notS3.code, 2);
       assert.match(errorLine(notS3), /answered, but not as S3 does.*check that cloudbridge\.endpoint/);
+      // https:// where the server speaks plain HTTP (the local cloud's own URL, with an s too many).
+      const noTls = await cli(
+        ["clone", "s3://cloudbridge/setup", join(scratch.path, "setup-7"), "--endpoint", t.cloud.endpoint.replace("http:", "https:")],
+        env,
+      );
+      assert.equal(noTls.code, 2);
+      assert.match(errorLine(noTls), /not as S3 does \(EPROTO: no TLS there; is it an http:\/\/ endpoint\?\)/);
     } finally {
       web.close();
     }

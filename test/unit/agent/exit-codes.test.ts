@@ -167,6 +167,13 @@ describe("a bucket that cannot be used is said with what to do", () => {
         "wrong-endpoint",
         /answered, but not as S3 does \(an answer that is not S3's XML\)/,
       ],
+      [
+        Object.assign(new Error("write EPROTO C03CAAEEB67F0000:error:0A0000C6:SSL routines:tls_get_more_records:packet length too long"), {
+          code: "EPROTO",
+        }),
+        "wrong-endpoint",
+        /not as S3 does \(EPROTO: no TLS there; is it an http:\/\/ endpoint\?\)/,
+      ],
       [s3Error("AccessDenied", 403), "access-denied", /Access denied.*own keys/],
       [s3Error("InvalidAccessKeyId", 403), "credentials-refused", /does not accept these AWS credentials/],
       [
