@@ -26,7 +26,8 @@ const PACKAGE_FILES = Object.keys(PACKAGES).map((name) => `${name}/**/*.ts`);
 /**
  * Files that are faces besides each package's index.ts: gitstore's isomorphic engine is imported on its
  * own so that only the compaction function loads isomorphic-git; the clean filter git starts in a synced
- * folder (agent/git-filter/) loads only the large-file rule, the pointer and key formats and git config,
+ * folder (agent/git-filter/) loads only the large-file rule, the pointer and key formats, git config and
+ * the object reader it asks the index through,
  * not the AWS SDK and the rest of every index (about 40 % of its start-up, measured); protocol's core
  * (layout, names, errors) so that the remote helper git starts at every push and fetch does not load the
  * schema library; the daemon's socket and its messages, which `cloudbridge sync` and the remote helper
@@ -35,7 +36,7 @@ const PACKAGE_FILES = Object.keys(PACKAGES).map((name) => `${name}/**/*.ts`);
 export const FACES = {
   gitstore: ["isomorphic-engine.ts"],
   annex: ["content/largefiles.ts", "content/pointer.ts"],
-  localgit: ["config.ts", "daemon-socket.ts"],
+  localgit: ["config.ts", "daemon-socket.ts", "objects.ts", "run.ts"],
   protocol: ["annex-key.ts", "core.ts", "daemon-request.ts"],
 };
 

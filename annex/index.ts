@@ -23,7 +23,7 @@ export { PREFERRED_CONTENT_LOG, recordWanted, wantersLacking, type Wanter, type 
 
 export { annexedFiles, indexedFiles, type AnnexedFile, type IndexedFile } from "./content/annexed-files.ts";
 export { hashFile, verifyFile } from "./content/content-hash.ts";
-export { DEFAULT_LARGE_FILES, isLargeFile, largeFilesRuleFrom, parseSize, type LargeFilesRule } from "./content/largefiles.ts";
+export { DEFAULT_LARGE_FILES, goesToAnnex, isLargeFile, largeFilesRuleFrom, parseSize, type LargeFilesRule } from "./content/largefiles.ts";
 export { LocalStore } from "./content/local-store.ts";
 export { LockFile } from "./content/lock-file.ts";
 export { placeContent, readPointerFile, sameFile } from "./content/place.ts";

@@ -80,7 +80,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const layout = new BucketLayout(options.prefix);
   const log = options.log ?? (() => {});
   const parts = await buildFauxqs({ region, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
-  installS3Fixes(parts);
+  installS3Fixes(parts, { region });
   // Before the hooks that hold a request's state until its handler runs: this one waits for a worker.
   installPartDigests(parts);
   installConditionalWrites(parts);

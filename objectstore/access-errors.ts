@@ -1,4 +1,5 @@
 import { CloudbridgeError } from "../protocol/core.ts";
+import { answeredByAws } from "./s3-requests.ts";
 
 /**
  * Why the bucket cannot be reached at all, in words that say what to do. The SDK reports these as
@@ -11,13 +12,24 @@ import { CloudbridgeError } from "../protocol/core.ts";
  * - credentials-refused: the endpoint does not know the access key, the signature does not match, or the
  *   session credentials expired;
  * - endpoint-unreachable: nothing answers at the endpoint (refused, unknown host, no route, timeout);
- * - wrong-endpoint: something answers at the endpoint, but not as S3 does (a web page, an error without S3's
- *   error document): most likely the endpoint names another service or port;
+ * - wrong-endpoint: something answers at the endpoint, but not as S3 does: an answer without the marks S3 (and
+ *   every AWS service) puts on each (s3-requests.ts answeredByAws), or a body that is not S3's XML: most likely the endpoint
+ *   names another service or port;
+ * - wrong-region: S3 answers, but the bucket is in another region than the one the request was signed for
+ *   (301, or 400 with the bucket's region in `x-amz-bucket-region`, what a HEAD's answer, which has no
+ *   body, says of it; AuthorizationHeaderMalformed names it in its body too);
  * - no-such-bucket: the endpoint answers but has no such bucket;
  * - access-denied: the credentials are known but may not do this.
  */
 export type CloudAccessErrorCode =
-  "no-region" | "no-credentials" | "credentials-refused" | "endpoint-unreachable" | "wrong-endpoint" | "no-such-bucket" | "access-denied";
+  | "no-region"
+  | "no-credentials"
+  | "credentials-refused"
+  | "endpoint-unreachable"
+  | "wrong-endpoint"
+  | "wrong-region"
+  | "no-such-bucket"
+  | "access-denied";
 
 export class CloudAccessError extends CloudbridgeError<CloudAccessErrorCode> {}
 
@@ -25,6 +37,8 @@ export class CloudAccessError extends CloudbridgeError<CloudAccessErrorCode> {}
 export interface AccessContext {
   bucket?: string;
   endpoint?: string;
+  /** The region requests were signed for, when the caller set one. */
+  region?: string;
 }
 
 /**
@@ -61,6 +75,7 @@ export function explainAccessError(error: unknown, context: AccessContext = {}):
     "credentials-refused": `The endpoint${where} does not accept these AWS credentials (${detail.name}${detail.name.startsWith("Expired") ? ": their session has expired, get new ones" : ""}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or the profile the repository names (\`git config cloudbridge.profile\`; an onboarded machine gets its key back with \`cloudbridge init --stack …\`).`,
     "endpoint-unreachable": `Cannot reach the S3 endpoint${detail.address ? ` ${detail.address}` : where} (${detail.name}): is the network up and \`cloudbridge local\` (or the endpoint) running? Check cloudbridge.endpoint / AWS_ENDPOINT_URL.`,
     "wrong-endpoint": `The endpoint${where} answered, but not as S3 does (${detail.name}): check that cloudbridge.endpoint (or --endpoint, AWS_ENDPOINT_URL) names the S3 endpoint, with its port (for \`cloudbridge local\`, the URL it printed).`,
+    "wrong-region": `The bucket ${bucket ? `"${bucket}" ` : ""}is in the region ${detail.region}${context.region ? `, not ${context.region}` : ""} (S3 answered ${detail.name}): use that region: \`git config cloudbridge.region ${detail.region}\` in the folder, \`--region ${detail.region}\` for init and clone, or AWS_REGION=${detail.region}.`,
     "no-such-bucket": `The bucket ${bucket ? `"${bucket}" ` : ""}does not exist${where}: create it (deploy the stack, or \`cloudbridge local --bucket NAME\`), or fix the s3:// URL (cloudbridge.bucket).`,
     "access-denied": `Access denied${bucket ? ` to the bucket "${bucket}"` : ""}${where}: the credentials in use may not do this; use this agent's own keys (stack outputs) or a profile allowed on the bucket.`,
   };
@@ -71,6 +86,7 @@ interface Detail {
   name: string;
   bucket?: string;
   address?: string;
+  region?: string;
 }
 
 function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } | undefined {
@@ -80,7 +96,9 @@ function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } 
       address?: string;
       port?: number;
       $metadata?: { httpStatusCode?: number };
+      $response?: { headers?: Record<string, string | undefined> };
       BucketName?: string;
+      Region?: string;
     };
     const name = sys.name;
     if (/Region is missing/i.test(e.message)) return { code: "no-region", detail: { name: "no region" } };
@@ -91,13 +109,27 @@ function classify(error: Error): { code: CloudAccessErrorCode; detail: Detail } 
       return { code: "endpoint-unreachable", detail: { name: sys.code, ...(address ? { address } : {}) } };
     }
     if (name === "TimeoutError" || name === "RequestTimeout") return { code: "endpoint-unreachable", detail: { name: "no answer" } };
-    // S3 says what went wrong in an XML error document: an answer without one (the SDK's "UnknownError"), or
-    // one the SDK could not read as XML at all (an HTML page), came from something else.
-    // (Not a 5xx: a load balancer's busy answer has no body either, and passes by itself.)
+    // An https:// endpoint whose server does not speak TLS (OpenSSL's "packet length too long", "wrong version
+    // number"): something answers, in plain HTTP most likely.
+    if (sys.code === "EPROTO" || sys.code?.startsWith("ERR_SSL_"))
+      return { code: "wrong-endpoint", detail: { name: `${sys.code}: no TLS there; is it an http:// endpoint?` } };
+    // Who answered is in the answer's headers (both clients keep them as the SDK does, in `$response`); the
+    // status alone cannot tell: S3's own answer to a HEAD has no body, whatever went wrong.
+    // (Not a 5xx: a load balancer's busy answer has no marks either, and passes by itself.)
     const status = sys.$metadata?.httpStatusCode;
-    if (e.message === "UnknownError" && status !== undefined && status !== 403 && status < 500)
-      return { code: "wrong-endpoint", detail: { name: `HTTP ${status} without an S3 error` } };
-    if (/XML parse error|Deserialization error/.test(e.message))
+    const headers = sys.$response?.headers;
+    const aws = answeredByAws(e);
+    if (headers !== undefined && status !== undefined && status < 500) {
+      if (aws === false) return { code: "wrong-endpoint", detail: { name: `HTTP ${status} without S3's request ids` } };
+      const region = headers["x-amz-bucket-region"] ?? (typeof sys.Region === "string" ? sys.Region : undefined);
+      if (region && (status === 301 || status === 400))
+        return {
+          code: "wrong-region",
+          detail: { name: `HTTP ${status}${name && !/^\d+$|^UnknownError$/.test(name) ? ` ${name}` : ""}`, region },
+        };
+    }
+    // A body the SDK could not read as XML at all (an HTML page) is not S3's, whose every error is XML.
+    if (/XML parse error|Deserialization error/.test(e.message) && aws !== true)
       return { code: "wrong-endpoint", detail: { name: "an answer that is not S3's XML" } };
     if (name === "NoSuchBucket")
       return { code: "no-such-bucket", detail: { name, ...(typeof sys.BucketName === "string" ? { bucket: sys.BucketName } : {}) } };

@@ -210,19 +210,34 @@ export class LightS3Client implements S3Requests {
   }
 }
 
-/** An S3 error answer in the SDK's shape (s3-requests.ts): S3's code as `name`, the status in `$metadata`. */
+/**
+ * An S3 error answer in the SDK's shape (s3-requests.ts): S3's code as `name`, the status in `$metadata`,
+ * and, as the SDK keeps it (not enumerable), the answer itself in `$response`: its headers say who answered
+ * and where the bucket is (access-errors.ts).
+ */
 export class S3ResponseError extends Error {
   readonly $metadata: { httpStatusCode: number; requestId?: string };
   readonly $fault: "client" | "server";
+  declare readonly $response?: { statusCode: number; headers: Record<string, string | undefined> };
   readonly BucketName?: string;
+  /** The region the bucket is in, as an error document naming it says (AuthorizationHeaderMalformed). */
+  readonly Region?: string;
   /** The request was refused for its clock, and the next one is signed at the server's (retryable). */
   clockSkewCorrected = false;
-  constructor(code: string, message: string, status: number, details: { requestId?: string; bucketName?: string } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    status: number,
+    details: { requestId?: string; bucketName?: string; region?: string; headers?: Record<string, string | undefined> } = {},
+  ) {
     super(message);
     this.name = code;
     this.$metadata = { httpStatusCode: status, ...(details.requestId ? { requestId: details.requestId } : {}) };
     this.$fault = status >= 500 ? "server" : "client";
     if (details.bucketName) this.BucketName = details.bucketName;
+    if (details.region) this.Region = details.region;
+    if (details.headers)
+      Object.defineProperty(this, "$response", { value: { statusCode: status, headers: details.headers }, enumerable: false });
   }
 }
 
@@ -241,9 +256,14 @@ async function errorAnswer(response: Http.IncomingMessage, method: string): Prom
   const code = element(xml, "Code") ?? STATUS_NAMES[status] ?? (status >= 500 ? "InternalError" : `Http${status}`);
   const requestId = element(xml, "RequestId") ?? header(response, "x-amz-request-id");
   const bucketName = element(xml, "BucketName");
+  const region = element(xml, "Region");
+  const headers: Record<string, string | undefined> = {};
+  for (const name of Object.keys(response.headers)) headers[name] = header(response, name);
   return new S3ResponseError(code, element(xml, "Message") ?? `${code} (HTTP ${status})`, status, {
     ...(requestId ? { requestId } : {}),
     ...(bucketName ? { bucketName } : {}),
+    ...(region ? { region } : {}),
+    headers,
   });
 }
 

@@ -24,7 +24,7 @@ import {
 import { isConditionalConflict, retryOnConflict } from "./conflict-retry.ts";
 import { accessEndpoint } from "./aws-settings.ts";
 import { backoffDelay } from "./retry.ts";
-import { s3ErrorCode, statusOf, type S3Requests } from "./s3-requests.ts";
+import { answeredByAws, s3ErrorCode, statusOf, type S3Requests } from "./s3-requests.ts";
 
 let sdkModule: typeof S3Sdk | undefined;
 
@@ -406,8 +406,9 @@ function writeParams(options: PutOptions) {
   };
 }
 
+/** S3's 404: a 404 from something else at the endpoint (a web server's page) says nothing of the key. */
 function isNotFound(error: unknown): boolean {
-  return statusOf(error) === 404;
+  return statusOf(error) === 404 && answeredByAws(error) !== false;
 }
 
 function conditionError(error: unknown, key: string, options: { ifMatch?: string; ifNoneMatch?: string }): unknown {

@@ -57,6 +57,8 @@ export interface ListPage {
 interface S3ErrorShape {
   name: string;
   $metadata: { httpStatusCode?: number };
+  /** The answer, as the SDK keeps it on an error (not enumerable); the light client does the same. */
+  $response?: { headers?: Record<string, string | undefined> };
 }
 
 function isS3Error(error: unknown): error is S3ErrorShape {
@@ -71,4 +73,24 @@ export function statusOf(error: unknown): number | undefined {
 /** S3's error code of an S3 error answer (`ConditionalRequestConflict`, `NoSuchUpload`…), or undefined. */
 export function s3ErrorCode(error: unknown): string | undefined {
   return isS3Error(error) ? error.name : undefined;
+}
+
+/**
+ * Whether an error answer bears the marks S3 puts on every answer, errors and HEADs included:
+ * `x-amz-request-id` and `x-amz-id-2` (and `Server: AmazonS3` from AWS itself; S3 API reference, "Common
+ * response headers"). Services that speak S3's protocol send the request ids too, and AWS's other
+ * services `x-amzn-requestid` (an SQS or Secrets Manager answer is AWS's, not another web server's). A web
+ * server, a proxy's error page or another program on the port sends none of them. Undefined when the
+ * answer's headers are not known (not an answer, or an error made without them).
+ */
+export function answeredByAws(error: unknown): boolean | undefined {
+  const headers = isS3Error(error) ? error.$response?.headers : undefined;
+  if (headers === undefined) return undefined;
+  return (
+    headers["x-amz-request-id"] !== undefined ||
+    headers["x-amz-id-2"] !== undefined ||
+    headers["x-amzn-requestid"] !== undefined ||
+    headers["x-amzn-request-id"] !== undefined ||
+    /^AmazonS3$/i.test(headers.server ?? "")
+  );
 }

@@ -71,6 +71,7 @@ export const EXIT_CODE: Readonly<Record<ExitCodedError, 1 | 2 | 3>> = {
   "no-credentials": 2,
   "credentials-refused": 2,
   "wrong-endpoint": 2,
+  "wrong-region": 2,
   "no-such-bucket": 2,
   "access-denied": 2,
   // An encrypted repository this machine holds no key for (add its key on a machine that has one), or a damaged key ring.

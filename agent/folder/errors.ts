@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { CloudbridgeError } from "../../protocol/index.ts";
 
 /**
@@ -22,14 +23,29 @@ export class FolderError extends CloudbridgeError<FolderErrorCode> {}
 
 /**
  * `dir` (at `root`) is no cloudbridge folder: what every command that works on one says, with how to make it
- * one; `lacking`, when its git config was read, names the settings it lacks.
+ * one; `lacking`, when its git config was read, names the settings it lacks. `isFile`: `root` is a file (in
+ * no folder, or the folder around it would have been found), which init and clone cannot make a folder of.
  */
-export function notAFolder(root: string, dir: string, lacking?: string): FolderError {
+export function notAFolder(root: string, dir: string, lacking?: string, isFile = false): FolderError {
+  if (isFile)
+    return new FolderError(
+      "not-a-folder",
+      `${root} is a file, not a cloudbridge folder, and no cloudbridge folder holds it: name the folder to sync (one that \`cloudbridge init DIR --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO DIR\` made).`,
+    );
   return new FolderError(
     "not-a-folder",
     `${root} is not a cloudbridge folder${lacking ? ` (its git config lacks ${lacking})` : ""}: ` +
       `run \`cloudbridge init ${dir} --remote s3://BUCKET/REPO\` or \`cloudbridge clone s3://BUCKET/REPO ${dir}\`.`,
   );
+}
+
+/** notAFolder for a path a command was given, told by one stat whether it is a file. */
+export async function notAFolderAt(root: string, dir: string): Promise<FolderError> {
+  const isFile = await stat(root).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  return notAFolder(root, dir, undefined, isFile);
 }
 
 /**

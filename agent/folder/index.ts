@@ -17,7 +17,7 @@ export {
 } from "./config.ts";
 export { cloneFolder, ensureDeployment, finishClone, folderRoot, initFolder, type CreateOptions } from "./create.ts";
 export { findFolder, isFolder, linkedWorktreeOf, stateDirOf } from "./find.ts";
-export { FolderError, inLinkedWorktree, notAFolder, type FolderErrorCode } from "./errors.ts";
+export { FolderError, inLinkedWorktree, notAFolder, notAFolderAt, type FolderErrorCode } from "./errors.ts";
 export {
   findRepository,
   bucketStoreFor,

@@ -33,7 +33,7 @@ import { readCloneState } from "./clone-state.ts";
 import { isFolder } from "./find.ts";
 import { TransferQueue } from "../sync/transfer-queue.ts";
 import { gitFor, readSettings, SETTING_NAMES, writeSettings, type CloudSettings, type FolderSettings } from "./config.ts";
-import { FolderError, notAFolder } from "./errors.ts";
+import { FolderError, notAFolderAt } from "./errors.ts";
 import { recordWantedOnce } from "./wanted-recorded.ts";
 
 /**
@@ -179,7 +179,7 @@ export async function openSyncedFolder(
   options: Omit<OpenOptions, "gitDir" | "publishAnnexBranch"> & { finishingClone?: boolean } = {},
 ): Promise<SyncedFolder> {
   const root = resolve(dir);
-  if (!(await isFolder(root))) throw notAFolder(root, dir);
+  if (!(await isFolder(root))) throw await notAFolderAt(root, dir);
   const cloning = await readCloneState(root);
   if (cloning && !options.finishingClone) {
     throw new FolderError(

@@ -1,4 +1,4 @@
-import { cleanContent, folderLargeFilesRule } from "./clean-filter.ts";
+import { cleanContent, folderLargeFilesRule, indexedAnnexKeys } from "./clean-filter.ts";
 import { serveFilter } from "./filter-protocol.ts";
 
 /**
@@ -8,7 +8,8 @@ import { serveFilter } from "./filter-protocol.ts";
  */
 export async function runFilterProcess(): Promise<void> {
   const rule = await folderLargeFilesRule();
-  await serveFilter(process.stdin, process.stdout, { clean: (path, content) => cleanContent(path, content, rule) });
+  const annexedAs = indexedAnnexKeys();
+  await serveFilter(process.stdin, process.stdout, { clean: (path, content) => cleanContent(path, content, rule, annexedAs) });
 }
 
 if (import.meta.main) {

@@ -7,7 +7,7 @@ import { readDaemonStatus } from "../daemon-status.ts";
 import {
   bucketStoreFor,
   isFolder,
-  notAFolder,
+  notAFolderAt,
   openSyncedFolder,
   readSettings,
   type FolderSettings,
@@ -124,7 +124,7 @@ export interface StatusOptions {
 export async function folderStatus(dir: string, options: StatusOptions = {}): Promise<FolderStatus> {
   const root = resolve(dir);
   // Said as sync says it, with how to make it a folder, before its git config is read for settings it lacks.
-  if (!(await isFolder(root))) throw notAFolder(root, dir);
+  if (!(await isFolder(root))) throw await notAFolderAt(root, dir);
   const settings = await readSettings(root);
   const problems: FolderStatus["problems"] = [];
   const repo = new LocalRepo(root);

@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import type { Stats } from "node:fs";
 import {
   formatPointer,
-  isLargeFile,
+  goesToAnnex,
   isTransient,
   mayBePointerSize,
   parsePointer,
@@ -59,8 +59,8 @@ export class AnnexContent implements AnnexPort, ContentSync {
     this.options = { ...options };
   }
 
-  isLarge(path: string, size: number): boolean {
-    return isLargeFile(path, size, this.options.largefiles);
+  goesToAnnex(path: string, size: number, annexedAs?: string): boolean {
+    return goesToAnnex(path, size, this.options.largefiles, annexedAs);
   }
 
   async ingest(absPath: string, path: string): Promise<string> {

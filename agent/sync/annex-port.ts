@@ -6,8 +6,11 @@ import type { Stats } from "node:fs";
  * The engine works on git trees; an annexed file is a pointer blob there (`/annex/objects/<KEY>\n`).
  */
 export interface AnnexPort {
-  /** Whether a file of this size and path is annexed (like annex.largefiles). */
-  isLarge(path: string, size: number): boolean;
+  /**
+   * Whether a file of this size and path is annexed: by the folder's largefiles rule, or because it is
+   * annexed already as `annexedAs` and still its key's size (annex's goesToAnnex).
+   */
+  goesToAnnex(path: string, size: number, annexedAs?: string): boolean;
   /** Moves a copy of the file into the local annex store, returns its key (hash verified while copying). */
   ingest(absPath: string, path: string): Promise<string>;
   /** The key a pointer blob names, or undefined when the blob is not a pointer. */

@@ -10,7 +10,6 @@ import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
 import { journaledTemporaries, mayBePointerSize, parsePointer, readPointerFile } from "../../annex/index.ts";
 import { PACK_AT_LEAST, packFileBlobs, writeBlobs } from "./blob-pack.ts";
-import { parseAnnexKey } from "../../protocol/index.ts";
 
 /**
  * Change detection against the stat cache: one lstat per file, and a read only for files whose stat
@@ -521,26 +520,9 @@ async function standInBlob(
   return { content: Buffer.from(annex.formatPointer(key)), annexed: key };
 }
 
-/**
- * Whether a file's content goes to the annex: by this machine's largefiles rule, or because the file is
- * annexed already (`annexedAs`, its key) and is still its key's size. Another machine's rule annexed it;
- * content this machine downloaded, then looked at again (a touch, a chmod, git's index naming it), must
- * not become a git blob by this machine's own rule: that commit took the file out of the annex for every
- * machine, and a checkout took the downloaded content for a local edit. Content of another size is a new
- * version, which the rule decides.
- */
+/** Whether a file goes to the annex (annex's goesToAnnex); `annexedAs`: what the stat cache knows of it. */
 function goesToAnnex(annex: AnnexPort, path: string, stats: Stats, annexedAs: CacheEntry["annexed"]): boolean {
-  if (annex.isLarge(path, stats.size)) return true;
-  return typeof annexedAs === "string" && stats.isFile() && annexKeySize(annexedAs) === stats.size;
-}
-
-/** The size a key records (every key the agent makes records one), or undefined for a key that does not. */
-function annexKeySize(key: string): number | undefined {
-  try {
-    return parseAnnexKey(key).size;
-  } catch {
-    return undefined;
-  }
+  return annex.goesToAnnex(path, stats.size, stats.isFile() && typeof annexedAs === "string" ? annexedAs : undefined);
 }
 
 export function modeOf(stats: Stats): string {

@@ -1,4 +1,5 @@
 import { matchesGlob } from "node:path";
+import { parseAnnexKey } from "../../protocol/annex-key.ts";
 
 /**
  * Which files are annexed (git-annex's annex.largefiles, simplified): a file is annexed when it matches an
@@ -23,6 +24,30 @@ export function isLargeFile(path: string, size: number, rule: LargeFilesRule = D
   if (rule.exclude.some((glob) => matchesGlob(normalized, glob))) return false;
   if (normalized.split("/").some((segment) => segment.startsWith("."))) return false;
   return size >= rule.minSize;
+}
+
+/**
+ * Whether a file's content goes to the annex: by this machine's rule, or because the file is annexed
+ * already (`annexedAs`: the key its last committed or staged version names) and is still its key's size,
+ * as git-annex keeps an unchanged annexed file annexed. Another machine's rule annexed it; content this
+ * machine downloaded, then looked at again (a touch, a chmod, git's index naming it, a person's own
+ * `git add` or `git status` through the clean filter), must not become a git blob by this machine's own
+ * rule: that commit took the file out of the annex for every machine, and a checkout took the downloaded
+ * content for a local edit. Content of another size is a new version, which the rule decides. The one
+ * decision of both the agent's scan and the clean filter.
+ */
+export function goesToAnnex(path: string, size: number, rule: LargeFilesRule, annexedAs?: string): boolean {
+  if (isLargeFile(path, size, rule)) return true;
+  return annexedAs !== undefined && annexKeySize(annexedAs) === size;
+}
+
+/** The size a key records (every key the agent makes records one), or undefined for a key that does not. */
+function annexKeySize(key: string): number | undefined {
+  try {
+    return parseAnnexKey(key).size;
+  } catch {
+    return undefined;
+  }
 }
 
 /** "1048576", "512k", "10M", "1g" → bytes. */

@@ -129,7 +129,7 @@ export async function startStackCloud(options: StackCloudOptions): Promise<Stack
   });
   installCloudFormation(parts, () => stacks);
   installLambdaInvoke(parts, (nameOrArn) => state.functions.get(nameOrArn));
-  installS3Fixes(parts);
+  installS3Fixes(parts, { region });
   installConditionalWrites(parts);
   const secrets = installSecretsManager(parts, { region });
   const notifications = installBucketNotifications(parts, {

@@ -303,6 +303,17 @@ describe("cloudbridge CLI", () => {
     const notFolder = await cli(["sync", scratch.path], env);
     assert.equal(notFolder.code, 2);
     assert.match(notFolder.stderr, /is not a cloudbridge folder: run `cloudbridge init/);
+    // A file in no folder: not advice to init it (init refuses a file).
+    await writeFile(join(scratch.path, "notes.txt"), "notes\n");
+    for (const command of ["sync", "status", "daemon"]) {
+      const aFile = await cli([command, join(scratch.path, "notes.txt")], env);
+      assert.equal(aFile.code, 2, command);
+      assert.match(
+        aFile.stderr,
+        /notes\.txt is a file, not a cloudbridge folder, and no cloudbridge folder holds it: name the folder to sync/,
+        command,
+      );
+    }
     const repository = join(scratch.path, "full");
     await mkdir(join(repository, ".git"), { recursive: true });
     await writeFile(join(repository, "x"), "x");

@@ -79,17 +79,25 @@ describe("annexed content downloads", () => {
     );
   });
 
-  it("a file another machine annexed stays annexed here, whatever this machine's own largefiles rule: no commit of its downloaded content, no conflict when it changes there", async () => {
-    const env = bed.env;
-    const url = "s3://cloudbridge/rules";
-    const A = bed.path("rules-a");
-    const B = bed.path("rules-b");
-    await cliOk(["init", A, "--remote", url], env);
-    // A annexes files from 1 KiB; B keeps its default (larger): an 8 KiB file is annexed by A's rule only.
+  /**
+   * Two machines whose largefiles rules differ, and a file only one of them would annex: A annexes files
+   * from 1 KiB, B keeps its default (larger); A's 8 KiB report.bin, annexed by A's rule only, cloned to B.
+   */
+  async function annexedByOneRule(name: string): Promise<{ A: string; B: string }> {
+    const url = `s3://cloudbridge/${name}`;
+    const A = bed.path(`${name}-a`);
+    const B = bed.path(`${name}-b`);
+    await cliOk(["init", A, "--remote", url], bed.env);
     execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1k"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
     await writeFile(join(A, "report.bin"), randomBytes(8192));
-    await cliOk(["sync", A], env);
-    await cliOk(["clone", url, B], env);
+    await cliOk(["sync", A], bed.env);
+    await cliOk(["clone", url, B], bed.env);
+    return { A, B };
+  }
+
+  it("a file another machine annexed stays annexed here, whatever this machine's own largefiles rule: no commit of its downloaded content, no conflict when it changes there", async () => {
+    const env = bed.env;
+    const { A, B } = await annexedByOneRule("rules");
     const log = (dir: string) => execFileSync("git", ["log", "--format=%an", "main"], { cwd: dir }).toString().trim().split("\n");
     const before = log(B);
     // Looked at again here (git's index names the placed content; a touch changes its time): unchanged content, no commit.
@@ -108,6 +116,31 @@ describe("annexed content downloads", () => {
     assert.equal(synced.committed, undefined, "nothing committed on B");
     assert.deepEqual(await readdir(B).then((names) => names.filter((n) => !n.startsWith("."))), ["report.bin"]);
     assert.ok((await readFile(join(B, "report.bin"))).equals(edited), "A's version");
+  });
+
+  it("plain git agrees with the agent on a file another machine annexed: git status is clean after the clone, a touch and a checkout, and git add keeps it annexed", async () => {
+    const env = bed.env;
+    const { A, B } = await annexedByOneRule("plain-git");
+    const plainGit = (...args: string[]) => execFileSync("git", args, { cwd: B }).toString();
+    const pointer = () => plainGit("cat-file", "-p", ":report.bin");
+    const committed = plainGit("cat-file", "-p", "HEAD:report.bin");
+    assert.match(committed, /^\/annex\/objects\/SHA256E-s8192--/);
+    assert.equal(plainGit("status", "--porcelain"), "", "nothing modified right after the clone");
+
+    // A person's own git in B: a touch, then `git add` / `git commit -a` look at the file again.
+    const now = new Date();
+    await utimes(join(B, "report.bin"), now, now);
+    assert.equal(plainGit("status", "--porcelain"), "", "nothing modified after a touch");
+    plainGit("add", "report.bin");
+    assert.equal(pointer(), committed, "git add keeps the file annexed (its pointer), not a git blob of its content");
+    assert.equal(plainGit("diff", "--cached", "--name-only"), "");
+
+    // A changes it; B's checkout of the new version leaves nothing modified either.
+    await writeFile(join(A, "report.bin"), randomBytes(8192));
+    await cliOk(["sync", A], env);
+    await cliOk(["sync", B], env);
+    assert.notEqual(plainGit("cat-file", "-p", "HEAD:report.bin"), committed, "B has A's new version");
+    assert.equal(plainGit("status", "--porcelain"), "", "nothing modified right after the checkout");
   });
 
   it("clone and sync exit 3 naming a file whose cloud copy fails its hash check, and status says why it has no content", async () => {

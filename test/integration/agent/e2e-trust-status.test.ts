@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { appendFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { S3ObjectStore } from "../../../objectstore/s3-object-store.ts";
@@ -180,6 +181,27 @@ describe("cloudbridge a person can trust", () => {
     assert.equal(unreachable.code, 1);
     assert.match(errorLine(unreachable), /Cannot reach the S3 endpoint/);
 
+    // Something else than S3 at the endpoint (a web server): said as such, not as a missing repository.
+    const web = createHttpServer((_request, response) => response.writeHead(404, { "content-type": "text/html" }).end("<html>no</html>"));
+    await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+    try {
+      const notS3 = await cli(["clone", "s3://cloudbridge/setup", join(scratch.path, "setup-5")], {
+        ...env,
+        AWS_ENDPOINT_URL: `http://127.0.0.1:${(web.address() as AddressInfo).port}`,
+      });
+      assert.equal(notS3.code, 2);
+      assert.match(errorLine(notS3), /answered, but not as S3 does.*check that cloudbridge\.endpoint/);
+      // https:// where the server speaks plain HTTP (the local cloud's own URL, with an s too many).
+      const noTls = await cli(
+        ["clone", "s3://cloudbridge/setup", join(scratch.path, "setup-7"), "--endpoint", t.cloud.endpoint.replace("http:", "https:")],
+        env,
+      );
+      assert.equal(noTls.code, 2);
+      assert.match(errorLine(noTls), /not as S3 does \(EPROTO: no TLS there; is it an http:\/\/ endpoint\?\)/);
+    } finally {
+      web.close();
+    }
+
     // The folder keeps endpoint and region: a new shell with no AWS settings uses it (the demo's own hint).
     const A = join(scratch.path, "setup-a");
     await mkdir(A);
@@ -188,6 +210,20 @@ describe("cloudbridge a person can trust", () => {
     const fresh = await cli(["status", A], bareEnv());
     assert.equal(fresh.code, 0, fresh.stderr);
     assert.match(fresh.stdout, /every commit is in the cloud/);
+
+    // The bucket is in another region than the one given: S3 says where (a HEAD's bare 400 as well), and so does every command.
+    const elsewhere = await cli(["clone", "s3://cloudbridge/setup", join(scratch.path, "setup-6"), "--region", "eu-west-1"], env);
+    assert.equal(elsewhere.code, 2);
+    assert.match(
+      errorLine(elsewhere),
+      /The bucket "cloudbridge" is in the region us-east-1 .*`git config cloudbridge\.region us-east-1`.*--region us-east-1/,
+    );
+    assert.equal(await exists(join(scratch.path, "setup-6")), false, "nothing was created");
+    await git(A, "config", "cloudbridge.region", "eu-west-1");
+    const syncElsewhere = await cli(["sync", A], env);
+    assert.equal(syncElsewhere.code, 2);
+    assert.match(errorLine(syncElsewhere), /is in the region us-east-1 .*git config cloudbridge\.region us-east-1/);
+    await git(A, "config", "cloudbridge.region", "us-east-1");
 
     // A folder with no region anywhere (AWS itself, no AWS_REGION): the local part, then the advice.
     await git(A, "config", "--unset", "cloudbridge.endpoint");

@@ -13,12 +13,13 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  S3Client,
   S3ServiceException,
   UploadPartCommand,
-  type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { LOCAL_CREDENTIALS } from "../../../local/cloud.ts";
 import { decodeChangeMessage } from "../../../protocol/change-message.ts";
 import { startTestCloud, subscribeQueue, type TestCloud } from "../../helpers/local-cloud.ts";
 
@@ -53,6 +54,60 @@ async function uploadParts(s3: S3Client, Key: string, parts: Buffer[]) {
 function completeParts(s3: S3Client, Key: string, UploadId: string, Parts: Array<{ PartNumber: number; ETag: string }>) {
   return s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
 }
+
+describe("cloudbridge local: S3's answers say they are S3's, and where the bucket is", () => {
+  let t: TestCloud;
+  before(async () => (t = await startTestCloud()));
+  after(async () => t.stop());
+
+  it("marks every S3 answer as AWS does (Server: AmazonS3, request ids), errors and HEADs included, and names the bucket's region on a HEAD of it", async () => {
+    await t.s3.send(new PutObjectCommand({ Bucket, Key: "marked", Body: "x" }));
+    for (const [method, path] of [
+      ["GET", `/${Bucket}/marked`],
+      ["HEAD", `/${Bucket}/marked`],
+      ["HEAD", `/${Bucket}/absent`],
+      ["GET", `/${Bucket}/absent`],
+      ["HEAD", "/no-such-bucket"],
+      ["GET", `/${Bucket}?list-type=2`],
+    ] as const) {
+      const answer = await fetch(`${t.cloud.endpoint}${path}`, { method });
+      await answer.arrayBuffer();
+      assert.equal(answer.headers.get("server"), "AmazonS3", `${method} ${path}`);
+      assert.ok(answer.headers.get("x-amz-request-id") && answer.headers.get("x-amz-id-2"), `${method} ${path}`);
+    }
+    const head = await fetch(`${t.cloud.endpoint}/${Bucket}`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("x-amz-bucket-region"), t.cloud.region);
+  });
+
+  it("refuses a request signed for another region as S3 does: 400 naming the bucket's region, with no body for a HEAD", async () => {
+    const elsewhere = new S3Client({
+      region: "eu-west-1",
+      endpoint: t.cloud.endpoint,
+      forcePathStyle: true,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      await t.s3.send(new PutObjectCommand({ Bucket, Key: "region", Body: "x" }));
+      for (const command of [new HeadObjectCommand({ Bucket, Key: "region" }), new GetObjectCommand({ Bucket, Key: "region" })]) {
+        const error = (await elsewhere.send(command as GetObjectCommand).then(
+          () => assert.fail("refused"),
+          (e: unknown) => e,
+        )) as S3ServiceException & { $response: { headers: Record<string, string> }; Region?: string };
+        assert.equal(error.$metadata.httpStatusCode, 400);
+        assert.equal(error.$response.headers["x-amz-bucket-region"], t.cloud.region);
+        if (command instanceof GetObjectCommand) {
+          assert.equal(error.name, "AuthorizationHeaderMalformed");
+          assert.match(error.message, /the region 'eu-west-1' is wrong; expecting 'us-east-1'/);
+          assert.equal(error.Region, t.cloud.region);
+        }
+      }
+    } finally {
+      elsewhere.destroy();
+    }
+  });
+});
 
 describe("cloudbridge local: S3 conditional writes", () => {
   let t: TestCloud;

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { explainAccessError } from "../../../objectstore/access-errors.ts";
 import { plainS3Settings } from "../../../objectstore/aws-settings.ts";
 import { ObjectMissing, PreconditionFailed } from "../../../objectstore/object-store.ts";
 import { LightS3Client } from "../../../objectstore/s3-light-client.ts";
@@ -10,11 +13,11 @@ import { startTestCloud, type TestCloud } from "../../helpers/local-cloud.ts";
 import { startFaultProxy, type FaultProxy } from "../../helpers/fault-proxy.ts";
 
 /** The light client (s3-light-client.ts) for `endpoint`, with the settings a process with the local cloud's environment resolves. */
-export async function lightClient(t: TestCloud, endpoint = t.cloud.endpoint): Promise<LightS3Client> {
+export async function lightClient(t: TestCloud, endpoint = t.cloud.endpoint, region = t.cloud.region): Promise<LightS3Client> {
   const settings = await plainS3Settings(t.cloud.bucket, {
     HOME: "/nonexistent",
     AWS_ENDPOINT_URL: endpoint,
-    AWS_REGION: t.cloud.region,
+    AWS_REGION: region,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
   });
@@ -111,6 +114,59 @@ for (const client of ["the AWS SDK's client", "the light client"] as const)
       const listed: string[] = [];
       for await (const info of store.list("odd/")) listed.push(info.key);
       assert.deepEqual(listed, [...keys].sort());
+    });
+
+    /** A store through this client for `endpoint`, signing for `region`. */
+    const storeAt = async (endpoint: string, region: string) =>
+      new S3ObjectStore(
+        t.cloud.bucket,
+        client === "the light client"
+          ? await lightClient(t, endpoint, region)
+          : createS3Client({ region, endpoint, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }),
+      );
+    const explained = (error: unknown) => {
+      const found = explainAccessError(error, { bucket: t.cloud.bucket });
+      return found && { code: found.code, message: found.message };
+    };
+
+    it("says a bucket in another region is there, with the region to set, for S3's bodiless HEAD answer as for its error document", async () => {
+      await store.put("region/x", "x");
+      const elsewhere = await storeAt(t.cloud.endpoint, "eu-west-1");
+      try {
+        for (const request of [() => elsewhere.head("region/x"), () => elsewhere.get("region/x")]) {
+          const error = await request().then(
+            () => assert.fail("a request signed for another region is refused, as S3 refuses it"),
+            (e: unknown) => e,
+          );
+          const said = explained(error);
+          assert.equal(said?.code, "wrong-region", String(error));
+          assert.match(said.message, /The bucket "cloudbridge" is in the region us-east-1 .*`git config cloudbridge\.region us-east-1`/);
+        }
+      } finally {
+        elsewhere.destroy();
+      }
+    });
+
+    it("says an endpoint where something else than S3 answers is the wrong endpoint: a web page, an answer without S3's request ids", async () => {
+      const server = createServer((request, response) => {
+        // A web server's answers: a page for a GET, a bare status for a HEAD (no S3 request ids on either).
+        if (request.method === "HEAD") response.writeHead(400).end();
+        else response.writeHead(404, { "content-type": "text/html" }).end("<html><head><meta></head><body>Not here</body></html>");
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const other = await storeAt(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, t.cloud.region);
+      try {
+        for (const request of [() => other.head("x"), () => other.get("x")]) {
+          const error = await request().then(
+            () => assert.fail("not S3's answer"),
+            (e: unknown) => e,
+          );
+          assert.equal(explained(error)?.code, "wrong-endpoint", String(error));
+        }
+      } finally {
+        other.destroy();
+        server.close();
+      }
     });
 
     it("detects conditional-write support with a probe", async () => {

@@ -81,7 +81,15 @@ describe("the exit codes docs/agent.md documents", () => {
   });
 
   it("setup failures: 2 for what a setting or the setup must change, 1 for an endpoint that may come back", () => {
-    for (const code of ["no-region", "no-credentials", "credentials-refused", "wrong-endpoint", "no-such-bucket", "access-denied"] as const)
+    for (const code of [
+      "no-region",
+      "no-credentials",
+      "credentials-refused",
+      "wrong-endpoint",
+      "wrong-region",
+      "no-such-bucket",
+      "access-denied",
+    ] as const)
       assert.equal(exitCodeFor(new CloudAccessError(code, "?")), 2, code);
     assert.equal(exitCodeFor(new CloudAccessError("endpoint-unreachable", "?")), 1);
     assert.equal(exitCodeFor(new FolderError("existing-history", "?")), 2);
@@ -91,6 +99,15 @@ describe("the exit codes docs/agent.md documents", () => {
 describe("a bucket that cannot be used is said with what to do", () => {
   const s3Error = (name: string, status: number, extra: Record<string, unknown> = {}) =>
     Object.assign(new S3ServiceException({ name, $fault: "client", $metadata: { httpStatusCode: status }, message: name }), extra);
+  /** The error with its answer's headers, as the SDK keeps them (`$response`, not enumerable). */
+  const answered = <E extends Error>(error: E, headers: Record<string, string>): E =>
+    Object.defineProperty(error, "$response", { value: { statusCode: 0, headers }, enumerable: false });
+  /** What S3 puts on every answer (S3 API reference, "Common response headers"). */
+  const S3_MARKS = {
+    "x-amz-request-id": "4442587FB7D0A2F9",
+    "x-amz-id-2": "vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=",
+    server: "AmazonS3",
+  };
 
   it("names each setup failure the SDK reports, whatever wraps it", () => {
     const cases: Array<[unknown, string, RegExp]> = [
@@ -112,11 +129,36 @@ describe("a bucket that cannot be used is said with what to do", () => {
         /127\.0\.0\.1:4599 \(ECONNREFUSED\).*cloudbridge local/,
       ],
       [s3Error("NoSuchBucket", 404, { BucketName: "nosuchbucket" }), "no-such-bucket", /"nosuchbucket" does not exist/],
-      // Another service at the endpoint: a 404 without S3's error document, a web page the SDK cannot read as XML.
+      // Another service at the endpoint: an answer without S3's request ids, a web page the SDK cannot read as XML.
       [
-        Object.assign(s3Error("NotFound", 404), { message: "UnknownError" }),
+        answered(Object.assign(s3Error("NotFound", 404), { message: "UnknownError" }), { server: "nginx" }),
         "wrong-endpoint",
-        /answered, but not as S3 does \(HTTP 404 without an S3 error\): check that cloudbridge\.endpoint/,
+        /answered, but not as S3 does \(HTTP 404 without S3's request ids\): check that cloudbridge\.endpoint/,
+      ],
+      [answered(Object.assign(s3Error("Forbidden", 403), { message: "UnknownError" }), {}), "wrong-endpoint", /not as S3 does/],
+      [
+        answered(Object.assign(s3Error("301", 301), { message: "UnknownError" }), { location: "https://x/" }),
+        "wrong-endpoint",
+        /not as S3 does/,
+      ],
+      // S3 itself, a bucket in another region: a HEAD's bare 400 or 301, and the error document of any other request.
+      [
+        answered(Object.assign(s3Error("BadRequest", 400), { message: "UnknownError" }), {
+          ...S3_MARKS,
+          "x-amz-bucket-region": "eu-west-1",
+        }),
+        "wrong-region",
+        /The bucket is in the region eu-west-1 \(S3 answered HTTP 400 BadRequest\): use that region: `git config cloudbridge\.region eu-west-1`.*--region eu-west-1/,
+      ],
+      [
+        answered(Object.assign(s3Error("301", 301), { message: "UnknownError" }), { ...S3_MARKS, "x-amz-bucket-region": "ap-south-1" }),
+        "wrong-region",
+        /is in the region ap-south-1 \(S3 answered HTTP 301\)/,
+      ],
+      [
+        answered(s3Error("AuthorizationHeaderMalformed", 400, { Region: "eu-central-1" }), { "x-amz-request-id": "R" }),
+        "wrong-region",
+        /is in the region eu-central-1 \(S3 answered HTTP 400 AuthorizationHeaderMalformed\)/,
       ],
       [
         new Error(
@@ -124,6 +166,13 @@ describe("a bucket that cannot be used is said with what to do", () => {
         ),
         "wrong-endpoint",
         /answered, but not as S3 does \(an answer that is not S3's XML\)/,
+      ],
+      [
+        Object.assign(new Error("write EPROTO C03CAAEEB67F0000:error:0A0000C6:SSL routines:tls_get_more_records:packet length too long"), {
+          code: "EPROTO",
+        }),
+        "wrong-endpoint",
+        /not as S3 does \(EPROTO: no TLS there; is it an http:\/\/ endpoint\?\)/,
       ],
       [s3Error("AccessDenied", 403), "access-denied", /Access denied.*own keys/],
       [s3Error("InvalidAccessKeyId", 403), "credentials-refused", /does not accept these AWS credentials/],
@@ -140,6 +189,18 @@ describe("a bucket that cannot be used is said with what to do", () => {
       assert.match(explained.message, advice);
       assert.ok(!explained.message.includes("\n"), "one line");
     }
+  });
+
+  it("does not take S3's own answer without a body for another service's", () => {
+    // A HEAD has no body, whatever went wrong: S3's request ids say it was S3's answer.
+    const bare = (status: number, headers: Record<string, string>) =>
+      answered(Object.assign(s3Error(String(status), status), { message: "UnknownError" }), headers);
+    assert.equal(explainAccessError(bare(404, S3_MARKS)), undefined);
+    assert.equal(explainAccessError(bare(400, S3_MARKS)), undefined);
+    assert.equal(explainAccessError(bare(405, { server: "AmazonS3" })), undefined);
+    assert.equal(explainAccessError(bare(403, S3_MARKS))?.code, "access-denied");
+    // Another AWS service's answer (SQS, Secrets Manager) is AWS's, not another web server's.
+    assert.equal(explainAccessError(answered(s3Error("AccessDenied", 400), { "x-amzn-requestid": "R" }))?.code, "access-denied");
   });
 
   it("leaves every other error as it is", () => {

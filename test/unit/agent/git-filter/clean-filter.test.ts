@@ -81,6 +81,30 @@ describe("the clean filter git runs in a synced folder", () => {
     assert.equal(await readFile(join(dir, ".git", "info", "attributes"), "utf8"), "* filter=cloudbridge\n");
   });
 
+  it("keeps a file annexed elsewhere annexed while it is its key's size, whatever this folder's smaller rule: git status clean, git add stores its pointer", async () => {
+    const dir = await folder("annexed-elsewhere");
+    // This folder's rule keeps 8 KiB files in git; another machine's annexed this one.
+    const content = randomBytes(8192);
+    const key = `SHA256E-s${content.length}--${createHash("sha256").update(content).digest("hex")}.bin`;
+    await writeFile(join(dir, "report.bin"), content);
+    await writeFile(join(scratch.path, "annexed-pointer"), `/annex/objects/${key}\n`);
+    const blob = await git(dir, "hash-object", "-w", "--no-filters", join(scratch.path, "annexed-pointer"));
+    await git(dir, "update-index", "--add", "--cacheinfo", `100644,${blob},report.bin`);
+    await git(dir, "commit", "--quiet", "-m", "annexed on another machine");
+    await git(dir, "read-tree", "HEAD");
+    assert.equal(await git(dir, "status", "--porcelain"), "");
+    await git(dir, "add", "report.bin");
+    assert.equal(await stored(dir, "report.bin"), `/annex/objects/${key}`);
+    // Edited at the same size: still annexed, as a new key; at another size, the rule decides (git).
+    const edited = randomBytes(8192);
+    await writeFile(join(dir, "report.bin"), edited);
+    await git(dir, "add", "report.bin");
+    assert.equal(await stored(dir, "report.bin"), `/annex/objects/SHA256E-s8192--${createHash("sha256").update(edited).digest("hex")}.bin`);
+    await writeFile(join(dir, "report.bin"), "now small\n");
+    await git(dir, "add", "report.bin");
+    assert.equal(await stored(dir, "report.bin"), "now small");
+  });
+
   it("is registered once: a second registration changes nothing, and keeps what info/attributes held", async () => {
     const dir = await folder("again");
     await writeFile(join(dir, ".git", "info", "attributes"), "*.psd binary");
