@@ -139,6 +139,18 @@ describe("recovery after an outage and after a full disk", () => {
       assert.ok(inHistory(B, "main", versionOf("notes.txt", content, false).blob), `${content.toString().trim()} in B's history`);
   });
 
+  it("a stop while the network is silent and no round runs does not wait on the network either", async () => {
+    const { proxy, env, A } = await twoFolders("idle-stop", { seed: 5 });
+    const a = await startDaemon(A, env, FLAGS);
+    daemons.push(a);
+    proxy.setDown("blackhole");
+    await sleep(1000);
+    const asked = Date.now();
+    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
+    process.stderr.write(`# an idle daemon's stop over a silent network took ${Date.now() - asked} ms\n`);
+    assert.equal(stopped, 0, "A stops, cleanly, while the network does not answer");
+  });
+
   it("a stop while a large file uploads in parts over a network that went silent does not wait on it, and the next start finishes that upload", async () => {
     // Two of the file's parts reach the bucket, then nothing does: the network goes silent mid-upload.
     const silence: { proxy?: FaultProxy } = {};
