@@ -118,6 +118,11 @@ interface QueuedRound {
   localOnly: boolean;
   onScanProgress: ((seen: number) => void) | undefined;
   settle: RoundOptions["settle"];
+  /**
+   * A request with local paths joined it while the running round worked on the folder: they are committed
+   * as soon as that round waits on the bucket (commitMeanwhile), not after its wait.
+   */
+  beforeWait: boolean;
 }
 
 export interface SyncEngineOptions {
@@ -170,6 +175,7 @@ export class SyncEngine {
         localOnly,
         onScanProgress: options.onScanProgress,
         settle: options.settle,
+        beforeWait: false,
       });
       next.promise = this.running
         .catch(() => undefined)
@@ -185,7 +191,11 @@ export class SyncEngine {
     // silent network (a request given up only after the SDK's idle timeouts and retries, minutes) must not
     // keep them out of the history meanwhile (a version overwritten before its commit would be lost). Those
     // the watcher named, and those a scan of the whole folder finds (its watcher failed, the reconcile).
-    if (asked?.size !== 0 && this.waiting) this.commitMeanwhile(asked, options.settle);
+    // Asked while the round still works on the folder, they are committed once it begins to wait.
+    if (asked?.size !== 0) {
+      if (this.waiting) this.commitMeanwhile(asked, options.settle);
+      else queued.beforeWait = true;
+    }
     return queued.promise;
   }
 
@@ -228,6 +238,11 @@ export class SyncEngine {
   /** Runs `work`, a wait on the bucket, letting local edits be committed meanwhile (commitMeanwhile). */
   private async whileWaiting<T>(work: () => Promise<T>): Promise<T> {
     this.waiting = true;
+    const queued = this.queued;
+    if (queued?.beforeWait) {
+      queued.beforeWait = false;
+      this.commitMeanwhile(queued.paths, queued.settle);
+    }
     try {
       return await work();
     } finally {

@@ -206,6 +206,31 @@ describe("sync engine rounds", () => {
         assert.equal(await readFile(join(a.dir, "second.txt"), "utf8"), "second\n");
       });
 
+  it("commits a local edit asked for while the round still worked on the folder once that round waits on the bucket", async () => {
+    const bare = join(root, "before-wait.git");
+    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
+    const dir = join(root, "before-wait");
+    await LocalRepo.create(dir);
+    const repo = await new LocalRepo(dir, { name: "a", email: "a@test" }).open();
+    const remote = new StuckRemote(new BareRepoRemote(repo.git, bare));
+    const engine = new SyncEngine(repo, remote);
+    await writeFile(join(dir, "first.txt"), "first\n");
+    await writeFile(join(dir, "second.txt"), "second\n");
+    remote.stick("fetch");
+    const round = engine.sync(["first.txt"], { localOnly: true });
+    // Asked at once: the round is taking the folder's lock, scanning, committing; not yet waiting.
+    const next = engine.sync(["second.txt"], { localOnly: true });
+    await remote.held;
+    const committed = async () => (await repo.git.run(["ls-tree", "--name-only", "main"])).stdout.toString().split("\n");
+    for (let i = 0; i < 200 && !(await committed()).includes("second.txt"); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok((await committed()).includes("second.txt"), "second.txt is committed while the fetch is stuck");
+    remote.letGo();
+    await round;
+    assert.deepEqual((await next).examples.sent, ["second.txt"], "the next round reports and publishes it");
+    const shared = execFileSync("git", ["--git-dir", bare, "ls-tree", "--name-only", "main"]).toString().split("\n").filter(Boolean);
+    assert.deepEqual(shared.sort(), ["first.txt", "second.txt"]);
+  });
+
   it("asks for the round a finished one calls for", async () => {
     const { engine } = await agent("policy");
     assert.equal(engine.followUp({ pending: true, contentArrived: true }), "full");
