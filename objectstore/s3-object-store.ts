@@ -244,10 +244,11 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     // every CLI command) a third of the S3 client's start-up again.
     const { Upload } = await import("@aws-sdk/lib-storage");
     const once = async () => {
-      // Ended by the caller's signal or by closing the store (`sent`): done() then gives up at once.
+      // Ended by the caller's signal or by closing the store (`sent`): done() then gives up at once, and
+      // the requests it has in flight end too (`sendingWith`: lib-storage sends them with no signal).
       const { controller, release } = abortControllerFor(this.sent(options.signal).abortSignal);
       const upload = new Upload({
-        client: this.multipartClient(),
+        client: sendingWith(this.multipartClient(), controller.signal),
         params: { Bucket: this.bucket, Key: key, Body: typeof body === "function" ? body() : body, ...writeParams(options) },
         partSize: options.partSize ?? 8 * 1024 * 1024,
         queueSize: options.queueSize ?? 4,
@@ -442,6 +443,17 @@ function uploadError(error: unknown, key: string): unknown {
   // model NoSuchUpload as a class of their own, so the code is all there is to go by.
   if (s3ErrorCode(error) === "NoSuchUpload") return new NoSuchUpload(key);
   return error;
+}
+
+/**
+ * `client`, its every request sent with `signal`: lib-storage's Upload sends its parts without one, so an
+ * aborted upload's parts went on, retried by the SDK on new sockets (minutes on a silent network, the
+ * process held alive meanwhile).
+ */
+function sendingWith(client: S3Client, signal: AbortSignal): S3Client {
+  const send = (command: Parameters<S3Client["send"]>[0], options?: { abortSignal?: AbortSignal }) =>
+    client.send(command, { ...options, abortSignal: options?.abortSignal ? AbortSignal.any([signal, options.abortSignal]) : signal });
+  return Object.create(client, { send: { value: send } }) as S3Client;
 }
 
 /** A controller aborted with `signal`; `release` stops following it (the store's `closed` signal outlives every upload). */

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "../../../annex/transfer/transfer-settings.ts";
+import { SINGLE_PUT_LIMIT } from "../../../gitstore/bucket-packs.ts";
 import { RETRY_CAP_MS } from "../../../agent/backoff.ts";
 import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "../../helpers/fault-proxy.ts";
@@ -152,13 +153,16 @@ describe("recovery after an outage and after a full disk", () => {
   });
 
   it("a stop while a large file uploads in parts over a network that went silent does not wait on it, and the next start finishes that upload", async () => {
-    // Two of the file's parts reach the bucket, then nothing does: the network goes silent mid-upload.
+    const content = randomBytes(DEFAULT_MULTIPART_THRESHOLD + 8 * 1024 * 1024);
+    const hex = createHash("sha256").update(content).digest("hex");
+    // Two of the file's parts reach the bucket (each part is a PUT of its key), then nothing does: the
+    // network goes silent mid-upload.
     const silence: { proxy?: FaultProxy } = {};
     const partPuts: string[] = [];
     const { proxy, env, A, B } = await twoFolders("multipart", {
       seed: 4,
       script: (method, path, n) => {
-        if (method !== "PUT" || !path.includes("/annex/")) return undefined;
+        if (method !== "PUT" || !path.includes(hex)) return undefined;
         partPuts.push(path);
         if (n === 1) silence.proxy?.setDown("blackhole");
         return undefined;
@@ -168,8 +172,6 @@ describe("recovery after an outage and after a full disk", () => {
     const a = await startDaemon(A, env, FLAGS);
     daemons.push(a, await startDaemon(B, env, FLAGS));
 
-    const content = randomBytes(DEFAULT_MULTIPART_THRESHOLD + 8 * 1024 * 1024);
-    const hex = createHash("sha256").update(content).digest("hex");
     await writeFile(join(A, "video.bin"), content);
     await waitUntil(() => partPuts.length >= 2 || undefined, "two parts sent", 60_000, 20);
     const asked = Date.now();
@@ -207,6 +209,29 @@ describe("recovery after an outage and after a full disk", () => {
       [],
       "no upload record is left once the content is in the bucket",
     );
+  });
+
+  it("a stop while a large pack uploads in parts over a network that went silent does not wait on it", async () => {
+    // One part of the pack reaches the bucket, then nothing does.
+    const silence: { proxy?: FaultProxy } = {};
+    const { proxy, env, A } = await twoFolders("pack", {
+      seed: 6,
+      script: (method, path, n) => {
+        if (method === "PUT" && path.endsWith(".pack") && n === 0) silence.proxy?.setDown("blackhole");
+        return undefined;
+      },
+    });
+    silence.proxy = proxy;
+    // A file this machine keeps in git, large enough that its pack goes up in parts.
+    execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1g"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
+    const a = await startDaemon(A, env, FLAGS);
+    daemons.push(a);
+    await writeFile(join(A, "data.bin"), randomBytes(SINGLE_PUT_LIMIT + 4 * 1024 * 1024));
+    await waitUntil(() => proxy.counts.outage > 0 || undefined, "the pack's second part sent into the silence", 60_000, 20);
+    const asked = Date.now();
+    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
+    process.stderr.write(`# a stop during a pack's upload over a silent network took ${Date.now() - asked} ms\n`);
+    assert.equal(stopped, 0, "A stops, cleanly, while its pack's parts wait on the silent network");
   });
 
   it("an upload that failed while the commit naming it was pushed is retried without waiting for another commit", async () => {
