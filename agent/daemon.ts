@@ -567,25 +567,37 @@ export async function runDaemon(folderPath: string, options: DaemonOptions): Pro
   await watcher.close();
   await listener.stop();
   // A running round is let finish, but one waiting on a network that does not answer would hold the stop
-  // for minutes (the SDK's idle timeouts and retries); past a grace its requests are cut, which it meets as
-  // any network failure (its work on the folder is never cut). Nothing more is asked of such a network.
+  // for minutes (the SDK's idle timeouts and retries), and so would the downloads in flight and the stop's
+  // own last requests (the compaction check, the "stopped" presence). The bucket is given a grace from the
+  // stop; past it, whatever still waits on it is cut by closing the store, which each request meets as any
+  // network failure (a round's work on the folder is never cut; transfers resume at the next start).
+  // Nothing more is asked of such a network.
+  const graceEnds = performance.now() + STOP_GRACE_MS;
+  const graceLeft = () => Math.max(0, graceEnds - performance.now());
+  let cut = false;
+  const cutRequests = (what: string) => {
+    cut = true;
+    log("warn", "daemon.stop-cut", { message: `${what} still waited on the bucket ${STOP_GRACE_MS / 1000} s after the stop: cut` });
+    folder.close();
+  };
   const roundOver = folder.engine.sync([], { localOnly: true }).then(
     () => true,
     () => true,
   );
-  let cut = false;
-  while (!(await Promise.race([roundOver, sleep(STOP_GRACE_MS, false, { ref: false })]))) {
-    if (!folder.engine.waitingOnBucket || cut) continue;
-    cut = true;
-    log("warn", "daemon.stop-cut", {
-      message: `the bucket did not answer within ${STOP_GRACE_MS / 1000} s of the stop: its requests were cut`,
-    });
-    folder.close();
+  // Looked at again each second once the grace is over: the round may still be at work on the folder.
+  while (!(await Promise.race([roundOver, sleep(graceLeft() || 1000, false, { ref: false })]))) {
+    if (folder.engine.waitingOnBucket && !cut) cutRequests("the round's requests");
   }
   if (!cut) {
-    await downloads;
-    await compaction.check();
-    await presence("stopped");
+    const lastRequests = (async () => {
+      await downloads;
+      if (!cut) await compaction.check();
+      if (!cut) await presence("stopped");
+    })();
+    if (!(await Promise.race([lastRequests.then(() => true), sleep(graceLeft(), false, { ref: false })]))) {
+      cutRequests("the downloads in flight and the last requests");
+      await lastRequests;
+    }
   }
   await rm(statusFile(folder), { force: true });
   if (!cut) folder.close();

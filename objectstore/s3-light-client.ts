@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type * as Http from "node:http";
 import { pipeline, Transform, type Readable } from "node:stream";
 import { createHash } from "node:crypto";
@@ -30,6 +31,9 @@ export class LightS3Client implements S3Requests {
   private readonly http: typeof Http;
   private readonly agent: Http.Agent;
   private sdk: S3Client | undefined;
+  private readonly closing = new AbortController();
+  /** Aborted by `destroy`: this client's requests and the multipart ones made through `sdkClient` (S3Requests). */
+  readonly closed = this.closing.signal;
   /**
    * How far S3's clock is ahead of this machine's (ms), as its last answer's Date header said: requests are
    * signed at this machine's time plus it. AWS refuses a request signed more than 15 minutes away from its
@@ -43,6 +47,8 @@ export class LightS3Client implements S3Requests {
     // implementation (undici), ~35 ms of CPU for nothing here (docs/performance.md).
     this.http = process.getBuiltinModule(settings.endpoint.protocol === "https:" ? "node:https" : "node:http") as typeof Http;
     this.agent = new this.http.Agent({ keepAlive: true, maxSockets: 50 });
+    // One listener per request in flight (removed when it ends): no limit to warn at.
+    setMaxListeners(0, this.closed);
   }
 
   async getObject(input: { Bucket: string; Key: string; IfNoneMatch?: string; Range?: string }) {
@@ -111,6 +117,8 @@ export class LightS3Client implements S3Requests {
   }
 
   destroy(): void {
+    // First: a request whose socket the agent closes is not then tried again on a new one.
+    this.closing.abort(new Error("the connection to the bucket was closed"));
     this.agent.destroy();
     this.sdk?.destroy();
   }
@@ -168,7 +176,7 @@ export class LightS3Client implements S3Requests {
         throw error;
       },
       isRetryable,
-      { attempts: this.settings.maxAttempts },
+      { attempts: this.settings.maxAttempts, signal: this.closed },
     );
   }
 
@@ -190,7 +198,16 @@ export class LightS3Client implements S3Requests {
     const { endpoint } = this.settings;
     return new Promise((resolve, reject) => {
       const request = this.http.request(
-        { protocol: endpoint.protocol, hostname: endpoint.hostname, port: endpoint.port, method, path, headers, agent: this.agent },
+        {
+          protocol: endpoint.protocol,
+          hostname: endpoint.hostname,
+          port: endpoint.port,
+          method,
+          path,
+          headers,
+          agent: this.agent,
+          signal: this.closed,
+        },
         resolve,
       );
       request.on("error", reject);

@@ -106,6 +106,7 @@ export function sdkRequests(client: S3Client): S3Requests {
     listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input), sent),
     deleteObject: (input) => client.send(new sdk.DeleteObjectCommand(input), sent),
     sdkClient: () => client,
+    closed: closing.signal,
     destroy: () => {
       closing.abort(new Error("the connection to the bucket was closed"));
       client.destroy();
@@ -142,6 +143,16 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   /** Closes the connections (and the SDK's client, when one was made): the one way to close a store. */
   destroy(): void {
     this.requests.destroy();
+  }
+
+  /**
+   * What a multipart request is sent with: aborted when the store is closed (a daemon stopping cuts an upload
+   * waiting on a silent network, as it cuts any other request: the SDK would retry it on a new socket, held
+   * by the idle timeout again, minutes in all), or by the caller's `signal`. The upload's record stays
+   * (annex/transfer/upload.ts): the next start resumes it.
+   */
+  private sent(signal?: AbortSignal): { abortSignal: AbortSignal } {
+    return { abortSignal: signal ? AbortSignal.any([this.requests.closed, signal]) : this.requests.closed };
   }
 
   async get(key: string, options: GetOptions = {}) {
@@ -233,16 +244,19 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     // every CLI command) a third of the S3 client's start-up again.
     const { Upload } = await import("@aws-sdk/lib-storage");
     const once = async () => {
+      // Ended by the caller's signal or by closing the store (`sent`): done() then gives up at once, and
+      // the requests it has in flight end too (`sendingWith`: lib-storage sends them with no signal).
+      const { controller, release } = abortControllerFor(this.sent(options.signal).abortSignal);
       const upload = new Upload({
-        client: this.multipartClient(),
+        client: sendingWith(this.multipartClient(), controller.signal),
         params: { Bucket: this.bucket, Key: key, Body: typeof body === "function" ? body() : body, ...writeParams(options) },
         partSize: options.partSize ?? 8 * 1024 * 1024,
         queueSize: options.queueSize ?? 4,
         leavePartsOnError: false,
-        ...(options.signal ? { abortController: abortControllerFor(options.signal) } : {}),
+        abortController: controller,
       });
       if (options.onProgress) upload.on("httpUploadProgress", (p) => options.onProgress!(p.loaded ?? 0));
-      return upload.done();
+      return upload.done().finally(release);
     };
     try {
       const result = replayable
@@ -295,6 +309,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
   async createMultipartUpload(key: string, options: Pick<PutOptions, "contentType" | "metadata"> = {}): Promise<string> {
     const response = await this.multipartClient().send(
       new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key, ...writeParams(options) }),
+      this.sent(),
     );
     if (!response.UploadId) {
       throw new ObjectStoreError("incomplete-response", key, `The store started a multipart upload for ${key} but returned no upload id.`);
@@ -308,7 +323,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
       new (s3Sdk().UploadPartCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ...payload }),
     );
     try {
-      const response = await this.multipartClient().send(command, signal ? { abortSignal: signal } : {});
+      const response = await this.multipartClient().send(command, this.sent(signal));
       return unquoteEtag(response.ETag);
     } catch (error) {
       throw uploadError(error, key);
@@ -330,6 +345,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
           MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
           ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
         }),
+        this.sent(),
       );
       return { etag: unquoteEtag(response.ETag) };
     } catch (error) {
@@ -341,7 +357,10 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     try {
-      await this.multipartClient().send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+      await this.multipartClient().send(
+        new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+        this.sent(),
+      );
     } catch (error) {
       const mapped = uploadError(error, key);
       if (!(mapped instanceof NoSuchUpload)) throw mapped;
@@ -427,11 +446,24 @@ function uploadError(error: unknown, key: string): unknown {
   return error;
 }
 
-function abortControllerFor(signal: AbortSignal): AbortController {
+/**
+ * `client`, its every request sent with `signal`: lib-storage's Upload sends its parts without one, so an
+ * aborted upload's parts went on, retried by the SDK on new sockets (minutes on a silent network, the
+ * process held alive meanwhile).
+ */
+function sendingWith(client: S3Client, signal: AbortSignal): S3Client {
+  const send = (command: Parameters<S3Client["send"]>[0], options?: { abortSignal?: AbortSignal }) =>
+    client.send(command, { ...options, abortSignal: options?.abortSignal ? AbortSignal.any([signal, options.abortSignal]) : signal });
+  return Object.create(client, { send: { value: send } }) as S3Client;
+}
+
+/** A controller aborted with `signal`; `release` stops following it (the store's `closed` signal outlives every upload). */
+function abortControllerFor(signal: AbortSignal): { controller: AbortController; release: () => void } {
   const controller = new AbortController();
-  if (signal.aborted) controller.abort(signal.reason);
-  else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
-  return controller;
+  const follow = () => controller.abort(signal.reason);
+  if (signal.aborted) follow();
+  else signal.addEventListener("abort", follow, { once: true });
+  return { controller, release: () => signal.removeEventListener("abort", follow) };
 }
 
 /**

@@ -30,6 +30,12 @@ export interface S3Requests {
   deleteObject(input: { Bucket: string; Key: string; IfMatch?: string }): Promise<unknown>;
   /** The AWS SDK's client with the same region, endpoint and credentials, for multipart uploads. */
   sdkClient(): S3Client;
+  /**
+   * Aborted by `destroy`. Requests made through `sdkClient` carry it (the store adds it to each), so closing
+   * cuts a multipart upload's requests in flight as it cuts the others, and none is retried on a new socket.
+   */
+  readonly closed: AbortSignal;
+  /** Closes the connections and aborts every request in flight (`closed`). */
   destroy(): void;
 }
 

@@ -118,6 +118,11 @@ interface QueuedRound {
   localOnly: boolean;
   onScanProgress: ((seen: number) => void) | undefined;
   settle: RoundOptions["settle"];
+  /**
+   * A request with local paths joined it while the running round worked on the folder: they are committed
+   * as soon as that round waits on the bucket (commitMeanwhile), not after its wait.
+   */
+  beforeWait: boolean;
 }
 
 export interface SyncEngineOptions {
@@ -170,6 +175,7 @@ export class SyncEngine {
         localOnly,
         onScanProgress: options.onScanProgress,
         settle: options.settle,
+        beforeWait: false,
       });
       next.promise = this.running
         .catch(() => undefined)
@@ -183,8 +189,13 @@ export class SyncEngine {
     }
     // A person's edits are committed now if the running round is only waiting on the bucket: a slow or
     // silent network (a request given up only after the SDK's idle timeouts and retries, minutes) must not
-    // keep them out of the history meanwhile (a version overwritten before its commit would be lost).
-    if (localOnly && asked && asked.size > 0 && this.waiting) this.commitMeanwhile(asked, options.settle);
+    // keep them out of the history meanwhile (a version overwritten before its commit would be lost). Those
+    // the watcher named, and those a scan of the whole folder finds (its watcher failed, the reconcile).
+    // Asked while the round still works on the folder, they are committed once it begins to wait.
+    if (asked?.size !== 0) {
+      if (this.waiting) this.commitMeanwhile(asked, options.settle);
+      else queued.beforeWait = true;
+    }
     return queued.promise;
   }
 
@@ -199,15 +210,16 @@ export class SyncEngine {
   private sentMeanwhile: { commit: string; paths: string[] } | undefined;
 
   /**
-   * Commits what changed in `paths` beside the running round, which is waiting on the bucket (`waiting`).
-   * The round queued for these paths publishes it; a scan failing here is met again by that round.
+   * Commits what changed in `paths` (undefined: anywhere in the folder) beside the running round, which is
+   * waiting on the bucket (`waiting`). The round queued for these paths publishes it; a scan failing here is
+   * met again by that round.
    */
-  private commitMeanwhile(paths: Set<string>, settle: RoundOptions["settle"]): void {
+  private commitMeanwhile(paths: Set<string> | undefined, settle: RoundOptions["settle"]): void {
     this.meanwhile = this.meanwhile.then(async () => {
       if (!this.waiting) return; // the round has its turn back: the queued round commits them
       try {
         const { commit, scan } = await this.repo.commitChanges({
-          paths,
+          ...(paths ? { paths } : {}),
           ...(this.options.annex ? { annex: this.options.annex } : {}),
           ...(settle ? { settle: { ...settle, waitingSince: this.waitingToSettle } } : {}),
         });
@@ -226,6 +238,11 @@ export class SyncEngine {
   /** Runs `work`, a wait on the bucket, letting local edits be committed meanwhile (commitMeanwhile). */
   private async whileWaiting<T>(work: () => Promise<T>): Promise<T> {
     this.waiting = true;
+    const queued = this.queued;
+    if (queued?.beforeWait) {
+      queued.beforeWait = false;
+      this.commitMeanwhile(queued.paths, queued.settle);
+    }
     try {
       return await work();
     } finally {

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "../../../annex/transfer/transfer-settings.ts";
+import { SINGLE_PUT_LIMIT } from "../../../gitstore/bucket-packs.ts";
 import { RETRY_CAP_MS } from "../../../agent/backoff.ts";
 import { agentEnv, cliOk, startDaemon, waitUntil, type Daemon } from "../../helpers/agents.ts";
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from "../../helpers/fault-proxy.ts";
@@ -135,6 +138,100 @@ describe("recovery after an outage and after a full disk", () => {
     );
     for (const content of versions)
       assert.ok(inHistory(B, "main", versionOf("notes.txt", content, false).blob), `${content.toString().trim()} in B's history`);
+  });
+
+  it("a stop while the network is silent and no round runs does not wait on the network either", async () => {
+    const { proxy, env, A } = await twoFolders("idle-stop", { seed: 5 });
+    const a = await startDaemon(A, env, FLAGS);
+    daemons.push(a);
+    proxy.setDown("blackhole");
+    await sleep(1000);
+    const asked = Date.now();
+    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
+    process.stderr.write(`# an idle daemon's stop over a silent network took ${Date.now() - asked} ms\n`);
+    assert.equal(stopped, 0, "A stops, cleanly, while the network does not answer");
+  });
+
+  it("a stop while a large file uploads in parts over a network that went silent does not wait on it, and the next start finishes that upload", async () => {
+    const content = randomBytes(DEFAULT_MULTIPART_THRESHOLD + 8 * 1024 * 1024);
+    const hex = createHash("sha256").update(content).digest("hex");
+    // Two of the file's parts reach the bucket (each part is a PUT of its key), then nothing does: the
+    // network goes silent mid-upload.
+    const silence: { proxy?: FaultProxy } = {};
+    const partPuts: string[] = [];
+    const { proxy, env, A, B } = await twoFolders("multipart", {
+      seed: 4,
+      script: (method, path, n) => {
+        if (method !== "PUT" || !path.includes(hex)) return undefined;
+        partPuts.push(path);
+        if (n === 1) silence.proxy?.setDown("blackhole");
+        return undefined;
+      },
+    });
+    silence.proxy = proxy;
+    const a = await startDaemon(A, env, FLAGS);
+    daemons.push(a, await startDaemon(B, env, FLAGS));
+
+    await writeFile(join(A, "video.bin"), content);
+    await waitUntil(() => partPuts.length >= 2 || undefined, "two parts sent", 60_000, 20);
+    const asked = Date.now();
+    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
+    const took = Date.now() - asked;
+    process.stderr.write(`# a stop during a multipart upload over a silent network took ${took} ms\n`);
+    assert.equal(stopped, 0, "A stops, cleanly, while its upload's parts wait on the silent network");
+    // Nothing under the content's key: an object appears there only whole (CompleteMultipartUpload).
+    const listed = await t.s3.send(new ListObjectsV2Command({ Bucket: t.cloud.bucket, Prefix: "annex/multipart/" }));
+    assert.deepEqual(
+      (listed.Contents ?? []).filter((o) => o.Key?.includes(hex)),
+      [],
+      "no object under the content's key",
+    );
+    const record = join(A, ".git", "annex", "cloudbridge", "uploads");
+    assert.ok(
+      (await readdir(record)).some((name) => name.includes(hex)),
+      "the upload's record is kept for the next start",
+    );
+
+    // The next start resumes that upload: the parts the bucket has are not sent again.
+    proxy.setDown(false);
+    const before = partPuts.length;
+    daemons.push(await startDaemon(A, env, FLAGS));
+    await waitUntil(
+      async () => (await readFile(join(B, "video.bin")).catch(() => undefined))?.equals(content),
+      "the file on B",
+      120_000,
+      200,
+    );
+    const partCount = Math.ceil(content.length / DEFAULT_PART_SIZE);
+    assert.ok(partPuts.length - before < partCount, `the upload resumed: ${partPuts.length - before} of ${partCount} parts sent again`);
+    assert.deepEqual(
+      (await readdir(record)).filter((name) => name.includes(hex)),
+      [],
+      "no upload record is left once the content is in the bucket",
+    );
+  });
+
+  it("a stop while a large pack uploads in parts over a network that went silent does not wait on it", async () => {
+    // One part of the pack reaches the bucket, then nothing does.
+    const silence: { proxy?: FaultProxy } = {};
+    const { proxy, env, A } = await twoFolders("pack", {
+      seed: 6,
+      script: (method, path, n) => {
+        if (method === "PUT" && path.endsWith(".pack") && n === 0) silence.proxy?.setDown("blackhole");
+        return undefined;
+      },
+    });
+    silence.proxy = proxy;
+    // A file this machine keeps in git, large enough that its pack goes up in parts.
+    execFileSync("git", ["config", "cloudbridge.largefiles.minsize", "1g"], { env: { ...process.env, GIT_DIR: join(A, ".git") } });
+    const a = await startDaemon(A, env, FLAGS);
+    daemons.push(a);
+    await writeFile(join(A, "data.bin"), randomBytes(SINGLE_PUT_LIMIT + 4 * 1024 * 1024));
+    await waitUntil(() => proxy.counts.outage > 0 || undefined, "the pack's second part sent into the silence", 60_000, 20);
+    const asked = Date.now();
+    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
+    process.stderr.write(`# a stop during a pack's upload over a silent network took ${Date.now() - asked} ms\n`);
+    assert.equal(stopped, 0, "A stops, cleanly, while its pack's parts wait on the silent network");
   });
 
   it("an upload that failed while the commit naming it was pushed is retried without waiting for another commit", async () => {

@@ -9,10 +9,11 @@ import { bucketStore, S3ObjectStore, type S3Requests } from "../../../objectstor
 const sdkLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes("/@aws-sdk/client-s3/"));
 
 /** Requests that answer nothing and fail the test if the SDK's client is asked for. */
-function requestsWithoutSdk(): S3Requests & { closed: number } {
+function requestsWithoutSdk(): S3Requests & { destroyed: number } {
   const unused = () => Promise.reject(new Error("no request expected"));
   return {
-    closed: 0,
+    destroyed: 0,
+    closed: new AbortController().signal,
     getObject: unused,
     headObject: unused,
     putObject: unused,
@@ -20,7 +21,7 @@ function requestsWithoutSdk(): S3Requests & { closed: number } {
     deleteObject: unused,
     sdkClient: () => assert.fail("the SDK's client was made"),
     destroy() {
-      this.closed += 1;
+      this.destroyed += 1;
     },
   };
 }
@@ -35,7 +36,7 @@ describe("a store's lifecycle: closed by destroy(), the SDK's client reached by 
     assert.equal(store.client, undefined);
     assert.ok(!("client" in store));
     store.destroy();
-    assert.equal(requests.closed, 1);
+    assert.equal(requests.destroyed, 1);
   });
 
   it("over the light client, a store that read and was closed loaded no AWS SDK module", async () => {

@@ -156,47 +156,80 @@ describe("sync engine rounds", () => {
     assert.equal(remote.fetches - fetchesBefore, 3);
   });
 
+  // How the daemon asks for the edit to be looked at: the watcher's paths, or the whole folder (the scans
+  // made when the watcher failed, the periodic reconcile).
+  const asks = {
+    watcher: (engine: SyncEngine) => engine.sync(["second.txt"], { localOnly: true }),
+    scan: (engine: SyncEngine) => engine.sync(undefined, { localOnly: true }),
+    reconcile: (engine: SyncEngine) => engine.sync(),
+  };
   for (const stuck of ["fetch", "push"] as const)
-    it(`commits a local edit while the round waits on its ${stuck}, and the next round publishes it`, async () => {
-      const bare = join(root, `stuck-${stuck}.git`);
-      execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
-      const open = async (name: string) => {
-        const dir = join(root, `stuck-${stuck}-${name}`);
-        await LocalRepo.create(dir);
-        const repo = await new LocalRepo(dir, { name, email: `${name}@test` }).open();
-        const remote = new StuckRemote(new BareRepoRemote(repo.git, bare));
-        return { dir, repo, remote, engine: new SyncEngine(repo, remote) };
-      };
-      const a = await open("a");
-      const b = await open("b");
-      await writeFile(join(a.dir, "shared.txt"), "base\n");
-      await a.engine.sync();
-      await b.engine.sync();
+    for (const [by, ask] of Object.entries(asks))
+      it(`commits a local edit seen by a ${by} while the round waits on its ${stuck}, and the next round publishes it`, async () => {
+        const bare = join(root, `stuck-${stuck}-${by}.git`);
+        execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
+        const open = async (name: string) => {
+          const dir = join(root, `stuck-${stuck}-${by}-${name}`);
+          await LocalRepo.create(dir);
+          const repo = await new LocalRepo(dir, { name, email: `${name}@test` }).open();
+          const remote = new StuckRemote(new BareRepoRemote(repo.git, bare));
+          return { dir, repo, remote, engine: new SyncEngine(repo, remote) };
+        };
+        const a = await open("a");
+        const b = await open("b");
+        await writeFile(join(a.dir, "shared.txt"), "base\n");
+        await a.engine.sync();
+        await b.engine.sync();
 
-      await writeFile(join(a.dir, "first.txt"), "first\n");
-      a.remote.stick(stuck);
-      const round = a.engine.sync(["first.txt"], { localOnly: true });
-      await a.remote.held;
-      // Another machine pushes meanwhile, so that A's push has to merge (and the merge meets the commit made meanwhile).
-      await writeFile(join(b.dir, "theirs.txt"), "from b\n");
-      await b.engine.sync();
-      // The person goes on while the network is stuck: this edit is in the history before the network answers.
-      await writeFile(join(a.dir, "second.txt"), "second\n");
-      const next = a.engine.sync(["second.txt"], { localOnly: true });
-      const committed = async () => (await a.repo.git.run(["ls-tree", "--name-only", "main"])).stdout.toString().split("\n");
-      for (let i = 0; i < 200 && !(await committed()).includes("second.txt"); i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok((await committed()).includes("second.txt"), `second.txt is committed while the ${stuck} is stuck`);
-      a.remote.letGo();
-      await round;
-      const report = await next;
-      assert.ok(report.committed, "the next round reports the commit made meanwhile");
-      assert.deepEqual(report.examples.sent, ["second.txt"]);
-      const shared = execFileSync("git", ["--git-dir", bare, "ls-tree", "--name-only", "main"]).toString().split("\n").filter(Boolean);
-      assert.deepEqual(shared.sort(), ["first.txt", "second.txt", "shared.txt", "theirs.txt"], "the shared branch holds every edit");
-      assert.deepEqual((await committed()).filter(Boolean).sort(), shared.sort(), "and the folder's main is the shared one");
-      assert.equal(await readFile(join(a.dir, "theirs.txt"), "utf8"), "from b\n", "the other machine's file is in the folder");
-      assert.equal(await readFile(join(a.dir, "second.txt"), "utf8"), "second\n");
-    });
+        await writeFile(join(a.dir, "first.txt"), "first\n");
+        a.remote.stick(stuck);
+        const round = a.engine.sync(["first.txt"], { localOnly: true });
+        await a.remote.held;
+        // Another machine pushes meanwhile, so that A's push has to merge (and the merge meets the commit made meanwhile).
+        await writeFile(join(b.dir, "theirs.txt"), "from b\n");
+        await b.engine.sync();
+        // The person goes on while the network is stuck: this edit is in the history before the network answers.
+        await writeFile(join(a.dir, "second.txt"), "second\n");
+        const next = ask(a.engine);
+        const committed = async () => (await a.repo.git.run(["ls-tree", "--name-only", "main"])).stdout.toString().split("\n");
+        for (let i = 0; i < 200 && !(await committed()).includes("second.txt"); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.ok((await committed()).includes("second.txt"), `second.txt is committed while the ${stuck} is stuck`);
+        a.remote.letGo();
+        await round;
+        const report = await next;
+        assert.ok(report.committed, "the next round reports the commit made meanwhile");
+        assert.deepEqual(report.examples.sent, ["second.txt"]);
+        const shared = execFileSync("git", ["--git-dir", bare, "ls-tree", "--name-only", "main"]).toString().split("\n").filter(Boolean);
+        assert.deepEqual(shared.sort(), ["first.txt", "second.txt", "shared.txt", "theirs.txt"], "the shared branch holds every edit");
+        assert.deepEqual((await committed()).filter(Boolean).sort(), shared.sort(), "and the folder's main is the shared one");
+        assert.equal(await readFile(join(a.dir, "theirs.txt"), "utf8"), "from b\n", "the other machine's file is in the folder");
+        assert.equal(await readFile(join(a.dir, "second.txt"), "utf8"), "second\n");
+      });
+
+  it("commits a local edit asked for while the round still worked on the folder once that round waits on the bucket", async () => {
+    const bare = join(root, "before-wait.git");
+    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
+    const dir = join(root, "before-wait");
+    await LocalRepo.create(dir);
+    const repo = await new LocalRepo(dir, { name: "a", email: "a@test" }).open();
+    const remote = new StuckRemote(new BareRepoRemote(repo.git, bare));
+    const engine = new SyncEngine(repo, remote);
+    await writeFile(join(dir, "first.txt"), "first\n");
+    await writeFile(join(dir, "second.txt"), "second\n");
+    remote.stick("fetch");
+    const round = engine.sync(["first.txt"], { localOnly: true });
+    // Asked at once: the round is taking the folder's lock, scanning, committing; not yet waiting.
+    const next = engine.sync(["second.txt"], { localOnly: true });
+    await remote.held;
+    const committed = async () => (await repo.git.run(["ls-tree", "--name-only", "main"])).stdout.toString().split("\n");
+    for (let i = 0; i < 200 && !(await committed()).includes("second.txt"); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok((await committed()).includes("second.txt"), "second.txt is committed while the fetch is stuck");
+    remote.letGo();
+    await round;
+    assert.deepEqual((await next).examples.sent, ["second.txt"], "the next round reports and publishes it");
+    const shared = execFileSync("git", ["--git-dir", bare, "ls-tree", "--name-only", "main"]).toString().split("\n").filter(Boolean);
+    assert.deepEqual(shared.sort(), ["first.txt", "second.txt"]);
+  });
 
   it("asks for the round a finished one calls for", async () => {
     const { engine } = await agent("policy");
