@@ -12,7 +12,7 @@ import type { FauxqsParts } from "./fauxqs-internals.ts";
  * - S3's answers say whose they are (`Server: AmazonS3`, beside the request ids fauxqs sends), as AWS's do
  *   (S3 API reference, "Common response headers"): the agent tells S3 from another service at the
  *   endpoint by them (objectstore/access-errors.ts).
- * - A request signed for another region than the cloud's was served as if it were right. S3 refuses it,
+ * - A request signed for another AWS region than the cloud's was served as if it were right. S3 refuses it,
  *   naming the bucket's region in `x-amz-bucket-region`: 400 AuthorizationHeaderMalformed ("the region …
  *   is wrong; expecting …", with a Region element), and for a HEAD, which has no body, only the status and
  *   the header. A HEAD of a bucket names its region too (HeadBucket's BucketRegion).
@@ -32,7 +32,7 @@ export function installS3Fixes({ app, S3Error, s3 }: FauxqsParts, options: { reg
       request.headers.authorization,
       (request.query as Record<string, unknown> | undefined)?.["X-Amz-Credential"],
     );
-    if (bucket === undefined || signedFor === undefined || signedFor === options.region || !s3.hasBucket(bucket)) return done();
+    if (bucket === undefined || !isAwsRegion(signedFor) || signedFor === options.region || !s3.hasBucket(bucket)) return done();
     void reply.code(400).header("x-amz-bucket-region", options.region);
     if (request.method === "HEAD") {
       void reply.send();
@@ -74,6 +74,14 @@ export function installS3Fixes({ app, S3Error, s3 }: FauxqsParts, options: { reg
     if (request.method === "PUT" && request.body === undefined) request.body = Buffer.alloc(0);
     done();
   });
+}
+
+/**
+ * A scope naming an AWS region (us-east-1, eu-west-3, us-gov-west-1, cn-north-1). git-annex's S3 remote with
+ * a custom host signs for the host's name instead (127.0.0.1 here): no region to hold it to.
+ */
+function isAwsRegion(region: string | undefined): region is string {
+  return region !== undefined && /^[a-z]{2}(-[a-z]+)+-\d+$/.test(region);
 }
 
 /** The region a SigV4 request is signed for: its credential scope's (`AK/date/region/s3/aws4_request`), in the Authorization header or a presigned URL's query. */
