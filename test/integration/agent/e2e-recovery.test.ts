@@ -211,6 +211,38 @@ describe("recovery after an outage and after a full disk", () => {
     );
   });
 
+  it("a stop while a large file downloads over a network that went silent does not wait on it, and the next start finishes that download", async () => {
+    const content = randomBytes(DEFAULT_MULTIPART_THRESHOLD + 8 * 1024 * 1024);
+    const hex = createHash("sha256").update(content).digest("hex");
+    // The first range of the file reaches B, then nothing does.
+    const silence: { proxy?: FaultProxy } = {};
+    const { proxy, env, A, B } = await twoFolders("download", {
+      seed: 7,
+      script: (method, path, n) => {
+        if (method === "GET" && path.includes(hex) && n === 0) silence.proxy?.setDown("blackhole");
+        return undefined;
+      },
+    });
+    silence.proxy = proxy;
+    daemons.push(await startDaemon(A, env, FLAGS));
+    const b = await startDaemon(B, env, FLAGS);
+    daemons.push(b);
+    await writeFile(join(A, "video.bin"), content);
+    await waitUntil(() => proxy.counts.outage > 0 || undefined, "B's download sent into the silence", 120_000, 20);
+    const asked = Date.now();
+    const stopped = await Promise.race([b.stop(), sleep(60_000).then(() => "still running")]);
+    process.stderr.write(`# a stop during a download over a silent network took ${Date.now() - asked} ms\n`);
+    assert.equal(stopped, 0, "B stops, cleanly, while its download waits on the silent network");
+    proxy.setDown(false);
+    daemons.push(await startDaemon(B, env, FLAGS));
+    await waitUntil(
+      async () => (await readFile(join(B, "video.bin")).catch(() => undefined))?.equals(content),
+      "the file on B",
+      120_000,
+      200,
+    );
+  });
+
   it("a stop while a large pack uploads in parts over a network that went silent does not wait on it", async () => {
     // One part of the pack reaches the bucket, then nothing does.
     const silence: { proxy?: FaultProxy } = {};
