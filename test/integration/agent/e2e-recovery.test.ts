@@ -60,6 +60,18 @@ describe("recovery after an outage and after a full disk", () => {
     return { proxy, env, A, B };
   };
 
+  /** Stops `daemon` while the network is silent: it exits, cleanly, without waiting on it (the time is printed). */
+  const stopsPromptly = async (daemon: Daemon, during: string) => {
+    const asked = Date.now();
+    const stopped = await Promise.race([daemon.stop(), sleep(60_000).then(() => "still running")]);
+    process.stderr.write(`# a stop ${during} over a silent network took ${Date.now() - asked} ms\n`);
+    assert.equal(stopped, 0, `the daemon stops, cleanly, ${during}, while the network does not answer`);
+  };
+
+  /** Waits for `file` to hold `content`. */
+  const holds = (file: string, content: Buffer) =>
+    waitUntil(async () => (await readFile(file).catch(() => undefined))?.equals(content), `${file}'s content`, 120_000, 200);
+
   /** A change made on A during an outage of `outageMs` must reach B within `boundMs` of the network's return. */
   const outage = async (mode: "reset" | "blackhole", repo: string, outageMs: number, boundMs: number) => {
     const { proxy, env, A, B } = await twoFolders(repo, { seed: 1 });
@@ -125,17 +137,11 @@ describe("recovery after an outage and after a full disk", () => {
     }
     // Asked to stop meanwhile, A does not wait on the silent network for minutes: past a grace the round's
     // requests are cut (a network failure to it), and a restart publishes what it had committed.
-    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
-    assert.equal(stopped, 0, "A stops, cleanly, while the network does not answer");
+    await stopsPromptly(a, "while a round waits");
     assert.ok(a.events.some((e) => e.event === "daemon.stop-cut"));
     proxy.setDown(false);
     daemons.push(await startDaemon(A, env, FLAGS));
-    await waitUntil(
-      async () => (await readFile(join(B, "notes.txt")).catch(() => undefined))?.equals(versions[2]!),
-      "the last version on B",
-      120_000,
-      100,
-    );
+    await holds(join(B, "notes.txt"), versions[2]!);
     for (const content of versions)
       assert.ok(inHistory(B, "main", versionOf("notes.txt", content, false).blob), `${content.toString().trim()} in B's history`);
   });
@@ -146,10 +152,7 @@ describe("recovery after an outage and after a full disk", () => {
     daemons.push(a);
     proxy.setDown("blackhole");
     await sleep(1000);
-    const asked = Date.now();
-    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
-    process.stderr.write(`# an idle daemon's stop over a silent network took ${Date.now() - asked} ms\n`);
-    assert.equal(stopped, 0, "A stops, cleanly, while the network does not answer");
+    await stopsPromptly(a, "with no round running");
   });
 
   it("a stop while a large file uploads in parts over a network that went silent does not wait on it, and the next start finishes that upload", async () => {
@@ -174,11 +177,7 @@ describe("recovery after an outage and after a full disk", () => {
 
     await writeFile(join(A, "video.bin"), content);
     await waitUntil(() => partPuts.length >= 2 || undefined, "two parts sent", 60_000, 20);
-    const asked = Date.now();
-    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
-    const took = Date.now() - asked;
-    process.stderr.write(`# a stop during a multipart upload over a silent network took ${took} ms\n`);
-    assert.equal(stopped, 0, "A stops, cleanly, while its upload's parts wait on the silent network");
+    await stopsPromptly(a, "during a multipart upload");
     // Nothing under the content's key: an object appears there only whole (CompleteMultipartUpload).
     const listed = await t.s3.send(new ListObjectsV2Command({ Bucket: t.cloud.bucket, Prefix: "annex/multipart/" }));
     assert.deepEqual(
@@ -196,12 +195,7 @@ describe("recovery after an outage and after a full disk", () => {
     proxy.setDown(false);
     const before = partPuts.length;
     daemons.push(await startDaemon(A, env, FLAGS));
-    await waitUntil(
-      async () => (await readFile(join(B, "video.bin")).catch(() => undefined))?.equals(content),
-      "the file on B",
-      120_000,
-      200,
-    );
+    await holds(join(B, "video.bin"), content);
     const partCount = Math.ceil(content.length / DEFAULT_PART_SIZE);
     assert.ok(partPuts.length - before < partCount, `the upload resumed: ${partPuts.length - before} of ${partCount} parts sent again`);
     assert.deepEqual(
@@ -209,6 +203,30 @@ describe("recovery after an outage and after a full disk", () => {
       [],
       "no upload record is left once the content is in the bucket",
     );
+  });
+
+  it("a stop while a large file downloads over a network that went silent does not wait on it, and the next start finishes that download", async () => {
+    const content = randomBytes(DEFAULT_MULTIPART_THRESHOLD + 8 * 1024 * 1024);
+    const hex = createHash("sha256").update(content).digest("hex");
+    // The first range of the file reaches B, then nothing does.
+    const silence: { proxy?: FaultProxy } = {};
+    const { proxy, env, A, B } = await twoFolders("download", {
+      seed: 7,
+      script: (method, path, n) => {
+        if (method === "GET" && path.includes(hex) && n === 0) silence.proxy?.setDown("blackhole");
+        return undefined;
+      },
+    });
+    silence.proxy = proxy;
+    daemons.push(await startDaemon(A, env, FLAGS));
+    const b = await startDaemon(B, env, FLAGS);
+    daemons.push(b);
+    await writeFile(join(A, "video.bin"), content);
+    await waitUntil(() => proxy.counts.outage > 0 || undefined, "B's download sent into the silence", 120_000, 20);
+    await stopsPromptly(b, "during a download");
+    proxy.setDown(false);
+    daemons.push(await startDaemon(B, env, FLAGS));
+    await holds(join(B, "video.bin"), content);
   });
 
   it("a stop while a large pack uploads in parts over a network that went silent does not wait on it", async () => {
@@ -228,10 +246,7 @@ describe("recovery after an outage and after a full disk", () => {
     daemons.push(a);
     await writeFile(join(A, "data.bin"), randomBytes(SINGLE_PUT_LIMIT + 4 * 1024 * 1024));
     await waitUntil(() => proxy.counts.outage > 0 || undefined, "the pack's second part sent into the silence", 60_000, 20);
-    const asked = Date.now();
-    const stopped = await Promise.race([a.stop(), sleep(60_000).then(() => "still running")]);
-    process.stderr.write(`# a stop during a pack's upload over a silent network took ${Date.now() - asked} ms\n`);
-    assert.equal(stopped, 0, "A stops, cleanly, while its pack's parts wait on the silent network");
+    await stopsPromptly(a, "during a large pack's upload");
   });
 
   it("an upload that failed while the commit naming it was pushed is retried without waiting for another commit", async () => {
