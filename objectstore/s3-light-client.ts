@@ -239,13 +239,22 @@ export class S3ResponseError extends Error {
   readonly BucketName?: string;
   /** The region the bucket is in, as an error document naming it says (AuthorizationHeaderMalformed). */
   readonly Region?: string;
+  /** S3's error code as the answer's error document gave it (as the SDK sets it): absent for an answer without one. */
+  readonly Code?: string;
   /** The request was refused for its clock, and the next one is signed at the server's (retryable). */
   clockSkewCorrected = false;
   constructor(
     code: string,
     message: string,
     status: number,
-    details: { requestId?: string; bucketName?: string; region?: string; headers?: Record<string, string | undefined> } = {},
+    details: {
+      requestId?: string;
+      bucketName?: string;
+      region?: string;
+      headers?: Record<string, string | undefined>;
+      /** The error document's code, when the answer had one. */
+      documentCode?: string;
+    } = {},
   ) {
     super(message);
     this.name = code;
@@ -253,6 +262,7 @@ export class S3ResponseError extends Error {
     this.$fault = status >= 500 ? "server" : "client";
     if (details.bucketName) this.BucketName = details.bucketName;
     if (details.region) this.Region = details.region;
+    if (details.documentCode) this.Code = details.documentCode;
     if (details.headers)
       Object.defineProperty(this, "$response", { value: { statusCode: status, headers: details.headers }, enumerable: false });
   }
@@ -270,7 +280,8 @@ const STATUS_NAMES: Record<number, string> = {
 async function errorAnswer(response: Http.IncomingMessage, method: string): Promise<S3ResponseError> {
   const status = response.statusCode ?? 0;
   const xml = method === "HEAD" ? "" : await text(response).catch(() => "");
-  const code = element(xml, "Code") ?? STATUS_NAMES[status] ?? (status >= 500 ? "InternalError" : `Http${status}`);
+  const documentCode = element(xml, "Code");
+  const code = documentCode ?? STATUS_NAMES[status] ?? (status >= 500 ? "InternalError" : `Http${status}`);
   const requestId = element(xml, "RequestId") ?? header(response, "x-amz-request-id");
   const bucketName = element(xml, "BucketName");
   const region = element(xml, "Region");
@@ -280,6 +291,7 @@ async function errorAnswer(response: Http.IncomingMessage, method: string): Prom
     ...(requestId ? { requestId } : {}),
     ...(bucketName ? { bucketName } : {}),
     ...(region ? { region } : {}),
+    ...(documentCode ? { documentCode } : {}),
     headers,
   });
 }

@@ -205,7 +205,7 @@ export class S3ObjectStore implements ObjectStore, MultipartStore {
     try {
       return objectInfo(key, await this.requests.headObject({ Bucket: this.bucket, Key: key }));
     } catch (error) {
-      if (isNotFound(error) || (await this.deniedBecauseMissing(error, key))) return undefined;
+      if (isNotFound(error, { bodiless: true }) || (await this.deniedBecauseMissing(error, key))) return undefined;
       throw error;
     }
   }
@@ -425,9 +425,13 @@ function writeParams(options: PutOptions) {
   };
 }
 
-/** S3's 404: a 404 from something else at the endpoint (a web server's page) says nothing of the key. */
-function isNotFound(error: unknown): boolean {
-  return statusOf(error) === 404 && answeredByAws(error) !== false;
+/**
+ * S3's 404: a 404 from something else at the endpoint (a web server's page) says nothing of the key. S3 answers a
+ * GET's 404 with its error document; a HEAD's answer has no body, and one without S3's request ids may still be
+ * an S3-compatible service's, taken as S3's as before.
+ */
+function isNotFound(error: unknown, answer: { bodiless?: boolean } = {}): boolean {
+  return statusOf(error) === 404 && (answer.bodiless === true || answeredByAws(error) !== false);
 }
 
 function conditionError(error: unknown, key: string, options: { ifMatch?: string; ifNoneMatch?: string }): unknown {

@@ -65,6 +65,8 @@ interface S3ErrorShape {
   $metadata: { httpStatusCode?: number };
   /** The answer, as the SDK keeps it on an error (not enumerable); the light client does the same. */
   $response?: { headers?: Record<string, string | undefined> };
+  /** S3's error code as its error document (the answer's XML body) gave it: absent for an answer without one. */
+  Code?: string;
 }
 
 function isS3Error(error: unknown): error is S3ErrorShape {
@@ -82,12 +84,15 @@ export function s3ErrorCode(error: unknown): string | undefined {
 }
 
 /**
- * Whether an error answer bears the marks S3 puts on every answer, errors and HEADs included:
- * `x-amz-request-id` and `x-amz-id-2` (and `Server: AmazonS3` from AWS itself; S3 API reference, "Common
- * response headers"). Services that speak S3's protocol send the request ids too, and AWS's other
- * services `x-amzn-requestid` (an SQS or Secrets Manager answer is AWS's, not another web server's). A web
- * server, a proxy's error page or another program on the port sends none of them. Undefined when the
- * answer's headers are not known (not an answer, or an error made without them).
+ * Whether an error answer is S3's (or a service speaking its protocol): it bears the marks S3 puts on every
+ * answer, errors and HEADs included, `x-amz-request-id` and `x-amz-id-2` (and `Server: AmazonS3` from AWS
+ * itself; S3 API reference, "Common response headers"), or its body is S3's error document (`Code`: an
+ * S3-compatible service that sends no request ids still answers in S3's XML). AWS's other services send
+ * `x-amzn-requestid` (an SQS or Secrets Manager answer is AWS's, not another web server's). A web server, a
+ * proxy's error page or another program on the port sends none of them. Undefined when the answer's headers
+ * are not known (not an answer, or an error made without them). An answer without a body (a HEAD's) and
+ * without the marks cannot be told apart from a compatible service's: callers that would treat it as
+ * missing (a 404) should keep doing so.
  */
 export function answeredByAws(error: unknown): boolean | undefined {
   const headers = isS3Error(error) ? error.$response?.headers : undefined;
@@ -97,6 +102,7 @@ export function answeredByAws(error: unknown): boolean | undefined {
     headers["x-amz-id-2"] !== undefined ||
     headers["x-amzn-requestid"] !== undefined ||
     headers["x-amzn-request-id"] !== undefined ||
-    /^AmazonS3$/i.test(headers.server ?? "")
+    /^AmazonS3$/i.test(headers.server ?? "") ||
+    typeof (error as S3ErrorShape).Code === "string"
   );
 }

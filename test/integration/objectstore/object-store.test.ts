@@ -169,6 +169,34 @@ for (const client of ["the AWS SDK's client", "the light client"] as const)
       }
     });
 
+    it("takes an S3-compatible service that sends no request ids for S3 when it answers in S3's XML, and a bare 404 to a HEAD for a missing key", async () => {
+      const server = createServer((request, response) => {
+        // S3's protocol without S3's request ids: error documents for a GET, a bare status for a HEAD.
+        const document = (status: number, code: string) =>
+          response
+            .writeHead(status, { "content-type": "application/xml" })
+            .end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${code}</Message></Error>`);
+        if (request.method === "HEAD") response.writeHead(404).end();
+        else if (request.url?.includes("denied")) document(403, "AccessDenied");
+        else document(404, "NoSuchKey");
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const compatible = await storeAt(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, t.cloud.region);
+      try {
+        assert.equal(await compatible.get("missing"), undefined, "a NoSuchKey document is a missing key");
+        assert.equal(await compatible.getStream("missing"), undefined);
+        assert.equal(await compatible.head("missing"), undefined, "a HEAD's bare 404 is a missing key");
+        const error = await compatible.get("denied").then(
+          () => assert.fail("refused"),
+          (e: unknown) => e,
+        );
+        assert.equal(explained(error)?.code, "access-denied", String(error));
+      } finally {
+        compatible.destroy();
+        server.close();
+      }
+    });
+
     it("detects conditional-write support with a probe", async () => {
       assert.equal(await probeConditionalWrites(store, "probe/conditional"), true);
       assert.equal(await store.head("probe/conditional"), undefined, "the probe cleans up after itself");
