@@ -37,8 +37,18 @@ export class TransferQueue {
     this.dir = join(stateDir, "transfers");
   }
 
+  /**
+   * Queues `jobs`. A job queued already keeps why its last attempt failed: only an attempt's outcome replaces
+   * that (`fail`, `done`). A file looked at again and found to be the same content (a scan re-reading a file
+   * written just before it, as racy-git asks; `status`'s scan) asks for its upload again, and took the reason
+   * away, so `status` said nothing of a file the cloud would not take.
+   */
   async add(jobs: Iterable<TransferJob>): Promise<void> {
-    for (const job of jobs) await this.write(job, { path: job.path });
+    for (const job of jobs) {
+      const queued = await this.read(job.direction, job.key);
+      if (queued && queued.path === job.path) continue;
+      await this.write(job, { path: job.path, ...(queued?.failed ? { failed: queued.failed } : {}) });
+    }
   }
 
   async list(direction?: Direction): Promise<TransferJob[]> {
@@ -47,19 +57,30 @@ export class TransferQueue {
       const names = await readdir(join(this.dir, d)).catch(() => [] as string[]);
       for (const key of names.sort()) {
         if (key.startsWith(".")) continue;
-        const body = await readFile(join(this.dir, d, key), "utf8").catch(() => "{}");
-        let record: { path?: unknown; failed?: unknown } = {};
-        try {
-          record = (JSON.parse(body) ?? {}) as typeof record;
-        } catch {
-          record = {};
-        }
-        const path = typeof record.path === "string" ? record.path : undefined;
-        const failed = typeof record.failed === "string" ? record.failed : undefined;
-        jobs.push({ direction: d, key, ...(path ? { path } : {}), ...(failed ? { failed } : {}) });
+        jobs.push((await this.read(d, key)) ?? { direction: d, key });
       }
     }
     return jobs;
+  }
+
+  /** The job queued for `key`, or undefined when there is none. A record that cannot be read is a job with no path. */
+  private async read(direction: Direction, key: string): Promise<TransferJob | undefined> {
+    let body: string;
+    try {
+      body = await readFile(join(this.dir, direction, key), "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      body = "{}";
+    }
+    let record: { path?: unknown; failed?: unknown } = {};
+    try {
+      record = (JSON.parse(body) ?? {}) as typeof record;
+    } catch {
+      record = {};
+    }
+    const path = typeof record.path === "string" ? record.path : undefined;
+    const failed = typeof record.failed === "string" ? record.failed : undefined;
+    return { direction, key, ...(path ? { path } : {}), ...(failed ? { failed } : {}) };
   }
 
   /** The job stays queued, with why its attempt failed (replaced atomically, as add writes it). */
