@@ -5,7 +5,7 @@ import type { AnnexPort } from "./annex-port.ts";
 import { fileSystemNow } from "./fs-clock.ts";
 import { BlobReader, treeChanges, type Git } from "../../localgit/index.ts";
 import { unsafePathReason, unsafeSymlinkReason, type Platform } from "./safe-paths.ts";
-import { blobOf, modeOf } from "./scanner.ts";
+import { fileBlob, modeOf } from "./scanner.ts";
 import { sameFile, settled, tempPathFor } from "../../annex/index.ts";
 import type { CacheEntry, StatCache } from "./stat-cache.ts";
 import { diskLinks, outwardLinks, trackedSymlinks } from "./symlink-resolve.ts";
@@ -87,7 +87,7 @@ export async function checkout(
     if (stats === undefined || stats.isDirectory()) return false;
     if (!cached.racy && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs && cached.ino === stats.ino) return true;
     // Stat fields cannot tell (written moments ago): compare the content itself.
-    return modeOf(stats) === cached.mode && (await blobOf(root, path, stats, git, options.annex, cached.annexed)) === cached.oid;
+    return modeOf(stats) === cached.mode && (await fileBlob(root, path, stats, git, options.annex, cached.annexed)).oid === cached.oid;
   };
   const statOrUndefined = (path: string) => lstat(join(root, path)).catch(() => undefined);
   const remember = async (path: string, oid: string, annexed: CacheEntry["annexed"], racy = false): Promise<void> => {

@@ -464,28 +464,17 @@ async function exactNames(root: string, rel: string, badNames: ScanResult["refus
   return entries;
 }
 
-/**
- * The blob a file on disk stands for in the tree, as a scan would record it. `annexedAs`: what the stat
- * cache knows of the file (its key when it is annexed): see goesToAnnex.
- */
-export async function blobOf(
-  root: string,
-  path: string,
-  stats: Stats,
-  git: Git,
-  annex: AnnexPort | undefined,
-  annexedAs?: CacheEntry["annexed"],
-): Promise<string> {
-  return (await fileBlob(root, path, stats, git, annex, annexedAs)).oid;
-}
-
 /** A file's blob, and whether it is an annex pointer (see CacheEntry.annexed). */
 interface FileBlob {
   oid: string;
   annexed: CacheEntry["annexed"];
 }
 
-async function fileBlob(
+/**
+ * The blob a file on disk stands for in the tree, as a scan would record it, and whether it is an annex
+ * pointer. `annexedAs`: what the stat cache knows of the file (its key when it is annexed): see goesToAnnex.
+ */
+export async function fileBlob(
   root: string,
   path: string,
   stats: Stats,
